@@ -1,0 +1,678 @@
+
+using namespace System.Management.Automation
+using namespace System.Management.Automation.Language
+
+Register-ArgumentCompleter -Native -CommandName 'aisys' -ScriptBlock {
+    param($wordToComplete, $commandAst, $cursorPosition)
+
+    $commandElements = $commandAst.CommandElements
+    $command = @(
+        'aisys'
+        for ($i = 1; $i -lt $commandElements.Count; $i++) {
+            $element = $commandElements[$i]
+            if ($element -isnot [StringConstantExpressionAst] -or
+                $element.StringConstantType -ne [StringConstantType]::BareWord -or
+                $element.Value.StartsWith('-') -or
+                $element.Value -eq $wordToComplete) {
+                break
+        }
+        $element.Value
+    }) -join ';'
+
+    $completions = @(switch ($command) {
+        'aisys' {
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Read settings from this file instead of ~/.config/aisys/config.toml')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log more on stderr: -v for info, -vv for debug, -vvv for trace')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Log more on stderr: -v for info, -vv for debug, -vvv for trace')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors and the command''s own output')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only errors and the command''s own output')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Start the agent server that `aisys chat` and other WebSocket clients talk to')
+            [CompletionResult]::new('chat', 'chat', [CompletionResultType]::ParameterValue, 'Chat with coding agents in a terminal UI')
+            [CompletionResult]::new('run', 'run', [CompletionResultType]::ParameterValue, 'Run one query with a coding agent in a sandbox, and stream what it does')
+            [CompletionResult]::new('transcript', 'transcript', [CompletionResultType]::ParameterValue, 'Read agent transcripts and streams: convert them, count their cost, list sessions')
+            [CompletionResult]::new('entities', 'entities', [CompletionResultType]::ParameterValue, 'Find, inspect and install Claude Code plugins, skills, commands, agents and marketplaces')
+            [CompletionResult]::new('agents', 'agents', [CompletionResultType]::ParameterValue, 'Show and install the coding agents aisys can run')
+            [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a completion script for your shell')
+            [CompletionResult]::new('generate', 'generate', [CompletionResultType]::ParameterValue, 'Write the generated reference files')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'aisys;serve' {
+            [CompletionResult]::new('--bind', '--bind', [CompletionResultType]::ParameterName, 'Address and port to listen on. A non-loopback address makes the token the only protection')
+            [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Folder for the session store, workspaces and the token (default: aisys''s data folder)')
+            [CompletionResult]::new('--sandbox', '--sandbox', [CompletionResultType]::ParameterName, 'Sandbox backend for new sessions')
+            [CompletionResult]::new('--agent', '--agent', [CompletionResultType]::ParameterName, 'Agent for new sessions that do not name one')
+            [CompletionResult]::new('--max-sessions', '--max-sessions', [CompletionResultType]::ParameterName, 'Most sessions the server keeps at once; `session.create` beyond it gets error `limit`')
+            [CompletionResult]::new('--idle-timeout', '--idle-timeout', [CompletionResultType]::ParameterName, 'Release a session''s sandbox after this long without a turn, e.g. `10m` (the session stays)')
+            [CompletionResult]::new('--token-file', '--token-file', [CompletionResultType]::ParameterName, 'Read the token from this file instead of `<data-dir>/token` (or set AISYS_TOKEN)')
+            [CompletionResult]::new('--allow-origin', '--allow-origin', [CompletionResultType]::ParameterName, 'Also accept WebSocket upgrades whose Origin is this one (repeatable)')
+            [CompletionResult]::new('--workspace-root', '--workspace-root', [CompletionResultType]::ParameterName, 'Let clients name workspaces under this folder (repeatable; none by default)')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Read settings from this file instead of ~/.config/aisys/config.toml')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log more on stderr: -v for info, -vv for debug, -vvv for trace')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Log more on stderr: -v for info, -vv for debug, -vvv for trace')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors and the command''s own output')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only errors and the command''s own output')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'aisys;chat' {
+            [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'WebSocket URL of the server (default: the configured one, ws://127.0.0.1:7777/ws)')
+            [CompletionResult]::new('--token', '--token', [CompletionResultType]::ParameterName, 'Token for the server (default: read from the server''s data folder, or AISYS_TOKEN)')
+            [CompletionResult]::new('--session', '--session', [CompletionResultType]::ParameterName, 'Open this session')
+            [CompletionResult]::new('--agent', '--agent', [CompletionResultType]::ParameterName, 'Agent for new sessions')
+            [CompletionResult]::new('--sandbox', '--sandbox', [CompletionResultType]::ParameterName, 'Sandbox backend for new sessions')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Read settings from this file instead of ~/.config/aisys/config.toml')
+            [CompletionResult]::new('--new', '--new', [CompletionResultType]::ParameterName, 'Start with a new session')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log more on stderr: -v for info, -vv for debug, -vvv for trace')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Log more on stderr: -v for info, -vv for debug, -vvv for trace')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors and the command''s own output')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only errors and the command''s own output')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'aisys;run' {
+            [CompletionResult]::new('--agent', '--agent', [CompletionResultType]::ParameterName, 'Which agent to run')
+            [CompletionResult]::new('--sandbox', '--sandbox', [CompletionResultType]::ParameterName, 'Where to run it: local (bubblewrap), host (no isolation) or modal')
+            [CompletionResult]::new('--workspace', '--workspace', [CompletionResultType]::ParameterName, 'The folder the agent works in (default: a new folder under aisys''s data folder)')
+            [CompletionResult]::new('--model', '--model', [CompletionResultType]::ParameterName, 'The model to ask, e.g. claude-sonnet-4-5')
+            [CompletionResult]::new('--permission-mode', '--permission-mode', [CompletionResultType]::ParameterName, 'Which tool requests need a decision (Claude Code''s permission modes)')
+            [CompletionResult]::new('--allow-tool', '--allow-tool', [CompletionResultType]::ParameterName, 'Allow this tool without asking (repeatable), e.g. `Bash(git *)`')
+            [CompletionResult]::new('--deny-tool', '--deny-tool', [CompletionResultType]::ParameterName, 'Deny this tool (repeatable)')
+            [CompletionResult]::new('--max-turns', '--max-turns', [CompletionResultType]::ParameterName, 'Stop after this many agent turns')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Give up after this long, e.g. `90s` or `10m` (exit 124)')
+            [CompletionResult]::new('--env', '--env', [CompletionResultType]::ParameterName, 'Pass this environment variable into the sandbox too (repeatable)')
+            [CompletionResult]::new('--resume', '--resume', [CompletionResultType]::ParameterName, 'Continue the agent''s earlier conversation with this id')
+            [CompletionResult]::new('--agent-bin', '--agent-bin', [CompletionResultType]::ParameterName, 'Use this agent binary instead of the installed one')
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output: pretty (default on a terminal), jsonl (StreamEvents, default otherwise), json, markdown')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Read settings from this file instead of ~/.config/aisys/config.toml')
+            [CompletionResult]::new('--ask', '--ask', [CompletionResultType]::ParameterName, 'Ask on the terminal for each tool request')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log more on stderr: -v for info, -vv for debug, -vvv for trace')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Log more on stderr: -v for info, -vv for debug, -vvv for trace')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors and the command''s own output')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only errors and the command''s own output')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'aisys;transcript' {
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Read settings from this file instead of ~/.config/aisys/config.toml')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log more on stderr: -v for info, -vv for debug, -vvv for trace')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Log more on stderr: -v for info, -vv for debug, -vvv for trace')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors and the command''s own output')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only errors and the command''s own output')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('parse', 'parse', [CompletionResultType]::ParameterValue, 'Turn transcripts and agent output streams into readable conversations')
+            [CompletionResult]::new('stats', 'stats', [CompletionResultType]::ParameterValue, 'Count tokens and cost in transcripts')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List the Claude Code sessions on this machine, newest first')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'aisys;transcript;parse' {
+            [CompletionResult]::new('--from', '--from', [CompletionResultType]::ParameterName, 'Input format; auto detects it per file from the first lines')
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format (default: text on a terminal, jsonl otherwise)')
+            [CompletionResult]::new('--session', '--session', [CompletionResultType]::ParameterName, 'Only this session (an agent session id)')
+            [CompletionResult]::new('--since', '--since', [CompletionResultType]::ParameterName, 'Only what happened at or after this time (RFC 3339 or YYYY-MM-DD)')
+            [CompletionResult]::new('--until', '--until', [CompletionResultType]::ParameterName, 'Only what happened before this time (RFC 3339 or YYYY-MM-DD)')
+            [CompletionResult]::new('--max-output-lines', '--max-output-lines', [CompletionResultType]::ParameterName, 'Cut tool results longer than this many lines (markdown and text)')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Read settings from this file instead of ~/.config/aisys/config.toml')
+            [CompletionResult]::new('--events', '--events', [CompletionResultType]::ParameterName, 'Print StreamEvents instead of conversation blocks (with --format jsonl)')
+            [CompletionResult]::new('--follow', '--follow', [CompletionResultType]::ParameterName, 'Keep reading as the transcript grows, printing blocks as lines arrive')
+            [CompletionResult]::new('--no-sidechains', '--no-sidechains', [CompletionResultType]::ParameterName, 'Leave out subagent conversations')
+            [CompletionResult]::new('--no-thinking', '--no-thinking', [CompletionResultType]::ParameterName, 'Leave out thinking blocks')
+            [CompletionResult]::new('--strict', '--strict', [CompletionResultType]::ParameterName, 'Stop at the first bad line instead of reporting it and going on')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log more on stderr: -v for info, -vv for debug, -vvv for trace')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Log more on stderr: -v for info, -vv for debug, -vvv for trace')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors and the command''s own output')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only errors and the command''s own output')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'aisys;transcript;stats' {
+            [CompletionResult]::new('--by', '--by', [CompletionResultType]::ParameterName, 'How to group the counts')
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--pricing', '--pricing', [CompletionResultType]::ParameterName, 'A TOML or JSON file of per-model prices (USD per million tokens) that replaces the built-in ones')
+            [CompletionResult]::new('--since', '--since', [CompletionResultType]::ParameterName, 'Only usage at or after this time (RFC 3339 or YYYY-MM-DD)')
+            [CompletionResult]::new('--until', '--until', [CompletionResultType]::ParameterName, 'Only usage before this time (RFC 3339 or YYYY-MM-DD)')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Read settings from this file instead of ~/.config/aisys/config.toml')
+            [CompletionResult]::new('--strict', '--strict', [CompletionResultType]::ParameterName, 'Stop at the first bad line instead of reporting it and going on')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log more on stderr: -v for info, -vv for debug, -vvv for trace')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Log more on stderr: -v for info, -vv for debug, -vvv for trace')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors and the command''s own output')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only errors and the command''s own output')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'aisys;transcript;list' {
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Read settings from this file instead of ~/.config/aisys/config.toml')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log more on stderr: -v for info, -vv for debug, -vvv for trace')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Log more on stderr: -v for info, -vv for debug, -vvv for trace')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors and the command''s own output')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only errors and the command''s own output')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'aisys;transcript;help' {
+            [CompletionResult]::new('parse', 'parse', [CompletionResultType]::ParameterValue, 'Turn transcripts and agent output streams into readable conversations')
+            [CompletionResult]::new('stats', 'stats', [CompletionResultType]::ParameterValue, 'Count tokens and cost in transcripts')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List the Claude Code sessions on this machine, newest first')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'aisys;transcript;help;parse' {
+            break
+        }
+        'aisys;transcript;help;stats' {
+            break
+        }
+        'aisys;transcript;help;list' {
+            break
+        }
+        'aisys;transcript;help;help' {
+            break
+        }
+        'aisys;entities' {
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Read settings from this file instead of ~/.config/aisys/config.toml')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log more on stderr: -v for info, -vv for debug, -vvv for trace')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Log more on stderr: -v for info, -vv for debug, -vvv for trace')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors and the command''s own output')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only errors and the command''s own output')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List every entity in every scope, what is active, and what hides what')
+            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show one entity: its frontmatter, path and body')
+            [CompletionResult]::new('install', 'install', [CompletionResultType]::ParameterValue, 'Install a plugin from a known marketplace, and enable it')
+            [CompletionResult]::new('uninstall', 'uninstall', [CompletionResultType]::ParameterValue, 'A plugin to act on')
+            [CompletionResult]::new('enable', 'enable', [CompletionResultType]::ParameterValue, 'A plugin to act on')
+            [CompletionResult]::new('disable', 'disable', [CompletionResultType]::ParameterValue, 'A plugin to act on')
+            [CompletionResult]::new('validate', 'validate', [CompletionResultType]::ParameterValue, 'Check a plugin, skill, command or agent the way its author needs')
+            [CompletionResult]::new('marketplace', 'marketplace', [CompletionResultType]::ParameterValue, 'Add, list, update and remove plugin marketplaces')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'aisys;entities;list' {
+            [CompletionResult]::new('--kind', '--kind', [CompletionResultType]::ParameterName, 'Only this kind')
+            [CompletionResult]::new('--scope', '--scope', [CompletionResultType]::ParameterName, 'Only this scope')
+            [CompletionResult]::new('--project', '--project', [CompletionResultType]::ParameterName, 'The project whose .claude/ is the project scope (default: the current folder and its git root)')
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Read settings from this file instead of ~/.config/aisys/config.toml')
+            [CompletionResult]::new('--strict', '--strict', [CompletionResultType]::ParameterName, 'Treat warnings (bad frontmatter, unreadable files) as a failure (exit 3)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log more on stderr: -v for info, -vv for debug, -vvv for trace')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Log more on stderr: -v for info, -vv for debug, -vvv for trace')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors and the command''s own output')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only errors and the command''s own output')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'aisys;entities;show' {
+            [CompletionResult]::new('--project', '--project', [CompletionResultType]::ParameterName, 'The project whose .claude/ is the project scope')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Read settings from this file instead of ~/.config/aisys/config.toml')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log more on stderr: -v for info, -vv for debug, -vvv for trace')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Log more on stderr: -v for info, -vv for debug, -vvv for trace')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors and the command''s own output')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only errors and the command''s own output')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'aisys;entities;install' {
+            [CompletionResult]::new('--scope', '--scope', [CompletionResultType]::ParameterName, 'Where to enable it: user (~/.claude/settings.json) or project (.claude/settings.json)')
+            [CompletionResult]::new('--project', '--project', [CompletionResultType]::ParameterName, 'The project for --scope project (default: the current folder)')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Read settings from this file instead of ~/.config/aisys/config.toml')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log more on stderr: -v for info, -vv for debug, -vvv for trace')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Log more on stderr: -v for info, -vv for debug, -vvv for trace')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors and the command''s own output')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only errors and the command''s own output')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'aisys;entities;uninstall' {
+            [CompletionResult]::new('--scope', '--scope', [CompletionResultType]::ParameterName, 'Which settings to change')
+            [CompletionResult]::new('--project', '--project', [CompletionResultType]::ParameterName, 'The project for --scope project (default: the current folder)')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Read settings from this file instead of ~/.config/aisys/config.toml')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log more on stderr: -v for info, -vv for debug, -vvv for trace')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Log more on stderr: -v for info, -vv for debug, -vvv for trace')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors and the command''s own output')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only errors and the command''s own output')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'aisys;entities;enable' {
+            [CompletionResult]::new('--scope', '--scope', [CompletionResultType]::ParameterName, 'Which settings to change')
+            [CompletionResult]::new('--project', '--project', [CompletionResultType]::ParameterName, 'The project for --scope project (default: the current folder)')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Read settings from this file instead of ~/.config/aisys/config.toml')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log more on stderr: -v for info, -vv for debug, -vvv for trace')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Log more on stderr: -v for info, -vv for debug, -vvv for trace')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors and the command''s own output')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only errors and the command''s own output')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'aisys;entities;disable' {
+            [CompletionResult]::new('--scope', '--scope', [CompletionResultType]::ParameterName, 'Which settings to change')
+            [CompletionResult]::new('--project', '--project', [CompletionResultType]::ParameterName, 'The project for --scope project (default: the current folder)')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Read settings from this file instead of ~/.config/aisys/config.toml')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log more on stderr: -v for info, -vv for debug, -vvv for trace')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Log more on stderr: -v for info, -vv for debug, -vvv for trace')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors and the command''s own output')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only errors and the command''s own output')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'aisys;entities;validate' {
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Read settings from this file instead of ~/.config/aisys/config.toml')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log more on stderr: -v for info, -vv for debug, -vvv for trace')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Log more on stderr: -v for info, -vv for debug, -vvv for trace')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors and the command''s own output')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only errors and the command''s own output')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'aisys;entities;marketplace' {
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Read settings from this file instead of ~/.config/aisys/config.toml')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log more on stderr: -v for info, -vv for debug, -vvv for trace')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Log more on stderr: -v for info, -vv for debug, -vvv for trace')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors and the command''s own output')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only errors and the command''s own output')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('add', 'add', [CompletionResultType]::ParameterValue, 'Add a marketplace from a git URL, a GitHub owner/repo, or a local folder')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List the known marketplaces')
+            [CompletionResult]::new('update', 'update', [CompletionResultType]::ParameterValue, 'Fetch the newest version of one marketplace, or of all')
+            [CompletionResult]::new('remove', 'remove', [CompletionResultType]::ParameterValue, 'Remove a marketplace and the plugins installed from it')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'aisys;entities;marketplace;add' {
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Read settings from this file instead of ~/.config/aisys/config.toml')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log more on stderr: -v for info, -vv for debug, -vvv for trace')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Log more on stderr: -v for info, -vv for debug, -vvv for trace')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors and the command''s own output')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only errors and the command''s own output')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'aisys;entities;marketplace;list' {
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Read settings from this file instead of ~/.config/aisys/config.toml')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log more on stderr: -v for info, -vv for debug, -vvv for trace')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Log more on stderr: -v for info, -vv for debug, -vvv for trace')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors and the command''s own output')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only errors and the command''s own output')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'aisys;entities;marketplace;update' {
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Read settings from this file instead of ~/.config/aisys/config.toml')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log more on stderr: -v for info, -vv for debug, -vvv for trace')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Log more on stderr: -v for info, -vv for debug, -vvv for trace')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors and the command''s own output')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only errors and the command''s own output')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'aisys;entities;marketplace;remove' {
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Read settings from this file instead of ~/.config/aisys/config.toml')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log more on stderr: -v for info, -vv for debug, -vvv for trace')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Log more on stderr: -v for info, -vv for debug, -vvv for trace')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors and the command''s own output')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only errors and the command''s own output')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'aisys;entities;marketplace;help' {
+            [CompletionResult]::new('add', 'add', [CompletionResultType]::ParameterValue, 'Add a marketplace from a git URL, a GitHub owner/repo, or a local folder')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List the known marketplaces')
+            [CompletionResult]::new('update', 'update', [CompletionResultType]::ParameterValue, 'Fetch the newest version of one marketplace, or of all')
+            [CompletionResult]::new('remove', 'remove', [CompletionResultType]::ParameterValue, 'Remove a marketplace and the plugins installed from it')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'aisys;entities;marketplace;help;add' {
+            break
+        }
+        'aisys;entities;marketplace;help;list' {
+            break
+        }
+        'aisys;entities;marketplace;help;update' {
+            break
+        }
+        'aisys;entities;marketplace;help;remove' {
+            break
+        }
+        'aisys;entities;marketplace;help;help' {
+            break
+        }
+        'aisys;entities;help' {
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List every entity in every scope, what is active, and what hides what')
+            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show one entity: its frontmatter, path and body')
+            [CompletionResult]::new('install', 'install', [CompletionResultType]::ParameterValue, 'Install a plugin from a known marketplace, and enable it')
+            [CompletionResult]::new('uninstall', 'uninstall', [CompletionResultType]::ParameterValue, 'A plugin to act on')
+            [CompletionResult]::new('enable', 'enable', [CompletionResultType]::ParameterValue, 'A plugin to act on')
+            [CompletionResult]::new('disable', 'disable', [CompletionResultType]::ParameterValue, 'A plugin to act on')
+            [CompletionResult]::new('validate', 'validate', [CompletionResultType]::ParameterValue, 'Check a plugin, skill, command or agent the way its author needs')
+            [CompletionResult]::new('marketplace', 'marketplace', [CompletionResultType]::ParameterValue, 'Add, list, update and remove plugin marketplaces')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'aisys;entities;help;list' {
+            break
+        }
+        'aisys;entities;help;show' {
+            break
+        }
+        'aisys;entities;help;install' {
+            break
+        }
+        'aisys;entities;help;uninstall' {
+            break
+        }
+        'aisys;entities;help;enable' {
+            break
+        }
+        'aisys;entities;help;disable' {
+            break
+        }
+        'aisys;entities;help;validate' {
+            break
+        }
+        'aisys;entities;help;marketplace' {
+            [CompletionResult]::new('add', 'add', [CompletionResultType]::ParameterValue, 'Add a marketplace from a git URL, a GitHub owner/repo, or a local folder')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List the known marketplaces')
+            [CompletionResult]::new('update', 'update', [CompletionResultType]::ParameterValue, 'Fetch the newest version of one marketplace, or of all')
+            [CompletionResult]::new('remove', 'remove', [CompletionResultType]::ParameterValue, 'Remove a marketplace and the plugins installed from it')
+            break
+        }
+        'aisys;entities;help;marketplace;add' {
+            break
+        }
+        'aisys;entities;help;marketplace;list' {
+            break
+        }
+        'aisys;entities;help;marketplace;update' {
+            break
+        }
+        'aisys;entities;help;marketplace;remove' {
+            break
+        }
+        'aisys;entities;help;help' {
+            break
+        }
+        'aisys;agents' {
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Read settings from this file instead of ~/.config/aisys/config.toml')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log more on stderr: -v for info, -vv for debug, -vvv for trace')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Log more on stderr: -v for info, -vv for debug, -vvv for trace')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors and the command''s own output')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only errors and the command''s own output')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'Show each agent, the binary aisys would run and its version, or why it is missing')
+            [CompletionResult]::new('install', 'install', [CompletionResultType]::ParameterValue, 'Install an agent''s npm package into aisys''s data folder')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'aisys;agents;list' {
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Read settings from this file instead of ~/.config/aisys/config.toml')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log more on stderr: -v for info, -vv for debug, -vvv for trace')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Log more on stderr: -v for info, -vv for debug, -vvv for trace')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors and the command''s own output')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only errors and the command''s own output')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'aisys;agents;install' {
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'The version to install (default: the version aisys is tested with)')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Read settings from this file instead of ~/.config/aisys/config.toml')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log more on stderr: -v for info, -vv for debug, -vvv for trace')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Log more on stderr: -v for info, -vv for debug, -vvv for trace')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors and the command''s own output')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only errors and the command''s own output')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'aisys;agents;help' {
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'Show each agent, the binary aisys would run and its version, or why it is missing')
+            [CompletionResult]::new('install', 'install', [CompletionResultType]::ParameterValue, 'Install an agent''s npm package into aisys''s data folder')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'aisys;agents;help;list' {
+            break
+        }
+        'aisys;agents;help;install' {
+            break
+        }
+        'aisys;agents;help;help' {
+            break
+        }
+        'aisys;completions' {
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Read settings from this file instead of ~/.config/aisys/config.toml')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log more on stderr: -v for info, -vv for debug, -vvv for trace')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Log more on stderr: -v for info, -vv for debug, -vvv for trace')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors and the command''s own output')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only errors and the command''s own output')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'aisys;generate' {
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Read settings from this file instead of ~/.config/aisys/config.toml')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log more on stderr: -v for info, -vv for debug, -vvv for trace')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Log more on stderr: -v for info, -vv for debug, -vvv for trace')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors and the command''s own output')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only errors and the command''s own output')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('docs', 'docs', [CompletionResultType]::ParameterValue, 'Write completions/, man/ and commands/ from the command-line definitions')
+            [CompletionResult]::new('schema', 'schema', [CompletionResultType]::ParameterValue, 'Write docs/schema/ (JSON Schemas and examples) and docs/protocol.md from the shared types')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'aisys;generate;docs' {
+            [CompletionResult]::new('--out', '--out', [CompletionResultType]::ParameterName, 'The project folder to write into')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Read settings from this file instead of ~/.config/aisys/config.toml')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log more on stderr: -v for info, -vv for debug, -vvv for trace')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Log more on stderr: -v for info, -vv for debug, -vvv for trace')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors and the command''s own output')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only errors and the command''s own output')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'aisys;generate;schema' {
+            [CompletionResult]::new('--out', '--out', [CompletionResultType]::ParameterName, 'The project folder to write into')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Read settings from this file instead of ~/.config/aisys/config.toml')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log more on stderr: -v for info, -vv for debug, -vvv for trace')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Log more on stderr: -v for info, -vv for debug, -vvv for trace')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors and the command''s own output')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only errors and the command''s own output')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'aisys;generate;help' {
+            [CompletionResult]::new('docs', 'docs', [CompletionResultType]::ParameterValue, 'Write completions/, man/ and commands/ from the command-line definitions')
+            [CompletionResult]::new('schema', 'schema', [CompletionResultType]::ParameterValue, 'Write docs/schema/ (JSON Schemas and examples) and docs/protocol.md from the shared types')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'aisys;generate;help;docs' {
+            break
+        }
+        'aisys;generate;help;schema' {
+            break
+        }
+        'aisys;generate;help;help' {
+            break
+        }
+        'aisys;help' {
+            [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Start the agent server that `aisys chat` and other WebSocket clients talk to')
+            [CompletionResult]::new('chat', 'chat', [CompletionResultType]::ParameterValue, 'Chat with coding agents in a terminal UI')
+            [CompletionResult]::new('run', 'run', [CompletionResultType]::ParameterValue, 'Run one query with a coding agent in a sandbox, and stream what it does')
+            [CompletionResult]::new('transcript', 'transcript', [CompletionResultType]::ParameterValue, 'Read agent transcripts and streams: convert them, count their cost, list sessions')
+            [CompletionResult]::new('entities', 'entities', [CompletionResultType]::ParameterValue, 'Find, inspect and install Claude Code plugins, skills, commands, agents and marketplaces')
+            [CompletionResult]::new('agents', 'agents', [CompletionResultType]::ParameterValue, 'Show and install the coding agents aisys can run')
+            [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a completion script for your shell')
+            [CompletionResult]::new('generate', 'generate', [CompletionResultType]::ParameterValue, 'Write the generated reference files')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'aisys;help;serve' {
+            break
+        }
+        'aisys;help;chat' {
+            break
+        }
+        'aisys;help;run' {
+            break
+        }
+        'aisys;help;transcript' {
+            [CompletionResult]::new('parse', 'parse', [CompletionResultType]::ParameterValue, 'Turn transcripts and agent output streams into readable conversations')
+            [CompletionResult]::new('stats', 'stats', [CompletionResultType]::ParameterValue, 'Count tokens and cost in transcripts')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List the Claude Code sessions on this machine, newest first')
+            break
+        }
+        'aisys;help;transcript;parse' {
+            break
+        }
+        'aisys;help;transcript;stats' {
+            break
+        }
+        'aisys;help;transcript;list' {
+            break
+        }
+        'aisys;help;entities' {
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List every entity in every scope, what is active, and what hides what')
+            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show one entity: its frontmatter, path and body')
+            [CompletionResult]::new('install', 'install', [CompletionResultType]::ParameterValue, 'Install a plugin from a known marketplace, and enable it')
+            [CompletionResult]::new('uninstall', 'uninstall', [CompletionResultType]::ParameterValue, 'A plugin to act on')
+            [CompletionResult]::new('enable', 'enable', [CompletionResultType]::ParameterValue, 'A plugin to act on')
+            [CompletionResult]::new('disable', 'disable', [CompletionResultType]::ParameterValue, 'A plugin to act on')
+            [CompletionResult]::new('validate', 'validate', [CompletionResultType]::ParameterValue, 'Check a plugin, skill, command or agent the way its author needs')
+            [CompletionResult]::new('marketplace', 'marketplace', [CompletionResultType]::ParameterValue, 'Add, list, update and remove plugin marketplaces')
+            break
+        }
+        'aisys;help;entities;list' {
+            break
+        }
+        'aisys;help;entities;show' {
+            break
+        }
+        'aisys;help;entities;install' {
+            break
+        }
+        'aisys;help;entities;uninstall' {
+            break
+        }
+        'aisys;help;entities;enable' {
+            break
+        }
+        'aisys;help;entities;disable' {
+            break
+        }
+        'aisys;help;entities;validate' {
+            break
+        }
+        'aisys;help;entities;marketplace' {
+            [CompletionResult]::new('add', 'add', [CompletionResultType]::ParameterValue, 'Add a marketplace from a git URL, a GitHub owner/repo, or a local folder')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List the known marketplaces')
+            [CompletionResult]::new('update', 'update', [CompletionResultType]::ParameterValue, 'Fetch the newest version of one marketplace, or of all')
+            [CompletionResult]::new('remove', 'remove', [CompletionResultType]::ParameterValue, 'Remove a marketplace and the plugins installed from it')
+            break
+        }
+        'aisys;help;entities;marketplace;add' {
+            break
+        }
+        'aisys;help;entities;marketplace;list' {
+            break
+        }
+        'aisys;help;entities;marketplace;update' {
+            break
+        }
+        'aisys;help;entities;marketplace;remove' {
+            break
+        }
+        'aisys;help;agents' {
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'Show each agent, the binary aisys would run and its version, or why it is missing')
+            [CompletionResult]::new('install', 'install', [CompletionResultType]::ParameterValue, 'Install an agent''s npm package into aisys''s data folder')
+            break
+        }
+        'aisys;help;agents;list' {
+            break
+        }
+        'aisys;help;agents;install' {
+            break
+        }
+        'aisys;help;completions' {
+            break
+        }
+        'aisys;help;generate' {
+            [CompletionResult]::new('docs', 'docs', [CompletionResultType]::ParameterValue, 'Write completions/, man/ and commands/ from the command-line definitions')
+            [CompletionResult]::new('schema', 'schema', [CompletionResultType]::ParameterValue, 'Write docs/schema/ (JSON Schemas and examples) and docs/protocol.md from the shared types')
+            break
+        }
+        'aisys;help;generate;docs' {
+            break
+        }
+        'aisys;help;generate;schema' {
+            break
+        }
+        'aisys;help;help' {
+            break
+        }
+    })
+
+    $completions.Where{ $_.CompletionText -like "$wordToComplete*" } |
+        Sort-Object -Property ListItemText
+}

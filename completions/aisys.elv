@@ -1,0 +1,583 @@
+
+use builtin;
+use str;
+
+set edit:completion:arg-completer[aisys] = {|@words|
+    fn spaces {|n|
+        builtin:repeat $n ' ' | str:join ''
+    }
+    fn cand {|text desc|
+        edit:complex-candidate $text &display=$text' '(spaces (- 14 (wcswidth $text)))$desc
+    }
+    var command = 'aisys'
+    for word $words[1..-1] {
+        if (str:has-prefix $word '-') {
+            break
+        }
+        set command = $command';'$word
+    }
+    var completions = [
+        &'aisys'= {
+            cand --color 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never'
+            cand --config 'Read settings from this file instead of ~/.config/aisys/config.toml'
+            cand -v 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
+            cand --verbose 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
+            cand -q 'Print only errors and the command''s own output'
+            cand --quiet 'Print only errors and the command''s own output'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand serve 'Start the agent server that `aisys chat` and other WebSocket clients talk to'
+            cand chat 'Chat with coding agents in a terminal UI'
+            cand run 'Run one query with a coding agent in a sandbox, and stream what it does'
+            cand transcript 'Read agent transcripts and streams: convert them, count their cost, list sessions'
+            cand entities 'Find, inspect and install Claude Code plugins, skills, commands, agents and marketplaces'
+            cand agents 'Show and install the coding agents aisys can run'
+            cand completions 'Print a completion script for your shell'
+            cand generate 'Write the generated reference files'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'aisys;serve'= {
+            cand --bind 'Address and port to listen on. A non-loopback address makes the token the only protection'
+            cand --data-dir 'Folder for the session store, workspaces and the token (default: aisys''s data folder)'
+            cand --sandbox 'Sandbox backend for new sessions'
+            cand --agent 'Agent for new sessions that do not name one'
+            cand --max-sessions 'Most sessions the server keeps at once; `session.create` beyond it gets error `limit`'
+            cand --idle-timeout 'Release a session''s sandbox after this long without a turn, e.g. `10m` (the session stays)'
+            cand --token-file 'Read the token from this file instead of `<data-dir>/token` (or set AISYS_TOKEN)'
+            cand --allow-origin 'Also accept WebSocket upgrades whose Origin is this one (repeatable)'
+            cand --workspace-root 'Let clients name workspaces under this folder (repeatable; none by default)'
+            cand --color 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never'
+            cand --config 'Read settings from this file instead of ~/.config/aisys/config.toml'
+            cand -v 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
+            cand --verbose 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
+            cand -q 'Print only errors and the command''s own output'
+            cand --quiet 'Print only errors and the command''s own output'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'aisys;chat'= {
+            cand --server 'WebSocket URL of the server (default: the configured one, ws://127.0.0.1:7777/ws)'
+            cand --token 'Token for the server (default: read from the server''s data folder, or AISYS_TOKEN)'
+            cand --session 'Open this session'
+            cand --agent 'Agent for new sessions'
+            cand --sandbox 'Sandbox backend for new sessions'
+            cand --color 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never'
+            cand --config 'Read settings from this file instead of ~/.config/aisys/config.toml'
+            cand --new 'Start with a new session'
+            cand -v 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
+            cand --verbose 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
+            cand -q 'Print only errors and the command''s own output'
+            cand --quiet 'Print only errors and the command''s own output'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'aisys;run'= {
+            cand --agent 'Which agent to run'
+            cand --sandbox 'Where to run it: local (bubblewrap), host (no isolation) or modal'
+            cand --workspace 'The folder the agent works in (default: a new folder under aisys''s data folder)'
+            cand --model 'The model to ask, e.g. claude-sonnet-4-5'
+            cand --permission-mode 'Which tool requests need a decision (Claude Code''s permission modes)'
+            cand --allow-tool 'Allow this tool without asking (repeatable), e.g. `Bash(git *)`'
+            cand --deny-tool 'Deny this tool (repeatable)'
+            cand --max-turns 'Stop after this many agent turns'
+            cand --timeout 'Give up after this long, e.g. `90s` or `10m` (exit 124)'
+            cand --env 'Pass this environment variable into the sandbox too (repeatable)'
+            cand --resume 'Continue the agent''s earlier conversation with this id'
+            cand --agent-bin 'Use this agent binary instead of the installed one'
+            cand --format 'Output: pretty (default on a terminal), jsonl (StreamEvents, default otherwise), json, markdown'
+            cand --color 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never'
+            cand --config 'Read settings from this file instead of ~/.config/aisys/config.toml'
+            cand --ask 'Ask on the terminal for each tool request'
+            cand -v 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
+            cand --verbose 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
+            cand -q 'Print only errors and the command''s own output'
+            cand --quiet 'Print only errors and the command''s own output'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'aisys;transcript'= {
+            cand --color 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never'
+            cand --config 'Read settings from this file instead of ~/.config/aisys/config.toml'
+            cand -v 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
+            cand --verbose 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
+            cand -q 'Print only errors and the command''s own output'
+            cand --quiet 'Print only errors and the command''s own output'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand parse 'Turn transcripts and agent output streams into readable conversations'
+            cand stats 'Count tokens and cost in transcripts'
+            cand list 'List the Claude Code sessions on this machine, newest first'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'aisys;transcript;parse'= {
+            cand --from 'Input format; auto detects it per file from the first lines'
+            cand --format 'Output format (default: text on a terminal, jsonl otherwise)'
+            cand --session 'Only this session (an agent session id)'
+            cand --since 'Only what happened at or after this time (RFC 3339 or YYYY-MM-DD)'
+            cand --until 'Only what happened before this time (RFC 3339 or YYYY-MM-DD)'
+            cand --max-output-lines 'Cut tool results longer than this many lines (markdown and text)'
+            cand --color 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never'
+            cand --config 'Read settings from this file instead of ~/.config/aisys/config.toml'
+            cand --events 'Print StreamEvents instead of conversation blocks (with --format jsonl)'
+            cand --follow 'Keep reading as the transcript grows, printing blocks as lines arrive'
+            cand --no-sidechains 'Leave out subagent conversations'
+            cand --no-thinking 'Leave out thinking blocks'
+            cand --strict 'Stop at the first bad line instead of reporting it and going on'
+            cand -v 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
+            cand --verbose 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
+            cand -q 'Print only errors and the command''s own output'
+            cand --quiet 'Print only errors and the command''s own output'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'aisys;transcript;stats'= {
+            cand --by 'How to group the counts'
+            cand --format 'Output format'
+            cand --pricing 'A TOML or JSON file of per-model prices (USD per million tokens) that replaces the built-in ones'
+            cand --since 'Only usage at or after this time (RFC 3339 or YYYY-MM-DD)'
+            cand --until 'Only usage before this time (RFC 3339 or YYYY-MM-DD)'
+            cand --color 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never'
+            cand --config 'Read settings from this file instead of ~/.config/aisys/config.toml'
+            cand --strict 'Stop at the first bad line instead of reporting it and going on'
+            cand -v 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
+            cand --verbose 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
+            cand -q 'Print only errors and the command''s own output'
+            cand --quiet 'Print only errors and the command''s own output'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'aisys;transcript;list'= {
+            cand --format 'Output format'
+            cand --color 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never'
+            cand --config 'Read settings from this file instead of ~/.config/aisys/config.toml'
+            cand -v 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
+            cand --verbose 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
+            cand -q 'Print only errors and the command''s own output'
+            cand --quiet 'Print only errors and the command''s own output'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'aisys;transcript;help'= {
+            cand parse 'Turn transcripts and agent output streams into readable conversations'
+            cand stats 'Count tokens and cost in transcripts'
+            cand list 'List the Claude Code sessions on this machine, newest first'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'aisys;transcript;help;parse'= {
+        }
+        &'aisys;transcript;help;stats'= {
+        }
+        &'aisys;transcript;help;list'= {
+        }
+        &'aisys;transcript;help;help'= {
+        }
+        &'aisys;entities'= {
+            cand --color 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never'
+            cand --config 'Read settings from this file instead of ~/.config/aisys/config.toml'
+            cand -v 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
+            cand --verbose 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
+            cand -q 'Print only errors and the command''s own output'
+            cand --quiet 'Print only errors and the command''s own output'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand list 'List every entity in every scope, what is active, and what hides what'
+            cand show 'Show one entity: its frontmatter, path and body'
+            cand install 'Install a plugin from a known marketplace, and enable it'
+            cand uninstall 'A plugin to act on'
+            cand enable 'A plugin to act on'
+            cand disable 'A plugin to act on'
+            cand validate 'Check a plugin, skill, command or agent the way its author needs'
+            cand marketplace 'Add, list, update and remove plugin marketplaces'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'aisys;entities;list'= {
+            cand --kind 'Only this kind'
+            cand --scope 'Only this scope'
+            cand --project 'The project whose .claude/ is the project scope (default: the current folder and its git root)'
+            cand --format 'Output format'
+            cand --color 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never'
+            cand --config 'Read settings from this file instead of ~/.config/aisys/config.toml'
+            cand --strict 'Treat warnings (bad frontmatter, unreadable files) as a failure (exit 3)'
+            cand -v 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
+            cand --verbose 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
+            cand -q 'Print only errors and the command''s own output'
+            cand --quiet 'Print only errors and the command''s own output'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'aisys;entities;show'= {
+            cand --project 'The project whose .claude/ is the project scope'
+            cand --color 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never'
+            cand --config 'Read settings from this file instead of ~/.config/aisys/config.toml'
+            cand -v 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
+            cand --verbose 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
+            cand -q 'Print only errors and the command''s own output'
+            cand --quiet 'Print only errors and the command''s own output'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'aisys;entities;install'= {
+            cand --scope 'Where to enable it: user (~/.claude/settings.json) or project (.claude/settings.json)'
+            cand --project 'The project for --scope project (default: the current folder)'
+            cand --color 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never'
+            cand --config 'Read settings from this file instead of ~/.config/aisys/config.toml'
+            cand -v 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
+            cand --verbose 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
+            cand -q 'Print only errors and the command''s own output'
+            cand --quiet 'Print only errors and the command''s own output'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'aisys;entities;uninstall'= {
+            cand --scope 'Which settings to change'
+            cand --project 'The project for --scope project (default: the current folder)'
+            cand --color 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never'
+            cand --config 'Read settings from this file instead of ~/.config/aisys/config.toml'
+            cand -v 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
+            cand --verbose 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
+            cand -q 'Print only errors and the command''s own output'
+            cand --quiet 'Print only errors and the command''s own output'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'aisys;entities;enable'= {
+            cand --scope 'Which settings to change'
+            cand --project 'The project for --scope project (default: the current folder)'
+            cand --color 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never'
+            cand --config 'Read settings from this file instead of ~/.config/aisys/config.toml'
+            cand -v 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
+            cand --verbose 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
+            cand -q 'Print only errors and the command''s own output'
+            cand --quiet 'Print only errors and the command''s own output'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'aisys;entities;disable'= {
+            cand --scope 'Which settings to change'
+            cand --project 'The project for --scope project (default: the current folder)'
+            cand --color 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never'
+            cand --config 'Read settings from this file instead of ~/.config/aisys/config.toml'
+            cand -v 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
+            cand --verbose 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
+            cand -q 'Print only errors and the command''s own output'
+            cand --quiet 'Print only errors and the command''s own output'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'aisys;entities;validate'= {
+            cand --color 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never'
+            cand --config 'Read settings from this file instead of ~/.config/aisys/config.toml'
+            cand -v 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
+            cand --verbose 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
+            cand -q 'Print only errors and the command''s own output'
+            cand --quiet 'Print only errors and the command''s own output'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'aisys;entities;marketplace'= {
+            cand --color 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never'
+            cand --config 'Read settings from this file instead of ~/.config/aisys/config.toml'
+            cand -v 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
+            cand --verbose 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
+            cand -q 'Print only errors and the command''s own output'
+            cand --quiet 'Print only errors and the command''s own output'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand add 'Add a marketplace from a git URL, a GitHub owner/repo, or a local folder'
+            cand list 'List the known marketplaces'
+            cand update 'Fetch the newest version of one marketplace, or of all'
+            cand remove 'Remove a marketplace and the plugins installed from it'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'aisys;entities;marketplace;add'= {
+            cand --color 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never'
+            cand --config 'Read settings from this file instead of ~/.config/aisys/config.toml'
+            cand -v 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
+            cand --verbose 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
+            cand -q 'Print only errors and the command''s own output'
+            cand --quiet 'Print only errors and the command''s own output'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'aisys;entities;marketplace;list'= {
+            cand --format 'Output format'
+            cand --color 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never'
+            cand --config 'Read settings from this file instead of ~/.config/aisys/config.toml'
+            cand -v 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
+            cand --verbose 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
+            cand -q 'Print only errors and the command''s own output'
+            cand --quiet 'Print only errors and the command''s own output'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'aisys;entities;marketplace;update'= {
+            cand --color 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never'
+            cand --config 'Read settings from this file instead of ~/.config/aisys/config.toml'
+            cand -v 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
+            cand --verbose 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
+            cand -q 'Print only errors and the command''s own output'
+            cand --quiet 'Print only errors and the command''s own output'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'aisys;entities;marketplace;remove'= {
+            cand --color 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never'
+            cand --config 'Read settings from this file instead of ~/.config/aisys/config.toml'
+            cand -v 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
+            cand --verbose 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
+            cand -q 'Print only errors and the command''s own output'
+            cand --quiet 'Print only errors and the command''s own output'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'aisys;entities;marketplace;help'= {
+            cand add 'Add a marketplace from a git URL, a GitHub owner/repo, or a local folder'
+            cand list 'List the known marketplaces'
+            cand update 'Fetch the newest version of one marketplace, or of all'
+            cand remove 'Remove a marketplace and the plugins installed from it'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'aisys;entities;marketplace;help;add'= {
+        }
+        &'aisys;entities;marketplace;help;list'= {
+        }
+        &'aisys;entities;marketplace;help;update'= {
+        }
+        &'aisys;entities;marketplace;help;remove'= {
+        }
+        &'aisys;entities;marketplace;help;help'= {
+        }
+        &'aisys;entities;help'= {
+            cand list 'List every entity in every scope, what is active, and what hides what'
+            cand show 'Show one entity: its frontmatter, path and body'
+            cand install 'Install a plugin from a known marketplace, and enable it'
+            cand uninstall 'A plugin to act on'
+            cand enable 'A plugin to act on'
+            cand disable 'A plugin to act on'
+            cand validate 'Check a plugin, skill, command or agent the way its author needs'
+            cand marketplace 'Add, list, update and remove plugin marketplaces'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'aisys;entities;help;list'= {
+        }
+        &'aisys;entities;help;show'= {
+        }
+        &'aisys;entities;help;install'= {
+        }
+        &'aisys;entities;help;uninstall'= {
+        }
+        &'aisys;entities;help;enable'= {
+        }
+        &'aisys;entities;help;disable'= {
+        }
+        &'aisys;entities;help;validate'= {
+        }
+        &'aisys;entities;help;marketplace'= {
+            cand add 'Add a marketplace from a git URL, a GitHub owner/repo, or a local folder'
+            cand list 'List the known marketplaces'
+            cand update 'Fetch the newest version of one marketplace, or of all'
+            cand remove 'Remove a marketplace and the plugins installed from it'
+        }
+        &'aisys;entities;help;marketplace;add'= {
+        }
+        &'aisys;entities;help;marketplace;list'= {
+        }
+        &'aisys;entities;help;marketplace;update'= {
+        }
+        &'aisys;entities;help;marketplace;remove'= {
+        }
+        &'aisys;entities;help;help'= {
+        }
+        &'aisys;agents'= {
+            cand --color 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never'
+            cand --config 'Read settings from this file instead of ~/.config/aisys/config.toml'
+            cand -v 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
+            cand --verbose 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
+            cand -q 'Print only errors and the command''s own output'
+            cand --quiet 'Print only errors and the command''s own output'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand list 'Show each agent, the binary aisys would run and its version, or why it is missing'
+            cand install 'Install an agent''s npm package into aisys''s data folder'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'aisys;agents;list'= {
+            cand --format 'Output format'
+            cand --color 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never'
+            cand --config 'Read settings from this file instead of ~/.config/aisys/config.toml'
+            cand -v 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
+            cand --verbose 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
+            cand -q 'Print only errors and the command''s own output'
+            cand --quiet 'Print only errors and the command''s own output'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'aisys;agents;install'= {
+            cand --version 'The version to install (default: the version aisys is tested with)'
+            cand --color 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never'
+            cand --config 'Read settings from this file instead of ~/.config/aisys/config.toml'
+            cand -v 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
+            cand --verbose 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
+            cand -q 'Print only errors and the command''s own output'
+            cand --quiet 'Print only errors and the command''s own output'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'aisys;agents;help'= {
+            cand list 'Show each agent, the binary aisys would run and its version, or why it is missing'
+            cand install 'Install an agent''s npm package into aisys''s data folder'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'aisys;agents;help;list'= {
+        }
+        &'aisys;agents;help;install'= {
+        }
+        &'aisys;agents;help;help'= {
+        }
+        &'aisys;completions'= {
+            cand --color 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never'
+            cand --config 'Read settings from this file instead of ~/.config/aisys/config.toml'
+            cand -v 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
+            cand --verbose 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
+            cand -q 'Print only errors and the command''s own output'
+            cand --quiet 'Print only errors and the command''s own output'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'aisys;generate'= {
+            cand --color 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never'
+            cand --config 'Read settings from this file instead of ~/.config/aisys/config.toml'
+            cand -v 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
+            cand --verbose 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
+            cand -q 'Print only errors and the command''s own output'
+            cand --quiet 'Print only errors and the command''s own output'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand docs 'Write completions/, man/ and commands/ from the command-line definitions'
+            cand schema 'Write docs/schema/ (JSON Schemas and examples) and docs/protocol.md from the shared types'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'aisys;generate;docs'= {
+            cand --out 'The project folder to write into'
+            cand --color 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never'
+            cand --config 'Read settings from this file instead of ~/.config/aisys/config.toml'
+            cand -v 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
+            cand --verbose 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
+            cand -q 'Print only errors and the command''s own output'
+            cand --quiet 'Print only errors and the command''s own output'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'aisys;generate;schema'= {
+            cand --out 'The project folder to write into'
+            cand --color 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never'
+            cand --config 'Read settings from this file instead of ~/.config/aisys/config.toml'
+            cand -v 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
+            cand --verbose 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
+            cand -q 'Print only errors and the command''s own output'
+            cand --quiet 'Print only errors and the command''s own output'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'aisys;generate;help'= {
+            cand docs 'Write completions/, man/ and commands/ from the command-line definitions'
+            cand schema 'Write docs/schema/ (JSON Schemas and examples) and docs/protocol.md from the shared types'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'aisys;generate;help;docs'= {
+        }
+        &'aisys;generate;help;schema'= {
+        }
+        &'aisys;generate;help;help'= {
+        }
+        &'aisys;help'= {
+            cand serve 'Start the agent server that `aisys chat` and other WebSocket clients talk to'
+            cand chat 'Chat with coding agents in a terminal UI'
+            cand run 'Run one query with a coding agent in a sandbox, and stream what it does'
+            cand transcript 'Read agent transcripts and streams: convert them, count their cost, list sessions'
+            cand entities 'Find, inspect and install Claude Code plugins, skills, commands, agents and marketplaces'
+            cand agents 'Show and install the coding agents aisys can run'
+            cand completions 'Print a completion script for your shell'
+            cand generate 'Write the generated reference files'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'aisys;help;serve'= {
+        }
+        &'aisys;help;chat'= {
+        }
+        &'aisys;help;run'= {
+        }
+        &'aisys;help;transcript'= {
+            cand parse 'Turn transcripts and agent output streams into readable conversations'
+            cand stats 'Count tokens and cost in transcripts'
+            cand list 'List the Claude Code sessions on this machine, newest first'
+        }
+        &'aisys;help;transcript;parse'= {
+        }
+        &'aisys;help;transcript;stats'= {
+        }
+        &'aisys;help;transcript;list'= {
+        }
+        &'aisys;help;entities'= {
+            cand list 'List every entity in every scope, what is active, and what hides what'
+            cand show 'Show one entity: its frontmatter, path and body'
+            cand install 'Install a plugin from a known marketplace, and enable it'
+            cand uninstall 'A plugin to act on'
+            cand enable 'A plugin to act on'
+            cand disable 'A plugin to act on'
+            cand validate 'Check a plugin, skill, command or agent the way its author needs'
+            cand marketplace 'Add, list, update and remove plugin marketplaces'
+        }
+        &'aisys;help;entities;list'= {
+        }
+        &'aisys;help;entities;show'= {
+        }
+        &'aisys;help;entities;install'= {
+        }
+        &'aisys;help;entities;uninstall'= {
+        }
+        &'aisys;help;entities;enable'= {
+        }
+        &'aisys;help;entities;disable'= {
+        }
+        &'aisys;help;entities;validate'= {
+        }
+        &'aisys;help;entities;marketplace'= {
+            cand add 'Add a marketplace from a git URL, a GitHub owner/repo, or a local folder'
+            cand list 'List the known marketplaces'
+            cand update 'Fetch the newest version of one marketplace, or of all'
+            cand remove 'Remove a marketplace and the plugins installed from it'
+        }
+        &'aisys;help;entities;marketplace;add'= {
+        }
+        &'aisys;help;entities;marketplace;list'= {
+        }
+        &'aisys;help;entities;marketplace;update'= {
+        }
+        &'aisys;help;entities;marketplace;remove'= {
+        }
+        &'aisys;help;agents'= {
+            cand list 'Show each agent, the binary aisys would run and its version, or why it is missing'
+            cand install 'Install an agent''s npm package into aisys''s data folder'
+        }
+        &'aisys;help;agents;list'= {
+        }
+        &'aisys;help;agents;install'= {
+        }
+        &'aisys;help;completions'= {
+        }
+        &'aisys;help;generate'= {
+            cand docs 'Write completions/, man/ and commands/ from the command-line definitions'
+            cand schema 'Write docs/schema/ (JSON Schemas and examples) and docs/protocol.md from the shared types'
+        }
+        &'aisys;help;generate;docs'= {
+        }
+        &'aisys;help;generate;schema'= {
+        }
+        &'aisys;help;help'= {
+        }
+    ]
+    $completions[$command]
+}

@@ -1,0 +1,24 @@
+//! `aisys completions`: shell completion scripts.
+
+use clap::Args;
+use clap_complete::Shell;
+
+use super::{EXIT_OK, Exit};
+
+/// Print a completion script for your shell.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  aisys completions bash > ~/.local/share/bash-completion/completions/aisys
+  aisys completions zsh > ~/.zfunc/_aisys
+  aisys completions fish > ~/.config/fish/completions/aisys.fish")]
+pub struct CompletionsArgs {
+    /// The shell: bash, zsh, fish, elvish or powershell.
+    #[arg(value_enum, value_name = "SHELL")]
+    pub shell: Shell,
+}
+
+pub fn run(args: CompletionsArgs) -> anyhow::Result<Exit> {
+    let mut cmd = super::command();
+    clap_complete::generate(args.shell, &mut cmd, "aisys", &mut std::io::stdout());
+    Ok(EXIT_OK)
+}

@@ -1,0 +1,189 @@
+//! `aisys entities`: Claude Code's plugins, skills, commands, agents, hooks and MCP servers.
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand, ValueEnum};
+
+use super::transcript::TableFormat;
+use super::{Context, Exit, not_implemented};
+
+/// Find, inspect and install Claude Code plugins, skills, commands, agents and marketplaces.
+///
+/// Works on the same files Claude Code reads (~/.claude, a project's .claude/, and
+/// ~/.claude/plugins), so what aisys installs, Claude Code sees.
+#[derive(Debug, Subcommand)]
+pub enum EntitiesCommand {
+    List(ListArgs),
+    Show(ShowArgs),
+    Install(InstallArgs),
+    Uninstall(PluginArgs),
+    Enable(PluginArgs),
+    Disable(PluginArgs),
+    Validate(ValidateArgs),
+    #[command(subcommand)]
+    Marketplace(MarketplaceCommand),
+}
+
+/// List every entity in every scope, what is active, and what hides what.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  aisys entities list
+  aisys entities list --kind skill --scope project
+  aisys entities list --format json")]
+pub struct ListArgs {
+    /// Only this kind.
+    #[arg(long, value_enum, value_name = "KIND")]
+    pub kind: Option<EntityKindArg>,
+    /// Only this scope.
+    #[arg(long, value_enum, value_name = "SCOPE")]
+    pub scope: Option<ScopeArg>,
+    /// The project whose .claude/ is the project scope (default: the current folder and its git root).
+    #[arg(long, value_name = "DIR")]
+    pub project: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = TableFormat::Table, value_name = "FORMAT")]
+    pub format: TableFormat,
+    /// Treat warnings (bad frontmatter, unreadable files) as a failure (exit 3).
+    #[arg(long)]
+    pub strict: bool,
+}
+
+/// Show one entity: its frontmatter, path and body.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  aisys entities show skill/pdf
+  aisys entities show command/demo:review")]
+pub struct ShowArgs {
+    /// KIND/NAME, e.g. skill/pdf or agent/demo:tester.
+    #[arg(value_name = "KIND/NAME")]
+    pub entity: String,
+    /// The project whose .claude/ is the project scope.
+    #[arg(long, value_name = "DIR")]
+    pub project: Option<PathBuf>,
+}
+
+/// Install a plugin from a known marketplace, and enable it.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  aisys entities install demo@local-market
+  aisys entities install demo@local-market --scope project")]
+pub struct InstallArgs {
+    /// PLUGIN@MARKETPLACE.
+    #[arg(value_name = "PLUGIN@MARKETPLACE")]
+    pub plugin: String,
+    /// Where to enable it: user (~/.claude/settings.json) or project (.claude/settings.json).
+    #[arg(long, value_enum, default_value_t = InstallScope::User, value_name = "SCOPE")]
+    pub scope: InstallScope,
+    /// The project for --scope project (default: the current folder).
+    #[arg(long, value_name = "DIR")]
+    pub project: Option<PathBuf>,
+}
+
+/// A plugin to act on.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  aisys entities disable demo@local-market
+  aisys entities enable demo@local-market --scope project")]
+pub struct PluginArgs {
+    /// PLUGIN@MARKETPLACE.
+    #[arg(value_name = "PLUGIN@MARKETPLACE")]
+    pub plugin: String,
+    /// Which settings to change.
+    #[arg(long, value_enum, default_value_t = InstallScope::User, value_name = "SCOPE")]
+    pub scope: InstallScope,
+    /// The project for --scope project (default: the current folder).
+    #[arg(long, value_name = "DIR")]
+    pub project: Option<PathBuf>,
+}
+
+/// Check a plugin, skill, command or agent the way its author needs.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  aisys entities validate ./my-plugin
+  aisys entities validate .claude/skills/pdf/SKILL.md")]
+pub struct ValidateArgs {
+    /// The plugin folder or entity file (default: the current folder).
+    #[arg(value_name = "PATH")]
+    pub path: Option<PathBuf>,
+}
+
+/// Add, list, update and remove plugin marketplaces.
+#[derive(Debug, Subcommand)]
+pub enum MarketplaceCommand {
+    /// Add a marketplace from a git URL, a GitHub owner/repo, or a local folder.
+    #[command(after_help = "Examples:
+  aisys entities marketplace add ./my-marketplace
+  aisys entities marketplace add anthropics/claude-code
+  aisys entities marketplace add https://example.com/team/plugins.git")]
+    Add {
+        /// A git URL, owner/repo for GitHub, or a local path.
+        #[arg(value_name = "SOURCE")]
+        source: String,
+    },
+    /// List the known marketplaces.
+    #[command(after_help = "Examples:
+  aisys entities marketplace list --format json")]
+    List {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = TableFormat::Table, value_name = "FORMAT")]
+        format: TableFormat,
+    },
+    /// Fetch the newest version of one marketplace, or of all.
+    #[command(after_help = "Examples:
+  aisys entities marketplace update
+  aisys entities marketplace update local-market")]
+    Update {
+        /// The marketplace's name (default: all).
+        #[arg(value_name = "NAME")]
+        name: Option<String>,
+    },
+    /// Remove a marketplace and the plugins installed from it.
+    #[command(after_help = "Examples:
+  aisys entities marketplace remove local-market")]
+    Remove {
+        /// The marketplace's name.
+        #[arg(value_name = "NAME")]
+        name: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EntityKindArg {
+    Skill,
+    Command,
+    Agent,
+    Hook,
+    Mcp,
+    Plugin,
+    Marketplace,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ScopeArg {
+    /// ~/.claude (or $CLAUDE_CONFIG_DIR).
+    User,
+    /// The project's .claude/.
+    Project,
+    /// Installed plugins.
+    Plugin,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum InstallScope {
+    User,
+    Project,
+}
+
+pub fn run(_ctx: &Context, cmd: EntitiesCommand) -> anyhow::Result<Exit> {
+    let name = match cmd {
+        EntitiesCommand::List(_) => "entities list",
+        EntitiesCommand::Show(_) => "entities show",
+        EntitiesCommand::Install(_) => "entities install",
+        EntitiesCommand::Uninstall(_) => "entities uninstall",
+        EntitiesCommand::Enable(_) => "entities enable",
+        EntitiesCommand::Disable(_) => "entities disable",
+        EntitiesCommand::Validate(_) => "entities validate",
+        EntitiesCommand::Marketplace(_) => "entities marketplace",
+    };
+    Err(not_implemented(name))
+}

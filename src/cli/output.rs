@@ -1,0 +1,58 @@
+//! How human output looks: colors and quietness, decided once per process.
+//!
+//! Colors are on only when asked for, or when stdout is a terminal and `NO_COLOR` is unset
+//! (<https://no-color.org>). Machine formats (`--format json|jsonl`) never use this.
+
+use std::io::IsTerminal;
+
+use super::{ColorChoice, GlobalArgs};
+
+/// Output settings for human-readable printing.
+#[derive(Debug, Clone, Copy)]
+pub struct Output {
+    /// Whether to print ANSI colors on stdout.
+    pub color: bool,
+    /// Whether stdout is a terminal (pretty formats are the default there).
+    pub stdout_is_tty: bool,
+    /// Whether stderr is a terminal (progress bars and spinners only there).
+    pub stderr_is_tty: bool,
+    pub quiet: bool,
+    pub verbose: u8,
+}
+
+impl Output {
+    pub fn new(global: &GlobalArgs) -> Output {
+        let stdout_is_tty = std::io::stdout().is_terminal();
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        Output {
+            color: resolve_color(global.color, stdout_is_tty, no_color),
+            stdout_is_tty,
+            stderr_is_tty: std::io::stderr().is_terminal(),
+            quiet: global.quiet,
+            verbose: global.verbose,
+        }
+    }
+}
+
+/// `--color` against the terminal and `NO_COLOR`: an explicit choice wins.
+pub fn resolve_color(choice: ColorChoice, is_tty: bool, no_color: bool) -> bool {
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => is_tty && !no_color,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn color_rules() {
+        assert!(resolve_color(ColorChoice::Auto, true, false));
+        assert!(!resolve_color(ColorChoice::Auto, true, true));
+        assert!(!resolve_color(ColorChoice::Auto, false, false));
+        assert!(resolve_color(ColorChoice::Always, false, true));
+        assert!(!resolve_color(ColorChoice::Never, true, false));
+    }
+}

@@ -1,0 +1,18 @@
+//! aisys: run AI coding agents (Claude Code, OpenCode) in isolated sandboxes, with one CLI.
+//!
+//! The library core that every subcommand shares. Its modules mirror the design map
+//! (`../shared/design.md`): `types` is the shared vocabulary, `converters` reads agent formats,
+//! `entities` manages Claude Code's plugins and skills, `runtime` runs agents in sandboxes,
+//! `server` and `client` are the two ends of the WebSocket protocol, `tui` is `aisys chat`,
+//! `config` resolves settings and paths, and `cli` holds the clap definitions that call into all
+//! of them.
+
+pub mod cli;
+pub mod client;
+pub mod config;
+pub mod converters;
+pub mod entities;
+pub mod runtime;
+pub mod server;
+pub mod tui;
+pub mod types;

@@ -1,0 +1,275 @@
+//! `StreamEvent`: the agent-agnostic event vocabulary.
+//!
+//! Every agent format (Claude Code stream-json and transcripts, OpenCode JSON) is read into this
+//! one stream. Events are small and flat; pairing and nesting are the assembler's job
+//! (`converters`), not the events'.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::session::{AgentKind, SessionState};
+
+/// One thing an agent (or the session around it) said or did.
+///
+/// Fields shared by content events:
+/// - `message_id`: the model message this piece belongs to, when the format says so;
+/// - `parent_tool_use_id`: set when the event comes from a subagent started by that tool call;
+/// - `timestamp`: RFC 3339, when the source recorded one (stream-json does not).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum StreamEvent {
+    /// The agent process started (or resumed) a conversation.
+    SessionStarted {
+        agent: AgentKind,
+        /// The agent's own session id, used to resume it (`--resume` / `--session`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        agent_session_id: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        model: Option<String>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        tools: Vec<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cwd: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        agent_version: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        timestamp: Option<String>,
+    },
+    /// A message from the user (a prompt, or a compaction summary the agent wrote for itself).
+    UserMessage {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+        text: String,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        images: Vec<ImageRef>,
+        /// True for the summary that starts a conversation again after compaction.
+        #[serde(default, skip_serializing_if = "is_false")]
+        compact_summary: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        parent_tool_use_id: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        timestamp: Option<String>,
+    },
+    /// A piece of assistant text as it streams in.
+    TextDelta {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        message_id: Option<String>,
+        /// Index of the content block inside the message.
+        #[serde(default)]
+        index: u32,
+        text: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        parent_tool_use_id: Option<String>,
+    },
+    /// A complete assistant text block.
+    Text {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        message_id: Option<String>,
+        text: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        parent_tool_use_id: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        timestamp: Option<String>,
+    },
+    /// A thinking block (complete, or a delta when `delta` is true). `redacted` blocks carry no text.
+    Thinking {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        message_id: Option<String>,
+        text: String,
+        #[serde(default, skip_serializing_if = "is_false")]
+        delta: bool,
+        #[serde(default, skip_serializing_if = "is_false")]
+        redacted: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        parent_tool_use_id: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        timestamp: Option<String>,
+    },
+    /// The agent called a tool.
+    ToolCall {
+        /// The tool call id (`toolu_...` for Claude Code, `callID` for OpenCode).
+        id: String,
+        name: String,
+        input: Value,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        message_id: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        parent_tool_use_id: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        timestamp: Option<String>,
+    },
+    /// The result of a tool call.
+    ToolResult {
+        tool_use_id: String,
+        content: ToolResultContent,
+        #[serde(default, skip_serializing_if = "is_false")]
+        is_error: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        parent_tool_use_id: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        timestamp: Option<String>,
+    },
+    /// The agent asks whether it may use a tool; a client answers with a decision.
+    PermissionRequest {
+        request_id: String,
+        tool_name: String,
+        input: Value,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        tool_use_id: Option<String>,
+    },
+    /// The answer to a permission request, and who gave it.
+    PermissionDecision {
+        request_id: String,
+        decision: PermissionDecision,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        message: Option<String>,
+        /// Who decided: a client, a rule (`--allow-tool`, the permission mode), or a timeout.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        decided_by: Option<String>,
+    },
+    /// Token usage of one model response.
+    Usage {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        message_id: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        model: Option<String>,
+        usage: TokenUsage,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cost_usd: Option<f64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        timestamp: Option<String>,
+    },
+    /// The end of a turn.
+    Result {
+        status: TurnStatus,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        duration_ms: Option<u64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        num_turns: Option<u32>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cost_usd: Option<f64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        usage: Option<TokenUsage>,
+        /// The final answer text, when the agent reports one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        text: Option<String>,
+        /// What went wrong, for a turn that did not succeed.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        agent_session_id: Option<String>,
+    },
+    /// An error reported by the agent, the model API, or aisys itself.
+    Error {
+        message: String,
+        /// A short machine-readable kind, such as `api_error` or `overloaded_error`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        code: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        timestamp: Option<String>,
+    },
+    /// A system notice worth showing (compaction boundary, API retry, hook output, ...).
+    Notice {
+        kind: String,
+        text: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        timestamp: Option<String>,
+    },
+    /// One line the agent process wrote to stderr.
+    Stderr { line: String },
+    /// The session moved from one state to another.
+    StateChanged {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        from: Option<SessionState>,
+        to: SessionState,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+    /// Input that no reader understands, kept whole so nothing is lost.
+    Raw {
+        /// The format it came from, such as `claude-transcript`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        source: Option<String>,
+        json: Value,
+    },
+}
+
+/// What a tool returned: plain text, or a list of content blocks (text, images, ...).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum ToolResultContent {
+    Text(String),
+    Blocks(Vec<Value>),
+}
+
+/// A reference to an image or document; the data itself is never inlined into events.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ImageRef {
+    /// `image` or `document`.
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media_type: Option<String>,
+    /// Where the data is: a URL, a file path, or `base64:<bytes>` for inline data that was elided.
+    pub source: String,
+}
+
+/// Token counts of one model response or one turn.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct TokenUsage {
+    #[serde(default)]
+    pub input_tokens: u64,
+    #[serde(default)]
+    pub output_tokens: u64,
+    #[serde(default)]
+    pub cache_creation_tokens: u64,
+    #[serde(default)]
+    pub cache_read_tokens: u64,
+}
+
+/// How a turn ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TurnStatus {
+    Success,
+    Error,
+    Interrupted,
+    MaxTurns,
+    Timeout,
+}
+
+/// A client's (or a rule's) answer to a permission request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PermissionDecision {
+    Allow,
+    Deny,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+impl StreamEvent {
+    /// The `type` tag this event serializes with.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            StreamEvent::SessionStarted { .. } => "session_started",
+            StreamEvent::UserMessage { .. } => "user_message",
+            StreamEvent::TextDelta { .. } => "text_delta",
+            StreamEvent::Text { .. } => "text",
+            StreamEvent::Thinking { .. } => "thinking",
+            StreamEvent::ToolCall { .. } => "tool_call",
+            StreamEvent::ToolResult { .. } => "tool_result",
+            StreamEvent::PermissionRequest { .. } => "permission_request",
+            StreamEvent::PermissionDecision { .. } => "permission_decision",
+            StreamEvent::Usage { .. } => "usage",
+            StreamEvent::Result { .. } => "result",
+            StreamEvent::Error { .. } => "error",
+            StreamEvent::Notice { .. } => "notice",
+            StreamEvent::Stderr { .. } => "stderr",
+            StreamEvent::StateChanged { .. } => "state_changed",
+            StreamEvent::Raw { .. } => "raw",
+        }
+    }
+}

@@ -1,0 +1,26 @@
+//! Shared data types: the vocabulary every part of aisys speaks.
+//!
+//! Responsible for the plain serde types that cross module and process boundaries:
+//! [`StreamEvent`] (what an agent said, agent-agnostic), [`ConversationBlock`] (what a UI shows),
+//! the WebSocket protocol ([`ClientMessage`], [`ServerMessage`]) and session metadata
+//! ([`SessionState`], [`SessionInfo`], [`SessionSpec`]).
+//!
+//! Must not do I/O. Everything here serializes as JSON objects tagged by `type`, in snake_case,
+//! and every type derives a JSON Schema (see `aisys generate schema`).
+
+mod blocks;
+mod events;
+pub mod examples;
+mod protocol;
+mod session;
+
+pub use blocks::{BlockKind, ConversationBlock, ToolStatus};
+pub use events::{
+    ImageRef, PermissionDecision, StreamEvent, TokenUsage, ToolResultContent, TurnStatus,
+};
+pub use protocol::{
+    ClientFrame, ClientMessage, ErrorCode, PROTOCOL_VERSION, ServerFrame, ServerMessage,
+};
+pub use session::{
+    AgentKind, PermissionMode, SandboxKind, SessionInfo, SessionSpec, SessionState, TransitionError,
+};

@@ -1,0 +1,152 @@
+//! The WebSocket protocol between clients and `aisys serve`.
+//!
+//! JSON text frames, each `{"type": "...", ...}`. A request may carry an `id`; the reply to it and
+//! any error about it repeat that `id`. The first frame each side sends is `hello` / `welcome`.
+//! Unknown fields are ignored; an unknown `type` gets an `error` reply and the connection stays.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::events::{PermissionDecision, StreamEvent};
+use super::session::{SessionInfo, SessionSpec, SessionState};
+
+/// The protocol version both sides announce in `hello` / `welcome`. Bumped on any change that an
+/// older peer would misread.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// A frame a client sends: an optional request id and the message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ClientFrame {
+    /// Chosen by the client; repeated in the reply and in any error about this request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(flatten)]
+    pub message: ClientMessage,
+}
+
+/// What a client can ask.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "type")]
+pub enum ClientMessage {
+    /// The first frame: which protocol the client speaks.
+    #[serde(rename = "hello")]
+    Hello {
+        protocol_version: u32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        client: Option<String>,
+    },
+    /// Create a session; answered by `session.created`.
+    #[serde(rename = "session.create")]
+    Create {
+        #[serde(flatten)]
+        spec: SessionSpec,
+    },
+    /// List sessions; answered by `session.list`.
+    #[serde(rename = "session.list")]
+    List,
+    /// Receive a session's events after `after_seq` (0: from the start), then live ones.
+    #[serde(rename = "session.attach")]
+    Attach {
+        session_id: String,
+        #[serde(default)]
+        after_seq: u64,
+    },
+    /// Stop receiving a session's events.
+    #[serde(rename = "session.detach")]
+    Detach { session_id: String },
+    /// Send a user message; it is queued and runs as the session's next turn.
+    #[serde(rename = "session.message")]
+    Message { session_id: String, text: String },
+    /// Interrupt the running turn.
+    #[serde(rename = "session.interrupt")]
+    Interrupt { session_id: String },
+    /// Answer a pending `permission_request` event.
+    #[serde(rename = "session.permission")]
+    Permission {
+        session_id: String,
+        request_id: String,
+        decision: PermissionDecision,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        message: Option<String>,
+    },
+    /// Stop the session's agent and release its sandbox; the session and its events stay.
+    #[serde(rename = "session.stop")]
+    Stop { session_id: String },
+    /// Delete the session and its events.
+    #[serde(rename = "session.delete")]
+    Delete { session_id: String },
+}
+
+/// A frame the server sends: the id of the request it answers (if any) and the message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ServerFrame {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(flatten)]
+    pub message: ServerMessage,
+}
+
+/// What the server sends.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "type")]
+pub enum ServerMessage {
+    /// The answer to `hello`.
+    #[serde(rename = "welcome")]
+    Welcome {
+        protocol_version: u32,
+        server_version: String,
+    },
+    /// The answer to `session.create`.
+    #[serde(rename = "session.created")]
+    Created { session: SessionInfo },
+    /// The answer to `session.list`.
+    #[serde(rename = "session.list")]
+    Sessions { sessions: Vec<SessionInfo> },
+    /// The answer to `session.attach`: the session, and the seq the replay runs up to.
+    #[serde(rename = "session.attached")]
+    Attached { session: SessionInfo, last_seq: u64 },
+    /// One stored event of a session. `seq` starts at 1 and has no gaps.
+    #[serde(rename = "event")]
+    Event {
+        session_id: String,
+        seq: u64,
+        event: StreamEvent,
+    },
+    /// A session's state changed.
+    #[serde(rename = "session.state")]
+    State {
+        session_id: String,
+        state: SessionState,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+    /// A request was accepted.
+    #[serde(rename = "ack")]
+    Ack,
+    /// The client fell behind: attach again with `after_seq` to be served from the store.
+    #[serde(rename = "resync")]
+    Resync { session_id: String, after_seq: u64 },
+    /// A request failed; `id` names the request.
+    #[serde(rename = "error")]
+    Error { code: ErrorCode, message: String },
+}
+
+/// Machine-readable error codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The frame is not valid JSON, lacks a field, or has an unknown type.
+    BadRequest,
+    /// The client speaks another protocol version.
+    UnsupportedVersion,
+    /// No such session.
+    NotFound,
+    /// The request is not allowed in the session's current state.
+    InvalidState,
+    /// A server limit was reached (sessions, message size, queue).
+    Limit,
+    /// The request names something the client may not touch (e.g. a workspace outside the roots).
+    Forbidden,
+    /// The server failed; the message says why.
+    Internal,
+}

@@ -1,0 +1,229 @@
+//! Session metadata and the session state machine's rules.
+//!
+//! The rules live here, as pure functions, so that the server enforces them and clients can
+//! predict them; the server owns the transitions themselves.
+
+use std::fmt;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// Which agent CLI a session runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum AgentKind {
+    /// Anthropic's Claude Code (`claude`).
+    ClaudeCode,
+    /// OpenCode (`opencode`).
+    Opencode,
+}
+
+impl AgentKind {
+    pub const ALL: [AgentKind; 2] = [AgentKind::ClaudeCode, AgentKind::Opencode];
+
+    /// The name used on the command line and in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AgentKind::ClaudeCode => "claude-code",
+            AgentKind::Opencode => "opencode",
+        }
+    }
+}
+
+impl fmt::Display for AgentKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where a session's agent runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum SandboxKind {
+    /// A bubblewrap sandbox on this machine (the default).
+    Local,
+    /// Directly on this machine, without isolation: an explicit choice.
+    Host,
+    /// A Modal Sandbox in Modal's cloud.
+    Modal,
+}
+
+impl SandboxKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SandboxKind::Local => "local",
+            SandboxKind::Host => "host",
+            SandboxKind::Modal => "modal",
+        }
+    }
+}
+
+impl fmt::Display for SandboxKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Claude Code's permission modes, which decide which tool requests reach a person.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+pub enum PermissionMode {
+    /// Ask for anything not allowed by a rule.
+    #[serde(rename = "default")]
+    Default,
+    /// Allow file edits without asking.
+    #[serde(rename = "acceptEdits")]
+    AcceptEdits,
+    /// Plan only; no edits or commands.
+    #[serde(rename = "plan")]
+    Plan,
+    /// Allow everything (the sandbox is the boundary).
+    #[serde(rename = "bypassPermissions")]
+    BypassPermissions,
+}
+
+impl PermissionMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PermissionMode::Default => "default",
+            PermissionMode::AcceptEdits => "acceptEdits",
+            PermissionMode::Plan => "plan",
+            PermissionMode::BypassPermissions => "bypassPermissions",
+        }
+    }
+}
+
+/// The state of an agent session.
+///
+/// `provisioning -> idle <-> running (-> awaiting_permission -> running) -> idle`, with
+/// `interrupting` on the way from a turn back to idle, and `stopped` / `failed` as ends that a new
+/// message can leave again (the agent's own session id resumes the conversation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionState {
+    Provisioning,
+    Idle,
+    Running,
+    AwaitingPermission,
+    Interrupting,
+    Stopped,
+    Failed,
+}
+
+impl SessionState {
+    pub const ALL: [SessionState; 7] = [
+        SessionState::Provisioning,
+        SessionState::Idle,
+        SessionState::Running,
+        SessionState::AwaitingPermission,
+        SessionState::Interrupting,
+        SessionState::Stopped,
+        SessionState::Failed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SessionState::Provisioning => "provisioning",
+            SessionState::Idle => "idle",
+            SessionState::Running => "running",
+            SessionState::AwaitingPermission => "awaiting_permission",
+            SessionState::Interrupting => "interrupting",
+            SessionState::Stopped => "stopped",
+            SessionState::Failed => "failed",
+        }
+    }
+
+    /// Whether a turn is under way (a message sent now waits in the queue).
+    pub fn is_busy(self) -> bool {
+        matches!(
+            self,
+            SessionState::Running | SessionState::AwaitingPermission | SessionState::Interrupting
+        )
+    }
+
+    /// Whether the state machine allows going from `self` to `to`.
+    pub fn can_transition_to(self, to: SessionState) -> bool {
+        use SessionState::*;
+        match (self, to) {
+            // Anything can stop or fail; stopping twice is not a transition.
+            (Stopped, Stopped) | (Failed, Failed) => false,
+            (_, Stopped) | (_, Failed) => true,
+            (Provisioning, Idle) => true,
+            (Idle, Running) | (Idle, Provisioning) => true,
+            (Running, Idle) | (Running, AwaitingPermission) | (Running, Interrupting) => true,
+            (AwaitingPermission, Running) | (AwaitingPermission, Interrupting) => true,
+            (Interrupting, Idle) => true,
+            // A stopped or failed session comes back through provisioning on its next message.
+            (Stopped, Provisioning) | (Failed, Provisioning) => true,
+            _ => false,
+        }
+    }
+
+    /// Checks a transition, naming both ends when it is illegal.
+    pub fn transition(self, to: SessionState) -> Result<SessionState, TransitionError> {
+        if self.can_transition_to(to) {
+            Ok(to)
+        } else {
+            Err(TransitionError { from: self, to })
+        }
+    }
+}
+
+impl fmt::Display for SessionState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An illegal state transition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("a session cannot go from {from} to {to}")]
+pub struct TransitionError {
+    pub from: SessionState,
+    pub to: SessionState,
+}
+
+/// What a client asks for when it creates a session. Every field is optional: the server fills
+/// in its own defaults.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct SessionSpec {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<AgentKind>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sandbox: Option<SandboxKind>,
+    /// A folder under one of the server's allowed workspace roots; default: a new folder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workspace: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub permission_mode: Option<PermissionMode>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+}
+
+/// A session as the server reports it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct SessionInfo {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    pub agent: AgentKind,
+    pub sandbox: SandboxKind,
+    pub state: SessionState,
+    /// Why the session is in its state, for `stopped` and `failed` (e.g. `server_restart`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub workspace: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    pub permission_mode: PermissionMode,
+    /// The agent's own conversation id, passed back to resume it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_session_id: Option<String>,
+    /// RFC 3339.
+    pub created_at: String,
+    /// RFC 3339.
+    pub last_activity: String,
+    /// The seq of the newest stored event (0 when there is none).
+    pub last_seq: u64,
+}

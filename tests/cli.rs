@@ -1,0 +1,130 @@
+//! The command-line frame, run through the real binary: help, exit codes, config errors.
+
+use std::process::{Command, Output};
+
+fn aisys(args: &[&str], config_dir: &std::path::Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_aisys"))
+        .args(args)
+        .env("AISYS_CONFIG_DIR", config_dir)
+        .env("AISYS_DATA_DIR", config_dir.join("data"))
+        .env_remove("NO_COLOR")
+        .output()
+        .unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn help_of_every_command_reads_well() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [
+        vec!["--help"],
+        vec!["serve", "--help"],
+        vec!["chat", "--help"],
+        vec!["run", "--help"],
+        vec!["transcript", "parse", "--help"],
+        vec!["transcript", "stats", "--help"],
+        vec!["transcript", "list", "--help"],
+        vec!["entities", "list", "--help"],
+        vec!["entities", "marketplace", "add", "--help"],
+        vec!["agents", "install", "--help"],
+        vec!["completions", "--help"],
+    ] {
+        let out = aisys(&args, dir.path());
+        assert!(out.status.success(), "{args:?}");
+        let help = text(&out.stdout);
+        assert!(help.contains("Usage: aisys"), "{args:?}: {help}");
+        assert!(
+            help.contains("Examples:"),
+            "{args:?} has no example: {help}"
+        );
+    }
+    let top = text(&aisys(&["--help"], dir.path()).stdout);
+    for line in [
+        "Exit status:",
+        "124",
+        "130",
+        "NO_COLOR",
+        "CLAUDE_CONFIG_DIR",
+    ] {
+        assert!(top.contains(line), "top-level help lacks {line}");
+    }
+}
+
+#[test]
+fn unfinished_commands_say_so_and_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    for (args, name) in [
+        (vec!["chat"], "chat"),
+        (vec!["agents", "list"], "agents list"),
+    ] {
+        let out = aisys(&args, dir.path());
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert_eq!(
+            text(&out.stderr).trim(),
+            format!("aisys {name}: not implemented yet")
+        );
+        assert!(out.stdout.is_empty(), "no fake result on stdout");
+    }
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = aisys(&["run", "--agent", "gpt"], dir.path());
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("claude-code"),
+        "names the valid values"
+    );
+    let out = aisys(&["frobnicate"], dir.path());
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn bad_config_file_names_file_line_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("config.toml");
+    std::fs::write(&cfg, "agent = \"claude-code\"\n[server]\nmax_sesions = 3\n").unwrap();
+    let out = aisys(&["chat"], dir.path());
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(&format!("{}:3:1: key `max_sesions`", cfg.display())),
+        "{err}"
+    );
+    assert!(err.contains("unknown field"), "{err}");
+
+    // --config names a file that must exist.
+    let out = aisys(&["--config", "/nonexistent/a.toml", "chat"], dir.path());
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("/nonexistent/a.toml"));
+}
+
+#[test]
+fn completions_are_printed_for_every_shell() {
+    let dir = tempfile::tempdir().unwrap();
+    for (shell, marker) in [
+        ("bash", "complete -F"),
+        ("zsh", "#compdef aisys"),
+        ("fish", "complete -c aisys"),
+        ("elvish", "edit:completion"),
+        ("powershell", "Register-ArgumentCompleter"),
+    ] {
+        let out = aisys(&["completions", shell], dir.path());
+        assert!(out.status.success(), "{shell}");
+        let script = text(&out.stdout);
+        assert!(script.contains(marker), "{shell}: {script:.200}");
+        assert!(
+            script.contains("transcript"),
+            "{shell} completes subcommands"
+        );
+    }
+}
+
+#[test]
+fn command_tree_is_consistent() {
+    aisys::cli::command().debug_assert();
+}

@@ -1,0 +1,202 @@
+//! Pins the JSON shape of every StreamEvent, ConversationBlock and protocol message.
+//!
+//! Each type has one example in `aisys::types::examples`; its JSON is checked in under
+//! `docs/schema/examples/`. A change of shape shows up here as a failing test and in review as a
+//! diff of those files.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use aisys::cli::generate::{example_files, variant_docs};
+use aisys::types::{
+    ClientFrame, ConversationBlock, ServerFrame, SessionState, StreamEvent, examples,
+};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+fn examples_dir() -> &'static Path {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/schema/examples"))
+}
+
+fn round_trip<T: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug>(items: &[T]) {
+    for item in items {
+        let json = serde_json::to_string(item).unwrap();
+        let back: T = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{json}: {e}"));
+        assert_eq!(&back, item, "round trip of {json}");
+    }
+}
+
+#[test]
+fn every_example_round_trips() {
+    round_trip(&examples::stream_events());
+    round_trip(&examples::conversation_blocks());
+    round_trip(&examples::client_frames());
+    round_trip(&examples::server_frames());
+}
+
+#[test]
+fn checked_in_examples_match_the_types() {
+    for (name, value) in example_files().unwrap() {
+        let path = examples_dir().join(&name);
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+            panic!(
+                "{}: {e}; run `cargo run -- generate schema`",
+                path.display()
+            )
+        });
+        let committed: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            committed, value,
+            "{name} changed shape; if that is intended run `cargo run -- generate schema` and \
+             review the diff"
+        );
+        // The committed JSON must also decode into the type it documents.
+        let group = name.split('.').next().unwrap();
+        match group {
+            "event" => drop(serde_json::from_value::<StreamEvent>(committed).unwrap()),
+            "block" => drop(serde_json::from_value::<ConversationBlock>(committed).unwrap()),
+            "client" => drop(serde_json::from_value::<ClientFrame>(committed).unwrap()),
+            "server" => drop(serde_json::from_value::<ServerFrame>(committed).unwrap()),
+            other => panic!("unexpected example group {other}"),
+        }
+    }
+}
+
+fn tags<T: Serialize>(items: &[T]) -> BTreeSet<String> {
+    items
+        .iter()
+        .map(|i| {
+            serde_json::to_value(i).unwrap()["type"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect()
+}
+
+fn schema_tags(schema: schemars::Schema) -> BTreeSet<String> {
+    variant_docs(&schema).into_iter().map(|(t, _)| t).collect()
+}
+
+#[test]
+fn every_type_has_an_example() {
+    assert_eq!(
+        tags(&examples::stream_events()),
+        schema_tags(schemars::schema_for!(StreamEvent))
+    );
+    assert_eq!(
+        tags(&examples::conversation_blocks()),
+        schema_tags(schemars::schema_for!(ConversationBlock))
+    );
+    assert_eq!(
+        tags(&examples::client_frames()),
+        schema_tags(schemars::schema_for!(ClientFrame))
+    );
+    assert_eq!(
+        tags(&examples::server_frames()),
+        schema_tags(schemars::schema_for!(ServerFrame))
+    );
+}
+
+#[test]
+fn stream_event_wire_names_are_the_documented_ones() {
+    let expected = [
+        "session_started",
+        "user_message",
+        "text_delta",
+        "text",
+        "thinking",
+        "tool_call",
+        "tool_result",
+        "permission_request",
+        "permission_decision",
+        "usage",
+        "result",
+        "error",
+        "notice",
+        "stderr",
+        "state_changed",
+        "raw",
+    ];
+    assert_eq!(
+        tags(&examples::stream_events()),
+        expected.iter().map(|s| s.to_string()).collect()
+    );
+}
+
+#[test]
+fn protocol_fields_have_their_wire_names() {
+    let frame: ClientFrame = serde_json::from_str(
+        r#"{"type":"session.permission","id":"9","session_id":"s1","request_id":"r1","decision":"deny","message":"no","unknown_field":1}"#,
+    )
+    .expect("unknown fields are ignored");
+    assert_eq!(frame.id.as_deref(), Some("9"));
+    let v = serde_json::to_value(&frame).unwrap();
+    assert_eq!(v["decision"], "deny");
+    assert_eq!(v["request_id"], "r1");
+
+    let create: ClientFrame = serde_json::from_str(
+        r#"{"type":"session.create","agent":"opencode","sandbox":"host","permission_mode":"acceptEdits","title":"t"}"#,
+    )
+    .unwrap();
+    let v = serde_json::to_value(&create).unwrap();
+    assert_eq!(v["agent"], "opencode");
+    assert_eq!(v["permission_mode"], "acceptEdits");
+
+    let err = serde_json::from_str::<ClientFrame>(r#"{"type":"session.explode"}"#).unwrap_err();
+    assert!(err.to_string().contains("session.explode"), "{err}");
+    let err = serde_json::from_str::<ClientFrame>(r#"{"type":"session.message","text":"x"}"#)
+        .unwrap_err();
+    assert!(err.to_string().contains("session_id"), "{err}");
+}
+
+#[test]
+fn unknown_json_is_kept_whole_in_raw_events() {
+    let original =
+        serde_json::json!({"type": "queue-operation", "operation": "enqueue", "n": [1, 2]});
+    let ev = StreamEvent::Raw {
+        source: Some("claude-transcript".into()),
+        json: original.clone(),
+    };
+    let back: StreamEvent = serde_json::from_str(&serde_json::to_string(&ev).unwrap()).unwrap();
+    match back {
+        StreamEvent::Raw { json, .. } => assert_eq!(json, original),
+        other => panic!("expected raw, got {other:?}"),
+    }
+}
+
+#[test]
+fn state_machine_rules() {
+    use SessionState::*;
+    let allowed = [
+        (Provisioning, Idle),
+        (Idle, Running),
+        (Running, AwaitingPermission),
+        (AwaitingPermission, Running),
+        (Running, Interrupting),
+        (Interrupting, Idle),
+        (Running, Idle),
+        (Idle, Stopped),
+        (Running, Failed),
+        (Stopped, Provisioning),
+        (Failed, Provisioning),
+    ];
+    for (from, to) in allowed {
+        assert!(from.can_transition_to(to), "{from} -> {to} must be allowed");
+    }
+    let forbidden = [
+        (Idle, Interrupting),
+        (Idle, AwaitingPermission),
+        (Stopped, Running),
+        (Stopped, Stopped),
+        (Provisioning, Running),
+        (Interrupting, Running),
+    ];
+    for (from, to) in forbidden {
+        let err = from.transition(to).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!("a session cannot go from {from} to {to}")
+        );
+    }
+}
