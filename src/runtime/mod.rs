@@ -3,3 +3,5 @@
 //! in one environment, as a stream of events).
 //!
 //! Must not persist anything: the server keeps the record.
+
+pub mod env;

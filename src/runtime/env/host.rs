@@ -1,0 +1,155 @@
+//! The `host` backend: no isolation at all, chosen explicitly. The agent runs as the user, in the
+//! workspace, with the real home folder; only the environment is still an allowlist. It warns once
+//! per process on stderr.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use async_trait::async_trait;
+use tokio::process::Command;
+
+use super::process::{ProcessGroups, spawn};
+use super::{EnvError, ExecSpec, ExecutionEnvironment, Process, Sandbox, SandboxSpec};
+use crate::types::SandboxKind;
+
+/// The warning printed once when the host backend is used.
+pub const HOST_WARNING: &str = "warning: --sandbox host: the agent runs on this machine without isolation, with your files and permissions";
+
+static WARNED: AtomicBool = AtomicBool::new(false);
+
+/// The no-isolation backend.
+#[derive(Debug, Clone, Default)]
+pub struct HostEnvironment;
+
+#[async_trait]
+impl ExecutionEnvironment for HostEnvironment {
+    fn kind(&self) -> SandboxKind {
+        SandboxKind::Host
+    }
+
+    async fn create(&self, spec: SandboxSpec) -> Result<Box<dyn Sandbox>, EnvError> {
+        if !WARNED.swap(true, Ordering::SeqCst) {
+            eprintln!("{HOST_WARNING}");
+        }
+        std::fs::create_dir_all(&spec.workspace).map_err(|source| EnvError::Workspace {
+            path: spec.workspace.clone(),
+            source,
+        })?;
+        let workspace = spec
+            .workspace
+            .canonicalize()
+            .map_err(|source| EnvError::Workspace {
+                path: spec.workspace.clone(),
+                source,
+            })?;
+        let home = dirs::home_dir().unwrap_or_else(|| spec.home.clone());
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        Ok(Box::new(HostSandbox {
+            id: format!(
+                "host-{}-{}",
+                std::process::id(),
+                NEXT.fetch_add(1, Ordering::Relaxed)
+            ),
+            workdir: workspace.to_string_lossy().into_owned(),
+            home_str: home.to_string_lossy().into_owned(),
+            workspace,
+            env: spec.env,
+            memory_limit: spec.memory_limit,
+            groups: ProcessGroups::default(),
+        }))
+    }
+}
+
+struct HostSandbox {
+    id: String,
+    workspace: PathBuf,
+    workdir: String,
+    home_str: String,
+    env: BTreeMap<String, String>,
+    memory_limit: Option<u64>,
+    groups: ProcessGroups,
+}
+
+impl HostSandbox {
+    fn host_path(&self, path: &str) -> PathBuf {
+        let p = Path::new(path);
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.workspace.join(p)
+        }
+    }
+}
+
+#[async_trait]
+impl Sandbox for HostSandbox {
+    fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn workdir(&self) -> &str {
+        &self.workdir
+    }
+
+    fn home(&self) -> &str {
+        &self.home_str
+    }
+
+    async fn exec(&self, spec: ExecSpec) -> Result<Process, EnvError> {
+        let mut cmd = Command::new(&spec.program);
+        cmd.args(&spec.args).env_clear();
+        let mut env = self.env.clone();
+        env.extend(spec.env.clone());
+        env.entry("HOME".into())
+            .or_insert_with(|| self.home_str.clone());
+        if let Some(path) = std::env::var_os("PATH") {
+            env.entry("PATH".into())
+                .or_insert_with(|| path.to_string_lossy().into_owned());
+        }
+        cmd.envs(&env);
+        cmd.current_dir(spec.cwd.as_deref().unwrap_or(&self.workdir));
+        if let Some(limit) = self.memory_limit {
+            super::local::set_memory_limit(&mut cmd, limit);
+        }
+        spawn(cmd, &spec.program, &self.groups)
+    }
+
+    async fn write_file(&self, path: &str, data: &[u8]) -> Result<(), EnvError> {
+        let host = self.host_path(path);
+        if let Some(parent) = host.parent() {
+            tokio::fs::create_dir_all(parent)
+                .await
+                .map_err(|source| EnvError::File {
+                    path: path.to_string(),
+                    source,
+                })?;
+        }
+        tokio::fs::write(&host, data)
+            .await
+            .map_err(|source| EnvError::File {
+                path: path.to_string(),
+                source,
+            })
+    }
+
+    async fn read_file(&self, path: &str) -> Result<Vec<u8>, EnvError> {
+        tokio::fs::read(self.host_path(path))
+            .await
+            .map_err(|source| EnvError::File {
+                path: path.to_string(),
+                source,
+            })
+    }
+
+    async fn terminate(&self) -> Result<(), EnvError> {
+        self.groups.kill_all();
+        Ok(())
+    }
+}
+
+impl Drop for HostSandbox {
+    fn drop(&mut self) {
+        self.groups.kill_all();
+    }
+}

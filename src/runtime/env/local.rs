@@ -1,0 +1,346 @@
+//! The `local` backend: bubblewrap sandboxes on this machine.
+//!
+//! Each `exec` is one `bwrap` invocation with the same view of the file system: the workspace is
+//! the only writable host folder; the agent's home is a per-session folder mounted at
+//! [`SANDBOX_HOME`]; `/usr` and a few `/etc` essentials are read-only; `/tmp`, `/proc` and `/dev`
+//! are fresh. Processes run in new user, pid, ipc and uts namespaces as an unprivileged user with
+//! no capabilities, in a new session, and die with aisys. `.git/hooks` and `.git/config` of the
+//! workspace are read-only so the agent cannot plant code that runs on the host's next `git`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use async_trait::async_trait;
+use tokio::process::Command;
+
+use super::process::{ProcessGroups, spawn};
+use super::{EnvError, ExecSpec, ExecutionEnvironment, Process, Sandbox, SandboxSpec};
+use crate::types::SandboxKind;
+
+/// Where the agent's home is mounted inside the sandbox.
+pub const SANDBOX_HOME: &str = "/home/agent";
+/// The unprivileged uid/gid the agent runs as inside (so it is never root, even when aisys is).
+const SANDBOX_UID: &str = "1000";
+
+/// Host paths made visible read-only when they exist: enough for dynamically linked programs,
+/// TLS, DNS and user lookups, and nothing that holds secrets.
+const READ_ONLY_SYSTEM: &[&str] = &[
+    "/usr",
+    "/etc/alternatives",
+    "/etc/ca-certificates",
+    "/etc/ssl",
+    "/etc/pki",
+    "/etc/resolv.conf",
+    "/etc/hosts",
+    "/etc/nsswitch.conf",
+    "/etc/ld.so.cache",
+    "/etc/ld.so.conf",
+    "/etc/ld.so.conf.d",
+    "/etc/localtime",
+    "/etc/os-release",
+    "/etc/gitconfig",
+    "/etc/bash.bashrc",
+    "/etc/profile",
+    "/etc/inputrc",
+    "/etc/terminfo",
+    "/opt",
+];
+
+/// Top-level names that are symlinks into /usr on merged-/usr systems.
+const USR_SYMLINKS: &[&str] = &["bin", "sbin", "lib", "lib32", "lib64", "libx32"];
+
+/// The bubblewrap backend.
+#[derive(Debug, Clone)]
+pub struct BwrapEnvironment {
+    bwrap: PathBuf,
+}
+
+impl BwrapEnvironment {
+    /// Finds `bwrap` and checks that it can create namespaces here.
+    pub async fn detect() -> Result<BwrapEnvironment, EnvError> {
+        let bwrap = find_in_path("bwrap").ok_or(EnvError::BwrapMissing)?;
+        check_bwrap(&bwrap).await?;
+        Ok(BwrapEnvironment { bwrap })
+    }
+}
+
+/// Runs a trivial sandbox to prove that bubblewrap works on this machine.
+pub async fn check_bwrap(bwrap: &Path) -> Result<(), EnvError> {
+    let out = Command::new(bwrap)
+        .args([
+            "--unshare-user",
+            "--unshare-pid",
+            "--ro-bind",
+            "/",
+            "/",
+            "--",
+            "true",
+        ])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await
+        .map_err(|_| EnvError::BwrapMissing)?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(EnvError::NamespacesUnavailable {
+            detail: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        })
+    }
+}
+
+fn find_in_path(name: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|p| p.join(name))
+            .find(|p| p.is_file())
+    })
+}
+
+#[async_trait]
+impl ExecutionEnvironment for BwrapEnvironment {
+    fn kind(&self) -> SandboxKind {
+        SandboxKind::Local
+    }
+
+    async fn create(&self, spec: SandboxSpec) -> Result<Box<dyn Sandbox>, EnvError> {
+        let workspace = prepare_dir(&spec.workspace)?;
+        let home = prepare_dir(&spec.home)?;
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        let id = format!(
+            "local-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        let workdir = workspace.to_string_lossy().into_owned();
+        let args = bwrap_args(&spec, &workspace, &home);
+        Ok(Box::new(BwrapSandbox {
+            id,
+            bwrap: self.bwrap.clone(),
+            base_args: args,
+            env: spec.env,
+            workspace,
+            home,
+            workdir,
+            memory_limit: spec.memory_limit,
+            groups: ProcessGroups::default(),
+            terminated: AtomicBool::new(false),
+        }))
+    }
+}
+
+/// Creates a folder if needed and returns its canonical path (symlinks resolved, so the mount
+/// is exactly the folder the user meant).
+fn prepare_dir(path: &Path) -> Result<PathBuf, EnvError> {
+    std::fs::create_dir_all(path)
+        .and_then(|_| path.canonicalize())
+        .map_err(|source| EnvError::Workspace {
+            path: path.to_path_buf(),
+            source,
+        })
+}
+
+/// The bubblewrap arguments that build the sandbox's view, up to (not including) the command.
+fn bwrap_args(spec: &SandboxSpec, workspace: &Path, home: &Path) -> Vec<String> {
+    let mut a: Vec<String> = [
+        "--die-with-parent",
+        "--new-session",
+        "--unshare-user",
+        "--unshare-pid",
+        "--unshare-ipc",
+        "--unshare-uts",
+        "--unshare-cgroup-try",
+        "--uid",
+        SANDBOX_UID,
+        "--gid",
+        SANDBOX_UID,
+        "--cap-drop",
+        "ALL",
+        "--hostname",
+        "aisys-sandbox",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    if !spec.network {
+        a.push("--unshare-net".into());
+    }
+    let mut push = |items: &[&str]| a.extend(items.iter().map(|s| s.to_string()));
+    for p in READ_ONLY_SYSTEM {
+        push(&["--ro-bind-try", p, p]);
+    }
+    for name in USR_SYMLINKS {
+        let host = Path::new("/").join(name);
+        match std::fs::read_link(&host) {
+            Ok(target) => push(&[
+                "--symlink",
+                &target.to_string_lossy(),
+                &host.to_string_lossy(),
+            ]),
+            Err(_) if host.is_dir() => push(&[
+                "--ro-bind",
+                &host.to_string_lossy(),
+                &host.to_string_lossy(),
+            ]),
+            Err(_) => {}
+        }
+    }
+    push(&["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]);
+    for p in &spec.read_only {
+        let p = p.to_string_lossy();
+        push(&["--ro-bind", &p, &p]);
+    }
+    let ws = workspace.to_string_lossy();
+    let home_s = home.to_string_lossy();
+    push(&["--bind", &home_s, SANDBOX_HOME]);
+    push(&["--bind", &ws, &ws]);
+    for protected in [".git/hooks", ".git/config"] {
+        let p = workspace.join(protected);
+        if p.exists() {
+            let p = p.to_string_lossy();
+            push(&["--ro-bind", &p, &p]);
+        }
+    }
+    // Everything not mounted above is bwrap's own root tmpfs: make it read-only too.
+    push(&["--remount-ro", "/", "--chdir", &ws, "--clearenv"]);
+    a
+}
+
+struct BwrapSandbox {
+    id: String,
+    bwrap: PathBuf,
+    base_args: Vec<String>,
+    env: BTreeMap<String, String>,
+    workspace: PathBuf,
+    home: PathBuf,
+    workdir: String,
+    memory_limit: Option<u64>,
+    groups: ProcessGroups,
+    terminated: AtomicBool,
+}
+
+impl BwrapSandbox {
+    /// Maps a sandbox path to the host path behind it, refusing anything outside the workspace
+    /// and the home.
+    fn host_path(&self, path: &str) -> Result<PathBuf, EnvError> {
+        let p = Path::new(path);
+        let outside = || EnvError::OutsideSandbox {
+            path: path.to_string(),
+        };
+        if p.components()
+            .any(|c| matches!(c, std::path::Component::ParentDir))
+        {
+            return Err(outside());
+        }
+        if let Ok(rest) = p.strip_prefix(SANDBOX_HOME) {
+            return Ok(self.home.join(rest));
+        }
+        if let Ok(rest) = p.strip_prefix(&self.workspace) {
+            return Ok(self.workspace.join(rest));
+        }
+        if p.is_relative() {
+            return Ok(self.workspace.join(p));
+        }
+        Err(outside())
+    }
+}
+
+#[async_trait]
+impl Sandbox for BwrapSandbox {
+    fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn workdir(&self) -> &str {
+        &self.workdir
+    }
+
+    fn home(&self) -> &str {
+        SANDBOX_HOME
+    }
+
+    async fn exec(&self, spec: ExecSpec) -> Result<Process, EnvError> {
+        if self.terminated.load(Ordering::SeqCst) {
+            return Err(EnvError::Terminated);
+        }
+        let mut cmd = Command::new(&self.bwrap);
+        cmd.args(&self.base_args);
+        let mut env = self.env.clone();
+        env.extend(spec.env.clone());
+        env.entry("HOME".into())
+            .or_insert_with(|| SANDBOX_HOME.into());
+        env.entry("PATH".into())
+            .or_insert_with(|| "/usr/local/bin:/usr/bin:/bin".into());
+        env.entry("USER".into()).or_insert_with(|| "agent".into());
+        for (k, v) in &env {
+            cmd.arg("--setenv").arg(k).arg(v);
+        }
+        if let Some(cwd) = &spec.cwd {
+            cmd.arg("--chdir").arg(cwd);
+        }
+        cmd.arg("--").arg(&spec.program).args(&spec.args);
+        // bwrap itself gets an empty environment: nothing of the host's leaks through it.
+        cmd.env_clear();
+        if let Some(limit) = self.memory_limit {
+            set_memory_limit(&mut cmd, limit);
+        }
+        spawn(cmd, &spec.program, &self.groups)
+    }
+
+    async fn write_file(&self, path: &str, data: &[u8]) -> Result<(), EnvError> {
+        let host = self.host_path(path)?;
+        let file_err = |source| EnvError::File {
+            path: path.to_string(),
+            source,
+        };
+        if let Some(parent) = host.parent() {
+            tokio::fs::create_dir_all(parent).await.map_err(file_err)?;
+        }
+        tokio::fs::write(&host, data)
+            .await
+            .map_err(|source| EnvError::File {
+                path: path.to_string(),
+                source,
+            })
+    }
+
+    async fn read_file(&self, path: &str) -> Result<Vec<u8>, EnvError> {
+        let host = self.host_path(path)?;
+        tokio::fs::read(&host)
+            .await
+            .map_err(|source| EnvError::File {
+                path: path.to_string(),
+                source,
+            })
+    }
+
+    async fn terminate(&self) -> Result<(), EnvError> {
+        self.terminated.store(true, Ordering::SeqCst);
+        self.groups.kill_all();
+        Ok(())
+    }
+}
+
+impl Drop for BwrapSandbox {
+    fn drop(&mut self) {
+        self.groups.kill_all();
+    }
+}
+
+/// Caps the address space of the sandboxed process tree (inherited by every child).
+pub(super) fn set_memory_limit(cmd: &mut Command, bytes: u64) {
+    // SAFETY: setrlimit is async-signal-safe and touches only this (forked) process.
+    unsafe {
+        cmd.pre_exec(move || {
+            let lim = libc::rlimit {
+                rlim_cur: bytes,
+                rlim_max: bytes,
+            };
+            if libc::setrlimit(libc::RLIMIT_AS, &lim) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}

@@ -1,0 +1,140 @@
+//! `ExecutionEnvironment`: the sandbox primitives every backend provides.
+//!
+//! Create a sandbox from a [`SandboxSpec`], `exec` processes in it with streamed stdio, move files
+//! in and out, and terminate it with every process inside. Paths given to a [`Sandbox`] are paths
+//! *inside* the sandbox, so that a remote backend (Modal) fits the same trait.
+//!
+//! Must not know about agents: which program runs, and what its output means, is `runtime::agent`'s
+//! business.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use crate::types::SandboxKind;
+
+mod host;
+mod local;
+mod process;
+
+pub use host::HostEnvironment;
+pub use local::{BwrapEnvironment, check_bwrap};
+pub use process::ExitInfo;
+
+/// How long a terminated process gets between SIGTERM and SIGKILL.
+pub const KILL_GRACE: Duration = Duration::from_secs(2);
+
+/// What a sandbox is made of.
+#[derive(Debug, Clone, Default)]
+pub struct SandboxSpec {
+    /// The folder the agent works in: the only host folder it may write.
+    pub workspace: PathBuf,
+    /// The agent's own home folder, kept between runs so its transcripts survive.
+    pub home: PathBuf,
+    /// Environment variables the sandbox's processes get; nothing else passes.
+    pub env: BTreeMap<String, String>,
+    /// Whether processes may use the network (the model API is reached over it).
+    pub network: bool,
+    /// Host files or folders made visible read-only at the same path (e.g. the agent binary).
+    pub read_only: Vec<PathBuf>,
+    /// Most time the sandbox may live; its processes are killed after.
+    pub lifetime: Option<Duration>,
+    /// Most address space one process may use, in bytes.
+    pub memory_limit: Option<u64>,
+    /// Free-form labels (`aisys.session` = id, ...), for listing and cleanup.
+    pub labels: BTreeMap<String, String>,
+}
+
+/// A process to start in a sandbox.
+#[derive(Debug, Clone, Default)]
+pub struct ExecSpec {
+    pub program: String,
+    pub args: Vec<String>,
+    /// Added to the sandbox's environment for this process.
+    pub env: BTreeMap<String, String>,
+    /// Working directory inside the sandbox (default: the workspace).
+    pub cwd: Option<String>,
+}
+
+/// Errors of sandbox backends; each message says what to do about it.
+#[derive(Debug, thiserror::Error)]
+pub enum EnvError {
+    #[error(
+        "bubblewrap (bwrap) is not installed, and the local sandbox needs it.\n  fix: apt-get install bubblewrap (or choose --sandbox host to run without isolation)"
+    )]
+    BwrapMissing,
+    #[error(
+        "bubblewrap cannot create a sandbox here: {detail}\n  fix: allow unprivileged user namespaces (on Ubuntu 24.04+: sysctl -w kernel.apparmor_restrict_unprivileged_userns=0, or an AppArmor profile for bwrap; elsewhere: sysctl -w kernel.unprivileged_userns_clone=1), or choose --sandbox host"
+    )]
+    NamespacesUnavailable { detail: String },
+    #[error("workspace {path}: {source}")]
+    Workspace {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot start `{program}` in the sandbox: {source}")]
+    Spawn {
+        program: String,
+        source: std::io::Error,
+    },
+    #[error("path {path} is outside the sandbox's workspace and home")]
+    OutsideSandbox { path: String },
+    #[error("sandbox file {path}: {source}")]
+    File {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("the sandbox was terminated")]
+    Terminated,
+    #[error("{0}")]
+    Backend(String),
+}
+
+/// A sandbox backend: creates sandboxes.
+#[async_trait]
+pub trait ExecutionEnvironment: Send + Sync {
+    /// Which backend this is.
+    fn kind(&self) -> SandboxKind;
+    /// Creates a sandbox. Fails early, with a fix, when the backend cannot work on this machine.
+    async fn create(&self, spec: SandboxSpec) -> Result<Box<dyn Sandbox>, EnvError>;
+}
+
+/// One sandbox: a workspace, a home and the processes started in it.
+#[async_trait]
+pub trait Sandbox: Send + Sync {
+    /// A unique id, for logs and cleanup.
+    fn id(&self) -> &str;
+    /// The workspace's path inside the sandbox.
+    fn workdir(&self) -> &str;
+    /// The agent home's path inside the sandbox.
+    fn home(&self) -> &str;
+    /// Starts a process with piped stdin, stdout and stderr.
+    async fn exec(&self, spec: ExecSpec) -> Result<Process, EnvError>;
+    /// Writes a file (inside the workspace or the home).
+    async fn write_file(&self, path: &str, data: &[u8]) -> Result<(), EnvError>;
+    /// Reads a file (inside the workspace or the home).
+    async fn read_file(&self, path: &str) -> Result<Vec<u8>, EnvError>;
+    /// Kills every process of the sandbox and releases it. Idempotent.
+    async fn terminate(&self) -> Result<(), EnvError>;
+}
+
+/// A running process: its stdio and a handle to wait for or kill it.
+pub struct Process {
+    pub stdin: Option<Box<dyn AsyncWrite + Send + Unpin>>,
+    pub stdout: Box<dyn AsyncRead + Send + Unpin>,
+    pub stderr: Box<dyn AsyncRead + Send + Unpin>,
+    pub control: Box<dyn ProcessControl>,
+}
+
+/// Waiting for and stopping a process.
+#[async_trait]
+pub trait ProcessControl: Send + Sync {
+    /// Waits for the process to end.
+    async fn wait(&mut self) -> Result<ExitInfo, EnvError>;
+    /// Asks the process (and everything it started) to stop, then kills it after
+    /// [`KILL_GRACE`]. Returns at once; `wait` tells when it is gone.
+    fn kill(&mut self);
+}

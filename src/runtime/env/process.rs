@@ -1,0 +1,123 @@
+//! Local processes shared by the `local` and `host` backends: spawn in a new process group so
+//! that a kill reaches everything the process started, and track them for `terminate`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use tokio::process::{Child, Command};
+
+use super::{EnvError, KILL_GRACE, Process, ProcessControl};
+
+/// How a process ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExitInfo {
+    /// The exit code, when it exited on its own.
+    pub code: Option<i32>,
+    /// The signal that killed it, if one did.
+    pub signal: Option<i32>,
+}
+
+impl ExitInfo {
+    pub fn success(&self) -> bool {
+        self.code == Some(0)
+    }
+}
+
+/// The process groups a sandbox started, so that `terminate` can kill them all.
+#[derive(Debug, Default, Clone)]
+pub struct ProcessGroups {
+    inner: Arc<Mutex<HashMap<u32, ()>>>,
+}
+
+impl ProcessGroups {
+    fn add(&self, pgid: u32) {
+        self.lock().insert(pgid, ());
+    }
+
+    fn remove(&self, pgid: u32) {
+        self.lock().remove(&pgid);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u32, ()>> {
+        // A poisoned map is still a valid map of pids.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// SIGKILLs every tracked process group.
+    pub fn kill_all(&self) {
+        let groups: Vec<u32> = self.lock().keys().copied().collect();
+        for pgid in groups {
+            signal_group(pgid, libc::SIGKILL);
+        }
+    }
+}
+
+fn signal_group(pgid: u32, sig: i32) {
+    // SAFETY: kill(2) with a negative pid signals a process group; no memory is touched.
+    unsafe {
+        libc::kill(-(pgid as i32), sig);
+    }
+}
+
+/// Spawns `cmd` with piped stdio in its own process group, tracked in `groups`.
+pub fn spawn(mut cmd: Command, program: &str, groups: &ProcessGroups) -> Result<Process, EnvError> {
+    cmd.stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true);
+    let mut child = cmd.spawn().map_err(|source| EnvError::Spawn {
+        program: program.to_string(),
+        source,
+    })?;
+    let pid = child.id().unwrap_or(0);
+    groups.add(pid);
+    let stdin = child.stdin.take().map(|s| Box::new(s) as _);
+    let stdout = Box::new(child.stdout.take().expect("stdout is piped"));
+    let stderr = Box::new(child.stderr.take().expect("stderr is piped"));
+    Ok(Process {
+        stdin,
+        stdout,
+        stderr,
+        control: Box::new(LocalControl {
+            child,
+            pgid: pid,
+            groups: groups.clone(),
+        }),
+    })
+}
+
+struct LocalControl {
+    child: Child,
+    pgid: u32,
+    groups: ProcessGroups,
+}
+
+#[async_trait]
+impl ProcessControl for LocalControl {
+    async fn wait(&mut self) -> Result<ExitInfo, EnvError> {
+        use std::os::unix::process::ExitStatusExt;
+        let status = self
+            .child
+            .wait()
+            .await
+            .map_err(|e| EnvError::Backend(e.to_string()))?;
+        // The group may still hold children that outlived the leader: they go with it.
+        signal_group(self.pgid, libc::SIGKILL);
+        self.groups.remove(self.pgid);
+        Ok(ExitInfo {
+            code: status.code(),
+            signal: status.signal(),
+        })
+    }
+
+    fn kill(&mut self) {
+        let pgid = self.pgid;
+        signal_group(pgid, libc::SIGTERM);
+        tokio::spawn(async move {
+            tokio::time::sleep(KILL_GRACE).await;
+            signal_group(pgid, libc::SIGKILL);
+        });
+    }
+}

@@ -1,0 +1,199 @@
+//! The local bubblewrap sandbox, tested with real `bwrap` and plain shell commands: what the
+//! sandbox can see, write and keep running.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use aisys::runtime::env::{
+    BwrapEnvironment, ExecSpec, ExecutionEnvironment, HostEnvironment, Sandbox, SandboxSpec,
+};
+use tokio::io::AsyncReadExt;
+
+async fn bwrap() -> BwrapEnvironment {
+    BwrapEnvironment::detect().await.unwrap_or_else(|e| {
+        panic!("the local sandbox tests need bubblewrap: {e}\n(run scripts/install-test-deps)")
+    })
+}
+
+/// Test folders live under the target dir, not /tmp: inside the sandbox /tmp is a fresh tmpfs,
+/// which would hide whether a write really reached the host.
+fn test_dir() -> tempfile::TempDir {
+    tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap()
+}
+
+fn spec(root: &Path) -> SandboxSpec {
+    SandboxSpec {
+        workspace: root.join("ws"),
+        home: root.join("home"),
+        env: BTreeMap::from([("VISIBLE".to_string(), "yes".to_string())]),
+        network: true,
+        ..Default::default()
+    }
+}
+
+/// Runs `sh -c script` in the sandbox and returns (exit code, stdout, stderr).
+async fn sh(sb: &dyn Sandbox, script: &str) -> (Option<i32>, String, String) {
+    let mut p = sb
+        .exec(ExecSpec {
+            program: "/bin/sh".into(),
+            args: vec!["-c".into(), script.into()],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    drop(p.stdin.take());
+    let (mut out, mut err) = (String::new(), String::new());
+    p.stdout.read_to_string(&mut out).await.unwrap();
+    p.stderr.read_to_string(&mut err).await.unwrap();
+    let exit = p.control.wait().await.unwrap();
+    (exit.code, out, err)
+}
+
+#[tokio::test]
+async fn the_workspace_is_the_only_writable_host_folder() {
+    let tmp = test_dir();
+    let outside = tmp.path().join("outside.txt");
+    let sb = bwrap().await.create(spec(tmp.path())).await.unwrap();
+    let ws = sb.workdir().to_string();
+    let (code, _, _) = sh(&*sb, "echo hi > inside.txt && pwd").await;
+    assert_eq!(code, Some(0));
+    assert_eq!(
+        std::fs::read_to_string(tmp.path().join("ws/inside.txt")).unwrap(),
+        "hi\n"
+    );
+    let (code, _, err) = sh(&*sb, &format!("echo x > {}", outside.display())).await;
+    assert_ne!(code, Some(0), "writing outside the workspace must fail");
+    assert!(!outside.exists(), "{err}");
+    for path in ["/usr/evil", "/etc/evil"] {
+        let (code, _, _) = sh(&*sb, &format!("echo x > {path}")).await;
+        assert_ne!(code, Some(0), "{path} must be read-only");
+    }
+    let (_, out, _) = sh(&*sb, "pwd").await;
+    assert_eq!(out.trim(), ws);
+}
+
+#[tokio::test]
+async fn host_home_secrets_and_environment_are_invisible() {
+    let tmp = test_dir();
+    // A secret in a folder next to the workspace, standing in for the host's $HOME.
+    let secret_dir = tmp.path().join("host-home/.ssh");
+    std::fs::create_dir_all(&secret_dir).unwrap();
+    std::fs::write(secret_dir.join("id_ed25519"), "SECRET").unwrap();
+    let sb = bwrap().await.create(spec(tmp.path())).await.unwrap();
+    let (_, out, _) = sh(
+        &*sb,
+        &format!(
+            "cat {}/id_ed25519; cat /root/.bashrc; ls /root; ls /home; echo HOME=$HOME; echo VISIBLE=$VISIBLE; echo PATHVAR=$CARGO; id -u",
+            secret_dir.display()
+        ),
+    )
+    .await;
+    assert!(!out.contains("SECRET"), "{out}");
+    assert!(out.contains("HOME=/home/agent"), "{out}");
+    assert!(
+        out.contains("VISIBLE=yes"),
+        "allowlisted variables pass: {out}"
+    );
+    assert!(out.contains("PATHVAR=\n"), "host variables do not: {out}");
+    assert!(out.trim_end().ends_with("1000"), "runs unprivileged: {out}");
+}
+
+#[tokio::test]
+async fn git_hooks_and_config_are_read_only() {
+    let tmp = test_dir();
+    let hooks = tmp.path().join("ws/.git/hooks");
+    std::fs::create_dir_all(&hooks).unwrap();
+    std::fs::write(tmp.path().join("ws/.git/config"), "[core]\n").unwrap();
+    let sb = bwrap().await.create(spec(tmp.path())).await.unwrap();
+    let (code, _, _) = sh(&*sb, "echo 'curl evil' > .git/hooks/pre-commit").await;
+    assert_ne!(code, Some(0));
+    assert!(!hooks.join("pre-commit").exists());
+    let (code, _, _) = sh(&*sb, "echo '[alias]' >> .git/config").await;
+    assert_ne!(code, Some(0));
+    assert_eq!(
+        std::fs::read_to_string(tmp.path().join("ws/.git/config")).unwrap(),
+        "[core]\n"
+    );
+    // The rest of .git stays writable, so commits work.
+    let (code, _, err) = sh(&*sb, "echo ref > .git/HEAD").await;
+    assert_eq!(code, Some(0), "{err}");
+}
+
+#[tokio::test]
+async fn terminate_kills_every_process_of_the_sandbox() {
+    let tmp = test_dir();
+    let sb = bwrap().await.create(spec(tmp.path())).await.unwrap();
+    let marker = "aisys-test-sleeper-7731";
+    let mut p = sb
+        .exec(ExecSpec {
+            program: "/bin/bash".into(),
+            args: vec![
+                "-c".into(),
+                format!("(exec -a {marker} sleep 300) & (exec -a {marker} sleep 300) & wait"),
+            ],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(count_processes(marker) >= 2, "the sleepers started");
+    sb.terminate().await.unwrap();
+    let exit = tokio::time::timeout(Duration::from_secs(10), p.control.wait())
+        .await
+        .expect("the process ends after terminate")
+        .unwrap();
+    assert!(!exit.success());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        count_processes(marker),
+        0,
+        "no process of the sandbox survives"
+    );
+    assert!(
+        sb.exec(ExecSpec::default()).await.is_err(),
+        "a terminated sandbox runs nothing"
+    );
+}
+
+fn count_processes(marker: &str) -> usize {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            std::fs::read(e.path().join("cmdline"))
+                .map(|c| String::from_utf8_lossy(&c).contains(marker))
+                .unwrap_or(false)
+        })
+        .count()
+}
+
+#[tokio::test]
+async fn files_move_in_and_out_but_not_outside() {
+    let tmp = test_dir();
+    let sb = bwrap().await.create(spec(tmp.path())).await.unwrap();
+    sb.write_file("/home/agent/.config/x.json", b"{}")
+        .await
+        .unwrap();
+    assert_eq!(
+        std::fs::read_to_string(tmp.path().join("home/.config/x.json")).unwrap(),
+        "{}"
+    );
+    sb.write_file("notes.txt", b"n").await.unwrap();
+    assert_eq!(sb.read_file("notes.txt").await.unwrap(), b"n");
+    for bad in ["/etc/passwd", "/home/agent/../../etc/x", "../escape"] {
+        assert!(sb.write_file(bad, b"x").await.is_err(), "{bad}");
+    }
+    let (_, out, _) = sh(&*sb, "cat /home/agent/.config/x.json").await;
+    assert_eq!(out, "{}");
+}
+
+#[tokio::test]
+async fn host_backend_runs_without_isolation_in_the_workspace() {
+    let tmp = test_dir();
+    let sb = HostEnvironment.create(spec(tmp.path())).await.unwrap();
+    let (code, out, _) = sh(&*sb, "pwd; echo $VISIBLE").await;
+    assert_eq!(code, Some(0));
+    let ws = tmp.path().join("ws").canonicalize().unwrap();
+    assert_eq!(out, format!("{}\nyes\n", ws.display()));
+}
