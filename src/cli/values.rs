@@ -70,3 +70,40 @@ impl From<PermissionModeArg> for PermissionMode {
         }
     }
 }
+
+/// Parses a duration such as `90s`, `10m`, `2h`, `500ms` or a bare number of seconds.
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration: use e.g. 90s, 10m or 2h"))?;
+    let secs = |s: u64| std::time::Duration::from_secs(s);
+    match unit {
+        "" | "s" => Ok(secs(n)),
+        "ms" => Ok(std::time::Duration::from_millis(n)),
+        "m" => Ok(secs(n * 60)),
+        "h" => Ok(secs(n * 3600)),
+        _ => Err(format!(
+            "`{text}`: unknown unit `{unit}`: use ms, s, m or h"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("10m"), Ok(Duration::from_secs(600)));
+        assert_eq!(parse_duration("2h"), Ok(Duration::from_secs(7200)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("5"), Ok(Duration::from_secs(5)));
+        assert!(parse_duration("5 days").is_err());
+        assert!(parse_duration("m").is_err());
+    }
+}

@@ -2,3 +2,5 @@
 //! state machine and the SQLite store.
 //!
 //! Must not run agent code on the host: agents run only through `runtime` environments.
+
+pub mod store;
