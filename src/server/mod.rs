@@ -3,4 +3,5 @@
 //!
 //! Must not run agent code on the host: agents run only through `runtime` environments.
 
+pub mod auth;
 pub mod store;
