@@ -18,10 +18,12 @@ use crate::types::SandboxKind;
 
 mod host;
 mod local;
+mod modal;
 mod process;
 
 pub use host::HostEnvironment;
 pub use local::{BwrapEnvironment, check_bwrap};
+pub use modal::{ModalConfig, ModalEnvironment, ModalSandbox, SandboxEntry, SyncReport};
 pub use process::ExitInfo;
 
 /// How long a terminated process gets between SIGTERM and SIGKILL.
@@ -91,6 +93,12 @@ pub enum EnvError {
     Terminated,
     #[error("{0}")]
     Backend(String),
+    /// The Modal backend cannot start here (no python3, no `modal` package, no credentials).
+    #[error("{0}")]
+    ModalSetup(String),
+    /// Modal raised an error: its class and message.
+    #[error("Modal raised {class}: {message}")]
+    Modal { class: String, message: String },
 }
 
 /// A sandbox backend: creates sandboxes.

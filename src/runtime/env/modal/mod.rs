@@ -1,0 +1,668 @@
+//! The `modal` backend: each sandbox is a Modal Sandbox, driven through Modal's own Python SDK by
+//! the bridge program aisys ships (`bridge.py`, see [`bridge`]).
+//!
+//! `create` starts a sandbox tagged for cleanup (`aisys.managed`, plus the spec's labels such as
+//! `aisys.session`), passes the spec's environment as a Modal Secret (never baked into an image),
+//! mounts a per-session Modal Volume as the agent's home (so `--resume` survives the sandbox) and
+//! uploads the workspace with tar. `exec` streams stdio through the bridge. After a turn,
+//! [`ModalSandbox::sync_back`] brings changed files home, refusing any path that escapes the
+//! workspace. Sandboxes this process created are terminated when it goes away, even on Ctrl-C,
+//! unless [`ModalConfig::keep_on_exit`] says a server will reattach to them.
+//!
+//! Must not know about agents, and must not write outside the folder it syncs back to.
+
+use std::collections::BTreeMap;
+use std::path::{Component, Path, PathBuf};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde_json::{Value, json};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, ReadBuf};
+use tokio::sync::{mpsc, oneshot};
+
+use super::{
+    EnvError, ExecSpec, ExecutionEnvironment, ExitInfo, KILL_GRACE, Process, ProcessControl,
+    Sandbox, SandboxSpec,
+};
+use crate::types::SandboxKind;
+
+mod bridge;
+mod sync;
+
+use bridge::Bridge;
+pub use bridge::ENV_PYTHON;
+pub use sync::SyncReport;
+
+/// The Modal app sandboxes belong to, unless `--modal-app` says otherwise.
+pub const DEFAULT_APP: &str = "aisys";
+/// The tag on every sandbox aisys creates, so `aisys sandboxes list|prune` finds them all.
+pub const MANAGED_TAG: &str = "aisys.managed";
+/// The label that names a sandbox's session (and its home volume).
+pub const SESSION_TAG: &str = "aisys.session";
+/// Where the workspace lives inside a Modal sandbox.
+pub const DEFAULT_WORKDIR: &str = "/workspace";
+/// The agent's home inside a Modal sandbox (a Volume mount point when there is a session).
+pub const DEFAULT_HOME: &str = "/aisys/home";
+/// Modal's own default (5 minutes) is shorter than one agent turn can be.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60 * 60);
+/// A forgotten sandbox stops costing money after this long without any exec.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(15 * 60);
+/// Agent CLIs in the default image: the versions the test suite pins.
+pub const CLAUDE_CODE_VERSION: &str = "2.1.197";
+pub const OPENCODE_VERSION: &str = "1.18.33";
+/// The largest workspace uploaded; beyond it, the user should pick a smaller folder or an image.
+pub const MAX_UPLOAD_BYTES: u64 = 1024 * 1024 * 1024;
+/// The largest workspace synced back in one go (it is held in memory as a tar).
+pub const MAX_SYNC_BYTES: u64 = 1024 * 1024 * 1024;
+/// Each stdin request carries at most this much: large enough for throughput, small enough
+/// that one line stays cheap to encode.
+const STDIN_CHUNK: usize = 1024 * 1024;
+/// Buffer between the caller's stdin writes and the bridge requests carrying them.
+const STDIN_PIPE_BUFFER: usize = 256 * 1024;
+/// Volume names: Modal allows at most 64 characters.
+const MAX_VOLUME_NAME: usize = 64;
+
+/// How to reach Modal and what sandboxes look like.
+#[derive(Debug, Clone)]
+pub struct ModalConfig {
+    /// The Modal app (created if missing).
+    pub app: String,
+    /// A registry image (`--modal-image REF`); `None` builds the default Node.js image.
+    pub image: Option<String>,
+    /// The Python interpreter; `None` means `$AISYS_MODAL_PYTHON`, then `python3`.
+    pub python: Option<PathBuf>,
+    /// Where the bridge program is written (aisys's data dir).
+    pub data_dir: PathBuf,
+    pub workdir: String,
+    pub home: String,
+    /// CPU cores to reserve; `None` is Modal's default.
+    pub cpu: Option<f64>,
+    pub idle_timeout: Option<Duration>,
+    /// Leave sandboxes running when this process ends (a server that will reattach by id).
+    pub keep_on_exit: bool,
+    /// Stream the bridge's stderr (Modal's image build log) to ours.
+    pub verbose: bool,
+    /// Extra environment for the bridge process (e.g. `MODAL_PROFILE`, or a test's fake SDK).
+    pub bridge_env: BTreeMap<String, String>,
+}
+
+impl ModalConfig {
+    pub fn new(data_dir: impl Into<PathBuf>) -> ModalConfig {
+        ModalConfig {
+            app: DEFAULT_APP.into(),
+            image: None,
+            python: None,
+            data_dir: data_dir.into(),
+            workdir: DEFAULT_WORKDIR.into(),
+            home: DEFAULT_HOME.into(),
+            cpu: None,
+            idle_timeout: Some(DEFAULT_IDLE_TIMEOUT),
+            keep_on_exit: false,
+            verbose: false,
+            bridge_env: BTreeMap::new(),
+        }
+    }
+
+    fn python(&self) -> PathBuf {
+        self.python.clone().unwrap_or_else(|| {
+            std::env::var_os(ENV_PYTHON)
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from("python3"))
+        })
+    }
+
+    /// The image request: a registry ref as is, else Debian slim with Node.js and the agents.
+    fn image_spec(&self) -> Value {
+        match &self.image {
+            Some(r) => json!({ "registry": r }),
+            None => json!({
+                "apt": ["ca-certificates", "curl", "git", "nodejs", "npm", "ripgrep"],
+                "commands": [format!(
+                    "npm install -g --no-audit --no-fund @anthropic-ai/claude-code@{CLAUDE_CODE_VERSION} opencode-ai@{OPENCODE_VERSION}"
+                )],
+            }),
+        }
+    }
+}
+
+/// A live aisys sandbox found by tag.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SandboxEntry {
+    pub id: String,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// The Modal backend. Cheap to share: clones use the same bridge process.
+#[derive(Clone)]
+pub struct ModalEnvironment {
+    config: Arc<ModalConfig>,
+    bridge: Arc<Bridge>,
+}
+
+impl ModalEnvironment {
+    /// Starts the bridge, failing with a fix when Python, the SDK or the credentials are missing.
+    pub async fn start(config: ModalConfig) -> Result<ModalEnvironment, EnvError> {
+        let bridge = Bridge::start(
+            &config.python(),
+            &config.data_dir,
+            &config.bridge_env,
+            config.verbose,
+        )
+        .await?;
+        Ok(ModalEnvironment {
+            config: Arc::new(config),
+            bridge: Arc::new(bridge),
+        })
+    }
+
+    /// The installed Modal SDK's version.
+    pub fn modal_version(&self) -> &str {
+        &self.bridge.modal_version
+    }
+
+    /// Creates a sandbox and returns it as its concrete type (for `sync_back`).
+    pub async fn create_modal(&self, spec: SandboxSpec) -> Result<ModalSandbox, EnvError> {
+        let mut tags = spec.labels.clone();
+        tags.insert(MANAGED_TAG.into(), "true".into());
+        let mut volumes = serde_json::Map::new();
+        if let Some(session) = spec.labels.get(SESSION_TAG) {
+            volumes.insert(self.config.home.clone(), json!(home_volume(session)));
+        }
+        let secs = |d: Duration| d.as_secs().max(1);
+        let reply = self
+            .bridge
+            .request(
+                "create",
+                json!({
+                    "app": self.config.app,
+                    "image": self.config.image_spec(),
+                    "timeout": secs(spec.lifetime.unwrap_or(DEFAULT_TIMEOUT)),
+                    "idle_timeout": self.config.idle_timeout.map(secs),
+                    "cpu": self.config.cpu,
+                    "memory": spec.memory_limit.map(|b| (b / (1024 * 1024)).max(1)),
+                    "workdir": self.config.workdir,
+                    "tags": tags,
+                    "env": { "HOME": self.config.home },
+                    // The spec's environment holds the model API key: a Secret, never an image layer.
+                    "secret_env": spec.env,
+                    "volumes": volumes,
+                    "terminate_on_disconnect": !self.config.keep_on_exit,
+                    "verbose": self.config.verbose,
+                }),
+            )
+            .await?;
+        let id = reply
+            .get("sandbox_id")
+            .and_then(Value::as_str)
+            .ok_or_else(|| EnvError::Backend("the Modal bridge's create reply has no id".into()))?;
+        let sb = self.handle(id);
+        if let Err(e) = sb.prepare(&spec.workspace).await {
+            let _ = sb.terminate().await;
+            return Err(e);
+        }
+        Ok(sb)
+    }
+
+    /// Reattaches to a live sandbox by id (after a server restart).
+    pub async fn attach(&self, id: &str) -> Result<ModalSandbox, EnvError> {
+        let reply = self
+            .bridge
+            .request("attach", json!({ "sandbox_id": id }))
+            .await?;
+        if reply.get("running") != Some(&Value::Bool(true)) {
+            return Err(EnvError::Terminated);
+        }
+        Ok(self.handle(id))
+    }
+
+    fn handle(&self, id: &str) -> ModalSandbox {
+        ModalSandbox {
+            id: id.to_string(),
+            config: self.config.clone(),
+            bridge: self.bridge.clone(),
+            terminated: AtomicBool::new(false),
+        }
+    }
+
+    /// Live aisys sandboxes of the app carrying all of `tags` (and the managed tag).
+    pub async fn list(
+        &self,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<Vec<SandboxEntry>, EnvError> {
+        let mut tags = tags.clone();
+        tags.insert(MANAGED_TAG.into(), "true".into());
+        let reply = self
+            .bridge
+            .request("list", json!({ "app": self.config.app, "tags": tags }))
+            .await?;
+        let bad = || EnvError::Backend("the Modal bridge's list reply is malformed".into());
+        let items = reply
+            .get("sandboxes")
+            .and_then(Value::as_array)
+            .ok_or_else(bad)?;
+        items
+            .iter()
+            .map(|it| {
+                Ok(SandboxEntry {
+                    id: it
+                        .get("sandbox_id")
+                        .and_then(Value::as_str)
+                        .ok_or_else(bad)?
+                        .to_string(),
+                    tags: serde_json::from_value(it.get("tags").cloned().unwrap_or_default())
+                        .map_err(|_| bad())?,
+                })
+            })
+            .collect()
+    }
+
+    /// Terminates every live aisys sandbox carrying `tags`; returns their ids.
+    pub async fn prune(&self, tags: &BTreeMap<String, String>) -> Result<Vec<String>, EnvError> {
+        let mut done = Vec::new();
+        for entry in self.list(tags).await? {
+            self.terminate_id(&entry.id).await?;
+            done.push(entry.id);
+        }
+        Ok(done)
+    }
+
+    /// Terminates a sandbox by id (a deleted session's, a leftover).
+    pub async fn terminate_id(&self, id: &str) -> Result<(), EnvError> {
+        self.bridge
+            .request("terminate", json!({ "sandbox_id": id }))
+            .await
+            .map(|_| ())
+    }
+
+    /// Downloads the changed files of sandbox `id`'s workspace into `dest`.
+    pub async fn sync_back(&self, id: &str, dest: &Path) -> Result<SyncReport, EnvError> {
+        self.handle(id).sync_back(dest).await
+    }
+}
+
+#[async_trait]
+impl ExecutionEnvironment for ModalEnvironment {
+    fn kind(&self) -> SandboxKind {
+        SandboxKind::Modal
+    }
+
+    async fn create(&self, spec: SandboxSpec) -> Result<Box<dyn Sandbox>, EnvError> {
+        Ok(Box::new(self.create_modal(spec).await?))
+    }
+}
+
+/// The volume holding a session's agent home: `aisys-home-<session>`, within Modal's name rules.
+pub fn home_volume(session: &str) -> String {
+    let clean: String = session
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let mut name = format!("aisys-home-{clean}");
+    name.truncate(MAX_VOLUME_NAME);
+    name
+}
+
+/// One Modal Sandbox.
+pub struct ModalSandbox {
+    id: String,
+    config: Arc<ModalConfig>,
+    bridge: Arc<Bridge>,
+    terminated: AtomicBool,
+}
+
+/// Unique exec ids across bridge processes: they name pid files inside the sandbox.
+fn next_exec_id() -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    let start = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!(
+        "{}-{:x}-{}",
+        std::process::id(),
+        start,
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+impl ModalSandbox {
+    /// Creates the workspace and home folders and uploads `workspace` (if it exists).
+    async fn prepare(&self, workspace: &Path) -> Result<(), EnvError> {
+        let tar = if workspace.as_os_str().is_empty() || !workspace.is_dir() {
+            None
+        } else {
+            Some(sync::pack(workspace.to_path_buf(), MAX_UPLOAD_BYTES).await?)
+        };
+        let script = r#"mkdir -p "$0" "$1" && if [ "$2" = 1 ]; then tar -x -f - -C "$0"; fi"#;
+        let upload = if tar.is_some() { "1" } else { "0" };
+        let (code, _, err) = self
+            .run(
+                &[
+                    "sh",
+                    "-c",
+                    script,
+                    &self.config.workdir,
+                    &self.config.home,
+                    upload,
+                ],
+                tar.as_deref(),
+                0,
+            )
+            .await?;
+        if code != Some(0) {
+            return Err(EnvError::Backend(format!(
+                "uploading the workspace to Modal sandbox {} failed: {}",
+                self.id,
+                String::from_utf8_lossy(&err).trim()
+            )));
+        }
+        Ok(())
+    }
+
+    /// Runs a command to its end with `stdin`, returning (code, stdout, stderr); stdout is
+    /// capped at `max_out` bytes (0 = no output expected).
+    async fn run(
+        &self,
+        argv: &[&str],
+        stdin: Option<&[u8]>,
+        max_out: u64,
+    ) -> Result<(Option<i32>, Vec<u8>, Vec<u8>), EnvError> {
+        let mut p = self
+            .exec(ExecSpec {
+                program: argv[0].into(),
+                args: argv[1..].iter().map(|s| s.to_string()).collect(),
+                ..Default::default()
+            })
+            .await?;
+        let mut input = p.stdin.take();
+        let feed = async move {
+            if let (Some(w), Some(data)) = (input.as_mut(), stdin) {
+                w.write_all(data).await?;
+            }
+            if let Some(mut w) = input {
+                w.shutdown().await?;
+            }
+            Ok::<_, std::io::Error>(())
+        };
+        let mut out = Vec::new();
+        let mut err = Vec::new();
+        let mut limited = (&mut p.stdout).take(max_out + 1);
+        let read_out = limited.read_to_end(&mut out);
+        let read_err = p.stderr.read_to_end(&mut err);
+        let (fed, o, e) = tokio::join!(feed, read_out, read_err);
+        let io = |e: std::io::Error| EnvError::Backend(format!("Modal sandbox {}: {e}", self.id));
+        o.map_err(io)?;
+        e.map_err(io)?;
+        let exit = p.control.wait().await?;
+        // A process that exits without reading all its input is reported by its exit code.
+        if exit.success() {
+            fed.map_err(io)?;
+        }
+        if out.len() as u64 > max_out {
+            p.control.kill();
+            return Err(EnvError::Backend(format!(
+                "Modal sandbox {}: output of `{}` exceeds {max_out} bytes",
+                self.id, argv[0]
+            )));
+        }
+        Ok((exit.code, out, err))
+    }
+
+    /// A path inside the sandbox, checked to be within the workspace or the home.
+    fn resolve(&self, path: &str) -> Result<String, EnvError> {
+        let joined = if path.starts_with('/') {
+            PathBuf::from(path)
+        } else {
+            Path::new(&self.config.workdir).join(path)
+        };
+        let mut clean = PathBuf::from("/");
+        for c in joined.components() {
+            match c {
+                Component::Normal(p) => clean.push(p),
+                Component::ParentDir => {
+                    clean.pop();
+                }
+                _ => {}
+            }
+        }
+        let inside = |root: &str| clean.starts_with(root) && clean != Path::new(root);
+        if inside(&self.config.workdir) || inside(&self.config.home) {
+            Ok(clean.to_string_lossy().into_owned())
+        } else {
+            Err(EnvError::OutsideSandbox { path: path.into() })
+        }
+    }
+
+    /// Downloads the workspace and writes the files that differ into `dest`. Paths that would
+    /// escape `dest` (absolute, `..`, symlinks pointing out, links, devices) are refused and
+    /// listed in the report, never written.
+    pub async fn sync_back(&self, dest: &Path) -> Result<SyncReport, EnvError> {
+        let (code, tar, err) = self
+            .run(
+                &["tar", "-c", "-f", "-", "-C", &self.config.workdir, "."],
+                None,
+                MAX_SYNC_BYTES,
+            )
+            .await?;
+        if code != Some(0) {
+            return Err(EnvError::Backend(format!(
+                "downloading the workspace of Modal sandbox {} failed: {}",
+                self.id,
+                String::from_utf8_lossy(&err).trim()
+            )));
+        }
+        sync::unpack_changed(tar, dest.to_path_buf()).await
+    }
+}
+
+#[async_trait]
+impl Sandbox for ModalSandbox {
+    fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn workdir(&self) -> &str {
+        &self.config.workdir
+    }
+
+    fn home(&self) -> &str {
+        &self.config.home
+    }
+
+    async fn exec(&self, spec: ExecSpec) -> Result<Process, EnvError> {
+        let exec_id = next_exec_id();
+        let (out_rx, err_rx, exit_rx) = self.bridge.route_exec(&exec_id);
+        let mut argv = vec![spec.program.clone()];
+        argv.extend(spec.args.iter().cloned());
+        let started = self
+            .bridge
+            .request(
+                "exec",
+                json!({
+                    "sandbox_id": self.id,
+                    "exec_id": exec_id,
+                    "argv": argv,
+                    "workdir": spec.cwd.as_deref().unwrap_or(&self.config.workdir),
+                    "env": spec.env,
+                }),
+            )
+            .await;
+        if let Err(e) = started {
+            self.bridge.unroute_exec(&exec_id);
+            return Err(e);
+        }
+        let (stdin_w, stdin_r) = tokio::io::duplex(STDIN_PIPE_BUFFER);
+        tokio::spawn(pump_stdin(self.bridge.clone(), exec_id.clone(), stdin_r));
+        Ok(Process {
+            stdin: Some(Box::new(stdin_w)),
+            stdout: Box::new(ChunkReader::new(out_rx)),
+            stderr: Box::new(ChunkReader::new(err_rx)),
+            control: Box::new(ModalControl {
+                bridge: self.bridge.clone(),
+                exec_id,
+                exit: Some(exit_rx),
+                done: None,
+            }),
+        })
+    }
+
+    async fn write_file(&self, path: &str, data: &[u8]) -> Result<(), EnvError> {
+        let full = self.resolve(path)?;
+        self.bridge
+            .request(
+                "write_file",
+                json!({ "sandbox_id": self.id, "path": full, "data": bridge::b64(data) }),
+            )
+            .await
+            .map(|_| ())
+            .map_err(|e| file_error(path, e))
+    }
+
+    async fn read_file(&self, path: &str) -> Result<Vec<u8>, EnvError> {
+        let full = self.resolve(path)?;
+        let reply = self
+            .bridge
+            .request("read_file", json!({ "sandbox_id": self.id, "path": full }))
+            .await
+            .map_err(|e| file_error(path, e))?;
+        bridge::unb64(&reply, "read_file")
+    }
+
+    async fn terminate(&self) -> Result<(), EnvError> {
+        if self.terminated.swap(true, Ordering::SeqCst) {
+            return Ok(());
+        }
+        match self
+            .bridge
+            .request("terminate", json!({ "sandbox_id": self.id }))
+            .await
+        {
+            Ok(_) => Ok(()),
+            // Already gone is what terminate wants.
+            Err(EnvError::Modal { class, .. }) if class == "NotFoundError" => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+fn file_error(path: &str, e: EnvError) -> EnvError {
+    match e {
+        EnvError::Modal { class, message } if class.contains("NotFound") || class == "OSError" => {
+            EnvError::File {
+                path: path.into(),
+                source: std::io::Error::other(message),
+            }
+        }
+        e => e,
+    }
+}
+
+/// Carries what the caller writes to the process's stdin to the bridge, one awaited request per
+/// chunk (so a fast writer is slowed to the sandbox's pace), then closes it.
+async fn pump_stdin(bridge: Arc<Bridge>, exec_id: String, mut r: tokio::io::DuplexStream) {
+    let mut buf = vec![0u8; STDIN_CHUNK];
+    loop {
+        match r.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                let req = json!({ "exec_id": exec_id, "data": bridge::b64(&buf[..n]) });
+                if bridge.request("stdin", req).await.is_err() {
+                    // The process ended or the bridge is gone: the exit status tells which.
+                    return;
+                }
+            }
+        }
+    }
+    let _ = bridge
+        .request("close_stdin", json!({ "exec_id": exec_id }))
+        .await;
+}
+
+/// stdout or stderr of a remote process, as the chunks the bridge delivered.
+struct ChunkReader {
+    rx: mpsc::UnboundedReceiver<Vec<u8>>,
+    buf: Vec<u8>,
+    pos: usize,
+}
+
+impl ChunkReader {
+    fn new(rx: mpsc::UnboundedReceiver<Vec<u8>>) -> ChunkReader {
+        ChunkReader {
+            rx,
+            buf: Vec::new(),
+            pos: 0,
+        }
+    }
+}
+
+impl AsyncRead for ChunkReader {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        out: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        while self.pos >= self.buf.len() {
+            match self.rx.poll_recv(cx) {
+                Poll::Ready(Some(chunk)) => {
+                    self.buf = chunk;
+                    self.pos = 0;
+                }
+                Poll::Ready(None) => return Poll::Ready(Ok(())),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        let n = (self.buf.len() - self.pos).min(out.remaining());
+        let pos = self.pos;
+        out.put_slice(&self.buf[pos..pos + n]);
+        self.pos += n;
+        Poll::Ready(Ok(()))
+    }
+}
+
+struct ModalControl {
+    bridge: Arc<Bridge>,
+    exec_id: String,
+    exit: Option<oneshot::Receiver<Result<ExitInfo, EnvError>>>,
+    done: Option<ExitInfo>,
+}
+
+#[async_trait]
+impl ProcessControl for ModalControl {
+    async fn wait(&mut self) -> Result<ExitInfo, EnvError> {
+        if let Some(done) = self.done {
+            return Ok(done);
+        }
+        let rx = self.exit.take().ok_or(EnvError::Terminated)?;
+        let info = rx
+            .await
+            .map_err(|_| EnvError::Backend("the Modal bridge has stopped".into()))??;
+        self.done = Some(info);
+        Ok(info)
+    }
+
+    fn kill(&mut self) {
+        if self.done.is_some() {
+            return;
+        }
+        let _ = self
+            .bridge
+            .request_start("kill", json!({ "exec_id": self.exec_id, "signal": "TERM" }));
+        let bridge = self.bridge.clone();
+        let exec_id = self.exec_id.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(KILL_GRACE).await;
+            // The bridge ignores this when the process has already ended.
+            let _ = bridge.request_start("kill", json!({ "exec_id": exec_id, "signal": "KILL" }));
+        });
+    }
+}

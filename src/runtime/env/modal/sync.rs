@@ -1,0 +1,217 @@
+//! Workspace transfer for remote sandboxes: pack a host folder as a tar, and unpack a tar from
+//! the sandbox writing only changed files.
+//!
+//! The tar from the sandbox is untrusted (the agent controls its workspace): nothing is written
+//! outside the destination, whatever the archive says. Refused entries are reported, not fatal.
+
+use std::io::Read;
+use std::path::{Component, Path, PathBuf};
+
+use super::super::EnvError;
+
+/// What a sync back did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct SyncReport {
+    /// Files written (new or changed), relative to the destination.
+    pub written: Vec<PathBuf>,
+    /// Entries not written, with why (escaping paths, links, special files).
+    pub refused: Vec<(String, String)>,
+}
+
+fn sync_err(what: impl std::fmt::Display) -> EnvError {
+    EnvError::Backend(format!("workspace sync: {what}"))
+}
+
+/// Packs `dir` (symlinks as links, not followed) into a tar of at most `max` bytes.
+pub async fn pack(dir: PathBuf, max: u64) -> Result<Vec<u8>, EnvError> {
+    tokio::task::spawn_blocking(move || {
+        let mut b = tar::Builder::new(Vec::new());
+        b.follow_symlinks(false);
+        b.append_dir_all(".", &dir)
+            .map_err(|e| sync_err(format!("packing {}: {e}", dir.display())))?;
+        let data = b
+            .into_inner()
+            .map_err(|e| sync_err(format!("packing {}: {e}", dir.display())))?;
+        if data.len() as u64 > max {
+            return Err(sync_err(format!(
+                "{} is {} MiB, more than the {} MiB a Modal upload may be: choose a smaller workspace",
+                dir.display(),
+                data.len() >> 20,
+                max >> 20
+            )));
+        }
+        Ok(data)
+    })
+    .await
+    .map_err(sync_err)?
+}
+
+/// A relative path made only of normal components, or why not.
+fn safe_relative(p: &Path) -> Result<PathBuf, &'static str> {
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::Normal(x) => out.push(x),
+            Component::CurDir => {}
+            Component::ParentDir => return Err("path contains `..`"),
+            Component::RootDir | Component::Prefix(_) => return Err("absolute path"),
+        }
+    }
+    Ok(out)
+}
+
+/// Whether a symlink at `rel` pointing to `target` stays inside the destination.
+fn link_stays_inside(rel: &Path, target: &Path) -> bool {
+    if target.is_absolute() {
+        return false;
+    }
+    let mut depth: i64 = rel.components().count() as i64 - 1;
+    for c in target.components() {
+        match c {
+            Component::ParentDir => depth -= 1,
+            Component::Normal(_) => depth += 1,
+            _ => {}
+        }
+        if depth < 0 {
+            return false;
+        }
+    }
+    true
+}
+
+/// Checks that no existing ancestor of `dest/rel` is a symlink: writing through one could land
+/// outside `dest`.
+fn through_symlink(dest: &Path, rel: &Path) -> bool {
+    let mut p = dest.to_path_buf();
+    let n = rel.components().count();
+    for (i, c) in rel.components().enumerate() {
+        p.push(c);
+        if i + 1 == n {
+            break;
+        }
+        if std::fs::symlink_metadata(&p).is_ok_and(|m| m.file_type().is_symlink()) {
+            return true;
+        }
+    }
+    false
+}
+
+/// Unpacks `tar` into `dest`, writing files whose content differs.
+pub async fn unpack_changed(tar: Vec<u8>, dest: PathBuf) -> Result<SyncReport, EnvError> {
+    tokio::task::spawn_blocking(move || unpack_blocking(&tar, &dest))
+        .await
+        .map_err(sync_err)?
+}
+
+fn unpack_blocking(data: &[u8], dest: &Path) -> Result<SyncReport, EnvError> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(dest).map_err(|e| sync_err(format!("{}: {e}", dest.display())))?;
+    let mut report = SyncReport::default();
+    let mut archive = tar::Archive::new(data);
+    let entries = archive.entries().map_err(sync_err)?;
+    for entry in entries {
+        let mut entry = entry.map_err(|e| sync_err(format!("reading the archive: {e}")))?;
+        let raw = entry
+            .path()
+            .map(|p| p.into_owned())
+            .map_err(|e| sync_err(format!("archive path: {e}")))?;
+        let shown = raw.display().to_string();
+        let rel = match safe_relative(&raw) {
+            Ok(r) => r,
+            Err(why) => {
+                report.refused.push((shown, why.into()));
+                continue;
+            }
+        };
+        if rel.as_os_str().is_empty() {
+            continue; // the workspace folder itself
+        }
+        if through_symlink(dest, &rel) {
+            report
+                .refused
+                .push((shown, "a parent folder is a symlink".into()));
+            continue;
+        }
+        let target = dest.join(&rel);
+        let kind = entry.header().entry_type();
+        let io = |e: std::io::Error| sync_err(format!("{}: {e}", target.display()));
+        match kind {
+            tar::EntryType::Directory => {
+                if std::fs::symlink_metadata(&target).is_ok_and(|m| m.file_type().is_symlink()) {
+                    report
+                        .refused
+                        .push((shown, "a symlink on this side is in the way".into()));
+                    continue;
+                }
+                std::fs::create_dir_all(&target).map_err(io)?;
+            }
+            tar::EntryType::Regular | tar::EntryType::Continuous => {
+                let mut content = Vec::new();
+                entry.read_to_end(&mut content).map_err(io)?;
+                let meta = std::fs::symlink_metadata(&target).ok();
+                if meta.as_ref().is_some_and(|m| !m.file_type().is_file()) {
+                    report
+                        .refused
+                        .push((shown, "something other than a file is in the way".into()));
+                    continue;
+                }
+                if meta.is_some() && std::fs::read(&target).ok().as_deref() == Some(&content[..]) {
+                    continue;
+                }
+                if let Some(parent) = target.parent() {
+                    std::fs::create_dir_all(parent).map_err(io)?;
+                }
+                std::fs::write(&target, &content).map_err(io)?;
+                if let Ok(mode) = entry.header().mode() {
+                    let _ = std::fs::set_permissions(
+                        &target,
+                        std::fs::Permissions::from_mode(mode & 0o777),
+                    );
+                }
+                report.written.push(rel);
+            }
+            tar::EntryType::Symlink => {
+                let link = entry.link_name().ok().flatten().map(|l| l.into_owned());
+                let Some(link) = link.filter(|l| link_stays_inside(&rel, l)) else {
+                    report
+                        .refused
+                        .push((shown, "symlink pointing outside the workspace".into()));
+                    continue;
+                };
+                if std::fs::read_link(&target).ok().as_deref() == Some(link.as_path()) {
+                    continue;
+                }
+                if std::fs::symlink_metadata(&target).is_ok() {
+                    report
+                        .refused
+                        .push((shown, "something else is in the way".into()));
+                    continue;
+                }
+                if let Some(parent) = target.parent() {
+                    std::fs::create_dir_all(parent).map_err(io)?;
+                }
+                std::os::unix::fs::symlink(&link, &target).map_err(io)?;
+                report.written.push(rel);
+            }
+            _ => report
+                .refused
+                .push((shown, format!("unsupported entry type {kind:?}"))),
+        }
+    }
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn links_may_not_climb_out() {
+        assert!(link_stays_inside(Path::new("a/b"), Path::new("../c")));
+        assert!(!link_stays_inside(Path::new("a"), Path::new("../c")));
+        assert!(!link_stays_inside(Path::new("a"), Path::new("/etc/passwd")));
+        assert!(safe_relative(Path::new("../x")).is_err());
+        assert!(safe_relative(Path::new("/x")).is_err());
+        assert_eq!(safe_relative(Path::new("./a/b")).unwrap(), Path::new("a/b"));
+    }
+}
