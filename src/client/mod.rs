@@ -95,7 +95,13 @@ impl Client {
         let (req_tx, req_rx) = mpsc::channel(REQUEST_QUEUE);
         let (note_tx, note_rx) = mpsc::channel(NOTIFY_QUEUE);
         let attached = Arc::new(Mutex::new(HashMap::new()));
-        tokio::spawn(connection_loop(config, ws, req_rx, note_tx, attached.clone()));
+        tokio::spawn(connection_loop(
+            config,
+            ws,
+            req_rx,
+            note_tx,
+            attached.clone(),
+        ));
         Ok((
             Client {
                 requests: req_tx,
@@ -135,7 +141,11 @@ impl Client {
 
     /// Attaches to a session: events after `after_seq` arrive as notifications, also across
     /// reconnects.
-    pub async fn attach(&self, session_id: &str, after_seq: u64) -> Result<SessionInfo, ClientError> {
+    pub async fn attach(
+        &self,
+        session_id: &str,
+        after_seq: u64,
+    ) -> Result<SessionInfo, ClientError> {
         self.attached
             .lock()
             .await
@@ -182,7 +192,8 @@ fn unexpected(m: ServerMessage) -> ClientError {
     ClientError::Unexpected(serde_json::to_string(&m).unwrap_or_default())
 }
 
-type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// Opens the socket and does the hello / welcome exchange.
 async fn open(config: &ClientConfig) -> Result<Ws, ClientError> {
@@ -352,7 +363,9 @@ async fn deliver(
     } = frame.message
     {
         let mut map = attached.lock().await;
-        let Some(last) = map.get_mut(&session_id) else { return };
+        let Some(last) = map.get_mut(&session_id) else {
+            return;
+        };
         if seq <= *last {
             return; // Already delivered before a reconnect or resync.
         }

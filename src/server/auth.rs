@@ -163,7 +163,10 @@ mod tests {
         let path = dir.path().join("token");
         std::fs::write(&path, "abc").unwrap();
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
-        assert!(matches!(load_or_create(&path), Err(AuthError::TooOpen { .. })));
+        assert!(matches!(
+            load_or_create(&path),
+            Err(AuthError::TooOpen { .. })
+        ));
     }
 
     #[test]
@@ -182,8 +185,20 @@ mod tests {
     fn origins() {
         let allowed = vec!["https://app.example".to_string()];
         assert!(origin_allowed(None, Some("127.0.0.1:7777"), &[]));
-        assert!(origin_allowed(Some("http://127.0.0.1:7777"), Some("127.0.0.1:7777"), &[]));
-        assert!(!origin_allowed(Some("http://evil.example"), Some("127.0.0.1:7777"), &[]));
-        assert!(origin_allowed(Some("https://app.example"), Some("127.0.0.1:7777"), &allowed));
+        assert!(origin_allowed(
+            Some("http://127.0.0.1:7777"),
+            Some("127.0.0.1:7777"),
+            &[]
+        ));
+        assert!(!origin_allowed(
+            Some("http://evil.example"),
+            Some("127.0.0.1:7777"),
+            &[]
+        ));
+        assert!(origin_allowed(
+            Some("https://app.example"),
+            Some("127.0.0.1:7777"),
+            &allowed
+        ));
     }
 }
