@@ -23,7 +23,10 @@ mod process;
 
 pub use host::HostEnvironment;
 pub use local::{BwrapEnvironment, check_bwrap};
-pub use modal::{ModalConfig, ModalEnvironment, ModalSandbox, SandboxEntry, SyncReport};
+pub use modal::{
+    DEFAULT_APP as MODAL_DEFAULT_APP, ENV_PYTHON as MODAL_ENV_PYTHON, ModalConfig,
+    ModalEnvironment, ModalSandbox, SESSION_TAG, SandboxEntry, SyncReport,
+};
 pub use process::ExitInfo;
 
 /// How long a terminated process gets between SIGTERM and SIGKILL.
