@@ -1,6 +1,15 @@
-//! Converters: every agent format into [`StreamEvent`](crate::types::StreamEvent)s, and the one
+//! Converters: every agent format into [`StreamEvent`](crate::types::StreamEvent)s, the one
 //! assembler from events to [`ConversationBlock`](crate::types::ConversationBlock)s, and the
-//! renderers (text, markdown, html, json) that `aisys transcript` and `aisys run` print with.
+//! renderers that `aisys run` and the TUI print with.
 //!
-//! Must not know about sandboxes or sockets: input is bytes and lines, output is events, blocks
-//! and text.
+//! Must not know about sandboxes or sockets: input is lines, output is events, blocks and text.
+
+mod assembler;
+mod claude_stream;
+mod opencode_run;
+mod render;
+
+pub use assembler::Assembler;
+pub use claude_stream::ClaudeStreamReader;
+pub use opencode_run::OpencodeRunReader;
+pub use render::{render_json, render_markdown, summarize_input};

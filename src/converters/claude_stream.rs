@@ -1,0 +1,347 @@
+//! Claude Code's stream-json output (`claude -p --output-format stream-json --verbose`, with or
+//! without `--include-partial-messages`) into events, one line at a time.
+//!
+//! One API response arrives as several `assistant` lines (one content block each) that share
+//! `message.id` and repeat its usage: the usage is reported once per message id. Lines and
+//! blocks this reader does not know become `raw` events that keep the original JSON.
+
+use std::collections::HashSet;
+
+use serde_json::Value;
+
+use crate::types::{AgentKind, ImageRef, StreamEvent, TokenUsage, ToolResultContent, TurnStatus};
+
+/// Reads stream-json lines.
+#[derive(Debug, Default)]
+pub struct ClaudeStreamReader {
+    usage_seen: HashSet<String>,
+}
+
+const SOURCE: &str = "claude-stream-json";
+
+fn s(v: &Value) -> Option<String> {
+    v.as_str().map(str::to_string)
+}
+
+fn raw(v: Value) -> StreamEvent {
+    StreamEvent::Raw {
+        source: Some(SOURCE.into()),
+        json: v,
+    }
+}
+
+/// Anthropic's usage object into counters.
+pub(crate) fn usage_of(u: &Value) -> TokenUsage {
+    let n = |k: &str| u.get(k).and_then(Value::as_u64).unwrap_or(0);
+    TokenUsage {
+        input_tokens: n("input_tokens"),
+        output_tokens: n("output_tokens"),
+        cache_creation_tokens: n("cache_creation_input_tokens"),
+        cache_read_tokens: n("cache_read_input_tokens"),
+    }
+}
+
+/// An image or document block as a reference (its bytes are never copied into events).
+pub(crate) fn image_ref(b: &Value) -> ImageRef {
+    let src = &b["source"];
+    let source = match src["type"].as_str() {
+        Some("base64") => format!(
+            "base64:{} bytes",
+            src["data"].as_str().map(|d| d.len() * 3 / 4).unwrap_or(0)
+        ),
+        Some("url") => s(&src["url"]).unwrap_or_default(),
+        Some("file") => s(&src["file_id"]).unwrap_or_default(),
+        _ => src.to_string(),
+    };
+    ImageRef {
+        kind: s(&b["type"]).unwrap_or_else(|| "image".into()),
+        media_type: s(&src["media_type"]),
+        source,
+    }
+}
+
+/// A tool result's content: a string, or blocks (images become references).
+pub(crate) fn tool_result_content(c: &Value) -> ToolResultContent {
+    match c {
+        Value::String(t) => ToolResultContent::Text(t.clone()),
+        Value::Array(items) => ToolResultContent::Blocks(
+            items
+                .iter()
+                .map(|b| match b["type"].as_str() {
+                    Some("image") | Some("document") => {
+                        serde_json::to_value(image_ref(b)).unwrap_or(Value::Null)
+                    }
+                    _ => b.clone(),
+                })
+                .collect(),
+        ),
+        Value::Null => ToolResultContent::Text(String::new()),
+        other => ToolResultContent::Text(other.to_string()),
+    }
+}
+
+impl ClaudeStreamReader {
+    pub fn new() -> ClaudeStreamReader {
+        ClaudeStreamReader::default()
+    }
+
+    /// The events of one line; a line that is not JSON yields nothing.
+    pub fn read_line(&mut self, line: &str) -> Vec<StreamEvent> {
+        match serde_json::from_str::<Value>(line) {
+            Ok(v) => self.read_value(v),
+            Err(_) if line.trim().is_empty() => vec![],
+            Err(_) => vec![StreamEvent::Stderr {
+                line: line.to_string(),
+            }],
+        }
+    }
+
+    pub fn read_value(&mut self, v: Value) -> Vec<StreamEvent> {
+        let parent = s(&v["parent_tool_use_id"]);
+        match v["type"].as_str() {
+            Some("system") => match v["subtype"].as_str() {
+                Some("init") => vec![StreamEvent::SessionStarted {
+                    agent: AgentKind::ClaudeCode,
+                    agent_session_id: s(&v["session_id"]),
+                    model: s(&v["model"]),
+                    tools: v["tools"]
+                        .as_array()
+                        .map(|t| t.iter().filter_map(s).collect())
+                        .unwrap_or_default(),
+                    cwd: s(&v["cwd"]),
+                    agent_version: s(&v["claude_code_version"]),
+                    timestamp: None,
+                }],
+                Some("compact_boundary") => vec![StreamEvent::Notice {
+                    kind: "compact_boundary".into(),
+                    text: "conversation compacted".into(),
+                    timestamp: None,
+                }],
+                Some("api_retry") => vec![StreamEvent::Notice {
+                    kind: "api_retry".into(),
+                    text: format!(
+                        "the model API failed ({}); retrying",
+                        v["error"].as_str().unwrap_or("error")
+                    ),
+                    timestamp: None,
+                }],
+                _ => vec![raw(v)],
+            },
+            Some("assistant") => {
+                let msg = &v["message"];
+                let message_id = s(&msg["id"]);
+                let mut out = Vec::new();
+                for b in msg["content"].as_array().map(Vec::as_slice).unwrap_or(&[]) {
+                    out.push(match b["type"].as_str() {
+                        Some("text") => StreamEvent::Text {
+                            message_id: message_id.clone(),
+                            text: s(&b["text"]).unwrap_or_default(),
+                            parent_tool_use_id: parent.clone(),
+                            timestamp: None,
+                        },
+                        Some("thinking") => StreamEvent::Thinking {
+                            message_id: message_id.clone(),
+                            text: s(&b["thinking"]).unwrap_or_default(),
+                            delta: false,
+                            redacted: false,
+                            parent_tool_use_id: parent.clone(),
+                            timestamp: None,
+                        },
+                        Some("redacted_thinking") => StreamEvent::Thinking {
+                            message_id: message_id.clone(),
+                            text: String::new(),
+                            delta: false,
+                            redacted: true,
+                            parent_tool_use_id: parent.clone(),
+                            timestamp: None,
+                        },
+                        Some("tool_use") | Some("server_tool_use") => StreamEvent::ToolCall {
+                            id: s(&b["id"]).unwrap_or_default(),
+                            name: s(&b["name"]).unwrap_or_default(),
+                            input: b["input"].clone(),
+                            message_id: message_id.clone(),
+                            parent_tool_use_id: parent.clone(),
+                            timestamp: None,
+                        },
+                        _ => raw(b.clone()),
+                    });
+                }
+                if let Some(id) = &message_id
+                    && msg.get("usage").is_some_and(|u| u.is_object())
+                    && self.usage_seen.insert(id.clone())
+                {
+                    out.push(StreamEvent::Usage {
+                        message_id: message_id.clone(),
+                        model: s(&msg["model"]),
+                        usage: usage_of(&msg["usage"]),
+                        cost_usd: None,
+                        timestamp: None,
+                    });
+                }
+                if let Some(err) = v["error"].as_str() {
+                    out.push(StreamEvent::Error {
+                        message: err.to_string(),
+                        code: Some("api_error".into()),
+                        timestamp: None,
+                    });
+                }
+                out
+            }
+            Some("user") => {
+                let msg = &v["message"];
+                match &msg["content"] {
+                    Value::String(t) => vec![StreamEvent::UserMessage {
+                        id: s(&v["uuid"]),
+                        text: t.clone(),
+                        images: vec![],
+                        compact_summary: v["isCompactSummary"].as_bool().unwrap_or(false),
+                        parent_tool_use_id: parent,
+                        timestamp: s(&v["timestamp"]),
+                    }],
+                    Value::Array(items) => {
+                        let mut out = Vec::new();
+                        let mut text = String::new();
+                        let mut images = Vec::new();
+                        for b in items {
+                            match b["type"].as_str() {
+                                Some("tool_result") => out.push(StreamEvent::ToolResult {
+                                    tool_use_id: s(&b["tool_use_id"]).unwrap_or_default(),
+                                    content: tool_result_content(&b["content"]),
+                                    is_error: b["is_error"].as_bool().unwrap_or(false),
+                                    parent_tool_use_id: parent.clone(),
+                                    timestamp: s(&v["timestamp"]),
+                                }),
+                                Some("text") => text.push_str(b["text"].as_str().unwrap_or("")),
+                                Some("image") | Some("document") => images.push(image_ref(b)),
+                                _ => out.push(raw(b.clone())),
+                            }
+                        }
+                        if !text.is_empty() || !images.is_empty() {
+                            out.insert(
+                                0,
+                                StreamEvent::UserMessage {
+                                    id: s(&v["uuid"]),
+                                    text,
+                                    images,
+                                    compact_summary: false,
+                                    parent_tool_use_id: parent,
+                                    timestamp: s(&v["timestamp"]),
+                                },
+                            );
+                        }
+                        out
+                    }
+                    _ => vec![raw(v)],
+                }
+            }
+            Some("result") => {
+                let is_error = v["is_error"].as_bool().unwrap_or(false);
+                let status = match v["subtype"].as_str() {
+                    Some("success") if !is_error => TurnStatus::Success,
+                    Some("error_max_turns") => TurnStatus::MaxTurns,
+                    _ => TurnStatus::Error,
+                };
+                let text = s(&v["result"]);
+                let error = (status != TurnStatus::Success).then(|| {
+                    text.clone()
+                        .filter(|t| !t.is_empty())
+                        .or_else(|| s(&v["subtype"]))
+                        .unwrap_or_else(|| "the turn failed".into())
+                });
+                vec![StreamEvent::Result {
+                    status,
+                    duration_ms: v["duration_ms"].as_u64(),
+                    num_turns: v["num_turns"].as_u64().map(|n| n as u32),
+                    cost_usd: v["total_cost_usd"].as_f64(),
+                    usage: v.get("usage").filter(|u| u.is_object()).map(usage_of),
+                    text,
+                    error,
+                    agent_session_id: s(&v["session_id"]),
+                }]
+            }
+            Some("stream_event") => {
+                let e = &v["event"];
+                match (e["type"].as_str(), e["delta"]["type"].as_str()) {
+                    (Some("content_block_delta"), Some("text_delta")) => {
+                        vec![StreamEvent::TextDelta {
+                            message_id: None,
+                            index: e["index"].as_u64().unwrap_or(0) as u32,
+                            text: s(&e["delta"]["text"]).unwrap_or_default(),
+                            parent_tool_use_id: parent,
+                        }]
+                    }
+                    (Some("content_block_delta"), Some("thinking_delta")) => {
+                        vec![StreamEvent::Thinking {
+                            message_id: None,
+                            text: s(&e["delta"]["thinking"]).unwrap_or_default(),
+                            delta: true,
+                            redacted: false,
+                            parent_tool_use_id: parent,
+                            timestamp: None,
+                        }]
+                    }
+                    // Other stream events (starts, stops, JSON deltas) are repeated whole by the
+                    // `assistant` lines that follow them.
+                    _ => vec![],
+                }
+            }
+            _ => vec![raw(v)],
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture(name: &str) -> String {
+        let dir = std::env::var("AISYS_FIXTURES_DIR")
+            .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures").into());
+        std::fs::read_to_string(format!("{dir}/{name}"))
+            .unwrap_or_else(|e| panic!("fixture {name}: {e} (set AISYS_FIXTURES_DIR)"))
+    }
+
+    #[test]
+    fn the_recorded_tool_run_reads_into_the_expected_events() {
+        let mut r = ClaudeStreamReader::new();
+        let events: Vec<StreamEvent> = fixture("claude-code-2.1.197/stream-json-tool-run.jsonl")
+            .lines()
+            .flat_map(|l| r.read_line(l))
+            .collect();
+        let kinds: Vec<&str> = events.iter().map(|e| e.type_name()).collect();
+        assert_eq!(kinds.first(), Some(&"session_started"));
+        assert_eq!(kinds.last(), Some(&"result"));
+        let calls: Vec<&str> = events
+            .iter()
+            .filter_map(|e| match e {
+                StreamEvent::ToolCall { name, .. } => Some(name.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(calls, ["Write", "Bash"]);
+        assert_eq!(kinds.iter().filter(|k| **k == "tool_result").count(), 2);
+        // Usage once per message id, although each block line repeats it.
+        let usages = kinds.iter().filter(|k| **k == "usage").count();
+        let ids: HashSet<_> = events
+            .iter()
+            .filter_map(|e| match e {
+                StreamEvent::ToolCall { message_id, .. } | StreamEvent::Text { message_id, .. } => {
+                    message_id.clone()
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(usages, ids.len());
+    }
+
+    #[test]
+    fn unknown_lines_and_blocks_are_kept_raw() {
+        let mut r = ClaudeStreamReader::new();
+        let ev = r.read_line(r#"{"type":"brand_new","x":1}"#);
+        assert!(matches!(&ev[0], StreamEvent::Raw { json, .. } if json["x"] == 1));
+        let ev = r.read_line(
+            r#"{"type":"assistant","message":{"id":"m","content":[{"type":"hologram","z":2}]}}"#,
+        );
+        assert!(matches!(&ev[0], StreamEvent::Raw { json, .. } if json["z"] == 2));
+    }
+}
