@@ -1,0 +1,165 @@
+//! Launching an agent: the pieces `aisys run` and the server share to get from settings to a
+//! sandbox and an adapter — the backend, the allowlisted environment, the credentials check,
+//! the workspace and the agent's home.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use super::agent::ENV_ALLOWLIST;
+use super::env::{
+    BwrapEnvironment, EnvError, ExecutionEnvironment, HostEnvironment, ModalConfig,
+    ModalEnvironment,
+};
+use crate::config::Env;
+use crate::types::{AgentKind, SandboxKind};
+
+/// Errors before any sandbox starts.
+#[derive(Debug, thiserror::Error)]
+pub enum LaunchError {
+    #[error(
+        "no model API credentials: set ANTHROPIC_API_KEY (or ANTHROPIC_AUTH_TOKEN), or ANTHROPIC_BASE_URL for a compatible endpoint"
+    )]
+    NoCredentials,
+    #[error("--env {0}: not set in this environment (export it first, or drop --env {0})")]
+    MissingEnv(String),
+    #[error("the {0} sandbox backend is not available here: choose --sandbox local or host")]
+    Unsupported(SandboxKind),
+    #[error(transparent)]
+    Env(#[from] EnvError),
+}
+
+/// The backend for `kind`, checked to work on this machine. `modal` configures the Modal
+/// backend (its app, image and bridge).
+pub async fn environment(
+    kind: SandboxKind,
+    modal: &ModalConfig,
+) -> Result<Box<dyn ExecutionEnvironment>, LaunchError> {
+    match kind {
+        SandboxKind::Local => Ok(Box::new(BwrapEnvironment::detect().await?)),
+        SandboxKind::Host => Ok(Box::new(HostEnvironment)),
+        SandboxKind::Modal => Ok(Box::new(ModalEnvironment::start(modal.clone()).await?)),
+    }
+}
+
+/// The agent's command inside a Modal sandbox: the image has it on `PATH`.
+pub fn modal_agent_binary(agent: AgentKind) -> PathBuf {
+    PathBuf::from(match agent {
+        AgentKind::ClaudeCode => "claude",
+        AgentKind::Opencode => "opencode",
+    })
+}
+
+/// A stable name for the agent home of runs on one workspace, so `--resume` finds it (it also
+/// names the Modal Volume that holds that home).
+pub fn workspace_key(workspace: &Path) -> String {
+    let key = workspace
+        .canonicalize()
+        .unwrap_or_else(|_| workspace.to_path_buf());
+    format!("{:016x}", fnv1a(key.to_string_lossy().as_bytes()))
+}
+
+/// The variables the sandbox gets: the allowlist's that are set, plus each `--env KEY`.
+pub fn sandbox_env(
+    host: &dyn Env,
+    extra: &[String],
+) -> Result<BTreeMap<String, String>, LaunchError> {
+    let mut env = BTreeMap::new();
+    for key in ENV_ALLOWLIST {
+        if let Some(v) = host.var(key) {
+            env.insert(key.to_string(), v);
+        }
+    }
+    for key in extra {
+        let v = host
+            .var(key)
+            .ok_or_else(|| LaunchError::MissingEnv(key.clone()))?;
+        env.insert(key.clone(), v);
+    }
+    Ok(env)
+}
+
+/// Refuses to start when the agent could not reach a model anyway.
+pub fn check_credentials(env: &BTreeMap<String, String>) -> Result<(), LaunchError> {
+    let has = |k: &str| env.get(k).is_some_and(|v| !v.is_empty());
+    if has("ANTHROPIC_API_KEY") || has("ANTHROPIC_AUTH_TOKEN") || has("ANTHROPIC_BASE_URL") {
+        Ok(())
+    } else {
+        Err(LaunchError::NoCredentials)
+    }
+}
+
+/// A new, empty workspace under the data folder, named by time and process so runs never share.
+pub fn new_workspace(data_dir: &Path) -> PathBuf {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    data_dir
+        .join("workspaces")
+        .join(format!("run-{}-{}", now.as_millis(), std::process::id()))
+}
+
+/// The agent's home for a workspace: kept between runs on the same workspace, so that a later
+/// `--resume` finds the agent's transcripts.
+pub fn agent_home(data_dir: &Path, workspace: &Path, agent: AgentKind) -> PathBuf {
+    data_dir
+        .join("homes")
+        .join(workspace_key(workspace))
+        .join(agent.as_str())
+}
+
+/// A small stable hash (FNV-1a): folder names must not change between aisys versions, which
+/// rules out std's randomized hasher.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf29ce484222325;
+    for b in bytes {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x100000001b3);
+    }
+    h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_allowlisted_and_named_variables_pass() {
+        let host = [
+            ("ANTHROPIC_API_KEY", "k"),
+            ("AWS_SECRET_ACCESS_KEY", "s"),
+            ("MY_TOKEN", "t"),
+        ];
+        let env = sandbox_env(&host, &[]).unwrap();
+        assert_eq!(env.get("ANTHROPIC_API_KEY").map(String::as_str), Some("k"));
+        assert!(!env.contains_key("AWS_SECRET_ACCESS_KEY"));
+        let env = sandbox_env(&host, &["MY_TOKEN".into()]).unwrap();
+        assert_eq!(env.get("MY_TOKEN").map(String::as_str), Some("t"));
+        let err = sandbox_env(&host, &["NOPE".into()]).unwrap_err();
+        assert!(err.to_string().contains("--env NOPE"));
+    }
+
+    #[test]
+    fn credentials_are_required() {
+        assert!(check_credentials(&BTreeMap::new()).is_err());
+        let env = BTreeMap::from([("ANTHROPIC_BASE_URL".to_string(), "http://x".to_string())]);
+        assert!(check_credentials(&env).is_ok());
+    }
+
+    #[test]
+    fn homes_are_stable_per_workspace_and_agent() {
+        let d = Path::new("/data");
+        let a = agent_home(d, Path::new("/nonexistent/ws1"), AgentKind::ClaudeCode);
+        assert_eq!(
+            a,
+            agent_home(d, Path::new("/nonexistent/ws1"), AgentKind::ClaudeCode)
+        );
+        assert_ne!(
+            a,
+            agent_home(d, Path::new("/nonexistent/ws2"), AgentKind::ClaudeCode)
+        );
+        assert_ne!(
+            a,
+            agent_home(d, Path::new("/nonexistent/ws1"), AgentKind::Opencode)
+        );
+    }
+}

@@ -1,0 +1,394 @@
+//! The runner: one turn of one agent in one sandbox, as a stream of [`StreamEvent`]s.
+//!
+//! It starts the agent's process, feeds its stdin, turns stdout lines into events (through the
+//! adapter), stderr lines into `stderr` events, relays permission decisions and interrupts, and
+//! enforces the turn's time limit: interrupt first, kill after [`INTERRUPT_GRACE`]. Every turn
+//! ends with exactly one `result` event, made up by the runner when the agent died without one.
+//!
+//! Must not persist anything, and must not decide permissions: requests go out as events and
+//! decisions come back as [`TurnControl`] messages.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::sync::mpsc;
+
+use super::agent::{AgentAdapter, AgentOptions};
+use super::env::{EnvError, ExitInfo, Sandbox};
+use crate::types::{PermissionDecision, StreamEvent, TurnStatus};
+
+/// Longest stdout or stderr line accepted from an agent: a tool result can be large, but a line
+/// this long means a broken stream, and holding more would risk the host's memory.
+pub const MAX_LINE_BYTES: usize = 64 * 1024 * 1024;
+/// How long an agent gets to end its turn after an interrupt before it is killed.
+pub const INTERRUPT_GRACE: Duration = Duration::from_secs(5);
+/// How many stderr lines are kept to explain a turn that ended without a result.
+const STDERR_TAIL: usize = 20;
+
+/// What the caller can tell a running turn.
+#[derive(Debug, Clone)]
+pub enum TurnControl {
+    /// End the turn cleanly (the agent's own interrupt), killing it after [`INTERRUPT_GRACE`].
+    Interrupt,
+    /// Kill the agent now.
+    Kill,
+    /// Answer a `permission_request` event.
+    Permission {
+        request_id: String,
+        decision: PermissionDecision,
+        message: Option<String>,
+        /// Who decided, for the `permission_decision` event (`client`, `policy`, `user`, ...).
+        decided_by: String,
+    },
+}
+
+/// One turn to run.
+#[derive(Debug, Clone, Default)]
+pub struct Turn {
+    pub prompt: String,
+    pub options: AgentOptions,
+    /// Most time the turn may take.
+    pub timeout: Option<Duration>,
+}
+
+/// How a turn ended.
+#[derive(Debug, Clone)]
+pub struct TurnOutcome {
+    pub status: TurnStatus,
+    /// The agent's own session id, to resume its conversation.
+    pub agent_session_id: Option<String>,
+    pub exit: Option<ExitInfo>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunnerError {
+    #[error(transparent)]
+    Env(#[from] EnvError),
+    #[error("cannot write to the agent's stdin: {0}")]
+    Stdin(std::io::Error),
+}
+
+/// Runs one turn, sending every event to `events`. Returns when the agent's process is gone.
+pub async fn run_turn(
+    sandbox: &dyn Sandbox,
+    adapter: &mut dyn AgentAdapter,
+    turn: Turn,
+    events: mpsc::Sender<StreamEvent>,
+    mut control: mpsc::Receiver<TurnControl>,
+) -> Result<TurnOutcome, RunnerError> {
+    let started = Instant::now();
+    let home = sandbox.home().to_string();
+    for (rel, contents) in adapter.home_files(&turn.options) {
+        sandbox
+            .write_file(&format!("{home}/{rel}"), &contents)
+            .await?;
+    }
+    let mut spec = adapter.command(&turn.prompt, &turn.options, &home);
+    spec.env.extend(adapter.env(&turn.options, &home));
+    let mut process = sandbox.exec(spec).await?;
+
+    let mut stdin = process.stdin.take();
+    if let Some(w) = stdin.as_mut() {
+        for line in adapter.stdin_lines(&turn.prompt) {
+            write_line(w, &line).await.map_err(RunnerError::Stdin)?;
+        }
+    }
+    if !adapter.keeps_stdin_open() {
+        stdin = None;
+    }
+
+    let mut stdout = BufReader::new(process.stdout);
+    let mut stderr = BufReader::new(process.stderr);
+    let mut out_buf = Vec::new();
+    let mut err_buf = Vec::new();
+    let (mut out_open, mut err_open) = (true, true);
+    let mut stderr_tail: Vec<String> = Vec::new();
+    let mut pending: HashMap<String, serde_json::Value> = HashMap::new();
+    let mut result: Option<TurnStatus> = None;
+    let mut agent_session_id: Option<String> = turn.options.resume.clone();
+    let mut ended_by: Option<TurnStatus> = None;
+    let mut kill_at: Option<tokio::time::Instant> = None;
+    let deadline = turn.timeout.map(|t| tokio::time::Instant::now() + t);
+    let mut control_open = true;
+
+    while out_open || err_open {
+        let timer = next_timer(deadline, kill_at, ended_by.is_some());
+        tokio::select! {
+            read = read_line_limited(&mut stdout, &mut out_buf), if out_open => {
+                match read {
+                    Ok(false) => out_open = false,
+                    Ok(true) => {
+                        let line = String::from_utf8_lossy(&out_buf).into_owned();
+                        for mut ev in adapter.read_line(line.trim_end()) {
+                            // A turn ended by an interrupt or the time limit says so, whatever
+                            // the agent reports.
+                            if let (StreamEvent::Result { status, error, .. }, Some(by)) =
+                                (&mut ev, ended_by)
+                            {
+                                *status = by;
+                                if by == TurnStatus::Timeout {
+                                    *error = Some(timeout_message(turn.timeout));
+                                }
+                            }
+                            match &ev {
+                                StreamEvent::PermissionRequest { request_id, input, .. } => {
+                                    pending.insert(request_id.clone(), input.clone());
+                                }
+                                StreamEvent::SessionStarted { agent_session_id: Some(id), .. } => {
+                                    agent_session_id = Some(id.clone());
+                                }
+                                StreamEvent::Result { status, agent_session_id: id, .. } => {
+                                    result = Some(*status);
+                                    if id.is_some() {
+                                        agent_session_id = id.clone();
+                                    }
+                                    // The turn is over: closing stdin lets the agent exit.
+                                    stdin = None;
+                                }
+                                _ => {}
+                            }
+                            let _ = events.send(ev).await;
+                        }
+                    }
+                    Err(e) => {
+                        let _ = events.send(StreamEvent::Error {
+                            message: format!("agent stdout: {e}"),
+                            code: Some("line_too_long".into()),
+                            timestamp: None,
+                        }).await;
+                        process.control.kill();
+                        out_open = false;
+                    }
+                }
+            }
+            read = read_line_limited(&mut stderr, &mut err_buf), if err_open => {
+                match read {
+                    Ok(true) => {
+                        let line = String::from_utf8_lossy(&err_buf).trim_end().to_string();
+                        if stderr_tail.len() == STDERR_TAIL {
+                            stderr_tail.remove(0);
+                        }
+                        stderr_tail.push(line.clone());
+                        let _ = events.send(StreamEvent::Stderr { line }).await;
+                    }
+                    _ => err_open = false,
+                }
+            }
+            msg = control.recv(), if control_open => {
+                match msg {
+                    None => control_open = false,
+                    Some(TurnControl::Kill) => {
+                        ended_by.get_or_insert(TurnStatus::Interrupted);
+                        process.control.kill();
+                    }
+                    Some(TurnControl::Interrupt) => {
+                        ended_by.get_or_insert(TurnStatus::Interrupted);
+                        interrupt(adapter, &mut stdin, &mut process.control, &mut kill_at).await;
+                    }
+                    Some(TurnControl::Permission { request_id, decision, message, decided_by }) => {
+                        let Some(input) = pending.remove(&request_id) else { continue };
+                        let _ = events.send(StreamEvent::PermissionDecision {
+                            request_id: request_id.clone(),
+                            decision,
+                            message: message.clone(),
+                            decided_by: Some(decided_by),
+                        }).await;
+                        if let (Some(w), Some(line)) = (stdin.as_mut(),
+                            adapter.permission_reply(&request_id, decision, &input, message.as_deref())) {
+                            if let Err(e) = write_line(w, &line).await {
+                                tracing::warn!("cannot answer permission request {request_id}: {e}");
+                            }
+                        }
+                    }
+                }
+            }
+            _ = sleep_until(timer), if timer.is_some() => {
+                if kill_at.is_some_and(|k| tokio::time::Instant::now() >= k) {
+                    process.control.kill();
+                    kill_at = None;
+                } else if ended_by.is_none() {
+                    ended_by = Some(TurnStatus::Timeout);
+                    interrupt(adapter, &mut stdin, &mut process.control, &mut kill_at).await;
+                }
+            }
+        }
+    }
+    drop(stdin);
+    let exit = process.control.wait().await.ok();
+    if result.is_none()
+        && ended_by.is_none()
+        && let Some(ev) =
+            adapter.result_on_exit(exit.as_ref(), started.elapsed().as_millis() as u64)
+    {
+        if let StreamEvent::Result {
+            status,
+            agent_session_id: id,
+            ..
+        } = &ev
+        {
+            result = Some(*status);
+            if id.is_some() {
+                agent_session_id = id.clone();
+            }
+        }
+        let _ = events.send(ev).await;
+    }
+
+    let status = match (ended_by, result) {
+        (Some(by), _) => by,
+        (None, Some(s)) => s,
+        (None, None) => TurnStatus::Error,
+    };
+    if result.is_none() {
+        let error = match status {
+            TurnStatus::Timeout => Some(timeout_message(turn.timeout)),
+            TurnStatus::Interrupted => None,
+            _ => Some(describe_exit(exit, &stderr_tail)),
+        };
+        let _ = events
+            .send(StreamEvent::Result {
+                status,
+                duration_ms: Some(started.elapsed().as_millis() as u64),
+                num_turns: None,
+                cost_usd: None,
+                usage: None,
+                text: None,
+                error,
+                agent_session_id: agent_session_id.clone(),
+            })
+            .await;
+    }
+    Ok(TurnOutcome {
+        status,
+        agent_session_id,
+        exit,
+    })
+}
+
+fn timeout_message(limit: Option<Duration>) -> String {
+    format!(
+        "the turn took longer than its limit of {}s",
+        limit.unwrap_or_default().as_secs()
+    )
+}
+
+fn describe_exit(exit: Option<ExitInfo>, stderr_tail: &[String]) -> String {
+    let how = match exit {
+        Some(ExitInfo { code: Some(c), .. }) => format!("the agent exited with status {c}"),
+        Some(ExitInfo {
+            signal: Some(s), ..
+        }) => format!("the agent was killed by signal {s}"),
+        _ => "the agent ended".to_string(),
+    };
+    match stderr_tail.last() {
+        Some(_) => format!(
+            "{how} without a result; its last stderr lines:\n{}",
+            stderr_tail.join("\n")
+        ),
+        None => format!("{how} without a result"),
+    }
+}
+
+async fn interrupt(
+    adapter: &mut dyn AgentAdapter,
+    stdin: &mut Option<Box<dyn tokio::io::AsyncWrite + Send + Unpin>>,
+    control: &mut Box<dyn super::env::ProcessControl>,
+    kill_at: &mut Option<tokio::time::Instant>,
+) {
+    let sent = match (stdin.as_mut(), adapter.interrupt_line()) {
+        (Some(w), Some(line)) => write_line(w, &line).await.is_ok(),
+        _ => false,
+    };
+    if sent {
+        *kill_at = Some(tokio::time::Instant::now() + INTERRUPT_GRACE);
+    } else {
+        control.kill();
+    }
+}
+
+fn next_timer(
+    deadline: Option<tokio::time::Instant>,
+    kill_at: Option<tokio::time::Instant>,
+    ended: bool,
+) -> Option<tokio::time::Instant> {
+    match (if ended { None } else { deadline }, kill_at) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+async fn sleep_until(t: Option<tokio::time::Instant>) {
+    match t {
+        Some(t) => tokio::time::sleep_until(t).await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn write_line(
+    w: &mut Box<dyn tokio::io::AsyncWrite + Send + Unpin>,
+    line: &str,
+) -> std::io::Result<()> {
+    w.write_all(line.as_bytes()).await?;
+    w.write_all(b"\n").await?;
+    w.flush().await
+}
+
+/// Reads one line (without its newline) into `buf`, refusing lines over [`MAX_LINE_BYTES`].
+/// Returns `Ok(false)` at end of input.
+async fn read_line_limited<R: AsyncBufRead + Unpin>(
+    r: &mut R,
+    buf: &mut Vec<u8>,
+) -> std::io::Result<bool> {
+    buf.clear();
+    loop {
+        let available = r.fill_buf().await?;
+        if available.is_empty() {
+            return Ok(!buf.is_empty());
+        }
+        match memchr_newline(available) {
+            Some(i) => {
+                buf.extend_from_slice(&available[..i]);
+                r.consume(i + 1);
+                return Ok(true);
+            }
+            None => {
+                let n = available.len();
+                buf.extend_from_slice(available);
+                r.consume(n);
+            }
+        }
+        if buf.len() > MAX_LINE_BYTES {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("a line is longer than the limit of {MAX_LINE_BYTES} bytes"),
+            ));
+        }
+    }
+}
+
+fn memchr_newline(b: &[u8]) -> Option<usize> {
+    b.iter().position(|&c| c == b'\n')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn lines_are_split_and_the_limit_is_enforced() {
+        let data = b"one\ntwo\nthree".to_vec();
+        let mut r = BufReader::new(&data[..]);
+        let mut buf = Vec::new();
+        let mut lines = Vec::new();
+        while read_line_limited(&mut r, &mut buf).await.unwrap() {
+            lines.push(String::from_utf8(buf.clone()).unwrap());
+        }
+        assert_eq!(lines, ["one", "two", "three"]);
+
+        let big = vec![b'x'; MAX_LINE_BYTES + 10];
+        let mut r = BufReader::new(&big[..]);
+        let err = read_line_limited(&mut r, &mut buf).await.unwrap_err();
+        assert!(err.to_string().contains("longer than the limit"));
+    }
+}
