@@ -22,6 +22,8 @@ pub mod entities;
 pub mod generate;
 pub mod output;
 pub mod run;
+pub mod run_output;
+pub mod sandboxes;
 pub mod serve;
 pub mod transcript;
 pub mod values;
@@ -146,6 +148,8 @@ pub enum Command {
     Entities(entities::EntitiesCommand),
     #[command(subcommand)]
     Agents(agents::AgentsCommand),
+    #[command(subcommand)]
+    Sandboxes(sandboxes::SandboxesCommand),
     Completions(completions::CompletionsArgs),
     #[command(subcommand, hide = true)]
     Generate(generate::GenerateCommand),
@@ -184,6 +188,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
         Command::Transcript(cmd) => transcript::run(&ctx, cmd),
         Command::Entities(cmd) => entities::run(&ctx, cmd),
         Command::Agents(cmd) => agents::run(&ctx, cmd),
+        Command::Sandboxes(cmd) => sandboxes::run(&ctx, cmd),
         Command::Completions(_) | Command::Generate(_) => unreachable!("handled above"),
     }
 }

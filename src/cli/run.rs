@@ -4,8 +4,31 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 
-use super::values::{AgentArg, PermissionModeArg, SandboxArg};
-use super::{Context, Exit, not_implemented};
+use std::io::{IsTerminal, Read};
+
+use tokio::sync::mpsc;
+
+use super::run_output::Printer;
+use super::values::{AgentArg, PermissionModeArg, SandboxArg, parse_duration};
+use super::{
+    CommandError, Context, EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_TIMEOUT,
+    EXIT_USAGE, Exit,
+};
+use crate::config::ProcessEnv;
+use crate::runtime::agent::{AgentOptions, adapter, resolve_binary};
+use crate::runtime::env::{
+    ExecutionEnvironment, ModalConfig, ModalEnvironment, SESSION_TAG, SandboxSpec,
+};
+use crate::runtime::launch;
+use crate::runtime::policy::PermissionPolicy;
+use crate::runtime::runner::{Turn, TurnControl, run_turn};
+use crate::types::{AgentKind, PermissionDecision, SandboxKind, StreamEvent, TurnStatus};
+
+/// Events buffered between the runner and the printer; the runner waits when it is full, so a
+/// slow terminal slows the reading of the agent's output, never loses it.
+const EVENT_QUEUE: usize = 256;
+/// Control messages (interrupts, permission decisions) waiting for the runner.
+const CONTROL_QUEUE: usize = 16;
 
 /// Run one query with a coding agent in a sandbox, and stream what it does.
 ///
@@ -49,8 +72,8 @@ pub struct RunArgs {
     #[arg(long, value_name = "N")]
     pub max_turns: Option<u32>,
     /// Give up after this long, e.g. `90s` or `10m` (exit 124).
-    #[arg(long, value_name = "DURATION")]
-    pub timeout: Option<String>,
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub timeout: Option<std::time::Duration>,
     /// Pass this environment variable into the sandbox too (repeatable).
     #[arg(long = "env", value_name = "KEY")]
     pub env: Vec<String>,
@@ -60,6 +83,15 @@ pub struct RunArgs {
     /// Use this agent binary instead of the installed one.
     #[arg(long, value_name = "PATH")]
     pub agent_bin: Option<PathBuf>,
+    /// The Modal app sandboxes run in (with --sandbox modal; created if missing).
+    #[arg(long, value_name = "APP")]
+    pub modal_app: Option<String>,
+    /// A registry image for Modal sandboxes instead of the default one with the agents.
+    #[arg(long, value_name = "REGISTRY_REF")]
+    pub modal_image: Option<String>,
+    /// With --sandbox modal: copy the files the agent changed back into --workspace afterwards.
+    #[arg(long)]
+    pub sync_back: bool,
     /// Output: pretty (default on a terminal), jsonl (StreamEvents, default otherwise), json, markdown.
     #[arg(long, value_enum, value_name = "FORMAT")]
     pub format: Option<RunFormat>,
@@ -77,6 +109,246 @@ pub enum RunFormat {
     Markdown,
 }
 
-pub fn run(_ctx: &Context, _args: RunArgs) -> anyhow::Result<Exit> {
-    Err(not_implemented("run"))
+pub fn run(ctx: &Context, args: RunArgs) -> anyhow::Result<Exit> {
+    let prompt = read_prompt(args.prompt.as_deref())?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    runtime.block_on(run_async(ctx, args, prompt))
+}
+
+/// The prompt from the argument, or from stdin for `-` (and when stdin is a pipe).
+fn read_prompt(arg: Option<&str>) -> anyhow::Result<String> {
+    let from_stdin = match arg {
+        Some("-") => true,
+        Some(p) => return Ok(p.to_string()),
+        None => !std::io::stdin().is_terminal(),
+    };
+    if !from_stdin {
+        return Err(CommandError::new(
+            EXIT_USAGE,
+            "aisys run: no prompt: give it as an argument, or `-` to read it from stdin",
+        )
+        .into());
+    }
+    let mut text = String::new();
+    std::io::stdin().read_to_string(&mut text)?;
+    if text.trim().is_empty() {
+        return Err(
+            CommandError::new(EXIT_USAGE, "aisys run: the prompt on stdin is empty").into(),
+        );
+    }
+    Ok(text)
+}
+
+fn start_error(e: impl std::fmt::Display) -> anyhow::Error {
+    CommandError::new(EXIT_BAD_INPUT, e.to_string()).into()
+}
+
+async fn run_async(ctx: &Context, args: RunArgs, prompt: String) -> anyhow::Result<Exit> {
+    let agent = ctx.config.agent(args.agent.map(Into::into));
+    let sandbox_kind = ctx.config.sandbox(args.sandbox.map(Into::into));
+    let data_dir = ctx.config.data_dir(None);
+    let format = args.format.unwrap_or(if ctx.out.stdout_is_tty {
+        RunFormat::Pretty
+    } else {
+        RunFormat::Jsonl
+    });
+
+    // Everything that can be checked before a sandbox starts, is.
+    let env = launch::sandbox_env(&ProcessEnv, &args.env).map_err(start_error)?;
+    launch::check_credentials(&env).map_err(start_error)?;
+    let binary = if sandbox_kind == SandboxKind::Modal && args.agent_bin.is_none() {
+        launch::modal_agent_binary(agent)
+    } else {
+        resolve_binary(agent, args.agent_bin.as_deref(), &ProcessEnv, &data_dir)
+            .map_err(start_error)?
+            .path
+    };
+    if args.sync_back && sandbox_kind != SandboxKind::Modal {
+        return Err(CommandError::new(
+            EXIT_USAGE,
+            "--sync-back only applies to --sandbox modal (other sandboxes work in the folder itself)",
+        )
+        .into());
+    }
+    let generated_workspace = args.workspace.is_none();
+    let workspace = args
+        .workspace
+        .clone()
+        .unwrap_or_else(|| launch::new_workspace(&data_dir));
+    let mut modal = ModalConfig::new(&data_dir);
+    if let Some(app) = &args.modal_app {
+        modal.app = app.clone();
+    }
+    modal.image = args.modal_image.clone();
+    modal.verbose = ctx.out.verbose > 0;
+    // Modal is kept concrete too: --sync-back needs it after the turn.
+    let (environment, modal_env): (Box<dyn ExecutionEnvironment>, Option<ModalEnvironment>) =
+        if sandbox_kind == SandboxKind::Modal {
+            let m = ModalEnvironment::start(modal).await.map_err(start_error)?;
+            (Box::new(m.clone()), Some(m))
+        } else {
+            let e = launch::environment(sandbox_kind, &modal)
+                .await
+                .map_err(start_error)?;
+            (e, None)
+        };
+
+    let options = AgentOptions {
+        model: ctx.config.model(args.model.clone()),
+        permission_mode: args.permission_mode.map(Into::into),
+        // Claude Code asks over stdin, so the policy answers (and reports) every decision;
+        // OpenCode cannot ask, so it gets the rules themselves.
+        allowed_tools: if agent == AgentKind::Opencode {
+            args.allow_tool.clone()
+        } else {
+            vec![]
+        },
+        disallowed_tools: if agent == AgentKind::Opencode {
+            args.deny_tool.clone()
+        } else {
+            vec![]
+        },
+        max_turns: args.max_turns,
+        append_system_prompt: None,
+        resume: args.resume.clone(),
+        base_url: env.get("ANTHROPIC_BASE_URL").cloned(),
+    };
+    let spec = SandboxSpec {
+        workspace: workspace.clone(),
+        home: launch::agent_home(&data_dir, &workspace, agent),
+        env,
+        network: true,
+        read_only: if sandbox_kind == SandboxKind::Modal {
+            vec![]
+        } else {
+            vec![binary_root(&binary)]
+        },
+        labels: [(SESSION_TAG.to_string(), launch::workspace_key(&workspace))].into(),
+        ..Default::default()
+    };
+    let sandbox = environment.create(spec).await.map_err(start_error)?;
+    let mut adapter = adapter(agent, binary.clone());
+    let policy =
+        PermissionPolicy::for_run(args.allow_tool.clone(), args.deny_tool.clone(), args.ask);
+    if args.ask && !std::io::stdin().is_terminal() {
+        return Err(
+            CommandError::new(EXIT_USAGE, "aisys run --ask needs a terminal to ask on").into(),
+        );
+    }
+
+    let (event_tx, mut event_rx) = mpsc::channel(EVENT_QUEUE);
+    let (control_tx, control_rx) = mpsc::channel(CONTROL_QUEUE);
+    let turn = Turn {
+        prompt,
+        options,
+        timeout: args.timeout,
+    };
+    let sandbox_ref: &dyn crate::runtime::env::Sandbox = &*sandbox;
+    let turn_fut = run_turn(sandbox_ref, &mut *adapter, turn, event_tx, control_rx);
+    tokio::pin!(turn_fut);
+
+    let mut printer = Printer::new(format, ctx.out);
+    let mut interrupts = 0u32;
+    let mut outcome = None;
+    let mut events_open = true;
+    while outcome.is_none() || events_open {
+        tokio::select! {
+            res = &mut turn_fut, if outcome.is_none() => {
+                outcome = Some(res.map_err(start_error)?);
+            }
+            ev = event_rx.recv(), if events_open => {
+                let Some(ev) = ev else { events_open = false; continue };
+                if let StreamEvent::PermissionRequest { request_id, tool_name, input, .. } = &ev {
+                    printer.event(&ev)?;
+                    let (decision, by) = match policy.decide(tool_name, input) {
+                        Some(d) => (d, "policy"),
+                        None => (ask_user(tool_name, input).await, "user"),
+                    };
+                    let _ = control_tx.send(TurnControl::Permission {
+                        request_id: request_id.clone(),
+                        decision,
+                        message: (decision == PermissionDecision::Deny)
+                            .then(|| format!("{tool_name} is not allowed in this run")),
+                        decided_by: by.to_string(),
+                    }).await;
+                    continue;
+                }
+                printer.event(&ev)?;
+            }
+            _ = tokio::signal::ctrl_c() => {
+                interrupts += 1;
+                let msg = if interrupts == 1 { TurnControl::Interrupt } else { TurnControl::Kill };
+                if !ctx.out.quiet {
+                    eprintln!("{}", if interrupts == 1 {
+                        "interrupting the agent (Ctrl-C again to kill it)"
+                    } else {
+                        "killing the agent"
+                    });
+                }
+                let _ = control_tx.send(msg).await;
+            }
+        }
+    }
+    if let (true, Some(m)) = (args.sync_back, &modal_env) {
+        match m.sync_back(sandbox.id(), &workspace).await {
+            Ok(report) => {
+                for (path, why) in &report.refused {
+                    eprintln!("sync back: refused {path}: {why}");
+                }
+            }
+            Err(e) => eprintln!("sync back failed: {e}"),
+        }
+    }
+    let _ = sandbox.terminate().await;
+    printer.finish()?;
+    let outcome = outcome.expect("the loop ends after the turn");
+    if !ctx.out.quiet {
+        if generated_workspace {
+            eprintln!("workspace: {}", workspace.display());
+        }
+        if let Some(id) = &outcome.agent_session_id {
+            eprintln!(
+                "resume with: aisys run --resume {id} --workspace {} ...",
+                workspace.display()
+            );
+        }
+    }
+    Ok(match outcome.status {
+        TurnStatus::Success => EXIT_OK,
+        TurnStatus::Error | TurnStatus::MaxTurns => EXIT_FAILURE,
+        TurnStatus::Timeout => EXIT_TIMEOUT,
+        TurnStatus::Interrupted => EXIT_INTERRUPTED,
+    })
+}
+
+/// The folder to make visible read-only for an agent binary: its npm package folder, so that
+/// files beside the binary are there too.
+fn binary_root(binary: &std::path::Path) -> std::path::PathBuf {
+    let real = binary
+        .canonicalize()
+        .unwrap_or_else(|_| binary.to_path_buf());
+    real.parent().map(|p| p.to_path_buf()).unwrap_or(real)
+}
+
+/// Asks on the terminal whether a tool may run.
+async fn ask_user(tool: &str, input: &serde_json::Value) -> PermissionDecision {
+    let question = format!(
+        "Allow {tool} {}? [y/N] ",
+        crate::converters::summarize_input(tool, input)
+    );
+    tokio::task::spawn_blocking(move || {
+        eprint!("{question}");
+        let mut answer = String::new();
+        let _ = std::io::stdin().read_line(&mut answer);
+        if matches!(answer.trim(), "y" | "Y" | "yes") {
+            PermissionDecision::Allow
+        } else {
+            PermissionDecision::Deny
+        }
+    })
+    .await
+    .unwrap_or(PermissionDecision::Deny)
 }
