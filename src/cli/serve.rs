@@ -4,8 +4,15 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::values::{AgentArg, SandboxArg};
-use super::{Context, Exit, not_implemented};
+use super::values::{AgentArg, SandboxArg, parse_duration};
+use std::net::SocketAddr;
+
+use super::{CommandError, Context, EXIT_BAD_INPUT, EXIT_OK, EXIT_USAGE, Exit};
+use crate::config::{DEFAULT_BIND, Env, ProcessEnv};
+use crate::server::SWEEP_INTERVAL;
+use crate::server::auth;
+use crate::server::manager::DEFAULT_MAX_SESSIONS;
+use crate::server::startup::{self, ServeOptions, StartError};
 
 /// Start the agent server that `aisys chat` and other WebSocket clients talk to.
 ///
@@ -34,8 +41,8 @@ pub struct ServeArgs {
     #[arg(long, value_name = "N")]
     pub max_sessions: Option<usize>,
     /// Release a session's sandbox after this long without a turn, e.g. `10m` (the session stays).
-    #[arg(long, value_name = "DURATION")]
-    pub idle_timeout: Option<String>,
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub idle_timeout: Option<std::time::Duration>,
     /// Read the token from this file instead of `<data-dir>/token` (or set AISYS_TOKEN).
     #[arg(long, value_name = "FILE")]
     pub token_file: Option<PathBuf>,
@@ -45,8 +52,92 @@ pub struct ServeArgs {
     /// Let clients name workspaces under this folder (repeatable; none by default).
     #[arg(long, value_name = "DIR")]
     pub workspace_root: Vec<PathBuf>,
+    /// How often unwatched idle sessions are unloaded from memory (tests shorten it).
+    #[arg(long, hide = true, value_name = "DURATION", value_parser = parse_duration)]
+    pub sweep_interval: Option<std::time::Duration>,
 }
 
-pub fn run(_ctx: &Context, _args: ServeArgs) -> anyhow::Result<Exit> {
-    Err(not_implemented("serve"))
+pub fn run(ctx: &Context, args: ServeArgs) -> anyhow::Result<Exit> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(run_async(ctx, args))
+}
+
+async fn run_async(ctx: &Context, args: ServeArgs) -> anyhow::Result<Exit> {
+    let data_dir = ctx.config.data_dir(args.data_dir.as_deref());
+    let bind = args
+        .bind
+        .clone()
+        .or_else(|| ctx.config.file.server.bind.clone())
+        .unwrap_or_else(|| DEFAULT_BIND.to_string());
+    let bind: SocketAddr = bind.parse().map_err(|_| {
+        CommandError::new(
+            EXIT_USAGE,
+            format!("--bind {bind}: not an address:port such as 127.0.0.1:7777"),
+        )
+    })?;
+    let opts = ServeOptions {
+        token_file: args
+            .token_file
+            .clone()
+            .or_else(|| ctx.config.file.server.token_file.clone())
+            .unwrap_or_else(|| data_dir.join(auth::TOKEN_FILE)),
+        token: ProcessEnv.var(auth::ENV_TOKEN),
+        data_dir,
+        bind,
+        default_agent: ctx.config.agent(args.agent.map(Into::into)),
+        default_sandbox: ctx.config.sandbox(args.sandbox.map(Into::into)),
+        max_sessions: args
+            .max_sessions
+            .or(ctx.config.file.server.max_sessions)
+            .unwrap_or(DEFAULT_MAX_SESSIONS),
+        idle_timeout: args.idle_timeout,
+        allow_origins: args.allow_origin.clone(),
+        workspace_roots: args.workspace_root.clone(),
+        sweep_interval: args.sweep_interval.unwrap_or(SWEEP_INTERVAL),
+    };
+    let ready = startup::prepare(opts, &ProcessEnv).await.map_err(|e| {
+        let code = match e {
+            StartError::WorkspaceRoot { .. } => EXIT_USAGE,
+            _ => EXIT_BAD_INPUT,
+        };
+        CommandError::new(code, e.to_string())
+    })?;
+    for w in &ready.warnings {
+        eprintln!("warning: {w}");
+    }
+    println!("aisys serve: listening on ws://{}/ws", ready.local_addr);
+    println!("token: {}", ready.token_source);
+    if ready.recovered > 0 {
+        println!(
+            "{} session(s) were running when the server stopped; they are stopped now and resume on their next message",
+            ready.recovered
+        );
+    }
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    crate::server::serve(ready.listener, ready.state, shutdown_signal())
+        .await
+        .map_err(|e| CommandError::new(EXIT_BAD_INPUT, e.to_string()))?;
+    if !ctx.out.quiet {
+        eprintln!("aisys serve: stopped");
+    }
+    Ok(EXIT_OK)
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
 }

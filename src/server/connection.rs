@@ -1,0 +1,406 @@
+//! One WebSocket connection: decodes frames, answers requests through the `SessionManager`,
+//! and forwards the events of every session it is attached to.
+//!
+//! Each attached session gets a forwarder task: it subscribes to the session's broadcast, replays
+//! stored events after the client's `after_seq`, then sends live ones, skipping what the replay
+//! already sent, so every event arrives exactly once and in order. Frames to the client go
+//! through one bounded queue; a forwarder that cannot keep up lags behind the broadcast, tells
+//! the client `resync`, and catches up from the store. The session never waits for a client.
+//!
+//! Must not know how sessions run.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use futures_util::{SinkExt, StreamExt};
+use tokio::sync::{broadcast, mpsc};
+
+use super::AppState;
+use super::session::{SessionCommand, SessionError, SessionHandle};
+use crate::types::{
+    ClientFrame, ClientMessage, ErrorCode, PROTOCOL_VERSION, ServerFrame, ServerMessage,
+    StreamEvent,
+};
+
+/// Frames queued for one client before forwarders wait (and then lag and resync).
+pub const OUTBOUND_QUEUE: usize = 256;
+/// Stored events read per query while replaying.
+const REPLAY_PAGE: usize = 500;
+/// WebSocket close code for a message over the size limit (RFC 6455).
+const CLOSE_TOO_BIG: u16 = 1009;
+
+pub async fn handle(socket: WebSocket, state: Arc<AppState>) {
+    state.metrics.connection_opened();
+    let (mut sink, mut stream) = socket.split();
+    let (out, mut out_rx) = mpsc::channel::<Message>(OUTBOUND_QUEUE);
+    let writer = tokio::spawn(async move {
+        while let Some(msg) = out_rx.recv().await {
+            let closing = matches!(msg, Message::Close(_));
+            if sink.send(msg).await.is_err() || closing {
+                break;
+            }
+        }
+        let _ = sink.close().await;
+    });
+
+    let mut conn = Connection {
+        state: state.clone(),
+        out: out.clone(),
+        hello: false,
+        forwarders: HashMap::new(),
+    };
+    while let Some(msg) = stream.next().await {
+        match msg {
+            Ok(Message::Text(text)) => conn.frame(text.as_str()).await,
+            Ok(Message::Binary(_)) => {
+                conn.error(
+                    None,
+                    ErrorCode::BadRequest,
+                    "frames must be JSON text, not binary",
+                )
+                .await
+            }
+            Ok(Message::Close(_)) => break,
+            Ok(_) => {}
+            Err(e) => {
+                let too_big = e.to_string().to_lowercase().contains("too long")
+                    || e.to_string().to_lowercase().contains("capacity");
+                if too_big {
+                    let _ = out
+                        .send(Message::Close(Some(CloseFrame {
+                            code: CLOSE_TOO_BIG,
+                            reason: Utf8Bytes::from(format!(
+                                "frame over the limit of {} bytes",
+                                state.max_frame
+                            )),
+                        })))
+                        .await;
+                }
+                break;
+            }
+        }
+    }
+    for (_, (handle, task)) in conn.forwarders.drain() {
+        task.abort();
+        handle.attached.fetch_sub(1, Ordering::SeqCst);
+    }
+    drop(conn);
+    drop(out);
+    let _ = writer.await;
+    state.metrics.connection_closed();
+}
+
+struct Connection {
+    state: Arc<AppState>,
+    out: mpsc::Sender<Message>,
+    hello: bool,
+    forwarders: HashMap<String, (SessionHandle, tokio::task::JoinHandle<()>)>,
+}
+
+impl Connection {
+    async fn send(&self, id: Option<String>, message: ServerMessage) {
+        let _ = send_frame(&self.out, id, message).await;
+    }
+
+    async fn error(&self, id: Option<String>, code: ErrorCode, message: impl Into<String>) {
+        self.send(
+            id,
+            ServerMessage::Error {
+                code,
+                message: message.into(),
+            },
+        )
+        .await;
+    }
+
+    async fn frame(&mut self, text: &str) {
+        let frame: ClientFrame = match serde_json::from_str(text) {
+            Ok(f) => f,
+            Err(e) => {
+                // Echo the id when the frame has one, even if the rest is wrong.
+                let id = serde_json::from_str::<serde_json::Value>(text)
+                    .ok()
+                    .and_then(|v| v.get("id").and_then(|i| i.as_str()).map(str::to_string));
+                self.error(id, ErrorCode::BadRequest, format!("bad frame: {e}"))
+                    .await;
+                return;
+            }
+        };
+        let id = frame.id;
+        if !self.hello && !matches!(frame.message, ClientMessage::Hello { .. }) {
+            self.error(id, ErrorCode::BadRequest, "send `hello` first")
+                .await;
+            return;
+        }
+        let result = self.request(id.clone(), frame.message).await;
+        if let Err(e) = result {
+            self.error(id, e.code, e.message).await;
+        }
+    }
+
+    async fn request(
+        &mut self,
+        id: Option<String>,
+        msg: ClientMessage,
+    ) -> Result<(), SessionError> {
+        let manager = &self.state.manager;
+        match msg {
+            ClientMessage::Hello {
+                protocol_version, ..
+            } => {
+                if protocol_version != PROTOCOL_VERSION {
+                    return Err(SessionError::new(
+                        ErrorCode::UnsupportedVersion,
+                        format!(
+                            "this server speaks protocol {PROTOCOL_VERSION}, not {protocol_version}"
+                        ),
+                    ));
+                }
+                self.hello = true;
+                self.send(
+                    id,
+                    ServerMessage::Welcome {
+                        protocol_version: PROTOCOL_VERSION,
+                        server_version: env!("CARGO_PKG_VERSION").into(),
+                    },
+                )
+                .await;
+            }
+            ClientMessage::Create { spec } => {
+                let session = manager.create(spec).await?;
+                self.send(id, ServerMessage::Created { session }).await;
+            }
+            ClientMessage::List => {
+                let sessions = manager.list().await?;
+                self.send(id, ServerMessage::Sessions { sessions }).await;
+            }
+            ClientMessage::Attach {
+                session_id,
+                after_seq,
+            } => {
+                let handle = manager.get(&session_id).await?;
+                if let Some((old, task)) = self.forwarders.remove(&session_id) {
+                    task.abort();
+                    old.attached.fetch_sub(1, Ordering::SeqCst);
+                }
+                handle.attached.fetch_add(1, Ordering::SeqCst);
+                let task = tokio::spawn(forward(
+                    handle.clone(),
+                    after_seq,
+                    id,
+                    self.out.clone(),
+                    self.state.clone(),
+                ));
+                self.forwarders.insert(session_id, (handle, task));
+            }
+            ClientMessage::Detach { session_id } => {
+                let (handle, task) = self.forwarders.remove(&session_id).ok_or_else(|| {
+                    SessionError::new(
+                        ErrorCode::InvalidState,
+                        format!("not attached to session {session_id}"),
+                    )
+                })?;
+                task.abort();
+                handle.attached.fetch_sub(1, Ordering::SeqCst);
+                self.send(id, ServerMessage::Ack).await;
+            }
+            ClientMessage::Message { session_id, text } => {
+                if text.len() > self.state.max_message {
+                    return Err(SessionError::new(
+                        ErrorCode::Limit,
+                        format!(
+                            "a message may have at most {} bytes",
+                            self.state.max_message
+                        ),
+                    ));
+                }
+                let h = manager.get(&session_id).await?;
+                h.request(|reply| SessionCommand::Message { text, reply })
+                    .await?;
+                self.send(id, ServerMessage::Ack).await;
+            }
+            ClientMessage::Interrupt { session_id } => {
+                let h = manager.get(&session_id).await?;
+                h.request(|reply| SessionCommand::Interrupt { reply })
+                    .await?;
+                self.send(id, ServerMessage::Ack).await;
+            }
+            ClientMessage::Permission {
+                session_id,
+                request_id,
+                decision,
+                message,
+            } => {
+                let h = manager.get(&session_id).await?;
+                h.request(|reply| SessionCommand::Permission {
+                    request_id,
+                    decision,
+                    message,
+                    reply,
+                })
+                .await?;
+                self.send(id, ServerMessage::Ack).await;
+            }
+            ClientMessage::Stop { session_id } => {
+                let h = manager.get(&session_id).await?;
+                h.request(|reply| SessionCommand::Stop {
+                    reason: "stopped by a client".into(),
+                    reply,
+                })
+                .await?;
+                self.send(id, ServerMessage::Ack).await;
+            }
+            ClientMessage::Delete { session_id } => {
+                if let Some((handle, task)) = self.forwarders.remove(&session_id) {
+                    task.abort();
+                    handle.attached.fetch_sub(1, Ordering::SeqCst);
+                }
+                manager.delete(&session_id).await?;
+                self.send(id, ServerMessage::Ack).await;
+            }
+        }
+        Ok(())
+    }
+}
+
+async fn send_frame(
+    out: &mpsc::Sender<Message>,
+    id: Option<String>,
+    message: ServerMessage,
+) -> Result<(), ()> {
+    let text = serde_json::to_string(&ServerFrame { id, message }).map_err(|_| ())?;
+    out.send(Message::Text(text.into())).await.map_err(|_| ())
+}
+
+/// Sends one session's events to one client: `attached`, the stored events after `after_seq`,
+/// then the live ones.
+async fn forward(
+    handle: SessionHandle,
+    after_seq: u64,
+    request_id: Option<String>,
+    out: mpsc::Sender<Message>,
+    state: Arc<AppState>,
+) {
+    // Subscribe before reading the store, so nothing falls between replay and live.
+    let mut live = handle.events.subscribe();
+    let info = handle.info();
+    let last_seq = info.last_seq;
+    if send_frame(
+        &out,
+        request_id,
+        ServerMessage::Attached {
+            session: info,
+            last_seq,
+        },
+    )
+    .await
+    .is_err()
+    {
+        return;
+    }
+    let mut last = after_seq;
+    let Ok(l) = replay(&handle.id, last, &out, &state).await else {
+        return;
+    };
+    last = l;
+    loop {
+        match live.recv().await {
+            Ok((seq, event)) => {
+                if seq <= last {
+                    continue;
+                }
+                if seq > last + 1 {
+                    // Should not happen; if it does, the store has what is missing.
+                    match replay(&handle.id, last, &out, &state).await {
+                        Ok(l) => last = l,
+                        Err(()) => return,
+                    }
+                    if seq <= last {
+                        continue;
+                    }
+                }
+                if send_event(&handle.id, seq, &event, &out, &state)
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+                last = seq;
+            }
+            Err(broadcast::error::RecvError::Lagged(_)) => {
+                state.metrics.resync();
+                let resync = ServerMessage::Resync {
+                    session_id: handle.id.clone(),
+                    after_seq: last,
+                };
+                if send_frame(&out, None, resync).await.is_err() {
+                    return;
+                }
+                match replay(&handle.id, last, &out, &state).await {
+                    Ok(l) => last = l,
+                    Err(()) => return,
+                }
+            }
+            Err(broadcast::error::RecvError::Closed) => return,
+        }
+    }
+}
+
+/// Sends every stored event after `after`; returns the last seq sent.
+async fn replay(
+    session_id: &str,
+    mut after: u64,
+    out: &mpsc::Sender<Message>,
+    state: &AppState,
+) -> Result<u64, ()> {
+    loop {
+        let page = state
+            .manager
+            .store()
+            .events_after(session_id, after, REPLAY_PAGE)
+            .await
+            .map_err(|e| tracing::error!("replay of {session_id}: {e}"))?;
+        let n = page.len();
+        for (seq, event) in page {
+            send_event(session_id, seq, &event, out, state).await?;
+            after = seq;
+        }
+        if n < REPLAY_PAGE {
+            return Ok(after);
+        }
+    }
+}
+
+async fn send_event(
+    session_id: &str,
+    seq: u64,
+    event: &StreamEvent,
+    out: &mpsc::Sender<Message>,
+    state: &AppState,
+) -> Result<(), ()> {
+    let state_change = match event {
+        StreamEvent::StateChanged { to, reason, .. } => Some(ServerMessage::State {
+            session_id: session_id.to_string(),
+            state: *to,
+            reason: reason.clone(),
+        }),
+        _ => None,
+    };
+    send_frame(
+        out,
+        None,
+        ServerMessage::Event {
+            session_id: session_id.to_string(),
+            seq,
+            event: event.clone(),
+        },
+    )
+    .await?;
+    state.metrics.event_sent();
+    if let Some(m) = state_change {
+        send_frame(out, None, m).await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,325 @@
+//! `SessionManager`: creates, finds, loads, unloads and deletes sessions, and enforces the
+//! server's limits on them.
+//!
+//! Sessions live in the store; a session is in memory (a running `AgentSession` task) only while
+//! a client is attached or a turn runs. Must not talk to connections: it answers requests.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use tokio::sync::Mutex;
+
+use super::metrics::Metrics;
+use super::session::{self, SessionCommand, SessionContext, SessionError, SessionHandle, now};
+use super::store::Store;
+use crate::runtime::env::ExecutionEnvironment;
+use crate::types::{
+    AgentKind, ErrorCode, PermissionMode, SandboxKind, SessionInfo, SessionSpec, SessionState,
+    StreamEvent,
+};
+
+/// How long shutdown waits for running turns to end after interrupting them.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// Default for `--max-sessions`: enough for a team, few enough for one machine's sandboxes.
+pub const DEFAULT_MAX_SESSIONS: usize = 1000;
+/// Longest session title kept; titles are for lists, not documents.
+pub const MAX_TITLE_CHARS: usize = 200;
+
+/// The manager's fixed settings.
+#[derive(Clone)]
+pub struct ManagerConfig {
+    pub data_dir: PathBuf,
+    pub default_agent: AgentKind,
+    pub default_sandbox: SandboxKind,
+    pub max_sessions: usize,
+    /// Folders under which clients may name workspaces (canonical paths).
+    pub workspace_roots: Vec<PathBuf>,
+    pub idle_timeout: Option<Duration>,
+    /// The backends the server can use, by kind.
+    pub environments: HashMap<SandboxKind, Arc<dyn ExecutionEnvironment>>,
+    pub sandbox_env: BTreeMap<String, String>,
+    /// Each agent's binary, or why it is missing.
+    pub agent_binaries: HashMap<AgentKind, Result<PathBuf, String>>,
+}
+
+pub struct SessionManager {
+    store: Arc<dyn Store>,
+    config: ManagerConfig,
+    loaded: Mutex<HashMap<String, SessionHandle>>,
+    pub metrics: Arc<Metrics>,
+}
+
+impl SessionManager {
+    pub fn new(store: Arc<dyn Store>, config: ManagerConfig, metrics: Arc<Metrics>) -> Self {
+        SessionManager {
+            store,
+            config,
+            loaded: Mutex::new(HashMap::new()),
+            metrics,
+        }
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// After a restart: sessions that were mid-turn are `stopped` with reason `server_restart`.
+    pub async fn recover(&self) -> Result<usize, SessionError> {
+        let mut n = 0;
+        for mut info in self.store.list_sessions().await.map_err(internal)? {
+            if info.state.is_busy() || info.state == SessionState::Provisioning {
+                let from = info.state;
+                let first = self
+                    .store
+                    .append(
+                        &info.id,
+                        vec![StreamEvent::StateChanged {
+                            from: Some(from),
+                            to: SessionState::Stopped,
+                            reason: Some("server_restart".into()),
+                        }],
+                    )
+                    .await
+                    .map_err(internal)?;
+                info.state = SessionState::Stopped;
+                info.reason = Some("server_restart".into());
+                info.last_seq = first;
+                self.store.put_session(&info).await.map_err(internal)?;
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
+    pub async fn create(&self, spec: SessionSpec) -> Result<SessionInfo, SessionError> {
+        let count = self.store.list_sessions().await.map_err(internal)?.len();
+        if count >= self.config.max_sessions {
+            return Err(SessionError::new(
+                ErrorCode::Limit,
+                format!(
+                    "the server already has {count} sessions (--max-sessions {}): delete one first",
+                    self.config.max_sessions
+                ),
+            ));
+        }
+        let sandbox = spec.sandbox.unwrap_or(self.config.default_sandbox);
+        if !self.config.environments.contains_key(&sandbox) {
+            return Err(SessionError::new(
+                ErrorCode::BadRequest,
+                format!("this server does not offer the {sandbox} sandbox"),
+            ));
+        }
+        let id = new_session_id();
+        let workspace = match &spec.workspace {
+            None => {
+                let dir = self.config.data_dir.join("workspaces").join(&id);
+                std::fs::create_dir_all(&dir).map_err(internal)?;
+                dir
+            }
+            Some(w) => self.allowed_workspace(Path::new(w))?,
+        };
+        let title = spec
+            .title
+            .map(|t| t.chars().take(MAX_TITLE_CHARS).collect::<String>());
+        let ts = now();
+        let info = SessionInfo {
+            id: id.clone(),
+            title,
+            agent: spec.agent.unwrap_or(self.config.default_agent),
+            sandbox,
+            state: SessionState::Idle,
+            reason: None,
+            workspace: workspace.to_string_lossy().into_owned(),
+            model: spec.model,
+            permission_mode: spec.permission_mode.unwrap_or(PermissionMode::Default),
+            agent_session_id: None,
+            created_at: ts.clone(),
+            last_activity: ts,
+            last_seq: 0,
+        };
+        let first = self
+            .store
+            .append(
+                &id,
+                vec![StreamEvent::StateChanged {
+                    from: None,
+                    to: SessionState::Idle,
+                    reason: Some("created".into()),
+                }],
+            )
+            .await
+            .map_err(internal)?;
+        let info = SessionInfo {
+            last_seq: first,
+            ..info
+        };
+        self.store.put_session(&info).await.map_err(internal)?;
+        Ok(info)
+    }
+
+    /// A client-named workspace must resolve (symlinks and `..` included) to a folder under one
+    /// of the operator's roots.
+    fn allowed_workspace(&self, path: &Path) -> Result<PathBuf, SessionError> {
+        let forbidden = || {
+            SessionError::new(
+                ErrorCode::Forbidden,
+                format!(
+                    "workspace {} is not under a folder this server allows (start it with --workspace-root DIR)",
+                    path.display()
+                ),
+            )
+        };
+        let real = path.canonicalize().map_err(|_| forbidden())?;
+        if !real.is_dir() {
+            return Err(forbidden());
+        }
+        if self
+            .config
+            .workspace_roots
+            .iter()
+            .any(|root| real.starts_with(root))
+        {
+            Ok(real)
+        } else {
+            Err(forbidden())
+        }
+    }
+
+    /// Every session, newest activity first (live state for loaded ones).
+    pub async fn list(&self) -> Result<Vec<SessionInfo>, SessionError> {
+        let mut list = self.store.list_sessions().await.map_err(internal)?;
+        let loaded = self.loaded.lock().await;
+        for info in &mut list {
+            if let Some(h) = loaded.get(&info.id) {
+                *info = h.info();
+            }
+        }
+        Ok(list)
+    }
+
+    /// The session, loaded into memory if it was not.
+    pub async fn get(&self, id: &str) -> Result<SessionHandle, SessionError> {
+        let mut loaded = self.loaded.lock().await;
+        if let Some(h) = loaded.get(id)
+            && h.is_alive()
+        {
+            return Ok(h.clone());
+        }
+        let info = self
+            .store
+            .get_session(id)
+            .await
+            .map_err(internal)?
+            .ok_or_else(|| not_found(id))?;
+        let environment = self
+            .config
+            .environments
+            .get(&info.sandbox)
+            .cloned()
+            .ok_or_else(|| {
+                SessionError::new(
+                    ErrorCode::InvalidState,
+                    format!("this server does not offer the {} sandbox", info.sandbox),
+                )
+            })?;
+        let ctx = SessionContext {
+            store: self.store.clone(),
+            environment,
+            sandbox_env: self.config.sandbox_env.clone(),
+            agent_binary: self
+                .config
+                .agent_binaries
+                .get(&info.agent)
+                .cloned()
+                .unwrap_or_else(|| Err(format!("{} is not available", info.agent))),
+            home: self.config.data_dir.join("homes").join(&info.id),
+            idle_timeout: self.config.idle_timeout,
+            metrics: self.metrics.clone(),
+        };
+        let handle = session::spawn(info, ctx);
+        loaded.insert(id.to_string(), handle.clone());
+        Ok(handle)
+    }
+
+    pub async fn delete(&self, id: &str) -> Result<(), SessionError> {
+        let handle = self.get(id).await?;
+        handle
+            .request(|reply| SessionCommand::Stop {
+                reason: "deleted".into(),
+                reply,
+            })
+            .await?;
+        self.loaded.lock().await.remove(id);
+        self.store.delete_session(id).await.map_err(internal)?;
+        let _ = std::fs::remove_dir_all(self.config.data_dir.join("homes").join(id));
+        Ok(())
+    }
+
+    /// Unloads sessions that no client watches and no turn needs.
+    pub async fn sweep(&self) {
+        let handles: Vec<SessionHandle> = self.loaded.lock().await.values().cloned().collect();
+        for h in handles {
+            if h.attached.load(Ordering::SeqCst) == 0 && h.unload().await {
+                let mut loaded = self.loaded.lock().await;
+                if loaded
+                    .get(&h.id)
+                    .is_some_and(|x| !x.is_alive() || x.attached.load(Ordering::SeqCst) == 0)
+                {
+                    loaded.remove(&h.id);
+                }
+            }
+        }
+    }
+
+    /// Number of sessions in memory.
+    pub async fn loaded_count(&self) -> usize {
+        self.loaded.lock().await.len()
+    }
+
+    /// Ends every running turn (interrupt, then stop after [`SHUTDOWN_GRACE`]).
+    pub async fn shutdown(&self) {
+        let handles: Vec<SessionHandle> = self.loaded.lock().await.values().cloned().collect();
+        for h in &handles {
+            if h.info().state.is_busy() {
+                let _ = h.request(|reply| SessionCommand::Interrupt { reply }).await;
+            }
+        }
+        let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
+        while handles.iter().any(|h| h.info().state.is_busy())
+            && tokio::time::Instant::now() < deadline
+        {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        for h in &handles {
+            if h.info().state.is_busy() {
+                let _ = h
+                    .request(|reply| SessionCommand::Stop {
+                        reason: "server_shutdown".into(),
+                        reply,
+                    })
+                    .await;
+            }
+            h.unload().await;
+        }
+    }
+}
+
+fn new_session_id() -> String {
+    let mut b = [0u8; 8];
+    let _ = getrandom::fill(&mut b);
+    format!(
+        "s_{}",
+        b.iter().map(|x| format!("{x:02x}")).collect::<String>()
+    )
+}
+
+fn not_found(id: &str) -> SessionError {
+    SessionError::new(ErrorCode::NotFound, format!("no session {id}"))
+}
+
+fn internal(e: impl std::fmt::Display) -> SessionError {
+    SessionError::new(ErrorCode::Internal, e.to_string())
+}

@@ -1,0 +1,638 @@
+//! `AgentSession`: one session's state machine, as a task that owns its sandbox, its agent
+//! adapter, its queue of user messages and the broadcast of its events.
+//!
+//! Every event (the agent's, and every state change) is appended to the store first and only
+//! then broadcast, with the seq the store gave it. One turn runs at a time; messages sent during
+//! a turn wait in a FIFO. Permission requests are held until a client answers or
+//! [`PERMISSION_TIMEOUT`] denies them. A broadcast never waits for a client: a slow one lags and is
+//! served from the store by its connection.
+//!
+//! Must not run agent code on the host: turns run through the runtime's environments.
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+use super::metrics::Metrics;
+use super::store::Store;
+use crate::runtime::agent::{AgentAdapter, AgentOptions, adapter};
+use crate::runtime::env::{ExecutionEnvironment, Sandbox, SandboxSpec};
+use crate::runtime::runner::{Turn, TurnControl, TurnOutcome, run_turn};
+use crate::types::{
+    ErrorCode, PermissionDecision, SessionInfo, SessionState, StreamEvent, TurnStatus,
+};
+
+/// How long a permission request waits for a client before it is denied.
+pub const PERMISSION_TIMEOUT: Duration = Duration::from_secs(300);
+/// Events a session's broadcast keeps for slow subscribers before they lag (and resync).
+pub const BROADCAST_CAPACITY: usize = 1024;
+/// Commands (messages, interrupts, ...) queued for a session task before senders wait.
+const COMMAND_QUEUE: usize = 64;
+/// Most user messages waiting behind a running turn; more get error `limit`.
+pub const MAX_QUEUED_MESSAGES: usize = 100;
+/// Events the runner may hand over before it waits for the session to store them.
+const TURN_EVENT_QUEUE: usize = 1024;
+
+/// A stored event as subscribers get it.
+pub type SeqEvent = (u64, Arc<StreamEvent>);
+
+/// An error a request to a session gets, with its protocol code.
+#[derive(Debug, Clone)]
+pub struct SessionError {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl SessionError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> SessionError {
+        SessionError {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+type Reply = oneshot::Sender<Result<(), SessionError>>;
+
+/// What a session can be asked.
+pub enum SessionCommand {
+    Message {
+        text: String,
+        reply: Reply,
+    },
+    Interrupt {
+        reply: Reply,
+    },
+    Permission {
+        request_id: String,
+        decision: PermissionDecision,
+        message: Option<String>,
+        reply: Reply,
+    },
+    Stop {
+        reason: String,
+        reply: Reply,
+    },
+    /// Leave memory if nothing needs the session; answered with whether it did.
+    Unload {
+        reply: oneshot::Sender<bool>,
+    },
+}
+
+/// What everything outside the task holds of a session.
+#[derive(Clone)]
+pub struct SessionHandle {
+    pub id: String,
+    commands: mpsc::Sender<SessionCommand>,
+    pub events: broadcast::Sender<SeqEvent>,
+    info: Arc<std::sync::RwLock<SessionInfo>>,
+    /// Connections attached to this session.
+    pub attached: Arc<AtomicUsize>,
+}
+
+impl SessionHandle {
+    pub fn info(&self) -> SessionInfo {
+        self.info.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub fn is_alive(&self) -> bool {
+        !self.commands.is_closed()
+    }
+
+    /// Sends a command and waits for its answer.
+    pub async fn request(
+        &self,
+        make: impl FnOnce(Reply) -> SessionCommand,
+    ) -> Result<(), SessionError> {
+        let (tx, rx) = oneshot::channel();
+        self.commands
+            .send(make(tx))
+            .await
+            .map_err(|_| gone(&self.id))?;
+        rx.await.map_err(|_| gone(&self.id))?
+    }
+
+    pub async fn unload(&self) -> bool {
+        let (tx, rx) = oneshot::channel();
+        if self
+            .commands
+            .send(SessionCommand::Unload { reply: tx })
+            .await
+            .is_err()
+        {
+            return true;
+        }
+        rx.await.unwrap_or(true)
+    }
+}
+
+fn gone(id: &str) -> SessionError {
+    SessionError::new(
+        ErrorCode::Internal,
+        format!("session {id} stopped running; try again"),
+    )
+}
+
+/// What a session needs from its server.
+#[derive(Clone)]
+pub struct SessionContext {
+    pub store: Arc<dyn Store>,
+    pub environment: Arc<dyn ExecutionEnvironment>,
+    /// Variables the sandbox gets (the allowlist, read when the server started).
+    pub sandbox_env: std::collections::BTreeMap<String, String>,
+    /// The agent binary for this session's agent.
+    pub agent_binary: Result<PathBuf, String>,
+    /// Where this session's agent home lives.
+    pub home: PathBuf,
+    /// A sandbox with no turn for this long is released.
+    pub idle_timeout: Option<Duration>,
+    pub metrics: Arc<Metrics>,
+}
+
+/// Starts a session task and returns its handle.
+pub fn spawn(info: SessionInfo, ctx: SessionContext) -> SessionHandle {
+    let (tx, rx) = mpsc::channel(COMMAND_QUEUE);
+    let (events, _) = broadcast::channel(BROADCAST_CAPACITY);
+    let shared = Arc::new(std::sync::RwLock::new(info.clone()));
+    let handle = SessionHandle {
+        id: info.id.clone(),
+        commands: tx,
+        events: events.clone(),
+        info: shared.clone(),
+        attached: Arc::new(AtomicUsize::new(0)),
+    };
+    let session = AgentSession {
+        info,
+        shared,
+        ctx,
+        events,
+        queue: VecDeque::new(),
+        sandbox: None,
+        adapter: None,
+        attached: handle.attached.clone(),
+    };
+    tokio::spawn(session.run(rx));
+    handle
+}
+
+struct AgentSession {
+    info: SessionInfo,
+    shared: Arc<std::sync::RwLock<SessionInfo>>,
+    ctx: SessionContext,
+    events: broadcast::Sender<SeqEvent>,
+    queue: VecDeque<String>,
+    sandbox: Option<Arc<dyn Sandbox>>,
+    adapter: Option<Box<dyn AgentAdapter>>,
+    attached: Arc<AtomicUsize>,
+}
+
+/// A turn in flight.
+struct RunningTurn {
+    events: mpsc::Receiver<StreamEvent>,
+    control: mpsc::Sender<TurnControl>,
+    done: tokio::task::JoinHandle<(Box<dyn AgentAdapter>, Result<TurnOutcome, String>)>,
+    started: Instant,
+    /// Permission requests waiting for a client, with when they were asked.
+    pending: Vec<(String, tokio::time::Instant)>,
+}
+
+impl AgentSession {
+    async fn run(mut self, mut commands: mpsc::Receiver<SessionCommand>) {
+        let mut turn: Option<RunningTurn> = None;
+        let mut idle_since = tokio::time::Instant::now();
+        loop {
+            if turn.is_none()
+                && let Some(text) = self.queue.pop_front()
+            {
+                turn = self.start_turn(text).await;
+                if turn.is_none() {
+                    idle_since = tokio::time::Instant::now();
+                }
+                continue;
+            }
+            let permission_deadline = turn.as_ref().and_then(|t| {
+                t.pending
+                    .iter()
+                    .map(|(_, at)| *at + PERMISSION_TIMEOUT)
+                    .min()
+            });
+            let idle_deadline = match (&turn, &self.sandbox, self.ctx.idle_timeout) {
+                (None, Some(_), Some(t)) => Some(idle_since + t),
+                _ => None,
+            };
+            tokio::select! {
+                cmd = commands.recv() => {
+                    let Some(cmd) = cmd else { break };
+                    if self.command(cmd, &mut turn).await {
+                        break;
+                    }
+                }
+                step = turn_step(&mut turn) => match step {
+                    TurnStep::Event(first) => {
+                        let mut batch = vec![first];
+                        if let Some(t) = turn.as_mut() {
+                            while batch.len() < TURN_EVENT_QUEUE {
+                                match t.events.try_recv() {
+                                    Ok(e) => batch.push(e),
+                                    Err(_) => break,
+                                }
+                            }
+                        }
+                        self.turn_events(batch, &mut turn).await;
+                    }
+                    TurnStep::Done(done) => {
+                        // The runner has returned, so every event it sent is in the channel.
+                        let mut rest = Vec::new();
+                        if let Some(t) = turn.as_mut() {
+                            while let Ok(e) = t.events.try_recv() {
+                                rest.push(e);
+                            }
+                        }
+                        if !rest.is_empty() {
+                            self.turn_events(rest, &mut turn).await;
+                        }
+                        let started = turn.take().map(|t| t.started);
+                        self.finish_turn(done, started).await;
+                        idle_since = tokio::time::Instant::now();
+                    }
+                },
+                _ = sleep_until(permission_deadline), if permission_deadline.is_some() => {
+                    self.expire_permissions(&mut turn).await;
+                }
+                _ = sleep_until(idle_deadline), if idle_deadline.is_some() => {
+                    self.release_sandbox().await;
+                }
+            }
+        }
+        self.release_sandbox().await;
+    }
+
+    /// Handles one command; returns true when the task should end.
+    async fn command(&mut self, cmd: SessionCommand, turn: &mut Option<RunningTurn>) -> bool {
+        match cmd {
+            SessionCommand::Message { text, reply } => {
+                let res = if self.queue.len() >= MAX_QUEUED_MESSAGES {
+                    Err(SessionError::new(
+                        ErrorCode::Limit,
+                        format!(
+                            "{MAX_QUEUED_MESSAGES} messages are already waiting in this session"
+                        ),
+                    ))
+                } else {
+                    let event = StreamEvent::UserMessage {
+                        id: None,
+                        text: text.clone(),
+                        images: vec![],
+                        compact_summary: false,
+                        parent_tool_use_id: None,
+                        timestamp: Some(now()),
+                    };
+                    self.emit(vec![event]).await;
+                    self.queue.push_back(text);
+                    Ok(())
+                };
+                let _ = reply.send(res);
+            }
+            SessionCommand::Interrupt { reply } => {
+                let res = match turn {
+                    Some(t) => {
+                        if self.info.state != SessionState::Interrupting {
+                            self.set_state(SessionState::Interrupting, None).await;
+                        }
+                        let _ = t.control.send(TurnControl::Interrupt).await;
+                        Ok(())
+                    }
+                    None => Err(SessionError::new(
+                        ErrorCode::InvalidState,
+                        format!(
+                            "session {} is {}: there is no turn to interrupt",
+                            self.info.id, self.info.state
+                        ),
+                    )),
+                };
+                let _ = reply.send(res);
+            }
+            SessionCommand::Permission {
+                request_id,
+                decision,
+                message,
+                reply,
+            } => {
+                let res = match turn.as_mut() {
+                    Some(t) if t.pending.iter().any(|(id, _)| *id == request_id) => {
+                        t.pending.retain(|(id, _)| *id != request_id);
+                        let _ = t
+                            .control
+                            .send(TurnControl::Permission {
+                                request_id,
+                                decision,
+                                message,
+                                decided_by: "client".into(),
+                            })
+                            .await;
+                        if t.pending.is_empty()
+                            && self.info.state == SessionState::AwaitingPermission
+                        {
+                            self.set_state(SessionState::Running, None).await;
+                        }
+                        Ok(())
+                    }
+                    _ => Err(SessionError::new(
+                        ErrorCode::NotFound,
+                        format!(
+                            "no pending permission request {request_id} in session {}",
+                            self.info.id
+                        ),
+                    )),
+                };
+                let _ = reply.send(res);
+            }
+            SessionCommand::Stop { reason, reply } => {
+                if let Some(t) = turn.take() {
+                    let _ = t.control.send(TurnControl::Kill).await;
+                    if let Ok((adapter, _)) = t.done.await {
+                        self.adapter = Some(adapter);
+                    }
+                }
+                self.queue.clear();
+                self.release_sandbox().await;
+                if self.info.state != SessionState::Stopped {
+                    self.set_state(SessionState::Stopped, Some(reason)).await;
+                }
+                let _ = reply.send(Ok(()));
+            }
+            SessionCommand::Unload { reply } => {
+                let idle = turn.is_none()
+                    && self.queue.is_empty()
+                    && self.attached.load(Ordering::SeqCst) == 0;
+                let _ = reply.send(idle);
+                return idle;
+            }
+        }
+        false
+    }
+
+    /// Provisions the sandbox if needed and starts the agent on `text`.
+    async fn start_turn(&mut self, text: String) -> Option<RunningTurn> {
+        if matches!(
+            self.info.state,
+            SessionState::Stopped | SessionState::Failed
+        ) {
+            self.set_state(SessionState::Provisioning, Some("resuming".into()))
+                .await;
+        }
+        if self.sandbox.is_none() {
+            if self.info.state == SessionState::Idle {
+                self.set_state(SessionState::Provisioning, None).await;
+            }
+            match self.provision().await {
+                Ok(()) => {}
+                Err(message) => {
+                    self.emit(vec![StreamEvent::Error {
+                        message: message.clone(),
+                        code: Some("provisioning_failed".into()),
+                        timestamp: Some(now()),
+                    }])
+                    .await;
+                    self.set_state(SessionState::Failed, Some(message)).await;
+                    return None;
+                }
+            }
+            self.set_state(SessionState::Idle, None).await;
+        }
+        let sandbox = self.sandbox.clone()?;
+        let mut adapter = self.adapter.take()?;
+        self.set_state(SessionState::Running, None).await;
+        let options = AgentOptions {
+            model: self.info.model.clone(),
+            permission_mode: Some(self.info.permission_mode),
+            resume: self.info.agent_session_id.clone(),
+            base_url: self.ctx.sandbox_env.get("ANTHROPIC_BASE_URL").cloned(),
+            ..Default::default()
+        };
+        let (ev_tx, ev_rx) = mpsc::channel(TURN_EVENT_QUEUE);
+        let (ctl_tx, ctl_rx) = mpsc::channel(16);
+        let turn = Turn {
+            prompt: text,
+            options,
+            timeout: None,
+        };
+        let done = tokio::spawn(async move {
+            let res = run_turn(&*sandbox, &mut *adapter, turn, ev_tx, ctl_rx)
+                .await
+                .map_err(|e| e.to_string());
+            (adapter, res)
+        });
+        Some(RunningTurn {
+            events: ev_rx,
+            control: ctl_tx,
+            done,
+            started: Instant::now(),
+            pending: Vec::new(),
+        })
+    }
+
+    async fn provision(&mut self) -> Result<(), String> {
+        let binary = self.ctx.agent_binary.clone()?;
+        let mut env = self.ctx.sandbox_env.clone();
+        if !env.contains_key("ANTHROPIC_API_KEY")
+            && !env.contains_key("ANTHROPIC_AUTH_TOKEN")
+            && !env.contains_key("ANTHROPIC_BASE_URL")
+        {
+            return Err("the server has no model API credentials: start `aisys serve` with ANTHROPIC_API_KEY (or ANTHROPIC_BASE_URL) set".into());
+        }
+        env.remove("AISYS_TOKEN");
+        let real = binary.canonicalize().unwrap_or_else(|_| binary.clone());
+        let spec = SandboxSpec {
+            workspace: PathBuf::from(&self.info.workspace),
+            home: self.ctx.home.clone(),
+            env,
+            network: true,
+            read_only: real
+                .parent()
+                .map(|p| vec![p.to_path_buf()])
+                .unwrap_or_default(),
+            labels: [("aisys.session".to_string(), self.info.id.clone())].into(),
+            ..Default::default()
+        };
+        let sandbox = self
+            .ctx
+            .environment
+            .create(spec)
+            .await
+            .map_err(|e| e.to_string())?;
+        self.sandbox = Some(Arc::from(sandbox));
+        if self.adapter.is_none() {
+            self.adapter = Some(adapter(self.info.agent, binary));
+        }
+        Ok(())
+    }
+
+    async fn turn_events(&mut self, batch: Vec<StreamEvent>, turn: &mut Option<RunningTurn>) {
+        let mut awaiting = false;
+        for ev in &batch {
+            match ev {
+                StreamEvent::PermissionRequest { request_id, .. } => {
+                    if let Some(t) = turn.as_mut() {
+                        t.pending
+                            .push((request_id.clone(), tokio::time::Instant::now()));
+                        awaiting = true;
+                    }
+                }
+                StreamEvent::SessionStarted {
+                    agent_session_id: Some(id),
+                    ..
+                }
+                | StreamEvent::Result {
+                    agent_session_id: Some(id),
+                    ..
+                } => {
+                    self.info.agent_session_id = Some(id.clone());
+                }
+                _ => {}
+            }
+        }
+        self.emit(batch).await;
+        if awaiting && self.info.state == SessionState::Running {
+            self.set_state(SessionState::AwaitingPermission, None).await;
+        }
+    }
+
+    async fn expire_permissions(&mut self, turn: &mut Option<RunningTurn>) {
+        let Some(t) = turn.as_mut() else { return };
+        let now = tokio::time::Instant::now();
+        let (expired, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut t.pending)
+            .into_iter()
+            .partition(|(_, at)| *at + PERMISSION_TIMEOUT <= now);
+        t.pending = kept;
+        for (request_id, _) in expired {
+            let _ = t
+                .control
+                .send(TurnControl::Permission {
+                    request_id,
+                    decision: PermissionDecision::Deny,
+                    message: Some("no client answered in time".into()),
+                    decided_by: "timeout".into(),
+                })
+                .await;
+        }
+        if t.pending.is_empty() && self.info.state == SessionState::AwaitingPermission {
+            self.set_state(SessionState::Running, None).await;
+        }
+    }
+
+    async fn finish_turn(&mut self, done: TurnResult, started: Option<Instant>) {
+        if let Some(s) = started {
+            self.ctx.metrics.turn_finished(s.elapsed());
+        }
+        match done {
+            Ok((adapter, Ok(outcome))) => {
+                self.adapter = Some(adapter);
+                if let Some(id) = outcome.agent_session_id {
+                    self.info.agent_session_id = Some(id);
+                }
+                let reason = (outcome.status != TurnStatus::Success)
+                    .then(|| format!("{:?}", outcome.status).to_lowercase());
+                self.set_state(SessionState::Idle, reason).await;
+            }
+            Ok((adapter, Err(message))) => {
+                self.adapter = Some(adapter);
+                self.emit(vec![StreamEvent::Error {
+                    message: message.clone(),
+                    code: Some("agent_start_failed".into()),
+                    timestamp: Some(now()),
+                }])
+                .await;
+                self.release_sandbox().await;
+                self.set_state(SessionState::Failed, Some(message)).await;
+            }
+            Err(e) => {
+                self.set_state(SessionState::Failed, Some(format!("the turn crashed: {e}")))
+                    .await;
+            }
+        }
+    }
+
+    async fn release_sandbox(&mut self) {
+        if let Some(sb) = self.sandbox.take() {
+            let _ = sb.terminate().await;
+        }
+    }
+
+    /// Moves to `to`, as an event; an illegal move is logged and skipped (it is a bug here, not
+    /// a client's error: clients' requests are checked before they get this far).
+    async fn set_state(&mut self, to: SessionState, reason: Option<String>) {
+        let from = self.info.state;
+        if let Err(e) = from.transition(to) {
+            tracing::error!("session {}: {e}", self.info.id);
+            return;
+        }
+        self.info.state = to;
+        self.info.reason = reason.clone();
+        self.emit(vec![StreamEvent::StateChanged {
+            from: Some(from),
+            to,
+            reason,
+        }])
+        .await;
+    }
+
+    /// Stores events, then broadcasts them with their seqs, then saves the session's metadata.
+    async fn emit(&mut self, events: Vec<StreamEvent>) {
+        let n = events.len() as u64;
+        match self.ctx.store.append(&self.info.id, events.clone()).await {
+            Ok(first) => {
+                self.ctx.metrics.events_stored(n);
+                for (i, ev) in events.into_iter().enumerate() {
+                    // No subscriber is fine: the store has it.
+                    let _ = self.events.send((first + i as u64, Arc::new(ev)));
+                }
+                self.info.last_seq = first + n - 1;
+            }
+            Err(e) => tracing::error!("session {}: cannot store events: {e}", self.info.id),
+        }
+        self.info.last_activity = now();
+        *self.shared.write().unwrap_or_else(|e| e.into_inner()) = self.info.clone();
+        if let Err(e) = self.ctx.store.put_session(&self.info).await {
+            tracing::error!("session {}: cannot save: {e}", self.info.id);
+        }
+    }
+}
+
+type TurnResult =
+    Result<(Box<dyn AgentAdapter>, Result<TurnOutcome, String>), tokio::task::JoinError>;
+
+enum TurnStep {
+    Event(StreamEvent),
+    Done(TurnResult),
+}
+
+/// The next thing a running turn has: an event (first, while any are waiting) or its end.
+async fn turn_step(turn: &mut Option<RunningTurn>) -> TurnStep {
+    let Some(t) = turn else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        biased;
+        Some(e) = t.events.recv() => TurnStep::Event(e),
+        done = &mut t.done => TurnStep::Done(done),
+    }
+}
+
+async fn sleep_until(t: Option<tokio::time::Instant>) {
+    match t {
+        Some(t) => tokio::time::sleep_until(t).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Now, in RFC 3339 (UTC, milliseconds).
+pub fn now() -> String {
+    jiff::Timestamp::now()
+        .strftime("%Y-%m-%dT%H:%M:%S%.3fZ")
+        .to_string()
+}

@@ -1,0 +1,195 @@
+//! Getting a server ready: data folder, token, sandbox backends, agent binaries, store, recovery,
+//! and the listening socket. `aisys serve` and the embedded server of `aisys chat` share it.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::auth::{self, Token};
+use super::manager::{ManagerConfig, SessionManager};
+use super::metrics::Metrics;
+use super::store::SqliteStore;
+use super::{AppState, DEFAULT_MAX_FRAME, MAX_MESSAGE_BYTES};
+use crate::config::Env;
+use crate::runtime::agent::resolve_binary;
+use crate::runtime::env::{ExecutionEnvironment, ModalConfig};
+use crate::runtime::launch;
+use crate::types::{AgentKind, SandboxKind};
+
+/// The store's file name in the data folder.
+pub const STORE_FILE: &str = "aisys.db";
+
+/// Everything a server is started with, already resolved from flags, environment and config.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    pub data_dir: PathBuf,
+    pub bind: SocketAddr,
+    /// Where the token is read from (created there if missing).
+    pub token_file: PathBuf,
+    /// A token given directly (`AISYS_TOKEN`), which wins over the file.
+    pub token: Option<String>,
+    pub default_agent: AgentKind,
+    pub default_sandbox: SandboxKind,
+    pub max_sessions: usize,
+    pub idle_timeout: Option<Duration>,
+    pub allow_origins: Vec<String>,
+    pub workspace_roots: Vec<PathBuf>,
+    pub sweep_interval: Duration,
+}
+
+/// A server ready to run.
+pub struct Prepared {
+    pub listener: tokio::net::TcpListener,
+    pub state: Arc<AppState>,
+    pub local_addr: SocketAddr,
+    pub token: Token,
+    /// Where the token came from, to tell the operator.
+    pub token_source: String,
+    /// Sessions that were mid-turn when the server last stopped, now `stopped`.
+    pub recovered: usize,
+    /// Things the operator should know (missing credentials, ...).
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("data folder {path}: {source}")]
+    DataDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Auth(#[from] auth::AuthError),
+    #[error(transparent)]
+    Launch(#[from] launch::LaunchError),
+    #[error("--workspace-root {path}: {source}")]
+    WorkspaceRoot {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Store(#[from] super::store::StoreError),
+    #[error("recovering sessions: {0}")]
+    Recover(String),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+/// Prepares a server: everything that can fail, fails here, before anything is served.
+pub async fn prepare(opts: ServeOptions, env: &dyn Env) -> Result<Prepared, StartError> {
+    std::fs::create_dir_all(&opts.data_dir).map_err(|source| StartError::DataDir {
+        path: opts.data_dir.clone(),
+        source,
+    })?;
+    let (token, token_source) = match &opts.token {
+        Some(t) => (Token::new(t.clone()), format!("${}", auth::ENV_TOKEN)),
+        None => (
+            auth::load_or_create(&opts.token_file)?.0,
+            opts.token_file.display().to_string(),
+        ),
+    };
+    let mut warnings = Vec::new();
+    let mut environments: HashMap<SandboxKind, Arc<dyn ExecutionEnvironment>> = HashMap::new();
+    let mut modal = ModalConfig::new(&opts.data_dir);
+    // The server reattaches to its sandboxes after a restart: they outlive the process.
+    modal.keep_on_exit = true;
+    let kinds: &[SandboxKind] = if opts.default_sandbox == SandboxKind::Modal {
+        &[SandboxKind::Local, SandboxKind::Host, SandboxKind::Modal]
+    } else {
+        &[SandboxKind::Local, SandboxKind::Host]
+    };
+    for &kind in kinds {
+        match launch::environment(kind, &modal).await {
+            Ok(e) => {
+                environments.insert(kind, Arc::from(e));
+            }
+            Err(e) if kind == opts.default_sandbox => return Err(e.into()),
+            Err(e) => tracing::info!("{kind} sandboxes are not available: {e}"),
+        }
+    }
+    if !environments.contains_key(&opts.default_sandbox) {
+        return Err(launch::LaunchError::Unsupported(opts.default_sandbox).into());
+    }
+    let sandbox_env = launch::sandbox_env(env, &[])?;
+    if launch::check_credentials(&sandbox_env).is_err() {
+        warnings.push("no ANTHROPIC_API_KEY or ANTHROPIC_BASE_URL in the environment: turns will fail until the server is started with one".into());
+    }
+    let agent_binaries = AgentKind::ALL
+        .iter()
+        .map(|&a| {
+            let bin = resolve_binary(a, None, env, &opts.data_dir)
+                .map(|b| b.path)
+                .map_err(|e| e.to_string());
+            (a, bin)
+        })
+        .collect();
+    let mut workspace_roots = Vec::new();
+    for root in &opts.workspace_roots {
+        workspace_roots.push(
+            root.canonicalize()
+                .map_err(|source| StartError::WorkspaceRoot {
+                    path: root.clone(),
+                    source,
+                })?,
+        );
+    }
+    let store = SqliteStore::open(&opts.data_dir.join(STORE_FILE))?;
+    let metrics = Arc::new(Metrics::default());
+    let manager = Arc::new(SessionManager::new(
+        Arc::new(store),
+        ManagerConfig {
+            data_dir: opts.data_dir.clone(),
+            default_agent: opts.default_agent,
+            default_sandbox: opts.default_sandbox,
+            max_sessions: opts.max_sessions,
+            workspace_roots,
+            idle_timeout: opts.idle_timeout,
+            environments,
+            sandbox_env,
+            agent_binaries,
+        },
+        metrics.clone(),
+    ));
+    let recovered = manager
+        .recover()
+        .await
+        .map_err(|e| StartError::Recover(e.message))?;
+    let listener = tokio::net::TcpListener::bind(opts.bind)
+        .await
+        .map_err(|source| StartError::Listen {
+            addr: opts.bind,
+            source,
+        })?;
+    let local_addr = listener.local_addr().map_err(|source| StartError::Listen {
+        addr: opts.bind,
+        source,
+    })?;
+    if !local_addr.ip().is_loopback() {
+        warnings.push(format!(
+            "listening on {local_addr}, reachable from other machines: the token is the only protection"
+        ));
+    }
+    let state = Arc::new(AppState {
+        manager,
+        token: token.clone(),
+        allowed_origins: opts.allow_origins,
+        max_frame: DEFAULT_MAX_FRAME,
+        max_message: MAX_MESSAGE_BYTES,
+        metrics,
+        sweep_interval: opts.sweep_interval,
+    });
+    Ok(Prepared {
+        listener,
+        state,
+        local_addr,
+        token,
+        token_source,
+        recovered,
+        warnings,
+    })
+}

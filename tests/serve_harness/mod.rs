@@ -1,0 +1,171 @@
+//! Starts the real `aisys serve` binary on a free loopback port with its own data folder, and
+//! connects clients to it. Shared by the server tests.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use aisys::client::{Client, ClientConfig, Notification};
+use aisys::types::{StreamEvent, TurnStatus};
+use tokio::sync::mpsc;
+
+/// How long a test waits for a turn's result before failing.
+pub const TURN_WAIT: Duration = Duration::from_secs(60);
+
+pub fn fake_claude() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/support/fake-claude")
+}
+
+/// A copy of the fake agent with its own settings file.
+pub fn fake_claude_with(dir: &Path, settings: &str) -> PathBuf {
+    let bin = dir.join("fake-claude");
+    std::fs::copy(fake_claude(), &bin).unwrap();
+    std::fs::write(dir.join("fake-claude.json"), settings).unwrap();
+    bin
+}
+
+pub struct Server {
+    pub child: Child,
+    pub url: String,
+    pub http: String,
+    pub token: String,
+    pub data_dir: PathBuf,
+    pub args: Vec<String>,
+    pub env: Vec<(String, String)>,
+}
+
+impl Server {
+    /// Starts `aisys serve` with `args` and `env` (on top of a cleared environment).
+    pub fn start(data_dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Server {
+        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Self::spawn(data_dir, args, env, "127.0.0.1:0")
+    }
+
+    fn spawn(data_dir: &Path, args: Vec<String>, env: Vec<(String, String)>, bind: &str) -> Server {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_aisys"));
+        cmd.arg("serve")
+            .arg("--bind")
+            .arg(bind)
+            .arg("--data-dir")
+            .arg(data_dir)
+            .args(&args)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", data_dir)
+            .env("AISYS_CONFIG_DIR", data_dir.join("config"))
+            .envs(env.iter().cloned())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        let mut child = cmd.spawn().expect("start aisys serve");
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = BufReader::new(stdout).lines();
+        let first = lines.next().expect("aisys serve printed nothing").unwrap();
+        let url = first
+            .split_whitespace()
+            .find(|w| w.starts_with("ws://"))
+            .unwrap_or_else(|| panic!("no URL in {first:?}"))
+            .to_string();
+        std::thread::spawn(move || for _ in lines {});
+        let token = std::fs::read_to_string(data_dir.join("token"))
+            .unwrap()
+            .trim()
+            .to_string();
+        let http = url
+            .replace("ws://", "http://")
+            .trim_end_matches("/ws")
+            .to_string();
+        Server {
+            child,
+            url,
+            http,
+            token,
+            data_dir: data_dir.to_path_buf(),
+            args,
+            env,
+        }
+    }
+
+    /// Starts the server again on the same address and data folder.
+    pub fn restart(&mut self) {
+        let _ = self.child.wait();
+        let addr = self
+            .url
+            .trim_start_matches("ws://")
+            .trim_end_matches("/ws")
+            .to_string();
+        let next = Self::spawn(&self.data_dir, self.args.clone(), self.env.clone(), &addr);
+        *self = next;
+    }
+
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        unsafe {
+            libc::kill(self.child.id() as i32, libc::SIGTERM);
+        }
+        self.child.wait().unwrap()
+    }
+
+    pub async fn client(&self) -> (Client, mpsc::Receiver<Notification>) {
+        Client::connect(ClientConfig {
+            url: self.url.clone(),
+            token: self.token.clone(),
+            client_name: "test".into(),
+        })
+        .await
+        .expect("connect")
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Collects a session's events until a `result` event; returns (seq, event) pairs.
+pub async fn until_result(
+    notes: &mut mpsc::Receiver<Notification>,
+    session_id: &str,
+) -> Vec<(u64, StreamEvent)> {
+    let mut out = Vec::new();
+    let deadline = tokio::time::Instant::now() + TURN_WAIT;
+    loop {
+        let note = tokio::time::timeout_at(deadline, notes.recv())
+            .await
+            .expect("no result in time")
+            .expect("connection task ended");
+        if let Notification::Event {
+            session_id: s,
+            seq,
+            event,
+        } = note
+        {
+            if s != session_id {
+                continue;
+            }
+            let done = matches!(event, StreamEvent::Result { .. });
+            out.push((seq, event));
+            if done {
+                return out;
+            }
+        }
+    }
+}
+
+pub fn result_status(events: &[(u64, StreamEvent)]) -> Option<TurnStatus> {
+    events.iter().rev().find_map(|(_, e)| match e {
+        StreamEvent::Result { status, .. } => Some(*status),
+        _ => None,
+    })
+}

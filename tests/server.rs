@@ -1,0 +1,471 @@
+//! `aisys serve` end to end: the real server process, real bubblewrap sandboxes, and an agent
+//! that speaks Claude Code's stream-json (a fast stand-in here; the real Claude Code CLI runs in
+//! `server_claude.rs`).
+
+mod serve_harness;
+
+use std::time::Duration;
+
+use aisys::client::ClientError;
+use aisys::types::{ClientMessage, ErrorCode, SessionSpec, SessionState, StreamEvent, TurnStatus};
+use futures_util::{SinkExt, StreamExt};
+use serve_harness::*;
+use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest};
+
+fn env_for(bin: &std::path::Path) -> Vec<(&'static str, String)> {
+    vec![
+        ("AISYS_CLAUDE_BIN", bin.display().to_string()),
+        ("ANTHROPIC_BASE_URL", "http://127.0.0.1:9".into()),
+    ]
+}
+
+fn start(dir: &std::path::Path, bin: &std::path::Path, args: &[&str]) -> Server {
+    let env = env_for(bin);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    Server::start(&dir.join("data"), args, &env)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_full_turn_over_the_websocket() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), &fake_claude(), &[]);
+    let (client, mut notes) = server.client().await;
+    let info = client
+        .create(SessionSpec {
+            title: Some("first".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(info.state, SessionState::Idle);
+    client.attach(&info.id, 0).await.unwrap();
+    client
+        .ack(ClientMessage::Message {
+            session_id: info.id.clone(),
+            text: "hello".into(),
+        })
+        .await
+        .unwrap();
+    let events = until_result(&mut notes, &info.id).await;
+    let seqs: Vec<u64> = events.iter().map(|(s, _)| *s).collect();
+    assert_eq!(
+        seqs,
+        (1..=seqs.len() as u64).collect::<Vec<_>>(),
+        "seq from 1, no gaps"
+    );
+    assert_eq!(result_status(&events), Some(TurnStatus::Success));
+    let texts = events
+        .iter()
+        .filter(|(_, e)| matches!(e, StreamEvent::Text { .. }))
+        .count();
+    assert_eq!(texts, 10, "every line of the agent arrives");
+    assert!(
+        events
+            .iter()
+            .any(|(_, e)| matches!(e, StreamEvent::UserMessage { text, .. } if text == "hello"))
+    );
+    assert!(events.iter().any(|(_, e)| matches!(
+        e,
+        StreamEvent::StateChanged {
+            to: SessionState::Running,
+            ..
+        }
+    )));
+    // The turn ran in the session's workspace, inside the sandbox.
+    let args =
+        std::fs::read_to_string(std::path::Path::new(&info.workspace).join(".fake-claude-args"))
+            .unwrap();
+    assert!(args.contains("--input-format=stream-json"), "{args}");
+
+    let list = client.list().await.unwrap();
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0].title.as_deref(), Some("first"));
+    // The HTTP side needs the token too.
+    let http = reqwest_get(&server.http, "/api/sessions", Some(&server.token)).await;
+    assert!(http.0 == 200 && http.1.contains(&info.id), "{http:?}");
+    let metrics = reqwest_get(&server.http, "/metrics", Some(&server.token))
+        .await
+        .1;
+    assert!(metrics.contains("aisys_events_stored_total"), "{metrics}");
+    assert_eq!(reqwest_get(&server.http, "/healthz", None).await.0, 401);
+    assert_eq!(
+        reqwest_get(&server.http, "/healthz", Some("wrong")).await.0,
+        401
+    );
+    assert_eq!(
+        reqwest_get(&server.http, "/healthz", Some(&server.token))
+            .await
+            .0,
+        200
+    );
+}
+
+/// A minimal HTTP GET over a raw socket: (status, body).
+async fn reqwest_get(base: &str, path: &str, token: Option<&str>) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = base.trim_start_matches("http://");
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    s.write_all(
+        format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Connection: close\r\n\r\n")
+            .as_bytes(),
+    )
+    .await
+    .unwrap();
+    let mut buf = String::new();
+    s.read_to_string(&mut buf).await.unwrap();
+    let status = buf
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or("0")
+        .parse()
+        .unwrap_or(0);
+    (status, buf)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_clients_see_the_same_sequence_and_a_late_one_resumes_without_gaps() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = fake_claude_with(dir.path(), r#"{"events": 200}"#);
+    let server = start(dir.path(), &bin, &[]);
+    let (a, mut a_notes) = server.client().await;
+    let (b, mut b_notes) = server.client().await;
+    let info = a.create(SessionSpec::default()).await.unwrap();
+    a.attach(&info.id, 0).await.unwrap();
+    b.attach(&info.id, 0).await.unwrap();
+    a.ack(ClientMessage::Message {
+        session_id: info.id.clone(),
+        text: "go".into(),
+    })
+    .await
+    .unwrap();
+    let ea = until_result(&mut a_notes, &info.id).await;
+    let eb = until_result(&mut b_notes, &info.id).await;
+    assert_eq!(ea, eb, "both clients see identical sequences");
+    assert!(ea.len() > 200);
+
+    // A third client that saw the first 50 events resumes after them: no gap, no duplicate.
+    let (c, mut c_notes) = server.client().await;
+    c.attach(&info.id, 50).await.unwrap();
+    let ec = until_result(&mut c_notes, &info.id).await;
+    assert_eq!(ec.first().map(|(s, _)| *s), Some(51));
+    assert_eq!(ec, ea[50..].to_vec());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_input_gets_errors_and_the_connection_stays() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), &fake_claude(), &["--max-sessions", "2"]);
+    let mut req = server.url.as_str().into_client_request().unwrap();
+    req.headers_mut().insert(
+        "Authorization",
+        format!("Bearer {}", server.token).parse().unwrap(),
+    );
+    let (mut ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+    async fn ask(
+        ws: &mut (
+                 impl SinkExt<Message>
+                 + StreamExt<Item = Result<Message, tokio_tungstenite::tungstenite::Error>>
+                 + Unpin
+             ),
+        text: &str,
+    ) -> serde_json::Value {
+        let _ = ws.send(Message::Text(text.to_string().into())).await;
+        loop {
+            match ws.next().await {
+                Some(Ok(Message::Text(t))) => return serde_json::from_str(&t).unwrap(),
+                Some(Ok(_)) => continue,
+                other => panic!("connection ended: {other:?}"),
+            }
+        }
+    }
+    let r = ask(&mut ws, r#"{"type":"session.list","id":"0"}"#).await;
+    assert_eq!(r["type"], "error");
+    assert!(r["message"].as_str().unwrap().contains("hello"));
+    let r = ask(&mut ws, r#"{"type":"hello","protocol_version":1,"id":"1"}"#).await;
+    assert_eq!(r["type"], "welcome");
+    assert_eq!(r["id"], "1");
+    let r = ask(&mut ws, "{not json").await;
+    assert_eq!(
+        (r["type"].as_str(), r["code"].as_str()),
+        (Some("error"), Some("bad_request"))
+    );
+    let r = ask(&mut ws, r#"{"type":"session.explode","id":"2"}"#).await;
+    assert_eq!(r["code"], "bad_request");
+    assert_eq!(r["id"], "2", "errors name the request");
+    assert!(r["message"].as_str().unwrap().contains("session.explode"));
+    let r = ask(&mut ws, r#"{"type":"session.message","id":"3","text":"x"}"#).await;
+    assert!(r["message"].as_str().unwrap().contains("session_id"), "{r}");
+    let r = ask(
+        &mut ws,
+        r#"{"type":"session.attach","id":"4","session_id":"s_nope"}"#,
+    )
+    .await;
+    assert_eq!(r["code"], "not_found");
+    let r = ask(
+        &mut ws,
+        r#"{"type":"session.create","id":"5","workspace":"/"}"#,
+    )
+    .await;
+    assert_eq!(r["code"], "forbidden", "{r}");
+    let r = ask(&mut ws, r#"{"type":"session.create","id":"6"}"#).await;
+    assert_eq!(r["type"], "session.created");
+    let id = r["session"]["id"].as_str().unwrap().to_string();
+    let r = ask(
+        &mut ws,
+        &format!(r#"{{"type":"session.interrupt","id":"7","session_id":"{id}"}}"#),
+    )
+    .await;
+    assert_eq!(r["code"], "invalid_state", "{r}");
+    let _ = ask(&mut ws, r#"{"type":"session.create","id":"8"}"#).await;
+    let r = ask(&mut ws, r#"{"type":"session.create","id":"9"}"#).await;
+    assert_eq!(r["code"], "limit", "{r}");
+    let r = ask(
+        &mut ws,
+        &format!(r#"{{"type":"session.delete","id":"10","session_id":"{id}"}}"#),
+    )
+    .await;
+    assert_eq!(r["type"], "ack");
+    let r = ask(
+        &mut ws,
+        &format!(r#"{{"type":"session.message","id":"11","session_id":"{id}","text":"x"}}"#),
+    )
+    .await;
+    assert_eq!(
+        r["code"], "not_found",
+        "a deleted session takes no messages"
+    );
+    // Still open after all of that:
+    let r = ask(&mut ws, r#"{"type":"session.list","id":"12"}"#).await;
+    assert_eq!(r["type"], "session.list");
+
+    // A frame over the limit closes the connection with 1009.
+    let big = format!(
+        r#"{{"type":"session.list","pad":"{}"}}"#,
+        "x".repeat(2 * 1024 * 1024)
+    );
+    let _ = ws.send(Message::Text(big.into())).await;
+    let mut code = None;
+    while let Some(Ok(m)) = ws.next().await {
+        if let Message::Close(Some(f)) = m {
+            code = Some(u16::from(f.code));
+            break;
+        }
+    }
+    assert_eq!(code, Some(1009));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn wrong_token_and_foreign_origin_are_refused_before_the_upgrade() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), &fake_claude(), &[]);
+    let mut req = server.url.as_str().into_client_request().unwrap();
+    req.headers_mut()
+        .insert("Authorization", "Bearer nope".parse().unwrap());
+    let err = tokio_tungstenite::connect_async(req).await.unwrap_err();
+    assert!(err.to_string().contains("401"), "{err}");
+    let mut req = server.url.as_str().into_client_request().unwrap();
+    req.headers_mut().insert(
+        "Authorization",
+        format!("Bearer {}", server.token).parse().unwrap(),
+    );
+    req.headers_mut()
+        .insert("Origin", "http://evil.example".parse().unwrap());
+    let err = tokio_tungstenite::connect_async(req).await.unwrap_err();
+    assert!(err.to_string().contains("403"), "{err}");
+    // The subprotocol form a browser can send works.
+    let mut req = server.url.as_str().into_client_request().unwrap();
+    req.headers_mut().insert(
+        "Sec-WebSocket-Protocol",
+        format!("aisys.token.{}", server.token).parse().unwrap(),
+    );
+    assert!(tokio_tungstenite::connect_async(req).await.is_ok());
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(server.data_dir.join("token"))
+            .unwrap()
+            .permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o600);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kill_9_mid_turn_then_restart_recovers_and_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = fake_claude_with(dir.path(), r#"{"events": 3, "sleep": 30}"#);
+    let mut server = start(dir.path(), &bin, &[]);
+    let (client, mut notes) = server.client().await;
+    let info = client.create(SessionSpec::default()).await.unwrap();
+    client.attach(&info.id, 0).await.unwrap();
+    client
+        .ack(ClientMessage::Message {
+            session_id: info.id.clone(),
+            text: "long".into(),
+        })
+        .await
+        .unwrap();
+    // Wait until the agent's lines are stored, then crash the server.
+    let mut seen = 0;
+    while seen < 3 {
+        if let Some(aisys::client::Notification::Event {
+            event: StreamEvent::Text { .. },
+            ..
+        }) = notes.recv().await
+        {
+            seen += 1;
+        }
+    }
+    server.kill9();
+    drop(client);
+    server.restart();
+    let (client, mut notes) = server.client().await;
+    let list = client.list().await.unwrap();
+    assert_eq!(list[0].state, SessionState::Stopped);
+    assert_eq!(list[0].reason.as_deref(), Some("server_restart"));
+    let before = client.attach(&info.id, 0).await.unwrap();
+    // Every committed event is still there, then the recovery's own state change.
+    let mut replayed = Vec::new();
+    while replayed.len() < before.last_seq as usize {
+        if let Some(aisys::client::Notification::Event { seq, event, .. }) = notes.recv().await {
+            replayed.push((seq, event));
+        }
+    }
+    assert_eq!(
+        replayed
+            .iter()
+            .filter(|(_, e)| matches!(e, StreamEvent::Text { .. }))
+            .count(),
+        3
+    );
+    assert!(matches!(
+        replayed.last().unwrap().1,
+        StreamEvent::StateChanged {
+            to: SessionState::Stopped,
+            ..
+        }
+    ));
+    // The next message resumes the agent's own conversation.
+    std::fs::write(dir.path().join("fake-claude.json"), r#"{"events": 1}"#).unwrap();
+    client
+        .ack(ClientMessage::Message {
+            session_id: info.id.clone(),
+            text: "again".into(),
+        })
+        .await
+        .unwrap();
+    let events = until_result(&mut notes, &info.id).await;
+    assert_eq!(result_status(&events), Some(TurnStatus::Success));
+    let args =
+        std::fs::read_to_string(std::path::Path::new(&info.workspace).join(".fake-claude-args"))
+            .unwrap();
+    let last = args.lines().last().unwrap();
+    assert!(
+        last.contains("--resume="),
+        "the resumed turn passes --resume: {last}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hundred_concurrent_sessions_each_complete_a_turn() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = fake_claude_with(dir.path(), r#"{"events": 5}"#);
+    let server = start(dir.path(), &bin, &[]);
+    let mut tasks = Vec::new();
+    for i in 0..100 {
+        let (client, mut notes) = server.client().await;
+        tasks.push(tokio::spawn(async move {
+            let info = client.create(SessionSpec::default()).await.unwrap();
+            client.attach(&info.id, 0).await.unwrap();
+            client
+                .ack(ClientMessage::Message {
+                    session_id: info.id.clone(),
+                    text: format!("n{i}"),
+                })
+                .await
+                .unwrap();
+            let events = until_result(&mut notes, &info.id).await;
+            result_status(&events)
+        }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), Some(TurnStatus::Success));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn idle_sessions_unload_and_load_again_on_demand() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = fake_claude_with(dir.path(), r#"{"events": 1}"#);
+    let server = start(
+        dir.path(),
+        &bin,
+        &["--sweep-interval", "200ms", "--idle-timeout", "300ms"],
+    );
+    let (client, mut notes) = server.client().await;
+    let info = client.create(SessionSpec::default()).await.unwrap();
+    client.attach(&info.id, 0).await.unwrap();
+    client
+        .ack(ClientMessage::Message {
+            session_id: info.id.clone(),
+            text: "one".into(),
+        })
+        .await
+        .unwrap();
+    until_result(&mut notes, &info.id).await;
+    client.detach(&info.id).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    // Unloaded now; a message loads it again and it runs.
+    client.attach(&info.id, 0).await.unwrap();
+    let last = client.last_seq(&info.id).await.unwrap();
+    client
+        .ack(ClientMessage::Message {
+            session_id: info.id.clone(),
+            text: "two".into(),
+        })
+        .await
+        .unwrap();
+    let events = until_result(&mut notes, &info.id).await;
+    assert!(events.iter().all(|(s, _)| *s > last) || last == 0);
+    assert_eq!(result_status(&events), Some(TurnStatus::Success));
+    // The turn's duration is recorded just after its result is sent: poll briefly.
+    let mut metrics = String::new();
+    for _ in 0..50 {
+        metrics = reqwest_get(&server.http, "/metrics", Some(&server.token))
+            .await
+            .1;
+        if metrics.contains("aisys_turn_duration_seconds_count 2") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        metrics.contains("aisys_turn_duration_seconds_count 2"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_shuts_down_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = fake_claude_with(dir.path(), r#"{"events": 1}"#);
+    let mut server = start(dir.path(), &bin, &[]);
+    let (client, mut notes) = server.client().await;
+    let info = client.create(SessionSpec::default()).await.unwrap();
+    client.attach(&info.id, 0).await.unwrap();
+    client
+        .ack(ClientMessage::Message {
+            session_id: info.id.clone(),
+            text: "one".into(),
+        })
+        .await
+        .unwrap();
+    until_result(&mut notes, &info.id).await;
+    let status = server.terminate();
+    assert!(status.success(), "exit 0 on SIGTERM: {status}");
+    match client.list().await {
+        Err(ClientError::Disconnected) | Err(ClientError::Timeout) => {}
+        other => panic!("the server is gone: {other:?}"),
+    }
+    let _ = ErrorCode::Internal;
+}
