@@ -3,7 +3,17 @@
 use clap::Args;
 
 use super::values::{AgentArg, SandboxArg};
-use super::{Context, Exit, not_implemented};
+use std::io::IsTerminal;
+
+use super::{CommandError, Context, EXIT_BAD_INPUT, EXIT_OK, EXIT_USAGE, Exit};
+use crate::client::{Client, ClientConfig};
+use crate::config::{DEFAULT_BIND, ProcessEnv};
+use crate::server::SWEEP_INTERVAL;
+use crate::server::auth;
+use crate::server::manager::DEFAULT_MAX_SESSIONS;
+use crate::server::startup::{self, ServeOptions};
+use crate::tui::State;
+use crate::types::SessionSpec;
 
 /// Chat with coding agents in a terminal UI.
 ///
@@ -40,6 +50,107 @@ pub struct ChatArgs {
     pub sandbox: Option<SandboxArg>,
 }
 
-pub fn run(_ctx: &Context, _args: ChatArgs) -> anyhow::Result<Exit> {
-    Err(not_implemented("chat"))
+pub fn run(ctx: &Context, args: ChatArgs) -> anyhow::Result<Exit> {
+    if !std::io::stdout().is_terminal() {
+        return Err(CommandError::new(EXIT_USAGE, "aisys chat needs a terminal").into());
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(run_async(ctx, args))
+}
+
+async fn run_async(ctx: &Context, args: ChatArgs) -> anyhow::Result<Exit> {
+    let data_dir = ctx.config.data_dir(None);
+    let url = args
+        .server
+        .clone()
+        .or_else(|| ctx.config.file.server.url.clone())
+        .unwrap_or_else(|| format!("ws://{DEFAULT_BIND}/ws"));
+    let token_file = ctx
+        .config
+        .file
+        .server
+        .token_file
+        .clone()
+        .unwrap_or_else(|| data_dir.join(auth::TOKEN_FILE));
+    let token = args.token.clone().or_else(|| {
+        std::fs::read_to_string(&token_file)
+            .ok()
+            .map(|t| t.trim().to_string())
+    });
+    let client_name = format!("aisys-chat/{}", env!("CARGO_PKG_VERSION"));
+
+    let connected = match &token {
+        Some(t) => Client::connect(ClientConfig {
+            url: url.clone(),
+            token: t.clone(),
+            client_name: client_name.clone(),
+        })
+        .await
+        .map_err(|e| e.to_string()),
+        None => Err("no token".to_string()),
+    };
+    let (client, notes, _embedded) = match connected {
+        Ok((c, n)) => (c, n, None),
+        Err(why) if args.server.is_none() => {
+            // Nothing answers at the default address: run a server in this process.
+            tracing::info!("no server at {url} ({why}); starting one in this process");
+            let opts = ServeOptions {
+                token_file: token_file.clone(),
+                token: None,
+                data_dir: data_dir.clone(),
+                bind: "127.0.0.1:0".parse().expect("a valid address"),
+                default_agent: ctx.config.agent(args.agent.map(Into::into)),
+                default_sandbox: ctx.config.sandbox(args.sandbox.map(Into::into)),
+                max_sessions: ctx
+                    .config
+                    .file
+                    .server
+                    .max_sessions
+                    .unwrap_or(DEFAULT_MAX_SESSIONS),
+                idle_timeout: None,
+                allow_origins: vec![],
+                workspace_roots: vec![],
+                sweep_interval: SWEEP_INTERVAL,
+            };
+            let ready = startup::prepare(opts, &ProcessEnv)
+                .await
+                .map_err(|e| CommandError::new(EXIT_BAD_INPUT, e.to_string()))?;
+            let url = format!("ws://{}/ws", ready.local_addr);
+            let token = ready.token.as_str().to_string();
+            let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+            let server = tokio::spawn(crate::server::serve(ready.listener, ready.state, async {
+                let _ = stop_rx.await;
+            }));
+            let (c, n) = Client::connect(ClientConfig {
+                url,
+                token,
+                client_name,
+            })
+            .await
+            .map_err(|e| CommandError::new(EXIT_BAD_INPUT, e.to_string()))?;
+            (c, n, Some((stop_tx, server)))
+        }
+        Err(why) => {
+            return Err(CommandError::new(
+                EXIT_BAD_INPUT,
+                format!("cannot connect to {url}: {why}\n  fix: start `aisys serve`, or check --server and --token"),
+            )
+            .into());
+        }
+    };
+    let mut state = State::new();
+    state.new_session = SessionSpec {
+        agent: args.agent.map(Into::into),
+        sandbox: args.sandbox.map(Into::into),
+        ..Default::default()
+    };
+    let open = if args.new { None } else { args.session.clone() };
+    crate::tui::app::run(client, notes, state, open).await?;
+    if let Some((stop, server)) = _embedded {
+        let _ = stop.send(());
+        let _ = server.await;
+    }
+    Ok(EXIT_OK)
 }

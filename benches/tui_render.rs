@@ -1,0 +1,213 @@
+//! Frame time of `aisys chat` on a 10,000-block session: the first frame, scrolling (PgUp through
+//! the history, Home, End), and a keystroke (update + redraw). Run with `cargo bench --bench
+//! tui_render`; it prints the median and p99 of each, in milliseconds.
+
+use std::time::{Duration, Instant};
+
+use aisys::client::Notification;
+use aisys::tui::state::{Connection, Input, State};
+use aisys::tui::view::{self, LayoutCache};
+use aisys::types::*;
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use serde_json::json;
+
+/// Blocks in the benchmark session.
+const BLOCKS: usize = 10_000;
+/// Blocks when run as a test (`cargo test --all-targets`), just to prove the bench still works.
+const SMOKE_BLOCKS: usize = 200;
+
+fn session(blocks: usize) -> State {
+    let mut s = State::new();
+    s.connection = Connection::Connected;
+    s.open(SessionInfo {
+        id: "s".into(),
+        title: None,
+        agent: AgentKind::ClaudeCode,
+        sandbox: SandboxKind::Local,
+        state: SessionState::Idle,
+        reason: None,
+        workspace: "/w".into(),
+        model: None,
+        permission_mode: PermissionMode::Default,
+        agent_session_id: None,
+        created_at: String::new(),
+        last_activity: String::new(),
+        last_seq: 0,
+    });
+    let mut seq = 0;
+    let mut push = |s: &mut State, event: StreamEvent| {
+        seq += 1;
+        s.update(Input::Note(Notification::Event {
+            session_id: "s".into(),
+            seq,
+            event,
+        }));
+    };
+    let mut i = 0;
+    while s.conversation.blocks.len() < blocks {
+        push(
+            &mut s,
+            StreamEvent::UserMessage {
+                id: Some(format!("u{i}")),
+                text: format!("question {i}: why does the test fail?"),
+                images: vec![],
+                compact_summary: false,
+                parent_tool_use_id: None,
+                timestamp: None,
+            },
+        );
+        push(
+            &mut s,
+            StreamEvent::Text {
+                message_id: Some(format!("m{i}")),
+                text: format!(
+                    "Let me look.\n```rust\nfn f{i}() {{}}\n```\nThe `test` fails because of step {i}; here is a longer paragraph that wraps across the width of the terminal more than once, as answers do."
+                ),
+                parent_tool_use_id: None,
+                timestamp: None,
+            },
+        );
+        push(
+            &mut s,
+            StreamEvent::ToolCall {
+                id: format!("t{i}"),
+                name: "Bash".into(),
+                input: json!({"command": format!("cargo test case_{i}")}),
+                message_id: Some(format!("m{i}")),
+                parent_tool_use_id: None,
+                timestamp: None,
+            },
+        );
+        push(
+            &mut s,
+            StreamEvent::ToolResult {
+                tool_use_id: format!("t{i}"),
+                content: ToolResultContent::Text("ok\n".repeat(5)),
+                is_error: false,
+                parent_tool_use_id: None,
+                timestamp: None,
+            },
+        );
+        i += 1;
+    }
+    s
+}
+
+fn stats(name: &str, mut v: Vec<Duration>) {
+    v.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    println!(
+        "{name:<28} n={:<5} median {:>7.3} ms   p99 {:>7.3} ms   max {:>7.3} ms",
+        v.len(),
+        ms(v[v.len() / 2]),
+        ms(v[v.len() * 99 / 100]),
+        ms(v[v.len() - 1])
+    );
+}
+
+fn main() {
+    // `cargo bench` passes --bench; `cargo test --all-targets` runs a small smoke version.
+    let blocks = if std::env::args().any(|a| a == "--bench") {
+        BLOCKS
+    } else {
+        SMOKE_BLOCKS
+    };
+    let built = Instant::now();
+    let mut state = session(blocks);
+    println!(
+        "built a session of {} blocks in {:.2?}",
+        state.conversation.blocks.len(),
+        built.elapsed()
+    );
+    let mut terminal = Terminal::new(TestBackend::new(120, 40)).unwrap();
+    let mut cache = LayoutCache::default();
+    state.update(Input::ViewHeight(view::conversation_height(40, 1)));
+
+    let t = Instant::now();
+    terminal
+        .draw(|f| view::draw(f, &state, &mut cache))
+        .unwrap();
+    println!(
+        "first frame: {:.3} ms ({} blocks laid out)",
+        t.elapsed().as_secs_f64() * 1000.0,
+        cache.len()
+    );
+
+    let mut frames = Vec::new();
+    for _ in 0..300 {
+        state.update(Input::Key(KeyEvent::new(
+            KeyCode::PageUp,
+            KeyModifiers::NONE,
+        )));
+        let t = Instant::now();
+        terminal
+            .draw(|f| view::draw(f, &state, &mut cache))
+            .unwrap();
+        frames.push(t.elapsed());
+    }
+    stats("scroll up (PgUp x300)", frames);
+
+    let mut frames = Vec::new();
+    for _ in 0..300 {
+        state.update(Input::Key(KeyEvent::new(
+            KeyCode::PageDown,
+            KeyModifiers::NONE,
+        )));
+        let t = Instant::now();
+        terminal
+            .draw(|f| view::draw(f, &state, &mut cache))
+            .unwrap();
+        frames.push(t.elapsed());
+    }
+    stats("scroll down (PgDn x300)", frames);
+
+    let mut frames = Vec::new();
+    for key in [KeyCode::Home, KeyCode::End].repeat(50) {
+        state.update(Input::Key(KeyEvent::new(key, KeyModifiers::CONTROL)));
+        let t = Instant::now();
+        terminal
+            .draw(|f| view::draw(f, &state, &mut cache))
+            .unwrap();
+        frames.push(t.elapsed());
+    }
+    stats("jump Home/End", frames);
+
+    let mut frames = Vec::new();
+    for c in "the quick brown fox jumps over the lazy dog "
+        .repeat(5)
+        .chars()
+    {
+        let t = Instant::now();
+        state.update(Input::Key(KeyEvent::new(
+            KeyCode::Char(c),
+            KeyModifiers::NONE,
+        )));
+        terminal
+            .draw(|f| view::draw(f, &state, &mut cache))
+            .unwrap();
+        frames.push(t.elapsed());
+    }
+    stats("keystroke to frame", frames);
+
+    let mut frames = Vec::new();
+    for n in 0..300u64 {
+        let t = Instant::now();
+        state.update(Input::Note(Notification::Event {
+            session_id: "s".into(),
+            seq: 1_000_000 + n,
+            event: StreamEvent::TextDelta {
+                message_id: Some("live".into()),
+                index: 0,
+                text: "token ".into(),
+                parent_tool_use_id: None,
+            },
+        }));
+        terminal
+            .draw(|f| view::draw(f, &state, &mut cache))
+            .unwrap();
+        frames.push(t.elapsed());
+    }
+    stats("streamed delta to frame", frames);
+}

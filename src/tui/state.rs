@@ -1,0 +1,630 @@
+//! The TUI's state and how input changes it: a pure `update` from [`Input`] to [`Action`]s,
+//! with no terminal and no network, so every screen can be reached in a test.
+
+use std::collections::{HashMap, HashSet};
+use std::time::Instant;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseEventKind};
+
+use crate::client::Notification;
+use crate::converters::Assembler;
+use crate::types::{
+    BlockKind, ClientMessage, ConversationBlock, PermissionDecision, ServerMessage, SessionInfo,
+    SessionSpec, SessionState, StreamEvent, TokenUsage,
+};
+
+/// Lines a PgUp/PgDn moves when the view height is unknown.
+const PAGE_FALLBACK: usize = 10;
+/// Lines one mouse-wheel notch scrolls.
+const WHEEL_LINES: usize = 3;
+/// Input history kept per process.
+const HISTORY_LIMIT: usize = 200;
+
+/// Whether the client is connected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Connection {
+    Connecting,
+    Connected,
+    Disconnected(String),
+}
+
+/// Where the conversation view is scrolled to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scroll {
+    /// `n` lines above the bottom; 0 follows new output.
+    FromBottom(usize),
+    /// `n` lines below the top (after Home): new output does not move the view.
+    FromTop(usize),
+}
+
+/// A permission request waiting for the person.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PendingPermission {
+    pub session_id: String,
+    pub request_id: String,
+    pub tool_name: String,
+    pub input: serde_json::Value,
+    /// The highlighted choice: 0 allow once, 1 always allow this tool, 2 deny.
+    pub choice: usize,
+}
+
+/// Something the state asks the app to do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    Send(ClientMessage),
+    /// Attach to a session (detaching from the current one), replaying from the start.
+    Open(String),
+    /// Create a session, open it, and send it its first message.
+    CreateAndSend {
+        spec: SessionSpec,
+        text: String,
+    },
+    RefreshSessions,
+    Quit,
+}
+
+/// What happens to the state.
+#[derive(Debug, Clone)]
+pub enum Input {
+    Key(KeyEvent),
+    Mouse(MouseEventKind),
+    /// The conversation area's height in lines, after a resize.
+    ViewHeight(usize),
+    Note(Notification),
+    Sessions(Vec<SessionInfo>),
+    /// The app opened a session.
+    Opened(SessionInfo),
+    /// A request failed.
+    Failed(String),
+}
+
+/// One session's conversation as the view needs it.
+#[derive(Default)]
+pub struct Conversation {
+    pub assembler: Assembler,
+    pub blocks: Vec<ConversationBlock>,
+    /// Bumped when a block changes, so cached layouts of it are dropped.
+    pub versions: Vec<u64>,
+}
+
+impl Conversation {
+    fn push(&mut self, event: StreamEvent) {
+        // Only the blocks the assembler says changed are copied: O(1) per event, not O(blocks).
+        for i in self.assembler.push(event) {
+            let Some(b) = self.assembler.blocks().get(i) else {
+                continue;
+            };
+            if i < self.blocks.len() {
+                self.blocks[i] = b.clone();
+                self.versions[i] += 1;
+            } else {
+                self.blocks.push(b.clone());
+                self.versions.push(0);
+            }
+        }
+    }
+}
+
+pub struct State {
+    pub connection: Connection,
+    pub sessions: Vec<SessionInfo>,
+    pub show_sessions: bool,
+    pub selected_session: usize,
+    pub current: Option<SessionInfo>,
+    pub conversation: Conversation,
+    pub scroll: Scroll,
+    pub view_height: usize,
+    /// Blocks shown expanded (tool calls with input and result, thinking unfolded).
+    pub expanded: HashSet<String>,
+    /// The block the cursor is on (Alt-Up/Alt-Down), for expanding one.
+    pub cursor: Option<usize>,
+    pub input: ratatui_textarea::TextArea<'static>,
+    pub history: Vec<String>,
+    pub history_pos: Option<usize>,
+    pub permission: Option<PendingPermission>,
+    /// Tools the person chose to always allow, per session.
+    pub always_allow: HashMap<String, HashSet<String>>,
+    pub show_help: bool,
+    /// A message for the status bar (errors of requests, hints).
+    pub notice: Option<String>,
+    pub model: Option<String>,
+    pub usage: TokenUsage,
+    pub cost: f64,
+    pub turn_started: Option<Instant>,
+    pub last_turn_ms: Option<u64>,
+    /// When Ctrl-C was pressed once: a second press quits.
+    pub quit_armed: bool,
+    /// Settings of sessions this client creates (agent, sandbox).
+    pub new_session: SessionSpec,
+}
+
+impl Default for State {
+    fn default() -> Self {
+        State::new()
+    }
+}
+
+impl State {
+    pub fn new() -> State {
+        let mut input = ratatui_textarea::TextArea::default();
+        input.set_placeholder_text("Type a message · Enter sends · Alt-Enter new line · ? keys");
+        State {
+            connection: Connection::Connecting,
+            sessions: Vec::new(),
+            show_sessions: false,
+            selected_session: 0,
+            current: None,
+            conversation: Conversation::default(),
+            scroll: Scroll::FromBottom(0),
+            view_height: 0,
+            expanded: HashSet::new(),
+            cursor: None,
+            input,
+            history: Vec::new(),
+            history_pos: None,
+            permission: None,
+            always_allow: HashMap::new(),
+            show_help: false,
+            notice: None,
+            model: None,
+            usage: TokenUsage::default(),
+            cost: 0.0,
+            turn_started: None,
+            last_turn_ms: None,
+            quit_armed: false,
+            new_session: SessionSpec::default(),
+        }
+    }
+
+    pub fn session_state(&self) -> Option<SessionState> {
+        self.current.as_ref().map(|s| s.state)
+    }
+
+    /// Applies one input; returns what the app must do.
+    pub fn update(&mut self, input: Input) -> Vec<Action> {
+        match input {
+            Input::Key(k) => self.key(k),
+            Input::Mouse(m) => {
+                match m {
+                    MouseEventKind::ScrollUp => self.scroll_up(WHEEL_LINES),
+                    MouseEventKind::ScrollDown => self.scroll_down(WHEEL_LINES),
+                    _ => {}
+                }
+                vec![]
+            }
+            Input::ViewHeight(h) => {
+                self.view_height = h;
+                vec![]
+            }
+            Input::Note(n) => self.note(n),
+            Input::Sessions(list) => {
+                self.sessions = list;
+                if self.selected_session >= self.sessions.len() {
+                    self.selected_session = self.sessions.len().saturating_sub(1);
+                }
+                vec![]
+            }
+            Input::Opened(info) => {
+                self.open(info);
+                vec![]
+            }
+            Input::Failed(msg) => {
+                self.notice = Some(msg);
+                vec![]
+            }
+        }
+    }
+
+    /// Starts showing a session (its events arrive next, from seq 1).
+    pub fn open(&mut self, info: SessionInfo) {
+        self.model = info.model.clone();
+        self.current = Some(info);
+        self.conversation = Conversation::default();
+        self.scroll = Scroll::FromBottom(0);
+        self.expanded.clear();
+        self.cursor = None;
+        self.permission = None;
+        self.usage = TokenUsage::default();
+        self.cost = 0.0;
+        self.turn_started = None;
+        self.last_turn_ms = None;
+    }
+
+    fn note(&mut self, n: Notification) -> Vec<Action> {
+        match n {
+            Notification::Connected => {
+                self.connection = Connection::Connected;
+                self.notice = None;
+                vec![Action::RefreshSessions]
+            }
+            Notification::Disconnected { reason } => {
+                self.connection = Connection::Disconnected(reason);
+                vec![]
+            }
+            Notification::Event {
+                session_id, event, ..
+            } => {
+                if self.current.as_ref().map(|c| &c.id) != Some(&session_id) {
+                    return vec![];
+                }
+                self.event(session_id, event)
+            }
+            Notification::Server(ServerMessage::State {
+                session_id, state, ..
+            }) => {
+                if let Some(s) = self.sessions.iter_mut().find(|s| s.id == session_id) {
+                    s.state = state;
+                }
+                vec![]
+            }
+            Notification::Server(_) => vec![],
+        }
+    }
+
+    fn event(&mut self, session_id: String, event: StreamEvent) -> Vec<Action> {
+        let mut actions = vec![];
+        match &event {
+            StreamEvent::SessionStarted {
+                model: Some(model), ..
+            } => self.model = Some(model.clone()),
+            StreamEvent::StateChanged { to, .. } => {
+                if let Some(c) = self.current.as_mut() {
+                    c.state = *to;
+                }
+                if *to == SessionState::Running && self.turn_started.is_none() {
+                    self.turn_started = Some(Instant::now());
+                }
+                if !to.is_busy() {
+                    self.permission = None;
+                }
+            }
+            StreamEvent::Usage { usage, .. } => {
+                self.usage.input_tokens += usage.input_tokens;
+                self.usage.output_tokens += usage.output_tokens;
+                self.usage.cache_creation_tokens += usage.cache_creation_tokens;
+                self.usage.cache_read_tokens += usage.cache_read_tokens;
+            }
+            StreamEvent::Result {
+                cost_usd,
+                duration_ms,
+                ..
+            } => {
+                self.cost += cost_usd.unwrap_or(0.0);
+                self.last_turn_ms = duration_ms
+                    .or_else(|| self.turn_started.map(|t| t.elapsed().as_millis() as u64));
+                self.turn_started = None;
+            }
+            StreamEvent::PermissionRequest {
+                request_id,
+                tool_name,
+                input,
+                ..
+            } => {
+                let always = self
+                    .always_allow
+                    .get(&session_id)
+                    .is_some_and(|s| s.contains(tool_name));
+                if always {
+                    actions.push(Action::Send(ClientMessage::Permission {
+                        session_id: session_id.clone(),
+                        request_id: request_id.clone(),
+                        decision: PermissionDecision::Allow,
+                        message: None,
+                    }));
+                } else {
+                    self.permission = Some(PendingPermission {
+                        session_id: session_id.clone(),
+                        request_id: request_id.clone(),
+                        tool_name: tool_name.clone(),
+                        input: input.clone(),
+                        choice: 0,
+                    });
+                }
+            }
+            StreamEvent::PermissionDecision { request_id, .. }
+                if self
+                    .permission
+                    .as_ref()
+                    .is_some_and(|p| &p.request_id == request_id) =>
+            {
+                self.permission = None;
+            }
+            _ => {}
+        }
+        self.conversation.push(event);
+        actions
+    }
+
+    fn key(&mut self, k: KeyEvent) -> Vec<Action> {
+        let ctrl = k.modifiers.contains(KeyModifiers::CONTROL);
+        let alt = k.modifiers.contains(KeyModifiers::ALT);
+        if ctrl && k.code == KeyCode::Char('c') {
+            if self.quit_armed {
+                return vec![Action::Quit];
+            }
+            self.quit_armed = true;
+            self.notice = Some("press Ctrl-C again to quit".into());
+            return vec![];
+        }
+        self.quit_armed = false;
+        if self.show_help {
+            self.show_help = false;
+            return vec![];
+        }
+        if self.permission.is_some() {
+            return self.permission_key(k);
+        }
+        if k.code == KeyCode::Tab || (ctrl && k.code == KeyCode::Char('b')) {
+            self.show_sessions = !self.show_sessions;
+            return if self.show_sessions {
+                vec![Action::RefreshSessions]
+            } else {
+                vec![]
+            };
+        }
+        if self.show_sessions {
+            return self.sessions_key(k);
+        }
+        match k.code {
+            KeyCode::Esc => self.interrupt(),
+            KeyCode::PageUp => {
+                self.scroll_up(self.page());
+                vec![]
+            }
+            KeyCode::PageDown => {
+                self.scroll_down(self.page());
+                vec![]
+            }
+            KeyCode::Home if ctrl || self.input_is_empty() => {
+                self.scroll = Scroll::FromTop(0);
+                vec![]
+            }
+            KeyCode::End if ctrl || self.input_is_empty() => {
+                self.scroll = Scroll::FromBottom(0);
+                vec![]
+            }
+            KeyCode::Up if alt => {
+                self.move_cursor(-1);
+                vec![]
+            }
+            KeyCode::Down if alt => {
+                self.move_cursor(1);
+                vec![]
+            }
+            KeyCode::Char('o') if ctrl => {
+                self.toggle_expanded();
+                vec![]
+            }
+            KeyCode::Char('?') if self.input_is_empty() => {
+                self.show_help = true;
+                vec![]
+            }
+            KeyCode::Enter if alt || k.modifiers.contains(KeyModifiers::SHIFT) => {
+                self.input.insert_newline();
+                vec![]
+            }
+            KeyCode::Enter => self.submit(),
+            KeyCode::Up if self.input.cursor().0 == 0 => {
+                self.recall(-1);
+                vec![]
+            }
+            KeyCode::Down if self.history_pos.is_some() => {
+                self.recall(1);
+                vec![]
+            }
+            _ => {
+                self.input.input(k);
+                vec![]
+            }
+        }
+    }
+
+    fn input_is_empty(&self) -> bool {
+        self.input.lines().iter().all(|l| l.is_empty())
+    }
+
+    fn page(&self) -> usize {
+        if self.view_height > 2 {
+            self.view_height - 2
+        } else {
+            PAGE_FALLBACK
+        }
+    }
+
+    pub fn scroll_up(&mut self, n: usize) {
+        self.scroll = match self.scroll {
+            Scroll::FromBottom(x) => Scroll::FromBottom(x + n),
+            Scroll::FromTop(x) => Scroll::FromTop(x.saturating_sub(n)),
+        };
+    }
+
+    pub fn scroll_down(&mut self, n: usize) {
+        self.scroll = match self.scroll {
+            Scroll::FromBottom(x) => Scroll::FromBottom(x.saturating_sub(n)),
+            Scroll::FromTop(x) => Scroll::FromTop(x + n),
+        };
+    }
+
+    fn move_cursor(&mut self, delta: isize) {
+        let n = self.conversation.blocks.len();
+        if n == 0 {
+            return;
+        }
+        let cur = self.cursor.unwrap_or(n) as isize + delta;
+        self.cursor = Some(cur.clamp(0, n as isize - 1) as usize);
+    }
+
+    /// Expands or folds the block under the cursor, or the newest tool call.
+    fn toggle_expanded(&mut self) {
+        let blocks = &self.conversation.blocks;
+        let target = self.cursor.and_then(|i| blocks.get(i)).or_else(|| {
+            blocks.iter().rev().find(|b| {
+                matches!(
+                    b.kind,
+                    BlockKind::ToolCall { .. }
+                        | BlockKind::SubagentRun { .. }
+                        | BlockKind::Thinking { .. }
+                )
+            })
+        });
+        if let Some(b) = target {
+            let id = b.id.clone();
+            if !self.expanded.remove(&id) {
+                self.expanded.insert(id);
+            }
+        }
+    }
+
+    fn recall(&mut self, delta: isize) {
+        if self.history.is_empty() {
+            return;
+        }
+        let n = self.history.len() as isize;
+        let pos = match self.history_pos {
+            None if delta < 0 => n - 1,
+            None => return,
+            Some(p) => p as isize + delta,
+        };
+        if pos >= n {
+            self.history_pos = None;
+            self.set_input("");
+            return;
+        }
+        let pos = pos.clamp(0, n - 1) as usize;
+        self.history_pos = Some(pos);
+        let text = self.history[pos].clone();
+        self.set_input(&text);
+    }
+
+    fn set_input(&mut self, text: &str) {
+        let mut t = ratatui_textarea::TextArea::from(text.lines().map(str::to_string));
+        t.set_placeholder_text("Type a message · Enter sends · Alt-Enter new line · ? keys");
+        t.move_cursor(ratatui_textarea::CursorMove::Bottom);
+        t.move_cursor(ratatui_textarea::CursorMove::End);
+        self.input = t;
+    }
+
+    fn submit(&mut self) -> Vec<Action> {
+        let text = self.input.lines().join("\n");
+        if text.trim().is_empty() {
+            return vec![];
+        }
+        self.history.push(text.clone());
+        if self.history.len() > HISTORY_LIMIT {
+            self.history.remove(0);
+        }
+        self.history_pos = None;
+        self.set_input("");
+        self.scroll = Scroll::FromBottom(0);
+        match &self.current {
+            Some(s) => vec![Action::Send(ClientMessage::Message {
+                session_id: s.id.clone(),
+                text,
+            })],
+            None => {
+                // The first message of a new session creates it.
+                let mut spec = self.new_session.clone();
+                spec.title = Some(text.lines().next().unwrap_or("").chars().take(60).collect());
+                vec![Action::CreateAndSend { spec, text }]
+            }
+        }
+    }
+
+    fn interrupt(&mut self) -> Vec<Action> {
+        match &self.current {
+            Some(s) if s.state.is_busy() => vec![Action::Send(ClientMessage::Interrupt {
+                session_id: s.id.clone(),
+            })],
+            _ => vec![],
+        }
+    }
+
+    fn permission_key(&mut self, k: KeyEvent) -> Vec<Action> {
+        let Some(p) = self.permission.as_mut() else {
+            return vec![];
+        };
+        let choice = match k.code {
+            KeyCode::Left | KeyCode::Up | KeyCode::BackTab => {
+                p.choice = (p.choice + 2) % 3;
+                return vec![];
+            }
+            KeyCode::Right | KeyCode::Down | KeyCode::Tab => {
+                p.choice = (p.choice + 1) % 3;
+                return vec![];
+            }
+            KeyCode::Char('y') | KeyCode::Char('a') => 0,
+            KeyCode::Char('A') => 1,
+            KeyCode::Char('n') | KeyCode::Char('d') | KeyCode::Esc => 2,
+            KeyCode::Enter => p.choice,
+            _ => return vec![],
+        };
+        let p = self.permission.take().expect("checked above");
+        if choice == 1 {
+            self.always_allow
+                .entry(p.session_id.clone())
+                .or_default()
+                .insert(p.tool_name.clone());
+        }
+        let decision = if choice == 2 {
+            PermissionDecision::Deny
+        } else {
+            PermissionDecision::Allow
+        };
+        vec![Action::Send(ClientMessage::Permission {
+            session_id: p.session_id,
+            request_id: p.request_id,
+            decision,
+            message: (decision == PermissionDecision::Deny).then(|| "denied in aisys chat".into()),
+        })]
+    }
+
+    fn sessions_key(&mut self, k: KeyEvent) -> Vec<Action> {
+        let n = self.sessions.len();
+        match k.code {
+            KeyCode::Up => self.selected_session = self.selected_session.saturating_sub(1),
+            KeyCode::Down if n > 0 => {
+                self.selected_session = (self.selected_session + 1).min(n - 1)
+            }
+            KeyCode::Esc => self.show_sessions = false,
+            KeyCode::Enter => {
+                if let Some(s) = self.sessions.get(self.selected_session).cloned() {
+                    self.show_sessions = false;
+                    let id = s.id.clone();
+                    self.open(s);
+                    return vec![Action::Open(id)];
+                }
+            }
+            KeyCode::Char('n') => {
+                self.show_sessions = false;
+                self.current = None;
+                self.conversation = Conversation::default();
+                self.notice = Some("new session: type its first message".into());
+            }
+            KeyCode::Char('s') => {
+                if let Some(s) = self.sessions.get(self.selected_session) {
+                    return vec![
+                        Action::Send(ClientMessage::Stop {
+                            session_id: s.id.clone(),
+                        }),
+                        Action::RefreshSessions,
+                    ];
+                }
+            }
+            KeyCode::Char('d') => {
+                if let Some(s) = self.sessions.get(self.selected_session) {
+                    let id = s.id.clone();
+                    if self.current.as_ref().is_some_and(|c| c.id == id) {
+                        self.current = None;
+                        self.conversation = Conversation::default();
+                    }
+                    return vec![
+                        Action::Send(ClientMessage::Delete { session_id: id }),
+                        Action::RefreshSessions,
+                    ];
+                }
+            }
+            _ => {}
+        }
+        vec![]
+    }
+}

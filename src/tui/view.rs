@@ -1,0 +1,776 @@
+//! The view: draws a [`State`] into a frame. Pure apart from its layout cache, which only
+//! remembers what it computed: each block is laid out once per width (and again when it changes),
+//! and only the blocks in view are laid out at all.
+
+use std::collections::HashMap;
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Direction, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, List, ListItem, ListState, Paragraph, Wrap};
+use serde_json::Value;
+use unicode_width::UnicodeWidthChar;
+
+use super::state::{Connection, Scroll, State};
+use crate::converters::summarize_input;
+use crate::types::{
+    BlockKind, ConversationBlock, PermissionDecision, SessionState, ToolResultContent, ToolStatus,
+};
+
+/// Width of the session list when it is shown.
+const SESSIONS_WIDTH: u16 = 34;
+/// Most lines of the input box (it scrolls beyond).
+const INPUT_MAX_LINES: u16 = 6;
+/// Lines of a tool result shown when expanded; the rest is summarized.
+const RESULT_LINES: usize = 30;
+/// Below this width the session list is not drawn beside the conversation.
+const NARROW: u16 = 60;
+
+/// Layouts of blocks, keyed by (block index, version, width, expanded, under cursor).
+#[derive(Default)]
+pub struct LayoutCache {
+    map: HashMap<(usize, u64, u16, bool, bool), Vec<Line<'static>>>,
+}
+
+impl LayoutCache {
+    fn lines(&mut self, state: &State, i: usize, width: u16) -> &Vec<Line<'static>> {
+        let block = &state.conversation.blocks[i];
+        let key = (
+            i,
+            state.conversation.versions[i],
+            width,
+            state.expanded.contains(&block.id),
+            state.cursor == Some(i),
+        );
+        self.map
+            .entry(key)
+            .or_insert_with(|| block_lines(block, width as usize, key.3, key.4, &state.expanded))
+    }
+
+    /// Number of cached layouts (for tests and benchmarks).
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+}
+
+/// Draws the whole screen.
+pub fn draw(frame: &mut Frame, state: &State, cache: &mut LayoutCache) {
+    let area = frame.area();
+    let input_lines = (state.input.lines().len() as u16).clamp(1, INPUT_MAX_LINES);
+    let rows = Layout::default()
+        .direction(Direction::Vertical)
+        .constraints([
+            Constraint::Min(1),
+            Constraint::Length(input_lines + 2),
+            Constraint::Length(1),
+        ])
+        .split(area);
+    let mut main = rows[0];
+    if state.show_sessions {
+        if area.width < NARROW {
+            draw_sessions(frame, state, main);
+            main = Rect::default();
+        } else {
+            let cols = Layout::default()
+                .direction(Direction::Horizontal)
+                .constraints([Constraint::Length(SESSIONS_WIDTH), Constraint::Min(10)])
+                .split(rows[0]);
+            draw_sessions(frame, state, cols[0]);
+            main = cols[1];
+        }
+    }
+    if main.area() > 0 {
+        draw_conversation(frame, state, cache, main);
+    }
+    let mut input = state.input.clone();
+    input.set_block(
+        Block::default()
+            .borders(Borders::ALL)
+            .border_style(Style::default().fg(Color::DarkGray))
+            .title(match &state.current {
+                Some(s) => format!(" {} ", s.title.as_deref().unwrap_or(&s.id)),
+                None => " new session ".into(),
+            }),
+    );
+    frame.render_widget(&input, rows[1]);
+    draw_status(frame, state, rows[2]);
+    if let Some(p) = &state.permission {
+        draw_permission(frame, p, area);
+    }
+    if state.show_help {
+        draw_help(frame, area);
+    }
+}
+
+/// The conversation area's height for a terminal of `height` rows with `input_lines` of input.
+pub fn conversation_height(height: u16, input_lines: u16) -> usize {
+    height.saturating_sub(input_lines.clamp(1, INPUT_MAX_LINES) + 3) as usize
+}
+
+fn draw_conversation(frame: &mut Frame, state: &State, cache: &mut LayoutCache, area: Rect) {
+    let width = area.width.max(1);
+    let height = area.height as usize;
+    let n = state.conversation.blocks.len();
+    if n == 0 {
+        let hint = if state.current.is_some() {
+            "No messages yet. Type below and press Enter."
+        } else {
+            "Welcome to aisys chat. Type a message to start a session · Tab: sessions · ?: keys"
+        };
+        let p = Paragraph::new(Line::from(Span::styled(
+            hint,
+            Style::default().fg(Color::DarkGray),
+        )))
+        .wrap(Wrap { trim: true });
+        frame.render_widget(p, area);
+        return;
+    }
+    // Find the window [start, end) in the concatenated lines of blocks first..n, counting
+    // heights only (cached), then clone just the visible lines.
+    let (first, start, end) = match state.scroll {
+        Scroll::FromBottom(up) => {
+            let need = height + up;
+            let (mut acc, mut i) = (0, n);
+            while i > 0 && acc < need {
+                i -= 1;
+                acc += cache.lines(state, i, width).len();
+            }
+            let up = up.min(acc.saturating_sub(height));
+            let end = acc - up;
+            (i, end.saturating_sub(height), end)
+        }
+        Scroll::FromTop(down) => {
+            let (mut skipped, mut i) = (0, 0);
+            while i < n {
+                let h = cache.lines(state, i, width).len();
+                if skipped + h > down {
+                    break;
+                }
+                skipped += h;
+                i += 1;
+            }
+            let start = down - skipped;
+            (i, start, start + height)
+        }
+    };
+    let mut lines: Vec<Line<'static>> = Vec::with_capacity(height);
+    let mut pos = 0;
+    for i in first..n {
+        if pos >= end {
+            break;
+        }
+        for l in cache.lines(state, i, width) {
+            if pos >= start && pos < end {
+                lines.push(l.clone());
+            }
+            pos += 1;
+        }
+    }
+    frame.render_widget(Paragraph::new(lines), area);
+}
+
+fn draw_sessions(frame: &mut Frame, state: &State, area: Rect) {
+    let items: Vec<ListItem> = state
+        .sessions
+        .iter()
+        .map(|s| {
+            let title = s.title.clone().unwrap_or_else(|| s.id.clone());
+            ListItem::new(vec![
+                Line::from(Span::styled(
+                    title,
+                    Style::default().add_modifier(Modifier::BOLD),
+                )),
+                Line::from(vec![
+                    Span::styled(
+                        format!("{} ", s.agent),
+                        Style::default().fg(Color::DarkGray),
+                    ),
+                    Span::styled(s.state.to_string(), state_style(s.state)),
+                    Span::styled(
+                        format!(" {}", short_time(&s.last_activity)),
+                        Style::default().fg(Color::DarkGray),
+                    ),
+                ]),
+            ])
+        })
+        .collect();
+    let list = List::new(items)
+        .block(
+            Block::default()
+                .borders(Borders::ALL)
+                .title(" sessions · Enter open · n new · s stop · d delete "),
+        )
+        .highlight_style(Style::default().bg(Color::DarkGray));
+    let mut ls = ListState::default();
+    if !state.sessions.is_empty() {
+        ls.select(Some(state.selected_session));
+    }
+    frame.render_widget(Clear, area);
+    frame.render_stateful_widget(list, area, &mut ls);
+}
+
+fn short_time(rfc3339: &str) -> String {
+    rfc3339.get(11..16).unwrap_or("").to_string()
+}
+
+fn state_style(s: SessionState) -> Style {
+    Style::default().fg(match s {
+        SessionState::Running | SessionState::Provisioning => Color::Yellow,
+        SessionState::AwaitingPermission | SessionState::Interrupting => Color::Magenta,
+        SessionState::Idle => Color::Green,
+        SessionState::Stopped => Color::DarkGray,
+        SessionState::Failed => Color::Red,
+    })
+}
+
+fn draw_status(frame: &mut Frame, state: &State, area: Rect) {
+    let mut spans = vec![match &state.connection {
+        Connection::Connected => Span::styled("● connected", Style::default().fg(Color::Green)),
+        Connection::Connecting => Span::styled("◌ connecting", Style::default().fg(Color::Yellow)),
+        Connection::Disconnected(r) => Span::styled(
+            format!("○ disconnected ({r}), reconnecting"),
+            Style::default().fg(Color::Red).add_modifier(Modifier::BOLD),
+        ),
+    }];
+    let sep = || Span::styled(" │ ", Style::default().fg(Color::DarkGray));
+    if let Some(s) = &state.current {
+        spans.push(sep());
+        spans.push(Span::styled(s.state.to_string(), state_style(s.state)));
+    }
+    if let Some(m) = &state.model {
+        spans.push(sep());
+        spans.push(Span::raw(m.clone()));
+    }
+    let u = &state.usage;
+    if u.input_tokens + u.output_tokens > 0 {
+        spans.push(sep());
+        spans.push(Span::raw(format!(
+            "{} in · {} out",
+            human(u.input_tokens + u.cache_read_tokens + u.cache_creation_tokens),
+            human(u.output_tokens)
+        )));
+    }
+    if state.cost > 0.0 {
+        spans.push(sep());
+        spans.push(Span::raw(format!("${:.4}", state.cost)));
+    }
+    let elapsed = state
+        .turn_started
+        .map(|t| t.elapsed().as_millis() as u64)
+        .or(state.last_turn_ms);
+    if let Some(ms) = elapsed {
+        spans.push(sep());
+        spans.push(Span::raw(format!("{:.1}s", ms as f64 / 1000.0)));
+    }
+    if let Some(n) = &state.notice {
+        spans.push(sep());
+        spans.push(Span::styled(n.clone(), Style::default().fg(Color::Yellow)));
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+fn human(n: u64) -> String {
+    if n >= 1_000_000 {
+        format!("{:.1}M", n as f64 / 1e6)
+    } else if n >= 1_000 {
+        format!("{:.1}k", n as f64 / 1e3)
+    } else {
+        n.to_string()
+    }
+}
+
+fn centered(area: Rect, width: u16, height: u16) -> Rect {
+    let w = width.min(area.width);
+    let h = height.min(area.height);
+    Rect::new(
+        area.x + (area.width - w) / 2,
+        area.y + (area.height - h) / 2,
+        w,
+        h,
+    )
+}
+
+fn draw_permission(frame: &mut Frame, p: &super::state::PendingPermission, area: Rect) {
+    let rect = centered(area, 64, 12);
+    let width = rect.width.saturating_sub(2) as usize;
+    let mut lines = vec![
+        Line::from(vec![
+            Span::raw("The agent wants to use "),
+            Span::styled(
+                p.tool_name.clone(),
+                Style::default().add_modifier(Modifier::BOLD),
+            ),
+        ]),
+        Line::raw(""),
+    ];
+    for l in wrap(&summarize_input(&p.tool_name, &p.input), width)
+        .into_iter()
+        .take(5)
+    {
+        lines.push(Line::styled(l, Style::default().fg(Color::Cyan)));
+    }
+    lines.push(Line::raw(""));
+    let choices = ["Allow once (a)", "Always allow this tool (A)", "Deny (d)"];
+    let spans: Vec<Span> = choices
+        .iter()
+        .enumerate()
+        .flat_map(|(i, c)| {
+            let style = if i == p.choice {
+                Style::default().bg(Color::Blue).fg(Color::White)
+            } else {
+                Style::default()
+            };
+            [Span::styled(format!(" {c} "), style), Span::raw(" ")]
+        })
+        .collect();
+    lines.push(Line::from(spans));
+    frame.render_widget(Clear, rect);
+    frame.render_widget(
+        Paragraph::new(lines).wrap(Wrap { trim: false }).block(
+            Block::default()
+                .borders(Borders::ALL)
+                .border_style(Style::default().fg(Color::Magenta))
+                .title(" permission "),
+        ),
+        rect,
+    );
+}
+
+/// Every key, for `?`.
+pub const KEYS: &[(&str, &str)] = &[
+    ("Enter", "send the message"),
+    ("Alt-Enter, Shift-Enter", "new line in the message"),
+    ("Up / Down", "recall earlier messages"),
+    ("Esc", "interrupt the running turn"),
+    ("Tab, Ctrl-B", "show or hide the session list"),
+    ("PgUp / PgDn, wheel", "scroll the conversation"),
+    ("Home / End", "jump to the start / follow new output"),
+    ("Alt-Up / Alt-Down", "move the block cursor"),
+    ("Ctrl-O", "expand or fold a tool call or thinking"),
+    (
+        "a / A / d",
+        "in a permission prompt: allow, always allow, deny",
+    ),
+    ("Ctrl-C twice", "quit"),
+    ("?", "this help"),
+];
+
+fn draw_help(frame: &mut Frame, area: Rect) {
+    let rect = centered(area, 62, KEYS.len() as u16 + 4);
+    let lines: Vec<Line> = KEYS
+        .iter()
+        .map(|(k, v)| {
+            Line::from(vec![
+                Span::styled(
+                    format!("{k:<24}"),
+                    Style::default().add_modifier(Modifier::BOLD),
+                ),
+                Span::raw(*v),
+            ])
+        })
+        .collect();
+    frame.render_widget(Clear, rect);
+    frame.render_widget(
+        Paragraph::new(lines).block(
+            Block::default()
+                .borders(Borders::ALL)
+                .title(" keys · any key closes "),
+        ),
+        rect,
+    );
+}
+
+/// Wraps text to `width` columns (by display width), keeping empty lines.
+pub fn wrap(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(1);
+    let mut out = Vec::new();
+    for line in text.split('\n') {
+        let mut cur = String::new();
+        let mut w = 0;
+        for ch in line.chars() {
+            let cw = ch.width().unwrap_or(0);
+            if w + cw > width && !cur.is_empty() {
+                out.push(std::mem::take(&mut cur));
+                w = 0;
+            }
+            cur.push(ch);
+            w += cw;
+        }
+        out.push(cur);
+    }
+    out
+}
+
+fn styled_wrapped(text: &str, width: usize, prefix: &str, style: Style) -> Vec<Line<'static>> {
+    wrap(text, width.saturating_sub(prefix.chars().count()))
+        .into_iter()
+        .map(|l| {
+            Line::from(vec![
+                Span::styled(prefix.to_string(), style),
+                Span::styled(l, style),
+            ])
+        })
+        .collect()
+}
+
+/// Lays out one block at a width.
+fn block_lines(
+    block: &ConversationBlock,
+    width: usize,
+    expanded: bool,
+    selected: bool,
+    expanded_set: &std::collections::HashSet<String>,
+) -> Vec<Line<'static>> {
+    let mut lines = match &block.kind {
+        BlockKind::UserMessage { text, .. } => {
+            let mut l = vec![Line::raw("")];
+            l.extend(styled_wrapped(
+                text,
+                width,
+                "› ",
+                Style::default()
+                    .fg(Color::Cyan)
+                    .add_modifier(Modifier::BOLD),
+            ));
+            l
+        }
+        BlockKind::AssistantText { text } => markdown(text, width),
+        BlockKind::Thinking { text, redacted } => {
+            let dim = Style::default()
+                .fg(Color::DarkGray)
+                .add_modifier(Modifier::ITALIC);
+            if *redacted {
+                vec![Line::styled("∴ thinking (redacted)", dim)]
+            } else if expanded {
+                let mut l = vec![Line::styled("∴ thinking", dim)];
+                l.extend(styled_wrapped(text, width, "  ", dim));
+                l
+            } else {
+                vec![Line::styled(
+                    format!(
+                        "∴ thinking… ({} lines, Ctrl-O unfolds)",
+                        text.lines().count()
+                    ),
+                    dim,
+                )]
+            }
+        }
+        BlockKind::ToolCall {
+            name,
+            input,
+            status,
+            result,
+            ..
+        } => tool_lines(name, input, *status, result.as_ref(), width, expanded),
+        BlockKind::SubagentRun {
+            name,
+            description,
+            status,
+            blocks,
+            input,
+            result,
+            ..
+        } => {
+            let label = description
+                .clone()
+                .unwrap_or_else(|| summarize_input(name, input));
+            let mut l = vec![tool_header(name, &label, *status, width)];
+            for child in blocks {
+                let child_expanded = expanded_set.contains(&child.id);
+                for line in block_lines(
+                    child,
+                    width.saturating_sub(2),
+                    child_expanded,
+                    false,
+                    expanded_set,
+                ) {
+                    let mut spans = vec![Span::styled("│ ", Style::default().fg(Color::DarkGray))];
+                    spans.extend(line.spans);
+                    l.push(Line::from(spans));
+                }
+            }
+            if expanded && let Some(r) = result {
+                l.extend(result_lines(r, width));
+            }
+            l
+        }
+        BlockKind::Permission {
+            tool_name,
+            decision,
+            input,
+            ..
+        } => {
+            let (what, color) = match decision {
+                Some(PermissionDecision::Allow) => ("allowed", Color::Green),
+                Some(PermissionDecision::Deny) => ("denied", Color::Yellow),
+                None => ("asked", Color::Magenta),
+            };
+            vec![Line::from(vec![
+                Span::styled(
+                    format!("  ⚿ {tool_name} {what}: "),
+                    Style::default().fg(color),
+                ),
+                Span::styled(
+                    truncate(&summarize_input(tool_name, input), width.saturating_sub(20)),
+                    Style::default().fg(Color::DarkGray),
+                ),
+            ])]
+        }
+        BlockKind::SystemNotice { text, .. } => {
+            styled_wrapped(text, width, "· ", Style::default().fg(Color::DarkGray))
+        }
+        BlockKind::CompactionSummary { text } => {
+            let mut l = vec![Line::styled(
+                "── conversation compacted ──",
+                Style::default().fg(Color::DarkGray),
+            )];
+            if expanded {
+                l.extend(styled_wrapped(
+                    text,
+                    width,
+                    "  ",
+                    Style::default().fg(Color::DarkGray),
+                ));
+            }
+            l
+        }
+        BlockKind::TurnSummary {
+            status,
+            duration_ms,
+            cost_usd,
+            error,
+            ..
+        } => {
+            let mut parts = vec![format!("{status:?}").to_lowercase()];
+            if let Some(ms) = duration_ms {
+                parts.push(format!("{:.1}s", *ms as f64 / 1000.0));
+            }
+            if let Some(c) = cost_usd {
+                parts.push(format!("${c:.4}"));
+            }
+            let mut l = vec![Line::styled(
+                format!("  {}", parts.join(" · ")),
+                Style::default().fg(Color::DarkGray),
+            )];
+            if let Some(e) = error {
+                l.extend(styled_wrapped(
+                    e,
+                    width,
+                    "  ",
+                    Style::default().fg(Color::Red),
+                ));
+            }
+            l
+        }
+        BlockKind::Error { message, .. } => {
+            styled_wrapped(message, width, "✗ ", Style::default().fg(Color::Red))
+        }
+        BlockKind::Raw { json, .. } => vec![Line::styled(
+            truncate(
+                &format!(
+                    "· {}",
+                    json.get("type").and_then(Value::as_str).unwrap_or("raw")
+                ),
+                width,
+            ),
+            Style::default().fg(Color::DarkGray),
+        )],
+    };
+    if selected {
+        for l in &mut lines {
+            l.spans
+                .insert(0, Span::styled("▌", Style::default().fg(Color::Blue)));
+        }
+    }
+    lines
+}
+
+fn truncate(s: &str, width: usize) -> String {
+    let first = s.lines().next().unwrap_or("");
+    if first.chars().count() <= width {
+        first.to_string()
+    } else {
+        let mut t: String = first.chars().take(width.saturating_sub(1)).collect();
+        t.push('…');
+        t
+    }
+}
+
+fn tool_header(name: &str, summary: &str, status: ToolStatus, width: usize) -> Line<'static> {
+    let (mark, color) = match status {
+        ToolStatus::Pending => ("…", Color::Yellow),
+        ToolStatus::Ok => ("✓", Color::Green),
+        ToolStatus::Error => ("✗", Color::Red),
+        ToolStatus::Denied => ("⊘", Color::Yellow),
+        ToolStatus::Interrupted => ("⏸", Color::Yellow),
+    };
+    let room = width.saturating_sub(name.chars().count() + 5);
+    Line::from(vec![
+        Span::styled(format!("{mark} "), Style::default().fg(color)),
+        Span::styled(
+            name.to_string(),
+            Style::default().add_modifier(Modifier::BOLD),
+        ),
+        Span::raw(" "),
+        Span::styled(
+            truncate(summary, room),
+            Style::default().fg(Color::DarkGray),
+        ),
+    ])
+}
+
+fn tool_lines(
+    name: &str,
+    input: &Value,
+    status: ToolStatus,
+    result: Option<&ToolResultContent>,
+    width: usize,
+    expanded: bool,
+) -> Vec<Line<'static>> {
+    let mut l = vec![tool_header(
+        name,
+        &summarize_input(name, input),
+        status,
+        width,
+    )];
+    if !expanded {
+        if status == ToolStatus::Error
+            && let Some(r) = result
+        {
+            l.push(Line::styled(
+                format!("  {}", truncate(&result_text(r), width.saturating_sub(2))),
+                Style::default().fg(Color::Red),
+            ));
+        }
+        return l;
+    }
+    l.extend(diff_lines(name, input, width).unwrap_or_else(|| {
+        let pretty = serde_json::to_string_pretty(input).unwrap_or_default();
+        styled_wrapped(&pretty, width, "  ", Style::default().fg(Color::Gray))
+    }));
+    if let Some(r) = result {
+        l.extend(result_lines(r, width));
+    }
+    l
+}
+
+fn result_text(r: &ToolResultContent) -> String {
+    match r {
+        ToolResultContent::Text(t) => t.clone(),
+        ToolResultContent::Blocks(blocks) => blocks
+            .iter()
+            .map(|b| match b.get("text").and_then(Value::as_str) {
+                Some(t) => t.to_string(),
+                None => format!(
+                    "[{}]",
+                    b.get("type").and_then(Value::as_str).unwrap_or("block")
+                ),
+            })
+            .collect::<Vec<_>>()
+            .join("\n"),
+    }
+}
+
+fn result_lines(r: &ToolResultContent, width: usize) -> Vec<Line<'static>> {
+    let text = result_text(r);
+    let total = text.lines().count();
+    let shown: String = text
+        .lines()
+        .take(RESULT_LINES)
+        .collect::<Vec<_>>()
+        .join("\n");
+    let mut l = styled_wrapped(&shown, width, "  ⎿ ", Style::default().fg(Color::Gray));
+    if total > RESULT_LINES {
+        l.push(Line::styled(
+            format!("  … {} more lines", total - RESULT_LINES),
+            Style::default().fg(Color::DarkGray),
+        ));
+    }
+    l
+}
+
+/// Edits and writes shown as a colored diff.
+fn diff_lines(name: &str, input: &Value, width: usize) -> Option<Vec<Line<'static>>> {
+    let s = |k: &str| input.get(k).and_then(Value::as_str);
+    let red = Style::default().fg(Color::Red);
+    let green = Style::default().fg(Color::Green);
+    let mut l = Vec::new();
+    match name.to_ascii_lowercase().as_str() {
+        "write" => {
+            let content = s("content")?;
+            l.extend(styled_wrapped(
+                content.strip_suffix('\n').unwrap_or(content),
+                width,
+                "+ ",
+                green,
+            ));
+        }
+        "edit" => {
+            let old = s("old_string").or(s("oldString"))?;
+            let new = s("new_string").or(s("newString"))?;
+            l.extend(styled_wrapped(old, width, "- ", red));
+            l.extend(styled_wrapped(new, width, "+ ", green));
+        }
+        "multiedit" => {
+            for e in input.get("edits")?.as_array()? {
+                let old = e.get("old_string").and_then(Value::as_str).unwrap_or("");
+                let new = e.get("new_string").and_then(Value::as_str).unwrap_or("");
+                l.extend(styled_wrapped(old, width, "- ", red));
+                l.extend(styled_wrapped(new, width, "+ ", green));
+            }
+        }
+        _ => return None,
+    }
+    Some(l)
+}
+
+/// Markdown-ish text: headings bold, fenced code set apart, `inline code` colored.
+fn markdown(text: &str, width: usize) -> Vec<Line<'static>> {
+    let mut out = Vec::new();
+    let mut in_code = false;
+    let code = Style::default().fg(Color::Yellow);
+    for raw in text.split('\n') {
+        if raw.trim_start().starts_with("```") {
+            in_code = !in_code;
+            out.push(Line::styled(
+                format!("  {}", raw.trim()),
+                Style::default().fg(Color::DarkGray),
+            ));
+            continue;
+        }
+        if in_code {
+            out.extend(styled_wrapped(raw, width, "  │ ", code));
+            continue;
+        }
+        if let Some(h) = raw.strip_prefix('#') {
+            let h = h.trim_start_matches('#').trim();
+            out.extend(styled_wrapped(
+                h,
+                width,
+                "",
+                Style::default().add_modifier(Modifier::BOLD),
+            ));
+            continue;
+        }
+        for w in wrap(raw, width) {
+            let mut spans = Vec::new();
+            for (i, part) in w.split('`').enumerate() {
+                if part.is_empty() {
+                    continue;
+                }
+                if i % 2 == 1 {
+                    spans.push(Span::styled(part.to_string(), code));
+                } else {
+                    spans.push(Span::raw(part.to_string()));
+                }
+            }
+            out.push(Line::from(spans));
+        }
+    }
+    out
+}
