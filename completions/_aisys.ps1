@@ -37,6 +37,7 @@ Register-ArgumentCompleter -Native -CommandName 'aisys' -ScriptBlock {
             [CompletionResult]::new('transcript', 'transcript', [CompletionResultType]::ParameterValue, 'Read agent transcripts and streams: convert them, count their cost, list sessions')
             [CompletionResult]::new('entities', 'entities', [CompletionResultType]::ParameterValue, 'Find, inspect and install Claude Code plugins, skills, commands, agents and marketplaces')
             [CompletionResult]::new('agents', 'agents', [CompletionResultType]::ParameterValue, 'Show and install the coding agents aisys can run')
+            [CompletionResult]::new('sandboxes', 'sandboxes', [CompletionResultType]::ParameterValue, 'Show or remove aisys''s sandboxes on Modal')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a completion script for your shell')
             [CompletionResult]::new('generate', 'generate', [CompletionResultType]::ParameterValue, 'Write the generated reference files')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -52,6 +53,7 @@ Register-ArgumentCompleter -Native -CommandName 'aisys' -ScriptBlock {
             [CompletionResult]::new('--token-file', '--token-file', [CompletionResultType]::ParameterName, 'Read the token from this file instead of `<data-dir>/token` (or set AISYS_TOKEN)')
             [CompletionResult]::new('--allow-origin', '--allow-origin', [CompletionResultType]::ParameterName, 'Also accept WebSocket upgrades whose Origin is this one (repeatable)')
             [CompletionResult]::new('--workspace-root', '--workspace-root', [CompletionResultType]::ParameterName, 'Let clients name workspaces under this folder (repeatable; none by default)')
+            [CompletionResult]::new('--sweep-interval', '--sweep-interval', [CompletionResultType]::ParameterName, 'How often unwatched idle sessions are unloaded from memory (tests shorten it)')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Read settings from this file instead of ~/.config/aisys/config.toml')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log more on stderr: -v for info, -vv for debug, -vvv for trace')
@@ -92,10 +94,13 @@ Register-ArgumentCompleter -Native -CommandName 'aisys' -ScriptBlock {
             [CompletionResult]::new('--env', '--env', [CompletionResultType]::ParameterName, 'Pass this environment variable into the sandbox too (repeatable)')
             [CompletionResult]::new('--resume', '--resume', [CompletionResultType]::ParameterName, 'Continue the agent''s earlier conversation with this id')
             [CompletionResult]::new('--agent-bin', '--agent-bin', [CompletionResultType]::ParameterName, 'Use this agent binary instead of the installed one')
+            [CompletionResult]::new('--modal-app', '--modal-app', [CompletionResultType]::ParameterName, 'The Modal app sandboxes run in (with --sandbox modal; created if missing)')
+            [CompletionResult]::new('--modal-image', '--modal-image', [CompletionResultType]::ParameterName, 'A registry image for Modal sandboxes instead of the default one with the agents')
             [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output: pretty (default on a terminal), jsonl (StreamEvents, default otherwise), json, markdown')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Read settings from this file instead of ~/.config/aisys/config.toml')
             [CompletionResult]::new('--ask', '--ask', [CompletionResultType]::ParameterName, 'Ask on the terminal for each tool request')
+            [CompletionResult]::new('--sync-back', '--sync-back', [CompletionResultType]::ParameterName, 'With --sandbox modal: copy the files the agent changed back into --workspace afterwards')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log more on stderr: -v for info, -vv for debug, -vvv for trace')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Log more on stderr: -v for info, -vv for debug, -vvv for trace')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors and the command''s own output')
@@ -492,6 +497,61 @@ Register-ArgumentCompleter -Native -CommandName 'aisys' -ScriptBlock {
         'aisys;agents;help;help' {
             break
         }
+        'aisys;sandboxes' {
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Read settings from this file instead of ~/.config/aisys/config.toml')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log more on stderr: -v for info, -vv for debug, -vvv for trace')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Log more on stderr: -v for info, -vv for debug, -vvv for trace')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors and the command''s own output')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only errors and the command''s own output')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'Which sandboxes: those of the Modal app, optionally of one session')
+            [CompletionResult]::new('prune', 'prune', [CompletionResultType]::ParameterValue, 'Which sandboxes: those of the Modal app, optionally of one session')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'aisys;sandboxes;list' {
+            [CompletionResult]::new('--modal-app', '--modal-app', [CompletionResultType]::ParameterName, 'The Modal app the sandboxes belong to')
+            [CompletionResult]::new('--session', '--session', [CompletionResultType]::ParameterName, 'Only the sandbox of this session')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Read settings from this file instead of ~/.config/aisys/config.toml')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log more on stderr: -v for info, -vv for debug, -vvv for trace')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Log more on stderr: -v for info, -vv for debug, -vvv for trace')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors and the command''s own output')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only errors and the command''s own output')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'aisys;sandboxes;prune' {
+            [CompletionResult]::new('--modal-app', '--modal-app', [CompletionResultType]::ParameterName, 'The Modal app the sandboxes belong to')
+            [CompletionResult]::new('--session', '--session', [CompletionResultType]::ParameterName, 'Only the sandbox of this session')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Read settings from this file instead of ~/.config/aisys/config.toml')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log more on stderr: -v for info, -vv for debug, -vvv for trace')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Log more on stderr: -v for info, -vv for debug, -vvv for trace')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors and the command''s own output')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only errors and the command''s own output')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'aisys;sandboxes;help' {
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'Which sandboxes: those of the Modal app, optionally of one session')
+            [CompletionResult]::new('prune', 'prune', [CompletionResultType]::ParameterValue, 'Which sandboxes: those of the Modal app, optionally of one session')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'aisys;sandboxes;help;list' {
+            break
+        }
+        'aisys;sandboxes;help;prune' {
+            break
+        }
+        'aisys;sandboxes;help;help' {
+            break
+        }
         'aisys;completions' {
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Read settings from this file instead of ~/.config/aisys/config.toml')
@@ -563,6 +623,7 @@ Register-ArgumentCompleter -Native -CommandName 'aisys' -ScriptBlock {
             [CompletionResult]::new('transcript', 'transcript', [CompletionResultType]::ParameterValue, 'Read agent transcripts and streams: convert them, count their cost, list sessions')
             [CompletionResult]::new('entities', 'entities', [CompletionResultType]::ParameterValue, 'Find, inspect and install Claude Code plugins, skills, commands, agents and marketplaces')
             [CompletionResult]::new('agents', 'agents', [CompletionResultType]::ParameterValue, 'Show and install the coding agents aisys can run')
+            [CompletionResult]::new('sandboxes', 'sandboxes', [CompletionResultType]::ParameterValue, 'Show or remove aisys''s sandboxes on Modal')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a completion script for your shell')
             [CompletionResult]::new('generate', 'generate', [CompletionResultType]::ParameterValue, 'Write the generated reference files')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -652,6 +713,17 @@ Register-ArgumentCompleter -Native -CommandName 'aisys' -ScriptBlock {
             break
         }
         'aisys;help;agents;install' {
+            break
+        }
+        'aisys;help;sandboxes' {
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'Which sandboxes: those of the Modal app, optionally of one session')
+            [CompletionResult]::new('prune', 'prune', [CompletionResultType]::ParameterValue, 'Which sandboxes: those of the Modal app, optionally of one session')
+            break
+        }
+        'aisys;help;sandboxes;list' {
+            break
+        }
+        'aisys;help;sandboxes;prune' {
             break
         }
         'aisys;help;completions' {

@@ -37,6 +37,9 @@ _aisys() {
             aisys,run)
                 cmd="aisys__subcmd__run"
                 ;;
+            aisys,sandboxes)
+                cmd="aisys__subcmd__sandboxes"
+                ;;
             aisys,serve)
                 cmd="aisys__subcmd__serve"
                 ;;
@@ -196,6 +199,9 @@ _aisys() {
             aisys__subcmd__help,run)
                 cmd="aisys__subcmd__help__subcmd__run"
                 ;;
+            aisys__subcmd__help,sandboxes)
+                cmd="aisys__subcmd__help__subcmd__sandboxes"
+                ;;
             aisys__subcmd__help,serve)
                 cmd="aisys__subcmd__help__subcmd__serve"
                 ;;
@@ -250,6 +256,12 @@ _aisys() {
             aisys__subcmd__help__subcmd__generate,schema)
                 cmd="aisys__subcmd__help__subcmd__generate__subcmd__schema"
                 ;;
+            aisys__subcmd__help__subcmd__sandboxes,list)
+                cmd="aisys__subcmd__help__subcmd__sandboxes__subcmd__list"
+                ;;
+            aisys__subcmd__help__subcmd__sandboxes,prune)
+                cmd="aisys__subcmd__help__subcmd__sandboxes__subcmd__prune"
+                ;;
             aisys__subcmd__help__subcmd__transcript,list)
                 cmd="aisys__subcmd__help__subcmd__transcript__subcmd__list"
                 ;;
@@ -258,6 +270,24 @@ _aisys() {
                 ;;
             aisys__subcmd__help__subcmd__transcript,stats)
                 cmd="aisys__subcmd__help__subcmd__transcript__subcmd__stats"
+                ;;
+            aisys__subcmd__sandboxes,help)
+                cmd="aisys__subcmd__sandboxes__subcmd__help"
+                ;;
+            aisys__subcmd__sandboxes,list)
+                cmd="aisys__subcmd__sandboxes__subcmd__list"
+                ;;
+            aisys__subcmd__sandboxes,prune)
+                cmd="aisys__subcmd__sandboxes__subcmd__prune"
+                ;;
+            aisys__subcmd__sandboxes__subcmd__help,help)
+                cmd="aisys__subcmd__sandboxes__subcmd__help__subcmd__help"
+                ;;
+            aisys__subcmd__sandboxes__subcmd__help,list)
+                cmd="aisys__subcmd__sandboxes__subcmd__help__subcmd__list"
+                ;;
+            aisys__subcmd__sandboxes__subcmd__help,prune)
+                cmd="aisys__subcmd__sandboxes__subcmd__help__subcmd__prune"
                 ;;
             aisys__subcmd__transcript,help)
                 cmd="aisys__subcmd__transcript__subcmd__help"
@@ -290,7 +320,7 @@ _aisys() {
 
     case "${cmd}" in
         aisys)
-            opts="-v -q -h -V --verbose --quiet --color --config --help --version serve chat run transcript entities agents completions generate help"
+            opts="-v -q -h -V --verbose --quiet --color --config --help --version serve chat run transcript entities agents sandboxes completions generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1258,7 +1288,7 @@ _aisys() {
             return 0
             ;;
         aisys__subcmd__help)
-            opts="serve chat run transcript entities agents completions generate help"
+            opts="serve chat run transcript entities agents sandboxes completions generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1593,6 +1623,48 @@ _aisys() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        aisys__subcmd__help__subcmd__sandboxes)
+            opts="list prune"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aisys__subcmd__help__subcmd__sandboxes__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aisys__subcmd__help__subcmd__sandboxes__subcmd__prune)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         aisys__subcmd__help__subcmd__serve)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -1664,7 +1736,7 @@ _aisys() {
             return 0
             ;;
         aisys__subcmd__run)
-            opts="-v -q -h --agent --sandbox --workspace --model --permission-mode --allow-tool --deny-tool --ask --max-turns --timeout --env --resume --agent-bin --format --verbose --quiet --color --config --help"
+            opts="-v -q -h --agent --sandbox --workspace --model --permission-mode --allow-tool --deny-tool --ask --max-turns --timeout --env --resume --agent-bin --modal-app --modal-image --sync-back --format --verbose --quiet --color --config --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1718,6 +1790,14 @@ _aisys() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --modal-app)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --modal-image)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --format)
                     COMPREPLY=($(compgen -W "pretty jsonl json markdown" -- "${cur}"))
                     return 0
@@ -1737,8 +1817,146 @@ _aisys() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        aisys__subcmd__sandboxes)
+            opts="-v -q -h --verbose --quiet --color --config --help list prune help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aisys__subcmd__sandboxes__subcmd__help)
+            opts="list prune help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aisys__subcmd__sandboxes__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aisys__subcmd__sandboxes__subcmd__help__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aisys__subcmd__sandboxes__subcmd__help__subcmd__prune)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aisys__subcmd__sandboxes__subcmd__list)
+            opts="-v -q -h --modal-app --session --verbose --quiet --color --config --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --modal-app)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --session)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aisys__subcmd__sandboxes__subcmd__prune)
+            opts="-v -q -h --modal-app --session --verbose --quiet --color --config --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --modal-app)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --session)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         aisys__subcmd__serve)
-            opts="-v -q -h --bind --data-dir --sandbox --agent --max-sessions --idle-timeout --token-file --allow-origin --workspace-root --verbose --quiet --color --config --help"
+            opts="-v -q -h --bind --data-dir --sandbox --agent --max-sessions --idle-timeout --token-file --allow-origin --workspace-root --sweep-interval --verbose --quiet --color --config --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1777,6 +1995,10 @@ _aisys() {
                     return 0
                     ;;
                 --workspace-root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sweep-interval)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -34,6 +34,7 @@ set edit:completion:arg-completer[aisys] = {|@words|
             cand transcript 'Read agent transcripts and streams: convert them, count their cost, list sessions'
             cand entities 'Find, inspect and install Claude Code plugins, skills, commands, agents and marketplaces'
             cand agents 'Show and install the coding agents aisys can run'
+            cand sandboxes 'Show or remove aisys''s sandboxes on Modal'
             cand completions 'Print a completion script for your shell'
             cand generate 'Write the generated reference files'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -48,6 +49,7 @@ set edit:completion:arg-completer[aisys] = {|@words|
             cand --token-file 'Read the token from this file instead of `<data-dir>/token` (or set AISYS_TOKEN)'
             cand --allow-origin 'Also accept WebSocket upgrades whose Origin is this one (repeatable)'
             cand --workspace-root 'Let clients name workspaces under this folder (repeatable; none by default)'
+            cand --sweep-interval 'How often unwatched idle sessions are unloaded from memory (tests shorten it)'
             cand --color 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never'
             cand --config 'Read settings from this file instead of ~/.config/aisys/config.toml'
             cand -v 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
@@ -86,10 +88,13 @@ set edit:completion:arg-completer[aisys] = {|@words|
             cand --env 'Pass this environment variable into the sandbox too (repeatable)'
             cand --resume 'Continue the agent''s earlier conversation with this id'
             cand --agent-bin 'Use this agent binary instead of the installed one'
+            cand --modal-app 'The Modal app sandboxes run in (with --sandbox modal; created if missing)'
+            cand --modal-image 'A registry image for Modal sandboxes instead of the default one with the agents'
             cand --format 'Output: pretty (default on a terminal), jsonl (StreamEvents, default otherwise), json, markdown'
             cand --color 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never'
             cand --config 'Read settings from this file instead of ~/.config/aisys/config.toml'
             cand --ask 'Ask on the terminal for each tool request'
+            cand --sync-back 'With --sandbox modal: copy the files the agent changed back into --workspace afterwards'
             cand -v 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
             cand --verbose 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
             cand -q 'Print only errors and the command''s own output'
@@ -436,6 +441,54 @@ set edit:completion:arg-completer[aisys] = {|@words|
         }
         &'aisys;agents;help;help'= {
         }
+        &'aisys;sandboxes'= {
+            cand --color 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never'
+            cand --config 'Read settings from this file instead of ~/.config/aisys/config.toml'
+            cand -v 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
+            cand --verbose 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
+            cand -q 'Print only errors and the command''s own output'
+            cand --quiet 'Print only errors and the command''s own output'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand list 'Which sandboxes: those of the Modal app, optionally of one session'
+            cand prune 'Which sandboxes: those of the Modal app, optionally of one session'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'aisys;sandboxes;list'= {
+            cand --modal-app 'The Modal app the sandboxes belong to'
+            cand --session 'Only the sandbox of this session'
+            cand --color 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never'
+            cand --config 'Read settings from this file instead of ~/.config/aisys/config.toml'
+            cand -v 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
+            cand --verbose 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
+            cand -q 'Print only errors and the command''s own output'
+            cand --quiet 'Print only errors and the command''s own output'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'aisys;sandboxes;prune'= {
+            cand --modal-app 'The Modal app the sandboxes belong to'
+            cand --session 'Only the sandbox of this session'
+            cand --color 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never'
+            cand --config 'Read settings from this file instead of ~/.config/aisys/config.toml'
+            cand -v 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
+            cand --verbose 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
+            cand -q 'Print only errors and the command''s own output'
+            cand --quiet 'Print only errors and the command''s own output'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'aisys;sandboxes;help'= {
+            cand list 'Which sandboxes: those of the Modal app, optionally of one session'
+            cand prune 'Which sandboxes: those of the Modal app, optionally of one session'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'aisys;sandboxes;help;list'= {
+        }
+        &'aisys;sandboxes;help;prune'= {
+        }
+        &'aisys;sandboxes;help;help'= {
+        }
         &'aisys;completions'= {
             cand --color 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never'
             cand --config 'Read settings from this file instead of ~/.config/aisys/config.toml'
@@ -499,6 +552,7 @@ set edit:completion:arg-completer[aisys] = {|@words|
             cand transcript 'Read agent transcripts and streams: convert them, count their cost, list sessions'
             cand entities 'Find, inspect and install Claude Code plugins, skills, commands, agents and marketplaces'
             cand agents 'Show and install the coding agents aisys can run'
+            cand sandboxes 'Show or remove aisys''s sandboxes on Modal'
             cand completions 'Print a completion script for your shell'
             cand generate 'Write the generated reference files'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -565,6 +619,14 @@ set edit:completion:arg-completer[aisys] = {|@words|
         &'aisys;help;agents;list'= {
         }
         &'aisys;help;agents;install'= {
+        }
+        &'aisys;help;sandboxes'= {
+            cand list 'Which sandboxes: those of the Modal app, optionally of one session'
+            cand prune 'Which sandboxes: those of the Modal app, optionally of one session'
+        }
+        &'aisys;help;sandboxes;list'= {
+        }
+        &'aisys;help;sandboxes;prune'= {
         }
         &'aisys;help;completions'= {
         }

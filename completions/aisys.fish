@@ -38,6 +38,7 @@ complete -c aisys -n "__fish_aisys_needs_command" -f -a "run" -d 'Run one query 
 complete -c aisys -n "__fish_aisys_needs_command" -f -a "transcript" -d 'Read agent transcripts and streams: convert them, count their cost, list sessions'
 complete -c aisys -n "__fish_aisys_needs_command" -f -a "entities" -d 'Find, inspect and install Claude Code plugins, skills, commands, agents and marketplaces'
 complete -c aisys -n "__fish_aisys_needs_command" -f -a "agents" -d 'Show and install the coding agents aisys can run'
+complete -c aisys -n "__fish_aisys_needs_command" -f -a "sandboxes" -d 'Show or remove aisys\'s sandboxes on Modal'
 complete -c aisys -n "__fish_aisys_needs_command" -f -a "completions" -d 'Print a completion script for your shell'
 complete -c aisys -n "__fish_aisys_needs_command" -f -a "generate" -d 'Write the generated reference files'
 complete -c aisys -n "__fish_aisys_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -53,6 +54,7 @@ complete -c aisys -n "__fish_aisys_using_subcommand serve" -l idle-timeout -d 'R
 complete -c aisys -n "__fish_aisys_using_subcommand serve" -l token-file -d 'Read the token from this file instead of `<data-dir>/token` (or set AISYS_TOKEN)' -r -F
 complete -c aisys -n "__fish_aisys_using_subcommand serve" -l allow-origin -d 'Also accept WebSocket upgrades whose Origin is this one (repeatable)' -r
 complete -c aisys -n "__fish_aisys_using_subcommand serve" -l workspace-root -d 'Let clients name workspaces under this folder (repeatable; none by default)' -r -F
+complete -c aisys -n "__fish_aisys_using_subcommand serve" -l sweep-interval -d 'How often unwatched idle sessions are unloaded from memory (tests shorten it)' -r
 complete -c aisys -n "__fish_aisys_using_subcommand serve" -l color -d 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -94,6 +96,8 @@ complete -c aisys -n "__fish_aisys_using_subcommand run" -l timeout -d 'Give up 
 complete -c aisys -n "__fish_aisys_using_subcommand run" -l env -d 'Pass this environment variable into the sandbox too (repeatable)' -r
 complete -c aisys -n "__fish_aisys_using_subcommand run" -l resume -d 'Continue the agent\'s earlier conversation with this id' -r
 complete -c aisys -n "__fish_aisys_using_subcommand run" -l agent-bin -d 'Use this agent binary instead of the installed one' -r -F
+complete -c aisys -n "__fish_aisys_using_subcommand run" -l modal-app -d 'The Modal app sandboxes run in (with --sandbox modal; created if missing)' -r
+complete -c aisys -n "__fish_aisys_using_subcommand run" -l modal-image -d 'A registry image for Modal sandboxes instead of the default one with the agents' -r
 complete -c aisys -n "__fish_aisys_using_subcommand run" -l format -d 'Output: pretty (default on a terminal), jsonl (StreamEvents, default otherwise), json, markdown' -r -f -a "pretty\t'Streamed text, one line per tool call, and a summary line'
 jsonl\t'One StreamEvent per line'
 json\t'The conversation\'s blocks as one JSON document at the end'
@@ -103,6 +107,7 @@ always\t''
 never\t''"
 complete -c aisys -n "__fish_aisys_using_subcommand run" -l config -d 'Read settings from this file instead of ~/.config/aisys/config.toml' -r -F
 complete -c aisys -n "__fish_aisys_using_subcommand run" -l ask -d 'Ask on the terminal for each tool request'
+complete -c aisys -n "__fish_aisys_using_subcommand run" -l sync-back -d 'With --sandbox modal: copy the files the agent changed back into --workspace afterwards'
 complete -c aisys -n "__fish_aisys_using_subcommand run" -s v -l verbose -d 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
 complete -c aisys -n "__fish_aisys_using_subcommand run" -s q -l quiet -d 'Print only errors and the command\'s own output'
 complete -c aisys -n "__fish_aisys_using_subcommand run" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -318,6 +323,37 @@ complete -c aisys -n "__fish_aisys_using_subcommand agents; and __fish_seen_subc
 complete -c aisys -n "__fish_aisys_using_subcommand agents; and __fish_seen_subcommand_from help" -f -a "list" -d 'Show each agent, the binary aisys would run and its version, or why it is missing'
 complete -c aisys -n "__fish_aisys_using_subcommand agents; and __fish_seen_subcommand_from help" -f -a "install" -d 'Install an agent\'s npm package into aisys\'s data folder'
 complete -c aisys -n "__fish_aisys_using_subcommand agents; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c aisys -n "__fish_aisys_using_subcommand sandboxes; and not __fish_seen_subcommand_from list prune help" -l color -d 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c aisys -n "__fish_aisys_using_subcommand sandboxes; and not __fish_seen_subcommand_from list prune help" -l config -d 'Read settings from this file instead of ~/.config/aisys/config.toml' -r -F
+complete -c aisys -n "__fish_aisys_using_subcommand sandboxes; and not __fish_seen_subcommand_from list prune help" -s v -l verbose -d 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
+complete -c aisys -n "__fish_aisys_using_subcommand sandboxes; and not __fish_seen_subcommand_from list prune help" -s q -l quiet -d 'Print only errors and the command\'s own output'
+complete -c aisys -n "__fish_aisys_using_subcommand sandboxes; and not __fish_seen_subcommand_from list prune help" -s h -l help -d 'Print help'
+complete -c aisys -n "__fish_aisys_using_subcommand sandboxes; and not __fish_seen_subcommand_from list prune help" -f -a "list" -d 'Which sandboxes: those of the Modal app, optionally of one session'
+complete -c aisys -n "__fish_aisys_using_subcommand sandboxes; and not __fish_seen_subcommand_from list prune help" -f -a "prune" -d 'Which sandboxes: those of the Modal app, optionally of one session'
+complete -c aisys -n "__fish_aisys_using_subcommand sandboxes; and not __fish_seen_subcommand_from list prune help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c aisys -n "__fish_aisys_using_subcommand sandboxes; and __fish_seen_subcommand_from list" -l modal-app -d 'The Modal app the sandboxes belong to' -r
+complete -c aisys -n "__fish_aisys_using_subcommand sandboxes; and __fish_seen_subcommand_from list" -l session -d 'Only the sandbox of this session' -r
+complete -c aisys -n "__fish_aisys_using_subcommand sandboxes; and __fish_seen_subcommand_from list" -l color -d 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c aisys -n "__fish_aisys_using_subcommand sandboxes; and __fish_seen_subcommand_from list" -l config -d 'Read settings from this file instead of ~/.config/aisys/config.toml' -r -F
+complete -c aisys -n "__fish_aisys_using_subcommand sandboxes; and __fish_seen_subcommand_from list" -s v -l verbose -d 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
+complete -c aisys -n "__fish_aisys_using_subcommand sandboxes; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Print only errors and the command\'s own output'
+complete -c aisys -n "__fish_aisys_using_subcommand sandboxes; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c aisys -n "__fish_aisys_using_subcommand sandboxes; and __fish_seen_subcommand_from prune" -l modal-app -d 'The Modal app the sandboxes belong to' -r
+complete -c aisys -n "__fish_aisys_using_subcommand sandboxes; and __fish_seen_subcommand_from prune" -l session -d 'Only the sandbox of this session' -r
+complete -c aisys -n "__fish_aisys_using_subcommand sandboxes; and __fish_seen_subcommand_from prune" -l color -d 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c aisys -n "__fish_aisys_using_subcommand sandboxes; and __fish_seen_subcommand_from prune" -l config -d 'Read settings from this file instead of ~/.config/aisys/config.toml' -r -F
+complete -c aisys -n "__fish_aisys_using_subcommand sandboxes; and __fish_seen_subcommand_from prune" -s v -l verbose -d 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
+complete -c aisys -n "__fish_aisys_using_subcommand sandboxes; and __fish_seen_subcommand_from prune" -s q -l quiet -d 'Print only errors and the command\'s own output'
+complete -c aisys -n "__fish_aisys_using_subcommand sandboxes; and __fish_seen_subcommand_from prune" -s h -l help -d 'Print help'
+complete -c aisys -n "__fish_aisys_using_subcommand sandboxes; and __fish_seen_subcommand_from help" -f -a "list" -d 'Which sandboxes: those of the Modal app, optionally of one session'
+complete -c aisys -n "__fish_aisys_using_subcommand sandboxes; and __fish_seen_subcommand_from help" -f -a "prune" -d 'Which sandboxes: those of the Modal app, optionally of one session'
+complete -c aisys -n "__fish_aisys_using_subcommand sandboxes; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c aisys -n "__fish_aisys_using_subcommand completions" -l color -d 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -354,15 +390,16 @@ complete -c aisys -n "__fish_aisys_using_subcommand generate; and __fish_seen_su
 complete -c aisys -n "__fish_aisys_using_subcommand generate; and __fish_seen_subcommand_from help" -f -a "docs" -d 'Write completions/, man/ and commands/ from the command-line definitions'
 complete -c aisys -n "__fish_aisys_using_subcommand generate; and __fish_seen_subcommand_from help" -f -a "schema" -d 'Write docs/schema/ (JSON Schemas and examples) and docs/protocol.md from the shared types'
 complete -c aisys -n "__fish_aisys_using_subcommand generate; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c aisys -n "__fish_aisys_using_subcommand help; and not __fish_seen_subcommand_from serve chat run transcript entities agents completions generate help" -f -a "serve" -d 'Start the agent server that `aisys chat` and other WebSocket clients talk to'
-complete -c aisys -n "__fish_aisys_using_subcommand help; and not __fish_seen_subcommand_from serve chat run transcript entities agents completions generate help" -f -a "chat" -d 'Chat with coding agents in a terminal UI'
-complete -c aisys -n "__fish_aisys_using_subcommand help; and not __fish_seen_subcommand_from serve chat run transcript entities agents completions generate help" -f -a "run" -d 'Run one query with a coding agent in a sandbox, and stream what it does'
-complete -c aisys -n "__fish_aisys_using_subcommand help; and not __fish_seen_subcommand_from serve chat run transcript entities agents completions generate help" -f -a "transcript" -d 'Read agent transcripts and streams: convert them, count their cost, list sessions'
-complete -c aisys -n "__fish_aisys_using_subcommand help; and not __fish_seen_subcommand_from serve chat run transcript entities agents completions generate help" -f -a "entities" -d 'Find, inspect and install Claude Code plugins, skills, commands, agents and marketplaces'
-complete -c aisys -n "__fish_aisys_using_subcommand help; and not __fish_seen_subcommand_from serve chat run transcript entities agents completions generate help" -f -a "agents" -d 'Show and install the coding agents aisys can run'
-complete -c aisys -n "__fish_aisys_using_subcommand help; and not __fish_seen_subcommand_from serve chat run transcript entities agents completions generate help" -f -a "completions" -d 'Print a completion script for your shell'
-complete -c aisys -n "__fish_aisys_using_subcommand help; and not __fish_seen_subcommand_from serve chat run transcript entities agents completions generate help" -f -a "generate" -d 'Write the generated reference files'
-complete -c aisys -n "__fish_aisys_using_subcommand help; and not __fish_seen_subcommand_from serve chat run transcript entities agents completions generate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c aisys -n "__fish_aisys_using_subcommand help; and not __fish_seen_subcommand_from serve chat run transcript entities agents sandboxes completions generate help" -f -a "serve" -d 'Start the agent server that `aisys chat` and other WebSocket clients talk to'
+complete -c aisys -n "__fish_aisys_using_subcommand help; and not __fish_seen_subcommand_from serve chat run transcript entities agents sandboxes completions generate help" -f -a "chat" -d 'Chat with coding agents in a terminal UI'
+complete -c aisys -n "__fish_aisys_using_subcommand help; and not __fish_seen_subcommand_from serve chat run transcript entities agents sandboxes completions generate help" -f -a "run" -d 'Run one query with a coding agent in a sandbox, and stream what it does'
+complete -c aisys -n "__fish_aisys_using_subcommand help; and not __fish_seen_subcommand_from serve chat run transcript entities agents sandboxes completions generate help" -f -a "transcript" -d 'Read agent transcripts and streams: convert them, count their cost, list sessions'
+complete -c aisys -n "__fish_aisys_using_subcommand help; and not __fish_seen_subcommand_from serve chat run transcript entities agents sandboxes completions generate help" -f -a "entities" -d 'Find, inspect and install Claude Code plugins, skills, commands, agents and marketplaces'
+complete -c aisys -n "__fish_aisys_using_subcommand help; and not __fish_seen_subcommand_from serve chat run transcript entities agents sandboxes completions generate help" -f -a "agents" -d 'Show and install the coding agents aisys can run'
+complete -c aisys -n "__fish_aisys_using_subcommand help; and not __fish_seen_subcommand_from serve chat run transcript entities agents sandboxes completions generate help" -f -a "sandboxes" -d 'Show or remove aisys\'s sandboxes on Modal'
+complete -c aisys -n "__fish_aisys_using_subcommand help; and not __fish_seen_subcommand_from serve chat run transcript entities agents sandboxes completions generate help" -f -a "completions" -d 'Print a completion script for your shell'
+complete -c aisys -n "__fish_aisys_using_subcommand help; and not __fish_seen_subcommand_from serve chat run transcript entities agents sandboxes completions generate help" -f -a "generate" -d 'Write the generated reference files'
+complete -c aisys -n "__fish_aisys_using_subcommand help; and not __fish_seen_subcommand_from serve chat run transcript entities agents sandboxes completions generate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c aisys -n "__fish_aisys_using_subcommand help; and __fish_seen_subcommand_from transcript" -f -a "parse" -d 'Turn transcripts and agent output streams into readable conversations'
 complete -c aisys -n "__fish_aisys_using_subcommand help; and __fish_seen_subcommand_from transcript" -f -a "stats" -d 'Count tokens and cost in transcripts'
 complete -c aisys -n "__fish_aisys_using_subcommand help; and __fish_seen_subcommand_from transcript" -f -a "list" -d 'List the Claude Code sessions on this machine, newest first'
@@ -376,5 +413,7 @@ complete -c aisys -n "__fish_aisys_using_subcommand help; and __fish_seen_subcom
 complete -c aisys -n "__fish_aisys_using_subcommand help; and __fish_seen_subcommand_from entities" -f -a "marketplace" -d 'Add, list, update and remove plugin marketplaces'
 complete -c aisys -n "__fish_aisys_using_subcommand help; and __fish_seen_subcommand_from agents" -f -a "list" -d 'Show each agent, the binary aisys would run and its version, or why it is missing'
 complete -c aisys -n "__fish_aisys_using_subcommand help; and __fish_seen_subcommand_from agents" -f -a "install" -d 'Install an agent\'s npm package into aisys\'s data folder'
+complete -c aisys -n "__fish_aisys_using_subcommand help; and __fish_seen_subcommand_from sandboxes" -f -a "list" -d 'Which sandboxes: those of the Modal app, optionally of one session'
+complete -c aisys -n "__fish_aisys_using_subcommand help; and __fish_seen_subcommand_from sandboxes" -f -a "prune" -d 'Which sandboxes: those of the Modal app, optionally of one session'
 complete -c aisys -n "__fish_aisys_using_subcommand help; and __fish_seen_subcommand_from generate" -f -a "docs" -d 'Write completions/, man/ and commands/ from the command-line definitions'
 complete -c aisys -n "__fish_aisys_using_subcommand help; and __fish_seen_subcommand_from generate" -f -a "schema" -d 'Write docs/schema/ (JSON Schemas and examples) and docs/protocol.md from the shared types'

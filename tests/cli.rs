@@ -57,8 +57,8 @@ fn help_of_every_command_reads_well() {
 fn unfinished_commands_say_so_and_exit_2() {
     let dir = tempfile::tempdir().unwrap();
     for (args, name) in [
-        (vec!["chat"], "chat"),
-        (vec!["agents", "list"], "agents list"),
+        (vec!["transcript", "list"], "transcript list"),
+        (vec!["entities", "validate"], "entities validate"),
     ] {
         let out = aisys(&args, dir.path());
         assert_eq!(out.status.code(), Some(2), "{args:?}");

@@ -310,8 +310,8 @@ a JSON text frame `{\"type\": \"...\", ...}`.
 
 Each session's events are numbered by `seq`, from 1, with no gaps; an event is stored before any
 client sees it. `session.attach` with `after_seq = N` replays every stored event after N exactly once,
-then the live stream. A client that reads too slowly gets `resync` and attaches again from its last
-seq. A turn ends with an event of type `result`.
+then the live stream. A client that reads too slowly gets `resync` and is then served from the store
+from where it was, so the session never waits for it. A turn ends with an event of type `result`.
 
 ## Session states
 

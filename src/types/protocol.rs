@@ -123,7 +123,8 @@ pub enum ServerMessage {
     /// A request was accepted.
     #[serde(rename = "ack")]
     Ack,
-    /// The client fell behind: attach again with `after_seq` to be served from the store.
+    /// The client read too slowly and fell behind the live stream: the server now replays the
+    /// stored events after `after_seq`, then goes on live. Nothing is lost or sent twice.
     #[serde(rename = "resync")]
     Resync { session_id: String, after_seq: u64 },
     /// A request failed; `id` names the request.
