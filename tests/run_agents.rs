@@ -430,3 +430,79 @@ fn ctrl_c_interrupts_the_turn_and_exits_130() {
         })
     ));
 }
+
+#[test]
+fn resume_continues_the_agents_own_conversation() {
+    let run = Run::new();
+    let mock = Script::new()
+        .on(
+            When::UserSays("remember the word zebra".into()),
+            Reply::text("I will remember zebra."),
+        )
+        .on(
+            When::UserSays("what was the word".into()),
+            Reply::text("It was zebra."),
+        )
+        .start();
+    let out = run.run(&mock, &["remember the word zebra", "--format", "jsonl"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let id = events(&out)
+        .iter()
+        .find_map(|e| match e {
+            StreamEvent::Result {
+                agent_session_id, ..
+            } => agent_session_id.clone(),
+            _ => None,
+        })
+        .expect("the result names the agent's session");
+    let out = run.run(
+        &mock,
+        &["what was the word", "--resume", &id, "--format", "jsonl"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // The resumed request carries the earlier exchange: the agent found its own transcript.
+    let last = mock
+        .requests()
+        .into_iter()
+        .rev()
+        .find(|r| r["tools"].as_array().is_some_and(|t| !t.is_empty()))
+        .unwrap();
+    let history = last["messages"].to_string();
+    assert!(history.contains("remember the word zebra"), "{history}");
+    assert!(history.contains("I will remember zebra."), "{history}");
+}
+
+#[test]
+fn pretty_output_shows_text_tool_lines_and_a_summary() {
+    let run = Run::new();
+    let file = run.workspace.join("hello.txt");
+    let mock = write_then_bash("Write", "file_path", "Bash", "created successfully", &file);
+    let out = run.run(&mock, &["create hello.txt", "--format", "pretty"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("I'll create the file."), "{text}");
+    assert!(
+        text.contains(&format!("✓ Write {}", file.display())),
+        "{text}"
+    );
+    assert!(text.contains("✓ Bash cat hello.txt"), "{text}");
+    assert!(text.lines().last().unwrap().starts_with("done ·"), "{text}");
+    assert!(
+        !text.contains('\u{1b}'),
+        "no colors when stdout is not a terminal"
+    );
+}
+
+#[test]
+fn markdown_and_json_print_the_whole_conversation_at_the_end() {
+    let run = Run::new();
+    let mock = Script::new()
+        .always(When::Always, Reply::text("Plain answer with `code`."))
+        .start();
+    let out = run.run(&mock, &["hi", "--format", "markdown"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Plain answer with `code`."));
+    let out = run.run(&mock, &["hi", "--format", "json"]);
+    let blocks: Vec<aisys::types::ConversationBlock> = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(blocks.iter().any(|b| matches!(&b.kind, aisys::types::BlockKind::AssistantText { text } if text.contains("Plain answer"))));
+}

@@ -1,0 +1,214 @@
+//! `aisys serve` with the real Claude Code CLI in bubblewrap and the scripted mock model:
+//! permission requests travel to a client and its answer back; a client that loses its
+//! connection resumes without gaps or duplicates.
+
+mod mock_api;
+mod serve_harness;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use aisys::client::Notification;
+use aisys::types::{ClientMessage, PermissionDecision, SessionSpec, StreamEvent, TurnStatus};
+use mock_api::{Block, MockAnthropic, Reply, Script, When};
+use serde_json::json;
+use serve_harness::*;
+
+fn claude() -> PathBuf {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(".test-deps/node_modules/@anthropic-ai/claude-code-linux-x64/claude");
+    assert!(
+        p.exists(),
+        "{} is missing: run scripts/install-test-deps",
+        p.display()
+    );
+    p
+}
+
+fn start(dir: &Path, mock: &MockAnthropic) -> Server {
+    let bin = claude();
+    let url = mock.base_url();
+    Server::start(
+        &dir.join("data"),
+        &[],
+        &[
+            ("AISYS_CLAUDE_BIN", bin.to_str().unwrap()),
+            ("ANTHROPIC_BASE_URL", &url),
+            ("ANTHROPIC_API_KEY", "test"),
+            ("DISABLE_TELEMETRY", "1"),
+            ("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1"),
+            ("CLAUDE_CODE_MAX_RETRIES", "0"),
+        ],
+    )
+}
+
+/// Waits for the next permission request of a session; returns its request id.
+async fn next_permission(notes: &mut tokio::sync::mpsc::Receiver<Notification>) -> String {
+    loop {
+        let n = tokio::time::timeout(TURN_WAIT, notes.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        if let Notification::Event {
+            event:
+                StreamEvent::PermissionRequest {
+                    request_id,
+                    tool_name,
+                    ..
+                },
+            ..
+        } = n
+        {
+            assert_eq!(tool_name, "Write");
+            return request_id;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_answers_permissions_over_the_websocket() {
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    // Workspaces are named by the server; the agent writes relative paths inside them.
+    let mock = Script::new()
+        .on(
+            When::UserSays("first".into()),
+            Reply::tool(
+                "Write",
+                json!({"file_path": "allowed.txt", "content": "yes\n"}),
+            ),
+        )
+        .on(
+            When::UserSays("second".into()),
+            Reply::tool(
+                "Write",
+                json!({"file_path": "denied.txt", "content": "no\n"}),
+            ),
+        )
+        .always(When::Always, Reply::text("noted"))
+        .start();
+    let server = start(dir.path(), &mock);
+    let (client, mut notes) = server.client().await;
+    let info = client.create(SessionSpec::default()).await.unwrap();
+    client.attach(&info.id, 0).await.unwrap();
+    let ws = Path::new(&info.workspace);
+
+    client
+        .ack(ClientMessage::Message {
+            session_id: info.id.clone(),
+            text: "first".into(),
+        })
+        .await
+        .unwrap();
+    let req = next_permission(&mut notes).await;
+    client
+        .ack(ClientMessage::Permission {
+            session_id: info.id.clone(),
+            request_id: req,
+            decision: PermissionDecision::Allow,
+            message: None,
+        })
+        .await
+        .unwrap();
+    let events = until_result(&mut notes, &info.id).await;
+    assert_eq!(result_status(&events), Some(TurnStatus::Success));
+    assert!(events.iter().any(|(_, e)| matches!(e, StreamEvent::PermissionDecision { decision: PermissionDecision::Allow, decided_by: Some(by), .. } if by == "client")));
+    assert_eq!(
+        std::fs::read_to_string(ws.join("allowed.txt")).unwrap(),
+        "yes\n"
+    );
+
+    client
+        .ack(ClientMessage::Message {
+            session_id: info.id.clone(),
+            text: "second".into(),
+        })
+        .await
+        .unwrap();
+    let req = next_permission(&mut notes).await;
+    client
+        .ack(ClientMessage::Permission {
+            session_id: info.id.clone(),
+            request_id: req,
+            decision: PermissionDecision::Deny,
+            message: Some("not that one".into()),
+        })
+        .await
+        .unwrap();
+    let events = until_result(&mut notes, &info.id).await;
+    assert_eq!(result_status(&events), Some(TurnStatus::Success));
+    assert!(
+        !ws.join("denied.txt").exists(),
+        "a denied write does not happen"
+    );
+    // The second turn resumed the agent's conversation.
+    let last = mock
+        .requests()
+        .into_iter()
+        .rev()
+        .find(|r| r["tools"].as_array().is_some_and(|t| !t.is_empty()))
+        .unwrap();
+    assert!(
+        last["messages"].to_string().contains("first"),
+        "the second turn sees the first"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_that_loses_its_connection_resumes_without_gaps_or_duplicates() {
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let mock = Script::new()
+        .always(
+            When::Always,
+            Reply::Slow(
+                vec![Block::Text("one two three four five six".into())],
+                Duration::from_millis(400),
+            ),
+        )
+        .start();
+    let mut server = start(dir.path(), &mock);
+    let (client, mut notes) = server.client().await;
+    let info = client.create(SessionSpec::default()).await.unwrap();
+    client.attach(&info.id, 0).await.unwrap();
+    client
+        .ack(ClientMessage::Message {
+            session_id: info.id.clone(),
+            text: "talk".into(),
+        })
+        .await
+        .unwrap();
+    // Receive a few events, then take the server away under the client and bring it back.
+    let mut seqs = Vec::new();
+    while seqs.len() < 3 {
+        if let Some(Notification::Event { seq, .. }) = notes.recv().await {
+            seqs.push(seq);
+        }
+    }
+    server.kill9();
+    server.restart();
+    // The client reconnects by itself and re-attaches from its last seq.
+    let deadline = tokio::time::Instant::now() + TURN_WAIT;
+    let mut reconnected = false;
+    loop {
+        match tokio::time::timeout_at(deadline, notes.recv())
+            .await
+            .expect("resumed in time")
+            .unwrap()
+        {
+            Notification::Connected => reconnected = true,
+            Notification::Event { seq, event, .. } => {
+                seqs.push(seq);
+                if matches!(event, StreamEvent::StateChanged { reason: Some(ref r), .. } if r == "server_restart")
+                {
+                    break;
+                }
+            }
+            _ => {}
+        }
+    }
+    assert!(reconnected);
+    let expected: Vec<u64> = (1..=*seqs.last().unwrap()).collect();
+    assert_eq!(
+        seqs, expected,
+        "every event exactly once, in order, across the reconnect"
+    );
+}
