@@ -1,0 +1,163 @@
+//! The harness itself, proven with the real agent CLIs and nothing of aisys in between: the
+//! scripted mock model drives `claude -p` and `opencode run` to write a file with their own
+//! tools, and the test sees the file and the agents' JSON lines.
+
+mod mock_api;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use mock_api::{Block, Reply, Script, When};
+use serde_json::{Value, json};
+
+fn bin(rel: &str) -> PathBuf {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(".test-deps/node_modules")
+        .join(rel);
+    assert!(
+        p.exists(),
+        "{} is missing: run scripts/install-test-deps",
+        p.display()
+    );
+    p
+}
+
+fn lines(out: &[u8]) -> Vec<Value> {
+    String::from_utf8_lossy(out)
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+#[test]
+fn claude_code_writes_a_file_driven_by_the_mock() {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = dir.path().join("ws");
+    std::fs::create_dir_all(&ws).unwrap();
+    let file = ws.join("hello.txt");
+    let mock = Script::new()
+        .on(
+            When::UserSays("create hello.txt".into()),
+            Reply::Message(vec![
+                Block::Text("Creating it.".into()),
+                Block::ToolUse {
+                    name: "Write".into(),
+                    input: json!({"file_path": file, "content": "hi\n"}),
+                },
+            ]),
+        )
+        .on(
+            When::ToolResultContains("created".into()),
+            Reply::text("Done."),
+        )
+        .start();
+    let out = Command::new(bin("@anthropic-ai/claude-code-linux-x64/claude"))
+        .args([
+            "-p",
+            "create hello.txt",
+            "--output-format",
+            "stream-json",
+            "--verbose",
+            "--allowedTools",
+            "Write",
+        ])
+        .current_dir(&ws)
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("HOME", dir.path())
+        .env("ANTHROPIC_BASE_URL", mock.base_url())
+        .env("ANTHROPIC_API_KEY", "test")
+        .env("DISABLE_TELEMETRY", "1")
+        .env("DISABLE_AUTOUPDATER", "1")
+        .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "hi\n");
+    let l = lines(&out.stdout);
+    assert_eq!(
+        (l[0]["type"].as_str(), l[0]["subtype"].as_str()),
+        (Some("system"), Some("init"))
+    );
+    assert!(
+        l.iter()
+            .any(|x| x["type"] == "assistant" && x["message"]["content"][0]["type"] == "tool_use")
+    );
+    assert!(
+        l.iter()
+            .any(|x| x["type"] == "user" && x["message"]["content"][0]["type"] == "tool_result")
+    );
+    let last = l.last().unwrap();
+    assert_eq!(
+        (last["type"].as_str(), last["subtype"].as_str()),
+        (Some("result"), Some("success"))
+    );
+    // The mock saw the tool result come back.
+    assert!(
+        mock.requests()
+            .iter()
+            .any(|r| r.to_string().contains("tool_result"))
+    );
+}
+
+#[test]
+fn opencode_writes_a_file_driven_by_the_mock() {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = dir.path().join("ws");
+    std::fs::create_dir_all(&ws).unwrap();
+    let file = ws.join("hello.txt");
+    let mock = Script::new()
+        .on(
+            When::UserSays("create hello.txt".into()),
+            Reply::tool("write", json!({"filePath": file, "content": "hi\n"})),
+        )
+        .on(
+            When::ToolResultContains("Wrote".into()),
+            Reply::text("Done."),
+        )
+        .start();
+    std::fs::write(
+        ws.join("opencode.json"),
+        json!({"provider": {"anthropic": {"options": {"baseURL": format!("{}/v1", mock.base_url()), "apiKey": "test"}}},
+               "model": "anthropic/claude-sonnet-4-5"})
+        .to_string(),
+    )
+    .unwrap();
+    let out = Command::new(bin("opencode-linux-x64/bin/opencode"))
+        .args(["run", "--format", "json", "--auto", "create hello.txt"])
+        .current_dir(&ws)
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("HOME", dir.path())
+        .env("XDG_DATA_HOME", dir.path().join("data"))
+        .env("XDG_CONFIG_HOME", dir.path().join("config"))
+        .env("XDG_CACHE_HOME", dir.path().join("cache"))
+        .env("XDG_STATE_HOME", dir.path().join("state"))
+        .env("OPENCODE_DISABLE_AUTOUPDATE", "1")
+        .env("OPENCODE_DISABLE_MODELS_FETCH", "1")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "hi\n");
+    let l = lines(&out.stdout);
+    let tool = l
+        .iter()
+        .find(|x| x["type"] == "tool_use")
+        .expect("a tool_use line");
+    assert_eq!(tool["part"]["tool"], "write");
+    assert_eq!(tool["part"]["state"]["status"], "completed");
+    assert!(
+        l.iter()
+            .any(|x| x["type"] == "text" && x["part"]["text"] == "Done.")
+    );
+}
