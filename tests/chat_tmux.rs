@@ -157,3 +157,63 @@ fn chat_shows_the_reply_and_the_tool_call_and_esc_interrupts() {
         "the slow answer never finished:\n{screen}"
     );
 }
+
+#[test]
+fn with_no_server_chat_starts_its_own_and_lists_sessions() {
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let mock = Script::new()
+        .always(
+            When::UserSays("first question".into()),
+            Reply::text("First answer."),
+        )
+        .start();
+    // A config whose server URL nothing listens on: chat must run a server itself.
+    let cfg = dir.path().join("cfg");
+    std::fs::create_dir_all(&cfg).unwrap();
+    std::fs::write(
+        cfg.join("config.toml"),
+        "[server]\nurl = \"ws://127.0.0.1:9/ws\"\n",
+    )
+    .unwrap();
+    let pane = Pane {
+        name: format!("aisys-embedded-{}", std::process::id()),
+    };
+    let cmd = format!(
+        "env -i PATH=/usr/bin:/bin TERM=xterm-256color HOME={home} AISYS_CONFIG_DIR={cfg} AISYS_DATA_DIR={home}/data AISYS_CLAUDE_BIN={claude} ANTHROPIC_BASE_URL={url} ANTHROPIC_API_KEY=test DISABLE_TELEMETRY=1 CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1 {bin} chat",
+        home = dir.path().display(),
+        cfg = cfg.display(),
+        claude = claude().display(),
+        url = mock.base_url(),
+        bin = env!("CARGO_BIN_EXE_aisys"),
+    );
+    tmux(&[
+        "new-session",
+        "-d",
+        "-s",
+        &pane.name,
+        "-x",
+        "100",
+        "-y",
+        "30",
+        &cmd,
+    ]);
+    pane.wait_for("connected");
+    pane.keys(&["first question", "Enter"]);
+    pane.wait_for("First answer.");
+    // The session list shows the new session under its title.
+    pane.keys(&["Tab"]);
+    let screen = pane.wait_for("sessions");
+    assert!(screen.contains("first question"), "{screen}");
+    assert!(screen.contains("claude-code"), "{screen}");
+    // The embedded server kept its record in the data folder.
+    assert!(dir.path().join("data/aisys.db").exists());
+    // Two Ctrl-C quit.
+    pane.keys(&["C-c"]);
+    pane.wait_for("again to quit");
+    pane.keys(&["C-c"]);
+    let deadline = Instant::now() + SCREEN_WAIT;
+    while !tmux(&["list-sessions"]).is_empty() && tmux(&["list-sessions"]).contains(&pane.name) {
+        assert!(Instant::now() < deadline, "chat did not quit");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

@@ -238,6 +238,11 @@ fn draw_status(frame: &mut Frame, state: &State, area: Rect) {
         ),
     }];
     let sep = || Span::styled(" │ ", Style::default().fg(Color::DarkGray));
+    // A notice goes first: it is what the person must read now, and the right side may be cut.
+    if let Some(n) = &state.notice {
+        spans.push(sep());
+        spans.push(Span::styled(n.clone(), Style::default().fg(Color::Yellow)));
+    }
     if let Some(s) = &state.current {
         spans.push(sep());
         spans.push(Span::styled(s.state.to_string(), state_style(s.state)));
@@ -266,10 +271,6 @@ fn draw_status(frame: &mut Frame, state: &State, area: Rect) {
     if let Some(ms) = elapsed {
         spans.push(sep());
         spans.push(Span::raw(format!("{:.1}s", ms as f64 / 1000.0)));
-    }
-    if let Some(n) = &state.notice {
-        spans.push(sep());
-        spans.push(Span::styled(n.clone(), Style::default().fg(Color::Yellow)));
     }
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }
