@@ -469,3 +469,62 @@ async fn sigterm_shuts_down_cleanly() {
     }
     let _ = ErrorCode::Internal;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_slow_client_gets_resync_and_every_event_once_while_the_session_never_waits() {
+    let dir = tempfile::tempdir().unwrap();
+    // Many events, fast: far more than the connection's queue and the session's broadcast hold.
+    let bin = fake_claude_with(dir.path(), r#"{"events": 6000}"#);
+    let server = start(dir.path(), &bin, &[]);
+    // A fast client drives the turn and proves the session finishes while the slow one sleeps.
+    let (fast, mut fast_notes) = server.client().await;
+    let info = fast.create(SessionSpec::default()).await.unwrap();
+    fast.attach(&info.id, 0).await.unwrap();
+
+    let mut req = server.url.as_str().into_client_request().unwrap();
+    req.headers_mut().insert(
+        "Authorization",
+        format!("Bearer {}", server.token).parse().unwrap(),
+    );
+    let (mut slow, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+    for frame in [
+        r#"{"type":"hello","protocol_version":1}"#.to_string(),
+        format!(
+            r#"{{"type":"session.attach","session_id":"{}","after_seq":0}}"#,
+            info.id
+        ),
+    ] {
+        slow.send(Message::Text(frame.into())).await.unwrap();
+    }
+    fast.ack(ClientMessage::Message {
+        session_id: info.id.clone(),
+        text: "flood".into(),
+    })
+    .await
+    .unwrap();
+    let fast_events = until_result(&mut fast_notes, &info.id).await;
+    let last = fast_events.last().unwrap().0;
+    // Only now does the slow client read.
+    let mut seqs = Vec::new();
+    let mut resyncs = 0;
+    while seqs.last() != Some(&last) {
+        let msg = tokio::time::timeout(TURN_WAIT, slow.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        let Message::Text(t) = msg else { continue };
+        let v: serde_json::Value = serde_json::from_str(&t).unwrap();
+        match v["type"].as_str() {
+            Some("event") => seqs.push(v["seq"].as_u64().unwrap()),
+            Some("resync") => resyncs += 1,
+            _ => {}
+        }
+    }
+    assert!(resyncs >= 1, "the slow client was told to resync");
+    assert_eq!(
+        seqs,
+        (1..=last).collect::<Vec<_>>(),
+        "every event exactly once, in order"
+    );
+}
