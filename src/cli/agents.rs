@@ -16,6 +16,10 @@ use crate::runtime::agent::{
 };
 use crate::types::AgentKind;
 
+/// How long npm waits on one registry request: a stalled network fails instead of hanging.
+const NPM_FETCH_TIMEOUT: Duration = Duration::from_secs(60);
+/// How often npm retries a failed registry request.
+const NPM_FETCH_RETRIES: u32 = 2;
 /// How long `--version` of an agent binary may take before it counts as broken.
 const VERSION_TIMEOUT: Duration = Duration::from_secs(20);
 
