@@ -190,13 +190,10 @@ fn install(ctx: &Context, args: AgentsInstallArgs) -> anyhow::Result<Exit> {
         None
     };
     let out = std::process::Command::new("npm")
-        .args([
-            "install",
-            "--no-audit",
-            "--no-fund",
-            "--loglevel=error",
-            "--prefix",
-        ])
+        .args(["install", "--no-audit", "--no-fund", "--loglevel=error"])
+        .arg(format!("--fetch-timeout={}", NPM_FETCH_TIMEOUT.as_millis()))
+        .arg(format!("--fetch-retries={NPM_FETCH_RETRIES}"))
+        .arg("--prefix")
         .arg(&dir)
         .arg(&spec)
         .stdin(Stdio::null())
