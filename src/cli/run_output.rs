@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use super::Output;
 use super::run::RunFormat;
-use crate::converters::{Assembler, render_json, render_markdown, summarize_input};
-use crate::types::{PermissionDecision, StreamEvent, ToolResultContent, TurnStatus};
+use crate::converters::{Assembler, render_json, render_markdown, result_text, summarize_input};
+use crate::types::{PermissionDecision, StreamEvent, TurnStatus};
 
 /// How often the waiting spinner redraws.
 const SPINNER_TICK: Duration = Duration::from_millis(100);
@@ -154,12 +154,8 @@ impl Printer {
                     };
                     let mut text = format!("{} {summary}", self.paint(color, mark));
                     if *is_error {
-                        let first = match content {
-                            ToolResultContent::Text(t) => {
-                                t.lines().next().unwrap_or("").to_string()
-                            }
-                            ToolResultContent::Blocks(_) => String::new(),
-                        };
+                        let result = result_text(content);
+                        let first = result.lines().next().unwrap_or("");
                         text.push_str(&self.paint("31", &format!(" — {first}")));
                     }
                     self.line(&text)?;

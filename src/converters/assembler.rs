@@ -520,8 +520,8 @@ impl Assembler {
     }
 }
 
-/// The text of a tool result, for renderers.
-pub(crate) fn result_text(r: &ToolResultContent) -> String {
+/// The text of a tool result, for renderers (blocks other than text show as `[type]`).
+pub fn result_text(r: &ToolResultContent) -> String {
     match r {
         ToolResultContent::Text(t) => t.clone(),
         ToolResultContent::Blocks(blocks) => blocks

@@ -9,7 +9,7 @@ mod claude_stream;
 mod opencode_run;
 mod render;
 
-pub use assembler::Assembler;
+pub use assembler::{Assembler, result_text};
 pub use claude_stream::ClaudeStreamReader;
 pub use opencode_run::OpencodeRunReader;
 pub use render::{render_json, render_markdown, summarize_input};

@@ -13,7 +13,7 @@ use serde_json::Value;
 use unicode_width::UnicodeWidthChar;
 
 use super::state::{Connection, Scroll, State};
-use crate::converters::summarize_input;
+use crate::converters::{result_text, summarize_input};
 use crate::types::{
     BlockKind, ConversationBlock, PermissionDecision, SessionState, ToolResultContent, ToolStatus,
 };
@@ -658,23 +658,6 @@ fn tool_lines(
         l.extend(result_lines(r, width));
     }
     l
-}
-
-fn result_text(r: &ToolResultContent) -> String {
-    match r {
-        ToolResultContent::Text(t) => t.clone(),
-        ToolResultContent::Blocks(blocks) => blocks
-            .iter()
-            .map(|b| match b.get("text").and_then(Value::as_str) {
-                Some(t) => t.to_string(),
-                None => format!(
-                    "[{}]",
-                    b.get("type").and_then(Value::as_str).unwrap_or("block")
-                ),
-            })
-            .collect::<Vec<_>>()
-            .join("\n"),
-    }
 }
 
 fn result_lines(r: &ToolResultContent, width: usize) -> Vec<Line<'static>> {

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use async_trait::async_trait;
 use tokio::process::Command;
 
-use super::process::{ProcessGroups, spawn};
+use super::process::{ProcessGroups, read_host_file, spawn, write_host_file};
 use super::{EnvError, ExecSpec, ExecutionEnvironment, Process, Sandbox, SandboxSpec};
 use crate::types::SandboxKind;
 
@@ -116,30 +116,11 @@ impl Sandbox for HostSandbox {
     }
 
     async fn write_file(&self, path: &str, data: &[u8]) -> Result<(), EnvError> {
-        let host = self.host_path(path);
-        if let Some(parent) = host.parent() {
-            tokio::fs::create_dir_all(parent)
-                .await
-                .map_err(|source| EnvError::File {
-                    path: path.to_string(),
-                    source,
-                })?;
-        }
-        tokio::fs::write(&host, data)
-            .await
-            .map_err(|source| EnvError::File {
-                path: path.to_string(),
-                source,
-            })
+        write_host_file(&self.host_path(path), path, data).await
     }
 
     async fn read_file(&self, path: &str) -> Result<Vec<u8>, EnvError> {
-        tokio::fs::read(self.host_path(path))
-            .await
-            .map_err(|source| EnvError::File {
-                path: path.to_string(),
-                source,
-            })
+        read_host_file(&self.host_path(path), path).await
     }
 
     async fn terminate(&self) -> Result<(), EnvError> {

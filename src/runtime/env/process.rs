@@ -121,3 +121,29 @@ impl ProcessControl for LocalControl {
         });
     }
 }
+
+/// Writes a file of a local sandbox (host path already checked), creating its folders.
+pub async fn write_host_file(
+    host: &std::path::Path,
+    shown: &str,
+    data: &[u8],
+) -> Result<(), EnvError> {
+    let err = |source| EnvError::File {
+        path: shown.to_string(),
+        source,
+    };
+    if let Some(parent) = host.parent() {
+        tokio::fs::create_dir_all(parent).await.map_err(err)?;
+    }
+    tokio::fs::write(host, data).await.map_err(err)
+}
+
+/// Reads a file of a local sandbox (host path already checked).
+pub async fn read_host_file(host: &std::path::Path, shown: &str) -> Result<Vec<u8>, EnvError> {
+    tokio::fs::read(host)
+        .await
+        .map_err(|source| EnvError::File {
+            path: shown.to_string(),
+            source,
+        })
+}
