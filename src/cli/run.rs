@@ -187,7 +187,13 @@ async fn run_async(ctx: &Context, args: RunArgs, prompt: String) -> anyhow::Resu
     // Modal is kept concrete too: --sync-back needs it after the turn.
     let (environment, modal_env): (Box<dyn ExecutionEnvironment>, Option<ModalEnvironment>) =
         if sandbox_kind == SandboxKind::Modal {
-            let m = ModalEnvironment::start(modal).await.map_err(start_error)?;
+            let m = with_progress(
+                ctx,
+                "starting the Modal bridge",
+                ModalEnvironment::start(modal),
+            )
+            .await
+            .map_err(start_error)?;
             (Box::new(m.clone()), Some(m))
         } else {
             let e = launch::environment(sandbox_kind, &modal)
@@ -229,7 +235,19 @@ async fn run_async(ctx: &Context, args: RunArgs, prompt: String) -> anyhow::Resu
         labels: [(SESSION_TAG.to_string(), launch::workspace_key(&workspace))].into(),
         ..Default::default()
     };
-    let sandbox = environment.create(spec).await.map_err(start_error)?;
+    // A remote sandbox can take a while (an image build the first time): show that it is coming.
+    let creating = environment.create(spec);
+    let sandbox = if sandbox_kind == SandboxKind::Modal {
+        with_progress(
+            ctx,
+            "starting the Modal sandbox (the first run builds its image)",
+            creating,
+        )
+        .await
+    } else {
+        creating.await
+    }
+    .map_err(start_error)?;
     let mut adapter = adapter(agent, binary.clone());
     let policy =
         PermissionPolicy::for_run(args.allow_tool.clone(), args.deny_tool.clone(), args.ask);
@@ -322,6 +340,23 @@ async fn run_async(ctx: &Context, args: RunArgs, prompt: String) -> anyhow::Resu
         TurnStatus::Timeout => EXIT_TIMEOUT,
         TurnStatus::Interrupted => EXIT_INTERRUPTED,
     })
+}
+
+/// Awaits `fut` with a spinner on stderr (only on a terminal, and not with --quiet).
+async fn with_progress<T>(
+    ctx: &Context,
+    what: &str,
+    fut: impl std::future::Future<Output = T>,
+) -> T {
+    if !ctx.out.stderr_is_tty || ctx.out.quiet {
+        return fut.await;
+    }
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.set_message(what.to_string());
+    bar.enable_steady_tick(std::time::Duration::from_millis(100));
+    let out = fut.await;
+    bar.finish_and_clear();
+    out
 }
 
 /// The folder to make visible read-only for an agent binary: its npm package folder, so that
