@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use mock_api::{Reply, Script, When};
 
 /// Rounds of each command under `cargo bench`.
-const ROUNDS: usize = 20;
+const ROUNDS: usize = 40;
 /// Rounds when run as a test, to prove the bench works.
 const SMOKE_ROUNDS: usize = 2;
 

@@ -60,7 +60,15 @@ impl BwrapEnvironment {
     /// Finds `bwrap` and checks that it can create namespaces here.
     pub async fn detect() -> Result<BwrapEnvironment, EnvError> {
         let bwrap = find_in_path("bwrap").ok_or(EnvError::BwrapMissing)?;
-        check_bwrap(&bwrap).await?;
+        // The check costs a sandbox start (a few ms of every `aisys run`); once it passed, a
+        // marker for this boot and this bwrap skips it until the next boot.
+        let marker = check_marker(&bwrap);
+        if !marker.as_ref().is_some_and(|m| m.exists()) {
+            check_bwrap(&bwrap).await?;
+            if let Some(m) = marker {
+                let _ = std::fs::write(m, b"");
+            }
+        }
         Ok(BwrapEnvironment { bwrap })
     }
 }
@@ -88,6 +96,22 @@ pub async fn check_bwrap(bwrap: &Path) -> Result<(), EnvError> {
             detail: String::from_utf8_lossy(&out.stderr).trim().to_string(),
         })
     }
+}
+
+/// `<tmp>/aisys-bwrap-ok-<uid>-<boot id>-<bwrap mtime>`: valid while nothing it names changes.
+fn check_marker(bwrap: &Path) -> Option<PathBuf> {
+    let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()?;
+    let mtime = bwrap
+        .metadata()
+        .ok()?
+        .modified()
+        .ok()?
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?
+        .as_secs();
+    // SAFETY: getuid has no preconditions and cannot fail.
+    let uid = unsafe { libc::getuid() };
+    Some(std::env::temp_dir().join(format!("aisys-bwrap-ok-{uid}-{}-{mtime}", boot.trim())))
 }
 
 fn find_in_path(name: &str) -> Option<PathBuf> {
