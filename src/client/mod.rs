@@ -212,7 +212,8 @@ async fn open(config: &ClientConfig) -> Result<Ws, ClientError> {
             .parse()
             .map_err(|_| err("the token has characters a header cannot carry".into()))?,
     );
-    let (mut ws, _) = tokio_tungstenite::connect_async(req)
+    // Requests and replies are small frames: send them at once (TCP_NODELAY).
+    let (mut ws, _) = tokio_tungstenite::connect_async_with_config(req, None, true)
         .await
         .map_err(|e| err(e.to_string()))?;
     let hello = ClientFrame {

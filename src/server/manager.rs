@@ -95,7 +95,7 @@ impl SessionManager {
     }
 
     pub async fn create(&self, spec: SessionSpec) -> Result<SessionInfo, SessionError> {
-        let count = self.store.list_sessions().await.map_err(internal)?.len();
+        let count = self.store.count_sessions().await.map_err(internal)?;
         if count >= self.config.max_sessions {
             return Err(SessionError::new(
                 ErrorCode::Limit,
@@ -208,12 +208,14 @@ impl SessionManager {
         {
             return Ok(h.clone());
         }
-        let info = self
+        let mut info = self
             .store
             .get_session(id)
             .await
             .map_err(internal)?
             .ok_or_else(|| not_found(id))?;
+        // The stored metadata is saved on state changes, not on every event: count from events.
+        info.last_seq = self.store.last_seq(id).await.map_err(internal)?;
         let environment = self
             .config
             .environments

@@ -16,6 +16,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use axum::serve::ListenerExt;
 
 pub mod auth;
 pub mod connection;
@@ -33,6 +34,9 @@ use metrics::Metrics;
 pub const DEFAULT_MAX_FRAME: usize = 1024 * 1024;
 /// Largest user message text; it must fit in a frame with its envelope.
 pub const MAX_MESSAGE_BYTES: usize = DEFAULT_MAX_FRAME - 1024;
+/// Bytes a connection reads at a time: clients send small requests, and ten thousand idle
+/// connections must not each hold tungstenite's default 128 KiB.
+pub const WS_READ_BUFFER: usize = 4 * 1024;
 /// How often sessions that nobody watches and nothing runs in are unloaded from memory.
 pub const SWEEP_INTERVAL: Duration = Duration::from_secs(30);
 
@@ -97,7 +101,9 @@ async fn ws(
     }
     let mut upgrade = upgrade
         .max_frame_size(state.max_frame)
-        .max_message_size(state.max_frame);
+        .max_message_size(state.max_frame)
+        .read_buffer_size(WS_READ_BUFFER)
+        .write_buffer_size(0);
     // A browser that sent the token as a subprotocol needs it echoed back to accept the socket.
     if let Some(p) = header_str(&headers, header::SEC_WEBSOCKET_PROTOCOL)
         .and_then(|ps| {
@@ -151,6 +157,10 @@ pub async fn serve(
         }
     });
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    // Small frames, request and reply: without TCP_NODELAY, Nagle and delayed ACKs add ~40 ms.
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await?;

@@ -581,9 +581,19 @@ impl AgentSession {
         .await;
     }
 
-    /// Stores events, then broadcasts them with their seqs, then saves the session's metadata.
+    /// Stores events, then broadcasts them with their seqs, then saves the session's metadata
+    /// when it changed in a way a restart must know (state, the agent's session id, a message).
     async fn emit(&mut self, events: Vec<StreamEvent>) {
         let n = events.len() as u64;
+        let persist = events.iter().any(|e| {
+            matches!(
+                e,
+                StreamEvent::StateChanged { .. }
+                    | StreamEvent::SessionStarted { .. }
+                    | StreamEvent::Result { .. }
+                    | StreamEvent::UserMessage { .. }
+            )
+        });
         match self.ctx.store.append(&self.info.id, events.clone()).await {
             Ok(first) => {
                 self.ctx.metrics.events_stored(n);
@@ -597,7 +607,7 @@ impl AgentSession {
         }
         self.info.last_activity = now();
         *self.shared.write().unwrap_or_else(|e| e.into_inner()) = self.info.clone();
-        if let Err(e) = self.ctx.store.put_session(&self.info).await {
+        if persist && let Err(e) = self.ctx.store.put_session(&self.info).await {
             tracing::error!("session {}: cannot save: {e}", self.info.id);
         }
     }

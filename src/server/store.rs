@@ -73,6 +73,8 @@ pub trait Store: Send + Sync {
     async fn get_session(&self, id: &str) -> Result<Option<SessionInfo>, StoreError>;
     /// Every session, newest activity first.
     async fn list_sessions(&self) -> Result<Vec<SessionInfo>, StoreError>;
+    /// How many sessions there are.
+    async fn count_sessions(&self) -> Result<usize, StoreError>;
     /// Deletes a session and its events; false when there was none.
     async fn delete_session(&self, id: &str) -> Result<bool, StoreError>;
     /// Appends events and returns the seq of the first; returns once they are committed.
@@ -322,6 +324,13 @@ impl Store for SqliteStore {
             }
             out.sort_by(|a, b| b.last_activity.cmp(&a.last_activity));
             Ok(out)
+        })
+        .await
+    }
+
+    async fn count_sessions(&self) -> Result<usize, StoreError> {
+        self.read(|c| {
+            Ok(c.query_row("SELECT COUNT(*) FROM sessions", [], |r| r.get::<_, i64>(0))? as usize)
         })
         .await
     }

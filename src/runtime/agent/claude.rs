@@ -145,7 +145,8 @@ impl AgentAdapter for ClaudeCode {
             Some("control_response") | Some("keep_alive") | Some("control_cancel_request") => {
                 Vec::new()
             }
-            _ => self.reader.read_line(line),
+            // Parsed once: the reader takes the value.
+            _ => self.reader.read_value(value),
         }
     }
 

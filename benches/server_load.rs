@@ -1,0 +1,309 @@
+//! Load on `aisys serve` over loopback, with a fast stand-in agent (benches/support/fake-claude)
+//! so that the server is what is measured: memory per idle session, 10,000 connections, and
+//! events per second with their latency from the agent's stdout line to the client. A bare
+//! tokio-tungstenite relay carrying the same frames to the same clients is measured in the same
+//! run as the ceiling. `cargo bench --bench server_load`; as a test it runs a small smoke load.
+
+#[path = "../tests/serve_harness/mod.rs"]
+mod serve_harness;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use aisys::client::Notification;
+use aisys::types::{ClientMessage, SessionSpec, StreamEvent};
+use futures_util::{SinkExt, StreamExt};
+use serve_harness::{Server, fake_claude_with};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+/// The loads of a full run and of a smoke run.
+struct Load {
+    idle_sessions: usize,
+    connections: usize,
+    active_sessions: usize,
+    /// Lines per second each active session's agent prints.
+    rate: usize,
+    seconds: usize,
+}
+
+const FULL: Load = Load {
+    idle_sessions: 1000,
+    connections: 10_000,
+    active_sessions: 100,
+    rate: 200,
+    seconds: 10,
+};
+const SMOKE: Load = Load {
+    idle_sessions: 20,
+    connections: 50,
+    active_sessions: 4,
+    rate: 50,
+    seconds: 1,
+};
+/// Connections opened at once while building up to `connections`.
+const CONNECT_BATCH: usize = 200;
+
+fn rss_kb(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        })
+        .unwrap_or(0)
+}
+
+fn raise_fd_limit() -> u64 {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: plain getrlimit/setrlimit on this process.
+    unsafe {
+        libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim);
+        lim.rlim_cur = lim.rlim_max;
+        libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+    }
+    lim.rlim_cur
+}
+
+fn percentile(v: &mut [f64], p: f64) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v[((v.len() - 1) as f64 * p) as usize]
+}
+
+fn now_ns() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
+}
+
+/// Latency in ms of a text `t=<ns>` written by the fake agent.
+fn latency_ms(text: &str) -> Option<f64> {
+    let t: u128 = text.strip_prefix("t=")?.parse().ok()?;
+    Some((now_ns().saturating_sub(t)) as f64 / 1e6)
+}
+
+#[tokio::main(flavor = "multi_thread")]
+async fn main() {
+    let full = std::env::args().any(|a| a == "--bench");
+    let load = if full { FULL } else { SMOKE };
+    let fds = raise_fd_limit();
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let events = load.rate * load.seconds;
+    let bin = fake_claude_with(
+        dir.path(),
+        &format!(r#"{{"events": {events}, "rate": {}}}"#, load.rate),
+    );
+    let max = (load.idle_sessions + load.active_sessions + 10).to_string();
+    let server = Server::start(
+        &dir.path().join("data"),
+        &["--sandbox", "host", "--max-sessions", &max],
+        &[
+            ("AISYS_CLAUDE_BIN", bin.to_str().unwrap()),
+            ("ANTHROPIC_BASE_URL", "http://127.0.0.1:9"),
+        ],
+    );
+    let pid = server.child.id();
+    println!(
+        "aisys serve, --sandbox host (the stand-in agent is trusted: this measures the server)"
+    );
+    println!("open files allowed: {fds}");
+
+    // (a) Idle sessions: created and attached (so they are loaded), with nothing running.
+    let (client, mut notes) = server.client().await;
+    let before = rss_kb(pid);
+    let t = Instant::now();
+    let mut idle = Vec::new();
+    for _ in 0..load.idle_sessions {
+        let info = client.create(SessionSpec::default()).await.unwrap();
+        client.attach(&info.id, 0).await.unwrap();
+        idle.push(info.id);
+    }
+    let after = rss_kb(pid);
+    println!(
+        "(a) {} idle sessions loaded in {:.1?}: server RSS {} -> {} KiB, {:.1} KiB per idle session",
+        load.idle_sessions,
+        t.elapsed(),
+        before,
+        after,
+        (after.saturating_sub(before)) as f64 / load.idle_sessions as f64
+    );
+    while notes.try_recv().is_ok() {}
+
+    // (b) Many connections, each having said hello.
+    let t = Instant::now();
+    let before = rss_kb(pid);
+    let mut conns = Vec::new();
+    while conns.len() < load.connections {
+        let n = CONNECT_BATCH.min(load.connections - conns.len());
+        let mut batch = Vec::new();
+        for _ in 0..n {
+            let url = server.url.clone();
+            let token = server.token.clone();
+            batch.push(tokio::spawn(async move {
+                let mut req = url.as_str().into_client_request().unwrap();
+                req.headers_mut()
+                    .insert("Authorization", format!("Bearer {token}").parse().unwrap());
+                let (mut ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+                ws.send(Message::Text(
+                    r#"{"type":"hello","protocol_version":1}"#.into(),
+                ))
+                .await
+                .unwrap();
+                let _ = ws.next().await;
+                ws
+            }));
+        }
+        for b in batch {
+            conns.push(b.await.unwrap());
+        }
+    }
+    println!(
+        "(b) {} WebSocket connections open in {:.1?}: server RSS {} -> {} KiB ({:.1} KiB each)",
+        conns.len(),
+        t.elapsed(),
+        before,
+        rss_kb(pid),
+        rss_kb(pid).saturating_sub(before) as f64 / conns.len() as f64
+    );
+    drop(conns);
+
+    // (c) Throughput and latency: active sessions, one client each.
+    let mut tasks = Vec::new();
+    let start = Instant::now();
+    for _ in 0..load.active_sessions {
+        let (c, mut n) = server.client().await;
+        tasks.push(tokio::spawn(async move {
+            let info = c.create(SessionSpec::default()).await.unwrap();
+            c.attach(&info.id, 0).await.unwrap();
+            c.ack(ClientMessage::Message {
+                session_id: info.id.clone(),
+                text: "go".into(),
+            })
+            .await
+            .unwrap();
+            let mut lat = Vec::new();
+            loop {
+                match tokio::time::timeout(Duration::from_secs(60), n.recv()).await {
+                    Ok(Some(Notification::Event { event, .. })) => match event {
+                        StreamEvent::Text { text, .. } => {
+                            if let Some(l) = latency_ms(&text) {
+                                lat.push(l);
+                            }
+                        }
+                        StreamEvent::Result { .. } => break,
+                        _ => {}
+                    },
+                    Ok(Some(_)) => {}
+                    _ => break,
+                }
+            }
+            lat
+        }));
+    }
+    let mut lat = Vec::new();
+    for t in tasks {
+        lat.extend(t.await.unwrap());
+    }
+    let secs = start.elapsed().as_secs_f64();
+    let offered = (load.active_sessions * load.rate) as f64;
+    let delivered = lat.len() as f64 / secs;
+    let (p50, p99, max) = (
+        percentile(&mut lat, 0.5),
+        percentile(&mut lat, 0.99),
+        percentile(&mut lat, 1.0),
+    );
+    println!(
+        "(c) aisys: {} sessions x {} lines/s for {} s: offered {:.0} events/s, delivered {} events in {:.1} s ({:.0}/s); latency p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        load.active_sessions,
+        load.rate,
+        load.seconds,
+        offered,
+        lat.len(),
+        secs,
+        delivered,
+        p50,
+        p99,
+        max
+    );
+    let aisys_p99 = p99;
+    let aisys_rate = delivered;
+    drop(server);
+
+    // (d) The ceiling: a bare relay sending the same frames at the same rate to as many clients.
+    let (relay_p50, relay_p99, relay_rate) =
+        relay(load.active_sessions, load.rate, load.seconds).await;
+    println!(
+        "(d) bare tokio-tungstenite relay, same load: {relay_rate:.0} events/s delivered; latency p50 {relay_p50:.2} ms, p99 {relay_p99:.2} ms"
+    );
+    println!(
+        "ratio aisys/relay: delivered events/s {:.2}, p99 latency {:.2}",
+        aisys_rate / relay_rate,
+        aisys_p99 / relay_p99
+    );
+}
+
+/// A WebSocket server that sends each client `rate` frames a second for `seconds`, each frame an
+/// `event` like aisys's with the send time inside; returns (p50, p99, delivered/s).
+async fn relay(clients: usize, rate: usize, seconds: usize) -> (f64, f64, f64) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let done = Arc::new(AtomicBool::new(false));
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut ws = tokio_tungstenite::accept_async(tcp).await.unwrap();
+                let start = Instant::now();
+                for i in 0..rate * seconds {
+                    let due = start + Duration::from_secs_f64(i as f64 / rate as f64);
+                    tokio::time::sleep_until(due.into()).await;
+                    let frame = serde_json::json!({"type": "event", "session_id": "s", "seq": i + 1,
+                        "event": {"type": "text", "message_id": format!("msg_{i}"), "text": format!("t={}", now_ns())}});
+                    if ws
+                        .send(Message::Text(frame.to_string().into()))
+                        .await
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
+                let _ = ws.send(Message::Text(r#"{"type":"done"}"#.into())).await;
+            });
+        }
+    });
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..clients {
+        tasks.push(tokio::spawn(async move {
+            let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/"))
+                .await
+                .unwrap();
+            let mut lat = Vec::new();
+            while let Some(Ok(Message::Text(t))) = ws.next().await {
+                let v: serde_json::Value = serde_json::from_str(&t).unwrap();
+                if v["type"] == "done" {
+                    break;
+                }
+                if let Some(l) = v["event"]["text"].as_str().and_then(latency_ms) {
+                    lat.push(l);
+                }
+            }
+            lat
+        }));
+    }
+    let mut lat = Vec::new();
+    for t in tasks {
+        lat.extend(t.await.unwrap());
+    }
+    done.store(true, Ordering::SeqCst);
+    let rate = lat.len() as f64 / start.elapsed().as_secs_f64();
+    (percentile(&mut lat, 0.5), percentile(&mut lat, 0.99), rate)
+}
