@@ -23,8 +23,8 @@ struct Load {
     idle_sessions: usize,
     connections: usize,
     active_sessions: usize,
-    /// Lines per second each active session's agent prints.
-    rate: usize,
+    /// Lines per second each active session's agent prints, one measurement per rate.
+    rates: &'static [usize],
     seconds: usize,
 }
 
@@ -32,14 +32,14 @@ const FULL: Load = Load {
     idle_sessions: 1000,
     connections: 10_000,
     active_sessions: 100,
-    rate: 200,
+    rates: &[50, 100, 200],
     seconds: 10,
 };
 const SMOKE: Load = Load {
     idle_sessions: 20,
     connections: 50,
     active_sessions: 4,
-    rate: 50,
+    rates: &[50],
     seconds: 1,
 };
 /// Connections opened at once while building up to `connections`.
@@ -94,15 +94,16 @@ fn latency_ms(text: &str) -> Option<f64> {
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
     let full = std::env::args().any(|a| a == "--bench");
-    let load = if full { FULL } else { SMOKE };
+    let mut load = if full { FULL } else { SMOKE };
+    // `SERVER_LOAD_ONLY_THROUGHPUT=1` skips the memory parts, to profile the event path alone.
+    if std::env::var_os("SERVER_LOAD_ONLY_THROUGHPUT").is_some() {
+        load.idle_sessions = 0;
+        load.connections = 0;
+    }
     let fds = raise_fd_limit();
     let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
-    let events = load.rate * load.seconds;
-    let bin = fake_claude_with(
-        dir.path(),
-        &format!(r#"{{"events": {events}, "rate": {}}}"#, load.rate),
-    );
-    let max = (load.idle_sessions + load.active_sessions + 10).to_string();
+    let bin = fake_claude_with(dir.path(), r#"{"events": 1}"#);
+    let max = (load.idle_sessions + load.active_sessions * load.rates.len() + 10).to_string();
     let server = Server::start(
         &dir.path().join("data"),
         &["--sandbox", "host", "--max-sessions", &max],
@@ -176,10 +177,50 @@ async fn main() {
     );
     drop(conns);
 
-    // (c) Throughput and latency: active sessions, one client each.
+    // (c) Throughput and latency: active sessions, one client each, at rising rates.
+    let mut last = (0.0, 0.0);
+    for rate in load.rates {
+        // The stand-in agent reads its settings when it starts: one file for every session.
+        std::fs::write(
+            dir.path().join("fake-claude.json"),
+            format!(r#"{{"events": {}, "rate": {rate}}}"#, rate * load.seconds),
+        )
+        .unwrap();
+        let (p50, p99, max, n, secs) = throughput(&server, load.active_sessions).await;
+        let offered = (load.active_sessions * rate) as f64;
+        let delivered = n as f64 / secs;
+        println!(
+            "(c) aisys: {} sessions x {rate} lines/s for {} s: offered {offered:.0} events/s, delivered {n} events in {secs:.1} s ({delivered:.0}/s); latency p50 {p50:.2} ms, p99 {p99:.2} ms, max {max:.2} ms",
+            load.active_sessions, load.seconds
+        );
+        last = (p99, delivered);
+    }
+    let (aisys_p99, aisys_rate) = last;
+    drop(server);
+
+    // (d) The ceiling: a bare relay sending the same frames at the same rate to as many clients.
+    let (relay_p50, relay_p99, relay_rate) = relay(
+        load.active_sessions,
+        *load.rates.last().unwrap(),
+        load.seconds,
+    )
+    .await;
+    println!(
+        "(d) bare tokio-tungstenite relay, same load: {relay_rate:.0} events/s delivered; latency p50 {relay_p50:.2} ms, p99 {relay_p99:.2} ms"
+    );
+    println!(
+        "ratio aisys/relay: delivered events/s {:.2}, p99 latency {:.2}",
+        aisys_rate / relay_rate,
+        aisys_p99 / relay_p99
+    );
+}
+
+/// Runs one turn in each of `sessions` new sessions at once, one client each; returns the latency
+/// p50, p99 and max in ms, the events received, and the seconds it took.
+async fn throughput(server: &Server, sessions: usize) -> (f64, f64, f64, usize, f64) {
     let mut tasks = Vec::new();
     let start = Instant::now();
-    for _ in 0..load.active_sessions {
+    for _ in 0..sessions {
         let (c, mut n) = server.client().await;
         tasks.push(tokio::spawn(async move {
             let info = c.create(SessionSpec::default()).await.unwrap();
@@ -214,41 +255,14 @@ async fn main() {
         lat.extend(t.await.unwrap());
     }
     let secs = start.elapsed().as_secs_f64();
-    let offered = (load.active_sessions * load.rate) as f64;
-    let delivered = lat.len() as f64 / secs;
-    let (p50, p99, max) = (
+    let n = lat.len();
+    (
         percentile(&mut lat, 0.5),
         percentile(&mut lat, 0.99),
         percentile(&mut lat, 1.0),
-    );
-    println!(
-        "(c) aisys: {} sessions x {} lines/s for {} s: offered {:.0} events/s, delivered {} events in {:.1} s ({:.0}/s); latency p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
-        load.active_sessions,
-        load.rate,
-        load.seconds,
-        offered,
-        lat.len(),
+        n,
         secs,
-        delivered,
-        p50,
-        p99,
-        max
-    );
-    let aisys_p99 = p99;
-    let aisys_rate = delivered;
-    drop(server);
-
-    // (d) The ceiling: a bare relay sending the same frames at the same rate to as many clients.
-    let (relay_p50, relay_p99, relay_rate) =
-        relay(load.active_sessions, load.rate, load.seconds).await;
-    println!(
-        "(d) bare tokio-tungstenite relay, same load: {relay_rate:.0} events/s delivered; latency p50 {relay_p50:.2} ms, p99 {relay_p99:.2} ms"
-    );
-    println!(
-        "ratio aisys/relay: delivered events/s {:.2}, p99 latency {:.2}",
-        aisys_rate / relay_rate,
-        aisys_p99 / relay_p99
-    );
+    )
 }
 
 /// A WebSocket server that sends each client `rate` frames a second for `seconds`, each frame an
