@@ -25,6 +25,9 @@ struct Load {
     active_sessions: usize,
     /// Lines per second each active session's agent prints, one measurement per rate.
     rates: &'static [usize],
+    /// A last run with few sessions at a high rate each: the same events/s from fewer agent
+    /// processes, so less of the two cores goes to the stand-in agents.
+    few: (usize, usize),
     seconds: usize,
 }
 
@@ -33,6 +36,7 @@ const FULL: Load = Load {
     connections: 10_000,
     active_sessions: 100,
     rates: &[50, 100, 200],
+    few: (10, 2000),
     seconds: 10,
 };
 const SMOKE: Load = Load {
@@ -40,6 +44,7 @@ const SMOKE: Load = Load {
     connections: 50,
     active_sessions: 4,
     rates: &[50],
+    few: (2, 100),
     seconds: 1,
 };
 /// Connections opened at once while building up to `connections`.
@@ -103,7 +108,8 @@ async fn main() {
     let fds = raise_fd_limit();
     let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
     let bin = fake_claude_with(dir.path(), r#"{"events": 1}"#);
-    let max = (load.idle_sessions + load.active_sessions * load.rates.len() + 10).to_string();
+    let max = (load.idle_sessions + load.active_sessions * load.rates.len() + load.few.0 + 10)
+        .to_string();
     let server = Server::start(
         &dir.path().join("data"),
         &["--sandbox", "host", "--max-sessions", &max],
@@ -195,6 +201,22 @@ async fn main() {
         );
         last = (p99, delivered);
     }
+    let (few_sessions, few_rate) = load.few;
+    std::fs::write(
+        dir.path().join("fake-claude.json"),
+        format!(
+            r#"{{"events": {}, "rate": {few_rate}}}"#,
+            few_rate * load.seconds
+        ),
+    )
+    .unwrap();
+    let (p50, p99, max, n, secs) = throughput(&server, few_sessions).await;
+    println!(
+        "(c') aisys: {few_sessions} sessions x {few_rate} lines/s for {} s: offered {} events/s, delivered {n} events in {secs:.1} s ({:.0}/s); latency p50 {p50:.2} ms, p99 {p99:.2} ms, max {max:.2} ms",
+        load.seconds,
+        few_sessions * few_rate,
+        n as f64 / secs
+    );
     let (aisys_p99, aisys_rate) = last;
     drop(server);
 
