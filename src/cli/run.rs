@@ -283,7 +283,8 @@ async fn run_async(ctx: &Context, args: RunArgs, prompt: String) -> anyhow::Resu
                     printer.event(&ev)?;
                     let (decision, by) = match policy.decide(tool_name, input) {
                         Some(d) => (d, "policy"),
-                        None => (ask_user(tool_name, input).await, "user"),
+                        // The agent waits for this answer anyway, so asking may block here.
+                        None => (printer.suspend(|| ask_user(tool_name, input)), "user"),
                     };
                     let _ = control_tx.send(TurnControl::Permission {
                         request_id: request_id.clone(),
@@ -369,21 +370,16 @@ fn binary_root(binary: &std::path::Path) -> std::path::PathBuf {
 }
 
 /// Asks on the terminal whether a tool may run.
-async fn ask_user(tool: &str, input: &serde_json::Value) -> PermissionDecision {
-    let question = format!(
+fn ask_user(tool: &str, input: &serde_json::Value) -> PermissionDecision {
+    eprint!(
         "Allow {tool} {}? [y/N] ",
         crate::converters::summarize_input(tool, input)
     );
-    tokio::task::spawn_blocking(move || {
-        eprint!("{question}");
-        let mut answer = String::new();
-        let _ = std::io::stdin().read_line(&mut answer);
-        if matches!(answer.trim(), "y" | "Y" | "yes") {
-            PermissionDecision::Allow
-        } else {
-            PermissionDecision::Deny
-        }
-    })
-    .await
-    .unwrap_or(PermissionDecision::Deny)
+    let mut answer = String::new();
+    let _ = std::io::stdin().read_line(&mut answer);
+    if matches!(answer.trim(), "y" | "Y" | "yes") {
+        PermissionDecision::Allow
+    } else {
+        PermissionDecision::Deny
+    }
 }

@@ -71,6 +71,14 @@ impl Printer {
         }
     }
 
+    /// Runs `f` with the spinner hidden, so that what `f` prints (a question) stays readable.
+    pub fn suspend<R>(&self, f: impl FnOnce() -> R) -> R {
+        match &self.spinner {
+            Some(s) => s.suspend(f),
+            None => f(),
+        }
+    }
+
     pub fn finish(&mut self) -> std::io::Result<()> {
         if let Some(s) = self.spinner.take() {
             s.finish_and_clear();
