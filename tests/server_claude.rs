@@ -176,11 +176,21 @@ async fn a_client_that_loses_its_connection_resumes_without_gaps_or_duplicates()
         })
         .await
         .unwrap();
-    // Receive a few events, then take the server away under the client and bring it back.
+    // Receive events until the turn runs, then take the server away under the client and bring
+    // it back.
     let mut seqs = Vec::new();
-    while seqs.len() < 3 {
-        if let Some(Notification::Event { seq, .. }) = notes.recv().await {
+    loop {
+        if let Some(Notification::Event { seq, event, .. }) = notes.recv().await {
             seqs.push(seq);
+            if matches!(
+                event,
+                StreamEvent::StateChanged {
+                    to: aisys::types::SessionState::Running,
+                    ..
+                }
+            ) {
+                break;
+            }
         }
     }
     server.kill9();

@@ -72,10 +72,11 @@ impl SessionManager {
         for mut info in self.store.list_sessions().await.map_err(internal)? {
             if info.state.is_busy() || info.state == SessionState::Provisioning {
                 let from = info.state;
-                let first = self
-                    .store
-                    .append(
-                        &info.id,
+                info.state = SessionState::Stopped;
+                info.reason = Some("server_restart".into());
+                self.store
+                    .append_and_save(
+                        &info,
                         vec![StreamEvent::StateChanged {
                             from: Some(from),
                             to: SessionState::Stopped,
@@ -84,10 +85,6 @@ impl SessionManager {
                     )
                     .await
                     .map_err(internal)?;
-                info.state = SessionState::Stopped;
-                info.reason = Some("server_restart".into());
-                info.last_seq = first;
-                self.store.put_session(&info).await.map_err(internal)?;
                 n += 1;
             }
         }
@@ -142,8 +139,8 @@ impl SessionManager {
         };
         let first = self
             .store
-            .append(
-                &id,
+            .append_and_save(
+                &info,
                 vec![StreamEvent::StateChanged {
                     from: None,
                     to: SessionState::Idle,
@@ -156,7 +153,6 @@ impl SessionManager {
             last_seq: first,
             ..info
         };
-        self.store.put_session(&info).await.map_err(internal)?;
         Ok(info)
     }
 

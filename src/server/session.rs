@@ -594,7 +594,17 @@ impl AgentSession {
                     | StreamEvent::UserMessage { .. }
             )
         });
-        match self.ctx.store.append(&self.info.id, events.clone()).await {
+        self.info.last_activity = now();
+        // Metadata that a restart must see goes in the same transaction as the events.
+        let stored = if persist {
+            self.ctx
+                .store
+                .append_and_save(&self.info, events.clone())
+                .await
+        } else {
+            self.ctx.store.append(&self.info.id, events.clone()).await
+        };
+        match stored {
             Ok(first) => {
                 self.ctx.metrics.events_stored(n);
                 for (i, ev) in events.into_iter().enumerate() {
@@ -605,11 +615,7 @@ impl AgentSession {
             }
             Err(e) => tracing::error!("session {}: cannot store events: {e}", self.info.id),
         }
-        self.info.last_activity = now();
         *self.shared.write().unwrap_or_else(|e| e.into_inner()) = self.info.clone();
-        if persist && let Err(e) = self.ctx.store.put_session(&self.info).await {
-            tracing::error!("session {}: cannot save: {e}", self.info.id);
-        }
     }
 }
 

@@ -79,6 +79,13 @@ pub trait Store: Send + Sync {
     async fn delete_session(&self, id: &str) -> Result<bool, StoreError>;
     /// Appends events and returns the seq of the first; returns once they are committed.
     async fn append(&self, session_id: &str, events: Vec<StreamEvent>) -> Result<u64, StoreError>;
+    /// Appends events and saves the session's metadata in the same transaction, so that the
+    /// stored state never disagrees with the stored events (`last_seq` is set to the new last).
+    async fn append_and_save(
+        &self,
+        info: &SessionInfo,
+        events: Vec<StreamEvent>,
+    ) -> Result<u64, StoreError>;
     /// Up to `limit` events with seq > `after_seq`, in order.
     async fn events_after(
         &self,
@@ -100,6 +107,8 @@ enum WriteRequest {
     Append {
         session_id: String,
         events: Vec<String>,
+        /// The session's metadata to save with the events, if it changed.
+        info: Option<SessionInfo>,
         reply: oneshot::Sender<Result<u64, StoreError>>,
     },
     PutSession {
@@ -143,6 +152,28 @@ impl SqliteStore {
             writer: tx,
             reader: Arc::new(Mutex::new(reader)),
         })
+    }
+
+    async fn send_append(
+        &self,
+        session_id: &str,
+        events: Vec<StreamEvent>,
+        info: Option<SessionInfo>,
+    ) -> Result<u64, StoreError> {
+        let events = events
+            .iter()
+            .map(serde_json::to_string)
+            .collect::<Result<Vec<_>, _>>()?;
+        let (reply, rx) = oneshot::channel();
+        self.writer
+            .send(WriteRequest::Append {
+                session_id: session_id.to_string(),
+                events,
+                info,
+                reply,
+            })
+            .map_err(|_| StoreError::WriterGone)?;
+        rx.await.map_err(|_| StoreError::WriterGone)?
     }
 
     async fn read<T: Send + 'static>(
@@ -216,7 +247,10 @@ fn commit_batch(
         for req in batch {
             match req {
                 WriteRequest::Append {
-                    session_id, events, ..
+                    session_id,
+                    events,
+                    info,
+                    ..
                 } => {
                     let last = match last_seq.get(session_id) {
                         Some(s) => *s,
@@ -229,7 +263,17 @@ fn commit_batch(
                     for (i, json) in events.iter().enumerate() {
                         insert.execute(params![session_id, (last + 1 + i as u64) as i64, json])?;
                     }
-                    last_seq.insert(session_id.clone(), last + events.len() as u64);
+                    let new_last = last + events.len() as u64;
+                    last_seq.insert(session_id.clone(), new_last);
+                    if let Some(info) = info {
+                        let mut info = info.clone();
+                        info.last_seq = new_last;
+                        tx.execute(
+                            "INSERT INTO sessions (id, info) VALUES (?1, ?2)
+                             ON CONFLICT (id) DO UPDATE SET info = excluded.info",
+                            params![info.id, serde_json::to_string(&info)?],
+                        )?;
+                    }
                     done.push(Done::Seq(last + 1));
                 }
                 WriteRequest::PutSession { info, json, .. } => {
@@ -347,19 +391,15 @@ impl Store for SqliteStore {
     }
 
     async fn append(&self, session_id: &str, events: Vec<StreamEvent>) -> Result<u64, StoreError> {
-        let events = events
-            .iter()
-            .map(serde_json::to_string)
-            .collect::<Result<Vec<_>, _>>()?;
-        let (reply, rx) = oneshot::channel();
-        self.writer
-            .send(WriteRequest::Append {
-                session_id: session_id.to_string(),
-                events,
-                reply,
-            })
-            .map_err(|_| StoreError::WriterGone)?;
-        rx.await.map_err(|_| StoreError::WriterGone)?
+        self.send_append(session_id, events, None).await
+    }
+
+    async fn append_and_save(
+        &self,
+        info: &SessionInfo,
+        events: Vec<StreamEvent>,
+    ) -> Result<u64, StoreError> {
+        self.send_append(&info.id, events, Some(info.clone())).await
     }
 
     async fn events_after(
