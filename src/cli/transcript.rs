@@ -4,7 +4,11 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand, ValueEnum};
 
-use super::{Context, Exit, not_implemented};
+use std::io::{IsTerminal, Read};
+
+use super::{CommandError, Context, EXIT_BAD_INPUT, EXIT_OK, EXIT_USAGE, Exit, not_implemented};
+use crate::converters::{AnyReader, Assembler, Format, detect, render_json, render_markdown};
+use crate::types::StreamEvent;
 
 /// Read agent transcripts and streams: convert them, count their cost, list sessions.
 #[derive(Debug, Subcommand)]
@@ -158,10 +162,223 @@ pub enum TableFormat {
     Json,
 }
 
-pub fn run(_ctx: &Context, cmd: TranscriptCommand) -> anyhow::Result<Exit> {
+pub fn run(ctx: &Context, cmd: TranscriptCommand) -> anyhow::Result<Exit> {
     match cmd {
-        TranscriptCommand::Parse(_) => Err(not_implemented("transcript parse")),
+        TranscriptCommand::Parse(args) => parse(ctx, args),
         TranscriptCommand::Stats(_) => Err(not_implemented("transcript stats")),
         TranscriptCommand::List(_) => Err(not_implemented("transcript list")),
     }
+}
+
+/// Longest input line accepted: a line this long is a broken file, not a transcript.
+pub const MAX_LINE_BYTES: usize = 64 * 1024 * 1024;
+
+/// One input: a file, or stdin.
+struct Input {
+    name: String,
+    path: Option<PathBuf>,
+}
+
+fn inputs(args: &ParseArgs) -> anyhow::Result<Vec<Input>> {
+    let mut out = Vec::new();
+    if args.inputs.is_empty() {
+        if std::io::stdin().is_terminal() {
+            return Err(CommandError::new(
+                EXIT_USAGE,
+                "aisys transcript parse: give files or folders, or pipe a stream into it",
+            )
+            .into());
+        }
+        out.push(Input {
+            name: "-".into(),
+            path: None,
+        });
+    }
+    for p in &args.inputs {
+        if p.as_os_str() == "-" {
+            out.push(Input {
+                name: "-".into(),
+                path: None,
+            });
+        } else if p.is_dir() {
+            let mut files = Vec::new();
+            collect_jsonl(p, &mut files)?;
+            files.sort();
+            out.extend(files.into_iter().map(|f| Input {
+                name: f.display().to_string(),
+                path: Some(f),
+            }));
+        } else if p.is_file() {
+            out.push(Input {
+                name: p.display().to_string(),
+                path: Some(p.clone()),
+            });
+        } else {
+            return Err(CommandError::new(
+                EXIT_USAGE,
+                format!("{}: no such file or folder", p.display()),
+            )
+            .into());
+        }
+    }
+    Ok(out)
+}
+
+fn collect_jsonl(dir: &std::path::Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
+    for entry in std::fs::read_dir(dir)
+        .map_err(|e| CommandError::new(EXIT_USAGE, format!("{}: {e}", dir.display())))?
+    {
+        let path = entry?.path();
+        if path.is_dir() {
+            collect_jsonl(&path, out)?;
+        } else if path.extension().is_some_and(|e| e == "jsonl") {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// What this build does not do yet: refused by name rather than ignored.
+fn refuse_unbuilt(args: &ParseArgs) -> anyhow::Result<()> {
+    let unbuilt = [
+        (args.follow, "--follow"),
+        (args.session.is_some(), "--session"),
+        (args.since.is_some(), "--since"),
+        (args.until.is_some(), "--until"),
+        (args.no_sidechains, "--no-sidechains"),
+        (args.format == Some(ParseFormat::Html), "--format html"),
+        (
+            args.from == InputFormat::OpencodeExport,
+            "--from opencode-export",
+        ),
+    ];
+    for (used, name) in unbuilt {
+        if used {
+            return Err(not_implemented(&format!("transcript parse {name}")));
+        }
+    }
+    Ok(())
+}
+
+fn parse(ctx: &Context, args: ParseArgs) -> anyhow::Result<Exit> {
+    use std::io::{BufRead, Write};
+
+    refuse_unbuilt(&args)?;
+    let format = args.format.unwrap_or(if ctx.out.stdout_is_tty {
+        ParseFormat::Text
+    } else {
+        ParseFormat::Jsonl
+    });
+    let mut bad = 0usize;
+    let mut stdout = std::io::stdout().lock();
+    let mut assembler = Assembler::new();
+    for input in inputs(&args)? {
+        let reader: Box<dyn BufRead> = match &input.path {
+            Some(p) => Box::new(std::io::BufReader::new(std::fs::File::open(p).map_err(
+                |e| CommandError::new(EXIT_USAGE, format!("{}: {e}", p.display())),
+            )?)),
+            None => Box::new(std::io::BufReader::new(std::io::stdin())),
+        };
+        let mut any: Option<AnyReader> = match args.from {
+            InputFormat::ClaudeTranscript | InputFormat::ClaudeStreamJson => {
+                AnyReader::new(Format::Claude)
+            }
+            InputFormat::OpencodeJson => AnyReader::new(Format::OpencodeRun),
+            _ => None,
+        };
+        let mut limited = reader.take(u64::MAX);
+        let mut line = Vec::new();
+        let mut number = 0usize;
+        loop {
+            line.clear();
+            limited.set_limit(MAX_LINE_BYTES as u64 + 1);
+            let n = limited.read_until(b'\n', &mut line)?;
+            if n == 0 {
+                break;
+            }
+            number += 1;
+            let mut report = |what: String| -> anyhow::Result<()> {
+                eprintln!("{}:{number}: {what}", input.name);
+                bad += 1;
+                if args.strict {
+                    return Err(CommandError::new(
+                        EXIT_BAD_INPUT,
+                        "stopped at the first bad line (--strict)",
+                    )
+                    .into());
+                }
+                Ok(())
+            };
+            if line.len() > MAX_LINE_BYTES {
+                report(format!(
+                    "line longer than {MAX_LINE_BYTES} bytes; skipped the rest of the file"
+                ))?;
+                break;
+            }
+            let text = String::from_utf8_lossy(&line);
+            let text = text.trim();
+            if text.is_empty() {
+                continue;
+            }
+            let value: serde_json::Value = match serde_json::from_str(text) {
+                Ok(v) => v,
+                Err(e) => {
+                    report(format!("not JSON: {e}"))?;
+                    continue;
+                }
+            };
+            if any.is_none() {
+                match detect(text) {
+                    Some(Format::OpencodeExport) => {
+                        return Err(not_implemented(
+                            "transcript parse of opencode export documents",
+                        ));
+                    }
+                    Some(f) => any = AnyReader::new(f),
+                    None => {
+                        report("not a line of a known agent format".into())?;
+                        continue;
+                    }
+                }
+            }
+            let Some(reader) = any.as_mut() else { continue };
+            for ev in reader.read_value(value) {
+                if args.no_thinking && matches!(ev, StreamEvent::Thinking { .. }) {
+                    continue;
+                }
+                if args.events {
+                    serde_json::to_writer(&mut stdout, &ev)?;
+                    stdout.write_all(b"\n")?;
+                } else {
+                    assembler.push(ev);
+                }
+            }
+        }
+    }
+    if !args.events {
+        let blocks = assembler.finish();
+        match format {
+            ParseFormat::Jsonl => {
+                for b in &blocks {
+                    serde_json::to_writer(&mut stdout, b)?;
+                    stdout.write_all(b"\n")?;
+                }
+            }
+            ParseFormat::Json => writeln!(stdout, "{}", render_json(&blocks))?,
+            // Plain text is the Markdown rendering until the colored terminal renderer exists.
+            ParseFormat::Markdown | ParseFormat::Text => {
+                write!(stdout, "{}", render_markdown(&blocks))?
+            }
+            ParseFormat::Html => unreachable!("refused above"),
+        }
+    }
+    stdout.flush()?;
+    if bad > 0 {
+        return Err(CommandError::new(
+            EXIT_BAD_INPUT,
+            format!("{bad} bad line(s), reported above; the rest was converted"),
+        )
+        .into());
+    }
+    Ok(EXIT_OK)
 }

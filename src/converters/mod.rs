@@ -6,10 +6,12 @@
 
 mod assembler;
 mod claude_stream;
+mod detect;
 mod opencode_run;
 mod render;
 
 pub use assembler::{Assembler, result_text};
 pub use claude_stream::ClaudeStreamReader;
+pub use detect::{AnyReader, Format, detect};
 pub use opencode_run::OpencodeRunReader;
 pub use render::{render_json, render_markdown, summarize_input};
