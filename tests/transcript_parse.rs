@@ -10,9 +10,15 @@ use aisys::types::{BlockKind, ConversationBlock, ToolStatus};
 fn fixture(rel: &str) -> PathBuf {
     let dir = std::env::var("AISYS_FIXTURES_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures")));
+        .unwrap_or_else(|_| {
+            PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures"))
+        });
     let p = dir.join(rel);
-    assert!(p.exists(), "fixture {} is missing (set AISYS_FIXTURES_DIR)", p.display());
+    assert!(
+        p.exists(),
+        "fixture {} is missing (set AISYS_FIXTURES_DIR)",
+        p.display()
+    );
     p
 }
 
@@ -52,27 +58,67 @@ fn tools(b: &[ConversationBlock]) -> Vec<(String, ToolStatus)> {
 fn claude_stream_json_becomes_paired_tool_calls() {
     let f = fixture("claude-code-2.1.197/stream-json-tool-run.jsonl");
     let out = parse(&[f.to_str().unwrap(), "--format", "jsonl"], None);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let b = blocks(&out);
-    assert_eq!(tools(&b), [("Write".to_string(), ToolStatus::Ok), ("Bash".to_string(), ToolStatus::Ok)]);
-    assert!(matches!(b.last().unwrap().kind, BlockKind::TurnSummary { .. }));
+    assert_eq!(
+        tools(&b),
+        [
+            ("Write".to_string(), ToolStatus::Ok),
+            ("Bash".to_string(), ToolStatus::Ok)
+        ]
+    );
+    assert!(matches!(
+        b.last().unwrap().kind,
+        BlockKind::TurnSummary { .. }
+    ));
 }
 
 #[test]
 fn opencode_json_and_a_claude_transcript_are_detected() {
-    let out = parse(&[fixture("opencode-1.18.33/run-format-json-tool-run.jsonl").to_str().unwrap()], None);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(tools(&blocks(&out)).iter().map(|t| t.0.as_str()).collect::<Vec<_>>(), ["write", "bash"]);
-    let out = parse(&[fixture("claude-code-2.1.197/transcript-tool-run.jsonl").to_str().unwrap()], None);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = parse(
+        &[fixture("opencode-1.18.33/run-format-json-tool-run.jsonl")
+            .to_str()
+            .unwrap()],
+        None,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        tools(&blocks(&out))
+            .iter()
+            .map(|t| t.0.as_str())
+            .collect::<Vec<_>>(),
+        ["write", "bash"]
+    );
+    let out = parse(
+        &[fixture("claude-code-2.1.197/transcript-tool-run.jsonl")
+            .to_str()
+            .unwrap()],
+        None,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let b = blocks(&out);
-    assert!(b.iter().any(|b| matches!(&b.kind, BlockKind::UserMessage { text, .. } if text.contains("hello.txt"))));
+    assert!(b.iter().any(
+        |b| matches!(&b.kind, BlockKind::UserMessage { text, .. } if text.contains("hello.txt"))
+    ));
     assert_eq!(tools(&b).len(), 2);
 }
 
 #[test]
 fn stdin_markdown_and_events() {
-    let text = std::fs::read_to_string(fixture("claude-code-2.1.197/stream-json-tool-run.jsonl")).unwrap();
+    let text =
+        std::fs::read_to_string(fixture("claude-code-2.1.197/stream-json-tool-run.jsonl")).unwrap();
     let out = parse(&["-", "--format", "markdown"], Some(&text));
     assert!(out.status.success());
     let md = String::from_utf8_lossy(&out.stdout);
@@ -86,7 +132,8 @@ fn stdin_markdown_and_events() {
 #[test]
 fn bad_lines_are_reported_with_file_and_line_and_the_rest_is_converted() {
     let dir = tempfile::tempdir().unwrap();
-    let good = std::fs::read_to_string(fixture("claude-code-2.1.197/stream-json-tool-run.jsonl")).unwrap();
+    let good =
+        std::fs::read_to_string(fixture("claude-code-2.1.197/stream-json-tool-run.jsonl")).unwrap();
     let mut lines: Vec<&str> = good.lines().collect();
     lines.insert(2, "{this is not json");
     let f = dir.path().join("broken.jsonl");
@@ -94,7 +141,10 @@ fn bad_lines_are_reported_with_file_and_line_and_the_rest_is_converted() {
     let out = parse(&[f.to_str().unwrap()], None);
     assert_eq!(out.status.code(), Some(3));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains(&format!("{}:3: not JSON", f.display())), "{err}");
+    assert!(
+        err.contains(&format!("{}:3: not JSON", f.display())),
+        "{err}"
+    );
     assert_eq!(tools(&blocks(&out)).len(), 2, "the rest is still converted");
     let out = parse(&[f.to_str().unwrap(), "--strict"], None);
     assert_eq!(out.status.code(), Some(3));
