@@ -6,27 +6,15 @@
 #[path = "../tests/mock_api/mod.rs"]
 mod mock_api;
 
-use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use mock_api::{Reply, Script, When};
+use mock_api::{Reply, Script, When, claude_bin};
 
 /// Rounds of each command under `cargo bench`.
 const ROUNDS: usize = 40;
 /// Rounds when run as a test, to prove the bench works.
 const SMOKE_ROUNDS: usize = 2;
-
-fn claude() -> PathBuf {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join(".test-deps/node_modules/@anthropic-ai/claude-code-linux-x64/claude");
-    assert!(
-        p.exists(),
-        "{} is missing: run scripts/install-test-deps",
-        p.display()
-    );
-    p.canonicalize().unwrap()
-}
 
 /// The stdin aisys gives Claude Code: the control protocol's initialize, then the prompt.
 const STDIN: &str = concat!(
@@ -87,7 +75,7 @@ fn main() {
     std::fs::create_dir_all(&ws).unwrap();
     let home = dir.path().join("home");
     std::fs::create_dir_all(&home).unwrap();
-    let bin = claude();
+    let bin = claude_bin().canonicalize().unwrap();
     let env = [
         ("ANTHROPIC_BASE_URL", mock.base_url()),
         ("ANTHROPIC_API_KEY", "bench".to_string()),

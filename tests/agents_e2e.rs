@@ -4,23 +4,10 @@
 
 mod mock_api;
 
-use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use mock_api::{Block, Reply, Script, When};
+use mock_api::{Block, Reply, Script, When, claude_bin, opencode_bin};
 use serde_json::{Value, json};
-
-fn bin(rel: &str) -> PathBuf {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join(".test-deps/node_modules")
-        .join(rel);
-    assert!(
-        p.exists(),
-        "{} is missing: run scripts/install-test-deps",
-        p.display()
-    );
-    p
-}
 
 fn lines(out: &[u8]) -> Vec<Value> {
     String::from_utf8_lossy(out)
@@ -51,7 +38,7 @@ fn claude_code_writes_a_file_driven_by_the_mock() {
             Reply::text("Done."),
         )
         .start();
-    let out = Command::new(bin("@anthropic-ai/claude-code-linux-x64/claude"))
+    let out = Command::new(claude_bin())
         .args([
             "-p",
             "create hello.txt",
@@ -128,7 +115,7 @@ fn opencode_writes_a_file_driven_by_the_mock() {
         .to_string(),
     )
     .unwrap();
-    let out = Command::new(bin("opencode-linux-x64/bin/opencode"))
+    let out = Command::new(opencode_bin())
         .args(["run", "--format", "json", "--auto", "create hello.txt"])
         .current_dir(&ws)
         .env_clear()

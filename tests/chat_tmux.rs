@@ -5,11 +5,10 @@
 mod mock_api;
 mod serve_harness;
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use mock_api::{Block, Reply, Script, When};
+use mock_api::{Block, Reply, Script, When, claude_bin as claude};
 use serde_json::json;
 use serve_harness::Server;
 
@@ -24,17 +23,6 @@ fn tmux(args: &[&str]) -> String {
             panic!("tmux is needed for this test ({e}): run scripts/install-test-deps")
         });
     String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn claude() -> PathBuf {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join(".test-deps/node_modules/@anthropic-ai/claude-code-linux-x64/claude");
-    assert!(
-        p.exists(),
-        "{} is missing: run scripts/install-test-deps",
-        p.display()
-    );
-    p
 }
 
 struct Pane {

@@ -9,37 +9,13 @@ use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use aisys::types::StreamEvent;
-use mock_api::{Block, MockAnthropic, Reply, Script, When};
+use mock_api::{
+    Block, MockAnthropic, Reply, Script, When, claude_bin as claude, opencode_bin as opencode,
+};
 use serde_json::json;
 
 /// Longest a scripted run may take before the test fails instead of hanging.
 const RUN_LIMIT: Duration = Duration::from_secs(90);
-
-fn agent_bin(rel: &str, var: &str) -> PathBuf {
-    if let Ok(p) = std::env::var(var) {
-        return PathBuf::from(p);
-    }
-    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join(".test-deps/node_modules")
-        .join(rel);
-    assert!(
-        p.exists(),
-        "{} is missing: run scripts/install-test-deps",
-        p.display()
-    );
-    p
-}
-
-fn claude() -> PathBuf {
-    agent_bin(
-        "@anthropic-ai/claude-code-linux-x64/claude",
-        "AISYS_CLAUDE_BIN",
-    )
-}
-
-fn opencode() -> PathBuf {
-    agent_bin("opencode-linux-x64/bin/opencode", "AISYS_OPENCODE_BIN")
-}
 
 struct Run {
     dir: tempfile::TempDir,

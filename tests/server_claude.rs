@@ -5,25 +5,14 @@
 mod mock_api;
 mod serve_harness;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use aisys::client::Notification;
 use aisys::types::{ClientMessage, PermissionDecision, SessionSpec, StreamEvent, TurnStatus};
-use mock_api::{Block, MockAnthropic, Reply, Script, When};
+use mock_api::{Block, MockAnthropic, Reply, Script, When, claude_bin as claude};
 use serde_json::json;
 use serve_harness::*;
-
-fn claude() -> PathBuf {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join(".test-deps/node_modules/@anthropic-ai/claude-code-linux-x64/claude");
-    assert!(
-        p.exists(),
-        "{} is missing: run scripts/install-test-deps",
-        p.display()
-    );
-    p
-}
 
 fn start(dir: &Path, mock: &MockAnthropic) -> Server {
     let bin = claude();

@@ -17,6 +17,36 @@ use axum::response::Response;
 use axum::routing::post;
 use serde_json::{Value, json};
 
+/// An agent binary installed by scripts/install-test-deps, or the one named by `var`; a missing
+/// one fails the test with how to install it (never a silent skip).
+pub fn agent_bin(rel: &str, var: &str) -> std::path::PathBuf {
+    if let Ok(p) = std::env::var(var) {
+        return p.into();
+    }
+    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(".test-deps/node_modules")
+        .join(rel);
+    assert!(
+        p.exists(),
+        "{} is missing: run scripts/install-test-deps",
+        p.display()
+    );
+    p
+}
+
+/// The real Claude Code CLI.
+pub fn claude_bin() -> std::path::PathBuf {
+    agent_bin(
+        "@anthropic-ai/claude-code-linux-x64/claude",
+        "AISYS_CLAUDE_BIN",
+    )
+}
+
+/// The real OpenCode CLI.
+pub fn opencode_bin() -> std::path::PathBuf {
+    agent_bin("opencode-linux-x64/bin/opencode", "AISYS_OPENCODE_BIN")
+}
+
 /// One content block of a scripted reply.
 #[derive(Debug, Clone)]
 pub enum Block {
