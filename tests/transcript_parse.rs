@@ -157,7 +157,253 @@ fn a_missing_input_and_unbuilt_options_say_so() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/x.jsonl"));
     let f = fixture("claude-code-2.1.197/stream-json-tool-run.jsonl");
-    let out = parse(&[f.to_str().unwrap(), "--format", "html"], None);
+    let out = parse(&[f.to_str().unwrap(), "--since", "last tuesday"], None);
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("not implemented yet"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--since"));
+}
+
+/// The texts of user messages, assistant text and notices, in order, one level deep.
+fn flow(b: &[ConversationBlock]) -> Vec<String> {
+    b.iter()
+        .filter_map(|b| match &b.kind {
+            BlockKind::UserMessage { text, .. } => Some(format!("user: {text}")),
+            BlockKind::AssistantText { text } => Some(format!("assistant: {text}")),
+            BlockKind::SystemNotice { kind, .. } => Some(format!("notice: {kind}")),
+            BlockKind::CompactionSummary { .. } => Some("summary".into()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_rewind_and_a_compaction_follow_the_parent_chain() {
+    let f = fixture("public/claude-code-log/dag_compact_after_rewind.jsonl");
+    let out = parse(&[f.to_str().unwrap(), "--format", "jsonl"], None);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        flow(&blocks(&out)),
+        [
+            "notice: session_started",
+            "user: Start",
+            "assistant: Ready",
+            "user: First attempt",
+            "assistant: First answer",
+            "notice: rewind",
+            "user: Second attempt",
+            "assistant: Second answer",
+            "user: Keep going",
+            "assistant: Kept going",
+            "notice: compact_boundary",
+            "summary",
+            "user: After compaction",
+            "assistant: Final answer",
+        ]
+    );
+}
+
+#[test]
+fn lines_out_of_file_order_are_put_back_in_conversation_order() {
+    // The same session with its lines shuffled: the parent chain, not the file, gives the order.
+    let text = std::fs::read_to_string(fixture(
+        "public/claude-code-log/dag_compact_after_rewind.jsonl",
+    ))
+    .unwrap();
+    let mut lines: Vec<&str> = text.lines().collect();
+    lines.reverse();
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("s.jsonl");
+    std::fs::write(&f, lines.join("\n")).unwrap();
+    let shuffled = flow(&blocks(&parse(
+        &[f.to_str().unwrap(), "--format", "jsonl"],
+        None,
+    )));
+    let orig = flow(&blocks(&parse(
+        &[
+            fixture("public/claude-code-log/dag_compact_after_rewind.jsonl")
+                .to_str()
+                .unwrap(),
+            "--format",
+            "jsonl",
+        ],
+        None,
+    )));
+    // Siblings keep file order, so the two branches swap places; each stays whole and in order.
+    let pos = |v: &[String], s: &str| v.iter().position(|x| x == s).unwrap();
+    for seq in [
+        ["user: Start", "assistant: Ready", "user: First attempt"],
+        [
+            "user: Second attempt",
+            "assistant: Second answer",
+            "user: Keep going",
+        ],
+        [
+            "assistant: Kept going",
+            "summary",
+            "assistant: Final answer",
+        ],
+    ] {
+        assert!(pos(&shuffled, seq[0]) < pos(&shuffled, seq[1]));
+        assert!(pos(&shuffled, seq[1]) < pos(&shuffled, seq[2]));
+    }
+    assert_eq!(shuffled.len(), orig.len());
+}
+
+fn subagent_runs(b: &[ConversationBlock]) -> Vec<(String, Vec<String>)> {
+    b.iter()
+        .filter_map(|b| match &b.kind {
+            BlockKind::SubagentRun {
+                call_id, blocks, ..
+            } => Some((call_id.clone(), flow(blocks))),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn subagents_nest_under_their_call_in_all_three_layouts() {
+    // Today's layout: <session>/subagents/agent-<id>.jsonl with a .meta.json.
+    let dir = fixture("public/claude-code-log/minimal_showcase");
+    let out = parse(&[dir.to_str().unwrap(), "--format", "jsonl"], None);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let runs = subagent_runs(&blocks(&out));
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    assert_eq!(runs[0].0, "toolu_sc_showcol1");
+    assert_eq!(
+        runs[0].1[0],
+        "user: Survey src/web and report its layout, with a screenshot."
+    );
+    assert_eq!(runs[1].0, "toolu_sc_showcol2");
+    assert!(
+        runs[1]
+            .1
+            .last()
+            .unwrap()
+            .starts_with("assistant: Three scheduled jobs")
+    );
+
+    // Claude Code 2.0.x: agent-<id>.jsonl beside the session, tied by the agentId of the result.
+    let tmp = tempfile::tempdir().unwrap();
+    let session = "55550000-0000-4000-8000-000000000001";
+    std::fs::copy(
+        dir.join(format!("{session}.jsonl")),
+        tmp.path().join(format!("{session}.jsonl")),
+    )
+    .unwrap();
+    for agent in ["showcol1", "showcol2"] {
+        std::fs::copy(
+            dir.join(session)
+                .join("subagents")
+                .join(format!("agent-{agent}.jsonl")),
+            tmp.path().join(format!("agent-{agent}.jsonl")),
+        )
+        .unwrap();
+    }
+    let out = parse(&[tmp.path().to_str().unwrap(), "--format", "jsonl"], None);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let beside = subagent_runs(&blocks(&out));
+    assert_eq!(beside, runs, "the 2.0.x layout reads like today's");
+
+    // Before that: isSidechain lines in the session file itself.
+    let f = fixture("public/claude-code-log/sidechain_integrated.jsonl");
+    let b = blocks(&parse(&[f.to_str().unwrap(), "--format", "jsonl"], None));
+    let runs = subagent_runs(&b);
+    assert_eq!(runs.len(), 1);
+    assert!(runs[0].1[0].starts_with("assistant: I'll research"));
+    // Nothing of the subagent leaks to the top level.
+    assert!(!flow(&b).iter().any(|t| t.contains("I'll research")));
+
+    // --no-sidechains leaves every subagent conversation out.
+    let out = parse(
+        &[
+            dir.to_str().unwrap(),
+            "--format",
+            "jsonl",
+            "--no-sidechains",
+        ],
+        None,
+    );
+    for (_, inner) in subagent_runs(&blocks(&out)) {
+        assert!(inner.is_empty(), "{inner:?}");
+    }
+}
+
+#[test]
+fn opencode_exports_and_json_documents_are_read_whole() {
+    let f = fixture("opencode-1.18.33/export-tool-run.json");
+    let out = parse(&[f.to_str().unwrap(), "--format", "jsonl"], None);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let b = blocks(&out);
+    assert_eq!(
+        tools(&b),
+        [
+            ("write".into(), ToolStatus::Ok),
+            ("bash".into(), ToolStatus::Ok)
+        ]
+    );
+    assert!(flow(&b).contains(&"user: \"create hello.txt with a greeting\"".to_string()));
+
+    // `claude -p --output-format json --verbose` is one array of the stream's messages.
+    let lines =
+        std::fs::read_to_string(fixture("claude-code-2.1.197/stream-json-tool-run.jsonl")).unwrap();
+    let values: Vec<serde_json::Value> = lines
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let pretty = serde_json::to_string_pretty(&values).unwrap();
+    let out = parse(&["--format", "jsonl"], Some(&pretty));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        tools(&blocks(&out)),
+        [
+            ("Write".into(), ToolStatus::Ok),
+            ("Bash".into(), ToolStatus::Ok)
+        ]
+    );
+}
+
+#[test]
+fn session_and_time_filters() {
+    let a = fixture("claude-code-2.1.197/transcript-tool-run.jsonl");
+    let b = fixture("public/claude-code-log/dag_compact_after_rewind.jsonl");
+    let both = |extra: &[&str]| {
+        let mut args = vec![
+            a.to_str().unwrap(),
+            b.to_str().unwrap(),
+            "--format",
+            "jsonl",
+        ];
+        args.extend_from_slice(extra);
+        flow(&blocks(&parse(&args, None)))
+    };
+    let all = both(&[]);
+    assert!(all.contains(&"user: create hello.txt with a greeting".to_string()));
+    assert!(all.contains(&"user: Start".to_string()));
+    let first_line: serde_json::Value =
+        serde_json::from_str(std::fs::read_to_string(&b).unwrap().lines().next().unwrap()).unwrap();
+    let only_b = both(&["--session", first_line["sessionId"].as_str().unwrap()]);
+    assert!(only_b.contains(&"user: Start".to_string()));
+    assert!(!only_b.iter().any(|t| t.contains("hello.txt")));
+    // A window that ends before anything happened keeps nothing.
+    assert!(both(&["--until", "2000-01-01"]).is_empty());
+    assert_eq!(both(&["--since", "2000-01-01"]), all);
 }

@@ -4,10 +4,15 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand, ValueEnum};
 
-use std::io::{IsTerminal, Read};
+use std::io::IsTerminal;
 
-use super::{CommandError, Context, EXIT_BAD_INPUT, EXIT_OK, EXIT_USAGE, Exit, not_implemented};
-use crate::converters::{AnyReader, Assembler, Format, detect, render_json, render_markdown};
+use super::{
+    CommandError, Context, EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, Exit, not_implemented,
+};
+use crate::converters::{
+    Assembler, BadLine, EventFilter, Format, Input, InputReader, ReadError, ReadOptions, Sink,
+    expand_inputs, parse_time, render_json, render_markdown,
+};
 use crate::types::StreamEvent;
 
 /// Read agent transcripts and streams: convert them, count their cost, list sessions.
@@ -170,18 +175,48 @@ pub fn run(ctx: &Context, cmd: TranscriptCommand) -> anyhow::Result<Exit> {
     }
 }
 
-/// Longest input line accepted: a line this long is a broken file, not a transcript.
-pub const MAX_LINE_BYTES: usize = 64 * 1024 * 1024;
-
-/// One input: a file, or stdin.
-struct Input {
-    name: String,
-    path: Option<PathBuf>,
+fn input_format(from: InputFormat) -> Option<Format> {
+    match from {
+        InputFormat::Auto => None,
+        InputFormat::ClaudeTranscript => Some(Format::ClaudeTranscript),
+        InputFormat::ClaudeStreamJson => Some(Format::ClaudeStreamJson),
+        InputFormat::OpencodeJson => Some(Format::OpencodeRun),
+        InputFormat::OpencodeExport => Some(Format::OpencodeExport),
+    }
 }
 
-fn inputs(args: &ParseArgs) -> anyhow::Result<Vec<Input>> {
-    let mut out = Vec::new();
-    if args.inputs.is_empty() {
+/// A read error as the command reports it, with the exit status it means.
+fn read_error(e: ReadError) -> anyhow::Error {
+    let code = match &e {
+        ReadError::Missing(_) | ReadError::Io { .. } => EXIT_USAGE,
+        ReadError::Output(_) => EXIT_FAILURE,
+        ReadError::Stopped | ReadError::TooLarge(_) => EXIT_BAD_INPUT,
+    };
+    CommandError::new(code, e.to_string()).into()
+}
+
+fn time_flag(flag: &str, value: Option<&str>) -> anyhow::Result<Option<jiff::Timestamp>> {
+    value
+        .map(|v| parse_time(v).map_err(|e| CommandError::new(EXIT_USAGE, format!("{flag}: {e}"))))
+        .transpose()
+        .map_err(Into::into)
+}
+
+fn parse(ctx: &Context, args: ParseArgs) -> anyhow::Result<Exit> {
+    use std::io::Write;
+
+    if args.follow {
+        return Err(not_implemented("transcript parse --follow"));
+    }
+    let format = args.format.unwrap_or(if ctx.out.stdout_is_tty {
+        ParseFormat::Text
+    } else {
+        ParseFormat::Jsonl
+    });
+    if format == ParseFormat::Html {
+        return Err(not_implemented("transcript parse --format html"));
+    }
+    let inputs = if args.inputs.is_empty() {
         if std::io::stdin().is_terminal() {
             return Err(CommandError::new(
                 EXIT_USAGE,
@@ -189,173 +224,45 @@ fn inputs(args: &ParseArgs) -> anyhow::Result<Vec<Input>> {
             )
             .into());
         }
-        out.push(Input {
-            name: "-".into(),
-            path: None,
-        });
-    }
-    for p in &args.inputs {
-        if p.as_os_str() == "-" {
-            out.push(Input {
-                name: "-".into(),
-                path: None,
-            });
-        } else if p.is_dir() {
-            let mut files = Vec::new();
-            collect_jsonl(p, &mut files)?;
-            files.sort();
-            out.extend(files.into_iter().map(|f| Input {
-                name: f.display().to_string(),
-                path: Some(f),
-            }));
-        } else if p.is_file() {
-            out.push(Input {
-                name: p.display().to_string(),
-                path: Some(p.clone()),
-            });
-        } else {
-            return Err(CommandError::new(
-                EXIT_USAGE,
-                format!("{}: no such file or folder", p.display()),
-            )
-            .into());
-        }
-    }
-    Ok(out)
-}
-
-fn collect_jsonl(dir: &std::path::Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
-    for entry in std::fs::read_dir(dir)
-        .map_err(|e| CommandError::new(EXIT_USAGE, format!("{}: {e}", dir.display())))?
-    {
-        let path = entry?.path();
-        if path.is_dir() {
-            collect_jsonl(&path, out)?;
-        } else if path.extension().is_some_and(|e| e == "jsonl") {
-            out.push(path);
-        }
-    }
-    Ok(())
-}
-
-/// What this build does not do yet: refused by name rather than ignored.
-fn refuse_unbuilt(args: &ParseArgs) -> anyhow::Result<()> {
-    let unbuilt = [
-        (args.follow, "--follow"),
-        (args.session.is_some(), "--session"),
-        (args.since.is_some(), "--since"),
-        (args.until.is_some(), "--until"),
-        (args.no_sidechains, "--no-sidechains"),
-        (args.format == Some(ParseFormat::Html), "--format html"),
-        (
-            args.from == InputFormat::OpencodeExport,
-            "--from opencode-export",
-        ),
-    ];
-    for (used, name) in unbuilt {
-        if used {
-            return Err(not_implemented(&format!("transcript parse {name}")));
-        }
-    }
-    Ok(())
-}
-
-fn parse(ctx: &Context, args: ParseArgs) -> anyhow::Result<Exit> {
-    use std::io::{BufRead, Write};
-
-    refuse_unbuilt(&args)?;
-    let format = args.format.unwrap_or(if ctx.out.stdout_is_tty {
-        ParseFormat::Text
+        vec![Input::stdin()]
     } else {
-        ParseFormat::Jsonl
+        expand_inputs(&args.inputs).map_err(read_error)?
+    };
+    let mut filter = EventFilter {
+        session: args.session.clone(),
+        since: time_flag("--since", args.since.as_deref())?,
+        until: time_flag("--until", args.until.as_deref())?,
+        no_thinking: args.no_thinking,
+        no_sidechains: args.no_sidechains,
+        ..EventFilter::default()
+    };
+    let mut reader = InputReader::new(ReadOptions {
+        from: input_format(args.from),
+        no_sidechains: args.no_sidechains,
     });
-    let mut bad = 0usize;
-    let mut stdout = std::io::stdout().lock();
+    let mut stdout =
+        std::io::BufWriter::with_capacity(OUTPUT_BUFFER_BYTES, std::io::stdout().lock());
     let mut assembler = Assembler::new();
-    for input in inputs(&args)? {
-        let reader: Box<dyn BufRead> = match &input.path {
-            Some(p) => Box::new(std::io::BufReader::new(std::fs::File::open(p).map_err(
-                |e| CommandError::new(EXIT_USAGE, format!("{}: {e}", p.display())),
-            )?)),
-            None => Box::new(std::io::BufReader::new(std::io::stdin())),
-        };
-        let mut any: Option<AnyReader> = match args.from {
-            InputFormat::ClaudeTranscript | InputFormat::ClaudeStreamJson => {
-                AnyReader::new(Format::Claude)
-            }
-            InputFormat::OpencodeJson => AnyReader::new(Format::OpencodeRun),
-            _ => None,
-        };
-        let mut limited = reader.take(u64::MAX);
-        let mut line = Vec::new();
-        let mut number = 0usize;
-        loop {
-            line.clear();
-            limited.set_limit(MAX_LINE_BYTES as u64 + 1);
-            let n = limited.read_until(b'\n', &mut line)?;
-            if n == 0 {
-                break;
-            }
-            number += 1;
-            let mut report = |what: String| -> anyhow::Result<()> {
-                eprintln!("{}:{number}: {what}", input.name);
-                bad += 1;
-                if args.strict {
-                    return Err(CommandError::new(
-                        EXIT_BAD_INPUT,
-                        "stopped at the first bad line (--strict)",
-                    )
-                    .into());
-                }
-                Ok(())
-            };
-            if line.len() > MAX_LINE_BYTES {
-                report(format!(
-                    "line longer than {MAX_LINE_BYTES} bytes; skipped the rest of the file"
-                ))?;
-                break;
-            }
-            let text = String::from_utf8_lossy(&line);
-            let text = text.trim();
-            if text.is_empty() {
-                continue;
-            }
-            let value: serde_json::Value = match serde_json::from_str(text) {
-                Ok(v) => v,
-                Err(e) => {
-                    report(format!("not JSON: {e}"))?;
-                    continue;
-                }
-            };
-            if any.is_none() {
-                match detect(text) {
-                    Some(Format::OpencodeExport) => {
-                        return Err(not_implemented(
-                            "transcript parse of opencode export documents",
-                        ));
-                    }
-                    Some(f) => any = AnyReader::new(f),
-                    None => {
-                        report("not a line of a known agent format".into())?;
-                        continue;
-                    }
-                }
-            }
-            let Some(reader) = any.as_mut() else { continue };
-            for ev in reader.read_value(value) {
-                if args.no_thinking && matches!(ev, StreamEvent::Thinking { .. }) {
-                    continue;
-                }
-                if args.events {
-                    serde_json::to_writer(&mut stdout, &ev)?;
-                    stdout.write_all(b"\n")?;
-                } else {
-                    assembler.push(ev);
-                }
-            }
+    let events_only = args.events;
+    let mut on_event = |mut ev: StreamEvent| -> std::io::Result<()> {
+        if !filter.keep(&mut ev) {
+            return Ok(());
         }
+        if events_only {
+            serde_json::to_writer(&mut stdout, &ev)?;
+            stdout.write_all(b"\n")?;
+        } else {
+            assembler.push(ev);
+        }
+        Ok(())
+    };
+    let mut on_bad = |b: &BadLine| eprintln!("{b}");
+    let mut sink = Sink::new(args.strict, &mut on_event, &mut on_bad);
+    for input in &inputs {
+        reader.read(input, &mut sink).map_err(read_error)?;
     }
-    if !args.events {
+    let bad = sink.bad_lines();
+    if !events_only {
         let blocks = assembler.finish();
         match format {
             ParseFormat::Jsonl => {
@@ -382,3 +289,6 @@ fn parse(ctx: &Context, args: ParseArgs) -> anyhow::Result<Exit> {
     }
     Ok(EXIT_OK)
 }
+
+/// Output buffer: large writes keep the conversion from being bound by system calls.
+const OUTPUT_BUFFER_BYTES: usize = 256 * 1024;

@@ -16,7 +16,7 @@ use crate::types::{
 };
 
 /// Tools whose call starts a subagent.
-const SUBAGENT_TOOLS: &[&str] = &["Task", "Agent", "task"];
+pub(crate) const SUBAGENT_TOOLS: &[&str] = &["Task", "Agent", "task"];
 
 /// A block's place: its index at the top, then inside each enclosing subagent run.
 type Path = Vec<usize>;

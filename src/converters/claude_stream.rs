@@ -223,7 +223,9 @@ impl ClaudeStreamReader {
                                     id: s(&v["uuid"]),
                                     text,
                                     images,
-                                    compact_summary: false,
+                                    compact_summary: v["isCompactSummary"]
+                                        .as_bool()
+                                        .unwrap_or(false),
                                     parent_tool_use_id: parent,
                                     timestamp: s(&v["timestamp"]),
                                 },

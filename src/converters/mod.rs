@@ -1,17 +1,27 @@
 //! Converters: every agent format into [`StreamEvent`](crate::types::StreamEvent)s, the one
 //! assembler from events to [`ConversationBlock`](crate::types::ConversationBlock)s, and the
-//! renderers that `aisys run` and the TUI print with.
+//! renderers that `aisys run`, `aisys transcript` and the TUI print with.
 //!
-//! Must not know about sandboxes or sockets: input is lines, output is events, blocks and text.
+//! Must not know about sandboxes or sockets: input is lines and files, output is events, blocks
+//! and text.
 
 mod assembler;
 mod claude_stream;
-mod detect;
+mod claude_transcript;
+mod filter;
+mod inputs;
+mod opencode_export;
 mod opencode_run;
 mod render;
 
 pub use assembler::{Assembler, result_text};
 pub use claude_stream::ClaudeStreamReader;
-pub use detect::{AnyReader, Format, detect};
+pub use claude_transcript::{SubagentFiles, TranscriptReader, agent_file_id};
+pub use filter::{EventFilter, parse_time};
+pub use inputs::{
+    BadLine, Format, Input, InputReader, MAX_DOCUMENT_BYTES, MAX_LINE_BYTES, ReadError,
+    ReadOptions, Sink, detect, detect_value, expand_inputs,
+};
+pub use opencode_export::export_events;
 pub use opencode_run::OpencodeRunReader;
 pub use render::{render_json, render_markdown, summarize_input};

@@ -32,6 +32,11 @@ impl OpencodeRunReader {
         OpencodeRunReader::default()
     }
 
+    /// A reader for parts whose session was announced already (an export's own header).
+    pub fn started() -> OpencodeRunReader {
+        OpencodeRunReader { started: true }
+    }
+
     pub fn read_line(&mut self, line: &str) -> Vec<StreamEvent> {
         match serde_json::from_str::<Value>(line) {
             Ok(v) => self.read_value(v),

@@ -251,6 +251,47 @@ fn is_false(b: &bool) -> bool {
 }
 
 impl StreamEvent {
+    /// The event's timestamp field, for the kinds that have one.
+    pub fn timestamp_mut(&mut self) -> Option<&mut Option<String>> {
+        match self {
+            StreamEvent::SessionStarted { timestamp, .. }
+            | StreamEvent::UserMessage { timestamp, .. }
+            | StreamEvent::Text { timestamp, .. }
+            | StreamEvent::Thinking { timestamp, .. }
+            | StreamEvent::ToolCall { timestamp, .. }
+            | StreamEvent::ToolResult { timestamp, .. }
+            | StreamEvent::Usage { timestamp, .. }
+            | StreamEvent::Error { timestamp, .. }
+            | StreamEvent::Notice { timestamp, .. } => Some(timestamp),
+            _ => None,
+        }
+    }
+
+    /// The subagent call this event belongs to, for the kinds that can belong to one.
+    pub fn parent_tool_use_id_mut(&mut self) -> Option<&mut Option<String>> {
+        match self {
+            StreamEvent::UserMessage {
+                parent_tool_use_id, ..
+            }
+            | StreamEvent::TextDelta {
+                parent_tool_use_id, ..
+            }
+            | StreamEvent::Text {
+                parent_tool_use_id, ..
+            }
+            | StreamEvent::Thinking {
+                parent_tool_use_id, ..
+            }
+            | StreamEvent::ToolCall {
+                parent_tool_use_id, ..
+            }
+            | StreamEvent::ToolResult {
+                parent_tool_use_id, ..
+            } => Some(parent_tool_use_id),
+            _ => None,
+        }
+    }
+
     /// The `type` tag this event serializes with.
     pub fn type_name(&self) -> &'static str {
         match self {

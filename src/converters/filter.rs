@@ -1,0 +1,136 @@
+//! Which events `aisys transcript parse` keeps: one session, a time window, no thinking, no
+//! subagents.
+//!
+//! Events without a timestamp of their own take the last one seen in their input, so a window
+//! keeps whole messages rather than cutting them at untimed pieces.
+
+use jiff::Timestamp;
+
+use crate::types::StreamEvent;
+
+/// A point in time given on the command line: RFC 3339, or a date (midnight UTC).
+pub fn parse_time(text: &str) -> Result<Timestamp, String> {
+    if let Ok(t) = text.parse::<Timestamp>() {
+        return Ok(t);
+    }
+    if let Ok(d) = text.parse::<jiff::civil::Date>() {
+        return d
+            .to_zoned(jiff::tz::TimeZone::UTC)
+            .map(|z| z.timestamp())
+            .map_err(|e| e.to_string());
+    }
+    Err(format!(
+        "`{text}` is not a time: use RFC 3339 (2026-01-31T12:00:00Z) or a date (2026-01-31)"
+    ))
+}
+
+/// The filters of one run; feed it every event in order.
+#[derive(Debug, Default)]
+pub struct EventFilter {
+    pub session: Option<String>,
+    pub since: Option<Timestamp>,
+    pub until: Option<Timestamp>,
+    pub no_thinking: bool,
+    pub no_sidechains: bool,
+    pub(crate) current_session: Option<String>,
+    pub(crate) last_time: Option<Timestamp>,
+}
+
+impl EventFilter {
+    /// Whether to keep `ev`.
+    pub fn keep(&mut self, ev: &mut StreamEvent) -> bool {
+        if let StreamEvent::SessionStarted {
+            agent_session_id, ..
+        } = ev
+        {
+            self.current_session.clone_from(agent_session_id);
+            self.last_time = None;
+        }
+        if let Some(ts) = ev.timestamp_mut().and_then(|t| t.as_deref())
+            && let Ok(t) = ts.parse::<Timestamp>()
+        {
+            self.last_time = Some(t);
+        }
+        if let Some(want) = &self.session
+            && self.current_session.as_ref() != Some(want)
+        {
+            return false;
+        }
+        if self.no_thinking && matches!(ev, StreamEvent::Thinking { .. }) {
+            return false;
+        }
+        if self.no_sidechains && ev.parent_tool_use_id_mut().is_some_and(|p| p.is_some()) {
+            return false;
+        }
+        if let Some(t) = self.last_time {
+            if self.since.is_some_and(|s| t < s) || self.until.is_some_and(|u| t >= u) {
+                return false;
+            }
+        } else if self.since.is_some() && !matches!(ev, StreamEvent::SessionStarted { .. }) {
+            // Nothing is known to lie inside the window yet.
+            return false;
+        }
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(ts: Option<&str>, parent: Option<&str>) -> StreamEvent {
+        StreamEvent::Text {
+            message_id: None,
+            text: "x".into(),
+            parent_tool_use_id: parent.map(Into::into),
+            timestamp: ts.map(Into::into),
+        }
+    }
+
+    #[test]
+    fn times_parse_as_rfc3339_or_dates() {
+        assert_eq!(
+            parse_time("2026-01-31").unwrap(),
+            "2026-01-31T00:00:00Z".parse::<Timestamp>().unwrap()
+        );
+        assert!(parse_time("2026-01-31T12:00:00+02:00").is_ok());
+        assert!(parse_time("yesterday").unwrap_err().contains("RFC 3339"));
+    }
+
+    #[test]
+    fn the_window_keeps_untimed_pieces_with_their_timed_neighbours() {
+        let mut f = EventFilter {
+            since: Some(parse_time("2026-01-02").unwrap()),
+            until: Some(parse_time("2026-01-03").unwrap()),
+            ..EventFilter::default()
+        };
+        assert!(!f.keep(&mut text(Some("2026-01-01T10:00:00Z"), None)));
+        assert!(!f.keep(&mut text(None, None)));
+        assert!(f.keep(&mut text(Some("2026-01-02T10:00:00Z"), None)));
+        assert!(f.keep(&mut text(None, None)));
+        assert!(!f.keep(&mut text(Some("2026-01-03T00:00:00Z"), None)));
+    }
+
+    #[test]
+    fn sessions_and_sidechains_filter() {
+        let mut f = EventFilter {
+            session: Some("b".into()),
+            no_sidechains: true,
+            ..EventFilter::default()
+        };
+        let start = |id: &str| StreamEvent::SessionStarted {
+            agent: crate::types::AgentKind::ClaudeCode,
+            agent_session_id: Some(id.into()),
+            model: None,
+            tools: vec![],
+            cwd: None,
+            agent_version: None,
+            timestamp: None,
+        };
+        assert!(!f.keep(&mut start("a")));
+        assert!(!f.keep(&mut text(None, None)));
+        assert!(f.keep(&mut start("b")));
+        assert!(f.keep(&mut text(None, None)));
+        assert!(!f.keep(&mut text(None, Some("toolu_1"))));
+    }
+}

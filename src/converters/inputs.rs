@@ -1,0 +1,532 @@
+//! Inputs of `aisys transcript`: files, folders and stdin, each detected and read by the right
+//! reader into one stream of events, with bad lines reported by input and line number.
+//!
+//! Owns the limits on what is read (line length, whole-document size) and the rule that a bad
+//! line is reported and skipped, never fatal unless the caller asked for strictness. Must not
+//! print: events and bad lines go to the caller's [`Sink`].
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use super::claude_transcript::{SubagentFiles, TranscriptReader, agent_file_id, trim_line};
+use super::opencode_export::export_events;
+use super::{ClaudeStreamReader, OpencodeRunReader};
+use crate::types::StreamEvent;
+
+/// Longest input line accepted: a line this long is a broken file, not a transcript.
+pub const MAX_LINE_BYTES: usize = 64 * 1024 * 1024;
+
+/// Largest single JSON document read whole (an OpenCode export, `--output-format json`): it is
+/// parsed in memory, so this bounds memory, and real exports are far smaller.
+pub const MAX_DOCUMENT_BYTES: u64 = 1024 * 1024 * 1024;
+
+/// Read-buffer size for line formats.
+const READ_BUFFER_BYTES: usize = 256 * 1024;
+
+/// The formats this build reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// `claude -p --output-format stream-json` lines (or the `json` form: one result object, or
+    /// with `--verbose` an array of the same messages).
+    ClaudeStreamJson,
+    /// A Claude Code session transcript, read in conversation order.
+    ClaudeTranscript,
+    /// `opencode run --format json` lines.
+    OpencodeRun,
+    /// An `opencode export` document.
+    OpencodeExport,
+}
+
+/// Line types found only in transcripts, never in stream-json.
+const TRANSCRIPT_ONLY_TYPES: &[&str] = &[
+    "summary",
+    "file-history-snapshot",
+    "queue-operation",
+    "last-prompt",
+    "custom-title",
+    "progress",
+    "attachment",
+];
+
+/// The format of a stream whose first JSON value is `v`, if it is one this build knows.
+pub fn detect_value(v: &Value) -> Option<Format> {
+    match v {
+        Value::Array(items) => items
+            .first()
+            .filter(|f| f.get("type").is_some())
+            .map(|_| Format::ClaudeStreamJson),
+        Value::Object(m) => {
+            if m.contains_key("info") && m.contains_key("messages") {
+                Some(Format::OpencodeExport)
+            } else if m.contains_key("sessionID") && m.contains_key("part") {
+                Some(Format::OpencodeRun)
+            } else if m.contains_key("parentUuid")
+                || m.contains_key("sessionId")
+                || m.get("type")
+                    .and_then(Value::as_str)
+                    .is_some_and(|t| TRANSCRIPT_ONLY_TYPES.contains(&t))
+            {
+                Some(Format::ClaudeTranscript)
+            } else if m.contains_key("type") {
+                Some(Format::ClaudeStreamJson)
+            } else {
+                None
+            }
+        }
+        _ => None,
+    }
+}
+
+/// The format of a stream whose first non-empty line is `line`.
+pub fn detect(line: &str) -> Option<Format> {
+    detect_value(&serde_json::from_str(line).ok()?)
+}
+
+/// A line that could not be read, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadLine {
+    pub input: String,
+    pub line: usize,
+    pub what: String,
+}
+
+impl BadLine {
+    pub fn new(input: &str, line: usize, what: impl Into<String>) -> BadLine {
+        BadLine {
+            input: input.to_string(),
+            line,
+            what: what.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for BadLine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}: {}", self.input, self.line, self.what)
+    }
+}
+
+/// Why reading stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("{input}: {source}")]
+    Io {
+        input: String,
+        source: std::io::Error,
+    },
+    #[error("{0}: no such file or folder")]
+    Missing(PathBuf),
+    #[error("{0}: a whole-document input larger than {MAX_DOCUMENT_BYTES} bytes is refused")]
+    TooLarge(String),
+    #[error("stopped at the first bad line (strict mode)")]
+    Stopped,
+    /// The consumer of the events failed (for example, a closed pipe).
+    #[error("writing the output failed: {0}")]
+    Output(std::io::Error),
+}
+
+/// Where a reader's events and bad lines go.
+pub struct Sink<'a> {
+    on_event: &'a mut dyn FnMut(StreamEvent) -> std::io::Result<()>,
+    on_bad: &'a mut dyn FnMut(&BadLine),
+    strict: bool,
+    bad_lines: usize,
+}
+
+impl<'a> Sink<'a> {
+    /// A sink; with `strict` the first bad line stops reading.
+    pub fn new(
+        strict: bool,
+        on_event: &'a mut dyn FnMut(StreamEvent) -> std::io::Result<()>,
+        on_bad: &'a mut dyn FnMut(&BadLine),
+    ) -> Sink<'a> {
+        Sink {
+            on_event,
+            on_bad,
+            strict,
+            bad_lines: 0,
+        }
+    }
+
+    pub fn event(&mut self, ev: StreamEvent) -> Result<(), ReadError> {
+        (self.on_event)(ev).map_err(ReadError::Output)
+    }
+
+    pub fn bad(&mut self, bad: BadLine) -> Result<(), ReadError> {
+        self.bad_lines += 1;
+        (self.on_bad)(&bad);
+        if self.strict {
+            return Err(ReadError::Stopped);
+        }
+        Ok(())
+    }
+
+    /// How many bad lines were reported.
+    pub fn bad_lines(&self) -> usize {
+        self.bad_lines
+    }
+}
+
+/// One input: a file, or stdin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Input {
+    /// As bad-line reports name it: the path, or `-`.
+    pub name: String,
+    pub path: Option<PathBuf>,
+}
+
+impl Input {
+    pub fn stdin() -> Input {
+        Input {
+            name: "-".into(),
+            path: None,
+        }
+    }
+
+    pub fn file(path: PathBuf) -> Input {
+        Input {
+            name: path.display().to_string(),
+            path: Some(path),
+        }
+    }
+}
+
+/// Files, folders (every `*.jsonl` below, sorted; subagent files are read with their session,
+/// not alone) and `-` into inputs. A path that does not exist is an error naming it.
+pub fn expand_inputs(paths: &[PathBuf]) -> Result<Vec<Input>, ReadError> {
+    let mut out = Vec::new();
+    for p in paths {
+        if p.as_os_str() == "-" {
+            out.push(Input::stdin());
+        } else if p.is_dir() {
+            let mut files = Vec::new();
+            collect_jsonl(p, &mut files)?;
+            files.sort();
+            out.extend(files.into_iter().map(Input::file));
+        } else if p.is_file() {
+            out.push(Input::file(p.clone()));
+        } else {
+            return Err(ReadError::Missing(p.clone()));
+        }
+    }
+    Ok(out)
+}
+
+fn collect_jsonl(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), ReadError> {
+    let entries = std::fs::read_dir(dir).map_err(|e| ReadError::Io {
+        input: dir.display().to_string(),
+        source: e,
+    })?;
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let Ok(kind) = entry.file_type() else {
+            continue;
+        };
+        if kind.is_dir() {
+            if path.file_name().is_some_and(|n| n == "subagents") {
+                continue;
+            }
+            collect_jsonl(&path, out)?;
+        } else if path.extension().is_some_and(|e| e == "jsonl") && agent_file_id(&path).is_none() {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// How inputs are read.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ReadOptions {
+    /// The format of every input, or `None` to detect it per input.
+    pub from: Option<Format>,
+    /// Leave subagent conversations out of transcripts.
+    pub no_sidechains: bool,
+}
+
+/// Reads inputs one after the other, sharing what is found once per folder.
+pub struct InputReader {
+    options: ReadOptions,
+    subagents: SubagentFiles,
+}
+
+impl InputReader {
+    pub fn new(options: ReadOptions) -> InputReader {
+        InputReader {
+            options,
+            subagents: SubagentFiles::new(),
+        }
+    }
+
+    /// Reads one input into `sink`.
+    pub fn read(&mut self, input: &Input, sink: &mut Sink<'_>) -> Result<(), ReadError> {
+        let io = |e: std::io::Error| ReadError::Io {
+            input: input.name.clone(),
+            source: e,
+        };
+        let mut r: Box<dyn BufRead> = match &input.path {
+            Some(p) => Box::new(BufReader::with_capacity(
+                READ_BUFFER_BYTES,
+                File::open(p).map_err(io)?,
+            )),
+            None => Box::new(BufReader::with_capacity(
+                READ_BUFFER_BYTES,
+                std::io::stdin(),
+            )),
+        };
+        let mut lines = LineReader::new(&input.name);
+        // The first non-empty line decides the format.
+        let (format, first) = loop {
+            let Some((number, line)) = lines.next(&mut r, sink)? else {
+                return Ok(());
+            };
+            if let Some(f) = self.options.from {
+                break (f, Some((number, line)));
+            }
+            let text = String::from_utf8_lossy(&line);
+            match serde_json::from_str::<Value>(&text) {
+                Ok(v) => match detect_value(&v) {
+                    Some(f) => break (f, Some((number, line))),
+                    None => sink.bad(BadLine::new(
+                        &input.name,
+                        number,
+                        "not a line of a known agent format (Claude Code stream-json or transcript, OpenCode JSON or export)",
+                    ))?,
+                },
+                // The start of a pretty-printed document: read it whole.
+                Err(_) if text.starts_with('{') || text.starts_with('[') => {
+                    let mut doc = line;
+                    read_rest(&mut r, &mut doc, &input.name)?;
+                    return self.read_document(&input.name, number, &doc, sink);
+                }
+                Err(e) => sink.bad(BadLine::new(&input.name, number, format!("not JSON: {e}")))?,
+            }
+        };
+        match format {
+            Format::ClaudeTranscript => {
+                let mut transcript = TranscriptReader {
+                    no_sidechains: self.options.no_sidechains,
+                    subagents: &mut self.subagents,
+                };
+                match &input.path {
+                    Some(p) => {
+                        drop(r);
+                        transcript.read(&input.name, Some(p), None, sink)
+                    }
+                    None => {
+                        // Ordering needs every line: keep stdin in memory, from its start.
+                        let mut all = Vec::new();
+                        if let Some((number, line)) = first {
+                            // Keep line numbers true by padding the lines already consumed.
+                            all.extend(std::iter::repeat_n(b'\n', number - 1));
+                            all.extend_from_slice(&line);
+                            all.push(b'\n');
+                        }
+                        read_rest(&mut r, &mut all, &input.name)?;
+                        transcript.read(&input.name, None, Some(all), sink)
+                    }
+                }
+            }
+            Format::OpencodeExport => {
+                let mut doc = first.map(|(_, l)| l).unwrap_or_default();
+                read_rest(&mut r, &mut doc, &input.name)?;
+                self.read_document(&input.name, 1, &doc, sink)
+            }
+            Format::ClaudeStreamJson | Format::OpencodeRun => {
+                let mut reader = match format {
+                    Format::OpencodeRun => LineFormat::Opencode(OpencodeRunReader::new()),
+                    _ => LineFormat::Claude(ClaudeStreamReader::new()),
+                };
+                let mut next = first;
+                while let Some((number, line)) = next {
+                    match serde_json::from_slice::<Value>(&line) {
+                        Ok(Value::Array(items)) => {
+                            for item in items {
+                                for ev in reader.read_value(item) {
+                                    sink.event(ev)?;
+                                }
+                            }
+                        }
+                        Ok(v) => {
+                            for ev in reader.read_value(v) {
+                                sink.event(ev)?;
+                            }
+                        }
+                        Err(e) => {
+                            sink.bad(BadLine::new(&input.name, number, format!("not JSON: {e}")))?
+                        }
+                    }
+                    next = lines.next(&mut r, sink)?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// A whole JSON document: an OpenCode export, or `claude -p --output-format json`.
+    fn read_document(
+        &mut self,
+        name: &str,
+        line: usize,
+        doc: &[u8],
+        sink: &mut Sink<'_>,
+    ) -> Result<(), ReadError> {
+        let v: Value = match serde_json::from_slice(doc) {
+            Ok(v) => v,
+            Err(e) => {
+                return sink.bad(BadLine::new(
+                    name,
+                    line + e.line().saturating_sub(1),
+                    format!("not a JSON document: {e}"),
+                ));
+            }
+        };
+        match detect_value(&v) {
+            Some(Format::OpencodeExport) => {
+                for ev in export_events(v) {
+                    sink.event(ev)?;
+                }
+            }
+            Some(_) => {
+                let mut reader = ClaudeStreamReader::new();
+                let items = match v {
+                    Value::Array(items) => items,
+                    other => vec![other],
+                };
+                for item in items {
+                    for ev in reader.read_value(item) {
+                        sink.event(ev)?;
+                    }
+                }
+            }
+            None => sink.bad(BadLine::new(
+                name,
+                line,
+                "a JSON document of no known agent format (expected an OpenCode export or `claude -p --output-format json` output)",
+            ))?,
+        }
+        Ok(())
+    }
+}
+
+enum LineFormat {
+    Claude(ClaudeStreamReader),
+    Opencode(OpencodeRunReader),
+}
+
+impl LineFormat {
+    fn read_value(&mut self, v: Value) -> Vec<StreamEvent> {
+        match self {
+            LineFormat::Claude(r) => r.read_value(v),
+            LineFormat::Opencode(r) => r.read_value(v),
+        }
+    }
+}
+
+fn read_rest(r: &mut dyn BufRead, buf: &mut Vec<u8>, name: &str) -> Result<(), ReadError> {
+    let n = r
+        .take(MAX_DOCUMENT_BYTES + 1)
+        .read_to_end(buf)
+        .map_err(|e| ReadError::Io {
+            input: name.to_string(),
+            source: e,
+        })?;
+    if n as u64 > MAX_DOCUMENT_BYTES {
+        return Err(ReadError::TooLarge(name.to_string()));
+    }
+    Ok(())
+}
+
+/// Non-empty lines with their numbers, each at most [`MAX_LINE_BYTES`].
+struct LineReader {
+    name: String,
+    number: usize,
+    buf: Vec<u8>,
+    done: bool,
+}
+
+impl LineReader {
+    fn new(name: &str) -> LineReader {
+        LineReader {
+            name: name.to_string(),
+            number: 0,
+            buf: Vec::new(),
+            done: false,
+        }
+    }
+
+    fn next(
+        &mut self,
+        r: &mut dyn BufRead,
+        sink: &mut Sink<'_>,
+    ) -> Result<Option<(usize, Vec<u8>)>, ReadError> {
+        while !self.done {
+            self.buf.clear();
+            let n = r
+                .take(MAX_LINE_BYTES as u64 + 1)
+                .read_until(b'\n', &mut self.buf)
+                .map_err(|e| ReadError::Io {
+                    input: self.name.clone(),
+                    source: e,
+                })?;
+            if n == 0 {
+                self.done = true;
+                break;
+            }
+            self.number += 1;
+            if self.buf.len() > MAX_LINE_BYTES && self.buf.last() != Some(&b'\n') {
+                self.done = true;
+                sink.bad(BadLine::new(
+                    &self.name,
+                    self.number,
+                    format!(
+                        "line longer than {MAX_LINE_BYTES} bytes: refused (is this a transcript?); the rest of the input was skipped"
+                    ),
+                ))?;
+                break;
+            }
+            let body = trim_line(&self.buf);
+            if !body.is_empty() {
+                return Ok(Some((self.number, body.to_vec())));
+            }
+        }
+        Ok(None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_are_told_apart_by_their_first_line() {
+        assert_eq!(
+            detect(r#"{"type":"system","subtype":"init","session_id":"x"}"#),
+            Some(Format::ClaudeStreamJson)
+        );
+        assert_eq!(
+            detect(r#"{"type":"user","parentUuid":null,"sessionId":"s","uuid":"u"}"#),
+            Some(Format::ClaudeTranscript)
+        );
+        assert_eq!(
+            detect(r#"{"type":"summary","summary":"t","leafUuid":"u"}"#),
+            Some(Format::ClaudeTranscript)
+        );
+        assert_eq!(
+            detect(r#"{"type":"step_start","sessionID":"ses","part":{}}"#),
+            Some(Format::OpencodeRun)
+        );
+        assert_eq!(
+            detect(r#"{"info":{},"messages":[]}"#),
+            Some(Format::OpencodeExport)
+        );
+        assert_eq!(
+            detect(r#"[{"type":"system","subtype":"init"}]"#),
+            Some(Format::ClaudeStreamJson)
+        );
+        assert_eq!(detect("not json"), None);
+        assert_eq!(detect("[1,2]"), None);
+    }
+}
