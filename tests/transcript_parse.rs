@@ -407,3 +407,158 @@ fn session_and_time_filters() {
     assert!(both(&["--until", "2000-01-01"]).is_empty());
     assert_eq!(both(&["--since", "2000-01-01"]), all);
 }
+
+#[test]
+fn markdown_and_html_snapshots() {
+    for (name, rel) in [
+        ("tool_run", "claude-code-2.1.197/transcript-tool-run.jsonl"),
+        ("showcase", "public/claude-code-log/minimal_showcase"),
+        (
+            "rewind",
+            "public/claude-code-log/dag_compact_after_rewind.jsonl",
+        ),
+    ] {
+        let f = fixture(rel);
+        for format in ["markdown", "html"] {
+            let out = parse(&[f.to_str().unwrap(), "--format", format], None);
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            insta::assert_snapshot!(
+                format!("parse_{name}_{format}"),
+                String::from_utf8(out.stdout).unwrap()
+            );
+        }
+    }
+}
+
+/// Text that would be markup if it were not escaped.
+const EVIL: &str = "<script>alert(1)</script></div></details><img src=x onerror=alert(2)>&amp;";
+
+#[test]
+fn html_escapes_every_text_field_into_one_inert_well_formed_page() {
+    use serde_json::json;
+    let head = |uuid: &str, parent: Option<&str>| {
+        json!({"uuid": uuid, "parentUuid": parent, "sessionId": "s-1", "timestamp": "2026-01-01T00:00:00Z",
+               "cwd": EVIL, "version": EVIL, "isSidechain": false})
+    };
+    let merge = |mut a: serde_json::Value, b: serde_json::Value| {
+        a.as_object_mut()
+            .unwrap()
+            .extend(b.as_object().unwrap().clone());
+        a
+    };
+    let lines = [
+        json!({"type": "summary", "summary": EVIL, "leafUuid": "a3"}),
+        merge(
+            head("u1", None),
+            json!({"type": "user", "message": {"role": "user", "content": EVIL}}),
+        ),
+        merge(
+            head("a1", Some("u1")),
+            json!({"type": "assistant", "message": {"id": "m1", "model": EVIL, "role": "assistant",
+            "content": [{"type": "thinking", "thinking": EVIL}]}}),
+        ),
+        merge(
+            head("a2", Some("a1")),
+            json!({"type": "assistant", "message": {"id": "m1", "role": "assistant",
+            "content": [{"type": "text", "text": EVIL}]}}),
+        ),
+        merge(
+            head("a3", Some("a2")),
+            json!({"type": "assistant", "message": {"id": "m1", "role": "assistant",
+            "content": [{"type": "tool_use", "id": EVIL, "name": EVIL, "input": {"command": EVIL}}]}}),
+        ),
+        merge(
+            head("r1", Some("a3")),
+            json!({"type": "user", "message": {"role": "user",
+            "content": [{"type": "tool_result", "tool_use_id": EVIL, "content": EVIL, "is_error": true}]}}),
+        ),
+        merge(
+            head("a4", Some("r1")),
+            json!({"type": "assistant", "message": {"id": "m2", "role": "assistant",
+            "content": [{"type": "tool_use", "id": "t2", "name": "Task", "input": {"description": EVIL, "prompt": EVIL, "subagent_type": EVIL}}]}}),
+        ),
+        merge(
+            head("s1", None),
+            json!({"type": "user", "isSidechain": true, "message": {"role": "user", "content": EVIL}}),
+        ),
+        merge(
+            head("x1", Some("a4")),
+            json!({"type": "system", "subtype": "informational", "content": EVIL}),
+        ),
+        merge(
+            head("x2", Some("x1")),
+            json!({"type": "brand-new-kind", "payload": EVIL}),
+        ),
+        merge(
+            head("x3", Some("x2")),
+            json!({"type": "system", "subtype": "api_error", "error": {"message": EVIL}}),
+        ),
+    ];
+    let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    let out = parse(&["--format", "html"], Some(&text));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let html = String::from_utf8(out.stdout).unwrap();
+
+    let mut reader = quick_xml::Reader::from_str(&html);
+    let mut depth = 0i32;
+    let mut texts = String::new();
+    loop {
+        match reader.read_event() {
+            Ok(quick_xml::events::Event::Start(e)) => {
+                let name = String::from_utf8_lossy(e.name().as_ref()).to_lowercase();
+                assert!(
+                    !["script", "img", "iframe", "object"].contains(&name.as_str()),
+                    "active element <{name}>"
+                );
+                for a in e.attributes() {
+                    let a = a.unwrap();
+                    assert!(
+                        !String::from_utf8_lossy(a.key.as_ref()).starts_with("on"),
+                        "event handler attribute"
+                    );
+                }
+                depth += 1;
+            }
+            Ok(quick_xml::events::Event::Empty(e)) => {
+                let name = String::from_utf8_lossy(e.name().as_ref()).to_lowercase();
+                assert!(
+                    ["meta"].contains(&name.as_str()),
+                    "unexpected element <{name}/>"
+                );
+            }
+            Ok(quick_xml::events::Event::End(_)) => depth -= 1,
+            Ok(quick_xml::events::Event::Text(t)) => texts.push_str(&t.decode().unwrap()),
+            Ok(quick_xml::events::Event::GeneralRef(r)) => {
+                let r = String::from_utf8_lossy(&r).to_string();
+                texts.push_str(match r.as_str() {
+                    "lt" => "<",
+                    "gt" => ">",
+                    "amp" => "&",
+                    "quot" => "\"",
+                    "#39" => "'",
+                    _ => "?",
+                });
+            }
+            Ok(quick_xml::events::Event::Eof) => break,
+            Ok(_) => {}
+            Err(e) => panic!(
+                "not well-formed at {}: {e}\n{html}",
+                reader.buffer_position()
+            ),
+        }
+        assert!(depth >= 0);
+    }
+    assert_eq!(depth, 0, "every element is closed");
+    // The evil text is there, as text: prompt, thinking, answer, tool name and input, result,
+    // subagent prompt, notice, summary, error.
+    let shown = texts.matches("<script>alert(1)</script>").count();
+    assert!(shown >= 9, "only {shown} copies shown as text");
+}

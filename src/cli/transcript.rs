@@ -11,9 +11,10 @@ use super::{
 };
 use crate::converters::{
     Assembler, BadLine, EventFilter, Format, Input, InputReader, ReadError, ReadOptions, Sink,
-    expand_inputs, parse_time, render_json, render_markdown,
+    TextStyle, expand_inputs, parse_time, render_html, render_json, render_markdown_cut,
+    render_text,
 };
-use crate::types::StreamEvent;
+use crate::types::{BlockKind, ConversationBlock, StreamEvent};
 
 /// Read agent transcripts and streams: convert them, count their cost, list sessions.
 #[derive(Debug, Subcommand)]
@@ -213,9 +214,6 @@ fn parse(ctx: &Context, args: ParseArgs) -> anyhow::Result<Exit> {
     } else {
         ParseFormat::Jsonl
     });
-    if format == ParseFormat::Html {
-        return Err(not_implemented("transcript parse --format html"));
-    }
     let inputs = if args.inputs.is_empty() {
         if std::io::stdin().is_terminal() {
             return Err(CommandError::new(
@@ -272,11 +270,27 @@ fn parse(ctx: &Context, args: ParseArgs) -> anyhow::Result<Exit> {
                 }
             }
             ParseFormat::Json => writeln!(stdout, "{}", render_json(&blocks))?,
-            // Plain text is the Markdown rendering until the colored terminal renderer exists.
-            ParseFormat::Markdown | ParseFormat::Text => {
-                write!(stdout, "{}", render_markdown(&blocks))?
-            }
-            ParseFormat::Html => unreachable!("refused above"),
+            ParseFormat::Markdown => write!(
+                stdout,
+                "{}",
+                render_markdown_cut(&blocks, args.max_output_lines)
+            )?,
+            ParseFormat::Text => write!(
+                stdout,
+                "{}",
+                render_text(
+                    &blocks,
+                    TextStyle {
+                        color: ctx.out.color,
+                        max_output_lines: args.max_output_lines,
+                    }
+                )
+            )?,
+            ParseFormat::Html => write!(
+                stdout,
+                "{}",
+                render_html(&blocks, &page_title(&blocks), args.max_output_lines)
+            )?,
         }
     }
     stdout.flush()?;
@@ -289,6 +303,29 @@ fn parse(ctx: &Context, args: ParseArgs) -> anyhow::Result<Exit> {
     }
     Ok(EXIT_OK)
 }
+
+/// A page title: the session's summary, else its first prompt, cut to a line.
+fn page_title(blocks: &[ConversationBlock]) -> String {
+    let found = blocks.iter().find_map(|b| match &b.kind {
+        BlockKind::SystemNotice { kind, text } if kind == "summary" => Some(text.as_str()),
+        _ => None,
+    });
+    let found = found.or_else(|| {
+        blocks.iter().find_map(|b| match &b.kind {
+            BlockKind::UserMessage { text, .. } => Some(text.as_str()),
+            _ => None,
+        })
+    });
+    let line = found.and_then(|t| t.lines().next()).unwrap_or("transcript");
+    let mut title: String = line.chars().take(TITLE_CHARS).collect();
+    if line.chars().count() > TITLE_CHARS {
+        title.push('…');
+    }
+    title
+}
+
+/// Longest page title: a browser tab shows far less.
+const TITLE_CHARS: usize = 80;
 
 /// Output buffer: large writes keep the conversion from being bound by system calls.
 const OUTPUT_BUFFER_BYTES: usize = 256 * 1024;

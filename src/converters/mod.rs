@@ -13,6 +13,8 @@ mod inputs;
 mod opencode_export;
 mod opencode_run;
 mod render;
+mod render_html;
+mod render_text;
 
 pub use assembler::{Assembler, result_text};
 pub use claude_stream::ClaudeStreamReader;
@@ -24,4 +26,8 @@ pub use inputs::{
 };
 pub use opencode_export::export_events;
 pub use opencode_run::OpencodeRunReader;
-pub use render::{render_json, render_markdown, summarize_input};
+pub use render::{
+    DEFAULT_RESULT_LINES, render_json, render_markdown, render_markdown_cut, summarize_input,
+};
+pub use render_html::{escape_html, render_html};
+pub use render_text::{TextStyle, render_text};

@@ -10,8 +10,8 @@ use crate::types::{BlockKind, ConversationBlock, ToolStatus};
 
 /// Longest summary of a tool input, in characters.
 const SUMMARY_CHARS: usize = 120;
-/// Lines of a tool result kept in Markdown before it is cut.
-const MARKDOWN_RESULT_LINES: usize = 40;
+/// Lines of a tool result kept in Markdown before it is cut, unless the caller says otherwise.
+pub const DEFAULT_RESULT_LINES: usize = 40;
 
 /// The blocks as one pretty JSON array.
 pub fn render_json(blocks: &[ConversationBlock]) -> String {
@@ -54,9 +54,14 @@ pub fn summarize_input(tool: &str, input: &Value) -> String {
 /// The conversation as Markdown: a heading per user turn, tool calls with their input gist and
 /// results in fenced blocks.
 pub fn render_markdown(blocks: &[ConversationBlock]) -> String {
+    render_markdown_cut(blocks, DEFAULT_RESULT_LINES)
+}
+
+/// [`render_markdown`] with tool results cut at `max_output_lines`.
+pub fn render_markdown_cut(blocks: &[ConversationBlock], max_output_lines: usize) -> String {
     let mut md = String::new();
     for b in blocks {
-        markdown_block(&mut md, b, 0);
+        markdown_block(&mut md, b, 0, max_output_lines);
     }
     md
 }
@@ -66,7 +71,7 @@ fn fence(text: &str) -> String {
     "`".repeat(longest.max(2) + 1)
 }
 
-fn markdown_block(md: &mut String, b: &ConversationBlock, depth: usize) {
+fn markdown_block(md: &mut String, b: &ConversationBlock, depth: usize, max: usize) {
     let indent = "> ".repeat(depth);
     let mut push = |s: &str| {
         for line in s.lines() {
@@ -97,14 +102,11 @@ fn markdown_block(md: &mut String, b: &ConversationBlock, depth: usize) {
             let mut s = format!("**{name}** `{}` {mark}", summarize_input(name, input));
             if let Some(r) = result {
                 let text = result_text(r);
-                let shown: Vec<&str> = text.lines().take(MARKDOWN_RESULT_LINES).collect();
+                let shown: Vec<&str> = text.lines().take(max).collect();
                 let mut body = shown.join("\n");
                 let total = text.lines().count();
-                if total > MARKDOWN_RESULT_LINES {
-                    body.push_str(&format!(
-                        "\n… ({} more lines)",
-                        total - MARKDOWN_RESULT_LINES
-                    ));
+                if total > max {
+                    body.push_str(&format!("\n… ({} more lines)", total - max));
                 }
                 let f = fence(&body);
                 s.push_str(&format!("\n\n{f}\n{body}\n{f}"));
@@ -124,7 +126,7 @@ fn markdown_block(md: &mut String, b: &ConversationBlock, depth: usize) {
                 status_mark(*status)
             ));
             for inner in blocks {
-                markdown_block(md, inner, depth + 1);
+                markdown_block(md, inner, depth + 1, max);
             }
         }
         BlockKind::Permission {
@@ -171,7 +173,7 @@ fn markdown_block(md: &mut String, b: &ConversationBlock, depth: usize) {
     }
 }
 
-fn status_mark(s: ToolStatus) -> &'static str {
+pub(crate) fn status_mark(s: ToolStatus) -> &'static str {
     match s {
         ToolStatus::Pending => "…",
         ToolStatus::Ok => "✓",
