@@ -160,6 +160,9 @@ fn a_missing_input_and_unbuilt_options_say_so() {
     let out = parse(&[f.to_str().unwrap(), "--since", "last tuesday"], None);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--since"));
+    let out = parse(&[f.to_str().unwrap(), "--follow", "--format", "html"], None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("whole documents"));
 }
 
 /// The texts of user messages, assistant text and notices, in order, one level deep.
@@ -561,4 +564,108 @@ fn html_escapes_every_text_field_into_one_inert_well_formed_page() {
     // subagent prompt, notice, summary, error.
     let shown = texts.matches("<script>alert(1)</script>").count();
     assert!(shown >= 9, "only {shown} copies shown as text");
+}
+
+#[test]
+fn follow_prints_blocks_as_lines_arrive_and_waits_for_a_tool_result() {
+    use std::io::BufRead;
+    use std::sync::mpsc;
+    use std::time::{Duration, Instant};
+
+    let src =
+        std::fs::read_to_string(fixture("claude-code-2.1.197/transcript-tool-run.jsonl")).unwrap();
+    let lines: Vec<&str> = src.lines().collect();
+    let first_call = lines
+        .iter()
+        .position(|l| l.contains("\"tool_use\""))
+        .expect("the recording has a tool call");
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("live.jsonl");
+    // Up to and including the first tool call, whose result is not written yet.
+    std::fs::write(&f, lines[..=first_call].join("\n") + "\n").unwrap();
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_aisys"))
+        .args(["transcript", "parse", "--follow", "--format", "jsonl"])
+        .arg(&f)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let b: ConversationBlock = serde_json::from_str(&line).unwrap();
+            if tx.send(b).is_err() {
+                break;
+            }
+        }
+    });
+    let wait_for = |pred: &dyn Fn(&ConversationBlock) -> bool,
+                    seen: &mut Vec<ConversationBlock>| {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(b) = rx.recv_timeout(Duration::from_millis(100)) {
+                let hit = pred(&b);
+                seen.push(b);
+                if hit {
+                    return true;
+                }
+            }
+        }
+        false
+    };
+    let mut seen = Vec::new();
+    assert!(
+        wait_for(
+            &|b| matches!(&b.kind, BlockKind::UserMessage { text, .. } if text.contains("hello.txt")),
+            &mut seen
+        ),
+        "the prompt is printed at once: {seen:?}"
+    );
+    // The call waits for its result: nothing about it yet.
+    std::thread::sleep(Duration::from_millis(600));
+    while let Ok(b) = rx.try_recv() {
+        seen.push(b);
+    }
+    assert!(
+        !seen
+            .iter()
+            .any(|b| matches!(b.kind, BlockKind::ToolCall { .. })),
+        "{seen:?}"
+    );
+
+    // The rest arrives, the next line first in two writes.
+    let rest = lines[first_call + 1..].join("\n") + "\n";
+    let (a, b) = rest.split_at(rest.len().min(40));
+    let mut file = std::fs::OpenOptions::new().append(true).open(&f).unwrap();
+    file.write_all(a.as_bytes()).unwrap();
+    file.flush().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    file.write_all(b.as_bytes()).unwrap();
+    assert!(
+        wait_for(
+            &|b| matches!(&b.kind, BlockKind::AssistantText { text } if text.contains("Done")),
+            &mut seen
+        ),
+        "the final answer arrives: {seen:?}"
+    );
+    child.kill().unwrap();
+    let _ = child.wait();
+    assert_eq!(
+        tools(&seen),
+        [
+            ("Write".into(), ToolStatus::Ok),
+            ("Bash".into(), ToolStatus::Ok)
+        ]
+    );
+    let stderr = {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut s).unwrap();
+        s
+    };
+    assert!(stderr.is_empty(), "no bad lines: {stderr}");
 }

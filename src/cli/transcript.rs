@@ -10,8 +10,8 @@ use super::{
     CommandError, Context, EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, Exit, not_implemented,
 };
 use crate::converters::{
-    Assembler, BadLine, EventFilter, Format, Input, InputReader, ReadError, ReadOptions, Sink,
-    TextStyle, expand_inputs, parse_time, render_html, render_json, render_markdown_cut,
+    Assembler, BadLine, EventFilter, Follower, Format, Input, InputReader, ReadError, ReadOptions,
+    Sink, TextStyle, expand_inputs, parse_time, render_html, render_json, render_markdown_cut,
     render_text,
 };
 use crate::types::{BlockKind, ConversationBlock, StreamEvent};
@@ -204,11 +204,9 @@ fn time_flag(flag: &str, value: Option<&str>) -> anyhow::Result<Option<jiff::Tim
 }
 
 fn parse(ctx: &Context, args: ParseArgs) -> anyhow::Result<Exit> {
+    use std::cell::RefCell;
     use std::io::Write;
 
-    if args.follow {
-        return Err(not_implemented("transcript parse --follow"));
-    }
     let format = args.format.unwrap_or(if ctx.out.stdout_is_tty {
         ParseFormat::Text
     } else {
@@ -226,6 +224,11 @@ fn parse(ctx: &Context, args: ParseArgs) -> anyhow::Result<Exit> {
     } else {
         expand_inputs(&args.inputs).map_err(read_error)?
     };
+    let follow = if args.follow {
+        Some(follow_target(&inputs, format, args.events)?)
+    } else {
+        None
+    };
     let mut filter = EventFilter {
         session: args.session.clone(),
         since: time_flag("--since", args.since.as_deref())?,
@@ -234,66 +237,67 @@ fn parse(ctx: &Context, args: ParseArgs) -> anyhow::Result<Exit> {
         no_sidechains: args.no_sidechains,
         ..EventFilter::default()
     };
-    let mut reader = InputReader::new(ReadOptions {
-        from: input_format(args.from),
-        no_sidechains: args.no_sidechains,
-    });
-    let mut stdout =
-        std::io::BufWriter::with_capacity(OUTPUT_BUFFER_BYTES, std::io::stdout().lock());
-    let mut assembler = Assembler::new();
+    let stdout = RefCell::new(std::io::BufWriter::with_capacity(
+        OUTPUT_BUFFER_BYTES,
+        std::io::stdout().lock(),
+    ));
+    let assembler = RefCell::new(Assembler::new());
     let events_only = args.events;
     let mut on_event = |mut ev: StreamEvent| -> std::io::Result<()> {
         if !filter.keep(&mut ev) {
             return Ok(());
         }
         if events_only {
-            serde_json::to_writer(&mut stdout, &ev)?;
-            stdout.write_all(b"\n")?;
+            let mut out = stdout.borrow_mut();
+            serde_json::to_writer(&mut *out, &ev)?;
+            out.write_all(b"\n")?;
         } else {
-            assembler.push(ev);
+            assembler.borrow_mut().push(ev);
         }
         Ok(())
     };
     let mut on_bad = |b: &BadLine| eprintln!("{b}");
     let mut sink = Sink::new(args.strict, &mut on_event, &mut on_bad);
+    let printer = BlockPrinter {
+        format,
+        color: ctx.out.color,
+        max_output_lines: args.max_output_lines,
+    };
+
+    if let Some(path) = follow {
+        let mut follower = Follower::new(&path, input_format(args.from));
+        let mut printed = 0;
+        loop {
+            let n = follower.poll(&mut sink).map_err(read_error)?;
+            if !events_only {
+                let a = assembler.borrow();
+                let settled = a.settled_len();
+                if settled > printed {
+                    printer.write(&mut *stdout.borrow_mut(), &a.blocks()[printed..settled])?;
+                    printed = settled;
+                }
+            }
+            stdout.borrow_mut().flush()?;
+            if n == 0 {
+                std::thread::sleep(FOLLOW_POLL);
+            }
+        }
+    }
+
+    let mut reader = InputReader::new(ReadOptions {
+        from: input_format(args.from),
+        no_sidechains: args.no_sidechains,
+    });
     for input in &inputs {
         reader.read(input, &mut sink).map_err(read_error)?;
     }
     let bad = sink.bad_lines();
+    let mut out = stdout.borrow_mut();
     if !events_only {
-        let blocks = assembler.finish();
-        match format {
-            ParseFormat::Jsonl => {
-                for b in &blocks {
-                    serde_json::to_writer(&mut stdout, b)?;
-                    stdout.write_all(b"\n")?;
-                }
-            }
-            ParseFormat::Json => writeln!(stdout, "{}", render_json(&blocks))?,
-            ParseFormat::Markdown => write!(
-                stdout,
-                "{}",
-                render_markdown_cut(&blocks, args.max_output_lines)
-            )?,
-            ParseFormat::Text => write!(
-                stdout,
-                "{}",
-                render_text(
-                    &blocks,
-                    TextStyle {
-                        color: ctx.out.color,
-                        max_output_lines: args.max_output_lines,
-                    }
-                )
-            )?,
-            ParseFormat::Html => write!(
-                stdout,
-                "{}",
-                render_html(&blocks, &page_title(&blocks), args.max_output_lines)
-            )?,
-        }
+        let blocks = assembler.take().finish();
+        printer.write(&mut *out, &blocks)?;
     }
-    stdout.flush()?;
+    out.flush()?;
     if bad > 0 {
         return Err(CommandError::new(
             EXIT_BAD_INPUT,
@@ -302,6 +306,78 @@ fn parse(ctx: &Context, args: ParseArgs) -> anyhow::Result<Exit> {
         .into());
     }
     Ok(EXIT_OK)
+}
+
+/// How often a followed file is looked at when nothing new was found: quick enough to feel
+/// live, rare enough to cost nothing.
+const FOLLOW_POLL: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// The one file `--follow` reads, after checking that the output can grow line by line.
+fn follow_target(inputs: &[Input], format: ParseFormat, events: bool) -> anyhow::Result<PathBuf> {
+    if !events && matches!(format, ParseFormat::Json | ParseFormat::Html) {
+        return Err(CommandError::new(
+            EXIT_USAGE,
+            "--follow prints as lines arrive, so it writes text, markdown or jsonl; json and html are whole documents",
+        )
+        .into());
+    }
+    match inputs {
+        [Input { path: Some(p), .. }] => Ok(p.clone()),
+        _ => Err(CommandError::new(
+            EXIT_USAGE,
+            "--follow takes exactly one file (for a pipe, leave --follow out: stdin is read as it arrives)",
+        )
+        .into()),
+    }
+}
+
+/// Writes blocks in the chosen output format.
+struct BlockPrinter {
+    format: ParseFormat,
+    color: bool,
+    max_output_lines: usize,
+}
+
+impl BlockPrinter {
+    fn write(
+        &self,
+        out: &mut dyn std::io::Write,
+        blocks: &[ConversationBlock],
+    ) -> std::io::Result<()> {
+        match self.format {
+            ParseFormat::Jsonl => {
+                for b in blocks {
+                    serde_json::to_writer(&mut *out, b)?;
+                    out.write_all(b"\n")?;
+                }
+                Ok(())
+            }
+            ParseFormat::Json => writeln!(out, "{}", render_json(blocks)),
+            ParseFormat::Markdown => {
+                write!(
+                    out,
+                    "{}",
+                    render_markdown_cut(blocks, self.max_output_lines)
+                )
+            }
+            ParseFormat::Text => write!(
+                out,
+                "{}",
+                render_text(
+                    blocks,
+                    TextStyle {
+                        color: self.color,
+                        max_output_lines: self.max_output_lines,
+                    }
+                )
+            ),
+            ParseFormat::Html => write!(
+                out,
+                "{}",
+                render_html(blocks, &page_title(blocks), self.max_output_lines)
+            ),
+        }
+    }
 }
 
 /// A page title: the session's summary, else its first prompt, cut to a line.

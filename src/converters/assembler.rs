@@ -44,6 +44,29 @@ impl Assembler {
         &self.blocks
     }
 
+    /// How many leading blocks are final: none of them will change with later events. A tool
+    /// call or subagent run still waiting for its result, and text still streaming, are not.
+    pub fn settled_len(&self) -> usize {
+        let open: std::collections::HashSet<usize> = self.open.values().map(|p| p[0]).collect();
+        self.blocks
+            .iter()
+            .enumerate()
+            .position(|(i, b)| {
+                open.contains(&i)
+                    || matches!(
+                        b.kind,
+                        BlockKind::ToolCall {
+                            status: ToolStatus::Pending,
+                            ..
+                        } | BlockKind::SubagentRun {
+                            status: ToolStatus::Pending,
+                            ..
+                        } | BlockKind::Permission { decision: None, .. }
+                    )
+            })
+            .unwrap_or(self.blocks.len())
+    }
+
     /// All blocks, consuming the assembler.
     pub fn finish(self) -> Vec<ConversationBlock> {
         self.blocks

@@ -903,7 +903,7 @@ impl Emitter<'_> {
 
 /// The events of one transcript line. Message lines share stream-json's shape; the line types
 /// of transcripts alone are read here.
-fn line_events(reader: &mut ClaudeStreamReader, v: Value) -> Vec<StreamEvent> {
+pub(crate) fn line_events(reader: &mut ClaudeStreamReader, v: Value) -> Vec<StreamEvent> {
     let kind = v["type"].as_str().unwrap_or("");
     if BOOKKEEPING_TYPES.contains(&kind) {
         return vec![];

@@ -9,6 +9,7 @@ mod assembler;
 mod claude_stream;
 mod claude_transcript;
 mod filter;
+mod follow;
 mod inputs;
 mod opencode_export;
 mod opencode_run;
@@ -20,6 +21,7 @@ pub use assembler::{Assembler, result_text};
 pub use claude_stream::ClaudeStreamReader;
 pub use claude_transcript::{SubagentFiles, TranscriptReader, agent_file_id};
 pub use filter::{EventFilter, parse_time};
+pub use follow::Follower;
 pub use inputs::{
     BadLine, Format, Input, InputReader, MAX_DOCUMENT_BYTES, MAX_LINE_BYTES, ReadError,
     ReadOptions, Sink, detect, detect_value, expand_inputs,
