@@ -80,6 +80,20 @@ pub(crate) fn tool_result_content(c: &Value) -> ToolResultContent {
     }
 }
 
+/// The marker text Claude Code writes as a user message when a turn is interrupted
+/// (`[Request interrupted by user]`, `... for tool use]`).
+fn interruption(content: &Value) -> Option<&str> {
+    let text = match content {
+        Value::String(t) => t.as_str(),
+        Value::Array(items) if items.len() == 1 && items[0]["type"] == "text" => {
+            items[0]["text"].as_str()?
+        }
+        _ => return None,
+    };
+    text.starts_with("[Request interrupted by user")
+        .then_some(text)
+}
+
 impl ClaudeStreamReader {
     pub fn new() -> ClaudeStreamReader {
         ClaudeStreamReader::default()
@@ -127,6 +141,33 @@ impl ClaudeStreamReader {
                 }],
                 _ => vec![raw(v)],
             },
+            // Claude Code writes a failed model call as an assistant message whose text is the
+            // error: show it as the error it is.
+            Some("assistant")
+                if v["isApiErrorMessage"].as_bool() == Some(true) || v["error"].is_string() =>
+            {
+                let text: Vec<&str> = v["message"]["content"]
+                    .as_array()
+                    .map(Vec::as_slice)
+                    .unwrap_or(&[])
+                    .iter()
+                    .filter_map(|b| b["text"].as_str())
+                    .collect();
+                let message = if text.is_empty() {
+                    format!("API error: {}", v["error"].as_str().unwrap_or("unknown"))
+                } else {
+                    text.join("\n")
+                };
+                let code = match v["apiErrorStatus"].as_u64() {
+                    Some(status) => format!("api_error_{status}"),
+                    None => "api_error".into(),
+                };
+                vec![StreamEvent::Error {
+                    message,
+                    code: Some(code),
+                    timestamp: None,
+                }]
+            }
             Some("assistant") => {
                 let msg = &v["message"];
                 let message_id = s(&msg["id"]);
@@ -178,14 +219,17 @@ impl ClaudeStreamReader {
                         timestamp: None,
                     });
                 }
-                if let Some(err) = v["error"].as_str() {
-                    out.push(StreamEvent::Error {
-                        message: err.to_string(),
-                        code: Some("api_error".into()),
-                        timestamp: None,
-                    });
-                }
                 out
+            }
+            Some("user") if interruption(&v["message"]["content"]).is_some() => {
+                vec![StreamEvent::Notice {
+                    kind: "interrupted".into(),
+                    text: interruption(&v["message"]["content"])
+                        .unwrap_or_default()
+                        .trim_matches(['[', ']'])
+                        .to_string(),
+                    timestamp: s(&v["timestamp"]),
+                }]
             }
             Some("user") => {
                 let msg = &v["message"];
