@@ -10,11 +10,12 @@ use super::{
     CommandError, Context, EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, Exit, not_implemented,
 };
 use crate::converters::{
-    Assembler, BadLine, EventFilter, Follower, Format, Input, InputReader, ReadError, ReadOptions,
-    Sink, TextStyle, expand_inputs, parse_time, render_html, render_json, render_markdown_cut,
+    Assembler, BadLine, ConvertOptions, EventFilter, Follower, Format, HTML_PAGE_END, Input,
+    ReadError, ReadOptions, Sink, TextStyle, conversation_title, convert_all, expand_inputs,
+    html_blocks, html_page_start, parse_time, render_html, render_json, render_markdown_cut,
     render_text,
 };
-use crate::types::{BlockKind, ConversationBlock, StreamEvent};
+use crate::types::{ConversationBlock, StreamEvent};
 
 /// Read agent transcripts and streams: convert them, count their cost, list sessions.
 #[derive(Debug, Subcommand)]
@@ -229,7 +230,7 @@ fn parse(ctx: &Context, args: ParseArgs) -> anyhow::Result<Exit> {
     } else {
         None
     };
-    let mut filter = EventFilter {
+    let filter_settings = EventFilter {
         session: args.session.clone(),
         since: time_flag("--since", args.since.as_deref())?,
         until: time_flag("--until", args.until.as_deref())?,
@@ -237,6 +238,7 @@ fn parse(ctx: &Context, args: ParseArgs) -> anyhow::Result<Exit> {
         no_sidechains: args.no_sidechains,
         ..EventFilter::default()
     };
+    let mut filter = filter_settings.fresh();
     let stdout = RefCell::new(std::io::BufWriter::with_capacity(
         OUTPUT_BUFFER_BYTES,
         std::io::stdout().lock(),
@@ -284,20 +286,65 @@ fn parse(ctx: &Context, args: ParseArgs) -> anyhow::Result<Exit> {
         }
     }
 
-    let mut reader = InputReader::new(ReadOptions {
-        from: input_format(args.from),
-        no_sidechains: args.no_sidechains,
-    });
-    for input in &inputs {
-        reader.read(input, &mut sink).map_err(read_error)?;
-    }
-    let bad = sink.bad_lines();
+    let options = ConvertOptions {
+        read: ReadOptions {
+            from: input_format(args.from),
+            no_sidechains: args.no_sidechains,
+        },
+        filter: filter_settings,
+        events_only,
+        strict: args.strict,
+    };
+    let render = |blocks: &[ConversationBlock], out: &mut Vec<u8>| printer.fragment(out, blocks);
+    let threads =
+        std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_PARSE_THREADS));
     let mut out = stdout.borrow_mut();
-    if !events_only {
-        let blocks = assembler.take().finish();
-        printer.write(&mut *out, &blocks)?;
+    let mut bad = 0usize;
+    let mut failure: Option<anyhow::Error> = None;
+    let (mut started, mut wrote_any) = (false, false);
+    let whole_document = !events_only && matches!(format, ParseFormat::Json | ParseFormat::Html);
+    let json_document = whole_document && format == ParseFormat::Json;
+    convert_all(&inputs, &options, threads, &render, |_input, c| {
+        for b in &c.bad_lines {
+            eprintln!("{b}");
+        }
+        bad += c.bad_lines.len();
+        let written = (|| -> std::io::Result<()> {
+            if whole_document && !started {
+                printer.document_start(&mut *out, c.title.as_deref())?;
+                started = true;
+            }
+            if !c.output.is_empty() {
+                if wrote_any && json_document {
+                    out.write_all(b",\n")?;
+                }
+                out.write_all(&c.output)?;
+                wrote_any = true;
+            }
+            Ok(())
+        })();
+        if let Err(e) = written {
+            failure = Some(e.into());
+            return false;
+        }
+        match c.error {
+            Some(e) => {
+                failure = Some(read_error(e));
+                false
+            }
+            None => true,
+        }
+    });
+    if whole_document {
+        if !started {
+            printer.document_start(&mut *out, None)?;
+        }
+        printer.document_end(&mut *out)?;
     }
     out.flush()?;
+    if let Some(e) = failure {
+        return Err(e);
+    }
     if bad > 0 {
         return Err(CommandError::new(
             EXIT_BAD_INPUT,
@@ -307,6 +354,10 @@ fn parse(ctx: &Context, args: ParseArgs) -> anyhow::Result<Exit> {
     }
     Ok(EXIT_OK)
 }
+
+/// Threads converting inputs at once: one per core, up to this many, since output is written
+/// by one thread and more workers only queue behind it.
+const MAX_PARSE_THREADS: usize = 8;
 
 /// How often a followed file is looked at when nothing new was found: quick enough to feel
 /// live, rare enough to cost nothing.
@@ -339,6 +390,49 @@ struct BlockPrinter {
 }
 
 impl BlockPrinter {
+    /// One input's blocks as a piece of the output: for json and html, the inside of the
+    /// document that [`Self::document_start`] and [`Self::document_end`] wrap.
+    fn fragment(&self, out: &mut Vec<u8>, blocks: &[ConversationBlock]) -> std::io::Result<()> {
+        use std::io::Write;
+        match self.format {
+            ParseFormat::Json => {
+                for (i, b) in blocks.iter().enumerate() {
+                    if i > 0 {
+                        out.write_all(b",\n")?;
+                    }
+                    serde_json::to_writer_pretty(&mut *out, b)?;
+                }
+                Ok(())
+            }
+            ParseFormat::Html => {
+                out.write_all(html_blocks(blocks, self.max_output_lines).as_bytes())
+            }
+            _ => self.write(out, blocks),
+        }
+    }
+
+    fn document_start(
+        &self,
+        out: &mut dyn std::io::Write,
+        title: Option<&str>,
+    ) -> std::io::Result<()> {
+        match self.format {
+            ParseFormat::Json => out.write_all(b"[\n"),
+            ParseFormat::Html => {
+                out.write_all(html_page_start(title.unwrap_or("transcript")).as_bytes())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn document_end(&self, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+        match self.format {
+            ParseFormat::Json => out.write_all(b"\n]\n"),
+            ParseFormat::Html => out.write_all(HTML_PAGE_END.as_bytes()),
+            _ => Ok(()),
+        }
+    }
+
     fn write(
         &self,
         out: &mut dyn std::io::Write,
@@ -374,34 +468,15 @@ impl BlockPrinter {
             ParseFormat::Html => write!(
                 out,
                 "{}",
-                render_html(blocks, &page_title(blocks), self.max_output_lines)
+                render_html(
+                    blocks,
+                    &conversation_title(blocks).unwrap_or_else(|| "transcript".into()),
+                    self.max_output_lines
+                )
             ),
         }
     }
 }
-
-/// A page title: the session's summary, else its first prompt, cut to a line.
-fn page_title(blocks: &[ConversationBlock]) -> String {
-    let found = blocks.iter().find_map(|b| match &b.kind {
-        BlockKind::SystemNotice { kind, text } if kind == "summary" => Some(text.as_str()),
-        _ => None,
-    });
-    let found = found.or_else(|| {
-        blocks.iter().find_map(|b| match &b.kind {
-            BlockKind::UserMessage { text, .. } => Some(text.as_str()),
-            _ => None,
-        })
-    });
-    let line = found.and_then(|t| t.lines().next()).unwrap_or("transcript");
-    let mut title: String = line.chars().take(TITLE_CHARS).collect();
-    if line.chars().count() > TITLE_CHARS {
-        title.push('…');
-    }
-    title
-}
-
-/// Longest page title: a browser tab shows far less.
-const TITLE_CHARS: usize = 80;
 
 /// Output buffer: large writes keep the conversion from being bound by system calls.
 const OUTPUT_BUFFER_BYTES: usize = 256 * 1024;

@@ -25,7 +25,7 @@ pub fn parse_time(text: &str) -> Result<Timestamp, String> {
 }
 
 /// The filters of one run; feed it every event in order.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct EventFilter {
     pub session: Option<String>,
     pub since: Option<Timestamp>,
@@ -37,6 +37,15 @@ pub struct EventFilter {
 }
 
 impl EventFilter {
+    /// The same settings, with nothing seen yet.
+    pub fn fresh(&self) -> EventFilter {
+        EventFilter {
+            current_session: None,
+            last_time: None,
+            ..self.clone()
+        }
+    }
+
     /// Whether to keep `ev`.
     pub fn keep(&mut self, ev: &mut StreamEvent) -> bool {
         if let StreamEvent::SessionStarted {

@@ -8,6 +8,7 @@
 mod assembler;
 mod claude_stream;
 mod claude_transcript;
+mod convert;
 mod filter;
 mod follow;
 mod inputs;
@@ -20,6 +21,9 @@ mod render_text;
 pub use assembler::{Assembler, result_text};
 pub use claude_stream::ClaudeStreamReader;
 pub use claude_transcript::{SubagentFiles, TranscriptReader, agent_file_id};
+pub use convert::{
+    ConvertOptions, Converted, Render, conversation_title, convert_all, convert_one,
+};
 pub use filter::{EventFilter, parse_time};
 pub use follow::Follower;
 pub use inputs::{
@@ -31,5 +35,5 @@ pub use opencode_run::OpencodeRunReader;
 pub use render::{
     DEFAULT_RESULT_LINES, render_json, render_markdown, render_markdown_cut, summarize_input,
 };
-pub use render_html::{escape_html, render_html};
+pub use render_html::{HTML_PAGE_END, escape_html, html_blocks, html_page_start, render_html};
 pub use render_text::{TextStyle, render_text};

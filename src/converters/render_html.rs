@@ -52,18 +52,31 @@ pub fn escape_html(text: &str) -> String {
 /// The conversation as one HTML page titled `title`; tool results longer than
 /// `max_output_lines` are cut.
 pub fn render_html(blocks: &[ConversationBlock], title: &str, max_output_lines: usize) -> String {
-    let mut h = String::new();
+    let mut h = html_page_start(title);
+    h.push_str(&html_blocks(blocks, max_output_lines));
+    h.push_str(HTML_PAGE_END);
+    h
+}
+
+/// The start of a page: head, style and heading. Blocks follow, then [`HTML_PAGE_END`].
+pub fn html_page_start(title: &str) -> String {
     let t = escape_html(title);
-    let _ = write!(
-        h,
+    format!(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"/>\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"/>\
          <title>{t}</title><style>\n{STYLE}</style></head>\n<body><main>\n<h1>{t}</h1>\n"
-    );
+    )
+}
+
+/// The end of a page begun with [`html_page_start`].
+pub const HTML_PAGE_END: &str = "</main></body></html>\n";
+
+/// Blocks as page content, to go between [`html_page_start`] and [`HTML_PAGE_END`].
+pub fn html_blocks(blocks: &[ConversationBlock], max_output_lines: usize) -> String {
+    let mut h = String::new();
     for b in blocks {
         block(&mut h, b, max_output_lines);
     }
-    h.push_str("</main></body></html>\n");
     h
 }
 
