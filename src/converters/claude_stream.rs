@@ -305,6 +305,28 @@ impl ClaudeStreamReader {
                     agent_session_id: s(&v["session_id"]),
                 }]
             }
+            // With `--permission-prompt-tool stdio`: the agent asks whether it may use a tool.
+            Some("control_request") => {
+                let request = &v["request"];
+                if request["subtype"] == "can_use_tool" {
+                    vec![StreamEvent::PermissionRequest {
+                        request_id: s(&v["request_id"]).unwrap_or_default(),
+                        tool_name: s(&request["tool_name"]).unwrap_or_default(),
+                        input: request.get("input").cloned().unwrap_or(Value::Null),
+                        tool_use_id: s(&request["tool_use_id"]),
+                    }]
+                } else {
+                    vec![StreamEvent::Raw {
+                        source: Some("claude-control".into()),
+                        json: v,
+                    }]
+                }
+            }
+            // Answers to the host's own control requests, and liveness pings: protocol, not
+            // conversation.
+            Some("control_response") | Some("keep_alive") | Some("control_cancel_request") => {
+                vec![]
+            }
             Some("stream_event") => {
                 let e = &v["event"];
                 match (e["type"].as_str(), e["delta"]["type"].as_str()) {

@@ -121,33 +121,8 @@ impl AgentAdapter for ClaudeCode {
             Ok(v) => v,
             Err(_) => return self.reader.read_line(line),
         };
-        match value.get("type").and_then(Value::as_str) {
-            Some("control_request") => {
-                let request = &value["request"];
-                if request["subtype"] == "can_use_tool" {
-                    vec![StreamEvent::PermissionRequest {
-                        request_id: value["request_id"].as_str().unwrap_or_default().to_string(),
-                        tool_name: request["tool_name"]
-                            .as_str()
-                            .unwrap_or_default()
-                            .to_string(),
-                        input: request.get("input").cloned().unwrap_or(Value::Null),
-                        tool_use_id: request["tool_use_id"].as_str().map(str::to_string),
-                    }]
-                } else {
-                    vec![StreamEvent::Raw {
-                        source: Some("claude-control".into()),
-                        json: value,
-                    }]
-                }
-            }
-            // Answers to our own control requests, and liveness pings: protocol, not conversation.
-            Some("control_response") | Some("keep_alive") | Some("control_cancel_request") => {
-                Vec::new()
-            }
-            // Parsed once: the reader takes the value.
-            _ => self.reader.read_value(value),
-        }
+        // Control requests (permission prompts) and protocol lines are the reader's too.
+        self.reader.read_value(value)
     }
 
     fn permission_reply(
