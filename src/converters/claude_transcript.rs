@@ -459,10 +459,27 @@ fn index_line(index: &mut Index, info: &mut LineInfo, h: Head<'_>, seen: &mut Ha
     if index.first_timestamp.is_none() {
         index.first_timestamp = h.timestamp.as_deref().map(str::to_string);
     }
-    let Some(msg) = h
-        .message
-        .and_then(|m| serde_json::from_str::<MessageHead>(m.get()).ok())
-    else {
+    let Some(raw) = h.message else { return };
+    let m = raw.get();
+    // Most lines need nothing from their message here: a quick look at its text decides
+    // whether to parse it again, which keeps this pass far cheaper than the full one.
+    let wanted = match kind {
+        "user" => true,
+        "assistant" => {
+            !info.sidechain
+                && (index.model.is_none() || SUBAGENT_TOOLS.iter().any(|t| mentions_tool(m, t)))
+        }
+        _ => false,
+    };
+    if !wanted {
+        return;
+    }
+    if kind == "user" && !info.sidechain && h.agent_id.is_none() && !has_agent_ref(&h) {
+        // A prompt or a plain tool result: only whether it is a prompt matters.
+        info.prompt = !m.contains("\"tool_result\"");
+        return;
+    }
+    let Ok(msg) = serde_json::from_str::<MessageHead>(m) else {
         return;
     };
     let blocks: Vec<BlockHead> = msg
@@ -530,6 +547,18 @@ fn index_line(index: &mut Index, info: &mut LineInfo, h: Head<'_>, seen: &mut Ha
         }
         _ => {}
     }
+}
+
+/// Whether a message's JSON text names the tool `name` (a cheap test before parsing it).
+fn mentions_tool(message: &str, name: &str) -> bool {
+    message.contains(&format!("\"name\":\"{name}\""))
+        || message.contains(&format!("\"name\": \"{name}\""))
+}
+
+/// Whether a line's tool result names an agent (a subagent's result).
+fn has_agent_ref(h: &Head<'_>) -> bool {
+    h.tool_use_result
+        .is_some_and(|r| r.get().starts_with('{') && r.get().contains("\"agentId\""))
 }
 
 /// One step of the order: emit a line, or first say that the conversation was rewound.
