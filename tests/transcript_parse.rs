@@ -149,6 +149,35 @@ fn bad_lines_are_reported_with_file_and_line_and_the_rest_is_converted() {
     let out = parse(&[f.to_str().unwrap(), "--strict"], None);
     assert_eq!(out.status.code(), Some(3));
     assert!(out.stdout.is_empty(), "strict stops before printing");
+
+    // The same bad line in a transcript (read in two passes) is reported once, by its line.
+    let t =
+        std::fs::read_to_string(fixture("claude-code-2.1.197/transcript-tool-run.jsonl")).unwrap();
+    let mut lines: Vec<&str> = t.lines().collect();
+    lines.insert(4, "{\"type\": \"user\", broken");
+    let f = dir.path().join("broken-transcript.jsonl");
+    std::fs::write(&f, lines.join("\n")).unwrap();
+    let out = parse(&[f.to_str().unwrap()], None);
+    assert_eq!(out.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.matches(":5: not JSON").count(), 1, "{err}");
+    assert_eq!(tools(&blocks(&out)).len(), 2, "the rest is still converted");
+}
+
+#[test]
+fn a_line_over_the_limit_is_refused_by_name() {
+    // 64 MiB is the limit: one line a little longer, then a good line.
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("huge.jsonl");
+    let mut data = Vec::with_capacity(65 << 20);
+    data.extend_from_slice(b"{\"type\":\"system\",\"subtype\":\"init\",\"session_id\":\"s\"}\n{\"type\":\"x\",\"pad\":\"");
+    data.resize(data.len() + (64 << 20) + 10, b'a');
+    data.extend_from_slice(b"\"}\n");
+    std::fs::write(&f, &data).unwrap();
+    let out = parse(&[f.to_str().unwrap()], None);
+    assert_eq!(out.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(":2: line longer than 67108864 bytes"), "{err}");
 }
 
 #[test]
