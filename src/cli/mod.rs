@@ -81,6 +81,10 @@ Environment:
   AISYS_DATA_DIR     data folder (default ~/.local/share/aisys)
   CLAUDE_CONFIG_DIR  Claude Code's home (default ~/.claude)
   AISYS_LOG          log filter, e.g. `aisys=debug` (overrides -v)
+  AISYS_MODAL_PYTHON the Python that runs the Modal bridge (default python3)
+  AISYS_MODAL_WORKDIR, AISYS_MODAL_HOME
+                     workspace and agent home inside a Modal sandbox (default /workspace,
+                     /aisys/home), for a --modal-image laid out differently
   NO_COLOR           set to anything to turn colors off
 
 Config file keys (config.toml): agent, sandbox, model, data_dir, and in [server]: bind, url,

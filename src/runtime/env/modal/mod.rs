@@ -47,6 +47,10 @@ pub const SESSION_TAG: &str = "aisys.session";
 pub const DEFAULT_WORKDIR: &str = "/workspace";
 /// The agent's home inside a Modal sandbox (a Volume mount point when there is a session).
 pub const DEFAULT_HOME: &str = "/aisys/home";
+/// Overrides [`DEFAULT_WORKDIR`], for an image laid out differently.
+pub const ENV_WORKDIR: &str = "AISYS_MODAL_WORKDIR";
+/// Overrides [`DEFAULT_HOME`], for an image laid out differently.
+pub const ENV_HOME: &str = "AISYS_MODAL_HOME";
 /// Modal's own default (5 minutes) is shorter than one agent turn can be.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60 * 60);
 /// A forgotten sandbox stops costing money after this long without any exec.
@@ -97,8 +101,8 @@ impl ModalConfig {
             image: None,
             python: None,
             data_dir: data_dir.into(),
-            workdir: DEFAULT_WORKDIR.into(),
-            home: DEFAULT_HOME.into(),
+            workdir: std::env::var(ENV_WORKDIR).unwrap_or_else(|_| DEFAULT_WORKDIR.into()),
+            home: std::env::var(ENV_HOME).unwrap_or_else(|_| DEFAULT_HOME.into()),
             cpu: None,
             idle_timeout: Some(DEFAULT_IDLE_TIMEOUT),
             keep_on_exit: false,
