@@ -32,6 +32,7 @@ fn session(blocks: usize) -> State {
         model: None,
         permission_mode: PermissionMode::Default,
         agent_session_id: None,
+        sandbox_id: None,
         created_at: String::new(),
         last_activity: String::new(),
         last_seq: 0,

@@ -21,6 +21,7 @@ fn info() -> SessionInfo {
         model: Some("claude-sonnet-4-5".into()),
         permission_mode: PermissionMode::Default,
         agent_session_id: None,
+        sandbox_id: None,
         created_at: "2026-11-24T10:00:00Z".into(),
         last_activity: "2026-11-24T10:00:00Z".into(),
         last_seq: 0,

@@ -16,6 +16,7 @@ use super::metrics::Metrics;
 use super::session::{self, SessionCommand, SessionContext, SessionError, SessionHandle, now};
 use super::store::Store;
 use crate::runtime::env::ExecutionEnvironment;
+use crate::runtime::launch::modal_agent_binary;
 use crate::types::{
     AgentKind, ErrorCode, PermissionMode, SandboxKind, SessionInfo, SessionSpec, SessionState,
     StreamEvent,
@@ -133,6 +134,7 @@ impl SessionManager {
             model: spec.model,
             permission_mode: spec.permission_mode.unwrap_or(PermissionMode::Default),
             agent_session_id: None,
+            sandbox_id: None,
             created_at: ts.clone(),
             last_activity: ts,
             last_seq: 0,
@@ -227,12 +229,16 @@ impl SessionManager {
             store: self.store.clone(),
             environment,
             sandbox_env: self.config.sandbox_env.clone(),
-            agent_binary: self
-                .config
-                .agent_binaries
-                .get(&info.agent)
-                .cloned()
-                .unwrap_or_else(|| Err(format!("{} is not available", info.agent))),
+            // In Modal the agent comes with the sandbox's image, not from this machine.
+            agent_binary: if info.sandbox == SandboxKind::Modal {
+                Ok(modal_agent_binary(info.agent))
+            } else {
+                self.config
+                    .agent_binaries
+                    .get(&info.agent)
+                    .cloned()
+                    .unwrap_or_else(|| Err(format!("{} is not available", info.agent)))
+            },
             home: self.config.data_dir.join("homes").join(&info.id),
             idle_timeout: self.config.idle_timeout,
             metrics: self.metrics.clone(),

@@ -459,12 +459,28 @@ impl AgentSession {
             labels: [("aisys.session".to_string(), self.info.id.clone())].into(),
             ..Default::default()
         };
-        let sandbox = self
-            .ctx
-            .environment
-            .create(spec)
-            .await
-            .map_err(|e| e.to_string())?;
+        // After a crash of the server, the sandbox it had may still run: use it again.
+        let found = match self.info.sandbox_id.clone() {
+            Some(id) => match self.ctx.environment.attach(&id).await {
+                Ok(found) => found,
+                Err(e) => {
+                    tracing::warn!("session {}: reattaching sandbox {id}: {e}", self.info.id);
+                    None
+                }
+            },
+            None => None,
+        };
+        let sandbox = match found {
+            Some(sb) => sb,
+            None => self
+                .ctx
+                .environment
+                .create(spec)
+                .await
+                .map_err(|e| e.to_string())?,
+        };
+        self.info.sandbox_id = Some(sandbox.id().to_string());
+        self.save_info().await;
         self.sandbox = Some(Arc::from(sandbox));
         if self.adapter.is_none() {
             self.adapter = Some(adapter(self.info.agent, binary));
@@ -560,6 +576,21 @@ impl AgentSession {
     async fn release_sandbox(&mut self) {
         if let Some(sb) = self.sandbox.take() {
             let _ = sb.terminate().await;
+        } else if let Some(id) = &self.info.sandbox_id {
+            // Held before a restart and not reattached since: find it to end it.
+            if let Ok(Some(sb)) = self.ctx.environment.attach(id).await {
+                let _ = sb.terminate().await;
+            }
+        }
+        if self.info.sandbox_id.take().is_some() {
+            self.save_info().await;
+        }
+    }
+
+    /// Saves the session's metadata (events save it too; this is for changes without one).
+    async fn save_info(&mut self) {
+        if let Err(e) = self.ctx.store.put_session(&self.info).await {
+            tracing::error!("session {}: saving its metadata: {e}", self.info.id);
         }
     }
 

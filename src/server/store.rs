@@ -457,6 +457,7 @@ mod tests {
             model: None,
             permission_mode: PermissionMode::Default,
             agent_session_id: None,
+            sandbox_id: None,
             created_at: last.into(),
             last_activity: last.into(),
             last_seq: 0,

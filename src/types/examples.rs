@@ -22,6 +22,7 @@ fn info() -> SessionInfo {
         model: Some("claude-sonnet-4-5".into()),
         permission_mode: PermissionMode::Default,
         agent_session_id: Some("8d9fe6d2-189f-4ca8-a400-4ce669939d52".into()),
+        sandbox_id: None,
         created_at: TS.into(),
         last_activity: TS.into(),
         last_seq: 42,

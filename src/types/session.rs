@@ -220,6 +220,10 @@ pub struct SessionInfo {
     /// The agent's own conversation id, passed back to resume it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent_session_id: Option<String>,
+    /// The sandbox the session holds now, if any: a server restarted after a crash reattaches
+    /// to it (Modal), and deleting the session terminates it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sandbox_id: Option<String>,
     /// RFC 3339.
     pub created_at: String,
     /// RFC 3339.

@@ -111,6 +111,11 @@ pub trait ExecutionEnvironment: Send + Sync {
     fn kind(&self) -> SandboxKind;
     /// Creates a sandbox. Fails early, with a fix, when the backend cannot work on this machine.
     async fn create(&self, spec: SandboxSpec) -> Result<Box<dyn Sandbox>, EnvError>;
+    /// A sandbox created earlier, possibly by another process, if it still runs. Backends whose
+    /// sandboxes end with the process that made them (local, host) have nothing to find.
+    async fn attach(&self, _id: &str) -> Result<Option<Box<dyn Sandbox>>, EnvError> {
+        Ok(None)
+    }
 }
 
 /// One sandbox: a workspace, a home and the processes started in it.

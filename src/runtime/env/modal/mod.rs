@@ -297,6 +297,15 @@ impl ExecutionEnvironment for ModalEnvironment {
     async fn create(&self, spec: SandboxSpec) -> Result<Box<dyn Sandbox>, EnvError> {
         Ok(Box::new(self.create_modal(spec).await?))
     }
+
+    async fn attach(&self, id: &str) -> Result<Option<Box<dyn Sandbox>>, EnvError> {
+        match ModalEnvironment::attach(self, id).await {
+            Ok(sb) => Ok(Some(Box::new(sb))),
+            Err(EnvError::Terminated) => Ok(None),
+            Err(EnvError::Modal { class, .. }) if class == "NotFoundError" => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
 }
 
 /// The volume holding a session's agent home: `aisys-home-<session>`, within Modal's name rules.

@@ -1,0 +1,105 @@
+//! `aisys serve --sandbox modal` against the fake `modal` package (tests/fake_modal): sessions
+//! run in Modal sandboxes, a server restarted after `kill -9` reattaches to the sandbox a session
+//! held, and deleting the session terminates it.
+
+mod serve_harness;
+
+use aisys::types::{ClientMessage, SessionSpec, TurnStatus};
+use serde_json::Value;
+use serve_harness::*;
+
+/// The fake's records of the sandboxes it created.
+fn sandboxes(state: &std::path::Path) -> Vec<Value> {
+    let Ok(dir) = std::fs::read_dir(state.join("sandboxes")) else {
+        return vec![];
+    };
+    dir.flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+        .map(|e| serde_json::from_slice(&std::fs::read(e.path()).unwrap()).unwrap())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_restarted_server_reattaches_to_the_sandbox_and_delete_terminates_it() {
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let d = dir.path();
+    // Inside the sandbox the agent is `claude` on PATH, as in the real image: here the fast
+    // stand-in agent.
+    std::fs::create_dir_all(d.join("bin")).unwrap();
+    std::fs::copy(fake_claude(), d.join("bin/claude")).unwrap();
+    std::fs::write(d.join("bin/claude.json"), r#"{"events": 2}"#).unwrap();
+    let path = format!(
+        "{}:{}",
+        d.join("bin").display(),
+        std::env::var("PATH").unwrap()
+    );
+    let s = |p: &str| d.join(p).display().to_string();
+    let env = [
+        ("PATH", path),
+        (
+            "PYTHONPATH",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fake_modal").to_string(),
+        ),
+        ("FAKE_MODAL_STATE", s("state")),
+        ("MODAL_TOKEN_ID", "ak-test".into()),
+        ("MODAL_TOKEN_SECRET", "as-test".into()),
+        ("AISYS_MODAL_WORKDIR", s("remote/ws")),
+        ("AISYS_MODAL_HOME", s("remote/home")),
+        ("ANTHROPIC_BASE_URL", "http://127.0.0.1:9".into()),
+    ];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let mut server = Server::start(&d.join("data"), &["--sandbox", "modal"], &env);
+    let (client, mut notes) = server.client().await;
+    let info = client.create(SessionSpec::default()).await.unwrap();
+    client.attach(&info.id, 0).await.unwrap();
+    let say = |text: &str| ClientMessage::Message {
+        session_id: info.id.clone(),
+        text: text.into(),
+    };
+    client.ack(say("hello")).await.unwrap();
+    let events = until_result(&mut notes, &info.id).await;
+    assert_eq!(
+        result_status(&events),
+        Some(TurnStatus::Success),
+        "{events:?}"
+    );
+    let boxes = sandboxes(&d.join("state"));
+    assert_eq!(boxes.len(), 1, "{boxes:?}");
+    let id = boxes[0]["id"].as_str().unwrap().to_string();
+    assert_eq!(boxes[0]["terminated"], false);
+    assert_eq!(boxes[0]["tags"]["aisys.session"], info.id.as_str());
+    let listed = client.list().await.unwrap();
+    assert_eq!(listed[0].sandbox_id.as_deref(), Some(id.as_str()));
+
+    // A crash: the sandbox outlives the server, and the next turn runs in it again.
+    server.kill9();
+    drop(client);
+    server.restart();
+    let (client, mut notes) = server.client().await;
+    client.attach(&info.id, 0).await.unwrap();
+    client.ack(say("again")).await.unwrap();
+    let events = until_result(&mut notes, &info.id).await;
+    assert_eq!(result_status(&events), Some(TurnStatus::Success));
+    let boxes = sandboxes(&d.join("state"));
+    assert_eq!(boxes.len(), 1, "no second sandbox: {boxes:?}");
+    assert_eq!(boxes[0]["terminated"], false);
+
+    // A crash again, then delete: the sandbox the session held is terminated.
+    server.kill9();
+    drop(client);
+    server.restart();
+    let (client, _notes) = server.client().await;
+    client
+        .ack(ClientMessage::Delete {
+            session_id: info.id.clone(),
+        })
+        .await
+        .unwrap();
+    let boxes = sandboxes(&d.join("state"));
+    assert_eq!(boxes[0]["id"], id.as_str());
+    assert_eq!(
+        boxes[0]["terminated"], true,
+        "deleting the session ended its sandbox"
+    );
+    server.terminate();
+}
