@@ -19,6 +19,7 @@ use tokio::sync::{broadcast, mpsc};
 
 use super::AppState;
 use super::session::{SessionCommand, SessionError, SessionHandle};
+use super::store::EncodedEvent;
 use crate::types::{
     ClientFrame, ClientMessage, ErrorCode, PROTOCOL_VERSION, ServerFrame, ServerMessage,
     StreamEvent,
@@ -364,6 +365,7 @@ async fn replay(
             .map_err(|e| tracing::error!("replay of {session_id}: {e}"))?;
         let n = page.len();
         for (seq, event) in page {
+            let event = EncodedEvent::new(event).map_err(|_| ())?;
             send_event(session_id, seq, &event, out, state).await?;
             after = seq;
         }
@@ -376,31 +378,66 @@ async fn replay(
 async fn send_event(
     session_id: &str,
     seq: u64,
-    event: &StreamEvent,
+    event: &EncodedEvent,
     out: &mpsc::Sender<Message>,
     state: &AppState,
 ) -> Result<(), ()> {
-    let state_change = match event {
-        StreamEvent::StateChanged { to, reason, .. } => Some(ServerMessage::State {
+    out.send(Message::Text(
+        event_frame(session_id, seq, &event.json).into(),
+    ))
+    .await
+    .map_err(|_| ())?;
+    state.metrics.event_sent();
+    if let StreamEvent::StateChanged { to, reason, .. } = &event.event {
+        let m = ServerMessage::State {
             session_id: session_id.to_string(),
             state: *to,
             reason: reason.clone(),
-        }),
-        _ => None,
-    };
-    send_frame(
-        out,
-        None,
-        ServerMessage::Event {
-            session_id: session_id.to_string(),
-            seq,
-            event: event.clone(),
-        },
-    )
-    .await?;
-    state.metrics.event_sent();
-    if let Some(m) = state_change {
+        };
         send_frame(out, None, m).await?;
     }
     Ok(())
+}
+
+/// The `event` frame of an already encoded event: the same JSON as serializing
+/// `ServerMessage::Event`, built around the event's text instead of encoding it again.
+fn event_frame(session_id: &str, seq: u64, event_json: &str) -> String {
+    let id = serde_json::to_string(session_id).unwrap_or_else(|_| "\"\"".into());
+    let mut f = String::with_capacity(event_json.len() + id.len() + 48);
+    f.push_str("{\"type\":\"event\",\"session_id\":");
+    f.push_str(&id);
+    f.push_str(",\"seq\":");
+    f.push_str(&seq.to_string());
+    f.push_str(",\"event\":");
+    f.push_str(event_json);
+    f.push('}');
+    f
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_event_frame_is_what_serializing_the_message_gives() {
+        let event = StreamEvent::Text {
+            message_id: Some("m\"1".into()),
+            text: "hi \u{1f600} \"quoted\"".into(),
+            parent_tool_use_id: None,
+            timestamp: None,
+        };
+        let encoded = EncodedEvent::new(event.clone()).unwrap();
+        let built: serde_json::Value =
+            serde_json::from_str(&event_frame("s\"1", 42, &encoded.json)).unwrap();
+        let serialized = serde_json::to_value(ServerFrame {
+            id: None,
+            message: ServerMessage::Event {
+                session_id: "s\"1".into(),
+                seq: 42,
+                event,
+            },
+        })
+        .unwrap();
+        assert_eq!(built, serialized);
+    }
 }

@@ -14,7 +14,7 @@ use tokio::sync::Mutex;
 
 use super::metrics::Metrics;
 use super::session::{self, SessionCommand, SessionContext, SessionError, SessionHandle, now};
-use super::store::Store;
+use super::store::{EncodedEvent, Store};
 use crate::runtime::env::ExecutionEnvironment;
 use crate::runtime::launch::modal_agent_binary;
 use crate::types::{
@@ -78,11 +78,12 @@ impl SessionManager {
                 self.store
                     .append_and_save(
                         &info,
-                        vec![StreamEvent::StateChanged {
+                        EncodedEvent::batch(vec![StreamEvent::StateChanged {
                             from: Some(from),
                             to: SessionState::Stopped,
                             reason: Some("server_restart".into()),
-                        }],
+                        }])
+                        .map_err(internal)?,
                     )
                     .await
                     .map_err(internal)?;
@@ -143,11 +144,12 @@ impl SessionManager {
             .store
             .append_and_save(
                 &info,
-                vec![StreamEvent::StateChanged {
+                EncodedEvent::batch(vec![StreamEvent::StateChanged {
                     from: None,
                     to: SessionState::Idle,
                     reason: Some("created".into()),
-                }],
+                }])
+                .map_err(internal)?,
             )
             .await
             .map_err(internal)?;

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 use super::metrics::Metrics;
-use super::store::Store;
+use super::store::{EncodedEvent, Store};
 use crate::runtime::agent::{AgentAdapter, AgentOptions, adapter};
 use crate::runtime::env::{ExecutionEnvironment, Sandbox, SandboxSpec};
 use crate::runtime::runner::{Turn, TurnControl, TurnOutcome, run_turn};
@@ -38,7 +38,7 @@ pub const MAX_QUEUED_MESSAGES: usize = 100;
 const TURN_EVENT_QUEUE: usize = 1024;
 
 /// A stored event as subscribers get it.
-pub type SeqEvent = (u64, Arc<StreamEvent>);
+pub type SeqEvent = (u64, Arc<EncodedEvent>);
 
 /// An error a request to a session gets, with its protocol code.
 #[derive(Debug, Clone)]
@@ -626,21 +626,29 @@ impl AgentSession {
             )
         });
         self.info.last_activity = now();
+        // Each event is encoded once, here: the store keeps that text and every client gets it.
+        let encoded = match EncodedEvent::batch(events) {
+            Ok(e) => e,
+            Err(e) => {
+                tracing::error!("session {}: cannot encode events: {e}", self.info.id);
+                return;
+            }
+        };
         // Metadata that a restart must see goes in the same transaction as the events.
         let stored = if persist {
             self.ctx
                 .store
-                .append_and_save(&self.info, events.clone())
+                .append_and_save(&self.info, encoded.clone())
                 .await
         } else {
-            self.ctx.store.append(&self.info.id, events.clone()).await
+            self.ctx.store.append(&self.info.id, encoded.clone()).await
         };
         match stored {
             Ok(first) => {
                 self.ctx.metrics.events_stored(n);
-                for (i, ev) in events.into_iter().enumerate() {
+                for (i, ev) in encoded.into_iter().enumerate() {
                     // No subscriber is fine: the store has it.
-                    let _ = self.events.send((first + i as u64, Arc::new(ev)));
+                    let _ = self.events.send((first + i as u64, ev));
                 }
                 self.info.last_seq = first + n - 1;
             }

@@ -65,6 +65,29 @@ pub enum StoreError {
     Commit(String),
 }
 
+/// An event with its JSON, encoded once: stored as it is, and sent to every client without
+/// being encoded again.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EncodedEvent {
+    pub event: StreamEvent,
+    pub json: Box<str>,
+}
+
+impl EncodedEvent {
+    pub fn new(event: StreamEvent) -> Result<EncodedEvent, serde_json::Error> {
+        let json = serde_json::to_string(&event)?.into_boxed_str();
+        Ok(EncodedEvent { event, json })
+    }
+
+    /// Encodes each event of a batch.
+    pub fn batch(events: Vec<StreamEvent>) -> Result<Vec<Arc<EncodedEvent>>, StoreError> {
+        events
+            .into_iter()
+            .map(|e| Ok(Arc::new(EncodedEvent::new(e)?)))
+            .collect()
+    }
+}
+
 /// Where sessions and events are kept.
 #[async_trait]
 pub trait Store: Send + Sync {
@@ -78,13 +101,17 @@ pub trait Store: Send + Sync {
     /// Deletes a session and its events; false when there was none.
     async fn delete_session(&self, id: &str) -> Result<bool, StoreError>;
     /// Appends events and returns the seq of the first; returns once they are committed.
-    async fn append(&self, session_id: &str, events: Vec<StreamEvent>) -> Result<u64, StoreError>;
+    async fn append(
+        &self,
+        session_id: &str,
+        events: Vec<Arc<EncodedEvent>>,
+    ) -> Result<u64, StoreError>;
     /// Appends events and saves the session's metadata in the same transaction, so that the
     /// stored state never disagrees with the stored events (`last_seq` is set to the new last).
     async fn append_and_save(
         &self,
         info: &SessionInfo,
-        events: Vec<StreamEvent>,
+        events: Vec<Arc<EncodedEvent>>,
     ) -> Result<u64, StoreError>;
     /// Up to `limit` events with seq > `after_seq`, in order.
     async fn events_after(
@@ -106,7 +133,7 @@ pub struct SqliteStore {
 enum WriteRequest {
     Append {
         session_id: String,
-        events: Vec<String>,
+        events: Vec<Arc<EncodedEvent>>,
         /// The session's metadata to save with the events, if it changed.
         info: Option<SessionInfo>,
         reply: oneshot::Sender<Result<u64, StoreError>>,
@@ -157,13 +184,9 @@ impl SqliteStore {
     async fn send_append(
         &self,
         session_id: &str,
-        events: Vec<StreamEvent>,
+        events: Vec<Arc<EncodedEvent>>,
         info: Option<SessionInfo>,
     ) -> Result<u64, StoreError> {
-        let events = events
-            .iter()
-            .map(serde_json::to_string)
-            .collect::<Result<Vec<_>, _>>()?;
         let (reply, rx) = oneshot::channel();
         self.writer
             .send(WriteRequest::Append {
@@ -260,8 +283,12 @@ fn commit_batch(
                             |r| r.get::<_, i64>(0),
                         )? as u64,
                     };
-                    for (i, json) in events.iter().enumerate() {
-                        insert.execute(params![session_id, (last + 1 + i as u64) as i64, json])?;
+                    for (i, ev) in events.iter().enumerate() {
+                        insert.execute(params![
+                            session_id,
+                            (last + 1 + i as u64) as i64,
+                            &*ev.json
+                        ])?;
                     }
                     let new_last = last + events.len() as u64;
                     last_seq.insert(session_id.clone(), new_last);
@@ -390,14 +417,18 @@ impl Store for SqliteStore {
         rx.await.map_err(|_| StoreError::WriterGone)?
     }
 
-    async fn append(&self, session_id: &str, events: Vec<StreamEvent>) -> Result<u64, StoreError> {
+    async fn append(
+        &self,
+        session_id: &str,
+        events: Vec<Arc<EncodedEvent>>,
+    ) -> Result<u64, StoreError> {
         self.send_append(session_id, events, None).await
     }
 
     async fn append_and_save(
         &self,
         info: &SessionInfo,
-        events: Vec<StreamEvent>,
+        events: Vec<Arc<EncodedEvent>>,
     ) -> Result<u64, StoreError> {
         self.send_append(&info.id, events, Some(info.clone())).await
     }
@@ -476,13 +507,33 @@ mod tests {
         let path = dir.path().join("aisys.db");
         {
             let s = SqliteStore::open(&path).unwrap();
-            assert_eq!(s.append("a", vec![ev(1), ev(2)]).await.unwrap(), 1);
-            assert_eq!(s.append("b", vec![ev(1)]).await.unwrap(), 1);
-            assert_eq!(s.append("a", vec![ev(3)]).await.unwrap(), 3);
+            assert_eq!(
+                s.append("a", EncodedEvent::batch(vec![ev(1), ev(2)]).unwrap())
+                    .await
+                    .unwrap(),
+                1
+            );
+            assert_eq!(
+                s.append("b", EncodedEvent::batch(vec![ev(1)]).unwrap())
+                    .await
+                    .unwrap(),
+                1
+            );
+            assert_eq!(
+                s.append("a", EncodedEvent::batch(vec![ev(3)]).unwrap())
+                    .await
+                    .unwrap(),
+                3
+            );
         }
         let s = SqliteStore::open(&path).unwrap();
         assert_eq!(s.last_seq("a").await.unwrap(), 3);
-        assert_eq!(s.append("a", vec![ev(4)]).await.unwrap(), 4);
+        assert_eq!(
+            s.append("a", EncodedEvent::batch(vec![ev(4)]).unwrap())
+                .await
+                .unwrap(),
+            4
+        );
         let after = s.events_after("a", 1, 10).await.unwrap();
         let seqs: Vec<u64> = after.iter().map(|(s, _)| *s).collect();
         assert_eq!(seqs, [2, 3, 4]);
@@ -500,7 +551,9 @@ mod tests {
             tasks.push(tokio::spawn(async move {
                 let id = format!("s{session}");
                 for i in 0..50 {
-                    s.append(&id, vec![ev(i)]).await.unwrap();
+                    s.append(&id, EncodedEvent::batch(vec![ev(i)]).unwrap())
+                        .await
+                        .unwrap();
                 }
                 id
             }));
@@ -526,7 +579,9 @@ mod tests {
         s.put_session(&info("new", "2026-02-01T00:00:00Z"))
             .await
             .unwrap();
-        s.append("old", vec![ev(1)]).await.unwrap();
+        s.append("old", EncodedEvent::batch(vec![ev(1)]).unwrap())
+            .await
+            .unwrap();
         let ids: Vec<String> = s
             .list_sessions()
             .await
