@@ -29,6 +29,9 @@ struct Load {
     /// processes, so less of the two cores goes to the stand-in agents.
     few: (usize, usize),
     seconds: usize,
+    /// How long the stand-in agents hold their first line: a hundred Python interpreters
+    /// starting on two cores take about two seconds, the stand-in's cost, not the server's.
+    warmup: Duration,
 }
 
 const FULL: Load = Load {
@@ -38,6 +41,7 @@ const FULL: Load = Load {
     rates: &[50, 100, 200],
     few: (10, 2000),
     seconds: 10,
+    warmup: Duration::from_secs(3),
 };
 const SMOKE: Load = Load {
     idle_sessions: 20,
@@ -46,7 +50,22 @@ const SMOKE: Load = Load {
     rates: &[50],
     few: (2, 100),
     seconds: 1,
+    warmup: Duration::from_millis(300),
 };
+/// Settings for the stand-in agent: `events` lines at `rate` a second, the first after
+/// `warmup`; and the moment that first line is due.
+fn agent_settings(events: usize, rate: usize, warmup: Duration) -> (String, Instant) {
+    let start = std::time::SystemTime::now() + warmup;
+    let epoch = start
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    (
+        format!(r#"{{"events": {events}, "rate": {rate}, "start_at": {epoch}}}"#),
+        Instant::now() + warmup,
+    )
+}
+
 /// Connections opened at once while building up to `connections`.
 const CONNECT_BATCH: usize = 200;
 
@@ -187,12 +206,9 @@ async fn main() {
     let mut last = (0.0, 0.0);
     for rate in load.rates {
         // The stand-in agent reads its settings when it starts: one file for every session.
-        std::fs::write(
-            dir.path().join("fake-claude.json"),
-            format!(r#"{{"events": {}, "rate": {rate}}}"#, rate * load.seconds),
-        )
-        .unwrap();
-        let (p50, p99, max, n, secs) = throughput(&server, load.active_sessions).await;
+        let (settings, due) = agent_settings(rate * load.seconds, *rate, load.warmup);
+        std::fs::write(dir.path().join("fake-claude.json"), settings).unwrap();
+        let (p50, p99, max, n, secs) = throughput(&server, load.active_sessions, due).await;
         let offered = (load.active_sessions * rate) as f64;
         let delivered = n as f64 / secs;
         println!(
@@ -202,15 +218,9 @@ async fn main() {
         last = (p99, delivered);
     }
     let (few_sessions, few_rate) = load.few;
-    std::fs::write(
-        dir.path().join("fake-claude.json"),
-        format!(
-            r#"{{"events": {}, "rate": {few_rate}}}"#,
-            few_rate * load.seconds
-        ),
-    )
-    .unwrap();
-    let (p50, p99, max, n, secs) = throughput(&server, few_sessions).await;
+    let (settings, due) = agent_settings(few_rate * load.seconds, few_rate, load.warmup);
+    std::fs::write(dir.path().join("fake-claude.json"), settings).unwrap();
+    let (p50, p99, max, n, secs) = throughput(&server, few_sessions, due).await;
     println!(
         "(c') aisys: {few_sessions} sessions x {few_rate} lines/s for {} s: offered {} events/s, delivered {n} events in {secs:.1} s ({:.0}/s); latency p50 {p50:.2} ms, p99 {p99:.2} ms, max {max:.2} ms",
         load.seconds,
@@ -239,9 +249,10 @@ async fn main() {
 
 /// Runs one turn in each of `sessions` new sessions at once, one client each; returns the latency
 /// p50, p99 and max in ms, the events received, and the seconds it took.
-async fn throughput(server: &Server, sessions: usize) -> (f64, f64, f64, usize, f64) {
+/// Runs `sessions` turns at once; the agents' lines are due from `due` on. Returns latency
+/// p50, p99, max, the events received and the seconds from `due` to the last one.
+async fn throughput(server: &Server, sessions: usize, due: Instant) -> (f64, f64, f64, usize, f64) {
     let mut tasks = Vec::new();
-    let start = Instant::now();
     for _ in 0..sessions {
         let (c, mut n) = server.client().await;
         tasks.push(tokio::spawn(async move {
@@ -276,7 +287,7 @@ async fn throughput(server: &Server, sessions: usize) -> (f64, f64, f64, usize, 
     for t in tasks {
         lat.extend(t.await.unwrap());
     }
-    let secs = start.elapsed().as_secs_f64();
+    let secs = due.elapsed().as_secs_f64();
     let n = lat.len();
     (
         percentile(&mut lat, 0.5),

@@ -308,12 +308,13 @@ async fn kill_9_mid_turn_then_restart_recovers_and_resumes() {
     // Wait until the agent's lines are stored, then crash the server.
     let mut seen = 0;
     while seen < 3 {
-        if let Some(aisys::client::Notification::Event {
-            event: StreamEvent::Text { .. },
-            ..
-        }) = notes.recv().await
-        {
-            seen += 1;
+        match tokio::time::timeout(TURN_WAIT, notes.recv()).await {
+            Ok(Some(aisys::client::Notification::Event {
+                event: StreamEvent::Text { .. },
+                ..
+            })) => seen += 1,
+            Ok(Some(_)) => {}
+            Ok(None) | Err(_) => panic!("the agent's first lines never came ({seen} of 3)"),
         }
     }
     server.kill9();

@@ -18,10 +18,35 @@ pub fn fake_claude() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/support/fake-claude")
 }
 
-/// A copy of the fake agent with its own settings file.
+/// The Python interpreter itself, not a version manager's shim: a shim (pyenv's is a shell
+/// script) costs more to start than the stand-in agent does. The system's comes first, since a
+/// sandbox shows `/usr` but not the home folder where version managers keep theirs.
+fn python() -> String {
+    static PYTHON: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    PYTHON
+        .get_or_init(|| {
+            if Path::new(SYSTEM_PYTHON).exists() {
+                return SYSTEM_PYTHON.to_string();
+            }
+            let out = Command::new("python3")
+                .args(["-c", "import sys; print(sys.executable)"])
+                .output()
+                .expect("python3 runs the stand-in agent: apt-get install python3");
+            String::from_utf8_lossy(&out.stdout).trim().to_string()
+        })
+        .clone()
+}
+
+const SYSTEM_PYTHON: &str = "/usr/bin/python3";
+
+/// A copy of the fake agent with its own settings file, run by the interpreter itself.
 pub fn fake_claude_with(dir: &Path, settings: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
     let bin = dir.join("fake-claude");
-    std::fs::copy(fake_claude(), &bin).unwrap();
+    let script = std::fs::read_to_string(fake_claude()).unwrap();
+    let body = script.split_once('\n').map_or("", |(_, rest)| rest);
+    std::fs::write(&bin, format!("#!{}\n{body}", python())).unwrap();
+    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
     std::fs::write(dir.join("fake-claude.json"), settings).unwrap();
     bin
 }
