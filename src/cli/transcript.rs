@@ -165,7 +165,7 @@ pub enum TableFormat {
 pub fn run(ctx: &Context, cmd: TranscriptCommand) -> anyhow::Result<Exit> {
     match cmd {
         TranscriptCommand::Parse(args) => parse(ctx, args),
-        TranscriptCommand::Stats(_) => Err(not_implemented("transcript stats")),
+        TranscriptCommand::Stats(args) => super::transcript_stats::run(ctx, args),
         TranscriptCommand::List(_) => Err(not_implemented("transcript list")),
     }
 }

@@ -1,0 +1,1168 @@
+//! Token and cost accounting over agent transcripts: what `aisys transcript stats` counts.
+//!
+//! Reads Claude Code transcripts (and stream-json captures) line by line, and OpenCode `export`
+//! documents whole; keeps one usage record per model response, prices it from one table, and
+//! adds the records up per session, day, month, model or project.
+//!
+//! Claude Code writes one API response as several lines (one per content block), each repeating
+//! the response's usage, and can copy a response into another session's file on resume: a
+//! response is counted once per `(message.id, requestId)`, keeping its largest usage (and the
+//! main conversation's copy over a sidechain's).
+//!
+//! Speed matters here (people run this over gigabytes): lines are split in a large buffer without
+//! copying, a line is parsed only if it can carry usage, and then only the fields counted here are
+//! read, borrowed from the line. Files are read on every core.
+//!
+//! Must not print or exit: bad lines come back as [`BadLine`]s for the caller to report.
+
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+/// Longest line accepted: a line this long is a broken file, not a transcript (the same limit as
+/// `aisys transcript parse`).
+pub const MAX_LINE_BYTES: usize = 64 * 1024 * 1024;
+
+/// Read buffer per file: large enough that most lines are split in place without a copy, small
+/// enough that one per core keeps peak memory low.
+const READ_BUFFER_BYTES: usize = 1024 * 1024;
+
+/// Largest OpenCode export document read whole: exports are one JSON document, so a bigger one
+/// is refused rather than allowed to take the machine's memory.
+pub const MAX_EXPORT_BYTES: u64 = 512 * 1024 * 1024;
+
+/// The model name Claude Code gives responses it wrote itself (errors, interruptions): not a
+/// model anyone pays for.
+const SYNTHETIC_MODEL: &str = "<synthetic>";
+
+/// Errors of the accounting core.
+#[derive(Debug, thiserror::Error)]
+pub enum UsageError {
+    #[error("{path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "{path}: {what}\n  fix: give a TOML or JSON file like\n    [models.\"claude-sonnet-4-5\"]\n    input = 3.0\n    output = 15.0\n    cache_write = 3.75\n    cache_read = 0.30"
+    )]
+    Pricing { path: PathBuf, what: String },
+    #[error(
+        "{path}: {what}\n  fix: give an `opencode export <session>` document, or a Claude Code transcript (*.jsonl)"
+    )]
+    Export { path: PathBuf, what: String },
+}
+
+/// One line that could not be counted: `FILE:LINE: what is wrong`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadLine {
+    pub file: PathBuf,
+    /// 1-based line number (0 for a whole-document problem).
+    pub line: usize,
+    pub what: String,
+}
+
+impl std::fmt::Display for BadLine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}: {}", self.file.display(), self.line, self.what)
+    }
+}
+
+/// The four token counters of a response, or of a group of them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Tokens {
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub cache_creation_tokens: u64,
+    pub cache_read_tokens: u64,
+}
+
+impl Tokens {
+    fn total(&self) -> u64 {
+        self.input_tokens
+            .saturating_add(self.output_tokens)
+            .saturating_add(self.cache_creation_tokens)
+            .saturating_add(self.cache_read_tokens)
+    }
+
+    fn add(&mut self, o: &Tokens) {
+        self.input_tokens = self.input_tokens.saturating_add(o.input_tokens);
+        self.output_tokens = self.output_tokens.saturating_add(o.output_tokens);
+        self.cache_creation_tokens = self
+            .cache_creation_tokens
+            .saturating_add(o.cache_creation_tokens);
+        self.cache_read_tokens = self.cache_read_tokens.saturating_add(o.cache_read_tokens);
+    }
+}
+
+/// Prices of one model, in USD per million tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Price {
+    pub input: f64,
+    pub output: f64,
+    /// Writing the prompt cache (the 5-minute cache; also the 1-hour one unless
+    /// `cache_write_1h` says otherwise).
+    pub cache_write: f64,
+    pub cache_read: f64,
+    /// Writing the 1-hour prompt cache, where it costs more than the 5-minute one.
+    #[serde(default)]
+    pub cache_write_1h: Option<f64>,
+}
+
+/// `(model, input, output, 5m cache write, 1h cache write, cache read)` in USD per MTok, from
+/// Anthropic's pricing page (platform.claude.com/docs/en/about-claude/pricing, November 2026),
+/// checked against LiteLLM's and ccusage's tables. Model names are matched after
+/// [`normalize_model`], so dated ids (`claude-sonnet-4-5-20250929`), provider prefixes
+/// (`anthropic/`, `us.anthropic.`) and `[1m]` suffixes find their row.
+/// Haiku 5.5 costs five times more for prompts over 100k tokens; the table has its base band.
+const BUILTIN_PRICES: &[(&str, f64, f64, f64, f64, f64)] = &[
+    ("claude-fable-5-1", 10.0, 50.0, 12.5, 20.0, 0.25),
+    ("claude-mythos-5-1", 10.0, 50.0, 12.5, 20.0, 0.25),
+    ("claude-fable-5", 10.0, 50.0, 12.5, 20.0, 1.0),
+    ("claude-mythos-5", 10.0, 50.0, 12.5, 20.0, 1.0),
+    ("claude-opus-5-5", 4.0, 20.0, 5.0, 8.0, 0.20),
+    ("claude-opus-5", 5.0, 25.0, 6.25, 10.0, 0.50),
+    ("claude-opus-4-8", 5.0, 25.0, 6.25, 10.0, 0.50),
+    ("claude-opus-4-7", 5.0, 25.0, 6.25, 10.0, 0.50),
+    ("claude-opus-4-6", 5.0, 25.0, 6.25, 10.0, 0.50),
+    ("claude-opus-4-5", 5.0, 25.0, 6.25, 10.0, 0.50),
+    ("claude-opus-4-1", 15.0, 75.0, 18.75, 30.0, 1.50),
+    ("claude-opus-4-0", 15.0, 75.0, 18.75, 30.0, 1.50),
+    ("claude-opus-4", 15.0, 75.0, 18.75, 30.0, 1.50),
+    ("claude-3-opus", 15.0, 75.0, 18.75, 30.0, 1.50),
+    ("claude-sonnet-5-5", 2.0, 10.0, 2.5, 4.0, 0.10),
+    ("claude-sonnet-5", 2.0, 10.0, 2.5, 4.0, 0.20),
+    ("claude-sonnet-4-6", 3.0, 15.0, 3.75, 6.0, 0.30),
+    ("claude-sonnet-4-5", 3.0, 15.0, 3.75, 6.0, 0.30),
+    ("claude-sonnet-4-0", 3.0, 15.0, 3.75, 6.0, 0.30),
+    ("claude-sonnet-4", 3.0, 15.0, 3.75, 6.0, 0.30),
+    ("claude-3-7-sonnet", 3.0, 15.0, 3.75, 6.0, 0.30),
+    ("claude-3-5-sonnet", 3.0, 15.0, 3.75, 6.0, 0.30),
+    ("claude-haiku-5-5", 0.10, 0.50, 0.125, 0.20, 0.01),
+    ("claude-haiku-4-5", 1.0, 5.0, 1.25, 2.0, 0.10),
+    ("claude-3-5-haiku", 0.80, 4.0, 1.0, 1.6, 0.08),
+    ("claude-3-haiku", 0.25, 1.25, 0.30, 0.50, 0.03),
+];
+
+/// The model id a price is looked up by: lower case, without a provider prefix, a date or
+/// version suffix, or a context-size tag.
+pub fn normalize_model(model: &str) -> String {
+    let mut m = model.trim().to_ascii_lowercase();
+    if let Some(i) = m.rfind('/') {
+        m.drain(..=i);
+    }
+    if let Some(i) = m.find("claude-") {
+        m.drain(..i);
+    }
+    for tag in ["[1m]", "-1m"] {
+        if let Some(s) = m.strip_suffix(tag) {
+            m.truncate(s.len());
+        }
+    }
+    if let Some(i) = m.find([':', '@']) {
+        m.truncate(i);
+    }
+    // Bedrock ids end in `-v1`, `-v2`.
+    if let Some(i) = m.rfind("-v")
+        && m[i + 2..].chars().all(|c| c.is_ascii_digit())
+        && m.len() > i + 2
+    {
+        m.truncate(i);
+    }
+    // Dated snapshots: `-20250929`.
+    if let Some(i) = m.rfind('-')
+        && m.len() - i == 9
+        && m[i + 1..].chars().all(|c| c.is_ascii_digit())
+    {
+        m.truncate(i);
+    }
+    m
+}
+
+/// Per-model prices: the built-in table, possibly overridden from a file.
+#[derive(Debug, Clone)]
+pub struct PriceTable {
+    prices: HashMap<String, Price>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PricingFile {
+    models: BTreeMap<String, Price>,
+}
+
+impl PriceTable {
+    /// The built-in prices.
+    pub fn builtin() -> PriceTable {
+        let prices = BUILTIN_PRICES
+            .iter()
+            .map(|&(m, input, output, cache_write, write_1h, cache_read)| {
+                (
+                    m.to_string(),
+                    Price {
+                        input,
+                        output,
+                        cache_write,
+                        cache_read,
+                        cache_write_1h: Some(write_1h),
+                    },
+                )
+            })
+            .collect();
+        PriceTable { prices }
+    }
+
+    /// The built-in prices with those of `path` (TOML, or JSON if it ends in `.json` or starts
+    /// with `{`) put over them, model by model.
+    pub fn with_file(mut self, path: &Path) -> Result<PriceTable, UsageError> {
+        let err = |what: String| UsageError::Pricing {
+            path: path.to_path_buf(),
+            what,
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
+        let is_json =
+            path.extension().is_some_and(|e| e == "json") || text.trim_start().starts_with('{');
+        let file: PricingFile = if is_json {
+            serde_json::from_str(&text).map_err(|e| err(format!("not valid pricing JSON: {e}")))?
+        } else {
+            toml::from_str(&text).map_err(|e| err(format!("not valid pricing TOML: {e}")))?
+        };
+        for (model, price) in file.models {
+            for (name, v) in [
+                ("input", price.input),
+                ("output", price.output),
+                ("cache_write", price.cache_write),
+                ("cache_read", price.cache_read),
+                ("cache_write_1h", price.cache_write_1h.unwrap_or(0.0)),
+            ] {
+                if !v.is_finite() || v < 0.0 {
+                    return Err(err(format!(
+                        "models.\"{model}\".{name}: {v} is not a price (USD per million tokens, 0 or more)"
+                    )));
+                }
+            }
+            self.prices.insert(normalize_model(&model), price);
+        }
+        Ok(self)
+    }
+
+    /// The price of `model`, if the table has it.
+    pub fn get(&self, model: &str) -> Option<&Price> {
+        self.prices.get(&normalize_model(model))
+    }
+}
+
+/// One counted model response.
+#[derive(Debug, Clone)]
+struct Record {
+    /// `message.id` and `requestId`, joined; `None` when the line has no message id (never
+    /// merged with another).
+    key: Option<Box<str>>,
+    model: Option<u32>,
+    /// Milliseconds since the epoch; `None` for lines without a time (stream-json captures).
+    time_ms: Option<i64>,
+    tokens: Tokens,
+    /// Of `tokens.cache_creation_tokens`, those written to the 1-hour cache.
+    cache_1h: u64,
+    sidechain: bool,
+    /// The cost the transcript itself recorded (OpenCode, old Claude Code `costUSD`).
+    recorded_cost: Option<f64>,
+}
+
+impl Record {
+    /// Whether `self`, another copy of the same response, should replace `old`: the main
+    /// conversation's copy over a sidechain replay, then the largest usage.
+    fn beats(&self, old: &Record) -> bool {
+        if self.sidechain != old.sidechain {
+            return old.sidechain;
+        }
+        self.tokens.total() > old.tokens.total()
+    }
+}
+
+/// What one file gave.
+struct FileUsage {
+    session: String,
+    project: String,
+    models: Vec<String>,
+    records: Vec<Record>,
+    bad: Vec<BadLine>,
+}
+
+/// How to read and what to keep.
+#[derive(Debug, Clone, Default)]
+pub struct ScanOptions {
+    /// Stop at the first bad line.
+    pub strict: bool,
+    /// Keep usage at or after this time.
+    pub since: Option<Timestamp>,
+    /// Keep usage before this time.
+    pub until: Option<Timestamp>,
+    /// Threads to read files on; 0 for one per core.
+    pub threads: usize,
+}
+
+/// How to group the counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Grouping {
+    Session,
+    Day,
+    Month,
+    Model,
+    Project,
+}
+
+/// Counters and cost of one group, or of everything.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Totals {
+    #[serde(flatten)]
+    pub tokens: Tokens,
+    pub cost_usd: f64,
+}
+
+/// One group of the report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Group {
+    pub key: String,
+    #[serde(flatten)]
+    pub totals: Totals,
+    /// The models used in this group, sorted.
+    pub models: Vec<String>,
+}
+
+/// The result of counting.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Report {
+    pub groups: Vec<Group>,
+    pub total: Totals,
+    /// Lines that could not be counted, in file order.
+    #[serde(skip)]
+    pub bad_lines: Vec<BadLine>,
+    /// Models without a price, with the tokens counted at no cost.
+    #[serde(skip)]
+    pub unpriced: BTreeMap<String, u64>,
+    /// Files read.
+    #[serde(skip)]
+    pub files: usize,
+}
+
+/// Counts the usage in `files` (Claude Code `.jsonl` transcripts or streams, OpenCode export
+/// `.json` documents), grouped by `grouping`, priced from `prices`. Days and months are in `tz`.
+///
+/// Unreadable files are errors; bad lines are collected in the report (with `strict`, reading
+/// stops at the first).
+pub fn count(
+    files: &[PathBuf],
+    grouping: Grouping,
+    prices: &PriceTable,
+    tz: &TimeZone,
+    opts: &ScanOptions,
+) -> Result<Report, UsageError> {
+    let per_file = scan_files(files, opts)?;
+    Ok(aggregate(per_file, grouping, prices, tz, opts))
+}
+
+/// Reads every file, on as many threads as asked, biggest files first so that the threads end
+/// together; results come back in the order of `files`.
+fn scan_files(files: &[PathBuf], opts: &ScanOptions) -> Result<Vec<FileUsage>, UsageError> {
+    let threads = match opts.threads {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    }
+    .min(files.len())
+    .max(1);
+    let mut order: Vec<(u64, usize)> = files
+        .iter()
+        .enumerate()
+        .map(|(i, f)| (std::fs::metadata(f).map_or(0, |m| m.len()), i))
+        .collect();
+    order.sort_by(|a, b| b.cmp(a));
+    let next = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    let results: Mutex<Vec<Option<Result<FileUsage, UsageError>>>> =
+        Mutex::new((0..files.len()).map(|_| None).collect());
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| {
+                let mut buf = Vec::new();
+                loop {
+                    let k = next.fetch_add(1, Ordering::Relaxed);
+                    if k >= order.len() || stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let i = order[k].1;
+                    let r = scan_file(&files[i], opts, &mut buf, &stop);
+                    let failed = match &r {
+                        Ok(f) => opts.strict && !f.bad.is_empty(),
+                        Err(_) => true,
+                    };
+                    if failed {
+                        stop.store(true, Ordering::Relaxed);
+                    }
+                    results.lock().unwrap_or_else(|p| p.into_inner())[i] = Some(r);
+                }
+            });
+        }
+    });
+    let mut out = Vec::with_capacity(files.len());
+    for r in results.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        match r {
+            Some(Ok(f)) => {
+                let bad = !f.bad.is_empty();
+                out.push(f);
+                if bad && opts.strict {
+                    // The first bad file in input order is the one reported.
+                    break;
+                }
+            }
+            Some(Err(e)) => return Err(e),
+            // Not read: a strict stop came first.
+            None => {}
+        }
+    }
+    Ok(out)
+}
+
+/// Session and project of a file, from its place: `.../projects/<project>/<session>.jsonl` and
+/// `.../projects/<project>/<session>/subagents/agent-<id>.jsonl` both belong to `<session>`.
+/// Elsewhere, `None` for the session (taken from the lines) and the parent folder as project.
+fn place_of(path: &Path) -> (Option<String>, String) {
+    let parts: Vec<&std::ffi::OsStr> = path.iter().collect();
+    if let Some(p) = parts.iter().rposition(|c| *c == "projects")
+        && parts.len() >= p + 3
+    {
+        let project = parts[p + 1].to_string_lossy().into_owned();
+        let session = parts[p + 2].to_string_lossy();
+        let session = session
+            .strip_suffix(".jsonl")
+            .unwrap_or(&session)
+            .to_string();
+        return (Some(session), project);
+    }
+    let project = path
+        .parent()
+        .and_then(|p| p.file_name())
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    (None, project)
+}
+
+fn file_stem(path: &Path) -> String {
+    path.file_stem()
+        .map_or_else(String::new, |s| s.to_string_lossy().into_owned())
+}
+
+fn scan_file(
+    path: &Path,
+    opts: &ScanOptions,
+    buf: &mut Vec<u8>,
+    stop: &AtomicBool,
+) -> Result<FileUsage, UsageError> {
+    let read_err = |source| UsageError::Read {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut file = std::fs::File::open(path).map_err(read_err)?;
+    if path.extension().is_some_and(|e| e == "json") {
+        return scan_export(path, file);
+    }
+    let (session, project) = place_of(path);
+    let mut scan = ClaudeScan {
+        path,
+        session,
+        project,
+        models: Vec::new(),
+        records: Vec::new(),
+        index: HashMap::new(),
+        bad: Vec::new(),
+        strict: opts.strict,
+    };
+    // Lines are split inside `buf`; only a line cut by the end of the buffer is moved.
+    buf.clear();
+    buf.resize(READ_BUFFER_BYTES, 0);
+    let (mut start, mut end, mut number) = (0usize, 0usize, 0usize);
+    let mut eof = false;
+    loop {
+        let nl = memchr::memchr(b'\n', &buf[start..end]);
+        let line_end = match (nl, eof) {
+            (Some(i), _) => start + i,
+            (None, true) if start < end => end,
+            (None, true) => break,
+            (None, false) => {
+                if end - start > MAX_LINE_BYTES {
+                    number += 1;
+                    scan.bad(
+                        number,
+                        format!(
+                            "line longer than {MAX_LINE_BYTES} bytes; skipped the rest of the file"
+                        ),
+                    );
+                    break;
+                }
+                // Move the partial line to the front, grow if it fills the buffer, read more.
+                buf.copy_within(start..end, 0);
+                end -= start;
+                start = 0;
+                if end == buf.len() {
+                    buf.resize(buf.len() * 2, 0);
+                }
+                let n = file.read(&mut buf[end..]).map_err(read_err)?;
+                if n == 0 {
+                    eof = true;
+                }
+                end += n;
+                continue;
+            }
+        };
+        number += 1;
+        scan.line(number, &buf[start..line_end]);
+        start = (line_end + 1).min(end);
+        if scan.strict && !scan.bad.is_empty() || stop.load(Ordering::Relaxed) && opts.strict {
+            break;
+        }
+    }
+    // Give back a grown buffer, so one long line does not hold memory for the rest of the run.
+    if buf.len() > READ_BUFFER_BYTES {
+        *buf = Vec::new();
+    }
+    let session = match scan.session {
+        Some(s) => s,
+        None => file_stem(path),
+    };
+    Ok(FileUsage {
+        session,
+        project: scan.project,
+        models: scan.models,
+        records: scan.records,
+        bad: scan.bad,
+    })
+}
+
+/// The state of reading one Claude Code file.
+struct ClaudeScan<'p> {
+    path: &'p Path,
+    session: Option<String>,
+    project: String,
+    models: Vec<String>,
+    records: Vec<Record>,
+    /// Response key -> index in `records`, to merge the lines of one response in this file.
+    index: HashMap<Box<str>, usize>,
+    bad: Vec<BadLine>,
+    strict: bool,
+}
+
+/// The fields of a transcript line that accounting reads; everything else is skipped unparsed.
+/// Fields that other line types use with other shapes are kept raw and read only when needed.
+#[derive(Deserialize)]
+struct LineFields<'a> {
+    #[serde(borrow, default)]
+    message: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    data: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    timestamp: Option<&'a RawValue>,
+    #[serde(borrow, default, rename = "requestId")]
+    request_id: Option<&'a RawValue>,
+    #[serde(borrow, default, rename = "isSidechain")]
+    is_sidechain: Option<&'a RawValue>,
+    #[serde(borrow, default, rename = "sessionId")]
+    session_id: Option<&'a RawValue>,
+    /// stream-json's spelling.
+    #[serde(borrow, default, rename = "session_id")]
+    session_id_snake: Option<&'a RawValue>,
+    #[serde(borrow, default, rename = "costUSD")]
+    cost_usd: Option<&'a RawValue>,
+}
+
+/// A progress line of a running subagent (Claude Code 2.0.x), carrying its response.
+#[derive(Deserialize)]
+struct ProgressData<'a> {
+    #[serde(borrow, default)]
+    message: Option<LineFieldsNested<'a>>,
+}
+
+#[derive(Deserialize)]
+struct LineFieldsNested<'a> {
+    #[serde(borrow, default)]
+    message: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    timestamp: Option<&'a RawValue>,
+    #[serde(borrow, default, rename = "requestId")]
+    request_id: Option<&'a RawValue>,
+    #[serde(borrow, default, rename = "isSidechain")]
+    is_sidechain: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+struct MessageFields<'a> {
+    #[serde(borrow, default)]
+    id: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    model: Option<Cow<'a, str>>,
+    #[serde(default)]
+    usage: Option<UsageFields>,
+}
+
+/// Anthropic's `usage` object. Counters may be null in some captures: null reads as 0.
+#[derive(Deserialize)]
+struct UsageFields {
+    #[serde(default, deserialize_with = "null_is_zero")]
+    input_tokens: u64,
+    #[serde(default, deserialize_with = "null_is_zero")]
+    output_tokens: u64,
+    #[serde(default, deserialize_with = "null_is_zero")]
+    cache_creation_input_tokens: u64,
+    #[serde(default, deserialize_with = "null_is_zero")]
+    cache_read_input_tokens: u64,
+    #[serde(default)]
+    cache_creation: Option<CacheCreation>,
+}
+
+#[derive(Deserialize)]
+struct CacheCreation {
+    #[serde(default, deserialize_with = "null_is_zero")]
+    ephemeral_1h_input_tokens: u64,
+}
+
+fn null_is_zero<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    Ok(Option::<u64>::deserialize(d)?.unwrap_or(0))
+}
+
+/// The string in a raw JSON value, if it is one.
+fn raw_str(v: Option<&RawValue>) -> Option<Cow<'_, str>> {
+    serde_json::from_str::<Cow<'_, str>>(v?.get()).ok()
+}
+
+/// Where a JSON error is, for a message that names the field: serde_json's own text already
+/// says the type it wanted and got.
+fn json_what(field: &str, e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    // serde_json ends with " at line 1 column N": the column is in the field's text, not the
+    // file's line, so it would mislead.
+    let text = text.split(" at line ").next().unwrap_or(&text);
+    format!("{field}: {text}")
+}
+
+/// What is wrong in a `message` that did not read: the usage counter at fault if there is one
+/// (worked out only on this error path), else serde's own words.
+fn wrong_field(prefix: &str, message: &str, e: &serde_json::Error) -> String {
+    let v: serde_json::Value = serde_json::from_str(message).unwrap_or_default();
+    let counters = [
+        "input_tokens",
+        "output_tokens",
+        "cache_creation_input_tokens",
+        "cache_read_input_tokens",
+    ];
+    if let Some(usage) = v.get("usage") {
+        if !usage.is_object() {
+            return format!("{prefix}.usage: expected an object, found {usage}");
+        }
+        for c in counters {
+            if let Some(n) = usage.get(c)
+                && !n.is_null()
+                && !n.is_u64()
+            {
+                return format!(
+                    "{prefix}.usage.{c}: expected a token count (a whole number 0 or more), found {n}"
+                );
+            }
+        }
+    }
+    for f in ["id", "model"] {
+        if let Some(x) = v.get(f)
+            && !x.is_null()
+            && !x.is_string()
+        {
+            return format!("{prefix}.{f}: expected a string, found {x}");
+        }
+    }
+    json_what(prefix, e)
+}
+
+impl ClaudeScan<'_> {
+    fn bad(&mut self, line: usize, what: String) {
+        self.bad.push(BadLine {
+            file: self.path.to_path_buf(),
+            line,
+            what,
+        });
+    }
+
+    fn line(&mut self, number: usize, line: &[u8]) {
+        let line = line.trim_ascii();
+        if line.is_empty() {
+            return;
+        }
+        // Only lines that mention usage can carry it. The others are checked for their shape
+        // only (a cut or garbled line), which costs nothing next to parsing them.
+        if memchr::memmem::find(line, b"\"usage\"").is_none() {
+            if line[0] != b'{' || line[line.len() - 1] != b'}' {
+                let what = match serde_json::from_slice::<serde::de::IgnoredAny>(line) {
+                    Err(e) => format!("not JSON: {e}"),
+                    Ok(_) => "not a JSON object".to_string(),
+                };
+                self.bad(number, what);
+            } else if self.session.is_none() {
+                self.session = [&b"\"sessionId\""[..], b"\"session_id\""]
+                    .iter()
+                    .find_map(|k| {
+                        let i = memchr::memmem::find(line, k)?;
+                        sniff_string(&line[i + k.len()..])
+                    });
+            }
+            return;
+        }
+        let fields: LineFields = match serde_json::from_slice(line) {
+            Ok(f) => f,
+            Err(e) if e.is_data() => return self.bad(number, "not a JSON object".into()),
+            Err(e) => return self.bad(number, format!("not JSON: {e}")),
+        };
+        if self.session.is_none()
+            && let Some(s) = raw_str(fields.session_id.or(fields.session_id_snake))
+        {
+            self.session = Some(s.into_owned());
+        }
+        let (message, timestamp, request_id, sidechain, prefix) = match fields.message {
+            Some(m) => (
+                m,
+                fields.timestamp,
+                fields.request_id,
+                fields.is_sidechain,
+                "message",
+            ),
+            None => {
+                // A subagent's response inside a progress line: `data.message.message`.
+                let Some(data) = fields.data else { return };
+                let Ok(ProgressData { message: Some(n) }) = serde_json::from_str(data.get()) else {
+                    return;
+                };
+                let Some(m) = n.message else { return };
+                (
+                    m,
+                    n.timestamp,
+                    n.request_id,
+                    n.is_sidechain,
+                    "data.message.message",
+                )
+            }
+        };
+        // `message` is a string or array on some line types: those carry no usage.
+        if !message.get().starts_with('{') {
+            return;
+        }
+        let msg: MessageFields = match serde_json::from_str(message.get()) {
+            Ok(m) => m,
+            Err(e) => return self.bad(number, wrong_field(prefix, message.get(), &e)),
+        };
+        let Some(usage) = msg.usage else { return };
+        let time_ms = match raw_str(timestamp) {
+            Some(t) => match t.parse::<Timestamp>() {
+                Ok(t) => Some(t.as_millisecond()),
+                Err(e) => {
+                    return self.bad(number, format!("timestamp: {t:?} is not a time: {e}"));
+                }
+            },
+            None => None,
+        };
+        let model = msg
+            .model
+            .as_deref()
+            .filter(|m| !m.is_empty() && *m != SYNTHETIC_MODEL)
+            .map(|m| self.model_index(m));
+        let key = msg.id.as_deref().map(|id| {
+            let req = raw_str(request_id);
+            let mut k = String::with_capacity(id.len() + 1 + req.as_ref().map_or(0, |r| r.len()));
+            k.push_str(id);
+            k.push('\n');
+            if let Some(r) = req {
+                k.push_str(&r);
+            }
+            k.into_boxed_str()
+        });
+        let cache_1h = usage
+            .cache_creation
+            .as_ref()
+            .map_or(0, |c| c.ephemeral_1h_input_tokens)
+            .min(usage.cache_creation_input_tokens);
+        let record = Record {
+            key,
+            model,
+            time_ms,
+            tokens: Tokens {
+                input_tokens: usage.input_tokens,
+                output_tokens: usage.output_tokens,
+                cache_creation_tokens: usage.cache_creation_input_tokens,
+                cache_read_tokens: usage.cache_read_input_tokens,
+            },
+            cache_1h,
+            sidechain: matches!(sidechain.map(|s| s.get()), Some("true")),
+            recorded_cost: fields
+                .cost_usd
+                .and_then(|c| serde_json::from_str::<f64>(c.get()).ok()),
+        };
+        match &record.key {
+            Some(k) => match self.index.get(k) {
+                Some(&i) => {
+                    if record.beats(&self.records[i]) {
+                        self.records[i] = record;
+                    }
+                }
+                None => {
+                    self.index.insert(k.clone(), self.records.len());
+                    self.records.push(record);
+                }
+            },
+            None => self.records.push(record),
+        }
+    }
+
+    fn model_index(&mut self, m: &str) -> u32 {
+        match self.models.iter().position(|x| x == m) {
+            Some(i) => i as u32,
+            None => {
+                self.models.push(m.to_string());
+                (self.models.len() - 1) as u32
+            }
+        }
+    }
+}
+
+/// The JSON string at the start of `rest` (after a key: `: "value"`), if it has no escapes.
+fn sniff_string(rest: &[u8]) -> Option<String> {
+    let rest = rest
+        .trim_ascii_start()
+        .strip_prefix(b":")?
+        .trim_ascii_start();
+    let rest = rest.strip_prefix(b"\"")?;
+    let end = memchr::memchr2(b'"', b'\\', rest)?;
+    if rest[end] != b'"' {
+        return None;
+    }
+    std::str::from_utf8(&rest[..end]).ok().map(str::to_string)
+}
+
+/// `opencode export <session>`: one document, `info` for the session and each message's own
+/// `tokens` and `cost`.
+#[derive(Deserialize)]
+struct Export {
+    info: ExportInfo,
+    messages: Vec<ExportMessage>,
+}
+
+#[derive(Deserialize)]
+struct ExportInfo {
+    id: String,
+    #[serde(default)]
+    directory: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ExportMessage {
+    info: ExportMessageInfo,
+}
+
+#[derive(Deserialize)]
+struct ExportMessageInfo {
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    role: Option<String>,
+    #[serde(default, rename = "modelID")]
+    model_id: Option<String>,
+    #[serde(default)]
+    time: Option<ExportTime>,
+    #[serde(default)]
+    tokens: Option<ExportTokens>,
+    #[serde(default)]
+    cost: Option<f64>,
+}
+
+#[derive(Deserialize)]
+struct ExportTime {
+    #[serde(default)]
+    created: Option<i64>,
+}
+
+#[derive(Deserialize)]
+struct ExportTokens {
+    #[serde(default, deserialize_with = "null_is_zero")]
+    input: u64,
+    #[serde(default, deserialize_with = "null_is_zero")]
+    output: u64,
+    /// Thinking tokens, billed as output.
+    #[serde(default, deserialize_with = "null_is_zero")]
+    reasoning: u64,
+    #[serde(default)]
+    cache: Option<ExportCache>,
+}
+
+#[derive(Deserialize)]
+struct ExportCache {
+    #[serde(default, deserialize_with = "null_is_zero")]
+    read: u64,
+    #[serde(default, deserialize_with = "null_is_zero")]
+    write: u64,
+}
+
+fn scan_export(path: &Path, file: std::fs::File) -> Result<FileUsage, UsageError> {
+    let err = |what: String| UsageError::Export {
+        path: path.to_path_buf(),
+        what,
+    };
+    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+    if len > MAX_EXPORT_BYTES {
+        return Err(err(format!(
+            "{len} bytes is more than an export can be ({MAX_EXPORT_BYTES} bytes)"
+        )));
+    }
+    let export: Export = serde_json::from_reader(std::io::BufReader::new(file)).map_err(|e| {
+        err(format!(
+            "not an OpenCode export document (line {}, column {}): {e}",
+            e.line(),
+            e.column()
+        ))
+    })?;
+    let mut models: Vec<String> = Vec::new();
+    let mut records = Vec::new();
+    for m in export.messages {
+        let info = m.info;
+        if info.role.as_deref() != Some("assistant") {
+            continue;
+        }
+        let Some(t) = info.tokens else { continue };
+        let model = info.model_id.filter(|m| !m.is_empty()).map(|m| {
+            match models.iter().position(|x| *x == m) {
+                Some(i) => i as u32,
+                None => {
+                    models.push(m);
+                    (models.len() - 1) as u32
+                }
+            }
+        });
+        let cache = t.cache.unwrap_or(ExportCache { read: 0, write: 0 });
+        records.push(Record {
+            key: info
+                .id
+                .map(|id| format!("opencode\n{}\n{id}", export.info.id).into_boxed_str()),
+            model,
+            time_ms: info.time.and_then(|t| t.created),
+            tokens: Tokens {
+                input_tokens: t.input,
+                output_tokens: t.output.saturating_add(t.reasoning),
+                cache_creation_tokens: cache.write,
+                cache_read_tokens: cache.read,
+            },
+            cache_1h: 0,
+            sidechain: false,
+            recorded_cost: info.cost,
+        });
+    }
+    Ok(FileUsage {
+        session: export.info.id,
+        project: export.info.directory.unwrap_or_default(),
+        models,
+        records,
+        bad: Vec::new(),
+    })
+}
+
+/// The cost of one response: from the price table, else what the transcript recorded, else
+/// nothing (and the model is noted as unpriced).
+fn cost_of(r: &Record, model: Option<&str>, prices: &PriceTable) -> Option<f64> {
+    let price = model.and_then(|m| prices.get(m));
+    match price {
+        Some(p) => {
+            let t = &r.tokens;
+            let write_5m = t.cache_creation_tokens - r.cache_1h;
+            let write_1h_price = p.cache_write_1h.unwrap_or(p.cache_write);
+            Some(
+                (t.input_tokens as f64 * p.input
+                    + t.output_tokens as f64 * p.output
+                    + write_5m as f64 * p.cache_write
+                    + r.cache_1h as f64 * write_1h_price
+                    + t.cache_read_tokens as f64 * p.cache_read)
+                    / 1_000_000.0,
+            )
+        }
+        None => r.recorded_cost,
+    }
+}
+
+/// A record that survived deduplication, with where it came from.
+struct Kept {
+    file: u32,
+    record: Record,
+}
+
+fn aggregate(
+    files: Vec<FileUsage>,
+    grouping: Grouping,
+    prices: &PriceTable,
+    tz: &TimeZone,
+    opts: &ScanOptions,
+) -> Report {
+    let mut report = Report {
+        files: files.len(),
+        ..Report::default()
+    };
+    // Across files, one response keeps one copy: the best by `Record::beats`, the first read on
+    // a tie (files come in input order, so the result does not depend on thread timing).
+    let mut kept: Vec<Kept> = Vec::new();
+    let mut index: HashMap<Box<str>, usize> = HashMap::new();
+    let mut meta: Vec<(String, String, Vec<String>)> = Vec::with_capacity(files.len());
+    for (fi, f) in files.into_iter().enumerate() {
+        report.bad_lines.extend(f.bad);
+        for mut record in f.records {
+            // Without a request id, a message id is only trusted within its session (gateways
+            // reuse ids across sessions).
+            if let Some(k) = &record.key
+                && k.ends_with('\n')
+            {
+                record.key = Some(format!("{k}\n{}", f.session).into_boxed_str());
+            }
+            match &record.key {
+                Some(k) => match index.get(k) {
+                    Some(&i) => {
+                        if record.beats(&kept[i].record) {
+                            kept[i] = Kept {
+                                file: fi as u32,
+                                record,
+                            };
+                        }
+                    }
+                    None => {
+                        index.insert(k.clone(), kept.len());
+                        kept.push(Kept {
+                            file: fi as u32,
+                            record,
+                        });
+                    }
+                },
+                None => kept.push(Kept {
+                    file: fi as u32,
+                    record,
+                }),
+            }
+        }
+        meta.push((f.session, f.project, f.models));
+    }
+    drop(index);
+
+    let since = opts.since.map(|t| t.as_millisecond());
+    let until = opts.until.map(|t| t.as_millisecond());
+    let mut groups: BTreeMap<String, (Totals, BTreeSet<String>)> = BTreeMap::new();
+    for k in &kept {
+        let r = &k.record;
+        if since.is_some_and(|s| r.time_ms.is_none_or(|t| t < s))
+            || until.is_some_and(|u| r.time_ms.is_none_or(|t| t >= u))
+        {
+            continue;
+        }
+        let (session, project, models) = &meta[k.file as usize];
+        let model = r.model.map(|m| models[m as usize].as_str());
+        let cost = match cost_of(r, model, prices) {
+            Some(c) => c,
+            None => {
+                if r.tokens.total() > 0 {
+                    *report
+                        .unpriced
+                        .entry(model.unwrap_or("(no model)").to_string())
+                        .or_default() += r.tokens.total();
+                }
+                0.0
+            }
+        };
+        let key = match grouping {
+            Grouping::Session => session.clone(),
+            Grouping::Project => project.clone(),
+            Grouping::Model => model.unwrap_or("(no model)").to_string(),
+            Grouping::Day | Grouping::Month => match r.time_ms {
+                Some(ms) => {
+                    let date = Timestamp::from_millisecond(ms)
+                        .map(|t| t.to_zoned(tz.clone()).date())
+                        .ok();
+                    match (date, grouping) {
+                        (Some(d), Grouping::Day) => d.to_string(),
+                        (Some(d), _) => format!("{:04}-{:02}", d.year(), d.month()),
+                        (None, _) => "(no date)".to_string(),
+                    }
+                }
+                None => "(no date)".to_string(),
+            },
+        };
+        let g = groups.entry(key).or_default();
+        g.0.tokens.add(&r.tokens);
+        g.0.cost_usd += cost;
+        if let Some(m) = model {
+            g.1.insert(m.to_string());
+        }
+        report.total.tokens.add(&r.tokens);
+        report.total.cost_usd += cost;
+    }
+    report.groups = groups
+        .into_iter()
+        .map(|(key, (totals, models))| Group {
+            key,
+            totals,
+            models: models.into_iter().collect(),
+        })
+        .collect();
+    report
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn model_names_find_their_price() {
+        for (id, want) in [
+            ("claude-sonnet-4-5-20250929", "claude-sonnet-4-5"),
+            ("anthropic/claude-sonnet-4-5", "claude-sonnet-4-5"),
+            (
+                "us.anthropic.claude-opus-4-1-20250805-v1:0",
+                "claude-opus-4-1",
+            ),
+            ("claude-sonnet-4-5@20250929", "claude-sonnet-4-5"),
+            ("claude-opus-4-6[1m]", "claude-opus-4-6"),
+            ("claude-opus-4-20250514", "claude-opus-4"),
+            ("claude-3-5-haiku-20241022", "claude-3-5-haiku"),
+        ] {
+            assert_eq!(normalize_model(id), want, "{id}");
+        }
+        let t = PriceTable::builtin();
+        assert_eq!(t.get("claude-opus-4-8").map(|p| p.output), Some(25.0));
+        assert_eq!(
+            t.get("claude-opus-4-20250514").map(|p| p.output),
+            Some(75.0)
+        );
+        assert!(t.get("gpt-5").is_none());
+    }
+
+    #[test]
+    fn session_and_project_come_from_the_projects_layout() {
+        let (s, p) = place_of(Path::new("/h/.claude/projects/-home-a/abc.jsonl"));
+        assert_eq!((s.as_deref(), p.as_str()), (Some("abc"), "-home-a"));
+        let (s, p) = place_of(Path::new(
+            "/h/.claude/projects/-home-a/abc/subagents/agent-1.jsonl",
+        ));
+        assert_eq!((s.as_deref(), p.as_str()), (Some("abc"), "-home-a"));
+        let (s, p) = place_of(Path::new("/tmp/x/y.jsonl"));
+        assert_eq!((s, p.as_str()), (None, "x"));
+    }
+
+    #[test]
+    fn sniffed_strings_stop_at_escapes() {
+        assert_eq!(sniff_string(br#":"abc","x""#), Some("abc".into()));
+        assert_eq!(sniff_string(br#" : "a\"b""#), None);
+        assert_eq!(sniff_string(b":12"), None);
+    }
+}
