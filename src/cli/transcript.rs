@@ -166,7 +166,7 @@ pub fn run(ctx: &Context, cmd: TranscriptCommand) -> anyhow::Result<Exit> {
     match cmd {
         TranscriptCommand::Parse(args) => parse(ctx, args),
         TranscriptCommand::Stats(args) => super::transcript_stats::run(ctx, args),
-        TranscriptCommand::List(_) => Err(not_implemented("transcript list")),
+        TranscriptCommand::List(args) => super::transcript_list::run(ctx, args),
     }
 }
 

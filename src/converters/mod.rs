@@ -9,6 +9,7 @@ mod claude_stream;
 mod detect;
 mod opencode_run;
 mod render;
+pub mod sessions;
 pub mod usage;
 
 pub use assembler::{Assembler, result_text};

@@ -483,55 +483,17 @@ fn scan_file(
         records: Vec::new(),
         index: HashMap::new(),
         bad: Vec::new(),
-        strict: opts.strict,
     };
-    // Lines are split inside `buf`; only a line cut by the end of the buffer is moved.
-    buf.clear();
-    buf.resize(READ_BUFFER_BYTES, 0);
-    let (mut start, mut end, mut number) = (0usize, 0usize, 0usize);
-    let mut eof = false;
-    loop {
-        let nl = memchr::memchr(b'\n', &buf[start..end]);
-        let line_end = match (nl, eof) {
-            (Some(i), _) => start + i,
-            (None, true) if start < end => end,
-            (None, true) => break,
-            (None, false) => {
-                if end - start > MAX_LINE_BYTES {
-                    number += 1;
-                    scan.bad(
-                        number,
-                        format!(
-                            "line longer than {MAX_LINE_BYTES} bytes; skipped the rest of the file"
-                        ),
-                    );
-                    break;
-                }
-                // Move the partial line to the front, grow if it fills the buffer, read more.
-                buf.copy_within(start..end, 0);
-                end -= start;
-                start = 0;
-                if end == buf.len() {
-                    buf.resize(buf.len() * 2, 0);
-                }
-                let n = file.read(&mut buf[end..]).map_err(read_err)?;
-                if n == 0 {
-                    eof = true;
-                }
-                end += n;
-                continue;
-            }
-        };
-        number += 1;
-        scan.line(number, &buf[start..line_end]);
-        start = (line_end + 1).min(end);
-        if scan.strict && !scan.bad.is_empty() || stop.load(Ordering::Relaxed) && opts.strict {
-            break;
-        }
-    }
-    // Give back a grown buffer, so one long line does not hold memory for the rest of the run.
-    if buf.len() > READ_BUFFER_BYTES {
-        *buf = Vec::new();
+    let too_long = each_line(&mut file, buf, |number, line| {
+        scan.line(number, line);
+        !(opts.strict && (!scan.bad.is_empty() || stop.load(Ordering::Relaxed)))
+    })
+    .map_err(read_err)?;
+    if let Some(number) = too_long {
+        scan.bad(
+            number,
+            format!("line longer than {MAX_LINE_BYTES} bytes; skipped the rest of the file"),
+        );
     }
     let session = match scan.session {
         Some(s) => s,
@@ -546,6 +508,60 @@ fn scan_file(
     })
 }
 
+/// Calls `f(number, line)` for each line of `file` (1-based numbers, without the newline) until
+/// it returns false. Lines are split inside `buf` (reused across files); only a line cut by the
+/// end of the buffer is moved. Returns the number of a line longer than [`MAX_LINE_BYTES`], where
+/// reading stopped.
+pub(crate) fn each_line(
+    file: &mut impl Read,
+    buf: &mut Vec<u8>,
+    mut f: impl FnMut(usize, &[u8]) -> bool,
+) -> std::io::Result<Option<usize>> {
+    buf.clear();
+    buf.resize(READ_BUFFER_BYTES, 0);
+    let (mut start, mut end, mut number) = (0usize, 0usize, 0usize);
+    let mut eof = false;
+    let result = loop {
+        let nl = memchr::memchr(b'\n', &buf[start..end]);
+        let line_end = match (nl, eof) {
+            (Some(i), _) => start + i,
+            (None, true) if start < end => end,
+            (None, true) => break None,
+            (None, false) => {
+                if end - start > MAX_LINE_BYTES {
+                    break Some(number + 1);
+                }
+                // Move the partial line to the front, grow if it fills the buffer, read more.
+                buf.copy_within(start..end, 0);
+                end -= start;
+                start = 0;
+                if end == buf.len() {
+                    buf.resize(buf.len() * 2, 0);
+                }
+                let n = match file.read(&mut buf[end..]) {
+                    Ok(n) => n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(e),
+                };
+                eof = n == 0;
+                end += n;
+                continue;
+            }
+        };
+        number += 1;
+        let go_on = f(number, &buf[start..line_end]);
+        start = (line_end + 1).min(end);
+        if !go_on {
+            break None;
+        }
+    };
+    // Give back a grown buffer, so one long line does not hold memory for the rest of the run.
+    if buf.len() > READ_BUFFER_BYTES {
+        *buf = Vec::new();
+    }
+    Ok(result)
+}
+
 /// The state of reading one Claude Code file.
 struct ClaudeScan<'p> {
     path: &'p Path,
@@ -556,7 +572,6 @@ struct ClaudeScan<'p> {
     /// Response key -> index in `records`, to merge the lines of one response in this file.
     index: HashMap<Box<str>, usize>,
     bad: Vec<BadLine>,
-    strict: bool,
 }
 
 /// The fields of a transcript line that accounting reads; everything else is skipped unparsed.
@@ -637,7 +652,7 @@ fn null_is_zero<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error>
 }
 
 /// The string in a raw JSON value, if it is one.
-fn raw_str(v: Option<&RawValue>) -> Option<Cow<'_, str>> {
+pub(crate) fn raw_str(v: Option<&RawValue>) -> Option<Cow<'_, str>> {
     serde_json::from_str::<Cow<'_, str>>(v?.get()).ok()
 }
 
