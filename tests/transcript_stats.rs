@@ -538,3 +538,43 @@ fn unknown_models_are_counted_and_named() {
     assert!(stderr(&o).contains("claude-future-9"), "{}", stderr(&o));
     assert!(stderr(&o).contains("--pricing"), "{}", stderr(&o));
 }
+
+#[test]
+fn usage_is_read_only_where_claude_code_puts_it() {
+    // Text that mentions "usage", a Task result's own `usage` summary, and a 2.0.x progress line
+    // carrying a subagent's response in `data.message.message`.
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("s.jsonl");
+    let lines = [
+        json!({"type": "user", "timestamp": "2026-11-01T00:00:00Z",
+               "message": {"role": "user", "content": "why is the \"usage\" so high?"}})
+        .to_string(),
+        json!({"type": "queue-operation", "content": "\"usage\": {\"input_tokens\": 5}"}).to_string(),
+        json!({"type": "user", "timestamp": "2026-11-01T00:00:01Z",
+               "message": {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t", "content": "done"}]},
+               "toolUseResult": {"status": "completed", "usage": {"input_tokens": 999, "output_tokens": 999}}})
+        .to_string(),
+        json!({"type": "progress", "sessionId": "s", "data": {"type": "agent_progress", "message": {
+            "type": "assistant", "timestamp": "2026-11-01T00:00:02Z", "requestId": "req_p",
+            "message": {"id": "msg_p", "model": HAIKU, "role": "assistant", "content": [],
+                        "usage": {"input_tokens": S1[0], "output_tokens": S1[1],
+                                  "cache_creation_input_tokens": S1[2], "cache_read_input_tokens": S1[3]}}}}})
+        .to_string(),
+        assistant(
+            ["s", "msg_1", "req_1"],
+            SONNET,
+            "2026-11-01T00:00:03Z",
+            A1,
+            json!({"type": "text", "text": "the usage is fine"}),
+            false,
+        ),
+    ];
+    std::fs::write(&f, lines.join("\n") + "\n").unwrap();
+    let r = json_of(&stats(
+        dir.path(),
+        &[f.to_str().unwrap(), "--by", "model", "--format", "json"],
+    ));
+    assert_eq!(counts(group(&r, HAIKU)), S1);
+    assert_eq!(counts(group(&r, SONNET)), A1);
+    assert_eq!(counts(&r["total"]), add(S1, A1));
+}
