@@ -28,6 +28,8 @@ const CORPUS_BYTES: u64 = 200 * 1000 * 1000;
 const SMOKE_CORPUS_BYTES: u64 = 2 * 1000 * 1000;
 /// Runs of each command in a real run; the median is reported.
 const ROUNDS: usize = 3;
+/// Stats runs are short: this many times `ROUNDS` of them, alternating with ccusage.
+const STATS_ROUNDS_FACTOR: usize = 3;
 /// Projects the sessions are spread over.
 const PROJECTS: usize = 24;
 
@@ -592,20 +594,19 @@ fn measure(cmd: &mut Command, out: &Path) -> Sample {
     }
 }
 
-/// Runs `make()` `rounds` times; the median wall time and the largest peak RSS.
-fn median(rounds: usize, out: &Path, mut make: impl FnMut() -> Command) -> Sample {
-    let mut walls = Vec::new();
-    let mut rss = 0;
-    for _ in 0..rounds {
-        let s = measure(&mut make(), out);
-        walls.push(s.wall);
-        rss = rss.max(s.max_rss_kib);
-    }
+/// The median wall time and the largest peak RSS of some runs.
+fn summarize(runs: Vec<Sample>) -> Sample {
+    let mut walls: Vec<Duration> = runs.iter().map(|s| s.wall).collect();
     walls.sort();
     Sample {
         wall: walls[walls.len() / 2],
-        max_rss_kib: rss,
+        max_rss_kib: runs.iter().map(|s| s.max_rss_kib).max().unwrap_or(0),
     }
+}
+
+/// Runs `make()` `rounds` times; the median wall time and the largest peak RSS.
+fn median(rounds: usize, out: &Path, mut make: impl FnMut() -> Command) -> Sample {
+    summarize((0..rounds).map(|_| measure(&mut make(), out)).collect())
 }
 
 fn secs(d: Duration) -> f64 {
@@ -757,13 +758,28 @@ fn main() {
         c
     };
 
-    // 1. stats against ccusage, and their totals against what was written.
+    // 1. stats against ccusage, alternating so that both see the same machine, and their
+    //    totals against what was written.
     let stats_out = outputs.join("aisys-stats.json");
-    let stats = median(rounds, &stats_out, || {
+    let cc_out = outputs.join("ccusage.json");
+    let aisys_stats = || {
         let mut c = base(Path::new(aisys));
         c.args(["transcript", "stats", "--by", "session", "--format", "json"]);
         c
-    });
+    };
+    let ccusage_session = |cc: &Path| {
+        let mut c = base(cc);
+        c.args(["claude", "session", "--json", "--offline"]);
+        c
+    };
+    let (mut a_runs, mut c_runs) = (Vec::new(), Vec::new());
+    for _ in 0..rounds * STATS_ROUNDS_FACTOR {
+        a_runs.push(measure(&mut aisys_stats(), &stats_out));
+        if let Some(cc) = &ccusage {
+            c_runs.push(measure(&mut ccusage_session(cc), &cc_out));
+        }
+    }
+    let stats = summarize(a_runs);
     same_totals(
         "aisys transcript stats vs the generated corpus",
         &aisys_sessions(&stats_out),
@@ -775,13 +791,8 @@ fn main() {
         mb / secs(stats.wall),
         stats.max_rss_kib as f64 / 1024.0
     );
-    if let Some(cc) = &ccusage {
-        let cc_out = outputs.join("ccusage.json");
-        let c = median(rounds, &cc_out, || {
-            let mut c = base(cc);
-            c.args(["claude", "session", "--json", "--offline"]);
-            c
-        });
+    if ccusage.is_some() {
+        let c = summarize(c_runs);
         same_totals(
             "ccusage claude session vs aisys transcript stats",
             &ccusage_sessions(&cc_out),
