@@ -1502,6 +1502,82 @@ mod tests {
         assert!(cases.len() > 5000, "{} cases", cases.len());
     }
 
+    /// No input makes the line reader panic: every fixture line and thousands of mutations of
+    /// them go through it, and what it keeps stays consistent.
+    #[test]
+    fn any_line_is_counted_or_reported_never_a_panic() {
+        let fixtures = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures"));
+        let mut lines: Vec<Vec<u8>> = Vec::new();
+        for rel in [
+            "claude-code-2.1.197/transcript-tool-run.jsonl",
+            "claude-code-2.1.197/stream-json-tool-run.jsonl",
+            "public/claude-code-log/sidechain_integrated.jsonl",
+            "public/claude-clean/claude-stream-json-simple.jsonl",
+        ] {
+            if let Ok(text) = std::fs::read(fixtures.join(rel)) {
+                lines.extend(text.split(|&c| c == b'\n').map(<[u8]>::to_vec));
+            }
+        }
+        assert!(
+            lines.len() > 20,
+            "fixtures missing under {}",
+            fixtures.display()
+        );
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let mut scan = ClaudeScan {
+            path: Path::new("x.jsonl"),
+            session: None,
+            project: String::new(),
+            models: Vec::new(),
+            records: Vec::new(),
+            index: HashMap::new(),
+            bad: Vec::new(),
+        };
+        let pick = b"{}[]\",:\\0-9eE.tfnu\n\x01\xff ";
+        let mut number = 0;
+        for line in &lines {
+            number += 1;
+            scan.line(number, line);
+            for _ in 0..100 {
+                let mut m = line.clone();
+                if m.is_empty() {
+                    break;
+                }
+                for _ in 0..=next() % 3 {
+                    if m.is_empty() {
+                        break;
+                    }
+                    let at = (next() % m.len() as u64) as usize;
+                    let c = pick[(next() % pick.len() as u64) as usize];
+                    match next() % 4 {
+                        0 => {
+                            m.remove(at);
+                        }
+                        1 => m[at] = c,
+                        2 => m.insert(at, c),
+                        _ => m.truncate(at),
+                    }
+                }
+                number += 1;
+                scan.line(number, &m);
+            }
+        }
+        assert!(!scan.records.is_empty() && !scan.bad.is_empty());
+        for r in &scan.records {
+            assert!(r.cache_1h <= r.tokens.cache_creation_tokens);
+            if let Some(m) = r.model {
+                assert!((m as usize) < scan.models.len());
+            }
+        }
+        assert!(scan.bad.iter().all(|b| b.line >= 1 && b.line <= number));
+    }
+
     #[test]
     fn sniffed_strings_stop_at_escapes() {
         assert_eq!(sniff_string(br#":"abc","x""#), Some("abc".into()));
