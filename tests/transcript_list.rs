@@ -185,3 +185,20 @@ fn no_projects_folder_is_named_with_exit_2() {
     assert!(stderr(&o).contains(&want), "{}", stderr(&o));
     assert!(o.stdout.is_empty());
 }
+
+#[test]
+fn a_reader_that_stops_early_is_not_an_error() {
+    // `aisys transcript list | head -1`: the pipe is closed before aisys writes.
+    let h = home();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_aisys"))
+        .args(["transcript", "list", "--format", "json"])
+        .env("CLAUDE_CONFIG_DIR", h.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("Broken pipe"), "{}", stderr(&o));
+}

@@ -387,6 +387,14 @@ fn csv_and_table_show_the_same_counts() {
     let total = text.lines().last().unwrap();
     assert!(total.starts_with("Total"), "{text}");
     assert!(total.contains("1,022"), "{total}");
+
+    // By model, a models column would only repeat the key.
+    let o = stats(h.path(), &["--by", "model"]);
+    let text = stdout(&o);
+    assert!(text.starts_with("Model "), "{text}");
+    assert!(!text.lines().next().unwrap().contains("Models"), "{text}");
+    let sonnet = text.lines().find(|l| l.starts_with(SONNET)).unwrap();
+    assert_eq!(sonnet.matches(SONNET).count(), 1, "{sonnet}");
 }
 
 #[test]

@@ -12,6 +12,7 @@ use serde_json::json;
 use unicode_width::UnicodeWidthStr;
 
 use super::transcript::{ListArgs, TableFormat};
+use super::transcript_stats::reader_gone;
 use super::{CommandError, Context, EXIT_BAD_INPUT, EXIT_OK, EXIT_USAGE, Exit};
 use crate::config::{ProcessEnv, claude_home};
 use crate::converters::sessions::{SessionInfo, list_sessions};
@@ -42,16 +43,23 @@ pub fn run(ctx: &Context, args: ListArgs) -> anyhow::Result<Exit> {
             writeln!(err, "{b}")?;
         }
     }
-    let mut out = std::io::stdout().lock();
-    match args.format {
-        TableFormat::Json => {
-            let sessions: Vec<_> = list.sessions.iter().map(session_json).collect();
-            serde_json::to_writer_pretty(&mut out, &json!({ "sessions": sessions }))?;
-            writeln!(out)?;
+    let printed = (|| {
+        let mut out = std::io::stdout().lock();
+        match args.format {
+            TableFormat::Json => {
+                let sessions: Vec<_> = list.sessions.iter().map(session_json).collect();
+                serde_json::to_writer_pretty(&mut out, &json!({ "sessions": sessions }))?;
+                writeln!(out)?;
+            }
+            TableFormat::Table => print_table(&mut out, &list.sessions, ctx.out.color)?,
         }
-        TableFormat::Table => print_table(&mut out, &list.sessions, ctx.out.color)?,
+        out.flush()?;
+        anyhow::Ok(())
+    })();
+    match printed {
+        Err(e) if reader_gone(&e) => {}
+        r => r?,
     }
-    out.flush()?;
     if !list.bad_lines.is_empty() {
         return Err(CommandError::new(
             EXIT_BAD_INPUT,

@@ -89,13 +89,20 @@ pub fn run(ctx: &Context, args: StatsArgs) -> anyhow::Result<Exit> {
             CommandError::new(EXIT_BAD_INPUT, "stopped at the first bad line (--strict)").into(),
         );
     }
-    let mut out = std::io::stdout().lock();
-    match args.format {
-        StatsFormat::Json => print_json(&mut out, &report)?,
-        StatsFormat::Csv => print_csv(&mut out, &report)?,
-        StatsFormat::Table => print_table(&mut out, &report, args.by, ctx.out.color)?,
+    let printed = (|| {
+        let mut out = std::io::stdout().lock();
+        match args.format {
+            StatsFormat::Json => print_json(&mut out, &report)?,
+            StatsFormat::Csv => print_csv(&mut out, &report)?,
+            StatsFormat::Table => print_table(&mut out, &report, args.by, ctx.out.color)?,
+        }
+        out.flush()?;
+        anyhow::Ok(())
+    })();
+    match printed {
+        Err(e) if reader_gone(&e) => {}
+        r => r?,
     }
-    out.flush()?;
     if !report.bad_lines.is_empty() {
         let n = report.bad_lines.len();
         return Err(CommandError::new(
@@ -105,6 +112,17 @@ pub fn run(ctx: &Context, args: StatsArgs) -> anyhow::Result<Exit> {
         .into());
     }
     Ok(EXIT_OK)
+}
+
+/// Whether writing failed because the reader closed the pipe (`| head`): it has all it
+/// wanted, which is no error.
+pub(crate) fn reader_gone(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+            || c.downcast_ref::<serde_json::Error>()
+                .is_some_and(|e| e.io_error_kind() == Some(std::io::ErrorKind::BrokenPipe))
+    })
 }
 
 /// Every transcript to read: files as given, and every `*.jsonl` below each folder, sorted so
@@ -262,6 +280,8 @@ fn print_table(
             models.to_string(),
         ]
     };
+    // Grouped by model, the models column would repeat the key.
+    let columns = if by == GroupBy::Model { 6 } else { 7 };
     let mut rows: Vec<[String; 7]> = report
         .groups
         .iter()
@@ -300,13 +320,13 @@ fn print_table(
         s.trim_end().to_string()
     };
     let header: Vec<String> = header.iter().map(|h| h.to_string()).collect();
-    writeln!(out, "{bold}{}{reset}", line(&header))?;
+    writeln!(out, "{bold}{}{reset}", line(&header[..columns]))?;
     let n = rows.len();
     for (i, r) in rows.iter().enumerate() {
         if i + 1 == n {
-            writeln!(out, "{bold}{}{reset}", line(r))?;
+            writeln!(out, "{bold}{}{reset}", line(&r[..columns]))?;
         } else {
-            writeln!(out, "{}", line(r))?;
+            writeln!(out, "{}", line(&r[..columns]))?;
         }
     }
     Ok(())
