@@ -32,6 +32,8 @@ const ROUNDS: usize = 3;
 const STATS_ROUNDS_FACTOR: usize = 3;
 /// Projects the sessions are spread over.
 const PROJECTS: usize = 24;
+/// Projects as a test: few, so that its handful of sessions includes resumed ones.
+const SMOKE_PROJECTS: usize = 2;
 
 // ---------------------------------------------------------------------------------------------
 // Corpus
@@ -185,7 +187,15 @@ struct Writer<'a> {
     /// Milliseconds since the epoch of the last line.
     clock: i64,
     bytes: u64,
+    /// The first responses of a main conversation, kept to be copied into a resumed session.
+    captured: Vec<Response>,
 }
+
+/// One response as written: `message.id` and `requestId`, the usage counted for it, its lines.
+type Response = (String, [u64; 4], Vec<String>);
+
+/// Responses a resumed session copies from the session before it.
+const RESUME_COPIES: usize = 3;
 
 impl Writer<'_> {
     fn line(&mut self, s: &str) {
@@ -261,7 +271,11 @@ impl Writer<'_> {
 
     /// One API response: one line per content block, each repeating the usage. Returns the
     /// tool call, if it made one, and the usage counted for it.
-    fn response(&mut self, model: &str, last: bool) -> (Option<(String, String)>, [u64; 4]) {
+    fn response(
+        &mut self,
+        model: &str,
+        last: bool,
+    ) -> (Option<(String, String)>, [u64; 4], String) {
         let msg = format!("msg_01{}", self.rng.base62(22));
         let req = format!("req_011C{}", self.rng.base62(18));
         let usage = [
@@ -325,6 +339,9 @@ impl Writer<'_> {
             "end_turn"
         };
         let n = blocks.len();
+        let key = format!("{msg}\n{req}");
+        let capture = !self.sidechain && self.captured.len() < RESUME_COPIES;
+        let mut lines = Vec::new();
         for (i, block) in blocks.into_iter().enumerate() {
             let ts = self.tick(3_000);
             let (head, uuid) = self.head();
@@ -346,8 +363,14 @@ impl Writer<'_> {
                 usage[0], usage[2], usage[3], usage[2]
             );
             self.line(&line);
+            if capture {
+                lines.push(line);
+            }
         }
-        (call, usage)
+        if capture {
+            self.captured.push((key.clone(), usage, lines));
+        }
+        (call, usage, key)
     }
 
     fn tool_result(&mut self, id: &str, tool: &str) {
@@ -421,18 +444,31 @@ fn add(into: &mut [u64; 4], u: [u64; 4]) {
     }
 }
 
-/// Writes sessions under `projects` until `target` bytes; returns bytes, files and the expected
-/// per-session totals.
-fn generate(projects: &Path, target: u64) -> (u64, usize, Expected) {
+/// What was written.
+struct Corpus {
+    bytes: u64,
+    files: usize,
+    /// Sessions that start with copies of another session's responses.
+    resumed: usize,
+    expected: Expected,
+}
+
+/// Writes sessions under `projects` until `target` bytes.
+fn generate(projects: &Path, target: u64, project_count: usize) -> Corpus {
     let mut rng = Rng(0x5eed_1234_abcd_0042);
-    let mut expected = Expected::new();
+    // Every response written: (file, session, key, usage). A response copied into several
+    // files counts once, for the file that comes first in path order (both tools read in that
+    // order, and keep the first of equal copies).
+    let mut written: Vec<(PathBuf, String, String, [u64; 4])> = Vec::new();
+    let mut previous: BTreeMap<u64, (String, Vec<Response>)> = BTreeMap::new();
+    let mut resumed = 0;
     let (mut bytes, mut files) = (0u64, 0usize);
     // 2026-08-01T00:00:00Z.
     let start_ms: i64 = 1_785_542_400_000;
     let mut n = 0u64;
     while bytes < target {
         n += 1;
-        let proj = rng.below(PROJECTS as u64);
+        let proj = rng.below(project_count as u64);
         let cwd = format!("/home/dev/code/project-{proj}");
         let dir = projects.join(cwd.replace(['/', '.'], "-"));
         std::fs::create_dir_all(&dir).unwrap();
@@ -456,19 +492,32 @@ fn generate(projects: &Path, target: u64) -> (u64, usize, Expected) {
             parent: None,
             clock,
             bytes: 0,
+            captured: Vec::new(),
         };
         files += 1;
         let model = MODELS[(n % MODELS.len() as u64) as usize];
-        let mut total = [0u64; 4];
         let mut subagents = Vec::new();
+        // A resumed session (older Claude Code): it starts with copies of the previous
+        // session's first responses, same ids, same usage.
+        if let Some((old, copies)) = previous.get(&proj)
+            && w.rng.chance(15)
+        {
+            resumed += 1;
+            for (key, usage, lines) in copies {
+                for line in lines {
+                    w.line(&line.replace(old.as_str(), &session));
+                }
+                written.push((path.clone(), session.clone(), key.clone(), *usage));
+            }
+        }
         for turn in 0..turns {
             let nw = w.rng.range(5, 80);
             let text = words(w.rng, nw);
             w.prompt(&text);
             let steps = w.rng.range(1, 8);
             for step in 0..steps {
-                let (call, usage) = w.response(model, step + 1 == steps);
-                add(&mut total, usage);
+                let (call, usage, key) = w.response(model, step + 1 == steps);
+                written.push((path.clone(), session.clone(), key, usage));
                 if let Some((id, tool)) = call {
                     if w.rng.chance(8) {
                         // A Task subagent: inline sidechain lines (2.0.x) or its own file.
@@ -477,8 +526,8 @@ fn generate(projects: &Path, target: u64) -> (u64, usize, Expected) {
                             w.sidechain = true;
                             w.prompt("Explore the code base and report");
                             for s in 0..w.rng.range(1, 4) {
-                                let (_, u) = w.response(SUBAGENT_MODEL, s == 0);
-                                add(&mut total, u);
+                                let (_, u, key) = w.response(SUBAGENT_MODEL, s == 0);
+                                written.push((path.clone(), session.clone(), key, u));
                             }
                             w.sidechain = false;
                             w.parent = saved;
@@ -506,7 +555,9 @@ fn generate(projects: &Path, target: u64) -> (u64, usize, Expected) {
         }
         w.out.flush().unwrap();
         bytes += w.bytes;
+        let captured = std::mem::take(&mut w.captured);
         drop(w);
+        previous.insert(proj, (session.clone(), captured));
         // Subagent files: <session>/subagents/agent-<id>.jsonl with a .meta.json sidecar.
         for (tool_id, clock) in subagents {
             let sub = dir.join(&session).join("subagents");
@@ -517,10 +568,9 @@ fn generate(projects: &Path, target: u64) -> (u64, usize, Expected) {
                 format!("{{\"toolUseId\":\"{tool_id}\",\"agentType\":\"Explore\"}}"),
             )
             .unwrap();
+            let sub_path = sub.join(format!("agent-{agent}.jsonl"));
             let mut w = Writer {
-                out: std::io::BufWriter::new(
-                    std::fs::File::create(sub.join(format!("agent-{agent}.jsonl"))).unwrap(),
-                ),
+                out: std::io::BufWriter::new(std::fs::File::create(&sub_path).unwrap()),
                 rng: &mut seed,
                 session: session.clone(),
                 cwd: cwd.clone(),
@@ -529,13 +579,14 @@ fn generate(projects: &Path, target: u64) -> (u64, usize, Expected) {
                 parent: None,
                 clock,
                 bytes: 0,
+                captured: Vec::new(),
             };
             files += 1;
             w.prompt("Search for the config loader");
             let steps = w.rng.range(1, 6);
             for s in 0..steps {
-                let (call, u) = w.response(SUBAGENT_MODEL, s + 1 == steps);
-                add(&mut total, u);
+                let (call, u, key) = w.response(SUBAGENT_MODEL, s + 1 == steps);
+                written.push((sub_path.clone(), session.clone(), key, u));
                 if let Some((id, tool)) = call {
                     w.tool_result(&id, &tool);
                 }
@@ -543,9 +594,21 @@ fn generate(projects: &Path, target: u64) -> (u64, usize, Expected) {
             w.out.flush().unwrap();
             bytes += w.bytes;
         }
-        expected.insert(session, total);
     }
-    (bytes, files, expected)
+    written.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut seen = std::collections::HashSet::new();
+    let mut expected = Expected::new();
+    for (_, session, key, usage) in written {
+        if seen.insert(key) {
+            add(expected.entry(session).or_default(), usage);
+        }
+    }
+    Corpus {
+        bytes,
+        files,
+        resumed,
+        expected,
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -698,10 +761,10 @@ fn same_totals(what: &str, got: &Expected, want: &Expected) {
 
 fn main() {
     let bench = std::env::args().any(|a| a == "--bench");
-    let (target, rounds) = if bench {
-        (CORPUS_BYTES, ROUNDS)
+    let (target, rounds, project_count) = if bench {
+        (CORPUS_BYTES, ROUNDS, PROJECTS)
     } else {
-        (SMOKE_CORPUS_BYTES, 1)
+        (SMOKE_CORPUS_BYTES, 1, SMOKE_PROJECTS)
     };
     let tmp = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
     let root = match std::env::var_os("AISYS_BENCH_KEEP") {
@@ -723,10 +786,15 @@ fn main() {
         );
     }
     let t = Instant::now();
-    let (bytes, files, expected) = generate(&projects, target);
+    let Corpus {
+        bytes,
+        files,
+        resumed,
+        expected,
+    } = generate(&projects, target, project_count);
     let mb = bytes as f64 / 1e6;
     println!(
-        "corpus: {mb:.1} MB in {files} files, {} sessions, {PROJECTS} projects (written in {:.1} s)",
+        "corpus: {mb:.1} MB in {files} files, {} sessions ({resumed} resumed with copied responses), {project_count} projects (written in {:.1} s)",
         expected.len(),
         secs(t.elapsed())
     );
