@@ -69,6 +69,11 @@ pub fn run(ctx: &Context, args: StatsArgs) -> anyhow::Result<Exit> {
         };
         CommandError::new(code, e.to_string())
     })?;
+    tracing::info!(
+        files = report.files,
+        groups = report.groups.len(),
+        "transcript stats counted"
+    );
     {
         let mut err = std::io::stderr().lock();
         for b in &report.bad_lines {
