@@ -586,3 +586,34 @@ fn usage_is_read_only_where_claude_code_puts_it() {
     assert_eq!(counts(group(&r, SONNET)), A1);
     assert_eq!(counts(&r["total"]), add(S1, A1));
 }
+
+#[test]
+fn a_line_over_64_mib_is_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("huge.jsonl");
+    let good = assistant(
+        ["s", "msg_1", "req_1"],
+        SONNET,
+        "2026-11-01T00:00:00Z",
+        A1,
+        json!({"type": "text", "text": "hi"}),
+        false,
+    );
+    let mut text = good + "\n";
+    text.push_str("{\"type\":\"user\",\"message\":\"");
+    text.push_str(&"x".repeat(64 * 1024 * 1024));
+    text.push_str("\"}\n");
+    std::fs::write(&f, text).unwrap();
+    let o = stats(dir.path(), &[f.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(&format!(
+            "{}:2: line longer than 67108864 bytes",
+            f.display()
+        )),
+        "{}",
+        stderr(&o)
+    );
+    let r: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(counts(&r["total"]), A1);
+}

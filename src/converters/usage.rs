@@ -538,7 +538,8 @@ pub(crate) fn each_line(
                 end -= start;
                 start = 0;
                 if end == buf.len() {
-                    buf.resize(buf.len() * 2, 0);
+                    // Never more than one byte past the limit: enough to see a line is too long.
+                    buf.resize((buf.len() * 2).min(MAX_LINE_BYTES + 1), 0);
                 }
                 let n = match file.read(&mut buf[end..]) {
                     Ok(n) => n,
