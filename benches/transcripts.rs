@@ -192,7 +192,13 @@ struct Writer<'a> {
 }
 
 /// One response as written: `message.id` and `requestId`, the usage counted for it, its lines.
-type Response = (String, [u64; 4], Vec<String>);
+type Response = (Counted, Vec<String>);
+
+/// What a response adds to its session: `(key, usage)` for itself and for each advisor step.
+type Counted = Vec<(String, [u64; 4])>;
+
+/// The model the advisor tool consults.
+const ADVISOR_MODEL: &str = "claude-opus-4-8";
 
 /// Responses a resumed session copies from the session before it.
 const RESUME_COPIES: usize = 3;
@@ -271,11 +277,7 @@ impl Writer<'_> {
 
     /// One API response: one line per content block, each repeating the usage. Returns the
     /// tool call, if it made one, and the usage counted for it.
-    fn response(
-        &mut self,
-        model: &str,
-        last: bool,
-    ) -> (Option<(String, String)>, [u64; 4], String) {
+    fn response(&mut self, model: &str, last: bool) -> (Option<(String, String)>, Counted) {
         let msg = format!("msg_01{}", self.rng.base62(22));
         let req = format!("req_011C{}", self.rng.base62(18));
         let usage = [
@@ -340,6 +342,24 @@ impl Writer<'_> {
         };
         let n = blocks.len();
         let key = format!("{msg}\n{req}");
+        let mut counted = vec![(key, usage)];
+        // Sometimes the advisor tool was consulted: its step, on its own model, is in
+        // `usage.iterations` and not in the response's counters.
+        let iterations = if self.rng.chance(4) {
+            let advice = [
+                self.rng.range(1_000, 20_000),
+                self.rng.range(50, 800),
+                0,
+                self.rng.range(0, 50_000),
+            ];
+            counted.push((format!("{msg}:advisor:0\n{req}"), advice));
+            format!(
+                "[{{\"type\":\"message\",\"input_tokens\":{},\"output_tokens\":{}}},{{\"type\":\"advisor_message\",\"model\":\"{ADVISOR_MODEL}\",\"input_tokens\":{},\"cache_creation_input_tokens\":0,\"cache_read_input_tokens\":{},\"output_tokens\":{}}}]",
+                usage[0], usage[1], advice[0], advice[3], advice[1]
+            )
+        } else {
+            "[]".to_string()
+        };
         let capture = !self.sidechain && self.captured.len() < RESUME_COPIES;
         let mut lines = Vec::new();
         for (i, block) in blocks.into_iter().enumerate() {
@@ -359,7 +379,7 @@ impl Writer<'_> {
                 "null".into()
             };
             let line = format!(
-                "{head},\"message\":{{\"model\":\"{model}\",\"id\":\"{msg}\",\"type\":\"message\",\"role\":\"assistant\",\"content\":[{block}],\"stop_reason\":{stop_reason},\"stop_sequence\":null,\"usage\":{{\"input_tokens\":{},\"cache_creation_input_tokens\":{},\"cache_read_input_tokens\":{},\"output_tokens\":{out},\"server_tool_use\":{{\"web_search_requests\":0,\"web_fetch_requests\":0}},\"service_tier\":\"standard\",\"cache_creation\":{{\"ephemeral_1h_input_tokens\":0,\"ephemeral_5m_input_tokens\":{}}}}}}},\"requestId\":\"{req}\",\"type\":\"assistant\",\"uuid\":\"{uuid}\",{tail}",
+                "{head},\"message\":{{\"model\":\"{model}\",\"id\":\"{msg}\",\"type\":\"message\",\"role\":\"assistant\",\"content\":[{block}],\"stop_reason\":{stop_reason},\"stop_sequence\":null,\"usage\":{{\"input_tokens\":{},\"cache_creation_input_tokens\":{},\"cache_read_input_tokens\":{},\"output_tokens\":{out},\"server_tool_use\":{{\"web_search_requests\":0,\"web_fetch_requests\":0}},\"service_tier\":\"standard\",\"cache_creation\":{{\"ephemeral_1h_input_tokens\":0,\"ephemeral_5m_input_tokens\":{}}},\"iterations\":{iterations}}}}},\"requestId\":\"{req}\",\"type\":\"assistant\",\"uuid\":\"{uuid}\",{tail}",
                 usage[0], usage[2], usage[3], usage[2]
             );
             self.line(&line);
@@ -368,9 +388,9 @@ impl Writer<'_> {
             }
         }
         if capture {
-            self.captured.push((key.clone(), usage, lines));
+            self.captured.push((counted.clone(), lines));
         }
-        (call, usage, key)
+        (call, counted)
     }
 
     fn tool_result(&mut self, id: &str, tool: &str) {
@@ -503,11 +523,13 @@ fn generate(projects: &Path, target: u64, project_count: usize) -> Corpus {
             && w.rng.chance(15)
         {
             resumed += 1;
-            for (key, usage, lines) in copies {
+            for (counted, lines) in copies {
                 for line in lines {
                     w.line(&line.replace(old.as_str(), &session));
                 }
-                written.push((path.clone(), session.clone(), key.clone(), *usage));
+                for (key, usage) in counted {
+                    written.push((path.clone(), session.clone(), key.clone(), *usage));
+                }
             }
         }
         for turn in 0..turns {
@@ -516,8 +538,10 @@ fn generate(projects: &Path, target: u64, project_count: usize) -> Corpus {
             w.prompt(&text);
             let steps = w.rng.range(1, 8);
             for step in 0..steps {
-                let (call, usage, key) = w.response(model, step + 1 == steps);
-                written.push((path.clone(), session.clone(), key, usage));
+                let (call, counted) = w.response(model, step + 1 == steps);
+                for (key, usage) in counted {
+                    written.push((path.clone(), session.clone(), key, usage));
+                }
                 if let Some((id, tool)) = call {
                     if w.rng.chance(8) {
                         // A Task subagent: inline sidechain lines (2.0.x) or its own file.
@@ -526,8 +550,10 @@ fn generate(projects: &Path, target: u64, project_count: usize) -> Corpus {
                             w.sidechain = true;
                             w.prompt("Explore the code base and report");
                             for s in 0..w.rng.range(1, 4) {
-                                let (_, u, key) = w.response(SUBAGENT_MODEL, s == 0);
-                                written.push((path.clone(), session.clone(), key, u));
+                                let (_, counted) = w.response(SUBAGENT_MODEL, s == 0);
+                                for (key, u) in counted {
+                                    written.push((path.clone(), session.clone(), key, u));
+                                }
                             }
                             w.sidechain = false;
                             w.parent = saved;
@@ -585,8 +611,10 @@ fn generate(projects: &Path, target: u64, project_count: usize) -> Corpus {
             w.prompt("Search for the config loader");
             let steps = w.rng.range(1, 6);
             for s in 0..steps {
-                let (call, u, key) = w.response(SUBAGENT_MODEL, s + 1 == steps);
-                written.push((sub_path.clone(), session.clone(), key, u));
+                let (call, counted) = w.response(SUBAGENT_MODEL, s + 1 == steps);
+                for (key, u) in counted {
+                    written.push((sub_path.clone(), session.clone(), key, u));
+                }
                 if let Some((id, tool)) = call {
                     w.tool_result(&id, &tool);
                 }

@@ -617,3 +617,44 @@ fn a_line_over_64_mib_is_refused_by_name() {
     let r: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(counts(&r["total"]), A1);
 }
+
+#[test]
+fn advisor_iterations_count_under_their_own_model() {
+    // A response that consulted the advisor tool: its `usage.iterations` has the advisor's own
+    // step, on another model, not included in the response's counters. Written as two
+    // content-block lines, like any response.
+    const ADVISED: [u64; 4] = [40, 300, 0, 500];
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("s.jsonl");
+    let line = |block: Value| {
+        let mut v: Value = serde_json::from_str(&assistant(
+            ["s", "msg_1", "req_1"],
+            SONNET,
+            "2026-11-01T00:00:00Z",
+            A1,
+            block,
+            false,
+        ))
+        .unwrap();
+        v["message"]["usage"]["iterations"] = json!([
+            {"type": "message", "input_tokens": A1[0], "output_tokens": 5},
+            {"type": "advisor_message", "model": "claude-opus-4-8",
+             "input_tokens": ADVISED[0], "output_tokens": ADVISED[1],
+             "cache_creation_input_tokens": ADVISED[2], "cache_read_input_tokens": ADVISED[3]},
+        ]);
+        v.to_string()
+    };
+    let lines = [
+        line(json!({"type": "text", "text": "asking"})),
+        line(json!({"type": "text", "text": "done"})),
+    ];
+    std::fs::write(&f, lines.join("\n") + "\n").unwrap();
+    let r = json_of(&stats(
+        dir.path(),
+        &[f.to_str().unwrap(), "--by", "model", "--format", "json"],
+    ));
+    assert_eq!(counts(group(&r, SONNET)), A1);
+    assert_eq!(counts(group(&r, "claude-opus-4-8")), ADVISED);
+    assert_eq!(counts(&r["total"]), add(A1, ADVISED));
+    assert_cost(&r["total"], cost(SONNET_4_5, A1) + cost(OPUS_4_8, ADVISED));
+}

@@ -678,13 +678,13 @@ struct MessageFields<'a> {
     id: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
     model: Option<Cow<'a, str>>,
-    #[serde(default)]
-    usage: Option<UsageFields>,
+    #[serde(borrow, default)]
+    usage: Option<UsageFields<'a>>,
 }
 
 /// Anthropic's `usage` object. Counters may be null in some captures: null reads as 0.
 #[derive(Deserialize)]
-struct UsageFields {
+struct UsageFields<'a> {
     #[serde(default, deserialize_with = "null_is_zero")]
     input_tokens: u64,
     #[serde(default, deserialize_with = "null_is_zero")]
@@ -695,6 +695,29 @@ struct UsageFields {
     cache_read_input_tokens: u64,
     #[serde(default)]
     cache_creation: Option<CacheCreation>,
+    /// Per-step usage of a response that ran server-side tools. The advisor tool's steps ran on
+    /// another model and are not in the counters above: each is counted on its own.
+    #[serde(borrow, default)]
+    iterations: Option<Vec<Iteration<'a>>>,
+}
+
+/// The `type` of an iteration that ran on the advisor's model.
+const ADVISOR_ITERATION: &str = "advisor_message";
+
+#[derive(Deserialize)]
+struct Iteration<'a> {
+    #[serde(borrow, default, rename = "type")]
+    kind: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    model: Option<Cow<'a, str>>,
+    #[serde(default, deserialize_with = "null_is_zero")]
+    input_tokens: u64,
+    #[serde(default, deserialize_with = "null_is_zero")]
+    output_tokens: u64,
+    #[serde(default, deserialize_with = "null_is_zero")]
+    cache_creation_input_tokens: u64,
+    #[serde(default, deserialize_with = "null_is_zero")]
+    cache_read_input_tokens: u64,
 }
 
 #[derive(Deserialize)]
@@ -857,16 +880,37 @@ impl ClaudeScan<'_> {
             .as_deref()
             .filter(|m| !m.is_empty() && *m != SYNTHETIC_MODEL)
             .map(|m| self.model_index(m));
-        let key = msg.id.as_deref().map(|id| {
-            let req = raw_str(request_id);
-            let mut k = String::with_capacity(id.len() + 1 + req.as_ref().map_or(0, |r| r.len()));
-            k.push_str(id);
-            k.push('\n');
-            if let Some(r) = req {
-                k.push_str(&r);
-            }
-            k.into_boxed_str()
-        });
+        let req = raw_str(request_id);
+        let key_of = |suffix: &str| {
+            msg.id.as_deref().map(|id| {
+                let req = req.as_deref().unwrap_or("");
+                format!("{id}{suffix}\n{req}").into_boxed_str()
+            })
+        };
+        let key = key_of("");
+        let sidechain = matches!(sidechain.map(|s| s.get()), Some("true"));
+        let advisors: Vec<Record> = usage
+            .iterations
+            .iter()
+            .flatten()
+            .filter(|it| it.kind.as_deref() == Some(ADVISOR_ITERATION))
+            .filter_map(|it| Some((it.model.as_deref().filter(|m| !m.is_empty())?, it)))
+            .enumerate()
+            .map(|(i, (m, it))| Record {
+                key: key_of(&format!(":advisor:{i}")),
+                model: Some(self.model_index(m)),
+                time_ms,
+                tokens: Tokens {
+                    input_tokens: it.input_tokens,
+                    output_tokens: it.output_tokens,
+                    cache_creation_tokens: it.cache_creation_input_tokens,
+                    cache_read_tokens: it.cache_read_input_tokens,
+                },
+                cache_1h: 0,
+                sidechain,
+                recorded_cost: None,
+            })
+            .collect();
         let cache_1h = usage
             .cache_creation
             .as_ref()
@@ -883,11 +927,19 @@ impl ClaudeScan<'_> {
                 cache_read_tokens: usage.cache_read_input_tokens,
             },
             cache_1h,
-            sidechain: matches!(sidechain.map(|s| s.get()), Some("true")),
+            sidechain,
             recorded_cost: fields
                 .cost_usd
                 .and_then(|c| serde_json::from_str::<f64>(c.get()).ok()),
         };
+        self.keep(record);
+        for a in advisors {
+            self.keep(a);
+        }
+    }
+
+    /// Keeps a record, merged with an earlier line of the same response in this file.
+    fn keep(&mut self, record: Record) {
         match &record.key {
             Some(k) => match self.index.get(k) {
                 Some(&i) => {
