@@ -26,6 +26,8 @@ pub mod run_output;
 pub mod sandboxes;
 pub mod serve;
 pub mod transcript;
+pub mod transcript_list;
+pub mod transcript_stats;
 pub mod values;
 
 pub use output::Output;

@@ -6,9 +6,7 @@ use clap::{Args, Subcommand, ValueEnum};
 
 use std::io::IsTerminal;
 
-use super::{
-    CommandError, Context, EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, Exit, not_implemented,
-};
+use super::{CommandError, Context, EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, Exit};
 use crate::converters::{
     Assembler, BadLine, ConvertOptions, EventFilter, Follower, Format, HTML_PAGE_END, Input,
     ReadError, ReadOptions, Sink, TextStyle, conversation_title, convert_all, expand_inputs,
@@ -172,8 +170,8 @@ pub enum TableFormat {
 pub fn run(ctx: &Context, cmd: TranscriptCommand) -> anyhow::Result<Exit> {
     match cmd {
         TranscriptCommand::Parse(args) => parse(ctx, args),
-        TranscriptCommand::Stats(_) => Err(not_implemented("transcript stats")),
-        TranscriptCommand::List(_) => Err(not_implemented("transcript list")),
+        TranscriptCommand::Stats(args) => super::transcript_stats::run(ctx, args),
+        TranscriptCommand::List(args) => super::transcript_list::run(ctx, args),
     }
 }
 

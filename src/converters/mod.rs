@@ -17,6 +17,8 @@ mod opencode_run;
 mod render;
 mod render_html;
 mod render_text;
+pub mod sessions;
+pub mod usage;
 
 pub use assembler::{Assembler, result_text};
 pub use claude_stream::ClaudeStreamReader;

@@ -1,0 +1,358 @@
+//! `aisys transcript stats`: tokens and cost of agent transcripts, as a table, JSON or CSV.
+//!
+//! Resolves the inputs (default: Claude Code's projects folder), the price table and the time
+//! window, calls [`crate::converters::usage::count`] and prints. Holds no accounting itself.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+
+use super::transcript::{GroupBy, StatsArgs, StatsFormat};
+use super::{CommandError, Context, EXIT_BAD_INPUT, EXIT_OK, EXIT_USAGE, Exit};
+use crate::config::{ProcessEnv, claude_home};
+use crate::converters::usage::{self, Grouping, PriceTable, Report, ScanOptions};
+
+pub fn run(ctx: &Context, args: StatsArgs) -> anyhow::Result<Exit> {
+    let roots = if args.inputs.is_empty() {
+        let home =
+            claude_home(&ProcessEnv).map_err(|e| CommandError::new(EXIT_USAGE, e.to_string()))?;
+        let projects = home.join("projects");
+        if !projects.is_dir() {
+            return Err(CommandError::new(
+                EXIT_USAGE,
+                format!(
+                    "{}: no such folder (Claude Code's projects folder)\n  fix: give transcript files or folders, or set CLAUDE_CONFIG_DIR to Claude Code's home",
+                    projects.display()
+                ),
+            )
+            .into());
+        }
+        vec![projects]
+    } else {
+        args.inputs.clone()
+    };
+    let files = input_files(&roots)?;
+    let tz = TimeZone::system();
+    let opts = ScanOptions {
+        strict: args.strict,
+        since: args
+            .since
+            .as_deref()
+            .map(|s| parse_time("--since", s, &tz))
+            .transpose()?,
+        until: args
+            .until
+            .as_deref()
+            .map(|s| parse_time("--until", s, &tz))
+            .transpose()?,
+        threads: 0,
+    };
+    let mut prices = PriceTable::builtin();
+    if let Some(p) = &args.pricing {
+        prices = prices
+            .with_file(p)
+            .map_err(|e| CommandError::new(EXIT_USAGE, e.to_string()))?;
+    }
+    let grouping = match args.by {
+        GroupBy::Session => Grouping::Session,
+        GroupBy::Day => Grouping::Day,
+        GroupBy::Month => Grouping::Month,
+        GroupBy::Model => Grouping::Model,
+        GroupBy::Project => Grouping::Project,
+    };
+    let report = usage::count(&files, grouping, &prices, &tz, &opts).map_err(|e| {
+        let code = match e {
+            usage::UsageError::Export { .. } => EXIT_BAD_INPUT,
+            _ => EXIT_USAGE,
+        };
+        CommandError::new(code, e.to_string())
+    })?;
+    tracing::info!(
+        files = report.files,
+        groups = report.groups.len(),
+        "transcript stats counted"
+    );
+    {
+        let mut err = std::io::stderr().lock();
+        for b in &report.bad_lines {
+            writeln!(err, "{b}")?;
+        }
+        if !ctx.out.quiet {
+            for (model, tokens) in &report.unpriced {
+                writeln!(
+                    err,
+                    "warning: no price for model {model:?} ({tokens} tokens counted at no cost)\n  fix: add it with --pricing FILE"
+                )?;
+            }
+        }
+    }
+    if args.strict && !report.bad_lines.is_empty() {
+        // A strict run promises all or nothing: no partial counts.
+        return Err(
+            CommandError::new(EXIT_BAD_INPUT, "stopped at the first bad line (--strict)").into(),
+        );
+    }
+    let printed = (|| {
+        let mut out = std::io::stdout().lock();
+        match args.format {
+            StatsFormat::Json => print_json(&mut out, &report)?,
+            StatsFormat::Csv => print_csv(&mut out, &report)?,
+            StatsFormat::Table => print_table(&mut out, &report, args.by, ctx.out.color)?,
+        }
+        out.flush()?;
+        anyhow::Ok(())
+    })();
+    match printed {
+        Err(e) if reader_gone(&e) => {}
+        r => r?,
+    }
+    if !report.bad_lines.is_empty() {
+        let n = report.bad_lines.len();
+        return Err(CommandError::new(
+            EXIT_BAD_INPUT,
+            format!("{n} bad line(s), reported above; the rest was counted"),
+        )
+        .into());
+    }
+    Ok(EXIT_OK)
+}
+
+/// Whether writing failed because the reader closed the pipe (`| head`): it has all it
+/// wanted, which is no error.
+pub(crate) fn reader_gone(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+            || c.downcast_ref::<serde_json::Error>()
+                .is_some_and(|e| e.io_error_kind() == Some(std::io::ErrorKind::BrokenPipe))
+    })
+}
+
+/// Every transcript to read: files as given, and every `*.jsonl` below each folder, sorted so
+/// that output and error order never depend on the file system.
+fn input_files(roots: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for root in roots {
+        if root.is_dir() {
+            let mut found = Vec::new();
+            walk(root, &mut found)?;
+            found.sort();
+            files.extend(found);
+        } else if root.is_file() {
+            files.push(root.clone());
+        } else {
+            return Err(CommandError::new(
+                EXIT_USAGE,
+                format!("{}: no such file or folder", root.display()),
+            )
+            .into());
+        }
+    }
+    Ok(files)
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
+    let entries = std::fs::read_dir(dir)
+        .map_err(|e| CommandError::new(EXIT_USAGE, format!("{}: {e}", dir.display())))?;
+    for entry in entries {
+        let entry =
+            entry.map_err(|e| CommandError::new(EXIT_USAGE, format!("{}: {e}", dir.display())))?;
+        let path = entry.path();
+        let kind = entry.file_type()?;
+        if kind.is_dir() {
+            walk(&path, out)?;
+        } else if path.extension().is_some_and(|e| e == "jsonl") {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// `--since`/`--until`: an RFC 3339 time, or a date meaning its midnight in local time.
+fn parse_time(flag: &str, text: &str, tz: &TimeZone) -> anyhow::Result<Timestamp> {
+    if let Ok(t) = text.parse::<Timestamp>() {
+        return Ok(t);
+    }
+    match text.parse::<jiff::civil::Date>() {
+        Ok(d) => Ok(d
+            .to_zoned(tz.clone())
+            .map_err(|e| CommandError::new(EXIT_USAGE, format!("{flag} {text}: {e}")))?
+            .timestamp()),
+        Err(_) => Err(CommandError::new(
+            EXIT_USAGE,
+            format!(
+                "{flag} {text:?}: not a time\n  fix: give a date like 2026-11-27, or a time like 2026-11-27T09:00:00Z"
+            ),
+        )
+        .into()),
+    }
+}
+
+/// Costs are printed to the micro-dollar: finer digits are float noise, not money.
+fn round_cost(c: f64) -> f64 {
+    (c * 1_000_000.0).round() / 1_000_000.0
+}
+
+fn print_json(out: &mut impl Write, report: &Report) -> anyhow::Result<()> {
+    let mut r = report.clone();
+    for g in &mut r.groups {
+        g.totals.cost_usd = round_cost(g.totals.cost_usd);
+    }
+    r.total.cost_usd = round_cost(r.total.cost_usd);
+    serde_json::to_writer_pretty(&mut *out, &r)?;
+    writeln!(out)?;
+    Ok(())
+}
+
+/// A CSV field, quoted when it has to be (RFC 4180).
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+fn print_csv(out: &mut impl Write, report: &Report) -> anyhow::Result<()> {
+    writeln!(
+        out,
+        "key,input_tokens,output_tokens,cache_creation_tokens,cache_read_tokens,cost_usd,models"
+    )?;
+    for g in &report.groups {
+        let t = &g.totals.tokens;
+        writeln!(
+            out,
+            "{},{},{},{},{},{},{}",
+            csv_field(&g.key),
+            t.input_tokens,
+            t.output_tokens,
+            t.cache_creation_tokens,
+            t.cache_read_tokens,
+            round_cost(g.totals.cost_usd),
+            csv_field(&g.models.join(";"))
+        )?;
+    }
+    Ok(())
+}
+
+/// `1234567` as `1,234,567`.
+fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::with_capacity(s.len() + s.len() / 3);
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn print_table(
+    out: &mut impl Write,
+    report: &Report,
+    by: GroupBy,
+    color: bool,
+) -> anyhow::Result<()> {
+    use unicode_width::UnicodeWidthStr;
+
+    let first = match by {
+        GroupBy::Session => "Session",
+        GroupBy::Day => "Day",
+        GroupBy::Month => "Month",
+        GroupBy::Model => "Model",
+        GroupBy::Project => "Project",
+    };
+    let header = [
+        first,
+        "Input",
+        "Output",
+        "Cache write",
+        "Cache read",
+        "Cost (USD)",
+        "Models",
+    ];
+    let row = |key: &str, t: &usage::Totals, models: &str| -> [String; 7] {
+        [
+            key.to_string(),
+            thousands(t.tokens.input_tokens),
+            thousands(t.tokens.output_tokens),
+            thousands(t.tokens.cache_creation_tokens),
+            thousands(t.tokens.cache_read_tokens),
+            format!("{:.2}", t.cost_usd),
+            models.to_string(),
+        ]
+    };
+    // Grouped by model, the models column would repeat the key.
+    let columns = if by == GroupBy::Model { 6 } else { 7 };
+    let mut rows: Vec<[String; 7]> = report
+        .groups
+        .iter()
+        .map(|g| row(&g.key, &g.totals, &g.models.join(", ")))
+        .collect();
+    rows.push(row("Total", &report.total, ""));
+    let mut widths: Vec<usize> = header.iter().map(|h| h.width()).collect();
+    for r in &rows {
+        for (w, c) in widths.iter_mut().zip(r.iter()) {
+            *w = (*w).max(c.width());
+        }
+    }
+    let (bold, reset) = if color {
+        ("\x1b[1m", "\x1b[0m")
+    } else {
+        ("", "")
+    };
+    let line = |cells: &[String]| -> String {
+        let mut s = String::new();
+        for (i, c) in cells.iter().enumerate() {
+            let pad = widths[i].saturating_sub(c.width());
+            if i > 0 {
+                s.push_str("  ");
+            }
+            // Numbers right-aligned, names left-aligned.
+            if (1..=5).contains(&i) {
+                s.push_str(&" ".repeat(pad));
+                s.push_str(c);
+            } else {
+                s.push_str(c);
+                if i + 1 < cells.len() {
+                    s.push_str(&" ".repeat(pad));
+                }
+            }
+        }
+        s.trim_end().to_string()
+    };
+    let header: Vec<String> = header.iter().map(|h| h.to_string()).collect();
+    writeln!(out, "{bold}{}{reset}", line(&header[..columns]))?;
+    let n = rows.len();
+    for (i, r) in rows.iter().enumerate() {
+        if i + 1 == n {
+            writeln!(out, "{bold}{}{reset}", line(&r[..columns]))?;
+        } else {
+            writeln!(out, "{}", line(&r[..columns]))?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_get_thousands_separators() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(1234567), "1,234,567");
+    }
+
+    #[test]
+    fn csv_fields_are_quoted_when_needed() {
+        assert_eq!(csv_field("a"), "a");
+        assert_eq!(csv_field("a,b"), "\"a,b\"");
+        assert_eq!(csv_field("a\"b"), "\"a\"\"b\"");
+    }
+}

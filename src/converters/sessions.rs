@@ -1,0 +1,326 @@
+//! The Claude Code sessions on this machine, for `aisys transcript list`: one summary per
+//! `<claude home>/projects/<project>/<session>.jsonl` (id, folder, first prompt, first and last
+//! time, message count).
+//!
+//! Reads each transcript once, line by line, keeping a few fields of each line and nothing of its
+//! content past the first prompt. Subagent transcripts (`<session>/subagents/`, and the 2.0.x
+//! `agent-<id>.jsonl` beside the session) belong to their session and are not listed.
+//!
+//! Must not print or write: bad lines come back as [`BadLine`]s.
+
+use std::borrow::Cow;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use jiff::Timestamp;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use super::usage::{BadLine, MAX_LINE_BYTES, each_line, raw_str};
+
+/// Longest first prompt kept: enough to recognise a session, short enough for a list.
+pub const MAX_PROMPT_CHARS: usize = 200;
+
+/// Errors of listing sessions.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionsError {
+    #[error("{path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// One session's summary.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionInfo {
+    /// The session id (the transcript's file name), as `claude --resume` takes it.
+    pub id: String,
+    /// The folder the session ran in (its `cwd`), or the encoded project folder name when no
+    /// line says.
+    pub project_dir: String,
+    /// The first thing the user asked, on one line, cut at [`MAX_PROMPT_CHARS`].
+    pub first_prompt: Option<String>,
+    pub started: Option<Timestamp>,
+    pub last_activity: Option<Timestamp>,
+    /// User prompts and tool results, plus model responses (a response written as several
+    /// lines counts once).
+    pub messages: u64,
+    /// The transcript file.
+    pub path: PathBuf,
+}
+
+/// Every session found, newest activity first, and the lines that could not be read.
+#[derive(Debug, Default)]
+pub struct SessionList {
+    pub sessions: Vec<SessionInfo>,
+    pub bad_lines: Vec<BadLine>,
+}
+
+/// The session transcripts directly in each project folder of `projects`.
+fn session_files(projects: &Path) -> Result<Vec<PathBuf>, SessionsError> {
+    let err = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| SessionsError::Read { path, source }
+    };
+    let mut files = Vec::new();
+    for project in std::fs::read_dir(projects).map_err(err(projects))? {
+        let project = project.map_err(err(projects))?.path();
+        if !project.is_dir() {
+            continue;
+        }
+        for entry in std::fs::read_dir(&project).map_err(err(&project))? {
+            let path = entry.map_err(err(&project))?.path();
+            let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+            if path.is_file()
+                && name
+                    .as_deref()
+                    .is_some_and(|n| n.ends_with(".jsonl") && !n.starts_with("agent-"))
+            {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// Lists the sessions under `projects` (Claude Code's `projects` folder), reading files on
+/// every core.
+pub fn list_sessions(projects: &Path) -> Result<SessionList, SessionsError> {
+    let files = session_files(projects)?;
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(files.len())
+        .max(1);
+    let next = AtomicUsize::new(0);
+    type Slot = Option<Result<(SessionInfo, Vec<BadLine>), SessionsError>>;
+    let results: Mutex<Vec<Slot>> = Mutex::new((0..files.len()).map(|_| None).collect());
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| {
+                let mut buf = Vec::new();
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= files.len() {
+                        break;
+                    }
+                    let r = summarize(&files[i], &mut buf);
+                    results.lock().unwrap_or_else(|p| p.into_inner())[i] = Some(r);
+                }
+            });
+        }
+    });
+    let mut list = SessionList::default();
+    for r in results
+        .into_inner()
+        .unwrap_or_else(|p| p.into_inner())
+        .into_iter()
+        .flatten()
+    {
+        let (info, bad) = r?;
+        list.sessions.push(info);
+        list.bad_lines.extend(bad);
+    }
+    // Newest first; sessions without any time last, then by id so the order is stable.
+    list.sessions.sort_by(|a, b| {
+        b.last_activity
+            .cmp(&a.last_activity)
+            .then_with(|| a.id.cmp(&b.id))
+    });
+    Ok(list)
+}
+
+/// The fields of a line that a summary needs; the rest is skipped unparsed.
+#[derive(Deserialize)]
+struct LineFields<'a> {
+    #[serde(borrow, default, rename = "type")]
+    kind: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    timestamp: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    cwd: Option<&'a RawValue>,
+    #[serde(borrow, default, rename = "isMeta")]
+    is_meta: Option<&'a RawValue>,
+    #[serde(borrow, default, rename = "isCompactSummary")]
+    is_compact_summary: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    message: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+struct MessageFields<'a> {
+    #[serde(borrow, default)]
+    id: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    content: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+struct Block<'a> {
+    #[serde(borrow, default, rename = "type")]
+    kind: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    text: Option<Cow<'a, str>>,
+}
+
+/// User text that Claude Code writes itself (slash commands, their output, reminders): not what
+/// the user asked.
+const GENERATED_PREFIXES: &[&str] = &[
+    "<command-",
+    "<local-command-",
+    "<system-reminder>",
+    "<bash-",
+    "Caveat: ",
+];
+
+/// The user's own words in a user message's `content`, if it has any.
+fn prompt_text(content: &RawValue) -> Option<String> {
+    let text: String = if content.get().starts_with('"') {
+        serde_json::from_str::<Cow<'_, str>>(content.get())
+            .ok()?
+            .into_owned()
+    } else {
+        let blocks: Vec<Block> = serde_json::from_str(content.get()).ok()?;
+        blocks
+            .into_iter()
+            .find(|b| b.kind.as_deref() == Some("text"))
+            .and_then(|b| b.text)?
+            .into_owned()
+    };
+    let text = text.trim();
+    if text.is_empty() || GENERATED_PREFIXES.iter().any(|p| text.starts_with(p)) {
+        return None;
+    }
+    let one_line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    Some(match one_line.char_indices().nth(MAX_PROMPT_CHARS) {
+        Some((i, _)) => format!("{}…", &one_line[..i]),
+        None => one_line,
+    })
+}
+
+fn summarize(path: &Path, buf: &mut Vec<u8>) -> Result<(SessionInfo, Vec<BadLine>), SessionsError> {
+    let read_err = |source| SessionsError::Read {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut file = std::fs::File::open(path).map_err(read_err)?;
+    let project_folder = path
+        .parent()
+        .and_then(|p| p.file_name())
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    let mut info = SessionInfo {
+        id: path
+            .file_stem()
+            .map_or_else(String::new, |s| s.to_string_lossy().into_owned()),
+        project_dir: String::new(),
+        first_prompt: None,
+        started: None,
+        last_activity: None,
+        messages: 0,
+        path: path.to_path_buf(),
+    };
+    let mut bad = Vec::new();
+    let mut last_response_id: Option<String> = None;
+    let too_long = each_line(&mut file, buf, |number, line| {
+        let line = line.trim_ascii();
+        if line.is_empty() {
+            return true;
+        }
+        let fields: LineFields = match serde_json::from_slice(line) {
+            Ok(f) => f,
+            Err(e) => {
+                let what = if e.is_data() {
+                    "not a JSON object".to_string()
+                } else {
+                    format!("not JSON: {e}")
+                };
+                bad.push(BadLine::new(&path.display().to_string(), number, what));
+                return true;
+            }
+        };
+        if let Some(t) = raw_str(fields.timestamp).and_then(|t| t.parse::<Timestamp>().ok()) {
+            info.started = Some(info.started.map_or(t, |s| s.min(t)));
+            info.last_activity = Some(info.last_activity.map_or(t, |l| l.max(t)));
+        }
+        if info.project_dir.is_empty()
+            && let Some(cwd) = raw_str(fields.cwd)
+        {
+            info.project_dir = cwd.into_owned();
+        }
+        let kind = raw_str(fields.kind);
+        let message = fields
+            .message
+            .filter(|m| m.get().starts_with('{'))
+            .and_then(|m| serde_json::from_str::<MessageFields>(m.get()).ok());
+        match (kind.as_deref(), message) {
+            (Some("user"), Some(m)) => {
+                let meta = matches!(fields.is_meta.map(|v| v.get()), Some("true"))
+                    || matches!(fields.is_compact_summary.map(|v| v.get()), Some("true"));
+                if !meta {
+                    info.messages += 1;
+                    if info.first_prompt.is_none() {
+                        info.first_prompt = m.content.and_then(prompt_text);
+                    }
+                }
+            }
+            (Some("assistant"), Some(m)) => {
+                // One response is several consecutive lines sharing its id.
+                let id = m.id.map(Cow::into_owned);
+                if id.is_none() || id != last_response_id {
+                    info.messages += 1;
+                }
+                last_response_id = id;
+            }
+            _ => {}
+        }
+        true
+    })
+    .map_err(read_err)?;
+    if let Some(number) = too_long {
+        bad.push(BadLine::new(
+            &path.display().to_string(),
+            number,
+            format!("line longer than {MAX_LINE_BYTES} bytes; skipped the rest of the file"),
+        ));
+    }
+    if info.project_dir.is_empty() {
+        info.project_dir = project_folder;
+    }
+    Ok((info, bad))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw(s: &str) -> Box<RawValue> {
+        RawValue::from_string(s.to_string()).unwrap()
+    }
+
+    #[test]
+    fn prompts_are_the_users_words_on_one_line() {
+        assert_eq!(
+            prompt_text(&raw(r#""fix\n  the bug""#)).as_deref(),
+            Some("fix the bug")
+        );
+        assert_eq!(
+            prompt_text(&raw(r#"[{"type":"image"},{"type":"text","text":"look"}]"#)).as_deref(),
+            Some("look")
+        );
+        assert_eq!(
+            prompt_text(&raw(r#""<command-name>/clear</command-name>""#)),
+            None
+        );
+        assert_eq!(
+            prompt_text(&raw(
+                r#"[{"type":"tool_result","tool_use_id":"t","content":"x"}]"#
+            )),
+            None
+        );
+        let long = format!("\"{}\"", "a".repeat(MAX_PROMPT_CHARS + 5));
+        let cut = prompt_text(&raw(&long)).unwrap();
+        assert_eq!(cut.chars().count(), MAX_PROMPT_CHARS + 1);
+    }
+}

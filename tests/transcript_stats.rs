@@ -1,0 +1,660 @@
+//! `aisys transcript stats` through the real binary: on the recorded transcripts in
+//! ../shared/fixtures (or `AISYS_FIXTURES_DIR`), and on a small Claude Code home written here
+//! whose every count and price is known, so each expected number is worked out in the test.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::{Value, json};
+
+fn fixture(rel: &str) -> PathBuf {
+    let dir = std::env::var("AISYS_FIXTURES_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| {
+            PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures"))
+        });
+    let p = dir.join(rel);
+    assert!(
+        p.exists(),
+        "fixture {} is missing (set AISYS_FIXTURES_DIR)",
+        p.display()
+    );
+    p
+}
+
+/// Runs `aisys transcript stats ARGS` in UTC, with `CLAUDE_CONFIG_DIR` set to `home`.
+fn stats(home: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_aisys"))
+        .args(["transcript", "stats"])
+        .args(args)
+        .env("TZ", "UTC")
+        .env("CLAUDE_CONFIG_DIR", home)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn json_of(o: &Output) -> Value {
+    assert!(
+        o.status.success(),
+        "exit {:?}\nstderr: {}",
+        o.status.code(),
+        stderr(o)
+    );
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", stdout(o)))
+}
+
+/// The four counters of a JSON group or total.
+fn counts(v: &Value) -> [u64; 4] {
+    [
+        "input_tokens",
+        "output_tokens",
+        "cache_creation_tokens",
+        "cache_read_tokens",
+    ]
+    .map(|k| v[k].as_u64().unwrap_or_else(|| panic!("{k} in {v}")))
+}
+
+fn group<'a>(report: &'a Value, key: &str) -> &'a Value {
+    report["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["key"] == key)
+        .unwrap_or_else(|| panic!("no group {key} in {report:#}"))
+}
+
+fn keys(report: &Value) -> Vec<String> {
+    report["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["key"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn assert_cost(v: &Value, want: f64) {
+    let got = v["cost_usd"].as_f64().unwrap();
+    assert!((got - want).abs() < 1e-9, "cost {got}, want {want} in {v}");
+}
+
+/// Published prices, USD per million tokens: input, output, cache write, cache read.
+const SONNET_4_5: [f64; 4] = [3.0, 15.0, 3.75, 0.30];
+const HAIKU_4_5: [f64; 4] = [1.0, 5.0, 1.25, 0.10];
+const OPUS_4_8: [f64; 4] = [5.0, 25.0, 6.25, 0.50];
+
+fn cost(price: [f64; 4], tokens: [u64; 4]) -> f64 {
+    (0..4).map(|i| price[i] * tokens[i] as f64).sum::<f64>() / 1e6
+}
+
+fn add(a: [u64; 4], b: [u64; 4]) -> [u64; 4] {
+    [a[0] + b[0], a[1] + b[1], a[2] + b[2], a[3] + b[3]]
+}
+
+const SONNET: &str = "claude-sonnet-4-5-20250929";
+const HAIKU: &str = "claude-haiku-4-5-20251001";
+
+/// One assistant line as Claude Code writes it: one content block, the response's usage.
+/// `ids` are the session, `message.id` and `requestId`.
+fn assistant(
+    ids: [&str; 3],
+    model: &str,
+    time: &str,
+    t: [u64; 4],
+    block: Value,
+    sidechain: bool,
+) -> String {
+    let [session, id, req] = ids;
+    json!({
+        "parentUuid": null, "isSidechain": sidechain, "type": "assistant",
+        "uuid": format!("u-{id}-{}", block["type"].as_str().unwrap()),
+        "timestamp": time, "sessionId": session, "version": "2.1.197", "requestId": req,
+        "message": {
+            "id": id, "type": "message", "role": "assistant", "model": model,
+            "content": [block],
+            "usage": {
+                "input_tokens": t[0], "output_tokens": t[1],
+                "cache_creation_input_tokens": t[2], "cache_read_input_tokens": t[3],
+                "service_tier": "standard"
+            }
+        }
+    })
+    .to_string()
+}
+
+fn user(session: &str, time: &str, text: &str) -> String {
+    json!({"type": "user", "sessionId": session, "timestamp": time, "uuid": "u",
+           "message": {"role": "user", "content": text}})
+    .to_string()
+}
+
+// The responses of the home below, with the usage each is counted with.
+/// sess-a's first response, written as three lines whose usage grows: the last counts.
+const A1: [u64; 4] = [10, 20, 100, 1000];
+/// sess-a's second response, copied into sess-b on resume: counted once, in sess-a.
+const A2: [u64; 4] = [5, 50, 0, 2000];
+/// A subagent of sess-a (its own file under sess-a/subagents).
+const S1: [u64; 4] = [7, 3, 0, 0];
+/// sess-b's own response.
+const B1: [u64; 4] = [1000, 200, 0, 0];
+
+/// A Claude Code home: two projects, two sessions, a subagent file, a resumed copy.
+fn home() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let app = dir.path().join("projects/-home-u-app");
+    let lib = dir.path().join("projects/-home-u-lib");
+    std::fs::create_dir_all(app.join("sess-a/subagents")).unwrap();
+    std::fs::create_dir_all(&lib).unwrap();
+    let t1 = "2026-10-30T10:00:00.000Z";
+    let t2 = "2026-10-31T23:30:00.000Z";
+    let a = [
+        user("sess-a", t1, "fix the bug"),
+        assistant(
+            ["sess-a", "msg_A1", "req_A1"],
+            SONNET,
+            t1,
+            [10, 1, 100, 1000],
+            json!({"type": "thinking", "thinking": "hmm", "signature": "s"}),
+            false,
+        ),
+        assistant(
+            ["sess-a", "msg_A1", "req_A1"],
+            SONNET,
+            t1,
+            [10, 5, 100, 1000],
+            json!({"type": "text", "text": "Looking."}),
+            false,
+        ),
+        assistant(
+            ["sess-a", "msg_A1", "req_A1"],
+            SONNET,
+            t1,
+            A1,
+            json!({"type": "tool_use", "id": "toolu_1", "name": "Bash", "input": {"command": "ls"}}),
+            false,
+        ),
+        json!({"type": "user", "sessionId": "sess-a", "timestamp": t1, "message": {"role": "user",
+               "content": [{"type": "tool_result", "tool_use_id": "toolu_1", "content": "a.rs"}]}})
+        .to_string(),
+        assistant(
+            ["sess-a", "msg_A2", "req_A2"],
+            SONNET,
+            t2,
+            A2,
+            json!({"type": "text", "text": "Done."}),
+            false,
+        ),
+        json!({"type": "summary", "summary": "Bug fix", "leafUuid": "u"}).to_string(),
+    ];
+    std::fs::write(app.join("sess-a.jsonl"), a.join("\n") + "\n").unwrap();
+    let side = [assistant(
+        ["sess-a", "msg_S1", "req_S1"],
+        HAIKU,
+        "2026-11-01T08:00:00.000Z",
+        S1,
+        json!({"type": "text", "text": "found it"}),
+        true,
+    )];
+    std::fs::write(
+        app.join("sess-a/subagents/agent-x.jsonl"),
+        side.join("\n") + "\n",
+    )
+    .unwrap();
+    let b = [
+        assistant(
+            ["sess-b", "msg_A2", "req_A2"],
+            SONNET,
+            t2,
+            A2,
+            json!({"type": "text", "text": "Done."}),
+            false,
+        ),
+        user("sess-b", "2026-11-02T11:59:00.000Z", "and now the docs"),
+        assistant(
+            ["sess-b", "msg_B1", "req_B1"],
+            HAIKU,
+            "2026-11-02T12:00:00.000Z",
+            B1,
+            json!({"type": "text", "text": "ok"}),
+            false,
+        ),
+    ];
+    // No trailing newline: the last line counts all the same.
+    std::fs::write(lib.join("sess-b.jsonl"), b.join("\n")).unwrap();
+    dir
+}
+
+#[test]
+fn recorded_transcript_counts_each_response_once() {
+    // Claude Code 2.1.197 wrote msg_1 as three lines (thinking, text, tool_use), each with the
+    // usage 100 in / 42 out; msg_3 and msg_5 once each.
+    let f = fixture("claude-code-2.1.197/transcript-tool-run.jsonl");
+    let r = json_of(&stats(
+        Path::new("/nonexistent"),
+        &[f.to_str().unwrap(), "--format", "json"],
+    ));
+    let want = [3 * 100, 3 * 42, 0, 0];
+    assert_eq!(counts(&r["total"]), want);
+    assert_cost(&r["total"], cost(OPUS_4_8, want));
+    assert_eq!(keys(&r), ["8d9fe6d2-189f-4ca8-a400-4ce669939d52"]);
+    let g = &r["groups"][0];
+    assert_eq!(counts(g), want);
+    assert_eq!(g["models"], json!(["claude-opus-4-8"]));
+}
+
+#[test]
+fn default_input_is_claude_config_dir_projects_by_session() {
+    let h = home();
+    let r = json_of(&stats(h.path(), &["--format", "json"]));
+    assert_eq!(keys(&r), ["sess-a", "sess-b"]);
+    let a = group(&r, "sess-a");
+    assert_eq!(counts(a), add(add(A1, A2), S1));
+    assert_cost(
+        a,
+        cost(SONNET_4_5, A1) + cost(SONNET_4_5, A2) + cost(HAIKU_4_5, S1),
+    );
+    assert_eq!(a["models"], json!([HAIKU, SONNET]));
+    let b = group(&r, "sess-b");
+    assert_eq!(counts(b), B1);
+    assert_eq!(b["models"], json!([HAIKU]));
+    assert_eq!(counts(&r["total"]), add(add(add(A1, A2), S1), B1));
+    assert_cost(
+        &r["total"],
+        cost(SONNET_4_5, A1) + cost(SONNET_4_5, A2) + cost(HAIKU_4_5, S1) + cost(HAIKU_4_5, B1),
+    );
+}
+
+#[test]
+fn groups_by_day_month_model_and_project() {
+    let h = home();
+    let by = |g: &str| json_of(&stats(h.path(), &["--by", g, "--format", "json"]));
+
+    let day = by("day");
+    assert_eq!(
+        keys(&day),
+        ["2026-10-30", "2026-10-31", "2026-11-01", "2026-11-02"]
+    );
+    assert_eq!(counts(group(&day, "2026-10-30")), A1);
+    assert_eq!(counts(group(&day, "2026-10-31")), A2);
+    assert_eq!(counts(group(&day, "2026-11-01")), S1);
+    assert_eq!(counts(group(&day, "2026-11-02")), B1);
+
+    let month = by("month");
+    assert_eq!(keys(&month), ["2026-10", "2026-11"]);
+    assert_eq!(counts(group(&month, "2026-10")), add(A1, A2));
+    assert_eq!(counts(group(&month, "2026-11")), add(S1, B1));
+    assert_cost(group(&month, "2026-11"), cost(HAIKU_4_5, add(S1, B1)));
+
+    let model = by("model");
+    assert_eq!(keys(&model), [HAIKU, SONNET]);
+    assert_eq!(counts(group(&model, SONNET)), add(A1, A2));
+    assert_eq!(group(&model, SONNET)["models"], json!([SONNET]));
+    assert_eq!(counts(group(&model, HAIKU)), add(S1, B1));
+
+    let project = by("project");
+    assert_eq!(keys(&project), ["-home-u-app", "-home-u-lib"]);
+    assert_eq!(counts(group(&project, "-home-u-app")), add(add(A1, A2), S1));
+    assert_eq!(counts(group(&project, "-home-u-lib")), B1);
+}
+
+#[test]
+fn days_follow_the_local_time_zone() {
+    // 2026-10-31T23:30Z is already November 1st in Berlin (UTC+1 after the October change).
+    let h = home();
+    let o = Command::new(env!("CARGO_BIN_EXE_aisys"))
+        .args(["transcript", "stats", "--by", "day", "--format", "json"])
+        .env("TZ", "Europe/Berlin")
+        .env("CLAUDE_CONFIG_DIR", h.path())
+        .output()
+        .unwrap();
+    let r = json_of(&o);
+    assert_eq!(counts(group(&r, "2026-11-01")), add(A2, S1));
+}
+
+#[test]
+fn since_and_until_keep_a_window() {
+    let h = home();
+    let r = json_of(&stats(
+        h.path(),
+        &[
+            "--since",
+            "2026-10-31",
+            "--until",
+            "2026-11-02",
+            "--format",
+            "json",
+        ],
+    ));
+    assert_eq!(counts(&r["total"]), add(A2, S1));
+    let r = json_of(&stats(
+        h.path(),
+        &["--since", "2026-11-02T12:00:00Z", "--format", "json"],
+    ));
+    assert_eq!(counts(&r["total"]), B1);
+    let o = stats(h.path(), &["--since", "last tuesday"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--since"), "{}", stderr(&o));
+}
+
+#[test]
+fn csv_and_table_show_the_same_counts() {
+    let h = home();
+    let o = stats(h.path(), &["--format", "csv"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let a = add(add(A1, A2), S1);
+    let a_cost = cost(SONNET_4_5, A1) + cost(SONNET_4_5, A2) + cost(HAIKU_4_5, S1);
+    let lines: Vec<String> = stdout(&o).lines().map(str::to_string).collect();
+    assert_eq!(
+        lines[0],
+        "key,input_tokens,output_tokens,cache_creation_tokens,cache_read_tokens,cost_usd,models"
+    );
+    let fields: Vec<&str> = lines[1].split(',').collect();
+    assert_eq!(fields[0], "sess-a");
+    let nums: Vec<u64> = fields[1..5].iter().map(|f| f.parse().unwrap()).collect();
+    assert_eq!(nums, a);
+    assert!((fields[5].parse::<f64>().unwrap() - a_cost).abs() < 1e-6);
+    assert_eq!(fields[6], format!("{HAIKU};{SONNET}"));
+    assert!(lines[2].starts_with("sess-b,1000,200,0,0,"), "{}", lines[2]);
+    assert_eq!(lines.len(), 3);
+
+    let o = stats(h.path(), &["--by", "project"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    let header = text.lines().next().unwrap();
+    for col in [
+        "Project",
+        "Input",
+        "Output",
+        "Cache write",
+        "Cache read",
+        "Cost (USD)",
+    ] {
+        assert!(header.contains(col), "{header}");
+    }
+    assert!(!text.contains('\x1b'), "colors with NO_COLOR: {text:?}");
+    let app = text.lines().find(|l| l.starts_with("-home-u-app")).unwrap();
+    // 22 input, 73 output, 100 cache write, 3,000 cache read, in that order.
+    let cells: Vec<&str> = app.split_whitespace().collect();
+    assert_eq!(&cells[1..5], ["22", "73", "100", "3,000"], "{app}");
+    let total = text.lines().last().unwrap();
+    assert!(total.starts_with("Total"), "{text}");
+    assert!(total.contains("1,022"), "{total}");
+
+    // By model, a models column would only repeat the key.
+    let o = stats(h.path(), &["--by", "model"]);
+    let text = stdout(&o);
+    assert!(text.starts_with("Model "), "{text}");
+    assert!(!text.lines().next().unwrap().contains("Models"), "{text}");
+    let sonnet = text.lines().find(|l| l.starts_with(SONNET)).unwrap();
+    assert_eq!(sonnet.matches(SONNET).count(), 1, "{sonnet}");
+}
+
+#[test]
+fn pricing_file_overrides_the_table_in_toml_and_json() {
+    let h = home();
+    let toml = h.path().join("prices.toml");
+    std::fs::write(
+        &toml,
+        "[models.\"claude-sonnet-4-5\"]\ninput = 1.0\noutput = 2.0\ncache_write = 3.0\ncache_read = 4.0\n",
+    )
+    .unwrap();
+    let r = json_of(&stats(
+        h.path(),
+        &["--pricing", toml.to_str().unwrap(), "--format", "json"],
+    ));
+    let mine = [1.0, 2.0, 3.0, 4.0];
+    assert_cost(
+        &r["total"],
+        cost(mine, A1) + cost(mine, A2) + cost(HAIKU_4_5, S1) + cost(HAIKU_4_5, B1),
+    );
+
+    let js = h.path().join("prices.json");
+    std::fs::write(
+        &js,
+        r#"{"models": {"claude-haiku-4-5": {"input": 10, "output": 0, "cache_write": 0, "cache_read": 0}}}"#,
+    )
+    .unwrap();
+    let r = json_of(&stats(
+        h.path(),
+        &[
+            "--pricing",
+            js.to_str().unwrap(),
+            "--by",
+            "model",
+            "--format",
+            "json",
+        ],
+    ));
+    assert_cost(group(&r, HAIKU), (S1[0] + B1[0]) as f64 * 10.0 / 1e6);
+    assert_cost(group(&r, SONNET), cost(SONNET_4_5, add(A1, A2)));
+
+    std::fs::write(&toml, "[models.x]\ninput = \"cheap\"\n").unwrap();
+    let o = stats(h.path(), &["--pricing", toml.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("prices.toml"), "{}", stderr(&o));
+}
+
+#[test]
+fn bad_lines_are_reported_by_file_and_line_and_the_rest_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("s.jsonl");
+    let good = assistant(
+        ["s", "msg_1", "req_1"],
+        SONNET,
+        "2026-11-01T00:00:00Z",
+        A1,
+        json!({"type": "text", "text": "hi"}),
+        false,
+    );
+    let wrong_field = good.replace("\"input_tokens\":10", "\"input_tokens\":\"ten\"");
+    assert_ne!(wrong_field, good);
+    let lines = [
+        good.as_str(),
+        r#"{"type":"user","message":{"role":"user","content":"cut sh"#,
+        "not json at all",
+        wrong_field.as_str(),
+    ];
+    std::fs::write(&f, lines.join("\n") + "\n").unwrap();
+    let name = f.display().to_string();
+
+    let o = stats(dir.path(), &[&name, "--format", "json"]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains(&format!("{name}:2: not JSON")), "{err}");
+    assert!(err.contains(&format!("{name}:3: not JSON")), "{err}");
+    assert!(
+        err.contains(&format!(
+            "{name}:4: message.usage.input_tokens: expected a token count"
+        )),
+        "{err}"
+    );
+    assert!(!err.contains(&format!("{name}:1:")), "{err}");
+    let r: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(counts(&r["total"]), A1);
+
+    let o = stats(dir.path(), &[&name, "--strict"]);
+    assert_eq!(o.status.code(), Some(3));
+    let err = stderr(&o);
+    assert!(err.contains(&format!("{name}:2:")), "{err}");
+    assert!(!err.contains(&format!("{name}:3:")), "{err}");
+    assert!(o.stdout.is_empty(), "partial output under --strict");
+}
+
+#[test]
+fn missing_input_is_named_with_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let gone = dir.path().join("gone.jsonl");
+    let o = stats(dir.path(), &[gone.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("gone.jsonl"), "{}", stderr(&o));
+
+    // No input and no projects folder in CLAUDE_CONFIG_DIR.
+    let o = stats(dir.path(), &[]);
+    assert_eq!(o.status.code(), Some(2));
+    let want = dir.path().join("projects").display().to_string();
+    assert!(stderr(&o).contains(&want), "{}", stderr(&o));
+    assert!(stderr(&o).contains("CLAUDE_CONFIG_DIR"), "{}", stderr(&o));
+}
+
+#[test]
+fn opencode_export_is_counted_from_its_messages() {
+    // Three assistant steps of claude-sonnet-4-5, each 100 in / 42 out, no cache.
+    let f = fixture("opencode-1.18.33/export-tool-run.json");
+    let r = json_of(&stats(
+        Path::new("/nonexistent"),
+        &[f.to_str().unwrap(), "--format", "json"],
+    ));
+    let want = [300, 126, 0, 0];
+    assert_eq!(counts(&r["total"]), want);
+    assert_cost(&r["total"], cost(SONNET_4_5, want));
+    assert_eq!(keys(&r), ["ses_df209d12dffeRnstLYh7fDBTPG"]);
+    assert_eq!(r["groups"][0]["models"], json!(["claude-sonnet-4-5"]));
+
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("export.json");
+    std::fs::write(&bad, r#"{"info": {"id": "x"}, "messages": 3}"#).unwrap();
+    let o = stats(dir.path(), &[bad.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(stderr(&o).contains("export.json"), "{}", stderr(&o));
+}
+
+#[test]
+fn unknown_models_are_counted_and_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("s.jsonl");
+    let line = assistant(
+        ["s", "msg_1", "req_1"],
+        "claude-future-9",
+        "2026-11-01T00:00:00Z",
+        B1,
+        json!({"type": "text", "text": "hi"}),
+        false,
+    );
+    std::fs::write(&f, line + "\n").unwrap();
+    let o = stats(dir.path(), &[f.to_str().unwrap(), "--format", "json"]);
+    let r = json_of(&o);
+    assert_eq!(counts(&r["total"]), B1);
+    assert_cost(&r["total"], 0.0);
+    assert!(stderr(&o).contains("claude-future-9"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--pricing"), "{}", stderr(&o));
+}
+
+#[test]
+fn usage_is_read_only_where_claude_code_puts_it() {
+    // Text that mentions "usage", a Task result's own `usage` summary, and a 2.0.x progress line
+    // carrying a subagent's response in `data.message.message`.
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("s.jsonl");
+    let lines = [
+        json!({"type": "user", "timestamp": "2026-11-01T00:00:00Z",
+               "message": {"role": "user", "content": "why is the \"usage\" so high?"}})
+        .to_string(),
+        json!({"type": "queue-operation", "content": "\"usage\": {\"input_tokens\": 5}"}).to_string(),
+        json!({"type": "user", "timestamp": "2026-11-01T00:00:01Z",
+               "message": {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t", "content": "done"}]},
+               "toolUseResult": {"status": "completed", "usage": {"input_tokens": 999, "output_tokens": 999}}})
+        .to_string(),
+        json!({"type": "progress", "sessionId": "s", "data": {"type": "agent_progress", "message": {
+            "type": "assistant", "timestamp": "2026-11-01T00:00:02Z", "requestId": "req_p",
+            "message": {"id": "msg_p", "model": HAIKU, "role": "assistant", "content": [],
+                        "usage": {"input_tokens": S1[0], "output_tokens": S1[1],
+                                  "cache_creation_input_tokens": S1[2], "cache_read_input_tokens": S1[3]}}}}})
+        .to_string(),
+        assistant(
+            ["s", "msg_1", "req_1"],
+            SONNET,
+            "2026-11-01T00:00:03Z",
+            A1,
+            json!({"type": "text", "text": "the usage is fine"}),
+            false,
+        ),
+    ];
+    std::fs::write(&f, lines.join("\n") + "\n").unwrap();
+    let r = json_of(&stats(
+        dir.path(),
+        &[f.to_str().unwrap(), "--by", "model", "--format", "json"],
+    ));
+    assert_eq!(counts(group(&r, HAIKU)), S1);
+    assert_eq!(counts(group(&r, SONNET)), A1);
+    assert_eq!(counts(&r["total"]), add(S1, A1));
+}
+
+#[test]
+fn a_line_over_64_mib_is_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("huge.jsonl");
+    let good = assistant(
+        ["s", "msg_1", "req_1"],
+        SONNET,
+        "2026-11-01T00:00:00Z",
+        A1,
+        json!({"type": "text", "text": "hi"}),
+        false,
+    );
+    let mut text = good + "\n";
+    text.push_str("{\"type\":\"user\",\"message\":\"");
+    text.push_str(&"x".repeat(64 * 1024 * 1024));
+    text.push_str("\"}\n");
+    std::fs::write(&f, text).unwrap();
+    let o = stats(dir.path(), &[f.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(&format!(
+            "{}:2: line longer than 67108864 bytes",
+            f.display()
+        )),
+        "{}",
+        stderr(&o)
+    );
+    let r: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(counts(&r["total"]), A1);
+}
+
+#[test]
+fn advisor_iterations_count_under_their_own_model() {
+    // A response that consulted the advisor tool: its `usage.iterations` has the advisor's own
+    // step, on another model, not included in the response's counters. Written as two
+    // content-block lines, like any response.
+    const ADVISED: [u64; 4] = [40, 300, 0, 500];
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("s.jsonl");
+    let line = |block: Value| {
+        let mut v: Value = serde_json::from_str(&assistant(
+            ["s", "msg_1", "req_1"],
+            SONNET,
+            "2026-11-01T00:00:00Z",
+            A1,
+            block,
+            false,
+        ))
+        .unwrap();
+        v["message"]["usage"]["iterations"] = json!([
+            {"type": "message", "input_tokens": A1[0], "output_tokens": 5},
+            {"type": "advisor_message", "model": "claude-opus-4-8",
+             "input_tokens": ADVISED[0], "output_tokens": ADVISED[1],
+             "cache_creation_input_tokens": ADVISED[2], "cache_read_input_tokens": ADVISED[3]},
+        ]);
+        v.to_string()
+    };
+    let lines = [
+        line(json!({"type": "text", "text": "asking"})),
+        line(json!({"type": "text", "text": "done"})),
+    ];
+    std::fs::write(&f, lines.join("\n") + "\n").unwrap();
+    let r = json_of(&stats(
+        dir.path(),
+        &[f.to_str().unwrap(), "--by", "model", "--format", "json"],
+    ));
+    assert_eq!(counts(group(&r, SONNET)), A1);
+    assert_eq!(counts(group(&r, "claude-opus-4-8")), ADVISED);
+    assert_eq!(counts(&r["total"]), add(A1, ADVISED));
+    assert_cost(&r["total"], cost(SONNET_4_5, A1) + cost(OPUS_4_8, ADVISED));
+}
