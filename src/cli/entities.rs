@@ -7,6 +7,8 @@ use clap::{Args, Subcommand, ValueEnum};
 use super::transcript::TableFormat;
 use super::{Context, Exit, not_implemented};
 
+mod list;
+
 /// Find, inspect and install Claude Code plugins, skills, commands, agents and marketplaces.
 ///
 /// Works on the same files Claude Code reads (~/.claude, a project's .claude/, and
@@ -174,16 +176,15 @@ pub enum InstallScope {
     Project,
 }
 
-pub fn run(_ctx: &Context, cmd: EntitiesCommand) -> anyhow::Result<Exit> {
-    let name = match cmd {
-        EntitiesCommand::List(_) => "entities list",
-        EntitiesCommand::Show(_) => "entities show",
-        EntitiesCommand::Install(_) => "entities install",
-        EntitiesCommand::Uninstall(_) => "entities uninstall",
-        EntitiesCommand::Enable(_) => "entities enable",
-        EntitiesCommand::Disable(_) => "entities disable",
-        EntitiesCommand::Validate(_) => "entities validate",
-        EntitiesCommand::Marketplace(_) => "entities marketplace",
-    };
-    Err(not_implemented(name))
+pub fn run(ctx: &Context, cmd: EntitiesCommand) -> anyhow::Result<Exit> {
+    match cmd {
+        EntitiesCommand::List(args) => list::list(ctx, args),
+        EntitiesCommand::Show(args) => list::show(ctx, args),
+        EntitiesCommand::Install(_) => Err(not_implemented("entities install")),
+        EntitiesCommand::Uninstall(_) => Err(not_implemented("entities uninstall")),
+        EntitiesCommand::Enable(_) => Err(not_implemented("entities enable")),
+        EntitiesCommand::Disable(_) => Err(not_implemented("entities disable")),
+        EntitiesCommand::Validate(_) => Err(not_implemented("entities validate")),
+        EntitiesCommand::Marketplace(_) => Err(not_implemented("entities marketplace")),
+    }
 }
