@@ -8,6 +8,7 @@ use super::transcript::TableFormat;
 use super::{Context, Exit, not_implemented};
 
 mod list;
+mod plugins;
 
 /// Find, inspect and install Claude Code plugins, skills, commands, agents and marketplaces.
 ///
@@ -180,11 +181,11 @@ pub fn run(ctx: &Context, cmd: EntitiesCommand) -> anyhow::Result<Exit> {
     match cmd {
         EntitiesCommand::List(args) => list::list(ctx, args),
         EntitiesCommand::Show(args) => list::show(ctx, args),
-        EntitiesCommand::Install(_) => Err(not_implemented("entities install")),
-        EntitiesCommand::Uninstall(_) => Err(not_implemented("entities uninstall")),
-        EntitiesCommand::Enable(_) => Err(not_implemented("entities enable")),
-        EntitiesCommand::Disable(_) => Err(not_implemented("entities disable")),
+        EntitiesCommand::Install(args) => plugins::install(ctx, args),
+        EntitiesCommand::Uninstall(args) => plugins::uninstall(ctx, args),
+        EntitiesCommand::Enable(args) => plugins::set_enabled(ctx, args, true),
+        EntitiesCommand::Disable(args) => plugins::set_enabled(ctx, args, false),
         EntitiesCommand::Validate(_) => Err(not_implemented("entities validate")),
-        EntitiesCommand::Marketplace(_) => Err(not_implemented("entities marketplace")),
+        EntitiesCommand::Marketplace(cmd) => plugins::marketplace(ctx, cmd),
     }
 }

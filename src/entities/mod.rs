@@ -18,8 +18,11 @@ use serde::Serialize;
 
 pub mod discover;
 pub mod frontmatter;
+pub mod git;
+pub mod install;
 pub mod layout;
 pub mod names;
+pub mod store;
 
 pub use discover::{Inventory, Roots, discover};
 

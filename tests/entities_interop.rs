@@ -1,0 +1,301 @@
+//! Interop with the real Claude Code CLI (2.1.197, from the test dependencies), both ways: the
+//! same marketplace installed with `claude plugin ...` in one home and with `aisys entities ...`
+//! in another gives the same records; Claude Code run against the mock model loads what aisys
+//! installed (and stops after `disable`); `aisys entities list` shows what Claude Code installed.
+//!
+//! Claude Code's `marketplace add` refuses `file://` URLs, so git sources are given as
+//! `https://git.example/...git` and a test-only git config rewrites that prefix to the local
+//! `file://` repositories (`url.<base>.insteadOf`): no network, real git on both sides.
+
+mod entities_support;
+mod mock_api;
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use entities_support::*;
+use mock_api::{Reply, Script, When, claude_bin};
+use serde_json::{Value, json};
+
+/// Runs the real `claude` with this world's HOME and Claude home.
+fn claude(w: &World, args: &[&str], extra_env: &[(&str, String)]) -> Output {
+    let mut c = Command::new(claude_bin());
+    c.args(args)
+        .current_dir(&w.project)
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("HOME", &w.home)
+        .env("CLAUDE_CONFIG_DIR", &w.claude)
+        .env("GIT_CONFIG_GLOBAL", w.path().join("gitconfig"))
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("DISABLE_TELEMETRY", "1")
+        .env("DISABLE_AUTOUPDATER", "1")
+        .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
+        .stdin(Stdio::null());
+    for (k, v) in extra_env {
+        c.env(k, v);
+    }
+    c.output().unwrap()
+}
+
+fn ok(out: &Output, what: &str) {
+    assert!(
+        out.status.success(),
+        "{what}: {}\n{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+}
+
+/// Makes `<shared>/repos/<name>` git repositories reachable as `https://git.example/<name>.git`
+/// for both worlds.
+fn git_rewrite(worlds: &[&World], repos: &Path) {
+    for w in worlds {
+        write(
+            &w.path().join("gitconfig"),
+            &format!(
+                "[url \"file://{}/\"]\n\tinsteadOf = https://git.example/\n",
+                repos.display()
+            ),
+        );
+    }
+}
+
+/// The records that must agree, with timestamps dropped and paths made relative to the home.
+fn normalized(w: &World) -> Value {
+    let strip = |v: &Value| -> Value {
+        let s = serde_json::to_string(v).unwrap();
+        let s = s.replace(&w.claude.display().to_string(), "<home>");
+        let s = s.replace(&w.project.display().to_string(), "<project>");
+        let mut v: Value = serde_json::from_str(&s).unwrap();
+        fn drop_times(v: &mut Value) {
+            match v {
+                Value::Object(m) => {
+                    m.remove("lastUpdated");
+                    m.remove("installedAt");
+                    m.values_mut().for_each(drop_times);
+                }
+                Value::Array(a) => a.iter_mut().for_each(drop_times),
+                _ => {}
+            }
+        }
+        drop_times(&mut v);
+        v
+    };
+    let settings = read_json(&w.claude.join("settings.json"));
+    let project_settings = read_json(&w.project.join(".claude/settings.json"));
+    json!({
+        "installed": strip(&read_json(&w.claude.join("plugins/installed_plugins.json"))),
+        "known": strip(&read_json(&w.claude.join("plugins/known_marketplaces.json"))),
+        "enabled": settings["enabledPlugins"],
+        "extraKnownMarketplaces": strip(&settings["extraKnownMarketplaces"]),
+        "projectEnabled": project_settings["enabledPlugins"],
+    })
+}
+
+/// Files of a plugin copy in the cache, relative, without git's own files.
+fn files(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name == ".git" || name == ".in_use" {
+                continue;
+            }
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p.strip_prefix(dir).unwrap().display().to_string());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn same_records_as_claude_plugin_for_folder_and_git_marketplaces() {
+    let by_claude = World::new();
+    let by_aisys = World::new();
+    let shared = tempfile::tempdir().unwrap();
+    let repos = shared.path().join("repos");
+    // A folder marketplace, and a git marketplace whose plugins are a relative folder, an
+    // unversioned one, and one in its own git repository.
+    let folder = shared.path().join("folder-market");
+    write_marketplace(&folder, "local-market", &[("demo", Some("1.0.0"))]);
+    let gm = repos.join("market.git");
+    write_marketplace(
+        &gm,
+        "git-market",
+        &[("demo", Some("2.0.0")), ("nover", None)],
+    );
+    let own = repos.join("own.git");
+    write_demo_plugin(&own, "own", Some("0.3.0"));
+    commit_all(&own);
+    let mut doc = read_json(&gm.join(".claude-plugin/marketplace.json"));
+    doc["plugins"].as_array_mut().unwrap().push(json!({
+        "name": "own", "source": {"source": "url", "url": "https://git.example/own.git"}
+    }));
+    write(
+        &gm.join(".claude-plugin/marketplace.json"),
+        &doc.to_string(),
+    );
+    commit_all(&gm);
+    git_rewrite(&[&by_claude, &by_aisys], &repos);
+
+    let folder_s = folder.display().to_string();
+    let url = "https://git.example/market.git";
+    for args in [
+        vec!["plugin", "marketplace", "add", &folder_s],
+        vec!["plugin", "marketplace", "add", url],
+        vec!["plugin", "install", "demo@local-market"],
+        vec!["plugin", "install", "demo@git-market"],
+        vec!["plugin", "install", "nover@git-market"],
+        vec!["plugin", "install", "own@git-market"],
+        vec!["plugin", "install", "demo@git-market", "--scope", "project"],
+        vec!["plugin", "disable", "nover@git-market"],
+    ] {
+        ok(&claude(&by_claude, &args, &[]), &format!("claude {args:?}"));
+    }
+    for args in [
+        vec!["entities", "marketplace", "add", &folder_s],
+        vec!["entities", "marketplace", "add", url],
+        vec!["entities", "install", "demo@local-market"],
+        vec!["entities", "install", "demo@git-market"],
+        vec!["entities", "install", "nover@git-market"],
+        vec!["entities", "install", "own@git-market"],
+        vec![
+            "entities",
+            "install",
+            "demo@git-market",
+            "--scope",
+            "project",
+        ],
+        vec!["entities", "disable", "nover@git-market"],
+    ] {
+        ok(&by_aisys.aisys(&args), &format!("aisys {args:?}"));
+    }
+    let a = normalized(&by_claude);
+    let b = normalized(&by_aisys);
+    assert_eq!(a, b, "claude:\n{a:#}\naisys:\n{b:#}");
+    // The unversioned plugin is named by its commit, as Claude Code does.
+    let nover = &a["installed"]["plugins"]["nover@git-market"][0];
+    assert_eq!(nover["version"].as_str().unwrap().len(), 12);
+    // The copies hold the same files.
+    for rel in [
+        "plugins/cache/local-market/demo/1.0.0",
+        "plugins/cache/git-market/own/0.3.0",
+    ] {
+        assert_eq!(
+            files(&by_claude.claude.join(rel)),
+            files(&by_aisys.claude.join(rel)),
+            "{rel}"
+        );
+    }
+
+    // The other way: what Claude Code wrote, aisys lists.
+    let list = by_claude.list_json(&[]);
+    for id in ["demo@local-market", "demo@git-market", "own@git-market"] {
+        assert_eq!(one(&list, "plugin", id)["enabled"], true, "{id}");
+    }
+    assert_eq!(one(&list, "plugin", "nover@git-market")["enabled"], false);
+    assert_eq!(names(&list, "marketplace"), ["git-market", "local-market"]);
+    let skills = names(&list, "skill");
+    assert!(skills.contains(&"own:greet".to_string()), "{skills:?}");
+
+    // And what aisys wrote, Claude Code lists.
+    let out = claude(&by_aisys, &["plugin", "list", "--json"], &[]);
+    ok(&out, "claude plugin list");
+    let listed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let ids: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["id"].as_str())
+        .collect();
+    for id in ["demo@local-market", "own@git-market", "nover@git-market"] {
+        assert!(ids.contains(&id), "{id} in {listed:#}");
+    }
+}
+
+/// The `system/init` line of `claude -p --output-format stream-json --verbose`.
+fn init_line(w: &World) -> Value {
+    let mock = Script::new()
+        .always(When::Always, Reply::text("ok"))
+        .start();
+    let out = claude(
+        w,
+        &["-p", "hi", "--output-format", "stream-json", "--verbose"],
+        &[
+            ("ANTHROPIC_BASE_URL", mock.base_url()),
+            ("ANTHROPIC_API_KEY", "test".into()),
+        ],
+    );
+    ok(&out, "claude -p");
+    text(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|v| v["type"] == "system" && v["subtype"] == "init")
+        .expect("a system/init line")
+}
+
+fn strings(v: &Value) -> Vec<String> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .map(|x| match x {
+                    Value::String(s) => s.clone(),
+                    other => other["name"].as_str().unwrap_or_default().to_string(),
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn claude_code_loads_what_aisys_installed_and_not_after_disable() {
+    let w = World::new();
+    let market = w.path().join("market");
+    write_marketplace(&market, "local-market", &[("demo", Some("1.0.0"))]);
+    let market_s = market.display().to_string();
+    ok(
+        &w.aisys(&["entities", "marketplace", "add", &market_s]),
+        "marketplace add",
+    );
+    ok(
+        &w.aisys(&["entities", "install", "demo@local-market"]),
+        "install",
+    );
+
+    let init = init_line(&w);
+    let skills = strings(&init["skills"]);
+    let commands = strings(&init["slash_commands"]);
+    let agents = strings(&init["agents"]);
+    let plugins = strings(&init["plugins"]);
+    assert!(skills.contains(&"demo:greet".into()), "skills: {skills:?}");
+    assert!(
+        commands.contains(&"demo:review".into()),
+        "slash_commands: {commands:?}"
+    );
+    assert!(agents.contains(&"demo:tester".into()), "agents: {agents:?}");
+    assert!(plugins.contains(&"demo".into()), "plugins: {plugins:?}");
+
+    ok(
+        &w.aisys(&["entities", "disable", "demo@local-market"]),
+        "disable",
+    );
+    let init = init_line(&w);
+    let all = [
+        strings(&init["skills"]),
+        strings(&init["slash_commands"]),
+        strings(&init["agents"]),
+        strings(&init["plugins"]),
+    ]
+    .concat();
+    assert!(
+        !all.iter().any(|n| n.starts_with("demo")),
+        "still loaded after disable: {all:?}"
+    );
+}
