@@ -122,12 +122,18 @@ pub fn discover(roots: &Roots) -> Inventory {
     }
     sources.extend(plugin_sources(roots, &home, &enabled, &mut inv));
 
-    let scanned: Vec<(Vec<Entity>, Vec<Warning>)> = sources.par_iter().map(scan_source).collect();
+    let scanned: Vec<(&Source, Vec<Entity>, Vec<Warning>)> = sources
+        .par_iter()
+        .map(|s| {
+            let (es, ws) = scan_source(s);
+            (s, es, ws)
+        })
+        .collect();
     let mut ranked: Vec<(Entity, Rank)> = Vec::new();
-    for (es, ws) in scanned {
+    for (src, es, ws) in scanned {
         inv.warnings.extend(ws);
         for e in es {
-            let r = rank_of(&e, &sources);
+            let r = rank_of(&e, src.depth);
             ranked.push((e, r));
         }
     }
@@ -414,10 +420,8 @@ fn scan_skills(src: &Source, dir: &Path, es: &mut Vec<Entity>, ws: &mut Vec<Warn
     let mut entries: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
     entries.sort();
     for d in entries {
+        // No stat first: a folder without SKILL.md is skipped when the read finds nothing.
         let file = d.join("SKILL.md");
-        if !file.is_file() {
-            continue;
-        }
         let stem = d
             .file_name()
             .map(|s| s.to_string_lossy().into_owned())
@@ -488,6 +492,14 @@ fn read_entity(
 ) -> Option<Entity> {
     let text = match std::fs::read_to_string(file) {
         Ok(t) => t,
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+            ) =>
+        {
+            return None;
+        }
         Err(e) => {
             ws.push(Warning {
                 path: file.into(),
@@ -576,12 +588,8 @@ type Rank = (u8, usize, u8);
 /// Plugin entities are namespaced, so their rank only orders them after everything else.
 const PLUGIN_RANK: Rank = (3, 0, 0);
 
-fn rank_of(e: &Entity, sources: &[Source]) -> Rank {
-    let depth = sources
-        .iter()
-        .find(|s| s.scope == e.scope && e.path.starts_with(&s.root))
-        .map(|s| s.depth)
-        .unwrap_or(0);
+/// `depth` is that of the source the entity was read from.
+fn rank_of(e: &Entity, depth: usize) -> Rank {
     let kind = u8::from(e.kind == EntityKind::Command);
     match (e.kind, e.scope) {
         (EntityKind::Agent, Scope::Project) => (0, depth, 0),

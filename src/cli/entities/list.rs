@@ -13,6 +13,8 @@ use crate::cli::{CommandError, Context, EXIT_BAD_INPUT, EXIT_OK, EXIT_USAGE, Exi
 use crate::config::{ENV_CLAUDE_CONFIG_DIR, Env, ProcessEnv, claude_home};
 use crate::entities::{self, Entity, EntityKind, Inventory, Roots, Scope, Warning, frontmatter};
 
+/// Bytes buffered before a write to stdout: the JSON of 5,000 entities is about 2 MB.
+const OUTPUT_BUFFER: usize = 256 * 1024;
 /// Longest description shown in the table (the JSON has it whole).
 const TABLE_DESCRIPTION_CHARS: usize = 60;
 
@@ -97,7 +99,8 @@ pub fn list(ctx: &Context, args: ListArgs) -> anyhow::Result<Exit> {
         .filter(|e| args.kind.is_none_or(|k| kind_of(k) == e.kind))
         .filter(|e| args.scope.is_none_or(|s| scope_of(s) == e.scope))
         .collect();
-    let mut stdout = std::io::stdout().lock();
+    // Buffered: stdout is line-buffered, and thousands of JSON lines would be as many writes.
+    let mut stdout = std::io::BufWriter::with_capacity(OUTPUT_BUFFER, std::io::stdout().lock());
     match args.format {
         TableFormat::Json => {
             serde_json::to_writer_pretty(&mut stdout, &shown)?;
