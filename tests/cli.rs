@@ -58,7 +58,7 @@ fn unfinished_commands_say_so_and_exit_2() {
     let dir = tempfile::tempdir().unwrap();
     for (args, name) in [
         (vec!["transcript", "list"], "transcript list"),
-        (vec!["entities", "validate"], "entities validate"),
+        (vec!["transcript", "stats"], "transcript stats"),
     ] {
         let out = aisys(&args, dir.path());
         assert_eq!(out.status.code(), Some(2), "{args:?}");

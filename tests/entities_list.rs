@@ -183,9 +183,13 @@ fn bad_frontmatter_is_a_warning_with_file_and_line_and_strict_fails() {
     let list: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
         names(&list, "command"),
-        ["good"],
+        ["bad", "good"],
         "the rest is still listed"
     );
+    // As Claude Code does, the bad one is loaded without metadata.
+    let bad_entity = one(&list, "command", "bad");
+    assert!(bad_entity["fields"].is_null(), "{bad_entity}");
+    assert_eq!(one(&list, "command", "good")["description"], "fine");
     let err = text(&out.stderr);
     assert!(
         err.contains(&format!("{}:3:", bad.display())),

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand, ValueEnum};
 
 use super::transcript::TableFormat;
-use super::{Context, Exit, not_implemented};
+use super::{Context, Exit};
 
 mod list;
 mod plugins;
@@ -185,7 +185,7 @@ pub fn run(ctx: &Context, cmd: EntitiesCommand) -> anyhow::Result<Exit> {
         EntitiesCommand::Uninstall(args) => plugins::uninstall(ctx, args),
         EntitiesCommand::Enable(args) => plugins::set_enabled(ctx, args, true),
         EntitiesCommand::Disable(args) => plugins::set_enabled(ctx, args, false),
-        EntitiesCommand::Validate(_) => Err(not_implemented("entities validate")),
+        EntitiesCommand::Validate(args) => list::validate(ctx, args),
         EntitiesCommand::Marketplace(cmd) => plugins::marketplace(ctx, cmd),
     }
 }

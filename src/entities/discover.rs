@@ -482,7 +482,7 @@ fn scan_markdown(
     }
 }
 
-/// Reads one skill, command or agent file. Bad frontmatter is a warning and the file is left out.
+/// Reads one skill, command or agent file; bad frontmatter is a warning.
 fn read_entity(
     src: &Source,
     kind: EntityKind,
@@ -509,15 +509,17 @@ fn read_entity(
             return None;
         }
     };
+    // Claude Code loads a file whose frontmatter does not parse with no metadata at all; so is it
+    // listed here, with a warning.
     let doc = match frontmatter::parse(&text) {
         Ok(d) => d,
         Err(e) => {
             ws.push(Warning {
                 path: file.into(),
                 line: Some(e.line),
-                message: e.message,
+                message: format!("{}; Claude Code loads it with no metadata", e.message),
             });
-            return None;
+            Document::default()
         }
     };
     let mut warn = |e: frontmatter::FrontmatterError| {

@@ -23,6 +23,7 @@ pub mod install;
 pub mod layout;
 pub mod names;
 pub mod store;
+pub mod validate;
 
 pub use discover::{Inventory, Roots, discover};
 

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 
-use super::{EntityKindArg, ListArgs, ScopeArg, ShowArgs};
+use super::{EntityKindArg, ListArgs, ScopeArg, ShowArgs, ValidateArgs};
 use crate::cli::transcript::TableFormat;
 use crate::cli::{CommandError, Context, EXIT_BAD_INPUT, EXIT_OK, EXIT_USAGE, Exit, Output};
 use crate::config::{ENV_CLAUDE_CONFIG_DIR, Env, ProcessEnv, claude_home};
@@ -265,5 +265,48 @@ pub fn show(ctx: &Context, args: ShowArgs) -> anyhow::Result<Exit> {
     }
     drop(stdout);
     report_warnings(&ctx.out, &inv.warnings, false)?;
+    Ok(EXIT_OK)
+}
+
+pub fn validate(ctx: &Context, args: ValidateArgs) -> anyhow::Result<Exit> {
+    let path = match args.path {
+        Some(p) => p,
+        None => std::env::current_dir().context("cannot read the current folder")?,
+    };
+    let report =
+        entities::validate::validate(&path).map_err(|e| CommandError::new(EXIT_USAGE, e))?;
+    let mut stdout = std::io::stdout().lock();
+    for f in &report.findings {
+        writeln!(stdout, "{f}")?;
+    }
+    let errors = report.errors();
+    let warnings = report.findings.len() - errors;
+    if !ctx.out.quiet || errors > 0 {
+        let what: Vec<String> = report
+            .checked
+            .iter()
+            .map(|(k, p)| format!("{k} {}", p.display()))
+            .collect();
+        writeln!(
+            stdout,
+            "checked {} item(s): {} error(s), {} warning(s){}",
+            what.len(),
+            errors,
+            warnings,
+            if ctx.out.verbose > 0 {
+                format!("\n  {}", what.join("\n  "))
+            } else {
+                String::new()
+            }
+        )?;
+    }
+    drop(stdout);
+    if errors > 0 {
+        return Err(CommandError::new(
+            EXIT_BAD_INPUT,
+            format!("{}: {errors} error(s); fix the lines above", path.display()),
+        )
+        .into());
+    }
     Ok(EXIT_OK)
 }
