@@ -299,3 +299,66 @@ fn claude_code_loads_what_aisys_installed_and_not_after_disable() {
         "still loaded after disable: {all:?}"
     );
 }
+
+#[test]
+fn names_agree_with_what_claude_code_loads() {
+    let w = World::new();
+    // A skill whose folder and `name` differ, a command in a sub-folder, an agent whose file and
+    // `name` differ: in the user scope, the project scope, and an installed plugin.
+    write(
+        &w.claude.join("skills/folder-name/SKILL.md"),
+        "---\nname: front-name\ndescription: A skill\n---\nDo it.\n",
+    );
+    write(
+        &w.project.join(".claude/commands/frontend/lint.md"),
+        "---\ndescription: Lint\n---\nLint.\n",
+    );
+    write(
+        &w.project.join(".claude/agents/file-name.md"),
+        "---\nname: agent-name\ndescription: An agent\n---\nYou help.\n",
+    );
+    let market = w.path().join("market");
+    write_marketplace(&market, "local-market", &[("demo", Some("1.0.0"))]);
+    let plugin = market.join("plugins/demo");
+    write(
+        &plugin.join("skills/plugin-folder/SKILL.md"),
+        "---\nname: plugin-front\ndescription: A plugin skill\n---\nDo it.\n",
+    );
+    write(
+        &plugin.join("commands/sub/deep.md"),
+        "---\ndescription: Deep\n---\nDeep.\n",
+    );
+    ok(
+        &w.aisys(&["entities", "marketplace", "add", market.to_str().unwrap()]),
+        "marketplace add",
+    );
+    ok(
+        &w.aisys(&["entities", "install", "demo@local-market"]),
+        "install",
+    );
+
+    let init = init_line(&w);
+    let list = w.list_json(&[]);
+    let loaded = [
+        ("skill", strings(&init["skills"])),
+        ("command", strings(&init["slash_commands"])),
+        ("agent", strings(&init["agents"])),
+    ];
+    for (kind, by_claude) in &loaded {
+        for n in names(&list, kind) {
+            assert!(
+                by_claude.contains(&n),
+                "aisys lists {kind}/{n}; Claude Code loads {loaded:?}"
+            );
+        }
+    }
+    for (kind, n) in [
+        ("skill", "folder-name"),
+        ("command", "frontend:lint"),
+        ("agent", "agent-name"),
+        ("skill", "demo:plugin-folder"),
+        ("command", "demo:sub:deep"),
+    ] {
+        one(&list, kind, n);
+    }
+}

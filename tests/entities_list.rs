@@ -85,15 +85,16 @@ fn skill_beats_command_and_project_agent_beats_user_agent() {
 }
 
 #[test]
-fn command_subfolders_do_not_change_the_name() {
+/// Claude Code 2.1.197 names a command in a sub-folder `folder:name` (see entities_interop.rs).
+fn command_subfolders_are_part_of_the_name() {
     let w = World::new();
     write(
         &w.project.join(".claude/commands/frontend/lint.md"),
         "---\ndescription: Lint it\nallowed-tools: Bash(npm run lint)\nmodel: haiku\n---\nLint.\n",
     );
     let list = w.list_json(&["--kind", "command", "--scope", "project"]);
-    assert_eq!(names(&list, "command"), ["lint"]);
-    let lint = one(&list, "command", "lint");
+    assert_eq!(names(&list, "command"), ["frontend:lint"]);
+    let lint = one(&list, "command", "frontend:lint");
     assert_eq!(lint["fields"]["allowed-tools"], "Bash(npm run lint)");
     assert_eq!(lint["fields"]["model"], "haiku");
 }

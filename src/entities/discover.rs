@@ -10,6 +10,11 @@
 //! - plugin entities are namespaced (`plugin:name`), so they never collide with the others;
 //! - hooks all run: none hides another.
 //!
+//! Names, as Claude Code 2.1.197 loads them (checked against its `system/init` line in
+//! `tests/entities_interop.rs`): a skill is named by its folder, not its `name` field; a command by
+//! its path under `commands/`, sub-folders joined with `:` (`frontend/lint.md` is `frontend:lint`);
+//! an agent by its `name` field, else its file.
+//!
 //! Reads only; must not write anything. Each file is read once, plugins are walked in parallel.
 
 use std::collections::HashMap;
@@ -349,9 +354,9 @@ fn scan_source(src: &Source) -> (Vec<Entity>, Vec<Warning>) {
         match kind {
             EntityKind::Skill => scan_skills(src, &dir, &mut es, &mut ws),
             EntityKind::Command => {
-                scan_markdown(src, kind, &dir, MAX_COMMAND_DEPTH, &mut es, &mut ws)
+                scan_markdown(src, kind, &dir, "", MAX_COMMAND_DEPTH, &mut es, &mut ws)
             }
-            _ => scan_markdown(src, kind, &dir, 0, &mut es, &mut ws),
+            _ => scan_markdown(src, kind, &dir, "", 0, &mut es, &mut ws),
         }
     }
     if let Some(p) = &src.plugin {
@@ -432,10 +437,13 @@ fn scan_skills(src: &Source, dir: &Path, es: &mut Vec<Entity>, ws: &mut Vec<Warn
     }
 }
 
+/// `prefix` is the sub-folder path so far, as Claude Code 2.1.197 names a command in a
+/// sub-folder: `commands/frontend/lint.md` is `frontend:lint`.
 fn scan_markdown(
     src: &Source,
     kind: EntityKind,
     dir: &Path,
+    prefix: &str,
     max_depth: usize,
     es: &mut Vec<Entity>,
     ws: &mut Vec<Warning>,
@@ -465,7 +473,12 @@ fn scan_markdown(
     for (p, is_dir) in entries {
         if is_dir {
             if max_depth > 0 {
-                scan_markdown(src, kind, &p, max_depth - 1, es, ws);
+                let sub = p
+                    .file_name()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                let prefix = format!("{prefix}{sub}:");
+                scan_markdown(src, kind, &p, &prefix, max_depth - 1, es, ws);
             }
             continue;
         }
@@ -476,7 +489,8 @@ fn scan_markdown(
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default();
-        if let Some(e) = read_entity(src, kind, &p, &stem, ws) {
+        let name = format!("{prefix}{stem}");
+        if let Some(e) = read_entity(src, kind, &p, &name, ws) {
             es.push(e);
         }
     }
@@ -529,9 +543,10 @@ fn read_entity(
             message: e.message,
         })
     };
-    // Commands are named by their file; skills and agents by `name`, else their folder or file.
+    // As Claude Code 2.1.197 loads them: a command is named by its path, a skill by its folder
+    // (its `name` field does not rename it), an agent by `name`, else its file.
     let name = match kind {
-        EntityKind::Command => default_name.to_string(),
+        EntityKind::Command | EntityKind::Skill => default_name.to_string(),
         _ => doc
             .string("name")
             .unwrap_or_else(|e| {

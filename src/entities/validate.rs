@@ -611,7 +611,7 @@ fn check_markdown(path: &Path, kind: EntityKind, r: &mut Report) {
                         field_line(&doc, "name"),
                         Some("name"),
                         format!(
-                            "`{n}` differs from the folder name `{}`",
+                            "`{n}` differs from the folder name `{}`, which is the name Claude Code uses",
                             folder.unwrap_or_default()
                         ),
                     );
