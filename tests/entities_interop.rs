@@ -362,3 +362,130 @@ fn names_agree_with_what_claude_code_loads() {
         one(&list, kind, n);
     }
 }
+
+/// Which body Claude Code loads when the model calls the Skill tool for `name`.
+fn body_claude_loads(w: &World, name: &str) -> String {
+    let mock = Script::new()
+        .on(
+            When::UserSays("use it".into()),
+            Reply::tool("Skill", json!({"skill": name})),
+        )
+        .always(When::Always, Reply::text("done"))
+        .start();
+    let out = claude(
+        w,
+        &[
+            "-p",
+            "use it",
+            "--output-format",
+            "stream-json",
+            "--verbose",
+            "--allowedTools",
+            "Skill",
+        ],
+        &[
+            ("ANTHROPIC_BASE_URL", mock.base_url()),
+            ("ANTHROPIC_API_KEY", "test".into()),
+        ],
+    );
+    ok(&out, "claude -p");
+    serde_json::to_string(&mock.requests()).unwrap()
+}
+
+#[test]
+fn precedence_agrees_with_what_claude_code_runs() {
+    let w = World::new();
+    write(
+        &w.claude.join("skills/pdf/SKILL.md"),
+        "---\ndescription: user one\n---\nBODY-OF-USER-SKILL\n",
+    );
+    write(
+        &w.project.join(".claude/skills/pdf/SKILL.md"),
+        "---\ndescription: project one\n---\nBODY-OF-PROJECT-SKILL\n",
+    );
+    write(
+        &w.project.join(".claude/skills/deploy/SKILL.md"),
+        "---\ndescription: skill\n---\nBODY-OF-DEPLOY-SKILL\n",
+    );
+    write(
+        &w.project.join(".claude/commands/deploy.md"),
+        "---\ndescription: command\n---\nBODY-OF-DEPLOY-COMMAND\n",
+    );
+    let list = w.list_json(&["--kind", "skill"]);
+    let active_pdf = list
+        .iter()
+        .find(|e| e["name"] == "pdf" && e["hidden_by"].is_null())
+        .unwrap();
+    let seen = body_claude_loads(&w, "pdf");
+    let (wins, loses) = if active_pdf["scope"] == "user" {
+        ("BODY-OF-USER-SKILL", "BODY-OF-PROJECT-SKILL")
+    } else {
+        ("BODY-OF-PROJECT-SKILL", "BODY-OF-USER-SKILL")
+    };
+    assert!(
+        seen.contains(wins) && !seen.contains(loses),
+        "aisys says {} wins; Claude Code loaded: {seen}",
+        active_pdf["scope"]
+    );
+
+    let seen = body_claude_loads(&w, "deploy");
+    assert!(
+        seen.contains("BODY-OF-DEPLOY-SKILL") && !seen.contains("BODY-OF-DEPLOY-COMMAND"),
+        "aisys says the skill hides the command; Claude Code loaded: {seen}"
+    );
+    let list = w.list_json(&[]);
+    assert!(!one(&list, "command", "deploy")["hidden_by"].is_null());
+}
+
+#[test]
+fn agent_precedence_agrees_with_what_claude_code_runs() {
+    let w = World::new();
+    write(
+        &w.claude.join("agents/reviewer.md"),
+        "---\nname: reviewer\ndescription: user one\n---\nPROMPT-OF-USER-AGENT\n",
+    );
+    write(
+        &w.project.join(".claude/agents/reviewer.md"),
+        "---\nname: reviewer\ndescription: project one\n---\nPROMPT-OF-PROJECT-AGENT\n",
+    );
+    let mock = Script::new()
+        .on(
+            When::UserSays("delegate".into()),
+            Reply::tool(
+                "Agent",
+                json!({"description": "review", "prompt": "review it", "subagent_type": "reviewer"}),
+            ),
+        )
+        .always(When::Always, Reply::text("done"))
+        .start();
+    let out = claude(
+        &w,
+        &[
+            "-p",
+            "delegate",
+            "--output-format",
+            "stream-json",
+            "--verbose",
+            "--allowedTools",
+            "Agent",
+        ],
+        &[
+            ("ANTHROPIC_BASE_URL", mock.base_url()),
+            ("ANTHROPIC_API_KEY", "test".into()),
+        ],
+    );
+    ok(&out, "claude -p");
+    let seen = serde_json::to_string(&mock.requests()).unwrap();
+    let list = w.list_json(&["--kind", "agent"]);
+    let active = list.iter().find(|e| e["hidden_by"].is_null()).unwrap();
+    let (wins, loses) = if active["scope"] == "project" {
+        ("PROMPT-OF-PROJECT-AGENT", "PROMPT-OF-USER-AGENT")
+    } else {
+        ("PROMPT-OF-USER-AGENT", "PROMPT-OF-PROJECT-AGENT")
+    };
+    assert!(
+        seen.contains(wins) && !seen.contains(loses),
+        "aisys says the {} agent wins; Claude Code sent: {seen}",
+        active["scope"]
+    );
+}
