@@ -5,19 +5,19 @@
 
 use serde_json::{Map, Value};
 
-/// A parsed Markdown file with optional frontmatter.
+/// A parsed Markdown file with optional frontmatter; the text parts borrow from the file's text.
 #[derive(Debug, Clone, Default)]
-pub struct Document {
+pub struct Document<'a> {
     /// The frontmatter mapping (empty when the file has none).
     pub fields: Map<String, Value>,
     /// The text after the frontmatter.
-    pub body: String,
+    pub body: &'a str,
     /// Whether the file had a frontmatter block at all.
     pub has_frontmatter: bool,
     /// The 1-based line of the first YAML line, so that a field's line is known.
     pub yaml_start_line: usize,
     /// The raw YAML text, for finding a field's line.
-    pub yaml: String,
+    pub yaml: &'a str,
 }
 
 /// Bad frontmatter, with the 1-based line in the file where the problem is.
@@ -28,22 +28,20 @@ pub struct FrontmatterError {
 }
 
 /// Splits and parses a Markdown file's frontmatter.
-pub fn parse(text: &str) -> Result<Document, FrontmatterError> {
+pub fn parse(text: &str) -> Result<Document<'_>, FrontmatterError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut lines = text.split_inclusive('\n');
     let first = lines.next().unwrap_or("");
     if first.trim_end() != "---" {
         return Ok(Document {
-            body: text.to_string(),
+            body: text,
             ..Document::default()
         });
     }
     let mut offset = first.len();
     let yaml_begin = offset;
     let mut yaml_end = None;
-    let mut line_no = 1;
     for l in lines {
-        line_no += 1;
         let t = l.trim_end();
         if t == "---" || t == "..." {
             yaml_end = Some((offset, offset + l.len()));
@@ -59,13 +57,12 @@ pub fn parse(text: &str) -> Result<Document, FrontmatterError> {
     };
     let yaml = &text[yaml_begin..end];
     let fields = parse_yaml(yaml, 2)?;
-    let _ = line_no;
     Ok(Document {
         fields,
-        body: text[body_start..].to_string(),
+        body: &text[body_start..],
         has_frontmatter: true,
         yaml_start_line: 2,
-        yaml: yaml.to_string(),
+        yaml,
     })
 }
 
@@ -107,7 +104,7 @@ fn parse_yaml(yaml: &str, first_line: usize) -> Result<Map<String, Value>, Front
     }
 }
 
-impl Document {
+impl Document<'_> {
     /// The 1-based file line of a top-level key, when it can be found.
     pub fn line_of(&self, key: &str) -> Option<usize> {
         self.yaml.lines().enumerate().find_map(|(i, l)| {

@@ -540,7 +540,7 @@ fn check_markdown(path: &Path, kind: EntityKind, r: &mut Report) {
             return;
         }
     };
-    let field_line = |d: &Document, k: &str| d.line_of(k).or(Some(d.yaml_start_line));
+    let field_line = |d: &Document<'_>, k: &str| d.line_of(k).or(Some(d.yaml_start_line));
     for (key, list_ok) in text_fields(kind) {
         match doc.fields.get(*key) {
             None | Some(Value::String(_)) | Some(Value::Null) => {}
