@@ -44,6 +44,14 @@ fn file_url_git_marketplace_install_update_and_remove() {
     write_marketplace(&repo, "git-market", &[("demo", None)]);
     commit_all(&repo);
     let url = format!("file://{}", repo.display());
+    let out = w.aisys(&["entities", "marketplace", "add", &url]);
+    ok(&out);
+    assert!(
+        out.stderr.is_empty(),
+        "no progress bar when stderr is not a terminal: {}",
+        text(&out.stderr)
+    );
+    // Adding it again refreshes it.
     ok(&w.aisys(&["entities", "marketplace", "add", &url]));
     let clone = w.claude.join("plugins/marketplaces/git-market");
     assert!(clone.join(".claude-plugin/marketplace.json").is_file());
@@ -378,4 +386,19 @@ fn concurrent_installs_lose_nothing() {
         );
         assert_eq!(enabled[&id], true, "{id} not enabled: {enabled:#}");
     }
+}
+
+#[test]
+fn staging_left_by_an_interrupted_install_is_cleaned_up() {
+    let w = World::new();
+    folder_market(&w);
+    // What a killed aisys leaves: a half-copied plugin in a staging folder.
+    let stale = w
+        .claude
+        .join("plugins/cache/.aisys-stage-dead/copy/skills/x/SKILL.md");
+    write(&stale, "half");
+    ok(&w.aisys(&["entities", "install", "demo@local-market"]));
+    assert!(!w.claude.join("plugins/cache/.aisys-stage-dead").exists());
+    let list = w.list_json(&["--kind", "skill"]);
+    assert_eq!(names(&list, "skill"), ["demo:greet"]);
 }

@@ -218,6 +218,40 @@ fn same_records_as_claude_plugin_for_folder_and_git_marketplaces() {
     for id in ["demo@local-market", "own@git-market", "nover@git-market"] {
         assert!(ids.contains(&id), "{id} in {listed:#}");
     }
+
+    // Uninstalling and removing a marketplace leave the same records too.
+    for args in [
+        vec!["plugin", "uninstall", "own@git-market"],
+        vec![
+            "plugin",
+            "uninstall",
+            "demo@git-market",
+            "--scope",
+            "project",
+        ],
+        vec!["plugin", "enable", "nover@git-market"],
+        vec!["plugin", "marketplace", "remove", "local-market"],
+    ] {
+        ok(&claude(&by_claude, &args, &[]), &format!("claude {args:?}"));
+    }
+    for args in [
+        vec!["entities", "uninstall", "own@git-market"],
+        vec![
+            "entities",
+            "uninstall",
+            "demo@git-market",
+            "--scope",
+            "project",
+        ],
+        vec!["entities", "enable", "nover@git-market"],
+        vec!["entities", "marketplace", "remove", "local-market"],
+    ] {
+        ok(&by_aisys.aisys(&args), &format!("aisys {args:?}"));
+    }
+    let a = normalized(&by_claude);
+    let b = normalized(&by_aisys);
+    assert_eq!(a, b, "after removals, claude:\n{a:#}\naisys:\n{b:#}");
+    assert!(a["installed"]["plugins"].get("own@git-market").is_none());
 }
 
 /// The `system/init` line of `claude -p --output-format stream-json --verbose`.

@@ -274,3 +274,37 @@ fn table_lists_kind_name_scope_state() {
     }
     assert!(s.starts_with("KIND"), "{s}");
 }
+
+#[test]
+fn manifest_paths_add_components_and_escaping_ones_are_warned() {
+    let w = World::new();
+    install_by_hand(&w, "demo", "local-market", true);
+    let root = w.claude.join("plugins/cache/local-market/demo/1.0.0");
+    write(
+        &root.join(".claude-plugin/plugin.json"),
+        r#"{"name": "demo", "version": "1.0.0",
+            "commands": ["./extra/cmds"], "agents": "../../../../../outside",
+            "hooks": "./config/hooks.json",
+            "mcpServers": {"inline": {"command": "srv"}}}"#,
+    );
+    write(
+        &root.join("extra/cmds/ship.md"),
+        "---\ndescription: Ship\n---\n",
+    );
+    write(
+        &root.join("config/hooks.json"),
+        r#"{"hooks": {"Stop": [{"hooks": [{"type": "command", "command": "notify"}]}]}}"#,
+    );
+    let out = w.aisys(&["entities", "list", "--format", "json"]);
+    assert!(out.status.success());
+    let list: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    one(&list, "command", "demo:ship");
+    one(&list, "command", "demo:review");
+    assert_eq!(one(&list, "hook", "demo:Stop")["description"], "notify");
+    one(&list, "mcp", "plugin:demo:inline");
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("plugin.json") && err.contains("`agents`") && err.contains(".."),
+        "{err}"
+    );
+}

@@ -403,9 +403,26 @@ fn scan_source(src: &Source) -> (Vec<Entity>, Vec<Warning>) {
             Ok(None) => {}
             Err(w) => ws.push(w),
         }
-        if let Some(Value::Object(_)) = p.manifest.get("hooks") {
-            let doc = Value::Object(p.manifest.clone());
-            push_hooks(&doc, Scope::Plugin, &manifest_file, Some(p), &mut ranked, 0);
+        match p.manifest.get("hooks") {
+            Some(Value::Object(_)) => {
+                let doc = Value::Object(p.manifest.clone());
+                push_hooks(&doc, Scope::Plugin, &manifest_file, Some(p), &mut ranked, 0);
+            }
+            // A path to another hooks file, besides hooks/hooks.json.
+            Some(Value::String(rel)) => match super::names::inside(&src.root, rel) {
+                Ok(f) if f != hooks_file => match layout::read_json(&f) {
+                    Ok(Some(doc)) => push_hooks(&doc, Scope::Plugin, &f, Some(p), &mut ranked, 0),
+                    Ok(None) => {}
+                    Err(w) => ws.push(w),
+                },
+                Ok(_) => {}
+                Err(e) => ws.push(Warning {
+                    path: manifest_file.clone(),
+                    line: None,
+                    message: format!("`hooks`: {e}"),
+                }),
+            },
+            _ => {}
         }
         let mcp_file = src.root.join(".mcp.json");
         match layout::read_json(&mcp_file) {

@@ -16,6 +16,9 @@ use super::layout::{self, ClaudeHome, INSTALLED_PLUGINS_VERSION};
 use super::names::{self, check_name};
 use super::store::{self, HomeLock, object_at, update_json};
 
+/// Name prefix of the staging folders (inside `plugins/cache/` and `plugins/marketplaces/`, so
+/// that the final rename stays on one filesystem).
+const STAGE_PREFIX: &str = ".aisys-stage-";
 /// Claude Code's version folder for a plugin with no version and no git commit.
 pub const UNKNOWN_VERSION: &str = "unknown";
 /// Length of the commit prefix Claude Code uses as the version of an unversioned git plugin.
@@ -205,8 +208,21 @@ impl Manager {
         }
     }
 
+    /// Takes the home's lock, then removes staging folders an interrupted aisys left behind (with
+    /// the lock held, no other aisys is using one).
     fn lock(&self) -> Result<HomeLock, EntityError> {
-        HomeLock::acquire(&self.home.lock_file())
+        let lock = HomeLock::acquire(&self.home.lock_file())?;
+        for dir in [self.home.cache(), self.home.marketplaces()] {
+            let Ok(rd) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for e in rd.flatten() {
+                if e.file_name().to_string_lossy().starts_with(STAGE_PREFIX) {
+                    let _ = std::fs::remove_dir_all(e.path());
+                }
+            }
+        }
+        Ok(lock)
     }
 
     fn known(&self) -> Result<Map<String, Value>, EntityError> {
@@ -249,7 +265,7 @@ impl Manager {
             }
             Some((url, reference)) => {
                 let stage = tempfile::Builder::new()
-                    .prefix(".aisys-stage-")
+                    .prefix(STAGE_PREFIX)
                     .tempdir_in(&dir)
                     .map_err(|e| EntityError::io(&dir, e))?;
                 let clone = stage.path().join("repo");
@@ -417,7 +433,7 @@ impl Manager {
         let cache = self.home.cache();
         std::fs::create_dir_all(&cache).map_err(|e| EntityError::io(&cache, e))?;
         let stage = tempfile::Builder::new()
-            .prefix(".aisys-stage-")
+            .prefix(STAGE_PREFIX)
             .tempdir_in(&cache)
             .map_err(|e| EntityError::io(&cache, e))?;
         let (src, sha) = match entry.get("source") {
