@@ -315,6 +315,16 @@ fn claude_code_loads_what_aisys_installed_and_not_after_disable() {
     );
     assert!(agents.contains(&"demo:tester".into()), "agents: {agents:?}");
     assert!(plugins.contains(&"demo".into()), "plugins: {plugins:?}");
+    // MCP servers and hooks are named as aisys lists them.
+    let list = w.list_json(&[]);
+    let servers = strings(&init["mcp_servers"]);
+    assert_eq!(names(&list, "mcp"), ["plugin:demo:files"]);
+    for n in names(&list, "mcp") {
+        assert!(
+            servers.contains(&n),
+            "aisys lists mcp/{n}; Claude Code: {servers:?}"
+        );
+    }
 
     ok(
         &w.aisys(&["entities", "disable", "demo@local-market"]),
