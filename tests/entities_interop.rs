@@ -17,11 +17,15 @@ use entities_support::*;
 use mock_api::{Reply, Script, When, claude_bin};
 use serde_json::{Value, json};
 
-/// Runs the real `claude` with this world's HOME and Claude home.
+/// Runs the real `claude` with this world's HOME and Claude home, in the project.
 fn claude(w: &World, args: &[&str], extra_env: &[(&str, String)]) -> Output {
+    claude_in(w, &w.project, args, extra_env)
+}
+
+fn claude_in(w: &World, cwd: &Path, args: &[&str], extra_env: &[(&str, String)]) -> Output {
     let mut c = Command::new(claude_bin());
     c.args(args)
-        .current_dir(&w.project)
+        .current_dir(cwd)
         .env_clear()
         .env("PATH", "/usr/bin:/bin")
         .env("HOME", &w.home)
@@ -256,11 +260,16 @@ fn same_records_as_claude_plugin_for_folder_and_git_marketplaces() {
 
 /// The `system/init` line of `claude -p --output-format stream-json --verbose`.
 fn init_line(w: &World) -> Value {
+    init_line_in(w, &w.project)
+}
+
+fn init_line_in(w: &World, cwd: &Path) -> Value {
     let mock = Script::new()
         .always(When::Always, Reply::text("ok"))
         .start();
-    let out = claude(
+    let out = claude_in(
         w,
+        cwd,
         &["-p", "hi", "--output-format", "stream-json", "--verbose"],
         &[
             ("ANTHROPIC_BASE_URL", mock.base_url()),
@@ -532,4 +541,36 @@ fn agent_precedence_agrees_with_what_claude_code_runs() {
         "aisys says the {} agent wins; Claude Code sent: {seen}",
         active["scope"]
     );
+}
+
+#[test]
+fn project_scope_from_a_sub_folder_agrees_with_claude_code() {
+    let w = World::new();
+    write(
+        &w.project.join(".claude/skills/at-root/SKILL.md"),
+        "---\ndescription: at the git root\n---\nx\n",
+    );
+    let sub = w.project.join("pkg/inner");
+    write(
+        &sub.join(".claude/skills/in-sub/SKILL.md"),
+        "---\ndescription: in the sub-folder\n---\nx\n",
+    );
+    let out = w
+        .aisys_cmd(&["entities", "list", "--format", "json", "--kind", "skill"])
+        .current_dir(&sub)
+        .output()
+        .unwrap();
+    ok(&out, "aisys list in a sub-folder");
+    let list: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let ours = names(&list, "skill");
+    assert_eq!(ours, ["at-root", "in-sub"]);
+    let init = init_line_in(&w, &sub);
+    let theirs = strings(&init["skills"]);
+    for n in ["at-root", "in-sub"] {
+        assert_eq!(
+            ours.contains(&n.to_string()),
+            theirs.contains(&n.to_string()),
+            "{n}: aisys {ours:?}, Claude Code {theirs:?}"
+        );
+    }
 }
