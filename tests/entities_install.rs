@@ -402,3 +402,28 @@ fn staging_left_by_an_interrupted_install_is_cleaned_up() {
     let list = w.list_json(&["--kind", "skill"]);
     assert_eq!(names(&list, "skill"), ["demo:greet"]);
 }
+
+#[test]
+fn same_plugin_name_from_two_marketplaces_says_which_hides_which() {
+    let w = World::new();
+    for market in ["first-market", "second-market"] {
+        let m = w.path().join(market);
+        write_marketplace(&m, market, &[("demo", Some("1.0.0"))]);
+        ok(&w.aisys(&["entities", "marketplace", "add", m.to_str().unwrap()]));
+        ok(&w.aisys(&["entities", "install", &format!("demo@{market}")]));
+    }
+    let list = w.list_json(&["--kind", "skill"]);
+    let greets: Vec<_> = list.iter().filter(|e| e["name"] == "demo:greet").collect();
+    assert_eq!(greets.len(), 2);
+    let hidden: Vec<_> = greets
+        .iter()
+        .filter(|e| !e["hidden_by"].is_null())
+        .collect();
+    assert_eq!(hidden.len(), 1, "{greets:#?}");
+    let active = greets.iter().find(|e| e["hidden_by"].is_null()).unwrap();
+    let by = hidden[0]["hidden_by"].as_str().unwrap();
+    assert!(
+        by.contains(&format!("from {}", active["source"].as_str().unwrap())),
+        "{by}"
+    );
+}

@@ -132,7 +132,17 @@ impl Entity {
 
     /// How another entity refers to this one when it hides it.
     pub fn describe(&self) -> String {
-        format!("{} {} ({})", self.scope, self.id(), self.path.display())
+        match self.scope {
+            // Two plugins of one name (from two marketplaces) share a namespace: name the plugin.
+            Scope::Plugin => format!(
+                "{} {} from {} ({})",
+                self.scope,
+                self.id(),
+                self.source,
+                self.path.display()
+            ),
+            _ => format!("{} {} ({})", self.scope, self.id(), self.path.display()),
+        }
     }
 }
 
