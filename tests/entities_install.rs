@@ -427,3 +427,21 @@ fn same_plugin_name_from_two_marketplaces_says_which_hides_which() {
         "{by}"
     );
 }
+
+#[test]
+fn an_older_installed_plugins_json_is_not_rewritten() {
+    let w = World::new();
+    folder_market(&w);
+    let old = r#"{"version": 1, "plugins": {"x@y": {"version": "1.0.0", "installPath": "/p"}}}"#;
+    let f = write(&w.claude.join("plugins/installed_plugins.json"), old);
+    fails(
+        &w.aisys(&["entities", "install", "demo@local-market"]),
+        3,
+        "version 1",
+    );
+    assert_eq!(std::fs::read_to_string(&f).unwrap(), old);
+    assert!(
+        !w.claude.join("plugins/cache/local-market").exists(),
+        "nothing copied"
+    );
+}

@@ -373,6 +373,7 @@ impl Manager {
         let rec = self.known_one(name)?;
         let suffix = format!("@{name}");
         update_json(&self.home.installed_plugins(), empty_installed(), |doc| {
+            check_installed_version(doc, &self.home.installed_plugins())?;
             object_at(doc, "plugins").retain(|id, _| !id.ends_with(&suffix));
             Ok(())
         })?;
@@ -399,6 +400,12 @@ impl Manager {
     pub fn install(&self, id: &str, scope: &InstallScope) -> Result<PathBuf, EntityError> {
         let (plugin, market) = parse_id(id)?;
         let _lock = self.lock()?;
+        // Refuse an unwritable record before copying anything.
+        let installed = self.home.installed_plugins();
+        check_installed_version(
+            &store::read_for_update(&installed, empty_installed())?,
+            &installed,
+        )?;
         let rec = self.known_one(market)?;
         let location = PathBuf::from(
             rec.get("installLocation")
@@ -504,6 +511,7 @@ impl Manager {
             InstallScope::Project(p) => Some(p.canonicalize().unwrap_or_else(|_| p.clone())),
         };
         update_json(&self.home.installed_plugins(), empty_installed(), |doc| {
+            check_installed_version(doc, &self.home.installed_plugins())?;
             doc["version"] = INSTALLED_PLUGINS_VERSION.into();
             let plugins = object_at(doc, "plugins");
             let records = plugins.entry(id.to_string()).or_insert_with(|| json!([]));
@@ -564,6 +572,7 @@ impl Manager {
         };
         let path = self.home.installed_plugins();
         update_json(&path, empty_installed(), |doc| {
+            check_installed_version(doc, &path)?;
             let plugins = object_at(doc, "plugins");
             let Some(list) = plugins.get_mut(id).and_then(Value::as_array_mut) else {
                 return Err(EntityError::NotFound(format!(
@@ -632,6 +641,20 @@ impl Manager {
             }
             Ok(())
         })
+    }
+}
+
+/// Only version 2 of `installed_plugins.json` is rewritten: an older file would be half
+/// converted, and Claude Code migrates it itself the next time it starts.
+fn check_installed_version(doc: &Value, path: &Path) -> Result<(), EntityError> {
+    match doc.get("version").and_then(Value::as_u64) {
+        Some(INSTALLED_PLUGINS_VERSION) => Ok(()),
+        v => Err(EntityError::Invalid(format!(
+            "{}: version {} is not the version {INSTALLED_PLUGINS_VERSION} this aisys writes; \
+             start Claude Code once so that it converts the file, then try again",
+            path.display(),
+            v.map(|v| v.to_string()).unwrap_or_else(|| "missing".into())
+        ))),
     }
 }
 
