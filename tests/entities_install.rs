@@ -343,12 +343,22 @@ fn unknown_keys_are_kept_and_broken_json_is_not_overwritten() {
 
     let broken = "{\n  \"theme\": \"dark\",\n  oops\n}\n";
     let f = write(&w.claude.join("settings.json"), broken);
-    fails(
-        &w.aisys(&["entities", "disable", "demo@local-market"]),
-        3,
-        &format!("{}:3:", f.display()),
-    );
+    let installed =
+        std::fs::read_to_string(w.claude.join("plugins/installed_plugins.json")).unwrap();
+    for args in [
+        ["entities", "disable", "demo@local-market"],
+        ["entities", "install", "other@local-market"],
+        ["entities", "uninstall", "demo@local-market"],
+    ] {
+        fails(&w.aisys(&args), 3, &format!("{}:3:", f.display()));
+    }
     assert_eq!(std::fs::read_to_string(&f).unwrap(), broken);
+    assert_eq!(
+        std::fs::read_to_string(w.claude.join("plugins/installed_plugins.json")).unwrap(),
+        installed,
+        "no half-done change"
+    );
+    assert!(!w.claude.join("plugins/cache/local-market/other").exists());
 }
 
 #[test]

@@ -254,6 +254,7 @@ impl Manager {
     pub fn marketplace_add(&self, source: &str, cwd: &Path) -> Result<String, EntityError> {
         let source = parse_source(source, cwd)?;
         let _lock = self.lock()?;
+        self.check_writable(&InstallScope::User)?;
         let dir = self.home.marketplaces();
         std::fs::create_dir_all(&dir).map_err(|e| EntityError::io(&dir, e))?;
         let (name, location) = match clone_url(&source) {
@@ -371,6 +372,7 @@ impl Manager {
         check_name("marketplace", name).map_err(EntityError::BadName)?;
         let _lock = self.lock()?;
         let rec = self.known_one(name)?;
+        self.check_writable(&InstallScope::User)?;
         let suffix = format!("@{name}");
         update_json(&self.home.installed_plugins(), empty_installed(), |doc| {
             check_installed_version(doc, &self.home.installed_plugins())?;
@@ -400,12 +402,8 @@ impl Manager {
     pub fn install(&self, id: &str, scope: &InstallScope) -> Result<PathBuf, EntityError> {
         let (plugin, market) = parse_id(id)?;
         let _lock = self.lock()?;
-        // Refuse an unwritable record before copying anything.
-        let installed = self.home.installed_plugins();
-        check_installed_version(
-            &store::read_for_update(&installed, empty_installed())?,
-            &installed,
-        )?;
+        // Refuse unwritable records before copying anything.
+        self.check_writable(scope)?;
         let rec = self.known_one(market)?;
         let location = PathBuf::from(
             rec.get("installLocation")
@@ -566,6 +564,7 @@ impl Manager {
     pub fn uninstall(&self, id: &str, scope: &InstallScope) -> Result<(), EntityError> {
         parse_id(id)?;
         let _lock = self.lock()?;
+        self.check_writable(scope)?;
         let project_path = match scope {
             InstallScope::User => None,
             InstallScope::Project(p) => Some(p.canonicalize().unwrap_or_else(|_| p.clone())),
@@ -618,6 +617,27 @@ impl Manager {
         self.set_flag(id, scope, Some(on))
     }
 
+    fn settings_of(&self, scope: &InstallScope) -> PathBuf {
+        match scope {
+            InstallScope::User => self.home.settings(),
+            InstallScope::Project(p) => p.join(".claude/settings.json"),
+        }
+    }
+
+    /// Reads every file a change will rewrite, so that a bad one stops the change before the
+    /// first write, not half-way.
+    fn check_writable(&self, scope: &InstallScope) -> Result<(), EntityError> {
+        let installed = self.home.installed_plugins();
+        check_installed_version(
+            &store::read_for_update(&installed, empty_installed())?,
+            &installed,
+        )?;
+        store::read_for_update(&self.home.known_marketplaces(), json!({}))?;
+        store::read_for_update(&self.home.settings(), json!({}))?;
+        store::read_for_update(&self.settings_of(scope), json!({}))?;
+        Ok(())
+    }
+
     /// Sets (or with `None` removes) `enabledPlugins[id]` in the settings of `scope`.
     fn set_flag(
         &self,
@@ -625,11 +645,7 @@ impl Manager {
         scope: &InstallScope,
         on: Option<bool>,
     ) -> Result<(), EntityError> {
-        let settings = match scope {
-            InstallScope::User => self.home.settings(),
-            InstallScope::Project(p) => p.join(".claude/settings.json"),
-        };
-        update_json(&settings, json!({}), |doc| {
+        update_json(&self.settings_of(scope), json!({}), |doc| {
             let m = object_at(doc, "enabledPlugins");
             match on {
                 Some(v) => {
