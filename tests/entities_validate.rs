@@ -140,8 +140,8 @@ fn single_files_are_checked_by_kind() {
         "---\nname: PDF Tools\ndescription: Read PDFs\n---\n",
     );
     let (code, out) = validate(&w, &skill);
-    assert_eq!(code, 3, "{out}");
-    assert!(out.contains("SKILL.md:2: error: name:"), "{out}");
+    assert_eq!(code, 0, "Claude Code names it by its folder anyway: {out}");
+    assert!(out.contains("SKILL.md:2: warning: name:"), "{out}");
 
     let cmd = write(&w.path().join("commands/hi.md"), "Say hi.\n");
     let (code, out) = validate(&w, &cmd);

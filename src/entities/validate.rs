@@ -1,6 +1,8 @@
 //! `entities validate`: checks a plugin, marketplace, skill, command or agent the way its author
 //! needs, close to Claude Code's own `claude plugin validate`: invalid JSON or YAML with its line,
 //! required fields, name formats, field types, and files a manifest names that do not exist.
+//! Stricter than Claude Code 2.1.197 on one point: a documented field of the wrong type (e.g.
+//! `background: maybe`) is an error here, where Claude Code's validator lets it pass.
 //!
 //! Reads only; must not change what it checks.
 
@@ -11,9 +13,9 @@ use serde_json::{Map, Value};
 use super::frontmatter::{self, Document, json_type};
 use super::{EntityKind, layout, names};
 
-/// Longest skill or agent name Claude Code accepts (the Agent Skills format's limit).
+/// Longest skill name the Agent Skills format allows.
 pub const MAX_SKILL_NAME: usize = 64;
-/// Longest skill description Claude Code accepts (the Agent Skills format's limit).
+/// Longest skill description the Agent Skills format allows.
 pub const MAX_SKILL_DESCRIPTION: usize = 1024;
 
 /// How bad a finding is: errors make `validate` fail (exit 3).
@@ -603,7 +605,8 @@ fn check_markdown(path: &Path, kind: EntityKind, r: &mut Report) {
                 .map(|f| f.to_string_lossy().into_owned());
             if let Some(n) = name {
                 if !is_kebab(n) || n.len() > MAX_SKILL_NAME {
-                    r.add(Severity::Error, path, field_line(&doc, "name"), Some("name"), format!("`{n}` must be lowercase letters, digits and hyphens, at most {MAX_SKILL_NAME} characters"));
+                    // A warning: Claude Code 2.1.197 names the skill by its folder either way.
+                    r.add(Severity::Warning, path, field_line(&doc, "name"), Some("name"), format!("`{n}` should be lowercase letters, digits and hyphens, at most {MAX_SKILL_NAME} characters (the Agent Skills format)"));
                 } else if folder.as_deref().is_some_and(|f| f != n) {
                     r.add(
                         Severity::Warning,
