@@ -574,3 +574,64 @@ fn project_scope_from_a_sub_folder_agrees_with_claude_code() {
         );
     }
 }
+
+/// Claude Code 2.1.197 loads a plugin of a local folder marketplace from that folder (so edits
+/// show at once), and a plugin of a git marketplace from its copy in the cache.
+#[test]
+fn plugins_are_read_from_where_claude_code_loads_them() {
+    let w = World::new();
+    let folder = w.path().join("folder-market");
+    write_marketplace(&folder, "local-market", &[("demo", Some("1.0.0"))]);
+    let repo = w.path().join("repo");
+    write_marketplace(&repo, "git-market", &[("gdemo", Some("1.0.0"))]);
+    commit_all(&repo);
+    for args in [
+        vec!["entities", "marketplace", "add", folder.to_str().unwrap()],
+        vec!["entities", "install", "demo@local-market"],
+        vec![
+            "entities",
+            "marketplace",
+            "add",
+            &format!("file://{}", repo.display()),
+        ],
+        vec!["entities", "install", "gdemo@git-market"],
+    ] {
+        ok(&w.aisys(&args), &format!("{args:?}"));
+    }
+    let skill = "---\ndescription: added after install\n---\nx\n";
+    write(
+        &folder.join("plugins/demo/skills/in-folder/SKILL.md"),
+        skill,
+    );
+    write(
+        &w.claude
+            .join("plugins/cache/local-market/demo/1.0.0/skills/in-folder-cache/SKILL.md"),
+        skill,
+    );
+    write(
+        &w.claude
+            .join("plugins/marketplaces/git-market/plugins/gdemo/skills/in-clone/SKILL.md"),
+        skill,
+    );
+    write(
+        &w.claude
+            .join("plugins/cache/git-market/gdemo/1.0.0/skills/in-cache/SKILL.md"),
+        skill,
+    );
+    let theirs = strings(&init_line(&w)["skills"]);
+    let ours = names(&w.list_json(&["--kind", "skill"]), "skill");
+    for n in [
+        "demo:in-folder",
+        "demo:in-folder-cache",
+        "gdemo:in-clone",
+        "gdemo:in-cache",
+    ] {
+        assert_eq!(
+            ours.contains(&n.to_string()),
+            theirs.contains(&n.to_string()),
+            "{n}: aisys {ours:?}, Claude Code {theirs:?}"
+        );
+    }
+    assert!(ours.contains(&"demo:in-folder".to_string()), "{ours:?}");
+    assert!(ours.contains(&"gdemo:in-cache".to_string()), "{ours:?}");
+}

@@ -124,7 +124,8 @@ pub fn discover(roots: &Roots) -> Inventory {
             plugin: None,
         });
     }
-    sources.extend(plugin_sources(roots, &home, &enabled, &mut inv));
+    let known = read_marketplaces(&home, &mut inv.warnings);
+    sources.extend(plugin_sources(roots, &home, &known, &enabled, &mut inv));
 
     let scanned = scan_parallel(&sources);
     let mut ranked: Vec<(Entity, Rank)> = Vec::new();
@@ -191,7 +192,7 @@ pub fn discover(roots: &Roots) -> Inventory {
     apply_precedence(&mut ranked);
     // The plugin entities themselves were added while reading installed_plugins.json.
     inv.entities.extend(ranked.into_iter().map(|(e, _)| e));
-    inv.entities.extend(marketplaces(&home, &mut inv.warnings));
+    inv.entities.extend(known.iter().map(Known::entity));
     inv.entities.sort_by(|a, b| {
         (a.kind, &a.name, a.scope, &a.path).cmp(&(b.kind, &b.name, b.scope, &b.path))
     });
@@ -255,6 +256,7 @@ fn read_json_warn(path: &Path, warnings: &mut Vec<Warning>) -> Option<Value> {
 fn plugin_sources(
     roots: &Roots,
     home: &ClaudeHome,
+    known: &[Known],
     enabled: &HashMap<String, bool>,
     inv: &mut Inventory,
 ) -> Vec<Source> {
@@ -274,7 +276,13 @@ fn plugin_sources(
             _ => true,
         });
         let Some(rec) = applies else { continue };
-        let manifest_path = rec.install_path.join(".claude-plugin/plugin.json");
+        let (plugin_name, market) = layout::split_plugin_id(&id).unwrap_or((&id, ""));
+        let root = known
+            .iter()
+            .find(|k| k.name == market)
+            .and_then(|k| k.load_root(plugin_name))
+            .unwrap_or_else(|| rec.install_path.clone());
+        let manifest_path = root.join(".claude-plugin/plugin.json");
         let manifest = match layout::read_json(&manifest_path) {
             Ok(Some(Value::Object(m))) => m,
             Ok(Some(_)) => {
@@ -291,9 +299,9 @@ fn plugin_sources(
                 Map::new()
             }
         };
-        if !rec.install_path.is_dir() {
+        if !root.is_dir() {
             inv.warnings.push(Warning {
-                path: rec.install_path.clone(),
+                path: root.clone(),
                 line: None,
                 message: format!(
                     "plugin `{id}` is recorded in {} but its folder is missing; reinstall it with `aisys entities install {id}`",
@@ -301,7 +309,6 @@ fn plugin_sources(
                 ),
             });
         }
-        let plugin_name = layout::split_plugin_id(&id).map(|(p, _)| p).unwrap_or(&id);
         let namespace = manifest
             .get("name")
             .and_then(Value::as_str)
@@ -317,7 +324,7 @@ fn plugin_sources(
             kind: EntityKind::Plugin,
             scope: Scope::Plugin,
             source: id.clone(),
-            path: rec.install_path.clone(),
+            path: root.clone(),
             description: manifest
                 .get("description")
                 .and_then(Value::as_str)
@@ -329,7 +336,7 @@ fn plugin_sources(
         out.push(Source {
             scope: Scope::Plugin,
             depth: 0,
-            root: rec.install_path.clone(),
+            root,
             plugin: Some(PluginCtx {
                 namespace,
                 id,
@@ -857,18 +864,82 @@ fn apply_precedence(ranked: &mut [(Entity, Rank)]) {
     }
 }
 
-/// The known marketplaces, from `known_marketplaces.json`.
-fn marketplaces(home: &ClaudeHome, warnings: &mut Vec<Warning>) -> Vec<Entity> {
+/// A known marketplace: its record in `known_marketplaces.json` and its `marketplace.json`.
+struct Known {
+    name: String,
+    record: Value,
+    location: PathBuf,
+    manifest: Map<String, Value>,
+}
+
+impl Known {
+    /// Where Claude Code 2.1.197 loads `plugin` from when it is in this marketplace: a plugin of a
+    /// local folder marketplace is used in place (edits there show at once), others from their
+    /// copy in the cache.
+    fn load_root(&self, plugin: &str) -> Option<PathBuf> {
+        if self
+            .record
+            .pointer("/source/source")
+            .and_then(Value::as_str)
+            != Some("directory")
+        {
+            return None;
+        }
+        let rel = self
+            .manifest
+            .get("plugins")?
+            .as_array()?
+            .iter()
+            .find(|e| e.get("name").and_then(Value::as_str) == Some(plugin))?
+            .get("source")?
+            .as_str()?;
+        super::names::inside(&self.location, rel)
+            .ok()
+            .filter(|p| p.is_dir())
+    }
+
+    fn entity(&self) -> Entity {
+        let description = self
+            .manifest
+            .get("description")
+            .or_else(|| {
+                self.manifest
+                    .get("metadata")
+                    .and_then(|m| m.get("description"))
+            })
+            .and_then(Value::as_str)
+            .map(String::from);
+        let mut fields = self.record.as_object().cloned().unwrap_or_default();
+        if let Some(plugins) = self.manifest.get("plugins") {
+            fields.insert("plugins".into(), plugins.clone());
+        }
+        Entity {
+            name: self.name.clone(),
+            kind: EntityKind::Marketplace,
+            scope: Scope::User,
+            source: self
+                .record
+                .get("source")
+                .map(layout::describe_source)
+                .unwrap_or_default(),
+            path: self.location.clone(),
+            description,
+            enabled: true,
+            hidden_by: None,
+            fields,
+        }
+    }
+}
+
+/// The known marketplaces, from `known_marketplaces.json`, each with its manifest.
+fn read_marketplaces(home: &ClaudeHome, warnings: &mut Vec<Warning>) -> Vec<Known> {
     let path = home.known_marketplaces();
-    let Some(doc) = read_json_warn(&path, warnings) else {
-        return Vec::new();
-    };
-    let Some(map) = doc.as_object() else {
+    let Some(Value::Object(map)) = read_json_warn(&path, warnings) else {
         return Vec::new();
     };
     let mut out = Vec::new();
-    for (name, rec) in map {
-        let location = rec
+    for (name, record) in map {
+        let location = record
             .get("installLocation")
             .and_then(Value::as_str)
             .map(PathBuf::from)
@@ -881,28 +952,11 @@ fn marketplaces(home: &ClaudeHome, warnings: &mut Vec<Warning>) -> Vec<Entity> {
                 Map::new()
             }
         };
-        let description = manifest
-            .get("description")
-            .or_else(|| manifest.get("metadata").and_then(|m| m.get("description")))
-            .and_then(Value::as_str)
-            .map(String::from);
-        let mut fields = rec.as_object().cloned().unwrap_or_default();
-        if let Some(plugins) = manifest.get("plugins") {
-            fields.insert("plugins".into(), plugins.clone());
-        }
-        out.push(Entity {
-            name: name.clone(),
-            kind: EntityKind::Marketplace,
-            scope: Scope::User,
-            source: rec
-                .get("source")
-                .map(layout::describe_source)
-                .unwrap_or_default(),
-            path: location,
-            description,
-            enabled: true,
-            hidden_by: None,
-            fields,
+        out.push(Known {
+            name,
+            record,
+            location,
+            manifest,
         });
     }
     out

@@ -9,6 +9,8 @@
 //! - `<home>/plugins/marketplaces/<name>/`: the clone of a git or GitHub marketplace (a local
 //!   folder marketplace is used in place).
 //! - `<home>/plugins/cache/<marketplace>/<plugin>/<version>/`: the installed copy of a plugin.
+//!   Claude Code loads a plugin from there, except a plugin of a local folder (`directory`)
+//!   marketplace, which it loads from that folder in place.
 //!
 //! Knows paths and record shapes only; must not write (writes go through `store`).
 
