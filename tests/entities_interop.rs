@@ -635,3 +635,46 @@ fn plugins_are_read_from_where_claude_code_loads_them() {
     assert!(ours.contains(&"demo:in-folder".to_string()), "{ours:?}");
     assert!(ours.contains(&"gdemo:in-cache".to_string()), "{ours:?}");
 }
+
+/// Two plugins named `demo` from two marketplaces share the `demo:` namespace: the one aisys says
+/// is active is the one Claude Code runs.
+#[test]
+fn same_plugin_name_twice_agrees_with_claude_code() {
+    let w = World::new();
+    for market in ["b-market", "a-market"] {
+        let m = w.path().join(market);
+        write_marketplace(&m, market, &[("demo", Some("1.0.0"))]);
+        write(
+            &m.join("plugins/demo/skills/greet/SKILL.md"),
+            &format!("---\ndescription: from {market}\n---\nBODY-FROM-{market}\n"),
+        );
+        ok(
+            &w.aisys(&["entities", "marketplace", "add", m.to_str().unwrap()]),
+            "add",
+        );
+        ok(
+            &w.aisys(&["entities", "install", &format!("demo@{market}")]),
+            "install",
+        );
+    }
+    let list = w.list_json(&["--kind", "skill"]);
+    let active = list
+        .iter()
+        .find(|e| e["name"] == "demo:greet" && e["hidden_by"].is_null())
+        .unwrap();
+    let winner = active["source"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("demo@");
+    let loser = if winner == "a-market" {
+        "b-market"
+    } else {
+        "a-market"
+    };
+    let seen = body_claude_loads(&w, "demo:greet");
+    assert!(
+        seen.contains(&format!("BODY-FROM-{winner}"))
+            && !seen.contains(&format!("BODY-FROM-{loser}")),
+        "aisys says demo@{winner} is active; Claude Code loaded: {seen}"
+    );
+}
