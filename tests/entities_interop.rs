@@ -678,3 +678,59 @@ fn same_plugin_name_twice_agrees_with_claude_code() {
         "aisys says demo@{winner} is active; Claude Code loaded: {seen}"
     );
 }
+
+/// Which scope `claude mcp get NAME` says the server comes from.
+fn claude_mcp_scope(w: &World, name: &str) -> String {
+    let out = claude(w, &["mcp", "get", name], &[]);
+    let t = text(&out.stdout);
+    let line = t
+        .lines()
+        .find(|l| l.trim_start().starts_with("Scope:"))
+        .unwrap_or_else(|| panic!("no scope in: {t}{}", text(&out.stderr)));
+    line.to_lowercase()
+}
+
+#[test]
+fn mcp_precedence_agrees_with_claude_mcp_get() {
+    let w = World::new();
+    write(
+        &w.claude.join(".claude.json"),
+        r#"{"mcpServers": {"db": {"command": "user-db"}}}"#,
+    );
+    write(
+        &w.project.join(".mcp.json"),
+        r#"{"mcpServers": {"db": {"type": "http", "url": "http://127.0.0.1:9/project"}}}"#,
+    );
+    let active_scope = |w: &World| {
+        let list = w.list_json(&["--kind", "mcp"]);
+        let active: Vec<_> = list
+            .iter()
+            .filter(|e| e["hidden_by"].is_null() && e["enabled"] == true)
+            .collect();
+        assert_eq!(active.len(), 1, "{list:#?}");
+        active[0].clone()
+    };
+    // The project's server is not approved yet: the user's runs.
+    assert!(claude_mcp_scope(&w, "db").contains("user"));
+    assert_eq!(active_scope(&w)["scope"], "user");
+    // Approved, the project's wins over the user's.
+    write(
+        &w.claude.join("settings.json"),
+        r#"{"enableAllProjectMcpServers": true}"#,
+    );
+    assert!(claude_mcp_scope(&w, "db").contains("project"));
+    let a = active_scope(&w);
+    assert_eq!(a["scope"], "project");
+    assert!(a["path"].as_str().unwrap().ends_with(".mcp.json"));
+    // A local one (in ~/.claude.json for this project) wins over both.
+    let project = w.project.canonicalize().unwrap();
+    write(
+        &w.claude.join(".claude.json"),
+        &json!({"mcpServers": {"db": {"command": "user-db"}},
+                "projects": {project.display().to_string(): {"mcpServers": {"db": {"command": "local-db"}}}}})
+        .to_string(),
+    );
+    assert!(claude_mcp_scope(&w, "db").contains("local"));
+    let a = active_scope(&w);
+    assert_eq!(a["description"], "local-db");
+}

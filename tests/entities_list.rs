@@ -140,7 +140,8 @@ fn mcp_servers_and_hooks_from_settings_and_mcp_json() {
     let w = World::new();
     write(
         &w.home.join(".claude/settings.json"),
-        r#"{"hooks": {"PreToolUse": [{"matcher": "Bash", "hooks": [{"type": "command", "command": "echo hi"}]}]}}"#,
+        r#"{"enabledMcpjsonServers": ["db"],
+            "hooks": {"PreToolUse": [{"matcher": "Bash", "hooks": [{"type": "command", "command": "echo hi"}]}]}}"#,
     );
     write(
         &w.claude.join(".claude.json"),
@@ -166,6 +167,14 @@ fn mcp_servers_and_hooks_from_settings_and_mcp_json() {
             .contains("project mcp/db"),
         "{user}"
     );
+
+    // Not approved, the project's server does not run, and the user's is the active one.
+    write(&w.home.join(".claude/settings.json"), "{}");
+    let list = w.list_json(&["--kind", "mcp"]);
+    let project = list.iter().find(|e| e["scope"] == "project").unwrap();
+    let user = list.iter().find(|e| e["scope"] == "user").unwrap();
+    assert_eq!(project["enabled"], false);
+    assert!(user["hidden_by"].is_null(), "{user}");
 }
 
 #[test]

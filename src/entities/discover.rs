@@ -6,7 +6,8 @@
 //!   wins over a project one, and at the same level a skill wins over a command;
 //! - subagents: a project one wins over a user one;
 //! - MCP servers: local (`~/.claude.json` `projects.<dir>.mcpServers`) over project (`.mcp.json`)
-//!   over user (`~/.claude.json` `mcpServers`);
+//!   over user (`~/.claude.json` `mcpServers`), where a `.mcp.json` server counts only once
+//!   approved (checked against `claude mcp get` in `tests/entities_interop.rs`);
 //! - plugin entities are namespaced (`plugin:name`), so they never collide with the others;
 //! - hooks all run: none hides another.
 //!
@@ -149,9 +150,26 @@ pub fn discover(roots: &Roots) -> Inventory {
             mcp_rank(*scope, false, *depth),
         );
     }
+    let claude_json = roots
+        .claude_json
+        .as_ref()
+        .and_then(|cj| Some((cj, read_json_warn(cj, &mut inv.warnings)?)));
+    // A project's .mcp.json servers run only once approved (Claude Code asks, and keeps the
+    // answer in settings or in ~/.claude.json); an unapproved one is listed as disabled.
+    let mut approval_docs: Vec<&Value> = settings_docs.iter().map(|(_, _, _, d)| d).collect();
+    if let Some((_, doc)) = &claude_json
+        && let Some(projects) = doc.get("projects").and_then(Value::as_object)
+    {
+        for p in &roots.projects {
+            if let Some(pd) = projects.get(&p.to_string_lossy().into_owned()) {
+                approval_docs.push(pd);
+            }
+        }
+    }
     for (depth, p) in roots.projects.iter().enumerate() {
         let f = p.join(".mcp.json");
         if let Some(doc) = read_json_warn(&f, &mut inv.warnings) {
+            let first = ranked.len();
             push_mcp(
                 &doc,
                 Scope::Project,
@@ -160,13 +178,14 @@ pub fn discover(roots: &Roots) -> Inventory {
                 &mut ranked,
                 mcp_rank(Scope::Project, false, depth),
             );
+            for (e, _) in &mut ranked[first..] {
+                e.enabled = mcp_json_approved(&approval_docs, &e.name);
+            }
         }
     }
-    if let Some(cj) = &roots.claude_json
-        && let Some(doc) = read_json_warn(cj, &mut inv.warnings)
-    {
+    if let Some((cj, doc)) = &claude_json {
         push_mcp(
-            &doc,
+            doc,
             Scope::User,
             cj,
             None,
@@ -827,6 +846,25 @@ fn push_mcp(
             rank,
         ));
     }
+}
+
+/// Whether a `.mcp.json` server is approved: named in `enabledMcpjsonServers` or covered by
+/// `enableAllProjectMcpServers`, and not named in `disabledMcpjsonServers`, in any settings file
+/// or in the project's entry of `~/.claude.json`.
+fn mcp_json_approved(docs: &[&Value], name: &str) -> bool {
+    let listed = |key: &str| {
+        docs.iter().any(|d| {
+            d.get(key)
+                .and_then(Value::as_array)
+                .is_some_and(|a| a.iter().any(|v| v.as_str() == Some(name)))
+        })
+    };
+    let all = docs.iter().any(|d| {
+        d.get("enableAllProjectMcpServers")
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
+    });
+    !listed("disabledMcpjsonServers") && (all || listed("enabledMcpjsonServers"))
 }
 
 /// Marks every entity that loses to another of the same name; hooks never hide each other.
