@@ -88,12 +88,14 @@ fn normalized(w: &World) -> Value {
     };
     let settings = read_json(&w.claude.join("settings.json"));
     let project_settings = read_json(&w.project.join(".claude/settings.json"));
+    let local_settings = read_json(&w.project.join(".claude/settings.local.json"));
     json!({
         "installed": strip(&read_json(&w.claude.join("plugins/installed_plugins.json"))),
         "known": strip(&read_json(&w.claude.join("plugins/known_marketplaces.json"))),
         "enabled": settings["enabledPlugins"],
         "extraKnownMarketplaces": strip(&settings["extraKnownMarketplaces"]),
         "projectEnabled": project_settings["enabledPlugins"],
+        "localEnabled": local_settings["enabledPlugins"],
     })
 }
 
@@ -159,6 +161,7 @@ fn same_records_as_claude_plugin_for_folder_and_git_marketplaces() {
         vec!["plugin", "install", "nover@git-market"],
         vec!["plugin", "install", "own@git-market"],
         vec!["plugin", "install", "demo@git-market", "--scope", "project"],
+        vec!["plugin", "install", "demo@local-market", "--scope", "local"],
         vec!["plugin", "disable", "nover@git-market"],
     ] {
         ok(&claude(&by_claude, &args, &[]), &format!("claude {args:?}"));
@@ -176,6 +179,13 @@ fn same_records_as_claude_plugin_for_folder_and_git_marketplaces() {
             "demo@git-market",
             "--scope",
             "project",
+        ],
+        vec![
+            "entities",
+            "install",
+            "demo@local-market",
+            "--scope",
+            "local",
         ],
         vec!["entities", "disable", "nover@git-market"],
     ] {

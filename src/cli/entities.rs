@@ -74,10 +74,11 @@ pub struct InstallArgs {
     /// PLUGIN@MARKETPLACE.
     #[arg(value_name = "PLUGIN@MARKETPLACE")]
     pub plugin: String,
-    /// Where to enable it: user (~/.claude/settings.json) or project (.claude/settings.json).
+    /// Where to enable it: user (~/.claude/settings.json), project (.claude/settings.json) or
+    /// local (.claude/settings.local.json, not shared).
     #[arg(long, value_enum, default_value_t = InstallScope::User, value_name = "SCOPE")]
     pub scope: InstallScope,
-    /// The project for --scope project (default: the current folder).
+    /// The project for --scope project or local (default: the current folder).
     #[arg(long, value_name = "DIR")]
     pub project: Option<PathBuf>,
 }
@@ -94,7 +95,7 @@ pub struct PluginArgs {
     /// Which settings to change.
     #[arg(long, value_enum, default_value_t = InstallScope::User, value_name = "SCOPE")]
     pub scope: InstallScope,
-    /// The project for --scope project (default: the current folder).
+    /// The project for --scope project or local (default: the current folder).
     #[arg(long, value_name = "DIR")]
     pub project: Option<PathBuf>,
 }
@@ -173,8 +174,12 @@ pub enum ScopeArg {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum InstallScope {
+    /// ~/.claude/settings.json.
     User,
+    /// The project's .claude/settings.json, shared through the repository.
     Project,
+    /// The project's .claude/settings.local.json, for you only.
+    Local,
 }
 
 pub fn run(ctx: &Context, cmd: EntitiesCommand) -> anyhow::Result<Exit> {

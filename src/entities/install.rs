@@ -30,13 +30,26 @@ pub enum InstallScope {
     User,
     /// The project folder whose `.claude/settings.json` is changed.
     Project(PathBuf),
+    /// The project folder whose `.claude/settings.local.json` (not committed) is changed.
+    Local(PathBuf),
 }
 
 impl InstallScope {
-    fn as_str(&self) -> &'static str {
+    pub fn as_str(&self) -> &'static str {
         match self {
             InstallScope::User => "user",
             InstallScope::Project(_) => "project",
+            InstallScope::Local(_) => "local",
+        }
+    }
+
+    /// The project folder a project or local install is recorded with (`projectPath`).
+    fn project_path(&self) -> Option<PathBuf> {
+        match self {
+            InstallScope::User => None,
+            InstallScope::Project(p) | InstallScope::Local(p) => {
+                Some(p.canonicalize().unwrap_or_else(|_| p.clone()))
+            }
         }
     }
 }
@@ -366,19 +379,54 @@ impl Manager {
         Ok(names)
     }
 
-    /// Removes a marketplace, its clone, and the records and enabled flags of its plugins (the
-    /// plugin copies stay in the cache, as with Claude Code).
+    /// Removes a marketplace, its clone, and the records and enabled flags of its plugins, also in
+    /// the settings of the projects they were installed for (the plugin copies stay in the cache,
+    /// as with Claude Code).
     pub fn marketplace_remove(&self, name: &str) -> Result<(), EntityError> {
         check_name("marketplace", name).map_err(EntityError::BadName)?;
         let _lock = self.lock()?;
         let rec = self.known_one(name)?;
         self.check_writable(&InstallScope::User)?;
         let suffix = format!("@{name}");
+        // The projects its plugins were installed for: their settings lose the plugins too.
+        let installed = store::read_for_update(&self.home.installed_plugins(), empty_installed())?;
+        let mut projects: Vec<PathBuf> = installed
+            .get("plugins")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+            .filter(|(id, _)| id.ends_with(&suffix))
+            .filter_map(|(_, recs)| recs.as_array())
+            .flatten()
+            .filter_map(|r| r.get("projectPath")?.as_str().map(PathBuf::from))
+            .collect();
+        projects.sort();
+        projects.dedup();
+        let project_settings: Vec<PathBuf> = projects
+            .iter()
+            .flat_map(|p| {
+                [
+                    InstallScope::Project(p.clone()),
+                    InstallScope::Local(p.clone()),
+                ]
+            })
+            .map(|s| self.settings_of(&s))
+            .filter(|f| f.is_file())
+            .collect();
+        for f in &project_settings {
+            store::read_for_update(f, json!({}))?;
+        }
         update_json(&self.home.installed_plugins(), empty_installed(), |doc| {
             check_installed_version(doc, &self.home.installed_plugins())?;
             object_at(doc, "plugins").retain(|id, _| !id.ends_with(&suffix));
             Ok(())
         })?;
+        for f in &project_settings {
+            update_json(f, json!({}), |doc| {
+                object_at(doc, "enabledPlugins").retain(|id, _| !id.ends_with(&suffix));
+                Ok(())
+            })?;
+        }
         update_json(&self.home.settings(), json!({}), |doc| {
             object_at(doc, "enabledPlugins").retain(|id, _| !id.ends_with(&suffix));
             object_at(doc, "extraKnownMarketplaces").remove(name);
@@ -504,10 +552,7 @@ impl Manager {
         replace_dir(&copy, &dest, stage.path())?;
 
         let now = now();
-        let project_path = match scope {
-            InstallScope::User => None,
-            InstallScope::Project(p) => Some(p.canonicalize().unwrap_or_else(|_| p.clone())),
-        };
+        let project_path = scope.project_path();
         update_json(&self.home.installed_plugins(), empty_installed(), |doc| {
             check_installed_version(doc, &self.home.installed_plugins())?;
             doc["version"] = INSTALLED_PLUGINS_VERSION.into();
@@ -565,10 +610,7 @@ impl Manager {
         parse_id(id)?;
         let _lock = self.lock()?;
         self.check_writable(scope)?;
-        let project_path = match scope {
-            InstallScope::User => None,
-            InstallScope::Project(p) => Some(p.canonicalize().unwrap_or_else(|_| p.clone())),
-        };
+        let project_path = scope.project_path();
         let path = self.home.installed_plugins();
         update_json(&path, empty_installed(), |doc| {
             check_installed_version(doc, &path)?;
@@ -621,6 +663,7 @@ impl Manager {
         match scope {
             InstallScope::User => self.home.settings(),
             InstallScope::Project(p) => p.join(".claude/settings.json"),
+            InstallScope::Local(p) => p.join(".claude/settings.local.json"),
         }
     }
 

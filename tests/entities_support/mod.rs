@@ -171,7 +171,11 @@ pub fn write_marketplace(dir: &Path, name: &str, plugins: &[(&str, Option<&str>)
     );
 }
 
+/// A JSON file's content (`null` when it does not exist).
 pub fn read_json(path: &Path) -> Value {
+    if !path.exists() {
+        return Value::Null;
+    }
     serde_json::from_str(
         &std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
     )

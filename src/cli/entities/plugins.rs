@@ -45,7 +45,7 @@ fn manager(ctx: &Context) -> anyhow::Result<Manager> {
 fn scope(s: ScopeArg, project: Option<&Path>) -> anyhow::Result<InstallScope> {
     Ok(match s {
         ScopeArg::User => InstallScope::User,
-        ScopeArg::Project => {
+        ScopeArg::Project | ScopeArg::Local => {
             let dir = match project {
                 Some(p) => p.to_path_buf(),
                 None => std::env::current_dir().context("cannot read the current folder")?,
@@ -57,7 +57,11 @@ fn scope(s: ScopeArg, project: Option<&Path>) -> anyhow::Result<InstallScope> {
                 )
                 .into());
             }
-            InstallScope::Project(dir)
+            if s == ScopeArg::Local {
+                InstallScope::Local(dir)
+            } else {
+                InstallScope::Project(dir)
+            }
         }
     })
 }
@@ -84,10 +88,7 @@ pub fn install(ctx: &Context, args: InstallArgs) -> anyhow::Result<Exit> {
 }
 
 fn scope_name(s: &InstallScope) -> &'static str {
-    match s {
-        InstallScope::User => "user",
-        InstallScope::Project(_) => "project",
-    }
+    s.as_str()
 }
 
 pub fn uninstall(ctx: &Context, args: PluginArgs) -> anyhow::Result<Exit> {
