@@ -1,4 +1,8 @@
 //! `aisys entities`: Claude Code's plugins, skills, commands, agents, hooks and MCP servers.
+//!
+//! The clap definitions and the dispatch to `list.rs` (list, show, validate) and `plugins.rs`
+//! (install, uninstall, enable, disable, marketplace). Must not hold entity logic: that is
+//! `crate::entities`.
 
 use std::path::PathBuf;
 
