@@ -744,3 +744,75 @@ fn mcp_precedence_agrees_with_claude_mcp_get() {
     let a = active_scope(&w);
     assert_eq!(a["description"], "local-db");
 }
+
+fn head_of(dir: &Path) -> String {
+    let out = Command::new("git")
+        .args(["rev-parse", "HEAD"])
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    text(&out.stdout).trim().to_string()
+}
+
+#[test]
+fn git_subdir_and_pinned_sources_give_the_same_records_as_claude_plugin() {
+    let by_claude = World::new();
+    let by_aisys = World::new();
+    let shared = tempfile::tempdir().unwrap();
+    let repos = shared.path().join("repos");
+    // A monorepo holding an unversioned plugin in a sub-folder.
+    let mono = repos.join("mono.git");
+    write_demo_plugin(&mono.join("tools/sub"), "sub", None);
+    write(&mono.join("README.md"), "monorepo\n");
+    commit_all(&mono);
+    // A plugin repository with two commits; the marketplace pins the first.
+    let own = repos.join("own.git");
+    write_demo_plugin(&own, "pinned", None);
+    commit_all(&own);
+    let first = head_of(&own);
+    write(
+        &own.join("commands/later.md"),
+        "---\ndescription: later\n---\n",
+    );
+    commit_all(&own);
+    let market = repos.join("market.git");
+    write(
+        &market.join(".claude-plugin/marketplace.json"),
+        &json!({"name": "git-market", "owner": {"name": "t"}, "plugins": [
+            {"name": "sub", "source": {"source": "git-subdir", "url": "https://git.example/mono.git", "path": "tools/sub"}},
+            {"name": "pinned", "source": {"source": "url", "url": "https://git.example/own.git", "sha": first}}
+        ]})
+        .to_string(),
+    );
+    commit_all(&market);
+    git_rewrite(&[&by_claude, &by_aisys], &repos);
+    let url = "https://git.example/market.git";
+    for (w, cmd) in [(&by_claude, "plugin"), (&by_aisys, "entities")] {
+        let base: Vec<&str> = if cmd == "plugin" {
+            vec!["plugin"]
+        } else {
+            vec!["entities"]
+        };
+        for rest in [
+            vec!["marketplace", "add", url],
+            vec!["install", "sub@git-market"],
+            vec!["install", "pinned@git-market"],
+        ] {
+            let args: Vec<&str> = base.iter().copied().chain(rest).collect();
+            let out = if cmd == "plugin" {
+                claude(w, &args, &[])
+            } else {
+                w.aisys(&args)
+            };
+            ok(&out, &format!("{args:?}"));
+        }
+    }
+    let a = normalized(&by_claude);
+    let b = normalized(&by_aisys);
+    assert_eq!(a, b, "claude:\n{a:#}\naisys:\n{b:#}");
+    let pinned = &b["installed"]["plugins"]["pinned@git-market"][0];
+    assert_eq!(pinned["gitCommitSha"], first.as_str());
+    let list = by_aisys.list_json(&["--kind", "command"]);
+    assert!(!names(&list, "command").contains(&"pinned:later".to_string()));
+    one(&list, "command", "sub:review");
+}

@@ -176,6 +176,19 @@ fn clone_url(source: &Value) -> Option<(String, Option<String>)> {
     let reference = source.get("ref").and_then(Value::as_str).map(String::from);
     match source.get("source").and_then(Value::as_str)? {
         "git" | "url" => Some((source.get("url")?.as_str()?.to_string(), reference)),
+        // Its `url` may also be GitHub's owner/repo.
+        "git-subdir" => {
+            let url = source.get("url")?.as_str()?;
+            let is_shorthand = !url.contains(':') && url.split('/').count() == 2;
+            Some((
+                if is_shorthand {
+                    format!("https://github.com/{url}.git")
+                } else {
+                    url.to_string()
+                },
+                reference,
+            ))
+        }
         "github" => Some((
             format!("https://github.com/{}.git", source.get("repo")?.as_str()?),
             reference,
@@ -489,26 +502,55 @@ impl Manager {
             .prefix(STAGE_PREFIX)
             .tempdir_in(&cache)
             .map_err(|e| EntityError::io(&cache, e))?;
-        let (src, sha) = match entry.get("source") {
+        // `subdir` is the plugin's folder inside its repository, for `git-subdir` sources.
+        let (src, sha, subdir) = match entry.get("source") {
             Some(Value::String(rel)) => {
                 let src = names::inside(&location, rel).map_err(|e| {
                     EntityError::Unsafe(format!(
                         "marketplace `{market}`, plugin `{plugin}`: source {e}"
                     ))
                 })?;
-                (src, git::head(&location))
+                (src, git::head(&location), None)
             }
             Some(obj @ Value::Object(_)) => {
                 let (url, reference) = clone_url(obj).ok_or_else(|| {
                     EntityError::Invalid(format!(
                         "marketplace `{market}`, plugin `{plugin}`: source {obj} is not a kind aisys \
-                         installs (a relative path, github, url or git)"
+                         installs (a relative path, github, url, git or git-subdir)"
                     ))
                 })?;
                 let dest = stage.path().join("src");
                 git::clone(&url, reference.as_deref(), &dest, self.progress)?;
+                if let Some(pin) = obj.get("sha").and_then(Value::as_str) {
+                    if pin.len() < 7
+                        || pin.len() > 40
+                        || !pin.chars().all(|c| c.is_ascii_hexdigit())
+                    {
+                        return Err(EntityError::Invalid(format!(
+                            "marketplace `{market}`, plugin `{plugin}`: `sha` {pin} is not a commit id"
+                        )));
+                    }
+                    git::run(
+                        Some(&dest),
+                        &["checkout", "--quiet", "--detach", pin],
+                        self.progress,
+                        &format!("Checking out {pin}"),
+                    )?;
+                }
                 let sha = git::head(&dest);
-                (dest, sha)
+                match obj.get("path").and_then(Value::as_str) {
+                    Some(sub)
+                        if obj.get("source").and_then(Value::as_str) == Some("git-subdir") =>
+                    {
+                        let src = names::inside(&dest, sub).map_err(|e| {
+                            EntityError::Unsafe(format!(
+                                "marketplace `{market}`, plugin `{plugin}`: path {e}"
+                            ))
+                        })?;
+                        (src, sha, Some(sub.to_string()))
+                    }
+                    _ => (dest, sha, None),
+                }
             }
             _ => {
                 return Err(EntityError::Invalid(format!(
@@ -539,7 +581,7 @@ impl Manager {
             .or_else(|| entry.get("version"))
             .and_then(Value::as_str)
             .map(String::from)
-            .or_else(|| sha.as_ref().map(|s| s[..SHA_VERSION_LEN].to_string()))
+            .or_else(|| sha.as_deref().map(|s| sha_version(s, subdir.as_deref())))
             .unwrap_or_else(|| UNKNOWN_VERSION.to_string());
         check_segment("version", &version)?;
 
@@ -721,6 +763,24 @@ fn empty_installed() -> Value {
     json!({"version": INSTALLED_PLUGINS_VERSION, "plugins": {}})
 }
 
+/// The version Claude Code 2.1.197 gives an unversioned git plugin: the commit's first 12
+/// characters, and for a `git-subdir` source `-` and the first 8 hex digits of the SHA-256 of its
+/// path (without `./` and trailing `/`), so that two plugins of one repository differ.
+fn sha_version(sha: &str, subdir: Option<&str>) -> String {
+    use sha2::Digest;
+    let short = &sha[..SHA_VERSION_LEN.min(sha.len())];
+    match subdir {
+        None => short.to_string(),
+        Some(p) => {
+            let p = p.replace('\\', "/");
+            let p = p.trim_start_matches("./").trim_end_matches('/');
+            let hash = sha2::Sha256::digest(p.as_bytes());
+            let hex: String = hash.iter().take(4).map(|b| format!("{b:02x}")).collect();
+            format!("{short}-{hex}")
+        }
+    }
+}
+
 /// Splits and checks `plugin@marketplace`.
 pub fn parse_id(id: &str) -> Result<(&str, &str), EntityError> {
     let (p, m) = layout::split_plugin_id(id).ok_or_else(|| {
@@ -839,6 +899,15 @@ mod tests {
         assert!(parse_source("a/b/c", cwd).is_err());
         assert!(parse_source("plain", cwd).is_err());
         assert!(parse_source("./does-not-exist-here", cwd).is_err());
+    }
+
+    #[test]
+    fn unversioned_git_plugins_are_named_like_claude_code() {
+        let sha = "4f2743eb266fcd09bb99b37221ce628280759796";
+        assert_eq!(sha_version(sha, None), "4f2743eb266f");
+        let v = sha_version(sha, Some("./tools/plugin/"));
+        assert_eq!(v, sha_version(sha, Some("tools/plugin")));
+        assert!(v.starts_with("4f2743eb266f-") && v.len() == 21, "{v}");
     }
 
     #[test]
