@@ -3,8 +3,9 @@
 //!
 //! Every change holds the home's lock; a plugin copy is staged in a temporary folder inside
 //! `plugins/cache/` (the same filesystem) and renamed into place, and the JSON records are written
-//! last, each atomically: an interrupted install leaves the previous state. Must not write outside
-//! the Claude home and (for `--scope project`) the project's `.claude/settings.json`.
+//! last, each atomically: an interrupted install leaves the previous state (and its staging folder
+//! is removed by the next change). Must not write outside the Claude home and, for a project or
+//! local scope, the project's `.claude/settings.json` or `.claude/settings.local.json`.
 
 use std::path::{Path, PathBuf};
 
@@ -71,6 +72,7 @@ pub struct Manager {
     pub progress: Progress,
 }
 
+/// Now, as Claude Code writes `installedAt` and `lastUpdated` (UTC, milliseconds, `Z`).
 fn now() -> String {
     jiff::Timestamp::now()
         .strftime("%Y-%m-%dT%H:%M:%S%.3fZ")
