@@ -455,3 +455,65 @@ fn an_older_installed_plugins_json_is_not_rewritten() {
         "nothing copied"
     );
 }
+
+#[test]
+fn an_install_killed_half_way_leaves_the_previous_install() {
+    let w = World::new();
+    let m = folder_market(&w);
+    ok(&w.aisys(&["entities", "install", "demo@local-market"]));
+    let before = std::fs::read_to_string(w.claude.join("plugins/installed_plugins.json")).unwrap();
+    // Version 2 is big enough that its copy takes a while.
+    let plugin = m.join("plugins/demo");
+    write(
+        &plugin.join(".claude-plugin/plugin.json"),
+        r#"{"name": "demo", "version": "2.0.0"}"#,
+    );
+    for i in 0..4000 {
+        write(&plugin.join(format!("data/d{}/f{i}.txt", i % 40)), "x");
+    }
+    let mut child = w
+        .aisys_cmd(&["entities", "install", "demo@local-market"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let cache = w.claude.join("plugins/cache");
+    let staging_seen = (0..2000).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(1));
+        std::fs::read_dir(&cache).unwrap().flatten().any(|e| {
+            e.file_name().to_string_lossy().starts_with(".aisys-stage")
+                && e.path().join("copy").exists()
+        })
+    });
+    child.kill().unwrap();
+    let status = child.wait().unwrap();
+    assert!(staging_seen, "the copy was never seen under way");
+    assert!(!status.success(), "killed before it finished");
+    assert_eq!(
+        std::fs::read_to_string(w.claude.join("plugins/installed_plugins.json")).unwrap(),
+        before
+    );
+    assert!(
+        w.claude
+            .join("plugins/cache/local-market/demo/1.0.0/skills/greet/SKILL.md")
+            .is_file()
+    );
+    assert!(
+        !w.claude
+            .join("plugins/cache/local-market/demo/2.0.0")
+            .exists()
+    );
+    // The next install finishes the job and clears the leftovers.
+    ok(&w.aisys(&["entities", "install", "demo@local-market"]));
+    assert!(
+        w.claude
+            .join("plugins/cache/local-market/demo/2.0.0/data")
+            .is_dir()
+    );
+    let leftovers = std::fs::read_dir(&cache)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".aisys-stage"))
+        .count();
+    assert_eq!(leftovers, 0);
+}
