@@ -565,7 +565,7 @@ _aisys() {
             fi
             case "${prev}" in
                 --scope)
-                    COMPREPLY=($(compgen -W "user project" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "user project local" -- "${cur}"))
                     return 0
                     ;;
                 --project)
@@ -595,7 +595,7 @@ _aisys() {
             fi
             case "${prev}" in
                 --scope)
-                    COMPREPLY=($(compgen -W "user project" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "user project local" -- "${cur}"))
                     return 0
                     ;;
                 --project)
@@ -821,7 +821,7 @@ _aisys() {
             fi
             case "${prev}" in
                 --scope)
-                    COMPREPLY=($(compgen -W "user project" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "user project local" -- "${cur}"))
                     return 0
                     ;;
                 --project)
@@ -1113,7 +1113,7 @@ _aisys() {
             fi
             case "${prev}" in
                 --scope)
-                    COMPREPLY=($(compgen -W "user project" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "user project local" -- "${cur}"))
                     return 0
                     ;;
                 --project)

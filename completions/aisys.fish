@@ -225,46 +225,50 @@ complete -c aisys -n "__fish_aisys_using_subcommand entities; and __fish_seen_su
 complete -c aisys -n "__fish_aisys_using_subcommand entities; and __fish_seen_subcommand_from show" -s v -l verbose -d 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
 complete -c aisys -n "__fish_aisys_using_subcommand entities; and __fish_seen_subcommand_from show" -s q -l quiet -d 'Print only errors and the command\'s own output'
 complete -c aisys -n "__fish_aisys_using_subcommand entities; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
-complete -c aisys -n "__fish_aisys_using_subcommand entities; and __fish_seen_subcommand_from install" -l scope -d 'Where to enable it: user (~/.claude/settings.json) or project (.claude/settings.json)' -r -f -a "user\t''
-project\t''"
-complete -c aisys -n "__fish_aisys_using_subcommand entities; and __fish_seen_subcommand_from install" -l project -d 'The project for --scope project (default: the current folder)' -r -F
+complete -c aisys -n "__fish_aisys_using_subcommand entities; and __fish_seen_subcommand_from install" -l scope -d 'Where to enable it: user (~/.claude/settings.json), project (.claude/settings.json) or local (.claude/settings.local.json, not shared)' -r -f -a "user\t'~/.claude/settings.json'
+project\t'The project\'s .claude/settings.json, shared through the repository'
+local\t'The project\'s .claude/settings.local.json, for you only'"
+complete -c aisys -n "__fish_aisys_using_subcommand entities; and __fish_seen_subcommand_from install" -l project -d 'The project for --scope project or local (default: the current folder)' -r -F
 complete -c aisys -n "__fish_aisys_using_subcommand entities; and __fish_seen_subcommand_from install" -l color -d 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never' -r -f -a "auto\t''
 always\t''
 never\t''"
 complete -c aisys -n "__fish_aisys_using_subcommand entities; and __fish_seen_subcommand_from install" -l config -d 'Read settings from this file instead of ~/.config/aisys/config.toml' -r -F
 complete -c aisys -n "__fish_aisys_using_subcommand entities; and __fish_seen_subcommand_from install" -s v -l verbose -d 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
 complete -c aisys -n "__fish_aisys_using_subcommand entities; and __fish_seen_subcommand_from install" -s q -l quiet -d 'Print only errors and the command\'s own output'
-complete -c aisys -n "__fish_aisys_using_subcommand entities; and __fish_seen_subcommand_from install" -s h -l help -d 'Print help'
-complete -c aisys -n "__fish_aisys_using_subcommand entities; and __fish_seen_subcommand_from uninstall" -l scope -d 'Which settings to change' -r -f -a "user\t''
-project\t''"
-complete -c aisys -n "__fish_aisys_using_subcommand entities; and __fish_seen_subcommand_from uninstall" -l project -d 'The project for --scope project (default: the current folder)' -r -F
+complete -c aisys -n "__fish_aisys_using_subcommand entities; and __fish_seen_subcommand_from install" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c aisys -n "__fish_aisys_using_subcommand entities; and __fish_seen_subcommand_from uninstall" -l scope -d 'Which settings to change' -r -f -a "user\t'~/.claude/settings.json'
+project\t'The project\'s .claude/settings.json, shared through the repository'
+local\t'The project\'s .claude/settings.local.json, for you only'"
+complete -c aisys -n "__fish_aisys_using_subcommand entities; and __fish_seen_subcommand_from uninstall" -l project -d 'The project for --scope project or local (default: the current folder)' -r -F
 complete -c aisys -n "__fish_aisys_using_subcommand entities; and __fish_seen_subcommand_from uninstall" -l color -d 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never' -r -f -a "auto\t''
 always\t''
 never\t''"
 complete -c aisys -n "__fish_aisys_using_subcommand entities; and __fish_seen_subcommand_from uninstall" -l config -d 'Read settings from this file instead of ~/.config/aisys/config.toml' -r -F
 complete -c aisys -n "__fish_aisys_using_subcommand entities; and __fish_seen_subcommand_from uninstall" -s v -l verbose -d 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
 complete -c aisys -n "__fish_aisys_using_subcommand entities; and __fish_seen_subcommand_from uninstall" -s q -l quiet -d 'Print only errors and the command\'s own output'
-complete -c aisys -n "__fish_aisys_using_subcommand entities; and __fish_seen_subcommand_from uninstall" -s h -l help -d 'Print help'
-complete -c aisys -n "__fish_aisys_using_subcommand entities; and __fish_seen_subcommand_from enable" -l scope -d 'Which settings to change' -r -f -a "user\t''
-project\t''"
-complete -c aisys -n "__fish_aisys_using_subcommand entities; and __fish_seen_subcommand_from enable" -l project -d 'The project for --scope project (default: the current folder)' -r -F
+complete -c aisys -n "__fish_aisys_using_subcommand entities; and __fish_seen_subcommand_from uninstall" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c aisys -n "__fish_aisys_using_subcommand entities; and __fish_seen_subcommand_from enable" -l scope -d 'Which settings to change' -r -f -a "user\t'~/.claude/settings.json'
+project\t'The project\'s .claude/settings.json, shared through the repository'
+local\t'The project\'s .claude/settings.local.json, for you only'"
+complete -c aisys -n "__fish_aisys_using_subcommand entities; and __fish_seen_subcommand_from enable" -l project -d 'The project for --scope project or local (default: the current folder)' -r -F
 complete -c aisys -n "__fish_aisys_using_subcommand entities; and __fish_seen_subcommand_from enable" -l color -d 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never' -r -f -a "auto\t''
 always\t''
 never\t''"
 complete -c aisys -n "__fish_aisys_using_subcommand entities; and __fish_seen_subcommand_from enable" -l config -d 'Read settings from this file instead of ~/.config/aisys/config.toml' -r -F
 complete -c aisys -n "__fish_aisys_using_subcommand entities; and __fish_seen_subcommand_from enable" -s v -l verbose -d 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
 complete -c aisys -n "__fish_aisys_using_subcommand entities; and __fish_seen_subcommand_from enable" -s q -l quiet -d 'Print only errors and the command\'s own output'
-complete -c aisys -n "__fish_aisys_using_subcommand entities; and __fish_seen_subcommand_from enable" -s h -l help -d 'Print help'
-complete -c aisys -n "__fish_aisys_using_subcommand entities; and __fish_seen_subcommand_from disable" -l scope -d 'Which settings to change' -r -f -a "user\t''
-project\t''"
-complete -c aisys -n "__fish_aisys_using_subcommand entities; and __fish_seen_subcommand_from disable" -l project -d 'The project for --scope project (default: the current folder)' -r -F
+complete -c aisys -n "__fish_aisys_using_subcommand entities; and __fish_seen_subcommand_from enable" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c aisys -n "__fish_aisys_using_subcommand entities; and __fish_seen_subcommand_from disable" -l scope -d 'Which settings to change' -r -f -a "user\t'~/.claude/settings.json'
+project\t'The project\'s .claude/settings.json, shared through the repository'
+local\t'The project\'s .claude/settings.local.json, for you only'"
+complete -c aisys -n "__fish_aisys_using_subcommand entities; and __fish_seen_subcommand_from disable" -l project -d 'The project for --scope project or local (default: the current folder)' -r -F
 complete -c aisys -n "__fish_aisys_using_subcommand entities; and __fish_seen_subcommand_from disable" -l color -d 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never' -r -f -a "auto\t''
 always\t''
 never\t''"
 complete -c aisys -n "__fish_aisys_using_subcommand entities; and __fish_seen_subcommand_from disable" -l config -d 'Read settings from this file instead of ~/.config/aisys/config.toml' -r -F
 complete -c aisys -n "__fish_aisys_using_subcommand entities; and __fish_seen_subcommand_from disable" -s v -l verbose -d 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
 complete -c aisys -n "__fish_aisys_using_subcommand entities; and __fish_seen_subcommand_from disable" -s q -l quiet -d 'Print only errors and the command\'s own output'
-complete -c aisys -n "__fish_aisys_using_subcommand entities; and __fish_seen_subcommand_from disable" -s h -l help -d 'Print help'
+complete -c aisys -n "__fish_aisys_using_subcommand entities; and __fish_seen_subcommand_from disable" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c aisys -n "__fish_aisys_using_subcommand entities; and __fish_seen_subcommand_from validate" -l color -d 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never' -r -f -a "auto\t''
 always\t''
 never\t''"

@@ -54,19 +54,6 @@ fn help_of_every_command_reads_well() {
 }
 
 #[test]
-fn unfinished_commands_say_so_and_exit_2() {
-    let dir = tempfile::tempdir().unwrap();
-    let (args, name) = (["entities", "validate"], "entities validate");
-    let out = aisys(&args, dir.path());
-    assert_eq!(out.status.code(), Some(2), "{args:?}");
-    assert_eq!(
-        text(&out.stderr).trim(),
-        format!("aisys {name}: not implemented yet")
-    );
-    assert!(out.stdout.is_empty(), "no fake result on stdout");
-}
-
-#[test]
 fn usage_errors_exit_2() {
     let dir = tempfile::tempdir().unwrap();
     let out = aisys(&["run", "--agent", "gpt"], dir.path());

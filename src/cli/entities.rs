@@ -1,11 +1,18 @@
 //! `aisys entities`: Claude Code's plugins, skills, commands, agents, hooks and MCP servers.
+//!
+//! The clap definitions and the dispatch to `list.rs` (list, show, validate) and `plugins.rs`
+//! (install, uninstall, enable, disable, marketplace). Must not hold entity logic: that is
+//! `crate::entities`.
 
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand, ValueEnum};
 
 use super::transcript::TableFormat;
-use super::{Context, Exit, not_implemented};
+use super::{Context, Exit};
+
+mod list;
+mod plugins;
 
 /// Find, inspect and install Claude Code plugins, skills, commands, agents and marketplaces.
 ///
@@ -71,10 +78,11 @@ pub struct InstallArgs {
     /// PLUGIN@MARKETPLACE.
     #[arg(value_name = "PLUGIN@MARKETPLACE")]
     pub plugin: String,
-    /// Where to enable it: user (~/.claude/settings.json) or project (.claude/settings.json).
+    /// Where to enable it: user (~/.claude/settings.json), project (.claude/settings.json) or
+    /// local (.claude/settings.local.json, not shared).
     #[arg(long, value_enum, default_value_t = InstallScope::User, value_name = "SCOPE")]
     pub scope: InstallScope,
-    /// The project for --scope project (default: the current folder).
+    /// The project for --scope project or local (default: the current folder).
     #[arg(long, value_name = "DIR")]
     pub project: Option<PathBuf>,
 }
@@ -91,7 +99,7 @@ pub struct PluginArgs {
     /// Which settings to change.
     #[arg(long, value_enum, default_value_t = InstallScope::User, value_name = "SCOPE")]
     pub scope: InstallScope,
-    /// The project for --scope project (default: the current folder).
+    /// The project for --scope project or local (default: the current folder).
     #[arg(long, value_name = "DIR")]
     pub project: Option<PathBuf>,
 }
@@ -170,20 +178,23 @@ pub enum ScopeArg {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum InstallScope {
+    /// ~/.claude/settings.json.
     User,
+    /// The project's .claude/settings.json, shared through the repository.
     Project,
+    /// The project's .claude/settings.local.json, for you only.
+    Local,
 }
 
-pub fn run(_ctx: &Context, cmd: EntitiesCommand) -> anyhow::Result<Exit> {
-    let name = match cmd {
-        EntitiesCommand::List(_) => "entities list",
-        EntitiesCommand::Show(_) => "entities show",
-        EntitiesCommand::Install(_) => "entities install",
-        EntitiesCommand::Uninstall(_) => "entities uninstall",
-        EntitiesCommand::Enable(_) => "entities enable",
-        EntitiesCommand::Disable(_) => "entities disable",
-        EntitiesCommand::Validate(_) => "entities validate",
-        EntitiesCommand::Marketplace(_) => "entities marketplace",
-    };
-    Err(not_implemented(name))
+pub fn run(ctx: &Context, cmd: EntitiesCommand) -> anyhow::Result<Exit> {
+    match cmd {
+        EntitiesCommand::List(args) => list::list(ctx, args),
+        EntitiesCommand::Show(args) => list::show(ctx, args),
+        EntitiesCommand::Install(args) => plugins::install(ctx, args),
+        EntitiesCommand::Uninstall(args) => plugins::uninstall(ctx, args),
+        EntitiesCommand::Enable(args) => plugins::set_enabled(ctx, args, true),
+        EntitiesCommand::Disable(args) => plugins::set_enabled(ctx, args, false),
+        EntitiesCommand::Validate(args) => list::validate(ctx, args),
+        EntitiesCommand::Marketplace(cmd) => plugins::marketplace(ctx, cmd),
+    }
 }

@@ -5,8 +5,7 @@
 //! the core needs: a command parses, resolves settings, calls the core and prints.
 //!
 //! Exit codes (also in `aisys --help`):
-//! 0 success · 1 failure (e.g. the agent's turn failed) · 2 usage error, missing input, or a command
-//! not implemented yet · 3 bad input data, or a sandbox or agent that could not start ·
+//! 0 success · 1 failure (e.g. the agent's turn failed) · 2 usage error or missing input · 3 bad input data, or a sandbox or agent that could not start ·
 //! 124 timeout · 130 interrupted.
 
 use std::path::PathBuf;
@@ -38,7 +37,7 @@ pub type Exit = u8;
 pub const EXIT_OK: Exit = 0;
 /// The work failed (for `run`: the agent's turn failed).
 pub const EXIT_FAILURE: Exit = 1;
-/// Wrong usage, a missing file, or a command that is not implemented yet.
+/// Wrong usage, or a missing file.
 pub const EXIT_USAGE: Exit = 2;
 /// Bad input data, or a sandbox or agent that could not start.
 pub const EXIT_BAD_INPUT: Exit = 3;
@@ -64,16 +63,11 @@ impl CommandError {
     }
 }
 
-/// The error a command returns until the issue that fills it lands: never a fake result.
-pub fn not_implemented(command: &str) -> anyhow::Error {
-    CommandError::new(EXIT_USAGE, format!("aisys {command}: not implemented yet")).into()
-}
-
 const EXIT_CODES_HELP: &str = "\
 Exit status:
   0    success
   1    failure (for `run`: the agent's turn failed)
-  2    usage error, missing input, or a command not implemented yet
+  2    usage error, or missing input
   3    bad input data, or a sandbox or agent that could not start
   124  a time limit ran out
   130  interrupted (Ctrl-C)

@@ -1,0 +1,312 @@
+//! `aisys entities list` and `show`: discovery results as a table, JSON, or one entity in full.
+//!
+//! Resolves the roots from the environment and flags and prints; must not hold discovery logic.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+
+use super::{EntityKindArg, ListArgs, ScopeArg, ShowArgs, ValidateArgs};
+use crate::cli::transcript::TableFormat;
+use crate::cli::{CommandError, Context, EXIT_BAD_INPUT, EXIT_OK, EXIT_USAGE, Exit, Output};
+use crate::config::{ENV_CLAUDE_CONFIG_DIR, Env, ProcessEnv, claude_home};
+use crate::entities::{self, Entity, EntityKind, Inventory, Roots, Scope, Warning, frontmatter};
+
+/// Bytes buffered before a write to stdout: the JSON of 5,000 entities is about 2 MB.
+const OUTPUT_BUFFER: usize = 256 * 1024;
+/// Longest description shown in the table (the JSON has it whole).
+const TABLE_DESCRIPTION_CHARS: usize = 60;
+
+/// The roots for a command: the Claude home from the environment, the project from `--project`
+/// or the current folder.
+pub fn roots(project: Option<&Path>) -> anyhow::Result<Roots> {
+    let home =
+        claude_home(&ProcessEnv).map_err(|e| CommandError::new(EXIT_USAGE, e.to_string()))?;
+    // Claude Code keeps `.claude.json` inside $CLAUDE_CONFIG_DIR when it is set, else in $HOME.
+    let claude_json = match ProcessEnv.var(ENV_CLAUDE_CONFIG_DIR) {
+        Some(d) => Some(PathBuf::from(d).join(".claude.json")),
+        None => dirs::home_dir().map(|h| h.join(".claude.json")),
+    };
+    let dir = match project {
+        Some(p) => {
+            if !p.is_dir() {
+                return Err(CommandError::new(
+                    EXIT_USAGE,
+                    format!(
+                        "--project {}: no such folder; give the folder that holds the project's .claude/",
+                        p.display()
+                    ),
+                )
+                .into());
+            }
+            p.to_path_buf()
+        }
+        None => std::env::current_dir().context("cannot read the current folder")?,
+    };
+    Ok(Roots {
+        claude_home: home,
+        claude_json,
+        projects: Roots::project_dirs(&dir),
+    })
+}
+
+fn kind_of(k: EntityKindArg) -> EntityKind {
+    match k {
+        EntityKindArg::Skill => EntityKind::Skill,
+        EntityKindArg::Command => EntityKind::Command,
+        EntityKindArg::Agent => EntityKind::Agent,
+        EntityKindArg::Hook => EntityKind::Hook,
+        EntityKindArg::Mcp => EntityKind::Mcp,
+        EntityKindArg::Plugin => EntityKind::Plugin,
+        EntityKindArg::Marketplace => EntityKind::Marketplace,
+    }
+}
+
+fn scope_of(s: ScopeArg) -> Scope {
+    match s {
+        ScopeArg::User => Scope::User,
+        ScopeArg::Project => Scope::Project,
+        ScopeArg::Plugin => Scope::Plugin,
+    }
+}
+
+/// Prints warnings on stderr; with `strict`, any warning is a failure (exit 3).
+pub fn report_warnings(out: &Output, warnings: &[Warning], strict: bool) -> anyhow::Result<()> {
+    for w in warnings {
+        if !out.quiet || strict {
+            eprintln!("warning: {w}");
+        }
+    }
+    if strict && !warnings.is_empty() {
+        return Err(CommandError::new(
+            EXIT_BAD_INPUT,
+            format!(
+                "{} warning(s), and --strict treats them as a failure; fix the files named above",
+                warnings.len()
+            ),
+        )
+        .into());
+    }
+    Ok(())
+}
+
+pub fn list(ctx: &Context, args: ListArgs) -> anyhow::Result<Exit> {
+    let roots = roots(args.project.as_deref())?;
+    let Inventory { entities, warnings } = entities::discover(&roots);
+    let shown: Vec<&Entity> = entities
+        .iter()
+        .filter(|e| args.kind.is_none_or(|k| kind_of(k) == e.kind))
+        .filter(|e| args.scope.is_none_or(|s| scope_of(s) == e.scope))
+        .collect();
+    // Buffered: stdout is line-buffered, and thousands of JSON lines would be as many writes.
+    let mut stdout = std::io::BufWriter::with_capacity(OUTPUT_BUFFER, std::io::stdout().lock());
+    match args.format {
+        TableFormat::Json => {
+            serde_json::to_writer_pretty(&mut stdout, &shown)?;
+            writeln!(stdout)?;
+        }
+        TableFormat::Table => write_table(&mut stdout, &ctx.out, &shown)?,
+    }
+    stdout.flush()?;
+    drop(stdout);
+    report_warnings(&ctx.out, &warnings, args.strict)?;
+    Ok(EXIT_OK)
+}
+
+fn write_table(w: &mut impl Write, out: &Output, shown: &[&Entity]) -> std::io::Result<()> {
+    if shown.is_empty() {
+        if !out.quiet {
+            writeln!(w, "No entities found.")?;
+        }
+        return Ok(());
+    }
+    let rows: Vec<[String; 6]> = shown
+        .iter()
+        .map(|e| {
+            let state = match (&e.hidden_by, e.enabled) {
+                // The table names the winner; the path is in the JSON and in `show`.
+                (Some(by), _) => format!("hidden by {}", by.split(" (").next().unwrap_or(by)),
+                (None, true) => "active".into(),
+                (None, false) => "disabled".into(),
+            };
+            let mut desc: String = e.description.clone().unwrap_or_default().replace('\n', " ");
+            if desc.chars().count() > TABLE_DESCRIPTION_CHARS {
+                desc = desc
+                    .chars()
+                    .take(TABLE_DESCRIPTION_CHARS - 1)
+                    .collect::<String>()
+                    + "…";
+            }
+            [
+                e.kind.to_string(),
+                e.name.clone(),
+                e.scope.to_string(),
+                state,
+                e.source.clone(),
+                desc,
+            ]
+        })
+        .collect();
+    let header = ["KIND", "NAME", "SCOPE", "STATE", "SOURCE", "DESCRIPTION"];
+    let widths: Vec<usize> = (0..5)
+        .map(|i| {
+            rows.iter()
+                .map(|r| unicode_width::UnicodeWidthStr::width(r[i].as_str()))
+                .chain([header[i].len()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let line = |cells: [&str; 6]| {
+        let mut s = String::new();
+        for (i, c) in cells.iter().enumerate() {
+            s.push_str(c);
+            if i < 5 {
+                let pad = widths[i].saturating_sub(unicode_width::UnicodeWidthStr::width(*c)) + 2;
+                s.push_str(&" ".repeat(pad));
+            }
+        }
+        s.trim_end().to_string()
+    };
+    let head = line(header);
+    if out.color {
+        writeln!(w, "\x1b[1m{head}\x1b[0m")?;
+    } else {
+        writeln!(w, "{head}")?;
+    }
+    for r in &rows {
+        let text = line([&r[0], &r[1], &r[2], &r[3], &r[4], &r[5]]);
+        if out.color && r[3] != "active" {
+            writeln!(w, "\x1b[2m{text}\x1b[0m")?;
+        } else {
+            writeln!(w, "{text}")?;
+        }
+    }
+    Ok(())
+}
+
+pub fn show(ctx: &Context, args: ShowArgs) -> anyhow::Result<Exit> {
+    let Some((kind, name)) = args.entity.split_once('/') else {
+        return Err(CommandError::new(
+            EXIT_USAGE,
+            format!(
+                "`{}`: expected KIND/NAME, e.g. skill/pdf or agent/demo:tester",
+                args.entity
+            ),
+        )
+        .into());
+    };
+    let Some(kind) = EntityKind::parse(kind) else {
+        return Err(CommandError::new(
+            EXIT_USAGE,
+            format!(
+                "`{kind}` is not a kind; use one of: {}",
+                EntityKind::ALL.map(|k| k.as_str()).join(", ")
+            ),
+        )
+        .into());
+    };
+    let roots = roots(args.project.as_deref())?;
+    let inv = entities::discover(&roots);
+    let mut found: Vec<&Entity> = inv
+        .entities
+        .iter()
+        .filter(|e| e.kind == kind && e.name == name)
+        .collect();
+    // The active one first, then the ones it hides.
+    found.sort_by_key(|e| e.hidden_by.is_some());
+    let Some(e) = found.first() else {
+        return Err(CommandError::new(
+            EXIT_USAGE,
+            format!(
+                "no {kind} named `{name}`; `aisys entities list --kind {kind}` shows what there is"
+            ),
+        )
+        .into());
+    };
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "{} {}", e.kind, e.name)?;
+    writeln!(stdout, "path: {}", e.path.display())?;
+    writeln!(stdout, "scope: {}", e.scope)?;
+    writeln!(stdout, "source: {}", e.source)?;
+    let state = match (&e.hidden_by, e.enabled) {
+        (Some(by), _) => format!("hidden by {by}"),
+        (None, true) => "active".into(),
+        (None, false) => "disabled".into(),
+    };
+    writeln!(stdout, "state: {state}")?;
+    for other in found.iter().skip(1) {
+        writeln!(stdout, "also: {} (hidden)", other.path.display())?;
+    }
+    let is_markdown = matches!(
+        kind,
+        EntityKind::Skill | EntityKind::Command | EntityKind::Agent
+    );
+    if is_markdown {
+        let text = std::fs::read_to_string(&e.path)
+            .with_context(|| format!("cannot read {}", e.path.display()))?;
+        let doc = frontmatter::parse(&text).map_err(|err| {
+            CommandError::new(
+                EXIT_BAD_INPUT,
+                format!("{}:{}: {}", e.path.display(), err.line, err.message),
+            )
+        })?;
+        writeln!(stdout, "\n--- frontmatter")?;
+        if doc.has_frontmatter {
+            write!(stdout, "{}", doc.yaml)?;
+        }
+        writeln!(stdout, "---\n")?;
+        write!(stdout, "{}", doc.body)?;
+    } else if !e.fields.is_empty() {
+        writeln!(stdout)?;
+        serde_json::to_writer_pretty(&mut stdout, &e.fields)?;
+        writeln!(stdout)?;
+    }
+    drop(stdout);
+    report_warnings(&ctx.out, &inv.warnings, false)?;
+    Ok(EXIT_OK)
+}
+
+pub fn validate(ctx: &Context, args: ValidateArgs) -> anyhow::Result<Exit> {
+    let path = match args.path {
+        Some(p) => p,
+        None => std::env::current_dir().context("cannot read the current folder")?,
+    };
+    let report =
+        entities::validate::validate(&path).map_err(|e| CommandError::new(EXIT_USAGE, e))?;
+    let mut stdout = std::io::stdout().lock();
+    for f in &report.findings {
+        writeln!(stdout, "{f}")?;
+    }
+    let errors = report.errors();
+    let warnings = report.findings.len() - errors;
+    if !ctx.out.quiet || errors > 0 {
+        let what: Vec<String> = report
+            .checked
+            .iter()
+            .map(|(k, p)| format!("{k} {}", p.display()))
+            .collect();
+        writeln!(
+            stdout,
+            "checked {} item(s): {} error(s), {} warning(s){}",
+            what.len(),
+            errors,
+            warnings,
+            if ctx.out.verbose > 0 {
+                format!("\n  {}", what.join("\n  "))
+            } else {
+                String::new()
+            }
+        )?;
+    }
+    drop(stdout);
+    if errors > 0 {
+        return Err(CommandError::new(
+            EXIT_BAD_INPUT,
+            format!("{}: {errors} error(s); fix the lines above", path.display()),
+        )
+        .into());
+    }
+    Ok(EXIT_OK)
+}

@@ -1,0 +1,922 @@
+//! Marketplaces and plugins, changed the way Claude Code 2.1.197's `claude plugin` changes them,
+//! so that each tool sees what the other installed (see `layout` for the files and their keys).
+//!
+//! Every change holds the home's lock; a plugin copy is staged in a temporary folder inside
+//! `plugins/cache/` (the same filesystem) and renamed into place, and the JSON records are written
+//! last, each atomically: an interrupted install leaves the previous state (and its staging folder
+//! is removed by the next change). Must not write outside the Claude home and, for a project or
+//! local scope, the project's `.claude/settings.json` or `.claude/settings.local.json`.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value, json};
+
+use super::EntityError;
+use super::git::{self, Progress};
+use super::layout::{self, ClaudeHome, INSTALLED_PLUGINS_VERSION};
+use super::names::{self, check_name};
+use super::store::{self, HomeLock, object_at, update_json};
+
+/// Name prefix of the staging folders (inside `plugins/cache/` and `plugins/marketplaces/`, so
+/// that the final rename stays on one filesystem).
+const STAGE_PREFIX: &str = ".aisys-stage-";
+/// Claude Code's version folder for a plugin with no version and no git commit.
+pub const UNKNOWN_VERSION: &str = "unknown";
+/// Length of the commit prefix Claude Code uses as the version of an unversioned git plugin.
+pub const SHA_VERSION_LEN: usize = 12;
+
+/// Which settings file an install, enable or disable changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InstallScope {
+    User,
+    /// The project folder whose `.claude/settings.json` is changed.
+    Project(PathBuf),
+    /// The project folder whose `.claude/settings.local.json` (not committed) is changed.
+    Local(PathBuf),
+}
+
+impl InstallScope {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            InstallScope::User => "user",
+            InstallScope::Project(_) => "project",
+            InstallScope::Local(_) => "local",
+        }
+    }
+
+    /// The project folder a project or local install is recorded with (`projectPath`).
+    fn project_path(&self) -> Option<PathBuf> {
+        match self {
+            InstallScope::User => None,
+            InstallScope::Project(p) | InstallScope::Local(p) => {
+                Some(p.canonicalize().unwrap_or_else(|_| p.clone()))
+            }
+        }
+    }
+}
+
+/// A known marketplace, as `marketplace list` shows it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct MarketplaceInfo {
+    pub name: String,
+    pub source: Value,
+    #[serde(rename = "installLocation")]
+    pub install_location: String,
+    #[serde(rename = "lastUpdated", skip_serializing_if = "Option::is_none")]
+    pub last_updated: Option<String>,
+}
+
+/// Changes one Claude home's marketplaces and plugins.
+pub struct Manager {
+    pub home: ClaudeHome,
+    pub progress: Progress,
+}
+
+/// Now, as Claude Code writes `installedAt` and `lastUpdated` (UTC, milliseconds, `Z`).
+fn now() -> String {
+    jiff::Timestamp::now()
+        .strftime("%Y-%m-%dT%H:%M:%S%.3fZ")
+        .to_string()
+}
+
+/// Reads a source as `claude plugin marketplace add` does: `user@host:path`, an `https://` URL
+/// ending in `.git` (or a GitHub URL), a `file://` URL (aisys also takes these, for local git
+/// repositories), a local path (`./`, `../`, `/`, `~`), or GitHub's `owner/repo[#ref]`.
+pub fn parse_source(s: &str, cwd: &Path) -> Result<Value, EntityError> {
+    let t = s.trim();
+    let (base, reference) = match t.split_once('#') {
+        Some((b, r)) if !r.is_empty() => (b, Some(r)),
+        _ => (t, None),
+    };
+    let git = |url: &str| {
+        let mut v = json!({"source": "git", "url": url});
+        if let Some(r) = reference {
+            v["ref"] = r.into();
+        }
+        v
+    };
+    if let Some((user, rest)) = base.split_once('@')
+        && !user.is_empty()
+        && !user.contains('/')
+        && rest.contains(':')
+        && !base.contains("://")
+    {
+        return Ok(git(base));
+    }
+    if base.starts_with("file://") {
+        return Ok(git(base));
+    }
+    if base.starts_with("https://") || base.starts_with("http://") {
+        if base.ends_with(".git") || base.contains("/_git/") {
+            return Ok(git(base));
+        }
+        if let Some(path) = base
+            .strip_prefix("https://github.com/")
+            .or_else(|| base.strip_prefix("http://github.com/"))
+        {
+            let repo = path.trim_end_matches('/');
+            if repo.split('/').count() == 2 {
+                return Ok(git(&format!("{}.git", base.trim_end_matches('/'))));
+            }
+        }
+        return Err(EntityError::Invalid(format!(
+            "`{s}`: a hosted marketplace.json URL is not supported by aisys yet; give a git URL \
+             (ending in .git), owner/repo for GitHub, or a local folder"
+        )));
+    }
+    if base.starts_with("./")
+        || base.starts_with("../")
+        || base.starts_with('/')
+        || base.starts_with('~')
+        || base == "."
+    {
+        let p = match base.strip_prefix('~') {
+            Some(rest) => dirs::home_dir()
+                .ok_or_else(|| EntityError::Invalid("cannot find the home folder for `~`".into()))?
+                .join(rest.trim_start_matches('/')),
+            None => cwd.join(base),
+        };
+        let p = p
+            .canonicalize()
+            .map_err(|e| EntityError::NotFound(format!("marketplace path {}: {e}", p.display())))?;
+        if !p.is_dir() {
+            return Err(EntityError::Invalid(format!(
+                "{}: a local marketplace must be a folder holding .claude-plugin/marketplace.json",
+                p.display()
+            )));
+        }
+        return Ok(json!({"source": "directory", "path": p}));
+    }
+    if base.contains('/') && !base.contains(':') {
+        let ok = base.split('/').count() == 2
+            && base.split('/').all(|part| {
+                !part.is_empty()
+                    && part
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+            });
+        if !ok {
+            return Err(EntityError::Invalid(format!(
+                "`{s}` is not a GitHub owner/repo; for a git repository give its URL ending in .git, \
+                 for a local folder start the path with ./ or /"
+            )));
+        }
+        let mut v = json!({"source": "github", "repo": base});
+        if let Some(r) = reference {
+            v["ref"] = r.into();
+        }
+        return Ok(v);
+    }
+    Err(EntityError::Invalid(format!(
+        "`{s}` is not a marketplace source; give owner/repo, a git URL (https://...git), or a \
+         folder (./path)"
+    )))
+}
+
+/// The URL to clone for a git or GitHub source.
+fn clone_url(source: &Value) -> Option<(String, Option<String>)> {
+    let reference = source.get("ref").and_then(Value::as_str).map(String::from);
+    match source.get("source").and_then(Value::as_str)? {
+        "git" | "url" => Some((source.get("url")?.as_str()?.to_string(), reference)),
+        // Its `url` may also be GitHub's owner/repo.
+        "git-subdir" => {
+            let url = source.get("url")?.as_str()?;
+            let is_shorthand = !url.contains(':') && url.split('/').count() == 2;
+            Some((
+                if is_shorthand {
+                    format!("https://github.com/{url}.git")
+                } else {
+                    url.to_string()
+                },
+                reference,
+            ))
+        }
+        "github" => Some((
+            format!("https://github.com/{}.git", source.get("repo")?.as_str()?),
+            reference,
+        )),
+        _ => None,
+    }
+}
+
+/// Reads `<dir>/.claude-plugin/marketplace.json` and checks its name.
+pub fn read_marketplace(dir: &Path) -> Result<(String, Map<String, Value>), EntityError> {
+    let path = dir.join(".claude-plugin/marketplace.json");
+    let doc = match store::read_for_update(&path, Value::Null)? {
+        Value::Null => {
+            return Err(EntityError::NotFound(format!(
+                "{}: missing; a marketplace needs .claude-plugin/marketplace.json with a name and plugins",
+                path.display()
+            )));
+        }
+        Value::Object(m) => m,
+        _ => {
+            return Err(EntityError::Invalid(format!(
+                "{}: must be a JSON object",
+                path.display()
+            )));
+        }
+    };
+    let name = doc.get("name").and_then(Value::as_str).ok_or_else(|| {
+        EntityError::Invalid(format!(
+            "{}: field `name` is missing; add \"name\": \"my-marketplace\"",
+            path.display()
+        ))
+    })?;
+    check_name("marketplace", name)
+        .map_err(|e| EntityError::BadName(format!("{}: {e}", path.display())))?;
+    Ok((name.to_string(), doc))
+}
+
+impl Manager {
+    pub fn new(home: impl Into<PathBuf>, progress: Progress) -> Manager {
+        Manager {
+            home: ClaudeHome::new(home),
+            progress,
+        }
+    }
+
+    /// Takes the home's lock, then removes staging folders an interrupted aisys left behind (with
+    /// the lock held, no other aisys is using one).
+    fn lock(&self) -> Result<HomeLock, EntityError> {
+        let lock = HomeLock::acquire(&self.home.lock_file())?;
+        for dir in [self.home.cache(), self.home.marketplaces()] {
+            let Ok(rd) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for e in rd.flatten() {
+                if e.file_name().to_string_lossy().starts_with(STAGE_PREFIX) {
+                    let _ = std::fs::remove_dir_all(e.path());
+                }
+            }
+        }
+        Ok(lock)
+    }
+
+    fn known(&self) -> Result<Map<String, Value>, EntityError> {
+        match store::read_for_update(&self.home.known_marketplaces(), json!({}))? {
+            Value::Object(m) => Ok(m),
+            _ => Err(EntityError::Invalid(format!(
+                "{}: must be a JSON object",
+                self.home.known_marketplaces().display()
+            ))),
+        }
+    }
+
+    fn known_one(&self, name: &str) -> Result<Value, EntityError> {
+        let known = self.known()?;
+        known.get(name).cloned().ok_or_else(|| {
+            let names: Vec<&str> = known.keys().map(String::as_str).collect();
+            EntityError::NotFound(format!(
+                "marketplace `{name}` is not known; add it with `aisys entities marketplace add SOURCE`{}",
+                if names.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (known: {})", names.join(", "))
+                }
+            ))
+        })
+    }
+
+    /// Adds a marketplace (cloning git and GitHub ones) and returns its name.
+    pub fn marketplace_add(&self, source: &str, cwd: &Path) -> Result<String, EntityError> {
+        let source = parse_source(source, cwd)?;
+        let _lock = self.lock()?;
+        self.check_writable(&InstallScope::User)?;
+        let dir = self.home.marketplaces();
+        std::fs::create_dir_all(&dir).map_err(|e| EntityError::io(&dir, e))?;
+        let (name, location) = match clone_url(&source) {
+            None => {
+                let path = PathBuf::from(source["path"].as_str().unwrap_or_default());
+                let (name, _) = read_marketplace(&path)?;
+                self.check_not_other(&name, &source)?;
+                (name, path)
+            }
+            Some((url, reference)) => {
+                let stage = tempfile::Builder::new()
+                    .prefix(STAGE_PREFIX)
+                    .tempdir_in(&dir)
+                    .map_err(|e| EntityError::io(&dir, e))?;
+                let clone = stage.path().join("repo");
+                git::clone(&url, reference.as_deref(), &clone, self.progress)?;
+                let (name, _) = read_marketplace(&clone)?;
+                self.check_not_other(&name, &source)?;
+                let dest = dir.join(&name);
+                replace_dir(&clone, &dest, stage.path())?;
+                (name, dest)
+            }
+        };
+        self.record_marketplace(&name, &source, &location)?;
+        update_json(&self.home.settings(), json!({}), |doc| {
+            object_at(doc, "extraKnownMarketplaces")
+                .insert(name.clone(), json!({"source": source}));
+            Ok(())
+        })?;
+        Ok(name)
+    }
+
+    /// A marketplace of this name from another source must be removed first.
+    fn check_not_other(&self, name: &str, source: &Value) -> Result<(), EntityError> {
+        if let Some(old) = self.known()?.get(name)
+            && old.get("source") != Some(source)
+        {
+            return Err(EntityError::Invalid(format!(
+                "a marketplace named `{name}` is already known from {}; remove it first with \
+                 `aisys entities marketplace remove {name}`",
+                old.get("source")
+                    .map(layout::describe_source)
+                    .unwrap_or_default()
+            )));
+        }
+        Ok(())
+    }
+
+    fn record_marketplace(
+        &self,
+        name: &str,
+        source: &Value,
+        location: &Path,
+    ) -> Result<(), EntityError> {
+        update_json(&self.home.known_marketplaces(), json!({}), |doc| {
+            let m = doc.as_object_mut().expect("checked object");
+            m.insert(
+                name.to_string(),
+                json!({"source": source, "installLocation": location, "lastUpdated": now()}),
+            );
+            Ok(())
+        })
+    }
+
+    pub fn marketplace_list(&self) -> Result<Vec<MarketplaceInfo>, EntityError> {
+        Ok(self
+            .known()?
+            .into_iter()
+            .map(|(name, v)| MarketplaceInfo {
+                name,
+                source: v.get("source").cloned().unwrap_or(Value::Null),
+                install_location: v
+                    .get("installLocation")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string(),
+                last_updated: v
+                    .get("lastUpdated")
+                    .and_then(Value::as_str)
+                    .map(String::from),
+            })
+            .collect())
+    }
+
+    /// Fetches the newest version of one marketplace, or of all; returns the names updated.
+    pub fn marketplace_update(&self, name: Option<&str>) -> Result<Vec<String>, EntityError> {
+        let names: Vec<String> = match name {
+            Some(n) => {
+                self.known_one(n)?;
+                vec![n.to_string()]
+            }
+            None => self.known()?.keys().cloned().collect(),
+        };
+        let _lock = self.lock()?;
+        for n in &names {
+            let rec = self.known_one(n)?;
+            let source = rec.get("source").cloned().unwrap_or(Value::Null);
+            let location = PathBuf::from(
+                rec.get("installLocation")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default(),
+            );
+            if let Some((_, reference)) = clone_url(&source) {
+                git::update(&location, reference.as_deref(), self.progress)?;
+            }
+            read_marketplace(&location)?;
+            self.record_marketplace(n, &source, &location)?;
+        }
+        Ok(names)
+    }
+
+    /// Removes a marketplace, its clone, and the records and enabled flags of its plugins, also in
+    /// the settings of the projects they were installed for (the plugin copies stay in the cache,
+    /// as with Claude Code).
+    pub fn marketplace_remove(&self, name: &str) -> Result<(), EntityError> {
+        check_name("marketplace", name).map_err(EntityError::BadName)?;
+        let _lock = self.lock()?;
+        let rec = self.known_one(name)?;
+        self.check_writable(&InstallScope::User)?;
+        let suffix = format!("@{name}");
+        // The projects its plugins were installed for: their settings lose the plugins too.
+        let installed = store::read_for_update(&self.home.installed_plugins(), empty_installed())?;
+        let mut projects: Vec<PathBuf> = installed
+            .get("plugins")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+            .filter(|(id, _)| id.ends_with(&suffix))
+            .filter_map(|(_, recs)| recs.as_array())
+            .flatten()
+            .filter_map(|r| r.get("projectPath")?.as_str().map(PathBuf::from))
+            .collect();
+        projects.sort();
+        projects.dedup();
+        let project_settings: Vec<PathBuf> = projects
+            .iter()
+            .flat_map(|p| {
+                [
+                    InstallScope::Project(p.clone()),
+                    InstallScope::Local(p.clone()),
+                ]
+            })
+            .map(|s| self.settings_of(&s))
+            .filter(|f| f.is_file())
+            .collect();
+        for f in &project_settings {
+            store::read_for_update(f, json!({}))?;
+        }
+        update_json(&self.home.installed_plugins(), empty_installed(), |doc| {
+            check_installed_version(doc, &self.home.installed_plugins())?;
+            object_at(doc, "plugins").retain(|id, _| !id.ends_with(&suffix));
+            Ok(())
+        })?;
+        for f in &project_settings {
+            update_json(f, json!({}), |doc| {
+                object_at(doc, "enabledPlugins").retain(|id, _| !id.ends_with(&suffix));
+                Ok(())
+            })?;
+        }
+        update_json(&self.home.settings(), json!({}), |doc| {
+            object_at(doc, "enabledPlugins").retain(|id, _| !id.ends_with(&suffix));
+            object_at(doc, "extraKnownMarketplaces").remove(name);
+            Ok(())
+        })?;
+        update_json(&self.home.known_marketplaces(), json!({}), |doc| {
+            doc.as_object_mut().expect("checked object").remove(name);
+            Ok(())
+        })?;
+        // Only a clone that aisys or Claude Code made is deleted; a local folder is the user's.
+        if let Some(loc) = rec.get("installLocation").and_then(Value::as_str) {
+            let loc = PathBuf::from(loc);
+            if loc.parent() == Some(self.home.marketplaces().as_path()) && loc.is_dir() {
+                std::fs::remove_dir_all(&loc).map_err(|e| EntityError::io(&loc, e))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Installs `plugin@marketplace` and enables it in `scope`; returns the install path.
+    pub fn install(&self, id: &str, scope: &InstallScope) -> Result<PathBuf, EntityError> {
+        let (plugin, market) = parse_id(id)?;
+        let _lock = self.lock()?;
+        // Refuse unwritable records before copying anything.
+        self.check_writable(scope)?;
+        let rec = self.known_one(market)?;
+        let location = PathBuf::from(
+            rec.get("installLocation")
+                .and_then(Value::as_str)
+                .unwrap_or_default(),
+        );
+        let (_, manifest) = read_marketplace(&location)?;
+        let entries = manifest
+            .get("plugins")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        let entry = entries
+            .iter()
+            .find(|e| e.get("name").and_then(Value::as_str) == Some(plugin))
+            .ok_or_else(|| {
+                let available: Vec<&str> = entries
+                    .iter()
+                    .filter_map(|e| e.get("name")?.as_str())
+                    .collect();
+                EntityError::NotFound(format!(
+                    "marketplace `{market}` has no plugin `{plugin}` (it has: {}); \
+                     `aisys entities marketplace update {market}` fetches its newest list",
+                    if available.is_empty() {
+                        "none".to_string()
+                    } else {
+                        available.join(", ")
+                    }
+                ))
+            })?;
+
+        let cache = self.home.cache();
+        std::fs::create_dir_all(&cache).map_err(|e| EntityError::io(&cache, e))?;
+        let stage = tempfile::Builder::new()
+            .prefix(STAGE_PREFIX)
+            .tempdir_in(&cache)
+            .map_err(|e| EntityError::io(&cache, e))?;
+        // `subdir` is the plugin's folder inside its repository, for `git-subdir` sources.
+        let (src, sha, subdir) = match entry.get("source") {
+            Some(Value::String(rel)) => {
+                let src = names::inside(&location, rel).map_err(|e| {
+                    EntityError::Unsafe(format!(
+                        "marketplace `{market}`, plugin `{plugin}`: source {e}"
+                    ))
+                })?;
+                (src, git::head(&location), None)
+            }
+            Some(obj @ Value::Object(_)) => {
+                let (url, reference) = clone_url(obj).ok_or_else(|| {
+                    EntityError::Invalid(format!(
+                        "marketplace `{market}`, plugin `{plugin}`: source {obj} is not a kind aisys \
+                         installs (a relative path, github, url, git or git-subdir)"
+                    ))
+                })?;
+                let dest = stage.path().join("src");
+                git::clone(&url, reference.as_deref(), &dest, self.progress)?;
+                if let Some(pin) = obj.get("sha").and_then(Value::as_str) {
+                    if pin.len() < 7
+                        || pin.len() > 40
+                        || !pin.chars().all(|c| c.is_ascii_hexdigit())
+                    {
+                        return Err(EntityError::Invalid(format!(
+                            "marketplace `{market}`, plugin `{plugin}`: `sha` {pin} is not a commit id"
+                        )));
+                    }
+                    git::run(
+                        Some(&dest),
+                        &["checkout", "--quiet", "--detach", pin],
+                        self.progress,
+                        &format!("Checking out {pin}"),
+                    )?;
+                }
+                let sha = git::head(&dest);
+                match obj.get("path").and_then(Value::as_str) {
+                    Some(sub)
+                        if obj.get("source").and_then(Value::as_str) == Some("git-subdir") =>
+                    {
+                        let src = names::inside(&dest, sub).map_err(|e| {
+                            EntityError::Unsafe(format!(
+                                "marketplace `{market}`, plugin `{plugin}`: path {e}"
+                            ))
+                        })?;
+                        (src, sha, Some(sub.to_string()))
+                    }
+                    _ => (dest, sha, None),
+                }
+            }
+            _ => {
+                return Err(EntityError::Invalid(format!(
+                    "marketplace `{market}`, plugin `{plugin}`: `source` is missing"
+                )));
+            }
+        };
+        if !src.is_dir() {
+            return Err(EntityError::NotFound(format!(
+                "marketplace `{market}`, plugin `{plugin}`: source folder {} does not exist",
+                src.display()
+            )));
+        }
+        let escaping = names::escaping_symlinks(&src);
+        if !escaping.is_empty() {
+            return Err(EntityError::Unsafe(format!(
+                "plugin `{id}` has symlinks that point outside it: {}; refusing to install it",
+                escaping.join(", ")
+            )));
+        }
+        let plugin_manifest =
+            match store::read_for_update(&src.join(".claude-plugin/plugin.json"), Value::Null)? {
+                Value::Object(m) => m,
+                _ => Map::new(),
+            };
+        let version = plugin_manifest
+            .get("version")
+            .or_else(|| entry.get("version"))
+            .and_then(Value::as_str)
+            .map(String::from)
+            .or_else(|| sha.as_deref().map(|s| sha_version(s, subdir.as_deref())))
+            .unwrap_or_else(|| UNKNOWN_VERSION.to_string());
+        check_segment("version", &version)?;
+
+        let copy = stage.path().join("copy");
+        copy_tree(&src, &copy, self.progress, &format!("Copying {id}"))?;
+        let dest = cache.join(market).join(plugin).join(&version);
+        if let Some(parent) = dest.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| EntityError::io(parent, e))?;
+        }
+        replace_dir(&copy, &dest, stage.path())?;
+
+        let now = now();
+        let project_path = scope.project_path();
+        update_json(&self.home.installed_plugins(), empty_installed(), |doc| {
+            check_installed_version(doc, &self.home.installed_plugins())?;
+            doc["version"] = INSTALLED_PLUGINS_VERSION.into();
+            let plugins = object_at(doc, "plugins");
+            let records = plugins.entry(id.to_string()).or_insert_with(|| json!([]));
+            if !records.is_array() {
+                *records = json!([]);
+            }
+            let list = records.as_array_mut().expect("just made an array");
+            let same = |r: &Value| {
+                r.get("scope").and_then(Value::as_str) == Some(scope.as_str())
+                    && r.get("projectPath")
+                        .and_then(Value::as_str)
+                        .map(PathBuf::from)
+                        == project_path
+            };
+            let installed_at = list
+                .iter()
+                .find(|r| same(r))
+                .and_then(|r| r.get("installedAt").cloned())
+                .unwrap_or_else(|| now.clone().into());
+            let mut rec = json!({
+                "scope": scope.as_str(),
+                "installPath": dest,
+                "version": version,
+                "installedAt": installed_at,
+                "lastUpdated": now,
+            });
+            if let Some(s) = &sha {
+                rec["gitCommitSha"] = s.clone().into();
+            }
+            if let Some(p) = &project_path {
+                rec["projectPath"] = json!(p);
+            }
+            match list.iter_mut().find(|r| same(r)) {
+                Some(old) => {
+                    // Keep keys a newer Claude Code may have added to the record.
+                    if let (Some(o), Some(n)) = (old.as_object_mut(), rec.as_object()) {
+                        for (k, v) in n {
+                            o.insert(k.clone(), v.clone());
+                        }
+                    }
+                }
+                None => list.push(rec),
+            }
+            Ok(())
+        })?;
+        self.set_flag(id, scope, Some(true))?;
+        Ok(dest)
+    }
+
+    /// Removes the install record of `id` in `scope` and its enabled flag (the copy stays in the
+    /// cache, as with Claude Code, which sweeps unused copies itself).
+    pub fn uninstall(&self, id: &str, scope: &InstallScope) -> Result<(), EntityError> {
+        parse_id(id)?;
+        let _lock = self.lock()?;
+        self.check_writable(scope)?;
+        let project_path = scope.project_path();
+        let path = self.home.installed_plugins();
+        update_json(&path, empty_installed(), |doc| {
+            check_installed_version(doc, &path)?;
+            let plugins = object_at(doc, "plugins");
+            let Some(list) = plugins.get_mut(id).and_then(Value::as_array_mut) else {
+                return Err(EntityError::NotFound(format!(
+                    "plugin `{id}` is not installed; `aisys entities list --kind plugin` shows what is"
+                )));
+            };
+            let before = list.len();
+            list.retain(|r| {
+                !(r.get("scope").and_then(Value::as_str) == Some(scope.as_str())
+                    && r.get("projectPath")
+                        .and_then(Value::as_str)
+                        .map(PathBuf::from)
+                        == project_path)
+            });
+            if list.len() == before {
+                return Err(EntityError::NotFound(format!(
+                    "plugin `{id}` is not installed in the {} scope{}; pass the --scope it was installed with",
+                    scope.as_str(),
+                    project_path
+                        .as_ref()
+                        .map(|p| format!(" of {}", p.display()))
+                        .unwrap_or_default()
+                )));
+            }
+            if list.is_empty() {
+                plugins.remove(id);
+            }
+            Ok(())
+        })?;
+        self.set_flag(id, scope, None)
+    }
+
+    /// Enables or disables an installed plugin in `scope`'s settings.
+    pub fn set_enabled(&self, id: &str, scope: &InstallScope, on: bool) -> Result<(), EntityError> {
+        parse_id(id)?;
+        let _lock = self.lock()?;
+        let installed = store::read_for_update(&self.home.installed_plugins(), empty_installed())?;
+        if installed.get("plugins").and_then(|p| p.get(id)).is_none() {
+            return Err(EntityError::NotFound(format!(
+                "plugin `{id}` is not installed; install it first with `aisys entities install {id}`"
+            )));
+        }
+        self.set_flag(id, scope, Some(on))
+    }
+
+    fn settings_of(&self, scope: &InstallScope) -> PathBuf {
+        match scope {
+            InstallScope::User => self.home.settings(),
+            InstallScope::Project(p) => p.join(".claude/settings.json"),
+            InstallScope::Local(p) => p.join(".claude/settings.local.json"),
+        }
+    }
+
+    /// Reads every file a change will rewrite, so that a bad one stops the change before the
+    /// first write, not half-way.
+    fn check_writable(&self, scope: &InstallScope) -> Result<(), EntityError> {
+        let installed = self.home.installed_plugins();
+        check_installed_version(
+            &store::read_for_update(&installed, empty_installed())?,
+            &installed,
+        )?;
+        store::read_for_update(&self.home.known_marketplaces(), json!({}))?;
+        store::read_for_update(&self.home.settings(), json!({}))?;
+        store::read_for_update(&self.settings_of(scope), json!({}))?;
+        Ok(())
+    }
+
+    /// Sets (or with `None` removes) `enabledPlugins[id]` in the settings of `scope`.
+    fn set_flag(
+        &self,
+        id: &str,
+        scope: &InstallScope,
+        on: Option<bool>,
+    ) -> Result<(), EntityError> {
+        update_json(&self.settings_of(scope), json!({}), |doc| {
+            let m = object_at(doc, "enabledPlugins");
+            match on {
+                Some(v) => {
+                    m.insert(id.to_string(), v.into());
+                }
+                None => {
+                    m.remove(id);
+                }
+            }
+            Ok(())
+        })
+    }
+}
+
+/// Only version 2 of `installed_plugins.json` is rewritten: an older file would be half
+/// converted, and Claude Code migrates it itself the next time it starts.
+fn check_installed_version(doc: &Value, path: &Path) -> Result<(), EntityError> {
+    match doc.get("version").and_then(Value::as_u64) {
+        Some(INSTALLED_PLUGINS_VERSION) => Ok(()),
+        v => Err(EntityError::Invalid(format!(
+            "{}: version {} is not the version {INSTALLED_PLUGINS_VERSION} this aisys writes; \
+             start Claude Code once so that it converts the file, then try again",
+            path.display(),
+            v.map(|v| v.to_string()).unwrap_or_else(|| "missing".into())
+        ))),
+    }
+}
+
+fn empty_installed() -> Value {
+    json!({"version": INSTALLED_PLUGINS_VERSION, "plugins": {}})
+}
+
+/// The version Claude Code 2.1.197 gives an unversioned git plugin: the commit's first 12
+/// characters, and for a `git-subdir` source `-` and the first 8 hex digits of the SHA-256 of its
+/// path (without `./` and trailing `/`), so that two plugins of one repository differ.
+fn sha_version(sha: &str, subdir: Option<&str>) -> String {
+    use sha2::Digest;
+    let short = &sha[..SHA_VERSION_LEN.min(sha.len())];
+    match subdir {
+        None => short.to_string(),
+        Some(p) => {
+            let p = p.replace('\\', "/");
+            let p = p.trim_start_matches("./").trim_end_matches('/');
+            let hash = sha2::Sha256::digest(p.as_bytes());
+            let hex: String = hash.iter().take(4).map(|b| format!("{b:02x}")).collect();
+            format!("{short}-{hex}")
+        }
+    }
+}
+
+/// Splits and checks `plugin@marketplace`.
+pub fn parse_id(id: &str) -> Result<(&str, &str), EntityError> {
+    let (p, m) = layout::split_plugin_id(id).ok_or_else(|| {
+        EntityError::BadName(format!(
+            "`{id}`: expected PLUGIN@MARKETPLACE, e.g. demo@local-market"
+        ))
+    })?;
+    check_name("plugin", p).map_err(EntityError::BadName)?;
+    check_name("marketplace", m).map_err(EntityError::BadName)?;
+    Ok((p, m))
+}
+
+/// A version becomes a folder name: one segment, no `..`.
+fn check_segment(what: &str, s: &str) -> Result<(), EntityError> {
+    if s.is_empty()
+        || s == "."
+        || s == ".."
+        || s.contains('/')
+        || s.contains('\\')
+        || s.contains('\0')
+    {
+        return Err(EntityError::BadName(format!(
+            "{what} `{s}` cannot be a folder name; use e.g. 1.0.0"
+        )));
+    }
+    Ok(())
+}
+
+/// Moves `new` to `dest`, replacing what was there: the old folder is first moved aside into
+/// `stage` (deleted with it), so `dest` is never half-written.
+fn replace_dir(new: &Path, dest: &Path, stage: &Path) -> Result<(), EntityError> {
+    let aside = stage.join("old");
+    let had_old = dest.exists();
+    if had_old {
+        std::fs::rename(dest, &aside).map_err(|e| EntityError::io(dest, e))?;
+    }
+    if let Err(e) = std::fs::rename(new, dest) {
+        if had_old {
+            let _ = std::fs::rename(&aside, dest);
+        }
+        return Err(EntityError::io(dest, e));
+    }
+    Ok(())
+}
+
+/// Copies a plugin folder (symlinks inside it stay symlinks), with a progress bar.
+fn copy_tree(src: &Path, dest: &Path, progress: Progress, what: &str) -> Result<(), EntityError> {
+    let mut files = Vec::new();
+    let mut dirs = vec![PathBuf::new()];
+    let mut i = 0;
+    while i < dirs.len() {
+        let rel = dirs[i].clone();
+        i += 1;
+        let dir = src.join(&rel);
+        let rd = std::fs::read_dir(&dir).map_err(|e| EntityError::io(&dir, e))?;
+        for e in rd {
+            let e = e.map_err(|e| EntityError::io(&dir, e))?;
+            let ft = e
+                .file_type()
+                .map_err(|err| EntityError::io(e.path(), err))?;
+            let r = rel.join(e.file_name());
+            if ft.is_dir() {
+                dirs.push(r);
+            } else {
+                files.push((r, ft.is_symlink()));
+            }
+        }
+    }
+    let pb = progress.bar(files.len() as u64, what.to_string());
+    for d in &dirs {
+        let p = dest.join(d);
+        std::fs::create_dir_all(&p).map_err(|e| EntityError::io(&p, e))?;
+    }
+    for (rel, is_link) in &files {
+        let from = src.join(rel);
+        let to = dest.join(rel);
+        if *is_link {
+            let target = std::fs::read_link(&from).map_err(|e| EntityError::io(&from, e))?;
+            std::os::unix::fs::symlink(&target, &to).map_err(|e| EntityError::io(&to, e))?;
+        } else {
+            std::fs::copy(&from, &to).map_err(|e| EntityError::io(&from, e))?;
+        }
+        pb.inc(1);
+    }
+    pb.finish_and_clear();
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sources_like_claude_code() {
+        let cwd = Path::new("/");
+        assert_eq!(
+            parse_source("git@github.com:o/r.git", cwd).unwrap(),
+            json!({"source": "git", "url": "git@github.com:o/r.git"})
+        );
+        assert_eq!(
+            parse_source("https://example.com/t/p.git#v1", cwd).unwrap(),
+            json!({"source": "git", "url": "https://example.com/t/p.git", "ref": "v1"})
+        );
+        assert_eq!(
+            parse_source("https://github.com/o/r", cwd).unwrap(),
+            json!({"source": "git", "url": "https://github.com/o/r.git"})
+        );
+        assert_eq!(
+            parse_source("anthropics/claude-code", cwd).unwrap(),
+            json!({"source": "github", "repo": "anthropics/claude-code"})
+        );
+        assert_eq!(
+            parse_source("file:///tmp/m", cwd).unwrap(),
+            json!({"source": "git", "url": "file:///tmp/m"})
+        );
+        assert!(parse_source("a/b/c", cwd).is_err());
+        assert!(parse_source("plain", cwd).is_err());
+        assert!(parse_source("./does-not-exist-here", cwd).is_err());
+    }
+
+    #[test]
+    fn unversioned_git_plugins_are_named_like_claude_code() {
+        let sha = "4f2743eb266fcd09bb99b37221ce628280759796";
+        assert_eq!(sha_version(sha, None), "4f2743eb266f");
+        let v = sha_version(sha, Some("./tools/plugin/"));
+        assert_eq!(v, sha_version(sha, Some("tools/plugin")));
+        assert!(v.starts_with("4f2743eb266f-") && v.len() == 21, "{v}");
+    }
+
+    #[test]
+    fn ids() {
+        assert_eq!(parse_id("demo@m").unwrap(), ("demo", "m"));
+        assert!(parse_id("demo").is_err());
+        assert!(parse_id("../x@m").is_err());
+        assert!(parse_id("x@../m").is_err());
+    }
+}

@@ -1,0 +1,188 @@
+//! Safe writes of Claude Code's JSON files: a lock against a concurrent aisys, and atomic
+//! read-modify-write that keeps every key aisys does not know.
+//!
+//! A file that is not valid JSON is never overwritten (that would lose what the user wrote); the
+//! error names the file and line. Must not decide what to write: callers pass the change.
+
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::EntityError;
+
+/// How long to wait for another aisys to finish changing the same Claude home before giving up
+/// (an install with a clone can take a while; longer than this means a stuck process).
+pub const LOCK_TIMEOUT: Duration = Duration::from_secs(300);
+/// How often to retry a held lock while waiting.
+const LOCK_POLL: Duration = Duration::from_millis(50);
+
+/// An exclusive lock on a Claude home's plugin state, released on drop.
+#[derive(Debug)]
+pub struct HomeLock {
+    file: File,
+    path: PathBuf,
+}
+
+impl Drop for HomeLock {
+    fn drop(&mut self) {
+        let _ = fs4::FileExt::unlock(&self.file);
+    }
+}
+
+impl HomeLock {
+    /// Takes the lock at `path` (creating its folder), waiting up to [`LOCK_TIMEOUT`].
+    pub fn acquire(path: &Path) -> Result<HomeLock, EntityError> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| EntityError::io(dir, e))?;
+        }
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .open(path)
+            .map_err(|e| EntityError::io(path, e))?;
+        let start = Instant::now();
+        loop {
+            match fs4::FileExt::try_lock(&file) {
+                Ok(()) => {
+                    return Ok(HomeLock {
+                        file,
+                        path: path.to_path_buf(),
+                    });
+                }
+                Err(fs4::TryLockError::WouldBlock) if start.elapsed() < LOCK_TIMEOUT => {
+                    std::thread::sleep(LOCK_POLL)
+                }
+                Err(fs4::TryLockError::WouldBlock) => {
+                    return Err(EntityError::Invalid(format!(
+                        "another aisys has held {} for {}s; wait for it to finish, or end it",
+                        path.display(),
+                        LOCK_TIMEOUT.as_secs()
+                    )));
+                }
+                Err(fs4::TryLockError::Error(e)) => return Err(EntityError::io(path, e)),
+            }
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// Reads a JSON file for changing it: missing or empty is `default`, invalid is an error.
+pub fn read_for_update(path: &Path, default: Value) -> Result<Value, EntityError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(default),
+        Err(e) => return Err(EntityError::io(path, e)),
+    };
+    if text.trim().is_empty() {
+        return Ok(default);
+    }
+    serde_json::from_str(&text).map_err(|e| EntityError::BadJson {
+        path: path.to_path_buf(),
+        line: e.line(),
+        message: e.to_string(),
+    })
+}
+
+/// Changes a JSON file in place: read (or `default`), `change`, then write a temporary file in
+/// the same folder and rename it over the old one, so a reader sees the old or the new file,
+/// never half of one. Unknown keys pass through untouched.
+pub fn update_json<T>(
+    path: &Path,
+    default: Value,
+    change: impl FnOnce(&mut Value) -> Result<T, EntityError>,
+) -> Result<T, EntityError> {
+    let mut doc = read_for_update(path, default)?;
+    if !doc.is_object() {
+        return Err(EntityError::Invalid(format!(
+            "{}: expected a JSON object at the top; fix or remove the file",
+            path.display()
+        )));
+    }
+    let out = change(&mut doc)?;
+    write_json(path, &doc)?;
+    Ok(out)
+}
+
+/// Writes a JSON document atomically (temp file in the same folder, fsync, rename).
+pub fn write_json(path: &Path, doc: &Value) -> Result<(), EntityError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(|e| EntityError::io(dir, e))?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".aisys-")
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .map_err(|e| EntityError::io(dir, e))?;
+    let mut text =
+        serde_json::to_string_pretty(doc).map_err(|e| EntityError::Invalid(e.to_string()))?;
+    text.push('\n');
+    tmp.write_all(text.as_bytes())
+        .and_then(|_| tmp.as_file().sync_all())
+        .map_err(|e| EntityError::io(tmp.path(), e))?;
+    // Keep the old file's permissions; a new file gets the usual 0644, as Claude Code's own.
+    let mode = std::fs::metadata(path)
+        .map(|m| m.permissions())
+        .unwrap_or_else(|_| std::os::unix::fs::PermissionsExt::from_mode(0o644));
+    std::fs::set_permissions(tmp.path(), mode).map_err(|e| EntityError::io(tmp.path(), e))?;
+    tmp.persist(path)
+        .map_err(|e| EntityError::io(path, e.error))?;
+    Ok(())
+}
+
+/// The object at `key` in `doc`, created empty when missing (or replaced when not an object).
+pub fn object_at<'a>(doc: &'a mut Value, key: &str) -> &'a mut serde_json::Map<String, Value> {
+    let map = doc
+        .as_object_mut()
+        .expect("callers check the top is an object");
+    let slot = map
+        .entry(key.to_string())
+        .or_insert_with(|| Value::Object(Default::default()));
+    if !slot.is_object() {
+        *slot = Value::Object(Default::default());
+    }
+    slot.as_object_mut().expect("just made an object")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn keeps_unknown_keys_and_refuses_bad_json() {
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("settings.json");
+        std::fs::write(&f, r#"{"theme": "dark", "enabledPlugins": {"a@b": true}}"#).unwrap();
+        update_json(&f, json!({}), |doc| {
+            object_at(doc, "enabledPlugins").insert("c@d".into(), true.into());
+            Ok(())
+        })
+        .unwrap();
+        let v: Value = serde_json::from_str(&std::fs::read_to_string(&f).unwrap()).unwrap();
+        assert_eq!(v["theme"], "dark");
+        assert_eq!(v["enabledPlugins"], json!({"a@b": true, "c@d": true}));
+
+        std::fs::write(&f, "{\n oops").unwrap();
+        let e = update_json(&f, json!({}), |_| Ok(())).unwrap_err();
+        assert!(e.to_string().contains(":2:"), "{e}");
+        assert_eq!(std::fs::read_to_string(&f).unwrap(), "{\n oops");
+    }
+
+    #[test]
+    fn lock_is_exclusive() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("x/.lock");
+        let l = HomeLock::acquire(&p).unwrap();
+        let f = File::open(&p).unwrap();
+        assert!(fs4::FileExt::try_lock(&f).is_err());
+        drop(l);
+        assert!(fs4::FileExt::try_lock(&f).is_ok());
+    }
+}
