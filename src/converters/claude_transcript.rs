@@ -36,6 +36,10 @@ use crate::types::{AgentKind, StreamEvent};
 /// loop in broken data, not a conversation.
 const MAX_SUBAGENT_DEPTH: usize = 8;
 
+/// Files up to this size are read into memory once for both passes; larger ones are read again
+/// line by line, so memory stays bounded whatever the session's size.
+const IN_MEMORY_FILE_BYTES: u64 = 16 * 1024 * 1024;
+
 /// Read-buffer size of the first pass: large enough that a typical line is one copy.
 const INDEX_BUFFER_BYTES: usize = 256 * 1024;
 
@@ -136,6 +140,8 @@ struct LineInfo {
     prompt: bool,
     /// Not JSON: already reported, never emitted.
     bad: bool,
+    /// Bookkeeping that yields no event: ordered like any line, never read again.
+    quiet: bool,
     /// For the first prompt of a sidechain: its text, to find the `Task` call that sent it.
     side_prompt: Option<Box<str>>,
 }
@@ -162,28 +168,42 @@ struct Index {
     agent_calls: HashMap<String, String>,
 }
 
-/// Where a transcript's bytes are: a file read again by offset, or stdin kept in memory.
+/// Where a transcript's bytes are: a file read again by offset, or the whole of it in memory
+/// (a small file, or stdin), as checked UTF-8 text when it all is.
 pub(crate) enum Lines {
     File(File),
     Memory(Vec<u8>),
+    Text(String),
 }
 
 impl Lines {
-    fn read<'b>(&self, info: &LineInfo, buf: &'b mut Vec<u8>) -> std::io::Result<&'b [u8]> {
-        match self {
-            Lines::File(f) => {
-                buf.resize(info.len, 0);
-                f.read_exact_at(buf, info.offset)?;
-                Ok(&buf[..])
-            }
-            Lines::Memory(m) => {
-                let start = info.offset as usize;
-                buf.clear();
-                buf.extend_from_slice(&m[start..start + info.len]);
-                Ok(&buf[..])
-            }
+    /// Bytes in memory, as text when they are all UTF-8 (checked once for both passes).
+    fn memory(bytes: Vec<u8>) -> Lines {
+        match String::from_utf8(bytes) {
+            Ok(t) => Lines::Text(t),
+            Err(e) => Lines::Memory(e.into_bytes()),
         }
     }
+
+    /// The text of one line (read into `buf` from a file), or what is wrong with it.
+    fn text<'b>(&'b self, info: &LineInfo, buf: &'b mut Vec<u8>) -> Result<&'b str, String> {
+        let range = info.offset as usize..info.offset as usize + info.len;
+        let bytes = match self {
+            Lines::Text(t) => return Ok(&t[range]),
+            Lines::Memory(m) => &m[range],
+            Lines::File(f) => {
+                buf.resize(info.len, 0);
+                f.read_exact_at(buf, info.offset)
+                    .map_err(|e| format!("cannot read it again: {e}"))?;
+                &buf[..]
+            }
+        };
+        utf8(bytes)
+    }
+}
+
+fn utf8(bytes: &[u8]) -> Result<&str, String> {
+    std::str::from_utf8(bytes).map_err(|e| format!("not UTF-8 text (at byte {})", e.valid_up_to()))
 }
 
 /// Subagent transcripts of the sessions in one folder, found once per folder.
@@ -268,8 +288,19 @@ impl TranscriptReader<'_> {
             source: e,
         };
         let lines = match (memory, path) {
-            (Some(m), _) => Lines::Memory(m),
-            (None, Some(p)) => Lines::File(File::open(p).map_err(io)?),
+            (Some(m), _) => Lines::memory(m),
+            (None, Some(p)) => {
+                let mut f = File::open(p).map_err(io)?;
+                let len = f.metadata().map_err(io)?.len();
+                if len <= IN_MEMORY_FILE_BYTES {
+                    // One read serves both passes.
+                    let mut m = Vec::with_capacity(len as usize + 1);
+                    f.read_to_end(&mut m).map_err(io)?;
+                    Lines::memory(m)
+                } else {
+                    Lines::File(f)
+                }
+            }
             (None, None) => return Ok(()),
         };
         let index = match &lines {
@@ -278,7 +309,8 @@ impl TranscriptReader<'_> {
                 BufReader::with_capacity(INDEX_BUFFER_BYTES, f.try_clone().map_err(io)?),
                 sink,
             )?,
-            Lines::Memory(m) => build_index(name, &m[..], sink)?,
+            Lines::Memory(m) => build_index_memory(name, m, None, sink)?,
+            Lines::Text(t) => build_index_memory(name, t.as_bytes(), Some(t), sink)?,
         };
         let mut files: HashMap<String, Vec<PathBuf>> = HashMap::new();
         if let Some(p) = path
@@ -362,11 +394,9 @@ impl TranscriptReader<'_> {
 
 /// The first pass: one small record per line, and the session facts.
 fn build_index(name: &str, mut r: impl BufRead, sink: &mut Sink<'_>) -> Result<Index, ReadError> {
-    let mut index = Index::default();
-    let mut seen: HashSet<Box<str>> = HashSet::new();
+    let mut ix = Indexer::default();
     let mut line = Vec::new();
     let mut offset = 0u64;
-    let mut number = 0usize;
     loop {
         line.clear();
         let n = (&mut r)
@@ -379,10 +409,59 @@ fn build_index(name: &str, mut r: impl BufRead, sink: &mut Sink<'_>) -> Result<I
         if n == 0 {
             break;
         }
-        number += 1;
         let start = offset;
         offset += n as u64;
-        if line.len() > MAX_LINE_BYTES && line.last() != Some(&b'\n') {
+        if !ix.line(name, start, &line, None, sink)? {
+            break;
+        }
+    }
+    Ok(ix.index)
+}
+
+/// [`build_index`] over bytes in memory (`text` when they are known to be UTF-8): lines are
+/// found in place, never copied.
+fn build_index_memory(
+    name: &str,
+    data: &[u8],
+    text: Option<&str>,
+    sink: &mut Sink<'_>,
+) -> Result<Index, ReadError> {
+    let mut ix = Indexer::default();
+    let mut start = 0usize;
+    while start < data.len() {
+        let end = memchr::memchr(b'\n', &data[start..]).map_or(data.len(), |i| start + i + 1);
+        // Newlines are ASCII, so line boundaries are character boundaries.
+        let checked = text.map(|t| &t[start..end]);
+        if !ix.line(name, start as u64, &data[start..end], checked, sink)? {
+            break;
+        }
+        start = end;
+    }
+    Ok(ix.index)
+}
+
+/// The first pass, one line at a time.
+#[derive(Default)]
+struct Indexer {
+    index: Index,
+    seen: HashSet<Box<str>>,
+    number: usize,
+}
+
+impl Indexer {
+    /// Indexes the line at `start` (with its newline, if any; `checked` is the same line when it
+    /// is known to be UTF-8); false when the rest of the file must be skipped.
+    fn line(
+        &mut self,
+        name: &str,
+        start: u64,
+        line: &[u8],
+        checked: Option<&str>,
+        sink: &mut Sink<'_>,
+    ) -> Result<bool, ReadError> {
+        self.number += 1;
+        let number = self.number;
+        if line.strip_suffix(b"\n").unwrap_or(line).len() > MAX_LINE_BYTES {
             sink.bad(BadLine::new(
                 name,
                 number,
@@ -390,28 +469,37 @@ fn build_index(name: &str, mut r: impl BufRead, sink: &mut Sink<'_>) -> Result<I
                     "line longer than {MAX_LINE_BYTES} bytes: refused (is this a transcript?); the rest of the file was skipped"
                 ),
             ))?;
-            break;
+            return Ok(false);
         }
-        let body = trim_line(&line);
+        let body = trim_line(line);
         if body.is_empty() {
-            continue;
+            return Ok(true);
         }
         let mut info = LineInfo {
-            offset: start + leading_ws(&line) as u64,
+            offset: start + leading_ws(line) as u64,
             len: body.len(),
             number,
             ..LineInfo::default()
         };
-        match serde_json::from_slice::<Head>(body) {
-            Ok(h) => index_line(&mut index, &mut info, h, &mut seen),
-            Err(e) => {
+        // Parsing from text skips serde's own UTF-8 checks: a line is checked once, or not at
+        // all when its whole file was.
+        let text = match checked {
+            Some(t) => Ok(t.trim()),
+            None => utf8(body),
+        };
+        let parsed = text.and_then(|text| {
+            serde_json::from_str::<Head>(text).map_err(|e| format!("not JSON: {e}"))
+        });
+        match parsed {
+            Ok(h) => index_line(&mut self.index, &mut info, h, &mut self.seen),
+            Err(what) => {
                 info.bad = true;
-                sink.bad(BadLine::new(name, number, format!("not JSON: {e}")))?;
+                sink.bad(BadLine::new(name, number, what))?;
             }
         }
-        index.lines.push(info);
+        self.index.lines.push(info);
+        Ok(true)
     }
-    Ok(index)
 }
 
 fn leading_ws(line: &[u8]) -> usize {
@@ -431,6 +519,8 @@ pub(crate) fn trim_line(line: &[u8]) -> &[u8] {
 
 fn index_line(index: &mut Index, info: &mut LineInfo, h: Head<'_>, seen: &mut HashSet<Box<str>>) {
     let kind = h.kind.as_deref().unwrap_or("");
+    info.quiet = BOOKKEEPING_TYPES.contains(&kind)
+        || (kind == "system" && h.subtype.as_deref() == Some("turn_duration"));
     info.sidechain = h.is_sidechain.unwrap_or(false);
     info.agent_id = h.agent_id.as_deref().map(Box::from);
     if let Some(u) = h.uuid.as_deref()
@@ -465,10 +555,7 @@ fn index_line(index: &mut Index, info: &mut LineInfo, h: Head<'_>, seen: &mut Ha
     // whether to parse it again, which keeps this pass far cheaper than the full one.
     let wanted = match kind {
         "user" => true,
-        "assistant" => {
-            !info.sidechain
-                && (index.model.is_none() || SUBAGENT_TOOLS.iter().any(|t| mentions_tool(m, t)))
-        }
+        "assistant" => !info.sidechain && (index.model.is_none() || mentions_subagent_tool(m)),
         _ => false,
     };
     if !wanted {
@@ -549,10 +636,19 @@ fn index_line(index: &mut Index, info: &mut LineInfo, h: Head<'_>, seen: &mut Ha
     }
 }
 
-/// Whether a message's JSON text names the tool `name` (a cheap test before parsing it).
-fn mentions_tool(message: &str, name: &str) -> bool {
-    message.contains(&format!("\"name\":\"{name}\""))
-        || message.contains(&format!("\"name\": \"{name}\""))
+/// Whether a message's JSON text names a tool that starts a subagent (a cheap test before
+/// parsing it).
+fn mentions_subagent_tool(message: &str) -> bool {
+    // Claude Code writes compact JSON; the spaced form is for hand-written transcripts.
+    const PATTERNS: &[&str] = &[
+        "\"name\":\"Task\"",
+        "\"name\":\"Agent\"",
+        "\"name\":\"task\"",
+        "\"name\": \"Task\"",
+        "\"name\": \"Agent\"",
+        "\"name\": \"task\"",
+    ];
+    message.contains("\"name\"") && PATTERNS.iter().any(|p| message.contains(p))
 }
 
 /// Whether a line's tool result names an agent (a subagent's result).
@@ -795,26 +891,17 @@ impl Emitter<'_> {
         sink: &mut Sink<'_>,
     ) -> Result<(), ReadError> {
         let info = &self.index.lines[i];
-        if info.bad {
+        if info.bad || info.quiet {
             return Ok(());
         }
-        let bytes = self
+        let parsed = self
             .lines
-            .read(info, &mut self.buf)
-            .map_err(|e| ReadError::Io {
-                input: self.name.to_string(),
-                source: e,
-            })?;
-        let value: Value = match serde_json::from_slice(bytes) {
+            .text(info, &mut self.buf)
+            .and_then(|t| message_line(t).map_err(|e| format!("not JSON: {e}")));
+        let value = match parsed {
             Ok(v) => v,
-            Err(e) => {
-                // The file changed between the passes.
-                return sink.bad(BadLine::new(
-                    self.name,
-                    info.number,
-                    format!("not JSON: {e}"),
-                ));
-            }
+            // The file changed between the passes.
+            Err(what) => return sink.bad(BadLine::new(self.name, info.number, what)),
         };
         let timestamp = value["timestamp"].as_str().map(str::to_string);
         let events = line_events(&mut self.reader, value);
@@ -907,7 +994,7 @@ impl Emitter<'_> {
                 ),
                 sink,
             )?,
-            Lines::Memory(_) => unreachable!("subagent files are files"),
+            Lines::Memory(_) | Lines::Text(_) => unreachable!("subagent files are files"),
         };
         // A subagent file is all sidechain: order it as one tree.
         let all: Vec<usize> = (0..index.lines.len()).collect();
@@ -928,6 +1015,63 @@ impl Emitter<'_> {
         self.emitted_files = inner.emitted_files;
         result
     }
+}
+
+/// The fields of a message line that its events are made from. The rest, above all
+/// `toolUseResult` (which repeats a tool's output, often a whole file), is skipped unread.
+#[derive(Deserialize)]
+struct MessageLine {
+    #[serde(rename = "type")]
+    kind: Option<Value>,
+    message: Option<Value>,
+    uuid: Option<Value>,
+    timestamp: Option<Value>,
+    parent_tool_use_id: Option<Value>,
+    #[serde(rename = "isCompactSummary")]
+    is_compact_summary: Option<Value>,
+    #[serde(rename = "isMeta")]
+    is_meta: Option<Value>,
+    error: Option<Value>,
+    #[serde(rename = "isApiErrorMessage")]
+    is_api_error_message: Option<Value>,
+    #[serde(rename = "apiErrorStatus")]
+    api_error_status: Option<Value>,
+}
+
+/// A line as the reader needs it: a `user` or `assistant` line with only the fields its events
+/// use, any other line whole (an unknown one is kept as it is).
+fn message_line(text: &str) -> Result<Value, serde_json::Error> {
+    let is_message =
+        |t: &str| t.contains("\"type\":\"user\"") || t.contains("\"type\":\"assistant\"");
+    if !is_message(text) {
+        return serde_json::from_str(text);
+    }
+    let l: MessageLine = serde_json::from_str(text)?;
+    if !matches!(
+        l.kind.as_ref().and_then(Value::as_str),
+        Some("user" | "assistant")
+    ) {
+        // `"type":"user"` was inside the line, not its own type.
+        return serde_json::from_str(text);
+    }
+    let mut m = serde_json::Map::new();
+    for (k, v) in [
+        ("type", l.kind),
+        ("message", l.message),
+        ("uuid", l.uuid),
+        ("timestamp", l.timestamp),
+        ("parent_tool_use_id", l.parent_tool_use_id),
+        ("isCompactSummary", l.is_compact_summary),
+        ("isMeta", l.is_meta),
+        ("error", l.error),
+        ("isApiErrorMessage", l.is_api_error_message),
+        ("apiErrorStatus", l.api_error_status),
+    ] {
+        if let Some(v) = v {
+            m.insert(k.to_string(), v);
+        }
+    }
+    Ok(Value::Object(m))
 }
 
 /// The events of one transcript line. Message lines share stream-json's shape; the line types
