@@ -285,3 +285,51 @@ fn zombie(pid: i64) -> bool {
         .map(|s| s.split_whitespace().nth(2) == Some("Z"))
         .unwrap_or(true)
 }
+
+/// Extra environment for a run, and what its error must say.
+type Case<'a> = (&'a [(&'a str, &'a str)], &'a [&'a str]);
+
+#[test]
+fn modal_errors_end_the_run_with_status_3_and_a_fix() {
+    let fake = Fake::new();
+    let mock = Script::new().start();
+    let run_with = |extra: &[(&str, &str)]| {
+        let mut cmd = fake.command(&mock, &["hello", "--format", "jsonl"]);
+        for (k, v) in extra {
+            cmd.env(k, v);
+        }
+        cmd.stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .output()
+            .unwrap()
+    };
+    let cases: [Case; 4] = [
+        (
+            &[("AISYS_MODAL_PYTHON", "/nonexistent/python3")],
+            &["Python 3", "pip install 'modal>=1.6,<2'"],
+        ),
+        // No SDK on the path: the fake is not found, and no user site either.
+        (
+            &[("PYTHONPATH", ""), ("PYTHONNOUSERSITE", "1")],
+            &["pip install 'modal>=1.6,<2'"],
+        ),
+        (
+            &[("FAKE_MODAL_FAIL_CREATE", "AuthError")],
+            &["AuthError", "modal token new"],
+        ),
+        (
+            &[("FAKE_MODAL_FAIL_EXEC", "SandboxTimeoutError")],
+            &["SandboxTimeoutError"],
+        ),
+    ];
+    for (env, wanted) in cases {
+        let out = run_with(env);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "{env:?}: {err}");
+        for w in wanted {
+            assert!(err.contains(w), "{env:?}: {w:?} not in: {err}");
+        }
+    }
+    // Nothing was left running by the failures.
+    assert!(fake.sandboxes().iter().all(|b| b["terminated"] == true));
+}
