@@ -1,7 +1,8 @@
 //! `aisys transcript parse` on transcripts recorded by this test itself: the real Claude Code CLI
 //! runs against the scripted mock model, and what it leaves in its projects folder is parsed.
 //! Covers a resumed multi-turn session, a Task subagent, a tool error, an API error mid-turn and
-//! an interrupted turn.
+//! an interrupted turn; and OpenCode's `run --format json` output and `export` document of a
+//! session with a tool error.
 
 mod mock_api;
 
@@ -11,7 +12,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use aisys::types::{BlockKind, ConversationBlock, ToolStatus};
-use mock_api::{Block, MockAnthropic, Reply, Script, When, claude_bin};
+use mock_api::{Block, MockAnthropic, Reply, Script, When, claude_bin, opencode_bin};
 use serde_json::{Value, json};
 
 /// A home for Claude Code and a workspace to run it in.
@@ -323,5 +324,117 @@ fn an_interrupted_turn_is_marked() {
         b.iter().any(|b| matches!(&b.kind,
             BlockKind::SystemNotice { kind, text } if kind == "interrupted" && text.contains("interrupted by user"))),
         "the interruption shows as a notice: {b:?}\nstdout after the interrupt: {rest}"
+    );
+}
+
+#[test]
+fn opencode_run_output_and_its_export_read_alike() {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = dir.path().join("ws");
+    std::fs::create_dir_all(&ws).unwrap();
+    let mock = Script::new()
+        .on(
+            When::UserSays("look around".into()),
+            Reply::tool("read", json!({"filePath": ws.join("missing.txt")})),
+        )
+        .on(
+            When::ToolResultContains("".into()),
+            Reply::tool(
+                "bash",
+                json!({"command": "echo hi from bash", "description": "say hi"}),
+            ),
+        )
+        .on(
+            When::ToolResultContains("hi from bash".into()),
+            Reply::text("Looked around."),
+        )
+        .start();
+    std::fs::write(
+        ws.join("opencode.json"),
+        json!({"provider": {"anthropic": {"options": {"baseURL": format!("{}/v1", mock.base_url()), "apiKey": "test"}}},
+               "model": "anthropic/claude-sonnet-4-5"})
+        .to_string(),
+    )
+    .unwrap();
+    let opencode = |args: &[&str]| {
+        Command::new(opencode_bin())
+            .args(args)
+            .current_dir(&ws)
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .env("HOME", dir.path())
+            .env("XDG_DATA_HOME", dir.path().join("data"))
+            .env("XDG_CONFIG_HOME", dir.path().join("config"))
+            .env("XDG_CACHE_HOME", dir.path().join("cache"))
+            .env("XDG_STATE_HOME", dir.path().join("state"))
+            .env("OPENCODE_DISABLE_AUTOUPDATE", "1")
+            .env("OPENCODE_DISABLE_MODELS_FETCH", "1")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let run = opencode(&["run", "--format", "json", "--auto", "look around"]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let run_file = dir.path().join("run.jsonl");
+    std::fs::write(&run_file, &run.stdout).unwrap();
+    let session = String::from_utf8_lossy(&run.stdout)
+        .lines()
+        .find_map(|l| {
+            serde_json::from_str::<Value>(l)
+                .ok()?
+                .get("sessionID")?
+                .as_str()
+                .map(str::to_string)
+        })
+        .expect("a session id in the run's output");
+    let export = opencode(&["export", &session]);
+    assert!(
+        export.status.success(),
+        "{}",
+        String::from_utf8_lossy(&export.stderr)
+    );
+    let export_file = dir.path().join("export.json");
+    // The export may be preceded by a line of its own; keep the document.
+    let text = String::from_utf8_lossy(&export.stdout);
+    let start = text.find('{').expect("a JSON document");
+    std::fs::write(&export_file, &text[start..]).unwrap();
+
+    let tools = |b: &[ConversationBlock]| -> Vec<(String, ToolStatus)> {
+        b.iter()
+            .filter_map(|b| match &b.kind {
+                BlockKind::ToolCall { name, status, .. } => Some((name.clone(), *status)),
+                _ => None,
+            })
+            .collect()
+    };
+    let (out, from_run) = parse(&run_file, &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (out, from_export) = parse(&export_file, &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let expected = vec![
+        ("read".to_string(), ToolStatus::Error),
+        ("bash".to_string(), ToolStatus::Ok),
+    ];
+    assert_eq!(tools(&from_run), expected, "{from_run:?}");
+    assert_eq!(tools(&from_export), expected, "{from_export:?}");
+    assert!(texts(&from_run).contains(&"Looked around.".to_string()));
+    assert!(texts(&from_export).contains(&"Looked around.".to_string()));
+    // The export also has the prompt, which the run's output does not repeat.
+    assert!(
+        prompts(&from_export)
+            .iter()
+            .any(|p| p.contains("look around"))
     );
 }
