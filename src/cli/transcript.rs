@@ -476,5 +476,24 @@ impl BlockPrinter {
     }
 }
 
+/// Claude Code's projects folder (`~/.claude/projects`, or under `$CLAUDE_CONFIG_DIR`), the
+/// default input of `stats` and `list`; its absence is an error that ends with `fix`.
+pub(super) fn claude_projects(fix: &str) -> anyhow::Result<PathBuf> {
+    let home = crate::config::claude_home(&crate::config::ProcessEnv)
+        .map_err(|e| CommandError::new(EXIT_USAGE, e.to_string()))?;
+    let projects = home.join("projects");
+    if !projects.is_dir() {
+        return Err(CommandError::new(
+            EXIT_USAGE,
+            format!(
+                "{}: no such folder (Claude Code's projects folder: no session was recorded here)\n  fix: {fix}",
+                projects.display()
+            ),
+        )
+        .into());
+    }
+    Ok(projects)
+}
+
 /// Output buffer: large writes keep the conversion from being bound by system calls.
 const OUTPUT_BUFFER_BYTES: usize = 256 * 1024;

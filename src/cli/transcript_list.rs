@@ -14,7 +14,6 @@ use unicode_width::UnicodeWidthStr;
 use super::transcript::{ListArgs, TableFormat};
 use super::transcript_stats::reader_gone;
 use super::{CommandError, Context, EXIT_BAD_INPUT, EXIT_OK, EXIT_USAGE, Exit};
-use crate::config::{ProcessEnv, claude_home};
 use crate::converters::sessions::{SessionInfo, list_sessions};
 
 /// Widest first prompt in the table: the rest of a row stays readable on an 80-column terminal
@@ -22,19 +21,9 @@ use crate::converters::sessions::{SessionInfo, list_sessions};
 const TABLE_PROMPT_CHARS: usize = 50;
 
 pub fn run(ctx: &Context, args: ListArgs) -> anyhow::Result<Exit> {
-    let home =
-        claude_home(&ProcessEnv).map_err(|e| CommandError::new(EXIT_USAGE, e.to_string()))?;
-    let projects = home.join("projects");
-    if !projects.is_dir() {
-        return Err(CommandError::new(
-            EXIT_USAGE,
-            format!(
-                "{}: no such folder (Claude Code's projects folder: no session was recorded here)\n  fix: set CLAUDE_CONFIG_DIR to Claude Code's home if it is elsewhere",
-                projects.display()
-            ),
-        )
-        .into());
-    }
+    let projects = super::transcript::claude_projects(
+        "set CLAUDE_CONFIG_DIR to Claude Code's home if it is elsewhere",
+    )?;
     let list =
         list_sessions(&projects).map_err(|e| CommandError::new(EXIT_USAGE, e.to_string()))?;
     {

@@ -11,24 +11,13 @@ use jiff::tz::TimeZone;
 
 use super::transcript::{GroupBy, StatsArgs, StatsFormat};
 use super::{CommandError, Context, EXIT_BAD_INPUT, EXIT_OK, EXIT_USAGE, Exit};
-use crate::config::{ProcessEnv, claude_home};
 use crate::converters::usage::{self, Grouping, PriceTable, Report, ScanOptions};
 
 pub fn run(ctx: &Context, args: StatsArgs) -> anyhow::Result<Exit> {
     let roots = if args.inputs.is_empty() {
-        let home =
-            claude_home(&ProcessEnv).map_err(|e| CommandError::new(EXIT_USAGE, e.to_string()))?;
-        let projects = home.join("projects");
-        if !projects.is_dir() {
-            return Err(CommandError::new(
-                EXIT_USAGE,
-                format!(
-                    "{}: no such folder (Claude Code's projects folder)\n  fix: give transcript files or folders, or set CLAUDE_CONFIG_DIR to Claude Code's home",
-                    projects.display()
-                ),
-            )
-            .into());
-        }
+        let projects = super::transcript::claude_projects(
+            "give transcript files or folders, or set CLAUDE_CONFIG_DIR to Claude Code's home",
+        )?;
         vec![projects]
     } else {
         args.inputs.clone()

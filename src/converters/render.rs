@@ -6,7 +6,7 @@ use std::fmt::Write;
 use serde_json::Value;
 
 use super::assembler::result_text;
-use crate::types::{BlockKind, ConversationBlock, ToolStatus};
+use crate::types::{BlockKind, ConversationBlock, ToolStatus, TurnStatus};
 
 /// Longest summary of a tool input, in characters.
 const SUMMARY_CHARS: usize = 120;
@@ -151,14 +151,7 @@ fn markdown_block(md: &mut String, b: &ConversationBlock, depth: usize, max: usi
             error,
             ..
         } => {
-            let mut s = format!("*turn {}", format!("{status:?}").to_lowercase());
-            if let Some(ms) = duration_ms {
-                s.push_str(&format!(", {:.1}s", *ms as f64 / 1000.0));
-            }
-            if let Some(c) = cost_usd {
-                s.push_str(&format!(", ${c:.4}"));
-            }
-            s.push('*');
+            let mut s = format!("*{}*", turn_line(*status, *duration_ms, *cost_usd));
             if let Some(e) = error {
                 s.push_str(&format!("\n\n**Error:** {e}"));
             }
@@ -171,6 +164,22 @@ fn markdown_block(md: &mut String, b: &ConversationBlock, depth: usize, max: usi
             push(&format!("{f}json\n{j}\n{f}"));
         }
     }
+}
+
+/// How a turn ended, in one line: `turn success, 2.1s, $0.0042`.
+pub(crate) fn turn_line(
+    status: TurnStatus,
+    duration_ms: Option<u64>,
+    cost_usd: Option<f64>,
+) -> String {
+    let mut s = format!("turn {}", format!("{status:?}").to_lowercase());
+    if let Some(ms) = duration_ms {
+        s.push_str(&format!(", {:.1}s", ms as f64 / 1000.0));
+    }
+    if let Some(c) = cost_usd {
+        s.push_str(&format!(", ${c:.4}"));
+    }
+    s
 }
 
 pub(crate) fn status_mark(s: ToolStatus) -> &'static str {

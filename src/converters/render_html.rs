@@ -8,7 +8,7 @@
 use std::fmt::Write;
 
 use super::assembler::result_text;
-use super::render::{status_mark, summarize_input};
+use super::render::{status_mark, summarize_input, turn_line};
 use crate::types::{BlockKind, ConversationBlock, ToolStatus};
 
 const STYLE: &str = "\
@@ -230,13 +230,7 @@ fn block(h: &mut String, b: &ConversationBlock, max: usize) {
             error,
             ..
         } => {
-            let mut s = format!("turn {}", format!("{status:?}").to_lowercase());
-            if let Some(ms) = duration_ms {
-                let _ = write!(s, ", {:.1}s", *ms as f64 / 1000.0);
-            }
-            if let Some(c) = cost_usd {
-                let _ = write!(s, ", ${c:.4}");
-            }
+            let s = turn_line(*status, *duration_ms, *cost_usd);
             let _ = write!(h, "<div class=\"b notice\" id=\"{id}\">{}", escape_html(&s));
             if let Some(e) = error {
                 let _ = write!(h, " <span class=\"err\">{}</span>", escape_html(e));

@@ -7,7 +7,7 @@
 use std::fmt::Write;
 
 use super::assembler::result_text;
-use super::render::{status_mark, summarize_input};
+use super::render::{status_mark, summarize_input, turn_line};
 use crate::types::{BlockKind, ConversationBlock, ToolStatus};
 
 /// How to render.
@@ -171,13 +171,7 @@ fn block(out: &mut String, b: &ConversationBlock, prefix: &str, p: &Painter, max
             error,
             ..
         } => {
-            let mut s = format!("turn {}", format!("{status:?}").to_lowercase());
-            if let Some(ms) = duration_ms {
-                let _ = write!(s, ", {:.1}s", *ms as f64 / 1000.0);
-            }
-            if let Some(c) = cost_usd {
-                let _ = write!(s, ", ${c:.4}");
-            }
+            let s = turn_line(*status, *duration_ms, *cost_usd);
             let _ = writeln!(out, "{prefix}{}", p.paint("2", &s));
             if let Some(e) = error {
                 let _ = writeln!(out, "{prefix}{}", p.paint("31", &format!("error: {e}")));
