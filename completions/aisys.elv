@@ -161,8 +161,8 @@ set edit:completion:arg-completer[aisys] = {|@words|
             cand --verbose 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
             cand -q 'Print only errors and the command''s own output'
             cand --quiet 'Print only errors and the command''s own output'
-            cand -h 'Print help'
-            cand --help 'Print help'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
         }
         &'aisys;transcript;help'= {
             cand parse 'Turn transcripts and agent output streams into readable conversations'

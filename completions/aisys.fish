@@ -175,7 +175,7 @@ never\t''"
 complete -c aisys -n "__fish_aisys_using_subcommand transcript; and __fish_seen_subcommand_from list" -l config -d 'Read settings from this file instead of ~/.config/aisys/config.toml' -r -F
 complete -c aisys -n "__fish_aisys_using_subcommand transcript; and __fish_seen_subcommand_from list" -s v -l verbose -d 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
 complete -c aisys -n "__fish_aisys_using_subcommand transcript; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Print only errors and the command\'s own output'
-complete -c aisys -n "__fish_aisys_using_subcommand transcript; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c aisys -n "__fish_aisys_using_subcommand transcript; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c aisys -n "__fish_aisys_using_subcommand transcript; and __fish_seen_subcommand_from help" -f -a "parse" -d 'Turn transcripts and agent output streams into readable conversations'
 complete -c aisys -n "__fish_aisys_using_subcommand transcript; and __fish_seen_subcommand_from help" -f -a "stats" -d 'Count tokens and cost in transcripts'
 complete -c aisys -n "__fish_aisys_using_subcommand transcript; and __fish_seen_subcommand_from help" -f -a "list" -d 'List the Claude Code sessions on this machine, newest first'

@@ -28,6 +28,10 @@ pub enum TranscriptCommand {
 /// Reads Claude Code transcripts (~/.claude/projects/**/*.jsonl), Claude Code stream-json,
 /// OpenCode `run --format json` lines and OpenCode exports, and prints the conversation as
 /// text, Markdown, HTML or JSON. Lines it does not understand are kept as raw blocks.
+///
+/// --format jsonl prints one ConversationBlock per line and --format json one array of them
+/// (docs/schema/conversation-block.schema.json); with --events, one StreamEvent per line
+/// (docs/schema/stream-event.schema.json). Both are stable; block ids are unique within a session.
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:
   aisys transcript parse ~/.claude/projects/-home-me-app/3f2a.jsonl
@@ -77,6 +81,11 @@ pub struct ParseArgs {
 ///
 /// Each model response is counted once, even where the transcript repeats its usage on several
 /// lines. Prices come from a built-in table, or from --pricing.
+///
+/// --format json prints {"groups": [{"key", "input_tokens", "output_tokens",
+/// "cache_creation_tokens", "cache_read_tokens", "cost_usd", "models": [...]}], "total": {the
+/// same counters}}; --format csv prints the columns key, input_tokens, output_tokens,
+/// cache_creation_tokens, cache_read_tokens, cost_usd, models (joined with `;`). Both are stable.
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:
   aisys transcript stats
@@ -107,6 +116,9 @@ pub struct StatsArgs {
 }
 
 /// List the Claude Code sessions on this machine, newest first.
+///
+/// --format json prints {"sessions": [{"id", "project_dir", "first_prompt", "started",
+/// "last_activity", "messages", "path"}]}, times in RFC 3339; it is stable.
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:
   aisys transcript list
