@@ -124,6 +124,11 @@ async fn main() {
         load.idle_sessions = 0;
         load.connections = 0;
     }
+    // `SERVER_LOAD_RATES=200` measures only those rates (comma-separated), for quick comparisons.
+    if let Ok(r) = std::env::var("SERVER_LOAD_RATES") {
+        let rates: Vec<usize> = r.split(',').filter_map(|x| x.trim().parse().ok()).collect();
+        load.rates = Vec::leak(rates);
+    }
     let fds = raise_fd_limit();
     let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
     let bin = fake_claude_with(dir.path(), r#"{"events": 1}"#);
