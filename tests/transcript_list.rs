@@ -1,25 +1,14 @@
 //! `aisys transcript list` through the real binary, on a Claude Code home laid out here from the
 //! recorded transcripts in ../shared/fixtures (or `AISYS_FIXTURES_DIR`) and a few written by hand.
 
-use std::path::{Path, PathBuf};
+mod fixtures;
+
+use fixtures::fixture;
+
+use std::path::Path;
 use std::process::{Command, Output};
 
 use serde_json::{Value, json};
-
-fn fixture(rel: &str) -> PathBuf {
-    let dir = std::env::var("AISYS_FIXTURES_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| {
-            PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures"))
-        });
-    let p = dir.join(rel);
-    assert!(
-        p.exists(),
-        "fixture {} is missing (set AISYS_FIXTURES_DIR)",
-        p.display()
-    );
-    p
-}
 
 fn list(home: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_aisys"))

@@ -1,26 +1,14 @@
 //! `aisys transcript parse` through the real binary, on the recorded agent output in
 //! ../shared/fixtures (or `AISYS_FIXTURES_DIR`).
 
+mod fixtures;
+
+use fixtures::fixture;
+
 use std::io::Write;
-use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
 use aisys::types::{BlockKind, ConversationBlock, ToolStatus};
-
-fn fixture(rel: &str) -> PathBuf {
-    let dir = std::env::var("AISYS_FIXTURES_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| {
-            PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures"))
-        });
-    let p = dir.join(rel);
-    assert!(
-        p.exists(),
-        "fixture {} is missing (set AISYS_FIXTURES_DIR)",
-        p.display()
-    );
-    p
-}
 
 fn parse(args: &[&str], stdin: Option<&str>) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_aisys"))

@@ -2,25 +2,14 @@
 //! ../shared/fixtures (or `AISYS_FIXTURES_DIR`), and on a small Claude Code home written here
 //! whose every count and price is known, so each expected number is worked out in the test.
 
-use std::path::{Path, PathBuf};
+mod fixtures;
+
+use fixtures::fixture;
+
+use std::path::Path;
 use std::process::{Command, Output};
 
 use serde_json::{Value, json};
-
-fn fixture(rel: &str) -> PathBuf {
-    let dir = std::env::var("AISYS_FIXTURES_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| {
-            PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures"))
-        });
-    let p = dir.join(rel);
-    assert!(
-        p.exists(),
-        "fixture {} is missing (set AISYS_FIXTURES_DIR)",
-        p.display()
-    );
-    p
-}
 
 /// Runs `aisys transcript stats ARGS` in UTC, with `CLAUDE_CONFIG_DIR` set to `home`.
 fn stats(home: &Path, args: &[&str]) -> Output {
