@@ -484,8 +484,10 @@ async fn sigterm_shuts_down_cleanly() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_slow_client_gets_resync_and_every_event_once_while_the_session_never_waits() {
     let dir = tempfile::tempdir().unwrap();
-    // Many events, fast: far more than the connection's queue and the session's broadcast hold.
-    let bin = fake_claude_with(dir.path(), r#"{"events": 6000}"#);
+    // Many events, fast: far more than the connection's queue and the session's broadcast hold,
+    // and than loopback TCP buffers (up to about 4 MiB here) take in before the server must wait:
+    // 30,000 frames are about 10 MB.
+    let bin = fake_claude_with(dir.path(), r#"{"events": 30000}"#);
     let server = start(dir.path(), &bin, &[]);
     // A fast client drives the turn and proves the session finishes while the slow one sleeps.
     let (fast, mut fast_notes) = server.client().await;
