@@ -7,18 +7,13 @@
 use serde_json::{Value, json};
 
 use super::OpencodeRunReader;
+use super::opencode_run::timestamp as ms_to_rfc3339;
 use crate::types::{AgentKind, StreamEvent};
 
 const SOURCE: &str = "opencode-export";
 
 /// Part types that record the app's own bookkeeping (file snapshots, patches), not conversation.
 const BOOKKEEPING_PARTS: &[&str] = &["snapshot", "patch"];
-
-fn ms_to_rfc3339(v: &Value) -> Option<String> {
-    jiff::Timestamp::from_millisecond(v.as_i64()?)
-        .ok()
-        .map(|t| t.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
-}
 
 /// Every event of one export document.
 pub fn export_events(doc: Value) -> Vec<StreamEvent> {

@@ -20,7 +20,7 @@ fn s(v: &Value) -> Option<String> {
 }
 
 /// OpenCode's millisecond timestamps as RFC 3339.
-fn timestamp(v: &Value) -> Option<String> {
+pub(crate) fn timestamp(v: &Value) -> Option<String> {
     let ms = v.as_i64()?;
     jiff::Timestamp::from_millisecond(ms)
         .ok()

@@ -6,7 +6,7 @@ use std::fmt::Write;
 use serde_json::Value;
 
 use super::assembler::result_text;
-use crate::types::{BlockKind, ConversationBlock, ToolStatus, TurnStatus};
+use crate::types::{BlockKind, ConversationBlock, PermissionDecision, ToolStatus, TurnStatus};
 
 /// Longest summary of a tool input, in characters.
 const SUMMARY_CHARS: usize = 120;
@@ -133,13 +133,7 @@ fn markdown_block(md: &mut String, b: &ConversationBlock, depth: usize, max: usi
             tool_name,
             decision,
             ..
-        } => push(&format!(
-            "*permission for {tool_name}: {}*",
-            match decision {
-                Some(d) => format!("{d:?}").to_lowercase(),
-                None => "asked".into(),
-            }
-        )),
+        } => push(&format!("*{}*", permission_line(tool_name, *decision))),
         BlockKind::SystemNotice { text, .. } => push(&format!("*{text}*")),
         BlockKind::CompactionSummary { text } => {
             push(&format!("## Summary of earlier conversation\n\n{text}"))
@@ -164,6 +158,15 @@ fn markdown_block(md: &mut String, b: &ConversationBlock, depth: usize, max: usi
             push(&format!("{f}json\n{j}\n{f}"));
         }
     }
+}
+
+/// A permission request and its answer, in one line: `permission for Bash: allow`.
+pub(crate) fn permission_line(tool_name: &str, decision: Option<PermissionDecision>) -> String {
+    let d = match decision {
+        Some(d) => format!("{d:?}").to_lowercase(),
+        None => "asked".into(),
+    };
+    format!("permission for {tool_name}: {d}")
 }
 
 /// How a turn ended, in one line: `turn success, 2.1s, $0.0042`.

@@ -8,7 +8,7 @@
 use std::fmt::Write;
 
 use super::assembler::result_text;
-use super::render::{status_mark, summarize_input, turn_line};
+use super::render::{permission_line, status_mark, summarize_input, turn_line};
 use crate::types::{BlockKind, ConversationBlock, ToolStatus};
 
 const STYLE: &str = "\
@@ -198,15 +198,10 @@ fn block(h: &mut String, b: &ConversationBlock, max: usize) {
             decision,
             ..
         } => {
-            let d = match decision {
-                Some(d) => format!("{d:?}").to_lowercase(),
-                None => "asked".into(),
-            };
             let _ = writeln!(
                 h,
-                "<div class=\"b notice\" id=\"{id}\">permission for {}: {}</div>",
-                escape_html(tool_name),
-                escape_html(&d)
+                "<div class=\"b notice\" id=\"{id}\">{}</div>",
+                escape_html(&permission_line(tool_name, *decision))
             );
         }
         BlockKind::SystemNotice { text, .. } => {

@@ -7,7 +7,7 @@
 use std::fmt::Write;
 
 use super::assembler::result_text;
-use super::render::{status_mark, summarize_input, turn_line};
+use super::render::{permission_line, status_mark, summarize_input, turn_line};
 use crate::types::{BlockKind, ConversationBlock, ToolStatus};
 
 /// How to render.
@@ -141,14 +141,10 @@ fn block(out: &mut String, b: &ConversationBlock, prefix: &str, p: &Painter, max
             decision,
             ..
         } => {
-            let d = match decision {
-                Some(d) => format!("{d:?}").to_lowercase(),
-                None => "asked".into(),
-            };
             let _ = writeln!(
                 out,
                 "{prefix}{}",
-                p.paint("33", &format!("permission for {tool_name}: {d}"))
+                p.paint("33", &permission_line(tool_name, *decision))
             );
         }
         BlockKind::SystemNotice { text, .. } => {
