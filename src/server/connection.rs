@@ -365,7 +365,6 @@ async fn replay(
             .map_err(|e| tracing::error!("replay of {session_id}: {e}"))?;
         let n = page.len();
         for (seq, event) in page {
-            let event = EncodedEvent::new(event).map_err(|_| ())?;
             send_event(session_id, seq, &event, out, state).await?;
             after = seq;
         }
