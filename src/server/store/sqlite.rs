@@ -1,0 +1,510 @@
+//! The SQLite side of the store: schema and migrations, loading journaled changes in bulk, and
+//! the queries reads run.
+//!
+//! Events live in an append-only log (`event_log`, in journal order) with a per-session index
+//! (`event_index`: session, seq -> log row). A load inserts its index rows sorted by session,
+//! so that each session's index page is written once per load however many events it brings;
+//! `journal_state` records, in the same transaction, how far into the journal SQLite holds.
+//!
+//! Must not know about the journal's threads or about clients.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use serde_json::value::RawValue;
+use tokio::sync::oneshot;
+
+use super::journal::{self, Record};
+use super::{EncodedEvent, StoreError};
+use crate::types::SessionInfo;
+
+/// How long a reader waits on a locked database before failing.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// Journal records loaded per transaction while recovering: bounds the memory one takes.
+const RECOVERY_CHUNK: usize = 10_000;
+
+/// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
+pub const MIGRATIONS: &[&str] = &[
+    // 1: sessions and events.
+    "CREATE TABLE sessions (
+        id TEXT PRIMARY KEY,
+        info TEXT NOT NULL
+     );
+     CREATE TABLE events (
+        session_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        json TEXT NOT NULL,
+        PRIMARY KEY (session_id, seq)
+     ) WITHOUT ROWID;",
+    // 2: events in an append-only log with a per-session index, loaded from the journal.
+    "CREATE TABLE session_keys (
+        key INTEGER PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE
+     );
+     CREATE TABLE event_log (
+        id INTEGER PRIMARY KEY,
+        session_key INTEGER NOT NULL,
+        seq INTEGER NOT NULL,
+        json TEXT NOT NULL
+     );
+     CREATE TABLE event_index (
+        session_key INTEGER NOT NULL,
+        seq INTEGER NOT NULL,
+        log_id INTEGER NOT NULL,
+        PRIMARY KEY (session_key, seq)
+     ) WITHOUT ROWID;
+     CREATE TABLE journal_state (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        generation INTEGER NOT NULL,
+        offset INTEGER NOT NULL
+     );
+     INSERT INTO journal_state (id, generation, offset) VALUES (1, 0, 0);
+     INSERT INTO session_keys (id) SELECT DISTINCT session_id FROM events ORDER BY session_id;
+     INSERT INTO event_log (session_key, seq, json)
+        SELECT k.key, e.seq, e.json FROM events e JOIN session_keys k ON k.id = e.session_id
+        ORDER BY e.session_id, e.seq;
+     INSERT INTO event_index (session_key, seq, log_id)
+        SELECT session_key, seq, id FROM event_log;
+     DROP TABLE events;",
+];
+
+fn open(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open(path).map_err(|source| StoreError::Open {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    Ok(conn)
+}
+
+/// The loader's connection, with the schema brought up to date.
+pub fn open_writer(path: &Path) -> Result<Connection, StoreError> {
+    let mut conn = open(path)?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    // NORMAL: a commit does not wait for an fsync. Durability against a crash of the process
+    // comes from the journal, which SQLite only ever catches up with.
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    migrate(&mut conn, path)?;
+    Ok(conn)
+}
+
+pub fn open_reader(path: &Path) -> Result<Connection, StoreError> {
+    open(path)
+}
+
+fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if version as usize > MIGRATIONS.len() {
+        return Err(StoreError::TooNew {
+            path: path.to_path_buf(),
+            found: version,
+            known: MIGRATIONS.len(),
+        });
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+/// Event texts, as the journal thread hands them over or as recovery reads them.
+pub enum Texts {
+    Encoded(Vec<Arc<EncodedEvent>>),
+    Raw(Vec<Box<RawValue>>),
+}
+
+impl Texts {
+    fn iter(&self) -> Box<dyn Iterator<Item = &str> + '_> {
+        match self {
+            Texts::Encoded(v) => Box::new(v.iter().map(|e| &*e.json)),
+            Texts::Raw(v) => Box::new(v.iter().map(|e| e.get())),
+        }
+    }
+}
+
+/// One journaled change on its way into SQLite, with whoever waits for it.
+pub enum Change {
+    Append {
+        session_id: String,
+        first_seq: u64,
+        events: Texts,
+        info: Option<String>,
+    },
+    Put {
+        id: String,
+        json: String,
+    },
+    Delete {
+        id: String,
+        reply: oneshot::Sender<Result<bool, StoreError>>,
+        /// Whether there was such a session, known once loaded.
+        existed: bool,
+    },
+    /// Someone waiting for everything before this to be in SQLite.
+    Barrier {
+        reply: oneshot::Sender<Result<(), StoreError>>,
+    },
+}
+
+impl Change {
+    /// Whether a caller waits for this change to be loaded.
+    pub fn is_waited_on(&self) -> bool {
+        matches!(self, Change::Delete { .. } | Change::Barrier { .. })
+    }
+
+    /// Tells whoever waits that the change is in SQLite.
+    pub fn done(self) {
+        match self {
+            Change::Delete { reply, existed, .. } => drop(reply.send(Ok(existed))),
+            Change::Barrier { reply } => drop(reply.send(Ok(()))),
+            _ => {}
+        }
+    }
+
+    /// Tells whoever waits that the change failed for good (it was not journaled).
+    pub fn fail(self, err: StoreError) {
+        match self {
+            Change::Delete { reply, .. } => drop(reply.send(Err(err))),
+            Change::Barrier { reply } => drop(reply.send(Err(err))),
+            _ => {}
+        }
+    }
+
+    /// After a failed load: a waiter is told and dropped; a journaled change is kept to retry.
+    pub fn fail_waiter(self, err: StoreError) -> Option<Change> {
+        match self {
+            Change::Barrier { reply } => {
+                let _ = reply.send(Err(err));
+                None
+            }
+            other => Some(other),
+        }
+    }
+}
+
+/// Puts journaled changes into SQLite.
+pub struct Loader {
+    conn: Connection,
+    /// Session ids and their keys in the event tables.
+    keys: HashMap<String, i64>,
+    dir: PathBuf,
+    /// Journal generations before this one have been deleted.
+    kept_from: u64,
+}
+
+impl Loader {
+    pub fn new(conn: Connection, dir: PathBuf) -> Loader {
+        Loader {
+            conn,
+            keys: HashMap::new(),
+            dir,
+            kept_from: 0,
+        }
+    }
+
+    /// Applies `changes` in one transaction and records that the journal is loaded up to
+    /// `offset` of `generation`; then deletes journal generations no longer needed.
+    pub fn load(
+        &mut self,
+        changes: &mut [Change],
+        generation: u64,
+        offset: u64,
+    ) -> Result<(), StoreError> {
+        let result = apply(&self.conn, &mut self.keys, changes, generation, offset);
+        if result.is_err() {
+            // Keys made in the rolled-back transaction do not exist.
+            self.keys.clear();
+        }
+        result?;
+        if generation > self.kept_from {
+            if let Err(e) = journal::remove_before(&self.dir, generation) {
+                tracing::warn!(
+                    "session store: removing loaded journal files in {}: {e}",
+                    self.dir.display()
+                );
+            }
+            self.kept_from = generation;
+        }
+        Ok(())
+    }
+
+    /// Leaves a small WAL behind when the store closes.
+    pub fn close(self) {
+        let _ = self
+            .conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+    }
+}
+
+fn apply(
+    conn: &Connection,
+    keys: &mut HashMap<String, i64>,
+    changes: &mut [Change],
+    generation: u64,
+    offset: u64,
+) -> Result<(), StoreError> {
+    let tx = conn.unchecked_transaction()?;
+    // Index rows wait here to go in sorted by session: one page write per session per load.
+    let mut index: Vec<(i64, i64, i64)> = Vec::new();
+    for change in changes.iter_mut() {
+        match change {
+            Change::Append {
+                session_id,
+                first_seq,
+                events,
+                info,
+            } => {
+                let key = key_for(&tx, keys, session_id)?;
+                let mut insert = tx.prepare_cached(
+                    "INSERT INTO event_log (session_key, seq, json) VALUES (?1, ?2, ?3)",
+                )?;
+                for (i, json) in events.iter().enumerate() {
+                    let seq = (*first_seq + i as u64) as i64;
+                    insert.execute(params![key, seq, json])?;
+                    index.push((key, seq, tx.last_insert_rowid()));
+                }
+                if let Some(info) = info {
+                    put_session(&tx, session_id, info)?;
+                }
+            }
+            Change::Put { id, json } => put_session(&tx, id, json)?,
+            Change::Delete { id, existed, .. } => {
+                let id = id.as_str();
+                flush_index(&tx, &mut index)?;
+                *existed = tx.execute("DELETE FROM sessions WHERE id = ?1", params![id])? > 0;
+                let key: Option<i64> = tx
+                    .query_row(
+                        "SELECT key FROM session_keys WHERE id = ?1",
+                        params![id],
+                        |r| r.get(0),
+                    )
+                    .optional()?;
+                if let Some(key) = key {
+                    tx.execute(
+                        "DELETE FROM event_log WHERE id IN
+                         (SELECT log_id FROM event_index WHERE session_key = ?1)",
+                        params![key],
+                    )?;
+                    tx.execute(
+                        "DELETE FROM event_index WHERE session_key = ?1",
+                        params![key],
+                    )?;
+                    tx.execute("DELETE FROM session_keys WHERE key = ?1", params![key])?;
+                }
+                keys.remove(id);
+            }
+            Change::Barrier { .. } => {}
+        }
+    }
+    flush_index(&tx, &mut index)?;
+    tx.execute(
+        "UPDATE journal_state SET generation = ?1, offset = ?2",
+        params![generation as i64, offset as i64],
+    )?;
+    tx.commit()?;
+    Ok(())
+}
+
+fn flush_index(tx: &Transaction, index: &mut Vec<(i64, i64, i64)>) -> Result<(), StoreError> {
+    index.sort_unstable();
+    let mut insert = tx
+        .prepare_cached("INSERT INTO event_index (session_key, seq, log_id) VALUES (?1, ?2, ?3)")?;
+    for (key, seq, id) in index.drain(..) {
+        insert.execute(params![key, seq, id])?;
+    }
+    Ok(())
+}
+
+fn key_for(
+    tx: &Transaction,
+    keys: &mut HashMap<String, i64>,
+    session_id: &str,
+) -> Result<i64, StoreError> {
+    if let Some(k) = keys.get(session_id) {
+        return Ok(*k);
+    }
+    let found: Option<i64> = tx
+        .query_row(
+            "SELECT key FROM session_keys WHERE id = ?1",
+            params![session_id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let key = match found {
+        Some(k) => k,
+        None => {
+            tx.execute(
+                "INSERT INTO session_keys (id) VALUES (?1)",
+                params![session_id],
+            )?;
+            tx.last_insert_rowid()
+        }
+    };
+    keys.insert(session_id.to_string(), key);
+    Ok(key)
+}
+
+fn put_session(tx: &Transaction, id: &str, json: &str) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO sessions (id, info) VALUES (?1, ?2)
+         ON CONFLICT (id) DO UPDATE SET info = excluded.info",
+        params![id, json],
+    )?;
+    Ok(())
+}
+
+/// Loads whatever the journal in `dir` holds past what SQLite has, and returns the generation
+/// the journal goes on with. A damaged line (a write cut short by a crash) ends what is read:
+/// it is reported, its file kept beside as `<n>.jsonl.damaged`, and nothing after it is loaded.
+pub fn recover(conn: &mut Connection, dir: &Path) -> Result<u64, StoreError> {
+    let (loaded_gen, loaded_off): (i64, i64) =
+        conn.query_row("SELECT generation, offset FROM journal_state", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
+    let (loaded_gen, loaded_off) = (loaded_gen as u64, loaded_off as u64);
+    let journal_err = |source| StoreError::Journal {
+        path: dir.to_path_buf(),
+        source,
+    };
+    let gens = match journal::generations(dir) {
+        Ok(g) => g,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(journal_err(e)),
+    };
+    let mut keys = HashMap::new();
+    for &g in gens.iter().filter(|g| **g >= loaded_gen) {
+        let from = if g == loaded_gen { loaded_off } else { 0 };
+        let found = journal::read(dir, g, from).map_err(journal_err)?;
+        let mut records = found.records.into_iter().peekable();
+        while records.peek().is_some() {
+            let mut end = from;
+            let mut changes: Vec<Change> = Vec::new();
+            for (record, offset) in records.by_ref().take(RECOVERY_CHUNK) {
+                end = offset;
+                changes.push(change_of(record));
+            }
+            apply(conn, &mut keys, &mut changes, g, end)?;
+        }
+        if let Some((at, why)) = found.damage {
+            let file = dir.join(format!("{g}.jsonl"));
+            tracing::warn!(
+                "session store: journal {} from byte {at}: {why}; what follows is not loaded",
+                file.display()
+            );
+            let mut kept = file.clone().into_os_string();
+            kept.push(".damaged");
+            let _ = std::fs::rename(&file, kept);
+            break;
+        }
+    }
+    let next = gens.last().copied().unwrap_or(0).max(loaded_gen) + 1;
+    conn.execute(
+        "UPDATE journal_state SET generation = ?1, offset = 0",
+        params![next as i64],
+    )?;
+    journal::remove_before(dir, next).or_else(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            Ok(())
+        } else {
+            Err(journal_err(e))
+        }
+    })?;
+    Ok(next)
+}
+
+fn change_of(record: Record) -> Change {
+    match record {
+        Record::Append {
+            session_id,
+            first_seq,
+            events,
+            info,
+        } => Change::Append {
+            session_id,
+            first_seq,
+            events: Texts::Raw(events),
+            info: info.map(|i| i.get().to_string()),
+        },
+        Record::Put { info } => {
+            let id = serde_json::from_str::<SessionInfo>(info.get())
+                .map(|i| i.id)
+                .unwrap_or_default();
+            Change::Put {
+                id,
+                json: info.get().to_string(),
+            }
+        }
+        Record::Delete { session_id } => {
+            let (reply, _) = oneshot::channel();
+            Change::Delete {
+                id: session_id,
+                reply,
+                existed: false,
+            }
+        }
+    }
+}
+
+/// The newest seq SQLite holds for a session (0 when none).
+pub fn last_seq(conn: &Connection, session_id: &str) -> Result<u64, StoreError> {
+    let s: i64 = conn.query_row(
+        "SELECT COALESCE(MAX(i.seq), 0) FROM session_keys k
+         JOIN event_index i ON i.session_key = k.key WHERE k.id = ?1",
+        params![session_id],
+        |r| r.get(0),
+    )?;
+    Ok(s as u64)
+}
+
+pub fn events_after(
+    conn: &Connection,
+    session_id: &str,
+    after_seq: u64,
+    limit: usize,
+) -> Result<Vec<(u64, EncodedEvent)>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT i.seq, l.json FROM session_keys k
+         JOIN event_index i ON i.session_key = k.key
+         JOIN event_log l ON l.id = i.log_id
+         WHERE k.id = ?1 AND i.seq > ?2 ORDER BY i.seq LIMIT ?3",
+    )?;
+    let rows = stmt.query_map(params![session_id, after_seq as i64, limit as i64], |r| {
+        Ok((r.get::<_, i64>(0)? as u64, r.get::<_, String>(1)?))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (seq, json) = row?;
+        out.push((seq, EncodedEvent::decode(json)?));
+    }
+    Ok(out)
+}
+
+pub fn get_session(conn: &Connection, id: &str) -> Result<Option<SessionInfo>, StoreError> {
+    let json: Option<String> = conn
+        .query_row(
+            "SELECT info FROM sessions WHERE id = ?1",
+            params![id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(json.map(|j| serde_json::from_str(&j)).transpose()?)
+}
+
+pub fn list_sessions(conn: &Connection) -> Result<Vec<SessionInfo>, StoreError> {
+    let mut stmt = conn.prepare_cached("SELECT info FROM sessions")?;
+    let mut out = Vec::new();
+    for json in stmt.query_map([], |r| r.get::<_, String>(0))? {
+        out.push(serde_json::from_str::<SessionInfo>(&json?)?);
+    }
+    Ok(out)
+}
+
+pub fn count_sessions(conn: &Connection) -> Result<usize, StoreError> {
+    Ok(conn.query_row("SELECT COUNT(*) FROM sessions", [], |r| r.get::<_, i64>(0))? as usize)
+}
