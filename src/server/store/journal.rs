@@ -129,6 +129,22 @@ pub fn dir_for(store: &Path) -> PathBuf {
     store.with_file_name(name)
 }
 
+/// Takes the journal folder's lock file, creating the folder; `None` when another process
+/// holds it. The lock lasts as long as the returned file is open.
+pub fn lock(dir: &Path) -> std::io::Result<Option<File>> {
+    std::fs::create_dir_all(dir)?;
+    let file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dir.join("lock"))?;
+    match fs4::FileExt::try_lock(&file) {
+        Ok(()) => Ok(Some(file)),
+        Err(fs4::TryLockError::WouldBlock) => Ok(None),
+        Err(fs4::TryLockError::Error(e)) => Err(e),
+    }
+}
+
 fn file_of(dir: &Path, generation: u64) -> PathBuf {
     dir.join(format!("{generation}.jsonl"))
 }

@@ -64,6 +64,10 @@ pub enum StoreError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error(
+        "session store {path} is in use by another aisys server; stop it, or give this one another --data-dir"
+    )]
+    InUse { path: PathBuf },
     #[error("session store: the writer stopped")]
     WriterGone,
     #[error("session store: cannot start a store thread: {0}")]
@@ -146,6 +150,9 @@ pub struct SqliteStore {
     journal: Option<sync_mpsc::Sender<Request>>,
     reader: Arc<std::sync::Mutex<Connection>>,
     threads: Vec<std::thread::JoinHandle<()>>,
+    /// Held while the store is open: a second server on the same files would remove journal
+    /// files the first still writes. Released after the threads end (fields drop after `drop`).
+    _lock: std::fs::File,
 }
 
 impl Drop for SqliteStore {
@@ -194,8 +201,16 @@ impl SqliteStore {
         if let Some(dir) = path.parent() {
             let _ = std::fs::create_dir_all(dir);
         }
-        let mut conn = sqlite::open_writer(path)?;
         let dir = journal::dir_for(path);
+        let lock = journal::lock(&dir)
+            .map_err(|source| StoreError::Journal {
+                path: dir.clone(),
+                source,
+            })?
+            .ok_or_else(|| StoreError::InUse {
+                path: path.to_path_buf(),
+            })?;
+        let mut conn = sqlite::open_writer(path)?;
         let generation = sqlite::recover(&mut conn, &dir)?;
         let journal_err = |source| StoreError::Journal {
             path: dir.clone(),
@@ -226,6 +241,7 @@ impl SqliteStore {
             journal: Some(tx),
             reader: Arc::new(std::sync::Mutex::new(reader)),
             threads: vec![journal_thread, load_thread],
+            _lock: lock,
         })
     }
 
@@ -754,6 +770,18 @@ mod tests {
         // Loaded once: a third open finds nothing more to load and no duplicates.
         let s = SqliteStore::open(&path).unwrap();
         assert_eq!(s.events_after("crashed", 0, 10).await.unwrap().len(), 4);
+    }
+
+    #[test]
+    fn a_second_store_on_the_same_files_is_refused_until_the_first_closes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        let first = SqliteStore::open(&path).unwrap();
+        let err = SqliteStore::open(&path).err().unwrap();
+        assert!(matches!(err, StoreError::InUse { .. }), "{err}");
+        assert!(err.to_string().contains("--data-dir"), "{err}");
+        drop(first);
+        SqliteStore::open(&path).unwrap();
     }
 
     #[tokio::test]
