@@ -240,6 +240,35 @@ fn recorded_transcript_counts_each_response_once() {
 }
 
 #[test]
+fn stdin_is_read_as_claude_code_lines_and_counts_like_the_file() {
+    use std::io::Write;
+    let f = fixture("claude-code-2.1.197/transcript-tool-run.jsonl");
+    let from_file = json_of(&stats(
+        Path::new("/nonexistent"),
+        &[f.to_str().unwrap(), "--format", "json"],
+    ));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_aisys"))
+        .args(["transcript", "stats", "-", "--format", "json"])
+        .env("TZ", "UTC")
+        .env("CLAUDE_CONFIG_DIR", "/nonexistent")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let text = std::fs::read(&f).unwrap();
+    child.stdin.take().unwrap().write_all(&text).unwrap();
+    let from_stdin = json_of(&child.wait_with_output().unwrap());
+    assert_eq!(counts(&from_stdin["total"]), [3 * 100, 3 * 42, 0, 0]);
+    // The session comes from the lines, as it does for a file outside a projects folder.
+    assert_eq!(from_stdin, from_file);
+    // Stdin can be read once.
+    let o = stats(Path::new("/nonexistent"), &["-", "-"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("once"), "{}", stderr(&o));
+}
+
+#[test]
 fn default_input_is_claude_config_dir_projects_by_session() {
     let h = home();
     let r = json_of(&stats(h.path(), &["--format", "json"]));

@@ -92,7 +92,7 @@ pub struct ParseArgs {
   aisys transcript stats --by day --format csv
   aisys transcript stats ~/.claude/projects/-home-me-app --by model --format json")]
 pub struct StatsArgs {
-    /// Files or folders (default: Claude Code's projects folder).
+    /// Files, folders (every *.jsonl below) or `-` for stdin, read as Claude Code lines (default: Claude Code's projects folder).
     #[arg(value_name = "INPUT")]
     pub inputs: Vec<PathBuf>,
     /// How to group the counts.

@@ -124,7 +124,15 @@ pub(crate) fn reader_gone(e: &anyhow::Error) -> bool {
 fn input_files(roots: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     for root in roots {
-        if root.is_dir() {
+        if root.as_os_str() == usage::STDIN {
+            if files
+                .iter()
+                .any(|f: &PathBuf| f.as_os_str() == usage::STDIN)
+            {
+                return Err(CommandError::new(EXIT_USAGE, "`-` (stdin) can be given once").into());
+            }
+            files.push(root.clone());
+        } else if root.is_dir() {
             let mut found = Vec::new();
             walk(root, &mut found)?;
             found.sort();

@@ -334,6 +334,9 @@ pub struct Report {
     pub files: usize,
 }
 
+/// The input name that stands for standard input.
+pub const STDIN: &str = "-";
+
 /// Counts the usage in `files` (Claude Code `.jsonl` transcripts or streams, OpenCode export
 /// `.json` documents), grouped by `grouping`, priced from `prices`. Days and months are in `tz`.
 ///
@@ -449,10 +452,16 @@ fn scan_file(
         path: path.to_path_buf(),
         source,
     };
-    let mut file = std::fs::File::open(path).map_err(read_err)?;
-    if path.extension().is_some_and(|e| e == "json") {
-        return scan_export(path, file);
-    }
+    // `-` is standard input, read as Claude Code lines (an export is a file of its own).
+    let mut file: Box<dyn Read> = if path.as_os_str() == STDIN {
+        Box::new(std::io::stdin().lock())
+    } else {
+        let file = std::fs::File::open(path).map_err(read_err)?;
+        if path.extension().is_some_and(|e| e == "json") {
+            return scan_export(path, file);
+        }
+        Box::new(file)
+    };
     let (session, project) = place_of(path);
     let mut scan = ClaudeScan {
         path,
