@@ -19,9 +19,6 @@ use serde_json::value::RawValue;
 /// A journal file larger than this is closed and the next generation started, so that the
 /// files SQLite has fully loaded can be deleted.
 pub const ROTATE_BYTES: u64 = 64 << 20;
-/// Longest journal line recovery reads: a batch of events at the protocol's limits is far
-/// smaller; a longer line is damage.
-pub const MAX_LINE_BYTES: usize = 256 << 20;
 
 /// One change, as a journal line.
 #[derive(Debug)]
@@ -195,8 +192,8 @@ pub fn read(dir: &Path, generation: u64, from: u64) -> std::io::Result<Recovered
     let mut line = Vec::new();
     loop {
         line.clear();
-        let n = std::io::Read::take(&mut reader, MAX_LINE_BYTES as u64 + 1)
-            .read_until(b'\n', &mut line)?;
+        // No length limit: a file ends soon after ROTATE_BYTES, and one batch may be large.
+        let n = reader.read_until(b'\n', &mut line)?;
         if n == 0 {
             return Ok(Recovered {
                 records,
