@@ -112,8 +112,17 @@ fn now_ns() -> u128 {
 /// Latency in ms of a text `t=<ns>` written by the fake agent.
 fn latency_ms(text: &str) -> Option<f64> {
     let t: u128 = text.strip_prefix("t=")?.parse().ok()?;
-    Some((now_ns().saturating_sub(t)) as f64 / 1e6)
+    let l = (now_ns().saturating_sub(t)) as f64 / 1e6;
+    if let Some(f) = DUMP.get() {
+        use std::io::Write;
+        let _ = writeln!(f.lock().unwrap_or_else(|e| e.into_inner()), "{t} {l:.3}");
+    }
+    Some(l)
 }
+
+/// Where `SERVER_LOAD_DUMP` asks every latency to be written, with its send time: a p99 made of
+/// bursts shows as the moments they happened, to be set beside what the server was doing.
+static DUMP: std::sync::OnceLock<std::sync::Mutex<std::fs::File>> = std::sync::OnceLock::new();
 
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
@@ -128,6 +137,11 @@ async fn main() {
     if let Ok(r) = std::env::var("SERVER_LOAD_RATES") {
         let rates: Vec<usize> = r.split(',').filter_map(|x| x.trim().parse().ok()).collect();
         load.rates = Vec::leak(rates);
+    }
+    // `SERVER_LOAD_DUMP=FILE` writes "<send time ns> <latency ms>" for every event received.
+    if let Some(p) = std::env::var_os("SERVER_LOAD_DUMP") {
+        let file = std::fs::File::create(&p).expect("create the SERVER_LOAD_DUMP file");
+        let _ = DUMP.set(std::sync::Mutex::new(file));
     }
     let fds = raise_fd_limit();
     let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();

@@ -5,16 +5,45 @@
 //! `message.id` and repeat its usage: the usage is reported once per message id. Lines and
 //! blocks this reader does not know become `raw` events that keep the original JSON.
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 
 use serde_json::Value;
 
 use crate::types::{AgentKind, ImageRef, StreamEvent, TokenUsage, ToolResultContent, TurnStatus};
 
+/// Message ids whose usage was reported, newest last. The lines of one message come one after
+/// another (a subagent's may come between them): this many recent ids cover that, and the set
+/// does not grow with the session, nor rehash in step across every session of a server.
+const USAGE_IDS_KEPT: usize = 256;
+
 /// Reads stream-json lines.
 #[derive(Debug, Default)]
 pub struct ClaudeStreamReader {
-    usage_seen: HashSet<String>,
+    usage_seen: RecentIds,
+}
+
+/// The last [`USAGE_IDS_KEPT`] ids inserted.
+#[derive(Debug, Default)]
+struct RecentIds {
+    set: HashSet<String>,
+    order: VecDeque<String>,
+}
+
+impl RecentIds {
+    /// Adds `id`; false when it is among the recent ones already.
+    fn insert(&mut self, id: &str) -> bool {
+        if self.set.contains(id) {
+            return false;
+        }
+        if self.order.len() == USAGE_IDS_KEPT
+            && let Some(old) = self.order.pop_front()
+        {
+            self.set.remove(&old);
+        }
+        self.set.insert(id.to_string());
+        self.order.push_back(id.to_string());
+        true
+    }
 }
 
 const SOURCE: &str = "claude-stream-json";
@@ -209,7 +238,7 @@ impl ClaudeStreamReader {
                 }
                 if let Some(id) = &message_id
                     && msg.get("usage").is_some_and(|u| u.is_object())
-                    && self.usage_seen.insert(id.clone())
+                    && self.usage_seen.insert(id)
                 {
                     out.push(StreamEvent::Usage {
                         message_id: message_id.clone(),
@@ -367,6 +396,34 @@ mod tests {
             .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures").into());
         std::fs::read_to_string(format!("{dir}/{name}"))
             .unwrap_or_else(|e| panic!("fixture {name}: {e} (set AISYS_FIXTURES_DIR)"))
+    }
+
+    #[test]
+    fn usage_is_reported_once_per_message_and_the_ids_kept_stay_bounded() {
+        let mut r = ClaudeStreamReader::new();
+        let line = |id: usize, block: &str| {
+            format!(
+                r#"{{"type":"assistant","session_id":"s","parent_tool_use_id":null,"message":{{"id":"msg_{id}","role":"assistant","model":"m","content":[{block}],"usage":{{"input_tokens":1,"output_tokens":2}}}}}}"#
+            )
+        };
+        let usages = |r: &mut ClaudeStreamReader, l: &str| {
+            r.read_line(l)
+                .iter()
+                .filter(|e| matches!(e, StreamEvent::Usage { .. }))
+                .count()
+        };
+        for id in 0..10 * USAGE_IDS_KEPT {
+            let text = r#"{"type":"text","text":"a"}"#;
+            let tool = r#"{"type":"tool_use","id":"t","name":"Bash","input":{}}"#;
+            assert_eq!(usages(&mut r, &line(id, text)), 1, "first line of msg_{id}");
+            assert_eq!(
+                usages(&mut r, &line(id, tool)),
+                0,
+                "second line of msg_{id}"
+            );
+        }
+        assert_eq!(r.usage_seen.set.len(), USAGE_IDS_KEPT);
+        assert_eq!(r.usage_seen.order.len(), USAGE_IDS_KEPT);
     }
 
     #[test]
