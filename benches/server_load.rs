@@ -284,9 +284,12 @@ async fn throughput(server: &Server, sessions: usize, due: Instant) -> (f64, f64
             .await
             .unwrap();
             let mut lat = Vec::new();
+            let mut ready = None;
             loop {
                 match tokio::time::timeout(Duration::from_secs(60), n.recv()).await {
                     Ok(Some(Notification::Event { event, .. })) => match event {
+                        // The agent's first line: its interpreter has started.
+                        StreamEvent::SessionStarted { .. } => ready = Some(Instant::now()),
                         StreamEvent::Text { text, .. } => {
                             if let Some(l) = latency_ms(&text) {
                                 lat.push(l);
@@ -299,12 +302,28 @@ async fn throughput(server: &Server, sessions: usize, due: Instant) -> (f64, f64
                     _ => break,
                 }
             }
-            lat
+            (lat, ready)
         }));
     }
     let mut lat = Vec::new();
+    let mut last_ready = None;
     for t in tasks {
-        lat.extend(t.await.unwrap());
+        let (l, ready) = t.await.unwrap();
+        lat.extend(l);
+        last_ready = last_ready.max(ready);
+    }
+    // A stand-in still starting when the lines are due would compete with the server for the
+    // cores: the warm-up must cover the slowest start.
+    match last_ready {
+        Some(r) if r <= due => println!(
+            "    every agent started {:.2} s before its first line was due",
+            (due - r).as_secs_f64()
+        ),
+        Some(r) => println!(
+            "    warning: the last agent started {:.2} s after its first line was due: make the warm-up longer",
+            (r - due).as_secs_f64()
+        ),
+        None => println!("    warning: no agent reported its start"),
     }
     let secs = due.elapsed().as_secs_f64();
     let n = lat.len();
