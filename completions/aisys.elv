@@ -297,14 +297,16 @@ set edit:completion:arg-completer[aisys] = {|@words|
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'aisys;entities;marketplace;add'= {
+            cand --scope 'Where to declare it: user (~/.claude/settings.json), project (.claude/settings.json, shared with the project) or local (.claude/settings.local.json)'
+            cand --project 'The project for --scope project or local (default: the current folder)'
             cand --color 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never'
             cand --config 'Read settings from this file instead of ~/.config/aisys/config.toml'
             cand -v 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
             cand --verbose 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
             cand -q 'Print only errors and the command''s own output'
             cand --quiet 'Print only errors and the command''s own output'
-            cand -h 'Print help'
-            cand --help 'Print help'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
         }
         &'aisys;entities;marketplace;list'= {
             cand --format 'Output format'

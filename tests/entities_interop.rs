@@ -96,6 +96,8 @@ fn normalized(w: &World) -> Value {
         "extraKnownMarketplaces": strip(&settings["extraKnownMarketplaces"]),
         "projectEnabled": project_settings["enabledPlugins"],
         "localEnabled": local_settings["enabledPlugins"],
+        "projectExtraKnownMarketplaces": strip(&project_settings["extraKnownMarketplaces"]),
+        "localExtraKnownMarketplaces": strip(&local_settings["extraKnownMarketplaces"]),
     })
 }
 
@@ -269,6 +271,67 @@ fn same_records_as_claude_plugin_for_folder_and_git_marketplaces() {
 }
 
 /// The `system/init` line of `claude -p --output-format stream-json --verbose`.
+#[test]
+fn marketplaces_declared_for_a_project_agree_with_claude_plugin_and_go_with_remove() {
+    let by_claude = World::new();
+    let by_aisys = World::new();
+    let shared = tempfile::tempdir().unwrap();
+    let repos = shared.path().join("repos");
+    let folder = shared.path().join("folder-market");
+    write_marketplace(&folder, "local-market", &[("demo", Some("1.0.0"))]);
+    let gm = repos.join("market.git");
+    write_marketplace(&gm, "git-market", &[("demo", Some("2.0.0"))]);
+    commit_all(&gm);
+    git_rewrite(&[&by_claude, &by_aisys], &repos);
+    let folder_s = folder.display().to_string();
+    let url = "https://git.example/market.git";
+    let adds = [
+        [
+            "marketplace",
+            "add",
+            folder_s.as_str(),
+            "--scope",
+            "project",
+        ],
+        ["marketplace", "add", url, "--scope", "local"],
+    ];
+    for a in &adds {
+        let mut args = vec!["plugin"];
+        args.extend(a);
+        ok(&claude(&by_claude, &args, &[]), &format!("claude {args:?}"));
+        let mut args = vec!["entities"];
+        args.extend(a);
+        ok(&by_aisys.aisys(&args), &format!("aisys {args:?}"));
+    }
+    let a = normalized(&by_claude);
+    let b = normalized(&by_aisys);
+    assert_eq!(a, b, "claude:\n{a:#}\naisys:\n{b:#}");
+    // Declared where asked, and not in the user's settings.
+    assert!(
+        a["projectExtraKnownMarketplaces"]["local-market"].is_object(),
+        "{a:#}"
+    );
+    assert!(
+        a["localExtraKnownMarketplaces"]["git-market"].is_object(),
+        "{a:#}"
+    );
+    assert!(a["extraKnownMarketplaces"].is_null(), "{a:#}");
+    for name in ["local-market", "git-market"] {
+        ok(
+            &claude(&by_claude, &["plugin", "marketplace", "remove", name], &[]),
+            "claude remove",
+        );
+        ok(
+            &by_aisys.aisys(&["entities", "marketplace", "remove", name]),
+            "aisys remove",
+        );
+    }
+    let a = normalized(&by_claude);
+    let b = normalized(&by_aisys);
+    assert_eq!(a, b, "claude:\n{a:#}\naisys:\n{b:#}");
+    assert_eq!(a["projectExtraKnownMarketplaces"], json!({}), "{a:#}");
+}
+
 fn init_line(w: &World) -> Value {
     init_line_in(w, &w.project)
 }

@@ -121,12 +121,20 @@ pub enum MarketplaceCommand {
     /// Add a marketplace from a git URL, a GitHub owner/repo, or a local folder.
     #[command(after_help = "Examples:
   aisys entities marketplace add ./my-marketplace
+  aisys entities marketplace add ./team-marketplace --scope project
   aisys entities marketplace add anthropics/claude-code
   aisys entities marketplace add https://example.com/team/plugins.git")]
     Add {
         /// A git URL, owner/repo for GitHub, or a local path.
         #[arg(value_name = "SOURCE")]
         source: String,
+        /// Where to declare it: user (~/.claude/settings.json), project (.claude/settings.json,
+        /// shared with the project) or local (.claude/settings.local.json).
+        #[arg(long, value_enum, default_value_t = InstallScope::User, value_name = "SCOPE")]
+        scope: InstallScope,
+        /// The project for --scope project or local (default: the current folder).
+        #[arg(long, value_name = "DIR")]
+        project: Option<PathBuf>,
     },
     /// List the known marketplaces.
     #[command(after_help = "Examples:

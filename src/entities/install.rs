@@ -278,11 +278,18 @@ impl Manager {
         })
     }
 
-    /// Adds a marketplace (cloning git and GitHub ones) and returns its name.
-    pub fn marketplace_add(&self, source: &str, cwd: &Path) -> Result<String, EntityError> {
+    /// Adds a marketplace (cloning git and GitHub ones) and returns its name. It is recorded in
+    /// the Claude home and declared (`extraKnownMarketplaces`) in the settings of `scope`, as
+    /// `claude plugin marketplace add --scope` does.
+    pub fn marketplace_add(
+        &self,
+        source: &str,
+        cwd: &Path,
+        scope: &InstallScope,
+    ) -> Result<String, EntityError> {
         let source = parse_source(source, cwd)?;
         let _lock = self.lock()?;
-        self.check_writable(&InstallScope::User)?;
+        self.check_writable(scope)?;
         let dir = self.home.marketplaces();
         std::fs::create_dir_all(&dir).map_err(|e| EntityError::io(&dir, e))?;
         let (name, location) = match clone_url(&source) {
@@ -307,7 +314,7 @@ impl Manager {
             }
         };
         self.record_marketplace(&name, &source, &location)?;
-        update_json(&self.home.settings(), json!({}), |doc| {
+        update_json(&self.settings_of(scope), json!({}), |doc| {
             object_at(doc, "extraKnownMarketplaces")
                 .insert(name.clone(), json!({"source": source}));
             Ok(())
@@ -397,7 +404,10 @@ impl Manager {
     /// Removes a marketplace, its clone, and the records and enabled flags of its plugins, also in
     /// the settings of the projects they were installed for (the plugin copies stay in the cache,
     /// as with Claude Code).
-    pub fn marketplace_remove(&self, name: &str) -> Result<(), EntityError> {
+    ///
+    /// The project in `cwd` loses the marketplace's declaration too (from `--scope project` or
+    /// `local`), as with Claude Code run there.
+    pub fn marketplace_remove(&self, name: &str, cwd: &Path) -> Result<(), EntityError> {
         check_name("marketplace", name).map_err(EntityError::BadName)?;
         let _lock = self.lock()?;
         let rec = self.known_one(name)?;
@@ -415,6 +425,7 @@ impl Manager {
             .flatten()
             .filter_map(|r| r.get("projectPath")?.as_str().map(PathBuf::from))
             .collect();
+        projects.push(cwd.to_path_buf());
         projects.sort();
         projects.dedup();
         let project_settings: Vec<PathBuf> = projects
@@ -431,22 +442,24 @@ impl Manager {
         for f in &project_settings {
             store::read_for_update(f, json!({}))?;
         }
-        update_json(&self.home.installed_plugins(), empty_installed(), |doc| {
-            check_installed_version(doc, &self.home.installed_plugins())?;
-            object_at(doc, "plugins").retain(|id, _| !id.ends_with(&suffix));
-            Ok(())
-        })?;
-        for f in &project_settings {
-            update_json(f, json!({}), |doc| {
-                object_at(doc, "enabledPlugins").retain(|id, _| !id.ends_with(&suffix));
+        // Files and keys that are not there stay absent, as with Claude Code.
+        let installed = self.home.installed_plugins();
+        if installed.is_file() {
+            update_json(&installed, empty_installed(), |doc| {
+                check_installed_version(doc, &installed)?;
+                if let Some(m) = doc.get_mut("plugins").and_then(Value::as_object_mut) {
+                    m.retain(|id, _| !id.ends_with(&suffix));
+                }
                 Ok(())
             })?;
         }
-        update_json(&self.home.settings(), json!({}), |doc| {
-            object_at(doc, "enabledPlugins").retain(|id, _| !id.ends_with(&suffix));
-            object_at(doc, "extraKnownMarketplaces").remove(name);
-            Ok(())
-        })?;
+        let user_settings = Some(self.home.settings()).filter(|f| f.is_file());
+        for f in project_settings.iter().chain(user_settings.iter()) {
+            update_json(f, json!({}), |doc| {
+                forget_marketplace(doc, name, &suffix);
+                Ok(())
+            })?;
+        }
         update_json(&self.home.known_marketplaces(), json!({}), |doc| {
             doc.as_object_mut().expect("checked object").remove(name);
             Ok(())
@@ -758,6 +771,20 @@ fn check_installed_version(doc: &Value, path: &Path) -> Result<(), EntityError> 
             path.display(),
             v.map(|v| v.to_string()).unwrap_or_else(|| "missing".into())
         ))),
+    }
+}
+
+/// Drops a marketplace's plugins from `enabledPlugins` and its declaration from
+/// `extraKnownMarketplaces`, in a settings document where those keys exist; adds no key.
+fn forget_marketplace(doc: &mut Value, name: &str, suffix: &str) {
+    if let Some(m) = doc.get_mut("enabledPlugins").and_then(Value::as_object_mut) {
+        m.retain(|id, _| !id.ends_with(suffix));
+    }
+    if let Some(m) = doc
+        .get_mut("extraKnownMarketplaces")
+        .and_then(Value::as_object_mut)
+    {
+        m.remove(name);
     }
 }
 

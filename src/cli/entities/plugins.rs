@@ -119,9 +119,14 @@ pub fn set_enabled(ctx: &Context, args: PluginArgs, on: bool) -> anyhow::Result<
 pub fn marketplace(ctx: &Context, cmd: MarketplaceCommand) -> anyhow::Result<Exit> {
     let m = manager(ctx)?;
     match cmd {
-        MarketplaceCommand::Add { source } => {
+        MarketplaceCommand::Add {
+            source,
+            scope: s,
+            project,
+        } => {
             let cwd = std::env::current_dir().context("cannot read the current folder")?;
-            let name = m.marketplace_add(&source, &cwd).map_err(fail)?;
+            let scope = scope(s, project.as_deref())?;
+            let name = m.marketplace_add(&source, &cwd, &scope).map_err(fail)?;
             say(ctx, format!("Added marketplace {name}"));
         }
         MarketplaceCommand::List { format } => {
@@ -164,7 +169,8 @@ pub fn marketplace(ctx: &Context, cmd: MarketplaceCommand) -> anyhow::Result<Exi
             }
         }
         MarketplaceCommand::Remove { name } => {
-            m.marketplace_remove(&name).map_err(fail)?;
+            let cwd = std::env::current_dir().context("cannot read the current folder")?;
+            m.marketplace_remove(&name, &cwd).map_err(fail)?;
             say(ctx, format!("Removed marketplace {name}"));
         }
     }
