@@ -368,6 +368,63 @@ async fn kill_9_mid_turn_then_restart_recovers_and_resumes() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn kill_9_while_events_stream_loses_none_that_a_client_was_sent() {
+    // The agent writes as fast as it can; the server is killed while the events still come, so
+    // some are journaled but not yet in SQLite. Every event a client got before the crash must
+    // be there after the restart, with the same seq and the same content.
+    let dir = tempfile::tempdir().unwrap();
+    let bin = fake_claude_with(dir.path(), r#"{"events": 20000, "sleep": 30}"#);
+    let mut server = start(dir.path(), &bin, &[]);
+    let (client, mut notes) = server.client().await;
+    let info = client.create(SessionSpec::default()).await.unwrap();
+    client.attach(&info.id, 0).await.unwrap();
+    client
+        .ack(ClientMessage::Message {
+            session_id: info.id.clone(),
+            text: "stream".into(),
+        })
+        .await
+        .unwrap();
+    let mut got: Vec<(u64, StreamEvent)> = Vec::new();
+    let texts = |got: &[(u64, StreamEvent)]| {
+        got.iter()
+            .filter(|(_, e)| matches!(e, StreamEvent::Text { .. }))
+            .count()
+    };
+    while texts(&got) < 100 {
+        match tokio::time::timeout(TURN_WAIT, notes.recv()).await {
+            Ok(Some(aisys::client::Notification::Event { seq, event, .. })) => {
+                got.push((seq, event))
+            }
+            Ok(Some(_)) => {}
+            Ok(None) | Err(_) => panic!("the agent's lines stopped at {}", got.len()),
+        }
+    }
+    server.kill9();
+    drop(client);
+    server.restart();
+    let (client, mut notes) = server.client().await;
+    let after = client.attach(&info.id, 0).await.unwrap();
+    assert!(
+        after.last_seq >= got.last().unwrap().0,
+        "the store ends at {} but a client was sent {}",
+        after.last_seq,
+        got.last().unwrap().0
+    );
+    let mut replayed = Vec::new();
+    while replayed.len() < got.len() {
+        match tokio::time::timeout(TURN_WAIT, notes.recv()).await {
+            Ok(Some(aisys::client::Notification::Event { seq, event, .. })) => {
+                replayed.push((seq, event))
+            }
+            Ok(Some(_)) => {}
+            Ok(None) | Err(_) => panic!("replay stopped at {}", replayed.len()),
+        }
+    }
+    assert_eq!(replayed, got, "what clients saw is what the store kept");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_hundred_concurrent_sessions_each_complete_a_turn() {
     let dir = tempfile::tempdir().unwrap();
     let bin = fake_claude_with(dir.path(), r#"{"events": 5}"#);
