@@ -269,6 +269,25 @@ fn stdin_is_read_as_claude_code_lines_and_counts_like_the_file() {
 }
 
 #[test]
+fn a_stream_counts_each_turn_from_its_result_line_like_the_transcript_of_the_same_run() {
+    // The same Claude Code 2.1.197 run, recorded as stream-json and as its transcript: the
+    // stream's assistant lines carry each message's usage as it started (output 1), its result
+    // line the turn's totals (output 126), which the transcript's lines add up to.
+    let stream = fixture("claude-code-2.1.197/stream-json-tool-run.jsonl");
+    let transcript = fixture("claude-code-2.1.197/transcript-tool-run.jsonl");
+    let of = |f: &Path| {
+        json_of(&stats(
+            Path::new("/nonexistent"),
+            &[f.to_str().unwrap(), "--format", "json"],
+        ))
+    };
+    let (s, t) = (of(&stream), of(&transcript));
+    assert_eq!(counts(&s["total"]), [300, 126, 0, 0]);
+    assert_eq!(s["groups"], t["groups"]);
+    assert_eq!(s["total"], t["total"]);
+}
+
+#[test]
 fn default_input_is_claude_config_dir_projects_by_session() {
     let h = home();
     let r = json_of(&stats(h.path(), &["--format", "json"]));

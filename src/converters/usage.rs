@@ -470,6 +470,7 @@ fn scan_file(
         models: Vec::new(),
         records: Vec::new(),
         index: HashMap::new(),
+        turn_start: 0,
         bad: Vec::new(),
     };
     let too_long = each_line(&mut file, buf, |number, line| {
@@ -562,6 +563,8 @@ struct ClaudeScan<'p> {
     records: Vec<Record>,
     /// Response key -> index in `records`, to merge the lines of one response in this file.
     index: HashMap<Box<str>, usize>,
+    /// Where the records of the current stream-json turn begin.
+    turn_start: usize,
     bad: Vec<BadLine>,
 }
 
@@ -586,6 +589,25 @@ struct LineFields<'a> {
     session_id_snake: Option<&'a RawValue>,
     #[serde(borrow, default, rename = "costUSD")]
     cost_usd: Option<&'a RawValue>,
+    #[serde(borrow, default, rename = "type")]
+    kind: Option<&'a RawValue>,
+    /// A stream-json `result` line's totals of its turn, per model.
+    #[serde(borrow, default, rename = "modelUsage")]
+    model_usage: Option<&'a RawValue>,
+}
+
+/// One model's totals in a `result` line's `modelUsage`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ModelTotals {
+    #[serde(default)]
+    input_tokens: u64,
+    #[serde(default)]
+    output_tokens: u64,
+    #[serde(default)]
+    cache_read_input_tokens: u64,
+    #[serde(default)]
+    cache_creation_input_tokens: u64,
 }
 
 /// A progress line of a running subagent (Claude Code 2.0.x), carrying its response.
@@ -833,6 +855,12 @@ impl ClaudeScan<'_> {
         {
             self.session = Some(s.into_owned());
         }
+        if raw_str(fields.kind).as_deref() == Some("result") {
+            if let Some(totals) = fields.model_usage {
+                self.turn_totals(number, totals);
+            }
+            return;
+        }
         let (msg, timestamp, request_id, sidechain) = match fields.message.0 {
             Some(m) => (m, fields.timestamp, fields.request_id, fields.is_sidechain),
             None => {
@@ -921,6 +949,41 @@ impl ClaudeScan<'_> {
         for a in advisors {
             self.keep(a);
         }
+    }
+
+    /// A stream-json `result` line: its per-model totals count the whole turn, subagents
+    /// included, and replace what the turn's `assistant` lines said (stream-json writes each
+    /// message's usage as it starts, with an output count of 1 or so).
+    fn turn_totals(&mut self, number: usize, totals: &RawValue) {
+        let per_model: BTreeMap<String, ModelTotals> = match serde_json::from_str(totals.get()) {
+            Ok(m) => m,
+            Err(e) => return self.bad(number, json_what("modelUsage", &e)),
+        };
+        let turn: Vec<Record> = self.records.drain(self.turn_start..).collect();
+        for key in turn.iter().filter_map(|r| r.key.as_ref()) {
+            self.index.remove(key);
+        }
+        let time_ms = turn.iter().filter_map(|r| r.time_ms).max();
+        for (model, t) in per_model {
+            // `claude-opus-4-8[1m]`: the context-size tag is not part of the model's name.
+            let name = model.strip_suffix("[1m]").unwrap_or(&model);
+            let model = Some(self.model_index(name));
+            self.records.push(Record {
+                key: None,
+                model,
+                time_ms,
+                tokens: Tokens {
+                    input_tokens: t.input_tokens,
+                    output_tokens: t.output_tokens,
+                    cache_creation_tokens: t.cache_creation_input_tokens,
+                    cache_read_tokens: t.cache_read_input_tokens,
+                },
+                cache_1h: 0,
+                sidechain: false,
+                recorded_cost: None,
+            });
+        }
+        self.turn_start = self.records.len();
     }
 
     /// Keeps a record, merged with an earlier line of the same response in this file.
@@ -1575,6 +1638,7 @@ mod tests {
             models: Vec::new(),
             records: Vec::new(),
             index: HashMap::new(),
+            turn_start: 0,
             bad: Vec::new(),
         };
         let pick = b"{}[]\",:\\0-9eE.tfnu\n\x01\xff ";
