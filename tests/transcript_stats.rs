@@ -288,6 +288,24 @@ fn a_stream_counts_each_turn_from_its_result_line_like_the_transcript_of_the_sam
 }
 
 #[test]
+fn opencode_run_lines_count_like_the_export_of_the_same_run() {
+    // OpenCode 1.18.33's `run --format json` lines of one run end each step with its tokens and
+    // cost (no model); its export has the same steps as messages, with the model.
+    let of = |name: &str| {
+        let f = fixture(name);
+        json_of(&stats(
+            Path::new("/nonexistent"),
+            &[f.to_str().unwrap(), "--format", "json"],
+        ))
+    };
+    let run = of("opencode-1.18.33/run-format-json-tool-run.jsonl");
+    let export = of("opencode-1.18.33/export-tool-run.json");
+    assert_eq!(counts(&run["total"]), [300, 126, 0, 0]);
+    assert_eq!(run["total"], export["total"], "tokens and cost");
+    assert_eq!(keys(&run), keys(&export), "the same session");
+}
+
+#[test]
 fn default_input_is_claude_config_dir_projects_by_session() {
     let h = home();
     let r = json_of(&stats(h.path(), &["--format", "json"]));

@@ -79,8 +79,11 @@ pub struct ParseArgs {
 
 /// Count tokens and cost in transcripts.
 ///
-/// Each model response is counted once, even where the transcript repeats its usage on several
-/// lines. Prices come from a built-in table, or from --pricing.
+/// Reads Claude Code transcripts and stream-json output, OpenCode `run --format json` lines and
+/// OpenCode exports (`.json`). Each model response is counted once, even where the transcript
+/// repeats its usage on several lines; a stream's turns are counted from their `result` lines.
+/// Prices come from a built-in table, or from --pricing (OpenCode run lines name no model: the
+/// cost OpenCode recorded is counted).
 ///
 /// --format json prints {"groups": [{"key", "input_tokens", "output_tokens",
 /// "cache_creation_tokens", "cache_read_tokens", "cost_usd", "models": [...]}], "total": {the

@@ -337,8 +337,8 @@ pub struct Report {
 /// The input name that stands for standard input.
 pub const STDIN: &str = "-";
 
-/// Counts the usage in `files` (Claude Code `.jsonl` transcripts or streams, OpenCode export
-/// `.json` documents), grouped by `grouping`, priced from `prices`. Days and months are in `tz`.
+/// Counts the usage in `files` (Claude Code `.jsonl` transcripts or streams, OpenCode `run`
+/// lines, OpenCode export `.json` documents), grouped by `grouping`, priced from `prices`. Days and months are in `tz`.
 ///
 /// Unreadable files are errors; bad lines are collected in the report (with `strict`, reading
 /// stops at the first).
@@ -596,6 +596,30 @@ struct LineFields<'a> {
     model_usage: Option<&'a RawValue>,
 }
 
+/// An OpenCode `run --format json` line, as far as accounting reads it.
+#[derive(Deserialize)]
+struct RunStepLine {
+    #[serde(default, rename = "type")]
+    kind: Option<String>,
+    /// Milliseconds since the epoch.
+    #[serde(default)]
+    timestamp: Option<i64>,
+    #[serde(default)]
+    part: Option<RunStepPart>,
+}
+
+#[derive(Deserialize)]
+struct RunStepPart {
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default, rename = "messageID")]
+    message_id: Option<String>,
+    #[serde(default)]
+    tokens: Option<ExportTokens>,
+    #[serde(default)]
+    cost: Option<f64>,
+}
+
 /// One model's totals in a `result` line's `modelUsage`.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -826,8 +850,9 @@ impl ClaudeScan<'_> {
         if line.is_empty() {
             return;
         }
-        // Only lines that mention usage can carry it. The others are only checked to be JSON
-        // objects, by a validator that skips strings (most of a line's bytes) with memchr.
+        // Only lines that mention usage can carry it (or, in OpenCode's `run --format json`, a
+        // `step_finish`). The others are only checked to be JSON objects, by a validator that
+        // skips strings (most of a line's bytes) with memchr.
         if memchr::memmem::find(line, b"\"usage\"").is_none() {
             if line[0] != b'{' || !is_json(line) {
                 let what = match serde_json::from_slice::<serde::de::IgnoredAny>(line) {
@@ -835,8 +860,14 @@ impl ClaudeScan<'_> {
                     Ok(_) => "not a JSON object".to_string(),
                 };
                 self.bad(number, what);
-            } else if self.session.is_none() {
-                self.session = [&b"\"sessionId\""[..], b"\"session_id\""]
+            } else {
+                if memchr::memmem::find(line, b"\"step_finish\"").is_some() {
+                    self.opencode_step(number, line);
+                }
+                if self.session.is_some() {
+                    return;
+                }
+                self.session = [&b"\"sessionId\""[..], b"\"session_id\"", b"\"sessionID\""]
                     .iter()
                     .find_map(|k| {
                         let i = memchr::memmem::find(line, k)?;
@@ -949,6 +980,38 @@ impl ClaudeScan<'_> {
         for a in advisors {
             self.keep(a);
         }
+    }
+
+    /// An OpenCode `run --format json` line that ends a step with its tokens and cost. The
+    /// lines name no model: the cost OpenCode recorded is the one counted.
+    fn opencode_step(&mut self, number: usize, line: &[u8]) {
+        let step: RunStepLine = match serde_json::from_slice(line) {
+            Ok(s) => s,
+            Err(e) => return self.bad(number, wrong_line(line, &e)),
+        };
+        if step.kind.as_deref() != Some("step_finish") {
+            return;
+        }
+        let Some(part) = step.part else { return };
+        let Some(t) = part.tokens else { return };
+        let cache = t.cache.unwrap_or(ExportCache { read: 0, write: 0 });
+        self.keep(Record {
+            key: part
+                .message_id
+                .or(part.id)
+                .map(|id| format!("opencode\n{id}").into_boxed_str()),
+            model: None,
+            time_ms: step.timestamp,
+            tokens: Tokens {
+                input_tokens: t.input,
+                output_tokens: t.output.saturating_add(t.reasoning),
+                cache_creation_tokens: cache.write,
+                cache_read_tokens: cache.read,
+            },
+            cache_1h: 0,
+            sidechain: false,
+            recorded_cost: part.cost,
+        });
     }
 
     /// A stream-json `result` line: its per-model totals count the whole turn, subagents
