@@ -306,6 +306,21 @@ fn opencode_run_lines_count_like_the_export_of_the_same_run() {
 }
 
 #[test]
+fn a_claude_line_that_mentions_step_finish_is_not_taken_for_opencode() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("s.jsonl");
+    let line = user(
+        "s",
+        "2026-10-30T10:00:00.000Z",
+        r#"why is there a "step_finish" here?"#,
+    );
+    std::fs::write(&f, format!("{line}\n")).unwrap();
+    let o = stats(Path::new("/nonexistent"), &[f.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(stderr(&o), "");
+}
+
+#[test]
 fn default_input_is_claude_config_dir_projects_by_session() {
     let h = home();
     let r = json_of(&stats(h.path(), &["--format", "json"]));

@@ -598,14 +598,14 @@ struct LineFields<'a> {
 
 /// An OpenCode `run --format json` line, as far as accounting reads it.
 #[derive(Deserialize)]
-struct RunStepLine {
-    #[serde(default, rename = "type")]
-    kind: Option<String>,
+struct RunStepLine<'a> {
+    #[serde(borrow, default, rename = "type")]
+    kind: Option<&'a RawValue>,
     /// Milliseconds since the epoch.
-    #[serde(default)]
-    timestamp: Option<i64>,
-    #[serde(default)]
-    part: Option<RunStepPart>,
+    #[serde(borrow, default)]
+    timestamp: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    part: Option<&'a RawValue>,
 }
 
 #[derive(Deserialize)]
@@ -985,14 +985,24 @@ impl ClaudeScan<'_> {
     /// An OpenCode `run --format json` line that ends a step with its tokens and cost. The
     /// lines name no model: the cost OpenCode recorded is the one counted.
     fn opencode_step(&mut self, number: usize, line: &[u8]) {
-        let step: RunStepLine = match serde_json::from_slice(line) {
-            Ok(s) => s,
-            Err(e) => return self.bad(number, wrong_line(line, &e)),
+        // Any line may mention `step_finish` in its text: only the kind is read before it is
+        // known to be one, so that other lines are never called bad for it.
+        let Ok(step) = serde_json::from_slice::<RunStepLine>(line) else {
+            return;
         };
-        if step.kind.as_deref() != Some("step_finish") {
+        if raw_str(step.kind).as_deref() != Some("step_finish") {
             return;
         }
+        let timestamp = match step.timestamp.map(|t| serde_json::from_str::<i64>(t.get())) {
+            None => None,
+            Some(Ok(t)) => Some(t),
+            Some(Err(e)) => return self.bad(number, json_what("timestamp", &e)),
+        };
         let Some(part) = step.part else { return };
+        let part: RunStepPart = match serde_json::from_str(part.get()) {
+            Ok(p) => p,
+            Err(e) => return self.bad(number, json_what("part", &e)),
+        };
         let Some(t) = part.tokens else { return };
         let cache = t.cache.unwrap_or(ExportCache { read: 0, write: 0 });
         self.keep(Record {
@@ -1001,7 +1011,7 @@ impl ClaudeScan<'_> {
                 .or(part.id)
                 .map(|id| format!("opencode\n{id}").into_boxed_str()),
             model: None,
-            time_ms: step.timestamp,
+            time_ms: timestamp,
             tokens: Tokens {
                 input_tokens: t.input,
                 output_tokens: t.output.saturating_add(t.reasoning),
