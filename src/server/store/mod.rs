@@ -65,7 +65,7 @@ pub enum StoreError {
         source: std::io::Error,
     },
     #[error(
-        "session store {path} is in use by another aisys server; stop it, or give this one another --data-dir"
+        "session store {path} is in use by another aisys server; stop it, or use another data folder (`aisys serve --data-dir DIR`, or AISYS_DATA_DIR)"
     )]
     InUse { path: PathBuf },
     #[error("session store: the writer stopped")]
