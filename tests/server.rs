@@ -19,6 +19,23 @@ fn env_for(bin: &std::path::Path) -> Vec<(&'static str, String)> {
     ]
 }
 
+/// Creates a session, attaches to it from the start and sends `text`: a turn begins.
+async fn session_with_turn(
+    client: &aisys::client::Client,
+    text: &str,
+) -> aisys::types::SessionInfo {
+    let info = client.create(SessionSpec::default()).await.unwrap();
+    client.attach(&info.id, 0).await.unwrap();
+    client
+        .ack(ClientMessage::Message {
+            session_id: info.id.clone(),
+            text: text.into(),
+        })
+        .await
+        .unwrap();
+    info
+}
+
 fn start(dir: &std::path::Path, bin: &std::path::Path, args: &[&str]) -> Server {
     let env = env_for(bin);
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
@@ -296,15 +313,7 @@ async fn kill_9_mid_turn_then_restart_recovers_and_resumes() {
     let bin = fake_claude_with(dir.path(), r#"{"events": 3, "sleep": 30}"#);
     let mut server = start(dir.path(), &bin, &[]);
     let (client, mut notes) = server.client().await;
-    let info = client.create(SessionSpec::default()).await.unwrap();
-    client.attach(&info.id, 0).await.unwrap();
-    client
-        .ack(ClientMessage::Message {
-            session_id: info.id.clone(),
-            text: "long".into(),
-        })
-        .await
-        .unwrap();
+    let info = session_with_turn(&client, "long").await;
     // Wait until the agent's lines are stored, then crash the server.
     let mut seen = 0;
     while seen < 3 {
@@ -376,15 +385,7 @@ async fn kill_9_while_events_stream_loses_none_that_a_client_was_sent() {
     let bin = fake_claude_with(dir.path(), r#"{"events": 20000, "sleep": 30}"#);
     let mut server = start(dir.path(), &bin, &[]);
     let (client, mut notes) = server.client().await;
-    let info = client.create(SessionSpec::default()).await.unwrap();
-    client.attach(&info.id, 0).await.unwrap();
-    client
-        .ack(ClientMessage::Message {
-            session_id: info.id.clone(),
-            text: "stream".into(),
-        })
-        .await
-        .unwrap();
+    let info = session_with_turn(&client, "stream").await;
     let mut got: Vec<(u64, StreamEvent)> = Vec::new();
     let texts = |got: &[(u64, StreamEvent)]| {
         got.iter()
@@ -433,15 +434,7 @@ async fn a_hundred_concurrent_sessions_each_complete_a_turn() {
     for i in 0..100 {
         let (client, mut notes) = server.client().await;
         tasks.push(tokio::spawn(async move {
-            let info = client.create(SessionSpec::default()).await.unwrap();
-            client.attach(&info.id, 0).await.unwrap();
-            client
-                .ack(ClientMessage::Message {
-                    session_id: info.id.clone(),
-                    text: format!("n{i}"),
-                })
-                .await
-                .unwrap();
+            let info = session_with_turn(&client, &format!("n{i}")).await;
             let events = until_result(&mut notes, &info.id).await;
             result_status(&events)
         }));
@@ -461,15 +454,7 @@ async fn idle_sessions_unload_and_load_again_on_demand() {
         &["--sweep-interval", "200ms", "--idle-timeout", "300ms"],
     );
     let (client, mut notes) = server.client().await;
-    let info = client.create(SessionSpec::default()).await.unwrap();
-    client.attach(&info.id, 0).await.unwrap();
-    client
-        .ack(ClientMessage::Message {
-            session_id: info.id.clone(),
-            text: "one".into(),
-        })
-        .await
-        .unwrap();
+    let info = session_with_turn(&client, "one").await;
     until_result(&mut notes, &info.id).await;
     client.detach(&info.id).await.unwrap();
     tokio::time::sleep(Duration::from_millis(800)).await;
@@ -522,15 +507,7 @@ async fn sigterm_shuts_down_cleanly() {
     let bin = fake_claude_with(dir.path(), r#"{"events": 1}"#);
     let mut server = start(dir.path(), &bin, &[]);
     let (client, mut notes) = server.client().await;
-    let info = client.create(SessionSpec::default()).await.unwrap();
-    client.attach(&info.id, 0).await.unwrap();
-    client
-        .ack(ClientMessage::Message {
-            session_id: info.id.clone(),
-            text: "one".into(),
-        })
-        .await
-        .unwrap();
+    let info = session_with_turn(&client, "one").await;
     until_result(&mut notes, &info.id).await;
     let status = server.terminate();
     assert!(status.success(), "exit 0 on SIGTERM: {status}");

@@ -41,6 +41,14 @@ fn json_of(o: &Output) -> Value {
     serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", stdout(o)))
 }
 
+/// The JSON report of one file, with no Claude home to fall back on.
+fn file_report(f: &Path) -> Value {
+    json_of(&stats(
+        Path::new("/nonexistent"),
+        &[f.to_str().unwrap(), "--format", "json"],
+    ))
+}
+
 /// The four counters of a JSON group or total.
 fn counts(v: &Value) -> [u64; 4] {
     [
@@ -226,10 +234,7 @@ fn recorded_transcript_counts_each_response_once() {
     // Claude Code 2.1.197 wrote msg_1 as three lines (thinking, text, tool_use), each with the
     // usage 100 in / 42 out; msg_3 and msg_5 once each.
     let f = fixture("claude-code-2.1.197/transcript-tool-run.jsonl");
-    let r = json_of(&stats(
-        Path::new("/nonexistent"),
-        &[f.to_str().unwrap(), "--format", "json"],
-    ));
+    let r = file_report(&f);
     let want = [3 * 100, 3 * 42, 0, 0];
     assert_eq!(counts(&r["total"]), want);
     assert_cost(&r["total"], cost(OPUS_4_8, want));
@@ -243,10 +248,7 @@ fn recorded_transcript_counts_each_response_once() {
 fn stdin_is_read_as_claude_code_lines_and_counts_like_the_file() {
     use std::io::Write;
     let f = fixture("claude-code-2.1.197/transcript-tool-run.jsonl");
-    let from_file = json_of(&stats(
-        Path::new("/nonexistent"),
-        &[f.to_str().unwrap(), "--format", "json"],
-    ));
+    let from_file = file_report(&f);
     let mut child = Command::new(env!("CARGO_BIN_EXE_aisys"))
         .args(["transcript", "stats", "-", "--format", "json"])
         .env("TZ", "UTC")
@@ -275,13 +277,7 @@ fn a_stream_counts_each_turn_from_its_result_line_like_the_transcript_of_the_sam
     // line the turn's totals (output 126), which the transcript's lines add up to.
     let stream = fixture("claude-code-2.1.197/stream-json-tool-run.jsonl");
     let transcript = fixture("claude-code-2.1.197/transcript-tool-run.jsonl");
-    let of = |f: &Path| {
-        json_of(&stats(
-            Path::new("/nonexistent"),
-            &[f.to_str().unwrap(), "--format", "json"],
-        ))
-    };
-    let (s, t) = (of(&stream), of(&transcript));
+    let (s, t) = (file_report(&stream), file_report(&transcript));
     assert_eq!(counts(&s["total"]), [300, 126, 0, 0]);
     assert_eq!(s["groups"], t["groups"]);
     assert_eq!(s["total"], t["total"]);
@@ -291,15 +287,8 @@ fn a_stream_counts_each_turn_from_its_result_line_like_the_transcript_of_the_sam
 fn opencode_run_lines_count_like_the_export_of_the_same_run() {
     // OpenCode 1.18.33's `run --format json` lines of one run end each step with its tokens and
     // cost (no model); its export has the same steps as messages, with the model.
-    let of = |name: &str| {
-        let f = fixture(name);
-        json_of(&stats(
-            Path::new("/nonexistent"),
-            &[f.to_str().unwrap(), "--format", "json"],
-        ))
-    };
-    let run = of("opencode-1.18.33/run-format-json-tool-run.jsonl");
-    let export = of("opencode-1.18.33/export-tool-run.json");
+    let run = file_report(&fixture("opencode-1.18.33/run-format-json-tool-run.jsonl"));
+    let export = file_report(&fixture("opencode-1.18.33/export-tool-run.json"));
     assert_eq!(counts(&run["total"]), [300, 126, 0, 0]);
     assert_eq!(run["total"], export["total"], "tokens and cost");
     assert_eq!(keys(&run), keys(&export), "the same session");
@@ -578,10 +567,7 @@ fn missing_input_is_named_with_exit_2() {
 fn opencode_export_is_counted_from_its_messages() {
     // Three assistant steps of claude-sonnet-4-5, each 100 in / 42 out, no cache.
     let f = fixture("opencode-1.18.33/export-tool-run.json");
-    let r = json_of(&stats(
-        Path::new("/nonexistent"),
-        &[f.to_str().unwrap(), "--format", "json"],
-    ));
+    let r = file_report(&f);
     let want = [300, 126, 0, 0];
     assert_eq!(counts(&r["total"]), want);
     assert_cost(&r["total"], cost(SONNET_4_5, want));

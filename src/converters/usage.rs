@@ -1004,7 +1004,6 @@ impl ClaudeScan<'_> {
             Err(e) => return self.bad(number, json_what("part", &e)),
         };
         let Some(t) = part.tokens else { return };
-        let cache = t.cache.unwrap_or(ExportCache { read: 0, write: 0 });
         self.keep(Record {
             key: part
                 .message_id
@@ -1012,12 +1011,7 @@ impl ClaudeScan<'_> {
                 .map(|id| format!("opencode\n{id}").into_boxed_str()),
             model: None,
             time_ms: timestamp,
-            tokens: Tokens {
-                input_tokens: t.input,
-                output_tokens: t.output.saturating_add(t.reasoning),
-                cache_creation_tokens: cache.write,
-                cache_read_tokens: cache.read,
-            },
+            tokens: t.tokens(),
             cache_1h: 0,
             sidechain: false,
             recorded_cost: part.cost,
@@ -1333,6 +1327,19 @@ struct ExportTokens {
     cache: Option<ExportCache>,
 }
 
+impl ExportTokens {
+    /// OpenCode's counters as accounting's: reasoning is billed as output.
+    fn tokens(&self) -> Tokens {
+        let (read, write) = self.cache.as_ref().map_or((0, 0), |c| (c.read, c.write));
+        Tokens {
+            input_tokens: self.input,
+            output_tokens: self.output.saturating_add(self.reasoning),
+            cache_creation_tokens: write,
+            cache_read_tokens: read,
+        }
+    }
+}
+
 #[derive(Deserialize)]
 struct ExportCache {
     #[serde(default, deserialize_with = "null_is_zero")]
@@ -1376,19 +1383,13 @@ fn scan_export(path: &Path, file: std::fs::File) -> Result<FileUsage, UsageError
                 }
             }
         });
-        let cache = t.cache.unwrap_or(ExportCache { read: 0, write: 0 });
         records.push(Record {
             key: info
                 .id
                 .map(|id| format!("opencode\n{}\n{id}", export.info.id).into_boxed_str()),
             model,
             time_ms: info.time.and_then(|t| t.created),
-            tokens: Tokens {
-                input_tokens: t.input,
-                output_tokens: t.output.saturating_add(t.reasoning),
-                cache_creation_tokens: cache.write,
-                cache_read_tokens: cache.read,
-            },
+            tokens: t.tokens(),
             cache_1h: 0,
             sidechain: false,
             recorded_cost: info.cost,
