@@ -52,6 +52,7 @@ set edit:completion:arg-completer[aisys] = {|@words|
             cand --sweep-interval 'How often unwatched idle sessions are unloaded from memory (tests shorten it)'
             cand --color 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never'
             cand --config 'Read settings from this file instead of ~/.config/aisys/config.toml'
+            cand --no-agent-install 'Do not install the default agent''s pinned CLI when it is missing (turns then fail until `aisys agents install` has run)'
             cand -v 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
             cand --verbose 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
             cand -q 'Print only errors and the command''s own output'

@@ -59,6 +59,7 @@ complete -c aisys -n "__fish_aisys_using_subcommand serve" -l color -d 'When to 
 always\t''
 never\t''"
 complete -c aisys -n "__fish_aisys_using_subcommand serve" -l config -d 'Read settings from this file instead of ~/.config/aisys/config.toml' -r -F
+complete -c aisys -n "__fish_aisys_using_subcommand serve" -l no-agent-install -d 'Do not install the default agent\'s pinned CLI when it is missing (turns then fail until `aisys agents install` has run)'
 complete -c aisys -n "__fish_aisys_using_subcommand serve" -s v -l verbose -d 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
 complete -c aisys -n "__fish_aisys_using_subcommand serve" -s q -l quiet -d 'Print only errors and the command\'s own output'
 complete -c aisys -n "__fish_aisys_using_subcommand serve" -s h -l help -d 'Print help (see more with \'--help\')'

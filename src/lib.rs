@@ -1,7 +1,7 @@
 //! aisys: run AI coding agents (Claude Code, OpenCode) in isolated sandboxes, with one CLI.
 //!
-//! The library core that every subcommand shares. Its modules mirror the design map
-//! (`../shared/design.md`): `types` is the shared vocabulary, `converters` reads agent formats,
+//! The library core that every subcommand shares. Its modules mirror the map in
+//! `docs/architecture.md`: `types` is the shared vocabulary, `converters` reads agent formats,
 //! `entities` manages Claude Code's plugins and skills, `runtime` runs agents in sandboxes,
 //! `server` and `client` are the two ends of the WebSocket protocol, `tui` is `aisys chat`,
 //! `config` resolves settings and paths, and `cli` holds the clap definitions that call into all

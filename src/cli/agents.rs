@@ -159,16 +159,30 @@ fn binary_version(path: &Path) -> Result<String, String> {
 }
 
 fn install(ctx: &Context, args: AgentsInstallArgs) -> anyhow::Result<Exit> {
+    let data_dir = ctx.config.data_dir(None);
     let agent: AgentKind = args.agent.into();
-    let version = args.version.unwrap_or_else(|| {
+    let (bin, version) = install_agent(ctx, agent, args.version, &data_dir)?;
+    println!("{agent} {version} installed: {}", bin.display());
+    Ok(EXIT_OK)
+}
+
+/// Installs an agent's npm package (the pinned version unless `version` names one) into the
+/// agents folder of `data_dir`, with a spinner on a terminal, and returns its binary and version.
+/// `aisys agents install` and the first start of `aisys serve` share it.
+pub(super) fn install_agent(
+    ctx: &Context,
+    agent: AgentKind,
+    version: Option<String>,
+    data_dir: &Path,
+) -> anyhow::Result<(std::path::PathBuf, String)> {
+    let version = version.unwrap_or_else(|| {
         match agent {
             AgentKind::ClaudeCode => PINNED_CLAUDE_CODE,
             AgentKind::Opencode => PINNED_OPENCODE,
         }
         .to_string()
     });
-    let data_dir = ctx.config.data_dir(None);
-    let dir = agents_dir(&data_dir);
+    let dir = agents_dir(data_dir);
     std::fs::create_dir_all(&dir)
         .map_err(|e| CommandError::new(EXIT_BAD_INPUT, format!("{}: {e}", dir.display())))?;
     let manifest = dir.join("package.json");
@@ -180,7 +194,7 @@ fn install(ctx: &Context, args: AgentsInstallArgs) -> anyhow::Result<Exit> {
 
     let bar = if ctx.out.stderr_is_tty && !ctx.out.quiet {
         let bar = indicatif::ProgressBar::new_spinner();
-        bar.set_message(format!("npm install {spec}"));
+        bar.set_message(format!("npm install {spec} into {}", dir.display()));
         bar.enable_steady_tick(Duration::from_millis(100));
         Some(bar)
     } else {
@@ -219,13 +233,12 @@ fn install(ctx: &Context, args: AgentsInstallArgs) -> anyhow::Result<Exit> {
         )
         .into());
     }
-    let bin = installed_binary(agent, &data_dir);
+    let bin = installed_binary(agent, data_dir);
     let version = binary_version(&bin).map_err(|e| {
         CommandError::new(
             EXIT_BAD_INPUT,
             format!("{spec} installed, but its binary does not run: {e}"),
         )
     })?;
-    println!("{agent} {version} installed: {}", bin.display());
-    Ok(EXIT_OK)
+    Ok((bin, version))
 }

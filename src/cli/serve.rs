@@ -9,10 +9,12 @@ use std::net::SocketAddr;
 
 use super::{CommandError, Context, EXIT_BAD_INPUT, EXIT_OK, EXIT_USAGE, Exit};
 use crate::config::{DEFAULT_BIND, Env, ProcessEnv};
+use crate::runtime::agent::{BinaryError, resolve_binary};
 use crate::server::SWEEP_INTERVAL;
 use crate::server::auth;
 use crate::server::manager::DEFAULT_MAX_SESSIONS;
 use crate::server::startup::{self, ServeOptions, StartError};
+use crate::types::AgentKind;
 
 /// Start the agent server that `aisys chat` and other WebSocket clients talk to.
 ///
@@ -52,6 +54,10 @@ pub struct ServeArgs {
     /// Let clients name workspaces under this folder (repeatable; none by default).
     #[arg(long, value_name = "DIR")]
     pub workspace_root: Vec<PathBuf>,
+    /// Do not install the default agent's pinned CLI when it is missing (turns then fail until
+    /// `aisys agents install` has run).
+    #[arg(long)]
+    pub no_agent_install: bool,
     /// How often unwatched idle sessions are unloaded from memory (tests shorten it).
     #[arg(long, hide = true, value_name = "DURATION", value_parser = parse_duration)]
     pub sweep_interval: Option<std::time::Duration>,
@@ -77,6 +83,10 @@ async fn run_async(ctx: &Context, args: ServeArgs) -> anyhow::Result<Exit> {
             format!("--bind {bind}: not an address:port such as 127.0.0.1:7777"),
         )
     })?;
+    let default_agent = ctx.config.agent(args.agent.map(Into::into));
+    if !args.no_agent_install {
+        install_missing_agent(ctx, default_agent, &data_dir)?;
+    }
     let opts = ServeOptions {
         token_file: args
             .token_file
@@ -86,7 +96,7 @@ async fn run_async(ctx: &Context, args: ServeArgs) -> anyhow::Result<Exit> {
         token: ProcessEnv.var(auth::ENV_TOKEN),
         data_dir,
         bind,
-        default_agent: ctx.config.agent(args.agent.map(Into::into)),
+        default_agent,
         default_sandbox: ctx.config.sandbox(args.sandbox.map(Into::into)),
         max_sessions: args
             .max_sessions
@@ -124,6 +134,34 @@ async fn run_async(ctx: &Context, args: ServeArgs) -> anyhow::Result<Exit> {
         eprintln!("aisys serve: stopped");
     }
     Ok(EXIT_OK)
+}
+
+/// On a fresh machine the default agent's CLI is not there yet: install the pinned version into
+/// the data folder before listening, so the first turn does not fail on it. A binary that exists
+/// but does not run is left for `aisys agents list` to explain.
+fn install_missing_agent(
+    ctx: &Context,
+    agent: AgentKind,
+    data_dir: &std::path::Path,
+) -> anyhow::Result<()> {
+    match resolve_binary(agent, None, &ProcessEnv, data_dir) {
+        Err(BinaryError::Missing { .. }) => {
+            if !ctx.out.quiet {
+                eprintln!(
+                    "aisys serve: {agent} is not installed; installing the pinned version (skip with --no-agent-install)"
+                );
+            }
+            let (bin, version) = super::agents::install_agent(ctx, agent, None, data_dir)?;
+            if !ctx.out.quiet {
+                eprintln!(
+                    "aisys serve: {agent} {version} installed: {}",
+                    bin.display()
+                );
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Resolves on SIGINT or SIGTERM.

@@ -64,7 +64,11 @@ pub struct Server {
 impl Server {
     /// Starts `aisys serve` with `args` and `env` (on top of a cleared environment).
     pub fn start(data_dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Server {
-        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        // Tests name their agent binaries; a missing one must fail, not be fetched from npm.
+        let args: Vec<String> = std::iter::once("--no-agent-install")
+            .chain(args.iter().copied())
+            .map(|s| s.to_string())
+            .collect();
         let env: Vec<(String, String)> = env
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -114,6 +118,15 @@ impl Server {
             args,
             env,
         }
+    }
+
+    /// Starts `aisys serve` as a user's first start would: it may install the default agent.
+    pub fn start_first_time(data_dir: &Path, env: &[(&str, &str)]) -> Server {
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Self::spawn(data_dir, Vec::new(), env, "127.0.0.1:0")
     }
 
     /// Starts the server again on the same address and data folder.
