@@ -119,6 +119,20 @@ async fn run_async(ctx: &Context, args: ServeArgs) -> anyhow::Result<Exit> {
     }
     println!("aisys serve: listening on ws://{}/ws", ready.local_addr);
     println!("token: {}", ready.token_source);
+    // As Jupyter does: on a terminal, the address to open carries the token, which the page
+    // trades for a cookie and removes from the address bar. Piped output (logs) never holds it.
+    if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+        println!(
+            "browser: http://{}/?token={}",
+            ready.local_addr,
+            ready.token.as_str()
+        );
+    } else {
+        println!(
+            "browser: http://{}/ (add ?token=<token> the first time)",
+            ready.local_addr
+        );
+    }
     if ready.recovered > 0 {
         println!(
             "{} session(s) were running when the server stopped; they are stopped now and resume on their next message",

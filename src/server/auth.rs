@@ -123,6 +123,17 @@ pub fn presented_token<'a>(
         .find_map(|p| p.strip_prefix(TOKEN_PROTOCOL_PREFIX))
 }
 
+/// The name of the cookie the browser client keeps the token in, after trading `?token=` for it.
+pub const TOKEN_COOKIE: &str = "aisys_token";
+
+/// The token a browser presents in its `Cookie` header, if any.
+pub fn cookie_token(cookie: Option<&str>) -> Option<&str> {
+    cookie?.split(';').find_map(|c| {
+        let (name, value) = c.trim().split_once('=')?;
+        (name == TOKEN_COOKIE).then_some(value.trim())
+    })
+}
+
 /// Whether a WebSocket upgrade's `Origin` may connect: none (not a browser), the server's own
 /// address, or one the operator allowed.
 pub fn origin_allowed(origin: Option<&str>, host: Option<&str>, allowed: &[String]) -> bool {

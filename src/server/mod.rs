@@ -2,7 +2,8 @@
 //! state machine and the SQLite store.
 //!
 //! Routes: `GET /ws` (the protocol of `docs/protocol.md`), `GET /healthz`, `GET /metrics`
-//! (Prometheus text), `GET /api/sessions` (JSON). Every request needs the token.
+//! (Prometheus text), `GET /api/sessions` (JSON), and the browser client's pages and API
+//! ([`web`]). Every request but the client's static files needs the token.
 //!
 //! Must not run agent code on the host: agents run only through `runtime` environments.
 
@@ -25,6 +26,7 @@ pub mod metrics;
 pub mod session;
 pub mod startup;
 pub mod store;
+pub mod web;
 
 use auth::Token;
 use manager::SessionManager;
@@ -59,7 +61,9 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/metrics", get(metrics_text))
         .route("/api/sessions", get(sessions_json))
+        .merge(web::api_routes())
         .layer(middleware::from_fn_with_state(state.clone(), require_token))
+        .merge(web::public_routes())
         .with_state(state)
 }
 
@@ -68,7 +72,8 @@ async fn require_token(State(state): State<Arc<AppState>>, req: Request, next: N
     let presented = auth::presented_token(
         header_str(headers, header::AUTHORIZATION),
         header_str(headers, header::SEC_WEBSOCKET_PROTOCOL),
-    );
+    )
+    .or_else(|| auth::cookie_token(header_str(headers, header::COOKIE)));
     match presented {
         Some(t) if state.token.matches(t) => next.run(req).await,
         _ => (

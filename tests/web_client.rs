@@ -1,0 +1,288 @@
+//! The browser client that `aisys serve` serves, in the real Chromium, against the real Claude
+//! Code and the scripted mock model: the token trade, a whole conversation with a permission
+//! request at desktop and phone widths, a reload, agent output that tries to run script, and a
+//! page without a token.
+//!
+//! Screenshots go to a temporary folder; with `AISYS_UPDATE_SCREENSHOTS=1` they replace the ones
+//! in `docs/screenshots/` that the README shows.
+
+mod browser;
+mod mock_api;
+mod serve_harness;
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use browser::{Browser, Page};
+use mock_api::{MockAnthropic, Reply, Script, When, claude_bin};
+use serde_json::json;
+use serve_harness::Server;
+
+fn start(dir: &Path, mock: &MockAnthropic) -> Server {
+    let bin = claude_bin();
+    let url = mock.base_url();
+    Server::start(
+        &dir.join("data"),
+        &[],
+        &[
+            ("AISYS_CLAUDE_BIN", bin.to_str().unwrap()),
+            ("ANTHROPIC_BASE_URL", &url),
+            ("ANTHROPIC_API_KEY", "test"),
+            ("DISABLE_TELEMETRY", "1"),
+            ("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1"),
+            ("CLAUDE_CODE_MAX_RETRIES", "0"),
+        ],
+    )
+}
+
+/// A plain HTTP/1.1 GET on the server; returns the status, the header block and the body.
+fn http_get(server: &Server, path: &str, headers: &[(&str, &str)]) -> (u16, String, String) {
+    let addr = server.http.trim_start_matches("http://");
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    let mut req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes()).unwrap();
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).unwrap();
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
+    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+    (status, head.to_lowercase(), body.to_string())
+}
+
+fn shots_dir() -> PathBuf {
+    if std::env::var_os("AISYS_UPDATE_SCREENSHOTS").is_some() {
+        let d = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/screenshots");
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    } else {
+        let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+}
+
+async fn blocks_count(page: &Page<'_>) -> u64 {
+    page.eval("document.querySelectorAll('.blocks > .block').length")
+        .await
+        .as_u64()
+        .unwrap()
+}
+
+/// Opens the app with the token, starts a session, asks for a file, approves the Write, sees the
+/// answer, reloads and sees the same conversation.
+async fn conversation_at(width: u32, height: u32, mobile: bool, name: &str) {
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let mock = Script::new()
+        .on(
+            When::UserSays("make notes".into()),
+            Reply::tool(
+                "Write",
+                json!({"file_path": "notes.md", "content": "# Notes\n"}),
+            ),
+        )
+        .always(
+            When::Always,
+            Reply::text("**Done**: wrote `notes.md`.\n\n```rust\nfn main() {}\n```"),
+        )
+        .start();
+    let server = start(dir.path(), &mock);
+    let browser = Browser::launch().await;
+    let page = browser.page(width, height, mobile).await;
+    let shots = shots_dir();
+
+    page.goto(&format!("{}/?token={}", server.http, server.token))
+        .await;
+    page.wait_for("document.querySelector('[data-screen=sessions]')")
+        .await;
+    assert_eq!(
+        page.eval("location.search").await,
+        json!(""),
+        "the token is taken out of the address bar"
+    );
+    assert_eq!(
+        page.eval("document.cookie").await,
+        json!(""),
+        "the token cookie is HttpOnly: no script reads it"
+    );
+
+    page.click("[data-action=new-session]").await;
+    page.wait_for("document.querySelector('[data-screen=conversation]')")
+        .await;
+    let id = page
+        .eval("location.pathname.split('/')[2]")
+        .await
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(id.starts_with("s_"), "{id}");
+
+    page.type_text("textarea", "make notes", true).await;
+    page.wait_for("document.querySelector('[data-banner=permission]')")
+        .await;
+    assert!(
+        page.eval("document.querySelector('[data-banner=permission]').innerText")
+            .await
+            .as_str()
+            .unwrap()
+            .contains("notes.md"),
+        "the banner shows what is asked"
+    );
+    page.screenshot(&shots.join(format!("permission-{name}.png")))
+        .await;
+    page.click("[data-banner=permission] [data-action=allow]")
+        .await;
+    page.wait_for("[...document.querySelectorAll('.md strong')].some(e => e.innerText === 'Done')")
+        .await;
+    page.wait_for("document.querySelector('[data-kind=turn_summary]')")
+        .await;
+    assert!(
+        page.eval("!!document.querySelector('.md pre code.hljs, .md pre code.language-rust')")
+            .await
+            == json!(true),
+        "code fences are rendered as code"
+    );
+    page.screenshot(&shots.join(format!("conversation-{name}.png")))
+        .await;
+
+    let (client, _notes) = server.client().await;
+    let info = client
+        .list()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|s| s.id == id)
+        .unwrap();
+    assert_eq!(
+        std::fs::read_to_string(Path::new(&info.workspace).join("notes.md")).unwrap(),
+        "# Notes\n",
+        "the approved Write happened"
+    );
+
+    let before = blocks_count(&page).await;
+    page.reload().await;
+    page.wait_for("document.querySelector('[data-kind=turn_summary]')")
+        .await;
+    assert_eq!(
+        blocks_count(&page).await,
+        before,
+        "a reload shows the same conversation"
+    );
+
+    page.goto(&format!("{}/", server.http)).await;
+    page.wait_for(&format!(
+        "document.body.innerText.includes('{id}') || document.querySelectorAll('.session-list li').length > 0"
+    ))
+    .await;
+    page.screenshot(&shots.join(format!("sessions-{name}.png")))
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_conversation_with_a_permission_request_on_a_desktop() {
+    conversation_at(1280, 800, false, "desktop").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_conversation_with_a_permission_request_on_a_phone() {
+    conversation_at(390, 844, true, "phone").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn agent_output_that_tries_to_run_script_is_shown_as_text() {
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let payload = "Look: <img src=x onerror=\"window.__pwned=1\"> and <script>window.__pwned=2</script> and [a link](javascript:window.__pwned=3) end";
+    let mock = Script::new()
+        .always(When::Always, Reply::text(payload))
+        .start();
+    let server = start(dir.path(), &mock);
+    let browser = Browser::launch().await;
+    let page = browser.page(1280, 800, false).await;
+    page.goto(&format!("{}/?token={}", server.http, server.token))
+        .await;
+    page.click("[data-action=new-session]").await;
+    page.wait_for("document.querySelector('[data-screen=conversation]')")
+        .await;
+    page.type_text("textarea", "hello", true).await;
+    page.wait_for("document.querySelector('[data-kind=turn_summary]')")
+        .await;
+    page.wait_for("document.querySelector('[data-kind=assistant_text]')")
+        .await;
+    // Whatever the payload did has had its chance: follow the link as a user would.
+    page.eval("[...document.querySelectorAll('.md a')].forEach(a => a.click())")
+        .await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(
+        page.eval("typeof window.__pwned").await,
+        json!("undefined"),
+        "no payload ran"
+    );
+    let text = page
+        .eval("document.querySelector('[data-kind=assistant_text]').innerText")
+        .await;
+    let text = text.as_str().unwrap();
+    assert!(text.contains("<script>window.__pwned=2</script>"), "{text}");
+    assert!(text.contains("<img src=x"), "{text}");
+    assert_eq!(
+        page.eval("document.querySelectorAll('.blocks img, .blocks script, .blocks a[href^=\"javascript:\"]').length")
+            .await,
+        json!(0)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_the_token_the_page_shows_how_to_get_one_and_no_data() {
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let mock = Script::new().start();
+    let server = start(dir.path(), &mock);
+    let (client, _notes) = server.client().await;
+    let info = client
+        .create(aisys::types::SessionSpec::default())
+        .await
+        .unwrap();
+
+    let (status, head, body) = http_get(&server, "/", &[]);
+    assert_eq!(status, 200);
+    assert!(
+        head.contains("content-security-policy: default-src 'self'; script-src 'self'"),
+        "{head}"
+    );
+    assert!(!body.contains(&info.id));
+    let (status, _, body) = http_get(&server, "/api/sessions", &[]);
+    assert_eq!(status, 401);
+    assert!(!body.contains(&info.id));
+    let (status, _, _) = http_get(&server, &format!("/api/sessions/{}/blocks", info.id), &[]);
+    assert_eq!(status, 401);
+    let (status, _, _) = http_get(
+        &server,
+        "/ws",
+        &[
+            ("Upgrade", "websocket"),
+            ("Connection", "Upgrade"),
+            ("Sec-WebSocket-Version", "13"),
+            ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="),
+        ],
+    );
+    assert_eq!(status, 401);
+    let cookie = format!("aisys_token={}", server.token);
+    let (status, _, body) = http_get(&server, "/api/sessions", &[("Cookie", &cookie)]);
+    assert_eq!(status, 200, "the cookie the page is given opens the API");
+    assert!(body.contains(&info.id));
+    let (status, _, _) = http_get(&server, "/api/sessions", &[("Cookie", "aisys_token=wrong")]);
+    assert_eq!(status, 401);
+
+    let browser = Browser::launch().await;
+    let page = browser.page(1280, 800, false).await;
+    page.goto(&format!("{}/sessions/{}", server.http, info.id))
+        .await;
+    page.wait_for("document.querySelector('[data-screen=no-token]')")
+        .await;
+    let text = page.eval("document.body.innerText").await;
+    assert!(text.as_str().unwrap().contains("?token="), "{text}");
+    assert!(!text.as_str().unwrap().contains(&info.workspace));
+    page.goto(&format!("{}/?token=wrong", server.http)).await;
+    page.wait_for("document.querySelector('[data-screen=no-token]')")
+        .await;
+}

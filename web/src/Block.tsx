@@ -1,0 +1,141 @@
+// One conversation block, as the server's assembler made it. Every string shown comes from an
+// agent and is rendered as text (or sanitized Markdown), never as HTML.
+import type { ConversationBlock, ToolResultContent } from "./protocol";
+import { Markdown } from "./Markdown";
+
+/** Tool output longer than this many characters starts folded. */
+const FOLD_CHARS = 600;
+
+function resultText(r: ToolResultContent | null | undefined): string {
+  if (r == null) return "";
+  if (typeof r === "string") return r;
+  return r
+    .map((part) => {
+      const p = part as { type?: string; text?: string };
+      return p.type === "text" && typeof p.text === "string" ? p.text : JSON.stringify(part);
+    })
+    .join("\n");
+}
+
+function Folded({ summary, text }: { summary: string; text: string }) {
+  if (!text) return null;
+  if (text.length <= FOLD_CHARS) return <pre className="out">{text}</pre>;
+  return (
+    <details>
+      <summary>{summary} ({text.length} characters)</summary>
+      <pre className="out">{text}</pre>
+    </details>
+  );
+}
+
+function inputSummary(name: string, input: unknown): string {
+  const i = (input ?? {}) as Record<string, unknown>;
+  const pick = (k: string) => (typeof i[k] === "string" ? (i[k] as string) : undefined);
+  return (
+    (name === "Bash" && pick("command")) ||
+    pick("file_path") ||
+    pick("filePath") ||
+    pick("path") ||
+    pick("pattern") ||
+    pick("description") ||
+    ""
+  );
+}
+
+export function Block({ block }: { block: ConversationBlock }) {
+  switch (block.type) {
+    case "user_message":
+      return (
+        <div className="block user" data-kind="user_message">
+          <div className="who">You</div>
+          <div className="text">{block.text}</div>
+        </div>
+      );
+    case "assistant_text":
+      return (
+        <div className="block assistant" data-kind="assistant_text">
+          <Markdown text={block.text} />
+        </div>
+      );
+    case "thinking":
+      return (
+        <details className="block thinking" data-kind="thinking">
+          <summary>Thinking</summary>
+          {block.redacted ? <em>redacted</em> : <pre className="out">{block.text}</pre>}
+        </details>
+      );
+    case "tool_call":
+      return (
+        <div className={`block tool status-${block.status}`} data-kind="tool_call">
+          <div className="tool-head">
+            <span className="tool-name">{block.name}</span>{" "}
+            <code className="tool-arg">{inputSummary(block.name, block.input)}</code>{" "}
+            <span className="tool-status">{block.status}</span>
+          </div>
+          <details>
+            <summary>input</summary>
+            <pre className="out">{JSON.stringify(block.input, null, 2)}</pre>
+          </details>
+          <Folded summary="output" text={resultText(block.result)} />
+        </div>
+      );
+    case "subagent_run":
+      return (
+        <details className="block subagent" data-kind="subagent_run" open>
+          <summary>
+            Subagent {block.subagent_type ?? block.name}: {block.description ?? ""} ({block.status})
+          </summary>
+          <div className="nested">
+            {block.blocks.map((b) => (
+              <Block key={b.id} block={b} />
+            ))}
+          </div>
+        </details>
+      );
+    case "permission":
+      return (
+        <div className="block permission" data-kind="permission">
+          Permission for <b>{block.tool_name}</b>:{" "}
+          {block.decision ? <span className={`decision-${block.decision}`}>{block.decision}</span> : <em>waiting</em>}
+          {block.message ? <span> ({block.message})</span> : null}
+        </div>
+      );
+    case "system_notice":
+      return (
+        <div className="block notice" data-kind="system_notice">
+          <span className="kind">{block.kind}</span> {block.text}
+        </div>
+      );
+    case "compaction_summary":
+      return (
+        <details className="block notice" data-kind="compaction_summary">
+          <summary>Earlier conversation, summarized</summary>
+          <Markdown text={block.text} />
+        </details>
+      );
+    case "turn_summary":
+      return (
+        <div className={`block turn status-${block.status}`} data-kind="turn_summary">
+          Turn {block.status}
+          {block.duration_ms != null ? ` · ${(block.duration_ms / 1000).toFixed(1)} s` : ""}
+          {block.cost_usd != null ? ` · $${block.cost_usd.toFixed(4)}` : ""}
+          {block.usage ? ` · ${(block.usage.input_tokens ?? 0) + (block.usage.output_tokens ?? 0)} tokens` : ""}
+          {block.error ? <div className="error">{block.error}</div> : null}
+        </div>
+      );
+    case "error":
+      return (
+        <div className="block error" data-kind="error">
+          {block.code ? <b>{block.code}: </b> : null}
+          {block.message}
+        </div>
+      );
+    case "raw":
+      return (
+        <details className="block raw" data-kind="raw">
+          <summary>{block.source ?? "unrecognized line"}</summary>
+          <pre className="out">{JSON.stringify(block.json, null, 2)}</pre>
+        </details>
+      );
+  }
+}

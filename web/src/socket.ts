@@ -1,0 +1,71 @@
+// The WebSocket side of the protocol (docs/protocol.md): one socket per page, `hello` first,
+// requests answered by id, and the events of attached sessions passed to listeners.
+import type { ClientFrame, ServerFrame } from "./protocol";
+
+/** The protocol version this client speaks. */
+const PROTOCOL_VERSION = 1;
+/** How long a request waits for its answer before it fails. */
+const REQUEST_TIMEOUT_MS = 30_000;
+
+type Message = ClientFrame extends infer F ? (F extends { id?: unknown } ? Omit<F, "id"> : never) : never;
+type Reply = ServerFrame;
+type Listener = (frame: Reply) => void;
+
+export class Socket {
+  private ws: WebSocket;
+  private next = 1;
+  private pending = new Map<string, (f: Reply) => void>();
+  private listeners = new Set<Listener>();
+  readonly ready: Promise<void>;
+
+  constructor() {
+    const scheme = window.location.protocol === "https:" ? "wss" : "ws";
+    this.ws = new WebSocket(`${scheme}://${window.location.host}/ws`);
+    this.ws.onmessage = (m) => this.receive(m.data as string);
+    this.ready = new Promise((resolve, reject) => {
+      this.ws.onopen = () => {
+        this.request({ type: "hello", protocol_version: PROTOCOL_VERSION, client: "aisys-web" })
+          .then(() => resolve())
+          .catch(reject);
+      };
+      this.ws.onerror = () => reject(new Error("cannot connect to the server's WebSocket"));
+    });
+  }
+
+  private receive(text: string) {
+    const frame = JSON.parse(text) as Reply;
+    if (frame.id && this.pending.has(frame.id)) {
+      const done = this.pending.get(frame.id)!;
+      this.pending.delete(frame.id);
+      done(frame);
+      return;
+    }
+    for (const l of this.listeners) l(frame);
+  }
+
+  /** Sends a request and resolves with its answer; an `error` answer rejects. */
+  request(message: Message): Promise<Reply> {
+    const id = String(this.next++);
+    return new Promise((resolve, reject) => {
+      const timer = window.setTimeout(() => {
+        this.pending.delete(id);
+        reject(new Error(`${message.type}: no answer`));
+      }, REQUEST_TIMEOUT_MS);
+      this.pending.set(id, (f) => {
+        window.clearTimeout(timer);
+        if (f.type === "error") reject(new Error(f.message));
+        else resolve(f);
+      });
+      this.ws.send(JSON.stringify({ id, ...message }));
+    });
+  }
+
+  listen(l: Listener): () => void {
+    this.listeners.add(l);
+    return () => this.listeners.delete(l);
+  }
+
+  close() {
+    this.ws.close();
+  }
+}
