@@ -144,7 +144,34 @@ async fn conversation_at(width: u32, height: u32, mobile: bool, name: &str) {
             == json!(true),
         "code fences are rendered as code"
     );
+    assert_eq!(
+        page.eval("[...document.querySelectorAll('[data-kind=tool_call] .dl-add')].map(e => e.innerText).join('|')")
+            .await,
+        json!("+# Notes"),
+        "a Write shows the file it creates as added lines"
+    );
+    assert!(
+        page.eval("document.querySelector('[data-usage]').innerText")
+            .await
+            .as_str()
+            .unwrap()
+            .starts_with("1 turn · "),
+        "the header sums the session's usage"
+    );
     page.screenshot(&shots.join(format!("conversation-{name}.png")))
+        .await;
+
+    // The events inspector: every raw event, and the blocks as they stood after the first.
+    page.click("a[href$='/events']").await;
+    page.wait_for("document.querySelectorAll('.event-list button').length > 5")
+        .await;
+    page.click(".event-list button[data-seq='1']").await;
+    page.wait_for("document.querySelector('.blocks[data-upto=\"1\"]') && document.querySelectorAll('.inspector .blocks > .block').length <= 1")
+        .await;
+    page.eval("history.back()").await;
+    page.wait_for("document.querySelector('[data-screen=conversation]')")
+        .await;
+    page.wait_for("document.querySelector('[data-kind=turn_summary]')")
         .await;
 
     let (client, _notes) = server.client().await;

@@ -10,15 +10,16 @@
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use rust_embed::RustEmbed;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::AppState;
 use super::auth::TOKEN_COOKIE;
+use super::store::Store;
 use crate::converters::Assembler;
 use crate::types::ConversationBlock;
 
@@ -32,6 +33,9 @@ struct Assets;
 const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
      img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; \
      form-action 'self'; frame-ancestors 'none'";
+
+/// Most events one `GET /api/sessions/{id}/events` answers with; a client pages with `after`.
+const MAX_EVENTS_PAGE: usize = 5_000;
 
 /// Events read from the store per query while a session's blocks are assembled: large enough
 /// that a long session needs few queries, small enough to bound what one holds in memory.
@@ -50,6 +54,7 @@ pub fn api_routes() -> Router<Arc<AppState>> {
     Router::new()
         .route("/api/auth", post(auth_cookie))
         .route("/api/sessions/{id}/blocks", get(session_blocks))
+        .route("/api/sessions/{id}/events", get(session_events))
 }
 
 fn with_page_headers(mut resp: Response) -> Response {
@@ -142,23 +147,46 @@ struct SessionBlocks {
     blocks: Vec<ConversationBlock>,
 }
 
-async fn session_blocks(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Response {
-    let store = state.manager.store();
-    match store.get_session(&id).await {
-        Ok(Some(_)) => {}
-        Ok(None) => return (StatusCode::NOT_FOUND, format!("no session {id}\n")).into_response(),
-        Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+/// A 404 for a session the store does not have.
+async fn known_session(store: &dyn Store, id: &str) -> Result<(), Response> {
+    match store.get_session(id).await {
+        Ok(Some(_)) => Ok(()),
+        Ok(None) => Err((StatusCode::NOT_FOUND, format!("no session {id}\n")).into_response()),
+        Err(e) => Err((StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response()),
     }
+}
+
+/// `?upto=N`: the blocks as they stood after event N (the events inspector steps with it).
+#[derive(Debug, Deserialize)]
+struct BlocksQuery {
+    upto: Option<u64>,
+}
+
+async fn session_blocks(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    Query(q): Query<BlocksQuery>,
+) -> Response {
+    let store = state.manager.store();
+    if let Err(resp) = known_session(store.as_ref(), &id).await {
+        return resp;
+    }
+    let upto = q.upto.unwrap_or(u64::MAX);
     let mut assembler = Assembler::new();
     let mut last_seq = 0;
-    loop {
+    'read: loop {
         let batch = match store.events_after(&id, last_seq, BLOCKS_READ_BATCH).await {
             Ok(b) => b,
             Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
         };
-        let Some((seq, _)) = batch.last() else { break };
-        last_seq = *seq;
-        for (_, encoded) in batch {
+        if batch.is_empty() {
+            break;
+        }
+        for (seq, encoded) in batch {
+            if seq > upto {
+                break 'read;
+            }
+            last_seq = seq;
             assembler.push(encoded.event);
         }
     }
@@ -167,4 +195,44 @@ async fn session_blocks(State(state): State<Arc<AppState>>, Path(id): Path<Strin
         blocks: assembler.finish(),
     })
     .into_response()
+}
+
+/// `?after=N&limit=M`: a page of a session's raw events.
+#[derive(Debug, Deserialize)]
+struct EventsQuery {
+    #[serde(default)]
+    after: u64,
+    limit: Option<usize>,
+}
+
+/// One stored event with its number, as the events inspector lists it.
+#[derive(Debug, Serialize)]
+struct NumberedEvent {
+    seq: u64,
+    event: crate::types::StreamEvent,
+}
+
+async fn session_events(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    Query(q): Query<EventsQuery>,
+) -> Response {
+    let store = state.manager.store();
+    if let Err(resp) = known_session(store.as_ref(), &id).await {
+        return resp;
+    }
+    let limit = q.limit.unwrap_or(MAX_EVENTS_PAGE).clamp(1, MAX_EVENTS_PAGE);
+    match store.events_after(&id, q.after, limit).await {
+        Ok(events) => axum::Json(
+            events
+                .into_iter()
+                .map(|(seq, e)| NumberedEvent {
+                    seq,
+                    event: e.event,
+                })
+                .collect::<Vec<_>>(),
+        )
+        .into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
 }

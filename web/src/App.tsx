@@ -3,6 +3,7 @@
 import { useEffect, useState } from "react";
 import { Unauthorized, adoptTokenFromUrl } from "./api";
 import { Conversation } from "./Conversation";
+import { Inspector } from "./Inspector";
 import { SessionList } from "./SessionList";
 
 export function navigate(path: string) {
@@ -45,6 +46,8 @@ export function App() {
   }, []);
   if (auth === "pending") return null;
   if (auth !== "ok") return <NoToken why={auth} />;
+  const ev = path.match(/^\/sessions\/([^/]+)\/events$/);
+  if (ev) return <Inspector id={decodeURIComponent(ev[1])} />;
   const m = path.match(/^\/sessions\/([^/]+)/);
   if (m) return <Conversation id={decodeURIComponent(m[1])} />;
   return <SessionList />;

@@ -1,10 +1,17 @@
 // One conversation block, as the server's assembler made it. Every string shown comes from an
 // agent and is rendered as text (or sanitized Markdown), never as HTML.
-import type { ConversationBlock, ToolResultContent } from "./protocol";
+import type { ConversationBlock, TokenUsage, ToolResultContent } from "./protocol";
 import { Markdown } from "./Markdown";
+import { fileChange } from "./ToolView";
 
 /** Tool output longer than this many characters starts folded. */
 const FOLD_CHARS = 600;
+
+/** Every token a turn used, cached ones included, as the header's session total counts them. */
+export function totalTokens(u: TokenUsage | null | undefined): number {
+  if (!u) return 0;
+  return (u.input_tokens ?? 0) + (u.output_tokens ?? 0) + (u.cache_read_tokens ?? 0) + (u.cache_creation_tokens ?? 0);
+}
 
 function resultText(r: ToolResultContent | null | undefined): string {
   if (r == null) return "";
@@ -72,10 +79,12 @@ export function Block({ block }: { block: ConversationBlock }) {
             <code className="tool-arg">{inputSummary(block.name, block.input)}</code>{" "}
             <span className="tool-status">{block.status}</span>
           </div>
-          <details>
-            <summary>input</summary>
-            <pre className="out">{JSON.stringify(block.input, null, 2)}</pre>
-          </details>
+          {fileChange(block.name, block.input) ?? (
+            <details>
+              <summary>input</summary>
+              <pre className="out">{JSON.stringify(block.input, null, 2)}</pre>
+            </details>
+          )}
           <Folded summary="output" text={resultText(block.result)} />
         </div>
       );
@@ -119,7 +128,7 @@ export function Block({ block }: { block: ConversationBlock }) {
           Turn {block.status}
           {block.duration_ms != null ? ` · ${(block.duration_ms / 1000).toFixed(1)} s` : ""}
           {block.cost_usd != null ? ` · $${block.cost_usd.toFixed(4)}` : ""}
-          {block.usage ? ` · ${(block.usage.input_tokens ?? 0) + (block.usage.output_tokens ?? 0)} tokens` : ""}
+          {block.usage ? ` · ${totalTokens(block.usage).toLocaleString()} tokens` : ""}
           {block.error ? <div className="error">{block.error}</div> : null}
         </div>
       );

@@ -3,7 +3,7 @@
 import { useCallback, useEffect, useRef, useState } from "react";
 import { Unauthorized, sessionBlocks } from "./api";
 import { NoToken, navigate } from "./App";
-import { Block } from "./Block";
+import { Block, totalTokens } from "./Block";
 import type { ConversationBlock, PermissionDecision, SessionState } from "./protocol";
 import { Socket } from "./socket";
 
@@ -35,6 +35,25 @@ function describe(input: unknown): string {
     if (typeof i[k] === "string") return i[k] as string;
   }
   return JSON.stringify(input);
+}
+
+/** The session's tokens and cost so far, summed over its turns. */
+function Usage({ blocks }: { blocks: ConversationBlock[] }) {
+  let cost = 0;
+  let tokens = 0;
+  let turns = 0;
+  for (const b of blocks) {
+    if (b.type !== "turn_summary") continue;
+    turns += 1;
+    cost += b.cost_usd ?? 0;
+    tokens += totalTokens(b.usage);
+  }
+  if (turns === 0) return null;
+  return (
+    <span className="usage" data-usage>
+      {turns} turn{turns === 1 ? "" : "s"} · {tokens.toLocaleString()} tokens · ${cost.toFixed(4)}
+    </span>
+  );
 }
 
 export function Conversation({ id }: { id: string }) {
@@ -124,6 +143,16 @@ export function Conversation({ id }: { id: string }) {
         </a>
         <h1 className="session-id">{id}</h1>
         {state ? <span className={`state state-${state}`} data-state={state}>{state}</span> : null}
+        <Usage blocks={blocks ?? []} />
+        <a
+          href={`/sessions/${id}/events`}
+          onClick={(e) => {
+            e.preventDefault();
+            navigate(`/sessions/${id}/events`);
+          }}
+        >
+          Events
+        </a>
       </header>
       {pending.length > 0 ? (
         <div className="banner" role="alert" data-banner="permission">

@@ -1,6 +1,6 @@
 // The server's HTTP side: trading the `?token=` of the first URL for a cookie, and the JSON
 // routes. Every call goes to the server that served this page.
-import type { ConversationBlock, SessionInfo } from "./protocol";
+import type { ConversationBlock, SessionInfo, StreamEvent } from "./protocol";
 
 /** Raised when the server refused the request for want of a valid token. */
 export class Unauthorized extends Error {}
@@ -40,6 +40,26 @@ export interface SessionBlocks {
   blocks: ConversationBlock[];
 }
 
-export function sessionBlocks(id: string): Promise<SessionBlocks> {
-  return getJson<SessionBlocks>(`/api/sessions/${encodeURIComponent(id)}/blocks`);
+/** A session's blocks; with `upto`, as they stood after that event. */
+export function sessionBlocks(id: string, upto?: number): Promise<SessionBlocks> {
+  const q = upto === undefined ? "" : `?upto=${upto}`;
+  return getJson<SessionBlocks>(`/api/sessions/${encodeURIComponent(id)}/blocks${q}`);
+}
+
+export interface NumberedEvent {
+  seq: number;
+  event: StreamEvent;
+}
+
+/** Every stored event of a session, read page by page. */
+export async function sessionEvents(id: string): Promise<NumberedEvent[]> {
+  const out: NumberedEvent[] = [];
+  for (;;) {
+    const after = out.length ? out[out.length - 1].seq : 0;
+    const page = await getJson<NumberedEvent[]>(
+      `/api/sessions/${encodeURIComponent(id)}/events?after=${after}`,
+    );
+    if (page.length === 0) return out;
+    out.push(...page);
+  }
 }
