@@ -65,10 +65,19 @@ fn shots_dir() -> PathBuf {
 }
 
 async fn blocks_count(page: &Page<'_>) -> u64 {
-    page.eval("document.querySelectorAll('.blocks > .block').length")
+    page.eval("document.querySelectorAll('.blocks > [data-block-id]').length")
         .await
         .as_u64()
         .unwrap()
+}
+
+/// The ids of the top-level blocks a page shows, in order.
+async fn block_ids(page: &Page<'_>) -> Vec<String> {
+    serde_json::from_value(
+        page.eval("[...document.querySelectorAll('.blocks > [data-block-id]')].map(e => e.dataset.blockId)")
+            .await,
+    )
+    .unwrap()
 }
 
 /// Opens the app with the token, starts a session, asks for a file, approves the Write, sees the
@@ -312,4 +321,66 @@ async fn without_the_token_the_page_shows_how_to_get_one_and_no_data() {
     page.goto(&format!("{}/?token=wrong", server.http)).await;
     page.wait_for("document.querySelector('[data-screen=no-token]')")
         .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_tabs_and_a_protocol_client_see_the_same_blocks_in_the_same_order() {
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let mock = Script::new()
+        .on(
+            When::UserSays("list".into()),
+            Reply::tool("Bash", json!({"command": "echo one; echo two"})),
+        )
+        .always(When::Always, Reply::text("Listed *both*."))
+        .start();
+    let server = Server::start(
+        &dir.path().join("data"),
+        &[],
+        &[
+            ("AISYS_CLAUDE_BIN", claude_bin().to_str().unwrap()),
+            ("ANTHROPIC_BASE_URL", &mock.base_url()),
+            ("ANTHROPIC_API_KEY", "test"),
+            ("DISABLE_TELEMETRY", "1"),
+            ("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1"),
+            ("CLAUDE_CODE_MAX_RETRIES", "0"),
+        ],
+    );
+    let (client, mut notes) = server.client().await;
+    let info = client
+        .create(aisys::types::SessionSpec {
+            permission_mode: Some(aisys::types::PermissionMode::BypassPermissions),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    client.attach(&info.id, 0).await.unwrap();
+
+    let browser = Browser::launch().await;
+    let one = browser.page(1280, 800, false).await;
+    let two = browser.page(390, 844, true).await;
+    for page in [&one, &two] {
+        page.goto(&format!("{}/?token={}", server.http, server.token))
+            .await;
+        page.goto(&format!("{}/sessions/{}", server.http, info.id))
+            .await;
+        page.wait_for("document.querySelector('[data-screen=conversation] [data-state]')")
+            .await;
+    }
+    one.type_text("textarea", "list them", true).await;
+    let events = serve_harness::until_result(&mut notes, &info.id).await;
+    let expected: Vec<String> =
+        aisys::converters::Assembler::assemble(events.into_iter().map(|(_, e)| e))
+            .into_iter()
+            .map(|b| b.id)
+            .collect();
+    assert!(expected.len() >= 4, "{expected:?}");
+    for page in [&one, &two] {
+        page.wait_for("document.querySelector('[data-kind=turn_summary]')")
+            .await;
+        assert_eq!(
+            block_ids(page).await,
+            expected,
+            "each tab shows the blocks the server's assembler makes, in order"
+        );
+    }
 }

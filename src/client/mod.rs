@@ -18,8 +18,8 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 use crate::types::{
-    ClientFrame, ClientMessage, ErrorCode, PROTOCOL_VERSION, ServerFrame, ServerMessage,
-    SessionInfo, SessionSpec, StreamEvent,
+    AttachView, ClientFrame, ClientMessage, ErrorCode, PROTOCOL_VERSION, ServerFrame,
+    ServerMessage, SessionInfo, SessionSpec, StreamEvent,
 };
 
 /// First wait before reconnecting; doubled after each failure.
@@ -154,6 +154,7 @@ impl Client {
             .request(ClientMessage::Attach {
                 session_id: session_id.to_string(),
                 after_seq,
+                view: AttachView::Events,
             })
             .await
         {
@@ -297,6 +298,7 @@ async fn connection_loop(
                 message: ClientMessage::Attach {
                     session_id,
                     after_seq,
+                    view: AttachView::Events,
                 },
             };
             let _ = socket

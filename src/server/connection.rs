@@ -21,8 +21,8 @@ use super::AppState;
 use super::session::{SessionCommand, SessionError, SessionHandle};
 use super::store::EncodedEvent;
 use crate::types::{
-    ClientFrame, ClientMessage, ErrorCode, PROTOCOL_VERSION, ServerFrame, ServerMessage,
-    StreamEvent,
+    AttachView, ClientFrame, ClientMessage, ErrorCode, PROTOCOL_VERSION, ServerFrame,
+    ServerMessage, StreamEvent,
 };
 
 /// Frames queued for one client before forwarders wait (and then lag and resync).
@@ -180,6 +180,7 @@ impl Connection {
             ClientMessage::Attach {
                 session_id,
                 after_seq,
+                view,
             } => {
                 let handle = manager.get(&session_id).await?;
                 if let Some((old, task)) = self.forwarders.remove(&session_id) {
@@ -187,13 +188,15 @@ impl Connection {
                     old.attached.fetch_sub(1, Ordering::SeqCst);
                 }
                 handle.attached.fetch_add(1, Ordering::SeqCst);
-                let task = tokio::spawn(forward(
-                    handle.clone(),
-                    after_seq,
-                    id,
-                    self.out.clone(),
-                    self.state.clone(),
-                ));
+                let (out, state) = (self.out.clone(), self.state.clone());
+                let task = match view {
+                    AttachView::Events => {
+                        tokio::spawn(forward(handle.clone(), after_seq, id, out, state))
+                    }
+                    AttachView::Blocks => {
+                        tokio::spawn(super::blocks_view::forward(handle.clone(), id, out, state))
+                    }
+                };
                 self.forwarders.insert(session_id, (handle, task));
             }
             ClientMessage::Detach { session_id } => {
@@ -266,7 +269,7 @@ impl Connection {
     }
 }
 
-async fn send_frame(
+pub(super) async fn send_frame(
     out: &mpsc::Sender<Message>,
     id: Option<String>,
     message: ServerMessage,

@@ -20,6 +20,7 @@ use axum::routing::get;
 use axum::serve::ListenerExt;
 
 pub mod auth;
+pub mod blocks_view;
 pub mod connection;
 pub mod manager;
 pub mod metrics;

@@ -291,8 +291,10 @@ pub fn client_frames() -> Vec<ClientFrame> {
             ClientMessage::Attach {
                 session_id: "s_01J9Z8".into(),
                 after_seq: 40,
+                view: AttachView::Events,
             },
         ),
+
         frame(
             "5",
             ClientMessage::Detach {
@@ -374,6 +376,21 @@ pub fn server_frames() -> Vec<ServerFrame> {
                     text: "I'll create the file.".into(),
                     parent_tool_use_id: None,
                     timestamp: None,
+                },
+            },
+        ),
+        frame(
+            None,
+            ServerMessage::Block {
+                session_id: "s_01J9Z8".into(),
+                seq: 41,
+                index: 2,
+                block: ConversationBlock {
+                    id: "msg_01-text".into(),
+                    timestamp: None,
+                    kind: BlockKind::AssistantText {
+                        text: "I'll create the file.".into(),
+                    },
                 },
             },
         ),

@@ -19,7 +19,7 @@ pub use events::{
     ImageRef, PermissionDecision, StreamEvent, TokenUsage, ToolResultContent, TurnStatus,
 };
 pub use protocol::{
-    ClientFrame, ClientMessage, ErrorCode, PROTOCOL_VERSION, ServerFrame, ServerMessage,
+    AttachView, ClientFrame, ClientMessage, ErrorCode, PROTOCOL_VERSION, ServerFrame, ServerMessage,
 };
 pub use session::{
     AgentKind, PermissionMode, SandboxKind, SessionInfo, SessionSpec, SessionState, TransitionError,

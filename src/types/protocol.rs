@@ -7,6 +7,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::blocks::ConversationBlock;
 use super::events::{PermissionDecision, StreamEvent};
 use super::session::{SessionInfo, SessionSpec, SessionState};
 
@@ -22,6 +23,24 @@ pub struct ClientFrame {
     pub id: Option<String>,
     #[serde(flatten)]
     pub message: ClientMessage,
+}
+
+/// What an attached client receives.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AttachView {
+    /// The session's events, each once, in seq order (the record).
+    #[default]
+    Events,
+    /// The session's conversation as blocks, built by the server's assembler: every block once
+    /// on attach, then each block again whenever an event adds or changes it.
+    Blocks,
+}
+
+impl AttachView {
+    fn is_events(&self) -> bool {
+        *self == AttachView::Events
+    }
 }
 
 /// What a client can ask.
@@ -44,12 +63,15 @@ pub enum ClientMessage {
     /// List sessions; answered by `session.list`.
     #[serde(rename = "session.list")]
     List,
-    /// Receive a session's events after `after_seq` (0: from the start), then live ones.
+    /// Receive a session's events after `after_seq` (0: from the start), then live ones; or,
+    /// with `view: "blocks"`, its conversation as `block` frames (`after_seq` is then unused).
     #[serde(rename = "session.attach")]
     Attach {
         session_id: String,
         #[serde(default)]
         after_seq: u64,
+        #[serde(default, skip_serializing_if = "AttachView::is_events")]
+        view: AttachView,
     },
     /// Stop receiving a session's events.
     #[serde(rename = "session.detach")]
@@ -111,6 +133,15 @@ pub enum ServerMessage {
         session_id: String,
         seq: u64,
         event: StreamEvent,
+    },
+    /// One block of a session's conversation (`view: "blocks"`): the block at top-level position
+    /// `index`, as it stands after event `seq`. A later frame with the same `index` replaces it.
+    #[serde(rename = "block")]
+    Block {
+        session_id: String,
+        seq: u64,
+        index: u32,
+        block: ConversationBlock,
     },
     /// A session's state changed.
     #[serde(rename = "session.state")]

@@ -1,14 +1,15 @@
-// One session: its conversation as the server's blocks, kept live over the WebSocket, the
-// permission requests waiting for an answer, and the composer.
-import { useCallback, useEffect, useRef, useState } from "react";
+// One session: its conversation as the server's blocks (`session.attach` with the blocks view:
+// the server's assembler builds them, the page only places them), the permission requests
+// waiting for an answer, and the composer.
+import { useEffect, useMemo, useRef, useState } from "react";
 import { Unauthorized, sessionBlocks } from "./api";
 import { NoToken, navigate } from "./App";
 import { Block, totalTokens } from "./Block";
 import type { ConversationBlock, PermissionDecision, SessionState } from "./protocol";
 import { Socket } from "./socket";
 
-/** Events that arrive together are folded into one refresh of the blocks. */
-const REFRESH_DEBOUNCE_MS = 120;
+/** How long block frames gather before the page applies them at once. */
+const BLOCK_BATCH_MS = 16;
 
 interface Pending {
   request_id: string;
@@ -59,54 +60,63 @@ function Usage({ blocks }: { blocks: ConversationBlock[] }) {
 export function Conversation({ id }: { id: string }) {
   const [blocks, setBlocks] = useState<ConversationBlock[] | null>(null);
   const [state, setState] = useState<SessionState | null>(null);
-  const [pending, setPending] = useState<Pending[]>([]);
+  const [answered, setAnswered] = useState<Set<string>>(new Set());
   const [error, setError] = useState<string | null>(null);
   const [unauthorized, setUnauthorized] = useState(false);
   const [draft, setDraft] = useState("");
   const socket = useRef<Socket | null>(null);
-  const timer = useRef<number | undefined>(undefined);
-
-  const refresh = useCallback(async () => {
-    const b = await sessionBlocks(id);
-    setBlocks(b.blocks);
-    setPending(pendingFromBlocks(b.blocks));
-    return b.last_seq;
-  }, [id]);
 
   useEffect(() => {
     let closed = false;
     const s = new Socket();
     socket.current = s;
-    const later = () => {
-      window.clearTimeout(timer.current);
-      timer.current = window.setTimeout(() => {
-        refresh().catch((e: unknown) => setError(String(e)));
-      }, REFRESH_DEBOUNCE_MS);
+    // Block frames come one per message; apply them together a moment later, so that a long
+    // session's first load is one render, not one per block. (A timer, not an animation frame:
+    // a hidden tab gets no animation frames, and it must still see permission requests.)
+    let queued = new Map<number, ConversationBlock>();
+    let frame = 0;
+    const flush = () => {
+      frame = 0;
+      const updates = queued;
+      queued = new Map();
+      setBlocks((prev) => {
+        const next = prev ? prev.slice() : [];
+        for (const [i, b] of updates) next[i] = b;
+        return next;
+      });
     };
     s.listen((f) => {
-      if (f.type === "event" && f.session_id === id) later();
+      if (f.type === "block" && f.session_id === id) {
+        queued.set(f.index, f.block);
+        if (!frame) frame = window.setTimeout(flush, BLOCK_BATCH_MS);
+      }
       if (f.type === "session.state" && f.session_id === id) setState(f.state);
-      if (f.type === "resync" && f.session_id === id) later();
     });
     (async () => {
-      const lastSeq = await refresh();
+      // Without a valid token the API says so plainly; the socket would only fail to open.
+      await sessionBlocks(id, 0);
       await s.ready;
       if (closed) return;
-      const reply = await s.request({ type: "session.attach", session_id: id, after_seq: lastSeq });
-      if (reply.type === "session.attached") setState(reply.session.state);
-      // Anything that happened between the read and the attach arrived as events; read again
-      // so that nothing is missed either way.
-      later();
+      const reply = await s.request({ type: "session.attach", session_id: id, view: "blocks" });
+      if (reply.type === "session.attached") {
+        setState(reply.session.state);
+        setBlocks((prev) => prev ?? []);
+      }
     })().catch((e: unknown) => {
       if (e instanceof Unauthorized) setUnauthorized(true);
       else setError(String(e instanceof Error ? e.message : e));
     });
     return () => {
       closed = true;
-      window.clearTimeout(timer.current);
+      if (frame) window.clearTimeout(frame);
       s.close();
     };
-  }, [id, refresh]);
+  }, [id]);
+
+  const pending = useMemo(
+    () => pendingFromBlocks(blocks ?? []).filter((p) => !answered.has(p.request_id)),
+    [blocks, answered],
+  );
 
   const send = async () => {
     const text = draft.trim();
@@ -124,7 +134,7 @@ export function Conversation({ id }: { id: string }) {
   const answer = (p: Pending, decision: PermissionDecision) => {
     socket.current
       ?.request({ type: "session.permission", session_id: id, request_id: p.request_id, decision })
-      .then(() => setPending((ps) => ps.filter((x) => x.request_id !== p.request_id)))
+      .then(() => setAnswered((a) => new Set(a).add(p.request_id)))
       .catch((e: unknown) => setError(String(e instanceof Error ? e.message : e)));
   };
 
@@ -175,7 +185,15 @@ export function Conversation({ id }: { id: string }) {
       ) : null}
       {error ? <div className="error">{error}</div> : null}
       <section className="blocks" aria-live="polite">
-        {blocks === null ? <p>Loading…</p> : blocks.map((b) => <Block key={b.id} block={b} />)}
+        {blocks === null ? (
+          <p>Loading…</p>
+        ) : (
+          blocks.map((b) => (
+            <div key={b.id} className="row" data-block-id={b.id}>
+              <Block block={b} />
+            </div>
+          ))
+        )}
       </section>
       <footer className="composer">
         <textarea

@@ -33,6 +33,7 @@ export type ClientFrame = {
       after_seq?: number;
       session_id: string;
       type: "session.attach";
+      view?: AttachView;
     }
   | {
       session_id: string;
@@ -76,6 +77,10 @@ export type PermissionMode = "default" | "acceptEdits" | "plan" | "bypassPermiss
  */
 export type SandboxKind = "local" | "host" | "modal";
 /**
+ * What an attached client receives.
+ */
+export type AttachView = "events" | "blocks";
+/**
  * A client's (or a rule's) answer to a permission request.
  */
 export type PermissionDecision = "allow" | "deny";
@@ -108,6 +113,13 @@ export type ServerFrame = {
       seq: number;
       session_id: string;
       type: "event";
+    }
+  | {
+      block: ConversationBlock;
+      index: number;
+      seq: number;
+      session_id: string;
+      type: "block";
     }
   | {
       reason?: string | null;
@@ -314,6 +326,98 @@ export type ToolResultContent = string | unknown[];
  */
 export type TurnStatus = "success" | "error" | "interrupted" | "max_turns" | "timeout";
 /**
+ * One visible unit of a conversation, with a stable id and the time it happened.
+ *
+ * Serialized flat: `{"id": .., "timestamp": .., "type": "assistant_text", "text": ..}`.
+ */
+export type ConversationBlock = {
+  /**
+   * Stable across re-renders of the same input: derived from the source's ids where it has them.
+   */
+  id: string;
+  /**
+   * RFC 3339, when known.
+   */
+  timestamp?: string | null;
+} & ConversationBlock1;
+export type ConversationBlock1 =
+  | {
+      images?: ImageRef[];
+      text: string;
+      type: "user_message";
+    }
+  | {
+      text: string;
+      type: "assistant_text";
+    }
+  | {
+      redacted?: boolean;
+      text: string;
+      type: "thinking";
+    }
+  | {
+      call_id: string;
+      input: unknown;
+      name: string;
+      result?: ToolResultContent | null;
+      status: ToolStatus;
+      type: "tool_call";
+    }
+  | {
+      blocks: ConversationBlock[];
+      call_id: string;
+      description?: string | null;
+      input: unknown;
+      /**
+       * The tool that started it.
+       */
+      name: string;
+      result?: ToolResultContent | null;
+      status: ToolStatus;
+      subagent_type?: string | null;
+      type: "subagent_run";
+    }
+  | {
+      decision?: PermissionDecision | null;
+      input: unknown;
+      message?: string | null;
+      request_id: string;
+      tool_name: string;
+      type: "permission";
+    }
+  | {
+      kind: string;
+      text: string;
+      type: "system_notice";
+    }
+  | {
+      text: string;
+      type: "compaction_summary";
+    }
+  | {
+      cost_usd?: number | null;
+      duration_ms?: number | null;
+      error?: string | null;
+      num_turns?: number | null;
+      status: TurnStatus;
+      type: "turn_summary";
+      usage?: TokenUsage | null;
+    }
+  | {
+      code?: string | null;
+      message: string;
+      type: "error";
+    }
+  | {
+      json: unknown;
+      source?: string | null;
+      type: "raw";
+    };
+/**
+ * Where a tool call stands.
+ */
+export type ToolStatus = ("ok" | "error") | "pending" | "denied" | "interrupted";
+/**
  * Machine-readable error codes.
  */
 export type ErrorCode =
@@ -417,96 +521,12 @@ export interface TokenUsage {
  *
  * Serialized flat: `{"id": .., "timestamp": .., "type": "assistant_text", "text": ..}`.
  */
-export type ConversationBlock = {
-  /**
-   * Stable across re-renders of the same input: derived from the source's ids where it has them.
-   */
-  id: string;
-  /**
-   * RFC 3339, when known.
-   */
-  timestamp?: string | null;
-} & (
-  | {
-      images?: ImageRef[];
-      text: string;
-      type: "user_message";
-    }
-  | {
-      text: string;
-      type: "assistant_text";
-    }
-  | {
-      redacted?: boolean;
-      text: string;
-      type: "thinking";
-    }
-  | {
-      call_id: string;
-      input: unknown;
-      name: string;
-      result?: ToolResultContent | null;
-      status: ToolStatus;
-      type: "tool_call";
-    }
-  | {
-      blocks: ConversationBlock[];
-      call_id: string;
-      description?: string | null;
-      input: unknown;
-      /**
-       * The tool that started it.
-       */
-      name: string;
-      result?: ToolResultContent | null;
-      status: ToolStatus;
-      subagent_type?: string | null;
-      type: "subagent_run";
-    }
-  | {
-      decision?: PermissionDecision | null;
-      input: unknown;
-      message?: string | null;
-      request_id: string;
-      tool_name: string;
-      type: "permission";
-    }
-  | {
-      kind: string;
-      text: string;
-      type: "system_notice";
-    }
-  | {
-      text: string;
-      type: "compaction_summary";
-    }
-  | {
-      cost_usd?: number | null;
-      duration_ms?: number | null;
-      error?: string | null;
-      num_turns?: number | null;
-      status: TurnStatus;
-      type: "turn_summary";
-      usage?: TokenUsage | null;
-    }
-  | {
-      code?: string | null;
-      message: string;
-      type: "error";
-    }
-  | {
-      json: unknown;
-      source?: string | null;
-      type: "raw";
-    }
-);
 /**
  * What a tool returned: plain text, or a list of content blocks (text, images, ...).
  */
 /**
  * Where a tool call stands.
  */
-export type ToolStatus = ("ok" | "error") | "pending" | "denied" | "interrupted";
 /**
  * A client's (or a rule's) answer to a permission request.
  */

@@ -1,0 +1,144 @@
+//! The blocks view of a session (`session.attach` with `view: "blocks"`): instead of events, a
+//! client gets the conversation as the converters' assembler builds it, one `block` frame per
+//! top-level block, and the block again whenever a later event adds to it or changes it.
+//!
+//! Each attached client has its own assembler, fed from the store on attach and then from the
+//! session's broadcast. A client that falls behind is sent every block again from the store, so
+//! it ends up with the same blocks as everyone else; the events stay the record.
+//!
+//! Must not know how sessions run, and must not assemble blocks any other way than through
+//! [`Assembler`].
+
+use std::sync::Arc;
+
+use axum::extract::ws::Message;
+use tokio::sync::{broadcast, mpsc};
+
+use super::AppState;
+use super::connection::send_frame;
+use super::session::SessionHandle;
+use crate::converters::Assembler;
+use crate::types::{ServerMessage, StreamEvent};
+
+/// Stored events read per query while a client's assembler catches up.
+const READ_PAGE: usize = 1_000;
+
+/// Sends `attached`, every block of the session, then each block an event adds or changes.
+pub async fn forward(
+    handle: SessionHandle,
+    request_id: Option<String>,
+    out: mpsc::Sender<Message>,
+    state: Arc<AppState>,
+) {
+    // Subscribe before reading the store, so nothing falls between the two.
+    let mut live = handle.events.subscribe();
+    let info = handle.info();
+    let last_seq = info.last_seq;
+    let attached = ServerMessage::Attached {
+        session: info,
+        last_seq,
+    };
+    if send_frame(&out, request_id, attached).await.is_err() {
+        return;
+    }
+    let Ok((mut assembler, mut last)) = catch_up(&handle, &out, &state).await else {
+        return;
+    };
+    loop {
+        match live.recv().await {
+            Ok((seq, event)) => {
+                if seq <= last {
+                    continue;
+                }
+                if seq > last + 1 {
+                    // A gap should not happen; the store has what is missing.
+                    match catch_up(&handle, &out, &state).await {
+                        Ok((a, l)) => (assembler, last) = (a, l),
+                        Err(()) => return,
+                    }
+                    if seq <= last {
+                        continue;
+                    }
+                }
+                let changed = assembler.push(event.event.clone());
+                if send_blocks(&handle.id, seq, &assembler, changed, &out)
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+                if let StreamEvent::StateChanged { to, reason, .. } = &event.event {
+                    let m = ServerMessage::State {
+                        session_id: handle.id.clone(),
+                        state: *to,
+                        reason: reason.clone(),
+                    };
+                    if send_frame(&out, None, m).await.is_err() {
+                        return;
+                    }
+                }
+                last = seq;
+            }
+            Err(broadcast::error::RecvError::Lagged(_)) => {
+                state.metrics.resync();
+                match catch_up(&handle, &out, &state).await {
+                    Ok((a, l)) => (assembler, last) = (a, l),
+                    Err(()) => return,
+                }
+            }
+            Err(broadcast::error::RecvError::Closed) => return,
+        }
+    }
+}
+
+/// Assembles the session from its stored events and sends every block; returns the assembler
+/// and the seq of the last event it holds.
+async fn catch_up(
+    handle: &SessionHandle,
+    out: &mpsc::Sender<Message>,
+    state: &AppState,
+) -> Result<(Assembler, u64), ()> {
+    let mut assembler = Assembler::new();
+    let mut last = 0;
+    loop {
+        let page = state
+            .manager
+            .store()
+            .events_after(&handle.id, last, READ_PAGE)
+            .await
+            .map_err(|e| tracing::error!("blocks of {}: {e}", handle.id))?;
+        let n = page.len();
+        for (seq, event) in page {
+            assembler.push(event.event);
+            last = seq;
+        }
+        if n < READ_PAGE {
+            break;
+        }
+    }
+    let all = (0..assembler.blocks().len()).collect();
+    send_blocks(&handle.id, last, &assembler, all, out).await?;
+    Ok((assembler, last))
+}
+
+async fn send_blocks(
+    session_id: &str,
+    seq: u64,
+    assembler: &Assembler,
+    indexes: Vec<usize>,
+    out: &mpsc::Sender<Message>,
+) -> Result<(), ()> {
+    for i in indexes {
+        let Some(block) = assembler.blocks().get(i) else {
+            continue;
+        };
+        let m = ServerMessage::Block {
+            session_id: session_id.to_string(),
+            seq,
+            index: u32::try_from(i).map_err(|_| ())?,
+            block: block.clone(),
+        };
+        send_frame(out, None, m).await?;
+    }
+    Ok(())
+}
