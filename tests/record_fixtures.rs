@@ -170,6 +170,12 @@ fn record_claude(out: &Path) {
         .output()
         .unwrap(),
     );
+    let written = std::fs::read_to_string(home.ws().join("hello.txt"));
+    assert_eq!(
+        written.ok().as_deref(),
+        Some(GREETING),
+        "Claude Code wrote hello.txt"
+    );
     let id = session_id(&stream, "session_id");
     let transcript = std::fs::read_dir(home.path().join(".claude/projects"))
         .unwrap()
@@ -245,6 +251,12 @@ fn record_opencode(out: &Path) {
         home.opencode(&["run", "--format", "json", "--auto", PROMPT])
             .output()
             .unwrap(),
+    );
+    let written = std::fs::read_to_string(home.ws().join("hello.txt"));
+    assert_eq!(
+        written.ok().as_deref(),
+        Some(GREETING),
+        "OpenCode wrote hello.txt"
     );
     let id = session_id(&run, "sessionID");
     let export = ok_stdout(
