@@ -10,7 +10,7 @@
 //! alone, a real run without them fails. `AISYS_BENCH_KEEP=DIR` writes the corpus to DIR and
 //! keeps it.
 //!
-//! The corpus has the line shapes of Claude Code 2.1.x transcripts (see ../shared/fixtures):
+//! The corpus has the line shapes of Claude Code 2.1.x transcripts (see tests/fixtures):
 //! queue operations, prompts, attachments, responses written one content block per line with the
 //! usage repeated (thinking, text, tool_use), tool results with `toolUseResult`, system lines,
 //! compaction, summaries, inline sidechains (2.0.x) and `subagents/agent-<id>.jsonl` files.

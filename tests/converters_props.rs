@@ -2,6 +2,8 @@
 //! readers that never panic on any input (mutated recordings and arbitrary JSON in the formats'
 //! own vocabulary). The cargo-fuzz targets in `fuzz/` drive the same readers for longer runs.
 
+mod fixtures;
+
 use std::collections::{HashMap, HashSet};
 
 use aisys::converters::{
@@ -279,18 +281,15 @@ fn read_transcript_bytes(bytes: Vec<u8>) -> usize {
 }
 
 fn recorded_lines() -> Vec<String> {
-    let dir = std::env::var("AISYS_FIXTURES_DIR")
-        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures").into());
     let mut lines = Vec::new();
     for f in [
         "claude-code-2.1.197/transcript-tool-run.jsonl",
         "claude-code-2.1.197/stream-json-stdin-control.jsonl",
         "opencode-1.18.33/run-format-json-tool-run.jsonl",
-        "public/claude-code-log/sidechain_integrated.jsonl",
-        "public/claude-code-log/dag_compact_after_rewind.jsonl",
+        "handwritten/sidechain-1.0.jsonl",
+        "handwritten/rewind-compact.jsonl",
     ] {
-        let text = std::fs::read_to_string(format!("{dir}/{f}"))
-            .unwrap_or_else(|e| panic!("fixture {f}: {e} (set AISYS_FIXTURES_DIR)"));
+        let text = std::fs::read_to_string(fixtures::fixture(f)).unwrap();
         lines.extend(text.lines().map(str::to_string));
     }
     lines

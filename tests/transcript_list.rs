@@ -1,5 +1,5 @@
 //! `aisys transcript list` through the real binary, on a Claude Code home laid out here from the
-//! recorded transcripts in ../shared/fixtures (or `AISYS_FIXTURES_DIR`) and a few written by hand.
+//! recorded transcripts in tests/fixtures (or `AISYS_FIXTURES_DIR`) and a few written by hand.
 
 mod fixtures;
 
@@ -25,7 +25,7 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-const RECORDED: &str = "8d9fe6d2-189f-4ca8-a400-4ce669939d52";
+const RECORDED: &str = "c4874699-780c-4178-8969-7009171d1413";
 
 /// A home with: the recorded 2.1.197 session (3 prompts and tool results, 3 responses, the
 /// first written as 3 lines); a hand-written newer session that starts with a slash command and
@@ -33,7 +33,7 @@ const RECORDED: &str = "8d9fe6d2-189f-4ca8-a400-4ce669939d52";
 fn home() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("projects");
-    let work = p.join("-home-dev-work2");
+    let work = p.join("-home-dev-project");
     let app = p.join("-home-u-app");
     std::fs::create_dir_all(&work).unwrap();
     std::fs::create_dir_all(app.join("new-session/subagents")).unwrap();
@@ -45,27 +45,27 @@ fn home() -> tempfile::TempDir {
     let line = |v: Value| v.to_string();
     let new = [
         line(
-            json!({"type": "user", "cwd": "/home/u/app", "timestamp": "2026-11-26T09:00:00Z",
+            json!({"type": "user", "cwd": "/home/u/app", "timestamp": "2026-12-26T09:00:00Z",
             "message": {"role": "user", "content": "<command-name>/clear</command-name>"}}),
         ),
         line(
-            json!({"type": "user", "isMeta": true, "cwd": "/home/u/app", "timestamp": "2026-11-26T09:00:01Z",
+            json!({"type": "user", "isMeta": true, "cwd": "/home/u/app", "timestamp": "2026-12-26T09:00:01Z",
             "message": {"role": "user", "content": "Caveat: generated"}}),
         ),
         line(
-            json!({"type": "user", "cwd": "/home/u/app", "timestamp": "2026-11-26T09:01:00Z",
+            json!({"type": "user", "cwd": "/home/u/app", "timestamp": "2026-12-26T09:01:00Z",
             "message": {"role": "user", "content": [{"type": "text", "text": "add a\n   README"}]}}),
         ),
         line(
-            json!({"type": "assistant", "cwd": "/home/u/app", "timestamp": "2026-11-26T09:01:05Z",
+            json!({"type": "assistant", "cwd": "/home/u/app", "timestamp": "2026-12-26T09:01:05Z",
             "message": {"id": "msg_a", "role": "assistant", "content": [{"type": "text", "text": "ok"}]}}),
         ),
         line(
-            json!({"type": "assistant", "cwd": "/home/u/app", "timestamp": "2026-11-26T09:01:06Z",
+            json!({"type": "assistant", "cwd": "/home/u/app", "timestamp": "2026-12-26T09:01:06Z",
             "message": {"id": "msg_a", "role": "assistant", "content": [{"type": "tool_use", "id": "t", "name": "Write", "input": {}}]}}),
         ),
         line(
-            json!({"type": "user", "cwd": "/home/u/app", "timestamp": "2026-11-26T09:01:07Z",
+            json!({"type": "user", "cwd": "/home/u/app", "timestamp": "2026-12-26T09:01:07Z",
             "message": {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t", "content": "done"}]}}),
         ),
         line(json!({"type": "summary", "summary": "README", "leafUuid": "x"})),
@@ -73,7 +73,7 @@ fn home() -> tempfile::TempDir {
     std::fs::write(app.join("new-session.jsonl"), new.join("\n") + "\n").unwrap();
     std::fs::write(
         app.join("new-session/subagents/agent-1.jsonl"),
-        line(json!({"type": "user", "timestamp": "2026-11-27T00:00:00Z", "message": {"role": "user", "content": "sub"}})) + "\n",
+        line(json!({"type": "user", "timestamp": "2026-12-27T00:00:00Z", "message": {"role": "user", "content": "sub"}})) + "\n",
     )
     .unwrap();
     let old = [line(
@@ -98,16 +98,16 @@ fn sessions_are_listed_newest_first_with_their_summary() {
     let new = &s[0];
     assert_eq!(new["project_dir"], "/home/u/app");
     assert_eq!(new["first_prompt"], "add a README");
-    assert_eq!(new["started"], "2026-11-26T09:00:00Z");
-    assert_eq!(new["last_activity"], "2026-11-26T09:01:07Z");
+    assert_eq!(new["started"], "2026-12-26T09:00:00Z");
+    assert_eq!(new["last_activity"], "2026-12-26T09:01:07Z");
     // /clear, the prompt, one response in two lines, one tool result (the meta line is not).
     assert_eq!(new["messages"], 4);
 
     let rec = &s[1];
-    assert_eq!(rec["project_dir"], "/home/dev/work2");
+    assert_eq!(rec["project_dir"], "/home/dev/project");
     assert_eq!(rec["first_prompt"], "create hello.txt with a greeting");
-    assert_eq!(rec["started"], "2026-11-24T14:29:03.801Z");
-    assert_eq!(rec["last_activity"], "2026-11-24T14:29:04.111Z");
+    assert_eq!(rec["started"], "2026-12-02T04:08:21.182Z");
+    assert_eq!(rec["last_activity"], "2026-12-02T04:08:23.324Z");
     // 3 user lines (the prompt and two tool results) and 3 responses (msg_1 on three lines).
     assert_eq!(rec["messages"], 6);
 
@@ -141,9 +141,9 @@ fn table_has_a_row_per_session_in_order() {
         assert!(lines[0].contains(col), "{}", lines[0]);
     }
     assert_eq!(lines.len(), 4, "{text}");
-    assert!(lines[1].starts_with("2026-11-26 09:01"), "{}", lines[1]);
+    assert!(lines[1].starts_with("2026-12-26 09:01"), "{}", lines[1]);
     assert!(lines[1].contains("new-session") && lines[1].contains("add a README"));
-    assert!(lines[2].contains(RECORDED) && lines[2].contains("/home/dev/work2"));
+    assert!(lines[2].contains(RECORDED) && lines[2].contains("/home/dev/project"));
     assert!(lines[3].starts_with("2025-01-02 03:04") && lines[3].contains("old-session"));
 }
 

@@ -1,5 +1,5 @@
-//! `aisys transcript parse` through the real binary, on the recorded agent output in
-//! ../shared/fixtures (or `AISYS_FIXTURES_DIR`).
+//! `aisys transcript parse` through the real binary, on the agent output in tests/fixtures
+//! (recorded with the pinned CLIs, and hand-written older shapes; or `AISYS_FIXTURES_DIR`).
 
 mod fixtures;
 
@@ -197,7 +197,7 @@ fn flow(b: &[ConversationBlock]) -> Vec<String> {
 
 #[test]
 fn a_rewind_and_a_compaction_follow_the_parent_chain() {
-    let f = fixture("public/claude-code-log/dag_compact_after_rewind.jsonl");
+    let f = fixture("handwritten/rewind-compact.jsonl");
     let out = parse(&[f.to_str().unwrap(), "--format", "jsonl"], None);
     assert!(
         out.status.success(),
@@ -208,19 +208,19 @@ fn a_rewind_and_a_compaction_follow_the_parent_chain() {
         flow(&blocks(&out)),
         [
             "notice: session_started",
-            "user: Start",
-            "assistant: Ready",
-            "user: First attempt",
-            "assistant: First answer",
+            "user: Plan a vegetable bed",
+            "assistant: Sure. How big is the bed?",
+            "user: Three metres by one",
+            "assistant: Tomatoes along the back, beans in front.",
             "notice: rewind",
-            "user: Second attempt",
-            "assistant: Second answer",
-            "user: Keep going",
-            "assistant: Kept going",
+            "user: Two metres by one",
+            "assistant: Lettuce and radishes, then.",
+            "user: Add some herbs",
+            "assistant: Basil and chives fit at the sunny end.",
             "notice: compact_boundary",
             "summary",
-            "user: After compaction",
-            "assistant: Final answer",
+            "user: What goes in first?",
+            "assistant: Radishes: they come up within a week.",
         ]
     );
 }
@@ -228,10 +228,7 @@ fn a_rewind_and_a_compaction_follow_the_parent_chain() {
 #[test]
 fn lines_out_of_file_order_are_put_back_in_conversation_order() {
     // The same session with its lines shuffled: the parent chain, not the file, gives the order.
-    let text = std::fs::read_to_string(fixture(
-        "public/claude-code-log/dag_compact_after_rewind.jsonl",
-    ))
-    .unwrap();
+    let text = std::fs::read_to_string(fixture("handwritten/rewind-compact.jsonl")).unwrap();
     let mut lines: Vec<&str> = text.lines().collect();
     lines.reverse();
     let dir = tempfile::tempdir().unwrap();
@@ -243,7 +240,7 @@ fn lines_out_of_file_order_are_put_back_in_conversation_order() {
     )));
     let orig = flow(&blocks(&parse(
         &[
-            fixture("public/claude-code-log/dag_compact_after_rewind.jsonl")
+            fixture("handwritten/rewind-compact.jsonl")
                 .to_str()
                 .unwrap(),
             "--format",
@@ -254,16 +251,20 @@ fn lines_out_of_file_order_are_put_back_in_conversation_order() {
     // Siblings keep file order, so the two branches swap places; each stays whole and in order.
     let pos = |v: &[String], s: &str| v.iter().position(|x| x == s).unwrap();
     for seq in [
-        ["user: Start", "assistant: Ready", "user: First attempt"],
         [
-            "user: Second attempt",
-            "assistant: Second answer",
-            "user: Keep going",
+            "user: Plan a vegetable bed",
+            "assistant: Sure. How big is the bed?",
+            "user: Three metres by one",
         ],
         [
-            "assistant: Kept going",
+            "user: Two metres by one",
+            "assistant: Lettuce and radishes, then.",
+            "user: Add some herbs",
+        ],
+        [
+            "assistant: Basil and chives fit at the sunny end.",
             "summary",
-            "assistant: Final answer",
+            "assistant: Radishes: they come up within a week.",
         ],
     ] {
         assert!(pos(&shuffled, seq[0]) < pos(&shuffled, seq[1]));
@@ -286,7 +287,7 @@ fn subagent_runs(b: &[ConversationBlock]) -> Vec<(String, Vec<String>)> {
 #[test]
 fn subagents_nest_under_their_call_in_all_three_layouts() {
     // Today's layout: <session>/subagents/agent-<id>.jsonl with a .meta.json.
-    let dir = fixture("public/claude-code-log/minimal_showcase");
+    let dir = fixture("handwritten/subagents-2.1");
     let out = parse(&[dir.to_str().unwrap(), "--format", "jsonl"], None);
     assert!(
         out.status.success(),
@@ -295,29 +296,29 @@ fn subagents_nest_under_their_call_in_all_three_layouts() {
     );
     let runs = subagent_runs(&blocks(&out));
     assert_eq!(runs.len(), 2, "{runs:?}");
-    assert_eq!(runs[0].0, "toolu_sc_showcol1");
+    assert_eq!(runs[0].0, "toolu_bakery_recipes");
     assert_eq!(
         runs[0].1[0],
-        "user: Survey src/web and report its layout, with a screenshot."
+        "user: List the recipes in recipes/ that still use the old flour."
     );
-    assert_eq!(runs[1].0, "toolu_sc_showcol2");
+    assert_eq!(runs[1].0, "toolu_bakery_prices");
     assert!(
         runs[1]
             .1
             .last()
             .unwrap()
-            .starts_with("assistant: Three scheduled jobs")
+            .starts_with("assistant: One price is older than a year")
     );
 
     // Claude Code 2.0.x: agent-<id>.jsonl beside the session, tied by the agentId of the result.
     let tmp = tempfile::tempdir().unwrap();
-    let session = "55550000-0000-4000-8000-000000000001";
+    let session = "b7e21c04-5a93-4f6d-8e12-9c0d4a6f3e58";
     std::fs::copy(
         dir.join(format!("{session}.jsonl")),
         tmp.path().join(format!("{session}.jsonl")),
     )
     .unwrap();
-    for agent in ["showcol1", "showcol2"] {
+    for agent in ["bakery1", "bakery2"] {
         std::fs::copy(
             dir.join(session)
                 .join("subagents")
@@ -336,13 +337,21 @@ fn subagents_nest_under_their_call_in_all_three_layouts() {
     assert_eq!(beside, runs, "the 2.0.x layout reads like today's");
 
     // Before that: isSidechain lines in the session file itself.
-    let f = fixture("public/claude-code-log/sidechain_integrated.jsonl");
+    let f = fixture("handwritten/sidechain-1.0.jsonl");
     let b = blocks(&parse(&[f.to_str().unwrap(), "--format", "jsonl"], None));
     let runs = subagent_runs(&b);
     assert_eq!(runs.len(), 1);
-    assert!(runs[0].1[0].starts_with("assistant: I'll research"));
+    assert_eq!(runs[0].0, "toolu_weather_task");
+    assert_eq!(
+        runs[0].1,
+        [
+            "user: Find where the forecast page formats its date.",
+            "assistant: I'll search the page templates for the date format.",
+            "assistant: templates/forecast.py line 31 subtracts one day before formatting.",
+        ]
+    );
     // Nothing of the subagent leaks to the top level.
-    assert!(!flow(&b).iter().any(|t| t.contains("I'll research")));
+    assert!(!flow(&b).iter().any(|t| t.contains("I'll search")));
 
     // --no-sidechains leaves every subagent conversation out.
     let out = parse(
@@ -404,7 +413,7 @@ fn opencode_exports_and_json_documents_are_read_whole() {
 #[test]
 fn session_and_time_filters() {
     let a = fixture("claude-code-2.1.197/transcript-tool-run.jsonl");
-    let b = fixture("public/claude-code-log/dag_compact_after_rewind.jsonl");
+    let b = fixture("handwritten/rewind-compact.jsonl");
     let both = |extra: &[&str]| {
         let mut args = vec![
             a.to_str().unwrap(),
@@ -417,11 +426,11 @@ fn session_and_time_filters() {
     };
     let all = both(&[]);
     assert!(all.contains(&"user: create hello.txt with a greeting".to_string()));
-    assert!(all.contains(&"user: Start".to_string()));
+    assert!(all.contains(&"user: Plan a vegetable bed".to_string()));
     let first_line: serde_json::Value =
         serde_json::from_str(std::fs::read_to_string(&b).unwrap().lines().next().unwrap()).unwrap();
     let only_b = both(&["--session", first_line["sessionId"].as_str().unwrap()]);
-    assert!(only_b.contains(&"user: Start".to_string()));
+    assert!(only_b.contains(&"user: Plan a vegetable bed".to_string()));
     assert!(!only_b.iter().any(|t| t.contains("hello.txt")));
     // A window that ends before anything happened keeps nothing.
     assert!(both(&["--until", "2000-01-01"]).is_empty());
@@ -432,11 +441,8 @@ fn session_and_time_filters() {
 fn markdown_and_html_snapshots() {
     for (name, rel) in [
         ("tool_run", "claude-code-2.1.197/transcript-tool-run.jsonl"),
-        ("showcase", "public/claude-code-log/minimal_showcase"),
-        (
-            "rewind",
-            "public/claude-code-log/dag_compact_after_rewind.jsonl",
-        ),
+        ("showcase", "handwritten/subagents-2.1"),
+        ("rewind", "handwritten/rewind-compact.jsonl"),
     ] {
         let f = fixture(rel);
         for format in ["markdown", "html"] {

@@ -1,5 +1,5 @@
 //! `aisys transcript stats` through the real binary: on the recorded transcripts in
-//! ../shared/fixtures (or `AISYS_FIXTURES_DIR`), and on a small Claude Code home written here
+//! tests/fixtures (or `AISYS_FIXTURES_DIR`), and on a small Claude Code home written here
 //! whose every count and price is known, so each expected number is worked out in the test.
 
 mod fixtures;
@@ -231,14 +231,14 @@ fn home() -> tempfile::TempDir {
 
 #[test]
 fn recorded_transcript_counts_each_response_once() {
-    // Claude Code 2.1.197 wrote msg_1 as three lines (thinking, text, tool_use), each with the
-    // usage 100 in / 42 out; msg_3 and msg_5 once each.
+    // Claude Code 2.1.197 wrote the mock's first message as three lines (thinking, text,
+    // tool_use), each with the usage 120 in / 30 out / 80 cache read; the other two once each.
     let f = fixture("claude-code-2.1.197/transcript-tool-run.jsonl");
     let r = file_report(&f);
-    let want = [3 * 100, 3 * 42, 0, 0];
+    let want = [3 * 120, 3 * 30, 0, 3 * 80];
     assert_eq!(counts(&r["total"]), want);
     assert_cost(&r["total"], cost(OPUS_4_8, want));
-    assert_eq!(keys(&r), ["8d9fe6d2-189f-4ca8-a400-4ce669939d52"]);
+    assert_eq!(keys(&r), ["c4874699-780c-4178-8969-7009171d1413"]);
     let g = &r["groups"][0];
     assert_eq!(counts(g), want);
     assert_eq!(g["models"], json!(["claude-opus-4-8"]));
@@ -261,7 +261,7 @@ fn stdin_is_read_as_claude_code_lines_and_counts_like_the_file() {
     let text = std::fs::read(&f).unwrap();
     child.stdin.take().unwrap().write_all(&text).unwrap();
     let from_stdin = json_of(&child.wait_with_output().unwrap());
-    assert_eq!(counts(&from_stdin["total"]), [3 * 100, 3 * 42, 0, 0]);
+    assert_eq!(counts(&from_stdin["total"]), [3 * 120, 3 * 30, 0, 3 * 80]);
     // The session comes from the lines, as it does for a file outside a projects folder.
     assert_eq!(from_stdin, from_file);
     // Stdin can be read once.
@@ -274,11 +274,11 @@ fn stdin_is_read_as_claude_code_lines_and_counts_like_the_file() {
 fn a_stream_counts_each_turn_from_its_result_line_like_the_transcript_of_the_same_run() {
     // The same Claude Code 2.1.197 run, recorded as stream-json and as its transcript: the
     // stream's assistant lines carry each message's usage as it started (output 1), its result
-    // line the turn's totals (output 126), which the transcript's lines add up to.
+    // line the turn's totals (output 90), which the transcript's lines add up to.
     let stream = fixture("claude-code-2.1.197/stream-json-tool-run.jsonl");
     let transcript = fixture("claude-code-2.1.197/transcript-tool-run.jsonl");
     let (s, t) = (file_report(&stream), file_report(&transcript));
-    assert_eq!(counts(&s["total"]), [300, 126, 0, 0]);
+    assert_eq!(counts(&s["total"]), [360, 90, 0, 240]);
     assert_eq!(s["groups"], t["groups"]);
     assert_eq!(s["total"], t["total"]);
 }
@@ -289,7 +289,7 @@ fn opencode_run_lines_count_like_the_export_of_the_same_run() {
     // cost (no model); its export has the same steps as messages, with the model.
     let run = file_report(&fixture("opencode-1.18.33/run-format-json-tool-run.jsonl"));
     let export = file_report(&fixture("opencode-1.18.33/export-tool-run.json"));
-    assert_eq!(counts(&run["total"]), [300, 126, 0, 0]);
+    assert_eq!(counts(&run["total"]), [360, 90, 0, 240]);
     assert_eq!(run["total"], export["total"], "tokens and cost");
     assert_eq!(keys(&run), keys(&export), "the same session");
 }
@@ -565,13 +565,13 @@ fn missing_input_is_named_with_exit_2() {
 
 #[test]
 fn opencode_export_is_counted_from_its_messages() {
-    // Three assistant steps of claude-sonnet-4-5, each 100 in / 42 out, no cache.
+    // Three assistant steps of claude-sonnet-4-5, each 120 in / 30 out / 80 cache read.
     let f = fixture("opencode-1.18.33/export-tool-run.json");
     let r = file_report(&f);
-    let want = [300, 126, 0, 0];
+    let want = [360, 90, 0, 240];
     assert_eq!(counts(&r["total"]), want);
     assert_cost(&r["total"], cost(SONNET_4_5, want));
-    assert_eq!(keys(&r), ["ses_df209d12dffeRnstLYh7fDBTPG"]);
+    assert_eq!(keys(&r), ["ses_dcb0f7901ffeoFwO5tPa4Kuqg3"]);
     assert_eq!(r["groups"][0]["models"], json!(["claude-sonnet-4-5"]));
 
     let dir = tempfile::tempdir().unwrap();

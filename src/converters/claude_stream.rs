@@ -390,13 +390,7 @@ impl ClaudeStreamReader {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn fixture(name: &str) -> String {
-        let dir = std::env::var("AISYS_FIXTURES_DIR")
-            .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures").into());
-        std::fs::read_to_string(format!("{dir}/{name}"))
-            .unwrap_or_else(|e| panic!("fixture {name}: {e} (set AISYS_FIXTURES_DIR)"))
-    }
+    use crate::converters::fixture_text as fixture;
 
     #[test]
     fn usage_is_reported_once_per_message_and_the_ids_kept_stay_bounded() {

@@ -39,3 +39,19 @@ pub use render::{
 };
 pub use render_html::{HTML_PAGE_END, escape_html, html_blocks, html_page_start, render_html};
 pub use render_text::{TextStyle, render_text};
+
+/// The text of an agent-output fixture, by its path inside tests/fixtures (see its README.md), or
+/// inside `AISYS_FIXTURES_DIR` when that is set, for the converters' unit tests. A missing one
+/// fails the test and says where it was looked for.
+#[cfg(test)]
+fn fixture_text(rel: &str) -> String {
+    let dir = std::env::var("AISYS_FIXTURES_DIR")
+        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures").into());
+    let path = std::path::Path::new(&dir).join(rel);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "fixture {}: {e} (see tests/fixtures/README.md)",
+            path.display()
+        )
+    })
+}

@@ -114,10 +114,7 @@ mod tests {
 
     #[test]
     fn the_recorded_export_reads_into_prompt_calls_results_and_usage() {
-        let dir = std::env::var("AISYS_FIXTURES_DIR")
-            .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures").into());
-        let text = std::fs::read_to_string(format!("{dir}/opencode-1.18.33/export-tool-run.json"))
-            .expect("fixture (set AISYS_FIXTURES_DIR)");
+        let text = crate::converters::fixture_text("opencode-1.18.33/export-tool-run.json");
         let ev = export_events(serde_json::from_str(&text).unwrap());
         let kinds: Vec<&str> = ev.iter().map(|e| e.type_name()).collect();
         assert_eq!(kinds[0], "session_started");

@@ -150,12 +150,8 @@ mod tests {
 
     #[test]
     fn the_recorded_run_reads_into_calls_results_and_usage() {
-        let dir = std::env::var("AISYS_FIXTURES_DIR")
-            .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures").into());
-        let text = std::fs::read_to_string(format!(
-            "{dir}/opencode-1.18.33/run-format-json-tool-run.jsonl"
-        ))
-        .expect("fixture (set AISYS_FIXTURES_DIR)");
+        let text =
+            crate::converters::fixture_text("opencode-1.18.33/run-format-json-tool-run.jsonl");
         let mut r = OpencodeRunReader::new();
         let ev: Vec<StreamEvent> = text.lines().flat_map(|l| r.read_line(l)).collect();
         assert!(matches!(ev[0], StreamEvent::SessionStarted { .. }));

@@ -1622,15 +1622,13 @@ mod tests {
         .iter()
         .map(|s| s.as_bytes().to_vec())
         .collect();
-        let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures");
         for rel in [
             "claude-code-2.1.197/transcript-tool-run.jsonl",
             "claude-code-2.1.197/stream-json-stdin-control.jsonl",
-            "public/claude-code-log/sidechain_integrated.jsonl",
+            "handwritten/sidechain-1.0.jsonl",
         ] {
-            if let Ok(text) = std::fs::read(Path::new(fixtures).join(rel)) {
-                cases.extend(text.split(|&c| c == b'\n').map(<[u8]>::to_vec));
-            }
+            let text = crate::converters::fixture_text(rel);
+            cases.extend(text.as_bytes().split(|&c| c == b'\n').map(<[u8]>::to_vec));
         }
         let mut seed = 0x1234_5678_9abc_def1u64;
         let mut next = move || {
@@ -1681,23 +1679,18 @@ mod tests {
     /// them go through it, and what it keeps stays consistent.
     #[test]
     fn any_line_is_counted_or_reported_never_a_panic() {
-        let fixtures = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures"));
         let mut lines: Vec<Vec<u8>> = Vec::new();
         for rel in [
             "claude-code-2.1.197/transcript-tool-run.jsonl",
             "claude-code-2.1.197/stream-json-tool-run.jsonl",
-            "public/claude-code-log/sidechain_integrated.jsonl",
-            "public/claude-clean/claude-stream-json-simple.jsonl",
+            "claude-code-2.1.197/stream-json-stdin-control.jsonl",
+            "handwritten/sidechain-1.0.jsonl",
+            "handwritten/rewind-compact.jsonl",
         ] {
-            if let Ok(text) = std::fs::read(fixtures.join(rel)) {
-                lines.extend(text.split(|&c| c == b'\n').map(<[u8]>::to_vec));
-            }
+            let text = crate::converters::fixture_text(rel);
+            lines.extend(text.as_bytes().split(|&c| c == b'\n').map(<[u8]>::to_vec));
         }
-        assert!(
-            lines.len() > 20,
-            "fixtures missing under {}",
-            fixtures.display()
-        );
+        assert!(lines.len() > 20, "only {} fixture lines", lines.len());
         let mut seed = 0x9e37_79b9_7f4a_7c15u64;
         let mut next = move || {
             seed ^= seed << 13;

@@ -1,0 +1,347 @@
+//! Records the agent output in tests/fixtures/ with the pinned real CLIs (Claude Code and OpenCode
+//! from .test-deps) against the scripted mock model, offline, with a clean environment.
+//!
+//! With `AISYS_RECORD_FIXTURES=1` (scripts/record-fixtures) the recordings are (re)written in
+//! tests/fixtures/. Otherwise they are recorded into a temporary folder and compared with the
+//! committed ones: each must still have the same shape (the sequence of line `type`/`subtype`
+//! values, or of an export's message roles and part types), so a CLI whose output has changed shape
+//! fails here and says how to re-record. It never writes in the repository unless asked to.
+
+mod mock_api;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use mock_api::{Block, MockAnthropic, Reply, Script, When, claude_bin, opencode_bin};
+use serde_json::{Value, json};
+
+/// The stable home that every temporary home is rewritten to in the recordings.
+const STABLE_HOME: &str = "/home/dev";
+
+/// The prompt of every recorded run.
+const PROMPT: &str = "create hello.txt with a greeting";
+
+/// What the mock has the agent write into hello.txt.
+const GREETING: &str = "Good morning from the fixture recorder!\n";
+
+/// The recorded files, by their path inside tests/fixtures.
+const CLAUDE_STREAM: &str = "claude-code-2.1.197/stream-json-tool-run.jsonl";
+const CLAUDE_CONTROL: &str = "claude-code-2.1.197/stream-json-stdin-control.jsonl";
+const CLAUDE_TRANSCRIPT: &str = "claude-code-2.1.197/transcript-tool-run.jsonl";
+const OPENCODE_RUN: &str = "opencode-1.18.33/run-format-json-tool-run.jsonl";
+const OPENCODE_EXPORT: &str = "opencode-1.18.33/export-tool-run.json";
+
+/// A temporary home with the workspace `project` in it; rewritten to /home/dev(/project).
+struct Home {
+    dir: tempfile::TempDir,
+}
+
+impl Home {
+    fn new() -> Home {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("project")).unwrap();
+        Home { dir }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn ws(&self) -> PathBuf {
+        self.path().join("project")
+    }
+
+    /// The text with this home's paths, plain and in Claude Code's encoded folder form, made stable.
+    fn stable(&self, text: &str) -> String {
+        let home = self.path().to_str().unwrap();
+        let encoded = |p: &str| p.replace(['/', '.'], "-");
+        // OpenCode also names files by their path without its leading slash.
+        let relative = |p: &'static str| p.trim_start_matches('/');
+        text.replace(home, STABLE_HOME)
+            .replace(home.trim_start_matches('/'), relative(STABLE_HOME))
+            .replace(&encoded(home), &encoded(STABLE_HOME))
+    }
+
+    /// `claude ARGS` in the workspace with nothing of this machine's environment but PATH.
+    fn claude(&self, mock: &MockAnthropic, args: &[&str]) -> Command {
+        let mut c = Command::new(claude_bin());
+        c.args(args)
+            .current_dir(self.ws())
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .env("HOME", self.path())
+            .env("ANTHROPIC_BASE_URL", mock.base_url())
+            .env("ANTHROPIC_API_KEY", "test")
+            .env("DISABLE_TELEMETRY", "1")
+            .env("DISABLE_AUTOUPDATER", "1")
+            .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1");
+        c
+    }
+
+    /// `opencode ARGS` in the workspace, its data, config, cache and state inside this home.
+    fn opencode(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(opencode_bin());
+        c.args(args)
+            .current_dir(self.ws())
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .env("HOME", self.path())
+            .env("XDG_DATA_HOME", self.path().join(".local/share"))
+            .env("XDG_CONFIG_HOME", self.path().join(".config"))
+            .env("XDG_CACHE_HOME", self.path().join(".cache"))
+            .env("XDG_STATE_HOME", self.path().join(".local/state"))
+            .env("OPENCODE_DISABLE_AUTOUPDATE", "1")
+            .env("OPENCODE_DISABLE_MODELS_FETCH", "1")
+            .stdin(Stdio::null());
+        c
+    }
+}
+
+/// The mock's script for a tool run: a thinking block, text and a write call; after the write,
+/// a bash call that shows the file; after that, a final text.
+fn tool_run_script(write: &str, wrote: &str, bash: &str, file: &Path) -> Script {
+    let path_key = if write == "Write" {
+        "file_path"
+    } else {
+        "filePath"
+    };
+    Script::new()
+        .on(
+            When::UserSays(PROMPT.into()),
+            Reply::Message(vec![
+                Block::Thinking("A greeting file is wanted; I will write it, then show it.".into()),
+                Block::Text("Writing hello.txt now.".into()),
+                Block::ToolUse {
+                    name: write.into(),
+                    input: json!({path_key: file, "content": GREETING}),
+                },
+            ]),
+        )
+        .on(
+            When::ToolResultContains(wrote.into()),
+            Reply::tool(
+                bash,
+                json!({"command": "cat hello.txt", "description": "Show hello.txt"}),
+            ),
+        )
+        .on(
+            When::ToolResultContains("Good morning".into()),
+            Reply::text("Done: hello.txt says good morning."),
+        )
+}
+
+fn ok_stdout(what: &str, out: std::process::Output) -> String {
+    assert!(
+        out.status.success(),
+        "{what} failed ({}): {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn session_id(lines: &str, key: &str) -> String {
+    lines
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find_map(|v| v[key].as_str().map(str::to_string))
+        .unwrap_or_else(|| panic!("no {key} in the output:\n{lines}"))
+}
+
+/// Records the three Claude Code files into `out`.
+fn record_claude(out: &Path) {
+    let home = Home::new();
+    let mock = tool_run_script("Write", "created", "Bash", &home.ws().join("hello.txt")).start();
+    let stream = ok_stdout(
+        "claude -p",
+        home.claude(
+            &mock,
+            &[
+                "-p",
+                PROMPT,
+                "--output-format",
+                "stream-json",
+                "--verbose",
+                "--allowedTools",
+                "Write Bash Read",
+            ],
+        )
+        .stdin(Stdio::null())
+        .output()
+        .unwrap(),
+    );
+    let written = std::fs::read_to_string(home.ws().join("hello.txt"));
+    assert_eq!(
+        written.ok().as_deref(),
+        Some(GREETING),
+        "Claude Code wrote hello.txt"
+    );
+    let id = session_id(&stream, "session_id");
+    let transcript = std::fs::read_dir(home.path().join(".claude/projects"))
+        .unwrap()
+        .flatten()
+        .map(|d| d.path().join(format!("{id}.jsonl")))
+        .find(|p| p.exists())
+        .unwrap_or_else(|| panic!("no transcript of session {id}"));
+    write(out, CLAUDE_STREAM, &home.stable(&stream));
+    write(
+        out,
+        CLAUDE_TRANSCRIPT,
+        &home.stable(&std::fs::read_to_string(transcript).unwrap()),
+    );
+
+    // The control protocol, in the same workspace: hello.txt is there now and was not read in
+    // this session, so the Write call fails as a tool error.
+    let mock = tool_run_script("Write", "created", "Bash", &home.ws().join("hello.txt"))
+        .on(
+            When::ToolResultContains("has not been read".into()),
+            Reply::text("hello.txt is already there; I left it as it was."),
+        )
+        .start();
+    let mut child = home
+        .claude(
+            &mock,
+            &[
+                "-p",
+                "--input-format",
+                "stream-json",
+                "--output-format",
+                "stream-json",
+                "--verbose",
+                "--permission-prompt-tool",
+                "stdio",
+            ],
+        )
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let input = [
+        json!({"type": "control_request", "request_id": "req_init",
+               "request": {"subtype": "initialize"}}),
+        json!({"type": "user", "session_id": "", "parent_tool_use_id": null,
+               "message": {"role": "user", "content": [{"type": "text", "text": PROMPT}]}}),
+    ];
+    let mut stdin = child.stdin.take().unwrap();
+    for l in &input {
+        std::io::Write::write_all(&mut stdin, format!("{l}\n").as_bytes()).unwrap();
+    }
+    drop(stdin);
+    let control = ok_stdout(
+        "claude -p --input-format stream-json",
+        child.wait_with_output().unwrap(),
+    );
+    write(out, CLAUDE_CONTROL, &home.stable(&control));
+}
+
+/// Records the two OpenCode files into `out`.
+fn record_opencode(out: &Path) {
+    let home = Home::new();
+    let mock = tool_run_script("write", "Wrote", "bash", &home.ws().join("hello.txt")).start();
+    std::fs::write(
+        home.ws().join("opencode.json"),
+        json!({"provider": {"anthropic": {"options": {"baseURL": format!("{}/v1", mock.base_url()), "apiKey": "test"}}},
+               "model": "anthropic/claude-sonnet-4-5"})
+        .to_string(),
+    )
+    .unwrap();
+    let run = ok_stdout(
+        "opencode run",
+        home.opencode(&["run", "--format", "json", "--auto", PROMPT])
+            .output()
+            .unwrap(),
+    );
+    let written = std::fs::read_to_string(home.ws().join("hello.txt"));
+    assert_eq!(
+        written.ok().as_deref(),
+        Some(GREETING),
+        "OpenCode wrote hello.txt"
+    );
+    let id = session_id(&run, "sessionID");
+    let export = ok_stdout(
+        "opencode export",
+        home.opencode(&["export", &id]).output().unwrap(),
+    );
+    write(out, OPENCODE_RUN, &home.stable(&run));
+    write(out, OPENCODE_EXPORT, &home.stable(&export));
+}
+
+fn write(out: &Path, rel: &str, text: &str) {
+    let p = out.join(rel);
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(&p, text).unwrap();
+}
+
+/// The shape of a recording: per JSON line its `type`/`subtype`; for an export document, per
+/// message its role and the types of its parts.
+fn shape(rel: &str, text: &str) -> Vec<String> {
+    if rel.ends_with(".json") {
+        let doc: Value = serde_json::from_str(text)
+            .unwrap_or_else(|e| panic!("{rel} is not one JSON document: {e}"));
+        return doc["messages"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{rel} has no messages array"))
+            .iter()
+            .map(|m| {
+                let parts: Vec<&str> = m["parts"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|p| p["type"].as_str())
+                    .collect();
+                format!(
+                    "{} [{}]",
+                    m["info"]["role"].as_str().unwrap_or("?"),
+                    parts.join(" ")
+                )
+            })
+            .collect();
+    }
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let v: Value = serde_json::from_str(l)
+                .unwrap_or_else(|e| panic!("{rel}: a line is not JSON ({e}): {l}"));
+            let sub = v["subtype"]
+                .as_str()
+                .map(|s| format!("/{s}"))
+                .unwrap_or_default();
+            format!("{}{sub}", v["type"].as_str().unwrap_or("?"))
+        })
+        .collect()
+}
+
+#[test]
+fn the_committed_recordings_match_what_the_pinned_clis_produce_now() {
+    let committed = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let recording = std::env::var("AISYS_RECORD_FIXTURES").is_ok_and(|v| v == "1");
+    let tmp = tempfile::tempdir().unwrap();
+    let out = if recording {
+        committed.as_path()
+    } else {
+        tmp.path()
+    };
+    std::thread::scope(|s| {
+        s.spawn(|| record_claude(out));
+        s.spawn(|| record_opencode(out));
+    });
+    for rel in [
+        CLAUDE_STREAM,
+        CLAUDE_CONTROL,
+        CLAUDE_TRANSCRIPT,
+        OPENCODE_RUN,
+        OPENCODE_EXPORT,
+    ] {
+        let now = std::fs::read_to_string(out.join(rel)).unwrap();
+        let old = std::fs::read_to_string(committed.join(rel)).unwrap_or_else(|e| {
+            panic!("tests/fixtures/{rel}: {e} (record it with scripts/record-fixtures)")
+        });
+        assert_eq!(
+            shape(rel, &old),
+            shape(rel, &now),
+            "tests/fixtures/{rel} no longer has the shape the pinned CLI gives \
+             (left: committed, right: now); re-record with scripts/record-fixtures"
+        );
+    }
+}
