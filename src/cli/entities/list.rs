@@ -125,6 +125,8 @@ fn write_table(w: &mut impl Write, out: &Output, shown: &[&Entity]) -> std::io::
         .iter()
         .map(|e| {
             let state = match (&e.hidden_by, e.enabled) {
+                // The reason is in the warning below the table and in the JSON.
+                _ if e.skipped.is_some() => "skipped".into(),
                 // The table names the winner; the path is in the JSON and in `show`.
                 (Some(by), _) => format!("hidden by {}", by.split(" (").next().unwrap_or(by)),
                 (None, true) => "active".into(),
@@ -231,6 +233,7 @@ pub fn show(ctx: &Context, args: ShowArgs) -> anyhow::Result<Exit> {
     writeln!(stdout, "scope: {}", e.scope)?;
     writeln!(stdout, "source: {}", e.source)?;
     let state = match (&e.hidden_by, e.enabled) {
+        _ if e.skipped.is_some() => format!("skipped: {}", e.skipped.as_deref().unwrap_or("")),
         (Some(by), _) => format!("hidden by {by}"),
         (None, true) => "active".into(),
         (None, false) => "disabled".into(),
@@ -244,7 +247,7 @@ pub fn show(ctx: &Context, args: ShowArgs) -> anyhow::Result<Exit> {
         EntityKind::Skill | EntityKind::Command | EntityKind::Agent
     );
     if is_markdown {
-        let text = std::fs::read_to_string(&e.path)
+        let text = entities::file::read_text(&e.path, entities::file::MAX_ENTITY_FILE)
             .with_context(|| format!("cannot read {}", e.path.display()))?;
         let doc = frontmatter::parse(&text).map_err(|err| {
             CommandError::new(
