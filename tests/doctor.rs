@@ -52,6 +52,7 @@ impl Machine {
     /// folders inside this machine); `path` is PATH.
     fn doctor(&self, args: &[&str], path: &str, env: &[(&str, &str)]) -> Output {
         Command::new(env!("CARGO_BIN_EXE_aisys"))
+            .current_dir(self.path())
             .arg("doctor")
             .args(args)
             .env_clear()
@@ -262,6 +263,26 @@ fn a_bare_machine_says_what_is_missing_and_how_to_fix_it_and_exits_1() {
         "apt-get install chromium-driver",
     );
 
+    // In a checkout where scripts/install-test-deps put Claude Code, the fix names that copy.
+    let platform = if cfg!(target_arch = "aarch64") {
+        "linux-arm64"
+    } else {
+        "linux-x64"
+    };
+    let copy = m.script(
+        &m.path().join(format!(
+            ".test-deps/node_modules/@anthropic-ai/claude-code-{platform}/claude"
+        )),
+        "echo 2.1.197",
+    );
+    let r = json(&m.doctor(&["--format", "json"], &empty_path, &env));
+    expect(
+        &r,
+        "agent claude-code",
+        "missing",
+        &format!("export AISYS_CLAUDE_BIN={}", copy.display()),
+    );
+
     let out = m.doctor(&[], &empty_path, &env);
     assert_eq!(out.status.code(), Some(1));
     let text = String::from_utf8_lossy(&out.stdout);
@@ -295,6 +316,9 @@ fn broken_bwrap_agent_and_token_are_named_with_their_fix() {
         format!("[server]\ntoken_file = \"{}\"\n", token.display()),
     )
     .unwrap();
+    // OpenCode on PATH; Modal's token in ~/.modal.toml.
+    m.script(&m.bin().join("opencode"), "echo 1.18.33");
+    std::fs::write(m.home().join(".modal.toml"), "[default]\n").unwrap();
     let path = m.bin().display().to_string();
     let env = [
         ("AISYS_CLAUDE_BIN", claude.to_str().unwrap()),
@@ -307,6 +331,8 @@ fn broken_bwrap_agent_and_token_are_named_with_their_fix() {
     expect(&r, "bubblewrap", "missing", "uid map: Permission denied");
     expect(&r, "bubblewrap", "missing", "user namespaces");
     expect(&r, "agent claude-code", "missing", "--version failed");
+    expect(&r, "agent opencode", "ok", "found by PATH");
+    expect(&r, "modal credentials", "ok", ".modal.toml exists");
     expect(&r, "model credentials", "ok", "ANTHROPIC_BASE_URL set");
     expect(&r, "data folder", "ok", "not made yet");
     assert!(!m.data().exists(), "doctor does not make the data folder");

@@ -19,7 +19,7 @@ use super::agents::binary_version;
 use super::transcript::TableFormat;
 use super::{Context, EXIT_FAILURE, EXIT_OK, Exit};
 use crate::config::{DEFAULT_BIND, Env, ProcessEnv};
-use crate::runtime::agent::resolve_binary;
+use crate::runtime::agent::{npm_package, resolve_binary};
 use crate::runtime::env::{
     BwrapEnvironment, EnvError, MODAL_AUTH_HINT, MODAL_ENV_PYTHON, MODAL_INSTALL_HINT,
 };
@@ -30,6 +30,8 @@ use crate::types::{AgentKind, SandboxKind};
 /// How long the server's address may take to accept a connection: a local server answers in
 /// microseconds, and doctor must not stall on a filtered remote port.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// Where `scripts/install-test-deps` installs the agent CLIs in a checkout of aisys.
+const TEST_DEPS: &str = ".test-deps/node_modules";
 /// How long `python3 -c "import modal"` may take: the import takes about a second; far more
 /// means a broken interpreter, which is reported rather than waited on.
 const PYTHON_TIMEOUT: Duration = Duration::from_secs(20);
@@ -264,12 +266,20 @@ fn agent_check(kind: AgentKind, data_dir: &Path) -> Check {
             let text = e.to_string();
             let detail = text.split("\n  fix: ").next().unwrap_or(&text);
             let detail = detail.trim_end_matches('.').to_string();
-            Check::new(
-                &name,
-                Status::Missing,
-                detail,
-                Some(format!("{install} (or set {})", env_var_of(kind))),
-            )
+            // In a checkout of aisys, scripts/install-test-deps may have installed it already.
+            let test_copy = std::env::current_dir()
+                .map(|d| d.join(TEST_DEPS).join(npm_package(kind).1))
+                .ok()
+                .filter(|p| p.is_file());
+            let fix = match test_copy {
+                Some(p) => format!(
+                    "export {}={} (the copy in {TEST_DEPS}), or {install}",
+                    env_var_of(kind),
+                    p.display()
+                ),
+                None => format!("{install} (or set {})", env_var_of(kind)),
+            };
+            Check::new(&name, Status::Missing, detail, Some(fix))
         }
     }
 }
