@@ -296,6 +296,7 @@ Register-ArgumentCompleter -Native -CommandName 'aisys' -ScriptBlock {
             break
         }
         'aisys;entities;validate' {
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format: one finding a line, or JSON')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Read settings from this file instead of ~/.config/aisys/config.toml')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log more on stderr: -v for info, -vv for debug, -vvv for trace')

@@ -1176,12 +1176,16 @@ _aisys() {
             return 0
             ;;
         aisys__subcmd__entities__subcmd__validate)
-            opts="-v -q -h --verbose --quiet --color --config --help"
+            opts="-v -q -h --format --verbose --quiet --color --config --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --format)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0

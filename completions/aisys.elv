@@ -273,6 +273,7 @@ set edit:completion:arg-completer[aisys] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
         }
         &'aisys;entities;validate'= {
+            cand --format 'Output format: one finding a line, or JSON'
             cand --color 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never'
             cand --config 'Read settings from this file instead of ~/.config/aisys/config.toml'
             cand -v 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'

@@ -270,6 +270,8 @@ complete -c aisys -n "__fish_aisys_using_subcommand entities; and __fish_seen_su
 complete -c aisys -n "__fish_aisys_using_subcommand entities; and __fish_seen_subcommand_from disable" -s v -l verbose -d 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
 complete -c aisys -n "__fish_aisys_using_subcommand entities; and __fish_seen_subcommand_from disable" -s q -l quiet -d 'Print only errors and the command\'s own output'
 complete -c aisys -n "__fish_aisys_using_subcommand entities; and __fish_seen_subcommand_from disable" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c aisys -n "__fish_aisys_using_subcommand entities; and __fish_seen_subcommand_from validate" -l format -d 'Output format: one finding a line, or JSON' -r -f -a "table\t''
+json\t''"
 complete -c aisys -n "__fish_aisys_using_subcommand entities; and __fish_seen_subcommand_from validate" -l color -d 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never' -r -f -a "auto\t''
 always\t''
 never\t''"

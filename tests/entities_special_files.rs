@@ -99,6 +99,30 @@ fn validate_reports_a_fifo_skill_as_an_error() {
         );
     }
 
+    let out = w.aisys_within(
+        &[
+            "entities",
+            "validate",
+            fifo.to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+        LIMIT,
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["errors"], 1, "{report:#}");
+    let finding = &report["findings"][0];
+    assert_eq!(finding["severity"], "error");
+    assert_eq!(finding["path"], fifo.display().to_string());
+    assert!(
+        finding["message"]
+            .as_str()
+            .unwrap()
+            .contains("skipped: not a regular file but a FIFO"),
+        "{finding:#}"
+    );
+
     // In a plugin, next to good files.
     let plugin = w.path().join("plugin");
     write_demo_plugin(&plugin, "demo", Some("1.0.0"));

@@ -279,12 +279,28 @@ pub fn validate(ctx: &Context, args: ValidateArgs) -> anyhow::Result<Exit> {
     let report =
         entities::validate::validate(&path).map_err(|e| CommandError::new(EXIT_USAGE, e))?;
     let mut stdout = std::io::stdout().lock();
-    for f in &report.findings {
-        writeln!(stdout, "{f}")?;
-    }
     let errors = report.errors();
     let warnings = report.findings.len() - errors;
-    if !ctx.out.quiet || errors > 0 {
+    if args.format == TableFormat::Json {
+        let checked: Vec<serde_json::Value> = report
+            .checked
+            .iter()
+            .map(|(k, p)| serde_json::json!({"kind": k, "path": p}))
+            .collect();
+        let doc = serde_json::json!({
+            "errors": errors,
+            "warnings": warnings,
+            "checked": checked,
+            "findings": report.findings,
+        });
+        serde_json::to_writer_pretty(&mut stdout, &doc)?;
+        writeln!(stdout)?;
+    } else {
+        for f in &report.findings {
+            writeln!(stdout, "{f}")?;
+        }
+    }
+    if args.format == TableFormat::Table && (!ctx.out.quiet || errors > 0) {
         let what: Vec<String> = report
             .checked
             .iter()
