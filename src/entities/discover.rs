@@ -506,7 +506,7 @@ fn scan_skills(src: &Source, dir: &Path, es: &mut Vec<Entity>, ws: &mut Vec<Warn
     // One folder: comparing names is enough, and cheaper than whole paths.
     entries.sort_by(|a, b| a.file_name().cmp(&b.file_name()));
     for d in entries {
-        // No stat first: a folder without SKILL.md is skipped when the read finds nothing.
+        // No check here: a folder without SKILL.md is skipped when the reader finds nothing.
         let file = d.join("SKILL.md");
         let stem = d
             .file_name()
