@@ -3,8 +3,9 @@
 //!
 //! Every check reuses the code the jobs themselves run (bubblewrap's detection, the agent binary
 //! lookup, the credentials check), so doctor and `aisys run` never disagree. Must not change the
-//! machine: it only looks (the data folder check writes and removes one temporary file), and it
-//! never prints a secret's value.
+//! machine: it only looks (the data folder check writes and removes one temporary file, and a
+//! working bubblewrap leaves the same marker `aisys run` leaves), and it never prints a secret's
+//! value.
 
 use std::io::Write;
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
