@@ -47,7 +47,10 @@ fn list_shows_a_fifo_skill_as_skipped_with_its_reason() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let table = text(&out.stdout);
     let row = table.lines().find(|l| l.contains("pipe")).unwrap_or("");
-    assert!(row.contains("skipped"), "{table}");
+    assert!(
+        row.contains("skipped") && row.contains("not a regular file but a FIFO"),
+        "{table}"
+    );
     assert!(text(&out.stderr).contains("FIFO"), "{}", text(&out.stderr));
 
     // --strict fails on it, as on any warning.

@@ -132,7 +132,13 @@ fn write_table(w: &mut impl Write, out: &Output, shown: &[&Entity]) -> std::io::
                 (None, true) => "active".into(),
                 (None, false) => "disabled".into(),
             };
-            let mut desc: String = e.description.clone().unwrap_or_default().replace('\n', " ");
+            // A skipped entry has no description: its reason takes the place.
+            let mut desc: String = e
+                .skipped
+                .clone()
+                .or_else(|| e.description.clone())
+                .unwrap_or_default()
+                .replace('\n', " ");
             if desc.chars().count() > TABLE_DESCRIPTION_CHARS {
                 desc = desc
                     .chars()
