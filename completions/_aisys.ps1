@@ -38,6 +38,7 @@ Register-ArgumentCompleter -Native -CommandName 'aisys' -ScriptBlock {
             [CompletionResult]::new('entities', 'entities', [CompletionResultType]::ParameterValue, 'Find, inspect and install Claude Code plugins, skills, commands, agents and marketplaces')
             [CompletionResult]::new('agents', 'agents', [CompletionResultType]::ParameterValue, 'Show and install the coding agents aisys can run')
             [CompletionResult]::new('sandboxes', 'sandboxes', [CompletionResultType]::ParameterValue, 'Show or remove aisys''s sandboxes on Modal')
+            [CompletionResult]::new('doctor', 'doctor', [CompletionResultType]::ParameterValue, 'Check that this machine can run agents, and say how to fix what it lacks')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a completion script for your shell')
             [CompletionResult]::new('generate', 'generate', [CompletionResultType]::ParameterValue, 'Write the generated reference files')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -296,6 +297,7 @@ Register-ArgumentCompleter -Native -CommandName 'aisys' -ScriptBlock {
             break
         }
         'aisys;entities;validate' {
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format: one finding a line, or JSON')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Read settings from this file instead of ~/.config/aisys/config.toml')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log more on stderr: -v for info, -vv for debug, -vvv for trace')
@@ -555,6 +557,18 @@ Register-ArgumentCompleter -Native -CommandName 'aisys' -ScriptBlock {
         'aisys;sandboxes;help;help' {
             break
         }
+        'aisys;doctor' {
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Read settings from this file instead of ~/.config/aisys/config.toml')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log more on stderr: -v for info, -vv for debug, -vvv for trace')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Log more on stderr: -v for info, -vv for debug, -vvv for trace')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors and the command''s own output')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only errors and the command''s own output')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
         'aisys;completions' {
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Read settings from this file instead of ~/.config/aisys/config.toml')
@@ -627,6 +641,7 @@ Register-ArgumentCompleter -Native -CommandName 'aisys' -ScriptBlock {
             [CompletionResult]::new('entities', 'entities', [CompletionResultType]::ParameterValue, 'Find, inspect and install Claude Code plugins, skills, commands, agents and marketplaces')
             [CompletionResult]::new('agents', 'agents', [CompletionResultType]::ParameterValue, 'Show and install the coding agents aisys can run')
             [CompletionResult]::new('sandboxes', 'sandboxes', [CompletionResultType]::ParameterValue, 'Show or remove aisys''s sandboxes on Modal')
+            [CompletionResult]::new('doctor', 'doctor', [CompletionResultType]::ParameterValue, 'Check that this machine can run agents, and say how to fix what it lacks')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a completion script for your shell')
             [CompletionResult]::new('generate', 'generate', [CompletionResultType]::ParameterValue, 'Write the generated reference files')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -727,6 +742,9 @@ Register-ArgumentCompleter -Native -CommandName 'aisys' -ScriptBlock {
             break
         }
         'aisys;help;sandboxes;prune' {
+            break
+        }
+        'aisys;help;doctor' {
             break
         }
         'aisys;help;completions' {

@@ -25,6 +25,9 @@ _aisys() {
             aisys,completions)
                 cmd="aisys__subcmd__completions"
                 ;;
+            aisys,doctor)
+                cmd="aisys__subcmd__doctor"
+                ;;
             aisys,entities)
                 cmd="aisys__subcmd__entities"
                 ;;
@@ -187,6 +190,9 @@ _aisys() {
             aisys__subcmd__help,completions)
                 cmd="aisys__subcmd__help__subcmd__completions"
                 ;;
+            aisys__subcmd__help,doctor)
+                cmd="aisys__subcmd__help__subcmd__doctor"
+                ;;
             aisys__subcmd__help,entities)
                 cmd="aisys__subcmd__help__subcmd__entities"
                 ;;
@@ -320,7 +326,7 @@ _aisys() {
 
     case "${cmd}" in
         aisys)
-            opts="-v -q -h -V --verbose --quiet --color --config --help --version serve chat run transcript entities agents sandboxes completions generate help"
+            opts="-v -q -h -V --verbose --quiet --color --config --help --version serve chat run transcript entities agents sandboxes doctor completions generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -520,6 +526,32 @@ _aisys() {
                 return 0
             fi
             case "${prev}" in
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aisys__subcmd__doctor)
+            opts="-v -q -h --format --verbose --quiet --color --config --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --format)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -1144,12 +1176,16 @@ _aisys() {
             return 0
             ;;
         aisys__subcmd__entities__subcmd__validate)
-            opts="-v -q -h --verbose --quiet --color --config --help"
+            opts="-v -q -h --format --verbose --quiet --color --config --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --format)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -1296,7 +1332,7 @@ _aisys() {
             return 0
             ;;
         aisys__subcmd__help)
-            opts="serve chat run transcript entities agents sandboxes completions generate help"
+            opts="serve chat run transcript entities agents sandboxes doctor completions generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1366,6 +1402,20 @@ _aisys() {
             return 0
             ;;
         aisys__subcmd__help__subcmd__completions)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aisys__subcmd__help__subcmd__doctor)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

@@ -35,6 +35,7 @@ set edit:completion:arg-completer[aisys] = {|@words|
             cand entities 'Find, inspect and install Claude Code plugins, skills, commands, agents and marketplaces'
             cand agents 'Show and install the coding agents aisys can run'
             cand sandboxes 'Show or remove aisys''s sandboxes on Modal'
+            cand doctor 'Check that this machine can run agents, and say how to fix what it lacks'
             cand completions 'Print a completion script for your shell'
             cand generate 'Write the generated reference files'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -273,6 +274,7 @@ set edit:completion:arg-completer[aisys] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
         }
         &'aisys;entities;validate'= {
+            cand --format 'Output format: one finding a line, or JSON'
             cand --color 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never'
             cand --config 'Read settings from this file instead of ~/.config/aisys/config.toml'
             cand -v 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
@@ -492,6 +494,17 @@ set edit:completion:arg-completer[aisys] = {|@words|
         }
         &'aisys;sandboxes;help;help'= {
         }
+        &'aisys;doctor'= {
+            cand --format 'Output format'
+            cand --color 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never'
+            cand --config 'Read settings from this file instead of ~/.config/aisys/config.toml'
+            cand -v 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
+            cand --verbose 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
+            cand -q 'Print only errors and the command''s own output'
+            cand --quiet 'Print only errors and the command''s own output'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
         &'aisys;completions'= {
             cand --color 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never'
             cand --config 'Read settings from this file instead of ~/.config/aisys/config.toml'
@@ -556,6 +569,7 @@ set edit:completion:arg-completer[aisys] = {|@words|
             cand entities 'Find, inspect and install Claude Code plugins, skills, commands, agents and marketplaces'
             cand agents 'Show and install the coding agents aisys can run'
             cand sandboxes 'Show or remove aisys''s sandboxes on Modal'
+            cand doctor 'Check that this machine can run agents, and say how to fix what it lacks'
             cand completions 'Print a completion script for your shell'
             cand generate 'Write the generated reference files'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -630,6 +644,8 @@ set edit:completion:arg-completer[aisys] = {|@words|
         &'aisys;help;sandboxes;list'= {
         }
         &'aisys;help;sandboxes;prune'= {
+        }
+        &'aisys;help;doctor'= {
         }
         &'aisys;help;completions'= {
         }

@@ -327,6 +327,37 @@ fn failed_clone_keeps_the_previous_state() {
 }
 
 #[test]
+fn a_ref_that_looks_like_an_option_is_refused_and_never_run() {
+    let w = World::new();
+    let repo = w.path().join("repo");
+    write_marketplace(&repo, "git-market", &[("demo", None)]);
+    commit_all(&repo);
+    let url = format!("file://{}", repo.display());
+    let pwned = w.path().join("pwned");
+    let evil = format!("--upload-pack=touch {};git-upload-pack", pwned.display());
+
+    let err = fails(
+        &w.aisys(&["entities", "marketplace", "add", &format!("{url}#{evil}")]),
+        3,
+        "begins with `-`",
+    );
+    assert!(err.contains(&evil), "names the ref: {err}");
+
+    // A hand-edited record: `update` must neither run it nor pass it to git as an option.
+    ok(&w.aisys(&["entities", "marketplace", "add", &url]));
+    let known = w.claude.join("plugins/known_marketplaces.json");
+    let mut doc = read_json(&known);
+    doc["git-market"]["source"]["ref"] = evil.clone().into();
+    write(&known, &doc.to_string());
+    fails(
+        &w.aisys(&["entities", "marketplace", "update", "git-market"]),
+        3,
+        "begins with `-`",
+    );
+    assert!(!pwned.exists(), "git ran the ref as --upload-pack");
+}
+
+#[test]
 fn unknown_keys_are_kept_and_broken_json_is_not_overwritten() {
     let w = World::new();
     write(

@@ -126,7 +126,7 @@ fn list(ctx: &Context, args: AgentsListArgs) -> anyhow::Result<Exit> {
 }
 
 /// Runs `<binary> --version` and returns its first word that looks like a version.
-fn binary_version(path: &Path) -> Result<String, String> {
+pub(crate) fn binary_version(path: &Path) -> Result<String, String> {
     let mut child = std::process::Command::new(path)
         .arg("--version")
         .stdin(Stdio::null())

@@ -106,13 +106,23 @@ pub struct PluginArgs {
 
 /// Check a plugin, skill, command or agent the way its author needs.
 #[derive(Debug, Args)]
-#[command(after_help = "Examples:
+#[command(
+    after_help = "JSON (--format json): {\"errors\": n, \"warnings\": n, \"checked\": [{\"kind\",
+\"path\"}], \"findings\": [{\"severity\": \"error\"|\"warning\", \"path\", \"line\", \"field\",
+\"message\"}]}; the exit status is the same as for the lines (3 when there is an error).
+
+Examples:
   aisys entities validate ./my-plugin
-  aisys entities validate .claude/skills/pdf/SKILL.md")]
+  aisys entities validate .claude/skills/pdf/SKILL.md
+  aisys entities validate ./my-plugin --format json"
+)]
 pub struct ValidateArgs {
     /// The plugin folder or entity file (default: the current folder).
     #[arg(value_name = "PATH")]
     pub path: Option<PathBuf>,
+    /// Output format: one finding a line, or JSON.
+    #[arg(long, value_enum, default_value_t = TableFormat::Table, value_name = "FORMAT")]
+    pub format: TableFormat,
 }
 
 /// Add, list, update and remove plugin marketplaces.

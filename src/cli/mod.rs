@@ -5,7 +5,7 @@
 //! the core needs: a command parses, resolves settings, calls the core and prints.
 //!
 //! Exit codes (also in `aisys --help`):
-//! 0 success · 1 failure (e.g. the agent's turn failed) · 2 usage error or missing input · 3 bad input data, or a sandbox or agent that could not start ·
+//! 0 success · 1 failure (e.g. the agent's turn failed, or `doctor` found the machine not ready) · 2 usage error or missing input · 3 bad input data, or a sandbox or agent that could not start ·
 //! 124 timeout · 130 interrupted.
 
 use std::path::PathBuf;
@@ -17,6 +17,7 @@ use crate::config::{Config, ProcessEnv};
 pub mod agents;
 pub mod chat;
 pub mod completions;
+pub mod doctor;
 pub mod entities;
 pub mod generate;
 pub mod output;
@@ -66,7 +67,7 @@ impl CommandError {
 const EXIT_CODES_HELP: &str = "\
 Exit status:
   0    success
-  1    failure (for `run`: the agent's turn failed)
+  1    failure (for `run`: the agent's turn failed; for `doctor`: not ready)
   2    usage error, or missing input
   3    bad input data, or a sandbox or agent that could not start
   124  a time limit ran out
@@ -87,6 +88,7 @@ Config file keys (config.toml): agent, sandbox, model, data_dir, and in [server]
 token_file, max_sessions.
 
 Examples:
+  aisys doctor
   aisys run \"add a README\" --workspace ./myproject
   aisys serve
   aisys chat
@@ -150,6 +152,7 @@ pub enum Command {
     Agents(agents::AgentsCommand),
     #[command(subcommand)]
     Sandboxes(sandboxes::SandboxesCommand),
+    Doctor(doctor::DoctorArgs),
     Completions(completions::CompletionsArgs),
     #[command(subcommand, hide = true)]
     Generate(generate::GenerateCommand),
@@ -189,6 +192,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
         Command::Entities(cmd) => entities::run(&ctx, cmd),
         Command::Agents(cmd) => agents::run(&ctx, cmd),
         Command::Sandboxes(cmd) => sandboxes::run(&ctx, cmd),
+        Command::Doctor(args) => doctor::run(&ctx, args),
         Command::Completions(_) | Command::Generate(_) => unreachable!("handled above"),
     }
 }

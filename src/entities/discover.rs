@@ -23,6 +23,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
+use super::file;
 use super::frontmatter::{self, Document};
 use super::layout::{self, ClaudeHome};
 use super::{Entity, EntityKind, Scope, Warning};
@@ -261,7 +262,7 @@ fn scan_parallel(sources: &[Source]) -> Vec<Scanned> {
 }
 
 fn read_json_warn(path: &Path, warnings: &mut Vec<Warning>) -> Option<Value> {
-    match layout::read_json(path) {
+    match layout::read_json(path, file::MAX_STATE_FILE) {
         Ok(v) => v,
         Err(w) => {
             warnings.push(w);
@@ -302,7 +303,7 @@ fn plugin_sources(
             .and_then(|k| k.load_root(plugin_name))
             .unwrap_or_else(|| rec.install_path.clone());
         let manifest_path = root.join(".claude-plugin/plugin.json");
-        let manifest = match layout::read_json(&manifest_path) {
+        let manifest = match layout::read_json(&manifest_path, file::MAX_ENTITY_FILE) {
             Ok(Some(Value::Object(m))) => m,
             Ok(Some(_)) => {
                 inv.warnings.push(Warning {
@@ -350,6 +351,7 @@ fn plugin_sources(
                 .map(String::from),
             enabled: on,
             hidden_by: None,
+            skipped: None,
             fields,
         });
         out.push(Source {
@@ -424,7 +426,7 @@ fn scan_source(src: &Source) -> (Vec<Entity>, Vec<Warning>) {
         let mut ranked = Vec::new();
         let hooks_file = src.root.join("hooks/hooks.json");
         let manifest_file = src.root.join(".claude-plugin/plugin.json");
-        match layout::read_json(&hooks_file) {
+        match layout::read_json(&hooks_file, file::MAX_ENTITY_FILE) {
             Ok(Some(doc)) => push_hooks(&doc, Scope::Plugin, &hooks_file, Some(p), &mut ranked, 0),
             Ok(None) => {}
             Err(w) => ws.push(w),
@@ -436,7 +438,7 @@ fn scan_source(src: &Source) -> (Vec<Entity>, Vec<Warning>) {
             }
             // A path to another hooks file, besides hooks/hooks.json.
             Some(Value::String(rel)) => match super::names::inside(&src.root, rel) {
-                Ok(f) if f != hooks_file => match layout::read_json(&f) {
+                Ok(f) if f != hooks_file => match layout::read_json(&f, file::MAX_ENTITY_FILE) {
                     Ok(Some(doc)) => push_hooks(&doc, Scope::Plugin, &f, Some(p), &mut ranked, 0),
                     Ok(None) => {}
                     Err(w) => ws.push(w),
@@ -451,7 +453,7 @@ fn scan_source(src: &Source) -> (Vec<Entity>, Vec<Warning>) {
             _ => {}
         }
         let mcp_file = src.root.join(".mcp.json");
-        match layout::read_json(&mcp_file) {
+        match layout::read_json(&mcp_file, file::MAX_ENTITY_FILE) {
             Ok(Some(doc)) => push_mcp(
                 &doc,
                 Scope::Plugin,
@@ -476,7 +478,7 @@ fn scan_source(src: &Source) -> (Vec<Entity>, Vec<Warning>) {
                 );
             }
             Some(Value::String(rel)) => match super::names::inside(&src.root, rel) {
-                Ok(f) => match layout::read_json(&f) {
+                Ok(f) => match layout::read_json(&f, file::MAX_ENTITY_FILE) {
                     Ok(Some(doc)) => {
                         push_mcp(&doc, Scope::Plugin, &f, Some(p), &mut ranked, PLUGIN_RANK)
                     }
@@ -504,7 +506,7 @@ fn scan_skills(src: &Source, dir: &Path, es: &mut Vec<Entity>, ws: &mut Vec<Warn
     // One folder: comparing names is enough, and cheaper than whole paths.
     entries.sort_by(|a, b| a.file_name().cmp(&b.file_name()));
     for d in entries {
-        // No stat first: a folder without SKILL.md is skipped when the read finds nothing.
+        // No check here: a folder without SKILL.md is skipped when the reader finds nothing.
         let file = d.join("SKILL.md");
         let stem = d
             .file_name()
@@ -583,15 +585,22 @@ fn read_entity(
     default_name: &str,
     ws: &mut Vec<Warning>,
 ) -> Option<Entity> {
-    let text = match read_text(file) {
+    let text = match file::read_text(file, file::MAX_ENTITY_FILE) {
         Ok(t) => t,
-        Err(e)
-            if matches!(
-                e.kind(),
-                std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
-            ) =>
-        {
-            return None;
+        Err(e) if e.is_missing() => return None,
+        // Listed, so that it is seen, and as a warning, so that `--strict` fails on it.
+        Err(e) if e.is_skipped() => {
+            let reason = e.to_string();
+            ws.push(Warning {
+                path: file.into(),
+                line: None,
+                message: format!("skipped: {reason}"),
+            });
+            let mut skipped =
+                make_entity(src, kind, default_name.to_string(), file, None, Map::new());
+            skipped.enabled = false;
+            skipped.skipped = Some(reason);
+            return Some(skipped);
         }
         Err(e) => {
             ws.push(Warning {
@@ -643,37 +652,6 @@ fn read_entity(
     Some(make_entity(src, kind, name, file, description, doc.fields))
 }
 
-/// Size of the per-thread read buffer: most entity files are far smaller, so one `read` gets the
-/// whole file; larger ones grow it.
-const READ_BUFFER: usize = 64 * 1024;
-
-thread_local! {
-    static BUFFER: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0u8; READ_BUFFER]);
-}
-
-/// Reads a text file in as few system calls as possible (open, read, close): no size query first,
-/// and a short read of a regular file is its end. Thousands of files are read per listing, and
-/// on a virtual machine each system call costs microseconds.
-fn read_text(path: &Path) -> std::io::Result<String> {
-    use std::io::Read;
-    let mut f = std::fs::File::open(path)?;
-    BUFFER.with(|b| {
-        let mut buf = b.borrow_mut();
-        let mut len = 0;
-        loop {
-            let n = f.read(&mut buf[len..])?;
-            len += n;
-            if n == 0 || len < buf.len() {
-                break;
-            }
-            let grown = buf.len() * 2;
-            buf.resize(grown, 0);
-        }
-        String::from_utf8(buf[..len].to_vec())
-            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
-    })
-}
-
 /// Claude Code falls back to the first line of the body when a skill or command has no
 /// description.
 fn first_paragraph(doc: &Document<'_>) -> Option<String> {
@@ -705,6 +683,7 @@ fn make_entity(
         description,
         enabled,
         hidden_by: None,
+        skipped: None,
         fields,
     }
 }
@@ -787,6 +766,7 @@ fn push_hooks(
                     description: (!commands.is_empty()).then(|| commands.join("; ")),
                     enabled,
                     hidden_by: None,
+                    skipped: None,
                     fields: g.as_object().cloned().unwrap_or_default(),
                 },
                 (0, depth, 0),
@@ -841,6 +821,7 @@ fn push_mcp(
                 description: desc,
                 enabled,
                 hidden_by: None,
+                skipped: None,
                 fields: cfg.as_object().cloned().unwrap_or_default(),
             },
             rank,
@@ -964,6 +945,7 @@ impl Known {
             description,
             enabled: true,
             hidden_by: None,
+            skipped: None,
             fields,
         }
     }
@@ -982,7 +964,10 @@ fn read_marketplaces(home: &ClaudeHome, warnings: &mut Vec<Warning>) -> Vec<Know
             .and_then(Value::as_str)
             .map(PathBuf::from)
             .unwrap_or_default();
-        let manifest = match layout::read_json(&location.join(".claude-plugin/marketplace.json")) {
+        let manifest = match layout::read_json(
+            &location.join(".claude-plugin/marketplace.json"),
+            file::MAX_ENTITY_FILE,
+        ) {
             Ok(Some(Value::Object(m))) => m,
             Ok(_) => Map::new(),
             Err(w) => {

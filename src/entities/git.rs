@@ -141,6 +141,7 @@ pub fn clone(
     let dest_s = dest.to_string_lossy().into_owned();
     let mut args = vec!["clone", "--quiet"];
     if let Some(r) = reference {
+        check_ref(r)?;
         args.extend(["--branch", r]);
     }
     args.extend(["--", url, &dest_s]);
@@ -152,9 +153,11 @@ pub fn clone(
 pub fn update(dir: &Path, reference: Option<&str>, progress: Progress) -> Result<(), EntityError> {
     let what = format!("Updating {}", dir.display());
     let target = reference.unwrap_or("HEAD");
+    check_ref(target)?;
+    // `--` ends the options: a ref is never read as one, whatever `check_ref` lets through.
     run(
         Some(dir),
-        &["fetch", "--quiet", "origin", target],
+        &["fetch", "--quiet", "--", "origin", target],
         progress,
         &what,
     )?;
@@ -164,6 +167,18 @@ pub fn update(dir: &Path, reference: Option<&str>, progress: Progress) -> Result
         progress,
         &what,
     )?;
+    Ok(())
+}
+
+/// Refuses a branch, tag or commit that git would read as an option (`--upload-pack=...` runs a
+/// command): a marketplace's `ref` comes from a source string or a hand-edited record.
+pub fn check_ref(reference: &str) -> Result<(), EntityError> {
+    if reference.starts_with('-') {
+        return Err(EntityError::Invalid(format!(
+            "git ref `{reference}` begins with `-`, which git would read as an option; give a \
+             branch, tag or commit name (e.g. `owner/repo#main`)"
+        )));
+    }
     Ok(())
 }
 

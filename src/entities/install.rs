@@ -11,11 +11,11 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value, json};
 
-use super::EntityError;
 use super::git::{self, Progress};
 use super::layout::{self, ClaudeHome, INSTALLED_PLUGINS_VERSION};
 use super::names::{self, check_name};
 use super::store::{self, HomeLock, object_at, update_json};
+use super::{EntityError, file};
 
 /// Name prefix of the staging folders (inside `plugins/cache/` and `plugins/marketplaces/`, so
 /// that the final rename stays on one filesystem).
@@ -202,7 +202,7 @@ fn clone_url(source: &Value) -> Option<(String, Option<String>)> {
 /// Reads `<dir>/.claude-plugin/marketplace.json` and checks its name.
 pub fn read_marketplace(dir: &Path) -> Result<(String, Map<String, Value>), EntityError> {
     let path = dir.join(".claude-plugin/marketplace.json");
-    let doc = match store::read_for_update(&path, Value::Null)? {
+    let doc = match store::read_for_update(&path, Value::Null, file::MAX_ENTITY_FILE)? {
         Value::Null => {
             return Err(EntityError::NotFound(format!(
                 "{}: missing; a marketplace needs .claude-plugin/marketplace.json with a name and plugins",
@@ -254,7 +254,11 @@ impl Manager {
     }
 
     fn known(&self) -> Result<Map<String, Value>, EntityError> {
-        match store::read_for_update(&self.home.known_marketplaces(), json!({}))? {
+        match store::read_for_update(
+            &self.home.known_marketplaces(),
+            json!({}),
+            file::MAX_STATE_FILE,
+        )? {
             Value::Object(m) => Ok(m),
             _ => Err(EntityError::Invalid(format!(
                 "{}: must be a JSON object",
@@ -414,7 +418,11 @@ impl Manager {
         self.check_writable(&InstallScope::User)?;
         let suffix = format!("@{name}");
         // The projects its plugins were installed for: their settings lose the plugins too.
-        let installed = store::read_for_update(&self.home.installed_plugins(), empty_installed())?;
+        let installed = store::read_for_update(
+            &self.home.installed_plugins(),
+            empty_installed(),
+            file::MAX_STATE_FILE,
+        )?;
         let mut projects: Vec<PathBuf> = installed
             .get("plugins")
             .and_then(Value::as_object)
@@ -440,7 +448,7 @@ impl Manager {
             .filter(|f| f.is_file())
             .collect();
         for f in &project_settings {
-            store::read_for_update(f, json!({}))?;
+            store::read_for_update(f, json!({}), file::MAX_STATE_FILE)?;
         }
         // Files and keys that are not there stay absent, as with Claude Code.
         let installed = self.home.installed_plugins();
@@ -586,11 +594,14 @@ impl Manager {
                 escaping.join(", ")
             )));
         }
-        let plugin_manifest =
-            match store::read_for_update(&src.join(".claude-plugin/plugin.json"), Value::Null)? {
-                Value::Object(m) => m,
-                _ => Map::new(),
-            };
+        let plugin_manifest = match store::read_for_update(
+            &src.join(".claude-plugin/plugin.json"),
+            Value::Null,
+            file::MAX_ENTITY_FILE,
+        )? {
+            Value::Object(m) => m,
+            _ => Map::new(),
+        };
         let version = plugin_manifest
             .get("version")
             .or_else(|| entry.get("version"))
@@ -707,7 +718,11 @@ impl Manager {
     pub fn set_enabled(&self, id: &str, scope: &InstallScope, on: bool) -> Result<(), EntityError> {
         parse_id(id)?;
         let _lock = self.lock()?;
-        let installed = store::read_for_update(&self.home.installed_plugins(), empty_installed())?;
+        let installed = store::read_for_update(
+            &self.home.installed_plugins(),
+            empty_installed(),
+            file::MAX_STATE_FILE,
+        )?;
         if installed.get("plugins").and_then(|p| p.get(id)).is_none() {
             return Err(EntityError::NotFound(format!(
                 "plugin `{id}` is not installed; install it first with `aisys entities install {id}`"
@@ -729,12 +744,16 @@ impl Manager {
     fn check_writable(&self, scope: &InstallScope) -> Result<(), EntityError> {
         let installed = self.home.installed_plugins();
         check_installed_version(
-            &store::read_for_update(&installed, empty_installed())?,
+            &store::read_for_update(&installed, empty_installed(), file::MAX_STATE_FILE)?,
             &installed,
         )?;
-        store::read_for_update(&self.home.known_marketplaces(), json!({}))?;
-        store::read_for_update(&self.home.settings(), json!({}))?;
-        store::read_for_update(&self.settings_of(scope), json!({}))?;
+        store::read_for_update(
+            &self.home.known_marketplaces(),
+            json!({}),
+            file::MAX_STATE_FILE,
+        )?;
+        store::read_for_update(&self.home.settings(), json!({}), file::MAX_STATE_FILE)?;
+        store::read_for_update(&self.settings_of(scope), json!({}), file::MAX_STATE_FILE)?;
         Ok(())
     }
 
@@ -873,8 +892,16 @@ fn copy_tree(src: &Path, dest: &Path, progress: Progress, what: &str) -> Result<
             let r = rel.join(e.file_name());
             if ft.is_dir() {
                 dirs.push(r);
-            } else {
+            } else if ft.is_file() || ft.is_symlink() {
                 files.push((r, ft.is_symlink()));
+            } else {
+                // Copying a FIFO blocks, a device never ends: refused before anything is copied.
+                return Err(EntityError::Unsafe(format!(
+                    "{}: {}, not a regular file; a plugin may hold only files, folders and \
+                     symlinks: remove it from the plugin",
+                    e.path().display(),
+                    file::describe(ft)
+                )));
             }
         }
     }
@@ -890,12 +917,25 @@ fn copy_tree(src: &Path, dest: &Path, progress: Progress, what: &str) -> Result<
             let target = std::fs::read_link(&from).map_err(|e| EntityError::io(&from, e))?;
             std::os::unix::fs::symlink(&target, &to).map_err(|e| EntityError::io(&to, e))?;
         } else {
-            std::fs::copy(&from, &to).map_err(|e| EntityError::io(&from, e))?;
+            copy_file(&from, &to)?;
         }
         pb.inc(1);
     }
     pb.finish_and_clear();
     Ok(())
+}
+
+/// Copies one regular file with its permissions (a hook script stays executable), opened through
+/// [`file::open_regular`] so that a FIFO swapped in after the walk cannot block the copy.
+fn copy_file(from: &Path, to: &Path) -> Result<(), EntityError> {
+    let (mut src, meta) = file::open_regular(from).map_err(|source| EntityError::Read {
+        path: from.to_path_buf(),
+        source,
+    })?;
+    let mut dest = std::fs::File::create(to).map_err(|e| EntityError::io(to, e))?;
+    std::io::copy(&mut src, &mut dest).map_err(|e| EntityError::io(from, e))?;
+    dest.set_permissions(meta.permissions())
+        .map_err(|e| EntityError::io(to, e))
 }
 
 #[cfg(test)]

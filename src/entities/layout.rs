@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::Warning;
+use super::{Warning, file};
 
 /// The version of `installed_plugins.json` this module reads and writes.
 pub const INSTALLED_PLUGINS_VERSION: u64 = 2;
@@ -81,16 +81,22 @@ pub struct InstallRecord {
     pub project_path: Option<PathBuf>,
 }
 
-/// Reads a JSON file; a missing file is `Ok(None)`, a bad one a warning with its line.
-pub fn read_json(path: &Path) -> Result<Option<Value>, Warning> {
-    let text = match std::fs::read_to_string(path) {
+/// Reads a JSON file of at most `limit` bytes (see [`file`]); a missing file is `Ok(None)`, a bad
+/// one (or one that is not a regular file) a warning with its line.
+pub fn read_json(path: &Path, limit: u64) -> Result<Option<Value>, Warning> {
+    let text = match file::read_text(path, limit) {
         Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) if e.is_missing() => return Ok(None),
         Err(e) => {
+            let what = if e.is_skipped() {
+                "skipped"
+            } else {
+                "cannot read"
+            };
             return Err(Warning {
                 path: path.into(),
                 line: None,
-                message: format!("cannot read: {e}"),
+                message: format!("{what}: {e}"),
             });
         }
     };

@@ -5,7 +5,8 @@
 //! `discover` reads every scope and applies Claude Code's precedence; `frontmatter` parses the
 //! YAML header of skill, command and agent files; `layout` knows Claude Code's plugin records;
 //! `store` rewrites JSON files atomically under a lock; `install` adds marketplaces and installs
-//! plugins the way `claude plugin` does; `validate` checks what an author wrote.
+//! plugins the way `claude plugin` does; `validate` checks what an author wrote; `file` is the one
+//! reader of their files (regular files only, within a size limit).
 //!
 //! Must not write outside its target roots: the Claude home, a project's `.claude/`, and nothing
 //! else. Names that could escape a root (`/`, `..`, absolute paths) and symlinks that leave a
@@ -17,6 +18,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 pub mod discover;
+pub mod file;
 pub mod frontmatter;
 pub mod git;
 pub mod install;
@@ -119,6 +121,10 @@ pub struct Entity {
     pub enabled: bool,
     /// The entity that wins over this one, as `scope kind/name (path)`; None when it is active.
     pub hidden_by: Option<String>,
+    /// Why its file was left unread (a FIFO, a device, over the size limit); such an entry is
+    /// listed so that it is seen, and counts as disabled.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<String>,
     /// Every frontmatter field (or manifest / config object), as read.
     #[serde(skip_serializing_if = "serde_json::Map::is_empty")]
     pub fields: serde_json::Map<String, serde_json::Value>,
@@ -173,6 +179,13 @@ pub enum EntityError {
         path: PathBuf,
         #[source]
         source: std::io::Error,
+    },
+    /// A file that is not a regular file, is over its size limit, or could not be read.
+    #[error("{path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: file::ReadError,
     },
     #[error("{path}:{line}: invalid JSON: {message}; fix the file or remove it")]
     BadJson {

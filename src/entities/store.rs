@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::EntityError;
+use super::{EntityError, file};
 
 /// How long to wait for another aisys to finish changing the same Claude home before giving up
 /// (an install with a clone can take a while; longer than this means a stuck process).
@@ -74,12 +74,18 @@ impl HomeLock {
     }
 }
 
-/// Reads a JSON file for changing it: missing or empty is `default`, invalid is an error.
-pub fn read_for_update(path: &Path, default: Value) -> Result<Value, EntityError> {
-    let text = match std::fs::read_to_string(path) {
+/// Reads a JSON file of at most `limit` bytes (see [`file`]) for changing it: missing or empty is
+/// `default`; invalid, or not a regular file, is an error.
+pub fn read_for_update(path: &Path, default: Value, limit: u64) -> Result<Value, EntityError> {
+    let text = match file::read_text(path, limit) {
         Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(default),
-        Err(e) => return Err(EntityError::io(path, e)),
+        Err(e) if e.is_missing() => return Ok(default),
+        Err(source) => {
+            return Err(EntityError::Read {
+                path: path.to_path_buf(),
+                source,
+            });
+        }
     };
     if text.trim().is_empty() {
         return Ok(default);
@@ -99,7 +105,7 @@ pub fn update_json<T>(
     default: Value,
     change: impl FnOnce(&mut Value) -> Result<T, EntityError>,
 ) -> Result<T, EntityError> {
-    let mut doc = read_for_update(path, default)?;
+    let mut doc = read_for_update(path, default, file::MAX_STATE_FILE)?;
     if !doc.is_object() {
         return Err(EntityError::Invalid(format!(
             "{}: expected a JSON object at the top; fix or remove the file",

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value};
 
 use super::frontmatter::{self, Document, json_type};
-use super::{EntityKind, layout, names};
+use super::{EntityKind, file, layout, names};
 
 /// Longest skill name the Agent Skills format allows.
 pub const MAX_SKILL_NAME: usize = 64;
@@ -100,14 +100,14 @@ pub fn validate(path: &Path) -> Result<Report, String> {
     if path.is_dir() {
         let plugin = path.join(".claude-plugin/plugin.json");
         let market = path.join(".claude-plugin/marketplace.json");
-        if market.is_file() {
+        if market.exists() {
             check_marketplace(path, &mut r);
         }
-        if plugin.is_file() || (!market.is_file() && has_components(path)) {
+        if plugin.exists() || (!market.exists() && has_components(path)) {
             check_plugin(path, &mut r);
-        } else if path.join("SKILL.md").is_file() {
+        } else if path.join("SKILL.md").exists() {
             check_markdown(&path.join("SKILL.md"), EntityKind::Skill, &mut r);
-        } else if !market.is_file() {
+        } else if !market.exists() {
             return Err(format!(
                 "{}: not a plugin (no .claude-plugin/plugin.json), marketplace or skill folder (no SKILL.md)",
                 path.display()
@@ -141,7 +141,7 @@ fn kind_of_file(path: &Path) -> EntityKind {
 }
 
 fn read_object(path: &Path, r: &mut Report) -> Option<Map<String, Value>> {
-    match layout::read_json(path) {
+    match layout::read_json(path, file::MAX_ENTITY_FILE) {
         Ok(Some(Value::Object(m))) => Some(m),
         Ok(Some(other)) => {
             r.add(
@@ -176,7 +176,7 @@ fn is_kebab(s: &str) -> bool {
 fn check_plugin(dir: &Path, r: &mut Report) {
     let path = dir.join(".claude-plugin/plugin.json");
     r.checked.push(("plugin".into(), dir.to_path_buf()));
-    let manifest = if path.is_file() {
+    let manifest = if path.exists() {
         read_object(&path, r)
     } else {
         r.add(
@@ -189,7 +189,7 @@ fn check_plugin(dir: &Path, r: &mut Report) {
         Some(Map::new())
     };
     let Some(m) = manifest else { return };
-    if path.is_file() {
+    if path.exists() {
         match m.get("name") {
             Some(Value::String(n)) => {
                 if let Err(e) = names::check_name("plugin", n) {
@@ -321,7 +321,7 @@ fn check_plugin(dir: &Path, r: &mut Report) {
         r.add(Severity::Error, dir, None, None, format!("symlink leads outside the plugin: {link}; Claude Code and aisys refuse to install it"));
     }
     let hooks = dir.join("hooks/hooks.json");
-    if hooks.is_file()
+    if hooks.exists()
         && let Some(h) = read_object(&hooks, r)
         && !h.get("hooks").is_some_and(Value::is_object)
     {
@@ -334,7 +334,7 @@ fn check_plugin(dir: &Path, r: &mut Report) {
         );
     }
     let mcp = dir.join(".mcp.json");
-    if mcp.is_file() {
+    if mcp.exists() {
         read_object(&mcp, r);
     }
     // Every component file, as Claude Code's validate does.
@@ -343,7 +343,7 @@ fn check_plugin(dir: &Path, r: &mut Report) {
         let mut ds: Vec<PathBuf> = rd
             .flatten()
             .map(|e| e.path().join("SKILL.md"))
-            .filter(|p| p.is_file())
+            .filter(|p| p.exists())
             .collect();
         ds.sort();
         files.extend(ds.into_iter().map(|p| (p, EntityKind::Skill)));
@@ -513,16 +513,15 @@ fn bool_fields(kind: EntityKind) -> &'static [&'static str] {
 
 fn check_markdown(path: &Path, kind: EntityKind, r: &mut Report) {
     r.checked.push((kind.to_string(), path.to_path_buf()));
-    let text = match std::fs::read_to_string(path) {
+    let text = match file::read_text(path, file::MAX_ENTITY_FILE) {
         Ok(t) => t,
         Err(e) => {
-            r.add(
-                Severity::Error,
-                path,
-                None,
-                None,
-                format!("cannot read: {e}"),
-            );
+            let what = if e.is_skipped() {
+                "skipped"
+            } else {
+                "cannot read"
+            };
+            r.add(Severity::Error, path, None, None, format!("{what}: {e}"));
             return;
         }
     };

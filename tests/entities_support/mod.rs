@@ -2,8 +2,10 @@
 //! against them, and plugins and marketplaces written as files and git repositories.
 #![allow(dead_code)]
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -53,6 +55,47 @@ impl World {
             .env("GIT_CONFIG_NOSYSTEM", "1")
             .env_remove("NO_COLOR");
         c
+    }
+
+    /// Runs aisys like [`World::aisys`], but kills it and fails the test when it has not finished
+    /// within `limit`: for inputs that could make it hang (a FIFO, a device).
+    pub fn aisys_within(&self, args: &[&str], limit: Duration) -> Output {
+        let mut child = self
+            .aisys_cmd(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut out_pipe = child.stdout.take().unwrap();
+        let mut err_pipe = child.stderr.take().unwrap();
+        let out_t = std::thread::spawn(move || {
+            let mut b = Vec::new();
+            let _ = out_pipe.read_to_end(&mut b);
+            b
+        });
+        let err_t = std::thread::spawn(move || {
+            let mut b = Vec::new();
+            let _ = err_pipe.read_to_end(&mut b);
+            b
+        });
+        let start = Instant::now();
+        let status = loop {
+            if let Some(s) = child.try_wait().unwrap() {
+                break s;
+            }
+            if start.elapsed() > limit {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("`aisys {}` did not finish within {limit:?}", args.join(" "));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        Output {
+            status,
+            stdout: out_t.join().unwrap(),
+            stderr: err_t.join().unwrap(),
+        }
     }
 
     /// `entities list --format json`, parsed; fails the test on a non-zero exit.
@@ -168,6 +211,17 @@ pub fn write_marketplace(dir: &Path, name: &str, plugins: &[(&str, Option<&str>)
     write(
         &dir.join(".claude-plugin/marketplace.json"),
         &serde_json::to_string_pretty(&doc).unwrap(),
+    );
+}
+
+/// Makes a FIFO (named pipe) at `path`: reading one with no writer blocks forever.
+pub fn mkfifo(path: &Path) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let made = Command::new("mkfifo").arg(path).status();
+    assert!(
+        made.is_ok_and(|s| s.success()),
+        "mkfifo {} failed; it is part of coreutils (apt-get install coreutils)",
+        path.display()
     );
 }
 

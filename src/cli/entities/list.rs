@@ -125,12 +125,20 @@ fn write_table(w: &mut impl Write, out: &Output, shown: &[&Entity]) -> std::io::
         .iter()
         .map(|e| {
             let state = match (&e.hidden_by, e.enabled) {
+                // The reason is in the warning below the table and in the JSON.
+                _ if e.skipped.is_some() => "skipped".into(),
                 // The table names the winner; the path is in the JSON and in `show`.
                 (Some(by), _) => format!("hidden by {}", by.split(" (").next().unwrap_or(by)),
                 (None, true) => "active".into(),
                 (None, false) => "disabled".into(),
             };
-            let mut desc: String = e.description.clone().unwrap_or_default().replace('\n', " ");
+            // A skipped entry has no description: its reason takes the place.
+            let mut desc: String = e
+                .skipped
+                .clone()
+                .or_else(|| e.description.clone())
+                .unwrap_or_default()
+                .replace('\n', " ");
             if desc.chars().count() > TABLE_DESCRIPTION_CHARS {
                 desc = desc
                     .chars()
@@ -231,6 +239,7 @@ pub fn show(ctx: &Context, args: ShowArgs) -> anyhow::Result<Exit> {
     writeln!(stdout, "scope: {}", e.scope)?;
     writeln!(stdout, "source: {}", e.source)?;
     let state = match (&e.hidden_by, e.enabled) {
+        _ if e.skipped.is_some() => format!("skipped: {}", e.skipped.as_deref().unwrap_or("")),
         (Some(by), _) => format!("hidden by {by}"),
         (None, true) => "active".into(),
         (None, false) => "disabled".into(),
@@ -244,7 +253,7 @@ pub fn show(ctx: &Context, args: ShowArgs) -> anyhow::Result<Exit> {
         EntityKind::Skill | EntityKind::Command | EntityKind::Agent
     );
     if is_markdown {
-        let text = std::fs::read_to_string(&e.path)
+        let text = entities::file::read_text(&e.path, entities::file::MAX_ENTITY_FILE)
             .with_context(|| format!("cannot read {}", e.path.display()))?;
         let doc = frontmatter::parse(&text).map_err(|err| {
             CommandError::new(
@@ -276,12 +285,28 @@ pub fn validate(ctx: &Context, args: ValidateArgs) -> anyhow::Result<Exit> {
     let report =
         entities::validate::validate(&path).map_err(|e| CommandError::new(EXIT_USAGE, e))?;
     let mut stdout = std::io::stdout().lock();
-    for f in &report.findings {
-        writeln!(stdout, "{f}")?;
-    }
     let errors = report.errors();
     let warnings = report.findings.len() - errors;
-    if !ctx.out.quiet || errors > 0 {
+    if args.format == TableFormat::Json {
+        let checked: Vec<serde_json::Value> = report
+            .checked
+            .iter()
+            .map(|(k, p)| serde_json::json!({"kind": k, "path": p}))
+            .collect();
+        let doc = serde_json::json!({
+            "errors": errors,
+            "warnings": warnings,
+            "checked": checked,
+            "findings": report.findings,
+        });
+        serde_json::to_writer_pretty(&mut stdout, &doc)?;
+        writeln!(stdout)?;
+    } else {
+        for f in &report.findings {
+            writeln!(stdout, "{f}")?;
+        }
+    }
+    if args.format == TableFormat::Table && (!ctx.out.quiet || errors > 0) {
         let what: Vec<String> = report
             .checked
             .iter()

@@ -26,7 +26,8 @@ fn fail(e: EntityError) -> anyhow::Error {
         | EntityError::BadJson { .. }
         | EntityError::Invalid(_)
         | EntityError::Unsafe(_) => EXIT_BAD_INPUT,
-        EntityError::Git(_) | EntityError::Io { .. } => EXIT_FAILURE,
+        EntityError::Read { source, .. } if source.is_skipped() => EXIT_BAD_INPUT,
+        EntityError::Git(_) | EntityError::Io { .. } | EntityError::Read { .. } => EXIT_FAILURE,
     };
     CommandError::new(code, e.to_string()).into()
 }

@@ -71,6 +71,11 @@ impl BwrapEnvironment {
         }
         Ok(BwrapEnvironment { bwrap })
     }
+
+    /// The `bwrap` binary in use.
+    pub fn bwrap(&self) -> &Path {
+        &self.bwrap
+    }
 }
 
 /// Runs a trivial sandbox to prove that bubblewrap works on this machine.

@@ -24,8 +24,9 @@ mod process;
 pub use host::HostEnvironment;
 pub use local::{BwrapEnvironment, check_bwrap};
 pub use modal::{
-    DEFAULT_APP as MODAL_DEFAULT_APP, ENV_PYTHON as MODAL_ENV_PYTHON, ModalConfig,
-    ModalEnvironment, ModalSandbox, SESSION_TAG, SandboxEntry, SyncReport,
+    AUTH_HINT as MODAL_AUTH_HINT, DEFAULT_APP as MODAL_DEFAULT_APP, ENV_PYTHON as MODAL_ENV_PYTHON,
+    INSTALL_HINT as MODAL_INSTALL_HINT, ModalConfig, ModalEnvironment, ModalSandbox, SESSION_TAG,
+    SandboxEntry, SyncReport,
 };
 pub use process::ExitInfo;
 

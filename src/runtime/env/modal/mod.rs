@@ -34,7 +34,7 @@ mod bridge;
 mod sync;
 
 use bridge::Bridge;
-pub use bridge::ENV_PYTHON;
+pub use bridge::{AUTH_HINT, ENV_PYTHON, INSTALL_HINT};
 pub use sync::SyncReport;
 
 /// The Modal app sandboxes belong to, unless `--modal-app` says otherwise.
