@@ -118,6 +118,9 @@ async fn conversation_at(width: u32, height: u32, mobile: bool, name: &str) {
     );
 
     page.click("[data-action=new-session]").await;
+    page.type_text("input[name=title]", "Notes for the team", false)
+        .await;
+    page.click("[data-action=create]").await;
     page.wait_for("document.querySelector('[data-screen=conversation]')")
         .await;
     let id = page
@@ -208,10 +211,8 @@ async fn conversation_at(width: u32, height: u32, mobile: bool, name: &str) {
     );
 
     page.goto(&format!("{}/", server.http)).await;
-    page.wait_for(&format!(
-        "document.body.innerText.includes('{id}') || document.querySelectorAll('.session-list li').length > 0"
-    ))
-    .await;
+    page.wait_for("document.body.innerText.includes('Notes for the team')")
+        .await;
     page.screenshot(&shots.join(format!("sessions-{name}.png")))
         .await;
 }
@@ -239,6 +240,15 @@ async fn agent_output_that_tries_to_run_script_is_shown_as_text() {
     page.goto(&format!("{}/?token={}", server.http, server.token))
         .await;
     page.click("[data-action=new-session]").await;
+    // A workspace outside the server's allowed roots is refused, and the form says why.
+    page.type_text("input[name=workspace]", "/etc", false).await;
+    page.click("[data-action=create]").await;
+    page.wait_for("document.querySelector('[data-form=new-session] [role=alert]')")
+        .await;
+    assert_eq!(page.eval("location.pathname").await, json!("/"));
+    // Clear the field as a user would, through the input event React listens to.
+    page.eval("(() => { const i = document.querySelector('input[name=workspace]'); const set = Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, 'value').set; set.call(i, ''); i.dispatchEvent(new Event('input', {bubbles: true})); })()").await;
+    page.click("[data-action=create]").await;
     page.wait_for("document.querySelector('[data-screen=conversation]')")
         .await;
     page.type_text("textarea", "hello", true).await;

@@ -294,7 +294,6 @@ pub fn client_frames() -> Vec<ClientFrame> {
                 view: AttachView::Events,
             },
         ),
-
         frame(
             "5",
             ClientMessage::Detach {

@@ -3,7 +3,7 @@ import { useEffect, useState } from "react";
 import { Unauthorized, listSessions } from "./api";
 import { NoToken, navigate } from "./App";
 import type { SessionInfo } from "./protocol";
-import { Socket } from "./socket";
+import { NewSession } from "./NewSession";
 
 function ago(iso: string): string {
   const s = Math.max(0, (Date.now() - Date.parse(iso)) / 1000);
@@ -18,6 +18,7 @@ export function SessionList() {
   const [error, setError] = useState<string | null>(null);
   const [unauthorized, setUnauthorized] = useState(false);
   const [query, setQuery] = useState("");
+  const [creating, setCreating] = useState(false);
 
   useEffect(() => {
     listSessions()
@@ -29,19 +30,6 @@ export function SessionList() {
   }, []);
 
   if (unauthorized) return <NoToken why="the server refused this page's token" />;
-
-  async function create() {
-    const socket = new Socket();
-    try {
-      await socket.ready;
-      const reply = await socket.request({ type: "session.create" });
-      if (reply.type === "session.created") navigate(`/sessions/${reply.session.id}`);
-    } catch (e) {
-      setError(String(e));
-    } finally {
-      socket.close();
-    }
-  }
 
   const shown = (sessions ?? []).filter((s) =>
     `${s.title ?? ""} ${s.id} ${s.agent}`.toLowerCase().includes(query.toLowerCase()),
@@ -57,10 +45,11 @@ export function SessionList() {
           value={query}
           onChange={(e) => setQuery(e.target.value)}
         />
-        <button onClick={create} data-action="new-session">
+        <button onClick={() => setCreating(true)} data-action="new-session">
           New session
         </button>
       </header>
+      {creating ? <NewSession onClose={() => setCreating(false)} /> : null}
       {error ? <div className="error">{error}</div> : null}
       {sessions === null ? (
         <p>Loading…</p>
