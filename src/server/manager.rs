@@ -111,7 +111,7 @@ impl SessionManager {
                 format!("this server does not offer the {sandbox} sandbox"),
             ));
         }
-        let id = new_session_id();
+        let id = new_session_id()?;
         let workspace = match &spec.workspace {
             None => {
                 let dir = self.config.data_dir.join("workspaces").join(&id);
@@ -313,13 +313,38 @@ impl SessionManager {
     }
 }
 
-fn new_session_id() -> String {
+/// A fresh random session id; without the system's random source there is none to give (an id
+/// made of zeros would name every new session the same).
+fn new_session_id() -> Result<String, SessionError> {
     let mut b = [0u8; 8];
-    let _ = getrandom::fill(&mut b);
+    fill_random(&mut b).map_err(|e| {
+        SessionError::new(
+            ErrorCode::Internal,
+            format!("cannot make a session id: the system's random source failed ({e}); check /dev/urandom and the getrandom system call"),
+        )
+    })?;
+    Ok(session_id_from(&b))
+}
+
+fn session_id_from(b: &[u8]) -> String {
     format!(
         "s_{}",
         b.iter().map(|x| format!("{x:02x}")).collect::<String>()
     )
+}
+
+#[cfg(not(test))]
+fn fill_random(b: &mut [u8]) -> Result<(), getrandom::Error> {
+    getrandom::fill(b)
+}
+
+/// Tests make the random source fail on purpose.
+#[cfg(test)]
+fn fill_random(b: &mut [u8]) -> Result<(), getrandom::Error> {
+    if tests::RANDOM_FAILS.with(|f| f.get()) {
+        return Err(getrandom::Error::UNSUPPORTED);
+    }
+    getrandom::fill(b)
 }
 
 fn not_found(id: &str) -> SessionError {
@@ -328,4 +353,44 @@ fn not_found(id: &str) -> SessionError {
 
 fn internal(e: impl std::fmt::Display) -> SessionError {
     SessionError::new(ErrorCode::Internal, e.to_string())
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::server::store::SqliteStore;
+
+    thread_local! {
+        pub(crate) static RANDOM_FAILS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn no_session_is_made_when_the_random_source_fails() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.path().join("s.db")).unwrap());
+        let config = ManagerConfig {
+            data_dir: dir.path().to_path_buf(),
+            default_agent: AgentKind::ClaudeCode,
+            default_sandbox: SandboxKind::Host,
+            max_sessions: 10,
+            workspace_roots: vec![],
+            idle_timeout: None,
+            environments: [(
+                SandboxKind::Host,
+                Arc::new(crate::runtime::env::HostEnvironment) as Arc<dyn ExecutionEnvironment>,
+            )]
+            .into(),
+            sandbox_env: BTreeMap::new(),
+            agent_binaries: HashMap::new(),
+        };
+        let manager = SessionManager::new(store.clone(), config, Arc::new(Metrics::default()));
+        RANDOM_FAILS.with(|f| f.set(true));
+        let err = manager.create(SessionSpec::default()).await.unwrap_err();
+        RANDOM_FAILS.with(|f| f.set(false));
+        assert_eq!(err.code, ErrorCode::Internal);
+        assert!(err.message.contains("random source"), "{}", err.message);
+        assert_eq!(store.count_sessions().await.unwrap(), 0);
+        let made = manager.create(SessionSpec::default()).await.unwrap();
+        assert_ne!(made.id, session_id_from(&[0; 8]));
+    }
 }
