@@ -311,7 +311,11 @@ a JSON text frame `{\"type\": \"...\", ...}`.
 Each session's events are numbered by `seq`, from 1, with no gaps; an event is stored before any
 client sees it. `session.attach` with `after_seq = N` replays every stored event after N exactly once,
 then the live stream. A client that reads too slowly gets `resync` and is then served from the store
-from where it was, so the session never waits for it. A turn ends with an event of type `result`.
+from where it was, so the session never waits for it.
+
+Every turn ends with exactly one event of type `result`, whatever ended it. A turn that a restart of
+the server cut short gets one when the server starts again: `status` `interrupted`, `error`
+beginning with `server_restart`, followed by the `state_changed` to `stopped` with that reason.
 
 ## Session states
 

@@ -19,13 +19,17 @@ use crate::runtime::env::ExecutionEnvironment;
 use crate::runtime::launch::modal_agent_binary;
 use crate::types::{
     AgentKind, ErrorCode, PermissionMode, SandboxKind, SessionInfo, SessionSpec, SessionState,
-    StreamEvent,
+    StreamEvent, TurnStatus,
 };
 
 /// How long shutdown waits for running turns to end after interrupting them.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// Default for `--max-sessions`: enough for a team, few enough for one machine's sandboxes.
 pub const DEFAULT_MAX_SESSIONS: usize = 1000;
+/// Events read per query while recovery looks back for the end of an interrupted turn.
+const RECOVERY_PAGE: usize = 500;
+/// The `error` of the `result` that ends a turn the server's restart cut short.
+pub const RESTART_ERROR: &str = "server_restart: the server stopped before this turn ended";
 /// Longest session title kept; titles are for lists, not documents.
 pub const MAX_TITLE_CHARS: usize = 200;
 
@@ -73,24 +77,61 @@ impl SessionManager {
         for mut info in self.store.list_sessions().await.map_err(internal)? {
             if info.state.is_busy() || info.state == SessionState::Provisioning {
                 let from = info.state;
+                let mut events = Vec::new();
+                // Every turn ends with a `result`: the one the restart cut short gets its own.
+                if !self.turn_has_result(&info).await? {
+                    events.push(session::turn_result(
+                        TurnStatus::Interrupted,
+                        Some(RESTART_ERROR.into()),
+                    ));
+                }
+                events.push(StreamEvent::StateChanged {
+                    from: Some(from),
+                    to: SessionState::Stopped,
+                    reason: Some("server_restart".into()),
+                });
                 info.state = SessionState::Stopped;
                 info.reason = Some("server_restart".into());
                 self.store
-                    .append_and_save(
-                        &info,
-                        EncodedEvent::batch(vec![StreamEvent::StateChanged {
-                            from: Some(from),
-                            to: SessionState::Stopped,
-                            reason: Some("server_restart".into()),
-                        }])
-                        .map_err(internal)?,
-                    )
+                    .append_and_save(&info, EncodedEvent::batch(events).map_err(internal)?)
                     .await
                     .map_err(internal)?;
                 n += 1;
             }
         }
         Ok(n)
+    }
+
+    /// Whether the turn a restart found under way already ended with a `result` (the server
+    /// stopped between storing it and leaving the turn's state). Reads back from the newest event
+    /// to the turn's start.
+    async fn turn_has_result(&self, info: &SessionInfo) -> Result<bool, SessionError> {
+        // A session still provisioning has not started its turn's agent: nothing has ended it.
+        if info.state == SessionState::Provisioning {
+            return Ok(false);
+        }
+        let mut end = self.store.last_seq(&info.id).await.map_err(internal)?;
+        while end > 0 {
+            let start = end.saturating_sub(RECOVERY_PAGE as u64);
+            let page = self
+                .store
+                .events_after(&info.id, start, (end - start) as usize)
+                .await
+                .map_err(internal)?;
+            for (_, ev) in page.iter().rev() {
+                match &ev.event {
+                    StreamEvent::Result { .. } => return Ok(true),
+                    StreamEvent::StateChanged {
+                        to: SessionState::Running,
+                        from: Some(SessionState::Idle),
+                        ..
+                    } => return Ok(false),
+                    _ => {}
+                }
+            }
+            end = start;
+        }
+        Ok(false)
     }
 
     pub async fn create(&self, spec: SessionSpec) -> Result<SessionInfo, SessionError> {

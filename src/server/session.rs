@@ -352,9 +352,28 @@ impl AgentSession {
                 let _ = reply.send(res);
             }
             SessionCommand::Stop { reason, reply } => {
-                if let Some(t) = turn.take() {
+                if let Some(mut t) = turn.take() {
                     let _ = t.control.send(TurnControl::Kill).await;
-                    if let Ok((adapter, _)) = t.done.await {
+                    // What the agent said last, its `result` included, is part of the record;
+                    // reading it meanwhile keeps a full queue from holding the runner up.
+                    let mut rest = Vec::new();
+                    let done = loop {
+                        tokio::select! {
+                            biased;
+                            Some(e) = t.events.recv() => rest.push(e),
+                            d = &mut t.done => break d,
+                        }
+                    };
+                    while let Ok(e) = t.events.try_recv() {
+                        rest.push(e);
+                    }
+                    let has_result = rest.iter().any(|e| matches!(e, StreamEvent::Result { .. }));
+                    if !has_result {
+                        rest.push(turn_result(TurnStatus::Interrupted, None));
+                    }
+                    let mut none = None;
+                    self.turn_events(rest, &mut none).await;
+                    if let Ok((adapter, _)) = done {
                         self.adapter = Some(adapter);
                     }
                 }
@@ -392,11 +411,14 @@ impl AgentSession {
             match self.provision().await {
                 Ok(()) => {}
                 Err(message) => {
-                    self.emit(vec![StreamEvent::Error {
-                        message: message.clone(),
-                        code: Some("provisioning_failed".into()),
-                        timestamp: Some(now()),
-                    }])
+                    self.emit(vec![
+                        StreamEvent::Error {
+                            message: message.clone(),
+                            code: Some("provisioning_failed".into()),
+                            timestamp: Some(now()),
+                        },
+                        turn_result(TurnStatus::Error, Some(message.clone())),
+                    ])
                     .await;
                     self.set_state(SessionState::Failed, Some(message)).await;
                     return None;
@@ -557,18 +579,23 @@ impl AgentSession {
             }
             Ok((adapter, Err(message))) => {
                 self.adapter = Some(adapter);
-                self.emit(vec![StreamEvent::Error {
-                    message: message.clone(),
-                    code: Some("agent_start_failed".into()),
-                    timestamp: Some(now()),
-                }])
+                self.emit(vec![
+                    StreamEvent::Error {
+                        message: message.clone(),
+                        code: Some("agent_start_failed".into()),
+                        timestamp: Some(now()),
+                    },
+                    turn_result(TurnStatus::Error, Some(message.clone())),
+                ])
                 .await;
                 self.release_sandbox().await;
                 self.set_state(SessionState::Failed, Some(message)).await;
             }
             Err(e) => {
-                self.set_state(SessionState::Failed, Some(format!("the turn crashed: {e}")))
+                let message = format!("the turn crashed: {e}");
+                self.emit(vec![turn_result(TurnStatus::Error, Some(message.clone()))])
                     .await;
+                self.set_state(SessionState::Failed, Some(message)).await;
             }
         }
     }
@@ -675,6 +702,20 @@ async fn turn_step(turn: &mut Option<RunningTurn>) -> TurnStep {
         biased;
         Some(e) = t.events.recv() => TurnStep::Event(e),
         done = &mut t.done => TurnStep::Done(done),
+    }
+}
+
+/// The `result` aisys gives a turn that ended without the agent's own.
+pub(crate) fn turn_result(status: TurnStatus, error: Option<String>) -> StreamEvent {
+    StreamEvent::Result {
+        status,
+        duration_ms: None,
+        num_turns: None,
+        cost_usd: None,
+        usage: None,
+        text: None,
+        error,
+        agent_session_id: None,
     }
 }
 
