@@ -315,7 +315,10 @@ from where it was, so the session never waits for it.
 
 Every turn ends with exactly one event of type `result`, whatever ended it. A turn that a restart of
 the server cut short gets one when the server starts again: `status` `interrupted`, `error`
-beginning with `server_restart`, followed by the `state_changed` to `stopped` with that reason.
+beginning with `server_restart`, followed by the `state_changed` to `stopped` with that reason. When
+the agent has no conversation to resume (the server stopped before the agent saved it), the turn
+gets a `notice` with `kind` `conversation_restarted` and runs the same message on a new
+conversation: still one `result`.
 
 ## Session states
 

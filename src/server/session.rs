@@ -19,7 +19,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 
 use super::metrics::Metrics;
 use super::store::{EncodedEvent, Store};
-use crate::runtime::agent::{AgentAdapter, AgentOptions, adapter};
+use crate::runtime::agent::{AgentAdapter, AgentOptions, adapter, resume_not_found};
 use crate::runtime::env::{ExecutionEnvironment, Sandbox, SandboxSpec};
 use crate::runtime::runner::{Turn, TurnControl, TurnOutcome, run_turn};
 use crate::types::{
@@ -34,6 +34,8 @@ pub const BROADCAST_CAPACITY: usize = 1024;
 const COMMAND_QUEUE: usize = 64;
 /// Most user messages waiting behind a running turn; more get error `limit`.
 pub const MAX_QUEUED_MESSAGES: usize = 100;
+/// The `kind` of the notice that says the agent's conversation started afresh.
+pub const CONVERSATION_RESTARTED: &str = "conversation_restarted";
 /// Events the runner may hand over before it waits for the session to store them.
 const TURN_EVENT_QUEUE: usize = 1024;
 
@@ -198,6 +200,12 @@ struct RunningTurn {
     started: Instant,
     /// Permission requests waiting for a client, with when they were asked.
     pending: Vec<(String, tokio::time::Instant)>,
+    /// The user's message, to run again if the agent's conversation must start afresh.
+    prompt: String,
+    /// The agent's conversation this turn resumes.
+    resumed: Option<String>,
+    /// The agent said it has no conversation `resumed`: its failed result is held back.
+    resume_not_found: bool,
 }
 
 impl AgentSession {
@@ -255,9 +263,15 @@ impl AgentSession {
                         if !rest.is_empty() {
                             self.turn_events(rest, &mut turn).await;
                         }
-                        let started = turn.take().map(|t| t.started);
-                        self.finish_turn(done, started).await;
-                        idle_since = tokio::time::Instant::now();
+                        match turn.take() {
+                            Some(t) if t.resume_not_found => {
+                                self.restart_conversation(done, t.prompt, t.resumed).await;
+                            }
+                            t => {
+                                self.finish_turn(done, t.map(|t| t.started)).await;
+                                idle_since = tokio::time::Instant::now();
+                            }
+                        }
                     }
                 },
                 _ = sleep_until(permission_deadline), if permission_deadline.is_some() => {
@@ -428,7 +442,11 @@ impl AgentSession {
         }
         let sandbox = self.sandbox.clone()?;
         let mut adapter = self.adapter.take()?;
-        self.set_state(SessionState::Running, None).await;
+        // A turn run again on a fresh conversation is still running.
+        if self.info.state != SessionState::Running {
+            self.set_state(SessionState::Running, None).await;
+        }
+        let resumed = self.info.agent_session_id.clone();
         let options = AgentOptions {
             model: self.info.model.clone(),
             permission_mode: Some(self.info.permission_mode),
@@ -439,7 +457,7 @@ impl AgentSession {
         let (ev_tx, ev_rx) = mpsc::channel(TURN_EVENT_QUEUE);
         let (ctl_tx, ctl_rx) = mpsc::channel(16);
         let turn = Turn {
-            prompt: text,
+            prompt: text.clone(),
             options,
             timeout: None,
         };
@@ -455,6 +473,9 @@ impl AgentSession {
             done,
             started: Instant::now(),
             pending: Vec::new(),
+            prompt: text,
+            resumed,
+            resume_not_found: false,
         })
     }
 
@@ -510,7 +531,18 @@ impl AgentSession {
         Ok(())
     }
 
-    async fn turn_events(&mut self, batch: Vec<StreamEvent>, turn: &mut Option<RunningTurn>) {
+    async fn turn_events(&mut self, mut batch: Vec<StreamEvent>, turn: &mut Option<RunningTurn>) {
+        // The failed result of resuming a conversation the agent does not have is not the
+        // turn's end: the turn runs again on a fresh conversation (`restart_conversation`).
+        if let Some(t) = turn.as_mut().filter(|t| t.resumed.is_some()) {
+            let kind = self.info.agent;
+            let before = batch.len();
+            batch.retain(|e| !resume_not_found(kind, e));
+            t.resume_not_found |= batch.len() < before;
+            if t.resume_not_found {
+                batch.retain(|e| !matches!(e, StreamEvent::Result { .. }));
+            }
+        }
         let mut awaiting = false;
         for ev in &batch {
             match ev {
@@ -538,6 +570,31 @@ impl AgentSession {
         if awaiting && self.info.state == SessionState::Running {
             self.set_state(SessionState::AwaitingPermission, None).await;
         }
+    }
+
+    /// The agent has no conversation `resumed` (the server stopped before the agent saved it):
+    /// forget it, say so, and run the same message again on a new conversation.
+    async fn restart_conversation(
+        &mut self,
+        done: TurnResult,
+        prompt: String,
+        resumed: Option<String>,
+    ) {
+        let Ok((adapter, _)) = done else {
+            return self.finish_turn(done, None).await;
+        };
+        self.adapter = Some(adapter);
+        self.info.agent_session_id = None;
+        let id = resumed.unwrap_or_default();
+        self.emit(vec![StreamEvent::Notice {
+            kind: CONVERSATION_RESTARTED.into(),
+            text: format!(
+                "the agent has no conversation {id} to resume (the server stopped before the agent saved it): this message starts a new conversation"
+            ),
+            timestamp: Some(now()),
+        }])
+        .await;
+        self.queue.push_front(prompt);
     }
 
     async fn expire_permissions(&mut self, turn: &mut Option<RunningTurn>) {
