@@ -318,7 +318,10 @@ the server cut short gets one when the server starts again: `status` `interrupte
 beginning with `server_restart`, followed by the `state_changed` to `stopped` with that reason. When
 the agent has no conversation to resume (the server stopped before the agent saved it), the turn
 gets a `notice` with `kind` `conversation_restarted` and runs the same message on a new
-conversation: still one `result`.
+conversation: still one `result`. When the server's store does not take a session's events, the
+running turn is stopped: an `error` with `code` `store_failed`, the turn's `result` and a
+`state_changed` to `failed` follow as soon as the store takes writes again; a `session.message` the
+store does not take gets error `internal` and does not run.
 
 ## Session states
 

@@ -36,6 +36,9 @@ const COMMAND_QUEUE: usize = 64;
 pub const MAX_QUEUED_MESSAGES: usize = 100;
 /// The `kind` of the notice that says the agent's conversation started afresh.
 pub const CONVERSATION_RESTARTED: &str = "conversation_restarted";
+/// The `code` of the `error` event (and the reason of the `failed` state) when the store does
+/// not take a session's events.
+pub const STORE_FAILED: &str = "store_failed";
 /// Events the runner may hand over before it waits for the session to store them.
 const TURN_EVENT_QUEUE: usize = 1024;
 
@@ -176,6 +179,7 @@ pub fn spawn(info: SessionInfo, ctx: SessionContext) -> SessionHandle {
         sandbox: None,
         adapter: None,
         attached: handle.attached.clone(),
+        record_failure: None,
     };
     tokio::spawn(session.run(rx));
     handle
@@ -190,6 +194,8 @@ struct AgentSession {
     sandbox: Option<Arc<dyn Sandbox>>,
     adapter: Option<Box<dyn AgentAdapter>>,
     attached: Arc<AtomicUsize>,
+    /// Why the store did not take the session's last write, until the session has acted on it.
+    record_failure: Option<String>,
 }
 
 /// A turn in flight.
@@ -220,6 +226,7 @@ impl AgentSession {
                 if turn.is_none() {
                     idle_since = tokio::time::Instant::now();
                 }
+                self.act_on_record_failure(&mut turn).await;
                 continue;
             }
             let permission_deadline = turn.as_ref().and_then(|t| {
@@ -281,6 +288,7 @@ impl AgentSession {
                     self.release_sandbox().await;
                 }
             }
+            self.act_on_record_failure(&mut turn).await;
         }
         self.release_sandbox().await;
     }
@@ -306,8 +314,20 @@ impl AgentSession {
                         timestamp: Some(now()),
                     };
                     self.emit(vec![event]).await;
-                    self.queue.push_back(text);
-                    Ok(())
+                    match self.record_failure.take() {
+                        // Not recorded, so not taken: the client knows to send it again.
+                        Some(e) => Err(SessionError::new(
+                            ErrorCode::Internal,
+                            format!(
+                                "session {} cannot record this message, so it does not run: {e}",
+                                self.info.id
+                            ),
+                        )),
+                        None => {
+                            self.queue.push_back(text);
+                            Ok(())
+                        }
+                    }
                 };
                 let _ = reply.send(res);
             }
@@ -657,6 +677,50 @@ impl AgentSession {
         }
     }
 
+    /// The store did not take a write: a turn whose record has a hole must not go on as if it
+    /// had none. Ends the turn and fails the session, telling clients with an `error` event and
+    /// the turn's `result` (stored if the store takes writes again; the state is `failed` in
+    /// memory, for lists and requests, either way).
+    async fn act_on_record_failure(&mut self, turn: &mut Option<RunningTurn>) {
+        let Some(cause) = self.record_failure.take() else {
+            return;
+        };
+        let message =
+            format!("the session's record cannot be written ({cause}): the turn is stopped");
+        let mut events = vec![StreamEvent::Error {
+            message: message.clone(),
+            code: Some(STORE_FAILED.into()),
+            timestamp: Some(now()),
+        }];
+        if let Some(mut t) = turn.take() {
+            let _ = t.control.send(TurnControl::Kill).await;
+            // The rest of what the agent said cannot be kept in order after the hole.
+            let done = loop {
+                tokio::select! {
+                    biased;
+                    Some(_) = t.events.recv() => {}
+                    d = &mut t.done => break d,
+                }
+            };
+            if let Ok((adapter, _)) = done {
+                self.adapter = Some(adapter);
+            }
+            events.push(turn_result(TurnStatus::Error, Some(message.clone())));
+        }
+        self.queue.clear();
+        self.emit(events).await;
+        self.release_sandbox().await;
+        if self.info.state != SessionState::Failed {
+            self.set_state(
+                SessionState::Failed,
+                Some(format!("{STORE_FAILED}: {cause}")),
+            )
+            .await;
+        }
+        // If these writes failed as well, the session has already done all it can.
+        self.record_failure = None;
+    }
+
     async fn release_sandbox(&mut self) {
         if let Some(sb) = self.sandbox.take() {
             let _ = sb.terminate().await;
@@ -675,6 +739,7 @@ impl AgentSession {
     async fn save_info(&mut self) {
         if let Err(e) = self.ctx.store.put_session(&self.info).await {
             tracing::error!("session {}: saving its metadata: {e}", self.info.id);
+            self.record_failure.get_or_insert(e.to_string());
         }
     }
 
@@ -715,6 +780,7 @@ impl AgentSession {
             Ok(e) => e,
             Err(e) => {
                 tracing::error!("session {}: cannot encode events: {e}", self.info.id);
+                self.record_failure.get_or_insert(e.to_string());
                 return;
             }
         };
@@ -730,15 +796,20 @@ impl AgentSession {
         match stored {
             Ok(first) => {
                 self.ctx.metrics.events_stored(n);
+                self.info.last_seq = first + n - 1;
+                // What a client asks after it saw an event already knows of it.
+                *self.shared.write().unwrap_or_else(|e| e.into_inner()) = self.info.clone();
                 for (i, ev) in encoded.into_iter().enumerate() {
                     // No subscriber is fine: the store has it.
                     let _ = self.events.send((first + i as u64, ev));
                 }
-                self.info.last_seq = first + n - 1;
             }
-            Err(e) => tracing::error!("session {}: cannot store events: {e}", self.info.id),
+            Err(e) => {
+                tracing::error!("session {}: cannot store events: {e}", self.info.id);
+                self.record_failure.get_or_insert(e.to_string());
+                *self.shared.write().unwrap_or_else(|e| e.into_inner()) = self.info.clone();
+            }
         }
-        *self.shared.write().unwrap_or_else(|e| e.into_inner()) = self.info.clone();
     }
 }
 
@@ -789,3 +860,6 @@ pub fn now() -> String {
         .strftime("%Y-%m-%dT%H:%M:%S%.3fZ")
         .to_string()
 }
+
+#[cfg(test)]
+mod tests;
