@@ -323,6 +323,12 @@ running turn is stopped: an `error` with `code` `store_failed`, the turn's `resu
 `state_changed` to `failed` follow as soon as the store takes writes again; a `session.message` the
 store does not take gets error `internal` and does not run.
 
+A session answers its requests while its sandbox is being made (seconds on Modal), and a connection
+answers requests about one session while another is slow: replies may come in another order than
+the requests, each with its `id`. `session.interrupt` while the sandbox is being made ends the
+turn waiting for it (`result` with `status` `interrupted`); `session.stop` does too, and the
+sandbox is terminated once it exists.
+
 ## Session states
 
 `provisioning -> idle <-> running (-> awaiting_permission -> running) -> idle`, with `interrupting`

@@ -5,7 +5,9 @@
 //! then broadcast, with the seq the store gave it. One turn runs at a time; messages sent during
 //! a turn wait in a FIFO. Permission requests are held until a client answers or
 //! [`PERMISSION_TIMEOUT`] denies them. A broadcast never waits for a client: a slow one lags and is
-//! served from the store by its connection.
+//! served from the store by its connection. The sandbox is made beside the session ([`provision`]),
+//! which answers its requests meanwhile. A write the store does not take stops the turn: the
+//! record must not have a hole that clients never hear of.
 //!
 //! Must not run agent code on the host: turns run through the runtime's environments.
 
@@ -113,12 +115,22 @@ impl SessionHandle {
         &self,
         make: impl FnOnce(Reply) -> SessionCommand,
     ) -> Result<(), SessionError> {
+        self.send(make).await?.await
+    }
+
+    /// Queues a command (commands run in the order they are queued) and returns its answer
+    /// to come, for a caller that must not wait for it.
+    pub async fn send(
+        &self,
+        make: impl FnOnce(Reply) -> SessionCommand,
+    ) -> Result<impl Future<Output = Result<(), SessionError>> + Send + 'static, SessionError> {
         let (tx, rx) = oneshot::channel();
         self.commands
             .send(make(tx))
             .await
             .map_err(|_| gone(&self.id))?;
-        rx.await.map_err(|_| gone(&self.id))?
+        let id = self.id.clone();
+        Ok(async move { rx.await.map_err(|_| gone(&id))? })
     }
 
     pub async fn unload(&self) -> bool {
@@ -180,6 +192,7 @@ pub fn spawn(info: SessionInfo, ctx: SessionContext) -> SessionHandle {
         adapter: None,
         attached: handle.attached.clone(),
         record_failure: None,
+        provisioning: None,
     };
     tokio::spawn(session.run(rx));
     handle
@@ -196,6 +209,15 @@ struct AgentSession {
     attached: Arc<AtomicUsize>,
     /// Why the store did not take the session's last write, until the session has acted on it.
     record_failure: Option<String>,
+    /// The sandbox being made, while it is (seconds on Modal): the session answers meanwhile.
+    provisioning: Option<Provisioning>,
+}
+
+/// A sandbox being made for a turn.
+struct Provisioning {
+    task: tokio::task::JoinHandle<Result<Box<dyn Sandbox>, String>>,
+    /// The message whose turn waits for it; `None` once that turn was interrupted.
+    prompt: Option<String>,
 }
 
 /// A turn in flight.
@@ -220,6 +242,7 @@ impl AgentSession {
         let mut idle_since = tokio::time::Instant::now();
         loop {
             if turn.is_none()
+                && self.provisioning.is_none()
                 && let Some(text) = self.queue.pop_front()
             {
                 turn = self.start_turn(text).await;
@@ -287,9 +310,15 @@ impl AgentSession {
                 _ = sleep_until(idle_deadline), if idle_deadline.is_some() => {
                     self.release_sandbox().await;
                 }
+                made = provisioned(&mut self.provisioning), if self.provisioning.is_some() => {
+                    let prompt = self.provisioning.take().and_then(|p| p.prompt);
+                    turn = self.sandbox_ready(made, prompt).await;
+                    idle_since = tokio::time::Instant::now();
+                }
             }
             self.act_on_record_failure(&mut turn).await;
         }
+        self.abandon_provisioning().await;
         self.release_sandbox().await;
     }
 
@@ -338,6 +367,19 @@ impl AgentSession {
                             self.set_state(SessionState::Interrupting, None).await;
                         }
                         let _ = t.control.send(TurnControl::Interrupt).await;
+                        Ok(())
+                    }
+                    // The turn has not started: it never will, and ends here.
+                    None if self
+                        .provisioning
+                        .as_ref()
+                        .is_some_and(|p| p.prompt.is_some()) =>
+                    {
+                        if let Some(p) = self.provisioning.as_mut() {
+                            p.prompt = None;
+                        }
+                        self.emit(vec![turn_result(TurnStatus::Interrupted, None)])
+                            .await;
                         Ok(())
                     }
                     None => Err(SessionError::new(
@@ -411,6 +453,15 @@ impl AgentSession {
                         self.adapter = Some(adapter);
                     }
                 }
+                if self
+                    .provisioning
+                    .as_ref()
+                    .is_some_and(|p| p.prompt.is_some())
+                {
+                    self.emit(vec![turn_result(TurnStatus::Interrupted, None)])
+                        .await;
+                }
+                self.abandon_provisioning().await;
                 self.queue.clear();
                 self.release_sandbox().await;
                 if self.info.state != SessionState::Stopped {
@@ -420,6 +471,7 @@ impl AgentSession {
             }
             SessionCommand::Unload { reply } => {
                 let idle = turn.is_none()
+                    && self.provisioning.is_none()
                     && self.queue.is_empty()
                     && self.attached.load(Ordering::SeqCst) == 0;
                 let _ = reply.send(idle);
@@ -427,128 +479,6 @@ impl AgentSession {
             }
         }
         false
-    }
-
-    /// Provisions the sandbox if needed and starts the agent on `text`.
-    async fn start_turn(&mut self, text: String) -> Option<RunningTurn> {
-        if matches!(
-            self.info.state,
-            SessionState::Stopped | SessionState::Failed
-        ) {
-            self.set_state(SessionState::Provisioning, Some("resuming".into()))
-                .await;
-        }
-        if self.sandbox.is_none() {
-            if self.info.state == SessionState::Idle {
-                self.set_state(SessionState::Provisioning, None).await;
-            }
-            match self.provision().await {
-                Ok(()) => {}
-                Err(message) => {
-                    self.emit(vec![
-                        StreamEvent::Error {
-                            message: message.clone(),
-                            code: Some("provisioning_failed".into()),
-                            timestamp: Some(now()),
-                        },
-                        turn_result(TurnStatus::Error, Some(message.clone())),
-                    ])
-                    .await;
-                    self.set_state(SessionState::Failed, Some(message)).await;
-                    return None;
-                }
-            }
-            self.set_state(SessionState::Idle, None).await;
-        }
-        let sandbox = self.sandbox.clone()?;
-        let mut adapter = self.adapter.take()?;
-        // A turn run again on a fresh conversation is still running.
-        if self.info.state != SessionState::Running {
-            self.set_state(SessionState::Running, None).await;
-        }
-        let resumed = self.info.agent_session_id.clone();
-        let options = AgentOptions {
-            model: self.info.model.clone(),
-            permission_mode: Some(self.info.permission_mode),
-            resume: self.info.agent_session_id.clone(),
-            base_url: self.ctx.sandbox_env.get("ANTHROPIC_BASE_URL").cloned(),
-            ..Default::default()
-        };
-        let (ev_tx, ev_rx) = mpsc::channel(TURN_EVENT_QUEUE);
-        let (ctl_tx, ctl_rx) = mpsc::channel(16);
-        let turn = Turn {
-            prompt: text.clone(),
-            options,
-            timeout: None,
-        };
-        let done = tokio::spawn(async move {
-            let res = run_turn(&*sandbox, &mut *adapter, turn, ev_tx, ctl_rx)
-                .await
-                .map_err(|e| e.to_string());
-            (adapter, res)
-        });
-        Some(RunningTurn {
-            events: ev_rx,
-            control: ctl_tx,
-            done,
-            started: Instant::now(),
-            pending: Vec::new(),
-            prompt: text,
-            resumed,
-            resume_not_found: false,
-        })
-    }
-
-    async fn provision(&mut self) -> Result<(), String> {
-        let binary = self.ctx.agent_binary.clone()?;
-        let mut env = self.ctx.sandbox_env.clone();
-        if !env.contains_key("ANTHROPIC_API_KEY")
-            && !env.contains_key("ANTHROPIC_AUTH_TOKEN")
-            && !env.contains_key("ANTHROPIC_BASE_URL")
-        {
-            return Err("the server has no model API credentials: start `aisys serve` with ANTHROPIC_API_KEY (or ANTHROPIC_BASE_URL) set".into());
-        }
-        env.remove("AISYS_TOKEN");
-        let real = binary.canonicalize().unwrap_or_else(|_| binary.clone());
-        let spec = SandboxSpec {
-            workspace: PathBuf::from(&self.info.workspace),
-            home: self.ctx.home.clone(),
-            env,
-            network: true,
-            read_only: real
-                .parent()
-                .map(|p| vec![p.to_path_buf()])
-                .unwrap_or_default(),
-            labels: [("aisys.session".to_string(), self.info.id.clone())].into(),
-            ..Default::default()
-        };
-        // After a crash of the server, the sandbox it had may still run: use it again.
-        let found = match self.info.sandbox_id.clone() {
-            Some(id) => match self.ctx.environment.attach(&id).await {
-                Ok(found) => found,
-                Err(e) => {
-                    tracing::warn!("session {}: reattaching sandbox {id}: {e}", self.info.id);
-                    None
-                }
-            },
-            None => None,
-        };
-        let sandbox = match found {
-            Some(sb) => sb,
-            None => self
-                .ctx
-                .environment
-                .create(spec)
-                .await
-                .map_err(|e| e.to_string())?,
-        };
-        self.info.sandbox_id = Some(sandbox.id().to_string());
-        self.save_info().await;
-        self.sandbox = Some(Arc::from(sandbox));
-        if self.adapter.is_none() {
-            self.adapter = Some(adapter(self.info.agent, binary));
-        }
-        Ok(())
     }
 
     async fn turn_events(&mut self, mut batch: Vec<StreamEvent>, turn: &mut Option<RunningTurn>) {
@@ -707,6 +637,14 @@ impl AgentSession {
             }
             events.push(turn_result(TurnStatus::Error, Some(message.clone())));
         }
+        if self
+            .provisioning
+            .as_ref()
+            .is_some_and(|p| p.prompt.is_some())
+        {
+            events.push(turn_result(TurnStatus::Error, Some(message.clone())));
+        }
+        self.abandon_provisioning().await;
         self.queue.clear();
         self.emit(events).await;
         self.release_sandbox().await;
@@ -861,5 +799,7 @@ pub fn now() -> String {
         .to_string()
 }
 
+mod provision;
+use provision::provisioned;
 #[cfg(test)]
 mod tests;

@@ -7,7 +7,7 @@ use std::sync::atomic::AtomicUsize;
 use async_trait::async_trait;
 
 use super::*;
-use crate::runtime::env::HostEnvironment;
+use crate::runtime::env::{EnvError, HostEnvironment};
 use crate::server::store::{SqliteStore, StoreError};
 use crate::types::{AgentKind, PermissionMode, SandboxKind};
 
@@ -79,6 +79,23 @@ impl Store for FlakyStore {
     }
     async fn last_seq(&self, session_id: &str) -> Result<u64, StoreError> {
         self.inner.last_seq(session_id).await
+    }
+}
+
+/// The host backend, slowed down: creating a sandbox takes `delay` (a Modal sandbox takes
+/// seconds).
+struct SlowEnvironment {
+    delay: Duration,
+}
+
+#[async_trait]
+impl ExecutionEnvironment for SlowEnvironment {
+    fn kind(&self) -> SandboxKind {
+        SandboxKind::Host
+    }
+    async fn create(&self, spec: SandboxSpec) -> Result<Box<dyn Sandbox>, EnvError> {
+        tokio::time::sleep(self.delay).await;
+        HostEnvironment.create(spec).await
     }
 }
 
@@ -252,4 +269,127 @@ async fn a_turn_whose_events_the_store_drops_fails_with_an_error_and_a_result() 
         )
     })
     .await;
+}
+
+/// How long the slowed sandbox takes to make: long enough that waiting for it shows.
+const SLOW_PROVISIONING: Duration = Duration::from_secs(3);
+/// What "at once" means for a request to a session that is provisioning.
+const QUICK: Duration = Duration::from_millis(500);
+
+#[tokio::test(flavor = "multi_thread")]
+async fn stop_is_answered_at_once_while_the_sandbox_is_provisioning() {
+    let f = Fixture::new(r#"{"events": 1}"#);
+    let env = Arc::new(SlowEnvironment {
+        delay: SLOW_PROVISIONING,
+    });
+    let h = f.session("s_slow_stop", env).await;
+    let mut rx = h.events.subscribe();
+    message(&h, "hello").await.unwrap();
+    next_event(&mut rx, |e| {
+        matches!(
+            e,
+            StreamEvent::StateChanged {
+                to: SessionState::Provisioning,
+                ..
+            }
+        )
+    })
+    .await;
+    let stop = h.request(|reply| SessionCommand::Stop {
+        reason: "stopped by a client".into(),
+        reply,
+    });
+    tokio::time::timeout(QUICK, stop)
+        .await
+        .expect("stop waited for the sandbox")
+        .unwrap();
+    // The message's turn still ends with a result, and the session is stopped.
+    let (_, result) = next_event(&mut rx, |e| matches!(e, StreamEvent::Result { .. })).await;
+    assert!(
+        matches!(
+            result,
+            StreamEvent::Result {
+                status: TurnStatus::Interrupted,
+                ..
+            }
+        ),
+        "{result:?}"
+    );
+    assert_eq!(h.info().state, SessionState::Stopped);
+    tokio::time::sleep(SLOW_PROVISIONING + QUICK).await;
+    assert!(
+        !f.dir.path().join("ws/.fake-claude-args").exists(),
+        "a stopped session's turn never runs"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_interrupt_while_provisioning_ends_the_waiting_turn_at_once() {
+    let f = Fixture::new(r#"{"events": 1}"#);
+    let env = Arc::new(SlowEnvironment {
+        delay: SLOW_PROVISIONING,
+    });
+    let h = f.session("s_slow_interrupt", env).await;
+    let mut rx = h.events.subscribe();
+    message(&h, "hello").await.unwrap();
+    next_event(&mut rx, |e| {
+        matches!(
+            e,
+            StreamEvent::StateChanged {
+                to: SessionState::Provisioning,
+                ..
+            }
+        )
+    })
+    .await;
+    let interrupt = h.request(|reply| SessionCommand::Interrupt { reply });
+    tokio::time::timeout(QUICK, interrupt)
+        .await
+        .expect("the interrupt waited for the sandbox")
+        .unwrap();
+    let (_, result) = tokio::time::timeout(
+        QUICK,
+        next_event(&mut rx, |e| matches!(e, StreamEvent::Result { .. })),
+    )
+    .await
+    .expect("the turn's result waited for the sandbox");
+    assert!(
+        matches!(
+            result,
+            StreamEvent::Result {
+                status: TurnStatus::Interrupted,
+                ..
+            }
+        ),
+        "{result:?}"
+    );
+    // The sandbox is kept for the next message, which runs.
+    next_event(&mut rx, |e| {
+        matches!(
+            e,
+            StreamEvent::StateChanged {
+                to: SessionState::Idle,
+                ..
+            }
+        )
+    })
+    .await;
+    message(&h, "again").await.unwrap();
+    let (_, result) = next_event(&mut rx, |e| matches!(e, StreamEvent::Result { .. })).await;
+    assert!(
+        matches!(
+            result,
+            StreamEvent::Result {
+                status: TurnStatus::Success,
+                ..
+            }
+        ),
+        "{result:?}"
+    );
+    let args = std::fs::read_to_string(f.dir.path().join("ws/.fake-claude-args")).unwrap();
+    assert_eq!(
+        args.lines().count(),
+        1,
+        "only the second message ran: {args}"
+    );
 }
