@@ -234,6 +234,8 @@ struct RunningTurn {
     resumed: Option<String>,
     /// The agent said it has no conversation `resumed`: its failed result is held back.
     resume_not_found: bool,
+    /// The turn's `result` is recorded (the agent's process may still be ending).
+    has_result: bool,
 }
 
 impl AgentSession {
@@ -443,7 +445,8 @@ impl AgentSession {
                     while let Ok(e) = t.events.try_recv() {
                         rest.push(e);
                     }
-                    let has_result = rest.iter().any(|e| matches!(e, StreamEvent::Result { .. }));
+                    let has_result = t.has_result
+                        || rest.iter().any(|e| matches!(e, StreamEvent::Result { .. }));
                     if !has_result {
                         rest.push(turn_result(TurnStatus::Interrupted, None));
                     }
@@ -492,6 +495,11 @@ impl AgentSession {
             if t.resume_not_found {
                 batch.retain(|e| !matches!(e, StreamEvent::Result { .. }));
             }
+        }
+        if let Some(t) = turn.as_mut() {
+            t.has_result |= batch
+                .iter()
+                .any(|e| matches!(e, StreamEvent::Result { .. }));
         }
         let mut awaiting = false;
         for ev in &batch {

@@ -117,6 +117,7 @@ impl AgentSession {
             prompt: text,
             resumed,
             resume_not_found: false,
+            has_result: false,
         })
     }
 }

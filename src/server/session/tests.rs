@@ -393,3 +393,39 @@ async fn an_interrupt_while_provisioning_ends_the_waiting_turn_at_once() {
         "only the second message ran: {args}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stop_after_the_agent_gave_its_result_adds_no_second_one() {
+    let f = Fixture::new("{}");
+    // An agent that answers, then takes its time to exit.
+    std::fs::write(
+        f.dir.path().join("fake-claude"),
+        "#!/bin/sh\necho '{\"type\":\"result\",\"subtype\":\"success\",\"is_error\":false,\"result\":\"done\",\"session_id\":\"c1\"}'\nsleep 5\n",
+    )
+    .unwrap();
+    let h = f.session("s_lingering", Arc::new(HostEnvironment)).await;
+    let mut rx = h.events.subscribe();
+    message(&h, "hello").await.unwrap();
+    next_event(&mut rx, |e| matches!(e, StreamEvent::Result { .. })).await;
+    h.request(|reply| SessionCommand::Stop {
+        reason: "stopped by a client".into(),
+        reply,
+    })
+    .await
+    .unwrap();
+    let (_, stopped) = next_event(&mut rx, |e| {
+        matches!(
+            e,
+            StreamEvent::Result { .. }
+                | StreamEvent::StateChanged {
+                    to: SessionState::Stopped,
+                    ..
+                }
+        )
+    })
+    .await;
+    assert!(
+        matches!(stopped, StreamEvent::StateChanged { .. }),
+        "one result per turn, not {stopped:?}"
+    );
+}
