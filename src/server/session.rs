@@ -643,7 +643,9 @@ impl AgentSession {
             if let Ok((adapter, _)) = done {
                 self.adapter = Some(adapter);
             }
-            events.push(turn_result(TurnStatus::Error, Some(message.clone())));
+            if !t.has_result {
+                events.push(turn_result(TurnStatus::Error, Some(message.clone())));
+            }
         }
         if self
             .provisioning
