@@ -355,6 +355,24 @@ async fn kill_9_mid_turn_then_restart_recovers_and_resumes() {
             ..
         }
     ));
+    // The cut-short turn still ends with a `result`, once.
+    let results: Vec<_> = replayed
+        .iter()
+        .filter_map(|(_, e)| match e {
+            StreamEvent::Result { status, error, .. } => Some((*status, error.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(results.len(), 1, "one result for the one turn: {results:?}");
+    assert_eq!(results[0].0, TurnStatus::Interrupted);
+    assert!(
+        results[0]
+            .1
+            .as_deref()
+            .unwrap_or("")
+            .starts_with("server_restart"),
+        "{results:?}"
+    );
     // The next message resumes the agent's own conversation.
     std::fs::write(dir.path().join("fake-claude.json"), r#"{"events": 1}"#).unwrap();
     client
@@ -374,6 +392,33 @@ async fn kill_9_mid_turn_then_restart_recovers_and_resumes() {
         last.contains("--resume="),
         "the resumed turn passes --resume: {last}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_turn_stopped_by_a_client_still_ends_with_a_result() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = fake_claude_with(dir.path(), r#"{"events": 1, "sleep": 30}"#);
+    let server = start(dir.path(), &bin, &[]);
+    let (client, mut notes) = server.client().await;
+    let info = session_with_turn(&client, "long").await;
+    loop {
+        match tokio::time::timeout(TURN_WAIT, notes.recv()).await {
+            Ok(Some(aisys::client::Notification::Event {
+                event: StreamEvent::Text { .. },
+                ..
+            })) => break,
+            Ok(Some(_)) => {}
+            Ok(None) | Err(_) => panic!("the agent's first line never came"),
+        }
+    }
+    client
+        .ack(ClientMessage::Stop {
+            session_id: info.id.clone(),
+        })
+        .await
+        .unwrap();
+    let events = until_result(&mut notes, &info.id).await;
+    assert_eq!(result_status(&events), Some(TurnStatus::Interrupted));
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -211,3 +211,63 @@ async fn a_client_that_loses_its_connection_resumes_without_gaps_or_duplicates()
         "every event exactly once, in order, across the reconnect"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_conversation_the_agent_never_saved_starts_afresh_with_a_notice() {
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let mock = Script::new()
+        .always(When::Always, Reply::text("fresh start"))
+        .start();
+    let mut server = start(dir.path(), &mock);
+    let (client, _notes) = server.client().await;
+    let info = client.create(SessionSpec::default()).await.unwrap();
+    drop(client);
+    // What a server killed after the agent named its conversation, but before the agent wrote
+    // it down, leaves behind: a session that resumes a conversation the agent does not have.
+    server.terminate();
+    {
+        let store = aisys::server::store::SqliteStore::open(
+            &server.data_dir.join(aisys::server::startup::STORE_FILE),
+        )
+        .unwrap();
+        use aisys::server::store::Store;
+        let mut stored = store.get_session(&info.id).await.unwrap().unwrap();
+        stored.agent_session_id = Some("8d9fe6d2-189f-4ca8-a400-4ce669939d52".into());
+        store.put_session(&stored).await.unwrap();
+    }
+    server.restart();
+    let (client, mut notes) = server.client().await;
+    let attached = client.attach(&info.id, 0).await.unwrap();
+    for text in ["hello", "and again"] {
+        client
+            .ack(ClientMessage::Message {
+                session_id: info.id.clone(),
+                text: text.into(),
+            })
+            .await
+            .unwrap();
+        let events = until_result(&mut notes, &info.id).await;
+        assert_eq!(
+            result_status(&events),
+            Some(TurnStatus::Success),
+            "{text}: {events:?}"
+        );
+        let notices = events
+            .iter()
+            .filter(|(_, e)| {
+                matches!(e, StreamEvent::Notice { kind, .. } if kind == "conversation_restarted")
+            })
+            .count();
+        // Only the first message finds the conversation missing; the second resumes the new one.
+        assert_eq!(notices, usize::from(text == "hello"), "{text}: {events:?}");
+        assert_eq!(
+            events
+                .iter()
+                .filter(|(_, e)| matches!(e, StreamEvent::Result { .. }))
+                .count(),
+            1,
+            "one result per message"
+        );
+    }
+    assert!(attached.last_seq > 0);
+}

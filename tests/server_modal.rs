@@ -19,12 +19,9 @@ fn sandboxes(state: &std::path::Path) -> Vec<Value> {
         .collect()
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_restarted_server_reattaches_to_the_sandbox_and_delete_terminates_it() {
-    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
-    let d = dir.path();
-    // Inside the sandbox the agent is `claude` on PATH, as in the real image: here the fast
-    // stand-in agent.
+/// The environment of a server whose Modal is the fake under `d`, plus `extra`. Inside the
+/// sandbox the agent is `claude` on PATH, as in the real image: here the fast stand-in agent.
+fn modal_env(d: &std::path::Path, extra: &[(&'static str, &str)]) -> Vec<(&'static str, String)> {
     std::fs::create_dir_all(d.join("bin")).unwrap();
     std::fs::copy(fake_claude(), d.join("bin/claude")).unwrap();
     std::fs::write(d.join("bin/claude.json"), r#"{"events": 2}"#).unwrap();
@@ -34,7 +31,7 @@ async fn a_restarted_server_reattaches_to_the_sandbox_and_delete_terminates_it()
         std::env::var("PATH").unwrap()
     );
     let s = |p: &str| d.join(p).display().to_string();
-    let env = [
+    let mut env = vec![
         ("PATH", path),
         (
             "PYTHONPATH",
@@ -47,6 +44,15 @@ async fn a_restarted_server_reattaches_to_the_sandbox_and_delete_terminates_it()
         ("AISYS_MODAL_HOME", s("remote/home")),
         ("ANTHROPIC_BASE_URL", "http://127.0.0.1:9".into()),
     ];
+    env.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
+    env
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_restarted_server_reattaches_to_the_sandbox_and_delete_terminates_it() {
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let d = dir.path();
+    let env = modal_env(d, &[]);
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let mut server = Server::start(&d.join("data"), &["--sandbox", "modal"], &env);
     let (client, mut notes) = server.client().await;
@@ -102,4 +108,76 @@ async fn a_restarted_server_reattaches_to_the_sandbox_and_delete_terminates_it()
         "deleting the session ended its sandbox"
     );
     server.terminate();
+}
+
+/// How long the fake takes to make a sandbox in the slow test: long enough that waiting shows.
+const SLOW_CREATE_SECS: &str = "4";
+/// What "at once" means for an answer while a sandbox is being made.
+const QUICK: std::time::Duration = std::time::Duration::from_secs(1);
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_slow_sandbox_holds_up_neither_its_session_nor_the_connection() {
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let d = dir.path();
+    let env = modal_env(d, &[("FAKE_MODAL_CREATE_DELAY", SLOW_CREATE_SECS)]);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let server = Server::start(&d.join("data"), &["--sandbox", "modal"], &env);
+    let (client, mut notes) = server.client().await;
+    let slow = client.create(SessionSpec::default()).await.unwrap();
+    let other = client.create(SessionSpec::default()).await.unwrap();
+    client.attach(&slow.id, 0).await.unwrap();
+    let say = |id: &str, text: &str| ClientMessage::Message {
+        session_id: id.to_string(),
+        text: text.into(),
+    };
+    client.ack(say(&slow.id, "hello")).await.unwrap();
+    // The first session is making its sandbox: the same connection still gets answers.
+    let quick = |what: &'static str| {
+        move |r: Result<Result<(), aisys::client::ClientError>, _>| {
+            r.unwrap_or_else(|_| panic!("{what} waited for the sandbox"))
+                .unwrap()
+        }
+    };
+    let started = std::time::Instant::now();
+    quick("a message to the other session")(
+        tokio::time::timeout(QUICK, client.ack(say(&other.id, "hi"))).await,
+    );
+    quick("an interrupt")(
+        tokio::time::timeout(
+            QUICK,
+            client.ack(ClientMessage::Interrupt {
+                session_id: slow.id.clone(),
+            }),
+        )
+        .await,
+    );
+    quick("a stop")(
+        tokio::time::timeout(
+            QUICK,
+            client.ack(ClientMessage::Stop {
+                session_id: slow.id.clone(),
+            }),
+        )
+        .await,
+    );
+    assert!(started.elapsed() < QUICK * 3);
+    let events = until_result(&mut notes, &slow.id).await;
+    assert_eq!(result_status(&events), Some(TurnStatus::Interrupted));
+    // The sandbox the stopped session no longer wants is terminated once it exists.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let boxes = sandboxes(&d.join("state"));
+        let mine: Vec<_> = boxes
+            .iter()
+            .filter(|b| b["tags"]["aisys.session"] == slow.id.as_str())
+            .collect();
+        if mine.len() == 1 && mine[0]["terminated"] == true {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the stopped session's sandbox still runs: {boxes:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
 }

@@ -311,7 +311,23 @@ a JSON text frame `{\"type\": \"...\", ...}`.
 Each session's events are numbered by `seq`, from 1, with no gaps; an event is stored before any
 client sees it. `session.attach` with `after_seq = N` replays every stored event after N exactly once,
 then the live stream. A client that reads too slowly gets `resync` and is then served from the store
-from where it was, so the session never waits for it. A turn ends with an event of type `result`.
+from where it was, so the session never waits for it.
+
+Every turn ends with exactly one event of type `result`, whatever ended it. A turn that a restart of
+the server cut short gets one when the server starts again: `status` `interrupted`, `error`
+beginning with `server_restart`, followed by the `state_changed` to `stopped` with that reason. When
+the agent has no conversation to resume (the server stopped before the agent saved it), the turn
+gets a `notice` with `kind` `conversation_restarted` and runs the same message on a new
+conversation: still one `result`. When the server's store does not take a session's events, the
+running turn is stopped: an `error` with `code` `store_failed`, the turn's `result` and a
+`state_changed` to `failed` follow as soon as the store takes writes again; a `session.message` the
+store does not take gets error `internal` and does not run.
+
+A session answers its requests while its sandbox is being made (seconds on Modal), and a connection
+answers requests about one session while another is slow: replies may come in another order than
+the requests, each with its `id`. `session.interrupt` while the sandbox is being made ends the
+turn waiting for it (`result` with `status` `interrupted`); `session.stop` does too, and the
+sandbox is terminated once it exists.
 
 ## Session states
 

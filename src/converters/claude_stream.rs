@@ -317,9 +317,18 @@ impl ClaudeStreamReader {
                     _ => TurnStatus::Error,
                 };
                 let text = s(&v["result"]);
+                // Claude Code names what failed in `errors` when it has no result text (a
+                // `--resume` of a conversation it does not know, say).
+                let errors = v["errors"].as_array().map(|a| {
+                    a.iter()
+                        .filter_map(|e| e.as_str())
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                });
                 let error = (status != TurnStatus::Success).then(|| {
                     text.clone()
                         .filter(|t| !t.is_empty())
+                        .or(errors.filter(|e| !e.is_empty()))
                         .or_else(|| s(&v["subtype"]))
                         .unwrap_or_else(|| "the turn failed".into())
                 });

@@ -141,6 +141,26 @@ impl Connection {
         }
     }
 
+    /// Answers a session's request (`ack` or `error`) when the session has: this connection
+    /// goes on reading meanwhile, so one slow session does not hold up the client's others.
+    fn ack_later(
+        &self,
+        id: Option<String>,
+        answer: impl Future<Output = Result<(), SessionError>> + Send + 'static,
+    ) {
+        let out = self.out.clone();
+        tokio::spawn(async move {
+            let message = match answer.await {
+                Ok(()) => ServerMessage::Ack,
+                Err(e) => ServerMessage::Error {
+                    code: e.code,
+                    message: e.message,
+                },
+            };
+            let _ = send_frame(&out, id, message).await;
+        });
+    }
+
     async fn request(
         &mut self,
         id: Option<String>,
@@ -221,15 +241,15 @@ impl Connection {
                     ));
                 }
                 let h = manager.get(&session_id).await?;
-                h.request(|reply| SessionCommand::Message { text, reply })
+                let answer = h
+                    .send(|reply| SessionCommand::Message { text, reply })
                     .await?;
-                self.send(id, ServerMessage::Ack).await;
+                self.ack_later(id, answer);
             }
             ClientMessage::Interrupt { session_id } => {
                 let h = manager.get(&session_id).await?;
-                h.request(|reply| SessionCommand::Interrupt { reply })
-                    .await?;
-                self.send(id, ServerMessage::Ack).await;
+                let answer = h.send(|reply| SessionCommand::Interrupt { reply }).await?;
+                self.ack_later(id, answer);
             }
             ClientMessage::Permission {
                 session_id,
@@ -238,23 +258,25 @@ impl Connection {
                 message,
             } => {
                 let h = manager.get(&session_id).await?;
-                h.request(|reply| SessionCommand::Permission {
-                    request_id,
-                    decision,
-                    message,
-                    reply,
-                })
-                .await?;
-                self.send(id, ServerMessage::Ack).await;
+                let answer = h
+                    .send(|reply| SessionCommand::Permission {
+                        request_id,
+                        decision,
+                        message,
+                        reply,
+                    })
+                    .await?;
+                self.ack_later(id, answer);
             }
             ClientMessage::Stop { session_id } => {
                 let h = manager.get(&session_id).await?;
-                h.request(|reply| SessionCommand::Stop {
-                    reason: "stopped by a client".into(),
-                    reply,
-                })
-                .await?;
-                self.send(id, ServerMessage::Ack).await;
+                let answer = h
+                    .send(|reply| SessionCommand::Stop {
+                        reason: "stopped by a client".into(),
+                        reply,
+                    })
+                    .await?;
+                self.ack_later(id, answer);
             }
             ClientMessage::Delete { session_id } => {
                 if let Some((handle, task)) = self.forwarders.remove(&session_id) {

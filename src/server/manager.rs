@@ -19,13 +19,17 @@ use crate::runtime::env::ExecutionEnvironment;
 use crate::runtime::launch::modal_agent_binary;
 use crate::types::{
     AgentKind, ErrorCode, PermissionMode, SandboxKind, SessionInfo, SessionSpec, SessionState,
-    StreamEvent,
+    StreamEvent, TurnStatus,
 };
 
 /// How long shutdown waits for running turns to end after interrupting them.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// Default for `--max-sessions`: enough for a team, few enough for one machine's sandboxes.
 pub const DEFAULT_MAX_SESSIONS: usize = 1000;
+/// Events read per query while recovery looks back for the end of an interrupted turn.
+const RECOVERY_PAGE: usize = 500;
+/// The `error` of the `result` that ends a turn the server's restart cut short.
+pub const RESTART_ERROR: &str = "server_restart: the server stopped before this turn ended";
 /// Longest session title kept; titles are for lists, not documents.
 pub const MAX_TITLE_CHARS: usize = 200;
 
@@ -73,24 +77,61 @@ impl SessionManager {
         for mut info in self.store.list_sessions().await.map_err(internal)? {
             if info.state.is_busy() || info.state == SessionState::Provisioning {
                 let from = info.state;
+                let mut events = Vec::new();
+                // Every turn ends with a `result`: the one the restart cut short gets its own.
+                if !self.turn_has_result(&info).await? {
+                    events.push(session::turn_result(
+                        TurnStatus::Interrupted,
+                        Some(RESTART_ERROR.into()),
+                    ));
+                }
+                events.push(StreamEvent::StateChanged {
+                    from: Some(from),
+                    to: SessionState::Stopped,
+                    reason: Some("server_restart".into()),
+                });
                 info.state = SessionState::Stopped;
                 info.reason = Some("server_restart".into());
                 self.store
-                    .append_and_save(
-                        &info,
-                        EncodedEvent::batch(vec![StreamEvent::StateChanged {
-                            from: Some(from),
-                            to: SessionState::Stopped,
-                            reason: Some("server_restart".into()),
-                        }])
-                        .map_err(internal)?,
-                    )
+                    .append_and_save(&info, EncodedEvent::batch(events).map_err(internal)?)
                     .await
                     .map_err(internal)?;
                 n += 1;
             }
         }
         Ok(n)
+    }
+
+    /// Whether the turn a restart found under way already ended with a `result` (the server
+    /// stopped between storing it and leaving the turn's state). Reads back from the newest event
+    /// to the turn's start.
+    async fn turn_has_result(&self, info: &SessionInfo) -> Result<bool, SessionError> {
+        // A session still provisioning has not started its turn's agent: nothing has ended it.
+        if info.state == SessionState::Provisioning {
+            return Ok(false);
+        }
+        let mut end = self.store.last_seq(&info.id).await.map_err(internal)?;
+        while end > 0 {
+            let start = end.saturating_sub(RECOVERY_PAGE as u64);
+            let page = self
+                .store
+                .events_after(&info.id, start, (end - start) as usize)
+                .await
+                .map_err(internal)?;
+            for (_, ev) in page.iter().rev() {
+                match &ev.event {
+                    StreamEvent::Result { .. } => return Ok(true),
+                    StreamEvent::StateChanged {
+                        to: SessionState::Running,
+                        from: Some(SessionState::Idle),
+                        ..
+                    } => return Ok(false),
+                    _ => {}
+                }
+            }
+            end = start;
+        }
+        Ok(false)
     }
 
     pub async fn create(&self, spec: SessionSpec) -> Result<SessionInfo, SessionError> {
@@ -111,7 +152,7 @@ impl SessionManager {
                 format!("this server does not offer the {sandbox} sandbox"),
             ));
         }
-        let id = new_session_id();
+        let id = new_session_id()?;
         let workspace = match &spec.workspace {
             None => {
                 let dir = self.config.data_dir.join("workspaces").join(&id);
@@ -313,13 +354,38 @@ impl SessionManager {
     }
 }
 
-fn new_session_id() -> String {
+/// A fresh random session id; without the system's random source there is none to give (an id
+/// made of zeros would name every new session the same).
+fn new_session_id() -> Result<String, SessionError> {
     let mut b = [0u8; 8];
-    let _ = getrandom::fill(&mut b);
+    fill_random(&mut b).map_err(|e| {
+        SessionError::new(
+            ErrorCode::Internal,
+            format!("cannot make a session id: the system's random source failed ({e}); check /dev/urandom and the getrandom system call"),
+        )
+    })?;
+    Ok(session_id_from(&b))
+}
+
+fn session_id_from(b: &[u8]) -> String {
     format!(
         "s_{}",
         b.iter().map(|x| format!("{x:02x}")).collect::<String>()
     )
+}
+
+#[cfg(not(test))]
+fn fill_random(b: &mut [u8]) -> Result<(), getrandom::Error> {
+    getrandom::fill(b)
+}
+
+/// Tests make the random source fail on purpose.
+#[cfg(test)]
+fn fill_random(b: &mut [u8]) -> Result<(), getrandom::Error> {
+    if tests::RANDOM_FAILS.with(|f| f.get()) {
+        return Err(getrandom::Error::UNSUPPORTED);
+    }
+    getrandom::fill(b)
 }
 
 fn not_found(id: &str) -> SessionError {
@@ -328,4 +394,44 @@ fn not_found(id: &str) -> SessionError {
 
 fn internal(e: impl std::fmt::Display) -> SessionError {
     SessionError::new(ErrorCode::Internal, e.to_string())
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::server::store::SqliteStore;
+
+    thread_local! {
+        pub(crate) static RANDOM_FAILS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn no_session_is_made_when_the_random_source_fails() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.path().join("s.db")).unwrap());
+        let config = ManagerConfig {
+            data_dir: dir.path().to_path_buf(),
+            default_agent: AgentKind::ClaudeCode,
+            default_sandbox: SandboxKind::Host,
+            max_sessions: 10,
+            workspace_roots: vec![],
+            idle_timeout: None,
+            environments: [(
+                SandboxKind::Host,
+                Arc::new(crate::runtime::env::HostEnvironment) as Arc<dyn ExecutionEnvironment>,
+            )]
+            .into(),
+            sandbox_env: BTreeMap::new(),
+            agent_binaries: HashMap::new(),
+        };
+        let manager = SessionManager::new(store.clone(), config, Arc::new(Metrics::default()));
+        RANDOM_FAILS.with(|f| f.set(true));
+        let err = manager.create(SessionSpec::default()).await.unwrap_err();
+        RANDOM_FAILS.with(|f| f.set(false));
+        assert_eq!(err.code, ErrorCode::Internal);
+        assert!(err.message.contains("random source"), "{}", err.message);
+        assert_eq!(store.count_sessions().await.unwrap(), 0);
+        let made = manager.create(SessionSpec::default()).await.unwrap();
+        assert_ne!(made.id, session_id_from(&[0; 8]));
+    }
 }

@@ -5,7 +5,9 @@
 //! then broadcast, with the seq the store gave it. One turn runs at a time; messages sent during
 //! a turn wait in a FIFO. Permission requests are held until a client answers or
 //! [`PERMISSION_TIMEOUT`] denies them. A broadcast never waits for a client: a slow one lags and is
-//! served from the store by its connection.
+//! served from the store by its connection. The sandbox is made beside the session ([`provision`]),
+//! which answers its requests meanwhile. A write the store does not take stops the turn: the
+//! record must not have a hole that clients never hear of.
 //!
 //! Must not run agent code on the host: turns run through the runtime's environments.
 
@@ -19,7 +21,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 
 use super::metrics::Metrics;
 use super::store::{EncodedEvent, Store};
-use crate::runtime::agent::{AgentAdapter, AgentOptions, adapter};
+use crate::runtime::agent::{AgentAdapter, AgentOptions, adapter, resume_not_found};
 use crate::runtime::env::{ExecutionEnvironment, Sandbox, SandboxSpec};
 use crate::runtime::runner::{Turn, TurnControl, TurnOutcome, run_turn};
 use crate::types::{
@@ -34,6 +36,11 @@ pub const BROADCAST_CAPACITY: usize = 1024;
 const COMMAND_QUEUE: usize = 64;
 /// Most user messages waiting behind a running turn; more get error `limit`.
 pub const MAX_QUEUED_MESSAGES: usize = 100;
+/// The `kind` of the notice that says the agent's conversation started afresh.
+pub const CONVERSATION_RESTARTED: &str = "conversation_restarted";
+/// The `code` of the `error` event (and the reason of the `failed` state) when the store does
+/// not take a session's events.
+pub const STORE_FAILED: &str = "store_failed";
 /// Events the runner may hand over before it waits for the session to store them.
 const TURN_EVENT_QUEUE: usize = 1024;
 
@@ -108,12 +115,22 @@ impl SessionHandle {
         &self,
         make: impl FnOnce(Reply) -> SessionCommand,
     ) -> Result<(), SessionError> {
+        self.send(make).await?.await
+    }
+
+    /// Queues a command (commands run in the order they are queued) and returns its answer
+    /// to come, for a caller that must not wait for it.
+    pub async fn send(
+        &self,
+        make: impl FnOnce(Reply) -> SessionCommand,
+    ) -> Result<impl Future<Output = Result<(), SessionError>> + Send + 'static, SessionError> {
         let (tx, rx) = oneshot::channel();
         self.commands
             .send(make(tx))
             .await
             .map_err(|_| gone(&self.id))?;
-        rx.await.map_err(|_| gone(&self.id))?
+        let id = self.id.clone();
+        Ok(async move { rx.await.map_err(|_| gone(&id))? })
     }
 
     pub async fn unload(&self) -> bool {
@@ -174,6 +191,8 @@ pub fn spawn(info: SessionInfo, ctx: SessionContext) -> SessionHandle {
         sandbox: None,
         adapter: None,
         attached: handle.attached.clone(),
+        record_failure: None,
+        provisioning: None,
     };
     tokio::spawn(session.run(rx));
     handle
@@ -188,6 +207,17 @@ struct AgentSession {
     sandbox: Option<Arc<dyn Sandbox>>,
     adapter: Option<Box<dyn AgentAdapter>>,
     attached: Arc<AtomicUsize>,
+    /// Why the store did not take the session's last write, until the session has acted on it.
+    record_failure: Option<String>,
+    /// The sandbox being made, while it is (seconds on Modal): the session answers meanwhile.
+    provisioning: Option<Provisioning>,
+}
+
+/// A sandbox being made for a turn.
+struct Provisioning {
+    task: tokio::task::JoinHandle<Result<Box<dyn Sandbox>, String>>,
+    /// The message whose turn waits for it; `None` once that turn was interrupted.
+    prompt: Option<String>,
 }
 
 /// A turn in flight.
@@ -198,6 +228,14 @@ struct RunningTurn {
     started: Instant,
     /// Permission requests waiting for a client, with when they were asked.
     pending: Vec<(String, tokio::time::Instant)>,
+    /// The user's message, to run again if the agent's conversation must start afresh.
+    prompt: String,
+    /// The agent's conversation this turn resumes.
+    resumed: Option<String>,
+    /// The agent said it has no conversation `resumed`: its failed result is held back.
+    resume_not_found: bool,
+    /// The turn's `result` is recorded (the agent's process may still be ending).
+    has_result: bool,
 }
 
 impl AgentSession {
@@ -206,12 +244,14 @@ impl AgentSession {
         let mut idle_since = tokio::time::Instant::now();
         loop {
             if turn.is_none()
+                && self.provisioning.is_none()
                 && let Some(text) = self.queue.pop_front()
             {
                 turn = self.start_turn(text).await;
                 if turn.is_none() {
                     idle_since = tokio::time::Instant::now();
                 }
+                self.act_on_record_failure(&mut turn).await;
                 continue;
             }
             let permission_deadline = turn.as_ref().and_then(|t| {
@@ -255,9 +295,15 @@ impl AgentSession {
                         if !rest.is_empty() {
                             self.turn_events(rest, &mut turn).await;
                         }
-                        let started = turn.take().map(|t| t.started);
-                        self.finish_turn(done, started).await;
-                        idle_since = tokio::time::Instant::now();
+                        match turn.take() {
+                            Some(t) if t.resume_not_found => {
+                                self.restart_conversation(done, t.prompt, t.resumed).await;
+                            }
+                            t => {
+                                self.finish_turn(done, t.map(|t| t.started)).await;
+                                idle_since = tokio::time::Instant::now();
+                            }
+                        }
                     }
                 },
                 _ = sleep_until(permission_deadline), if permission_deadline.is_some() => {
@@ -266,8 +312,15 @@ impl AgentSession {
                 _ = sleep_until(idle_deadline), if idle_deadline.is_some() => {
                     self.release_sandbox().await;
                 }
+                made = provisioned(&mut self.provisioning), if self.provisioning.is_some() => {
+                    let prompt = self.provisioning.take().and_then(|p| p.prompt);
+                    turn = self.sandbox_ready(made, prompt).await;
+                    idle_since = tokio::time::Instant::now();
+                }
             }
+            self.act_on_record_failure(&mut turn).await;
         }
+        self.abandon_provisioning().await;
         self.release_sandbox().await;
     }
 
@@ -292,8 +345,20 @@ impl AgentSession {
                         timestamp: Some(now()),
                     };
                     self.emit(vec![event]).await;
-                    self.queue.push_back(text);
-                    Ok(())
+                    match self.record_failure.take() {
+                        // Not recorded, so not taken: the client knows to send it again.
+                        Some(e) => Err(SessionError::new(
+                            ErrorCode::Internal,
+                            format!(
+                                "session {} cannot record this message, so it does not run: {e}",
+                                self.info.id
+                            ),
+                        )),
+                        None => {
+                            self.queue.push_back(text);
+                            Ok(())
+                        }
+                    }
                 };
                 let _ = reply.send(res);
             }
@@ -304,6 +369,19 @@ impl AgentSession {
                             self.set_state(SessionState::Interrupting, None).await;
                         }
                         let _ = t.control.send(TurnControl::Interrupt).await;
+                        Ok(())
+                    }
+                    // The turn has not started: it never will, and ends here.
+                    None if self
+                        .provisioning
+                        .as_ref()
+                        .is_some_and(|p| p.prompt.is_some()) =>
+                    {
+                        if let Some(p) = self.provisioning.as_mut() {
+                            p.prompt = None;
+                        }
+                        self.emit(vec![turn_result(TurnStatus::Interrupted, None)])
+                            .await;
                         Ok(())
                     }
                     None => Err(SessionError::new(
@@ -352,12 +430,41 @@ impl AgentSession {
                 let _ = reply.send(res);
             }
             SessionCommand::Stop { reason, reply } => {
-                if let Some(t) = turn.take() {
+                if let Some(mut t) = turn.take() {
                     let _ = t.control.send(TurnControl::Kill).await;
-                    if let Ok((adapter, _)) = t.done.await {
+                    // What the agent said last, its `result` included, is part of the record;
+                    // reading it meanwhile keeps a full queue from holding the runner up.
+                    let mut rest = Vec::new();
+                    let done = loop {
+                        tokio::select! {
+                            biased;
+                            Some(e) = t.events.recv() => rest.push(e),
+                            d = &mut t.done => break d,
+                        }
+                    };
+                    while let Ok(e) = t.events.try_recv() {
+                        rest.push(e);
+                    }
+                    let has_result = t.has_result
+                        || rest.iter().any(|e| matches!(e, StreamEvent::Result { .. }));
+                    if !has_result {
+                        rest.push(turn_result(TurnStatus::Interrupted, None));
+                    }
+                    let mut none = None;
+                    self.turn_events(rest, &mut none).await;
+                    if let Ok((adapter, _)) = done {
                         self.adapter = Some(adapter);
                     }
                 }
+                if self
+                    .provisioning
+                    .as_ref()
+                    .is_some_and(|p| p.prompt.is_some())
+                {
+                    self.emit(vec![turn_result(TurnStatus::Interrupted, None)])
+                        .await;
+                }
+                self.abandon_provisioning().await;
                 self.queue.clear();
                 self.release_sandbox().await;
                 if self.info.state != SessionState::Stopped {
@@ -367,6 +474,7 @@ impl AgentSession {
             }
             SessionCommand::Unload { reply } => {
                 let idle = turn.is_none()
+                    && self.provisioning.is_none()
                     && self.queue.is_empty()
                     && self.attached.load(Ordering::SeqCst) == 0;
                 let _ = reply.send(idle);
@@ -376,119 +484,23 @@ impl AgentSession {
         false
     }
 
-    /// Provisions the sandbox if needed and starts the agent on `text`.
-    async fn start_turn(&mut self, text: String) -> Option<RunningTurn> {
-        if matches!(
-            self.info.state,
-            SessionState::Stopped | SessionState::Failed
-        ) {
-            self.set_state(SessionState::Provisioning, Some("resuming".into()))
-                .await;
-        }
-        if self.sandbox.is_none() {
-            if self.info.state == SessionState::Idle {
-                self.set_state(SessionState::Provisioning, None).await;
+    async fn turn_events(&mut self, mut batch: Vec<StreamEvent>, turn: &mut Option<RunningTurn>) {
+        // The failed result of resuming a conversation the agent does not have is not the
+        // turn's end: the turn runs again on a fresh conversation (`restart_conversation`).
+        if let Some(t) = turn.as_mut().filter(|t| t.resumed.is_some()) {
+            let kind = self.info.agent;
+            let before = batch.len();
+            batch.retain(|e| !resume_not_found(kind, e));
+            t.resume_not_found |= batch.len() < before;
+            if t.resume_not_found {
+                batch.retain(|e| !matches!(e, StreamEvent::Result { .. }));
             }
-            match self.provision().await {
-                Ok(()) => {}
-                Err(message) => {
-                    self.emit(vec![StreamEvent::Error {
-                        message: message.clone(),
-                        code: Some("provisioning_failed".into()),
-                        timestamp: Some(now()),
-                    }])
-                    .await;
-                    self.set_state(SessionState::Failed, Some(message)).await;
-                    return None;
-                }
-            }
-            self.set_state(SessionState::Idle, None).await;
         }
-        let sandbox = self.sandbox.clone()?;
-        let mut adapter = self.adapter.take()?;
-        self.set_state(SessionState::Running, None).await;
-        let options = AgentOptions {
-            model: self.info.model.clone(),
-            permission_mode: Some(self.info.permission_mode),
-            resume: self.info.agent_session_id.clone(),
-            base_url: self.ctx.sandbox_env.get("ANTHROPIC_BASE_URL").cloned(),
-            ..Default::default()
-        };
-        let (ev_tx, ev_rx) = mpsc::channel(TURN_EVENT_QUEUE);
-        let (ctl_tx, ctl_rx) = mpsc::channel(16);
-        let turn = Turn {
-            prompt: text,
-            options,
-            timeout: None,
-        };
-        let done = tokio::spawn(async move {
-            let res = run_turn(&*sandbox, &mut *adapter, turn, ev_tx, ctl_rx)
-                .await
-                .map_err(|e| e.to_string());
-            (adapter, res)
-        });
-        Some(RunningTurn {
-            events: ev_rx,
-            control: ctl_tx,
-            done,
-            started: Instant::now(),
-            pending: Vec::new(),
-        })
-    }
-
-    async fn provision(&mut self) -> Result<(), String> {
-        let binary = self.ctx.agent_binary.clone()?;
-        let mut env = self.ctx.sandbox_env.clone();
-        if !env.contains_key("ANTHROPIC_API_KEY")
-            && !env.contains_key("ANTHROPIC_AUTH_TOKEN")
-            && !env.contains_key("ANTHROPIC_BASE_URL")
-        {
-            return Err("the server has no model API credentials: start `aisys serve` with ANTHROPIC_API_KEY (or ANTHROPIC_BASE_URL) set".into());
+        if let Some(t) = turn.as_mut() {
+            t.has_result |= batch
+                .iter()
+                .any(|e| matches!(e, StreamEvent::Result { .. }));
         }
-        env.remove("AISYS_TOKEN");
-        let real = binary.canonicalize().unwrap_or_else(|_| binary.clone());
-        let spec = SandboxSpec {
-            workspace: PathBuf::from(&self.info.workspace),
-            home: self.ctx.home.clone(),
-            env,
-            network: true,
-            read_only: real
-                .parent()
-                .map(|p| vec![p.to_path_buf()])
-                .unwrap_or_default(),
-            labels: [("aisys.session".to_string(), self.info.id.clone())].into(),
-            ..Default::default()
-        };
-        // After a crash of the server, the sandbox it had may still run: use it again.
-        let found = match self.info.sandbox_id.clone() {
-            Some(id) => match self.ctx.environment.attach(&id).await {
-                Ok(found) => found,
-                Err(e) => {
-                    tracing::warn!("session {}: reattaching sandbox {id}: {e}", self.info.id);
-                    None
-                }
-            },
-            None => None,
-        };
-        let sandbox = match found {
-            Some(sb) => sb,
-            None => self
-                .ctx
-                .environment
-                .create(spec)
-                .await
-                .map_err(|e| e.to_string())?,
-        };
-        self.info.sandbox_id = Some(sandbox.id().to_string());
-        self.save_info().await;
-        self.sandbox = Some(Arc::from(sandbox));
-        if self.adapter.is_none() {
-            self.adapter = Some(adapter(self.info.agent, binary));
-        }
-        Ok(())
-    }
-
-    async fn turn_events(&mut self, batch: Vec<StreamEvent>, turn: &mut Option<RunningTurn>) {
         let mut awaiting = false;
         for ev in &batch {
             match ev {
@@ -516,6 +528,31 @@ impl AgentSession {
         if awaiting && self.info.state == SessionState::Running {
             self.set_state(SessionState::AwaitingPermission, None).await;
         }
+    }
+
+    /// The agent has no conversation `resumed` (the server stopped before the agent saved it):
+    /// forget it, say so, and run the same message again on a new conversation.
+    async fn restart_conversation(
+        &mut self,
+        done: TurnResult,
+        prompt: String,
+        resumed: Option<String>,
+    ) {
+        let Ok((adapter, _)) = done else {
+            return self.finish_turn(done, None).await;
+        };
+        self.adapter = Some(adapter);
+        self.info.agent_session_id = None;
+        let id = resumed.unwrap_or_default();
+        self.emit(vec![StreamEvent::Notice {
+            kind: CONVERSATION_RESTARTED.into(),
+            text: format!(
+                "the agent has no conversation {id} to resume (the server stopped before the agent saved it): this message starts a new conversation"
+            ),
+            timestamp: Some(now()),
+        }])
+        .await;
+        self.queue.push_front(prompt);
     }
 
     async fn expire_permissions(&mut self, turn: &mut Option<RunningTurn>) {
@@ -557,20 +594,79 @@ impl AgentSession {
             }
             Ok((adapter, Err(message))) => {
                 self.adapter = Some(adapter);
-                self.emit(vec![StreamEvent::Error {
-                    message: message.clone(),
-                    code: Some("agent_start_failed".into()),
-                    timestamp: Some(now()),
-                }])
+                self.emit(vec![
+                    StreamEvent::Error {
+                        message: message.clone(),
+                        code: Some("agent_start_failed".into()),
+                        timestamp: Some(now()),
+                    },
+                    turn_result(TurnStatus::Error, Some(message.clone())),
+                ])
                 .await;
                 self.release_sandbox().await;
                 self.set_state(SessionState::Failed, Some(message)).await;
             }
             Err(e) => {
-                self.set_state(SessionState::Failed, Some(format!("the turn crashed: {e}")))
+                let message = format!("the turn crashed: {e}");
+                self.emit(vec![turn_result(TurnStatus::Error, Some(message.clone()))])
                     .await;
+                self.set_state(SessionState::Failed, Some(message)).await;
             }
         }
+    }
+
+    /// The store did not take a write: a turn whose record has a hole must not go on as if it
+    /// had none. Ends the turn and fails the session, telling clients with an `error` event and
+    /// the turn's `result` (stored if the store takes writes again; the state is `failed` in
+    /// memory, for lists and requests, either way).
+    async fn act_on_record_failure(&mut self, turn: &mut Option<RunningTurn>) {
+        let Some(cause) = self.record_failure.take() else {
+            return;
+        };
+        let message =
+            format!("the session's record cannot be written ({cause}): the turn is stopped");
+        let mut events = vec![StreamEvent::Error {
+            message: message.clone(),
+            code: Some(STORE_FAILED.into()),
+            timestamp: Some(now()),
+        }];
+        if let Some(mut t) = turn.take() {
+            let _ = t.control.send(TurnControl::Kill).await;
+            // The rest of what the agent said cannot be kept in order after the hole.
+            let done = loop {
+                tokio::select! {
+                    biased;
+                    Some(_) = t.events.recv() => {}
+                    d = &mut t.done => break d,
+                }
+            };
+            if let Ok((adapter, _)) = done {
+                self.adapter = Some(adapter);
+            }
+            if !t.has_result {
+                events.push(turn_result(TurnStatus::Error, Some(message.clone())));
+            }
+        }
+        if self
+            .provisioning
+            .as_ref()
+            .is_some_and(|p| p.prompt.is_some())
+        {
+            events.push(turn_result(TurnStatus::Error, Some(message.clone())));
+        }
+        self.abandon_provisioning().await;
+        self.queue.clear();
+        self.emit(events).await;
+        self.release_sandbox().await;
+        if self.info.state != SessionState::Failed {
+            self.set_state(
+                SessionState::Failed,
+                Some(format!("{STORE_FAILED}: {cause}")),
+            )
+            .await;
+        }
+        // If these writes failed as well, the session has already done all it can.
+        self.record_failure = None;
     }
 
     async fn release_sandbox(&mut self) {
@@ -591,6 +687,7 @@ impl AgentSession {
     async fn save_info(&mut self) {
         if let Err(e) = self.ctx.store.put_session(&self.info).await {
             tracing::error!("session {}: saving its metadata: {e}", self.info.id);
+            self.record_failure.get_or_insert(e.to_string());
         }
     }
 
@@ -631,6 +728,7 @@ impl AgentSession {
             Ok(e) => e,
             Err(e) => {
                 tracing::error!("session {}: cannot encode events: {e}", self.info.id);
+                self.record_failure.get_or_insert(e.to_string());
                 return;
             }
         };
@@ -646,15 +744,20 @@ impl AgentSession {
         match stored {
             Ok(first) => {
                 self.ctx.metrics.events_stored(n);
+                self.info.last_seq = first + n - 1;
+                // What a client asks after it saw an event already knows of it.
+                *self.shared.write().unwrap_or_else(|e| e.into_inner()) = self.info.clone();
                 for (i, ev) in encoded.into_iter().enumerate() {
                     // No subscriber is fine: the store has it.
                     let _ = self.events.send((first + i as u64, ev));
                 }
-                self.info.last_seq = first + n - 1;
             }
-            Err(e) => tracing::error!("session {}: cannot store events: {e}", self.info.id),
+            Err(e) => {
+                tracing::error!("session {}: cannot store events: {e}", self.info.id);
+                self.record_failure.get_or_insert(e.to_string());
+                *self.shared.write().unwrap_or_else(|e| e.into_inner()) = self.info.clone();
+            }
         }
-        *self.shared.write().unwrap_or_else(|e| e.into_inner()) = self.info.clone();
     }
 }
 
@@ -678,6 +781,20 @@ async fn turn_step(turn: &mut Option<RunningTurn>) -> TurnStep {
     }
 }
 
+/// The `result` aisys gives a turn that ended without the agent's own.
+pub(crate) fn turn_result(status: TurnStatus, error: Option<String>) -> StreamEvent {
+    StreamEvent::Result {
+        status,
+        duration_ms: None,
+        num_turns: None,
+        cost_usd: None,
+        usage: None,
+        text: None,
+        error,
+        agent_session_id: None,
+    }
+}
+
 async fn sleep_until(t: Option<tokio::time::Instant>) {
     match t {
         Some(t) => tokio::time::sleep_until(t).await,
@@ -691,3 +808,8 @@ pub fn now() -> String {
         .strftime("%Y-%m-%dT%H:%M:%S%.3fZ")
         .to_string()
 }
+
+mod provision;
+use provision::provisioned;
+#[cfg(test)]
+mod tests;

@@ -16,6 +16,14 @@ use crate::converters::ClaudeStreamReader;
 use crate::runtime::env::ExecSpec;
 use crate::types::{AgentKind, PermissionDecision, StreamEvent};
 
+/// What Claude Code reports for a `--resume` of a conversation it has no transcript of.
+const NO_CONVERSATION: &str = "No conversation found with session ID";
+
+/// Whether `event` is Claude Code's report that the conversation to resume does not exist.
+pub(crate) fn resume_not_found(event: &StreamEvent) -> bool {
+    matches!(event, StreamEvent::Result { error: Some(e), .. } if e.contains(NO_CONVERSATION))
+}
+
 /// The Claude Code adapter.
 pub struct ClaudeCode {
     binary: PathBuf,

@@ -106,6 +106,15 @@ pub fn adapter(kind: AgentKind, binary: PathBuf) -> Box<dyn AgentAdapter> {
     }
 }
 
+/// Whether `event` says the agent has no conversation by the id it was asked to resume (the
+/// server stopped before the agent saved it): resuming it again can never work.
+pub fn resume_not_found(kind: AgentKind, event: &StreamEvent) -> bool {
+    match kind {
+        AgentKind::ClaudeCode => claude::resume_not_found(event),
+        AgentKind::Opencode => false,
+    }
+}
+
 /// `--flag=value`: a value can never be read as another flag.
 pub(crate) fn flag(name: &str, value: &str) -> String {
     format!("--{name}={value}")

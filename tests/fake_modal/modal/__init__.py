@@ -8,6 +8,7 @@ in $FAKE_MODAL_STATE/volumes/<name>, symlinked at their mount path.
 
 Failure injection, for the error tests: FAKE_MODAL_FAIL_CREATE=<ErrorClass> makes Sandbox.create
 raise modal.exception.<ErrorClass>; FAKE_MODAL_FAIL_EXEC=<ErrorClass> does the same for exec.
+FAKE_MODAL_CREATE_DELAY=<seconds> makes Sandbox.create take that long, as a real one can.
 
 It must not pretend more than it does: there is no image build and no isolation.
 """
@@ -207,6 +208,7 @@ class Sandbox:
                      timeout=300, idle_timeout=None, workdir=None, cpu=None, memory=None, volumes={},
                      verbose=False, **rest):
         _fail("CREATE")
+        await asyncio.sleep(float(os.environ.get("FAKE_MODAL_CREATE_DELAY", "0")))
         sid = "sb-" + os.urandom(8).hex()
         sandbox_env = {}
         for s in secrets or []:

@@ -1,0 +1,180 @@
+//! Making a session's sandbox, which takes seconds on Modal, as a task of its own: the session
+//! answers its clients (stop, interrupt, other messages) while it runs, and a sandbox that is
+//! ready after its session stopped is terminated, never left running.
+//!
+//! Must not wait for the sandbox inside a session's command handling.
+
+use super::*;
+
+impl AgentSession {
+    /// Starts the turn of `text`: at once when the session has its sandbox, else once
+    /// provisioning (started here) has made it.
+    pub(super) async fn start_turn(&mut self, text: String) -> Option<RunningTurn> {
+        if matches!(
+            self.info.state,
+            SessionState::Stopped | SessionState::Failed
+        ) {
+            self.set_state(SessionState::Provisioning, Some("resuming".into()))
+                .await;
+        }
+        if self.sandbox.is_some() {
+            return self.start_agent(text).await;
+        }
+        if self.info.state == SessionState::Idle {
+            self.set_state(SessionState::Provisioning, None).await;
+        }
+        let task = tokio::spawn(make_sandbox(self.ctx.clone(), self.info.clone()));
+        self.provisioning = Some(Provisioning {
+            task,
+            prompt: Some(text),
+        });
+        None
+    }
+
+    /// Takes the sandbox provisioning made (or reports why there is none), then starts the turn
+    /// that waited for it, if it still should run.
+    pub(super) async fn sandbox_ready(
+        &mut self,
+        made: Result<Box<dyn Sandbox>, String>,
+        prompt: Option<String>,
+    ) -> Option<RunningTurn> {
+        let sandbox = match made {
+            Ok(sandbox) => sandbox,
+            Err(message) => {
+                let mut events = vec![StreamEvent::Error {
+                    message: message.clone(),
+                    code: Some("provisioning_failed".into()),
+                    timestamp: Some(now()),
+                }];
+                if prompt.is_some() {
+                    events.push(turn_result(TurnStatus::Error, Some(message.clone())));
+                }
+                self.emit(events).await;
+                self.set_state(SessionState::Failed, Some(message)).await;
+                return None;
+            }
+        };
+        // `make_sandbox` made none without the binary.
+        if self.adapter.is_none()
+            && let Ok(binary) = self.ctx.agent_binary.clone()
+        {
+            self.adapter = Some(adapter(self.info.agent, binary));
+        }
+        self.info.sandbox_id = Some(sandbox.id().to_string());
+        self.save_info().await;
+        self.sandbox = Some(Arc::from(sandbox));
+        self.set_state(SessionState::Idle, None).await;
+        self.start_agent(prompt?).await
+    }
+
+    /// Provisioning no longer wanted (the session stops): the sandbox it makes is terminated
+    /// when it is ready.
+    pub(super) async fn abandon_provisioning(&mut self) {
+        if let Some(p) = self.provisioning.take() {
+            tokio::spawn(async move {
+                if let Ok(Ok(sandbox)) = p.task.await {
+                    let _ = sandbox.terminate().await;
+                }
+            });
+        }
+    }
+
+    /// Starts the agent on `text` in the session's sandbox.
+    async fn start_agent(&mut self, text: String) -> Option<RunningTurn> {
+        let sandbox = self.sandbox.clone()?;
+        let mut adapter = self.adapter.take()?;
+        // A turn run again on a fresh conversation is still running.
+        if self.info.state != SessionState::Running {
+            self.set_state(SessionState::Running, None).await;
+        }
+        let resumed = self.info.agent_session_id.clone();
+        let options = AgentOptions {
+            model: self.info.model.clone(),
+            permission_mode: Some(self.info.permission_mode),
+            resume: self.info.agent_session_id.clone(),
+            base_url: self.ctx.sandbox_env.get("ANTHROPIC_BASE_URL").cloned(),
+            ..Default::default()
+        };
+        let (ev_tx, ev_rx) = mpsc::channel(TURN_EVENT_QUEUE);
+        let (ctl_tx, ctl_rx) = mpsc::channel(16);
+        let turn = Turn {
+            prompt: text.clone(),
+            options,
+            timeout: None,
+        };
+        let done = tokio::spawn(async move {
+            let res = run_turn(&*sandbox, &mut *adapter, turn, ev_tx, ctl_rx)
+                .await
+                .map_err(|e| e.to_string());
+            (adapter, res)
+        });
+        Some(RunningTurn {
+            events: ev_rx,
+            control: ctl_tx,
+            done,
+            started: Instant::now(),
+            pending: Vec::new(),
+            prompt: text,
+            resumed,
+            resume_not_found: false,
+            has_result: false,
+        })
+    }
+}
+
+/// The next result of provisioning, if any runs.
+pub(super) async fn provisioned(
+    provisioning: &mut Option<Provisioning>,
+) -> Result<Box<dyn Sandbox>, String> {
+    match provisioning {
+        Some(p) => (&mut p.task)
+            .await
+            .unwrap_or_else(|e| Err(format!("provisioning crashed: {e}"))),
+        None => std::future::pending().await,
+    }
+}
+
+/// Makes (or, after a crash of the server, finds again) the sandbox of the session `info`.
+async fn make_sandbox(ctx: SessionContext, info: SessionInfo) -> Result<Box<dyn Sandbox>, String> {
+    let binary = ctx.agent_binary.clone()?;
+    let mut env = ctx.sandbox_env.clone();
+    if !env.contains_key("ANTHROPIC_API_KEY")
+        && !env.contains_key("ANTHROPIC_AUTH_TOKEN")
+        && !env.contains_key("ANTHROPIC_BASE_URL")
+    {
+        return Err("the server has no model API credentials: start `aisys serve` with ANTHROPIC_API_KEY (or ANTHROPIC_BASE_URL) set".into());
+    }
+    env.remove("AISYS_TOKEN");
+    let real = binary.canonicalize().unwrap_or_else(|_| binary.clone());
+    let spec = SandboxSpec {
+        workspace: PathBuf::from(&info.workspace),
+        home: ctx.home.clone(),
+        env,
+        network: true,
+        read_only: real
+            .parent()
+            .map(|p| vec![p.to_path_buf()])
+            .unwrap_or_default(),
+        labels: [("aisys.session".to_string(), info.id.clone())].into(),
+        ..Default::default()
+    };
+    // After a crash of the server, the sandbox it had may still run: use it again.
+    let found = match info.sandbox_id.clone() {
+        Some(id) => match ctx.environment.attach(&id).await {
+            Ok(found) => found,
+            Err(e) => {
+                tracing::warn!("session {}: reattaching sandbox {id}: {e}", info.id);
+                None
+            }
+        },
+        None => None,
+    };
+    match found {
+        Some(sb) => Ok(sb),
+        None => ctx
+            .environment
+            .create(spec)
+            .await
+            .map_err(|e| e.to_string()),
+    }
+}

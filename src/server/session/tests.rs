@@ -1,0 +1,431 @@
+//! `AgentSession` against stores and sandboxes that misbehave on purpose: a store that stops
+//! taking writes, a sandbox that takes long to provision. The agent is the stand-in
+//! `benches/support/fake-claude`, run by the host backend.
+
+use std::sync::atomic::AtomicUsize;
+
+use async_trait::async_trait;
+
+use super::*;
+use crate::runtime::env::{EnvError, HostEnvironment};
+use crate::server::store::{SqliteStore, StoreError};
+use crate::types::{AgentKind, PermissionMode, SandboxKind};
+
+/// How long a test waits for what a session should do at once.
+const PROMPT: Duration = Duration::from_secs(10);
+
+/// A store that fails the next `failing` writes (`usize::MAX`: all of them).
+struct FlakyStore {
+    inner: SqliteStore,
+    failing: AtomicUsize,
+}
+
+impl FlakyStore {
+    fn fails(&self) -> Result<(), StoreError> {
+        let left = self.failing.load(Ordering::SeqCst);
+        if left == 0 {
+            return Ok(());
+        }
+        if left != usize::MAX {
+            self.failing.store(left - 1, Ordering::SeqCst);
+        }
+        Err(StoreError::Commit(
+            "no space left on device (a test's store)".into(),
+        ))
+    }
+}
+
+#[async_trait]
+impl Store for FlakyStore {
+    async fn put_session(&self, info: &SessionInfo) -> Result<(), StoreError> {
+        self.fails()?;
+        self.inner.put_session(info).await
+    }
+    async fn get_session(&self, id: &str) -> Result<Option<SessionInfo>, StoreError> {
+        self.inner.get_session(id).await
+    }
+    async fn list_sessions(&self) -> Result<Vec<SessionInfo>, StoreError> {
+        self.inner.list_sessions().await
+    }
+    async fn count_sessions(&self) -> Result<usize, StoreError> {
+        self.inner.count_sessions().await
+    }
+    async fn delete_session(&self, id: &str) -> Result<bool, StoreError> {
+        self.inner.delete_session(id).await
+    }
+    async fn append(
+        &self,
+        session_id: &str,
+        events: Vec<Arc<EncodedEvent>>,
+    ) -> Result<u64, StoreError> {
+        self.fails()?;
+        self.inner.append(session_id, events).await
+    }
+    async fn append_and_save(
+        &self,
+        info: &SessionInfo,
+        events: Vec<Arc<EncodedEvent>>,
+    ) -> Result<u64, StoreError> {
+        self.fails()?;
+        self.inner.append_and_save(info, events).await
+    }
+    async fn events_after(
+        &self,
+        session_id: &str,
+        after_seq: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, EncodedEvent)>, StoreError> {
+        self.inner.events_after(session_id, after_seq, limit).await
+    }
+    async fn last_seq(&self, session_id: &str) -> Result<u64, StoreError> {
+        self.inner.last_seq(session_id).await
+    }
+}
+
+/// The host backend, slowed down: creating a sandbox takes `delay` (a Modal sandbox takes
+/// seconds).
+struct SlowEnvironment {
+    delay: Duration,
+}
+
+#[async_trait]
+impl ExecutionEnvironment for SlowEnvironment {
+    fn kind(&self) -> SandboxKind {
+        SandboxKind::Host
+    }
+    async fn create(&self, spec: SandboxSpec) -> Result<Box<dyn Sandbox>, EnvError> {
+        tokio::time::sleep(self.delay).await;
+        HostEnvironment.create(spec).await
+    }
+}
+
+struct Fixture {
+    dir: tempfile::TempDir,
+    store: Arc<FlakyStore>,
+}
+
+impl Fixture {
+    /// A store, a workspace, and the stand-in agent with `settings` (its JSON settings file).
+    fn new(settings: &str) -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let script = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/benches/support/fake-claude"
+        ))
+        .unwrap();
+        let bin = dir.path().join("fake-claude");
+        std::fs::write(&bin, script).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::write(dir.path().join("fake-claude.json"), settings).unwrap();
+        std::fs::create_dir_all(dir.path().join("ws")).unwrap();
+        let store = Arc::new(FlakyStore {
+            inner: SqliteStore::open(&dir.path().join("s.db")).unwrap(),
+            failing: AtomicUsize::new(0),
+        });
+        Fixture { dir, store }
+    }
+
+    async fn session(&self, id: &str, environment: Arc<dyn ExecutionEnvironment>) -> SessionHandle {
+        let info = SessionInfo {
+            id: id.into(),
+            title: None,
+            agent: AgentKind::ClaudeCode,
+            sandbox: SandboxKind::Host,
+            state: SessionState::Idle,
+            reason: None,
+            workspace: self.dir.path().join("ws").display().to_string(),
+            model: None,
+            permission_mode: PermissionMode::Default,
+            agent_session_id: None,
+            sandbox_id: None,
+            created_at: now(),
+            last_activity: now(),
+            last_seq: 0,
+        };
+        let created = StreamEvent::StateChanged {
+            from: None,
+            to: SessionState::Idle,
+            reason: Some("created".into()),
+        };
+        let first = self
+            .store
+            .append_and_save(&info, EncodedEvent::batch(vec![created]).unwrap())
+            .await
+            .unwrap();
+        let ctx = SessionContext {
+            store: self.store.clone(),
+            environment,
+            sandbox_env: [(
+                "ANTHROPIC_BASE_URL".to_string(),
+                "http://127.0.0.1:9".to_string(),
+            )]
+            .into(),
+            agent_binary: Ok(self.dir.path().join("fake-claude")),
+            home: self.dir.path().join("home").join(id),
+            idle_timeout: None,
+            metrics: Arc::new(Metrics::default()),
+        };
+        spawn(
+            SessionInfo {
+                last_seq: first,
+                ..info
+            },
+            ctx,
+        )
+    }
+}
+
+async fn message(h: &SessionHandle, text: &str) -> Result<(), SessionError> {
+    let text = text.to_string();
+    h.request(|reply| SessionCommand::Message { text, reply })
+        .await
+}
+
+/// The next broadcast event that `want` picks, within [`PROMPT`].
+async fn next_event(
+    rx: &mut broadcast::Receiver<SeqEvent>,
+    want: impl Fn(&StreamEvent) -> bool,
+) -> (u64, StreamEvent) {
+    tokio::time::timeout(PROMPT, async {
+        loop {
+            let (seq, ev) = rx.recv().await.expect("the session's events ended");
+            if want(&ev.event) {
+                return (seq, ev.event.clone());
+            }
+        }
+    })
+    .await
+    .expect("the event did not come in time")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_message_the_store_does_not_take_is_refused_not_run() {
+    let f = Fixture::new(r#"{"events": 1}"#);
+    let h = f.session("s_unrecorded", Arc::new(HostEnvironment)).await;
+    f.store.failing.store(usize::MAX, Ordering::SeqCst);
+    let err = message(&h, "hello").await.unwrap_err();
+    assert_eq!(err.code, ErrorCode::Internal);
+    assert!(err.message.contains("cannot record"), "{}", err.message);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(h.info().state, SessionState::Idle, "no turn started");
+    assert!(
+        !f.dir.path().join("ws/.fake-claude-args").exists(),
+        "the agent never ran"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_turn_whose_events_the_store_drops_fails_with_an_error_and_a_result() {
+    // A steady stream of lines for ten seconds: the store fails in the middle of it.
+    let f = Fixture::new(r#"{"events": 100, "rate": 10}"#);
+    let h = f.session("s_hole", Arc::new(HostEnvironment)).await;
+    let mut rx = h.events.subscribe();
+    message(&h, "talk").await.unwrap();
+    next_event(&mut rx, |e| matches!(e, StreamEvent::Text { .. })).await;
+    let started = Instant::now();
+    f.store.failing.store(1, Ordering::SeqCst);
+    let (_, error) = next_event(&mut rx, |e| matches!(e, StreamEvent::Error { .. })).await;
+    assert!(
+        matches!(&error, StreamEvent::Error { code: Some(c), message, .. }
+            if c == STORE_FAILED && message.contains("no space left")),
+        "{error:?}"
+    );
+    let (_, result) = next_event(&mut rx, |e| matches!(e, StreamEvent::Result { .. })).await;
+    assert!(
+        matches!(
+            result,
+            StreamEvent::Result {
+                status: TurnStatus::Error,
+                ..
+            }
+        ),
+        "{result:?}"
+    );
+    next_event(&mut rx, |e| {
+        matches!(
+            e,
+            StreamEvent::StateChanged {
+                to: SessionState::Failed,
+                ..
+            }
+        )
+    })
+    .await;
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "the turn was stopped, not run to its end"
+    );
+    assert_eq!(h.info().state, SessionState::Failed);
+    // The store works again: so does the session.
+    message(&h, "again").await.unwrap();
+    next_event(&mut rx, |e| {
+        matches!(
+            e,
+            StreamEvent::StateChanged {
+                to: SessionState::Running,
+                ..
+            }
+        )
+    })
+    .await;
+}
+
+/// How long the slowed sandbox takes to make: long enough that waiting for it shows.
+const SLOW_PROVISIONING: Duration = Duration::from_secs(3);
+/// What "at once" means for a request to a session that is provisioning.
+const QUICK: Duration = Duration::from_millis(500);
+
+#[tokio::test(flavor = "multi_thread")]
+async fn stop_is_answered_at_once_while_the_sandbox_is_provisioning() {
+    let f = Fixture::new(r#"{"events": 1}"#);
+    let env = Arc::new(SlowEnvironment {
+        delay: SLOW_PROVISIONING,
+    });
+    let h = f.session("s_slow_stop", env).await;
+    let mut rx = h.events.subscribe();
+    message(&h, "hello").await.unwrap();
+    next_event(&mut rx, |e| {
+        matches!(
+            e,
+            StreamEvent::StateChanged {
+                to: SessionState::Provisioning,
+                ..
+            }
+        )
+    })
+    .await;
+    let stop = h.request(|reply| SessionCommand::Stop {
+        reason: "stopped by a client".into(),
+        reply,
+    });
+    tokio::time::timeout(QUICK, stop)
+        .await
+        .expect("stop waited for the sandbox")
+        .unwrap();
+    // The message's turn still ends with a result, and the session is stopped.
+    let (_, result) = next_event(&mut rx, |e| matches!(e, StreamEvent::Result { .. })).await;
+    assert!(
+        matches!(
+            result,
+            StreamEvent::Result {
+                status: TurnStatus::Interrupted,
+                ..
+            }
+        ),
+        "{result:?}"
+    );
+    assert_eq!(h.info().state, SessionState::Stopped);
+    tokio::time::sleep(SLOW_PROVISIONING + QUICK).await;
+    assert!(
+        !f.dir.path().join("ws/.fake-claude-args").exists(),
+        "a stopped session's turn never runs"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_interrupt_while_provisioning_ends_the_waiting_turn_at_once() {
+    let f = Fixture::new(r#"{"events": 1}"#);
+    let env = Arc::new(SlowEnvironment {
+        delay: SLOW_PROVISIONING,
+    });
+    let h = f.session("s_slow_interrupt", env).await;
+    let mut rx = h.events.subscribe();
+    message(&h, "hello").await.unwrap();
+    next_event(&mut rx, |e| {
+        matches!(
+            e,
+            StreamEvent::StateChanged {
+                to: SessionState::Provisioning,
+                ..
+            }
+        )
+    })
+    .await;
+    let interrupt = h.request(|reply| SessionCommand::Interrupt { reply });
+    tokio::time::timeout(QUICK, interrupt)
+        .await
+        .expect("the interrupt waited for the sandbox")
+        .unwrap();
+    let (_, result) = tokio::time::timeout(
+        QUICK,
+        next_event(&mut rx, |e| matches!(e, StreamEvent::Result { .. })),
+    )
+    .await
+    .expect("the turn's result waited for the sandbox");
+    assert!(
+        matches!(
+            result,
+            StreamEvent::Result {
+                status: TurnStatus::Interrupted,
+                ..
+            }
+        ),
+        "{result:?}"
+    );
+    // The sandbox is kept for the next message, which runs.
+    next_event(&mut rx, |e| {
+        matches!(
+            e,
+            StreamEvent::StateChanged {
+                to: SessionState::Idle,
+                ..
+            }
+        )
+    })
+    .await;
+    message(&h, "again").await.unwrap();
+    let (_, result) = next_event(&mut rx, |e| matches!(e, StreamEvent::Result { .. })).await;
+    assert!(
+        matches!(
+            result,
+            StreamEvent::Result {
+                status: TurnStatus::Success,
+                ..
+            }
+        ),
+        "{result:?}"
+    );
+    let args = std::fs::read_to_string(f.dir.path().join("ws/.fake-claude-args")).unwrap();
+    assert_eq!(
+        args.lines().count(),
+        1,
+        "only the second message ran: {args}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stop_after_the_agent_gave_its_result_adds_no_second_one() {
+    let f = Fixture::new("{}");
+    // An agent that answers, then takes its time to exit.
+    std::fs::write(
+        f.dir.path().join("fake-claude"),
+        "#!/bin/sh\necho '{\"type\":\"result\",\"subtype\":\"success\",\"is_error\":false,\"result\":\"done\",\"session_id\":\"c1\"}'\nsleep 5\n",
+    )
+    .unwrap();
+    let h = f.session("s_lingering", Arc::new(HostEnvironment)).await;
+    let mut rx = h.events.subscribe();
+    message(&h, "hello").await.unwrap();
+    next_event(&mut rx, |e| matches!(e, StreamEvent::Result { .. })).await;
+    h.request(|reply| SessionCommand::Stop {
+        reason: "stopped by a client".into(),
+        reply,
+    })
+    .await
+    .unwrap();
+    let (_, stopped) = next_event(&mut rx, |e| {
+        matches!(
+            e,
+            StreamEvent::Result { .. }
+                | StreamEvent::StateChanged {
+                    to: SessionState::Stopped,
+                    ..
+                }
+        )
+    })
+    .await;
+    assert!(
+        matches!(stopped, StreamEvent::StateChanged { .. }),
+        "one result per turn, not {stopped:?}"
+    );
+}
