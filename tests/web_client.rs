@@ -65,7 +65,7 @@ fn shots_dir() -> PathBuf {
 }
 
 async fn blocks_count(page: &Page<'_>) -> u64 {
-    page.eval("document.querySelectorAll('.blocks > [data-block-id]').length")
+    page.eval("document.querySelectorAll('.blocks [data-block-id]').length")
         .await
         .as_u64()
         .unwrap()
@@ -74,8 +74,10 @@ async fn blocks_count(page: &Page<'_>) -> u64 {
 /// The ids of the top-level blocks a page shows, in order.
 async fn block_ids(page: &Page<'_>) -> Vec<String> {
     serde_json::from_value(
-        page.eval("[...document.querySelectorAll('.blocks > [data-block-id]')].map(e => e.dataset.blockId)")
-            .await,
+        page.eval(
+            "[...document.querySelectorAll('.blocks [data-block-id]')].map(e => e.dataset.blockId)",
+        )
+        .await,
     )
     .unwrap()
 }

@@ -2,9 +2,10 @@
 // the server's assembler builds them, the page only places them), the permission requests
 // waiting for an answer, and the composer.
 import { useEffect, useMemo, useRef, useState } from "react";
-import { Unauthorized, sessionBlocks } from "./api";
+import { Unauthorized, checkSession } from "./api";
 import { NoToken, navigate } from "./App";
-import { Block, totalTokens } from "./Block";
+import { totalTokens } from "./Block";
+import { BlockList } from "./BlockList";
 import type { ConversationBlock, PermissionDecision, SessionState } from "./protocol";
 import { Socket } from "./socket";
 
@@ -94,7 +95,7 @@ export function Conversation({ id }: { id: string }) {
     });
     (async () => {
       // Without a valid token the API says so plainly; the socket would only fail to open.
-      await sessionBlocks(id, 0);
+      await checkSession(id);
       await s.ready;
       if (closed) return;
       const reply = await s.request({ type: "session.attach", session_id: id, view: "blocks" });
@@ -118,9 +119,25 @@ export function Conversation({ id }: { id: string }) {
     [blocks, answered],
   );
 
+  // A permission request while the tab is hidden gets a system notification, so a user who
+  // switched away (or put the phone down) learns that the agent waits.
+  const notified = useRef<Set<string>>(new Set());
+  useEffect(() => {
+    if (typeof Notification === "undefined" || Notification.permission !== "granted") return;
+    for (const p of pending) {
+      if (notified.current.has(p.request_id)) continue;
+      notified.current.add(p.request_id);
+      if (document.hidden) new Notification(`aisys: ${p.tool_name} asks for permission`, { body: describe(p.input) });
+    }
+  }, [pending]);
+
   const send = async () => {
     const text = draft.trim();
     if (!text || !socket.current) return;
+    // Asked once, on a user's own action, as browsers require.
+    if (typeof Notification !== "undefined" && Notification.permission === "default") {
+      void Notification.requestPermission();
+    }
     try {
       await socket.current.request({ type: "session.message", session_id: id, text });
       setDraft("");
@@ -185,15 +202,7 @@ export function Conversation({ id }: { id: string }) {
       ) : null}
       {error ? <div className="error">{error}</div> : null}
       <section className="blocks" aria-live="polite">
-        {blocks === null ? (
-          <p>Loading…</p>
-        ) : (
-          blocks.map((b) => (
-            <div key={b.id} className="row" data-block-id={b.id}>
-              <Block block={b} />
-            </div>
-          ))
-        )}
+        {blocks === null ? <p>Loading…</p> : <BlockList blocks={blocks} />}
       </section>
       <footer className="composer">
         <textarea

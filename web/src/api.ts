@@ -51,6 +51,11 @@ export interface NumberedEvent {
   event: StreamEvent;
 }
 
+/** Whether this page's token opens the session (a cheap read: one event at most). */
+export async function checkSession(id: string): Promise<void> {
+  await getJson<unknown>(`/api/sessions/${encodeURIComponent(id)}/events?limit=1`);
+}
+
 /** Every stored event of a session, read page by page. */
 export async function sessionEvents(id: string): Promise<NumberedEvent[]> {
   const out: NumberedEvent[] = [];

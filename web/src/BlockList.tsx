@@ -1,0 +1,60 @@
+// A conversation's blocks as a virtualized list: only the rows near the viewport are in the
+// page, so a session of ten thousand blocks opens and scrolls as fast as a short one. Rows are
+// measured as they render (blocks differ in height), and the list follows new blocks while the
+// reader is at the bottom.
+import { useEffect, useRef } from "react";
+import { useWindowVirtualizer } from "@tanstack/react-virtual";
+import { Block } from "./Block";
+import type { ConversationBlock } from "./protocol";
+
+/** A first guess at a row's height in pixels, before it is measured. */
+const ESTIMATED_ROW_PX = 80;
+/** Rows rendered beyond each edge of the viewport, so fast scrolling shows no blank. */
+const OVERSCAN_ROWS = 8;
+/** How close to the bottom (pixels) counts as "at the bottom" for following new blocks. */
+const FOLLOW_SLACK_PX = 120;
+
+export function BlockList({ blocks }: { blocks: ConversationBlock[] }) {
+  const list = useRef<HTMLDivElement>(null);
+  const virtualizer = useWindowVirtualizer({
+    count: blocks.length,
+    estimateSize: () => ESTIMATED_ROW_PX,
+    overscan: OVERSCAN_ROWS,
+    scrollMargin: list.current?.offsetTop ?? 0,
+    getItemKey: (i) => blocks[i]?.id ?? i,
+  });
+  const wasAtBottom = useRef(true);
+  useEffect(() => {
+    const onScroll = () => {
+      const doc = document.documentElement;
+      wasAtBottom.current = window.innerHeight + window.scrollY >= doc.scrollHeight - FOLLOW_SLACK_PX;
+    };
+    window.addEventListener("scroll", onScroll, { passive: true });
+    return () => window.removeEventListener("scroll", onScroll);
+  }, []);
+  useEffect(() => {
+    if (wasAtBottom.current && blocks.length > 0) virtualizer.scrollToIndex(blocks.length - 1, { align: "end" });
+  }, [blocks.length, virtualizer]);
+
+  const items = virtualizer.getVirtualItems();
+  return (
+    <div ref={list} className="block-list" data-count={blocks.length} style={{ height: virtualizer.getTotalSize(), position: "relative" }}>
+      {items.map((row) => {
+        const b = blocks[row.index];
+        if (!b) return null;
+        return (
+          <div
+            key={row.key}
+            data-index={row.index}
+            data-block-id={b.id}
+            ref={virtualizer.measureElement}
+            className="row"
+            style={{ position: "absolute", top: 0, left: 0, width: "100%", transform: `translateY(${row.start - virtualizer.options.scrollMargin}px)` }}
+          >
+            <Block block={b} />
+          </div>
+        );
+      })}
+    </div>
+  );
+}
