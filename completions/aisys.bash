@@ -1976,7 +1976,7 @@ _aisys() {
             return 0
             ;;
         aisys__subcmd__serve)
-            opts="-v -q -h --bind --data-dir --sandbox --agent --max-sessions --idle-timeout --token-file --allow-origin --workspace-root --sweep-interval --verbose --quiet --color --config --help"
+            opts="-v -q -h --bind --data-dir --sandbox --agent --max-sessions --idle-timeout --token-file --allow-origin --workspace-root --max-pids --max-memory --max-cpu-time --sweep-interval --verbose --quiet --color --config --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2015,6 +2015,18 @@ _aisys() {
                     return 0
                     ;;
                 --workspace-root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-pids)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-memory)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-cpu-time)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -20,7 +20,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use super::metrics::Metrics;
 use super::store::{EncodedEvent, Store};
 use crate::runtime::agent::{AgentAdapter, AgentOptions, adapter};
-use crate::runtime::env::{ExecutionEnvironment, Sandbox, SandboxSpec};
+use crate::runtime::env::{ExecutionEnvironment, Limits, Sandbox, SandboxSpec};
 use crate::runtime::runner::{Turn, TurnControl, TurnOutcome, run_turn};
 use crate::types::{
     ErrorCode, PermissionDecision, SessionInfo, SessionState, StreamEvent, TurnStatus,
@@ -151,6 +151,8 @@ pub struct SessionContext {
     /// A sandbox with no turn for this long is released.
     pub idle_timeout: Option<Duration>,
     pub metrics: Arc<Metrics>,
+    /// The most its sandbox may use.
+    pub limits: Limits,
 }
 
 /// Starts a session task and returns its handle.
@@ -457,6 +459,7 @@ impl AgentSession {
                 .map(|p| vec![p.to_path_buf()])
                 .unwrap_or_default(),
             labels: [("aisys.session".to_string(), self.info.id.clone())].into(),
+            limits: self.ctx.limits,
             ..Default::default()
         };
         // After a crash of the server, the sandbox it had may still run: use it again.
