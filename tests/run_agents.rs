@@ -619,3 +619,21 @@ fn a_bad_limit_is_refused_before_anything_starts() {
     );
     assert!(mock.requests().is_empty());
 }
+
+#[test]
+fn a_command_past_max_cpu_time_is_killed() {
+    // Each process gets the limit: the spinning shell is stopped, Claude Code (about a second of
+    // CPU per turn) finishes its turn.
+    let (out, ev) = bash_with_limits(
+        "timeout 60 sh -c 'while :; do :; done'; echo command-ended status=$?",
+        &["--max-cpu-time", "3s"],
+    );
+    let results = tool_results(&ev);
+    // 128 + SIGXCPU (24): the kernel stopped it at its CPU time.
+    assert!(
+        results.iter().any(|r| r.contains("status=152")),
+        "the spinning command was stopped: {results:?}\n{}",
+        stderr(&out)
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}

@@ -374,3 +374,34 @@ fn session_limits(server: Limits, asked: Option<SessionLimits>) -> Limits {
         ),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_session_lowers_the_server_limits_but_never_raises_them() {
+        let server = Limits {
+            pids: Some(1024),
+            memory: Some(4 << 30),
+            cpu_time: None,
+        };
+        let asked = SessionLimits {
+            max_pids: Some(4096),
+            max_memory: Some(1 << 30),
+            max_cpu_time_secs: Some(60),
+        };
+        let l = session_limits(server, Some(asked));
+        assert_eq!(l.pids, Some(1024), "raising is ignored");
+        assert_eq!(l.memory, Some(1 << 30), "lowering applies");
+        assert_eq!(l.cpu_time, Some(Duration::from_secs(60)), "below no limit");
+        assert_eq!(session_limits(server, None), server);
+        assert!(
+            check_limits(&SessionLimits {
+                max_memory: Some(0),
+                ..Default::default()
+            })
+            .is_err()
+        );
+    }
+}
