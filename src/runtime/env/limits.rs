@@ -264,6 +264,16 @@ impl SandboxLimits {
             })
             .map(|dir| Cgroup { dir, v2: false });
         }
+        // A cgroup one may make but not move processes into would fail every exec: prove the
+        // move with a throwaway process first, and fall back when it fails.
+        if out.cgroups().next().is_some()
+            && let Err(e) = out.probe()
+        {
+            tracing::warn!("cannot move processes into a new cgroup ({e}); using rlimits");
+            out.cgroups().for_each(|c| remove_cgroup(&c.dir));
+            out.pids = None;
+            out.memory = None;
+        }
         out.report();
         out
     }
@@ -326,6 +336,24 @@ impl SandboxLimits {
             (Some(_), None) => Enforcement::NotEnforced,
         };
         (pids, memory)
+    }
+
+    /// Starts and waits for a process that does nothing in the sandbox's cgroups.
+    fn probe(&self) -> std::io::Result<()> {
+        let mut cmd = Command::new("/bin/sh");
+        cmd.args(["-c", "exit 0"])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        self.apply(&mut cmd)?;
+        // Blocking, but only for a shell's start (about a millisecond), once per sandbox.
+        let status = cmd.as_std_mut().status()?;
+        match status.success() {
+            true => Ok(()),
+            false => Err(std::io::Error::other(format!(
+                "the probe ended with {status}"
+            ))),
+        }
     }
 
     /// Makes `cmd`'s process join the sandbox's cgroups and get its rlimits before it execs.
