@@ -202,7 +202,7 @@ pub fn format_size(bytes: u64) -> String {
     format!("{bytes} bytes")
 }
 
-/// One cgroup directory aisys made, with the counters already reported.
+/// One cgroup directory aisys made.
 #[derive(Debug)]
 struct Cgroup {
     dir: PathBuf,
@@ -241,7 +241,9 @@ impl SandboxLimits {
             return out;
         }
         let own = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
-        if let Some(dir) = v2_parent(&own).and_then(|p| make_v2(&p, &name, &limits)) {
+        if let Some(dir) =
+            v2_parent(&own, Path::new(CGROUP_ROOT)).and_then(|p| make_v2(&p, &name, &limits))
+        {
             out.pids = Some(Cgroup { dir, v2: true });
             return out;
         }
@@ -302,7 +304,7 @@ impl SandboxLimits {
         }
         if !missing.is_empty() && !WARNED.swap(true, Ordering::SeqCst) {
             tracing::warn!(
-                "{} of sandboxes cannot be enforced here: no writable cgroup (v2 with the pids and memory controllers delegated to aisys's cgroup, or v1 as root){}",
+                "{} of sandboxes cannot be enforced here: no writable cgroup (cgroup v1 as root, or cgroup v2 with the pids and memory controllers delegated, e.g. `systemd-run --user --scope -p Delegate=yes aisys ...`){}",
                 missing.join(" and "),
                 if is_root() {
                     ""
@@ -529,13 +531,23 @@ fn read_counter(file: &Path, name: &str) -> u64 {
 }
 
 /// aisys's own cgroup v2 folder, on a pure cgroup v2 machine.
-fn v2_parent(own: &str) -> Option<PathBuf> {
-    let root = Path::new(CGROUP_ROOT);
+fn v2_parent(own: &str, root: &Path) -> Option<PathBuf> {
     if !root.join("cgroup.controllers").exists() {
         return None;
     }
     let path = own.lines().find_map(|l| l.strip_prefix("0::"))?;
-    Some(root.join(path.trim_start_matches('/')))
+    let dir = root.join(path.trim_start_matches('/'));
+    // Once aisys moved itself into its own leaf (see `make_v2`), the cgroup to use is above it.
+    match dir.file_name() == Some(self_leaf().as_ref()) {
+        true => dir.parent().map(Path::to_path_buf),
+        false => Some(dir),
+    }
+}
+
+/// The cgroup v2 leaf aisys moves itself into, so that its own cgroup may have children with
+/// controllers.
+fn self_leaf() -> String {
+    format!("{CGROUP_PREFIX}{}-self", std::process::id())
 }
 
 /// aisys's own cgroup v1 folder in the hierarchy of `controller`.
@@ -559,8 +571,16 @@ fn v1_parent(own: &str, controller: &str) -> Option<PathBuf> {
 fn make_v2(parent: &Path, name: &str, limits: &Limits) -> Option<PathBuf> {
     let enabled = std::fs::read_to_string(parent.join("cgroup.subtree_control")).ok()?;
     let has = |c: &str| enabled.split_whitespace().any(|e| e == c);
-    if !(has("pids") && has("memory")) {
-        // Fails when aisys's own cgroup holds processes (cgroup v2's "no internal processes").
+    if !(has("pids") && has("memory"))
+        && write(parent, "cgroup.subtree_control", "+pids +memory").is_err()
+    {
+        // cgroup v2 gives children controllers only while the cgroup itself holds no process:
+        // aisys moves itself into a leaf of its own (left for the next aisys to remove), which
+        // works when its cgroup holds nothing else (e.g. `systemd-run --user --scope -p
+        // Delegate=yes aisys ...`).
+        let leaf = parent.join(self_leaf());
+        let _ = std::fs::create_dir(&leaf);
+        write(&leaf, "cgroup.procs", "0").ok()?;
         write(parent, "cgroup.subtree_control", "+pids +memory").ok()?;
     }
     sweep_stale(parent);
@@ -707,6 +727,26 @@ mod tests {
             );
         }
         assert_eq!(v1_parent(own, "nonesuch"), None);
+    }
+
+    #[test]
+    fn the_v2_cgroup_is_aisyss_own_or_the_one_above_its_leaf() {
+        let root = tempfile::tempdir().unwrap();
+        assert_eq!(
+            v2_parent("0::/user.slice/a.scope\n", root.path()),
+            None,
+            "not v2"
+        );
+        std::fs::write(root.path().join("cgroup.controllers"), "pids memory\n").unwrap();
+        assert_eq!(
+            v2_parent("0::/user.slice/a.scope\n", root.path()),
+            Some(root.path().join("user.slice/a.scope"))
+        );
+        let moved = format!("0::/user.slice/a.scope/{}\n", self_leaf());
+        assert_eq!(
+            v2_parent(&moved, root.path()),
+            Some(root.path().join("user.slice/a.scope"))
+        );
     }
 
     #[test]
