@@ -19,13 +19,15 @@ use std::time::Duration;
 
 use tokio::process::Command;
 
-/// Default most tasks (processes and threads; `pids.max` counts both) of one sandbox. A Claude
-/// Code turn with a Bash command measured a peak of 17 (bwrap, the agent's threads, the shell);
+/// Default most tasks (processes and threads; `pids.max` counts both) of one sandbox. A turn with
+/// a shell command measured a peak of 17 with Claude Code and with OpenCode (bwrap, the agent's
+/// threads, the shell);
 /// 1024 leaves room for parallel builds and test runners, and stops a fork bomb long before the
 /// machine's own limit.
 pub const DEFAULT_MAX_PIDS: u64 = 1024;
-/// Default most memory (resident, page cache included) of one sandbox: 4 GiB. A Claude Code turn
-/// measured 125 MiB; the rest is for the commands it runs (compilers, test suites).
+/// Default most memory (resident, page cache included) of one sandbox: 4 GiB. A turn measured
+/// 125 MiB with Claude Code and 650 MiB with OpenCode; the rest is for the commands they run
+/// (compilers, test suites).
 pub const DEFAULT_MAX_MEMORY: u64 = 4 << 30;
 /// Default most CPU time of one process of a sandbox: none, because an agent's session can run for
 /// hours and its compilers legitimately burn CPU; the time limit of a turn bounds it instead.
