@@ -1,7 +1,8 @@
 //! `ExecutionEnvironment`: the sandbox primitives every backend provides.
 //!
 //! Create a sandbox from a [`SandboxSpec`], `exec` processes in it with streamed stdio, move files
-//! in and out, and terminate it with every process inside. Paths given to a [`Sandbox`] are paths
+//! in and out, ask which resource [`Limits`] its processes hit, and terminate it with every process
+//! inside. Paths given to a [`Sandbox`] are paths
 //! *inside* the sandbox, so that a remote backend (Modal) fits the same trait.
 //!
 //! Must not know about agents: which program runs, and what its output means, is `runtime::agent`'s
