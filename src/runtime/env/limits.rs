@@ -630,7 +630,19 @@ fn make_v1(
     }
 }
 
-/// Removes empty cgroups left by aisys processes that are gone (killed before they could clean
+/// Removes the cgroups that aisys processes killed before they could clean up left beside this
+/// one's (each new sandbox does it too; this is for a start with none yet).
+pub fn sweep_stale_cgroups() {
+    let own = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+    let parents = [
+        v2_parent(&own, Path::new(CGROUP_ROOT)),
+        v1_parent(&own, "pids"),
+        v1_parent(&own, "memory"),
+    ];
+    parents.iter().flatten().for_each(|p| sweep_stale(p));
+}
+
+/// Removes the cgroups left by aisys processes that are gone (killed before they could clean
 /// up), so that crashes do not pile them up.
 fn sweep_stale(parent: &Path) {
     let Ok(entries) = std::fs::read_dir(parent) else {
@@ -645,9 +657,17 @@ fn sweep_stale(parent: &Path) {
         else {
             continue;
         };
-        if !Path::new("/proc").join(pid.to_string()).exists() {
-            // rmdir fails, harmlessly, while the cgroup still has processes.
+        if Path::new("/proc").join(pid.to_string()).exists() {
+            continue;
+        }
+        let procs = std::fs::read_to_string(e.path().join("cgroup.procs")).unwrap_or_default();
+        if procs.trim().is_empty() {
+            // Also what another pid namespace's aisys owns looks like: try once, never wait.
             let _ = std::fs::remove_dir(e.path());
+        } else {
+            // What is left inside are the dead aisys's sandbox processes, which die with it
+            // anyway (bwrap's --die-with-parent), perhaps not yet.
+            remove_cgroup(&e.path());
         }
     }
 }

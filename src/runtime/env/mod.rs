@@ -26,7 +26,7 @@ mod process;
 pub use host::HostEnvironment;
 pub use limits::{
     DEFAULT_MAX_CPU_TIME, DEFAULT_MAX_MEMORY, DEFAULT_MAX_PIDS, Enforcement, LimitHit, Limits,
-    format_size, parse_pids, parse_size,
+    format_size, parse_pids, parse_size, sweep_stale_cgroups,
 };
 pub use local::{BwrapEnvironment, check_bwrap};
 pub use modal::{
