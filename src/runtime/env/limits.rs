@@ -8,7 +8,7 @@
 //! they start escapes it; the cgroup is removed when the sandbox ends.
 //!
 //! Must not know about agents, and must not fail a sandbox because a limit cannot be enforced:
-//! what is enforced is reported instead ([`SandboxLimits::enforcement`]).
+//! how each limit is enforced is logged instead, with a warning when nothing enforces it.
 
 use std::fs::OpenOptions;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -21,9 +21,8 @@ use tokio::process::Command;
 
 /// Default most tasks (processes and threads; `pids.max` counts both) of one sandbox. A turn with
 /// a shell command measured a peak of 17 with Claude Code and with OpenCode (bwrap, the agent's
-/// threads, the shell);
-/// 1024 leaves room for parallel builds and test runners, and stops a fork bomb long before the
-/// machine's own limit.
+/// threads, the shell); 1024 leaves room for parallel builds and test runners, and stops a fork
+/// bomb long before the machine's own limit.
 pub const DEFAULT_MAX_PIDS: u64 = 1024;
 /// Default most memory (resident, page cache included) of one sandbox: 4 GiB. A turn measured
 /// 125 MiB with Claude Code and 650 MiB with OpenCode; the rest is for the commands they run
@@ -446,6 +445,9 @@ impl SandboxLimits {
 
     /// Logs the most tasks and memory the sandbox used (`-v`): what the defaults are measured by.
     fn log_peaks(&self) {
+        if self.cgroups().next().is_none() {
+            return;
+        }
         let read = |c: &Option<Cgroup>, file: &str| {
             c.as_ref()
                 .and_then(|c| std::fs::read_to_string(c.dir.join(file)).ok())
