@@ -637,3 +637,18 @@ fn a_command_past_max_cpu_time_is_killed() {
     );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 }
+
+#[test]
+fn the_host_backend_is_held_to_max_pids_too() {
+    let (out, ev) = bash_with_limits(
+        "for i in $(seq 150); do sleep 1 >/dev/null 2>&1 & done 2>/dev/null; echo command-ended",
+        &["--max-pids", "64", "--sandbox", "host"],
+    );
+    let errors = errors(&ev);
+    assert!(
+        errors.iter().any(|(code, _)| code == "pids_limit"),
+        "the limit error is shown: {errors:?}\n{}",
+        stderr(&out)
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
