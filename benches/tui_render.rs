@@ -36,6 +36,7 @@ fn session(blocks: usize) -> State {
         created_at: String::new(),
         last_activity: String::new(),
         last_seq: 0,
+        limits: None,
     });
     let mut seq = 0;
     let mut push = |s: &mut State, event: StreamEvent| {

@@ -1794,7 +1794,7 @@ _aisys() {
             return 0
             ;;
         aisys__subcmd__run)
-            opts="-v -q -h --agent --sandbox --workspace --model --permission-mode --allow-tool --deny-tool --ask --max-turns --timeout --env --resume --agent-bin --modal-app --modal-image --sync-back --format --verbose --quiet --color --config --help"
+            opts="-v -q -h --agent --sandbox --workspace --model --permission-mode --allow-tool --deny-tool --ask --max-turns --timeout --env --resume --agent-bin --modal-app --modal-image --sync-back --max-pids --max-memory --max-cpu-time --format --verbose --quiet --color --config --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1853,6 +1853,18 @@ _aisys() {
                     return 0
                     ;;
                 --modal-image)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-pids)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-memory)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-cpu-time)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2014,7 +2026,7 @@ _aisys() {
             return 0
             ;;
         aisys__subcmd__serve)
-            opts="-v -q -h --bind --data-dir --sandbox --agent --max-sessions --idle-timeout --token-file --allow-origin --workspace-root --no-agent-install --sweep-interval --verbose --quiet --color --config --help"
+            opts="-v -q -h --bind --data-dir --sandbox --agent --max-sessions --idle-timeout --token-file --allow-origin --workspace-root --no-agent-install --max-pids --max-memory --max-cpu-time --sweep-interval --verbose --quiet --color --config --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2053,6 +2065,18 @@ _aisys() {
                     return 0
                     ;;
                 --workspace-root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-pids)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-memory)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-cpu-time)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -55,6 +55,9 @@ complete -c aisys -n "__fish_aisys_using_subcommand serve" -l idle-timeout -d 'R
 complete -c aisys -n "__fish_aisys_using_subcommand serve" -l token-file -d 'Read the token from this file instead of `<data-dir>/token` (or set AISYS_TOKEN)' -r -F
 complete -c aisys -n "__fish_aisys_using_subcommand serve" -l allow-origin -d 'Also accept WebSocket upgrades whose Origin is this one (repeatable)' -r
 complete -c aisys -n "__fish_aisys_using_subcommand serve" -l workspace-root -d 'Let clients name workspaces under this folder (repeatable; none by default)' -r -F
+complete -c aisys -n "__fish_aisys_using_subcommand serve" -l max-pids -d 'Most processes and threads in the sandbox at once, or `unlimited` [default: 1024]' -r
+complete -c aisys -n "__fish_aisys_using_subcommand serve" -l max-memory -d 'Most memory of the sandbox\'s processes together, e.g. 512M or 8G, or `unlimited` [default: 4G]' -r
+complete -c aisys -n "__fish_aisys_using_subcommand serve" -l max-cpu-time -d 'Most CPU time of each process in the sandbox, e.g. 30m, or `unlimited` [default: unlimited]' -r
 complete -c aisys -n "__fish_aisys_using_subcommand serve" -l sweep-interval -d 'How often unwatched idle sessions are unloaded from memory (tests shorten it)' -r
 complete -c aisys -n "__fish_aisys_using_subcommand serve" -l color -d 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never' -r -f -a "auto\t''
 always\t''
@@ -100,6 +103,9 @@ complete -c aisys -n "__fish_aisys_using_subcommand run" -l resume -d 'Continue 
 complete -c aisys -n "__fish_aisys_using_subcommand run" -l agent-bin -d 'Use this agent binary instead of the installed one' -r -F
 complete -c aisys -n "__fish_aisys_using_subcommand run" -l modal-app -d 'The Modal app sandboxes run in (with --sandbox modal; created if missing)' -r
 complete -c aisys -n "__fish_aisys_using_subcommand run" -l modal-image -d 'A registry image for Modal sandboxes instead of the default one with the agents' -r
+complete -c aisys -n "__fish_aisys_using_subcommand run" -l max-pids -d 'Most processes and threads in the sandbox at once, or `unlimited` [default: 1024]' -r
+complete -c aisys -n "__fish_aisys_using_subcommand run" -l max-memory -d 'Most memory of the sandbox\'s processes together, e.g. 512M or 8G, or `unlimited` [default: 4G]' -r
+complete -c aisys -n "__fish_aisys_using_subcommand run" -l max-cpu-time -d 'Most CPU time of each process in the sandbox, e.g. 30m, or `unlimited` [default: unlimited]' -r
 complete -c aisys -n "__fish_aisys_using_subcommand run" -l format -d 'Output: pretty (default on a terminal), jsonl (StreamEvents, default otherwise), json, markdown' -r -f -a "pretty\t'Streamed text, one line per tool call, and a summary line'
 jsonl\t'One StreamEvent per line'
 json\t'The conversation\'s blocks as one JSON document at the end'

@@ -9,8 +9,11 @@
 
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use std::time::Duration;
 
+use serde::{Deserialize, Deserializer};
+
+use crate::runtime::env::{Limits, parse_pids, parse_size};
 use crate::types::{AgentKind, SandboxKind};
 
 /// Overrides the folder holding `config.toml`.
@@ -86,6 +89,89 @@ pub struct ConfigFile {
     pub data_dir: Option<PathBuf>,
     #[serde(default)]
     pub server: ServerConfig,
+    #[serde(default)]
+    pub limits: LimitsConfig,
+}
+
+/// The `[limits]` table: what each sandbox's processes may use. Each key is unset (the default
+/// applies), a value, or `"unlimited"`; also the shape of the `--max-*` flags.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Most processes and threads at once, e.g. `1024`.
+    #[serde(default, deserialize_with = "de_pids")]
+    pub max_pids: Option<Option<u64>>,
+    /// Most memory of all processes together, e.g. `"4G"`.
+    #[serde(default, deserialize_with = "de_size")]
+    pub max_memory: Option<Option<u64>>,
+    /// Most CPU time of each process, e.g. `"1h"`.
+    #[serde(default, deserialize_with = "de_cpu_time")]
+    pub max_cpu_time: Option<Option<Duration>>,
+}
+
+impl LimitsConfig {
+    /// These settings over `base`'s: each one set here wins.
+    pub fn over(self, base: LimitsConfig) -> LimitsConfig {
+        LimitsConfig {
+            max_pids: self.max_pids.or(base.max_pids),
+            max_memory: self.max_memory.or(base.max_memory),
+            max_cpu_time: self.max_cpu_time.or(base.max_cpu_time),
+        }
+    }
+
+    /// The limits these settings make, with the defaults for those unset.
+    pub fn resolve(self) -> Limits {
+        let d = Limits::default();
+        Limits {
+            pids: self.max_pids.unwrap_or(d.pids),
+            memory: self.max_memory.unwrap_or(d.memory),
+            cpu_time: self.max_cpu_time.unwrap_or(d.cpu_time),
+        }
+    }
+}
+
+/// A `[limits]` value: a number, or a string with a unit or `unlimited`.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawLimit {
+    Number(u64),
+    Text(String),
+}
+
+fn de_limit<'de, D: Deserializer<'de>, T>(
+    d: D,
+    parse: impl Fn(&str) -> Result<Option<T>, String>,
+) -> Result<Option<Option<T>>, D::Error> {
+    let text = match RawLimit::deserialize(d)? {
+        RawLimit::Number(n) => n.to_string(),
+        RawLimit::Text(t) => t,
+    };
+    parse(&text).map(Some).map_err(serde::de::Error::custom)
+}
+
+fn de_pids<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<u64>>, D::Error> {
+    de_limit(d, parse_pids)
+}
+
+fn de_size<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<u64>>, D::Error> {
+    de_limit(d, parse_size)
+}
+
+fn de_cpu_time<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<Duration>>, D::Error> {
+    de_limit(d, parse_cpu_time)
+}
+
+/// Parses a CPU time limit: a duration such as `90s` or `2h`, or `unlimited`.
+pub fn parse_cpu_time(text: &str) -> Result<Option<Duration>, String> {
+    if text.trim().eq_ignore_ascii_case("unlimited") {
+        return Ok(None);
+    }
+    match crate::cli::values::parse_duration(text)? {
+        d if d.as_secs() == 0 => Err(format!(
+            "`{text}`: a CPU time limit under one second would stop everything; write `unlimited` for no limit"
+        )),
+        d => Ok(Some(d)),
+    }
 }
 
 /// The `[server]` table.
@@ -195,6 +281,12 @@ impl Config {
         flag.or_else(|| self.file.model.clone())
     }
 
+    /// The sandbox limits: each `--max-*` flag set in `flags`, then the `[limits]` table, then the
+    /// defaults.
+    pub fn limits(&self, flags: LimitsConfig) -> Limits {
+        flags.over(self.file.limits).resolve()
+    }
+
     /// The data folder, unless a command's own `--data-dir` flag overrides it.
     pub fn data_dir(&self, flag: Option<&Path>) -> PathBuf {
         flag.map(Path::to_path_buf)
@@ -244,12 +336,45 @@ bind = "127.0.0.1:9000"
 url = "ws://127.0.0.1:9000/ws"
 token_file = "/srv/aisys/token"
 max_sessions = 10
+
+[limits]
+max_pids = 2048
+max_memory = "8G"
+max_cpu_time = "unlimited"
 "#;
         let c = ConfigFile::parse(text, Path::new("c.toml")).unwrap();
         assert_eq!(c.agent, Some(AgentKind::Opencode));
         assert_eq!(c.sandbox, Some(SandboxKind::Host));
         assert_eq!(c.server.max_sessions, Some(10));
         assert_eq!(c.server.bind.as_deref(), Some("127.0.0.1:9000"));
+        assert_eq!(c.limits.max_pids, Some(Some(2048)));
+        assert_eq!(c.limits.max_memory, Some(Some(8 << 30)));
+        assert_eq!(c.limits.max_cpu_time, Some(None));
+    }
+
+    #[test]
+    fn limits_flag_beats_file_beats_default() {
+        let file =
+            ConfigFile::parse("[limits]\nmax_memory = \"1G\"\n", Path::new("c.toml")).unwrap();
+        let flags = LimitsConfig {
+            max_pids: Some(Some(64)),
+            ..Default::default()
+        };
+        let l = flags.over(file.limits).resolve();
+        assert_eq!(l.pids, Some(64));
+        assert_eq!(l.memory, Some(1 << 30));
+        assert_eq!(l.cpu_time, None);
+        assert_eq!(LimitsConfig::default().resolve(), Limits::default());
+    }
+
+    #[test]
+    fn bad_limit_names_the_key_and_the_fix() {
+        let msg = ConfigFile::parse("[limits]\nmax_memory = \"4X\"\n", Path::new("c.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(msg.starts_with("c.toml:2:"), "{msg}");
+        assert!(msg.contains("key `max_memory`"), "{msg}");
+        assert!(msg.contains("512M"), "says how to write it: {msg}");
     }
 
     #[test]

@@ -105,6 +105,8 @@ async fn a_sandbox_gets_the_workspace_runs_commands_and_syncs_back() {
     assert_eq!(rec["tags"]["aisys.managed"], "true");
     assert_eq!(rec["env"]["ANTHROPIC_API_KEY"], "sk-test");
     assert_eq!(rec["volumes"][sb.home()], "aisys-home-s1");
+    // The default memory limit (4 GiB) is a hard limit, above Modal's usual 128 MiB request.
+    assert_eq!(rec["memory"], serde_json::json!([128, 4096]));
     let (code, out, _) = sh(&sb, "cat src/main.txt; echo $ANTHROPIC_API_KEY; pwd").await;
     assert_eq!(code, Some(0));
     assert_eq!(out, format!("v1\nsk-test\n{}\n", sb.workdir()));

@@ -482,3 +482,173 @@ fn markdown_and_json_print_the_whole_conversation_at_the_end() {
     let blocks: Vec<aisys::types::ConversationBlock> = serde_json::from_slice(&out.stdout).unwrap();
     assert!(blocks.iter().any(|b| matches!(&b.kind, aisys::types::BlockKind::AssistantText { text } if text.contains("Plain answer"))));
 }
+
+/// Runs one Bash command through Claude Code in a sandbox with `limits` flags; returns the run's
+/// output and the tool result the model saw.
+fn bash_with_limits(command: &str, limits: &[&str]) -> (Output, Vec<StreamEvent>) {
+    let run = Run::new();
+    let mock = Script::new()
+        .on(
+            When::UserSays("run it".into()),
+            Reply::tool("Bash", json!({"command": command, "description": "run it"})),
+        )
+        .on(
+            When::ToolResultContains("command-ended".into()),
+            Reply::text("The command ended."),
+        )
+        .always(When::Always, Reply::text("The command failed."))
+        .start();
+    let mut args = vec!["run it", "--format", "jsonl", "-v"];
+    args.extend_from_slice(limits);
+    let out = run.run(&mock, &args);
+    assert_no_cgroups_left(&out);
+    let ev = events(&out);
+    (out, ev)
+}
+
+/// The `error` events of a run, as (code, message).
+fn errors(ev: &[StreamEvent]) -> Vec<(String, String)> {
+    ev.iter()
+        .filter_map(|e| match e {
+            StreamEvent::Error { message, code, .. } => {
+                Some((code.clone().unwrap_or_default(), message.clone()))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// Every cgroup the run made (`-v` names them) is gone once it ended.
+fn assert_no_cgroups_left(out: &Output) {
+    let log = stderr(out);
+    let made: Vec<&str> = log
+        .lines()
+        .filter_map(|l| l.split_once("; cgroups: "))
+        .flat_map(|(_, dirs)| dirs.split_whitespace())
+        .collect();
+    assert!(
+        !made.is_empty(),
+        "the run says which cgroups it made: {log}"
+    );
+    for dir in made {
+        assert!(!Path::new(dir).exists(), "cgroup {dir} was left behind");
+    }
+}
+
+#[test]
+fn a_fork_bomb_stops_at_max_pids_and_the_user_is_told() {
+    let (out, ev) = bash_with_limits(
+        "for i in $(seq 150); do sleep 1 >/dev/null 2>&1 & done 2>/dev/null; echo command-ended",
+        &["--max-pids", "64"],
+    );
+    let errors = errors(&ev);
+    assert!(
+        errors.iter().any(|(code, m)| code == "pids_limit"
+            && m.contains("process limit (64 processes and threads)")
+            && m.contains("--max-pids")),
+        "the limit error is shown: {errors:?}\n{}",
+        stderr(&out)
+    );
+    // The agent itself survived the command and finished its turn.
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
+#[test]
+fn an_allocation_past_max_memory_is_killed_and_the_user_is_told() {
+    // The kernel kills the sandbox's largest process: Claude Code counts about 300 MiB (its
+    // binary's pages included), so the limit leaves python room to become the largest.
+    let (out, ev) = bash_with_limits(
+        "python3 -c 'b = bytearray(2 << 30); print(len(b))'; echo command-ended status=$?",
+        &["--max-memory", "1G"],
+    );
+    let results = tool_results(&ev);
+    assert!(
+        results.iter().any(|r| r.contains("status=137")),
+        "python was killed: {results:?}\n{ev:?}\n{}",
+        stderr(&out)
+    );
+    let errors = errors(&ev);
+    assert!(
+        errors.iter().any(|(code, m)| code == "memory_limit"
+            && m.contains("memory limit (1 GiB)")
+            && m.contains("--max-memory")),
+        "the limit error is shown: {errors:?}\n{}",
+        stderr(&out)
+    );
+    // The agent survived its command and finished the turn.
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
+#[test]
+fn a_normal_turn_runs_within_the_default_limits() {
+    let (out, ev) = bash_with_limits(
+        "seq 3 | while read i; do sh -c 'echo step' & done; wait; echo command-ended",
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(errors(&ev).is_empty(), "{:?}", errors(&ev));
+    assert!(
+        tool_results(&ev)
+            .iter()
+            .any(|r| r.contains("command-ended")),
+        "{ev:?}"
+    );
+    // The defaults are in force (by a cgroup on this machine), not merely configured.
+    let log = stderr(&out);
+    assert!(
+        log.contains("sandbox limits: 1024 tasks (cgroup v")
+            && log.contains("4 GiB of memory (cgroup v"),
+        "{log}"
+    );
+}
+
+#[test]
+fn a_bad_limit_is_refused_before_anything_starts() {
+    let run = Run::new();
+    let mock = Script::new()
+        .always(When::Always, Reply::text("hi"))
+        .start();
+    let out = run.run(&mock, &["hi", "--max-memory", "lots"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("--max-memory")
+            && err.contains("`lots` is not a size")
+            && err.contains("512M"),
+        "{err}"
+    );
+    assert!(mock.requests().is_empty());
+}
+
+#[test]
+fn a_command_past_max_cpu_time_is_killed() {
+    // Each process gets the limit: the spinning shell is stopped, Claude Code (about a second of
+    // CPU per turn) finishes its turn.
+    let (out, ev) = bash_with_limits(
+        "timeout 60 sh -c 'while :; do :; done'; echo command-ended status=$?",
+        &["--max-cpu-time", "3s"],
+    );
+    let results = tool_results(&ev);
+    // 128 + SIGXCPU (24): the kernel stopped it at its CPU time.
+    assert!(
+        results.iter().any(|r| r.contains("status=152")),
+        "the spinning command was stopped: {results:?}\n{}",
+        stderr(&out)
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
+#[test]
+fn the_host_backend_is_held_to_max_pids_too() {
+    let (out, ev) = bash_with_limits(
+        "for i in $(seq 150); do sleep 1 >/dev/null 2>&1 & done 2>/dev/null; echo command-ended",
+        &["--max-pids", "64", "--sandbox", "host"],
+    );
+    let errors = errors(&ev);
+    assert!(
+        errors.iter().any(|(code, _)| code == "pids_limit"),
+        "the limit error is shown: {errors:?}\n{}",
+        stderr(&out)
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}

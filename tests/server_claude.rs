@@ -9,7 +9,10 @@ use std::path::Path;
 use std::time::Duration;
 
 use aisys::client::Notification;
-use aisys::types::{ClientMessage, PermissionDecision, SessionSpec, StreamEvent, TurnStatus};
+use aisys::types::{
+    ClientMessage, PermissionDecision, PermissionMode, SessionLimits, SessionSpec, StreamEvent,
+    TurnStatus,
+};
 use mock_api::{Block, MockAnthropic, Reply, Script, When, claude_bin as claude};
 use serde_json::json;
 use serve_harness::*;
@@ -270,4 +273,83 @@ async fn a_conversation_the_agent_never_saved_starts_afresh_with_a_notice() {
         );
     }
     assert!(attached.last_seq > 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_session_can_lower_the_sandbox_limits_and_hears_when_one_is_hit() {
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let mock = Script::new()
+        .on(
+            When::UserSays("fork".into()),
+            Reply::tool(
+                "Bash",
+                json!({"command": "for i in $(seq 150); do sleep 1 >/dev/null 2>&1 & done 2>/dev/null; echo forked"}),
+            ),
+        )
+        .always(When::Always, Reply::text("done"))
+        .start();
+    let mut server = start(dir.path(), &mock);
+    let (client, mut notes) = server.client().await;
+
+    let zero = SessionSpec {
+        limits: Some(SessionLimits {
+            max_pids: Some(0),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let err = client.create(zero).await.unwrap_err().to_string();
+    assert!(err.contains("limits.max_pids"), "{err}");
+
+    let info = client
+        .create(SessionSpec {
+            permission_mode: Some(PermissionMode::BypassPermissions),
+            limits: Some(SessionLimits {
+                max_pids: Some(64),
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(info.limits.and_then(|l| l.max_pids), Some(64));
+    client.attach(&info.id, 0).await.unwrap();
+    client
+        .ack(ClientMessage::Message {
+            session_id: info.id.clone(),
+            text: "fork".into(),
+        })
+        .await
+        .unwrap();
+    let events = until_result(&mut notes, &info.id).await;
+    assert!(
+        events.iter().any(|(_, e)| matches!(e,
+            StreamEvent::Error { code: Some(c), message, .. }
+                if c == "pids_limit" && message.contains("(64 processes"))),
+        "{events:?}"
+    );
+    assert_eq!(result_status(&events), Some(TurnStatus::Success));
+    // A server that stops removes its sandboxes' cgroups (named after its pid).
+    let pid = server.child.id();
+    server.terminate();
+    let own = std::fs::read_to_string("/proc/self/cgroup").unwrap();
+    for line in own.lines() {
+        let mut parts = line.splitn(3, ':');
+        let (_, controller, path) = (parts.next(), parts.next().unwrap(), parts.next().unwrap());
+        let parent = match controller {
+            "pids" | "memory" => Path::new("/sys/fs/cgroup").join(controller),
+            _ => continue,
+        };
+        let Ok(entries) = std::fs::read_dir(parent.join(path.trim_start_matches('/'))) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            assert!(
+                !name.starts_with(&format!("aisys-{pid}-")),
+                "cgroup {} was left behind",
+                e.path().display()
+            );
+        }
+    }
 }

@@ -25,6 +25,7 @@ fn info() -> SessionInfo {
         created_at: "2026-11-24T10:00:00Z".into(),
         last_activity: "2026-11-24T10:00:00Z".into(),
         last_seq: 0,
+        limits: None,
     }
 }
 

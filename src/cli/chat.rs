@@ -113,6 +113,7 @@ async fn run_async(ctx: &Context, args: ChatArgs) -> anyhow::Result<Exit> {
                 allow_origins: vec![],
                 workspace_roots: vec![],
                 sweep_interval: SWEEP_INTERVAL,
+                limits: ctx.config.limits(Default::default()),
             };
             let ready = startup::prepare(opts, &ProcessEnv)
                 .await

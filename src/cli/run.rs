@@ -9,7 +9,7 @@ use std::io::{IsTerminal, Read};
 use tokio::sync::mpsc;
 
 use super::run_output::Printer;
-use super::values::{AgentArg, PermissionModeArg, SandboxArg, parse_duration};
+use super::values::{AgentArg, LimitArgs, PermissionModeArg, SandboxArg, parse_duration};
 use super::{
     CommandError, Context, EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_TIMEOUT,
     EXIT_USAGE, Exit,
@@ -92,6 +92,8 @@ pub struct RunArgs {
     /// With --sandbox modal: copy the files the agent changed back into --workspace afterwards.
     #[arg(long)]
     pub sync_back: bool,
+    #[command(flatten)]
+    pub limits: LimitArgs,
     /// Output: pretty (default on a terminal), jsonl (StreamEvents, default otherwise), json, markdown.
     #[arg(long, value_enum, value_name = "FORMAT")]
     pub format: Option<RunFormat>,
@@ -233,6 +235,7 @@ async fn run_async(ctx: &Context, args: RunArgs, prompt: String) -> anyhow::Resu
             vec![binary_root(&binary)]
         },
         labels: [(SESSION_TAG.to_string(), launch::workspace_key(&workspace))].into(),
+        limits: ctx.config.limits(args.limits.settings()),
         ..Default::default()
     };
     // A remote sandbox can take a while (an image build the first time): show that it is coming.

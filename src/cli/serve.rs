@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::values::{AgentArg, SandboxArg, parse_duration};
+use super::values::{AgentArg, LimitArgs, SandboxArg, parse_duration};
 use std::net::SocketAddr;
 
 use super::{CommandError, Context, EXIT_BAD_INPUT, EXIT_OK, EXIT_USAGE, Exit};
@@ -58,6 +58,8 @@ pub struct ServeArgs {
     /// `aisys agents install` has run).
     #[arg(long)]
     pub no_agent_install: bool,
+    #[command(flatten)]
+    pub limits: LimitArgs,
     /// How often unwatched idle sessions are unloaded from memory (tests shorten it).
     #[arg(long, hide = true, value_name = "DURATION", value_parser = parse_duration)]
     pub sweep_interval: Option<std::time::Duration>,
@@ -106,6 +108,7 @@ async fn run_async(ctx: &Context, args: ServeArgs) -> anyhow::Result<Exit> {
         allow_origins: args.allow_origin.clone(),
         workspace_roots: args.workspace_root.clone(),
         sweep_interval: args.sweep_interval.unwrap_or(SWEEP_INTERVAL),
+        limits: ctx.config.limits(args.limits.settings()),
     };
     let ready = startup::prepare(opts, &ProcessEnv).await.map_err(|e| {
         let code = match e {

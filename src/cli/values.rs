@@ -71,6 +71,52 @@ impl From<PermissionModeArg> for PermissionMode {
     }
 }
 
+/// A `--max-*` value: a limit, or `None` for `unlimited`. A newtype, because clap would read
+/// `Option<Option<_>>` as a flag whose value may be left out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MaxArg<T>(pub Option<T>);
+
+/// Parses `--max-pids`.
+pub fn parse_max_pids(text: &str) -> Result<MaxArg<u64>, String> {
+    crate::runtime::env::parse_pids(text).map(MaxArg)
+}
+
+/// Parses `--max-memory`.
+pub fn parse_max_memory(text: &str) -> Result<MaxArg<u64>, String> {
+    crate::runtime::env::parse_size(text).map(MaxArg)
+}
+
+/// Parses `--max-cpu-time`.
+pub fn parse_max_cpu_time(text: &str) -> Result<MaxArg<std::time::Duration>, String> {
+    crate::config::parse_cpu_time(text).map(MaxArg)
+}
+
+/// The `--max-*` flags, shared by `run` and `serve`.
+#[derive(Debug, Clone, Copy, Default, clap::Args)]
+pub struct LimitArgs {
+    /// Most processes and threads in the sandbox at once, or `unlimited` [default: 1024].
+    #[arg(long, value_name = "N", value_parser = parse_max_pids)]
+    pub max_pids: Option<MaxArg<u64>>,
+    /// Most memory of the sandbox's processes together, e.g. 512M or 8G, or `unlimited`
+    /// [default: 4G].
+    #[arg(long, value_name = "SIZE", value_parser = parse_max_memory)]
+    pub max_memory: Option<MaxArg<u64>>,
+    /// Most CPU time of each process in the sandbox, e.g. 30m, or `unlimited` [default: unlimited].
+    #[arg(long, value_name = "DURATION", value_parser = parse_max_cpu_time)]
+    pub max_cpu_time: Option<MaxArg<std::time::Duration>>,
+}
+
+impl LimitArgs {
+    /// The flags as `[limits]` settings, to put over the config file's.
+    pub fn settings(&self) -> crate::config::LimitsConfig {
+        crate::config::LimitsConfig {
+            max_pids: self.max_pids.map(|m| m.0),
+            max_memory: self.max_memory.map(|m| m.0),
+            max_cpu_time: self.max_cpu_time.map(|m| m.0),
+        }
+    }
+}
+
 /// Parses a duration such as `90s`, `10m`, `2h`, `500ms` or a bare number of seconds.
 pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
     let t = text.trim();

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use super::agent::ENV_ALLOWLIST;
 use super::env::{
     BwrapEnvironment, EnvError, ExecutionEnvironment, HostEnvironment, ModalConfig,
-    ModalEnvironment,
+    ModalEnvironment, sweep_stale_cgroups,
 };
 use crate::config::Env;
 use crate::types::{AgentKind, SandboxKind};
@@ -34,6 +34,9 @@ pub async fn environment(
     kind: SandboxKind,
     modal: &ModalConfig,
 ) -> Result<Box<dyn ExecutionEnvironment>, LaunchError> {
+    if kind != SandboxKind::Modal {
+        sweep_stale_cgroups();
+    }
     match kind {
         SandboxKind::Local => Ok(Box::new(BwrapEnvironment::detect().await?)),
         SandboxKind::Host => Ok(Box::new(HostEnvironment)),

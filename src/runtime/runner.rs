@@ -15,7 +15,7 @@ use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::sync::mpsc;
 
 use super::agent::{AgentAdapter, AgentOptions};
-use super::env::{EnvError, ExitInfo, Sandbox};
+use super::env::{EnvError, ExitInfo, LimitHit, Sandbox};
 use crate::types::{PermissionDecision, StreamEvent, TurnStatus};
 
 /// Longest stdout or stderr line accepted from an agent: a tool result can be large, but a line
@@ -148,7 +148,12 @@ pub async fn run_turn(
                                 }
                                 _ => {}
                             }
+                            let tool_done = matches!(ev, StreamEvent::ToolResult { .. });
                             let _ = events.send(ev).await;
+                            // A tool's command is what runs into a limit: say so beside its result.
+                            if tool_done {
+                                report_limits(sandbox, None, &events).await;
+                            }
                         }
                     }
                     Err(e) => {
@@ -216,6 +221,7 @@ pub async fn run_turn(
     }
     drop(stdin);
     let exit = process.control.wait().await.ok();
+    report_limits(sandbox, exit.as_ref(), &events).await;
     if result.is_none()
         && ended_by.is_none()
         && let Some(ev) =
@@ -264,6 +270,33 @@ pub async fn run_turn(
         agent_session_id,
         exit,
     })
+}
+
+/// Sends an error event for each resource limit the sandbox hit since the last check.
+async fn report_limits(
+    sandbox: &dyn Sandbox,
+    exit: Option<&ExitInfo>,
+    events: &mpsc::Sender<StreamEvent>,
+) {
+    for hit in sandbox.limits_hit(exit).await {
+        let _ = events
+            .send(StreamEvent::Error {
+                message: limit_message(hit),
+                code: Some(hit.code().to_string()),
+                timestamp: None,
+            })
+            .await;
+    }
+}
+
+/// What a user reads when a limit was hit: what happened, and the two ways to raise it.
+fn limit_message(hit: LimitHit) -> String {
+    let (flag, key) = match hit {
+        LimitHit::Pids { .. } => ("--max-pids", "max_pids"),
+        LimitHit::Memory { .. } => ("--max-memory", "max_memory"),
+        LimitHit::CpuTime { .. } => ("--max-cpu-time", "max_cpu_time"),
+    };
+    format!("{hit}: raise it with {flag}, or `{key}` in the [limits] table of config.toml")
 }
 
 fn timeout_message(limit: Option<Duration>) -> String {

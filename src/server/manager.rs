@@ -15,11 +15,11 @@ use tokio::sync::Mutex;
 use super::metrics::Metrics;
 use super::session::{self, SessionCommand, SessionContext, SessionError, SessionHandle, now};
 use super::store::{EncodedEvent, Store};
-use crate::runtime::env::ExecutionEnvironment;
+use crate::runtime::env::{ExecutionEnvironment, Limits};
 use crate::runtime::launch::modal_agent_binary;
 use crate::types::{
-    AgentKind, ErrorCode, PermissionMode, SandboxKind, SessionInfo, SessionSpec, SessionState,
-    StreamEvent, TurnStatus,
+    AgentKind, ErrorCode, PermissionMode, SandboxKind, SessionInfo, SessionLimits, SessionSpec,
+    SessionState, StreamEvent, TurnStatus,
 };
 
 /// How long shutdown waits for running turns to end after interrupting them.
@@ -48,6 +48,8 @@ pub struct ManagerConfig {
     pub sandbox_env: BTreeMap<String, String>,
     /// Each agent's binary, or why it is missing.
     pub agent_binaries: HashMap<AgentKind, Result<PathBuf, String>>,
+    /// The most each session's sandbox may use; a session may ask for less.
+    pub limits: Limits,
 }
 
 pub struct SessionManager {
@@ -152,6 +154,9 @@ impl SessionManager {
                 format!("this server does not offer the {sandbox} sandbox"),
             ));
         }
+        if let Some(l) = &spec.limits {
+            check_limits(l)?;
+        }
         let id = new_session_id()?;
         let workspace = match &spec.workspace {
             None => {
@@ -180,6 +185,7 @@ impl SessionManager {
             created_at: ts.clone(),
             last_activity: ts,
             last_seq: 0,
+            limits: spec.limits,
         };
         let first = self
             .store
@@ -285,6 +291,7 @@ impl SessionManager {
             home: self.config.data_dir.join("homes").join(&info.id),
             idle_timeout: self.config.idle_timeout,
             metrics: self.metrics.clone(),
+            limits: session_limits(self.config.limits, info.limits),
         };
         let handle = session::spawn(info, ctx);
         loaded.insert(id.to_string(), handle.clone());
@@ -396,6 +403,44 @@ fn internal(e: impl std::fmt::Display) -> SessionError {
     SessionError::new(ErrorCode::Internal, e.to_string())
 }
 
+/// Refuses limits of 0, which would stop every process of the session.
+fn check_limits(l: &SessionLimits) -> Result<(), SessionError> {
+    for (name, v) in [
+        ("max_pids", l.max_pids),
+        ("max_memory", l.max_memory),
+        ("max_cpu_time_secs", l.max_cpu_time_secs),
+    ] {
+        if v == Some(0) {
+            return Err(SessionError::new(
+                ErrorCode::BadRequest,
+                format!(
+                    "limits.{name}: 0 would stop every process; leave it out for the server's limit"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A session's limits: the server's, lowered by what the session asked for.
+fn session_limits(server: Limits, asked: Option<SessionLimits>) -> Limits {
+    let asked = asked.unwrap_or_default();
+    fn lower<T: Ord + Copy>(server: Option<T>, asked: Option<T>) -> Option<T> {
+        match (server, asked) {
+            (Some(s), Some(a)) => Some(s.min(a)),
+            (s, a) => s.or(a),
+        }
+    }
+    Limits {
+        pids: lower(server.pids, asked.max_pids),
+        memory: lower(server.memory, asked.max_memory),
+        cpu_time: lower(
+            server.cpu_time,
+            asked.max_cpu_time_secs.map(Duration::from_secs),
+        ),
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -433,5 +478,31 @@ pub(crate) mod tests {
         assert_eq!(store.count_sessions().await.unwrap(), 0);
         let made = manager.create(SessionSpec::default()).await.unwrap();
         assert_ne!(made.id, session_id_from(&[0; 8]));
+    }
+
+    #[test]
+    fn a_session_lowers_the_server_limits_but_never_raises_them() {
+        let server = Limits {
+            pids: Some(1024),
+            memory: Some(4 << 30),
+            cpu_time: None,
+        };
+        let asked = SessionLimits {
+            max_pids: Some(4096),
+            max_memory: Some(1 << 30),
+            max_cpu_time_secs: Some(60),
+        };
+        let l = session_limits(server, Some(asked));
+        assert_eq!(l.pids, Some(1024), "raising is ignored");
+        assert_eq!(l.memory, Some(1 << 30), "lowering applies");
+        assert_eq!(l.cpu_time, Some(Duration::from_secs(60)), "below no limit");
+        assert_eq!(session_limits(server, None), server);
+        assert!(
+            check_limits(&SessionLimits {
+                max_memory: Some(0),
+                ..Default::default()
+            })
+            .is_err()
+        );
     }
 }

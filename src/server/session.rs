@@ -22,7 +22,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use super::metrics::Metrics;
 use super::store::{EncodedEvent, Store};
 use crate::runtime::agent::{AgentAdapter, AgentOptions, adapter, resume_not_found};
-use crate::runtime::env::{ExecutionEnvironment, Sandbox, SandboxSpec};
+use crate::runtime::env::{ExecutionEnvironment, Limits, Sandbox, SandboxSpec};
 use crate::runtime::runner::{Turn, TurnControl, TurnOutcome, run_turn};
 use crate::types::{
     ErrorCode, PermissionDecision, SessionInfo, SessionState, StreamEvent, TurnStatus,
@@ -168,6 +168,8 @@ pub struct SessionContext {
     /// A sandbox with no turn for this long is released.
     pub idle_timeout: Option<Duration>,
     pub metrics: Arc<Metrics>,
+    /// The most its sandbox may use.
+    pub limits: Limits,
 }
 
 /// Starts a session task and returns its handle.

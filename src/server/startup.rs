@@ -14,6 +14,7 @@ use super::store::SqliteStore;
 use super::{AppState, DEFAULT_MAX_FRAME, MAX_MESSAGE_BYTES};
 use crate::config::Env;
 use crate::runtime::agent::resolve_binary;
+use crate::runtime::env::Limits;
 use crate::runtime::env::{ExecutionEnvironment, ModalConfig};
 use crate::runtime::launch;
 use crate::types::{AgentKind, SandboxKind};
@@ -37,6 +38,8 @@ pub struct ServeOptions {
     pub allow_origins: Vec<String>,
     pub workspace_roots: Vec<PathBuf>,
     pub sweep_interval: Duration,
+    /// The most each session's sandbox may use.
+    pub limits: Limits,
 }
 
 /// A server ready to run.
@@ -152,6 +155,7 @@ pub async fn prepare(opts: ServeOptions, env: &dyn Env) -> Result<Prepared, Star
             environments,
             sandbox_env,
             agent_binaries,
+            limits: opts.limits,
         },
         metrics.clone(),
     ));

@@ -26,6 +26,7 @@ fn info() -> SessionInfo {
         created_at: TS.into(),
         last_activity: TS.into(),
         last_seq: 42,
+        limits: None,
     }
 }
 
@@ -282,6 +283,10 @@ pub fn client_frames() -> Vec<ClientFrame> {
                     model: Some("claude-sonnet-4-5".into()),
                     permission_mode: Some(PermissionMode::Default),
                     title: Some("fix the login test".into()),
+                    limits: Some(SessionLimits {
+                        max_memory: Some(2 << 30),
+                        ..Default::default()
+                    }),
                 },
             },
         ),

@@ -22,5 +22,6 @@ pub use protocol::{
     AttachView, ClientFrame, ClientMessage, ErrorCode, PROTOCOL_VERSION, ServerFrame, ServerMessage,
 };
 pub use session::{
-    AgentKind, PermissionMode, SandboxKind, SessionInfo, SessionSpec, SessionState, TransitionError,
+    AgentKind, PermissionMode, SandboxKind, SessionInfo, SessionLimits, SessionSpec, SessionState,
+    TransitionError,
 };

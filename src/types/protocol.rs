@@ -54,7 +54,9 @@ pub enum ClientMessage {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         client: Option<String>,
     },
-    /// Create a session; answered by `session.created`.
+    /// Create a session; answered by `session.created`. Its optional `limits` (`max_pids`,
+    /// `max_memory` in bytes, `max_cpu_time_secs`) lower the server's sandbox limits for this
+    /// session, never raise them (docs/security.md); a limit of 0 is `bad_request`.
     #[serde(rename = "session.create")]
     Create {
         #[serde(flatten)]

@@ -199,6 +199,24 @@ pub struct SessionSpec {
     pub permission_mode: Option<PermissionMode>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
+    /// Lower resource limits for this session's sandbox than the server's own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limits: Option<SessionLimits>,
+}
+
+/// Resource limits a client asks for a session's sandbox (see docs/security.md). Each one set
+/// only lowers the server's limit, never raises it; each one left out is the server's.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct SessionLimits {
+    /// Most processes and threads at once (at least 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_pids: Option<u64>,
+    /// Most memory of all its processes together, in bytes (at least 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_memory: Option<u64>,
+    /// Most CPU time of each process, in seconds (at least 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_cpu_time_secs: Option<u64>,
 }
 
 /// A session as the server reports it.
@@ -230,4 +248,8 @@ pub struct SessionInfo {
     pub last_activity: String,
     /// The seq of the newest stored event (0 when there is none).
     pub last_seq: u64,
+    /// The limits the client asked for at creation (the server's own apply too, whichever is
+    /// lower).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limits: Option<SessionLimits>,
 }

@@ -13,6 +13,9 @@ use tokio::sync::mpsc;
 
 /// How long a test waits for a turn's result before failing.
 pub const TURN_WAIT: Duration = Duration::from_secs(60);
+/// How long a server dropped at the end of a test gets to stop by itself (and remove its
+/// sandboxes' cgroups) before it is killed; an idle server stops in milliseconds.
+const STOP_WAIT: Duration = Duration::from_secs(3);
 
 pub fn fake_claude() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/support/fake-claude")
@@ -166,6 +169,16 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            unsafe {
+                libc::kill(self.child.id() as i32, libc::SIGTERM);
+            }
+            let deadline = std::time::Instant::now() + STOP_WAIT;
+            while matches!(self.child.try_wait(), Ok(None)) && std::time::Instant::now() < deadline
+            {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

@@ -9,8 +9,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use async_trait::async_trait;
 use tokio::process::Command;
 
-use super::process::{ProcessGroups, read_host_file, spawn, write_host_file};
-use super::{EnvError, ExecSpec, ExecutionEnvironment, Process, Sandbox, SandboxSpec};
+use super::limits::SandboxLimits;
+use super::process::{ExitInfo, ProcessGroups, read_host_file, spawn, write_host_file};
+use super::{EnvError, ExecSpec, ExecutionEnvironment, LimitHit, Process, Sandbox, SandboxSpec};
 use crate::types::SandboxKind;
 
 /// The warning printed once when the host backend is used.
@@ -55,7 +56,7 @@ impl ExecutionEnvironment for HostEnvironment {
             home_str: home.to_string_lossy().into_owned(),
             workspace,
             env: spec.env,
-            memory_limit: spec.memory_limit,
+            limits: SandboxLimits::create(spec.limits),
             groups: ProcessGroups::default(),
         }))
     }
@@ -67,7 +68,7 @@ struct HostSandbox {
     workdir: String,
     home_str: String,
     env: BTreeMap<String, String>,
-    memory_limit: Option<u64>,
+    limits: SandboxLimits,
     groups: ProcessGroups,
 }
 
@@ -109,9 +110,12 @@ impl Sandbox for HostSandbox {
         }
         cmd.envs(&env);
         cmd.current_dir(spec.cwd.as_deref().unwrap_or(&self.workdir));
-        if let Some(limit) = self.memory_limit {
-            super::local::set_memory_limit(&mut cmd, limit);
-        }
+        self.limits
+            .apply(&mut cmd)
+            .map_err(|source| EnvError::Spawn {
+                program: spec.program.clone(),
+                source,
+            })?;
         spawn(cmd, &spec.program, &self.groups)
     }
 
@@ -125,7 +129,12 @@ impl Sandbox for HostSandbox {
 
     async fn terminate(&self) -> Result<(), EnvError> {
         self.groups.kill_all();
+        self.limits.release().await;
         Ok(())
+    }
+
+    async fn limits_hit(&self, last_exit: Option<&ExitInfo>) -> Vec<LimitHit> {
+        self.limits.hits(last_exit.and_then(|e| e.signal))
     }
 }
 

@@ -14,8 +14,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use async_trait::async_trait;
 use tokio::process::Command;
 
-use super::process::{ProcessGroups, read_host_file, spawn, write_host_file};
-use super::{EnvError, ExecSpec, ExecutionEnvironment, Process, Sandbox, SandboxSpec};
+use super::limits::SandboxLimits;
+use super::process::{ExitInfo, ProcessGroups, read_host_file, spawn, write_host_file};
+use super::{EnvError, ExecSpec, ExecutionEnvironment, LimitHit, Process, Sandbox, SandboxSpec};
 use crate::types::SandboxKind;
 
 /// Where the agent's home is mounted inside the sandbox.
@@ -152,7 +153,7 @@ impl ExecutionEnvironment for BwrapEnvironment {
             workspace,
             home,
             workdir,
-            memory_limit: spec.memory_limit,
+            limits: SandboxLimits::create(spec.limits),
             groups: ProcessGroups::default(),
             terminated: AtomicBool::new(false),
         }))
@@ -244,7 +245,7 @@ struct BwrapSandbox {
     workspace: PathBuf,
     home: PathBuf,
     workdir: String,
-    memory_limit: Option<u64>,
+    limits: SandboxLimits,
     groups: ProcessGroups,
     terminated: AtomicBool,
 }
@@ -311,9 +312,12 @@ impl Sandbox for BwrapSandbox {
         cmd.arg("--").arg(&spec.program).args(&spec.args);
         // bwrap itself gets an empty environment: nothing of the host's leaks through it.
         cmd.env_clear();
-        if let Some(limit) = self.memory_limit {
-            set_memory_limit(&mut cmd, limit);
-        }
+        self.limits
+            .apply(&mut cmd)
+            .map_err(|source| EnvError::Spawn {
+                program: spec.program.clone(),
+                source,
+            })?;
         spawn(cmd, &spec.program, &self.groups)
     }
 
@@ -328,29 +332,17 @@ impl Sandbox for BwrapSandbox {
     async fn terminate(&self) -> Result<(), EnvError> {
         self.terminated.store(true, Ordering::SeqCst);
         self.groups.kill_all();
+        self.limits.release().await;
         Ok(())
+    }
+
+    async fn limits_hit(&self, last_exit: Option<&ExitInfo>) -> Vec<LimitHit> {
+        self.limits.hits(last_exit.and_then(|e| e.signal))
     }
 }
 
 impl Drop for BwrapSandbox {
     fn drop(&mut self) {
         self.groups.kill_all();
-    }
-}
-
-/// Caps the address space of the sandboxed process tree (inherited by every child).
-pub(super) fn set_memory_limit(cmd: &mut Command, bytes: u64) {
-    // SAFETY: setrlimit is async-signal-safe and touches only this (forked) process.
-    unsafe {
-        cmd.pre_exec(move || {
-            let lim = libc::rlimit {
-                rlim_cur: bytes,
-                rlim_max: bytes,
-            };
-            if libc::setrlimit(libc::RLIMIT_AS, &lim) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
     }
 }

@@ -1,7 +1,8 @@
 //! `ExecutionEnvironment`: the sandbox primitives every backend provides.
 //!
 //! Create a sandbox from a [`SandboxSpec`], `exec` processes in it with streamed stdio, move files
-//! in and out, and terminate it with every process inside. Paths given to a [`Sandbox`] are paths
+//! in and out, ask which resource [`Limits`] its processes hit, and terminate it with every process
+//! inside. Paths given to a [`Sandbox`] are paths
 //! *inside* the sandbox, so that a remote backend (Modal) fits the same trait.
 //!
 //! Must not know about agents: which program runs, and what its output means, is `runtime::agent`'s
@@ -17,11 +18,16 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use crate::types::SandboxKind;
 
 mod host;
+mod limits;
 mod local;
 mod modal;
 mod process;
 
 pub use host::HostEnvironment;
+pub use limits::{
+    DEFAULT_MAX_CPU_TIME, DEFAULT_MAX_MEMORY, DEFAULT_MAX_PIDS, Enforcement, LimitHit, Limits,
+    format_size, parse_pids, parse_size, sweep_stale_cgroups,
+};
 pub use local::{BwrapEnvironment, check_bwrap};
 pub use modal::{
     AUTH_HINT as MODAL_AUTH_HINT, DEFAULT_APP as MODAL_DEFAULT_APP, ENV_PYTHON as MODAL_ENV_PYTHON,
@@ -48,8 +54,8 @@ pub struct SandboxSpec {
     pub read_only: Vec<PathBuf>,
     /// Most time the sandbox may live; its processes are killed after.
     pub lifetime: Option<Duration>,
-    /// Most address space one process may use, in bytes.
-    pub memory_limit: Option<u64>,
+    /// Most tasks, memory and CPU time its processes may use (see [`Limits`]).
+    pub limits: Limits,
     /// Free-form labels (`aisys.session` = id, ...), for listing and cleanup.
     pub labels: BTreeMap<String, String>,
 }
@@ -136,6 +142,11 @@ pub trait Sandbox: Send + Sync {
     async fn read_file(&self, path: &str) -> Result<Vec<u8>, EnvError>;
     /// Kills every process of the sandbox and releases it. Idempotent.
     async fn terminate(&self) -> Result<(), EnvError>;
+    /// The resource limits its processes ran into since the last call; `last_exit` is how the
+    /// last process ended. Backends that cannot tell report none.
+    async fn limits_hit(&self, _last_exit: Option<&ExitInfo>) -> Vec<LimitHit> {
+        Vec::new()
+    }
 }
 
 /// A running process: its stdio and a handle to wait for or kill it.

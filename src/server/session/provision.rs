@@ -156,6 +156,7 @@ async fn make_sandbox(ctx: SessionContext, info: SessionInfo) -> Result<Box<dyn 
             .map(|p| vec![p.to_path_buf()])
             .unwrap_or_default(),
         labels: [("aisys.session".to_string(), info.id.clone())].into(),
+        limits: ctx.limits,
         ..Default::default()
     };
     // After a crash of the server, the sandbox it had may still run: use it again.

@@ -608,6 +608,7 @@ mod tests {
             created_at: last.into(),
             last_activity: last.into(),
             last_seq: 0,
+            limits: None,
         }
     }
 

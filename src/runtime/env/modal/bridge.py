@@ -28,6 +28,9 @@ PROTOCOL = 1
 MAX_LINE = 256 * 1024 * 1024
 # Size of each read from a process's stdout/stderr when Modal hands us more at once.
 READ_CHUNK = 1024 * 1024
+# Memory a sandbox with a memory limit asks Modal to reserve, in MiB: Modal's own default request,
+# since a request is billed even when unused (the limit is what aisys was told).
+MEMORY_REQUEST_MIB = 128
 
 _proto = os.fdopen(os.dup(1), "wb", buffering=0)
 os.dup2(2, 1)
@@ -120,8 +123,10 @@ class Bridge:
         )
         if r.get("cpu") is not None:
             kwargs["cpu"] = float(r["cpu"])
-        if r.get("memory") is not None:
-            kwargs["memory"] = int(r["memory"])
+        if r.get("memory_limit") is not None:
+            # A hard limit, with Modal's usual request below it: a request is billed even unused.
+            limit = int(r["memory_limit"])
+            kwargs["memory"] = (min(MEMORY_REQUEST_MIB, limit), limit)
         if r.get("secret_env"):
             kwargs["secrets"] = [modal.Secret.from_dict(r["secret_env"])]
         if r.get("volumes"):

@@ -187,7 +187,7 @@ impl ModalEnvironment {
                     "timeout": secs(spec.lifetime.unwrap_or(DEFAULT_TIMEOUT)),
                     "idle_timeout": self.config.idle_timeout.map(secs),
                     "cpu": self.config.cpu,
-                    "memory": spec.memory_limit.map(|b| (b / (1024 * 1024)).max(1)),
+                    "memory_limit": spec.limits.memory.map(|b| (b / (1024 * 1024)).max(1)),
                     "workdir": self.config.workdir,
                     "tags": tags,
                     "env": { "HOME": self.config.home },
