@@ -468,6 +468,7 @@ pub(crate) mod tests {
             .into(),
             sandbox_env: BTreeMap::new(),
             agent_binaries: HashMap::new(),
+            limits: Limits::default(),
         };
         let manager = SessionManager::new(store.clone(), config, Arc::new(Metrics::default()));
         RANDOM_FAILS.with(|f| f.set(true));

@@ -7,7 +7,8 @@ use std::sync::atomic::AtomicUsize;
 use async_trait::async_trait;
 
 use super::*;
-use crate::runtime::env::{EnvError, HostEnvironment};
+
+use crate::runtime::env::{EnvError, HostEnvironment, Limits};
 use crate::server::store::{SqliteStore, StoreError};
 use crate::types::{AgentKind, PermissionMode, SandboxKind};
 
@@ -142,6 +143,7 @@ impl Fixture {
             created_at: now(),
             last_activity: now(),
             last_seq: 0,
+            limits: None,
         };
         let created = StreamEvent::StateChanged {
             from: None,
@@ -165,6 +167,7 @@ impl Fixture {
             home: self.dir.path().join("home").join(id),
             idle_timeout: None,
             metrics: Arc::new(Metrics::default()),
+            limits: Limits::default(),
         };
         spawn(
             SessionInfo {
