@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use async_trait::async_trait;
 use tokio::process::Command;
 
-use super::process::{ProcessGroups, read_host_file, spawn, write_host_file};
+use super::process::{HostPath, ProcessGroups, read_host_file, spawn, write_host_file};
 use super::{EnvError, ExecSpec, ExecutionEnvironment, Process, Sandbox, SandboxSpec};
 use crate::types::SandboxKind;
 
@@ -72,13 +72,13 @@ struct HostSandbox {
 }
 
 impl HostSandbox {
-    fn host_path(&self, path: &str) -> PathBuf {
+    fn host_path(&self, path: &str) -> HostPath {
         let p = Path::new(path);
-        if p.is_absolute() {
+        HostPath::Trusted(if p.is_absolute() {
             p.to_path_buf()
         } else {
             self.workspace.join(p)
-        }
+        })
     }
 }
 

@@ -16,6 +16,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::types::SandboxKind;
 
+mod beneath;
 mod host;
 mod local;
 mod modal;
