@@ -1964,7 +1964,7 @@ _aisys() {
             return 0
             ;;
         aisys__subcmd__serve)
-            opts="-v -q -h --bind --data-dir --sandbox --agent --max-sessions --idle-timeout --token-file --allow-origin --workspace-root --sweep-interval --verbose --quiet --color --config --help"
+            opts="-v -q -h --bind --data-dir --sandbox --agent --max-sessions --idle-timeout --token-file --allow-origin --allow-host --workspace-root --sweep-interval --verbose --quiet --color --config --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1999,6 +1999,10 @@ _aisys() {
                     return 0
                     ;;
                 --allow-origin)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --allow-host)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -59,6 +59,8 @@ pub struct Server {
     pub data_dir: PathBuf,
     pub args: Vec<String>,
     pub env: Vec<(String, String)>,
+    /// The server's limit on open files (soft and hard), when a test sets one.
+    pub fd_limit: Option<u64>,
 }
 
 impl Server {
@@ -69,10 +71,22 @@ impl Server {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        Self::spawn(data_dir, args, env, "127.0.0.1:0")
+        Self::spawn(data_dir, args, env, "127.0.0.1:0", None)
     }
 
-    fn spawn(data_dir: &Path, args: Vec<String>, env: Vec<(String, String)>, bind: &str) -> Server {
+    /// Like [`Server::start`], under a limit of `fd_limit` open files (soft and hard).
+    pub fn start_with_fd_limit(data_dir: &Path, args: &[&str], fd_limit: u64) -> Server {
+        let args = args.iter().map(|s| s.to_string()).collect();
+        Self::spawn(data_dir, args, Vec::new(), "127.0.0.1:0", Some(fd_limit))
+    }
+
+    fn spawn(
+        data_dir: &Path,
+        args: Vec<String>,
+        env: Vec<(String, String)>,
+        bind: &str,
+        fd_limit: Option<u64>,
+    ) -> Server {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_aisys"));
         cmd.arg("serve")
             .arg("--bind")
@@ -87,6 +101,22 @@ impl Server {
             .envs(env.iter().cloned())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
+        if let Some(n) = fd_limit {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: setrlimit is async-signal-safe and touches only the child.
+            unsafe {
+                cmd.pre_exec(move || {
+                    let lim = libc::rlimit {
+                        rlim_cur: n,
+                        rlim_max: n,
+                    };
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        }
         let mut child = cmd.spawn().expect("start aisys serve");
         let stdout = child.stdout.take().unwrap();
         let mut lines = BufReader::new(stdout).lines();
@@ -113,6 +143,7 @@ impl Server {
             data_dir: data_dir.to_path_buf(),
             args,
             env,
+            fd_limit,
         }
     }
 
@@ -124,7 +155,13 @@ impl Server {
             .trim_start_matches("ws://")
             .trim_end_matches("/ws")
             .to_string();
-        let next = Self::spawn(&self.data_dir, self.args.clone(), self.env.clone(), &addr);
+        let next = Self::spawn(
+            &self.data_dir,
+            self.args.clone(),
+            self.env.clone(),
+            &addr,
+            self.fd_limit,
+        );
         *self = next;
     }
 
