@@ -314,7 +314,9 @@ a JSON text frame `{\"type\": \"...\", ...}`.
 Each session's events are numbered by `seq`, from 1, with no gaps; an event is stored before any
 client sees it. `session.attach` with `after_seq = N` replays every stored event after N exactly once,
 then the live stream; an N beyond the session's last event gets error `bad_request` naming it. A client that reads too slowly gets `resync` and is then served from the store
-from where it was, so the session never waits for it. A turn ends with an event of type `result`.
+from where it was, so the session never waits for it. That takes falling more than 1,024 events
+(the session's broadcast) behind, on top of 256 queued frames and the socket's buffers: a client
+stalled during an ordinary turn of a few dozen events just gets them late, without `resync`. A turn ends with an event of type `result`.
 
 ## Session states
 
