@@ -199,7 +199,7 @@ pub async fn prepare(opts: ServeOptions, env: &dyn Env) -> Result<Prepared, Star
     })?;
     if !local_addr.ip().is_loopback() {
         warnings.push(format!(
-            "listening on {local_addr}, reachable from other machines: the token is the only protection"
+            "listening on {local_addr}, reachable from other machines: the token is the only protection (clients that name the server by a host name, not an IP address, need --allow-host NAME)"
         ));
     }
     let state = Arc::new(AppState {
