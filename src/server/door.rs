@@ -31,6 +31,8 @@ pub const MAX_UNAUTHENTICATED: usize = 256;
 pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// File descriptors kept for everything but client sockets (store, agent pipes, sandboxes).
 pub const FD_RESERVE: usize = 256;
+/// The open-files limit assumed when it cannot be read (the usual default soft limit).
+const FALLBACK_FD_LIMIT: u64 = 1024;
 /// How long the `503` answer may take to write before the socket is simply closed.
 const REJECT_WRITE_TIMEOUT: Duration = Duration::from_secs(1);
 
@@ -40,7 +42,7 @@ pub fn raise_fd_limit() -> u64 {
     unsafe {
         let mut lim: libc::rlimit = std::mem::zeroed();
         if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
-            return 1024;
+            return FALLBACK_FD_LIMIT;
         }
         if lim.rlim_cur < lim.rlim_max {
             let raised = libc::rlimit {
