@@ -69,7 +69,7 @@ async fn a_flood_of_half_sent_requests_does_not_keep_an_authenticated_client_out
     raise_own_fd_limit();
     let dir = tempfile::tempdir().unwrap();
     // Fewer descriptors than the flood has sockets: without a cap the server runs out.
-    let server = Server::start_with_fd_limit(&dir.path().join("data"), &[], 512);
+    let server = Server::start_with_fd_limit(&dir.path().join("data"), &[], 512, 512);
     let addr = addr(&server);
     let mut held = Vec::new();
     for _ in 0..700 {
@@ -137,7 +137,7 @@ async fn half_sent_headers_and_a_missing_hello_are_cut_off() {
 async fn connections_over_the_cap_get_a_clear_503() {
     let dir = tempfile::tempdir().unwrap();
     // 300 descriptors less the reserve for everything else: a cap of 44 connections.
-    let server = Server::start_with_fd_limit(&dir.path().join("data"), &[], 300);
+    let server = Server::start_with_fd_limit(&dir.path().join("data"), &[], 300, 300);
     let addr = addr(&server);
     let mut held = Vec::new();
     let mut refused = None;
@@ -323,4 +323,17 @@ async fn the_data_folder_is_private_to_the_user() {
     let _server = Server::start(&open, &[], &[]);
     assert_eq!(mode(&open), 0o700);
     assert!(open.join("aisys.db").exists());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_soft_open_files_limit_is_raised_to_the_hard_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_with_fd_limit(&dir.path().join("data"), &[], 256, 2048);
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", server.child.id())).unwrap();
+    let line = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .unwrap();
+    let nums: Vec<&str> = line.split_whitespace().skip(3).take(2).collect();
+    assert_eq!(nums, ["2048", "2048"], "{line}");
 }

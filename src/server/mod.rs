@@ -46,6 +46,8 @@ pub struct AppState {
     pub allowed_origins: Vec<String>,
     /// Host names clients may use besides loopback names and IP addresses (DNS rebinding).
     pub allowed_hosts: Vec<String>,
+    /// Most connections open at once (see `door`), set from the open-files limit at start.
+    pub max_connections: usize,
     pub max_frame: usize,
     pub max_message: usize,
     pub metrics: Arc<Metrics>,
@@ -173,7 +175,7 @@ pub async fn serve(
             }
         }
     });
-    let door = door::Door::new(door::connection_cap(door::raise_fd_limit()));
+    let door = door::Door::new(state.max_connections);
     let app = router(state);
     // Connection tasks hold a receiver; shutdown waits until all of them are gone.
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);

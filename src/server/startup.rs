@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::auth::{self, Token};
+use super::door;
 use super::manager::{ManagerConfig, SessionManager};
 use super::metrics::Metrics;
 use super::store::SqliteStore;
@@ -187,6 +188,8 @@ pub async fn prepare(opts: ServeOptions, env: &dyn Env) -> Result<Prepared, Star
         .recover()
         .await
         .map_err(|e| StartError::Recover(e.message))?;
+    // Raised before listening, so that every client is served under the higher limit.
+    let max_connections = door::connection_cap(door::raise_fd_limit());
     let listener = tokio::net::TcpListener::bind(opts.bind)
         .await
         .map_err(|source| StartError::Listen {
@@ -207,6 +210,7 @@ pub async fn prepare(opts: ServeOptions, env: &dyn Env) -> Result<Prepared, Star
         token: token.clone(),
         allowed_origins: opts.allow_origins,
         allowed_hosts: opts.allow_hosts,
+        max_connections,
         max_frame: DEFAULT_MAX_FRAME,
         max_message: MAX_MESSAGE_BYTES,
         metrics,

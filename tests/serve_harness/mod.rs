@@ -59,8 +59,8 @@ pub struct Server {
     pub data_dir: PathBuf,
     pub args: Vec<String>,
     pub env: Vec<(String, String)>,
-    /// The server's limit on open files (soft and hard), when a test sets one.
-    pub fd_limit: Option<u64>,
+    /// The server's limits on open files (soft, hard), when a test sets them.
+    pub fd_limit: Option<(u64, u64)>,
 }
 
 impl Server {
@@ -74,10 +74,16 @@ impl Server {
         Self::spawn(data_dir, args, env, "127.0.0.1:0", None)
     }
 
-    /// Like [`Server::start`], under a limit of `fd_limit` open files (soft and hard).
-    pub fn start_with_fd_limit(data_dir: &Path, args: &[&str], fd_limit: u64) -> Server {
+    /// Like [`Server::start`], started under these limits on open files.
+    pub fn start_with_fd_limit(data_dir: &Path, args: &[&str], soft: u64, hard: u64) -> Server {
         let args = args.iter().map(|s| s.to_string()).collect();
-        Self::spawn(data_dir, args, Vec::new(), "127.0.0.1:0", Some(fd_limit))
+        Self::spawn(
+            data_dir,
+            args,
+            Vec::new(),
+            "127.0.0.1:0",
+            Some((soft, hard)),
+        )
     }
 
     fn spawn(
@@ -85,7 +91,7 @@ impl Server {
         args: Vec<String>,
         env: Vec<(String, String)>,
         bind: &str,
-        fd_limit: Option<u64>,
+        fd_limit: Option<(u64, u64)>,
     ) -> Server {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_aisys"));
         cmd.arg("serve")
@@ -101,14 +107,14 @@ impl Server {
             .envs(env.iter().cloned())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
-        if let Some(n) = fd_limit {
+        if let Some((soft, hard)) = fd_limit {
             use std::os::unix::process::CommandExt;
             // SAFETY: setrlimit is async-signal-safe and touches only the child.
             unsafe {
                 cmd.pre_exec(move || {
                     let lim = libc::rlimit {
-                        rlim_cur: n,
-                        rlim_max: n,
+                        rlim_cur: soft,
+                        rlim_max: hard,
                     };
                     if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
                         return Err(std::io::Error::last_os_error());
