@@ -6,6 +6,8 @@
 //! already sent, so every event arrives exactly once and in order. Frames to the client go
 //! through one bounded queue; a forwarder that cannot keep up lags behind the broadcast, tells
 //! the client `resync`, and catches up from the store. The session never waits for a client.
+//! An `after_seq` beyond the session's last event is refused rather than silently skipping what
+//! comes next, and a connection that sends no `hello` within [`HELLO_TIMEOUT`] is closed.
 //!
 //! Must not know how sessions run.
 
