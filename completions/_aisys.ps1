@@ -53,6 +53,7 @@ Register-ArgumentCompleter -Native -CommandName 'aisys' -ScriptBlock {
             [CompletionResult]::new('--idle-timeout', '--idle-timeout', [CompletionResultType]::ParameterName, 'Release a session''s sandbox after this long without a turn, e.g. `10m` (the session stays)')
             [CompletionResult]::new('--token-file', '--token-file', [CompletionResultType]::ParameterName, 'Read the token from this file instead of `<data-dir>/token` (or set AISYS_TOKEN)')
             [CompletionResult]::new('--allow-origin', '--allow-origin', [CompletionResultType]::ParameterName, 'Also accept WebSocket upgrades whose Origin is this one (repeatable)')
+            [CompletionResult]::new('--allow-host', '--allow-host', [CompletionResultType]::ParameterName, 'Also answer requests that name the server by this host name (repeatable; loopback names and IP addresses are always answered). Guards against DNS rebinding')
             [CompletionResult]::new('--workspace-root', '--workspace-root', [CompletionResultType]::ParameterName, 'Let clients name workspaces under this folder (repeatable; none by default)')
             [CompletionResult]::new('--max-pids', '--max-pids', [CompletionResultType]::ParameterName, 'Most processes and threads in the sandbox at once, or `unlimited` [default: 1024]')
             [CompletionResult]::new('--max-memory', '--max-memory', [CompletionResultType]::ParameterName, 'Most memory of the sandbox''s processes together, e.g. 512M or 8G, or `unlimited` [default: 4G]')

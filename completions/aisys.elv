@@ -49,6 +49,7 @@ set edit:completion:arg-completer[aisys] = {|@words|
             cand --idle-timeout 'Release a session''s sandbox after this long without a turn, e.g. `10m` (the session stays)'
             cand --token-file 'Read the token from this file instead of `<data-dir>/token` (or set AISYS_TOKEN)'
             cand --allow-origin 'Also accept WebSocket upgrades whose Origin is this one (repeatable)'
+            cand --allow-host 'Also answer requests that name the server by this host name (repeatable; loopback names and IP addresses are always answered). Guards against DNS rebinding'
             cand --workspace-root 'Let clients name workspaces under this folder (repeatable; none by default)'
             cand --max-pids 'Most processes and threads in the sandbox at once, or `unlimited` [default: 1024]'
             cand --max-memory 'Most memory of the sandbox''s processes together, e.g. 512M or 8G, or `unlimited` [default: 4G]'

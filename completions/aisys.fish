@@ -54,6 +54,7 @@ complete -c aisys -n "__fish_aisys_using_subcommand serve" -l max-sessions -d 'M
 complete -c aisys -n "__fish_aisys_using_subcommand serve" -l idle-timeout -d 'Release a session\'s sandbox after this long without a turn, e.g. `10m` (the session stays)' -r
 complete -c aisys -n "__fish_aisys_using_subcommand serve" -l token-file -d 'Read the token from this file instead of `<data-dir>/token` (or set AISYS_TOKEN)' -r -F
 complete -c aisys -n "__fish_aisys_using_subcommand serve" -l allow-origin -d 'Also accept WebSocket upgrades whose Origin is this one (repeatable)' -r
+complete -c aisys -n "__fish_aisys_using_subcommand serve" -l allow-host -d 'Also answer requests that name the server by this host name (repeatable; loopback names and IP addresses are always answered). Guards against DNS rebinding' -r
 complete -c aisys -n "__fish_aisys_using_subcommand serve" -l workspace-root -d 'Let clients name workspaces under this folder (repeatable; none by default)' -r -F
 complete -c aisys -n "__fish_aisys_using_subcommand serve" -l max-pids -d 'Most processes and threads in the sandbox at once, or `unlimited` [default: 1024]' -r
 complete -c aisys -n "__fish_aisys_using_subcommand serve" -l max-memory -d 'Most memory of the sandbox\'s processes together, e.g. 512M or 8G, or `unlimited` [default: 4G]' -r

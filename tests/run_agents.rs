@@ -650,5 +650,41 @@ fn the_host_backend_is_held_to_max_pids_too() {
         "the limit error is shown: {errors:?}\n{}",
         stderr(&out)
     );
+}
+
+#[test]
+fn a_link_planted_in_the_agents_home_does_not_redirect_the_next_turns_config_write() {
+    let run = Run::new();
+    let victim = run.dir.path().join("host-file.txt");
+    std::fs::write(&victim, "the user's own file\n").unwrap();
+    let plant = format!(
+        "ln -sfn {} ~/.config/opencode/opencode.json && echo planted",
+        victim.display()
+    );
+    let mock = Script::new()
+        .on(
+            When::UserSays("plant a link".into()),
+            Reply::tool("bash", json!({"command": plant, "description": "plant"})),
+        )
+        .on(
+            When::ToolResultContains("planted".into()),
+            Reply::text("link planted"),
+        )
+        .on(When::UserSays("second turn".into()), Reply::text("hello"))
+        .start();
+    let args = |prompt| [prompt, "--agent", "opencode", "--format", "jsonl"];
+    let out = run.run(&mock, &args("plant a link"));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        tool_results(&events(&out)).join("\n").contains("planted"),
+        "the link was planted"
+    );
+    // The next turn writes the agent's config again: the link is replaced, not followed.
+    let out = run.run(&mock, &args("second turn"));
+    assert_eq!(
+        std::fs::read_to_string(&victim).unwrap(),
+        "the user's own file\n",
+        "the host file behind the planted link is untouched"
+    );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 }

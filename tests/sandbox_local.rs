@@ -189,6 +189,50 @@ async fn files_move_in_and_out_but_not_outside() {
 }
 
 #[tokio::test]
+async fn links_the_agent_plants_do_not_lead_host_side_reads_and_writes_outside() {
+    let tmp = test_dir();
+    let victim = tmp.path().join("host-file.txt");
+    std::fs::write(&victim, "the user's own file").unwrap();
+    let outside = tmp.path().join("outside");
+    std::fs::create_dir_all(&outside).unwrap();
+    let sb = bwrap().await.create(spec(tmp.path())).await.unwrap();
+    // Inside, the targets do not even exist: the links only mean something on the host.
+    let plant = format!(
+        "mkdir -p ~/.config && ln -s {} ~/.config/x.json && ln -s {} ~/linked && ln -s {} ws-link",
+        victim.display(),
+        outside.display(),
+        victim.display()
+    );
+    let (code, _, err) = sh(&*sb, &plant).await;
+    assert_eq!(code, Some(0), "{err}");
+
+    // A link at the file itself is replaced by the file.
+    sb.write_file("/home/agent/.config/x.json", b"{}")
+        .await
+        .unwrap();
+    assert_eq!(
+        std::fs::read_to_string(&victim).unwrap(),
+        "the user's own file"
+    );
+    let cfg = tmp.path().join("home/.config/x.json");
+    assert!(std::fs::symlink_metadata(&cfg).unwrap().is_file());
+    // A linked folder on the way is refused, naming it.
+    let err = sb
+        .write_file("/home/agent/linked/new.txt", b"x")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("linked") && err.contains("symbolic link"),
+        "{err}"
+    );
+    assert!(!outside.join("new.txt").exists());
+    // Reads do not follow links either.
+    assert!(sb.read_file("ws-link").await.is_err());
+    assert!(sb.read_file("/home/agent/linked/x").await.is_err());
+}
+
+#[tokio::test]
 async fn host_backend_runs_without_isolation_in_the_workspace() {
     let tmp = test_dir();
     let sb = HostEnvironment.create(spec(tmp.path())).await.unwrap();

@@ -111,6 +111,7 @@ async fn run_async(ctx: &Context, args: ChatArgs) -> anyhow::Result<Exit> {
                     .unwrap_or(DEFAULT_MAX_SESSIONS),
                 idle_timeout: None,
                 allow_origins: vec![],
+                allow_hosts: vec![],
                 workspace_roots: vec![],
                 sweep_interval: SWEEP_INTERVAL,
                 limits: ctx.config.limits(Default::default()),

@@ -302,7 +302,10 @@ a JSON text frame `{\"type\": \"...\", ...}`.
 - A client request may carry an `id` (any string). The reply to it, and any `error` about it, repeat
   that `id`. Events and state changes that no request caused carry no `id`.
 - The first frame each side sends is `hello` / `welcome` with the protocol version (now
-  `PROTOCOL_VERSION`). A server refuses other versions with error `unsupported_version`.
+  `PROTOCOL_VERSION`). A server refuses other versions with error `unsupported_version`, and
+  closes a connection that sends no `hello` within 10 s (close code 1008).
+- A text frame that is not UTF-8 closes the connection with code 1007; a frame over the size limit
+  with 1009.
 - Unknown fields are ignored. An unknown `type`, bad JSON or a missing field gets an `error` with code
   `bad_request`, and the connection stays open.
 
@@ -310,8 +313,11 @@ a JSON text frame `{\"type\": \"...\", ...}`.
 
 Each session's events are numbered by `seq`, from 1, with no gaps; an event is stored before any
 client sees it. `session.attach` with `after_seq = N` replays every stored event after N exactly once,
-then the live stream. A client that reads too slowly gets `resync` and is then served from the store
-from where it was, so the session never waits for it.
+then the live stream; an N beyond the session's last event gets error `bad_request` naming it. A
+client that reads too slowly gets `resync` and is then served from the store from where it was, so
+the session never waits for it. That takes falling more than 1,024 events (the session's broadcast)
+behind, on top of 256 queued frames and the socket's buffers: a client stalled during an ordinary
+turn of a few dozen events just gets them late, without `resync`.
 
 Every turn ends with exactly one event of type `result`, whatever ended it. A turn that a restart of
 the server cut short gets one when the server starts again: `status` `interrupted`, `error`

@@ -51,6 +51,10 @@ pub struct ServeArgs {
     /// Also accept WebSocket upgrades whose Origin is this one (repeatable).
     #[arg(long, value_name = "ORIGIN")]
     pub allow_origin: Vec<String>,
+    /// Also answer requests that name the server by this host name (repeatable; loopback names
+    /// and IP addresses are always answered). Guards against DNS rebinding.
+    #[arg(long, value_name = "NAME")]
+    pub allow_host: Vec<String>,
     /// Let clients name workspaces under this folder (repeatable; none by default).
     #[arg(long, value_name = "DIR")]
     pub workspace_root: Vec<PathBuf>,
@@ -106,6 +110,7 @@ async fn run_async(ctx: &Context, args: ServeArgs) -> anyhow::Result<Exit> {
             .unwrap_or(DEFAULT_MAX_SESSIONS),
         idle_timeout: args.idle_timeout,
         allow_origins: args.allow_origin.clone(),
+        allow_hosts: args.allow_host.clone(),
         workspace_roots: args.workspace_root.clone(),
         sweep_interval: args.sweep_interval.unwrap_or(SWEEP_INTERVAL),
         limits: ctx.config.limits(args.limits.settings()),

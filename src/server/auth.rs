@@ -1,6 +1,7 @@
 //! Who may talk to the server: the token (created on first start, mode 0600), compared in
 //! constant time, taken from `Authorization: Bearer` or from the WebSocket subprotocol
-//! `aisys.token.<token>` that a browser can send; and the `Origin` check on upgrades.
+//! `aisys.token.<token>` that a browser can send; the `Host` check (no DNS rebinding); and the
+//! `Origin` check on upgrades.
 //!
 //! Must not know about sessions.
 
@@ -114,7 +115,10 @@ pub fn presented_token<'a>(
     authorization: Option<&'a str>,
     protocols: Option<&'a str>,
 ) -> Option<&'a str> {
-    if let Some(t) = authorization.and_then(|h| h.strip_prefix("Bearer ")) {
+    // The scheme is case-insensitive (RFC 7235).
+    if let Some((scheme, t)) = authorization.and_then(|h| h.trim().split_once(' '))
+        && scheme.eq_ignore_ascii_case("bearer")
+    {
         return Some(t.trim());
     }
     protocols?
@@ -145,6 +149,34 @@ pub fn origin_allowed(origin: Option<&str>, host: Option<&str>, allowed: &[Strin
         .strip_prefix("http://")
         .or_else(|| origin.strip_prefix("https://"));
     matches!((origin_host, host), (Some(o), Some(h)) if o == h)
+}
+
+/// Whether a request's `Host` names this server: an IP address (a DNS-rebinding page always
+/// uses its own domain name), `localhost` or a name under it, or a name the operator allowed.
+pub fn host_allowed(host: &str, allowed: &[String]) -> bool {
+    let name = match host.strip_prefix('[') {
+        // [v6]:port
+        Some(rest) => {
+            return rest
+                .split(']')
+                .next()
+                .is_some_and(|ip| ip.parse::<std::net::Ipv6Addr>().is_ok());
+        }
+        None => host.rsplit_once(':').map_or(host, |(n, port)| {
+            if port.chars().all(|c| c.is_ascii_digit()) {
+                n
+            } else {
+                host
+            }
+        }),
+    };
+    let name = name.trim_end_matches('.').to_ascii_lowercase();
+    name.parse::<std::net::IpAddr>().is_ok()
+        || name == "localhost"
+        || name.ends_with(".localhost")
+        || allowed
+            .iter()
+            .any(|a| a.eq_ignore_ascii_case(&name) || a.eq_ignore_ascii_case(host))
 }
 
 #[cfg(test)]
@@ -188,8 +220,33 @@ mod tests {
             Some("xyz")
         );
         assert_eq!(presented_token(Some("Basic abc"), None), None);
+        assert_eq!(presented_token(Some("bearer abc"), None), Some("abc"));
+        assert_eq!(presented_token(Some("BEARER abc"), None), Some("abc"));
         assert!(!Token::new("abc").matches("abd"));
         assert!(!Token::new("abc").matches("ab"));
+    }
+
+    #[test]
+    fn hosts_are_ip_addresses_loopback_names_or_allowed_ones() {
+        let allowed = vec!["aisys.internal".to_string()];
+        for ok in [
+            "127.0.0.1:7777",
+            "localhost:7777",
+            "LOCALHOST",
+            "[::1]:7777",
+            "10.0.0.5",
+            "aisys.internal:7777",
+        ] {
+            assert!(host_allowed(ok, &allowed), "{ok}");
+        }
+        for bad in [
+            "evil.example:7777",
+            "evil.example",
+            "localhost.evil.example",
+            "[evil]:1",
+        ] {
+            assert!(!host_allowed(bad, &allowed), "{bad}");
+        }
     }
 
     #[test]

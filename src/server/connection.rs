@@ -6,12 +6,15 @@
 //! already sent, so every event arrives exactly once and in order. Frames to the client go
 //! through one bounded queue; a forwarder that cannot keep up lags behind the broadcast, tells
 //! the client `resync`, and catches up from the store. The session never waits for a client.
+//! An `after_seq` beyond the session's last event is refused rather than silently skipping what
+//! comes next, and a connection that sends no `hello` within [`HELLO_TIMEOUT`] is closed.
 //!
 //! Must not know how sessions run.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures_util::{SinkExt, StreamExt};
@@ -31,6 +34,13 @@ pub const OUTBOUND_QUEUE: usize = 256;
 const REPLAY_PAGE: usize = 500;
 /// WebSocket close code for a message over the size limit (RFC 6455).
 const CLOSE_TOO_BIG: u16 = 1009;
+/// WebSocket close code for a text frame that is not UTF-8 (RFC 6455).
+const CLOSE_BAD_DATA: u16 = 1007;
+/// WebSocket close code for a client that broke the protocol's rules (RFC 6455).
+const CLOSE_POLICY: u16 = 1008;
+/// How long a new connection may take to send `hello`: a client sends it at once, and a socket
+/// that never does only holds a descriptor.
+pub const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub async fn handle(socket: WebSocket, state: Arc<AppState>) {
     state.metrics.connection_opened();
@@ -52,7 +62,21 @@ pub async fn handle(socket: WebSocket, state: Arc<AppState>) {
         hello: false,
         forwarders: HashMap::new(),
     };
-    while let Some(msg) = stream.next().await {
+    let hello_deadline = tokio::time::Instant::now() + HELLO_TIMEOUT;
+    loop {
+        let next = if conn.hello {
+            stream.next().await
+        } else {
+            match tokio::time::timeout_at(hello_deadline, stream.next()).await {
+                Ok(next) => next,
+                Err(_) => {
+                    let reason = format!("no `hello` within {}s", HELLO_TIMEOUT.as_secs());
+                    let _ = out.send(close(CLOSE_POLICY, reason)).await;
+                    break;
+                }
+            }
+        };
+        let Some(msg) = next else { break };
         match msg {
             Ok(Message::Text(text)) => conn.frame(text.as_str()).await,
             Ok(Message::Binary(_)) => {
@@ -66,18 +90,13 @@ pub async fn handle(socket: WebSocket, state: Arc<AppState>) {
             Ok(Message::Close(_)) => break,
             Ok(_) => {}
             Err(e) => {
-                let too_big = e.to_string().to_lowercase().contains("too long")
-                    || e.to_string().to_lowercase().contains("capacity");
-                if too_big {
-                    let _ = out
-                        .send(Message::Close(Some(CloseFrame {
-                            code: CLOSE_TOO_BIG,
-                            reason: Utf8Bytes::from(format!(
-                                "frame over the limit of {} bytes",
-                                state.max_frame
-                            )),
-                        })))
-                        .await;
+                let e = e.to_string().to_lowercase();
+                if e.contains("too long") || e.contains("capacity") {
+                    let reason = format!("frame over the limit of {} bytes", state.max_frame);
+                    let _ = out.send(close(CLOSE_TOO_BIG, reason)).await;
+                } else if e.contains("utf-8") {
+                    let reason = "a text frame must be valid UTF-8".to_string();
+                    let _ = out.send(close(CLOSE_BAD_DATA, reason)).await;
                 }
                 break;
             }
@@ -91,6 +110,13 @@ pub async fn handle(socket: WebSocket, state: Arc<AppState>) {
     drop(out);
     let _ = writer.await;
     state.metrics.connection_closed();
+}
+
+fn close(code: u16, reason: String) -> Message {
+    Message::Close(Some(CloseFrame {
+        code,
+        reason: Utf8Bytes::from(reason),
+    }))
 }
 
 struct Connection {
@@ -203,6 +229,23 @@ impl Connection {
                 view,
             } => {
                 let handle = manager.get(&session_id).await?;
+                let mut last_seq = handle.info().last_seq;
+                if after_seq > last_seq {
+                    // Events are stored before the session's info says so: ask the store.
+                    last_seq = manager.store().last_seq(&session_id).await.map_err(|e| {
+                        SessionError::new(ErrorCode::Internal, format!("reading the store: {e}"))
+                    })?;
+                }
+                if after_seq > last_seq {
+                    // Replaying "after" an event that does not exist yet would skip the next
+                    // ones silently.
+                    return Err(SessionError::new(
+                        ErrorCode::BadRequest,
+                        format!(
+                            "after_seq {after_seq} is beyond session {session_id}'s last event {last_seq}: attach with an after_seq of at most {last_seq} (0 replays from the start)"
+                        ),
+                    ));
+                }
                 if let Some((old, task)) = self.forwarders.remove(&session_id) {
                     task.abort();
                     old.attached.fetch_sub(1, Ordering::SeqCst);

@@ -7,7 +7,6 @@
 //!
 //! Must not run agent code on the host: agents run only through `runtime` environments.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,11 +16,11 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::serve::ListenerExt;
 
 pub mod auth;
 pub mod blocks_view;
 pub mod connection;
+pub mod door;
 pub mod manager;
 pub mod metrics;
 pub mod session;
@@ -48,6 +47,10 @@ pub struct AppState {
     pub manager: Arc<SessionManager>,
     pub token: Token,
     pub allowed_origins: Vec<String>,
+    /// Host names clients may use besides loopback names and IP addresses (DNS rebinding).
+    pub allowed_hosts: Vec<String>,
+    /// Most connections open at once (see `door`), set from the open-files limit at start.
+    pub max_connections: usize,
     pub max_frame: usize,
     pub max_message: usize,
     pub metrics: Arc<Metrics>,
@@ -70,13 +73,29 @@ pub fn router(state: Arc<AppState>) -> Router {
 
 async fn require_token(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
     let headers = req.headers();
+    if let Some(host) = header_str(headers, header::HOST)
+        && !auth::host_allowed(host, &state.allowed_hosts)
+    {
+        return (
+            StatusCode::MISDIRECTED_REQUEST,
+            format!(
+                "this server does not answer to the name {host:?}: connect by localhost or an IP address, or start it with --allow-host NAME\n"
+            ),
+        )
+            .into_response();
+    }
     let presented = auth::presented_token(
         header_str(headers, header::AUTHORIZATION),
         header_str(headers, header::SEC_WEBSOCKET_PROTOCOL),
     )
     .or_else(|| auth::cookie_token(header_str(headers, header::COOKIE)));
     match presented {
-        Some(t) if state.token.matches(t) => next.run(req).await,
+        Some(t) if state.token.matches(t) => {
+            if let Some(slot) = req.extensions().get::<Arc<door::Slot>>() {
+                slot.authenticated();
+            }
+            next.run(req).await
+        }
         _ => (
             StatusCode::UNAUTHORIZED,
             "missing or wrong token: send `Authorization: Bearer <token>` (the token is in the server's data folder)\n",
@@ -162,15 +181,76 @@ pub async fn serve(
             }
         }
     });
-    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-    // Small frames, request and reply: without TCP_NODELAY, Nagle and delayed ACKs add ~40 ms.
-    let listener = listener.tap_io(|tcp| {
+    let door = door::Door::new(state.max_connections);
+    let app = router(state);
+    // Connection tasks hold a receiver; shutdown waits until all of them are gone.
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (tcp, _addr) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of descriptors or a connection reset before accept: wait, go on.
+                    tracing::warn!("accept error: {e}");
+                    tokio::time::sleep(ACCEPT_ERROR_PAUSE).await;
+                    continue;
+                }
+            },
+            _ = &mut shutdown => break,
+        };
+        // Small frames, request and reply: without TCP_NODELAY, Nagle and delayed ACKs add ~40 ms.
         let _ = tcp.set_nodelay(true);
-    });
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await?;
+        let Some(slot) = door.admit() else {
+            tokio::spawn(door::reject(tcp, door.max_connections()));
+            continue;
+        };
+        tokio::spawn(serve_connection(tcp, slot, app.clone(), stop_rx.clone()));
+    }
+    drop(listener);
+    drop(stop_rx);
+    let _ = stop_tx.send(true);
+    stop_tx.closed().await;
     sweeper.abort();
     manager.shutdown().await;
     Ok(())
+}
+
+/// Pause after a failed `accept`, so that running out of descriptors does not spin.
+const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(50);
+
+/// Serves one HTTP/1 connection (and hands a WebSocket upgrade over with its slot).
+async fn serve_connection(
+    tcp: tokio::net::TcpStream,
+    slot: Arc<door::Slot>,
+    app: Router,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    let io = TokioIo::new(door::SlotStream::new(tcp, slot.clone()));
+    let conn_slot = slot.clone();
+    let service = hyper::service::service_fn(move |mut req: Request<hyper::body::Incoming>| {
+        req.extensions_mut().insert(conn_slot.clone());
+        let mut app = app.clone();
+        async move { tower_service::Service::call(&mut app, req.map(axum::body::Body::new)).await }
+    });
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(door::HEADER_TIMEOUT);
+    let conn = builder.serve_connection(io, service).with_upgrades();
+    let mut conn = std::pin::pin!(conn);
+    let mut stopping = false;
+    loop {
+        tokio::select! {
+            _ = conn.as_mut() => break,
+            _ = slot.evicted() => break,
+            changed = stop.changed(), if !stopping => {
+                stopping = true;
+                if changed.is_ok() {
+                    conn.as_mut().graceful_shutdown();
+                }
+            }
+        }
+    }
 }

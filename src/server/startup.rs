@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::auth::{self, Token};
+use super::door;
 use super::manager::{ManagerConfig, SessionManager};
 use super::metrics::Metrics;
 use super::store::SqliteStore;
@@ -36,6 +37,8 @@ pub struct ServeOptions {
     pub max_sessions: usize,
     pub idle_timeout: Option<Duration>,
     pub allow_origins: Vec<String>,
+    /// Host names (besides loopback names and IP addresses) clients may reach the server by.
+    pub allow_hosts: Vec<String>,
     pub workspace_roots: Vec<PathBuf>,
     pub sweep_interval: Duration,
     /// The most each session's sandbox may use.
@@ -83,12 +86,39 @@ pub enum StartError {
     },
 }
 
+/// Mode of the data folder: the store holds every conversation, so only the user may read it.
+const DATA_DIR_MODE: u32 = 0o700;
+
+/// Creates the data folder readable by the user alone, and tightens an existing one that others
+/// can read; returns what was tightened, for the operator.
+fn private_data_dir(dir: &std::path::Path) -> Result<Option<String>, StartError> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    let err = |source| StartError::DataDir {
+        path: dir.to_path_buf(),
+        source,
+    };
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(DATA_DIR_MODE)
+        .create(dir)
+        .map_err(err)?;
+    let mode = std::fs::metadata(dir).map_err(err)?.permissions().mode() & 0o777;
+    if mode & 0o077 == 0 {
+        return Ok(None);
+    }
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(DATA_DIR_MODE)).map_err(err)?;
+    Ok(Some(format!(
+        "data folder {} could be read by other users (mode {mode:o}): it is now {DATA_DIR_MODE:o}",
+        dir.display()
+    )))
+}
+
 /// Prepares a server: everything that can fail, fails here, before anything is served.
 pub async fn prepare(opts: ServeOptions, env: &dyn Env) -> Result<Prepared, StartError> {
-    std::fs::create_dir_all(&opts.data_dir).map_err(|source| StartError::DataDir {
-        path: opts.data_dir.clone(),
-        source,
-    })?;
+    let mut warnings = Vec::new();
+    if let Some(note) = private_data_dir(&opts.data_dir)? {
+        warnings.push(note);
+    }
     let (token, token_source) = match &opts.token {
         Some(t) => (Token::new(t.clone()), format!("${}", auth::ENV_TOKEN)),
         None => (
@@ -96,7 +126,6 @@ pub async fn prepare(opts: ServeOptions, env: &dyn Env) -> Result<Prepared, Star
             opts.token_file.display().to_string(),
         ),
     };
-    let mut warnings = Vec::new();
     let mut environments: HashMap<SandboxKind, Arc<dyn ExecutionEnvironment>> = HashMap::new();
     let mut modal = ModalConfig::new(&opts.data_dir);
     // The server reattaches to its sandboxes after a restart: they outlive the process.
@@ -163,6 +192,8 @@ pub async fn prepare(opts: ServeOptions, env: &dyn Env) -> Result<Prepared, Star
         .recover()
         .await
         .map_err(|e| StartError::Recover(e.message))?;
+    // Raised before listening, so that every client is served under the higher limit.
+    let max_connections = door::connection_cap(door::raise_fd_limit());
     let listener = tokio::net::TcpListener::bind(opts.bind)
         .await
         .map_err(|source| StartError::Listen {
@@ -175,13 +206,15 @@ pub async fn prepare(opts: ServeOptions, env: &dyn Env) -> Result<Prepared, Star
     })?;
     if !local_addr.ip().is_loopback() {
         warnings.push(format!(
-            "listening on {local_addr}, reachable from other machines: the token is the only protection"
+            "listening on {local_addr}, reachable from other machines: the token is the only protection (clients that name the server by a host name, not an IP address, need --allow-host NAME)"
         ));
     }
     let state = Arc::new(AppState {
         manager,
         token: token.clone(),
         allowed_origins: opts.allow_origins,
+        allowed_hosts: opts.allow_hosts,
+        max_connections,
         max_frame: DEFAULT_MAX_FRAME,
         max_message: MAX_MESSAGE_BYTES,
         metrics,

@@ -62,6 +62,8 @@ pub struct Server {
     pub data_dir: PathBuf,
     pub args: Vec<String>,
     pub env: Vec<(String, String)>,
+    /// The server's limits on open files (soft, hard), when a test sets them.
+    pub fd_limit: Option<(u64, u64)>,
 }
 
 impl Server {
@@ -76,10 +78,31 @@ impl Server {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        Self::spawn(data_dir, args, env, "127.0.0.1:0")
+        Self::spawn(data_dir, args, env, "127.0.0.1:0", None)
     }
 
-    fn spawn(data_dir: &Path, args: Vec<String>, env: Vec<(String, String)>, bind: &str) -> Server {
+    /// Like [`Server::start`], started under these limits on open files.
+    pub fn start_with_fd_limit(data_dir: &Path, args: &[&str], soft: u64, hard: u64) -> Server {
+        let args = std::iter::once("--no-agent-install")
+            .chain(args.iter().copied())
+            .map(|s| s.to_string())
+            .collect();
+        Self::spawn(
+            data_dir,
+            args,
+            Vec::new(),
+            "127.0.0.1:0",
+            Some((soft, hard)),
+        )
+    }
+
+    fn spawn(
+        data_dir: &Path,
+        args: Vec<String>,
+        env: Vec<(String, String)>,
+        bind: &str,
+        fd_limit: Option<(u64, u64)>,
+    ) -> Server {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_aisys"));
         cmd.arg("serve")
             .arg("--bind")
@@ -94,6 +117,22 @@ impl Server {
             .envs(env.iter().cloned())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
+        if let Some((soft, hard)) = fd_limit {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: setrlimit is async-signal-safe and touches only the child.
+            unsafe {
+                cmd.pre_exec(move || {
+                    let lim = libc::rlimit {
+                        rlim_cur: soft,
+                        rlim_max: hard,
+                    };
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        }
         let mut child = cmd.spawn().expect("start aisys serve");
         let stdout = child.stdout.take().unwrap();
         let mut lines = BufReader::new(stdout).lines();
@@ -120,6 +159,7 @@ impl Server {
             data_dir: data_dir.to_path_buf(),
             args,
             env,
+            fd_limit,
         }
     }
 
@@ -129,7 +169,7 @@ impl Server {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        Self::spawn(data_dir, Vec::new(), env, "127.0.0.1:0")
+        Self::spawn(data_dir, Vec::new(), env, "127.0.0.1:0", None)
     }
 
     /// Starts the server again on the same address and data folder.
@@ -140,7 +180,13 @@ impl Server {
             .trim_start_matches("ws://")
             .trim_end_matches("/ws")
             .to_string();
-        let next = Self::spawn(&self.data_dir, self.args.clone(), self.env.clone(), &addr);
+        let next = Self::spawn(
+            &self.data_dir,
+            self.args.clone(),
+            self.env.clone(),
+            &addr,
+            self.fd_limit,
+        );
         *self = next;
     }
 

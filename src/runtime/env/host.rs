@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use tokio::process::Command;
 
 use super::limits::SandboxLimits;
-use super::process::{ExitInfo, ProcessGroups, read_host_file, spawn, write_host_file};
+use super::process::{ExitInfo, HostPath, ProcessGroups, read_host_file, spawn, write_host_file};
 use super::{EnvError, ExecSpec, ExecutionEnvironment, LimitHit, Process, Sandbox, SandboxSpec};
 use crate::types::SandboxKind;
 
@@ -73,13 +73,13 @@ struct HostSandbox {
 }
 
 impl HostSandbox {
-    fn host_path(&self, path: &str) -> PathBuf {
+    fn host_path(&self, path: &str) -> HostPath {
         let p = Path::new(path);
-        if p.is_absolute() {
+        HostPath::Trusted(if p.is_absolute() {
             p.to_path_buf()
         } else {
             self.workspace.join(p)
-        }
+        })
     }
 }
 

@@ -15,7 +15,7 @@ use async_trait::async_trait;
 use tokio::process::Command;
 
 use super::limits::SandboxLimits;
-use super::process::{ExitInfo, ProcessGroups, read_host_file, spawn, write_host_file};
+use super::process::{ExitInfo, HostPath, ProcessGroups, read_host_file, spawn, write_host_file};
 use super::{EnvError, ExecSpec, ExecutionEnvironment, LimitHit, Process, Sandbox, SandboxSpec};
 use crate::types::SandboxKind;
 
@@ -253,7 +253,7 @@ struct BwrapSandbox {
 impl BwrapSandbox {
     /// Maps a sandbox path to the host path behind it, refusing anything outside the workspace
     /// and the home.
-    fn host_path(&self, path: &str) -> Result<PathBuf, EnvError> {
+    fn host_path(&self, path: &str) -> Result<HostPath, EnvError> {
         let p = Path::new(path);
         let outside = || EnvError::OutsideSandbox {
             path: path.to_string(),
@@ -263,14 +263,18 @@ impl BwrapSandbox {
         {
             return Err(outside());
         }
+        let beneath = |root: &Path, rel: &Path| HostPath::Beneath {
+            root: root.to_path_buf(),
+            rel: rel.to_path_buf(),
+        };
         if let Ok(rest) = p.strip_prefix(SANDBOX_HOME) {
-            return Ok(self.home.join(rest));
+            return Ok(beneath(&self.home, rest));
         }
         if let Ok(rest) = p.strip_prefix(&self.workspace) {
-            return Ok(self.workspace.join(rest));
+            return Ok(beneath(&self.workspace, rest));
         }
         if p.is_relative() {
-            return Ok(self.workspace.join(p));
+            return Ok(beneath(&self.workspace, p));
         }
         Err(outside())
     }

@@ -17,6 +17,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::types::SandboxKind;
 
+mod beneath;
 mod host;
 mod limits;
 mod local;

@@ -2,11 +2,13 @@
 //! that a kill reaches everything the process started, and track them for `terminate`.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use tokio::process::{Child, Command};
 
+use super::beneath;
 use super::{EnvError, KILL_GRACE, Process, ProcessControl};
 
 /// How a process ended.
@@ -122,28 +124,53 @@ impl ProcessControl for LocalControl {
     }
 }
 
-/// Writes a file of a local sandbox (host path already checked), creating its folders.
-pub async fn write_host_file(
-    host: &std::path::Path,
-    shown: &str,
-    data: &[u8],
-) -> Result<(), EnvError> {
+/// The host path behind a sandbox path.
+#[derive(Debug, Clone)]
+pub enum HostPath {
+    /// Beneath a folder the agent can change (workspace, home): no link is followed.
+    Beneath { root: PathBuf, rel: PathBuf },
+    /// A path of the `host` backend, where the agent has the user's own permissions: there is
+    /// no boundary for a link to cross, and the user's own links (dotfiles) are followed.
+    Trusted(PathBuf),
+}
+
+/// Writes a file of a local sandbox, creating its folders (see [`HostPath`] for links).
+pub async fn write_host_file(host: &HostPath, shown: &str, data: &[u8]) -> Result<(), EnvError> {
     let err = |source| EnvError::File {
         path: shown.to_string(),
         source,
     };
-    if let Some(parent) = host.parent() {
-        tokio::fs::create_dir_all(parent).await.map_err(err)?;
+    match host {
+        HostPath::Beneath { root, rel } => {
+            let (root, rel, data) = (root.clone(), rel.clone(), data.to_vec());
+            tokio::task::spawn_blocking(move || beneath::write(&root, &rel, &data, None))
+                .await
+                .map_err(|e| err(std::io::Error::other(e)))?
+                .map_err(err)
+        }
+        HostPath::Trusted(path) => {
+            if let Some(parent) = path.parent() {
+                tokio::fs::create_dir_all(parent).await.map_err(err)?;
+            }
+            tokio::fs::write(path, data).await.map_err(err)
+        }
     }
-    tokio::fs::write(host, data).await.map_err(err)
 }
 
-/// Reads a file of a local sandbox (host path already checked).
-pub async fn read_host_file(host: &std::path::Path, shown: &str) -> Result<Vec<u8>, EnvError> {
-    tokio::fs::read(host)
-        .await
-        .map_err(|source| EnvError::File {
-            path: shown.to_string(),
-            source,
-        })
+/// Reads a file of a local sandbox (see [`HostPath`] for links).
+pub async fn read_host_file(host: &HostPath, shown: &str) -> Result<Vec<u8>, EnvError> {
+    let err = |source| EnvError::File {
+        path: shown.to_string(),
+        source,
+    };
+    match host {
+        HostPath::Beneath { root, rel } => {
+            let (root, rel) = (root.clone(), rel.clone());
+            tokio::task::spawn_blocking(move || beneath::read(&root, &rel))
+                .await
+                .map_err(|e| err(std::io::Error::other(e)))?
+                .map_err(err)
+        }
+        HostPath::Trusted(path) => tokio::fs::read(path).await.map_err(err),
+    }
 }

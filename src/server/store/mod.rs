@@ -656,6 +656,13 @@ mod tests {
         assert_eq!(seqs, [2, 3, 4]);
         assert_eq!(after[0].1.event, ev(2));
         assert_eq!(s.events_after("a", 0, 2).await.unwrap().len(), 2);
+        // Past every event, however large: 2^63 and above do not wrap to negative numbers.
+        for far in [5, 1 << 63, u64::MAX] {
+            assert!(
+                s.events_after("a", far, 10).await.unwrap().is_empty(),
+                "{far}"
+            );
+        }
     }
 
     #[tokio::test]

@@ -474,7 +474,9 @@ pub fn events_after(
          JOIN event_log l ON l.id = i.log_id
          WHERE k.id = ?1 AND i.seq > ?2 ORDER BY i.seq LIMIT ?3",
     )?;
-    let rows = stmt.query_map(params![session_id, after_seq as i64, limit as i64], |r| {
+    // Seqs are stored as i64: a larger `after_seq` is past every event, not a negative number.
+    let after = i64::try_from(after_seq).unwrap_or(i64::MAX);
+    let rows = stmt.query_map(params![session_id, after, limit as i64], |r| {
         Ok((r.get::<_, i64>(0)? as u64, r.get::<_, String>(1)?))
     })?;
     let mut out = Vec::new();

@@ -2,12 +2,14 @@
 //! the sandbox writing only changed files.
 //!
 //! The tar from the sandbox is untrusted (the agent controls its workspace): nothing is written
-//! outside the destination, whatever the archive says. Refused entries are reported, not fatal.
+//! outside the destination, whatever the archive says, and no link is followed on this side
+//! (see `env::beneath`). Refused entries are reported, not fatal.
 
 use std::io::Read;
 use std::path::{Component, Path, PathBuf};
 
 use super::super::EnvError;
+use super::super::beneath::{self, Kind};
 
 /// What a sync back did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -104,7 +106,6 @@ pub async fn unpack_changed(tar: Vec<u8>, dest: PathBuf) -> Result<SyncReport, E
 }
 
 fn unpack_blocking(data: &[u8], dest: &Path) -> Result<SyncReport, EnvError> {
-    use std::os::unix::fs::PermissionsExt;
     std::fs::create_dir_all(dest).map_err(|e| sync_err(format!("{}: {e}", dest.display())))?;
     let mut report = SyncReport::default();
     let mut archive = tar::Archive::new(data);
@@ -132,42 +133,37 @@ fn unpack_blocking(data: &[u8], dest: &Path) -> Result<SyncReport, EnvError> {
                 .push((shown, "a parent folder is a symlink".into()));
             continue;
         }
+        // Every write below goes through `beneath`, which follows no link on the way even if
+        // one appeared after the check above.
         let target = dest.join(&rel);
         let kind = entry.header().entry_type();
         let io = |e: std::io::Error| sync_err(format!("{}: {e}", target.display()));
+        let here = beneath::kind(dest, &rel).map_err(io)?;
         match kind {
             tar::EntryType::Directory => {
-                if std::fs::symlink_metadata(&target).is_ok_and(|m| m.file_type().is_symlink()) {
+                if here == Some(Kind::Link) {
                     report
                         .refused
                         .push((shown, "a symlink on this side is in the way".into()));
                     continue;
                 }
-                std::fs::create_dir_all(&target).map_err(io)?;
+                beneath::create_dir_all(dest, &rel).map_err(io)?;
             }
             tar::EntryType::Regular | tar::EntryType::Continuous => {
                 let mut content = Vec::new();
                 entry.read_to_end(&mut content).map_err(io)?;
-                let meta = std::fs::symlink_metadata(&target).ok();
-                if meta.as_ref().is_some_and(|m| !m.file_type().is_file()) {
+                if here.is_some_and(|k| k != Kind::File) {
                     report
                         .refused
                         .push((shown, "something other than a file is in the way".into()));
                     continue;
                 }
-                if meta.is_some() && std::fs::read(&target).ok().as_deref() == Some(&content[..]) {
+                if here.is_some() && beneath::read(dest, &rel).ok().as_deref() == Some(&content[..])
+                {
                     continue;
                 }
-                if let Some(parent) = target.parent() {
-                    std::fs::create_dir_all(parent).map_err(io)?;
-                }
-                std::fs::write(&target, &content).map_err(io)?;
-                if let Ok(mode) = entry.header().mode() {
-                    let _ = std::fs::set_permissions(
-                        &target,
-                        std::fs::Permissions::from_mode(mode & 0o777),
-                    );
-                }
+                let mode = entry.header().mode().ok().map(|m| m & 0o777);
+                beneath::write(dest, &rel, &content, mode).map_err(io)?;
                 report.written.push(rel);
             }
             tar::EntryType::Symlink => {
@@ -178,19 +174,18 @@ fn unpack_blocking(data: &[u8], dest: &Path) -> Result<SyncReport, EnvError> {
                         .push((shown, "symlink pointing outside the workspace".into()));
                     continue;
                 };
-                if std::fs::read_link(&target).ok().as_deref() == Some(link.as_path()) {
+                if here == Some(Kind::Link)
+                    && std::fs::read_link(&target).ok().as_deref() == Some(link.as_path())
+                {
                     continue;
                 }
-                if std::fs::symlink_metadata(&target).is_ok() {
+                if here.is_some() {
                     report
                         .refused
                         .push((shown, "something else is in the way".into()));
                     continue;
                 }
-                if let Some(parent) = target.parent() {
-                    std::fs::create_dir_all(parent).map_err(io)?;
-                }
-                std::os::unix::fs::symlink(&link, &target).map_err(io)?;
+                beneath::symlink(dest, &rel, &link).map_err(io)?;
                 report.written.push(rel);
             }
             _ => report
