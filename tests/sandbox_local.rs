@@ -100,23 +100,30 @@ async fn host_home_secrets_and_environment_are_invisible() {
 }
 
 #[tokio::test]
-async fn git_hooks_and_config_are_read_only() {
+async fn the_git_folder_is_read_only_and_cannot_be_swapped() {
     let tmp = test_dir();
     let hooks = tmp.path().join("ws/.git/hooks");
     std::fs::create_dir_all(&hooks).unwrap();
     std::fs::write(tmp.path().join("ws/.git/config"), "[core]\n").unwrap();
     let sb = bwrap().await.create(spec(tmp.path())).await.unwrap();
-    let (code, _, _) = sh(&*sb, "echo 'curl evil' > .git/hooks/pre-commit").await;
-    assert_ne!(code, Some(0));
+    for attempt in [
+        "echo 'curl evil' > .git/hooks/pre-commit",
+        "echo '[alias]' >> .git/config",
+        "echo ../evil > .git/commondir",
+        "mv .git .git_old",
+        "rm -rf .git",
+    ] {
+        let (code, _, _) = sh(&*sb, attempt).await;
+        assert_ne!(code, Some(0), "{attempt} must fail");
+    }
     assert!(!hooks.join("pre-commit").exists());
-    let (code, _, _) = sh(&*sb, "echo '[alias]' >> .git/config").await;
-    assert_ne!(code, Some(0));
+    assert!(!tmp.path().join("ws/.git/commondir").exists());
     assert_eq!(
         std::fs::read_to_string(tmp.path().join("ws/.git/config")).unwrap(),
         "[core]\n"
     );
-    // The rest of .git stays writable, so commits work.
-    let (code, _, err) = sh(&*sb, "echo ref > .git/HEAD").await;
+    // The rest of the workspace stays writable.
+    let (code, _, err) = sh(&*sb, "echo x > file.txt").await;
     assert_eq!(code, Some(0), "{err}");
 }
 

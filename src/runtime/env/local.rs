@@ -4,8 +4,10 @@
 //! the only writable host folder; the agent's home is a per-session folder mounted at
 //! [`SANDBOX_HOME`]; `/usr` and a few `/etc` essentials are read-only; `/tmp`, `/proc` and `/dev`
 //! are fresh. Processes run in new user, pid, ipc and uts namespaces as an unprivileged user with
-//! no capabilities, in a new session, and die with aisys. `.git/hooks` and `.git/config` of the
-//! workspace are read-only so the agent cannot plant code that runs on the host's next `git`.
+//! no capabilities, in a new session, and die with aisys. The workspace's git control surface
+//! (`.git`, and the hooks folder) is read-only, and a `.git` the agent creates is moved aside
+//! when its process ends, so the agent cannot plant code that runs on the host's next `git`
+//! (see [`super::gitguard`]).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -14,6 +16,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use async_trait::async_trait;
 use tokio::process::Command;
 
+use super::gitguard::{self, Guarded, Notices};
 use super::process::{ProcessGroups, read_host_file, spawn, write_host_file};
 use super::{EnvError, ExecSpec, ExecutionEnvironment, Process, Sandbox, SandboxSpec};
 use crate::types::SandboxKind;
@@ -150,6 +153,7 @@ impl ExecutionEnvironment for BwrapEnvironment {
             memory_limit: spec.memory_limit,
             groups: ProcessGroups::default(),
             terminated: AtomicBool::new(false),
+            notices: Notices::default(),
         }))
     }
 }
@@ -165,7 +169,8 @@ fn prepare_dir(path: &Path) -> Result<PathBuf, EnvError> {
         })
 }
 
-/// The bubblewrap arguments that build the sandbox's view, up to (not including) the command.
+/// The bubblewrap arguments that build the sandbox's view, up to the workspace; the git surface
+/// and the command follow per `exec`.
 fn bwrap_args(spec: &SandboxSpec, workspace: &Path, home: &Path) -> Vec<String> {
     let mut a: Vec<String> = [
         "--die-with-parent",
@@ -219,15 +224,6 @@ fn bwrap_args(spec: &SandboxSpec, workspace: &Path, home: &Path) -> Vec<String> 
     let home_s = home.to_string_lossy();
     push(&["--bind", &home_s, SANDBOX_HOME]);
     push(&["--bind", &ws, &ws]);
-    for protected in [".git/hooks", ".git/config"] {
-        let p = workspace.join(protected);
-        if p.exists() {
-            let p = p.to_string_lossy();
-            push(&["--ro-bind", &p, &p]);
-        }
-    }
-    // Everything not mounted above is bwrap's own root tmpfs: make it read-only too.
-    push(&["--remount-ro", "/", "--chdir", &ws, "--clearenv"]);
     a
 }
 
@@ -242,6 +238,7 @@ struct BwrapSandbox {
     memory_limit: Option<u64>,
     groups: ProcessGroups,
     terminated: AtomicBool,
+    notices: Notices,
 }
 
 impl BwrapSandbox {
@@ -290,6 +287,13 @@ impl Sandbox for BwrapSandbox {
         }
         let mut cmd = Command::new(&self.bwrap);
         cmd.args(&self.base_args);
+        // Surveyed now, not at create: the user may have run `git init` since.
+        let surface = gitguard::survey(&self.workspace).await;
+        for p in &surface.binds {
+            cmd.arg("--ro-bind").arg(p).arg(p);
+        }
+        // Everything not mounted above is bwrap's own root tmpfs: make it read-only too.
+        cmd.args(["--remount-ro", "/", "--chdir", &self.workdir, "--clearenv"]);
         let mut env = self.env.clone();
         env.extend(spec.env.clone());
         env.entry("HOME".into())
@@ -309,7 +313,13 @@ impl Sandbox for BwrapSandbox {
         if let Some(limit) = self.memory_limit {
             set_memory_limit(&mut cmd, limit);
         }
-        spawn(cmd, &spec.program, &self.groups)
+        let mut process = spawn(cmd, &spec.program, &self.groups)?;
+        process.control = Box::new(Guarded {
+            inner: Some(process.control),
+            surface: Some(surface),
+            notices: self.notices.clone(),
+        });
+        Ok(process)
     }
 
     async fn write_file(&self, path: &str, data: &[u8]) -> Result<(), EnvError> {
@@ -324,6 +334,10 @@ impl Sandbox for BwrapSandbox {
         self.terminated.store(true, Ordering::SeqCst);
         self.groups.kill_all();
         Ok(())
+    }
+
+    fn take_notices(&self) -> Vec<String> {
+        std::mem::take(&mut *self.notices.lock().unwrap_or_else(|e| e.into_inner()))
     }
 }
 

@@ -16,6 +16,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::types::SandboxKind;
 
+mod gitguard;
 mod host;
 mod local;
 mod modal;
@@ -135,6 +136,11 @@ pub trait Sandbox: Send + Sync {
     async fn read_file(&self, path: &str) -> Result<Vec<u8>, EnvError>;
     /// Kills every process of the sandbox and releases it. Idempotent.
     async fn terminate(&self) -> Result<(), EnvError>;
+    /// What the sandbox undid or refused since the last call (e.g. a `.git` the agent created
+    /// in the workspace, moved aside), for the user to see once a process has ended.
+    fn take_notices(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// A running process: its stdio and a handle to wait for or kill it.
