@@ -11,9 +11,12 @@ use aisys::runtime::env::{
 use tokio::io::AsyncReadExt;
 
 async fn bwrap() -> BwrapEnvironment {
-    BwrapEnvironment::detect().await.unwrap_or_else(|e| {
-        panic!("the local sandbox tests need bubblewrap: {e}\n(run scripts/install-test-deps)")
-    })
+    let data = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    BwrapEnvironment::detect(data.path())
+        .await
+        .unwrap_or_else(|e| {
+            panic!("the local sandbox tests need bubblewrap: {e}\n(run scripts/install-test-deps)")
+        })
 }
 
 /// Test folders live under the target dir, not /tmp: inside the sandbox /tmp is a fresh tmpfs,
@@ -97,6 +100,36 @@ async fn host_home_secrets_and_environment_are_invisible() {
     );
     assert!(out.contains("PATHVAR=\n"), "host variables do not: {out}");
     assert!(out.trim_end().ends_with("1000"), "runs unprivileged: {out}");
+}
+
+#[tokio::test]
+async fn the_check_that_bubblewrap_works_is_remembered_in_the_data_folder_only() {
+    let data = test_dir();
+    let in_tmp = || -> Vec<_> {
+        std::fs::read_dir(std::env::temp_dir())
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .starts_with("aisys-bwrap-ok")
+            })
+            .map(|e| e.path())
+            .collect()
+    };
+    for stale in in_tmp() {
+        let _ = std::fs::remove_file(stale);
+    }
+    BwrapEnvironment::detect(data.path()).await.unwrap();
+    let markers: Vec<_> = std::fs::read_dir(data.path().join("sandbox"))
+        .expect("the marker's folder is in the data folder")
+        .collect();
+    assert_eq!(markers.len(), 1, "{markers:?}");
+    assert!(
+        in_tmp().is_empty(),
+        "nothing in the shared /tmp: {:?}",
+        in_tmp()
+    );
 }
 
 #[tokio::test]

@@ -29,13 +29,14 @@ pub enum LaunchError {
 }
 
 /// The backend for `kind`, checked to work on this machine. `modal` configures the Modal
-/// backend (its app, image and bridge).
+/// backend (its app, image and bridge, and aisys's data folder, where the local backend keeps
+/// the result of its check).
 pub async fn environment(
     kind: SandboxKind,
     modal: &ModalConfig,
 ) -> Result<Box<dyn ExecutionEnvironment>, LaunchError> {
     match kind {
-        SandboxKind::Local => Ok(Box::new(BwrapEnvironment::detect().await?)),
+        SandboxKind::Local => Ok(Box::new(BwrapEnvironment::detect(&modal.data_dir).await?)),
         SandboxKind::Host => Ok(Box::new(HostEnvironment)),
         SandboxKind::Modal => Ok(Box::new(ModalEnvironment::start(modal.clone()).await?)),
     }

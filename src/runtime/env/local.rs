@@ -60,16 +60,18 @@ pub struct BwrapEnvironment {
 }
 
 impl BwrapEnvironment {
-    /// Finds `bwrap` and checks that it can create namespaces here.
-    pub async fn detect() -> Result<BwrapEnvironment, EnvError> {
+    /// Finds `bwrap` and checks that it can create namespaces here. `data_dir` is aisys's own
+    /// data folder, where the result of the check is remembered.
+    pub async fn detect(data_dir: &Path) -> Result<BwrapEnvironment, EnvError> {
         let bwrap = find_in_path("bwrap").ok_or(EnvError::BwrapMissing)?;
         // The check costs a sandbox start (a few ms of every `aisys run`); once it passed, a
-        // marker for this boot and this bwrap skips it until the next boot.
-        let marker = check_marker(&bwrap);
+        // marker for this boot and this bwrap skips it until the next boot. It lives in aisys's
+        // own folder: in a shared one (/tmp), another user could plant it.
+        let marker = check_marker(data_dir, &bwrap);
         if !marker.as_ref().is_some_and(|m| m.exists()) {
             check_bwrap(&bwrap).await?;
             if let Some(m) = marker {
-                let _ = std::fs::write(m, b"");
+                remember_check(&m);
             }
         }
         Ok(BwrapEnvironment { bwrap })
@@ -101,8 +103,13 @@ pub async fn check_bwrap(bwrap: &Path) -> Result<(), EnvError> {
     }
 }
 
-/// `<tmp>/aisys-bwrap-ok-<uid>-<boot id>-<bwrap mtime>`: valid while nothing it names changes.
-fn check_marker(bwrap: &Path) -> Option<PathBuf> {
+/// The folder of the check's marker, under the data folder.
+const MARKER_DIR: &str = "sandbox";
+/// The marker's name before its boot id and bwrap's mtime.
+const MARKER_PREFIX: &str = "bwrap-ok-";
+
+/// `<data>/sandbox/bwrap-ok-<boot id>-<bwrap mtime>`: valid while nothing it names changes.
+fn check_marker(data_dir: &Path, bwrap: &Path) -> Option<PathBuf> {
     let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()?;
     let mtime = bwrap
         .metadata()
@@ -112,9 +119,26 @@ fn check_marker(bwrap: &Path) -> Option<PathBuf> {
         .duration_since(std::time::UNIX_EPOCH)
         .ok()?
         .as_secs();
-    // SAFETY: getuid has no preconditions and cannot fail.
-    let uid = unsafe { libc::getuid() };
-    Some(std::env::temp_dir().join(format!("aisys-bwrap-ok-{uid}-{}-{mtime}", boot.trim())))
+    Some(
+        data_dir
+            .join(MARKER_DIR)
+            .join(format!("{MARKER_PREFIX}{}-{mtime}", boot.trim())),
+    )
+}
+
+/// Writes the marker and removes those of earlier boots. Failing to is harmless: the check
+/// runs again next time.
+fn remember_check(marker: &Path) {
+    let Some(dir) = marker.parent() else { return };
+    if std::fs::create_dir_all(dir).is_err() || std::fs::write(marker, b"").is_err() {
+        return;
+    }
+    for old in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let name = old.file_name();
+        if name.to_string_lossy().starts_with(MARKER_PREFIX) && old.path() != marker {
+            let _ = std::fs::remove_file(old.path());
+        }
+    }
 }
 
 fn find_in_path(name: &str) -> Option<PathBuf> {
