@@ -37,6 +37,9 @@ _aisys() {
             aisys,run)
                 cmd="aisys__subcmd__run"
                 ;;
+            aisys,sandbox-init)
+                cmd="aisys__subcmd__sandbox__subcmd__init"
+                ;;
             aisys,sandboxes)
                 cmd="aisys__subcmd__sandboxes"
                 ;;
@@ -199,6 +202,9 @@ _aisys() {
             aisys__subcmd__help,run)
                 cmd="aisys__subcmd__help__subcmd__run"
                 ;;
+            aisys__subcmd__help,sandbox-init)
+                cmd="aisys__subcmd__help__subcmd__sandbox__subcmd__init"
+                ;;
             aisys__subcmd__help,sandboxes)
                 cmd="aisys__subcmd__help__subcmd__sandboxes"
                 ;;
@@ -320,7 +326,7 @@ _aisys() {
 
     case "${cmd}" in
         aisys)
-            opts="-v -q -h -V --verbose --quiet --color --config --help --version serve chat run transcript entities agents sandboxes completions generate help"
+            opts="-v -q -h -V --verbose --quiet --color --config --help --version serve chat run transcript entities agents sandboxes completions generate sandbox-init help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1296,7 +1302,7 @@ _aisys() {
             return 0
             ;;
         aisys__subcmd__help)
-            opts="serve chat run transcript entities agents sandboxes completions generate help"
+            opts="serve chat run transcript entities agents sandboxes completions generate sandbox-init help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1631,6 +1637,20 @@ _aisys() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        aisys__subcmd__help__subcmd__sandbox__subcmd__init)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         aisys__subcmd__help__subcmd__sandboxes)
             opts="list prune"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -1744,7 +1764,7 @@ _aisys() {
             return 0
             ;;
         aisys__subcmd__run)
-            opts="-v -q -h --agent --sandbox --workspace --model --permission-mode --allow-tool --deny-tool --ask --max-turns --timeout --env --resume --agent-bin --modal-app --modal-image --sync-back --format --verbose --quiet --color --config --help"
+            opts="-v -q -h --agent --sandbox --workspace --model --permission-mode --allow-tool --deny-tool --ask --max-turns --timeout --network --allow-host --env --resume --agent-bin --modal-app --modal-image --sync-back --format --verbose --quiet --color --config --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1786,6 +1806,14 @@ _aisys() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --network)
+                    COMPREPLY=($(compgen -W "limited host" -- "${cur}"))
+                    return 0
+                    ;;
+                --allow-host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --env)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1808,6 +1836,32 @@ _aisys() {
                     ;;
                 --format)
                     COMPREPLY=($(compgen -W "pretty jsonl json markdown" -- "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aisys__subcmd__sandbox__subcmd__init)
+            opts="-v -q -h --relay --verbose --quiet --color --config --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --relay)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -1964,7 +2018,7 @@ _aisys() {
             return 0
             ;;
         aisys__subcmd__serve)
-            opts="-v -q -h --bind --data-dir --sandbox --agent --max-sessions --idle-timeout --token-file --allow-origin --workspace-root --sweep-interval --verbose --quiet --color --config --help"
+            opts="-v -q -h --bind --data-dir --sandbox --agent --max-sessions --idle-timeout --token-file --allow-origin --workspace-root --network --allow-host --sweep-interval --verbose --quiet --color --config --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2003,6 +2057,14 @@ _aisys() {
                     return 0
                     ;;
                 --workspace-root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --network)
+                    COMPREPLY=($(compgen -W "limited host" -- "${cur}"))
+                    return 0
+                    ;;
+                --allow-host)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

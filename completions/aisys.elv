@@ -37,6 +37,7 @@ set edit:completion:arg-completer[aisys] = {|@words|
             cand sandboxes 'Show or remove aisys''s sandboxes on Modal'
             cand completions 'Print a completion script for your shell'
             cand generate 'Write the generated reference files'
+            cand sandbox-init 'Run a program inside a local sandbox behind its network relay (started by aisys itself)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'aisys;serve'= {
@@ -49,6 +50,8 @@ set edit:completion:arg-completer[aisys] = {|@words|
             cand --token-file 'Read the token from this file instead of `<data-dir>/token` (or set AISYS_TOKEN)'
             cand --allow-origin 'Also accept WebSocket upgrades whose Origin is this one (repeatable)'
             cand --workspace-root 'Let clients name workspaces under this folder (repeatable; none by default)'
+            cand --network 'Local sandboxes'' network: limited (default: only the model endpoint and the allowed hosts) or host (the host''s network, unrestricted)'
+            cand --allow-host 'Let local sandboxes reach this HOST:PORT too (repeatable), e.g. `github.com:443`'
             cand --sweep-interval 'How often unwatched idle sessions are unloaded from memory (tests shorten it)'
             cand --color 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never'
             cand --config 'Read settings from this file instead of ~/.config/aisys/config.toml'
@@ -85,6 +88,8 @@ set edit:completion:arg-completer[aisys] = {|@words|
             cand --deny-tool 'Deny this tool (repeatable)'
             cand --max-turns 'Stop after this many agent turns'
             cand --timeout 'Give up after this long, e.g. `90s` or `10m` (exit 124)'
+            cand --network 'The local sandbox''s network: limited (default: only the model endpoint and the allowed hosts) or host (the host''s network, unrestricted)'
+            cand --allow-host 'Let the local sandbox reach this HOST:PORT too (repeatable), e.g. `github.com:443`'
             cand --env 'Pass this environment variable into the sandbox too (repeatable)'
             cand --resume 'Continue the agent''s earlier conversation with this id'
             cand --agent-bin 'Use this agent binary instead of the installed one'
@@ -547,6 +552,17 @@ set edit:completion:arg-completer[aisys] = {|@words|
         }
         &'aisys;generate;help;help'= {
         }
+        &'aisys;sandbox-init'= {
+            cand --relay 'Listen on ADDR inside the sandbox and relay each connection to the Unix socket SOCKET'
+            cand --color 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never'
+            cand --config 'Read settings from this file instead of ~/.config/aisys/config.toml'
+            cand -v 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
+            cand --verbose 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
+            cand -q 'Print only errors and the command''s own output'
+            cand --quiet 'Print only errors and the command''s own output'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
         &'aisys;help'= {
             cand serve 'Start the agent server that `aisys chat` and other WebSocket clients talk to'
             cand chat 'Chat with coding agents in a terminal UI'
@@ -557,6 +573,7 @@ set edit:completion:arg-completer[aisys] = {|@words|
             cand sandboxes 'Show or remove aisys''s sandboxes on Modal'
             cand completions 'Print a completion script for your shell'
             cand generate 'Write the generated reference files'
+            cand sandbox-init 'Run a program inside a local sandbox behind its network relay (started by aisys itself)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'aisys;help;serve'= {
@@ -639,6 +656,8 @@ set edit:completion:arg-completer[aisys] = {|@words|
         &'aisys;help;generate;docs'= {
         }
         &'aisys;help;generate;schema'= {
+        }
+        &'aisys;help;sandbox-init'= {
         }
         &'aisys;help;help'= {
         }

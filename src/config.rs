@@ -84,8 +84,24 @@ pub struct ConfigFile {
     pub model: Option<String>,
     /// Where aisys keeps its data.
     pub data_dir: Option<PathBuf>,
+    /// The local sandbox's network: `limited` (the model endpoint and `allow_hosts` only) or
+    /// `host` (the host's, unrestricted).
+    pub network: Option<NetworkMode>,
+    /// `HOST:PORT`s the local sandbox may reach besides the model endpoint.
+    #[serde(default)]
+    pub allow_hosts: Vec<String>,
     #[serde(default)]
     pub server: ServerConfig,
+}
+
+/// What network the local sandbox has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NetworkMode {
+    /// Its own network namespace, reaching only the model endpoint and the allowed hosts.
+    Limited,
+    /// The host's network, unrestricted.
+    Host,
 }
 
 /// The `[server]` table.
@@ -190,6 +206,11 @@ impl Config {
         flag.or(self.file.sandbox).unwrap_or(SandboxKind::Local)
     }
 
+    /// Whether the local sandbox gets the host's network: flag, then config file, then not.
+    pub fn host_network(&self, flag: Option<NetworkMode>) -> bool {
+        flag.or(self.file.network) == Some(NetworkMode::Host)
+    }
+
     /// The model to use, if any was chosen.
     pub fn model(&self, flag: Option<String>) -> Option<String> {
         flag.or_else(|| self.file.model.clone())
@@ -238,6 +259,8 @@ agent = "opencode"
 sandbox = "host"
 model = "claude-sonnet-4-5"
 data_dir = "/srv/aisys"
+network = "host"
+allow_hosts = ["github.com:443"]
 
 [server]
 bind = "127.0.0.1:9000"
@@ -248,6 +271,8 @@ max_sessions = 10
         let c = ConfigFile::parse(text, Path::new("c.toml")).unwrap();
         assert_eq!(c.agent, Some(AgentKind::Opencode));
         assert_eq!(c.sandbox, Some(SandboxKind::Host));
+        assert_eq!(c.network, Some(NetworkMode::Host));
+        assert_eq!(c.allow_hosts, ["github.com:443"]);
         assert_eq!(c.server.max_sessions, Some(10));
         assert_eq!(c.server.bind.as_deref(), Some("127.0.0.1:9000"));
     }

@@ -6,7 +6,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use aisys::runtime::env::{
-    BwrapEnvironment, ExecSpec, ExecutionEnvironment, HostEnvironment, Sandbox, SandboxSpec,
+    BwrapEnvironment, Egress, ExecSpec, ExecutionEnvironment, HostEnvironment, Network, Sandbox,
+    SandboxSpec,
 };
 use tokio::io::AsyncReadExt;
 
@@ -30,7 +31,7 @@ fn spec(root: &Path) -> SandboxSpec {
         workspace: root.join("ws"),
         home: root.join("home"),
         env: BTreeMap::from([("VISIBLE".to_string(), "yes".to_string())]),
-        network: true,
+        network: Network::Host,
         ..Default::default()
     }
 }
@@ -236,4 +237,101 @@ async fn host_backend_runs_without_isolation_in_the_workspace() {
     assert_eq!(code, Some(0));
     let ws = tmp.path().join("ws").canonicalize().unwrap();
     assert_eq!(out, format!("{}\nyes\n", ws.display()));
+}
+
+/// A loopback listener that counts the connections it accepts.
+struct Listener {
+    addr: std::net::SocketAddr,
+    accepted: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Listener {
+    fn start() -> Listener {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let count = accepted.clone();
+        std::thread::spawn(move || {
+            for conn in l.incoming() {
+                count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                drop(conn);
+            }
+        });
+        Listener { addr, accepted }
+    }
+
+    fn accepted(&self) -> usize {
+        self.accepted.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+#[tokio::test]
+async fn a_limited_network_reaches_only_the_allowed_destinations() {
+    // The relay inside the sandbox is the aisys binary.
+    unsafe { std::env::set_var("AISYS_BIN", env!("CARGO_BIN_EXE_aisys")) };
+    let (direct, proxied, forbidden) = (Listener::start(), Listener::start(), Listener::start());
+    let tmp = test_dir();
+    let mut spec = spec(tmp.path());
+    spec.network = Network::Egress(vec![
+        Egress::Loopback(direct.addr),
+        Egress::Remote {
+            host: "127.0.0.1".into(),
+            port: proxied.addr.port(),
+        },
+    ]);
+    let sb = bwrap().await.create(spec).await.unwrap();
+    let connect = |port: u16| {
+        format!("(exec 3<>/dev/tcp/127.0.0.1/{port} && echo connected-{port}) 2>/dev/null; ")
+    };
+    // Through the proxy, by hand: CONNECT host:port, then the proxy's status line.
+    let via_proxy = |port: u16| {
+        format!(
+            "(exec 3<>/dev/tcp/127.0.0.1/${{HTTPS_PROXY##*:}}; printf 'CONNECT 127.0.0.1:{port} HTTP/1.1\\r\\n\\r\\n' >&3; head -c 12 <&3; echo) 2>&1 | sed 's/^/proxy-{port}: /'; "
+        )
+    };
+    let script = [
+        connect(direct.addr.port()),
+        connect(forbidden.addr.port()),
+        via_proxy(proxied.addr.port()),
+        via_proxy(forbidden.addr.port()),
+    ]
+    .concat();
+    // /dev/tcp is bash's.
+    sb.write_file("probe.sh", script.as_bytes()).await.unwrap();
+    let (code, out, err) = sh(&*sb, "bash probe.sh").await;
+    assert_eq!(code, Some(0), "{out}\n{err}");
+    assert!(
+        out.contains(&format!("connected-{}", direct.addr.port())),
+        "{out}"
+    );
+    assert!(
+        !out.contains(&format!("connected-{}", forbidden.addr.port())),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("proxy-{}: HTTP/1.1 200", proxied.addr.port())),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("proxy-{}: HTTP/1.1 403", forbidden.addr.port())),
+        "{out}"
+    );
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(forbidden.accepted(), 0, "{out}");
+    assert_eq!((direct.accepted(), proxied.accepted()), (1, 1), "{out}");
+}
+
+#[tokio::test]
+async fn without_a_network_nothing_of_the_host_is_reachable() {
+    let listener = Listener::start();
+    let tmp = test_dir();
+    let mut spec = spec(tmp.path());
+    spec.network = Network::None;
+    let sb = bwrap().await.create(spec).await.unwrap();
+    let port = listener.addr.port();
+    let script = format!("(exec 3<>/dev/tcp/127.0.0.1/{port} && echo connected) 2>&1; echo done");
+    sb.write_file("probe.sh", script.as_bytes()).await.unwrap();
+    let (_, out, _) = sh(&*sb, "bash probe.sh").await;
+    assert!(out.contains("done") && !out.contains("connected"), "{out}");
+    assert_eq!(listener.accepted(), 0);
 }

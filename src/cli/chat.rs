@@ -113,6 +113,8 @@ async fn run_async(ctx: &Context, args: ChatArgs) -> anyhow::Result<Exit> {
                 allow_origins: vec![],
                 workspace_roots: vec![],
                 sweep_interval: SWEEP_INTERVAL,
+                host_network: ctx.config.host_network(None),
+                allow_hosts: ctx.config.file.allow_hosts.clone(),
             };
             let ready = startup::prepare(opts, &ProcessEnv)
                 .await

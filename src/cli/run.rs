@@ -9,7 +9,7 @@ use std::io::{IsTerminal, Read};
 use tokio::sync::mpsc;
 
 use super::run_output::Printer;
-use super::values::{AgentArg, PermissionModeArg, SandboxArg, parse_duration};
+use super::values::{AgentArg, NetworkArg, PermissionModeArg, SandboxArg, parse_duration};
 use super::{
     CommandError, Context, EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_TIMEOUT,
     EXIT_USAGE, Exit,
@@ -74,6 +74,13 @@ pub struct RunArgs {
     /// Give up after this long, e.g. `90s` or `10m` (exit 124).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub timeout: Option<std::time::Duration>,
+    /// The local sandbox's network: limited (default: only the model endpoint and the allowed
+    /// hosts) or host (the host's network, unrestricted).
+    #[arg(long, value_enum, value_name = "MODE")]
+    pub network: Option<NetworkArg>,
+    /// Let the local sandbox reach this HOST:PORT too (repeatable), e.g. `github.com:443`.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub allow_host: Vec<String>,
     /// Pass this environment variable into the sandbox too (repeatable).
     #[arg(long = "env", value_name = "KEY")]
     pub env: Vec<String>,
@@ -159,6 +166,15 @@ async fn run_async(ctx: &Context, args: RunArgs, prompt: String) -> anyhow::Resu
     // Everything that can be checked before a sandbox starts, is.
     let env = launch::sandbox_env(&ProcessEnv, &args.env).map_err(start_error)?;
     launch::check_credentials(&env).map_err(start_error)?;
+    let host_network = ctx.config.host_network(args.network.map(Into::into));
+    let mut allow_hosts = ctx.config.file.allow_hosts.clone();
+    allow_hosts.extend(args.allow_host.iter().cloned());
+    let network = launch::network(&env, host_network, &allow_hosts).map_err(start_error)?;
+    if host_network && sandbox_kind == SandboxKind::Local && !ctx.out.quiet {
+        eprintln!(
+            "note: --network host: the sandbox shares this machine's network, so the agent can reach anything it can (local services included)"
+        );
+    }
     let binary = if sandbox_kind == SandboxKind::Modal && args.agent_bin.is_none() {
         launch::modal_agent_binary(agent)
     } else {
@@ -226,7 +242,7 @@ async fn run_async(ctx: &Context, args: RunArgs, prompt: String) -> anyhow::Resu
         workspace: workspace.clone(),
         home: launch::agent_home(&data_dir, &workspace, agent),
         env,
-        network: true,
+        network,
         read_only: if sandbox_kind == SandboxKind::Modal {
             vec![]
         } else {

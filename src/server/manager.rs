@@ -15,7 +15,7 @@ use tokio::sync::Mutex;
 use super::metrics::Metrics;
 use super::session::{self, SessionCommand, SessionContext, SessionError, SessionHandle, now};
 use super::store::{EncodedEvent, Store};
-use crate::runtime::env::ExecutionEnvironment;
+use crate::runtime::env::{ExecutionEnvironment, Network};
 use crate::runtime::launch::modal_agent_binary;
 use crate::types::{
     AgentKind, ErrorCode, PermissionMode, SandboxKind, SessionInfo, SessionSpec, SessionState,
@@ -42,6 +42,8 @@ pub struct ManagerConfig {
     /// The backends the server can use, by kind.
     pub environments: HashMap<SandboxKind, Arc<dyn ExecutionEnvironment>>,
     pub sandbox_env: BTreeMap<String, String>,
+    /// What network local sandboxes get.
+    pub network: Network,
     /// Each agent's binary, or why it is missing.
     pub agent_binaries: HashMap<AgentKind, Result<PathBuf, String>>,
 }
@@ -231,6 +233,7 @@ impl SessionManager {
             store: self.store.clone(),
             environment,
             sandbox_env: self.config.sandbox_env.clone(),
+            network: self.config.network.clone(),
             // In Modal the agent comes with the sandbox's image, not from this machine.
             agent_binary: if info.sandbox == SandboxKind::Modal {
                 Ok(modal_agent_binary(info.agent))

@@ -20,7 +20,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use super::metrics::Metrics;
 use super::store::{EncodedEvent, Store};
 use crate::runtime::agent::{AgentAdapter, AgentOptions, adapter};
-use crate::runtime::env::{ExecutionEnvironment, Sandbox, SandboxSpec};
+use crate::runtime::env::{ExecutionEnvironment, Network, Sandbox, SandboxSpec};
 use crate::runtime::runner::{Turn, TurnControl, TurnOutcome, run_turn};
 use crate::types::{
     ErrorCode, PermissionDecision, SessionInfo, SessionState, StreamEvent, TurnStatus,
@@ -144,6 +144,8 @@ pub struct SessionContext {
     pub environment: Arc<dyn ExecutionEnvironment>,
     /// Variables the sandbox gets (the allowlist, read when the server started).
     pub sandbox_env: std::collections::BTreeMap<String, String>,
+    /// What network the session's sandbox gets.
+    pub network: Network,
     /// The agent binary for this session's agent.
     pub agent_binary: Result<PathBuf, String>,
     /// Where this session's agent home lives.
@@ -451,7 +453,7 @@ impl AgentSession {
             workspace: PathBuf::from(&self.info.workspace),
             home: self.ctx.home.clone(),
             env,
-            network: true,
+            network: self.ctx.network.clone(),
             read_only: real
                 .parent()
                 .map(|p| vec![p.to_path_buf()])

@@ -37,6 +37,10 @@ pub struct ServeOptions {
     pub allow_origins: Vec<String>,
     pub workspace_roots: Vec<PathBuf>,
     pub sweep_interval: Duration,
+    /// Whether local sandboxes share the host's network (`--network host`).
+    pub host_network: bool,
+    /// `HOST:PORT`s local sandboxes may reach besides the model endpoint.
+    pub allow_hosts: Vec<String>,
 }
 
 /// A server ready to run.
@@ -119,6 +123,10 @@ pub async fn prepare(opts: ServeOptions, env: &dyn Env) -> Result<Prepared, Star
     if launch::check_credentials(&sandbox_env).is_err() {
         warnings.push("no ANTHROPIC_API_KEY or ANTHROPIC_BASE_URL in the environment: turns will fail until the server is started with one".into());
     }
+    let network = launch::network(&sandbox_env, opts.host_network, &opts.allow_hosts)?;
+    if opts.host_network {
+        warnings.push("--network host: local sandboxes share this machine's network, so agents can reach anything it can (this server included)".into());
+    }
     let agent_binaries = AgentKind::ALL
         .iter()
         .map(|&a| {
@@ -151,6 +159,7 @@ pub async fn prepare(opts: ServeOptions, env: &dyn Env) -> Result<Prepared, Star
             idle_timeout: opts.idle_timeout,
             environments,
             sandbox_env,
+            network,
             agent_binaries,
         },
         metrics.clone(),

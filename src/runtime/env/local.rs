@@ -17,8 +17,9 @@ use async_trait::async_trait;
 use tokio::process::Command;
 
 use super::gitguard::{self, Guarded, Notices};
+use super::netrelay::{self, HostRelay};
 use super::process::{ProcessGroups, read_host_file, spawn, write_host_file};
-use super::{EnvError, ExecSpec, ExecutionEnvironment, Process, Sandbox, SandboxSpec};
+use super::{EnvError, ExecSpec, ExecutionEnvironment, Network, Process, Sandbox, SandboxSpec};
 use crate::types::SandboxKind;
 
 /// Where the agent's home is mounted inside the sandbox.
@@ -165,7 +166,23 @@ impl ExecutionEnvironment for BwrapEnvironment {
             NEXT.fetch_add(1, Ordering::Relaxed)
         );
         let workdir = workspace.to_string_lossy().into_owned();
-        let args = bwrap_args(&spec, &workspace, &home);
+        let mut args = bwrap_args(&spec, &workspace, &home);
+        let relay = match &spec.network {
+            Network::Egress(egress) if !egress.is_empty() => {
+                let bin = netrelay::aisys_binary()?;
+                let relay = HostRelay::start(egress).await?;
+                let dir = relay.host_dir().to_string_lossy().into_owned();
+                let bin = bin.to_string_lossy().into_owned();
+                for (host, inside) in [
+                    (dir.as_str(), netrelay::INSIDE_DIR),
+                    (bin.as_str(), netrelay::INSIDE_BIN),
+                ] {
+                    args.extend(["--ro-bind", host, inside].map(String::from));
+                }
+                Some(relay)
+            }
+            _ => None,
+        };
         Ok(Box::new(BwrapSandbox {
             id,
             bwrap: self.bwrap.clone(),
@@ -178,6 +195,7 @@ impl ExecutionEnvironment for BwrapEnvironment {
             groups: ProcessGroups::default(),
             terminated: AtomicBool::new(false),
             notices: Notices::default(),
+            relay,
         }))
     }
 }
@@ -216,7 +234,9 @@ fn bwrap_args(spec: &SandboxSpec, workspace: &Path, home: &Path) -> Vec<String> 
     .iter()
     .map(|s| s.to_string())
     .collect();
-    if !spec.network {
+    // Its own network namespace (bwrap brings up `lo` in it) unless the host's was asked for;
+    // allowed destinations are relayed in by `netrelay`.
+    if spec.network != Network::Host {
         a.push("--unshare-net".into());
     }
     let mut push = |items: &[&str]| a.extend(items.iter().map(|s| s.to_string()));
@@ -263,6 +283,8 @@ struct BwrapSandbox {
     groups: ProcessGroups,
     terminated: AtomicBool,
     notices: Notices,
+    /// The host side of the sandbox's network, when it may reach anything.
+    relay: Option<HostRelay>,
 }
 
 impl BwrapSandbox {
@@ -325,13 +347,23 @@ impl Sandbox for BwrapSandbox {
         env.entry("PATH".into())
             .or_insert_with(|| "/usr/local/bin:/usr/bin:/bin".into());
         env.entry("USER".into()).or_insert_with(|| "agent".into());
+        if let Some(relay) = &self.relay {
+            env.extend(relay.env());
+        }
         for (k, v) in &env {
             cmd.arg("--setenv").arg(k).arg(v);
         }
         if let Some(cwd) = &spec.cwd {
             cmd.arg("--chdir").arg(cwd);
         }
-        cmd.arg("--").arg(&spec.program).args(&spec.args);
+        cmd.arg("--");
+        if let Some(relay) = &self.relay {
+            cmd.arg(netrelay::INSIDE_BIN)
+                .arg(netrelay::INIT_SUBCOMMAND)
+                .args(relay.init_args())
+                .arg("--");
+        }
+        cmd.arg(&spec.program).args(&spec.args);
         // bwrap itself gets an empty environment: nothing of the host's leaks through it.
         cmd.env_clear();
         if let Some(limit) = self.memory_limit {

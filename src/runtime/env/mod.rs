@@ -8,6 +8,7 @@
 //! business.
 
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -20,6 +21,7 @@ mod gitguard;
 mod host;
 mod local;
 mod modal;
+pub mod netrelay;
 mod process;
 
 pub use host::HostEnvironment;
@@ -42,8 +44,9 @@ pub struct SandboxSpec {
     pub home: PathBuf,
     /// Environment variables the sandbox's processes get; nothing else passes.
     pub env: BTreeMap<String, String>,
-    /// Whether processes may use the network (the model API is reached over it).
-    pub network: bool,
+    /// What network the processes have (the model API is reached over it). Enforced by the
+    /// `local` backend; `host` has the host's, Modal its own.
+    pub network: Network,
     /// Host files or folders made visible read-only at the same path (e.g. the agent binary).
     pub read_only: Vec<PathBuf>,
     /// Most time the sandbox may live; its processes are killed after.
@@ -52,6 +55,29 @@ pub struct SandboxSpec {
     pub memory_limit: Option<u64>,
     /// Free-form labels (`aisys.session` = id, ...), for listing and cleanup.
     pub labels: BTreeMap<String, String>,
+}
+
+/// What network a sandbox's processes have.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Network {
+    /// None: only the sandbox's own loopback.
+    #[default]
+    None,
+    /// The host's network, unrestricted (no network isolation).
+    Host,
+    /// Only these destinations.
+    Egress(Vec<Egress>),
+}
+
+/// One destination a sandbox may reach.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Egress {
+    /// A TCP endpoint on the host's loopback, reached inside at the same address (a model
+    /// endpoint such as `http://127.0.0.1:8080`).
+    Loopback(SocketAddr),
+    /// A remote `host:port`, reached through an HTTP proxy (`HTTPS_PROXY`) that allows only the
+    /// listed ones.
+    Remote { host: String, port: u16 },
 }
 
 /// A process to start in a sandbox.
@@ -95,6 +121,9 @@ pub enum EnvError {
     },
     #[error("the sandbox was terminated")]
     Terminated,
+    /// The sandbox's network relay cannot start.
+    #[error("{0}")]
+    Network(String),
     #[error("{0}")]
     Backend(String),
     /// The Modal backend cannot start here (no python3, no `modal` package, no credentials).
