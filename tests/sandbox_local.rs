@@ -267,8 +267,6 @@ impl Listener {
 
 #[tokio::test]
 async fn a_limited_network_reaches_only_the_allowed_destinations() {
-    // The relay inside the sandbox is the aisys binary.
-    unsafe { std::env::set_var("AISYS_BIN", env!("CARGO_BIN_EXE_aisys")) };
     let (direct, proxied, forbidden) = (Listener::start(), Listener::start(), Listener::start());
     let tmp = test_dir();
     let mut spec = spec(tmp.path());
@@ -279,7 +277,13 @@ async fn a_limited_network_reaches_only_the_allowed_destinations() {
             port: proxied.addr.port(),
         },
     ]);
-    let sb = bwrap().await.create(spec).await.unwrap();
+    // The relay inside the sandbox is the aisys binary.
+    let sb = bwrap()
+        .await
+        .with_aisys_binary(env!("CARGO_BIN_EXE_aisys").into())
+        .create(spec)
+        .await
+        .unwrap();
     let connect = |port: u16| {
         format!("(exec 3<>/dev/tcp/127.0.0.1/{port} && echo connected-{port}) 2>/dev/null; ")
     };

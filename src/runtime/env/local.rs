@@ -3,8 +3,9 @@
 //! Each `exec` is one `bwrap` invocation with the same view of the file system: the workspace is
 //! the only writable host folder; the agent's home is a per-session folder mounted at
 //! [`SANDBOX_HOME`]; `/usr` and a few `/etc` essentials are read-only; `/tmp`, `/proc` and `/dev`
-//! are fresh. Processes run in new user, pid, ipc and uts namespaces as an unprivileged user with
-//! no capabilities, in a new session, and die with aisys. The workspace's git control surface
+//! are fresh. Processes run in new user, pid, ipc, uts and network namespaces as an unprivileged
+//! user with no capabilities, in a new session, and die with aisys; what network they reach is
+//! the spec's [`Network`] (see [`super::netrelay`]). The workspace's git control surface
 //! (`.git`, and the hooks folder) is read-only, and a `.git` the agent creates is moved aside
 //! when its process ends, so the agent cannot plant code that runs on the host's next `git`
 //! (see [`super::gitguard`]).
@@ -58,6 +59,9 @@ const USR_SYMLINKS: &[&str] = &["bin", "sbin", "lib", "lib32", "lib64", "libx32"
 #[derive(Debug, Clone)]
 pub struct BwrapEnvironment {
     bwrap: PathBuf,
+    /// The aisys binary that relays the network inside, when not found by
+    /// [`netrelay::aisys_binary`].
+    aisys: Option<PathBuf>,
 }
 
 impl BwrapEnvironment {
@@ -75,7 +79,14 @@ impl BwrapEnvironment {
                 remember_check(&m);
             }
         }
-        Ok(BwrapEnvironment { bwrap })
+        Ok(BwrapEnvironment { bwrap, aisys: None })
+    }
+
+    /// Uses this aisys binary for the network relay inside the sandbox (a program that uses the
+    /// library, and is not aisys itself, names it here or in `$AISYS_BIN`).
+    pub fn with_aisys_binary(mut self, path: PathBuf) -> BwrapEnvironment {
+        self.aisys = Some(path);
+        self
     }
 }
 
@@ -169,7 +180,10 @@ impl ExecutionEnvironment for BwrapEnvironment {
         let mut args = bwrap_args(&spec, &workspace, &home);
         let relay = match &spec.network {
             Network::Egress(egress) if !egress.is_empty() => {
-                let bin = netrelay::aisys_binary()?;
+                let bin = match &self.aisys {
+                    Some(p) => p.clone(),
+                    None => netrelay::aisys_binary()?,
+                };
                 let relay = HostRelay::start(egress).await?;
                 let dir = relay.host_dir().to_string_lossy().into_owned();
                 let bin = bin.to_string_lossy().into_owned();
