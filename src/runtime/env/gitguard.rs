@@ -64,7 +64,8 @@ pub(super) async fn survey(workspace: &Path) -> Surface {
             }
         }
     }
-    if let Some(hooks) = hooks_dir(workspace).await
+    if may_move_hooks(workspace)
+        && let Some(hooks) = hooks_dir(workspace).await
         && hooks.starts_with(workspace)
         && !s.covers(&hooks)
     {
@@ -174,6 +175,54 @@ impl Drop for Guarded {
         drop(self.inner.take());
         self.restore();
     }
+}
+
+/// Whether the hooks folder could be elsewhere than `.git/hooks` (already pinned with `.git`):
+/// a cheap look at the config files, so that the common case spawns no `git` (3–4 ms a process).
+/// Anything unusual (`include`s, config from the environment, a `.git` that is not a plain
+/// folder, a repository above the workspace) asks git itself.
+fn may_move_hooks(workspace: &Path) -> bool {
+    if ["GIT_CONFIG_COUNT", "GIT_CONFIG_PARAMETERS"]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some())
+    {
+        return true;
+    }
+    let dotgit = workspace.join(".git");
+    let mut files = match std::fs::symlink_metadata(&dotgit) {
+        Ok(m) if m.is_dir() => {
+            if dotgit.join("commondir").exists() {
+                return true;
+            }
+            vec![dotgit.join("config"), dotgit.join("config.worktree")]
+        }
+        Ok(_) => return true,
+        Err(_) => {
+            return workspace
+                .ancestors()
+                .skip(1)
+                .any(|a| a.join(".git").exists());
+        }
+    };
+    let var = |k: &str| std::env::var_os(k).map(PathBuf::from);
+    let home = var("HOME").unwrap_or_default();
+    files.extend(var("GIT_CONFIG_GLOBAL"));
+    files.extend(var("GIT_CONFIG_SYSTEM"));
+    files.push(home.join(".gitconfig"));
+    files.push(
+        var("XDG_CONFIG_HOME")
+            .unwrap_or_else(|| home.join(".config"))
+            .join("git/config"),
+    );
+    files.push(PathBuf::from("/etc/gitconfig"));
+    files.iter().any(|f| {
+        std::fs::read(f).is_ok_and(|t| {
+            let t = t.to_ascii_lowercase();
+            [&b"hookspath"[..], b"include"]
+                .iter()
+                .any(|k| t.windows(k.len()).any(|w| w == *k))
+        })
+    })
 }
 
 /// The hooks folder the host's git would use in `workspace` (`core.hooksPath` or `.git/hooks`),
