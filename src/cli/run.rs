@@ -17,7 +17,7 @@ use super::{
 use crate::config::ProcessEnv;
 use crate::runtime::agent::{AgentOptions, adapter, resolve_binary};
 use crate::runtime::env::{
-    ExecutionEnvironment, ModalConfig, ModalEnvironment, SESSION_TAG, SandboxSpec,
+    ExecutionEnvironment, ModalConfig, ModalEnvironment, Network, SESSION_TAG, SandboxSpec,
 };
 use crate::runtime::launch;
 use crate::runtime::policy::PermissionPolicy;
@@ -169,7 +169,12 @@ async fn run_async(ctx: &Context, args: RunArgs, prompt: String) -> anyhow::Resu
     let host_network = ctx.config.host_network(args.network.map(Into::into));
     let mut allow_hosts = ctx.config.file.allow_hosts.clone();
     allow_hosts.extend(args.allow_host.iter().cloned());
-    let network = launch::network(&env, host_network, &allow_hosts).map_err(start_error)?;
+    // Only the local sandbox enforces a network; the others have their own.
+    let network = if sandbox_kind == SandboxKind::Local {
+        launch::network(&env, host_network, &allow_hosts).map_err(start_error)?
+    } else {
+        Network::Host
+    };
     if host_network && sandbox_kind == SandboxKind::Local && !ctx.out.quiet {
         eprintln!(
             "note: --network host: the sandbox shares this machine's network, so the agent can reach anything it can (local services included)"

@@ -14,7 +14,7 @@ use super::store::SqliteStore;
 use super::{AppState, DEFAULT_MAX_FRAME, MAX_MESSAGE_BYTES};
 use crate::config::Env;
 use crate::runtime::agent::resolve_binary;
-use crate::runtime::env::{ExecutionEnvironment, ModalConfig};
+use crate::runtime::env::{ExecutionEnvironment, ModalConfig, Network};
 use crate::runtime::launch;
 use crate::types::{AgentKind, SandboxKind};
 
@@ -123,7 +123,12 @@ pub async fn prepare(opts: ServeOptions, env: &dyn Env) -> Result<Prepared, Star
     if launch::check_credentials(&sandbox_env).is_err() {
         warnings.push("no ANTHROPIC_API_KEY or ANTHROPIC_BASE_URL in the environment: turns will fail until the server is started with one".into());
     }
-    let network = launch::network(&sandbox_env, opts.host_network, &opts.allow_hosts)?;
+    // Only local sandboxes enforce a network; without them a bad endpoint is not this check's.
+    let network = match launch::network(&sandbox_env, opts.host_network, &opts.allow_hosts) {
+        Ok(n) => n,
+        Err(e) if environments.contains_key(&SandboxKind::Local) => return Err(e.into()),
+        Err(_) => Network::Host,
+    };
     if opts.host_network {
         warnings.push("--network host: local sandboxes share this machine's network, so agents can reach anything it can (this server included)".into());
     }
