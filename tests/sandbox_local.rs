@@ -239,7 +239,7 @@ async fn host_backend_runs_without_isolation_in_the_workspace() {
     assert_eq!(out, format!("{}\nyes\n", ws.display()));
 }
 
-/// A loopback listener that counts the connections it accepts.
+/// A loopback listener that counts the connections it accepts, and keeps them open.
 struct Listener {
     addr: std::net::SocketAddr,
     accepted: std::sync::Arc<std::sync::atomic::AtomicUsize>,
@@ -252,9 +252,10 @@ impl Listener {
         let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let count = accepted.clone();
         std::thread::spawn(move || {
+            let mut open = Vec::new();
             for conn in l.incoming() {
                 count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                drop(conn);
+                open.push(conn);
             }
         });
         Listener { addr, accepted }
@@ -338,4 +339,31 @@ async fn without_a_network_nothing_of_the_host_is_reachable() {
     let (_, out, _) = sh(&*sb, "bash probe.sh").await;
     assert!(out.contains("done") && !out.contains("connected"), "{out}");
     assert_eq!(listener.accepted(), 0);
+}
+
+#[tokio::test]
+async fn a_sandbox_cannot_flood_its_destination_with_connections() {
+    let model = Listener::start();
+    let tmp = test_dir();
+    let mut spec = spec(tmp.path());
+    spec.network = Network::Egress(vec![Egress::Loopback(model.addr)]);
+    let sb = bwrap()
+        .await
+        .with_aisys_binary(env!("CARGO_BIN_EXE_aisys").into())
+        .create(spec)
+        .await
+        .unwrap();
+    // 600 connections held open at once, well over the relay's limit of 256.
+    let script = format!(
+        "ulimit -n 2048; for i in $(seq 600); do exec {{fd}}<>/dev/tcp/127.0.0.1/{}; done; sleep 1; echo held",
+        model.addr.port()
+    );
+    sb.write_file("flood.sh", script.as_bytes()).await.unwrap();
+    let (_, out, err) = sh(&*sb, "bash flood.sh").await;
+    assert!(out.contains("held"), "{out}\n{err}");
+    let accepted = model.accepted();
+    assert!(
+        (1..=256).contains(&accepted),
+        "{accepted} connections reached the host's endpoint"
+    );
 }
