@@ -41,6 +41,7 @@ Register-ArgumentCompleter -Native -CommandName 'aisys' -ScriptBlock {
             [CompletionResult]::new('doctor', 'doctor', [CompletionResultType]::ParameterValue, 'Check that this machine can run agents, and say how to fix what it lacks')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a completion script for your shell')
             [CompletionResult]::new('generate', 'generate', [CompletionResultType]::ParameterValue, 'Write the generated reference files')
+            [CompletionResult]::new('sandbox-init', 'sandbox-init', [CompletionResultType]::ParameterValue, 'Run a program inside a local sandbox behind its network relay (started by aisys itself)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -58,6 +59,8 @@ Register-ArgumentCompleter -Native -CommandName 'aisys' -ScriptBlock {
             [CompletionResult]::new('--max-pids', '--max-pids', [CompletionResultType]::ParameterName, 'Most processes and threads in the sandbox at once, or `unlimited` [default: 1024]')
             [CompletionResult]::new('--max-memory', '--max-memory', [CompletionResultType]::ParameterName, 'Most memory of the sandbox''s processes together, e.g. 512M or 8G, or `unlimited` [default: 4G]')
             [CompletionResult]::new('--max-cpu-time', '--max-cpu-time', [CompletionResultType]::ParameterName, 'Most CPU time of each process in the sandbox, e.g. 30m, or `unlimited` [default: unlimited]')
+            [CompletionResult]::new('--network', '--network', [CompletionResultType]::ParameterName, 'Local sandboxes'' network: limited (default: only the model endpoint and the allowed hosts) or host (the host''s network, unrestricted)')
+            [CompletionResult]::new('--allow-net', '--allow-net', [CompletionResultType]::ParameterName, 'Let local sandboxes reach this HOST:PORT too (repeatable), e.g. `github.com:443`')
             [CompletionResult]::new('--sweep-interval', '--sweep-interval', [CompletionResultType]::ParameterName, 'How often unwatched idle sessions are unloaded from memory (tests shorten it)')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Read settings from this file instead of ~/.config/aisys/config.toml')
@@ -97,6 +100,8 @@ Register-ArgumentCompleter -Native -CommandName 'aisys' -ScriptBlock {
             [CompletionResult]::new('--deny-tool', '--deny-tool', [CompletionResultType]::ParameterName, 'Deny this tool (repeatable)')
             [CompletionResult]::new('--max-turns', '--max-turns', [CompletionResultType]::ParameterName, 'Stop after this many agent turns')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Give up after this long, e.g. `90s` or `10m` (exit 124)')
+            [CompletionResult]::new('--network', '--network', [CompletionResultType]::ParameterName, 'The local sandbox''s network: limited (default: only the model endpoint and the allowed hosts) or host (the host''s network, unrestricted)')
+            [CompletionResult]::new('--allow-net', '--allow-net', [CompletionResultType]::ParameterName, 'Let the local sandbox reach this HOST:PORT too (repeatable), e.g. `github.com:443`')
             [CompletionResult]::new('--env', '--env', [CompletionResultType]::ParameterName, 'Pass this environment variable into the sandbox too (repeatable)')
             [CompletionResult]::new('--resume', '--resume', [CompletionResultType]::ParameterName, 'Continue the agent''s earlier conversation with this id')
             [CompletionResult]::new('--agent-bin', '--agent-bin', [CompletionResultType]::ParameterName, 'Use this agent binary instead of the installed one')
@@ -640,6 +645,18 @@ Register-ArgumentCompleter -Native -CommandName 'aisys' -ScriptBlock {
         'aisys;generate;help;help' {
             break
         }
+        'aisys;sandbox-init' {
+            [CompletionResult]::new('--relay', '--relay', [CompletionResultType]::ParameterName, 'Listen on ADDR inside the sandbox and relay each connection to the Unix socket SOCKET')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Read settings from this file instead of ~/.config/aisys/config.toml')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log more on stderr: -v for info, -vv for debug, -vvv for trace')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Log more on stderr: -v for info, -vv for debug, -vvv for trace')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors and the command''s own output')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only errors and the command''s own output')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
         'aisys;help' {
             [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Start the agent server that `aisys chat` and other WebSocket clients talk to')
             [CompletionResult]::new('chat', 'chat', [CompletionResultType]::ParameterValue, 'Chat with coding agents in a terminal UI')
@@ -651,6 +668,7 @@ Register-ArgumentCompleter -Native -CommandName 'aisys' -ScriptBlock {
             [CompletionResult]::new('doctor', 'doctor', [CompletionResultType]::ParameterValue, 'Check that this machine can run agents, and say how to fix what it lacks')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a completion script for your shell')
             [CompletionResult]::new('generate', 'generate', [CompletionResultType]::ParameterValue, 'Write the generated reference files')
+            [CompletionResult]::new('sandbox-init', 'sandbox-init', [CompletionResultType]::ParameterValue, 'Run a program inside a local sandbox behind its network relay (started by aisys itself)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -766,6 +784,9 @@ Register-ArgumentCompleter -Native -CommandName 'aisys' -ScriptBlock {
             break
         }
         'aisys;help;generate;schema' {
+            break
+        }
+        'aisys;help;sandbox-init' {
             break
         }
         'aisys;help;help' {

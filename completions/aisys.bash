@@ -40,6 +40,9 @@ _aisys() {
             aisys,run)
                 cmd="aisys__subcmd__run"
                 ;;
+            aisys,sandbox-init)
+                cmd="aisys__subcmd__sandbox__subcmd__init"
+                ;;
             aisys,sandboxes)
                 cmd="aisys__subcmd__sandboxes"
                 ;;
@@ -205,6 +208,9 @@ _aisys() {
             aisys__subcmd__help,run)
                 cmd="aisys__subcmd__help__subcmd__run"
                 ;;
+            aisys__subcmd__help,sandbox-init)
+                cmd="aisys__subcmd__help__subcmd__sandbox__subcmd__init"
+                ;;
             aisys__subcmd__help,sandboxes)
                 cmd="aisys__subcmd__help__subcmd__sandboxes"
                 ;;
@@ -326,7 +332,7 @@ _aisys() {
 
     case "${cmd}" in
         aisys)
-            opts="-v -q -h -V --verbose --quiet --color --config --help --version serve chat run transcript entities agents sandboxes doctor completions generate help"
+            opts="-v -q -h -V --verbose --quiet --color --config --help --version serve chat run transcript entities agents sandboxes doctor completions generate sandbox-init help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1332,7 +1338,7 @@ _aisys() {
             return 0
             ;;
         aisys__subcmd__help)
-            opts="serve chat run transcript entities agents sandboxes doctor completions generate help"
+            opts="serve chat run transcript entities agents sandboxes doctor completions generate sandbox-init help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1681,6 +1687,20 @@ _aisys() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        aisys__subcmd__help__subcmd__sandbox__subcmd__init)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         aisys__subcmd__help__subcmd__sandboxes)
             opts="list prune"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -1794,7 +1814,7 @@ _aisys() {
             return 0
             ;;
         aisys__subcmd__run)
-            opts="-v -q -h --agent --sandbox --workspace --model --permission-mode --allow-tool --deny-tool --ask --max-turns --timeout --env --resume --agent-bin --modal-app --modal-image --sync-back --max-pids --max-memory --max-cpu-time --format --verbose --quiet --color --config --help"
+            opts="-v -q -h --agent --sandbox --workspace --model --permission-mode --allow-tool --deny-tool --ask --max-turns --timeout --network --allow-net --env --resume --agent-bin --modal-app --modal-image --sync-back --max-pids --max-memory --max-cpu-time --format --verbose --quiet --color --config --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1836,6 +1856,14 @@ _aisys() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --network)
+                    COMPREPLY=($(compgen -W "limited host" -- "${cur}"))
+                    return 0
+                    ;;
+                --allow-net)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --env)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1870,6 +1898,32 @@ _aisys() {
                     ;;
                 --format)
                     COMPREPLY=($(compgen -W "pretty jsonl json markdown" -- "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aisys__subcmd__sandbox__subcmd__init)
+            opts="-v -q -h --relay --verbose --quiet --color --config --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --relay)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -2026,7 +2080,7 @@ _aisys() {
             return 0
             ;;
         aisys__subcmd__serve)
-            opts="-v -q -h --bind --data-dir --sandbox --agent --max-sessions --idle-timeout --token-file --allow-origin --allow-host --workspace-root --no-agent-install --max-pids --max-memory --max-cpu-time --sweep-interval --verbose --quiet --color --config --help"
+            opts="-v -q -h --bind --data-dir --sandbox --agent --max-sessions --idle-timeout --token-file --allow-origin --allow-host --workspace-root --no-agent-install --max-pids --max-memory --max-cpu-time --network --allow-net --sweep-interval --verbose --quiet --color --config --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2081,6 +2135,14 @@ _aisys() {
                     return 0
                     ;;
                 --max-cpu-time)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --network)
+                    COMPREPLY=($(compgen -W "limited host" -- "${cur}"))
+                    return 0
+                    ;;
+                --allow-net)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

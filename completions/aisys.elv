@@ -38,6 +38,7 @@ set edit:completion:arg-completer[aisys] = {|@words|
             cand doctor 'Check that this machine can run agents, and say how to fix what it lacks'
             cand completions 'Print a completion script for your shell'
             cand generate 'Write the generated reference files'
+            cand sandbox-init 'Run a program inside a local sandbox behind its network relay (started by aisys itself)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'aisys;serve'= {
@@ -54,6 +55,8 @@ set edit:completion:arg-completer[aisys] = {|@words|
             cand --max-pids 'Most processes and threads in the sandbox at once, or `unlimited` [default: 1024]'
             cand --max-memory 'Most memory of the sandbox''s processes together, e.g. 512M or 8G, or `unlimited` [default: 4G]'
             cand --max-cpu-time 'Most CPU time of each process in the sandbox, e.g. 30m, or `unlimited` [default: unlimited]'
+            cand --network 'Local sandboxes'' network: limited (default: only the model endpoint and the allowed hosts) or host (the host''s network, unrestricted)'
+            cand --allow-net 'Let local sandboxes reach this HOST:PORT too (repeatable), e.g. `github.com:443`'
             cand --sweep-interval 'How often unwatched idle sessions are unloaded from memory (tests shorten it)'
             cand --color 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never'
             cand --config 'Read settings from this file instead of ~/.config/aisys/config.toml'
@@ -91,6 +94,8 @@ set edit:completion:arg-completer[aisys] = {|@words|
             cand --deny-tool 'Deny this tool (repeatable)'
             cand --max-turns 'Stop after this many agent turns'
             cand --timeout 'Give up after this long, e.g. `90s` or `10m` (exit 124)'
+            cand --network 'The local sandbox''s network: limited (default: only the model endpoint and the allowed hosts) or host (the host''s network, unrestricted)'
+            cand --allow-net 'Let the local sandbox reach this HOST:PORT too (repeatable), e.g. `github.com:443`'
             cand --env 'Pass this environment variable into the sandbox too (repeatable)'
             cand --resume 'Continue the agent''s earlier conversation with this id'
             cand --agent-bin 'Use this agent binary instead of the installed one'
@@ -568,6 +573,17 @@ set edit:completion:arg-completer[aisys] = {|@words|
         }
         &'aisys;generate;help;help'= {
         }
+        &'aisys;sandbox-init'= {
+            cand --relay 'Listen on ADDR inside the sandbox and relay each connection to the Unix socket SOCKET'
+            cand --color 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never'
+            cand --config 'Read settings from this file instead of ~/.config/aisys/config.toml'
+            cand -v 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
+            cand --verbose 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
+            cand -q 'Print only errors and the command''s own output'
+            cand --quiet 'Print only errors and the command''s own output'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
         &'aisys;help'= {
             cand serve 'Start the agent server that `aisys chat` and other WebSocket clients talk to'
             cand chat 'Chat with coding agents in a terminal UI'
@@ -579,6 +595,7 @@ set edit:completion:arg-completer[aisys] = {|@words|
             cand doctor 'Check that this machine can run agents, and say how to fix what it lacks'
             cand completions 'Print a completion script for your shell'
             cand generate 'Write the generated reference files'
+            cand sandbox-init 'Run a program inside a local sandbox behind its network relay (started by aisys itself)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'aisys;help;serve'= {
@@ -663,6 +680,8 @@ set edit:completion:arg-completer[aisys] = {|@words|
         &'aisys;help;generate;docs'= {
         }
         &'aisys;help;generate;schema'= {
+        }
+        &'aisys;help;sandbox-init'= {
         }
         &'aisys;help;help'= {
         }

@@ -42,6 +42,7 @@ complete -c aisys -n "__fish_aisys_needs_command" -f -a "sandboxes" -d 'Show or 
 complete -c aisys -n "__fish_aisys_needs_command" -f -a "doctor" -d 'Check that this machine can run agents, and say how to fix what it lacks'
 complete -c aisys -n "__fish_aisys_needs_command" -f -a "completions" -d 'Print a completion script for your shell'
 complete -c aisys -n "__fish_aisys_needs_command" -f -a "generate" -d 'Write the generated reference files'
+complete -c aisys -n "__fish_aisys_needs_command" -f -a "sandbox-init" -d 'Run a program inside a local sandbox behind its network relay (started by aisys itself)'
 complete -c aisys -n "__fish_aisys_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c aisys -n "__fish_aisys_using_subcommand serve" -l bind -d 'Address and port to listen on. A non-loopback address makes the token the only protection' -r
 complete -c aisys -n "__fish_aisys_using_subcommand serve" -l data-dir -d 'Folder for the session store, workspaces and the token (default: aisys\'s data folder)' -r -F
@@ -59,6 +60,9 @@ complete -c aisys -n "__fish_aisys_using_subcommand serve" -l workspace-root -d 
 complete -c aisys -n "__fish_aisys_using_subcommand serve" -l max-pids -d 'Most processes and threads in the sandbox at once, or `unlimited` [default: 1024]' -r
 complete -c aisys -n "__fish_aisys_using_subcommand serve" -l max-memory -d 'Most memory of the sandbox\'s processes together, e.g. 512M or 8G, or `unlimited` [default: 4G]' -r
 complete -c aisys -n "__fish_aisys_using_subcommand serve" -l max-cpu-time -d 'Most CPU time of each process in the sandbox, e.g. 30m, or `unlimited` [default: unlimited]' -r
+complete -c aisys -n "__fish_aisys_using_subcommand serve" -l network -d 'Local sandboxes\' network: limited (default: only the model endpoint and the allowed hosts) or host (the host\'s network, unrestricted)' -r -f -a "limited\t'Only the model endpoint and the allowed hosts (default)'
+host\t'The host\'s network, unrestricted: the agent can reach anything this machine can'"
+complete -c aisys -n "__fish_aisys_using_subcommand serve" -l allow-net -d 'Let local sandboxes reach this HOST:PORT too (repeatable), e.g. `github.com:443`' -r
 complete -c aisys -n "__fish_aisys_using_subcommand serve" -l sweep-interval -d 'How often unwatched idle sessions are unloaded from memory (tests shorten it)' -r
 complete -c aisys -n "__fish_aisys_using_subcommand serve" -l color -d 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never' -r -f -a "auto\t''
 always\t''
@@ -99,6 +103,9 @@ complete -c aisys -n "__fish_aisys_using_subcommand run" -l allow-tool -d 'Allow
 complete -c aisys -n "__fish_aisys_using_subcommand run" -l deny-tool -d 'Deny this tool (repeatable)' -r
 complete -c aisys -n "__fish_aisys_using_subcommand run" -l max-turns -d 'Stop after this many agent turns' -r
 complete -c aisys -n "__fish_aisys_using_subcommand run" -l timeout -d 'Give up after this long, e.g. `90s` or `10m` (exit 124)' -r
+complete -c aisys -n "__fish_aisys_using_subcommand run" -l network -d 'The local sandbox\'s network: limited (default: only the model endpoint and the allowed hosts) or host (the host\'s network, unrestricted)' -r -f -a "limited\t'Only the model endpoint and the allowed hosts (default)'
+host\t'The host\'s network, unrestricted: the agent can reach anything this machine can'"
+complete -c aisys -n "__fish_aisys_using_subcommand run" -l allow-net -d 'Let the local sandbox reach this HOST:PORT too (repeatable), e.g. `github.com:443`' -r
 complete -c aisys -n "__fish_aisys_using_subcommand run" -l env -d 'Pass this environment variable into the sandbox too (repeatable)' -r
 complete -c aisys -n "__fish_aisys_using_subcommand run" -l resume -d 'Continue the agent\'s earlier conversation with this id' -r
 complete -c aisys -n "__fish_aisys_using_subcommand run" -l agent-bin -d 'Use this agent binary instead of the installed one' -r -F
@@ -414,17 +421,26 @@ complete -c aisys -n "__fish_aisys_using_subcommand generate; and __fish_seen_su
 complete -c aisys -n "__fish_aisys_using_subcommand generate; and __fish_seen_subcommand_from help" -f -a "docs" -d 'Write completions/, man/ and commands/ from the command-line definitions'
 complete -c aisys -n "__fish_aisys_using_subcommand generate; and __fish_seen_subcommand_from help" -f -a "schema" -d 'Write docs/schema/ (JSON Schemas and examples) and docs/protocol.md from the shared types'
 complete -c aisys -n "__fish_aisys_using_subcommand generate; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c aisys -n "__fish_aisys_using_subcommand help; and not __fish_seen_subcommand_from serve chat run transcript entities agents sandboxes doctor completions generate help" -f -a "serve" -d 'Start the agent server that `aisys chat` and other WebSocket clients talk to'
-complete -c aisys -n "__fish_aisys_using_subcommand help; and not __fish_seen_subcommand_from serve chat run transcript entities agents sandboxes doctor completions generate help" -f -a "chat" -d 'Chat with coding agents in a terminal UI'
-complete -c aisys -n "__fish_aisys_using_subcommand help; and not __fish_seen_subcommand_from serve chat run transcript entities agents sandboxes doctor completions generate help" -f -a "run" -d 'Run one query with a coding agent in a sandbox, and stream what it does'
-complete -c aisys -n "__fish_aisys_using_subcommand help; and not __fish_seen_subcommand_from serve chat run transcript entities agents sandboxes doctor completions generate help" -f -a "transcript" -d 'Read agent transcripts and streams: convert them, count their cost, list sessions'
-complete -c aisys -n "__fish_aisys_using_subcommand help; and not __fish_seen_subcommand_from serve chat run transcript entities agents sandboxes doctor completions generate help" -f -a "entities" -d 'Find, inspect and install Claude Code plugins, skills, commands, agents and marketplaces'
-complete -c aisys -n "__fish_aisys_using_subcommand help; and not __fish_seen_subcommand_from serve chat run transcript entities agents sandboxes doctor completions generate help" -f -a "agents" -d 'Show and install the coding agents aisys can run'
-complete -c aisys -n "__fish_aisys_using_subcommand help; and not __fish_seen_subcommand_from serve chat run transcript entities agents sandboxes doctor completions generate help" -f -a "sandboxes" -d 'Show or remove aisys\'s sandboxes on Modal'
-complete -c aisys -n "__fish_aisys_using_subcommand help; and not __fish_seen_subcommand_from serve chat run transcript entities agents sandboxes doctor completions generate help" -f -a "doctor" -d 'Check that this machine can run agents, and say how to fix what it lacks'
-complete -c aisys -n "__fish_aisys_using_subcommand help; and not __fish_seen_subcommand_from serve chat run transcript entities agents sandboxes doctor completions generate help" -f -a "completions" -d 'Print a completion script for your shell'
-complete -c aisys -n "__fish_aisys_using_subcommand help; and not __fish_seen_subcommand_from serve chat run transcript entities agents sandboxes doctor completions generate help" -f -a "generate" -d 'Write the generated reference files'
-complete -c aisys -n "__fish_aisys_using_subcommand help; and not __fish_seen_subcommand_from serve chat run transcript entities agents sandboxes doctor completions generate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c aisys -n "__fish_aisys_using_subcommand sandbox-init" -l relay -d 'Listen on ADDR inside the sandbox and relay each connection to the Unix socket SOCKET' -r
+complete -c aisys -n "__fish_aisys_using_subcommand sandbox-init" -l color -d 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c aisys -n "__fish_aisys_using_subcommand sandbox-init" -l config -d 'Read settings from this file instead of ~/.config/aisys/config.toml' -r -F
+complete -c aisys -n "__fish_aisys_using_subcommand sandbox-init" -s v -l verbose -d 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
+complete -c aisys -n "__fish_aisys_using_subcommand sandbox-init" -s q -l quiet -d 'Print only errors and the command\'s own output'
+complete -c aisys -n "__fish_aisys_using_subcommand sandbox-init" -s h -l help -d 'Print help'
+complete -c aisys -n "__fish_aisys_using_subcommand help; and not __fish_seen_subcommand_from serve chat run transcript entities agents sandboxes doctor completions generate sandbox-init help" -f -a "serve" -d 'Start the agent server that `aisys chat` and other WebSocket clients talk to'
+complete -c aisys -n "__fish_aisys_using_subcommand help; and not __fish_seen_subcommand_from serve chat run transcript entities agents sandboxes doctor completions generate sandbox-init help" -f -a "chat" -d 'Chat with coding agents in a terminal UI'
+complete -c aisys -n "__fish_aisys_using_subcommand help; and not __fish_seen_subcommand_from serve chat run transcript entities agents sandboxes doctor completions generate sandbox-init help" -f -a "run" -d 'Run one query with a coding agent in a sandbox, and stream what it does'
+complete -c aisys -n "__fish_aisys_using_subcommand help; and not __fish_seen_subcommand_from serve chat run transcript entities agents sandboxes doctor completions generate sandbox-init help" -f -a "transcript" -d 'Read agent transcripts and streams: convert them, count their cost, list sessions'
+complete -c aisys -n "__fish_aisys_using_subcommand help; and not __fish_seen_subcommand_from serve chat run transcript entities agents sandboxes doctor completions generate sandbox-init help" -f -a "entities" -d 'Find, inspect and install Claude Code plugins, skills, commands, agents and marketplaces'
+complete -c aisys -n "__fish_aisys_using_subcommand help; and not __fish_seen_subcommand_from serve chat run transcript entities agents sandboxes doctor completions generate sandbox-init help" -f -a "agents" -d 'Show and install the coding agents aisys can run'
+complete -c aisys -n "__fish_aisys_using_subcommand help; and not __fish_seen_subcommand_from serve chat run transcript entities agents sandboxes doctor completions generate sandbox-init help" -f -a "sandboxes" -d 'Show or remove aisys\'s sandboxes on Modal'
+complete -c aisys -n "__fish_aisys_using_subcommand help; and not __fish_seen_subcommand_from serve chat run transcript entities agents sandboxes doctor completions generate sandbox-init help" -f -a "doctor" -d 'Check that this machine can run agents, and say how to fix what it lacks'
+complete -c aisys -n "__fish_aisys_using_subcommand help; and not __fish_seen_subcommand_from serve chat run transcript entities agents sandboxes doctor completions generate sandbox-init help" -f -a "completions" -d 'Print a completion script for your shell'
+complete -c aisys -n "__fish_aisys_using_subcommand help; and not __fish_seen_subcommand_from serve chat run transcript entities agents sandboxes doctor completions generate sandbox-init help" -f -a "generate" -d 'Write the generated reference files'
+complete -c aisys -n "__fish_aisys_using_subcommand help; and not __fish_seen_subcommand_from serve chat run transcript entities agents sandboxes doctor completions generate sandbox-init help" -f -a "sandbox-init" -d 'Run a program inside a local sandbox behind its network relay (started by aisys itself)'
+complete -c aisys -n "__fish_aisys_using_subcommand help; and not __fish_seen_subcommand_from serve chat run transcript entities agents sandboxes doctor completions generate sandbox-init help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c aisys -n "__fish_aisys_using_subcommand help; and __fish_seen_subcommand_from transcript" -f -a "parse" -d 'Turn transcripts and agent output streams into readable conversations'
 complete -c aisys -n "__fish_aisys_using_subcommand help; and __fish_seen_subcommand_from transcript" -f -a "stats" -d 'Count tokens and cost in transcripts'
 complete -c aisys -n "__fish_aisys_using_subcommand help; and __fish_seen_subcommand_from transcript" -f -a "list" -d 'List the Claude Code sessions on this machine, newest first'

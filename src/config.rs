@@ -87,6 +87,12 @@ pub struct ConfigFile {
     pub model: Option<String>,
     /// Where aisys keeps its data.
     pub data_dir: Option<PathBuf>,
+    /// The local sandbox's network: `limited` (the model endpoint and `allow_net` only) or
+    /// `host` (the host's, unrestricted).
+    pub network: Option<NetworkMode>,
+    /// `HOST:PORT`s the local sandbox may reach besides the model endpoint.
+    #[serde(default)]
+    pub allow_net: Vec<String>,
     #[serde(default)]
     pub server: ServerConfig,
     #[serde(default)]
@@ -172,6 +178,16 @@ pub fn parse_cpu_time(text: &str) -> Result<Option<Duration>, String> {
         )),
         d => Ok(Some(d)),
     }
+}
+
+/// What network the local sandbox has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NetworkMode {
+    /// Its own network namespace, reaching only the model endpoint and the allowed hosts.
+    Limited,
+    /// The host's network, unrestricted.
+    Host,
 }
 
 /// The `[server]` table.
@@ -276,6 +292,11 @@ impl Config {
         flag.or(self.file.sandbox).unwrap_or(SandboxKind::Local)
     }
 
+    /// Whether the local sandbox gets the host's network: flag, then config file, then not.
+    pub fn host_network(&self, flag: Option<NetworkMode>) -> bool {
+        flag.or(self.file.network) == Some(NetworkMode::Host)
+    }
+
     /// The model to use, if any was chosen.
     pub fn model(&self, flag: Option<String>) -> Option<String> {
         flag.or_else(|| self.file.model.clone())
@@ -330,6 +351,8 @@ agent = "opencode"
 sandbox = "host"
 model = "claude-sonnet-4-5"
 data_dir = "/srv/aisys"
+network = "host"
+allow_net = ["github.com:443"]
 
 [server]
 bind = "127.0.0.1:9000"
@@ -345,6 +368,8 @@ max_cpu_time = "unlimited"
         let c = ConfigFile::parse(text, Path::new("c.toml")).unwrap();
         assert_eq!(c.agent, Some(AgentKind::Opencode));
         assert_eq!(c.sandbox, Some(SandboxKind::Host));
+        assert_eq!(c.network, Some(NetworkMode::Host));
+        assert_eq!(c.allow_net, ["github.com:443"]);
         assert_eq!(c.server.max_sessions, Some(10));
         assert_eq!(c.server.bind.as_deref(), Some("127.0.0.1:9000"));
         assert_eq!(c.limits.max_pids, Some(Some(2048)));

@@ -3,97 +3,16 @@
 //! the exit status, and what the sandbox keeps the agent from touching.
 
 mod mock_api;
+mod run_harness;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::path::Path;
+use std::process::{Output, Stdio};
 use std::time::Duration;
 
 use aisys::types::StreamEvent;
-use mock_api::{
-    Block, MockAnthropic, Reply, Script, When, claude_bin as claude, opencode_bin as opencode,
-};
+use mock_api::{Block, MockAnthropic, Reply, Script, When};
+use run_harness::{Run, events, stderr, tool_results};
 use serde_json::json;
-
-/// Longest a scripted run may take before the test fails instead of hanging.
-const RUN_LIMIT: Duration = Duration::from_secs(90);
-
-struct Run {
-    dir: tempfile::TempDir,
-    workspace: PathBuf,
-}
-
-impl Run {
-    fn new() -> Run {
-        // Not under /tmp: inside the sandbox /tmp is a fresh tmpfs.
-        let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
-        let workspace = dir.path().join("ws");
-        std::fs::create_dir_all(&workspace).unwrap();
-        let workspace = workspace.canonicalize().unwrap();
-        Run { dir, workspace }
-    }
-
-    fn command(&self, mock: &MockAnthropic, args: &[&str]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_aisys"));
-        cmd.arg("run")
-            .args(args)
-            .arg("--workspace")
-            .arg(&self.workspace)
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap())
-            .env("HOME", self.dir.path())
-            .env("AISYS_CONFIG_DIR", self.dir.path().join("cfg"))
-            .env("AISYS_DATA_DIR", self.dir.path().join("data"))
-            .env("AISYS_CLAUDE_BIN", claude())
-            .env("AISYS_OPENCODE_BIN", opencode())
-            .env("ANTHROPIC_BASE_URL", mock.base_url())
-            .env("ANTHROPIC_API_KEY", "test-key")
-            .env("DISABLE_TELEMETRY", "1")
-            .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
-            .env("CLAUDE_CODE_MAX_RETRIES", "0")
-            .env("OPENCODE_DISABLE_MODELS_FETCH", "1")
-            .stdin(Stdio::null());
-        cmd
-    }
-
-    fn run(&self, mock: &MockAnthropic, args: &[&str]) -> Output {
-        let child = self
-            .command(mock, args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let id = child.id();
-        let killer = std::thread::spawn(move || {
-            std::thread::sleep(RUN_LIMIT);
-            unsafe { libc::kill(id as i32, libc::SIGKILL) };
-        });
-        let out = child.wait_with_output().unwrap();
-        drop(killer);
-        out
-    }
-}
-
-fn events(out: &Output) -> Vec<StreamEvent> {
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not a StreamEvent: {l}: {e}")))
-        .collect()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn tool_results(ev: &[StreamEvent]) -> Vec<String> {
-    ev.iter()
-        .filter_map(|e| match e {
-            StreamEvent::ToolResult { content, .. } => {
-                Some(serde_json::to_string(content).unwrap())
-            }
-            _ => None,
-        })
-        .collect()
-}
 
 /// `written` is what the agent's write tool says on success.
 fn write_then_bash(

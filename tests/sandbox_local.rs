@@ -6,14 +6,18 @@ use std::path::Path;
 use std::time::Duration;
 
 use aisys::runtime::env::{
-    BwrapEnvironment, ExecSpec, ExecutionEnvironment, HostEnvironment, Sandbox, SandboxSpec,
+    BwrapEnvironment, Egress, ExecSpec, ExecutionEnvironment, HostEnvironment, Network, Sandbox,
+    SandboxSpec,
 };
 use tokio::io::AsyncReadExt;
 
 async fn bwrap() -> BwrapEnvironment {
-    BwrapEnvironment::detect().await.unwrap_or_else(|e| {
-        panic!("the local sandbox tests need bubblewrap: {e}\n(run scripts/install-test-deps)")
-    })
+    let data = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    BwrapEnvironment::detect(data.path())
+        .await
+        .unwrap_or_else(|e| {
+            panic!("the local sandbox tests need bubblewrap: {e}\n(run scripts/install-test-deps)")
+        })
 }
 
 /// Test folders live under the target dir, not /tmp: inside the sandbox /tmp is a fresh tmpfs,
@@ -27,7 +31,7 @@ fn spec(root: &Path) -> SandboxSpec {
         workspace: root.join("ws"),
         home: root.join("home"),
         env: BTreeMap::from([("VISIBLE".to_string(), "yes".to_string())]),
-        network: true,
+        network: Network::Host,
         ..Default::default()
     }
 }
@@ -100,23 +104,60 @@ async fn host_home_secrets_and_environment_are_invisible() {
 }
 
 #[tokio::test]
-async fn git_hooks_and_config_are_read_only() {
+async fn the_check_that_bubblewrap_works_is_remembered_in_the_data_folder_only() {
+    let data = test_dir();
+    let in_tmp = || -> Vec<_> {
+        std::fs::read_dir(std::env::temp_dir())
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .starts_with("aisys-bwrap-ok")
+            })
+            .map(|e| e.path())
+            .collect()
+    };
+    for stale in in_tmp() {
+        let _ = std::fs::remove_file(stale);
+    }
+    BwrapEnvironment::detect(data.path()).await.unwrap();
+    let markers: Vec<_> = std::fs::read_dir(data.path().join("sandbox"))
+        .expect("the marker's folder is in the data folder")
+        .collect();
+    assert_eq!(markers.len(), 1, "{markers:?}");
+    assert!(
+        in_tmp().is_empty(),
+        "nothing in the shared /tmp: {:?}",
+        in_tmp()
+    );
+}
+
+#[tokio::test]
+async fn the_git_folder_is_read_only_and_cannot_be_swapped() {
     let tmp = test_dir();
     let hooks = tmp.path().join("ws/.git/hooks");
     std::fs::create_dir_all(&hooks).unwrap();
     std::fs::write(tmp.path().join("ws/.git/config"), "[core]\n").unwrap();
     let sb = bwrap().await.create(spec(tmp.path())).await.unwrap();
-    let (code, _, _) = sh(&*sb, "echo 'curl evil' > .git/hooks/pre-commit").await;
-    assert_ne!(code, Some(0));
+    for attempt in [
+        "echo 'curl evil' > .git/hooks/pre-commit",
+        "echo '[alias]' >> .git/config",
+        "echo ../evil > .git/commondir",
+        "mv .git .git_old",
+        "rm -rf .git",
+    ] {
+        let (code, _, _) = sh(&*sb, attempt).await;
+        assert_ne!(code, Some(0), "{attempt} must fail");
+    }
     assert!(!hooks.join("pre-commit").exists());
-    let (code, _, _) = sh(&*sb, "echo '[alias]' >> .git/config").await;
-    assert_ne!(code, Some(0));
+    assert!(!tmp.path().join("ws/.git/commondir").exists());
     assert_eq!(
         std::fs::read_to_string(tmp.path().join("ws/.git/config")).unwrap(),
         "[core]\n"
     );
-    // The rest of .git stays writable, so commits work.
-    let (code, _, err) = sh(&*sb, "echo ref > .git/HEAD").await;
+    // The rest of the workspace stays writable.
+    let (code, _, err) = sh(&*sb, "echo x > file.txt").await;
     assert_eq!(code, Some(0), "{err}");
 }
 
@@ -240,4 +281,133 @@ async fn host_backend_runs_without_isolation_in_the_workspace() {
     assert_eq!(code, Some(0));
     let ws = tmp.path().join("ws").canonicalize().unwrap();
     assert_eq!(out, format!("{}\nyes\n", ws.display()));
+}
+
+/// A loopback listener that counts the connections it accepts, and keeps them open.
+struct Listener {
+    addr: std::net::SocketAddr,
+    accepted: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Listener {
+    fn start() -> Listener {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let count = accepted.clone();
+        std::thread::spawn(move || {
+            let mut open = Vec::new();
+            for conn in l.incoming() {
+                count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                open.push(conn);
+            }
+        });
+        Listener { addr, accepted }
+    }
+
+    fn accepted(&self) -> usize {
+        self.accepted.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+#[tokio::test]
+async fn a_limited_network_reaches_only_the_allowed_destinations() {
+    let (direct, proxied, forbidden) = (Listener::start(), Listener::start(), Listener::start());
+    let tmp = test_dir();
+    let mut spec = spec(tmp.path());
+    spec.network = Network::Egress(vec![
+        Egress::Loopback(direct.addr),
+        Egress::Remote {
+            host: "127.0.0.1".into(),
+            port: proxied.addr.port(),
+        },
+    ]);
+    // The relay inside the sandbox is the aisys binary.
+    let sb = bwrap()
+        .await
+        .with_aisys_binary(env!("CARGO_BIN_EXE_aisys").into())
+        .create(spec)
+        .await
+        .unwrap();
+    let connect = |port: u16| {
+        format!("(exec 3<>/dev/tcp/127.0.0.1/{port} && echo connected-{port}) 2>/dev/null; ")
+    };
+    // Through the proxy, by hand: CONNECT host:port, then the proxy's status line.
+    let via_proxy = |port: u16| {
+        format!(
+            "(exec 3<>/dev/tcp/127.0.0.1/${{HTTPS_PROXY##*:}}; printf 'CONNECT 127.0.0.1:{port} HTTP/1.1\\r\\n\\r\\n' >&3; head -c 12 <&3; echo) 2>&1 | sed 's/^/proxy-{port}: /'; "
+        )
+    };
+    let script = [
+        connect(direct.addr.port()),
+        connect(forbidden.addr.port()),
+        via_proxy(proxied.addr.port()),
+        via_proxy(forbidden.addr.port()),
+    ]
+    .concat();
+    // /dev/tcp is bash's.
+    sb.write_file("probe.sh", script.as_bytes()).await.unwrap();
+    let (code, out, err) = sh(&*sb, "bash probe.sh").await;
+    assert_eq!(code, Some(0), "{out}\n{err}");
+    assert!(
+        out.contains(&format!("connected-{}", direct.addr.port())),
+        "{out}"
+    );
+    assert!(
+        !out.contains(&format!("connected-{}", forbidden.addr.port())),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("proxy-{}: HTTP/1.1 200", proxied.addr.port())),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("proxy-{}: HTTP/1.1 403", forbidden.addr.port())),
+        "{out}"
+    );
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(forbidden.accepted(), 0, "{out}");
+    assert_eq!((direct.accepted(), proxied.accepted()), (1, 1), "{out}");
+}
+
+#[tokio::test]
+async fn without_a_network_nothing_of_the_host_is_reachable() {
+    let listener = Listener::start();
+    let tmp = test_dir();
+    let mut spec = spec(tmp.path());
+    spec.network = Network::None;
+    let sb = bwrap().await.create(spec).await.unwrap();
+    let port = listener.addr.port();
+    let script = format!("(exec 3<>/dev/tcp/127.0.0.1/{port} && echo connected) 2>&1; echo done");
+    sb.write_file("probe.sh", script.as_bytes()).await.unwrap();
+    let (_, out, _) = sh(&*sb, "bash probe.sh").await;
+    assert!(out.contains("done") && !out.contains("connected"), "{out}");
+    assert_eq!(listener.accepted(), 0);
+}
+
+#[tokio::test]
+async fn a_sandbox_cannot_flood_its_destination_with_connections() {
+    let model = Listener::start();
+    let tmp = test_dir();
+    let mut spec = spec(tmp.path());
+    spec.network = Network::Egress(vec![Egress::Loopback(model.addr)]);
+    let sb = bwrap()
+        .await
+        .with_aisys_binary(env!("CARGO_BIN_EXE_aisys").into())
+        .create(spec)
+        .await
+        .unwrap();
+    // 600 connections held open at once, well over the relay's limit of 256.
+    let script = format!(
+        "ulimit -n 2048; for i in $(seq 600); do exec {{fd}}<>/dev/tcp/127.0.0.1/{}; done; sleep 1; echo held",
+        model.addr.port()
+    );
+    sb.write_file("flood.sh", script.as_bytes()).await.unwrap();
+    let (_, out, err) = sh(&*sb, "bash flood.sh").await;
+    assert!(out.contains("held"), "{out}\n{err}");
+    let accepted = model.accepted();
+    assert!(
+        (1..=256).contains(&accepted),
+        "{accepted} connections reached the host's endpoint"
+    );
 }

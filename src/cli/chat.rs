@@ -115,6 +115,8 @@ async fn run_async(ctx: &Context, args: ChatArgs) -> anyhow::Result<Exit> {
                 workspace_roots: vec![],
                 sweep_interval: SWEEP_INTERVAL,
                 limits: ctx.config.limits(Default::default()),
+                host_network: ctx.config.host_network(None),
+                allow_net: ctx.config.file.allow_net.clone(),
             };
             let ready = startup::prepare(opts, &ProcessEnv)
                 .await

@@ -143,7 +143,7 @@ pub fn run(ctx: &Context, args: DoctorArgs) -> anyhow::Result<Exit> {
 
     let mut checks = vec![
         runtime
-            .block_on(bubblewrap())
+            .block_on(bubblewrap(&data_dir))
             .required(sandbox == SandboxKind::Local),
     ];
     for kind in AgentKind::ALL {
@@ -222,9 +222,9 @@ fn write_human(
 }
 
 /// bubblewrap, through the detection `aisys run` uses (it runs a trivial sandbox).
-async fn bubblewrap() -> Check {
+async fn bubblewrap(data_dir: &Path) -> Check {
     let name = "bubblewrap";
-    match BwrapEnvironment::detect().await {
+    match BwrapEnvironment::detect(data_dir).await {
         Ok(env) => Check::new(
             name,
             Status::Ok,

@@ -23,6 +23,7 @@ pub mod generate;
 pub mod output;
 pub mod run;
 pub mod run_output;
+pub mod sandbox_init;
 pub mod sandboxes;
 pub mod serve;
 pub mod transcript;
@@ -156,6 +157,8 @@ pub enum Command {
     Completions(completions::CompletionsArgs),
     #[command(subcommand, hide = true)]
     Generate(generate::GenerateCommand),
+    #[command(hide = true)]
+    SandboxInit(sandbox_init::SandboxInitArgs),
 }
 
 /// What every command's `run()` gets: the resolved configuration and how to print.
@@ -181,6 +184,8 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
     match cli.command {
         Command::Completions(args) => return completions::run(args),
         Command::Generate(cmd) => return generate::run(cmd),
+        // Inside a sandbox: no configuration there, and none is needed.
+        Command::SandboxInit(args) => return sandbox_init::run(args),
         _ => {}
     }
     let ctx = Context::load(&cli.global)?;
@@ -193,7 +198,9 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
         Command::Agents(cmd) => agents::run(&ctx, cmd),
         Command::Sandboxes(cmd) => sandboxes::run(&ctx, cmd),
         Command::Doctor(args) => doctor::run(&ctx, args),
-        Command::Completions(_) | Command::Generate(_) => unreachable!("handled above"),
+        Command::Completions(_) | Command::Generate(_) | Command::SandboxInit(_) => {
+            unreachable!("handled above")
+        }
     }
 }
 

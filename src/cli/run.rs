@@ -9,7 +9,9 @@ use std::io::{IsTerminal, Read};
 use tokio::sync::mpsc;
 
 use super::run_output::Printer;
-use super::values::{AgentArg, LimitArgs, PermissionModeArg, SandboxArg, parse_duration};
+use super::values::{
+    AgentArg, LimitArgs, NetworkArg, PermissionModeArg, SandboxArg, parse_duration,
+};
 use super::{
     CommandError, Context, EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_TIMEOUT,
     EXIT_USAGE, Exit,
@@ -17,7 +19,7 @@ use super::{
 use crate::config::ProcessEnv;
 use crate::runtime::agent::{AgentOptions, adapter, resolve_binary};
 use crate::runtime::env::{
-    ExecutionEnvironment, ModalConfig, ModalEnvironment, SESSION_TAG, SandboxSpec,
+    ExecutionEnvironment, ModalConfig, ModalEnvironment, Network, SESSION_TAG, SandboxSpec,
 };
 use crate::runtime::launch;
 use crate::runtime::policy::PermissionPolicy;
@@ -74,6 +76,13 @@ pub struct RunArgs {
     /// Give up after this long, e.g. `90s` or `10m` (exit 124).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub timeout: Option<std::time::Duration>,
+    /// The local sandbox's network: limited (default: only the model endpoint and the allowed
+    /// hosts) or host (the host's network, unrestricted).
+    #[arg(long, value_enum, value_name = "MODE")]
+    pub network: Option<NetworkArg>,
+    /// Let the local sandbox reach this HOST:PORT too (repeatable), e.g. `github.com:443`.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub allow_net: Vec<String>,
     /// Pass this environment variable into the sandbox too (repeatable).
     #[arg(long = "env", value_name = "KEY")]
     pub env: Vec<String>,
@@ -161,6 +170,20 @@ async fn run_async(ctx: &Context, args: RunArgs, prompt: String) -> anyhow::Resu
     // Everything that can be checked before a sandbox starts, is.
     let env = launch::sandbox_env(&ProcessEnv, &args.env).map_err(start_error)?;
     launch::check_credentials(&env).map_err(start_error)?;
+    let host_network = ctx.config.host_network(args.network.map(Into::into));
+    let mut allow_net = ctx.config.file.allow_net.clone();
+    allow_net.extend(args.allow_net.iter().cloned());
+    // Only the local sandbox enforces a network; the others have their own.
+    let network = if sandbox_kind == SandboxKind::Local {
+        launch::network(&env, host_network, &allow_net).map_err(start_error)?
+    } else {
+        Network::Host
+    };
+    if host_network && sandbox_kind == SandboxKind::Local && !ctx.out.quiet {
+        eprintln!(
+            "note: --network host: the sandbox shares this machine's network, so the agent can reach anything it can (local services included)"
+        );
+    }
     let binary = if sandbox_kind == SandboxKind::Modal && args.agent_bin.is_none() {
         launch::modal_agent_binary(agent)
     } else {
@@ -228,7 +251,7 @@ async fn run_async(ctx: &Context, args: RunArgs, prompt: String) -> anyhow::Resu
         workspace: workspace.clone(),
         home: launch::agent_home(&data_dir, &workspace, agent),
         env,
-        network: true,
+        network,
         read_only: if sandbox_kind == SandboxKind::Modal {
             vec![]
         } else {

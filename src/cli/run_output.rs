@@ -229,6 +229,9 @@ impl Printer {
                 }
                 self.line(&self.paint("2", &parts.join(" · ")))?;
             }
+            StreamEvent::Notice { kind, text, .. } if kind == "sandbox" => {
+                self.line(&self.paint("33", &format!("sandbox: {text}")))?;
+            }
             StreamEvent::Stderr { line } if self.out.verbose > 0 => {
                 self.line(&self.paint("2", &format!("stderr: {line}")))?;
             }

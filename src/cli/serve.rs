@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::values::{AgentArg, LimitArgs, SandboxArg, parse_duration};
+use super::values::{AgentArg, LimitArgs, NetworkArg, SandboxArg, parse_duration};
 use std::net::SocketAddr;
 
 use super::{CommandError, Context, EXIT_BAD_INPUT, EXIT_OK, EXIT_USAGE, Exit};
@@ -64,6 +64,13 @@ pub struct ServeArgs {
     pub no_agent_install: bool,
     #[command(flatten)]
     pub limits: LimitArgs,
+    /// Local sandboxes' network: limited (default: only the model endpoint and the allowed hosts)
+    /// or host (the host's network, unrestricted).
+    #[arg(long, value_enum, value_name = "MODE")]
+    pub network: Option<NetworkArg>,
+    /// Let local sandboxes reach this HOST:PORT too (repeatable), e.g. `github.com:443`.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub allow_net: Vec<String>,
     /// How often unwatched idle sessions are unloaded from memory (tests shorten it).
     #[arg(long, hide = true, value_name = "DURATION", value_parser = parse_duration)]
     pub sweep_interval: Option<std::time::Duration>,
@@ -114,6 +121,8 @@ async fn run_async(ctx: &Context, args: ServeArgs) -> anyhow::Result<Exit> {
         workspace_roots: args.workspace_root.clone(),
         sweep_interval: args.sweep_interval.unwrap_or(SWEEP_INTERVAL),
         limits: ctx.config.limits(args.limits.settings()),
+        host_network: ctx.config.host_network(args.network.map(Into::into)),
+        allow_net: [ctx.config.file.allow_net.clone(), args.allow_net.clone()].concat(),
     };
     let ready = startup::prepare(opts, &ProcessEnv).await.map_err(|e| {
         let code = match e {

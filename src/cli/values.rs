@@ -2,6 +2,7 @@
 //!
 //! Kept apart from `types` so that the shared types never depend on clap.
 
+use crate::config::NetworkMode;
 use crate::types::{AgentKind, PermissionMode, SandboxKind};
 
 /// `--agent` values.
@@ -39,6 +40,24 @@ impl From<SandboxArg> for SandboxKind {
             SandboxArg::Local => SandboxKind::Local,
             SandboxArg::Host => SandboxKind::Host,
             SandboxArg::Modal => SandboxKind::Modal,
+        }
+    }
+}
+
+/// `--network` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum NetworkArg {
+    /// Only the model endpoint and the allowed hosts (default).
+    Limited,
+    /// The host's network, unrestricted: the agent can reach anything this machine can.
+    Host,
+}
+
+impl From<NetworkArg> for NetworkMode {
+    fn from(n: NetworkArg) -> NetworkMode {
+        match n {
+            NetworkArg::Limited => NetworkMode::Limited,
+            NetworkArg::Host => NetworkMode::Host,
         }
     }
 }

@@ -6,9 +6,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::agent::ENV_ALLOWLIST;
+use super::env::netrelay::split_host_port;
 use super::env::{
-    BwrapEnvironment, EnvError, ExecutionEnvironment, HostEnvironment, ModalConfig,
-    ModalEnvironment, sweep_stale_cgroups,
+    BwrapEnvironment, Egress, EnvError, ExecutionEnvironment, HostEnvironment, ModalConfig,
+    ModalEnvironment, Network, sweep_stale_cgroups,
 };
 use crate::config::Env;
 use crate::types::{AgentKind, SandboxKind};
@@ -24,12 +25,84 @@ pub enum LaunchError {
     MissingEnv(String),
     #[error("the {0} sandbox backend is not available here: choose --sandbox local or host")]
     Unsupported(SandboxKind),
+    #[error(
+        "ANTHROPIC_BASE_URL={url}: {why}; the sandbox may reach only the model endpoint, so it must be a URL like https://api.example.com or http://127.0.0.1:8080"
+    )]
+    BadEndpoint { url: String, why: String },
+    #[error(
+        "allowed host `{0}` (--allow-net or `allow_net` in the config file): expected HOST:PORT, e.g. github.com:443"
+    )]
+    BadAllowedHost(String),
     #[error(transparent)]
     Env(#[from] EnvError),
 }
 
+/// The model endpoint when `ANTHROPIC_BASE_URL` is not set: the agents' own default.
+pub const DEFAULT_MODEL_ENDPOINT: &str = "https://api.anthropic.com";
+
+/// What network a sandbox gets: the host's with `host_network`; else only the agent's model
+/// endpoint (`ANTHROPIC_BASE_URL` in `env`, or [`DEFAULT_MODEL_ENDPOINT`]) and each allowed
+/// `HOST:PORT`.
+pub fn network(
+    env: &BTreeMap<String, String>,
+    host_network: bool,
+    allow: &[String],
+) -> Result<Network, LaunchError> {
+    if host_network {
+        return Ok(Network::Host);
+    }
+    let url = env
+        .get("ANTHROPIC_BASE_URL")
+        .filter(|u| !u.is_empty())
+        .map(String::as_str)
+        .unwrap_or(DEFAULT_MODEL_ENDPOINT);
+    let bad = |why: &str| LaunchError::BadEndpoint {
+        url: url.to_string(),
+        why: why.to_string(),
+    };
+    let (scheme, rest) = url.split_once("://").ok_or_else(|| bad("no scheme"))?;
+    let default_port = match scheme.to_ascii_lowercase().as_str() {
+        "https" => 443,
+        "http" => 80,
+        _ => return Err(bad("the scheme is not http or https")),
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, a)| a);
+    let (host, port) = split_host_port(authority).ok_or_else(|| bad("no host and port"))?;
+    let mut egress = destinations(&host, port.unwrap_or(default_port));
+    for entry in allow {
+        match split_host_port(entry) {
+            Some((host, Some(port))) => egress.extend(destinations(&host, port)),
+            _ => return Err(LaunchError::BadAllowedHost(entry.clone())),
+        }
+    }
+    Ok(Network::Egress(egress))
+}
+
+/// How a sandbox reaches `host:port`: at the same loopback address when it is the host's
+/// loopback, else through the proxy.
+fn destinations(host: &str, port: u16) -> Vec<Egress> {
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+    if host.eq_ignore_ascii_case("localhost") {
+        return [
+            IpAddr::V4(Ipv4Addr::LOCALHOST),
+            IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ]
+        .map(|ip| Egress::Loopback(SocketAddr::new(ip, port)))
+        .to_vec();
+    }
+    match host.parse::<IpAddr>() {
+        Ok(ip) if ip.is_loopback() => vec![Egress::Loopback(SocketAddr::new(ip, port))],
+        _ => vec![Egress::Remote {
+            host: host.to_ascii_lowercase(),
+            port,
+        }],
+    }
+}
+
 /// The backend for `kind`, checked to work on this machine. `modal` configures the Modal
-/// backend (its app, image and bridge).
+/// backend (its app, image and bridge, and aisys's data folder, where the local backend keeps
+/// the result of its check).
 pub async fn environment(
     kind: SandboxKind,
     modal: &ModalConfig,
@@ -38,7 +111,7 @@ pub async fn environment(
         sweep_stale_cgroups();
     }
     match kind {
-        SandboxKind::Local => Ok(Box::new(BwrapEnvironment::detect().await?)),
+        SandboxKind::Local => Ok(Box::new(BwrapEnvironment::detect(&modal.data_dir).await?)),
         SandboxKind::Host => Ok(Box::new(HostEnvironment)),
         SandboxKind::Modal => Ok(Box::new(ModalEnvironment::start(modal.clone()).await?)),
     }
@@ -139,6 +212,36 @@ mod tests {
         assert_eq!(env.get("MY_TOKEN").map(String::as_str), Some("t"));
         let err = sandbox_env(&host, &["NOPE".into()]).unwrap_err();
         assert!(err.to_string().contains("--env NOPE"));
+    }
+
+    #[test]
+    fn the_sandbox_reaches_its_model_endpoint_and_the_allowed_hosts_only() {
+        let env = |url: &str| BTreeMap::from([("ANTHROPIC_BASE_URL".to_string(), url.to_string())]);
+        assert_eq!(
+            network(&env("http://127.0.0.1:8080/v1"), false, &[]).unwrap(),
+            Network::Egress(vec![Egress::Loopback("127.0.0.1:8080".parse().unwrap())])
+        );
+        assert_eq!(
+            network(&BTreeMap::new(), false, &["GitHub.com:443".into()]).unwrap(),
+            Network::Egress(vec![
+                Egress::Remote {
+                    host: "api.anthropic.com".into(),
+                    port: 443
+                },
+                Egress::Remote {
+                    host: "github.com".into(),
+                    port: 443
+                }
+            ])
+        );
+        assert_eq!(network(&BTreeMap::new(), true, &[]).unwrap(), Network::Host);
+        let err = network(&env("ftp://x"), false, &[]).unwrap_err();
+        assert!(
+            err.to_string().contains("ANTHROPIC_BASE_URL=ftp://x"),
+            "{err}"
+        );
+        let err = network(&BTreeMap::new(), false, &["github.com".into()]).unwrap_err();
+        assert!(err.to_string().contains("`github.com`"), "{err}");
     }
 
     #[test]

@@ -221,6 +221,15 @@ pub async fn run_turn(
     }
     drop(stdin);
     let exit = process.control.wait().await.ok();
+    for text in sandbox.take_notices() {
+        let _ = events
+            .send(StreamEvent::Notice {
+                kind: "sandbox".into(),
+                text,
+                timestamp: None,
+            })
+            .await;
+    }
     report_limits(sandbox, exit.as_ref(), &events).await;
     if result.is_none()
         && ended_by.is_none()

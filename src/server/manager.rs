@@ -15,7 +15,7 @@ use tokio::sync::Mutex;
 use super::metrics::Metrics;
 use super::session::{self, SessionCommand, SessionContext, SessionError, SessionHandle, now};
 use super::store::{EncodedEvent, Store};
-use crate::runtime::env::{ExecutionEnvironment, Limits};
+use crate::runtime::env::{ExecutionEnvironment, Limits, Network};
 use crate::runtime::launch::modal_agent_binary;
 use crate::types::{
     AgentKind, ErrorCode, PermissionMode, SandboxKind, SessionInfo, SessionLimits, SessionSpec,
@@ -46,6 +46,8 @@ pub struct ManagerConfig {
     /// The backends the server can use, by kind.
     pub environments: HashMap<SandboxKind, Arc<dyn ExecutionEnvironment>>,
     pub sandbox_env: BTreeMap<String, String>,
+    /// What network local sandboxes get.
+    pub network: Network,
     /// Each agent's binary, or why it is missing.
     pub agent_binaries: HashMap<AgentKind, Result<PathBuf, String>>,
     /// The most each session's sandbox may use; a session may ask for less.
@@ -278,6 +280,7 @@ impl SessionManager {
             store: self.store.clone(),
             environment,
             sandbox_env: self.config.sandbox_env.clone(),
+            network: self.config.network.clone(),
             // In Modal the agent comes with the sandbox's image, not from this machine.
             agent_binary: if info.sandbox == SandboxKind::Modal {
                 Ok(modal_agent_binary(info.agent))
@@ -469,6 +472,7 @@ pub(crate) mod tests {
             sandbox_env: BTreeMap::new(),
             agent_binaries: HashMap::new(),
             limits: Limits::default(),
+            network: Network::None,
         };
         let manager = SessionManager::new(store.clone(), config, Arc::new(Metrics::default()));
         RANDOM_FAILS.with(|f| f.set(true));

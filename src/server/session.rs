@@ -22,7 +22,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use super::metrics::Metrics;
 use super::store::{EncodedEvent, Store};
 use crate::runtime::agent::{AgentAdapter, AgentOptions, adapter, resume_not_found};
-use crate::runtime::env::{ExecutionEnvironment, Limits, Sandbox, SandboxSpec};
+use crate::runtime::env::{ExecutionEnvironment, Limits, Network, Sandbox, SandboxSpec};
 use crate::runtime::runner::{Turn, TurnControl, TurnOutcome, run_turn};
 use crate::types::{
     ErrorCode, PermissionDecision, SessionInfo, SessionState, StreamEvent, TurnStatus,
@@ -161,6 +161,8 @@ pub struct SessionContext {
     pub environment: Arc<dyn ExecutionEnvironment>,
     /// Variables the sandbox gets (the allowlist, read when the server started).
     pub sandbox_env: std::collections::BTreeMap<String, String>,
+    /// What network the session's sandbox gets.
+    pub network: Network,
     /// The agent binary for this session's agent.
     pub agent_binary: Result<PathBuf, String>,
     /// Where this session's agent home lives.

@@ -15,8 +15,7 @@ use super::store::SqliteStore;
 use super::{AppState, DEFAULT_MAX_FRAME, MAX_MESSAGE_BYTES};
 use crate::config::Env;
 use crate::runtime::agent::resolve_binary;
-use crate::runtime::env::Limits;
-use crate::runtime::env::{ExecutionEnvironment, ModalConfig};
+use crate::runtime::env::{ExecutionEnvironment, Limits, ModalConfig, Network};
 use crate::runtime::launch;
 use crate::types::{AgentKind, SandboxKind};
 
@@ -43,6 +42,10 @@ pub struct ServeOptions {
     pub sweep_interval: Duration,
     /// The most each session's sandbox may use.
     pub limits: Limits,
+    /// Whether local sandboxes share the host's network (`--network host`).
+    pub host_network: bool,
+    /// `HOST:PORT`s local sandboxes may reach besides the model endpoint (`--allow-net`).
+    pub allow_net: Vec<String>,
 }
 
 /// A server ready to run.
@@ -151,6 +154,15 @@ pub async fn prepare(opts: ServeOptions, env: &dyn Env) -> Result<Prepared, Star
     if launch::check_credentials(&sandbox_env).is_err() {
         warnings.push("no ANTHROPIC_API_KEY or ANTHROPIC_BASE_URL in the environment: turns will fail until the server is started with one".into());
     }
+    // Only local sandboxes enforce a network; without them a bad endpoint is not this check's.
+    let network = match launch::network(&sandbox_env, opts.host_network, &opts.allow_net) {
+        Ok(n) => n,
+        Err(e) if environments.contains_key(&SandboxKind::Local) => return Err(e.into()),
+        Err(_) => Network::Host,
+    };
+    if opts.host_network {
+        warnings.push("--network host: local sandboxes share this machine's network, so agents can reach anything it can (this server included)".into());
+    }
     let agent_binaries = AgentKind::ALL
         .iter()
         .map(|&a| {
@@ -183,6 +195,7 @@ pub async fn prepare(opts: ServeOptions, env: &dyn Env) -> Result<Prepared, Star
             idle_timeout: opts.idle_timeout,
             environments,
             sandbox_env,
+            network,
             agent_binaries,
             limits: opts.limits,
         },

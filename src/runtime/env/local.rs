@@ -3,9 +3,12 @@
 //! Each `exec` is one `bwrap` invocation with the same view of the file system: the workspace is
 //! the only writable host folder; the agent's home is a per-session folder mounted at
 //! [`SANDBOX_HOME`]; `/usr` and a few `/etc` essentials are read-only; `/tmp`, `/proc` and `/dev`
-//! are fresh. Processes run in new user, pid, ipc and uts namespaces as an unprivileged user with
-//! no capabilities, in a new session, and die with aisys. `.git/hooks` and `.git/config` of the
-//! workspace are read-only so the agent cannot plant code that runs on the host's next `git`.
+//! are fresh. Processes run in new user, pid, ipc, uts and network namespaces as an unprivileged
+//! user with no capabilities, in a new session, and die with aisys; what network they reach is
+//! the spec's [`Network`] (see [`super::netrelay`]). The workspace's git control surface
+//! (`.git`, and the hooks folder) is read-only, and a `.git` the agent creates is moved aside
+//! when its process ends, so the agent cannot plant code that runs on the host's next `git`
+//! (see [`super::gitguard`]).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -14,9 +17,13 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use async_trait::async_trait;
 use tokio::process::Command;
 
+use super::gitguard::{self, Guarded, Notices};
 use super::limits::SandboxLimits;
+use super::netrelay::{self, HostRelay};
 use super::process::{ExitInfo, HostPath, ProcessGroups, read_host_file, spawn, write_host_file};
-use super::{EnvError, ExecSpec, ExecutionEnvironment, LimitHit, Process, Sandbox, SandboxSpec};
+use super::{
+    EnvError, ExecSpec, ExecutionEnvironment, LimitHit, Network, Process, Sandbox, SandboxSpec,
+};
 use crate::types::SandboxKind;
 
 /// Where the agent's home is mounted inside the sandbox.
@@ -55,22 +62,34 @@ const USR_SYMLINKS: &[&str] = &["bin", "sbin", "lib", "lib32", "lib64", "libx32"
 #[derive(Debug, Clone)]
 pub struct BwrapEnvironment {
     bwrap: PathBuf,
+    /// The aisys binary that relays the network inside, when not found by
+    /// [`netrelay::aisys_binary`].
+    aisys: Option<PathBuf>,
 }
 
 impl BwrapEnvironment {
-    /// Finds `bwrap` and checks that it can create namespaces here.
-    pub async fn detect() -> Result<BwrapEnvironment, EnvError> {
+    /// Finds `bwrap` and checks that it can create namespaces here. `data_dir` is aisys's own
+    /// data folder, where the result of the check is remembered.
+    pub async fn detect(data_dir: &Path) -> Result<BwrapEnvironment, EnvError> {
         let bwrap = find_in_path("bwrap").ok_or(EnvError::BwrapMissing)?;
         // The check costs a sandbox start (a few ms of every `aisys run`); once it passed, a
-        // marker for this boot and this bwrap skips it until the next boot.
-        let marker = check_marker(&bwrap);
+        // marker for this boot and this bwrap skips it until the next boot. It lives in aisys's
+        // own folder: in a shared one (/tmp), another user could plant it.
+        let marker = check_marker(data_dir, &bwrap);
         if !marker.as_ref().is_some_and(|m| m.exists()) {
             check_bwrap(&bwrap).await?;
             if let Some(m) = marker {
-                let _ = std::fs::write(m, b"");
+                remember_check(&m);
             }
         }
-        Ok(BwrapEnvironment { bwrap })
+        Ok(BwrapEnvironment { bwrap, aisys: None })
+    }
+
+    /// Uses this aisys binary for the network relay inside the sandbox (a program that uses the
+    /// library, and is not aisys itself, names it here or in `$AISYS_BIN`).
+    pub fn with_aisys_binary(mut self, path: PathBuf) -> BwrapEnvironment {
+        self.aisys = Some(path);
+        self
     }
 
     /// The `bwrap` binary in use.
@@ -104,8 +123,13 @@ pub async fn check_bwrap(bwrap: &Path) -> Result<(), EnvError> {
     }
 }
 
-/// `<tmp>/aisys-bwrap-ok-<uid>-<boot id>-<bwrap mtime>`: valid while nothing it names changes.
-fn check_marker(bwrap: &Path) -> Option<PathBuf> {
+/// The folder of the check's marker, under the data folder.
+const MARKER_DIR: &str = "sandbox";
+/// The marker's name before its boot id and bwrap's mtime.
+const MARKER_PREFIX: &str = "bwrap-ok-";
+
+/// `<data>/sandbox/bwrap-ok-<boot id>-<bwrap mtime>`: valid while nothing it names changes.
+fn check_marker(data_dir: &Path, bwrap: &Path) -> Option<PathBuf> {
     let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()?;
     let mtime = bwrap
         .metadata()
@@ -115,9 +139,26 @@ fn check_marker(bwrap: &Path) -> Option<PathBuf> {
         .duration_since(std::time::UNIX_EPOCH)
         .ok()?
         .as_secs();
-    // SAFETY: getuid has no preconditions and cannot fail.
-    let uid = unsafe { libc::getuid() };
-    Some(std::env::temp_dir().join(format!("aisys-bwrap-ok-{uid}-{}-{mtime}", boot.trim())))
+    Some(
+        data_dir
+            .join(MARKER_DIR)
+            .join(format!("{MARKER_PREFIX}{}-{mtime}", boot.trim())),
+    )
+}
+
+/// Writes the marker and removes those of earlier boots. Failing to is harmless: the check
+/// runs again next time.
+fn remember_check(marker: &Path) {
+    let Some(dir) = marker.parent() else { return };
+    if std::fs::create_dir_all(dir).is_err() || std::fs::write(marker, b"").is_err() {
+        return;
+    }
+    for old in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let name = old.file_name();
+        if name.to_string_lossy().starts_with(MARKER_PREFIX) && old.path() != marker {
+            let _ = std::fs::remove_file(old.path());
+        }
+    }
 }
 
 fn find_in_path(name: &str) -> Option<PathBuf> {
@@ -144,7 +185,26 @@ impl ExecutionEnvironment for BwrapEnvironment {
             NEXT.fetch_add(1, Ordering::Relaxed)
         );
         let workdir = workspace.to_string_lossy().into_owned();
-        let args = bwrap_args(&spec, &workspace, &home);
+        let mut args = bwrap_args(&spec, &workspace, &home);
+        let relay = match &spec.network {
+            Network::Egress(egress) if !egress.is_empty() => {
+                let bin = match &self.aisys {
+                    Some(p) => p.clone(),
+                    None => netrelay::aisys_binary()?,
+                };
+                let relay = HostRelay::start(egress).await?;
+                let dir = relay.host_dir().to_string_lossy().into_owned();
+                let bin = bin.to_string_lossy().into_owned();
+                for (host, inside) in [
+                    (dir.as_str(), netrelay::INSIDE_DIR),
+                    (bin.as_str(), netrelay::INSIDE_BIN),
+                ] {
+                    args.extend(["--ro-bind", host, inside].map(String::from));
+                }
+                Some(relay)
+            }
+            _ => None,
+        };
         Ok(Box::new(BwrapSandbox {
             id,
             bwrap: self.bwrap.clone(),
@@ -156,6 +216,8 @@ impl ExecutionEnvironment for BwrapEnvironment {
             limits: SandboxLimits::create(spec.limits),
             groups: ProcessGroups::default(),
             terminated: AtomicBool::new(false),
+            notices: Notices::default(),
+            relay,
         }))
     }
 }
@@ -171,7 +233,8 @@ fn prepare_dir(path: &Path) -> Result<PathBuf, EnvError> {
         })
 }
 
-/// The bubblewrap arguments that build the sandbox's view, up to (not including) the command.
+/// The bubblewrap arguments that build the sandbox's view, up to the workspace; the git surface
+/// and the command follow per `exec`.
 fn bwrap_args(spec: &SandboxSpec, workspace: &Path, home: &Path) -> Vec<String> {
     let mut a: Vec<String> = [
         "--die-with-parent",
@@ -193,7 +256,9 @@ fn bwrap_args(spec: &SandboxSpec, workspace: &Path, home: &Path) -> Vec<String> 
     .iter()
     .map(|s| s.to_string())
     .collect();
-    if !spec.network {
+    // Its own network namespace (bwrap brings up `lo` in it) unless the host's was asked for;
+    // allowed destinations are relayed in by `netrelay`.
+    if spec.network != Network::Host {
         a.push("--unshare-net".into());
     }
     let mut push = |items: &[&str]| a.extend(items.iter().map(|s| s.to_string()));
@@ -225,15 +290,6 @@ fn bwrap_args(spec: &SandboxSpec, workspace: &Path, home: &Path) -> Vec<String> 
     let home_s = home.to_string_lossy();
     push(&["--bind", &home_s, SANDBOX_HOME]);
     push(&["--bind", &ws, &ws]);
-    for protected in [".git/hooks", ".git/config"] {
-        let p = workspace.join(protected);
-        if p.exists() {
-            let p = p.to_string_lossy();
-            push(&["--ro-bind", &p, &p]);
-        }
-    }
-    // Everything not mounted above is bwrap's own root tmpfs: make it read-only too.
-    push(&["--remount-ro", "/", "--chdir", &ws, "--clearenv"]);
     a
 }
 
@@ -248,6 +304,9 @@ struct BwrapSandbox {
     limits: SandboxLimits,
     groups: ProcessGroups,
     terminated: AtomicBool,
+    notices: Notices,
+    /// The host side of the sandbox's network, when it may reach anything.
+    relay: Option<HostRelay>,
 }
 
 impl BwrapSandbox {
@@ -300,6 +359,13 @@ impl Sandbox for BwrapSandbox {
         }
         let mut cmd = Command::new(&self.bwrap);
         cmd.args(&self.base_args);
+        // Surveyed now, not at create: the user may have run `git init` since.
+        let surface = gitguard::survey(&self.workspace).await;
+        for p in &surface.binds {
+            cmd.arg("--ro-bind").arg(p).arg(p);
+        }
+        // Everything not mounted above is bwrap's own root tmpfs: make it read-only too.
+        cmd.args(["--remount-ro", "/", "--chdir", &self.workdir, "--clearenv"]);
         let mut env = self.env.clone();
         env.extend(spec.env.clone());
         env.entry("HOME".into())
@@ -307,13 +373,23 @@ impl Sandbox for BwrapSandbox {
         env.entry("PATH".into())
             .or_insert_with(|| "/usr/local/bin:/usr/bin:/bin".into());
         env.entry("USER".into()).or_insert_with(|| "agent".into());
+        if let Some(relay) = &self.relay {
+            env.extend(relay.env());
+        }
         for (k, v) in &env {
             cmd.arg("--setenv").arg(k).arg(v);
         }
         if let Some(cwd) = &spec.cwd {
             cmd.arg("--chdir").arg(cwd);
         }
-        cmd.arg("--").arg(&spec.program).args(&spec.args);
+        cmd.arg("--");
+        if let Some(relay) = &self.relay {
+            cmd.arg(netrelay::INSIDE_BIN)
+                .arg(netrelay::INIT_SUBCOMMAND)
+                .args(relay.init_args())
+                .arg("--");
+        }
+        cmd.arg(&spec.program).args(&spec.args);
         // bwrap itself gets an empty environment: nothing of the host's leaks through it.
         cmd.env_clear();
         self.limits
@@ -322,7 +398,13 @@ impl Sandbox for BwrapSandbox {
                 program: spec.program.clone(),
                 source,
             })?;
-        spawn(cmd, &spec.program, &self.groups)
+        let mut process = spawn(cmd, &spec.program, &self.groups)?;
+        process.control = Box::new(Guarded {
+            inner: Some(process.control),
+            surface: Some(surface),
+            notices: self.notices.clone(),
+        });
+        Ok(process)
     }
 
     async fn write_file(&self, path: &str, data: &[u8]) -> Result<(), EnvError> {
@@ -342,6 +424,10 @@ impl Sandbox for BwrapSandbox {
 
     async fn limits_hit(&self, last_exit: Option<&ExitInfo>) -> Vec<LimitHit> {
         self.limits.hits(last_exit.and_then(|e| e.signal))
+    }
+
+    fn take_notices(&self) -> Vec<String> {
+        std::mem::take(&mut *self.notices.lock().unwrap_or_else(|e| e.into_inner()))
     }
 }
 

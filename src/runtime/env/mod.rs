@@ -9,6 +9,7 @@
 //! business.
 
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -18,10 +19,12 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use crate::types::SandboxKind;
 
 mod beneath;
+mod gitguard;
 mod host;
 mod limits;
 mod local;
 mod modal;
+pub mod netrelay;
 mod process;
 
 pub use host::HostEnvironment;
@@ -49,8 +52,9 @@ pub struct SandboxSpec {
     pub home: PathBuf,
     /// Environment variables the sandbox's processes get; nothing else passes.
     pub env: BTreeMap<String, String>,
-    /// Whether processes may use the network (the model API is reached over it).
-    pub network: bool,
+    /// What network the processes have (the model API is reached over it). Enforced by the
+    /// `local` backend; `host` has the host's, Modal its own.
+    pub network: Network,
     /// Host files or folders made visible read-only at the same path (e.g. the agent binary).
     pub read_only: Vec<PathBuf>,
     /// Most time the sandbox may live; its processes are killed after.
@@ -59,6 +63,29 @@ pub struct SandboxSpec {
     pub limits: Limits,
     /// Free-form labels (`aisys.session` = id, ...), for listing and cleanup.
     pub labels: BTreeMap<String, String>,
+}
+
+/// What network a sandbox's processes have.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Network {
+    /// None: only the sandbox's own loopback.
+    #[default]
+    None,
+    /// The host's network, unrestricted (no network isolation).
+    Host,
+    /// Only these destinations.
+    Egress(Vec<Egress>),
+}
+
+/// One destination a sandbox may reach.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Egress {
+    /// A TCP endpoint on the host's loopback, reached inside at the same address (a model
+    /// endpoint such as `http://127.0.0.1:8080`).
+    Loopback(SocketAddr),
+    /// A remote `host:port`, reached through an HTTP proxy (`HTTPS_PROXY`) that allows only the
+    /// listed ones.
+    Remote { host: String, port: u16 },
 }
 
 /// A process to start in a sandbox.
@@ -102,6 +129,9 @@ pub enum EnvError {
     },
     #[error("the sandbox was terminated")]
     Terminated,
+    /// The sandbox's network relay cannot start.
+    #[error("{0}")]
+    Network(String),
     #[error("{0}")]
     Backend(String),
     /// The Modal backend cannot start here (no python3, no `modal` package, no credentials).
@@ -146,6 +176,12 @@ pub trait Sandbox: Send + Sync {
     /// The resource limits its processes ran into since the last call; `last_exit` is how the
     /// last process ended. Backends that cannot tell report none.
     async fn limits_hit(&self, _last_exit: Option<&ExitInfo>) -> Vec<LimitHit> {
+        Vec::new()
+    }
+
+    /// What the sandbox undid or refused since the last call (e.g. a `.git` the agent created
+    /// in the workspace, moved aside), for the user to see once a process has ended.
+    fn take_notices(&self) -> Vec<String> {
         Vec::new()
     }
 }

@@ -150,7 +150,7 @@ async fn make_sandbox(ctx: SessionContext, info: SessionInfo) -> Result<Box<dyn 
         workspace: PathBuf::from(&info.workspace),
         home: ctx.home.clone(),
         env,
-        network: true,
+        network: ctx.network.clone(),
         read_only: real
             .parent()
             .map(|p| vec![p.to_path_buf()])

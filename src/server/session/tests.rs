@@ -168,6 +168,7 @@ impl Fixture {
             idle_timeout: None,
             metrics: Arc::new(Metrics::default()),
             limits: Limits::default(),
+            network: crate::runtime::env::Network::None,
         };
         spawn(
             SessionInfo {
