@@ -19,7 +19,9 @@ use serde_json::json;
 /// What every attack script prints last, so the test knows it ran to its end.
 const DONE: &str = "ATTACK-DONE";
 
-/// Host git in `dir`, with no user or system config of this machine.
+/// Host git in `dir`, with no user or system config of this machine. Its search for a
+/// repository stops at the test's own folder: a workspace whose `.git` was moved aside must not
+/// lead git to the repository the tests run in (and commit there).
 fn git(run: &Run, dir: &Path, args: &[&str]) -> std::process::Output {
     Command::new("git")
         .current_dir(dir)
@@ -27,6 +29,7 @@ fn git(run: &Run, dir: &Path, args: &[&str]) -> std::process::Output {
         .args(args)
         .env("HOME", run.dir.path())
         .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CEILING_DIRECTORIES", run.dir.path())
         .output()
         .expect("these tests need git: apt-get install git")
 }
