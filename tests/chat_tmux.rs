@@ -62,67 +62,103 @@ impl Drop for Pane {
     }
 }
 
+/// `aisys chat --new` in a 100x30 tmux pane, against a real server running the real Claude Code
+/// against the mock model.
+struct Chat {
+    pane: Pane,
+    _server: Server,
+    _mock: mock_api::MockAnthropic,
+    _dir: tempfile::TempDir,
+}
+
+impl Chat {
+    fn start(name: &str, script: Script) -> Chat {
+        let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+        let mock = script.start();
+        let bin = claude();
+        let server = Server::start(
+            &dir.path().join("data"),
+            &[],
+            &[
+                ("AISYS_CLAUDE_BIN", bin.to_str().unwrap()),
+                ("ANTHROPIC_BASE_URL", &mock.base_url()),
+                ("ANTHROPIC_API_KEY", "test"),
+                ("DISABLE_TELEMETRY", "1"),
+                ("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1"),
+                ("CLAUDE_CODE_MAX_RETRIES", "0"),
+            ],
+        );
+        let pane = Pane {
+            name: format!("aisys-{name}-{}", std::process::id()),
+        };
+        let cmd = format!(
+            "env -i PATH=/usr/bin:/bin TERM=xterm-256color HOME={home} AISYS_CONFIG_DIR={home}/cfg AISYS_DATA_DIR={home}/data {bin} chat --server {url} --token {token} --new",
+            home = dir.path().display(),
+            bin = env!("CARGO_BIN_EXE_aisys"),
+            url = server.url,
+            token = server.token,
+        );
+        tmux(&[
+            "new-session",
+            "-d",
+            "-s",
+            &pane.name,
+            "-x",
+            "100",
+            "-y",
+            "30",
+            &cmd,
+        ]);
+        pane.wait_for("connected");
+        Chat {
+            pane,
+            _server: server,
+            _mock: mock,
+            _dir: dir,
+        }
+    }
+}
+
+/// The message box: the lines between the last box's top and bottom borders.
+fn message_box(screen: &str) -> String {
+    let lines: Vec<&str> = screen.lines().collect();
+    let top = lines.iter().rposition(|l| l.starts_with('┌')).unwrap_or(0);
+    lines[top + 1..]
+        .iter()
+        .take_while(|l| !l.starts_with('└'))
+        .copied()
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 #[test]
 fn chat_shows_the_reply_and_the_tool_call_and_esc_interrupts() {
-    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
     let ws_marker = "greeting.txt";
-    let mock = Script::new()
-        .on(
-            When::UserSays("make a greeting".into()),
-            Reply::Message(vec![
-                Block::Text("Writing the greeting now.".into()),
-                Block::ToolUse {
-                    name: "Bash".into(),
-                    input: json!({"command": format!("echo hi > {ws_marker}"), "description": "write it"}),
-                },
-            ]),
-        )
-        .on(When::ToolResultContains("".into()), Reply::text("All done, the file is written."))
-        .on(
-            When::UserSays("think slowly".into()),
-            Reply::Slow(vec![Block::Text("Pondering for a long while".into())], Duration::from_secs(20)),
-        )
-        .start();
-    let bin = claude();
-    let server = Server::start(
-        &dir.path().join("data"),
-        &[],
-        &[
-            ("AISYS_CLAUDE_BIN", bin.to_str().unwrap()),
-            ("ANTHROPIC_BASE_URL", &mock.base_url()),
-            ("ANTHROPIC_API_KEY", "test"),
-            ("DISABLE_TELEMETRY", "1"),
-            ("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1"),
-            ("CLAUDE_CODE_MAX_RETRIES", "0"),
-        ],
+    let chat = Chat::start(
+        "chat",
+        Script::new()
+            .on(
+                When::UserSays("make a greeting".into()),
+                Reply::Message(vec![
+                    Block::Text("Writing the greeting now.".into()),
+                    Block::ToolUse {
+                        name: "Bash".into(),
+                        input: json!({"command": format!("echo hi > {ws_marker}"), "description": "write it"}),
+                    },
+                ]),
+            )
+            .on(When::ToolResultContains("".into()), Reply::text("All done, the file is written."))
+            .on(
+                When::UserSays("think slowly".into()),
+                Reply::Slow(vec![Block::Text("Pondering for a long while".into())], Duration::from_secs(20)),
+            ),
     );
-    let pane = Pane {
-        name: format!("aisys-chat-{}", std::process::id()),
-    };
-    let cmd = format!(
-        "env -i PATH=/usr/bin:/bin TERM=xterm-256color HOME={home} AISYS_CONFIG_DIR={home}/cfg AISYS_DATA_DIR={home}/data {bin} chat --server {url} --token {token} --new",
-        home = dir.path().display(),
-        bin = env!("CARGO_BIN_EXE_aisys"),
-        url = server.url,
-        token = server.token,
-    );
-    tmux(&[
-        "new-session",
-        "-d",
-        "-s",
-        &pane.name,
-        "-x",
-        "100",
-        "-y",
-        "30",
-        &cmd,
-    ]);
-    pane.wait_for("connected");
-
+    let pane = &chat.pane;
     pane.keys(&["make a greeting", "Enter"]);
-    // The default permission mode asks before Bash runs: the modal appears; allow it.
+    // The default permission mode asks before Bash runs: the prompt appears; allow it.
     pane.wait_for("permission");
-    pane.keys(&["a"]);
+    pane.keys(&["Tab"]);
+    pane.keys(&["Enter"]);
     let screen = pane.wait_for("All done, the file is written.");
     assert!(screen.contains("Writing the greeting now."), "{screen}");
     assert!(
@@ -144,6 +180,78 @@ fn chat_shows_the_reply_and_the_tool_call_and_esc_interrupts() {
         !screen.contains("Pondering for a long while"),
         "the slow answer never finished:\n{screen}"
     );
+}
+
+#[test]
+fn typing_during_a_permission_prompt_neither_allows_nor_denies() {
+    let chat = Chat::start(
+        "prompt",
+        Script::new()
+            .on(
+                When::UserSays("clean the build".into()),
+                Reply::tool(
+                    "Bash",
+                    json!({"command": "rm -rf build", "description": "clean"}),
+                ),
+            )
+            .on(
+                When::ToolResultContains("".into()),
+                Reply::text("Cleaned it."),
+            )
+            .always(
+                When::UserSays("queued during modal".into()),
+                Reply::text("Got the queued note."),
+            ),
+    );
+    let pane = &chat.pane;
+    pane.keys(&["clean the build", "Enter"]);
+    pane.wait_for("permission");
+    // Typed ahead: the `d` of "queued" and the `a` of "modal" were once answers.
+    pane.keys(&["queued during modal"]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let screen = loop {
+        let s = pane.screen();
+        if message_box(&s).contains("queued during modal") {
+            break s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the text never reached the message box:\n{s}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    // Give a wrongly sent answer time to come back from the server before looking.
+    std::thread::sleep(Duration::from_secs(1));
+    let screen_later = pane.screen();
+    for s in [&screen, &screen_later] {
+        assert!(s.contains("permission"), "the prompt is still open:\n{s}");
+        assert!(s.contains("Bash asked"), "nothing was decided:\n{s}");
+        assert!(
+            !s.contains("Bash allowed") && !s.contains("Bash denied"),
+            "{s}"
+        );
+        assert!(!s.contains("Cleaned it."), "{s}");
+    }
+    assert!(
+        message_box(&screen_later).contains("queued during modal"),
+        "the text is in the message box:\n{screen_later}"
+    );
+
+    // A deliberate answer: Tab takes the keyboard, Left moves to Deny, Enter answers.
+    pane.keys(&["Tab"]);
+    pane.wait_for("[Allow once]");
+    pane.keys(&["Left"]);
+    pane.wait_for("[Deny]");
+    pane.keys(&["Enter"]);
+    let screen = pane.wait_for("Bash denied");
+    assert!(!screen.contains("[Deny]"), "the prompt closed:\n{screen}");
+    // The typed text is still there, and Enter sends it as a message.
+    assert!(
+        message_box(&screen).contains("queued during modal"),
+        "{screen}"
+    );
+    pane.keys(&["Enter"]);
+    pane.wait_for("Got the queued note.");
 }
 
 #[test]

@@ -1,7 +1,8 @@
-//! Snapshots of `aisys chat`'s main screens, drawn by the real view into ratatui's TestBackend.
+//! Snapshots of `aisys chat`'s main screens, drawn by the real view into ratatui's TestBackend,
+//! and the keys that lead to them, applied to the real state.
 
 use aisys::client::Notification;
-use aisys::tui::state::{Connection, Input, State};
+use aisys::tui::state::{Action, Connection, Input, State};
 use aisys::tui::view::{self, LayoutCache};
 use aisys::types::*;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -155,6 +156,126 @@ fn permission_modal() {
     feed(&mut s, events);
     assert!(s.permission.is_some());
     insta::assert_snapshot!(render(&s, 80, 20));
+}
+
+fn key(s: &mut State, code: KeyCode) -> Vec<Action> {
+    s.update(Input::Key(KeyEvent::new(code, KeyModifiers::NONE)))
+}
+
+fn typed(s: &mut State, text: &str) -> Vec<Action> {
+    text.chars()
+        .flat_map(|c| key(s, KeyCode::Char(c)))
+        .collect()
+}
+
+/// A session waiting for permission to run `rm -rf build`.
+fn asking() -> State {
+    let mut s = connected();
+    s.open(info());
+    let mut events = turn();
+    events.push(StreamEvent::PermissionRequest {
+        request_id: "r1".into(),
+        tool_name: "Bash".into(),
+        input: json!({"command": "rm -rf build", "description": "clean"}),
+        tool_use_id: Some("t2".into()),
+    });
+    feed(&mut s, events);
+    assert!(s.permission.is_some());
+    s
+}
+
+fn decision(actions: &[Action]) -> Option<PermissionDecision> {
+    actions.iter().find_map(|a| match a {
+        Action::Send(ClientMessage::Permission { decision, .. }) => Some(*decision),
+        _ => None,
+    })
+}
+
+#[test]
+fn typing_during_a_permission_prompt_goes_to_the_message_box() {
+    let mut s = asking();
+    // Letters of ordinary words (the `d` of "queued", the `a` of "modal") answer nothing.
+    let actions = typed(&mut s, "queued during modal");
+    assert_eq!(decision(&actions), None, "{actions:?}");
+    assert!(s.permission.is_some(), "the prompt is still open");
+    assert_eq!(s.input.lines(), ["queued during modal"]);
+    // Upper-case A, y and n answer nothing either.
+    let actions = typed(&mut s, " Always yes no");
+    assert_eq!(decision(&actions), None, "{actions:?}");
+    assert!(s.always_allow.is_empty());
+    // Enter sends the typed message (the session queues it); it does not answer the prompt.
+    let actions = key(&mut s, KeyCode::Enter);
+    assert_eq!(decision(&actions), None, "{actions:?}");
+    assert!(
+        actions.iter().any(|a| matches!(a, Action::Send(ClientMessage::Message { text, .. }) if text == "queued during modal Always yes no")),
+        "{actions:?}"
+    );
+    assert!(s.permission.is_some());
+}
+
+#[test]
+fn a_permission_prompt_answers_only_to_its_own_keys() {
+    // Tab takes the keyboard (Allow once highlighted), Enter allows once.
+    let mut s = asking();
+    assert!(key(&mut s, KeyCode::Tab).is_empty());
+    assert_eq!(
+        decision(&key(&mut s, KeyCode::Enter)),
+        Some(PermissionDecision::Allow)
+    );
+    assert!(s.always_allow.is_empty());
+
+    // Typing after Tab gives the keyboard back: Enter then sends the message instead.
+    let mut s = asking();
+    key(&mut s, KeyCode::Tab);
+    typed(&mut s, "x");
+    assert_eq!(decision(&key(&mut s, KeyCode::Enter)), None);
+    assert!(s.permission.is_some());
+
+    // Always allow needs a second Enter; Esc backs out of it.
+    let mut s = asking();
+    key(&mut s, KeyCode::Tab);
+    key(&mut s, KeyCode::Right);
+    assert!(key(&mut s, KeyCode::Enter).is_empty());
+    assert!(s.permission.as_ref().unwrap().confirming_always);
+    assert!(key(&mut s, KeyCode::Esc).is_empty());
+    assert!(s.permission.is_some(), "Esc backed out, nothing sent");
+    assert!(key(&mut s, KeyCode::Enter).is_empty());
+    assert_eq!(
+        decision(&key(&mut s, KeyCode::Enter)),
+        Some(PermissionDecision::Allow)
+    );
+    assert!(s.always_allow["s_1"].contains("Bash"));
+
+    // Left from Allow once wraps to Deny; Esc denies at once.
+    let mut s = asking();
+    key(&mut s, KeyCode::Tab);
+    key(&mut s, KeyCode::Left);
+    assert_eq!(
+        decision(&key(&mut s, KeyCode::Enter)),
+        Some(PermissionDecision::Deny)
+    );
+    let mut s = asking();
+    assert_eq!(
+        decision(&key(&mut s, KeyCode::Esc)),
+        Some(PermissionDecision::Deny)
+    );
+}
+
+#[test]
+fn permission_prompt_after_typing_80x24() {
+    let mut s = asking();
+    typed(&mut s, "queued during modal");
+    insta::assert_snapshot!(render(&s, 80, 24));
+}
+
+#[test]
+fn permission_prompt_focused_120x40() {
+    let mut s = asking();
+    typed(&mut s, "queued during modal");
+    key(&mut s, KeyCode::Tab);
+    key(&mut s, KeyCode::Right);
+    key(&mut s, KeyCode::Enter);
+    insta::assert_snapshot!(render(&s, 120, 40));
 }
 
 #[test]

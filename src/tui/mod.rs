@@ -7,7 +7,9 @@
 //! Must not block on the network in the view: the network runs in its own task.
 
 pub mod app;
+pub mod permission;
 pub mod state;
 pub mod view;
 
+pub use permission::PendingPermission;
 pub use state::{Action, Input, State};

@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseEventKind};
 
+use super::permission::{Choice, Outcome, PendingPermission};
 use crate::client::Notification;
 use crate::converters::Assembler;
 use crate::types::{
@@ -19,6 +20,8 @@ const PAGE_FALLBACK: usize = 10;
 const WHEEL_LINES: usize = 3;
 /// Input history kept per process.
 const HISTORY_LIMIT: usize = 200;
+/// Said when Enter on an empty message box meets an open permission prompt.
+const PERMISSION_HINT: &str = "a tool waits for permission: Tab to choose, Enter to answer";
 
 /// Whether the client is connected.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,17 +38,6 @@ pub enum Scroll {
     FromBottom(usize),
     /// `n` lines below the top (after Home): new output does not move the view.
     FromTop(usize),
-}
-
-/// A permission request waiting for the person.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PendingPermission {
-    pub session_id: String,
-    pub request_id: String,
-    pub tool_name: String,
-    pub input: serde_json::Value,
-    /// The highlighted choice: 0 allow once, 1 always allow this tool, 2 deny.
-    pub choice: usize,
 }
 
 /// Something the state asks the app to do.
@@ -312,13 +304,12 @@ impl State {
                         message: None,
                     }));
                 } else {
-                    self.permission = Some(PendingPermission {
-                        session_id: session_id.clone(),
-                        request_id: request_id.clone(),
-                        tool_name: tool_name.clone(),
-                        input: input.clone(),
-                        choice: 0,
-                    });
+                    self.permission = Some(PendingPermission::new(
+                        session_id.clone(),
+                        request_id.clone(),
+                        tool_name.clone(),
+                        input.clone(),
+                    ));
                 }
             }
             StreamEvent::PermissionDecision { request_id, .. }
@@ -337,7 +328,6 @@ impl State {
 
     fn key(&mut self, k: KeyEvent) -> Vec<Action> {
         let ctrl = k.modifiers.contains(KeyModifiers::CONTROL);
-        let alt = k.modifiers.contains(KeyModifiers::ALT);
         if ctrl && k.code == KeyCode::Char('c') {
             if self.quit_armed {
                 return vec![Action::Quit];
@@ -352,7 +342,12 @@ impl State {
             return vec![];
         }
         if self.permission.is_some() {
-            return self.permission_key(k);
+            // Keys the prompt does not take are typing: they go to the message box, never to
+            // the session list, whose letters act at once.
+            return match self.permission_key(k) {
+                Some(actions) => actions,
+                None => self.compose_key(k),
+            };
         }
         if k.code == KeyCode::Tab || (ctrl && k.code == KeyCode::Char('b')) {
             self.show_sessions = !self.show_sessions;
@@ -365,6 +360,13 @@ impl State {
         if self.show_sessions {
             return self.sessions_key(k);
         }
+        self.compose_key(k)
+    }
+
+    /// Keys of the conversation and the message box.
+    fn compose_key(&mut self, k: KeyEvent) -> Vec<Action> {
+        let ctrl = k.modifiers.contains(KeyModifiers::CONTROL);
+        let alt = k.modifiers.contains(KeyModifiers::ALT);
         match k.code {
             KeyCode::Esc => self.interrupt(),
             KeyCode::PageUp => {
@@ -539,43 +541,38 @@ impl State {
         }
     }
 
-    fn permission_key(&mut self, k: KeyEvent) -> Vec<Action> {
-        let Some(p) = self.permission.as_mut() else {
-            return vec![];
-        };
-        let choice = match k.code {
-            KeyCode::Left | KeyCode::Up | KeyCode::BackTab => {
-                p.choice = (p.choice + 2) % 3;
-                return vec![];
+    /// A key while a permission prompt is open: the actions if the prompt took it, `None` if it
+    /// is typing for the message box.
+    fn permission_key(&mut self, k: KeyEvent) -> Option<Vec<Action>> {
+        let p = self.permission.as_mut()?;
+        let choice = match p.key(k) {
+            Outcome::NotMine => {
+                if k.code == KeyCode::Enter && self.input_is_empty() {
+                    self.notice = Some(PERMISSION_HINT.into());
+                }
+                return None;
             }
-            KeyCode::Right | KeyCode::Down | KeyCode::Tab => {
-                p.choice = (p.choice + 1) % 3;
-                return vec![];
-            }
-            KeyCode::Char('y') | KeyCode::Char('a') => 0,
-            KeyCode::Char('A') => 1,
-            KeyCode::Char('n') | KeyCode::Char('d') | KeyCode::Esc => 2,
-            KeyCode::Enter => p.choice,
-            _ => return vec![],
+            Outcome::Handled => return Some(vec![]),
+            Outcome::Chosen(c) => c,
         };
-        let p = self.permission.take().expect("checked above");
-        if choice == 1 {
+        let p = self.permission.take()?;
+        if choice == Choice::AlwaysAllow {
             self.always_allow
                 .entry(p.session_id.clone())
                 .or_default()
                 .insert(p.tool_name.clone());
         }
-        let decision = if choice == 2 {
+        let decision = if choice == Choice::Deny {
             PermissionDecision::Deny
         } else {
             PermissionDecision::Allow
         };
-        vec![Action::Send(ClientMessage::Permission {
+        Some(vec![Action::Send(ClientMessage::Permission {
             session_id: p.session_id,
             request_id: p.request_id,
             decision,
             message: (decision == PermissionDecision::Deny).then(|| "denied in aisys chat".into()),
-        })]
+        })])
     }
 
     fn sessions_key(&mut self, k: KeyEvent) -> Vec<Action> {

@@ -12,6 +12,7 @@ use ratatui::widgets::{Block, Borders, Clear, List, ListItem, ListState, Paragra
 use serde_json::Value;
 use unicode_width::UnicodeWidthChar;
 
+use super::permission::{CHOICES, PendingPermission};
 use super::state::{Connection, Scroll, State};
 use crate::converters::{result_text, summarize_input};
 use crate::types::{
@@ -26,6 +27,10 @@ const INPUT_MAX_LINES: u16 = 6;
 const RESULT_LINES: usize = 30;
 /// Below this width the session list is not drawn beside the conversation.
 const NARROW: u16 = 60;
+/// The permission prompt's width: room for the three choices and the hint on one line each.
+const PROMPT_WIDTH: u16 = 72;
+/// Lines of the tool's input shown in the permission prompt; longer inputs are cut.
+const PROMPT_INPUT_LINES: usize = 5;
 
 /// Layouts of blocks, keyed by (block index, version, width, expanded, under cursor).
 #[derive(Default)]
@@ -296,9 +301,8 @@ fn centered(area: Rect, width: u16, height: u16) -> Rect {
     )
 }
 
-fn draw_permission(frame: &mut Frame, p: &super::state::PendingPermission, area: Rect) {
-    let rect = centered(area, 64, 12);
-    let width = rect.width.saturating_sub(2) as usize;
+fn draw_permission(frame: &mut Frame, p: &PendingPermission, area: Rect) {
+    let width = PROMPT_WIDTH.min(area.width).saturating_sub(2).max(1) as usize;
     let mut lines = vec![
         Line::from(vec![
             Span::raw("The agent wants to use "),
@@ -311,25 +315,57 @@ fn draw_permission(frame: &mut Frame, p: &super::state::PendingPermission, area:
     ];
     for l in wrap(&summarize_input(&p.tool_name, &p.input), width)
         .into_iter()
-        .take(5)
+        .take(PROMPT_INPUT_LINES)
     {
         lines.push(Line::styled(l, Style::default().fg(Color::Cyan)));
     }
     lines.push(Line::raw(""));
-    let choices = ["Allow once (a)", "Always allow this tool (A)", "Deny (d)"];
-    let spans: Vec<Span> = choices
+    // The highlight is drawn only while the prompt has the keyboard, with brackets too, so it
+    // reads without color.
+    let spans: Vec<Span> = CHOICES
         .iter()
         .enumerate()
         .flat_map(|(i, c)| {
-            let style = if i == p.choice {
-                Style::default().bg(Color::Blue).fg(Color::White)
+            let on = p.focused && i == p.choice;
+            let (text, style) = if on {
+                (
+                    format!("[{}]", c.label()),
+                    Style::default().bg(Color::Blue).fg(Color::White),
+                )
             } else {
-                Style::default()
+                (format!(" {} ", c.label()), Style::default())
             };
-            [Span::styled(format!(" {c} "), style), Span::raw(" ")]
+            [Span::styled(text, style), Span::raw(" ")]
         })
         .collect();
     lines.push(Line::from(spans));
+    lines.push(Line::raw(""));
+    let hint = if p.confirming_always {
+        Span::styled(
+            format!(
+                "Enter again: never ask for {} in this session · Esc: back",
+                p.tool_name
+            ),
+            Style::default()
+                .fg(Color::Yellow)
+                .add_modifier(Modifier::BOLD),
+        )
+    } else if p.focused {
+        Span::styled(
+            "←/→ choose · Enter answer · Esc deny · typing goes to the message",
+            Style::default().fg(Color::DarkGray),
+        )
+    } else {
+        Span::styled(
+            "Tab: choose an answer · Esc: deny · typing goes to the message",
+            Style::default().fg(Color::DarkGray),
+        )
+    };
+    lines.push(Line::from(hint));
+    // As tall as its lines once wrapped, so nothing is cut and no empty rows cover the
+    // conversation.
+    let rows: usize = lines.iter().map(|l| l.width().max(1).div_ceil(width)).sum();
+    let rect = centered(area, PROMPT_WIDTH, rows as u16 + 2);
     frame.render_widget(Clear, rect);
     frame.render_widget(
         Paragraph::new(lines).wrap(Wrap { trim: false }).block(
@@ -354,9 +390,14 @@ pub const KEYS: &[(&str, &str)] = &[
     ("Alt-Up / Alt-Down", "move the block cursor"),
     ("Ctrl-O", "expand or fold a tool call or thinking"),
     (
-        "a / A / d",
-        "in a permission prompt: allow, always allow, deny",
+        "Tab, ←/→ (prompt)",
+        "permission prompt: take the keyboard, pick a choice",
     ),
+    (
+        "Enter (prompt)",
+        "answer; Always allow asks for a second Enter",
+    ),
+    ("Esc (prompt)", "deny; letters always go to the message"),
     ("Ctrl-C twice", "quit"),
     ("?", "this help"),
 ];
