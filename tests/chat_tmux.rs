@@ -29,7 +29,28 @@ struct Pane {
     name: String,
 }
 
+/// Attempts at starting a tmux session: the tmux server of a test that just ended its last
+/// session may still be exiting, and then the first attempt is lost.
+const START_ATTEMPTS: usize = 5;
+
 impl Pane {
+    /// Runs `cmd` in a new detached tmux session of `width` x `height`.
+    fn start(name: String, width: u16, height: u16, cmd: &str) -> Pane {
+        let (w, h) = (width.to_string(), height.to_string());
+        for _ in 0..START_ATTEMPTS {
+            tmux(&["new-session", "-d", "-s", &name, "-x", &w, "-y", &h, cmd]);
+            let alive = Command::new("tmux")
+                .args(["has-session", "-t", &name])
+                .status()
+                .is_ok_and(|s| s.success());
+            if alive {
+                return Pane { name };
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        panic!("tmux session {name} did not start, or its command exited at once: {cmd}");
+    }
+
     fn screen(&self) -> String {
         tmux(&["capture-pane", "-p", "-t", &self.name])
     }
@@ -88,9 +109,6 @@ impl Chat {
                 ("CLAUDE_CODE_MAX_RETRIES", "0"),
             ],
         );
-        let pane = Pane {
-            name: format!("aisys-{name}-{}", std::process::id()),
-        };
         let cmd = format!(
             "env -i PATH=/usr/bin:/bin TERM=xterm-256color HOME={home} AISYS_CONFIG_DIR={home}/cfg AISYS_DATA_DIR={home}/data {bin} chat --server {url} --token {token} --new",
             home = dir.path().display(),
@@ -98,17 +116,12 @@ impl Chat {
             url = server.url,
             token = server.token,
         );
-        tmux(&[
-            "new-session",
-            "-d",
-            "-s",
-            &pane.name,
-            "-x",
-            "100",
-            "-y",
-            "30",
+        let pane = Pane::start(
+            format!("aisys-{name}-{}", std::process::id()),
+            100,
+            30,
             &cmd,
-        ]);
+        );
         pane.wait_for("connected");
         Chat {
             pane,
@@ -271,9 +284,6 @@ fn with_no_server_chat_starts_its_own_and_lists_sessions() {
         "[server]\nurl = \"ws://127.0.0.1:9/ws\"\n",
     )
     .unwrap();
-    let pane = Pane {
-        name: format!("aisys-embedded-{}", std::process::id()),
-    };
     let cmd = format!(
         "env -i PATH=/usr/bin:/bin TERM=xterm-256color HOME={home} AISYS_CONFIG_DIR={cfg} AISYS_DATA_DIR={home}/data AISYS_CLAUDE_BIN={claude} ANTHROPIC_BASE_URL={url} ANTHROPIC_API_KEY=test DISABLE_TELEMETRY=1 CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1 {bin} chat",
         home = dir.path().display(),
@@ -282,17 +292,12 @@ fn with_no_server_chat_starts_its_own_and_lists_sessions() {
         url = mock.base_url(),
         bin = env!("CARGO_BIN_EXE_aisys"),
     );
-    tmux(&[
-        "new-session",
-        "-d",
-        "-s",
-        &pane.name,
-        "-x",
-        "100",
-        "-y",
-        "30",
+    let pane = Pane::start(
+        format!("aisys-embedded-{}", std::process::id()),
+        100,
+        30,
         &cmd,
-    ]);
+    );
     pane.wait_for("connected");
     pane.keys(&["first question", "Enter"]);
     pane.wait_for("First answer.");
@@ -312,4 +317,76 @@ fn with_no_server_chat_starts_its_own_and_lists_sessions() {
         assert!(Instant::now() < deadline, "chat did not quit");
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// Runs `aisys chat` with `args` in a pane whose shell stays after it exits, and returns the
+/// screen once it has exited.
+fn chat_exit_screen(name: &str, home: &std::path::Path, args: &str) -> String {
+    let cmd = format!(
+        "env -i PATH=/usr/bin:/bin TERM=xterm-256color HOME={home} AISYS_CONFIG_DIR={home}/cfg AISYS_DATA_DIR={home}/data {bin} chat {args}; echo chat-exited-$?; sleep 60",
+        home = home.display(),
+        bin = env!("CARGO_BIN_EXE_aisys"),
+    );
+    let pane = Pane::start(
+        format!("aisys-{name}-{}", std::process::id()),
+        160,
+        30,
+        &cmd,
+    );
+    pane.wait_for("chat-exited-")
+}
+
+#[test]
+fn a_wrong_token_is_named_and_starts_no_server_of_its_own() {
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let server = Server::start(&dir.path().join("server-data"), &[], &[]);
+    let home = dir.path().join("home");
+    std::fs::create_dir_all(home.join("cfg")).unwrap();
+
+    // Given with --server: the rejection is named, with where the token is.
+    let screen = chat_exit_screen(
+        "badtoken",
+        &home,
+        &format!("--server {} --token wrong", server.url),
+    );
+    assert!(screen.contains("the server rejected the token"), "{screen}");
+    assert!(
+        screen.contains("fix:") && screen.contains("token"),
+        "{screen}"
+    );
+    assert!(!screen.contains("chat-exited-0"), "{screen}");
+
+    // The configured address, a server that listens there, a stale token file: still an error
+    // naming the token file, never a second server started in-process.
+    std::fs::write(
+        home.join("cfg/config.toml"),
+        format!("[server]\nurl = \"{}\"\n", server.url),
+    )
+    .unwrap();
+    std::fs::create_dir_all(home.join("data")).unwrap();
+    std::fs::write(home.join("data/token"), "stale-token\n").unwrap();
+    let screen = chat_exit_screen("stale", &home, "");
+    assert!(screen.contains("the server rejected the token"), "{screen}");
+    let token_file = home.join("data/token");
+    assert!(
+        screen.contains(&*token_file.to_string_lossy()),
+        "the fix names the token file:\n{screen}"
+    );
+    assert!(!screen.contains("connected"), "{screen}");
+    assert!(
+        !home.join("data/aisys.db").exists(),
+        "no embedded server was started"
+    );
+
+    // Nothing listens: the error says so once, without a doubled prefix.
+    let screen = chat_exit_screen("refused", &home, "--server ws://127.0.0.1:9/ws --token x");
+    assert!(
+        screen.contains("nothing listens at ws://127.0.0.1:9/ws"),
+        "{screen}"
+    );
+    assert_eq!(
+        screen.matches("127.0.0.1:9/ws").count(),
+        1,
+        "the URL is named once:\n{screen}"
+    );
 }
