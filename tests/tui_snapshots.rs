@@ -262,6 +262,35 @@ fn a_permission_prompt_answers_only_to_its_own_keys() {
 }
 
 #[test]
+fn events_that_come_before_the_attach_answer_are_kept() {
+    let mut reference = connected();
+    reference.open(info());
+    feed(&mut reference, turn());
+    let shown = |s: &State| render(s, 80, 20);
+    assert_eq!(reference.conversation.blocks.len(), 5);
+
+    // From the session list: the row opens at once; the replay starts before the answer.
+    let mut s = connected();
+    s.update(Input::Sessions(vec![info()]));
+    key(&mut s, KeyCode::Tab);
+    let actions = key(&mut s, KeyCode::Enter);
+    assert!(actions.contains(&Action::Open("s_1".into())), "{actions:?}");
+    feed(&mut s, turn());
+    s.update(Input::Opened(info()));
+    assert_eq!(s.conversation.blocks.len(), 5);
+    assert_eq!(shown(&s), shown(&reference));
+
+    // From the command line, known by id only until the answer comes.
+    let mut s = connected();
+    let actions = s.open_by_id("s_1".into());
+    assert_eq!(actions, vec![Action::Open("s_1".into())]);
+    feed(&mut s, turn());
+    s.update(Input::Opened(info()));
+    assert_eq!(s.conversation.blocks.len(), 5);
+    assert_eq!(shown(&s), shown(&reference));
+}
+
+#[test]
 fn permission_prompt_after_typing_80x24() {
     let mut s = asking();
     typed(&mut s, "queued during modal");

@@ -128,6 +128,11 @@ pub struct State {
     pub quit_armed: bool,
     /// Settings of sessions this client creates (agent, sandbox).
     pub new_session: SessionSpec,
+    /// A session asked for by id whose attach has not been answered yet.
+    opening: Option<String>,
+    /// Its events that came before the answer, shown once it comes. Bounded by the session's own
+    /// replay, which the conversation holds anyway.
+    early: Vec<StreamEvent>,
 }
 
 impl Default for State {
@@ -165,6 +170,8 @@ impl State {
             last_turn_ms: None,
             quit_armed: false,
             new_session: SessionSpec::default(),
+            opening: None,
+            early: Vec::new(),
         }
     }
 
@@ -196,10 +203,7 @@ impl State {
                 }
                 vec![]
             }
-            Input::Opened(info) => {
-                self.open(info);
-                vec![]
-            }
+            Input::Opened(info) => self.opened(info),
             Input::Failed(msg) => {
                 self.notice = Some(msg);
                 vec![]
@@ -207,8 +211,45 @@ impl State {
         }
     }
 
+    /// Opens a session known only by id (from the command line): its events are kept from now
+    /// on, even those that arrive before the server's answer to the attach.
+    pub fn open_by_id(&mut self, id: String) -> Vec<Action> {
+        self.opening = Some(id.clone());
+        self.early.clear();
+        vec![Action::Open(id)]
+    }
+
+    /// The server answered an attach: the replay may have begun before this answer came, so
+    /// events already shown or kept are not thrown away.
+    fn opened(&mut self, info: SessionInfo) -> Vec<Action> {
+        if self.current.as_ref().is_some_and(|c| c.id == info.id) {
+            let seen = self.session_state();
+            let replayed = !self.conversation.blocks.is_empty();
+            self.current = Some(info);
+            // Once replayed events have set the state, they are newer than the answer.
+            if let (true, Some(c), Some(st)) = (replayed, self.current.as_mut(), seen) {
+                c.state = st;
+            }
+            return vec![];
+        }
+        let early = if self.opening.take().as_ref() == Some(&info.id) {
+            std::mem::take(&mut self.early)
+        } else {
+            vec![]
+        };
+        let id = info.id.clone();
+        self.open(info);
+        let mut actions = vec![];
+        for event in early {
+            actions.extend(self.event(id.clone(), event));
+        }
+        actions
+    }
+
     /// Starts showing a session (its events arrive next, from seq 1).
     pub fn open(&mut self, info: SessionInfo) {
+        self.opening = None;
+        self.early.clear();
         self.model = info.model.clone();
         self.current = Some(info);
         self.conversation = Conversation::default();
@@ -237,6 +278,9 @@ impl State {
                 session_id, event, ..
             } => {
                 if self.current.as_ref().map(|c| &c.id) != Some(&session_id) {
+                    if self.opening.as_ref() == Some(&session_id) {
+                        self.early.push(event);
+                    }
                     return vec![];
                 }
                 self.event(session_id, event)
