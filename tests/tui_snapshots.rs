@@ -339,6 +339,26 @@ fn error() {
 }
 
 #[test]
+fn a_turn_that_hit_its_limit_says_max_turns() {
+    let mut s = connected();
+    s.open(info());
+    let mut events = turn();
+    events.push(StreamEvent::Result {
+        status: TurnStatus::MaxTurns,
+        duration_ms: Some(1200),
+        num_turns: Some(3),
+        cost_usd: None,
+        usage: None,
+        text: None,
+        error: None,
+        agent_session_id: None,
+    });
+    feed(&mut s, events);
+    let screen = render(&s, 80, 20);
+    assert!(screen.contains("max_turns · 1.2s"), "{screen}");
+}
+
+#[test]
 fn disconnected() {
     let mut s = connected();
     s.open(info());

@@ -588,7 +588,7 @@ fn block_lines(
             error,
             ..
         } => {
-            let mut parts = vec![format!("{status:?}").to_lowercase()];
+            let mut parts = vec![status.as_str().to_string()];
             if let Some(ms) = duration_ms {
                 parts.push(format!("{:.1}s", *ms as f64 / 1000.0));
             }
