@@ -390,3 +390,46 @@ fn a_wrong_token_is_named_and_starts_no_server_of_its_own() {
         "the URL is named once:\n{screen}"
     );
 }
+
+#[test]
+fn a_streamed_answer_appears_piece_by_piece() {
+    let parts = ["Alpha one. ", "Bravo two. ", "Charlie three. ", "Delta four."];
+    let chat = Chat::start(
+        "stream",
+        Script::new().on(
+            When::UserSays("tell it slowly".into()),
+            Reply::Chunked(
+                parts.iter().map(|p| p.to_string()).collect(),
+                Duration::from_millis(600),
+            ),
+        ),
+    );
+    let pane = &chat.pane;
+    pane.keys(&["tell it slowly", "Enter"]);
+    // How many of the pieces each screen shows; a growing answer passes through several counts.
+    let deadline = Instant::now() + SCREEN_WAIT;
+    let mut seen = std::collections::BTreeSet::new();
+    loop {
+        let screen = pane.screen();
+        let shown = parts
+            .iter()
+            .take_while(|p| screen.contains(p.trim()))
+            .count();
+        if shown > 0 {
+            seen.insert(shown);
+        }
+        if shown == parts.len() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the answer never completed:\n{screen}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        seen.len() >= 3,
+        "the answer appeared in {} steps ({seen:?}), not as it streamed",
+        seen.len()
+    );
+    // The complete message replaced the streamed pieces: the answer is on screen once.
+    let screen = pane.wait_for("Delta four.");
+    assert_eq!(screen.matches("Alpha one.").count(), 1, "{screen}");
+}

@@ -228,6 +228,9 @@ async fn run_async(ctx: &Context, args: RunArgs, prompt: String) -> anyhow::Resu
         append_system_prompt: None,
         resume: args.resume.clone(),
         base_url: env.get("ANTHROPIC_BASE_URL").cloned(),
+        // Someone reads along only in pretty output on a terminal; the other formats want the
+        // complete blocks.
+        partial_messages: format == RunFormat::Pretty && ctx.out.stdout_is_tty,
     };
     let spec = SandboxSpec {
         workspace: workspace.clone(),

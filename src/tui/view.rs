@@ -250,7 +250,26 @@ fn draw_status(frame: &mut Frame, state: &State, area: Rect) {
     }
     if let Some(s) = &state.current {
         spans.push(sep());
-        spans.push(Span::styled(s.state.to_string(), state_style(s.state)));
+        if s.state.is_busy() {
+            // A spinner that turns with the clock (the app redraws on its tick during a turn),
+            // and what the agent is doing now.
+            let ms = state
+                .turn_started
+                .map_or(0, |t| t.elapsed().as_millis() as usize);
+            let frame = SPINNER[(ms / SPINNER_FRAME_MS) % SPINNER.len()];
+            spans.push(Span::styled(
+                format!("{frame} {}", s.state),
+                state_style(s.state),
+            ));
+            if let Some(tool) = running_tool(state) {
+                spans.push(Span::styled(
+                    format!(" · {tool}"),
+                    Style::default().fg(Color::Yellow),
+                ));
+            }
+        } else {
+            spans.push(Span::styled(s.state.to_string(), state_style(s.state)));
+        }
     }
     if let Some(m) = &state.model {
         spans.push(sep());
@@ -278,6 +297,42 @@ fn draw_status(frame: &mut Frame, state: &State, area: Rect) {
         spans.push(Span::raw(format!("{:.1}s", ms as f64 / 1000.0)));
     }
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+/// The spinner's frames, and how long each shows.
+const SPINNER: [char; 10] = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
+const SPINNER_FRAME_MS: usize = 250;
+/// Blocks looked at from the end for a running tool call: one is always among the last few.
+const RUNNING_TOOL_LOOKBACK: usize = 8;
+/// Longest tool summary in the status line.
+const RUNNING_TOOL_WIDTH: usize = 40;
+
+/// The tool call that is running now, as `Bash ls -la`.
+fn running_tool(state: &State) -> Option<String> {
+    state
+        .conversation
+        .blocks
+        .iter()
+        .rev()
+        .take(RUNNING_TOOL_LOOKBACK)
+        .find_map(|b| match &b.kind {
+            BlockKind::ToolCall {
+                name,
+                input,
+                status: ToolStatus::Pending,
+                ..
+            }
+            | BlockKind::SubagentRun {
+                name,
+                input,
+                status: ToolStatus::Pending,
+                ..
+            } => Some(truncate(
+                &format!("{name} {}", summarize_input(name, input)),
+                RUNNING_TOOL_WIDTH,
+            )),
+            _ => None,
+        })
 }
 
 fn human(n: u64) -> String {
