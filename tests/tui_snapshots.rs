@@ -8,6 +8,8 @@ use aisys::types::*;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
+use ratatui::buffer::Buffer;
+use ratatui::style::Color;
 use serde_json::json;
 
 fn info() -> SessionInfo {
@@ -39,11 +41,15 @@ fn feed(state: &mut State, events: Vec<StreamEvent>) {
     }
 }
 
-fn render(state: &State, width: u16, height: u16) -> String {
+fn draw(state: &State, width: u16, height: u16) -> Buffer {
     let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
     let mut cache = LayoutCache::default();
     terminal.draw(|f| view::draw(f, state, &mut cache)).unwrap();
-    let buf = terminal.backend().buffer().clone();
+    terminal.backend().buffer().clone()
+}
+
+fn render(state: &State, width: u16, height: u16) -> String {
+    let buf = draw(state, width, height);
     let mut out = String::new();
     for y in 0..buf.area.height {
         for x in 0..buf.area.width {
@@ -375,4 +381,126 @@ fn narrow_terminal() {
     s.open(info());
     feed(&mut s, turn());
     insta::assert_snapshot!(render(&s, 40, 20));
+}
+
+#[test]
+fn the_help_shows_every_key_whole_at_any_width() {
+    let mut s = connected();
+    key(&mut s, KeyCode::Char('?'));
+    assert!(s.show_help);
+    for (w, h) in [(120, 40), (80, 24)] {
+        let screen = render(&s, w, h);
+        for (k, v) in view::KEYS {
+            assert!(screen.contains(k), "{w}x{h}: key {k:?} missing:\n{screen}");
+            assert!(screen.contains(v), "{w}x{h}: {v:?} cut:\n{screen}");
+        }
+    }
+    // Narrow: descriptions wrap, and still every word is there.
+    let screen = render(&s, 44, 60);
+    for (_, v) in view::KEYS {
+        for word in v.split(' ') {
+            assert!(
+                screen.contains(word),
+                "44x60: {word:?} of {v:?} missing:\n{screen}"
+            );
+        }
+    }
+    for k in ["s (sessions)", "d (sessions)"] {
+        assert!(view::KEYS.iter().any(|(key, _)| *key == k), "{k} is listed");
+    }
+    insta::assert_snapshot!(render(&s, 80, 24));
+}
+
+fn two_sessions() -> State {
+    let mut s = connected();
+    let mut other = info();
+    other.id = "s_2".into();
+    other.title = Some("refactor".into());
+    s.update(Input::Sessions(vec![info(), other]));
+    key(&mut s, KeyCode::Tab);
+    s
+}
+
+#[test]
+fn the_selected_session_row_is_readable() {
+    let s = two_sessions();
+    let buf = draw(&s, 100, 20);
+    // The second line of the selected (first) row: "claude-code idle 10:00".
+    let y = 2;
+    let row: String = (0..34).map(|x| buf[(x, y)].symbol().to_string()).collect();
+    assert!(row.contains("claude-code"), "{row:?}");
+    for x in 1..12 {
+        let c = &buf[(x, y)];
+        assert_ne!(c.fg, c.bg, "cell {x}: text the color of its background");
+        assert_ne!(
+            c.bg,
+            Color::Reset,
+            "cell {x}: the selected row is highlighted"
+        );
+    }
+}
+
+#[test]
+fn deleting_a_session_asks_first() {
+    let deletes = |a: &[Action]| {
+        a.iter()
+            .filter(|a| matches!(a, Action::Send(ClientMessage::Delete { .. })))
+            .count()
+    };
+    let mut s = two_sessions();
+    assert_eq!(deletes(&key(&mut s, KeyCode::Char('d'))), 0);
+    assert!(
+        s.notice
+            .as_deref()
+            .unwrap_or("")
+            .contains("delete greeting?")
+    );
+    assert!(render(&s, 100, 20).contains("delete? d again"));
+    // Any other key keeps it, and the next `d` asks again.
+    key(&mut s, KeyCode::Down);
+    assert!(s.notice.is_none());
+    assert_eq!(deletes(&key(&mut s, KeyCode::Char('d'))), 0);
+    let actions = key(&mut s, KeyCode::Char('d'));
+    assert_eq!(deletes(&actions), 1);
+    assert!(actions.contains(&Action::Send(ClientMessage::Delete {
+        session_id: "s_2".into()
+    })));
+}
+
+#[test]
+fn the_status_line_keeps_the_state_and_the_cost_at_80_columns() {
+    let mut s = connected();
+    s.open(info());
+    let mut events = turn();
+    events.push(StreamEvent::Usage {
+        usage: TokenUsage {
+            input_tokens: 12_345,
+            output_tokens: 678,
+            cache_creation_tokens: 0,
+            cache_read_tokens: 90_000,
+        },
+        message_id: None,
+        model: None,
+        cost_usd: None,
+        timestamp: None,
+    });
+    events.push(StreamEvent::Result {
+        status: TurnStatus::Success,
+        duration_ms: Some(4200),
+        num_turns: Some(1),
+        cost_usd: Some(0.0123),
+        usage: None,
+        text: None,
+        error: None,
+        agent_session_id: None,
+    });
+    feed(&mut s, events);
+    s.update(Input::Note(Notification::Disconnected {
+        reason: "connection reset by peer".into(),
+    }));
+    let screen = render(&s, 80, 16);
+    let status = screen.lines().last().unwrap();
+    assert!(status.contains("running"), "{status:?}");
+    assert!(status.contains("$0.0123"), "{status:?}");
+    assert!(status.contains("disconnected"), "{status:?}");
 }

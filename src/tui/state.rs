@@ -128,6 +128,8 @@ pub struct State {
     pub quit_armed: bool,
     /// Settings of sessions this client creates (agent, sandbox).
     pub new_session: SessionSpec,
+    /// The session `d` asked to delete; a second `d` deletes it, any other key keeps it.
+    pub confirm_delete: Option<String>,
     /// A session asked for by id whose attach has not been answered yet.
     opening: Option<String>,
     /// Its events that came before the answer, shown once it comes. Bounded by the session's own
@@ -170,6 +172,7 @@ impl State {
             last_turn_ms: None,
             quit_armed: false,
             new_session: SessionSpec::default(),
+            confirm_delete: None,
             opening: None,
             early: Vec::new(),
         }
@@ -395,6 +398,7 @@ impl State {
         }
         if k.code == KeyCode::Tab || (ctrl && k.code == KeyCode::Char('b')) {
             self.show_sessions = !self.show_sessions;
+            self.cancel_delete();
             return if self.show_sessions {
                 vec![Action::RefreshSessions]
             } else {
@@ -619,8 +623,17 @@ impl State {
         })])
     }
 
+    /// Forgets a pending delete, and the question on the status line with it.
+    fn cancel_delete(&mut self) {
+        if self.confirm_delete.take().is_some() {
+            self.notice = None;
+        }
+    }
+
     fn sessions_key(&mut self, k: KeyEvent) -> Vec<Action> {
         let n = self.sessions.len();
+        let confirm = self.confirm_delete.clone();
+        self.cancel_delete();
         match k.code {
             KeyCode::Up => self.selected_session = self.selected_session.saturating_sub(1),
             KeyCode::Down if n > 0 => {
@@ -654,6 +667,16 @@ impl State {
             KeyCode::Char('d') => {
                 if let Some(s) = self.sessions.get(self.selected_session) {
                     let id = s.id.clone();
+                    // Deleting loses the session's record: the first `d` only asks.
+                    if confirm.as_deref() != Some(id.as_str()) {
+                        self.notice = Some(format!(
+                            "delete {}? press d again to delete, any other key keeps it",
+                            s.title.as_deref().unwrap_or(&id)
+                        ));
+                        self.confirm_delete = Some(id);
+                        return vec![];
+                    }
+                    self.notice = None;
                     if self.current.as_ref().is_some_and(|c| c.id == id) {
                         self.current = None;
                         self.conversation = Conversation::default();

@@ -183,23 +183,31 @@ fn draw_sessions(frame: &mut Frame, state: &State, area: Rect) {
     let items: Vec<ListItem> = state
         .sessions
         .iter()
-        .map(|s| {
+        .enumerate()
+        .map(|(i, s)| {
+            // The selected row has a blue background: grey text would vanish on it.
+            let dim = if i == state.selected_session {
+                Style::default().fg(Color::White)
+            } else {
+                Style::default().fg(Color::DarkGray)
+            };
             let title = s.title.clone().unwrap_or_else(|| s.id.clone());
+            let mut title_line = vec![Span::styled(
+                title,
+                Style::default().add_modifier(Modifier::BOLD),
+            )];
+            if state.confirm_delete.as_deref() == Some(s.id.as_str()) {
+                title_line.push(Span::styled(
+                    " delete? d again",
+                    Style::default().fg(Color::Red).add_modifier(Modifier::BOLD),
+                ));
+            }
             ListItem::new(vec![
-                Line::from(Span::styled(
-                    title,
-                    Style::default().add_modifier(Modifier::BOLD),
-                )),
+                Line::from(title_line),
                 Line::from(vec![
-                    Span::styled(
-                        format!("{} ", s.agent),
-                        Style::default().fg(Color::DarkGray),
-                    ),
+                    Span::styled(format!("{} ", s.agent), dim),
                     Span::styled(s.state.to_string(), state_style(s.state)),
-                    Span::styled(
-                        format!(" {}", short_time(&s.last_activity)),
-                        Style::default().fg(Color::DarkGray),
-                    ),
+                    Span::styled(format!(" {}", short_time(&s.last_activity)), dim),
                 ]),
             ])
         })
@@ -210,7 +218,7 @@ fn draw_sessions(frame: &mut Frame, state: &State, area: Rect) {
                 .borders(Borders::ALL)
                 .title(" sessions · Enter open · n new · s stop · d delete "),
         )
-        .highlight_style(Style::default().bg(Color::DarkGray));
+        .highlight_style(Style::default().bg(Color::Blue).fg(Color::White));
     let mut ls = ListState::default();
     if !state.sessions.is_empty() {
         ls.select(Some(state.selected_session));
@@ -233,23 +241,41 @@ fn state_style(s: SessionState) -> Style {
     })
 }
 
+/// One part of the status line: where it shows (`order`), how much it matters when the line is
+/// too narrow for all (`rank`, lower stays), and whether it may be shortened to fit.
+struct Piece {
+    order: u8,
+    rank: u8,
+    span: Span<'static>,
+    shrinks: bool,
+}
+
 fn draw_status(frame: &mut Frame, state: &State, area: Rect) {
-    let mut spans = vec![match &state.connection {
-        Connection::Connected => Span::styled("● connected", Style::default().fg(Color::Green)),
-        Connection::Connecting => Span::styled("◌ connecting", Style::default().fg(Color::Yellow)),
-        Connection::Disconnected(r) => Span::styled(
-            format!("○ disconnected ({r}), reconnecting"),
-            Style::default().fg(Color::Red).add_modifier(Modifier::BOLD),
-        ),
+    let mut pieces = vec![Piece {
+        order: 0,
+        rank: 0,
+        shrinks: false,
+        span: match &state.connection {
+            Connection::Connected => Span::styled("● connected", Style::default().fg(Color::Green)),
+            Connection::Connecting => {
+                Span::styled("◌ connecting", Style::default().fg(Color::Yellow))
+            }
+            Connection::Disconnected(r) => Span::styled(
+                format!("○ disconnected ({r}), reconnecting"),
+                Style::default().fg(Color::Red).add_modifier(Modifier::BOLD),
+            ),
+        },
     }];
-    let sep = || Span::styled(" │ ", Style::default().fg(Color::DarkGray));
-    // A notice goes first: it is what the person must read now, and the right side may be cut.
-    if let Some(n) = &state.notice {
-        spans.push(sep());
-        spans.push(Span::styled(n.clone(), Style::default().fg(Color::Yellow)));
-    }
+    let mut add = |order: u8, rank: u8, span: Span<'static>| {
+        pieces.push(Piece {
+            order,
+            rank,
+            span,
+            shrinks: false,
+        })
+    };
+    // What stays when the line is narrow: the state, the cost, then the rest.
     if let Some(s) = &state.current {
-        spans.push(sep());
         if s.state.is_busy() {
             // A spinner that turns with the clock (the app redraws on its tick during a turn),
             // and what the agent is doing now.
@@ -257,53 +283,100 @@ fn draw_status(frame: &mut Frame, state: &State, area: Rect) {
                 .turn_started
                 .map_or(0, |t| t.elapsed().as_millis() as usize);
             let frame = SPINNER[(ms / SPINNER_FRAME_MS) % SPINNER.len()];
-            spans.push(Span::styled(
-                format!("{frame} {}", s.state),
-                state_style(s.state),
-            ));
+            add(
+                2,
+                1,
+                Span::styled(format!("{frame} {}", s.state), state_style(s.state)),
+            );
             if let Some(tool) = running_tool(state) {
-                spans.push(Span::styled(
-                    format!(" · {tool}"),
-                    Style::default().fg(Color::Yellow),
-                ));
+                add(3, 4, Span::styled(tool, Style::default().fg(Color::Yellow)));
             }
         } else {
-            spans.push(Span::styled(s.state.to_string(), state_style(s.state)));
+            add(
+                2,
+                1,
+                Span::styled(s.state.to_string(), state_style(s.state)),
+            );
         }
     }
+    if state.cost > 0.0 {
+        add(6, 2, Span::raw(format!("${:.4}", state.cost)));
+    }
     if let Some(m) = &state.model {
-        spans.push(sep());
-        spans.push(Span::raw(m.clone()));
+        add(4, 7, Span::raw(m.clone()));
     }
     let u = &state.usage;
     if u.input_tokens + u.output_tokens > 0 {
-        spans.push(sep());
-        spans.push(Span::raw(format!(
-            "{} in · {} out",
-            human(u.input_tokens + u.cache_read_tokens + u.cache_creation_tokens),
-            human(u.output_tokens)
-        )));
-    }
-    if state.cost > 0.0 {
-        spans.push(sep());
-        spans.push(Span::raw(format!("${:.4}", state.cost)));
+        add(
+            5,
+            6,
+            Span::raw(format!(
+                "{} in · {} out",
+                human(u.input_tokens + u.cache_read_tokens + u.cache_creation_tokens),
+                human(u.output_tokens)
+            )),
+        );
     }
     let elapsed = state
         .turn_started
         .map(|t| t.elapsed().as_millis() as u64)
         .or(state.last_turn_ms);
     if let Some(ms) = elapsed {
-        spans.push(sep());
-        spans.push(Span::raw(format!("{:.1}s", ms as f64 / 1000.0)));
+        add(7, 5, Span::raw(format!("{:.1}s", ms as f64 / 1000.0)));
+    }
+    // A notice is what the person must read now: it shows next to the connection, and is
+    // shortened rather than dropped.
+    if let Some(n) = &state.notice {
+        pieces.push(Piece {
+            order: 1,
+            rank: 3,
+            span: Span::styled(n.clone(), Style::default().fg(Color::Yellow)),
+            shrinks: true,
+        });
+    }
+    pieces.sort_by_key(|p| p.rank);
+    let mut room = area.width as usize;
+    let mut kept = Vec::new();
+    let sep_w = STATUS_SEP.chars().count();
+    for mut p in pieces {
+        let sep = if kept.is_empty() { 0 } else { sep_w };
+        let need = p.span.width() + sep;
+        if need <= room {
+            room -= need;
+            kept.push(p);
+        } else if p.shrinks && room > STATUS_SHRUNK_MIN + sep {
+            let text = truncate(&p.span.content, room - sep);
+            p.span = Span::styled(text, p.span.style);
+            room = 0;
+            kept.push(p);
+        }
+    }
+    kept.sort_by_key(|p| p.order);
+    let mut spans = Vec::new();
+    for (i, p) in kept.into_iter().enumerate() {
+        if i > 0 {
+            spans.push(Span::styled(
+                STATUS_SEP,
+                Style::default().fg(Color::DarkGray),
+            ));
+        }
+        spans.push(p.span);
     }
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }
+
+/// Between the parts of the status line.
+const STATUS_SEP: &str = " │ ";
+/// A notice shortened below this many columns says too little to be worth showing.
+const STATUS_SHRUNK_MIN: usize = 12;
 
 /// The spinner's frames, and how long each shows.
 const SPINNER: [char; 10] = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
 const SPINNER_FRAME_MS: usize = 250;
 /// Blocks looked at from the end for a running tool call: one is always among the last few.
 const RUNNING_TOOL_LOOKBACK: usize = 8;
+/// Narrowest description column of the help before it puts descriptions under their keys.
+const HELP_MIN_DESC: usize = 20;
 /// Longest tool summary in the status line.
 const RUNNING_TOOL_WIDTH: usize = 40;
 
@@ -444,6 +517,10 @@ pub const KEYS: &[(&str, &str)] = &[
     ("Home / End", "jump to the start / follow new output"),
     ("Alt-Up / Alt-Down", "move the block cursor"),
     ("Ctrl-O", "expand or fold a tool call or thinking"),
+    ("Enter (sessions)", "open the selected session"),
+    ("n (sessions)", "start a new session"),
+    ("s (sessions)", "stop the selected session's agent"),
+    ("d (sessions)", "delete the selected session (asks first)"),
     (
         "Tab, ←/→ (prompt)",
         "permission prompt: take the keyboard, pick a choice",
@@ -457,29 +534,87 @@ pub const KEYS: &[(&str, &str)] = &[
     ("?", "this help"),
 ];
 
-fn draw_help(frame: &mut Frame, area: Rect) {
-    let rect = centered(area, 62, KEYS.len() as u16 + 4);
-    let lines: Vec<Line> = KEYS
+/// The help's lines for an inner width: keys in a column, descriptions wrapped beside them.
+fn help_lines(width: usize) -> Vec<Line<'static>> {
+    let key_w = KEYS
         .iter()
-        .map(|(k, v)| {
-            Line::from(vec![
-                Span::styled(
-                    format!("{k:<24}"),
-                    Style::default().add_modifier(Modifier::BOLD),
-                ),
-                Span::raw(*v),
-            ])
-        })
-        .collect();
+        .map(|(k, _)| k.chars().count())
+        .max()
+        .unwrap_or(0)
+        + 2;
+    let bold = Style::default().add_modifier(Modifier::BOLD);
+    let mut lines = Vec::new();
+    if width < key_w + HELP_MIN_DESC {
+        // Too narrow for two columns: each key on its line, its description under it.
+        for (k, v) in KEYS {
+            lines.push(Line::styled(k.to_string(), bold));
+            for l in wrap_words(v, width.saturating_sub(2)) {
+                lines.push(Line::raw(format!("  {l}")));
+            }
+        }
+        return lines;
+    }
+    for (k, v) in KEYS {
+        for (i, l) in wrap_words(v, width - key_w).into_iter().enumerate() {
+            let key = if i == 0 { k.to_string() } else { String::new() };
+            lines.push(Line::from(vec![
+                Span::styled(format!("{key:<key_w$}"), bold),
+                Span::raw(l),
+            ]));
+        }
+    }
+    lines
+}
+
+fn draw_help(frame: &mut Frame, area: Rect) {
+    // As wide as the longest key and description, or the screen; as tall as the lines once
+    // wrapped to that width.
+    let key_w = KEYS
+        .iter()
+        .map(|(k, _)| k.chars().count())
+        .max()
+        .unwrap_or(0)
+        + 2;
+    let desc_w = KEYS
+        .iter()
+        .map(|(_, v)| v.chars().count())
+        .max()
+        .unwrap_or(0);
+    let title = " keys · any key closes ";
+    let inner = (key_w + desc_w)
+        .max(title.len())
+        .min(area.width.saturating_sub(2) as usize);
+    let lines = help_lines(inner);
+    let rect = centered(area, inner as u16 + 2, lines.len() as u16 + 2);
     frame.render_widget(Clear, rect);
     frame.render_widget(
-        Paragraph::new(lines).block(
-            Block::default()
-                .borders(Borders::ALL)
-                .title(" keys · any key closes "),
-        ),
+        Paragraph::new(lines).block(Block::default().borders(Borders::ALL).title(title)),
         rect,
     );
+}
+
+/// Wraps prose to `width` columns at spaces; a word longer than the width is cut by [`wrap`].
+fn wrap_words(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(1);
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    for word in text.split(' ') {
+        let w = |s: &str| s.chars().filter_map(|c| c.width()).sum::<usize>();
+        if !cur.is_empty() && w(&cur) + 1 + w(word) > width {
+            out.push(std::mem::take(&mut cur));
+        }
+        if !cur.is_empty() {
+            cur.push(' ');
+        }
+        cur.push_str(word);
+        if w(&cur) > width {
+            let mut pieces = wrap(&cur, width);
+            cur = pieces.pop().unwrap_or_default();
+            out.extend(pieces);
+        }
+    }
+    out.push(cur);
+    out
 }
 
 /// Wraps text to `width` columns (by display width), keeping empty lines.
