@@ -67,12 +67,8 @@ fn connected() -> State {
 }
 
 fn turn() -> Vec<StreamEvent> {
+    // As the server sends them: the message, then the turn it starts.
     vec![
-        StreamEvent::StateChanged {
-            from: Some(SessionState::Idle),
-            to: SessionState::Running,
-            reason: None,
-        },
         StreamEvent::UserMessage {
             id: Some("u1".into()),
             text: "create hello.txt".into(),
@@ -80,6 +76,11 @@ fn turn() -> Vec<StreamEvent> {
             compact_summary: false,
             parent_tool_use_id: None,
             timestamp: None,
+        },
+        StreamEvent::StateChanged {
+            from: Some(SessionState::Idle),
+            to: SessionState::Running,
+            reason: None,
         },
         StreamEvent::SessionStarted {
             agent: AgentKind::ClaudeCode,
@@ -503,4 +504,105 @@ fn the_status_line_keeps_the_state_and_the_cost_at_80_columns() {
     assert!(status.contains("running"), "{status:?}");
     assert!(status.contains("$0.0123"), "{status:?}");
     assert!(status.contains("disconnected"), "{status:?}");
+}
+
+fn user(text: &str) -> StreamEvent {
+    StreamEvent::UserMessage {
+        id: None,
+        text: text.into(),
+        images: vec![],
+        compact_summary: false,
+        parent_tool_use_id: None,
+        timestamp: None,
+    }
+}
+
+fn state_change(from: SessionState, to: SessionState) -> StreamEvent {
+    StreamEvent::StateChanged {
+        from: Some(from),
+        to,
+        reason: None,
+    }
+}
+
+#[test]
+fn a_message_sent_during_a_turn_is_marked_queued_until_its_turn() {
+    let mut s = connected();
+    s.open(info());
+    feed(
+        &mut s,
+        vec![
+            user("first"),
+            state_change(SessionState::Idle, SessionState::Running),
+            user("second"),
+        ],
+    );
+    let screen = render(&s, 80, 16);
+    assert_eq!(screen.matches("queued").count(), 1, "{screen}");
+    let second = screen.lines().position(|l| l.contains("› second")).unwrap();
+    assert!(
+        screen.lines().nth(second + 1).unwrap().contains("queued"),
+        "{screen}"
+    );
+    // The turn ends and the next one takes the queued message.
+    for event in [
+        state_change(SessionState::Running, SessionState::Idle),
+        state_change(SessionState::Idle, SessionState::Running),
+    ] {
+        s.update(Input::Note(Notification::Event {
+            session_id: "s_1".into(),
+            seq: 10,
+            event,
+        }));
+    }
+    let screen = render(&s, 80, 16);
+    assert!(!screen.contains("queued"), "{screen}");
+}
+
+#[test]
+fn a_draft_typed_while_disconnected_stays_in_the_box() {
+    let mut s = connected();
+    s.open(info());
+    s.update(Input::Note(Notification::Disconnected {
+        reason: "connection reset".into(),
+    }));
+    typed(&mut s, "hello there");
+    let actions = key(&mut s, KeyCode::Enter);
+    assert!(actions.is_empty(), "nothing is sent: {actions:?}");
+    assert_eq!(s.input.lines(), ["hello there"]);
+    assert!(s.notice.as_deref().unwrap().contains("not connected"));
+    s.update(Input::Note(Notification::Connected));
+    assert!(s.notice.as_deref().unwrap().contains("Enter sends"));
+    let actions = key(&mut s, KeyCode::Enter);
+    assert!(
+        actions.iter().any(|a| matches!(a, Action::Send(ClientMessage::Message { text, .. }) if text == "hello there")),
+        "{actions:?}"
+    );
+}
+
+#[test]
+fn ctrl_c_with_an_unsent_message_says_it_would_be_lost() {
+    let ctrl_c = |s: &mut State| {
+        s.update(Input::Key(KeyEvent::new(
+            KeyCode::Char('c'),
+            KeyModifiers::CONTROL,
+        )))
+    };
+    let mut s = connected();
+    typed(&mut s, "half a thought");
+    assert!(ctrl_c(&mut s).is_empty());
+    assert!(
+        s.notice.as_deref().unwrap().contains("not sent"),
+        "{:?}",
+        s.notice
+    );
+    // Another key keeps the draft and the question is gone.
+    typed(&mut s, "!");
+    assert!(s.notice.is_none());
+    assert!(ctrl_c(&mut s).is_empty());
+    assert_eq!(ctrl_c(&mut s), vec![Action::Quit]);
+    // With an empty box, the plain question.
+    let mut s = connected();
+    ctrl_c(&mut s);
+    assert_eq!(s.notice.as_deref(), Some("press Ctrl-C again to quit"));
 }

@@ -20,6 +20,9 @@ const PAGE_FALLBACK: usize = 10;
 const WHEEL_LINES: usize = 3;
 /// Input history kept per process.
 const HISTORY_LIMIT: usize = 200;
+/// Said when Enter meets a lost connection.
+const DISCONNECTED_DRAFT: &str =
+    "not connected: the message stays in the box; press Enter again once reconnected";
 /// Said when Enter on an empty message box meets an open permission prompt.
 const PERMISSION_HINT: &str = "a tool waits for permission: Tab to choose, Enter to answer";
 
@@ -128,6 +131,9 @@ pub struct State {
     pub quit_armed: bool,
     /// Settings of sessions this client creates (agent, sandbox).
     pub new_session: SessionSpec,
+    /// Indices of user messages sent while a turn ran: the session queued them, and they run
+    /// in order, one per turn.
+    pub queued: std::collections::VecDeque<usize>,
     /// The session `d` asked to delete; a second `d` deletes it, any other key keeps it.
     pub confirm_delete: Option<String>,
     /// A session asked for by id whose attach has not been answered yet.
@@ -172,6 +178,7 @@ impl State {
             last_turn_ms: None,
             quit_armed: false,
             new_session: SessionSpec::default(),
+            queued: std::collections::VecDeque::new(),
             confirm_delete: None,
             opening: None,
             early: Vec::new(),
@@ -253,6 +260,7 @@ impl State {
     pub fn open(&mut self, info: SessionInfo) {
         self.opening = None;
         self.early.clear();
+        self.queued.clear();
         self.model = info.model.clone();
         self.current = Some(info);
         self.conversation = Conversation::default();
@@ -270,7 +278,8 @@ impl State {
         match n {
             Notification::Connected => {
                 self.connection = Connection::Connected;
-                self.notice = None;
+                self.notice = (self.notice.as_deref() == Some(DISCONNECTED_DRAFT))
+                    .then(|| "connected again: Enter sends your message".into());
                 vec![Action::RefreshSessions]
             }
             Notification::Disconnected { reason } => {
@@ -306,9 +315,16 @@ impl State {
             StreamEvent::SessionStarted {
                 model: Some(model), ..
             } => self.model = Some(model.clone()),
-            StreamEvent::StateChanged { to, .. } => {
+            StreamEvent::StateChanged { from, to, .. } => {
                 if let Some(c) = self.current.as_mut() {
                     c.state = *to;
+                }
+                // A new turn takes the oldest queued message; a stop drops them all.
+                if *to == SessionState::Running && !from.is_some_and(|f| f.is_busy()) {
+                    self.queued.pop_front();
+                }
+                if matches!(to, SessionState::Stopped | SessionState::Failed) {
+                    self.queued.clear();
                 }
                 if *to == SessionState::Running && self.turn_started.is_none() {
                     self.turn_started = Some(Instant::now());
@@ -369,7 +385,18 @@ impl State {
             }
             _ => {}
         }
+        let queues = matches!(
+            event,
+            StreamEvent::UserMessage {
+                parent_tool_use_id: None,
+                ..
+            }
+        ) && self.session_state().is_some_and(|s| s.is_busy());
         self.conversation.push(event);
+        if queues {
+            self.queued
+                .push_back(self.conversation.blocks.len().saturating_sub(1));
+        }
         actions
     }
 
@@ -380,10 +407,17 @@ impl State {
                 return vec![Action::Quit];
             }
             self.quit_armed = true;
-            self.notice = Some("press Ctrl-C again to quit".into());
+            self.notice = Some(if self.input_is_empty() {
+                "press Ctrl-C again to quit".into()
+            } else {
+                "your message is not sent: Ctrl-C again quits and loses it, any other key keeps it"
+                    .into()
+            });
             return vec![];
         }
-        self.quit_armed = false;
+        if std::mem::take(&mut self.quit_armed) {
+            self.notice = None;
+        }
         if self.show_help {
             self.show_help = false;
             return vec![];
@@ -557,6 +591,11 @@ impl State {
     fn submit(&mut self) -> Vec<Action> {
         let text = self.input.lines().join("\n");
         if text.trim().is_empty() {
+            return vec![];
+        }
+        if self.connection != Connection::Connected {
+            // Sent now it would be lost: it stays in the box until the connection is back.
+            self.notice = Some(DISCONNECTED_DRAFT.into());
             return vec![];
         }
         self.history.push(text.clone());

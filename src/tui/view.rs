@@ -28,10 +28,14 @@ const PROMPT_WIDTH: u16 = 72;
 /// Lines of the tool's input shown in the permission prompt; longer inputs are cut.
 const PROMPT_INPUT_LINES: usize = 5;
 
-/// Layouts of blocks, keyed by (block index, version, width, expanded, under cursor).
+/// What a block's layout depends on: (block index, version, width, expanded, under cursor,
+/// queued).
+type LayoutKey = (usize, u64, u16, bool, bool, bool);
+
+/// Layouts of blocks, by [`LayoutKey`].
 #[derive(Default)]
 pub struct LayoutCache {
-    map: HashMap<(usize, u64, u16, bool, bool), Vec<Line<'static>>>,
+    map: HashMap<LayoutKey, Vec<Line<'static>>>,
 }
 
 impl LayoutCache {
@@ -43,10 +47,18 @@ impl LayoutCache {
             width,
             state.expanded.contains(&block.id),
             state.cursor == Some(i),
+            state.queued.contains(&i),
         );
-        self.map
-            .entry(key)
-            .or_insert_with(|| block_lines(block, width as usize, key.3, key.4, &state.expanded))
+        self.map.entry(key).or_insert_with(|| {
+            let mut lines = block_lines(block, width as usize, key.3, key.4, &state.expanded);
+            if key.5 {
+                lines.push(Line::styled(
+                    "  ⧗ queued: runs when the current turn ends",
+                    Style::default().fg(Color::DarkGray),
+                ));
+            }
+            lines
+        })
     }
 
     /// Number of cached layouts (for tests and benchmarks).
