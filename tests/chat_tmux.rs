@@ -393,7 +393,12 @@ fn a_wrong_token_is_named_and_starts_no_server_of_its_own() {
 
 #[test]
 fn a_streamed_answer_appears_piece_by_piece() {
-    let parts = ["Alpha one. ", "Bravo two. ", "Charlie three. ", "Delta four."];
+    let parts = [
+        "Alpha one. ",
+        "Bravo two. ",
+        "Charlie three. ",
+        "Delta four.",
+    ];
     let chat = Chat::start(
         "stream",
         Script::new().on(
@@ -421,7 +426,10 @@ fn a_streamed_answer_appears_piece_by_piece() {
         if shown == parts.len() {
             break;
         }
-        assert!(Instant::now() < deadline, "the answer never completed:\n{screen}");
+        assert!(
+            Instant::now() < deadline,
+            "the answer never completed:\n{screen}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     assert!(

@@ -105,7 +105,7 @@ async fn run_async(ctx: &Context, args: ChatArgs) -> anyhow::Result<Exit> {
                     token_file.display()
                 ),
                 (Some(_), false) => format!(
-                    "the token was read from {}, which another server wrote: pass --token (or AISYS_TOKEN) with the token of the server at {url}, found in its data folder as `{}`",
+                    "the token in {} is not this server's: pass --token (or AISYS_TOKEN) with the one in the data folder of the server at {url} (`<data>/{}`)",
                     token_file.display(),
                     auth::TOKEN_FILE
                 ),
