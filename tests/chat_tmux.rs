@@ -29,7 +29,28 @@ struct Pane {
     name: String,
 }
 
+/// Attempts at starting a tmux session: the tmux server of a test that just ended its last
+/// session may still be exiting, and then the first attempt is lost.
+const START_ATTEMPTS: usize = 5;
+
 impl Pane {
+    /// Runs `cmd` in a new detached tmux session of `width` x `height`.
+    fn start(name: String, width: u16, height: u16, cmd: &str) -> Pane {
+        let (w, h) = (width.to_string(), height.to_string());
+        for _ in 0..START_ATTEMPTS {
+            tmux(&["new-session", "-d", "-s", &name, "-x", &w, "-y", &h, cmd]);
+            let alive = Command::new("tmux")
+                .args(["has-session", "-t", &name])
+                .status()
+                .is_ok_and(|s| s.success());
+            if alive {
+                return Pane { name };
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        panic!("tmux session {name} did not start, or its command exited at once: {cmd}");
+    }
+
     fn screen(&self) -> String {
         tmux(&["capture-pane", "-p", "-t", &self.name])
     }
@@ -62,67 +83,95 @@ impl Drop for Pane {
     }
 }
 
+/// `aisys chat --new` in a 100x30 tmux pane, against a real server running the real Claude Code
+/// against the mock model.
+struct Chat {
+    pane: Pane,
+    _server: Server,
+    _mock: mock_api::MockAnthropic,
+    _dir: tempfile::TempDir,
+}
+
+impl Chat {
+    fn start(name: &str, script: Script) -> Chat {
+        let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+        let mock = script.start();
+        let bin = claude();
+        let server = Server::start(
+            &dir.path().join("data"),
+            &[],
+            &[
+                ("AISYS_CLAUDE_BIN", bin.to_str().unwrap()),
+                ("ANTHROPIC_BASE_URL", &mock.base_url()),
+                ("ANTHROPIC_API_KEY", "test"),
+                ("DISABLE_TELEMETRY", "1"),
+                ("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1"),
+                ("CLAUDE_CODE_MAX_RETRIES", "0"),
+            ],
+        );
+        let cmd = format!(
+            "env -i PATH=/usr/bin:/bin TERM=xterm-256color HOME={home} AISYS_CONFIG_DIR={home}/cfg AISYS_DATA_DIR={home}/data {bin} chat --server {url} --token {token} --new",
+            home = dir.path().display(),
+            bin = env!("CARGO_BIN_EXE_aisys"),
+            url = server.url,
+            token = server.token,
+        );
+        let pane = Pane::start(
+            format!("aisys-{name}-{}", std::process::id()),
+            100,
+            30,
+            &cmd,
+        );
+        pane.wait_for("connected");
+        Chat {
+            pane,
+            _server: server,
+            _mock: mock,
+            _dir: dir,
+        }
+    }
+}
+
+/// The message box: the lines between the last box's top and bottom borders.
+fn message_box(screen: &str) -> String {
+    let lines: Vec<&str> = screen.lines().collect();
+    let top = lines.iter().rposition(|l| l.starts_with('┌')).unwrap_or(0);
+    lines[top + 1..]
+        .iter()
+        .take_while(|l| !l.starts_with('└'))
+        .copied()
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 #[test]
 fn chat_shows_the_reply_and_the_tool_call_and_esc_interrupts() {
-    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
     let ws_marker = "greeting.txt";
-    let mock = Script::new()
-        .on(
-            When::UserSays("make a greeting".into()),
-            Reply::Message(vec![
-                Block::Text("Writing the greeting now.".into()),
-                Block::ToolUse {
-                    name: "Bash".into(),
-                    input: json!({"command": format!("echo hi > {ws_marker}"), "description": "write it"}),
-                },
-            ]),
-        )
-        .on(When::ToolResultContains("".into()), Reply::text("All done, the file is written."))
-        .on(
-            When::UserSays("think slowly".into()),
-            Reply::Slow(vec![Block::Text("Pondering for a long while".into())], Duration::from_secs(20)),
-        )
-        .start();
-    let bin = claude();
-    let server = Server::start(
-        &dir.path().join("data"),
-        &[],
-        &[
-            ("AISYS_CLAUDE_BIN", bin.to_str().unwrap()),
-            ("ANTHROPIC_BASE_URL", &mock.base_url()),
-            ("ANTHROPIC_API_KEY", "test"),
-            ("DISABLE_TELEMETRY", "1"),
-            ("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1"),
-            ("CLAUDE_CODE_MAX_RETRIES", "0"),
-        ],
+    let chat = Chat::start(
+        "chat",
+        Script::new()
+            .on(
+                When::UserSays("make a greeting".into()),
+                Reply::Message(vec![
+                    Block::Text("Writing the greeting now.".into()),
+                    Block::ToolUse {
+                        name: "Bash".into(),
+                        input: json!({"command": format!("echo hi > {ws_marker}"), "description": "write it"}),
+                    },
+                ]),
+            )
+            .on(When::ToolResultContains("".into()), Reply::text("All done, the file is written."))
+            .on(
+                When::UserSays("think slowly".into()),
+                Reply::Slow(vec![Block::Text("Pondering for a long while".into())], Duration::from_secs(20)),
+            ),
     );
-    let pane = Pane {
-        name: format!("aisys-chat-{}", std::process::id()),
-    };
-    let cmd = format!(
-        "env -i PATH=/usr/bin:/bin TERM=xterm-256color HOME={home} AISYS_CONFIG_DIR={home}/cfg AISYS_DATA_DIR={home}/data {bin} chat --server {url} --token {token} --new",
-        home = dir.path().display(),
-        bin = env!("CARGO_BIN_EXE_aisys"),
-        url = server.url,
-        token = server.token,
-    );
-    tmux(&[
-        "new-session",
-        "-d",
-        "-s",
-        &pane.name,
-        "-x",
-        "100",
-        "-y",
-        "30",
-        &cmd,
-    ]);
-    pane.wait_for("connected");
-
+    let pane = &chat.pane;
     pane.keys(&["make a greeting", "Enter"]);
-    // The default permission mode asks before Bash runs: the modal appears; allow it.
+    // The default permission mode asks before Bash runs: the prompt appears; allow it.
     pane.wait_for("permission");
-    pane.keys(&["a"]);
+    pane.keys(&["Tab"]);
+    pane.keys(&["Enter"]);
     let screen = pane.wait_for("All done, the file is written.");
     assert!(screen.contains("Writing the greeting now."), "{screen}");
     assert!(
@@ -147,6 +196,78 @@ fn chat_shows_the_reply_and_the_tool_call_and_esc_interrupts() {
 }
 
 #[test]
+fn typing_during_a_permission_prompt_neither_allows_nor_denies() {
+    let chat = Chat::start(
+        "prompt",
+        Script::new()
+            .on(
+                When::UserSays("clean the build".into()),
+                Reply::tool(
+                    "Bash",
+                    json!({"command": "rm -rf build", "description": "clean"}),
+                ),
+            )
+            .on(
+                When::ToolResultContains("".into()),
+                Reply::text("Cleaned it."),
+            )
+            .always(
+                When::UserSays("queued during modal".into()),
+                Reply::text("Got the queued note."),
+            ),
+    );
+    let pane = &chat.pane;
+    pane.keys(&["clean the build", "Enter"]);
+    pane.wait_for("permission");
+    // Typed ahead: the `d` of "queued" and the `a` of "modal" were once answers.
+    pane.keys(&["queued during modal"]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let screen = loop {
+        let s = pane.screen();
+        if message_box(&s).contains("queued during modal") {
+            break s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the text never reached the message box:\n{s}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    // Give a wrongly sent answer time to come back from the server before looking.
+    std::thread::sleep(Duration::from_secs(1));
+    let screen_later = pane.screen();
+    for s in [&screen, &screen_later] {
+        assert!(s.contains("permission"), "the prompt is still open:\n{s}");
+        assert!(s.contains("Bash asked"), "nothing was decided:\n{s}");
+        assert!(
+            !s.contains("Bash allowed") && !s.contains("Bash denied"),
+            "{s}"
+        );
+        assert!(!s.contains("Cleaned it."), "{s}");
+    }
+    assert!(
+        message_box(&screen_later).contains("queued during modal"),
+        "the text is in the message box:\n{screen_later}"
+    );
+
+    // A deliberate answer: Tab takes the keyboard, Left moves to Deny, Enter answers.
+    pane.keys(&["Tab"]);
+    pane.wait_for("[Allow once]");
+    pane.keys(&["Left"]);
+    pane.wait_for("[Deny]");
+    pane.keys(&["Enter"]);
+    let screen = pane.wait_for("Bash denied");
+    assert!(!screen.contains("[Deny]"), "the prompt closed:\n{screen}");
+    // The typed text is still there, and Enter sends it as a message.
+    assert!(
+        message_box(&screen).contains("queued during modal"),
+        "{screen}"
+    );
+    pane.keys(&["Enter"]);
+    pane.wait_for("Got the queued note.");
+}
+
+#[test]
 fn with_no_server_chat_starts_its_own_and_lists_sessions() {
     let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
     let mock = Script::new()
@@ -163,9 +284,6 @@ fn with_no_server_chat_starts_its_own_and_lists_sessions() {
         "[server]\nurl = \"ws://127.0.0.1:9/ws\"\n",
     )
     .unwrap();
-    let pane = Pane {
-        name: format!("aisys-embedded-{}", std::process::id()),
-    };
     let cmd = format!(
         "env -i PATH=/usr/bin:/bin TERM=xterm-256color HOME={home} AISYS_CONFIG_DIR={cfg} AISYS_DATA_DIR={home}/data AISYS_CLAUDE_BIN={claude} ANTHROPIC_BASE_URL={url} ANTHROPIC_API_KEY=test DISABLE_TELEMETRY=1 CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1 {bin} chat",
         home = dir.path().display(),
@@ -174,17 +292,12 @@ fn with_no_server_chat_starts_its_own_and_lists_sessions() {
         url = mock.base_url(),
         bin = env!("CARGO_BIN_EXE_aisys"),
     );
-    tmux(&[
-        "new-session",
-        "-d",
-        "-s",
-        &pane.name,
-        "-x",
-        "100",
-        "-y",
-        "30",
+    let pane = Pane::start(
+        format!("aisys-embedded-{}", std::process::id()),
+        100,
+        30,
         &cmd,
-    ]);
+    );
     pane.wait_for("connected");
     pane.keys(&["first question", "Enter"]);
     pane.wait_for("First answer.");
@@ -204,4 +317,127 @@ fn with_no_server_chat_starts_its_own_and_lists_sessions() {
         assert!(Instant::now() < deadline, "chat did not quit");
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// Runs `aisys chat` with `args` in a pane whose shell stays after it exits, and returns the
+/// screen once it has exited.
+fn chat_exit_screen(name: &str, home: &std::path::Path, args: &str) -> String {
+    let cmd = format!(
+        "env -i PATH=/usr/bin:/bin TERM=xterm-256color HOME={home} AISYS_CONFIG_DIR={home}/cfg AISYS_DATA_DIR={home}/data {bin} chat {args}; echo chat-exited-$?; sleep 60",
+        home = home.display(),
+        bin = env!("CARGO_BIN_EXE_aisys"),
+    );
+    let pane = Pane::start(
+        format!("aisys-{name}-{}", std::process::id()),
+        160,
+        30,
+        &cmd,
+    );
+    pane.wait_for("chat-exited-")
+}
+
+#[test]
+fn a_wrong_token_is_named_and_starts_no_server_of_its_own() {
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let server = Server::start(&dir.path().join("server-data"), &[], &[]);
+    let home = dir.path().join("home");
+    std::fs::create_dir_all(home.join("cfg")).unwrap();
+
+    // Given with --server: the rejection is named, with where the token is.
+    let screen = chat_exit_screen(
+        "badtoken",
+        &home,
+        &format!("--server {} --token wrong", server.url),
+    );
+    assert!(screen.contains("the server rejected the token"), "{screen}");
+    assert!(
+        screen.contains("fix:") && screen.contains("token"),
+        "{screen}"
+    );
+    assert!(!screen.contains("chat-exited-0"), "{screen}");
+
+    // The configured address, a server that listens there, a stale token file: still an error
+    // naming the token file, never a second server started in-process.
+    std::fs::write(
+        home.join("cfg/config.toml"),
+        format!("[server]\nurl = \"{}\"\n", server.url),
+    )
+    .unwrap();
+    std::fs::create_dir_all(home.join("data")).unwrap();
+    std::fs::write(home.join("data/token"), "stale-token\n").unwrap();
+    let screen = chat_exit_screen("stale", &home, "");
+    assert!(screen.contains("the server rejected the token"), "{screen}");
+    let token_file = home.join("data/token");
+    assert!(
+        screen.contains(&*token_file.to_string_lossy()),
+        "the fix names the token file:\n{screen}"
+    );
+    assert!(!screen.contains("connected"), "{screen}");
+    assert!(
+        !home.join("data/aisys.db").exists(),
+        "no embedded server was started"
+    );
+
+    // Nothing listens: the error says so once, without a doubled prefix.
+    let screen = chat_exit_screen("refused", &home, "--server ws://127.0.0.1:9/ws --token x");
+    assert!(
+        screen.contains("nothing listens at ws://127.0.0.1:9/ws"),
+        "{screen}"
+    );
+    assert_eq!(
+        screen.matches("127.0.0.1:9/ws").count(),
+        1,
+        "the URL is named once:\n{screen}"
+    );
+}
+
+#[test]
+fn a_streamed_answer_appears_piece_by_piece() {
+    let parts = [
+        "Alpha one. ",
+        "Bravo two. ",
+        "Charlie three. ",
+        "Delta four.",
+    ];
+    let chat = Chat::start(
+        "stream",
+        Script::new().on(
+            When::UserSays("tell it slowly".into()),
+            Reply::Chunked(
+                parts.iter().map(|p| p.to_string()).collect(),
+                Duration::from_millis(600),
+            ),
+        ),
+    );
+    let pane = &chat.pane;
+    pane.keys(&["tell it slowly", "Enter"]);
+    // How many of the pieces each screen shows; a growing answer passes through several counts.
+    let deadline = Instant::now() + SCREEN_WAIT;
+    let mut seen = std::collections::BTreeSet::new();
+    loop {
+        let screen = pane.screen();
+        let shown = parts
+            .iter()
+            .take_while(|p| screen.contains(p.trim()))
+            .count();
+        if shown > 0 {
+            seen.insert(shown);
+        }
+        if shown == parts.len() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the answer never completed:\n{screen}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        seen.len() >= 3,
+        "the answer appeared in {} steps ({seen:?}), not as it streamed",
+        seen.len()
+    );
+    // The complete message replaced the streamed pieces: the answer is on screen once.
+    let screen = pane.wait_for("Delta four.");
+    assert_eq!(screen.matches("Alpha one.").count(), 1, "{screen}");
 }

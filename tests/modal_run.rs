@@ -333,3 +333,22 @@ fn modal_errors_end_the_run_with_status_3_and_a_fix() {
     // Nothing was left running by the failures.
     assert!(fake.sandboxes().iter().all(|b| b["terminated"] == true));
 }
+
+#[test]
+fn ask_without_a_terminal_is_refused_before_any_sandbox() {
+    let fake = Fake::new();
+    let mock = Script::new().start();
+    let out = fake
+        .command(&mock, &["hello", "--ask", "--format", "jsonl"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    // Refused before Modal was asked for anything: no sandbox was ever created.
+    let created = std::fs::read_dir(fake.path("state/sandboxes"))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    assert_eq!(created, 0, "a sandbox was created first: {err}");
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("--ask needs a terminal"), "{err}");
+    assert!(err.contains("--allow-tool"), "the fix is named: {err}");
+}

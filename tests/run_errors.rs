@@ -71,6 +71,14 @@ fn bad_flags_are_usage_errors() {
     let o = aisys(&["hi", "--timeout", "5 days"], &[]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("unknown unit"), "{}", stderr(&o));
+    // 307445734561825861m overflows u64 seconds when multiplied by 60.
+    let o = aisys(&["hi", "--timeout", "307445734561825861m"], &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("`307445734561825861m` is too long a duration"),
+        "{}",
+        stderr(&o)
+    );
     let o = aisys(&["hi", "--permission-mode", "yolo"], &[]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("bypassPermissions"));

@@ -1,12 +1,15 @@
-//! Snapshots of `aisys chat`'s main screens, drawn by the real view into ratatui's TestBackend.
+//! Snapshots of `aisys chat`'s main screens, drawn by the real view into ratatui's TestBackend,
+//! and the keys that lead to them, applied to the real state.
 
 use aisys::client::Notification;
-use aisys::tui::state::{Connection, Input, State};
+use aisys::tui::state::{Action, Connection, Input, State};
 use aisys::tui::view::{self, LayoutCache};
 use aisys::types::*;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
+use ratatui::buffer::Buffer;
+use ratatui::style::Color;
 use serde_json::json;
 
 fn info() -> SessionInfo {
@@ -39,11 +42,15 @@ fn feed(state: &mut State, events: Vec<StreamEvent>) {
     }
 }
 
-fn render(state: &State, width: u16, height: u16) -> String {
+fn draw(state: &State, width: u16, height: u16) -> Buffer {
     let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
     let mut cache = LayoutCache::default();
     terminal.draw(|f| view::draw(f, state, &mut cache)).unwrap();
-    let buf = terminal.backend().buffer().clone();
+    terminal.backend().buffer().clone()
+}
+
+fn render(state: &State, width: u16, height: u16) -> String {
+    let buf = draw(state, width, height);
     let mut out = String::new();
     for y in 0..buf.area.height {
         for x in 0..buf.area.width {
@@ -61,12 +68,8 @@ fn connected() -> State {
 }
 
 fn turn() -> Vec<StreamEvent> {
+    // As the server sends them: the message, then the turn it starts.
     vec![
-        StreamEvent::StateChanged {
-            from: Some(SessionState::Idle),
-            to: SessionState::Running,
-            reason: None,
-        },
         StreamEvent::UserMessage {
             id: Some("u1".into()),
             text: "create hello.txt".into(),
@@ -74,6 +77,11 @@ fn turn() -> Vec<StreamEvent> {
             compact_summary: false,
             parent_tool_use_id: None,
             timestamp: None,
+        },
+        StreamEvent::StateChanged {
+            from: Some(SessionState::Idle),
+            to: SessionState::Running,
+            reason: None,
         },
         StreamEvent::SessionStarted {
             agent: AgentKind::ClaudeCode,
@@ -158,6 +166,155 @@ fn permission_modal() {
     insta::assert_snapshot!(render(&s, 80, 20));
 }
 
+fn key(s: &mut State, code: KeyCode) -> Vec<Action> {
+    s.update(Input::Key(KeyEvent::new(code, KeyModifiers::NONE)))
+}
+
+fn typed(s: &mut State, text: &str) -> Vec<Action> {
+    text.chars()
+        .flat_map(|c| key(s, KeyCode::Char(c)))
+        .collect()
+}
+
+/// A session waiting for permission to run `rm -rf build`.
+fn asking() -> State {
+    let mut s = connected();
+    s.open(info());
+    let mut events = turn();
+    events.push(StreamEvent::PermissionRequest {
+        request_id: "r1".into(),
+        tool_name: "Bash".into(),
+        input: json!({"command": "rm -rf build", "description": "clean"}),
+        tool_use_id: Some("t2".into()),
+    });
+    feed(&mut s, events);
+    assert!(s.permission.is_some());
+    s
+}
+
+fn decision(actions: &[Action]) -> Option<PermissionDecision> {
+    actions.iter().find_map(|a| match a {
+        Action::Send(ClientMessage::Permission { decision, .. }) => Some(*decision),
+        _ => None,
+    })
+}
+
+#[test]
+fn typing_during_a_permission_prompt_goes_to_the_message_box() {
+    let mut s = asking();
+    // Letters of ordinary words (the `d` of "queued", the `a` of "modal") answer nothing.
+    let actions = typed(&mut s, "queued during modal");
+    assert_eq!(decision(&actions), None, "{actions:?}");
+    assert!(s.permission.is_some(), "the prompt is still open");
+    assert_eq!(s.input.lines(), ["queued during modal"]);
+    // Upper-case A, y and n answer nothing either.
+    let actions = typed(&mut s, " Always yes no");
+    assert_eq!(decision(&actions), None, "{actions:?}");
+    assert!(s.always_allow.is_empty());
+    // Enter sends the typed message (the session queues it); it does not answer the prompt.
+    let actions = key(&mut s, KeyCode::Enter);
+    assert_eq!(decision(&actions), None, "{actions:?}");
+    assert!(
+        actions.iter().any(|a| matches!(a, Action::Send(ClientMessage::Message { text, .. }) if text == "queued during modal Always yes no")),
+        "{actions:?}"
+    );
+    assert!(s.permission.is_some());
+}
+
+#[test]
+fn a_permission_prompt_answers_only_to_its_own_keys() {
+    // Tab takes the keyboard (Allow once highlighted), Enter allows once.
+    let mut s = asking();
+    assert!(key(&mut s, KeyCode::Tab).is_empty());
+    assert_eq!(
+        decision(&key(&mut s, KeyCode::Enter)),
+        Some(PermissionDecision::Allow)
+    );
+    assert!(s.always_allow.is_empty());
+
+    // Typing after Tab gives the keyboard back: Enter then sends the message instead.
+    let mut s = asking();
+    key(&mut s, KeyCode::Tab);
+    typed(&mut s, "x");
+    assert_eq!(decision(&key(&mut s, KeyCode::Enter)), None);
+    assert!(s.permission.is_some());
+
+    // Always allow needs a second Enter; Esc backs out of it.
+    let mut s = asking();
+    key(&mut s, KeyCode::Tab);
+    key(&mut s, KeyCode::Right);
+    assert!(key(&mut s, KeyCode::Enter).is_empty());
+    assert!(s.permission.as_ref().unwrap().confirming_always);
+    assert!(key(&mut s, KeyCode::Esc).is_empty());
+    assert!(s.permission.is_some(), "Esc backed out, nothing sent");
+    assert!(key(&mut s, KeyCode::Enter).is_empty());
+    assert_eq!(
+        decision(&key(&mut s, KeyCode::Enter)),
+        Some(PermissionDecision::Allow)
+    );
+    assert!(s.always_allow["s_1"].contains("Bash"));
+
+    // Left from Allow once wraps to Deny; Esc denies at once.
+    let mut s = asking();
+    key(&mut s, KeyCode::Tab);
+    key(&mut s, KeyCode::Left);
+    assert_eq!(
+        decision(&key(&mut s, KeyCode::Enter)),
+        Some(PermissionDecision::Deny)
+    );
+    let mut s = asking();
+    assert_eq!(
+        decision(&key(&mut s, KeyCode::Esc)),
+        Some(PermissionDecision::Deny)
+    );
+}
+
+#[test]
+fn events_that_come_before_the_attach_answer_are_kept() {
+    let mut reference = connected();
+    reference.open(info());
+    feed(&mut reference, turn());
+    let shown = |s: &State| render(s, 80, 20);
+    assert_eq!(reference.conversation.blocks.len(), 5);
+
+    // From the session list: the row opens at once; the replay starts before the answer.
+    let mut s = connected();
+    s.update(Input::Sessions(vec![info()]));
+    key(&mut s, KeyCode::Tab);
+    let actions = key(&mut s, KeyCode::Enter);
+    assert!(actions.contains(&Action::Open("s_1".into())), "{actions:?}");
+    feed(&mut s, turn());
+    s.update(Input::Opened(info()));
+    assert_eq!(s.conversation.blocks.len(), 5);
+    assert_eq!(shown(&s), shown(&reference));
+
+    // From the command line, known by id only until the answer comes.
+    let mut s = connected();
+    let actions = s.open_by_id("s_1".into());
+    assert_eq!(actions, vec![Action::Open("s_1".into())]);
+    feed(&mut s, turn());
+    s.update(Input::Opened(info()));
+    assert_eq!(s.conversation.blocks.len(), 5);
+    assert_eq!(shown(&s), shown(&reference));
+}
+
+#[test]
+fn permission_prompt_after_typing_80x24() {
+    let mut s = asking();
+    typed(&mut s, "queued during modal");
+    insta::assert_snapshot!(render(&s, 80, 24));
+}
+
+#[test]
+fn permission_prompt_focused_120x40() {
+    let mut s = asking();
+    typed(&mut s, "queued during modal");
+    key(&mut s, KeyCode::Tab);
+    key(&mut s, KeyCode::Right);
+    key(&mut s, KeyCode::Enter);
+    insta::assert_snapshot!(render(&s, 120, 40));
+}
+
 #[test]
 fn error() {
     let mut s = connected();
@@ -190,6 +347,26 @@ fn error() {
 }
 
 #[test]
+fn a_turn_that_hit_its_limit_says_max_turns() {
+    let mut s = connected();
+    s.open(info());
+    let mut events = turn();
+    events.push(StreamEvent::Result {
+        status: TurnStatus::MaxTurns,
+        duration_ms: Some(1200),
+        num_turns: Some(3),
+        cost_usd: None,
+        usage: None,
+        text: None,
+        error: None,
+        agent_session_id: None,
+    });
+    feed(&mut s, events);
+    let screen = render(&s, 80, 20);
+    assert!(screen.contains("max_turns · 1.2s"), "{screen}");
+}
+
+#[test]
 fn disconnected() {
     let mut s = connected();
     s.open(info());
@@ -206,4 +383,227 @@ fn narrow_terminal() {
     s.open(info());
     feed(&mut s, turn());
     insta::assert_snapshot!(render(&s, 40, 20));
+}
+
+#[test]
+fn the_help_shows_every_key_whole_at_any_width() {
+    let mut s = connected();
+    key(&mut s, KeyCode::Char('?'));
+    assert!(s.show_help);
+    for (w, h) in [(120, 40), (80, 24)] {
+        let screen = render(&s, w, h);
+        for (k, v) in view::KEYS {
+            assert!(screen.contains(k), "{w}x{h}: key {k:?} missing:\n{screen}");
+            assert!(screen.contains(v), "{w}x{h}: {v:?} cut:\n{screen}");
+        }
+    }
+    // Narrow: descriptions wrap, and still every word is there.
+    let screen = render(&s, 44, 60);
+    for (_, v) in view::KEYS {
+        for word in v.split(' ') {
+            assert!(
+                screen.contains(word),
+                "44x60: {word:?} of {v:?} missing:\n{screen}"
+            );
+        }
+    }
+    for k in ["s (sessions)", "d (sessions)"] {
+        assert!(view::KEYS.iter().any(|(key, _)| *key == k), "{k} is listed");
+    }
+    insta::assert_snapshot!(render(&s, 80, 24));
+}
+
+fn two_sessions() -> State {
+    let mut s = connected();
+    let mut other = info();
+    other.id = "s_2".into();
+    other.title = Some("refactor".into());
+    s.update(Input::Sessions(vec![info(), other]));
+    key(&mut s, KeyCode::Tab);
+    s
+}
+
+#[test]
+fn the_selected_session_row_is_readable() {
+    let s = two_sessions();
+    let buf = draw(&s, 100, 20);
+    // The second line of the selected (first) row: "claude-code idle 10:00".
+    let y = 2;
+    let row: String = (0..34).map(|x| buf[(x, y)].symbol().to_string()).collect();
+    assert!(row.contains("claude-code"), "{row:?}");
+    for x in 1..12 {
+        let c = &buf[(x, y)];
+        assert_ne!(c.fg, c.bg, "cell {x}: text the color of its background");
+        assert_ne!(
+            c.bg,
+            Color::Reset,
+            "cell {x}: the selected row is highlighted"
+        );
+    }
+}
+
+#[test]
+fn deleting_a_session_asks_first() {
+    let deletes = |a: &[Action]| {
+        a.iter()
+            .filter(|a| matches!(a, Action::Send(ClientMessage::Delete { .. })))
+            .count()
+    };
+    let mut s = two_sessions();
+    assert_eq!(deletes(&key(&mut s, KeyCode::Char('d'))), 0);
+    assert!(
+        s.notice
+            .as_deref()
+            .unwrap_or("")
+            .contains("delete greeting?")
+    );
+    assert!(render(&s, 100, 20).contains("delete? d again"));
+    // Any other key keeps it, and the next `d` asks again.
+    key(&mut s, KeyCode::Down);
+    assert!(s.notice.is_none());
+    assert_eq!(deletes(&key(&mut s, KeyCode::Char('d'))), 0);
+    let actions = key(&mut s, KeyCode::Char('d'));
+    assert_eq!(deletes(&actions), 1);
+    assert!(actions.contains(&Action::Send(ClientMessage::Delete {
+        session_id: "s_2".into()
+    })));
+}
+
+#[test]
+fn the_status_line_keeps_the_state_and_the_cost_at_80_columns() {
+    let mut s = connected();
+    s.open(info());
+    let mut events = turn();
+    events.push(StreamEvent::Usage {
+        usage: TokenUsage {
+            input_tokens: 12_345,
+            output_tokens: 678,
+            cache_creation_tokens: 0,
+            cache_read_tokens: 90_000,
+        },
+        message_id: None,
+        model: None,
+        cost_usd: None,
+        timestamp: None,
+    });
+    events.push(StreamEvent::Result {
+        status: TurnStatus::Success,
+        duration_ms: Some(4200),
+        num_turns: Some(1),
+        cost_usd: Some(0.0123),
+        usage: None,
+        text: None,
+        error: None,
+        agent_session_id: None,
+    });
+    feed(&mut s, events);
+    s.update(Input::Note(Notification::Disconnected {
+        reason: "connection reset by peer".into(),
+    }));
+    let screen = render(&s, 80, 16);
+    let status = screen.lines().last().unwrap();
+    assert!(status.contains("running"), "{status:?}");
+    assert!(status.contains("$0.0123"), "{status:?}");
+    assert!(status.contains("disconnected"), "{status:?}");
+}
+
+fn user(text: &str) -> StreamEvent {
+    StreamEvent::UserMessage {
+        id: None,
+        text: text.into(),
+        images: vec![],
+        compact_summary: false,
+        parent_tool_use_id: None,
+        timestamp: None,
+    }
+}
+
+fn state_change(from: SessionState, to: SessionState) -> StreamEvent {
+    StreamEvent::StateChanged {
+        from: Some(from),
+        to,
+        reason: None,
+    }
+}
+
+#[test]
+fn a_message_sent_during_a_turn_is_marked_queued_until_its_turn() {
+    let mut s = connected();
+    s.open(info());
+    feed(
+        &mut s,
+        vec![
+            user("first"),
+            state_change(SessionState::Idle, SessionState::Running),
+            user("second"),
+        ],
+    );
+    let screen = render(&s, 80, 16);
+    assert_eq!(screen.matches("queued").count(), 1, "{screen}");
+    let second = screen.lines().position(|l| l.contains("› second")).unwrap();
+    assert!(
+        screen.lines().nth(second + 1).unwrap().contains("queued"),
+        "{screen}"
+    );
+    // The turn ends and the next one takes the queued message.
+    for event in [
+        state_change(SessionState::Running, SessionState::Idle),
+        state_change(SessionState::Idle, SessionState::Running),
+    ] {
+        s.update(Input::Note(Notification::Event {
+            session_id: "s_1".into(),
+            seq: 10,
+            event,
+        }));
+    }
+    let screen = render(&s, 80, 16);
+    assert!(!screen.contains("queued"), "{screen}");
+}
+
+#[test]
+fn a_draft_typed_while_disconnected_stays_in_the_box() {
+    let mut s = connected();
+    s.open(info());
+    s.update(Input::Note(Notification::Disconnected {
+        reason: "connection reset".into(),
+    }));
+    typed(&mut s, "hello there");
+    let actions = key(&mut s, KeyCode::Enter);
+    assert!(actions.is_empty(), "nothing is sent: {actions:?}");
+    assert_eq!(s.input.lines(), ["hello there"]);
+    assert!(s.notice.as_deref().unwrap().contains("not connected"));
+    s.update(Input::Note(Notification::Connected));
+    assert!(s.notice.as_deref().unwrap().contains("Enter sends"));
+    let actions = key(&mut s, KeyCode::Enter);
+    assert!(
+        actions.iter().any(|a| matches!(a, Action::Send(ClientMessage::Message { text, .. }) if text == "hello there")),
+        "{actions:?}"
+    );
+}
+
+#[test]
+fn ctrl_c_with_an_unsent_message_says_it_would_be_lost() {
+    let ctrl_c = |s: &mut State| {
+        s.update(Input::Key(KeyEvent::new(
+            KeyCode::Char('c'),
+            KeyModifiers::CONTROL,
+        )))
+    };
+    let mut s = connected();
+    typed(&mut s, "half a thought");
+    assert!(ctrl_c(&mut s).is_empty());
+    assert!(
+        s.notice.as_deref().unwrap().contains("not sent"),
+        "{:?}",
+        s.notice
+    );
+    // Another key keeps the draft and the question is gone.
+    typed(&mut s, "!");
+    assert!(s.notice.is_none());
+    assert!(ctrl_c(&mut s).is_empty());
+    assert_eq!(ctrl_c(&mut s), vec![Action::Quit]);
+    // With an empty box, the plain question.
+    let mut s = connected();
+    ctrl_c(&mut s);
+    assert_eq!(s.notice.as_deref(), Some("press Ctrl-C again to quit"));
 }

@@ -9,7 +9,8 @@ use std::path::Path;
 
 use aisys::cli::generate::{example_files, variant_docs};
 use aisys::types::{
-    ClientFrame, ConversationBlock, ServerFrame, SessionState, StreamEvent, examples,
+    ClientFrame, ConversationBlock, PermissionDecision, ServerFrame, SessionState, StreamEvent,
+    TurnStatus, examples,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -198,5 +199,22 @@ fn state_machine_rules() {
             err.to_string(),
             format!("a session cannot go from {from} to {to}")
         );
+    }
+}
+
+#[test]
+fn shown_names_are_the_serde_names() {
+    let serde_name = |v: serde_json::Value| v.as_str().unwrap().to_string();
+    for s in [
+        TurnStatus::Success,
+        TurnStatus::Error,
+        TurnStatus::Interrupted,
+        TurnStatus::MaxTurns,
+        TurnStatus::Timeout,
+    ] {
+        assert_eq!(s.to_string(), serde_name(serde_json::to_value(s).unwrap()));
+    }
+    for d in [PermissionDecision::Allow, PermissionDecision::Deny] {
+        assert_eq!(d.to_string(), serde_name(serde_json::to_value(d).unwrap()));
     }
 }

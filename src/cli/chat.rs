@@ -6,7 +6,7 @@ use super::values::{AgentArg, SandboxArg};
 use std::io::IsTerminal;
 
 use super::{CommandError, Context, EXIT_BAD_INPUT, EXIT_OK, EXIT_USAGE, Exit};
-use crate::client::{Client, ClientConfig};
+use crate::client::{Client, ClientConfig, ClientError};
 use crate::config::{DEFAULT_BIND, ProcessEnv};
 use crate::server::SWEEP_INTERVAL;
 use crate::server::auth;
@@ -17,7 +17,8 @@ use crate::types::SessionSpec;
 
 /// Chat with coding agents in a terminal UI.
 ///
-/// Connects to an aisys server (starting one in-process if none answers), lists your sessions
+/// Connects to an aisys server (starting one in-process if nothing listens at the configured
+/// address; never when a server is given with --server or rejects the token), lists your sessions
 /// and streams the conversation: text, thinking, tool calls and permission requests.
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:
@@ -74,6 +75,7 @@ async fn run_async(ctx: &Context, args: ChatArgs) -> anyhow::Result<Exit> {
         .token_file
         .clone()
         .unwrap_or_else(|| data_dir.join(auth::TOKEN_FILE));
+    let from_flag = args.token.is_some();
     let token = args.token.clone().or_else(|| {
         std::fs::read_to_string(&token_file)
             .ok()
@@ -81,21 +83,42 @@ async fn run_async(ctx: &Context, args: ChatArgs) -> anyhow::Result<Exit> {
     });
     let client_name = format!("aisys-chat/{}", env!("CARGO_PKG_VERSION"));
 
-    let connected = match &token {
-        Some(t) => Client::connect(ClientConfig {
-            url: url.clone(),
-            token: t.clone(),
-            client_name: client_name.clone(),
-        })
-        .await
-        .map_err(|e| e.to_string()),
-        None => Err("no token".to_string()),
-    };
+    // With no token at all, still knock: a server that listens says so by rejecting the empty
+    // token, and only a refused connection means there is none to talk to.
+    let connected = Client::connect(ClientConfig {
+        url: url.clone(),
+        token: token.clone().unwrap_or_default(),
+        client_name: client_name.clone(),
+    })
+    .await;
     let (client, notes, _embedded) = match connected {
         Ok((c, n)) => (c, n, None),
-        Err(why) if args.server.is_none() => {
-            // Nothing answers at the default address: run a server in this process.
-            tracing::info!("no server at {url} ({why}); starting one in this process");
+        Err(ClientError::Rejected { url }) => {
+            let fix = match (&token, from_flag) {
+                (None, _) => format!(
+                    "no token was given and {} cannot be read: pass --token or set AISYS_TOKEN to the token `aisys serve` wrote",
+                    token_file.display()
+                ),
+                (Some(_), true) => format!(
+                    "the token comes from --token or AISYS_TOKEN: use the one in the server's data folder (`<data>/{}`, here {})",
+                    auth::TOKEN_FILE,
+                    token_file.display()
+                ),
+                (Some(_), false) => format!(
+                    "the token in {} is not this server's: pass --token (or AISYS_TOKEN) with the one in the data folder of the server at {url} (`<data>/{}`)",
+                    token_file.display(),
+                    auth::TOKEN_FILE
+                ),
+            };
+            return Err(CommandError::new(
+                EXIT_BAD_INPUT,
+                format!("the server rejected the token ({url})\n  fix: {fix}"),
+            )
+            .into());
+        }
+        Err(ClientError::Refused { .. }) if args.server.is_none() => {
+            // Nothing listens at the configured address: run a server in this process.
+            tracing::info!("no server at {url}; starting one in this process");
             let opts = ServeOptions {
                 token_file: token_file.clone(),
                 token: None,
@@ -137,9 +160,10 @@ async fn run_async(ctx: &Context, args: ChatArgs) -> anyhow::Result<Exit> {
             (c, n, Some((stop_tx, server)))
         }
         Err(why) => {
+            // The error already names the URL.
             return Err(CommandError::new(
                 EXIT_BAD_INPUT,
-                format!("cannot connect to {url}: {why}\n  fix: start `aisys serve`, or check --server and --token"),
+                format!("{why}\n  fix: start `aisys serve`, or check --server"),
             )
             .into());
         }

@@ -198,6 +198,13 @@ async fn run_async(ctx: &Context, args: RunArgs, prompt: String) -> anyhow::Resu
         )
         .into());
     }
+    if args.ask && !std::io::stdin().is_terminal() {
+        return Err(CommandError::new(
+            EXIT_USAGE,
+            "aisys run --ask needs a terminal to ask on: run it in one, or decide ahead with --allow-tool / --deny-tool",
+        )
+        .into());
+    }
     let generated_workspace = args.workspace.is_none();
     let workspace = args
         .workspace
@@ -246,6 +253,9 @@ async fn run_async(ctx: &Context, args: RunArgs, prompt: String) -> anyhow::Resu
         append_system_prompt: None,
         resume: args.resume.clone(),
         base_url: env.get("ANTHROPIC_BASE_URL").cloned(),
+        // Someone reads along only in pretty output on a terminal; the other formats want the
+        // complete blocks.
+        partial_messages: format == RunFormat::Pretty && ctx.out.stdout_is_tty,
     };
     let spec = SandboxSpec {
         workspace: workspace.clone(),
@@ -277,11 +287,6 @@ async fn run_async(ctx: &Context, args: RunArgs, prompt: String) -> anyhow::Resu
     let mut adapter = adapter(agent, binary.clone());
     let policy =
         PermissionPolicy::for_run(args.allow_tool.clone(), args.deny_tool.clone(), args.ask);
-    if args.ask && !std::io::stdin().is_terminal() {
-        return Err(
-            CommandError::new(EXIT_USAGE, "aisys run --ask needs a terminal to ask on").into(),
-        );
-    }
 
     let (event_tx, mut event_rx) = mpsc::channel(EVENT_QUEUE);
     let (control_tx, control_rx) = mpsc::channel(CONTROL_QUEUE);
@@ -295,6 +300,9 @@ async fn run_async(ctx: &Context, args: RunArgs, prompt: String) -> anyhow::Resu
     tokio::pin!(turn_fut);
 
     let mut printer = Printer::new(format, ctx.out);
+    // The loop's errors are kept until the sandbox is terminated: a remote one would otherwise
+    // live on until its own timeout.
+    let looped: anyhow::Result<_> = async {
     let mut interrupts = 0u32;
     let mut outcome = None;
     let mut events_open = true;
@@ -337,6 +345,16 @@ async fn run_async(ctx: &Context, args: RunArgs, prompt: String) -> anyhow::Resu
             }
         }
     }
+    Ok(outcome.expect("the loop ends after the turn"))
+    }
+    .await;
+    let outcome = match looped {
+        Ok(o) => o,
+        Err(e) => {
+            let _ = sandbox.terminate().await;
+            return Err(e);
+        }
+    };
     if let (true, Some(m)) = (args.sync_back, &modal_env) {
         match m.sync_back(sandbox.id(), &workspace).await {
             Ok(report) => {
@@ -349,7 +367,6 @@ async fn run_async(ctx: &Context, args: RunArgs, prompt: String) -> anyhow::Resu
     }
     let _ = sandbox.terminate().await;
     printer.finish()?;
-    let outcome = outcome.expect("the loop ends after the turn");
     if !ctx.out.quiet {
         if generated_workspace {
             eprintln!("workspace: {}", workspace.display());

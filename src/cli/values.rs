@@ -136,24 +136,51 @@ impl LimitArgs {
     }
 }
 
-/// Parses a duration such as `90s`, `10m`, `2h`, `500ms` or a bare number of seconds.
+/// The longest duration a flag takes: a year. Longer is a typo, and far larger values would
+/// overflow when added to the clock.
+pub const MAX_DURATION: std::time::Duration = std::time::Duration::from_secs(365 * 24 * 3600);
+
+/// Parses a duration such as `90s`, `10m`, `2h`, `500ms` or a bare number of seconds, up to
+/// [`MAX_DURATION`].
 pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
     let t = text.trim();
     let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("`{text}` is not a duration: use e.g. 90s, 10m or 2h"))?;
-    let secs = |s: u64| std::time::Duration::from_secs(s);
-    match unit {
-        "" | "s" => Ok(secs(n)),
-        "ms" => Ok(std::time::Duration::from_millis(n)),
-        "m" => Ok(secs(n * 60)),
-        "h" => Ok(secs(n * 3600)),
-        _ => Err(format!(
-            "`{text}`: unknown unit `{unit}`: use ms, s, m or h"
-        )),
+    let too_long = || {
+        format!(
+            "`{text}` is too long a duration: at most {}h (a year)",
+            MAX_DURATION.as_secs() / 3600
+        )
+    };
+    let n: u64 = match num.parse() {
+        Ok(n) => n,
+        // All digits and still no number: it overflowed.
+        Err(_) if !num.is_empty() => return Err(too_long()),
+        Err(_) => {
+            return Err(format!(
+                "`{text}` is not a duration: use e.g. 90s, 10m or 2h"
+            ));
+        }
+    };
+    let millis_per = match unit {
+        "ms" => 1,
+        "" | "s" => 1_000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        _ => {
+            return Err(format!(
+                "`{text}`: unknown unit `{unit}`: use ms, s, m or h"
+            ));
+        }
+    };
+    let d = n
+        .checked_mul(millis_per)
+        .map(std::time::Duration::from_millis)
+        .ok_or_else(too_long)?;
+    if d > MAX_DURATION {
+        return Err(too_long());
     }
+    Ok(d)
 }
 
 #[cfg(test)]
@@ -170,5 +197,19 @@ mod tests {
         assert_eq!(parse_duration("5"), Ok(Duration::from_secs(5)));
         assert!(parse_duration("5 days").is_err());
         assert!(parse_duration("m").is_err());
+        assert_eq!(parse_duration("8760h"), Ok(MAX_DURATION));
+    }
+
+    #[test]
+    fn huge_durations_are_refused_naming_the_value() {
+        for text in [
+            "8761h",
+            "307445734561825861m",
+            "18446744073709551615s",
+            "99999999999999999999999",
+        ] {
+            let e = parse_duration(text).unwrap_err();
+            assert!(e.contains(text) && e.contains("too long"), "{text}: {e}");
+        }
     }
 }

@@ -14,8 +14,8 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::{Mutex, mpsc, oneshot};
-use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message, http};
 
 use crate::types::{
     AttachView, ClientFrame, ClientMessage, ErrorCode, PROTOCOL_VERSION, ServerFrame,
@@ -45,6 +45,12 @@ pub enum ClientError {
     Unexpected(String),
     #[error("cannot connect to {url}: {message}")]
     Connect { url: String, message: String },
+    /// Nothing listens at the address (the connection was refused).
+    #[error("nothing listens at {url} (connection refused)")]
+    Refused { url: String },
+    /// The server answered but refused the token (HTTP 401).
+    #[error("the server at {url} rejected the token")]
+    Rejected { url: String },
 }
 
 /// What the application hears from the connection.
@@ -216,7 +222,19 @@ async fn open(config: &ClientConfig) -> Result<Ws, ClientError> {
     // Requests and replies are small frames: send them at once (TCP_NODELAY).
     let (mut ws, _) = tokio_tungstenite::connect_async_with_config(req, None, true)
         .await
-        .map_err(|e| err(e.to_string()))?;
+        .map_err(|e| match e {
+            WsError::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
+                ClientError::Refused {
+                    url: config.url.clone(),
+                }
+            }
+            WsError::Http(r) if r.status() == http::StatusCode::UNAUTHORIZED => {
+                ClientError::Rejected {
+                    url: config.url.clone(),
+                }
+            }
+            e => err(e.to_string()),
+        })?;
     let hello = ClientFrame {
         id: Some("hello".into()),
         message: ClientMessage::Hello {

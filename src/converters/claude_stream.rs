@@ -5,7 +5,7 @@
 //! `message.id` and repeat its usage: the usage is reported once per message id. Lines and
 //! blocks this reader does not know become `raw` events that keep the original JSON.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use serde_json::Value;
 
@@ -20,6 +20,10 @@ const USAGE_IDS_KEPT: usize = 256;
 #[derive(Debug, Default)]
 pub struct ClaudeStreamReader {
     usage_seen: RecentIds,
+    /// The message being streamed (`--include-partial-messages`), per subagent (`None` for the
+    /// main conversation): its deltas carry its id, so the complete block that follows replaces
+    /// them instead of being shown a second time. Entries leave at `message_stop`.
+    streaming: HashMap<Option<String>, String>,
 }
 
 /// The last [`USAGE_IDS_KEPT`] ids inserted.
@@ -367,10 +371,21 @@ impl ClaudeStreamReader {
             }
             Some("stream_event") => {
                 let e = &v["event"];
+                let message_id = self.streaming.get(&parent).cloned();
                 match (e["type"].as_str(), e["delta"]["type"].as_str()) {
+                    (Some("message_start"), _) => {
+                        if let Some(id) = s(&e["message"]["id"]) {
+                            self.streaming.insert(parent, id);
+                        }
+                        vec![]
+                    }
+                    (Some("message_stop"), _) => {
+                        self.streaming.remove(&parent);
+                        vec![]
+                    }
                     (Some("content_block_delta"), Some("text_delta")) => {
                         vec![StreamEvent::TextDelta {
-                            message_id: None,
+                            message_id,
                             index: e["index"].as_u64().unwrap_or(0) as u32,
                             text: s(&e["delta"]["text"]).unwrap_or_default(),
                             parent_tool_use_id: parent,
@@ -378,7 +393,7 @@ impl ClaudeStreamReader {
                     }
                     (Some("content_block_delta"), Some("thinking_delta")) => {
                         vec![StreamEvent::Thinking {
-                            message_id: None,
+                            message_id,
                             text: s(&e["delta"]["thinking"]).unwrap_or_default(),
                             delta: true,
                             redacted: false,
@@ -427,6 +442,36 @@ mod tests {
         }
         assert_eq!(r.usage_seen.set.len(), USAGE_IDS_KEPT);
         assert_eq!(r.usage_seen.order.len(), USAGE_IDS_KEPT);
+    }
+
+    #[test]
+    fn streamed_deltas_and_the_complete_message_make_one_block() {
+        let mut r = ClaudeStreamReader::default();
+        let ev = |e: &str| {
+            format!(
+                r#"{{"type":"stream_event","session_id":"s","parent_tool_use_id":null,"event":{e}}}"#
+            )
+        };
+        let mut events = vec![];
+        for l in [
+            ev(r#"{"type":"message_start","message":{"id":"msg_1","content":[]}}"#),
+            ev(r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hel"}}"#),
+            ev(r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"lo"}}"#),
+            r#"{"type":"assistant","session_id":"s","parent_tool_use_id":null,"message":{"id":"msg_1","role":"assistant","model":"m","content":[{"type":"text","text":"Hello"}]}}"#.to_string(),
+            ev(r#"{"type":"message_stop"}"#),
+        ] {
+            events.extend(r.read_line(&l));
+        }
+        assert!(
+            matches!(&events[0], StreamEvent::TextDelta { message_id: Some(m), .. } if m == "msg_1")
+        );
+        let blocks = crate::converters::Assembler::assemble(events);
+        let texts: Vec<_> = blocks
+            .iter()
+            .filter(|b| matches!(b.kind, crate::types::BlockKind::AssistantText { .. }))
+            .collect();
+        assert_eq!(texts.len(), 1, "{blocks:?}");
+        assert!(r.streaming.is_empty());
     }
 
     #[test]

@@ -163,7 +163,7 @@ fn markdown_block(md: &mut String, b: &ConversationBlock, depth: usize, max: usi
 /// A permission request and its answer, in one line: `permission for Bash: allow`.
 pub(crate) fn permission_line(tool_name: &str, decision: Option<PermissionDecision>) -> String {
     let d = match decision {
-        Some(d) => format!("{d:?}").to_lowercase(),
+        Some(d) => d.as_str().to_string(),
         None => "asked".into(),
     };
     format!("permission for {tool_name}: {d}")
@@ -175,7 +175,7 @@ pub(crate) fn turn_line(
     duration_ms: Option<u64>,
     cost_usd: Option<f64>,
 ) -> String {
-    let mut s = format!("turn {}", format!("{status:?}").to_lowercase());
+    let mut s = format!("turn {status}");
     if let Some(ms) = duration_ms {
         s.push_str(&format!(", {:.1}s", ms as f64 / 1000.0));
     }

@@ -593,7 +593,7 @@ impl AgentSession {
                     self.info.agent_session_id = Some(id);
                 }
                 let reason = (outcome.status != TurnStatus::Success)
-                    .then(|| format!("{:?}", outcome.status).to_lowercase());
+                    .then(|| outcome.status.as_str().to_string());
                 self.set_state(SessionState::Idle, reason).await;
             }
             Ok((adapter, Err(message))) => {

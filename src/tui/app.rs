@@ -70,7 +70,10 @@ pub async fn run(
     state.connection = super::state::Connection::Connected;
     run_actions(&client, &answers, vec![Action::RefreshSessions]);
     if let Some(id) = open {
-        run_actions(&client, &answers, vec![Action::Open(id)]);
+        // Through the state, so it keeps the session's events that come before the attach's
+        // answer.
+        let actions = state.open_by_id(id);
+        run_actions(&client, &answers, actions);
     }
     let size = terminal.size()?;
     state.update(Input::ViewHeight(view::conversation_height(size.height, 1)));

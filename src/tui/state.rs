@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseEventKind};
 
+use super::permission::{Choice, Outcome, PendingPermission};
 use crate::client::Notification;
 use crate::converters::Assembler;
 use crate::types::{
@@ -19,6 +20,11 @@ const PAGE_FALLBACK: usize = 10;
 const WHEEL_LINES: usize = 3;
 /// Input history kept per process.
 const HISTORY_LIMIT: usize = 200;
+/// Said when Enter meets a lost connection.
+const DISCONNECTED_DRAFT: &str =
+    "not connected: the message stays in the box; press Enter again once reconnected";
+/// Said when Enter on an empty message box meets an open permission prompt.
+const PERMISSION_HINT: &str = "a tool waits for permission: Tab to choose, Enter to answer";
 
 /// Whether the client is connected.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,17 +41,6 @@ pub enum Scroll {
     FromBottom(usize),
     /// `n` lines below the top (after Home): new output does not move the view.
     FromTop(usize),
-}
-
-/// A permission request waiting for the person.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PendingPermission {
-    pub session_id: String,
-    pub request_id: String,
-    pub tool_name: String,
-    pub input: serde_json::Value,
-    /// The highlighted choice: 0 allow once, 1 always allow this tool, 2 deny.
-    pub choice: usize,
 }
 
 /// Something the state asks the app to do.
@@ -136,6 +131,16 @@ pub struct State {
     pub quit_armed: bool,
     /// Settings of sessions this client creates (agent, sandbox).
     pub new_session: SessionSpec,
+    /// Indices of user messages sent while a turn ran: the session queued them, and they run
+    /// in order, one per turn.
+    pub queued: std::collections::VecDeque<usize>,
+    /// The session `d` asked to delete; a second `d` deletes it, any other key keeps it.
+    pub confirm_delete: Option<String>,
+    /// A session asked for by id whose attach has not been answered yet.
+    opening: Option<String>,
+    /// Its events that came before the answer, shown once it comes. Bounded by the session's own
+    /// replay, which the conversation holds anyway.
+    early: Vec<StreamEvent>,
 }
 
 impl Default for State {
@@ -173,6 +178,10 @@ impl State {
             last_turn_ms: None,
             quit_armed: false,
             new_session: SessionSpec::default(),
+            queued: std::collections::VecDeque::new(),
+            confirm_delete: None,
+            opening: None,
+            early: Vec::new(),
         }
     }
 
@@ -204,10 +213,7 @@ impl State {
                 }
                 vec![]
             }
-            Input::Opened(info) => {
-                self.open(info);
-                vec![]
-            }
+            Input::Opened(info) => self.opened(info),
             Input::Failed(msg) => {
                 self.notice = Some(msg);
                 vec![]
@@ -215,8 +221,46 @@ impl State {
         }
     }
 
+    /// Opens a session known only by id (from the command line): its events are kept from now
+    /// on, even those that arrive before the server's answer to the attach.
+    pub fn open_by_id(&mut self, id: String) -> Vec<Action> {
+        self.opening = Some(id.clone());
+        self.early.clear();
+        vec![Action::Open(id)]
+    }
+
+    /// The server answered an attach: the replay may have begun before this answer came, so
+    /// events already shown or kept are not thrown away.
+    fn opened(&mut self, info: SessionInfo) -> Vec<Action> {
+        if self.current.as_ref().is_some_and(|c| c.id == info.id) {
+            let seen = self.session_state();
+            let replayed = !self.conversation.blocks.is_empty();
+            self.current = Some(info);
+            // Once replayed events have set the state, they are newer than the answer.
+            if let (true, Some(c), Some(st)) = (replayed, self.current.as_mut(), seen) {
+                c.state = st;
+            }
+            return vec![];
+        }
+        let early = if self.opening.take().as_ref() == Some(&info.id) {
+            std::mem::take(&mut self.early)
+        } else {
+            vec![]
+        };
+        let id = info.id.clone();
+        self.open(info);
+        let mut actions = vec![];
+        for event in early {
+            actions.extend(self.event(id.clone(), event));
+        }
+        actions
+    }
+
     /// Starts showing a session (its events arrive next, from seq 1).
     pub fn open(&mut self, info: SessionInfo) {
+        self.opening = None;
+        self.early.clear();
+        self.queued.clear();
         self.model = info.model.clone();
         self.current = Some(info);
         self.conversation = Conversation::default();
@@ -234,7 +278,8 @@ impl State {
         match n {
             Notification::Connected => {
                 self.connection = Connection::Connected;
-                self.notice = None;
+                self.notice = (self.notice.as_deref() == Some(DISCONNECTED_DRAFT))
+                    .then(|| "connected again: Enter sends your message".into());
                 vec![Action::RefreshSessions]
             }
             Notification::Disconnected { reason } => {
@@ -245,6 +290,9 @@ impl State {
                 session_id, event, ..
             } => {
                 if self.current.as_ref().map(|c| &c.id) != Some(&session_id) {
+                    if self.opening.as_ref() == Some(&session_id) {
+                        self.early.push(event);
+                    }
                     return vec![];
                 }
                 self.event(session_id, event)
@@ -267,9 +315,16 @@ impl State {
             StreamEvent::SessionStarted {
                 model: Some(model), ..
             } => self.model = Some(model.clone()),
-            StreamEvent::StateChanged { to, .. } => {
+            StreamEvent::StateChanged { from, to, .. } => {
                 if let Some(c) = self.current.as_mut() {
                     c.state = *to;
+                }
+                // A new turn takes the oldest queued message; a stop drops them all.
+                if *to == SessionState::Running && !from.is_some_and(|f| f.is_busy()) {
+                    self.queued.pop_front();
+                }
+                if matches!(to, SessionState::Stopped | SessionState::Failed) {
+                    self.queued.clear();
                 }
                 if *to == SessionState::Running && self.turn_started.is_none() {
                     self.turn_started = Some(Instant::now());
@@ -312,13 +367,12 @@ impl State {
                         message: None,
                     }));
                 } else {
-                    self.permission = Some(PendingPermission {
-                        session_id: session_id.clone(),
-                        request_id: request_id.clone(),
-                        tool_name: tool_name.clone(),
-                        input: input.clone(),
-                        choice: 0,
-                    });
+                    self.permission = Some(PendingPermission::new(
+                        session_id.clone(),
+                        request_id.clone(),
+                        tool_name.clone(),
+                        input.clone(),
+                    ));
                 }
             }
             StreamEvent::PermissionDecision { request_id, .. }
@@ -331,31 +385,54 @@ impl State {
             }
             _ => {}
         }
+        let queues = matches!(
+            event,
+            StreamEvent::UserMessage {
+                parent_tool_use_id: None,
+                ..
+            }
+        ) && self.session_state().is_some_and(|s| s.is_busy());
         self.conversation.push(event);
+        if queues {
+            self.queued
+                .push_back(self.conversation.blocks.len().saturating_sub(1));
+        }
         actions
     }
 
     fn key(&mut self, k: KeyEvent) -> Vec<Action> {
         let ctrl = k.modifiers.contains(KeyModifiers::CONTROL);
-        let alt = k.modifiers.contains(KeyModifiers::ALT);
         if ctrl && k.code == KeyCode::Char('c') {
             if self.quit_armed {
                 return vec![Action::Quit];
             }
             self.quit_armed = true;
-            self.notice = Some("press Ctrl-C again to quit".into());
+            self.notice = Some(if self.input_is_empty() {
+                "press Ctrl-C again to quit".into()
+            } else {
+                "your message is not sent: Ctrl-C again quits and loses it, any other key keeps it"
+                    .into()
+            });
             return vec![];
         }
-        self.quit_armed = false;
+        if std::mem::take(&mut self.quit_armed) {
+            self.notice = None;
+        }
         if self.show_help {
             self.show_help = false;
             return vec![];
         }
         if self.permission.is_some() {
-            return self.permission_key(k);
+            // Keys the prompt does not take are typing: they go to the message box, never to
+            // the session list, whose letters act at once.
+            return match self.permission_key(k) {
+                Some(actions) => actions,
+                None => self.compose_key(k),
+            };
         }
         if k.code == KeyCode::Tab || (ctrl && k.code == KeyCode::Char('b')) {
             self.show_sessions = !self.show_sessions;
+            self.cancel_delete();
             return if self.show_sessions {
                 vec![Action::RefreshSessions]
             } else {
@@ -365,6 +442,13 @@ impl State {
         if self.show_sessions {
             return self.sessions_key(k);
         }
+        self.compose_key(k)
+    }
+
+    /// Keys of the conversation and the message box.
+    fn compose_key(&mut self, k: KeyEvent) -> Vec<Action> {
+        let ctrl = k.modifiers.contains(KeyModifiers::CONTROL);
+        let alt = k.modifiers.contains(KeyModifiers::ALT);
         match k.code {
             KeyCode::Esc => self.interrupt(),
             KeyCode::PageUp => {
@@ -509,6 +593,11 @@ impl State {
         if text.trim().is_empty() {
             return vec![];
         }
+        if self.connection != Connection::Connected {
+            // Sent now it would be lost: it stays in the box until the connection is back.
+            self.notice = Some(DISCONNECTED_DRAFT.into());
+            return vec![];
+        }
         self.history.push(text.clone());
         if self.history.len() > HISTORY_LIMIT {
             self.history.remove(0);
@@ -539,47 +628,51 @@ impl State {
         }
     }
 
-    fn permission_key(&mut self, k: KeyEvent) -> Vec<Action> {
-        let Some(p) = self.permission.as_mut() else {
-            return vec![];
-        };
-        let choice = match k.code {
-            KeyCode::Left | KeyCode::Up | KeyCode::BackTab => {
-                p.choice = (p.choice + 2) % 3;
-                return vec![];
+    /// A key while a permission prompt is open: the actions if the prompt took it, `None` if it
+    /// is typing for the message box.
+    fn permission_key(&mut self, k: KeyEvent) -> Option<Vec<Action>> {
+        let p = self.permission.as_mut()?;
+        let choice = match p.key(k) {
+            Outcome::NotMine => {
+                if k.code == KeyCode::Enter && self.input_is_empty() {
+                    self.notice = Some(PERMISSION_HINT.into());
+                }
+                return None;
             }
-            KeyCode::Right | KeyCode::Down | KeyCode::Tab => {
-                p.choice = (p.choice + 1) % 3;
-                return vec![];
-            }
-            KeyCode::Char('y') | KeyCode::Char('a') => 0,
-            KeyCode::Char('A') => 1,
-            KeyCode::Char('n') | KeyCode::Char('d') | KeyCode::Esc => 2,
-            KeyCode::Enter => p.choice,
-            _ => return vec![],
+            Outcome::Handled => return Some(vec![]),
+            Outcome::Chosen(c) => c,
         };
-        let p = self.permission.take().expect("checked above");
-        if choice == 1 {
+        let p = self.permission.take()?;
+        if choice == Choice::AlwaysAllow {
             self.always_allow
                 .entry(p.session_id.clone())
                 .or_default()
                 .insert(p.tool_name.clone());
         }
-        let decision = if choice == 2 {
+        let decision = if choice == Choice::Deny {
             PermissionDecision::Deny
         } else {
             PermissionDecision::Allow
         };
-        vec![Action::Send(ClientMessage::Permission {
+        Some(vec![Action::Send(ClientMessage::Permission {
             session_id: p.session_id,
             request_id: p.request_id,
             decision,
             message: (decision == PermissionDecision::Deny).then(|| "denied in aisys chat".into()),
-        })]
+        })])
+    }
+
+    /// Forgets a pending delete, and the question on the status line with it.
+    fn cancel_delete(&mut self) {
+        if self.confirm_delete.take().is_some() {
+            self.notice = None;
+        }
     }
 
     fn sessions_key(&mut self, k: KeyEvent) -> Vec<Action> {
         let n = self.sessions.len();
+        let confirm = self.confirm_delete.clone();
+        self.cancel_delete();
         match k.code {
             KeyCode::Up => self.selected_session = self.selected_session.saturating_sub(1),
             KeyCode::Down if n > 0 => {
@@ -613,6 +706,16 @@ impl State {
             KeyCode::Char('d') => {
                 if let Some(s) = self.sessions.get(self.selected_session) {
                     let id = s.id.clone();
+                    // Deleting loses the session's record: the first `d` only asks.
+                    if confirm.as_deref() != Some(id.as_str()) {
+                        self.notice = Some(format!(
+                            "delete {}? press d again to delete, any other key keeps it",
+                            s.title.as_deref().unwrap_or(&id)
+                        ));
+                        self.confirm_delete = Some(id);
+                        return vec![];
+                    }
+                    self.notice = None;
                     if self.current.as_ref().is_some_and(|c| c.id == id) {
                         self.current = None;
                         self.conversation = Conversation::default();

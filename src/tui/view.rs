@@ -9,28 +9,33 @@ use ratatui::layout::{Constraint, Direction, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, List, ListItem, ListState, Paragraph, Wrap};
-use serde_json::Value;
-use unicode_width::UnicodeWidthChar;
 
+pub use super::blocks::wrap;
+use super::blocks::{block_lines, truncate, wrap_words};
+use super::permission::{CHOICES, PendingPermission};
 use super::state::{Connection, Scroll, State};
-use crate::converters::{result_text, summarize_input};
-use crate::types::{
-    BlockKind, ConversationBlock, PermissionDecision, SessionState, ToolResultContent, ToolStatus,
-};
+use crate::converters::summarize_input;
+use crate::types::{BlockKind, SessionState, ToolStatus};
 
 /// Width of the session list when it is shown.
 const SESSIONS_WIDTH: u16 = 34;
 /// Most lines of the input box (it scrolls beyond).
 const INPUT_MAX_LINES: u16 = 6;
-/// Lines of a tool result shown when expanded; the rest is summarized.
-const RESULT_LINES: usize = 30;
 /// Below this width the session list is not drawn beside the conversation.
 const NARROW: u16 = 60;
+/// The permission prompt's width: room for the three choices and the hint on one line each.
+const PROMPT_WIDTH: u16 = 72;
+/// Lines of the tool's input shown in the permission prompt; longer inputs are cut.
+const PROMPT_INPUT_LINES: usize = 5;
 
-/// Layouts of blocks, keyed by (block index, version, width, expanded, under cursor).
+/// What a block's layout depends on: (block index, version, width, expanded, under cursor,
+/// queued).
+type LayoutKey = (usize, u64, u16, bool, bool, bool);
+
+/// Layouts of blocks, by [`LayoutKey`].
 #[derive(Default)]
 pub struct LayoutCache {
-    map: HashMap<(usize, u64, u16, bool, bool), Vec<Line<'static>>>,
+    map: HashMap<LayoutKey, Vec<Line<'static>>>,
 }
 
 impl LayoutCache {
@@ -42,10 +47,18 @@ impl LayoutCache {
             width,
             state.expanded.contains(&block.id),
             state.cursor == Some(i),
+            state.queued.contains(&i),
         );
-        self.map
-            .entry(key)
-            .or_insert_with(|| block_lines(block, width as usize, key.3, key.4, &state.expanded))
+        self.map.entry(key).or_insert_with(|| {
+            let mut lines = block_lines(block, width as usize, key.3, key.4, &state.expanded);
+            if key.5 {
+                lines.push(Line::styled(
+                    "  ⧗ queued: runs when the current turn ends",
+                    Style::default().fg(Color::DarkGray),
+                ));
+            }
+            lines
+        })
     }
 
     /// Number of cached layouts (for tests and benchmarks).
@@ -178,23 +191,31 @@ fn draw_sessions(frame: &mut Frame, state: &State, area: Rect) {
     let items: Vec<ListItem> = state
         .sessions
         .iter()
-        .map(|s| {
+        .enumerate()
+        .map(|(i, s)| {
+            // The selected row has a blue background: grey text would vanish on it.
+            let dim = if i == state.selected_session {
+                Style::default().fg(Color::White)
+            } else {
+                Style::default().fg(Color::DarkGray)
+            };
             let title = s.title.clone().unwrap_or_else(|| s.id.clone());
+            let mut title_line = vec![Span::styled(
+                title,
+                Style::default().add_modifier(Modifier::BOLD),
+            )];
+            if state.confirm_delete.as_deref() == Some(s.id.as_str()) {
+                title_line.push(Span::styled(
+                    " delete? d again",
+                    Style::default().fg(Color::Red).add_modifier(Modifier::BOLD),
+                ));
+            }
             ListItem::new(vec![
-                Line::from(Span::styled(
-                    title,
-                    Style::default().add_modifier(Modifier::BOLD),
-                )),
+                Line::from(title_line),
                 Line::from(vec![
-                    Span::styled(
-                        format!("{} ", s.agent),
-                        Style::default().fg(Color::DarkGray),
-                    ),
+                    Span::styled(format!("{} ", s.agent), dim),
                     Span::styled(s.state.to_string(), state_style(s.state)),
-                    Span::styled(
-                        format!(" {}", short_time(&s.last_activity)),
-                        Style::default().fg(Color::DarkGray),
-                    ),
+                    Span::styled(format!(" {}", short_time(&s.last_activity)), dim),
                 ]),
             ])
         })
@@ -205,7 +226,7 @@ fn draw_sessions(frame: &mut Frame, state: &State, area: Rect) {
                 .borders(Borders::ALL)
                 .title(" sessions · Enter open · n new · s stop · d delete "),
         )
-        .highlight_style(Style::default().bg(Color::DarkGray));
+        .highlight_style(Style::default().bg(Color::Blue).fg(Color::White));
     let mut ls = ListState::default();
     if !state.sessions.is_empty() {
         ls.select(Some(state.selected_session));
@@ -228,51 +249,171 @@ fn state_style(s: SessionState) -> Style {
     })
 }
 
+/// One part of the status line: where it shows (`order`), how much it matters when the line is
+/// too narrow for all (`rank`, lower stays), and whether it may be shortened to fit.
+struct Piece {
+    order: u8,
+    rank: u8,
+    span: Span<'static>,
+    shrinks: bool,
+}
+
 fn draw_status(frame: &mut Frame, state: &State, area: Rect) {
-    let mut spans = vec![match &state.connection {
-        Connection::Connected => Span::styled("● connected", Style::default().fg(Color::Green)),
-        Connection::Connecting => Span::styled("◌ connecting", Style::default().fg(Color::Yellow)),
-        Connection::Disconnected(r) => Span::styled(
-            format!("○ disconnected ({r}), reconnecting"),
-            Style::default().fg(Color::Red).add_modifier(Modifier::BOLD),
-        ),
+    let mut pieces = vec![Piece {
+        order: 0,
+        rank: 0,
+        shrinks: false,
+        span: match &state.connection {
+            Connection::Connected => Span::styled("● connected", Style::default().fg(Color::Green)),
+            Connection::Connecting => {
+                Span::styled("◌ connecting", Style::default().fg(Color::Yellow))
+            }
+            Connection::Disconnected(r) => Span::styled(
+                format!("○ disconnected ({r}), reconnecting"),
+                Style::default().fg(Color::Red).add_modifier(Modifier::BOLD),
+            ),
+        },
     }];
-    let sep = || Span::styled(" │ ", Style::default().fg(Color::DarkGray));
-    // A notice goes first: it is what the person must read now, and the right side may be cut.
-    if let Some(n) = &state.notice {
-        spans.push(sep());
-        spans.push(Span::styled(n.clone(), Style::default().fg(Color::Yellow)));
-    }
+    let mut add = |order: u8, rank: u8, span: Span<'static>| {
+        pieces.push(Piece {
+            order,
+            rank,
+            span,
+            shrinks: false,
+        })
+    };
+    // What stays when the line is narrow: the state, the cost, then the rest.
     if let Some(s) = &state.current {
-        spans.push(sep());
-        spans.push(Span::styled(s.state.to_string(), state_style(s.state)));
+        if s.state.is_busy() {
+            // A spinner that turns with the clock (the app redraws on its tick during a turn),
+            // and what the agent is doing now.
+            let ms = state
+                .turn_started
+                .map_or(0, |t| t.elapsed().as_millis() as usize);
+            let frame = SPINNER[(ms / SPINNER_FRAME_MS) % SPINNER.len()];
+            add(
+                2,
+                1,
+                Span::styled(format!("{frame} {}", s.state), state_style(s.state)),
+            );
+            if let Some(tool) = running_tool(state) {
+                add(3, 4, Span::styled(tool, Style::default().fg(Color::Yellow)));
+            }
+        } else {
+            add(
+                2,
+                1,
+                Span::styled(s.state.to_string(), state_style(s.state)),
+            );
+        }
+    }
+    if state.cost > 0.0 {
+        add(6, 2, Span::raw(format!("${:.4}", state.cost)));
     }
     if let Some(m) = &state.model {
-        spans.push(sep());
-        spans.push(Span::raw(m.clone()));
+        add(4, 7, Span::raw(m.clone()));
     }
     let u = &state.usage;
     if u.input_tokens + u.output_tokens > 0 {
-        spans.push(sep());
-        spans.push(Span::raw(format!(
-            "{} in · {} out",
-            human(u.input_tokens + u.cache_read_tokens + u.cache_creation_tokens),
-            human(u.output_tokens)
-        )));
-    }
-    if state.cost > 0.0 {
-        spans.push(sep());
-        spans.push(Span::raw(format!("${:.4}", state.cost)));
+        add(
+            5,
+            6,
+            Span::raw(format!(
+                "{} in · {} out",
+                human(u.input_tokens + u.cache_read_tokens + u.cache_creation_tokens),
+                human(u.output_tokens)
+            )),
+        );
     }
     let elapsed = state
         .turn_started
         .map(|t| t.elapsed().as_millis() as u64)
         .or(state.last_turn_ms);
     if let Some(ms) = elapsed {
-        spans.push(sep());
-        spans.push(Span::raw(format!("{:.1}s", ms as f64 / 1000.0)));
+        add(7, 5, Span::raw(format!("{:.1}s", ms as f64 / 1000.0)));
+    }
+    // A notice is what the person must read now: it shows next to the connection, and is
+    // shortened rather than dropped.
+    if let Some(n) = &state.notice {
+        pieces.push(Piece {
+            order: 1,
+            rank: 3,
+            span: Span::styled(n.clone(), Style::default().fg(Color::Yellow)),
+            shrinks: true,
+        });
+    }
+    pieces.sort_by_key(|p| p.rank);
+    let mut room = area.width as usize;
+    let mut kept = Vec::new();
+    let sep_w = STATUS_SEP.chars().count();
+    for mut p in pieces {
+        let sep = if kept.is_empty() { 0 } else { sep_w };
+        let need = p.span.width() + sep;
+        if need <= room {
+            room -= need;
+            kept.push(p);
+        } else if p.shrinks && room > STATUS_SHRUNK_MIN + sep {
+            let text = truncate(&p.span.content, room - sep);
+            p.span = Span::styled(text, p.span.style);
+            room = 0;
+            kept.push(p);
+        }
+    }
+    kept.sort_by_key(|p| p.order);
+    let mut spans = Vec::new();
+    for (i, p) in kept.into_iter().enumerate() {
+        if i > 0 {
+            spans.push(Span::styled(
+                STATUS_SEP,
+                Style::default().fg(Color::DarkGray),
+            ));
+        }
+        spans.push(p.span);
     }
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+/// Between the parts of the status line.
+const STATUS_SEP: &str = " │ ";
+/// A notice shortened below this many columns says too little to be worth showing.
+const STATUS_SHRUNK_MIN: usize = 12;
+
+/// The spinner's frames, and how long each shows.
+const SPINNER: [char; 10] = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
+const SPINNER_FRAME_MS: usize = 250;
+/// Blocks looked at from the end for a running tool call: one is always among the last few.
+const RUNNING_TOOL_LOOKBACK: usize = 8;
+/// Narrowest description column of the help before it puts descriptions under their keys.
+const HELP_MIN_DESC: usize = 20;
+/// Longest tool summary in the status line.
+const RUNNING_TOOL_WIDTH: usize = 40;
+
+/// The tool call that is running now, as `Bash ls -la`.
+fn running_tool(state: &State) -> Option<String> {
+    state
+        .conversation
+        .blocks
+        .iter()
+        .rev()
+        .take(RUNNING_TOOL_LOOKBACK)
+        .find_map(|b| match &b.kind {
+            BlockKind::ToolCall {
+                name,
+                input,
+                status: ToolStatus::Pending,
+                ..
+            }
+            | BlockKind::SubagentRun {
+                name,
+                input,
+                status: ToolStatus::Pending,
+                ..
+            } => Some(truncate(
+                &format!("{name} {}", summarize_input(name, input)),
+                RUNNING_TOOL_WIDTH,
+            )),
+            _ => None,
+        })
 }
 
 fn human(n: u64) -> String {
@@ -296,9 +437,8 @@ fn centered(area: Rect, width: u16, height: u16) -> Rect {
     )
 }
 
-fn draw_permission(frame: &mut Frame, p: &super::state::PendingPermission, area: Rect) {
-    let rect = centered(area, 64, 12);
-    let width = rect.width.saturating_sub(2) as usize;
+fn draw_permission(frame: &mut Frame, p: &PendingPermission, area: Rect) {
+    let width = PROMPT_WIDTH.min(area.width).saturating_sub(2).max(1) as usize;
     let mut lines = vec![
         Line::from(vec![
             Span::raw("The agent wants to use "),
@@ -311,25 +451,57 @@ fn draw_permission(frame: &mut Frame, p: &super::state::PendingPermission, area:
     ];
     for l in wrap(&summarize_input(&p.tool_name, &p.input), width)
         .into_iter()
-        .take(5)
+        .take(PROMPT_INPUT_LINES)
     {
         lines.push(Line::styled(l, Style::default().fg(Color::Cyan)));
     }
     lines.push(Line::raw(""));
-    let choices = ["Allow once (a)", "Always allow this tool (A)", "Deny (d)"];
-    let spans: Vec<Span> = choices
+    // The highlight is drawn only while the prompt has the keyboard, with brackets too, so it
+    // reads without color.
+    let spans: Vec<Span> = CHOICES
         .iter()
         .enumerate()
         .flat_map(|(i, c)| {
-            let style = if i == p.choice {
-                Style::default().bg(Color::Blue).fg(Color::White)
+            let on = p.focused && i == p.choice;
+            let (text, style) = if on {
+                (
+                    format!("[{}]", c.label()),
+                    Style::default().bg(Color::Blue).fg(Color::White),
+                )
             } else {
-                Style::default()
+                (format!(" {} ", c.label()), Style::default())
             };
-            [Span::styled(format!(" {c} "), style), Span::raw(" ")]
+            [Span::styled(text, style), Span::raw(" ")]
         })
         .collect();
     lines.push(Line::from(spans));
+    lines.push(Line::raw(""));
+    let hint = if p.confirming_always {
+        Span::styled(
+            format!(
+                "Enter again: never ask for {} in this session · Esc: back",
+                p.tool_name
+            ),
+            Style::default()
+                .fg(Color::Yellow)
+                .add_modifier(Modifier::BOLD),
+        )
+    } else if p.focused {
+        Span::styled(
+            "←/→ choose · Enter answer · Esc deny · typing goes to the message",
+            Style::default().fg(Color::DarkGray),
+        )
+    } else {
+        Span::styled(
+            "Tab: choose an answer · Esc: deny · typing goes to the message",
+            Style::default().fg(Color::DarkGray),
+        )
+    };
+    lines.push(Line::from(hint));
+    // As tall as its lines once wrapped, so nothing is cut and no empty rows cover the
+    // conversation.
+    let rows: usize = lines.iter().map(|l| l.width().max(1).div_ceil(width)).sum();
+    let rect = centered(area, PROMPT_WIDTH, rows as u16 + 2);
     frame.render_widget(Clear, rect);
     frame.render_widget(
         Paragraph::new(lines).wrap(Wrap { trim: false }).block(
@@ -353,408 +525,78 @@ pub const KEYS: &[(&str, &str)] = &[
     ("Home / End", "jump to the start / follow new output"),
     ("Alt-Up / Alt-Down", "move the block cursor"),
     ("Ctrl-O", "expand or fold a tool call or thinking"),
+    ("Enter (sessions)", "open the selected session"),
+    ("n (sessions)", "start a new session"),
+    ("s (sessions)", "stop the selected session's agent"),
+    ("d (sessions)", "delete the selected session (asks first)"),
     (
-        "a / A / d",
-        "in a permission prompt: allow, always allow, deny",
+        "Tab, ←/→ (prompt)",
+        "permission prompt: take the keyboard, pick a choice",
     ),
+    (
+        "Enter (prompt)",
+        "answer; Always allow asks for a second Enter",
+    ),
+    ("Esc (prompt)", "deny; letters always go to the message"),
     ("Ctrl-C twice", "quit"),
     ("?", "this help"),
 ];
 
-fn draw_help(frame: &mut Frame, area: Rect) {
-    let rect = centered(area, 62, KEYS.len() as u16 + 4);
-    let lines: Vec<Line> = KEYS
+/// The help's lines for an inner width: keys in a column, descriptions wrapped beside them.
+fn help_lines(width: usize) -> Vec<Line<'static>> {
+    let key_w = KEYS
         .iter()
-        .map(|(k, v)| {
-            Line::from(vec![
-                Span::styled(
-                    format!("{k:<24}"),
-                    Style::default().add_modifier(Modifier::BOLD),
-                ),
-                Span::raw(*v),
-            ])
-        })
-        .collect();
-    frame.render_widget(Clear, rect);
-    frame.render_widget(
-        Paragraph::new(lines).block(
-            Block::default()
-                .borders(Borders::ALL)
-                .title(" keys · any key closes "),
-        ),
-        rect,
-    );
-}
-
-/// Wraps text to `width` columns (by display width), keeping empty lines.
-pub fn wrap(text: &str, width: usize) -> Vec<String> {
-    let width = width.max(1);
-    let mut out = Vec::new();
-    for line in text.split('\n') {
-        let mut cur = String::new();
-        let mut w = 0;
-        for ch in line.chars() {
-            let cw = ch.width().unwrap_or(0);
-            if w + cw > width && !cur.is_empty() {
-                out.push(std::mem::take(&mut cur));
-                w = 0;
+        .map(|(k, _)| k.chars().count())
+        .max()
+        .unwrap_or(0)
+        + 2;
+    let bold = Style::default().add_modifier(Modifier::BOLD);
+    let mut lines = Vec::new();
+    if width < key_w + HELP_MIN_DESC {
+        // Too narrow for two columns: each key on its line, its description under it.
+        for (k, v) in KEYS {
+            lines.push(Line::styled(k.to_string(), bold));
+            for l in wrap_words(v, width.saturating_sub(2)) {
+                lines.push(Line::raw(format!("  {l}")));
             }
-            cur.push(ch);
-            w += cw;
         }
-        out.push(cur);
+        return lines;
     }
-    out
-}
-
-fn styled_wrapped(text: &str, width: usize, prefix: &str, style: Style) -> Vec<Line<'static>> {
-    wrap(text, width.saturating_sub(prefix.chars().count()))
-        .into_iter()
-        .map(|l| {
-            Line::from(vec![
-                Span::styled(prefix.to_string(), style),
-                Span::styled(l, style),
-            ])
-        })
-        .collect()
-}
-
-/// Lays out one block at a width.
-fn block_lines(
-    block: &ConversationBlock,
-    width: usize,
-    expanded: bool,
-    selected: bool,
-    expanded_set: &std::collections::HashSet<String>,
-) -> Vec<Line<'static>> {
-    let mut lines = match &block.kind {
-        BlockKind::UserMessage { text, .. } => {
-            let mut l = vec![Line::raw("")];
-            l.extend(styled_wrapped(
-                text,
-                width,
-                "› ",
-                Style::default()
-                    .fg(Color::Cyan)
-                    .add_modifier(Modifier::BOLD),
-            ));
-            l
-        }
-        BlockKind::AssistantText { text } => markdown(text, width),
-        BlockKind::Thinking { text, redacted } => {
-            let dim = Style::default()
-                .fg(Color::DarkGray)
-                .add_modifier(Modifier::ITALIC);
-            if *redacted {
-                vec![Line::styled("∴ thinking (redacted)", dim)]
-            } else if expanded {
-                let mut l = vec![Line::styled("∴ thinking", dim)];
-                l.extend(styled_wrapped(text, width, "  ", dim));
-                l
-            } else {
-                vec![Line::styled(
-                    format!(
-                        "∴ thinking… ({} lines, Ctrl-O unfolds)",
-                        text.lines().count()
-                    ),
-                    dim,
-                )]
-            }
-        }
-        BlockKind::ToolCall {
-            name,
-            input,
-            status,
-            result,
-            ..
-        } => tool_lines(name, input, *status, result.as_ref(), width, expanded),
-        BlockKind::SubagentRun {
-            name,
-            description,
-            status,
-            blocks,
-            input,
-            result,
-            ..
-        } => {
-            let label = description
-                .clone()
-                .unwrap_or_else(|| summarize_input(name, input));
-            let mut l = vec![tool_header(name, &label, *status, width)];
-            for child in blocks {
-                let child_expanded = expanded_set.contains(&child.id);
-                for line in block_lines(
-                    child,
-                    width.saturating_sub(2),
-                    child_expanded,
-                    false,
-                    expanded_set,
-                ) {
-                    let mut spans = vec![Span::styled("│ ", Style::default().fg(Color::DarkGray))];
-                    spans.extend(line.spans);
-                    l.push(Line::from(spans));
-                }
-            }
-            if expanded && let Some(r) = result {
-                l.extend(result_lines(r, width));
-            }
-            l
-        }
-        BlockKind::Permission {
-            tool_name,
-            decision,
-            input,
-            ..
-        } => {
-            let (what, color) = match decision {
-                Some(PermissionDecision::Allow) => ("allowed", Color::Green),
-                Some(PermissionDecision::Deny) => ("denied", Color::Yellow),
-                None => ("asked", Color::Magenta),
-            };
-            vec![Line::from(vec![
-                Span::styled(
-                    format!("  ⚿ {tool_name} {what}: "),
-                    Style::default().fg(color),
-                ),
-                Span::styled(
-                    truncate(&summarize_input(tool_name, input), width.saturating_sub(20)),
-                    Style::default().fg(Color::DarkGray),
-                ),
-            ])]
-        }
-        BlockKind::SystemNotice { text, .. } => {
-            styled_wrapped(text, width, "· ", Style::default().fg(Color::DarkGray))
-        }
-        BlockKind::CompactionSummary { text } => {
-            let mut l = vec![Line::styled(
-                "── conversation compacted ──",
-                Style::default().fg(Color::DarkGray),
-            )];
-            if expanded {
-                l.extend(styled_wrapped(
-                    text,
-                    width,
-                    "  ",
-                    Style::default().fg(Color::DarkGray),
-                ));
-            }
-            l
-        }
-        BlockKind::TurnSummary {
-            status,
-            duration_ms,
-            cost_usd,
-            error,
-            ..
-        } => {
-            let mut parts = vec![format!("{status:?}").to_lowercase()];
-            if let Some(ms) = duration_ms {
-                parts.push(format!("{:.1}s", *ms as f64 / 1000.0));
-            }
-            if let Some(c) = cost_usd {
-                parts.push(format!("${c:.4}"));
-            }
-            let mut l = vec![Line::styled(
-                format!("  {}", parts.join(" · ")),
-                Style::default().fg(Color::DarkGray),
-            )];
-            if let Some(e) = error {
-                l.extend(styled_wrapped(
-                    e,
-                    width,
-                    "  ",
-                    Style::default().fg(Color::Red),
-                ));
-            }
-            l
-        }
-        BlockKind::Error { message, .. } => {
-            styled_wrapped(message, width, "✗ ", Style::default().fg(Color::Red))
-        }
-        BlockKind::Raw { json, .. } => vec![Line::styled(
-            truncate(
-                &format!(
-                    "· {}",
-                    json.get("type").and_then(Value::as_str).unwrap_or("raw")
-                ),
-                width,
-            ),
-            Style::default().fg(Color::DarkGray),
-        )],
-    };
-    if selected {
-        for l in &mut lines {
-            l.spans
-                .insert(0, Span::styled("▌", Style::default().fg(Color::Blue)));
+    for (k, v) in KEYS {
+        for (i, l) in wrap_words(v, width - key_w).into_iter().enumerate() {
+            let key = if i == 0 { k.to_string() } else { String::new() };
+            lines.push(Line::from(vec![
+                Span::styled(format!("{key:<key_w$}"), bold),
+                Span::raw(l),
+            ]));
         }
     }
     lines
 }
 
-fn truncate(s: &str, width: usize) -> String {
-    let first = s.lines().next().unwrap_or("");
-    if first.chars().count() <= width {
-        first.to_string()
-    } else {
-        let mut t: String = first.chars().take(width.saturating_sub(1)).collect();
-        t.push('…');
-        t
-    }
-}
-
-fn tool_header(name: &str, summary: &str, status: ToolStatus, width: usize) -> Line<'static> {
-    let (mark, color) = match status {
-        ToolStatus::Pending => ("…", Color::Yellow),
-        ToolStatus::Ok => ("✓", Color::Green),
-        ToolStatus::Error => ("✗", Color::Red),
-        ToolStatus::Denied => ("⊘", Color::Yellow),
-        ToolStatus::Interrupted => ("⏸", Color::Yellow),
-    };
-    let room = width.saturating_sub(name.chars().count() + 5);
-    Line::from(vec![
-        Span::styled(format!("{mark} "), Style::default().fg(color)),
-        Span::styled(
-            name.to_string(),
-            Style::default().add_modifier(Modifier::BOLD),
-        ),
-        Span::raw(" "),
-        Span::styled(
-            truncate(summary, room),
-            Style::default().fg(Color::DarkGray),
-        ),
-    ])
-}
-
-fn tool_lines(
-    name: &str,
-    input: &Value,
-    status: ToolStatus,
-    result: Option<&ToolResultContent>,
-    width: usize,
-    expanded: bool,
-) -> Vec<Line<'static>> {
-    let mut l = vec![tool_header(
-        name,
-        &summarize_input(name, input),
-        status,
-        width,
-    )];
-    if !expanded {
-        if status == ToolStatus::Error
-            && let Some(r) = result
-        {
-            l.push(Line::styled(
-                format!("  {}", truncate(&result_text(r), width.saturating_sub(2))),
-                Style::default().fg(Color::Red),
-            ));
-        }
-        return l;
-    }
-    l.extend(diff_lines(name, input, width).unwrap_or_else(|| {
-        let pretty = serde_json::to_string_pretty(input).unwrap_or_default();
-        styled_wrapped(&pretty, width, "  ", Style::default().fg(Color::Gray))
-    }));
-    if let Some(r) = result {
-        l.extend(result_lines(r, width));
-    }
-    l
-}
-
-fn result_lines(r: &ToolResultContent, width: usize) -> Vec<Line<'static>> {
-    let text = result_text(r);
-    let total = text.lines().count();
-    let shown: String = text
-        .lines()
-        .take(RESULT_LINES)
-        .collect::<Vec<_>>()
-        .join("\n");
-    let mut l = styled_wrapped(&shown, width, "  ⎿ ", Style::default().fg(Color::Gray));
-    if total > RESULT_LINES {
-        l.push(Line::styled(
-            format!("  … {} more lines", total - RESULT_LINES),
-            Style::default().fg(Color::DarkGray),
-        ));
-    }
-    l
-}
-
-/// Edits and writes shown as a colored diff.
-fn diff_lines(name: &str, input: &Value, width: usize) -> Option<Vec<Line<'static>>> {
-    let s = |k: &str| input.get(k).and_then(Value::as_str);
-    let red = Style::default().fg(Color::Red);
-    let green = Style::default().fg(Color::Green);
-    let mut l = Vec::new();
-    match name.to_ascii_lowercase().as_str() {
-        "write" => {
-            let content = s("content")?;
-            l.extend(styled_wrapped(
-                content.strip_suffix('\n').unwrap_or(content),
-                width,
-                "+ ",
-                green,
-            ));
-        }
-        "edit" => {
-            let old = s("old_string").or(s("oldString"))?;
-            let new = s("new_string").or(s("newString"))?;
-            l.extend(styled_wrapped(old, width, "- ", red));
-            l.extend(styled_wrapped(new, width, "+ ", green));
-        }
-        "multiedit" => {
-            for e in input.get("edits")?.as_array()? {
-                let old = e.get("old_string").and_then(Value::as_str).unwrap_or("");
-                let new = e.get("new_string").and_then(Value::as_str).unwrap_or("");
-                l.extend(styled_wrapped(old, width, "- ", red));
-                l.extend(styled_wrapped(new, width, "+ ", green));
-            }
-        }
-        _ => return None,
-    }
-    Some(l)
-}
-
-/// Markdown-ish text: headings bold, fenced code set apart, `inline code` colored.
-fn markdown(text: &str, width: usize) -> Vec<Line<'static>> {
-    let mut out = Vec::new();
-    let mut in_code = false;
-    let code = Style::default().fg(Color::Yellow);
-    for raw in text.split('\n') {
-        if raw.trim_start().starts_with("```") {
-            in_code = !in_code;
-            out.push(Line::styled(
-                format!("  {}", raw.trim()),
-                Style::default().fg(Color::DarkGray),
-            ));
-            continue;
-        }
-        if in_code {
-            out.extend(styled_wrapped(raw, width, "  │ ", code));
-            continue;
-        }
-        if let Some(h) = raw.strip_prefix('#') {
-            let h = h.trim_start_matches('#').trim();
-            out.extend(styled_wrapped(
-                h,
-                width,
-                "",
-                Style::default().add_modifier(Modifier::BOLD),
-            ));
-            continue;
-        }
-        for w in wrap(raw, width) {
-            let mut spans = Vec::new();
-            for (i, part) in w.split('`').enumerate() {
-                if part.is_empty() {
-                    continue;
-                }
-                if i % 2 == 1 {
-                    spans.push(Span::styled(part.to_string(), code));
-                } else {
-                    spans.push(Span::raw(part.to_string()));
-                }
-            }
-            out.push(Line::from(spans));
-        }
-    }
-    out
+fn draw_help(frame: &mut Frame, area: Rect) {
+    // As wide as the longest key and description, or the screen; as tall as the lines once
+    // wrapped to that width.
+    let key_w = KEYS
+        .iter()
+        .map(|(k, _)| k.chars().count())
+        .max()
+        .unwrap_or(0)
+        + 2;
+    let desc_w = KEYS
+        .iter()
+        .map(|(_, v)| v.chars().count())
+        .max()
+        .unwrap_or(0);
+    let title = " keys · any key closes ";
+    let inner = (key_w + desc_w)
+        .max(title.len())
+        .min(area.width.saturating_sub(2) as usize);
+    let lines = help_lines(inner);
+    let rect = centered(area, inner as u16 + 2, lines.len() as u16 + 2);
+    frame.render_widget(Clear, rect);
+    frame.render_widget(
+        Paragraph::new(lines).block(Block::default().borders(Borders::ALL).title(title)),
+        rect,
+    );
 }

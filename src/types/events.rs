@@ -238,12 +238,47 @@ pub enum TurnStatus {
     Timeout,
 }
 
+impl TurnStatus {
+    /// The serde name (`max_turns`), the one every place that shows a status uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TurnStatus::Success => "success",
+            TurnStatus::Error => "error",
+            TurnStatus::Interrupted => "interrupted",
+            TurnStatus::MaxTurns => "max_turns",
+            TurnStatus::Timeout => "timeout",
+        }
+    }
+}
+
+impl std::fmt::Display for TurnStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A client's (or a rule's) answer to a permission request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PermissionDecision {
     Allow,
     Deny,
+}
+
+impl PermissionDecision {
+    /// The serde name, the one every place that shows a decision uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PermissionDecision::Allow => "allow",
+            PermissionDecision::Deny => "deny",
+        }
+    }
+}
+
+impl std::fmt::Display for PermissionDecision {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 fn is_false(b: &bool) -> bool {

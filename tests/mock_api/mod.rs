@@ -67,6 +67,9 @@ pub enum Reply {
     },
     /// A message streamed with a pause between SSE events (for interrupts).
     Slow(Vec<Block>, Duration),
+    /// One text block streamed as these deltas, with a pause before each SSE event (for
+    /// watching an answer appear piece by piece).
+    Chunked(Vec<String>, Duration),
     /// The connection is dropped after the first event.
     Drop,
 }
@@ -280,6 +283,7 @@ async fn messages(State(inner): State<Arc<Mutex<Inner>>>, body: String) -> Respo
         .as_str()
         .unwrap_or("claude-sonnet-4-5")
         .to_string();
+    let mut chunks: Option<Vec<String>> = None;
     let (blocks, delay, drop_after_first) = match reply {
         Reply::Error {
             status,
@@ -293,6 +297,11 @@ async fn messages(State(inner): State<Arc<Mutex<Inner>>>, body: String) -> Respo
         }
         Reply::Message(b) => (b, Duration::ZERO, false),
         Reply::Slow(b, d) => (b, d, false),
+        Reply::Chunked(parts, d) => {
+            let text = parts.concat();
+            chunks = Some(parts);
+            (vec![Block::Text(text)], d, false)
+        }
         Reply::Drop => (vec![Block::Text("partial".into())], Duration::ZERO, true),
     };
     let message_id = format!("msg_mock_{id}");
@@ -335,6 +344,11 @@ async fn messages(State(inner): State<Arc<Mutex<Inner>>>, body: String) -> Respo
             json!({"type": "content_block_start", "index": i, "content_block": start}),
         ));
         match c["type"].as_str() {
+            Some("text") if chunks.is_some() => {
+                for part in chunks.take().unwrap_or_default() {
+                    events.push(("content_block_delta".into(), json!({"type": "content_block_delta", "index": i, "delta": {"type": "text_delta", "text": part}})));
+                }
+            }
             Some("text") => {
                 let t = c["text"].as_str().unwrap_or("");
                 let mid = t.len() / 2;

@@ -100,6 +100,9 @@ impl AgentAdapter for ClaudeCode {
         if let Some(id) = &opts.resume {
             args.push(flag("resume", id));
         }
+        if opts.partial_messages {
+            args.push("--include-partial-messages".into());
+        }
         ExecSpec {
             program: self.binary.to_string_lossy().into_owned(),
             args,

@@ -58,6 +58,10 @@ pub struct AgentOptions {
     pub resume: Option<String>,
     /// The model API's base URL, when not the default (OpenCode needs it in its config file).
     pub base_url: Option<String>,
+    /// Stream text and thinking as they are written (Claude Code's
+    /// `--include-partial-messages`), for a client that watches; off where only the complete
+    /// blocks are wanted (JSON output), since every delta is an event.
+    pub partial_messages: bool,
 }
 
 /// One agent CLI: how to start it for a turn and how to talk to it.

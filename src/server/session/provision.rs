@@ -93,6 +93,8 @@ impl AgentSession {
             permission_mode: Some(self.info.permission_mode),
             resume: self.info.agent_session_id.clone(),
             base_url: self.ctx.sandbox_env.get("ANTHROPIC_BASE_URL").cloned(),
+            // Clients watch sessions: text appears as it is written.
+            partial_messages: true,
             ..Default::default()
         };
         let (ev_tx, ev_rx) = mpsc::channel(TURN_EVENT_QUEUE);

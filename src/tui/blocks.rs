@@ -1,0 +1,418 @@
+//! How one conversation block is laid out as lines at a width: text as Markdown, tool calls
+//! folded or expanded with their results and diffs, thinking folded, turn summaries. The view
+//! caches what these return per block, width and version.
+//!
+//! Must not look at the rest of the screen or the state: a block's lines depend on the block,
+//! the width and whether it is expanded or under the cursor, nothing else.
+
+use std::collections::HashSet;
+
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use serde_json::Value;
+use unicode_width::UnicodeWidthChar;
+
+use crate::converters::{result_text, summarize_input};
+use crate::types::{
+    BlockKind, ConversationBlock, PermissionDecision, ToolResultContent, ToolStatus,
+};
+
+/// Lines of a tool result shown when expanded; the rest is summarized.
+const RESULT_LINES: usize = 30;
+
+/// Wraps prose to `width` columns at spaces; a word longer than the width is cut by [`wrap`].
+pub(super) fn wrap_words(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(1);
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    for word in text.split(' ') {
+        let w = |s: &str| s.chars().filter_map(|c| c.width()).sum::<usize>();
+        if !cur.is_empty() && w(&cur) + 1 + w(word) > width {
+            out.push(std::mem::take(&mut cur));
+        }
+        if !cur.is_empty() {
+            cur.push(' ');
+        }
+        cur.push_str(word);
+        if w(&cur) > width {
+            let mut pieces = wrap(&cur, width);
+            cur = pieces.pop().unwrap_or_default();
+            out.extend(pieces);
+        }
+    }
+    out.push(cur);
+    out
+}
+
+/// Wraps text to `width` columns (by display width), keeping empty lines.
+pub fn wrap(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(1);
+    let mut out = Vec::new();
+    for line in text.split('\n') {
+        let mut cur = String::new();
+        let mut w = 0;
+        for ch in line.chars() {
+            let cw = ch.width().unwrap_or(0);
+            if w + cw > width && !cur.is_empty() {
+                out.push(std::mem::take(&mut cur));
+                w = 0;
+            }
+            cur.push(ch);
+            w += cw;
+        }
+        out.push(cur);
+    }
+    out
+}
+
+fn styled_wrapped(text: &str, width: usize, prefix: &str, style: Style) -> Vec<Line<'static>> {
+    wrap(text, width.saturating_sub(prefix.chars().count()))
+        .into_iter()
+        .map(|l| {
+            Line::from(vec![
+                Span::styled(prefix.to_string(), style),
+                Span::styled(l, style),
+            ])
+        })
+        .collect()
+}
+
+/// Lays out one block at a width.
+pub(super) fn block_lines(
+    block: &ConversationBlock,
+    width: usize,
+    expanded: bool,
+    selected: bool,
+    expanded_set: &HashSet<String>,
+) -> Vec<Line<'static>> {
+    let mut lines = match &block.kind {
+        BlockKind::UserMessage { text, .. } => {
+            let mut l = vec![Line::raw("")];
+            l.extend(styled_wrapped(
+                text,
+                width,
+                "› ",
+                Style::default()
+                    .fg(Color::Cyan)
+                    .add_modifier(Modifier::BOLD),
+            ));
+            l
+        }
+        BlockKind::AssistantText { text } => markdown(text, width),
+        BlockKind::Thinking { text, redacted } => {
+            let dim = Style::default()
+                .fg(Color::DarkGray)
+                .add_modifier(Modifier::ITALIC);
+            if *redacted {
+                vec![Line::styled("∴ thinking (redacted)", dim)]
+            } else if expanded {
+                let mut l = vec![Line::styled("∴ thinking", dim)];
+                l.extend(styled_wrapped(text, width, "  ", dim));
+                l
+            } else {
+                vec![Line::styled(
+                    format!(
+                        "∴ thinking… ({} lines, Ctrl-O unfolds)",
+                        text.lines().count()
+                    ),
+                    dim,
+                )]
+            }
+        }
+        BlockKind::ToolCall {
+            name,
+            input,
+            status,
+            result,
+            ..
+        } => tool_lines(name, input, *status, result.as_ref(), width, expanded),
+        BlockKind::SubagentRun {
+            name,
+            description,
+            status,
+            blocks,
+            input,
+            result,
+            ..
+        } => {
+            let label = description
+                .clone()
+                .unwrap_or_else(|| summarize_input(name, input));
+            let mut l = vec![tool_header(name, &label, *status, width)];
+            for child in blocks {
+                let child_expanded = expanded_set.contains(&child.id);
+                for line in block_lines(
+                    child,
+                    width.saturating_sub(2),
+                    child_expanded,
+                    false,
+                    expanded_set,
+                ) {
+                    let mut spans = vec![Span::styled("│ ", Style::default().fg(Color::DarkGray))];
+                    spans.extend(line.spans);
+                    l.push(Line::from(spans));
+                }
+            }
+            if expanded && let Some(r) = result {
+                l.extend(result_lines(r, width));
+            }
+            l
+        }
+        BlockKind::Permission {
+            tool_name,
+            decision,
+            input,
+            ..
+        } => {
+            let (what, color) = match decision {
+                Some(PermissionDecision::Allow) => ("allowed", Color::Green),
+                Some(PermissionDecision::Deny) => ("denied", Color::Yellow),
+                None => ("asked", Color::Magenta),
+            };
+            vec![Line::from(vec![
+                Span::styled(
+                    format!("  ⚿ {tool_name} {what}: "),
+                    Style::default().fg(color),
+                ),
+                Span::styled(
+                    truncate(&summarize_input(tool_name, input), width.saturating_sub(20)),
+                    Style::default().fg(Color::DarkGray),
+                ),
+            ])]
+        }
+        BlockKind::SystemNotice { text, .. } => {
+            styled_wrapped(text, width, "· ", Style::default().fg(Color::DarkGray))
+        }
+        BlockKind::CompactionSummary { text } => {
+            let mut l = vec![Line::styled(
+                "── conversation compacted ──",
+                Style::default().fg(Color::DarkGray),
+            )];
+            if expanded {
+                l.extend(styled_wrapped(
+                    text,
+                    width,
+                    "  ",
+                    Style::default().fg(Color::DarkGray),
+                ));
+            }
+            l
+        }
+        BlockKind::TurnSummary {
+            status,
+            duration_ms,
+            cost_usd,
+            error,
+            ..
+        } => {
+            let mut parts = vec![status.as_str().to_string()];
+            if let Some(ms) = duration_ms {
+                parts.push(format!("{:.1}s", *ms as f64 / 1000.0));
+            }
+            if let Some(c) = cost_usd {
+                parts.push(format!("${c:.4}"));
+            }
+            let mut l = vec![Line::styled(
+                format!("  {}", parts.join(" · ")),
+                Style::default().fg(Color::DarkGray),
+            )];
+            if let Some(e) = error {
+                l.extend(styled_wrapped(
+                    e,
+                    width,
+                    "  ",
+                    Style::default().fg(Color::Red),
+                ));
+            }
+            l
+        }
+        BlockKind::Error { message, .. } => {
+            styled_wrapped(message, width, "✗ ", Style::default().fg(Color::Red))
+        }
+        BlockKind::Raw { json, .. } => vec![Line::styled(
+            truncate(
+                &format!(
+                    "· {}",
+                    json.get("type").and_then(Value::as_str).unwrap_or("raw")
+                ),
+                width,
+            ),
+            Style::default().fg(Color::DarkGray),
+        )],
+    };
+    if selected {
+        for l in &mut lines {
+            l.spans
+                .insert(0, Span::styled("▌", Style::default().fg(Color::Blue)));
+        }
+    }
+    lines
+}
+
+pub(super) fn truncate(s: &str, width: usize) -> String {
+    let first = s.lines().next().unwrap_or("");
+    if first.chars().count() <= width {
+        first.to_string()
+    } else {
+        let mut t: String = first.chars().take(width.saturating_sub(1)).collect();
+        t.push('…');
+        t
+    }
+}
+
+fn tool_header(name: &str, summary: &str, status: ToolStatus, width: usize) -> Line<'static> {
+    let (mark, color) = match status {
+        ToolStatus::Pending => ("…", Color::Yellow),
+        ToolStatus::Ok => ("✓", Color::Green),
+        ToolStatus::Error => ("✗", Color::Red),
+        ToolStatus::Denied => ("⊘", Color::Yellow),
+        ToolStatus::Interrupted => ("⏸", Color::Yellow),
+    };
+    let room = width.saturating_sub(name.chars().count() + 5);
+    Line::from(vec![
+        Span::styled(format!("{mark} "), Style::default().fg(color)),
+        Span::styled(
+            name.to_string(),
+            Style::default().add_modifier(Modifier::BOLD),
+        ),
+        Span::raw(" "),
+        Span::styled(
+            truncate(summary, room),
+            Style::default().fg(Color::DarkGray),
+        ),
+    ])
+}
+
+fn tool_lines(
+    name: &str,
+    input: &Value,
+    status: ToolStatus,
+    result: Option<&ToolResultContent>,
+    width: usize,
+    expanded: bool,
+) -> Vec<Line<'static>> {
+    let mut l = vec![tool_header(
+        name,
+        &summarize_input(name, input),
+        status,
+        width,
+    )];
+    if !expanded {
+        if status == ToolStatus::Error
+            && let Some(r) = result
+        {
+            l.push(Line::styled(
+                format!("  {}", truncate(&result_text(r), width.saturating_sub(2))),
+                Style::default().fg(Color::Red),
+            ));
+        }
+        return l;
+    }
+    l.extend(diff_lines(name, input, width).unwrap_or_else(|| {
+        let pretty = serde_json::to_string_pretty(input).unwrap_or_default();
+        styled_wrapped(&pretty, width, "  ", Style::default().fg(Color::Gray))
+    }));
+    if let Some(r) = result {
+        l.extend(result_lines(r, width));
+    }
+    l
+}
+
+fn result_lines(r: &ToolResultContent, width: usize) -> Vec<Line<'static>> {
+    let text = result_text(r);
+    let total = text.lines().count();
+    let shown: String = text
+        .lines()
+        .take(RESULT_LINES)
+        .collect::<Vec<_>>()
+        .join("\n");
+    let mut l = styled_wrapped(&shown, width, "  ⎿ ", Style::default().fg(Color::Gray));
+    if total > RESULT_LINES {
+        l.push(Line::styled(
+            format!("  … {} more lines", total - RESULT_LINES),
+            Style::default().fg(Color::DarkGray),
+        ));
+    }
+    l
+}
+
+/// Edits and writes shown as a colored diff.
+fn diff_lines(name: &str, input: &Value, width: usize) -> Option<Vec<Line<'static>>> {
+    let s = |k: &str| input.get(k).and_then(Value::as_str);
+    let red = Style::default().fg(Color::Red);
+    let green = Style::default().fg(Color::Green);
+    let mut l = Vec::new();
+    match name.to_ascii_lowercase().as_str() {
+        "write" => {
+            let content = s("content")?;
+            l.extend(styled_wrapped(
+                content.strip_suffix('\n').unwrap_or(content),
+                width,
+                "+ ",
+                green,
+            ));
+        }
+        "edit" => {
+            let old = s("old_string").or(s("oldString"))?;
+            let new = s("new_string").or(s("newString"))?;
+            l.extend(styled_wrapped(old, width, "- ", red));
+            l.extend(styled_wrapped(new, width, "+ ", green));
+        }
+        "multiedit" => {
+            for e in input.get("edits")?.as_array()? {
+                let old = e.get("old_string").and_then(Value::as_str).unwrap_or("");
+                let new = e.get("new_string").and_then(Value::as_str).unwrap_or("");
+                l.extend(styled_wrapped(old, width, "- ", red));
+                l.extend(styled_wrapped(new, width, "+ ", green));
+            }
+        }
+        _ => return None,
+    }
+    Some(l)
+}
+
+/// Markdown-ish text: headings bold, fenced code set apart, `inline code` colored.
+fn markdown(text: &str, width: usize) -> Vec<Line<'static>> {
+    let mut out = Vec::new();
+    let mut in_code = false;
+    let code = Style::default().fg(Color::Yellow);
+    for raw in text.split('\n') {
+        if raw.trim_start().starts_with("```") {
+            in_code = !in_code;
+            out.push(Line::styled(
+                format!("  {}", raw.trim()),
+                Style::default().fg(Color::DarkGray),
+            ));
+            continue;
+        }
+        if in_code {
+            out.extend(styled_wrapped(raw, width, "  │ ", code));
+            continue;
+        }
+        if let Some(h) = raw.strip_prefix('#') {
+            let h = h.trim_start_matches('#').trim();
+            out.extend(styled_wrapped(
+                h,
+                width,
+                "",
+                Style::default().add_modifier(Modifier::BOLD),
+            ));
+            continue;
+        }
+        for w in wrap(raw, width) {
+            let mut spans = Vec::new();
+            for (i, part) in w.split('`').enumerate() {
+                if part.is_empty() {
+                    continue;
+                }
+                if i % 2 == 1 {
+                    spans.push(Span::styled(part.to_string(), code));
+                } else {
+                    spans.push(Span::raw(part.to_string()));
+                }
+            }
+            out.push(Line::from(spans));
+        }
+    }
+    out
+}
