@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use super::Output;
 use super::run::RunFormat;
+use crate::converters::ansi;
 use crate::converters::{Assembler, render_json, render_markdown, result_text, summarize_input};
 use crate::types::{PermissionDecision, StreamEvent, TurnStatus};
 
@@ -106,7 +107,19 @@ impl Printer {
         }
     }
 
+    /// Agent text as the terminal may show it: SGR colour only when colour is on, no other
+    /// control sequence.
+    fn safe<'t>(&self, text: &'t str) -> std::borrow::Cow<'t, str> {
+        let keep = if self.out.color {
+            ansi::Keep::Colour
+        } else {
+            ansi::Keep::Nothing
+        };
+        ansi::clean(text, keep)
+    }
+
     fn line(&mut self, text: &str) -> std::io::Result<()> {
+        let text = self.safe(text).into_owned();
         let mut stdout = std::io::stdout().lock();
         if self.mid_line {
             writeln!(stdout)?;
@@ -123,8 +136,9 @@ impl Printer {
                 parent_tool_use_id: None,
                 ..
             } => {
+                let shown = self.safe(text).into_owned();
                 let mut stdout = std::io::stdout().lock();
-                write!(stdout, "{text}")?;
+                write!(stdout, "{shown}")?;
                 stdout.flush()?;
                 self.mid_line = !text.ends_with('\n');
             }

@@ -5,6 +5,7 @@
 //! Must not know about sandboxes or sockets: input is lines and files, output is events, blocks
 //! and text.
 
+pub mod ansi;
 mod assembler;
 mod claude_stream;
 mod claude_transcript;

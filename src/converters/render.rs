@@ -58,12 +58,16 @@ pub fn render_markdown(blocks: &[ConversationBlock]) -> String {
 }
 
 /// [`render_markdown`] with tool results cut at `max_output_lines`.
+/// Terminal control sequences from the agent are dropped: Markdown is read as text.
 pub fn render_markdown_cut(blocks: &[ConversationBlock], max_output_lines: usize) -> String {
     let mut md = String::new();
     for b in blocks {
         markdown_block(&mut md, b, 0, max_output_lines);
     }
-    md
+    match super::ansi::clean(&md, super::ansi::Keep::Nothing) {
+        std::borrow::Cow::Borrowed(_) => md,
+        std::borrow::Cow::Owned(cleaned) => cleaned,
+    }
 }
 
 fn fence(text: &str) -> String {

@@ -7,6 +7,7 @@
 
 use std::fmt::Write;
 
+use super::ansi::{self, Keep};
 use super::assembler::result_text;
 use super::render::{permission_line, status_mark, summarize_input, turn_line};
 use crate::types::{BlockKind, ConversationBlock, ToolStatus};
@@ -31,8 +32,10 @@ summary code{font-size:13px;color:#555}
 @media (prefers-color-scheme:dark){body{background:#16171a;color:#ddd}.user{background:#1e2838}pre{background:#222428}details{border-color:#333}}
 ";
 
-/// Escapes text for HTML element content and attribute values.
+/// Escapes text for HTML element content and attribute values; terminal control sequences in
+/// it are dropped (agent text may carry them).
 pub fn escape_html(text: &str) -> String {
+    let text = ansi::clean(text, Keep::Nothing);
     let mut out = String::with_capacity(text.len() + text.len() / 16);
     for c in text.chars() {
         match c {
@@ -159,7 +162,11 @@ fn block(h: &mut String, b: &ConversationBlock, max: usize) {
                 escape_html(&serde_json::to_string_pretty(input).unwrap_or_default())
             );
             if let Some(r) = result {
-                let _ = write!(h, "<pre>{}</pre>", escape_html(&cut(&result_text(r), max)));
+                let _ = write!(
+                    h,
+                    "<pre>{}</pre>",
+                    ansi::to_html(&cut(&result_text(r), max))
+                );
             }
             h.push_str("</details>\n");
         }
@@ -188,7 +195,7 @@ fn block(h: &mut String, b: &ConversationBlock, max: usize) {
                 let _ = write!(
                     h,
                     "<details class=\"b\"><summary>Result</summary><pre>{}</pre></details>",
-                    escape_html(&cut(&result_text(r), max))
+                    ansi::to_html(&cut(&result_text(r), max))
                 );
             }
             h.push_str("</div></details>\n");

@@ -2,10 +2,12 @@
 //! status, results indented and cut, subagent runs nested behind a bar, errors in red.
 //!
 //! Colors are ANSI codes, used only when the caller says so (a terminal, NO_COLOR unset); the
-//! same text without them is what a pipe gets.
+//! same text without them is what a pipe gets. No other control sequence reaches the output.
 
+use std::borrow::Cow;
 use std::fmt::Write;
 
+use super::ansi::{self, Keep};
 use super::assembler::result_text;
 use super::render::{permission_line, status_mark, summarize_input, turn_line};
 use crate::types::{BlockKind, ConversationBlock, ToolStatus};
@@ -32,14 +34,23 @@ impl Painter {
     }
 }
 
-/// The conversation as terminal text.
+/// The conversation as terminal text. Control sequences from the agent are dropped; its SGR
+/// colour is kept only when colour is on (aisys's own painting is SGR too).
 pub fn render_text(blocks: &[ConversationBlock], style: TextStyle) -> String {
     let p = Painter { color: style.color };
     let mut out = String::new();
     for b in blocks {
         block(&mut out, b, "", &p, style.max_output_lines);
     }
-    out
+    let keep = if style.color {
+        Keep::Colour
+    } else {
+        Keep::Nothing
+    };
+    match ansi::clean(&out, keep) {
+        Cow::Borrowed(_) => out,
+        Cow::Owned(cleaned) => cleaned,
+    }
 }
 
 fn status_color(s: ToolStatus) -> &'static str {
