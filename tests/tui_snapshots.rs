@@ -607,3 +607,38 @@ fn ctrl_c_with_an_unsent_message_says_it_would_be_lost() {
     ctrl_c(&mut s);
     assert_eq!(s.notice.as_deref(), Some("press Ctrl-C again to quit"));
 }
+
+#[test]
+fn control_sequences_in_agent_output_never_reach_a_cell() {
+    let mut s = connected();
+    s.open(info());
+    let nasty = "\u{1b}]52;c;ZXZpbA==\u{7}\u{1b}[2J\u{1b}[Hcleared \u{1b}[31mred\u{1b}[0m\u{9b}6n";
+    let mut events = turn();
+    events.push(StreamEvent::ToolResult {
+        tool_use_id: "t1".into(),
+        content: ToolResultContent::Text(nasty.into()),
+        is_error: false,
+        parent_tool_use_id: None,
+        timestamp: None,
+    });
+    events.push(StreamEvent::Text {
+        message_id: Some("m2".into()),
+        text: format!("Said: {nasty}"),
+        parent_tool_use_id: None,
+        timestamp: None,
+    });
+    feed(&mut s, events);
+    let buf = draw(&s, 100, 40);
+    let screen = render(&s, 100, 40);
+    assert!(screen.contains("Said: cleared red6n"), "{screen}");
+    for cell in buf.content() {
+        assert!(
+            !cell
+                .symbol()
+                .chars()
+                .any(|c| c.is_control() || ('\u{80}'..='\u{9f}').contains(&c)),
+            "a control character reached the screen: {:?}\n{screen}",
+            cell.symbol()
+        );
+    }
+}

@@ -12,6 +12,7 @@ use ratatui::text::{Line, Span};
 use serde_json::Value;
 use unicode_width::UnicodeWidthChar;
 
+use crate::converters::ansi::{self, Keep};
 use crate::converters::{result_text, summarize_input};
 use crate::types::{
     BlockKind, ConversationBlock, PermissionDecision, ToolResultContent, ToolStatus,
@@ -44,8 +45,10 @@ pub(super) fn wrap_words(text: &str, width: usize) -> Vec<String> {
     out
 }
 
-/// Wraps text to `width` columns (by display width), keeping empty lines.
+/// Wraps text to `width` columns (by display width), keeping empty lines. Terminal control
+/// sequences in it (agent text is untrusted) are dropped first: a cell must never carry one.
 pub fn wrap(text: &str, width: usize) -> Vec<String> {
+    let text = ansi::clean(text, Keep::Nothing);
     let width = width.max(1);
     let mut out = Vec::new();
     for line in text.split('\n') {
@@ -250,6 +253,7 @@ pub(super) fn block_lines(
 }
 
 pub(super) fn truncate(s: &str, width: usize) -> String {
+    let s = ansi::clean(s, Keep::Nothing);
     let first = s.lines().next().unwrap_or("");
     if first.chars().count() <= width {
         first.to_string()
@@ -272,7 +276,7 @@ fn tool_header(name: &str, summary: &str, status: ToolStatus, width: usize) -> L
     Line::from(vec![
         Span::styled(format!("{mark} "), Style::default().fg(color)),
         Span::styled(
-            name.to_string(),
+            ansi::clean(name, Keep::Nothing).into_owned(),
             Style::default().add_modifier(Modifier::BOLD),
         ),
         Span::raw(" "),
@@ -373,6 +377,7 @@ fn diff_lines(name: &str, input: &Value, width: usize) -> Option<Vec<Line<'stati
 
 /// Markdown-ish text: headings bold, fenced code set apart, `inline code` colored.
 fn markdown(text: &str, width: usize) -> Vec<Line<'static>> {
+    let text = ansi::clean(text, Keep::Nothing);
     let mut out = Vec::new();
     let mut in_code = false;
     let code = Style::default().fg(Color::Yellow);
