@@ -66,9 +66,13 @@ async fn the_workspace_is_the_only_writable_host_folder() {
         std::fs::read_to_string(tmp.path().join("ws/inside.txt")).unwrap(),
         "hi\n"
     );
-    let (code, _, err) = sh(&*sb, &format!("echo x > {}", outside.display())).await;
-    assert_ne!(code, Some(0), "writing outside the workspace must fail");
-    assert!(!outside.exists(), "{err}");
+    // What matters is the host: when the test folder lies under /tmp (as in a CI clone), the
+    // workspace's parent folders exist on the sandbox's own /tmp, and the write lands there.
+    let (_, _, err) = sh(&*sb, &format!("echo x > {}", outside.display())).await;
+    assert!(
+        !outside.exists(),
+        "writing outside the workspace must not reach the host: {err}"
+    );
     for path in ["/usr/evil", "/etc/evil"] {
         let (code, _, _) = sh(&*sb, &format!("echo x > {path}")).await;
         assert_ne!(code, Some(0), "{path} must be read-only");
