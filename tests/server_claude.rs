@@ -18,20 +18,7 @@ use serde_json::json;
 use serve_harness::*;
 
 fn start(dir: &Path, mock: &MockAnthropic) -> Server {
-    let bin = claude();
-    let url = mock.base_url();
-    Server::start(
-        &dir.join("data"),
-        &[],
-        &[
-            ("AISYS_CLAUDE_BIN", bin.to_str().unwrap()),
-            ("ANTHROPIC_BASE_URL", &url),
-            ("ANTHROPIC_API_KEY", "test"),
-            ("DISABLE_TELEMETRY", "1"),
-            ("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1"),
-            ("CLAUDE_CODE_MAX_RETRIES", "0"),
-        ],
-    )
+    Server::with_claude(&dir.join("data"), &claude(), &mock.base_url(), &[])
 }
 
 /// Waits for the next permission request of a session; returns its request id.

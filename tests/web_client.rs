@@ -19,20 +19,7 @@ use serde_json::json;
 use serve_harness::Server;
 
 fn start(dir: &Path, mock: &MockAnthropic) -> Server {
-    let bin = claude_bin();
-    let url = mock.base_url();
-    Server::start(
-        &dir.join("data"),
-        &[],
-        &[
-            ("AISYS_CLAUDE_BIN", bin.to_str().unwrap()),
-            ("ANTHROPIC_BASE_URL", &url),
-            ("ANTHROPIC_API_KEY", "test"),
-            ("DISABLE_TELEMETRY", "1"),
-            ("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1"),
-            ("CLAUDE_CODE_MAX_RETRIES", "0"),
-        ],
-    )
+    Server::with_claude(&dir.join("data"), &claude_bin(), &mock.base_url(), &[])
 }
 
 /// A plain HTTP/1.1 GET on the server; returns the status, the header block and the body.
@@ -345,18 +332,7 @@ async fn two_tabs_and_a_protocol_client_see_the_same_blocks_in_the_same_order() 
         )
         .always(When::Always, Reply::text("Listed *both*."))
         .start();
-    let server = Server::start(
-        &dir.path().join("data"),
-        &[],
-        &[
-            ("AISYS_CLAUDE_BIN", claude_bin().to_str().unwrap()),
-            ("ANTHROPIC_BASE_URL", &mock.base_url()),
-            ("ANTHROPIC_API_KEY", "test"),
-            ("DISABLE_TELEMETRY", "1"),
-            ("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1"),
-            ("CLAUDE_CODE_MAX_RETRIES", "0"),
-        ],
-    );
+    let server = start(dir.path(), &mock);
     let (client, mut notes) = server.client().await;
     let info = client
         .create(aisys::types::SessionSpec {

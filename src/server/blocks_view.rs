@@ -15,7 +15,7 @@ use axum::extract::ws::Message;
 use tokio::sync::{broadcast, mpsc};
 
 use super::AppState;
-use super::connection::send_frame;
+use super::connection::{send_frame, subscribe_and_answer};
 use super::session::SessionHandle;
 use crate::converters::Assembler;
 use crate::types::{ServerMessage, StreamEvent};
@@ -30,17 +30,9 @@ pub async fn forward(
     out: mpsc::Sender<Message>,
     state: Arc<AppState>,
 ) {
-    // Subscribe before reading the store, so nothing falls between the two.
-    let mut live = handle.events.subscribe();
-    let info = handle.info();
-    let last_seq = info.last_seq;
-    let attached = ServerMessage::Attached {
-        session: info,
-        last_seq,
-    };
-    if send_frame(&out, request_id, attached).await.is_err() {
+    let Ok(mut live) = subscribe_and_answer(&handle, request_id, &out).await else {
         return;
-    }
+    };
     let Ok((mut assembler, mut last)) = catch_up(&handle, &out, &state).await else {
         return;
     };

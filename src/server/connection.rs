@@ -21,7 +21,7 @@ use futures_util::{SinkExt, StreamExt};
 use tokio::sync::{broadcast, mpsc};
 
 use super::AppState;
-use super::session::{SessionCommand, SessionError, SessionHandle};
+use super::session::{SeqEvent, SessionCommand, SessionError, SessionHandle};
 use super::store::EncodedEvent;
 use crate::types::{
     AttachView, ClientFrame, ClientMessage, ErrorCode, PROTOCOL_VERSION, ServerFrame,
@@ -343,6 +343,24 @@ pub(super) async fn send_frame(
     out.send(Message::Text(text.into())).await.map_err(|_| ())
 }
 
+/// Subscribes to a session's live events, then answers the attach with `attached`: subscribing
+/// first means nothing falls between what the store holds and what comes live.
+pub(super) async fn subscribe_and_answer(
+    handle: &SessionHandle,
+    request_id: Option<String>,
+    out: &mpsc::Sender<Message>,
+) -> Result<broadcast::Receiver<SeqEvent>, ()> {
+    let live = handle.events.subscribe();
+    let info = handle.info();
+    let last_seq = info.last_seq;
+    let attached = ServerMessage::Attached {
+        session: info,
+        last_seq,
+    };
+    send_frame(out, request_id, attached).await?;
+    Ok(live)
+}
+
 /// Sends one session's events to one client: `attached`, the stored events after `after_seq`,
 /// then the live ones.
 async fn forward(
@@ -352,23 +370,9 @@ async fn forward(
     out: mpsc::Sender<Message>,
     state: Arc<AppState>,
 ) {
-    // Subscribe before reading the store, so nothing falls between replay and live.
-    let mut live = handle.events.subscribe();
-    let info = handle.info();
-    let last_seq = info.last_seq;
-    if send_frame(
-        &out,
-        request_id,
-        ServerMessage::Attached {
-            session: info,
-            last_seq,
-        },
-    )
-    .await
-    .is_err()
-    {
+    let Ok(mut live) = subscribe_and_answer(&handle, request_id, &out).await else {
         return;
-    }
+    };
     let mut last = after_seq;
     let Ok(l) = replay(&handle.id, last, &out, &state).await else {
         return;

@@ -229,9 +229,12 @@ impl Page<'_> {
             .await;
     }
 
-    /// Types `text` into the focused element as key presses would, then presses Enter if asked.
+    /// Types `text` into the element matching `selector` (once there) as key presses would, then
+    /// presses Enter if asked.
     pub async fn type_text(&self, selector: &str, text: &str, enter: bool) {
         let sel = serde_json::to_string(selector).unwrap();
+        self.wait_for(&format!("document.querySelector({sel})"))
+            .await;
         self.eval(&format!("document.querySelector({sel}).focus()"))
             .await;
         self.cmd("Input.insertText", json!({"text": text})).await;

@@ -81,6 +81,23 @@ impl Server {
         Self::spawn(data_dir, args, env, "127.0.0.1:0", None)
     }
 
+    /// Starts `aisys serve` running the real Claude Code (`claude`) against the mock model at
+    /// `base_url`, offline, with `args`.
+    pub fn with_claude(data_dir: &Path, claude: &Path, base_url: &str, args: &[&str]) -> Server {
+        Server::start(
+            data_dir,
+            args,
+            &[
+                ("AISYS_CLAUDE_BIN", claude.to_str().unwrap()),
+                ("ANTHROPIC_BASE_URL", base_url),
+                ("ANTHROPIC_API_KEY", "test"),
+                ("DISABLE_TELEMETRY", "1"),
+                ("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1"),
+                ("CLAUDE_CODE_MAX_RETRIES", "0"),
+            ],
+        )
+    }
+
     /// Like [`Server::start`], started under these limits on open files.
     pub fn start_with_fd_limit(data_dir: &Path, args: &[&str], soft: u64, hard: u64) -> Server {
         let args = std::iter::once("--no-agent-install")

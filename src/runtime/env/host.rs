@@ -110,12 +110,7 @@ impl Sandbox for HostSandbox {
         }
         cmd.envs(&env);
         cmd.current_dir(spec.cwd.as_deref().unwrap_or(&self.workdir));
-        self.limits
-            .apply(&mut cmd)
-            .map_err(|source| EnvError::Spawn {
-                program: spec.program.clone(),
-                source,
-            })?;
+        self.limits.prepare(&mut cmd, &spec.program)?;
         spawn(cmd, &spec.program, &self.groups)
     }
 

@@ -359,6 +359,14 @@ impl SandboxLimits {
         }
     }
 
+    /// [`SandboxLimits::apply`], failing as a spawn of `program` would.
+    pub fn prepare(&self, cmd: &mut Command, program: &str) -> Result<(), super::EnvError> {
+        self.apply(cmd).map_err(|source| super::EnvError::Spawn {
+            program: program.to_string(),
+            source,
+        })
+    }
+
     /// Makes `cmd`'s process join the sandbox's cgroups and get its rlimits before it execs.
     pub fn apply(&self, cmd: &mut Command) -> std::io::Result<()> {
         // Opened here, before the fork: the child only writes, which is async-signal-safe.

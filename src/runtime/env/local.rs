@@ -392,12 +392,7 @@ impl Sandbox for BwrapSandbox {
         cmd.arg(&spec.program).args(&spec.args);
         // bwrap itself gets an empty environment: nothing of the host's leaks through it.
         cmd.env_clear();
-        self.limits
-            .apply(&mut cmd)
-            .map_err(|source| EnvError::Spawn {
-                program: spec.program.clone(),
-                source,
-            })?;
+        self.limits.prepare(&mut cmd, &spec.program)?;
         let mut process = spawn(cmd, &spec.program, &self.groups)?;
         process.control = Box::new(Guarded {
             inner: Some(process.control),
