@@ -11,6 +11,8 @@ import type { ConversationBlock } from "./protocol";
 const ESTIMATED_ROW_PX = 80;
 /** Rows rendered beyond each edge of the viewport, so fast scrolling shows no blank. */
 const OVERSCAN_ROWS = 8;
+/** How long after the reader's own wheel, touch or key the scroll position is judged. */
+const USER_SCROLL_SETTLE_MS = 100;
 /** How close to the bottom (pixels) counts as "at the bottom" for following new blocks. */
 const FOLLOW_SLACK_PX = 120;
 
@@ -23,22 +25,40 @@ export function BlockList({ blocks }: { blocks: ConversationBlock[] }) {
     scrollMargin: list.current?.offsetTop ?? 0,
     getItemKey: (i) => blocks[i]?.id ?? i,
   });
+  // Following the newest block is the reader's choice: only their own scrolling (wheel, touch,
+  // keys) turns it off, and reaching the bottom turns it on again. Scrolling the page does not,
+  // since measuring rows moves the scroll position too.
   const wasAtBottom = useRef(true);
   useEffect(() => {
-    const onScroll = () => {
-      const doc = document.documentElement;
-      wasAtBottom.current = window.innerHeight + window.scrollY >= doc.scrollHeight - FOLLOW_SLACK_PX;
+    const atBottom = () =>
+      window.innerHeight + window.scrollY >= document.documentElement.scrollHeight - FOLLOW_SLACK_PX;
+    let pending = 0;
+    const onUser = () => {
+      window.clearTimeout(pending);
+      pending = window.setTimeout(() => (wasAtBottom.current = atBottom()), USER_SCROLL_SETTLE_MS);
     };
+    const onScroll = () => {
+      if (atBottom()) wasAtBottom.current = true;
+    };
+    const user = ["wheel", "touchmove", "keydown"] as const;
+    for (const e of user) window.addEventListener(e, onUser, { passive: true });
     window.addEventListener("scroll", onScroll, { passive: true });
-    return () => window.removeEventListener("scroll", onScroll);
+    return () => {
+      window.clearTimeout(pending);
+      for (const e of user) window.removeEventListener(e, onUser);
+      window.removeEventListener("scroll", onScroll);
+    };
   }, []);
+  // Rows are measured as they render, so the list's height keeps changing after new blocks come:
+  // while following, go to the bottom again each time it does.
+  const total = virtualizer.getTotalSize();
   useEffect(() => {
-    if (wasAtBottom.current && blocks.length > 0) virtualizer.scrollToIndex(blocks.length - 1, { align: "end" });
-  }, [blocks.length, virtualizer]);
+    if (wasAtBottom.current && blocks.length > 0) window.scrollTo(0, document.documentElement.scrollHeight);
+  }, [blocks.length, total]);
 
   const items = virtualizer.getVirtualItems();
   return (
-    <div ref={list} className="block-list" data-count={blocks.length} style={{ height: virtualizer.getTotalSize(), position: "relative" }}>
+    <div ref={list} className="block-list" data-count={blocks.length} style={{ height: total, position: "relative" }}>
       {items.map((row) => {
         const b = blocks[row.index];
         if (!b) return null;

@@ -16,6 +16,10 @@ export type ClientFrame = {
     }
   | {
       agent?: AgentKind | null;
+      /**
+       * Lower resource limits for this session's sandbox than the server's own.
+       */
+      limits?: SessionLimits | null;
       model?: string | null;
       permission_mode?: PermissionMode | null;
       sandbox?: SandboxKind | null;
@@ -84,6 +88,24 @@ export type AttachView = "events" | "blocks";
  * A client's (or a rule's) answer to a permission request.
  */
 export type PermissionDecision = "allow" | "deny";
+/**
+ * Resource limits a client asks for a session's sandbox (see docs/security.md). Each one set
+ * only lowers the server's limit, never raises it; each one left out is the server's.
+ */
+export interface SessionLimits {
+  /**
+   * Most CPU time of each process, in seconds (at least 1).
+   */
+  max_cpu_time_secs?: number | null;
+  /**
+   * Most memory of all its processes together, in bytes (at least 1).
+   */
+  max_memory?: number | null;
+  /**
+   * Most processes and threads at once (at least 1).
+   */
+  max_pids?: number | null;
+}
 /**
  * A frame the server sends: the id of the request it answers (if any) and the message.
  */
@@ -444,6 +466,11 @@ export interface SessionInfo {
    * The seq of the newest stored event (0 when there is none).
    */
   last_seq: number;
+  /**
+   * The limits the client asked for at creation (the server's own apply too, whichever is
+   * lower).
+   */
+  limits?: SessionLimits | null;
   model?: string | null;
   permission_mode: PermissionMode;
   /**
@@ -460,6 +487,10 @@ export interface SessionInfo {
   title?: string | null;
   workspace: string;
 }
+/**
+ * Resource limits a client asks for a session's sandbox (see docs/security.md). Each one set
+ * only lowers the server's limit, never raises it; each one left out is the server's.
+ */
 /**
  * A reference to an image or document; the data itself is never inlined into events.
  */
