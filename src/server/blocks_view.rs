@@ -1,9 +1,9 @@
 //! The blocks view of a session (`session.attach` with `view: "blocks"`): instead of events, a
-//! client gets the conversation as the converters' assembler builds it, one `block` frame per
-//! top-level block, and the block again whenever a later event adds to it or changes it.
+//! client gets the conversation as the converters' assembler builds it, every block at once in
+//! a `blocks` frame, then a `block` frame whenever a later event adds a block or changes one.
 //!
 //! Each attached client has its own assembler, fed from the store on attach and then from the
-//! session's broadcast. A client that falls behind is sent every block again from the store, so
+//! session's broadcast. A client that falls behind is sent the whole conversation again, so
 //! it ends up with the same blocks as everyone else; the events stay the record.
 //!
 //! Must not know how sessions run, and must not assemble blocks any other way than through
@@ -108,8 +108,14 @@ async fn catch_up(
             break;
         }
     }
-    let all = (0..assembler.blocks().len()).collect();
-    send_blocks(&handle.id, last, &assembler, all, out).await?;
+    // One frame for the whole conversation: a long session's first load is one message to
+    // parse and one update to draw, not one per block.
+    let whole = ServerMessage::Blocks {
+        session_id: handle.id.clone(),
+        seq: last,
+        blocks: assembler.blocks().to_vec(),
+    };
+    send_frame(out, None, whole).await?;
     Ok((assembler, last))
 }
 

@@ -385,6 +385,21 @@ pub fn server_frames() -> Vec<ServerFrame> {
         ),
         frame(
             None,
+            ServerMessage::Blocks {
+                session_id: "s_01J9Z8".into(),
+                seq: 40,
+                blocks: vec![ConversationBlock {
+                    id: "u1".into(),
+                    timestamp: None,
+                    kind: BlockKind::UserMessage {
+                        text: "create hello.txt".into(),
+                        images: vec![],
+                    },
+                }],
+            },
+        ),
+        frame(
+            None,
             ServerMessage::Block {
                 session_id: "s_01J9Z8".into(),
                 seq: 41,

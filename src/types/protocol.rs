@@ -66,7 +66,8 @@ pub enum ClientMessage {
     #[serde(rename = "session.list")]
     List,
     /// Receive a session's events after `after_seq` (0: from the start), then live ones; or,
-    /// with `view: "blocks"`, its conversation as `block` frames (`after_seq` is then unused).
+    /// with `view: "blocks"`, its conversation as a `blocks` frame and then `block` frames
+    /// (`after_seq` is then unused).
     #[serde(rename = "session.attach")]
     Attach {
         session_id: String,
@@ -135,6 +136,15 @@ pub enum ServerMessage {
         session_id: String,
         seq: u64,
         event: StreamEvent,
+    },
+    /// A session's whole conversation (`view: "blocks"`), as it stands after event `seq`: the
+    /// first answer to an attach, and again after the client fell behind. It replaces every
+    /// block the client had.
+    #[serde(rename = "blocks")]
+    Blocks {
+        session_id: String,
+        seq: u64,
+        blocks: Vec<ConversationBlock>,
     },
     /// One block of a session's conversation (`view: "blocks"`): the block at top-level position
     /// `index`, as it stands after event `seq`. A later frame with the same `index` replaces it.

@@ -87,6 +87,12 @@ export function Conversation({ id }: { id: string }) {
       });
     };
     s.listen((f) => {
+      if (f.type === "blocks" && f.session_id === id) {
+        // The whole conversation: it replaces what the page had, and block frames queued before
+        // it are older than it.
+        queued = new Map();
+        setBlocks(f.blocks);
+      }
       if (f.type === "block" && f.session_id === id) {
         queued.set(f.index, f.block);
         if (!frame) frame = window.setTimeout(flush, BLOCK_BATCH_MS);

@@ -137,6 +137,12 @@ export type ServerFrame = {
       type: "event";
     }
   | {
+      blocks: ConversationBlock[];
+      seq: number;
+      session_id: string;
+      type: "blocks";
+    }
+  | {
       block: ConversationBlock;
       index: number;
       seq: number;
