@@ -642,3 +642,42 @@ fn control_sequences_in_agent_output_never_reach_a_cell() {
         );
     }
 }
+
+#[test]
+fn a_permission_prompt_shows_the_edit_it_would_allow() {
+    let mut s = connected();
+    s.open(info());
+    let mut events = turn();
+    events.push(StreamEvent::PermissionRequest {
+        request_id: "r1".into(),
+        tool_name: "Edit".into(),
+        input: json!({"file_path": "/w/src/lib.rs", "old_string": "fn old() {}", "new_string": "fn new() {}\nfn added() {}"}),
+        tool_use_id: Some("t2".into()),
+    });
+    feed(&mut s, events);
+    let screen = render(&s, 80, 24);
+    for line in ["- fn old() {}", "+ fn new() {}", "+ fn added() {}"] {
+        assert!(screen.contains(line), "{line:?} in\n{screen}");
+    }
+    insta::assert_snapshot!(screen);
+}
+
+#[test]
+fn a_long_write_in_a_permission_prompt_shows_its_head() {
+    let mut s = connected();
+    s.open(info());
+    let content: String = (1..=30).map(|i| format!("line {i}\n")).collect();
+    let mut events = turn();
+    events.push(StreamEvent::PermissionRequest {
+        request_id: "r1".into(),
+        tool_name: "Write".into(),
+        input: json!({"file_path": "/w/long.txt", "content": content}),
+        tool_use_id: Some("t2".into()),
+    });
+    feed(&mut s, events);
+    let screen = render(&s, 120, 40);
+    assert!(screen.contains("+ line 1 "), "{screen}");
+    assert!(screen.contains("+ line 8 "), "{screen}");
+    assert!(!screen.contains("+ line 9 "), "{screen}");
+    assert!(screen.contains("… 22 more lines"), "{screen}");
+}

@@ -341,7 +341,7 @@ fn result_lines(r: &ToolResultContent, width: usize) -> Vec<Line<'static>> {
 }
 
 /// Edits and writes shown as a colored diff.
-fn diff_lines(name: &str, input: &Value, width: usize) -> Option<Vec<Line<'static>>> {
+pub(super) fn diff_lines(name: &str, input: &Value, width: usize) -> Option<Vec<Line<'static>>> {
     let s = |k: &str| input.get(k).and_then(Value::as_str);
     let red = Style::default().fg(Color::Red);
     let green = Style::default().fg(Color::Green);

@@ -11,7 +11,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, List, ListItem, ListState, Paragraph, Wrap};
 
 pub use super::blocks::wrap;
-use super::blocks::{block_lines, truncate, wrap_words};
+use super::blocks::{block_lines, diff_lines, truncate, wrap_words};
 use super::permission::{CHOICES, PendingPermission};
 use super::state::{Connection, Scroll, State};
 use crate::converters::summarize_input;
@@ -27,6 +27,9 @@ const NARROW: u16 = 60;
 const PROMPT_WIDTH: u16 = 72;
 /// Lines of the tool's input shown in the permission prompt; longer inputs are cut.
 const PROMPT_INPUT_LINES: usize = 5;
+/// Lines of a Write's content or an Edit's diff the permission prompt shows: enough to see what
+/// changes, while the prompt still fits a 24-row terminal.
+const PROMPT_DIFF_LINES: usize = 8;
 
 /// What a block's layout depends on: (block index, version, width, expanded, under cursor,
 /// queued).
@@ -454,6 +457,17 @@ fn draw_permission(frame: &mut Frame, p: &PendingPermission, area: Rect) {
         .take(PROMPT_INPUT_LINES)
     {
         lines.push(Line::styled(l, Style::default().fg(Color::Cyan)));
+    }
+    // What a file-changing tool would write: the content's head, or the diff, before it is allowed.
+    if let Some(diff) = diff_lines(&p.tool_name, &p.input, width) {
+        let total = diff.len();
+        lines.extend(diff.into_iter().take(PROMPT_DIFF_LINES));
+        if total > PROMPT_DIFF_LINES {
+            lines.push(Line::styled(
+                format!("… {} more lines", total - PROMPT_DIFF_LINES),
+                Style::default().fg(Color::DarkGray),
+            ));
+        }
     }
     lines.push(Line::raw(""));
     // The highlight is drawn only while the prompt has the keyboard, with brackets too, so it
