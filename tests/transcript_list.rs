@@ -191,3 +191,32 @@ fn a_reader_that_stops_early_is_not_an_error() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(!stderr(&o).contains("Broken pipe"), "{}", stderr(&o));
 }
+
+#[test]
+fn a_subagent_prompt_before_the_main_one_is_not_the_first_prompt() {
+    // Claude Code 1.0.x wrote subagents inline as sidechain lines; one can come first in the file.
+    let dir = tempfile::tempdir().unwrap();
+    let work = dir.path().join("projects/-home-u-lab");
+    std::fs::create_dir_all(&work).unwrap();
+    let lines = [
+        json!({"type": "user", "isSidechain": true, "cwd": "/home/u/lab", "timestamp": "2026-11-02T10:00:00Z",
+               "message": {"role": "user", "content": "Search the codebase for the parser"}}),
+        json!({"type": "user", "isSidechain": false, "cwd": "/home/u/lab", "timestamp": "2026-11-02T10:00:01Z",
+               "message": {"role": "user", "content": "Why does the parser fail on empty input?"}}),
+    ];
+    std::fs::write(
+        work.join("side.jsonl"),
+        lines
+            .iter()
+            .map(|l| l.to_string() + "\n")
+            .collect::<String>(),
+    )
+    .unwrap();
+    let o = list(dir.path(), &["--format", "json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        v["sessions"][0]["first_prompt"],
+        "Why does the parser fail on empty input?"
+    );
+}

@@ -145,6 +145,8 @@ struct LineFields<'a> {
     is_meta: Option<&'a RawValue>,
     #[serde(borrow, default, rename = "isCompactSummary")]
     is_compact_summary: Option<&'a RawValue>,
+    #[serde(borrow, default, rename = "isSidechain")]
+    is_sidechain: Option<&'a RawValue>,
     #[serde(borrow, default)]
     message: Option<&'a RawValue>,
 }
@@ -258,9 +260,12 @@ fn summarize(path: &Path, buf: &mut Vec<u8>) -> Result<(SessionInfo, Vec<BadLine
             (Some("user"), Some(m)) => {
                 let meta = matches!(fields.is_meta.map(|v| v.get()), Some("true"))
                     || matches!(fields.is_compact_summary.map(|v| v.get()), Some("true"));
+                // A subagent's prompt (1.0.x wrote subagents inline, as sidechain lines, and one
+                // may come before the main thread's first prompt) is not the session's.
+                let sidechain = matches!(fields.is_sidechain.map(|v| v.get()), Some("true"));
                 if !meta {
                     info.messages += 1;
-                    if info.first_prompt.is_none() {
+                    if info.first_prompt.is_none() && !sidechain {
                         info.first_prompt = m.content.and_then(prompt_text);
                     }
                 }
