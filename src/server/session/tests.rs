@@ -277,16 +277,15 @@ async fn a_turn_whose_events_the_store_drops_fails_with_an_error_and_a_result() 
 
 /// How long the slowed sandbox takes to make: long enough that waiting for it shows.
 const SLOW_PROVISIONING: Duration = Duration::from_secs(3);
-/// What "at once" means for a request to a session that is provisioning.
-const QUICK: Duration = Duration::from_millis(500);
-
-#[tokio::test(flavor = "multi_thread")]
-async fn stop_is_answered_at_once_while_the_sandbox_is_provisioning() {
-    let f = Fixture::new(r#"{"events": 1}"#);
+/// A session on a slow sandbox, sent a message and now provisioning; with its event receiver.
+async fn provisioning(
+    f: &Fixture,
+    id: &str,
+) -> (SessionHandle, tokio::sync::broadcast::Receiver<SeqEvent>) {
     let env = Arc::new(SlowEnvironment {
         delay: SLOW_PROVISIONING,
     });
-    let h = f.session("s_slow_stop", env).await;
+    let h = f.session(id, env).await;
     let mut rx = h.events.subscribe();
     message(&h, "hello").await.unwrap();
     next_event(&mut rx, |e| {
@@ -299,6 +298,16 @@ async fn stop_is_answered_at_once_while_the_sandbox_is_provisioning() {
         )
     })
     .await;
+    (h, rx)
+}
+
+/// What "at once" means for a request to a session that is provisioning.
+const QUICK: Duration = Duration::from_millis(500);
+
+#[tokio::test(flavor = "multi_thread")]
+async fn stop_is_answered_at_once_while_the_sandbox_is_provisioning() {
+    let f = Fixture::new(r#"{"events": 1}"#);
+    let (h, mut rx) = provisioning(&f, "s_slow_stop").await;
     let stop = h.request(|reply| SessionCommand::Stop {
         reason: "stopped by a client".into(),
         reply,
@@ -330,22 +339,7 @@ async fn stop_is_answered_at_once_while_the_sandbox_is_provisioning() {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_interrupt_while_provisioning_ends_the_waiting_turn_at_once() {
     let f = Fixture::new(r#"{"events": 1}"#);
-    let env = Arc::new(SlowEnvironment {
-        delay: SLOW_PROVISIONING,
-    });
-    let h = f.session("s_slow_interrupt", env).await;
-    let mut rx = h.events.subscribe();
-    message(&h, "hello").await.unwrap();
-    next_event(&mut rx, |e| {
-        matches!(
-            e,
-            StreamEvent::StateChanged {
-                to: SessionState::Provisioning,
-                ..
-            }
-        )
-    })
-    .await;
+    let (h, mut rx) = provisioning(&f, "s_slow_interrupt").await;
     let interrupt = h.request(|reply| SessionCommand::Interrupt { reply });
     tokio::time::timeout(QUICK, interrupt)
         .await
