@@ -372,3 +372,57 @@ async fn two_tabs_and_a_protocol_client_see_the_same_blocks_in_the_same_order() 
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn always_allow_asks_twice_then_answers_that_tools_requests() {
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let mock = Script::new()
+        .on(
+            When::UserSays("first".into()),
+            Reply::tool("Write", json!({"file_path": "a.txt", "content": "a\n"})),
+        )
+        .on(
+            When::UserSays("second".into()),
+            Reply::tool("Write", json!({"file_path": "b.txt", "content": "b\n"})),
+        )
+        .always(When::Always, Reply::text("written"))
+        .start();
+    let server = start(dir.path(), &mock);
+    let browser = Browser::launch().await;
+    let page = browser.page(1280, 800, false).await;
+    page.goto(&format!("{}/?token={}", server.http, server.token))
+        .await;
+    page.click("[data-action=new-session]").await;
+    page.click("[data-action=create]").await;
+    page.wait_for("document.querySelector('[data-screen=conversation]')")
+        .await;
+    let id = page.eval("location.pathname.split('/')[2]").await;
+    let (client, _notes) = server.client().await;
+    let ws = client
+        .list()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|s| json!(s.id) == id)
+        .unwrap()
+        .workspace;
+    let ws = Path::new(&ws);
+
+    page.type_text("textarea", "first", true).await;
+    page.click("[data-banner=permission] [data-action=always]")
+        .await;
+    // The first click only asks again; nothing is answered yet.
+    page.wait_for("document.querySelector('[data-action=confirm-always]')")
+        .await;
+    assert!(!ws.join("a.txt").exists());
+    page.click("[data-action=confirm-always]").await;
+    page.wait_for("document.querySelectorAll('[data-kind=turn_summary]').length === 1")
+        .await;
+    assert_eq!(std::fs::read_to_string(ws.join("a.txt")).unwrap(), "a\n");
+
+    // The next Write is answered by the page without a click.
+    page.type_text("textarea", "second", true).await;
+    page.wait_for("document.querySelectorAll('[data-kind=turn_summary]').length === 2")
+        .await;
+    assert_eq!(std::fs::read_to_string(ws.join("b.txt")).unwrap(), "b\n");
+}

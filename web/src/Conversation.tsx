@@ -9,6 +9,19 @@ import { BlockList } from "./BlockList";
 import type { ConversationBlock, PermissionDecision, SessionState } from "./protocol";
 import { Socket } from "./socket";
 
+function alwaysKey(id: string): string {
+  return `aisys.always-allow.${id}`;
+}
+
+function loadAlways(id: string): Set<string> {
+  try {
+    const v: unknown = JSON.parse(window.sessionStorage.getItem(alwaysKey(id)) ?? "[]");
+    return new Set(Array.isArray(v) ? v.filter((t): t is string => typeof t === "string") : []);
+  } catch {
+    return new Set();
+  }
+}
+
 /** How long block frames gather before the page applies them at once. */
 const BLOCK_BATCH_MS = 16;
 
@@ -161,6 +174,27 @@ export function Conversation({ id }: { id: string }) {
       .catch((e: unknown) => setError(String(e instanceof Error ? e.message : e)));
   };
 
+  // Tools the reader chose to always allow in this session, as the terminal client offers: kept
+  // for the tab's life (sessionStorage), and asked for twice, since it answers requests unseen.
+  const [always, setAlways] = useState<Set<string>>(() => loadAlways(id));
+  const [confirming, setConfirming] = useState<string | null>(null);
+  const allowAlways = (p: Pending) => {
+    const next = new Set(always).add(p.tool_name);
+    setAlways(next);
+    window.sessionStorage.setItem(alwaysKey(id), JSON.stringify([...next]));
+    setConfirming(null);
+    answer(p, "allow");
+  };
+  const autoAnswered = useRef<Set<string>>(new Set());
+  useEffect(() => {
+    for (const p of pending) {
+      if (always.has(p.tool_name) && !autoAnswered.current.has(p.request_id)) {
+        autoAnswered.current.add(p.request_id);
+        answer(p, "allow");
+      }
+    }
+  });
+
   if (unauthorized) return <NoToken why="the server refused this page's token" />;
   return (
     <main className="conversation" data-screen="conversation">
@@ -194,14 +228,28 @@ export function Conversation({ id }: { id: string }) {
               <div>
                 <b>{p.tool_name}</b> asks for permission: <code>{describe(p.input)}</code>
               </div>
-              <div className="choices">
-                <button onClick={() => answer(p, "allow")} data-action="allow">
-                  Allow once
-                </button>
-                <button onClick={() => answer(p, "deny")} data-action="deny">
-                  Deny
-                </button>
-              </div>
+              {confirming === p.request_id ? (
+                <div className="choices">
+                  <button onClick={() => allowAlways(p)} data-action="confirm-always">
+                    Yes: never ask for {p.tool_name} in this session
+                  </button>
+                  <button onClick={() => setConfirming(null)} data-action="back">
+                    Back
+                  </button>
+                </div>
+              ) : (
+                <div className="choices">
+                  <button onClick={() => answer(p, "allow")} data-action="allow">
+                    Allow once
+                  </button>
+                  <button onClick={() => setConfirming(p.request_id)} data-action="always">
+                    Always allow {p.tool_name}
+                  </button>
+                  <button onClick={() => answer(p, "deny")} data-action="deny">
+                    Deny
+                  </button>
+                </div>
+              )}
             </div>
           ))}
         </div>
