@@ -159,6 +159,12 @@ async fn conversation_at(width: u32, height: u32, mobile: bool, name: &str) {
             .starts_with("1 turn · "),
         "the header sums the session's usage"
     );
+    assert_eq!(
+        page.eval("document.querySelectorAll('[data-kind=raw]').length")
+            .await,
+        json!(0),
+        "an ordinary turn shows no unrecognized line"
+    );
     page.screenshot(&shots.join(format!("conversation-{name}.png")))
         .await;
 

@@ -172,6 +172,9 @@ impl ClaudeStreamReader {
                     ),
                     timestamp: None,
                 }],
+                // What the agent is doing this moment (`requesting`, ...), written with partial
+                // messages: the clients show their own activity, and the record needs none.
+                Some("status") => vec![],
                 _ => vec![raw(v)],
             },
             // Claude Code writes a failed model call as an assistant message whose text is the
@@ -415,6 +418,13 @@ impl ClaudeStreamReader {
 mod tests {
     use super::*;
     use crate::converters::fixture_text as fixture;
+
+    #[test]
+    fn a_status_line_is_not_part_of_the_conversation() {
+        let mut r = ClaudeStreamReader::new();
+        let line = r#"{"type":"system","subtype":"status","status":"requesting","session_id":"s"}"#;
+        assert_eq!(r.read_value(serde_json::from_str(line).unwrap()), vec![]);
+    }
 
     #[test]
     fn usage_is_reported_once_per_message_and_the_ids_kept_stay_bounded() {
