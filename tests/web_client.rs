@@ -195,6 +195,17 @@ async fn conversation_at(width: u32, height: u32, mobile: bool, name: &str) {
         "the approved Write happened"
     );
 
+    // The workspace panel lists the new file as changed in this session and shows its text.
+    page.click("[data-action=files]").await;
+    page.wait_for("document.querySelector('[data-path=\"notes.md\"][data-changed=yes]')")
+        .await;
+    page.click("[data-path=\"notes.md\"] button").await;
+    page.wait_for("document.querySelector('.file-view[data-file=\"notes.md\"] pre')?.innerText === '# Notes\\n'")
+        .await;
+    page.screenshot(&shots.join(format!("files-{name}.png")))
+        .await;
+    page.click("[data-action=files]").await;
+
     let before = blocks_count(&page).await;
     page.reload().await;
     page.wait_for("document.querySelector('[data-kind=turn_summary]')")

@@ -20,9 +20,9 @@ use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::{broadcast, mpsc};
 
-use super::AppState;
 use super::session::{SeqEvent, SessionCommand, SessionError, SessionHandle};
 use super::store::EncodedEvent;
+use super::{AppState, workspace_files};
 use crate::types::{
     AttachView, ClientFrame, ClientMessage, ErrorCode, PROTOCOL_VERSION, ServerFrame,
     ServerMessage, StreamEvent,
@@ -320,6 +320,38 @@ impl Connection {
                     })
                     .await?;
                 self.ack_later(id, answer);
+            }
+            ClientMessage::Files { session_id } => {
+                let info = manager.get(&session_id).await?.info();
+                let since = info.created_at.parse().ok();
+                let workspace = std::path::PathBuf::from(&info.workspace);
+                let (files, truncated) =
+                    tokio::task::spawn_blocking(move || workspace_files::list(&workspace, since))
+                        .await
+                        .map_err(|e| SessionError::new(ErrorCode::Internal, e.to_string()))?;
+                let answer = ServerMessage::Files {
+                    session_id,
+                    files,
+                    truncated,
+                };
+                self.send(id, answer).await;
+            }
+            ClientMessage::ReadFile { session_id, path } => {
+                let info = manager.get(&session_id).await?.info();
+                let workspace = std::path::PathBuf::from(&info.workspace);
+                let p = path.clone();
+                let f = tokio::task::spawn_blocking(move || workspace_files::read(&workspace, &p))
+                    .await
+                    .map_err(|e| SessionError::new(ErrorCode::Internal, e.to_string()))??;
+                let answer = ServerMessage::File {
+                    session_id,
+                    path,
+                    size: f.size,
+                    text: f.text,
+                    binary: f.binary,
+                    truncated: f.truncated,
+                };
+                self.send(id, answer).await;
             }
             ClientMessage::Delete { session_id } => {
                 if let Some((handle, task)) = self.forwarders.remove(&session_id) {

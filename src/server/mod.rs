@@ -27,6 +27,7 @@ pub mod session;
 pub mod startup;
 pub mod store;
 pub mod web;
+pub mod workspace_files;
 
 use auth::Token;
 use manager::SessionManager;

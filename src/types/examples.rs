@@ -300,6 +300,19 @@ pub fn client_frames() -> Vec<ClientFrame> {
             },
         ),
         frame(
+            "12",
+            ClientMessage::Files {
+                session_id: "s_01J9Z8".into(),
+            },
+        ),
+        frame(
+            "13",
+            ClientMessage::ReadFile {
+                session_id: "s_01J9Z8".into(),
+                path: "src/hello.txt".into(),
+            },
+        ),
+        frame(
             "5",
             ClientMessage::Detach {
                 session_id: "s_01J9Z8".into(),
@@ -422,6 +435,40 @@ pub fn server_frames() -> Vec<ServerFrame> {
             },
         ),
         frame(Some("6"), ServerMessage::Ack),
+        frame(
+            Some("12"),
+            ServerMessage::Files {
+                session_id: "s_01J9Z8".into(),
+                files: vec![
+                    WorkspaceFile {
+                        path: "src".into(),
+                        kind: FileKind::Dir,
+                        size: 0,
+                        modified: Some(TS.into()),
+                        changed: false,
+                    },
+                    WorkspaceFile {
+                        path: "src/hello.txt".into(),
+                        kind: FileKind::File,
+                        size: 6,
+                        modified: Some(TS.into()),
+                        changed: true,
+                    },
+                ],
+                truncated: false,
+            },
+        ),
+        frame(
+            Some("13"),
+            ServerMessage::File {
+                session_id: "s_01J9Z8".into(),
+                path: "src/hello.txt".into(),
+                size: 6,
+                text: "hello\n".into(),
+                binary: false,
+                truncated: false,
+            },
+        ),
         frame(
             None,
             ServerMessage::Resync {

@@ -19,7 +19,8 @@ pub use events::{
     ImageRef, PermissionDecision, StreamEvent, TokenUsage, ToolResultContent, TurnStatus,
 };
 pub use protocol::{
-    AttachView, ClientFrame, ClientMessage, ErrorCode, PROTOCOL_VERSION, ServerFrame, ServerMessage,
+    AttachView, ClientFrame, ClientMessage, ErrorCode, FileKind, PROTOCOL_VERSION, ServerFrame,
+    ServerMessage, WorkspaceFile,
 };
 pub use session::{
     AgentKind, PermissionMode, SandboxKind, SessionInfo, SessionLimits, SessionSpec, SessionState,

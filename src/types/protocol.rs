@@ -25,6 +25,33 @@ pub struct ClientFrame {
     pub message: ClientMessage,
 }
 
+/// One entry of a session's workspace.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct WorkspaceFile {
+    /// Relative to the workspace, `/`-separated.
+    pub path: String,
+    pub kind: FileKind,
+    /// Bytes, for a file.
+    #[serde(default)]
+    pub size: u64,
+    /// RFC 3339.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub modified: Option<String>,
+    /// Modified since the session was created.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub changed: bool,
+}
+
+/// What a workspace entry is (a link is listed, never followed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FileKind {
+    File,
+    Dir,
+    Link,
+    Other,
+}
+
 /// What an attached client receives.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
@@ -76,6 +103,13 @@ pub enum ClientMessage {
         #[serde(default, skip_serializing_if = "AttachView::is_events")]
         view: AttachView,
     },
+    /// List the files of a session's workspace; answered by `session.files`.
+    #[serde(rename = "session.files")]
+    Files { session_id: String },
+    /// Read one file of a session's workspace (`path` relative to it); answered by
+    /// `session.file`. Links are never followed and the size read is bounded.
+    #[serde(rename = "session.read_file")]
+    ReadFile { session_id: String, path: String },
     /// Stop receiving a session's events.
     #[serde(rename = "session.detach")]
     Detach { session_id: String },
@@ -154,6 +188,31 @@ pub enum ServerMessage {
         seq: u64,
         index: u32,
         block: ConversationBlock,
+    },
+    /// The answer to `session.files`: the workspace's entries, folders first, sorted by path.
+    #[serde(rename = "session.files")]
+    Files {
+        session_id: String,
+        files: Vec<WorkspaceFile>,
+        /// True when the workspace holds more entries than one answer lists.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        truncated: bool,
+    },
+    /// The answer to `session.read_file`.
+    #[serde(rename = "session.file")]
+    File {
+        session_id: String,
+        path: String,
+        /// The file's whole size in bytes.
+        size: u64,
+        /// The text read (up to the server's limit); empty for a binary file.
+        text: String,
+        /// True when the file holds bytes that are not UTF-8 text.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        binary: bool,
+        /// True when only the first part was read.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        truncated: bool,
     },
     /// A session's state changed.
     #[serde(rename = "session.state")]

@@ -6,6 +6,7 @@ import { Unauthorized, checkSession } from "./api";
 import { NoToken, navigate } from "./App";
 import { totalTokens } from "./Block";
 import { BlockList } from "./BlockList";
+import { FilesPanel } from "./FilesPanel";
 import type { ConversationBlock, PermissionDecision, SessionState } from "./protocol";
 import { Socket } from "./socket";
 
@@ -78,6 +79,7 @@ export function Conversation({ id }: { id: string }) {
   const [error, setError] = useState<string | null>(null);
   const [unauthorized, setUnauthorized] = useState(false);
   const [draft, setDraft] = useState("");
+  const [showFiles, setShowFiles] = useState(false);
   const socket = useRef<Socket | null>(null);
 
   useEffect(() => {
@@ -211,6 +213,9 @@ export function Conversation({ id }: { id: string }) {
         <h1 className="session-id">{id}</h1>
         {state ? <span className={`state state-${state}`} data-state={state}>{state}</span> : null}
         <Usage blocks={blocks ?? []} />
+        <button onClick={() => setShowFiles((v) => !v)} data-action="files" aria-pressed={showFiles}>
+          Files
+        </button>
         <a
           href={`/sessions/${id}/events`}
           onClick={(e) => {
@@ -255,6 +260,13 @@ export function Conversation({ id }: { id: string }) {
         </div>
       ) : null}
       {error ? <div className="error">{error}</div> : null}
+      {showFiles && socket.current ? (
+        <FilesPanel
+          socket={socket.current}
+          id={id}
+          refresh={(blocks ?? []).filter((b) => b.type === "turn_summary").length}
+        />
+      ) : null}
       <section className="blocks" aria-live="polite">
         {blocks === null ? <p>Loading…</p> : <BlockList blocks={blocks} />}
       </section>

@@ -41,6 +41,15 @@ export type ClientFrame = {
     }
   | {
       session_id: string;
+      type: "session.files";
+    }
+  | {
+      path: string;
+      session_id: string;
+      type: "session.read_file";
+    }
+  | {
+      session_id: string;
       type: "session.detach";
     }
   | {
@@ -148,6 +157,36 @@ export type ServerFrame = {
       seq: number;
       session_id: string;
       type: "block";
+    }
+  | {
+      files: WorkspaceFile[];
+      session_id: string;
+      /**
+       * True when the workspace holds more entries than one answer lists.
+       */
+      truncated?: boolean;
+      type: "session.files";
+    }
+  | {
+      /**
+       * True when the file holds bytes that are not UTF-8 text.
+       */
+      binary?: boolean;
+      path: string;
+      session_id: string;
+      /**
+       * The file's whole size in bytes.
+       */
+      size: number;
+      /**
+       * The text read (up to the server's limit); empty for a binary file.
+       */
+      text: string;
+      /**
+       * True when only the first part was read.
+       */
+      truncated?: boolean;
+      type: "session.file";
     }
   | {
       reason?: string | null;
@@ -446,6 +485,10 @@ export type ConversationBlock1 =
  */
 export type ToolStatus = ("ok" | "error") | "pending" | "denied" | "interrupted";
 /**
+ * What a workspace entry is (a link is listed, never followed).
+ */
+export type FileKind = "file" | "dir" | "link" | "other";
+/**
  * Machine-readable error codes.
  */
 export type ErrorCode =
@@ -519,6 +562,28 @@ export interface TokenUsage {
   cache_read_tokens?: number;
   input_tokens?: number;
   output_tokens?: number;
+}
+/**
+ * One entry of a session's workspace.
+ */
+export interface WorkspaceFile {
+  /**
+   * Modified since the session was created.
+   */
+  changed?: boolean;
+  kind: FileKind;
+  /**
+   * RFC 3339.
+   */
+  modified?: string | null;
+  /**
+   * Relative to the workspace, `/`-separated.
+   */
+  path: string;
+  /**
+   * Bytes, for a file.
+   */
+  size?: number;
 }
 /**
  * One thing an agent (or the session around it) said or did.

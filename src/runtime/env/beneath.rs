@@ -242,6 +242,11 @@ pub fn write(root: &Path, rel: &Path, data: &[u8], mode: Option<u32>) -> io::Res
 /// Reads the regular file `root/rel`, refusing a link anywhere on the way or at the end (and
 /// anything that is not a plain file, such as a FIFO that would block).
 pub fn read(root: &Path, rel: &Path) -> io::Result<Vec<u8>> {
+    read_capped(root, rel, u64::MAX).map(|(data, _)| data)
+}
+
+/// [`read`], but at most `max` bytes; returns them and the file's whole size.
+pub fn read_capped(root: &Path, rel: &Path, max: u64) -> io::Result<(Vec<u8>, u64)> {
     let (dir, name) = open_parent(root, rel, false)?;
     let c = cstr(&name)?;
     // SAFETY: a valid fd and C string; O_NONBLOCK so that a FIFO cannot hang the open.
@@ -260,16 +265,17 @@ pub fn read(root: &Path, rel: &Path) -> io::Result<Vec<u8>> {
         });
     }
     // SAFETY: `fd` was just opened and nothing else owns it.
-    let mut file = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) });
+    let file = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) });
     if !file.metadata()?.is_file() {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
             format!("{} is not a regular file", root.join(rel).display()),
         ));
     }
+    let size = file.metadata()?.len();
     let mut out = Vec::new();
-    file.read_to_end(&mut out)?;
-    Ok(out)
+    file.take(max).read_to_end(&mut out)?;
+    Ok((out, size))
 }
 
 /// Creates the folder `root/rel` and its parents, refusing links on the way.

@@ -18,7 +18,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::types::SandboxKind;
 
-mod beneath;
+pub mod beneath;
 mod gitguard;
 mod host;
 mod limits;

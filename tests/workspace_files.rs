@@ -1,0 +1,109 @@
+//! `session.files` and `session.read_file` against a real `aisys serve`: the workspace's entries
+//! with what changed marked, a file's text, and the refusals that keep a read inside the
+//! workspace (a path with `..`, a planted link, a FIFO) and bounded (a large file).
+
+mod serve_harness;
+
+use std::os::unix::fs::symlink;
+
+use aisys::client::ClientError;
+use aisys::types::{ClientMessage, FileKind, ServerMessage, SessionSpec};
+use serve_harness::*;
+
+async fn read(client: &aisys::client::Client, id: &str, path: &str) -> ServerMessage {
+    match client
+        .request(ClientMessage::ReadFile {
+            session_id: id.into(),
+            path: path.into(),
+        })
+        .await
+    {
+        Ok(m) => m,
+        Err(ClientError::Server { code, message }) => ServerMessage::Error { code, message },
+        Err(e) => panic!("{e}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_workspace_is_listed_and_read_without_leaving_it() {
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let server = Server::start(&dir.path().join("data"), &[], &[]);
+    let (client, _notes) = server.client().await;
+    let info = client.create(SessionSpec::default()).await.unwrap();
+    let ws = std::path::Path::new(&info.workspace);
+    std::fs::create_dir_all(ws.join("src")).unwrap();
+    std::fs::write(ws.join("src/main.rs"), "fn main() {}\n").unwrap();
+    std::fs::create_dir_all(ws.join(".git/objects")).unwrap();
+    std::fs::write(ws.join(".git/objects/x"), "blob").unwrap();
+    let secret = dir.path().join("secret.txt");
+    std::fs::write(&secret, "host secret\n").unwrap();
+    symlink(&secret, ws.join("leak.txt")).unwrap();
+    std::fs::write(ws.join("big.log"), "x".repeat(2 * 1024 * 1024)).unwrap();
+    let fifo = std::ffi::CString::new(ws.join("pipe").to_str().unwrap()).unwrap();
+    // SAFETY: a valid C string.
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
+
+    let listed = client
+        .request(ClientMessage::Files {
+            session_id: info.id.clone(),
+        })
+        .await
+        .unwrap();
+    let ServerMessage::Files {
+        files, truncated, ..
+    } = listed
+    else {
+        panic!("{listed:?}")
+    };
+    assert!(!truncated);
+    let find = |p: &str| files.iter().find(|f| f.path == p);
+    assert_eq!(find("src").unwrap().kind, FileKind::Dir);
+    let main = find("src/main.rs").unwrap();
+    assert_eq!(
+        (main.kind, main.size, main.changed),
+        (FileKind::File, 13, true)
+    );
+    assert_eq!(find("leak.txt").unwrap().kind, FileKind::Link);
+    assert!(find(".git").is_some(), "the .git folder is listed");
+    assert!(find(".git/objects").is_none(), "but not entered");
+
+    match read(&client, &info.id, "src/main.rs").await {
+        ServerMessage::File { text, size, .. } => {
+            assert_eq!((text.as_str(), size), ("fn main() {}\n", 13))
+        }
+        other => panic!("{other:?}"),
+    }
+    match read(&client, &info.id, "big.log").await {
+        ServerMessage::File {
+            text,
+            size,
+            truncated,
+            ..
+        } => {
+            assert!(truncated);
+            assert_eq!(size, 2 * 1024 * 1024);
+            assert_eq!(text.len(), 512 * 1024);
+        }
+        other => panic!("{other:?}"),
+    }
+    for (path, why) in [
+        ("../../secret.txt", "a path that climbs out"),
+        ("/etc/passwd", "an absolute path"),
+        ("leak.txt", "a planted link"),
+        ("pipe", "a FIFO"),
+        ("missing.txt", "a missing file"),
+    ] {
+        let got = tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            read(&client, &info.id, path),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("reading {why} hung"));
+        match got {
+            ServerMessage::Error { message, .. } => {
+                assert!(!message.contains("host secret"), "{why}: {message}")
+            }
+            other => panic!("{why} was read: {other:?}"),
+        }
+    }
+}
