@@ -58,10 +58,10 @@ impl Machine {
             .env_clear()
             .env("PATH", path)
             .env("HOME", self.home())
-            // bubblewrap's "it worked" marker lives in the temporary folder: a fresh one makes
-            // every run check for real.
             .env("TMPDIR", self.path().join("tmp"))
             .env("AISYS_CONFIG_DIR", self.path().join("config"))
+            // bubblewrap's "it worked" marker lives in the data folder: a fresh one makes every
+            // run check for real.
             .env("AISYS_DATA_DIR", self.data())
             .envs(env.iter().copied())
             .output()
@@ -337,4 +337,27 @@ fn broken_bwrap_agent_and_token_are_named_with_their_fix() {
     expect(&r, "data folder", "ok", "not made yet");
     assert!(!m.data().exists(), "doctor does not make the data folder");
     expect(&r, "server token", "warn", "is empty");
+}
+
+#[test]
+fn a_token_file_that_cannot_be_read_is_named_with_its_fix() {
+    let m = Machine::new();
+    // A folder where the token file should be: reading it fails for any user, root included.
+    let token = m.path().join("token");
+    std::fs::create_dir_all(&token).unwrap();
+    let cfg = m.path().join("config");
+    std::fs::create_dir_all(&cfg).unwrap();
+    std::fs::write(
+        cfg.join("config.toml"),
+        format!("[server]\ntoken_file = \"{}\"\n", token.display()),
+    )
+    .unwrap();
+    let out = m.doctor(&["--format", "json"], &m.bin().display().to_string(), &[]);
+    let r = json(&out);
+    expect(&r, "server token", "warn", &token.display().to_string());
+    let fix = check(&r, "server token")["fix"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(fix.contains("readable by this user"), "{fix}");
 }
