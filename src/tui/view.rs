@@ -116,7 +116,8 @@ pub fn draw(frame: &mut Frame, state: &State, cache: &mut LayoutCache) {
     frame.render_widget(&input, rows[1]);
     draw_status(frame, state, rows[2]);
     if let Some(p) = &state.permission {
-        draw_permission(frame, p, area);
+        let workspace = state.current.as_ref().map(|s| s.workspace.as_str());
+        draw_permission(frame, p, workspace, area);
     }
     if state.show_help {
         draw_help(frame, area);
@@ -440,7 +441,8 @@ fn centered(area: Rect, width: u16, height: u16) -> Rect {
     )
 }
 
-fn draw_permission(frame: &mut Frame, p: &PendingPermission, area: Rect) {
+/// `workspace` is where a command would run: shown for Bash, whose summary is only the command.
+fn draw_permission(frame: &mut Frame, p: &PendingPermission, workspace: Option<&str>, area: Rect) {
     let width = PROMPT_WIDTH.min(area.width).saturating_sub(2).max(1) as usize;
     let mut lines = vec![
         Line::from(vec![
@@ -457,6 +459,14 @@ fn draw_permission(frame: &mut Frame, p: &PendingPermission, area: Rect) {
         .take(PROMPT_INPUT_LINES)
     {
         lines.push(Line::styled(l, Style::default().fg(Color::Cyan)));
+    }
+    if p.tool_name.eq_ignore_ascii_case("bash")
+        && let Some(ws) = workspace
+    {
+        lines.push(Line::styled(
+            truncate(&format!("in {ws}"), width),
+            Style::default().fg(Color::DarkGray),
+        ));
     }
     // What a file-changing tool would write: the content's head, or the diff, before it is allowed.
     if let Some(diff) = diff_lines(&p.tool_name, &p.input, width) {
