@@ -21,6 +21,10 @@ use crate::types::{ErrorCode, FileKind, WorkspaceFile};
 pub const MAX_ENTRIES: usize = 5_000;
 /// Most bytes of one file sent to a client: a file viewer shows text, not build outputs.
 pub const MAX_READ_BYTES: u64 = 512 * 1024;
+/// How much earlier than the session's creation a file's time may be and still count as changed
+/// in it: file times come from the kernel's coarse clock, which lags the clock the creation time
+/// was read from by up to a scheduler tick.
+const FILE_CLOCK_SLACK: std::time::Duration = std::time::Duration::from_millis(50);
 /// Folders listed by name but not entered: version control and dependency trees, which are large
 /// and not what a reader of the agent's work looks for.
 const NOT_ENTERED: &[&str] = &[".git", "node_modules", "target", ".venv", "__pycache__"];
@@ -73,7 +77,10 @@ pub fn list(workspace: &Path, since: Option<Timestamp>) -> (Vec<WorkspaceFile>, 
                 },
                 modified: modified.map(|t| t.to_string()),
                 changed: match (since, modified) {
-                    (Some(s), Some(m)) => kind == FileKind::File && m >= s,
+                    (Some(s), Some(m)) => {
+                        kind == FileKind::File
+                            && m >= s.checked_sub(FILE_CLOCK_SLACK).unwrap_or(s)
+                    }
                     _ => false,
                 },
             });
