@@ -78,8 +78,7 @@ pub fn list(workspace: &Path, since: Option<Timestamp>) -> (Vec<WorkspaceFile>, 
                 modified: modified.map(|t| t.to_string()),
                 changed: match (since, modified) {
                     (Some(s), Some(m)) => {
-                        kind == FileKind::File
-                            && m >= s.checked_sub(FILE_CLOCK_SLACK).unwrap_or(s)
+                        kind == FileKind::File && m >= s.checked_sub(FILE_CLOCK_SLACK).unwrap_or(s)
                     }
                     _ => false,
                 },
