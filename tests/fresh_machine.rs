@@ -9,7 +9,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use aisys::types::{ClientMessage, SessionSpec, TurnStatus};
+use aisys::types::{SessionSpec, TurnStatus};
 use mock_api::{Reply, Script, When};
 use serve_harness::*;
 
@@ -160,13 +160,7 @@ async fn a_first_start_installs_the_agent_and_runs_a_first_turn() {
     let (client, mut notes) = server.client().await;
     let info = client.create(SessionSpec::default()).await.unwrap();
     client.attach(&info.id, 0).await.unwrap();
-    client
-        .ack(ClientMessage::Message {
-            session_id: info.id.clone(),
-            text: "hi".into(),
-        })
-        .await
-        .unwrap();
+    say(&client, &info.id, "hi").await;
     let events = until_result(&mut notes, &info.id).await;
     assert_eq!(result_status(&events), Some(TurnStatus::Success));
     assert!(

@@ -4,6 +4,7 @@
 //! stream, sync back, terminate, tags, resume from the home volume, and Ctrl-C.
 
 mod mock_api;
+mod run_harness;
 
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
@@ -11,6 +12,7 @@ use std::time::Duration;
 
 use aisys::types::StreamEvent;
 use mock_api::{Block, MockAnthropic, Reply, Script, When, claude_bin};
+use run_harness::output_within;
 use serde_json::{Value, json};
 
 /// Longest a scripted run may take before the test fails instead of hanging.
@@ -74,20 +76,7 @@ impl Fake {
     }
 
     fn run(&self, mock: &MockAnthropic, args: &[&str]) -> Output {
-        let child = self
-            .command(mock, args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let id = child.id();
-        let killer = std::thread::spawn(move || {
-            std::thread::sleep(RUN_LIMIT);
-            unsafe { libc::kill(id as i32, libc::SIGKILL) };
-        });
-        let out = child.wait_with_output().unwrap();
-        drop(killer);
-        out
+        output_within(&mut self.command(mock, args), RUN_LIMIT)
     }
 
     /// The fake's records of every sandbox it created.

@@ -56,13 +56,7 @@ async fn a_full_turn_over_the_websocket() {
         .unwrap();
     assert_eq!(info.state, SessionState::Idle);
     client.attach(&info.id, 0).await.unwrap();
-    client
-        .ack(ClientMessage::Message {
-            session_id: info.id.clone(),
-            text: "hello".into(),
-        })
-        .await
-        .unwrap();
+    say(&client, &info.id, "hello").await;
     let events = until_result(&mut notes, &info.id).await;
     let seqs: Vec<u64> = events.iter().map(|(s, _)| *s).collect();
     assert_eq!(
@@ -375,13 +369,7 @@ async fn kill_9_mid_turn_then_restart_recovers_and_resumes() {
     );
     // The next message resumes the agent's own conversation.
     std::fs::write(dir.path().join("fake-claude.json"), r#"{"events": 1}"#).unwrap();
-    client
-        .ack(ClientMessage::Message {
-            session_id: info.id.clone(),
-            text: "again".into(),
-        })
-        .await
-        .unwrap();
+    say(&client, &info.id, "again").await;
     let events = until_result(&mut notes, &info.id).await;
     assert_eq!(result_status(&events), Some(TurnStatus::Success));
     let args =
@@ -508,13 +496,7 @@ async fn idle_sessions_unload_and_load_again_on_demand() {
     while notes.try_recv().is_ok() {}
     // Unloaded now; a message loads it again and it runs.
     client.attach(&info.id, 0).await.unwrap();
-    client
-        .ack(ClientMessage::Message {
-            session_id: info.id.clone(),
-            text: "two".into(),
-        })
-        .await
-        .unwrap();
+    say(&client, &info.id, "two").await;
     // The reloaded session replays its first turn, then runs the second: one unbroken sequence,
     // with two results in it.
     let mut events = until_result(&mut notes, &info.id).await;

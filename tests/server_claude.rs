@@ -71,13 +71,7 @@ async fn a_client_answers_permissions_over_the_websocket() {
     client.attach(&info.id, 0).await.unwrap();
     let ws = Path::new(&info.workspace);
 
-    client
-        .ack(ClientMessage::Message {
-            session_id: info.id.clone(),
-            text: "first".into(),
-        })
-        .await
-        .unwrap();
+    say(&client, &info.id, "first").await;
     let req = next_permission(&mut notes).await;
     client
         .ack(ClientMessage::Permission {
@@ -96,13 +90,7 @@ async fn a_client_answers_permissions_over_the_websocket() {
         "yes\n"
     );
 
-    client
-        .ack(ClientMessage::Message {
-            session_id: info.id.clone(),
-            text: "second".into(),
-        })
-        .await
-        .unwrap();
+    say(&client, &info.id, "second").await;
     let req = next_permission(&mut notes).await;
     client
         .ack(ClientMessage::Permission {
@@ -148,13 +136,7 @@ async fn a_client_that_loses_its_connection_resumes_without_gaps_or_duplicates()
     let (client, mut notes) = server.client().await;
     let info = client.create(SessionSpec::default()).await.unwrap();
     client.attach(&info.id, 0).await.unwrap();
-    client
-        .ack(ClientMessage::Message {
-            session_id: info.id.clone(),
-            text: "talk".into(),
-        })
-        .await
-        .unwrap();
+    say(&client, &info.id, "talk").await;
     // Receive events until the turn runs, then take the server away under the client and bring
     // it back.
     let mut seqs = Vec::new();
@@ -301,13 +283,7 @@ async fn a_session_can_lower_the_sandbox_limits_and_hears_when_one_is_hit() {
         .unwrap();
     assert_eq!(info.limits.and_then(|l| l.max_pids), Some(64));
     client.attach(&info.id, 0).await.unwrap();
-    client
-        .ack(ClientMessage::Message {
-            session_id: info.id.clone(),
-            text: "fork".into(),
-        })
-        .await
-        .unwrap();
+    say(&client, &info.id, "fork").await;
     let events = until_result(&mut notes, &info.id).await;
     assert!(
         events.iter().any(|(_, e)| matches!(e,

@@ -52,21 +52,26 @@ impl Run {
     }
 
     pub fn run(&self, mock: &MockAnthropic, args: &[&str]) -> Output {
-        let child = self
-            .command(mock, args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let id = child.id();
-        let killer = std::thread::spawn(move || {
-            std::thread::sleep(RUN_LIMIT);
-            unsafe { libc::kill(id as i32, libc::SIGKILL) };
-        });
-        let out = child.wait_with_output().unwrap();
-        drop(killer);
-        out
+        output_within(&mut self.command(mock, args), RUN_LIMIT)
     }
+}
+
+/// Runs `cmd` to its end with stdout and stderr captured; it is killed after `limit`, so a hang
+/// fails the test instead of stalling the suite.
+pub fn output_within(cmd: &mut Command, limit: Duration) -> Output {
+    let child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let id = child.id();
+    let killer = std::thread::spawn(move || {
+        std::thread::sleep(limit);
+        unsafe { libc::kill(id as i32, libc::SIGKILL) };
+    });
+    let out = child.wait_with_output().unwrap();
+    drop(killer);
+    out
 }
 
 pub fn events(out: &Output) -> Vec<StreamEvent> {

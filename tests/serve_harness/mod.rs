@@ -247,6 +247,17 @@ impl Drop for Server {
     }
 }
 
+/// Sends a user message to a session and waits for the server to take it.
+pub async fn say(client: &Client, session_id: &str, text: &str) {
+    client
+        .ack(aisys::types::ClientMessage::Message {
+            session_id: session_id.to_string(),
+            text: text.into(),
+        })
+        .await
+        .unwrap();
+}
+
 /// Collects a session's events until a `result` event; returns (seq, event) pairs.
 pub async fn until_result(
     notes: &mut mpsc::Receiver<Notification>,
