@@ -109,6 +109,8 @@ async fn conversation_at(width: u32, height: u32, mobile: bool, name: &str) {
     page.click("[data-action=new-session]").await;
     page.type_text("input[name=title]", "Notes for the team", false)
         .await;
+    page.screenshot(&shots.join(format!("new-session-{name}.png")))
+        .await;
     page.click("[data-action=create]").await;
     page.wait_for("document.querySelector('[data-screen=conversation]')")
         .await;
@@ -171,6 +173,8 @@ async fn conversation_at(width: u32, height: u32, mobile: bool, name: &str) {
     // The events inspector: every raw event, and the blocks as they stood after the first.
     page.click("a[href$='/events']").await;
     page.wait_for("document.querySelectorAll('.event-list button').length > 5")
+        .await;
+    page.screenshot(&shots.join(format!("events-{name}.png")))
         .await;
     page.click(".event-list button[data-seq='1']").await;
     page.wait_for("document.querySelector('.blocks[data-upto=\"1\"]') && document.querySelectorAll('.inspector .blocks > .block').length <= 1")
