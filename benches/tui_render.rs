@@ -37,6 +37,8 @@ fn session(blocks: usize) -> State {
         last_activity: String::new(),
         last_seq: 0,
         limits: None,
+        profile: None,
+        profile_resolved_at: None,
     });
     let mut seq = 0;
     let mut push = |s: &mut State, event: StreamEvent| {

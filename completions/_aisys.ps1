@@ -104,6 +104,7 @@ Register-ArgumentCompleter -Native -CommandName 'aisys' -ScriptBlock {
             [CompletionResult]::new('--allow-net', '--allow-net', [CompletionResultType]::ParameterName, 'Let the local sandbox reach this HOST:PORT too (repeatable), e.g. `github.com:443`')
             [CompletionResult]::new('--env', '--env', [CompletionResultType]::ParameterName, 'Pass this environment variable into the sandbox too (repeatable)')
             [CompletionResult]::new('--resume', '--resume', [CompletionResultType]::ParameterName, 'Continue the agent''s earlier conversation with this id')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'What the agent gets of skills, plugins, subagents, commands and MCP servers: `user` (what your own Claude Code loads; the default), `none`, or a `[profiles.NAME]` of the config')
             [CompletionResult]::new('--agent-bin', '--agent-bin', [CompletionResultType]::ParameterName, 'Use this agent binary instead of the installed one')
             [CompletionResult]::new('--modal-app', '--modal-app', [CompletionResultType]::ParameterName, 'The Modal app sandboxes run in (with --sandbox modal; created if missing)')
             [CompletionResult]::new('--modal-image', '--modal-image', [CompletionResultType]::ParameterName, 'A registry image for Modal sandboxes instead of the default one with the agents')

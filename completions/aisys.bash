@@ -1814,7 +1814,7 @@ _aisys() {
             return 0
             ;;
         aisys__subcmd__run)
-            opts="-v -q -h --agent --sandbox --workspace --model --permission-mode --allow-tool --deny-tool --ask --max-turns --timeout --network --allow-net --env --resume --agent-bin --modal-app --modal-image --sync-back --max-pids --max-memory --max-cpu-time --format --verbose --quiet --color --config --help"
+            opts="-v -q -h --agent --sandbox --workspace --model --permission-mode --allow-tool --deny-tool --ask --max-turns --timeout --network --allow-net --env --resume --profile --agent-bin --modal-app --modal-image --sync-back --max-pids --max-memory --max-cpu-time --format --verbose --quiet --color --config --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1869,6 +1869,10 @@ _aisys() {
                     return 0
                     ;;
                 --resume)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

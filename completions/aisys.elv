@@ -98,6 +98,7 @@ set edit:completion:arg-completer[aisys] = {|@words|
             cand --allow-net 'Let the local sandbox reach this HOST:PORT too (repeatable), e.g. `github.com:443`'
             cand --env 'Pass this environment variable into the sandbox too (repeatable)'
             cand --resume 'Continue the agent''s earlier conversation with this id'
+            cand --profile 'What the agent gets of skills, plugins, subagents, commands and MCP servers: `user` (what your own Claude Code loads; the default), `none`, or a `[profiles.NAME]` of the config'
             cand --agent-bin 'Use this agent binary instead of the installed one'
             cand --modal-app 'The Modal app sandboxes run in (with --sandbox modal; created if missing)'
             cand --modal-image 'A registry image for Modal sandboxes instead of the default one with the agents'

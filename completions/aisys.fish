@@ -108,6 +108,7 @@ host\t'The host\'s network, unrestricted: the agent can reach anything this mach
 complete -c aisys -n "__fish_aisys_using_subcommand run" -l allow-net -d 'Let the local sandbox reach this HOST:PORT too (repeatable), e.g. `github.com:443`' -r
 complete -c aisys -n "__fish_aisys_using_subcommand run" -l env -d 'Pass this environment variable into the sandbox too (repeatable)' -r
 complete -c aisys -n "__fish_aisys_using_subcommand run" -l resume -d 'Continue the agent\'s earlier conversation with this id' -r
+complete -c aisys -n "__fish_aisys_using_subcommand run" -l profile -d 'What the agent gets of skills, plugins, subagents, commands and MCP servers: `user` (what your own Claude Code loads; the default), `none`, or a `[profiles.NAME]` of the config' -r
 complete -c aisys -n "__fish_aisys_using_subcommand run" -l agent-bin -d 'Use this agent binary instead of the installed one' -r -F
 complete -c aisys -n "__fish_aisys_using_subcommand run" -l modal-app -d 'The Modal app sandboxes run in (with --sandbox modal; created if missing)' -r
 complete -c aisys -n "__fish_aisys_using_subcommand run" -l modal-image -d 'A registry image for Modal sandboxes instead of the default one with the agents' -r

@@ -97,6 +97,53 @@ pub struct ConfigFile {
     pub server: ServerConfig,
     #[serde(default)]
     pub limits: LimitsConfig,
+    /// The agent profile sessions get unless told otherwise: `user` (the default), `none`, or
+    /// one of `[profiles.<name>]`.
+    pub profile: Option<String>,
+    /// Named agent profiles: what a sandboxed agent gets.
+    #[serde(default)]
+    pub profiles: std::collections::BTreeMap<String, ProfileConfig>,
+}
+
+/// A `[profiles.<name>]` table: exactly what a sandboxed agent gets. Paths may start with `~/`;
+/// relative ones are relative to the config file's folder.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileConfig {
+    /// Start from what the user's own Claude Code loads (the `user` profile), then add the rest.
+    #[serde(default)]
+    pub user: bool,
+    /// Installed plugins, as `plugin@marketplace`.
+    #[serde(default)]
+    pub plugins: Vec<String>,
+    /// Skill folders (each holding a `SKILL.md`).
+    #[serde(default)]
+    pub skills: Vec<PathBuf>,
+    /// Slash command files (`.md`), or folders of them.
+    #[serde(default)]
+    pub commands: Vec<PathBuf>,
+    /// Subagent files (`.md`), or folders of them.
+    #[serde(default)]
+    pub agents: Vec<PathBuf>,
+    /// The user's own MCP servers, by name (their `env` and `headers` values are not copied).
+    #[serde(default)]
+    pub mcp: Vec<String>,
+    /// MCP servers defined here, in `.mcp.json`'s shape (`command`, `args`, `env`, or `type`,
+    /// `url`, `headers`): copied as written, values included.
+    #[serde(default)]
+    pub mcp_servers: std::collections::BTreeMap<String, toml::Table>,
+    /// The rules file the agent reads (Claude Code's `CLAUDE.md`, OpenCode's `AGENTS.md`).
+    pub claude_md: Option<PathBuf>,
+    /// The model the agent uses.
+    pub model: Option<String>,
+    /// Claude Code's permission mode (`default`, `acceptEdits`, `plan`, `bypassPermissions`).
+    pub permission_mode: Option<crate::types::PermissionMode>,
+    /// Tools allowed without asking, e.g. `Bash(git *)`.
+    #[serde(default)]
+    pub allowed_tools: Vec<String>,
+    /// Tools denied.
+    #[serde(default)]
+    pub denied_tools: Vec<String>,
 }
 
 /// The `[limits]` table: what each sandbox's processes may use. Each key is unset (the default
@@ -333,7 +380,7 @@ pub fn claude_home(env: &dyn Env) -> Result<PathBuf, ConfigError> {
 }
 
 /// Expands a leading `~/` in a path from the config file.
-fn expand_home(p: &Path) -> Result<PathBuf, ConfigError> {
+pub fn expand_home(p: &Path) -> Result<PathBuf, ConfigError> {
     match p.strip_prefix("~") {
         Ok(rest) => Ok(dirs::home_dir().ok_or(ConfigError::NoHome)?.join(rest)),
         Err(_) => Ok(p.to_path_buf()),

@@ -2,7 +2,8 @@
 //!
 //! The library core that every subcommand shares. Its modules mirror the map in
 //! `docs/architecture.md`: `types` is the shared vocabulary, `converters` reads agent formats,
-//! `entities` manages Claude Code's plugins and skills, `runtime` runs agents in sandboxes,
+//! `entities` manages Claude Code's plugins and skills, `profile` composes from them what a
+//! sandboxed agent gets, `runtime` runs agents in sandboxes,
 //! `server` and `client` are the two ends of the WebSocket protocol, `tui` is `aisys chat`,
 //! `config` resolves settings and paths, and `cli` holds the clap definitions that call into all
 //! of them.
@@ -12,6 +13,7 @@ pub mod client;
 pub mod config;
 pub mod converters;
 pub mod entities;
+pub mod profile;
 pub mod runtime;
 pub mod server;
 pub mod tui;

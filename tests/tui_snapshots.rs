@@ -29,6 +29,8 @@ fn info() -> SessionInfo {
         last_activity: "2026-11-24T10:00:00Z".into(),
         last_seq: 0,
         limits: None,
+        profile: None,
+        profile_resolved_at: None,
     }
 }
 
@@ -90,6 +92,7 @@ fn turn() -> Vec<StreamEvent> {
             tools: vec![],
             cwd: None,
             agent_version: None,
+            loaded: None,
             timestamp: None,
         },
         StreamEvent::Thinking {

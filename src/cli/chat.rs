@@ -140,6 +140,7 @@ async fn run_async(ctx: &Context, args: ChatArgs) -> anyhow::Result<Exit> {
                 limits: ctx.config.limits(Default::default()),
                 host_network: ctx.config.host_network(None),
                 allow_net: ctx.config.file.allow_net.clone(),
+                profiles: crate::profile::Catalog::new(&ctx.config.file, &ctx.config.config_file),
             };
             let ready = startup::prepare(opts, &ProcessEnv)
                 .await

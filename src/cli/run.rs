@@ -17,9 +17,10 @@ use super::{
     EXIT_USAGE, Exit,
 };
 use crate::config::ProcessEnv;
+use crate::profile;
 use crate::runtime::agent::{AgentOptions, adapter, resolve_binary};
 use crate::runtime::env::{
-    ExecutionEnvironment, ModalConfig, ModalEnvironment, Network, SESSION_TAG, SandboxSpec,
+    ExecutionEnvironment, ModalConfig, ModalEnvironment, Network, SESSION_TAG,
 };
 use crate::runtime::launch;
 use crate::runtime::policy::PermissionPolicy;
@@ -89,6 +90,10 @@ pub struct RunArgs {
     /// Continue the agent's earlier conversation with this id.
     #[arg(long, value_name = "ID")]
     pub resume: Option<String>,
+    /// What the agent gets of skills, plugins, subagents, commands and MCP servers: `user` (what
+    /// your own Claude Code loads; the default), `none`, or a `[profiles.NAME]` of the config.
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
     /// Use this agent binary instead of the installed one.
     #[arg(long, value_name = "PATH")]
     pub agent_bin: Option<PathBuf>,
@@ -210,6 +215,10 @@ async fn run_async(ctx: &Context, args: RunArgs, prompt: String) -> anyhow::Resu
         .workspace
         .clone()
         .unwrap_or_else(|| launch::new_workspace(&data_dir));
+    let profiles = profile::Catalog::new(&ctx.config.file, &ctx.config.config_file);
+    let resolved = profiles
+        .resolve(&profiles.choose(args.profile.as_deref()), &workspace)
+        .map_err(start_error)?;
     let mut modal = ModalConfig::new(&data_dir);
     if let Some(app) = &args.modal_app {
         modal.app = app.clone();
@@ -234,8 +243,8 @@ async fn run_async(ctx: &Context, args: RunArgs, prompt: String) -> anyhow::Resu
             (e, None)
         };
 
-    let options = AgentOptions {
-        model: ctx.config.model(args.model.clone()),
+    let mut options = AgentOptions {
+        model: args.model.clone(),
         permission_mode: args.permission_mode.map(Into::into),
         // Claude Code asks over stdin, so the policy answers (and reports) every decision;
         // OpenCode cannot ask, so it gets the rules themselves.
@@ -256,21 +265,17 @@ async fn run_async(ctx: &Context, args: RunArgs, prompt: String) -> anyhow::Resu
         // Someone reads along only in pretty output on a terminal; the other formats want the
         // complete blocks.
         partial_messages: format == RunFormat::Pretty && ctx.out.stdout_is_tty,
+        mcp_servers: Default::default(),
     };
-    let spec = SandboxSpec {
+    let spec = launch::sandbox_spec(launch::SpecParts {
         workspace: workspace.clone(),
         home: launch::agent_home(&data_dir, &workspace, agent),
         env,
         network,
-        read_only: if sandbox_kind == SandboxKind::Modal {
-            vec![]
-        } else {
-            vec![binary_root(&binary)]
-        },
-        labels: [(SESSION_TAG.to_string(), launch::workspace_key(&workspace))].into(),
+        binary: (sandbox_kind != SandboxKind::Modal).then_some(binary.as_path()),
+        label: (SESSION_TAG, launch::workspace_key(&workspace)),
         limits: ctx.config.limits(args.limits.settings()),
-        ..Default::default()
-    };
+    });
     // A remote sandbox can take a while (an image build the first time): show that it is coming.
     let creating = environment.create(spec);
     let sandbox = if sandbox_kind == SandboxKind::Modal {
@@ -284,6 +289,16 @@ async fn run_async(ctx: &Context, args: RunArgs, prompt: String) -> anyhow::Resu
         creating.await
     }
     .map_err(start_error)?;
+    match profile::place(&*sandbox, &resolved, agent).await {
+        Ok(placed) => placed.apply(&mut options, agent),
+        Err(e) => {
+            let _ = sandbox.terminate().await;
+            return Err(start_error(e));
+        }
+    }
+    if options.model.is_none() {
+        options.model = ctx.config.model(None);
+    }
     let mut adapter = adapter(agent, binary.clone());
     let policy =
         PermissionPolicy::for_run(args.allow_tool.clone(), args.deny_tool.clone(), args.ask);
@@ -401,15 +416,6 @@ async fn with_progress<T>(
     let out = fut.await;
     bar.finish_and_clear();
     out
-}
-
-/// The folder to make visible read-only for an agent binary: its npm package folder, so that
-/// files beside the binary are there too.
-fn binary_root(binary: &std::path::Path) -> std::path::PathBuf {
-    let real = binary
-        .canonicalize()
-        .unwrap_or_else(|_| binary.to_path_buf());
-    real.parent().map(|p| p.to_path_buf()).unwrap_or(real)
 }
 
 /// Asks on the terminal whether a tool may run.

@@ -123,6 +123,7 @@ async fn run_async(ctx: &Context, args: ServeArgs) -> anyhow::Result<Exit> {
         limits: ctx.config.limits(args.limits.settings()),
         host_network: ctx.config.host_network(args.network.map(Into::into)),
         allow_net: [ctx.config.file.allow_net.clone(), args.allow_net.clone()].concat(),
+        profiles: crate::profile::Catalog::new(&ctx.config.file, &ctx.config.config_file),
     };
     let ready = startup::prepare(opts, &ProcessEnv).await.map_err(|e| {
         let code = match e {

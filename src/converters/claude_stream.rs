@@ -9,7 +9,10 @@ use std::collections::{HashMap, HashSet, VecDeque};
 
 use serde_json::Value;
 
-use crate::types::{AgentKind, ImageRef, StreamEvent, TokenUsage, ToolResultContent, TurnStatus};
+use crate::types::{
+    AgentKind, AgentLoaded, ImageRef, LoadedMcpServer, LoadedPlugin, StreamEvent, TokenUsage,
+    ToolResultContent, TurnStatus,
+};
 
 /// Message ids whose usage was reported, newest last. The lines of one message come one after
 /// another (a subagent's may come between them): this many recent ids cover that, and the set
@@ -157,6 +160,7 @@ impl ClaudeStreamReader {
                         .unwrap_or_default(),
                     cwd: s(&v["cwd"]),
                     agent_version: s(&v["claude_code_version"]),
+                    loaded: Some(Box::new(loaded(&v))),
                     timestamp: None,
                 }],
                 Some("compact_boundary") => vec![StreamEvent::Notice {
@@ -411,6 +415,41 @@ impl ClaudeStreamReader {
             }
             _ => vec![raw(v)],
         }
+    }
+}
+
+/// What Claude Code's `system/init` line says it loaded.
+fn loaded(init: &Value) -> AgentLoaded {
+    let names = |key: &str| -> Vec<String> {
+        init[key]
+            .as_array()
+            .map(|a| a.iter().filter_map(s).collect())
+            .unwrap_or_default()
+    };
+    let objects = |key: &str| init[key].as_array().cloned().unwrap_or_default();
+    AgentLoaded {
+        skills: names("skills"),
+        slash_commands: names("slash_commands"),
+        agents: names("agents"),
+        plugins: objects("plugins")
+            .iter()
+            .filter_map(|p| {
+                Some(LoadedPlugin {
+                    name: s(&p["name"])?,
+                    source: s(&p["source"]),
+                    path: s(&p["path"]),
+                })
+            })
+            .collect(),
+        mcp_servers: objects("mcp_servers")
+            .iter()
+            .filter_map(|m| {
+                Some(LoadedMcpServer {
+                    name: s(&m["name"])?,
+                    status: s(&m["status"]).unwrap_or_else(|| "unknown".into()),
+                })
+            })
+            .collect(),
     }
 }
 

@@ -134,6 +134,7 @@ mod tests {
             tools: vec![],
             cwd: None,
             agent_version: None,
+            loaded: None,
             timestamp: None,
         };
         assert!(!f.keep(&mut start("a")));

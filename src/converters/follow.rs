@@ -207,6 +207,7 @@ impl Follower {
                         tools: vec![],
                         cwd: v["cwd"].as_str().map(str::to_string),
                         agent_version: v["version"].as_str().map(str::to_string),
+                        loaded: None,
                         timestamp: v["timestamp"].as_str().map(str::to_string),
                     })?;
                 }

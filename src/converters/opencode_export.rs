@@ -29,6 +29,7 @@ pub fn export_events(doc: Value) -> Vec<StreamEvent> {
         tools: vec![],
         cwd: info["directory"].as_str().map(str::to_string),
         agent_version: info["version"].as_str().map(str::to_string),
+        loaded: None,
         timestamp: ms_to_rfc3339(&info["time"]["created"]),
     }];
     if let Some(title) = info["title"].as_str() {

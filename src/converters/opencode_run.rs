@@ -59,6 +59,7 @@ impl OpencodeRunReader {
                 tools: vec![],
                 cwd: None,
                 agent_version: None,
+                loaded: None,
                 timestamp: ts.clone(),
             });
         }

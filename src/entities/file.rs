@@ -85,9 +85,19 @@ pub fn open_regular(path: &Path) -> Result<(File, Metadata), ReadError> {
     Ok((f, meta))
 }
 
-/// Reads a regular text file of at most `limit` bytes, in as few system calls as possible: a
-/// short read of a regular file is its end. Thousands of files are read per listing.
+/// Reads a regular text file of at most `limit` bytes (see [`read_bytes`]).
 pub fn read_text(path: &Path, limit: u64) -> Result<String, ReadError> {
+    String::from_utf8(read_bytes(path, limit)?).map_err(|e| {
+        ReadError::Io(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("not UTF-8 text ({e})"),
+        ))
+    })
+}
+
+/// Reads a regular file of at most `limit` bytes, in as few system calls as possible: a short
+/// read of a regular file is its end. Thousands of files are read per listing.
+pub fn read_bytes(path: &Path, limit: u64) -> Result<Vec<u8>, ReadError> {
     let (mut f, meta) = open_regular(path)?;
     if meta.len() > limit {
         return Err(ReadError::TooLarge {
@@ -118,12 +128,7 @@ pub fn read_text(path: &Path, limit: u64) -> Result<String, ReadError> {
         buf.resize(grown, 0);
     }
     buf.truncate(len);
-    String::from_utf8(buf).map_err(|e| {
-        ReadError::Io(std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            format!("not UTF-8 text ({e})"),
-        ))
-    })
+    Ok(buf)
 }
 
 #[cfg(test)]

@@ -59,6 +59,15 @@ impl ClaudeHome {
     }
 }
 
+/// Where Claude Code keeps its global state file (`.claude.json`: user and local MCP servers):
+/// inside `$CLAUDE_CONFIG_DIR` when that is set, else in the home folder.
+pub fn claude_json(claude_config_dir: Option<&Path>) -> Option<PathBuf> {
+    match claude_config_dir {
+        Some(d) => Some(d.join(".claude.json")),
+        None => dirs::home_dir().map(|h| h.join(".claude.json")),
+    }
+}
+
 /// A project's settings files, nearest wins.
 pub fn project_settings(project: &Path) -> [PathBuf; 2] {
     [

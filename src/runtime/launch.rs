@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use super::agent::ENV_ALLOWLIST;
 use super::env::netrelay::split_host_port;
 use super::env::{
-    BwrapEnvironment, Egress, EnvError, ExecutionEnvironment, HostEnvironment, ModalConfig,
-    ModalEnvironment, Network, sweep_stale_cgroups,
+    BwrapEnvironment, Egress, EnvError, ExecutionEnvironment, HostEnvironment, Limits, ModalConfig,
+    ModalEnvironment, Network, SandboxSpec, sweep_stale_cgroups,
 };
 use crate::config::Env;
 use crate::types::{AgentKind, SandboxKind};
@@ -181,6 +181,48 @@ pub fn agent_home(data_dir: &Path, workspace: &Path, agent: AgentKind) -> PathBu
         .join("homes")
         .join(workspace_key(workspace))
         .join(agent.as_str())
+}
+
+/// What a sandbox for one agent is made of, as `aisys run` and the server both say it.
+pub struct SpecParts<'a> {
+    pub workspace: PathBuf,
+    pub home: PathBuf,
+    pub env: BTreeMap<String, String>,
+    pub network: Network,
+    /// The agent binary on the host, made visible read-only (None where the sandbox has its own,
+    /// as on Modal).
+    pub binary: Option<&'a Path>,
+    /// The label that names what the sandbox is for (`aisys.session` = a session id or a
+    /// workspace key), for listing and cleanup.
+    pub label: (&'a str, String),
+    pub limits: Limits,
+}
+
+/// The sandbox spec for one agent: its workspace, home, environment and network, its binary's
+/// folder read-only, its label and limits.
+pub fn sandbox_spec(parts: SpecParts<'_>) -> SandboxSpec {
+    SandboxSpec {
+        workspace: parts.workspace,
+        home: parts.home,
+        env: parts.env,
+        network: parts.network,
+        read_only: parts
+            .binary
+            .map(|b| vec![binary_root(b)])
+            .unwrap_or_default(),
+        labels: [(parts.label.0.to_string(), parts.label.1)].into(),
+        limits: parts.limits,
+        ..Default::default()
+    }
+}
+
+/// The folder to make visible read-only for an agent binary: its npm package folder, so that
+/// files beside the binary are there too.
+fn binary_root(binary: &Path) -> PathBuf {
+    let real = binary
+        .canonicalize()
+        .unwrap_or_else(|_| binary.to_path_buf());
+    real.parent().map(Path::to_path_buf).unwrap_or(real)
 }
 
 /// A small stable hash (FNV-1a): folder names must not change between aisys versions, which

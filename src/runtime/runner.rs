@@ -69,6 +69,25 @@ pub enum RunnerError {
     Stdin(std::io::Error),
 }
 
+/// Sets top-level `keys` in the JSON file at `path` (inside the sandbox), keeping its other keys;
+/// a missing file, or one that is not a JSON object, starts from an empty object.
+async fn merge_json_keys(
+    sandbox: &dyn Sandbox,
+    path: &str,
+    keys: serde_json::Map<String, serde_json::Value>,
+) -> Result<(), EnvError> {
+    let mut doc = match sandbox.read_file(path).await {
+        Ok(bytes) => match serde_json::from_slice::<serde_json::Value>(&bytes) {
+            Ok(serde_json::Value::Object(m)) => m,
+            _ => serde_json::Map::new(),
+        },
+        Err(_) => serde_json::Map::new(),
+    };
+    doc.extend(keys);
+    let text = serde_json::to_vec_pretty(&serde_json::Value::Object(doc)).unwrap_or_default();
+    sandbox.write_file(path, &text).await
+}
+
 /// Runs one turn, sending every event to `events`. Returns when the agent's process is gone.
 pub async fn run_turn(
     sandbox: &dyn Sandbox,
@@ -83,6 +102,9 @@ pub async fn run_turn(
         sandbox
             .write_file(&format!("{home}/{rel}"), &contents)
             .await?;
+    }
+    for (rel, keys) in adapter.home_json(&turn.options) {
+        merge_json_keys(sandbox, &format!("{home}/{rel}"), keys).await?;
     }
     let mut spec = adapter.command(&turn.prompt, &turn.options, &home);
     spec.env.extend(adapter.env(&turn.options, &home));

@@ -52,6 +52,8 @@ pub struct ManagerConfig {
     pub agent_binaries: HashMap<AgentKind, Result<PathBuf, String>>,
     /// The most each session's sandbox may use; a session may ask for less.
     pub limits: Limits,
+    /// The agent profiles sessions may name.
+    pub profiles: Arc<crate::profile::Catalog>,
 }
 
 pub struct SessionManager {
@@ -168,6 +170,13 @@ impl SessionManager {
             }
             Some(w) => self.allowed_workspace(Path::new(w))?,
         };
+        // A profile that names something missing fails here, before any sandbox starts.
+        let profile = self.config.profiles.choose(spec.profile.as_deref());
+        let resolved = self
+            .config
+            .profiles
+            .resolve(&profile, &workspace)
+            .map_err(|e| SessionError::new(ErrorCode::BadRequest, e.to_string()))?;
         let title = spec
             .title
             .map(|t| t.chars().take(MAX_TITLE_CHARS).collect::<String>());
@@ -188,6 +197,8 @@ impl SessionManager {
             last_activity: ts,
             last_seq: 0,
             limits: spec.limits,
+            profile: Some(profile),
+            profile_resolved_at: Some(resolved.resolved_at),
         };
         let first = self
             .store
@@ -295,6 +306,7 @@ impl SessionManager {
             idle_timeout: self.config.idle_timeout,
             metrics: self.metrics.clone(),
             limits: session_limits(self.config.limits, info.limits),
+            profiles: self.config.profiles.clone(),
         };
         let handle = session::spawn(info, ctx);
         loaded.insert(id.to_string(), handle.clone());
@@ -473,6 +485,7 @@ pub(crate) mod tests {
             agent_binaries: HashMap::new(),
             limits: Limits::default(),
             network: Network::None,
+            profiles: Default::default(),
         };
         let manager = SessionManager::new(store.clone(), config, Arc::new(Metrics::default()));
         RANDOM_FAILS.with(|f| f.set(true));

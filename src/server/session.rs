@@ -22,7 +22,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use super::metrics::Metrics;
 use super::store::{EncodedEvent, Store};
 use crate::runtime::agent::{AgentAdapter, AgentOptions, adapter, resume_not_found};
-use crate::runtime::env::{ExecutionEnvironment, Limits, Network, Sandbox, SandboxSpec};
+use crate::runtime::env::{ExecutionEnvironment, Limits, Network, Sandbox};
 use crate::runtime::runner::{Turn, TurnControl, TurnOutcome, run_turn};
 use crate::types::{
     ErrorCode, PermissionDecision, SessionInfo, SessionState, StreamEvent, TurnStatus,
@@ -172,6 +172,8 @@ pub struct SessionContext {
     pub metrics: Arc<Metrics>,
     /// The most its sandbox may use.
     pub limits: Limits,
+    /// The agent profiles, to resolve the session's when its sandbox is made.
+    pub profiles: Arc<crate::profile::Catalog>,
 }
 
 /// Starts a session task and returns its handle.
@@ -197,6 +199,7 @@ pub fn spawn(info: SessionInfo, ctx: SessionContext) -> SessionHandle {
         attached: handle.attached.clone(),
         record_failure: None,
         provisioning: None,
+        profile: Default::default(),
     };
     tokio::spawn(session.run(rx));
     handle
@@ -215,11 +218,13 @@ struct AgentSession {
     record_failure: Option<String>,
     /// The sandbox being made, while it is (seconds on Modal): the session answers meanwhile.
     provisioning: Option<Provisioning>,
+    /// What the agent's options take of the profile placed in the sandbox.
+    profile: crate::profile::Materialized,
 }
 
 /// A sandbox being made for a turn.
 struct Provisioning {
-    task: tokio::task::JoinHandle<Result<Box<dyn Sandbox>, String>>,
+    task: tokio::task::JoinHandle<Result<provision::Made, String>>,
     /// The message whose turn waits for it; `None` once that turn was interrupted.
     prompt: Option<String>,
 }

@@ -46,6 +46,8 @@ pub struct ServeOptions {
     pub host_network: bool,
     /// `HOST:PORT`s local sandboxes may reach besides the model endpoint (`--allow-net`).
     pub allow_net: Vec<String>,
+    /// The agent profiles sessions may name (the config file's).
+    pub profiles: crate::profile::Catalog,
 }
 
 /// A server ready to run.
@@ -198,6 +200,7 @@ pub async fn prepare(opts: ServeOptions, env: &dyn Env) -> Result<Prepared, Star
             network,
             agent_binaries,
             limits: opts.limits,
+            profiles: Arc::new(opts.profiles),
         },
         metrics.clone(),
     ));

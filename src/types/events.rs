@@ -10,6 +10,42 @@ use serde_json::Value;
 
 use super::session::{AgentKind, SessionState};
 
+/// What an agent reports it loaded at the start of a conversation, in its own words.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct AgentLoaded {
+    #[serde(default)]
+    pub skills: Vec<String>,
+    #[serde(default)]
+    pub slash_commands: Vec<String>,
+    /// Subagents.
+    #[serde(default)]
+    pub agents: Vec<String>,
+    #[serde(default)]
+    pub plugins: Vec<LoadedPlugin>,
+    #[serde(default)]
+    pub mcp_servers: Vec<LoadedMcpServer>,
+}
+
+/// A plugin the agent loaded.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct LoadedPlugin {
+    pub name: String,
+    /// `plugin@marketplace`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// Where the agent loaded it from, inside the sandbox.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+}
+
+/// An MCP server the agent knows, and whether it connected.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct LoadedMcpServer {
+    pub name: String,
+    /// `connected`, `failed`, `pending`, `needs-auth`, ... as the agent says.
+    pub status: String,
+}
+
 /// One thing an agent (or the session around it) said or did.
 ///
 /// Fields shared by content events:
@@ -33,6 +69,10 @@ pub enum StreamEvent {
         cwd: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         agent_version: Option<String>,
+        /// What the agent reports it loaded (its skills, commands, subagents, plugins and MCP
+        /// servers), when it reports it (Claude Code's `system/init`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        loaded: Option<Box<AgentLoaded>>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         timestamp: Option<String>,
     },

@@ -27,6 +27,8 @@ fn info() -> SessionInfo {
         last_activity: TS.into(),
         last_seq: 42,
         limits: None,
+        profile: Some("user".into()),
+        profile_resolved_at: Some(TS.into()),
     }
 }
 
@@ -49,6 +51,22 @@ pub fn stream_events() -> Vec<StreamEvent> {
             tools: vec!["Bash".into(), "Read".into(), "Write".into()],
             cwd: Some("/workspace".into()),
             agent_version: Some("2.1.197".into()),
+            loaded: Some(Box::new(crate::types::AgentLoaded {
+                skills: vec!["greet".into(), "demo:lint".into()],
+                slash_commands: vec!["greet".into(), "demo:lint".into(), "compact".into()],
+                agents: vec!["general-purpose".into(), "demo:tester".into()],
+                plugins: vec![crate::types::LoadedPlugin {
+                    name: "demo".into(),
+                    source: Some("demo@team-market".into()),
+                    path: Some(
+                        "/home/agent/.claude/plugins/marketplaces/team-market/plugins/demo".into(),
+                    ),
+                }],
+                mcp_servers: vec![crate::types::LoadedMcpServer {
+                    name: "tiny".into(),
+                    status: "connected".into(),
+                }],
+            })),
             timestamp: None,
         },
         StreamEvent::UserMessage {
@@ -287,6 +305,7 @@ pub fn client_frames() -> Vec<ClientFrame> {
                         max_memory: Some(2 << 30),
                         ..Default::default()
                     }),
+                    profile: Some("user".into()),
                 },
             },
         ),

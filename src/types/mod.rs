@@ -16,7 +16,8 @@ mod session;
 
 pub use blocks::{BlockKind, ConversationBlock, ToolStatus};
 pub use events::{
-    ImageRef, PermissionDecision, StreamEvent, TokenUsage, ToolResultContent, TurnStatus,
+    AgentLoaded, ImageRef, LoadedMcpServer, LoadedPlugin, PermissionDecision, StreamEvent,
+    TokenUsage, ToolResultContent, TurnStatus,
 };
 pub use protocol::{
     AttachView, ClientFrame, ClientMessage, ErrorCode, FileKind, PROTOCOL_VERSION, ServerFrame,

@@ -202,6 +202,12 @@ pub struct SessionSpec {
     /// Lower resource limits for this session's sandbox than the server's own.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limits: Option<SessionLimits>,
+    /// The agent profile: what the agent gets of skills, plugins, subagents, commands and MCP
+    /// servers: `user` (what the server's user's Claude Code loads), `none`, or one the server's
+    /// config file names. Default: the server's default profile. An unknown profile, or one
+    /// naming an entity that is missing, is `bad_request`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
 }
 
 /// Resource limits a client asks for a session's sandbox (see docs/security.md). Each one set
@@ -252,4 +258,11 @@ pub struct SessionInfo {
     /// lower).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limits: Option<SessionLimits>,
+    /// The agent profile the session's sandboxes get (`user`, `none` or a configured name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
+    /// When the profile was last resolved against the files on the server (RFC 3339): at
+    /// creation, then each time a sandbox is made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile_resolved_at: Option<String>,
 }

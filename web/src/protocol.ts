@@ -22,6 +22,13 @@ export type ClientFrame = {
       limits?: SessionLimits | null;
       model?: string | null;
       permission_mode?: PermissionMode | null;
+      /**
+       * The agent profile: what the agent gets of skills, plugins, subagents, commands and MCP
+       * servers: `user` (what the server's user's Claude Code loads), `none`, or one the server's
+       * config file names. Default: the server's default profile. An unknown profile, or one
+       * naming an entity that is missing, is `bad_request`.
+       */
+      profile?: string | null;
       sandbox?: SandboxKind | null;
       title?: string | null;
       type: "session.create";
@@ -243,6 +250,11 @@ export type StreamEvent =
       agent_session_id?: string | null;
       agent_version?: string | null;
       cwd?: string | null;
+      /**
+       * What the agent reports it loaded (its skills, commands, subagents, plugins and MCP
+       * servers), when it reports it (Claude Code's `system/init`).
+       */
+      loaded?: AgentLoaded | null;
       model?: string | null;
       timestamp?: string | null;
       tools?: string[];
@@ -523,6 +535,15 @@ export interface SessionInfo {
   model?: string | null;
   permission_mode: PermissionMode;
   /**
+   * The agent profile the session's sandboxes get (`user`, `none` or a configured name).
+   */
+  profile?: string | null;
+  /**
+   * When the profile was last resolved against the files on the server (RFC 3339): at
+   * creation, then each time a sandbox is made.
+   */
+  profile_resolved_at?: string | null;
+  /**
    * Why the session is in its state, for `stopped` and `failed` (e.g. `server_restart`).
    */
   reason?: string | null;
@@ -540,6 +561,43 @@ export interface SessionInfo {
  * Resource limits a client asks for a session's sandbox (see docs/security.md). Each one set
  * only lowers the server's limit, never raises it; each one left out is the server's.
  */
+/**
+ * What an agent reports it loaded at the start of a conversation, in its own words.
+ */
+export interface AgentLoaded {
+  /**
+   * Subagents.
+   */
+  agents?: string[];
+  mcp_servers?: LoadedMcpServer[];
+  plugins?: LoadedPlugin[];
+  skills?: string[];
+  slash_commands?: string[];
+}
+/**
+ * An MCP server the agent knows, and whether it connected.
+ */
+export interface LoadedMcpServer {
+  name: string;
+  /**
+   * `connected`, `failed`, `pending`, `needs-auth`, ... as the agent says.
+   */
+  status: string;
+}
+/**
+ * A plugin the agent loaded.
+ */
+export interface LoadedPlugin {
+  name: string;
+  /**
+   * Where the agent loaded it from, inside the sandbox.
+   */
+  path?: string | null;
+  /**
+   * `plugin@marketplace`.
+   */
+  source?: string | null;
+}
 /**
  * A reference to an image or document; the data itself is never inlined into events.
  */
@@ -611,6 +669,15 @@ export interface WorkspaceFile {
  * `provisioning -> idle <-> running (-> awaiting_permission -> running) -> idle`, with
  * `interrupting` on the way from a turn back to idle, and `stopped` / `failed` as ends that a new
  * message can leave again (the agent's own session id resumes the conversation).
+ */
+/**
+ * What an agent reports it loaded at the start of a conversation, in its own words.
+ */
+/**
+ * An MCP server the agent knows, and whether it connected.
+ */
+/**
+ * A plugin the agent loaded.
  */
 /**
  * A reference to an image or document; the data itself is never inlined into events.

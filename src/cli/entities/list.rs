@@ -24,10 +24,12 @@ pub fn roots(project: Option<&Path>) -> anyhow::Result<Roots> {
     let home =
         claude_home(&ProcessEnv).map_err(|e| CommandError::new(EXIT_USAGE, e.to_string()))?;
     // Claude Code keeps `.claude.json` inside $CLAUDE_CONFIG_DIR when it is set, else in $HOME.
-    let claude_json = match ProcessEnv.var(ENV_CLAUDE_CONFIG_DIR) {
-        Some(d) => Some(PathBuf::from(d).join(".claude.json")),
-        None => dirs::home_dir().map(|h| h.join(".claude.json")),
-    };
+    let claude_json = entities::layout::claude_json(
+        ProcessEnv
+            .var(ENV_CLAUDE_CONFIG_DIR)
+            .map(PathBuf::from)
+            .as_deref(),
+    );
     let dir = match project {
         Some(p) => {
             if !p.is_dir() {

@@ -335,6 +335,7 @@ impl TranscriptReader<'_> {
             tools: vec![],
             cwd: index.cwd.clone(),
             agent_version: index.version.clone(),
+            loaded: None,
             timestamp: index.first_timestamp.clone(),
         })?;
         let mut emitter = Emitter {

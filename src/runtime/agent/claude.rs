@@ -24,6 +24,9 @@ pub(crate) fn resume_not_found(event: &StreamEvent) -> bool {
     matches!(event, StreamEvent::Result { error: Some(e), .. } if e.contains(NO_CONVERSATION))
 }
 
+/// Claude Code's global state file, relative to the home (`$CLAUDE_CONFIG_DIR/.claude.json`).
+const GLOBAL_STATE: &str = ".claude/.claude.json";
+
 /// The Claude Code adapter.
 pub struct ClaudeCode {
     binary: PathBuf,
@@ -58,6 +61,19 @@ impl AgentAdapter for ClaudeCode {
 
     fn home_files(&self, _opts: &AgentOptions) -> Vec<(String, Vec<u8>)> {
         Vec::new()
+    }
+
+    fn home_json(&self, opts: &AgentOptions) -> Vec<(String, serde_json::Map<String, Value>)> {
+        // Claude Code keeps user-scope MCP servers in its global state file, which it also
+        // writes itself; set on every turn (empty too), so a server of an earlier profile goes.
+        let servers: serde_json::Map<String, Value> = opts
+            .mcp_servers
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let mut keys = serde_json::Map::new();
+        keys.insert("mcpServers".into(), Value::Object(servers));
+        vec![(GLOBAL_STATE.to_string(), keys)]
     }
 
     fn env(&self, _opts: &AgentOptions, home: &str) -> BTreeMap<String, String> {

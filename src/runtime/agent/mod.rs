@@ -62,6 +62,10 @@ pub struct AgentOptions {
     /// `--include-partial-messages`), for a client that watches; off where only the complete
     /// blocks are wanted (JSON output), since every delta is an event.
     pub partial_messages: bool,
+    /// MCP servers the agent gets, by name, in Claude Code's own shape (an entry of
+    /// `.mcp.json`): `{"type": "stdio", "command", "args", "env"}` or `{"type": "http" | "sse",
+    /// "url", "headers"}`. Each adapter writes them where its agent reads them.
+    pub mcp_servers: BTreeMap<String, serde_json::Value>,
 }
 
 /// One agent CLI: how to start it for a turn and how to talk to it.
@@ -72,6 +76,14 @@ pub trait AgentAdapter: Send {
     /// Files to write into the agent's home before the first turn, as (path relative to the
     /// home, contents).
     fn home_files(&self, opts: &AgentOptions) -> Vec<(String, Vec<u8>)>;
+    /// Top-level keys to set in JSON files of the home before each turn, as (path relative to the
+    /// home, keys), keeping every other key of the file: for files the agent itself writes too.
+    fn home_json(
+        &self,
+        _opts: &AgentOptions,
+    ) -> Vec<(String, serde_json::Map<String, serde_json::Value>)> {
+        Vec::new()
+    }
     /// Environment the agent needs on top of the allowlisted one.
     fn env(&self, opts: &AgentOptions, home: &str) -> BTreeMap<String, String>;
     /// The process that runs one turn with this prompt.

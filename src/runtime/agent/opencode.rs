@@ -47,6 +47,28 @@ impl OpenCode {
     }
 }
 
+/// An MCP server in Claude Code's shape, in OpenCode's (`{"type": "local", "command": [...],
+/// "environment"}` or `{"type": "remote", "url", "headers"}`).
+fn mcp_server(server: &Value) -> Value {
+    let kind = server["type"].as_str().unwrap_or("stdio");
+    if kind == "http" || kind == "sse" || server.get("url").is_some() {
+        let mut out = json!({"type": "remote", "enabled": true, "url": server["url"]});
+        if let Some(h) = server.get("headers").filter(|h| h.is_object()) {
+            out["headers"] = h.clone();
+        }
+        return out;
+    }
+    let mut command = vec![server["command"].clone()];
+    if let Some(args) = server["args"].as_array() {
+        command.extend(args.iter().cloned());
+    }
+    let mut out = json!({"type": "local", "enabled": true, "command": command});
+    if let Some(e) = server.get("env").filter(|e| e.is_object()) {
+        out["environment"] = e.clone();
+    }
+    out
+}
+
 /// OpenCode names models `provider/model`; a bare Anthropic model name gets the prefix.
 fn model_id(model: &str) -> String {
     if model.contains('/') {
@@ -86,6 +108,14 @@ impl AgentAdapter for OpenCode {
                 .map(|t| (t.to_lowercase(), Value::String("deny".into())))
                 .collect();
             config["permission"] = Value::Object(rules);
+        }
+        if !opts.mcp_servers.is_empty() {
+            let servers: serde_json::Map<String, Value> = opts
+                .mcp_servers
+                .iter()
+                .map(|(name, server)| (name.clone(), mcp_server(server)))
+                .collect();
+            config["mcp"] = Value::Object(servers);
         }
         let text = serde_json::to_vec_pretty(&config).unwrap_or_default();
         vec![(CONFIG_PATH.to_string(), text)]

@@ -22,7 +22,8 @@ use super::limits::SandboxLimits;
 use super::netrelay::{self, HostRelay};
 use super::process::{ExitInfo, HostPath, ProcessGroups, read_host_file, spawn, write_host_file};
 use super::{
-    EnvError, ExecSpec, ExecutionEnvironment, LimitHit, Network, Process, Sandbox, SandboxSpec,
+    EnvError, ExecSpec, ExecutionEnvironment, HomeTree, LimitHit, Network, Process, Sandbox,
+    SandboxSpec,
 };
 use crate::types::SandboxKind;
 
@@ -218,6 +219,7 @@ impl ExecutionEnvironment for BwrapEnvironment {
             terminated: AtomicBool::new(false),
             notices: Notices::default(),
             relay,
+            profile: std::sync::Mutex::new(None),
         }))
     }
 }
@@ -307,6 +309,65 @@ struct BwrapSandbox {
     notices: Notices,
     /// The host side of the sandbox's network, when it may reach anything.
     relay: Option<HostRelay>,
+    /// The agent's profile, staged outside the home and mounted read-only into it.
+    profile: std::sync::Mutex<Option<StagedProfile>>,
+}
+
+/// Profile files staged in a private host folder (beside the home, so the agent can neither see
+/// nor change the folder itself) and the mounts that show them inside.
+struct StagedProfile {
+    /// Removed with the sandbox.
+    _stage: tempfile::TempDir,
+    /// (host path, path inside the sandbox), mounted read-only in this order.
+    binds: Vec<(PathBuf, String)>,
+}
+
+/// Writes `trees` into a fresh folder next to `home` and returns the mounts that place them.
+fn stage_profile(home: &Path, trees: &[HomeTree]) -> std::io::Result<StagedProfile> {
+    use std::os::unix::fs::PermissionsExt;
+    let parent = home.parent().unwrap_or(home);
+    let stage = tempfile::Builder::new()
+        .prefix(".profile-")
+        .tempdir_in(parent)?;
+    let mut binds = Vec::new();
+    for tree in trees {
+        let rel = checked_rel(&tree.root)?;
+        for file in &tree.files {
+            let path = stage.path().join(checked_rel(&file.path)?);
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            std::fs::write(&path, &file.data)?;
+            let mode = if file.executable { 0o555 } else { 0o444 };
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))?;
+        }
+        let host = stage.path().join(rel);
+        // An empty tree is an empty folder: it still hides what the home had there.
+        if !host.exists() {
+            std::fs::create_dir_all(&host)?;
+        }
+        binds.push((host, format!("{SANDBOX_HOME}/{}", tree.root)));
+    }
+    Ok(StagedProfile {
+        _stage: stage,
+        binds,
+    })
+}
+
+/// A relative path with no `..`, absolute or empty part: it stays inside the folder it joins.
+fn checked_rel(path: &str) -> std::io::Result<&Path> {
+    let p = Path::new(path);
+    let ok = !path.is_empty()
+        && p.components()
+            .all(|c| matches!(c, std::path::Component::Normal(_)));
+    if ok {
+        Ok(p)
+    } else {
+        Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("profile path `{path}` is not a plain relative path"),
+        ))
+    }
 }
 
 impl BwrapSandbox {
@@ -364,6 +425,11 @@ impl Sandbox for BwrapSandbox {
         for p in &surface.binds {
             cmd.arg("--ro-bind").arg(p).arg(p);
         }
+        if let Some(profile) = &*self.profile.lock().unwrap_or_else(|e| e.into_inner()) {
+            for (host, inside) in &profile.binds {
+                cmd.arg("--ro-bind").arg(host).arg(inside);
+            }
+        }
         // Everything not mounted above is bwrap's own root tmpfs: make it read-only too.
         cmd.args(["--remount-ro", "/", "--chdir", &self.workdir, "--clearenv"]);
         let mut env = self.env.clone();
@@ -408,6 +474,19 @@ impl Sandbox for BwrapSandbox {
 
     async fn read_file(&self, path: &str) -> Result<Vec<u8>, EnvError> {
         read_host_file(&self.host_path(path)?, path).await
+    }
+
+    async fn place_home(&self, trees: &[HomeTree]) -> Result<(), EnvError> {
+        let (home, trees) = (self.home.clone(), trees.to_vec());
+        let staged = tokio::task::spawn_blocking(move || stage_profile(&home, &trees))
+            .await
+            .map_err(|e| EnvError::Backend(format!("staging the profile: {e}")))?
+            .map_err(|source| EnvError::File {
+                path: "the agent's profile".into(),
+                source,
+            })?;
+        *self.profile.lock().unwrap_or_else(|e| e.into_inner()) = Some(staged);
+        Ok(())
     }
 
     async fn terminate(&self) -> Result<(), EnvError> {

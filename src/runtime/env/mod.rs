@@ -88,6 +88,33 @@ pub enum Egress {
     Remote { host: String, port: u16 },
 }
 
+/// One file of the agent's profile, placed in its home.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HomeFile {
+    /// Relative to the home, below its tree's root (e.g. `.claude/skills/greet/SKILL.md`).
+    pub path: String,
+    pub data: Vec<u8>,
+    /// Whether it may be run (a hook's script).
+    pub executable: bool,
+}
+
+/// A folder (or a single file) of the agent's home that is placed as a unit, read-only where the
+/// backend can make it so: it replaces whatever the home had at `root`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HomeTree {
+    /// Relative to the home, e.g. `.claude/skills` or `.claude/settings.json`.
+    pub root: String,
+    /// Every file of the tree (just one, whose `path` is `root`, for a file tree).
+    pub files: Vec<HomeFile>,
+}
+
+impl HomeTree {
+    /// The bytes of all its files, for size limits and reports.
+    pub fn size(&self) -> usize {
+        self.files.iter().map(|f| f.data.len()).sum()
+    }
+}
+
 /// A process to start in a sandbox.
 #[derive(Debug, Clone, Default)]
 pub struct ExecSpec {
@@ -171,6 +198,33 @@ pub trait Sandbox: Send + Sync {
     async fn write_file(&self, path: &str, data: &[u8]) -> Result<(), EnvError>;
     /// Reads a file (inside the workspace or the home).
     async fn read_file(&self, path: &str) -> Result<Vec<u8>, EnvError>;
+    /// Places `trees` in the agent's home before its first process, replacing what an earlier
+    /// call placed. The default writes each file into the home (so the agent could change it);
+    /// the `local` backend mounts them read-only instead.
+    async fn place_home(&self, trees: &[HomeTree]) -> Result<(), EnvError> {
+        let home = self.home().to_string();
+        let mut executable = Vec::new();
+        for file in trees.iter().flat_map(|t| &t.files) {
+            let path = format!("{home}/{}", file.path);
+            self.write_file(&path, &file.data).await?;
+            if file.executable {
+                executable.push(path);
+            }
+        }
+        if !executable.is_empty() {
+            let mut args = vec!["+x".to_string()];
+            args.extend(executable);
+            let mut p = self
+                .exec(ExecSpec {
+                    program: "chmod".into(),
+                    args,
+                    ..Default::default()
+                })
+                .await?;
+            p.control.wait().await?;
+        }
+        Ok(())
+    }
     /// Kills every process of the sandbox and releases it. Idempotent.
     async fn terminate(&self) -> Result<(), EnvError>;
     /// The resource limits its processes ran into since the last call; `last_exit` is how the

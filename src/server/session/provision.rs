@@ -5,6 +5,8 @@
 //! Must not wait for the sandbox inside a session's command handling.
 
 use super::*;
+use crate::runtime::env::SESSION_TAG;
+use crate::runtime::launch;
 
 impl AgentSession {
     /// Starts the turn of `text`: at once when the session has its sandbox, else once
@@ -35,11 +37,15 @@ impl AgentSession {
     /// that waited for it, if it still should run.
     pub(super) async fn sandbox_ready(
         &mut self,
-        made: Result<Box<dyn Sandbox>, String>,
+        made: Result<Made, String>,
         prompt: Option<String>,
     ) -> Option<RunningTurn> {
         let sandbox = match made {
-            Ok(sandbox) => sandbox,
+            Ok(made) => {
+                self.info.profile_resolved_at = Some(made.resolved_at);
+                self.profile = made.profile;
+                made.sandbox
+            }
             Err(message) => {
                 let mut events = vec![StreamEvent::Error {
                     message: message.clone(),
@@ -72,8 +78,8 @@ impl AgentSession {
     pub(super) async fn abandon_provisioning(&mut self) {
         if let Some(p) = self.provisioning.take() {
             tokio::spawn(async move {
-                if let Ok(Ok(sandbox)) = p.task.await {
-                    let _ = sandbox.terminate().await;
+                if let Ok(Ok(made)) = p.task.await {
+                    let _ = made.sandbox.terminate().await;
                 }
             });
         }
@@ -88,7 +94,7 @@ impl AgentSession {
             self.set_state(SessionState::Running, None).await;
         }
         let resumed = self.info.agent_session_id.clone();
-        let options = AgentOptions {
+        let mut options = AgentOptions {
             model: self.info.model.clone(),
             permission_mode: Some(self.info.permission_mode),
             resume: self.info.agent_session_id.clone(),
@@ -97,6 +103,7 @@ impl AgentSession {
             partial_messages: true,
             ..Default::default()
         };
+        self.profile.apply(&mut options, self.info.agent);
         let (ev_tx, ev_rx) = mpsc::channel(TURN_EVENT_QUEUE);
         let (ctl_tx, ctl_rx) = mpsc::channel(16);
         let turn = Turn {
@@ -125,9 +132,7 @@ impl AgentSession {
 }
 
 /// The next result of provisioning, if any runs.
-pub(super) async fn provisioned(
-    provisioning: &mut Option<Provisioning>,
-) -> Result<Box<dyn Sandbox>, String> {
+pub(super) async fn provisioned(provisioning: &mut Option<Provisioning>) -> Result<Made, String> {
     match provisioning {
         Some(p) => (&mut p.task)
             .await
@@ -136,8 +141,43 @@ pub(super) async fn provisioned(
     }
 }
 
-/// Makes (or, after a crash of the server, finds again) the sandbox of the session `info`.
-async fn make_sandbox(ctx: SessionContext, info: SessionInfo) -> Result<Box<dyn Sandbox>, String> {
+/// A sandbox made for a session, with its agent profile in place.
+pub(super) struct Made {
+    pub sandbox: Box<dyn Sandbox>,
+    /// What the agent's options take of the profile.
+    pub profile: crate::profile::Materialized,
+    /// When the profile was resolved.
+    pub resolved_at: String,
+}
+
+/// Makes (or, after a crash of the server, finds again) the sandbox of the session `info`, and
+/// places the session's agent profile in its home (resolved afresh: the files may have changed).
+async fn make_sandbox(ctx: SessionContext, info: SessionInfo) -> Result<Made, String> {
+    let profile_name = ctx.profiles.choose(info.profile.as_deref());
+    let resolved = ctx
+        .profiles
+        .resolve(&profile_name, std::path::Path::new(&info.workspace))
+        .map_err(|e| e.to_string())?;
+    let sandbox = find_or_create(&ctx, &info).await?;
+    match crate::profile::place(&*sandbox, &resolved, info.agent).await {
+        Ok(profile) => Ok(Made {
+            sandbox,
+            profile,
+            resolved_at: resolved.resolved_at,
+        }),
+        Err(e) => {
+            let _ = sandbox.terminate().await;
+            Err(e.to_string())
+        }
+    }
+}
+
+/// The session's sandbox: the one it had, if it still runs (after a crash of the server), else a
+/// new one.
+async fn find_or_create(
+    ctx: &SessionContext,
+    info: &SessionInfo,
+) -> Result<Box<dyn Sandbox>, String> {
     let binary = ctx.agent_binary.clone()?;
     let mut env = ctx.sandbox_env.clone();
     if !env.contains_key("ANTHROPIC_API_KEY")
@@ -147,20 +187,15 @@ async fn make_sandbox(ctx: SessionContext, info: SessionInfo) -> Result<Box<dyn 
         return Err("the server has no model API credentials: start `aisys serve` with ANTHROPIC_API_KEY (or ANTHROPIC_BASE_URL) set".into());
     }
     env.remove("AISYS_TOKEN");
-    let real = binary.canonicalize().unwrap_or_else(|_| binary.clone());
-    let spec = SandboxSpec {
+    let spec = launch::sandbox_spec(launch::SpecParts {
         workspace: PathBuf::from(&info.workspace),
         home: ctx.home.clone(),
         env,
         network: ctx.network.clone(),
-        read_only: real
-            .parent()
-            .map(|p| vec![p.to_path_buf()])
-            .unwrap_or_default(),
-        labels: [("aisys.session".to_string(), info.id.clone())].into(),
+        binary: Some(&binary),
+        label: (SESSION_TAG, info.id.clone()),
         limits: ctx.limits,
-        ..Default::default()
-    };
+    });
     // After a crash of the server, the sandbox it had may still run: use it again.
     let found = match info.sandbox_id.clone() {
         Some(id) => match ctx.environment.attach(&id).await {

@@ -7,6 +7,7 @@ use std::sync::atomic::AtomicUsize;
 use async_trait::async_trait;
 
 use super::*;
+use crate::runtime::env::SandboxSpec;
 
 use crate::runtime::env::{EnvError, HostEnvironment, Limits};
 use crate::server::store::{SqliteStore, StoreError};
@@ -144,6 +145,8 @@ impl Fixture {
             last_activity: now(),
             last_seq: 0,
             limits: None,
+            profile: Some("none".into()),
+            profile_resolved_at: None,
         };
         let created = StreamEvent::StateChanged {
             from: None,
@@ -169,6 +172,7 @@ impl Fixture {
             metrics: Arc::new(Metrics::default()),
             limits: Limits::default(),
             network: crate::runtime::env::Network::None,
+            profiles: Default::default(),
         };
         spawn(
             SessionInfo {

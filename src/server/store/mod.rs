@@ -609,6 +609,8 @@ mod tests {
             last_activity: last.into(),
             last_seq: 0,
             limits: None,
+            profile: Some("none".into()),
+            profile_resolved_at: None,
         }
     }
 
