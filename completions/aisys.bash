@@ -88,6 +88,9 @@ _aisys() {
             aisys__subcmd__entities,marketplace)
                 cmd="aisys__subcmd__entities__subcmd__marketplace"
                 ;;
+            aisys__subcmd__entities,profile)
+                cmd="aisys__subcmd__entities__subcmd__profile"
+                ;;
             aisys__subcmd__entities,show)
                 cmd="aisys__subcmd__entities__subcmd__show"
                 ;;
@@ -115,6 +118,9 @@ _aisys() {
             aisys__subcmd__entities__subcmd__help,marketplace)
                 cmd="aisys__subcmd__entities__subcmd__help__subcmd__marketplace"
                 ;;
+            aisys__subcmd__entities__subcmd__help,profile)
+                cmd="aisys__subcmd__entities__subcmd__help__subcmd__profile"
+                ;;
             aisys__subcmd__entities__subcmd__help,show)
                 cmd="aisys__subcmd__entities__subcmd__help__subcmd__show"
                 ;;
@@ -135,6 +141,12 @@ _aisys() {
                 ;;
             aisys__subcmd__entities__subcmd__help__subcmd__marketplace,update)
                 cmd="aisys__subcmd__entities__subcmd__help__subcmd__marketplace__subcmd__update"
+                ;;
+            aisys__subcmd__entities__subcmd__help__subcmd__profile,list)
+                cmd="aisys__subcmd__entities__subcmd__help__subcmd__profile__subcmd__list"
+                ;;
+            aisys__subcmd__entities__subcmd__help__subcmd__profile,show)
+                cmd="aisys__subcmd__entities__subcmd__help__subcmd__profile__subcmd__show"
                 ;;
             aisys__subcmd__entities__subcmd__marketplace,add)
                 cmd="aisys__subcmd__entities__subcmd__marketplace__subcmd__add"
@@ -165,6 +177,24 @@ _aisys() {
                 ;;
             aisys__subcmd__entities__subcmd__marketplace__subcmd__help,update)
                 cmd="aisys__subcmd__entities__subcmd__marketplace__subcmd__help__subcmd__update"
+                ;;
+            aisys__subcmd__entities__subcmd__profile,help)
+                cmd="aisys__subcmd__entities__subcmd__profile__subcmd__help"
+                ;;
+            aisys__subcmd__entities__subcmd__profile,list)
+                cmd="aisys__subcmd__entities__subcmd__profile__subcmd__list"
+                ;;
+            aisys__subcmd__entities__subcmd__profile,show)
+                cmd="aisys__subcmd__entities__subcmd__profile__subcmd__show"
+                ;;
+            aisys__subcmd__entities__subcmd__profile__subcmd__help,help)
+                cmd="aisys__subcmd__entities__subcmd__profile__subcmd__help__subcmd__help"
+                ;;
+            aisys__subcmd__entities__subcmd__profile__subcmd__help,list)
+                cmd="aisys__subcmd__entities__subcmd__profile__subcmd__help__subcmd__list"
+                ;;
+            aisys__subcmd__entities__subcmd__profile__subcmd__help,show)
+                cmd="aisys__subcmd__entities__subcmd__profile__subcmd__help__subcmd__show"
                 ;;
             aisys__subcmd__generate,docs)
                 cmd="aisys__subcmd__generate__subcmd__docs"
@@ -241,6 +271,9 @@ _aisys() {
             aisys__subcmd__help__subcmd__entities,marketplace)
                 cmd="aisys__subcmd__help__subcmd__entities__subcmd__marketplace"
                 ;;
+            aisys__subcmd__help__subcmd__entities,profile)
+                cmd="aisys__subcmd__help__subcmd__entities__subcmd__profile"
+                ;;
             aisys__subcmd__help__subcmd__entities,show)
                 cmd="aisys__subcmd__help__subcmd__entities__subcmd__show"
                 ;;
@@ -261,6 +294,12 @@ _aisys() {
                 ;;
             aisys__subcmd__help__subcmd__entities__subcmd__marketplace,update)
                 cmd="aisys__subcmd__help__subcmd__entities__subcmd__marketplace__subcmd__update"
+                ;;
+            aisys__subcmd__help__subcmd__entities__subcmd__profile,list)
+                cmd="aisys__subcmd__help__subcmd__entities__subcmd__profile__subcmd__list"
+                ;;
+            aisys__subcmd__help__subcmd__entities__subcmd__profile,show)
+                cmd="aisys__subcmd__help__subcmd__entities__subcmd__profile__subcmd__show"
                 ;;
             aisys__subcmd__help__subcmd__generate,docs)
                 cmd="aisys__subcmd__help__subcmd__generate__subcmd__docs"
@@ -484,7 +523,7 @@ _aisys() {
             return 0
             ;;
         aisys__subcmd__chat)
-            opts="-v -q -h --server --token --session --new --agent --sandbox --verbose --quiet --color --config --help"
+            opts="-v -q -h --server --token --session --new --agent --sandbox --profile --verbose --quiet --color --config --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -508,6 +547,10 @@ _aisys() {
                     ;;
                 --sandbox)
                     COMPREPLY=($(compgen -W "local host modal" -- "${cur}"))
+                    return 0
+                    ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -574,7 +617,7 @@ _aisys() {
             return 0
             ;;
         aisys__subcmd__entities)
-            opts="-v -q -h --verbose --quiet --color --config --help list show install uninstall enable disable validate marketplace help"
+            opts="-v -q -h --verbose --quiet --color --config --help list show install uninstall enable disable validate marketplace profile help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -656,7 +699,7 @@ _aisys() {
             return 0
             ;;
         aisys__subcmd__entities__subcmd__help)
-            opts="list show install uninstall enable disable validate marketplace help"
+            opts="list show install uninstall enable disable validate marketplace profile help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -796,6 +839,48 @@ _aisys() {
             return 0
             ;;
         aisys__subcmd__entities__subcmd__help__subcmd__marketplace__subcmd__update)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aisys__subcmd__entities__subcmd__help__subcmd__profile)
+            opts="list show"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aisys__subcmd__entities__subcmd__help__subcmd__profile__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aisys__subcmd__entities__subcmd__help__subcmd__profile__subcmd__show)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1125,6 +1210,144 @@ _aisys() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        aisys__subcmd__entities__subcmd__profile)
+            opts="-v -q -h --verbose --quiet --color --config --help list show help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aisys__subcmd__entities__subcmd__profile__subcmd__help)
+            opts="list show help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aisys__subcmd__entities__subcmd__profile__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aisys__subcmd__entities__subcmd__profile__subcmd__help__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aisys__subcmd__entities__subcmd__profile__subcmd__help__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aisys__subcmd__entities__subcmd__profile__subcmd__list)
+            opts="-v -q -h --project --format --verbose --quiet --color --config --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --project)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aisys__subcmd__entities__subcmd__profile__subcmd__show)
+            opts="-v -q -h --project --format --verbose --quiet --color --config --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --project)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         aisys__subcmd__entities__subcmd__show)
             opts="-v -q -h --project --verbose --quiet --color --config --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -1436,7 +1659,7 @@ _aisys() {
             return 0
             ;;
         aisys__subcmd__help__subcmd__entities)
-            opts="list show install uninstall enable disable validate marketplace"
+            opts="list show install uninstall enable disable validate marketplace profile"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1562,6 +1785,48 @@ _aisys() {
             return 0
             ;;
         aisys__subcmd__help__subcmd__entities__subcmd__marketplace__subcmd__update)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aisys__subcmd__help__subcmd__entities__subcmd__profile)
+            opts="list show"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aisys__subcmd__help__subcmd__entities__subcmd__profile__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aisys__subcmd__help__subcmd__entities__subcmd__profile__subcmd__show)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

@@ -74,6 +74,7 @@ set edit:completion:arg-completer[aisys] = {|@words|
             cand --session 'Open this session'
             cand --agent 'Agent for new sessions'
             cand --sandbox 'Sandbox backend for new sessions'
+            cand --profile 'The agent profile new sessions get: `user`, `none`, or a `[profiles.NAME]` of the server''s config file (default: the server''s default)'
             cand --color 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never'
             cand --config 'Read settings from this file instead of ~/.config/aisys/config.toml'
             cand --new 'Start with a new session'
@@ -210,6 +211,7 @@ set edit:completion:arg-completer[aisys] = {|@words|
             cand disable 'A plugin to act on'
             cand validate 'Check a plugin, skill, command or agent the way its author needs'
             cand marketplace 'Add, list, update and remove plugin marketplaces'
+            cand profile 'The agent profiles: what a sandboxed agent gets of skills, plugins, subagents, commands, hooks, MCP servers and rules (`user`, `none`, and the config file''s `[profiles.NAME]`)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'aisys;entities;list'= {
@@ -372,6 +374,54 @@ set edit:completion:arg-completer[aisys] = {|@words|
         }
         &'aisys;entities;marketplace;help;help'= {
         }
+        &'aisys;entities;profile'= {
+            cand --color 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never'
+            cand --config 'Read settings from this file instead of ~/.config/aisys/config.toml'
+            cand -v 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
+            cand --verbose 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
+            cand -q 'Print only errors and the command''s own output'
+            cand --quiet 'Print only errors and the command''s own output'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand list 'List the profiles and what each holds'
+            cand show 'Show what one profile resolves to: each entity, where it comes from, what hides what'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'aisys;entities;profile;list'= {
+            cand --project 'The project whose .claude/ is the project scope (default: the current folder)'
+            cand --format 'Output format'
+            cand --color 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never'
+            cand --config 'Read settings from this file instead of ~/.config/aisys/config.toml'
+            cand -v 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
+            cand --verbose 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
+            cand -q 'Print only errors and the command''s own output'
+            cand --quiet 'Print only errors and the command''s own output'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'aisys;entities;profile;show'= {
+            cand --project 'The project whose .claude/ is the project scope (default: the current folder)'
+            cand --format 'Output format'
+            cand --color 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never'
+            cand --config 'Read settings from this file instead of ~/.config/aisys/config.toml'
+            cand -v 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
+            cand --verbose 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
+            cand -q 'Print only errors and the command''s own output'
+            cand --quiet 'Print only errors and the command''s own output'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'aisys;entities;profile;help'= {
+            cand list 'List the profiles and what each holds'
+            cand show 'Show what one profile resolves to: each entity, where it comes from, what hides what'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'aisys;entities;profile;help;list'= {
+        }
+        &'aisys;entities;profile;help;show'= {
+        }
+        &'aisys;entities;profile;help;help'= {
+        }
         &'aisys;entities;help'= {
             cand list 'List every entity in every scope, what is active, and what hides what'
             cand show 'Show one entity: its frontmatter, path and body'
@@ -381,6 +431,7 @@ set edit:completion:arg-completer[aisys] = {|@words|
             cand disable 'A plugin to act on'
             cand validate 'Check a plugin, skill, command or agent the way its author needs'
             cand marketplace 'Add, list, update and remove plugin marketplaces'
+            cand profile 'The agent profiles: what a sandboxed agent gets of skills, plugins, subagents, commands, hooks, MCP servers and rules (`user`, `none`, and the config file''s `[profiles.NAME]`)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'aisys;entities;help;list'= {
@@ -410,6 +461,14 @@ set edit:completion:arg-completer[aisys] = {|@words|
         &'aisys;entities;help;marketplace;update'= {
         }
         &'aisys;entities;help;marketplace;remove'= {
+        }
+        &'aisys;entities;help;profile'= {
+            cand list 'List the profiles and what each holds'
+            cand show 'Show what one profile resolves to: each entity, where it comes from, what hides what'
+        }
+        &'aisys;entities;help;profile;list'= {
+        }
+        &'aisys;entities;help;profile;show'= {
         }
         &'aisys;entities;help;help'= {
         }
@@ -625,6 +684,7 @@ set edit:completion:arg-completer[aisys] = {|@words|
             cand disable 'A plugin to act on'
             cand validate 'Check a plugin, skill, command or agent the way its author needs'
             cand marketplace 'Add, list, update and remove plugin marketplaces'
+            cand profile 'The agent profiles: what a sandboxed agent gets of skills, plugins, subagents, commands, hooks, MCP servers and rules (`user`, `none`, and the config file''s `[profiles.NAME]`)'
         }
         &'aisys;help;entities;list'= {
         }
@@ -653,6 +713,14 @@ set edit:completion:arg-completer[aisys] = {|@words|
         &'aisys;help;entities;marketplace;update'= {
         }
         &'aisys;help;entities;marketplace;remove'= {
+        }
+        &'aisys;help;entities;profile'= {
+            cand list 'List the profiles and what each holds'
+            cand show 'Show what one profile resolves to: each entity, where it comes from, what hides what'
+        }
+        &'aisys;help;entities;profile;list'= {
+        }
+        &'aisys;help;entities;profile;show'= {
         }
         &'aisys;help;agents'= {
             cand list 'Show each agent, the binary aisys would run and its version, or why it is missing'

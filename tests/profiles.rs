@@ -389,3 +389,83 @@ async fn the_server_gives_a_session_the_profile_it_was_created_with() {
         .unwrap_err();
     assert!(err.to_string().contains("profile `nope`"), "{err}");
 }
+
+/// `aisys entities profile ...` with `home` as the user's home; stdout as JSON.
+fn profile_json(home: &Path, args: &[&str]) -> serde_json::Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_aisys"))
+        .args(["entities", "profile"])
+        .args(args)
+        .args(["--format", "json", "--project"])
+        .arg(home)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap())
+        .env("HOME", home)
+        .env("AISYS_CONFIG_DIR", home.join("cfg"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn entities_profile_shows_what_each_profile_resolves_to_and_where_it_comes_from() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path();
+    user_setup(home);
+    write(
+        &home.join("cfg/config.toml"),
+        "[profiles.review]\nplugins = [\"demo@mk\"]\nmodel = \"claude-sonnet-4-5\"\n\n[profiles.broken]\nmcp = [\"absent\"]\n",
+    );
+    let user = profile_json(home, &["show", "user"]);
+    let entries = user["entries"].as_array().unwrap();
+    let find = |kind: &str, name: &str| {
+        entries
+            .iter()
+            .find(|e| e["kind"] == kind && e["name"] == name)
+            .unwrap_or_else(|| panic!("no {kind} {name} in {user:#}"))
+    };
+    assert_eq!(find("skill", "hello")["origin"]["type"], "user");
+    assert_eq!(find("plugin", "demo@mk")["origin"]["id"], "demo@mk");
+    assert_eq!(find("skill", "demo:greet")["origin"]["type"], "plugin");
+    assert!(
+        find("mcp", "tiny")["note"]
+            .as_str()
+            .unwrap()
+            .contains("not copied")
+    );
+    let review = profile_json(home, &["show", "review"]);
+    let names: Vec<&str> = review["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"demo@mk") && !names.contains(&"hello"),
+        "{review:#}"
+    );
+    assert_eq!(review["settings"]["model"], "claude-sonnet-4-5");
+    let list = profile_json(home, &["list"]);
+    let row = |name: &str| {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == name)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(row("user")["default"], true);
+    assert_eq!(row("user")["counts"]["plugins"], 1);
+    assert_eq!(row("none")["counts"]["skills"], 0);
+    assert!(
+        row("broken")["error"]
+            .as_str()
+            .unwrap()
+            .contains("MCP server `absent`"),
+        "{list:#}"
+    );
+}

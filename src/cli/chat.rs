@@ -49,6 +49,10 @@ pub struct ChatArgs {
     /// Sandbox backend for new sessions.
     #[arg(long, value_enum, value_name = "KIND")]
     pub sandbox: Option<SandboxArg>,
+    /// The agent profile new sessions get: `user`, `none`, or a `[profiles.NAME]` of the
+    /// server's config file (default: the server's default).
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
 }
 
 pub fn run(ctx: &Context, args: ChatArgs) -> anyhow::Result<Exit> {
@@ -173,6 +177,7 @@ async fn run_async(ctx: &Context, args: ChatArgs) -> anyhow::Result<Exit> {
     state.new_session = SessionSpec {
         agent: args.agent.map(Into::into),
         sandbox: args.sandbox.map(Into::into),
+        profile: args.profile.clone(),
         ..Default::default()
     };
     let open = if args.new { None } else { args.session.clone() };

@@ -13,6 +13,7 @@ use super::{Context, Exit};
 
 mod list;
 mod plugins;
+mod profile;
 
 /// Find, inspect and install Claude Code plugins, skills, commands, agents and marketplaces.
 ///
@@ -29,6 +30,41 @@ pub enum EntitiesCommand {
     Validate(ValidateArgs),
     #[command(subcommand)]
     Marketplace(MarketplaceCommand),
+    #[command(subcommand)]
+    Profile(ProfileCommand),
+}
+
+/// The agent profiles: what a sandboxed agent gets of skills, plugins, subagents, commands,
+/// hooks, MCP servers and rules (`user`, `none`, and the config file's `[profiles.NAME]`).
+#[derive(Debug, Subcommand)]
+pub enum ProfileCommand {
+    /// List the profiles and what each holds.
+    #[command(after_help = "Examples:
+  aisys entities profile list
+  aisys entities profile list --format json")]
+    List {
+        /// The project whose .claude/ is the project scope (default: the current folder).
+        #[arg(long, value_name = "DIR")]
+        project: Option<PathBuf>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = TableFormat::Table, value_name = "FORMAT")]
+        format: TableFormat,
+    },
+    /// Show what one profile resolves to: each entity, where it comes from, what hides what.
+    #[command(after_help = "Examples:
+  aisys entities profile show user
+  aisys entities profile show review --format json")]
+    Show {
+        /// The profile: user, none, or a [profiles.NAME] of the config file.
+        #[arg(value_name = "NAME")]
+        name: String,
+        /// The project whose .claude/ is the project scope (default: the current folder).
+        #[arg(long, value_name = "DIR")]
+        project: Option<PathBuf>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = TableFormat::Table, value_name = "FORMAT")]
+        format: TableFormat,
+    },
 }
 
 /// List every entity in every scope, what is active, and what hides what.
@@ -214,5 +250,6 @@ pub fn run(ctx: &Context, cmd: EntitiesCommand) -> anyhow::Result<Exit> {
         EntitiesCommand::Disable(args) => plugins::set_enabled(ctx, args, false),
         EntitiesCommand::Validate(args) => list::validate(ctx, args),
         EntitiesCommand::Marketplace(cmd) => plugins::marketplace(ctx, cmd),
+        EntitiesCommand::Profile(cmd) => profile::run(ctx, cmd),
     }
 }

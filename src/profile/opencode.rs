@@ -152,3 +152,34 @@ fn with_frontmatter(fields: &serde_json::Map<String, serde_json::Value>, body: &
     out.push_str(body);
     out.into_bytes()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_become_what_opencode_accepts() {
+        assert_eq!(opencode_name("demo:greet"), "demo-greet");
+        assert_eq!(opencode_name("Front End::Lint"), "front-end-lint");
+        assert_eq!(opencode_name("::"), "unnamed");
+    }
+
+    #[test]
+    fn a_skill_takes_its_folder_name_and_an_agent_becomes_a_subagent() {
+        let skill = renamed_skill(
+            b"---\nname: Hello There\ndescription: hi\n---\nBody\n",
+            "hello",
+        );
+        let text = String::from_utf8(skill).unwrap();
+        assert!(text.contains("name: \"hello\""), "{text}");
+        assert!(text.ends_with("---\nBody\n"), "{text}");
+        let agent =
+            subagent(b"---\nname: t\ndescription: Runs tests\ntools: Bash\n---\nYou test.\n");
+        let text = String::from_utf8(agent).unwrap();
+        assert!(
+            text.contains("mode: \"subagent\"") && text.contains("Runs tests"),
+            "{text}"
+        );
+        assert!(!text.contains("tools"), "{text}");
+    }
+}

@@ -109,8 +109,14 @@ pub fn draw(frame: &mut Frame, state: &State, cache: &mut LayoutCache) {
             .borders(Borders::ALL)
             .border_style(Style::default().fg(Color::DarkGray))
             .title(match &state.current {
-                Some(s) => format!(" {} ", s.title.as_deref().unwrap_or(&s.id)),
-                None => " new session ".into(),
+                Some(s) => match &s.profile {
+                    Some(p) => format!(" {} · profile {p} ", s.title.as_deref().unwrap_or(&s.id)),
+                    None => format!(" {} ", s.title.as_deref().unwrap_or(&s.id)),
+                },
+                None => match &state.new_session.profile {
+                    Some(p) => format!(" new session · profile {p} "),
+                    None => " new session ".into(),
+                },
             }),
     );
     frame.render_widget(&input, rows[1]);
