@@ -341,3 +341,52 @@ fn ask_without_a_terminal_is_refused_before_any_sandbox() {
     assert!(err.contains("--ask needs a terminal"), "{err}");
     assert!(err.contains("--allow-tool"), "the fix is named: {err}");
 }
+
+#[test]
+fn the_modal_sandbox_receives_the_agent_profile_in_its_home() {
+    let fake = Fake::new();
+    let claude = fake.path(".claude");
+    std::fs::create_dir_all(claude.join("skills/hello")).unwrap();
+    std::fs::write(
+        claude.join("skills/hello/SKILL.md"),
+        "---\nname: hello\ndescription: Say hello\n---\nSay hello.\n",
+    )
+    .unwrap();
+    std::fs::write(claude.join(".credentials.json"), "{\"secret\": \"cred\"}").unwrap();
+    let script = fake.path("tiny.py");
+    std::fs::write(
+        &script,
+        "import sys, json\nfor line in sys.stdin:\n    m = json.loads(line)\n    if 'id' not in m: continue\n    r = {'protocolVersion': m['params']['protocolVersion'], 'capabilities': {}, 'serverInfo': {'name': 't', 'version': '1'}} if m['method'] == 'initialize' else {'tools': []}\n    print(json.dumps({'jsonrpc': '2.0', 'id': m['id'], 'result': r}), flush=True)\n",
+    )
+    .unwrap();
+    std::fs::write(
+        fake.path(".claude.json"),
+        json!({"mcpServers": {"tiny": {"command": "python3", "args": [script]}}}).to_string(),
+    )
+    .unwrap();
+    let mock = Script::new()
+        .always(When::Always, Reply::text("hi"))
+        .start();
+    let out = fake.run(&mock, &["go", "--format", "jsonl"]);
+    ok(&out);
+    let loaded = events(&out)
+        .into_iter()
+        .find_map(|e| match e {
+            StreamEvent::SessionStarted { loaded, .. } => loaded,
+            _ => None,
+        })
+        .expect("what the agent loaded");
+    assert!(loaded.skills.iter().any(|s| s == "hello"), "{loaded:#?}");
+    assert!(
+        loaded
+            .mcp_servers
+            .iter()
+            .any(|m| m.name == "tiny" && m.status == "connected"),
+        "{loaded:#?}"
+    );
+    // The files arrived through the fake SDK's file API, under the sandbox's home.
+    let home = fake.path("remote/home");
+    assert!(home.join(".claude/skills/hello/SKILL.md").is_file());
+    assert!(home.join(".aisys/mcp/tiny/tiny.py").is_file());
+    assert!(!home.join(".claude/.credentials.json").exists());
+}
