@@ -284,8 +284,9 @@ fn with_no_server_chat_starts_its_own_and_lists_sessions() {
         "[server]\nurl = \"ws://127.0.0.1:9/ws\"\n",
     )
     .unwrap();
+    // In its own folder: a server of chat's own lets the agent work in the folder chat runs in.
     let cmd = format!(
-        "env -i PATH=/usr/bin:/bin TERM=xterm-256color HOME={home} AISYS_CONFIG_DIR={cfg} AISYS_DATA_DIR={home}/data AISYS_CLAUDE_BIN={claude} ANTHROPIC_BASE_URL={url} ANTHROPIC_API_KEY=test DISABLE_TELEMETRY=1 CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1 {bin} chat",
+        "cd {home} && env -i PATH=/usr/bin:/bin TERM=xterm-256color HOME={home} AISYS_CONFIG_DIR={cfg} AISYS_DATA_DIR={home}/data AISYS_CLAUDE_BIN={claude} ANTHROPIC_BASE_URL={url} ANTHROPIC_API_KEY=test DISABLE_TELEMETRY=1 CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1 {bin} chat",
         home = dir.path().display(),
         cfg = cfg.display(),
         claude = claude().display(),
@@ -440,4 +441,67 @@ fn a_streamed_answer_appears_piece_by_piece() {
     // The complete message replaced the streamed pieces: the answer is on screen once.
     let screen = pane.wait_for("Delta four.");
     assert_eq!(screen.matches("Alpha one.").count(), 1, "{screen}");
+}
+
+#[test]
+fn the_new_session_dialog_starts_a_session_in_the_folder_chat_runs_in() {
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let project = dir.path().join("project");
+    std::fs::create_dir_all(&project).unwrap();
+    std::fs::write(
+        project.join("notes.txt"),
+        "marker-41c7 in the user's folder\n",
+    )
+    .unwrap();
+    let mock = Script::new()
+        .on(
+            When::UserSays("show the notes".into()),
+            Reply::tool(
+                "Bash",
+                serde_json::json!({"command": "cat notes.txt", "description": "read"}),
+            ),
+        )
+        .always(
+            When::ToolResultContains("marker-41c7".into()),
+            Reply::text("The notes say marker-41c7."),
+        )
+        .start();
+    let cfg = dir.path().join("cfg");
+    std::fs::create_dir_all(&cfg).unwrap();
+    std::fs::write(
+        cfg.join("config.toml"),
+        "[server]\nurl = \"ws://127.0.0.1:9/ws\"\n",
+    )
+    .unwrap();
+    let cmd = format!(
+        "cd {project} && env -i PATH=/usr/bin:/bin TERM=xterm-256color HOME={home} AISYS_CONFIG_DIR={cfg} AISYS_DATA_DIR={home}/data AISYS_CLAUDE_BIN={claude} ANTHROPIC_BASE_URL={url} ANTHROPIC_API_KEY=test DISABLE_TELEMETRY=1 CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1 {bin} chat",
+        project = project.display(),
+        home = dir.path().display(),
+        cfg = cfg.display(),
+        claude = claude().display(),
+        url = mock.base_url(),
+        bin = env!("CARGO_BIN_EXE_aisys"),
+    );
+    let pane = Pane::start(
+        format!("aisys-dialog-{}", std::process::id()),
+        100,
+        30,
+        &cmd,
+    );
+    pane.wait_for("connected");
+    pane.keys(&["C-n"]);
+    let screen = pane.wait_for("permissions");
+    assert!(screen.contains("workspace"), "{screen}");
+    assert!(screen.contains("project"), "the current folder: {screen}");
+    assert!(screen.contains("profile"), "{screen}");
+    // To the permissions row; from `default` one step left wraps to bypassPermissions.
+    pane.keys(&["Down", "Down", "Down", "Down", "Left"]);
+    pane.wait_for("bypassPermissions");
+    pane.keys(&["Enter"]);
+    pane.keys(&["show the notes", "Enter"]);
+    let screen = pane.wait_for("The notes say marker-41c7.");
+    assert!(
+        !screen.contains("Allow once"),
+        "no prompt in bypassPermissions: {screen}"
+    );
 }

@@ -684,3 +684,49 @@ fn a_long_write_in_a_permission_prompt_shows_its_head() {
     assert!(!screen.contains("+ line 9 "), "{screen}");
     assert!(screen.contains("… 22 more lines"), "{screen}");
 }
+
+fn with_dialog() -> State {
+    let mut s = connected();
+    s.form_defaults = aisys::tui::new_session::FormDefaults {
+        workspace: Some("/home/dev/projects/app".into()),
+        profiles: vec!["user".into(), "none".into(), "review".into()],
+    };
+    s.update(Input::Key(KeyEvent::new(
+        KeyCode::Char('n'),
+        KeyModifiers::CONTROL,
+    )));
+    s
+}
+
+#[test]
+fn new_session_dialog_80x24() {
+    let mut s = with_dialog();
+    key(&mut s, KeyCode::Right);
+    insta::assert_snapshot!(render(&s, 80, 24));
+}
+
+#[test]
+fn new_session_dialog_on_the_profile_120x40() {
+    let mut s = with_dialog();
+    for _ in 0..5 {
+        key(&mut s, KeyCode::Down);
+    }
+    key(&mut s, KeyCode::Right);
+    key(&mut s, KeyCode::Right);
+    key(&mut s, KeyCode::Right);
+    insta::assert_snapshot!(render(&s, 120, 40));
+    // Enter closes it, and the next message creates a session with what was picked.
+    key(&mut s, KeyCode::Enter);
+    assert!(s.form.is_none());
+    typed(&mut s, "hello");
+    let actions = key(&mut s, KeyCode::Enter);
+    let spec = actions
+        .iter()
+        .find_map(|a| match a {
+            Action::CreateAndSend { spec, .. } => Some(spec.clone()),
+            _ => None,
+        })
+        .expect("the first message creates the session");
+    assert_eq!(spec.profile.as_deref(), Some("review"));
+    assert_eq!(spec.workspace.as_deref(), Some("/home/dev/projects/app"));
+}

@@ -139,7 +139,8 @@ async fn run_async(ctx: &Context, args: ChatArgs) -> anyhow::Result<Exit> {
                 idle_timeout: None,
                 allow_origins: vec![],
                 allow_hosts: vec![],
-                workspace_roots: vec![],
+                // A server of its own lets sessions work in the folder chat was started in.
+                workspace_roots: std::env::current_dir().into_iter().collect(),
                 sweep_interval: SWEEP_INTERVAL,
                 limits: ctx.config.limits(Default::default()),
                 host_network: ctx.config.host_network(None),
@@ -179,6 +180,18 @@ async fn run_async(ctx: &Context, args: ChatArgs) -> anyhow::Result<Exit> {
         sandbox: args.sandbox.map(Into::into),
         profile: args.profile.clone(),
         ..Default::default()
+    };
+    let here = std::env::current_dir()
+        .ok()
+        .map(|d| d.to_string_lossy().into_owned());
+    // A server of its own allows the current folder; another server decides for itself, so
+    // the folder is only offered in the new-session dialog.
+    if _embedded.is_some() {
+        state.new_session.workspace = here.clone();
+    }
+    state.form_defaults = crate::tui::new_session::FormDefaults {
+        workspace: here,
+        profiles: crate::profile::names(&ctx.config.file),
     };
     let open = if args.new { None } else { args.session.clone() };
     crate::tui::app::run(client, notes, state, open).await?;

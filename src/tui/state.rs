@@ -129,8 +129,12 @@ pub struct State {
     pub last_turn_ms: Option<u64>,
     /// When Ctrl-C was pressed once: a second press quits.
     pub quit_armed: bool,
-    /// Settings of sessions this client creates (agent, sandbox).
+    /// Settings of sessions this client creates (agent, sandbox, ...).
     pub new_session: SessionSpec,
+    /// The new-session dialog, while open.
+    pub form: Option<super::new_session::NewSessionForm>,
+    /// What the dialog starts from (the folder chat runs in, the profiles it knows).
+    pub form_defaults: super::new_session::FormDefaults,
     /// Indices of user messages sent while a turn ran: the session queued them, and they run
     /// in order, one per turn.
     pub queued: std::collections::VecDeque<usize>,
@@ -178,6 +182,8 @@ impl State {
             last_turn_ms: None,
             quit_armed: false,
             new_session: SessionSpec::default(),
+            form: None,
+            form_defaults: Default::default(),
             queued: std::collections::VecDeque::new(),
             confirm_delete: None,
             opening: None,
@@ -422,6 +428,19 @@ impl State {
             self.show_help = false;
             return vec![];
         }
+        if let Some(form) = self.form.as_mut() {
+            use super::new_session::Outcome;
+            match form.key(k) {
+                Outcome::Open => {}
+                Outcome::Cancelled => self.form = None,
+                Outcome::Done(spec) => {
+                    self.form = None;
+                    self.new_session = spec;
+                    self.start_new_session();
+                }
+            }
+            return vec![];
+        }
         if self.permission.is_some() {
             // Keys the prompt does not take are typing: they go to the message box, never to
             // the session list, whose letters act at once.
@@ -429,6 +448,10 @@ impl State {
                 Some(actions) => actions,
                 None => self.compose_key(k),
             };
+        }
+        if ctrl && k.code == KeyCode::Char('n') {
+            self.open_form();
+            return vec![];
         }
         if k.code == KeyCode::Tab || (ctrl && k.code == KeyCode::Char('b')) {
             self.show_sessions = !self.show_sessions;
@@ -662,6 +685,23 @@ impl State {
         })])
     }
 
+    /// Opens the new-session dialog on the settings the next session would get.
+    fn open_form(&mut self) {
+        self.show_sessions = false;
+        self.form = Some(super::new_session::NewSessionForm::new(
+            &self.new_session,
+            &self.form_defaults,
+        ));
+    }
+
+    /// Leaves the open session: the next message creates a new one.
+    fn start_new_session(&mut self) {
+        self.show_sessions = false;
+        self.current = None;
+        self.conversation = Conversation::default();
+        self.notice = Some("new session: type its first message".into());
+    }
+
     /// Forgets a pending delete, and the question on the status line with it.
     fn cancel_delete(&mut self) {
         if self.confirm_delete.take().is_some() {
@@ -687,12 +727,7 @@ impl State {
                     return vec![Action::Open(id)];
                 }
             }
-            KeyCode::Char('n') => {
-                self.show_sessions = false;
-                self.current = None;
-                self.conversation = Conversation::default();
-                self.notice = Some("new session: type its first message".into());
-            }
+            KeyCode::Char('n') => self.open_form(),
             KeyCode::Char('s') => {
                 if let Some(s) = self.sessions.get(self.selected_session) {
                     return vec![

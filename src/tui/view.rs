@@ -125,9 +125,73 @@ pub fn draw(frame: &mut Frame, state: &State, cache: &mut LayoutCache) {
         let workspace = state.current.as_ref().map(|s| s.workspace.as_str());
         draw_permission(frame, p, workspace, area);
     }
+    if let Some(form) = &state.form {
+        draw_form(frame, form, area);
+    }
     if state.show_help {
         draw_help(frame, area);
     }
+}
+
+/// The new-session dialog: one row per field, the focused one highlighted; choices show ‹ ›.
+fn draw_form(frame: &mut Frame, form: &crate::tui::new_session::NewSessionForm, area: Rect) {
+    use crate::tui::new_session::Field;
+    let label_w = Field::ALL
+        .iter()
+        .map(|f| f.label().len())
+        .max()
+        .unwrap_or(0);
+    let title = " new session · ↑↓ field · ←→ choice · Enter start · Esc cancel ";
+    let width = (area.width.saturating_sub(4)).min(76).max(20);
+    let value_w = (width as usize).saturating_sub(label_w + 7);
+    let mut lines: Vec<Line> = Vec::new();
+    for (i, f) in Field::ALL.iter().enumerate() {
+        let focused = i == form.focus;
+        let raw = form.value(*f);
+        // A long path shows its end, where the folder's own name is.
+        let chars: Vec<char> = raw.chars().collect();
+        let shown: String = if chars.len() > value_w {
+            std::iter::once('…')
+                .chain(
+                    chars[chars.len() - value_w.saturating_sub(1)..]
+                        .iter()
+                        .copied(),
+                )
+                .collect()
+        } else {
+            raw
+        };
+        let value = if f.is_choice() && focused {
+            format!("‹ {shown} ›")
+        } else if focused {
+            format!("{shown}▏")
+        } else {
+            shown
+        };
+        let style = if focused {
+            Style::default().add_modifier(Modifier::REVERSED)
+        } else {
+            Style::default()
+        };
+        lines.push(Line::from(vec![
+            Span::styled(
+                format!(" {:<label_w$} ", f.label()),
+                Style::default().fg(Color::DarkGray),
+            ),
+            Span::styled(value, style),
+        ]));
+    }
+    let rect = centered(area, width, lines.len() as u16 + 2);
+    frame.render_widget(Clear, rect);
+    frame.render_widget(
+        Paragraph::new(lines).block(
+            Block::default()
+                .borders(Borders::ALL)
+                .title(title)
+                .border_style(Style::default().fg(Color::Cyan)),
+        ),
+        rect,
+    );
 }
 
 /// The conversation area's height for a terminal of `height` rows with `input_lines` of input.
@@ -556,7 +620,14 @@ pub const KEYS: &[(&str, &str)] = &[
     ("Alt-Up / Alt-Down", "move the block cursor"),
     ("Ctrl-O", "expand or fold a tool call or thinking"),
     ("Enter (sessions)", "open the selected session"),
-    ("n (sessions)", "start a new session"),
+    (
+        "Ctrl-N, n (sessions)",
+        "new session: agent, model, folder, sandbox, permissions, profile",
+    ),
+    (
+        "↑/↓ ←/→ Enter (new session)",
+        "pick a field, change a choice, start; Esc cancels",
+    ),
     ("s (sessions)", "stop the selected session's agent"),
     ("d (sessions)", "delete the selected session (asks first)"),
     (
