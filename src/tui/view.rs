@@ -142,7 +142,7 @@ fn draw_form(frame: &mut Frame, form: &crate::tui::new_session::NewSessionForm, 
         .max()
         .unwrap_or(0);
     let title = " new session · ↑↓ field · ←→ choice · Enter start · Esc cancel ";
-    let width = (area.width.saturating_sub(4)).min(76).max(20);
+    let width = area.width.saturating_sub(4).clamp(20, 76);
     let value_w = (width as usize).saturating_sub(label_w + 7);
     let mut lines: Vec<Line> = Vec::new();
     for (i, f) in Field::ALL.iter().enumerate() {
