@@ -505,3 +505,41 @@ fn the_new_session_dialog_starts_a_session_in_the_folder_chat_runs_in() {
         "no prompt in bypassPermissions: {screen}"
     );
 }
+
+#[test]
+fn ctrl_y_copies_the_answer_to_the_clipboard_and_alt_m_frees_the_mouse() {
+    // tmux takes OSC 52 into its paste buffer with set-clipboard on, as a terminal takes it into
+    // the system clipboard.
+    tmux(&["start-server"]);
+    let chat = Chat::start(
+        "copy",
+        Script::new().always(
+            When::UserSays("say something".into()),
+            Reply::text("The answer worth copying, marker-9e2d."),
+        ),
+    );
+    tmux(&["set-option", "-s", "set-clipboard", "on"]);
+    let pane = &chat.pane;
+    pane.keys(&["say something", "Enter"]);
+    pane.wait_for("marker-9e2d");
+    pane.keys(&["C-y"]);
+    pane.wait_for("copied");
+    let deadline = Instant::now() + SCREEN_WAIT;
+    loop {
+        let buffer = Command::new("tmux")
+            .args(["show-buffer"])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default();
+        if buffer.contains("The answer worth copying, marker-9e2d.") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not in tmux's buffer: {buffer:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    pane.keys(&["M-m"]);
+    pane.wait_for("the terminal selects text");
+}

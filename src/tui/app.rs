@@ -107,7 +107,65 @@ pub async fn run(
         if actions.contains(&Action::Quit) {
             return Ok(());
         }
+        let actions = terminal_actions(actions);
         run_actions(&client, &answers, actions);
+    }
+}
+
+/// Carries out the actions on the terminal itself (clipboard, mouse reporting) and returns the
+/// others.
+fn terminal_actions(actions: Vec<Action>) -> Vec<Action> {
+    let mut rest = Vec::new();
+    for action in actions {
+        match action {
+            Action::Copy(text) => copy_to_clipboard(&text),
+            Action::MouseCapture(on) => {
+                let mut out = std::io::stdout();
+                let _ = if on {
+                    execute!(out, EnableMouseCapture)
+                } else {
+                    execute!(out, DisableMouseCapture)
+                };
+            }
+            other => rest.push(other),
+        }
+    }
+    rest
+}
+
+/// Clipboard programs tried after OSC 52, for terminals that ignore it: (program, arguments).
+const CLIPBOARD_PROGRAMS: &[(&str, &[&str])] = &[
+    ("wl-copy", &[]),
+    ("xclip", &["-selection", "clipboard"]),
+    ("xsel", &["--clipboard", "--input"]),
+    ("pbcopy", &[]),
+];
+
+/// Puts `text` on the clipboard: an OSC 52 sequence to the terminal (which reaches the local
+/// clipboard over ssh and in tmux with `set-clipboard`), and the first clipboard program found,
+/// for terminals that ignore OSC 52.
+fn copy_to_clipboard(text: &str) {
+    use base64::Engine;
+    use std::io::Write;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(text);
+    let mut out = std::io::stdout();
+    let _ = write!(out, "\x1b]52;c;{encoded}\x07");
+    let _ = out.flush();
+    for (program, args) in CLIPBOARD_PROGRAMS {
+        let child = std::process::Command::new(program)
+            .args(*args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn();
+        if let Ok(mut child) = child {
+            if let Some(mut stdin) = child.stdin.take() {
+                let _ = stdin.write_all(text.as_bytes());
+            }
+            // Reaped in the background: some of these stay to serve the selection.
+            std::thread::spawn(move || child.wait());
+            break;
+        }
     }
 }
 
@@ -147,7 +205,7 @@ fn run_actions(client: &Client, answers: &mpsc::Sender<Input>, actions: Vec<Acti
                             let _ = answers.send(Input::Sessions(list)).await;
                         }
                     }
-                    Action::Quit => {}
+                    Action::Quit | Action::Copy(_) | Action::MouseCapture(_) => {}
                 }
                 Ok(())
             }

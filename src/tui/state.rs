@@ -55,6 +55,11 @@ pub enum Action {
         text: String,
     },
     RefreshSessions,
+    /// Put this text on the terminal's clipboard.
+    Copy(String),
+    /// Turn the terminal's mouse reporting on (scrolling here) or off (the terminal's own
+    /// selection works).
+    MouseCapture(bool),
     Quit,
 }
 
@@ -138,6 +143,8 @@ pub struct State {
     /// Indices of user messages sent while a turn ran: the session queued them, and they run
     /// in order, one per turn.
     pub queued: std::collections::VecDeque<usize>,
+    /// Whether the mouse scrolls the conversation (on) or selects text in the terminal (off).
+    pub mouse_capture: bool,
     /// The session `d` asked to delete; a second `d` deletes it, any other key keeps it.
     pub confirm_delete: Option<String>,
     /// A session asked for by id whose attach has not been answered yet.
@@ -183,6 +190,7 @@ impl State {
             quit_armed: false,
             new_session: SessionSpec::default(),
             form: None,
+            mouse_capture: true,
             form_defaults: Default::default(),
             queued: std::collections::VecDeque::new(),
             confirm_delete: None,
@@ -502,6 +510,16 @@ impl State {
                 self.toggle_expanded();
                 vec![]
             }
+            KeyCode::Char('y') if ctrl => self.copy_block(),
+            KeyCode::Char('m') if alt => {
+                self.mouse_capture = !self.mouse_capture;
+                self.notice = Some(if self.mouse_capture {
+                    "mouse: scrolls the conversation (Alt-M: let the terminal select text)".into()
+                } else {
+                    "mouse: the terminal selects text (Alt-M: scroll with it again)".into()
+                });
+                vec![Action::MouseCapture(self.mouse_capture)]
+            }
             KeyCode::Char('?') if self.input_is_empty() => {
                 self.show_help = true;
                 vec![]
@@ -559,6 +577,34 @@ impl State {
         }
         let cur = self.cursor.unwrap_or(n) as isize + delta;
         self.cursor = Some(cur.clamp(0, n as isize - 1) as usize);
+    }
+
+    /// Copies the block under the cursor, or the newest answer, as plain text.
+    fn copy_block(&mut self) -> Vec<Action> {
+        let blocks = &self.conversation.blocks;
+        let target = self.cursor.and_then(|i| blocks.get(i)).or_else(|| {
+            blocks
+                .iter()
+                .rev()
+                .find(|b| matches!(b.kind, BlockKind::AssistantText { .. }))
+        });
+        let Some(block) = target else {
+            self.notice = Some("nothing to copy yet".into());
+            return vec![];
+        };
+        let text = crate::converters::render_text(
+            std::slice::from_ref(block),
+            crate::converters::TextStyle {
+                color: false,
+                max_output_lines: usize::MAX,
+            },
+        );
+        let text = text.trim().to_string();
+        self.notice = Some(format!(
+            "copied {} characters to the clipboard",
+            text.chars().count()
+        ));
+        vec![Action::Copy(text)]
     }
 
     /// Expands or folds the block under the cursor, or the newest tool call.

@@ -619,6 +619,14 @@ pub const KEYS: &[(&str, &str)] = &[
     ("Home / End", "jump to the start / follow new output"),
     ("Alt-Up / Alt-Down", "move the block cursor"),
     ("Ctrl-O", "expand or fold a tool call or thinking"),
+    (
+        "Ctrl-Y",
+        "copy the block under the cursor (or the last answer)",
+    ),
+    (
+        "Alt-M",
+        "mouse: scroll here, or let the terminal select text",
+    ),
     ("Enter (sessions)", "open the selected session"),
     (
         "Ctrl-N, n (sessions)",
