@@ -627,17 +627,14 @@ pub const KEYS: &[(&str, &str)] = &[
         "Alt-M",
         "mouse: scroll here, or let the terminal select text",
     ),
-    ("Enter (sessions)", "open the selected session"),
+    (
+        "Enter / s / d (sessions)",
+        "open, stop, delete (asks first) the selected session",
+    ),
     (
         "Ctrl-N, n (sessions)",
-        "new session: agent, model, folder, sandbox, permissions, profile",
+        "new session: agent, model, folder, profile, ...",
     ),
-    (
-        "↑/↓ ←/→ Enter (new session)",
-        "pick a field, change a choice, start; Esc cancels",
-    ),
-    ("s (sessions)", "stop the selected session's agent"),
-    ("d (sessions)", "delete the selected session (asks first)"),
     (
         "Tab, ←/→ (prompt)",
         "permission prompt: take the keyboard, pick a choice",
