@@ -223,12 +223,41 @@ fn main() {
         .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1");
         c
     };
+    // Claude Code itself, outside any sandbox, with the same 50 entities in its home and with
+    // none: what loading them costs the agent, which aisys cannot save.
+    let empty_home = dir.path().join("empty-home");
+    std::fs::create_dir_all(&empty_home).unwrap();
+    let direct = |home: &Path| {
+        let mut c = Command::new(&bin);
+        c.args([
+            "-p",
+            "say something",
+            "--output-format",
+            "stream-json",
+            "--verbose",
+        ])
+        .current_dir(&ws)
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("HOME", home)
+        .env("CLAUDE_CONFIG_DIR", home.join(".claude"))
+        .env("ANTHROPIC_BASE_URL", mock.base_url())
+        .env("ANTHROPIC_API_KEY", "bench")
+        .env("DISABLE_TELEMETRY", "1")
+        .env("DISABLE_AUTOUPDATER", "1")
+        .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1");
+        c
+    };
     timed_run(&mut run("none"));
     timed_run(&mut run("user"));
-    let (mut none, mut user) = (Vec::new(), Vec::new());
+    timed_run(&mut direct(&empty_home));
+    timed_run(&mut direct(&home));
+    let (mut none, mut user, mut bare, mut full) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for _ in 0..run_rounds {
         none.push(timed_run(&mut run("none")));
         user.push(timed_run(&mut run("user")));
+        bare.push(timed_run(&mut direct(&empty_home)));
+        full.push(timed_run(&mut direct(&home)));
     }
     println!("end to end, {run_rounds} rounds each, alternating:   median      p90");
     println!(
@@ -242,7 +271,21 @@ fn main() {
         ms(pct(&user, 90))
     );
     println!(
-        "  difference of medians        {:>8.1} ms (aisys's steps and Claude Code loading 50 more entities)",
-        ms(pct(&user, 50)) - ms(pct(&none, 50))
+        "  claude -p, empty home        {:>8.1} ms {:>8.1} ms",
+        ms(pct(&bare, 50)),
+        ms(pct(&bare, 90))
+    );
+    println!(
+        "  claude -p, the 50 entities   {:>8.1} ms {:>8.1} ms",
+        ms(pct(&full, 50)),
+        ms(pct(&full, 90))
+    );
+    let with_profile = ms(pct(&user, 50)) - ms(pct(&none, 50));
+    let agent_own = ms(pct(&full, 50)) - ms(pct(&bare, 50));
+    println!("  user - none (aisys)          {with_profile:>8.1} ms");
+    println!("  50 entities - empty (claude) {agent_own:>8.1} ms (the agent loading them)");
+    println!(
+        "  what the profile adds in aisys {:>6.1} ms (the difference of the two)",
+        with_profile - agent_own
     );
 }
