@@ -734,3 +734,45 @@ fn new_session_dialog_on_the_profile_120x40() {
     assert_eq!(spec.profile.as_deref(), Some("review"));
     assert_eq!(spec.workspace.as_deref(), Some("/home/dev/projects/app"));
 }
+
+#[test]
+fn the_view_follows_the_block_cursor_and_its_marker_takes_no_text() {
+    let mut s = connected();
+    s.open(info());
+    let mut events = Vec::new();
+    for i in 0..30 {
+        events.push(StreamEvent::Text {
+            message_id: Some(format!("m{i}")),
+            // Exactly as wide as the screen: the marker must not hide its last letter.
+            text: format!("answer {i:02} {}z", "x".repeat(40 - 11)),
+            parent_tool_use_id: None,
+            timestamp: None,
+        });
+    }
+    feed(&mut s, events);
+    key(&mut s, KeyCode::End);
+    for _ in 0..12 {
+        s.update(Input::Key(KeyEvent::new(KeyCode::Up, KeyModifiers::ALT)));
+    }
+    let screen = render(&s, 40, 12);
+    let marked: Vec<&str> = screen.lines().filter(|l| l.starts_with('▌')).collect();
+    assert!(
+        !marked.is_empty(),
+        "the cursor's block is in view:\n{screen}"
+    );
+    assert!(
+        marked.iter().any(|l| l.contains("answer 18")),
+        "the 12th block from the end has the cursor:\n{screen}"
+    );
+    assert!(
+        marked.iter().any(|l| l.contains('z')),
+        "the last letter of the marked block is shown:\n{screen}"
+    );
+    // Scrolling goes on from the cursor's view, not from where the screen was before.
+    key(&mut s, KeyCode::PageDown);
+    let after = render(&s, 40, 12);
+    assert!(
+        !after.contains("answer 29"),
+        "one page down from block 18, not the end:\n{after}"
+    );
+}

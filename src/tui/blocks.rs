@@ -88,6 +88,12 @@ pub(super) fn block_lines(
     selected: bool,
     expanded_set: &HashSet<String>,
 ) -> Vec<Line<'static>> {
+    // The cursor's marker takes a column: lay the block out one narrower.
+    let width = if selected {
+        width.saturating_sub(1).max(1)
+    } else {
+        width
+    };
     let mut lines = match &block.kind {
         BlockKind::UserMessage { text, .. } => {
             let mut l = vec![Line::raw("")];

@@ -116,8 +116,12 @@ pub struct State {
     pub view_height: usize,
     /// Blocks shown expanded (tool calls with input and result, thinking unfolded).
     pub expanded: HashSet<String>,
-    /// The block the cursor is on (Alt-Up/Alt-Down), for expanding one.
+    /// The block the cursor is on (Alt-Up/Alt-Down), for expanding one; the view keeps it in
+    /// sight.
     pub cursor: Option<usize>,
+    /// Lines below the conversation's window at the last draw (written by the view), so that
+    /// scrolling from a cursor's view goes on from what is on screen.
+    pub lines_below: std::cell::Cell<usize>,
     pub input: ratatui_textarea::TextArea<'static>,
     pub history: Vec<String>,
     pub history_pos: Option<usize>,
@@ -191,6 +195,7 @@ impl State {
             new_session: SessionSpec::default(),
             form: None,
             mouse_capture: true,
+            lines_below: std::cell::Cell::new(0),
             form_defaults: Default::default(),
             queued: std::collections::VecDeque::new(),
             confirm_delete: None,
@@ -491,10 +496,12 @@ impl State {
                 vec![]
             }
             KeyCode::Home if ctrl || self.input_is_empty() => {
+                self.cursor = None;
                 self.scroll = Scroll::FromTop(0);
                 vec![]
             }
             KeyCode::End if ctrl || self.input_is_empty() => {
+                self.cursor = None;
                 self.scroll = Scroll::FromBottom(0);
                 vec![]
             }
@@ -556,7 +563,15 @@ impl State {
         }
     }
 
+    /// Scrolling leaves the block cursor where the screen is.
+    fn leave_cursor(&mut self) {
+        if self.cursor.take().is_some() {
+            self.scroll = Scroll::FromBottom(self.lines_below.get());
+        }
+    }
+
     pub fn scroll_up(&mut self, n: usize) {
+        self.leave_cursor();
         self.scroll = match self.scroll {
             Scroll::FromBottom(x) => Scroll::FromBottom(x + n),
             Scroll::FromTop(x) => Scroll::FromTop(x.saturating_sub(n)),
@@ -564,6 +579,7 @@ impl State {
     }
 
     pub fn scroll_down(&mut self, n: usize) {
+        self.leave_cursor();
         self.scroll = match self.scroll {
             Scroll::FromBottom(x) => Scroll::FromBottom(x.saturating_sub(n)),
             Scroll::FromTop(x) => Scroll::FromTop(x + n),

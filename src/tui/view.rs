@@ -219,7 +219,20 @@ fn draw_conversation(frame: &mut Frame, state: &State, cache: &mut LayoutCache, 
     }
     // Find the window [start, end) in the concatenated lines of blocks first..n, counting
     // heights only (cached), then clone just the visible lines.
-    let (first, start, end) = match state.scroll {
+    // A block cursor is always in view: the window ends where the cursor's block ends (or shows
+    // the block's start, when it is taller than the window).
+    let scroll = match state.cursor {
+        Some(c) if c < n => {
+            let below: usize = (c + 1..n).map(|i| cache.lines(state, i, width).len()).sum();
+            let own = cache.lines(state, c, width).len();
+            Scroll::FromBottom(below + own.saturating_sub(height))
+        }
+        _ => state.scroll,
+    };
+    if let Scroll::FromBottom(up) = scroll {
+        state.lines_below.set(up);
+    }
+    let (first, start, end) = match scroll {
         Scroll::FromBottom(up) => {
             let need = height + up;
             let (mut acc, mut i) = (0, n);
