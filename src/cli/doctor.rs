@@ -16,11 +16,10 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use serde::Serialize;
 
-use super::agents::binary_version;
 use super::transcript::TableFormat;
 use super::{Context, EXIT_FAILURE, EXIT_OK, Exit};
 use crate::config::{DEFAULT_BIND, Env, ProcessEnv};
-use crate::runtime::agent::{npm_package, resolve_binary};
+use crate::runtime::agent::{binary_version, npm_package, resolve_binary};
 use crate::runtime::env::{
     BwrapEnvironment, EnvError, MODAL_AUTH_HINT, MODAL_ENV_PYTHON, MODAL_INSTALL_HINT,
 };
