@@ -164,8 +164,8 @@ impl Http {
         url: &str,
         headers: &[(&str, String)],
         limit: u64,
-        start: &mut dyn FnMut(Option<u64>) -> Result<(), HttpError>,
-        sink: &mut dyn FnMut(&[u8]) -> Result<(), HttpError>,
+        start: &mut (dyn FnMut(Option<u64>) -> Result<(), HttpError> + Send),
+        sink: &mut (dyn FnMut(&[u8]) -> Result<(), HttpError> + Send),
     ) -> Result<u64, HttpError> {
         let headers = header_map(url, headers)?;
         let mut attempt = 0;
@@ -283,7 +283,7 @@ async fn stream_body(
     url: &str,
     limit: u64,
     received: &mut u64,
-    sink: &mut dyn FnMut(&[u8]) -> Result<(), HttpError>,
+    sink: &mut (dyn FnMut(&[u8]) -> Result<(), HttpError> + Send),
 ) -> Result<(), Failure> {
     let expected = resp.content_length();
     let mut stream = resp.bytes_stream();
