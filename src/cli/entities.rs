@@ -196,8 +196,10 @@ pub enum MarketplaceCommand {
         #[arg(long, value_enum, default_value_t = TableFormat::Table, value_name = "FORMAT")]
         format: TableFormat,
     },
-    /// Fetch the newest version of one marketplace, or of all (a hosted marketplace.json is asked
-    /// for with If-None-Match / If-Modified-Since, and kept when unchanged).
+    /// Fetch the newest version of one marketplace, or of all.
+    ///
+    /// A hosted marketplace.json is asked for with If-None-Match / If-Modified-Since, and kept
+    /// when the server says it has not changed.
     #[command(after_help = "Examples:
   aisys entities marketplace update
   aisys entities marketplace update local-market")]

@@ -84,6 +84,29 @@ pub enum HttpError {
 #[derive(Clone)]
 pub struct Http {
     client: reqwest::Client,
+    attempts: u32,
+}
+
+/// How a client waits and retries; the default is the module's constants.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    pub connect_timeout: Duration,
+    pub read_timeout: Duration,
+    /// Tries per request, at least 1.
+    pub attempts: u32,
+    /// Whether the proxy variables apply (a check of a server on this machine turns them off).
+    pub use_proxy: bool,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            connect_timeout: CONNECT_TIMEOUT,
+            read_timeout: READ_TIMEOUT,
+            attempts: MAX_ATTEMPTS,
+            use_proxy: true,
+        }
+    }
 }
 
 /// One answer: its status, headers and body.
@@ -96,13 +119,22 @@ pub struct Answer {
 impl Http {
     /// The client with the timeouts above, the system's proxies, and aisys's User-Agent.
     pub fn new() -> Result<Http, HttpError> {
-        let client = reqwest::Client::builder()
+        Http::with(Options::default())
+    }
+
+    pub fn with(options: Options) -> Result<Http, HttpError> {
+        let mut builder = reqwest::Client::builder()
             .user_agent(concat!("aisys/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(CONNECT_TIMEOUT)
-            .read_timeout(READ_TIMEOUT)
-            .build()
-            .map_err(|e| HttpError::Client(chain(&e)))?;
-        Ok(Http { client })
+            .connect_timeout(options.connect_timeout)
+            .read_timeout(options.read_timeout);
+        if !options.use_proxy {
+            builder = builder.no_proxy();
+        }
+        let client = builder.build().map_err(|e| HttpError::Client(chain(&e)))?;
+        Ok(Http {
+            client,
+            attempts: options.attempts.max(1),
+        })
     }
 
     /// GETs `url` (retrying as the module says) and returns the answer once its status is
@@ -117,7 +149,7 @@ impl Http {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let last = attempt >= MAX_ATTEMPTS;
+            let last = attempt >= self.attempts;
             let resp = match self.send(url, &headers, attempt).await {
                 Ok(r) => r,
                 Err(e) if !last && e.retry => {
@@ -171,7 +203,7 @@ impl Http {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let last = attempt >= MAX_ATTEMPTS;
+            let last = attempt >= self.attempts;
             let resp = match self.send(url, &headers, attempt).await {
                 Ok(r) => r,
                 Err(e) if !last && e.retry => {
