@@ -264,6 +264,49 @@ fn proxies_from_the_environment_are_used_and_no_proxy_is_honoured() {
 }
 
 #[test]
+fn answers_of_5xx_are_tried_again_with_backoff() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let reg = StandIn::start();
+    publish(&reg, "2.1.197", None, None);
+    // The metadata of the native package fails twice before the registry recovers.
+    let path = format!("/{}/2.1.197", claude_native().replacen('/', "%2f", 1));
+    let Some(http_stand_in::Route::Body { body, .. }) = reg.take(&path) else {
+        panic!("published above")
+    };
+    reg.route(
+        &path,
+        http_stand_in::Route::Failing {
+            status: 503,
+            times: 2,
+            then: Box::new(http_stand_in::Route::Body {
+                body,
+                content_type: "application/json".into(),
+                etag: None,
+            }),
+        },
+    );
+    let out = aisys(
+        &["agents", "install", "claude-code"],
+        &data,
+        &[("npm_config_registry", &reg.url())],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let tries = reg.log().iter().filter(|l| l.contains(&path)).count();
+    assert_eq!(tries, 3, "{:?}", reg.log());
+
+    // A registry that keeps failing is reported with its answer.
+    reg.route(&path, http_stand_in::Route::Status(502));
+    let out = aisys(
+        &["agents", "install", "claude-code"],
+        &dir.path().join("data2"),
+        &[("npm_config_registry", &reg.url())],
+    );
+    assert_eq!(out.status.code(), Some(3));
+    assert!(stderr(&out).contains("answered 502"), "{}", stderr(&out));
+}
+
+#[test]
 fn an_unreachable_registry_is_one_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

@@ -32,6 +32,12 @@ pub enum Route {
         sent: usize,
     },
     Status(u16),
+    /// Answers `status` to the first `times` requests, then as `then`.
+    Failing {
+        status: u16,
+        times: usize,
+        then: Box<Route>,
+    },
 }
 
 #[derive(Default)]
@@ -72,6 +78,11 @@ impl StandIn {
             .unwrap()
             .routes
             .insert(path.to_string(), route);
+    }
+
+    /// Removes and returns what `path` answers.
+    pub fn take(&self, path: &str) -> Option<Route> {
+        self.inner.lock().unwrap().routes.remove(path)
     }
 
     pub fn json(&self, path: &str, v: &Value) {
@@ -221,7 +232,29 @@ fn serve(stream: TcpStream, state: Arc<Mutex<Inner>>) {
             Some((_, rest)) => rest.find('/').map(|i| &rest[i..]).unwrap_or("/"),
             None => target,
         };
-        let route = state.lock().unwrap().routes.get(path).cloned();
+        let route = {
+            let mut inner = state.lock().unwrap();
+            match inner.routes.get(path).cloned() {
+                Some(Route::Failing {
+                    status,
+                    times,
+                    then,
+                }) => {
+                    let next = if times > 1 {
+                        Route::Failing {
+                            status,
+                            times: times - 1,
+                            then: then.clone(),
+                        }
+                    } else {
+                        *then
+                    };
+                    inner.routes.insert(path.to_string(), next);
+                    Some(Route::Status(status))
+                }
+                other => other,
+            }
+        };
         let ok = match route {
             Some(Route::Body {
                 body,
@@ -258,6 +291,7 @@ fn serve(stream: TcpStream, state: Arc<Mutex<Inner>>) {
                 let _ = stream.shutdown(std::net::Shutdown::Both);
                 return;
             }
+            Some(Route::Failing { .. }) => unreachable!("resolved above"),
             Some(Route::Status(code)) => write!(
                 stream,
                 "HTTP/1.1 {code} Stand-in\r\ncontent-length: 0\r\n\r\n"
