@@ -3,10 +3,9 @@
 //!
 //! Every check reuses the code the jobs themselves run (bubblewrap's detection, the agent binary
 //! lookup, the credentials check, the HTTP client that asks the server's `/healthz`), so doctor
-//! and `aisys run` never disagree. Must not change the
-//! machine: it only looks (the data folder check writes and removes one temporary file, and a
-//! working bubblewrap leaves the same marker `aisys run` leaves), and it never prints a secret's
-//! value.
+//! and `aisys run` never disagree. Must not change the machine: it only looks (the data folder
+//! check writes and removes one temporary file, and a working bubblewrap leaves the same marker
+//! `aisys run` leaves), and it never prints a secret's value.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
