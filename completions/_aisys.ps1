@@ -332,7 +332,7 @@ Register-ArgumentCompleter -Native -CommandName 'aisys' -ScriptBlock {
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only errors and the command''s own output')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
-            [CompletionResult]::new('add', 'add', [CompletionResultType]::ParameterValue, 'Add a marketplace from a git URL, a GitHub owner/repo, or a local folder')
+            [CompletionResult]::new('add', 'add', [CompletionResultType]::ParameterValue, 'Add a marketplace from a git URL, a GitHub owner/repo, a hosted marketplace.json URL, or a local folder')
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List the known marketplaces')
             [CompletionResult]::new('update', 'update', [CompletionResultType]::ParameterValue, 'Fetch the newest version of one marketplace, or of all')
             [CompletionResult]::new('remove', 'remove', [CompletionResultType]::ParameterValue, 'Remove a marketplace and the plugins installed from it')
@@ -371,8 +371,8 @@ Register-ArgumentCompleter -Native -CommandName 'aisys' -ScriptBlock {
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Log more on stderr: -v for info, -vv for debug, -vvv for trace')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors and the command''s own output')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only errors and the command''s own output')
-            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
-            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break
         }
         'aisys;entities;marketplace;remove' {
@@ -387,7 +387,7 @@ Register-ArgumentCompleter -Native -CommandName 'aisys' -ScriptBlock {
             break
         }
         'aisys;entities;marketplace;help' {
-            [CompletionResult]::new('add', 'add', [CompletionResultType]::ParameterValue, 'Add a marketplace from a git URL, a GitHub owner/repo, or a local folder')
+            [CompletionResult]::new('add', 'add', [CompletionResultType]::ParameterValue, 'Add a marketplace from a git URL, a GitHub owner/repo, a hosted marketplace.json URL, or a local folder')
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List the known marketplaces')
             [CompletionResult]::new('update', 'update', [CompletionResultType]::ParameterValue, 'Fetch the newest version of one marketplace, or of all')
             [CompletionResult]::new('remove', 'remove', [CompletionResultType]::ParameterValue, 'Remove a marketplace and the plugins installed from it')
@@ -499,7 +499,7 @@ Register-ArgumentCompleter -Native -CommandName 'aisys' -ScriptBlock {
             break
         }
         'aisys;entities;help;marketplace' {
-            [CompletionResult]::new('add', 'add', [CompletionResultType]::ParameterValue, 'Add a marketplace from a git URL, a GitHub owner/repo, or a local folder')
+            [CompletionResult]::new('add', 'add', [CompletionResultType]::ParameterValue, 'Add a marketplace from a git URL, a GitHub owner/repo, a hosted marketplace.json URL, or a local folder')
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List the known marketplaces')
             [CompletionResult]::new('update', 'update', [CompletionResultType]::ParameterValue, 'Fetch the newest version of one marketplace, or of all')
             [CompletionResult]::new('remove', 'remove', [CompletionResultType]::ParameterValue, 'Remove a marketplace and the plugins installed from it')
@@ -541,7 +541,7 @@ Register-ArgumentCompleter -Native -CommandName 'aisys' -ScriptBlock {
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'Show each agent, the binary aisys would run and its version, or why it is missing')
-            [CompletionResult]::new('install', 'install', [CompletionResultType]::ParameterValue, 'Install an agent''s npm package into aisys''s data folder')
+            [CompletionResult]::new('install', 'install', [CompletionResultType]::ParameterValue, 'Install an agent CLI from the npm registry into aisys''s data folder (no npm needed)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -558,7 +558,7 @@ Register-ArgumentCompleter -Native -CommandName 'aisys' -ScriptBlock {
             break
         }
         'aisys;agents;install' {
-            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'The version to install (default: the version aisys is tested with)')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'The version (or dist-tag) to install (default: the version aisys is tested with)')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Read settings from this file instead of ~/.config/aisys/config.toml')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log more on stderr: -v for info, -vv for debug, -vvv for trace')
@@ -571,7 +571,7 @@ Register-ArgumentCompleter -Native -CommandName 'aisys' -ScriptBlock {
         }
         'aisys;agents;help' {
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'Show each agent, the binary aisys would run and its version, or why it is missing')
-            [CompletionResult]::new('install', 'install', [CompletionResultType]::ParameterValue, 'Install an agent''s npm package into aisys''s data folder')
+            [CompletionResult]::new('install', 'install', [CompletionResultType]::ParameterValue, 'Install an agent CLI from the npm registry into aisys''s data folder (no npm needed)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -800,7 +800,7 @@ Register-ArgumentCompleter -Native -CommandName 'aisys' -ScriptBlock {
             break
         }
         'aisys;help;entities;marketplace' {
-            [CompletionResult]::new('add', 'add', [CompletionResultType]::ParameterValue, 'Add a marketplace from a git URL, a GitHub owner/repo, or a local folder')
+            [CompletionResult]::new('add', 'add', [CompletionResultType]::ParameterValue, 'Add a marketplace from a git URL, a GitHub owner/repo, a hosted marketplace.json URL, or a local folder')
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List the known marketplaces')
             [CompletionResult]::new('update', 'update', [CompletionResultType]::ParameterValue, 'Fetch the newest version of one marketplace, or of all')
             [CompletionResult]::new('remove', 'remove', [CompletionResultType]::ParameterValue, 'Remove a marketplace and the plugins installed from it')
@@ -831,7 +831,7 @@ Register-ArgumentCompleter -Native -CommandName 'aisys' -ScriptBlock {
         }
         'aisys;help;agents' {
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'Show each agent, the binary aisys would run and its version, or why it is missing')
-            [CompletionResult]::new('install', 'install', [CompletionResultType]::ParameterValue, 'Install an agent''s npm package into aisys''s data folder')
+            [CompletionResult]::new('install', 'install', [CompletionResultType]::ParameterValue, 'Install an agent CLI from the npm registry into aisys''s data folder (no npm needed)')
             break
         }
         'aisys;help;agents;list' {

@@ -471,7 +471,7 @@ _aisys() {
             return 0
             ;;
         aisys__subcmd__agents__subcmd__install)
-            opts="-v -q -h --version --verbose --quiet --color --config --help claude-code opencode"
+            opts="-v -q -h --version --verbose --quiet --color --config --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

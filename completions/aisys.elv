@@ -308,7 +308,7 @@ set edit:completion:arg-completer[aisys] = {|@words|
             cand --quiet 'Print only errors and the command''s own output'
             cand -h 'Print help'
             cand --help 'Print help'
-            cand add 'Add a marketplace from a git URL, a GitHub owner/repo, or a local folder'
+            cand add 'Add a marketplace from a git URL, a GitHub owner/repo, a hosted marketplace.json URL, or a local folder'
             cand list 'List the known marketplaces'
             cand update 'Fetch the newest version of one marketplace, or of all'
             cand remove 'Remove a marketplace and the plugins installed from it'
@@ -344,8 +344,8 @@ set edit:completion:arg-completer[aisys] = {|@words|
             cand --verbose 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
             cand -q 'Print only errors and the command''s own output'
             cand --quiet 'Print only errors and the command''s own output'
-            cand -h 'Print help'
-            cand --help 'Print help'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
         }
         &'aisys;entities;marketplace;remove'= {
             cand --color 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never'
@@ -358,7 +358,7 @@ set edit:completion:arg-completer[aisys] = {|@words|
             cand --help 'Print help'
         }
         &'aisys;entities;marketplace;help'= {
-            cand add 'Add a marketplace from a git URL, a GitHub owner/repo, or a local folder'
+            cand add 'Add a marketplace from a git URL, a GitHub owner/repo, a hosted marketplace.json URL, or a local folder'
             cand list 'List the known marketplaces'
             cand update 'Fetch the newest version of one marketplace, or of all'
             cand remove 'Remove a marketplace and the plugins installed from it'
@@ -449,7 +449,7 @@ set edit:completion:arg-completer[aisys] = {|@words|
         &'aisys;entities;help;validate'= {
         }
         &'aisys;entities;help;marketplace'= {
-            cand add 'Add a marketplace from a git URL, a GitHub owner/repo, or a local folder'
+            cand add 'Add a marketplace from a git URL, a GitHub owner/repo, a hosted marketplace.json URL, or a local folder'
             cand list 'List the known marketplaces'
             cand update 'Fetch the newest version of one marketplace, or of all'
             cand remove 'Remove a marketplace and the plugins installed from it'
@@ -482,7 +482,7 @@ set edit:completion:arg-completer[aisys] = {|@words|
             cand -h 'Print help'
             cand --help 'Print help'
             cand list 'Show each agent, the binary aisys would run and its version, or why it is missing'
-            cand install 'Install an agent''s npm package into aisys''s data folder'
+            cand install 'Install an agent CLI from the npm registry into aisys''s data folder (no npm needed)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'aisys;agents;list'= {
@@ -497,7 +497,7 @@ set edit:completion:arg-completer[aisys] = {|@words|
             cand --help 'Print help'
         }
         &'aisys;agents;install'= {
-            cand --version 'The version to install (default: the version aisys is tested with)'
+            cand --version 'The version (or dist-tag) to install (default: the version aisys is tested with)'
             cand --color 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never'
             cand --config 'Read settings from this file instead of ~/.config/aisys/config.toml'
             cand -v 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
@@ -509,7 +509,7 @@ set edit:completion:arg-completer[aisys] = {|@words|
         }
         &'aisys;agents;help'= {
             cand list 'Show each agent, the binary aisys would run and its version, or why it is missing'
-            cand install 'Install an agent''s npm package into aisys''s data folder'
+            cand install 'Install an agent CLI from the npm registry into aisys''s data folder (no npm needed)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'aisys;agents;help;list'= {
@@ -701,7 +701,7 @@ set edit:completion:arg-completer[aisys] = {|@words|
         &'aisys;help;entities;validate'= {
         }
         &'aisys;help;entities;marketplace'= {
-            cand add 'Add a marketplace from a git URL, a GitHub owner/repo, or a local folder'
+            cand add 'Add a marketplace from a git URL, a GitHub owner/repo, a hosted marketplace.json URL, or a local folder'
             cand list 'List the known marketplaces'
             cand update 'Fetch the newest version of one marketplace, or of all'
             cand remove 'Remove a marketplace and the plugins installed from it'
@@ -724,7 +724,7 @@ set edit:completion:arg-completer[aisys] = {|@words|
         }
         &'aisys;help;agents'= {
             cand list 'Show each agent, the binary aisys would run and its version, or why it is missing'
-            cand install 'Install an agent''s npm package into aisys''s data folder'
+            cand install 'Install an agent CLI from the npm registry into aisys''s data folder (no npm needed)'
         }
         &'aisys;help;agents;list'= {
         }

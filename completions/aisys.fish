@@ -304,7 +304,7 @@ complete -c aisys -n "__fish_aisys_using_subcommand entities; and __fish_seen_su
 complete -c aisys -n "__fish_aisys_using_subcommand entities; and __fish_seen_subcommand_from marketplace" -s v -l verbose -d 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
 complete -c aisys -n "__fish_aisys_using_subcommand entities; and __fish_seen_subcommand_from marketplace" -s q -l quiet -d 'Print only errors and the command\'s own output'
 complete -c aisys -n "__fish_aisys_using_subcommand entities; and __fish_seen_subcommand_from marketplace" -s h -l help -d 'Print help'
-complete -c aisys -n "__fish_aisys_using_subcommand entities; and __fish_seen_subcommand_from marketplace" -f -a "add" -d 'Add a marketplace from a git URL, a GitHub owner/repo, or a local folder'
+complete -c aisys -n "__fish_aisys_using_subcommand entities; and __fish_seen_subcommand_from marketplace" -f -a "add" -d 'Add a marketplace from a git URL, a GitHub owner/repo, a hosted marketplace.json URL, or a local folder'
 complete -c aisys -n "__fish_aisys_using_subcommand entities; and __fish_seen_subcommand_from marketplace" -f -a "list" -d 'List the known marketplaces'
 complete -c aisys -n "__fish_aisys_using_subcommand entities; and __fish_seen_subcommand_from marketplace" -f -a "update" -d 'Fetch the newest version of one marketplace, or of all'
 complete -c aisys -n "__fish_aisys_using_subcommand entities; and __fish_seen_subcommand_from marketplace" -f -a "remove" -d 'Remove a marketplace and the plugins installed from it'
@@ -337,7 +337,7 @@ complete -c aisys -n "__fish_aisys_using_subcommand agents; and not __fish_seen_
 complete -c aisys -n "__fish_aisys_using_subcommand agents; and not __fish_seen_subcommand_from list install help" -s q -l quiet -d 'Print only errors and the command\'s own output'
 complete -c aisys -n "__fish_aisys_using_subcommand agents; and not __fish_seen_subcommand_from list install help" -s h -l help -d 'Print help'
 complete -c aisys -n "__fish_aisys_using_subcommand agents; and not __fish_seen_subcommand_from list install help" -f -a "list" -d 'Show each agent, the binary aisys would run and its version, or why it is missing'
-complete -c aisys -n "__fish_aisys_using_subcommand agents; and not __fish_seen_subcommand_from list install help" -f -a "install" -d 'Install an agent\'s npm package into aisys\'s data folder'
+complete -c aisys -n "__fish_aisys_using_subcommand agents; and not __fish_seen_subcommand_from list install help" -f -a "install" -d 'Install an agent CLI from the npm registry into aisys\'s data folder (no npm needed)'
 complete -c aisys -n "__fish_aisys_using_subcommand agents; and not __fish_seen_subcommand_from list install help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c aisys -n "__fish_aisys_using_subcommand agents; and __fish_seen_subcommand_from list" -l format -d 'Output format' -r -f -a "table\t''
 json\t''"
@@ -348,7 +348,7 @@ complete -c aisys -n "__fish_aisys_using_subcommand agents; and __fish_seen_subc
 complete -c aisys -n "__fish_aisys_using_subcommand agents; and __fish_seen_subcommand_from list" -s v -l verbose -d 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
 complete -c aisys -n "__fish_aisys_using_subcommand agents; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Print only errors and the command\'s own output'
 complete -c aisys -n "__fish_aisys_using_subcommand agents; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
-complete -c aisys -n "__fish_aisys_using_subcommand agents; and __fish_seen_subcommand_from install" -l version -d 'The version to install (default: the version aisys is tested with)' -r
+complete -c aisys -n "__fish_aisys_using_subcommand agents; and __fish_seen_subcommand_from install" -l version -d 'The version (or dist-tag) to install (default: the version aisys is tested with)' -r
 complete -c aisys -n "__fish_aisys_using_subcommand agents; and __fish_seen_subcommand_from install" -l color -d 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -357,7 +357,7 @@ complete -c aisys -n "__fish_aisys_using_subcommand agents; and __fish_seen_subc
 complete -c aisys -n "__fish_aisys_using_subcommand agents; and __fish_seen_subcommand_from install" -s q -l quiet -d 'Print only errors and the command\'s own output'
 complete -c aisys -n "__fish_aisys_using_subcommand agents; and __fish_seen_subcommand_from install" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c aisys -n "__fish_aisys_using_subcommand agents; and __fish_seen_subcommand_from help" -f -a "list" -d 'Show each agent, the binary aisys would run and its version, or why it is missing'
-complete -c aisys -n "__fish_aisys_using_subcommand agents; and __fish_seen_subcommand_from help" -f -a "install" -d 'Install an agent\'s npm package into aisys\'s data folder'
+complete -c aisys -n "__fish_aisys_using_subcommand agents; and __fish_seen_subcommand_from help" -f -a "install" -d 'Install an agent CLI from the npm registry into aisys\'s data folder (no npm needed)'
 complete -c aisys -n "__fish_aisys_using_subcommand agents; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c aisys -n "__fish_aisys_using_subcommand sandboxes; and not __fish_seen_subcommand_from list prune help" -l color -d 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never' -r -f -a "auto\t''
 always\t''
@@ -468,7 +468,7 @@ complete -c aisys -n "__fish_aisys_using_subcommand help; and __fish_seen_subcom
 complete -c aisys -n "__fish_aisys_using_subcommand help; and __fish_seen_subcommand_from entities" -f -a "marketplace" -d 'Add, list, update and remove plugin marketplaces'
 complete -c aisys -n "__fish_aisys_using_subcommand help; and __fish_seen_subcommand_from entities" -f -a "profile" -d 'The agent profiles: what a sandboxed agent gets of skills, plugins, subagents, commands, hooks, MCP servers and rules (`user`, `none`, and the config file\'s `[profiles.NAME]`)'
 complete -c aisys -n "__fish_aisys_using_subcommand help; and __fish_seen_subcommand_from agents" -f -a "list" -d 'Show each agent, the binary aisys would run and its version, or why it is missing'
-complete -c aisys -n "__fish_aisys_using_subcommand help; and __fish_seen_subcommand_from agents" -f -a "install" -d 'Install an agent\'s npm package into aisys\'s data folder'
+complete -c aisys -n "__fish_aisys_using_subcommand help; and __fish_seen_subcommand_from agents" -f -a "install" -d 'Install an agent CLI from the npm registry into aisys\'s data folder (no npm needed)'
 complete -c aisys -n "__fish_aisys_using_subcommand help; and __fish_seen_subcommand_from sandboxes" -f -a "list" -d 'Which sandboxes: those of the Modal app, optionally of one session'
 complete -c aisys -n "__fish_aisys_using_subcommand help; and __fish_seen_subcommand_from sandboxes" -f -a "prune" -d 'Which sandboxes: those of the Modal app, optionally of one session'
 complete -c aisys -n "__fish_aisys_using_subcommand help; and __fish_seen_subcommand_from generate" -f -a "docs" -d 'Write completions/, man/ and commands/ from the command-line definitions'

@@ -5,7 +5,8 @@
 //! `entities` manages Claude Code's plugins and skills, `profile` composes from them what a
 //! sandboxed agent gets, `runtime` runs agents in sandboxes,
 //! `server` and `client` are the two ends of the WebSocket protocol, `tui` is `aisys chat`,
-//! `config` resolves settings and paths, and `cli` holds the clap definitions that call into all
+//! `config` resolves settings and paths, `http` is the one HTTP client (registry, marketplaces,
+//! health checks), and `cli` holds the clap definitions that call into all
 //! of them.
 
 pub mod cli;
@@ -13,6 +14,7 @@ pub mod client;
 pub mod config;
 pub mod converters;
 pub mod entities;
+pub mod http;
 pub mod profile;
 pub mod runtime;
 pub mod server;

@@ -8,6 +8,9 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
+mod serve_harness;
+use serve_harness::Server;
+
 /// A key whose value must never be printed.
 const SECRET: &str = "sk-ant-doctor-test-secret-value";
 
@@ -133,12 +136,18 @@ fn a_ready_machine_is_ok_on_every_line_and_exits_0() {
         "echo 1.18.33",
     );
     std::fs::write(m.data().join("token"), "t0ken\n").unwrap();
+    std::fs::set_permissions(
+        m.data().join("token"),
+        std::fs::Permissions::from_mode(0o600),
+    )
+    .unwrap();
     let python = m.script(&m.path().join("python"), "echo 1.6.0");
     for tool in ["tmux", "chromium", "chromedriver"] {
         m.script(&m.bin().join(tool), "true");
     }
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
+    // The real server, on this data folder and its token.
+    let server = Server::start(&m.data(), &[], &[]);
+    let addr = server.http.trim_start_matches("http://").to_string();
     m.server_url(&addr);
     let path = format!("{}:/usr/bin:/bin", m.bin().display());
     let env = [
@@ -164,7 +173,12 @@ fn a_ready_machine_is_ok_on_every_line_and_exits_0() {
     expect(&r, "agent opencode", "ok", "found by aisys agents install");
     expect(&r, "model credentials", "ok", "ANTHROPIC_API_KEY set");
     expect(&r, "data folder", "ok", "is writable");
-    expect(&r, "server", "ok", &addr);
+    expect(
+        &r,
+        "server",
+        "ok",
+        &format!("aisys serve answers at http://{addr}/healthz"),
+    );
     expect(&r, "server token", "ok", "is readable");
     expect(&r, "modal sdk", "ok", "modal 1.6.0");
     expect(
@@ -199,7 +213,37 @@ fn a_ready_machine_is_ok_on_every_line_and_exits_0() {
     with_no_color.push(("NO_COLOR", "1"));
     let out = m.doctor(&[], &path, &with_no_color);
     assert!(!String::from_utf8_lossy(&out.stdout).contains('\x1b'));
-    drop(listener);
+    drop(server);
+}
+
+#[test]
+fn a_server_that_refuses_the_token_or_is_not_aisys_is_named() {
+    let m = Machine::new();
+    let other = tempfile::tempdir().unwrap();
+    let server = Server::start(other.path(), &[], &[]);
+    let addr = server.http.trim_start_matches("http://").to_string();
+    m.server_url(&addr);
+    std::fs::create_dir_all(m.data()).unwrap();
+    std::fs::write(m.data().join("token"), "not-its-token\n").unwrap();
+    let path = m.bin().display().to_string();
+    let r = json(&m.doctor(&["--format", "json"], &path, &[]));
+    expect(&r, "server", "warn", "refuses the token in");
+    expect(&r, "server", "warn", "AISYS_DATA_DIR");
+
+    // Something else listens there: it answers, but not as aisys does.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        for mut s in listener.incoming().flatten() {
+            let mut buf = [0u8; 1024];
+            let _ = s.read(&mut buf);
+            let _ = s.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello");
+        }
+    });
+    m.server_url(&addr);
+    let r = json(&m.doctor(&["--format", "json"], &path, &[]));
+    expect(&r, "server", "warn", "not an aisys server");
 }
 
 #[test]

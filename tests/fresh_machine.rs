@@ -122,15 +122,6 @@ fn with_bubblewrap_present_nothing_is_installed() {
     assert!(!log.exists());
 }
 
-/// npm's own cache, filled by scripts/install-test-deps, so the install is real npm against the
-/// registry's metadata without downloading the package again.
-fn npm_cache() -> String {
-    std::env::var("npm_config_cache").unwrap_or_else(|_| {
-        let home = std::env::var("HOME").expect("HOME");
-        format!("{home}/.npm")
-    })
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_first_start_installs_the_agent_and_runs_a_first_turn() {
     let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
@@ -139,7 +130,6 @@ async fn a_first_start_installs_the_agent_and_runs_a_first_turn() {
         .always(When::Always, Reply::text("hello from a fresh machine"))
         .start();
     let url = mock.base_url();
-    let cache = npm_cache();
     let server = Server::start_first_time(
         &data,
         &[
@@ -147,11 +137,10 @@ async fn a_first_start_installs_the_agent_and_runs_a_first_turn() {
             ("ANTHROPIC_API_KEY", "test"),
             ("DISABLE_TELEMETRY", "1"),
             ("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1"),
-            ("npm_config_cache", &cache),
-            ("npm_config_prefer_offline", "true"),
         ],
     );
-    let installed = data.join("agents/node_modules/@anthropic-ai/claude-code-linux-x64/claude");
+    // From the npm registry over HTTP, without npm.
+    let installed = data.join("agents/claude-code/current/claude");
     assert!(
         installed.is_file(),
         "the pinned Claude Code was installed into the data folder before listening"

@@ -1,7 +1,9 @@
 //! `aisys agents`: find and install the agent CLIs.
+//!
+//! Installs come from the npm registry over HTTP (`runtime::agent::install`), with no npm or
+//! Node.js on the machine; this file only parses arguments and shows progress.
 
 use std::path::Path;
-use std::process::Stdio;
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
@@ -11,17 +13,13 @@ use super::transcript::TableFormat;
 use super::values::AgentArg;
 use super::{CommandError, Context, EXIT_BAD_INPUT, EXIT_OK, Exit};
 use crate::config::ProcessEnv;
-use crate::runtime::agent::{
-    PINNED_CLAUDE_CODE, PINNED_OPENCODE, agents_dir, installed_binary, npm_package, resolve_binary,
-};
+use crate::http::Http;
+use crate::runtime::agent::install::{self, InstallRecord, Installed, Progress, Registry};
+use crate::runtime::agent::{agent_package, binary_version, pinned_version, resolve_binary};
 use crate::types::AgentKind;
 
-/// How long npm waits on one registry request: a stalled network fails instead of hanging.
-const NPM_FETCH_TIMEOUT: Duration = Duration::from_secs(60);
-/// How often npm retries a failed registry request.
-const NPM_FETCH_RETRIES: u32 = 2;
-/// How long `--version` of an agent binary may take before it counts as broken.
-const VERSION_TIMEOUT: Duration = Duration::from_secs(20);
+/// How often the spinner of the metadata step redraws.
+const SPINNER_TICK: Duration = Duration::from_millis(100);
 
 /// Show and install the coding agents aisys can run.
 #[derive(Debug, Subcommand)]
@@ -41,18 +39,51 @@ pub struct AgentsListArgs {
     pub format: TableFormat,
 }
 
-/// Install an agent's npm package into aisys's data folder.
+/// Install an agent CLI from the npm registry into aisys's data folder (no npm needed).
+///
+/// Reads the package's metadata from the registry (npm_config_registry, else `registry=` in
+/// ~/.npmrc, else https://registry.npmjs.org/), downloads the native package for this machine,
+/// checks its SHA-512 integrity before unpacking, and switches to it only once it is complete and
+/// runs: an interrupted or failed install leaves the previous version in use. HTTPS_PROXY,
+/// HTTP_PROXY and NO_PROXY are honoured.
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:
   aisys agents install claude-code
-  aisys agents install opencode --version 1.18.33")]
+  aisys agents install opencode@1.18.33
+  aisys agents install claude-code --version latest")]
 pub struct AgentsInstallArgs {
-    /// The agent to install.
-    #[arg(value_enum, value_name = "AGENT")]
-    pub agent: AgentArg,
-    /// The version to install (default: the version aisys is tested with).
+    /// The agent to install, optionally with a version: claude-code, opencode, opencode@1.18.33.
+    #[arg(value_name = "AGENT[@VERSION]", value_parser = parse_agent_spec)]
+    pub agent: AgentSpec,
+    /// The version (or dist-tag) to install (default: the version aisys is tested with).
     #[arg(long, value_name = "VERSION")]
     pub version: Option<String>,
+}
+
+/// `claude-code` or `opencode@1.18.33`.
+#[derive(Debug, Clone)]
+pub struct AgentSpec {
+    pub agent: AgentKind,
+    pub version: Option<String>,
+}
+
+fn parse_agent_spec(s: &str) -> Result<AgentSpec, String> {
+    let (name, version) = match s.split_once('@') {
+        Some((n, v)) if !v.is_empty() => (n, Some(v.to_string())),
+        Some(_) => {
+            return Err(format!(
+                "`{s}`: nothing after @; give a version, as in opencode@1.18.33"
+            ));
+        }
+        None => (s, None),
+    };
+    let agent = <AgentArg as clap::ValueEnum>::from_str(name, false).map_err(|_| {
+        format!("`{name}` is not an agent aisys installs; give claude-code or opencode")
+    })?;
+    Ok(AgentSpec {
+        agent: agent.into(),
+        version,
+    })
 }
 
 /// One row of `aisys agents list`.
@@ -66,6 +97,9 @@ struct AgentRow {
     version: Option<String>,
     /// Why it cannot be used, when it cannot.
     problem: Option<String>,
+    /// For a binary `aisys agents install` put there: the registry, package and tarball it came
+    /// from.
+    installed_from: Option<InstallRecord>,
 }
 
 pub fn run(ctx: &Context, cmd: AgentsCommand) -> anyhow::Result<Exit> {
@@ -92,6 +126,9 @@ fn list(ctx: &Context, args: AgentsListArgs) -> anyhow::Result<Exit> {
                         found_by: Some(bin.found_by.to_string()),
                         version,
                         problem,
+                        installed_from: (bin.found_by == "aisys agents install")
+                            .then(|| install::installed_record(agent, &data_dir))
+                            .flatten(),
                     }
                 }
                 Err(e) => AgentRow {
@@ -100,6 +137,7 @@ fn list(ctx: &Context, args: AgentsListArgs) -> anyhow::Result<Exit> {
                     found_by: None,
                     version: None,
                     problem: Some(e.to_string()),
+                    installed_from: None,
                 },
             },
         )
@@ -116,6 +154,12 @@ fn list(ctx: &Context, args: AgentsListArgs) -> anyhow::Result<Exit> {
                     r.found_by.as_deref().unwrap_or("-"),
                     r.path.as_deref().unwrap_or("-")
                 );
+                if let Some(rec) = &r.installed_from {
+                    println!(
+                        "  from {} {} ({}), installed {}",
+                        rec.native_package, rec.version, rec.registry, rec.installed_at
+                    );
+                }
                 if let Some(p) = &r.problem {
                     println!("  {}", p.replace('\n', "\n  "));
                 }
@@ -125,120 +169,118 @@ fn list(ctx: &Context, args: AgentsListArgs) -> anyhow::Result<Exit> {
     Ok(EXIT_OK)
 }
 
-/// Runs `<binary> --version` and returns its first word that looks like a version.
-pub(crate) fn binary_version(path: &Path) -> Result<String, String> {
-    let mut child = std::process::Command::new(path)
-        .arg("--version")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .map_err(|e| format!("cannot run {}: {e}", path.display()))?;
-    let start = std::time::Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
-            let mut out = String::new();
-            if let Some(mut s) = child.stdout.take() {
-                std::io::Read::read_to_string(&mut s, &mut out).map_err(|e| e.to_string())?;
-            }
-            if !status.success() {
-                return Err(format!("{} --version failed ({status})", path.display()));
-            }
-            return out
-                .split_whitespace()
-                .find(|w| w.chars().next().is_some_and(|c| c.is_ascii_digit()))
-                .map(str::to_string)
-                .ok_or_else(|| format!("{} --version printed no version", path.display()));
-        }
-        if start.elapsed() > VERSION_TIMEOUT {
-            let _ = child.kill();
-            return Err(format!("{} --version did not answer", path.display()));
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 fn install(ctx: &Context, args: AgentsInstallArgs) -> anyhow::Result<Exit> {
     let data_dir = ctx.config.data_dir(None);
-    let agent: AgentKind = args.agent.into();
-    let (bin, version) = install_agent(ctx, agent, args.version, &data_dir)?;
-    println!("{agent} {version} installed: {}", bin.display());
+    let agent = args.agent.agent;
+    let version = match (args.agent.version, args.version) {
+        (Some(a), Some(b)) if a != b => {
+            return Err(CommandError::new(
+                super::EXIT_USAGE,
+                format!("two versions given ({a} and {b}); give one, as in {agent}@{a}"),
+            )
+            .into());
+        }
+        (a, b) => a.or(b),
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let done = runtime.block_on(install_agent(ctx, agent, version, &data_dir))?;
+    if done.unchanged {
+        println!(
+            "{agent} {} is installed already: {}",
+            done.reported_version,
+            done.binary.display()
+        );
+    } else {
+        println!(
+            "{agent} {} installed: {}",
+            done.reported_version,
+            done.binary.display()
+        );
+    }
     Ok(EXIT_OK)
 }
 
-/// Installs an agent's npm package (the pinned version unless `version` names one) into the
-/// agents folder of `data_dir`, with a spinner on a terminal, and returns its binary and version.
-/// `aisys agents install` and the first start of `aisys serve` share it.
-pub(super) fn install_agent(
+/// Installs an agent (the pinned version unless `version` names one) into the agents folder of
+/// `data_dir`, with a progress bar on a terminal. `aisys agents install` and the first start of
+/// `aisys serve` share it.
+pub(super) async fn install_agent(
     ctx: &Context,
     agent: AgentKind,
     version: Option<String>,
     data_dir: &Path,
-) -> anyhow::Result<(std::path::PathBuf, String)> {
-    let version = version.unwrap_or_else(|| {
-        match agent {
-            AgentKind::ClaudeCode => PINNED_CLAUDE_CODE,
-            AgentKind::Opencode => PINNED_OPENCODE,
-        }
-        .to_string()
-    });
-    let dir = agents_dir(data_dir);
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| CommandError::new(EXIT_BAD_INPUT, format!("{}: {e}", dir.display())))?;
-    let manifest = dir.join("package.json");
-    if !manifest.exists() {
-        std::fs::write(&manifest, "{\"name\":\"aisys-agents\",\"private\":true}\n")?;
+) -> anyhow::Result<Installed> {
+    let version = version.unwrap_or_else(|| pinned_version(agent).to_string());
+    let main = agent_package(agent, &crate::runtime::agent::Platform::current()).main;
+    let registry = Registry::for_package(&ProcessEnv, dirs::home_dir().as_deref(), main);
+    let http = Http::new().map_err(|e| CommandError::new(EXIT_BAD_INPUT, e.to_string()))?;
+    let shown = ctx.out.stderr_is_tty && !ctx.out.quiet;
+    if !shown && !ctx.out.quiet {
+        eprintln!(
+            "installing {main}@{version} from {} into {}",
+            registry.url,
+            data_dir.display()
+        );
     }
-    let (package, _) = npm_package(agent);
-    let spec = format!("{package}@{version}");
+    let bar = ProgressView::new(shown);
+    let result = install::install(&http, &registry, agent, &version, data_dir, &|p| {
+        bar.show(p)
+    })
+    .await;
+    bar.clear();
+    result.map_err(|e| CommandError::new(EXIT_BAD_INPUT, e.to_string()).into())
+}
 
-    let bar = if ctx.out.stderr_is_tty && !ctx.out.quiet {
-        let bar = indicatif::ProgressBar::new_spinner();
-        bar.set_message(format!("npm install {spec} into {}", dir.display()));
-        bar.enable_steady_tick(Duration::from_millis(100));
-        Some(bar)
-    } else {
-        if !ctx.out.quiet {
-            eprintln!("installing {spec} into {}", dir.display());
+/// The progress of an install on a terminal: a spinner while the metadata is read, then a bar
+/// with bytes, rate and time left.
+struct ProgressView {
+    bar: Option<indicatif::ProgressBar>,
+}
+
+impl ProgressView {
+    fn new(shown: bool) -> ProgressView {
+        ProgressView {
+            bar: shown.then(|| {
+                let bar = indicatif::ProgressBar::new_spinner();
+                bar.enable_steady_tick(SPINNER_TICK);
+                bar
+            }),
         }
-        None
-    };
-    let out = std::process::Command::new("npm")
-        .args(["install", "--no-audit", "--no-fund", "--loglevel=error"])
-        .arg(format!("--fetch-timeout={}", NPM_FETCH_TIMEOUT.as_millis()))
-        .arg(format!("--fetch-retries={NPM_FETCH_RETRIES}"))
-        .arg("--prefix")
-        .arg(&dir)
-        .arg(&spec)
-        .stdin(Stdio::null())
-        .output();
-    if let Some(bar) = &bar {
-        bar.finish_and_clear();
     }
-    let out = out.map_err(|e| {
-        CommandError::new(
-            EXIT_BAD_INPUT,
-            format!(
-                "cannot run npm: {e}\n  fix: install Node.js and npm (apt-get install nodejs npm)"
-            ),
-        )
-    })?;
-    if !out.status.success() {
-        return Err(CommandError::new(
-            EXIT_BAD_INPUT,
-            format!(
-                "npm install {spec} failed:\n{}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            ),
-        )
-        .into());
+
+    fn show(&self, p: Progress) {
+        let Some(bar) = &self.bar else { return };
+        match p {
+            Progress::Resolving { package } => {
+                bar.set_message(format!("reading {package} from the registry"))
+            }
+            Progress::Download { package, total } => {
+                bar.set_position(0);
+                if let Some(total) = total {
+                    bar.set_length(total);
+                    bar.set_style(
+                        indicatif::ProgressStyle::with_template(
+                            "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {eta}",
+                        )
+                        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+                        .progress_chars("=> "),
+                    );
+                }
+                bar.set_message(format!("downloading {package}"));
+            }
+            Progress::Bytes(n) => bar.inc(n),
+            Progress::Unpacking => {
+                bar.set_style(indicatif::ProgressStyle::default_spinner());
+                bar.set_message("checking and unpacking");
+            }
+            Progress::Done => {}
+        }
     }
-    let bin = installed_binary(agent, data_dir);
-    let version = binary_version(&bin).map_err(|e| {
-        CommandError::new(
-            EXIT_BAD_INPUT,
-            format!("{spec} installed, but its binary does not run: {e}"),
-        )
-    })?;
-    Ok((bin, version))
+
+    fn clear(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
 }

@@ -2,13 +2,12 @@
 //! is there and the exact fix when it is not.
 //!
 //! Every check reuses the code the jobs themselves run (bubblewrap's detection, the agent binary
-//! lookup, the credentials check), so doctor and `aisys run` never disagree. Must not change the
-//! machine: it only looks (the data folder check writes and removes one temporary file, and a
-//! working bubblewrap leaves the same marker `aisys run` leaves), and it never prints a secret's
-//! value.
+//! lookup, the credentials check, the HTTP client that asks the server's `/healthz`), so doctor
+//! and `aisys run` never disagree. Must not change the machine: it only looks (the data folder
+//! check writes and removes one temporary file, and a working bubblewrap leaves the same marker
+//! `aisys run` leaves), and it never prints a secret's value.
 
 use std::io::Write;
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -16,11 +15,11 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use serde::Serialize;
 
-use super::agents::binary_version;
 use super::transcript::TableFormat;
 use super::{Context, EXIT_FAILURE, EXIT_OK, Exit};
 use crate::config::{DEFAULT_BIND, Env, ProcessEnv};
-use crate::runtime::agent::{npm_package, resolve_binary};
+use crate::http::{Http, HttpError, Options as HttpOptions};
+use crate::runtime::agent::{binary_version, npm_package, resolve_binary};
 use crate::runtime::env::{
     BwrapEnvironment, EnvError, MODAL_AUTH_HINT, MODAL_ENV_PYTHON, MODAL_INSTALL_HINT,
 };
@@ -28,9 +27,9 @@ use crate::runtime::launch::{check_credentials, sandbox_env};
 use crate::server::auth;
 use crate::types::{AgentKind, SandboxKind};
 
-/// How long the server's address may take to accept a connection: a local server answers in
-/// microseconds, and doctor must not stall on a filtered remote port.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long the server's address may take to accept a connection and answer `/healthz`: a local
+/// server answers in microseconds, and doctor must not stall on a filtered remote port.
+const HEALTH_TIMEOUT: Duration = Duration::from_secs(2);
 /// Where `scripts/install-test-deps` installs the agent CLIs in a checkout of aisys.
 const TEST_DEPS: &str = ".test-deps/node_modules";
 /// How long `python3 -c "import modal"` may take: the import takes about a second; far more
@@ -151,7 +150,7 @@ pub fn run(ctx: &Context, args: DoctorArgs) -> anyhow::Result<Exit> {
     }
     checks.push(credentials());
     checks.push(data_folder(&data_dir));
-    checks.extend(server(ctx, &data_dir));
+    checks.extend(runtime.block_on(server(ctx, &data_dir)));
     checks.extend(modal());
     for (name, commands, why) in [
         (
@@ -370,8 +369,9 @@ fn data_folder(dir: &Path) -> Check {
     }
 }
 
-/// The configured server's address and its token file: informational, a server need not run.
-fn server(ctx: &Context, data_dir: &Path) -> [Check; 2] {
+/// The configured server, asked for `/healthz` with its token (with the HTTP client every other
+/// request of aisys uses), and its token file: informational, a server need not run.
+async fn server(ctx: &Context, data_dir: &Path) -> [Check; 2] {
     let server = &ctx.config.file.server;
     let addr = server
         .url
@@ -379,25 +379,13 @@ fn server(ctx: &Context, data_dir: &Path) -> [Check; 2] {
         .and_then(host_port)
         .or_else(|| server.bind.clone())
         .unwrap_or_else(|| DEFAULT_BIND.to_string());
-    let reach = match connect(&addr) {
-        Ok(a) => Check::new(
-            "server",
-            Status::Ok,
-            format!("something listens at {a}"),
-            None,
-        ),
-        Err(e) => Check::new(
-            "server",
-            Status::Info,
-            format!("no server at {addr} ({e}); `aisys chat` starts one inside itself"),
-            Some("aisys serve".into()),
-        ),
-    };
     let token_file: PathBuf = server
         .token_file
         .clone()
         .unwrap_or_else(|| data_dir.join(auth::TOKEN_FILE));
-    let token = match std::fs::read_to_string(&token_file) {
+    let read = std::fs::read_to_string(&token_file);
+    let reach = health(&addr, read.as_deref().ok().map(str::trim), &token_file).await;
+    let token = match read {
         Ok(t) if !t.trim().is_empty() => Check::new(
             "server token",
             Status::Ok,
@@ -439,26 +427,86 @@ fn server(ctx: &Context, data_dir: &Path) -> [Check; 2] {
     [reach, token]
 }
 
+/// `GET http://addr/healthz`: `ok` from a server that takes the token, a warning from one that
+/// refuses it or from something that is not an aisys server, `info` when nothing listens.
+async fn health(addr: &str, token: Option<&str>, token_file: &Path) -> Check {
+    let url = format!("http://{addr}/healthz");
+    let local = addr
+        .rsplit_once(':')
+        .map(|(h, _)| h.trim_matches(|c| c == '[' || c == ']'))
+        .is_some_and(|h| {
+            h == "localhost"
+                || h.parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback())
+        });
+    let http = Http::with(HttpOptions {
+        connect_timeout: HEALTH_TIMEOUT,
+        read_timeout: HEALTH_TIMEOUT,
+        attempts: 1,
+        // A server on this machine is never behind the proxy meant for the outside.
+        use_proxy: !local,
+    });
+    let headers: Vec<(&str, String)> = token
+        .filter(|t| !t.is_empty())
+        .map(|t| ("authorization", format!("Bearer {t}")))
+        .into_iter()
+        .collect();
+    let answer = match http {
+        Ok(h) => h.get(&url, &headers, 1024).await,
+        Err(e) => Err(e),
+    };
+    match answer {
+        Ok(a) if String::from_utf8_lossy(&a.body).trim() == "ok" => Check::new(
+            "server",
+            Status::Ok,
+            format!("aisys serve answers at {url}"),
+            None,
+        ),
+        Ok(a) => Check::new(
+            "server",
+            Status::Warn,
+            format!(
+                "{url} answered {} without `ok`: not an aisys server?",
+                a.status
+            ),
+            Some(format!(
+                "stop what listens at {addr}, or point server.url in config.toml elsewhere"
+            )),
+        ),
+        Err(HttpError::Status { status: 401, .. }) => Check::new(
+            "server",
+            Status::Warn,
+            format!(
+                "a server at {addr} refuses the token in {}",
+                token_file.display()
+            ),
+            Some(
+                "use the data folder of the server that runs there (AISYS_DATA_DIR), or restart it"
+                    .into(),
+            ),
+        ),
+        Err(e @ HttpError::Status { .. }) => Check::new(
+            "server",
+            Status::Warn,
+            format!("{e}: not an aisys server?"),
+            Some(format!(
+                "stop what listens at {addr}, or point server.url in config.toml elsewhere"
+            )),
+        ),
+        Err(e) => Check::new(
+            "server",
+            Status::Info,
+            format!("no server at {addr} ({e}); `aisys chat` starts one inside itself"),
+            Some("aisys serve".into()),
+        ),
+    }
+}
+
 /// `host:port` of a `ws://host:port/path` URL.
 fn host_port(url: &str) -> Option<String> {
     let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
     let hp = rest.split('/').next()?;
     (!hp.is_empty()).then(|| hp.to_string())
-}
-
-fn connect(addr: &str) -> Result<SocketAddr, String> {
-    let addrs: Vec<SocketAddr> = addr
-        .to_socket_addrs()
-        .map_err(|e| format!("not an address: {e}"))?
-        .collect();
-    let mut last = "no address".to_string();
-    for a in addrs {
-        match TcpStream::connect_timeout(&a, CONNECT_TIMEOUT) {
-            Ok(_) => return Ok(a),
-            Err(e) => last = e.to_string(),
-        }
-    }
-    Err(last)
 }
 
 /// Modal's Python SDK and credentials: reported, never required.

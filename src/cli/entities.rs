@@ -164,14 +164,20 @@ pub struct ValidateArgs {
 /// Add, list, update and remove plugin marketplaces.
 #[derive(Debug, Subcommand)]
 pub enum MarketplaceCommand {
-    /// Add a marketplace from a git URL, a GitHub owner/repo, or a local folder.
+    /// Add a marketplace from a git URL, a GitHub owner/repo, a hosted marketplace.json URL, or a
+    /// local folder.
+    ///
+    /// A hosted marketplace.json is fetched over HTTP (HTTPS_PROXY and NO_PROXY are honoured),
+    /// checked, and kept as Claude Code keeps it; `marketplace update` asks for it again with the
+    /// ETag and Last-Modified of the last answer. Its plugins must have git or GitHub sources.
     #[command(after_help = "Examples:
   aisys entities marketplace add ./my-marketplace
   aisys entities marketplace add ./team-marketplace --scope project
   aisys entities marketplace add anthropics/claude-code
-  aisys entities marketplace add https://example.com/team/plugins.git")]
+  aisys entities marketplace add https://example.com/team/plugins.git
+  aisys entities marketplace add https://example.com/team/marketplace.json")]
     Add {
-        /// A git URL, owner/repo for GitHub, or a local path.
+        /// A git URL, owner/repo for GitHub, an http(s) URL of a marketplace.json, or a local path.
         #[arg(value_name = "SOURCE")]
         source: String,
         /// Where to declare it: user (~/.claude/settings.json), project (.claude/settings.json,
@@ -191,6 +197,9 @@ pub enum MarketplaceCommand {
         format: TableFormat,
     },
     /// Fetch the newest version of one marketplace, or of all.
+    ///
+    /// A hosted marketplace.json is asked for with If-None-Match / If-Modified-Since, and kept
+    /// when the server says it has not changed.
     #[command(after_help = "Examples:
   aisys entities marketplace update
   aisys entities marketplace update local-market")]

@@ -98,7 +98,7 @@ async fn run_async(ctx: &Context, args: ServeArgs) -> anyhow::Result<Exit> {
     })?;
     let default_agent = ctx.config.agent(args.agent.map(Into::into));
     if !args.no_agent_install {
-        install_missing_agent(ctx, default_agent, &data_dir)?;
+        install_missing_agent(ctx, default_agent, &data_dir).await?;
     }
     let opts = ServeOptions {
         token_file: args
@@ -171,7 +171,7 @@ async fn run_async(ctx: &Context, args: ServeArgs) -> anyhow::Result<Exit> {
 /// On a fresh machine the default agent's CLI is not there yet: install the pinned version into
 /// the data folder before listening, so the first turn does not fail on it. A binary that exists
 /// but does not run is left for `aisys agents list` to explain.
-fn install_missing_agent(
+async fn install_missing_agent(
     ctx: &Context,
     agent: AgentKind,
     data_dir: &std::path::Path,
@@ -183,11 +183,12 @@ fn install_missing_agent(
                     "aisys serve: {agent} is not installed; installing the pinned version (skip with --no-agent-install)"
                 );
             }
-            let (bin, version) = super::agents::install_agent(ctx, agent, None, data_dir)?;
+            let done = super::agents::install_agent(ctx, agent, None, data_dir).await?;
             if !ctx.out.quiet {
                 eprintln!(
-                    "aisys serve: {agent} {version} installed: {}",
-                    bin.display()
+                    "aisys serve: {agent} {} installed: {}",
+                    done.reported_version,
+                    done.binary.display()
                 );
             }
             Ok(())

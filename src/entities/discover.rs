@@ -964,10 +964,13 @@ fn read_marketplaces(home: &ClaudeHome, warnings: &mut Vec<Warning>) -> Vec<Know
             .and_then(Value::as_str)
             .map(PathBuf::from)
             .unwrap_or_default();
-        let manifest = match layout::read_json(
-            &location.join(".claude-plugin/marketplace.json"),
-            file::MAX_ENTITY_FILE,
-        ) {
+        // A hosted marketplace is cached as the file itself.
+        let manifest_path = if location.is_file() {
+            location.clone()
+        } else {
+            location.join(".claude-plugin/marketplace.json")
+        };
+        let manifest = match layout::read_json(&manifest_path, file::MAX_ENTITY_FILE) {
             Ok(Some(Value::Object(m))) => m,
             Ok(_) => Map::new(),
             Err(w) => {

@@ -12,8 +12,11 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value, json};
 
 use super::git::{self, Progress};
+use super::hosted;
 use super::layout::{self, ClaudeHome, INSTALLED_PLUGINS_VERSION};
 use super::names::{self, check_name};
+use super::source::clone_url;
+pub use super::source::parse_source;
 use super::store::{self, HomeLock, object_at, update_json};
 use super::{EntityError, file};
 
@@ -77,126 +80,6 @@ fn now() -> String {
     jiff::Timestamp::now()
         .strftime("%Y-%m-%dT%H:%M:%S%.3fZ")
         .to_string()
-}
-
-/// Reads a source as `claude plugin marketplace add` does: `user@host:path`, an `https://` URL
-/// ending in `.git` (or a GitHub URL), a `file://` URL (aisys also takes these, for local git
-/// repositories), a local path (`./`, `../`, `/`, `~`), or GitHub's `owner/repo[#ref]`.
-pub fn parse_source(s: &str, cwd: &Path) -> Result<Value, EntityError> {
-    let t = s.trim();
-    let (base, reference) = match t.split_once('#') {
-        Some((b, r)) if !r.is_empty() => (b, Some(r)),
-        _ => (t, None),
-    };
-    let git = |url: &str| {
-        let mut v = json!({"source": "git", "url": url});
-        if let Some(r) = reference {
-            v["ref"] = r.into();
-        }
-        v
-    };
-    if let Some((user, rest)) = base.split_once('@')
-        && !user.is_empty()
-        && !user.contains('/')
-        && rest.contains(':')
-        && !base.contains("://")
-    {
-        return Ok(git(base));
-    }
-    if base.starts_with("file://") {
-        return Ok(git(base));
-    }
-    if base.starts_with("https://") || base.starts_with("http://") {
-        if base.ends_with(".git") || base.contains("/_git/") {
-            return Ok(git(base));
-        }
-        if let Some(path) = base
-            .strip_prefix("https://github.com/")
-            .or_else(|| base.strip_prefix("http://github.com/"))
-        {
-            let repo = path.trim_end_matches('/');
-            if repo.split('/').count() == 2 {
-                return Ok(git(&format!("{}.git", base.trim_end_matches('/'))));
-            }
-        }
-        return Err(EntityError::Invalid(format!(
-            "`{s}`: a hosted marketplace.json URL is not supported by aisys yet; give a git URL \
-             (ending in .git), owner/repo for GitHub, or a local folder"
-        )));
-    }
-    if base.starts_with("./")
-        || base.starts_with("../")
-        || base.starts_with('/')
-        || base.starts_with('~')
-        || base == "."
-    {
-        let p = match base.strip_prefix('~') {
-            Some(rest) => dirs::home_dir()
-                .ok_or_else(|| EntityError::Invalid("cannot find the home folder for `~`".into()))?
-                .join(rest.trim_start_matches('/')),
-            None => cwd.join(base),
-        };
-        let p = p
-            .canonicalize()
-            .map_err(|e| EntityError::NotFound(format!("marketplace path {}: {e}", p.display())))?;
-        if !p.is_dir() {
-            return Err(EntityError::Invalid(format!(
-                "{}: a local marketplace must be a folder holding .claude-plugin/marketplace.json",
-                p.display()
-            )));
-        }
-        return Ok(json!({"source": "directory", "path": p}));
-    }
-    if base.contains('/') && !base.contains(':') {
-        let ok = base.split('/').count() == 2
-            && base.split('/').all(|part| {
-                !part.is_empty()
-                    && part
-                        .chars()
-                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-            });
-        if !ok {
-            return Err(EntityError::Invalid(format!(
-                "`{s}` is not a GitHub owner/repo; for a git repository give its URL ending in .git, \
-                 for a local folder start the path with ./ or /"
-            )));
-        }
-        let mut v = json!({"source": "github", "repo": base});
-        if let Some(r) = reference {
-            v["ref"] = r.into();
-        }
-        return Ok(v);
-    }
-    Err(EntityError::Invalid(format!(
-        "`{s}` is not a marketplace source; give owner/repo, a git URL (https://...git), or a \
-         folder (./path)"
-    )))
-}
-
-/// The URL to clone for a git or GitHub source.
-fn clone_url(source: &Value) -> Option<(String, Option<String>)> {
-    let reference = source.get("ref").and_then(Value::as_str).map(String::from);
-    match source.get("source").and_then(Value::as_str)? {
-        "git" | "url" => Some((source.get("url")?.as_str()?.to_string(), reference)),
-        // Its `url` may also be GitHub's owner/repo.
-        "git-subdir" => {
-            let url = source.get("url")?.as_str()?;
-            let is_shorthand = !url.contains(':') && url.split('/').count() == 2;
-            Some((
-                if is_shorthand {
-                    format!("https://github.com/{url}.git")
-                } else {
-                    url.to_string()
-                },
-                reference,
-            ))
-        }
-        "github" => Some((
-            format!("https://github.com/{}.git", source.get("repo")?.as_str()?),
-            reference,
-        )),
-        _ => None,
-    }
 }
 
 /// Reads `<dir>/.claude-plugin/marketplace.json` and checks its name.
@@ -297,6 +180,23 @@ impl Manager {
         let dir = self.home.marketplaces();
         std::fs::create_dir_all(&dir).map_err(|e| EntityError::io(&dir, e))?;
         let (name, location) = match clone_url(&source) {
+            _ if hosted::is_hosted(&source) => {
+                let url = source["url"].as_str().unwrap_or_default();
+                let hosted::Fetched::Document {
+                    name,
+                    text,
+                    validators,
+                } = hosted::fetch(url, None)?
+                else {
+                    return Err(EntityError::Fetch(format!(
+                        "{url} answered 304 Not Modified to a request that was not conditional"
+                    )));
+                };
+                self.check_not_other(&name, &source)?;
+                let dest = dir.join(&name);
+                hosted::store(&self.home, &name, &dest, &text, validators)?;
+                (name, dest)
+            }
             None => {
                 let path = PathBuf::from(source["path"].as_str().unwrap_or_default());
                 let (name, _) = read_marketplace(&path)?;
@@ -396,6 +296,25 @@ impl Manager {
                     .and_then(Value::as_str)
                     .unwrap_or_default(),
             );
+            if hosted::is_hosted(&source) {
+                let url = source["url"].as_str().unwrap_or_default();
+                let known = hosted::validators(&self.home, n, url, &location);
+                if let hosted::Fetched::Document {
+                    name,
+                    text,
+                    validators,
+                } = hosted::fetch(url, known.as_ref())?
+                {
+                    if &name != n {
+                        return Err(EntityError::Invalid(format!(
+                            "{url} now names its marketplace `{name}`, not `{n}`; remove `{n}` and add the URL again"
+                        )));
+                    }
+                    hosted::store(&self.home, n, &location, &text, validators)?;
+                }
+                self.record_marketplace(n, &source, &location)?;
+                continue;
+            }
             if let Some((_, reference)) = clone_url(&source) {
                 git::update(&location, reference.as_deref(), self.progress)?;
             }
@@ -477,7 +396,13 @@ impl Manager {
             let loc = PathBuf::from(loc);
             if loc.parent() == Some(self.home.marketplaces().as_path()) && loc.is_dir() {
                 std::fs::remove_dir_all(&loc).map_err(|e| EntityError::io(&loc, e))?;
+            } else if loc.parent() == Some(self.home.marketplaces().as_path()) && loc.is_file() {
+                // A hosted marketplace's cached file.
+                std::fs::remove_file(&loc).map_err(|e| EntityError::io(&loc, e))?;
             }
+        }
+        if rec.get("source").is_some_and(hosted::is_hosted) {
+            hosted::forget(&self.home, name)?;
         }
         Ok(())
     }
@@ -494,7 +419,12 @@ impl Manager {
                 .and_then(Value::as_str)
                 .unwrap_or_default(),
         );
-        let (_, manifest) = read_marketplace(&location)?;
+        let is_hosted = location.is_file();
+        let (_, manifest) = if is_hosted {
+            hosted::read_cached(&location)?
+        } else {
+            read_marketplace(&location)?
+        };
         let entries = manifest
             .get("plugins")
             .and_then(Value::as_array)
@@ -527,6 +457,11 @@ impl Manager {
             .map_err(|e| EntityError::io(&cache, e))?;
         // `subdir` is the plugin's folder inside its repository, for `git-subdir` sources.
         let (src, sha, subdir) = match entry.get("source") {
+            Some(Value::String(rel)) if is_hosted => {
+                return Err(EntityError::Invalid(format!(
+                    "marketplace `{market}`, plugin `{plugin}`: source `{rel}` is a relative path,                      but a marketplace hosted as one file has no folder to find it in; the                      marketplace must give a git, GitHub or url source"
+                )));
+            }
             Some(Value::String(rel)) => {
                 let src = names::inside(&location, rel).map_err(|e| {
                     EntityError::Unsafe(format!(

@@ -21,9 +21,11 @@ pub mod discover;
 pub mod file;
 pub mod frontmatter;
 pub mod git;
+pub mod hosted;
 pub mod install;
 pub mod layout;
 pub mod names;
+pub mod source;
 pub mod store;
 pub mod validate;
 
@@ -201,6 +203,9 @@ pub enum EntityError {
     Unsafe(String),
     #[error("{0}")]
     Git(String),
+    /// A hosted marketplace file could not be fetched.
+    #[error("{0}")]
+    Fetch(String),
     #[error("{0}")]
     Invalid(String),
 }

@@ -27,7 +27,10 @@ fn fail(e: EntityError) -> anyhow::Error {
         | EntityError::Invalid(_)
         | EntityError::Unsafe(_) => EXIT_BAD_INPUT,
         EntityError::Read { source, .. } if source.is_skipped() => EXIT_BAD_INPUT,
-        EntityError::Git(_) | EntityError::Io { .. } | EntityError::Read { .. } => EXIT_FAILURE,
+        EntityError::Git(_)
+        | EntityError::Fetch(_)
+        | EntityError::Io { .. }
+        | EntityError::Read { .. } => EXIT_FAILURE,
     };
     CommandError::new(code, e.to_string()).into()
 }

@@ -12,11 +12,13 @@ use crate::types::{AgentKind, PermissionDecision, PermissionMode, StreamEvent};
 
 mod binary;
 mod claude;
+pub mod install;
 mod opencode;
 
 pub use binary::{
-    AgentBinary, BinaryError, PINNED_CLAUDE_CODE, PINNED_OPENCODE, agents_dir, installed_binary,
-    npm_package, resolve_binary,
+    AgentBinary, AgentPackage, BinaryError, CURRENT_LINK, PINNED_CLAUDE_CODE, PINNED_OPENCODE,
+    Platform, agent_dir, agent_package, agents_dir, binary_version, env_var, installed_binary,
+    npm_package, pinned_version, resolve_binary,
 };
 pub use claude::ClaudeCode;
 pub use opencode::OpenCode;
