@@ -110,14 +110,35 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
+/// The stdin aisys gives Claude Code: the control protocol's initialize, then the prompt.
+const STDIN: &str = concat!(
+    r#"{"type":"control_request","request_id":"aisys_init","request":{"subtype":"initialize","hooks":null}}"#,
+    "\n",
+    r#"{"type":"user","session_id":"","message":{"role":"user","content":"say something"},"parent_tool_use_id":null}"#,
+    "\n"
+);
+
 fn timed_run(cmd: &mut Command) -> Duration {
+    timed_with(cmd, None)
+}
+
+fn timed_with(cmd: &mut Command, stdin: Option<&str>) -> Duration {
+    use std::io::Write;
     let t = Instant::now();
-    let out = cmd
-        .stdin(Stdio::null())
+    let mut child = cmd
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .output()
+        .spawn()
         .unwrap();
+    if let (Some(text), Some(mut w)) = (stdin, child.stdin.take()) {
+        w.write_all(text.as_bytes()).unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
     let d = t.elapsed();
     assert!(
         out.status.success() && String::from_utf8_lossy(&out.stdout).contains("answer"),
@@ -250,14 +271,14 @@ fn main() {
     };
     timed_run(&mut run("none"));
     timed_run(&mut run("user"));
-    timed_run(&mut direct(&empty_home));
-    timed_run(&mut direct(&home));
+    timed_with(&mut direct(&empty_home), Some(STDIN));
+    timed_with(&mut direct(&home), Some(STDIN));
     let (mut none, mut user, mut bare, mut full) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for _ in 0..run_rounds {
         none.push(timed_run(&mut run("none")));
         user.push(timed_run(&mut run("user")));
-        bare.push(timed_run(&mut direct(&empty_home)));
-        full.push(timed_run(&mut direct(&home)));
+        bare.push(timed_with(&mut direct(&empty_home), Some(STDIN)));
+        full.push(timed_with(&mut direct(&home), Some(STDIN)));
     }
     println!("end to end, {run_rounds} rounds each, alternating:   median      p90");
     println!(

@@ -324,7 +324,8 @@ struct StagedProfile {
 
 /// Writes `trees` into a fresh folder next to `home` and returns the mounts that place them.
 fn stage_profile(home: &Path, trees: &[HomeTree]) -> std::io::Result<StagedProfile> {
-    use std::os::unix::fs::PermissionsExt;
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
     let parent = home.parent().unwrap_or(home);
     let stage = tempfile::Builder::new()
         .prefix(".profile-")
@@ -337,9 +338,14 @@ fn stage_profile(home: &Path, trees: &[HomeTree]) -> std::io::Result<StagedProfi
             if let Some(dir) = path.parent() {
                 std::fs::create_dir_all(dir)?;
             }
-            std::fs::write(&path, &file.data)?;
+            // Read-only from the start (a umask only clears bits, and these have none to clear).
             let mode = if file.executable { 0o555 } else { 0o444 };
-            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))?;
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(mode)
+                .open(&path)?;
+            f.write_all(&file.data)?;
         }
         let host = stage.path().join(rel);
         // An empty tree is an empty folder: it still hides what the home had there.
