@@ -107,7 +107,7 @@ pub(super) fn block_lines(
             ));
             l
         }
-        BlockKind::AssistantText { text } => markdown(text, width),
+        BlockKind::AssistantText { text } => super::markdown::render(text, width),
         BlockKind::Thinking { text, redacted } => {
             let dim = Style::default()
                 .fg(Color::DarkGray)
@@ -379,51 +379,4 @@ pub(super) fn diff_lines(name: &str, input: &Value, width: usize) -> Option<Vec<
         _ => return None,
     }
     Some(l)
-}
-
-/// Markdown-ish text: headings bold, fenced code set apart, `inline code` colored.
-fn markdown(text: &str, width: usize) -> Vec<Line<'static>> {
-    let text = ansi::clean(text, Keep::Nothing);
-    let mut out = Vec::new();
-    let mut in_code = false;
-    let code = Style::default().fg(Color::Yellow);
-    for raw in text.split('\n') {
-        if raw.trim_start().starts_with("```") {
-            in_code = !in_code;
-            out.push(Line::styled(
-                format!("  {}", raw.trim()),
-                Style::default().fg(Color::DarkGray),
-            ));
-            continue;
-        }
-        if in_code {
-            out.extend(styled_wrapped(raw, width, "  │ ", code));
-            continue;
-        }
-        if let Some(h) = raw.strip_prefix('#') {
-            let h = h.trim_start_matches('#').trim();
-            out.extend(styled_wrapped(
-                h,
-                width,
-                "",
-                Style::default().add_modifier(Modifier::BOLD),
-            ));
-            continue;
-        }
-        for w in wrap(raw, width) {
-            let mut spans = Vec::new();
-            for (i, part) in w.split('`').enumerate() {
-                if part.is_empty() {
-                    continue;
-                }
-                if i % 2 == 1 {
-                    spans.push(Span::styled(part.to_string(), code));
-                } else {
-                    spans.push(Span::raw(part.to_string()));
-                }
-            }
-            out.push(Line::from(spans));
-        }
-    }
-    out
 }

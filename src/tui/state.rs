@@ -63,6 +63,9 @@ pub enum Action {
     Quit,
 }
 
+/// What the status line says while the next message will create a session.
+const NEW_SESSION_NOTICE: &str = "new session: type its first message";
+
 /// What happens to the state.
 #[derive(Debug, Clone)]
 pub enum Input {
@@ -277,6 +280,9 @@ impl State {
 
     /// Starts showing a session (its events arrive next, from seq 1).
     pub fn open(&mut self, info: SessionInfo) {
+        if self.notice.as_deref() == Some(NEW_SESSION_NOTICE) {
+            self.notice = None;
+        }
         self.opening = None;
         self.early.clear();
         self.queued.clear();
@@ -761,7 +767,7 @@ impl State {
         self.show_sessions = false;
         self.current = None;
         self.conversation = Conversation::default();
-        self.notice = Some("new session: type its first message".into());
+        self.notice = Some(NEW_SESSION_NOTICE.into());
     }
 
     /// Forgets a pending delete, and the question on the status line with it.
