@@ -34,6 +34,7 @@ Register-ArgumentCompleter -Native -CommandName 'aisys' -ScriptBlock {
             [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Start the agent server that `aisys chat` and other WebSocket clients talk to')
             [CompletionResult]::new('chat', 'chat', [CompletionResultType]::ParameterValue, 'Chat with coding agents in a terminal UI')
             [CompletionResult]::new('run', 'run', [CompletionResultType]::ParameterValue, 'Run one query with a coding agent in a sandbox, and stream what it does')
+            [CompletionResult]::new('docs', 'docs', [CompletionResultType]::ParameterValue, 'Browse a project''s docs, and what Claude Code loads there, in the browser')
             [CompletionResult]::new('transcript', 'transcript', [CompletionResultType]::ParameterValue, 'Read agent transcripts and streams: convert them, count their cost, list sessions')
             [CompletionResult]::new('entities', 'entities', [CompletionResultType]::ParameterValue, 'Find, inspect and install Claude Code plugins, skills, commands, agents and marketplaces')
             [CompletionResult]::new('agents', 'agents', [CompletionResultType]::ParameterValue, 'Show and install the coding agents aisys can run')
@@ -117,6 +118,22 @@ Register-ArgumentCompleter -Native -CommandName 'aisys' -ScriptBlock {
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Read settings from this file instead of ~/.config/aisys/config.toml')
             [CompletionResult]::new('--ask', '--ask', [CompletionResultType]::ParameterName, 'Ask on the terminal for each tool request')
             [CompletionResult]::new('--sync-back', '--sync-back', [CompletionResultType]::ParameterName, 'With --sandbox modal: copy the files the agent changed back into --workspace afterwards')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log more on stderr: -v for info, -vv for debug, -vvv for trace')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Log more on stderr: -v for info, -vv for debug, -vvv for trace')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors and the command''s own output')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only errors and the command''s own output')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'aisys;docs' {
+            [CompletionResult]::new('--port', '--port', [CompletionResultType]::ParameterName, 'Port to listen on (0: any free port)')
+            [CompletionResult]::new('--bind', '--bind', [CompletionResultType]::ParameterName, 'Address to listen on. A non-loopback address makes the token the only protection')
+            [CompletionResult]::new('--project', '--project', [CompletionResultType]::ParameterName, 'The project whose .claude/ the Context tab shows (default: the current folder''s project)')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Read settings from this file instead of ~/.config/aisys/config.toml')
+            [CompletionResult]::new('--open', '--open', [CompletionResultType]::ParameterName, 'Open the viewer in the browser (the default on a terminal)')
+            [CompletionResult]::new('--no-open', '--no-open', [CompletionResultType]::ParameterName, 'Do not open a browser')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log more on stderr: -v for info, -vv for debug, -vvv for trace')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Log more on stderr: -v for info, -vv for debug, -vvv for trace')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors and the command''s own output')
@@ -731,6 +748,7 @@ Register-ArgumentCompleter -Native -CommandName 'aisys' -ScriptBlock {
             [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Start the agent server that `aisys chat` and other WebSocket clients talk to')
             [CompletionResult]::new('chat', 'chat', [CompletionResultType]::ParameterValue, 'Chat with coding agents in a terminal UI')
             [CompletionResult]::new('run', 'run', [CompletionResultType]::ParameterValue, 'Run one query with a coding agent in a sandbox, and stream what it does')
+            [CompletionResult]::new('docs', 'docs', [CompletionResultType]::ParameterValue, 'Browse a project''s docs, and what Claude Code loads there, in the browser')
             [CompletionResult]::new('transcript', 'transcript', [CompletionResultType]::ParameterValue, 'Read agent transcripts and streams: convert them, count their cost, list sessions')
             [CompletionResult]::new('entities', 'entities', [CompletionResultType]::ParameterValue, 'Find, inspect and install Claude Code plugins, skills, commands, agents and marketplaces')
             [CompletionResult]::new('agents', 'agents', [CompletionResultType]::ParameterValue, 'Show and install the coding agents aisys can run')
@@ -749,6 +767,9 @@ Register-ArgumentCompleter -Native -CommandName 'aisys' -ScriptBlock {
             break
         }
         'aisys;help;run' {
+            break
+        }
+        'aisys;help;docs' {
             break
         }
         'aisys;help;transcript' {

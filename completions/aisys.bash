@@ -25,6 +25,9 @@ _aisys() {
             aisys,completions)
                 cmd="aisys__subcmd__completions"
                 ;;
+            aisys,docs)
+                cmd="aisys__subcmd__docs"
+                ;;
             aisys,doctor)
                 cmd="aisys__subcmd__doctor"
                 ;;
@@ -223,6 +226,9 @@ _aisys() {
             aisys__subcmd__help,completions)
                 cmd="aisys__subcmd__help__subcmd__completions"
                 ;;
+            aisys__subcmd__help,docs)
+                cmd="aisys__subcmd__help__subcmd__docs"
+                ;;
             aisys__subcmd__help,doctor)
                 cmd="aisys__subcmd__help__subcmd__doctor"
                 ;;
@@ -371,7 +377,7 @@ _aisys() {
 
     case "${cmd}" in
         aisys)
-            opts="-v -q -h -V --verbose --quiet --color --config --help --version serve chat run transcript entities agents sandboxes doctor completions generate sandbox-init help"
+            opts="-v -q -h -V --verbose --quiet --color --config --help --version serve chat run docs transcript entities agents sandboxes doctor completions generate sandbox-init help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -575,6 +581,40 @@ _aisys() {
                 return 0
             fi
             case "${prev}" in
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aisys__subcmd__docs)
+            opts="-v -q -h --port --bind --project --open --no-open --verbose --quiet --color --config --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --port)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --bind)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --project)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -1561,7 +1601,7 @@ _aisys() {
             return 0
             ;;
         aisys__subcmd__help)
-            opts="serve chat run transcript entities agents sandboxes doctor completions generate sandbox-init help"
+            opts="serve chat run docs transcript entities agents sandboxes doctor completions generate sandbox-init help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1631,6 +1671,20 @@ _aisys() {
             return 0
             ;;
         aisys__subcmd__help__subcmd__completions)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aisys__subcmd__help__subcmd__docs)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

@@ -31,6 +31,7 @@ set edit:completion:arg-completer[aisys] = {|@words|
             cand serve 'Start the agent server that `aisys chat` and other WebSocket clients talk to'
             cand chat 'Chat with coding agents in a terminal UI'
             cand run 'Run one query with a coding agent in a sandbox, and stream what it does'
+            cand docs 'Browse a project''s docs, and what Claude Code loads there, in the browser'
             cand transcript 'Read agent transcripts and streams: convert them, count their cost, list sessions'
             cand entities 'Find, inspect and install Claude Code plugins, skills, commands, agents and marketplaces'
             cand agents 'Show and install the coding agents aisys can run'
@@ -111,6 +112,21 @@ set edit:completion:arg-completer[aisys] = {|@words|
             cand --config 'Read settings from this file instead of ~/.config/aisys/config.toml'
             cand --ask 'Ask on the terminal for each tool request'
             cand --sync-back 'With --sandbox modal: copy the files the agent changed back into --workspace afterwards'
+            cand -v 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
+            cand --verbose 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
+            cand -q 'Print only errors and the command''s own output'
+            cand --quiet 'Print only errors and the command''s own output'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'aisys;docs'= {
+            cand --port 'Port to listen on (0: any free port)'
+            cand --bind 'Address to listen on. A non-loopback address makes the token the only protection'
+            cand --project 'The project whose .claude/ the Context tab shows (default: the current folder''s project)'
+            cand --color 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never'
+            cand --config 'Read settings from this file instead of ~/.config/aisys/config.toml'
+            cand --open 'Open the viewer in the browser (the default on a terminal)'
+            cand --no-open 'Do not open a browser'
             cand -v 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
             cand --verbose 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
             cand -q 'Print only errors and the command''s own output'
@@ -648,6 +664,7 @@ set edit:completion:arg-completer[aisys] = {|@words|
             cand serve 'Start the agent server that `aisys chat` and other WebSocket clients talk to'
             cand chat 'Chat with coding agents in a terminal UI'
             cand run 'Run one query with a coding agent in a sandbox, and stream what it does'
+            cand docs 'Browse a project''s docs, and what Claude Code loads there, in the browser'
             cand transcript 'Read agent transcripts and streams: convert them, count their cost, list sessions'
             cand entities 'Find, inspect and install Claude Code plugins, skills, commands, agents and marketplaces'
             cand agents 'Show and install the coding agents aisys can run'
@@ -663,6 +680,8 @@ set edit:completion:arg-completer[aisys] = {|@words|
         &'aisys;help;chat'= {
         }
         &'aisys;help;run'= {
+        }
+        &'aisys;help;docs'= {
         }
         &'aisys;help;transcript'= {
             cand parse 'Turn transcripts and agent output streams into readable conversations'
