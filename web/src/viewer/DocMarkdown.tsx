@@ -1,0 +1,84 @@
+// A docs page as Markdown: react-markdown with GitHub's extensions, code highlighted, Mermaid
+// blocks drawn as diagrams, and links to other pages of the folder opened inside the app.
+// Raw HTML in a page is shown as text (react-markdown's default), and unsafe URLs are dropped.
+import type { ComponentProps } from "react";
+import ReactMarkdown, { type ExtraProps } from "react-markdown";
+import remarkGfm from "remark-gfm";
+import rehypeHighlight from "rehype-highlight";
+import type { ElementContent } from "hast";
+import { navigate } from "../App";
+import { Mermaid } from "./Mermaid";
+
+/** Base for resolving relative links; never fetched. */
+const BASE = "https://docs.invalid/";
+
+/** The docs page a link points to, relative to the page it is on; null when it leaves the docs. */
+export function resolveDocLink(from: string, href: string | undefined): { path: string; hash: string } | null {
+  if (!href || href.startsWith("#") || /^[a-z][a-z0-9+.-]*:/i.test(href) || href.startsWith("//")) return null;
+  let url: URL;
+  try {
+    url = new URL(href, BASE + from);
+  } catch {
+    return null;
+  }
+  if (url.origin + "/" !== BASE) return null;
+  let path = decodeURIComponent(url.pathname.slice(1));
+  if (path === "" || path.endsWith("/")) path += "README.md";
+  if (!/\.(md|markdown)$/i.test(path)) return null;
+  return { path, hash: url.hash };
+}
+
+function textOf(nodes: ElementContent[]): string {
+  return nodes.map((n) => (n.type === "text" ? n.value : n.type === "element" ? textOf(n.children) : "")).join("");
+}
+
+function Pre({ node, children, ...rest }: ComponentProps<"pre"> & ExtraProps) {
+  const code = node?.children[0];
+  if (code?.type === "element" && code.tagName === "code") {
+    const cls = code.properties?.className;
+    if (Array.isArray(cls) && cls.includes("language-mermaid")) {
+      return <Mermaid source={textOf(code.children).replace(/\n$/, "")} />;
+    }
+  }
+  return <pre {...rest}>{children}</pre>;
+}
+
+export function DocMarkdown({ text, path }: { text: string; path: string }) {
+  const Link = ({ node: _node, href, children, ...rest }: ComponentProps<"a"> & ExtraProps) => {
+    const doc = resolveDocLink(path, href);
+    if (doc) {
+      const to = `/docs/${doc.path.split("/").map(encodeURIComponent).join("/")}${doc.hash}`;
+      return (
+        <a
+          {...rest}
+          href={to}
+          data-doc-link={doc.path}
+          onClick={(e) => {
+            if (e.metaKey || e.ctrlKey || e.shiftKey) return;
+            e.preventDefault();
+            navigate(to);
+          }}
+        >
+          {children}
+        </a>
+      );
+    }
+    const external = !!href && /^[a-z][a-z0-9+.-]*:/i.test(href);
+    return (
+      <a {...rest} href={href} {...(external ? { target: "_blank", rel: "noopener noreferrer" } : {})}>
+        {children}
+      </a>
+    );
+  };
+  return (
+    <div className="md doc">
+      <ReactMarkdown
+        remarkPlugins={[remarkGfm]}
+        rehypePlugins={[[rehypeHighlight, { detect: false, plainText: ["mermaid"] }]]}
+        components={{ pre: Pre, a: Link }}
+      >
+        {text}
+      </ReactMarkdown>
+    </div>
+  );
+}
