@@ -711,12 +711,25 @@ fn transcripts_world() -> World {
             &std::fs::read_to_string(src.join(format!("{id}/subagents/{f}"))).unwrap(),
         );
     }
+    // The recorded session as it stood before its last answer; the rest is appended later.
+    let recorded =
+        std::fs::read_to_string(fixtures.join("claude-code-2.1.197/transcript-tool-run.jsonl"))
+            .unwrap();
+    let (before, _) = split_before_last_answer(&recorded);
     write(
         &w.claude.join("projects/-home-dev-project/recorded.jsonl"),
-        &std::fs::read_to_string(fixtures.join("claude-code-2.1.197/transcript-tool-run.jsonl"))
-            .unwrap(),
+        before,
     );
     w
+}
+
+/// A transcript cut before the line holding its final answer.
+fn split_before_last_answer(t: &str) -> (&str, &str) {
+    let at = t
+        .find("Done: hello.txt says good morning.")
+        .expect("the recorded session's last answer");
+    let line_start = t[..at].rfind('\n').map_or(0, |i| i + 1);
+    t.split_at(line_start)
 }
 
 async fn transcripts_at(width: u32, height: u32, mobile: bool, name: &str) {
@@ -756,15 +769,39 @@ async fn transcripts_at(width: u32, height: u32, mobile: bool, name: &str) {
     page.screenshot(&shots_dir().join(format!("transcripts-{name}.png")))
         .await;
 
-    // The real recorded session opens the same way.
+    // The real recorded session opens the same way, and follows its file as it grows.
     page.goto(&viewer.open_url("/transcripts/-home-dev-project/recorded.jsonl"))
         .await;
     page.wait_for("document.querySelector('.transcript-html details.tool')")
         .await;
     assert!(
-        inner_text(&page, ".transcript-html")
+        !inner_text(&page, ".transcript-html")
             .await
-            .contains("Done: hello.txt says good morning.")
+            .contains("Done: hello.txt")
+    );
+    page.eval("window.__stillHere = 'yes'").await;
+    let recorded = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/claude-code-2.1.197/transcript-tool-run.jsonl"),
+    )
+    .unwrap();
+    let (_, rest) = split_before_last_answer(&recorded);
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(w.claude.join("projects/-home-dev-project/recorded.jsonl"))
+        .unwrap();
+    f.write_all(rest.as_bytes()).unwrap();
+    drop(f);
+    within(
+        &page,
+        "document.querySelector('.transcript-html').innerText.includes('Done: hello.txt says good morning.')",
+        Duration::from_secs(3),
+    )
+    .await;
+    assert_eq!(
+        page.eval("window.__stillHere").await,
+        json!("yes"),
+        "no reload"
     );
 }
 
@@ -776,4 +813,63 @@ async fn transcripts_nest_a_subagent_under_its_call_on_a_desktop() {
 #[tokio::test(flavor = "multi_thread")]
 async fn transcripts_nest_a_subagent_under_its_call_on_a_phone() {
     transcripts_at(390, 844, true, "phone").await;
+}
+
+#[test]
+fn the_agent_server_serves_the_viewer_too() {
+    let w = docs_world();
+    let mut c = Command::new(env!("CARGO_BIN_EXE_aisys"));
+    c.args([
+        "serve",
+        "--bind",
+        "127.0.0.1:0",
+        "--no-agent-install",
+        "--sandbox",
+        "host",
+    ])
+    .stdout(Stdio::piped())
+    .stderr(Stdio::null());
+    w.env(&mut c);
+    c.env("AISYS_TOKEN", TOKEN);
+    let child = c.spawn().unwrap();
+    let mut viewer = Viewer {
+        child,
+        base: String::new(),
+    };
+    let stdout = viewer.child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let addr = loop {
+        let line = lines
+            .next()
+            .expect("aisys serve printed no address")
+            .unwrap();
+        if let Some(rest) = line.strip_prefix("aisys serve: listening on ws://") {
+            break rest.trim_end_matches("/ws").to_string();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    viewer.base = format!("http://{addr}");
+    // Started in the project: its docs/ folder is the Docs tab's.
+    assert_eq!(http(&viewer.base, "GET", "/api/docs/tree", &[], "").0, 401);
+    let bearer = format!("Bearer {TOKEN}");
+    let (s, body) = http(
+        &viewer.base,
+        "GET",
+        "/api/docs/tree",
+        &[("Authorization", &bearer)],
+        "",
+    );
+    assert_eq!(s, 200, "{body}");
+    assert!(body.contains("guide/second.md"), "{body}");
+    let (s, body) = http(&viewer.base, "GET", "/docs/guide/second.md", &[], "");
+    assert_eq!(s, 200);
+    assert!(body.contains("<div id=\"root\">"), "{body}");
+    let (s, _) = http(
+        &viewer.base,
+        "GET",
+        "/api/sessions",
+        &[("Authorization", &bearer)],
+        "",
+    );
+    assert_eq!(s, 200, "the sessions stay where they were");
 }
