@@ -5,7 +5,8 @@
 //! real `claude mcp list`), the Transcripts tab (a session with a subagent nested under its
 //! call), and the token: 401 on every `/api/` route without it, a cross-origin write refused.
 //!
-//! Screenshots go to a temporary folder (`<target>/tmp/screenshots`), desktop and phone.
+//! Screenshots, desktop and phone, go to a temporary folder (`<target>/tmp/screenshots`); with
+//! `AISYS_UPDATE_SCREENSHOTS=1` they replace the ones in `docs/screenshots/` the README shows.
 
 mod browser;
 mod entities_support;
@@ -171,8 +172,14 @@ fn http(
     )
 }
 
+/// Where screenshots go: a temporary folder, or with `AISYS_UPDATE_SCREENSHOTS=1` the README's
+/// `docs/screenshots/`.
 fn shots_dir() -> PathBuf {
-    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
+    let d = if std::env::var_os("AISYS_UPDATE_SCREENSHOTS").is_some() {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/screenshots")
+    } else {
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots")
+    };
     std::fs::create_dir_all(&d).unwrap();
     d
 }
