@@ -561,6 +561,14 @@ async fn context_lists_a_project_skill_and_a_plugin_agent_on_a_phone() {
     context_at(390, 844, true, "phone").await;
 }
 
+/// How long the stand-in git server waits before it hangs up.
+const SLOW_GIT: Duration = Duration::from_millis(1500);
+
+/// Empties the marketplace source field the way React notices.
+async fn clear_source(page: &Page<'_>) {
+    page.eval("(() => { const i = document.querySelector('input[name=source]'); const set = Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, 'value').set; set.call(i, ''); i.dispatchEvent(new Event('input', {bubbles: true})); })()").await;
+}
+
 /// The `system/init` line of the real `claude -p` in the project.
 fn init_line(w: &World) -> Value {
     let mock = Script::new()
@@ -589,10 +597,23 @@ async fn the_plugins_tab_installs_what_claude_loads_and_adds_an_mcp_server_claud
     let repo = repos.join("market.git");
     write_marketplace(&repo, "git-market", &[("demo", Some("2.0.0"))]);
     commit_all(&repo);
+    // A git server that takes its time and then hangs up: the clone shows its progress, then
+    // fails with git's own words.
+    let slow = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let slow_port = slow.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for conn in slow.incoming() {
+            let Ok(conn) = conn else { break };
+            std::thread::spawn(move || {
+                std::thread::sleep(SLOW_GIT);
+                drop(conn);
+            });
+        }
+    });
     write(
         &w.dir.path().join("gitconfig"),
         &format!(
-            "[url \"file://{}/\"]\n\tinsteadOf = https://git.example/\n",
+            "[url \"file://{}/\"]\n\tinsteadOf = https://git.example/\n[url \"http://127.0.0.1:{slow_port}/\"]\n\tinsteadOf = https://slow.example/\n",
             repos.display()
         ),
     );
@@ -602,6 +623,31 @@ async fn the_plugins_tab_installs_what_claude_loads_and_adds_an_mcp_server_claud
     page.goto(&viewer.open_url("/plugins")).await;
     page.wait_for("document.querySelector('[data-form=marketplace-add]')")
         .await;
+
+    page.type_text(
+        "input[name=source]",
+        "https://slow.example/market.git",
+        false,
+    )
+    .await;
+    page.click("[data-action=marketplace-add]").await;
+    page.wait_for("document.querySelector('[data-status=busy]')")
+        .await;
+    assert!(
+        inner_text(&page, "[data-status=busy]")
+            .await
+            .contains("Cloning marketplace https://slow.example/market.git"),
+        "the page says what runs"
+    );
+    page.screenshot(&shots_dir().join("plugins-cloning-desktop.png"))
+        .await;
+    page.wait_for("document.querySelector('[data-status=error]')")
+        .await;
+    eprintln!(
+        "the slow clone failed with: {}",
+        inner_text(&page, "[data-status=error]").await
+    );
+    clear_source(&page).await;
 
     // A source that is not a marketplace: the error as entities words it.
     page.type_text("input[name=source]", "/nowhere/at/all", false)
@@ -615,8 +661,7 @@ async fn the_plugins_tab_installs_what_claude_loads_and_adds_an_mcp_server_claud
             .contains("/nowhere/at/all")
     );
 
-    // Clear the field the way React notices.
-    page.eval("(() => { const i = document.querySelector('input[name=source]'); const set = Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, 'value').set; set.call(i, ''); i.dispatchEvent(new Event('input', {bubbles: true})); })()").await;
+    clear_source(&page).await;
     page.type_text(
         "input[name=source]",
         "https://git.example/market.git",
