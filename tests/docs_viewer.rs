@@ -9,206 +9,21 @@
 //! `AISYS_UPDATE_SCREENSHOTS=1` they replace the ones in `docs/screenshots/` the README shows.
 
 mod browser;
+mod docs_support;
 mod entities_support;
 mod mock_api;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use base64::Engine;
 use browser::{Browser, Page};
-use entities_support::{commit_all, git, text, write, write_marketplace};
-use mock_api::{Reply, Script, When, claude_bin};
+use docs_support::*;
+use entities_support::{commit_all, write, write_marketplace};
+use mock_api::{Reply, Script, When};
 use serde_json::{Value, json};
-
-/// How long a page may take to show a file's change: the viewer promises a second.
-const LIVE_LIMIT: Duration = Duration::from_secs(1);
-/// The token the tests start the viewer with.
-const TOKEN: &str = "docs-viewer-test-token";
-
-/// A scratch machine: HOME, a Claude home, a project (git) with a docs folder.
-struct World {
-    dir: tempfile::TempDir,
-    home: PathBuf,
-    claude: PathBuf,
-    project: PathBuf,
-}
-
-impl World {
-    fn new() -> World {
-        let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
-        let home = dir.path().join("home");
-        let claude = home.join(".claude");
-        let project = dir.path().join("project");
-        std::fs::create_dir_all(&claude).unwrap();
-        std::fs::create_dir_all(project.join("docs")).unwrap();
-        git(&project, &["init", "-q"]);
-        World {
-            dir,
-            home,
-            claude,
-            project,
-        }
-    }
-
-    fn env(&self, c: &mut Command) {
-        c.current_dir(&self.project)
-            .env_clear()
-            .env("PATH", "/usr/bin:/bin")
-            .env("HOME", &self.home)
-            .env("CLAUDE_CONFIG_DIR", &self.claude)
-            .env("GIT_CONFIG_GLOBAL", self.dir.path().join("gitconfig"))
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("GIT_CEILING_DIRECTORIES", self.dir.path())
-            .env("AISYS_CONFIG_DIR", self.dir.path().join("aisys-config"))
-            .env("AISYS_DATA_DIR", self.dir.path().join("aisys-data"));
-    }
-
-    fn aisys(&self, args: &[&str]) -> std::process::Output {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_aisys"));
-        c.args(args);
-        self.env(&mut c);
-        c.output().unwrap()
-    }
-
-    fn claude(&self, args: &[&str], extra: &[(&str, String)]) -> std::process::Output {
-        let mut c = Command::new(claude_bin());
-        c.args(args).stdin(Stdio::null());
-        self.env(&mut c);
-        c.env("DISABLE_TELEMETRY", "1")
-            .env("DISABLE_AUTOUPDATER", "1")
-            .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1");
-        for (k, v) in extra {
-            c.env(k, v);
-        }
-        c.output().unwrap()
-    }
-}
-
-fn ok(out: &std::process::Output, what: &str) -> String {
-    assert!(
-        out.status.success(),
-        "{what}: {}\n{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    text(&out.stdout)
-}
-
-/// A running `aisys docs`; stopped when dropped.
-struct Viewer {
-    child: Child,
-    /// `http://127.0.0.1:<port>`.
-    base: String,
-}
-
-impl Viewer {
-    fn start(w: &World, dir: &Path) -> Viewer {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_aisys"));
-        c.args(["docs", "--port", "0", "--no-open"])
-            .arg(dir)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
-        w.env(&mut c);
-        c.env("AISYS_TOKEN", TOKEN);
-        let mut child = c.spawn().unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let mut lines = BufReader::new(stdout).lines();
-        let url = loop {
-            let line = lines
-                .next()
-                .expect("aisys docs printed no address")
-                .unwrap();
-            if let Some(u) = line.strip_prefix("open: ") {
-                break u.to_string();
-            }
-        };
-        // Keep reading so that the pipe never fills.
-        std::thread::spawn(move || for _ in lines {});
-        assert!(url.ends_with(&format!("/docs/?token={TOKEN}")), "{url}");
-        let base = url.split("/docs/").next().unwrap().to_string();
-        Viewer { child, base }
-    }
-
-    fn open_url(&self, path: &str) -> String {
-        format!("{}{path}?token={TOKEN}", self.base)
-    }
-}
-
-impl Drop for Viewer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// One plain HTTP/1.1 request; returns the status and the body.
-fn http(
-    base: &str,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &str,
-) -> (u16, String) {
-    let addr = base.trim_start_matches("http://");
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    let mut req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    for (k, v) in headers {
-        req.push_str(&format!("{k}: {v}\r\n"));
-    }
-    req.push_str("\r\n");
-    req.push_str(body);
-    s.write_all(req.as_bytes()).unwrap();
-    let mut raw = String::new();
-    s.read_to_string(&mut raw).unwrap();
-    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
-    (
-        head.split_whitespace().nth(1).unwrap().parse().unwrap(),
-        body.to_string(),
-    )
-}
-
-/// Where screenshots go: a temporary folder, or with `AISYS_UPDATE_SCREENSHOTS=1` the README's
-/// `docs/screenshots/`.
-fn shots_dir() -> PathBuf {
-    let d = if std::env::var_os("AISYS_UPDATE_SCREENSHOTS").is_some() {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/screenshots")
-    } else {
-        Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots")
-    };
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-/// Waits until `expr` is true in the page, failing after `limit`; returns how long it took.
-async fn within(page: &Page<'_>, expr: &str, limit: Duration) -> Duration {
-    let start = Instant::now();
-    loop {
-        if page.eval(&format!("!!({expr})")).await == json!(true) {
-            return start.elapsed();
-        }
-        if start.elapsed() > limit {
-            let body = page.eval("document.body.innerText").await;
-            panic!("not within {limit:?}: {expr}\nthe page shows:\n{body}");
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-async fn inner_text(page: &Page<'_>, selector: &str) -> String {
-    let sel = serde_json::to_string(selector).unwrap();
-    page.eval(&format!(
-        "(document.querySelector({sel}) || {{innerText: ''}}).innerText"
-    ))
-    .await
-    .as_str()
-    .unwrap_or_default()
-    .to_string()
-}
 
 const HOME_PAGE: &str = "# Team handbook
 
@@ -230,8 +45,14 @@ fn docs_world() -> World {
     write(&docs.join("index.md"), HOME_PAGE);
     write(
         &docs.join("guide/second.md"),
-        "# Second page\n\nBack [home](../index.md). The word zephyr is only here.\n",
+        "# Second page\n\nBack [home](../index.md). The word zephyr is only here.\n\n![a dot](img/dot.png)\n",
     );
+    // A 1x1 PNG, shown through the API.
+    let png = base64::engine::general_purpose::STANDARD
+        .decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==")
+        .unwrap();
+    std::fs::create_dir_all(docs.join("guide/img")).unwrap();
+    std::fs::write(docs.join("guide/img/dot.png"), png).unwrap();
     // A link out of the folder must not be listed or read.
     write(&w.dir.path().join("secret.md"), "# Secret\n");
     std::os::unix::fs::symlink(w.dir.path().join("secret.md"), docs.join("leak.md")).unwrap();
@@ -296,6 +117,9 @@ async fn docs_at(width: u32, height: u32, mobile: bool, name: &str) {
         page.eval("location.pathname").await,
         json!("/docs/guide/second.md")
     );
+    // Its image comes from the docs folder.
+    page.wait_for("(() => { const i = document.querySelector('.md.doc img'); return i && i.complete && i.naturalWidth === 1; })()")
+        .await;
     assert_eq!(page.eval("window.__stillHere").await, json!("yes"));
 
     // Editing the file changes the open page within a second, without a reload.
@@ -705,14 +529,6 @@ async fn the_plugins_tab_installs_what_claude_loads_and_adds_an_mcp_server_claud
         json!(""),
         "the form is emptied for the next one"
     );
-    let phone = browser.page(390, 844, true).await;
-    phone.goto(&viewer.open_url("/plugins")).await;
-    phone
-        .wait_for("document.querySelector('[data-mcp=disk]')")
-        .await;
-    phone
-        .screenshot(&shots_dir().join("plugins-phone.png"))
-        .await;
     let listed = ok(&w.claude(&["mcp", "list"], &[]), "claude mcp list");
     assert!(listed.contains("disk: /bin/false --root ."), "{listed}");
 
@@ -739,6 +555,15 @@ async fn the_plugins_tab_installs_what_claude_loads_and_adds_an_mcp_server_claud
         "{}",
         init["skills"]
     );
+    // At a phone's width (last: a tab in the background takes no screenshots).
+    let phone = browser.page(390, 844, true).await;
+    phone.goto(&viewer.open_url("/plugins")).await;
+    phone
+        .wait_for("document.querySelector('[data-form=mcp-add]')")
+        .await;
+    phone
+        .screenshot(&shots_dir().join("plugins-phone.png"))
+        .await;
 }
 
 /// The recorded and hand-written Claude Code sessions, where Claude Code keeps them.

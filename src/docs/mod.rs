@@ -145,6 +145,7 @@ pub fn api_routes<S: Clone + Send + Sync + 'static>(viewer: Arc<Viewer>) -> Rout
         .route("/api/docs/tree", get(docs_tree))
         .route("/api/docs/content", get(docs_content))
         .route("/api/docs/search", get(docs_search))
+        .route("/api/docs/image", get(docs_image))
         .route("/api/live", get(live_socket))
         .merge(context::routes())
         .merge(manage::routes())
@@ -174,15 +175,41 @@ async fn docs_content(State(v): State<Arc<Viewer>>, Query(q): Query<PathQuery>) 
     let root = v.docs_root.clone();
     match blocking(move || pages::read(&root, &q.path)).await {
         Ok(Ok(page)) => axum::Json(page).into_response(),
-        Ok(Err(e)) => {
-            let status = match e {
-                pages::PageError::BadPath { .. } => StatusCode::BAD_REQUEST,
-                pages::PageError::NotFound { .. } => StatusCode::NOT_FOUND,
-                pages::PageError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-                pages::PageError::Io { .. } => StatusCode::FORBIDDEN,
-            };
-            failure(status, e)
-        }
+        Ok(Err(e)) => page_failure(e),
+        Err(r) => r,
+    }
+}
+
+fn page_failure(e: pages::PageError) -> Response {
+    let status = match e {
+        pages::PageError::BadPath { .. } => StatusCode::BAD_REQUEST,
+        pages::PageError::NotFound { .. } => StatusCode::NOT_FOUND,
+        pages::PageError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+        pages::PageError::Io { .. } => StatusCode::FORBIDDEN,
+    };
+    failure(status, e)
+}
+
+/// An image of the docs folder, for `<img>` in a page. An SVG opened on its own must not run
+/// script in this origin: the answer forbids everything but its own styles.
+async fn docs_image(State(v): State<Arc<Viewer>>, Query(q): Query<PathQuery>) -> Response {
+    use axum::http::header;
+    let root = v.docs_root.clone();
+    match blocking(move || pages::read_image(&root, &q.path)).await {
+        Ok(Ok((bytes, kind))) => (
+            [
+                (header::CONTENT_TYPE, kind),
+                (
+                    header::CONTENT_SECURITY_POLICY,
+                    "default-src 'none'; style-src 'unsafe-inline'; sandbox",
+                ),
+                (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+                (header::CACHE_CONTROL, "no-cache"),
+            ],
+            bytes,
+        )
+            .into_response(),
+        Ok(Err(e)) => page_failure(e),
         Err(r) => r,
     }
 }

@@ -22,6 +22,8 @@ pub const MAX_DIRS: usize = 2_000;
 pub const MAX_DEPTH: usize = 12;
 /// Largest page served: a long document is well under this; a bigger "page" is data.
 pub const MAX_PAGE_BYTES: u64 = 2 * 1024 * 1024;
+/// Largest image a page may show: screenshots and diagrams are well under this.
+pub const MAX_IMAGE_BYTES: u64 = 16 * 1024 * 1024;
 /// Bytes of a page's start read for its title.
 const TITLE_READ_BYTES: u64 = 8 * 1024;
 /// Most search hits answered: a reader scans a screenful, not thousands.
@@ -37,7 +39,9 @@ pub enum PageError {
     BadPath { path: String, why: &'static str },
     #[error("{path:?}: no such page in the docs folder")]
     NotFound { path: String },
-    #[error("{path:?} is {size} bytes, over the {MAX_PAGE_BYTES}-byte limit of a page")]
+    #[error(
+        "{path:?} is {size} bytes, over the limit of {MAX_PAGE_BYTES} bytes for a page and {MAX_IMAGE_BYTES} for an image"
+    )]
     TooLarge { path: String, size: u64 },
     #[error("{path:?}: {source}")]
     Io {
@@ -198,8 +202,8 @@ pub fn title_of(text: &str, file_name: &str) -> String {
         .unwrap_or_else(|| stem(file_name))
 }
 
-/// Checks a client's page path: relative, plain names only, a Markdown file.
-pub fn check_path(path: &str) -> Result<PathBuf, PageError> {
+/// Checks a path a client names: relative, plain names only.
+pub fn check_rel(path: &str) -> Result<PathBuf, PageError> {
     let bad = |why| PageError::BadPath {
         path: path.to_string(),
         why,
@@ -221,10 +225,64 @@ pub fn check_path(path: &str) -> Result<PathBuf, PageError> {
             }
         }
     }
-    if !is_markdown(path) {
-        return Err(bad("only Markdown pages (.md, .markdown) are served"));
-    }
     Ok(p.to_path_buf())
+}
+
+/// Checks a client's page path: [`check_rel`], and a Markdown file.
+pub fn check_path(path: &str) -> Result<PathBuf, PageError> {
+    let rel = check_rel(path)?;
+    if !is_markdown(path) {
+        return Err(PageError::BadPath {
+            path: path.to_string(),
+            why: "only Markdown pages (.md, .markdown) are served",
+        });
+    }
+    Ok(rel)
+}
+
+/// The content type of an image a page may show, by its extension; other files are not served.
+pub fn image_type(path: &str) -> Option<&'static str> {
+    let ext = path.rsplit_once('.')?.1.to_ascii_lowercase();
+    Some(match ext.as_str() {
+        "png" => "image/png",
+        "jpg" | "jpeg" => "image/jpeg",
+        "gif" => "image/gif",
+        "webp" => "image/webp",
+        "avif" => "image/avif",
+        "svg" => "image/svg+xml",
+        _ => return None,
+    })
+}
+
+/// Reads an image of `root` that a page shows, refusing anything that leaves it; returns its
+/// bytes and content type.
+pub fn read_image(root: &Path, path: &str) -> Result<(Vec<u8>, &'static str), PageError> {
+    let rel = check_rel(path)?;
+    let Some(kind) = image_type(path) else {
+        return Err(PageError::BadPath {
+            path: path.to_string(),
+            why: "only images (png, jpg, gif, webp, avif, svg) are served besides pages",
+        });
+    };
+    let (bytes, size) = beneath::read_capped(root, &rel, MAX_IMAGE_BYTES).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            PageError::NotFound {
+                path: path.to_string(),
+            }
+        } else {
+            PageError::Io {
+                path: path.to_string(),
+                source: e,
+            }
+        }
+    })?;
+    if size > MAX_IMAGE_BYTES {
+        return Err(PageError::TooLarge {
+            path: path.to_string(),
+            size,
+        });
+    }
+    Ok((bytes, kind))
 }
 
 /// Reads one page of `root`, refusing anything that leaves it.
@@ -362,6 +420,8 @@ mod tests {
             assert!(check_path(bad).is_err(), "{bad}");
         }
         assert!(check_path("guide/intro.md").is_ok());
+        assert!(read_image(Path::new("/"), "../x.png").is_err());
+        assert!(read_image(Path::new("/"), "etc/passwd").is_err());
     }
 
     #[test]

@@ -12,8 +12,8 @@ import { Mermaid } from "./Mermaid";
 /** Base for resolving relative links; never fetched. */
 const BASE = "https://docs.invalid/";
 
-/** The docs page a link points to, relative to the page it is on; null when it leaves the docs. */
-export function resolveDocLink(from: string, href: string | undefined): { path: string; hash: string } | null {
+/** The file of the docs folder a relative URL names from the page `from`; null for any other URL. */
+function resolveRelative(from: string, href: string | undefined): { path: string; hash: string } | null {
   if (!href || href.startsWith("#") || /^[a-z][a-z0-9+.-]*:/i.test(href) || href.startsWith("//")) return null;
   let url: URL;
   try {
@@ -22,10 +22,15 @@ export function resolveDocLink(from: string, href: string | undefined): { path: 
     return null;
   }
   if (url.origin + "/" !== BASE) return null;
-  let path = decodeURIComponent(url.pathname.slice(1));
-  if (path === "" || path.endsWith("/")) path += "README.md";
-  if (!/\.(md|markdown)$/i.test(path)) return null;
-  return { path, hash: url.hash };
+  return { path: decodeURIComponent(url.pathname.slice(1)), hash: url.hash };
+}
+
+/** The docs page a link points to, relative to the page it is on; null when it leaves the docs. */
+export function resolveDocLink(from: string, href: string | undefined): { path: string; hash: string } | null {
+  const r = resolveRelative(from, href);
+  if (!r) return null;
+  const path = r.path === "" || r.path.endsWith("/") ? `${r.path}README.md` : r.path;
+  return /\.(md|markdown)$/i.test(path) ? { path, hash: r.hash } : null;
 }
 
 function textOf(nodes: ElementContent[]): string {
@@ -70,12 +75,18 @@ export function DocMarkdown({ text, path }: { text: string; path: string }) {
       </a>
     );
   };
+  // Images of the docs folder come through the API (the server checks the path); others stay
+  // as written, which the page's Content-Security-Policy then blocks unless they are data URLs.
+  const Image = ({ node: _node, src, alt, ...rest }: ComponentProps<"img"> & ExtraProps) => {
+    const local = typeof src === "string" ? resolveRelative(path, src) : null;
+    return <img {...rest} alt={alt ?? ""} src={local ? `/api/docs/image?path=${encodeURIComponent(local.path)}` : src} />;
+  };
   return (
     <div className="md doc">
       <ReactMarkdown
         remarkPlugins={[remarkGfm]}
         rehypePlugins={[[rehypeHighlight, { detect: false, plainText: ["mermaid"] }]]}
-        components={{ pre: Pre, a: Link }}
+        components={{ pre: Pre, a: Link, img: Image }}
       >
         {text}
       </ReactMarkdown>

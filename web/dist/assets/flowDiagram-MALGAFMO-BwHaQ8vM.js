@@ -1,1 +1,0 @@
-export{n as diagram}from"./chunk-QB3YPZ4I-DRske8TK.js";import"./chunk-TU62E6Q5-sEgn4S-W.js";import"./mermaid.core-B-xtTXg-.js";import"./chunk-HFQBQIA3-CAHZ2HMe.js";

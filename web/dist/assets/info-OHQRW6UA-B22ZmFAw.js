@@ -1,0 +1,1 @@
+export{w as createInfoServices}from"./mermaid-parser.core-CToe7FN8.js";

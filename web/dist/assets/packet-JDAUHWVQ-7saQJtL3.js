@@ -1,0 +1,1 @@
+export{S as createPacketServices}from"./mermaid-parser.core-CToe7FN8.js";
