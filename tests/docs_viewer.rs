@@ -220,6 +220,11 @@ fn every_api_route_needs_the_token_and_writes_must_come_from_the_page() {
     for p in posts {
         assert_eq!(http(&viewer.base, "POST", p, &[], "{}").0, 401, "POST {p}");
     }
+    // The front page of `aisys docs` is the Docs tab (with the token kept); no sessions here.
+    let (s, head) = http_head(&viewer.base, "/?token=abc");
+    assert_eq!(s, 303, "{head}");
+    assert!(head.contains("location: /docs/?token=abc"), "{head}");
+    assert_eq!(http(&viewer.base, "GET", "/sessions/x", &[], "").0, 404);
     // With the token, a page: 200; paths leaving the folder: refused.
     let cookie = format!("aisys_token={TOKEN}");
     let auth: &[(&str, &str)] = &[("Cookie", &cookie)];

@@ -273,5 +273,5 @@ pub fn app(viewer: Arc<Viewer>, gate: crate::server::gate::Gate) -> Router {
                 }
             },
         ))
-        .merge(web::public_routes())
+        .merge(web::public_routes(web::Screens::ViewerOnly))
 }

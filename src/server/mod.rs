@@ -75,7 +75,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(web::auth_route(state.token.clone()))
         .merge(crate::docs::api_routes(state.viewer.clone()))
         .layer(middleware::from_fn_with_state(state.clone(), require_token))
-        .merge(web::public_routes())
+        .merge(web::public_routes(web::Screens::SessionsAndViewer))
         .with_state(state)
 }
 

@@ -45,12 +45,24 @@ const MAX_EVENTS_PAGE: usize = 5_000;
 /// that a long session needs few queries, small enough to bound what one holds in memory.
 const BLOCKS_READ_BATCH: usize = 5_000;
 
+/// Which screens an app serves: the agent server has sessions; `aisys docs` has only the viewer,
+/// whose Docs tab is then its front page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Screens {
+    SessionsAndViewer,
+    ViewerOnly,
+}
+
 /// Routes anyone may load: the app's pages and files. They reveal no data. Every screen of the
 /// app is a path of its own, so that a deep link loads the app.
-pub fn public_routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
-    Router::new()
-        .route("/", get(index))
-        .route("/sessions/{*rest}", get(index))
+pub fn public_routes<S: Clone + Send + Sync + 'static>(screens: Screens) -> Router<S> {
+    let front = match screens {
+        Screens::SessionsAndViewer => Router::new()
+            .route("/", get(index))
+            .route("/sessions/{*rest}", get(index)),
+        Screens::ViewerOnly => Router::new().route("/", get(to_docs)),
+    };
+    front
         .route("/docs", get(index))
         .route("/docs/", get(index))
         .route("/docs/{*rest}", get(index))
@@ -96,6 +108,15 @@ fn with_page_headers(mut resp: Response) -> Response {
         HeaderValue::from_static("no-referrer"),
     );
     resp
+}
+
+/// `/` of `aisys docs`: the Docs tab, keeping the query (the first address carries the token).
+async fn to_docs(axum::extract::RawQuery(query): axum::extract::RawQuery) -> Response {
+    let to = match query {
+        Some(q) => format!("/docs/?{q}"),
+        None => "/docs/".to_string(),
+    };
+    with_page_headers(axum::response::Redirect::to(&to).into_response())
 }
 
 async fn index() -> Response {

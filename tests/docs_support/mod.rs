@@ -142,6 +142,23 @@ pub fn http(
     headers: &[(&str, &str)],
     body: &str,
 ) -> (u16, String) {
+    let (status, _, body) = http_full(base, method, path, headers, body);
+    (status, body)
+}
+
+/// A GET's status and header block (lowercased).
+pub fn http_head(base: &str, path: &str) -> (u16, String) {
+    let (status, head, _) = http_full(base, "GET", path, &[], "");
+    (status, head)
+}
+
+fn http_full(
+    base: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, String, String) {
     let addr = base.trim_start_matches("http://");
     let mut s = std::net::TcpStream::connect(addr).unwrap();
     let mut req = format!(
@@ -159,6 +176,7 @@ pub fn http(
     let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
     (
         head.split_whitespace().nth(1).unwrap().parse().unwrap(),
+        head.to_lowercase(),
         body.to_string(),
     )
 }
