@@ -50,54 +50,67 @@ fn is_read(method: &Method) -> bool {
 impl Gate {
     /// `Ok` when the request may go on; otherwise the answer that refuses it.
     pub fn check(&self, method: &Method, headers: &HeaderMap) -> Result<(), Refusal> {
-        if let Some(host) = header_str(headers, header::HOST)
-            && !auth::host_allowed(host, &self.allowed_hosts)
-        {
-            return Err(Refusal(
-                StatusCode::MISDIRECTED_REQUEST,
-                format!(
-                    "this server does not answer to the name {host:?}: connect by localhost or an IP address, or start it with --allow-host NAME\n"
-                ),
-            ));
-        }
-        let presented = auth::presented_token(
-            header_str(headers, header::AUTHORIZATION),
-            header_str(headers, header::SEC_WEBSOCKET_PROTOCOL),
+        check(
+            &self.token,
+            &self.allowed_hosts,
+            &self.allowed_origins,
+            method,
+            headers,
         )
-        .or_else(|| auth::cookie_token(header_str(headers, header::COOKIE)));
-        if !presented.is_some_and(|t| self.token.matches(t)) {
-            return Err(Refusal(
-                StatusCode::UNAUTHORIZED,
-                "missing or wrong token: send `Authorization: Bearer <token>` (the token is in the server's data folder, or in the address the server printed)\n".into(),
-            ));
-        }
-        // A WebSocket is not bound by the browser's same-origin rule: judge it like a write.
-        let upgrade = headers.contains_key(header::UPGRADE);
-        if (!is_read(method) || upgrade) && !self.same_origin(headers) {
-            return Err(Refusal(
-                StatusCode::FORBIDDEN,
-                "a request that changes something must come from this server's own pages (its Origin or Sec-Fetch-Site said otherwise)\n".into(),
-            ));
-        }
-        Ok(())
     }
+}
 
-    /// Whether a request comes from this server's pages or from no browser page at all.
-    fn same_origin(&self, headers: &HeaderMap) -> bool {
-        let origin = header_str(headers, header::ORIGIN);
-        // Chromium and Firefox send it on every request; `none` is a user typing an address.
-        let site_ok = match header_str(headers, SEC_FETCH_SITE) {
-            None | Some("same-origin") | Some("none") => true,
-            // An allowed origin is another site by the browser's reckoning.
-            Some(_) => origin.is_some_and(|o| self.allowed_origins.iter().any(|a| a == o)),
-        };
-        site_ok
-            && auth::origin_allowed(
-                origin,
-                header_str(headers, header::HOST),
-                &self.allowed_origins,
-            )
+/// [`Gate::check`] on borrowed settings, for an app that keeps them elsewhere (the agent
+/// server's state): nothing is copied per request.
+pub fn check(
+    token: &Token,
+    allowed_hosts: &[String],
+    allowed_origins: &[String],
+    method: &Method,
+    headers: &HeaderMap,
+) -> Result<(), Refusal> {
+    if let Some(host) = header_str(headers, header::HOST)
+        && !auth::host_allowed(host, allowed_hosts)
+    {
+        return Err(Refusal(
+            StatusCode::MISDIRECTED_REQUEST,
+            format!(
+                "this server does not answer to the name {host:?}: connect by localhost or an IP address, or start it with --allow-host NAME\n"
+            ),
+        ));
     }
+    let presented = auth::presented_token(
+        header_str(headers, header::AUTHORIZATION),
+        header_str(headers, header::SEC_WEBSOCKET_PROTOCOL),
+    )
+    .or_else(|| auth::cookie_token(header_str(headers, header::COOKIE)));
+    if !presented.is_some_and(|t| token.matches(t)) {
+        return Err(Refusal(
+            StatusCode::UNAUTHORIZED,
+            "missing or wrong token: send `Authorization: Bearer <token>` (the token is in the server's data folder, or in the address the server printed)\n".into(),
+        ));
+    }
+    // A WebSocket is not bound by the browser's same-origin rule: judge it like a write.
+    let upgrade = headers.contains_key(header::UPGRADE);
+    if (!is_read(method) || upgrade) && !same_origin(allowed_origins, headers) {
+        return Err(Refusal(
+            StatusCode::FORBIDDEN,
+            "a request that changes something must come from this server's own pages (its Origin or Sec-Fetch-Site said otherwise)\n".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Whether a request comes from this server's pages or from no browser page at all.
+fn same_origin(allowed_origins: &[String], headers: &HeaderMap) -> bool {
+    let origin = header_str(headers, header::ORIGIN);
+    // Chromium and Firefox send it on every request; `none` is a user typing an address.
+    let site_ok = match header_str(headers, SEC_FETCH_SITE) {
+        None | Some("same-origin") | Some("none") => true,
+        // An allowed origin is another site by the browser's reckoning.
+        Some(_) => origin.is_some_and(|o| allowed_origins.iter().any(|a| a == o)),
+    };
+    site_ok && auth::origin_allowed(origin, header_str(headers, header::HOST), allowed_origins)
 }
 
 #[cfg(test)]

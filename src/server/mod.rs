@@ -80,12 +80,13 @@ pub fn router(state: Arc<AppState>) -> Router {
 }
 
 async fn require_token(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
-    let gate = gate::Gate {
-        token: state.token.clone(),
-        allowed_hosts: state.allowed_hosts.clone(),
-        allowed_origins: state.allowed_origins.clone(),
-    };
-    if let Err(refused) = gate.check(req.method(), req.headers()) {
+    if let Err(refused) = gate::check(
+        &state.token,
+        &state.allowed_hosts,
+        &state.allowed_origins,
+        req.method(),
+        req.headers(),
+    ) {
         return refused.into_response();
     }
     if let Some(slot) = req.extensions().get::<Arc<door::Slot>>() {

@@ -1,1 +1,0 @@
-export{n as diagram}from"./chunk-QB3YPZ4I-CWqdBZwt.js";import"./chunk-TU62E6Q5-jlZ7R50U.js";import"./mermaid.core-Df21aHLK.js";import"./chunk-HFQBQIA3-D2Gfr0GA.js";

@@ -1,1 +1,0 @@
-export{S as createPacketServices}from"./mermaid-parser.core-CToe7FN8.js";
