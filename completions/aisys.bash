@@ -91,6 +91,9 @@ _aisys() {
             aisys__subcmd__entities,marketplace)
                 cmd="aisys__subcmd__entities__subcmd__marketplace"
                 ;;
+            aisys__subcmd__entities,mcp)
+                cmd="aisys__subcmd__entities__subcmd__mcp"
+                ;;
             aisys__subcmd__entities,profile)
                 cmd="aisys__subcmd__entities__subcmd__profile"
                 ;;
@@ -121,6 +124,9 @@ _aisys() {
             aisys__subcmd__entities__subcmd__help,marketplace)
                 cmd="aisys__subcmd__entities__subcmd__help__subcmd__marketplace"
                 ;;
+            aisys__subcmd__entities__subcmd__help,mcp)
+                cmd="aisys__subcmd__entities__subcmd__help__subcmd__mcp"
+                ;;
             aisys__subcmd__entities__subcmd__help,profile)
                 cmd="aisys__subcmd__entities__subcmd__help__subcmd__profile"
                 ;;
@@ -144,6 +150,15 @@ _aisys() {
                 ;;
             aisys__subcmd__entities__subcmd__help__subcmd__marketplace,update)
                 cmd="aisys__subcmd__entities__subcmd__help__subcmd__marketplace__subcmd__update"
+                ;;
+            aisys__subcmd__entities__subcmd__help__subcmd__mcp,add)
+                cmd="aisys__subcmd__entities__subcmd__help__subcmd__mcp__subcmd__add"
+                ;;
+            aisys__subcmd__entities__subcmd__help__subcmd__mcp,list)
+                cmd="aisys__subcmd__entities__subcmd__help__subcmd__mcp__subcmd__list"
+                ;;
+            aisys__subcmd__entities__subcmd__help__subcmd__mcp,remove)
+                cmd="aisys__subcmd__entities__subcmd__help__subcmd__mcp__subcmd__remove"
                 ;;
             aisys__subcmd__entities__subcmd__help__subcmd__profile,list)
                 cmd="aisys__subcmd__entities__subcmd__help__subcmd__profile__subcmd__list"
@@ -180,6 +195,30 @@ _aisys() {
                 ;;
             aisys__subcmd__entities__subcmd__marketplace__subcmd__help,update)
                 cmd="aisys__subcmd__entities__subcmd__marketplace__subcmd__help__subcmd__update"
+                ;;
+            aisys__subcmd__entities__subcmd__mcp,add)
+                cmd="aisys__subcmd__entities__subcmd__mcp__subcmd__add"
+                ;;
+            aisys__subcmd__entities__subcmd__mcp,help)
+                cmd="aisys__subcmd__entities__subcmd__mcp__subcmd__help"
+                ;;
+            aisys__subcmd__entities__subcmd__mcp,list)
+                cmd="aisys__subcmd__entities__subcmd__mcp__subcmd__list"
+                ;;
+            aisys__subcmd__entities__subcmd__mcp,remove)
+                cmd="aisys__subcmd__entities__subcmd__mcp__subcmd__remove"
+                ;;
+            aisys__subcmd__entities__subcmd__mcp__subcmd__help,add)
+                cmd="aisys__subcmd__entities__subcmd__mcp__subcmd__help__subcmd__add"
+                ;;
+            aisys__subcmd__entities__subcmd__mcp__subcmd__help,help)
+                cmd="aisys__subcmd__entities__subcmd__mcp__subcmd__help__subcmd__help"
+                ;;
+            aisys__subcmd__entities__subcmd__mcp__subcmd__help,list)
+                cmd="aisys__subcmd__entities__subcmd__mcp__subcmd__help__subcmd__list"
+                ;;
+            aisys__subcmd__entities__subcmd__mcp__subcmd__help,remove)
+                cmd="aisys__subcmd__entities__subcmd__mcp__subcmd__help__subcmd__remove"
                 ;;
             aisys__subcmd__entities__subcmd__profile,help)
                 cmd="aisys__subcmd__entities__subcmd__profile__subcmd__help"
@@ -277,6 +316,9 @@ _aisys() {
             aisys__subcmd__help__subcmd__entities,marketplace)
                 cmd="aisys__subcmd__help__subcmd__entities__subcmd__marketplace"
                 ;;
+            aisys__subcmd__help__subcmd__entities,mcp)
+                cmd="aisys__subcmd__help__subcmd__entities__subcmd__mcp"
+                ;;
             aisys__subcmd__help__subcmd__entities,profile)
                 cmd="aisys__subcmd__help__subcmd__entities__subcmd__profile"
                 ;;
@@ -300,6 +342,15 @@ _aisys() {
                 ;;
             aisys__subcmd__help__subcmd__entities__subcmd__marketplace,update)
                 cmd="aisys__subcmd__help__subcmd__entities__subcmd__marketplace__subcmd__update"
+                ;;
+            aisys__subcmd__help__subcmd__entities__subcmd__mcp,add)
+                cmd="aisys__subcmd__help__subcmd__entities__subcmd__mcp__subcmd__add"
+                ;;
+            aisys__subcmd__help__subcmd__entities__subcmd__mcp,list)
+                cmd="aisys__subcmd__help__subcmd__entities__subcmd__mcp__subcmd__list"
+                ;;
+            aisys__subcmd__help__subcmd__entities__subcmd__mcp,remove)
+                cmd="aisys__subcmd__help__subcmd__entities__subcmd__mcp__subcmd__remove"
                 ;;
             aisys__subcmd__help__subcmd__entities__subcmd__profile,list)
                 cmd="aisys__subcmd__help__subcmd__entities__subcmd__profile__subcmd__list"
@@ -657,7 +708,7 @@ _aisys() {
             return 0
             ;;
         aisys__subcmd__entities)
-            opts="-v -q -h --verbose --quiet --color --config --help list show install uninstall enable disable validate marketplace profile help"
+            opts="-v -q -h --verbose --quiet --color --config --help list show install uninstall enable disable validate marketplace profile mcp help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -739,7 +790,7 @@ _aisys() {
             return 0
             ;;
         aisys__subcmd__entities__subcmd__help)
-            opts="list show install uninstall enable disable validate marketplace profile help"
+            opts="list show install uninstall enable disable validate marketplace profile mcp help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -879,6 +930,62 @@ _aisys() {
             return 0
             ;;
         aisys__subcmd__entities__subcmd__help__subcmd__marketplace__subcmd__update)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aisys__subcmd__entities__subcmd__help__subcmd__mcp)
+            opts="list add remove"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aisys__subcmd__entities__subcmd__help__subcmd__mcp__subcmd__add)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aisys__subcmd__entities__subcmd__help__subcmd__mcp__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aisys__subcmd__entities__subcmd__help__subcmd__mcp__subcmd__remove)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1235,6 +1342,220 @@ _aisys() {
                 return 0
             fi
             case "${prev}" in
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aisys__subcmd__entities__subcmd__mcp)
+            opts="-v -q -h --verbose --quiet --color --config --help list add remove help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aisys__subcmd__entities__subcmd__mcp__subcmd__add)
+            opts="-s -t -e -H -v -q -h --scope --transport --env --header --project --verbose --quiet --color --config --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --scope)
+                    COMPREPLY=($(compgen -W "local project user" -- "${cur}"))
+                    return 0
+                    ;;
+                -s)
+                    COMPREPLY=($(compgen -W "local project user" -- "${cur}"))
+                    return 0
+                    ;;
+                --transport)
+                    COMPREPLY=($(compgen -W "stdio http sse" -- "${cur}"))
+                    return 0
+                    ;;
+                -t)
+                    COMPREPLY=($(compgen -W "stdio http sse" -- "${cur}"))
+                    return 0
+                    ;;
+                --env)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -e)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --header)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -H)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --project)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aisys__subcmd__entities__subcmd__mcp__subcmd__help)
+            opts="list add remove help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aisys__subcmd__entities__subcmd__mcp__subcmd__help__subcmd__add)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aisys__subcmd__entities__subcmd__mcp__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aisys__subcmd__entities__subcmd__mcp__subcmd__help__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aisys__subcmd__entities__subcmd__mcp__subcmd__help__subcmd__remove)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aisys__subcmd__entities__subcmd__mcp__subcmd__list)
+            opts="-v -q -h --project --format --verbose --quiet --color --config --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --project)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aisys__subcmd__entities__subcmd__mcp__subcmd__remove)
+            opts="-s -v -q -h --scope --project --verbose --quiet --color --config --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --scope)
+                    COMPREPLY=($(compgen -W "local project user" -- "${cur}"))
+                    return 0
+                    ;;
+                -s)
+                    COMPREPLY=($(compgen -W "local project user" -- "${cur}"))
+                    return 0
+                    ;;
+                --project)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -1713,7 +2034,7 @@ _aisys() {
             return 0
             ;;
         aisys__subcmd__help__subcmd__entities)
-            opts="list show install uninstall enable disable validate marketplace profile"
+            opts="list show install uninstall enable disable validate marketplace profile mcp"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1839,6 +2160,62 @@ _aisys() {
             return 0
             ;;
         aisys__subcmd__help__subcmd__entities__subcmd__marketplace__subcmd__update)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aisys__subcmd__help__subcmd__entities__subcmd__mcp)
+            opts="list add remove"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aisys__subcmd__help__subcmd__entities__subcmd__mcp__subcmd__add)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aisys__subcmd__help__subcmd__entities__subcmd__mcp__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aisys__subcmd__help__subcmd__entities__subcmd__mcp__subcmd__remove)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

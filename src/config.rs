@@ -379,15 +379,6 @@ pub fn claude_home(env: &dyn Env) -> Result<PathBuf, ConfigError> {
     }
 }
 
-/// Claude Code's global state file, which holds user and local MCP servers: `.claude.json`
-/// inside `$CLAUDE_CONFIG_DIR` when that is set, else `~/.claude.json`.
-pub fn claude_json(env: &dyn Env) -> Option<PathBuf> {
-    match env.var(ENV_CLAUDE_CONFIG_DIR) {
-        Some(d) => Some(PathBuf::from(d).join(".claude.json")),
-        None => dirs::home_dir().map(|h| h.join(".claude.json")),
-    }
-}
-
 /// Expands a leading `~/` in a path from the config file.
 pub fn expand_home(p: &Path) -> Result<PathBuf, ConfigError> {
     match p.strip_prefix("~") {

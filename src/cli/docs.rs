@@ -73,7 +73,12 @@ async fn run_async(ctx: &Context, args: DocsArgs) -> anyhow::Result<Exit> {
         &dir,
         &project,
         claude_home,
-        crate::config::claude_json(&ProcessEnv),
+        crate::entities::layout::claude_json(
+            ProcessEnv
+                .var(crate::config::ENV_CLAUDE_CONFIG_DIR)
+                .map(PathBuf::from)
+                .as_deref(),
+        ),
     )
     .map_err(|e| CommandError::new(EXIT_USAGE, e.to_string()))?;
     let token = match ProcessEnv.var(ENV_TOKEN) {

@@ -235,7 +235,11 @@ pub async fn prepare(opts: ServeOptions, env: &dyn Env) -> Result<Prepared, Star
         &crate::docs::default_docs_dir(&cwd),
         &crate::docs::project_root(&cwd),
         claude_home,
-        crate::config::claude_json(env),
+        crate::entities::layout::claude_json(
+            env.var(crate::config::ENV_CLAUDE_CONFIG_DIR)
+                .map(PathBuf::from)
+                .as_deref(),
+        ),
     )?);
     let state = Arc::new(AppState {
         manager,

@@ -11,7 +11,7 @@ use clap::{Subcommand, ValueEnum};
 
 use crate::cli::transcript::TableFormat;
 use crate::cli::{CommandError, Context, EXIT_OK, EXIT_USAGE, Exit};
-use crate::config::{ProcessEnv, claude_home, claude_json};
+use crate::config::{Env, ProcessEnv, claude_home};
 use crate::entities::mcp::{McpFiles, McpScope, McpSpec, Transport};
 
 /// Add, list and remove MCP servers, in the same files as `claude mcp`.
@@ -139,7 +139,13 @@ fn files(project: Option<PathBuf>) -> anyhow::Result<McpFiles> {
     };
     let home =
         claude_home(&ProcessEnv).map_err(|e| CommandError::new(EXIT_USAGE, e.to_string()))?;
-    let claude_json = claude_json(&ProcessEnv).ok_or_else(|| {
+    let claude_json = crate::entities::layout::claude_json(
+        ProcessEnv
+            .var(crate::config::ENV_CLAUDE_CONFIG_DIR)
+            .map(PathBuf::from)
+            .as_deref(),
+    )
+    .ok_or_else(|| {
         CommandError::new(
             EXIT_USAGE,
             "cannot find the home folder for ~/.claude.json; set HOME or CLAUDE_CONFIG_DIR",
