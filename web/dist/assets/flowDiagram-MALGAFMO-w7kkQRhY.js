@@ -1,1 +1,0 @@
-export{n as diagram}from"./chunk-QB3YPZ4I-BZlbQ-5u.js";import"./chunk-TU62E6Q5-bkryNq2K.js";import"./mermaid.core-D36BRzEV.js";import"./chunk-HFQBQIA3-BKzvWaqh.js";

@@ -1,0 +1,1 @@
+export{g as createRailroadServices}from"./mermaid-parser.core-uSbd6t15.js";

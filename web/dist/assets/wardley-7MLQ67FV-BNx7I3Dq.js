@@ -1,0 +1,1 @@
+export{i as createWardleyServices}from"./mermaid-parser.core-uSbd6t15.js";
