@@ -52,7 +52,7 @@ fn mcp_files(v: &Viewer) -> Result<McpFiles, EntityError> {
 }
 
 /// The status for an error of `entities`: what the request named is missing (404), the request
-/// or a file is wrong (400 or 422), git or the disk failed (502 or 500).
+/// or a file is wrong (400 or 422), git, a download or the disk failed (502 or 500).
 fn entity_failure(e: EntityError) -> Response {
     let status = match &e {
         EntityError::NotFound(_) => StatusCode::NOT_FOUND,
@@ -60,7 +60,7 @@ fn entity_failure(e: EntityError) -> Response {
             StatusCode::BAD_REQUEST
         }
         EntityError::BadJson { .. } | EntityError::Read { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-        EntityError::Git(_) => StatusCode::BAD_GATEWAY,
+        EntityError::Git(_) | EntityError::Fetch(_) => StatusCode::BAD_GATEWAY,
         EntityError::Io { .. } => StatusCode::INTERNAL_SERVER_ERROR,
     };
     failure(status, e)
