@@ -117,6 +117,11 @@ async fn docs_at(width: u32, height: u32, mobile: bool, name: &str) {
         page.eval("location.pathname").await,
         json!("/docs/guide/second.md")
     );
+    // Headings carry ids, so that `page.md#section` links land on them.
+    assert_eq!(
+        page.eval("document.querySelector('.md.doc h1').id").await,
+        json!("doc-second-page")
+    );
     // Its image comes from the docs folder.
     page.wait_for("(() => { const i = document.querySelector('.md.doc img'); return i && i.complete && i.naturalWidth === 1; })()")
         .await;

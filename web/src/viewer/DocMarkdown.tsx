@@ -5,9 +5,21 @@ import type { ComponentProps } from "react";
 import ReactMarkdown, { type ExtraProps } from "react-markdown";
 import remarkGfm from "remark-gfm";
 import rehypeHighlight from "rehype-highlight";
+import rehypeSlug from "rehype-slug";
 import type { ElementContent } from "hast";
 import { navigate } from "../App";
 import { Mermaid } from "./Mermaid";
+
+/** Prefix of the ids given to headings, so that a page's own names cannot clash with the app's. */
+export const HEADING_ID_PREFIX = "doc-";
+
+/** Scrolls to the heading a `#fragment` names on the open page; whether there was one. */
+export function scrollToFragment(hash: string): boolean {
+  if (!hash || hash === "#") return false;
+  const el = document.getElementById(HEADING_ID_PREFIX + decodeURIComponent(hash.slice(1)));
+  el?.scrollIntoView({ block: "start" });
+  return !!el;
+}
 
 /** Base for resolving relative links; never fetched. */
 const BASE = "https://docs.invalid/";
@@ -68,6 +80,21 @@ export function DocMarkdown({ text, path }: { text: string; path: string }) {
         </a>
       );
     }
+    if (href?.startsWith("#")) {
+      return (
+        <a
+          {...rest}
+          href={href}
+          onClick={(e) => {
+            e.preventDefault();
+            window.history.replaceState(null, "", href);
+            scrollToFragment(href);
+          }}
+        >
+          {children}
+        </a>
+      );
+    }
     const external = !!href && /^[a-z][a-z0-9+.-]*:/i.test(href);
     return (
       <a {...rest} href={href} {...(external ? { target: "_blank", rel: "noopener noreferrer" } : {})}>
@@ -85,7 +112,10 @@ export function DocMarkdown({ text, path }: { text: string; path: string }) {
     <div className="md doc">
       <ReactMarkdown
         remarkPlugins={[remarkGfm]}
-        rehypePlugins={[[rehypeHighlight, { detect: false, plainText: ["mermaid"] }]]}
+        rehypePlugins={[
+          [rehypeSlug, { prefix: HEADING_ID_PREFIX }],
+          [rehypeHighlight, { detect: false, plainText: ["mermaid"] }],
+        ]}
         components={{ pre: Pre, a: Link, img: Image }}
       >
         {text}

@@ -3,7 +3,7 @@
 import { useCallback, useEffect, useMemo, useState } from "react";
 import { navigate } from "../App";
 import { type DocHit, type DocPage, type DocText, type DocTree, docsContent, docsSearch, docsTree } from "./api";
-import { DocMarkdown } from "./DocMarkdown";
+import { DocMarkdown, scrollToFragment } from "./DocMarkdown";
 import { useLive } from "./live";
 import { ViewerShell, useFailure } from "./Shell";
 
@@ -109,6 +109,11 @@ export function Docs({ path }: { path: string }) {
     if (path) loadPage(path);
     window.scrollTo(0, 0);
   }, [path, loadPage]);
+  // A link to `page.md#section` opens the page at that heading, once it is drawn.
+  const loadedPath = page?.path;
+  useEffect(() => {
+    if (loadedPath) window.requestAnimationFrame(() => scrollToFragment(window.location.hash));
+  }, [loadedPath]);
   useEffect(() => {
     if (page) document.title = `${page.title} · docs`;
   }, [page]);

@@ -1,1 +1,0 @@
-export{n as diagram}from"./chunk-QB3YPZ4I-DufZ_JbQ.js";import"./chunk-TU62E6Q5-Dena1vtN.js";import"./mermaid.core-DC-9KteM.js";import"./chunk-HFQBQIA3-Bqn0CaAi.js";
