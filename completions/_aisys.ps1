@@ -34,6 +34,7 @@ Register-ArgumentCompleter -Native -CommandName 'aisys' -ScriptBlock {
             [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Start the agent server that `aisys chat` and other WebSocket clients talk to')
             [CompletionResult]::new('chat', 'chat', [CompletionResultType]::ParameterValue, 'Chat with coding agents in a terminal UI')
             [CompletionResult]::new('run', 'run', [CompletionResultType]::ParameterValue, 'Run one query with a coding agent in a sandbox, and stream what it does')
+            [CompletionResult]::new('docs', 'docs', [CompletionResultType]::ParameterValue, 'Browse a project''s docs, and what Claude Code loads there, in the browser')
             [CompletionResult]::new('transcript', 'transcript', [CompletionResultType]::ParameterValue, 'Read agent transcripts and streams: convert them, count their cost, list sessions')
             [CompletionResult]::new('entities', 'entities', [CompletionResultType]::ParameterValue, 'Find, inspect and install Claude Code plugins, skills, commands, agents and marketplaces')
             [CompletionResult]::new('agents', 'agents', [CompletionResultType]::ParameterValue, 'Show and install the coding agents aisys can run')
@@ -117,6 +118,22 @@ Register-ArgumentCompleter -Native -CommandName 'aisys' -ScriptBlock {
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Read settings from this file instead of ~/.config/aisys/config.toml')
             [CompletionResult]::new('--ask', '--ask', [CompletionResultType]::ParameterName, 'Ask on the terminal for each tool request')
             [CompletionResult]::new('--sync-back', '--sync-back', [CompletionResultType]::ParameterName, 'With --sandbox modal: copy the files the agent changed back into --workspace afterwards')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log more on stderr: -v for info, -vv for debug, -vvv for trace')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Log more on stderr: -v for info, -vv for debug, -vvv for trace')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors and the command''s own output')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only errors and the command''s own output')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'aisys;docs' {
+            [CompletionResult]::new('--port', '--port', [CompletionResultType]::ParameterName, 'Port to listen on (0: any free port)')
+            [CompletionResult]::new('--bind', '--bind', [CompletionResultType]::ParameterName, 'Address to listen on. A non-loopback address makes the token the only protection')
+            [CompletionResult]::new('--project', '--project', [CompletionResultType]::ParameterName, 'The project whose .claude/ the Context tab shows (default: the current folder''s project)')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Read settings from this file instead of ~/.config/aisys/config.toml')
+            [CompletionResult]::new('--open', '--open', [CompletionResultType]::ParameterName, 'Open the viewer in the browser (the default on a terminal)')
+            [CompletionResult]::new('--no-open', '--no-open', [CompletionResultType]::ParameterName, 'Do not open a browser')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log more on stderr: -v for info, -vv for debug, -vvv for trace')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Log more on stderr: -v for info, -vv for debug, -vvv for trace')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors and the command''s own output')
@@ -228,6 +245,7 @@ Register-ArgumentCompleter -Native -CommandName 'aisys' -ScriptBlock {
             [CompletionResult]::new('validate', 'validate', [CompletionResultType]::ParameterValue, 'Check a plugin, skill, command or agent the way its author needs')
             [CompletionResult]::new('marketplace', 'marketplace', [CompletionResultType]::ParameterValue, 'Add, list, update and remove plugin marketplaces')
             [CompletionResult]::new('profile', 'profile', [CompletionResultType]::ParameterValue, 'The agent profiles: what a sandboxed agent gets of skills, plugins, subagents, commands, hooks, MCP servers and rules (`user`, `none`, and the config file''s `[profiles.NAME]`)')
+            [CompletionResult]::new('mcp', 'mcp', [CompletionResultType]::ParameterValue, 'Add, list and remove MCP servers, in the same files as `claude mcp`')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -464,6 +482,87 @@ Register-ArgumentCompleter -Native -CommandName 'aisys' -ScriptBlock {
         'aisys;entities;profile;help;help' {
             break
         }
+        'aisys;entities;mcp' {
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Read settings from this file instead of ~/.config/aisys/config.toml')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log more on stderr: -v for info, -vv for debug, -vvv for trace')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Log more on stderr: -v for info, -vv for debug, -vvv for trace')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors and the command''s own output')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only errors and the command''s own output')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List the MCP servers of every scope (local, project, user)')
+            [CompletionResult]::new('add', 'add', [CompletionResultType]::ParameterValue, 'Add a server: a command to run (stdio) or a URL (http, sse)')
+            [CompletionResult]::new('remove', 'remove', [CompletionResultType]::ParameterValue, 'Remove a server')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'aisys;entities;mcp;list' {
+            [CompletionResult]::new('--project', '--project', [CompletionResultType]::ParameterName, 'The project folder (default: the current folder)')
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Read settings from this file instead of ~/.config/aisys/config.toml')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log more on stderr: -v for info, -vv for debug, -vvv for trace')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Log more on stderr: -v for info, -vv for debug, -vvv for trace')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors and the command''s own output')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only errors and the command''s own output')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'aisys;entities;mcp;add' {
+            [CompletionResult]::new('-s', '-s', [CompletionResultType]::ParameterName, 'Where to keep it: local (~/.claude.json, this project only, for you), project (.mcp.json, shared through the repository) or user (~/.claude.json, every project)')
+            [CompletionResult]::new('--scope', '--scope', [CompletionResultType]::ParameterName, 'Where to keep it: local (~/.claude.json, this project only, for you), project (.mcp.json, shared through the repository) or user (~/.claude.json, every project)')
+            [CompletionResult]::new('-t', '-t', [CompletionResultType]::ParameterName, 'How Claude Code talks to it')
+            [CompletionResult]::new('--transport', '--transport', [CompletionResultType]::ParameterName, 'How Claude Code talks to it')
+            [CompletionResult]::new('-e', '-e', [CompletionResultType]::ParameterName, 'An environment variable for a stdio server, KEY=value (repeatable)')
+            [CompletionResult]::new('--env', '--env', [CompletionResultType]::ParameterName, 'An environment variable for a stdio server, KEY=value (repeatable)')
+            [CompletionResult]::new('-H', '-H ', [CompletionResultType]::ParameterName, 'An HTTP header for an http or sse server, "Name: value" (repeatable)')
+            [CompletionResult]::new('--header', '--header', [CompletionResultType]::ParameterName, 'An HTTP header for an http or sse server, "Name: value" (repeatable)')
+            [CompletionResult]::new('--project', '--project', [CompletionResultType]::ParameterName, 'The project folder (default: the current folder)')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Read settings from this file instead of ~/.config/aisys/config.toml')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log more on stderr: -v for info, -vv for debug, -vvv for trace')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Log more on stderr: -v for info, -vv for debug, -vvv for trace')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors and the command''s own output')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only errors and the command''s own output')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'aisys;entities;mcp;remove' {
+            [CompletionResult]::new('-s', '-s', [CompletionResultType]::ParameterName, 'The scope to remove it from (needed when several have it)')
+            [CompletionResult]::new('--scope', '--scope', [CompletionResultType]::ParameterName, 'The scope to remove it from (needed when several have it)')
+            [CompletionResult]::new('--project', '--project', [CompletionResultType]::ParameterName, 'The project folder (default: the current folder)')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Read settings from this file instead of ~/.config/aisys/config.toml')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log more on stderr: -v for info, -vv for debug, -vvv for trace')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Log more on stderr: -v for info, -vv for debug, -vvv for trace')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors and the command''s own output')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only errors and the command''s own output')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'aisys;entities;mcp;help' {
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List the MCP servers of every scope (local, project, user)')
+            [CompletionResult]::new('add', 'add', [CompletionResultType]::ParameterValue, 'Add a server: a command to run (stdio) or a URL (http, sse)')
+            [CompletionResult]::new('remove', 'remove', [CompletionResultType]::ParameterValue, 'Remove a server')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'aisys;entities;mcp;help;list' {
+            break
+        }
+        'aisys;entities;mcp;help;add' {
+            break
+        }
+        'aisys;entities;mcp;help;remove' {
+            break
+        }
+        'aisys;entities;mcp;help;help' {
+            break
+        }
         'aisys;entities;help' {
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List every entity in every scope, what is active, and what hides what')
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show one entity: its frontmatter, path and body')
@@ -474,6 +573,7 @@ Register-ArgumentCompleter -Native -CommandName 'aisys' -ScriptBlock {
             [CompletionResult]::new('validate', 'validate', [CompletionResultType]::ParameterValue, 'Check a plugin, skill, command or agent the way its author needs')
             [CompletionResult]::new('marketplace', 'marketplace', [CompletionResultType]::ParameterValue, 'Add, list, update and remove plugin marketplaces')
             [CompletionResult]::new('profile', 'profile', [CompletionResultType]::ParameterValue, 'The agent profiles: what a sandboxed agent gets of skills, plugins, subagents, commands, hooks, MCP servers and rules (`user`, `none`, and the config file''s `[profiles.NAME]`)')
+            [CompletionResult]::new('mcp', 'mcp', [CompletionResultType]::ParameterValue, 'Add, list and remove MCP servers, in the same files as `claude mcp`')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -526,6 +626,21 @@ Register-ArgumentCompleter -Native -CommandName 'aisys' -ScriptBlock {
             break
         }
         'aisys;entities;help;profile;show' {
+            break
+        }
+        'aisys;entities;help;mcp' {
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List the MCP servers of every scope (local, project, user)')
+            [CompletionResult]::new('add', 'add', [CompletionResultType]::ParameterValue, 'Add a server: a command to run (stdio) or a URL (http, sse)')
+            [CompletionResult]::new('remove', 'remove', [CompletionResultType]::ParameterValue, 'Remove a server')
+            break
+        }
+        'aisys;entities;help;mcp;list' {
+            break
+        }
+        'aisys;entities;help;mcp;add' {
+            break
+        }
+        'aisys;entities;help;mcp;remove' {
             break
         }
         'aisys;entities;help;help' {
@@ -731,6 +846,7 @@ Register-ArgumentCompleter -Native -CommandName 'aisys' -ScriptBlock {
             [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Start the agent server that `aisys chat` and other WebSocket clients talk to')
             [CompletionResult]::new('chat', 'chat', [CompletionResultType]::ParameterValue, 'Chat with coding agents in a terminal UI')
             [CompletionResult]::new('run', 'run', [CompletionResultType]::ParameterValue, 'Run one query with a coding agent in a sandbox, and stream what it does')
+            [CompletionResult]::new('docs', 'docs', [CompletionResultType]::ParameterValue, 'Browse a project''s docs, and what Claude Code loads there, in the browser')
             [CompletionResult]::new('transcript', 'transcript', [CompletionResultType]::ParameterValue, 'Read agent transcripts and streams: convert them, count their cost, list sessions')
             [CompletionResult]::new('entities', 'entities', [CompletionResultType]::ParameterValue, 'Find, inspect and install Claude Code plugins, skills, commands, agents and marketplaces')
             [CompletionResult]::new('agents', 'agents', [CompletionResultType]::ParameterValue, 'Show and install the coding agents aisys can run')
@@ -749,6 +865,9 @@ Register-ArgumentCompleter -Native -CommandName 'aisys' -ScriptBlock {
             break
         }
         'aisys;help;run' {
+            break
+        }
+        'aisys;help;docs' {
             break
         }
         'aisys;help;transcript' {
@@ -776,6 +895,7 @@ Register-ArgumentCompleter -Native -CommandName 'aisys' -ScriptBlock {
             [CompletionResult]::new('validate', 'validate', [CompletionResultType]::ParameterValue, 'Check a plugin, skill, command or agent the way its author needs')
             [CompletionResult]::new('marketplace', 'marketplace', [CompletionResultType]::ParameterValue, 'Add, list, update and remove plugin marketplaces')
             [CompletionResult]::new('profile', 'profile', [CompletionResultType]::ParameterValue, 'The agent profiles: what a sandboxed agent gets of skills, plugins, subagents, commands, hooks, MCP servers and rules (`user`, `none`, and the config file''s `[profiles.NAME]`)')
+            [CompletionResult]::new('mcp', 'mcp', [CompletionResultType]::ParameterValue, 'Add, list and remove MCP servers, in the same files as `claude mcp`')
             break
         }
         'aisys;help;entities;list' {
@@ -827,6 +947,21 @@ Register-ArgumentCompleter -Native -CommandName 'aisys' -ScriptBlock {
             break
         }
         'aisys;help;entities;profile;show' {
+            break
+        }
+        'aisys;help;entities;mcp' {
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List the MCP servers of every scope (local, project, user)')
+            [CompletionResult]::new('add', 'add', [CompletionResultType]::ParameterValue, 'Add a server: a command to run (stdio) or a URL (http, sse)')
+            [CompletionResult]::new('remove', 'remove', [CompletionResultType]::ParameterValue, 'Remove a server')
+            break
+        }
+        'aisys;help;entities;mcp;list' {
+            break
+        }
+        'aisys;help;entities;mcp;add' {
+            break
+        }
+        'aisys;help;entities;mcp;remove' {
             break
         }
         'aisys;help;agents' {

@@ -25,6 +25,9 @@ _aisys() {
             aisys,completions)
                 cmd="aisys__subcmd__completions"
                 ;;
+            aisys,docs)
+                cmd="aisys__subcmd__docs"
+                ;;
             aisys,doctor)
                 cmd="aisys__subcmd__doctor"
                 ;;
@@ -88,6 +91,9 @@ _aisys() {
             aisys__subcmd__entities,marketplace)
                 cmd="aisys__subcmd__entities__subcmd__marketplace"
                 ;;
+            aisys__subcmd__entities,mcp)
+                cmd="aisys__subcmd__entities__subcmd__mcp"
+                ;;
             aisys__subcmd__entities,profile)
                 cmd="aisys__subcmd__entities__subcmd__profile"
                 ;;
@@ -118,6 +124,9 @@ _aisys() {
             aisys__subcmd__entities__subcmd__help,marketplace)
                 cmd="aisys__subcmd__entities__subcmd__help__subcmd__marketplace"
                 ;;
+            aisys__subcmd__entities__subcmd__help,mcp)
+                cmd="aisys__subcmd__entities__subcmd__help__subcmd__mcp"
+                ;;
             aisys__subcmd__entities__subcmd__help,profile)
                 cmd="aisys__subcmd__entities__subcmd__help__subcmd__profile"
                 ;;
@@ -141,6 +150,15 @@ _aisys() {
                 ;;
             aisys__subcmd__entities__subcmd__help__subcmd__marketplace,update)
                 cmd="aisys__subcmd__entities__subcmd__help__subcmd__marketplace__subcmd__update"
+                ;;
+            aisys__subcmd__entities__subcmd__help__subcmd__mcp,add)
+                cmd="aisys__subcmd__entities__subcmd__help__subcmd__mcp__subcmd__add"
+                ;;
+            aisys__subcmd__entities__subcmd__help__subcmd__mcp,list)
+                cmd="aisys__subcmd__entities__subcmd__help__subcmd__mcp__subcmd__list"
+                ;;
+            aisys__subcmd__entities__subcmd__help__subcmd__mcp,remove)
+                cmd="aisys__subcmd__entities__subcmd__help__subcmd__mcp__subcmd__remove"
                 ;;
             aisys__subcmd__entities__subcmd__help__subcmd__profile,list)
                 cmd="aisys__subcmd__entities__subcmd__help__subcmd__profile__subcmd__list"
@@ -177,6 +195,30 @@ _aisys() {
                 ;;
             aisys__subcmd__entities__subcmd__marketplace__subcmd__help,update)
                 cmd="aisys__subcmd__entities__subcmd__marketplace__subcmd__help__subcmd__update"
+                ;;
+            aisys__subcmd__entities__subcmd__mcp,add)
+                cmd="aisys__subcmd__entities__subcmd__mcp__subcmd__add"
+                ;;
+            aisys__subcmd__entities__subcmd__mcp,help)
+                cmd="aisys__subcmd__entities__subcmd__mcp__subcmd__help"
+                ;;
+            aisys__subcmd__entities__subcmd__mcp,list)
+                cmd="aisys__subcmd__entities__subcmd__mcp__subcmd__list"
+                ;;
+            aisys__subcmd__entities__subcmd__mcp,remove)
+                cmd="aisys__subcmd__entities__subcmd__mcp__subcmd__remove"
+                ;;
+            aisys__subcmd__entities__subcmd__mcp__subcmd__help,add)
+                cmd="aisys__subcmd__entities__subcmd__mcp__subcmd__help__subcmd__add"
+                ;;
+            aisys__subcmd__entities__subcmd__mcp__subcmd__help,help)
+                cmd="aisys__subcmd__entities__subcmd__mcp__subcmd__help__subcmd__help"
+                ;;
+            aisys__subcmd__entities__subcmd__mcp__subcmd__help,list)
+                cmd="aisys__subcmd__entities__subcmd__mcp__subcmd__help__subcmd__list"
+                ;;
+            aisys__subcmd__entities__subcmd__mcp__subcmd__help,remove)
+                cmd="aisys__subcmd__entities__subcmd__mcp__subcmd__help__subcmd__remove"
                 ;;
             aisys__subcmd__entities__subcmd__profile,help)
                 cmd="aisys__subcmd__entities__subcmd__profile__subcmd__help"
@@ -222,6 +264,9 @@ _aisys() {
                 ;;
             aisys__subcmd__help,completions)
                 cmd="aisys__subcmd__help__subcmd__completions"
+                ;;
+            aisys__subcmd__help,docs)
+                cmd="aisys__subcmd__help__subcmd__docs"
                 ;;
             aisys__subcmd__help,doctor)
                 cmd="aisys__subcmd__help__subcmd__doctor"
@@ -271,6 +316,9 @@ _aisys() {
             aisys__subcmd__help__subcmd__entities,marketplace)
                 cmd="aisys__subcmd__help__subcmd__entities__subcmd__marketplace"
                 ;;
+            aisys__subcmd__help__subcmd__entities,mcp)
+                cmd="aisys__subcmd__help__subcmd__entities__subcmd__mcp"
+                ;;
             aisys__subcmd__help__subcmd__entities,profile)
                 cmd="aisys__subcmd__help__subcmd__entities__subcmd__profile"
                 ;;
@@ -294,6 +342,15 @@ _aisys() {
                 ;;
             aisys__subcmd__help__subcmd__entities__subcmd__marketplace,update)
                 cmd="aisys__subcmd__help__subcmd__entities__subcmd__marketplace__subcmd__update"
+                ;;
+            aisys__subcmd__help__subcmd__entities__subcmd__mcp,add)
+                cmd="aisys__subcmd__help__subcmd__entities__subcmd__mcp__subcmd__add"
+                ;;
+            aisys__subcmd__help__subcmd__entities__subcmd__mcp,list)
+                cmd="aisys__subcmd__help__subcmd__entities__subcmd__mcp__subcmd__list"
+                ;;
+            aisys__subcmd__help__subcmd__entities__subcmd__mcp,remove)
+                cmd="aisys__subcmd__help__subcmd__entities__subcmd__mcp__subcmd__remove"
                 ;;
             aisys__subcmd__help__subcmd__entities__subcmd__profile,list)
                 cmd="aisys__subcmd__help__subcmd__entities__subcmd__profile__subcmd__list"
@@ -371,7 +428,7 @@ _aisys() {
 
     case "${cmd}" in
         aisys)
-            opts="-v -q -h -V --verbose --quiet --color --config --help --version serve chat run transcript entities agents sandboxes doctor completions generate sandbox-init help"
+            opts="-v -q -h -V --verbose --quiet --color --config --help --version serve chat run docs transcript entities agents sandboxes doctor completions generate sandbox-init help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -590,6 +647,40 @@ _aisys() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        aisys__subcmd__docs)
+            opts="-v -q -h --port --bind --project --open --no-open --verbose --quiet --color --config --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --port)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --bind)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --project)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         aisys__subcmd__doctor)
             opts="-v -q -h --format --verbose --quiet --color --config --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -617,7 +708,7 @@ _aisys() {
             return 0
             ;;
         aisys__subcmd__entities)
-            opts="-v -q -h --verbose --quiet --color --config --help list show install uninstall enable disable validate marketplace profile help"
+            opts="-v -q -h --verbose --quiet --color --config --help list show install uninstall enable disable validate marketplace profile mcp help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -699,7 +790,7 @@ _aisys() {
             return 0
             ;;
         aisys__subcmd__entities__subcmd__help)
-            opts="list show install uninstall enable disable validate marketplace profile help"
+            opts="list show install uninstall enable disable validate marketplace profile mcp help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -839,6 +930,62 @@ _aisys() {
             return 0
             ;;
         aisys__subcmd__entities__subcmd__help__subcmd__marketplace__subcmd__update)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aisys__subcmd__entities__subcmd__help__subcmd__mcp)
+            opts="list add remove"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aisys__subcmd__entities__subcmd__help__subcmd__mcp__subcmd__add)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aisys__subcmd__entities__subcmd__help__subcmd__mcp__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aisys__subcmd__entities__subcmd__help__subcmd__mcp__subcmd__remove)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1210,6 +1357,220 @@ _aisys() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        aisys__subcmd__entities__subcmd__mcp)
+            opts="-v -q -h --verbose --quiet --color --config --help list add remove help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aisys__subcmd__entities__subcmd__mcp__subcmd__add)
+            opts="-s -t -e -H -v -q -h --scope --transport --env --header --project --verbose --quiet --color --config --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --scope)
+                    COMPREPLY=($(compgen -W "local project user" -- "${cur}"))
+                    return 0
+                    ;;
+                -s)
+                    COMPREPLY=($(compgen -W "local project user" -- "${cur}"))
+                    return 0
+                    ;;
+                --transport)
+                    COMPREPLY=($(compgen -W "stdio http sse" -- "${cur}"))
+                    return 0
+                    ;;
+                -t)
+                    COMPREPLY=($(compgen -W "stdio http sse" -- "${cur}"))
+                    return 0
+                    ;;
+                --env)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -e)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --header)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -H)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --project)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aisys__subcmd__entities__subcmd__mcp__subcmd__help)
+            opts="list add remove help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aisys__subcmd__entities__subcmd__mcp__subcmd__help__subcmd__add)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aisys__subcmd__entities__subcmd__mcp__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aisys__subcmd__entities__subcmd__mcp__subcmd__help__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aisys__subcmd__entities__subcmd__mcp__subcmd__help__subcmd__remove)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aisys__subcmd__entities__subcmd__mcp__subcmd__list)
+            opts="-v -q -h --project --format --verbose --quiet --color --config --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --project)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aisys__subcmd__entities__subcmd__mcp__subcmd__remove)
+            opts="-s -v -q -h --scope --project --verbose --quiet --color --config --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --scope)
+                    COMPREPLY=($(compgen -W "local project user" -- "${cur}"))
+                    return 0
+                    ;;
+                -s)
+                    COMPREPLY=($(compgen -W "local project user" -- "${cur}"))
+                    return 0
+                    ;;
+                --project)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         aisys__subcmd__entities__subcmd__profile)
             opts="-v -q -h --verbose --quiet --color --config --help list show help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -1561,7 +1922,7 @@ _aisys() {
             return 0
             ;;
         aisys__subcmd__help)
-            opts="serve chat run transcript entities agents sandboxes doctor completions generate sandbox-init help"
+            opts="serve chat run docs transcript entities agents sandboxes doctor completions generate sandbox-init help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1644,6 +2005,20 @@ _aisys() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        aisys__subcmd__help__subcmd__docs)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         aisys__subcmd__help__subcmd__doctor)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -1659,7 +2034,7 @@ _aisys() {
             return 0
             ;;
         aisys__subcmd__help__subcmd__entities)
-            opts="list show install uninstall enable disable validate marketplace profile"
+            opts="list show install uninstall enable disable validate marketplace profile mcp"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1785,6 +2160,62 @@ _aisys() {
             return 0
             ;;
         aisys__subcmd__help__subcmd__entities__subcmd__marketplace__subcmd__update)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aisys__subcmd__help__subcmd__entities__subcmd__mcp)
+            opts="list add remove"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aisys__subcmd__help__subcmd__entities__subcmd__mcp__subcmd__add)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aisys__subcmd__help__subcmd__entities__subcmd__mcp__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aisys__subcmd__help__subcmd__entities__subcmd__mcp__subcmd__remove)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

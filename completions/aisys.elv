@@ -31,6 +31,7 @@ set edit:completion:arg-completer[aisys] = {|@words|
             cand serve 'Start the agent server that `aisys chat` and other WebSocket clients talk to'
             cand chat 'Chat with coding agents in a terminal UI'
             cand run 'Run one query with a coding agent in a sandbox, and stream what it does'
+            cand docs 'Browse a project''s docs, and what Claude Code loads there, in the browser'
             cand transcript 'Read agent transcripts and streams: convert them, count their cost, list sessions'
             cand entities 'Find, inspect and install Claude Code plugins, skills, commands, agents and marketplaces'
             cand agents 'Show and install the coding agents aisys can run'
@@ -111,6 +112,21 @@ set edit:completion:arg-completer[aisys] = {|@words|
             cand --config 'Read settings from this file instead of ~/.config/aisys/config.toml'
             cand --ask 'Ask on the terminal for each tool request'
             cand --sync-back 'With --sandbox modal: copy the files the agent changed back into --workspace afterwards'
+            cand -v 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
+            cand --verbose 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
+            cand -q 'Print only errors and the command''s own output'
+            cand --quiet 'Print only errors and the command''s own output'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'aisys;docs'= {
+            cand --port 'Port to listen on (0: any free port)'
+            cand --bind 'Address to listen on. A non-loopback address makes the token the only protection'
+            cand --project 'The project whose .claude/ the Context tab shows (default: the current folder''s project)'
+            cand --color 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never'
+            cand --config 'Read settings from this file instead of ~/.config/aisys/config.toml'
+            cand --open 'Open the viewer in the browser (the default on a terminal)'
+            cand --no-open 'Do not open a browser'
             cand -v 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
             cand --verbose 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
             cand -q 'Print only errors and the command''s own output'
@@ -212,6 +228,7 @@ set edit:completion:arg-completer[aisys] = {|@words|
             cand validate 'Check a plugin, skill, command or agent the way its author needs'
             cand marketplace 'Add, list, update and remove plugin marketplaces'
             cand profile 'The agent profiles: what a sandboxed agent gets of skills, plugins, subagents, commands, hooks, MCP servers and rules (`user`, `none`, and the config file''s `[profiles.NAME]`)'
+            cand mcp 'Add, list and remove MCP servers, in the same files as `claude mcp`'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'aisys;entities;list'= {
@@ -422,6 +439,78 @@ set edit:completion:arg-completer[aisys] = {|@words|
         }
         &'aisys;entities;profile;help;help'= {
         }
+        &'aisys;entities;mcp'= {
+            cand --color 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never'
+            cand --config 'Read settings from this file instead of ~/.config/aisys/config.toml'
+            cand -v 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
+            cand --verbose 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
+            cand -q 'Print only errors and the command''s own output'
+            cand --quiet 'Print only errors and the command''s own output'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand list 'List the MCP servers of every scope (local, project, user)'
+            cand add 'Add a server: a command to run (stdio) or a URL (http, sse)'
+            cand remove 'Remove a server'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'aisys;entities;mcp;list'= {
+            cand --project 'The project folder (default: the current folder)'
+            cand --format 'Output format'
+            cand --color 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never'
+            cand --config 'Read settings from this file instead of ~/.config/aisys/config.toml'
+            cand -v 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
+            cand --verbose 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
+            cand -q 'Print only errors and the command''s own output'
+            cand --quiet 'Print only errors and the command''s own output'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'aisys;entities;mcp;add'= {
+            cand -s 'Where to keep it: local (~/.claude.json, this project only, for you), project (.mcp.json, shared through the repository) or user (~/.claude.json, every project)'
+            cand --scope 'Where to keep it: local (~/.claude.json, this project only, for you), project (.mcp.json, shared through the repository) or user (~/.claude.json, every project)'
+            cand -t 'How Claude Code talks to it'
+            cand --transport 'How Claude Code talks to it'
+            cand -e 'An environment variable for a stdio server, KEY=value (repeatable)'
+            cand --env 'An environment variable for a stdio server, KEY=value (repeatable)'
+            cand -H 'An HTTP header for an http or sse server, "Name: value" (repeatable)'
+            cand --header 'An HTTP header for an http or sse server, "Name: value" (repeatable)'
+            cand --project 'The project folder (default: the current folder)'
+            cand --color 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never'
+            cand --config 'Read settings from this file instead of ~/.config/aisys/config.toml'
+            cand -v 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
+            cand --verbose 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
+            cand -q 'Print only errors and the command''s own output'
+            cand --quiet 'Print only errors and the command''s own output'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'aisys;entities;mcp;remove'= {
+            cand -s 'The scope to remove it from (needed when several have it)'
+            cand --scope 'The scope to remove it from (needed when several have it)'
+            cand --project 'The project folder (default: the current folder)'
+            cand --color 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never'
+            cand --config 'Read settings from this file instead of ~/.config/aisys/config.toml'
+            cand -v 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
+            cand --verbose 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
+            cand -q 'Print only errors and the command''s own output'
+            cand --quiet 'Print only errors and the command''s own output'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'aisys;entities;mcp;help'= {
+            cand list 'List the MCP servers of every scope (local, project, user)'
+            cand add 'Add a server: a command to run (stdio) or a URL (http, sse)'
+            cand remove 'Remove a server'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'aisys;entities;mcp;help;list'= {
+        }
+        &'aisys;entities;mcp;help;add'= {
+        }
+        &'aisys;entities;mcp;help;remove'= {
+        }
+        &'aisys;entities;mcp;help;help'= {
+        }
         &'aisys;entities;help'= {
             cand list 'List every entity in every scope, what is active, and what hides what'
             cand show 'Show one entity: its frontmatter, path and body'
@@ -432,6 +521,7 @@ set edit:completion:arg-completer[aisys] = {|@words|
             cand validate 'Check a plugin, skill, command or agent the way its author needs'
             cand marketplace 'Add, list, update and remove plugin marketplaces'
             cand profile 'The agent profiles: what a sandboxed agent gets of skills, plugins, subagents, commands, hooks, MCP servers and rules (`user`, `none`, and the config file''s `[profiles.NAME]`)'
+            cand mcp 'Add, list and remove MCP servers, in the same files as `claude mcp`'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'aisys;entities;help;list'= {
@@ -469,6 +559,17 @@ set edit:completion:arg-completer[aisys] = {|@words|
         &'aisys;entities;help;profile;list'= {
         }
         &'aisys;entities;help;profile;show'= {
+        }
+        &'aisys;entities;help;mcp'= {
+            cand list 'List the MCP servers of every scope (local, project, user)'
+            cand add 'Add a server: a command to run (stdio) or a URL (http, sse)'
+            cand remove 'Remove a server'
+        }
+        &'aisys;entities;help;mcp;list'= {
+        }
+        &'aisys;entities;help;mcp;add'= {
+        }
+        &'aisys;entities;help;mcp;remove'= {
         }
         &'aisys;entities;help;help'= {
         }
@@ -648,6 +749,7 @@ set edit:completion:arg-completer[aisys] = {|@words|
             cand serve 'Start the agent server that `aisys chat` and other WebSocket clients talk to'
             cand chat 'Chat with coding agents in a terminal UI'
             cand run 'Run one query with a coding agent in a sandbox, and stream what it does'
+            cand docs 'Browse a project''s docs, and what Claude Code loads there, in the browser'
             cand transcript 'Read agent transcripts and streams: convert them, count their cost, list sessions'
             cand entities 'Find, inspect and install Claude Code plugins, skills, commands, agents and marketplaces'
             cand agents 'Show and install the coding agents aisys can run'
@@ -663,6 +765,8 @@ set edit:completion:arg-completer[aisys] = {|@words|
         &'aisys;help;chat'= {
         }
         &'aisys;help;run'= {
+        }
+        &'aisys;help;docs'= {
         }
         &'aisys;help;transcript'= {
             cand parse 'Turn transcripts and agent output streams into readable conversations'
@@ -685,6 +789,7 @@ set edit:completion:arg-completer[aisys] = {|@words|
             cand validate 'Check a plugin, skill, command or agent the way its author needs'
             cand marketplace 'Add, list, update and remove plugin marketplaces'
             cand profile 'The agent profiles: what a sandboxed agent gets of skills, plugins, subagents, commands, hooks, MCP servers and rules (`user`, `none`, and the config file''s `[profiles.NAME]`)'
+            cand mcp 'Add, list and remove MCP servers, in the same files as `claude mcp`'
         }
         &'aisys;help;entities;list'= {
         }
@@ -721,6 +826,17 @@ set edit:completion:arg-completer[aisys] = {|@words|
         &'aisys;help;entities;profile;list'= {
         }
         &'aisys;help;entities;profile;show'= {
+        }
+        &'aisys;help;entities;mcp'= {
+            cand list 'List the MCP servers of every scope (local, project, user)'
+            cand add 'Add a server: a command to run (stdio) or a URL (http, sse)'
+            cand remove 'Remove a server'
+        }
+        &'aisys;help;entities;mcp;list'= {
+        }
+        &'aisys;help;entities;mcp;add'= {
+        }
+        &'aisys;help;entities;mcp;remove'= {
         }
         &'aisys;help;agents'= {
             cand list 'Show each agent, the binary aisys would run and its version, or why it is missing'

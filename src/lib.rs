@@ -13,6 +13,7 @@ pub mod cli;
 pub mod client;
 pub mod config;
 pub mod converters;
+pub mod docs;
 pub mod entities;
 pub mod http;
 pub mod profile;

@@ -11,7 +11,9 @@ export default defineConfig({
     assetsInlineLimit: 0,
     modulePreload: { polyfill: false },
     sourcemap: false,
-    // The bundle is one file; its budget is 400 KB gzipped (docs/benchmarks.md), not this raw size.
-    chunkSizeWarningLimit: 1000,
+    // The app is one file, with a budget of 400 KB gzipped (docs/benchmarks.md). Mermaid (drawn
+    // only in the docs viewer) is loaded on first use as chunks of its own; its largest, a graph
+    // layout engine that only some diagram kinds load, is 1.5 MB.
+    chunkSizeWarningLimit: 1600,
   },
 });

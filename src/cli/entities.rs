@@ -1,8 +1,8 @@
 //! `aisys entities`: Claude Code's plugins, skills, commands, agents, hooks and MCP servers.
 //!
-//! The clap definitions and the dispatch to `list.rs` (list, show, validate) and `plugins.rs`
-//! (install, uninstall, enable, disable, marketplace). Must not hold entity logic: that is
-//! `crate::entities`.
+//! The clap definitions and the dispatch to `list.rs` (list, show, validate), `plugins.rs`
+//! (install, uninstall, enable, disable, marketplace), `profile.rs` (agent profiles) and `mcp.rs`
+//! (MCP servers). Must not hold entity logic: that is `crate::entities`.
 
 use std::path::PathBuf;
 
@@ -12,6 +12,7 @@ use super::transcript::TableFormat;
 use super::{Context, Exit};
 
 mod list;
+pub mod mcp;
 mod plugins;
 mod profile;
 
@@ -32,6 +33,8 @@ pub enum EntitiesCommand {
     Marketplace(MarketplaceCommand),
     #[command(subcommand)]
     Profile(ProfileCommand),
+    #[command(subcommand)]
+    Mcp(mcp::McpCommand),
 }
 
 /// The agent profiles: what a sandboxed agent gets of skills, plugins, subagents, commands,
@@ -260,5 +263,6 @@ pub fn run(ctx: &Context, cmd: EntitiesCommand) -> anyhow::Result<Exit> {
         EntitiesCommand::Validate(args) => list::validate(ctx, args),
         EntitiesCommand::Marketplace(cmd) => plugins::marketplace(ctx, cmd),
         EntitiesCommand::Profile(cmd) => profile::run(ctx, cmd),
+        EntitiesCommand::Mcp(cmd) => mcp::run(ctx, cmd),
     }
 }

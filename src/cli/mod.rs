@@ -17,6 +17,7 @@ use crate::config::{Config, ProcessEnv};
 pub mod agents;
 pub mod chat;
 pub mod completions;
+pub mod docs;
 pub mod doctor;
 pub mod entities;
 pub mod generate;
@@ -145,6 +146,7 @@ pub enum Command {
     Serve(serve::ServeArgs),
     Chat(chat::ChatArgs),
     Run(run::RunArgs),
+    Docs(docs::DocsArgs),
     #[command(subcommand)]
     Transcript(transcript::TranscriptCommand),
     #[command(subcommand)]
@@ -193,6 +195,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
         Command::Serve(args) => serve::run(&ctx, args),
         Command::Chat(args) => chat::run(&ctx, args),
         Command::Run(args) => run::run(&ctx, args),
+        Command::Docs(args) => docs::run(&ctx, args),
         Command::Transcript(cmd) => transcript::run(&ctx, cmd),
         Command::Entities(cmd) => entities::run(&ctx, cmd),
         Command::Agents(cmd) => agents::run(&ctx, cmd),

@@ -5,11 +5,12 @@
 //! `discover` reads every scope and applies Claude Code's precedence; `frontmatter` parses the
 //! YAML header of skill, command and agent files; `layout` knows Claude Code's plugin records;
 //! `store` rewrites JSON files atomically under a lock; `install` adds marketplaces and installs
-//! plugins the way `claude plugin` does; `validate` checks what an author wrote; `file` is the one
+//! plugins the way `claude plugin` does; `mcp` adds and removes MCP servers the way `claude mcp`
+//! does; `validate` checks what an author wrote; `file` is the one
 //! reader of their files (regular files only, within a size limit).
 //!
-//! Must not write outside its target roots: the Claude home, a project's `.claude/`, and nothing
-//! else. Names that could escape a root (`/`, `..`, absolute paths) and symlinks that leave a
+//! Must not write outside its target roots: the Claude home, a project's `.claude/`, and for MCP
+//! servers Claude Code's `.claude.json` and a project's `.mcp.json`; nothing else. Names that could escape a root (`/`, `..`, absolute paths) and symlinks that leave a
 //! plugin are refused before anything is written.
 
 use std::fmt;
@@ -24,6 +25,7 @@ pub mod git;
 pub mod hosted;
 pub mod install;
 pub mod layout;
+pub mod mcp;
 pub mod names;
 pub mod source;
 pub mod store;

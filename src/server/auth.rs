@@ -52,6 +52,11 @@ impl Token {
         Token(s.into())
     }
 
+    /// A new random token, for a server that keeps none on disk (`aisys docs`).
+    pub fn random() -> Result<Token, AuthError> {
+        new_token()
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }

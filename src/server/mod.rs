@@ -2,8 +2,10 @@
 //! state machine and the SQLite store.
 //!
 //! Routes: `GET /ws` (the protocol of `docs/protocol.md`), `GET /healthz`, `GET /metrics`
-//! (Prometheus text), `GET /api/sessions` (JSON), and the browser client's pages and API
-//! ([`web`]). Every request but the client's static files needs the token.
+//! (Prometheus text), `GET /api/sessions` (JSON), the browser client's pages and API ([`web`]),
+//! and the docs and context viewer's API ([`crate::docs`]). Every request but the client's static
+//! files needs the token, and one that changes something must come from the server's own pages
+//! ([`gate`]).
 //!
 //! Must not run agent code on the host: agents run only through `runtime` environments.
 
@@ -21,6 +23,7 @@ pub mod auth;
 pub mod blocks_view;
 pub mod connection;
 pub mod door;
+pub mod gate;
 pub mod manager;
 pub mod metrics;
 pub mod session;
@@ -57,6 +60,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// How often idle, unwatched sessions are unloaded.
     pub sweep_interval: Duration,
+    /// The docs and context viewer's data (`aisys docs` serves the same routes on its own).
+    pub viewer: Arc<crate::docs::Viewer>,
 }
 
 /// The axum app.
@@ -67,42 +72,27 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/metrics", get(metrics_text))
         .route("/api/sessions", get(sessions_json))
         .merge(web::api_routes())
+        .merge(web::auth_route(state.token.clone()))
+        .merge(crate::docs::api_routes(state.viewer.clone()))
         .layer(middleware::from_fn_with_state(state.clone(), require_token))
-        .merge(web::public_routes())
+        .merge(web::public_routes(web::Screens::SessionsAndViewer))
         .with_state(state)
 }
 
 async fn require_token(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
-    let headers = req.headers();
-    if let Some(host) = header_str(headers, header::HOST)
-        && !auth::host_allowed(host, &state.allowed_hosts)
-    {
-        return (
-            StatusCode::MISDIRECTED_REQUEST,
-            format!(
-                "this server does not answer to the name {host:?}: connect by localhost or an IP address, or start it with --allow-host NAME\n"
-            ),
-        )
-            .into_response();
+    if let Err(refused) = gate::check(
+        &state.token,
+        &state.allowed_hosts,
+        &state.allowed_origins,
+        req.method(),
+        req.headers(),
+    ) {
+        return refused.into_response();
     }
-    let presented = auth::presented_token(
-        header_str(headers, header::AUTHORIZATION),
-        header_str(headers, header::SEC_WEBSOCKET_PROTOCOL),
-    )
-    .or_else(|| auth::cookie_token(header_str(headers, header::COOKIE)));
-    match presented {
-        Some(t) if state.token.matches(t) => {
-            if let Some(slot) = req.extensions().get::<Arc<door::Slot>>() {
-                slot.authenticated();
-            }
-            next.run(req).await
-        }
-        _ => (
-            StatusCode::UNAUTHORIZED,
-            "missing or wrong token: send `Authorization: Bearer <token>` (the token is in the server's data folder)\n",
-        )
-            .into_response(),
+    if let Some(slot) = req.extensions().get::<Arc<door::Slot>>() {
+        slot.authenticated();
     }
+    next.run(req).await
 }
 
 fn header_str(h: &HeaderMap, name: header::HeaderName) -> Option<&str> {

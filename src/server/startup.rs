@@ -84,6 +84,8 @@ pub enum StartError {
     Store(#[from] super::store::StoreError),
     #[error("recovering sessions: {0}")]
     Recover(String),
+    #[error("the docs viewer: {0}")]
+    Viewer(#[from] crate::docs::ViewerError),
     #[error("cannot listen on {addr}: {source}")]
     Listen {
         addr: SocketAddr,
@@ -225,6 +227,20 @@ pub async fn prepare(opts: ServeOptions, env: &dyn Env) -> Result<Prepared, Star
             "listening on {local_addr}, reachable from other machines: the token is the only protection (clients that name the server by a host name, not an IP address, need --allow-host NAME)"
         ));
     }
+    // The viewer's tabs show the folder the server was started in, as `aisys docs` would.
+    let cwd = std::env::current_dir().unwrap_or_else(|_| opts.data_dir.clone());
+    let claude_home = crate::config::claude_home(env)
+        .unwrap_or_else(|_| opts.data_dir.join("claude-home-unknown"));
+    let viewer = Arc::new(crate::docs::Viewer::new(
+        &crate::docs::default_docs_dir(&cwd),
+        &crate::docs::project_root(&cwd),
+        claude_home,
+        crate::entities::layout::claude_json(
+            env.var(crate::config::ENV_CLAUDE_CONFIG_DIR)
+                .map(PathBuf::from)
+                .as_deref(),
+        ),
+    )?);
     let state = Arc::new(AppState {
         manager,
         token: token.clone(),
@@ -235,6 +251,7 @@ pub async fn prepare(opts: ServeOptions, env: &dyn Env) -> Result<Prepared, Star
         max_message: MAX_MESSAGE_BYTES,
         metrics,
         sweep_interval: opts.sweep_interval,
+        viewer,
     });
     Ok(Prepared {
         listener,

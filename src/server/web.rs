@@ -18,7 +18,7 @@ use rust_embed::RustEmbed;
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
-use super::auth::TOKEN_COOKIE;
+use super::auth::{TOKEN_COOKIE, Token};
 use super::store::Store;
 use crate::converters::Assembler;
 use crate::types::ConversationBlock;
@@ -28,9 +28,13 @@ use crate::types::ConversationBlock;
 #[folder = "web/dist"]
 struct Assets;
 
-/// No script, style or connection but this server's own; no plugins, no framing. Images may be
-/// data URLs (agents return screenshots that way).
-const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
+/// No script or connection but this server's own; no plugins, no framing. Images may be data
+/// URLs (agents return screenshots that way). Inline styles are allowed because the diagrams the
+/// docs viewer draws (Mermaid) are SVGs that carry their own `<style>` and `style=`; a style
+/// cannot run script, and no HTML from a document or an agent reaches the page (Markdown is
+/// rendered without raw HTML), so nobody else can put one there.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
+     style-src 'self' 'unsafe-inline'; \
      img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; \
      form-action 'self'; frame-ancestors 'none'";
 
@@ -41,20 +45,51 @@ const MAX_EVENTS_PAGE: usize = 5_000;
 /// that a long session needs few queries, small enough to bound what one holds in memory.
 const BLOCKS_READ_BATCH: usize = 5_000;
 
-/// Routes anyone may load: the app's pages and files. They reveal no data.
-pub fn public_routes() -> Router<Arc<AppState>> {
-    Router::new()
-        .route("/", get(index))
-        .route("/sessions/{*rest}", get(index))
+/// Which screens an app serves: the agent server has sessions; `aisys docs` has only the viewer,
+/// whose Docs tab is then its front page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Screens {
+    SessionsAndViewer,
+    ViewerOnly,
+}
+
+/// Routes anyone may load: the app's pages and files. They reveal no data. Every screen of the
+/// app is a path of its own, so that a deep link loads the app.
+pub fn public_routes<S: Clone + Send + Sync + 'static>(screens: Screens) -> Router<S> {
+    let front = match screens {
+        Screens::SessionsAndViewer => Router::new()
+            .route("/", get(index))
+            .route("/sessions/{*rest}", get(index)),
+        Screens::ViewerOnly => Router::new().route("/", get(to_docs)),
+    };
+    front
+        .route("/docs", get(index))
+        .route("/docs/", get(index))
+        .route("/docs/{*rest}", get(index))
+        .route("/context", get(index))
+        .route("/plugins", get(index))
+        .route("/transcripts", get(index))
+        .route("/transcripts/{*rest}", get(index))
         .route("/assets/{*path}", get(asset))
 }
 
-/// Routes behind the token.
+/// The session routes, behind the token.
 pub fn api_routes() -> Router<Arc<AppState>> {
     Router::new()
-        .route("/api/auth", post(auth_cookie))
         .route("/api/sessions/{id}/blocks", get(session_blocks))
         .route("/api/sessions/{id}/events", get(session_events))
+}
+
+/// `POST /api/auth`, behind the token: trades the token for a cookie. Any app that serves this
+/// client (`aisys serve`, `aisys docs`) mounts it with its own token.
+pub fn auth_route<S: Clone + Send + Sync + 'static>(token: Token) -> Router<S> {
+    Router::new().route(
+        "/api/auth",
+        post(move || {
+            let token = token.clone();
+            async move { auth_cookie(&token) }
+        }),
+    )
 }
 
 fn with_page_headers(mut resp: Response) -> Response {
@@ -73,6 +108,15 @@ fn with_page_headers(mut resp: Response) -> Response {
         HeaderValue::from_static("no-referrer"),
     );
     resp
+}
+
+/// `/` of `aisys docs`: the Docs tab, keeping the query (the first address carries the token).
+async fn to_docs(axum::extract::RawQuery(query): axum::extract::RawQuery) -> Response {
+    let to = match query {
+        Some(q) => format!("/docs/?{q}"),
+        None => "/docs/".to_string(),
+    };
+    with_page_headers(axum::response::Redirect::to(&to).into_response())
 }
 
 async fn index() -> Response {
@@ -132,10 +176,10 @@ fn content_type(path: &str) -> &'static str {
 /// `POST /api/auth` with the token as a bearer: answers with the token as an `HttpOnly`,
 /// `SameSite=Strict` cookie, so the page can drop it from the address bar and no script can
 /// read it afterwards.
-async fn auth_cookie(State(state): State<Arc<AppState>>) -> Response {
+fn auth_cookie(token: &Token) -> Response {
     let cookie = format!(
         "{TOKEN_COOKIE}={}; Path=/; HttpOnly; SameSite=Strict",
-        state.token.as_str()
+        token.as_str()
     );
     (StatusCode::NO_CONTENT, [(header::SET_COOKIE, cookie)]).into_response()
 }

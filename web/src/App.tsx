@@ -1,10 +1,15 @@
 // The app's shell: the token trade on first load, a route per screen (`/` the session list,
-// `/sessions/<id>` a conversation), and the screen shown without a valid token.
+// `/sessions/<id>` a conversation; the viewer's tabs `/docs/<page>`, `/context`, `/plugins`,
+// `/transcripts/<file>`), and the screen shown without a valid token.
 import { useEffect, useState } from "react";
 import { Unauthorized, adoptTokenFromUrl } from "./api";
 import { Conversation } from "./Conversation";
 import { Inspector } from "./Inspector";
 import { SessionList } from "./SessionList";
+import { Context } from "./viewer/Context";
+import { Docs } from "./viewer/Docs";
+import { Plugins } from "./viewer/Plugins";
+import { Transcripts } from "./viewer/Transcripts";
 
 export function navigate(path: string) {
   window.history.pushState(null, "", path);
@@ -46,6 +51,12 @@ export function App() {
   }, []);
   if (auth === "pending") return null;
   if (auth !== "ok") return <NoToken why={auth} />;
+  const doc = path.match(/^\/docs(?:\/(.*))?$/);
+  if (doc) return <Docs path={decodeURIComponent(doc[1] ?? "")} />;
+  if (path === "/context") return <Context />;
+  if (path === "/plugins") return <Plugins />;
+  const tr = path.match(/^\/transcripts(?:\/(.+))?$/);
+  if (tr) return <Transcripts file={tr[1] ? decodeURIComponent(tr[1]) : null} />;
   const ev = path.match(/^\/sessions\/([^/]+)\/events$/);
   if (ev) return <Inspector id={decodeURIComponent(ev[1])} />;
   const m = path.match(/^\/sessions\/([^/]+)/);

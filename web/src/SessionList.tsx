@@ -48,6 +48,16 @@ export function SessionList() {
         <button onClick={() => setCreating(true)} data-action="new-session">
           New session
         </button>
+        <a
+          href="/docs/"
+          data-tab="docs"
+          onClick={(e) => {
+            e.preventDefault();
+            navigate("/docs/");
+          }}
+        >
+          Docs &amp; context
+        </a>
       </header>
       {creating ? <NewSession onClose={() => setCreating(false)} /> : null}
       {error ? <div className="error">{error}</div> : null}

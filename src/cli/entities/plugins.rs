@@ -19,7 +19,7 @@ use crate::entities::layout;
 
 /// The exit status for an error of the core: missing things are usage errors (2), bad or unsafe
 /// input is 3, git and I/O failures are 1.
-fn fail(e: EntityError) -> anyhow::Error {
+pub(super) fn fail(e: EntityError) -> anyhow::Error {
     let code = match &e {
         EntityError::NotFound(_) => EXIT_USAGE,
         EntityError::BadName(_)

@@ -1,0 +1,459 @@
+//! MCP servers, added, listed and removed the way `claude mcp add|list|remove --scope` does
+//! (checked both ways against Claude Code 2.1.197 in `tests/entities_mcp.rs`):
+//!
+//! - `local`: `~/.claude.json` (or `.claude.json` in `$CLAUDE_CONFIG_DIR`),
+//!   `projects.<project>.mcpServers`, where `<project>` is the git root of the folder (else the
+//!   folder itself);
+//! - `project`: `.mcp.json` in the folder, `mcpServers`;
+//! - `user`: `~/.claude.json`, `mcpServers`.
+//!
+//! A server is `{"type": "stdio", "command", "args", "env"}` or `{"type": "http"|"sse", "url"}`
+//! with `"headers"` when some are given, as Claude Code writes them. Every other key of the file
+//! is kept. Names are letters, digits, `-` and `_`, as Claude Code requires.
+//!
+//! Must not write anywhere else; discovery (with precedence and approval) stays in `discover`.
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+
+use super::EntityError;
+use super::discover::Roots;
+use super::layout::ClaudeHome;
+use super::store::{self, HomeLock};
+
+/// Where a server is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum McpScope {
+    Local,
+    Project,
+    User,
+}
+
+impl McpScope {
+    pub const ALL: [McpScope; 3] = [McpScope::Local, McpScope::Project, McpScope::User];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            McpScope::Local => "local",
+            McpScope::Project => "project",
+            McpScope::User => "user",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<McpScope> {
+        McpScope::ALL.into_iter().find(|m| m.as_str() == s)
+    }
+}
+
+/// How Claude Code talks to a server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Transport {
+    Stdio,
+    Http,
+    Sse,
+}
+
+impl Transport {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Transport::Stdio => "stdio",
+            Transport::Http => "http",
+            Transport::Sse => "sse",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Transport> {
+        [Transport::Stdio, Transport::Http, Transport::Sse]
+            .into_iter()
+            .find(|t| t.as_str() == s)
+    }
+}
+
+/// A server to add.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct McpSpec {
+    pub transport: Transport,
+    /// The command (stdio) or the URL (http, sse).
+    pub target: String,
+    /// The command's arguments (stdio only).
+    pub args: Vec<String>,
+    /// `KEY=value` environment for a stdio server, in order.
+    pub env: Vec<(String, String)>,
+    /// HTTP headers for an http or sse server, in order.
+    pub headers: Vec<(String, String)>,
+}
+
+/// One configured server, as `list` reports it.
+#[derive(Debug, Clone, Serialize)]
+pub struct McpServer {
+    pub name: String,
+    pub scope: McpScope,
+    /// The file it is kept in.
+    pub file: PathBuf,
+    /// The entry as written (`type`, `command`, `args`, `env`, `url`, `headers`, ...).
+    pub config: Value,
+}
+
+/// The files one folder's servers live in.
+#[derive(Debug, Clone)]
+pub struct McpFiles {
+    /// Claude Code's home, whose lock serializes aisys's writers.
+    pub claude_home: PathBuf,
+    /// `~/.claude.json` or `$CLAUDE_CONFIG_DIR/.claude.json`.
+    pub claude_json: PathBuf,
+    /// The folder `claude mcp` would run in.
+    pub dir: PathBuf,
+}
+
+/// Whether `name` is one Claude Code accepts for a server.
+pub fn check_name(name: &str) -> Result<(), EntityError> {
+    if !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Ok(());
+    }
+    Err(EntityError::BadName(format!(
+        "MCP server name {name:?}: names can only contain letters, numbers, hyphens and underscores"
+    )))
+}
+
+/// Checks a spec the way `claude mcp add` does, before anything is written.
+pub fn check_spec(spec: &McpSpec) -> Result<(), EntityError> {
+    let bad = |m: String| Err(EntityError::Invalid(m));
+    match spec.transport {
+        Transport::Stdio => {
+            if spec.target.trim().is_empty() {
+                return bad("a stdio server needs a command to run".into());
+            }
+            if !spec.headers.is_empty() {
+                return bad(
+                    "headers (-H) are for http and sse servers; give a stdio server env (-e) instead"
+                        .into(),
+                );
+            }
+        }
+        Transport::Http | Transport::Sse => {
+            if !(spec.target.starts_with("http://") || spec.target.starts_with("https://")) {
+                return bad(format!(
+                    "{:?}: an {} server needs an http:// or https:// URL",
+                    spec.target,
+                    spec.transport.as_str()
+                ));
+            }
+            if !spec.args.is_empty() {
+                return bad(format!(
+                    "an {} server takes a URL and no arguments (got {:?})",
+                    spec.transport.as_str(),
+                    spec.args
+                ));
+            }
+            if !spec.env.is_empty() {
+                return bad("env (-e) is for stdio servers; give headers (-H) instead".into());
+            }
+        }
+    }
+    for (k, _) in &spec.env {
+        if k.is_empty() || k.contains('=') {
+            return bad(format!("env name {k:?}: give KEY=value"));
+        }
+    }
+    for (k, _) in &spec.headers {
+        if k.is_empty() || k.contains(':') || k.chars().any(char::is_whitespace) {
+            return bad(format!("header name {k:?}: give \"Name: value\""));
+        }
+    }
+    Ok(())
+}
+
+/// The entry Claude Code writes for `spec`.
+pub fn entry(spec: &McpSpec) -> Value {
+    let pairs = |v: &[(String, String)]| {
+        Value::Object(
+            v.iter()
+                .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                .collect(),
+        )
+    };
+    match spec.transport {
+        Transport::Stdio => json!({
+            "type": "stdio",
+            "command": spec.target,
+            "args": spec.args,
+            "env": pairs(&spec.env),
+        }),
+        Transport::Http | Transport::Sse => {
+            let mut m = Map::new();
+            m.insert("type".into(), spec.transport.as_str().into());
+            m.insert("url".into(), spec.target.clone().into());
+            if !spec.headers.is_empty() {
+                m.insert("headers".into(), pairs(&spec.headers));
+            }
+            Value::Object(m)
+        }
+    }
+}
+
+impl McpFiles {
+    /// The project key of local servers: the folder's git root, else the folder.
+    pub fn local_key(&self) -> String {
+        Roots::project_dirs(&self.dir)
+            .last()
+            .cloned()
+            .unwrap_or_else(|| self.dir.clone())
+            .display()
+            .to_string()
+    }
+
+    fn mcp_json(&self) -> PathBuf {
+        self.dir.join(".mcp.json")
+    }
+
+    /// The file a scope's servers are kept in.
+    pub fn file_of(&self, scope: McpScope) -> PathBuf {
+        match scope {
+            McpScope::Project => self.mcp_json(),
+            McpScope::Local | McpScope::User => self.claude_json.clone(),
+        }
+    }
+
+    fn lock(&self) -> Result<HomeLock, EntityError> {
+        HomeLock::acquire(&ClaudeHome::new(&self.claude_home).lock_file())
+    }
+
+    /// The `mcpServers` object of `scope` inside `doc`, created when missing.
+    fn servers_mut<'a>(&self, doc: &'a mut Value, scope: McpScope) -> &'a mut Map<String, Value> {
+        match scope {
+            McpScope::Project | McpScope::User => store::object_at(doc, "mcpServers"),
+            McpScope::Local => {
+                let projects = store::object_at(doc, "projects");
+                let entry = projects
+                    .entry(self.local_key())
+                    .or_insert_with(|| json!({}));
+                if !entry.is_object() {
+                    *entry = json!({});
+                }
+                store::object_at(entry, "mcpServers")
+            }
+        }
+    }
+
+    fn servers_in(&self, doc: &Value, scope: McpScope) -> Map<String, Value> {
+        let servers = match scope {
+            McpScope::Project | McpScope::User => doc.get("mcpServers"),
+            McpScope::Local => doc
+                .get("projects")
+                .and_then(|p| p.get(self.local_key()))
+                .and_then(|e| e.get("mcpServers")),
+        };
+        servers
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    fn read(&self, scope: McpScope) -> Result<Value, EntityError> {
+        store::read_for_update(&self.file_of(scope), json!({}), super::file::MAX_STATE_FILE)
+    }
+
+    /// Every server of every scope, local first, then project, then user (Claude Code's order).
+    pub fn list(&self) -> Result<Vec<McpServer>, EntityError> {
+        let mut out = Vec::new();
+        for scope in McpScope::ALL {
+            let doc = self.read(scope)?;
+            for (name, config) in self.servers_in(&doc, scope) {
+                out.push(McpServer {
+                    name,
+                    scope,
+                    file: self.file_of(scope),
+                    config,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Adds a server; a name already in that scope is refused, as Claude Code does. Returns the
+    /// file written.
+    pub fn add(&self, name: &str, scope: McpScope, spec: &McpSpec) -> Result<PathBuf, EntityError> {
+        check_name(name)?;
+        check_spec(spec)?;
+        let _lock = self.lock()?;
+        let file = self.file_of(scope);
+        store::update_json(&file, json!({}), |doc| {
+            let servers = self.servers_mut(doc, scope);
+            if servers.contains_key(name) {
+                return Err(EntityError::Invalid(format!(
+                    "MCP server {name} already exists in {} config ({}); remove it first",
+                    scope.as_str(),
+                    file.display()
+                )));
+            }
+            servers.insert(name.to_string(), entry(spec));
+            Ok(())
+        })?;
+        Ok(file)
+    }
+
+    /// Removes a server from `scope`, or from the one scope that has it when none is given
+    /// (a name in several scopes must be given one, as Claude Code asks). Returns the scope.
+    pub fn remove(&self, name: &str, scope: Option<McpScope>) -> Result<McpScope, EntityError> {
+        check_name(name)?;
+        let _lock = self.lock()?;
+        let scope = match scope {
+            Some(s) => s,
+            None => {
+                let mut found = Vec::new();
+                for s in McpScope::ALL {
+                    if self.servers_in(&self.read(s)?, s).contains_key(name) {
+                        found.push(s);
+                    }
+                }
+                match found.as_slice() {
+                    [one] => *one,
+                    [] => {
+                        return Err(EntityError::NotFound(format!(
+                            "no MCP server named {name} (list them with `aisys entities mcp list`)"
+                        )));
+                    }
+                    many => {
+                        let scopes: Vec<&str> = many.iter().map(|s| s.as_str()).collect();
+                        return Err(EntityError::Invalid(format!(
+                            "MCP server {name} exists in several scopes ({}); give one with --scope",
+                            scopes.join(", ")
+                        )));
+                    }
+                }
+            }
+        };
+        let file = self.file_of(scope);
+        if !self
+            .servers_in(&self.read(scope)?, scope)
+            .contains_key(name)
+        {
+            return Err(EntityError::NotFound(format!(
+                "no MCP server named {name} in {} config ({})",
+                scope.as_str(),
+                file.display()
+            )));
+        }
+        store::update_json(&file, json!({}), |doc| {
+            self.servers_mut(doc, scope).remove(name);
+            Ok(())
+        })?;
+        Ok(scope)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn files(dir: &Path) -> McpFiles {
+        std::fs::create_dir_all(dir.join("home/.claude")).unwrap();
+        std::fs::create_dir_all(dir.join("proj")).unwrap();
+        McpFiles {
+            claude_home: dir.join("home/.claude"),
+            claude_json: dir.join("home/.claude.json"),
+            dir: dir.join("proj"),
+        }
+    }
+
+    fn stdio(cmd: &str) -> McpSpec {
+        McpSpec {
+            transport: Transport::Stdio,
+            target: cmd.into(),
+            args: vec!["-m".into(), "srv".into()],
+            env: vec![("A".into(), "1".into())],
+            headers: vec![],
+        }
+    }
+
+    #[test]
+    fn every_scope_keeps_the_rest_of_its_file() {
+        let d = tempfile::tempdir().unwrap();
+        let f = files(d.path());
+        std::fs::write(
+            &f.claude_json,
+            r#"{"userID": "u", "projects": {"/x": {"a": 1}}}"#,
+        )
+        .unwrap();
+        f.add("loc", McpScope::Local, &stdio("python3")).unwrap();
+        f.add("usr", McpScope::User, &stdio("node")).unwrap();
+        let http = McpSpec {
+            transport: Transport::Http,
+            target: "https://example.com/mcp".into(),
+            args: vec![],
+            env: vec![],
+            headers: vec![("Authorization".into(), "Bearer x".into())],
+        };
+        f.add("web", McpScope::Project, &http).unwrap();
+        let cj: Value =
+            serde_json::from_str(&std::fs::read_to_string(&f.claude_json).unwrap()).unwrap();
+        assert_eq!(cj["userID"], "u");
+        assert_eq!(cj["projects"]["/x"], json!({"a": 1}));
+        assert_eq!(
+            cj["mcpServers"]["usr"],
+            json!({"type": "stdio", "command": "node", "args": ["-m", "srv"], "env": {"A": "1"}})
+        );
+        assert_eq!(
+            cj["projects"][f.local_key()]["mcpServers"]["loc"]["command"],
+            "python3"
+        );
+        let mj: Value =
+            serde_json::from_str(&std::fs::read_to_string(f.dir.join(".mcp.json")).unwrap())
+                .unwrap();
+        assert_eq!(
+            mj["mcpServers"]["web"],
+            json!({"type": "http", "url": "https://example.com/mcp", "headers": {"Authorization": "Bearer x"}})
+        );
+        let names: Vec<_> = f
+            .list()
+            .unwrap()
+            .into_iter()
+            .map(|s| (s.name, s.scope))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("loc".to_string(), McpScope::Local),
+                ("web".to_string(), McpScope::Project),
+                ("usr".to_string(), McpScope::User)
+            ]
+        );
+        assert!(f.add("usr", McpScope::User, &stdio("x")).is_err());
+        f.add("usr", McpScope::Local, &stdio("x")).unwrap();
+        assert!(
+            f.remove("usr", None)
+                .unwrap_err()
+                .to_string()
+                .contains("several scopes")
+        );
+        assert_eq!(
+            f.remove("usr", Some(McpScope::User)).unwrap(),
+            McpScope::User
+        );
+        assert_eq!(f.remove("usr", None).unwrap(), McpScope::Local);
+        assert!(matches!(
+            f.remove("usr", None),
+            Err(EntityError::NotFound(_))
+        ));
+    }
+
+    #[test]
+    fn bad_input_is_refused_before_anything_is_written() {
+        let d = tempfile::tempdir().unwrap();
+        let f = files(d.path());
+        assert!(f.add("bad name", McpScope::User, &stdio("x")).is_err());
+        let mut s = stdio("x");
+        s.transport = Transport::Http;
+        assert!(f.add("h", McpScope::User, &s).is_err());
+        assert!(!f.claude_json.exists());
+    }
+}
