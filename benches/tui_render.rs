@@ -112,6 +112,8 @@ fn stats(name: &str, mut v: Vec<Duration>) {
 }
 
 fn main() {
+    // As `aisys chat` does at its start: the highlighter loads while the session comes in.
+    aisys::tui::markdown::warm_up();
     // `cargo bench` passes --bench; `cargo test --all-targets` runs a small smoke version.
     let blocks = if std::env::args().any(|a| a == "--bench") {
         BLOCKS

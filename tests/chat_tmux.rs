@@ -87,7 +87,7 @@ impl Drop for Pane {
 /// against the mock model.
 struct Chat {
     pane: Pane,
-    _server: Server,
+    server: Server,
     _mock: mock_api::MockAnthropic,
     _dir: tempfile::TempDir,
 }
@@ -125,7 +125,7 @@ impl Chat {
         pane.wait_for("connected");
         Chat {
             pane,
-            _server: server,
+            server,
             _mock: mock,
             _dir: dir,
         }
@@ -542,4 +542,64 @@ fn ctrl_y_copies_the_answer_to_the_clipboard_and_alt_m_frees_the_mouse() {
     }
     pane.keys(&["M-m"]);
     pane.wait_for("the terminal selects text");
+}
+
+#[test]
+fn a_draft_typed_while_disconnected_is_kept_and_sent_after_the_reconnect() {
+    // Rules look for a prompt anywhere in the conversation: the later one goes first.
+    let mut chat = Chat::start(
+        "draft",
+        Script::new()
+            .always(
+                When::UserSays("second question".into()),
+                Reply::text("Second answer."),
+            )
+            .always(
+                When::UserSays("first question".into()),
+                Reply::text("First answer."),
+            ),
+    );
+    chat.pane.keys(&["first question", "Enter"]);
+    chat.pane.wait_for("success");
+    chat.server.kill9();
+    chat.pane.wait_for("disconnected");
+    chat.pane.keys(&["second question", "Enter"]);
+    // Enter did not send it into the void: it stays in the box.
+    std::thread::sleep(Duration::from_millis(500));
+    let screen = chat.pane.wait_for("disconnected");
+    assert!(message_box(&screen).contains("second question"), "{screen}");
+    chat.server.restart();
+    chat.pane.wait_for("connected again");
+    chat.pane.keys(&["Enter"]);
+    let screen = chat.pane.wait_for("Second answer.");
+    assert!(
+        !message_box(&screen).contains("second question"),
+        "sent: {screen}"
+    );
+}
+
+#[test]
+fn a_turn_cut_short_by_a_server_restart_says_so() {
+    let mut chat = Chat::start(
+        "restart",
+        Script::new().on(
+            When::UserSays("think slowly".into()),
+            Reply::Slow(
+                vec![Block::Text("Pondering for a long while".into())],
+                Duration::from_secs(30),
+            ),
+        ),
+    );
+    chat.pane.keys(&["think slowly", "Enter"]);
+    chat.pane.wait_for("running");
+    chat.server.kill9();
+    chat.pane.wait_for("disconnected");
+    chat.server.restart();
+    let screen = chat
+        .pane
+        .wait_for("the server stopped before this turn ended");
+    assert!(
+        !screen.contains("Request interrupted by user"),
+        "labelled as a restart, not as the user's interrupt:\n{screen}"
+    );
 }

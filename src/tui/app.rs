@@ -52,6 +52,7 @@ pub async fn run(
     mut state: State,
     open: Option<String>,
 ) -> std::io::Result<()> {
+    super::markdown::warm_up();
     enable_raw_mode()?;
     let _guard = TerminalGuard;
     let mut out = std::io::stdout();

@@ -38,6 +38,14 @@ fn theme() -> &'static Theme {
     })
 }
 
+/// Loads the highlighter's syntaxes and theme (tens of milliseconds) on a thread of its own, so
+/// that the first code block on screen does not hold up a frame.
+pub fn warm_up() {
+    std::thread::spawn(|| {
+        let _ = (syntaxes(), theme());
+    });
+}
+
 /// Lays out `text` (Markdown) in `width` columns.
 pub fn render(text: &str, width: usize) -> Vec<Line<'static>> {
     let text = ansi::clean(text, Keep::Nothing);

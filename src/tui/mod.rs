@@ -10,7 +10,7 @@
 
 pub mod app;
 mod blocks;
-mod markdown;
+pub mod markdown;
 pub mod new_session;
 pub mod permission;
 pub mod state;
