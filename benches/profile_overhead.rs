@@ -94,10 +94,11 @@ fn populate(home: &Path) {
         &c.join("settings.json"),
         r#"{"enabledPlugins": {"demo@mk": true}}"#,
     );
-    write(
-        &home.join(".claude.json"),
-        r#"{"mcpServers": {"a": {"command": "true"}, "b": {"type": "http", "url": "http://127.0.0.1:9/mcp"}}}"#,
-    );
+    // Where the user's Claude Code reads them (`~/.claude.json`), and where Claude Code run
+    // directly with `CLAUDE_CONFIG_DIR` does: both runs start the same servers.
+    let servers = r#"{"mcpServers": {"a": {"command": "true"}, "b": {"type": "http", "url": "http://127.0.0.1:9/mcp"}}}"#;
+    write(&home.join(".claude.json"), servers);
+    write(&c.join(".claude.json"), servers);
 }
 
 fn pct(v: &[Duration], p: usize) -> Duration {
