@@ -180,12 +180,9 @@ async fn find_or_create(
 ) -> Result<Box<dyn Sandbox>, String> {
     let binary = ctx.agent_binary.clone()?;
     let mut env = ctx.sandbox_env.clone();
-    if !env.contains_key("ANTHROPIC_API_KEY")
-        && !env.contains_key("ANTHROPIC_AUTH_TOKEN")
-        && !env.contains_key("ANTHROPIC_BASE_URL")
-    {
-        return Err("the server has no model API credentials: start `aisys serve` with ANTHROPIC_API_KEY (or ANTHROPIC_BASE_URL) set".into());
-    }
+    launch::check_credentials(&env).map_err(|e| {
+        format!("the server has no model API credentials: start `aisys serve` with them ({e})")
+    })?;
     env.remove("AISYS_TOKEN");
     let spec = launch::sandbox_spec(launch::SpecParts {
         workspace: PathBuf::from(&info.workspace),
