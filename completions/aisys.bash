@@ -2984,7 +2984,7 @@ _aisys() {
             return 0
             ;;
         aisys__subcmd__transcript__subcmd__parse)
-            opts="-v -q -h --from --format --events --follow --session --since --until --no-sidechains --no-thinking --max-output-lines --strict --verbose --quiet --color --config --help"
+            opts="-v -q -h --from --format --events --follow --session --since --until --no-sidechains --no-thinking --max-output-lines --tz --strict --verbose --quiet --color --config --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3011,6 +3011,10 @@ _aisys() {
                     return 0
                     ;;
                 --max-output-lines)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tz)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -166,7 +166,8 @@ html\t'One self-contained HTML page'"
 complete -c aisys -n "__fish_aisys_using_subcommand transcript; and __fish_seen_subcommand_from parse" -l session -d 'Only this session (an agent session id)' -r
 complete -c aisys -n "__fish_aisys_using_subcommand transcript; and __fish_seen_subcommand_from parse" -l since -d 'Only what happened at or after this time (RFC 3339 or YYYY-MM-DD)' -r
 complete -c aisys -n "__fish_aisys_using_subcommand transcript; and __fish_seen_subcommand_from parse" -l until -d 'Only what happened before this time (RFC 3339 or YYYY-MM-DD)' -r
-complete -c aisys -n "__fish_aisys_using_subcommand transcript; and __fish_seen_subcommand_from parse" -l max-output-lines -d 'Cut tool results longer than this many lines (markdown and text)' -r
+complete -c aisys -n "__fish_aisys_using_subcommand transcript; and __fish_seen_subcommand_from parse" -l max-output-lines -d 'Cut tool results longer than this many lines (their start and end are kept)' -r
+complete -c aisys -n "__fish_aisys_using_subcommand transcript; and __fish_seen_subcommand_from parse" -l tz -d 'Time zone of the times shown: an IANA name (Europe/Paris), UTC, or local' -r
 complete -c aisys -n "__fish_aisys_using_subcommand transcript; and __fish_seen_subcommand_from parse" -l color -d 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never' -r -f -a "auto\t''
 always\t''
 never\t''"

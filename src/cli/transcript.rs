@@ -8,10 +8,10 @@ use std::io::IsTerminal;
 
 use super::{CommandError, Context, EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, Exit};
 use crate::converters::{
-    Assembler, BadLine, ConvertOptions, EventFilter, Follower, Format, HTML_PAGE_END, Input,
-    ReadError, ReadOptions, Sink, TextStyle, conversation_title, convert_all, expand_inputs,
-    html_blocks, html_page_start, parse_time, render_html, render_json, render_markdown_cut,
-    render_text,
+    Assembler, BadLine, Clock, ConvertOptions, EventFilter, Follower, Format, HTML_PAGE_END, Input,
+    ReadError, ReadOptions, SessionHeader, Sink, TextStyle, ViewOptions, conversation_title,
+    convert_all, expand_inputs, html_page_start, html_session, parse_time, render_json,
+    render_markdown_with, render_text_with,
 };
 use crate::types::{ConversationBlock, StreamEvent};
 
@@ -69,9 +69,12 @@ pub struct ParseArgs {
     /// Leave out thinking blocks.
     #[arg(long)]
     pub no_thinking: bool,
-    /// Cut tool results longer than this many lines (markdown and text).
+    /// Cut tool results longer than this many lines (their start and end are kept).
     #[arg(long, value_name = "N", default_value_t = 40)]
     pub max_output_lines: usize,
+    /// Time zone of the times shown: an IANA name (Europe/Paris), UTC, or local.
+    #[arg(long, value_name = "ZONE", default_value = "UTC")]
+    pub tz: String,
     /// Stop at the first bad line instead of reporting it and going on.
     #[arg(long)]
     pub strict: bool,
@@ -273,10 +276,16 @@ fn parse(ctx: &Context, args: ParseArgs) -> anyhow::Result<Exit> {
     };
     let mut on_bad = |b: &BadLine| eprintln!("{b}");
     let mut sink = Sink::new(args.strict, &mut on_event, &mut on_bad);
+    let clock =
+        Clock::named(&args.tz).map_err(|e| CommandError::new(EXIT_USAGE, format!("--tz: {e}")))?;
     let printer = BlockPrinter {
         format,
         color: ctx.out.color,
-        max_output_lines: args.max_output_lines,
+        view: ViewOptions {
+            max_output_lines: args.max_output_lines,
+            clock,
+            width: ctx.out.stdout_is_tty.then(terminal_width).flatten(),
+        },
     };
 
     if let Some(path) = follow {
@@ -288,7 +297,11 @@ fn parse(ctx: &Context, args: ParseArgs) -> anyhow::Result<Exit> {
                 let a = assembler.borrow();
                 let settled = a.settled_len();
                 if settled > printed {
-                    printer.write(&mut *stdout.borrow_mut(), &a.blocks()[printed..settled])?;
+                    printer.write(
+                        &mut *stdout.borrow_mut(),
+                        &a.blocks()[printed..settled],
+                        None,
+                    )?;
                     printed = settled;
                 }
             }
@@ -308,7 +321,9 @@ fn parse(ctx: &Context, args: ParseArgs) -> anyhow::Result<Exit> {
         events_only,
         strict: args.strict,
     };
-    let render = |blocks: &[ConversationBlock], out: &mut Vec<u8>| printer.fragment(out, blocks);
+    let render = |blocks: &[ConversationBlock], header: &SessionHeader, out: &mut Vec<u8>| {
+        printer.fragment(out, blocks, header)
+    };
     let threads =
         std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_PARSE_THREADS));
     let mut out = stdout.borrow_mut();
@@ -395,17 +410,30 @@ fn follow_target(inputs: &[Input], format: ParseFormat, events: bool) -> anyhow:
     }
 }
 
+/// The terminal's width in columns, for wrapping text output.
+fn terminal_width() -> Option<usize> {
+    crossterm::terminal::size()
+        .ok()
+        .map(|(w, _)| usize::from(w))
+        .filter(|&w| w > 0)
+}
+
 /// Writes blocks in the chosen output format.
 struct BlockPrinter {
     format: ParseFormat,
     color: bool,
-    max_output_lines: usize,
+    view: ViewOptions,
 }
 
 impl BlockPrinter {
     /// One input's blocks as a piece of the output: for json and html, the inside of the
     /// document that [`Self::document_start`] and [`Self::document_end`] wrap.
-    fn fragment(&self, out: &mut Vec<u8>, blocks: &[ConversationBlock]) -> std::io::Result<()> {
+    fn fragment(
+        &self,
+        out: &mut Vec<u8>,
+        blocks: &[ConversationBlock],
+        header: &SessionHeader,
+    ) -> std::io::Result<()> {
         use std::io::Write;
         match self.format {
             ParseFormat::Json => {
@@ -418,9 +446,9 @@ impl BlockPrinter {
                 Ok(())
             }
             ParseFormat::Html => {
-                out.write_all(html_blocks(blocks, self.max_output_lines).as_bytes())
+                out.write_all(html_session(blocks, Some(header), &self.view).as_bytes())
             }
-            _ => self.write(out, blocks),
+            _ => self.write(out, blocks, Some(header)),
         }
     }
 
@@ -450,6 +478,7 @@ impl BlockPrinter {
         &self,
         out: &mut dyn std::io::Write,
         blocks: &[ConversationBlock],
+        header: Option<&SessionHeader>,
     ) -> std::io::Result<()> {
         match self.format {
             ParseFormat::Jsonl => {
@@ -461,32 +490,26 @@ impl BlockPrinter {
             }
             ParseFormat::Json => writeln!(out, "{}", render_json(blocks)),
             ParseFormat::Markdown => {
-                write!(
-                    out,
-                    "{}",
-                    render_markdown_cut(blocks, self.max_output_lines)
-                )
+                write!(out, "{}", render_markdown_with(blocks, header, &self.view))
             }
             ParseFormat::Text => write!(
                 out,
                 "{}",
-                render_text(
+                render_text_with(
                     blocks,
                     TextStyle {
                         color: self.color,
-                        max_output_lines: self.max_output_lines,
-                    }
+                        max_output_lines: self.view.max_output_lines,
+                    },
+                    &self.view
                 )
             ),
-            ParseFormat::Html => write!(
-                out,
-                "{}",
-                render_html(
-                    blocks,
-                    &conversation_title(blocks).unwrap_or_else(|| "transcript".into()),
-                    self.max_output_lines
-                )
-            ),
+            ParseFormat::Html => {
+                let title = conversation_title(blocks).unwrap_or_else(|| "transcript".into());
+                out.write_all(html_page_start(&title).as_bytes())?;
+                out.write_all(html_session(blocks, header, &self.view).as_bytes())?;
+                out.write_all(HTML_PAGE_END.as_bytes())
+            }
         }
     }
 }

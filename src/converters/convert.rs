@@ -10,15 +10,23 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
 
-use super::{Assembler, BadLine, EventFilter, Input, InputReader, ReadError, ReadOptions, Sink};
+use super::usage::PriceTable;
+use super::{
+    Assembler, BadLine, EventFilter, Input, InputReader, ReadError, ReadOptions, SessionHeader,
+    Sink,
+};
 use crate::types::{BlockKind, ConversationBlock, StreamEvent};
 
 /// Most converted inputs waiting to be written while an earlier one is still being converted:
 /// bounds memory when one session is much larger than those after it.
 const MAX_WAITING_RESULTS: usize = 8;
 
-/// Turns one input's blocks into output bytes.
-pub type Render<'r> = dyn Fn(&[ConversationBlock], &mut Vec<u8>) -> std::io::Result<()> + Sync + 'r;
+/// The prices session headers are costed with.
+static PRICES: std::sync::LazyLock<PriceTable> = std::sync::LazyLock::new(PriceTable::builtin);
+
+/// Turns one input's blocks (and its session's header) into output bytes.
+pub type Render<'r> =
+    dyn Fn(&[ConversationBlock], &SessionHeader, &mut Vec<u8>) -> std::io::Result<()> + Sync + 'r;
 
 /// How inputs are converted.
 #[derive(Debug, Clone, Default)]
@@ -56,10 +64,14 @@ pub fn convert_one(
     let mut output = Vec::new();
     let mut bad_lines = Vec::new();
     let events_only = options.events_only;
+    let mut header = SessionHeader::default();
     let result = {
         let mut on_event = |mut ev: StreamEvent| -> std::io::Result<()> {
             if !filter.keep(&mut ev) {
                 return Ok(());
+            }
+            if !events_only {
+                header.observe(&ev, &PRICES);
             }
             if events_only {
                 serde_json::to_writer(&mut output, &ev)?;
@@ -78,7 +90,7 @@ pub fn convert_one(
     let mut error = result.err();
     if matches!(error, Some(ReadError::Stopped)) {
         output.clear();
-    } else if !events_only && let Err(e) = render(&blocks, &mut output) {
+    } else if !events_only && let Err(e) = render(&blocks, &header, &mut output) {
         error = Some(ReadError::Output(e));
     }
     Converted {
@@ -163,7 +175,8 @@ pub fn conversation_title(blocks: &[ConversationBlock]) -> Option<String> {
                 _ => None,
             })
         })?;
-    let line = found.lines().next()?;
+    let command = super::tool_view::slash_command(found).map(|(n, a)| format!("{n} {a}"));
+    let line = command.as_deref().unwrap_or(found).trim().lines().next()?;
     let mut title: String = line.chars().take(TITLE_CHARS).collect();
     if line.chars().count() > TITLE_CHARS {
         title.push('…');

@@ -17,9 +17,13 @@ mod opencode_export;
 mod opencode_run;
 mod render;
 mod render_html;
+mod render_markdown;
 mod render_text;
+mod session_header;
 pub mod sessions;
+pub mod tool_view;
 pub mod usage;
+mod view_options;
 
 pub use assembler::{Assembler, result_text};
 pub use claude_stream::ClaudeStreamReader;
@@ -35,11 +39,17 @@ pub use inputs::{
 };
 pub use opencode_export::export_events;
 pub use opencode_run::OpencodeRunReader;
-pub use render::{
-    DEFAULT_RESULT_LINES, render_json, render_markdown, render_markdown_cut, summarize_input,
+pub use render::{render_json, summarize_input};
+pub use render_html::{
+    HTML_PAGE_END, escape_html, html_blocks, html_page_start, html_session, render_html,
 };
-pub use render_html::{HTML_PAGE_END, escape_html, html_blocks, html_page_start, render_html};
-pub use render_text::{TextStyle, render_text};
+pub use render_markdown::{
+    DEFAULT_RESULT_LINES, render_markdown, render_markdown_cut, render_markdown_with,
+};
+pub use render_text::{TextStyle, render_text, render_text_with};
+pub use session_header::SessionHeader;
+pub use tool_view::{ToolCallView, ToolView};
+pub use view_options::{Clock, ViewOptions};
 
 /// The text of an agent-output fixture, by its path inside tests/fixtures (see its README.md), or
 /// inside `AISYS_FIXTURES_DIR` when that is set, for the converters' unit tests. A missing one

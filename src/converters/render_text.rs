@@ -1,5 +1,7 @@
 //! A conversation as terminal text: prompts marked, tool calls one line each with their
-//! status, results indented and cut, subagent runs nested behind a bar, errors in red.
+//! status and then their view (a diff, a command and its output, a checklist; see
+//! [`super::tool_view`]), subagent runs nested behind a bar, errors in red. Lines wider than the
+//! terminal are wrapped here, each piece behind the same gutter, so nesting stays visible.
 //!
 //! Colors are ANSI codes, used only when the caller says so (a terminal, NO_COLOR unset); the
 //! same text without them is what a pipe gets. No other control sequence reaches the output.
@@ -7,9 +9,12 @@
 use std::borrow::Cow;
 use std::fmt::Write;
 
+use unicode_width::UnicodeWidthChar;
+
 use super::ansi::{self, Keep};
-use super::assembler::result_text;
-use super::render::{permission_line, status_mark, summarize_input, turn_line};
+use super::render::{permission_line, status_mark, turn_line};
+use super::tool_view::{ItemStatus, LineKind, ToolCallView, ToolOutput, ToolView, slash_command};
+use super::view_options::ViewOptions;
 use crate::types::{BlockKind, ConversationBlock, ToolStatus};
 
 /// How to render.
@@ -20,35 +25,124 @@ pub struct TextStyle {
     pub max_output_lines: usize,
 }
 
-struct Painter {
+/// Narrowest text column kept when wrapping behind a deep gutter: below it lines are left long.
+const MIN_WRAP_COLUMNS: usize = 20;
+
+struct Out<'a> {
+    out: String,
     color: bool,
+    keep: Keep,
+    opts: &'a ViewOptions,
 }
 
-impl Painter {
+impl Out<'_> {
     fn paint(&self, code: &str, text: &str) -> String {
-        if self.color {
+        if self.color && !code.is_empty() {
             format!("\x1b[{code}m{text}\x1b[0m")
         } else {
             text.to_string()
         }
     }
+
+    /// One logical line: `gutter` (already painted), then `text` painted with `code`, wrapped
+    /// to the width with the gutter and `indent` repeated on every piece.
+    fn line(&mut self, gutter: &str, indent: &str, code: &str, text: &str) {
+        let text = ansi::clean(text, self.keep);
+        let used = visible_width(gutter) + indent.chars().count();
+        let room = self
+            .opts
+            .width
+            .map(|w| w.saturating_sub(used))
+            .filter(|&r| r >= MIN_WRAP_COLUMNS);
+        let pieces = match room {
+            Some(r) => wrap(&text, r),
+            None => vec![text.as_ref()],
+        };
+        for piece in pieces {
+            let painted = self.paint(code, piece);
+            let _ = writeln!(self.out, "{gutter}{indent}{painted}");
+        }
+    }
+
+    fn lines(&mut self, gutter: &str, indent: &str, code: &str, text: &str) {
+        for l in text.lines() {
+            self.line(gutter, indent, code, l);
+        }
+    }
+}
+
+/// Display width of `s`, not counting SGR sequences.
+fn visible_width(s: &str) -> usize {
+    let mut w = 0;
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' {
+            for c in chars.by_ref() {
+                if ('@'..='~').contains(&c) && c != '[' {
+                    break;
+                }
+            }
+        } else {
+            w += c.width().unwrap_or(0);
+        }
+    }
+    w
+}
+
+/// `text` cut into pieces at most `width` columns wide (SGR sequences take no room).
+fn wrap(text: &str, width: usize) -> Vec<&str> {
+    let mut pieces = Vec::new();
+    let (mut start, mut w) = (0, 0);
+    let mut it = text.char_indices().peekable();
+    while let Some((i, c)) = it.next() {
+        if c == '\x1b' {
+            for (_, c) in it.by_ref() {
+                if ('@'..='~').contains(&c) && c != '[' {
+                    break;
+                }
+            }
+            continue;
+        }
+        let cw = if c == '\t' { 4 } else { c.width().unwrap_or(0) };
+        if w + cw > width && i > start {
+            pieces.push(&text[start..i]);
+            start = i;
+            w = 0;
+        }
+        w += cw;
+    }
+    pieces.push(&text[start..]);
+    pieces
 }
 
 /// The conversation as terminal text. Control sequences from the agent are dropped; its SGR
 /// colour is kept only when colour is on (aisys's own painting is SGR too).
 pub fn render_text(blocks: &[ConversationBlock], style: TextStyle) -> String {
-    let p = Painter { color: style.color };
-    let mut out = String::new();
-    for b in blocks {
-        block(&mut out, b, "", &p, style.max_output_lines);
-    }
+    render_text_with(blocks, style, &ViewOptions::new(style.max_output_lines))
+}
+
+/// [`render_text`] with times, width and output length from `opts`.
+pub fn render_text_with(
+    blocks: &[ConversationBlock],
+    style: TextStyle,
+    opts: &ViewOptions,
+) -> String {
     let keep = if style.color {
         Keep::Colour
     } else {
         Keep::Nothing
     };
-    match ansi::clean(&out, keep) {
-        Cow::Borrowed(_) => out,
+    let mut o = Out {
+        out: String::new(),
+        color: style.color,
+        keep,
+        opts,
+    };
+    for b in blocks {
+        block(&mut o, b, "");
+    }
+    match ansi::clean(&o.out, keep) {
+        Cow::Borrowed(_) => o.out,
         Cow::Owned(cleaned) => cleaned,
     }
 }
@@ -61,35 +155,138 @@ fn status_color(s: ToolStatus) -> &'static str {
     }
 }
 
-fn lines(out: &mut String, prefix: &str, text: &str) {
-    for l in text.lines() {
-        let _ = writeln!(out, "{prefix}{l}");
+fn output(o: &mut Out, g: &str, out: &ToolOutput) {
+    let code = if out.failed { "31" } else { "2" };
+    o.lines(g, "  ", code, &out.head);
+    if out.omitted_lines > 0 {
+        let note = format!("… ({} lines left out) …", out.omitted_lines);
+        o.line(g, "  ", "2;3", &note);
+    }
+    if let Some(t) = &out.tail {
+        o.lines(g, "  ", code, t);
     }
 }
 
-fn block(out: &mut String, b: &ConversationBlock, prefix: &str, p: &Painter, max: usize) {
+fn view(o: &mut Out, g: &str, v: &ToolCallView) {
+    let max = o.opts.max_output_lines;
+    match &v.view {
+        ToolView::Diff {
+            hunks,
+            added,
+            removed,
+            replace_all,
+            ..
+        } => {
+            let all = if *replace_all {
+                ", every occurrence"
+            } else {
+                ""
+            };
+            o.line(g, "  ", "2", &format!("+{added} −{removed}{all}"));
+            let mut shown = 0;
+            'hunks: for h in hunks {
+                o.line(g, "  ", "36", &h.header);
+                for l in &h.lines {
+                    if shown == max {
+                        o.line(g, "  ", "2;3", &format!("… (diff cut at {max} lines)"));
+                        break 'hunks;
+                    }
+                    shown += 1;
+                    let code = match l.kind {
+                        LineKind::Context => "2",
+                        LineKind::Removed => "31",
+                        LineKind::Added => "32",
+                    };
+                    // Changed words in reverse video; the line's own colour around them.
+                    let mut s = String::new();
+                    s.push(l.kind.sign());
+                    for (changed, seg) in &l.segments {
+                        let seg = ansi::clean(seg, Keep::Nothing);
+                        if *changed && o.color {
+                            let _ = write!(s, "\x1b[7m{seg}\x1b[27m");
+                        } else {
+                            s.push_str(&seg);
+                        }
+                    }
+                    o.line(g, "  ", code, &s);
+                }
+            }
+        }
+        ToolView::File {
+            language, content, ..
+        } => {
+            let cut = ToolOutput::cut(content, max, false);
+            let lang = language.map(|l| format!(" ({l})")).unwrap_or_default();
+            o.line(g, "  ", "2", &format!("wrote {}{lang}", cut.size()));
+            output(o, g, &cut);
+        }
+        ToolView::Excerpt { range: Some(r), .. } => o.line(g, "  ", "2", r),
+        ToolView::Command { command, .. } if command.contains('\n') => {
+            for (i, l) in command.lines().enumerate() {
+                let mark = if i == 0 { "$ " } else { "> " };
+                o.line(g, "  ", "36", &format!("{mark}{l}"));
+            }
+        }
+        ToolView::Search { scope: Some(s), .. } => o.line(g, "  ", "2", &format!("in {s}")),
+        ToolView::Checklist { items } => {
+            for i in items {
+                let code = match i.status {
+                    ItemStatus::Completed => "32",
+                    ItemStatus::InProgress => "1;33",
+                    ItemStatus::Pending => "",
+                    ItemStatus::Other => "2;9",
+                };
+                o.line(g, "  ", code, &format!("{} {}", i.status.mark(), i.text));
+            }
+        }
+        ToolView::Task { prompt, .. } if !prompt.is_empty() => {
+            let cut = ToolOutput::cut(prompt, max, false);
+            output(o, g, &cut);
+        }
+        ToolView::Json { pretty } if !pretty.is_empty() && v.output.is_none() => {
+            let cut = ToolOutput::cut(pretty, max, false);
+            output(o, g, &cut);
+        }
+        _ => {}
+    }
+    if let Some(out) = &v.output {
+        output(o, g, out);
+    }
+}
+
+fn block(o: &mut Out, b: &ConversationBlock, g: &str) {
     match &b.kind {
         BlockKind::UserMessage { text, images } => {
-            let _ = writeln!(out, "{prefix}");
-            let mut first = true;
-            for l in text.lines() {
-                let mark = if first { "› " } else { "  " };
-                first = false;
-                let _ = writeln!(out, "{prefix}{}", p.paint("1;36", &format!("{mark}{l}")));
+            let _ = writeln!(o.out, "{g}");
+            let time = b
+                .timestamp
+                .as_deref()
+                .and_then(|t| o.opts.clock.time(t))
+                .map(|t| format!("  {t}"));
+            let shown = match slash_command(text) {
+                Some((name, args)) if args.is_empty() => name,
+                Some((name, args)) => format!("{name} {args}"),
+                None => text.clone(),
+            };
+            let mark = if g.is_empty() { "› " } else { "▸ task: " };
+            for (i, l) in shown.lines().enumerate() {
+                let m = if i == 0 { mark } else { "  " };
+                o.line(g, "", "1;36", &format!("{m}{l}"));
+            }
+            if let Some(t) = time {
+                o.line(g, "", "2", &t);
             }
             for img in images {
-                let _ = writeln!(out, "{prefix}  [{} {}]", img.kind, img.source);
+                o.line(g, "  ", "", &format!("[{} {}]", img.kind, img.source));
             }
-            let _ = writeln!(out, "{prefix}");
+            let _ = writeln!(o.out, "{g}");
         }
-        BlockKind::AssistantText { text } => lines(out, prefix, text),
+        BlockKind::AssistantText { text } => o.lines(g, "", "", text),
         BlockKind::Thinking { text, redacted } => {
             if *redacted {
-                let _ = writeln!(out, "{prefix}{}", p.paint("2", "(thinking redacted)"));
+                o.line(g, "", "2", "(thinking redacted)");
             } else {
-                for l in text.lines() {
-                    let _ = writeln!(out, "{prefix}{}", p.paint("2;3", l));
-                }
+                o.lines(g, "", "2;3", text);
             }
         }
         BlockKind::ToolCall {
@@ -99,33 +296,22 @@ fn block(out: &mut String, b: &ConversationBlock, prefix: &str, p: &Painter, max
             result,
             ..
         } => {
-            let _ = writeln!(
-                out,
-                "{prefix}{} {} {} {}",
-                p.paint(status_color(*status), "●"),
-                p.paint("1", name),
-                summarize_input(name, input),
-                p.paint(status_color(*status), status_mark(*status))
+            let v = ToolCallView::new(
+                name,
+                input,
+                result.as_ref(),
+                *status,
+                o.opts.max_output_lines,
             );
-            if let Some(r) = result {
-                let text = result_text(r);
-                let total = text.lines().count();
-                let color = if *status == ToolStatus::Error {
-                    "31"
-                } else {
-                    "2"
-                };
-                for l in text.lines().take(max) {
-                    let _ = writeln!(out, "{prefix}  {}", p.paint(color, l));
-                }
-                if total > max {
-                    let _ = writeln!(
-                        out,
-                        "{prefix}  {}",
-                        p.paint("2", &format!("… ({} more lines)", total - max))
-                    );
-                }
-            }
+            let head = format!(
+                "{} {} {} {}",
+                o.paint(status_color(*status), "●"),
+                o.paint("1", name),
+                v.gist,
+                o.paint(status_color(*status), status_mark(*status))
+            );
+            o.line(g, "", "", &head);
+            view(o, g, &v);
         }
         BlockKind::SubagentRun {
             name,
@@ -134,42 +320,38 @@ fn block(out: &mut String, b: &ConversationBlock, prefix: &str, p: &Painter, max
             blocks,
             ..
         } => {
-            let _ = writeln!(
-                out,
-                "{prefix}{} {} {} {}",
-                p.paint(status_color(*status), "◆"),
-                p.paint("1", name),
+            let head = format!(
+                "{} {} {} {}",
+                o.paint(status_color(*status), "◆"),
+                o.paint("1", name),
                 description.as_deref().unwrap_or(""),
-                p.paint(status_color(*status), status_mark(*status))
+                o.paint(status_color(*status), status_mark(*status))
             );
-            let inner_prefix = format!("{prefix}{} ", p.paint("2", "│"));
-            for inner in blocks {
-                block(out, inner, &inner_prefix, p, max);
+            o.line(g, "", "", &head);
+            let inner = format!("{g}{} ", o.paint("2", "│"));
+            for b in blocks {
+                block(o, b, &inner);
             }
         }
         BlockKind::Permission {
             tool_name,
             decision,
             ..
-        } => {
-            let _ = writeln!(
-                out,
-                "{prefix}{}",
-                p.paint("33", &permission_line(tool_name, *decision))
+        } => o.line(g, "", "33", &permission_line(tool_name, *decision)),
+        BlockKind::SystemNotice { kind, text } if kind == "meta" => {
+            let n = text.lines().count();
+            let first = text.lines().next().unwrap_or("");
+            o.line(
+                g,
+                "  ",
+                "2",
+                &format!("expanded prompt ({n} lines): {first}"),
             );
         }
-        BlockKind::SystemNotice { text, .. } => {
-            let _ = writeln!(out, "{prefix}{}", p.paint("2", text));
-        }
+        BlockKind::SystemNotice { text, .. } => o.lines(g, "", "2", text),
         BlockKind::CompactionSummary { text } => {
-            let _ = writeln!(
-                out,
-                "{prefix}{}",
-                p.paint("2", "── summary of the earlier conversation ──")
-            );
-            for l in text.lines() {
-                let _ = writeln!(out, "{prefix}{}", p.paint("2", l));
-            }
+            o.line(g, "", "2", "── summary of the earlier conversation ──");
+            o.lines(g, "", "2", text);
         }
         BlockKind::TurnSummary {
             status,
@@ -178,19 +360,12 @@ fn block(out: &mut String, b: &ConversationBlock, prefix: &str, p: &Painter, max
             error,
             ..
         } => {
-            let s = turn_line(*status, *duration_ms, *cost_usd);
-            let _ = writeln!(out, "{prefix}{}", p.paint("2", &s));
+            o.line(g, "", "2", &turn_line(*status, *duration_ms, *cost_usd));
             if let Some(e) = error {
-                let _ = writeln!(out, "{prefix}{}", p.paint("31", &format!("error: {e}")));
+                o.line(g, "", "31", &format!("error: {e}"));
             }
         }
-        BlockKind::Error { message, .. } => {
-            let _ = writeln!(
-                out,
-                "{prefix}{}",
-                p.paint("31", &format!("error: {message}"))
-            );
-        }
+        BlockKind::Error { message, .. } => o.line(g, "", "31", &format!("error: {message}")),
         BlockKind::Raw { source, json } => {
             let mut j = json.to_string();
             if j.len() > 200 {
@@ -201,14 +376,24 @@ fn block(out: &mut String, b: &ConversationBlock, prefix: &str, p: &Painter, max
                 j.truncate(cut);
                 j.push('…');
             }
-            let _ = writeln!(
-                out,
-                "{prefix}{}",
-                p.paint(
-                    "2",
-                    &format!("[{}] {j}", source.as_deref().unwrap_or("unknown"))
-                )
-            );
+            let s = format!("[{}] {j}", source.as_deref().unwrap_or("unknown"));
+            o.line(g, "", "2", &s);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrapping_ignores_colour_and_counts_wide_characters() {
+        assert_eq!(wrap("abcdef", 4), ["abcd", "ef"]);
+        assert_eq!(
+            wrap("\x1b[31mabc\x1b[0mdef", 4),
+            ["\x1b[31mabc\x1b[0md", "ef"]
+        );
+        assert_eq!(wrap("日本語", 4), ["日本", "語"]);
+        assert_eq!(visible_width("\x1b[2m│\x1b[0m "), 2);
     }
 }

@@ -162,3 +162,15 @@ impl PriceTable {
         self.prices.get(&normalize_model(model))
     }
 }
+
+impl Price {
+    /// The cost in USD of `usage` at these prices, every cache write at the 5-minute price (a
+    /// stream event does not say which cache was written).
+    pub fn cost(&self, usage: &crate::types::TokenUsage) -> f64 {
+        (usage.input_tokens as f64 * self.input
+            + usage.output_tokens as f64 * self.output
+            + usage.cache_creation_tokens as f64 * self.cache_write
+            + usage.cache_read_tokens as f64 * self.cache_read)
+            / 1_000_000.0
+    }
+}

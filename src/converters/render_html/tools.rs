@@ -1,0 +1,199 @@
+//! A tool call's [`ToolCallView`] as HTML: a diff with its changed words marked, a written file
+//! with its language, a command and its output, a checklist, pretty JSON; long outputs folded
+//! with their size shown.
+//!
+//! Must not let agent text through unescaped: every string here is escaped or, for output that
+//! may carry terminal colour, turned into spans by [`ansi::to_html`].
+
+use std::fmt::Write;
+
+use super::escape_html;
+use crate::converters::ansi;
+use crate::converters::tool_view::{ItemStatus, LineKind, ToolCallView, ToolOutput, ToolView};
+
+/// Outputs longer than this many lines are folded: a reader opens them on purpose.
+const FOLD_LINES: usize = 12;
+
+fn lang_attr(language: Option<&str>) -> String {
+    language
+        .map(|l| format!(" class=\"language-{}\"", escape_html(l)))
+        .unwrap_or_default()
+}
+
+/// An output: folded with its size when long, its left-out middle named.
+fn output(h: &mut String, o: &ToolOutput, label: &str) {
+    let class = if o.failed { "out failed" } else { "out" };
+    let body = |h: &mut String| {
+        let _ = write!(
+            h,
+            "<pre class=\"{class}\"><code{}>{}</code></pre>",
+            lang_attr(o.language),
+            ansi::to_html(&o.head)
+        );
+        if o.omitted_lines > 0 {
+            let _ = write!(
+                h,
+                "<div class=\"cut\">… {} lines left out …</div>",
+                o.omitted_lines
+            );
+        }
+        if let Some(t) = &o.tail {
+            let _ = write!(h, "<pre class=\"{class}\">{}</pre>", ansi::to_html(t));
+        }
+    };
+    if o.total_lines > FOLD_LINES {
+        let open = if o.failed { " open=\"open\"" } else { "" };
+        let _ = write!(
+            h,
+            "<details class=\"fold\"{open}><summary>{label} · {}</summary>",
+            escape_html(&o.size())
+        );
+        body(h);
+        h.push_str("</details>");
+    } else {
+        body(h);
+    }
+}
+
+/// Whether a call's view is worth showing open: a reader wants to see a change or a plan
+/// without clicking, and a failure.
+pub(super) fn open_by_default(v: &ToolCallView) -> bool {
+    matches!(v.view, ToolView::Diff { .. } | ToolView::Checklist { .. })
+        || v.output.as_ref().is_some_and(|o| o.failed)
+}
+
+/// The body of a tool call; diff lines are block spans (no newlines between them, which
+/// `pre` would show as blank lines) (its summary line is the caller's).
+pub(super) fn view_html(h: &mut String, v: &ToolCallView, max_lines: usize) {
+    match &v.view {
+        ToolView::Diff {
+            hunks,
+            added,
+            removed,
+            replace_all,
+            ..
+        } => {
+            let all = if *replace_all {
+                " · every occurrence"
+            } else {
+                ""
+            };
+            let _ = write!(
+                h,
+                "<div class=\"meta\"><span class=\"add\">+{added}</span> <span class=\"rm\">−{removed}</span>{all}</div><pre class=\"diff\">"
+            );
+            let mut shown = 0;
+            'hunks: for hunk in hunks {
+                let _ = write!(h, "<span class=\"hh\">{}</span>", escape_html(&hunk.header));
+                for l in &hunk.lines {
+                    if shown == max_lines {
+                        let _ = write!(
+                            h,
+                            "<span class=\"cut\">… diff cut at {max_lines} lines</span>"
+                        );
+                        break 'hunks;
+                    }
+                    shown += 1;
+                    let class = match l.kind {
+                        LineKind::Context => "ctx",
+                        LineKind::Removed => "del",
+                        LineKind::Added => "ins",
+                    };
+                    let _ = write!(h, "<span class=\"{class}\">{}", l.kind.sign());
+                    for (changed, seg) in &l.segments {
+                        if *changed {
+                            let _ = write!(h, "<mark>{}</mark>", escape_html(seg));
+                        } else {
+                            h.push_str(&escape_html(seg));
+                        }
+                    }
+                    h.push_str("</span>");
+                }
+            }
+            h.push_str("</pre>");
+        }
+        ToolView::File {
+            language, content, ..
+        } => {
+            let o = ToolOutput {
+                language: *language,
+                ..ToolOutput::cut(content, max_lines, false)
+            };
+            let lang = language.map(|l| format!(" · {l}")).unwrap_or_default();
+            let _ = write!(
+                h,
+                "<div class=\"meta\">{}{}</div>",
+                escape_html(&o.size()),
+                escape_html(&lang)
+            );
+            output(h, &o, "File");
+        }
+        ToolView::Excerpt { range: Some(r), .. } => {
+            let _ = write!(h, "<div class=\"meta\">{}</div>", escape_html(r));
+        }
+        ToolView::Command {
+            command,
+            description,
+        } => {
+            if let Some(d) = description {
+                let _ = write!(h, "<div class=\"meta\">{}</div>", escape_html(d));
+            }
+            let _ = write!(
+                h,
+                "<pre class=\"cmd\"><span class=\"prompt\">$ </span>{}</pre>",
+                escape_html(command)
+            );
+        }
+        ToolView::Search {
+            tool,
+            pattern,
+            scope,
+        } => {
+            let _ = write!(
+                h,
+                "<div class=\"meta\">{} <code>{}</code>",
+                escape_html(tool),
+                escape_html(pattern)
+            );
+            if let Some(s) = scope {
+                let _ = write!(h, " in <code>{}</code>", escape_html(s));
+            }
+            h.push_str("</div>");
+        }
+        ToolView::Checklist { items } => {
+            h.push_str("<ul class=\"todo\">");
+            for i in items {
+                let (class, mark) = match i.status {
+                    ItemStatus::Completed => ("done", "☑"),
+                    ItemStatus::InProgress => ("doing", "◐"),
+                    ItemStatus::Pending => ("todo", "☐"),
+                    ItemStatus::Other => ("gone", "☒"),
+                };
+                let _ = write!(
+                    h,
+                    "<li class=\"{class}\">{mark} {}</li>",
+                    escape_html(&i.text)
+                );
+            }
+            h.push_str("</ul>");
+        }
+        ToolView::Task { prompt, .. } if !prompt.is_empty() => {
+            let _ = write!(
+                h,
+                "<div class=\"prompt\"><h2>Task prompt</h2>{}</div>",
+                super::markdown::markdown_html(prompt, true)
+            );
+        }
+        ToolView::Json { pretty } if !pretty.is_empty() => {
+            let _ = write!(
+                h,
+                "<pre class=\"json\"><code class=\"language-json\">{}</code></pre>",
+                escape_html(pretty)
+            );
+        }
+        _ => {}
+    }
+    if let Some(o) = &v.output {
+        output(h, o, if o.failed { "Error" } else { "Output" });
+    }
+}

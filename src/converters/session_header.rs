@@ -1,0 +1,175 @@
+//! A session's header, gathered from its events as they are read: the agent, its version and
+//! model, when the session started and how long it ran, its tokens and its cost. HTML pages
+//! open with it; Markdown starts with it.
+//!
+//! Must not render: it only counts.
+
+use jiff::Timestamp;
+
+use super::usage::PriceTable;
+use crate::types::{StreamEvent, TokenUsage};
+
+/// What the header of one session shows.
+#[derive(Debug, Clone, Default)]
+pub struct SessionHeader {
+    pub agent: Option<String>,
+    pub agent_version: Option<String>,
+    pub model: Option<String>,
+    pub start: Option<Timestamp>,
+    pub end: Option<Timestamp>,
+    /// Tokens of every model response (subagents' included).
+    pub tokens: TokenUsage,
+    /// From the turns' own reported cost when there are any, else priced from the tokens; `None`
+    /// when neither is known (a model without a price).
+    pub cost_usd: Option<f64>,
+    /// Tokens of responses whose model has no price.
+    unpriced: bool,
+    /// Cost the turns reported (stream-json `result` lines); preferred to pricing when present.
+    reported_cost: Option<f64>,
+    priced_cost: f64,
+    saw_usage: bool,
+    result_tokens: TokenUsage,
+}
+
+fn add(to: &mut TokenUsage, u: &TokenUsage) {
+    to.input_tokens = to.input_tokens.saturating_add(u.input_tokens);
+    to.output_tokens = to.output_tokens.saturating_add(u.output_tokens);
+    to.cache_creation_tokens = to
+        .cache_creation_tokens
+        .saturating_add(u.cache_creation_tokens);
+    to.cache_read_tokens = to.cache_read_tokens.saturating_add(u.cache_read_tokens);
+}
+
+impl SessionHeader {
+    /// Counts one event (call it with every event, before or after filtering alike).
+    pub fn observe(&mut self, ev: &StreamEvent, prices: &PriceTable) {
+        match ev {
+            StreamEvent::SessionStarted {
+                agent,
+                model,
+                agent_version,
+                ..
+            } => {
+                self.agent.get_or_insert_with(|| agent.to_string());
+                if self.agent_version.is_none() {
+                    self.agent_version = agent_version.clone();
+                }
+                if self.model.is_none() {
+                    self.model = model.clone();
+                }
+            }
+            StreamEvent::Usage {
+                model,
+                usage,
+                cost_usd,
+                ..
+            } => {
+                self.saw_usage = true;
+                add(&mut self.tokens, usage);
+                if self.model.is_none() {
+                    self.model = model.clone();
+                }
+                match (cost_usd, model.as_deref().and_then(|m| prices.get(m))) {
+                    (Some(c), _) => self.priced_cost += c,
+                    (None, Some(p)) => self.priced_cost += p.cost(usage),
+                    (None, None) => self.unpriced = true,
+                }
+            }
+            StreamEvent::Result {
+                cost_usd, usage, ..
+            } => {
+                if let Some(c) = cost_usd {
+                    *self.reported_cost.get_or_insert(0.0) += c;
+                }
+                if let Some(u) = usage {
+                    add(&mut self.result_tokens, u);
+                }
+            }
+            _ => {}
+        }
+        if let Some(t) = event_time(ev) {
+            if self.start.is_none_or(|s| t < s) {
+                self.start = Some(t);
+            }
+            if self.end.is_none_or(|e| t > e) {
+                self.end = Some(t);
+            }
+        }
+        self.cost_usd = self
+            .reported_cost
+            .or_else(|| (self.saw_usage && !self.unpriced).then_some(self.priced_cost));
+        if !self.saw_usage {
+            self.tokens = self.result_tokens;
+        }
+    }
+
+    /// How long the session ran, from its first time to its last.
+    pub fn duration(&self) -> Option<jiff::SignedDuration> {
+        Some(self.end?.duration_since(self.start?))
+    }
+
+    /// The header's facts as `(label, value)` pairs, times in `clock`'s zone; unknown facts are
+    /// left out.
+    pub fn facts(&self, clock: &super::Clock) -> Vec<(&'static str, String)> {
+        let mut f = Vec::new();
+        if let Some(a) = &self.agent {
+            let v = self
+                .agent_version
+                .as_deref()
+                .map_or(String::new(), |v| format!(" {v}"));
+            f.push(("Agent", format!("{a}{v}")));
+        }
+        if let Some(m) = &self.model {
+            f.push(("Model", m.clone()));
+        }
+        if let Some(s) = self.start
+            && let Some(t) = clock.date_time(&s.to_string())
+        {
+            f.push(("Started", format!("{t} {}", clock.label())));
+        }
+        if let Some(d) = self.duration() {
+            f.push(("Duration", short_duration(d)));
+        }
+        let t = &self.tokens;
+        if t.input_tokens + t.output_tokens + t.cache_creation_tokens + t.cache_read_tokens > 0 {
+            f.push((
+                "Tokens",
+                format!(
+                    "{} in, {} out, {} cache write, {} cache read",
+                    t.input_tokens, t.output_tokens, t.cache_creation_tokens, t.cache_read_tokens
+                ),
+            ));
+        }
+        if let Some(c) = self.cost_usd {
+            f.push(("Cost", format!("${c:.4}")));
+        }
+        f
+    }
+}
+
+fn event_time(ev: &StreamEvent) -> Option<Timestamp> {
+    let mut ev_time = None;
+    if let StreamEvent::SessionStarted { timestamp, .. }
+    | StreamEvent::UserMessage { timestamp, .. }
+    | StreamEvent::Text { timestamp, .. }
+    | StreamEvent::Thinking { timestamp, .. }
+    | StreamEvent::ToolCall { timestamp, .. }
+    | StreamEvent::ToolResult { timestamp, .. }
+    | StreamEvent::Usage { timestamp, .. }
+    | StreamEvent::Error { timestamp, .. }
+    | StreamEvent::Notice { timestamp, .. } = ev
+    {
+        ev_time = timestamp.as_deref().and_then(|t| t.parse().ok());
+    }
+    ev_time
+}
+
+/// `1h 02m`, `4m 05s`, `12s`.
+fn short_duration(d: jiff::SignedDuration) -> String {
+    let s = d.as_secs().max(0);
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m {:02}s", s / 60, s % 60),
+        _ => format!("{}h {:02}m", s / 3600, (s % 3600) / 60),
+    }
+}

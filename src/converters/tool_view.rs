@@ -1,0 +1,577 @@
+//! How a tool call is shown, decided once for every view: an Edit is a diff, a Write the file it
+//! wrote, a Bash call its command and output, a TodoWrite a checklist, and so on. The HTML,
+//! Markdown and terminal renderers each draw the same [`ToolCallView`] in their own way, so the
+//! three show the same thing.
+//!
+//! Must not format or do I/O: it turns a call's name, input and result into plain data (no
+//! markup, no colour, no escaping). Text in it is the agent's, untrusted: renderers escape it.
+
+use serde_json::Value;
+use similar::{ChangeTag, TextDiff};
+
+use super::assembler::result_text;
+use super::render::{gist_line, summarize_input};
+use crate::types::{ToolResultContent, ToolStatus};
+
+/// Lines of unchanged text kept around each change in a diff.
+const DIFF_CONTEXT_LINES: usize = 3;
+/// Of an output cut to `max_lines`, the share of lines kept from its end (1 in this many): the
+/// end of a build or test run is where its verdict is.
+const TAIL_SHARE: usize = 4;
+
+/// A tool call, ready to draw: a one-line gist, its view, and the output worth showing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolCallView {
+    pub name: String,
+    /// One line: the command, path or pattern.
+    pub gist: String,
+    pub view: ToolView,
+    /// The result, when it says more than "done" (always when the call failed).
+    pub output: Option<ToolOutput>,
+}
+
+/// What a tool call's input means.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ToolView {
+    /// Edit and MultiEdit: the change as a unified diff.
+    Diff {
+        path: String,
+        hunks: Vec<DiffHunk>,
+        added: usize,
+        removed: usize,
+        /// Every occurrence was replaced (`replace_all`).
+        replace_all: bool,
+    },
+    /// Write: the whole file written.
+    File {
+        path: String,
+        language: Option<&'static str>,
+        content: String,
+    },
+    /// Read: which file and lines; the excerpt is the output.
+    Excerpt {
+        path: String,
+        language: Option<&'static str>,
+        /// `lines 10-49`, when a range was asked for.
+        range: Option<String>,
+    },
+    /// Bash and other shells: the command; what it printed is the output.
+    Command {
+        command: String,
+        description: Option<String>,
+    },
+    /// Grep and Glob: the pattern and where; the matches are the output.
+    Search {
+        tool: String,
+        pattern: String,
+        scope: Option<String>,
+    },
+    /// TodoWrite, TaskCreate, TaskUpdate: items with their status.
+    Checklist { items: Vec<ChecklistItem> },
+    /// Task (a subagent): its prompt; the subagent's thread is shown nested by the renderer.
+    Task {
+        description: Option<String>,
+        subagent_type: Option<String>,
+        prompt: String,
+    },
+    /// Any other tool: its input as pretty JSON (nothing for an empty input).
+    Json { pretty: String },
+}
+
+/// One hunk of a diff: `@@ -old_start,old_len +new_start,new_len @@` and its lines.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DiffHunk {
+    pub header: String,
+    pub lines: Vec<DiffLine>,
+}
+
+/// Whether a diff line was kept, removed or added.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LineKind {
+    Context,
+    Removed,
+    Added,
+}
+
+impl LineKind {
+    /// The unified diff sign: ` `, `-` or `+`.
+    pub fn sign(self) -> char {
+        match self {
+            LineKind::Context => ' ',
+            LineKind::Removed => '-',
+            LineKind::Added => '+',
+        }
+    }
+}
+
+/// A diff line as segments; `changed` marks the words that differ from the paired line.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DiffLine {
+    pub kind: LineKind,
+    pub segments: Vec<(bool, String)>,
+}
+
+impl DiffLine {
+    /// The line's text without its change marks.
+    pub fn text(&self) -> String {
+        self.segments.iter().map(|(_, s)| s.as_str()).collect()
+    }
+}
+
+/// A checklist item's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ItemStatus {
+    Pending,
+    InProgress,
+    Completed,
+    /// Anything else the tool said (cancelled, deleted, ...).
+    Other,
+}
+
+impl ItemStatus {
+    /// The item's mark in text and Markdown: `[ ]`, `[~]`, `[x]`, `[-]`.
+    pub fn mark(self) -> &'static str {
+        match self {
+            ItemStatus::Pending => "[ ]",
+            ItemStatus::InProgress => "[~]",
+            ItemStatus::Completed => "[x]",
+            ItemStatus::Other => "[-]",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChecklistItem {
+    pub status: ItemStatus,
+    pub text: String,
+}
+
+/// A tool's result, cut to what a reader scrolls through: its first lines and its last ones.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolOutput {
+    pub head: String,
+    /// The last lines, when lines between were left out.
+    pub tail: Option<String>,
+    pub omitted_lines: usize,
+    pub total_lines: usize,
+    pub total_bytes: usize,
+    /// The call failed: the output is its error.
+    pub failed: bool,
+    /// The language of the output's text, for a file excerpt.
+    pub language: Option<&'static str>,
+}
+
+impl ToolOutput {
+    /// `text` cut to `max_lines`: three quarters from the start, a quarter from the end.
+    pub fn cut(text: &str, max_lines: usize, failed: bool) -> ToolOutput {
+        let text = text.trim_end_matches('\n');
+        let lines: Vec<&str> = text.lines().collect();
+        let total = lines.len();
+        let max = max_lines.max(1);
+        let (head, tail, omitted) = if total <= max {
+            (text.to_string(), None, 0)
+        } else {
+            let tail_n = if max >= TAIL_SHARE {
+                max / TAIL_SHARE
+            } else {
+                0
+            };
+            let head_n = max - tail_n;
+            let tail = (tail_n > 0).then(|| lines[total - tail_n..].join("\n"));
+            (lines[..head_n].join("\n"), tail, total - head_n - tail_n)
+        };
+        ToolOutput {
+            head,
+            tail,
+            omitted_lines: omitted,
+            total_lines: total,
+            total_bytes: text.len(),
+            failed,
+            language: None,
+        }
+    }
+
+    /// `230 lines, 12.4 KB`: the size of the whole output.
+    pub fn size(&self) -> String {
+        let lines = if self.total_lines == 1 {
+            "1 line".to_string()
+        } else {
+            format!("{} lines", self.total_lines)
+        };
+        let b = self.total_bytes;
+        let bytes = if b < 1000 {
+            format!("{b} B")
+        } else if b < 1_000_000 {
+            format!("{:.1} KB", b as f64 / 1e3)
+        } else {
+            format!("{:.1} MB", b as f64 / 1e6)
+        };
+        format!("{lines}, {bytes}")
+    }
+}
+
+fn str_field<'a>(input: &'a Value, keys: &[&str]) -> Option<&'a str> {
+    keys.iter()
+        .find_map(|k| input.get(*k).and_then(Value::as_str))
+}
+
+impl ToolCallView {
+    /// The view of a call to `name` with `input`, and its result cut to `max_lines`.
+    pub fn new(
+        name: &str,
+        input: &Value,
+        result: Option<&ToolResultContent>,
+        status: ToolStatus,
+        max_lines: usize,
+    ) -> ToolCallView {
+        let view = ToolView::of(name, input);
+        let failed = status == ToolStatus::Error;
+        // An edit's or a checklist's result only says it worked; show it when it did not.
+        let result_says_more = failed
+            || !matches!(
+                view,
+                ToolView::Diff { .. } | ToolView::File { .. } | ToolView::Checklist { .. }
+            );
+        let output = result
+            .filter(|_| result_says_more)
+            .map(|r| {
+                let mut o = ToolOutput::cut(&result_text(r), max_lines, failed);
+                if let ToolView::Excerpt { language, .. } = &view
+                    && !failed
+                {
+                    o.language = *language;
+                }
+                o
+            })
+            .filter(|o| o.total_bytes > 0 || failed);
+        let gist = match &view {
+            ToolView::Search { pattern, .. } => gist_line(pattern),
+            ToolView::Checklist { items } => {
+                let done = items
+                    .iter()
+                    .filter(|i| i.status == ItemStatus::Completed)
+                    .count();
+                format!("{} items, {done} done", items.len())
+            }
+            _ => summarize_input(name, input),
+        };
+        ToolCallView {
+            name: name.to_string(),
+            gist,
+            view,
+            output,
+        }
+    }
+}
+
+impl ToolView {
+    /// What `input` of a call to `name` means; unknown tools and unexpected inputs are JSON.
+    pub fn of(name: &str, input: &Value) -> ToolView {
+        let path = || str_field(input, &["file_path", "filePath", "path"]).map(str::to_string);
+        let lower = name.to_ascii_lowercase();
+        let known = match lower.as_str() {
+            "edit" | "str_replace_editor" => path().and_then(|p| {
+                let old = str_field(input, &["old_string", "oldString"])?;
+                let new = str_field(input, &["new_string", "newString"])?;
+                let replace_all = input
+                    .get("replace_all")
+                    .or_else(|| input.get("replaceAll"))
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false);
+                Some(diff(p, &[(old, new)], replace_all))
+            }),
+            "multiedit" => path().and_then(|p| {
+                let edits = input.get("edits")?.as_array()?;
+                let pairs: Option<Vec<(&str, &str)>> = edits
+                    .iter()
+                    .map(|e| {
+                        Some((
+                            str_field(e, &["old_string", "oldString"])?,
+                            str_field(e, &["new_string", "newString"])?,
+                        ))
+                    })
+                    .collect();
+                Some(diff(p, &pairs?, false))
+            }),
+            "write" => path().and_then(|p| {
+                let content = str_field(input, &["content"])?.to_string();
+                Some(ToolView::File {
+                    language: language_of(&p),
+                    path: p,
+                    content,
+                })
+            }),
+            "read" => path().map(|p| {
+                let n = |k: &str| input.get(k).and_then(Value::as_u64);
+                let range = match (n("offset"), n("limit")) {
+                    (Some(o), Some(l)) => Some(format!("lines {o}-{}", o + l.saturating_sub(1))),
+                    (Some(o), None) => Some(format!("from line {o}")),
+                    (None, Some(l)) => Some(format!("first {l} lines")),
+                    (None, None) => None,
+                };
+                ToolView::Excerpt {
+                    language: language_of(&p),
+                    path: p,
+                    range,
+                }
+            }),
+            "bash" | "shell" | "bashoutput" => {
+                str_field(input, &["command"]).map(|c| ToolView::Command {
+                    command: c.to_string(),
+                    description: str_field(input, &["description"]).map(str::to_string),
+                })
+            }
+            "grep" | "glob" | "search" => {
+                str_field(input, &["pattern", "query"]).map(|p| ToolView::Search {
+                    tool: name.to_string(),
+                    pattern: p.to_string(),
+                    scope: [
+                        str_field(input, &["path"]),
+                        str_field(input, &["glob", "include"]),
+                    ]
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>()
+                    .join(" ")
+                    .into(),
+                })
+            }
+            "todowrite" => {
+                input
+                    .get("todos")
+                    .and_then(Value::as_array)
+                    .map(|todos| ToolView::Checklist {
+                        items: todos.iter().map(item).collect(),
+                    })
+            }
+            "taskcreate" | "taskupdate" => {
+                str_field(input, &["subject", "content", "description", "taskId"]).map(|_| {
+                    ToolView::Checklist {
+                        items: vec![item(input)],
+                    }
+                })
+            }
+            "task" | "agent" => Some(ToolView::Task {
+                description: str_field(input, &["description"]).map(str::to_string),
+                subagent_type: str_field(input, &["subagent_type", "subagentType"])
+                    .map(str::to_string),
+                prompt: str_field(input, &["prompt"]).unwrap_or("").to_string(),
+            }),
+            _ => None,
+        };
+        known
+            .unwrap_or_else(|| ToolView::Json {
+                pretty: match input {
+                    Value::Null => String::new(),
+                    Value::Object(m) if m.is_empty() => String::new(),
+                    v => serde_json::to_string_pretty(v).unwrap_or_default(),
+                },
+            })
+            .normalize_scope()
+    }
+
+    fn normalize_scope(self) -> ToolView {
+        match self {
+            ToolView::Search {
+                tool,
+                pattern,
+                scope: Some(s),
+            } if s.is_empty() => ToolView::Search {
+                tool,
+                pattern,
+                scope: None,
+            },
+            v => v,
+        }
+    }
+}
+
+fn item(v: &Value) -> ChecklistItem {
+    let status = match str_field(v, &["status"]).unwrap_or("pending") {
+        "pending" => ItemStatus::Pending,
+        "in_progress" | "in-progress" => ItemStatus::InProgress,
+        "completed" | "done" => ItemStatus::Completed,
+        _ => ItemStatus::Other,
+    };
+    let text = str_field(v, &["content", "subject", "description"])
+        .map(str::to_string)
+        .or_else(|| str_field(v, &["taskId"]).map(|t| format!("task {t}")))
+        .unwrap_or_default();
+    ChecklistItem { status, text }
+}
+
+/// The edits `(old, new)` of one file as hunks, with the changed words of paired lines marked.
+fn diff(path: String, edits: &[(&str, &str)], replace_all: bool) -> ToolView {
+    let (mut hunks, mut added, mut removed) = (Vec::new(), 0, 0);
+    for (old, new) in edits {
+        let d = TextDiff::from_lines(*old, *new);
+        for group in d.grouped_ops(DIFF_CONTEXT_LINES) {
+            let (Some(first), Some(last)) = (group.first(), group.last()) else {
+                continue;
+            };
+            let (o, n) = (first.old_range().start, first.new_range().start);
+            let (o_len, n_len) = (
+                last.old_range().end - o,
+                last.new_range().end - first.new_range().start,
+            );
+            let mut lines = Vec::new();
+            for op in &group {
+                for change in d.iter_inline_changes(op) {
+                    let kind = match change.tag() {
+                        ChangeTag::Equal => LineKind::Context,
+                        ChangeTag::Delete => {
+                            removed += 1;
+                            LineKind::Removed
+                        }
+                        ChangeTag::Insert => {
+                            added += 1;
+                            LineKind::Added
+                        }
+                    };
+                    let mut segments: Vec<(bool, String)> = Vec::new();
+                    for (emph, s) in change.iter_strings_lossy() {
+                        let s = s.trim_end_matches(['\n', '\r']);
+                        if s.is_empty() {
+                            continue;
+                        }
+                        match segments.last_mut() {
+                            Some((e, prev)) if *e == emph => prev.push_str(s),
+                            _ => segments.push((emph, s.to_string())),
+                        }
+                    }
+                    // A line changed as a whole has nothing to mark inside it.
+                    if segments.iter().all(|(e, _)| *e) {
+                        for s in &mut segments {
+                            s.0 = false;
+                        }
+                    }
+                    lines.push(DiffLine { kind, segments });
+                }
+            }
+            hunks.push(DiffHunk {
+                header: format!("@@ -{},{o_len} +{},{n_len} @@", o + 1, n + 1),
+                lines,
+            });
+        }
+    }
+    ToolView::Diff {
+        path,
+        hunks,
+        added,
+        removed,
+        replace_all,
+    }
+}
+
+/// The language of a file by its extension (or name), as code fences and highlighters name it.
+pub fn language_of(path: &str) -> Option<&'static str> {
+    let file = path.rsplit(['/', '\\']).next().unwrap_or(path);
+    match file {
+        "Dockerfile" => return Some("dockerfile"),
+        "Makefile" => return Some("makefile"),
+        _ => {}
+    }
+    let ext = file.rsplit_once('.')?.1.to_ascii_lowercase();
+    Some(match ext.as_str() {
+        "rs" => "rust",
+        "py" => "python",
+        "js" | "mjs" | "cjs" => "javascript",
+        "ts" | "mts" => "typescript",
+        "tsx" => "tsx",
+        "jsx" => "jsx",
+        "go" => "go",
+        "java" => "java",
+        "kt" => "kotlin",
+        "c" | "h" => "c",
+        "cc" | "cpp" | "hpp" | "cxx" => "cpp",
+        "cs" => "csharp",
+        "rb" => "ruby",
+        "php" => "php",
+        "swift" => "swift",
+        "sh" | "bash" | "zsh" => "bash",
+        "json" => "json",
+        "toml" => "toml",
+        "yaml" | "yml" => "yaml",
+        "md" => "markdown",
+        "html" | "htm" => "html",
+        "css" => "css",
+        "sql" => "sql",
+        "xml" => "xml",
+        "lua" => "lua",
+        _ => return None,
+    })
+}
+
+/// A slash command's prompt, as Claude Code records it (`<command-name>/review</command-name>`
+/// and `<command-args>`): `("/review", "the args")`.
+pub fn slash_command(text: &str) -> Option<(String, String)> {
+    let tag = |name: &str| {
+        let open = format!("<{name}>");
+        let close = format!("</{name}>");
+        let start = text.find(&open)? + open.len();
+        let end = start + text[start..].find(&close)?;
+        Some(text[start..end].trim().to_string())
+    };
+    let mut name = tag("command-name")?;
+    if !name.starts_with('/') {
+        name.insert(0, '/');
+    }
+    Some((name, tag("command-args").unwrap_or_default()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn an_edit_is_a_diff_with_the_changed_words_marked() {
+        let v = ToolView::of(
+            "Edit",
+            &json!({"file_path": "src/a.rs", "old_string": "let x = 1;\nkeep\n", "new_string": "let x = 2;\nkeep\n"}),
+        );
+        let ToolView::Diff {
+            hunks,
+            added,
+            removed,
+            ..
+        } = v
+        else {
+            panic!("{v:?}")
+        };
+        assert_eq!((added, removed), (1, 1));
+        assert_eq!(hunks[0].header, "@@ -1,2 +1,2 @@");
+        let l = &hunks[0].lines;
+        assert_eq!(l[0].kind, LineKind::Removed);
+        assert_eq!(
+            l[0].segments,
+            [(false, "let x = ".into()), (true, "1;".into())]
+        );
+        assert_eq!(l[1].text(), "let x = 2;");
+        assert_eq!(l[2].kind, LineKind::Context);
+    }
+
+    #[test]
+    fn outputs_keep_their_start_and_end() {
+        let text: String = (1..=100).map(|i| format!("{i}\n")).collect();
+        let o = ToolOutput::cut(&text, 8, false);
+        assert_eq!(o.head, "1\n2\n3\n4\n5\n6");
+        assert_eq!(o.tail.as_deref(), Some("99\n100"));
+        assert_eq!((o.omitted_lines, o.total_lines), (92, 100));
+        assert_eq!(o.size(), "100 lines, 291 B");
+    }
+
+    #[test]
+    fn unknown_tools_and_odd_inputs_fall_back_to_json() {
+        assert!(matches!(
+            ToolView::of("Edit", &json!({"file_path": 3})),
+            ToolView::Json { .. }
+        ));
+        assert_eq!(
+            slash_command(
+                "<command-message>x</command-message>\n<command-name>/review</command-name>\n<command-args>PR 7</command-args>"
+            ),
+            Some(("/review".into(), "PR 7".into()))
+        );
+    }
+}
