@@ -1,7 +1,7 @@
 //! Transcript tools side by side, on one generated Claude Code home: `aisys transcript stats`
 //! against `ccusage` (and their per-session token totals must be identical), `aisys transcript
-//! parse --format markdown` against `claude-code-log`, the throughput of `aisys transcript parse
-//! --format jsonl`, and aisys's peak memory over the whole corpus.
+//! parse --format markdown` and `--format html` against `claude-code-log`, the throughput of
+//! `aisys transcript parse --format jsonl`, and aisys's peak memory over the whole corpus.
 //!
 //! `cargo bench --bench transcripts` (or `scripts/bench-transcripts`, which also installs the
 //! peers) writes a ~200 MB corpus; as a test (`cargo test --all-targets`) it runs once on ~1 MB.
@@ -947,7 +947,43 @@ fn main() {
         println!("claude-code-log: not installed, skipped (scripts/bench-transcripts installs it)");
     }
 
-    // 3. parse to JSON lines: throughput.
+    // 3. parse to HTML against claude-code-log's HTML (its default output): stated, no target.
+    let html = median(rounds, &outputs.join("aisys.html"), || {
+        let mut c = base(Path::new(aisys));
+        c.args(["transcript", "parse", "--format", "html"])
+            .arg(&projects);
+        c
+    });
+    println!(
+        "aisys transcript parse --format html                 {:>8.3} s  {:>7.1} MB/s  peak RSS {:>6.1} MiB",
+        secs(html.wall),
+        mb / secs(html.wall),
+        html.max_rss_kib as f64 / 1024.0
+    );
+    if let Some(ccl) = &ccl {
+        let ccl_dir = outputs.join("claude-code-log-html");
+        let c = median(1, &outputs.join("claude-code-log-html.txt"), || {
+            let _ = std::fs::remove_dir_all(&ccl_dir);
+            let mut c = base(ccl);
+            c.args(["--all-projects", "--projects-dir"])
+                .arg(&projects)
+                .args(["--no-cache", "-o"])
+                .arg(&ccl_dir);
+            c
+        });
+        println!(
+            "claude-code-log --all-projects (html) --no-cache     {:>8.3} s  {:>7.1} MB/s  peak RSS {:>6.1} MiB",
+            secs(c.wall),
+            mb / secs(c.wall),
+            c.max_rss_kib as f64 / 1024.0
+        );
+        println!(
+            "  html speed-up over claude-code-log: {:.1}x (stated, no target)",
+            secs(c.wall) / secs(html.wall)
+        );
+    }
+
+    // 4. parse to JSON lines: throughput.
     let jsonl = median(rounds, &outputs.join("aisys.jsonl"), || {
         let mut c = base(Path::new(aisys));
         c.args(["transcript", "parse", "--format", "jsonl"])
@@ -961,8 +997,8 @@ fn main() {
         jsonl.max_rss_kib as f64 / 1024.0
     );
 
-    // 4. Peak memory over the whole corpus.
-    let peak = [&stats, &md, &jsonl]
+    // 5. Peak memory over the whole corpus.
+    let peak = [&stats, &md, &html, &jsonl]
         .iter()
         .map(|s| s.max_rss_kib)
         .max()

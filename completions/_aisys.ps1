@@ -159,7 +159,9 @@ Register-ArgumentCompleter -Native -CommandName 'aisys' -ScriptBlock {
         }
         'aisys;transcript;parse' {
             [CompletionResult]::new('--from', '--from', [CompletionResultType]::ParameterName, 'Input format; auto detects it per file from the first lines')
-            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format (default: text on a terminal, jsonl otherwise)')
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format (default: from the -o file''s extension, else text on a terminal, jsonl otherwise)')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Write to this file instead of stdout; its extension (.md, .html, .json, .jsonl, .txt) picks the format when --format is not given. The file appears only when all went well')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Write to this file instead of stdout; its extension (.md, .html, .json, .jsonl, .txt) picks the format when --format is not given. The file appears only when all went well')
             [CompletionResult]::new('--session', '--session', [CompletionResultType]::ParameterName, 'Only this session (an agent session id)')
             [CompletionResult]::new('--since', '--since', [CompletionResultType]::ParameterName, 'Only what happened at or after this time (RFC 3339 or YYYY-MM-DD)')
             [CompletionResult]::new('--until', '--until', [CompletionResultType]::ParameterName, 'Only what happened before this time (RFC 3339 or YYYY-MM-DD)')

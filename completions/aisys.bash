@@ -2984,7 +2984,7 @@ _aisys() {
             return 0
             ;;
         aisys__subcmd__transcript__subcmd__parse)
-            opts="-v -q -h --from --format --events --follow --session --since --until --no-sidechains --no-thinking --max-output-lines --tz --strict --verbose --quiet --color --config --help"
+            opts="-o -v -q -h --from --format --output --events --follow --session --since --until --no-sidechains --no-thinking --max-output-lines --tz --strict --verbose --quiet --color --config --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2996,6 +2996,14 @@ _aisys() {
                     ;;
                 --format)
                     COMPREPLY=($(compgen -W "text jsonl json markdown html" -- "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --session)

@@ -150,7 +150,9 @@ set edit:completion:arg-completer[aisys] = {|@words|
         }
         &'aisys;transcript;parse'= {
             cand --from 'Input format; auto detects it per file from the first lines'
-            cand --format 'Output format (default: text on a terminal, jsonl otherwise)'
+            cand --format 'Output format (default: from the -o file''s extension, else text on a terminal, jsonl otherwise)'
+            cand -o 'Write to this file instead of stdout; its extension (.md, .html, .json, .jsonl, .txt) picks the format when --format is not given. The file appears only when all went well'
+            cand --output 'Write to this file instead of stdout; its extension (.md, .html, .json, .jsonl, .txt) picks the format when --format is not given. The file appears only when all went well'
             cand --session 'Only this session (an agent session id)'
             cand --since 'Only what happened at or after this time (RFC 3339 or YYYY-MM-DD)'
             cand --until 'Only what happened before this time (RFC 3339 or YYYY-MM-DD)'

@@ -158,11 +158,12 @@ claude-transcript\t'Claude Code session transcript (~/.claude/projects/**/*.json
 claude-stream-json\t'`claude -p --output-format stream-json` (or `json`) output'
 opencode-json\t'`opencode run --format json` output'
 opencode-export\t'`opencode export` document'"
-complete -c aisys -n "__fish_aisys_using_subcommand transcript; and __fish_seen_subcommand_from parse" -l format -d 'Output format (default: text on a terminal, jsonl otherwise)' -r -f -a "text\t'Readable terminal text, colored on a terminal'
+complete -c aisys -n "__fish_aisys_using_subcommand transcript; and __fish_seen_subcommand_from parse" -l format -d 'Output format (default: from the -o file\'s extension, else text on a terminal, jsonl otherwise)' -r -f -a "text\t'Readable terminal text, colored on a terminal'
 jsonl\t'One JSON object per line'
 json\t'One JSON document'
-markdown\t'Markdown, a heading per turn'
+markdown\t'Markdown, a heading per turn (also `md`)'
 html\t'One self-contained HTML page'"
+complete -c aisys -n "__fish_aisys_using_subcommand transcript; and __fish_seen_subcommand_from parse" -s o -l output -d 'Write to this file instead of stdout; its extension (.md, .html, .json, .jsonl, .txt) picks the format when --format is not given. The file appears only when all went well' -r -F
 complete -c aisys -n "__fish_aisys_using_subcommand transcript; and __fish_seen_subcommand_from parse" -l session -d 'Only this session (an agent session id)' -r
 complete -c aisys -n "__fish_aisys_using_subcommand transcript; and __fish_seen_subcommand_from parse" -l since -d 'Only what happened at or after this time (RFC 3339 or YYYY-MM-DD)' -r
 complete -c aisys -n "__fish_aisys_using_subcommand transcript; and __fish_seen_subcommand_from parse" -l until -d 'Only what happened before this time (RFC 3339 or YYYY-MM-DD)' -r

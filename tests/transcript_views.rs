@@ -153,3 +153,86 @@ fn agent_markdown_cannot_put_active_content_in_the_page() {
     );
     assert!(shown.contains("alert(2)"), "the raw tag is shown as text");
 }
+
+#[test]
+fn wrapped_text_keeps_the_gutter_of_a_subagent_run() {
+    let f = fixture("handwritten/tool-views.jsonl");
+    let out = Command::new(env!("CARGO_BIN_EXE_aisys"))
+        .args([
+            "transcript",
+            "parse",
+            "--format",
+            "text",
+            "--color",
+            "never",
+        ])
+        .arg(&f)
+        .env("COLUMNS", "40")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let run: Vec<&str> = text
+        .lines()
+        .skip_while(|l| !l.starts_with("◆ Task"))
+        .skip(1)
+        .take_while(|l| !l.starts_with("Done"))
+        .collect();
+    assert!(run.len() > 8, "{text}");
+    for l in &run {
+        assert!(
+            l.starts_with('│'),
+            "a line of the run lost its gutter: {l:?}"
+        );
+        assert!(l.chars().count() <= 40, "too wide: {l:?}");
+    }
+    assert!(
+        run.iter()
+            .any(|l| l.starts_with("│   ") && l.contains("es)")),
+        "a long output line is wrapped behind the gutter and its indent: {run:#?}"
+    );
+}
+
+#[test]
+fn an_output_file_picks_its_format_from_its_extension_and_appears_whole() {
+    let f = fixture("handwritten/tool-views.jsonl");
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_aisys"))
+            .args(["transcript", "parse"])
+            .arg(&f)
+            .args(args)
+            .current_dir(dir.path())
+            .output()
+            .unwrap()
+    };
+    for (name, start) in [
+        ("t.md", "- **Agent:**"),
+        ("t.html", "<!DOCTYPE html>"),
+        ("t.json", "["),
+        ("t.jsonl", "{"),
+    ] {
+        let out = run(&["-o", name]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.stdout.is_empty(), "-o writes nothing to stdout");
+        let written = std::fs::read_to_string(dir.path().join(name)).unwrap();
+        assert!(written.starts_with(start), "{name}: {written:.80}");
+    }
+    // `md` names Markdown too.
+    let md = run(&["--format", "md"]);
+    assert!(String::from_utf8_lossy(&md.stdout).starts_with("- **Agent:**"));
+    // An unknown extension is refused, and nothing is left behind.
+    let bad = run(&["-o", "t.xyz"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("fix: end the name in .md"));
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".aisys") || n == "t.xyz")
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}

@@ -36,7 +36,8 @@ pub enum TranscriptCommand {
 #[command(after_help = "Examples:
   aisys transcript parse ~/.claude/projects/-home-me-app/3f2a.jsonl
   claude -p \"hi\" --output-format stream-json --verbose | aisys transcript parse --format markdown
-  aisys transcript parse session.jsonl --format html > session.html
+  aisys transcript parse session.jsonl -o session.html
+  aisys transcript parse session.jsonl --format md --tz Europe/Paris
   aisys transcript parse --follow ~/.claude/projects/-home-me-app/3f2a.jsonl")]
 pub struct ParseArgs {
     /// Files, folders (every *.jsonl below) or `-` for stdin (the default when stdin is a pipe).
@@ -45,9 +46,14 @@ pub struct ParseArgs {
     /// Input format; auto detects it per file from the first lines.
     #[arg(long, value_enum, default_value_t = InputFormat::Auto, value_name = "FORMAT")]
     pub from: InputFormat,
-    /// Output format (default: text on a terminal, jsonl otherwise).
+    /// Output format (default: from the -o file's extension, else text on a terminal, jsonl
+    /// otherwise).
     #[arg(long, value_enum, value_name = "FORMAT")]
     pub format: Option<ParseFormat>,
+    /// Write to this file instead of stdout; its extension (.md, .html, .json, .jsonl, .txt)
+    /// picks the format when --format is not given. The file appears only when all went well.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
     /// Print StreamEvents instead of conversation blocks (with --format jsonl).
     #[arg(long)]
     pub events: bool,
@@ -157,7 +163,8 @@ pub enum ParseFormat {
     Jsonl,
     /// One JSON document.
     Json,
-    /// Markdown, a heading per turn.
+    /// Markdown, a heading per turn (also `md`).
+    #[value(alias = "md")]
     Markdown,
     /// One self-contained HTML page.
     Html,
@@ -224,11 +231,21 @@ fn parse(ctx: &Context, args: ParseArgs) -> anyhow::Result<Exit> {
     use std::cell::RefCell;
     use std::io::Write;
 
-    let format = args.format.unwrap_or(if ctx.out.stdout_is_tty {
-        ParseFormat::Text
-    } else {
-        ParseFormat::Jsonl
-    });
+    let from_extension = args.output.as_deref().map(format_of_path).transpose()?;
+    let format = args.format.or(from_extension).unwrap_or(
+        if ctx.out.stdout_is_tty && args.output.is_none() {
+            ParseFormat::Text
+        } else {
+            ParseFormat::Jsonl
+        },
+    );
+    if args.output.is_some() && args.follow {
+        return Err(CommandError::new(
+            EXIT_USAGE,
+            "--follow prints to stdout as lines arrive; leave -o out (redirect stdout instead)",
+        )
+        .into());
+    }
     let inputs = if args.inputs.is_empty() {
         if std::io::stdin().is_terminal() {
             return Err(CommandError::new(
@@ -255,10 +272,18 @@ fn parse(ctx: &Context, args: ParseArgs) -> anyhow::Result<Exit> {
         ..EventFilter::default()
     };
     let mut filter = filter_settings.fresh();
-    let stdout = RefCell::new(std::io::BufWriter::with_capacity(
-        OUTPUT_BUFFER_BYTES,
-        std::io::stdout().lock(),
-    ));
+    // With -o, a temporary file beside the target, renamed over it only when all went well.
+    let file = match &args.output {
+        Some(path) => Some(output_file(path)?),
+        None => None,
+    };
+    let sink: Box<dyn Write> = match &file {
+        Some(f) => Box::new(f.reopen().map_err(|e| {
+            CommandError::new(EXIT_FAILURE, format!("{}: {e}", f.path().display()))
+        })?),
+        None => Box::new(std::io::stdout().lock()),
+    };
+    let stdout = RefCell::new(std::io::BufWriter::with_capacity(OUTPUT_BUFFER_BYTES, sink));
     let assembler = RefCell::new(Assembler::new());
     let events_only = args.events;
     let mut on_event = |mut ev: StreamEvent| -> std::io::Result<()> {
@@ -284,7 +309,7 @@ fn parse(ctx: &Context, args: ParseArgs) -> anyhow::Result<Exit> {
         view: ViewOptions {
             max_output_lines: args.max_output_lines,
             clock,
-            width: ctx.out.stdout_is_tty.then(terminal_width).flatten(),
+            width: text_width(ctx.out.stdout_is_tty),
         },
     };
 
@@ -370,8 +395,18 @@ fn parse(ctx: &Context, args: ParseArgs) -> anyhow::Result<Exit> {
         printer.document_end(&mut *out)?;
     }
     out.flush()?;
+    drop(out);
     if let Some(e) = failure {
         return Err(e);
+    }
+    if let (Some(f), Some(path)) = (file, &args.output) {
+        stdout
+            .into_inner()
+            .into_inner()
+            .map_err(|e| e.into_error())?;
+        f.persist(path).map_err(|e| {
+            CommandError::new(EXIT_FAILURE, format!("{}: {}", path.display(), e.error))
+        })?;
     }
     if bad > 0 {
         return Err(CommandError::new(
@@ -410,12 +445,69 @@ fn follow_target(inputs: &[Input], format: ParseFormat, events: bool) -> anyhow:
     }
 }
 
-/// The terminal's width in columns, for wrapping text output.
-fn terminal_width() -> Option<usize> {
+/// The width text output is wrapped to: `COLUMNS` when set, else the terminal's when stdout is
+/// one; `None` (no wrapping) for a pipe.
+fn text_width(stdout_is_tty: bool) -> Option<usize> {
+    if let Some(w) = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.trim().parse::<usize>().ok())
+        .filter(|&w| w > 0)
+    {
+        return Some(w);
+    }
+    if !stdout_is_tty {
+        return None;
+    }
     crossterm::terminal::size()
         .ok()
         .map(|(w, _)| usize::from(w))
         .filter(|&w| w > 0)
+}
+
+/// The output format an -o file's extension names.
+fn format_of_path(path: &std::path::Path) -> anyhow::Result<ParseFormat> {
+    let ext = path
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase());
+    Ok(match ext.as_deref() {
+        Some("md" | "markdown") => ParseFormat::Markdown,
+        Some("html" | "htm") => ParseFormat::Html,
+        Some("json") => ParseFormat::Json,
+        Some("jsonl" | "ndjson") => ParseFormat::Jsonl,
+        Some("txt" | "text") => ParseFormat::Text,
+        _ => {
+            return Err(CommandError::new(
+                EXIT_USAGE,
+                format!(
+                    "-o {}: no format for this extension\n  fix: end the name in .md, .html, .json, .jsonl or .txt, or give --format",
+                    path.display()
+                ),
+            )
+            .into());
+        }
+    })
+}
+
+/// A temporary file in the folder of `path`, to be renamed over it when the output is complete.
+fn output_file(path: &std::path::Path) -> anyhow::Result<tempfile::NamedTempFile> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => std::path::Path::new("."),
+    };
+    tempfile::Builder::new()
+        .prefix(".aisys-transcript-")
+        .tempfile_in(dir)
+        .map_err(|e| {
+            CommandError::new(
+                EXIT_USAGE,
+                format!(
+                    "-o {}: cannot write in {}: {e}",
+                    path.display(),
+                    dir.display()
+                ),
+            )
+            .into()
+        })
 }
 
 /// Writes blocks in the chosen output format.

@@ -89,11 +89,14 @@ fn visible_width(s: &str) -> usize {
     w
 }
 
-/// `text` cut into pieces at most `width` columns wide (SGR sequences take no room).
+/// `text` cut into pieces at most `width` columns wide (SGR sequences take no room), after a
+/// space where there is one, else mid-word.
 fn wrap(text: &str, width: usize) -> Vec<&str> {
     let mut pieces = Vec::new();
     let (mut start, mut w) = (0, 0);
-    let mut it = text.char_indices().peekable();
+    // After the last space of the current piece: where it breaks, and the width up to there.
+    let mut space: Option<(usize, usize)> = None;
+    let mut it = text.char_indices();
     while let Some((i, c)) = it.next() {
         if c == '\x1b' {
             for (_, c) in it.by_ref() {
@@ -105,11 +108,23 @@ fn wrap(text: &str, width: usize) -> Vec<&str> {
         }
         let cw = if c == '\t' { 4 } else { c.width().unwrap_or(0) };
         if w + cw > width && i > start {
-            pieces.push(&text[start..i]);
-            start = i;
-            w = 0;
+            match space.take() {
+                Some((at, used)) if at > start => {
+                    pieces.push(&text[start..at]);
+                    start = at;
+                    w -= used;
+                }
+                _ => {
+                    pieces.push(&text[start..i]);
+                    start = i;
+                    w = 0;
+                }
+            }
         }
         w += cw;
+        if c == ' ' {
+            space = Some((i + 1, w));
+        }
     }
     pieces.push(&text[start..]);
     pieces
@@ -389,6 +404,8 @@ mod tests {
     #[test]
     fn wrapping_ignores_colour_and_counts_wide_characters() {
         assert_eq!(wrap("abcdef", 4), ["abcd", "ef"]);
+        assert_eq!(wrap("ab cd ef", 6), ["ab cd ", "ef"]);
+        assert_eq!(wrap("abc defghij", 6), ["abc ", "defghi", "j"]);
         assert_eq!(
             wrap("\x1b[31mabc\x1b[0mdef", 4),
             ["\x1b[31mabc\x1b[0md", "ef"]
