@@ -10,7 +10,7 @@
 
 use std::sync::LazyLock;
 
-use pulldown_cmark::{CowStr, Event, Options, Parser, Tag, TagEnd};
+use pulldown_cmark::{CodeBlockKind, CowStr, Event, Options, Parser, Tag, TagEnd};
 
 use super::escape_html;
 
@@ -43,6 +43,7 @@ const ALLOWED_TAGS: &[&str] = &[
     "th",
     "td",
     "sup",
+    "span",
 ];
 
 /// Link schemes a reader may follow; `javascript:`, `data:` and the like are dropped.
@@ -56,6 +57,7 @@ static CLEANER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
             [
                 ("a", ["href"].into_iter().collect()),
                 ("code", ["class"].into_iter().collect()),
+                ("span", ["class"].into_iter().collect()),
                 ("ol", ["start"].into_iter().collect()),
             ]
             .into_iter()
@@ -73,8 +75,34 @@ static CLEANER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
 pub(crate) fn markdown_html(text: &str, hard_breaks: bool) -> String {
     let text = &*crate::converters::ansi::clean(text, crate::converters::ansi::Keep::Nothing);
     let opts = Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TASKLISTS;
-    let events = Parser::new_ext(text, opts).map(|ev| {
-        match ev {
+    // A fenced block in a known language: its text is collected and highlighted whole.
+    let mut code: Option<(String, String)> = None;
+    let events = Parser::new_ext(text, opts).filter_map(|ev| {
+        if let Some((_, body)) = &mut code {
+            return match ev {
+                Event::Text(t) => {
+                    body.push_str(&t);
+                    None
+                }
+                Event::End(TagEnd::CodeBlock) => {
+                    let (lang, body) = code.take().unwrap_or_default();
+                    Some(Event::Html(CowStr::Boxed(
+                        format!(
+                            "<pre><code class=\"language-{}\">{}</code></pre>\n",
+                            escape_html(&lang),
+                            super::highlight::highlight(&body, Some(&lang))
+                        )
+                        .into_boxed_str(),
+                    )))
+                }
+                _ => None,
+            };
+        }
+        Some(match ev {
+            Event::Start(Tag::CodeBlock(CodeBlockKind::Fenced(lang))) if language_known(&lang) => {
+                code = Some((lang.to_string(), String::new()));
+                return None;
+            }
             // Raw HTML is shown as the text it is.
             Event::Html(h) | Event::InlineHtml(h) => Event::Text(h),
             Event::SoftBreak if hard_breaks => Event::HardBreak,
@@ -96,13 +124,18 @@ pub(crate) fn markdown_html(text: &str, hard_breaks: bool) -> String {
             Event::End(TagEnd::Image) => Event::End(TagEnd::Link),
             Event::DisplayMath(m) | Event::InlineMath(m) => Event::Code(m),
             e => e,
-        }
+        })
     });
     let mut html = String::with_capacity(text.len() + text.len() / 4);
     pulldown_cmark::html::push_html(&mut html, events);
     let clean = CLEANER.clean(&html).to_string();
     // html5ever writes void elements the HTML way; the page is also well-formed XML.
     clean.replace("<br>", "<br/>").replace("<hr>", "<hr/>")
+}
+
+/// Whether the highlighter knows the language a fence names.
+fn language_known(lang: &str) -> bool {
+    super::highlight::knows(lang)
 }
 
 /// Whether `text` is worth the Markdown pass: plain prose renders as one escaped paragraph.
@@ -151,5 +184,21 @@ mod tests {
         assert!(!h.contains("<script") && !h.contains("<img") && !h.contains("javascript:"));
         assert!(h.contains("<a href=\"https://e.x/p.png\""), "{h}");
         assert!(h.contains("<hr/>"), "{h}");
+    }
+
+    #[test]
+    fn fenced_code_is_highlighted_and_stays_text() {
+        let h = markdown_html(
+            "```rs\nfn f() {} // </code></pre><script>x</script>\n```",
+            false,
+        );
+        assert!(
+            h.starts_with("<pre><code class=\"language-rs\"><span class=\"k\">fn</span>"),
+            "{h}"
+        );
+        assert!(
+            h.contains("&lt;script&gt;") && !h.contains("<script"),
+            "{h}"
+        );
     }
 }

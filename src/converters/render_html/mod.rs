@@ -10,6 +10,7 @@
 //!
 //! Must not decide what a tool call shows: that is [`crate::converters::tool_view`]'s.
 
+mod highlight;
 mod markdown;
 mod tools;
 
@@ -41,6 +42,7 @@ time{float:right;color:#888;font-size:.75rem}
 .diff .hh,.diff .cut{display:block}.diff .hh{color:#6f42c1}.diff .del{background:#ffebe9;display:block}.diff .ins{background:#e6ffec;display:block}.diff .ctx{display:block;color:#555}
 .diff .del mark{background:#ffb3ad}.diff .ins mark{background:#9be9a8}
 .cmd .prompt{color:#888;user-select:none}
+pre .k{color:#a626a4}pre .s{color:#50a14f}pre .c{color:#8a8f98;font-style:italic}pre .n{color:#b76b01}
 .cut{color:#888;font-style:italic;font-size:.85rem}
 .out.failed{color:#c62828}
 .todo{list-style:none;padding-left:.4rem;margin:.3rem 0}.todo .done{color:#1a7f37}.todo .doing{font-weight:600}.todo .gone{text-decoration:line-through;color:#888}
@@ -55,7 +57,7 @@ summary code{font-size:13px;color:#555}
 .sub>.inner{border-left:3px solid #ccc;padding-left:.8rem;margin-left:.2rem}
 .err{font-weight:600}
 .raw summary{color:#888}
-@media (prefers-color-scheme:dark){body{background:#16171a;color:#ddd}.user{background:#1e2838}pre,.md code{background:#222428}details,.session{border-color:#333}.diff .del{background:#3d1f22}.diff .ins{background:#1b3324}.diff .del mark{background:#7a2f33}.diff .ins mark{background:#2b6a3d}.md blockquote{color:#aaa}}
+@media (prefers-color-scheme:dark){body{background:#16171a;color:#ddd}.user{background:#1e2838}pre,.md code{background:#222428}details,.session{border-color:#333}.diff .del{background:#3d1f22}.diff .ins{background:#1b3324}.diff .del mark{background:#7a2f33}.diff .ins mark{background:#2b6a3d}.md blockquote{color:#aaa}pre .k{color:#c678dd}pre .s{color:#98c379}pre .n{color:#d19a66}}
 @media (max-width:40rem){body{margin:.5rem auto;font-size:14px}time{float:none;display:block}}
 ";
 

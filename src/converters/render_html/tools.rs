@@ -24,11 +24,18 @@ fn lang_attr(language: Option<&str>) -> String {
 fn output(h: &mut String, o: &ToolOutput, label: &str) {
     let class = if o.failed { "out failed" } else { "out" };
     let body = |h: &mut String| {
+        // Code in a known language is highlighted; other output keeps its terminal colours.
+        let shown = |text: &str| match o.language {
+            Some(l) => {
+                super::highlight::highlight(&ansi::clean(text, ansi::Keep::Nothing), Some(l))
+            }
+            None => ansi::to_html(text),
+        };
         let _ = write!(
             h,
             "<pre class=\"{class}\"><code{}>{}</code></pre>",
             lang_attr(o.language),
-            ansi::to_html(&o.head)
+            shown(&o.head)
         );
         if o.omitted_lines > 0 {
             let _ = write!(
@@ -38,7 +45,7 @@ fn output(h: &mut String, o: &ToolOutput, label: &str) {
             );
         }
         if let Some(t) = &o.tail {
-            let _ = write!(h, "<pre class=\"{class}\">{}</pre>", ansi::to_html(t));
+            let _ = write!(h, "<pre class=\"{class}\">{}</pre>", shown(t));
         }
     };
     if o.total_lines > FOLD_LINES {
@@ -55,11 +62,13 @@ fn output(h: &mut String, o: &ToolOutput, label: &str) {
     }
 }
 
-/// Whether a call's view is worth showing open: a reader wants to see a change or a plan
+/// Whether a call's view is worth showing open: a reader wants to see a change, a new file or a plan
 /// without clicking, and a failure.
 pub(super) fn open_by_default(v: &ToolCallView) -> bool {
-    matches!(v.view, ToolView::Diff { .. } | ToolView::Checklist { .. })
-        || v.output.as_ref().is_some_and(|o| o.failed)
+    matches!(
+        v.view,
+        ToolView::Diff { .. } | ToolView::File { .. } | ToolView::Checklist { .. }
+    ) || v.output.as_ref().is_some_and(|o| o.failed)
 }
 
 /// The body of a tool call; diff lines are block spans (no newlines between them, which
