@@ -185,6 +185,7 @@ Register-ArgumentCompleter -Native -CommandName 'aisys' -ScriptBlock {
         'aisys;transcript;stats' {
             [CompletionResult]::new('--by', '--by', [CompletionResultType]::ParameterName, 'How to group the counts')
             [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--tz', '--tz', [CompletionResultType]::ParameterName, 'Time zone days, weeks and months are cut in (and dates given to --since/--until are read in): an IANA name (Europe/Paris), UTC, or local. The table''s header names it')
             [CompletionResult]::new('--pricing', '--pricing', [CompletionResultType]::ParameterName, 'A TOML or JSON file of per-model prices (USD per million tokens) that replaces the built-in ones')
             [CompletionResult]::new('--since', '--since', [CompletionResultType]::ParameterName, 'Only usage at or after this time (RFC 3339 or YYYY-MM-DD)')
             [CompletionResult]::new('--until', '--until', [CompletionResultType]::ParameterName, 'Only usage before this time (RFC 3339 or YYYY-MM-DD)')

@@ -3042,18 +3042,22 @@ _aisys() {
             return 0
             ;;
         aisys__subcmd__transcript__subcmd__stats)
-            opts="-v -q -h --by --format --pricing --since --until --strict --verbose --quiet --color --config --help"
+            opts="-v -q -h --by --format --tz --pricing --since --until --strict --verbose --quiet --color --config --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --by)
-                    COMPREPLY=($(compgen -W "session day month model project" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "session day week month model project" -- "${cur}"))
                     return 0
                     ;;
                 --format)
                     COMPREPLY=($(compgen -W "table json csv" -- "${cur}"))
+                    return 0
+                    ;;
+                --tz)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --pricing)

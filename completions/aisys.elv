@@ -175,6 +175,7 @@ set edit:completion:arg-completer[aisys] = {|@words|
         &'aisys;transcript;stats'= {
             cand --by 'How to group the counts'
             cand --format 'Output format'
+            cand --tz 'Time zone days, weeks and months are cut in (and dates given to --since/--until are read in): an IANA name (Europe/Paris), UTC, or local. The table''s header names it'
             cand --pricing 'A TOML or JSON file of per-model prices (USD per million tokens) that replaces the built-in ones'
             cand --since 'Only usage at or after this time (RFC 3339 or YYYY-MM-DD)'
             cand --until 'Only usage before this time (RFC 3339 or YYYY-MM-DD)'

@@ -183,12 +183,14 @@ complete -c aisys -n "__fish_aisys_using_subcommand transcript; and __fish_seen_
 complete -c aisys -n "__fish_aisys_using_subcommand transcript; and __fish_seen_subcommand_from parse" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c aisys -n "__fish_aisys_using_subcommand transcript; and __fish_seen_subcommand_from stats" -l by -d 'How to group the counts' -r -f -a "session\t''
 day\t''
+week\t'ISO weeks, Monday to Sunday (`2026-W09`)'
 month\t''
 model\t''
 project\t''"
 complete -c aisys -n "__fish_aisys_using_subcommand transcript; and __fish_seen_subcommand_from stats" -l format -d 'Output format' -r -f -a "table\t''
 json\t''
 csv\t''"
+complete -c aisys -n "__fish_aisys_using_subcommand transcript; and __fish_seen_subcommand_from stats" -l tz -d 'Time zone days, weeks and months are cut in (and dates given to --since/--until are read in): an IANA name (Europe/Paris), UTC, or local. The table\'s header names it' -r
 complete -c aisys -n "__fish_aisys_using_subcommand transcript; and __fish_seen_subcommand_from stats" -l pricing -d 'A TOML or JSON file of per-model prices (USD per million tokens) that replaces the built-in ones' -r -F
 complete -c aisys -n "__fish_aisys_using_subcommand transcript; and __fish_seen_subcommand_from stats" -l since -d 'Only usage at or after this time (RFC 3339 or YYYY-MM-DD)' -r
 complete -c aisys -n "__fish_aisys_using_subcommand transcript; and __fish_seen_subcommand_from stats" -l until -d 'Only usage before this time (RFC 3339 or YYYY-MM-DD)' -r

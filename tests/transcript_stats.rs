@@ -714,3 +714,37 @@ fn advisor_iterations_count_under_their_own_model() {
     assert_eq!(counts(&r["total"]), add(A1, ADVISED));
     assert_cost(&r["total"], cost(SONNET_4_5, A1) + cost(OPUS_4_8, ADVISED));
 }
+
+#[test]
+fn weeks_a_chosen_zone_and_a_total_column() {
+    let h = home();
+    let week = json_of(&stats(h.path(), &["--by", "week", "--format", "json"]));
+    assert_eq!(keys(&week), ["2026-W44", "2026-W45"]);
+    assert_eq!(counts(group(&week, "2026-W44")), add(add(A1, A2), S1));
+    assert_eq!(counts(group(&week, "2026-W45")), B1);
+
+    // 2026-10-31T23:30Z: November 1st in Berlin, still October 31st in UTC, whatever TZ says.
+    let day_in = |tz: &str| {
+        let o = Command::new(env!("CARGO_BIN_EXE_aisys"))
+            .args(["transcript", "stats", "--by", "day", "--tz", tz])
+            .env("TZ", "Europe/Berlin")
+            .env("CLAUDE_CONFIG_DIR", h.path())
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        stdout(&o)
+    };
+    let utc = day_in("UTC");
+    assert!(utc.starts_with("Day (UTC)"), "{utc}");
+    let a2 = utc.lines().find(|l| l.starts_with("2026-10-31")).unwrap();
+    // Input, output, cache write, cache read, then their total.
+    let cells: Vec<&str> = a2.split_whitespace().collect();
+    assert_eq!(&cells[1..6], ["5", "50", "0", "2,000", "2,055"], "{a2}");
+    assert!(day_in("Europe/Berlin").starts_with("Day (Europe/Berlin)"));
+    assert!(day_in("Europe/Berlin").contains("2026-11-01"));
+
+    let bad = stats(h.path(), &["--tz", "Nowhere/Land"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(stderr(&bad).contains("--tz: `Nowhere/Land` is not a time zone"));
+}

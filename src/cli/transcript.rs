@@ -102,6 +102,7 @@ pub struct ParseArgs {
 #[command(after_help = "Examples:
   aisys transcript stats
   aisys transcript stats --by day --format csv
+  aisys transcript stats --by week --tz UTC
   aisys transcript stats ~/.claude/projects/-home-me-app --by model --format json")]
 pub struct StatsArgs {
     /// Files, folders (every *.jsonl below) or `-` for stdin, read as Claude Code lines (default: Claude Code's projects folder).
@@ -113,6 +114,10 @@ pub struct StatsArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = StatsFormat::Table, value_name = "FORMAT")]
     pub format: StatsFormat,
+    /// Time zone days, weeks and months are cut in (and dates given to --since/--until are
+    /// read in): an IANA name (Europe/Paris), UTC, or local. The table's header names it.
+    #[arg(long, value_name = "ZONE", default_value = "local")]
+    pub tz: String,
     /// A TOML or JSON file of per-model prices (USD per million tokens) that replaces the built-in ones.
     #[arg(long, value_name = "FILE")]
     pub pricing: Option<PathBuf>,
@@ -174,6 +179,8 @@ pub enum ParseFormat {
 pub enum GroupBy {
     Session,
     Day,
+    /// ISO weeks, Monday to Sunday (`2026-W09`).
+    Week,
     Month,
     Model,
     Project,

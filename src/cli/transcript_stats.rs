@@ -23,7 +23,9 @@ pub fn run(ctx: &Context, args: StatsArgs) -> anyhow::Result<Exit> {
         args.inputs.clone()
     };
     let files = input_files(&roots)?;
-    let tz = TimeZone::system();
+    let clock = crate::converters::Clock::named(&args.tz)
+        .map_err(|e| CommandError::new(EXIT_USAGE, format!("--tz: {e}")))?;
+    let tz: TimeZone = clock.zone().clone();
     let opts = ScanOptions {
         strict: args.strict,
         since: args
@@ -47,6 +49,7 @@ pub fn run(ctx: &Context, args: StatsArgs) -> anyhow::Result<Exit> {
     let grouping = match args.by {
         GroupBy::Session => Grouping::Session,
         GroupBy::Day => Grouping::Day,
+        GroupBy::Week => Grouping::Week,
         GroupBy::Month => Grouping::Month,
         GroupBy::Model => Grouping::Model,
         GroupBy::Project => Grouping::Project,
@@ -88,7 +91,9 @@ pub fn run(ctx: &Context, args: StatsArgs) -> anyhow::Result<Exit> {
         match args.format {
             StatsFormat::Json => print_json(&mut out, &report)?,
             StatsFormat::Csv => print_csv(&mut out, &report)?,
-            StatsFormat::Table => print_table(&mut out, &report, args.by, ctx.out.color)?,
+            StatsFormat::Table => {
+                print_table(&mut out, &report, args.by, clock.label(), ctx.out.color)?
+            }
         }
         out.flush()?;
         anyhow::Ok(())
@@ -167,7 +172,7 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `--since`/`--until`: an RFC 3339 time, or a date meaning its midnight in local time.
+/// `--since`/`--until`: an RFC 3339 time, or a date meaning its midnight in the `--tz` zone.
 fn parse_time(flag: &str, text: &str, tz: &TimeZone) -> anyhow::Result<Timestamp> {
     if let Ok(t) = text.parse::<Timestamp>() {
         return Ok(t);
@@ -251,40 +256,45 @@ fn print_table(
     out: &mut impl Write,
     report: &Report,
     by: GroupBy,
+    zone: &str,
     color: bool,
 ) -> anyhow::Result<()> {
     use unicode_width::UnicodeWidthStr;
 
+    // Days, weeks and months are cut in a time zone: the header names it.
     let first = match by {
-        GroupBy::Session => "Session",
-        GroupBy::Day => "Day",
-        GroupBy::Month => "Month",
-        GroupBy::Model => "Model",
-        GroupBy::Project => "Project",
+        GroupBy::Session => "Session".to_string(),
+        GroupBy::Day => format!("Day ({zone})"),
+        GroupBy::Week => format!("Week ({zone})"),
+        GroupBy::Month => format!("Month ({zone})"),
+        GroupBy::Model => "Model".to_string(),
+        GroupBy::Project => "Project".to_string(),
     };
     let header = [
-        first,
+        first.as_str(),
         "Input",
         "Output",
         "Cache write",
         "Cache read",
+        "Total tokens",
         "Cost (USD)",
         "Models",
     ];
-    let row = |key: &str, t: &usage::Totals, models: &str| -> [String; 7] {
+    let row = |key: &str, t: &usage::Totals, models: &str| -> [String; 8] {
         [
             key.to_string(),
             thousands(t.tokens.input_tokens),
             thousands(t.tokens.output_tokens),
             thousands(t.tokens.cache_creation_tokens),
             thousands(t.tokens.cache_read_tokens),
+            thousands(t.tokens.total()),
             format!("{:.2}", t.cost_usd),
             models.to_string(),
         ]
     };
     // Grouped by model, the models column would repeat the key.
-    let columns = if by == GroupBy::Model { 6 } else { 7 };
-    let mut rows: Vec<[String; 7]> = report
+    let columns = if by == GroupBy::Model { 7 } else { 8 };
+    let mut rows: Vec<[String; 8]> = report
         .groups
         .iter()
         .map(|g| row(&g.key, &g.totals, &g.models.join(", ")))
@@ -309,7 +319,7 @@ fn print_table(
                 s.push_str("  ");
             }
             // Numbers right-aligned, names left-aligned.
-            if (1..=5).contains(&i) {
+            if (1..=6).contains(&i) {
                 s.push_str(&" ".repeat(pad));
                 s.push_str(c);
             } else {

@@ -48,6 +48,11 @@ impl Clock {
             })
     }
 
+    /// The zone.
+    pub fn zone(&self) -> &TimeZone {
+        &self.zone
+    }
+
     /// The zone's name.
     pub fn label(&self) -> &str {
         &self.label

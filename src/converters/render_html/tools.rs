@@ -62,8 +62,8 @@ fn output(h: &mut String, o: &ToolOutput, label: &str) {
     }
 }
 
-/// Whether a call's view is worth showing open: a reader wants to see a change, a new file or a plan
-/// without clicking, and a failure.
+/// Whether a call's view is worth showing open: a reader wants to see a change, a new file or
+/// a plan without clicking, and a failure.
 pub(super) fn open_by_default(v: &ToolCallView) -> bool {
     matches!(
         v.view,

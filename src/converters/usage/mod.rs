@@ -77,7 +77,8 @@ pub struct Tokens {
 }
 
 impl Tokens {
-    fn total(&self) -> u64 {
+    /// All four counters added up.
+    pub fn total(&self) -> u64 {
         self.input_tokens
             .saturating_add(self.output_tokens)
             .saturating_add(self.cache_creation_tokens)
@@ -149,6 +150,8 @@ pub struct ScanOptions {
 pub enum Grouping {
     Session,
     Day,
+    /// ISO weeks (Monday to Sunday), keyed `2026-W09`.
+    Week,
     Month,
     Model,
     Project,
@@ -518,13 +521,17 @@ fn aggregate(
             Grouping::Session => session.clone(),
             Grouping::Project => project.clone(),
             Grouping::Model => model.unwrap_or("(no model)").to_string(),
-            Grouping::Day | Grouping::Month => match r.time_ms {
+            Grouping::Day | Grouping::Week | Grouping::Month => match r.time_ms {
                 Some(ms) => {
                     let date = Timestamp::from_millisecond(ms)
                         .map(|t| t.to_zoned(tz.clone()).date())
                         .ok();
                     match (date, grouping) {
                         (Some(d), Grouping::Day) => d.to_string(),
+                        (Some(d), Grouping::Week) => {
+                            let w = d.iso_week_date();
+                            format!("{:04}-W{:02}", w.year(), w.week())
+                        }
                         (Some(d), _) => format!("{:04}-{:02}", d.year(), d.month()),
                         (None, _) => "(no date)".to_string(),
                     }
