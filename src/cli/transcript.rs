@@ -352,6 +352,7 @@ fn parse(ctx: &Context, args: ParseArgs) -> anyhow::Result<Exit> {
         filter: filter_settings,
         events_only,
         strict: args.strict,
+        session_header: matches!(format, ParseFormat::Markdown | ParseFormat::Html),
     };
     let render = |blocks: &[ConversationBlock], header: &SessionHeader, out: &mut Vec<u8>| {
         printer.fragment(out, blocks, header)

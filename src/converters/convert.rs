@@ -38,6 +38,9 @@ pub struct ConvertOptions {
     pub events_only: bool,
     /// Stop at the first bad line.
     pub strict: bool,
+    /// Gather each session's [`SessionHeader`] for the renderer (it costs a little per event;
+    /// only Markdown and HTML show it).
+    pub session_header: bool,
 }
 
 /// One input, converted.
@@ -65,12 +68,13 @@ pub fn convert_one(
     let mut bad_lines = Vec::new();
     let events_only = options.events_only;
     let mut header = SessionHeader::default();
+    let gather_header = options.session_header && !events_only;
     let result = {
         let mut on_event = |mut ev: StreamEvent| -> std::io::Result<()> {
             if !filter.keep(&mut ev) {
                 return Ok(());
             }
-            if !events_only {
+            if gather_header {
                 header.observe(&ev, &PRICES);
             }
             if events_only {

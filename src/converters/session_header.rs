@@ -15,8 +15,9 @@ pub struct SessionHeader {
     pub agent: Option<String>,
     pub agent_version: Option<String>,
     pub model: Option<String>,
-    pub start: Option<Timestamp>,
-    pub end: Option<Timestamp>,
+    /// The earliest and the latest time of the session's events, as written.
+    first: Option<String>,
+    last: Option<String>,
     /// Tokens of every model response (subagents' included).
     pub tokens: TokenUsage,
     /// From the turns' own reported cost when there are any, else priced from the tokens; `None`
@@ -87,12 +88,14 @@ impl SessionHeader {
             }
             _ => {}
         }
+        // Times are kept as written and compared as text (RFC 3339 in one zone sorts as text),
+        // and parsed only when the header is shown: this runs for every event.
         if let Some(t) = event_time(ev) {
-            if self.start.is_none_or(|s| t < s) {
-                self.start = Some(t);
+            if self.first.as_deref().is_none_or(|s| t < s) {
+                self.first = Some(t.to_string());
             }
-            if self.end.is_none_or(|e| t > e) {
-                self.end = Some(t);
+            if self.last.as_deref().is_none_or(|e| t > e) {
+                self.last = Some(t.to_string());
             }
         }
         self.cost_usd = self
@@ -103,9 +106,15 @@ impl SessionHeader {
         }
     }
 
+    /// When the session started: its earliest time.
+    pub fn start(&self) -> Option<Timestamp> {
+        self.first.as_deref()?.parse().ok()
+    }
+
     /// How long the session ran, from its first time to its last.
     pub fn duration(&self) -> Option<jiff::SignedDuration> {
-        Some(self.end?.duration_since(self.start?))
+        let last: Timestamp = self.last.as_deref()?.parse().ok()?;
+        Some(last.duration_since(self.start()?))
     }
 
     /// The header's facts as `(label, value)` pairs, times in `clock`'s zone; unknown facts are
@@ -122,8 +131,8 @@ impl SessionHeader {
         if let Some(m) = &self.model {
             f.push(("Model", m.clone()));
         }
-        if let Some(s) = self.start
-            && let Some(t) = clock.date_time(&s.to_string())
+        if let Some(s) = &self.first
+            && let Some(t) = clock.date_time(s)
         {
             f.push(("Started", format!("{t} {}", clock.label())));
         }
@@ -147,21 +156,19 @@ impl SessionHeader {
     }
 }
 
-fn event_time(ev: &StreamEvent) -> Option<Timestamp> {
-    let mut ev_time = None;
-    if let StreamEvent::SessionStarted { timestamp, .. }
-    | StreamEvent::UserMessage { timestamp, .. }
-    | StreamEvent::Text { timestamp, .. }
-    | StreamEvent::Thinking { timestamp, .. }
-    | StreamEvent::ToolCall { timestamp, .. }
-    | StreamEvent::ToolResult { timestamp, .. }
-    | StreamEvent::Usage { timestamp, .. }
-    | StreamEvent::Error { timestamp, .. }
-    | StreamEvent::Notice { timestamp, .. } = ev
-    {
-        ev_time = timestamp.as_deref().and_then(|t| t.parse().ok());
+fn event_time(ev: &StreamEvent) -> Option<&str> {
+    match ev {
+        StreamEvent::SessionStarted { timestamp, .. }
+        | StreamEvent::UserMessage { timestamp, .. }
+        | StreamEvent::Text { timestamp, .. }
+        | StreamEvent::Thinking { timestamp, .. }
+        | StreamEvent::ToolCall { timestamp, .. }
+        | StreamEvent::ToolResult { timestamp, .. }
+        | StreamEvent::Usage { timestamp, .. }
+        | StreamEvent::Error { timestamp, .. }
+        | StreamEvent::Notice { timestamp, .. } => timestamp.as_deref(),
+        _ => None,
     }
-    ev_time
 }
 
 /// `1h 02m`, `4m 05s`, `12s`.

@@ -15,6 +15,9 @@ use crate::types::{ToolResultContent, ToolStatus};
 
 /// Lines of unchanged text kept around each change in a diff.
 const DIFF_CONTEXT_LINES: usize = 3;
+/// Longest time one edit's diff may take: past it, the diff is coarser (whole blocks replaced)
+/// rather than slow, so a huge edit cannot stall a conversion.
+const DIFF_DEADLINE: std::time::Duration = std::time::Duration::from_millis(100);
 /// Of an output cut to `max_lines`, the share of lines kept from its end (1 in this many): the
 /// end of a build or test run is where its verdict is.
 const TAIL_SHARE: usize = 4;
@@ -404,7 +407,9 @@ fn item(v: &Value) -> ChecklistItem {
 fn diff(path: String, edits: &[(&str, &str)], replace_all: bool) -> ToolView {
     let (mut hunks, mut added, mut removed) = (Vec::new(), 0, 0);
     for (old, new) in edits {
-        let d = TextDiff::from_lines(*old, *new);
+        let d = TextDiff::configure()
+            .deadline(std::time::Instant::now() + DIFF_DEADLINE)
+            .diff_lines(*old, *new);
         for group in d.grouped_ops(DIFF_CONTEXT_LINES) {
             let (Some(first), Some(last)) = (group.first(), group.last()) else {
                 continue;
