@@ -122,7 +122,9 @@ async fn view(State(v): State<Arc<Viewer>>, Query(q): Query<ViewQuery>) -> Respo
     let projects = v.claude_projects();
     let r = blocking(move || {
         let path = session_path(&projects, &q.file).map_err(|e| (StatusCode::BAD_REQUEST, e))?;
-        let render = |blocks: &[crate::types::ConversationBlock], out: &mut Vec<u8>| {
+        let render = |blocks: &[crate::types::ConversationBlock],
+                      _header: &crate::converters::SessionHeader,
+                      out: &mut Vec<u8>| {
             out.extend_from_slice(html_blocks(blocks, MAX_OUTPUT_LINES).as_bytes());
             Ok(())
         };
