@@ -776,3 +776,68 @@ fn the_view_follows_the_block_cursor_and_its_marker_takes_no_text() {
         "one page down from block 18, not the end:\n{after}"
     );
 }
+
+#[test]
+fn tool_calls_show_the_shared_views_a_checklist_a_command_and_a_diff() {
+    let mut s = connected();
+    s.open(info());
+    let call = |id: &str, name: &str, input: serde_json::Value| StreamEvent::ToolCall {
+        id: id.into(),
+        name: name.into(),
+        input,
+        message_id: Some(format!("m{id}")),
+        parent_tool_use_id: None,
+        timestamp: None,
+    };
+    feed(
+        &mut s,
+        vec![
+            call(
+                "t1",
+                "TodoWrite",
+                json!({"todos": [
+                    {"content": "write the parser", "status": "completed", "activeForm": "writing"},
+                    {"content": "test the parser", "status": "pending", "activeForm": "testing"}
+                ]}),
+            ),
+            call(
+                "t2",
+                "Bash",
+                json!({"command": "cargo test", "description": "run the tests"}),
+            ),
+            StreamEvent::ToolResult {
+                tool_use_id: "t2".into(),
+                content: ToolResultContent::Text("\u{1b}[32mok\u{1b}[0m: 3 passed".into()),
+                is_error: false,
+                parent_tool_use_id: None,
+                timestamp: None,
+            },
+            call(
+                "t3",
+                "Edit",
+                json!({"file_path": "/w/a.rs", "old_string": "let x = 1;", "new_string": "let x = 2;"}),
+            ),
+        ],
+    );
+    // The checklist shows folded; the command and the diff once unfolded.
+    let folded = render(&s, 80, 30);
+    assert!(folded.contains("☑ write the parser"), "{folded}");
+    assert!(folded.contains("☐ test the parser"), "{folded}");
+    for id in ["t2", "t3"] {
+        s.expanded.insert(id.to_string());
+    }
+    let screen = render(&s, 80, 30);
+    assert!(screen.contains("$ cargo test"), "{screen}");
+    assert!(
+        screen.contains("ok: 3 passed") && !screen.contains("[32m"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("- let x = 1;") && screen.contains("+ let x = 2;"),
+        "{screen}"
+    );
+    assert!(
+        !screen.contains("\"old_string\""),
+        "no raw JSON input: {screen}"
+    );
+}

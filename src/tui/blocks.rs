@@ -68,7 +68,12 @@ pub fn wrap(text: &str, width: usize) -> Vec<String> {
     out
 }
 
-fn styled_wrapped(text: &str, width: usize, prefix: &str, style: Style) -> Vec<Line<'static>> {
+pub(super) fn styled_wrapped(
+    text: &str,
+    width: usize,
+    prefix: &str,
+    style: Style,
+) -> Vec<Line<'static>> {
     wrap(text, width.saturating_sub(prefix.chars().count()))
         .into_iter()
         .map(|l| {
@@ -308,6 +313,16 @@ fn tool_lines(
         width,
     )];
     if !expanded {
+        // A todo list is what such a call says: shown folded too.
+        let checklist = matches!(
+            name.to_ascii_lowercase().as_str(),
+            "todowrite" | "taskcreate" | "taskupdate"
+        );
+        if checklist {
+            let view =
+                crate::converters::tool_view::ToolCallView::new(name, input, None, status, 0);
+            l.extend(super::tool_lines::view_lines(&view, width));
+        }
         if status == ToolStatus::Error
             && let Some(r) = result
         {
@@ -318,13 +333,9 @@ fn tool_lines(
         }
         return l;
     }
-    l.extend(diff_lines(name, input, width).unwrap_or_else(|| {
-        let pretty = serde_json::to_string_pretty(input).unwrap_or_default();
-        styled_wrapped(&pretty, width, "  ", Style::default().fg(Color::Gray))
-    }));
-    if let Some(r) = result {
-        l.extend(result_lines(r, width));
-    }
+    let view =
+        crate::converters::tool_view::ToolCallView::new(name, input, result, status, RESULT_LINES);
+    l.extend(super::tool_lines::view_lines(&view, width));
     l
 }
 

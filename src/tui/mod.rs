@@ -14,6 +14,7 @@ pub mod markdown;
 pub mod new_session;
 pub mod permission;
 pub mod state;
+mod tool_lines;
 pub mod view;
 
 pub use permission::PendingPermission;

@@ -1,0 +1,180 @@
+//! A tool call unfolded in the terminal, drawn from the converters' one description of each tool
+//! (`converters::tool_view`), so the TUI shows what the text, Markdown and HTML renderers show: an
+//! edit as a diff with its changed words marked, a write as its file, a shell call as `$ command`
+//! with the head and tail of its output, a todo list as a checklist, other tools as pretty JSON.
+//!
+//! Pure: a view and a width in, lines out. Agent text is cleaned of control sequences by the
+//! wrapping helpers it goes through.
+
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+
+use super::blocks::{styled_wrapped, truncate};
+use crate::converters::tool_view::{ItemStatus, LineKind, ToolCallView, ToolOutput, ToolView};
+
+/// Most lines of a written file shown unfolded (the rest is counted).
+const FILE_LINES: usize = 40;
+
+/// The lines under a tool call's header when it is unfolded.
+pub fn view_lines(v: &ToolCallView, width: usize) -> Vec<Line<'static>> {
+    let dim = Style::default().fg(Color::DarkGray);
+    let gray = Style::default().fg(Color::Gray);
+    let mut l = Vec::new();
+    match &v.view {
+        ToolView::Diff {
+            hunks,
+            added,
+            removed,
+            replace_all,
+            ..
+        } => {
+            let all = if *replace_all {
+                " (every occurrence)"
+            } else {
+                ""
+            };
+            l.push(Line::styled(format!("  +{added} -{removed}{all}"), dim));
+            for h in hunks {
+                l.push(Line::styled(format!("  {}", h.header), dim));
+                for line in &h.lines {
+                    l.push(diff_line(line, width));
+                }
+            }
+        }
+        ToolView::File {
+            content, language, ..
+        } => {
+            let total = content.lines().count();
+            if let Some(lang) = language {
+                l.push(Line::styled(format!("  {lang}, {total} lines"), dim));
+            }
+            let shown: Vec<&str> = content.lines().take(FILE_LINES).collect();
+            l.extend(styled_wrapped(
+                &shown.join("\n"),
+                width,
+                "  + ",
+                Style::default().fg(Color::Green),
+            ));
+            if total > FILE_LINES {
+                l.push(Line::styled(
+                    format!("  … {} more lines", total - FILE_LINES),
+                    dim,
+                ));
+            }
+        }
+        ToolView::Excerpt { range, .. } => {
+            if let Some(r) = range {
+                l.push(Line::styled(format!("  {r}"), dim));
+            }
+        }
+        ToolView::Command {
+            command,
+            description,
+        } => {
+            if let Some(d) = description {
+                l.extend(styled_wrapped(d, width, "  # ", dim));
+            }
+            l.extend(styled_wrapped(
+                command,
+                width,
+                "  $ ",
+                Style::default().fg(Color::Yellow),
+            ));
+        }
+        ToolView::Search { pattern, scope, .. } => {
+            let at = scope
+                .as_deref()
+                .map(|s| format!(" in {s}"))
+                .unwrap_or_default();
+            l.extend(styled_wrapped(
+                &format!("{pattern}{at}"),
+                width,
+                "  / ",
+                gray,
+            ));
+        }
+        ToolView::Checklist { items } => {
+            for item in items {
+                let (mark, style) = match item.status {
+                    ItemStatus::Completed => ("☑ ", Style::default().fg(Color::Green)),
+                    ItemStatus::InProgress => ("◐ ", Style::default().fg(Color::Yellow)),
+                    ItemStatus::Pending => ("☐ ", Style::default()),
+                    ItemStatus::Other => ("⊘ ", dim),
+                };
+                l.extend(styled_wrapped(
+                    &item.text,
+                    width,
+                    &format!("  {mark}"),
+                    style,
+                ));
+            }
+        }
+        ToolView::Task {
+            prompt,
+            subagent_type,
+            ..
+        } => {
+            if let Some(t) = subagent_type {
+                l.push(Line::styled(format!("  subagent: {t}"), dim));
+            }
+            l.extend(styled_wrapped(prompt, width, "  » ", gray));
+        }
+        ToolView::Json { pretty } => {
+            if !pretty.is_empty() {
+                l.extend(styled_wrapped(pretty, width, "  ", gray));
+            }
+        }
+    }
+    if let Some(out) = &v.output {
+        l.extend(output_lines(out, width));
+    }
+    l
+}
+
+/// One diff line: its sign, and its changed words set off.
+fn diff_line(line: &crate::converters::tool_view::DiffLine, width: usize) -> Line<'static> {
+    let base = match line.kind {
+        LineKind::Added => Style::default().fg(Color::Green),
+        LineKind::Removed => Style::default().fg(Color::Red),
+        LineKind::Context => Style::default().fg(Color::DarkGray),
+    };
+    let mut spans = vec![Span::styled(format!("  {} ", line.kind.sign()), base)];
+    let mut room = width.saturating_sub(4);
+    for (changed, text) in &line.segments {
+        if room == 0 {
+            break;
+        }
+        let shown = truncate(text, room);
+        room = room.saturating_sub(unicode_width::UnicodeWidthStr::width(shown.as_str()));
+        let style = if *changed {
+            base.add_modifier(Modifier::REVERSED)
+        } else {
+            base
+        };
+        spans.push(Span::styled(shown, style));
+    }
+    Line::from(spans)
+}
+
+/// A result's head, how much was left out, and its tail; red when the call failed.
+fn output_lines(out: &ToolOutput, width: usize) -> Vec<Line<'static>> {
+    let style = if out.failed {
+        Style::default().fg(Color::Red)
+    } else {
+        Style::default().fg(Color::Gray)
+    };
+    let mut l = styled_wrapped(&out.head, width, "  ⎿ ", style);
+    if out.omitted_lines > 0 {
+        l.push(Line::styled(
+            format!(
+                "  … {} lines left out ({} lines, {} bytes in all)",
+                out.omitted_lines, out.total_lines, out.total_bytes
+            ),
+            Style::default().fg(Color::DarkGray),
+        ));
+    }
+    if let Some(t) = &out.tail {
+        l.extend(styled_wrapped(t, width, "  ⎿ ", style));
+    }
+    l
+}
