@@ -19,9 +19,10 @@ use crate::types::AgentKind;
 
 /// Start the agent server that `aisys chat` and other WebSocket clients talk to.
 ///
-/// The server keeps sessions and their events in a SQLite file under the data folder, and runs
-/// each session's agent in its own sandbox. It binds loopback by default and always requires a
-/// token, created on first start in `<data-dir>/token` (mode 0600).
+/// The server keeps sessions and their events in a SQLite file under the data folder (or in a
+/// PostgreSQL database: `--store postgres://...`), and runs each session's agent in its own
+/// sandbox. It binds loopback by default and always requires a token, created on first start in
+/// `<data-dir>/token` (mode 0600).
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:
   aisys serve
