@@ -166,6 +166,14 @@ fn start() -> Cluster {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+    // Throwaway data: no fsync, so that the tests stay quick. In the configuration file, not on
+    // the command line, so that a benchmark can switch it back on (`ALTER SYSTEM`).
+    use std::io::Write;
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(data.join("postgresql.conf"))
+        .and_then(|mut f| f.write_all(b"\nfsync = off\nfull_page_writes = off\n"))
+        .expect("writing the cluster's postgresql.conf");
     let port = free_port();
     let log = std::fs::File::create(dir.join("postgres.log")).expect("the cluster's log file");
     let mut cmd = as_owner(&bin.join("postgres"), owner);
@@ -174,9 +182,12 @@ fn start() -> Cluster {
         .arg("-k")
         .arg(&dir)
         .args(["-p", &port.to_string()])
-        // Throwaway data: no fsync, so that the tests stay quick.
-        .args(["-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"])
-        .args(["-c", "full_page_writes=off", "-c", "max_connections=200"])
+        .args([
+            "-c",
+            "listen_addresses=127.0.0.1",
+            "-c",
+            "max_connections=200",
+        ])
         .current_dir(&dir)
         .stdin(Stdio::null())
         .stdout(log.try_clone().expect("the log file"))
