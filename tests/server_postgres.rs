@@ -100,3 +100,57 @@ async fn a_session_made_on_one_server_is_listed_and_replayed_by_the_next_on_the_
             .any(|(_, e)| matches!(e, StreamEvent::UserMessage { text, .. } if text == "again"))
     );
 }
+
+/// A server killed mid-turn: its lock on the database goes with its connections, so it starts
+/// again at once; every event it had stored is replayed, the cut-short turn is recorded as
+/// stopped, and the session goes on with the next seq.
+#[tokio::test(flavor = "multi_thread")]
+async fn kill_9_mid_turn_then_restart_on_the_database_recovers() {
+    let url = pg_support::cluster().new_database();
+    let dir = tempfile::tempdir().unwrap();
+    let bin = fake_claude_with(dir.path(), r#"{"events": 3, "sleep": 30}"#);
+    let mut server = start(&dir.path().join("data"), &bin, &url);
+    let (client, mut notes) = server.client().await;
+    let info = client.create(SessionSpec::default()).await.unwrap();
+    client.attach(&info.id, 0).await.unwrap();
+    say(&client, &info.id, "long").await;
+    let mut seen = 0;
+    while seen < 3 {
+        match tokio::time::timeout(TURN_WAIT, notes.recv()).await {
+            Ok(Some(Notification::Event {
+                event: StreamEvent::Text { .. },
+                ..
+            })) => seen += 1,
+            Ok(Some(_)) => {}
+            Ok(None) | Err(_) => panic!("the agent's first lines never came ({seen} of 3)"),
+        }
+    }
+    server.kill9();
+    drop(client);
+    server.restart();
+    let (client, mut notes) = server.client().await;
+    let list = client.list().await.unwrap();
+    assert_eq!(list[0].state, SessionState::Stopped);
+    assert_eq!(list[0].reason.as_deref(), Some("server_restart"));
+    let attached = client.attach(&info.id, 0).await.unwrap();
+    let mut replayed = Vec::new();
+    while replayed.len() < attached.last_seq as usize {
+        match tokio::time::timeout(TURN_WAIT, notes.recv()).await {
+            Ok(Some(Notification::Event { seq, event, .. })) => replayed.push((seq, event)),
+            Ok(Some(_)) => {}
+            Ok(None) | Err(_) => panic!("replay stopped after {} events", replayed.len()),
+        }
+    }
+    let seqs: Vec<u64> = replayed.iter().map(|(s, _)| *s).collect();
+    assert_eq!(seqs, (1..=attached.last_seq).collect::<Vec<_>>());
+    let texts = replayed
+        .iter()
+        .filter(|(_, e)| matches!(e, StreamEvent::Text { .. }))
+        .count();
+    assert_eq!(texts, 3, "every line stored before the kill is there");
+    std::fs::write(dir.path().join("fake-claude.json"), r#"{"events": 1}"#).unwrap();
+    say(&client, &info.id, "again").await;
+    let next = until_result(&mut notes, &info.id).await;
+    assert_eq!(next.first().map(|(s, _)| *s), Some(attached.last_seq + 1));
+    assert_eq!(result_status(&next), Some(TurnStatus::Success));
+}
