@@ -28,7 +28,7 @@ impl StoreChoice {
         }
         if value.starts_with("postgres://") || value.starts_with("postgresql://") {
             // Checked now, so that a typo fails before anything starts.
-            value
+            let config = value
                 .parse::<tokio_postgres::Config>()
                 .map_err(|e| StoreError::Choice {
                     value: super::postgres::redact(value),
@@ -37,6 +37,14 @@ impl StoreChoice {
                         super::postgres::pg_text(&e)
                     ),
                 })?;
+            if config.get_ssl_mode() == tokio_postgres::config::SslMode::Require {
+                return Err(StoreError::Choice {
+                    value: super::postgres::redact(value),
+                    why: "sslmode=require: connections to PostgreSQL are plain TCP (no TLS yet); \
+                          reach the database over a private network or a tunnel and drop sslmode"
+                        .into(),
+                });
+            }
             return Ok(StoreChoice::Postgres(value.to_string()));
         }
         Err(StoreError::Choice {
@@ -88,5 +96,9 @@ mod tests {
             .to_string();
         assert!(err.contains("not a PostgreSQL URL"), "{err}");
         assert!(!err.contains("secret"), "{err}");
+        let err = StoreChoice::parse("postgres://db/x?sslmode=require")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("no TLS yet"), "{err}");
     }
 }
