@@ -2780,7 +2780,7 @@ _aisys() {
             return 0
             ;;
         aisys__subcmd__serve)
-            opts="-v -q -h --bind --data-dir --sandbox --agent --max-sessions --idle-timeout --token-file --allow-origin --allow-host --workspace-root --no-agent-install --max-pids --max-memory --max-cpu-time --network --allow-net --sweep-interval --verbose --quiet --color --config --help"
+            opts="-v -q -h --bind --data-dir --sandbox --agent --max-sessions --idle-timeout --token-file --allow-origin --allow-host --workspace-root --no-agent-install --max-pids --max-memory --max-cpu-time --network --allow-net --store --sweep-interval --verbose --quiet --color --config --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2843,6 +2843,10 @@ _aisys() {
                     return 0
                     ;;
                 --allow-net)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --store)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -58,6 +58,7 @@ set edit:completion:arg-completer[aisys] = {|@words|
             cand --max-cpu-time 'Most CPU time of each process in the sandbox, e.g. 30m, or `unlimited` [default: unlimited]'
             cand --network 'Local sandboxes'' network: limited (default: only the model endpoint and the allowed hosts) or host (the host''s network, unrestricted)'
             cand --allow-net 'Let local sandboxes reach this HOST:PORT too (repeatable), e.g. `github.com:443`'
+            cand --store 'Where sessions and events are kept: `sqlite` (default: a file in the data folder) or a PostgreSQL database, `postgres://USER:PASSWORD@HOST:PORT/DATABASE`. The environment variable keeps a password off the command line'
             cand --sweep-interval 'How often unwatched idle sessions are unloaded from memory (tests shorten it)'
             cand --color 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never'
             cand --config 'Read settings from this file instead of ~/.config/aisys/config.toml'

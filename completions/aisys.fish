@@ -64,6 +64,7 @@ complete -c aisys -n "__fish_aisys_using_subcommand serve" -l max-cpu-time -d 'M
 complete -c aisys -n "__fish_aisys_using_subcommand serve" -l network -d 'Local sandboxes\' network: limited (default: only the model endpoint and the allowed hosts) or host (the host\'s network, unrestricted)' -r -f -a "limited\t'Only the model endpoint and the allowed hosts (default)'
 host\t'The host\'s network, unrestricted: the agent can reach anything this machine can'"
 complete -c aisys -n "__fish_aisys_using_subcommand serve" -l allow-net -d 'Let local sandboxes reach this HOST:PORT too (repeatable), e.g. `github.com:443`' -r
+complete -c aisys -n "__fish_aisys_using_subcommand serve" -l store -d 'Where sessions and events are kept: `sqlite` (default: a file in the data folder) or a PostgreSQL database, `postgres://USER:PASSWORD@HOST:PORT/DATABASE`. The environment variable keeps a password off the command line' -r
 complete -c aisys -n "__fish_aisys_using_subcommand serve" -l sweep-interval -d 'How often unwatched idle sessions are unloaded from memory (tests shorten it)' -r
 complete -c aisys -n "__fish_aisys_using_subcommand serve" -l color -d 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never' -r -f -a "auto\t''
 always\t''

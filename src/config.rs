@@ -249,6 +249,9 @@ pub struct ServerConfig {
     pub token_file: Option<PathBuf>,
     /// Most sessions one server keeps.
     pub max_sessions: Option<usize>,
+    /// Where `aisys serve` keeps sessions and events: `sqlite` (the default, a file in the
+    /// data folder) or a `postgres://USER:PASSWORD@HOST:PORT/DATABASE` URL.
+    pub store: Option<String>,
 }
 
 impl ConfigFile {
@@ -406,6 +409,7 @@ bind = "127.0.0.1:9000"
 url = "ws://127.0.0.1:9000/ws"
 token_file = "/srv/aisys/token"
 max_sessions = 10
+store = "postgres://aisys@db:5432/aisys"
 
 [limits]
 max_pids = 2048
@@ -418,6 +422,10 @@ max_cpu_time = "unlimited"
         assert_eq!(c.network, Some(NetworkMode::Host));
         assert_eq!(c.allow_net, ["github.com:443"]);
         assert_eq!(c.server.max_sessions, Some(10));
+        assert_eq!(
+            c.server.store.as_deref(),
+            Some("postgres://aisys@db:5432/aisys")
+        );
         assert_eq!(c.server.bind.as_deref(), Some("127.0.0.1:9000"));
         assert_eq!(c.limits.max_pids, Some(Some(2048)));
         assert_eq!(c.limits.max_memory, Some(Some(8 << 30)));

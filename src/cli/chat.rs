@@ -124,6 +124,7 @@ async fn run_async(ctx: &Context, args: ChatArgs) -> anyhow::Result<Exit> {
             // Nothing listens at the configured address: run a server in this process.
             tracing::info!("no server at {url}; starting one in this process");
             let opts = ServeOptions {
+                store: super::serve::store_choice(None, ctx)?,
                 token_file: token_file.clone(),
                 token: None,
                 data_dir: data_dir.clone(),

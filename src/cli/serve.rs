@@ -14,13 +14,15 @@ use crate::server::SWEEP_INTERVAL;
 use crate::server::auth;
 use crate::server::manager::DEFAULT_MAX_SESSIONS;
 use crate::server::startup::{self, ServeOptions, StartError};
+use crate::server::store::StoreChoice;
 use crate::types::AgentKind;
 
 /// Start the agent server that `aisys chat` and other WebSocket clients talk to.
 ///
-/// The server keeps sessions and their events in a SQLite file under the data folder, and runs
-/// each session's agent in its own sandbox. It binds loopback by default and always requires a
-/// token, created on first start in `<data-dir>/token` (mode 0600).
+/// The server keeps sessions and their events in a SQLite file under the data folder (or in a
+/// PostgreSQL database: `--store postgres://...`), and runs each session's agent in its own
+/// sandbox. It binds loopback by default and always requires a token, created on first start in
+/// `<data-dir>/token` (mode 0600).
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:
   aisys serve
@@ -71,9 +73,34 @@ pub struct ServeArgs {
     /// Let local sandboxes reach this HOST:PORT too (repeatable), e.g. `github.com:443`.
     #[arg(long, value_name = "HOST:PORT")]
     pub allow_net: Vec<String>,
+    /// Where sessions and events are kept: `sqlite` (default: a file in the data folder) or a
+    /// PostgreSQL database, `postgres://USER:PASSWORD@HOST:PORT/DATABASE`. The environment
+    /// variable keeps a password off the command line.
+    #[arg(
+        long,
+        value_name = "STORE",
+        env = "AISYS_STORE",
+        hide_env_values = true
+    )]
+    pub store: Option<String>,
     /// How often unwatched idle sessions are unloaded from memory (tests shorten it).
     #[arg(long, hide = true, value_name = "DURATION", value_parser = parse_duration)]
     pub sweep_interval: Option<std::time::Duration>,
+}
+
+/// The store `--store` (or `AISYS_STORE`, or config.toml's `store`) names; SQLite when none does.
+pub fn store_choice(flag: Option<&str>, ctx: &Context) -> Result<StoreChoice, CommandError> {
+    match flag.or(ctx.config.file.server.store.as_deref()) {
+        None => Ok(StoreChoice::Sqlite),
+        Some(value) => StoreChoice::parse(value).map_err(|e| {
+            let from = if flag.is_some() {
+                String::new()
+            } else {
+                format!(" (from `store` in {})", ctx.config.config_file.display())
+            };
+            CommandError::new(EXIT_USAGE, format!("{e}{from}"))
+        }),
+    }
 }
 
 pub fn run(ctx: &Context, args: ServeArgs) -> anyhow::Result<Exit> {
@@ -100,7 +127,9 @@ async fn run_async(ctx: &Context, args: ServeArgs) -> anyhow::Result<Exit> {
     if !args.no_agent_install {
         install_missing_agent(ctx, default_agent, &data_dir).await?;
     }
+    let store = store_choice(args.store.as_deref(), ctx)?;
     let opts = ServeOptions {
+        store,
         token_file: args
             .token_file
             .clone()

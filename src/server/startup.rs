@@ -11,7 +11,7 @@ use super::auth::{self, Token};
 use super::door;
 use super::manager::{ManagerConfig, SessionManager};
 use super::metrics::Metrics;
-use super::store::SqliteStore;
+use super::store::StoreChoice;
 use super::{AppState, DEFAULT_MAX_FRAME, MAX_MESSAGE_BYTES};
 use crate::config::Env;
 use crate::runtime::agent::resolve_binary;
@@ -26,6 +26,8 @@ pub const STORE_FILE: &str = "aisys.db";
 #[derive(Debug, Clone)]
 pub struct ServeOptions {
     pub data_dir: PathBuf,
+    /// Where sessions and events are kept (the SQLite file in `data_dir` by default).
+    pub store: StoreChoice,
     pub bind: SocketAddr,
     /// Where the token is read from (created there if missing).
     pub token_file: PathBuf,
@@ -186,10 +188,10 @@ pub async fn prepare(opts: ServeOptions, env: &dyn Env) -> Result<Prepared, Star
                 })?,
         );
     }
-    let store = SqliteStore::open(&opts.data_dir.join(STORE_FILE))?;
+    let store = opts.store.open(&opts.data_dir.join(STORE_FILE)).await?;
     let metrics = Arc::new(Metrics::default());
     let manager = Arc::new(SessionManager::new(
-        Arc::new(store),
+        store,
         ManagerConfig {
             data_dir: opts.data_dir.clone(),
             default_agent: opts.default_agent,

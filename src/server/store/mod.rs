@@ -14,8 +14,15 @@
 //!
 //! Must not know about connections or agents: it stores and reads.
 
+mod choice;
+#[cfg(test)]
+mod contract_tests;
 mod journal;
+mod postgres;
 mod sqlite;
+
+pub use choice::StoreChoice;
+pub use postgres::PostgresStore;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -74,6 +81,22 @@ pub enum StoreError {
     Thread(std::io::Error),
     #[error("session store: a commit failed: {0}")]
     Commit(String),
+    #[error("session store {url}: {what}")]
+    Postgres { url: String, what: String },
+    #[error(
+        "session store {url} was written by a newer aisys (schema {found}, this one knows {known})"
+    )]
+    PostgresTooNew {
+        url: String,
+        found: i64,
+        known: usize,
+    },
+    #[error(
+        "session store {url} is in use by another aisys server; stop it, or give this one another database"
+    )]
+    PostgresInUse { url: String },
+    #[error("--store {value}: {why}")]
+    Choice { value: String, why: String },
 }
 
 /// An event with its JSON, encoded once: stored as it is, and sent to every client without
@@ -667,61 +690,6 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn concurrent_appends_are_numbered_in_order_per_session() {
-        let dir = tempfile::tempdir().unwrap();
-        let s = Arc::new(SqliteStore::open(&dir.path().join("db")).unwrap());
-        let mut tasks = Vec::new();
-        for session in 0..20 {
-            let s = s.clone();
-            tasks.push(tokio::spawn(async move {
-                let id = format!("s{session}");
-                for i in 0..50 {
-                    s.append(&id, EncodedEvent::batch(vec![ev(i)]).unwrap())
-                        .await
-                        .unwrap();
-                }
-                id
-            }));
-        }
-        for t in tasks {
-            let id = t.await.unwrap();
-            let all = s.events_after(&id, 0, 1000).await.unwrap();
-            assert_eq!(all.len(), 50);
-            for (i, (seq, e)) in all.iter().enumerate() {
-                assert_eq!(*seq, i as u64 + 1);
-                assert_eq!(e.event, ev(i));
-            }
-        }
-    }
-
-    #[tokio::test]
-    async fn sessions_are_listed_newest_first_and_deleted_with_their_events() {
-        let dir = tempfile::tempdir().unwrap();
-        let s = SqliteStore::open(&dir.path().join("db")).unwrap();
-        s.put_session(&info("old", "2026-01-01T00:00:00Z"))
-            .await
-            .unwrap();
-        s.put_session(&info("new", "2026-02-01T00:00:00Z"))
-            .await
-            .unwrap();
-        s.append("old", EncodedEvent::batch(vec![ev(1)]).unwrap())
-            .await
-            .unwrap();
-        let ids: Vec<String> = s
-            .list_sessions()
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|i| i.id)
-            .collect();
-        assert_eq!(ids, ["new", "old"]);
-        assert!(s.delete_session("old").await.unwrap());
-        assert!(!s.delete_session("old").await.unwrap());
-        assert_eq!(s.get_session("old").await.unwrap(), None);
-        assert_eq!(s.last_seq("old").await.unwrap(), 0);
-    }
-
     /// Writes a journal file by hand, as a crash would leave it: lines SQLite never got.
     fn journal_lines(store: &Path, generation: u64, tail: &[u8]) {
         let mut buf = Vec::new();
@@ -792,35 +760,6 @@ mod tests {
         assert!(err.to_string().contains("--data-dir"), "{err}");
         drop(first);
         SqliteStore::open(&path).unwrap();
-    }
-
-    #[tokio::test]
-    async fn a_deleted_session_numbers_from_one_again_and_reads_see_every_answered_write() {
-        let dir = tempfile::tempdir().unwrap();
-        let s = SqliteStore::open(&dir.path().join("db")).unwrap();
-        s.put_session(&info("x", "2026-01-01T00:00:00Z"))
-            .await
-            .unwrap();
-        for i in 0..50 {
-            s.append("x", EncodedEvent::batch(vec![ev(i)]).unwrap())
-                .await
-                .unwrap();
-            // No wait in between: the read must still see the append just answered.
-            assert_eq!(
-                s.events_after("x", i as u64, 10).await.unwrap().len(),
-                1,
-                "event {i}"
-            );
-        }
-        assert!(s.delete_session("x").await.unwrap());
-        assert_eq!(
-            s.append("x", EncodedEvent::batch(vec![ev(0)]).unwrap())
-                .await
-                .unwrap(),
-            1
-        );
-        assert_eq!(s.events_after("x", 0, 100).await.unwrap().len(), 1);
-        assert_eq!(s.get_session("x").await.unwrap(), None);
     }
 
     #[tokio::test]

@@ -1,0 +1,361 @@
+//! What every store promises, checked against each backend: SQLite in a temporary folder and
+//! PostgreSQL in a throwaway cluster (a missing PostgreSQL fails these tests with how to
+//! install it).
+
+use std::sync::Arc;
+
+use super::{EncodedEvent, PostgresStore, SqliteStore, Store, StoreError};
+use crate::types::{
+    AgentKind, PermissionMode, SandboxKind, SessionInfo, SessionState, StreamEvent,
+};
+
+#[path = "../../../tests/pg_support/mod.rs"]
+mod pg_support;
+
+pub fn info(id: &str, last: &str) -> SessionInfo {
+    SessionInfo {
+        id: id.into(),
+        title: None,
+        agent: AgentKind::ClaudeCode,
+        sandbox: SandboxKind::Local,
+        state: SessionState::Idle,
+        reason: None,
+        workspace: "/w".into(),
+        model: None,
+        permission_mode: PermissionMode::Default,
+        agent_session_id: None,
+        sandbox_id: None,
+        created_at: last.into(),
+        last_activity: last.into(),
+        last_seq: 0,
+        limits: None,
+        profile: Some("none".into()),
+        profile_resolved_at: None,
+    }
+}
+
+fn ev(n: usize) -> StreamEvent {
+    StreamEvent::Stderr {
+        line: format!("line {n}"),
+    }
+}
+
+fn batch(events: Vec<StreamEvent>) -> Vec<Arc<EncodedEvent>> {
+    EncodedEvent::batch(events).unwrap()
+}
+
+fn sqlite() -> (tempfile::TempDir, Arc<dyn Store>) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SqliteStore::open(&dir.path().join("aisys.db")).unwrap());
+    (dir, store)
+}
+
+/// A fresh database in the test process's cluster.
+fn postgres_url() -> String {
+    pg_support::cluster().new_database()
+}
+
+async fn postgres() -> Arc<dyn Store> {
+    Arc::new(PostgresStore::open(&postgres_url()).await.unwrap())
+}
+
+/// Runs a contract check against both backends.
+macro_rules! on_both {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let (_dir, store) = super::sqlite();
+                super::$name(store).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$name(super::postgres().await).await;
+            }
+        }
+    )*};
+}
+
+on_both!(
+    seqs_start_at_one_without_gaps,
+    concurrent_appends_are_numbered_in_order_per_session,
+    concurrent_appends_to_one_session_leave_no_gap_or_repeat,
+    sessions_are_listed_newest_first_and_deleted_with_their_events,
+    a_deleted_session_numbers_from_one_again_and_reads_see_every_answered_write,
+    append_and_save_stores_the_metadata_with_the_new_last_seq,
+);
+
+async fn seqs_start_at_one_without_gaps(s: Arc<dyn Store>) {
+    assert_eq!(s.append("a", batch(vec![ev(1), ev(2)])).await.unwrap(), 1);
+    assert_eq!(s.append("b", batch(vec![ev(1)])).await.unwrap(), 1);
+    assert_eq!(s.append("a", batch(vec![ev(3)])).await.unwrap(), 3);
+    assert_eq!(s.last_seq("a").await.unwrap(), 3);
+    assert_eq!(s.last_seq("none").await.unwrap(), 0);
+    let after = s.events_after("a", 1, 10).await.unwrap();
+    let seqs: Vec<u64> = after.iter().map(|(s, _)| *s).collect();
+    assert_eq!(seqs, [2, 3]);
+    assert_eq!(after[0].1.event, ev(2));
+    assert_eq!(&*after[0].1.json, serde_json::to_string(&ev(2)).unwrap());
+    assert_eq!(s.events_after("a", 0, 2).await.unwrap().len(), 2);
+    // Past every event, however large: 2^63 and above do not wrap to negative numbers.
+    for far in [3, 1 << 63, u64::MAX] {
+        assert!(
+            s.events_after("a", far, 10).await.unwrap().is_empty(),
+            "{far}"
+        );
+    }
+}
+
+async fn concurrent_appends_are_numbered_in_order_per_session(s: Arc<dyn Store>) {
+    let mut tasks = Vec::new();
+    for session in 0..20 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            let id = format!("s{session}");
+            for i in 0..50 {
+                s.append(&id, batch(vec![ev(i)])).await.unwrap();
+            }
+            id
+        }));
+    }
+    for t in tasks {
+        let id = t.await.unwrap();
+        let all = s.events_after(&id, 0, 1000).await.unwrap();
+        assert_eq!(all.len(), 50);
+        for (i, (seq, e)) in all.iter().enumerate() {
+            assert_eq!(*seq, i as u64 + 1);
+            assert_eq!(e.event, ev(i));
+        }
+    }
+}
+
+/// Many writers on one session at once: every event gets its own seq, each batch's seqs are
+/// consecutive, and together they run from 1 without a gap.
+async fn concurrent_appends_to_one_session_leave_no_gap_or_repeat(s: Arc<dyn Store>) {
+    const WRITERS: usize = 8;
+    const BATCHES: usize = 25;
+    let mut tasks = Vec::new();
+    for w in 0..WRITERS {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut got = Vec::new();
+            for b in 0..BATCHES {
+                let n = 1 + (w + b) % 3;
+                let events: Vec<StreamEvent> =
+                    (0..n).map(|k| ev(w * 10_000 + b * 10 + k)).collect();
+                let first = s.append("one", batch(events.clone())).await.unwrap();
+                got.push((first, events));
+            }
+            got
+        }));
+    }
+    let mut batches = Vec::new();
+    for t in tasks {
+        batches.extend(t.await.unwrap());
+    }
+    let total: usize = batches.iter().map(|(_, e)| e.len()).sum();
+    let stored = s.events_after("one", 0, total + 10).await.unwrap();
+    let seqs: Vec<u64> = stored.iter().map(|(s, _)| *s).collect();
+    assert_eq!(seqs, (1..=total as u64).collect::<Vec<_>>());
+    for (first, events) in batches {
+        for (k, e) in events.into_iter().enumerate() {
+            assert_eq!(stored[first as usize - 1 + k].1.event, e, "seq {first}+{k}");
+        }
+    }
+    assert_eq!(s.last_seq("one").await.unwrap(), total as u64);
+}
+
+async fn sessions_are_listed_newest_first_and_deleted_with_their_events(s: Arc<dyn Store>) {
+    s.put_session(&info("old", "2026-01-01T00:00:00Z"))
+        .await
+        .unwrap();
+    s.put_session(&info("new", "2026-02-01T00:00:00Z"))
+        .await
+        .unwrap();
+    s.append("old", batch(vec![ev(1)])).await.unwrap();
+    let ids: Vec<String> = s
+        .list_sessions()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|i| i.id)
+        .collect();
+    assert_eq!(ids, ["new", "old"]);
+    assert_eq!(s.count_sessions().await.unwrap(), 2);
+    assert!(s.delete_session("old").await.unwrap());
+    assert!(!s.delete_session("old").await.unwrap());
+    assert_eq!(s.get_session("old").await.unwrap(), None);
+    assert_eq!(s.last_seq("old").await.unwrap(), 0);
+    assert!(s.events_after("old", 0, 10).await.unwrap().is_empty());
+    assert_eq!(s.count_sessions().await.unwrap(), 1);
+}
+
+async fn a_deleted_session_numbers_from_one_again_and_reads_see_every_answered_write(
+    s: Arc<dyn Store>,
+) {
+    s.put_session(&info("x", "2026-01-01T00:00:00Z"))
+        .await
+        .unwrap();
+    for i in 0..50 {
+        s.append("x", batch(vec![ev(i)])).await.unwrap();
+        // No wait in between: the read must still see the append just answered.
+        assert_eq!(
+            s.events_after("x", i as u64, 10).await.unwrap().len(),
+            1,
+            "event {i}"
+        );
+    }
+    assert!(s.delete_session("x").await.unwrap());
+    assert_eq!(s.append("x", batch(vec![ev(0)])).await.unwrap(), 1);
+    assert_eq!(s.events_after("x", 0, 100).await.unwrap().len(), 1);
+    assert_eq!(s.get_session("x").await.unwrap(), None);
+}
+
+async fn append_and_save_stores_the_metadata_with_the_new_last_seq(s: Arc<dyn Store>) {
+    let mut i = info("m", "2026-01-01T00:00:00Z");
+    s.put_session(&i).await.unwrap();
+    i.title = Some("renamed".into());
+    i.state = SessionState::Running;
+    assert_eq!(
+        s.append_and_save(&i, batch(vec![ev(1), ev(2)]))
+            .await
+            .unwrap(),
+        1
+    );
+    let saved = s.get_session("m").await.unwrap().unwrap();
+    assert_eq!(saved.title.as_deref(), Some("renamed"));
+    assert_eq!(saved.state, SessionState::Running);
+    assert_eq!(saved.last_seq, 2);
+    // A plain append leaves the metadata as it was saved.
+    assert_eq!(s.append("m", batch(vec![ev(3)])).await.unwrap(), 3);
+    assert_eq!(s.get_session("m").await.unwrap().unwrap().last_seq, 2);
+    assert_eq!(s.append_and_save(&i, batch(vec![ev(4)])).await.unwrap(), 4);
+    let saved = s.get_session("m").await.unwrap().unwrap();
+    assert_eq!(saved.last_seq, 4);
+    assert_eq!(
+        saved,
+        SessionInfo {
+            last_seq: 4,
+            ..i.clone()
+        },
+        "every field comes back as it was saved"
+    );
+}
+
+// PostgreSQL's own behaviour.
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_keeps_everything_across_reopening_and_two_stores_number_one_session_together() {
+    let url = postgres_url();
+    {
+        let s = PostgresStore::open(&url).await.unwrap();
+        s.put_session(&info("a", "2026-01-01T00:00:00Z"))
+            .await
+            .unwrap();
+        assert_eq!(s.append("a", batch(vec![ev(1), ev(2)])).await.unwrap(), 1);
+    }
+    // Two stores on one database, as two servers would be: one counter per session.
+    let a = Arc::new(PostgresStore::open_shared(&url).await.unwrap());
+    let b = Arc::new(PostgresStore::open_shared(&url).await.unwrap());
+    assert_eq!(b.last_seq("a").await.unwrap(), 2);
+    assert!(b.get_session("a").await.unwrap().is_some());
+    let mut tasks = Vec::new();
+    for (w, s) in [a.clone(), b.clone(), a.clone(), b.clone()]
+        .into_iter()
+        .enumerate()
+    {
+        tasks.push(tokio::spawn(async move {
+            for i in 0..20 {
+                s.append("a", batch(vec![ev(w * 100 + i)])).await.unwrap();
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let seqs: Vec<u64> = a
+        .events_after("a", 0, 1000)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(s, _)| s)
+        .collect();
+    assert_eq!(seqs, (1..=82).collect::<Vec<_>>());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_second_server_is_refused_until_the_first_closes() {
+    let url = postgres_url();
+    let first = PostgresStore::open(&url).await.unwrap();
+    let err = PostgresStore::open(&url).await.err().unwrap();
+    assert!(matches!(err, StoreError::PostgresInUse { .. }), "{err}");
+    assert!(
+        err.to_string().contains("in use by another aisys server"),
+        "{err}"
+    );
+    drop(first);
+    // The lock goes with the first store's session, which PostgreSQL ends a moment later.
+    let began = std::time::Instant::now();
+    loop {
+        match PostgresStore::open(&url).await {
+            Ok(_) => break,
+            Err(StoreError::PostgresInUse { .. })
+                if began.elapsed() < std::time::Duration::from_secs(10) =>
+            {
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_schema_is_versioned_and_a_newer_one_is_refused() {
+    let url = postgres_url();
+    drop(PostgresStore::open_shared(&url).await.unwrap());
+    let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let version: i32 = client
+        .query_one("SELECT version FROM aisys_schema", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(version as usize, super::postgres::MIGRATIONS.len());
+    // Opening again migrates nothing and keeps one version row.
+    drop(PostgresStore::open_shared(&url).await.unwrap());
+    let rows = client
+        .query("SELECT version FROM aisys_schema", &[])
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1);
+    client
+        .execute("UPDATE aisys_schema SET version = 99", &[])
+        .await
+        .unwrap();
+    let err = PostgresStore::open(&url).await.err().unwrap();
+    assert!(
+        matches!(err, StoreError::PostgresTooNew { found: 99, .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("newer aisys"), "{err}");
+}
+
+#[tokio::test]
+async fn postgres_an_unreachable_database_is_named_without_its_password() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("postgres://u:secret@127.0.0.1:{port}/none");
+    let err = PostgresStore::open(&url).await.err().unwrap().to_string();
+    assert!(err.contains("cannot connect"), "{err}");
+    assert!(
+        err.contains(&format!("postgres://u:***@127.0.0.1:{port}/none")),
+        "{err}"
+    );
+    assert!(!err.contains("secret"), "{err}");
+}

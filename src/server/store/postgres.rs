@@ -1,0 +1,447 @@
+//! The PostgreSQL store (`aisys serve --store postgres://...`): sessions and events in tables of
+//! a PostgreSQL database, for a record kept off the server's machine.
+//!
+//! Each append is one statement, so one round trip and one transaction: it bumps the session's
+//! counter row in `aisys_seqs` (`INSERT .. ON CONFLICT DO UPDATE`, which locks that row until
+//! the commit), inserts the events numbered from the counter's old value, and saves the
+//! session's metadata when asked. Appends to one session therefore queue on its counter row
+//! and are numbered from 1 without gaps, whichever connection or server they come from; a
+//! failed append rolls its numbers back with it. `append` returns after the commit, so what a
+//! caller broadcasts is already durable and visible to every reader.
+//!
+//! The schema is versioned in `aisys_schema`; migrations run in order under an advisory lock,
+//! so servers starting together migrate once. While servers do not yet share sessions, a
+//! server holds a second advisory lock for as long as it runs, and a second server on the same
+//! database is refused, as on a SQLite data folder.
+//!
+//! Must not know about connections or agents: it stores and reads.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use tokio_postgres::NoTls;
+
+use super::{EncodedEvent, Store, StoreError};
+use crate::types::SessionInfo;
+
+/// Connections a server keeps to PostgreSQL: appends of different sessions run side by side,
+/// one per connection, and a few more serve the reads of clients attaching meanwhile.
+const POOL_SIZE: usize = 16;
+/// How long a request waits for a free connection before failing, rather than hanging a
+/// client when the database is overloaded or unreachable.
+const POOL_WAIT: Duration = Duration::from_secs(10);
+/// How long opening a connection may take (unless the URL says `connect_timeout`): a
+/// database that does not answer fails the start of the server instead of stalling it.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Advisory-lock key under which migrations run (any fixed number: it names aisys's lock).
+const MIGRATION_LOCK: i64 = 0x6169_7379_735f_6d69; // "aisys_mi"
+/// Advisory-lock key a running server holds, so that a second one on the database is refused
+/// until sessions can be shared between servers.
+const SERVER_LOCK: i64 = 0x6169_7379_735f_7372; // "aisys_sr"
+
+/// Schema migrations, applied in order; `aisys_schema.version` records how many ran.
+pub const MIGRATIONS: &[&str] = &[
+    // 1: sessions, their events, and each session's newest seq.
+    "CREATE TABLE aisys_sessions (
+        id TEXT PRIMARY KEY,
+        info JSONB NOT NULL
+     );
+     CREATE TABLE aisys_seqs (
+        session_id TEXT PRIMARY KEY,
+        last_seq BIGINT NOT NULL
+     );
+     CREATE TABLE aisys_events (
+        session_id TEXT NOT NULL,
+        seq BIGINT NOT NULL,
+        json TEXT NOT NULL,
+        PRIMARY KEY (session_id, seq)
+     );",
+];
+
+/// Numbers and inserts a batch of events, saving the session's metadata (with `last_seq` set
+/// to the new last) when `$4` is not null; returns the new last seq. One statement: the
+/// counter row's lock is held until it commits.
+const APPEND: &str = "WITH counter AS (
+        INSERT INTO aisys_seqs (session_id, last_seq) VALUES ($1, $2)
+        ON CONFLICT (session_id) DO UPDATE SET last_seq = aisys_seqs.last_seq + excluded.last_seq
+        RETURNING last_seq
+     ), events AS (
+        INSERT INTO aisys_events (session_id, seq, json)
+        SELECT $1, counter.last_seq - $2 + t.n, t.json
+        FROM counter, unnest($3::text[]) WITH ORDINALITY AS t(json, n)
+     ), info AS (
+        INSERT INTO aisys_sessions (id, info)
+        SELECT $1, jsonb_set($4::text::jsonb, '{last_seq}', to_jsonb(counter.last_seq))
+        FROM counter WHERE $4::text IS NOT NULL
+        ON CONFLICT (id) DO UPDATE SET info = excluded.info
+     )
+     SELECT last_seq FROM counter";
+
+/// Sessions and events in a PostgreSQL database.
+pub struct PostgresStore {
+    pool: Pool,
+    /// The URL without its password, to name the database in errors.
+    url: String,
+    /// Holds [`SERVER_LOCK`] while the store is open (a lock of its session, outside the pool).
+    _server_lock: Option<tokio_postgres::Client>,
+}
+
+/// `url` with any password replaced by `***`, fit for messages and logs.
+pub fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let (auth, host) = match rest.rsplit_once('@') {
+        Some(parts) => parts,
+        None => return url.to_string(),
+    };
+    match auth.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_string(),
+    }
+}
+
+/// The text of a driver error with its causes (the driver's own text is only the kind).
+pub(super) fn pg_text(e: &tokio_postgres::Error) -> String {
+    if let Some(db) = e.as_db_error() {
+        return format!("{}: {}", db.severity(), db.message());
+    }
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+impl PostgresStore {
+    /// Connects to the database at `url`, brings its schema up to date and takes the server's
+    /// lock on it.
+    pub async fn open(url: &str) -> Result<PostgresStore, StoreError> {
+        Self::open_with(url, true).await
+    }
+
+    /// As [`PostgresStore::open`], without the server's lock, as servers sharing sessions will.
+    #[cfg(test)]
+    pub(super) async fn open_shared(url: &str) -> Result<PostgresStore, StoreError> {
+        Self::open_with(url, false).await
+    }
+
+    async fn open_with(url: &str, lock: bool) -> Result<PostgresStore, StoreError> {
+        let shown = redact(url);
+        let err = |what: String| StoreError::Postgres {
+            url: shown.clone(),
+            what,
+        };
+        let mut config: tokio_postgres::Config = url.parse().map_err(|e| StoreError::Choice {
+            value: shown.clone(),
+            why: format!(
+                "{} (expected postgres://USER:PASSWORD@HOST:PORT/DATABASE)",
+                pg_text(&e)
+            ),
+        })?;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(CONNECT_TIMEOUT);
+        }
+        if config.get_application_name().is_none() {
+            config.application_name("aisys serve");
+        }
+        let server_lock = if lock {
+            let (client, conn) = config
+                .connect(NoTls)
+                .await
+                .map_err(|e| err(format!("cannot connect: {}", pg_text(&e))))?;
+            tokio::spawn(async move {
+                if let Err(e) = conn.await {
+                    tracing::error!("session store: the server lock's connection ended: {e}");
+                }
+            });
+            Some(client)
+        } else {
+            None
+        };
+        let manager = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(POOL_SIZE)
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(POOL_WAIT))
+            .build()
+            .map_err(|e| err(e.to_string()))?;
+        let store = PostgresStore {
+            pool,
+            url: shown.clone(),
+            _server_lock: None,
+        };
+        store.migrate().await?;
+        if let Some(client) = server_lock {
+            let got: bool = client
+                .query_one("SELECT pg_try_advisory_lock($1)", &[&SERVER_LOCK])
+                .await
+                .map_err(|e| err(pg_text(&e)))?
+                .get(0);
+            if !got {
+                return Err(StoreError::PostgresInUse { url: shown });
+            }
+            return Ok(PostgresStore {
+                _server_lock: Some(client),
+                ..store
+            });
+        }
+        Ok(store)
+    }
+
+    fn err(&self, what: String) -> StoreError {
+        StoreError::Postgres {
+            url: self.url.clone(),
+            what,
+        }
+    }
+
+    fn db(&self, e: tokio_postgres::Error) -> StoreError {
+        self.err(pg_text(&e))
+    }
+
+    async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
+        self.pool.get().await.map_err(|e| match e {
+            deadpool_postgres::PoolError::Backend(e) => {
+                self.err(format!("cannot connect: {}", pg_text(&e)))
+            }
+            other => self.err(format!("no free connection: {other}")),
+        })
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(|e| self.db(e))?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+            .await
+            .map_err(|e| self.db(e))?;
+        tx.batch_execute("CREATE TABLE IF NOT EXISTS aisys_schema (version INTEGER NOT NULL)")
+            .await
+            .map_err(|e| self.db(e))?;
+        let found: Option<i32> = tx
+            .query_opt("SELECT version FROM aisys_schema", &[])
+            .await
+            .map_err(|e| self.db(e))?
+            .map(|r| r.get(0));
+        let version = match found {
+            Some(v) => v,
+            None => {
+                tx.execute("INSERT INTO aisys_schema (version) VALUES (0)", &[])
+                    .await
+                    .map_err(|e| self.db(e))?;
+                0
+            }
+        };
+        if version as usize > MIGRATIONS.len() {
+            return Err(StoreError::PostgresTooNew {
+                url: self.url.clone(),
+                found: version as i64,
+                known: MIGRATIONS.len(),
+            });
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+            tx.batch_execute(sql).await.map_err(|e| self.db(e))?;
+            tx.execute("UPDATE aisys_schema SET version = $1", &[&(i as i32 + 1)])
+                .await
+                .map_err(|e| self.db(e))?;
+        }
+        tx.commit().await.map_err(|e| self.db(e))
+    }
+
+    async fn append_with(
+        &self,
+        session_id: &str,
+        events: Vec<Arc<EncodedEvent>>,
+        info: Option<&SessionInfo>,
+    ) -> Result<u64, StoreError> {
+        if events.is_empty() {
+            return match info {
+                Some(i) => {
+                    let mut i = i.clone();
+                    i.last_seq = self.last_seq(session_id).await?;
+                    self.put_session(&i).await?;
+                    Ok(i.last_seq + 1)
+                }
+                None => Ok(self.last_seq(session_id).await? + 1),
+            };
+        }
+        let texts: Vec<&str> = events.iter().map(|e| &*e.json).collect();
+        let info = info.map(serde_json::to_string).transpose()?;
+        let n = texts.len() as i64;
+        let client = self.client().await?;
+        let stmt = client
+            .prepare_cached(APPEND)
+            .await
+            .map_err(|e| self.db(e))?;
+        let last: i64 = client
+            .query_one(&stmt, &[&session_id, &n, &texts, &info])
+            .await
+            .map_err(|e| self.db(e))?
+            .get(0);
+        Ok((last - n + 1) as u64)
+    }
+}
+
+#[async_trait]
+impl Store for PostgresStore {
+    async fn put_session(&self, info: &SessionInfo) -> Result<(), StoreError> {
+        let json = serde_json::to_string(info)?;
+        let client = self.client().await?;
+        let stmt = client
+            .prepare_cached(
+                "INSERT INTO aisys_sessions (id, info) VALUES ($1, $2::text::jsonb)
+                 ON CONFLICT (id) DO UPDATE SET info = excluded.info",
+            )
+            .await
+            .map_err(|e| self.db(e))?;
+        client
+            .execute(&stmt, &[&info.id, &json])
+            .await
+            .map_err(|e| self.db(e))?;
+        Ok(())
+    }
+
+    async fn get_session(&self, id: &str) -> Result<Option<SessionInfo>, StoreError> {
+        let client = self.client().await?;
+        let stmt = client
+            .prepare_cached("SELECT info::text FROM aisys_sessions WHERE id = $1")
+            .await
+            .map_err(|e| self.db(e))?;
+        let row = client
+            .query_opt(&stmt, &[&id])
+            .await
+            .map_err(|e| self.db(e))?;
+        Ok(row
+            .map(|r| serde_json::from_str(r.get::<_, &str>(0)))
+            .transpose()?)
+    }
+
+    async fn list_sessions(&self) -> Result<Vec<SessionInfo>, StoreError> {
+        let client = self.client().await?;
+        let stmt = client
+            .prepare_cached("SELECT info::text FROM aisys_sessions")
+            .await
+            .map_err(|e| self.db(e))?;
+        let rows = client.query(&stmt, &[]).await.map_err(|e| self.db(e))?;
+        let mut out = rows
+            .iter()
+            .map(|r| serde_json::from_str::<SessionInfo>(r.get::<_, &str>(0)))
+            .collect::<Result<Vec<_>, _>>()?;
+        out.sort_by(|a, b| b.last_activity.cmp(&a.last_activity));
+        Ok(out)
+    }
+
+    async fn count_sessions(&self) -> Result<usize, StoreError> {
+        let client = self.client().await?;
+        let n: i64 = client
+            .query_one("SELECT count(*) FROM aisys_sessions", &[])
+            .await
+            .map_err(|e| self.db(e))?
+            .get(0);
+        Ok(n as usize)
+    }
+
+    async fn delete_session(&self, id: &str) -> Result<bool, StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(|e| self.db(e))?;
+        // The counter first: it waits for an append under way to commit, so that the next
+        // statements see that append's events and remove them too.
+        tx.execute("DELETE FROM aisys_seqs WHERE session_id = $1", &[&id])
+            .await
+            .map_err(|e| self.db(e))?;
+        tx.execute("DELETE FROM aisys_events WHERE session_id = $1", &[&id])
+            .await
+            .map_err(|e| self.db(e))?;
+        let existed = tx
+            .execute("DELETE FROM aisys_sessions WHERE id = $1", &[&id])
+            .await
+            .map_err(|e| self.db(e))?
+            > 0;
+        tx.commit().await.map_err(|e| self.db(e))?;
+        Ok(existed)
+    }
+
+    async fn append(
+        &self,
+        session_id: &str,
+        events: Vec<Arc<EncodedEvent>>,
+    ) -> Result<u64, StoreError> {
+        self.append_with(session_id, events, None).await
+    }
+
+    async fn append_and_save(
+        &self,
+        info: &SessionInfo,
+        events: Vec<Arc<EncodedEvent>>,
+    ) -> Result<u64, StoreError> {
+        self.append_with(&info.id, events, Some(info)).await
+    }
+
+    async fn events_after(
+        &self,
+        session_id: &str,
+        after_seq: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, EncodedEvent)>, StoreError> {
+        // Seqs are stored as i64: a larger `after_seq` is past every event, not a negative one.
+        let after = i64::try_from(after_seq).unwrap_or(i64::MAX);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let client = self.client().await?;
+        let stmt = client
+            .prepare_cached(
+                "SELECT seq, json FROM aisys_events WHERE session_id = $1 AND seq > $2
+                 ORDER BY seq LIMIT $3",
+            )
+            .await
+            .map_err(|e| self.db(e))?;
+        let rows = client
+            .query(&stmt, &[&session_id, &after, &limit])
+            .await
+            .map_err(|e| self.db(e))?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            let seq: i64 = r.get(0);
+            out.push((seq as u64, EncodedEvent::decode(r.get::<_, String>(1))?));
+        }
+        Ok(out)
+    }
+
+    async fn last_seq(&self, session_id: &str) -> Result<u64, StoreError> {
+        let client = self.client().await?;
+        let stmt = client
+            .prepare_cached("SELECT last_seq FROM aisys_seqs WHERE session_id = $1")
+            .await
+            .map_err(|e| self.db(e))?;
+        let row = client
+            .query_opt(&stmt, &[&session_id])
+            .await
+            .map_err(|e| self.db(e))?;
+        Ok(row.map(|r| r.get::<_, i64>(0) as u64).unwrap_or(0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_password_never_shows() {
+        assert_eq!(
+            redact("postgres://me:secret@db:5432/aisys"),
+            "postgres://me:***@db:5432/aisys"
+        );
+        assert_eq!(redact("postgres://me@db/aisys"), "postgres://me@db/aisys");
+        assert_eq!(redact("postgres://db/aisys"), "postgres://db/aisys");
+    }
+}

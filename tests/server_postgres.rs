@@ -1,0 +1,156 @@
+//! `aisys serve --store postgres://...` end to end: the real server process on a throwaway
+//! PostgreSQL cluster (tests/pg_support), with the stand-in agent.
+
+mod pg_support;
+mod serve_harness;
+
+use aisys::client::Notification;
+use aisys::types::{SessionSpec, SessionState, StreamEvent, TurnStatus};
+use serve_harness::*;
+
+fn start(dir: &std::path::Path, bin: &std::path::Path, store: &str) -> Server {
+    let bin = bin.display().to_string();
+    Server::start(
+        dir,
+        &["--store", store],
+        &[
+            ("AISYS_CLAUDE_BIN", &bin),
+            ("ANTHROPIC_BASE_URL", "http://127.0.0.1:9"),
+        ],
+    )
+}
+
+/// A session made on one server is kept in the database: a server started after it, with a
+/// data folder of its own, lists it and replays its events exactly as they were sent live;
+/// meanwhile a second server on the same database is refused.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_session_made_on_one_server_is_listed_and_replayed_by_the_next_on_the_database() {
+    let url = pg_support::cluster().new_database();
+    let dir = tempfile::tempdir().unwrap();
+    let bin = fake_claude_with(dir.path(), r#"{"events": 50}"#);
+    let mut a = start(&dir.path().join("a"), &bin, &url);
+    let (client, mut notes) = a.client().await;
+    let info = client
+        .create(SessionSpec {
+            title: Some("on a".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    client.attach(&info.id, 0).await.unwrap();
+    say(&client, &info.id, "hello").await;
+    let live = until_result(&mut notes, &info.id).await;
+    assert_eq!(result_status(&live), Some(TurnStatus::Success));
+    let seqs: Vec<u64> = live.iter().map(|(s, _)| *s).collect();
+    assert_eq!(seqs, (1..=seqs.len() as u64).collect::<Vec<_>>());
+
+    // While A runs, another server on the database is refused, naming why.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_aisys"))
+        .args(["serve", "--no-agent-install", "--bind", "127.0.0.1:0"])
+        .arg("--data-dir")
+        .arg(dir.path().join("refused"))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", dir.path())
+        .env("AISYS_CONFIG_DIR", dir.path().join("config"))
+        .env("AISYS_STORE", &url)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("in use by another aisys server"),
+        "{stderr}"
+    );
+
+    drop(client);
+    a.terminate();
+    let b = start(&dir.path().join("b"), &bin, &url);
+    let (client, mut notes) = b.client().await;
+    let list = client.list().await.unwrap();
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0].id, info.id);
+    assert_eq!(list[0].title.as_deref(), Some("on a"));
+    assert_eq!(list[0].state, SessionState::Idle);
+    // What A stored after the turn's result (its state going back to idle) comes too.
+    let attached = client.attach(&info.id, 0).await.unwrap();
+    assert!(attached.last_seq >= live.len() as u64, "{attached:?}");
+    let mut replayed = Vec::new();
+    while replayed.len() < attached.last_seq as usize {
+        match tokio::time::timeout(TURN_WAIT, notes.recv()).await {
+            Ok(Some(Notification::Event { seq, event, .. })) => replayed.push((seq, event)),
+            Ok(Some(_)) => {}
+            Ok(None) | Err(_) => panic!("replay stopped after {} events", replayed.len()),
+        }
+    }
+    let seqs: Vec<u64> = replayed.iter().map(|(s, _)| *s).collect();
+    assert_eq!(seqs, (1..=attached.last_seq).collect::<Vec<_>>());
+    assert_eq!(
+        replayed[..live.len()],
+        live[..],
+        "the replay is what was sent live, once"
+    );
+    // The session goes on from B with the next seq.
+    say(&client, &info.id, "again").await;
+    let next = until_result(&mut notes, &info.id).await;
+    assert_eq!(next.first().map(|(s, _)| *s), Some(attached.last_seq + 1));
+    assert_eq!(result_status(&next), Some(TurnStatus::Success));
+    assert!(
+        next.iter()
+            .any(|(_, e)| matches!(e, StreamEvent::UserMessage { text, .. } if text == "again"))
+    );
+}
+
+/// A server killed mid-turn: its lock on the database goes with its connections, so it starts
+/// again at once; every event it had stored is replayed, the cut-short turn is recorded as
+/// stopped, and the session goes on with the next seq.
+#[tokio::test(flavor = "multi_thread")]
+async fn kill_9_mid_turn_then_restart_on_the_database_recovers() {
+    let url = pg_support::cluster().new_database();
+    let dir = tempfile::tempdir().unwrap();
+    let bin = fake_claude_with(dir.path(), r#"{"events": 3, "sleep": 30}"#);
+    let mut server = start(&dir.path().join("data"), &bin, &url);
+    let (client, mut notes) = server.client().await;
+    let info = client.create(SessionSpec::default()).await.unwrap();
+    client.attach(&info.id, 0).await.unwrap();
+    say(&client, &info.id, "long").await;
+    let mut seen = 0;
+    while seen < 3 {
+        match tokio::time::timeout(TURN_WAIT, notes.recv()).await {
+            Ok(Some(Notification::Event {
+                event: StreamEvent::Text { .. },
+                ..
+            })) => seen += 1,
+            Ok(Some(_)) => {}
+            Ok(None) | Err(_) => panic!("the agent's first lines never came ({seen} of 3)"),
+        }
+    }
+    server.kill9();
+    drop(client);
+    server.restart();
+    let (client, mut notes) = server.client().await;
+    let list = client.list().await.unwrap();
+    assert_eq!(list[0].state, SessionState::Stopped);
+    assert_eq!(list[0].reason.as_deref(), Some("server_restart"));
+    let attached = client.attach(&info.id, 0).await.unwrap();
+    let mut replayed = Vec::new();
+    while replayed.len() < attached.last_seq as usize {
+        match tokio::time::timeout(TURN_WAIT, notes.recv()).await {
+            Ok(Some(Notification::Event { seq, event, .. })) => replayed.push((seq, event)),
+            Ok(Some(_)) => {}
+            Ok(None) | Err(_) => panic!("replay stopped after {} events", replayed.len()),
+        }
+    }
+    let seqs: Vec<u64> = replayed.iter().map(|(s, _)| *s).collect();
+    assert_eq!(seqs, (1..=attached.last_seq).collect::<Vec<_>>());
+    let texts = replayed
+        .iter()
+        .filter(|(_, e)| matches!(e, StreamEvent::Text { .. }))
+        .count();
+    assert_eq!(texts, 3, "every line stored before the kill is there");
+    std::fs::write(dir.path().join("fake-claude.json"), r#"{"events": 1}"#).unwrap();
+    say(&client, &info.id, "again").await;
+    let next = until_result(&mut notes, &info.id).await;
+    assert_eq!(next.first().map(|(s, _)| *s), Some(attached.last_seq + 1));
+    assert_eq!(result_status(&next), Some(TurnStatus::Success));
+}
