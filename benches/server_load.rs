@@ -35,7 +35,8 @@ struct Load {
     few: (usize, usize),
     seconds: usize,
     /// How long the stand-in agents hold their first line: a hundred Python interpreters
-    /// starting on two cores take about two seconds, the stand-in's cost, not the server's.
+    /// starting on two cores take about two seconds, the stand-in's cost, not the server's
+    /// (and more than three when other work shares the cores).
     warmup: Duration,
 }
 
@@ -46,7 +47,7 @@ const FULL: Load = Load {
     rates: &[50, 100, 200],
     few: (10, 2000),
     seconds: 10,
-    warmup: Duration::from_secs(3),
+    warmup: Duration::from_secs(5),
 };
 const SMOKE: Load = Load {
     idle_sessions: 20,

@@ -33,8 +33,9 @@ use crate::types::{SessionInfo, StreamEvent};
 
 /// Under load, the journal writes at most once per this long: the appends of every session
 /// that arrive meanwhile share one `write` and one round of wakeups instead of paying for
-/// their own. An append to a journal that has not written for this long is written at once,
-/// so the delay is only ever paid when many appends share it.
+/// their own. It waits only when its last write carried several requests (many sessions are
+/// writing) and was less than this long ago: one client's requests one after another, or an
+/// idle server's, are written at once.
 const JOURNAL_WINDOW: Duration = Duration::from_millis(1);
 /// Journaled batches waiting for the loader before appends wait too: SQLite falling this far
 /// behind means it cannot keep up, and memory must not fill with the backlog.
@@ -335,11 +336,16 @@ impl JournalThread {
         let mut buf = Vec::new();
         let mut batch = Vec::new();
         let mut last_write: Option<Instant> = None;
+        let mut last_batch = 0;
         while inbox.take_all(&mut batch) {
-            if let Some(left) = last_write.and_then(|at| JOURNAL_WINDOW.checked_sub(at.elapsed())) {
+            if last_batch > 1
+                && let Some(left) =
+                    last_write.and_then(|at| JOURNAL_WINDOW.checked_sub(at.elapsed()))
+            {
                 std::thread::sleep(left);
                 inbox.take_now(&mut batch);
             }
+            last_batch = batch.len();
             buf.clear();
             let mut owed = Vec::with_capacity(batch.len());
             let mut items = Vec::with_capacity(batch.len());
