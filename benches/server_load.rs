@@ -2,8 +2,13 @@
 //! so that the server is what is measured: memory per idle session, 10,000 connections, and
 //! events per second with their latency from the agent's stdout line to the client. A bare
 //! tokio-tungstenite relay carrying the same frames to the same clients is measured in the same
-//! run as the ceiling. `cargo bench --bench server_load`; as a test it runs a small smoke load.
+//! run as the ceiling, and so is a fair one: a relay fed by the same stand-in agents through
+//! pipes (benches/support/fair_relay.rs). Each load reports the CPU time the server (and the
+//! fair relay) used per delivered event. `cargo bench --bench server_load`; as a test it runs a
+//! small smoke load.
 
+#[path = "support/fair_relay.rs"]
+mod fair_relay;
 #[path = "../tests/serve_harness/mod.rs"]
 mod serve_harness;
 
@@ -30,7 +35,8 @@ struct Load {
     few: (usize, usize),
     seconds: usize,
     /// How long the stand-in agents hold their first line: a hundred Python interpreters
-    /// starting on two cores take about two seconds, the stand-in's cost, not the server's.
+    /// starting on two cores take about two seconds, the stand-in's cost, not the server's
+    /// (and more than three when other work shares the cores).
     warmup: Duration,
 }
 
@@ -41,7 +47,7 @@ const FULL: Load = Load {
     rates: &[50, 100, 200],
     few: (10, 2000),
     seconds: 10,
-    warmup: Duration::from_secs(3),
+    warmup: Duration::from_secs(5),
 };
 const SMOKE: Load = Load {
     idle_sessions: 20,
@@ -124,8 +130,79 @@ fn latency_ms(text: &str) -> Option<f64> {
 /// bursts shows as the moments they happened, to be set beside what the server was doing.
 static DUMP: std::sync::OnceLock<std::sync::Mutex<std::fs::File>> = std::sync::OnceLock::new();
 
-#[tokio::main(flavor = "multi_thread")]
-async fn main() {
+/// CPU time of a process, from `/proc/<pid>/stat`: user and system, all its threads.
+mod cpu {
+    use std::time::Instant;
+
+    #[derive(Clone, Copy, Debug, Default)]
+    pub struct CpuUse {
+        pub user: f64,
+        pub system: f64,
+    }
+
+    impl CpuUse {
+        /// Microseconds of user and of system time per event.
+        pub fn per_event(&self, events: usize) -> (f64, f64) {
+            let n = events.max(1) as f64;
+            (self.user * 1e6 / n, self.system * 1e6 / n)
+        }
+    }
+
+    /// The process's CPU use so far, in seconds.
+    pub fn read(pid: u32) -> CpuUse {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        // The command name may hold spaces: the fields start after its closing parenthesis.
+        let fields: Vec<&str> = stat
+            .rsplit_once(')')
+            .map(|(_, rest)| rest.split_whitespace().collect())
+            .unwrap_or_default();
+        // SAFETY: sysconf has no memory effects.
+        let tick = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+        // utime and stime are fields 14 and 15 of stat(5); `fields` starts at field 3.
+        let get = |i: usize| {
+            fields
+                .get(i - 3)
+                .and_then(|v| v.parse::<f64>().ok())
+                .unwrap_or(0.0)
+        };
+        CpuUse {
+            user: get(14) / tick,
+            system: get(15) / tick,
+        }
+    }
+
+    /// The CPU use at `due` (read then), for a measurement that starts when the lines are due.
+    pub fn at(pid: u32, due: Instant) -> tokio::task::JoinHandle<CpuUse> {
+        tokio::spawn(async move {
+            tokio::time::sleep_until(due.into()).await;
+            read(pid)
+        })
+    }
+
+    /// What the process used since `start`.
+    pub fn since(pid: u32, start: CpuUse) -> CpuUse {
+        let now = read(pid);
+        CpuUse {
+            user: now.user - start.user,
+            system: now.system - start.system,
+        }
+    }
+}
+use fair_relay::LoadResult;
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some(fair_relay::CHILD_ARG) {
+        return fair_relay::child_main(args[2].clone(), args[3].clone());
+    }
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(bench());
+}
+
+async fn bench() {
     let full = std::env::args().any(|a| a == "--bench");
     let mut load = if full { FULL } else { SMOKE };
     // `SERVER_LOAD_ONLY_THROUGHPUT=1` skips the memory parts, to profile the event path alone.
@@ -148,13 +225,20 @@ async fn main() {
     let bin = fake_claude_with(dir.path(), r#"{"events": 1}"#);
     let max = (load.idle_sessions + load.active_sessions * load.rates.len() + load.few.0 + 10)
         .to_string();
+    let mut env = vec![
+        ("AISYS_CLAUDE_BIN", bin.to_str().unwrap().to_string()),
+        ("ANTHROPIC_BASE_URL", "http://127.0.0.1:9".to_string()),
+    ];
+    // The server starts with a cleared environment; allocator settings tried on it (glibc's
+    // `GLIBC_TUNABLES`) are passed on, and reach the fair relay too, which inherits them.
+    if let Ok(t) = std::env::var("GLIBC_TUNABLES") {
+        env.push(("GLIBC_TUNABLES", t));
+    }
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let server = Server::start(
         &dir.path().join("data"),
         &["--sandbox", "host", "--max-sessions", &max],
-        &[
-            ("AISYS_CLAUDE_BIN", bin.to_str().unwrap()),
-            ("ANTHROPIC_BASE_URL", "http://127.0.0.1:9"),
-        ],
+        &env,
     );
     let pid = server.child.id();
     println!(
@@ -221,31 +305,39 @@ async fn main() {
     );
     drop(conns);
 
-    // (c) Throughput and latency: active sessions, one client each, at rising rates.
+    // (c) Throughput and latency: active sessions, one client each, at rising rates; after
+    // each, the fair relay with the same agents at the same rate.
+    std::fs::create_dir_all(dir.path().join("relay-work")).unwrap();
+    let relay_proc = fair_relay::RelayProcess::start(&bin, &dir.path().join("relay-work"));
+    let mut loads: Vec<(usize, usize)> = load
+        .rates
+        .iter()
+        .map(|r| (load.active_sessions, *r))
+        .collect();
+    loads.push(load.few);
+    let mut rows = Vec::new();
     let mut last = (0.0, 0.0);
-    for rate in load.rates {
+    for (i, &(sessions, rate)) in loads.iter().enumerate() {
+        let offered = sessions * rate;
         // The stand-in agent reads its settings when it starts: one file for every session.
-        let (settings, due) = agent_settings(rate * load.seconds, *rate, load.warmup);
+        let (settings, due) = agent_settings(rate * load.seconds, rate, load.warmup);
         std::fs::write(dir.path().join("fake-claude.json"), settings).unwrap();
-        let (p50, p99, max, n, secs) = throughput(&server, load.active_sessions, due).await;
-        let offered = (load.active_sessions * rate) as f64;
-        let delivered = n as f64 / secs;
-        println!(
-            "(c) aisys: {} sessions x {rate} lines/s for {} s: offered {offered:.0} events/s, delivered {n} events in {secs:.1} s ({delivered:.0}/s); latency p50 {p50:.2} ms, p99 {p99:.2} ms, max {max:.2} ms",
-            load.active_sessions, load.seconds
-        );
-        last = (p99, delivered);
+        let perf = perf_during(pid, due, &format!("{sessions}x{rate}"));
+        let r = throughput(&server, sessions, due).await;
+        if let Some(p) = perf {
+            p.stop();
+        }
+        report("aisys", sessions, rate, load.seconds, &r);
+        let (settings, due) = agent_settings(rate * load.seconds, rate, load.warmup);
+        std::fs::write(dir.path().join("fake-claude.json"), settings).unwrap();
+        let f = fair_relay::run_load(&relay_proc, sessions, due, latency_ms).await;
+        report("fair relay", sessions, rate, load.seconds, &f);
+        if i + 1 == load.rates.len() {
+            last = (r.p99, r.received as f64 / r.secs);
+        }
+        rows.push((sessions, rate, offered, r, f));
     }
-    let (few_sessions, few_rate) = load.few;
-    let (settings, due) = agent_settings(few_rate * load.seconds, few_rate, load.warmup);
-    std::fs::write(dir.path().join("fake-claude.json"), settings).unwrap();
-    let (p50, p99, max, n, secs) = throughput(&server, few_sessions, due).await;
-    println!(
-        "(c') aisys: {few_sessions} sessions x {few_rate} lines/s for {} s: offered {} events/s, delivered {n} events in {secs:.1} s ({:.0}/s); latency p50 {p50:.2} ms, p99 {p99:.2} ms, max {max:.2} ms",
-        load.seconds,
-        few_sessions * few_rate,
-        n as f64 / secs
-    );
+    drop(relay_proc);
     let (aisys_p99, aisys_rate) = last;
     drop(server);
 
@@ -264,13 +356,87 @@ async fn main() {
         aisys_rate / relay_rate,
         aisys_p99 / relay_p99
     );
+    println!("\nsummary (server CPU in µs per delivered event, user + system):");
+    println!(
+        "| load | delivered | p50 | p99 | max | aisys CPU/event | fair relay: delivered, p99, CPU/event | CPU ratio |"
+    );
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- |");
+    for (sessions, rate, offered, r, f) in rows {
+        let (u, s) = r.cpu.per_event(r.received);
+        let (fu, fs) = f.cpu.per_event(f.received);
+        println!(
+            "| {sessions} x {rate} lines/s | {:.0}/s of {offered} ({:.1}%) | {:.2} ms | {:.2} ms | {:.0} ms | {:.1} µs ({u:.1} + {s:.1}) | {:.0}/s, {:.2} ms, {:.1} µs ({fu:.1} + {fs:.1}) | {:.2} |",
+            r.received as f64 / r.secs,
+            100.0 * r.received as f64 / (offered * load.seconds) as f64,
+            r.p50,
+            r.p99,
+            r.max,
+            u + s,
+            f.received as f64 / f.secs,
+            f.p99,
+            fu + fs,
+            (u + s) / (fu + fs),
+        );
+    }
 }
 
-/// Runs one turn in each of `sessions` new sessions at once, one client each; returns the latency
-/// p50, p99 and max in ms, the events received, and the seconds it took.
-/// Runs `sessions` turns at once; the agents' lines are due from `due` on. Returns latency
-/// p50, p99, max, the events received and the seconds from `due` to the last one.
-async fn throughput(server: &Server, sessions: usize, due: Instant) -> (f64, f64, f64, usize, f64) {
+fn report(who: &str, sessions: usize, rate: usize, seconds: usize, r: &LoadResult) {
+    let (u, s) = r.cpu.per_event(r.received);
+    println!(
+        "(c) {who}: {sessions} sessions x {rate} lines/s for {seconds} s: offered {} events/s, delivered {} events in {:.1} s ({:.0}/s); latency p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms; CPU {:.1} µs/event ({u:.1} user + {s:.1} system)",
+        sessions * rate,
+        r.received,
+        r.secs,
+        r.received as f64 / r.secs,
+        r.p50,
+        r.p99,
+        r.max,
+        u + s,
+    );
+}
+
+/// `SERVER_LOAD_PERF=PREFIX` runs `perf` on the server during each load, from the moment its
+/// lines are due, writing `PREFIX.<sessions>x<rate>.data`: a profile (`record -F 999 -g`), or
+/// what `SERVER_LOAD_PERF_ARGS` says, e.g. `stat --per-thread -e raw_syscalls:sys_enter` to count
+/// system calls.
+struct Perf(std::process::Child);
+
+impl Perf {
+    fn stop(mut self) {
+        // SAFETY: kill(2) on the perf process this bench started.
+        unsafe {
+            libc::kill(self.0.id() as i32, libc::SIGINT);
+        }
+        let _ = self.0.wait();
+    }
+}
+
+fn perf_during(pid: u32, due: Instant, name: &str) -> Option<Perf> {
+    let prefix = std::env::var("SERVER_LOAD_PERF").ok()?;
+    let args = std::env::var("SERVER_LOAD_PERF_ARGS").unwrap_or_else(|_| "record -F 999 -g".into());
+    let delay_ms = due
+        .saturating_duration_since(Instant::now())
+        .as_millis()
+        .max(1);
+    let child = std::process::Command::new("perf")
+        .args(args.split_whitespace())
+        .arg(format!("--delay={delay_ms}"))
+        .arg("-p")
+        .arg(pid.to_string())
+        .arg("-o")
+        .arg(format!("{prefix}.{name}.data"))
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("SERVER_LOAD_PERF needs perf: apt-get install linux-perf");
+    Some(Perf(child))
+}
+
+/// Runs one turn in each of `sessions` new sessions at once, one client each; the agents'
+/// lines are due from `due` on. The latencies, the events received, the seconds from `due` to
+/// the last one and the server's CPU use from `due` to the end.
+async fn throughput(server: &Server, sessions: usize, due: Instant) -> LoadResult {
+    let pid = server.child.id();
+    let cpu_start = cpu::at(pid, due);
     let mut tasks = Vec::new();
     for _ in 0..sessions {
         let (c, mut n) = server.client().await;
@@ -325,15 +491,17 @@ async fn throughput(server: &Server, sessions: usize, due: Instant) -> (f64, f64
         ),
         None => println!("    warning: no agent reported its start"),
     }
+    let cpu = cpu::since(pid, cpu_start.await.unwrap());
     let secs = due.elapsed().as_secs_f64();
-    let n = lat.len();
-    (
-        percentile(&mut lat, 0.5),
-        percentile(&mut lat, 0.99),
-        percentile(&mut lat, 1.0),
-        n,
+    let received = lat.len();
+    LoadResult {
+        p50: percentile(&mut lat, 0.5),
+        p99: percentile(&mut lat, 0.99),
+        max: percentile(&mut lat, 1.0),
+        received,
         secs,
-    )
+        cpu,
+    }
 }
 
 /// A WebSocket server that sends each client `rate` frames a second for `seconds`, each frame an

@@ -29,17 +29,24 @@ pub struct ClaudeStreamReader {
     streaming: HashMap<Option<String>, String>,
 }
 
-/// The last [`USAGE_IDS_KEPT`] ids inserted.
+/// The last [`USAGE_IDS_KEPT`] ids inserted, kept as 64-bit hashes: nothing is allocated per
+/// line, and two ids of one session sharing a hash (which would hide one message's usage) is a
+/// chance of about 256 in 2^64.
 #[derive(Debug, Default)]
 struct RecentIds {
-    set: HashSet<String>,
-    order: VecDeque<String>,
+    set: HashSet<u64>,
+    order: VecDeque<u64>,
 }
 
 impl RecentIds {
     /// Adds `id`; false when it is among the recent ones already.
     fn insert(&mut self, id: &str) -> bool {
-        if self.set.contains(id) {
+        use std::hash::{Hash, Hasher};
+        // The same keys in every process: a hash is only ever compared within one reader.
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        id.hash(&mut h);
+        let h = h.finish();
+        if self.set.contains(&h) {
             return false;
         }
         if self.order.len() == USAGE_IDS_KEPT
@@ -47,8 +54,8 @@ impl RecentIds {
         {
             self.set.remove(&old);
         }
-        self.set.insert(id.to_string());
-        self.order.push_back(id.to_string());
+        self.set.insert(h);
+        self.order.push_back(h);
         true
     }
 }

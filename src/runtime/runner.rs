@@ -25,6 +25,9 @@ pub const MAX_LINE_BYTES: usize = 64 * 1024 * 1024;
 pub const INTERRUPT_GRACE: Duration = Duration::from_secs(5);
 /// How many stderr lines are kept to explain a turn that ended without a result.
 const STDERR_TAIL: usize = 20;
+/// Bytes read from the agent's stdout at a time: lines are split inside this buffer, so a burst
+/// of lines costs one `read`, and a long line a few.
+const STDOUT_CHUNK: usize = 64 * 1024;
 
 /// What the caller can tell a running turn.
 #[derive(Debug, Clone)]
@@ -120,7 +123,7 @@ pub async fn run_turn(
         stdin = None;
     }
 
-    let mut stdout = BufReader::new(process.stdout);
+    let mut stdout = BufReader::with_capacity(STDOUT_CHUNK, process.stdout);
     let mut stderr = BufReader::new(process.stderr);
     let mut out_buf = Vec::new();
     let mut err_buf = Vec::new();
@@ -141,7 +144,8 @@ pub async fn run_turn(
                 match read {
                     Ok(false) => out_open = false,
                     Ok(true) => {
-                        let line = String::from_utf8_lossy(&out_buf).into_owned();
+                        // Borrowed, not copied, when it is UTF-8 (it almost always is).
+                        let line = String::from_utf8_lossy(&out_buf);
                         for mut ev in adapter.read_line(line.trim_end()) {
                             // A turn ended by an interrupt or the time limit says so, whatever
                             // the agent reports.
@@ -432,7 +436,7 @@ async fn read_line_limited<R: AsyncBufRead + Unpin>(
 }
 
 fn memchr_newline(b: &[u8]) -> Option<usize> {
-    b.iter().position(|&c| c == b'\n')
+    memchr::memchr(b'\n', b)
 }
 
 #[cfg(test)]

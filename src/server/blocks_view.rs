@@ -11,11 +11,11 @@
 
 use std::sync::Arc;
 
-use axum::extract::ws::Message;
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::broadcast;
 
 use super::AppState;
 use super::connection::{send_frame, subscribe_and_answer};
+use super::outbox::Outbox;
 use super::session::SessionHandle;
 use crate::converters::Assembler;
 use crate::types::{ServerMessage, StreamEvent};
@@ -27,7 +27,7 @@ const READ_PAGE: usize = 1_000;
 pub async fn forward(
     handle: SessionHandle,
     request_id: Option<String>,
-    out: mpsc::Sender<Message>,
+    out: Outbox,
     state: Arc<AppState>,
 ) {
     let Ok(mut live) = subscribe_and_answer(&handle, request_id, &out).await else {
@@ -87,7 +87,7 @@ pub async fn forward(
 /// and the seq of the last event it holds.
 async fn catch_up(
     handle: &SessionHandle,
-    out: &mpsc::Sender<Message>,
+    out: &Outbox,
     state: &AppState,
 ) -> Result<(Assembler, u64), ()> {
     let mut assembler = Assembler::new();
@@ -124,7 +124,7 @@ async fn send_blocks(
     seq: u64,
     assembler: &Assembler,
     indexes: Vec<usize>,
-    out: &mpsc::Sender<Message>,
+    out: &Outbox,
 ) -> Result<(), ()> {
     for i in indexes {
         let Some(block) = assembler.blocks().get(i) else {

@@ -3,9 +3,11 @@
 //!
 //! Each attached session gets a forwarder task: it subscribes to the session's broadcast, replays
 //! stored events after the client's `after_seq`, then sends live ones, skipping what the replay
-//! already sent, so every event arrives exactly once and in order. Frames to the client go
-//! through one bounded queue; a forwarder that cannot keep up lags behind the broadcast, tells
-//! the client `resync`, and catches up from the store. The session never waits for a client.
+//! already sent, so every event arrives exactly once and in order. A forwarder takes every event
+//! waiting for it at once and hands their frames over together, so that a burst costs one wakeup
+//! and one write. Frames to the client go through one bounded queue ([`outbox`]); a forwarder
+//! that cannot keep up lags behind the broadcast, tells the client `resync`, and catches up from
+//! the store. The session never waits for a client.
 //! An `after_seq` beyond the session's last event is refused rather than silently skipping what
 //! comes next, and a connection that sends no `hello` within [`HELLO_TIMEOUT`] is closed.
 //!
@@ -17,9 +19,10 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
-use futures_util::{SinkExt, StreamExt};
-use tokio::sync::{broadcast, mpsc};
+use futures_util::StreamExt;
+use tokio::sync::broadcast;
 
+use super::outbox::{self, Outbox};
 use super::session::{SeqEvent, SessionCommand, SessionError, SessionHandle};
 use super::store::EncodedEvent;
 use super::{AppState, workspace_files};
@@ -28,8 +31,9 @@ use crate::types::{
     ServerMessage, StreamEvent,
 };
 
-/// Frames queued for one client before forwarders wait (and then lag and resync).
-pub const OUTBOUND_QUEUE: usize = 256;
+/// Most live events a forwarder takes at once: their frames go out with one flush, and the
+/// client's queue holds [`outbox::OUTBOUND_QUEUE`] such batches.
+pub const FORWARD_BATCH: usize = 64;
 /// Stored events read per query while replaying.
 const REPLAY_PAGE: usize = 500;
 /// WebSocket close code for a message over the size limit (RFC 6455).
@@ -44,17 +48,8 @@ pub const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub async fn handle(socket: WebSocket, state: Arc<AppState>) {
     state.metrics.connection_opened();
-    let (mut sink, mut stream) = socket.split();
-    let (out, mut out_rx) = mpsc::channel::<Message>(OUTBOUND_QUEUE);
-    let writer = tokio::spawn(async move {
-        while let Some(msg) = out_rx.recv().await {
-            let closing = matches!(msg, Message::Close(_));
-            if sink.send(msg).await.is_err() || closing {
-                break;
-            }
-        }
-        let _ = sink.close().await;
-    });
+    let (sink, mut stream) = socket.split();
+    let (out, writer) = outbox::start(sink, state.metrics.clone());
 
     let mut conn = Connection {
         state: state.clone(),
@@ -121,7 +116,7 @@ fn close(code: u16, reason: String) -> Message {
 
 struct Connection {
     state: Arc<AppState>,
-    out: mpsc::Sender<Message>,
+    out: Outbox,
     hello: bool,
     forwarders: HashMap<String, (SessionHandle, tokio::task::JoinHandle<()>)>,
 }
@@ -367,12 +362,16 @@ impl Connection {
 }
 
 pub(super) async fn send_frame(
-    out: &mpsc::Sender<Message>,
+    out: &Outbox,
     id: Option<String>,
     message: ServerMessage,
 ) -> Result<(), ()> {
+    out.send(frame(id, message)?).await
+}
+
+fn frame(id: Option<String>, message: ServerMessage) -> Result<Message, ()> {
     let text = serde_json::to_string(&ServerFrame { id, message }).map_err(|_| ())?;
-    out.send(Message::Text(text.into())).await.map_err(|_| ())
+    Ok(Message::Text(text.into()))
 }
 
 /// Subscribes to a session's live events, then answers the attach with `attached`: subscribing
@@ -380,7 +379,7 @@ pub(super) async fn send_frame(
 pub(super) async fn subscribe_and_answer(
     handle: &SessionHandle,
     request_id: Option<String>,
-    out: &mpsc::Sender<Message>,
+    out: &Outbox,
 ) -> Result<broadcast::Receiver<SeqEvent>, ()> {
     let live = handle.events.subscribe();
     let info = handle.info();
@@ -399,65 +398,88 @@ async fn forward(
     handle: SessionHandle,
     after_seq: u64,
     request_id: Option<String>,
-    out: mpsc::Sender<Message>,
+    out: Outbox,
     state: Arc<AppState>,
 ) {
     let Ok(mut live) = subscribe_and_answer(&handle, request_id, &out).await else {
         return;
     };
-    let mut last = after_seq;
-    let Ok(l) = replay(&handle.id, last, &out, &state).await else {
+    let Ok(mut last) = replay(&handle.id, after_seq, &out, &state).await else {
         return;
     };
-    last = l;
+    let mut waiting: Vec<SeqEvent> = Vec::new();
     loop {
+        // One event, then whatever else is already there: one wakeup and one flush for a burst.
+        let mut lagged = false;
         match live.recv().await {
-            Ok((seq, event)) => {
-                if seq <= last {
-                    continue;
-                }
-                if seq > last + 1 {
-                    // Should not happen; if it does, the store has what is missing.
-                    match replay(&handle.id, last, &out, &state).await {
-                        Ok(l) => last = l,
-                        Err(()) => return,
-                    }
-                    if seq <= last {
-                        continue;
-                    }
-                }
-                if send_event(&handle.id, seq, &event, &out, &state)
-                    .await
-                    .is_err()
-                {
-                    return;
-                }
-                last = seq;
+            Ok(e) => waiting.push(e),
+            Err(broadcast::error::RecvError::Lagged(_)) => lagged = true,
+            Err(broadcast::error::RecvError::Closed) => return,
+        }
+        let mut closed = false;
+        while !lagged && waiting.len() < FORWARD_BATCH {
+            match live.try_recv() {
+                Ok(e) => waiting.push(e),
+                Err(broadcast::error::TryRecvError::Empty) => break,
+                Err(broadcast::error::TryRecvError::Lagged(_)) => lagged = true,
+                Err(broadcast::error::TryRecvError::Closed) => closed = true,
             }
-            Err(broadcast::error::RecvError::Lagged(_)) => {
-                state.metrics.resync();
-                let resync = ServerMessage::Resync {
-                    session_id: handle.id.clone(),
-                    after_seq: last,
-                };
-                if send_frame(&out, None, resync).await.is_err() {
+            if closed {
+                break;
+            }
+        }
+        let mut frames = Vec::with_capacity(waiting.len());
+        let mut n = 0;
+        for (seq, event) in waiting.drain(..) {
+            if seq <= last {
+                continue;
+            }
+            if seq > last + 1 {
+                // Should not happen; if it does, the store has what is missing.
+                if out.send_all(std::mem::take(&mut frames)).await.is_err() {
                     return;
                 }
                 match replay(&handle.id, last, &out, &state).await {
                     Ok(l) => last = l,
                     Err(()) => return,
                 }
+                if seq <= last {
+                    continue;
+                }
             }
-            Err(broadcast::error::RecvError::Closed) => return,
+            event_frames(&handle.id, seq, &event, &mut frames);
+            n += 1;
+            last = seq;
+        }
+        if out.send_all(frames).await.is_err() {
+            return;
+        }
+        state.metrics.events_sent(n);
+        if lagged {
+            state.metrics.resync();
+            let resync = ServerMessage::Resync {
+                session_id: handle.id.clone(),
+                after_seq: last,
+            };
+            if send_frame(&out, None, resync).await.is_err() {
+                return;
+            }
+            match replay(&handle.id, last, &out, &state).await {
+                Ok(l) => last = l,
+                Err(()) => return,
+            }
+        }
+        if closed {
+            return;
         }
     }
 }
 
-/// Sends every stored event after `after`; returns the last seq sent.
+/// Sends every stored event after `after`, a page at a time; returns the last seq sent.
 async fn replay(
     session_id: &str,
     mut after: u64,
-    out: &mpsc::Sender<Message>,
+    out: &Outbox,
     state: &AppState,
 ) -> Result<u64, ()> {
     loop {
@@ -468,46 +490,46 @@ async fn replay(
             .await
             .map_err(|e| tracing::error!("replay of {session_id}: {e}"))?;
         let n = page.len();
+        let mut frames = Vec::with_capacity(n);
         for (seq, event) in page {
-            send_event(session_id, seq, &event, out, state).await?;
+            event_frames(session_id, seq, &event, &mut frames);
             after = seq;
         }
+        out.send_all(frames).await?;
+        state.metrics.events_sent(n as u64);
         if n < REPLAY_PAGE {
             return Ok(after);
         }
     }
 }
 
-async fn send_event(
-    session_id: &str,
-    seq: u64,
-    event: &EncodedEvent,
-    out: &mpsc::Sender<Message>,
-    state: &AppState,
-) -> Result<(), ()> {
-    out.send(Message::Text(
+/// The frames of one event: the `event` itself, and a `state` frame after a state change.
+fn event_frames(session_id: &str, seq: u64, event: &EncodedEvent, frames: &mut Vec<Message>) {
+    frames.push(Message::Text(
         event_frame(session_id, seq, &event.json).into(),
-    ))
-    .await
-    .map_err(|_| ())?;
-    state.metrics.event_sent();
+    ));
     if let StreamEvent::StateChanged { to, reason, .. } = &event.event {
         let m = ServerMessage::State {
             session_id: session_id.to_string(),
             state: *to,
             reason: reason.clone(),
         };
-        send_frame(out, None, m).await?;
+        if let Ok(f) = frame(None, m) {
+            frames.push(f);
+        }
     }
-    Ok(())
 }
+
+/// How every `event` frame starts.
+const EVENT_FRAME_START: &str = "{\"type\":\"event\",";
 
 /// The `event` frame of an already encoded event: the same JSON as serializing
 /// `ServerMessage::Event`, built around the event's text instead of encoding it again.
 fn event_frame(session_id: &str, seq: u64, event_json: &str) -> String {
     let id = serde_json::to_string(session_id).unwrap_or_else(|_| "\"\"".into());
     let mut f = String::with_capacity(event_json.len() + id.len() + 48);
-    f.push_str("{\"type\":\"event\",\"session_id\":");
+    f.push_str(EVENT_FRAME_START);
+    f.push_str("\"session_id\":");
     f.push_str(&id);
     f.push_str(",\"seq\":");
     f.push_str(&seq.to_string());

@@ -3,7 +3,7 @@
 //! Must not block: every counter is an atomic, updated on the hot path.
 
 use std::fmt::Write;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::types::SessionState;
@@ -12,8 +12,46 @@ use crate::types::SessionState;
 /// about a second to many minutes.
 const TURN_BUCKETS: [f64; 8] = [1.0, 5.0, 15.0, 30.0, 60.0, 300.0, 900.0, 3600.0];
 
+/// How many items wait in one of the server's queues, and the most that ever did.
+#[derive(Debug, Default)]
+pub struct Gauge {
+    now: AtomicI64,
+    peak: AtomicI64,
+}
+
+impl Gauge {
+    /// Adds `delta` (negative when items leave).
+    pub fn add(&self, delta: i64) {
+        let now = self.now.fetch_add(delta, Ordering::Relaxed) + delta;
+        if delta > 0 {
+            self.peak.fetch_max(now, Ordering::Relaxed);
+        }
+    }
+
+    pub fn get(&self) -> i64 {
+        self.now.load(Ordering::Relaxed)
+    }
+
+    pub fn peak(&self) -> i64 {
+        self.peak.load(Ordering::Relaxed)
+    }
+}
+
+/// The depths of the store's queues, which it keeps itself.
+#[derive(Debug, Default)]
+pub struct StoreQueues {
+    /// Appends waiting for the journal's next write.
+    pub journal: Gauge,
+    /// Events journaled and not yet in SQLite.
+    pub sqlite_load: Gauge,
+}
+
 #[derive(Debug, Default)]
 pub struct Metrics {
+    /// Events read from agents that their sessions have not stored yet, over all sessions.
+    pub agent_events: Gauge,
+    /// Frames waiting to be written to clients, over all connections.
+    outbound: Gauge,
     connections: AtomicU64,
     connections_total: AtomicU64,
     events_stored: AtomicU64,
@@ -38,8 +76,16 @@ impl Metrics {
         self.events_stored.fetch_add(n, Ordering::Relaxed);
     }
 
-    pub fn event_sent(&self) {
-        self.events_sent.fetch_add(1, Ordering::Relaxed);
+    pub fn events_sent(&self, n: u64) {
+        self.events_sent.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub fn outbound_frames(&self, delta: i64) {
+        self.outbound.add(delta);
+    }
+
+    pub fn outbound_depth(&self) -> i64 {
+        self.outbound.get()
     }
 
     pub fn resync(&self) {
@@ -58,8 +104,13 @@ impl Metrics {
             .fetch_add(d.as_millis() as u64, Ordering::Relaxed);
     }
 
-    /// The Prometheus text exposition, with the number of sessions in each state.
-    pub fn render(&self, sessions_by_state: &[(SessionState, usize)]) -> String {
+    /// The Prometheus text exposition, with the number of sessions in each state and the
+    /// store's queues.
+    pub fn render(
+        &self,
+        sessions_by_state: &[(SessionState, usize)],
+        store: Option<&StoreQueues>,
+    ) -> String {
         let mut s = String::new();
         let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
         let _ = writeln!(s, "# HELP aisys_sessions Sessions by state.");
@@ -101,6 +152,27 @@ impl Metrics {
         ];
         for (name, kind, help, v) in counters {
             let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}");
+        }
+        let none = Gauge::default();
+        let queues = [
+            ("agent_events", &self.agent_events),
+            ("journal", store.map_or(&none, |q| &q.journal)),
+            ("sqlite_load", store.map_or(&none, |q| &q.sqlite_load)),
+            ("outbound_frames", &self.outbound),
+        ];
+        let _ = writeln!(
+            s,
+            "# HELP aisys_queue_depth Items waiting in the server's queues: events read from agents and not yet stored (agent_events), appends waiting for the journal's write (journal), events journaled and not yet in SQLite (sqlite_load), frames waiting to be written to clients (outbound_frames).\n# TYPE aisys_queue_depth gauge"
+        );
+        for (name, g) in queues {
+            let _ = writeln!(s, "aisys_queue_depth{{queue=\"{name}\"}} {}", g.get());
+        }
+        let _ = writeln!(
+            s,
+            "# HELP aisys_queue_peak The most items that waited in each queue since the server started.\n# TYPE aisys_queue_peak gauge"
+        );
+        for (name, g) in queues {
+            let _ = writeln!(s, "aisys_queue_peak{{queue=\"{name}\"}} {}", g.peak());
         }
         let _ = writeln!(
             s,

@@ -26,6 +26,7 @@ pub mod door;
 pub mod gate;
 pub mod manager;
 pub mod metrics;
+pub mod outbox;
 pub mod session;
 pub mod startup;
 pub mod store;
@@ -43,6 +44,10 @@ pub const MAX_MESSAGE_BYTES: usize = DEFAULT_MAX_FRAME - 1024;
 /// Bytes a connection reads at a time: clients send small requests, and ten thousand idle
 /// connections must not each hold tungstenite's default 128 KiB.
 pub const WS_READ_BUFFER: usize = 4 * 1024;
+/// Bytes of frames a connection gathers before it writes them even without a flush: the writer
+/// flushes each burst anyway, so this only splits a long one; small enough that ten thousand
+/// connections' buffers stay small.
+pub const WS_WRITE_BUFFER: usize = 16 * 1024;
 /// How often sessions that nobody watches and nothing runs in are unloaded from memory.
 pub const SWEEP_INTERVAL: Duration = Duration::from_secs(30);
 
@@ -119,7 +124,7 @@ async fn ws(
         .max_frame_size(state.max_frame)
         .max_message_size(state.max_frame)
         .read_buffer_size(WS_READ_BUFFER)
-        .write_buffer_size(0);
+        .write_buffer_size(WS_WRITE_BUFFER);
     // A browser that sent the token as a subprotocol needs it echoed back to accept the socket.
     if let Some(p) = header_str(&headers, header::SEC_WEBSOCKET_PROTOCOL)
         .and_then(|ps| {
@@ -142,7 +147,9 @@ async fn metrics_text(State(state): State<Arc<AppState>>) -> Response {
         .collect();
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.metrics.render(&by_state),
+        state
+            .metrics
+            .render(&by_state, state.manager.store().queues()),
     )
         .into_response()
 }

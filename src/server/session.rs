@@ -41,8 +41,11 @@ pub const CONVERSATION_RESTARTED: &str = "conversation_restarted";
 /// The `code` of the `error` event (and the reason of the `failed` state) when the store does
 /// not take a session's events.
 pub const STORE_FAILED: &str = "store_failed";
-/// Events the runner may hand over before it waits for the session to store them.
-const TURN_EVENT_QUEUE: usize = 1024;
+/// Events the runner may hand over before it waits for the session to store them. Past
+/// saturation the runner then stops reading, the agent's pipe fills and the agent waits: the
+/// backlog stays with the agent instead of growing into seconds of queue here. 64 events are
+/// a few dozen lines, tens of milliseconds of a fast agent.
+const TURN_EVENT_QUEUE: usize = 64;
 
 /// A stored event as subscribers get it.
 pub type SeqEvent = (u64, Arc<EncodedEvent>);
@@ -245,6 +248,35 @@ struct RunningTurn {
     resume_not_found: bool,
     /// The turn's `result` is recorded (the agent's process may still be ending).
     has_result: bool,
+    /// How many of its events wait to be stored, as the `agent_events` queue counts them.
+    queued: QueuedEvents,
+}
+
+/// A turn's share of the `agent_events` queue depth, given back when the turn ends.
+struct QueuedEvents {
+    metrics: Arc<Metrics>,
+    counted: i64,
+}
+
+impl QueuedEvents {
+    fn new(metrics: Arc<Metrics>) -> QueuedEvents {
+        QueuedEvents {
+            metrics,
+            counted: 0,
+        }
+    }
+
+    fn set(&mut self, n: usize) {
+        let n = n as i64;
+        self.metrics.agent_events.add(n - self.counted);
+        self.counted = n;
+    }
+}
+
+impl Drop for QueuedEvents {
+    fn drop(&mut self) {
+        self.metrics.agent_events.add(-self.counted);
+    }
 }
 
 impl AgentSession {
@@ -282,8 +314,11 @@ impl AgentSession {
                 }
                 step = turn_step(&mut turn) => match step {
                     TurnStep::Event(first) => {
-                        let mut batch = vec![first];
+                        let waiting = turn.as_ref().map_or(0, |t| t.events.len());
+                        let mut batch = Vec::with_capacity(1 + waiting);
+                        batch.push(first);
                         if let Some(t) = turn.as_mut() {
+                            t.queued.set(1 + waiting);
                             while batch.len() < TURN_EVENT_QUEUE {
                                 match t.events.try_recv() {
                                     Ok(e) => batch.push(e),
@@ -292,6 +327,9 @@ impl AgentSession {
                             }
                         }
                         self.turn_events(batch, &mut turn).await;
+                        if let Some(t) = turn.as_mut() {
+                            t.queued.set(t.events.len());
+                        }
                     }
                     TurnStep::Done(done) => {
                         // The runner has returned, so every event it sent is in the channel.
@@ -552,6 +590,7 @@ impl AgentSession {
         };
         self.adapter = Some(adapter);
         self.info.agent_session_id = None;
+        self.publish_info();
         let id = resumed.unwrap_or_default();
         self.emit(vec![StreamEvent::Notice {
             kind: CONVERSATION_RESTARTED.into(),
@@ -694,10 +733,17 @@ impl AgentSession {
 
     /// Saves the session's metadata (events save it too; this is for changes without one).
     async fn save_info(&mut self) {
+        self.publish_info();
         if let Err(e) = self.ctx.store.put_session(&self.info).await {
             tracing::error!("session {}: saving its metadata: {e}", self.info.id);
             self.record_failure.get_or_insert(e.to_string());
         }
+    }
+
+    /// Shows the session's metadata as it is now to everything outside the task (an event that
+    /// is not a state change only updates its seq and activity there).
+    fn publish_info(&self) {
+        *self.shared.write().unwrap_or_else(|e| e.into_inner()) = self.info.clone();
     }
 
     /// Moves to `to`, as an event; an illegal move is logged and skipped (it is a bug here, not
@@ -754,8 +800,16 @@ impl AgentSession {
             Ok(first) => {
                 self.ctx.metrics.events_stored(n);
                 self.info.last_seq = first + n - 1;
-                // What a client asks after it saw an event already knows of it.
-                *self.shared.write().unwrap_or_else(|e| e.into_inner()) = self.info.clone();
+                // What a client asks after it saw an event already knows of it. Events that
+                // change nothing else (most of them) update only what they change.
+                let mut shared = self.shared.write().unwrap_or_else(|e| e.into_inner());
+                if persist {
+                    *shared = self.info.clone();
+                } else {
+                    shared.last_seq = self.info.last_seq;
+                    shared.last_activity.clone_from(&self.info.last_activity);
+                }
+                drop(shared);
                 for (i, ev) in encoded.into_iter().enumerate() {
                     // No subscriber is fine: the store has it.
                     let _ = self.events.send((first + i as u64, ev));

@@ -77,25 +77,30 @@ impl Line {
 }
 
 /// Appends one `append` line to `buf` around already encoded event and info JSON, without
-/// encoding them again.
-pub fn write_append(
+/// encoding them again; returns where in `buf` each event's JSON is (so that SQLite can be
+/// loaded from the very bytes that were journaled).
+pub fn write_append<'a>(
     buf: &mut Vec<u8>,
     session_id: &str,
     first_seq: u64,
-    events: &[&str],
+    events: impl IntoIterator<Item = &'a str>,
     info: Option<&str>,
-) {
+) -> Vec<std::ops::Range<usize>> {
+    let events = events.into_iter();
+    let mut ranges = Vec::with_capacity(events.size_hint().0);
     buf.extend_from_slice(b"{\"op\":\"append\",\"session_id\":");
     // A session id is plain text; encoding it cannot fail.
     serde_json::to_writer(&mut *buf, session_id).expect("encode a string");
     buf.extend_from_slice(b",\"first_seq\":");
     buf.extend_from_slice(first_seq.to_string().as_bytes());
     buf.extend_from_slice(b",\"events\":[");
-    for (i, e) in events.iter().enumerate() {
+    for (i, e) in events.enumerate() {
         if i > 0 {
             buf.push(b',');
         }
+        let start = buf.len();
         buf.extend_from_slice(e.as_bytes());
+        ranges.push(start..buf.len());
     }
     buf.push(b']');
     if let Some(info) = info {
@@ -103,6 +108,7 @@ pub fn write_append(
         buf.extend_from_slice(info.as_bytes());
     }
     buf.extend_from_slice(b"}\n");
+    ranges
 }
 
 /// Appends a `put` line: a session's metadata, already encoded.
@@ -278,13 +284,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut w = Writer::create(dir.path(), 3).unwrap();
         let mut buf = Vec::new();
-        write_append(
+        let ranges = write_append(
             &mut buf,
             "s\"1",
             7,
-            &[r#"{"a":1}"#, r#"{"b":[2]}"#],
+            [r#"{"a":1}"#, r#"{"b":[2]}"#],
             Some(r#"{"id":"s"}"#),
         );
+        assert_eq!(&buf[ranges[1].clone()], br#"{"b":[2]}"#);
         write_delete(&mut buf, "s2");
         w.write(&buf).unwrap();
         let good = w.offset;

@@ -17,6 +17,7 @@
 mod choice;
 #[cfg(test)]
 mod contract_tests;
+mod inbox;
 mod journal;
 mod postgres;
 mod sqlite;
@@ -34,16 +35,23 @@ use async_trait::async_trait;
 use rusqlite::Connection;
 use tokio::sync::oneshot;
 
+use crate::server::metrics::StoreQueues;
 use crate::types::{SessionInfo, StreamEvent};
 
-/// Most requests journaled with one write: bounds the latency one batch adds.
-const MAX_BATCH: usize = 512;
+/// Under load, the journal writes at most once per this long: the appends of every session
+/// that arrive meanwhile share one `write` and one round of wakeups instead of paying for
+/// their own. It waits only when its last write carried several requests (many sessions are
+/// writing) and was less than this long ago: one client's requests one after another, or an
+/// idle server's, are written at once.
+const JOURNAL_WINDOW: Duration = Duration::from_millis(1);
 /// Journaled batches waiting for the loader before appends wait too: SQLite falling this far
 /// behind means it cannot keep up, and memory must not fill with the backlog.
 const LOAD_QUEUE: usize = 4096;
 /// The loader gathers at least this long of journaled changes per transaction (unless a read
-/// is waiting): SQLite's cost is per page and per commit, so large loads are cheap per event.
-const LOAD_INTERVAL: Duration = Duration::from_millis(20);
+/// is waiting): SQLite's cost is per page written and per commit, and each session's index page
+/// is written once per load however many of its events it brings, so large loads are cheap
+/// per event. Reads never wait this long: a read wakes the loader at once.
+const LOAD_INTERVAL: Duration = Duration::from_millis(250);
 /// How long the loader waits before trying again after a failed transaction.
 const LOAD_RETRY: Duration = Duration::from_secs(1);
 
@@ -165,13 +173,18 @@ pub trait Store: Send + Sync {
     ) -> Result<Vec<(u64, EncodedEvent)>, StoreError>;
     /// The newest seq of a session (0 when it has none).
     async fn last_seq(&self, session_id: &str) -> Result<u64, StoreError>;
+    /// The depths of the store's own queues, when it has any.
+    fn queues(&self) -> Option<&StoreQueues> {
+        None
+    }
 }
 
 /// The journal in front of SQLite: a journal thread, a loader thread, one reader connection.
 pub struct SqliteStore {
-    /// Taken when the store is dropped, which ends the journal thread and then the loader.
-    journal: Option<sync_mpsc::Sender<Request>>,
+    /// Closed when the store is dropped, which ends the journal thread and then the loader.
+    journal: Arc<inbox::Inbox<Request>>,
     reader: Arc<std::sync::Mutex<Connection>>,
+    queues: Arc<StoreQueues>,
     threads: Vec<std::thread::JoinHandle<()>>,
     /// Held while the store is open: a second server on the same files would remove journal
     /// files the first still writes. Released after the threads end (fields drop after `drop`).
@@ -181,7 +194,7 @@ pub struct SqliteStore {
 impl Drop for SqliteStore {
     /// Waits for what was journaled to be loaded, so that SQLite is complete when it closes.
     fn drop(&mut self) {
-        self.journal.take();
+        self.journal.close();
         for t in self.threads.drain(..) {
             let _ = t.join();
         }
@@ -243,26 +256,32 @@ impl SqliteStore {
         let seqs = sqlite::open_reader(path)?;
         let reader = sqlite::open_reader(path)?;
         let (load_tx, load_rx) = sync_mpsc::sync_channel(LOAD_QUEUE);
-        let (tx, rx) = sync_mpsc::channel();
+        let inbox = Arc::new(inbox::Inbox::new());
         let loader = sqlite::Loader::new(conn, dir.clone());
+        let queues = Arc::new(StoreQueues::default());
+        let load_queues = queues.clone();
         let load_thread = std::thread::Builder::new()
             .name("aisys-store-load".into())
-            .spawn(move || load_loop(loader, load_rx))
+            .spawn(move || load_loop(loader, load_rx, &load_queues))
             .map_err(StoreError::Thread)?;
         let journal = JournalThread {
             writer,
             seqs,
             last: HashMap::new(),
             loader: load_tx,
+            load_thread: load_thread.thread().clone(),
+            queues: queues.clone(),
             dir,
         };
+        let requests = inbox.clone();
         let journal_thread = std::thread::Builder::new()
             .name("aisys-store-journal".into())
-            .spawn(move || journal.run(rx))
+            .spawn(move || journal.run(&requests))
             .map_err(StoreError::Thread)?;
         Ok(SqliteStore {
-            journal: Some(tx),
+            journal: inbox,
             reader: Arc::new(std::sync::Mutex::new(reader)),
+            queues,
             threads: vec![journal_thread, load_thread],
             _lock: lock,
         })
@@ -274,10 +293,22 @@ impl SqliteStore {
     ) -> Result<T, StoreError> {
         let (reply, rx) = oneshot::channel();
         self.journal
-            .as_ref()
-            .ok_or(StoreError::WriterGone)?
-            .send(make(reply))
+            .push(make(reply))
             .map_err(|_| StoreError::WriterGone)?;
+        rx.await.map_err(|_| StoreError::WriterGone)?
+    }
+
+    /// Asks for an append, counted in the journal's queue until the journal thread takes it.
+    async fn ask_append(
+        &self,
+        make: impl FnOnce(oneshot::Sender<Result<u64, StoreError>>) -> Request,
+    ) -> Result<u64, StoreError> {
+        self.queues.journal.add(1);
+        let (reply, rx) = oneshot::channel();
+        if self.journal.push(make(reply)).is_err() {
+            self.queues.journal.add(-1);
+            return Err(StoreError::WriterGone);
+        }
         rx.await.map_err(|_| StoreError::WriterGone)?
     }
 
@@ -311,6 +342,9 @@ struct JournalThread {
     /// The newest seq of every session this thread has numbered events for.
     last: HashMap<String, u64>,
     loader: sync_mpsc::SyncSender<LoadBatch>,
+    /// Woken when someone waits for a load; otherwise it loads on its own schedule.
+    load_thread: std::thread::Thread,
+    queues: Arc<StoreQueues>,
     dir: PathBuf,
 }
 
@@ -321,27 +355,32 @@ enum Owed {
 }
 
 impl JournalThread {
-    fn run(mut self, rx: sync_mpsc::Receiver<Request>) {
+    fn run(mut self, inbox: &inbox::Inbox<Request>) {
         let mut buf = Vec::new();
-        while let Ok(first) = rx.recv() {
-            let mut batch = vec![first];
-            while batch.len() < MAX_BATCH {
-                match rx.try_recv() {
-                    Ok(r) => batch.push(r),
-                    Err(_) => break,
-                }
+        let mut batch = Vec::new();
+        let mut last_write: Option<Instant> = None;
+        let mut last_batch = 0;
+        while inbox.take_all(&mut batch) {
+            if last_batch > 1
+                && let Some(left) =
+                    last_write.and_then(|at| JOURNAL_WINDOW.checked_sub(at.elapsed()))
+            {
+                std::thread::sleep(left);
+                inbox.take_now(&mut batch);
             }
+            last_batch = batch.len();
             buf.clear();
-            let mut owed = Vec::new();
-            let mut items = Vec::new();
+            let mut owed = Vec::with_capacity(batch.len());
+            let mut items = Vec::with_capacity(batch.len());
             // Seqs as they were, to put back if the write fails.
-            let mut undo: Vec<(String, Option<u64>)> = Vec::new();
-            for req in batch {
+            let mut undo: Vec<(String, Option<u64>)> = Vec::with_capacity(batch.len());
+            for req in batch.drain(..) {
                 self.take(req, &mut buf, &mut owed, &mut items, &mut undo);
             }
             let written = if buf.is_empty() {
                 Ok(())
             } else {
+                last_write = Some(Instant::now());
                 self.writer.write(&buf)
             };
             match written {
@@ -352,6 +391,16 @@ impl JournalThread {
                             Owed::Unit(r) => drop(r.send(Ok(()))),
                         }
                     }
+                    // The loader reads the events from the bytes written; the next batch gets
+                    // a buffer of its own.
+                    let next = Vec::with_capacity(buf.capacity());
+                    let written = Arc::new(std::mem::replace(&mut buf, next));
+                    for item in &mut items {
+                        item.set_text(&written);
+                    }
+                    let waited_on = items.iter().any(sqlite::Change::is_waited_on);
+                    let events: usize = items.iter().map(sqlite::Change::events).sum();
+                    self.queues.sqlite_load.add(events as i64);
                     let batch = LoadBatch {
                         items,
                         generation: self.writer.generation,
@@ -359,6 +408,9 @@ impl JournalThread {
                     };
                     if self.loader.send(batch).is_err() {
                         break;
+                    }
+                    if waited_on {
+                        self.load_thread.unpark();
                     }
                     if let Err(e) = self.writer.rotate_if_full() {
                         tracing::error!(
@@ -388,6 +440,14 @@ impl JournalThread {
                 }
             }
         }
+        // The loader finishes what is left without waiting out its interval.
+        let JournalThread {
+            loader,
+            load_thread,
+            ..
+        } = self;
+        drop(loader);
+        load_thread.unpark();
     }
 
     /// The newest seq of a session: numbered here before, else as SQLite has it (which then
@@ -417,6 +477,7 @@ impl JournalThread {
                 info,
                 reply,
             } => {
+                self.queues.journal.add(-1);
                 let last = match self.last_seq(&session_id) {
                     Ok(s) => s,
                     Err(e) => return drop(reply.send(Err(e))),
@@ -433,14 +494,19 @@ impl JournalThread {
                     }
                     None => None,
                 };
-                let texts: Vec<&str> = events.iter().map(|e| &*e.json).collect();
-                journal::write_append(buf, &session_id, first, &texts, info_json.as_deref());
+                let ranges = journal::write_append(
+                    buf,
+                    &session_id,
+                    first,
+                    events.iter().map(|e| &*e.json),
+                    info_json.as_deref(),
+                );
                 undo.push((session_id.clone(), Some(last)));
                 self.last.insert(session_id.clone(), new_last);
                 items.push(sqlite::Change::Append {
                     session_id,
                     first_seq: first,
-                    events: sqlite::Texts::Encoded(events),
+                    events: sqlite::Texts::Journaled { text: None, ranges },
                     info: info_json,
                 });
                 owed.push(Owed::Seq(reply, first));
@@ -468,12 +534,17 @@ impl JournalThread {
 }
 
 /// Loads journaled batches into SQLite, at least [`LOAD_INTERVAL`] apart unless a reader or a
-/// deletion waits; retries a failed transaction after [`LOAD_RETRY`].
-fn load_loop(mut loader: sqlite::Loader, rx: sync_mpsc::Receiver<LoadBatch>) {
+/// deletion waits (the journal thread then wakes this one); retries a failed transaction after
+/// [`LOAD_RETRY`]. Batches arriving meanwhile do not wake it: it sleeps its interval through.
+fn load_loop(mut loader: sqlite::Loader, rx: sync_mpsc::Receiver<LoadBatch>, queues: &StoreQueues) {
     let mut pending: Vec<LoadBatch> = Vec::new();
     let mut last_load = Instant::now();
+    let mut closed = false;
     loop {
         if pending.is_empty() {
+            if closed {
+                break;
+            }
             match rx.recv() {
                 Ok(b) => pending.push(b),
                 Err(_) => break,
@@ -481,21 +552,24 @@ fn load_loop(mut loader: sqlite::Loader, rx: sync_mpsc::Receiver<LoadBatch>) {
         }
         // Gather until the interval is over, or at once for someone waiting.
         loop {
-            while let Ok(b) = rx.try_recv() {
-                pending.push(b);
+            loop {
+                match rx.try_recv() {
+                    Ok(b) => pending.push(b),
+                    Err(sync_mpsc::TryRecvError::Empty) => break,
+                    Err(sync_mpsc::TryRecvError::Disconnected) => {
+                        closed = true;
+                        break;
+                    }
+                }
             }
             let waiting = pending
                 .iter()
                 .any(|b| b.items.iter().any(|i| i.is_waited_on()));
             let left = LOAD_INTERVAL.saturating_sub(last_load.elapsed());
-            if waiting || left.is_zero() {
+            if waiting || closed || left.is_zero() {
                 break;
             }
-            match rx.recv_timeout(left) {
-                Ok(b) => pending.push(b),
-                Err(sync_mpsc::RecvTimeoutError::Timeout) => break,
-                Err(sync_mpsc::RecvTimeoutError::Disconnected) => break,
-            }
+            std::thread::park_timeout(left);
         }
         let (generation, offset) = pending
             .last()
@@ -505,6 +579,8 @@ fn load_loop(mut loader: sqlite::Loader, rx: sync_mpsc::Receiver<LoadBatch>) {
         last_load = Instant::now();
         match loader.load(&mut changes, generation, offset) {
             Ok(()) => {
+                let events: usize = changes.iter().map(sqlite::Change::events).sum();
+                queues.sqlite_load.add(-(events as i64));
                 for c in changes {
                     c.done();
                 }
@@ -567,7 +643,7 @@ impl Store for SqliteStore {
         events: Vec<Arc<EncodedEvent>>,
     ) -> Result<u64, StoreError> {
         let session_id = session_id.to_string();
-        self.ask(|reply| Request::Append {
+        self.ask_append(|reply| Request::Append {
             session_id,
             events,
             info: None,
@@ -583,7 +659,7 @@ impl Store for SqliteStore {
     ) -> Result<u64, StoreError> {
         let session_id = info.id.clone();
         let info = Some(Box::new(info.clone()));
-        self.ask(|reply| Request::Append {
+        self.ask_append(|reply| Request::Append {
             session_id,
             events,
             info,
@@ -606,6 +682,10 @@ impl Store for SqliteStore {
     async fn last_seq(&self, session_id: &str) -> Result<u64, StoreError> {
         let id = session_id.to_string();
         self.ask(|reply| Request::LastSeq { id, reply }).await
+    }
+
+    fn queues(&self) -> Option<&StoreQueues> {
+        Some(&self.queues)
     }
 }
 
@@ -697,9 +777,15 @@ mod tests {
             .map(|i| serde_json::to_string(&ev(i)).unwrap())
             .collect();
         let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-        journal::write_append(&mut buf, "crashed", 1, &refs[..2], None);
+        journal::write_append(&mut buf, "crashed", 1, refs[..2].iter().copied(), None);
         let info = serde_json::to_string(&info("crashed", "2026-03-01T00:00:00Z")).unwrap();
-        journal::write_append(&mut buf, "crashed", 3, &refs[2..], Some(&info));
+        journal::write_append(
+            &mut buf,
+            "crashed",
+            3,
+            refs[2..].iter().copied(),
+            Some(&info),
+        );
         buf.extend_from_slice(tail);
         let dir = journal::dir_for(store);
         std::fs::write(dir.join(format!("{generation}.jsonl")), buf).unwrap();

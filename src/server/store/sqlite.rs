@@ -9,6 +9,7 @@
 //! Must not know about the journal's threads or about clients.
 
 use std::collections::HashMap;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -115,15 +116,37 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
 
 /// Event texts, as the journal thread hands them over or as recovery reads them.
 pub enum Texts {
-    Encoded(Vec<Arc<EncodedEvent>>),
+    /// Where they are in the bytes of the journal write that carried them (`text` is set once
+    /// that write is done). The loader thus holds one buffer per write, not the events
+    /// themselves, which the sessions' threads allocated and would have to free.
+    Journaled {
+        text: Option<Arc<Vec<u8>>>,
+        ranges: Vec<Range<usize>>,
+    },
     Raw(Vec<Box<RawValue>>),
 }
 
 impl Texts {
-    fn iter(&self) -> Box<dyn Iterator<Item = &str> + '_> {
+    fn len(&self) -> usize {
         match self {
-            Texts::Encoded(v) => Box::new(v.iter().map(|e| &*e.json)),
-            Texts::Raw(v) => Box::new(v.iter().map(|e| e.get())),
+            Texts::Journaled { ranges, .. } => ranges.len(),
+            Texts::Raw(v) => v.len(),
+        }
+    }
+
+    /// The `i`th event's JSON.
+    fn get(&self, i: usize) -> Result<&str, StoreError> {
+        let bad = || StoreError::Commit(format!("event {i} of a journal write is not UTF-8"));
+        match self {
+            Texts::Journaled {
+                text: Some(text),
+                ranges,
+            } => {
+                let bytes = ranges.get(i).and_then(|r| text.get(r.clone()));
+                std::str::from_utf8(bytes.ok_or_else(bad)?).map_err(|_| bad())
+            }
+            Texts::Journaled { text: None, .. } => Err(bad()),
+            Texts::Raw(v) => v.get(i).map(|e| e.get()).ok_or_else(bad),
         }
     }
 }
@@ -156,6 +179,25 @@ impl Change {
     /// Whether a caller waits for this change to be loaded.
     pub fn is_waited_on(&self) -> bool {
         matches!(self, Change::Delete { .. } | Change::Barrier { .. })
+    }
+
+    /// Gives an append the journal write its events are in.
+    pub fn set_text(&mut self, written: &Arc<Vec<u8>>) {
+        if let Change::Append {
+            events: Texts::Journaled { text, .. },
+            ..
+        } = self
+        {
+            *text = Some(written.clone());
+        }
+    }
+
+    /// How many events the change brings.
+    pub fn events(&self) -> usize {
+        match self {
+            Change::Append { events, .. } => events.len(),
+            _ => 0,
+        }
     }
 
     /// Tells whoever waits that the change is in SQLite.
@@ -250,6 +292,8 @@ fn apply(
     offset: u64,
 ) -> Result<(), StoreError> {
     let tx = conn.unchecked_transaction()?;
+    let mut insert_log =
+        tx.prepare_cached("INSERT INTO event_log (session_key, seq, json) VALUES (?1, ?2, ?3)")?;
     // Index rows wait here to go in sorted by session: one page write per session per load.
     let mut index: Vec<(i64, i64, i64)> = Vec::new();
     for change in changes.iter_mut() {
@@ -261,12 +305,9 @@ fn apply(
                 info,
             } => {
                 let key = key_for(&tx, keys, session_id)?;
-                let mut insert = tx.prepare_cached(
-                    "INSERT INTO event_log (session_key, seq, json) VALUES (?1, ?2, ?3)",
-                )?;
-                for (i, json) in events.iter().enumerate() {
+                for i in 0..events.len() {
                     let seq = (*first_seq + i as u64) as i64;
-                    insert.execute(params![key, seq, json])?;
+                    insert_log.execute(params![key, seq, events.get(i)?])?;
                     index.push((key, seq, tx.last_insert_rowid()));
                 }
                 if let Some(info) = info {
@@ -307,6 +348,7 @@ fn apply(
         "UPDATE journal_state SET generation = ?1, offset = ?2",
         params![generation as i64, offset as i64],
     )?;
+    drop(insert_log);
     tx.commit()?;
     Ok(())
 }

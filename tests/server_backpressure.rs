@@ -1,0 +1,160 @@
+//! What a user of `aisys serve` sees when part of the system is slower than the rest: a client
+//! that stops reading holds up neither the session nor its other clients, the server's queues
+//! stay within their bounds, and `/metrics` shows how full they are.
+
+mod serve_harness;
+
+use std::time::{Duration, Instant};
+
+use aisys::types::{ClientMessage, SessionSpec};
+use futures_util::SinkExt;
+use serve_harness::*;
+use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest};
+
+/// Events the server holds for one running turn before the agent must wait: the session's
+/// `TURN_EVENT_QUEUE` (64) plus the one being taken. The gauge adds up every session's.
+const AGENT_EVENTS_BOUND: i64 = 65;
+/// The turns running at once here.
+const SESSIONS: i64 = 2;
+
+fn start(dir: &std::path::Path, bin: &std::path::Path) -> Server {
+    Server::start(
+        &dir.join("data"),
+        &[],
+        &[
+            ("AISYS_CLAUDE_BIN", bin.to_str().unwrap()),
+            ("ANTHROPIC_BASE_URL", "http://127.0.0.1:9"),
+        ],
+    )
+}
+
+/// `/metrics`, fetched over a plain socket.
+async fn metrics(server: &Server) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = server.http.trim_start_matches("http://");
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let req = format!(
+        "GET /metrics HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {}\r\nConnection: close\r\n\r\n",
+        server.token
+    );
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut body = String::new();
+    s.read_to_string(&mut body).await.unwrap();
+    body
+}
+
+/// The value of one sample line of the exposition, e.g. `aisys_queue_depth{queue="journal"}`.
+fn sample(text: &str, name: &str) -> i64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name).map(str::trim))
+        .unwrap_or_else(|| panic!("no {name} in /metrics:\n{text}"))
+        .parse()
+        .unwrap_or_else(|e| panic!("{name} is not a number ({e}):\n{text}"))
+}
+
+fn depth(text: &str, queue: &str) -> i64 {
+    sample(text, &format!("aisys_queue_depth{{queue=\"{queue}\"}}"))
+}
+
+fn peak(text: &str, queue: &str) -> i64 {
+    sample(text, &format!("aisys_queue_peak{{queue=\"{queue}\"}}"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_that_stops_reading_holds_up_no_one_and_metrics_show_its_queue() {
+    let dir = tempfile::tempdir().unwrap();
+    // An agent writing as fast as it can: more than loopback TCP buffers take in (30,000
+    // frames are about 10 MB), so the client that does not read ends up with frames waiting.
+    let bin = fake_claude_with(dir.path(), r#"{"events": 30000}"#);
+    let server = start(dir.path(), &bin);
+    let idle = metrics(&server).await;
+    for q in ["agent_events", "journal", "sqlite_load", "outbound_frames"] {
+        assert_eq!(depth(&idle, q), 0, "{q} is empty before anything runs");
+    }
+
+    let (fast, mut fast_notes) = server.client().await;
+    let info = fast.create(SessionSpec::default()).await.unwrap();
+    fast.attach(&info.id, 0).await.unwrap();
+    // A second session with its own client, to show that one client's backlog is its own.
+    let (other, mut other_notes) = server.client().await;
+    let other_info = other.create(SessionSpec::default()).await.unwrap();
+    other.attach(&other_info.id, 0).await.unwrap();
+
+    let mut req = server.url.as_str().into_client_request().unwrap();
+    req.headers_mut().insert(
+        "Authorization",
+        format!("Bearer {}", server.token).parse().unwrap(),
+    );
+    let (mut slow, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+    for frame in [
+        r#"{"type":"hello","protocol_version":1}"#.to_string(),
+        format!(
+            r#"{{"type":"session.attach","session_id":"{}","after_seq":0}}"#,
+            info.id
+        ),
+    ] {
+        slow.send(Message::Text(frame.into())).await.unwrap();
+    }
+    for (client, id) in [(&fast, &info.id), (&other, &other_info.id)] {
+        client
+            .ack(ClientMessage::Message {
+                session_id: id.clone(),
+                text: "flood".into(),
+            })
+            .await
+            .unwrap();
+    }
+    // Both turns end, each client gets every event, while the slow client reads nothing.
+    let started = Instant::now();
+    let fast_events = until_result(&mut fast_notes, &info.id).await;
+    let other_events = until_result(&mut other_notes, &other_info.id).await;
+    for events in [&fast_events, &other_events] {
+        let seqs: Vec<u64> = events.iter().map(|e| e.0).collect();
+        let first = seqs[0];
+        assert_eq!(seqs, (first..first + seqs.len() as u64).collect::<Vec<_>>());
+    }
+    eprintln!(
+        "two turns of 30,000 lines with a stalled client: {:.1?}",
+        started.elapsed()
+    );
+
+    // The stalled client's frames wait in its queue, and /metrics says so; every other queue
+    // has drained, and none went past its bound.
+    let m = metrics(&server).await;
+    assert!(
+        depth(&m, "outbound_frames") > 0,
+        "the stalled client's frames show as waiting:\n{m}"
+    );
+    assert_eq!(depth(&m, "agent_events"), 0, "{m}");
+    assert_eq!(depth(&m, "journal"), 0, "{m}");
+    let agent_peak = peak(&m, "agent_events");
+    assert!(
+        (1..=SESSIONS * AGENT_EVENTS_BOUND).contains(&agent_peak),
+        "the events of running turns queue up to their bound, no further: {agent_peak}\n{m}"
+    );
+    assert!(
+        peak(&m, "journal") <= SESSIONS + 1,
+        "at most one append per session (and a read) waits for the journal\n{m}"
+    );
+    // SQLite catches up on its own.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while depth(&metrics(&server).await, "sqlite_load") > 0 {
+        assert!(Instant::now() < deadline, "SQLite never caught up");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // Once the client goes, its frames leave the count.
+    drop(slow);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let m = metrics(&server).await;
+        if depth(&m, "outbound_frames") == 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "frames of a closed connection still counted:\n{m}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
