@@ -25,25 +25,38 @@ const MAX_HIGHLIGHT_BYTES: usize = 64 * 1024;
 /// How code is indented under the text.
 const CODE_INDENT: &str = "  ";
 
-fn syntaxes() -> &'static SyntaxSet {
-    static SET: OnceLock<SyntaxSet> = OnceLock::new();
-    SET.get_or_init(SyntaxSet::load_defaults_newlines)
+/// The highlighter: syntaxes and the theme, loaded once (tens of milliseconds).
+struct Highlighter {
+    syntaxes: SyntaxSet,
+    theme: Theme,
 }
 
-fn theme() -> &'static Theme {
-    static THEMES: OnceLock<Theme> = OnceLock::new();
-    THEMES.get_or_init(|| {
-        let mut set = ThemeSet::load_defaults();
-        set.themes.remove(THEME).unwrap_or_default()
+static HIGHLIGHTER: OnceLock<Highlighter> = OnceLock::new();
+
+fn load() -> &'static Highlighter {
+    HIGHLIGHTER.get_or_init(|| {
+        let mut themes = ThemeSet::load_defaults();
+        Highlighter {
+            syntaxes: SyntaxSet::load_defaults_newlines(),
+            theme: themes.themes.remove(THEME).unwrap_or_default(),
+        }
     })
 }
 
-/// Loads the highlighter's syntaxes and theme (tens of milliseconds) on a thread of its own, so
-/// that the first code block on screen does not hold up a frame.
+/// Loads the highlighter on a thread of its own. Until it is there code is drawn plain, so no
+/// frame ever waits for it; the view lays blocks out again once [`highlighter_ready`] says so.
 pub fn warm_up() {
-    std::thread::spawn(|| {
-        let _ = (syntaxes(), theme());
+    static STARTED: std::sync::Once = std::sync::Once::new();
+    STARTED.call_once(|| {
+        std::thread::spawn(|| {
+            load();
+        });
     });
+}
+
+/// Whether code is highlighted yet.
+pub fn highlighter_ready() -> bool {
+    HIGHLIGHTER.get().is_some()
 }
 
 /// Lays out `text` (Markdown) in `width` columns.
@@ -361,13 +374,17 @@ impl Writer {
         let prefix = format!("{}{CODE_INDENT}", self.prefixes.concat());
         let room = self.width.saturating_sub(prefix.width()).max(1);
         let plain = Style::default().fg(Color::Yellow);
-        let syntax = (!lang.is_empty() && code.len() <= MAX_HIGHLIGHT_BYTES)
-            .then(|| syntaxes().find_syntax_by_token(&lang))
-            .flatten();
-        let mut highlighter = syntax.map(|s| HighlightLines::new(s, theme()));
+        let loaded = HIGHLIGHTER.get();
+        if loaded.is_none() {
+            warm_up();
+        }
+        let syntax = loaded
+            .filter(|_| !lang.is_empty() && code.len() <= MAX_HIGHLIGHT_BYTES)
+            .and_then(|h| Some((h, h.syntaxes.find_syntax_by_token(&lang)?)));
+        let mut highlighter = syntax.map(|(h, s)| (h, HighlightLines::new(s, &h.theme)));
         for line in syntect::util::LinesWithEndings::from(&code) {
             let pieces: Vec<(Style, String)> = match highlighter.as_mut() {
-                Some(h) => match h.highlight_line(line, syntaxes()) {
+                Some((set, h)) => match h.highlight_line(line, &set.syntaxes) {
                     Ok(ranges) => ranges
                         .into_iter()
                         .map(|(s, t)| {
@@ -563,6 +580,8 @@ mod tests {
 
     #[test]
     fn code_fences_are_hidden_and_code_is_highlighted() {
+        load();
+        assert!(highlighter_ready());
         let lines = render("Look:\n\n```rust\nfn main() { let x = 1; }\n```\n", 60);
         let text = plain(&lines).join("\n");
         assert!(!text.contains("```"), "{text}");

@@ -32,8 +32,8 @@ const PROMPT_INPUT_LINES: usize = 5;
 const PROMPT_DIFF_LINES: usize = 8;
 
 /// What a block's layout depends on: (block index, version, width, expanded, under cursor,
-/// queued).
-type LayoutKey = (usize, u64, u16, bool, bool, bool);
+/// queued, code highlighter loaded).
+type LayoutKey = (usize, u64, u16, bool, bool, bool, bool);
 
 /// Layouts of blocks, by [`LayoutKey`].
 #[derive(Default)]
@@ -51,6 +51,8 @@ impl LayoutCache {
             state.expanded.contains(&block.id),
             state.cursor == Some(i),
             state.queued.contains(&i),
+            // Code is drawn plain until the highlighter has loaded, then laid out again.
+            crate::tui::markdown::highlighter_ready(),
         );
         self.map.entry(key).or_insert_with(|| {
             let mut lines = block_lines(block, width as usize, key.3, key.4, &state.expanded);
