@@ -276,29 +276,9 @@ fn with_no_server_chat_starts_its_own_and_lists_sessions() {
             Reply::text("First answer."),
         )
         .start();
-    // A config whose server URL nothing listens on: chat must run a server itself.
-    let cfg = dir.path().join("cfg");
-    std::fs::create_dir_all(&cfg).unwrap();
-    std::fs::write(
-        cfg.join("config.toml"),
-        "[server]\nurl = \"ws://127.0.0.1:9/ws\"\n",
-    )
-    .unwrap();
-    // In its own folder: a server of chat's own lets the agent work in the folder chat runs in.
-    let cmd = format!(
-        "cd {home} && env -i PATH=/usr/bin:/bin TERM=xterm-256color HOME={home} AISYS_CONFIG_DIR={cfg} AISYS_DATA_DIR={home}/data AISYS_CLAUDE_BIN={claude} ANTHROPIC_BASE_URL={url} ANTHROPIC_API_KEY=test DISABLE_TELEMETRY=1 CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1 {bin} chat",
-        home = dir.path().display(),
-        cfg = cfg.display(),
-        claude = claude().display(),
-        url = mock.base_url(),
-        bin = env!("CARGO_BIN_EXE_aisys"),
-    );
-    let pane = Pane::start(
-        format!("aisys-embedded-{}", std::process::id()),
-        100,
-        30,
-        &cmd,
-    );
+    // A config whose server URL nothing listens on: chat must run a server itself, in its own
+    // folder: a server of chat's own lets the agent work in the folder chat runs in.
+    let pane = embedded_chat("embedded", dir.path(), dir.path(), &mock);
     pane.wait_for("connected");
     pane.keys(&["first question", "Enter"]);
     pane.wait_for("First answer.");
@@ -318,6 +298,38 @@ fn with_no_server_chat_starts_its_own_and_lists_sessions() {
         assert!(Instant::now() < deadline, "chat did not quit");
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// `aisys chat` run in `folder` with no server to reach (its config names a dead address), so it
+/// starts one of its own; `home` holds its config and data.
+fn embedded_chat(
+    name: &str,
+    home: &std::path::Path,
+    folder: &std::path::Path,
+    mock: &mock_api::MockAnthropic,
+) -> Pane {
+    let cfg = home.join("cfg");
+    std::fs::create_dir_all(&cfg).unwrap();
+    std::fs::write(
+        cfg.join("config.toml"),
+        "[server]\nurl = \"ws://127.0.0.1:9/ws\"\n",
+    )
+    .unwrap();
+    let cmd = format!(
+        "cd {folder} && env -i PATH=/usr/bin:/bin TERM=xterm-256color HOME={home} AISYS_CONFIG_DIR={cfg} AISYS_DATA_DIR={home}/data AISYS_CLAUDE_BIN={claude} ANTHROPIC_BASE_URL={url} ANTHROPIC_API_KEY=test DISABLE_TELEMETRY=1 CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1 {bin} chat",
+        folder = folder.display(),
+        home = home.display(),
+        cfg = cfg.display(),
+        claude = claude().display(),
+        url = mock.base_url(),
+        bin = env!("CARGO_BIN_EXE_aisys"),
+    );
+    Pane::start(
+        format!("aisys-{name}-{}", std::process::id()),
+        100,
+        30,
+        &cmd,
+    )
 }
 
 /// Runs `aisys chat` with `args` in a pane whose shell stays after it exits, and returns the
@@ -466,28 +478,7 @@ fn the_new_session_dialog_starts_a_session_in_the_folder_chat_runs_in() {
             Reply::text("The notes say marker-41c7."),
         )
         .start();
-    let cfg = dir.path().join("cfg");
-    std::fs::create_dir_all(&cfg).unwrap();
-    std::fs::write(
-        cfg.join("config.toml"),
-        "[server]\nurl = \"ws://127.0.0.1:9/ws\"\n",
-    )
-    .unwrap();
-    let cmd = format!(
-        "cd {project} && env -i PATH=/usr/bin:/bin TERM=xterm-256color HOME={home} AISYS_CONFIG_DIR={cfg} AISYS_DATA_DIR={home}/data AISYS_CLAUDE_BIN={claude} ANTHROPIC_BASE_URL={url} ANTHROPIC_API_KEY=test DISABLE_TELEMETRY=1 CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1 {bin} chat",
-        project = project.display(),
-        home = dir.path().display(),
-        cfg = cfg.display(),
-        claude = claude().display(),
-        url = mock.base_url(),
-        bin = env!("CARGO_BIN_EXE_aisys"),
-    );
-    let pane = Pane::start(
-        format!("aisys-dialog-{}", std::process::id()),
-        100,
-        30,
-        &cmd,
-    );
+    let pane = embedded_chat("dialog", dir.path(), &project, &mock);
     pane.wait_for("connected");
     pane.keys(&["C-n"]);
     let screen = pane.wait_for("permissions");

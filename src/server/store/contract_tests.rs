@@ -34,7 +34,7 @@ pub fn info(id: &str, last: &str) -> SessionInfo {
     }
 }
 
-fn ev(n: usize) -> StreamEvent {
+pub fn ev(n: usize) -> StreamEvent {
     StreamEvent::Stderr {
         line: format!("line {n}"),
     }

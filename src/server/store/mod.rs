@@ -692,36 +692,9 @@ impl Store for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::types::{AgentKind, PermissionMode, SandboxKind, SessionState};
     use rusqlite::params;
 
-    fn info(id: &str, last: &str) -> SessionInfo {
-        SessionInfo {
-            id: id.into(),
-            title: None,
-            agent: AgentKind::ClaudeCode,
-            sandbox: SandboxKind::Local,
-            state: SessionState::Idle,
-            reason: None,
-            workspace: "/w".into(),
-            model: None,
-            permission_mode: PermissionMode::Default,
-            agent_session_id: None,
-            sandbox_id: None,
-            created_at: last.into(),
-            last_activity: last.into(),
-            last_seq: 0,
-            limits: None,
-            profile: Some("none".into()),
-            profile_resolved_at: None,
-        }
-    }
-
-    fn ev(n: usize) -> StreamEvent {
-        StreamEvent::Stderr {
-            line: format!("line {n}"),
-        }
-    }
+    use super::contract_tests::{ev, info};
 
     #[tokio::test]
     async fn seqs_start_at_one_without_gaps_and_survive_reopen() {
