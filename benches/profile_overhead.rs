@@ -13,9 +13,13 @@
 
 #[path = "../tests/mock_api/mod.rs"]
 mod mock_api;
+#[path = "support/timing.rs"]
+mod timing;
+
+use timing::{CLAUDE_STDIN, pct};
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use aisys::config::ConfigFile;
@@ -101,52 +105,16 @@ fn populate(home: &Path) {
     write(&c.join(".claude.json"), servers);
 }
 
-fn pct(v: &[Duration], p: usize) -> Duration {
-    let mut v = v.to_vec();
-    v.sort();
-    v[(v.len() - 1) * p / 100]
-}
-
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-/// The stdin aisys gives Claude Code: the control protocol's initialize, then the prompt.
-const STDIN: &str = concat!(
-    r#"{"type":"control_request","request_id":"aisys_init","request":{"subtype":"initialize","hooks":null}}"#,
-    "\n",
-    r#"{"type":"user","session_id":"","message":{"role":"user","content":"say something"},"parent_tool_use_id":null}"#,
-    "\n"
-);
-
 fn timed_run(cmd: &mut Command) -> Duration {
-    timed_with(cmd, None)
+    timing::timed(cmd, None, "answer")
 }
 
 fn timed_with(cmd: &mut Command, stdin: Option<&str>) -> Duration {
-    use std::io::Write;
-    let t = Instant::now();
-    let mut child = cmd
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    if let (Some(text), Some(mut w)) = (stdin, child.stdin.take()) {
-        w.write_all(text.as_bytes()).unwrap();
-    }
-    let out = child.wait_with_output().unwrap();
-    let d = t.elapsed();
-    assert!(
-        out.status.success() && String::from_utf8_lossy(&out.stdout).contains("answer"),
-        "{cmd:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    d
+    timing::timed(cmd, stdin, "answer")
 }
 
 fn main() {
@@ -272,14 +240,14 @@ fn main() {
     };
     timed_run(&mut run("none"));
     timed_run(&mut run("user"));
-    timed_with(&mut direct(&empty_home), Some(STDIN));
-    timed_with(&mut direct(&home), Some(STDIN));
+    timed_with(&mut direct(&empty_home), Some(CLAUDE_STDIN));
+    timed_with(&mut direct(&home), Some(CLAUDE_STDIN));
     let (mut none, mut user, mut bare, mut full) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for _ in 0..run_rounds {
         none.push(timed_run(&mut run("none")));
         user.push(timed_run(&mut run("user")));
-        bare.push(timed_with(&mut direct(&empty_home), Some(STDIN)));
-        full.push(timed_with(&mut direct(&home), Some(STDIN)));
+        bare.push(timed_with(&mut direct(&empty_home), Some(CLAUDE_STDIN)));
+        full.push(timed_with(&mut direct(&home), Some(CLAUDE_STDIN)));
     }
     println!("end to end, {run_rounds} rounds each, alternating:   median      p90");
     println!(

@@ -5,9 +5,13 @@
 
 #[path = "../tests/mock_api/mod.rs"]
 mod mock_api;
+#[path = "support/timing.rs"]
+mod timing;
 
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use timing::{CLAUDE_STDIN, pct};
+
+use std::process::Command;
+use std::time::Duration;
 
 use mock_api::{Reply, Script, When, claude_bin};
 
@@ -16,49 +20,9 @@ const ROUNDS: usize = 40;
 /// Rounds when run as a test, to prove the bench works.
 const SMOKE_ROUNDS: usize = 2;
 
-/// The stdin aisys gives Claude Code: the control protocol's initialize, then the prompt.
-const STDIN: &str = concat!(
-    r#"{"type":"control_request","request_id":"aisys_init","request":{"subtype":"initialize","hooks":null}}"#,
-    "\n",
-    r#"{"type":"user","session_id":"","message":{"role":"user","content":"say something"},"parent_tool_use_id":null}"#,
-    "\n"
-);
-
+/// Runs `cmd` once; it must answer.
 fn timed(cmd: &mut Command, stdin: Option<&str>) -> Duration {
-    use std::io::Write;
-    let t = Instant::now();
-    let mut child = cmd
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    if let (Some(text), Some(mut w)) = (stdin, child.stdin.take()) {
-        w.write_all(text.as_bytes()).unwrap();
-    }
-    let out = child.wait_with_output().unwrap();
-    let d = t.elapsed();
-    assert!(
-        out.status.success(),
-        "{:?} failed: {}",
-        cmd,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        String::from_utf8_lossy(&out.stdout).contains("answer"),
-        "no answer from {cmd:?}"
-    );
-    d
-}
-
-fn pct(v: &[Duration], p: usize) -> Duration {
-    let mut v = v.to_vec();
-    v.sort();
-    v[(v.len() - 1) * p / 100]
+    timing::timed(cmd, stdin, "answer")
 }
 
 fn main() {
@@ -122,12 +86,12 @@ fn main() {
         c
     };
     // Warm the page cache for both, outside the measurement.
-    timed(&mut direct(), Some(STDIN));
+    timed(&mut direct(), Some(CLAUDE_STDIN));
     timed(&mut aisys("local"), None);
     timed(&mut aisys("host"), None);
     let (mut d, mut a, mut h) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..rounds {
-        d.push(timed(&mut direct(), Some(STDIN)));
+        d.push(timed(&mut direct(), Some(CLAUDE_STDIN)));
         a.push(timed(&mut aisys("local"), None));
         h.push(timed(&mut aisys("host"), None));
     }
