@@ -85,13 +85,8 @@ pub async fn handle(socket: WebSocket, state: Arc<AppState>) {
             Ok(Message::Close(_)) => break,
             Ok(_) => {}
             Err(e) => {
-                let e = e.to_string().to_lowercase();
-                if e.contains("too long") || e.contains("capacity") {
-                    let reason = format!("frame over the limit of {} bytes", state.max_frame);
-                    let _ = out.send(close(CLOSE_TOO_BIG, reason)).await;
-                } else if e.contains("utf-8") {
-                    let reason = "a text frame must be valid UTF-8".to_string();
-                    let _ = out.send(close(CLOSE_BAD_DATA, reason)).await;
+                if let Some((code, reason)) = close_for(e, state.max_frame) {
+                    let _ = out.send(close(code, reason)).await;
                 }
                 break;
             }
@@ -105,6 +100,24 @@ pub async fn handle(socket: WebSocket, state: Arc<AppState>) {
     drop(out);
     let _ = writer.await;
     state.metrics.connection_closed();
+}
+
+/// The close frame owed to a client whose frame could not be read: too large or not UTF-8. Other
+/// errors (a reset connection) end it without one.
+fn close_for(err: axum::Error, max_frame: usize) -> Option<(u16, String)> {
+    use tokio_tungstenite::tungstenite::Error as WsError;
+    let inner = err.into_inner();
+    match inner.downcast_ref::<WsError>()? {
+        WsError::Capacity(_) => Some((
+            CLOSE_TOO_BIG,
+            format!("frame over the limit of {max_frame} bytes"),
+        )),
+        WsError::Utf8(_) => Some((
+            CLOSE_BAD_DATA,
+            "a text frame must be valid UTF-8".to_string(),
+        )),
+        _ => None,
+    }
 }
 
 fn close(code: u16, reason: String) -> Message {
