@@ -19,6 +19,7 @@ use super::source::clone_url;
 pub use super::source::parse_source;
 use super::store::{self, HomeLock, object_at, update_json};
 use super::{EntityError, file};
+use crate::types::now;
 
 /// Name prefix of the staging folders (inside `plugins/cache/` and `plugins/marketplaces/`, so
 /// that the final rename stays on one filesystem).
@@ -73,13 +74,6 @@ pub struct MarketplaceInfo {
 pub struct Manager {
     pub home: ClaudeHome,
     pub progress: Progress,
-}
-
-/// Now, as Claude Code writes `installedAt` and `lastUpdated` (UTC, milliseconds, `Z`).
-fn now() -> String {
-    jiff::Timestamp::now()
-        .strftime("%Y-%m-%dT%H:%M:%S%.3fZ")
-        .to_string()
 }
 
 /// Reads `<dir>/.claude-plugin/marketplace.json` and checks its name.

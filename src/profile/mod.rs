@@ -191,7 +191,7 @@ impl Resolved {
     pub fn empty(name: &str) -> Resolved {
         Resolved {
             name: name.to_string(),
-            resolved_at: jiff::Timestamp::now().to_string(),
+            resolved_at: crate::types::now(),
             entries: Vec::new(),
             plugins: Vec::new(),
             mcp_servers: BTreeMap::new(),

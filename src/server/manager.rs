@@ -13,10 +13,11 @@ use std::time::Duration;
 use tokio::sync::Mutex;
 
 use super::metrics::Metrics;
-use super::session::{self, SessionCommand, SessionContext, SessionError, SessionHandle, now};
+use super::session::{self, SessionCommand, SessionContext, SessionError, SessionHandle};
 use super::store::{EncodedEvent, Store};
 use crate::runtime::env::{ExecutionEnvironment, Limits, Network};
 use crate::runtime::launch::modal_agent_binary;
+use crate::types::now;
 use crate::types::{
     AgentKind, ErrorCode, PermissionMode, SandboxKind, SessionInfo, SessionLimits, SessionSpec,
     SessionState, StreamEvent, TurnStatus,

@@ -25,7 +25,7 @@ use crate::runtime::agent::{AgentAdapter, AgentOptions, adapter, resume_not_foun
 use crate::runtime::env::{ExecutionEnvironment, Limits, Network, Sandbox};
 use crate::runtime::runner::{Turn, TurnControl, TurnOutcome, run_turn};
 use crate::types::{
-    ErrorCode, PermissionDecision, SessionInfo, SessionState, StreamEvent, TurnStatus,
+    ErrorCode, PermissionDecision, SessionInfo, SessionState, StreamEvent, TurnStatus, now,
 };
 
 /// How long a permission request waits for a client before it is denied.
@@ -863,13 +863,6 @@ async fn sleep_until(t: Option<tokio::time::Instant>) {
         Some(t) => tokio::time::sleep_until(t).await,
         None => std::future::pending().await,
     }
-}
-
-/// Now, in RFC 3339 (UTC, milliseconds).
-pub fn now() -> String {
-    jiff::Timestamp::now()
-        .strftime("%Y-%m-%dT%H:%M:%S%.3fZ")
-        .to_string()
 }
 
 mod provision;

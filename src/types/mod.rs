@@ -13,6 +13,7 @@ mod events;
 pub mod examples;
 mod protocol;
 mod session;
+mod time;
 
 pub use blocks::{BlockKind, ConversationBlock, ToolStatus};
 pub use events::{
@@ -27,3 +28,4 @@ pub use session::{
     AgentKind, PermissionMode, SandboxKind, SessionInfo, SessionLimits, SessionSpec, SessionState,
     TransitionError,
 };
+pub use time::now;

@@ -224,9 +224,7 @@ pub async fn install(
         registry: registry.url.clone(),
         tarball: native.tarball.clone(),
         integrity: native.integrity.clone(),
-        installed_at: jiff::Timestamp::now()
-            .strftime("%Y-%m-%dT%H:%M:%SZ")
-            .to_string(),
+        installed_at: crate::types::now(),
     };
     let current_bin = root.join(CURRENT_LINK).join(pkg.binary);
     if let Some(old) = installed_record(kind, data_dir)
