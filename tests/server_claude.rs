@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use aisys::client::Notification;
 use aisys::types::{
-    ClientMessage, PermissionDecision, PermissionMode, SessionLimits, SessionSpec, StreamEvent,
-    TurnStatus,
+    ClientMessage, DecidedBy, PermissionDecision, PermissionMode, SessionLimits, SessionSpec,
+    StreamEvent, TurnStatus,
 };
 use mock_api::{Block, MockAnthropic, Reply, Script, When, claude_bin as claude};
 use serde_json::json;
@@ -84,7 +84,14 @@ async fn a_client_answers_permissions_over_the_websocket() {
         .unwrap();
     let events = until_result(&mut notes, &info.id).await;
     assert_eq!(result_status(&events), Some(TurnStatus::Success));
-    assert!(events.iter().any(|(_, e)| matches!(e, StreamEvent::PermissionDecision { decision: PermissionDecision::Allow, decided_by: Some(by), .. } if by == "client")));
+    assert!(events.iter().any(|(_, e)| matches!(
+        e,
+        StreamEvent::PermissionDecision {
+            decision: PermissionDecision::Allow,
+            decided_by: Some(DecidedBy::Client),
+            ..
+        }
+    )));
     assert_eq!(
         std::fs::read_to_string(ws.join("allowed.txt")).unwrap(),
         "yes\n"

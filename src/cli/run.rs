@@ -25,7 +25,9 @@ use crate::runtime::env::{
 use crate::runtime::launch;
 use crate::runtime::policy::PermissionPolicy;
 use crate::runtime::runner::{Turn, TurnControl, run_turn};
-use crate::types::{AgentKind, PermissionDecision, SandboxKind, StreamEvent, TurnStatus};
+use crate::types::{
+    AgentKind, DecidedBy, PermissionDecision, SandboxKind, StreamEvent, TurnStatus,
+};
 
 /// Events buffered between the runner and the printer; the runner waits when it is full, so a
 /// slow terminal slows the reading of the agent's output, never loses it.
@@ -331,16 +333,16 @@ async fn run_async(ctx: &Context, args: RunArgs, prompt: String) -> anyhow::Resu
                 if let StreamEvent::PermissionRequest { request_id, tool_name, input, .. } = &ev {
                     printer.event(&ev)?;
                     let (decision, by) = match policy.decide(tool_name, input) {
-                        Some(d) => (d, "policy"),
+                        Some(d) => (d, DecidedBy::Policy),
                         // The agent waits for this answer anyway, so asking may block here.
-                        None => (printer.suspend(|| ask_user(tool_name, input)), "user"),
+                        None => (printer.suspend(|| ask_user(tool_name, input)), DecidedBy::User),
                     };
                     let _ = control_tx.send(TurnControl::Permission {
                         request_id: request_id.clone(),
                         decision,
                         message: (decision == PermissionDecision::Deny)
                             .then(|| format!("{tool_name} is not allowed in this run")),
-                        decided_by: by.to_string(),
+                        decided_by: by,
                     }).await;
                     continue;
                 }

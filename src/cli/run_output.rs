@@ -10,7 +10,7 @@ use super::Output;
 use super::run::RunFormat;
 use crate::converters::ansi;
 use crate::converters::{Assembler, render_json, render_markdown, result_text, summarize_input};
-use crate::types::{PermissionDecision, StreamEvent, TurnStatus};
+use crate::types::{DecidedBy, PermissionDecision, StreamEvent, TurnStatus};
 
 /// How often the waiting spinner redraws.
 const SPINNER_TICK: Duration = Duration::from_millis(100);
@@ -200,7 +200,7 @@ impl Printer {
                     PermissionDecision::Allow => self.paint("32", "allowed"),
                     PermissionDecision::Deny => self.paint("33", "denied"),
                 };
-                let by = decided_by.as_deref().unwrap_or("policy");
+                let by = decided_by.unwrap_or(DecidedBy::Policy).as_str();
                 let msg = message
                     .as_deref()
                     .map(|m| format!(": {m}"))

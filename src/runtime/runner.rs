@@ -16,7 +16,7 @@ use tokio::sync::mpsc;
 
 use super::agent::{AgentAdapter, AgentOptions};
 use super::env::{EnvError, ExitInfo, LimitHit, Sandbox};
-use crate::types::{PermissionDecision, StreamEvent, TurnStatus};
+use crate::types::{DecidedBy, PermissionDecision, StreamEvent, TurnStatus};
 
 /// Longest stdout or stderr line accepted from an agent: a tool result can be large, but a line
 /// this long means a broken stream, and holding more would risk the host's memory.
@@ -41,8 +41,8 @@ pub enum TurnControl {
         request_id: String,
         decision: PermissionDecision,
         message: Option<String>,
-        /// Who decided, for the `permission_decision` event (`client`, `policy`, `user`, ...).
-        decided_by: String,
+        /// Who decided, for the `permission_decision` event.
+        decided_by: DecidedBy,
     },
 }
 

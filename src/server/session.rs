@@ -25,7 +25,8 @@ use crate::runtime::agent::{AgentAdapter, AgentOptions, adapter, resume_not_foun
 use crate::runtime::env::{ExecutionEnvironment, Limits, Network, Sandbox};
 use crate::runtime::runner::{Turn, TurnControl, TurnOutcome, run_turn};
 use crate::types::{
-    ErrorCode, PermissionDecision, SessionInfo, SessionState, StreamEvent, TurnStatus, now,
+    DecidedBy, ErrorCode, PermissionDecision, SessionInfo, SessionState, StreamEvent, TurnStatus,
+    now,
 };
 
 /// How long a permission request waits for a client before it is denied.
@@ -456,7 +457,7 @@ impl AgentSession {
                                 request_id,
                                 decision,
                                 message,
-                                decided_by: "client".into(),
+                                decided_by: DecidedBy::Client,
                             })
                             .await;
                         if t.pending.is_empty()
@@ -617,7 +618,7 @@ impl AgentSession {
                     request_id,
                     decision: PermissionDecision::Deny,
                     message: Some("no client answered in time".into()),
-                    decided_by: "timeout".into(),
+                    decided_by: DecidedBy::Timeout,
                 })
                 .await;
         }

@@ -166,7 +166,7 @@ pub enum StreamEvent {
         message: Option<String>,
         /// Who decided: a client, a rule (`--allow-tool`, the permission mode), or a timeout.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        decided_by: Option<String>,
+        decided_by: Option<DecidedBy>,
     },
     /// Token usage of one model response.
     Usage {
@@ -294,6 +294,32 @@ impl TurnStatus {
 impl std::fmt::Display for TurnStatus {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// Who answered a permission request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DecidedBy {
+    /// A client of the server (a person at a browser or `aisys chat`).
+    Client,
+    /// The person at `aisys run`'s terminal.
+    User,
+    /// A rule: `--allow-tool`/`--deny-tool`, or the permission mode.
+    Policy,
+    /// Nobody answered in time, so the request was denied.
+    Timeout,
+}
+
+impl DecidedBy {
+    /// The serde name, as shown to people.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DecidedBy::Client => "client",
+            DecidedBy::User => "user",
+            DecidedBy::Policy => "policy",
+            DecidedBy::Timeout => "timeout",
+        }
     }
 }
 

@@ -122,7 +122,7 @@ pub fn stream_events() -> Vec<StreamEvent> {
             request_id: "req_7".into(),
             decision: PermissionDecision::Deny,
             message: Some("not now".into()),
-            decided_by: Some("client".into()),
+            decided_by: Some(super::DecidedBy::Client),
         },
         StreamEvent::Usage {
             message_id: Some("msg_01".into()),

@@ -17,8 +17,8 @@ mod time;
 
 pub use blocks::{BlockKind, ConversationBlock, ToolStatus};
 pub use events::{
-    AgentLoaded, ImageRef, LoadedMcpServer, LoadedPlugin, PermissionDecision, StreamEvent,
-    TokenUsage, ToolResultContent, TurnStatus,
+    AgentLoaded, DecidedBy, ImageRef, LoadedMcpServer, LoadedPlugin, PermissionDecision,
+    StreamEvent, TokenUsage, ToolResultContent, TurnStatus,
 };
 pub use protocol::{
     AttachView, ClientFrame, ClientMessage, ErrorCode, FileKind, PROTOCOL_VERSION, ServerFrame,

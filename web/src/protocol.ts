@@ -329,7 +329,7 @@ export type StreamEvent =
       /**
        * Who decided: a client, a rule (`--allow-tool`, the permission mode), or a timeout.
        */
-      decided_by?: string | null;
+      decided_by?: DecidedBy | null;
       decision: PermissionDecision;
       message?: string | null;
       request_id: string;
@@ -397,6 +397,10 @@ export type StreamEvent =
  * What a tool returned: plain text, or a list of content blocks (text, images, ...).
  */
 export type ToolResultContent = string | unknown[];
+/**
+ * Who answered a permission request.
+ */
+export type DecidedBy = "client" | "user" | "policy" | "timeout";
 /**
  * A client's (or a rule's) answer to a permission request.
  */
@@ -656,6 +660,9 @@ export interface WorkspaceFile {
  */
 /**
  * What a tool returned: plain text, or a list of content blocks (text, images, ...).
+ */
+/**
+ * Who answered a permission request.
  */
 /**
  * A client's (or a rule's) answer to a permission request.
