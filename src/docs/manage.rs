@@ -112,7 +112,7 @@ fn overview_now(v: &Viewer) -> Result<Value, EntityError> {
         };
         marketplaces.push(Marketplace {
             name: m.name,
-            source: layout::describe_source(&m.source),
+            source: m.source.to_string(),
             install_location: m.install_location,
             last_updated: m.last_updated,
             plugins,

@@ -939,7 +939,7 @@ impl Known {
             source: self
                 .record
                 .get("source")
-                .map(layout::describe_source)
+                .map(|s| super::source::Source::from_value(s).to_string())
                 .unwrap_or_default(),
             path: self.location.clone(),
             description,

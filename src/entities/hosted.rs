@@ -26,11 +26,6 @@ use crate::http::{Http, HttpError};
 /// HTTP validators.
 const VALIDATORS_FILE: &str = ".aisys-hosted.json";
 
-/// Whether a marketplace record's source is a hosted file.
-pub fn is_hosted(source: &Value) -> bool {
-    source.get("source").and_then(Value::as_str) == Some("url")
-}
-
 /// What a fetch brought.
 pub enum Fetched {
     /// A new or changed document: its name, the text to cache, and the validators to keep.

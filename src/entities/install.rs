@@ -15,8 +15,8 @@ use super::git::{self, Progress};
 use super::hosted;
 use super::layout::{self, ClaudeHome, INSTALLED_PLUGINS_VERSION};
 use super::names::{self, check_name};
-use super::source::clone_url;
 pub use super::source::parse_source;
+use super::source::{PluginSource, Source};
 use super::store::{self, HomeLock, object_at, update_json};
 use super::{EntityError, file};
 use crate::types::now;
@@ -63,7 +63,7 @@ impl InstallScope {
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct MarketplaceInfo {
     pub name: String,
-    pub source: Value,
+    pub source: Source,
     #[serde(rename = "installLocation")]
     pub install_location: String,
     #[serde(rename = "lastUpdated", skip_serializing_if = "Option::is_none")]
@@ -173,9 +173,8 @@ impl Manager {
         self.check_writable(scope)?;
         let dir = self.home.marketplaces();
         std::fs::create_dir_all(&dir).map_err(|e| EntityError::io(&dir, e))?;
-        let (name, location) = match clone_url(&source) {
-            _ if hosted::is_hosted(&source) => {
-                let url = source["url"].as_str().unwrap_or_default();
+        let (name, location) = match (&source, source.clone_url()) {
+            (Source::Url { url, .. }, _) => {
                 let hosted::Fetched::Document {
                     name,
                     text,
@@ -191,13 +190,13 @@ impl Manager {
                 hosted::store(&self.home, &name, &dest, &text, validators)?;
                 (name, dest)
             }
-            None => {
-                let path = PathBuf::from(source["path"].as_str().unwrap_or_default());
+            (Source::Directory { path, .. }, _) => {
+                let path = path.clone();
                 let (name, _) = read_marketplace(&path)?;
                 self.check_not_other(&name, &source)?;
                 (name, path)
             }
-            Some((url, reference)) => {
+            (_, Some((url, reference))) => {
                 let stage = tempfile::Builder::new()
                     .prefix(STAGE_PREFIX)
                     .tempdir_in(&dir)
@@ -210,6 +209,11 @@ impl Manager {
                 replace_dir(&clone, &dest, stage.path())?;
                 (name, dest)
             }
+            (other, None) => {
+                return Err(EntityError::Invalid(format!(
+                    "{other} is not a marketplace source aisys can add"
+                )));
+            }
         };
         self.record_marketplace(&name, &source, &location)?;
         update_json(&self.settings_of(scope), json!({}), |doc| {
@@ -221,16 +225,14 @@ impl Manager {
     }
 
     /// A marketplace of this name from another source must be removed first.
-    fn check_not_other(&self, name: &str, source: &Value) -> Result<(), EntityError> {
+    fn check_not_other(&self, name: &str, source: &Source) -> Result<(), EntityError> {
         if let Some(old) = self.known()?.get(name)
-            && old.get("source") != Some(source)
+            && let old = Source::from_value(old.get("source").unwrap_or(&Value::Null))
+            && &old != source
         {
             return Err(EntityError::Invalid(format!(
-                "a marketplace named `{name}` is already known from {}; remove it first with \
-                 `aisys entities marketplace remove {name}`",
-                old.get("source")
-                    .map(layout::describe_source)
-                    .unwrap_or_default()
+                "a marketplace named `{name}` is already known from {old}; remove it first with \
+                 `aisys entities marketplace remove {name}`"
             )));
         }
         Ok(())
@@ -239,7 +241,7 @@ impl Manager {
     fn record_marketplace(
         &self,
         name: &str,
-        source: &Value,
+        source: &Source,
         location: &Path,
     ) -> Result<(), EntityError> {
         update_json(&self.home.known_marketplaces(), json!({}), |doc| {
@@ -258,7 +260,7 @@ impl Manager {
             .into_iter()
             .map(|(name, v)| MarketplaceInfo {
                 name,
-                source: v.get("source").cloned().unwrap_or(Value::Null),
+                source: Source::from_value(v.get("source").unwrap_or(&Value::Null)),
                 install_location: v
                     .get("installLocation")
                     .and_then(Value::as_str)
@@ -284,14 +286,13 @@ impl Manager {
         let _lock = self.lock()?;
         for n in &names {
             let rec = self.known_one(n)?;
-            let source = rec.get("source").cloned().unwrap_or(Value::Null);
+            let source = Source::from_value(rec.get("source").unwrap_or(&Value::Null));
             let location = PathBuf::from(
                 rec.get("installLocation")
                     .and_then(Value::as_str)
                     .unwrap_or_default(),
             );
-            if hosted::is_hosted(&source) {
-                let url = source["url"].as_str().unwrap_or_default();
+            if let Source::Url { url, .. } = &source {
                 let known = hosted::validators(&self.home, n, url, &location);
                 if let hosted::Fetched::Document {
                     name,
@@ -309,7 +310,7 @@ impl Manager {
                 self.record_marketplace(n, &source, &location)?;
                 continue;
             }
-            if let Some((_, reference)) = clone_url(&source) {
+            if let Some((_, reference)) = source.clone_url() {
                 git::update(&location, reference.as_deref(), self.progress)?;
             }
             read_marketplace(&location)?;
@@ -395,7 +396,7 @@ impl Manager {
                 std::fs::remove_file(&loc).map_err(|e| EntityError::io(&loc, e))?;
             }
         }
-        if rec.get("source").is_some_and(hosted::is_hosted) {
+        if Source::from_value(rec.get("source").unwrap_or(&Value::Null)).is_hosted() {
             hosted::forget(&self.home, name)?;
         }
         Ok(())
@@ -450,30 +451,35 @@ impl Manager {
             .tempdir_in(&cache)
             .map_err(|e| EntityError::io(&cache, e))?;
         // `subdir` is the plugin's folder inside its repository, for `git-subdir` sources.
-        let (src, sha, subdir) = match entry.get("source") {
-            Some(Value::String(rel)) if is_hosted => {
+        let source = entry
+            .get("source")
+            .map(|v| serde_json::from_value::<PluginSource>(v.clone()));
+        let (src, sha, subdir) = match source {
+            Some(Ok(PluginSource::Relative(rel))) if is_hosted => {
                 return Err(EntityError::Invalid(format!(
-                    "marketplace `{market}`, plugin `{plugin}`: source `{rel}` is a relative path,                      but a marketplace hosted as one file has no folder to find it in; the                      marketplace must give a git, GitHub or url source"
+                    "marketplace `{market}`, plugin `{plugin}`: source `{rel}` is a relative path, \
+                     but a marketplace hosted as one file has no folder to find it in; the \
+                     marketplace must give a git, GitHub or url source"
                 )));
             }
-            Some(Value::String(rel)) => {
-                let src = names::inside(&location, rel).map_err(|e| {
+            Some(Ok(PluginSource::Relative(rel))) => {
+                let src = names::inside(&location, &rel).map_err(|e| {
                     EntityError::Unsafe(format!(
                         "marketplace `{market}`, plugin `{plugin}`: source {e}"
                     ))
                 })?;
                 (src, git::head(&location), None)
             }
-            Some(obj @ Value::Object(_)) => {
-                let (url, reference) = clone_url(obj).ok_or_else(|| {
+            Some(Ok(PluginSource::Remote(remote))) => {
+                let (url, reference) = remote.clone_url().ok_or_else(|| {
                     EntityError::Invalid(format!(
-                        "marketplace `{market}`, plugin `{plugin}`: source {obj} is not a kind aisys \
-                         installs (a relative path, github, url, git or git-subdir)"
+                        "marketplace `{market}`, plugin `{plugin}`: source {remote} is not a kind \
+                         aisys installs (a relative path, github, url, git or git-subdir)"
                     ))
                 })?;
                 let dest = stage.path().join("src");
                 git::clone(&url, reference.as_deref(), &dest, self.progress)?;
-                if let Some(pin) = obj.get("sha").and_then(Value::as_str) {
+                if let Some(pin) = remote.sha() {
                     if pin.len() < 7
                         || pin.len() > 40
                         || !pin.chars().all(|c| c.is_ascii_hexdigit())
@@ -490,10 +496,10 @@ impl Manager {
                     )?;
                 }
                 let sha = git::head(&dest);
-                match obj.get("path").and_then(Value::as_str) {
-                    Some(sub)
-                        if obj.get("source").and_then(Value::as_str) == Some("git-subdir") =>
-                    {
+                match &remote {
+                    Source::GitSubdir {
+                        path: Some(sub), ..
+                    } => {
                         let src = names::inside(&dest, sub).map_err(|e| {
                             EntityError::Unsafe(format!(
                                 "marketplace `{market}`, plugin `{plugin}`: path {e}"
@@ -504,7 +510,13 @@ impl Manager {
                     _ => (dest, sha, None),
                 }
             }
-            _ => {
+            Some(Err(_)) => {
+                return Err(EntityError::Invalid(format!(
+                    "marketplace `{market}`, plugin `{plugin}`: `source` must be a relative path \
+                     or an object with a `source` kind"
+                )));
+            }
+            None => {
                 return Err(EntityError::Invalid(format!(
                     "marketplace `{market}`, plugin `{plugin}`: `source` is missing"
                 )));
@@ -875,23 +887,24 @@ mod tests {
     fn sources_like_claude_code() {
         let cwd = Path::new("/");
         assert_eq!(
-            parse_source("git@github.com:o/r.git", cwd).unwrap(),
+            serde_json::to_value(parse_source("git@github.com:o/r.git", cwd).unwrap()).unwrap(),
             json!({"source": "git", "url": "git@github.com:o/r.git"})
         );
         assert_eq!(
-            parse_source("https://example.com/t/p.git#v1", cwd).unwrap(),
+            serde_json::to_value(parse_source("https://example.com/t/p.git#v1", cwd).unwrap())
+                .unwrap(),
             json!({"source": "git", "url": "https://example.com/t/p.git", "ref": "v1"})
         );
         assert_eq!(
-            parse_source("https://github.com/o/r", cwd).unwrap(),
+            serde_json::to_value(parse_source("https://github.com/o/r", cwd).unwrap()).unwrap(),
             json!({"source": "git", "url": "https://github.com/o/r.git"})
         );
         assert_eq!(
-            parse_source("anthropics/claude-code", cwd).unwrap(),
+            serde_json::to_value(parse_source("anthropics/claude-code", cwd).unwrap()).unwrap(),
             json!({"source": "github", "repo": "anthropics/claude-code"})
         );
         assert_eq!(
-            parse_source("file:///tmp/m", cwd).unwrap(),
+            serde_json::to_value(parse_source("file:///tmp/m", cwd).unwrap()).unwrap(),
             json!({"source": "git", "url": "file:///tmp/m"})
         );
         assert!(parse_source("a/b/c", cwd).is_err());

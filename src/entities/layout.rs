@@ -162,20 +162,6 @@ pub fn enabled_plugins(settings: &Value) -> Vec<(String, bool)> {
         .unwrap_or_default()
 }
 
-/// A marketplace source as Claude Code records it (`{"source": "directory", "path": ...}`,
-/// `{"source": "git", "url": ...}`, `{"source": "github", "repo": ...}`), in one line for humans.
-pub fn describe_source(source: &Value) -> String {
-    let kind = source.get("source").and_then(Value::as_str).unwrap_or("?");
-    let at = ["path", "url", "repo"]
-        .iter()
-        .find_map(|k| source.get(*k).and_then(Value::as_str))
-        .unwrap_or("");
-    match source.get("ref").and_then(Value::as_str) {
-        Some(r) => format!("{kind}:{at}#{r}"),
-        None => format!("{kind}:{at}"),
-    }
-}
-
 /// Splits `plugin@marketplace`.
 pub fn split_plugin_id(id: &str) -> Option<(&str, &str)> {
     let (p, m) = id.rsplit_once('@')?;

@@ -1,31 +1,194 @@
-//! Marketplace and plugin sources as `claude plugin marketplace add` reads them from the command
-//! line, and the git URL behind a source.
+//! Marketplace and plugin sources: the typed form of Claude Code's `{"source": "github", ...}`
+//! records, as `claude plugin marketplace add` reads them from the command line, and the git URL
+//! behind one.
 //!
 //! Must not touch the network or the disk beyond resolving a local path.
 
-use std::path::Path;
+use std::fmt;
+use std::path::{Path, PathBuf};
 
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 
 use super::EntityError;
+
+/// Where a marketplace or a plugin comes from, as Claude Code writes it in
+/// `known_marketplaces.json`, `extraKnownMarketplaces` and a `marketplace.json` plugin entry.
+/// Fields aisys does not read are kept in `extra` and written back as they were.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "source", rename_all = "kebab-case")]
+pub enum Source {
+    /// `{"source": "github", "repo": "owner/name"}`.
+    Github {
+        repo: String,
+        #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
+        reference: Option<String>,
+        /// A commit to check out after cloning (plugin entries).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sha: Option<String>,
+        #[serde(flatten)]
+        extra: Map<String, Value>,
+    },
+    /// `{"source": "git", "url": ...}`: any git URL (`https://`, `user@host:path`, `file://`).
+    Git {
+        url: String,
+        #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
+        reference: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sha: Option<String>,
+        #[serde(flatten)]
+        extra: Map<String, Value>,
+    },
+    /// `{"source": "git-subdir", "url": ..., "path": ...}`: one folder of a repository; `url` may
+    /// be GitHub's `owner/repo`.
+    GitSubdir {
+        url: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        path: Option<String>,
+        #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
+        reference: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sha: Option<String>,
+        #[serde(flatten)]
+        extra: Map<String, Value>,
+    },
+    /// `{"source": "directory", "path": ...}`: a local folder, read in place.
+    Directory {
+        path: PathBuf,
+        #[serde(flatten)]
+        extra: Map<String, Value>,
+    },
+    /// `{"source": "url", "url": ...}`: a hosted `marketplace.json` (for a marketplace) or a git
+    /// URL (for a plugin).
+    Url {
+        url: String,
+        #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
+        reference: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sha: Option<String>,
+        #[serde(flatten)]
+        extra: Map<String, Value>,
+    },
+    /// A kind aisys does not install (such as `npm`), or a record it cannot read, kept whole.
+    #[serde(untagged)]
+    Other(Value),
+}
+
+/// A plugin entry's `source` in a `marketplace.json`: a folder relative to the marketplace, or a
+/// source of its own.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum PluginSource {
+    Relative(String),
+    Remote(Source),
+}
+
+impl Source {
+    /// Reads a `source` value from a record; anything unreadable becomes [`Source::Other`].
+    pub fn from_value(v: &Value) -> Source {
+        serde_json::from_value(v.clone()).unwrap_or_else(|_| Source::Other(v.clone()))
+    }
+
+    fn git(url: &str, reference: Option<&str>) -> Source {
+        Source::Git {
+            url: url.to_string(),
+            reference: reference.map(String::from),
+            sha: None,
+            extra: Map::new(),
+        }
+    }
+
+    /// The kind, as Claude Code names it (`github`, `git`, ...).
+    pub fn kind(&self) -> &str {
+        match self {
+            Source::Github { .. } => "github",
+            Source::Git { .. } => "git",
+            Source::GitSubdir { .. } => "git-subdir",
+            Source::Directory { .. } => "directory",
+            Source::Url { .. } => "url",
+            Source::Other(v) => v.get("source").and_then(Value::as_str).unwrap_or("?"),
+        }
+    }
+
+    /// A marketplace served as one `marketplace.json` over HTTP.
+    pub fn is_hosted(&self) -> bool {
+        matches!(self, Source::Url { .. })
+    }
+
+    /// The commit a plugin entry pins, if any.
+    pub fn sha(&self) -> Option<&str> {
+        match self {
+            Source::Github { sha, .. }
+            | Source::Git { sha, .. }
+            | Source::GitSubdir { sha, .. }
+            | Source::Url { sha, .. } => sha.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The URL to clone and the ref to check out, for the kinds that are git repositories.
+    pub fn clone_url(&self) -> Option<(String, Option<String>)> {
+        match self {
+            Source::Git { url, reference, .. } | Source::Url { url, reference, .. } => {
+                Some((url.clone(), reference.clone()))
+            }
+            // Its `url` may also be GitHub's owner/repo.
+            Source::GitSubdir { url, reference, .. } => {
+                let is_shorthand = !url.contains(':') && url.split('/').count() == 2;
+                let url = if is_shorthand {
+                    format!("https://github.com/{url}.git")
+                } else {
+                    url.clone()
+                };
+                Some((url, reference.clone()))
+            }
+            Source::Github {
+                repo, reference, ..
+            } => Some((format!("https://github.com/{repo}.git"), reference.clone())),
+            Source::Directory { .. } | Source::Other(_) => None,
+        }
+    }
+}
+
+/// In one line for people: `kind:where#ref`.
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (at, reference) = match self {
+            Source::Github {
+                repo, reference, ..
+            } => (repo.clone(), reference.as_deref()),
+            Source::Git { url, reference, .. }
+            | Source::GitSubdir { url, reference, .. }
+            | Source::Url { url, reference, .. } => (url.clone(), reference.as_deref()),
+            Source::Directory { path, .. } => (path.display().to_string(), None),
+            Source::Other(v) => (
+                ["path", "url", "repo"]
+                    .iter()
+                    .find_map(|k| v.get(*k).and_then(Value::as_str))
+                    .unwrap_or("")
+                    .to_string(),
+                v.get("ref").and_then(Value::as_str),
+            ),
+        };
+        write!(f, "{}:{at}", self.kind())?;
+        match reference {
+            Some(r) => write!(f, "#{r}"),
+            None => Ok(()),
+        }
+    }
+}
 
 /// Reads a source as `claude plugin marketplace add` does: `user@host:path`, an `https://` URL
 /// ending in `.git` (or a GitHub URL), any other `http(s)://` URL as a hosted `marketplace.json`
 /// (`{"source": "url"}`), a `file://` URL (aisys also takes these, for local git
 /// repositories), a local path (`./`, `../`, `/`, `~`), or GitHub's `owner/repo[#ref]`.
-pub fn parse_source(s: &str, cwd: &Path) -> Result<Value, EntityError> {
+pub fn parse_source(s: &str, cwd: &Path) -> Result<Source, EntityError> {
     let t = s.trim();
     let (base, reference) = match t.split_once('#') {
         Some((b, r)) if !r.is_empty() => (b, Some(r)),
         _ => (t, None),
     };
-    let git = |url: &str| {
-        let mut v = json!({"source": "git", "url": url});
-        if let Some(r) = reference {
-            v["ref"] = r.into();
-        }
-        v
-    };
+    let git = |url: &str| Source::git(url, reference);
     if let Some((user, rest)) = base.split_once('@')
         && !user.is_empty()
         && !user.contains('/')
@@ -51,7 +214,12 @@ pub fn parse_source(s: &str, cwd: &Path) -> Result<Value, EntityError> {
             }
         }
         // Anything else over http(s) is a hosted marketplace.json, fetched as a file.
-        return Ok(json!({"source": "url", "url": base}));
+        return Ok(Source::Url {
+            url: base.to_string(),
+            reference: None,
+            sha: None,
+            extra: Map::new(),
+        });
     }
     if base.starts_with("./")
         || base.starts_with("../")
@@ -74,7 +242,10 @@ pub fn parse_source(s: &str, cwd: &Path) -> Result<Value, EntityError> {
                 p.display()
             )));
         }
-        return Ok(json!({"source": "directory", "path": p}));
+        return Ok(Source::Directory {
+            path: p,
+            extra: Map::new(),
+        });
     }
     if base.contains('/') && !base.contains(':') {
         let ok = base.split('/').count() == 2
@@ -90,11 +261,12 @@ pub fn parse_source(s: &str, cwd: &Path) -> Result<Value, EntityError> {
                  for a local folder start the path with ./ or /"
             )));
         }
-        let mut v = json!({"source": "github", "repo": base});
-        if let Some(r) = reference {
-            v["ref"] = r.into();
-        }
-        return Ok(v);
+        return Ok(Source::Github {
+            repo: base.to_string(),
+            reference: reference.map(String::from),
+            sha: None,
+            extra: Map::new(),
+        });
     }
     Err(EntityError::Invalid(format!(
         "`{s}` is not a marketplace source; give owner/repo, a git URL (https://...git), or a \
@@ -102,28 +274,55 @@ pub fn parse_source(s: &str, cwd: &Path) -> Result<Value, EntityError> {
     )))
 }
 
-/// The URL to clone for a git or GitHub source.
-pub fn clone_url(source: &Value) -> Option<(String, Option<String>)> {
-    let reference = source.get("ref").and_then(Value::as_str).map(String::from);
-    match source.get("source").and_then(Value::as_str)? {
-        "git" | "url" => Some((source.get("url")?.as_str()?.to_string(), reference)),
-        // Its `url` may also be GitHub's owner/repo.
-        "git-subdir" => {
-            let url = source.get("url")?.as_str()?;
-            let is_shorthand = !url.contains(':') && url.split('/').count() == 2;
-            Some((
-                if is_shorthand {
-                    format!("https://github.com/{url}.git")
-                } else {
-                    url.to_string()
-                },
-                reference,
-            ))
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn records_read_and_write_back_unchanged() {
+        for v in [
+            json!({"source": "github", "repo": "o/r", "ref": "v1"}),
+            json!({"source": "git", "url": "https://e.com/r.git", "sha": "abc1234"}),
+            json!({"source": "git-subdir", "url": "o/r", "path": "plugins/p"}),
+            json!({"source": "directory", "path": "/m"}),
+            json!({"source": "url", "url": "https://e.com/marketplace.json", "headers": {"a": "b"}}),
+            json!({"source": "npm", "package": "p"}),
+            json!("not an object"),
+        ] {
+            let s = Source::from_value(&v);
+            assert_eq!(serde_json::to_value(&s).unwrap(), v, "{s:?}");
         }
-        "github" => Some((
-            format!("https://github.com/{}.git", source.get("repo")?.as_str()?),
-            reference,
-        )),
-        _ => None,
+        assert!(matches!(
+            Source::from_value(&json!({"source": "npm"})),
+            Source::Other(_)
+        ));
+    }
+
+    #[test]
+    fn clone_urls_and_descriptions() {
+        let sub = Source::from_value(&json!({"source": "git-subdir", "url": "o/r", "ref": "main"}));
+        assert_eq!(
+            sub.clone_url(),
+            Some(("https://github.com/o/r.git".into(), Some("main".into())))
+        );
+        assert_eq!(sub.to_string(), "git-subdir:o/r#main");
+        let dir = Source::from_value(&json!({"source": "directory", "path": "/m"}));
+        assert_eq!(dir.clone_url(), None);
+        assert_eq!(dir.to_string(), "directory:/m");
+        let npm = Source::from_value(&json!({"source": "npm", "url": "x"}));
+        assert_eq!(npm.to_string(), "npm:x");
+    }
+
+    #[test]
+    fn plugin_sources_are_paths_or_sources() {
+        let rel: PluginSource = serde_json::from_value(json!("./p")).unwrap();
+        assert_eq!(rel, PluginSource::Relative("./p".into()));
+        let remote: PluginSource =
+            serde_json::from_value(json!({"source": "github", "repo": "o/r"})).unwrap();
+        assert!(matches!(
+            remote,
+            PluginSource::Remote(Source::Github { .. })
+        ));
     }
 }

@@ -15,7 +15,6 @@ use crate::config::{ProcessEnv, claude_home};
 use crate::entities::EntityError;
 use crate::entities::git::Progress;
 use crate::entities::install::{InstallScope, Manager};
-use crate::entities::layout;
 
 /// The exit status for an error of the core: missing things are usage errors (2), bad or unsafe
 /// input is 3, git and I/O failures are 1.
@@ -153,12 +152,7 @@ pub fn marketplace(ctx: &Context, cmd: MarketplaceCommand) -> anyhow::Result<Exi
                     let w = list.iter().map(|m| m.name.len()).max().unwrap_or(4).max(4);
                     writeln!(stdout, "{:w$}  SOURCE", "NAME")?;
                     for mk in &list {
-                        writeln!(
-                            stdout,
-                            "{:w$}  {}",
-                            mk.name,
-                            layout::describe_source(&mk.source)
-                        )?;
+                        writeln!(stdout, "{:w$}  {}", mk.name, mk.source)?;
                     }
                 }
             }
