@@ -791,7 +791,7 @@ Register-ArgumentCompleter -Native -CommandName 'aisys' -ScriptBlock {
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only errors and the command''s own output')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
-            [CompletionResult]::new('docs', 'docs', [CompletionResultType]::ParameterValue, 'Write completions/, man/ and commands/ from the command-line definitions')
+            [CompletionResult]::new('docs', 'docs', [CompletionResultType]::ParameterValue, 'Write completions/, man/ and commands/ from the command-line definitions, and the README''s exit-status and environment tables')
             [CompletionResult]::new('schema', 'schema', [CompletionResultType]::ParameterValue, 'Write docs/schema/ (JSON Schemas and examples) and docs/protocol.md from the shared types')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -821,7 +821,7 @@ Register-ArgumentCompleter -Native -CommandName 'aisys' -ScriptBlock {
             break
         }
         'aisys;generate;help' {
-            [CompletionResult]::new('docs', 'docs', [CompletionResultType]::ParameterValue, 'Write completions/, man/ and commands/ from the command-line definitions')
+            [CompletionResult]::new('docs', 'docs', [CompletionResultType]::ParameterValue, 'Write completions/, man/ and commands/ from the command-line definitions, and the README''s exit-status and environment tables')
             [CompletionResult]::new('schema', 'schema', [CompletionResultType]::ParameterValue, 'Write docs/schema/ (JSON Schemas and examples) and docs/protocol.md from the shared types')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -998,7 +998,7 @@ Register-ArgumentCompleter -Native -CommandName 'aisys' -ScriptBlock {
             break
         }
         'aisys;help;generate' {
-            [CompletionResult]::new('docs', 'docs', [CompletionResultType]::ParameterValue, 'Write completions/, man/ and commands/ from the command-line definitions')
+            [CompletionResult]::new('docs', 'docs', [CompletionResultType]::ParameterValue, 'Write completions/, man/ and commands/ from the command-line definitions, and the README''s exit-status and environment tables')
             [CompletionResult]::new('schema', 'schema', [CompletionResultType]::ParameterValue, 'Write docs/schema/ (JSON Schemas and examples) and docs/protocol.md from the shared types')
             break
         }

@@ -702,7 +702,7 @@ set edit:completion:arg-completer[aisys] = {|@words|
             cand --quiet 'Print only errors and the command''s own output'
             cand -h 'Print help'
             cand --help 'Print help'
-            cand docs 'Write completions/, man/ and commands/ from the command-line definitions'
+            cand docs 'Write completions/, man/ and commands/ from the command-line definitions, and the README''s exit-status and environment tables'
             cand schema 'Write docs/schema/ (JSON Schemas and examples) and docs/protocol.md from the shared types'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -729,7 +729,7 @@ set edit:completion:arg-completer[aisys] = {|@words|
             cand --help 'Print help'
         }
         &'aisys;generate;help'= {
-            cand docs 'Write completions/, man/ and commands/ from the command-line definitions'
+            cand docs 'Write completions/, man/ and commands/ from the command-line definitions, and the README''s exit-status and environment tables'
             cand schema 'Write docs/schema/ (JSON Schemas and examples) and docs/protocol.md from the shared types'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -864,7 +864,7 @@ set edit:completion:arg-completer[aisys] = {|@words|
         &'aisys;help;completions'= {
         }
         &'aisys;help;generate'= {
-            cand docs 'Write completions/, man/ and commands/ from the command-line definitions'
+            cand docs 'Write completions/, man/ and commands/ from the command-line definitions, and the README''s exit-status and environment tables'
             cand schema 'Write docs/schema/ (JSON Schemas and examples) and docs/protocol.md from the shared types'
         }
         &'aisys;help;generate;docs'= {

@@ -444,7 +444,7 @@ complete -c aisys -n "__fish_aisys_using_subcommand generate; and not __fish_see
 complete -c aisys -n "__fish_aisys_using_subcommand generate; and not __fish_seen_subcommand_from docs schema help" -s v -l verbose -d 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
 complete -c aisys -n "__fish_aisys_using_subcommand generate; and not __fish_seen_subcommand_from docs schema help" -s q -l quiet -d 'Print only errors and the command\'s own output'
 complete -c aisys -n "__fish_aisys_using_subcommand generate; and not __fish_seen_subcommand_from docs schema help" -s h -l help -d 'Print help'
-complete -c aisys -n "__fish_aisys_using_subcommand generate; and not __fish_seen_subcommand_from docs schema help" -f -a "docs" -d 'Write completions/, man/ and commands/ from the command-line definitions'
+complete -c aisys -n "__fish_aisys_using_subcommand generate; and not __fish_seen_subcommand_from docs schema help" -f -a "docs" -d 'Write completions/, man/ and commands/ from the command-line definitions, and the README\'s exit-status and environment tables'
 complete -c aisys -n "__fish_aisys_using_subcommand generate; and not __fish_seen_subcommand_from docs schema help" -f -a "schema" -d 'Write docs/schema/ (JSON Schemas and examples) and docs/protocol.md from the shared types'
 complete -c aisys -n "__fish_aisys_using_subcommand generate; and not __fish_seen_subcommand_from docs schema help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c aisys -n "__fish_aisys_using_subcommand generate; and __fish_seen_subcommand_from docs" -l out -d 'The project folder to write into' -r -F
@@ -463,7 +463,7 @@ complete -c aisys -n "__fish_aisys_using_subcommand generate; and __fish_seen_su
 complete -c aisys -n "__fish_aisys_using_subcommand generate; and __fish_seen_subcommand_from schema" -s v -l verbose -d 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
 complete -c aisys -n "__fish_aisys_using_subcommand generate; and __fish_seen_subcommand_from schema" -s q -l quiet -d 'Print only errors and the command\'s own output'
 complete -c aisys -n "__fish_aisys_using_subcommand generate; and __fish_seen_subcommand_from schema" -s h -l help -d 'Print help'
-complete -c aisys -n "__fish_aisys_using_subcommand generate; and __fish_seen_subcommand_from help" -f -a "docs" -d 'Write completions/, man/ and commands/ from the command-line definitions'
+complete -c aisys -n "__fish_aisys_using_subcommand generate; and __fish_seen_subcommand_from help" -f -a "docs" -d 'Write completions/, man/ and commands/ from the command-line definitions, and the README\'s exit-status and environment tables'
 complete -c aisys -n "__fish_aisys_using_subcommand generate; and __fish_seen_subcommand_from help" -f -a "schema" -d 'Write docs/schema/ (JSON Schemas and examples) and docs/protocol.md from the shared types'
 complete -c aisys -n "__fish_aisys_using_subcommand generate; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c aisys -n "__fish_aisys_using_subcommand sandbox-init" -l relay -d 'Listen on ADDR inside the sandbox and relay each connection to the Unix socket SOCKET' -r
@@ -504,5 +504,5 @@ complete -c aisys -n "__fish_aisys_using_subcommand help; and __fish_seen_subcom
 complete -c aisys -n "__fish_aisys_using_subcommand help; and __fish_seen_subcommand_from agents" -f -a "install" -d 'Install an agent CLI from the npm registry into aisys\'s data folder (no npm needed)'
 complete -c aisys -n "__fish_aisys_using_subcommand help; and __fish_seen_subcommand_from sandboxes" -f -a "list" -d 'Which sandboxes: those of the Modal app, optionally of one session'
 complete -c aisys -n "__fish_aisys_using_subcommand help; and __fish_seen_subcommand_from sandboxes" -f -a "prune" -d 'Which sandboxes: those of the Modal app, optionally of one session'
-complete -c aisys -n "__fish_aisys_using_subcommand help; and __fish_seen_subcommand_from generate" -f -a "docs" -d 'Write completions/, man/ and commands/ from the command-line definitions'
+complete -c aisys -n "__fish_aisys_using_subcommand help; and __fish_seen_subcommand_from generate" -f -a "docs" -d 'Write completions/, man/ and commands/ from the command-line definitions, and the README\'s exit-status and environment tables'
 complete -c aisys -n "__fish_aisys_using_subcommand help; and __fish_seen_subcommand_from generate" -f -a "schema" -d 'Write docs/schema/ (JSON Schemas and examples) and docs/protocol.md from the shared types'

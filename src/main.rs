@@ -47,11 +47,12 @@ fn init_tracing(global: &cli::GlobalArgs) {
             _ => "trace",
         }
     };
-    let filter = EnvFilter::try_from_env("AISYS_LOG").unwrap_or_else(|_| EnvFilter::new(level));
+    let filter = EnvFilter::try_from_env(aisys::cli::reference::ENV_LOG)
+        .unwrap_or_else(|_| EnvFilter::new(level));
     let color = cli::output::resolve_color(
         global.color,
         std::io::IsTerminal::is_terminal(&std::io::stderr()),
-        std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
+        std::env::var_os(aisys::cli::reference::ENV_NO_COLOR).is_some_and(|v| !v.is_empty()),
     );
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)

@@ -60,7 +60,14 @@ fn assert_same(committed: &Path, fresh: &Path, how: &str) {
 #[test]
 fn completions_man_and_command_pages_are_fresh() {
     let tmp = tempfile::tempdir().unwrap();
+    let readme = tmp.path().join("README.md");
+    std::fs::copy(root().join("README.md"), &readme).unwrap();
     generate("docs", tmp.path());
+    assert!(
+        std::fs::read(root().join("README.md")).unwrap() == std::fs::read(&readme).unwrap(),
+        "README.md's exit-status or environment table is stale; run `cargo run -- generate docs` \
+         and commit"
+    );
     for dir in ["completions", "man", "commands"] {
         assert_same(
             &root().join(dir),

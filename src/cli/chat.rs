@@ -33,7 +33,7 @@ pub struct ChatArgs {
     #[arg(
         long,
         value_name = "TOKEN",
-        env = "AISYS_TOKEN",
+        env = crate::server::auth::ENV_TOKEN,
         hide_env_values = true
     )]
     pub token: Option<String>,

@@ -274,21 +274,16 @@ fn agent_check(kind: AgentKind, data_dir: &Path) -> Check {
             let fix = match test_copy {
                 Some(p) => format!(
                     "export {}={} (the copy in {TEST_DEPS}), or {install}",
-                    env_var_of(kind),
+                    crate::runtime::agent::env_var(kind),
                     p.display()
                 ),
-                None => format!("{install} (or set {})", env_var_of(kind)),
+                None => format!(
+                    "{install} (or set {})",
+                    crate::runtime::agent::env_var(kind)
+                ),
             };
             Check::new(&name, Status::Missing, detail, Some(fix))
         }
-    }
-}
-
-/// The variable that names an agent's binary, as the runtime reads it.
-fn env_var_of(kind: AgentKind) -> &'static str {
-    match kind {
-        AgentKind::ClaudeCode => "AISYS_CLAUDE_BIN",
-        AgentKind::Opencode => "AISYS_OPENCODE_BIN",
     }
 }
 

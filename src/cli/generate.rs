@@ -17,7 +17,8 @@ use crate::types::{self, examples};
 /// Write the generated reference files.
 #[derive(Debug, Subcommand)]
 pub enum GenerateCommand {
-    /// Write completions/, man/ and commands/ from the command-line definitions.
+    /// Write completions/, man/ and commands/ from the command-line definitions, and the
+    /// README's exit-status and environment tables.
     Docs(OutArgs),
     /// Write docs/schema/ (JSON Schemas and examples) and docs/protocol.md from the shared types.
     Schema(OutArgs),
@@ -66,6 +67,50 @@ pub fn write_docs(root: &Path) -> anyhow::Result<()> {
     );
     write_command_pages(&built, &[], &dir, &mut index)?;
     std::fs::write(dir.join("README.md"), index)?;
+    write_readme_tables(&root.join("README.md"))
+}
+
+/// The README's sections that are generated, by the name in their markers.
+fn readme_sections() -> [(&'static str, String); 2] {
+    [
+        ("exit-statuses", super::reference::readme_exit_table()),
+        ("environment", super::reference::readme_env_table()),
+    ]
+}
+
+/// Rewrites the generated tables of `readme` between their markers
+/// (`<!-- generated: NAME -->` ... `<!-- end generated -->`).
+fn write_readme_tables(readme: &Path) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(readme).map_err(|e| {
+        anyhow::anyhow!(
+            "{}: {e}; generate docs into the project folder",
+            readme.display()
+        )
+    })?;
+    let mut out = text.clone();
+    for (name, body) in readme_sections() {
+        let open = format!("<!-- generated: {name} -->\n");
+        let close = "<!-- end generated -->";
+        let start = out.find(&open).ok_or_else(|| {
+            anyhow::anyhow!(
+                "{}: no `{}` marker; add it where the table goes",
+                readme.display(),
+                open.trim()
+            )
+        })? + open.len();
+        let end = start
+            + out[start..].find(close).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "{}: the `{}` section has no `{close}`",
+                    readme.display(),
+                    open.trim()
+                )
+            })?;
+        out.replace_range(start..end, &body);
+    }
+    if out != text {
+        std::fs::write(readme, out)?;
+    }
     Ok(())
 }
 

@@ -4,9 +4,8 @@
 //! codes. This is the binary's edge, so it (and only it) uses `anyhow`. Must not hold logic that
 //! the core needs: a command parses, resolves settings, calls the core and prints.
 //!
-//! Exit codes (also in `aisys --help`):
-//! 0 success · 1 failure (e.g. the agent's turn failed, or `doctor` found the machine not ready) · 2 usage error or missing input · 3 bad input data, or a sandbox or agent that could not start ·
-//! 124 timeout · 130 interrupted.
+//! Exit codes and environment variables: [`reference`], from which `--help` and the README's
+//! tables are generated.
 
 use std::path::PathBuf;
 
@@ -22,6 +21,7 @@ pub mod doctor;
 pub mod entities;
 pub mod generate;
 pub mod output;
+pub mod reference;
 pub mod run;
 pub mod run_output;
 pub mod sandbox_init;
@@ -66,37 +66,6 @@ impl CommandError {
     }
 }
 
-const EXIT_CODES_HELP: &str = "\
-Exit status:
-  0    success
-  1    failure (for `run`: the agent's turn failed; for `doctor`: not ready)
-  2    usage error, or missing input
-  3    bad input data, or a sandbox or agent that could not start
-  124  a time limit ran out
-  130  interrupted (Ctrl-C)
-
-Environment:
-  AISYS_CONFIG_DIR   folder of config.toml (default ~/.config/aisys)
-  AISYS_DATA_DIR     data folder (default ~/.local/share/aisys)
-  CLAUDE_CONFIG_DIR  Claude Code's home (default ~/.claude)
-  AISYS_LOG          log filter, e.g. `aisys=debug` (overrides -v)
-  AISYS_MODAL_PYTHON the Python that runs the Modal bridge (default python3)
-  AISYS_MODAL_WORKDIR, AISYS_MODAL_HOME
-                     workspace and agent home inside a Modal sandbox (default /workspace,
-                     /aisys/home), for a --modal-image laid out differently
-  NO_COLOR           set to anything to turn colors off
-
-Config file keys (config.toml): agent, sandbox, model, data_dir, and in [server]: bind, url,
-token_file, max_sessions.
-
-Examples:
-  aisys doctor
-  aisys run \"add a README\" --workspace ./myproject
-  aisys serve
-  aisys chat
-  aisys transcript stats --by day
-  aisys entities list --kind skill";
-
 /// aisys runs AI coding agents (Claude Code, OpenCode) in isolated sandboxes.
 #[derive(Debug, Parser)]
 #[command(
@@ -107,7 +76,7 @@ Examples:
         aisys gives you one CLI for coding agents: run a single query in a sandbox (`run`), \
         serve many sessions to many clients (`serve`, `chat`), read and count agent transcripts \
         (`transcript`), and manage Claude Code's plugins, skills and commands (`entities`).",
-    after_help = EXIT_CODES_HELP,
+    after_help = reference::after_help(),
     max_term_width = 100
 )]
 pub struct Cli {

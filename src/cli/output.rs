@@ -23,7 +23,8 @@ pub struct Output {
 impl Output {
     pub fn new(global: &GlobalArgs) -> Output {
         let stdout_is_tty = std::io::stdout().is_terminal();
-        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        let no_color =
+            std::env::var_os(super::reference::ENV_NO_COLOR).is_some_and(|v| !v.is_empty());
         Output {
             color: resolve_color(global.color, stdout_is_tty, no_color),
             stdout_is_tty,

@@ -7,7 +7,7 @@ use clap::Args;
 use super::values::{AgentArg, LimitArgs, NetworkArg, SandboxArg, parse_duration};
 use std::net::SocketAddr;
 
-use super::{CommandError, Context, EXIT_BAD_INPUT, EXIT_OK, EXIT_USAGE, Exit};
+use super::{CommandError, Context, EXIT_BAD_INPUT, EXIT_OK, EXIT_USAGE, Exit, reference};
 use crate::config::{DEFAULT_BIND, Env, ProcessEnv};
 use crate::runtime::agent::{BinaryError, resolve_binary};
 use crate::server::SWEEP_INTERVAL;
@@ -30,7 +30,7 @@ use crate::types::AgentKind;
   aisys serve --workspace-root ~/src --sandbox local")]
 pub struct ServeArgs {
     /// Address and port to listen on. A non-loopback address makes the token the only protection.
-    #[arg(long, value_name = "ADDR", env = "AISYS_BIND")]
+    #[arg(long, value_name = "ADDR", env = reference::ENV_BIND)]
     pub bind: Option<String>,
     /// Folder for the session store, workspaces and the token (default: aisys's data folder).
     #[arg(long, value_name = "DIR")]
@@ -79,7 +79,7 @@ pub struct ServeArgs {
     #[arg(
         long,
         value_name = "STORE",
-        env = "AISYS_STORE",
+        env = reference::ENV_STORE,
         hide_env_values = true
     )]
     pub store: Option<String>,

@@ -34,7 +34,8 @@ pub use limits::{
 };
 pub use local::{BwrapEnvironment, check_bwrap};
 pub use modal::{
-    AUTH_HINT as MODAL_AUTH_HINT, DEFAULT_APP as MODAL_DEFAULT_APP, ENV_PYTHON as MODAL_ENV_PYTHON,
+    AUTH_HINT as MODAL_AUTH_HINT, DEFAULT_APP as MODAL_DEFAULT_APP, ENV_HOME as MODAL_ENV_HOME,
+    ENV_PYTHON as MODAL_ENV_PYTHON, ENV_WORKDIR as MODAL_ENV_WORKDIR,
     INSTALL_HINT as MODAL_INSTALL_HINT, ModalConfig, ModalEnvironment, ModalSandbox, SESSION_TAG,
     SandboxEntry, SyncReport,
 };
