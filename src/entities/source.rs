@@ -21,21 +21,16 @@ pub enum Source {
     /// `{"source": "github", "repo": "owner/name"}`.
     Github {
         repo: String,
-        #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
-        reference: Option<String>,
-        /// A commit to check out after cloning (plugin entries).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        sha: Option<String>,
+        #[serde(flatten)]
+        pin: Pin,
         #[serde(flatten)]
         extra: Map<String, Value>,
     },
     /// `{"source": "git", "url": ...}`: any git URL (`https://`, `user@host:path`, `file://`).
     Git {
         url: String,
-        #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
-        reference: Option<String>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        sha: Option<String>,
+        #[serde(flatten)]
+        pin: Pin,
         #[serde(flatten)]
         extra: Map<String, Value>,
     },
@@ -45,10 +40,8 @@ pub enum Source {
         url: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         path: Option<String>,
-        #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
-        reference: Option<String>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        sha: Option<String>,
+        #[serde(flatten)]
+        pin: Pin,
         #[serde(flatten)]
         extra: Map<String, Value>,
     },
@@ -62,16 +55,25 @@ pub enum Source {
     /// URL (for a plugin).
     Url {
         url: String,
-        #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
-        reference: Option<String>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        sha: Option<String>,
+        #[serde(flatten)]
+        pin: Pin,
         #[serde(flatten)]
         extra: Map<String, Value>,
     },
     /// A kind aisys does not install (such as `npm`), or a record it cannot read, kept whole.
     #[serde(untagged)]
     Other(Value),
+}
+
+/// The ref to check out and the commit to pin, for the kinds that are git repositories.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Pin {
+    /// A branch or tag (`owner/repo#ref` on the command line).
+    #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+    /// A commit to check out after cloning (plugin entries).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha: Option<String>,
 }
 
 /// A plugin entry's `source` in a `marketplace.json`: a folder relative to the marketplace, or a
@@ -92,8 +94,10 @@ impl Source {
     fn git(url: &str, reference: Option<&str>) -> Source {
         Source::Git {
             url: url.to_string(),
-            reference: reference.map(String::from),
-            sha: None,
+            pin: Pin {
+                reference: reference.map(String::from),
+                sha: None,
+            },
             extra: Map::new(),
         }
     }
@@ -115,53 +119,44 @@ impl Source {
         matches!(self, Source::Url { .. })
     }
 
+    /// Where it is (a repository, URL or folder) and its ref, for the kinds aisys knows.
+    fn place(&self) -> Option<(String, &Pin)> {
+        match self {
+            Source::Github { repo, pin, .. } => Some((repo.clone(), pin)),
+            Source::Git { url, pin, .. }
+            | Source::GitSubdir { url, pin, .. }
+            | Source::Url { url, pin, .. } => Some((url.clone(), pin)),
+            Source::Directory { .. } | Source::Other(_) => None,
+        }
+    }
+
     /// The commit a plugin entry pins, if any.
     pub fn sha(&self) -> Option<&str> {
-        match self {
-            Source::Github { sha, .. }
-            | Source::Git { sha, .. }
-            | Source::GitSubdir { sha, .. }
-            | Source::Url { sha, .. } => sha.as_deref(),
-            _ => None,
-        }
+        self.place()?.1.sha.as_deref()
     }
 
     /// The URL to clone and the ref to check out, for the kinds that are git repositories.
     pub fn clone_url(&self) -> Option<(String, Option<String>)> {
-        match self {
-            Source::Git { url, reference, .. } | Source::Url { url, reference, .. } => {
-                Some((url.clone(), reference.clone()))
-            }
+        let (at, pin) = self.place()?;
+        let url = match self {
+            Source::Github { .. } => format!("https://github.com/{at}.git"),
             // Its `url` may also be GitHub's owner/repo.
-            Source::GitSubdir { url, reference, .. } => {
-                let is_shorthand = !url.contains(':') && url.split('/').count() == 2;
-                let url = if is_shorthand {
-                    format!("https://github.com/{url}.git")
-                } else {
-                    url.clone()
-                };
-                Some((url, reference.clone()))
+            Source::GitSubdir { .. } if !at.contains(':') && at.split('/').count() == 2 => {
+                format!("https://github.com/{at}.git")
             }
-            Source::Github {
-                repo, reference, ..
-            } => Some((format!("https://github.com/{repo}.git"), reference.clone())),
-            Source::Directory { .. } | Source::Other(_) => None,
-        }
+            _ => at,
+        };
+        Some((url, pin.reference.clone()))
     }
 }
 
 /// In one line for people: `kind:where#ref`.
 impl fmt::Display for Source {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (at, reference) = match self {
-            Source::Github {
-                repo, reference, ..
-            } => (repo.clone(), reference.as_deref()),
-            Source::Git { url, reference, .. }
-            | Source::GitSubdir { url, reference, .. }
-            | Source::Url { url, reference, .. } => (url.clone(), reference.as_deref()),
-            Source::Directory { path, .. } => (path.display().to_string(), None),
-            Source::Other(v) => (
+        let (at, reference) = match (self, self.place()) {
+            (_, Some((at, pin))) => (at, pin.reference.as_deref()),
+            (Source::Directory { path, .. }, None) => (path.display().to_string(), None),
+            (Source::Other(v), _) => (
                 ["path", "url", "repo"]
                     .iter()
                     .find_map(|k| v.get(*k).and_then(Value::as_str))
@@ -169,6 +164,7 @@ impl fmt::Display for Source {
                     .to_string(),
                 v.get("ref").and_then(Value::as_str),
             ),
+            _ => (String::new(), None),
         };
         write!(f, "{}:{at}", self.kind())?;
         match reference {
@@ -216,8 +212,7 @@ pub fn parse_source(s: &str, cwd: &Path) -> Result<Source, EntityError> {
         // Anything else over http(s) is a hosted marketplace.json, fetched as a file.
         return Ok(Source::Url {
             url: base.to_string(),
-            reference: None,
-            sha: None,
+            pin: Pin::default(),
             extra: Map::new(),
         });
     }
@@ -263,8 +258,10 @@ pub fn parse_source(s: &str, cwd: &Path) -> Result<Source, EntityError> {
         }
         return Ok(Source::Github {
             repo: base.to_string(),
-            reference: reference.map(String::from),
-            sha: None,
+            pin: Pin {
+                reference: reference.map(String::from),
+                sha: None,
+            },
             extra: Map::new(),
         });
     }
