@@ -244,9 +244,9 @@ Register-ArgumentCompleter -Native -CommandName 'aisys' -ScriptBlock {
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List every entity in every scope, what is active, and what hides what')
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show one entity: its frontmatter, path and body')
             [CompletionResult]::new('install', 'install', [CompletionResultType]::ParameterValue, 'Install a plugin from a known marketplace, and enable it')
-            [CompletionResult]::new('uninstall', 'uninstall', [CompletionResultType]::ParameterValue, 'A plugin to act on')
-            [CompletionResult]::new('enable', 'enable', [CompletionResultType]::ParameterValue, 'A plugin to act on')
-            [CompletionResult]::new('disable', 'disable', [CompletionResultType]::ParameterValue, 'A plugin to act on')
+            [CompletionResult]::new('uninstall', 'uninstall', [CompletionResultType]::ParameterValue, 'Uninstall a plugin: its record and enabled flag go; its copy stays in the cache')
+            [CompletionResult]::new('enable', 'enable', [CompletionResultType]::ParameterValue, 'Enable an installed plugin in the settings of a scope')
+            [CompletionResult]::new('disable', 'disable', [CompletionResultType]::ParameterValue, 'Disable a plugin in the settings of a scope, keeping it installed')
             [CompletionResult]::new('validate', 'validate', [CompletionResultType]::ParameterValue, 'Check a plugin, skill, command or agent the way its author needs')
             [CompletionResult]::new('marketplace', 'marketplace', [CompletionResultType]::ParameterValue, 'Add, list, update and remove plugin marketplaces')
             [CompletionResult]::new('profile', 'profile', [CompletionResultType]::ParameterValue, 'The agent profiles: what a sandboxed agent gets of skills, plugins, subagents, commands, hooks, MCP servers and rules (`user`, `none`, and the config file''s `[profiles.NAME]`)')
@@ -283,7 +283,7 @@ Register-ArgumentCompleter -Native -CommandName 'aisys' -ScriptBlock {
             break
         }
         'aisys;entities;install' {
-            [CompletionResult]::new('--scope', '--scope', [CompletionResultType]::ParameterName, 'Where to enable it: user (~/.claude/settings.json), project (.claude/settings.json) or local (.claude/settings.local.json, not shared)')
+            [CompletionResult]::new('--scope', '--scope', [CompletionResultType]::ParameterName, 'Which settings: user (~/.claude/settings.json), project (.claude/settings.json) or local (.claude/settings.local.json, not shared)')
             [CompletionResult]::new('--project', '--project', [CompletionResultType]::ParameterName, 'The project for --scope project or local (default: the current folder)')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Read settings from this file instead of ~/.config/aisys/config.toml')
@@ -296,7 +296,7 @@ Register-ArgumentCompleter -Native -CommandName 'aisys' -ScriptBlock {
             break
         }
         'aisys;entities;uninstall' {
-            [CompletionResult]::new('--scope', '--scope', [CompletionResultType]::ParameterName, 'Which settings to change')
+            [CompletionResult]::new('--scope', '--scope', [CompletionResultType]::ParameterName, 'Which settings: user (~/.claude/settings.json), project (.claude/settings.json) or local (.claude/settings.local.json, not shared)')
             [CompletionResult]::new('--project', '--project', [CompletionResultType]::ParameterName, 'The project for --scope project or local (default: the current folder)')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Read settings from this file instead of ~/.config/aisys/config.toml')
@@ -309,7 +309,7 @@ Register-ArgumentCompleter -Native -CommandName 'aisys' -ScriptBlock {
             break
         }
         'aisys;entities;enable' {
-            [CompletionResult]::new('--scope', '--scope', [CompletionResultType]::ParameterName, 'Which settings to change')
+            [CompletionResult]::new('--scope', '--scope', [CompletionResultType]::ParameterName, 'Which settings: user (~/.claude/settings.json), project (.claude/settings.json) or local (.claude/settings.local.json, not shared)')
             [CompletionResult]::new('--project', '--project', [CompletionResultType]::ParameterName, 'The project for --scope project or local (default: the current folder)')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Read settings from this file instead of ~/.config/aisys/config.toml')
@@ -322,7 +322,7 @@ Register-ArgumentCompleter -Native -CommandName 'aisys' -ScriptBlock {
             break
         }
         'aisys;entities;disable' {
-            [CompletionResult]::new('--scope', '--scope', [CompletionResultType]::ParameterName, 'Which settings to change')
+            [CompletionResult]::new('--scope', '--scope', [CompletionResultType]::ParameterName, 'Which settings: user (~/.claude/settings.json), project (.claude/settings.json) or local (.claude/settings.local.json, not shared)')
             [CompletionResult]::new('--project', '--project', [CompletionResultType]::ParameterName, 'The project for --scope project or local (default: the current folder)')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Read settings from this file instead of ~/.config/aisys/config.toml')
@@ -572,9 +572,9 @@ Register-ArgumentCompleter -Native -CommandName 'aisys' -ScriptBlock {
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List every entity in every scope, what is active, and what hides what')
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show one entity: its frontmatter, path and body')
             [CompletionResult]::new('install', 'install', [CompletionResultType]::ParameterValue, 'Install a plugin from a known marketplace, and enable it')
-            [CompletionResult]::new('uninstall', 'uninstall', [CompletionResultType]::ParameterValue, 'A plugin to act on')
-            [CompletionResult]::new('enable', 'enable', [CompletionResultType]::ParameterValue, 'A plugin to act on')
-            [CompletionResult]::new('disable', 'disable', [CompletionResultType]::ParameterValue, 'A plugin to act on')
+            [CompletionResult]::new('uninstall', 'uninstall', [CompletionResultType]::ParameterValue, 'Uninstall a plugin: its record and enabled flag go; its copy stays in the cache')
+            [CompletionResult]::new('enable', 'enable', [CompletionResultType]::ParameterValue, 'Enable an installed plugin in the settings of a scope')
+            [CompletionResult]::new('disable', 'disable', [CompletionResultType]::ParameterValue, 'Disable a plugin in the settings of a scope, keeping it installed')
             [CompletionResult]::new('validate', 'validate', [CompletionResultType]::ParameterValue, 'Check a plugin, skill, command or agent the way its author needs')
             [CompletionResult]::new('marketplace', 'marketplace', [CompletionResultType]::ParameterValue, 'Add, list, update and remove plugin marketplaces')
             [CompletionResult]::new('profile', 'profile', [CompletionResultType]::ParameterValue, 'The agent profiles: what a sandboxed agent gets of skills, plugins, subagents, commands, hooks, MCP servers and rules (`user`, `none`, and the config file''s `[profiles.NAME]`)')
@@ -894,9 +894,9 @@ Register-ArgumentCompleter -Native -CommandName 'aisys' -ScriptBlock {
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List every entity in every scope, what is active, and what hides what')
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show one entity: its frontmatter, path and body')
             [CompletionResult]::new('install', 'install', [CompletionResultType]::ParameterValue, 'Install a plugin from a known marketplace, and enable it')
-            [CompletionResult]::new('uninstall', 'uninstall', [CompletionResultType]::ParameterValue, 'A plugin to act on')
-            [CompletionResult]::new('enable', 'enable', [CompletionResultType]::ParameterValue, 'A plugin to act on')
-            [CompletionResult]::new('disable', 'disable', [CompletionResultType]::ParameterValue, 'A plugin to act on')
+            [CompletionResult]::new('uninstall', 'uninstall', [CompletionResultType]::ParameterValue, 'Uninstall a plugin: its record and enabled flag go; its copy stays in the cache')
+            [CompletionResult]::new('enable', 'enable', [CompletionResultType]::ParameterValue, 'Enable an installed plugin in the settings of a scope')
+            [CompletionResult]::new('disable', 'disable', [CompletionResultType]::ParameterValue, 'Disable a plugin in the settings of a scope, keeping it installed')
             [CompletionResult]::new('validate', 'validate', [CompletionResultType]::ParameterValue, 'Check a plugin, skill, command or agent the way its author needs')
             [CompletionResult]::new('marketplace', 'marketplace', [CompletionResultType]::ParameterValue, 'Add, list, update and remove plugin marketplaces')
             [CompletionResult]::new('profile', 'profile', [CompletionResultType]::ParameterValue, 'The agent profiles: what a sandboxed agent gets of skills, plugins, subagents, commands, hooks, MCP servers and rules (`user`, `none`, and the config file''s `[profiles.NAME]`)')

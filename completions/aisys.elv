@@ -227,9 +227,9 @@ set edit:completion:arg-completer[aisys] = {|@words|
             cand list 'List every entity in every scope, what is active, and what hides what'
             cand show 'Show one entity: its frontmatter, path and body'
             cand install 'Install a plugin from a known marketplace, and enable it'
-            cand uninstall 'A plugin to act on'
-            cand enable 'A plugin to act on'
-            cand disable 'A plugin to act on'
+            cand uninstall 'Uninstall a plugin: its record and enabled flag go; its copy stays in the cache'
+            cand enable 'Enable an installed plugin in the settings of a scope'
+            cand disable 'Disable a plugin in the settings of a scope, keeping it installed'
             cand validate 'Check a plugin, skill, command or agent the way its author needs'
             cand marketplace 'Add, list, update and remove plugin marketplaces'
             cand profile 'The agent profiles: what a sandboxed agent gets of skills, plugins, subagents, commands, hooks, MCP servers and rules (`user`, `none`, and the config file''s `[profiles.NAME]`)'
@@ -263,7 +263,7 @@ set edit:completion:arg-completer[aisys] = {|@words|
             cand --help 'Print help'
         }
         &'aisys;entities;install'= {
-            cand --scope 'Where to enable it: user (~/.claude/settings.json), project (.claude/settings.json) or local (.claude/settings.local.json, not shared)'
+            cand --scope 'Which settings: user (~/.claude/settings.json), project (.claude/settings.json) or local (.claude/settings.local.json, not shared)'
             cand --project 'The project for --scope project or local (default: the current folder)'
             cand --color 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never'
             cand --config 'Read settings from this file instead of ~/.config/aisys/config.toml'
@@ -275,7 +275,7 @@ set edit:completion:arg-completer[aisys] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
         }
         &'aisys;entities;uninstall'= {
-            cand --scope 'Which settings to change'
+            cand --scope 'Which settings: user (~/.claude/settings.json), project (.claude/settings.json) or local (.claude/settings.local.json, not shared)'
             cand --project 'The project for --scope project or local (default: the current folder)'
             cand --color 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never'
             cand --config 'Read settings from this file instead of ~/.config/aisys/config.toml'
@@ -287,7 +287,7 @@ set edit:completion:arg-completer[aisys] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
         }
         &'aisys;entities;enable'= {
-            cand --scope 'Which settings to change'
+            cand --scope 'Which settings: user (~/.claude/settings.json), project (.claude/settings.json) or local (.claude/settings.local.json, not shared)'
             cand --project 'The project for --scope project or local (default: the current folder)'
             cand --color 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never'
             cand --config 'Read settings from this file instead of ~/.config/aisys/config.toml'
@@ -299,7 +299,7 @@ set edit:completion:arg-completer[aisys] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
         }
         &'aisys;entities;disable'= {
-            cand --scope 'Which settings to change'
+            cand --scope 'Which settings: user (~/.claude/settings.json), project (.claude/settings.json) or local (.claude/settings.local.json, not shared)'
             cand --project 'The project for --scope project or local (default: the current folder)'
             cand --color 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never'
             cand --config 'Read settings from this file instead of ~/.config/aisys/config.toml'
@@ -520,9 +520,9 @@ set edit:completion:arg-completer[aisys] = {|@words|
             cand list 'List every entity in every scope, what is active, and what hides what'
             cand show 'Show one entity: its frontmatter, path and body'
             cand install 'Install a plugin from a known marketplace, and enable it'
-            cand uninstall 'A plugin to act on'
-            cand enable 'A plugin to act on'
-            cand disable 'A plugin to act on'
+            cand uninstall 'Uninstall a plugin: its record and enabled flag go; its copy stays in the cache'
+            cand enable 'Enable an installed plugin in the settings of a scope'
+            cand disable 'Disable a plugin in the settings of a scope, keeping it installed'
             cand validate 'Check a plugin, skill, command or agent the way its author needs'
             cand marketplace 'Add, list, update and remove plugin marketplaces'
             cand profile 'The agent profiles: what a sandboxed agent gets of skills, plugins, subagents, commands, hooks, MCP servers and rules (`user`, `none`, and the config file''s `[profiles.NAME]`)'
@@ -788,9 +788,9 @@ set edit:completion:arg-completer[aisys] = {|@words|
             cand list 'List every entity in every scope, what is active, and what hides what'
             cand show 'Show one entity: its frontmatter, path and body'
             cand install 'Install a plugin from a known marketplace, and enable it'
-            cand uninstall 'A plugin to act on'
-            cand enable 'A plugin to act on'
-            cand disable 'A plugin to act on'
+            cand uninstall 'Uninstall a plugin: its record and enabled flag go; its copy stays in the cache'
+            cand enable 'Enable an installed plugin in the settings of a scope'
+            cand disable 'Disable a plugin in the settings of a scope, keeping it installed'
             cand validate 'Check a plugin, skill, command or agent the way its author needs'
             cand marketplace 'Add, list, update and remove plugin marketplaces'
             cand profile 'The agent profiles: what a sandboxed agent gets of skills, plugins, subagents, commands, hooks, MCP servers and rules (`user`, `none`, and the config file''s `[profiles.NAME]`)'

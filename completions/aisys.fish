@@ -226,9 +226,9 @@ complete -c aisys -n "__fish_aisys_using_subcommand entities; and not __fish_see
 complete -c aisys -n "__fish_aisys_using_subcommand entities; and not __fish_seen_subcommand_from list show install uninstall enable disable validate marketplace profile mcp help" -f -a "list" -d 'List every entity in every scope, what is active, and what hides what'
 complete -c aisys -n "__fish_aisys_using_subcommand entities; and not __fish_seen_subcommand_from list show install uninstall enable disable validate marketplace profile mcp help" -f -a "show" -d 'Show one entity: its frontmatter, path and body'
 complete -c aisys -n "__fish_aisys_using_subcommand entities; and not __fish_seen_subcommand_from list show install uninstall enable disable validate marketplace profile mcp help" -f -a "install" -d 'Install a plugin from a known marketplace, and enable it'
-complete -c aisys -n "__fish_aisys_using_subcommand entities; and not __fish_seen_subcommand_from list show install uninstall enable disable validate marketplace profile mcp help" -f -a "uninstall" -d 'A plugin to act on'
-complete -c aisys -n "__fish_aisys_using_subcommand entities; and not __fish_seen_subcommand_from list show install uninstall enable disable validate marketplace profile mcp help" -f -a "enable" -d 'A plugin to act on'
-complete -c aisys -n "__fish_aisys_using_subcommand entities; and not __fish_seen_subcommand_from list show install uninstall enable disable validate marketplace profile mcp help" -f -a "disable" -d 'A plugin to act on'
+complete -c aisys -n "__fish_aisys_using_subcommand entities; and not __fish_seen_subcommand_from list show install uninstall enable disable validate marketplace profile mcp help" -f -a "uninstall" -d 'Uninstall a plugin: its record and enabled flag go; its copy stays in the cache'
+complete -c aisys -n "__fish_aisys_using_subcommand entities; and not __fish_seen_subcommand_from list show install uninstall enable disable validate marketplace profile mcp help" -f -a "enable" -d 'Enable an installed plugin in the settings of a scope'
+complete -c aisys -n "__fish_aisys_using_subcommand entities; and not __fish_seen_subcommand_from list show install uninstall enable disable validate marketplace profile mcp help" -f -a "disable" -d 'Disable a plugin in the settings of a scope, keeping it installed'
 complete -c aisys -n "__fish_aisys_using_subcommand entities; and not __fish_seen_subcommand_from list show install uninstall enable disable validate marketplace profile mcp help" -f -a "validate" -d 'Check a plugin, skill, command or agent the way its author needs'
 complete -c aisys -n "__fish_aisys_using_subcommand entities; and not __fish_seen_subcommand_from list show install uninstall enable disable validate marketplace profile mcp help" -f -a "marketplace" -d 'Add, list, update and remove plugin marketplaces'
 complete -c aisys -n "__fish_aisys_using_subcommand entities; and not __fish_seen_subcommand_from list show install uninstall enable disable validate marketplace profile mcp help" -f -a "profile" -d 'The agent profiles: what a sandboxed agent gets of skills, plugins, subagents, commands, hooks, MCP servers and rules (`user`, `none`, and the config file\'s `[profiles.NAME]`)'
@@ -241,9 +241,9 @@ hook\t''
 mcp\t''
 plugin\t''
 marketplace\t''"
-complete -c aisys -n "__fish_aisys_using_subcommand entities; and __fish_seen_subcommand_from list" -l scope -d 'Only this scope' -r -f -a "user\t'~/.claude (or $CLAUDE_CONFIG_DIR)'
-project\t'The project\'s .claude/'
-plugin\t'Installed plugins'"
+complete -c aisys -n "__fish_aisys_using_subcommand entities; and __fish_seen_subcommand_from list" -l scope -d 'Only this scope' -r -f -a "user\t'`~/.claude` or `$CLAUDE_CONFIG_DIR`'
+project\t'A project\'s `.claude/` (and its `.mcp.json`)'
+plugin\t'An installed plugin'"
 complete -c aisys -n "__fish_aisys_using_subcommand entities; and __fish_seen_subcommand_from list" -l project -d 'The project whose .claude/ is the project scope (default: the current folder and its git root)' -r -F
 complete -c aisys -n "__fish_aisys_using_subcommand entities; and __fish_seen_subcommand_from list" -l format -d 'Output format' -r -f -a "table\t''
 json\t''"
@@ -263,7 +263,7 @@ complete -c aisys -n "__fish_aisys_using_subcommand entities; and __fish_seen_su
 complete -c aisys -n "__fish_aisys_using_subcommand entities; and __fish_seen_subcommand_from show" -s v -l verbose -d 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
 complete -c aisys -n "__fish_aisys_using_subcommand entities; and __fish_seen_subcommand_from show" -s q -l quiet -d 'Print only errors and the command\'s own output'
 complete -c aisys -n "__fish_aisys_using_subcommand entities; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
-complete -c aisys -n "__fish_aisys_using_subcommand entities; and __fish_seen_subcommand_from install" -l scope -d 'Where to enable it: user (~/.claude/settings.json), project (.claude/settings.json) or local (.claude/settings.local.json, not shared)' -r -f -a "user\t'~/.claude/settings.json'
+complete -c aisys -n "__fish_aisys_using_subcommand entities; and __fish_seen_subcommand_from install" -l scope -d 'Which settings: user (~/.claude/settings.json), project (.claude/settings.json) or local (.claude/settings.local.json, not shared)' -r -f -a "user\t'~/.claude/settings.json'
 project\t'The project\'s .claude/settings.json, shared through the repository'
 local\t'The project\'s .claude/settings.local.json, for you only'"
 complete -c aisys -n "__fish_aisys_using_subcommand entities; and __fish_seen_subcommand_from install" -l project -d 'The project for --scope project or local (default: the current folder)' -r -F
@@ -274,7 +274,7 @@ complete -c aisys -n "__fish_aisys_using_subcommand entities; and __fish_seen_su
 complete -c aisys -n "__fish_aisys_using_subcommand entities; and __fish_seen_subcommand_from install" -s v -l verbose -d 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
 complete -c aisys -n "__fish_aisys_using_subcommand entities; and __fish_seen_subcommand_from install" -s q -l quiet -d 'Print only errors and the command\'s own output'
 complete -c aisys -n "__fish_aisys_using_subcommand entities; and __fish_seen_subcommand_from install" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c aisys -n "__fish_aisys_using_subcommand entities; and __fish_seen_subcommand_from uninstall" -l scope -d 'Which settings to change' -r -f -a "user\t'~/.claude/settings.json'
+complete -c aisys -n "__fish_aisys_using_subcommand entities; and __fish_seen_subcommand_from uninstall" -l scope -d 'Which settings: user (~/.claude/settings.json), project (.claude/settings.json) or local (.claude/settings.local.json, not shared)' -r -f -a "user\t'~/.claude/settings.json'
 project\t'The project\'s .claude/settings.json, shared through the repository'
 local\t'The project\'s .claude/settings.local.json, for you only'"
 complete -c aisys -n "__fish_aisys_using_subcommand entities; and __fish_seen_subcommand_from uninstall" -l project -d 'The project for --scope project or local (default: the current folder)' -r -F
@@ -285,7 +285,7 @@ complete -c aisys -n "__fish_aisys_using_subcommand entities; and __fish_seen_su
 complete -c aisys -n "__fish_aisys_using_subcommand entities; and __fish_seen_subcommand_from uninstall" -s v -l verbose -d 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
 complete -c aisys -n "__fish_aisys_using_subcommand entities; and __fish_seen_subcommand_from uninstall" -s q -l quiet -d 'Print only errors and the command\'s own output'
 complete -c aisys -n "__fish_aisys_using_subcommand entities; and __fish_seen_subcommand_from uninstall" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c aisys -n "__fish_aisys_using_subcommand entities; and __fish_seen_subcommand_from enable" -l scope -d 'Which settings to change' -r -f -a "user\t'~/.claude/settings.json'
+complete -c aisys -n "__fish_aisys_using_subcommand entities; and __fish_seen_subcommand_from enable" -l scope -d 'Which settings: user (~/.claude/settings.json), project (.claude/settings.json) or local (.claude/settings.local.json, not shared)' -r -f -a "user\t'~/.claude/settings.json'
 project\t'The project\'s .claude/settings.json, shared through the repository'
 local\t'The project\'s .claude/settings.local.json, for you only'"
 complete -c aisys -n "__fish_aisys_using_subcommand entities; and __fish_seen_subcommand_from enable" -l project -d 'The project for --scope project or local (default: the current folder)' -r -F
@@ -296,7 +296,7 @@ complete -c aisys -n "__fish_aisys_using_subcommand entities; and __fish_seen_su
 complete -c aisys -n "__fish_aisys_using_subcommand entities; and __fish_seen_subcommand_from enable" -s v -l verbose -d 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
 complete -c aisys -n "__fish_aisys_using_subcommand entities; and __fish_seen_subcommand_from enable" -s q -l quiet -d 'Print only errors and the command\'s own output'
 complete -c aisys -n "__fish_aisys_using_subcommand entities; and __fish_seen_subcommand_from enable" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c aisys -n "__fish_aisys_using_subcommand entities; and __fish_seen_subcommand_from disable" -l scope -d 'Which settings to change' -r -f -a "user\t'~/.claude/settings.json'
+complete -c aisys -n "__fish_aisys_using_subcommand entities; and __fish_seen_subcommand_from disable" -l scope -d 'Which settings: user (~/.claude/settings.json), project (.claude/settings.json) or local (.claude/settings.local.json, not shared)' -r -f -a "user\t'~/.claude/settings.json'
 project\t'The project\'s .claude/settings.json, shared through the repository'
 local\t'The project\'s .claude/settings.local.json, for you only'"
 complete -c aisys -n "__fish_aisys_using_subcommand entities; and __fish_seen_subcommand_from disable" -l project -d 'The project for --scope project or local (default: the current folder)' -r -F
@@ -352,9 +352,9 @@ complete -c aisys -n "__fish_aisys_using_subcommand entities; and __fish_seen_su
 complete -c aisys -n "__fish_aisys_using_subcommand entities; and __fish_seen_subcommand_from help" -f -a "list" -d 'List every entity in every scope, what is active, and what hides what'
 complete -c aisys -n "__fish_aisys_using_subcommand entities; and __fish_seen_subcommand_from help" -f -a "show" -d 'Show one entity: its frontmatter, path and body'
 complete -c aisys -n "__fish_aisys_using_subcommand entities; and __fish_seen_subcommand_from help" -f -a "install" -d 'Install a plugin from a known marketplace, and enable it'
-complete -c aisys -n "__fish_aisys_using_subcommand entities; and __fish_seen_subcommand_from help" -f -a "uninstall" -d 'A plugin to act on'
-complete -c aisys -n "__fish_aisys_using_subcommand entities; and __fish_seen_subcommand_from help" -f -a "enable" -d 'A plugin to act on'
-complete -c aisys -n "__fish_aisys_using_subcommand entities; and __fish_seen_subcommand_from help" -f -a "disable" -d 'A plugin to act on'
+complete -c aisys -n "__fish_aisys_using_subcommand entities; and __fish_seen_subcommand_from help" -f -a "uninstall" -d 'Uninstall a plugin: its record and enabled flag go; its copy stays in the cache'
+complete -c aisys -n "__fish_aisys_using_subcommand entities; and __fish_seen_subcommand_from help" -f -a "enable" -d 'Enable an installed plugin in the settings of a scope'
+complete -c aisys -n "__fish_aisys_using_subcommand entities; and __fish_seen_subcommand_from help" -f -a "disable" -d 'Disable a plugin in the settings of a scope, keeping it installed'
 complete -c aisys -n "__fish_aisys_using_subcommand entities; and __fish_seen_subcommand_from help" -f -a "validate" -d 'Check a plugin, skill, command or agent the way its author needs'
 complete -c aisys -n "__fish_aisys_using_subcommand entities; and __fish_seen_subcommand_from help" -f -a "marketplace" -d 'Add, list, update and remove plugin marketplaces'
 complete -c aisys -n "__fish_aisys_using_subcommand entities; and __fish_seen_subcommand_from help" -f -a "profile" -d 'The agent profiles: what a sandboxed agent gets of skills, plugins, subagents, commands, hooks, MCP servers and rules (`user`, `none`, and the config file\'s `[profiles.NAME]`)'
@@ -493,9 +493,9 @@ complete -c aisys -n "__fish_aisys_using_subcommand help; and __fish_seen_subcom
 complete -c aisys -n "__fish_aisys_using_subcommand help; and __fish_seen_subcommand_from entities" -f -a "list" -d 'List every entity in every scope, what is active, and what hides what'
 complete -c aisys -n "__fish_aisys_using_subcommand help; and __fish_seen_subcommand_from entities" -f -a "show" -d 'Show one entity: its frontmatter, path and body'
 complete -c aisys -n "__fish_aisys_using_subcommand help; and __fish_seen_subcommand_from entities" -f -a "install" -d 'Install a plugin from a known marketplace, and enable it'
-complete -c aisys -n "__fish_aisys_using_subcommand help; and __fish_seen_subcommand_from entities" -f -a "uninstall" -d 'A plugin to act on'
-complete -c aisys -n "__fish_aisys_using_subcommand help; and __fish_seen_subcommand_from entities" -f -a "enable" -d 'A plugin to act on'
-complete -c aisys -n "__fish_aisys_using_subcommand help; and __fish_seen_subcommand_from entities" -f -a "disable" -d 'A plugin to act on'
+complete -c aisys -n "__fish_aisys_using_subcommand help; and __fish_seen_subcommand_from entities" -f -a "uninstall" -d 'Uninstall a plugin: its record and enabled flag go; its copy stays in the cache'
+complete -c aisys -n "__fish_aisys_using_subcommand help; and __fish_seen_subcommand_from entities" -f -a "enable" -d 'Enable an installed plugin in the settings of a scope'
+complete -c aisys -n "__fish_aisys_using_subcommand help; and __fish_seen_subcommand_from entities" -f -a "disable" -d 'Disable a plugin in the settings of a scope, keeping it installed'
 complete -c aisys -n "__fish_aisys_using_subcommand help; and __fish_seen_subcommand_from entities" -f -a "validate" -d 'Check a plugin, skill, command or agent the way its author needs'
 complete -c aisys -n "__fish_aisys_using_subcommand help; and __fish_seen_subcommand_from entities" -f -a "marketplace" -d 'Add, list, update and remove plugin marketplaces'
 complete -c aisys -n "__fish_aisys_using_subcommand help; and __fish_seen_subcommand_from entities" -f -a "profile" -d 'The agent profiles: what a sandboxed agent gets of skills, plugins, subagents, commands, hooks, MCP servers and rules (`user`, `none`, and the config file\'s `[profiles.NAME]`)'

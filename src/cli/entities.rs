@@ -10,6 +10,7 @@ use clap::{Args, Subcommand, ValueEnum};
 
 use super::transcript::TableFormat;
 use super::{Context, Exit};
+use crate::entities::{EntityKind, Scope};
 
 mod list;
 pub mod mcp;
@@ -24,9 +25,25 @@ mod profile;
 pub enum EntitiesCommand {
     List(ListArgs),
     Show(ShowArgs),
-    Install(InstallArgs),
+    /// Install a plugin from a known marketplace, and enable it.
+    #[command(after_help = "Examples:
+  aisys entities install demo@local-market
+  aisys entities install demo@local-market --scope project")]
+    Install(PluginArgs),
+    /// Uninstall a plugin: its record and enabled flag go; its copy stays in the cache.
+    #[command(after_help = "Examples:
+  aisys entities uninstall demo@local-market
+  aisys entities uninstall demo@local-market --scope project")]
     Uninstall(PluginArgs),
+    /// Enable an installed plugin in the settings of a scope.
+    #[command(after_help = "Examples:
+  aisys entities enable demo@local-market
+  aisys entities enable demo@local-market --scope project")]
     Enable(PluginArgs),
+    /// Disable a plugin in the settings of a scope, keeping it installed.
+    #[command(after_help = "Examples:
+  aisys entities disable demo@local-market
+  aisys entities disable demo@local-market --scope local")]
     Disable(PluginArgs),
     Validate(ValidateArgs),
     #[command(subcommand)]
@@ -79,10 +96,10 @@ pub enum ProfileCommand {
 pub struct ListArgs {
     /// Only this kind.
     #[arg(long, value_enum, value_name = "KIND")]
-    pub kind: Option<EntityKindArg>,
+    pub kind: Option<EntityKind>,
     /// Only this scope.
     #[arg(long, value_enum, value_name = "SCOPE")]
-    pub scope: Option<ScopeArg>,
+    pub scope: Option<Scope>,
     /// The project whose .claude/ is the project scope (default: the current folder and its git root).
     #[arg(long, value_name = "DIR")]
     pub project: Option<PathBuf>,
@@ -108,34 +125,14 @@ pub struct ShowArgs {
     pub project: Option<PathBuf>,
 }
 
-/// Install a plugin from a known marketplace, and enable it.
+/// A plugin to act on, and the settings where it is enabled.
 #[derive(Debug, Args)]
-#[command(after_help = "Examples:
-  aisys entities install demo@local-market
-  aisys entities install demo@local-market --scope project")]
-pub struct InstallArgs {
-    /// PLUGIN@MARKETPLACE.
-    #[arg(value_name = "PLUGIN@MARKETPLACE")]
-    pub plugin: String,
-    /// Where to enable it: user (~/.claude/settings.json), project (.claude/settings.json) or
-    /// local (.claude/settings.local.json, not shared).
-    #[arg(long, value_enum, default_value_t = InstallScope::User, value_name = "SCOPE")]
-    pub scope: InstallScope,
-    /// The project for --scope project or local (default: the current folder).
-    #[arg(long, value_name = "DIR")]
-    pub project: Option<PathBuf>,
-}
-
-/// A plugin to act on.
-#[derive(Debug, Args)]
-#[command(after_help = "Examples:
-  aisys entities disable demo@local-market
-  aisys entities enable demo@local-market --scope project")]
 pub struct PluginArgs {
     /// PLUGIN@MARKETPLACE.
     #[arg(value_name = "PLUGIN@MARKETPLACE")]
     pub plugin: String,
-    /// Which settings to change.
+    /// Which settings: user (~/.claude/settings.json), project (.claude/settings.json) or local
+    /// (.claude/settings.local.json, not shared).
     #[arg(long, value_enum, default_value_t = InstallScope::User, value_name = "SCOPE")]
     pub scope: InstallScope,
     /// The project for --scope project or local (default: the current folder).
@@ -219,27 +216,6 @@ pub enum MarketplaceCommand {
         #[arg(value_name = "NAME")]
         name: String,
     },
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum EntityKindArg {
-    Skill,
-    Command,
-    Agent,
-    Hook,
-    Mcp,
-    Plugin,
-    Marketplace,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ScopeArg {
-    /// ~/.claude (or $CLAUDE_CONFIG_DIR).
-    User,
-    /// The project's .claude/.
-    Project,
-    /// Installed plugins.
-    Plugin,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -33,8 +33,8 @@ pub mod validate;
 
 pub use discover::{Inventory, Roots, discover};
 
-/// What kind of thing an entity is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+/// What kind of thing an entity is. (`--kind` of `aisys entities list` takes these names.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum EntityKind {
     Skill,
@@ -80,8 +80,8 @@ impl fmt::Display for EntityKind {
     }
 }
 
-/// Where an entity comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+/// Where an entity comes from. (`--scope` of `aisys entities list` takes these names.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Scope {
     /// `~/.claude` or `$CLAUDE_CONFIG_DIR`.

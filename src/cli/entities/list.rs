@@ -7,11 +7,11 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 
-use super::{EntityKindArg, ListArgs, ScopeArg, ShowArgs, ValidateArgs};
+use super::{ListArgs, ShowArgs, ValidateArgs};
 use crate::cli::transcript::TableFormat;
 use crate::cli::{CommandError, Context, EXIT_BAD_INPUT, EXIT_OK, EXIT_USAGE, Exit, Output};
 use crate::config::{ENV_CLAUDE_CONFIG_DIR, Env, ProcessEnv, claude_home};
-use crate::entities::{self, Entity, EntityKind, Inventory, Roots, Scope, Warning, frontmatter};
+use crate::entities::{self, Entity, EntityKind, Inventory, Roots, Warning, frontmatter};
 
 /// Bytes buffered before a write to stdout: the JSON of 5,000 entities is about 2 MB.
 const OUTPUT_BUFFER: usize = 256 * 1024;
@@ -53,26 +53,6 @@ pub fn roots(project: Option<&Path>) -> anyhow::Result<Roots> {
     })
 }
 
-fn kind_of(k: EntityKindArg) -> EntityKind {
-    match k {
-        EntityKindArg::Skill => EntityKind::Skill,
-        EntityKindArg::Command => EntityKind::Command,
-        EntityKindArg::Agent => EntityKind::Agent,
-        EntityKindArg::Hook => EntityKind::Hook,
-        EntityKindArg::Mcp => EntityKind::Mcp,
-        EntityKindArg::Plugin => EntityKind::Plugin,
-        EntityKindArg::Marketplace => EntityKind::Marketplace,
-    }
-}
-
-fn scope_of(s: ScopeArg) -> Scope {
-    match s {
-        ScopeArg::User => Scope::User,
-        ScopeArg::Project => Scope::Project,
-        ScopeArg::Plugin => Scope::Plugin,
-    }
-}
-
 /// Prints warnings on stderr; with `strict`, any warning is a failure (exit 3).
 pub fn report_warnings(out: &Output, warnings: &[Warning], strict: bool) -> anyhow::Result<()> {
     for w in warnings {
@@ -98,8 +78,8 @@ pub fn list(ctx: &Context, args: ListArgs) -> anyhow::Result<Exit> {
     let Inventory { entities, warnings } = entities::discover(&roots);
     let shown: Vec<&Entity> = entities
         .iter()
-        .filter(|e| args.kind.is_none_or(|k| kind_of(k) == e.kind))
-        .filter(|e| args.scope.is_none_or(|s| scope_of(s) == e.scope))
+        .filter(|e| args.kind.is_none_or(|k| k == e.kind))
+        .filter(|e| args.scope.is_none_or(|s| s == e.scope))
         .collect();
     // Buffered: stdout is line-buffered, and thousands of JSON lines would be as many writes.
     let mut stdout = std::io::BufWriter::with_capacity(OUTPUT_BUFFER, std::io::stdout().lock());

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use anyhow::Context as _;
 
-use super::{InstallArgs, InstallScope as ScopeArg, MarketplaceCommand, PluginArgs};
+use super::{InstallScope as ScopeArg, MarketplaceCommand, PluginArgs};
 use crate::cli::transcript::TableFormat;
 use crate::cli::{CommandError, Context, EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, Exit};
 use crate::config::{ProcessEnv, claude_home};
@@ -75,7 +75,7 @@ fn say(ctx: &Context, line: String) {
     }
 }
 
-pub fn install(ctx: &Context, args: InstallArgs) -> anyhow::Result<Exit> {
+pub fn install(ctx: &Context, args: PluginArgs) -> anyhow::Result<Exit> {
     let scope = scope(args.scope, args.project.as_deref())?;
     let path = manager(ctx)?.install(&args.plugin, &scope).map_err(fail)?;
     say(
