@@ -145,33 +145,31 @@ impl Http {
         headers: &[(&str, String)],
         limit: u64,
     ) -> Result<Answer, HttpError> {
-        let headers = header_map(url, headers)?;
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let last = attempt >= self.attempts;
-            let resp = match self.send(url, &headers, attempt).await {
-                Ok(r) => r,
-                Err(e) if !last && e.retry => {
-                    backoff(attempt).await;
-                    continue;
-                }
-                Err(e) => return Err(e.error),
-            };
-            let status = resp.status();
-            let resp_headers = resp.headers().clone();
-            match read_body(resp, url, limit).await {
-                Ok(body) => {
-                    return Ok(Answer {
-                        status,
-                        headers: resp_headers,
-                        body,
-                    });
-                }
-                Err(e) if !last && e.retry => backoff(attempt).await,
-                Err(e) => return Err(e.error),
-            }
-        }
+        // Both callbacks reach the body: `start` empties it for each new try.
+        let body = std::sync::Mutex::new(Vec::new());
+        let lock = || body.lock().unwrap_or_else(|e| e.into_inner());
+        let (status, headers) = self
+            .fetch(
+                url,
+                headers,
+                limit,
+                &mut |_| {
+                    lock().clear();
+                    Ok(())
+                },
+                &mut |chunk| {
+                    lock().extend_from_slice(chunk);
+                    Ok(())
+                },
+            )
+            .await?
+            .0;
+        let body = body.into_inner().unwrap_or_else(|e| e.into_inner());
+        Ok(Answer {
+            status,
+            headers,
+            body,
+        })
     }
 
     /// GETs `url` and reads its body as JSON (at most [`MAX_JSON_BYTES`]).
@@ -199,6 +197,20 @@ impl Http {
         start: &mut (dyn FnMut(Option<u64>) -> Result<(), HttpError> + Send),
         sink: &mut (dyn FnMut(&[u8]) -> Result<(), HttpError> + Send),
     ) -> Result<u64, HttpError> {
+        Ok(self.fetch(url, headers, limit, start, sink).await?.1)
+    }
+
+    /// The one retry loop of a GET: sends, refuses a body announced as over `limit`, then streams
+    /// the body into `sink` (calling `start` with the announced length at the start of each try).
+    /// Returns the status and headers of the try that got through, and the bytes received.
+    async fn fetch(
+        &self,
+        url: &str,
+        headers: &[(&str, String)],
+        limit: u64,
+        start: &mut (dyn FnMut(Option<u64>) -> Result<(), HttpError> + Send),
+        sink: &mut (dyn FnMut(&[u8]) -> Result<(), HttpError> + Send),
+    ) -> Result<((StatusCode, HeaderMap), u64), HttpError> {
         let headers = header_map(url, headers)?;
         let mut attempt = 0;
         loop {
@@ -212,10 +224,14 @@ impl Http {
                 }
                 Err(e) => return Err(e.error),
             };
+            if resp.content_length().is_some_and(|n| n > limit) {
+                return Err(too_large(url, limit));
+            }
+            let head = (resp.status(), resp.headers().clone());
             start(resp.content_length())?;
             let mut received = 0u64;
             match stream_body(resp, url, limit, &mut received, sink).await {
-                Ok(()) => return Ok(received),
+                Ok(()) => return Ok((head, received)),
                 Err(e) if !last && e.retry => backoff(attempt).await,
                 Err(e) => return Err(e.error),
             }
@@ -289,15 +305,19 @@ fn header_map(url: &str, headers: &[(&str, String)]) -> Result<HeaderMap, HttpEr
     Ok(map)
 }
 
+fn too_large(url: &str, limit: u64) -> HttpError {
+    HttpError::TooLarge {
+        url: url.to_string(),
+        limit,
+    }
+}
+
 /// Reads a whole body, up to `limit` bytes.
 async fn read_body(resp: reqwest::Response, url: &str, limit: u64) -> Result<Vec<u8>, Failure> {
     if resp.content_length().is_some_and(|n| n > limit) {
         return Err(Failure {
             retry: false,
-            error: HttpError::TooLarge {
-                url: url.to_string(),
-                limit,
-            },
+            error: too_large(url, limit),
         });
     }
     let mut body = Vec::new();
@@ -335,10 +355,7 @@ async fn stream_body(
         if *received > limit {
             return Err(Failure {
                 retry: false,
-                error: HttpError::TooLarge {
-                    url: url.to_string(),
-                    limit,
-                },
+                error: too_large(url, limit),
             });
         }
         sink(&chunk).map_err(|error| Failure {
