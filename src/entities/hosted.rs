@@ -11,7 +11,7 @@
 //! Must not write outside the Claude home; plugins of a hosted marketplace come from git, as
 //! with Claude Code (a relative path has no repository to be relative to).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
@@ -141,7 +141,7 @@ pub fn store(
     text: &str,
     validators: Value,
 ) -> Result<(), EntityError> {
-    write_file(dest, text)?;
+    store::write_atomic(dest, text.as_bytes())?;
     update_json(&home.plugins().join(VALIDATORS_FILE), json!({}), |doc| {
         doc.as_object_mut()
             .expect("checked object")
@@ -194,29 +194,6 @@ pub fn read_cached(location: &Path) -> Result<(String, Map<String, Value>), Enti
             location.display()
         ))),
     }
-}
-
-fn write_file(dest: &Path, text: &str) -> Result<(), EntityError> {
-    use std::io::Write;
-    let dir = dest.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(|e| EntityError::io(dir, e))?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".aisys-")
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(|e| EntityError::io(dir, e))?;
-    tmp.write_all(text.as_bytes())
-        .and_then(|_| tmp.as_file().sync_all())
-        .map_err(|e| EntityError::io(tmp.path(), e))?;
-    std::fs::set_permissions(
-        tmp.path(),
-        std::os::unix::fs::PermissionsExt::from_mode(0o644),
-    )
-    .map_err(|e| EntityError::io(tmp.path(), e))?;
-    let dest: PathBuf = dest.to_path_buf();
-    tmp.persist(&dest)
-        .map_err(|e| EntityError::io(&dest, e.error))?;
-    Ok(())
 }
 
 fn sha256(text: &str) -> String {

@@ -117,8 +117,17 @@ pub fn update_json<T>(
     Ok(out)
 }
 
-/// Writes a JSON document atomically (temp file in the same folder, fsync, rename).
+/// Writes a JSON document atomically, pretty and ending in a newline, as Claude Code does.
 pub fn write_json(path: &Path, doc: &Value) -> Result<(), EntityError> {
+    let mut text =
+        serde_json::to_string_pretty(doc).map_err(|e| EntityError::Invalid(e.to_string()))?;
+    text.push('\n');
+    write_atomic(path, text.as_bytes())
+}
+
+/// Writes a file atomically: a temp file in the same folder, fsync, rename. A reader sees the
+/// old file or the new one, never a part.
+pub fn write_atomic(path: &Path, data: &[u8]) -> Result<(), EntityError> {
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(|e| EntityError::io(dir, e))?;
     let mut tmp = tempfile::Builder::new()
@@ -126,10 +135,7 @@ pub fn write_json(path: &Path, doc: &Value) -> Result<(), EntityError> {
         .suffix(".tmp")
         .tempfile_in(dir)
         .map_err(|e| EntityError::io(dir, e))?;
-    let mut text =
-        serde_json::to_string_pretty(doc).map_err(|e| EntityError::Invalid(e.to_string()))?;
-    text.push('\n');
-    tmp.write_all(text.as_bytes())
+    tmp.write_all(data)
         .and_then(|_| tmp.as_file().sync_all())
         .map_err(|e| EntityError::io(tmp.path(), e))?;
     // Keep the old file's permissions; a new file gets the usual 0644, as Claude Code's own.
