@@ -55,7 +55,7 @@ impl EventFilter {
             self.current_session.clone_from(agent_session_id);
             self.last_time = None;
         }
-        if let Some(ts) = ev.timestamp_mut().and_then(|t| t.as_deref())
+        if let Some(ts) = ev.timestamp()
             && let Ok(t) = ts.parse::<Timestamp>()
         {
             self.last_time = Some(t);

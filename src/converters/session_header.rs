@@ -90,7 +90,7 @@ impl SessionHeader {
         }
         // Times are kept as written and compared as text (RFC 3339 in one zone sorts as text),
         // and parsed only when the header is shown: this runs for every event.
-        if let Some(t) = event_time(ev) {
+        if let Some(t) = ev.timestamp() {
             if self.first.as_deref().is_none_or(|s| t < s) {
                 self.first = Some(t.to_string());
             }
@@ -153,21 +153,6 @@ impl SessionHeader {
             f.push(("Cost", format!("${c:.4}")));
         }
         f
-    }
-}
-
-fn event_time(ev: &StreamEvent) -> Option<&str> {
-    match ev {
-        StreamEvent::SessionStarted { timestamp, .. }
-        | StreamEvent::UserMessage { timestamp, .. }
-        | StreamEvent::Text { timestamp, .. }
-        | StreamEvent::Thinking { timestamp, .. }
-        | StreamEvent::ToolCall { timestamp, .. }
-        | StreamEvent::ToolResult { timestamp, .. }
-        | StreamEvent::Usage { timestamp, .. }
-        | StreamEvent::Error { timestamp, .. }
-        | StreamEvent::Notice { timestamp, .. } => timestamp.as_deref(),
-        _ => None,
     }
 }
 

@@ -351,21 +351,34 @@ fn is_false(b: &bool) -> bool {
     !*b
 }
 
-impl StreamEvent {
-    /// The event's timestamp field, for the kinds that have one.
-    pub fn timestamp_mut(&mut self) -> Option<&mut Option<String>> {
-        match self {
-            StreamEvent::SessionStarted { timestamp, .. }
-            | StreamEvent::UserMessage { timestamp, .. }
-            | StreamEvent::Text { timestamp, .. }
-            | StreamEvent::Thinking { timestamp, .. }
-            | StreamEvent::ToolCall { timestamp, .. }
-            | StreamEvent::ToolResult { timestamp, .. }
-            | StreamEvent::Usage { timestamp, .. }
-            | StreamEvent::Error { timestamp, .. }
-            | StreamEvent::Notice { timestamp, .. } => Some(timestamp),
+/// The kinds of event that carry a timestamp, listed once for both accessors: binds the field to
+/// `$t` and yields `Some($out)`, or `None` for the other kinds.
+macro_rules! with_timestamp {
+    ($ev:expr, $t:ident => $out:expr) => {
+        match $ev {
+            StreamEvent::SessionStarted { timestamp: $t, .. }
+            | StreamEvent::UserMessage { timestamp: $t, .. }
+            | StreamEvent::Text { timestamp: $t, .. }
+            | StreamEvent::Thinking { timestamp: $t, .. }
+            | StreamEvent::ToolCall { timestamp: $t, .. }
+            | StreamEvent::ToolResult { timestamp: $t, .. }
+            | StreamEvent::Usage { timestamp: $t, .. }
+            | StreamEvent::Error { timestamp: $t, .. }
+            | StreamEvent::Notice { timestamp: $t, .. } => Some($out),
             _ => None,
         }
+    };
+}
+
+impl StreamEvent {
+    /// The event's timestamp, for the kinds that have one and when it is set.
+    pub fn timestamp(&self) -> Option<&str> {
+        with_timestamp!(self, t => t.as_deref()).flatten()
+    }
+
+    /// The event's timestamp field, for the kinds that have one.
+    pub fn timestamp_mut(&mut self) -> Option<&mut Option<String>> {
+        with_timestamp!(self, t => t)
     }
 
     /// The subagent call this event belongs to, for the kinds that can belong to one.
