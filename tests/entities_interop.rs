@@ -11,7 +11,7 @@ mod entities_support;
 mod mock_api;
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 use entities_support::*;
 use mock_api::{Reply, Script, When, claude_bin};
@@ -23,32 +23,7 @@ fn claude(w: &World, args: &[&str], extra_env: &[(&str, String)]) -> Output {
 }
 
 fn claude_in(w: &World, cwd: &Path, args: &[&str], extra_env: &[(&str, String)]) -> Output {
-    let mut c = Command::new(claude_bin());
-    c.args(args)
-        .current_dir(cwd)
-        .env_clear()
-        .env("PATH", "/usr/bin:/bin")
-        .env("HOME", &w.home)
-        .env("CLAUDE_CONFIG_DIR", &w.claude)
-        .env("GIT_CONFIG_GLOBAL", w.path().join("gitconfig"))
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("DISABLE_TELEMETRY", "1")
-        .env("DISABLE_AUTOUPDATER", "1")
-        .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
-        .stdin(Stdio::null());
-    for (k, v) in extra_env {
-        c.env(k, v);
-    }
-    c.output().unwrap()
-}
-
-fn ok(out: &Output, what: &str) {
-    assert!(
-        out.status.success(),
-        "{what}: {}\n{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
+    w.claude_at(&claude_bin(), cwd, args, extra_env)
 }
 
 /// Makes `<shared>/repos/<name>` git repositories reachable as `https://git.example/<name>.git`

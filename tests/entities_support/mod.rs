@@ -110,6 +110,45 @@ impl World {
     pub fn write(&self, rel: &str, body: &str) -> PathBuf {
         write(&self.path().join(rel), body)
     }
+
+    /// Runs the real `claude` (at `bin`) in `cwd` with this world's HOME and Claude home, the
+    /// world's git config, and no telemetry or update checks.
+    pub fn claude_at(
+        &self,
+        bin: &Path,
+        cwd: &Path,
+        args: &[&str],
+        extra_env: &[(&str, String)],
+    ) -> Output {
+        let mut c = Command::new(bin);
+        c.args(args)
+            .current_dir(cwd)
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .env("HOME", &self.home)
+            .env("CLAUDE_CONFIG_DIR", &self.claude)
+            .env("GIT_CONFIG_GLOBAL", self.path().join("gitconfig"))
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("DISABLE_TELEMETRY", "1")
+            .env("DISABLE_AUTOUPDATER", "1")
+            .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
+            .stdin(Stdio::null());
+        for (k, v) in extra_env {
+            c.env(k, v);
+        }
+        c.output().unwrap()
+    }
+}
+
+/// Fails the test, showing both streams, unless the command succeeded; returns its stdout.
+pub fn ok(out: &Output, what: &str) -> String {
+    assert!(
+        out.status.success(),
+        "{what}: {}\n{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    text(&out.stdout)
 }
 
 pub fn write(path: &Path, body: &str) -> PathBuf {
