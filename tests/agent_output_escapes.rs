@@ -3,6 +3,9 @@
 //! stdout, in any format; colour survives only as SGR in coloured terminal text and as styled
 //! spans in HTML.
 
+mod common;
+
+use common::run_ok;
 use std::process::Command;
 
 use serde_json::json;
@@ -33,18 +36,13 @@ fn stream(dir: &std::path::Path) -> std::path::PathBuf {
 }
 
 fn parse(file: &std::path::Path, args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_aisys"))
-        .arg("transcript")
-        .arg("parse")
-        .arg(file)
-        .args(args)
-        .env_remove("NO_COLOR")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = run_ok(
+        Command::new(env!("CARGO_BIN_EXE_aisys"))
+            .arg("transcript")
+            .arg("parse")
+            .arg(file)
+            .args(args)
+            .env_remove("NO_COLOR"),
     );
     String::from_utf8(out.stdout).unwrap()
 }

@@ -2,8 +2,10 @@
 //! scripted mock model drives `claude -p` and `opencode run` to write a file with their own
 //! tools, and the test sees the file and the agents' JSON lines.
 
+mod common;
 mod mock_api;
 
+use common::run_ok;
 use std::process::{Command, Stdio};
 
 use mock_api::{Block, Reply, Script, When, claude_bin, opencode_bin};
@@ -38,32 +40,27 @@ fn claude_code_writes_a_file_driven_by_the_mock() {
             Reply::text("Done."),
         )
         .start();
-    let out = Command::new(claude_bin())
-        .args([
-            "-p",
-            "create hello.txt",
-            "--output-format",
-            "stream-json",
-            "--verbose",
-            "--allowedTools",
-            "Write",
-        ])
-        .current_dir(&ws)
-        .env_clear()
-        .env("PATH", "/usr/bin:/bin")
-        .env("HOME", dir.path())
-        .env("ANTHROPIC_BASE_URL", mock.base_url())
-        .env("ANTHROPIC_API_KEY", "test")
-        .env("DISABLE_TELEMETRY", "1")
-        .env("DISABLE_AUTOUPDATER", "1")
-        .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = run_ok(
+        Command::new(claude_bin())
+            .args([
+                "-p",
+                "create hello.txt",
+                "--output-format",
+                "stream-json",
+                "--verbose",
+                "--allowedTools",
+                "Write",
+            ])
+            .current_dir(&ws)
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .env("HOME", dir.path())
+            .env("ANTHROPIC_BASE_URL", mock.base_url())
+            .env("ANTHROPIC_API_KEY", "test")
+            .env("DISABLE_TELEMETRY", "1")
+            .env("DISABLE_AUTOUPDATER", "1")
+            .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
+            .stdin(Stdio::null()),
     );
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "hi\n");
     let l = lines(&out.stdout);

@@ -3,6 +3,9 @@
 //! bridge uses must exist, with `.aio` where the bridge awaits it. Run after a Modal upgrade to
 //! know whether the bridge still fits; no network or Modal account is needed.
 
+mod common;
+
+use common::run_ok;
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -121,15 +124,10 @@ fn venv_python() -> PathBuf {
 #[test]
 fn every_sdk_call_of_the_bridge_exists_in_the_installed_modal() {
     let spec = serde_json::json!({ "calls": CALLS, "attributes": ATTRIBUTES });
-    let out = Command::new(venv_python())
-        .args(["-c", CHECKER, &spec.to_string()])
-        .env_remove("PYTHONPATH")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = run_ok(
+        Command::new(venv_python())
+            .args(["-c", CHECKER, &spec.to_string()])
+            .env_remove("PYTHONPATH"),
     );
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let problems = report["problems"].as_array().unwrap();

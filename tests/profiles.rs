@@ -5,10 +5,12 @@
 //! sandbox; OpenCode gets the same profile in its own layout; and `aisys serve` does the same for
 //! `session.create {profile}`.
 
+mod common;
 mod mock_api;
 mod run_harness;
 mod serve_harness;
 
+use common::run_ok;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -48,19 +50,14 @@ fn write(path: &Path, body: &str) {
 
 /// `aisys` with `home` as the user's home (for `entities`).
 fn aisys(home: &Path, args: &[&str]) {
-    let out = Command::new(env!("CARGO_BIN_EXE_aisys"))
-        .args(args)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap())
-        .env("HOME", home)
-        .env("AISYS_CONFIG_DIR", home.join("cfg"))
-        .env("GIT_CEILING_DIRECTORIES", home)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "aisys {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
+    run_ok(
+        Command::new(env!("CARGO_BIN_EXE_aisys"))
+            .args(args)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap())
+            .env("HOME", home)
+            .env("AISYS_CONFIG_DIR", home.join("cfg"))
+            .env("GIT_CEILING_DIRECTORIES", home),
     );
 }
 

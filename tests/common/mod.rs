@@ -1,0 +1,28 @@
+//! Helpers every kind of test needs: running a command that must succeed, and reading its
+//! output. (The mock model, the harnesses and the worlds of each area have modules of their own.)
+#![allow(dead_code)]
+
+use std::process::{Command, Output};
+
+/// Runs `cmd` to its end and fails the test, naming the command and showing its streams, unless
+/// it exited with 0.
+pub fn run_ok(cmd: &mut Command) -> Output {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {:?}: {e}", cmd.get_program()));
+    assert!(
+        out.status.success(),
+        "{:?} {:?} exited with {:?}\nstderr: {}\nstdout: {}",
+        cmd.get_program(),
+        cmd.get_args().collect::<Vec<_>>(),
+        out.status.code(),
+        text(&out.stderr),
+        text(&out.stdout)
+    );
+    out
+}
+
+/// Bytes a command wrote, as text (lossy).
+pub fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
