@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use aisys::runtime::env::{ExecSpec, ModalConfig, ModalEnvironment, Sandbox, SandboxSpec};
+use aisys::runtime::env::{ExecSpec, ModalEnvironment, Sandbox, SandboxSpec};
 use tokio::io::AsyncReadExt;
 
 /// Execs timed for the round trip.
@@ -37,7 +37,7 @@ async fn run(sb: &dyn Sandbox, script: &str) -> u64 {
 #[ignore = "benchmark: run with --ignored --nocapture"]
 async fn bridge_overhead() {
     let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
-    let mut c = ModalConfig::new(dir.path().join("data"));
+    let mut c = aisys::runtime::launch::modal_config(&dir.path().join("data"));
     c.workdir = dir.path().join("ws").display().to_string();
     c.home = dir.path().join("home").display().to_string();
     c.bridge_env = BTreeMap::from([

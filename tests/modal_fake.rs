@@ -28,7 +28,7 @@ impl Fake {
 
     /// A config whose sandbox paths are host folders of this test (the fake runs locally).
     fn config(&self, tag: &str) -> ModalConfig {
-        let mut c = ModalConfig::new(self.path("data"));
+        let mut c = aisys::runtime::launch::modal_config(&self.path("data"));
         c.python = Some("python3".into());
         c.workdir = self.path(&format!("remote-{tag}/ws")).display().to_string();
         c.home = self
@@ -244,6 +244,32 @@ async fn sandboxes_are_listed_by_tag_reattached_by_id_and_pruned() {
     assert_eq!(pruned.len(), 2, "{pruned:?}");
     assert!(env.list(&BTreeMap::new()).await.unwrap().is_empty());
     assert!(matches!(env.attach(&b_id).await, Err(EnvError::Terminated)));
+}
+
+#[tokio::test]
+async fn the_default_image_installs_each_agent_at_its_pinned_version() {
+    use aisys::runtime::agent::{PINNED_CLAUDE_CODE, PINNED_OPENCODE};
+    let fake = Fake::new();
+    let env = fake.env("i").await;
+    let sb = env.create_modal(fake.spec("i1")).await.unwrap();
+    let layers = fake.record(sb.id())["image"].clone();
+    let install = layers
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|l| l.as_str()?.strip_prefix("run:npm install -g"))
+        .collect::<Vec<_>>();
+    assert_eq!(install.len(), 1, "{layers}");
+    for pkg in [
+        format!("@anthropic-ai/claude-code@{PINNED_CLAUDE_CODE}"),
+        format!("opencode-ai@{PINNED_OPENCODE}"),
+    ] {
+        assert!(
+            install[0].split_whitespace().any(|w| w == pkg),
+            "{pkg} missing from {}",
+            install[0]
+        );
+    }
 }
 
 #[tokio::test]

@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use aisys::runtime::env::{ExecSpec, ModalConfig, ModalEnvironment, Sandbox, SandboxSpec};
+use aisys::runtime::env::{ExecSpec, ModalEnvironment, Sandbox, SandboxSpec};
 use tokio::io::AsyncReadExt;
 
 /// A small public image: the live test checks the backend, not the agents' image build.
@@ -22,7 +22,7 @@ async fn a_real_modal_sandbox_runs_a_command_and_keeps_files() {
         "no Modal credentials: set MODAL_TOKEN_ID and MODAL_TOKEN_SECRET (modal token new)"
     );
     let dir = tempfile::tempdir().unwrap();
-    let mut config = ModalConfig::new(dir.path().join("data"));
+    let mut config = aisys::runtime::launch::modal_config(&dir.path().join("data"));
     config.image = Some(LIVE_IMAGE.into());
     config.app = "aisys-live-test".into();
     if std::env::var_os("AISYS_MODAL_PYTHON").is_none() {

@@ -19,9 +19,7 @@ use super::{
 use crate::config::ProcessEnv;
 use crate::profile;
 use crate::runtime::agent::{AgentOptions, adapter, resolve_binary};
-use crate::runtime::env::{
-    ExecutionEnvironment, ModalConfig, ModalEnvironment, Network, SESSION_TAG,
-};
+use crate::runtime::env::{ExecutionEnvironment, ModalEnvironment, Network, SESSION_TAG};
 use crate::runtime::launch;
 use crate::runtime::policy::PermissionPolicy;
 use crate::runtime::runner::{Turn, TurnControl, run_turn};
@@ -221,7 +219,7 @@ async fn run_async(ctx: &Context, args: RunArgs, prompt: String) -> anyhow::Resu
     let resolved = profiles
         .resolve(&profiles.choose(args.profile.as_deref()), &workspace)
         .map_err(start_error)?;
-    let mut modal = ModalConfig::new(&data_dir);
+    let mut modal = crate::runtime::launch::modal_config(&data_dir);
     if let Some(app) = &args.modal_app {
         modal.app = app.clone();
     }

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use clap::{Args, Subcommand};
 
 use super::{CommandError, Context, EXIT_BAD_INPUT, EXIT_OK, Exit};
-use crate::runtime::env::{MODAL_DEFAULT_APP, ModalConfig, ModalEnvironment, SESSION_TAG};
+use crate::runtime::env::{MODAL_DEFAULT_APP, ModalEnvironment, SESSION_TAG};
 
 /// Show or remove aisys's sandboxes on Modal.
 #[derive(Debug, Subcommand)]
@@ -35,7 +35,7 @@ pub fn run(ctx: &Context, cmd: SandboxesCommand) -> anyhow::Result<Exit> {
         SandboxesCommand::List(a) => (false, a),
         SandboxesCommand::Prune(a) => (true, a),
     };
-    let mut config = ModalConfig::new(&ctx.config.data_dir);
+    let mut config = crate::runtime::launch::modal_config(&ctx.config.data_dir);
     config.app = args.modal_app;
     config.keep_on_exit = true; // listing must not end anything
     let mut tags = BTreeMap::new();

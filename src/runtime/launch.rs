@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::agent::ENV_ALLOWLIST;
+use super::agent::{ENV_ALLOWLIST, Platform, agent_package, pinned_version};
 use super::env::netrelay::split_host_port;
 use super::env::{
     BwrapEnvironment, Egress, EnvError, ExecutionEnvironment, HostEnvironment, Limits, ModalConfig,
@@ -115,6 +115,26 @@ pub async fn environment(
         SandboxKind::Host => Ok(Box::new(HostEnvironment)),
         SandboxKind::Modal => Ok(Box::new(ModalEnvironment::start(modal.clone()).await?)),
     }
+}
+
+/// What an image that aisys builds installs through npm: every agent it runs, at the version it
+/// is tested with (`name@version`).
+pub fn image_npm_packages() -> Vec<String> {
+    AgentKind::ALL
+        .iter()
+        .map(|&k| {
+            format!(
+                "{}@{}",
+                agent_package(k, &Platform::current()).main,
+                pinned_version(k)
+            )
+        })
+        .collect()
+}
+
+/// A Modal backend's settings, with the agents its default image installs.
+pub fn modal_config(data_dir: &Path) -> ModalConfig {
+    ModalConfig::new(data_dir, image_npm_packages())
 }
 
 /// The agent's command inside a Modal sandbox: the image has it on `PATH`.

@@ -15,7 +15,7 @@ use super::store::StoreChoice;
 use super::{AppState, DEFAULT_MAX_FRAME, MAX_MESSAGE_BYTES};
 use crate::config::Env;
 use crate::runtime::agent::resolve_binary;
-use crate::runtime::env::{ExecutionEnvironment, Limits, ModalConfig, Network};
+use crate::runtime::env::{ExecutionEnvironment, Limits, Network};
 use crate::runtime::launch;
 use crate::types::{AgentKind, SandboxKind};
 
@@ -136,7 +136,7 @@ pub async fn prepare(opts: ServeOptions, env: &dyn Env) -> Result<Prepared, Star
         ),
     };
     let mut environments: HashMap<SandboxKind, Arc<dyn ExecutionEnvironment>> = HashMap::new();
-    let mut modal = ModalConfig::new(&opts.data_dir);
+    let mut modal = crate::runtime::launch::modal_config(&opts.data_dir);
     // The server reattaches to its sandboxes after a restart: they outlive the process.
     modal.keep_on_exit = true;
     let kinds: &[SandboxKind] = if opts.default_sandbox == SandboxKind::Modal {

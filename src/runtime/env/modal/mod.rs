@@ -55,9 +55,6 @@ pub const ENV_HOME: &str = "AISYS_MODAL_HOME";
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60 * 60);
 /// A forgotten sandbox stops costing money after this long without any exec.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(15 * 60);
-/// Agent CLIs in the default image: the versions the test suite pins.
-pub const CLAUDE_CODE_VERSION: &str = "2.1.197";
-pub const OPENCODE_VERSION: &str = "1.18.33";
 /// The largest workspace uploaded; beyond it, the user should pick a smaller folder or an image.
 pub const MAX_UPLOAD_BYTES: u64 = 1024 * 1024 * 1024;
 /// The largest workspace synced back in one go (it is held in memory as a tar).
@@ -92,10 +89,13 @@ pub struct ModalConfig {
     pub verbose: bool,
     /// Extra environment for the bridge process (e.g. `MODAL_PROFILE`, or a test's fake SDK).
     pub bridge_env: BTreeMap<String, String>,
+    /// The npm packages (`name@version`) the default image installs: the agents, as the launch
+    /// names them. This backend does not know which agents exist.
+    pub npm_packages: Vec<String>,
 }
 
 impl ModalConfig {
-    pub fn new(data_dir: impl Into<PathBuf>) -> ModalConfig {
+    pub fn new(data_dir: impl Into<PathBuf>, npm_packages: Vec<String>) -> ModalConfig {
         ModalConfig {
             app: DEFAULT_APP.into(),
             image: None,
@@ -108,6 +108,7 @@ impl ModalConfig {
             keep_on_exit: false,
             verbose: false,
             bridge_env: BTreeMap::new(),
+            npm_packages,
         }
     }
 
@@ -119,14 +120,15 @@ impl ModalConfig {
         })
     }
 
-    /// The image request: a registry ref as is, else Debian slim with Node.js and the agents.
+    /// The image request: a registry ref as is, else Debian slim with Node.js and the packages.
     fn image_spec(&self) -> Value {
         match &self.image {
             Some(r) => json!({ "registry": r }),
             None => json!({
                 "apt": ["ca-certificates", "curl", "git", "nodejs", "npm", "ripgrep"],
                 "commands": [format!(
-                    "npm install -g --no-audit --no-fund @anthropic-ai/claude-code@{CLAUDE_CODE_VERSION} opencode-ai@{OPENCODE_VERSION}"
+                    "npm install -g --no-audit --no-fund {}",
+                    self.npm_packages.join(" ")
                 )],
             }),
         }
