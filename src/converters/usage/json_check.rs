@@ -11,7 +11,7 @@ pub(super) const MAX_BITSTACK_DEPTH: usize = 127;
 /// building anything: about three times faster than parsing it into `IgnoredAny`, because string
 /// contents, most of a transcript line, are skipped with memchr. A `false` is then explained by
 /// serde_json's own error message.
-pub(crate) fn is_json(b: &[u8]) -> bool {
+pub fn is_json(b: &[u8]) -> bool {
     fn ws(b: &[u8], mut i: usize) -> usize {
         while i < b.len() && matches!(b[i], b' ' | b'\n' | b'\t' | b'\r') {
             i += 1;

@@ -36,7 +36,9 @@ mod prices;
 
 pub(crate) use claude::raw_str;
 use claude::*;
-pub(crate) use json_check::is_json;
+/// Public only for `benches/json_check.rs`, which weighs it against serde_json's own check.
+#[doc(hidden)]
+pub use json_check::is_json;
 use json_check::*;
 use opencode::*;
 pub use prices::{Price, PriceTable, normalize_model};
