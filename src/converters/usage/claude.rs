@@ -303,10 +303,12 @@ impl ClaudeScan<'_> {
         }
         // Only lines that mention usage can carry it (or, in OpenCode's `run --format json`, a
         // `step_finish`). The others are only checked to be JSON objects, by a validator that
-        // skips strings (most of a line's bytes) with memchr.
         if memchr::memmem::find(line, b"\"usage\"").is_none() {
-            if line[0] != b'{' || !is_json(line) {
-                let what = match serde_json::from_slice::<serde::de::IgnoredAny>(line) {
+            // serde_json's check without building anything is as fast as a hand-written one
+            // (docs/benchmarks.md, "JSON lines without usage").
+            let checked = serde_json::from_slice::<serde::de::IgnoredAny>(line);
+            if line[0] != b'{' || checked.is_err() {
+                let what = match checked {
                     Err(e) => format!("not JSON: {e}"),
                     Ok(_) => "not a JSON object".to_string(),
                 };
@@ -531,4 +533,18 @@ impl ClaudeScan<'_> {
             }
         }
     }
+}
+
+/// The JSON string at the start of `rest` (after a key: `: "value"`), if it has no escapes.
+pub(super) fn sniff_string(rest: &[u8]) -> Option<String> {
+    let rest = rest
+        .trim_ascii_start()
+        .strip_prefix(b":")?
+        .trim_ascii_start();
+    let rest = rest.strip_prefix(b"\"")?;
+    let end = memchr::memchr2(b'"', b'\\', rest)?;
+    if rest[end] != b'"' {
+        return None;
+    }
+    std::str::from_utf8(&rest[..end]).ok().map(str::to_string)
 }
