@@ -576,28 +576,15 @@ async fn the_plugins_tab_installs_what_claude_loads_and_adds_an_mcp_server_claud
         .await;
 }
 
-/// The recorded and hand-written Claude Code sessions, where Claude Code keeps them.
+/// Two recorded Claude Code sessions, where Claude Code keeps them: one with a subagent (its
+/// `subagents/` folder beside it), and one cut before its last answer (the rest is appended later).
 fn transcripts_world() -> World {
     let w = World::new();
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
-    let bakery = w.claude.join("projects/-home-dev-bakery");
-    let id = "b7e21c04-5a93-4f6d-8e12-9c0d4a6f3e58";
-    let src = fixtures.join("handwritten/subagents-2.1");
-    write(
-        &bakery.join(format!("{id}.jsonl")),
-        &std::fs::read_to_string(src.join(format!("{id}.jsonl"))).unwrap(),
+    copy_tree(
+        &fixtures.join("claude-code-2.1.197/transcript-subagent"),
+        &w.claude.join("projects/-home-dev-helper"),
     );
-    for f in [
-        "agent-bakery1.jsonl",
-        "agent-bakery2.jsonl",
-        "agent-bakery1.meta.json",
-        "agent-bakery2.meta.json",
-    ] {
-        write(
-            &bakery.join(format!("{id}/subagents/{f}")),
-            &std::fs::read_to_string(src.join(format!("{id}/subagents/{f}"))).unwrap(),
-        );
-    }
     // The recorded session as it stood before its last answer; the rest is appended later.
     let recorded =
         std::fs::read_to_string(fixtures.join("claude-code-2.1.197/transcript-tool-run.jsonl"))
@@ -608,6 +595,18 @@ fn transcripts_world() -> World {
         before,
     );
     w
+}
+
+/// Copies the files of `from` into `to`, folders and all.
+fn copy_tree(from: &Path, to: &Path) {
+    for e in std::fs::read_dir(from).unwrap().flatten() {
+        let dest = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_tree(&e.path(), &dest);
+        } else {
+            write(&dest, &std::fs::read_to_string(e.path()).unwrap());
+        }
+    }
 }
 
 /// A transcript cut before the line holding its final answer.
@@ -628,26 +627,42 @@ async fn transcripts_at(width: u32, height: u32, mobile: bool, name: &str) {
     page.wait_for("document.querySelectorAll('[data-session]').length === 2")
         .await;
     // Searchable by the text inside.
-    page.type_text("input[type=search]", "old flour", false)
+    page.type_text("input[type=search]", "notes.txt", false)
         .await;
     page.wait_for("document.querySelectorAll('[data-session]').length === 1")
         .await;
     page.click("[data-session] a").await;
     page.wait_for("document.querySelector('.transcript-html details.sub')")
         .await;
-    // The subagent's run sits inside its Task call, with its own tool call (Grep) in it.
+    // The subagent's run sits inside its Agent call, with its own tool call (Bash) in it, and its
+    // words are nowhere else.
     let nested = page
-        .eval("(() => { const sub = document.querySelector('.transcript-html details.sub'); return { call: sub.querySelector('summary').innerText, inner: sub.querySelector('.inner').innerText, grep: !!sub.querySelector('.inner details.tool') }; })()")
+        .eval("(() => { const sub = document.querySelector('.transcript-html details.sub'); return { call: sub.querySelector('summary').innerText, inner: sub.querySelector('.inner').innerText, bash: sub.querySelector('.inner details.tool summary')?.innerText ?? '', outside: [...document.querySelectorAll('.transcript-html > * > .b, .transcript-html > .b')].filter((b) => !b.closest('details.sub')).map((b) => b.innerText).join('\\n') }; })()")
         .await;
     assert!(
-        nested["call"].as_str().unwrap().contains("Task"),
+        nested["call"].as_str().unwrap().contains("Agent")
+            && nested["call"]
+                .as_str()
+                .unwrap()
+                .contains("Count notes.txt lines"),
+        "{nested}"
+    );
+    let inner = nested["inner"].as_str().unwrap();
+    assert!(
+        inner.contains("Count the lines of notes.txt and report the number.")
+            && inner.contains("notes.txt has 3 lines."),
         "{nested}"
     );
     assert!(
-        nested["inner"].as_str().unwrap().contains("old flour"),
+        nested["bash"].as_str().unwrap().contains("wc -l notes.txt"),
         "{nested}"
     );
-    assert_eq!(nested["grep"], json!(true), "{nested}");
+    let outside = nested["outside"].as_str().unwrap();
+    assert!(
+        outside.contains("The helper counted 3 lines in notes.txt.")
+            && !outside.contains("Counting with wc."),
+        "{nested}"
+    );
     assert!(
         inner_text(&page, "[data-usage=session]")
             .await

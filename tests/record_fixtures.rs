@@ -30,6 +30,18 @@ const CLAUDE_CONTROL: &str = "claude-code-2.1.197/stream-json-stdin-control.json
 const CLAUDE_TRANSCRIPT: &str = "claude-code-2.1.197/transcript-tool-run.jsonl";
 const OPENCODE_RUN: &str = "opencode-1.18.33/run-format-json-tool-run.jsonl";
 const OPENCODE_EXPORT: &str = "opencode-1.18.33/export-tool-run.json";
+/// The stream of the run with a subagent.
+const CLAUDE_SUBAGENT_STREAM: &str = "claude-code-2.1.197/stream-json-subagent.jsonl";
+/// The folder holding the session with a subagent as Claude Code keeps it: `<session>.jsonl` and
+/// `<session>/subagents/agent-<id>.jsonl` with its `.meta.json`.
+const CLAUDE_SUBAGENT_DIR: &str = "claude-code-2.1.197/transcript-subagent";
+
+/// The prompt of the run with a subagent.
+const SUBAGENT_PROMPT: &str = "count the lines of notes.txt with a helper";
+/// The prompt the main conversation gives the subagent.
+const SUBAGENT_TASK: &str = "Count the lines of notes.txt and report the number.";
+/// What notes.txt holds in the run with a subagent.
+const NOTES: &str = "flour\nsugar\neggs\n";
 
 /// A temporary home with the workspace `project` in it; rewritten to /home/dev(/project).
 struct Home {
@@ -235,6 +247,118 @@ fn record_claude(out: &Path) {
     write(out, CLAUDE_CONTROL, &home.stable(&control));
 }
 
+/// The mock's script for a run with a subagent: the main conversation calls `Agent` (the name
+/// Claude Code 2.1.197 offers the model; its `system/init` line lists the tool as `Task`); the
+/// subagent's own requests (its prompt is the task, so its rule comes first: a prompt is looked
+/// for in all user text) run `wc -l` and report; after the `Agent` result the main conversation
+/// answers.
+fn subagent_script() -> Script {
+    Script::new()
+        .on(
+            When::UserSays(SUBAGENT_TASK.into()),
+            Reply::Message(vec![
+                Block::Text("Counting with wc.".into()),
+                Block::ToolUse {
+                    name: "Bash".into(),
+                    input: json!({"command": "wc -l notes.txt", "description": "Count the lines of notes.txt"}),
+                },
+            ]),
+        )
+        .on(
+            When::ToolResultContains("3 notes.txt".into()),
+            Reply::text("notes.txt has 3 lines."),
+        )
+        .on(
+            When::UserSays(SUBAGENT_PROMPT.into()),
+            Reply::Message(vec![
+                Block::Text("I will ask a helper to count them.".into()),
+                Block::ToolUse {
+                    name: "Agent".into(),
+                    input: json!({"description": "Count notes.txt lines", "prompt": SUBAGENT_TASK,
+                                  "subagent_type": "general-purpose"}),
+                },
+            ]),
+        )
+        .on(
+            When::ToolResultContains("has 3 lines".into()),
+            Reply::text("The helper counted 3 lines in notes.txt."),
+        )
+}
+
+/// Records the run with a subagent into `out`: its stream and its session folder.
+fn record_claude_subagent(out: &Path) {
+    let home = Home::new();
+    std::fs::write(home.ws().join("notes.txt"), NOTES).unwrap();
+    let mock = subagent_script().start();
+    let stream = ok_stdout(
+        "claude -p (subagent)",
+        home.claude(
+            &mock,
+            &[
+                "-p",
+                SUBAGENT_PROMPT,
+                "--output-format",
+                "stream-json",
+                "--verbose",
+                "--allowedTools",
+                "Agent Bash Read",
+            ],
+        )
+        .stdin(Stdio::null())
+        .output()
+        .unwrap(),
+    );
+    assert!(
+        stream.contains("The helper counted 3 lines in notes.txt."),
+        "the main conversation did not answer after its subagent:\n{stream}"
+    );
+    let id = session_id(&stream, "session_id");
+    let project = std::fs::read_dir(home.path().join(".claude/projects"))
+        .unwrap()
+        .flatten()
+        .map(|d| d.path())
+        .find(|p| p.join(format!("{id}.jsonl")).exists())
+        .unwrap_or_else(|| panic!("no transcript of session {id}"));
+    let subagents = project.join(&id).join("subagents");
+    let agents = subagent_files(&subagents);
+    assert!(
+        agents.iter().any(|f| f.ends_with(".jsonl"))
+            && agents.iter().any(|f| f.ends_with(".meta.json")),
+        "no subagent transcript with its .meta.json in {}: {agents:?}",
+        subagents.display()
+    );
+    write(out, CLAUDE_SUBAGENT_STREAM, &home.stable(&stream));
+    let dir = out.join(CLAUDE_SUBAGENT_DIR);
+    // A re-recording names the session and agent afresh: the old ones go.
+    let _ = std::fs::remove_dir_all(&dir);
+    let rel = format!("{CLAUDE_SUBAGENT_DIR}/{id}");
+    write(
+        out,
+        &format!("{rel}.jsonl"),
+        &home.stable(&std::fs::read_to_string(project.join(format!("{id}.jsonl"))).unwrap()),
+    );
+    for f in agents {
+        write(
+            out,
+            &format!("{rel}/subagents/{f}"),
+            &home.stable(&std::fs::read_to_string(subagents.join(&f)).unwrap()),
+        );
+    }
+}
+
+/// The file names in a `subagents` folder, sorted.
+fn subagent_files(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
 /// Records the two OpenCode files into `out`.
 fn record_opencode(out: &Path) {
     let home = Home::new();
@@ -312,6 +436,81 @@ fn shape(rel: &str, text: &str) -> Vec<String> {
         .collect()
 }
 
+/// The shape of a recorded session folder: the session's lines, then per subagent (in file name
+/// order, which the ids make arbitrary, so sorted by shape) its lines' shape and its
+/// `.meta.json`'s keys.
+fn session_dir_shape(dir: &Path) -> Vec<String> {
+    let session = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| {
+            panic!(
+                "{}: {e} (record it with scripts/record-fixtures)",
+                dir.display()
+            )
+        })
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|e| e == "jsonl"))
+        .unwrap_or_else(|| panic!("no session file in {}", dir.display()));
+    let rel = session.display().to_string();
+    let mut out = shape(&rel, &std::fs::read_to_string(&session).unwrap());
+    let subagents = session.with_extension("").join("subagents");
+    let mut agents: Vec<String> = subagent_files(&subagents)
+        .into_iter()
+        .map(|f| {
+            let text = std::fs::read_to_string(subagents.join(&f)).unwrap();
+            if f.ends_with(".meta.json") {
+                let meta: Value =
+                    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{f} is not JSON: {e}"));
+                let mut keys: Vec<&str> = meta
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .map(|(k, _)| k.as_str())
+                    .collect();
+                keys.sort();
+                format!("meta {{{}}}", keys.join(" "))
+            } else {
+                format!("agent [{}]", shape(&f, &text).join(" "))
+            }
+        })
+        .collect();
+    agents.sort();
+    out.extend(agents);
+    out
+}
+
+fn assert_same_shape(rel: &str, old: Vec<String>, now: Vec<String>) {
+    assert_eq!(
+        old, now,
+        "tests/fixtures/{rel} no longer has the shape the pinned CLI gives \
+         (left: committed, right: now); re-record with scripts/record-fixtures"
+    );
+}
+
+#[test]
+fn the_committed_subagent_recording_matches_what_claude_code_produces_now() {
+    let committed = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let recording = std::env::var("AISYS_RECORD_FIXTURES").is_ok_and(|v| v == "1");
+    let tmp = tempfile::tempdir().unwrap();
+    let out = if recording {
+        committed.as_path()
+    } else {
+        tmp.path()
+    };
+    record_claude_subagent(out);
+    let rel = CLAUDE_SUBAGENT_STREAM;
+    let old = std::fs::read_to_string(committed.join(rel)).unwrap_or_else(|e| {
+        panic!("tests/fixtures/{rel}: {e} (record it with scripts/record-fixtures)")
+    });
+    let now = std::fs::read_to_string(out.join(rel)).unwrap();
+    assert_same_shape(rel, shape(rel, &old), shape(rel, &now));
+    assert_same_shape(
+        CLAUDE_SUBAGENT_DIR,
+        session_dir_shape(&committed.join(CLAUDE_SUBAGENT_DIR)),
+        session_dir_shape(&out.join(CLAUDE_SUBAGENT_DIR)),
+    );
+}
+
 #[test]
 fn the_committed_recordings_match_what_the_pinned_clis_produce_now() {
     let committed = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
@@ -337,11 +536,6 @@ fn the_committed_recordings_match_what_the_pinned_clis_produce_now() {
         let old = std::fs::read_to_string(committed.join(rel)).unwrap_or_else(|e| {
             panic!("tests/fixtures/{rel}: {e} (record it with scripts/record-fixtures)")
         });
-        assert_eq!(
-            shape(rel, &old),
-            shape(rel, &now),
-            "tests/fixtures/{rel} no longer has the shape the pinned CLI gives \
-             (left: committed, right: now); re-record with scripts/record-fixtures"
-        );
+        assert_same_shape(rel, shape(rel, &old), shape(rel, &now));
     }
 }

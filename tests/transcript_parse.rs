@@ -692,3 +692,49 @@ fn follow_prints_blocks_as_lines_arrive_and_waits_for_a_tool_result() {
     };
     assert!(stderr.is_empty(), "no bad lines: {stderr}");
 }
+
+#[test]
+fn a_recorded_subagent_nests_under_its_agent_call() {
+    // Claude Code 2.1.197's own layout: <session>.jsonl beside <session>/subagents/.
+    let dir = fixture("claude-code-2.1.197/transcript-subagent");
+    let out = parse(&[dir.to_str().unwrap(), "--format", "jsonl"], None);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let b = blocks(&out);
+    let runs = subagent_runs(&b);
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    assert_eq!(
+        runs[0].1,
+        [
+            "user: Count the lines of notes.txt and report the number.",
+            "assistant: Counting with wc.",
+            "assistant: notes.txt has 3 lines.",
+        ]
+    );
+    let inner_tools = b
+        .iter()
+        .find_map(|b| match &b.kind {
+            BlockKind::SubagentRun { blocks, status, .. } => {
+                assert_eq!(*status, ToolStatus::Ok);
+                Some(tools(blocks))
+            }
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(inner_tools, [("Bash".to_string(), ToolStatus::Ok)]);
+    // The subagent's words are inside its run only.
+    assert_eq!(
+        flow(&b)
+            .into_iter()
+            .filter(|l| !l.starts_with("notice"))
+            .collect::<Vec<_>>(),
+        [
+            "user: count the lines of notes.txt with a helper",
+            "assistant: I will ask a helper to count them.",
+            "assistant: The helper counted 3 lines in notes.txt.",
+        ]
+    );
+}

@@ -222,15 +222,17 @@ fn json_response(status: u16, v: Value) -> Response {
         .unwrap()
 }
 
-/// (all user text of the conversation, the text of tool results in its last message). Agents add
-/// their own user messages (reminders, agent lists) after the prompt, so a prompt is looked for
-/// anywhere; tool results only in the last message, where they answer the previous reply.
+/// (all user text of the conversation, the text of tool results after its last assistant
+/// message). Agents add their own user messages (reminders, agent lists) after the prompt, and
+/// sometimes after a tool result, so a prompt is looked for anywhere; tool results only after the
+/// last reply, which they answer.
 fn conversation_text(body: &Value) -> (String, String) {
     let mut user = String::new();
     let mut results = String::new();
     let messages = body["messages"].as_array().cloned().unwrap_or_default();
+    let last_reply = messages.iter().rposition(|m| m["role"] == "assistant");
     for (i, m) in messages.iter().enumerate() {
-        let last = i + 1 == messages.len();
+        let last = last_reply.is_none_or(|r| i > r);
         if m["role"] != "user" {
             continue;
         }
