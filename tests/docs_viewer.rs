@@ -202,6 +202,7 @@ fn every_api_route_needs_the_token_and_writes_must_come_from_the_page() {
         "/api/plugins",
         "/api/transcripts",
         "/api/transcripts/view?file=a/b.jsonl",
+        "/api/transcripts/follow?file=a/b.jsonl",
     ];
     let posts = [
         "/api/auth",
@@ -671,7 +672,8 @@ async fn transcripts_at(width: u32, height: u32, mobile: bool, name: &str) {
     page.screenshot(&shots_dir().join(format!("transcripts-{name}.png")))
         .await;
 
-    // The real recorded session opens the same way, and follows its file as it grows.
+    // The real recorded session opens the same way, and follows its file as it grows: lines
+    // appended to it show within a second, without a reload.
     page.goto(&viewer.open_url("/transcripts/-home-dev-project/recorded.jsonl"))
         .await;
     page.wait_for("document.querySelector('.transcript-html details.tool')")
@@ -682,6 +684,9 @@ async fn transcripts_at(width: u32, height: u32, mobile: bool, name: &str) {
             .contains("Done: hello.txt")
     );
     page.eval("window.__stillHere = 'yes'").await;
+    let blocks_before = page
+        .eval("document.querySelectorAll('.transcript-html > .block').length")
+        .await;
     let recorded = std::fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("tests/fixtures/claude-code-2.1.197/transcript-tool-run.jsonl"),
@@ -694,16 +699,36 @@ async fn transcripts_at(width: u32, height: u32, mobile: bool, name: &str) {
         .unwrap();
     f.write_all(rest.as_bytes()).unwrap();
     drop(f);
-    within(
+    let took = within(
         &page,
         "document.querySelector('.transcript-html').innerText.includes('Done: hello.txt says good morning.')",
-        Duration::from_secs(3),
+        Duration::from_secs(1),
     )
     .await;
+    println!(
+        "transcripts ({name}): an appended answer showed after {} ms",
+        took.as_millis()
+    );
     assert_eq!(
         page.eval("window.__stillHere").await,
         json!("yes"),
         "no reload"
+    );
+    // Only what was appended came in: the blocks shown before are still there, once each.
+    let ids = page
+        .eval("[...document.querySelectorAll('.transcript-html > .block')].map((b) => b.dataset.block)")
+        .await;
+    let ids: Vec<&str> = ids
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    let unique: std::collections::HashSet<&&str> = ids.iter().collect();
+    assert_eq!(unique.len(), ids.len(), "a block shown twice: {ids:?}");
+    assert!(
+        ids.len() as u64 > blocks_before.as_u64().unwrap(),
+        "{blocks_before} blocks before, {ids:?} after"
     );
 }
 

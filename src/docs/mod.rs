@@ -5,7 +5,8 @@
 //! - `live`: changes to the watched folders, pushed to pages over a WebSocket;
 //! - `context`: what `entities` discovers for the project, and an entity's file;
 //! - `manage`: the `entities` operations on marketplaces, plugins and MCP servers;
-//! - `transcripts`: Claude Code's sessions on disk, rendered by the converters.
+//! - `transcripts`: Claude Code's sessions on disk, rendered by the converters;
+//! - `follow`: an open session followed as its files grow, over a WebSocket.
 //!
 //! Every route here sits behind the token of the app that mounts it (see
 //! [`crate::server::gate`]). Must not parse Claude Code's files itself (that is `entities` and
@@ -22,6 +23,7 @@ use axum::routing::get;
 use serde::Deserialize;
 
 pub mod context;
+pub mod follow;
 pub mod live;
 pub mod manage;
 pub mod pages;
@@ -38,6 +40,8 @@ pub struct Viewer {
     /// Claude Code's global state file (user and local MCP servers).
     pub claude_json: Option<PathBuf>,
     live: OnceLock<Result<live::Live, String>>,
+    /// Sessions followed now (see [`follow::MAX_FOLLOWED`]).
+    followed: std::sync::atomic::AtomicUsize,
 }
 
 impl std::fmt::Debug for Viewer {
@@ -104,6 +108,7 @@ impl Viewer {
             claude_home: claude_home.canonicalize().unwrap_or(claude_home),
             claude_json,
             live: OnceLock::new(),
+            followed: std::sync::atomic::AtomicUsize::new(0),
         })
     }
 

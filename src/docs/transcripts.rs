@@ -2,7 +2,7 @@
 //! `aisys transcript list`, with `?q=` keeping those whose file holds every word), and one
 //! session (`GET /api/transcripts/view?file=`) rendered by the same HTML renderer as `transcript
 //! parse --format html`, subagents nested under their calls, with its usage as `transcript stats`
-//! counts it.
+//! counts it. `follow` keeps an open session up to date as it grows.
 //!
 //! A session is named by its file relative to Claude Code's `projects/` folder, read without
 //! following links; nothing outside that folder is read.
@@ -10,21 +10,24 @@
 //! Must not parse transcripts itself: `converters` does.
 
 use std::path::{Component, Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::{Viewer, blocking, failure};
 use crate::converters::sessions::list_sessions;
 use crate::converters::usage::{self, Grouping, PriceTable, ScanOptions};
-use crate::converters::{ConvertOptions, Input, InputReader, convert_one, html_blocks};
+use crate::converters::{
+    ConvertOptions, Input, InputReader, SessionHeader, convert_one, html_blocks,
+};
 use crate::runtime::env::beneath;
+use crate::types::ConversationBlock;
 
 /// Tool output lines shown before the rest is cut, as `transcript parse` cuts by default.
 pub const MAX_OUTPUT_LINES: usize = 40;
@@ -36,6 +39,7 @@ pub fn routes() -> Router<Arc<Viewer>> {
     Router::new()
         .route("/api/transcripts", get(list))
         .route("/api/transcripts/view", get(view))
+        .route("/api/transcripts/follow", get(super::follow::follow_socket))
 }
 
 #[derive(Debug, Deserialize)]
@@ -118,54 +122,127 @@ fn session_path(projects: &Path, file: &str) -> Result<PathBuf, String> {
     }
 }
 
+/// One top-level block of a session, rendered.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct BlockHtml {
+    /// The block's id, stable across readings of the same lines: a later version of the block
+    /// replaces the one with this id.
+    pub id: String,
+    pub html: String,
+}
+
+impl BlockHtml {
+    /// `block` rendered as `transcript parse --format html` renders it.
+    pub fn of(block: &ConversationBlock) -> BlockHtml {
+        BlockHtml {
+            id: block.id.clone(),
+            html: html_blocks(std::slice::from_ref(block), MAX_OUTPUT_LINES),
+        }
+    }
+}
+
+/// A whole session as the tab shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct SessionPage {
+    pub title: Option<String>,
+    /// Its top-level blocks in order, each rendered.
+    pub blocks: Vec<BlockHtml>,
+    pub bad_lines: Vec<String>,
+    pub usage: usage::Report,
+}
+
+/// Why a session could not be shown.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionError(pub StatusCode, pub String);
+
+/// A session file's path from its name, with the status to answer when it is not one.
+pub fn session_file(projects: &Path, file: &str) -> Result<PathBuf, SessionError> {
+    session_path(projects, file).map_err(|e| {
+        let status = if e.ends_with("no such session") {
+            StatusCode::NOT_FOUND
+        } else {
+            StatusCode::BAD_REQUEST
+        };
+        SessionError(status, e)
+    })
+}
+
+/// Reads and renders the whole session at `path` (the whole-file reader: rewinds and compactions
+/// in their place, subagents nested), with its usage.
+pub fn session_page(path: &Path) -> Result<SessionPage, SessionError> {
+    // The renderer hands back bytes; the blocks, each rendered by itself, are kept here instead.
+    let rendered: Mutex<Vec<BlockHtml>> = Mutex::new(Vec::new());
+    let render = |blocks: &[ConversationBlock], _header: &SessionHeader, _out: &mut Vec<u8>| {
+        *rendered.lock().unwrap_or_else(|p| p.into_inner()) =
+            blocks.iter().map(BlockHtml::of).collect();
+        Ok(())
+    };
+    let options = ConvertOptions::default();
+    let mut reader = InputReader::new(options.read);
+    let converted = convert_one(
+        &Input::file(path.to_path_buf()),
+        &options,
+        &mut reader,
+        &render,
+    );
+    let unreadable = |e: String| SessionError(StatusCode::UNPROCESSABLE_ENTITY, e);
+    if let Some(e) = converted.error {
+        return Err(unreadable(e.to_string()));
+    }
+    let blocks = rendered.into_inner().unwrap_or_else(|p| p.into_inner());
+    Ok(SessionPage {
+        title: converted.title,
+        blocks,
+        bad_lines: converted
+            .bad_lines
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
+        usage: session_usage(path).map_err(unreadable)?,
+    })
+}
+
+/// The session's usage, its subagents' files included, as `transcript stats` counts it.
+pub fn session_usage(path: &Path) -> Result<usage::Report, String> {
+    let mut files = vec![path.to_path_buf()];
+    let sub = path.with_extension("").join("subagents");
+    if let Ok(rd) = std::fs::read_dir(&sub) {
+        let mut more: Vec<PathBuf> = rd
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "jsonl"))
+            .collect();
+        more.sort();
+        files.extend(more);
+    }
+    usage::count(
+        &files,
+        Grouping::Model,
+        &PriceTable::builtin(),
+        &jiff::tz::TimeZone::UTC,
+        &ScanOptions::default(),
+    )
+    .map_err(|e| e.to_string())
+}
+
 async fn view(State(v): State<Arc<Viewer>>, Query(q): Query<ViewQuery>) -> Response {
     let projects = v.claude_projects();
     let r = blocking(move || {
-        let path = session_path(&projects, &q.file).map_err(|e| (StatusCode::BAD_REQUEST, e))?;
-        let render = |blocks: &[crate::types::ConversationBlock],
-                      _header: &crate::converters::SessionHeader,
-                      out: &mut Vec<u8>| {
-            out.extend_from_slice(html_blocks(blocks, MAX_OUTPUT_LINES).as_bytes());
-            Ok(())
-        };
-        let options = ConvertOptions::default();
-        let mut reader = InputReader::new(options.read);
-        let converted = convert_one(&Input::file(path.clone()), &options, &mut reader, &render);
-        if let Some(e) = converted.error {
-            return Err((StatusCode::UNPROCESSABLE_ENTITY, e.to_string()));
-        }
-        // The session's usage, its subagents' files included, as `transcript stats` counts.
-        let mut files = vec![path.clone()];
-        let sub = path.with_extension("").join("subagents");
-        if let Ok(rd) = std::fs::read_dir(&sub) {
-            let mut more: Vec<PathBuf> = rd
-                .flatten()
-                .map(|e| e.path())
-                .filter(|p| p.extension().is_some_and(|e| e == "jsonl"))
-                .collect();
-            more.sort();
-            files.extend(more);
-        }
-        let usage = usage::count(
-            &files,
-            Grouping::Model,
-            &PriceTable::builtin(),
-            &jiff::tz::TimeZone::UTC,
-            &ScanOptions::default(),
-        )
-        .map_err(|e| (StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?;
-        Ok(json!({
+        let path = session_file(&projects, &q.file)?;
+        let page = session_page(&path)?;
+        let html: String = page.blocks.iter().map(|b| b.html.as_str()).collect();
+        Ok::<_, SessionError>(json!({
             "file": q.file,
-            "title": converted.title,
-            "html": String::from_utf8_lossy(&converted.output),
-            "bad_lines": converted.bad_lines.iter().map(ToString::to_string).collect::<Vec<_>>(),
-            "usage": usage,
+            "title": page.title,
+            "html": html,
+            "bad_lines": page.bad_lines,
+            "usage": page.usage,
         }))
     })
     .await;
     match r {
         Ok(Ok(v)) => axum::Json(v).into_response(),
-        Ok(Err((status, e))) => failure(status, e),
+        Ok(Err(SessionError(status, e))) => failure(status, e),
         Err(r) => r,
     }
 }

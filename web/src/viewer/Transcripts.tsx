@@ -1,10 +1,11 @@
 // The Transcripts tab: Claude Code's sessions on this machine (newest first, searchable by their
 // text), and one session rendered by the server with the same HTML renderer as `aisys transcript
 // parse --format html` (its text is escaped there; subagents nest under their calls), with its
-// usage. An open session is re-read as its file grows.
+// usage. An open session follows its files as they grow: the server reads only the new lines and
+// sends the blocks they add or change, which replace theirs here by id.
 import { useCallback, useEffect, useState } from "react";
 import { navigate } from "../App";
-import { type TranscriptInfo, type TranscriptView, transcriptList, transcriptView } from "./api";
+import { type BlockHtml, type FollowMessage, type TranscriptInfo, type Usage, transcriptList, transcriptView } from "./api";
 import { useLive } from "./live";
 import { ViewerShell, useFailure } from "./Shell";
 
@@ -21,19 +22,85 @@ function when(iso: string | null): string {
 
 const tokens = new Intl.NumberFormat();
 
-function SessionView({ file }: { file: string }) {
-  const [view, setView] = useState<TranscriptView | null>(null);
-  const [failure, fail] = useFailure();
-  const load = useCallback(() => {
-    transcriptView(file).then(setView).catch(fail);
+/** How long to wait before reopening a dropped follow socket. */
+const RECONNECT_MS = 1000;
+
+interface Session {
+  title: string | null;
+  blocks: BlockHtml[];
+  badLines: string[];
+  usage: Usage;
+}
+
+/** `blocks` with `changed` applied: a block with a known id is replaced, a new one appended. */
+function merge(blocks: BlockHtml[], changed: BlockHtml[]): BlockHtml[] {
+  const at = new Map(blocks.map((b, i) => [b.id, i]));
+  const out = blocks.slice();
+  for (const b of changed) {
+    const i = at.get(b.id);
+    if (i === undefined) {
+      at.set(b.id, out.length);
+      out.push(b);
+    } else out[i] = b;
+  }
+  return out;
+}
+
+/** The session, sent whole by `/api/transcripts/follow` and then kept up to date as its files grow. */
+function useFollowed(file: string, fail: (e: unknown) => void): Session | null {
+  const [session, setSession] = useState<Session | null>(null);
+  useEffect(() => {
+    setSession(null);
+    let closed = false;
+    let retry = 0;
+    let ws: WebSocket | null = null;
+    const open = () => {
+      const scheme = window.location.protocol === "https:" ? "wss" : "ws";
+      const socket = new WebSocket(`${scheme}://${window.location.host}/api/transcripts/follow?file=${encodeURIComponent(file)}`);
+      ws = socket;
+      let heard = false;
+      socket.onmessage = (m) => {
+        heard = true;
+        let msg: FollowMessage;
+        try {
+          msg = JSON.parse(m.data as string) as FollowMessage;
+        } catch {
+          return;
+        }
+        if (msg.type === "page") setSession({ title: msg.title, blocks: msg.blocks, badLines: msg.bad_lines, usage: msg.usage });
+        else if (msg.type === "blocks")
+          setSession((s) => (s ? { ...s, blocks: merge(s.blocks, msg.blocks), badLines: [...s.badLines, ...msg.bad_lines] } : s));
+        else if (msg.type === "usage") setSession((s) => (s ? { ...s, usage: msg.usage } : s));
+        else {
+          closed = true;
+          fail(new Error(msg.error));
+        }
+      };
+      socket.onclose = () => {
+        if (closed) return;
+        // Refused before it opened: the plain view says why (no token, no such session).
+        if (!heard)
+          transcriptView(file)
+            .then(() => {
+              retry = window.setTimeout(open, RECONNECT_MS);
+            })
+            .catch(fail);
+        else retry = window.setTimeout(open, RECONNECT_MS);
+      };
+    };
+    open();
+    return () => {
+      closed = true;
+      window.clearTimeout(retry);
+      ws?.close();
+    };
   }, [file, fail]);
-  useEffect(load, [load]);
-  // The session file, or one of its subagents' files (in the folder named after it), grew.
-  const stem = file.replace(/\.jsonl$/, "");
-  useLive((c) => {
-    if (c.type === "resync" || (c.type === "transcripts" && c.paths.some((p) => p.endsWith(file) || p.includes(`${stem}/`))))
-      load();
-  });
+  return session;
+}
+
+function SessionView({ file }: { file: string }) {
+  const [failure, fail] = useFailure();
+  const view = useFollowed(file, fail);
   if (failure.unauthorized) return failure.screen;
   return (
     <ViewerShell tab="transcripts">
@@ -69,14 +136,18 @@ function SessionView({ file }: { file: string }) {
                 ))}
               </tbody>
             </table>
-            {view.bad_lines.length > 0 ? (
+            {view.badLines.length > 0 ? (
               <details className="warning">
-                <summary>{view.bad_lines.length} line(s) could not be read</summary>
-                <pre>{view.bad_lines.join("\n")}</pre>
+                <summary>{view.badLines.length} line(s) could not be read</summary>
+                <pre>{view.badLines.join("\n")}</pre>
               </details>
             ) : null}
-            {/* Built by the server's HTML renderer, which escapes every piece of transcript text. */}
-            <div className="transcript-html" dangerouslySetInnerHTML={{ __html: view.html }} />
+            <div className="transcript-html">
+              {/* Built by the server's HTML renderer, which escapes every piece of transcript text. */}
+              {view.blocks.map((b) => (
+                <div key={b.id} className="block" data-block={b.id} dangerouslySetInnerHTML={{ __html: b.html }} />
+              ))}
+            </div>
           </>
         ) : (
           <p className="muted">Loading…</p>

@@ -171,6 +171,21 @@ export interface TranscriptView {
   usage: { groups: (UsageTotals & { key: string })[]; total: UsageTotals };
 }
 
+/** One top-level block of a session, rendered by the server (its text escaped there). */
+export interface BlockHtml {
+  id: string;
+  html: string;
+}
+
+export type Usage = TranscriptView["usage"];
+
+/** What `/api/transcripts/follow` tells the page: the whole session first, then what changed. */
+export type FollowMessage =
+  | { type: "page"; title: string | null; blocks: BlockHtml[]; bad_lines: string[]; usage: Usage }
+  | { type: "blocks"; blocks: BlockHtml[]; bad_lines: string[] }
+  | { type: "usage"; usage: Usage }
+  | { type: "error"; error: string };
+
 export const transcriptList = (q: string) =>
   getJson<{ sessions: TranscriptInfo[] }>(`/api/transcripts${q ? `?q=${encodeURIComponent(q)}` : ""}`);
 export const transcriptView = (file: string) =>

@@ -1,0 +1,1 @@
+export{M as createArchitectureServices}from"./mermaid-parser.core-i_CxArJ1.js";

@@ -1,0 +1,1 @@
+export{A as createCynefinServices}from"./mermaid-parser.core-i_CxArJ1.js";

@@ -1,1 +1,0 @@
-export{n as diagram}from"./chunk-QB3YPZ4I-BUoBE3x_.js";import"./chunk-TU62E6Q5-CAB6MVXu.js";import"./mermaid.core-QnOx5H5j.js";import"./chunk-HFQBQIA3-CQMNHXcL.js";

@@ -1,0 +1,1 @@
+export{v as createRadarServices}from"./mermaid-parser.core-i_CxArJ1.js";

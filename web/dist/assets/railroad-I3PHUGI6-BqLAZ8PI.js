@@ -1,0 +1,1 @@
+export{g as createRailroadServices}from"./mermaid-parser.core-i_CxArJ1.js";

@@ -1,0 +1,1 @@
+export{i as createWardleyServices}from"./mermaid-parser.core-i_CxArJ1.js";
