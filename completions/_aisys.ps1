@@ -250,7 +250,7 @@ Register-ArgumentCompleter -Native -CommandName 'aisys' -ScriptBlock {
             [CompletionResult]::new('validate', 'validate', [CompletionResultType]::ParameterValue, 'Check a plugin, skill, command or agent the way its author needs')
             [CompletionResult]::new('marketplace', 'marketplace', [CompletionResultType]::ParameterValue, 'Add, list, update and remove plugin marketplaces')
             [CompletionResult]::new('profile', 'profile', [CompletionResultType]::ParameterValue, 'The agent profiles: what a sandboxed agent gets of skills, plugins, subagents, commands, hooks, MCP servers and rules (`user`, `none`, and the config file''s `[profiles.NAME]`)')
-            [CompletionResult]::new('mcp', 'mcp', [CompletionResultType]::ParameterValue, 'Add, list and remove MCP servers, in the same files as `claude mcp`')
+            [CompletionResult]::new('mcp', 'mcp', [CompletionResultType]::ParameterValue, 'Add, list, change and remove MCP servers, in the same files as `claude mcp`')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -498,6 +498,7 @@ Register-ArgumentCompleter -Native -CommandName 'aisys' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List the MCP servers of every scope (local, project, user)')
             [CompletionResult]::new('add', 'add', [CompletionResultType]::ParameterValue, 'Add a server: a command to run (stdio) or a URL (http, sse)')
+            [CompletionResult]::new('edit', 'edit', [CompletionResultType]::ParameterValue, 'Change an existing server: give it again as `add` would; it keeps its place in the file, and keys of its entry that `add` does not write')
             [CompletionResult]::new('remove', 'remove', [CompletionResultType]::ParameterValue, 'Remove a server')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -516,14 +517,34 @@ Register-ArgumentCompleter -Native -CommandName 'aisys' -ScriptBlock {
             break
         }
         'aisys;entities;mcp;add' {
-            [CompletionResult]::new('-s', '-s', [CompletionResultType]::ParameterName, 'Where to keep it: local (~/.claude.json, this project only, for you), project (.mcp.json, shared through the repository) or user (~/.claude.json, every project)')
-            [CompletionResult]::new('--scope', '--scope', [CompletionResultType]::ParameterName, 'Where to keep it: local (~/.claude.json, this project only, for you), project (.mcp.json, shared through the repository) or user (~/.claude.json, every project)')
             [CompletionResult]::new('-t', '-t', [CompletionResultType]::ParameterName, 'How Claude Code talks to it')
             [CompletionResult]::new('--transport', '--transport', [CompletionResultType]::ParameterName, 'How Claude Code talks to it')
             [CompletionResult]::new('-e', '-e', [CompletionResultType]::ParameterName, 'An environment variable for a stdio server, KEY=value (repeatable)')
             [CompletionResult]::new('--env', '--env', [CompletionResultType]::ParameterName, 'An environment variable for a stdio server, KEY=value (repeatable)')
             [CompletionResult]::new('-H', '-H ', [CompletionResultType]::ParameterName, 'An HTTP header for an http or sse server, "Name: value" (repeatable)')
             [CompletionResult]::new('--header', '--header', [CompletionResultType]::ParameterName, 'An HTTP header for an http or sse server, "Name: value" (repeatable)')
+            [CompletionResult]::new('-s', '-s', [CompletionResultType]::ParameterName, 'Where to keep it: local (~/.claude.json, this project only, for you), project (.mcp.json, shared through the repository) or user (~/.claude.json, every project)')
+            [CompletionResult]::new('--scope', '--scope', [CompletionResultType]::ParameterName, 'Where to keep it: local (~/.claude.json, this project only, for you), project (.mcp.json, shared through the repository) or user (~/.claude.json, every project)')
+            [CompletionResult]::new('--project', '--project', [CompletionResultType]::ParameterName, 'The project folder (default: the current folder)')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Read settings from this file instead of ~/.config/aisys/config.toml')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log more on stderr: -v for info, -vv for debug, -vvv for trace')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Log more on stderr: -v for info, -vv for debug, -vvv for trace')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors and the command''s own output')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only errors and the command''s own output')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'aisys;entities;mcp;edit' {
+            [CompletionResult]::new('-t', '-t', [CompletionResultType]::ParameterName, 'How Claude Code talks to it')
+            [CompletionResult]::new('--transport', '--transport', [CompletionResultType]::ParameterName, 'How Claude Code talks to it')
+            [CompletionResult]::new('-e', '-e', [CompletionResultType]::ParameterName, 'An environment variable for a stdio server, KEY=value (repeatable)')
+            [CompletionResult]::new('--env', '--env', [CompletionResultType]::ParameterName, 'An environment variable for a stdio server, KEY=value (repeatable)')
+            [CompletionResult]::new('-H', '-H ', [CompletionResultType]::ParameterName, 'An HTTP header for an http or sse server, "Name: value" (repeatable)')
+            [CompletionResult]::new('--header', '--header', [CompletionResultType]::ParameterName, 'An HTTP header for an http or sse server, "Name: value" (repeatable)')
+            [CompletionResult]::new('-s', '-s', [CompletionResultType]::ParameterName, 'The scope that has it (needed when several have it)')
+            [CompletionResult]::new('--scope', '--scope', [CompletionResultType]::ParameterName, 'The scope that has it (needed when several have it)')
             [CompletionResult]::new('--project', '--project', [CompletionResultType]::ParameterName, 'The project folder (default: the current folder)')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Read settings from this file instead of ~/.config/aisys/config.toml')
@@ -552,6 +573,7 @@ Register-ArgumentCompleter -Native -CommandName 'aisys' -ScriptBlock {
         'aisys;entities;mcp;help' {
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List the MCP servers of every scope (local, project, user)')
             [CompletionResult]::new('add', 'add', [CompletionResultType]::ParameterValue, 'Add a server: a command to run (stdio) or a URL (http, sse)')
+            [CompletionResult]::new('edit', 'edit', [CompletionResultType]::ParameterValue, 'Change an existing server: give it again as `add` would; it keeps its place in the file, and keys of its entry that `add` does not write')
             [CompletionResult]::new('remove', 'remove', [CompletionResultType]::ParameterValue, 'Remove a server')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -560,6 +582,9 @@ Register-ArgumentCompleter -Native -CommandName 'aisys' -ScriptBlock {
             break
         }
         'aisys;entities;mcp;help;add' {
+            break
+        }
+        'aisys;entities;mcp;help;edit' {
             break
         }
         'aisys;entities;mcp;help;remove' {
@@ -578,7 +603,7 @@ Register-ArgumentCompleter -Native -CommandName 'aisys' -ScriptBlock {
             [CompletionResult]::new('validate', 'validate', [CompletionResultType]::ParameterValue, 'Check a plugin, skill, command or agent the way its author needs')
             [CompletionResult]::new('marketplace', 'marketplace', [CompletionResultType]::ParameterValue, 'Add, list, update and remove plugin marketplaces')
             [CompletionResult]::new('profile', 'profile', [CompletionResultType]::ParameterValue, 'The agent profiles: what a sandboxed agent gets of skills, plugins, subagents, commands, hooks, MCP servers and rules (`user`, `none`, and the config file''s `[profiles.NAME]`)')
-            [CompletionResult]::new('mcp', 'mcp', [CompletionResultType]::ParameterValue, 'Add, list and remove MCP servers, in the same files as `claude mcp`')
+            [CompletionResult]::new('mcp', 'mcp', [CompletionResultType]::ParameterValue, 'Add, list, change and remove MCP servers, in the same files as `claude mcp`')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -636,6 +661,7 @@ Register-ArgumentCompleter -Native -CommandName 'aisys' -ScriptBlock {
         'aisys;entities;help;mcp' {
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List the MCP servers of every scope (local, project, user)')
             [CompletionResult]::new('add', 'add', [CompletionResultType]::ParameterValue, 'Add a server: a command to run (stdio) or a URL (http, sse)')
+            [CompletionResult]::new('edit', 'edit', [CompletionResultType]::ParameterValue, 'Change an existing server: give it again as `add` would; it keeps its place in the file, and keys of its entry that `add` does not write')
             [CompletionResult]::new('remove', 'remove', [CompletionResultType]::ParameterValue, 'Remove a server')
             break
         }
@@ -643,6 +669,9 @@ Register-ArgumentCompleter -Native -CommandName 'aisys' -ScriptBlock {
             break
         }
         'aisys;entities;help;mcp;add' {
+            break
+        }
+        'aisys;entities;help;mcp;edit' {
             break
         }
         'aisys;entities;help;mcp;remove' {
@@ -900,7 +929,7 @@ Register-ArgumentCompleter -Native -CommandName 'aisys' -ScriptBlock {
             [CompletionResult]::new('validate', 'validate', [CompletionResultType]::ParameterValue, 'Check a plugin, skill, command or agent the way its author needs')
             [CompletionResult]::new('marketplace', 'marketplace', [CompletionResultType]::ParameterValue, 'Add, list, update and remove plugin marketplaces')
             [CompletionResult]::new('profile', 'profile', [CompletionResultType]::ParameterValue, 'The agent profiles: what a sandboxed agent gets of skills, plugins, subagents, commands, hooks, MCP servers and rules (`user`, `none`, and the config file''s `[profiles.NAME]`)')
-            [CompletionResult]::new('mcp', 'mcp', [CompletionResultType]::ParameterValue, 'Add, list and remove MCP servers, in the same files as `claude mcp`')
+            [CompletionResult]::new('mcp', 'mcp', [CompletionResultType]::ParameterValue, 'Add, list, change and remove MCP servers, in the same files as `claude mcp`')
             break
         }
         'aisys;help;entities;list' {
@@ -957,6 +986,7 @@ Register-ArgumentCompleter -Native -CommandName 'aisys' -ScriptBlock {
         'aisys;help;entities;mcp' {
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List the MCP servers of every scope (local, project, user)')
             [CompletionResult]::new('add', 'add', [CompletionResultType]::ParameterValue, 'Add a server: a command to run (stdio) or a URL (http, sse)')
+            [CompletionResult]::new('edit', 'edit', [CompletionResultType]::ParameterValue, 'Change an existing server: give it again as `add` would; it keeps its place in the file, and keys of its entry that `add` does not write')
             [CompletionResult]::new('remove', 'remove', [CompletionResultType]::ParameterValue, 'Remove a server')
             break
         }
@@ -964,6 +994,9 @@ Register-ArgumentCompleter -Native -CommandName 'aisys' -ScriptBlock {
             break
         }
         'aisys;help;entities;mcp;add' {
+            break
+        }
+        'aisys;help;entities;mcp;edit' {
             break
         }
         'aisys;help;entities;mcp;remove' {

@@ -154,6 +154,9 @@ _aisys() {
             aisys__subcmd__entities__subcmd__help__subcmd__mcp,add)
                 cmd="aisys__subcmd__entities__subcmd__help__subcmd__mcp__subcmd__add"
                 ;;
+            aisys__subcmd__entities__subcmd__help__subcmd__mcp,edit)
+                cmd="aisys__subcmd__entities__subcmd__help__subcmd__mcp__subcmd__edit"
+                ;;
             aisys__subcmd__entities__subcmd__help__subcmd__mcp,list)
                 cmd="aisys__subcmd__entities__subcmd__help__subcmd__mcp__subcmd__list"
                 ;;
@@ -199,6 +202,9 @@ _aisys() {
             aisys__subcmd__entities__subcmd__mcp,add)
                 cmd="aisys__subcmd__entities__subcmd__mcp__subcmd__add"
                 ;;
+            aisys__subcmd__entities__subcmd__mcp,edit)
+                cmd="aisys__subcmd__entities__subcmd__mcp__subcmd__edit"
+                ;;
             aisys__subcmd__entities__subcmd__mcp,help)
                 cmd="aisys__subcmd__entities__subcmd__mcp__subcmd__help"
                 ;;
@@ -210,6 +216,9 @@ _aisys() {
                 ;;
             aisys__subcmd__entities__subcmd__mcp__subcmd__help,add)
                 cmd="aisys__subcmd__entities__subcmd__mcp__subcmd__help__subcmd__add"
+                ;;
+            aisys__subcmd__entities__subcmd__mcp__subcmd__help,edit)
+                cmd="aisys__subcmd__entities__subcmd__mcp__subcmd__help__subcmd__edit"
                 ;;
             aisys__subcmd__entities__subcmd__mcp__subcmd__help,help)
                 cmd="aisys__subcmd__entities__subcmd__mcp__subcmd__help__subcmd__help"
@@ -345,6 +354,9 @@ _aisys() {
                 ;;
             aisys__subcmd__help__subcmd__entities__subcmd__mcp,add)
                 cmd="aisys__subcmd__help__subcmd__entities__subcmd__mcp__subcmd__add"
+                ;;
+            aisys__subcmd__help__subcmd__entities__subcmd__mcp,edit)
+                cmd="aisys__subcmd__help__subcmd__entities__subcmd__mcp__subcmd__edit"
                 ;;
             aisys__subcmd__help__subcmd__entities__subcmd__mcp,list)
                 cmd="aisys__subcmd__help__subcmd__entities__subcmd__mcp__subcmd__list"
@@ -944,7 +956,7 @@ _aisys() {
             return 0
             ;;
         aisys__subcmd__entities__subcmd__help__subcmd__mcp)
-            opts="list add remove"
+            opts="list add edit remove"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -958,6 +970,20 @@ _aisys() {
             return 0
             ;;
         aisys__subcmd__entities__subcmd__help__subcmd__mcp__subcmd__add)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aisys__subcmd__entities__subcmd__help__subcmd__mcp__subcmd__edit)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1358,7 +1384,7 @@ _aisys() {
             return 0
             ;;
         aisys__subcmd__entities__subcmd__mcp)
-            opts="-v -q -h --verbose --quiet --color --config --help list add remove help"
+            opts="-v -q -h --verbose --quiet --color --config --help list add edit remove help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1380,20 +1406,12 @@ _aisys() {
             return 0
             ;;
         aisys__subcmd__entities__subcmd__mcp__subcmd__add)
-            opts="-s -t -e -H -v -q -h --scope --transport --env --header --project --verbose --quiet --color --config --help"
+            opts="-t -e -H -s -v -q -h --transport --env --header --scope --project --verbose --quiet --color --config --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
-                --scope)
-                    COMPREPLY=($(compgen -W "local project user" -- "${cur}"))
-                    return 0
-                    ;;
-                -s)
-                    COMPREPLY=($(compgen -W "local project user" -- "${cur}"))
-                    return 0
-                    ;;
                 --transport)
                     COMPREPLY=($(compgen -W "stdio http sse" -- "${cur}"))
                     return 0
@@ -1418,6 +1436,72 @@ _aisys() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --scope)
+                    COMPREPLY=($(compgen -W "local project user" -- "${cur}"))
+                    return 0
+                    ;;
+                -s)
+                    COMPREPLY=($(compgen -W "local project user" -- "${cur}"))
+                    return 0
+                    ;;
+                --project)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aisys__subcmd__entities__subcmd__mcp__subcmd__edit)
+            opts="-t -e -H -s -v -q -h --transport --env --header --scope --project --verbose --quiet --color --config --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --transport)
+                    COMPREPLY=($(compgen -W "stdio http sse" -- "${cur}"))
+                    return 0
+                    ;;
+                -t)
+                    COMPREPLY=($(compgen -W "stdio http sse" -- "${cur}"))
+                    return 0
+                    ;;
+                --env)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -e)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --header)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -H)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --scope)
+                    COMPREPLY=($(compgen -W "local project user" -- "${cur}"))
+                    return 0
+                    ;;
+                -s)
+                    COMPREPLY=($(compgen -W "local project user" -- "${cur}"))
+                    return 0
+                    ;;
                 --project)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1438,7 +1522,7 @@ _aisys() {
             return 0
             ;;
         aisys__subcmd__entities__subcmd__mcp__subcmd__help)
-            opts="list add remove help"
+            opts="list add edit remove help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1452,6 +1536,20 @@ _aisys() {
             return 0
             ;;
         aisys__subcmd__entities__subcmd__mcp__subcmd__help__subcmd__add)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aisys__subcmd__entities__subcmd__mcp__subcmd__help__subcmd__edit)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -2174,7 +2272,7 @@ _aisys() {
             return 0
             ;;
         aisys__subcmd__help__subcmd__entities__subcmd__mcp)
-            opts="list add remove"
+            opts="list add edit remove"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2188,6 +2286,20 @@ _aisys() {
             return 0
             ;;
         aisys__subcmd__help__subcmd__entities__subcmd__mcp__subcmd__add)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        aisys__subcmd__help__subcmd__entities__subcmd__mcp__subcmd__edit)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

@@ -233,7 +233,7 @@ set edit:completion:arg-completer[aisys] = {|@words|
             cand validate 'Check a plugin, skill, command or agent the way its author needs'
             cand marketplace 'Add, list, update and remove plugin marketplaces'
             cand profile 'The agent profiles: what a sandboxed agent gets of skills, plugins, subagents, commands, hooks, MCP servers and rules (`user`, `none`, and the config file''s `[profiles.NAME]`)'
-            cand mcp 'Add, list and remove MCP servers, in the same files as `claude mcp`'
+            cand mcp 'Add, list, change and remove MCP servers, in the same files as `claude mcp`'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'aisys;entities;list'= {
@@ -455,6 +455,7 @@ set edit:completion:arg-completer[aisys] = {|@words|
             cand --help 'Print help'
             cand list 'List the MCP servers of every scope (local, project, user)'
             cand add 'Add a server: a command to run (stdio) or a URL (http, sse)'
+            cand edit 'Change an existing server: give it again as `add` would; it keeps its place in the file, and keys of its entry that `add` does not write'
             cand remove 'Remove a server'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -471,14 +472,33 @@ set edit:completion:arg-completer[aisys] = {|@words|
             cand --help 'Print help'
         }
         &'aisys;entities;mcp;add'= {
-            cand -s 'Where to keep it: local (~/.claude.json, this project only, for you), project (.mcp.json, shared through the repository) or user (~/.claude.json, every project)'
-            cand --scope 'Where to keep it: local (~/.claude.json, this project only, for you), project (.mcp.json, shared through the repository) or user (~/.claude.json, every project)'
             cand -t 'How Claude Code talks to it'
             cand --transport 'How Claude Code talks to it'
             cand -e 'An environment variable for a stdio server, KEY=value (repeatable)'
             cand --env 'An environment variable for a stdio server, KEY=value (repeatable)'
             cand -H 'An HTTP header for an http or sse server, "Name: value" (repeatable)'
             cand --header 'An HTTP header for an http or sse server, "Name: value" (repeatable)'
+            cand -s 'Where to keep it: local (~/.claude.json, this project only, for you), project (.mcp.json, shared through the repository) or user (~/.claude.json, every project)'
+            cand --scope 'Where to keep it: local (~/.claude.json, this project only, for you), project (.mcp.json, shared through the repository) or user (~/.claude.json, every project)'
+            cand --project 'The project folder (default: the current folder)'
+            cand --color 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never'
+            cand --config 'Read settings from this file instead of ~/.config/aisys/config.toml'
+            cand -v 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
+            cand --verbose 'Log more on stderr: -v for info, -vv for debug, -vvv for trace'
+            cand -q 'Print only errors and the command''s own output'
+            cand --quiet 'Print only errors and the command''s own output'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'aisys;entities;mcp;edit'= {
+            cand -t 'How Claude Code talks to it'
+            cand --transport 'How Claude Code talks to it'
+            cand -e 'An environment variable for a stdio server, KEY=value (repeatable)'
+            cand --env 'An environment variable for a stdio server, KEY=value (repeatable)'
+            cand -H 'An HTTP header for an http or sse server, "Name: value" (repeatable)'
+            cand --header 'An HTTP header for an http or sse server, "Name: value" (repeatable)'
+            cand -s 'The scope that has it (needed when several have it)'
+            cand --scope 'The scope that has it (needed when several have it)'
             cand --project 'The project folder (default: the current folder)'
             cand --color 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never'
             cand --config 'Read settings from this file instead of ~/.config/aisys/config.toml'
@@ -505,12 +525,15 @@ set edit:completion:arg-completer[aisys] = {|@words|
         &'aisys;entities;mcp;help'= {
             cand list 'List the MCP servers of every scope (local, project, user)'
             cand add 'Add a server: a command to run (stdio) or a URL (http, sse)'
+            cand edit 'Change an existing server: give it again as `add` would; it keeps its place in the file, and keys of its entry that `add` does not write'
             cand remove 'Remove a server'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'aisys;entities;mcp;help;list'= {
         }
         &'aisys;entities;mcp;help;add'= {
+        }
+        &'aisys;entities;mcp;help;edit'= {
         }
         &'aisys;entities;mcp;help;remove'= {
         }
@@ -526,7 +549,7 @@ set edit:completion:arg-completer[aisys] = {|@words|
             cand validate 'Check a plugin, skill, command or agent the way its author needs'
             cand marketplace 'Add, list, update and remove plugin marketplaces'
             cand profile 'The agent profiles: what a sandboxed agent gets of skills, plugins, subagents, commands, hooks, MCP servers and rules (`user`, `none`, and the config file''s `[profiles.NAME]`)'
-            cand mcp 'Add, list and remove MCP servers, in the same files as `claude mcp`'
+            cand mcp 'Add, list, change and remove MCP servers, in the same files as `claude mcp`'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'aisys;entities;help;list'= {
@@ -568,11 +591,14 @@ set edit:completion:arg-completer[aisys] = {|@words|
         &'aisys;entities;help;mcp'= {
             cand list 'List the MCP servers of every scope (local, project, user)'
             cand add 'Add a server: a command to run (stdio) or a URL (http, sse)'
+            cand edit 'Change an existing server: give it again as `add` would; it keeps its place in the file, and keys of its entry that `add` does not write'
             cand remove 'Remove a server'
         }
         &'aisys;entities;help;mcp;list'= {
         }
         &'aisys;entities;help;mcp;add'= {
+        }
+        &'aisys;entities;help;mcp;edit'= {
         }
         &'aisys;entities;help;mcp;remove'= {
         }
@@ -794,7 +820,7 @@ set edit:completion:arg-completer[aisys] = {|@words|
             cand validate 'Check a plugin, skill, command or agent the way its author needs'
             cand marketplace 'Add, list, update and remove plugin marketplaces'
             cand profile 'The agent profiles: what a sandboxed agent gets of skills, plugins, subagents, commands, hooks, MCP servers and rules (`user`, `none`, and the config file''s `[profiles.NAME]`)'
-            cand mcp 'Add, list and remove MCP servers, in the same files as `claude mcp`'
+            cand mcp 'Add, list, change and remove MCP servers, in the same files as `claude mcp`'
         }
         &'aisys;help;entities;list'= {
         }
@@ -835,11 +861,14 @@ set edit:completion:arg-completer[aisys] = {|@words|
         &'aisys;help;entities;mcp'= {
             cand list 'List the MCP servers of every scope (local, project, user)'
             cand add 'Add a server: a command to run (stdio) or a URL (http, sse)'
+            cand edit 'Change an existing server: give it again as `add` would; it keeps its place in the file, and keys of its entry that `add` does not write'
             cand remove 'Remove a server'
         }
         &'aisys;help;entities;mcp;list'= {
         }
         &'aisys;help;entities;mcp;add'= {
+        }
+        &'aisys;help;entities;mcp;edit'= {
         }
         &'aisys;help;entities;mcp;remove'= {
         }

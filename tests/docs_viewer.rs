@@ -210,6 +210,7 @@ fn every_api_route_needs_the_token_and_writes_must_come_from_the_page() {
         "/api/plugins/marketplace-add",
         "/api/plugins/uninstall",
         "/api/mcp/add",
+        "/api/mcp/edit",
         "/api/mcp/remove",
     ];
     for p in gets {
@@ -542,6 +543,50 @@ async fn the_plugins_tab_installs_what_claude_loads_and_adds_an_mcp_server_claud
     );
     let listed = ok(&w.claude(&["mcp", "list"], &[]), "claude mcp list");
     assert!(listed.contains("disk: /bin/false --root ."), "{listed}");
+
+    // Edited there: the form fills with its settings, keeps its name and scope, and Claude Code
+    // reads the change.
+    page.click("[data-action='edit-mcp-disk-local']").await;
+    page.wait_for("document.querySelector('[data-form=mcp-add][data-editing=disk-local]')")
+        .await;
+    let filled = page
+        .eval("['mcp-name', 'mcp-target', 'mcp-args'].map((n) => document.querySelector(`[name=${n}]`).value).concat([document.querySelector('[name=mcp-env]').value, document.querySelector('[name=mcp-name]').readOnly])")
+        .await;
+    assert_eq!(
+        filled,
+        json!(["disk", "/bin/false", "--root .", "ROOT=/tmp", true])
+    );
+    page.eval("document.querySelector('input[name=mcp-args]').select()")
+        .await;
+    page.type_text("input[name=mcp-args]", "--root /srv --read-only", false)
+        .await;
+    page.eval("document.querySelector('textarea[name=mcp-env]').select()")
+        .await;
+    page.type_text("textarea[name=mcp-env]", "ROOT=/srv", false)
+        .await;
+    page.screenshot(&shots_dir().join("plugins-mcp-edit-desktop.png"))
+        .await;
+    page.click("[data-action=mcp-save]").await;
+    page.wait_for("document.querySelector('[data-mcp=disk] .desc')?.innerText === '/bin/false --root /srv --read-only'")
+        .await;
+    assert!(
+        inner_text(&page, "[data-status=done]")
+            .await
+            .contains("Changed MCP server disk in local config")
+    );
+    assert_eq!(
+        page.eval("document.querySelector('[data-form=mcp-add]').dataset.editing ?? null")
+            .await,
+        json!(null),
+        "the form is back to adding"
+    );
+    let got = ok(&w.claude(&["mcp", "get", "disk"], &[]), "claude mcp get");
+    assert!(
+        got.contains("Scope: Local config")
+            && got.contains("--root /srv --read-only")
+            && got.contains("ROOT=/srv"),
+        "{got}"
+    );
 
     // Removing asks first.
     page.click("[data-action='ask-remove-mcp-disk-local']")

@@ -234,3 +234,157 @@ fn bad_servers_are_refused_with_the_reason_and_nothing_written() {
     let out = aisys_mcp(&w, &["mcp", "remove", "nope"]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
 }
+
+#[test]
+fn an_edit_by_aisys_is_what_claude_reads_and_writes_for_the_same_change() {
+    // Both worlds start with Claude Code's own servers, plus a second user server after `files`.
+    let by_aisys = World::new();
+    let by_claude = World::new();
+    let second: &[&str] = &["mcp", "add", "--scope", "user", "zeta", "--", "/bin/true"];
+    for w in [&by_aisys, &by_claude] {
+        for args in ADDS.iter().chain([&second]) {
+            ok(&claude(w, args), &format!("claude {args:?}"));
+        }
+    }
+    // The same changes: aisys edits in place; Claude Code, which has no edit, removes and adds.
+    let changes: &[(&[&str], &[&str])] = &[
+        (
+            &[
+                "mcp",
+                "edit",
+                "files",
+                "-e",
+                "A=2",
+                "--",
+                "/bin/false",
+                "--other",
+            ],
+            &[
+                "mcp",
+                "add",
+                "--scope",
+                "user",
+                "files",
+                "-e",
+                "A=2",
+                "--",
+                "/bin/false",
+                "--other",
+            ],
+        ),
+        (
+            &[
+                "mcp",
+                "edit",
+                "web",
+                "--scope",
+                "project",
+                "-t",
+                "http",
+                "http://127.0.0.1:1/v2",
+                "-H",
+                "X-Team: edge",
+            ],
+            &[
+                "mcp",
+                "add",
+                "--scope",
+                "project",
+                "--transport",
+                "http",
+                "web",
+                "http://127.0.0.1:1/v2",
+                "-H",
+                "X-Team: edge",
+            ],
+        ),
+        (
+            &["mcp", "edit", "events", "--", "/bin/false", "serve"],
+            &[
+                "mcp",
+                "add",
+                "--scope",
+                "local",
+                "events",
+                "--",
+                "/bin/false",
+                "serve",
+            ],
+        ),
+    ];
+    for (mine, theirs) in changes {
+        let name = mine[2];
+        ok(&aisys_mcp(&by_aisys, mine), &format!("aisys {mine:?}"));
+        let scope = theirs[3];
+        ok(
+            &claude(&by_claude, &["mcp", "remove", name, "-s", scope]),
+            "claude mcp remove",
+        );
+        ok(&claude(&by_claude, theirs), &format!("claude {theirs:?}"));
+    }
+    assert_eq!(written(&by_aisys), written(&by_claude));
+
+    // Claude Code reads the changed servers, each in the scope it was in.
+    let got = ok(
+        &claude(&by_aisys, &["mcp", "get", "files"]),
+        "claude mcp get",
+    );
+    assert!(
+        got.contains("Scope: User config") && got.contains("A=2") && got.contains("--other"),
+        "{got}"
+    );
+    let got = ok(&claude(&by_aisys, &["mcp", "get", "web"]), "claude mcp get");
+    assert!(
+        got.contains("Scope: Project config") && got.contains("X-Team: edge"),
+        "{got}"
+    );
+    assert!(
+        !got.contains("Authorization"),
+        "the old headers went: {got}"
+    );
+    let listed = ok(&claude(&by_aisys, &["mcp", "list"]), "claude mcp list");
+    for line in [
+        "files: /bin/false --other",
+        "web: http://127.0.0.1:1/v2 (HTTP)",
+        "events: /bin/false serve",
+        "zeta: /bin/true",
+    ] {
+        assert!(listed.contains(line), "{line:?} not in:\n{listed}");
+    }
+    // Unlike a remove and add, the edit kept `files` before `zeta` in the file.
+    let text_of = |w: &World| std::fs::read_to_string(w.claude.join(".claude.json")).unwrap();
+    let mine = text_of(&by_aisys);
+    assert!(
+        mine.find("\"files\"").unwrap() < mine.find("\"zeta\"").unwrap(),
+        "{mine}"
+    );
+    let theirs = text_of(&by_claude);
+    assert!(
+        theirs.find("\"files\"").unwrap() > theirs.find("\"zeta\"").unwrap(),
+        "Claude Code's remove and add moved it last: {theirs}"
+    );
+
+    // A name no scope has: refused, exit 2, nothing written.
+    let before = text_of(&by_aisys);
+    let out = aisys_mcp(&by_aisys, &["mcp", "edit", "nope", "--", "/bin/true"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("no MCP server named nope"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = aisys_mcp(
+        &by_aisys,
+        &[
+            "mcp",
+            "edit",
+            "zeta",
+            "--scope",
+            "project",
+            "--",
+            "/bin/true",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert_eq!(text_of(&by_aisys), before);
+}

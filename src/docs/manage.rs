@@ -4,7 +4,7 @@
 //! `GET /api/plugins` lists marketplaces (with the plugins each offers), installed plugins and
 //! MCP servers. Every change is a `POST` (so the gate checks it comes from the app's own page):
 //! `/api/plugins/{marketplace-add, marketplace-update, marketplace-remove, install, uninstall,
-//! enable, disable}` and `/api/mcp/{add, remove}`. Errors come back as `{"error"}` with the
+//! enable, disable}` and `/api/mcp/{add, edit, remove}`. Errors come back as `{"error"}` with the
 //! message `entities` gave, and a status from its kind.
 //!
 //! Must not change Claude Code's files itself: `entities::install` and `entities::mcp` do.
@@ -31,6 +31,7 @@ pub fn routes() -> Router<Arc<Viewer>> {
         .route("/api/plugins", get(overview))
         .route("/api/plugins/{op}", post(plugin_op))
         .route("/api/mcp/add", post(mcp_add))
+        .route("/api/mcp/edit", post(mcp_edit))
         .route("/api/mcp/remove", post(mcp_remove))
 }
 
@@ -272,24 +273,50 @@ fn mcp_scope(s: Option<&str>, default: McpScope) -> Result<McpScope, EntityError
     }
 }
 
+impl McpAdd {
+    fn spec(&self) -> Result<McpSpec, EntityError> {
+        let t = self.transport.as_deref().unwrap_or("stdio");
+        let transport = Transport::parse(t).ok_or_else(|| {
+            EntityError::Invalid(format!("transport {t:?}: give stdio, http or sse"))
+        })?;
+        Ok(McpSpec {
+            transport,
+            target: self.target.trim().to_string(),
+            args: self.args.clone(),
+            env: self.env.clone(),
+            headers: self.headers.clone(),
+        })
+    }
+}
+
 async fn mcp_add(State(v): State<Arc<Viewer>>, axum::Json(body): axum::Json<McpAdd>) -> Response {
     answer(
         blocking(move || {
             let scope = mcp_scope(body.scope.as_deref(), McpScope::Local)?;
-            let t = body.transport.as_deref().unwrap_or("stdio");
-            let transport = Transport::parse(t).ok_or_else(|| {
-                EntityError::Invalid(format!("transport {t:?}: give stdio, http or sse"))
-            })?;
-            let spec = McpSpec {
-                transport,
-                target: body.target.trim().to_string(),
-                args: body.args,
-                env: body.env,
-                headers: body.headers,
-            };
+            let spec = body.spec()?;
             let file = mcp_files(&v)?.add(&body.name, scope, &spec)?;
             Ok(json!({
-                "done": format!("Added {} MCP server {} to {} config", t, body.name, scope.as_str()),
+                "done": format!("Added {} MCP server {} to {} config", spec.transport.as_str(), body.name, scope.as_str()),
+                "file": file.display().to_string(),
+            }))
+        })
+        .await,
+    )
+}
+
+/// `POST /api/mcp/edit`: the body of `add`, naming a server that exists (in `scope`, or in the
+/// one scope that has it).
+async fn mcp_edit(State(v): State<Arc<Viewer>>, axum::Json(body): axum::Json<McpAdd>) -> Response {
+    answer(
+        blocking(move || {
+            let scope = match body.scope.as_deref() {
+                Some(s) => Some(mcp_scope(Some(s), McpScope::Local)?),
+                None => None,
+            };
+            let spec = body.spec()?;
+            let (scope, file) = mcp_files(&v)?.edit(&body.name, scope, &spec)?;
+            Ok(json!({
+                "done": format!("Changed MCP server {} in {} config", body.name, scope.as_str()),
                 "file": file.display().to_string(),
             }))
         })

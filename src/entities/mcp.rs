@@ -1,5 +1,5 @@
-//! MCP servers, added, listed and removed the way `claude mcp add|list|remove --scope` does
-//! (checked both ways against Claude Code 2.1.197 in `tests/entities_mcp.rs`):
+//! MCP servers, added, listed, changed and removed the way `claude mcp add|list|get|remove --scope`
+//! does (checked both ways against Claude Code 2.1.197 in `tests/entities_mcp.rs`):
 //!
 //! - `local`: `~/.claude.json` (or `.claude.json` in `$CLAUDE_CONFIG_DIR`),
 //!   `projects.<project>.mcpServers`, where `<project>` is the git root of the folder (else the
@@ -9,18 +9,21 @@
 //!
 //! A server is `{"type": "stdio", "command", "args", "env"}` or `{"type": "http"|"sse", "url"}`
 //! with `"headers"` when some are given, as Claude Code writes them. Every other key of the file
-//! is kept. Names are letters, digits, `-` and `_`, as Claude Code requires.
+//! is kept, and the order of keys too (a changed server stays in its place; so do keys of its
+//! entry that aisys does not write, such as a hand-added `timeout`). Names are letters, digits,
+//! `-` and `_`, as Claude Code requires.
 //!
 //! Must not write anywhere else; discovery (with precedence and approval) stays in `discover`.
 
 use std::path::PathBuf;
 
 use serde::Serialize;
-use serde_json::{Map, Value, json};
+use serde_json::Value;
 
 use super::EntityError;
 use super::discover::Roots;
 use super::layout::ClaudeHome;
+use super::ordered_json::{Json, Object};
 use super::store::{self, HomeLock};
 
 /// Where a server is kept.
@@ -171,32 +174,41 @@ pub fn check_spec(spec: &McpSpec) -> Result<(), EntityError> {
     Ok(())
 }
 
-/// The entry Claude Code writes for `spec`.
+/// The keys of a server's entry that a spec sets; an edit keeps any other.
+const SPEC_KEYS: &[&str] = &["type", "command", "args", "env", "url", "headers"];
+
+/// The entry Claude Code writes for `spec`, its keys in Claude Code's order.
 pub fn entry(spec: &McpSpec) -> Value {
+    Value::from(&Json::Object(ordered_entry(spec)))
+}
+
+fn ordered_entry(spec: &McpSpec) -> Object {
     let pairs = |v: &[(String, String)]| {
-        Value::Object(
-            v.iter()
-                .map(|(k, v)| (k.clone(), Value::String(v.clone())))
-                .collect(),
-        )
+        let mut o = Object::default();
+        for (k, v) in v {
+            o.insert(k, Json::String(v.clone()));
+        }
+        Json::Object(o)
     };
+    let mut m = Object::default();
+    m.insert("type", Json::String(spec.transport.as_str().into()));
     match spec.transport {
-        Transport::Stdio => json!({
-            "type": "stdio",
-            "command": spec.target,
-            "args": spec.args,
-            "env": pairs(&spec.env),
-        }),
+        Transport::Stdio => {
+            m.insert("command", Json::String(spec.target.clone()));
+            m.insert(
+                "args",
+                Json::Array(spec.args.iter().cloned().map(Json::String).collect()),
+            );
+            m.insert("env", pairs(&spec.env));
+        }
         Transport::Http | Transport::Sse => {
-            let mut m = Map::new();
-            m.insert("type".into(), spec.transport.as_str().into());
-            m.insert("url".into(), spec.target.clone().into());
+            m.insert("url", Json::String(spec.target.clone()));
             if !spec.headers.is_empty() {
-                m.insert("headers".into(), pairs(&spec.headers));
+                m.insert("headers", pairs(&spec.headers));
             }
-            Value::Object(m)
         }
     }
+    m
 }
 
 impl McpFiles {
@@ -227,38 +239,43 @@ impl McpFiles {
     }
 
     /// The `mcpServers` object of `scope` inside `doc`, created when missing.
-    fn servers_mut<'a>(&self, doc: &'a mut Value, scope: McpScope) -> &'a mut Map<String, Value> {
+    fn servers_mut<'a>(&self, doc: &'a mut Object, scope: McpScope) -> &'a mut Object {
         match scope {
-            McpScope::Project | McpScope::User => store::object_at(doc, "mcpServers"),
-            McpScope::Local => {
-                let projects = store::object_at(doc, "projects");
-                let entry = projects
-                    .entry(self.local_key())
-                    .or_insert_with(|| json!({}));
-                if !entry.is_object() {
-                    *entry = json!({});
-                }
-                store::object_at(entry, "mcpServers")
-            }
+            McpScope::Project | McpScope::User => doc.object_at("mcpServers"),
+            McpScope::Local => doc
+                .object_at("projects")
+                .object_at(&self.local_key())
+                .object_at("mcpServers"),
         }
     }
 
-    fn servers_in(&self, doc: &Value, scope: McpScope) -> Map<String, Value> {
+    /// The servers of `scope` in `doc`, in file order.
+    fn servers_in(&self, doc: &Json, scope: McpScope) -> Vec<(String, Value)> {
+        fn get<'a>(j: Option<&'a Json>, key: &str) -> Option<&'a Json> {
+            match j {
+                Some(Json::Object(o)) => o.get(key),
+                _ => None,
+            }
+        }
         let servers = match scope {
-            McpScope::Project | McpScope::User => doc.get("mcpServers"),
-            McpScope::Local => doc
-                .get("projects")
-                .and_then(|p| p.get(self.local_key()))
-                .and_then(|e| e.get("mcpServers")),
+            McpScope::Project | McpScope::User => get(Some(doc), "mcpServers"),
+            McpScope::Local => get(
+                get(get(Some(doc), "projects"), &self.local_key()),
+                "mcpServers",
+            ),
         };
-        servers
-            .and_then(Value::as_object)
-            .cloned()
-            .unwrap_or_default()
+        match servers {
+            Some(Json::Object(o)) => o.iter().map(|(k, v)| (k.to_string(), v.into())).collect(),
+            _ => Vec::new(),
+        }
     }
 
-    fn read(&self, scope: McpScope) -> Result<Value, EntityError> {
-        store::read_for_update(&self.file_of(scope), json!({}), super::file::MAX_STATE_FILE)
+    fn has(&self, doc: &Json, scope: McpScope, name: &str) -> bool {
+        self.servers_in(doc, scope).iter().any(|(n, _)| n == name)
+    }
+
+    fn read(&self, scope: McpScope) -> Result<Json, EntityError> {
+        store::read_ordered(&self.file_of(scope))
     }
 
     /// Every server of every scope, local first, then project, then user (Claude Code's order).
@@ -285,7 +302,7 @@ impl McpFiles {
         check_spec(spec)?;
         let _lock = self.lock()?;
         let file = self.file_of(scope);
-        store::update_json(&file, json!({}), |doc| {
+        store::update_ordered(&file, |doc| {
             let servers = self.servers_mut(doc, scope);
             if servers.contains_key(name) {
                 return Err(EntityError::Invalid(format!(
@@ -294,10 +311,79 @@ impl McpFiles {
                     file.display()
                 )));
             }
-            servers.insert(name.to_string(), entry(spec));
+            servers.insert(name, Json::Object(ordered_entry(spec)));
             Ok(())
         })?;
         Ok(file)
+    }
+
+    /// Changes an existing server to `spec`, in `scope` or in the one scope that has it. The
+    /// server keeps its place in the file, and keys of its entry that a spec does not set.
+    /// Returns the scope and the file written.
+    pub fn edit(
+        &self,
+        name: &str,
+        scope: Option<McpScope>,
+        spec: &McpSpec,
+    ) -> Result<(McpScope, PathBuf), EntityError> {
+        check_name(name)?;
+        check_spec(spec)?;
+        let _lock = self.lock()?;
+        let scope = self.scope_of(name, scope)?;
+        let file = self.file_of(scope);
+        store::update_ordered(&file, |doc| {
+            let servers = self.servers_mut(doc, scope);
+            let mut changed = match servers.get(name) {
+                Some(Json::Object(old)) => old.clone(),
+                _ => Object::default(),
+            };
+            let new = ordered_entry(spec);
+            for key in SPEC_KEYS {
+                if !new.contains_key(key) {
+                    changed.remove(key);
+                }
+            }
+            for (key, value) in new.iter() {
+                changed.insert(key, value.clone());
+            }
+            servers.insert(name, Json::Object(changed));
+            Ok(())
+        })?;
+        Ok((scope, file))
+    }
+
+    /// The scope that holds `name`: `scope` when given (it must have it), else the only one
+    /// that does.
+    fn scope_of(&self, name: &str, scope: Option<McpScope>) -> Result<McpScope, EntityError> {
+        if let Some(s) = scope {
+            if !self.has(&self.read(s)?, s, name) {
+                return Err(EntityError::NotFound(format!(
+                    "no MCP server named {name} in {} config ({}); list them with `aisys entities mcp list`",
+                    s.as_str(),
+                    self.file_of(s).display()
+                )));
+            }
+            return Ok(s);
+        }
+        let mut found = Vec::new();
+        for s in McpScope::ALL {
+            if self.has(&self.read(s)?, s, name) {
+                found.push(s);
+            }
+        }
+        match found.as_slice() {
+            [one] => Ok(*one),
+            [] => Err(EntityError::NotFound(format!(
+                "no MCP server named {name} (list them with `aisys entities mcp list`)"
+            ))),
+            many => {
+                let scopes: Vec<&str> = many.iter().map(|s| s.as_str()).collect();
+                Err(EntityError::Invalid(format!(
+                    "MCP server {name} exists in several scopes ({}); give one with --scope",
+                    scopes.join(", ")
+                )))
+            }
+        }
     }
 
     /// Removes a server from `scope`, or from the one scope that has it when none is given
@@ -305,44 +391,8 @@ impl McpFiles {
     pub fn remove(&self, name: &str, scope: Option<McpScope>) -> Result<McpScope, EntityError> {
         check_name(name)?;
         let _lock = self.lock()?;
-        let scope = match scope {
-            Some(s) => s,
-            None => {
-                let mut found = Vec::new();
-                for s in McpScope::ALL {
-                    if self.servers_in(&self.read(s)?, s).contains_key(name) {
-                        found.push(s);
-                    }
-                }
-                match found.as_slice() {
-                    [one] => *one,
-                    [] => {
-                        return Err(EntityError::NotFound(format!(
-                            "no MCP server named {name} (list them with `aisys entities mcp list`)"
-                        )));
-                    }
-                    many => {
-                        let scopes: Vec<&str> = many.iter().map(|s| s.as_str()).collect();
-                        return Err(EntityError::Invalid(format!(
-                            "MCP server {name} exists in several scopes ({}); give one with --scope",
-                            scopes.join(", ")
-                        )));
-                    }
-                }
-            }
-        };
-        let file = self.file_of(scope);
-        if !self
-            .servers_in(&self.read(scope)?, scope)
-            .contains_key(name)
-        {
-            return Err(EntityError::NotFound(format!(
-                "no MCP server named {name} in {} config ({})",
-                scope.as_str(),
-                file.display()
-            )));
-        }
-        store::update_json(&file, json!({}), |doc| {
+        let scope = self.scope_of(name, scope)?;
+        store::update_ordered(&self.file_of(scope), |doc| {
             self.servers_mut(doc, scope).remove(name);
             Ok(())
         })?;
@@ -353,6 +403,7 @@ impl McpFiles {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
     use std::path::Path;
 
     fn files(dir: &Path) -> McpFiles {
@@ -455,5 +506,73 @@ mod tests {
         s.transport = Transport::Http;
         assert!(f.add("h", McpScope::User, &s).is_err());
         assert!(!f.claude_json.exists());
+    }
+
+    #[test]
+    fn an_edit_keeps_the_server_in_its_place_and_the_file_in_its_order() {
+        let d = tempfile::tempdir().unwrap();
+        let f = files(d.path());
+        let before = r#"{
+  "zebra": true,
+  "mcpServers": {
+    "first": {"type": "stdio", "command": "a", "args": [], "env": {}},
+    "db": {"type": "stdio", "command": "old", "args": ["x"], "env": {"K": "v"}, "timeout": 5},
+    "last": {"type": "http", "url": "https://last.example"}
+  },
+  "alpha": 1
+}"#;
+        std::fs::write(&f.claude_json, before).unwrap();
+        let http = McpSpec {
+            transport: Transport::Http,
+            target: "https://db.example/mcp".into(),
+            args: vec![],
+            env: vec![],
+            headers: vec![("X-Key".into(), "k".into())],
+        };
+        assert_eq!(
+            f.edit("db", None, &http).unwrap(),
+            (McpScope::User, f.claude_json.clone())
+        );
+        let after = std::fs::read_to_string(&f.claude_json).unwrap();
+        let order: Vec<usize> = [
+            "\"zebra\"",
+            "\"first\"",
+            "\"db\"",
+            "\"timeout\"",
+            "\"url\": \"https://db.example/mcp\"",
+            "\"X-Key\"",
+            "\"last\"",
+            "\"alpha\"",
+        ]
+        .iter()
+        .map(|k| after.find(k).unwrap_or_else(|| panic!("{k} in {after}")))
+        .collect();
+        assert!(order.is_sorted(), "{after}");
+        let v: Value = serde_json::from_str(&after).unwrap();
+        assert_eq!(
+            v["mcpServers"]["db"],
+            json!({"type": "http", "url": "https://db.example/mcp", "headers": {"X-Key": "k"}, "timeout": 5}),
+            "the stdio keys went, the hand-added one stayed"
+        );
+        // A name that is not there is refused, and nothing is written.
+        let missing = f.edit("nope", None, &http).unwrap_err();
+        assert!(matches!(missing, EntityError::NotFound(_)), "{missing}");
+        assert!(
+            matches!(
+                f.edit("db", Some(McpScope::Project), &http),
+                Err(EntityError::NotFound(_))
+            ),
+            "not in that scope"
+        );
+        assert!(!f.dir.join(".mcp.json").exists());
+        assert_eq!(std::fs::read_to_string(&f.claude_json).unwrap(), after);
+        // A bad spec is refused before anything is written.
+        let mut bad = http.clone();
+        bad.target = "not a url".into();
+        assert!(matches!(
+            f.edit("db", None, &bad),
+            Err(EntityError::Invalid(_))
+        ));
+        assert_eq!(std::fs::read_to_string(&f.claude_json).unwrap(), after);
     }
 }

@@ -4,8 +4,9 @@
 //!
 //! `discover` reads every scope and applies Claude Code's precedence; `frontmatter` parses the
 //! YAML header of skill, command and agent files; `layout` knows Claude Code's plugin records;
-//! `store` rewrites JSON files atomically under a lock; `install` adds marketplaces and installs
-//! plugins the way `claude plugin` does; `mcp` adds and removes MCP servers the way `claude mcp`
+//! `store` rewrites JSON files atomically under a lock (`ordered_json` keeps a hand-edited file's key
+//! order); `install` adds marketplaces and installs
+//! plugins the way `claude plugin` does; `mcp` adds, changes and removes MCP servers the way `claude mcp`
 //! does; `validate` checks what an author wrote; `file` is the one
 //! reader of their files (regular files only, within a size limit).
 //!
@@ -27,6 +28,7 @@ pub mod install;
 pub mod layout;
 pub mod mcp;
 pub mod names;
+pub mod ordered_json;
 pub mod source;
 pub mod store;
 pub mod validate;

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use super::ordered_json::{Json, Object};
 use super::{EntityError, file};
 
 /// How long to wait for another aisys to finish changing the same Claude home before giving up
@@ -117,8 +118,49 @@ pub fn update_json<T>(
     Ok(out)
 }
 
+/// [`update_json`] for a file whose key order is kept (see [`ordered_json`]): `change` gets its
+/// top-level object.
+pub fn update_ordered<T>(
+    path: &Path,
+    change: impl FnOnce(&mut Object) -> Result<T, EntityError>,
+) -> Result<T, EntityError> {
+    let mut doc = read_ordered(path)?;
+    let Json::Object(top) = &mut doc else {
+        return Err(EntityError::Invalid(format!(
+            "{}: expected a JSON object at the top; fix or remove the file",
+            path.display()
+        )));
+    };
+    let out = change(top)?;
+    write_json(path, &doc)?;
+    Ok(out)
+}
+
+/// A state file read with its key order (missing or empty: an empty object); invalid JSON, or
+/// not a regular file, is an error.
+pub fn read_ordered(path: &Path) -> Result<Json, EntityError> {
+    let text = match file::read_text(path, file::MAX_STATE_FILE) {
+        Ok(t) => t,
+        Err(e) if e.is_missing() => return Ok(Json::Object(Object::default())),
+        Err(source) => {
+            return Err(EntityError::Read {
+                path: path.to_path_buf(),
+                source,
+            });
+        }
+    };
+    if text.trim().is_empty() {
+        return Ok(Json::Object(Object::default()));
+    }
+    serde_json::from_str(&text).map_err(|e| EntityError::BadJson {
+        path: path.to_path_buf(),
+        line: e.line(),
+        message: e.to_string(),
+    })
+}
+
 /// Writes a JSON document atomically, pretty and ending in a newline, as Claude Code does.
-pub fn write_json(path: &Path, doc: &Value) -> Result<(), EntityError> {
+pub fn write_json<T: serde::Serialize + ?Sized>(path: &Path, doc: &T) -> Result<(), EntityError> {
     let mut text =
         serde_json::to_string_pretty(doc).map_err(|e| EntityError::Invalid(e.to_string()))?;
     text.push('\n');

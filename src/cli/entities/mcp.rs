@@ -1,4 +1,4 @@
-//! `aisys entities mcp list|add|remove`: MCP servers in the files `claude mcp` uses.
+//! `aisys entities mcp list|add|edit|remove`: MCP servers in the files `claude mcp` uses.
 //!
 //! Arguments to [`crate::entities::mcp`] calls, results to lines and exit codes; must not change
 //! files itself.
@@ -7,14 +7,14 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::Context as _;
-use clap::{Subcommand, ValueEnum};
+use clap::{Args, Subcommand, ValueEnum};
 
 use crate::cli::transcript::TableFormat;
 use crate::cli::{CommandError, Context, EXIT_OK, EXIT_USAGE, Exit};
 use crate::config::{Env, ProcessEnv, claude_home};
 use crate::entities::mcp::{McpFiles, McpScope, McpSpec, Transport};
 
-/// Add, list and remove MCP servers, in the same files as `claude mcp`.
+/// Add, list, change and remove MCP servers, in the same files as `claude mcp`.
 #[derive(Debug, Subcommand)]
 pub enum McpCommand {
     /// List the MCP servers of every scope (local, project, user).
@@ -44,29 +44,33 @@ Examples:
         /// The server's name (letters, digits, - and _).
         #[arg(value_name = "NAME")]
         name: String,
-        /// The command (stdio) or the URL (http, sse).
-        #[arg(value_name = "COMMAND_OR_URL")]
-        target: String,
-        /// The command's arguments (after `--` when they start with `-`).
-        #[arg(
-            value_name = "ARGS",
-            trailing_var_arg = true,
-            allow_hyphen_values = true
-        )]
-        args: Vec<String>,
+        #[command(flatten)]
+        spec: SpecArgs,
         /// Where to keep it: local (~/.claude.json, this project only, for you), project
         /// (.mcp.json, shared through the repository) or user (~/.claude.json, every project).
         #[arg(short, long, value_enum, default_value_t = McpScopeArg::Local, value_name = "SCOPE")]
         scope: McpScopeArg,
-        /// How Claude Code talks to it.
-        #[arg(short, long, value_enum, default_value_t = TransportArg::Stdio, value_name = "TRANSPORT")]
-        transport: TransportArg,
-        /// An environment variable for a stdio server, KEY=value (repeatable).
-        #[arg(short, long, value_name = "KEY=VALUE")]
-        env: Vec<String>,
-        /// An HTTP header for an http or sse server, "Name: value" (repeatable).
-        #[arg(short = 'H', long, value_name = "HEADER")]
-        header: Vec<String>,
+        /// The project folder (default: the current folder).
+        #[arg(long, value_name = "DIR")]
+        project: Option<PathBuf>,
+    },
+    /// Change an existing server: give it again as `add` would; it keeps its place in the
+    /// file, and keys of its entry that `add` does not write.
+    #[command(after_help = "Examples:
+  aisys entities mcp edit files -- npx -y @modelcontextprotocol/server-filesystem src
+  aisys entities mcp edit db --scope user -e DB_URL=postgres://db.internal/app -- node db.js
+  aisys entities mcp edit docs --transport http https://example.com/mcp/v2 -H \"Authorization: Bearer NEW\"
+
+A name no scope has is refused (exit 2), as is a name that several scopes have without --scope.")]
+    Edit {
+        /// The server's name.
+        #[arg(value_name = "NAME")]
+        name: String,
+        #[command(flatten)]
+        spec: SpecArgs,
+        /// The scope that has it (needed when several have it).
+        #[arg(short, long, value_enum, value_name = "SCOPE")]
+        scope: Option<McpScopeArg>,
         /// The project folder (default: the current folder).
         #[arg(long, value_name = "DIR")]
         project: Option<PathBuf>,
@@ -86,6 +90,42 @@ Examples:
         #[arg(long, value_name = "DIR")]
         project: Option<PathBuf>,
     },
+}
+
+/// What a server is, as `add` and `edit` take it.
+#[derive(Debug, Args)]
+pub struct SpecArgs {
+    /// The command (stdio) or the URL (http, sse).
+    #[arg(value_name = "COMMAND_OR_URL")]
+    target: String,
+    /// The command's arguments (after `--` when they start with `-`).
+    #[arg(
+        value_name = "ARGS",
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    args: Vec<String>,
+    /// How Claude Code talks to it.
+    #[arg(short, long, value_enum, default_value_t = TransportArg::Stdio, value_name = "TRANSPORT")]
+    transport: TransportArg,
+    /// An environment variable for a stdio server, KEY=value (repeatable).
+    #[arg(short, long, value_name = "KEY=VALUE")]
+    env: Vec<String>,
+    /// An HTTP header for an http or sse server, "Name: value" (repeatable).
+    #[arg(short = 'H', long, value_name = "HEADER")]
+    header: Vec<String>,
+}
+
+impl SpecArgs {
+    fn spec(self) -> anyhow::Result<McpSpec> {
+        Ok(McpSpec {
+            transport: self.transport.into(),
+            target: self.target,
+            args: self.args,
+            env: pairs(&self.env, '=', "-e", "KEY=value")?,
+            headers: pairs(&self.header, ':', "-H", "\"Name: value\"")?,
+        })
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -230,21 +270,11 @@ pub fn run(ctx: &Context, cmd: McpCommand) -> anyhow::Result<Exit> {
         }
         McpCommand::Add {
             name,
-            target,
-            args,
+            spec,
             scope,
-            transport,
-            env,
-            header,
             project,
         } => {
-            let spec = McpSpec {
-                transport: transport.into(),
-                target,
-                args,
-                env: pairs(&env, '=', "-e", "KEY=value")?,
-                headers: pairs(&header, ':', "-H", "\"Name: value\"")?,
-            };
+            let spec = spec.spec()?;
             let scope: McpScope = scope.into();
             let file = files(project)?
                 .add(&name, scope, &spec)
@@ -255,6 +285,26 @@ pub fn run(ctx: &Context, cmd: McpCommand) -> anyhow::Result<Exit> {
                     spec.transport.as_str(),
                     scope.as_str(),
                     file.display()
+                );
+            }
+        }
+        McpCommand::Edit {
+            name,
+            spec,
+            scope,
+            project,
+        } => {
+            let spec = spec.spec()?;
+            let (scope, file) = files(project)?
+                .edit(&name, scope.map(Into::into), &spec)
+                .map_err(super::plugins::fail)?;
+            if !ctx.out.quiet {
+                println!(
+                    "Changed MCP server {name} in {} config ({}): now {} {}",
+                    scope.as_str(),
+                    file.display(),
+                    spec.transport.as_str(),
+                    spec.target
                 );
             }
         }

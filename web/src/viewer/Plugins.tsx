@@ -98,6 +98,8 @@ export function Plugins() {
   const [marketScope, setMarketScope] = useState<Scope>("user");
   const [installScope, setInstallScope] = useState<Scope>("user");
   const [mcp, setMcp] = useState(EMPTY_MCP);
+  /** The server the form changes (by name and scope), or null when it adds one. */
+  const [editing, setEditing] = useState<{ name: string; scope: string } | null>(null);
 
   const load = useCallback(() => {
     pluginsOverview().then(setData).catch(fail);
@@ -135,17 +137,41 @@ export function Plugins() {
       scope: marketScope,
     }, () => setSource(""));
   };
-  const addMcp = (e: FormEvent) => {
+  const submitMcp = (e: FormEvent) => {
     e.preventDefault();
-    run(`Adding MCP server ${mcp.name}`, "/api/mcp/add", {
+    const body = {
       name: mcp.name.trim(),
       scope: mcp.scope,
       transport: mcp.transport,
       target: mcp.target.trim(),
       args: mcp.transport === "stdio" ? mcp.args.split(/\s+/).filter(Boolean) : [],
-      env: pairs(mcp.env, "="),
-      headers: pairs(mcp.headers, ":"),
-    }, () => setMcp({ ...mcp, name: "", target: "", args: "", env: "", headers: "" }));
+      env: mcp.transport === "stdio" ? pairs(mcp.env, "=") : [],
+      headers: mcp.transport === "stdio" ? [] : pairs(mcp.headers, ":"),
+    };
+    if (editing)
+      run(`Changing MCP server ${editing.name}`, "/api/mcp/edit", body, () => {
+        setEditing(null);
+        setMcp(EMPTY_MCP);
+      });
+    else run(`Adding MCP server ${mcp.name}`, "/api/mcp/add", body, () => setMcp({ ...mcp, name: "", target: "", args: "", env: "", headers: "" }));
+  };
+  /** Fills the form with a server's settings, to change them. */
+  const editMcp = (s: McpServer) => {
+    const lines = (o: Record<string, string> | undefined, sep: string) =>
+      Object.entries(o ?? {})
+        .map(([k, v]) => `${k}${sep}${v}`)
+        .join("\n");
+    setEditing({ name: s.name, scope: s.scope });
+    setMcp({
+      name: s.name,
+      scope: s.scope,
+      transport: s.config.type ?? "stdio",
+      target: s.config.url ?? s.config.command ?? "",
+      args: (s.config.args ?? []).join(" "),
+      env: lines(s.config.env, "="),
+      headers: lines(s.config.headers, ": "),
+    });
+    document.querySelector("[data-form=mcp-add]")?.scrollIntoView({ block: "nearest" });
   };
   const installed = new Set((data?.installs ?? []).map((i) => i.plugin));
   const disabled = busy !== null;
@@ -268,6 +294,9 @@ export function Plugins() {
                 <span className="muted">{s.config.type ?? "stdio"}</span>
                 <code className="desc">{mcpTarget(s)}</code>
                 <span className="actions">
+                  <button type="button" disabled={disabled} data-action={`edit-mcp-${s.name}-${s.scope}`} onClick={() => editMcp(s)}>
+                    Edit
+                  </button>
                   <Confirm
                     id={`remove-mcp-${s.name}-${s.scope}`}
                     label="Remove"
@@ -278,12 +307,22 @@ export function Plugins() {
               </li>
             ))}
           </ul>
-          <form className="mcp-form" onSubmit={addMcp} data-form="mcp-add">
+          <form className="mcp-form" onSubmit={submitMcp} data-form="mcp-add" data-editing={editing ? `${editing.name}-${editing.scope}` : undefined}>
+            {editing ? (
+              <p className="editing">
+                Changing <b>{editing.name}</b> ({editing.scope}): it keeps its name, scope and place in the file.
+              </p>
+            ) : null}
             <label>
-              Name <input name="mcp-name" value={mcp.name} onChange={(e) => setMcp({ ...mcp, name: e.target.value })} required />
+              Name <input name="mcp-name" value={mcp.name} onChange={(e) => setMcp({ ...mcp, name: e.target.value })} readOnly={editing !== null} required />
             </label>
             <label>
-              Scope <ScopeSelect name="mcp-scope" value={mcp.scope} onChange={(s) => setMcp({ ...mcp, scope: s })} scopes={["local", "project", "user"]} />
+              Scope{" "}
+              {editing ? (
+                <input name="mcp-scope" value={mcp.scope} readOnly />
+              ) : (
+                <ScopeSelect name="mcp-scope" value={mcp.scope} onChange={(s) => setMcp({ ...mcp, scope: s })} scopes={["local", "project", "user"]} />
+              )}
             </label>
             <label>
               Transport <ScopeSelect name="mcp-transport" value={mcp.transport} onChange={(s) => setMcp({ ...mcp, transport: s })} scopes={["stdio", "http", "sse"]} />
@@ -308,9 +347,27 @@ export function Plugins() {
                 <textarea name="mcp-headers" value={mcp.headers} onChange={(e) => setMcp({ ...mcp, headers: e.target.value })} />
               </label>
             )}
-            <button type="submit" disabled={disabled} data-action="mcp-add">
-              Add MCP server
-            </button>
+            {editing ? (
+              <>
+                <button type="submit" disabled={disabled} data-action="mcp-save">
+                  Save changes
+                </button>
+                <button
+                  type="button"
+                  data-action="mcp-cancel"
+                  onClick={() => {
+                    setEditing(null);
+                    setMcp(EMPTY_MCP);
+                  }}
+                >
+                  Cancel
+                </button>
+              </>
+            ) : (
+              <button type="submit" disabled={disabled} data-action="mcp-add">
+                Add MCP server
+              </button>
+            )}
           </form>
         </Section>
       </main>

@@ -1,1 +1,0 @@
-export{O as createEventModelingServices}from"./mermaid-parser.core-i_CxArJ1.js";

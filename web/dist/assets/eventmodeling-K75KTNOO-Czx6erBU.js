@@ -1,0 +1,1 @@
+export{O as createEventModelingServices}from"./mermaid-parser.core-B61U0C73.js";

@@ -1,1 +1,0 @@
-export{n as diagram}from"./chunk-QB3YPZ4I-50EKrK0U.js";import"./chunk-TU62E6Q5-CYqhujPS.js";import"./mermaid.core-ClaOzkIX.js";import"./chunk-HFQBQIA3-xzOOhpb6.js";

@@ -1,1 +1,0 @@
-export{E as createGitGraphServices}from"./mermaid-parser.core-i_CxArJ1.js";

@@ -1,1 +1,0 @@
-export{w as createInfoServices}from"./mermaid-parser.core-i_CxArJ1.js";

@@ -1,0 +1,1 @@
+export{b as createPieServices}from"./mermaid-parser.core-B61U0C73.js";

@@ -1,0 +1,1 @@
+export{v as createRadarServices}from"./mermaid-parser.core-B61U0C73.js";

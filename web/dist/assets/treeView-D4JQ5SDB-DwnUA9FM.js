@@ -1,0 +1,1 @@
+export{c as createTreeViewServices}from"./mermaid-parser.core-B61U0C73.js";
