@@ -2,8 +2,10 @@
 //! diagram and a link (drawn, followed, updated live within a second, searched), the Context tab
 //! (a project skill and a plugin's agent with their scopes, live), the Plugins tab (a plugin
 //! installed there is loaded by the real `claude -p`; an MCP server added there is listed by the
-//! real `claude mcp list`), the Transcripts tab (a session with a subagent nested under its
-//! call), and the token: 401 on every `/api/` route without it, a cross-origin write refused.
+//! real `claude mcp list`, and edited there, read back by `claude mcp get`), the Transcripts tab
+//! (a recorded session with a subagent nested under its call; a growing session's new lines shown
+//! within a second, without a reload), and the token: 401 on every `/api/` route without it, a
+//! cross-origin write refused.
 //!
 //! Screenshots, desktop and phone, go to a temporary folder (`<target>/tmp/screenshots`); with
 //! `AISYS_UPDATE_SCREENSHOTS=1` they replace the ones in `docs/screenshots/` the README shows.
