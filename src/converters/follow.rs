@@ -181,8 +181,9 @@ impl Follower {
                     match serde_json::from_slice::<Value>(&line) {
                         Ok(v) => {
                             let parent = t.parent.clone();
+                            let timestamp = v["timestamp"].as_str().map(str::to_string);
                             for ev in line_events(&mut t.claude, v) {
-                                sink.event(nest(ev, parent.as_deref()))?;
+                                sink.event(nest(stamp(ev, &timestamp), parent.as_deref()))?;
                             }
                         }
                         Err(e) => {
@@ -218,7 +219,7 @@ impl Follower {
                 } else {
                     None
                 };
-                for mut ev in line_events(&mut self.main.claude, v) {
+                for ev in line_events(&mut self.main.claude, v) {
                     match &ev {
                         StreamEvent::ToolCall { id, name, .. }
                             if SUBAGENT_TOOLS.contains(&name.as_str()) && !sidechain =>
@@ -230,12 +231,7 @@ impl Follower {
                         }
                         _ => {}
                     }
-                    if let Some(slot) = ev.timestamp_mut()
-                        && slot.is_none()
-                    {
-                        slot.clone_from(&timestamp);
-                    }
-                    sink.event(nest(ev, parent.as_deref()))?;
+                    sink.event(nest(stamp(ev, &timestamp), parent.as_deref()))?;
                 }
             }
             Some(Format::OpencodeRun) => {
@@ -287,6 +283,16 @@ impl Follower {
             self.subagents.push(Tailed::new(&path, Some(call)));
         }
     }
+}
+
+/// The event with its line's time when it has none of its own (as the whole-file reader gives it).
+fn stamp(mut ev: StreamEvent, timestamp: &Option<String>) -> StreamEvent {
+    if let Some(slot) = ev.timestamp_mut()
+        && slot.is_none()
+    {
+        slot.clone_from(timestamp);
+    }
+    ev
 }
 
 fn nest(mut ev: StreamEvent, parent: Option<&str>) -> StreamEvent {

@@ -323,8 +323,10 @@ mod tests {
         );
     }
 
+    /// The order a live session is written in: the main file up to the `Agent` call, then the
+    /// subagent's files, then the call's result and the answer.
     #[test]
-    fn a_subagent_file_is_followed_under_its_call() {
+    fn a_subagent_is_followed_under_its_call_as_it_runs() {
         let d = tempfile::tempdir().unwrap();
         let dir = fixture("claude-code-2.1.197/transcript-subagent");
         let session = std::fs::read_dir(&dir)
@@ -334,16 +336,23 @@ mod tests {
             .find(|p| p.extension().is_some_and(|e| e == "jsonl"))
             .unwrap();
         let stem = session.file_stem().unwrap().to_owned();
+        let text = std::fs::read_to_string(&session).unwrap();
+        let call_end = text.find("\"name\":\"Agent\"").unwrap();
+        let cut = call_end + text[call_end..].find('\n').unwrap() + 1;
         let path = d.path().join(session.file_name().unwrap());
-        std::fs::copy(&session, &path).unwrap();
+        std::fs::write(&path, &text[..cut]).unwrap();
         let (mut f, page) = SessionFollow::open(&path).unwrap();
-        assert!(
-            page.blocks
-                .iter()
-                .all(|b| !b.html.contains("Counting with wc.")),
-            "no subagent file yet"
-        );
-        // The subagent's files arrive.
+        let mut shown = page.blocks;
+        let mut apply = |found: Found| {
+            for b in found.blocks {
+                match shown.iter_mut().find(|s| s.id == b.id) {
+                    Some(s) => *s = b,
+                    None => shown.push(b),
+                }
+            }
+            shown.clone()
+        };
+        // The subagent's files arrive while its call waits for its result.
         let from = dir.join(&stem).join("subagents");
         let to = d.path().join(&stem).join("subagents");
         std::fs::create_dir_all(&to).unwrap();
@@ -352,17 +361,28 @@ mod tests {
         }
         let found = f.look().unwrap();
         assert!(found.lines > 0);
-        assert_eq!(found.blocks.len(), 1, "{:?}", found.blocks);
-        let call = &found.blocks[0];
+        assert_eq!(found.blocks.len(), 1, "only the call: {:?}", found.blocks);
+        let call = found.blocks[0].clone();
         assert!(
             call.html.contains("class=\"b sub") && call.html.contains("Counting with wc."),
             "{}",
             call.html
         );
+        let now = apply(found);
         assert!(
-            page.blocks.iter().any(|b| b.id == call.id),
-            "it replaces the call"
+            now.iter().filter(|b| b.id == call.id).count() == 1,
+            "it replaced the call"
         );
+        // Then the result and the answer.
+        std::fs::write(&path, &text).unwrap();
+        let now = apply(f.look().unwrap());
+        assert!(
+            now.last()
+                .unwrap()
+                .html
+                .contains("The helper counted 3 lines in notes.txt.")
+        );
+        assert_eq!(now, session_page(&path).unwrap().blocks, "as if opened now");
     }
 
     #[test]
