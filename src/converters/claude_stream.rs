@@ -185,7 +185,8 @@ impl ClaudeStreamReader {
                 }],
                 // What the agent is doing this moment (`requesting`, ...), written with partial
                 // messages: the clients show their own activity, and the record needs none.
-                Some("status") => vec![],
+                // And how many tokens its thinking is estimated at so far: the same.
+                Some("status" | "thinking_tokens") => vec![],
                 _ => vec![raw(v)],
             },
             // Claude Code writes a failed model call as an assistant message whose text is the
@@ -469,6 +470,8 @@ mod tests {
     fn a_status_line_is_not_part_of_the_conversation() {
         let mut r = ClaudeStreamReader::new();
         let line = r#"{"type":"system","subtype":"status","status":"requesting","session_id":"s"}"#;
+        assert_eq!(r.read_value(serde_json::from_str(line).unwrap()), vec![]);
+        let line = r#"{"type":"system","subtype":"thinking_tokens","estimated_tokens":15,"estimated_tokens_delta":15,"session_id":"s"}"#;
         assert_eq!(r.read_value(serde_json::from_str(line).unwrap()), vec![]);
     }
 

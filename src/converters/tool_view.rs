@@ -6,6 +6,8 @@
 //! Must not format or do I/O: it turns a call's name, input and result into plain data (no
 //! markup, no colour, no escaping). Text in it is the agent's, untrusted: renderers escape it.
 
+use std::borrow::Cow;
+
 use serde_json::Value;
 use similar::{ChangeTag, TextDiff};
 
@@ -238,7 +240,7 @@ impl ToolCallView {
         let output = result
             .filter(|_| result_says_more)
             .map(|r| {
-                let mut o = ToolOutput::cut(&result_text(r), max_lines, failed);
+                let mut o = ToolOutput::cut(&reader_result(name, r), max_lines, failed);
                 if let ToolView::Excerpt { language, .. } = &view
                     && !failed
                 {
@@ -468,6 +470,86 @@ fn diff(path: String, edits: &[(&str, &str)], replace_all: bool) -> ToolView {
     }
 }
 
+/// A result's text as a reader should see it: for a subagent's call (Task, Agent), without the
+/// trailer Claude Code adds for the model — the `agentId: ... (use SendMessage ...)` line and the
+/// `<usage>...</usage>` block — whose figures are kept as one line (`900 tokens · 1 tool use ·
+/// 3.1 s`). Other tools' results are their text.
+pub fn reader_result(name: &str, r: &ToolResultContent) -> String {
+    let text = result_text(r);
+    if matches!(name.to_ascii_lowercase().as_str(), "task" | "agent") {
+        without_agent_trailer(&text).into_owned()
+    } else {
+        text
+    }
+}
+
+/// `text` without a subagent's trailing `agentId:` line and `<usage>` block. Only a trailer is
+/// taken: the same words inside the answer are the subagent's own and stay.
+fn without_agent_trailer(text: &str) -> Cow<'_, str> {
+    let mut rest = text.trim_end();
+    let mut usage = None;
+    loop {
+        if let Some(before) = rest.strip_suffix("</usage>")
+            && let Some(open) = before.rfind("<usage>")
+        {
+            usage = usage.or_else(|| usage_line(&before[open + "<usage>".len()..]));
+            rest = before[..open].trim_end();
+            continue;
+        }
+        let (head, last) = rest.rsplit_once('\n').unwrap_or(("", rest));
+        if is_agent_id_line(last) {
+            rest = head.trim_end();
+            continue;
+        }
+        break;
+    }
+    if rest.len() == text.trim_end().len() {
+        return Cow::Borrowed(text);
+    }
+    match usage {
+        Some(u) if rest.is_empty() => Cow::Owned(u),
+        Some(u) => Cow::Owned(format!("{rest}\n{u}")),
+        None => Cow::Owned(rest.to_string()),
+    }
+}
+
+/// `agentId: a1b2 (use SendMessage with to: 'a1b2' to continue this agent)`, or the older
+/// `agentId: a1b2 (for resuming ...)`, or the bare `agentId: a1b2`.
+fn is_agent_id_line(line: &str) -> bool {
+    let Some(rest) = line.trim().strip_prefix("agentId: ") else {
+        return false;
+    };
+    let (id, hint) = rest.split_once(' ').unwrap_or((rest, ""));
+    !id.is_empty()
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        && (hint.is_empty() || (hint.starts_with('(') && hint.ends_with(')')))
+}
+
+/// A `<usage>` block's `key: value` lines as `900 tokens · 1 tool use · 3.1 s`; `None` when it
+/// has none of them.
+fn usage_line(block: &str) -> Option<String> {
+    let field = |keys: &[&str]| {
+        block.lines().find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            keys.contains(&k.trim())
+                .then(|| v.trim().parse::<u64>().ok())
+                .flatten()
+        })
+    };
+    let plural = |n: u64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    let parts: Vec<String> = [
+        field(&["total_tokens", "subagent_tokens", "tokens"]).map(|n| plural(n, "token", "tokens")),
+        field(&["tool_uses"]).map(|n| plural(n, "tool use", "tool uses")),
+        field(&["duration_ms"]).map(|ms| format!("{:.1} s", ms as f64 / 1000.0)),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    (!parts.is_empty()).then(|| parts.join(" · "))
+}
+
 /// The language of a file by its extension (or name), as code fences and highlighters name it.
 pub fn language_of(path: &str) -> Option<&'static str> {
     let file = path.rsplit(['/', '\\']).next().unwrap_or(path);
@@ -564,6 +646,47 @@ mod tests {
         assert_eq!(o.tail.as_deref(), Some("99\n100"));
         assert_eq!((o.omitted_lines, o.total_lines), (92, 100));
         assert_eq!(o.size(), "100 lines, 291 B");
+    }
+
+    #[test]
+    fn a_subagent_result_loses_the_trailer_meant_for_the_model() {
+        // As Claude Code 2.1 writes a Task result: the answer, then the trailer as its own block.
+        let r = ToolResultContent::Blocks(vec![
+            json!({"type": "text", "text": "Two recipes still use the old flour."}),
+            json!({"type": "text", "text": "agentId: bakery1 (use SendMessage with to: 'bakery1' to continue this agent)\n<usage>subagent_tokens: 900\ntool_uses: 1\nduration_ms: 3100</usage>"}),
+        ]);
+        assert_eq!(
+            reader_result("Task", &r),
+            "Two recipes still use the old flour.\n900 tokens · 1 tool use · 3.1 s"
+        );
+        let v = ToolCallView::new(
+            "Agent",
+            &json!({"prompt": "p"}),
+            Some(&r),
+            ToolStatus::Ok,
+            20,
+        );
+        let out = v.output.unwrap();
+        assert!(
+            !out.head.contains("agentId") && !out.head.contains("<usage>"),
+            "{out:?}"
+        );
+        // The older hint, the usage block first: the same.
+        let older = ToolResultContent::Text(
+            "Done.\n<usage>total_tokens: 12\ntool_uses: 0\nduration_ms: 50</usage>\nagentId: a-1 (for resuming to continue this agent's work if needed)\n".into(),
+        );
+        assert_eq!(
+            reader_result("Task", &older),
+            "Done.\n12 tokens · 0 tool uses · 0.1 s"
+        );
+        // Inside the answer, or from another tool, the words are the agent's own.
+        let quoted = ToolResultContent::Text("agentId: x (y)\nthen the answer".into());
+        assert_eq!(
+            reader_result("Task", &quoted),
+            "agentId: x (y)\nthen the answer"
+        );
+        let bash = ToolResultContent::Text("<usage>tool_uses: 1</usage>".into());
+        assert_eq!(reader_result("Bash", &bash), "<usage>tool_uses: 1</usage>");
     }
 
     #[test]

@@ -17,10 +17,9 @@ mod tools;
 use std::fmt::Write;
 
 use super::ansi::{self, Keep};
-use super::assembler::result_text;
 use super::render::{permission_line, status_mark, turn_line};
 use super::session_header::SessionHeader;
-use super::tool_view::{ToolCallView, ToolOutput, ToolView, slash_command};
+use super::tool_view::{ToolCallView, ToolOutput, ToolView, reader_result, slash_command};
 use super::view_options::ViewOptions;
 use crate::types::{BlockKind, ConversationBlock, ToolStatus};
 
@@ -285,7 +284,8 @@ impl Html<'_> {
                     self.block(h, inner, depth + 1);
                 }
                 if let Some(r) = result {
-                    let o = ToolOutput::cut(&result_text(r), max, *status == ToolStatus::Error);
+                    let o =
+                        ToolOutput::cut(&reader_result(name, r), max, *status == ToolStatus::Error);
                     let _ = write!(
                         h,
                         "<details class=\"b\"><summary>Result · {}</summary>{}</details>",
