@@ -366,7 +366,11 @@ turn of a few dozen events just gets them late, without `resync`.
 
 Every turn ends with exactly one event of type `result`, whatever ended it. A turn that a restart of
 the server cut short gets one when the server starts again: `status` `interrupted`, `error`
-beginning with `server_restart`, followed by the `state_changed` to `stopped` with that reason. When
+beginning with `server_restart`, followed by the `state_changed` to `stopped` with that reason. A
+turn the server interrupts as it shuts down ends the same way at once: its `result` has `status`
+`interrupted` and an `error` beginning with `server_restart`, a `notice` with `kind`
+`server_restart` stands where the agent's own interrupt marker (`Request interrupted by user`)
+would be, and the session is then `stopped` with reason `server_shutdown`. When
 the agent has no conversation to resume (the server stopped before the agent saved it), the turn
 gets a `notice` with `kind` `conversation_restarted` and runs the same message on a new
 conversation: still one `result`. When the server's store does not take a session's events, the

@@ -349,12 +349,17 @@ impl SessionManager {
         self.loaded.lock().await.len()
     }
 
-    /// Ends every running turn (interrupt, then stop after [`SHUTDOWN_GRACE`]).
+    /// Ends every running turn (interrupt, then stop after [`SHUTDOWN_GRACE`]), each labelled as
+    /// ended by the server; sessions that were running are left `stopped`, as after a crash.
     pub async fn shutdown(&self) {
         let handles: Vec<SessionHandle> = self.loaded.lock().await.values().cloned().collect();
+        let mut was_busy = std::collections::HashSet::new();
         for h in &handles {
             if h.info().state.is_busy() {
-                let _ = h.request(|reply| SessionCommand::Interrupt { reply }).await;
+                was_busy.insert(h.id.clone());
+                let _ = h
+                    .request(|reply| SessionCommand::ServerStopping { reply })
+                    .await;
             }
         }
         let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
@@ -364,7 +369,7 @@ impl SessionManager {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         for h in &handles {
-            if h.info().state.is_busy() {
+            if was_busy.contains(&h.id) || h.info().state.is_busy() {
                 let _ = h
                     .request(|reply| SessionCommand::Stop {
                         reason: "server_shutdown".into(),

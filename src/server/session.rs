@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{broadcast, mpsc, oneshot};
 
+use super::manager::RESTART_ERROR;
 use super::metrics::Metrics;
 use super::store::{EncodedEvent, Store};
 use crate::runtime::agent::{AgentAdapter, AgentOptions, adapter, resume_not_found};
@@ -42,6 +43,8 @@ pub const CONVERSATION_RESTARTED: &str = "conversation_restarted";
 /// The `code` of the `error` event (and the reason of the `failed` state) when the store does
 /// not take a session's events.
 pub const STORE_FAILED: &str = "store_failed";
+/// The `kind` of the notice that says the server's shutdown interrupted a turn.
+pub const SERVER_STOPPED: &str = "server_restart";
 /// Events the runner may hand over before it waits for the session to store them. Past
 /// saturation the runner then stops reading, the agent's pipe fills and the agent waits: the
 /// backlog stays with the agent instead of growing into seconds of queue here. 64 events are
@@ -76,6 +79,11 @@ pub enum SessionCommand {
         reply: Reply,
     },
     Interrupt {
+        reply: Reply,
+    },
+    /// The server is shutting down: interrupt the turn, and say that this is why (not the
+    /// user, as the agent's own marker would have it).
+    ServerStopping {
         reply: Reply,
     },
     Permission {
@@ -249,6 +257,8 @@ struct RunningTurn {
     resume_not_found: bool,
     /// The turn's `result` is recorded (the agent's process may still be ending).
     has_result: bool,
+    /// The server's shutdown interrupted the turn: its end is labelled as a restart's.
+    stopped_by_server: bool,
     /// How many of its events wait to be stored, as the `agent_events` queue counts them.
     queued: QueuedEvents,
 }
@@ -411,35 +421,11 @@ impl AgentSession {
                 let _ = reply.send(res);
             }
             SessionCommand::Interrupt { reply } => {
-                let res = match turn {
-                    Some(t) => {
-                        if self.info.state != SessionState::Interrupting {
-                            self.set_state(SessionState::Interrupting, None).await;
-                        }
-                        let _ = t.control.send(TurnControl::Interrupt).await;
-                        Ok(())
-                    }
-                    // The turn has not started: it never will, and ends here.
-                    None if self
-                        .provisioning
-                        .as_ref()
-                        .is_some_and(|p| p.prompt.is_some()) =>
-                    {
-                        if let Some(p) = self.provisioning.as_mut() {
-                            p.prompt = None;
-                        }
-                        self.emit(vec![turn_result(TurnStatus::Interrupted, None)])
-                            .await;
-                        Ok(())
-                    }
-                    None => Err(SessionError::new(
-                        ErrorCode::InvalidState,
-                        format!(
-                            "session {} is {}: there is no turn to interrupt",
-                            self.info.id, self.info.state
-                        ),
-                    )),
-                };
+                let res = self.interrupt(turn, false).await;
+                let _ = reply.send(res);
+            }
+            SessionCommand::ServerStopping { reply } => {
+                let res = self.interrupt(turn, true).await;
                 let _ = reply.send(res);
             }
             SessionCommand::Permission {
@@ -498,6 +484,9 @@ impl AgentSession {
                     if !has_result {
                         rest.push(turn_result(TurnStatus::Interrupted, None));
                     }
+                    if t.stopped_by_server {
+                        rest.iter_mut().for_each(label_server_stop);
+                    }
                     let mut none = None;
                     self.turn_events(rest, &mut none).await;
                     if let Ok((adapter, _)) = done {
@@ -532,7 +521,52 @@ impl AgentSession {
         false
     }
 
+    /// Interrupts the running turn, or ends the one waiting for its sandbox; `by_server` when
+    /// the server's shutdown is why.
+    async fn interrupt(
+        &mut self,
+        turn: &mut Option<RunningTurn>,
+        by_server: bool,
+    ) -> Result<(), SessionError> {
+        match turn {
+            Some(t) => {
+                t.stopped_by_server |= by_server;
+                if self.info.state != SessionState::Interrupting {
+                    self.set_state(SessionState::Interrupting, None).await;
+                }
+                let _ = t.control.send(TurnControl::Interrupt).await;
+                Ok(())
+            }
+            // The turn has not started: it never will, and ends here.
+            None if self
+                .provisioning
+                .as_ref()
+                .is_some_and(|p| p.prompt.is_some()) =>
+            {
+                if let Some(p) = self.provisioning.as_mut() {
+                    p.prompt = None;
+                }
+                let mut end = turn_result(TurnStatus::Interrupted, None);
+                if by_server {
+                    label_server_stop(&mut end);
+                }
+                self.emit(vec![end]).await;
+                Ok(())
+            }
+            None => Err(SessionError::new(
+                ErrorCode::InvalidState,
+                format!(
+                    "session {} is {}: there is no turn to interrupt",
+                    self.info.id, self.info.state
+                ),
+            )),
+        }
+    }
+
     async fn turn_events(&mut self, mut batch: Vec<StreamEvent>, turn: &mut Option<RunningTurn>) {
+        if turn.as_ref().is_some_and(|t| t.stopped_by_server) {
+            batch.iter_mut().for_each(label_server_stop);
+        }
         // The failed result of resuming a conversation the agent does not have is not the
         // turn's end: the turn runs again on a fresh conversation (`restart_conversation`).
         if let Some(t) = turn.as_mut().filter(|t| t.resumed.is_some()) {
@@ -846,6 +880,23 @@ async fn turn_step(turn: &mut Option<RunningTurn>) -> TurnStep {
 }
 
 /// The `result` aisys gives a turn that ended without the agent's own.
+/// An event of a turn the server's shutdown interrupted, as a client should read it: the agent's
+/// "Request interrupted by user" becomes a notice that the server did it, and the turn's
+/// `result` ends it as a restart's does ([`RESTART_ERROR`]), so a client labels both alike.
+fn label_server_stop(e: &mut StreamEvent) {
+    match e {
+        StreamEvent::Notice { kind, text, .. } if kind == "interrupted" => {
+            *kind = SERVER_STOPPED.into();
+            *text = "the server shut down during this turn and interrupted it".into();
+        }
+        StreamEvent::Result { status, error, .. } if *status != TurnStatus::Success => {
+            *status = TurnStatus::Interrupted;
+            *error = Some(RESTART_ERROR.into());
+        }
+        _ => {}
+    }
+}
+
 pub(crate) fn turn_result(status: TurnStatus, error: Option<String>) -> StreamEvent {
     StreamEvent::Result {
         status,

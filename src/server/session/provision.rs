@@ -127,6 +127,7 @@ impl AgentSession {
             resumed,
             resume_not_found: false,
             has_result: false,
+            stopped_by_server: false,
             queued: QueuedEvents::new(self.ctx.metrics.clone()),
         })
     }
