@@ -569,10 +569,11 @@ fn a_draft_typed_while_disconnected_is_kept_and_sent_after_the_reconnect() {
     );
 }
 
-#[test]
-fn a_turn_cut_short_by_a_server_restart_says_so() {
+/// A slow turn, cut short by `stop` (a crash or a clean shutdown), then the server started
+/// again: the turn is labelled as ended by the restart, not by the user.
+fn restart_mid_turn(name: &str, stop: fn(&mut Server)) {
     let mut chat = Chat::start(
-        "restart",
+        name,
         Script::new().on(
             When::UserSays("think slowly".into()),
             Reply::Slow(
@@ -583,14 +584,40 @@ fn a_turn_cut_short_by_a_server_restart_says_so() {
     );
     chat.pane.keys(&["think slowly", "Enter"]);
     chat.pane.wait_for("running");
-    chat.server.kill9();
+    // The agent is waiting for the model: the turn is truly under way.
+    let deadline = Instant::now() + SCREEN_WAIT;
+    while !chat
+        ._mock
+        .requests()
+        .iter()
+        .any(|r| r.to_string().contains("think slowly"))
+    {
+        assert!(Instant::now() < deadline, "the agent never asked the model");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    stop(&mut chat.server);
     chat.pane.wait_for("disconnected");
     chat.server.restart();
-    let screen = chat
-        .pane
-        .wait_for("the server stopped before this turn ended");
+    let screen = chat.pane.wait_for("interrupted by a server restart");
+    assert!(
+        screen.contains("the server stopped before this turn ended"),
+        "{screen}"
+    );
     assert!(
         !screen.contains("Request interrupted by user"),
         "labelled as a restart, not as the user's interrupt:\n{screen}"
     );
+}
+
+#[test]
+fn a_turn_cut_short_by_a_server_crash_says_so() {
+    restart_mid_turn("crash", Server::kill9);
+}
+
+#[test]
+fn a_turn_cut_short_by_a_clean_server_shutdown_says_so() {
+    restart_mid_turn("shutdown", |server| {
+        let status = server.terminate();
+        assert!(status.success(), "the server shut down cleanly: {status}");
+    });
 }

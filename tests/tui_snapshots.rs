@@ -1,124 +1,16 @@
 //! Snapshots of `aisys chat`'s main screens, drawn by the real view into ratatui's TestBackend,
 //! and the keys that lead to them, applied to the real state.
 
+mod tui_support;
+
 use aisys::client::Notification;
-use aisys::tui::state::{Action, Connection, Input, State};
-use aisys::tui::view::{self, LayoutCache};
+use aisys::tui::state::{Action, Input, State};
+use aisys::tui::view;
 use aisys::types::*;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
-use ratatui::buffer::Buffer;
 use ratatui::style::Color;
 use serde_json::json;
-
-fn info() -> SessionInfo {
-    SessionInfo {
-        id: "s_1".into(),
-        title: Some("greeting".into()),
-        agent: AgentKind::ClaudeCode,
-        sandbox: SandboxKind::Local,
-        state: SessionState::Idle,
-        reason: None,
-        workspace: "/w".into(),
-        model: Some("claude-sonnet-4-5".into()),
-        permission_mode: PermissionMode::Default,
-        agent_session_id: None,
-        sandbox_id: None,
-        created_at: "2026-11-24T10:00:00Z".into(),
-        last_activity: "2026-11-24T10:00:00Z".into(),
-        last_seq: 0,
-        limits: None,
-        profile: None,
-        profile_resolved_at: None,
-    }
-}
-
-fn feed(state: &mut State, events: Vec<StreamEvent>) {
-    for (i, event) in events.into_iter().enumerate() {
-        state.update(Input::Note(Notification::Event {
-            session_id: "s_1".into(),
-            seq: i as u64 + 1,
-            event,
-        }));
-    }
-}
-
-fn draw(state: &State, width: u16, height: u16) -> Buffer {
-    let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
-    let mut cache = LayoutCache::default();
-    terminal.draw(|f| view::draw(f, state, &mut cache)).unwrap();
-    terminal.backend().buffer().clone()
-}
-
-fn render(state: &State, width: u16, height: u16) -> String {
-    let buf = draw(state, width, height);
-    let mut out = String::new();
-    for y in 0..buf.area.height {
-        for x in 0..buf.area.width {
-            out.push_str(buf[(x, y)].symbol());
-        }
-        out.push('\n');
-    }
-    out
-}
-
-fn connected() -> State {
-    let mut s = State::new();
-    s.connection = Connection::Connected;
-    s
-}
-
-fn turn() -> Vec<StreamEvent> {
-    // As the server sends them: the message, then the turn it starts.
-    vec![
-        StreamEvent::UserMessage {
-            id: Some("u1".into()),
-            text: "create hello.txt".into(),
-            images: vec![],
-            compact_summary: false,
-            parent_tool_use_id: None,
-            timestamp: None,
-        },
-        StreamEvent::StateChanged {
-            from: Some(SessionState::Idle),
-            to: SessionState::Running,
-            reason: None,
-        },
-        StreamEvent::SessionStarted {
-            agent: AgentKind::ClaudeCode,
-            agent_session_id: Some("a1".into()),
-            model: Some("claude-sonnet-4-5".into()),
-            tools: vec![],
-            cwd: None,
-            agent_version: None,
-            loaded: None,
-            timestamp: None,
-        },
-        StreamEvent::Thinking {
-            message_id: Some("m1".into()),
-            text: "The user wants a file.\nI will write it.".into(),
-            delta: false,
-            redacted: false,
-            parent_tool_use_id: None,
-            timestamp: None,
-        },
-        StreamEvent::Text {
-            message_id: Some("m1".into()),
-            text: "I'll create the file with `Write`:\n```\nhello\n```".into(),
-            parent_tool_use_id: None,
-            timestamp: None,
-        },
-        StreamEvent::ToolCall {
-            id: "t1".into(),
-            name: "Write".into(),
-            input: json!({"file_path": "/w/hello.txt", "content": "hello\nworld\n"}),
-            message_id: Some("m1".into()),
-            parent_tool_use_id: None,
-            timestamp: None,
-        },
-    ]
-}
+use tui_support::*;
 
 #[test]
 fn empty() {
@@ -167,16 +59,6 @@ fn permission_modal() {
     feed(&mut s, events);
     assert!(s.permission.is_some());
     insta::assert_snapshot!(render(&s, 80, 20));
-}
-
-fn key(s: &mut State, code: KeyCode) -> Vec<Action> {
-    s.update(Input::Key(KeyEvent::new(code, KeyModifiers::NONE)))
-}
-
-fn typed(s: &mut State, text: &str) -> Vec<Action> {
-    text.chars()
-        .flat_map(|c| key(s, KeyCode::Char(c)))
-        .collect()
 }
 
 /// A session waiting for permission to run `rm -rf build`.
@@ -514,25 +396,6 @@ fn the_status_line_keeps_the_state_and_the_cost_at_80_columns() {
     assert!(status.contains("disconnected"), "{status:?}");
 }
 
-fn user(text: &str) -> StreamEvent {
-    StreamEvent::UserMessage {
-        id: None,
-        text: text.into(),
-        images: vec![],
-        compact_summary: false,
-        parent_tool_use_id: None,
-        timestamp: None,
-    }
-}
-
-fn state_change(from: SessionState, to: SessionState) -> StreamEvent {
-    StreamEvent::StateChanged {
-        from: Some(from),
-        to,
-        reason: None,
-    }
-}
-
 #[test]
 fn a_message_sent_during_a_turn_is_marked_queued_until_its_turn() {
     let mut s = connected();
@@ -840,4 +703,159 @@ fn tool_calls_show_the_shared_views_a_checklist_a_command_and_a_diff() {
         !screen.contains("\"old_string\""),
         "no raw JSON input: {screen}"
     );
+}
+
+#[test]
+fn a_subagent_result_shows_no_agent_internal_tags_80x24() {
+    let mut s = connected();
+    s.open(info());
+    let mut events = turn();
+    events.push(StreamEvent::ToolCall {
+        id: "t9".into(),
+        name: "Task".into(),
+        input: json!({"description": "check recipes", "subagent_type": "Explore", "prompt": "Which recipes use the old flour?"}),
+        message_id: Some("m2".into()),
+        parent_tool_use_id: None,
+        timestamp: None,
+    });
+    events.push(StreamEvent::ToolResult {
+        tool_use_id: "t9".into(),
+        content: recorded_task_result(),
+        is_error: false,
+        parent_tool_use_id: None,
+        timestamp: None,
+    });
+    feed(&mut s, events);
+    s.expanded.insert("t9".into());
+    let screen = render(&s, 80, 24);
+    assert!(
+        screen.contains("Two recipes still use the old flour"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("900 tokens · 1 tool use · 3.1 s"),
+        "{screen}"
+    );
+    for tag in ["agentId", "SendMessage", "<usage>", "subagent_tokens"] {
+        assert!(!screen.contains(tag), "{tag} on screen:\n{screen}");
+    }
+    insta::assert_snapshot!(screen);
+}
+
+#[test]
+fn system_events_with_nothing_to_say_draw_no_line() {
+    let mut s = connected();
+    s.open(info());
+    let mut events = turn();
+    events.push(StreamEvent::Raw {
+        source: Some("claude_code".into()),
+        json: json!({"type": "system", "subtype": "hook_started", "session_id": "a1"}),
+    });
+    events.push(StreamEvent::Notice {
+        kind: "init".into(),
+        text: " ".into(),
+        timestamp: None,
+    });
+    feed(&mut s, events);
+    let screen = render(&s, 80, 20);
+    for line in screen.lines() {
+        let l = line.trim();
+        assert!(l != "·" && !l.starts_with("· system"), "{screen}");
+    }
+    // The block cursor passes over them: the first block up from the end is the tool call.
+    s.update(Input::Key(KeyEvent::new(KeyCode::Up, KeyModifiers::ALT)));
+    let screen = render(&s, 80, 20);
+    let marked: Vec<&str> = screen.lines().filter(|l| l.starts_with('▌')).collect();
+    assert!(marked.iter().any(|l| l.contains("Write")), "{screen}");
+    // An unknown event that says something is still shown.
+    feed(
+        &mut s,
+        vec![StreamEvent::Raw {
+            source: None,
+            json: json!({"type": "system", "subtype": "hook_response", "message": "hook ran"}),
+        }],
+    );
+    assert!(render(&s, 80, 20).contains("· system: hook ran"));
+}
+
+#[test]
+fn a_turn_ended_by_a_server_restart_is_labelled_so_80x24() {
+    let mut s = connected();
+    s.open(info());
+    let mut events = turn();
+    // As the server records a turn its shutdown interrupted.
+    events.push(StreamEvent::Notice {
+        kind: "server_restart".into(),
+        text: "the server shut down during this turn and interrupted it".into(),
+        timestamp: None,
+    });
+    events.push(result(
+        TurnStatus::Interrupted,
+        Some("server_restart: the server stopped before this turn ended"),
+    ));
+    events.push(state_change(SessionState::Running, SessionState::Stopped));
+    feed(&mut s, events);
+    let screen = render(&s, 80, 24);
+    assert!(
+        screen.contains("⏻ interrupted by a server restart · 4.2s"),
+        "{screen}"
+    );
+    assert!(!screen.contains("server_restart:"), "{screen}");
+    insta::assert_snapshot!(screen);
+    // The user's own interrupt stays plain "interrupted".
+    let mut s = connected();
+    s.open(info());
+    let mut events = turn();
+    events.push(result(TurnStatus::Interrupted, None));
+    feed(&mut s, events);
+    let screen = render(&s, 80, 24);
+    assert!(
+        screen.contains("  interrupted · 4.2s") && !screen.contains("restart"),
+        "{screen}"
+    );
+}
+
+#[test]
+fn a_permission_prompt_shows_a_multiedit_as_the_conversation_does_120x40() {
+    let mut s = connected();
+    s.open(info());
+    let input = json!({"file_path": "/w/src/lib.rs", "edits": [
+        {"old_string": "fn a() {}", "new_string": "fn a() { b(); }"},
+        {"old_string": "const N: u32 = 1;", "new_string": "const N: u32 = 2;"}
+    ]});
+    let mut events = turn();
+    events.push(StreamEvent::ToolCall {
+        id: "t2".into(),
+        name: "MultiEdit".into(),
+        input: input.clone(),
+        message_id: Some("m2".into()),
+        parent_tool_use_id: None,
+        timestamp: None,
+    });
+    events.push(StreamEvent::PermissionRequest {
+        request_id: "r1".into(),
+        tool_name: "MultiEdit".into(),
+        input,
+        tool_use_id: Some("t2".into()),
+    });
+    feed(&mut s, events);
+    let screen = render(&s, 120, 40);
+    insta::assert_snapshot!(screen);
+    // The prompt's diff is the one the conversation shows for the call: one description.
+    let diff: Vec<String> = screen
+        .lines()
+        .filter_map(|l| l.split('│').nth(1))
+        .map(|l| l.trim_end().to_string())
+        .filter(|l| l.starts_with("  - ") || l.starts_with("  + "))
+        .collect();
+    assert_eq!(diff.len(), 4, "{screen}");
+    key(&mut s, KeyCode::Esc);
+    s.expanded.insert("t2".into());
+    let conversation = render(&s, 120, 40);
+    for line in &diff {
+        assert!(
+            conversation.contains(line.as_str()),
+            "{line:?} in\n{conversation}"
+        );
+    }
 }

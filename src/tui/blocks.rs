@@ -13,11 +13,15 @@ use serde_json::Value;
 use unicode_width::UnicodeWidthChar;
 
 use crate::converters::ansi::{self, Keep};
+use crate::converters::tool_view::reader_result;
 use crate::converters::{result_text, summarize_input};
 use crate::types::{
     BlockKind, ConversationBlock, PermissionDecision, ToolResultContent, ToolStatus,
 };
 
+/// How the `error` of a turn's `result` begins when a restart or shutdown of the server ended
+/// the turn (the server's `RESTART_ERROR`).
+const RESTART_CODE: &str = "server_restart:";
 /// Lines of a tool result shown when expanded; the rest is summarized.
 const RESULT_LINES: usize = 30;
 
@@ -168,7 +172,7 @@ pub(super) fn block_lines(
                 }
             }
             if expanded && let Some(r) = result {
-                l.extend(result_lines(r, width));
+                l.extend(result_lines(&reader_result(name, r), width));
             }
             l
         }
@@ -194,6 +198,8 @@ pub(super) fn block_lines(
                 ),
             ])]
         }
+        // A notice with nothing to say draws nothing, not an empty `·` line.
+        BlockKind::SystemNotice { text, .. } if text.trim().is_empty() => vec![],
         BlockKind::SystemNotice { text, .. } => {
             styled_wrapped(text, width, "· ", Style::default().fg(Color::DarkGray))
         }
@@ -219,7 +225,16 @@ pub(super) fn block_lines(
             error,
             ..
         } => {
-            let mut parts = vec![status.as_str().to_string()];
+            // A turn the server's restart (or shutdown) cut short says so, not just "interrupted",
+            // which reads as the user's Esc.
+            let restart = error
+                .as_deref()
+                .is_some_and(|e| e.starts_with(RESTART_CODE));
+            let mut parts = vec![if restart {
+                "⏻ interrupted by a server restart".to_string()
+            } else {
+                status.as_str().to_string()
+            }];
             if let Some(ms) = duration_ms {
                 parts.push(format!("{:.1}s", *ms as f64 / 1000.0));
             }
@@ -230,29 +245,42 @@ pub(super) fn block_lines(
                 format!("  {}", parts.join(" · ")),
                 Style::default().fg(Color::DarkGray),
             )];
-            if let Some(e) = error {
-                l.extend(styled_wrapped(
+            match error {
+                Some(_) if restart => l.extend(styled_wrapped(
+                    "the server stopped before this turn ended; the next message goes on from here",
+                    width,
+                    "  ",
+                    Style::default().fg(Color::Yellow),
+                )),
+                Some(e) => l.extend(styled_wrapped(
                     e,
                     width,
                     "  ",
                     Style::default().fg(Color::Red),
-                ));
+                )),
+                None => {}
             }
             l
         }
         BlockKind::Error { message, .. } => {
             styled_wrapped(message, width, "✗ ", Style::default().fg(Color::Red))
         }
-        BlockKind::Raw { json, .. } => vec![Line::styled(
-            truncate(
-                &format!(
-                    "· {}",
-                    json.get("type").and_then(Value::as_str).unwrap_or("raw")
+        // An event the converters do not know is shown only by what it says; its bare type
+        // (`· system` for Claude Code's token estimates and hook bookkeeping) tells a reader
+        // nothing.
+        BlockKind::Raw { json, .. } => match raw_text(json) {
+            Some(text) => vec![Line::styled(
+                truncate(
+                    &format!(
+                        "· {}: {text}",
+                        json.get("type").and_then(Value::as_str).unwrap_or("event")
+                    ),
+                    width,
                 ),
-                width,
-            ),
-            Style::default().fg(Color::DarkGray),
-        )],
+                Style::default().fg(Color::DarkGray),
+            )],
+            None => vec![],
+        },
     };
     if selected {
         for l in &mut lines {
@@ -261,6 +289,28 @@ pub(super) fn block_lines(
         }
     }
     lines
+}
+
+/// Whether a block draws no line at all (see the `SystemNotice` and `Raw` arms of
+/// [`block_lines`]): the block cursor passes over such blocks.
+pub(super) fn shows_nothing(block: &ConversationBlock) -> bool {
+    match &block.kind {
+        BlockKind::SystemNotice { text, .. } => text.trim().is_empty(),
+        BlockKind::Raw { json, .. } => raw_text(json).is_none(),
+        _ => false,
+    }
+}
+
+/// The readable text of an unknown event: its `text`, `message` or `content`, when not blank.
+fn raw_text(json: &Value) -> Option<String> {
+    ["text", "message", "content"].iter().find_map(|k| {
+        let text = match json.get(*k)? {
+            Value::String(s) => s.clone(),
+            Value::Array(a) => result_text(&ToolResultContent::Blocks(a.clone())),
+            _ => return None,
+        };
+        (!text.trim().is_empty()).then_some(text)
+    })
 }
 
 pub(super) fn truncate(s: &str, width: usize) -> String {
@@ -339,8 +389,7 @@ fn tool_lines(
     l
 }
 
-fn result_lines(r: &ToolResultContent, width: usize) -> Vec<Line<'static>> {
-    let text = result_text(r);
+fn result_lines(text: &str, width: usize) -> Vec<Line<'static>> {
     let total = text.lines().count();
     let shown: String = text
         .lines()
@@ -355,39 +404,4 @@ fn result_lines(r: &ToolResultContent, width: usize) -> Vec<Line<'static>> {
         ));
     }
     l
-}
-
-/// Edits and writes shown as a colored diff.
-pub(super) fn diff_lines(name: &str, input: &Value, width: usize) -> Option<Vec<Line<'static>>> {
-    let s = |k: &str| input.get(k).and_then(Value::as_str);
-    let red = Style::default().fg(Color::Red);
-    let green = Style::default().fg(Color::Green);
-    let mut l = Vec::new();
-    match name.to_ascii_lowercase().as_str() {
-        "write" => {
-            let content = s("content")?;
-            l.extend(styled_wrapped(
-                content.strip_suffix('\n').unwrap_or(content),
-                width,
-                "+ ",
-                green,
-            ));
-        }
-        "edit" => {
-            let old = s("old_string").or(s("oldString"))?;
-            let new = s("new_string").or(s("newString"))?;
-            l.extend(styled_wrapped(old, width, "- ", red));
-            l.extend(styled_wrapped(new, width, "+ ", green));
-        }
-        "multiedit" => {
-            for e in input.get("edits")?.as_array()? {
-                let old = e.get("old_string").and_then(Value::as_str).unwrap_or("");
-                let new = e.get("new_string").and_then(Value::as_str).unwrap_or("");
-                l.extend(styled_wrapped(old, width, "- ", red));
-                l.extend(styled_wrapped(new, width, "+ ", green));
-            }
-        }
-        _ => return None,
-    }
-    Some(l)
 }

@@ -597,8 +597,27 @@ impl State {
         if n == 0 {
             return;
         }
-        let cur = self.cursor.unwrap_or(n) as isize + delta;
-        self.cursor = Some(cur.clamp(0, n as isize - 1) as usize);
+        let blocks = &self.conversation.blocks;
+        let shown = |i: isize| !super::blocks::shows_nothing(&blocks[i as usize]);
+        // `delta` blocks away, counting only blocks that draw something; at an end, stay there.
+        let mut cur = self.cursor.map(|c| c as isize);
+        let (mut i, mut left) = (cur.unwrap_or(n as isize), delta.unsigned_abs());
+        while left > 0 {
+            i += delta.signum();
+            if i < 0 || i >= n as isize {
+                break;
+            }
+            if shown(i) {
+                cur = Some(i);
+                left -= 1;
+            }
+        }
+        if cur.is_none() {
+            cur = (0..n as isize).rev().find(|&i| shown(i));
+        }
+        if let Some(c) = cur {
+            self.cursor = Some(c as usize);
+        }
     }
 
     /// Copies the block under the cursor, or the newest answer, as plain text.

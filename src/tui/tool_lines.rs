@@ -17,6 +17,31 @@ const FILE_LINES: usize = 40;
 
 /// The lines under a tool call's header when it is unfolded.
 pub fn view_lines(v: &ToolCallView, width: usize) -> Vec<Line<'static>> {
+    let mut l = input_lines(v, width, FILE_LINES);
+    if let Some(out) = &v.output {
+        l.extend(output_lines(out, width));
+    }
+    l
+}
+
+/// What a call would do, as the permission prompt shows it before it runs: the same view, cut to
+/// `max` lines (a file's first lines, the diff's start, the command), then how many more.
+pub fn prompt_lines(v: &ToolCallView, width: usize, max: usize) -> Vec<Line<'static>> {
+    let mut l = input_lines(v, width, max);
+    // A file is cut by its own lines (and says how many more); anything else here.
+    if !matches!(v.view, ToolView::File { .. }) && l.len() > max {
+        let more = l.len() - max;
+        l.truncate(max);
+        l.push(Line::styled(
+            format!("  … {more} more lines"),
+            Style::default().fg(Color::DarkGray),
+        ));
+    }
+    l
+}
+
+/// A call's input as its view: the diff, the file (its first `file_lines`), the command, ...
+fn input_lines(v: &ToolCallView, width: usize, file_lines: usize) -> Vec<Line<'static>> {
     let dim = Style::default().fg(Color::DarkGray);
     let gray = Style::default().fg(Color::Gray);
     let mut l = Vec::new();
@@ -48,16 +73,16 @@ pub fn view_lines(v: &ToolCallView, width: usize) -> Vec<Line<'static>> {
             if let Some(lang) = language {
                 l.push(Line::styled(format!("  {lang}, {total} lines"), dim));
             }
-            let shown: Vec<&str> = content.lines().take(FILE_LINES).collect();
+            let shown: Vec<&str> = content.lines().take(file_lines).collect();
             l.extend(styled_wrapped(
                 &shown.join("\n"),
                 width,
                 "  + ",
                 Style::default().fg(Color::Green),
             ));
-            if total > FILE_LINES {
+            if total > file_lines {
                 l.push(Line::styled(
-                    format!("  … {} more lines", total - FILE_LINES),
+                    format!("  … {} more lines", total - file_lines),
                     dim,
                 ));
             }
@@ -124,9 +149,6 @@ pub fn view_lines(v: &ToolCallView, width: usize) -> Vec<Line<'static>> {
                 l.extend(styled_wrapped(pretty, width, "  ", gray));
             }
         }
-    }
-    if let Some(out) = &v.output {
-        l.extend(output_lines(out, width));
     }
     l
 }

@@ -11,10 +11,12 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, List, ListItem, ListState, Paragraph, Wrap};
 
 pub use super::blocks::wrap;
-use super::blocks::{block_lines, diff_lines, truncate, wrap_words};
+use super::blocks::{block_lines, truncate, wrap_words};
 use super::permission::{CHOICES, PendingPermission};
 use super::state::{Connection, Scroll, State};
+use super::tool_lines::prompt_lines;
 use crate::converters::summarize_input;
+use crate::converters::tool_view::{ToolCallView, ToolView};
 use crate::types::{BlockKind, SessionState, ToolStatus};
 
 /// Width of the session list when it is shown.
@@ -25,11 +27,11 @@ const INPUT_MAX_LINES: u16 = 6;
 const NARROW: u16 = 60;
 /// The permission prompt's width: room for the three choices and the hint on one line each.
 const PROMPT_WIDTH: u16 = 72;
-/// Lines of the tool's input shown in the permission prompt; longer inputs are cut.
+/// Lines of the call's one-line gist (a path, a pattern) shown in the permission prompt.
 const PROMPT_INPUT_LINES: usize = 5;
-/// Lines of a Write's content or an Edit's diff the permission prompt shows: enough to see what
-/// changes, while the prompt still fits a 24-row terminal.
-const PROMPT_DIFF_LINES: usize = 8;
+/// Lines of a call's view the permission prompt shows (a Write's content, an Edit's diff, a
+/// command): enough to see what changes, while the prompt still fits a 24-row terminal.
+const PROMPT_VIEW_LINES: usize = 8;
 
 /// What a block's layout depends on: (block index, version, width, expanded, under cursor,
 /// queued, code highlighter loaded).
@@ -539,30 +541,21 @@ fn draw_permission(frame: &mut Frame, p: &PendingPermission, workspace: Option<&
         ]),
         Line::raw(""),
     ];
-    for l in wrap(&summarize_input(&p.tool_name, &p.input), width)
-        .into_iter()
-        .take(PROMPT_INPUT_LINES)
-    {
-        lines.push(Line::styled(l, Style::default().fg(Color::Cyan)));
+    // What the call would do, as every view shows it (`converters::tool_view`): a command with
+    // the folder it runs in, an edit's diff, a written file's first lines, another tool's input.
+    let call = ToolCallView::new(&p.tool_name, &p.input, None, ToolStatus::Pending, 0);
+    let command = matches!(call.view, ToolView::Command { .. });
+    if !command {
+        for l in wrap(&call.gist, width).into_iter().take(PROMPT_INPUT_LINES) {
+            lines.push(Line::styled(l, Style::default().fg(Color::Cyan)));
+        }
     }
-    if p.tool_name.eq_ignore_ascii_case("bash")
-        && let Some(ws) = workspace
-    {
+    lines.extend(prompt_lines(&call, width, PROMPT_VIEW_LINES));
+    if command && let Some(ws) = workspace {
         lines.push(Line::styled(
-            truncate(&format!("in {ws}"), width),
+            truncate(&format!("  in {ws}"), width),
             Style::default().fg(Color::DarkGray),
         ));
-    }
-    // What a file-changing tool would write: the content's head, or the diff, before it is allowed.
-    if let Some(diff) = diff_lines(&p.tool_name, &p.input, width) {
-        let total = diff.len();
-        lines.extend(diff.into_iter().take(PROMPT_DIFF_LINES));
-        if total > PROMPT_DIFF_LINES {
-            lines.push(Line::styled(
-                format!("… {} more lines", total - PROMPT_DIFF_LINES),
-                Style::default().fg(Color::DarkGray),
-            ));
-        }
     }
     lines.push(Line::raw(""));
     // The highlight is drawn only while the prompt has the keyboard, with brackets too, so it
