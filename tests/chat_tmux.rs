@@ -182,6 +182,13 @@ fn chat_shows_the_reply_and_the_tool_call_and_esc_interrupts() {
         screen.contains(&format!("echo hi > {ws_marker}")),
         "{screen}"
     );
+    // The agent's bookkeeping events (token estimates, hooks) draw no empty `· system` line.
+    assert!(
+        !screen
+            .lines()
+            .any(|l| l.trim() == "·" || l.trim_start().starts_with("· system")),
+        "{screen}"
+    );
 
     // A slow turn, interrupted with Esc.
     pane.keys(&["think slowly", "Enter"]);

@@ -2,6 +2,8 @@
 //! (`converters::tool_view`), so the TUI shows what the text, Markdown and HTML renderers show: an
 //! edit as a diff with its changed words marked, a write as its file, a shell call as `$ command`
 //! with the head and tail of its output, a todo list as a checklist, other tools as pretty JSON.
+//! The permission prompt draws the same view of the call it asks about ([`prompt_lines`]), so what
+//! is approved looks like what the conversation then shows.
 //!
 //! Pure: a view and a width in, lines out. Agent text is cleaned of control sequences by the
 //! wrapping helpers it goes through.
