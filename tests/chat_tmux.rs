@@ -614,6 +614,16 @@ fn restart_mid_turn(name: &str, stop: fn(&mut Server)) {
         !screen.contains("Request interrupted by user"),
         "labelled as a restart, not as the user's interrupt:\n{screen}"
     );
+    // The session is left stopped, as the status line says; the next message resumes it.
+    let deadline = Instant::now() + SCREEN_WAIT;
+    loop {
+        let screen = chat.pane.screen();
+        if screen.lines().last().is_some_and(|l| l.contains("stopped")) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "not stopped:\n{screen}");
+        std::thread::sleep(Duration::from_millis(150));
+    }
 }
 
 #[test]
