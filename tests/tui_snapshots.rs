@@ -534,22 +534,37 @@ fn a_permission_prompt_shows_the_edit_it_would_allow() {
 
 #[test]
 fn a_long_write_in_a_permission_prompt_shows_its_head() {
-    let mut s = connected();
-    s.open(info());
-    let content: String = (1..=30).map(|i| format!("line {i}\n")).collect();
-    let mut events = turn();
-    events.push(StreamEvent::PermissionRequest {
-        request_id: "r1".into(),
-        tool_name: "Write".into(),
-        input: json!({"file_path": "/w/long.txt", "content": content}),
-        tool_use_id: Some("t2".into()),
-    });
-    feed(&mut s, events);
+    let asking_to_write = |content: String| {
+        let mut s = connected();
+        s.open(info());
+        let mut events = turn();
+        events.push(StreamEvent::PermissionRequest {
+            request_id: "r1".into(),
+            tool_name: "Write".into(),
+            input: json!({"file_path": "/w/long.txt", "content": content}),
+            tool_use_id: Some("t2".into()),
+        });
+        feed(&mut s, events);
+        s
+    };
+    let s = asking_to_write((1..=30).map(|i| format!("line {i}\n")).collect());
+    // As much of the file as the terminal has rows for, keeping some conversation in sight.
+    let screen = render(&s, 80, 24);
+    assert!(screen.contains("+ line 10 "), "{screen}");
+    assert!(!screen.contains("+ line 11 "), "{screen}");
+    assert!(screen.contains("… 20 more lines"), "{screen}");
     let screen = render(&s, 120, 40);
-    assert!(screen.contains("+ line 1 "), "{screen}");
-    assert!(screen.contains("+ line 8 "), "{screen}");
-    assert!(!screen.contains("+ line 9 "), "{screen}");
-    assert!(screen.contains("… 22 more lines"), "{screen}");
+    assert!(screen.contains("+ line 26 "), "{screen}");
+    assert!(!screen.contains("+ line 27 "), "{screen}");
+    assert!(screen.contains("… 4 more lines"), "{screen}");
+    insta::assert_snapshot!(screen);
+    // Lines too long for the prompt wrap; the choices stay on screen at any size.
+    let s = asking_to_write(format!("{}\n", "word ".repeat(60)).repeat(30));
+    for (w, h) in [(80, 24), (120, 40), (60, 16)] {
+        let screen = render(&s, w, h);
+        assert!(screen.contains("Allow once"), "{w}x{h}:\n{screen}");
+        assert!(screen.contains("more lines"), "{w}x{h}:\n{screen}");
+    }
 }
 
 fn with_dialog() -> State {

@@ -9,6 +9,9 @@
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
+use crate::converters::tool_view::ToolCallView;
+use crate::types::ToolStatus;
+
 /// The choices, in the order the prompt shows them.
 pub const CHOICES: [Choice; 3] = [Choice::AllowOnce, Choice::AlwaysAllow, Choice::Deny];
 
@@ -38,6 +41,9 @@ pub struct PendingPermission {
     pub request_id: String,
     pub tool_name: String,
     pub input: serde_json::Value,
+    /// What the call would do, as every view shows it (a diff, a file, a command): made once,
+    /// not on each frame the prompt is drawn.
+    pub call: ToolCallView,
     /// The highlighted choice, an index into [`CHOICES`].
     pub choice: usize,
     /// Whether the prompt has the keyboard (after Tab or an arrow); until then keys go to the
@@ -66,6 +72,7 @@ impl PendingPermission {
         input: serde_json::Value,
     ) -> Self {
         PendingPermission {
+            call: ToolCallView::new(&tool_name, &input, None, ToolStatus::Pending, 0),
             session_id,
             request_id,
             tool_name,

@@ -11,11 +11,13 @@
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 
-use super::blocks::{styled_wrapped, truncate};
+use super::blocks::{styled_wrapped, truncate, wrap};
 use crate::converters::tool_view::{ItemStatus, LineKind, ToolCallView, ToolOutput, ToolView};
 
 /// Most lines of a written file shown unfolded (the rest is counted).
 const FILE_LINES: usize = 40;
+/// What each line of a written file is drawn after.
+const FILE_PREFIX: &str = "  + ";
 
 /// The lines under a tool call's header when it is unfolded.
 pub fn view_lines(v: &ToolCallView, width: usize) -> Vec<Line<'static>> {
@@ -26,14 +28,38 @@ pub fn view_lines(v: &ToolCallView, width: usize) -> Vec<Line<'static>> {
     l
 }
 
-/// What a call would do, as the permission prompt shows it before it runs: the same view, cut to
-/// `max` lines (a file's first lines, the diff's start, the command), then how many more.
+/// What a call would do, as the permission prompt shows it before it runs: the same view in at
+/// most `max` rows (a file's first lines, the diff's start, the command), the last of them
+/// saying how much more there is.
 pub fn prompt_lines(v: &ToolCallView, width: usize, max: usize) -> Vec<Line<'static>> {
-    let mut l = input_lines(v, width, max);
-    // A file is cut by its own lines (and says how many more); anything else here.
-    if !matches!(v.view, ToolView::File { .. }) && l.len() > max {
-        let more = l.len() - max;
-        l.truncate(max);
+    if max == 0 {
+        return Vec::new();
+    }
+    // A file: as many of its lines as fit once wrapped, beside its language and "more" lines.
+    let file_lines = match &v.view {
+        ToolView::File {
+            content, language, ..
+        } => {
+            let mut budget = max.saturating_sub(1 + usize::from(language.is_some()));
+            let room = width.saturating_sub(FILE_PREFIX.chars().count());
+            let mut n = 0;
+            for line in content.lines() {
+                let rows = wrap(line, room).len();
+                if rows > budget {
+                    break;
+                }
+                budget -= rows;
+                n += 1;
+            }
+            n
+        }
+        _ => max,
+    };
+    let mut l = input_lines(v, width, file_lines);
+    if l.len() > max {
+        let keep = max - 1;
+        let more = l.len() - keep;
+        l.truncate(keep);
         l.push(Line::styled(
             format!("  … {more} more lines"),
             Style::default().fg(Color::DarkGray),
@@ -79,7 +105,7 @@ fn input_lines(v: &ToolCallView, width: usize, file_lines: usize) -> Vec<Line<'s
             l.extend(styled_wrapped(
                 &shown.join("\n"),
                 width,
-                "  + ",
+                FILE_PREFIX,
                 Style::default().fg(Color::Green),
             ));
             if total > file_lines {

@@ -16,7 +16,7 @@ use super::permission::{CHOICES, PendingPermission};
 use super::state::{Connection, Scroll, State};
 use super::tool_lines::prompt_lines;
 use crate::converters::summarize_input;
-use crate::converters::tool_view::{ToolCallView, ToolView};
+use crate::converters::tool_view::ToolView;
 use crate::types::{BlockKind, SessionState, ToolStatus};
 
 /// Width of the session list when it is shown.
@@ -29,9 +29,11 @@ const NARROW: u16 = 60;
 const PROMPT_WIDTH: u16 = 72;
 /// Lines of the call's one-line gist (a path, a pattern) shown in the permission prompt.
 const PROMPT_INPUT_LINES: usize = 5;
-/// Lines of a call's view the permission prompt shows (a Write's content, an Edit's diff, a
-/// command): enough to see what changes, while the prompt still fits a 24-row terminal.
+/// Rows of a call's view (a Write's content, an Edit's diff, a command) the permission prompt
+/// keeps even when that leaves no conversation in sight, if the terminal has them.
 const PROMPT_VIEW_LINES: usize = 8;
+/// Rows of the terminal the permission prompt leaves to the conversation when its view is long.
+const PROMPT_MARGIN_ROWS: usize = 4;
 
 /// What a block's layout depends on: (block index, version, width, expanded, under cursor,
 /// queued, code highlighter loaded).
@@ -543,21 +545,21 @@ fn draw_permission(frame: &mut Frame, p: &PendingPermission, workspace: Option<&
     ];
     // What the call would do, as every view shows it (`converters::tool_view`): a command with
     // the folder it runs in, an edit's diff, a written file's first lines, another tool's input.
-    let call = ToolCallView::new(&p.tool_name, &p.input, None, ToolStatus::Pending, 0);
+    let call = &p.call;
     let command = matches!(call.view, ToolView::Command { .. });
     if !command {
         for l in wrap(&call.gist, width).into_iter().take(PROMPT_INPUT_LINES) {
             lines.push(Line::styled(l, Style::default().fg(Color::Cyan)));
         }
     }
-    lines.extend(prompt_lines(&call, width, PROMPT_VIEW_LINES));
+    let mut tail = Vec::new();
     if command && let Some(ws) = workspace {
-        lines.push(Line::styled(
+        tail.push(Line::styled(
             truncate(&format!("  in {ws}"), width),
             Style::default().fg(Color::DarkGray),
         ));
     }
-    lines.push(Line::raw(""));
+    tail.push(Line::raw(""));
     // The highlight is drawn only while the prompt has the keyboard, with brackets too, so it
     // reads without color.
     let spans: Vec<Span> = CHOICES
@@ -576,8 +578,8 @@ fn draw_permission(frame: &mut Frame, p: &PendingPermission, workspace: Option<&
             [Span::styled(text, style), Span::raw(" ")]
         })
         .collect();
-    lines.push(Line::from(spans));
-    lines.push(Line::raw(""));
+    tail.push(Line::from(spans));
+    tail.push(Line::raw(""));
     let hint = if p.confirming_always {
         Span::styled(
             format!(
@@ -599,10 +601,19 @@ fn draw_permission(frame: &mut Frame, p: &PendingPermission, workspace: Option<&
             Style::default().fg(Color::DarkGray),
         )
     };
-    lines.push(Line::from(hint));
+    tail.push(Line::from(hint));
+    // The view gets the rows the rest leaves (so the choices are never pushed off the screen),
+    // up to the terminal's height less a margin of conversation.
+    let rows = |ls: &[Line]| -> usize { ls.iter().map(|l| l.width().max(1).div_ceil(width)).sum() };
+    let free = (area.height as usize).saturating_sub(rows(&lines) + rows(&tail) + 2);
+    let room = free
+        .saturating_sub(PROMPT_MARGIN_ROWS)
+        .max(PROMPT_VIEW_LINES.min(free));
+    lines.extend(prompt_lines(call, width, room));
+    lines.extend(tail);
     // As tall as its lines once wrapped, so nothing is cut and no empty rows cover the
     // conversation.
-    let rows: usize = lines.iter().map(|l| l.width().max(1).div_ceil(width)).sum();
+    let rows = rows(&lines);
     let rect = centered(area, PROMPT_WIDTH, rows as u16 + 2);
     frame.render_widget(Clear, rect);
     frame.render_widget(
