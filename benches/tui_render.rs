@@ -111,8 +111,37 @@ fn stats(name: &str, mut v: Vec<Duration>) {
     );
 }
 
+/// CPU time this thread has used: unlike the wall clock, not stretched by other processes on a
+/// shared machine.
+fn thread_cpu() -> Duration {
+    let mut t = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes only the timespec it is given.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut t) };
+    Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
+}
+
+/// Draws one frame with an empty layout cache, as the first frame of a session is drawn, and
+/// prints its wall-clock and CPU time.
+fn first_frame(name: &str, terminal: &mut Terminal<TestBackend>, state: &State) {
+    let mut cache = LayoutCache::default();
+    let ready = aisys::tui::markdown::highlighter_ready();
+    let (t, cpu) = (Instant::now(), thread_cpu());
+    terminal.draw(|f| view::draw(f, state, &mut cache)).unwrap();
+    println!(
+        "{name}: {:.3} ms, CPU {:.3} ms ({} blocks laid out, code {})",
+        t.elapsed().as_secs_f64() * 1000.0,
+        (thread_cpu() - cpu).as_secs_f64() * 1000.0,
+        cache.len(),
+        if ready { "highlighted" } else { "plain" }
+    );
+}
+
 fn main() {
-    // As `aisys chat` does at its start: the highlighter loads while the session comes in.
+    // As `aisys chat` does once its first frame is out: the highlighter loads while the session
+    // comes in.
     aisys::tui::markdown::warm_up();
     // `cargo bench` passes --bench; `cargo test --all-targets` runs a small smoke version.
     let blocks = if std::env::args().any(|a| a == "--bench") {
@@ -131,15 +160,35 @@ fn main() {
     let mut cache = LayoutCache::default();
     state.update(Input::ViewHeight(view::conversation_height(40, 1)));
 
-    let t = Instant::now();
+    first_frame("first frame", &mut terminal, &state);
+    // The same frame once the highlighter is ready: code highlighted, nothing left to load.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !aisys::tui::markdown::highlighter_ready() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    first_frame("first frame, highlighter ready", &mut terminal, &state);
+    // What priming saves a frame: the first code block in a language that is not primed compiles
+    // its syntax then; the next one does not.
+    for (name, lang) in [
+        ("rust (primed)", "rust"),
+        ("haskell (not primed)", "haskell"),
+    ] {
+        for round in ["first", "second"] {
+            let md = format!("```{lang}\nmain = print (f 1) -- {round}\n```\n");
+            let (t, cpu) = (Instant::now(), thread_cpu());
+            let lines = aisys::tui::markdown::render(&md, 100);
+            println!(
+                "{round} {name} code block: {:.3} ms, CPU {:.3} ms ({} lines)",
+                t.elapsed().as_secs_f64() * 1000.0,
+                (thread_cpu() - cpu).as_secs_f64() * 1000.0,
+                lines.len()
+            );
+        }
+    }
+    // The frames below start from the screen those first frames drew.
     terminal
         .draw(|f| view::draw(f, &state, &mut cache))
         .unwrap();
-    println!(
-        "first frame: {:.3} ms ({} blocks laid out)",
-        t.elapsed().as_secs_f64() * 1000.0,
-        cache.len()
-    );
 
     let mut frames = Vec::new();
     for _ in 0..300 {

@@ -52,7 +52,6 @@ pub async fn run(
     mut state: State,
     open: Option<String>,
 ) -> std::io::Result<()> {
-    super::markdown::warm_up();
     enable_raw_mode()?;
     let _guard = TerminalGuard;
     let mut out = std::io::stdout();
@@ -80,6 +79,9 @@ pub async fn run(
     state.update(Input::ViewHeight(view::conversation_height(size.height, 1)));
     loop {
         terminal.draw(|f| view::draw(f, &state, &mut cache))?;
+        // The highlighter loads once the first frame is out (at once after the first call), so
+        // it never competes with that frame; code is drawn plain until it is ready.
+        super::markdown::warm_up();
         // Answers first: a session's `Opened` must be seen before its events.
         let input = tokio::select! {
             biased;

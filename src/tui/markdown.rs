@@ -6,6 +6,7 @@
 //! cleaned of escape sequences before parsing) or block on anything.
 
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use pulldown_cmark::{Alignment, CodeBlockKind, Event, HeadingLevel, Options, Parser, Tag, TagEnd};
 use ratatui::style::{Color, Modifier, Style};
@@ -32,6 +33,17 @@ struct Highlighter {
 }
 
 static HIGHLIGHTER: OnceLock<Highlighter> = OnceLock::new();
+/// Set once the highlighter is loaded and [`PRIMED`] languages are ready to highlight.
+static READY: AtomicBool = AtomicBool::new(false);
+
+/// The languages answers show most, made ready before code is highlighted: syntect compiles a
+/// syntax's patterns on its first line, which for Rust alone takes longer than a frame.
+const PRIMED: &[&str] = &[
+    "rust", "python", "js", "ts", "bash", "json", "toml", "yaml", "go", "c", "cpp", "diff",
+];
+/// How much lower than the screen's thread the highlighter loads (a nice value): on a busy
+/// machine with few cores, the frames come first.
+const LOADER_NICENESS: libc::c_int = 10;
 
 fn load() -> &'static Highlighter {
     HIGHLIGHTER.get_or_init(|| {
@@ -43,20 +55,33 @@ fn load() -> &'static Highlighter {
     })
 }
 
-/// Loads the highlighter on a thread of its own. Until it is there code is drawn plain, so no
-/// frame ever waits for it; the view lays blocks out again once [`highlighter_ready`] says so.
+/// Loads the highlighter on a thread of its own, at a lower priority, and primes the common
+/// languages there. Until that is done code is drawn plain, so no frame ever waits for it or
+/// compiles a syntax; the view lays blocks out again once [`highlighter_ready`] says so.
 pub fn warm_up() {
     static STARTED: std::sync::Once = std::sync::Once::new();
     STARTED.call_once(|| {
         std::thread::spawn(|| {
-            load();
+            // On Linux a nice value is the calling thread's own: this lowers only the loader.
+            // SAFETY: setpriority takes plain integers and changes no memory.
+            unsafe {
+                libc::setpriority(libc::PRIO_PROCESS, 0, LOADER_NICENESS);
+            }
+            let h = load();
+            for lang in PRIMED {
+                if let Some(syntax) = h.syntaxes.find_syntax_by_token(lang) {
+                    let mut lines = HighlightLines::new(syntax, &h.theme);
+                    let _ = lines.highlight_line("x = f(1, \"s\") // c\n", &h.syntaxes);
+                }
+            }
+            READY.store(true, Ordering::Release);
         });
     });
 }
 
 /// Whether code is highlighted yet.
 pub fn highlighter_ready() -> bool {
-    HIGHLIGHTER.get().is_some()
+    READY.load(Ordering::Acquire)
 }
 
 /// Lays out `text` (Markdown) in `width` columns.
@@ -374,7 +399,7 @@ impl Writer {
         let prefix = format!("{}{CODE_INDENT}", self.prefixes.concat());
         let room = self.width.saturating_sub(prefix.width()).max(1);
         let plain = Style::default().fg(Color::Yellow);
-        let loaded = HIGHLIGHTER.get();
+        let loaded = HIGHLIGHTER.get().filter(|_| highlighter_ready());
         if loaded.is_none() {
             warm_up();
         }
@@ -580,8 +605,15 @@ mod tests {
 
     #[test]
     fn code_fences_are_hidden_and_code_is_highlighted() {
-        load();
-        assert!(highlighter_ready());
+        warm_up();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while !highlighter_ready() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the highlighter never loaded"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
         let lines = render("Look:\n\n```rust\nfn main() { let x = 1; }\n```\n", 60);
         let text = plain(&lines).join("\n");
         assert!(!text.contains("```"), "{text}");
