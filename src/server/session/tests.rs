@@ -431,3 +431,50 @@ async fn a_stop_after_the_agent_gave_its_result_adds_no_second_one() {
         "one result per turn, not {stopped:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_shutdown_while_provisioning_ends_the_waiting_turn_as_a_restart() {
+    let f = Fixture::new(r#"{"events": 1}"#);
+    let (h, mut rx) = provisioning(&f, "s_slow_shutdown").await;
+    h.request(|reply| SessionCommand::ServerStopping { reply })
+        .await
+        .unwrap();
+    let (_, result) = next_event(&mut rx, |e| matches!(e, StreamEvent::Result { .. })).await;
+    assert!(
+        matches!(
+            &result,
+            StreamEvent::Result {
+                status: TurnStatus::Interrupted,
+                error: Some(e),
+                ..
+            } if e == RESTART_ERROR
+        ),
+        "{result:?}"
+    );
+}
+
+#[test]
+fn a_turn_the_shutdown_interrupted_is_not_blamed_on_the_user() {
+    let mut marker = StreamEvent::Notice {
+        kind: "interrupted".into(),
+        text: "Request interrupted by user".into(),
+        timestamp: None,
+    };
+    label_server_stop(&mut marker);
+    assert!(
+        matches!(&marker, StreamEvent::Notice { kind, text, .. }
+            if kind == SERVER_STOPPED && !text.contains("user")),
+        "{marker:?}"
+    );
+    // The agent's own end of the interrupted turn (Claude Code says "error_during_execution").
+    let mut end = turn_result(TurnStatus::Error, Some("error_during_execution".into()));
+    label_server_stop(&mut end);
+    assert_eq!(
+        end,
+        turn_result(TurnStatus::Interrupted, Some(RESTART_ERROR.into()))
+    );
+    // A turn that had already succeeded stays so.
+    let mut done = turn_result(TurnStatus::Success, None);
+    label_server_stop(&mut done);
+    assert_eq!(done, turn_result(TurnStatus::Success, None));
+}
