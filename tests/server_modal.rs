@@ -1,10 +1,11 @@
 //! `aisys serve --sandbox modal` against the fake `modal` package (tests/fake_modal): sessions
 //! run in Modal sandboxes, a server restarted after `kill -9` reattaches to the sandbox a session
-//! held, and deleting the session terminates it.
+//! held, and deleting the session terminates it; the workspace's changes inside the sandbox
+//! reach attached clients as `file_changed` notices (a listing compared after each turn).
 
 mod serve_harness;
 
-use aisys::types::{ClientMessage, SessionSpec, TurnStatus};
+use aisys::types::{ClientMessage, FileChangeKind, SessionSpec, TurnStatus};
 use serde_json::Value;
 use serve_harness::*;
 
@@ -180,4 +181,50 @@ async fn a_slow_sandbox_holds_up_neither_its_session_nor_the_connection() {
         );
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn changes_in_the_sandboxs_workspace_reach_attached_clients() {
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let d = dir.path();
+    let env = modal_env(d, &[]);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let server = Server::start(&d.join("data"), &["--sandbox", "modal"], &env);
+    let (client, mut notes) = server.client().await;
+    let info = client.create(SessionSpec::default()).await.unwrap();
+    // Uploaded with the workspace when the sandbox is made.
+    std::fs::write(std::path::Path::new(&info.workspace).join("gone.txt"), "x").unwrap();
+    client.attach(&info.id, 0).await.unwrap();
+    say(&client, &info.id, "hello").await;
+    until_result(&mut notes, &info.id).await;
+
+    // The fake's sandbox workspace is a folder here: change it as a process inside would.
+    let remote = d.join("remote/ws");
+    assert!(
+        remote.join("gone.txt").exists(),
+        "the workspace was uploaded"
+    );
+    std::fs::write(remote.join("made.txt"), "made\n").unwrap();
+    std::fs::remove_file(remote.join("gone.txt")).unwrap();
+    std::fs::create_dir_all(remote.join(".git/objects")).unwrap();
+    std::fs::write(remote.join(".git/objects/x"), "blob").unwrap();
+    say(&client, &info.id, "again").await;
+    let mut seen =
+        until_file_change(&mut notes, &info.id, "made.txt", FileChangeKind::Created).await;
+    let made = seen.last().unwrap();
+    assert_eq!(made.size, 5);
+    if !seen.iter().any(|c| c.path == "gone.txt") {
+        seen.extend(
+            until_file_change(&mut notes, &info.id, "gone.txt", FileChangeKind::Deleted).await,
+        );
+    }
+    assert!(
+        seen.iter()
+            .any(|c| c.path == "gone.txt" && c.kind == FileChangeKind::Deleted),
+        "{seen:?}"
+    );
+    assert!(
+        !seen.iter().any(|c| c.path.starts_with(".git/")),
+        "{seen:?}"
+    );
 }

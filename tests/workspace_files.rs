@@ -1,13 +1,20 @@
 //! `session.files` and `session.read_file` against a real `aisys serve`: the workspace's entries
 //! with what changed marked, a file's text, and the refusals that keep a read inside the
-//! workspace (a path with `..`, a planted link, a FIFO) and bounded (a large file).
+//! workspace (a path with `..`, a planted link, a FIFO) and bounded (a large file); and the live
+//! `file_changed` notices of what the real Claude Code (against the mock model) and the host
+//! change in it.
 
+mod mock_api;
 mod serve_harness;
 
 use std::os::unix::fs::symlink;
 
 use aisys::client::ClientError;
-use aisys::types::{ClientMessage, FileKind, ServerMessage, SessionSpec};
+use aisys::types::{
+    ClientMessage, FileChangeKind, FileKind, PermissionMode, ServerMessage, SessionSpec,
+};
+use mock_api::{Reply, Script, When, claude_bin};
+use serde_json::json;
 use serve_harness::*;
 
 async fn read(client: &aisys::client::Client, id: &str, path: &str) -> ServerMessage {
@@ -106,4 +113,59 @@ async fn the_workspace_is_listed_and_read_without_leaving_it() {
             other => panic!("{why} was read: {other:?}"),
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn workspace_changes_reach_an_attached_client_as_they_happen() {
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let mock = Script::new()
+        .on(
+            When::UserSays("write".into()),
+            Reply::tool(
+                "Write",
+                json!({"file_path": "notes.md", "content": "# Notes\n"}),
+            ),
+        )
+        .on(
+            When::UserSays("remove".into()),
+            Reply::tool("Bash", json!({"command": "rm old.txt"})),
+        )
+        .always(When::Always, Reply::text("done"))
+        .start();
+    let server = Server::with_claude(
+        &dir.path().join("data"),
+        &claude_bin(),
+        &mock.base_url(),
+        &[],
+    );
+    let (client, mut notes) = server.client().await;
+    let info = client
+        .create(SessionSpec {
+            permission_mode: Some(PermissionMode::BypassPermissions),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let ws = std::path::Path::new(&info.workspace);
+    std::fs::write(ws.join("old.txt"), "old\n").unwrap();
+    client.attach(&info.id, 0).await.unwrap();
+
+    say(&client, &info.id, "write it").await;
+    let mut seen =
+        until_file_change(&mut notes, &info.id, "notes.md", FileChangeKind::Created).await;
+    let notes_md = seen.last().unwrap();
+    assert_eq!((notes_md.entry, notes_md.size), (FileKind::File, 8));
+
+    // Version control and dependency trees are not reported, whoever writes in them.
+    std::fs::create_dir_all(ws.join(".git/refs")).unwrap();
+    std::fs::write(ws.join(".git/refs/main"), "0000").unwrap();
+    std::fs::create_dir_all(ws.join("node_modules/pkg")).unwrap();
+    std::fs::write(ws.join("node_modules/pkg/index.js"), "x").unwrap();
+    say(&client, &info.id, "remove it").await;
+    seen.extend(until_file_change(&mut notes, &info.id, "old.txt", FileChangeKind::Deleted).await);
+    let inside: Vec<_> = seen
+        .iter()
+        .filter(|c| c.path.starts_with(".git/") || c.path.starts_with("node_modules/"))
+        .collect();
+    assert!(inside.is_empty(), "{inside:?}");
 }

@@ -384,6 +384,19 @@ the requests, each with its `id`. `session.interrupt` while the sandbox is being
 turn waiting for it (`result` with `status` `interrupted`); `session.stop` does too, and the
 sandbox is terminated once it exists.
 
+## Workspace notices
+
+While a session has its sandbox, the server watches its workspace and tells every attached
+connection (either view) what was created, modified or deleted there: `file_changed` frames. They
+are live notices, not events: no `seq`, not stored, not replayed, since the workspace itself is the
+record of its files. A client lists the files with `session.files` when it attaches (its `changed`
+marks say what changed since the session began) and applies the notices after that. Changes are
+gathered for 150 ms; a window with more than 100 of them, or a connection that fell behind, gets
+one `files_resync` instead: list again. Nothing is reported inside the folders a listing does not
+enter (`.git`, `node_modules`, `target`, `.venv`, `__pycache__`). Local and host sandboxes are
+watched as changes happen; a Modal sandbox's workspace is listed and compared after each tool
+result and at the end of each turn.
+
 ## Session states
 
 `provisioning -> idle <-> running (-> awaiting_permission -> running) -> idle`, with `interrupting`

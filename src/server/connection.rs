@@ -25,7 +25,7 @@ use tokio::sync::broadcast;
 use super::outbox::{self, Outbox};
 use super::session::{SeqEvent, SessionCommand, SessionError, SessionHandle};
 use super::store::EncodedEvent;
-use super::{AppState, workspace_files};
+use super::{AppState, workspace_files, workspace_watch};
 use crate::types::{
     AttachView, ClientFrame, ClientMessage, ErrorCode, PROTOCOL_VERSION, ServerFrame,
     ServerMessage, StreamEvent,
@@ -260,13 +260,21 @@ impl Connection {
                 }
                 handle.attached.fetch_add(1, Ordering::SeqCst);
                 let (out, state) = (self.out.clone(), self.state.clone());
+                // Subscribed before `attached` is sent: no notice falls in between.
+                let notices = workspace_watch::forward(
+                    handle.notices.subscribe(),
+                    session_id.clone(),
+                    out.clone(),
+                );
                 let task = match view {
-                    AttachView::Events => {
-                        tokio::spawn(forward(handle.clone(), after_seq, id, out, state))
-                    }
-                    AttachView::Blocks => {
-                        tokio::spawn(super::blocks_view::forward(handle.clone(), id, out, state))
-                    }
+                    AttachView::Events => tokio::spawn(with_notices(
+                        forward(handle.clone(), after_seq, id, out, state),
+                        notices,
+                    )),
+                    AttachView::Blocks => tokio::spawn(with_notices(
+                        super::blocks_view::forward(handle.clone(), id, out, state),
+                        notices,
+                    )),
                 };
                 self.forwarders.insert(session_id, (handle, task));
             }
@@ -371,6 +379,14 @@ impl Connection {
             }
         }
         Ok(())
+    }
+}
+
+/// Runs a session's forwarder and its notices together, until the forwarder ends.
+async fn with_notices(forwarder: impl Future<Output = ()>, notices: impl Future<Output = ()>) {
+    tokio::select! {
+        _ = forwarder => {}
+        _ = async { notices.await; std::future::pending::<()>().await } => {}
     }
 }
 

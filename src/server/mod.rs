@@ -32,6 +32,7 @@ pub mod startup;
 pub mod store;
 pub mod web;
 pub mod workspace_files;
+pub mod workspace_watch;
 
 use auth::Token;
 use manager::SessionManager;

@@ -22,6 +22,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use super::manager::RESTART_ERROR;
 use super::metrics::Metrics;
 use super::store::{EncodedEvent, Store};
+use super::workspace_watch::{NOTICE_CAPACITY, Notices, Watching};
 use crate::runtime::agent::{AgentAdapter, AgentOptions, adapter, resume_not_found};
 use crate::runtime::env::{ExecutionEnvironment, Limits, Network, Sandbox};
 use crate::runtime::runner::{Turn, TurnControl, TurnOutcome, run_turn};
@@ -108,6 +109,8 @@ pub struct SessionHandle {
     pub id: String,
     commands: mpsc::Sender<SessionCommand>,
     pub events: broadcast::Sender<SeqEvent>,
+    /// Live notices of the session's workspace (`file_changed`), not stored.
+    pub notices: Notices,
     info: Arc<std::sync::RwLock<SessionInfo>>,
     /// Connections attached to this session.
     pub attached: Arc<AtomicUsize>,
@@ -192,11 +195,13 @@ pub struct SessionContext {
 pub fn spawn(info: SessionInfo, ctx: SessionContext) -> SessionHandle {
     let (tx, rx) = mpsc::channel(COMMAND_QUEUE);
     let (events, _) = broadcast::channel(BROADCAST_CAPACITY);
+    let (notices, _) = broadcast::channel(NOTICE_CAPACITY);
     let shared = Arc::new(std::sync::RwLock::new(info.clone()));
     let handle = SessionHandle {
         id: info.id.clone(),
         commands: tx,
         events: events.clone(),
+        notices: notices.clone(),
         info: shared.clone(),
         attached: Arc::new(AtomicUsize::new(0)),
     };
@@ -205,8 +210,10 @@ pub fn spawn(info: SessionInfo, ctx: SessionContext) -> SessionHandle {
         shared,
         ctx,
         events,
+        notices,
         queue: VecDeque::new(),
         sandbox: None,
+        watching: None,
         adapter: None,
         attached: handle.attached.clone(),
         record_failure: None,
@@ -222,8 +229,11 @@ struct AgentSession {
     shared: Arc<std::sync::RwLock<SessionInfo>>,
     ctx: SessionContext,
     events: broadcast::Sender<SeqEvent>,
+    notices: Notices,
     queue: VecDeque<String>,
     sandbox: Option<Arc<dyn Sandbox>>,
+    /// The watch of the sandbox's workspace, while there is a sandbox.
+    watching: Option<Watching>,
     adapter: Option<Box<dyn AgentAdapter>>,
     attached: Arc<AtomicUsize>,
     /// Why the store did not take the session's last write, until the session has acted on it.
@@ -586,6 +596,12 @@ impl AgentSession {
         let mut awaiting = false;
         for ev in &batch {
             match ev {
+                // A tool may have changed the workspace.
+                StreamEvent::ToolResult { .. } => {
+                    if let Some(w) = &self.watching {
+                        w.look();
+                    }
+                }
                 StreamEvent::PermissionRequest { request_id, .. } => {
                     if let Some(t) = turn.as_mut() {
                         t.pending
@@ -664,6 +680,9 @@ impl AgentSession {
     async fn finish_turn(&mut self, done: TurnResult, started: Option<Instant>) {
         if let Some(s) = started {
             self.ctx.metrics.turn_finished(s.elapsed());
+        }
+        if let Some(w) = &self.watching {
+            w.look();
         }
         match done {
             Ok((adapter, Ok(outcome))) => {
@@ -753,6 +772,7 @@ impl AgentSession {
     }
 
     async fn release_sandbox(&mut self) {
+        self.watching = None;
         if let Some(sb) = self.sandbox.take() {
             let _ = sb.terminate().await;
         } else if let Some(id) = &self.info.sandbox_id {

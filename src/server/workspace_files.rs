@@ -4,7 +4,9 @@
 //! The agent can change that folder at any time, so nothing here follows a link: the listing
 //! reports links as links without entering them, and a file is read through
 //! [`beneath`](crate::runtime::env::beneath), which refuses a link anywhere on the path. Both are
-//! bounded: a listing stops at [`MAX_ENTRIES`], a read at [`MAX_READ_BYTES`].
+//! bounded: a listing stops at [`MAX_ENTRIES`], a read at [`MAX_READ_BYTES`]. Folders such as `.git`
+//! and `node_modules` are listed but not entered ([`watch::is_entered`], the rule the workspace
+//! watches follow too).
 //!
 //! Must not write anything, and must not read outside the workspace.
 
@@ -13,7 +15,7 @@ use std::path::{Component, Path, PathBuf};
 use jiff::Timestamp;
 
 use super::session::SessionError;
-use crate::runtime::env::beneath;
+use crate::runtime::env::{beneath, watch};
 use crate::types::{ErrorCode, FileKind, WorkspaceFile};
 
 /// Most entries one listing returns: enough for a project's source tree, small enough for one
@@ -25,9 +27,6 @@ pub const MAX_READ_BYTES: u64 = 512 * 1024;
 /// in it: file times come from the kernel's coarse clock, which lags the clock the creation time
 /// was read from by up to a scheduler tick.
 const FILE_CLOCK_SLACK: std::time::Duration = std::time::Duration::from_millis(50);
-/// Folders listed by name but not entered: version control and dependency trees, which are large
-/// and not what a reader of the agent's work looks for.
-const NOT_ENTERED: &[&str] = &[".git", "node_modules", "target", ".venv", "__pycache__"];
 
 /// The workspace's entries, folders before files, each sorted by path; `since` marks what changed
 /// after it. Returns the entries and whether the listing was cut at [`MAX_ENTRIES`].
@@ -62,9 +61,8 @@ pub fn list(workspace: &Path, since: Option<Timestamp>) -> (Vec<WorkspaceFile>, 
                 .modified()
                 .ok()
                 .and_then(|m| Timestamp::try_from(m).ok());
-            if kind == FileKind::Dir
-                && !NOT_ENTERED.contains(&entry.file_name().to_string_lossy().as_ref())
-            {
+            // The watches of `runtime::env::watch` skip the same folders.
+            if kind == FileKind::Dir && watch::is_entered(&entry.file_name()) {
                 stack.push(path.clone());
             }
             out.push(WorkspaceFile {

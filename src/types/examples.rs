@@ -490,6 +490,25 @@ pub fn server_frames() -> Vec<ServerFrame> {
         ),
         frame(
             None,
+            ServerMessage::FileChanged {
+                session_id: "s_01J9Z8".into(),
+                change: FileChange {
+                    path: "src/hello.txt".into(),
+                    kind: FileChangeKind::Created,
+                    entry: FileKind::File,
+                    size: 6,
+                },
+            },
+        ),
+        frame(
+            None,
+            ServerMessage::FilesResync {
+                session_id: "s_01J9Z8".into(),
+                changes: 1840,
+            },
+        ),
+        frame(
+            None,
             ServerMessage::Resync {
                 session_id: "s_01J9Z8".into(),
                 after_seq: 41,

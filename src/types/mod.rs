@@ -21,8 +21,8 @@ pub use events::{
     StreamEvent, TokenUsage, ToolResultContent, TurnStatus,
 };
 pub use protocol::{
-    AttachView, ClientFrame, ClientMessage, ErrorCode, FileKind, PROTOCOL_VERSION, ServerFrame,
-    ServerMessage, WorkspaceFile,
+    AttachView, ClientFrame, ClientMessage, ErrorCode, FileChange, FileChangeKind, FileKind,
+    PROTOCOL_VERSION, ServerFrame, ServerMessage, WorkspaceFile,
 };
 pub use session::{
     AgentKind, PermissionMode, SandboxKind, SessionInfo, SessionLimits, SessionSpec, SessionState,

@@ -42,6 +42,28 @@ pub struct WorkspaceFile {
     pub changed: bool,
 }
 
+/// One change to a session's workspace, as its sandbox's watch saw it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct FileChange {
+    /// Relative to the workspace, `/`-separated.
+    pub path: String,
+    pub kind: FileChangeKind,
+    /// What the entry is (for `deleted`: what it was).
+    pub entry: FileKind,
+    /// Bytes, for a file (0 when deleted).
+    #[serde(default)]
+    pub size: u64,
+}
+
+/// How a workspace entry changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FileChangeKind {
+    Created,
+    Modified,
+    Deleted,
+}
+
 /// What a workspace entry is (a link is listed, never followed).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
@@ -214,6 +236,22 @@ pub enum ServerMessage {
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         truncated: bool,
     },
+    /// An entry of an attached session's workspace was created, modified or deleted (while
+    /// its sandbox exists). A live notice: it has no `seq`, is not stored and is not replayed;
+    /// a client that attaches lists the files with `session.files`, then applies these.
+    /// Nothing is reported inside folders a listing does not enter (`.git`, `node_modules`,
+    /// `target`, ...).
+    #[serde(rename = "file_changed")]
+    FileChanged {
+        session_id: String,
+        #[serde(flatten)]
+        change: FileChange,
+    },
+    /// More of the workspace changed at once than the server reports one by one (`changes`
+    /// entries, an install or a build), or the client missed notices: list the files again with
+    /// `session.files`.
+    #[serde(rename = "files_resync")]
+    FilesResync { session_id: String, changes: u64 },
     /// A session's state changed.
     #[serde(rename = "session.state")]
     State {

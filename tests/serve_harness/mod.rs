@@ -294,3 +294,34 @@ pub fn result_status(events: &[(u64, StreamEvent)]) -> Option<TurnStatus> {
         _ => None,
     })
 }
+
+/// Collects a session's `file_changed` notices until one says `path` changed as `kind`;
+/// returns every change seen, that one last.
+pub async fn until_file_change(
+    notes: &mut mpsc::Receiver<Notification>,
+    session_id: &str,
+    path: &str,
+    kind: aisys::types::FileChangeKind,
+) -> Vec<aisys::types::FileChange> {
+    use aisys::types::ServerMessage;
+    let mut seen = Vec::new();
+    let deadline = tokio::time::Instant::now() + TURN_WAIT;
+    loop {
+        let note = tokio::time::timeout_at(deadline, notes.recv())
+            .await
+            .unwrap_or_else(|_| panic!("no {kind:?} {path} in time; saw {seen:?}"))
+            .expect("connection task ended");
+        if let Notification::Server(ServerMessage::FileChanged {
+            session_id: s,
+            change,
+        }) = note
+            && s == session_id
+        {
+            let done = change.path == path && change.kind == kind;
+            seen.push(change);
+            if done {
+                return seen;
+            }
+        }
+    }
+}

@@ -196,6 +196,28 @@ export type ServerFrame = {
       type: "session.file";
     }
   | {
+      /**
+       * What a workspace entry is (a link is listed, never followed).
+       */
+      entry: "file" | "dir" | "link" | "other";
+      kind: FileChangeKind;
+      /**
+       * Relative to the workspace, `/`-separated.
+       */
+      path: string;
+      session_id: string;
+      /**
+       * Bytes, for a file (0 when deleted).
+       */
+      size?: number;
+      type: "file_changed";
+    }
+  | {
+      changes: number;
+      session_id: string;
+      type: "files_resync";
+    }
+  | {
       reason?: string | null;
       session_id: string;
       state: SessionState;
@@ -504,6 +526,10 @@ export type ToolStatus = ("ok" | "error") | "pending" | "denied" | "interrupted"
  * What a workspace entry is (a link is listed, never followed).
  */
 export type FileKind = "file" | "dir" | "link" | "other";
+/**
+ * How a workspace entry changed.
+ */
+export type FileChangeKind = "created" | "modified" | "deleted";
 /**
  * Machine-readable error codes.
  */

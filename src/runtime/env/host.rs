@@ -122,6 +122,15 @@ impl Sandbox for HostSandbox {
         read_host_file(&self.host_path(path), path).await
     }
 
+    async fn watch_workspace(&self) -> Result<Option<super::WorkspaceWatch>, EnvError> {
+        let root = self.workspace.clone();
+        // It lists the workspace first.
+        tokio::task::spawn_blocking(move || super::watch::watch_host(root))
+            .await
+            .map_err(|e| EnvError::Backend(format!("watching the workspace: {e}")))?
+            .map(Some)
+    }
+
     async fn terminate(&self) -> Result<(), EnvError> {
         self.groups.kill_all();
         self.limits.release().await;

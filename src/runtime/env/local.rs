@@ -495,6 +495,15 @@ impl Sandbox for BwrapSandbox {
         Ok(())
     }
 
+    async fn watch_workspace(&self) -> Result<Option<super::WorkspaceWatch>, EnvError> {
+        let root = self.workspace.clone();
+        // It lists the workspace first.
+        tokio::task::spawn_blocking(move || super::watch::watch_host(root))
+            .await
+            .map_err(|e| EnvError::Backend(format!("watching the workspace: {e}")))?
+            .map(Some)
+    }
+
     async fn terminate(&self) -> Result<(), EnvError> {
         self.terminated.store(true, Ordering::SeqCst);
         self.groups.kill_all();

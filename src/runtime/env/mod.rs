@@ -26,6 +26,7 @@ mod local;
 mod modal;
 pub mod netrelay;
 mod process;
+pub mod watch;
 
 pub use host::HostEnvironment;
 pub use limits::{
@@ -40,6 +41,7 @@ pub use modal::{
     SandboxEntry, SyncReport,
 };
 pub use process::ExitInfo;
+pub use watch::{WatchReport, WorkspaceWatch};
 
 /// How long a terminated process gets between SIGTERM and SIGKILL.
 pub const KILL_GRACE: Duration = Duration::from_secs(2);
@@ -232,6 +234,13 @@ pub trait Sandbox: Send + Sync {
     /// last process ended. Backends that cannot tell report none.
     async fn limits_hit(&self, _last_exit: Option<&ExitInfo>) -> Vec<LimitHit> {
         Vec::new()
+    }
+
+    /// Starts watching the workspace: what is created, modified or deleted in it, reported
+    /// after [`watch::DEBOUNCE`] (not inside the folders [`watch::is_entered`] skips). Each call
+    /// starts a watch of its own; dropping it stops it. `None` when the backend cannot watch.
+    async fn watch_workspace(&self) -> Result<Option<WorkspaceWatch>, EnvError> {
+        Ok(None)
     }
 
     /// What the sandbox undid or refused since the last call (e.g. a `.git` the agent created

@@ -68,6 +68,7 @@ impl AgentSession {
         }
         self.info.sandbox_id = Some(sandbox.id().to_string());
         self.save_info().await;
+        self.watching = Watching::start(&*sandbox, &self.info.id, self.notices.clone()).await;
         self.sandbox = Some(Arc::from(sandbox));
         self.set_state(SessionState::Idle, None).await;
         self.start_agent(prompt?).await

@@ -4,7 +4,8 @@
 //! `create` starts a sandbox tagged for cleanup (`aisys.managed`, plus the spec's labels such as
 //! `aisys.session`), passes the spec's environment as a Modal Secret (never baked into an image),
 //! mounts a per-session Modal Volume as the agent's home (so `--resume` survives the sandbox) and
-//! uploads the workspace with tar. `exec` streams stdio through the bridge. After a turn,
+//! uploads the workspace with tar. `exec` streams stdio through the bridge. Its workspace watch
+//! compares listings made inside the sandbox ([`watch`]). After a turn,
 //! [`ModalSandbox::sync_back`] brings changed files home, refusing any path that escapes the
 //! workspace. Sandboxes this process created are terminated when it goes away, even on Ctrl-C,
 //! unless [`ModalConfig::keep_on_exit`] says a server will reattach to them.
@@ -32,6 +33,7 @@ use crate::types::SandboxKind;
 
 mod bridge;
 mod sync;
+mod watch;
 
 use bridge::Bridge;
 pub use bridge::{AUTH_HINT, ENV_PYTHON, INSTALL_HINT};
@@ -551,6 +553,17 @@ impl Sandbox for ModalSandbox {
             .await
             .map_err(|e| file_error(path, e))?;
         bridge::unb64(&reply, "read_file")
+    }
+
+    async fn watch_workspace(&self) -> Result<Option<super::WorkspaceWatch>, EnvError> {
+        // A handle of its own: the watch lists through the same bridge and sandbox.
+        let handle = ModalSandbox {
+            id: self.id.clone(),
+            config: self.config.clone(),
+            bridge: self.bridge.clone(),
+            terminated: AtomicBool::new(false),
+        };
+        Ok(Some(watch::start(handle)))
     }
 
     async fn terminate(&self) -> Result<(), EnvError> {
