@@ -447,3 +447,59 @@ async fn always_allow_asks_twice_then_answers_that_tools_requests() {
         .await;
     assert_eq!(std::fs::read_to_string(ws.join("b.txt")).unwrap(), "b\n");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_files_panel_follows_the_workspace_without_a_reload_or_a_turn() {
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let mock = Script::new()
+        .always(When::Always, Reply::text("ok"))
+        .start();
+    let server = start(dir.path(), &mock);
+    let (client, mut notes) = server.client().await;
+    let info = client
+        .create(aisys::types::SessionSpec::default())
+        .await
+        .unwrap();
+    client.attach(&info.id, 0).await.unwrap();
+    // One turn, so that the session has its sandbox (whose watch reports changes).
+    serve_harness::say(&client, &info.id, "hello").await;
+    serve_harness::until_result(&mut notes, &info.id).await;
+    let ws = Path::new(&info.workspace);
+
+    let browser = Browser::launch().await;
+    let page = browser.page(1280, 800, false).await;
+    page.goto(&format!("{}/?token={}", server.http, server.token))
+        .await;
+    page.goto(&format!("{}/sessions/{}", server.http, info.id))
+        .await;
+    page.wait_for("document.querySelector('[data-kind=turn_summary]')")
+        .await;
+    page.click("[data-action=files]").await;
+    page.wait_for(
+        "document.querySelector('[data-panel=files] .file-list, [data-panel=files] .empty')",
+    )
+    .await;
+
+    // Written from outside the agent, with no turn running: only the notices can tell the page.
+    std::fs::create_dir_all(ws.join("docs")).unwrap();
+    std::fs::write(ws.join("docs/live.md"), "one\n").unwrap();
+    page.wait_for("document.querySelector('[data-path=\"docs/live.md\"][data-live=created][data-changed=yes]') && document.querySelector('[data-path=\"docs\"].kind-dir')")
+        .await;
+    page.click("[data-path=\"docs/live.md\"] button").await;
+    page.wait_for("document.querySelector('.file-view[data-file=\"docs/live.md\"] pre')?.innerText === 'one\\n'")
+        .await;
+    std::fs::write(ws.join("docs/live.md"), "one\ntwo\n").unwrap();
+    page.wait_for("document.querySelector('.file-view[data-file=\"docs/live.md\"] pre')?.innerText === 'one\\ntwo\\n'")
+        .await;
+    page.screenshot(&shots_dir().join("files-live-desktop.png"))
+        .await;
+    std::fs::remove_file(ws.join("docs/live.md")).unwrap();
+    page.wait_for("!document.querySelector('[data-path=\"docs/live.md\"]') && document.querySelector('.file-view').innerText.includes('(deleted)')")
+        .await;
+    assert_eq!(
+        page.eval("document.querySelectorAll('[data-kind=turn_summary]').length")
+            .await,
+        json!(1),
+        "no turn ended meanwhile"
+    );
+}

@@ -261,11 +261,7 @@ export function Conversation({ id }: { id: string }) {
       ) : null}
       {error ? <div className="error">{error}</div> : null}
       {showFiles && socket.current ? (
-        <FilesPanel
-          socket={socket.current}
-          id={id}
-          refresh={(blocks ?? []).filter((b) => b.type === "turn_summary").length}
-        />
+        <FilesPanel socket={socket.current} id={id} />
       ) : null}
       <section className="blocks" aria-live="polite">
         {blocks === null ? <p>Loading…</p> : <BlockList blocks={blocks} />}

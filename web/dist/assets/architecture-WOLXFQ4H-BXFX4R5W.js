@@ -1,1 +1,0 @@
-export{M as createArchitectureServices}from"./mermaid-parser.core-B61U0C73.js";

@@ -1,0 +1,1 @@
+export{M as createArchitectureServices}from"./mermaid-parser.core-Dwu-h5JM.js";

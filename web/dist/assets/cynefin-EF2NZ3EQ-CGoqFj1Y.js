@@ -1,0 +1,1 @@
+export{A as createCynefinServices}from"./mermaid-parser.core-Dwu-h5JM.js";

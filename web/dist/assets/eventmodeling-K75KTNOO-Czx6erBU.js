@@ -1,1 +1,0 @@
-export{O as createEventModelingServices}from"./mermaid-parser.core-B61U0C73.js";

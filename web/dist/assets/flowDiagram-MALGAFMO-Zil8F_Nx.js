@@ -1,1 +1,0 @@
-export{n as diagram}from"./chunk-QB3YPZ4I-D9X4p4U8.js";import"./chunk-TU62E6Q5-DYoShzNi.js";import"./mermaid.core-Dwn5aVhF.js";import"./chunk-HFQBQIA3-BOCQihq7.js";

@@ -1,1 +1,0 @@
-export{S as createPacketServices}from"./mermaid-parser.core-B61U0C73.js";

@@ -1,1 +1,0 @@
-export{b as createPieServices}from"./mermaid-parser.core-B61U0C73.js";

@@ -1,1 +1,0 @@
-export{v as createRadarServices}from"./mermaid-parser.core-B61U0C73.js";

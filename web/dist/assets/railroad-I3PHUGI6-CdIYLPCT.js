@@ -1,1 +1,0 @@
-export{g as createRailroadServices}from"./mermaid-parser.core-B61U0C73.js";

@@ -1,1 +1,0 @@
-export{c as createTreeViewServices}from"./mermaid-parser.core-B61U0C73.js";
