@@ -39,6 +39,7 @@ fn session(blocks: usize) -> State {
         limits: None,
         profile: None,
         profile_resolved_at: None,
+        usage: None,
     });
     let mut seq = 0;
     let mut push = |s: &mut State, event: StreamEvent| {

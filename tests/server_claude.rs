@@ -1,6 +1,7 @@
 //! `aisys serve` with the real Claude Code CLI in bubblewrap and the scripted mock model:
 //! permission requests travel to a client and its answer back; a client that loses its
-//! connection resumes without gaps or duplicates.
+//! connection resumes without gaps or duplicates; the session list sums each session's tokens
+//! and cost.
 
 mod mock_api;
 mod serve_harness;
@@ -322,4 +323,55 @@ async fn a_session_can_lower_the_sandbox_limits_and_hears_when_one_is_hit() {
             );
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_session_list_sums_each_sessions_tokens_and_cost_across_a_restart() {
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let mock = Script::new()
+        .always(When::Always, Reply::text("ok"))
+        .start();
+    let mut server = start(dir.path(), &mock);
+    let (client, mut notes) = server.client().await;
+    let info = client.create(SessionSpec::default()).await.unwrap();
+    assert_eq!(
+        info.usage,
+        Some(Default::default()),
+        "a new session counts from 0"
+    );
+    client.attach(&info.id, 0).await.unwrap();
+    let mut want = aisys::types::SessionUsage::default();
+    for text in ["one", "two"] {
+        say(&client, &info.id, text).await;
+        for (_, e) in until_result(&mut notes, &info.id).await {
+            if let StreamEvent::Result {
+                usage, cost_usd, ..
+            } = e
+            {
+                want.add_turn(usage.as_ref(), cost_usd);
+            }
+        }
+    }
+    assert_eq!(want.turns, 2);
+    assert!(
+        want.tokens.output_tokens > 0 && want.cost_usd > 0.0,
+        "{want:?}"
+    );
+    let listed = |sessions: Vec<aisys::types::SessionInfo>| {
+        sessions
+            .into_iter()
+            .find(|s| s.id == info.id)
+            .unwrap()
+            .usage
+    };
+    assert_eq!(listed(client.list().await.unwrap()), Some(want));
+    drop(client);
+    server.terminate();
+    server.restart();
+    let (client, _notes) = server.client().await;
+    assert_eq!(
+        listed(client.list().await.unwrap()),
+        Some(want),
+        "the totals are stored with the session"
+    );
 }

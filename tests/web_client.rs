@@ -223,6 +223,37 @@ async fn conversation_at(width: u32, height: u32, mobile: bool, name: &str) {
     page.goto(&format!("{}/", server.http)).await;
     page.wait_for("document.body.innerText.includes('Notes for the team')")
         .await;
+    // The list shows what the session used, as the server summed it when the turn ended.
+    let (tokens, cost) = {
+        let u = client
+            .list()
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|s| s.id == id)
+            .and_then(|s| s.usage)
+            .expect("a new session counts its usage");
+        assert_eq!(u.turns, 1);
+        let t = &u.tokens;
+        (
+            t.input_tokens + t.output_tokens + t.cache_read_tokens + t.cache_creation_tokens,
+            u.cost_usd,
+        )
+    };
+    assert!(
+        tokens > 0 && tokens < 1000 && cost > 0.0 && cost < 1.0,
+        "the mock model's turn is small: {tokens} tokens, ${cost}"
+    );
+    let shown = page
+        .eval(&format!(
+            "document.querySelector('[data-usage=\"{id}\"]').innerText"
+        ))
+        .await;
+    assert_eq!(
+        shown,
+        json!(format!("{tokens} tokens · ${cost:.4}")),
+        "tokens and cost in the list"
+    );
     page.screenshot(&shots.join(format!("sessions-{name}.png")))
         .await;
 }

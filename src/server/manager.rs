@@ -20,7 +20,7 @@ use crate::runtime::launch::modal_agent_binary;
 use crate::types::now;
 use crate::types::{
     AgentKind, ErrorCode, PermissionMode, SandboxKind, SessionInfo, SessionLimits, SessionSpec,
-    SessionState, StreamEvent, TurnStatus,
+    SessionState, SessionUsage, StreamEvent, TurnStatus,
 };
 
 /// How long shutdown waits for running turns to end after interrupting them.
@@ -200,6 +200,7 @@ impl SessionManager {
             limits: spec.limits,
             profile: Some(profile),
             profile_resolved_at: Some(resolved.resolved_at),
+            usage: Some(SessionUsage::default()),
         };
         let first = self
             .store

@@ -833,6 +833,19 @@ impl AgentSession {
             )
         });
         self.info.last_activity = now();
+        for e in &events {
+            // Saved with the `result` (it persists): totals survive a restart. A session
+            // recorded before totals were counted has none, rather than a wrong one.
+            if let (
+                StreamEvent::Result {
+                    usage, cost_usd, ..
+                },
+                Some(totals),
+            ) = (e, self.info.usage.as_mut())
+            {
+                totals.add_turn(usage.as_ref(), *cost_usd);
+            }
+        }
         // Each event is encoded once, here: the store keeps that text and every client gets it.
         let encoded = match EncodedEvent::batch(events) {
             Ok(e) => e,

@@ -29,6 +29,11 @@ fn info() -> SessionInfo {
         limits: None,
         profile: Some("user".into()),
         profile_resolved_at: Some(TS.into()),
+        usage: Some(SessionUsage {
+            turns: 3,
+            tokens: usage(),
+            cost_usd: 0.0421,
+        }),
     }
 }
 

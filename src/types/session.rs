@@ -8,6 +8,8 @@ use std::fmt;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::events::TokenUsage;
+
 /// Which agent CLI a session runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
@@ -225,6 +227,34 @@ pub struct SessionLimits {
     pub max_cpu_time_secs: Option<u64>,
 }
 
+/// What a session's turns used, summed by the server as each turn ends.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct SessionUsage {
+    /// Turns that ended (each `result` event).
+    #[serde(default)]
+    pub turns: u64,
+    /// Every token of those turns: input, output and cache.
+    #[serde(default)]
+    pub tokens: TokenUsage,
+    /// Dollars, as the agent reported them (turns that reported none count 0).
+    #[serde(default)]
+    pub cost_usd: f64,
+}
+
+impl SessionUsage {
+    /// Counts one ended turn.
+    pub fn add_turn(&mut self, usage: Option<&TokenUsage>, cost_usd: Option<f64>) {
+        self.turns += 1;
+        if let Some(u) = usage {
+            self.tokens.input_tokens += u.input_tokens;
+            self.tokens.output_tokens += u.output_tokens;
+            self.tokens.cache_creation_tokens += u.cache_creation_tokens;
+            self.tokens.cache_read_tokens += u.cache_read_tokens;
+        }
+        self.cost_usd += cost_usd.unwrap_or(0.0);
+    }
+}
+
 /// A session as the server reports it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct SessionInfo {
@@ -265,4 +295,8 @@ pub struct SessionInfo {
     /// creation, then each time a sandbox is made.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profile_resolved_at: Option<String>,
+    /// Tokens and cost of the session's turns so far; absent for a session recorded before
+    /// the server counted them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<SessionUsage>,
 }

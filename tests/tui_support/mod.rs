@@ -31,6 +31,7 @@ pub fn info() -> SessionInfo {
         limits: None,
         profile: None,
         profile_resolved_at: None,
+        usage: None,
     }
 }
 

@@ -1,9 +1,36 @@
-// The session list: every session of the server, newest activity first, and a new session.
+// The session list: every session of the server, newest activity first, with what each has
+// used (tokens and cost, summed by the server as turns end), and a new session.
 import { useEffect, useState } from "react";
 import { Unauthorized, listSessions } from "./api";
 import { NoToken, navigate } from "./App";
+import { totalTokens } from "./Block";
 import type { SessionInfo } from "./protocol";
 import { NewSession } from "./NewSession";
+
+/** How often the list is read again while shown: states, activity and totals change as turns run. */
+const LIST_REFRESH_MS = 5_000;
+
+/** Token counts as a person reads them: 950, 12.3k, 4.1M. */
+export function shortCount(n: number): string {
+  if (n < 1000) return String(n);
+  if (n < 1_000_000) return `${(n / 1000).toFixed(n < 10_000 ? 1 : 0)}k`;
+  return `${(n / 1_000_000).toFixed(1)}M`;
+}
+
+/** Dollars: cents once there are dollars, else the fractions a short session costs. */
+export function money(usd: number): string {
+  return `$${usd.toFixed(usd >= 1 ? 2 : 4)}`;
+}
+
+function Usage({ s }: { s: SessionInfo }) {
+  if (!s.usage) return null;
+  const tokens = totalTokens(s.usage.tokens);
+  return (
+    <span className="usage" data-usage={s.id} title={`${tokens.toLocaleString()} tokens in ${s.usage.turns} turns`}>
+      {shortCount(tokens)} tokens · {money(s.usage.cost_usd ?? 0)}
+    </span>
+  );
+}
 
 function ago(iso: string): string {
   const s = Math.max(0, (Date.now() - Date.parse(iso)) / 1000);
@@ -21,12 +48,19 @@ export function SessionList() {
   const [creating, setCreating] = useState(false);
 
   useEffect(() => {
-    listSessions()
-      .then(setSessions)
-      .catch((e: unknown) => {
-        if (e instanceof Unauthorized) setUnauthorized(true);
-        else setError(String(e));
-      });
+    const load = () =>
+      listSessions()
+        .then((list) => {
+          setSessions(list);
+          setError(null);
+        })
+        .catch((e: unknown) => {
+          if (e instanceof Unauthorized) setUnauthorized(true);
+          else setError(String(e));
+        });
+    void load();
+    const timer = window.setInterval(() => void load(), LIST_REFRESH_MS);
+    return () => window.clearInterval(timer);
   }, []);
 
   if (unauthorized) return <NoToken why="the server refused this page's token" />;
@@ -82,6 +116,7 @@ export function SessionList() {
                   {s.agent} · {s.sandbox}
                   {s.model ? ` · ${s.model}` : ""} · {ago(s.last_activity)}
                 </span>
+                <Usage s={s} />
               </a>
             </li>
           ))}

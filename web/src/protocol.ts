@@ -363,7 +363,7 @@ export type StreamEvent =
       model?: string | null;
       timestamp?: string | null;
       type: "usage";
-      usage: TokenUsage;
+      usage: TokenUsage1;
     }
   | {
       agent_session_id?: string | null;
@@ -380,7 +380,7 @@ export type StreamEvent =
        */
       text?: string | null;
       type: "result";
-      usage?: TokenUsage | null;
+      usage?: TokenUsage1 | null;
     }
   | {
       /**
@@ -506,7 +506,7 @@ export type ConversationBlock1 =
       num_turns?: number | null;
       status: TurnStatus;
       type: "turn_summary";
-      usage?: TokenUsage | null;
+      usage?: TokenUsage1 | null;
     }
   | {
       code?: string | null;
@@ -585,12 +585,40 @@ export interface SessionInfo {
   sandbox_id?: string | null;
   state: SessionState;
   title?: string | null;
+  /**
+   * Tokens and cost of the session's turns so far; absent for a session recorded before
+   * the server counted them.
+   */
+  usage?: SessionUsage | null;
   workspace: string;
 }
 /**
  * Resource limits a client asks for a session's sandbox (see docs/security.md). Each one set
  * only lowers the server's limit, never raises it; each one left out is the server's.
  */
+/**
+ * What a session's turns used, summed by the server as each turn ends.
+ */
+export interface SessionUsage {
+  /**
+   * Dollars, as the agent reported them (turns that reported none count 0).
+   */
+  cost_usd?: number;
+  tokens?: TokenUsage;
+  /**
+   * Turns that ended (each `result` event).
+   */
+  turns?: number;
+}
+/**
+ * Every token of those turns: input, output and cache.
+ */
+export interface TokenUsage {
+  cache_creation_tokens?: number;
+  cache_read_tokens?: number;
+  input_tokens?: number;
+  output_tokens?: number;
+}
 /**
  * What an agent reports it loaded at the start of a conversation, in its own words.
  */
@@ -645,7 +673,7 @@ export interface ImageRef {
 /**
  * Token counts of one model response or one turn.
  */
-export interface TokenUsage {
+export interface TokenUsage1 {
   cache_creation_tokens?: number;
   cache_read_tokens?: number;
   input_tokens?: number;

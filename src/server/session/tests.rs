@@ -147,6 +147,7 @@ impl Fixture {
             limits: None,
             profile: Some("none".into()),
             profile_resolved_at: None,
+            usage: None,
         };
         let created = StreamEvent::StateChanged {
             from: None,

@@ -31,6 +31,7 @@ pub fn info(id: &str, last: &str) -> SessionInfo {
         limits: None,
         profile: Some("none".into()),
         profile_resolved_at: None,
+        usage: None,
     }
 }
 

@@ -1,0 +1,1 @@
+export{M as createArchitectureServices}from"./mermaid-parser.core-D9JFOEeR.js";

@@ -1,1 +1,0 @@
-export{n as diagram}from"./chunk-QB3YPZ4I--2g90WEg.js";import"./chunk-TU62E6Q5-BXqV2Ynm.js";import"./mermaid.core-i7oOOYzM.js";import"./chunk-HFQBQIA3-DFV2DOKP.js";

@@ -1,1 +1,0 @@
-export{w as createInfoServices}from"./mermaid-parser.core-Dwu-h5JM.js";
