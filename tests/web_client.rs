@@ -534,3 +534,94 @@ async fn the_files_panel_follows_the_workspace_without_a_reload_or_a_turn() {
         "no turn ended meanwhile"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_subagents_run_opens_on_a_page_of_its_own() {
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let mock = Script::new()
+        .on(
+            When::UserSays("delegate".into()),
+            Reply::tool(
+                "Agent",
+                json!({"description": "survey the files", "prompt": "Look around the workspace", "subagent_type": "general-purpose"}),
+            ),
+        )
+        .on(
+            When::UserSays("Look around the workspace".into()),
+            Reply::tool("Bash", json!({"command": "echo from-the-subagent"})),
+        )
+        .always(When::Always, Reply::text("Found **one** thing."))
+        .start();
+    let server = start(dir.path(), &mock);
+    let (client, mut notes) = server.client().await;
+    let info = client
+        .create(aisys::types::SessionSpec {
+            permission_mode: Some(aisys::types::PermissionMode::BypassPermissions),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    client.attach(&info.id, 0).await.unwrap();
+    serve_harness::say(&client, &info.id, "delegate this").await;
+    serve_harness::until_result(&mut notes, &info.id).await;
+
+    let browser = Browser::launch().await;
+    let page = browser.page(1280, 800, false).await;
+    page.goto(&format!("{}/?token={}", server.http, server.token))
+        .await;
+    page.goto(&format!("{}/sessions/{}", server.http, info.id))
+        .await;
+    page.wait_for("document.querySelector('[data-kind=subagent_run] [data-action=open-subagent]')")
+        .await;
+    page.screenshot(&shots_dir().join("subagent-nested-desktop.png"))
+        .await;
+    page.click("[data-kind=subagent_run] [data-action=open-subagent]")
+        .await;
+    page.wait_for("document.querySelector('[data-screen=subagent] [data-part=result] .md')")
+        .await;
+    assert!(
+        page.eval("location.pathname")
+            .await
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("/sessions/{}/agents/", info.id)),
+        "the run has an address of its own"
+    );
+    let part = |name: &str| format!("document.querySelector('[data-part={name}]').innerText");
+    assert!(
+        page.eval(&part("prompt"))
+            .await
+            .as_str()
+            .unwrap()
+            .contains("Look around the workspace"),
+        "the prompt it was given"
+    );
+    let calls = page.eval(&part("calls")).await;
+    assert!(
+        calls.as_str().unwrap().contains("Bash")
+            && calls.as_str().unwrap().contains("echo from-the-subagent"),
+        "its tool calls: {calls}"
+    );
+    assert!(
+        page.eval(&part("result"))
+            .await
+            .as_str()
+            .unwrap()
+            .contains("Found one thing."),
+        "the result it handed back"
+    );
+    assert!(
+        page.eval(&part("steps"))
+            .await
+            .as_str()
+            .unwrap()
+            .contains("from-the-subagent"),
+        "the tool's output among its steps"
+    );
+    page.screenshot(&shots_dir().join("subagent-desktop.png"))
+        .await;
+    // A reload (or a shared link) opens the same run.
+    page.reload().await;
+    page.wait_for("document.querySelector('[data-screen=subagent] [data-part=result] .md')")
+        .await;
+}

@@ -1,11 +1,13 @@
 // The app's shell: the token trade on first load, a route per screen (`/` the session list,
-// `/sessions/<id>` a conversation; the viewer's tabs `/docs/<page>`, `/context`, `/plugins`,
-// `/transcripts/<file>`), and the screen shown without a valid token.
+// `/sessions/<id>` a conversation, `/sessions/<id>/agents/<block id>` one subagent's run,
+// `/sessions/<id>/events` the events inspector; the viewer's tabs `/docs/<page>`, `/context`,
+// `/plugins`, `/transcripts/<file>`), and the screen shown without a valid token.
 import { useEffect, useState } from "react";
 import { Unauthorized, adoptTokenFromUrl } from "./api";
 import { Conversation } from "./Conversation";
 import { Inspector } from "./Inspector";
 import { SessionList } from "./SessionList";
+import { SubagentView } from "./SubagentView";
 import { Context } from "./viewer/Context";
 import { Docs } from "./viewer/Docs";
 import { Plugins } from "./viewer/Plugins";
@@ -57,6 +59,8 @@ export function App() {
   if (path === "/plugins") return <Plugins />;
   const tr = path.match(/^\/transcripts(?:\/(.+))?$/);
   if (tr) return <Transcripts file={tr[1] ? decodeURIComponent(tr[1]) : null} />;
+  const agent = path.match(/^\/sessions\/([^/]+)\/agents\/([^/]+)$/);
+  if (agent) return <SubagentView session={decodeURIComponent(agent[1])} run={decodeURIComponent(agent[2])} />;
   const ev = path.match(/^\/sessions\/([^/]+)\/events$/);
   if (ev) return <Inspector id={decodeURIComponent(ev[1])} />;
   const m = path.match(/^\/sessions\/([^/]+)/);

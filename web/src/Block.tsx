@@ -1,5 +1,7 @@
 // One conversation block, as the server's assembler made it. Every string shown comes from an
 // agent and is rendered as text (or sanitized Markdown), never as HTML.
+import { createContext, memo, useContext } from "react";
+import { navigate } from "./App";
 import type { ConversationBlock, TokenUsage, ToolResultContent } from "./protocol";
 import { Markdown } from "./Markdown";
 import { fileChange } from "./ToolView";
@@ -13,7 +15,15 @@ export function totalTokens(u: TokenUsage | null | undefined): number {
   return (u.input_tokens ?? 0) + (u.output_tokens ?? 0) + (u.cache_read_tokens ?? 0) + (u.cache_creation_tokens ?? 0);
 }
 
-function resultText(r: ToolResultContent | null | undefined): string {
+/** The session whose blocks are shown, when they are a session's (the subagent links need it). */
+export const SessionContext = createContext<string | null>(null);
+
+/** The address of a subagent run's own page. */
+export function subagentPath(session: string, blockId: string): string {
+  return `/sessions/${encodeURIComponent(session)}/agents/${encodeURIComponent(blockId)}`;
+}
+
+export function resultText(r: ToolResultContent | null | undefined): string {
   if (r == null) return "";
   if (typeof r === "string") return r;
   return r
@@ -35,7 +45,7 @@ function Folded({ summary, text }: { summary: string; text: string }) {
   );
 }
 
-function inputSummary(name: string, input: unknown): string {
+export function inputSummary(name: string, input: unknown): string {
   const i = (input ?? {}) as Record<string, unknown>;
   const pick = (k: string) => (typeof i[k] === "string" ? (i[k] as string) : undefined);
   return (
@@ -49,7 +59,35 @@ function inputSummary(name: string, input: unknown): string {
   );
 }
 
-export function Block({ block }: { block: ConversationBlock }) {
+/**
+ * One block. Memoized: a block the server did not change keeps its object, so the rows that
+ * scroll in and out of a long list re-render only when their block changed.
+ */
+export const Block = memo(function Block({ block }: { block: ConversationBlock }) {
+  return <BlockBody block={block} />;
+});
+
+function SubagentLink({ id }: { id: string }) {
+  const session = useContext(SessionContext);
+  if (!session) return null;
+  const href = subagentPath(session, id);
+  return (
+    <a
+      href={href}
+      className="open-run"
+      data-action="open-subagent"
+      onClick={(e) => {
+        e.preventDefault();
+        e.stopPropagation();
+        navigate(href);
+      }}
+    >
+      Open run
+    </a>
+  );
+}
+
+function BlockBody({ block }: { block: ConversationBlock }) {
   switch (block.type) {
     case "user_message":
       return (
@@ -92,7 +130,8 @@ export function Block({ block }: { block: ConversationBlock }) {
       return (
         <details className="block subagent" data-kind="subagent_run" open>
           <summary>
-            Subagent {block.subagent_type ?? block.name}: {block.description ?? ""} ({block.status})
+            Subagent {block.subagent_type ?? block.name}: {block.description ?? ""} ({block.status}){" "}
+            <SubagentLink id={block.id} />
           </summary>
           <div className="nested">
             {block.blocks.map((b) => (

@@ -2,13 +2,12 @@
 // the server's assembler builds them, the page only places them), the permission requests
 // waiting for an answer, and the composer.
 import { useEffect, useMemo, useRef, useState } from "react";
-import { Unauthorized, checkSession } from "./api";
 import { NoToken, navigate } from "./App";
-import { totalTokens } from "./Block";
+import { SessionContext, totalTokens } from "./Block";
 import { BlockList } from "./BlockList";
 import { FilesPanel } from "./FilesPanel";
-import type { ConversationBlock, PermissionDecision, SessionState } from "./protocol";
-import { Socket } from "./socket";
+import type { ConversationBlock, PermissionDecision } from "./protocol";
+import { useSessionBlocks } from "./sessionBlocks";
 
 function alwaysKey(id: string): string {
   return `aisys.always-allow.${id}`;
@@ -22,9 +21,6 @@ function loadAlways(id: string): Set<string> {
     return new Set();
   }
 }
-
-/** How long block frames gather before the page applies them at once. */
-const BLOCK_BATCH_MS = 16;
 
 interface Pending {
   request_id: string;
@@ -73,67 +69,10 @@ function Usage({ blocks }: { blocks: ConversationBlock[] }) {
 }
 
 export function Conversation({ id }: { id: string }) {
-  const [blocks, setBlocks] = useState<ConversationBlock[] | null>(null);
-  const [state, setState] = useState<SessionState | null>(null);
+  const { blocks, state, error, setError, unauthorized, socket } = useSessionBlocks(id);
   const [answered, setAnswered] = useState<Set<string>>(new Set());
-  const [error, setError] = useState<string | null>(null);
-  const [unauthorized, setUnauthorized] = useState(false);
   const [draft, setDraft] = useState("");
   const [showFiles, setShowFiles] = useState(false);
-  const socket = useRef<Socket | null>(null);
-
-  useEffect(() => {
-    let closed = false;
-    const s = new Socket();
-    socket.current = s;
-    // Block frames come one per message; apply them together a moment later, so that a long
-    // session's first load is one render, not one per block. (A timer, not an animation frame:
-    // a hidden tab gets no animation frames, and it must still see permission requests.)
-    let queued = new Map<number, ConversationBlock>();
-    let frame = 0;
-    const flush = () => {
-      frame = 0;
-      const updates = queued;
-      queued = new Map();
-      setBlocks((prev) => {
-        const next = prev ? prev.slice() : [];
-        for (const [i, b] of updates) next[i] = b;
-        return next;
-      });
-    };
-    s.listen((f) => {
-      if (f.type === "blocks" && f.session_id === id) {
-        // The whole conversation: it replaces what the page had, and block frames queued before
-        // it are older than it.
-        queued = new Map();
-        setBlocks(f.blocks);
-      }
-      if (f.type === "block" && f.session_id === id) {
-        queued.set(f.index, f.block);
-        if (!frame) frame = window.setTimeout(flush, BLOCK_BATCH_MS);
-      }
-      if (f.type === "session.state" && f.session_id === id) setState(f.state);
-    });
-    (async () => {
-      // Without a valid token the API says so plainly; the socket would only fail to open.
-      await checkSession(id);
-      await s.ready;
-      if (closed) return;
-      const reply = await s.request({ type: "session.attach", session_id: id, view: "blocks" });
-      if (reply.type === "session.attached") {
-        setState(reply.session.state);
-        setBlocks((prev) => prev ?? []);
-      }
-    })().catch((e: unknown) => {
-      if (e instanceof Unauthorized) setUnauthorized(true);
-      else setError(String(e instanceof Error ? e.message : e));
-    });
-    return () => {
-      closed = true;
-      if (frame) window.clearTimeout(frame);
-      s.close();
-    };
-  }, [id]);
 
   const pending = useMemo(
     () => pendingFromBlocks(blocks ?? []).filter((p) => !answered.has(p.request_id)),
@@ -264,7 +203,13 @@ export function Conversation({ id }: { id: string }) {
         <FilesPanel socket={socket.current} id={id} />
       ) : null}
       <section className="blocks" aria-live="polite">
-        {blocks === null ? <p>Loading…</p> : <BlockList blocks={blocks} />}
+        {blocks === null ? (
+          <p>Loading…</p>
+        ) : (
+          <SessionContext.Provider value={id}>
+            <BlockList blocks={blocks} />
+          </SessionContext.Provider>
+        )}
       </section>
       <footer className="composer">
         <textarea

@@ -1,1 +1,0 @@
-export{n as diagram}from"./chunk-QB3YPZ4I-BqRKssiv.js";import"./chunk-TU62E6Q5-CkuBmFpc.js";import"./mermaid.core-DsSFu3t3.js";import"./chunk-HFQBQIA3-CJeJ7qVd.js";
