@@ -301,6 +301,9 @@ async fn agent_output_that_tries_to_run_script_is_shown_as_text() {
     page.eval("[...document.querySelectorAll('.md a')].forEach(a => a.click())")
         .await;
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // A link the sanitizer emptied points at the page itself: following it loads the page again.
+    page.wait_for("document.querySelector('[data-kind=assistant_text]')")
+        .await;
     assert_eq!(
         page.eval("typeof window.__pwned").await,
         json!("undefined"),
@@ -400,6 +403,8 @@ async fn two_tabs_and_a_protocol_client_see_the_same_blocks_in_the_same_order() 
     let two = browser.page(390, 844, true).await;
     for page in [&one, &two] {
         page.goto(&format!("{}/?token={}", server.http, server.token))
+            .await;
+        page.wait_for("document.querySelector('[data-screen=sessions]')")
             .await;
         page.goto(&format!("{}/sessions/{}", server.http, info.id))
             .await;
@@ -501,6 +506,9 @@ async fn the_files_panel_follows_the_workspace_without_a_reload_or_a_turn() {
     let page = browser.page(1280, 800, false).await;
     page.goto(&format!("{}/?token={}", server.http, server.token))
         .await;
+    // The token is traded for the cookie before the list shows.
+    page.wait_for("document.querySelector('[data-screen=sessions]')")
+        .await;
     page.goto(&format!("{}/sessions/{}", server.http, info.id))
         .await;
     page.wait_for("document.querySelector('[data-kind=turn_summary]')")
@@ -568,6 +576,9 @@ async fn a_subagents_run_opens_on_a_page_of_its_own() {
     let browser = Browser::launch().await;
     let page = browser.page(1280, 800, false).await;
     page.goto(&format!("{}/?token={}", server.http, server.token))
+        .await;
+    // The token is traded for the cookie before the list shows.
+    page.wait_for("document.querySelector('[data-screen=sessions]')")
         .await;
     page.goto(&format!("{}/sessions/{}", server.http, info.id))
         .await;

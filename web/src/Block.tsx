@@ -61,10 +61,21 @@ export function inputSummary(name: string, input: unknown): string {
 
 /**
  * One block. Memoized: a block the server did not change keeps its object, so the rows that
- * scroll in and out of a long list re-render only when their block changed.
+ * scroll in and out of a long list re-render only when their block changed. A `light` block (a
+ * row that came into view during fast scrolling) shows its text without Markdown, highlighting
+ * or diffs, which cost far more than a frame when a screenful of rows arrives at once; its list
+ * renders it in full once the scrolling stops.
  */
-export const Block = memo(function Block({ block }: { block: ConversationBlock }) {
-  return <BlockBody block={block} />;
+export const Block = memo(function Block({ block, light }: { block: ConversationBlock; light?: boolean }) {
+  if (light && block.type === "assistant_text")
+    return (
+      <div className="block assistant light" data-kind="assistant_text">
+        <div className="md">
+          <p className="plain">{block.text}</p>
+        </div>
+      </div>
+    );
+  return <BlockBody block={block} light={light} />;
 });
 
 function SubagentLink({ id }: { id: string }) {
@@ -87,7 +98,7 @@ function SubagentLink({ id }: { id: string }) {
   );
 }
 
-function BlockBody({ block }: { block: ConversationBlock }) {
+function BlockBody({ block, light }: { block: ConversationBlock; light?: boolean }) {
   switch (block.type) {
     case "user_message":
       return (
@@ -117,7 +128,7 @@ function BlockBody({ block }: { block: ConversationBlock }) {
             <code className="tool-arg">{inputSummary(block.name, block.input)}</code>{" "}
             <span className="tool-status">{block.status}</span>
           </div>
-          {fileChange(block.name, block.input) ?? (
+          {(!light && fileChange(block.name, block.input)) || (
             <details>
               <summary>input</summary>
               <pre className="out">{JSON.stringify(block.input, null, 2)}</pre>

@@ -1,1 +1,0 @@
-export{n as diagram}from"./chunk-QB3YPZ4I-C30mYRP4.js";import"./chunk-TU62E6Q5-P5sqBZgR.js";import"./mermaid.core-Cp0c6-0T.js";import"./chunk-HFQBQIA3-BjL4T0xI.js";
