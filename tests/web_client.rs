@@ -584,8 +584,6 @@ async fn a_subagents_run_opens_on_a_page_of_its_own() {
         .await;
     page.wait_for("document.querySelector('[data-kind=subagent_run] [data-action=open-subagent]')")
         .await;
-    page.screenshot(&shots_dir().join("subagent-nested-desktop.png"))
-        .await;
     page.click("[data-kind=subagent_run] [data-action=open-subagent]")
         .await;
     page.wait_for("document.querySelector('[data-screen=subagent] [data-part=result] .md')")
