@@ -294,6 +294,9 @@ fn join(parent: &str, name: &str) -> String {
 
 /// Watches the host folder `root` (a workspace of the `local` or `host` backend): changes after
 /// it returns are reported. It lists the folder first, so it blocks: call it off the runtime.
+/// Each watch is one inotify instance, of which the kernel allows 128 per user by default
+/// (`fs.inotify.max_user_instances`): past them this fails, saying so, and the caller goes on
+/// without a watch.
 pub fn watch_host(root: PathBuf) -> Result<WorkspaceWatch, EnvError> {
     let (raw_tx, raw_rx) = std::sync::mpsc::channel::<notify::Result<notify::Event>>();
     let watcher = notify::recommended_watcher(move |ev| {
