@@ -187,6 +187,12 @@ impl ClaudeStreamReader {
                 // messages: the clients show their own activity, and the record needs none.
                 // And how many tokens its thinking is estimated at so far: the same.
                 Some("status" | "thinking_tokens") => vec![],
+                // A subagent's life as a background task (started, progress, done): its call and
+                // its result are already in the conversation as the Agent/Task tool's, and its
+                // steps as lines with their `parent_tool_use_id`.
+                Some("task_started" | "task_progress" | "task_updated" | "task_notification") => {
+                    vec![]
+                }
                 _ => vec![raw(v)],
             },
             // Claude Code writes a failed model call as an assistant message whose text is the
@@ -473,6 +479,18 @@ mod tests {
         assert_eq!(r.read_value(serde_json::from_str(line).unwrap()), vec![]);
         let line = r#"{"type":"system","subtype":"thinking_tokens","estimated_tokens":15,"estimated_tokens_delta":15,"session_id":"s"}"#;
         assert_eq!(r.read_value(serde_json::from_str(line).unwrap()), vec![]);
+    }
+
+    #[test]
+    fn a_recorded_subagent_run_leaves_no_unread_line() {
+        let mut r = ClaudeStreamReader::new();
+        let text = fixture("claude-code-2.1.197/stream-json-subagent.jsonl");
+        let raw: Vec<_> = text
+            .lines()
+            .flat_map(|l| r.read_value(serde_json::from_str(l).unwrap()))
+            .filter(|e| matches!(e, StreamEvent::Raw { .. }))
+            .collect();
+        assert!(raw.is_empty(), "{raw:?}");
     }
 
     #[test]
