@@ -530,7 +530,7 @@ async fn the_plugins_tab_installs_what_claude_loads_and_adds_an_mcp_server_claud
     page.type_text("input[name=mcp-name]", "disk", false).await;
     page.type_text("input[name=mcp-target]", "/bin/false", false)
         .await;
-    page.type_text("input[name=mcp-args]", "--root .", false)
+    page.type_text("textarea[name=mcp-args]", "--root\n.", false)
         .await;
     page.type_text("textarea[name=mcp-env]", "ROOT=/tmp", false)
         .await;
@@ -556,12 +556,16 @@ async fn the_plugins_tab_installs_what_claude_loads_and_adds_an_mcp_server_claud
         .await;
     assert_eq!(
         filled,
-        json!(["disk", "/bin/false", "--root .", "ROOT=/tmp", true])
+        json!(["disk", "/bin/false", "--root\n.", "ROOT=/tmp", true])
     );
-    page.eval("document.querySelector('input[name=mcp-args]').select()")
+    page.eval("document.querySelector('textarea[name=mcp-args]').select()")
         .await;
-    page.type_text("input[name=mcp-args]", "--root /srv --read-only", false)
-        .await;
+    page.type_text(
+        "textarea[name=mcp-args]",
+        "--root\n/srv\n--label\nmy disk",
+        false,
+    )
+    .await;
     page.eval("document.querySelector('textarea[name=mcp-env]').select()")
         .await;
     page.type_text("textarea[name=mcp-env]", "ROOT=/srv", false)
@@ -569,7 +573,7 @@ async fn the_plugins_tab_installs_what_claude_loads_and_adds_an_mcp_server_claud
     page.screenshot(&shots_dir().join("plugins-mcp-edit-desktop.png"))
         .await;
     page.click("[data-action=mcp-save]").await;
-    page.wait_for("document.querySelector('[data-mcp=disk] .desc')?.innerText === '/bin/false --root /srv --read-only'")
+    page.wait_for("document.querySelector('[data-mcp=disk] .desc')?.innerText === '/bin/false --root /srv --label my disk'")
         .await;
     assert!(
         inner_text(&page, "[data-status=done]")
@@ -585,9 +589,28 @@ async fn the_plugins_tab_installs_what_claude_loads_and_adds_an_mcp_server_claud
     let got = ok(&w.claude(&["mcp", "get", "disk"], &[]), "claude mcp get");
     assert!(
         got.contains("Scope: Local config")
-            && got.contains("--root /srv --read-only")
+            && got.contains("--root /srv --label my disk")
             && got.contains("ROOT=/srv"),
         "{got}"
+    );
+    // An argument with a space in it stays one argument.
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(w.claude.join(".claude.json")).unwrap())
+            .unwrap();
+    let args = doc["projects"]
+        .as_object()
+        .unwrap()
+        .values()
+        .find_map(|p| p["mcpServers"]["disk"]["args"].as_array().cloned())
+        .expect("the local server in .claude.json");
+    assert_eq!(
+        args,
+        vec![
+            json!("--root"),
+            json!("/srv"),
+            json!("--label"),
+            json!("my disk")
+        ]
     );
 
     // Removing asks first.

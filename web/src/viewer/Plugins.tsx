@@ -144,7 +144,8 @@ export function Plugins() {
       scope: mcp.scope,
       transport: mcp.transport,
       target: mcp.target.trim(),
-      args: mcp.transport === "stdio" ? mcp.args.split(/\s+/).filter(Boolean) : [],
+      // One argument a line, so an argument may hold spaces.
+      args: mcp.transport === "stdio" ? mcp.args.split(/\r?\n/).filter((a) => a.trim() !== "") : [],
       env: mcp.transport === "stdio" ? pairs(mcp.env, "=") : [],
       headers: mcp.transport === "stdio" ? [] : pairs(mcp.headers, ":"),
     };
@@ -167,7 +168,7 @@ export function Plugins() {
       scope: s.scope,
       transport: s.config.type ?? "stdio",
       target: s.config.url ?? s.config.command ?? "",
-      args: (s.config.args ?? []).join(" "),
+      args: (s.config.args ?? []).join("\n"),
       env: lines(s.config.env, "="),
       headers: lines(s.config.headers, ": "),
     });
@@ -334,7 +335,8 @@ export function Plugins() {
             {mcp.transport === "stdio" ? (
               <>
                 <label>
-                  Arguments <input name="mcp-args" value={mcp.args} onChange={(e) => setMcp({ ...mcp, args: e.target.value })} />
+                  Arguments (one a line)
+                  <textarea name="mcp-args" value={mcp.args} onChange={(e) => setMcp({ ...mcp, args: e.target.value })} />
                 </label>
                 <label>
                   Environment (KEY=value, one a line)

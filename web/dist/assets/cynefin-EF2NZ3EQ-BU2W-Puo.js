@@ -1,1 +1,0 @@
-export{A as createCynefinServices}from"./mermaid-parser.core-Dr9SFtYC.js";

@@ -1,1 +1,0 @@
-export{n as diagram}from"./chunk-QB3YPZ4I-CqKu9NSu.js";import"./chunk-TU62E6Q5-V0Bjy9Q3.js";import"./mermaid.core-L72KryVg.js";import"./chunk-HFQBQIA3-CUNKm4Xx.js";

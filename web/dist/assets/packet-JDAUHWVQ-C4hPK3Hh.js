@@ -1,1 +1,0 @@
-export{S as createPacketServices}from"./mermaid-parser.core-Dr9SFtYC.js";
