@@ -27,6 +27,7 @@ pub mod run_output;
 pub mod sandbox_init;
 pub mod sandboxes;
 pub mod serve;
+pub mod table;
 pub mod transcript;
 pub mod transcript_list;
 pub mod transcript_stats;

@@ -44,6 +44,25 @@ pub fn resolve_color(choice: ColorChoice, is_tty: bool, no_color: bool) -> bool 
     }
 }
 
+/// The width human output is laid out for (text wrapped, tables fitted): `COLUMNS` when set,
+/// else the terminal's when stdout is one; `None` (no limit) for a pipe.
+pub fn text_width(stdout_is_tty: bool) -> Option<usize> {
+    if let Some(w) = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.trim().parse::<usize>().ok())
+        .filter(|&w| w > 0)
+    {
+        return Some(w);
+    }
+    if !stdout_is_tty {
+        return None;
+    }
+    crossterm::terminal::size()
+        .ok()
+        .map(|(w, _)| usize::from(w))
+        .filter(|&w| w > 0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -134,12 +134,20 @@ pub struct StatsArgs {
 
 /// List the Claude Code sessions on this machine, newest first.
 ///
-/// --format json prints {"sessions": [{"id", "project_dir", "first_prompt", "started",
-/// "last_activity", "messages", "path"}]}, times in RFC 3339; it is stable.
+/// Each session shows when it started, how long it ran, its tokens and cost (subagents
+/// included), a short id (`transcript parse --session` takes it), its title (`/rename`, else
+/// Claude Code's summary) and the first prompt of its main thread (a slash command as
+/// `/name args`). Below 100 columns the table keeps only what fits on one line.
+///
+/// --format json prints {"sessions": [{"id", "short_id", "project_dir", "title",
+/// "first_prompt", "started", "last_activity", "duration_s", "messages", "input_tokens",
+/// "output_tokens", "cache_creation_tokens", "cache_read_tokens", "total_tokens", "cost_usd",
+/// "path"}]}, times in RFC 3339, the path whole; it is stable.
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:
   aisys transcript list
-  aisys transcript list --format json")]
+  aisys transcript list --format json | jq -r '.sessions[0].path'
+  aisys transcript parse --session 3f2a1b9c -o session.html")]
 pub struct ListArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = TableFormat::Table, value_name = "FORMAT")]
@@ -316,7 +324,7 @@ fn parse(ctx: &Context, args: ParseArgs) -> anyhow::Result<Exit> {
         view: ViewOptions {
             max_output_lines: args.max_output_lines,
             clock,
-            width: text_width(ctx.out.stdout_is_tty),
+            width: super::output::text_width(ctx.out.stdout_is_tty),
         },
     };
 
@@ -451,25 +459,6 @@ fn follow_target(inputs: &[Input], format: ParseFormat, events: bool) -> anyhow:
         )
         .into()),
     }
-}
-
-/// The width text output is wrapped to: `COLUMNS` when set, else the terminal's when stdout is
-/// one; `None` (no wrapping) for a pipe.
-fn text_width(stdout_is_tty: bool) -> Option<usize> {
-    if let Some(w) = std::env::var("COLUMNS")
-        .ok()
-        .and_then(|c| c.trim().parse::<usize>().ok())
-        .filter(|&w| w > 0)
-    {
-        return Some(w);
-    }
-    if !stdout_is_tty {
-        return None;
-    }
-    crossterm::terminal::size()
-        .ok()
-        .map(|(w, _)| usize::from(w))
-        .filter(|&w| w > 0)
 }
 
 /// The output format an -o file's extension names.

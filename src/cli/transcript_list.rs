@@ -2,23 +2,37 @@
 //! or JSON.
 //!
 //! Finds Claude Code's projects folder (honouring `CLAUDE_CONFIG_DIR`), calls
-//! [`crate::converters::sessions::list_sessions`] and prints. Holds no reading logic itself.
+//! [`crate::converters::sessions::list_sessions`] for what each session is and
+//! [`crate::converters::usage::count`] for its tokens and cost, and prints. Holds no reading
+//! logic itself.
 
 use std::io::Write;
+
+use std::collections::HashMap;
 
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use serde_json::json;
-use unicode_width::UnicodeWidthStr;
 
+use super::table::{Table, cut_to};
 use super::transcript::{ListArgs, TableFormat};
 use super::transcript_stats::reader_gone;
 use super::{CommandError, Context, EXIT_BAD_INPUT, EXIT_OK, EXIT_USAGE, Exit};
 use crate::converters::sessions::{SessionInfo, list_sessions};
+use crate::converters::short_duration;
+use crate::converters::usage::{self, Grouping, PriceTable, ScanOptions, Totals};
 
-/// Widest first prompt in the table: the rest of a row stays readable on an 80-column terminal
-/// only if the prompt gives way.
+/// Widest title or first prompt in a table laid out for no particular width (a pipe): enough
+/// to recognise a session, and a row stays one line.
 const TABLE_PROMPT_CHARS: usize = 50;
+
+/// Shortest session id shown in the table: a prefix this long is almost always unique, and
+/// `transcript parse --session` takes it. Longer where two sessions share it.
+const SHORT_ID_CHARS: usize = 8;
+
+/// Below this many columns the table drops its secondary columns (messages, project, the
+/// separate title) so that a row stays on one line.
+const WIDE_TABLE_COLUMNS: usize = 100;
 
 pub fn run(ctx: &Context, args: ListArgs) -> anyhow::Result<Exit> {
     let projects = super::transcript::claude_projects(
@@ -26,21 +40,36 @@ pub fn run(ctx: &Context, args: ListArgs) -> anyhow::Result<Exit> {
     )?;
     let list =
         list_sessions(&projects).map_err(|e| CommandError::new(EXIT_USAGE, e.to_string()))?;
+    let usage = session_usage(&projects)?;
     {
         let mut err = std::io::stderr().lock();
         for b in &list.bad_lines {
             writeln!(err, "{b}")?;
         }
     }
+    let short = short_ids(&list.sessions);
+    let width = super::output::text_width(ctx.out.stdout_is_tty);
     let printed = (|| {
         let mut out = std::io::stdout().lock();
         match args.format {
             TableFormat::Json => {
-                let sessions: Vec<_> = list.sessions.iter().map(session_json).collect();
+                let sessions: Vec<_> = list
+                    .sessions
+                    .iter()
+                    .zip(&short)
+                    .map(|(s, id)| session_json(s, id, usage.get(&s.id)))
+                    .collect();
                 serde_json::to_writer_pretty(&mut out, &json!({ "sessions": sessions }))?;
                 writeln!(out)?;
             }
-            TableFormat::Table => print_table(&mut out, &list.sessions, ctx.out.color)?,
+            TableFormat::Table => print_table(
+                &mut out,
+                &list.sessions,
+                &short,
+                &usage,
+                ctx.out.color,
+                width,
+            )?,
         }
         out.flush()?;
         anyhow::Ok(())
@@ -62,14 +91,65 @@ pub fn run(ctx: &Context, args: ListArgs) -> anyhow::Result<Exit> {
     Ok(EXIT_OK)
 }
 
-fn session_json(s: &SessionInfo) -> serde_json::Value {
+/// Tokens and cost of each session (its subagents' included), counted as `transcript stats
+/// --by session` counts them. Bad lines are left to the listing, which reports them once.
+fn session_usage(projects: &std::path::Path) -> anyhow::Result<HashMap<String, Totals>> {
+    let files = super::transcript_stats::input_files(&[projects.to_path_buf()])?;
+    let report = usage::count(
+        &files,
+        Grouping::Session,
+        &PriceTable::builtin(),
+        &TimeZone::UTC,
+        &ScanOptions::default(),
+    )
+    .map_err(|e| CommandError::new(EXIT_USAGE, e.to_string()))?;
+    Ok(report
+        .groups
+        .into_iter()
+        .map(|g| (g.key, g.totals))
+        .collect())
+}
+
+/// Each session's id cut to the shortest prefix, of at least [`SHORT_ID_CHARS`], that no other
+/// listed session shares.
+fn short_ids(sessions: &[SessionInfo]) -> Vec<String> {
+    let mut sorted: Vec<&str> = sessions.iter().map(|s| s.id.as_str()).collect();
+    sorted.sort_unstable();
+    let common = |a: &str, b: &str| a.chars().zip(b.chars()).take_while(|(x, y)| x == y).count();
+    sessions
+        .iter()
+        .map(|s| {
+            let i = sorted.binary_search(&s.id.as_str()).unwrap_or(0);
+            let before = i.checked_sub(1).map_or(0, |j| common(sorted[j], &s.id));
+            let after = sorted.get(i + 1).map_or(0, |n| common(n, &s.id));
+            let keep = SHORT_ID_CHARS.max(before.max(after) + 1);
+            s.id.chars().take(keep).collect()
+        })
+        .collect()
+}
+
+fn duration(s: &SessionInfo) -> Option<jiff::SignedDuration> {
+    Some(s.last_activity?.duration_since(s.started?))
+}
+
+fn session_json(s: &SessionInfo, short_id: &str, usage: Option<&Totals>) -> serde_json::Value {
+    let t = usage.map(|u| u.tokens).unwrap_or_default();
     json!({
         "id": s.id,
+        "short_id": short_id,
         "project_dir": s.project_dir,
+        "title": s.title,
         "first_prompt": s.first_prompt,
         "started": s.started.map(|t| t.to_string()),
         "last_activity": s.last_activity.map(|t| t.to_string()),
+        "duration_s": duration(s).map(|d| d.as_secs()),
         "messages": s.messages,
+        "input_tokens": t.input_tokens,
+        "output_tokens": t.output_tokens,
+        "cache_creation_tokens": t.cache_creation_tokens,
+        "cache_read_tokens": t.cache_read_tokens,
+        "total_tokens": t.total(),
+        "cost_usd": usage.map_or(0.0, |u| (u.cost_usd * 1_000_000.0).round() / 1_000_000.0),
         "path": s.path.display().to_string(),
     })
 }
@@ -85,72 +165,111 @@ fn local(t: Option<Timestamp>, tz: &TimeZone) -> String {
     }
 }
 
-fn cut(s: &str, chars: usize) -> String {
-    match s.char_indices().nth(chars) {
-        Some((i, _)) => format!("{}…", &s[..i]),
-        None => s.to_string(),
+/// `950`, `12.3k`, `4.5M`: a column of token counts read at a glance.
+fn short_count(n: u64) -> String {
+    match n {
+        0..1_000 => n.to_string(),
+        1_000..1_000_000 => format!("{:.1}k", n as f64 / 1e3),
+        1_000_000..1_000_000_000 => format!("{:.1}M", n as f64 / 1e6),
+        _ => format!("{:.1}G", n as f64 / 1e9),
     }
 }
 
-fn print_table(out: &mut impl Write, sessions: &[SessionInfo], color: bool) -> anyhow::Result<()> {
+fn print_table(
+    out: &mut impl Write,
+    sessions: &[SessionInfo],
+    short: &[String],
+    usage: &HashMap<String, Totals>,
+    color: bool,
+    width: Option<usize>,
+) -> anyhow::Result<()> {
     if sessions.is_empty() {
         writeln!(out, "No Claude Code sessions.")?;
         return Ok(());
     }
     let tz = TimeZone::system();
-    let header = [
-        "Last activity",
-        "Started",
-        "Messages",
-        "Session",
-        "Project",
-        "First prompt",
-    ];
-    let rows: Vec<[String; 6]> = sessions
-        .iter()
-        .map(|s| {
-            [
-                local(s.last_activity, &tz),
-                local(s.started, &tz),
-                s.messages.to_string(),
-                s.id.clone(),
-                s.project_dir.clone(),
-                cut(s.first_prompt.as_deref().unwrap_or("-"), TABLE_PROMPT_CHARS),
-            ]
-        })
-        .collect();
-    let mut widths: Vec<usize> = header.iter().map(|h| h.width()).collect();
-    for r in &rows {
-        for (w, c) in widths.iter_mut().zip(r.iter()) {
-            *w = (*w).max(c.width());
+    // The full table where it fits (or for a pipe), else the compact one.
+    let wide = list_table(sessions, short, usage, &tz, true);
+    let (table, flex) = match width {
+        Some(w) if w < WIDE_TABLE_COLUMNS || wide.min_width(WIDE_FLEX) > w => {
+            (list_table(sessions, short, usage, &tz, false), COMPACT_FLEX)
         }
-    }
-    let line = |cells: &[String]| -> String {
-        let mut s = String::new();
-        for (i, c) in cells.iter().enumerate() {
-            if i > 0 {
-                s.push_str("  ");
-            }
-            let pad = " ".repeat(widths[i].saturating_sub(c.width()));
-            if i == 2 {
-                s.push_str(&pad);
-                s.push_str(c);
-            } else {
-                s.push_str(c);
-                s.push_str(&pad);
-            }
-        }
-        s.trim_end().to_string()
+        _ => (wide, WIDE_FLEX),
     };
-    let (bold, reset) = if color {
-        ("\x1b[1m", "\x1b[0m")
-    } else {
-        ("", "")
-    };
-    let header: Vec<String> = header.iter().map(|h| h.to_string()).collect();
-    writeln!(out, "{bold}{}{reset}", line(&header))?;
-    for r in &rows {
-        writeln!(out, "{}", line(r))?;
-    }
+    table.write(out, color, width, Some(flex))?;
     Ok(())
+}
+
+/// The column of each layout that gives way to fit the width: the first prompt, or the title.
+const WIDE_FLEX: usize = 8;
+const COMPACT_FLEX: usize = 5;
+
+fn list_table(
+    sessions: &[SessionInfo],
+    short: &[String],
+    usage: &HashMap<String, Totals>,
+    tz: &TimeZone,
+    wide: bool,
+) -> Table {
+    let mut table = if wide {
+        Table::new(
+            &[
+                "Started",
+                "Duration",
+                "Messages",
+                "Tokens",
+                "Cost",
+                "Session",
+                "Project",
+                "Title",
+                "First prompt",
+            ],
+            &[false, true, true, true, true, false, false, false, false],
+        )
+    } else {
+        Table::new(
+            &[
+                "Started",
+                "Duration",
+                "Tokens",
+                "Cost",
+                "Session",
+                "Title / first prompt",
+            ],
+            &[false, true, true, true, false, false],
+        )
+    };
+    for (s, id) in sessions.iter().zip(short) {
+        let u = usage.get(&s.id);
+        let started = local(s.started, tz);
+        let took = duration(s).map_or_else(|| "-".to_string(), short_duration);
+        let tokens = u.map_or_else(|| "-".to_string(), |u| short_count(u.tokens.total()));
+        let cost = u.map_or_else(|| "-".to_string(), |u| format!("${:.2}", u.cost_usd));
+        let prompt = s.first_prompt.as_deref().unwrap_or("-");
+        if wide {
+            let title = s.title.as_deref().unwrap_or("-");
+            table.row(vec![
+                started,
+                took,
+                s.messages.to_string(),
+                tokens,
+                cost,
+                id.clone(),
+                s.project_dir.clone(),
+                cut_to(title, TABLE_PROMPT_CHARS),
+                cut_to(prompt, TABLE_PROMPT_CHARS),
+            ]);
+        } else {
+            let what = s.title.as_deref().unwrap_or(prompt);
+            table.row(vec![
+                started,
+                took,
+                tokens,
+                cost,
+                id.clone(),
+                what.to_string(),
+            ]);
+        }
+    }
+    table
 }

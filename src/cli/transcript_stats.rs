@@ -126,7 +126,7 @@ pub(crate) fn reader_gone(e: &anyhow::Error) -> bool {
 
 /// Every transcript to read: files as given, and every `*.jsonl` below each folder, sorted so
 /// that output and error order never depend on the file system.
-fn input_files(roots: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+pub(super) fn input_files(roots: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     for root in roots {
         if root.as_os_str() == usage::STDIN {

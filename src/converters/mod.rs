@@ -47,7 +47,7 @@ pub use render_markdown::{
     DEFAULT_RESULT_LINES, render_markdown, render_markdown_cut, render_markdown_with,
 };
 pub use render_text::{TextStyle, render_text, render_text_with};
-pub use session_header::SessionHeader;
+pub use session_header::{SessionHeader, short_duration};
 pub use tool_view::{ToolCallView, ToolView};
 pub use view_options::{Clock, ViewOptions};
 

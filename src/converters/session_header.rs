@@ -157,7 +157,7 @@ impl SessionHeader {
 }
 
 /// `1h 02m`, `4m 05s`, `12s`.
-fn short_duration(d: jiff::SignedDuration) -> String {
+pub fn short_duration(d: jiff::SignedDuration) -> String {
     let s = d.as_secs().max(0);
     match s {
         0..60 => format!("{s}s"),

@@ -1,6 +1,6 @@
 //! The Claude Code sessions on this machine, for `aisys transcript list`: one summary per
-//! `<claude home>/projects/<project>/<session>.jsonl` (id, folder, first prompt, first and last
-//! time, message count).
+//! `<claude home>/projects/<project>/<session>.jsonl` (id, folder, title, first prompt of the
+//! main thread, first and last time, message count).
 //!
 //! Reads each transcript once, line by line, keeping a few fields of each line and nothing of its
 //! content past the first prompt. Subagent transcripts (`<session>/subagents/`, and the 2.0.x
@@ -40,8 +40,11 @@ pub struct SessionInfo {
     /// The folder the session ran in (its `cwd`), or the encoded project folder name when no
     /// line says.
     pub project_dir: String,
-    /// The first thing the user asked, on one line, cut at [`MAX_PROMPT_CHARS`].
+    /// The first thing the user asked in the main thread (a slash command as `/name args`), on
+    /// one line, cut at [`MAX_PROMPT_CHARS`].
     pub first_prompt: Option<String>,
+    /// The title the session was given (`/rename`), else the first summary Claude Code wrote.
+    pub title: Option<String>,
     pub started: Option<Timestamp>,
     pub last_activity: Option<Timestamp>,
     /// User prompts and tool results, plus model responses (a response written as several
@@ -149,6 +152,10 @@ struct LineFields<'a> {
     is_sidechain: Option<&'a RawValue>,
     #[serde(borrow, default)]
     message: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    summary: Option<&'a RawValue>,
+    #[serde(borrow, default, rename = "customTitle")]
+    custom_title: Option<&'a RawValue>,
 }
 
 #[derive(Deserialize)]
@@ -167,39 +174,86 @@ struct Block<'a> {
     text: Option<Cow<'a, str>>,
 }
 
-/// User text that Claude Code writes itself (slash commands, their output, reminders): not what
-/// the user asked.
+/// User text that Claude Code writes itself (a command's output, reminders): not what the user
+/// asked. A slash command (`<command-name>`) is read apart, by [`prompt_text`].
 const GENERATED_PREFIXES: &[&str] = &[
-    "<command-",
+    "<command-message>",
     "<local-command-",
     "<system-reminder>",
     "<bash-",
     "Caveat: ",
 ];
 
-/// The user's own words in a user message's `content`, if it has any.
-fn prompt_text(content: &RawValue) -> Option<String> {
-    let text: String = if content.get().starts_with('"') {
-        serde_json::from_str::<Cow<'_, str>>(content.get())
-            .ok()?
-            .into_owned()
+/// What a user line holds, as far as the first prompt is concerned.
+#[derive(Debug, PartialEq)]
+enum UserText {
+    /// The user's own words, on one line and cut.
+    Prompt(String),
+    /// A slash command, as `/name args`.
+    Command(String),
+    /// A command's output as Claude Code ran it itself (`<local-command-stdout>`): the command
+    /// before it was local (`/clear`, `/model`), not something asked of the model.
+    LocalOutput,
+    /// Nothing the user wrote (a tool result, a reminder, an empty line).
+    Nothing,
+}
+
+/// One line, cut at [`MAX_PROMPT_CHARS`].
+fn one_line(text: &str) -> String {
+    let one_line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    match one_line.char_indices().nth(MAX_PROMPT_CHARS) {
+        Some((i, _)) => format!("{}…", &one_line[..i]),
+        None => one_line,
+    }
+}
+
+/// What a user message's `content` holds.
+fn user_text(content: &RawValue) -> UserText {
+    let Some(text) = message_text(content) else {
+        return UserText::Nothing;
+    };
+    let text = text.trim();
+    if text.starts_with("<local-command-stdout>") {
+        return UserText::LocalOutput;
+    }
+    if text.starts_with("<command-")
+        && let Some((name, args)) = super::tool_view::slash_command(text)
+    {
+        return UserText::Command(one_line(&format!("{name} {args}")));
+    }
+    match prompt_text_of(text) {
+        Some(p) => UserText::Prompt(p),
+        None => UserText::Nothing,
+    }
+}
+
+/// The first text of a message's `content` (a string, or the first text block).
+fn message_text(content: &RawValue) -> Option<String> {
+    if content.get().starts_with('"') {
+        Some(
+            serde_json::from_str::<Cow<'_, str>>(content.get())
+                .ok()?
+                .into_owned(),
+        )
     } else {
         let blocks: Vec<Block> = serde_json::from_str(content.get()).ok()?;
-        blocks
-            .into_iter()
-            .find(|b| b.kind.as_deref() == Some("text"))
-            .and_then(|b| b.text)?
-            .into_owned()
-    };
+        Some(
+            blocks
+                .into_iter()
+                .find(|b| b.kind.as_deref() == Some("text"))
+                .and_then(|b| b.text)?
+                .into_owned(),
+        )
+    }
+}
+
+/// The user's own words in `text`, if it has any.
+fn prompt_text_of(text: &str) -> Option<String> {
     let text = text.trim();
     if text.is_empty() || GENERATED_PREFIXES.iter().any(|p| text.starts_with(p)) {
         return None;
     }
-    let one_line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    Some(match one_line.char_indices().nth(MAX_PROMPT_CHARS) {
-        Some((i, _)) => format!("{}…", &one_line[..i]),
-        None => one_line,
-    })
+    Some(one_line(text))
 }
 
 fn summarize(path: &Path, buf: &mut Vec<u8>) -> Result<(SessionInfo, Vec<BadLine>), SessionsError> {
@@ -218,6 +272,7 @@ fn summarize(path: &Path, buf: &mut Vec<u8>) -> Result<(SessionInfo, Vec<BadLine
             .map_or_else(String::new, |s| s.to_string_lossy().into_owned()),
         project_dir: String::new(),
         first_prompt: None,
+        title: None,
         started: None,
         last_activity: None,
         messages: 0,
@@ -225,6 +280,10 @@ fn summarize(path: &Path, buf: &mut Vec<u8>) -> Result<(SessionInfo, Vec<BadLine
     };
     let mut bad = Vec::new();
     let mut last_response_id: Option<String> = None;
+    // A slash command waits to see whether Claude Code ran it itself (its output follows) or
+    // sent it to the model; only the latter is a prompt.
+    let mut pending_command: Option<String> = None;
+    let (mut custom_title, mut summary): (Option<String>, Option<String>) = (None, None);
     let too_long = each_line(&mut file, buf, |number, line| {
         let line = line.trim_ascii();
         if line.is_empty() {
@@ -256,21 +315,38 @@ fn summarize(path: &Path, buf: &mut Vec<u8>) -> Result<(SessionInfo, Vec<BadLine
             .message
             .filter(|m| m.get().starts_with('{'))
             .and_then(|m| serde_json::from_str::<MessageFields>(m.get()).ok());
+        let sidechain = matches!(fields.is_sidechain.map(|v| v.get()), Some("true"));
         match (kind.as_deref(), message) {
             (Some("user"), Some(m)) => {
                 let meta = matches!(fields.is_meta.map(|v| v.get()), Some("true"))
                     || matches!(fields.is_compact_summary.map(|v| v.get()), Some("true"));
                 // A subagent's prompt (1.0.x wrote subagents inline, as sidechain lines, and one
                 // may come before the main thread's first prompt) is not the session's.
-                let sidechain = matches!(fields.is_sidechain.map(|v| v.get()), Some("true"));
                 if !meta {
                     info.messages += 1;
-                    if info.first_prompt.is_none() && !sidechain {
-                        info.first_prompt = m.content.and_then(prompt_text);
+                }
+                if !meta && !sidechain && info.first_prompt.is_none() {
+                    match m.content.map_or(UserText::Nothing, user_text) {
+                        UserText::Prompt(p) => {
+                            // A command the model never answered was Claude Code's own.
+                            pending_command = None;
+                            info.first_prompt = Some(p);
+                        }
+                        UserText::Command(c) => {
+                            if pending_command.is_none() {
+                                pending_command = Some(c);
+                            }
+                        }
+                        UserText::LocalOutput => pending_command = None,
+                        UserText::Nothing => {}
                     }
                 }
             }
             (Some("assistant"), Some(m)) => {
+                if !sidechain && info.first_prompt.is_none() {
+                    // The model answered: the command before was a prompt.
+                    info.first_prompt = pending_command.take();
+                }
                 // One response is several consecutive lines sharing its id.
                 let id = m.id.map(Cow::into_owned);
                 if id.is_none() || id != last_response_id {
@@ -278,11 +354,27 @@ fn summarize(path: &Path, buf: &mut Vec<u8>) -> Result<(SessionInfo, Vec<BadLine
                 }
                 last_response_id = id;
             }
+            (Some("custom-title"), _) => {
+                if let Some(t) = raw_str(fields.custom_title).filter(|t| !t.trim().is_empty()) {
+                    custom_title = Some(one_line(&t));
+                }
+            }
+            (Some("summary"), _) => {
+                if summary.is_none()
+                    && let Some(t) = raw_str(fields.summary).filter(|t| !t.trim().is_empty())
+                {
+                    summary = Some(one_line(&t));
+                }
+            }
             _ => {}
         }
         true
     })
     .map_err(read_err)?;
+    if info.first_prompt.is_none() {
+        info.first_prompt = pending_command;
+    }
+    info.title = custom_title.or(summary);
     if let Some(number) = too_long {
         bad.push(BadLine::new(
             &path.display().to_string(),
@@ -304,28 +396,48 @@ mod tests {
         RawValue::from_string(s.to_string()).unwrap()
     }
 
+    fn prompt(s: &str) -> Option<String> {
+        match user_text(&raw(s)) {
+            UserText::Prompt(p) => Some(p),
+            _ => None,
+        }
+    }
+
     #[test]
     fn prompts_are_the_users_words_on_one_line() {
         assert_eq!(
-            prompt_text(&raw(r#""fix\n  the bug""#)).as_deref(),
+            prompt(r#""fix\n  the bug""#).as_deref(),
             Some("fix the bug")
         );
         assert_eq!(
-            prompt_text(&raw(r#"[{"type":"image"},{"type":"text","text":"look"}]"#)).as_deref(),
+            prompt(r#"[{"type":"image"},{"type":"text","text":"look"}]"#).as_deref(),
             Some("look")
         );
         assert_eq!(
-            prompt_text(&raw(r#""<command-name>/clear</command-name>""#)),
+            prompt(r#"[{"type":"tool_result","tool_use_id":"t","content":"x"}]"#),
             None
+        );
+        assert_eq!(prompt(r#""<system-reminder>x</system-reminder>""#), None);
+        let long = format!("\"{}\"", "a".repeat(MAX_PROMPT_CHARS + 5));
+        let cut = prompt(&long).unwrap();
+        assert_eq!(cut.chars().count(), MAX_PROMPT_CHARS + 1);
+    }
+
+    #[test]
+    fn a_slash_command_is_its_name_and_arguments() {
+        assert_eq!(
+            user_text(&raw(
+                r#""<command-message>review</command-message>\n<command-name>/review</command-name>\n<command-args>src/main.rs  now</command-args>""#
+            )),
+            UserText::Command("/review src/main.rs now".into())
         );
         assert_eq!(
-            prompt_text(&raw(
-                r#"[{"type":"tool_result","tool_use_id":"t","content":"x"}]"#
-            )),
-            None
+            user_text(&raw(r#""<command-name>/clear</command-name>""#)),
+            UserText::Command("/clear".into())
         );
-        let long = format!("\"{}\"", "a".repeat(MAX_PROMPT_CHARS + 5));
-        let cut = prompt_text(&raw(&long)).unwrap();
-        assert_eq!(cut.chars().count(), MAX_PROMPT_CHARS + 1);
+        assert_eq!(
+            user_text(&raw(r#""<local-command-stdout></local-command-stdout>""#)),
+            UserText::LocalOutput
+        );
     }
 }
