@@ -152,9 +152,9 @@ set edit:completion:arg-completer[aisys] = {|@words|
         &'aisys;transcript;parse'= {
             cand --from 'Input format; auto detects it per file from the first lines'
             cand --format 'Output format (default: from the -o file''s extension, else text on a terminal, jsonl otherwise)'
-            cand -o 'Write to this file instead of stdout; its extension (.md, .html, .json, .jsonl, .txt) picks the format when --format is not given. The file appears only when all went well'
-            cand --output 'Write to this file instead of stdout; its extension (.md, .html, .json, .jsonl, .txt) picks the format when --format is not given. The file appears only when all went well'
-            cand --session 'Only this session (an agent session id)'
+            cand -o 'Write to this file instead of stdout; its extension (.md, .html, .json, .jsonl, .txt) picks the format when --format is not given. The file appears only when all went well. A folder (existing, or a name ending in `/`) gets one HTML page per session and an index.html that lists them, with a search'
+            cand --output 'Write to this file instead of stdout; its extension (.md, .html, .json, .jsonl, .txt) picks the format when --format is not given. The file appears only when all went well. A folder (existing, or a name ending in `/`) gets one HTML page per session and an index.html that lists them, with a search'
+            cand --session 'Only the session with this id, or the one id that starts with it (as `transcript list` shows it). Without INPUT, the session is looked up in Claude Code''s projects folder'
             cand --since 'Only what happened at or after this time (RFC 3339 or YYYY-MM-DD)'
             cand --until 'Only what happened before this time (RFC 3339 or YYYY-MM-DD)'
             cand --max-output-lines 'Cut tool results longer than this many lines (their start and end are kept)'

@@ -164,8 +164,8 @@ jsonl\t'One JSON object per line'
 json\t'One JSON document'
 markdown\t'Markdown, a heading per turn (also `md`)'
 html\t'One self-contained HTML page'"
-complete -c aisys -n "__fish_aisys_using_subcommand transcript; and __fish_seen_subcommand_from parse" -s o -l output -d 'Write to this file instead of stdout; its extension (.md, .html, .json, .jsonl, .txt) picks the format when --format is not given. The file appears only when all went well' -r -F
-complete -c aisys -n "__fish_aisys_using_subcommand transcript; and __fish_seen_subcommand_from parse" -l session -d 'Only this session (an agent session id)' -r
+complete -c aisys -n "__fish_aisys_using_subcommand transcript; and __fish_seen_subcommand_from parse" -s o -l output -d 'Write to this file instead of stdout; its extension (.md, .html, .json, .jsonl, .txt) picks the format when --format is not given. The file appears only when all went well. A folder (existing, or a name ending in `/`) gets one HTML page per session and an index.html that lists them, with a search' -r -F
+complete -c aisys -n "__fish_aisys_using_subcommand transcript; and __fish_seen_subcommand_from parse" -l session -d 'Only the session with this id, or the one id that starts with it (as `transcript list` shows it). Without INPUT, the session is looked up in Claude Code\'s projects folder' -r
 complete -c aisys -n "__fish_aisys_using_subcommand transcript; and __fish_seen_subcommand_from parse" -l since -d 'Only what happened at or after this time (RFC 3339 or YYYY-MM-DD)' -r
 complete -c aisys -n "__fish_aisys_using_subcommand transcript; and __fish_seen_subcommand_from parse" -l until -d 'Only what happened before this time (RFC 3339 or YYYY-MM-DD)' -r
 complete -c aisys -n "__fish_aisys_using_subcommand transcript; and __fish_seen_subcommand_from parse" -l max-output-lines -d 'Cut tool results longer than this many lines (their start and end are kept)' -r

@@ -438,6 +438,115 @@ fn session_and_time_filters() {
 }
 
 #[test]
+fn a_session_is_named_by_a_unique_prefix_of_its_id() {
+    let dir = fixture("handwritten");
+    let run = |extra: &[&str]| {
+        let mut args = vec![dir.to_str().unwrap(), "--format", "jsonl"];
+        args.extend_from_slice(extra);
+        parse(&args, None)
+    };
+    // e1a4d9c7-...: the 1.0.x session with its subagent inline.
+    let o = run(&["--session", "e1a4"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let f = flow(&blocks(&o));
+    assert_eq!(
+        f.get(1).map(String::as_str),
+        Some("user: Why does the forecast page show yesterday's date?"),
+        "{f:?}"
+    );
+    assert!(!f.iter().any(|t| t.contains("vegetable")), "{f:?}");
+
+    // Nothing starts with it: exit 2, nothing printed.
+    let o = run(&["--session", "ffff"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(o.stdout.is_empty());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("--session ffff: no session in the inputs has an id starting with it"),
+        "{err}"
+    );
+
+    // Several start with it: exit 2, the candidates listed, nothing printed.
+    let o = run(&["--session", "9d2c5e71-4b0a-4f38-b6d1-2e8c7a5f0b93"]);
+    assert!(o.status.success(), "the whole id of one session");
+    // A copy of the 1.0.x session under an id that starts the same.
+    let tmp = tempfile::tempdir().unwrap();
+    let twin = tmp.path().join("twin.jsonl");
+    let text = std::fs::read_to_string(fixture("handwritten/sidechain-1.0.jsonl")).unwrap();
+    std::fs::write(&twin, text.replace("e1a4d9c7-", "e1a4ffff-")).unwrap();
+    let o = run(&["--session", "e1a4", twin.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(o.stdout.is_empty());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("--session e1a4: 2 sessions have an id starting with it"),
+        "{err}"
+    );
+    assert!(
+        err.contains("    e1a4d9c7-2b58-4c0f-a3e6-71f9b2d85c40\n    e1a4ffff-2b58"),
+        "{err}"
+    );
+    assert!(err.contains("fix: give more of the id"), "{err}");
+    let o = run(&["--session", "e1a4d", twin.to_str().unwrap()]);
+    assert!(o.status.success());
+}
+
+#[test]
+fn a_session_alone_is_found_in_claude_codes_projects_folder() {
+    let home = tempfile::tempdir().unwrap();
+    let project = home.path().join("projects/-home-dev-weather");
+    std::fs::create_dir_all(&project).unwrap();
+    for (id, rel) in [
+        (
+            "e1a4d9c7-2b58-4c0f-a3e6-71f9b2d85c40",
+            "handwritten/sidechain-1.0.jsonl",
+        ),
+        (
+            "e1a4ffff-0000-4000-8000-000000000000",
+            "handwritten/rewind-compact.jsonl",
+        ),
+    ] {
+        std::fs::copy(fixture(rel), project.join(format!("{id}.jsonl"))).unwrap();
+    }
+    let run = |id: &str| {
+        Command::new(env!("CARGO_BIN_EXE_aisys"))
+            .args([
+                "transcript",
+                "parse",
+                "--session",
+                id,
+                "--format",
+                "markdown",
+            ])
+            .env("CLAUDE_CONFIG_DIR", home.path())
+            .output()
+            .unwrap()
+    };
+    let o = run("e1a4d");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("forecast page"));
+    let o = run("e1a4");
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("2 sessions have an id starting with it"),
+        "{err}"
+    );
+    assert!(
+        err.contains(
+            &project
+                .join("e1a4ffff-0000-4000-8000-000000000000.jsonl")
+                .display()
+                .to_string()
+        ),
+        "{err}"
+    );
+    let o = run("0000");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("transcript list"));
+}
+
+#[test]
 fn markdown_and_html_snapshots() {
     for (name, rel) in [
         ("tool_run", "claude-code-2.1.197/transcript-tool-run.jsonl"),

@@ -30,6 +30,7 @@ pub mod serve;
 pub mod table;
 pub mod transcript;
 pub mod transcript_list;
+pub mod transcript_pages;
 pub mod transcript_stats;
 pub mod values;
 

@@ -159,7 +159,7 @@ mod tests {
         for l in text.lines() {
             assert!(l.width() <= 20, "{l:?}");
         }
-        assert!(text.contains("a long line of…"), "{text}");
+        assert!(text.contains("a long line of t…"), "{text}");
     }
 
     #[test]

@@ -37,10 +37,13 @@ pub enum TranscriptCommand {
   aisys transcript parse ~/.claude/projects/-home-me-app/3f2a.jsonl
   claude -p \"hi\" --output-format stream-json --verbose | aisys transcript parse --format markdown
   aisys transcript parse session.jsonl -o session.html
+  aisys transcript parse ~/.claude/projects/-home-me-app -o pages/
+  aisys transcript parse --session 3f2a1b9c --format md
   aisys transcript parse session.jsonl --format md --tz Europe/Paris
   aisys transcript parse --follow ~/.claude/projects/-home-me-app/3f2a.jsonl")]
 pub struct ParseArgs {
-    /// Files, folders (every *.jsonl below) or `-` for stdin (the default when stdin is a pipe).
+    /// Files, folders (every *.jsonl below) or `-` for stdin (the default when stdin is a pipe
+    /// and --session is not given).
     #[arg(value_name = "INPUT")]
     pub inputs: Vec<PathBuf>,
     /// Input format; auto detects it per file from the first lines.
@@ -52,6 +55,8 @@ pub struct ParseArgs {
     pub format: Option<ParseFormat>,
     /// Write to this file instead of stdout; its extension (.md, .html, .json, .jsonl, .txt)
     /// picks the format when --format is not given. The file appears only when all went well.
+    /// A folder (existing, or a name ending in `/`) gets one HTML page per session and an
+    /// index.html that lists them, with a search.
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
     /// Print StreamEvents instead of conversation blocks (with --format jsonl).
@@ -60,7 +65,8 @@ pub struct ParseArgs {
     /// Keep reading as the transcript grows, printing blocks as lines arrive.
     #[arg(long)]
     pub follow: bool,
-    /// Only this session (an agent session id).
+    /// Only the session with this id, or the one id that starts with it (as `transcript list`
+    /// shows it). Without INPUT, the session is looked up in Claude Code's projects folder.
     #[arg(long, value_name = "ID")]
     pub session: Option<String>,
     /// Only what happened at or after this time (RFC 3339 or YYYY-MM-DD).
@@ -226,7 +232,7 @@ fn input_format(from: InputFormat) -> Option<Format> {
 }
 
 /// A read error as the command reports it, with the exit status it means.
-fn read_error(e: ReadError) -> anyhow::Error {
+pub(super) fn read_error(e: ReadError) -> anyhow::Error {
     let code = match &e {
         ReadError::Missing(_) | ReadError::Io { .. } => EXIT_USAGE,
         ReadError::Output(_) => EXIT_FAILURE,
@@ -246,7 +252,22 @@ fn parse(ctx: &Context, args: ParseArgs) -> anyhow::Result<Exit> {
     use std::cell::RefCell;
     use std::io::Write;
 
-    let from_extension = args.output.as_deref().map(format_of_path).transpose()?;
+    let pages = args
+        .output
+        .as_deref()
+        .filter(|p| super::transcript_pages::is_folder(p))
+        .map(std::path::Path::to_path_buf);
+    let from_extension = match &pages {
+        Some(_) => Some(ParseFormat::Html),
+        None => args.output.as_deref().map(format_of_path).transpose()?,
+    };
+    if pages.is_some() && (args.events || args.format.is_some_and(|f| f != ParseFormat::Html)) {
+        return Err(CommandError::new(
+            EXIT_USAGE,
+            "-o DIR writes a folder of HTML pages; leave --format and --events out (or end the name in .md, .json, ... for one file)",
+        )
+        .into());
+    }
     let format = args.format.or(from_extension).unwrap_or(
         if ctx.out.stdout_is_tty && args.output.is_none() {
             ParseFormat::Text
@@ -261,17 +282,31 @@ fn parse(ctx: &Context, args: ParseArgs) -> anyhow::Result<Exit> {
         )
         .into());
     }
-    let inputs = if args.inputs.is_empty() {
-        if std::io::stdin().is_terminal() {
-            return Err(CommandError::new(
-                EXIT_USAGE,
-                "aisys transcript parse: give files or folders, or pipe a stream into it",
-            )
-            .into());
+    if args.session.as_deref().is_some_and(|s| s.trim().is_empty()) {
+        return Err(CommandError::new(
+            EXIT_USAGE,
+            "--session: give a session id, or its first characters",
+        )
+        .into());
+    }
+    // `--session` without inputs names a session in Claude Code's projects folder, read whole.
+    let mut session_filter = args.session.clone();
+    let inputs = match (&args.session, args.inputs.is_empty()) {
+        (Some(id), true) => {
+            session_filter = None;
+            vec![Input::file(session_file(id)?)]
         }
-        vec![Input::stdin()]
-    } else {
-        expand_inputs(&args.inputs).map_err(read_error)?
+        (None, true) => {
+            if std::io::stdin().is_terminal() {
+                return Err(CommandError::new(
+                    EXIT_USAGE,
+                    "aisys transcript parse: give files or folders, or pipe a stream into it",
+                )
+                .into());
+            }
+            vec![Input::stdin()]
+        }
+        (_, false) => expand_inputs(&args.inputs).map_err(read_error)?,
     };
     let follow = if args.follow {
         Some(follow_target(&inputs, format, args.events)?)
@@ -279,13 +314,36 @@ fn parse(ctx: &Context, args: ParseArgs) -> anyhow::Result<Exit> {
         None
     };
     let filter_settings = EventFilter {
-        session: args.session.clone(),
+        session: session_filter,
         since: time_flag("--since", args.since.as_deref())?,
         until: time_flag("--until", args.until.as_deref())?,
         no_thinking: args.no_thinking,
         no_sidechains: args.no_sidechains,
         ..EventFilter::default()
     };
+    let clock =
+        Clock::named(&args.tz).map_err(|e| CommandError::new(EXIT_USAGE, format!("--tz: {e}")))?;
+    let view = ViewOptions {
+        max_output_lines: args.max_output_lines,
+        clock,
+        width: super::output::text_width(ctx.out.stdout_is_tty),
+    };
+    let threads =
+        std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_PARSE_THREADS));
+    let mut options = ConvertOptions {
+        read: ReadOptions {
+            from: input_format(args.from),
+            no_sidechains: args.no_sidechains,
+        },
+        filter: filter_settings.clone(),
+        events_only: args.events,
+        strict: args.strict,
+        session_header: matches!(format, ParseFormat::Markdown | ParseFormat::Html),
+        session_entry: false,
+    };
+    if let Some(dir) = &pages {
+        return super::transcript_pages::write(ctx, dir, &inputs, options, &view, threads);
+    }
     let mut filter = filter_settings.fresh();
     // With -o, a temporary file beside the target, renamed over it only when all went well.
     let file = match &args.output {
@@ -316,16 +374,10 @@ fn parse(ctx: &Context, args: ParseArgs) -> anyhow::Result<Exit> {
     };
     let mut on_bad = |b: &BadLine| eprintln!("{b}");
     let mut sink = Sink::new(args.strict, &mut on_event, &mut on_bad);
-    let clock =
-        Clock::named(&args.tz).map_err(|e| CommandError::new(EXIT_USAGE, format!("--tz: {e}")))?;
     let printer = BlockPrinter {
         format,
         color: ctx.out.color,
-        view: ViewOptions {
-            max_output_lines: args.max_output_lines,
-            clock,
-            width: super::output::text_width(ctx.out.stdout_is_tty),
-        },
+        view,
     };
 
     if let Some(path) = follow {
@@ -352,32 +404,86 @@ fn parse(ctx: &Context, args: ParseArgs) -> anyhow::Result<Exit> {
         }
     }
 
-    let options = ConvertOptions {
-        read: ReadOptions {
-            from: input_format(args.from),
-            no_sidechains: args.no_sidechains,
-        },
-        filter: filter_settings,
-        events_only,
-        strict: args.strict,
-        session_header: matches!(format, ParseFormat::Markdown | ParseFormat::Html),
+    let mut out = stdout.borrow_mut();
+    // With --session, the output is held until it is known that the id named one session.
+    let mut held = Vec::new();
+    let mut done = if options.filter.session.is_some() {
+        convert_into(&inputs, &options, threads, &printer, &mut held)
+    } else {
+        convert_into(&inputs, &options, threads, &printer, &mut *out)
     };
+    if let Some(want) = options.filter.session.clone()
+        && done.failure.is_none()
+    {
+        if one_session(&want, &done.matched, "the inputs")? {
+            // The whole id is also the start of others: read again for it alone.
+            options.filter.session_exact = true;
+            held.clear();
+            done = convert_into(&inputs, &options, threads, &printer, &mut held);
+        }
+        out.write_all(&held)?;
+    }
+    out.flush()?;
+    drop(out);
+    if let Some(e) = done.failure {
+        return Err(e);
+    }
+    if let (Some(f), Some(path)) = (file, &args.output) {
+        stdout
+            .into_inner()
+            .into_inner()
+            .map_err(|e| e.into_error())?;
+        f.persist(path).map_err(|e| {
+            CommandError::new(EXIT_FAILURE, format!("{}: {}", path.display(), e.error))
+        })?;
+    }
+    if done.bad > 0 {
+        let bad = done.bad;
+        return Err(CommandError::new(
+            EXIT_BAD_INPUT,
+            format!("{bad} bad line(s), reported above; the rest was converted"),
+        )
+        .into());
+    }
+    Ok(EXIT_OK)
+}
+
+/// What converting every input came to.
+pub(super) struct Done {
+    /// Bad lines reported.
+    pub bad: usize,
+    pub failure: Option<anyhow::Error>,
+    /// The sessions a `--session` filter kept.
+    pub matched: std::collections::BTreeSet<String>,
+}
+
+/// Converts `inputs` and writes the output to `out` as one document; bad lines go to stderr.
+fn convert_into(
+    inputs: &[Input],
+    options: &ConvertOptions,
+    threads: usize,
+    printer: &BlockPrinter,
+    out: &mut dyn std::io::Write,
+) -> Done {
     let render = |blocks: &[ConversationBlock], header: &SessionHeader, out: &mut Vec<u8>| {
         printer.fragment(out, blocks, header)
     };
-    let threads =
-        std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_PARSE_THREADS));
-    let mut out = stdout.borrow_mut();
-    let mut bad = 0usize;
-    let mut failure: Option<anyhow::Error> = None;
+    let format = printer.format;
+    let mut done = Done {
+        bad: 0,
+        failure: None,
+        matched: Default::default(),
+    };
     let (mut started, mut wrote_any) = (false, false);
-    let whole_document = !events_only && matches!(format, ParseFormat::Json | ParseFormat::Html);
+    let whole_document =
+        !options.events_only && matches!(format, ParseFormat::Json | ParseFormat::Html);
     let json_document = whole_document && format == ParseFormat::Json;
-    convert_all(&inputs, &options, threads, &render, |_input, c| {
+    convert_all(inputs, options, threads, &render, |_input, mut c| {
         for b in &c.bad_lines {
             eprintln!("{b}");
         }
-        bad += c.bad_lines.len();
+        done.bad += c.bad_lines.len();
+        done.matched.append(&mut c.sessions);
         let written = (|| -> std::io::Result<()> {
             if whole_document && !started {
                 printer.document_start(&mut *out, c.title.as_deref())?;
@@ -393,45 +499,108 @@ fn parse(ctx: &Context, args: ParseArgs) -> anyhow::Result<Exit> {
             Ok(())
         })();
         if let Err(e) = written {
-            failure = Some(e.into());
+            done.failure = Some(e.into());
             return false;
         }
         match c.error {
             Some(e) => {
-                failure = Some(read_error(e));
+                done.failure = Some(read_error(e));
                 false
             }
             None => true,
         }
     });
-    if whole_document {
-        if !started {
-            printer.document_start(&mut *out, None)?;
+    if whole_document && done.failure.is_none() {
+        let ended = (|| -> std::io::Result<()> {
+            if !started {
+                printer.document_start(&mut *out, None)?;
+            }
+            printer.document_end(&mut *out)
+        })();
+        if let Err(e) = ended {
+            done.failure = Some(e.into());
         }
-        printer.document_end(&mut *out)?;
     }
-    out.flush()?;
-    drop(out);
-    if let Some(e) = failure {
-        return Err(e);
-    }
-    if let (Some(f), Some(path)) = (file, &args.output) {
-        stdout
-            .into_inner()
-            .into_inner()
-            .map_err(|e| e.into_error())?;
-        f.persist(path).map_err(|e| {
-            CommandError::new(EXIT_FAILURE, format!("{}: {}", path.display(), e.error))
-        })?;
-    }
-    if bad > 0 {
-        return Err(CommandError::new(
-            EXIT_BAD_INPUT,
-            format!("{bad} bad line(s), reported above; the rest was converted"),
+    done
+}
+
+/// Most candidates named when a session id prefix is ambiguous: enough to pick from.
+const MAX_CANDIDATES_SHOWN: usize = 10;
+
+/// Checks that `--session want` named exactly one of the sessions `matched` in `place`; true
+/// when it named several but one of them whole (read again for that one alone).
+pub(super) fn one_session(
+    want: &str,
+    matched: &std::collections::BTreeSet<String>,
+    place: &str,
+) -> anyhow::Result<bool> {
+    match matched.len() {
+        0 => Err(CommandError::new(
+            EXIT_USAGE,
+            format!(
+                "--session {want}: no session in {place} has an id starting with it\n  fix: `aisys transcript list` shows the sessions and their ids"
+            ),
         )
-        .into());
+        .into()),
+        1 => Ok(false),
+        _ if matched.contains(want) => Ok(true),
+        n => Err(ambiguous(want, n, matched.iter().map(|id| id.to_string()))),
     }
-    Ok(EXIT_OK)
+}
+
+/// The error of a session id prefix that several sessions start with.
+fn ambiguous(want: &str, n: usize, candidates: impl Iterator<Item = String>) -> anyhow::Error {
+    let mut listed: Vec<String> = candidates
+        .take(MAX_CANDIDATES_SHOWN)
+        .map(|c| format!("    {c}"))
+        .collect();
+    if n > MAX_CANDIDATES_SHOWN {
+        listed.push(format!("    ... and {} more", n - MAX_CANDIDATES_SHOWN));
+    }
+    CommandError::new(
+        EXIT_USAGE,
+        format!(
+            "--session {want}: {n} sessions have an id starting with it:\n{}\n  fix: give more of the id",
+            listed.join("\n")
+        ),
+    )
+    .into()
+}
+
+/// The transcript of the one session in Claude Code's projects folder whose id is `want` or
+/// starts with it.
+fn session_file(want: &str) -> anyhow::Result<PathBuf> {
+    let projects = claude_projects(
+        "give the transcript file, or set CLAUDE_CONFIG_DIR to Claude Code's home if it is elsewhere",
+    )?;
+    let files = crate::converters::sessions::session_files(&projects)
+        .map_err(|e| CommandError::new(EXIT_USAGE, e.to_string()))?;
+    let id = |p: &PathBuf| p.file_stem().map(|s| s.to_string_lossy().into_owned());
+    if let Some(exact) = files.iter().find(|p| id(p).as_deref() == Some(want)) {
+        return Ok(exact.clone());
+    }
+    let found: Vec<&PathBuf> = files
+        .iter()
+        .filter(|p| id(p).is_some_and(|i| i.starts_with(want)))
+        .collect();
+    match found.as_slice() {
+        [one] => Ok((*one).clone()),
+        [] => Err(CommandError::new(
+            EXIT_USAGE,
+            format!(
+                "--session {want}: no session in {} has an id starting with it\n  fix: `aisys transcript list` shows the sessions and their ids",
+                projects.display()
+            ),
+        )
+        .into()),
+        many => Err(ambiguous(
+            want,
+            many.len(),
+            many.iter().map(|p| {
+                format!("{}  {}", id(p).unwrap_or_default(), p.display())
+            }),
+        )),
+    }
 }
 
 /// Threads converting inputs at once: one per core, up to this many, since output is written

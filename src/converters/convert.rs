@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
 
+use super::session_index::SessionEntry;
 use super::usage::PriceTable;
 use super::{
     Assembler, BadLine, EventFilter, Input, InputReader, ReadError, ReadOptions, SessionHeader,
@@ -41,6 +42,8 @@ pub struct ConvertOptions {
     /// Gather each session's [`SessionHeader`] for the renderer (it costs a little per event;
     /// only Markdown and HTML show it).
     pub session_header: bool,
+    /// Gather each session's [`SessionEntry`] for an index of sessions (needs `session_header`).
+    pub session_entry: bool,
 }
 
 /// One input, converted.
@@ -53,6 +56,10 @@ pub struct Converted {
     pub error: Option<ReadError>,
     /// A title for the conversation: its summary, else its first prompt.
     pub title: Option<String>,
+    /// The sessions a `session` filter kept, by agent session id.
+    pub sessions: std::collections::BTreeSet<String>,
+    /// The session as an index lists it, when asked for.
+    pub entry: Option<SessionEntry>,
 }
 
 /// Converts one input.
@@ -91,6 +98,7 @@ pub fn convert_one(
     };
     let blocks = assembler.finish();
     let title = conversation_title(&blocks);
+    let entry = (options.session_entry && !events_only).then(|| SessionEntry::of(&blocks, &header));
     let mut error = result.err();
     if matches!(error, Some(ReadError::Stopped)) {
         output.clear();
@@ -102,6 +110,8 @@ pub fn convert_one(
         bad_lines,
         error,
         title,
+        sessions: std::mem::take(&mut filter.matched),
+        entry,
     }
 }
 

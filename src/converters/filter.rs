@@ -27,13 +27,20 @@ pub fn parse_time(text: &str) -> Result<Timestamp, String> {
 /// The filters of one run; feed it every event in order.
 #[derive(Debug, Clone, Default)]
 pub struct EventFilter {
+    /// Only the sessions whose agent session id starts with this (the whole id, with
+    /// `session_exact`).
     pub session: Option<String>,
+    pub session_exact: bool,
     pub since: Option<Timestamp>,
     pub until: Option<Timestamp>,
     pub no_thinking: bool,
     pub no_sidechains: bool,
     pub(crate) current_session: Option<String>,
+    /// Whether the current session is one asked for.
+    pub(crate) session_kept: bool,
     pub(crate) last_time: Option<Timestamp>,
+    /// The ids of the sessions kept so far (with a `session` filter).
+    pub(crate) matched: std::collections::BTreeSet<String>,
 }
 
 impl EventFilter {
@@ -41,9 +48,16 @@ impl EventFilter {
     pub fn fresh(&self) -> EventFilter {
         EventFilter {
             current_session: None,
+            session_kept: false,
             last_time: None,
+            matched: Default::default(),
             ..self.clone()
         }
+    }
+
+    /// The ids of the sessions the `session` filter kept so far.
+    pub fn matched_sessions(&self) -> &std::collections::BTreeSet<String> {
+        &self.matched
     }
 
     /// Whether to keep `ev`.
@@ -54,15 +68,28 @@ impl EventFilter {
         {
             self.current_session.clone_from(agent_session_id);
             self.last_time = None;
+            if let Some(want) = &self.session {
+                self.session_kept = agent_session_id.as_deref().is_some_and(|id| {
+                    if self.session_exact {
+                        id == want
+                    } else {
+                        id.starts_with(want.as_str())
+                    }
+                });
+                if self.session_kept
+                    && let Some(id) = agent_session_id
+                    && !self.matched.contains(id)
+                {
+                    self.matched.insert(id.clone());
+                }
+            }
         }
         if let Some(ts) = ev.timestamp()
             && let Ok(t) = ts.parse::<Timestamp>()
         {
             self.last_time = Some(t);
         }
-        if let Some(want) = &self.session
-            && self.current_session.as_ref() != Some(want)
-        {
+        if self.session.is_some() && !self.session_kept {
             return false;
         }
         if self.no_thinking && matches!(ev, StreamEvent::Thinking { .. }) {
@@ -142,5 +169,11 @@ mod tests {
         assert!(f.keep(&mut start("b")));
         assert!(f.keep(&mut text(None, None)));
         assert!(!f.keep(&mut text(None, Some("toolu_1"))));
+        // A prefix keeps every session it starts; the whole id, with `session_exact`, one.
+        assert!(f.keep(&mut start("b2")));
+        assert_eq!(f.matched_sessions().iter().collect::<Vec<_>>(), ["b", "b2"]);
+        f.session_exact = true;
+        assert!(!f.keep(&mut start("b2")));
+        assert!(f.keep(&mut start("b")));
     }
 }

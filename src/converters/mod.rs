@@ -20,6 +20,7 @@ mod render_html;
 mod render_markdown;
 mod render_text;
 mod session_header;
+pub mod session_index;
 pub mod sessions;
 pub mod tool_view;
 pub mod usage;
@@ -41,7 +42,8 @@ pub use opencode_export::export_events;
 pub use opencode_run::OpencodeRunReader;
 pub use render::{render_json, summarize_input};
 pub use render_html::{
-    HTML_PAGE_END, escape_html, html_blocks, html_page_start, html_session, render_html,
+    HTML_PAGE_END, INDEX_FILE, IndexRow, SEARCH_SCRIPT, SEARCH_SCRIPT_FILE, escape_html,
+    html_blocks, html_folder_page, html_index, html_page_start, html_session, render_html,
 };
 pub use render_markdown::{
     DEFAULT_RESULT_LINES, render_markdown, render_markdown_cut, render_markdown_with,

@@ -61,8 +61,8 @@ pub struct SessionList {
     pub bad_lines: Vec<BadLine>,
 }
 
-/// The session transcripts directly in each project folder of `projects`.
-fn session_files(projects: &Path) -> Result<Vec<PathBuf>, SessionsError> {
+/// The session transcripts directly in each project folder of `projects`, sorted.
+pub fn session_files(projects: &Path) -> Result<Vec<PathBuf>, SessionsError> {
     let err = |path: &Path| {
         let path = path.to_path_buf();
         move |source| SessionsError::Read { path, source }

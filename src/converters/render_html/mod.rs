@@ -11,10 +11,15 @@
 //! Must not decide what a tool call shows: that is [`crate::converters::tool_view`]'s.
 
 mod highlight;
+mod index;
 mod markdown;
 mod tools;
 
 use std::fmt::Write;
+
+pub use index::{
+    INDEX_FILE, IndexRow, SEARCH_SCRIPT, SEARCH_SCRIPT_FILE, html_folder_page, html_index,
+};
 
 use super::ansi::{self, Keep};
 use super::render::{permission_line, status_mark, turn_line};
