@@ -248,7 +248,16 @@ fn recorded_transcript_counts_each_response_once() {
 fn stdin_is_read_as_claude_code_lines_and_counts_like_the_file() {
     use std::io::Write;
     let f = fixture("claude-code-2.1.197/transcript-tool-run.jsonl");
-    let from_file = file_report(&f);
+    let mut from_file = file_report(&f);
+    // A title is looked up in the session's file; stdin has none to look in.
+    assert_eq!(
+        from_file["groups"][0]["title"],
+        "create hello.txt with a greeting"
+    );
+    from_file["groups"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("title");
     let mut child = Command::new(env!("CARGO_BIN_EXE_aisys"))
         .args(["transcript", "stats", "-", "--format", "json"])
         .env("TZ", "UTC")
@@ -277,8 +286,13 @@ fn a_stream_counts_each_turn_from_its_result_line_like_the_transcript_of_the_sam
     // line the turn's totals (output 90), which the transcript's lines add up to.
     let stream = fixture("claude-code-2.1.197/stream-json-tool-run.jsonl");
     let transcript = fixture("claude-code-2.1.197/transcript-tool-run.jsonl");
-    let (s, t) = (file_report(&stream), file_report(&transcript));
+    let (s, mut t) = (file_report(&stream), file_report(&transcript));
     assert_eq!(counts(&s["total"]), [360, 90, 0, 240]);
+    // The stream has no prompt line, so no title, and no times; the transcript has both.
+    let g = t["groups"][0].as_object_mut().unwrap();
+    let title = g.remove("title");
+    assert_eq!(title, Some(json!("create hello.txt with a greeting")));
+    assert_eq!(g.remove("started"), Some(json!("2026-12-02T04:08:22.443Z")));
     assert_eq!(s["groups"], t["groups"]);
     assert_eq!(s["total"], t["total"]);
 }
@@ -747,4 +761,84 @@ fn weeks_a_chosen_zone_and_a_total_column() {
     let bad = stats(h.path(), &["--tz", "Nowhere/Land"]);
     assert_eq!(bad.status.code(), Some(2));
     assert!(stderr(&bad).contains("--tz: `Nowhere/Land` is not a time zone"));
+}
+
+#[test]
+fn by_session_the_table_has_each_sessions_date_and_title_and_fits_80_columns() {
+    let dir = fixture("handwritten");
+    let run = |columns: &str, args: &[&str]| {
+        let o = Command::new(env!("CARGO_BIN_EXE_aisys"))
+            .args(["transcript", "stats", dir.to_str().unwrap(), "--tz", "UTC"])
+            .args(args)
+            .env("COLUMNS", columns)
+            .env("CLAUDE_CONFIG_DIR", "/nonexistent")
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        stdout(&o)
+    };
+    // Narrow: short id, date, total tokens, cost and title, every line within 80 columns.
+    let text = run("80", &[]);
+    assert!(
+        text.starts_with("Session   Date (UTC)  Tokens  Cost (USD)  Title\n"),
+        "{text}"
+    );
+    let row = text.lines().find(|l| l.starts_with("9d2c5e71 ")).unwrap();
+    let cells: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(
+        cells[..4],
+        ["9d2c5e71", "2025-07-10", "363", "0.00"],
+        "{row}"
+    );
+    assert!(
+        row.ends_with("Forecast page shows yesterday's date"),
+        "{row}"
+    );
+    // A slash command's session is titled by its command.
+    assert!(text.contains("  /review src/cart.py\n"), "{text}");
+    for by in ["session", "day", "week", "month", "model", "project"] {
+        let text = run("80", &["--by", by]);
+        for l in text.lines() {
+            assert!(l.chars().count() <= 80, "--by {by}: {l:?}\n{text}");
+        }
+        assert!(text.lines().last().unwrap().starts_with("Total"), "{text}");
+    }
+    // Wide: the whole id, every counter, the models, then the title.
+    let text = run("200", &[]);
+    let header = text.lines().next().unwrap();
+    let cols: Vec<&str> = header
+        .split("  ")
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .collect();
+    assert_eq!(
+        cols,
+        [
+            "Session",
+            "Date",
+            "Input",
+            "Output",
+            "Cache write",
+            "Cache read",
+            "Total tokens",
+            "Cost (USD)",
+            "Models",
+            "Title"
+        ]
+    );
+    assert!(
+        text.contains("9d2c5e71-4b0a-4f38-b6d1-2e8c7a5f0b93  2025-07-10"),
+        "{text}"
+    );
+    // JSON has both for each session.
+    let v: Value = serde_json::from_str(&run("80", &["--format", "json"])).unwrap();
+    let g = v["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["key"] == "9d2c5e71-4b0a-4f38-b6d1-2e8c7a5f0b93")
+        .unwrap();
+    assert_eq!(g["started"], "2025-07-10T09:00:04Z");
+    assert_eq!(g["title"], "Forecast page shows yesterday's date");
 }

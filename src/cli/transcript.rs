@@ -100,10 +100,16 @@ pub struct ParseArgs {
 /// Prices come from a built-in table, or from --pricing (OpenCode run lines name no model: the
 /// cost OpenCode recorded is counted).
 ///
+/// Grouped by session, each row also has the date of the session's first response and its
+/// title (`/rename`'s, else Claude Code's summary, else the first prompt). Below 100 columns
+/// (the terminal's width, or COLUMNS) the table keeps the key, [date,] total tokens, cost
+/// [and title], so that a row stays on one line.
+///
 /// --format json prints {"groups": [{"key", "input_tokens", "output_tokens",
-/// "cache_creation_tokens", "cache_read_tokens", "cost_usd", "models": [...]}], "total": {the
-/// same counters}}; --format csv prints the columns key, input_tokens, output_tokens,
-/// cache_creation_tokens, cache_read_tokens, cost_usd, models (joined with `;`). Both are stable.
+/// "cache_creation_tokens", "cache_read_tokens", "cost_usd", "models": [...], and by session
+/// "started" (RFC 3339) and "title" when known}], "total": {the same counters}}; --format csv
+/// prints the columns key, input_tokens, output_tokens, cache_creation_tokens,
+/// cache_read_tokens, cost_usd, models (joined with `;`). Both are stable.
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:
   aisys transcript stats

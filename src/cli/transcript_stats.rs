@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
+use super::table::Table;
 use super::transcript::{GroupBy, StatsArgs, StatsFormat};
 use super::{CommandError, Context, EXIT_BAD_INPUT, EXIT_OK, EXIT_USAGE, Exit};
 use crate::converters::usage::{self, Grouping, PriceTable, Report, ScanOptions};
@@ -61,6 +62,10 @@ pub fn run(ctx: &Context, args: StatsArgs) -> anyhow::Result<Exit> {
         };
         CommandError::new(code, e.to_string())
     })?;
+    let mut report = report;
+    if args.by == GroupBy::Session && args.format != StatsFormat::Csv {
+        add_titles(&mut report);
+    }
     tracing::info!(
         files = report.files,
         groups = report.groups.len(),
@@ -91,9 +96,14 @@ pub fn run(ctx: &Context, args: StatsArgs) -> anyhow::Result<Exit> {
         match args.format {
             StatsFormat::Json => print_json(&mut out, &report)?,
             StatsFormat::Csv => print_csv(&mut out, &report)?,
-            StatsFormat::Table => {
-                print_table(&mut out, &report, args.by, clock.label(), ctx.out.color)?
-            }
+            StatsFormat::Table => print_table(
+                &mut out,
+                &report,
+                args.by,
+                &clock,
+                ctx.out.color,
+                super::output::text_width(ctx.out.stdout_is_tty),
+            )?,
         }
         out.flush()?;
         anyhow::Ok(())
@@ -252,15 +262,32 @@ fn thousands(n: u64) -> String {
     out
 }
 
+/// Below this many columns the table keeps the key, the total tokens and the cost (and, by
+/// session, the date and title), so that each row stays on one line at 80 columns.
+const WIDE_TABLE_COLUMNS: usize = 100;
+
+/// Session ids in the compact table: as many characters as `transcript list` shows.
+const SHORT_SESSION_CHARS: usize = 8;
+
+/// Each session's title (see [`crate::converters::sessions::session_title`]), read from its
+/// own transcript.
+fn add_titles(report: &mut Report) {
+    for g in &mut report.groups {
+        if let Some(path) = &g.file {
+            g.title = crate::converters::sessions::session_title(path);
+        }
+    }
+}
+
 fn print_table(
     out: &mut impl Write,
     report: &Report,
     by: GroupBy,
-    zone: &str,
+    clock: &crate::converters::Clock,
     color: bool,
+    width: Option<usize>,
 ) -> anyhow::Result<()> {
-    use unicode_width::UnicodeWidthStr;
-
+    let zone = clock.label();
     // Days, weeks and months are cut in a time zone: the header names it.
     let first = match by {
         GroupBy::Session => "Session".to_string(),
@@ -270,77 +297,116 @@ fn print_table(
         GroupBy::Model => "Model".to_string(),
         GroupBy::Project => "Project".to_string(),
     };
-    let header = [
-        first.as_str(),
-        "Input",
-        "Output",
-        "Cache write",
-        "Cache read",
-        "Total tokens",
-        "Cost (USD)",
-        "Models",
-    ];
-    let row = |key: &str, t: &usage::Totals, models: &str| -> [String; 8] {
-        [
-            key.to_string(),
-            thousands(t.tokens.input_tokens),
-            thousands(t.tokens.output_tokens),
-            thousands(t.tokens.cache_creation_tokens),
-            thousands(t.tokens.cache_read_tokens),
-            thousands(t.tokens.total()),
-            format!("{:.2}", t.cost_usd),
-            models.to_string(),
-        ]
+    let sessions = by == GroupBy::Session;
+    let date = |g: &usage::Group| {
+        g.started.map_or_else(String::new, |t| {
+            t.to_zoned(clock.zone().clone())
+                .strftime("%Y-%m-%d")
+                .to_string()
+        })
     };
-    // Grouped by model, the models column would repeat the key.
-    let columns = if by == GroupBy::Model { 7 } else { 8 };
-    let mut rows: Vec<[String; 8]> = report
-        .groups
-        .iter()
-        .map(|g| row(&g.key, &g.totals, &g.models.join(", ")))
-        .collect();
-    rows.push(row("Total", &report.total, ""));
-    let mut widths: Vec<usize> = header.iter().map(|h| h.width()).collect();
-    for r in &rows {
-        for (w, c) in widths.iter_mut().zip(r.iter()) {
-            *w = (*w).max(c.width());
+    let title = |g: &usage::Group| g.title.clone().unwrap_or_default();
+    let compact = width.is_some_and(|w| w < WIDE_TABLE_COLUMNS);
+    let (table, flex) = if compact {
+        // Key, [date,] total, cost[, title].
+        let date_header = format!("Date ({zone})");
+        let mut header = vec![first.as_str()];
+        let mut right = vec![false];
+        if sessions {
+            header.push(&date_header);
+            right.push(false);
         }
-    }
-    let (bold, reset) = if color {
-        ("\x1b[1m", "\x1b[0m")
-    } else {
-        ("", "")
-    };
-    let line = |cells: &[String]| -> String {
-        let mut s = String::new();
-        for (i, c) in cells.iter().enumerate() {
-            let pad = widths[i].saturating_sub(c.width());
-            if i > 0 {
-                s.push_str("  ");
-            }
-            // Numbers right-aligned, names left-aligned.
-            if (1..=6).contains(&i) {
-                s.push_str(&" ".repeat(pad));
-                s.push_str(c);
+        header.extend(["Tokens", "Cost (USD)"]);
+        right.extend([true, true]);
+        if sessions {
+            header.push("Title");
+            right.push(false);
+        }
+        let mut t = Table::new(&header, &right).with_total();
+        for g in &report.groups {
+            let mut row = if sessions {
+                vec![g.key.chars().take(SHORT_SESSION_CHARS).collect(), date(g)]
             } else {
-                s.push_str(c);
-                if i + 1 < cells.len() {
-                    s.push_str(&" ".repeat(pad));
-                }
+                vec![g.key.clone()]
+            };
+            row.extend([
+                thousands(g.totals.tokens.total()),
+                format!("{:.2}", g.totals.cost_usd),
+            ]);
+            if sessions {
+                row.push(title(g));
             }
+            t.row(row);
         }
-        s.trim_end().to_string()
+        let mut total = vec!["Total".to_string()];
+        if sessions {
+            total.push(String::new());
+        }
+        total.extend([
+            thousands(report.total.tokens.total()),
+            format!("{:.2}", report.total.cost_usd),
+        ]);
+        t.row(total);
+        (t, sessions.then_some(4))
+    } else {
+        let mut header = vec![first.as_str()];
+        let mut right = vec![false];
+        if sessions {
+            header.push("Date");
+            right.push(false);
+        }
+        header.extend([
+            "Input",
+            "Output",
+            "Cache write",
+            "Cache read",
+            "Total tokens",
+            "Cost (USD)",
+        ]);
+        right.extend([true; 6]);
+        // Grouped by model, the models column would repeat the key.
+        if by != GroupBy::Model {
+            header.push("Models");
+            right.push(false);
+        }
+        if sessions {
+            header.push("Title");
+            right.push(false);
+        }
+        let row = |key: &str, t: &usage::Totals| -> Vec<String> {
+            vec![
+                key.to_string(),
+                thousands(t.tokens.input_tokens),
+                thousands(t.tokens.output_tokens),
+                thousands(t.tokens.cache_creation_tokens),
+                thousands(t.tokens.cache_read_tokens),
+                thousands(t.tokens.total()),
+                format!("{:.2}", t.cost_usd),
+            ]
+        };
+        let mut t = Table::new(&header, &right).with_total();
+        for g in &report.groups {
+            let mut r = row(&g.key, &g.totals);
+            if sessions {
+                r.insert(1, date(g));
+            }
+            if by != GroupBy::Model {
+                r.push(g.models.join(", "));
+            }
+            if sessions {
+                r.push(title(g));
+            }
+            t.row(r);
+        }
+        let mut total = row("Total", &report.total);
+        if sessions {
+            total.insert(1, String::new());
+        }
+        t.row(total);
+        let last = header.len() - 1;
+        (t, sessions.then_some(last))
     };
-    let header: Vec<String> = header.iter().map(|h| h.to_string()).collect();
-    writeln!(out, "{bold}{}{reset}", line(&header[..columns]))?;
-    let n = rows.len();
-    for (i, r) in rows.iter().enumerate() {
-        if i + 1 == n {
-            writeln!(out, "{bold}{}{reset}", line(&r[..columns]))?;
-        } else {
-            writeln!(out, "{}", line(&r[..columns]))?;
-        }
-    }
+    table.write(out, color, width, flex)?;
     Ok(())
 }
 

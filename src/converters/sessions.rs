@@ -109,7 +109,7 @@ pub fn list_sessions(projects: &Path) -> Result<SessionList, SessionsError> {
                     if i >= files.len() {
                         break;
                     }
-                    let r = summarize(&files[i], &mut buf);
+                    let r = summarize(&files[i], &mut buf, false);
                     results.lock().unwrap_or_else(|p| p.into_inner())[i] = Some(r);
                 }
             });
@@ -256,12 +256,42 @@ fn prompt_text_of(text: &str) -> Option<String> {
     Some(one_line(text))
 }
 
-fn summarize(path: &Path, buf: &mut Vec<u8>) -> Result<(SessionInfo, Vec<BadLine>), SessionsError> {
+/// The title of the session in `path` as a list shows it: the title it was given or Claude Code's
+/// summary, when one comes before its first prompt, else that prompt. Reads only that far.
+pub fn session_title(path: &Path) -> Option<String> {
+    let (info, _) = summarize(path, &mut Vec::new(), true).ok()?;
+    info.title.or(info.first_prompt)
+}
+
+/// Bytes read at a time when only the start of a file is wanted.
+const HEAD_READ_BYTES: usize = 64 * 1024;
+
+/// A reader that hands out at most `.1` bytes per read.
+struct SmallReads<R>(R, usize);
+
+impl<R: std::io::Read> std::io::Read for SmallReads<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = buf.len().min(self.1);
+        self.0.read(&mut buf[..n])
+    }
+}
+
+/// Summarizes the session in `path`; with `head_only`, stops at the first prompt.
+fn summarize(
+    path: &Path,
+    buf: &mut Vec<u8>,
+    head_only: bool,
+) -> Result<(SessionInfo, Vec<BadLine>), SessionsError> {
     let read_err = |source| SessionsError::Read {
         path: path.to_path_buf(),
         source,
     };
-    let mut file = std::fs::File::open(path).map_err(read_err)?;
+    let limit = if head_only {
+        HEAD_READ_BYTES
+    } else {
+        usize::MAX
+    };
+    let mut file = SmallReads(std::fs::File::open(path).map_err(read_err)?, limit);
     let project_folder = path
         .parent()
         .and_then(|p| p.file_name())
@@ -368,7 +398,7 @@ fn summarize(path: &Path, buf: &mut Vec<u8>) -> Result<(SessionInfo, Vec<BadLine
             }
             _ => {}
         }
-        true
+        !(head_only && info.first_prompt.is_some())
     })
     .map_err(read_err)?;
     if info.first_prompt.is_none() {

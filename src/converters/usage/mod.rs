@@ -122,6 +122,7 @@ impl Record {
 
 /// What one file gave.
 struct FileUsage {
+    path: PathBuf,
     session: String,
     project: String,
     models: Vec<String>,
@@ -170,6 +171,23 @@ pub struct Group {
     pub totals: Totals,
     /// The models used in this group, sorted.
     pub models: Vec<String>,
+    /// Grouped by session: the time of its first counted response (RFC 3339 in JSON).
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "rfc3339")]
+    pub started: Option<Timestamp>,
+    /// Grouped by session: its title, when the caller looked it up.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// Grouped by session: its own transcript (the first file read of it that is not a
+    /// subagent's), where a title can be looked up.
+    #[serde(skip)]
+    pub file: Option<PathBuf>,
+}
+
+fn rfc3339<S: serde::Serializer>(t: &Option<Timestamp>, s: S) -> Result<S::Ok, S::Error> {
+    match t {
+        Some(t) => s.collect_str(t),
+        None => s.serialize_none(),
+    }
 }
 
 /// The result of counting.
@@ -343,6 +361,7 @@ fn scan_file(
         None => file_stem(path),
     };
     Ok(FileUsage {
+        path: path.to_path_buf(),
         session,
         project: scan.project,
         models: scan.models,
@@ -452,7 +471,19 @@ fn aggregate(
     let mut kept: Vec<Kept> = Vec::new();
     let mut index: HashMap<Box<str>, usize> = HashMap::new();
     let mut meta: Vec<(String, String, Vec<String>)> = Vec::with_capacity(files.len());
+    let mut session_file: HashMap<String, PathBuf> = HashMap::new();
     for (fi, f) in files.into_iter().enumerate() {
+        let subagent = f
+            .path
+            .parent()
+            .and_then(Path::file_name)
+            .is_some_and(|n| n == "subagents")
+            || f.path
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("agent-"));
+        if grouping == Grouping::Session && !subagent {
+            session_file.entry(f.session.clone()).or_insert(f.path);
+        }
         report.bad_lines.extend(f.bad);
         for mut record in f.records {
             // Without a request id, a message id is only trusted within its session (gateways
@@ -492,7 +523,7 @@ fn aggregate(
 
     let since = opts.since.map(|t| t.as_millisecond());
     let until = opts.until.map(|t| t.as_millisecond());
-    let mut groups: BTreeMap<String, (Totals, BTreeSet<String>)> = BTreeMap::new();
+    let mut groups: BTreeMap<String, (Totals, BTreeSet<String>, Option<i64>)> = BTreeMap::new();
     for k in &kept {
         let r = &k.record;
         if since.is_some_and(|s| r.time_ms.is_none_or(|t| t < s))
@@ -542,15 +573,23 @@ fn aggregate(
         if let Some(m) = model {
             g.1.insert(m.to_string());
         }
+        if let Some(t) = r.time_ms {
+            g.2 = Some(g.2.map_or(t, |f| f.min(t)));
+        }
         report.total.tokens.add(&r.tokens);
         report.total.cost_usd += cost;
     }
     report.groups = groups
         .into_iter()
-        .map(|(key, (totals, models))| Group {
-            key,
+        .map(|(key, (totals, models, first))| Group {
             totals,
             models: models.into_iter().collect(),
+            started: first
+                .filter(|_| grouping == Grouping::Session)
+                .and_then(|ms| Timestamp::from_millisecond(ms).ok()),
+            title: None,
+            file: session_file.remove(&key),
+            key,
         })
         .collect();
     report

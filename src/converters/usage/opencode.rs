@@ -128,6 +128,7 @@ pub(super) fn scan_export(path: &Path, file: std::fs::File) -> Result<FileUsage,
         });
     }
     Ok(FileUsage {
+        path: path.to_path_buf(),
         session: export.info.id,
         project: export.info.directory.unwrap_or_default(),
         models,
