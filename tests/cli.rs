@@ -40,6 +40,19 @@ fn help_of_every_command_reads_well() {
             help.contains("Examples:"),
             "{args:?} has no example: {help}"
         );
+        // The flags every command takes are listed apart, after the command's own.
+        let own = help.find("\nOptions:\n").expect("an options section");
+        let global = help
+            .find("\nGlobal options:\n")
+            .unwrap_or_else(|| panic!("{args:?}: no global options section: {help}"));
+        assert!(own < global, "{args:?}: {help}");
+        for flag in ["--verbose", "--quiet", "--color <WHEN>", "--config <FILE>"] {
+            let at = help.find(flag).unwrap();
+            assert!(
+                at > global,
+                "{args:?}: {flag} is not with the global options"
+            );
+        }
     }
     let top = text(&aisys(&["--help"], dir.path()).stdout);
     for line in [

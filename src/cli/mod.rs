@@ -88,8 +88,13 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// The heading the global flags are listed under in every command's `--help`, apart from the
+/// command's own.
+pub const GLOBAL_HEADING: &str = "Global options";
+
 /// Flags every command accepts.
 #[derive(Debug, Clone, Args)]
+#[command(next_help_heading = GLOBAL_HEADING)]
 pub struct GlobalArgs {
     /// Log more on stderr: -v for info, -vv for debug, -vvv for trace.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
