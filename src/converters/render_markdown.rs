@@ -3,6 +3,9 @@
 //! file in a fence named by its language, a command as a `console` fence, a checklist as a task
 //! list), subagent runs as block quotes.
 //!
+//! A diff fence can colour whole lines but not words, so below it the lines whose words changed
+//! are repeated in git's `--word-diff=plain` form: `let x = [-1-]{+2+};`.
+//!
 //! Terminal control sequences from the agent are dropped: Markdown is read as text. Emphasis
 //! this renderer adds never spans a line, so a multi-paragraph notice cannot leave a stray `*`.
 //!
@@ -160,6 +163,16 @@ pub(crate) fn view_md(v: &ToolCallView, max_lines: usize) -> String {
             };
             parts.push(format!("+{added} −{removed}{all}"));
             parts.push(fenced("diff", d.trim_end_matches('\n')));
+            // A diff fence cannot mark words: the changed lines again, as a word diff.
+            let words: Vec<String> = hunks
+                .iter()
+                .flat_map(|h| h.word_diff())
+                .take(max_lines)
+                .collect();
+            if !words.is_empty() {
+                parts.push("Changed words (`[-removed-]{+added+}`):".to_string());
+                parts.push(fenced("", &words.join("\n")));
+            }
         }
         ToolView::File {
             language, content, ..

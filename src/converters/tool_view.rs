@@ -90,6 +90,65 @@ pub struct DiffHunk {
     pub lines: Vec<DiffLine>,
 }
 
+impl DiffHunk {
+    /// Each changed line whose words were marked, as one line in git's `--word-diff=plain`
+    /// form: removed words as `[-old-]`, added words as `{+new+}`, the rest as it was. For
+    /// output that cannot colour (Markdown's diff fences).
+    pub fn word_diff(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < self.lines.len() {
+            // A run of removed lines, then the added lines they were paired with.
+            let dels = self.lines[i..]
+                .iter()
+                .take_while(|l| l.kind == LineKind::Removed)
+                .count();
+            let adds = self.lines[i + dels..]
+                .iter()
+                .take_while(|l| l.kind == LineKind::Added)
+                .count();
+            if dels == 0 && adds == 0 {
+                i += 1;
+                continue;
+            }
+            let (old, new) = (
+                &self.lines[i..i + dels],
+                &self.lines[i + dels..i + dels + adds],
+            );
+            for (o, n) in old.iter().zip(new) {
+                let marked = |l: &DiffLine| l.segments.iter().any(|(c, _)| *c);
+                if marked(o) || marked(n) {
+                    out.push(merge_words(&o.segments, &n.segments));
+                }
+            }
+            i += dels + adds;
+        }
+        out
+    }
+}
+
+/// A removed and an added line's segments as one word-diff line. Their unchanged segments are
+/// the same words in the same order; the changed ones between them are shown removed, then
+/// added.
+fn merge_words(old: &[(bool, String)], new: &[(bool, String)]) -> String {
+    let (mut a, mut b) = (old.iter().peekable(), new.iter().peekable());
+    let mut line = String::new();
+    loop {
+        while let Some((true, s)) = a.peek() {
+            line.push_str(&format!("[-{s}-]"));
+            a.next();
+        }
+        while let Some((true, s)) = b.peek() {
+            line.push_str(&format!("{{+{s}+}}"));
+            b.next();
+        }
+        match (a.next(), b.next()) {
+            (Some((_, s)), _) | (None, Some((_, s))) => line.push_str(s),
+            (None, None) => return line,
+        }
+    }
+}
+
 /// Whether a diff line was kept, removed or added.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LineKind {
@@ -610,6 +669,21 @@ pub fn slash_command(text: &str) -> Option<(String, String)> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn changed_words_read_as_a_word_diff() {
+        let v = ToolView::of(
+            "Edit",
+            &json!({"file_path": "a.py", "old_string": "x = compute(1)\nkeep\ngone\n", "new_string": "x = compute(2, fast)\nkeep\n"}),
+        );
+        let ToolView::Diff { hunks, .. } = v else {
+            panic!("{v:?}")
+        };
+        assert_eq!(
+            hunks[0].word_diff(),
+            ["x = [-compute(1)-]{+compute(2, fast)+}"]
+        );
+    }
 
     #[test]
     fn an_edit_is_a_diff_with_the_changed_words_marked() {
