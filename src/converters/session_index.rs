@@ -13,6 +13,9 @@ use crate::types::{BlockKind, ConversationBlock};
 /// opens at once.
 pub const MAX_SEARCH_CHARS: usize = 32 * 1024;
 
+/// How Claude Code writes the output of a command it ran itself.
+const LOCAL_OUTPUT: &str = "<local-command-stdout>";
+
 /// Most characters of the first prompt an index shows: a line of a table, not the prompt.
 const MAX_PROMPT_CHARS: usize = 200;
 
@@ -49,7 +52,19 @@ impl SessionEntry {
             ..SessionEntry::default()
         };
         let mut search = Search::default();
+        // A slash command is the first prompt once the model answers it; one that Claude Code
+        // ran itself (its output comes next) is not a prompt.
+        let mut pending: Option<String> = None;
         for b in blocks {
+            if e.first_prompt.is_none()
+                && pending.is_some()
+                && !matches!(
+                    b.kind,
+                    BlockKind::UserMessage { .. } | BlockKind::SystemNotice { .. }
+                )
+            {
+                e.first_prompt = pending.take();
+            }
             match &b.kind {
                 BlockKind::SystemNotice { kind, text } if kind == "summary" => {
                     if e.summary.is_none() && !text.trim().is_empty() {
@@ -58,13 +73,25 @@ impl SessionEntry {
                     search.add(text);
                 }
                 BlockKind::UserMessage { text, .. } => {
-                    let shown = match slash_command(text) {
+                    if text.trim_start().starts_with(LOCAL_OUTPUT) {
+                        pending = None;
+                        continue;
+                    }
+                    let command = slash_command(text);
+                    let shown = match &command {
                         Some((name, args)) => one_line(&format!("{name} {args}")),
                         None => one_line(text),
                     };
                     search.add(&shown);
-                    if e.first_prompt.is_none() && !shown.is_empty() {
-                        e.first_prompt = Some(cut(shown, MAX_PROMPT_CHARS));
+                    if e.first_prompt.is_some() || shown.is_empty() {
+                        continue;
+                    }
+                    let shown = cut(shown, MAX_PROMPT_CHARS);
+                    if command.is_some() {
+                        pending.get_or_insert(shown);
+                    } else {
+                        pending = None;
+                        e.first_prompt = Some(shown);
                     }
                 }
                 BlockKind::AssistantText { text } => search.add(text),
@@ -84,6 +111,9 @@ impl SessionEntry {
                 }
                 _ => {}
             }
+        }
+        if e.first_prompt.is_none() {
+            e.first_prompt = pending;
         }
         e.search_text = search.text;
         e
@@ -148,6 +178,20 @@ mod tests {
         ];
         let e = SessionEntry::of(&blocks, &SessionHeader::default());
         assert_eq!(e.first_prompt.as_deref(), Some("/review src/a.rs"));
+        // A command Claude Code ran itself is not the first prompt.
+        let user = |text: &str| {
+            block(BlockKind::UserMessage {
+                text: text.into(),
+                images: vec![],
+            })
+        };
+        let local = [
+            user("<command-name>/model</command-name><command-args></command-args>"),
+            user("<local-command-stdout>Set model</local-command-stdout>"),
+            user("fix the parser"),
+        ];
+        let l = SessionEntry::of(&local, &SessionHeader::default());
+        assert_eq!(l.first_prompt.as_deref(), Some("fix the parser"));
         assert_eq!(e.title(), Some("Parser review"));
         assert_eq!(
             e.search_text,
