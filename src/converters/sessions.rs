@@ -257,22 +257,34 @@ fn prompt_text_of(text: &str) -> Option<String> {
 }
 
 /// The title of the session in `path` as a list shows it: the title it was given or Claude Code's
-/// summary, when one comes before its first prompt, else that prompt. Reads only that far.
+/// summary, when one comes before its first prompt, else that prompt. Reads only that far (and
+/// at most [`HEAD_MAX_BYTES`]).
 pub fn session_title(path: &Path) -> Option<String> {
     let (info, _) = summarize(path, &mut Vec::new(), true).ok()?;
     info.title.or(info.first_prompt)
 }
 
-/// Bytes read at a time when only the start of a file is wanted.
-const HEAD_READ_BYTES: usize = 64 * 1024;
+/// Bytes read first when only the start of a file is wanted: the first prompt is nearly
+/// always in them, and reading no more keeps a title lookup per session cheap.
+const HEAD_FIRST_READ_BYTES: usize = 64 * 1024;
 
-/// A reader that hands out at most `.1` bytes per read.
-struct SmallReads<R>(R, usize);
+/// Most bytes read of a file for its title: a session whose first prompt comes later (or that
+/// has none) is not read to its end for it.
+const HEAD_MAX_BYTES: u64 = 4 * 1024 * 1024;
 
-impl<R: std::io::Read> std::io::Read for SmallReads<R> {
+/// A reader whose first read hands out at most [`HEAD_FIRST_READ_BYTES`].
+struct SmallFirstRead<R> {
+    inner: R,
+    first: bool,
+}
+
+impl<R: std::io::Read> std::io::Read for SmallFirstRead<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = buf.len().min(self.1);
-        self.0.read(&mut buf[..n])
+        if std::mem::take(&mut self.first) {
+            let n = buf.len().min(HEAD_FIRST_READ_BYTES);
+            return self.inner.read(&mut buf[..n]);
+        }
+        self.inner.read(buf)
     }
 }
 
@@ -286,12 +298,16 @@ fn summarize(
         path: path.to_path_buf(),
         source,
     };
-    let limit = if head_only {
-        HEAD_READ_BYTES
+    let file = std::fs::File::open(path).map_err(read_err)?;
+    let mut file: Box<dyn std::io::Read> = if head_only {
+        use std::io::Read;
+        Box::new(SmallFirstRead {
+            inner: file.take(HEAD_MAX_BYTES),
+            first: true,
+        })
     } else {
-        usize::MAX
+        Box::new(file)
     };
-    let mut file = SmallReads(std::fs::File::open(path).map_err(read_err)?, limit);
     let project_folder = path
         .parent()
         .and_then(|p| p.file_name())
