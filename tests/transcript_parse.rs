@@ -847,3 +847,42 @@ fn a_recorded_subagent_nests_under_its_agent_call() {
         ]
     );
 }
+
+#[test]
+fn one_html_page_of_several_sessions_lists_them_to_jump_to() {
+    let out = parse(
+        &[fixture("handwritten").to_str().unwrap(), "--format", "html"],
+        None,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let html = String::from_utf8(out.stdout).unwrap();
+    let nav = &html[html
+        .find("<nav class=\"toc\">")
+        .expect("a list of sessions")..];
+    for n in 1..=5 {
+        assert!(nav.contains(&format!("<a href=\"#session-{n}\">")), "{nav}");
+        assert!(html.contains(&format!("<section class=\"s\" id=\"session-{n}\">")));
+    }
+    assert!(
+        nav.contains(">Forecast page shows yesterday&#39;s date</a>"),
+        "{nav}"
+    );
+    // One session: nothing to jump between.
+    let out = parse(
+        &[
+            fixture("handwritten/tool-views.jsonl").to_str().unwrap(),
+            "--format",
+            "html",
+        ],
+        None,
+    );
+    assert!(
+        !String::from_utf8(out.stdout)
+            .unwrap()
+            .contains("class=\"toc\"")
+    );
+}

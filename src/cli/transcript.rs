@@ -10,8 +10,8 @@ use super::{CommandError, Context, EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, EXIT_U
 use crate::converters::{
     Assembler, BadLine, Clock, ConvertOptions, EventFilter, Follower, Format, HTML_PAGE_END, Input,
     ReadError, ReadOptions, SessionHeader, Sink, TextStyle, ViewOptions, conversation_title,
-    convert_all, expand_inputs, html_page_start, html_session, parse_time, render_json,
-    render_markdown_with, render_text_with,
+    convert_all, expand_inputs, html_page_start, html_session, html_sessions_nav, parse_time,
+    render_json, render_markdown_with, render_text_with,
 };
 use crate::types::{ConversationBlock, StreamEvent};
 
@@ -484,6 +484,9 @@ fn convert_into(
     let whole_document =
         !options.events_only && matches!(format, ParseFormat::Json | ParseFormat::Html);
     let json_document = whole_document && format == ParseFormat::Json;
+    // One HTML page of several sessions: each in a section, listed at the top to jump to.
+    let html_page = whole_document && format == ParseFormat::Html && inputs.len() > 1;
+    let mut sessions: Vec<String> = Vec::new();
     convert_all(inputs, options, threads, &render, |_input, mut c| {
         for b in &c.bad_lines {
             eprintln!("{b}");
@@ -499,7 +502,18 @@ fn convert_into(
                 if wrote_any && json_document {
                     out.write_all(b",\n")?;
                 }
+                if html_page {
+                    sessions.push(c.title.clone().unwrap_or_else(|| "transcript".into()));
+                    write!(
+                        out,
+                        "<section class=\"s\" id=\"session-{}\">",
+                        sessions.len()
+                    )?;
+                }
                 out.write_all(&c.output)?;
+                if html_page {
+                    out.write_all(b"</section>\n")?;
+                }
                 wrote_any = true;
             }
             Ok(())
@@ -520,6 +534,9 @@ fn convert_into(
         let ended = (|| -> std::io::Result<()> {
             if !started {
                 printer.document_start(&mut *out, None)?;
+            }
+            if sessions.len() > 1 {
+                out.write_all(html_sessions_nav(&sessions).as_bytes())?;
             }
             printer.document_end(&mut *out)
         })();

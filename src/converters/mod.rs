@@ -43,7 +43,8 @@ pub use opencode_run::OpencodeRunReader;
 pub use render::{render_json, summarize_input};
 pub use render_html::{
     HTML_PAGE_END, INDEX_FILE, IndexRow, SEARCH_SCRIPT, SEARCH_SCRIPT_FILE, escape_html,
-    html_blocks, html_folder_page, html_index, html_page_start, html_session, render_html,
+    html_blocks, html_folder_page, html_index, html_page_start, html_session, html_sessions_nav,
+    render_html,
 };
 pub use render_markdown::{
     DEFAULT_RESULT_LINES, render_markdown, render_markdown_cut, render_markdown_with,

@@ -53,6 +53,23 @@ pub fn html_folder_page(title: &str, body: &str) -> String {
     )
 }
 
+/// The list of the sessions of a one-page conversion, to jump to each: written after them (the
+/// page is streamed), shown first by the page's style. Session `n` (from 1) is the section
+/// `#session-n`.
+pub fn html_sessions_nav(titles: &[String]) -> String {
+    let mut h = String::from("<nav class=\"toc\"><h2>Sessions</h2><ol>");
+    for (i, t) in titles.iter().enumerate() {
+        let _ = write!(
+            h,
+            "<li><a href=\"#session-{}\">{}</a></li>",
+            i + 1,
+            escape_html(t)
+        );
+    }
+    h.push_str("</ol></nav>\n");
+    h
+}
+
 /// One row of the index: the session's entry and its page's file name.
 pub struct IndexRow<'a> {
     pub entry: &'a SessionEntry,

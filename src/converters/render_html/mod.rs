@@ -19,6 +19,7 @@ use std::fmt::Write;
 
 pub use index::{
     INDEX_FILE, IndexRow, SEARCH_SCRIPT, SEARCH_SCRIPT_FILE, html_folder_page, html_index,
+    html_sessions_nav,
 };
 
 use super::ansi::{self, Keep};
@@ -31,6 +32,7 @@ use crate::types::{BlockKind, ConversationBlock, ToolStatus};
 const STYLE: &str = "\
 body{font:15px/1.5 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#1d1d1f;background:#fff}
 h1{font-size:1.3rem}
+main:has(>.toc){display:flex;flex-direction:column}main>.toc{order:-1}main:has(>.toc)>h1{order:-2}.toc h2{font-size:1rem;margin:.4rem 0}.toc ol{margin:0 0 1rem}section.s{border-top:2px solid #ddd;margin-top:1.5rem}
 .b{margin:.6rem 0}
 .user{background:#eef4ff;border-left:4px solid #3b6fd8;padding:.4rem .8rem;border-radius:4px}
 .user h2{font-size:.8rem;text-transform:uppercase;color:#3b6fd8;margin:0}
