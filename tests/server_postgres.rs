@@ -22,7 +22,7 @@ fn start(dir: &std::path::Path, bin: &std::path::Path, store: &str) -> Server {
 
 /// A session made on one server is kept in the database: a server started after it, with a
 /// data folder of its own, lists it and replays its events exactly as they were sent live;
-/// meanwhile a second server on the same database is refused.
+/// meanwhile a second server on the same data folder is refused.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_session_made_on_one_server_is_listed_and_replayed_by_the_next_on_the_database() {
     let url = pg_support::cluster().new_database();
@@ -44,11 +44,12 @@ async fn a_session_made_on_one_server_is_listed_and_replayed_by_the_next_on_the_
     let seqs: Vec<u64> = live.iter().map(|(s, _)| *s).collect();
     assert_eq!(seqs, (1..=seqs.len() as u64).collect::<Vec<_>>());
 
-    // While A runs, another server on the database is refused, naming why.
+    // While A runs, a second server on A's data folder is refused, naming why (servers sharing
+    // a database each have their own).
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_aisys"))
         .args(["serve", "--no-agent-install", "--bind", "127.0.0.1:0"])
         .arg("--data-dir")
-        .arg(dir.path().join("refused"))
+        .arg(dir.path().join("a"))
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("HOME", dir.path())

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use tokio::sync::Mutex;
 
+use super::cluster::Cluster;
 use super::metrics::Metrics;
 use super::session::{self, SessionCommand, SessionContext, SessionError, SessionHandle};
 use super::store::{EncodedEvent, Store};
@@ -31,6 +32,10 @@ pub const DEFAULT_MAX_SESSIONS: usize = 1000;
 const RECOVERY_PAGE: usize = 500;
 /// The `error` of the `result` that ends a turn the server's restart cut short.
 pub const RESTART_ERROR: &str = "server_restart: the server stopped before this turn ended";
+/// The `error` of the `result` that ends a turn whose server vanished (its lease expired) and
+/// that another server sharing the store took over.
+pub const LOST_ERROR: &str =
+    "server_lost: the server running this turn stopped answering and its lease expired";
 /// Longest session title kept; titles are for lists, not documents.
 pub const MAX_TITLE_CHARS: usize = 200;
 
@@ -62,6 +67,8 @@ pub struct SessionManager {
     config: ManagerConfig,
     loaded: Mutex<HashMap<String, SessionHandle>>,
     pub metrics: Arc<Metrics>,
+    /// The servers this one shares its store with (PostgreSQL); `None` for a server alone.
+    cluster: Option<Arc<Cluster>>,
 }
 
 impl SessionManager {
@@ -71,7 +78,18 @@ impl SessionManager {
             config,
             loaded: Mutex::new(HashMap::new()),
             metrics,
+            cluster: None,
         }
+    }
+
+    /// A manager whose sessions are shared with the other servers of `cluster`.
+    pub fn with_cluster(mut self, cluster: Arc<Cluster>) -> Self {
+        self.cluster = Some(cluster);
+        self
+    }
+
+    pub fn cluster(&self) -> Option<&Arc<Cluster>> {
+        self.cluster.as_ref()
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
@@ -79,66 +97,18 @@ impl SessionManager {
     }
 
     /// After a restart: sessions that were mid-turn are `stopped` with reason `server_restart`.
+    /// Servers sharing a store take only the sessions no other live server owns.
     pub async fn recover(&self) -> Result<usize, SessionError> {
+        if let Some(cluster) = &self.cluster {
+            return cluster.recover_all().await;
+        }
         let mut n = 0;
-        for mut info in self.store.list_sessions().await.map_err(internal)? {
-            if info.state.is_busy() || info.state == SessionState::Provisioning {
-                let from = info.state;
-                let mut events = Vec::new();
-                // Every turn ends with a `result`: the one the restart cut short gets its own.
-                if !self.turn_has_result(&info).await? {
-                    events.push(session::turn_result(
-                        TurnStatus::Interrupted,
-                        Some(RESTART_ERROR.into()),
-                    ));
-                }
-                events.push(StreamEvent::StateChanged {
-                    from: Some(from),
-                    to: SessionState::Stopped,
-                    reason: Some("server_restart".into()),
-                });
-                info.state = SessionState::Stopped;
-                info.reason = Some("server_restart".into());
-                self.store
-                    .append_and_save(&info, EncodedEvent::batch(events).map_err(internal)?)
-                    .await
-                    .map_err(internal)?;
+        for info in self.store.list_sessions().await.map_err(internal)? {
+            if stop_cut_short(&*self.store, info, "server_restart", RESTART_ERROR).await? {
                 n += 1;
             }
         }
         Ok(n)
-    }
-
-    /// Whether the turn a restart found under way already ended with a `result` (the server
-    /// stopped between storing it and leaving the turn's state). Reads back from the newest event
-    /// to the turn's start.
-    async fn turn_has_result(&self, info: &SessionInfo) -> Result<bool, SessionError> {
-        // A session still provisioning has not started its turn's agent: nothing has ended it.
-        if info.state == SessionState::Provisioning {
-            return Ok(false);
-        }
-        let mut end = self.store.last_seq(&info.id).await.map_err(internal)?;
-        while end > 0 {
-            let start = end.saturating_sub(RECOVERY_PAGE as u64);
-            let page = self
-                .store
-                .events_after(&info.id, start, (end - start) as usize)
-                .await
-                .map_err(internal)?;
-            for (_, ev) in page.iter().rev() {
-                match &ev.event {
-                    StreamEvent::Result { .. } => return Ok(true),
-                    StreamEvent::StateChanged {
-                        to: SessionState::Running,
-                        from: Some(SessionState::Idle),
-                        ..
-                    } => return Ok(false),
-                    _ => {}
-                }
-            }
-            end = start;
-        }
-        Ok(false)
     }
 
     pub async fn create(&self, spec: SessionSpec) -> Result<SessionInfo, SessionError> {
@@ -278,6 +248,17 @@ impl SessionManager {
             .ok_or_else(|| not_found(id))?;
         // The stored metadata is saved on state changes, not on every event: count from events.
         info.last_seq = self.store.last_seq(id).await.map_err(internal)?;
+        let ctx = self.context(&info)?;
+        let handle = match &self.cluster {
+            Some(cluster) => super::cluster::proxy::spawn(info, ctx, cluster.clone()),
+            None => session::spawn(info, ctx),
+        };
+        loaded.insert(id.to_string(), handle.clone());
+        Ok(handle)
+    }
+
+    /// What a session's task needs from this server.
+    fn context(&self, info: &SessionInfo) -> Result<SessionContext, SessionError> {
         let environment = self
             .config
             .environments
@@ -289,7 +270,7 @@ impl SessionManager {
                     format!("this server does not offer the {} sandbox", info.sandbox),
                 )
             })?;
-        let ctx = SessionContext {
+        Ok(SessionContext {
             store: self.store.clone(),
             environment,
             sandbox_env: self.config.sandbox_env.clone(),
@@ -309,10 +290,7 @@ impl SessionManager {
             metrics: self.metrics.clone(),
             limits: session_limits(self.config.limits, info.limits),
             profiles: self.config.profiles.clone(),
-        };
-        let handle = session::spawn(info, ctx);
-        loaded.insert(id.to_string(), handle.clone());
-        Ok(handle)
+        })
     }
 
     pub async fn delete(&self, id: &str) -> Result<(), SessionError> {
@@ -380,7 +358,78 @@ impl SessionManager {
             }
             h.unload().await;
         }
+        // Whatever is still held goes at once, so that another server takes it without waiting
+        // for the lease to expire.
+        if let Some(cluster) = &self.cluster {
+            cluster.shutdown().await;
+        }
     }
+}
+
+/// Records the end of what a server that stopped left under way in a session: the `result` of a
+/// turn it cut short (unless that was stored) and a move to `stopped` with `reason`. Returns
+/// whether there was anything to end (a session that was not busy is left as it is).
+pub(crate) async fn stop_cut_short(
+    store: &dyn Store,
+    mut info: SessionInfo,
+    reason: &str,
+    error: &str,
+) -> Result<bool, SessionError> {
+    if !(info.state.is_busy() || info.state == SessionState::Provisioning) {
+        return Ok(false);
+    }
+    let from = info.state;
+    let mut events = Vec::new();
+    // Every turn ends with a `result`: the one the stop cut short gets its own.
+    if !turn_has_result(store, &info).await? {
+        events.push(session::turn_result(
+            TurnStatus::Interrupted,
+            Some(error.into()),
+        ));
+    }
+    events.push(StreamEvent::StateChanged {
+        from: Some(from),
+        to: SessionState::Stopped,
+        reason: Some(reason.into()),
+    });
+    info.state = SessionState::Stopped;
+    info.reason = Some(reason.into());
+    store
+        .append_and_save(&info, EncodedEvent::batch(events).map_err(internal)?)
+        .await
+        .map_err(internal)?;
+    Ok(true)
+}
+
+/// Whether the turn a restart found under way already ended with a `result` (the server
+/// stopped between storing it and leaving the turn's state). Reads back from the newest event
+/// to the turn's start.
+async fn turn_has_result(store: &dyn Store, info: &SessionInfo) -> Result<bool, SessionError> {
+    // A session still provisioning has not started its turn's agent: nothing has ended it.
+    if info.state == SessionState::Provisioning {
+        return Ok(false);
+    }
+    let mut end = store.last_seq(&info.id).await.map_err(internal)?;
+    while end > 0 {
+        let start = end.saturating_sub(RECOVERY_PAGE as u64);
+        let page = store
+            .events_after(&info.id, start, (end - start) as usize)
+            .await
+            .map_err(internal)?;
+        for (_, ev) in page.iter().rev() {
+            match &ev.event {
+                StreamEvent::Result { .. } => return Ok(true),
+                StreamEvent::StateChanged {
+                    to: SessionState::Running,
+                    from: Some(SessionState::Idle),
+                    ..
+                } => return Ok(false),
+                _ => {}
+            }
+        }
+        end = start;
+    }
+    Ok(false)
 }
 
 /// A fresh random session id; without the system's random source there is none to give (an id

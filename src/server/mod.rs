@@ -21,6 +21,7 @@ use axum::routing::get;
 
 pub mod auth;
 pub mod blocks_view;
+pub mod cluster;
 pub mod connection;
 pub mod door;
 pub mod gate;

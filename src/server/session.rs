@@ -71,7 +71,8 @@ impl SessionError {
     }
 }
 
-type Reply = oneshot::Sender<Result<(), SessionError>>;
+/// Where a command's answer goes.
+pub type Reply = oneshot::Sender<Result<(), SessionError>>;
 
 /// What a session can be asked.
 pub enum SessionCommand {
@@ -193,35 +194,72 @@ pub struct SessionContext {
 
 /// Starts a session task and returns its handle.
 pub fn spawn(info: SessionInfo, ctx: SessionContext) -> SessionHandle {
+    let (handle, parts) = handle_and_parts(&info);
+    tokio::spawn(run(info, ctx, parts, None));
+    handle
+}
+
+/// What the task behind a [`SessionHandle`] holds: the other ends of the handle's channels.
+/// Whatever serves a session (its own turns here, or another server's through the cluster)
+/// takes these, so that the handle clients hold stays the same when that changes.
+pub struct HandleParts {
+    pub commands: mpsc::Receiver<SessionCommand>,
+    pub events: broadcast::Sender<SeqEvent>,
+    pub notices: Notices,
+    pub shared: Arc<std::sync::RwLock<SessionInfo>>,
+    pub attached: Arc<AtomicUsize>,
+}
+
+/// A handle for a session, and the parts for the task that will serve it.
+pub fn handle_and_parts(info: &SessionInfo) -> (SessionHandle, HandleParts) {
     let (tx, rx) = mpsc::channel(COMMAND_QUEUE);
     let (events, _) = broadcast::channel(BROADCAST_CAPACITY);
     let (notices, _) = broadcast::channel(NOTICE_CAPACITY);
     let shared = Arc::new(std::sync::RwLock::new(info.clone()));
+    let attached = Arc::new(AtomicUsize::new(0));
     let handle = SessionHandle {
         id: info.id.clone(),
         commands: tx,
         events: events.clone(),
         notices: notices.clone(),
         info: shared.clone(),
-        attached: Arc::new(AtomicUsize::new(0)),
+        attached: attached.clone(),
     };
-    let session = AgentSession {
-        info,
-        shared,
-        ctx,
+    let parts = HandleParts {
+        commands: rx,
         events,
         notices,
+        shared,
+        attached,
+    };
+    (handle, parts)
+}
+
+/// Runs the session's own turns behind `parts` until it is unloaded; `first` is a command to
+/// handle before any other (the one that made this server the session's owner).
+pub async fn run(
+    info: SessionInfo,
+    ctx: SessionContext,
+    parts: HandleParts,
+    first: Option<SessionCommand>,
+) {
+    *parts.shared.write().unwrap_or_else(|e| e.into_inner()) = info.clone();
+    let session = AgentSession {
+        info,
+        shared: parts.shared,
+        ctx,
+        events: parts.events,
+        notices: parts.notices,
         queue: VecDeque::new(),
         sandbox: None,
         watching: None,
         adapter: None,
-        attached: handle.attached.clone(),
+        attached: parts.attached,
         record_failure: None,
         provisioning: None,
         profile: Default::default(),
     };
-    tokio::spawn(session.run(rx));
-    handle
+    session.run(parts.commands, first).await
 }
 
 struct AgentSession {
@@ -301,9 +339,19 @@ impl Drop for QueuedEvents {
 }
 
 impl AgentSession {
-    async fn run(mut self, mut commands: mpsc::Receiver<SessionCommand>) {
+    async fn run(
+        mut self,
+        mut commands: mpsc::Receiver<SessionCommand>,
+        first: Option<SessionCommand>,
+    ) {
         let mut turn: Option<RunningTurn> = None;
         let mut idle_since = tokio::time::Instant::now();
+        if let Some(cmd) = first
+            && self.command(cmd, &mut turn).await
+        {
+            self.release_sandbox().await;
+            return;
+        }
         loop {
             if turn.is_none()
                 && self.provisioning.is_none()

@@ -8,10 +8,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::auth::{self, Token};
+use super::cluster::{self, Cluster, Timings};
 use super::door;
 use super::manager::{ManagerConfig, SessionManager};
 use super::metrics::Metrics;
-use super::store::StoreChoice;
+use super::store::{PostgresStore, Store, StoreChoice};
 use super::{AppState, DEFAULT_MAX_FRAME, MAX_MESSAGE_BYTES};
 use crate::config::Env;
 use crate::runtime::agent::resolve_binary;
@@ -84,6 +85,8 @@ pub enum StartError {
     },
     #[error(transparent)]
     Store(#[from] super::store::StoreError),
+    #[error(transparent)]
+    Cluster(#[from] cluster::ClusterError),
     #[error("recovering sessions: {0}")]
     Recover(String),
     #[error("the docs viewer: {0}")]
@@ -188,9 +191,21 @@ pub async fn prepare(opts: ServeOptions, env: &dyn Env) -> Result<Prepared, Star
                 })?,
         );
     }
-    let store = opts.store.open(&opts.data_dir.join(STORE_FILE)).await?;
+    // On PostgreSQL the server shares its sessions with the other servers on the database.
+    let (store, cluster) = match &opts.store {
+        StoreChoice::Postgres(url) => {
+            let pg = Arc::new(PostgresStore::open(url).await?);
+            let timings = Timings::from_env(env.var(cluster::ENV_LEASE_EXPIRY_MS).as_deref())?;
+            let cluster = Cluster::new(pg.clone(), &opts.data_dir, timings)?;
+            (pg as Arc<dyn Store>, Some(cluster))
+        }
+        StoreChoice::Sqlite => (
+            opts.store.open(&opts.data_dir.join(STORE_FILE)).await?,
+            None,
+        ),
+    };
     let metrics = Arc::new(Metrics::default());
-    let manager = Arc::new(SessionManager::new(
+    let manager = SessionManager::new(
         store,
         ManagerConfig {
             data_dir: opts.data_dir.clone(),
@@ -207,7 +222,14 @@ pub async fn prepare(opts: ServeOptions, env: &dyn Env) -> Result<Prepared, Star
             profiles: Arc::new(opts.profiles),
         },
         metrics.clone(),
-    ));
+    );
+    let manager = Arc::new(match &cluster {
+        Some(c) => manager.with_cluster(c.clone()),
+        None => manager,
+    });
+    if let Some(c) = &cluster {
+        c.start(&manager);
+    }
     let recovered = manager
         .recover()
         .await

@@ -160,7 +160,13 @@ impl Server {
             .unwrap_or_else(|| panic!("no URL in {first:?}"))
             .to_string();
         std::thread::spawn(move || for _ in lines {});
-        let token = std::fs::read_to_string(data_dir.join("token"))
+        // Servers sharing a store share a token file (`--token-file`).
+        let token_file = args
+            .iter()
+            .position(|a| a == "--token-file")
+            .and_then(|i| args.get(i + 1))
+            .map_or_else(|| data_dir.join("token"), PathBuf::from);
+        let token = std::fs::read_to_string(token_file)
             .unwrap()
             .trim()
             .to_string();

@@ -257,8 +257,8 @@ async fn postgres_keeps_everything_across_reopening_and_two_stores_number_one_se
         assert_eq!(s.append("a", batch(vec![ev(1), ev(2)])).await.unwrap(), 1);
     }
     // Two stores on one database, as two servers would be: one counter per session.
-    let a = Arc::new(PostgresStore::open_shared(&url).await.unwrap());
-    let b = Arc::new(PostgresStore::open_shared(&url).await.unwrap());
+    let a = Arc::new(PostgresStore::open(&url).await.unwrap());
+    let b = Arc::new(PostgresStore::open(&url).await.unwrap());
     assert_eq!(b.last_seq("a").await.unwrap(), 2);
     assert!(b.get_session("a").await.unwrap().is_some());
     let mut tasks = Vec::new();
@@ -286,35 +286,9 @@ async fn postgres_keeps_everything_across_reopening_and_two_stores_number_one_se
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres_a_second_server_is_refused_until_the_first_closes() {
-    let url = postgres_url();
-    let first = PostgresStore::open(&url).await.unwrap();
-    let err = PostgresStore::open(&url).await.err().unwrap();
-    assert!(matches!(err, StoreError::PostgresInUse { .. }), "{err}");
-    assert!(
-        err.to_string().contains("in use by another aisys server"),
-        "{err}"
-    );
-    drop(first);
-    // The lock goes with the first store's session, which PostgreSQL ends a moment later.
-    let began = std::time::Instant::now();
-    loop {
-        match PostgresStore::open(&url).await {
-            Ok(_) => break,
-            Err(StoreError::PostgresInUse { .. })
-                if began.elapsed() < std::time::Duration::from_secs(10) =>
-            {
-                tokio::time::sleep(std::time::Duration::from_millis(20)).await
-            }
-            Err(e) => panic!("{e}"),
-        }
-    }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_schema_is_versioned_and_a_newer_one_is_refused() {
     let url = postgres_url();
-    drop(PostgresStore::open_shared(&url).await.unwrap());
+    drop(PostgresStore::open(&url).await.unwrap());
     let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
         .await
         .unwrap();
@@ -326,7 +300,7 @@ async fn postgres_schema_is_versioned_and_a_newer_one_is_refused() {
         .get(0);
     assert_eq!(version as usize, super::postgres::MIGRATIONS.len());
     // Opening again migrates nothing and keeps one version row.
-    drop(PostgresStore::open_shared(&url).await.unwrap());
+    drop(PostgresStore::open(&url).await.unwrap());
     let rows = client
         .query("SELECT version FROM aisys_schema", &[])
         .await

@@ -14,6 +14,7 @@
 //!
 //! Must not know about connections or agents: it stores and reads.
 
+pub mod announce;
 mod choice;
 #[cfg(test)]
 mod contract_tests;
@@ -24,6 +25,7 @@ mod sqlite;
 
 pub use choice::StoreChoice;
 pub use postgres::PostgresStore;
+pub(crate) use postgres::pg_text as postgres_text;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -99,10 +101,6 @@ pub enum StoreError {
         found: i64,
         known: usize,
     },
-    #[error(
-        "session store {url} is in use by another aisys server; stop it, or give this one another database"
-    )]
-    PostgresInUse { url: String },
     #[error("--store {value}: {why}")]
     Choice { value: String, why: String },
 }

@@ -10,9 +10,9 @@
 //! caller broadcasts is already durable and visible to every reader.
 //!
 //! The schema is versioned in `aisys_schema`; migrations run in order under an advisory lock,
-//! so servers starting together migrate once. While servers do not yet share sessions, a
-//! server holds a second advisory lock for as long as it runs, and a second server on the same
-//! database is refused, as on a SQLite data folder.
+//! so servers starting together migrate once. Several servers may share a database: after each
+//! commit the store announces which sessions have new events ([`announce`]), and the tables of
+//! the second migration (leases, routed requests) are the cluster's (`server::cluster`).
 //!
 //! Must not know about connections or agents: it stores and reads.
 
@@ -37,9 +37,6 @@ const POOL_WAIT: Duration = Duration::from_secs(10);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Advisory-lock key under which migrations run (any fixed number: it names aisys's lock).
 const MIGRATION_LOCK: i64 = 0x6169_7379_735f_6d69; // "aisys_mi"
-/// Advisory-lock key a running server holds, so that a second one on the database is refused
-/// until sessions can be shared between servers.
-const SERVER_LOCK: i64 = 0x6169_7379_735f_7372; // "aisys_sr"
 
 /// Schema migrations, applied in order; `aisys_schema.version` records how many ran.
 pub const MIGRATIONS: &[&str] = &[
@@ -58,6 +55,25 @@ pub const MIGRATIONS: &[&str] = &[
         json TEXT NOT NULL,
         PRIMARY KEY (session_id, seq)
      );",
+    // 2: servers sharing the database: who runs each session's turns (a lease that expires
+    // unless renewed), and requests sent to that server by the others, with their answers.
+    "CREATE TABLE aisys_leases (
+        session_id TEXT PRIMARY KEY,
+        owner TEXT NOT NULL,
+        expires_at TIMESTAMPTZ NOT NULL
+     );
+     CREATE INDEX aisys_leases_owner ON aisys_leases (owner);
+     CREATE TABLE aisys_requests (
+        id BIGINT PRIMARY KEY,
+        session_id TEXT NOT NULL,
+        owner TEXT NOT NULL,
+        origin TEXT NOT NULL,
+        body TEXT NOT NULL,
+        claimed BOOLEAN NOT NULL DEFAULT false,
+        reply TEXT,
+        made_at TIMESTAMPTZ NOT NULL DEFAULT now()
+     );
+     CREATE INDEX aisys_requests_owner ON aisys_requests (owner) WHERE NOT claimed;",
 ];
 
 /// Numbers and inserts a batch of events, saving the session's metadata (with `last_seq` set
@@ -84,8 +100,10 @@ pub struct PostgresStore {
     pool: Pool,
     /// The URL without its password, to name the database in errors.
     url: String,
-    /// Holds [`SERVER_LOCK`] while the store is open (a lock of its session, outside the pool).
-    _server_lock: Option<tokio_postgres::Client>,
+    /// The connection settings, for connections outside the pool (a server's `LISTEN`).
+    config: tokio_postgres::Config,
+    /// Tells every server on the database which sessions have new events.
+    announce: super::announce::Announcer,
 }
 
 /// `url` with any password replaced by `***`, fit for messages and logs.
@@ -104,7 +122,7 @@ pub fn redact(url: &str) -> String {
 }
 
 /// The text of a driver error with its causes (the driver's own text is only the kind).
-pub(super) fn pg_text(e: &tokio_postgres::Error) -> String {
+pub(crate) fn pg_text(e: &tokio_postgres::Error) -> String {
     if let Some(db) = e.as_db_error() {
         return format!("{}: {}", db.severity(), db.message());
     }
@@ -119,19 +137,8 @@ pub(super) fn pg_text(e: &tokio_postgres::Error) -> String {
 }
 
 impl PostgresStore {
-    /// Connects to the database at `url`, brings its schema up to date and takes the server's
-    /// lock on it.
+    /// Connects to the database at `url` and brings its schema up to date.
     pub async fn open(url: &str) -> Result<PostgresStore, StoreError> {
-        Self::open_with(url, true).await
-    }
-
-    /// As [`PostgresStore::open`], without the server's lock, as servers sharing sessions will.
-    #[cfg(test)]
-    pub(super) async fn open_shared(url: &str) -> Result<PostgresStore, StoreError> {
-        Self::open_with(url, false).await
-    }
-
-    async fn open_with(url: &str, lock: bool) -> Result<PostgresStore, StoreError> {
         let shown = redact(url);
         let err = |what: String| StoreError::Postgres {
             url: shown.clone(),
@@ -150,22 +157,8 @@ impl PostgresStore {
         if config.get_application_name().is_none() {
             config.application_name("aisys serve");
         }
-        let server_lock = if lock {
-            let (client, conn) = config
-                .connect(NoTls)
-                .await
-                .map_err(|e| err(format!("cannot connect: {}", pg_text(&e))))?;
-            tokio::spawn(async move {
-                if let Err(e) = conn.await {
-                    tracing::error!("session store: the server lock's connection ended: {e}");
-                }
-            });
-            Some(client)
-        } else {
-            None
-        };
         let manager = Manager::from_config(
-            config,
+            config.clone(),
             NoTls,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
@@ -178,26 +171,28 @@ impl PostgresStore {
             .build()
             .map_err(|e| err(e.to_string()))?;
         let store = PostgresStore {
+            announce: super::announce::Announcer::start(pool.clone()),
             pool,
             url: shown.clone(),
-            _server_lock: None,
+            config,
         };
         store.migrate().await?;
-        if let Some(client) = server_lock {
-            let got: bool = client
-                .query_one("SELECT pg_try_advisory_lock($1)", &[&SERVER_LOCK])
-                .await
-                .map_err(|e| err(pg_text(&e)))?
-                .get(0);
-            if !got {
-                return Err(StoreError::PostgresInUse { url: shown });
-            }
-            return Ok(PostgresStore {
-                _server_lock: Some(client),
-                ..store
-            });
-        }
         Ok(store)
+    }
+
+    /// The pool, for the cluster's own tables.
+    pub(crate) fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
+    /// The connection settings, for a connection of its own (one that `LISTEN`s).
+    pub(crate) fn config(&self) -> &tokio_postgres::Config {
+        &self.config
+    }
+
+    /// The database's URL without its password.
+    pub(crate) fn url(&self) -> &str {
+        &self.url
     }
 
     fn err(&self, what: String) -> StoreError {
@@ -289,6 +284,7 @@ impl PostgresStore {
             .await
             .map_err(|e| self.db(e))?
             .get(0);
+        self.announce.appended(session_id, last as u64);
         Ok((last - n + 1) as u64)
     }
 }
@@ -368,6 +364,9 @@ impl Store for PostgresStore {
             .await
             .map_err(|e| self.db(e))?
             > 0;
+        tx.execute("DELETE FROM aisys_leases WHERE session_id = $1", &[&id])
+            .await
+            .map_err(|e| self.db(e))?;
         tx.commit().await.map_err(|e| self.db(e))?;
         Ok(existed)
     }

@@ -1,0 +1,221 @@
+//! A session as a server that does not own it serves it: behind the same `SessionHandle` as an
+//! owned session, it follows the owner's events (read from the store when announced, broadcast
+//! to this server's clients in order, each once) and sends its clients' requests to the owner.
+//! When a request finds no live owner, the proxy takes the lease and runs the session's own
+//! task in its place, on the same handle; when that task ends, the lease is let go.
+//!
+//! Must not append events while following: only the owner writes a session's record.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use super::Cluster;
+use super::lease::Take;
+use super::route;
+use crate::server::session::{
+    self, HandleParts, SessionCommand, SessionContext, SessionError, SessionHandle,
+};
+use crate::types::{ErrorCode, SessionInfo, StreamEvent};
+
+/// Stored events read per query while following.
+const FOLLOW_PAGE: usize = 500;
+/// How long to wait before asking again when this server is taking the session over for
+/// something else (tidying after a vanished server): that takes a few queries.
+const BUSY_PAUSE: Duration = Duration::from_millis(20);
+
+type Routing = Pin<Box<dyn Future<Output = Option<SessionCommand>> + Send>>;
+
+/// Starts following a session on this server and returns its handle.
+pub fn spawn(info: SessionInfo, ctx: SessionContext, cluster: Arc<Cluster>) -> SessionHandle {
+    let (handle, parts) = session::handle_and_parts(&info);
+    let proxy = Proxy {
+        last: info.last_seq,
+        info,
+        ctx,
+        cluster,
+        parts,
+    };
+    tokio::spawn(proxy.run());
+    handle
+}
+
+struct Proxy {
+    info: SessionInfo,
+    ctx: SessionContext,
+    cluster: Arc<Cluster>,
+    parts: HandleParts,
+    /// The newest seq broadcast to this server's clients.
+    last: u64,
+}
+
+/// What to do with a command.
+enum Decision {
+    Done,
+    Unload,
+    Route(Routing),
+    Own(SessionCommand),
+}
+
+impl Proxy {
+    async fn run(mut self) {
+        let wake = self.cluster.follow(&self.info.id);
+        // Events stored between loading the session and following it.
+        self.catch_up().await;
+        let mut routing: Option<Routing> = None;
+        let mut again: Option<SessionCommand> = None;
+        loop {
+            let decision = if let Some(cmd) = again.take() {
+                self.decide(cmd).await
+            } else {
+                tokio::select! {
+                    cmd = self.parts.commands.recv(), if routing.is_none() => match cmd {
+                        Some(cmd) => self.decide(cmd).await,
+                        None => Decision::Unload,
+                    },
+                    back = async { routing.as_mut().expect("routing").await }, if routing.is_some() => {
+                        routing = None;
+                        again = back;
+                        Decision::Done
+                    }
+                    _ = wake.notified() => {
+                        self.catch_up().await;
+                        Decision::Done
+                    }
+                }
+            };
+            match decision {
+                Decision::Done => {}
+                Decision::Unload => break,
+                Decision::Route(r) => routing = Some(r),
+                Decision::Own(cmd) => return self.own(cmd).await,
+            }
+        }
+        self.cluster.unfollow(&self.info.id);
+    }
+
+    async fn decide(&mut self, cmd: SessionCommand) -> Decision {
+        if let SessionCommand::Unload { reply } = cmd {
+            let idle = self.parts.attached.load(Ordering::SeqCst) == 0;
+            let _ = reply.send(idle);
+            return if idle {
+                Decision::Unload
+            } else {
+                Decision::Done
+            };
+        }
+        loop {
+            match self.cluster.take(&self.info.id).await {
+                Ok(Take::Taken { .. }) => return Decision::Own(cmd),
+                Ok(Take::Owned(owner)) => {
+                    return Decision::Route(Box::pin(route::send(
+                        self.cluster.clone(),
+                        self.info.id.clone(),
+                        owner,
+                        cmd,
+                    )));
+                }
+                Ok(Take::Busy) => tokio::time::sleep(BUSY_PAUSE).await,
+                Err(e) => {
+                    answer(cmd, Err(e));
+                    return Decision::Done;
+                }
+            }
+        }
+    }
+
+    /// This server took the lease: after the last events (the end of a turn the last owner
+    /// left under way among them), the session's own task runs on the same handle.
+    async fn own(mut self, first: SessionCommand) {
+        self.catch_up().await;
+        self.cluster.unfollow(&self.info.id);
+        let id = self.info.id.clone();
+        let store = self.ctx.store.clone();
+        let loaded = async {
+            let mut info = store.get_session(&id).await?;
+            if let Some(i) = info.as_mut() {
+                i.last_seq = store.last_seq(&id).await?;
+            }
+            Ok::<_, crate::server::store::StoreError>(info)
+        };
+        match loaded.await {
+            Ok(Some(info)) => {
+                session::run(info, self.ctx, self.parts, Some(first)).await;
+            }
+            Ok(None) => answer(
+                first,
+                Err(SessionError::new(
+                    ErrorCode::NotFound,
+                    format!("no session {id}"),
+                )),
+            ),
+            Err(e) => answer(
+                first,
+                Err(SessionError::new(ErrorCode::Internal, e.to_string())),
+            ),
+        }
+        self.cluster.release(&id).await;
+    }
+
+    /// Reads and broadcasts every stored event after the last one broadcast.
+    async fn catch_up(&mut self) {
+        let mut changed = false;
+        loop {
+            let page = match self
+                .ctx
+                .store
+                .events_after(&self.info.id, self.last, FOLLOW_PAGE)
+                .await
+            {
+                Ok(p) => p,
+                Err(e) => {
+                    tracing::warn!("session {}: following its events: {e}", self.info.id);
+                    return;
+                }
+            };
+            let n = page.len();
+            for (seq, event) in page {
+                if let StreamEvent::StateChanged { to, reason, .. } = &event.event {
+                    self.info.state = *to;
+                    self.info.reason.clone_from(reason);
+                    changed = true;
+                }
+                self.last = seq;
+                // No subscriber is fine: the store has it.
+                let _ = self.parts.events.send((seq, Arc::new(event)));
+            }
+            if n < FOLLOW_PAGE {
+                break;
+            }
+        }
+        self.info.last_seq = self.last;
+        if changed {
+            // What else the owner saved with the change (its agent's session id, ...).
+            if let Ok(Some(mut stored)) = self.ctx.store.get_session(&self.info.id).await {
+                stored.last_seq = self.last;
+                stored.state = self.info.state;
+                stored.reason = self.info.reason.clone();
+                self.info = stored;
+            }
+        }
+        *self.parts.shared.write().unwrap_or_else(|e| e.into_inner()) = self.info.clone();
+    }
+}
+
+/// Answers a command that will not run.
+fn answer(cmd: SessionCommand, result: Result<(), SessionError>) {
+    match cmd {
+        SessionCommand::Message { reply, .. }
+        | SessionCommand::Interrupt { reply }
+        | SessionCommand::ServerStopping { reply }
+        | SessionCommand::Permission { reply, .. }
+        | SessionCommand::Stop { reply, .. } => {
+            let _ = reply.send(result);
+        }
+        SessionCommand::Unload { reply } => {
+            let _ = reply.send(true);
+        }
+    }
+}

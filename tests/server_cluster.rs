@@ -1,0 +1,293 @@
+//! Several `aisys serve` processes sharing one PostgreSQL store (tests/pg_support): a client on
+//! one server follows, live and exactly once, a turn another server runs; a server killed
+//! mid-turn is taken over by the next request within its lease; a permission request raised on
+//! one server is answered from a client of another. The stand-in agent runs the turns, except
+//! for permissions, which take the real Claude Code against the mock model.
+
+mod mock_api;
+mod pg_support;
+mod serve_harness;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use aisys::client::Notification;
+use aisys::types::{
+    ClientMessage, PermissionDecision, SessionSpec, SessionState, StreamEvent, TurnStatus,
+};
+use serve_harness::*;
+
+/// The lease the tests' servers hold (`AISYS_LEASE_EXPIRY_MS`): short, so that a takeover after
+/// a `kill -9` takes a second or two, not the default 15 s.
+const LEASE_MS: u64 = 1500;
+
+/// Two servers on one database, sharing a token file.
+fn two_servers(dir: &Path, bin: &Path, url: &str) -> (Server, Server) {
+    let token = dir.join("shared-token");
+    std::fs::write(&token, "cluster-test-token\n").unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let lease = LEASE_MS.to_string();
+    let start = |name: &str| {
+        Server::start(
+            &dir.join(name),
+            &["--store", url, "--token-file", token.to_str().unwrap()],
+            &[
+                ("AISYS_CLAUDE_BIN", bin.to_str().unwrap()),
+                ("ANTHROPIC_BASE_URL", "http://127.0.0.1:9"),
+                ("AISYS_LEASE_EXPIRY_MS", &lease),
+            ],
+        )
+    };
+    (start("a"), start("b"))
+}
+
+/// Every event of `session_id` until `stop` says so, as (seq, event).
+async fn events_until(
+    notes: &mut tokio::sync::mpsc::Receiver<Notification>,
+    session_id: &str,
+    stop: impl Fn(&StreamEvent) -> bool,
+) -> Vec<(u64, StreamEvent)> {
+    let mut out = Vec::new();
+    let deadline = tokio::time::Instant::now() + TURN_WAIT;
+    loop {
+        let note = tokio::time::timeout_at(deadline, notes.recv())
+            .await
+            .unwrap_or_else(|_| panic!("waited in vain; so far: {out:?}"))
+            .expect("connection task ended");
+        if let Notification::Event {
+            session_id: s,
+            seq,
+            event,
+        } = note
+            && s == session_id
+        {
+            let done = stop(&event);
+            out.push((seq, event));
+            if done {
+                return out;
+            }
+        }
+    }
+}
+
+/// The end of a turn: back to idle from running (not from provisioning, nor on creation).
+fn idle(e: &StreamEvent) -> bool {
+    matches!(
+        e,
+        StreamEvent::StateChanged {
+            from: Some(SessionState::Running),
+            to: SessionState::Idle,
+            ..
+        }
+    )
+}
+
+fn seqs(events: &[(u64, StreamEvent)]) -> Vec<u64> {
+    events.iter().map(|(s, _)| *s).collect()
+}
+
+/// Nothing more arrives for the session for a moment (no event twice).
+async fn quiet(notes: &mut tokio::sync::mpsc::Receiver<Notification>, session_id: &str) {
+    let until = tokio::time::Instant::now() + Duration::from_millis(500);
+    while let Ok(Some(n)) = tokio::time::timeout_at(until, notes.recv()).await {
+        if let Notification::Event {
+            session_id: s, seq, ..
+        } = n
+        {
+            assert_ne!(s, session_id, "event {seq} came after the turn ended");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_on_one_server_follows_a_turn_another_runs_live_and_exactly_once() {
+    let url = pg_support::cluster().new_database();
+    let dir = tempfile::tempdir().unwrap();
+    let bin = fake_claude_with(dir.path(), r#"{"events": 40, "rate": 400}"#);
+    let (a, b) = two_servers(dir.path(), &bin, &url);
+    let (on_a, mut notes_a) = a.client().await;
+    let (on_b, mut notes_b) = b.client().await;
+    let info = on_a.create(SessionSpec::default()).await.unwrap();
+    // B lists the session A made and follows it from the start.
+    assert!(on_b.list().await.unwrap().iter().any(|s| s.id == info.id));
+    on_b.attach(&info.id, 0).await.unwrap();
+    on_a.attach(&info.id, 0).await.unwrap();
+    say(&on_a, &info.id, "hello").await;
+    let seen_a = events_until(&mut notes_a, &info.id, idle).await;
+    let seen_b = events_until(&mut notes_b, &info.id, idle).await;
+    assert_eq!(result_status(&seen_b), Some(TurnStatus::Success));
+    assert_eq!(
+        seqs(&seen_b),
+        (1..=seen_b.len() as u64).collect::<Vec<_>>(),
+        "B gets every event once, in order"
+    );
+    assert_eq!(seen_b, seen_a, "B sees what A's own client sees");
+    quiet(&mut notes_b, &info.id).await;
+    // The turn ran on A: its agent's home is in A's data folder, not B's.
+    assert!(a.data_dir.join("homes").join(&info.id).exists());
+    assert!(!b.data_dir.join("homes").join(&info.id).exists());
+
+    // A message sent to B goes to A, which owns the session now; both clients see the turn.
+    let last = seen_b.last().unwrap().0;
+    say(&on_b, &info.id, "from b").await;
+    let seen_b = events_until(&mut notes_b, &info.id, idle).await;
+    let seen_a = events_until(&mut notes_a, &info.id, idle).await;
+    assert_eq!(seen_b, seen_a);
+    assert_eq!(seqs(&seen_b)[0], last + 1);
+    assert_eq!(
+        seqs(&seen_b),
+        (last + 1..=last + seen_b.len() as u64).collect::<Vec<_>>()
+    );
+    assert!(
+        seen_b
+            .iter()
+            .any(|(_, e)| matches!(e, StreamEvent::UserMessage { text, .. } if text == "from b"))
+    );
+    assert!(
+        !b.data_dir.join("homes").join(&info.id).exists(),
+        "B ran nothing"
+    );
+    // Both list it idle, with the same last seq.
+    for client in [&on_a, &on_b] {
+        let listed = client.list().await.unwrap();
+        let s = listed.iter().find(|s| s.id == info.id).unwrap();
+        assert_eq!(s.state, SessionState::Idle);
+        assert_eq!(s.last_seq, seen_b.last().unwrap().0);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_killed_mid_turn_is_taken_over_by_the_next_request_within_its_lease() {
+    let url = pg_support::cluster().new_database();
+    let dir = tempfile::tempdir().unwrap();
+    let bin = fake_claude_with(dir.path(), r#"{"events": 3, "sleep": 30}"#);
+    let (mut a, b) = two_servers(dir.path(), &bin, &url);
+    let (on_a, notes_a) = a.client().await;
+    let (on_b, mut notes_b) = b.client().await;
+    let info = on_a.create(SessionSpec::default()).await.unwrap();
+    on_a.attach(&info.id, 0).await.unwrap();
+    on_b.attach(&info.id, 0).await.unwrap();
+    say(&on_a, &info.id, "long").await;
+    let mut before = Vec::new();
+    let mut n = 0;
+    while n < 3 {
+        let got = events_until(&mut notes_b, &info.id, |_| true).await;
+        n += got
+            .iter()
+            .filter(|(_, e)| matches!(e, StreamEvent::Text { .. }))
+            .count();
+        before.extend(got);
+    }
+    drop(notes_a);
+    a.kill9();
+    let killed = Instant::now();
+    std::fs::write(dir.path().join("fake-claude.json"), r#"{"events": 2}"#).unwrap();
+    say(&on_b, &info.id, "again").await;
+    let taken = killed.elapsed();
+    assert!(
+        taken < Duration::from_millis(LEASE_MS + 2000),
+        "B took the session over {taken:?} after the kill (lease {LEASE_MS} ms)"
+    );
+    let after = events_until(&mut notes_b, &info.id, idle).await;
+    let all: Vec<(u64, StreamEvent)> = before.into_iter().chain(after).collect();
+    assert_eq!(
+        seqs(&all),
+        (1..=all.len() as u64).collect::<Vec<_>>(),
+        "no gap and no repeat across the takeover: {all:?}"
+    );
+    // The cut-short turn ends with a result and a stop that says why, before the new message.
+    let stopped = all
+        .iter()
+        .position(|(_, e)| {
+            matches!(e, StreamEvent::StateChanged { to: SessionState::Stopped, reason: Some(r), .. } if r == "server_lost")
+        })
+        .expect("the cut-short turn is recorded as stopped");
+    assert!(matches!(
+        &all[stopped - 1].1,
+        StreamEvent::Result {
+            status: TurnStatus::Interrupted,
+            error: Some(e),
+            ..
+        } if e.starts_with("server_lost")
+    ));
+    let again = all
+        .iter()
+        .position(|(_, e)| matches!(e, StreamEvent::UserMessage { text, .. } if text == "again"))
+        .unwrap();
+    assert!(again > stopped);
+    assert_eq!(
+        result_status(&all[again..]),
+        Some(TurnStatus::Success),
+        "the session goes on, on B"
+    );
+    assert!(b.data_dir.join("homes").join(&info.id).exists());
+    quiet(&mut notes_b, &info.id).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_permission_request_raised_on_one_server_is_answered_from_another() {
+    use mock_api::{Reply, Script, When};
+    use serde_json::json;
+    let url = pg_support::cluster().new_database();
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let mock = Script::new()
+        .on(
+            When::UserSays("write".into()),
+            Reply::tool(
+                "Write",
+                json!({"file_path": "allowed.txt", "content": "yes\n"}),
+            ),
+        )
+        .always(When::Always, Reply::text("noted"))
+        .start();
+    let token = dir.path().join("shared-token");
+    std::fs::write(&token, "cluster-test-token\n").unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let args = ["--store", &url, "--token-file", token.to_str().unwrap()];
+    let claude = mock_api::claude_bin();
+    let a = Server::with_claude(&dir.path().join("a"), &claude, &mock.base_url(), &args);
+    let b = Server::with_claude(&dir.path().join("b"), &claude, &mock.base_url(), &args);
+    let (on_a, mut notes_a) = a.client().await;
+    let (on_b, mut notes_b) = b.client().await;
+    let info = on_a.create(SessionSpec::default()).await.unwrap();
+    on_a.attach(&info.id, 0).await.unwrap();
+    on_b.attach(&info.id, 0).await.unwrap();
+    say(&on_a, &info.id, "write").await;
+    let asked = events_until(&mut notes_b, &info.id, |e| {
+        matches!(e, StreamEvent::PermissionRequest { .. })
+    })
+    .await;
+    let Some((_, StreamEvent::PermissionRequest { request_id, .. })) = asked.last() else {
+        unreachable!()
+    };
+    on_b.ack(ClientMessage::Permission {
+        session_id: info.id.clone(),
+        request_id: request_id.clone(),
+        decision: PermissionDecision::Allow,
+        message: None,
+    })
+    .await
+    .unwrap();
+    let rest = events_until(&mut notes_b, &info.id, idle).await;
+    assert_eq!(result_status(&rest), Some(TurnStatus::Success), "{rest:?}");
+    assert!(rest.iter().any(|(_, e)| matches!(
+        e,
+        StreamEvent::PermissionDecision { decision: PermissionDecision::Allow, decided_by: Some(by), .. } if by == "client"
+    )));
+    assert_eq!(
+        std::fs::read_to_string(Path::new(&info.workspace).join("allowed.txt")).unwrap(),
+        "yes\n"
+    );
+    // A ran the turn and its own client saw the same events.
+    let on_a_side = events_until(&mut notes_a, &info.id, idle).await;
+    let b_side: Vec<_> = asked.into_iter().chain(rest).collect();
+    assert_eq!(on_a_side, b_side);
+    assert!(a.data_dir.join("homes").join(&info.id).exists());
+    assert!(!b.data_dir.join("homes").join(&info.id).exists());
+}
