@@ -23,13 +23,17 @@ const LEASE_MS: u64 = 1500;
 
 /// Two servers on one database, sharing a token file.
 fn two_servers(dir: &Path, bin: &Path, url: &str) -> (Server, Server) {
+    two_servers_with_lease(dir, bin, url, LEASE_MS)
+}
+
+fn two_servers_with_lease(dir: &Path, bin: &Path, url: &str, lease_ms: u64) -> (Server, Server) {
     let token = dir.join("shared-token");
     std::fs::write(&token, "cluster-test-token\n").unwrap();
     {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o600)).unwrap();
     }
-    let lease = LEASE_MS.to_string();
+    let lease = lease_ms.to_string();
     let start = |name: &str| {
         Server::start(
             &dir.join(name),
@@ -290,4 +294,47 @@ async fn a_permission_request_raised_on_one_server_is_answered_from_another() {
     assert_eq!(on_a_side, b_side);
     assert!(a.data_dir.join("homes").join(&info.id).exists());
     assert!(!b.data_dir.join("homes").join(&info.id).exists());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_that_shuts_down_cleanly_hands_its_sessions_over_at_once() {
+    // A lease far longer than the test may wait: only letting it go lets B in quickly.
+    const LONG_LEASE_MS: u64 = 60_000;
+    let url = pg_support::cluster().new_database();
+    let dir = tempfile::tempdir().unwrap();
+    let bin = fake_claude_with(dir.path(), r#"{"events": 2}"#);
+    let (mut a, b) = two_servers_with_lease(dir.path(), &bin, &url, LONG_LEASE_MS);
+    let (on_a, mut notes_a) = a.client().await;
+    let (on_b, mut notes_b) = b.client().await;
+    let info = on_a.create(SessionSpec::default()).await.unwrap();
+    on_a.attach(&info.id, 0).await.unwrap();
+    on_b.attach(&info.id, 0).await.unwrap();
+    say(&on_a, &info.id, "on a").await;
+    let first = events_until(&mut notes_a, &info.id, idle).await;
+    events_until(&mut notes_b, &info.id, idle).await;
+    assert!(a.data_dir.join("homes").join(&info.id).exists());
+    drop(on_a);
+    let status = a.terminate();
+    assert!(status.success(), "{status:?}");
+    let stopped = Instant::now();
+    say(&on_b, &info.id, "on b").await;
+    assert!(
+        stopped.elapsed() < Duration::from_secs(10),
+        "B waited {:?} for a lease A had let go",
+        stopped.elapsed()
+    );
+    let next = events_until(&mut notes_b, &info.id, idle).await;
+    assert_eq!(next[0].0, first.last().unwrap().0 + 1, "{next:?}");
+    assert_eq!(result_status(&next), Some(TurnStatus::Success));
+    assert!(
+        !next.iter().any(|(_, e)| matches!(
+            e,
+            StreamEvent::StateChanged {
+                to: SessionState::Stopped,
+                ..
+            }
+        )),
+        "an idle session handed over has no turn to stop: {next:?}"
+    );
+    assert!(b.data_dir.join("homes").join(&info.id).exists(), "B ran it");
 }
