@@ -5,8 +5,11 @@
 //! run as the ceiling, and so is a fair one: a relay fed by the same stand-in agents through
 //! pipes (benches/support/fair_relay.rs). Each load reports the CPU time the server (and the
 //! fair relay) used per delivered event. `cargo bench --bench server_load`; as a test it runs a
-//! small smoke load.
+//! small smoke load. `SERVER_LOAD_STORE=postgres` measures instead the store choice: the
+//! heaviest load on SQLite, then across two servers sharing PostgreSQL (support/cross_server.rs).
 
+#[path = "support/cross_server.rs"]
+mod cross_server;
 #[path = "support/fair_relay.rs"]
 mod fair_relay;
 #[path = "../tests/serve_harness/mod.rs"]
@@ -223,6 +226,22 @@ async fn bench() {
     let fds = raise_fd_limit();
     let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
     let bin = fake_claude_with(dir.path(), r#"{"events": 1}"#);
+    match std::env::var("SERVER_LOAD_STORE").as_deref() {
+        Err(_) | Ok("sqlite") => {}
+        Ok("postgres") => {
+            let rate = *load.rates.last().unwrap();
+            return cross_server::run(
+                &bin,
+                dir.path(),
+                load.active_sessions,
+                rate,
+                load.seconds,
+                load.warmup,
+            )
+            .await;
+        }
+        Ok(other) => panic!("SERVER_LOAD_STORE={other}: expected sqlite or postgres"),
+    }
     let max = (load.idle_sessions + load.active_sessions * load.rates.len() + load.few.0 + 10)
         .to_string();
     let mut env = vec![

@@ -1,0 +1,163 @@
+//! `SERVER_LOAD_STORE=postgres cargo bench --bench server_load`: one load (100 sessions x 200
+//! lines/s in a full run) on the SQLite store, one server, and then on two servers sharing a
+//! PostgreSQL store (tests/pg_support's throwaway cluster with `fsync` switched back on), where
+//! each session's turn runs on server A and its client is attached to server B: the latency
+//! from the agent's line to a client on the *other* server, beside SQLite's in the same run.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use aisys::client::Notification;
+use aisys::types::{ClientMessage, SessionSpec, StreamEvent};
+
+use super::fair_relay::LoadResult;
+use super::serve_harness::Server;
+use super::{agent_settings, cpu, latency_ms, percentile, report, throughput};
+
+#[path = "../../tests/pg_support/mod.rs"]
+mod pg_support;
+
+pub async fn run(
+    bin: &Path,
+    dir: &Path,
+    sessions: usize,
+    rate: usize,
+    seconds: usize,
+    warmup: Duration,
+) {
+    let max = (sessions * 2 + 10).to_string();
+    let bin_s = bin.to_str().unwrap();
+    let env = [
+        ("AISYS_CLAUDE_BIN", bin_s),
+        ("ANTHROPIC_BASE_URL", "http://127.0.0.1:9"),
+    ];
+    let host = ["--sandbox", "host", "--max-sessions", &max];
+    println!("aisys serve, --sandbox host; {sessions} sessions x {rate} lines/s for {seconds} s");
+
+    // SQLite: one server, the client on the server that runs the turn.
+    {
+        let server = Server::start(&dir.join("sqlite"), &host, &env);
+        let (settings, due) = agent_settings(rate * seconds, rate, warmup);
+        std::fs::write(dir.join("fake-claude.json"), settings).unwrap();
+        let r = throughput(&server, sessions, due).await;
+        report("SQLite, one server", sessions, rate, seconds, &r);
+    }
+
+    let url = fsync_on(pg_support::cluster().new_database()).await;
+    let token = dir.join("shared-token");
+    std::fs::write(&token, "bench-token\n").unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let mut args: Vec<&str> = host.to_vec();
+    args.extend(["--store", &url, "--token-file", token.to_str().unwrap()]);
+    let a = Server::start(&dir.join("pg-a"), &args, &env);
+    let b = Server::start(&dir.join("pg-b"), &args, &env);
+    let (settings, due) = agent_settings(rate * seconds, rate, warmup);
+    std::fs::write(dir.join("fake-claude.json"), settings).unwrap();
+    let (r, cpu_a) = across(&a, &b, sessions, due).await;
+    report(
+        "PostgreSQL, turns on A, clients on B",
+        sessions,
+        rate,
+        seconds,
+        &r,
+    );
+    let (u, s) = cpu_a.per_event(r.received);
+    println!(
+        "    server A (runs the turns) CPU {:.1} µs/event ({u:.1} user + {s:.1} system); the line above is B's (follows them)",
+        u + s
+    );
+}
+
+/// The test cluster runs without fsync; a benchmark of commits needs it on.
+async fn fsync_on(url: String) -> String {
+    let (admin, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    for sql in [
+        "ALTER SYSTEM SET fsync = on",
+        "ALTER SYSTEM SET full_page_writes = on",
+        "SELECT pg_reload_conf()",
+    ] {
+        admin.batch_execute(sql).await.unwrap();
+    }
+    let began = Instant::now();
+    loop {
+        let fsync: String = admin.query_one("SHOW fsync", &[]).await.unwrap().get(0);
+        if fsync == "on" {
+            return url;
+        }
+        assert!(
+            began.elapsed() < Duration::from_secs(10),
+            "fsync stays {fsync}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// One turn in each of `sessions` new sessions, made and started through server A, each
+/// followed by a client of server B: B's clients' latencies, and A's CPU use.
+async fn across(
+    a: &Server,
+    b: &Server,
+    sessions: usize,
+    due: Instant,
+) -> (LoadResult, cpu::CpuUse) {
+    let (pid_a, pid_b) = (a.child.id(), b.child.id());
+    let (start_a, start_b) = (cpu::at(pid_a, due), cpu::at(pid_b, due));
+    let mut tasks = Vec::new();
+    for _ in 0..sessions {
+        let (on_a, _notes_a) = a.client().await;
+        let (on_b, mut notes_b) = b.client().await;
+        tasks.push(tokio::spawn(async move {
+            let info = on_a.create(SessionSpec::default()).await.unwrap();
+            on_b.attach(&info.id, 0).await.unwrap();
+            on_a.ack(ClientMessage::Message {
+                session_id: info.id.clone(),
+                text: "go".into(),
+            })
+            .await
+            .unwrap();
+            let mut lat = Vec::new();
+            loop {
+                match tokio::time::timeout(Duration::from_secs(60), notes_b.recv()).await {
+                    Ok(Some(Notification::Event { event, .. })) => match event {
+                        StreamEvent::Text { text, .. } => {
+                            if let Some(l) = latency_ms(&text) {
+                                lat.push(l);
+                            }
+                        }
+                        StreamEvent::Result { .. } => break,
+                        _ => {}
+                    },
+                    Ok(Some(_)) => {}
+                    _ => break,
+                }
+            }
+            drop(on_a);
+            lat
+        }));
+    }
+    let mut lat = Vec::new();
+    for t in tasks {
+        lat.extend(t.await.unwrap());
+    }
+    let cpu_b = cpu::since(pid_b, start_b.await.unwrap());
+    let cpu_a = cpu::since(pid_a, start_a.await.unwrap());
+    let secs = due.elapsed().as_secs_f64();
+    let received = lat.len();
+    (
+        LoadResult {
+            p50: percentile(&mut lat, 0.5),
+            p99: percentile(&mut lat, 0.99),
+            max: percentile(&mut lat, 1.0),
+            received,
+            secs,
+            cpu: cpu_b,
+        },
+        cpu_a,
+    )
+}
