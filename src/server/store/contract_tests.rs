@@ -117,13 +117,20 @@ async fn concurrent_appends_are_numbered_in_order_per_session(s: Arc<dyn Store>)
             for i in 0..50 {
                 s.append(&id, batch(vec![ev(i)])).await.unwrap();
             }
+            // Metadata saved among other sessions' appends gets its own session's last seq.
+            let first = s
+                .append_and_save(&info(&id, "2026-01-01T00:00:00Z"), batch(vec![ev(50)]))
+                .await
+                .unwrap();
+            assert_eq!(first, 51);
             id
         }));
     }
     for t in tasks {
         let id = t.await.unwrap();
+        assert_eq!(s.get_session(&id).await.unwrap().unwrap().last_seq, 51);
         let all = s.events_after(&id, 0, 1000).await.unwrap();
-        assert_eq!(all.len(), 50);
+        assert_eq!(all.len(), 51);
         for (i, (seq, e)) in all.iter().enumerate() {
             assert_eq!(*seq, i as u64 + 1);
             assert_eq!(e.event, ev(i));

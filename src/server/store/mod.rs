@@ -20,6 +20,7 @@ mod choice;
 mod contract_tests;
 mod inbox;
 mod journal;
+mod pg_batch;
 mod postgres;
 mod sqlite;
 

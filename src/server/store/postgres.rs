@@ -1,13 +1,13 @@
 //! The PostgreSQL store (`aisys serve --store postgres://...`): sessions and events in tables of
 //! a PostgreSQL database, for a record kept off the server's machine.
 //!
-//! Each append is one statement, so one round trip and one transaction: it bumps the session's
-//! counter row in `aisys_seqs` (`INSERT .. ON CONFLICT DO UPDATE`, which locks that row until
-//! the commit), inserts the events numbered from the counter's old value, and saves the
-//! session's metadata when asked. Appends to one session therefore queue on its counter row
-//! and are numbered from 1 without gaps, whichever connection or server they come from; a
-//! failed append rolls its numbers back with it. `append` returns after the commit, so what a
-//! caller broadcasts is already durable and visible to every reader.
+//! Appends are gathered into rounds ([`super::pg_batch`]), each one statement, so one round trip
+//! and one transaction: it bumps each session's counter row in `aisys_seqs` (`INSERT .. ON
+//! CONFLICT DO UPDATE`, which locks that row until the commit), inserts the events numbered from
+//! the counter's old value, and saves the sessions' metadata when asked. Appends to one session
+//! therefore queue on its counter row and are numbered from 1 without gaps, whichever connection
+//! or server they come from; a failed round rolls its numbers back with it. `append` returns
+//! after the commit, so what a caller broadcasts is already durable and visible to every reader.
 //!
 //! The schema is versioned in `aisys_schema`; migrations run in order under an advisory lock,
 //! so servers starting together migrate once. Several servers may share a database: after each
@@ -76,25 +76,6 @@ pub const MIGRATIONS: &[&str] = &[
      CREATE INDEX aisys_requests_owner ON aisys_requests (owner) WHERE NOT claimed;",
 ];
 
-/// Numbers and inserts a batch of events, saving the session's metadata (with `last_seq` set
-/// to the new last) when `$4` is not null; returns the new last seq. One statement: the
-/// counter row's lock is held until it commits.
-const APPEND: &str = "WITH counter AS (
-        INSERT INTO aisys_seqs (session_id, last_seq) VALUES ($1, $2)
-        ON CONFLICT (session_id) DO UPDATE SET last_seq = aisys_seqs.last_seq + excluded.last_seq
-        RETURNING last_seq
-     ), events AS (
-        INSERT INTO aisys_events (session_id, seq, json)
-        SELECT $1, counter.last_seq - $2 + t.n, t.json
-        FROM counter, unnest($3::text[]) WITH ORDINALITY AS t(json, n)
-     ), info AS (
-        INSERT INTO aisys_sessions (id, info)
-        SELECT $1, jsonb_set($4::text::jsonb, '{last_seq}', to_jsonb(counter.last_seq))
-        FROM counter WHERE $4::text IS NOT NULL
-        ON CONFLICT (id) DO UPDATE SET info = excluded.info
-     )
-     SELECT last_seq FROM counter";
-
 /// Sessions and events in a PostgreSQL database.
 pub struct PostgresStore {
     pool: Pool,
@@ -104,6 +85,8 @@ pub struct PostgresStore {
     config: tokio_postgres::Config,
     /// Tells every server on the database which sessions have new events.
     announce: super::announce::Announcer,
+    /// Appends gathered into rounds of one statement each.
+    rounds: super::pg_batch::Rounds,
 }
 
 /// `url` with any password replaced by `***`, fit for messages and logs.
@@ -172,6 +155,7 @@ impl PostgresStore {
             .map_err(|e| err(e.to_string()))?;
         let store = PostgresStore {
             announce: super::announce::Announcer::start(pool.clone()),
+            rounds: super::pg_batch::Rounds::start(pool.clone()),
             pool,
             url: shown.clone(),
             config,
@@ -271,21 +255,24 @@ impl PostgresStore {
                 None => Ok(self.last_seq(session_id).await? + 1),
             };
         }
-        let texts: Vec<&str> = events.iter().map(|e| &*e.json).collect();
+        let n = events.len() as u64;
         let info = info.map(serde_json::to_string).transpose()?;
-        let n = texts.len() as i64;
-        let client = self.client().await?;
-        let stmt = client
-            .prepare_cached(APPEND)
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let pending = super::pg_batch::Pending {
+            session_id: session_id.to_string(),
+            events,
+            info,
+            reply,
+        };
+        if self.rounds.append(pending).await.is_err() {
+            return Err(StoreError::WriterGone);
+        }
+        let last = answer
             .await
-            .map_err(|e| self.db(e))?;
-        let last: i64 = client
-            .query_one(&stmt, &[&session_id, &n, &texts, &info])
-            .await
-            .map_err(|e| self.db(e))?
-            .get(0);
-        self.announce.appended(session_id, last as u64);
-        Ok((last - n + 1) as u64)
+            .map_err(|_| StoreError::WriterGone)?
+            .map_err(|e| self.err(e))?;
+        self.announce.appended(session_id, last);
+        Ok(last - n + 1)
     }
 }
 

@@ -1,0 +1,183 @@
+//! Appends to the PostgreSQL store gathered into rounds: every append waiting when a round
+//! starts goes into one statement, so one round trip and one commit (one WAL flush) serve the
+//! events of many sessions, as the SQLite store's journal writes them with one `write`. A few
+//! rounds run at once ([`ROUNDS_IN_FLIGHT`]); while they commit, the next appends queue up and
+//! become the next round, so rounds grow with the load and an idle store answers at once.
+//!
+//! Each session's counter row is bumped by its round, which numbers the session's events from the
+//! old value: seqs stay gapless per session, whichever round or server they come from, and a
+//! failed round takes its numbers back with it. Rows are locked in session order, so two rounds
+//! never wait for each other in a cycle.
+//!
+//! Must not reorder one caller's appends: each caller waits for its append before the next.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use deadpool_postgres::Pool;
+use tokio::sync::{Semaphore, mpsc, oneshot};
+
+use super::EncodedEvent;
+
+/// Appends waiting for a round before callers wait too: a database that cannot keep up slows the
+/// sessions instead of filling memory.
+const APPEND_QUEUE: usize = 4096;
+/// Rounds in flight at once: one commits while the next is written and a third gathers; more
+/// would only split the load into smaller commits.
+const ROUNDS_IN_FLIGHT: usize = 3;
+/// Most events in one round, so that its arrays stay a few megabytes.
+const MAX_ROUND_EVENTS: usize = 10_000;
+
+/// Numbers and inserts the events of several sessions, one entry per session in `$1..$3`
+/// (session, count, metadata or null) and one per event in `$4..$6` (session, its place among
+/// that session's events from 1, text); saves metadata with `last_seq` set; returns each
+/// session's new last seq.
+const APPEND_ROUND: &str = "WITH req AS (
+        SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[]) AS r(session_id, n, info)
+     ), counter AS (
+        INSERT INTO aisys_seqs (session_id, last_seq)
+        SELECT session_id, n FROM req ORDER BY session_id
+        ON CONFLICT (session_id) DO UPDATE SET last_seq = aisys_seqs.last_seq + excluded.last_seq
+        RETURNING session_id, last_seq
+     ), events AS (
+        INSERT INTO aisys_events (session_id, seq, json)
+        SELECT e.session_id, c.last_seq - r.n + e.k, e.json
+        FROM unnest($4::text[], $5::bigint[], $6::text[]) AS e(session_id, k, json)
+        JOIN counter c ON c.session_id = e.session_id
+        JOIN req r ON r.session_id = e.session_id
+     ), info AS (
+        INSERT INTO aisys_sessions (id, info)
+        SELECT r.session_id, jsonb_set(r.info::jsonb, '{last_seq}', to_jsonb(c.last_seq))
+        FROM req r JOIN counter c ON c.session_id = r.session_id
+        WHERE r.info IS NOT NULL
+        ON CONFLICT (id) DO UPDATE SET info = excluded.info
+     )
+     SELECT session_id, last_seq FROM counter";
+
+/// One append waiting for its round.
+pub(super) struct Pending {
+    pub session_id: String,
+    pub events: Vec<Arc<EncodedEvent>>,
+    /// The session's metadata to save with the events, as JSON.
+    pub info: Option<String>,
+    /// The session's new last seq, or why the round failed.
+    pub reply: oneshot::Sender<Result<u64, String>>,
+}
+
+/// Where appends queue for their round.
+pub(super) struct Rounds {
+    queue: mpsc::Sender<Pending>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Rounds {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Rounds {
+    pub fn start(pool: Pool) -> Rounds {
+        let (queue, rx) = mpsc::channel(APPEND_QUEUE);
+        Rounds {
+            queue,
+            task: tokio::spawn(gather(pool, rx)),
+        }
+    }
+
+    /// Queues an append; the answer is the session's new last seq.
+    pub async fn append(&self, p: Pending) -> Result<(), Pending> {
+        self.queue.send(p).await.map_err(|e| e.0)
+    }
+}
+
+async fn gather(pool: Pool, mut rx: mpsc::Receiver<Pending>) {
+    let slots = Arc::new(Semaphore::new(ROUNDS_IN_FLIGHT));
+    // An append of a session already in the round waits for the next one (one counter update
+    // per session and statement).
+    let mut carried: Option<Pending> = None;
+    loop {
+        let Ok(slot) = slots.clone().acquire_owned().await else {
+            return;
+        };
+        let first = match carried.take() {
+            Some(p) => p,
+            None => match rx.recv().await {
+                Some(p) => p,
+                None => return,
+            },
+        };
+        let mut round = vec![first];
+        let mut events = round[0].events.len();
+        while events < MAX_ROUND_EVENTS {
+            match rx.try_recv() {
+                Ok(p) => {
+                    if round.iter().any(|r| r.session_id == p.session_id) {
+                        carried = Some(p);
+                        break;
+                    }
+                    events += p.events.len();
+                    round.push(p);
+                }
+                Err(_) => break,
+            }
+        }
+        let pool = pool.clone();
+        tokio::spawn(async move {
+            run_round(&pool, round).await;
+            drop(slot);
+        });
+    }
+}
+
+async fn run_round(pool: &Pool, round: Vec<Pending>) {
+    let mut ids = Vec::with_capacity(round.len());
+    let mut counts = Vec::with_capacity(round.len());
+    let mut infos = Vec::with_capacity(round.len());
+    let mut ev_ids = Vec::new();
+    let mut ev_k = Vec::new();
+    let mut ev_texts: Vec<&str> = Vec::new();
+    for p in &round {
+        ids.push(p.session_id.as_str());
+        counts.push(p.events.len() as i64);
+        infos.push(p.info.as_deref());
+        for (k, e) in p.events.iter().enumerate() {
+            ev_ids.push(p.session_id.as_str());
+            ev_k.push(k as i64 + 1);
+            ev_texts.push(&e.json);
+        }
+    }
+    let done = async {
+        let client = pool.get().await.map_err(|e| match e {
+            deadpool_postgres::PoolError::Backend(e) => {
+                format!("cannot connect: {}", super::postgres::pg_text(&e))
+            }
+            other => format!("no free connection: {other}"),
+        })?;
+        let stmt = client
+            .prepare_cached(APPEND_ROUND)
+            .await
+            .map_err(|e| super::postgres::pg_text(&e))?;
+        let rows = client
+            .query(&stmt, &[&ids, &counts, &infos, &ev_ids, &ev_k, &ev_texts])
+            .await
+            .map_err(|e| super::postgres::pg_text(&e))?;
+        Ok::<HashMap<String, i64>, String>(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    };
+    match done.await {
+        Ok(last) => {
+            for p in round {
+                let answer = match last.get(&p.session_id) {
+                    Some(l) => Ok(*l as u64),
+                    None => Err("the round did not number this session's events".into()),
+                };
+                let _ = p.reply.send(answer);
+            }
+        }
+        Err(e) => {
+            for p in round {
+                let _ = p.reply.send(Err(e.clone()));
+            }
+        }
+    }
+}
