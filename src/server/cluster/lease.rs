@@ -171,7 +171,7 @@ impl Cluster {
 
     /// Renews every lease this server holds; returns the sessions whose lease it no longer has
     /// (another server took them after they expired).
-    async fn renew(&self) -> Result<Vec<String>, ClusterError> {
+    pub(super) async fn renew(&self) -> Result<Vec<String>, ClusterError> {
         let rows = self
             .client()
             .await?

@@ -355,6 +355,9 @@ fn identity(data_dir: &Path) -> Result<(String, std::fs::File), ClusterError> {
 }
 
 #[cfg(test)]
+mod lease_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

@@ -10,7 +10,7 @@ use crate::types::{
 };
 
 #[path = "../../../tests/pg_support/mod.rs"]
-mod pg_support;
+pub(crate) mod pg_support;
 
 pub fn info(id: &str, last: &str) -> SessionInfo {
     SessionInfo {

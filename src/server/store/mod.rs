@@ -17,7 +17,7 @@
 pub mod announce;
 mod choice;
 #[cfg(test)]
-mod contract_tests;
+pub(crate) mod contract_tests;
 mod inbox;
 mod journal;
 mod pg_batch;
