@@ -338,3 +338,52 @@ async fn a_server_that_shuts_down_cleanly_hands_its_sessions_over_at_once() {
     );
     assert!(b.data_dir.join("homes").join(&info.id).exists(), "B ran it");
 }
+
+/// A stop travels like an interrupt, without the agent's grace to end its turn by itself.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stop_sent_to_one_server_ends_the_turn_another_runs() {
+    let url = pg_support::cluster().new_database();
+    let dir = tempfile::tempdir().unwrap();
+    let bin = fake_claude_with(dir.path(), r#"{"events": 2, "sleep": 30}"#);
+    let (a, b) = two_servers(dir.path(), &bin, &url);
+    let (on_a, mut notes_a) = a.client().await;
+    let (on_b, mut notes_b) = b.client().await;
+    let info = on_a.create(SessionSpec::default()).await.unwrap();
+    on_a.attach(&info.id, 0).await.unwrap();
+    on_b.attach(&info.id, 0).await.unwrap();
+    say(&on_a, &info.id, "long").await;
+    events_until(&mut notes_b, &info.id, |e| {
+        matches!(e, StreamEvent::Text { .. })
+    })
+    .await;
+    on_b.ack(ClientMessage::Stop {
+        session_id: info.id.clone(),
+    })
+    .await
+    .unwrap();
+    let stopped = |e: &StreamEvent| {
+        matches!(
+            e,
+            StreamEvent::StateChanged {
+                to: SessionState::Stopped,
+                ..
+            }
+        )
+    };
+    let rest = events_until(&mut notes_b, &info.id, stopped).await;
+    assert_eq!(
+        result_status(&rest),
+        Some(TurnStatus::Interrupted),
+        "{rest:?}"
+    );
+    assert!(matches!(
+        &rest.last().unwrap().1,
+        StreamEvent::StateChanged { reason: Some(r), .. } if r == "stopped by a client"
+    ));
+    let on_a_side = events_until(&mut notes_a, &info.id, stopped).await;
+    assert_eq!(on_a_side.last(), rest.last(), "A ran it and stopped it");
+    assert!(
+        !b.data_dir.join("homes").join(&info.id).exists(),
+        "B ran nothing"
+    );
+}
