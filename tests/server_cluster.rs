@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 
 use aisys::client::Notification;
 use aisys::types::{
-    ClientMessage, PermissionDecision, SessionSpec, SessionState, StreamEvent, TurnStatus,
+    ClientMessage, DecidedBy, PermissionDecision, SessionSpec, SessionState, StreamEvent,
+    TurnStatus,
 };
 use serve_harness::*;
 
@@ -282,7 +283,11 @@ async fn a_permission_request_raised_on_one_server_is_answered_from_another() {
     assert_eq!(result_status(&rest), Some(TurnStatus::Success), "{rest:?}");
     assert!(rest.iter().any(|(_, e)| matches!(
         e,
-        StreamEvent::PermissionDecision { decision: PermissionDecision::Allow, decided_by: Some(by), .. } if by == "client"
+        StreamEvent::PermissionDecision {
+            decision: PermissionDecision::Allow,
+            decided_by: Some(DecidedBy::Client),
+            ..
+        }
     )));
     assert_eq!(
         std::fs::read_to_string(Path::new(&info.workspace).join("allowed.txt")).unwrap(),

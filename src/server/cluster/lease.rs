@@ -58,13 +58,12 @@ impl Cluster {
     /// records the end of a turn the last owner left under way (`server_lost`, or
     /// `server_restart` when that owner was this server before a restart).
     pub async fn take(&self, session_id: &str) -> Result<Take, SessionError> {
-        if !self
-            .held
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(session_id.to_string())
         {
-            return Ok(Take::Busy);
+            let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+            if held.contains_key(session_id) {
+                return Ok(Take::Busy);
+            }
+            held.insert(session_id.to_string(), false);
         }
         let taken = self.take_held(session_id).await;
         if !matches!(taken, Ok(Take::Taken { .. })) {
@@ -89,6 +88,15 @@ impl Cluster {
             // Taken by another server between the two parts of the statement: ask again.
             return Ok(previous.map_or(Take::Busy, Take::Owned));
         }
+        // Committed: from now on renewals keep it.
+        if let Some(h) = self
+            .held
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get_mut(session_id)
+        {
+            *h = true;
+        }
         let Some(info) = self.store.get_session(session_id).await.map_err(internal)? else {
             return Ok(Take::Taken { ended: false });
         };
@@ -106,7 +114,7 @@ impl Cluster {
         Ok(Take::Taken { ended })
     }
 
-    fn forget(&self, session_id: &str) {
+    pub(super) fn forget(&self, session_id: &str) {
         self.held
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -172,6 +180,15 @@ impl Cluster {
     /// Renews every lease this server holds; returns the sessions whose lease it no longer has
     /// (another server took them after they expired).
     pub(super) async fn renew(&self) -> Result<Vec<String>, ClusterError> {
+        // Only leases taken before the renewal: one being taken may not be committed yet.
+        let before: Vec<String> = self
+            .held
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .filter(|(_, taken)| **taken)
+            .map(|(id, _)| id.clone())
+            .collect();
         let rows = self
             .client()
             .await?
@@ -184,10 +201,10 @@ impl Cluster {
             .map_err(|e| self.pg(e))?;
         let renewed: HashSet<String> = rows.iter().map(|r| r.get(0)).collect();
         let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
-        let lost: Vec<String> = held
-            .iter()
-            .filter(|id| !renewed.contains(*id))
-            .cloned()
+        // One let go meanwhile is no longer held, and not lost.
+        let lost: Vec<String> = before
+            .into_iter()
+            .filter(|id| !renewed.contains(id) && held.get(id) == Some(&true))
             .collect();
         for id in &lost {
             held.remove(id);

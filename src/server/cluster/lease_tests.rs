@@ -54,6 +54,11 @@ async fn one_owner_at_a_time_until_its_lease_expires_or_is_let_go() {
     assert_eq!(b.take("s").await.unwrap(), Take::Taken { ended: false });
     assert_eq!(a.renew().await.unwrap(), ["s".to_string()]);
     assert!(!a.holds("s"));
+    // A lease being taken (its row not committed yet) is not lost to a renewal meanwhile.
+    a.held.lock().unwrap().insert("being-taken".into(), false);
+    assert!(a.renew().await.unwrap().is_empty());
+    assert_eq!(a.held.lock().unwrap().get("being-taken"), Some(&false));
+    a.forget("being-taken");
     // Let go, it is free at once.
     b.release("s").await;
     assert_eq!(a.owner_of("s").await.unwrap(), None);

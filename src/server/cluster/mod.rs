@@ -22,7 +22,7 @@ mod listen;
 pub mod proxy;
 pub mod route;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
@@ -126,8 +126,9 @@ pub struct Cluster {
     pub owner: String,
     store: Arc<PostgresStore>,
     pub timings: Timings,
-    /// Sessions whose lease this server holds (or is taking).
-    held: Mutex<HashSet<String>>,
+    /// Sessions whose lease this server holds (`true`) or is taking (`false`: its row may not be
+    /// committed yet, so a renewal meanwhile must not count it as lost).
+    held: Mutex<HashMap<String, bool>>,
     /// Proxies waiting for announcements of their session's events.
     followers: Mutex<HashMap<String, Arc<Notify>>>,
     /// Requests sent to other servers, waiting for their answer's announcement.
@@ -164,7 +165,7 @@ impl Cluster {
             owner,
             store,
             timings,
-            held: Mutex::new(HashSet::new()),
+            held: Mutex::new(HashMap::new()),
             followers: Mutex::new(HashMap::new()),
             waiting: Mutex::new(HashMap::new()),
             manager: OnceLock::new(),
@@ -196,7 +197,9 @@ impl Cluster {
         self.held
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .contains(session_id)
+            .get(session_id)
+            .copied()
+            .unwrap_or(false)
     }
 
     /// Wakes the proxy of `session_id` whenever new events of it are announced.
