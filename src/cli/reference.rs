@@ -15,6 +15,7 @@ use crate::runtime::env::{
     MODAL_ENV_HOME as ENV_HOME, MODAL_ENV_PYTHON as ENV_PYTHON, MODAL_ENV_WORKDIR as ENV_WORKDIR,
 };
 use crate::server::auth::ENV_TOKEN;
+use crate::server::cluster::ENV_LEASE_EXPIRY_MS;
 use crate::types::AgentKind;
 
 /// Every exit status, with what it means.
@@ -64,6 +65,11 @@ pub fn environment() -> Vec<(&'static str, &'static str)> {
         (
             ENV_STORE,
             "the store of `serve` (like --store), keeping a database password off the command line",
+        ),
+        (
+            ENV_LEASE_EXPIRY_MS,
+            "for tests: how long a session's lease lasts between servers sharing a store, in \
+             milliseconds (default 15000)",
         ),
         (
             agent_bin_var(AgentKind::ClaudeCode),
