@@ -1,8 +1,11 @@
 //! `aisys serve --sandbox modal` against the fake `modal` package (tests/fake_modal): sessions
 //! run in Modal sandboxes, a server restarted after `kill -9` reattaches to the sandbox a session
 //! held, and deleting the session terminates it; the workspace's changes inside the sandbox
-//! reach attached clients as `file_changed` notices (a listing compared after each turn).
+//! reach attached clients as `file_changed` notices (a listing compared after each turn); on a
+//! shared PostgreSQL store, a server that takes over from one killed reattaches to the session's
+//! sandbox the same way.
 
+mod pg_support;
 mod serve_harness;
 
 use aisys::types::{ClientMessage, FileChangeKind, SessionSpec, TurnStatus};
@@ -109,6 +112,74 @@ async fn a_restarted_server_reattaches_to_the_sandbox_and_delete_terminates_it()
         "deleting the session ended its sandbox"
     );
     server.terminate();
+}
+
+/// Two servers sharing a PostgreSQL store and one Modal (the fake): the session's sandbox
+/// belongs to no server, so the server that takes the session over from a killed one reattaches
+/// to it by its id and runs the next turn there.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_taking_over_a_session_reattaches_to_its_modal_sandbox() {
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let d = dir.path();
+    let url = pg_support::cluster().new_database();
+    let token = d.join("shared-token");
+    std::fs::write(&token, "modal-cluster-token\n").unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    // A short lease (AISYS_LEASE_EXPIRY_MS), so that the takeover after the kill is quick.
+    let env = modal_env(d, &[("AISYS_LEASE_EXPIRY_MS", "1500")]);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let args = [
+        "--sandbox",
+        "modal",
+        "--store",
+        &url,
+        "--token-file",
+        token.to_str().unwrap(),
+    ];
+    let mut a = Server::start(&d.join("a"), &args, &env);
+    let b = Server::start(&d.join("b"), &args, &env);
+    let (on_a, mut notes_a) = a.client().await;
+    let info = on_a.create(SessionSpec::default()).await.unwrap();
+    on_a.attach(&info.id, 0).await.unwrap();
+    let say = |text: &str| ClientMessage::Message {
+        session_id: info.id.clone(),
+        text: text.into(),
+    };
+    on_a.ack(say("hello")).await.unwrap();
+    let events = until_result(&mut notes_a, &info.id).await;
+    assert_eq!(
+        result_status(&events),
+        Some(TurnStatus::Success),
+        "{events:?}"
+    );
+    let boxes = sandboxes(&d.join("state"));
+    assert_eq!(boxes.len(), 1, "{boxes:?}");
+
+    a.kill9();
+    drop(on_a);
+    let (on_b, mut notes_b) = b.client().await;
+    on_b.attach(&info.id, 0).await.unwrap();
+    on_b.ack(say("again")).await.unwrap();
+    // The replay of the first turn, then the second, run by B.
+    until_result(&mut notes_b, &info.id).await;
+    let events = until_result(&mut notes_b, &info.id).await;
+    assert!(
+        events.iter().any(
+            |(_, e)| matches!(e, aisys::types::StreamEvent::UserMessage { text, .. } if text == "again")
+        ),
+        "{events:?}"
+    );
+    assert_eq!(
+        result_status(&events),
+        Some(TurnStatus::Success),
+        "{events:?}"
+    );
+    let boxes = sandboxes(&d.join("state"));
+    assert_eq!(boxes.len(), 1, "no second sandbox: {boxes:?}");
+    assert_eq!(boxes[0]["terminated"], false);
 }
 
 /// How long the fake takes to make a sandbox in the slow test: long enough that waiting shows.
