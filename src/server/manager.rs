@@ -323,6 +323,12 @@ impl SessionManager {
         }
     }
 
+    /// Forgets the session's handle (this server lost its lease: the next request for it
+    /// follows the session's new owner). Its task ends when its last holder lets go of it.
+    pub async fn forget(&self, id: &str) {
+        self.loaded.lock().await.remove(id);
+    }
+
     /// Number of sessions in memory.
     pub async fn loaded_count(&self) -> usize {
         self.loaded.lock().await.len()

@@ -262,11 +262,15 @@ pub(super) async fn keep(cluster: Weak<Cluster>) {
         match c.renew().await {
             Ok(lost) => {
                 for id in lost {
-                    // Only after this server missed renewals for a whole lease: its turn may
-                    // be running twice until its session ends.
+                    // Only after this server missed renewals for a whole lease. The store no
+                    // longer takes the session's events from here (the fence), so its turn here
+                    // fails; the next request follows the new owner.
                     tracing::error!(
                         "session {id}: this server's lease was taken by another server (renewals came too late)"
                     );
+                    if let Some(m) = c.manager() {
+                        m.forget(&id).await;
+                    }
                 }
             }
             Err(e) => tracing::warn!("renewing this server's leases: {e}"),

@@ -54,6 +54,16 @@ async fn one_owner_at_a_time_until_its_lease_expires_or_is_let_go() {
     assert_eq!(b.take("s").await.unwrap(), Take::Taken { ended: false });
     assert_eq!(a.renew().await.unwrap(), ["s".to_string()]);
     assert!(!a.holds("s"));
+    // The fence: A's store no longer takes the session's events; B's does.
+    let one = || EncodedEvent::batch(vec![StreamEvent::Stderr { line: "x".into() }]).unwrap();
+    let err = a.store().append("s", one()).await.unwrap_err().to_string();
+    assert!(
+        err.contains("another server has taken session s over"),
+        "{err}"
+    );
+    assert_eq!(b.store().append("s", one()).await.unwrap(), 1);
+    // A session nobody leases (a new one) takes anyone's events.
+    assert_eq!(a.store().append("new", one()).await.unwrap(), 1);
     // A lease being taken (its row not committed yet) is not lost to a renewal meanwhile.
     a.held.lock().unwrap().insert("being-taken".into(), false);
     assert!(a.renew().await.unwrap().is_empty());

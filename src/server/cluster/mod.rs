@@ -161,6 +161,7 @@ impl Cluster {
         timings: Timings,
     ) -> Result<Arc<Cluster>, ClusterError> {
         let (owner, identity) = identity(data_dir)?;
+        store.fence(&owner);
         Ok(Arc::new(Cluster {
             owner,
             store,

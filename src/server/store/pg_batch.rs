@@ -31,9 +31,14 @@ const MAX_ROUND_EVENTS: usize = 10_000;
 /// Numbers and inserts the events of several sessions, one entry per session in `$1..$3`
 /// (session, count, metadata or null) and one per event in `$4..$6` (session, its place among
 /// that session's events from 1, text); saves metadata with `last_seq` set; returns each
-/// session's new last seq.
+/// session's new last seq. With `$7`, this server's name among servers sharing the store, a
+/// session whose lease another server holds is left out (the fence: a server that lost a lease
+/// while running cannot write into the new owner's record).
 const APPEND_ROUND: &str = "WITH req AS (
         SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[]) AS r(session_id, n, info)
+        WHERE $7::text IS NULL OR NOT EXISTS (
+            SELECT 1 FROM aisys_leases l WHERE l.session_id = r.session_id AND l.owner <> $7
+        )
      ), counter AS (
         INSERT INTO aisys_seqs (session_id, last_seq)
         SELECT session_id, n FROM req ORDER BY session_id
@@ -67,6 +72,8 @@ pub(super) struct Pending {
 /// Where appends queue for their round.
 pub(super) struct Rounds {
     queue: mpsc::Sender<Pending>,
+    /// This server's name among servers sharing the store, once it has joined them.
+    fence: Arc<std::sync::OnceLock<String>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -79,10 +86,17 @@ impl Drop for Rounds {
 impl Rounds {
     pub fn start(pool: Pool) -> Rounds {
         let (queue, rx) = mpsc::channel(APPEND_QUEUE);
+        let fence = Arc::new(std::sync::OnceLock::new());
         Rounds {
             queue,
-            task: tokio::spawn(gather(pool, rx)),
+            task: tokio::spawn(gather(pool, rx, fence.clone())),
+            fence,
         }
+    }
+
+    /// From now on, appends to sessions whose lease another server holds are refused.
+    pub fn fence(&self, owner: &str) {
+        let _ = self.fence.set(owner.to_string());
     }
 
     /// Queues an append; the answer is the session's new last seq.
@@ -91,7 +105,11 @@ impl Rounds {
     }
 }
 
-async fn gather(pool: Pool, mut rx: mpsc::Receiver<Pending>) {
+async fn gather(
+    pool: Pool,
+    mut rx: mpsc::Receiver<Pending>,
+    fence: Arc<std::sync::OnceLock<String>>,
+) {
     let slots = Arc::new(Semaphore::new(ROUNDS_IN_FLIGHT));
     // An append of a session already in the round waits for the next one (one counter update
     // per session and statement).
@@ -123,14 +141,15 @@ async fn gather(pool: Pool, mut rx: mpsc::Receiver<Pending>) {
             }
         }
         let pool = pool.clone();
+        let fence = fence.get().cloned();
         tokio::spawn(async move {
-            run_round(&pool, round).await;
+            run_round(&pool, round, fence).await;
             drop(slot);
         });
     }
 }
 
-async fn run_round(pool: &Pool, round: Vec<Pending>) {
+async fn run_round(pool: &Pool, round: Vec<Pending>, fence: Option<String>) {
     let mut ids = Vec::with_capacity(round.len());
     let mut counts = Vec::with_capacity(round.len());
     let mut infos = Vec::with_capacity(round.len());
@@ -159,7 +178,10 @@ async fn run_round(pool: &Pool, round: Vec<Pending>) {
             .await
             .map_err(|e| super::postgres::pg_text(&e))?;
         let rows = client
-            .query(&stmt, &[&ids, &counts, &infos, &ev_ids, &ev_k, &ev_texts])
+            .query(
+                &stmt,
+                &[&ids, &counts, &infos, &ev_ids, &ev_k, &ev_texts, &fence],
+            )
             .await
             .map_err(|e| super::postgres::pg_text(&e))?;
         Ok::<HashMap<String, i64>, String>(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
@@ -169,7 +191,11 @@ async fn run_round(pool: &Pool, round: Vec<Pending>) {
             for p in round {
                 let answer = match last.get(&p.session_id) {
                     Some(l) => Ok(*l as u64),
-                    None => Err("the round did not number this session's events".into()),
+                    None => Err(format!(
+                        "another server has taken session {} over (this server's lease on it \
+                         expired): its events are not written here",
+                        p.session_id
+                    )),
                 };
                 let _ = p.reply.send(answer);
             }

@@ -174,6 +174,12 @@ impl PostgresStore {
         &self.config
     }
 
+    /// From now on, as server `owner` among those sharing the database: appends to a session
+    /// whose lease another server holds are refused.
+    pub(crate) fn fence(&self, owner: &str) {
+        self.rounds.fence(owner);
+    }
+
     /// The database's URL without its password.
     pub(crate) fn url(&self) -> &str {
         &self.url
