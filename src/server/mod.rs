@@ -1,5 +1,6 @@
 //! Server: `aisys serve`, the axum app, connections, the `SessionManager`, the `AgentSession`
-//! state machine and the SQLite store.
+//! state machine, the store (SQLite, or PostgreSQL) and, on PostgreSQL, the servers sharing it
+//! ([`cluster`]).
 //!
 //! Routes: `GET /ws` (the protocol of `docs/protocol.md`), `GET /healthz`, `GET /metrics`
 //! (Prometheus text), `GET /api/sessions` (JSON), the browser client's pages and API ([`web`]),
