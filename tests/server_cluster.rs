@@ -392,3 +392,46 @@ async fn a_stop_sent_to_one_server_ends_the_turn_another_runs() {
         "B ran nothing"
     );
 }
+
+/// A server shutting down ends the turns it runs, not those it follows: they run on.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_shutting_down_leaves_the_turns_another_runs_alone() {
+    let url = pg_support::cluster().new_database();
+    let dir = tempfile::tempdir().unwrap();
+    let bin = fake_claude_with(dir.path(), r#"{"events": 30, "rate": 15}"#);
+    let (a, mut b) = two_servers(dir.path(), &bin, &url);
+    let (on_a, mut notes_a) = a.client().await;
+    let (on_b, mut notes_b) = b.client().await;
+    let info = on_a.create(SessionSpec::default()).await.unwrap();
+    on_a.attach(&info.id, 0).await.unwrap();
+    on_b.attach(&info.id, 0).await.unwrap();
+    say(&on_a, &info.id, "two seconds").await;
+    events_until(&mut notes_b, &info.id, |e| {
+        matches!(e, StreamEvent::Text { .. })
+    })
+    .await;
+    drop(on_b);
+    let asked = Instant::now();
+    assert!(b.terminate().success());
+    assert!(
+        asked.elapsed() < Duration::from_secs(5),
+        "B waited {:?} for a turn it does not run",
+        asked.elapsed()
+    );
+    let events = events_until(&mut notes_a, &info.id, idle).await;
+    assert_eq!(
+        result_status(&events),
+        Some(TurnStatus::Success),
+        "{events:?}"
+    );
+    assert!(
+        !events.iter().any(|(_, e)| matches!(
+            e,
+            StreamEvent::StateChanged {
+                to: SessionState::Stopped | SessionState::Interrupting,
+                ..
+            }
+        )),
+        "{events:?}"
+    );
+}

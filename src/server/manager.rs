@@ -337,7 +337,13 @@ impl SessionManager {
     /// Ends every running turn (interrupt, then stop after [`SHUTDOWN_GRACE`]), each labelled as
     /// ended by the server; sessions that were running are left `stopped`, as after a crash.
     pub async fn shutdown(&self) {
-        let handles: Vec<SessionHandle> = self.loaded.lock().await.values().cloned().collect();
+        let all: Vec<SessionHandle> = self.loaded.lock().await.values().cloned().collect();
+        // Only the sessions whose turns run here: one this server follows runs on another.
+        let handles: Vec<SessionHandle> = all
+            .iter()
+            .filter(|h| self.cluster.as_ref().is_none_or(|c| c.holds(&h.id)))
+            .cloned()
+            .collect();
         let mut was_busy = std::collections::HashSet::new();
         for h in &handles {
             if h.info().state.is_busy() {
@@ -362,6 +368,8 @@ impl SessionManager {
                     })
                     .await;
             }
+        }
+        for h in &all {
             h.unload().await;
         }
         // Whatever is still held goes at once, so that another server takes it without waiting

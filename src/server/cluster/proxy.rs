@@ -97,6 +97,11 @@ impl Proxy {
     }
 
     async fn decide(&mut self, cmd: SessionCommand) -> Decision {
+        // A server shutting down ends the turns it runs; this one runs on another server.
+        if let SessionCommand::ServerStopping { reply } = cmd {
+            let _ = reply.send(Ok(()));
+            return Decision::Done;
+        }
         if let SessionCommand::Unload { reply } = cmd {
             let idle = self.parts.attached.load(Ordering::SeqCst) == 0;
             let _ = reply.send(idle);
