@@ -335,6 +335,33 @@ fn a_slash_command_the_model_answered_is_the_first_prompt() {
 }
 
 #[test]
+fn the_full_table_has_each_sessions_file_to_copy() {
+    let h = home();
+    let o = Command::new(env!("CARGO_BIN_EXE_aisys"))
+        .args(["transcript", "list"])
+        .env("TZ", "UTC")
+        .env_remove("COLUMNS")
+        .env("CLAUDE_CONFIG_DIR", h.path())
+        .env("HOME", "/nonexistent")
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.lines().next().unwrap().contains("File"), "{text}");
+    let file = h
+        .path()
+        .join("projects")
+        .read_dir()
+        .unwrap()
+        .flat_map(|p| p.unwrap().path().read_dir().unwrap())
+        .map(|f| f.unwrap().path())
+        .find(|f| f.to_string_lossy().contains(RECORDED))
+        .expect("the recorded session's file");
+    assert!(text.contains(&*file.to_string_lossy()), "{text}");
+}
+
+#[test]
 fn the_table_fits_80_columns() {
     let h = home();
     for columns in ["80", "99", "100", "140"] {

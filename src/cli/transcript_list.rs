@@ -204,6 +204,14 @@ fn print_table(
 const WIDE_FLEX: usize = 8;
 const COMPACT_FLEX: usize = 5;
 
+/// A transcript's path to copy: whole, with the home folder as `~`.
+fn home_relative(path: &std::path::Path) -> String {
+    match dirs::home_dir().and_then(|h| path.strip_prefix(h).ok().map(|r| r.to_path_buf())) {
+        Some(rest) => format!("~/{}", rest.display()),
+        None => path.display().to_string(),
+    }
+}
+
 fn list_table(
     sessions: &[SessionInfo],
     short: &[String],
@@ -223,8 +231,11 @@ fn list_table(
                 "Project",
                 "Title",
                 "First prompt",
+                "File",
             ],
-            &[false, true, true, true, true, false, false, false, false],
+            &[
+                false, true, true, true, true, false, false, false, false, false,
+            ],
         )
     } else {
         Table::new(
@@ -258,6 +269,7 @@ fn list_table(
                 s.project_dir.clone(),
                 cut_to(title, TABLE_PROMPT_CHARS),
                 cut_to(prompt, TABLE_PROMPT_CHARS),
+                home_relative(&s.path),
             ]);
         } else {
             let what = s.title.as_deref().unwrap_or(prompt);
