@@ -332,6 +332,31 @@ fn the_selected_session_row_is_readable() {
 }
 
 #[test]
+fn the_session_list_shows_each_sessions_tokens_and_cost() {
+    let mut s = connected();
+    let mut used = info();
+    used.usage = Some(SessionUsage {
+        turns: 2,
+        tokens: TokenUsage {
+            input_tokens: 10_000,
+            output_tokens: 2_345,
+            cache_creation_tokens: 0,
+            cache_read_tokens: 0,
+        },
+        cost_usd: 0.0421,
+    });
+    let mut fresh = info();
+    fresh.id = "s_2".into();
+    fresh.title = Some("untouched".into());
+    s.update(Input::Sessions(vec![used, fresh]));
+    key(&mut s, KeyCode::Tab);
+    let screen = render(&s, 80, 24);
+    assert!(screen.contains("12.3k tokens · $0.04"), "{screen}");
+    assert_eq!(screen.matches(" tokens · $").count(), 1, "{screen}");
+    insta::assert_snapshot!(screen);
+}
+
+#[test]
 fn deleting_a_session_asks_first() {
     let deletes = |a: &[Action]| {
         a.iter()

@@ -280,6 +280,15 @@ fn draw_conversation(frame: &mut Frame, state: &State, cache: &mut LayoutCache, 
     frame.render_widget(Paragraph::new(lines), area);
 }
 
+/// A token count in at most five characters: `950`, `12.3k`, `4.1M`.
+fn short_count(n: u64) -> String {
+    match n {
+        0..1_000 => n.to_string(),
+        1_000..1_000_000 => format!("{:.1}k", n as f64 / 1e3),
+        _ => format!("{:.1}M", n as f64 / 1e6),
+    }
+}
+
 fn draw_sessions(frame: &mut Frame, state: &State, area: Rect) {
     let items: Vec<ListItem> = state
         .sessions
@@ -303,14 +312,26 @@ fn draw_sessions(frame: &mut Frame, state: &State, area: Rect) {
                     Style::default().fg(Color::Red).add_modifier(Modifier::BOLD),
                 ));
             }
-            ListItem::new(vec![
+            let mut lines = vec![
                 Line::from(title_line),
                 Line::from(vec![
                     Span::styled(format!("{} ", s.agent), dim),
                     Span::styled(s.state.to_string(), state_style(s.state)),
                     Span::styled(format!(" {}", short_time(&s.last_activity)), dim),
                 ]),
-            ])
+            ];
+            // On a line of its own: the list is a narrow column beside the conversation.
+            if let Some(u) = s.usage.as_ref().filter(|u| u.turns > 0) {
+                lines.push(Line::styled(
+                    format!(
+                        "{} tokens · ${:.2}",
+                        short_count(u.tokens.total()),
+                        u.cost_usd
+                    ),
+                    dim,
+                ));
+            }
+            ListItem::new(lines)
         })
         .collect();
     let list = List::new(items)

@@ -267,6 +267,13 @@ pub struct TokenUsage {
     pub cache_read_tokens: u64,
 }
 
+impl TokenUsage {
+    /// Every token: input, output and cache.
+    pub fn total(&self) -> u64 {
+        self.input_tokens + self.output_tokens + self.cache_creation_tokens + self.cache_read_tokens
+    }
+}
+
 /// How a turn ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
