@@ -194,8 +194,8 @@ impl Http {
         url: &str,
         headers: &[(&str, String)],
         limit: u64,
-        start: &mut (dyn FnMut(Option<u64>) -> Result<(), HttpError> + Send),
-        sink: &mut (dyn FnMut(&[u8]) -> Result<(), HttpError> + Send),
+        start: OnStart<'_>,
+        sink: OnChunk<'_>,
     ) -> Result<u64, HttpError> {
         Ok(self.fetch(url, headers, limit, start, sink).await?.1)
     }
@@ -208,8 +208,8 @@ impl Http {
         url: &str,
         headers: &[(&str, String)],
         limit: u64,
-        start: &mut (dyn FnMut(Option<u64>) -> Result<(), HttpError> + Send),
-        sink: &mut (dyn FnMut(&[u8]) -> Result<(), HttpError> + Send),
+        start: OnStart<'_>,
+        sink: OnChunk<'_>,
     ) -> Result<((StatusCode, HeaderMap), u64), HttpError> {
         let headers = header_map(url, headers)?;
         let mut attempt = 0;
@@ -281,6 +281,11 @@ impl Http {
     }
 }
 
+/// Called at the start of each try of a download, with the length the answer announces.
+pub type OnStart<'a> = &'a mut (dyn FnMut(Option<u64>) -> Result<(), HttpError> + Send);
+/// Called with each chunk of a body, in order.
+pub type OnChunk<'a> = &'a mut (dyn FnMut(&[u8]) -> Result<(), HttpError> + Send);
+
 /// An error and whether another try may help.
 struct Failure {
     retry: bool,
@@ -335,7 +340,7 @@ async fn stream_body(
     url: &str,
     limit: u64,
     received: &mut u64,
-    sink: &mut (dyn FnMut(&[u8]) -> Result<(), HttpError> + Send),
+    sink: OnChunk<'_>,
 ) -> Result<(), Failure> {
     let expected = resp.content_length();
     let mut stream = resp.bytes_stream();
