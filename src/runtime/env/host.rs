@@ -123,12 +123,7 @@ impl Sandbox for HostSandbox {
     }
 
     async fn watch_workspace(&self) -> Result<Option<super::WorkspaceWatch>, EnvError> {
-        let root = self.workspace.clone();
-        // It lists the workspace first.
-        tokio::task::spawn_blocking(move || super::watch::watch_host(root))
-            .await
-            .map_err(|e| EnvError::Backend(format!("watching the workspace: {e}")))?
-            .map(Some)
+        super::watch::watch_host_folder(self.workspace.clone()).await
     }
 
     async fn terminate(&self) -> Result<(), EnvError> {

@@ -292,6 +292,15 @@ fn join(parent: &str, name: &str) -> String {
     }
 }
 
+/// [`watch_host`] off the async threads (it lists the workspace first), as the host-folder
+/// backends answer `watch_workspace`.
+pub async fn watch_host_folder(root: PathBuf) -> Result<Option<WorkspaceWatch>, EnvError> {
+    tokio::task::spawn_blocking(move || watch_host(root))
+        .await
+        .map_err(|e| EnvError::Backend(format!("watching the workspace: {e}")))?
+        .map(Some)
+}
+
 /// Watches the host folder `root` (a workspace of the `local` or `host` backend): changes after
 /// it returns are reported. It lists the folder first, so it blocks: call it off the runtime.
 /// Each watch is one inotify instance, of which the kernel allows 128 per user by default
@@ -490,18 +499,29 @@ mod tests {
             .expect("the watch stopped")
     }
 
-    /// The changes of the next reports, until there are `n` (a busy machine may split what
-    /// happened at once over two windows), in path order.
+    /// The changes of the next reports, until `n` paths have changed (a busy machine may split
+    /// what happened at once over several windows: a file's creation and its write can come
+    /// one window apart, and count as its creation), in path order.
     async fn changes(watch: &mut WorkspaceWatch, n: usize) -> Vec<FileChange> {
-        let mut all = Vec::new();
+        let mut all = std::collections::BTreeMap::<String, FileChange>::new();
         while all.len() < n {
             match next(watch).await {
-                WatchReport::Changed(c) => all.extend(c),
+                WatchReport::Changed(c) => {
+                    for change in c {
+                        let created = all
+                            .get(&change.path)
+                            .is_some_and(|was| was.kind == FileChangeKind::Created);
+                        let mut change = change;
+                        if created && change.kind == FileChangeKind::Modified {
+                            change.kind = FileChangeKind::Created;
+                        }
+                        all.insert(change.path.clone(), change);
+                    }
+                }
                 other => panic!("{other:?} after {all:?}"),
             }
         }
-        all.sort_by(|a, b| a.path.cmp(&b.path));
-        all
+        all.into_values().collect()
     }
 
     fn kinds(c: &[FileChange]) -> Vec<(&str, FileChangeKind)> {

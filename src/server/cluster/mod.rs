@@ -142,6 +142,13 @@ pub struct Cluster {
 
 impl Drop for Cluster {
     fn drop(&mut self) {
+        self.stop_tasks();
+    }
+}
+
+impl Cluster {
+    /// Ends the lease, listening and sweeping tasks.
+    fn stop_tasks(&self) {
         for t in self
             .tasks
             .lock()
@@ -151,9 +158,7 @@ impl Drop for Cluster {
             t.abort();
         }
     }
-}
 
-impl Cluster {
     /// Joins the servers of `store`, as the server whose data folder is `data_dir`.
     pub fn new(
         store: Arc<PostgresStore>,
@@ -298,14 +303,7 @@ impl Cluster {
     /// Lets every lease go at once (a clean shutdown): other servers take the sessions over
     /// without waiting for the leases to expire.
     pub async fn shutdown(&self) {
-        for t in self
-            .tasks
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .drain(..)
-        {
-            t.abort();
-        }
+        self.stop_tasks();
         if let Err(e) = self.release_all().await {
             tracing::warn!("letting go of this server's leases: {e}");
         }
