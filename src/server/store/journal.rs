@@ -132,6 +132,27 @@ pub fn dir_for(store: &Path) -> PathBuf {
     store.with_file_name(name)
 }
 
+/// How long opening a store waits for its lock before saying another server holds it. A server
+/// killed while it was starting an agent leaves a child that holds the lock's file from its fork
+/// to its exec (a moment, longer on a busy machine); a restarted server must not fail on that.
+pub const LOCK_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+/// How often the lock is tried again within [`LOCK_GRACE`].
+const LOCK_POLL: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// [`lock`], tried again for up to `grace` while another process holds it.
+pub fn lock_within(dir: &Path, grace: std::time::Duration) -> std::io::Result<Option<File>> {
+    let deadline = std::time::Instant::now() + grace;
+    loop {
+        if let Some(file) = lock(dir)? {
+            return Ok(Some(file));
+        }
+        if std::time::Instant::now() >= deadline {
+            return Ok(None);
+        }
+        std::thread::sleep(LOCK_POLL);
+    }
+}
+
 /// Takes the journal folder's lock file, creating the folder; `None` when another process
 /// holds it. The lock lasts as long as the returned file is open.
 pub fn lock(dir: &Path) -> std::io::Result<Option<File>> {

@@ -237,7 +237,7 @@ impl SqliteStore {
             let _ = std::fs::create_dir_all(dir);
         }
         let dir = journal::dir_for(path);
-        let lock = journal::lock(&dir)
+        let lock = journal::lock_within(&dir, journal::LOCK_GRACE)
             .map_err(|source| StoreError::Journal {
                 path: dir.clone(),
                 source,
@@ -806,6 +806,20 @@ mod tests {
         // Loaded once: a third open finds nothing more to load and no duplicates.
         let s = SqliteStore::open(&path).unwrap();
         assert_eq!(s.events_after("crashed", 0, 10).await.unwrap().len(), 4);
+    }
+
+    #[test]
+    fn a_lock_held_for_a_moment_is_waited_for() {
+        // What a restarted server meets when a child of the killed one has not exec'd yet.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        let held = journal::lock(&journal::dir_for(&path)).unwrap().unwrap();
+        let release = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(300));
+            drop(held);
+        });
+        SqliteStore::open(&path).unwrap();
+        release.join().unwrap();
     }
 
     #[test]
