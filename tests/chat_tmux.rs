@@ -4,6 +4,7 @@
 
 mod mock_api;
 mod serve_harness;
+mod tmux_support;
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -11,77 +12,7 @@ use std::time::{Duration, Instant};
 use mock_api::{Block, Reply, Script, When, claude_bin as claude};
 use serde_json::json;
 use serve_harness::Server;
-
-/// How long the test waits for something to appear on screen.
-const SCREEN_WAIT: Duration = Duration::from_secs(45);
-
-fn tmux(args: &[&str]) -> String {
-    let out = Command::new("tmux")
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| {
-            panic!("tmux is needed for this test ({e}): run scripts/install-test-deps")
-        });
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-struct Pane {
-    name: String,
-}
-
-/// Attempts at starting a tmux session: the tmux server of a test that just ended its last
-/// session may still be exiting, and then the first attempt is lost.
-const START_ATTEMPTS: usize = 5;
-
-impl Pane {
-    /// Runs `cmd` in a new detached tmux session of `width` x `height`.
-    fn start(name: String, width: u16, height: u16, cmd: &str) -> Pane {
-        let (w, h) = (width.to_string(), height.to_string());
-        for _ in 0..START_ATTEMPTS {
-            tmux(&["new-session", "-d", "-s", &name, "-x", &w, "-y", &h, cmd]);
-            let alive = Command::new("tmux")
-                .args(["has-session", "-t", &name])
-                .status()
-                .is_ok_and(|s| s.success());
-            if alive {
-                return Pane { name };
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
-        panic!("tmux session {name} did not start, or its command exited at once: {cmd}");
-    }
-
-    fn screen(&self) -> String {
-        tmux(&["capture-pane", "-p", "-t", &self.name])
-    }
-
-    fn wait_for(&self, what: &str) -> String {
-        let deadline = Instant::now() + SCREEN_WAIT;
-        loop {
-            let s = self.screen();
-            if s.contains(what) {
-                return s;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "never saw {what:?} on screen:\n{s}"
-            );
-            std::thread::sleep(Duration::from_millis(150));
-        }
-    }
-
-    fn keys(&self, keys: &[&str]) {
-        let mut args = vec!["send-keys", "-t", &self.name];
-        args.extend_from_slice(keys);
-        tmux(&args);
-    }
-}
-
-impl Drop for Pane {
-    fn drop(&mut self) {
-        tmux(&["kill-session", "-t", &self.name]);
-    }
-}
+use tmux_support::{Pane, SCREEN_WAIT, tmux};
 
 /// `aisys chat --new` in a 100x30 tmux pane, against a real server running the real Claude Code
 /// against the mock model.

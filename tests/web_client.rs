@@ -1,7 +1,7 @@
 //! The browser client that `aisys serve` serves, in the real Chromium, against the real Claude
 //! Code and the scripted mock model: the token trade, a whole conversation with a permission
-//! request at desktop and phone widths, a reload, agent output that tries to run script, and a
-//! page without a token.
+//! request at desktop and phone widths, a reload, agent output that tries to run script, a
+//! page without a token, and two tabs beside `aisys chat` (in tmux) on one session.
 //!
 //! Screenshots go to a temporary folder; with `AISYS_UPDATE_SCREENSHOTS=1` they replace the ones
 //! in `docs/screenshots/` that the README shows.
@@ -9,6 +9,7 @@
 mod browser;
 mod mock_api;
 mod serve_harness;
+mod tmux_support;
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -17,6 +18,7 @@ use browser::{Browser, Page};
 use mock_api::{MockAnthropic, Reply, Script, When, claude_bin};
 use serde_json::json;
 use serve_harness::Server;
+use tmux_support::Pane;
 
 fn start(dir: &Path, mock: &MockAnthropic) -> Server {
     Server::with_claude(&dir.join("data"), &claude_bin(), &mock.base_url(), &[])
@@ -377,8 +379,21 @@ async fn without_the_token_the_page_shows_how_to_get_one_and_no_data() {
         .await;
 }
 
+/// Where each of `markers` first appears in `text`, after the one before it; `None` when one is
+/// missing or out of order.
+fn positions_in_order(text: &str, markers: &[&str]) -> Option<Vec<usize>> {
+    let mut from = 0;
+    let mut out = Vec::new();
+    for m in markers {
+        let at = from + text[from..].find(m)?;
+        out.push(at);
+        from = at + m.len();
+    }
+    Some(out)
+}
+
 #[tokio::test(flavor = "multi_thread")]
-async fn two_tabs_and_a_protocol_client_see_the_same_blocks_in_the_same_order() {
+async fn two_tabs_and_aisys_chat_see_the_same_blocks_in_the_same_order() {
     let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
     let mock = Script::new()
         .on(
@@ -411,14 +426,40 @@ async fn two_tabs_and_a_protocol_client_see_the_same_blocks_in_the_same_order() 
         page.wait_for("document.querySelector('[data-screen=conversation] [data-state]')")
             .await;
     }
-    one.type_text("textarea", "list them", true).await;
+    // The terminal client on the same session sends the message.
+    let home = dir.path().join("chat-home");
+    std::fs::create_dir_all(&home).unwrap();
+    let chat = Pane::start(
+        format!("aisys-web-chat-{}", std::process::id()),
+        120,
+        50,
+        &format!(
+            "env -i PATH=/usr/bin:/bin TERM=xterm-256color HOME={home} AISYS_CONFIG_DIR={home}/cfg AISYS_DATA_DIR={home}/data {bin} chat --server {url} --token {token} --session {id}",
+            home = home.display(),
+            bin = env!("CARGO_BIN_EXE_aisys"),
+            url = server.url,
+            token = server.token,
+            id = info.id,
+        ),
+    );
+    chat.wait_for("connected");
+    chat.keys(&["list them", "Enter"]);
     let events = serve_harness::until_result(&mut notes, &info.id).await;
     let expected: Vec<String> =
         aisys::converters::Assembler::assemble(events.into_iter().map(|(_, e)| e))
             .into_iter()
             .map(|b| b.id)
             .collect();
-    assert!(expected.len() >= 4, "{expected:?}");
+    // What each block shows, in the order the blocks come: the message, the agent's start, the
+    // command, the answer and the turn's summary.
+    let shown = [
+        "list them",
+        "claude-code",
+        "echo one; echo two",
+        "Listed both.",
+        "success",
+    ];
+    assert_eq!(expected.len(), shown.len(), "{expected:?}");
     for page in [&one, &two] {
         page.wait_for("document.querySelector('[data-kind=turn_summary]')")
             .await;
@@ -427,7 +468,17 @@ async fn two_tabs_and_a_protocol_client_see_the_same_blocks_in_the_same_order() 
             expected,
             "each tab shows the blocks the server's assembler makes, in order"
         );
+        let text = page
+            .eval("document.querySelector('.blocks').innerText")
+            .await;
+        let text = text.as_str().unwrap();
+        assert!(positions_in_order(text, &shown).is_some(), "{text}");
     }
+    let screen = chat.wait_for("Listed both.");
+    assert!(
+        positions_in_order(&screen, &shown).is_some(),
+        "the terminal shows the same blocks in the same order:\n{screen}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
