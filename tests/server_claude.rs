@@ -374,4 +374,23 @@ async fn the_session_list_sums_each_sessions_tokens_and_cost_across_a_restart() 
         Some(want),
         "the totals are stored with the session"
     );
+
+    // A session as a server that did not count totals recorded it: they are summed from its
+    // record, listed or opened.
+    drop(client);
+    server.terminate();
+    let db = rusqlite::Connection::open(dir.path().join("data/aisys.db")).unwrap();
+    let changed = db
+        .execute(
+            "UPDATE sessions SET info = json_remove(info, '$.usage')",
+            [],
+        )
+        .unwrap();
+    assert_eq!(changed, 1);
+    drop(db);
+    server.restart();
+    let (client, _notes) = server.client().await;
+    assert_eq!(listed(client.list().await.unwrap()), Some(want));
+    let opened = client.attach(&info.id, 0).await.unwrap();
+    assert_eq!(opened.usage, Some(want), "{opened:?}");
 }

@@ -157,6 +157,16 @@ async fn a_server_taking_over_a_session_reattaches_to_its_modal_sandbox() {
     );
     let boxes = sandboxes(&d.join("state"));
     assert_eq!(boxes.len(), 1, "{boxes:?}");
+    // A client of B reads the workspace in the sandbox that A runs the session in (the host
+    // folder has none of this file).
+    std::fs::write(d.join("remote/ws/on-a.txt"), "in A's sandbox\n").unwrap();
+    {
+        let (early_b, _notes) = b.client().await;
+        match read_file(&early_b, &info.id, "on-a.txt").await {
+            aisys::types::ServerMessage::File { text, .. } => assert_eq!(text, "in A's sandbox\n"),
+            other => panic!("{other:?}"),
+        }
+    }
 
     a.kill9();
     drop(on_a);
@@ -298,4 +308,80 @@ async fn changes_in_the_sandboxs_workspace_reach_attached_clients() {
         !seen.iter().any(|c| c.path.starts_with(".git/")),
         "{seen:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_file_panel_reads_the_modal_sandbox_while_the_session_has_it() {
+    use aisys::types::{FileKind, ServerMessage};
+    use std::os::unix::fs::symlink;
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let d = dir.path();
+    let env = modal_env(d, &[]);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let server = Server::start(&d.join("data"), &["--sandbox", "modal"], &env);
+    let (client, mut notes) = server.client().await;
+    let info = client.create(SessionSpec::default()).await.unwrap();
+    let host = std::path::Path::new(&info.workspace);
+    std::fs::write(host.join("uploaded.txt"), "from the host\n").unwrap();
+    client.attach(&info.id, 0).await.unwrap();
+    say(&client, &info.id, "hello").await;
+    until_result(&mut notes, &info.id).await;
+
+    // Written inside the sandbox (the fake's is a folder here): the host folder has none of it.
+    let remote = d.join("remote/ws");
+    std::fs::create_dir_all(remote.join("src")).unwrap();
+    std::fs::write(remote.join("src/made.rs"), "fn made() {}\n").unwrap();
+    let secret = d.join("secret.txt");
+    std::fs::write(&secret, "sandbox secret\n").unwrap();
+    symlink(&secret, remote.join("leak.txt")).unwrap();
+    symlink(d, remote.join("up")).unwrap();
+    assert!(!host.join("src/made.rs").exists());
+
+    let (files, truncated) = list_files(&client, &info.id).await;
+    assert!(!truncated);
+    let find = |p: &str| files.iter().find(|f| f.path == p);
+    let made = find("src/made.rs").unwrap_or_else(|| panic!("{files:?}"));
+    assert_eq!((made.kind, made.size), (FileKind::File, 13));
+    assert!(made.changed, "made in this session: {made:?}");
+    assert_eq!(find("src").unwrap().kind, FileKind::Dir);
+    assert_eq!(find("uploaded.txt").unwrap().size, 14);
+    assert_eq!(find("leak.txt").unwrap().kind, FileKind::Link);
+    match read_file(&client, &info.id, "src/made.rs").await {
+        ServerMessage::File { text, size, .. } => {
+            assert_eq!((text.as_str(), size), ("fn made() {}\n", 13))
+        }
+        other => panic!("{other:?}"),
+    }
+    for (path, why) in [
+        ("leak.txt", "a link to a file outside"),
+        ("up/secret.txt", "a path through a link to a folder outside"),
+        ("src", "a folder"),
+    ] {
+        match read_file(&client, &info.id, path).await {
+            ServerMessage::Error { code, message } => {
+                assert_eq!(
+                    code,
+                    aisys::types::ErrorCode::BadRequest,
+                    "{why}: {message}"
+                );
+                assert!(!message.contains("sandbox secret"), "{why}: {message}");
+            }
+            other => panic!("{why} was read: {other:?}"),
+        }
+    }
+    match read_file(&client, &info.id, "missing.txt").await {
+        ServerMessage::Error { code, .. } => assert_eq!(code, aisys::types::ErrorCode::NotFound),
+        other => panic!("{other:?}"),
+    }
+
+    // Stopped, the session has no sandbox: its files are the host folder's.
+    client
+        .request(ClientMessage::Stop {
+            session_id: info.id.clone(),
+        })
+        .await
+        .unwrap();
+    let (files, _) = list_files(&client, &info.id).await;
+    assert!(files.iter().all(|f| f.path != "src/made.rs"), "{files:?}");
+    assert!(files.iter().any(|f| f.path == "uploaded.txt"), "{files:?}");
 }

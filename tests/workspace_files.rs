@@ -9,27 +9,10 @@ mod serve_harness;
 
 use std::os::unix::fs::symlink;
 
-use aisys::client::ClientError;
-use aisys::types::{
-    ClientMessage, FileChangeKind, FileKind, PermissionMode, ServerMessage, SessionSpec,
-};
+use aisys::types::{FileChangeKind, FileKind, PermissionMode, ServerMessage, SessionSpec};
 use mock_api::{Reply, Script, When, claude_bin};
 use serde_json::json;
 use serve_harness::*;
-
-async fn read(client: &aisys::client::Client, id: &str, path: &str) -> ServerMessage {
-    match client
-        .request(ClientMessage::ReadFile {
-            session_id: id.into(),
-            path: path.into(),
-        })
-        .await
-    {
-        Ok(m) => m,
-        Err(ClientError::Server { code, message }) => ServerMessage::Error { code, message },
-        Err(e) => panic!("{e}"),
-    }
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_workspace_is_listed_and_read_without_leaving_it() {
@@ -50,18 +33,7 @@ async fn the_workspace_is_listed_and_read_without_leaving_it() {
     // SAFETY: a valid C string.
     assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
 
-    let listed = client
-        .request(ClientMessage::Files {
-            session_id: info.id.clone(),
-        })
-        .await
-        .unwrap();
-    let ServerMessage::Files {
-        files, truncated, ..
-    } = listed
-    else {
-        panic!("{listed:?}")
-    };
+    let (files, truncated) = list_files(&client, &info.id).await;
     assert!(!truncated);
     let find = |p: &str| files.iter().find(|f| f.path == p);
     assert_eq!(find("src").unwrap().kind, FileKind::Dir);
@@ -74,13 +46,13 @@ async fn the_workspace_is_listed_and_read_without_leaving_it() {
     assert!(find(".git").is_some(), "the .git folder is listed");
     assert!(find(".git/objects").is_none(), "but not entered");
 
-    match read(&client, &info.id, "src/main.rs").await {
+    match read_file(&client, &info.id, "src/main.rs").await {
         ServerMessage::File { text, size, .. } => {
             assert_eq!((text.as_str(), size), ("fn main() {}\n", 13))
         }
         other => panic!("{other:?}"),
     }
-    match read(&client, &info.id, "big.log").await {
+    match read_file(&client, &info.id, "big.log").await {
         ServerMessage::File {
             text,
             size,
@@ -102,7 +74,7 @@ async fn the_workspace_is_listed_and_read_without_leaving_it() {
     ] {
         let got = tokio::time::timeout(
             std::time::Duration::from_secs(10),
-            read(&client, &info.id, path),
+            read_file(&client, &info.id, path),
         )
         .await
         .unwrap_or_else(|_| panic!("reading {why} hung"));

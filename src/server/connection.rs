@@ -182,10 +182,20 @@ impl Connection {
         id: Option<String>,
         answer: impl Future<Output = Result<(), SessionError>> + Send + 'static,
     ) {
+        self.answer_later(id, async move { answer.await.map(|()| ServerMessage::Ack) });
+    }
+
+    /// Sends `answer`'s reply when it is ready, while the connection goes on with other frames
+    /// (a reply that waits on a remote sandbox must not hold up the rest).
+    fn answer_later(
+        &self,
+        id: Option<String>,
+        answer: impl Future<Output = Result<ServerMessage, SessionError>> + Send + 'static,
+    ) {
         let out = self.out.clone();
         tokio::spawn(async move {
             let message = match answer.await {
-                Ok(()) => ServerMessage::Ack,
+                Ok(m) => m,
                 Err(e) => ServerMessage::Error {
                     code: e.code,
                     message: e.message,
@@ -338,36 +348,38 @@ impl Connection {
                 self.ack_later(id, answer);
             }
             ClientMessage::Files { session_id } => {
-                let info = manager.get(&session_id).await?.info();
-                let since = info.created_at.parse().ok();
-                let workspace = std::path::PathBuf::from(&info.workspace);
-                let (files, truncated) =
-                    tokio::task::spawn_blocking(move || workspace_files::list(&workspace, since))
-                        .await
-                        .map_err(|e| SessionError::new(ErrorCode::Internal, e.to_string()))?;
-                let answer = ServerMessage::Files {
-                    session_id,
-                    files,
-                    truncated,
-                };
-                self.send(id, answer).await;
+                let handle = manager.get(&session_id).await?;
+                let manager = manager.clone();
+                self.answer_later(id, async move {
+                    let sandbox = manager.workspace_sandbox(&handle).await;
+                    let info = handle.info();
+                    let since = info.created_at.parse().ok();
+                    let workspace = std::path::PathBuf::from(&info.workspace);
+                    let (files, truncated) =
+                        workspace_files::list(sandbox, workspace, since).await?;
+                    Ok(ServerMessage::Files {
+                        session_id,
+                        files,
+                        truncated,
+                    })
+                });
             }
             ClientMessage::ReadFile { session_id, path } => {
-                let info = manager.get(&session_id).await?.info();
-                let workspace = std::path::PathBuf::from(&info.workspace);
-                let p = path.clone();
-                let f = tokio::task::spawn_blocking(move || workspace_files::read(&workspace, &p))
-                    .await
-                    .map_err(|e| SessionError::new(ErrorCode::Internal, e.to_string()))??;
-                let answer = ServerMessage::File {
-                    session_id,
-                    path,
-                    size: f.size,
-                    text: f.text,
-                    binary: f.binary,
-                    truncated: f.truncated,
-                };
-                self.send(id, answer).await;
+                let handle = manager.get(&session_id).await?;
+                let manager = manager.clone();
+                self.answer_later(id, async move {
+                    let sandbox = manager.workspace_sandbox(&handle).await;
+                    let workspace = std::path::PathBuf::from(&handle.info().workspace);
+                    let f = workspace_files::read(sandbox, workspace, &path).await?;
+                    Ok(ServerMessage::File {
+                        session_id,
+                        path,
+                        size: f.size,
+                        text: f.text,
+                        binary: f.binary,
+                        truncated: f.truncated,
+                    })
+                });
             }
             ClientMessage::Delete { session_id } => {
                 if let Some((handle, task)) = self.forwarders.remove(&session_id) {

@@ -16,7 +16,8 @@ use super::cluster::Cluster;
 use super::metrics::Metrics;
 use super::session::{self, SessionCommand, SessionContext, SessionError, SessionHandle};
 use super::store::{EncodedEvent, Store};
-use crate::runtime::env::{ExecutionEnvironment, Limits, Network};
+use super::usage_totals;
+use crate::runtime::env::{ExecutionEnvironment, Limits, Network, Sandbox};
 use crate::runtime::launch::modal_agent_binary;
 use crate::types::now;
 use crate::types::{
@@ -66,6 +67,9 @@ pub struct SessionManager {
     store: Arc<dyn Store>,
     config: ManagerConfig,
     loaded: Mutex<HashMap<String, SessionHandle>>,
+    /// Totals summed for sessions recorded before sessions counted them, with the last seq
+    /// they are summed to.
+    old_usage: Mutex<HashMap<String, (u64, SessionUsage)>>,
     pub metrics: Arc<Metrics>,
     /// The servers this one shares its store with (PostgreSQL); `None` for a server alone.
     cluster: Option<Arc<Cluster>>,
@@ -77,6 +81,7 @@ impl SessionManager {
             store,
             config,
             loaded: Mutex::new(HashMap::new()),
+            old_usage: Mutex::new(HashMap::new()),
             metrics,
             cluster: None,
         }
@@ -229,7 +234,29 @@ impl SessionManager {
                 *info = h.info();
             }
         }
+        drop(loaded);
+        for info in list.iter_mut().filter(|i| i.usage.is_none()) {
+            info.usage = Some(self.old_usage(info).await?);
+        }
         Ok(list)
+    }
+
+    /// The totals of a session recorded before sessions counted them, summed from its record
+    /// once per change of its last seq.
+    async fn old_usage(&self, info: &SessionInfo) -> Result<SessionUsage, SessionError> {
+        if let Some((seq, usage)) = self.old_usage.lock().await.get(&info.id)
+            && *seq == info.last_seq
+        {
+            return Ok(*usage);
+        }
+        let usage = usage_totals::from_record(self.store.as_ref(), &info.id)
+            .await
+            .map_err(internal)?;
+        self.old_usage
+            .lock()
+            .await
+            .insert(info.id.clone(), (info.last_seq, usage));
+        Ok(usage)
     }
 
     /// The session, loaded into memory if it was not.
@@ -248,6 +275,9 @@ impl SessionManager {
             .ok_or_else(|| not_found(id))?;
         // The stored metadata is saved on state changes, not on every event: count from events.
         info.last_seq = self.store.last_seq(id).await.map_err(internal)?;
+        if info.usage.is_none() {
+            info.usage = Some(self.old_usage(&info).await?);
+        }
         let ctx = self.context(&info)?;
         let handle = match &self.cluster {
             Some(cluster) => super::cluster::proxy::spawn(info, ctx, cluster.clone()),
@@ -293,6 +323,26 @@ impl SessionManager {
         })
     }
 
+    /// The sandbox a reader of the session's workspace asks for its files: the one the session
+    /// runs in on this server, or, when another server runs the session, its sandbox reached by
+    /// id (backends whose sandboxes live off this machine, such as Modal, offer that).
+    pub async fn workspace_sandbox(&self, handle: &SessionHandle) -> Option<Arc<dyn Sandbox>> {
+        if let Some(sandbox) = handle.live_sandbox().await {
+            return Some(sandbox);
+        }
+        self.cluster.as_ref()?;
+        let info = handle.info();
+        let id = info.sandbox_id.as_deref()?;
+        let environment = self.config.environments.get(&info.sandbox)?;
+        match environment.attach(id).await {
+            Ok(found) => found.map(Arc::from),
+            Err(e) => {
+                tracing::warn!("session {}: reaching its sandbox {id}: {e}", info.id);
+                None
+            }
+        }
+    }
+
     pub async fn delete(&self, id: &str) -> Result<(), SessionError> {
         let handle = self.get(id).await?;
         handle
@@ -302,6 +352,7 @@ impl SessionManager {
             })
             .await?;
         self.loaded.lock().await.remove(id);
+        self.old_usage.lock().await.remove(id);
         self.store.delete_session(id).await.map_err(internal)?;
         let _ = std::fs::remove_dir_all(self.config.data_dir.join("homes").join(id));
         Ok(())

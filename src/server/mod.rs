@@ -32,6 +32,7 @@ pub mod outbox;
 pub mod session;
 pub mod startup;
 pub mod store;
+pub mod usage_totals;
 pub mod web;
 pub mod workspace_files;
 pub mod workspace_watch;

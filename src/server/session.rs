@@ -102,6 +102,10 @@ pub enum SessionCommand {
     Unload {
         reply: oneshot::Sender<bool>,
     },
+    /// The session's sandbox, if it has one now: a reader of its workspace asks it there.
+    LiveSandbox {
+        reply: oneshot::Sender<Option<Arc<dyn Sandbox>>>,
+    },
 }
 
 /// Runs the session's own turns behind `parts` until it is unloaded; `first` is a command to
@@ -443,6 +447,9 @@ impl AgentSession {
                     && self.attached.load(Ordering::SeqCst) == 0;
                 let _ = reply.send(idle);
                 return idle;
+            }
+            SessionCommand::LiveSandbox { reply } => {
+                let _ = reply.send(self.sandbox.clone());
             }
         }
         false

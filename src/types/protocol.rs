@@ -125,7 +125,9 @@ pub enum ClientMessage {
         #[serde(default, skip_serializing_if = "AttachView::is_events")]
         view: AttachView,
     },
-    /// List the files of a session's workspace; answered by `session.files`.
+    /// List the files of a session's workspace; answered by `session.files`. While the session
+    /// has a sandbox that keeps its own copy of the workspace (Modal), the files are the
+    /// sandbox's; otherwise the workspace folder's on the server.
     #[serde(rename = "session.files")]
     Files { session_id: String },
     /// Read one file of a session's workspace (`path` relative to it); answered by

@@ -301,6 +301,43 @@ pub fn result_status(events: &[(u64, StreamEvent)]) -> Option<TurnStatus> {
     })
 }
 
+/// The server's answer to `session.read_file` of `path`: a `file` frame, or its error as an
+/// `error` frame.
+pub async fn read_file(client: &Client, id: &str, path: &str) -> aisys::types::ServerMessage {
+    use aisys::types::{ClientMessage, ServerMessage};
+    match client
+        .request(ClientMessage::ReadFile {
+            session_id: id.into(),
+            path: path.into(),
+        })
+        .await
+    {
+        Ok(m) => m,
+        Err(aisys::client::ClientError::Server { code, message }) => {
+            ServerMessage::Error { code, message }
+        }
+        Err(e) => panic!("{e}"),
+    }
+}
+
+/// The session's workspace as `session.files` lists it, and whether the listing was cut.
+pub async fn list_files(client: &Client, id: &str) -> (Vec<aisys::types::WorkspaceFile>, bool) {
+    use aisys::types::{ClientMessage, ServerMessage};
+    let listed = client
+        .request(ClientMessage::Files {
+            session_id: id.into(),
+        })
+        .await
+        .unwrap();
+    let ServerMessage::Files {
+        files, truncated, ..
+    } = listed
+    else {
+        panic!("{listed:?}")
+    };
+    (files, truncated)
+}
+
 /// Collects a session's `file_changed` notices until one says `path` changed as `kind`;
 /// returns every change seen, that one last.
 pub async fn until_file_change(

@@ -243,6 +243,25 @@ pub trait Sandbox: Send + Sync {
         Ok(None)
     }
 
+    /// The workspace's entries (path relative to the workspace, `/`-separated), listed inside
+    /// the sandbox, folders [`watch::is_entered`] skips listed but not entered. `None` from a
+    /// backend whose workspace is the host folder itself (local, host): a reader lists it there,
+    /// where nothing depends on the sandbox still running.
+    async fn list_workspace(&self) -> Result<Option<BTreeMap<String, watch::Entry>>, EnvError> {
+        Ok(None)
+    }
+
+    /// Up to `max` bytes of the workspace file `rel` (relative, no `..`) and its whole size,
+    /// read inside the sandbox; a link anywhere on the path is refused. `None` as for
+    /// [`Sandbox::list_workspace`]. A missing file is an [`EnvError::File`] of kind `NotFound`.
+    async fn read_workspace_file(
+        &self,
+        _rel: &str,
+        _max: u64,
+    ) -> Result<Option<(Vec<u8>, u64)>, EnvError> {
+        Ok(None)
+    }
+
     /// What the sandbox undid or refused since the last call (e.g. a `.git` the agent created
     /// in the workspace, moved aside), for the user to see once a process has ended.
     fn take_notices(&self) -> Vec<String> {

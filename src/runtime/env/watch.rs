@@ -126,7 +126,7 @@ impl Reporter {
 
 /// What a watch knows of one entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Entry {
+pub struct Entry {
     pub kind: FileKind,
     /// Bytes, for a file.
     pub size: u64,
@@ -136,7 +136,7 @@ pub(crate) struct Entry {
 
 impl Entry {
     /// The entry of this metadata (from `symlink_metadata`: a link is a link).
-    fn of(meta: &std::fs::Metadata) -> Entry {
+    pub fn of(meta: &std::fs::Metadata) -> Entry {
         let ft = meta.file_type();
         let kind = if ft.is_symlink() {
             FileKind::Link

@@ -102,6 +102,11 @@ impl Proxy {
             let _ = reply.send(Ok(()));
             return Decision::Done;
         }
+        // Another server runs the session: its sandbox is not here.
+        if let SessionCommand::LiveSandbox { reply } = cmd {
+            let _ = reply.send(None);
+            return Decision::Done;
+        }
         if let SessionCommand::Unload { reply } = cmd {
             let idle = self.parts.attached.load(Ordering::SeqCst) == 0;
             let _ = reply.send(idle);
@@ -221,6 +226,9 @@ fn answer(cmd: SessionCommand, result: Result<(), SessionError>) {
         }
         SessionCommand::Unload { reply } => {
             let _ = reply.send(true);
+        }
+        SessionCommand::LiveSandbox { reply } => {
+            let _ = reply.send(None);
         }
     }
 }

@@ -63,6 +63,16 @@ impl SessionHandle {
         }
         rx.await.unwrap_or(true)
     }
+
+    /// The sandbox the session runs in now, if this server runs it and it has one.
+    pub async fn live_sandbox(&self) -> Option<Arc<dyn Sandbox>> {
+        let (tx, rx) = oneshot::channel();
+        self.commands
+            .send(SessionCommand::LiveSandbox { reply: tx })
+            .await
+            .ok()?;
+        rx.await.ok().flatten()
+    }
 }
 
 pub(super) fn gone(id: &str) -> SessionError {

@@ -5,7 +5,8 @@
 //! `aisys.session`), passes the spec's environment as a Modal Secret (never baked into an image),
 //! mounts a per-session Modal Volume as the agent's home (so `--resume` survives the sandbox) and
 //! uploads the workspace with tar. `exec` streams stdio through the bridge. Its workspace watch
-//! compares listings made inside the sandbox ([`watch`]). After a turn,
+//! compares listings made inside the sandbox ([`watch`]); a reader of the workspace lists and
+//! reads it there too ([`files`]). After a turn,
 //! [`ModalSandbox::sync_back`] brings changed files home, refusing any path that escapes the
 //! workspace. Sandboxes this process created are terminated when it goes away, even on Ctrl-C,
 //! unless [`ModalConfig::keep_on_exit`] says a server will reattach to them.
@@ -32,6 +33,7 @@ use super::{
 use crate::types::SandboxKind;
 
 mod bridge;
+mod files;
 mod sync;
 mod watch;
 
@@ -553,6 +555,20 @@ impl Sandbox for ModalSandbox {
             .await
             .map_err(|e| file_error(path, e))?;
         bridge::unb64(&reply, "read_file")
+    }
+
+    async fn list_workspace(
+        &self,
+    ) -> Result<Option<BTreeMap<String, super::watch::Entry>>, EnvError> {
+        self.listing().await.map(Some)
+    }
+
+    async fn read_workspace_file(
+        &self,
+        rel: &str,
+        max: u64,
+    ) -> Result<Option<(Vec<u8>, u64)>, EnvError> {
+        self.read_in_workspace(rel, max).await.map(Some)
     }
 
     async fn watch_workspace(&self) -> Result<Option<super::WorkspaceWatch>, EnvError> {

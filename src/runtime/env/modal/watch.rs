@@ -58,7 +58,7 @@ async fn run(sandbox: ModalSandbox, look: Arc<Notify>, mut reporter: Reporter) {
 
 impl ModalSandbox {
     /// The workspace's entries, folders in [`NOT_ENTERED`] listed but not entered.
-    async fn listing(&self) -> Result<BTreeMap<String, Entry>, EnvError> {
+    pub(super) async fn listing(&self) -> Result<BTreeMap<String, Entry>, EnvError> {
         let mut argv: Vec<String> = ["find", ".", "-mindepth", "1", "(", "-type", "d", "("]
             .map(String::from)
             .to_vec();
