@@ -1,7 +1,8 @@
 //! Several `aisys serve` processes sharing one PostgreSQL store (tests/pg_support): a client on
 //! one server follows, live and exactly once, a turn another server runs; a server killed
 //! mid-turn is taken over by the next request within its lease; a permission request raised on
-//! one server is answered from a client of another. The stand-in agent runs the turns, except
+//! one server is answered from a client of another; a server whose listening connection the
+//! database ends follows again once it is back. The stand-in agent runs the turns, except
 //! for permissions, which take the real Claude Code against the mock model.
 
 mod mock_api;
@@ -162,6 +163,38 @@ async fn a_client_on_one_server_follows_a_turn_another_runs_live_and_exactly_onc
         assert_eq!(s.state, SessionState::Idle);
         assert_eq!(s.last_seq, seen_b.last().unwrap().0);
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_whose_listening_connection_drops_follows_again_once_it_is_back() {
+    let url = pg_support::cluster().new_database();
+    let dir = tempfile::tempdir().unwrap();
+    let bin = fake_claude_with(dir.path(), r#"{"events": 40, "rate": 400}"#);
+    let (a, b) = two_servers(dir.path(), &bin, &url);
+    let (on_a, mut notes_a) = a.client().await;
+    let (on_b, mut notes_b) = b.client().await;
+    let info = on_a.create(SessionSpec::default()).await.unwrap();
+    on_b.attach(&info.id, 0).await.unwrap();
+    on_a.attach(&info.id, 0).await.unwrap();
+    say(&on_a, &info.id, "one").await;
+    events_until(&mut notes_a, &info.id, idle).await;
+    events_until(&mut notes_b, &info.id, idle).await;
+
+    // The database ends every server's listening connection (a restart, a network cut).
+    let ended = pg_support::cluster().psql(
+        &url,
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+         WHERE datname = current_database() AND query LIKE 'LISTEN%'",
+    );
+    assert_eq!(ended.trim(), "2", "both servers were listening");
+    say(&on_a, &info.id, "two").await;
+    let seen_a = events_until(&mut notes_a, &info.id, idle).await;
+    let seen_b = events_until(&mut notes_b, &info.id, idle).await;
+    assert_eq!(
+        seen_b, seen_a,
+        "B follows the turn after its connection came back"
+    );
+    quiet(&mut notes_b, &info.id).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

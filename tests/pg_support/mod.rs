@@ -45,6 +45,21 @@ impl Cluster {
         format!("postgres://{USER}@127.0.0.1:{}/{db}", self.port)
     }
 
+    /// Runs `sql` with psql on the database of `url`; returns what it printed, unaligned.
+    pub fn psql(&self, url: &str, sql: &str) -> String {
+        let out = Command::new(self.bin.join("psql"))
+            .args(["-At", "-d", url, "-c", sql])
+            .current_dir(&self.dir)
+            .output()
+            .expect("running psql");
+        assert!(
+            out.status.success(),
+            "psql {sql}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
     /// Creates an empty database for one test and returns its URL.
     pub fn new_database(&self) -> String {
         let name = format!(

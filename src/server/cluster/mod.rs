@@ -17,6 +17,7 @@
 //!
 //! Must not run turns itself (sessions do) nor hold events (the store does).
 
+mod follow;
 pub mod lease;
 mod listen;
 pub mod proxy;
@@ -129,8 +130,8 @@ pub struct Cluster {
     /// Sessions whose lease this server holds (`true`) or is taking (`false`: its row may not be
     /// committed yet, so a renewal meanwhile must not count it as lost).
     held: Mutex<HashMap<String, bool>>,
-    /// Proxies waiting for announcements of their session's events.
-    followers: Mutex<HashMap<String, Arc<Notify>>>,
+    /// The sessions this server's proxies follow, and their rows read from the table.
+    followers: follow::Followers,
     /// Requests sent to other servers, waiting for their answer's announcement.
     waiting: Mutex<HashMap<i64, oneshot::Sender<()>>>,
     /// Where requests from other servers go.
@@ -172,7 +173,7 @@ impl Cluster {
             store,
             timings,
             held: Mutex::new(HashMap::new()),
-            followers: Mutex::new(HashMap::new()),
+            followers: follow::Followers::default(),
             waiting: Mutex::new(HashMap::new()),
             manager: OnceLock::new(),
             tasks: Mutex::new(Vec::new()),
@@ -186,6 +187,7 @@ impl Cluster {
         let _ = self.manager.set(Arc::downgrade(manager));
         let mut tasks = self.tasks.lock().unwrap_or_else(|e| e.into_inner());
         tasks.push(tokio::spawn(listen::run(Arc::downgrade(self))));
+        tasks.push(tokio::spawn(follow::run(Arc::downgrade(self))));
         tasks.push(tokio::spawn(lease::keep(Arc::downgrade(self))));
     }
 
@@ -208,46 +210,35 @@ impl Cluster {
             .unwrap_or(false)
     }
 
-    /// Wakes the proxy of `session_id` whenever new events of it are announced.
-    pub(crate) fn follow(&self, session_id: &str) -> Arc<Notify> {
-        self.followers
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .entry(session_id.to_string())
-            .or_insert_with(|| Arc::new(Notify::new()))
-            .clone()
+    /// Follows `session_id`, whose proxy has broadcast up to `last`: its new events are read
+    /// when announced, and the returned `Notify` wakes the proxy to [`Cluster::take_followed`].
+    pub(crate) fn follow(&self, session_id: &str, last: u64) -> Arc<Notify> {
+        self.followers.follow(session_id, last)
     }
 
     pub(crate) fn unfollow(&self, session_id: &str) {
-        self.followers
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(session_id);
+        self.followers.unfollow(session_id);
     }
 
-    /// Wakes the proxy following `session_id`, if any.
+    /// The rows read for the proxy of `session_id` since its last take.
+    pub(crate) fn take_followed(&self, session_id: &str) -> follow::Taken {
+        self.followers.take(session_id)
+    }
+
+    /// The proxy of `session_id` read the table itself up to `last`.
+    pub(crate) fn followed_to(&self, session_id: &str, last: u64) {
+        self.followers.read_to(session_id, last);
+    }
+
+    /// New events of `session_id` were committed.
     fn announced(&self, session_id: &str) {
-        if let Some(n) = self
-            .followers
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(session_id)
-        {
-            n.notify_one();
-        }
+        self.followers.announced(session_id);
     }
 
     /// Wakes every proxy and every waiting request: after the listening connection was lost,
     /// announcements may have been missed.
     fn wake_all(&self) {
-        for n in self
-            .followers
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .values()
-        {
-            n.notify_one();
-        }
+        self.followers.announce_all();
         for (_, w) in self
             .waiting
             .lock()

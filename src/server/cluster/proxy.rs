@@ -61,7 +61,7 @@ enum Decision {
 
 impl Proxy {
     async fn run(mut self) {
-        let wake = self.cluster.follow(&self.info.id);
+        let wake = self.cluster.follow(&self.info.id, self.last);
         // Events stored between loading the session and following it.
         self.catch_up().await;
         let mut routing: Option<Routing> = None;
@@ -81,7 +81,7 @@ impl Proxy {
                         Decision::Done
                     }
                     _ = wake.notified() => {
-                        self.catch_up().await;
+                        self.take_followed().await;
                         Decision::Done
                     }
                 }
@@ -169,9 +169,36 @@ impl Proxy {
         self.cluster.release(&id).await;
     }
 
+    /// Broadcasts the rows the cluster read for this session; reads the table itself when they
+    /// do not follow on from the last one broadcast.
+    async fn take_followed(&mut self) {
+        let taken = self.cluster.take_followed(&self.info.id);
+        let mut changed = false;
+        let mut whole = !taken.lost;
+        for (seq, event) in taken.rows {
+            if seq <= self.last {
+                continue;
+            }
+            if seq != self.last + 1 {
+                whole = false;
+                break;
+            }
+            changed |= self.broadcast(seq, event);
+        }
+        if whole {
+            self.settle(changed).await;
+        } else {
+            self.catch_up_from(changed).await;
+        }
+    }
+
     /// Reads and broadcasts every stored event after the last one broadcast.
     async fn catch_up(&mut self) {
-        let mut changed = false;
+        self.catch_up_from(false).await;
+    }
+
+    /// [`Proxy::catch_up`], when `changed` says a broadcast changed the session's state.
+    async fn catch_up_from(&mut self, mut changed: bool) {
         loop {
             let page = match self
                 .ctx
@@ -182,24 +209,37 @@ impl Proxy {
                 Ok(p) => p,
                 Err(e) => {
                     tracing::warn!("session {}: following its events: {e}", self.info.id);
-                    return;
+                    break;
                 }
             };
             let n = page.len();
             for (seq, event) in page {
-                if let StreamEvent::StateChanged { to, reason, .. } = &event.event {
-                    self.info.state = *to;
-                    self.info.reason.clone_from(reason);
-                    changed = true;
-                }
-                self.last = seq;
-                // No subscriber is fine: the store has it.
-                let _ = self.parts.events.send((seq, Arc::new(event)));
+                changed |= self.broadcast(seq, event);
             }
             if n < FOLLOW_PAGE {
                 break;
             }
         }
+        self.cluster.followed_to(&self.info.id, self.last);
+        self.settle(changed).await;
+    }
+
+    /// Sends one event to this server's clients; returns whether it changed the state.
+    fn broadcast(&mut self, seq: u64, event: crate::server::store::EncodedEvent) -> bool {
+        let mut changed = false;
+        if let StreamEvent::StateChanged { to, reason, .. } = &event.event {
+            self.info.state = *to;
+            self.info.reason.clone_from(reason);
+            changed = true;
+        }
+        self.last = seq;
+        // No subscriber is fine: the store has it.
+        let _ = self.parts.events.send((seq, Arc::new(event)));
+        changed
+    }
+
+    /// Shows the session as it is after the last broadcast.
+    async fn settle(&mut self, changed: bool) {
         self.info.last_seq = self.last;
         if changed {
             // What else the owner saved with the change (its agent's session id, ...).

@@ -5,7 +5,8 @@
 //! Announcements are gathered: appends only note their session's newest seq, and one task sends
 //! whatever was noted since its last send in one statement. A `NOTIFY` inside each append's own
 //! transaction would serialize every commit on PostgreSQL's notification lock; gathered, the
-//! cost is one small transaction per round, however many sessions and events it covers.
+//! cost is one small transaction per round, however many sessions and events it covers, and it
+//! commits without waiting for the disk.
 //!
 //! Must not hold events: a lost announcement delays a reader, never loses an event.
 
@@ -73,13 +74,8 @@ async fn run(pool: Pool, pending: Arc<Mutex<HashMap<String, u64>>>, wake: Arc<No
         }
         let payloads = payloads(&noted);
         let sent = match pool.get().await {
-            Ok(client) => client
-                .execute(
-                    "SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p",
-                    &[&EVENTS_CHANNEL, &payloads],
-                )
+            Ok(mut client) => notify(&mut client, &payloads)
                 .await
-                .map(|_| ())
                 .map_err(|e| super::postgres::pg_text(&e)),
             Err(e) => Err(e.to_string()),
         };
@@ -97,6 +93,24 @@ async fn run(pool: Pool, pending: Arc<Mutex<HashMap<String, u64>>>, wake: Arc<No
             wake.notify_one();
         }
     }
+}
+
+/// Sends `payloads` in one transaction that does not wait for its commit to reach the disk: the
+/// announcement is no record (the events are committed already, and a lost announcement delays
+/// a reader), and a flush per round would hold every other server's readers up by a disk write.
+async fn notify(
+    client: &mut deadpool_postgres::Object,
+    payloads: &[String],
+) -> Result<(), tokio_postgres::Error> {
+    let tx = client.transaction().await?;
+    tx.batch_execute("SET LOCAL synchronous_commit = off")
+        .await?;
+    tx.execute(
+        "SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p",
+        &[&EVENTS_CHANNEL, &payloads],
+    )
+    .await?;
+    tx.commit().await
 }
 
 /// `SESSION SEQ` lines, split into payloads PostgreSQL takes.

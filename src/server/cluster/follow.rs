@@ -1,0 +1,351 @@
+//! Following the sessions another server runs: one reader per server fetches the new events of
+//! every followed session that was announced, in one query per round, and hands each session's
+//! proxy its rows. A query per session and announcement would be a hundred queries a round with
+//! a hundred sessions followed; the database, not the servers, then sets the pace.
+//!
+//! A proxy takes its rows and broadcasts them in seq order, each once; rows it cannot join to
+//! what it broadcast (a gap, or rows dropped because it fell behind) send it to the table itself
+//! ([`super::proxy`]), so a lost or late round delays a reader and never loses an event.
+//!
+//! Must not broadcast, and must not run anything of a session.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use tokio::sync::Notify;
+
+use super::Cluster;
+use crate::server::store::EncodedEvent;
+
+/// Most rows one round reads: a round's worth of a busy database's events for every session,
+/// bounded so that one round's memory stays small; a cut round goes on at once.
+const ROUND_ROWS: i64 = 5_000;
+/// Most rows waiting for one proxy: past this the proxy reads from the table itself.
+const MAX_WAITING: usize = 10_000;
+/// How long the reader waits before trying again after a failed round.
+const RETRY: Duration = Duration::from_millis(200);
+
+/// What a proxy gets for its session.
+#[derive(Default)]
+pub(crate) struct Taken {
+    /// Rows in seq order.
+    pub rows: Vec<(u64, EncodedEvent)>,
+    /// Rows were dropped since the last take: read the table.
+    pub lost: bool,
+}
+
+struct Follower {
+    waiting: Taken,
+    /// The newest seq fetched for, or broadcast by, the proxy: the next round reads after it.
+    fetched: u64,
+    wake: Arc<Notify>,
+}
+
+/// The followed sessions of this server, and those announced since the last round.
+#[derive(Default)]
+pub(super) struct Followers {
+    map: Mutex<Inner>,
+    /// Wakes the reader.
+    round: Arc<Notify>,
+}
+
+#[derive(Default)]
+struct Inner {
+    followers: HashMap<String, Follower>,
+    announced: HashSet<String>,
+}
+
+impl Followers {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.map.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Starts following `session_id`, whose proxy has broadcast up to `last`; returns what
+    /// wakes the proxy when rows wait for it.
+    pub(super) fn follow(&self, session_id: &str, last: u64) -> Arc<Notify> {
+        self.lock()
+            .followers
+            .entry(session_id.to_string())
+            .or_insert_with(|| Follower {
+                waiting: Taken::default(),
+                fetched: last,
+                wake: Arc::new(Notify::new()),
+            })
+            .wake
+            .clone()
+    }
+
+    pub(super) fn unfollow(&self, session_id: &str) {
+        self.lock().followers.remove(session_id);
+    }
+
+    /// The proxy of `session_id` read the table up to `last` itself: the next round reads after
+    /// it, and rows up to it are not handed over again.
+    pub(super) fn read_to(&self, session_id: &str, last: u64) {
+        if let Some(f) = self.lock().followers.get_mut(session_id) {
+            f.fetched = f.fetched.max(last);
+            f.waiting.rows.retain(|(seq, _)| *seq > last);
+        }
+    }
+
+    pub(super) fn take(&self, session_id: &str) -> Taken {
+        self.lock()
+            .followers
+            .get_mut(session_id)
+            .map(|f| std::mem::take(&mut f.waiting))
+            .unwrap_or_default()
+    }
+
+    /// New events of `session_id` were committed: read them in the next round if it is
+    /// followed here.
+    pub(super) fn announced(&self, session_id: &str) {
+        let mut inner = self.lock();
+        if inner.followers.contains_key(session_id) && !inner.announced.contains(session_id) {
+            inner.announced.insert(session_id.to_string());
+            drop(inner);
+            self.round.notify_one();
+        }
+    }
+
+    /// Reads every followed session in the next round: announcements may have been missed.
+    pub(super) fn announce_all(&self) {
+        let mut inner = self.lock();
+        let ids: Vec<String> = inner.followers.keys().cloned().collect();
+        inner.announced.extend(ids);
+        drop(inner);
+        self.round.notify_one();
+    }
+
+    /// The announced sessions still followed, with the seq to read after.
+    fn start_round(&self) -> Vec<(String, i64)> {
+        let mut inner = self.lock();
+        let announced = std::mem::take(&mut inner.announced);
+        announced
+            .into_iter()
+            .filter_map(|id| {
+                let after = inner.followers.get(&id)?.fetched as i64;
+                Some((id, after))
+            })
+            .collect()
+    }
+
+    /// Hands each proxy its rows of a round. A row that does not decode sends its proxy to the
+    /// table, where the error is its to report.
+    fn hand_over(&self, rows: Vec<(String, u64, Option<EncodedEvent>)>) {
+        let mut inner = self.lock();
+        let mut woken: Vec<Arc<Notify>> = Vec::new();
+        let mut broken: HashSet<String> = HashSet::new();
+        for (id, seq, event) in rows {
+            let Some(f) = inner.followers.get_mut(&id) else {
+                continue;
+            };
+            if seq <= f.fetched || broken.contains(&id) {
+                continue;
+            }
+            match event {
+                Some(event) if f.waiting.rows.len() < MAX_WAITING => {
+                    f.fetched = seq;
+                    f.waiting.rows.push((seq, event));
+                }
+                Some(_) => {
+                    f.fetched = seq;
+                    f.waiting.rows.clear();
+                    f.waiting.lost = true;
+                }
+                None => {
+                    f.waiting.lost = true;
+                    broken.insert(id);
+                }
+            }
+            if !woken.iter().any(|w| Arc::ptr_eq(w, &f.wake)) {
+                woken.push(f.wake.clone());
+            }
+        }
+        drop(inner);
+        for w in woken {
+            w.notify_one();
+        }
+    }
+}
+
+/// The reader: one round per wake, for every session announced since the last.
+pub(super) async fn run(cluster: Weak<Cluster>) {
+    let Some(round) = cluster.upgrade().map(|c| c.followers.round.clone()) else {
+        return;
+    };
+    loop {
+        round.notified().await;
+        let Some(c) = cluster.upgrade() else { return };
+        let batch = c.followers.start_round();
+        if batch.is_empty() {
+            continue;
+        }
+        match read(&c, &batch).await {
+            Ok((rows, cut)) => {
+                c.followers.hand_over(rows);
+                if cut {
+                    again(&c, batch);
+                }
+            }
+            Err(e) => {
+                tracing::warn!("following other servers' sessions: {e}");
+                again(&c, batch);
+                drop(c);
+                tokio::time::sleep(RETRY).await;
+            }
+        }
+    }
+}
+
+/// Reads `batch`'s sessions again in the next round.
+fn again(c: &Cluster, batch: Vec<(String, i64)>) {
+    c.followers
+        .lock()
+        .announced
+        .extend(batch.into_iter().map(|(id, _)| id));
+    c.followers.round.notify_one();
+}
+
+/// The rows of `batch`'s sessions after each one's seq (`None` for one that does not decode),
+/// and whether the round was cut at [`ROUND_ROWS`].
+async fn read(
+    c: &Cluster,
+    batch: &[(String, i64)],
+) -> Result<(Vec<(String, u64, Option<EncodedEvent>)>, bool), String> {
+    let (ids, afters): (Vec<&str>, Vec<i64>) = batch
+        .iter()
+        .map(|(id, after)| (id.as_str(), *after))
+        .unzip();
+    let client = c.client().await.map_err(|e| e.to_string())?;
+    let rows = client
+        .query(
+            "SELECT e.session_id, e.seq, e.json
+             FROM unnest($1::text[], $2::bigint[]) AS w(id, after)
+             JOIN aisys_events e ON e.session_id = w.id AND e.seq > w.after
+             ORDER BY e.session_id, e.seq
+             LIMIT $3",
+            &[&ids, &afters, &ROUND_ROWS],
+        )
+        .await
+        .map_err(|e| crate::server::store::postgres_text(&e))?;
+    let cut = rows.len() as i64 >= ROUND_ROWS;
+    let out = rows
+        .into_iter()
+        .map(|row| {
+            let (id, seq, json): (String, i64, String) = (row.get(0), row.get(1), row.get(2));
+            (id, seq as u64, EncodedEvent::decode(json).ok())
+        })
+        .collect();
+    Ok((out, cut))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::StreamEvent;
+
+    fn event(seq: u64) -> EncodedEvent {
+        EncodedEvent::new(StreamEvent::Notice {
+            kind: "test".into(),
+            text: format!("event {seq}"),
+            timestamp: None,
+        })
+        .unwrap()
+    }
+
+    fn seqs(t: &Taken) -> Vec<u64> {
+        t.rows.iter().map(|(s, _)| *s).collect()
+    }
+
+    #[test]
+    fn a_round_reads_each_announced_followed_session_after_what_it_has() {
+        let f = Followers::default();
+        f.follow("a", 3);
+        f.follow("b", 0);
+        f.announced("a");
+        f.announced("a");
+        f.announced("elsewhere");
+        let round = f.start_round();
+        assert_eq!(round, vec![("a".to_string(), 3)]);
+        assert!(
+            f.start_round().is_empty(),
+            "a round takes the announcements"
+        );
+
+        f.hand_over(vec![
+            ("a".into(), 3, Some(event(3))),
+            ("a".into(), 4, Some(event(4))),
+            ("a".into(), 5, Some(event(5))),
+            ("gone".into(), 1, Some(event(1))),
+        ]);
+        let taken = f.take("a");
+        assert_eq!(
+            seqs(&taken),
+            [4, 5],
+            "what the proxy had is not handed over again"
+        );
+        assert!(!taken.lost);
+        f.announced("a");
+        assert_eq!(f.start_round(), vec![("a".to_string(), 5)]);
+    }
+
+    #[test]
+    fn a_proxy_that_read_the_table_itself_is_not_handed_those_rows() {
+        let f = Followers::default();
+        f.follow("a", 0);
+        f.hand_over(
+            (1..=4)
+                .map(|s| ("a".to_string(), s, Some(event(s))))
+                .collect(),
+        );
+        f.read_to("a", 3);
+        assert_eq!(seqs(&f.take("a")), [4]);
+        f.read_to("a", 9);
+        f.announced("a");
+        assert_eq!(f.start_round(), vec![("a".to_string(), 9)]);
+    }
+
+    #[test]
+    fn a_proxy_too_far_behind_or_given_a_bad_row_is_sent_to_the_table() {
+        let f = Followers::default();
+        f.follow("a", 0);
+        f.follow("b", 0);
+        let many = MAX_WAITING as u64 + 5;
+        f.hand_over(
+            (1..=many)
+                .map(|s| ("a".to_string(), s, Some(event(s))))
+                .collect(),
+        );
+        let taken = f.take("a");
+        assert!(taken.lost);
+        assert!(taken.rows.len() < MAX_WAITING);
+        f.hand_over(vec![
+            ("b".into(), 1, Some(event(1))),
+            ("b".into(), 2, None),
+            ("b".into(), 3, Some(event(3))),
+        ]);
+        let taken = f.take("b");
+        assert_eq!(seqs(&taken), [1]);
+        assert!(taken.lost);
+        f.announced("b");
+        assert_eq!(
+            f.start_round(),
+            vec![("b".to_string(), 1)],
+            "the bad row is read again"
+        );
+    }
+
+    #[test]
+    fn after_a_lost_connection_every_followed_session_is_read() {
+        let f = Followers::default();
+        f.follow("a", 1);
+        f.follow("b", 2);
+        f.unfollow("b");
+        f.follow("c", 7);
+        f.announce_all();
+        let mut round = f.start_round();
+        round.sort();
+        assert_eq!(round, vec![("a".to_string(), 1), ("c".to_string(), 7)]);
+    }
+}
