@@ -155,3 +155,48 @@ async fn kill_9_mid_turn_then_restart_on_the_database_recovers() {
     assert_eq!(next.first().map(|(s, _)| *s), Some(attached.last_seq + 1));
     assert_eq!(result_status(&next), Some(TurnStatus::Success));
 }
+
+/// `sslmode=require`: a server that cannot verify the database's certificate refuses to start
+/// and says why; given the authority that signed it (`sslrootcert`), it runs, and PostgreSQL
+/// reports every one of its connections encrypted.
+#[tokio::test(flavor = "multi_thread")]
+async fn with_sslmode_require_every_connection_is_encrypted_and_its_certificate_checked() {
+    let pg = pg_support::cluster();
+    let ca = pg.enable_tls();
+    let url = pg.new_database();
+    let dir = tempfile::tempdir().unwrap();
+    let bin = fake_claude_with(dir.path(), r#"{"events": 5}"#);
+
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_aisys"))
+        .args(["serve", "--no-agent-install", "--bind", "127.0.0.1:0"])
+        .arg("--data-dir")
+        .arg(dir.path().join("refused"))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", dir.path())
+        .env("AISYS_CONFIG_DIR", dir.path().join("config"))
+        .env("AISYS_STORE", format!("{url}?sslmode=require"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("certificate"), "{stderr}");
+
+    let tls_url = format!("{url}?sslmode=require&sslrootcert={}", ca.display());
+    let server = start(&dir.path().join("a"), &bin, &tls_url);
+    let (client, mut notes) = server.client().await;
+    let info = client.create(SessionSpec::default()).await.unwrap();
+    client.attach(&info.id, 0).await.unwrap();
+    say(&client, &info.id, "hello").await;
+    let live = until_result(&mut notes, &info.id).await;
+    assert_eq!(result_status(&live), Some(TurnStatus::Success));
+    let counts = pg.psql(
+        &url,
+        "SELECT count(*) FILTER (WHERE s.ssl) || ' of ' || count(*)
+         FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid)
+         WHERE a.application_name = 'aisys serve' AND a.datname = current_database()",
+    );
+    let (encrypted, all) = counts.trim().split_once(" of ").unwrap();
+    assert!(all != "0", "the server is connected: {counts}");
+    assert_eq!(encrypted, all, "every connection is encrypted: {counts}");
+}

@@ -60,6 +60,49 @@ impl Cluster {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// Switches TLS on (connections may still be plain) with a certificate for 127.0.0.1 signed
+    /// by a certificate authority of its own; returns that authority's PEM file.
+    pub fn enable_tls(&self) -> PathBuf {
+        use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair, SanType};
+        let ca_key = KeyPair::generate().unwrap();
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let ca = ca_params.self_signed(&ca_key).unwrap();
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+        params
+            .subject_alt_names
+            .push(SanType::IpAddress("127.0.0.1".parse().unwrap()));
+        let cert = params.signed_by(&key, &ca, &ca_key).unwrap();
+        let data = self.dir.join("data");
+        std::fs::write(data.join("server.crt"), cert.pem()).unwrap();
+        std::fs::write(data.join("server.key"), key.serialize_pem()).unwrap();
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(
+                data.join("server.key"),
+                std::fs::Permissions::from_mode(0o600),
+            )
+            .unwrap();
+        }
+        if let Some((uid, gid)) = nobody() {
+            for f in ["server.crt", "server.key"] {
+                std::os::unix::fs::chown(data.join(f), Some(uid), Some(gid)).unwrap();
+            }
+        }
+        let admin = self.url("postgres");
+        self.psql(&admin, "ALTER SYSTEM SET ssl = on");
+        self.psql(&admin, "SELECT pg_reload_conf()");
+        let deadline = Instant::now() + START_TIMEOUT;
+        while self.psql(&admin, "SHOW ssl").trim() != "on" {
+            assert!(Instant::now() < deadline, "ssl did not come on");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let ca_file = self.dir.join("test-ca.pem");
+        std::fs::write(&ca_file, ca.pem()).unwrap();
+        ca_file
+    }
+
     /// Creates an empty database for one test and returns its URL.
     pub fn new_database(&self) -> String {
         let name = format!(

@@ -10,7 +10,7 @@ use std::sync::Weak;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use tokio_postgres::{AsyncMessage, NoTls};
+use tokio_postgres::AsyncMessage;
 
 use super::Cluster;
 use crate::server::store::announce::{EVENTS_CHANNEL, parse};
@@ -25,9 +25,10 @@ pub(super) async fn run(cluster: Weak<Cluster>) {
     loop {
         let Some(c) = cluster.upgrade() else { return };
         let config = c.store().config().clone();
+        let tls = c.store().tls().clone();
         let mine = Cluster::channel(&c.owner);
         drop(c);
-        match config.connect(NoTls).await {
+        match config.connect(tls).await {
             Ok((client, mut conn)) => {
                 let (tx, mut rx) = tokio::sync::mpsc::channel(NOTIFY_QUEUE);
                 let driver = tokio::spawn(async move {

@@ -28,23 +28,12 @@ impl StoreChoice {
         }
         if value.starts_with("postgres://") || value.starts_with("postgresql://") {
             // Checked now, so that a typo fails before anything starts.
-            let config = value
-                .parse::<tokio_postgres::Config>()
-                .map_err(|e| StoreError::Choice {
-                    value: super::postgres::redact(value),
-                    why: format!(
-                        "not a PostgreSQL URL ({}); expected postgres://USER:PASSWORD@HOST:PORT/DATABASE",
-                        super::postgres::pg_text(&e)
-                    ),
-                })?;
-            if config.get_ssl_mode() == tokio_postgres::config::SslMode::Require {
-                return Err(StoreError::Choice {
-                    value: super::postgres::redact(value),
-                    why: "sslmode=require: connections to PostgreSQL are plain TCP (no TLS yet); \
-                          reach the database over a private network or a tunnel and drop sslmode"
-                        .into(),
-                });
-            }
+            super::pg_tls::parse(value).map_err(|e| StoreError::Choice {
+                value: super::postgres::redact(value),
+                why: format!(
+                    "not a PostgreSQL URL ({e}); expected postgres://USER:PASSWORD@HOST:PORT/DATABASE"
+                ),
+            })?;
             return Ok(StoreChoice::Postgres(value.to_string()));
         }
         Err(StoreError::Choice {
@@ -96,9 +85,10 @@ mod tests {
             .to_string();
         assert!(err.contains("not a PostgreSQL URL"), "{err}");
         assert!(!err.contains("secret"), "{err}");
-        let err = StoreChoice::parse("postgres://db/x?sslmode=require")
+        assert!(StoreChoice::parse("postgres://db/x?sslmode=require").is_ok());
+        let err = StoreChoice::parse("postgres://db/x?sslrootcert=/ca.pem")
             .unwrap_err()
             .to_string();
-        assert!(err.contains("no TLS yet"), "{err}");
+        assert!(err.contains("sslmode=require"), "{err}");
     }
 }

@@ -21,6 +21,7 @@ pub(crate) mod contract_tests;
 mod inbox;
 mod journal;
 mod pg_batch;
+mod pg_tls;
 mod postgres;
 mod sqlite;
 

@@ -21,7 +21,6 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
-use tokio_postgres::NoTls;
 
 use super::{EncodedEvent, Store, StoreError};
 use crate::types::SessionInfo;
@@ -83,6 +82,8 @@ pub struct PostgresStore {
     url: String,
     /// The connection settings, for connections outside the pool (a server's `LISTEN`).
     config: tokio_postgres::Config,
+    /// How every connection makes its TLS, when the URL asks for it.
+    tls: tokio_postgres_rustls::MakeRustlsConnect,
     /// Tells every server on the database which sessions have new events.
     announce: super::announce::Announcer,
     /// Appends gathered into rounds of one statement each.
@@ -127,13 +128,15 @@ impl PostgresStore {
             url: shown.clone(),
             what,
         };
-        let mut config: tokio_postgres::Config = url.parse().map_err(|e| StoreError::Choice {
+        let parsed = super::pg_tls::parse(url).map_err(|why| StoreError::Choice {
             value: shown.clone(),
-            why: format!(
-                "{} (expected postgres://USER:PASSWORD@HOST:PORT/DATABASE)",
-                pg_text(&e)
-            ),
+            why: format!("{why} (expected postgres://USER:PASSWORD@HOST:PORT/DATABASE)"),
         })?;
+        let tls = super::pg_tls::connector(&parsed).map_err(|why| StoreError::Choice {
+            value: shown.clone(),
+            why,
+        })?;
+        let mut config = parsed.config;
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(CONNECT_TIMEOUT);
         }
@@ -142,7 +145,7 @@ impl PostgresStore {
         }
         let manager = Manager::from_config(
             config.clone(),
-            NoTls,
+            tls.clone(),
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
             },
@@ -159,6 +162,7 @@ impl PostgresStore {
             pool,
             url: shown.clone(),
             config,
+            tls,
         };
         store.migrate().await?;
         Ok(store)
@@ -172,6 +176,11 @@ impl PostgresStore {
     /// The connection settings, for a connection of its own (one that `LISTEN`s).
     pub(crate) fn config(&self) -> &tokio_postgres::Config {
         &self.config
+    }
+
+    /// The TLS connector, for a connection of its own.
+    pub(crate) fn tls(&self) -> &tokio_postgres_rustls::MakeRustlsConnect {
+        &self.tls
     }
 
     /// From now on, as server `owner` among those sharing the database: appends to a session
