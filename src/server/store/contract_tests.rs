@@ -318,10 +318,7 @@ async fn postgres_schema_is_versioned_and_a_newer_one_is_refused() {
         .await
         .unwrap();
     let err = PostgresStore::open(&url).await.err().unwrap();
-    assert!(
-        matches!(err, StoreError::PostgresTooNew { found: 99, .. }),
-        "{err}"
-    );
+    assert!(matches!(err, StoreError::TooNew { found: 99, .. }), "{err}");
     assert!(err.to_string().contains("newer aisys"), "{err}");
 }
 

@@ -124,9 +124,9 @@ impl PostgresStore {
     /// Connects to the database at `url` and brings its schema up to date.
     pub async fn open(url: &str) -> Result<PostgresStore, StoreError> {
         let shown = redact(url);
-        let err = |what: String| StoreError::Postgres {
-            url: shown.clone(),
-            what,
+        let err = |message: String| StoreError::Backend {
+            store: shown.clone(),
+            message,
         };
         let parsed = super::pg_tls::parse(url).map_err(|why| StoreError::Choice {
             value: shown.clone(),
@@ -194,10 +194,10 @@ impl PostgresStore {
         &self.url
     }
 
-    fn err(&self, what: String) -> StoreError {
-        StoreError::Postgres {
-            url: self.url.clone(),
-            what,
+    fn err(&self, message: String) -> StoreError {
+        StoreError::Backend {
+            store: self.url.clone(),
+            message,
         }
     }
 
@@ -238,8 +238,8 @@ impl PostgresStore {
             }
         };
         if version as usize > MIGRATIONS.len() {
-            return Err(StoreError::PostgresTooNew {
-                url: self.url.clone(),
+            return Err(StoreError::TooNew {
+                store: self.url.clone(),
                 found: version as i64,
                 known: MIGRATIONS.len(),
             });

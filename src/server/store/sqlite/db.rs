@@ -1,0 +1,169 @@
+//! SQLite's connections and schema (migrations), and the queries reads run.
+//!
+//! Also turns SQLite's errors into the store's, which name no SQLite type.
+//!
+//! Must not write: changes reach SQLite through the loader only.
+
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::super::{EncodedEvent, StoreError};
+use crate::types::SessionInfo;
+
+/// How long a reader waits on a locked database before failing.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> StoreError {
+        StoreError::Query(e.to_string())
+    }
+}
+
+/// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
+pub const MIGRATIONS: &[&str] = &[
+    // 1: sessions and events.
+    "CREATE TABLE sessions (
+        id TEXT PRIMARY KEY,
+        info TEXT NOT NULL
+     );
+     CREATE TABLE events (
+        session_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        json TEXT NOT NULL,
+        PRIMARY KEY (session_id, seq)
+     ) WITHOUT ROWID;",
+    // 2: events in an append-only log with a per-session index, loaded from the journal.
+    "CREATE TABLE session_keys (
+        key INTEGER PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE
+     );
+     CREATE TABLE event_log (
+        id INTEGER PRIMARY KEY,
+        session_key INTEGER NOT NULL,
+        seq INTEGER NOT NULL,
+        json TEXT NOT NULL
+     );
+     CREATE TABLE event_index (
+        session_key INTEGER NOT NULL,
+        seq INTEGER NOT NULL,
+        log_id INTEGER NOT NULL,
+        PRIMARY KEY (session_key, seq)
+     ) WITHOUT ROWID;
+     CREATE TABLE journal_state (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        generation INTEGER NOT NULL,
+        offset INTEGER NOT NULL
+     );
+     INSERT INTO journal_state (id, generation, offset) VALUES (1, 0, 0);
+     INSERT INTO session_keys (id) SELECT DISTINCT session_id FROM events ORDER BY session_id;
+     INSERT INTO event_log (session_key, seq, json)
+        SELECT k.key, e.seq, e.json FROM events e JOIN session_keys k ON k.id = e.session_id
+        ORDER BY e.session_id, e.seq;
+     INSERT INTO event_index (session_key, seq, log_id)
+        SELECT session_key, seq, id FROM event_log;
+     DROP TABLE events;",
+];
+
+fn open(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open(path).map_err(|e| StoreError::Backend {
+        store: path.display().to_string(),
+        message: e.to_string(),
+    })?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    Ok(conn)
+}
+
+/// The loader's connection, with the schema brought up to date.
+pub fn open_writer(path: &Path) -> Result<Connection, StoreError> {
+    let mut conn = open(path)?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    // NORMAL: a commit does not wait for an fsync. Durability against a crash of the process
+    // comes from the journal, which SQLite only ever catches up with.
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    migrate(&mut conn, path)?;
+    Ok(conn)
+}
+
+pub fn open_reader(path: &Path) -> Result<Connection, StoreError> {
+    open(path)
+}
+
+fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if version as usize > MIGRATIONS.len() {
+        return Err(StoreError::TooNew {
+            store: path.display().to_string(),
+            found: version,
+            known: MIGRATIONS.len(),
+        });
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+/// The newest seq SQLite holds for a session (0 when none).
+pub fn last_seq(conn: &Connection, session_id: &str) -> Result<u64, StoreError> {
+    let s: i64 = conn.query_row(
+        "SELECT COALESCE(MAX(i.seq), 0) FROM session_keys k
+         JOIN event_index i ON i.session_key = k.key WHERE k.id = ?1",
+        params![session_id],
+        |r| r.get(0),
+    )?;
+    Ok(s as u64)
+}
+
+pub fn events_after(
+    conn: &Connection,
+    session_id: &str,
+    after_seq: u64,
+    limit: usize,
+) -> Result<Vec<(u64, EncodedEvent)>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT i.seq, l.json FROM session_keys k
+         JOIN event_index i ON i.session_key = k.key
+         JOIN event_log l ON l.id = i.log_id
+         WHERE k.id = ?1 AND i.seq > ?2 ORDER BY i.seq LIMIT ?3",
+    )?;
+    // Seqs are stored as i64: a larger `after_seq` is past every event, not a negative number.
+    let after = i64::try_from(after_seq).unwrap_or(i64::MAX);
+    let rows = stmt.query_map(params![session_id, after, limit as i64], |r| {
+        Ok((r.get::<_, i64>(0)? as u64, r.get::<_, String>(1)?))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (seq, json) = row?;
+        out.push((seq, EncodedEvent::decode(json)?));
+    }
+    Ok(out)
+}
+
+pub fn get_session(conn: &Connection, id: &str) -> Result<Option<SessionInfo>, StoreError> {
+    let json: Option<String> = conn
+        .query_row(
+            "SELECT info FROM sessions WHERE id = ?1",
+            params![id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(json.map(|j| serde_json::from_str(&j)).transpose()?)
+}
+
+pub fn list_sessions(conn: &Connection) -> Result<Vec<SessionInfo>, StoreError> {
+    let mut stmt = conn.prepare_cached("SELECT info FROM sessions")?;
+    let mut out = Vec::new();
+    for json in stmt.query_map([], |r| r.get::<_, String>(0))? {
+        out.push(serde_json::from_str::<SessionInfo>(&json?)?);
+    }
+    Ok(out)
+}
+
+pub fn count_sessions(conn: &Connection) -> Result<usize, StoreError> {
+    Ok(conn.query_row("SELECT COUNT(*) FROM sessions", [], |r| r.get::<_, i64>(0))? as usize)
+}
