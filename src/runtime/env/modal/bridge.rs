@@ -1,4 +1,5 @@
-//! The Modal bridge process and its JSON-lines protocol (see `bridge.py` for the wire format).
+//! The Modal bridge process and its JSON-lines protocol (see `bridge.py` for the wire format;
+//! the requests and their replies are typed in [`super::protocol`]).
 //!
 //! One [`Bridge`] is one `python3 bridge.py` child serving every sandbox of one
 //! [`super::ModalEnvironment`]. Requests get replies matched by id; exec output arrives as events
@@ -16,12 +17,15 @@ use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::Command;
 use tokio::sync::{mpsc, oneshot};
 
 use super::super::{EnvError, ExitInfo};
+use super::protocol::{BridgeRequest, Envelope};
 
 /// The bridge program, shipped inside the binary.
 pub const BRIDGE_SOURCE: &str = include_str!("bridge.py");
@@ -216,7 +220,7 @@ impl Bridge {
         })
     }
 
-    fn send(&self, msg: &Value) -> Result<(), EnvError> {
+    fn send(&self, msg: &impl Serialize) -> Result<(), EnvError> {
         if let Some(why) = lock(&self.shared.broken).clone() {
             return Err(EnvError::Backend(why));
         }
@@ -228,29 +232,32 @@ impl Bridge {
             .map_err(|_| EnvError::Backend("the Modal bridge has stopped".into()))
     }
 
-    /// Sends `op` with `fields` and waits for its reply.
-    pub async fn request(&self, op: &str, fields: Value) -> Result<Value, EnvError> {
-        let rx = self.request_start(op, fields)?;
-        rx.await
-            .map_err(|_| EnvError::Backend("the Modal bridge has stopped".into()))?
+    /// Sends `request` and waits for its reply, decoded as the reply of its op.
+    pub async fn request<R: DeserializeOwned>(
+        &self,
+        request: BridgeRequest<'_>,
+    ) -> Result<R, EnvError> {
+        let rx = self.request_start(&request)?;
+        let ok = rx
+            .await
+            .map_err(|_| EnvError::Backend("the Modal bridge has stopped".into()))??;
+        serde_json::from_value(ok).map_err(|e| {
+            EnvError::Backend(format!(
+                "the Modal bridge's {} reply is malformed: {e}",
+                request.op()
+            ))
+        })
     }
 
-    /// Sends `op` and returns the reply's receiver without waiting.
+    /// Sends `request` and returns the receiver of its reply without waiting.
     pub fn request_start(
         &self,
-        op: &str,
-        fields: Value,
+        request: &BridgeRequest<'_>,
     ) -> Result<oneshot::Receiver<Result<Value, EnvError>>, EnvError> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let mut msg = match fields {
-            Value::Object(m) => m,
-            _ => serde_json::Map::new(),
-        };
-        msg.insert("id".into(), json!(id));
-        msg.insert("op".into(), json!(op));
         let (tx, rx) = oneshot::channel();
         lock(&self.shared.pending).insert(id, tx);
-        if let Err(e) = self.send(&Value::Object(msg)) {
+        if let Err(e) = self.send(&Envelope { id, request }) {
             lock(&self.shared.pending).remove(&id);
             return Err(e);
         }
@@ -475,17 +482,4 @@ fn install_script(data_dir: &Path) -> Result<PathBuf, EnvError> {
     std::fs::write(&tmp, BRIDGE_SOURCE).map_err(io)?;
     std::fs::rename(&tmp, &path).map_err(io)?;
     Ok(path)
-}
-
-/// Encodes bytes for a request.
-pub fn b64(data: &[u8]) -> String {
-    B64.encode(data)
-}
-
-/// Decodes a `data` field of a reply.
-pub fn unb64(v: &Value, what: &str) -> Result<Vec<u8>, EnvError> {
-    v.get("data")
-        .and_then(Value::as_str)
-        .and_then(|d| B64.decode(d).ok())
-        .ok_or_else(|| EnvError::Backend(format!("the Modal bridge's {what} reply has no data")))
 }

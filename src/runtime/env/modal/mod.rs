@@ -22,7 +22,6 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use serde_json::{Value, json};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, ReadBuf};
 use tokio::sync::{mpsc, oneshot};
 
@@ -34,11 +33,15 @@ use crate::types::SandboxKind;
 
 mod bridge;
 mod files;
+mod protocol;
 mod sync;
 mod watch;
 
 use bridge::Bridge;
 pub use bridge::{AUTH_HINT, ENV_PYTHON, INSTALL_HINT};
+use protocol::{
+    AttachReply, BridgeRequest, CreateReply, Done, ImageSpec, KillSignal, ListReply, ReadFileReply,
+};
 pub use sync::SyncReport;
 
 /// The Modal app sandboxes belong to, unless `--modal-app` says otherwise.
@@ -125,16 +128,18 @@ impl ModalConfig {
     }
 
     /// The image request: a registry ref as is, else Debian slim with Node.js and the packages.
-    fn image_spec(&self) -> Value {
+    fn image_spec(&self) -> ImageSpec {
         match &self.image {
-            Some(r) => json!({ "registry": r }),
-            None => json!({
-                "apt": ["ca-certificates", "curl", "git", "nodejs", "npm", "ripgrep"],
-                "commands": [format!(
+            Some(r) => ImageSpec::Registry {
+                registry: r.clone(),
+            },
+            None => ImageSpec::Built {
+                apt: vec!["ca-certificates", "curl", "git", "nodejs", "npm", "ripgrep"],
+                commands: vec![format!(
                     "npm install -g --no-audit --no-fund {}",
                     self.npm_packages.join(" ")
                 )],
-            }),
+            },
         }
     }
 }
@@ -178,38 +183,30 @@ impl ModalEnvironment {
     pub async fn create_modal(&self, spec: SandboxSpec) -> Result<ModalSandbox, EnvError> {
         let mut tags = spec.labels.clone();
         tags.insert(MANAGED_TAG.into(), "true".into());
-        let mut volumes = serde_json::Map::new();
+        let mut volumes = BTreeMap::new();
         if let Some(session) = spec.labels.get(SESSION_TAG) {
-            volumes.insert(self.config.home.clone(), json!(home_volume(session)));
+            volumes.insert(self.config.home.as_str(), home_volume(session));
         }
         let secs = |d: Duration| d.as_secs().max(1);
-        let reply = self
+        let reply: CreateReply = self
             .bridge
-            .request(
-                "create",
-                json!({
-                    "app": self.config.app,
-                    "image": self.config.image_spec(),
-                    "timeout": secs(spec.lifetime.unwrap_or(DEFAULT_TIMEOUT)),
-                    "idle_timeout": self.config.idle_timeout.map(secs),
-                    "cpu": self.config.cpu,
-                    "memory_limit": spec.limits.memory.map(|b| (b / (1024 * 1024)).max(1)),
-                    "workdir": self.config.workdir,
-                    "tags": tags,
-                    "env": { "HOME": self.config.home },
-                    // The spec's environment holds the model API key: a Secret, never an image layer.
-                    "secret_env": spec.env,
-                    "volumes": volumes,
-                    "terminate_on_disconnect": !self.config.keep_on_exit,
-                    "verbose": self.config.verbose,
-                }),
-            )
+            .request(BridgeRequest::Create {
+                app: &self.config.app,
+                image: self.config.image_spec(),
+                timeout: secs(spec.lifetime.unwrap_or(DEFAULT_TIMEOUT)),
+                idle_timeout: self.config.idle_timeout.map(secs),
+                cpu: self.config.cpu,
+                memory_limit: spec.limits.memory.map(|b| (b / (1024 * 1024)).max(1)),
+                workdir: &self.config.workdir,
+                tags: &tags,
+                env: BTreeMap::from([("HOME", self.config.home.as_str())]),
+                secret_env: &spec.env,
+                volumes,
+                terminate_on_disconnect: !self.config.keep_on_exit,
+                verbose: self.config.verbose,
+            })
             .await?;
-        let id = reply
-            .get("sandbox_id")
-            .and_then(Value::as_str)
-            .ok_or_else(|| EnvError::Backend("the Modal bridge's create reply has no id".into()))?;
-        let sb = self.handle(id);
+        let sb = self.handle(&reply.sandbox_id);
         if let Err(e) = sb.prepare(&spec.workspace).await {
             let _ = sb.terminate().await;
             return Err(e);
@@ -219,11 +216,11 @@ impl ModalEnvironment {
 
     /// Reattaches to a live sandbox by id (after a server restart).
     pub async fn attach(&self, id: &str) -> Result<ModalSandbox, EnvError> {
-        let reply = self
+        let reply: AttachReply = self
             .bridge
-            .request("attach", json!({ "sandbox_id": id }))
+            .request(BridgeRequest::Attach { sandbox_id: id })
             .await?;
-        if reply.get("running") != Some(&Value::Bool(true)) {
+        if !reply.running {
             return Err(EnvError::Terminated);
         }
         Ok(self.handle(id))
@@ -245,29 +242,21 @@ impl ModalEnvironment {
     ) -> Result<Vec<SandboxEntry>, EnvError> {
         let mut tags = tags.clone();
         tags.insert(MANAGED_TAG.into(), "true".into());
-        let reply = self
+        let reply: ListReply = self
             .bridge
-            .request("list", json!({ "app": self.config.app, "tags": tags }))
-            .await?;
-        let bad = || EnvError::Backend("the Modal bridge's list reply is malformed".into());
-        let items = reply
-            .get("sandboxes")
-            .and_then(Value::as_array)
-            .ok_or_else(bad)?;
-        items
-            .iter()
-            .map(|it| {
-                Ok(SandboxEntry {
-                    id: it
-                        .get("sandbox_id")
-                        .and_then(Value::as_str)
-                        .ok_or_else(bad)?
-                        .to_string(),
-                    tags: serde_json::from_value(it.get("tags").cloned().unwrap_or_default())
-                        .map_err(|_| bad())?,
-                })
+            .request(BridgeRequest::List {
+                app: &self.config.app,
+                tags: &tags,
             })
-            .collect()
+            .await?;
+        Ok(reply
+            .sandboxes
+            .into_iter()
+            .map(|it| SandboxEntry {
+                id: it.sandbox_id,
+                tags: it.tags,
+            })
+            .collect())
     }
 
     /// Terminates every live aisys sandbox carrying `tags`; returns their ids.
@@ -283,9 +272,9 @@ impl ModalEnvironment {
     /// Terminates a sandbox by id (a deleted session's, a leftover).
     pub async fn terminate_id(&self, id: &str) -> Result<(), EnvError> {
         self.bridge
-            .request("terminate", json!({ "sandbox_id": id }))
+            .request(BridgeRequest::Terminate { sandbox_id: id })
             .await
-            .map(|_| ())
+            .map(|Done {}| ())
     }
 
     /// Downloads the changed files of sandbox `id`'s workspace into `dest`.
@@ -501,20 +490,17 @@ impl Sandbox for ModalSandbox {
     async fn exec(&self, spec: ExecSpec) -> Result<Process, EnvError> {
         let exec_id = next_exec_id();
         let (out_rx, err_rx, exit_rx) = self.bridge.route_exec(&exec_id);
-        let mut argv = vec![spec.program.clone()];
-        argv.extend(spec.args.iter().cloned());
-        let started = self
+        let mut argv = vec![spec.program.as_str()];
+        argv.extend(spec.args.iter().map(String::as_str));
+        let started: Result<Done, _> = self
             .bridge
-            .request(
-                "exec",
-                json!({
-                    "sandbox_id": self.id,
-                    "exec_id": exec_id,
-                    "argv": argv,
-                    "workdir": spec.cwd.as_deref().unwrap_or(&self.config.workdir),
-                    "env": spec.env,
-                }),
-            )
+            .request(BridgeRequest::Exec {
+                sandbox_id: &self.id,
+                exec_id: &exec_id,
+                argv,
+                workdir: spec.cwd.as_deref().unwrap_or(&self.config.workdir),
+                env: &spec.env,
+            })
             .await;
         if let Err(e) = started {
             self.bridge.unroute_exec(&exec_id);
@@ -538,23 +524,27 @@ impl Sandbox for ModalSandbox {
     async fn write_file(&self, path: &str, data: &[u8]) -> Result<(), EnvError> {
         let full = self.resolve(path)?;
         self.bridge
-            .request(
-                "write_file",
-                json!({ "sandbox_id": self.id, "path": full, "data": bridge::b64(data) }),
-            )
+            .request(BridgeRequest::WriteFile {
+                sandbox_id: &self.id,
+                path: &full,
+                data: protocol::encode(data),
+            })
             .await
-            .map(|_| ())
+            .map(|Done {}| ())
             .map_err(|e| file_error(path, e))
     }
 
     async fn read_file(&self, path: &str) -> Result<Vec<u8>, EnvError> {
         let full = self.resolve(path)?;
-        let reply = self
+        let reply: ReadFileReply = self
             .bridge
-            .request("read_file", json!({ "sandbox_id": self.id, "path": full }))
+            .request(BridgeRequest::ReadFile {
+                sandbox_id: &self.id,
+                path: &full,
+            })
             .await
             .map_err(|e| file_error(path, e))?;
-        bridge::unb64(&reply, "read_file")
+        reply.bytes()
     }
 
     async fn list_workspace(
@@ -588,10 +578,12 @@ impl Sandbox for ModalSandbox {
         }
         match self
             .bridge
-            .request("terminate", json!({ "sandbox_id": self.id }))
+            .request(BridgeRequest::Terminate {
+                sandbox_id: &self.id,
+            })
             .await
         {
-            Ok(_) => Ok(()),
+            Ok(Done {}) => Ok(()),
             // Already gone is what terminate wants.
             Err(EnvError::Modal { class, .. }) if class == "NotFoundError" => Ok(()),
             Err(e) => Err(e),
@@ -619,8 +611,11 @@ async fn pump_stdin(bridge: Arc<Bridge>, exec_id: String, mut r: tokio::io::Dupl
         match r.read(&mut buf).await {
             Ok(0) | Err(_) => break,
             Ok(n) => {
-                let req = json!({ "exec_id": exec_id, "data": bridge::b64(&buf[..n]) });
-                if bridge.request("stdin", req).await.is_err() {
+                let req = BridgeRequest::Stdin {
+                    exec_id: &exec_id,
+                    data: protocol::encode(&buf[..n]),
+                };
+                if bridge.request::<Done>(req).await.is_err() {
                     // The process ended or the bridge is gone: the exit status tells which.
                     return;
                 }
@@ -628,7 +623,7 @@ async fn pump_stdin(bridge: Arc<Bridge>, exec_id: String, mut r: tokio::io::Dupl
         }
     }
     let _ = bridge
-        .request("close_stdin", json!({ "exec_id": exec_id }))
+        .request::<Done>(BridgeRequest::CloseStdin { exec_id: &exec_id })
         .await;
 }
 
@@ -698,15 +693,19 @@ impl ProcessControl for ModalControl {
         if self.done.is_some() {
             return;
         }
-        let _ = self
-            .bridge
-            .request_start("kill", json!({ "exec_id": self.exec_id, "signal": "TERM" }));
+        let _ = self.bridge.request_start(&BridgeRequest::Kill {
+            exec_id: &self.exec_id,
+            signal: KillSignal::Term,
+        });
         let bridge = self.bridge.clone();
         let exec_id = self.exec_id.clone();
         tokio::spawn(async move {
             tokio::time::sleep(KILL_GRACE).await;
             // The bridge ignores this when the process has already ended.
-            let _ = bridge.request_start("kill", json!({ "exec_id": exec_id, "signal": "KILL" }));
+            let _ = bridge.request_start(&BridgeRequest::Kill {
+                exec_id: &exec_id,
+                signal: KillSignal::Kill,
+            });
         });
     }
 }
