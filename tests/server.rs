@@ -7,7 +7,9 @@ mod serve_harness;
 use std::time::Duration;
 
 use aisys::client::ClientError;
-use aisys::types::{ClientMessage, ErrorCode, SessionSpec, SessionState, StreamEvent, TurnStatus};
+use aisys::types::{
+    ClientMessage, ErrorCode, SessionSpec, SessionState, StateReason, StreamEvent, TurnStatus,
+};
 use futures_util::{SinkExt, StreamExt};
 use serve_harness::*;
 use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest};
@@ -326,7 +328,7 @@ async fn kill_9_mid_turn_then_restart_recovers_and_resumes() {
     let (client, mut notes) = server.client().await;
     let list = client.list().await.unwrap();
     assert_eq!(list[0].state, SessionState::Stopped);
-    assert_eq!(list[0].reason.as_deref(), Some("server_restart"));
+    assert_eq!(list[0].reason, Some(StateReason::ServerRestart));
     let before = client.attach(&info.id, 0).await.unwrap();
     // Every committed event is still there, then the recovery's own state change.
     let mut replayed = Vec::new();

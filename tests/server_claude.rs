@@ -12,7 +12,7 @@ use std::time::Duration;
 use aisys::client::Notification;
 use aisys::types::{
     ClientMessage, DecidedBy, PermissionDecision, PermissionMode, SessionLimits, SessionSpec,
-    StreamEvent, TurnStatus,
+    StateReason, StreamEvent, TurnStatus,
 };
 use mock_api::{Block, MockAnthropic, Reply, Script, When, claude_bin as claude};
 use serde_json::json;
@@ -176,7 +176,7 @@ async fn a_client_that_loses_its_connection_resumes_without_gaps_or_duplicates()
             Notification::Connected => reconnected = true,
             Notification::Event { seq, event, .. } => {
                 seqs.push(seq);
-                if matches!(event, StreamEvent::StateChanged { reason: Some(ref r), .. } if r == "server_restart")
+                if matches!(event, StreamEvent::StateChanged { reason: Some(ref r), .. } if *r == StateReason::ServerRestart)
                 {
                     break;
                 }

@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 
 use aisys::client::Notification;
 use aisys::types::{
-    ClientMessage, DecidedBy, PermissionDecision, SessionSpec, SessionState, StreamEvent,
-    TurnStatus,
+    ClientMessage, DecidedBy, PermissionDecision, SessionSpec, SessionState, StateReason,
+    StreamEvent, TurnStatus,
 };
 use serve_harness::*;
 
@@ -240,7 +240,7 @@ async fn a_server_killed_mid_turn_is_taken_over_by_the_next_request_within_its_l
     let stopped = all
         .iter()
         .position(|(_, e)| {
-            matches!(e, StreamEvent::StateChanged { to: SessionState::Stopped, reason: Some(r), .. } if r == "server_lost")
+            matches!(e, StreamEvent::StateChanged { to: SessionState::Stopped, reason: Some(r), .. } if *r == StateReason::ServerLost)
         })
         .expect("the cut-short turn is recorded as stopped");
     assert!(matches!(
@@ -416,7 +416,7 @@ async fn a_stop_sent_to_one_server_ends_the_turn_another_runs() {
     );
     assert!(matches!(
         &rest.last().unwrap().1,
-        StreamEvent::StateChanged { reason: Some(r), .. } if r == "stopped by a client"
+        StreamEvent::StateChanged { reason: Some(r), .. } if *r == StateReason::StoppedByClient
     ));
     let on_a_side = events_until(&mut notes_a, &info.id, stopped).await;
     assert_eq!(on_a_side.last(), rest.last(), "A ran it and stopped it");

@@ -5,7 +5,7 @@ mod pg_support;
 mod serve_harness;
 
 use aisys::client::Notification;
-use aisys::types::{SessionSpec, SessionState, StreamEvent, TurnStatus};
+use aisys::types::{SessionSpec, SessionState, StateReason, StreamEvent, TurnStatus};
 use serve_harness::*;
 
 fn start(dir: &std::path::Path, bin: &std::path::Path, store: &str) -> Server {
@@ -132,7 +132,7 @@ async fn kill_9_mid_turn_then_restart_on_the_database_recovers() {
     let (client, mut notes) = server.client().await;
     let list = client.list().await.unwrap();
     assert_eq!(list[0].state, SessionState::Stopped);
-    assert_eq!(list[0].reason.as_deref(), Some("server_restart"));
+    assert_eq!(list[0].reason, Some(StateReason::ServerRestart));
     let attached = client.attach(&info.id, 0).await.unwrap();
     let mut replayed = Vec::new();
     while replayed.len() < attached.last_seq as usize {

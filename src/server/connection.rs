@@ -28,7 +28,7 @@ use super::store::EncodedEvent;
 use super::{AppState, workspace_files, workspace_watch};
 use crate::types::{
     AttachView, ClientFrame, ClientMessage, ErrorCode, PROTOCOL_VERSION, ServerFrame,
-    ServerMessage, StreamEvent,
+    ServerMessage, StateReason, StreamEvent,
 };
 
 /// Most live events a forwarder takes at once: their frames go out with one flush, and the
@@ -341,7 +341,7 @@ impl Connection {
                 let h = manager.get(&session_id).await?;
                 let answer = h
                     .send(|reply| SessionCommand::Stop {
-                        reason: "stopped by a client".into(),
+                        reason: StateReason::StoppedByClient,
                         reply,
                     })
                     .await?;

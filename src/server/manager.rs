@@ -22,7 +22,7 @@ use crate::runtime::launch::modal_agent_binary;
 use crate::types::now;
 use crate::types::{
     AgentKind, ErrorCode, PermissionMode, SandboxKind, SessionInfo, SessionLimits, SessionSpec,
-    SessionState, SessionUsage, StreamEvent, TurnStatus,
+    SessionState, SessionUsage, StateReason, StreamEvent, TurnStatus,
 };
 
 /// How long shutdown waits for running turns to end after interrupting them.
@@ -109,7 +109,14 @@ impl SessionManager {
         }
         let mut n = 0;
         for info in self.store.list_sessions().await.map_err(internal)? {
-            if stop_cut_short(&*self.store, info, "server_restart", RESTART_ERROR).await? {
+            if stop_cut_short(
+                &*self.store,
+                info,
+                StateReason::ServerRestart,
+                RESTART_ERROR,
+            )
+            .await?
+            {
                 n += 1;
             }
         }
@@ -184,7 +191,7 @@ impl SessionManager {
                 EncodedEvent::batch(vec![StreamEvent::StateChanged {
                     from: None,
                     to: SessionState::Idle,
-                    reason: Some("created".into()),
+                    reason: Some(StateReason::Created),
                 }])
                 .map_err(internal)?,
             )
@@ -347,7 +354,7 @@ impl SessionManager {
         let handle = self.get(id).await?;
         handle
             .request(|reply| SessionCommand::Stop {
-                reason: "deleted".into(),
+                reason: StateReason::Deleted,
                 reply,
             })
             .await?;
@@ -414,7 +421,7 @@ impl SessionManager {
             if was_busy.contains(&h.id) || h.info().state.is_busy() {
                 let _ = h
                     .request(|reply| SessionCommand::Stop {
-                        reason: "server_shutdown".into(),
+                        reason: StateReason::ServerShutdown,
                         reply,
                     })
                     .await;
@@ -437,7 +444,7 @@ impl SessionManager {
 pub(crate) async fn stop_cut_short(
     store: &dyn Store,
     mut info: SessionInfo,
-    reason: &str,
+    reason: StateReason,
     error: &str,
 ) -> Result<bool, SessionError> {
     if !(info.state.is_busy() || info.state == SessionState::Provisioning) {
@@ -455,10 +462,10 @@ pub(crate) async fn stop_cut_short(
     events.push(StreamEvent::StateChanged {
         from: Some(from),
         to: SessionState::Stopped,
-        reason: Some(reason.into()),
+        reason: Some(reason.clone()),
     });
     info.state = SessionState::Stopped;
-    info.reason = Some(reason.into());
+    info.reason = Some(reason);
     store
         .append_and_save(&info, EncodedEvent::batch(events).map_err(internal)?)
         .await

@@ -27,8 +27,8 @@ use crate::runtime::agent::{AgentAdapter, AgentOptions, adapter, resume_not_foun
 use crate::runtime::env::{ExecutionEnvironment, Limits, Network, Sandbox};
 use crate::runtime::runner::{Turn, TurnControl, TurnOutcome, run_turn};
 use crate::types::{
-    DecidedBy, ErrorCode, PermissionDecision, SessionInfo, SessionState, StreamEvent, TurnStatus,
-    now,
+    DecidedBy, ErrorCode, PermissionDecision, SessionInfo, SessionState, StateReason, StreamEvent,
+    TurnStatus, now,
 };
 
 /// How long a permission request waits for a client before it is denied.
@@ -95,7 +95,7 @@ pub enum SessionCommand {
         reply: Reply,
     },
     Stop {
-        reason: String,
+        reason: StateReason,
         reply: Reply,
     },
     /// Leave memory if nothing needs the session; answered with whether it did.
@@ -615,7 +615,7 @@ impl AgentSession {
                     self.info.agent_session_id = Some(id);
                 }
                 let reason = (outcome.status != TurnStatus::Success)
-                    .then(|| outcome.status.as_str().to_string());
+                    .then_some(StateReason::Turn(outcome.status));
                 self.set_state(SessionState::Idle, reason).await;
             }
             Ok((adapter, Err(message))) => {
@@ -630,13 +630,15 @@ impl AgentSession {
                 ])
                 .await;
                 self.release_sandbox().await;
-                self.set_state(SessionState::Failed, Some(message)).await;
+                self.set_state(SessionState::Failed, Some(StateReason::Failed(message)))
+                    .await;
             }
             Err(e) => {
                 let message = format!("the turn crashed: {e}");
                 self.emit(vec![turn_result(TurnStatus::Error, Some(message.clone()))])
                     .await;
-                self.set_state(SessionState::Failed, Some(message)).await;
+                self.set_state(SessionState::Failed, Some(StateReason::Failed(message)))
+                    .await;
             }
         }
     }
@@ -687,7 +689,7 @@ impl AgentSession {
         if self.info.state != SessionState::Failed {
             self.set_state(
                 SessionState::Failed,
-                Some(format!("{STORE_FAILED}: {cause}")),
+                Some(StateReason::Failed(format!("{STORE_FAILED}: {cause}"))),
             )
             .await;
         }
@@ -727,7 +729,7 @@ impl AgentSession {
 
     /// Moves to `to`, as an event; an illegal move is logged and skipped (it is a bug here, not
     /// a client's error: clients' requests are checked before they get this far).
-    async fn set_state(&mut self, to: SessionState, reason: Option<String>) {
+    async fn set_state(&mut self, to: SessionState, reason: Option<StateReason>) {
         let from = self.info.state;
         if let Err(e) = from.transition(to) {
             tracing::error!("session {}: {e}", self.info.id);

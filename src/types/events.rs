@@ -8,7 +8,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::session::{AgentKind, SessionState};
+use super::session::{AgentKind, SessionState, StateReason};
 
 /// What an agent reports it loaded at the start of a conversation, in its own words.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -224,7 +224,7 @@ pub enum StreamEvent {
         from: Option<SessionState>,
         to: SessionState,
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        reason: Option<String>,
+        reason: Option<StateReason>,
     },
     /// Input that no reader understands, kept whole so nothing is lost.
     Raw {

@@ -26,6 +26,6 @@ pub use protocol::{
 };
 pub use session::{
     AgentKind, PermissionMode, SandboxKind, SessionInfo, SessionLimits, SessionSpec, SessionState,
-    SessionUsage, TransitionError,
+    SessionUsage, StateReason, TransitionError,
 };
 pub use time::now;

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::blocks::ConversationBlock;
 use super::events::{PermissionDecision, StreamEvent};
-use super::session::{SessionInfo, SessionSpec, SessionState};
+use super::session::{SessionInfo, SessionSpec, SessionState, StateReason};
 
 /// The protocol version both sides announce in `hello` / `welcome`. Bumped on any change that an
 /// older peer would misread.
@@ -260,7 +260,7 @@ pub enum ServerMessage {
         session_id: String,
         state: SessionState,
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        reason: Option<String>,
+        reason: Option<StateReason>,
     },
     /// A request was accepted.
     #[serde(rename = "ack")]

@@ -8,7 +8,7 @@ use std::fmt;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::events::TokenUsage;
+use super::events::{TokenUsage, TurnStatus};
 
 /// Which agent CLI a session runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
@@ -176,6 +176,60 @@ impl fmt::Display for SessionState {
     }
 }
 
+/// Why a session is in its state: the `reason` of `state_changed`, `session.state` and a
+/// session's metadata. On the wire, a string: one of the names below, a turn's status, or the
+/// words of a failure.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StateReason {
+    /// A new session (its first state).
+    Created,
+    /// The session is being deleted (it stops first).
+    Deleted,
+    /// A stopped or failed session starts again, on a new message.
+    Resuming,
+    /// A client asked the session to stop.
+    #[serde(rename = "stopped by a client")]
+    StoppedByClient,
+    /// The server shut down while a turn ran, and ended it.
+    ServerShutdown,
+    /// The server stopped while a turn ran (a crash, a kill): it found the turn cut short when
+    /// it started again.
+    ServerRestart,
+    /// The server running the turn, among several sharing a store, stopped answering and its
+    /// lease expired; another server took the session over.
+    ServerLost,
+    /// A turn ended other than in success, back to `idle`: how it ended.
+    #[serde(untagged)]
+    Turn(TurnStatus),
+    /// Why the session failed, in words (`store_failed: ...`, the agent's start error, ...).
+    #[serde(untagged)]
+    Failed(String),
+}
+
+impl StateReason {
+    /// The serde name (or the turn's status, or the failure's words), as shown to people.
+    pub fn as_str(&self) -> &str {
+        match self {
+            StateReason::Created => "created",
+            StateReason::Deleted => "deleted",
+            StateReason::Resuming => "resuming",
+            StateReason::StoppedByClient => "stopped by a client",
+            StateReason::ServerShutdown => "server_shutdown",
+            StateReason::ServerRestart => "server_restart",
+            StateReason::ServerLost => "server_lost",
+            StateReason::Turn(status) => status.as_str(),
+            StateReason::Failed(words) => words,
+        }
+    }
+}
+
+impl fmt::Display for StateReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// An illegal state transition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("a session cannot go from {from} to {to}")]
@@ -266,7 +320,7 @@ pub struct SessionInfo {
     pub state: SessionState,
     /// Why the session is in its state, for `stopped` and `failed` (e.g. `server_restart`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
+    pub reason: Option<StateReason>,
     pub workspace: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
@@ -299,4 +353,34 @@ pub struct SessionInfo {
     /// the server counted them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage: Option<SessionUsage>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reason_travels_as_the_string_it_always_was() {
+        let named = [
+            (StateReason::Created, "created"),
+            (StateReason::Deleted, "deleted"),
+            (StateReason::Resuming, "resuming"),
+            (StateReason::StoppedByClient, "stopped by a client"),
+            (StateReason::ServerShutdown, "server_shutdown"),
+            (StateReason::ServerRestart, "server_restart"),
+            (StateReason::ServerLost, "server_lost"),
+            (StateReason::Turn(TurnStatus::Interrupted), "interrupted"),
+            (StateReason::Turn(TurnStatus::MaxTurns), "max_turns"),
+            (
+                StateReason::Failed("store_failed: disk full".into()),
+                "store_failed: disk full",
+            ),
+        ];
+        for (reason, wire) in named {
+            let json = serde_json::to_string(&reason).unwrap();
+            assert_eq!(json, serde_json::to_string(wire).unwrap());
+            assert_eq!(reason.as_str(), wire);
+            assert_eq!(serde_json::from_str::<StateReason>(&json).unwrap(), reason);
+        }
+    }
 }

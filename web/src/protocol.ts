@@ -218,7 +218,7 @@ export type ServerFrame = {
       type: "files_resync";
     }
   | {
-      reason?: string | null;
+      reason?: StateReason | null;
       session_id: string;
       state: SessionState;
       type: "session.state";
@@ -243,6 +243,21 @@ export type ServerFrame = {
 /**
  * Claude Code's permission modes, which decide which tool requests reach a person.
  */
+/**
+ * Why a session is in its state: the `reason` of `state_changed`, `session.state` and a
+ * session's metadata. On the wire, a string: one of the names below, a turn's status, or the
+ * words of a failure.
+ */
+export type StateReason =
+  | "created"
+  | "deleted"
+  | "resuming"
+  | "stopped by a client"
+  | "server_shutdown"
+  | "server_restart"
+  | "server_lost"
+  | ("success" | "error" | "interrupted" | "max_turns" | "timeout")
+  | string;
 /**
  * Where a session's agent runs.
  */
@@ -403,7 +418,7 @@ export type StreamEvent =
     }
   | {
       from?: SessionState | null;
-      reason?: string | null;
+      reason?: StateReason | null;
       to: SessionState;
       type: "state_changed";
     }
@@ -576,7 +591,7 @@ export interface SessionInfo {
   /**
    * Why the session is in its state, for `stopped` and `failed` (e.g. `server_restart`).
    */
-  reason?: string | null;
+  reason?: StateReason | null;
   sandbox: SandboxKind;
   /**
    * The sandbox the session holds now, if any: a server restarted after a crash reattaches
@@ -730,6 +745,11 @@ export interface WorkspaceFile {
  * `provisioning -> idle <-> running (-> awaiting_permission -> running) -> idle`, with
  * `interrupting` on the way from a turn back to idle, and `stopped` / `failed` as ends that a new
  * message can leave again (the agent's own session id resumes the conversation).
+ */
+/**
+ * Why a session is in its state: the `reason` of `state_changed`, `session.state` and a
+ * session's metadata. On the wire, a string: one of the names below, a turn's status, or the
+ * words of a failure.
  */
 /**
  * What an agent reports it loaded at the start of a conversation, in its own words.

@@ -18,6 +18,7 @@ use super::{Cluster, ClusterError, internal};
 use crate::server::manager::{LOST_ERROR, RESTART_ERROR, stop_cut_short};
 use crate::server::session::SessionError;
 use crate::server::store::Store;
+use crate::types::StateReason;
 
 /// How long a request nobody collected stays in `aisys_requests`: its sender gave up long ago
 /// (the sender polls every second), so it is only clutter.
@@ -101,10 +102,10 @@ impl Cluster {
             return Ok(Take::Taken { ended: false });
         };
         let (reason, error) = match &previous {
-            Some(p) if *p != self.owner => ("server_lost", LOST_ERROR),
-            _ => ("server_restart", RESTART_ERROR),
+            Some(p) if *p != self.owner => (StateReason::ServerLost, LOST_ERROR),
+            _ => (StateReason::ServerRestart, RESTART_ERROR),
         };
-        let ended = stop_cut_short(&*self.store, info, reason, error).await?;
+        let ended = stop_cut_short(&*self.store, info, reason.clone(), error).await?;
         if ended {
             tracing::info!(
                 "session {session_id}: taken over from {}, its cut-short turn recorded as {reason}",

@@ -7,7 +7,7 @@ use super::lease::Take;
 use super::{Cluster, Timings};
 use crate::server::store::contract_tests::{info, pg_support};
 use crate::server::store::{EncodedEvent, PostgresStore, Store};
-use crate::types::{SessionState, StreamEvent, TurnStatus};
+use crate::types::{SessionState, StateReason, StreamEvent, TurnStatus};
 
 /// The shortest lease allowed, so that expiry takes a moment.
 const LEASE: Duration = Duration::from_millis(300);
@@ -107,7 +107,7 @@ async fn taking_over_from_a_vanished_owner_records_its_cut_short_turn_once() {
         matches!(&events[..], [
             StreamEvent::Result { status: TurnStatus::Interrupted, error: Some(e), .. },
             StreamEvent::StateChanged { to: SessionState::Stopped, reason: Some(r), .. },
-        ] if e.starts_with("server_lost") && r == "server_lost"),
+        ] if e.starts_with("server_lost") && *r == StateReason::ServerLost),
         "{events:?}"
     );
     let saved = store.get_session("s").await.unwrap().unwrap();

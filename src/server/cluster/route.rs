@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Cluster, ClusterError};
 use crate::server::session::{Reply, SessionCommand, SessionError};
-use crate::types::{ErrorCode, PermissionDecision};
+use crate::types::{ErrorCode, PermissionDecision, StateReason};
 
 /// A session command as it travels between servers.
 #[derive(Debug, Serialize, Deserialize)]
@@ -32,7 +32,7 @@ enum Request {
         message: Option<String>,
     },
     Stop {
-        reason: String,
+        reason: StateReason,
     },
 }
 

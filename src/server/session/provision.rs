@@ -16,7 +16,7 @@ impl AgentSession {
             self.info.state,
             SessionState::Stopped | SessionState::Failed
         ) {
-            self.set_state(SessionState::Provisioning, Some("resuming".into()))
+            self.set_state(SessionState::Provisioning, Some(StateReason::Resuming))
                 .await;
         }
         if self.sandbox.is_some() {
@@ -56,7 +56,8 @@ impl AgentSession {
                     events.push(turn_result(TurnStatus::Error, Some(message.clone())));
                 }
                 self.emit(events).await;
-                self.set_state(SessionState::Failed, Some(message)).await;
+                self.set_state(SessionState::Failed, Some(StateReason::Failed(message)))
+                    .await;
                 return None;
             }
         };

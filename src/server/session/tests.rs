@@ -11,7 +11,7 @@ use crate::runtime::env::SandboxSpec;
 
 use crate::runtime::env::{EnvError, HostEnvironment, Limits};
 use crate::server::store::{SqliteStore, StoreError};
-use crate::types::{AgentKind, PermissionMode, SandboxKind};
+use crate::types::{AgentKind, PermissionMode, SandboxKind, StateReason};
 
 /// How long a test waits for what a session should do at once.
 const PROMPT: Duration = Duration::from_secs(10);
@@ -152,7 +152,7 @@ impl Fixture {
         let created = StreamEvent::StateChanged {
             from: None,
             to: SessionState::Idle,
-            reason: Some("created".into()),
+            reason: Some(StateReason::Created),
         };
         let first = self
             .store
@@ -314,7 +314,7 @@ async fn stop_is_answered_at_once_while_the_sandbox_is_provisioning() {
     let f = Fixture::new(r#"{"events": 1}"#);
     let (h, mut rx) = provisioning(&f, "s_slow_stop").await;
     let stop = h.request(|reply| SessionCommand::Stop {
-        reason: "stopped by a client".into(),
+        reason: StateReason::StoppedByClient,
         reply,
     });
     tokio::time::timeout(QUICK, stop)
@@ -411,7 +411,7 @@ async fn a_stop_after_the_agent_gave_its_result_adds_no_second_one() {
     message(&h, "hello").await.unwrap();
     next_event(&mut rx, |e| matches!(e, StreamEvent::Result { .. })).await;
     h.request(|reply| SessionCommand::Stop {
-        reason: "stopped by a client".into(),
+        reason: StateReason::StoppedByClient,
         reply,
     })
     .await
