@@ -15,17 +15,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD as B64;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde_json::Value;
+use serde_json::value::RawValue;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::Command;
 use tokio::sync::{mpsc, oneshot};
 
 use super::super::{EnvError, ExitInfo};
-use super::protocol::{BridgeRequest, Envelope};
+use super::protocol::{BridgeRequest, Envelope, ErrorBody, Incoming};
 
 /// The bridge program, shipped inside the binary.
 pub const BRIDGE_SOURCE: &str = include_str!("bridge.py");
@@ -60,7 +58,9 @@ pub type ExecReceivers = (
     oneshot::Receiver<Result<ExitInfo, EnvError>>,
 );
 
-type Pending = HashMap<u64, oneshot::Sender<Result<Value, EnvError>>>;
+/// A reply's `ok` object, as text until the request decodes it into its op's struct.
+type Reply = Result<Box<RawValue>, EnvError>;
+type Pending = HashMap<u64, oneshot::Sender<Reply>>;
 
 #[derive(Default)]
 struct Shared {
@@ -241,7 +241,7 @@ impl Bridge {
         let ok = rx
             .await
             .map_err(|_| EnvError::Backend("the Modal bridge has stopped".into()))??;
-        serde_json::from_value(ok).map_err(|e| {
+        serde_json::from_str(ok.get()).map_err(|e| {
             EnvError::Backend(format!(
                 "the Modal bridge's {} reply is malformed: {e}",
                 request.op()
@@ -253,7 +253,7 @@ impl Bridge {
     pub fn request_start(
         &self,
         request: &BridgeRequest<'_>,
-    ) -> Result<oneshot::Receiver<Result<Value, EnvError>>, EnvError> {
+    ) -> Result<oneshot::Receiver<Reply>, EnvError> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
         lock(&self.shared.pending).insert(id, tx);
@@ -331,41 +331,29 @@ fn malformed(line: &str, what: &str) -> String {
 
 /// Checks the bridge's first line: `ready`, or `fatal` turned into an error with its fix.
 fn check_ready(line: &str) -> Result<String, EnvError> {
-    let v: Value = serde_json::from_str(line)
-        .map_err(|e| EnvError::ModalSetup(malformed(line, &e.to_string())))?;
-    match v.get("event").and_then(Value::as_str) {
-        Some("ready") => {
-            let proto = v.get("protocol").and_then(Value::as_u64);
-            if proto != Some(PROTOCOL) {
+    match Incoming::parse(line).map_err(|why| EnvError::ModalSetup(malformed(line, &why)))? {
+        Incoming::Ready {
+            protocol,
+            modal_version,
+        } => {
+            if protocol != Some(PROTOCOL) {
                 return Err(EnvError::ModalSetup(format!(
-                    "the Modal bridge speaks protocol {proto:?}, aisys speaks {PROTOCOL}"
+                    "the Modal bridge speaks protocol {protocol:?}, aisys speaks {PROTOCOL}"
                 )));
             }
-            Ok(v.get("modal_version")
-                .and_then(Value::as_str)
-                .unwrap_or("?")
-                .to_string())
+            Ok(modal_version.unwrap_or_else(|| "?".into()))
         }
-        Some("fatal") => {
-            let (class, message) = error_fields(&v);
-            Err(match class.as_str() {
-                "ModalMissing" => EnvError::ModalSetup(format!(
-                    "the Modal backend needs Modal's Python SDK, which this python cannot import ({message}).\n  fix: {INSTALL_HINT}\n  then authenticate: {AUTH_HINT}"
-                )),
-                "NoCredentials" => EnvError::ModalSetup(format!(
-                    "no Modal credentials: {message}.\n  fix: {AUTH_HINT}"
-                )),
-                _ => modal_error(class, message),
-            })
-        }
+        Incoming::Fatal(ErrorBody { class, message }) => Err(match class.as_str() {
+            "ModalMissing" => EnvError::ModalSetup(format!(
+                "the Modal backend needs Modal's Python SDK, which this python cannot import ({message}).\n  fix: {INSTALL_HINT}\n  then authenticate: {AUTH_HINT}"
+            )),
+            "NoCredentials" => EnvError::ModalSetup(format!(
+                "no Modal credentials: {message}.\n  fix: {AUTH_HINT}"
+            )),
+            _ => modal_error(class, message),
+        }),
         _ => Err(EnvError::ModalSetup(malformed(line, "expected `ready`"))),
     }
-}
-
-fn error_fields(v: &Value) -> (String, String) {
-    let e = v.get("error").unwrap_or(v);
-    let s = |k: &str| e.get(k).and_then(Value::as_str).unwrap_or("").to_string();
-    (s("class"), s("message"))
 }
 
 /// An error Modal (or the bridge) raised, with a fix where one is known.
@@ -388,52 +376,28 @@ pub fn modal_error(class: String, message: String) -> EnvError {
 
 /// Routes one line from the bridge. `Err` means the stream can no longer be trusted.
 fn dispatch(sh: &Shared, line: &str) -> Result<(), String> {
-    let v: Value = serde_json::from_str(line).map_err(|e| malformed(line, &e.to_string()))?;
-    if let Some(id) = v.get("id") {
-        let id = id
-            .as_u64()
-            .ok_or_else(|| malformed(line, "id is not a number"))?;
-        let Some(tx) = lock(&sh.pending).remove(&id) else {
-            return Err(malformed(line, "reply to no pending request"));
-        };
-        let result = if let Some(ok) = v.get("ok") {
-            Ok(ok.clone())
-        } else if v.get("error").is_some() {
-            let (class, message) = error_fields(&v);
-            Err(modal_error(class, message))
-        } else {
-            return Err(malformed(line, "reply without ok or error"));
-        };
-        let _ = tx.send(result);
-        return Ok(());
-    }
-    if let Some(xid) = v.get("exec") {
-        let xid = xid
-            .as_str()
-            .ok_or_else(|| malformed(line, "exec id is not a string"))?;
-        let mut execs = lock(&sh.execs);
-        if let Some(data) = v.get("data") {
-            let data = data
-                .as_str()
-                .and_then(|d| B64.decode(d).ok())
-                .ok_or_else(|| malformed(line, "data is not base64"))?;
-            let Some(route) = execs.get(xid) else {
+    match Incoming::parse(line).map_err(|why| malformed(line, &why))? {
+        Incoming::Reply { id, result } => {
+            let Some(tx) = lock(&sh.pending).remove(&id) else {
+                return Err(malformed(line, "reply to no pending request"));
+            };
+            let _ = tx.send(result.map_err(|e| modal_error(e.class, e.message)));
+        }
+        Incoming::Output { exec, fd, data } => {
+            let execs = lock(&sh.execs);
+            let Some(route) = execs.get(&exec) else {
                 return Ok(()); // output of an exec nobody waits for any more
             };
             // A dropped reader only means nobody wants that stream.
-            let _ = match v.get("fd").and_then(Value::as_u64) {
-                Some(1) => route.stdout.send(data),
-                Some(2) => route.stderr.send(data),
-                _ => return Err(malformed(line, "fd is not 1 or 2")),
+            let _ = if fd == 1 {
+                route.stdout.send(data)
+            } else {
+                route.stderr.send(data)
             };
-            return Ok(());
         }
-        let outcome = if let Some(code) = v.get("exit") {
-            let code = code
-                .as_i64()
-                .ok_or_else(|| malformed(line, "exit is not a number"))?;
+        Incoming::Exit { exec, code } => {
             // asyncio-style negative codes mean "killed by signal -code".
-            Ok(if code < 0 {
+            let info = if code < 0 {
                 ExitInfo {
                     code: None,
                     signal: Some((-code) as i32),
@@ -443,26 +407,24 @@ fn dispatch(sh: &Shared, line: &str) -> Result<(), String> {
                     code: Some(code as i32),
                     signal: None,
                 }
-            })
-        } else if v.get("error").is_some() {
-            let (class, message) = error_fields(&v);
-            Err(modal_error(class, message))
-        } else {
-            return Err(malformed(line, "exec event without data, exit or error"));
-        };
-        if let Some(route) = execs.remove(xid) {
-            let _ = route.exit.send(outcome);
+            };
+            if let Some(route) = lock(&sh.execs).remove(&exec) {
+                let _ = route.exit.send(Ok(info));
+            }
         }
-        return Ok(());
-    }
-    match v.get("event").and_then(Value::as_str) {
-        Some("log") => {
-            let message = v.get("message").and_then(|m| m.as_str()).unwrap_or("");
-            tracing::warn!("modal bridge: {message}");
-            Ok(())
+        Incoming::ExecFailed { exec, error } => {
+            if let Some(route) = lock(&sh.execs).remove(&exec) {
+                let _ = route
+                    .exit
+                    .send(Err(modal_error(error.class, error.message)));
+            }
         }
-        _ => Err(malformed(line, "neither a reply nor an event")),
+        Incoming::Log { message } => tracing::warn!("modal bridge: {message}"),
+        Incoming::Ready { .. } | Incoming::Fatal(_) => {
+            return Err(malformed(line, "neither a reply nor an event"));
+        }
     }
+    Ok(())
 }
 
 /// Writes the bridge program to `<data_dir>/modal/bridge.py` unless it is already there.

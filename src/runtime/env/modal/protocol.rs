@@ -1,6 +1,7 @@
-//! The requests aisys sends the Modal bridge and the replies it reads back, as types: each
-//! request is one JSON line `{"id": N, "op": "<op>", ...fields}` and each reply's `ok` object
-//! is decoded into the struct of its op (see `bridge.py` for the other side).
+//! The requests aisys sends the Modal bridge and the lines it reads back, as types: each
+//! request is one JSON line `{"id": N, "op": "<op>", ...fields}`; each line back is a reply, an
+//! exec's output or exit, or an event ([`Incoming`]), and a reply's `ok` object is decoded into
+//! the struct of its op (see `bridge.py` for the other side).
 //!
 //! Must not decide anything: which image, tags, environment and limits a sandbox gets is
 //! chosen by the backend ([`super`]); this only says how it travels.
@@ -10,6 +11,7 @@ use std::collections::BTreeMap;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 
 use super::super::EnvError;
 
@@ -168,6 +170,105 @@ impl ReadFileReply {
 #[derive(Debug, Deserialize)]
 pub struct Done {}
 
+/// An error as the bridge reports it: Modal's (or Python's) exception class and its message.
+#[derive(Debug, Default, Deserialize)]
+pub struct ErrorBody {
+    #[serde(default)]
+    pub class: String,
+    #[serde(default)]
+    pub message: String,
+}
+
+/// One line from the bridge, by what it is.
+#[derive(Debug)]
+pub enum Incoming {
+    /// The first line of a bridge that started.
+    Ready {
+        protocol: Option<u64>,
+        modal_version: Option<String>,
+    },
+    /// The first line of a bridge that cannot run (no SDK, no credentials).
+    Fatal(ErrorBody),
+    /// The answer to request `id`: its `ok` object, kept as text for the request to decode.
+    Reply {
+        id: u64,
+        result: Result<Box<RawValue>, ErrorBody>,
+    },
+    /// A chunk of an exec's stdout (`fd` 1) or stderr (2), decoded.
+    Output {
+        exec: String,
+        fd: u64,
+        data: Vec<u8>,
+    },
+    /// An exec ended with `code` (negative: killed by signal `-code`).
+    Exit { exec: String, code: i64 },
+    /// An exec's stream broke.
+    ExecFailed { exec: String, error: ErrorBody },
+    /// Something the bridge wants logged.
+    Log { message: String },
+}
+
+/// Every field a line may carry; which are present says which [`Incoming`] it is.
+#[derive(Deserialize)]
+struct Line {
+    id: Option<u64>,
+    ok: Option<Box<RawValue>>,
+    error: Option<ErrorBody>,
+    exec: Option<String>,
+    fd: Option<u64>,
+    data: Option<String>,
+    exit: Option<i64>,
+    event: Option<String>,
+    class: Option<String>,
+    message: Option<String>,
+    protocol: Option<u64>,
+    modal_version: Option<String>,
+}
+
+impl Incoming {
+    /// Reads a line; `Err` says what is wrong with it.
+    pub fn parse(line: &str) -> Result<Incoming, String> {
+        let l: Line = serde_json::from_str(line).map_err(|e| e.to_string())?;
+        if let Some(id) = l.id {
+            let result = match (l.ok, l.error) {
+                (Some(ok), _) => Ok(ok),
+                (None, Some(error)) => Err(error),
+                (None, None) => return Err("reply without ok or error".into()),
+            };
+            return Ok(Incoming::Reply { id, result });
+        }
+        if let Some(exec) = l.exec {
+            return Ok(if let Some(data) = l.data {
+                let data = B64.decode(data).map_err(|_| "data is not base64")?;
+                match l.fd {
+                    Some(fd @ (1 | 2)) => Incoming::Output { exec, fd, data },
+                    _ => return Err("fd is not 1 or 2".into()),
+                }
+            } else if let Some(code) = l.exit {
+                Incoming::Exit { exec, code }
+            } else if let Some(error) = l.error {
+                Incoming::ExecFailed { exec, error }
+            } else {
+                return Err("exec event without data, exit or error".into());
+            });
+        }
+        match l.event.as_deref() {
+            Some("ready") => Ok(Incoming::Ready {
+                protocol: l.protocol,
+                modal_version: l.modal_version,
+            }),
+            Some("fatal") => Ok(Incoming::Fatal(ErrorBody {
+                class: l.class.unwrap_or_default(),
+                message: l.message.unwrap_or_default(),
+            })),
+            Some("log") => Ok(Incoming::Log {
+                message: l.message.unwrap_or_default(),
+            }),
+            _ => Err("neither a reply nor an event".into()),
+        }
+    }
+}
+
 /// Encodes bytes for a request.
 pub fn encode(data: &[u8]) -> String {
     B64.encode(data)
@@ -226,5 +327,52 @@ mod tests {
             serde_json::to_value(b).unwrap(),
             serde_json::json!({"apt": ["git"], "commands": ["npm i"]})
         );
+    }
+
+    #[test]
+    fn each_kind_of_line_is_read_as_what_it_is() {
+        let reply = Incoming::parse(r#"{"id":3,"ok":{"sandbox_id":"sb-1"}}"#).unwrap();
+        let Incoming::Reply {
+            id: 3,
+            result: Ok(ok),
+        } = reply
+        else {
+            panic!("{reply:?}")
+        };
+        let created: CreateReply = serde_json::from_str(ok.get()).unwrap();
+        assert_eq!(created.sandbox_id, "sb-1");
+        assert!(matches!(
+            Incoming::parse(r#"{"id":4,"error":{"class":"NotFoundError","message":"gone"}}"#),
+            Ok(Incoming::Reply { id: 4, result: Err(ErrorBody { class, .. }) }) if class == "NotFoundError"
+        ));
+        assert!(matches!(
+            Incoming::parse(r#"{"exec":"x","fd":2,"data":"aGk="}"#),
+            Ok(Incoming::Output { fd: 2, data, .. }) if data == b"hi"
+        ));
+        assert!(matches!(
+            Incoming::parse(r#"{"exec":"x","exit":-9}"#),
+            Ok(Incoming::Exit { code: -9, .. })
+        ));
+        assert!(matches!(
+            Incoming::parse(r#"{"event":"ready","protocol":1,"modal_version":"1.6.0"}"#),
+            Ok(Incoming::Ready {
+                protocol: Some(1),
+                ..
+            })
+        ));
+        assert!(matches!(
+            Incoming::parse(r#"{"event":"fatal","class":"NoCredentials","message":"m"}"#),
+            Ok(Incoming::Fatal(ErrorBody { class, .. })) if class == "NoCredentials"
+        ));
+        for (line, why) in [
+            (r#"{"id":1}"#, "reply without ok or error"),
+            (r#"{"exec":"x","fd":3,"data":"aGk="}"#, "fd is not 1 or 2"),
+            (r#"{"exec":"x","fd":1,"data":"!"}"#, "data is not base64"),
+            (r#"{"exec":"x"}"#, "exec event without data, exit or error"),
+            (r#"{"hello":1}"#, "neither a reply nor an event"),
+        ] {
+            assert_eq!(Incoming::parse(line).unwrap_err(), why, "{line}");
+        }
+        assert!(Incoming::parse(r#"{"id":"a","ok":{}}"#).is_err());
     }
 }
