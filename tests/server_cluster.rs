@@ -108,19 +108,58 @@ async fn quiet(notes: &mut tokio::sync::mpsc::Receiver<Notification>, session_id
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_client_on_one_server_follows_a_turn_another_runs_live_and_exactly_once() {
+/// Two servers on a fresh database, a client on each, and a session made on A that both
+/// clients attach to (B's first, to follow it from the start).
+struct Pair {
+    a: Server,
+    b: Server,
+    on_a: aisys::client::Client,
+    notes_a: tokio::sync::mpsc::Receiver<Notification>,
+    on_b: aisys::client::Client,
+    notes_b: tokio::sync::mpsc::Receiver<Notification>,
+    info: aisys::types::SessionInfo,
+    url: String,
+    _dir: tempfile::TempDir,
+}
+
+async fn pair() -> Pair {
     let url = pg_support::cluster().new_database();
     let dir = tempfile::tempdir().unwrap();
     let bin = fake_claude_with(dir.path(), r#"{"events": 40, "rate": 400}"#);
     let (a, b) = two_servers(dir.path(), &bin, &url);
-    let (on_a, mut notes_a) = a.client().await;
-    let (on_b, mut notes_b) = b.client().await;
+    let (on_a, notes_a) = a.client().await;
+    let (on_b, notes_b) = b.client().await;
     let info = on_a.create(SessionSpec::default()).await.unwrap();
     // B lists the session A made and follows it from the start.
     assert!(on_b.list().await.unwrap().iter().any(|s| s.id == info.id));
     on_b.attach(&info.id, 0).await.unwrap();
     on_a.attach(&info.id, 0).await.unwrap();
+    Pair {
+        a,
+        b,
+        on_a,
+        notes_a,
+        on_b,
+        notes_b,
+        info,
+        url,
+        _dir: dir,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_on_one_server_follows_a_turn_another_runs_live_and_exactly_once() {
+    let Pair {
+        a,
+        b,
+        on_a,
+        mut notes_a,
+        on_b,
+        mut notes_b,
+        info,
+        _dir,
+        ..
+    } = pair().await;
     say(&on_a, &info.id, "hello").await;
     let seen_a = events_until(&mut notes_a, &info.id, idle).await;
     let seen_b = events_until(&mut notes_b, &info.id, idle).await;
@@ -167,15 +206,18 @@ async fn a_client_on_one_server_follows_a_turn_another_runs_live_and_exactly_onc
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_server_whose_listening_connection_drops_follows_again_once_it_is_back() {
-    let url = pg_support::cluster().new_database();
-    let dir = tempfile::tempdir().unwrap();
-    let bin = fake_claude_with(dir.path(), r#"{"events": 40, "rate": 400}"#);
-    let (a, b) = two_servers(dir.path(), &bin, &url);
-    let (on_a, mut notes_a) = a.client().await;
-    let (on_b, mut notes_b) = b.client().await;
-    let info = on_a.create(SessionSpec::default()).await.unwrap();
-    on_b.attach(&info.id, 0).await.unwrap();
-    on_a.attach(&info.id, 0).await.unwrap();
+    // Every part bound: what is not is dropped at once, servers and all.
+    let Pair {
+        a: _a,
+        b: _b,
+        on_a,
+        mut notes_a,
+        on_b: _on_b,
+        mut notes_b,
+        info,
+        url,
+        _dir,
+    } = pair().await;
     say(&on_a, &info.id, "one").await;
     events_until(&mut notes_a, &info.id, idle).await;
     events_until(&mut notes_b, &info.id, idle).await;

@@ -52,13 +52,18 @@ fn modal_env(d: &std::path::Path, extra: &[(&'static str, &str)]) -> Vec<(&'stat
     env
 }
 
+/// A server whose sandboxes are the fake's Modal under `d`, with `extra` in its environment.
+fn modal_server(d: &std::path::Path, extra: &[(&'static str, &str)]) -> Server {
+    let env = modal_env(d, extra);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    Server::start(&d.join("data"), &["--sandbox", "modal"], &env)
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_restarted_server_reattaches_to_the_sandbox_and_delete_terminates_it() {
     let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
     let d = dir.path();
-    let env = modal_env(d, &[]);
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let mut server = Server::start(&d.join("data"), &["--sandbox", "modal"], &env);
+    let mut server = modal_server(d, &[]);
     let (client, mut notes) = server.client().await;
     let info = client.create(SessionSpec::default()).await.unwrap();
     client.attach(&info.id, 0).await.unwrap();
@@ -201,9 +206,7 @@ const QUICK: std::time::Duration = std::time::Duration::from_secs(1);
 async fn a_slow_sandbox_holds_up_neither_its_session_nor_the_connection() {
     let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
     let d = dir.path();
-    let env = modal_env(d, &[("FAKE_MODAL_CREATE_DELAY", SLOW_CREATE_SECS)]);
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let server = Server::start(&d.join("data"), &["--sandbox", "modal"], &env);
+    let server = modal_server(d, &[("FAKE_MODAL_CREATE_DELAY", SLOW_CREATE_SECS)]);
     let (client, mut notes) = server.client().await;
     let slow = client.create(SessionSpec::default()).await.unwrap();
     let other = client.create(SessionSpec::default()).await.unwrap();
@@ -268,9 +271,7 @@ async fn a_slow_sandbox_holds_up_neither_its_session_nor_the_connection() {
 async fn changes_in_the_sandboxs_workspace_reach_attached_clients() {
     let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
     let d = dir.path();
-    let env = modal_env(d, &[]);
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let server = Server::start(&d.join("data"), &["--sandbox", "modal"], &env);
+    let server = modal_server(d, &[]);
     let (client, mut notes) = server.client().await;
     let info = client.create(SessionSpec::default()).await.unwrap();
     // Uploaded with the workspace when the sandbox is made.
@@ -316,9 +317,7 @@ async fn the_file_panel_reads_the_modal_sandbox_while_the_session_has_it() {
     use std::os::unix::fs::symlink;
     let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
     let d = dir.path();
-    let env = modal_env(d, &[]);
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let server = Server::start(&d.join("data"), &["--sandbox", "modal"], &env);
+    let server = modal_server(d, &[]);
     let (client, mut notes) = server.client().await;
     let info = client.create(SessionSpec::default()).await.unwrap();
     let host = std::path::Path::new(&info.workspace);

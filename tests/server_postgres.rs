@@ -20,6 +20,25 @@ fn start(dir: &std::path::Path, bin: &std::path::Path, store: &str) -> Server {
     )
 }
 
+/// `aisys serve` on `data_dir` with the store `store`, which must refuse to start; returns what
+/// it said. `home` is its home and config folder.
+fn refused_serve(home: &std::path::Path, data_dir: &std::path::Path, store: &str) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_aisys"))
+        .args(["serve", "--no-agent-install", "--bind", "127.0.0.1:0"])
+        .arg("--data-dir")
+        .arg(data_dir)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", home)
+        .env("AISYS_CONFIG_DIR", home.join("config"))
+        .env("AISYS_STORE", store)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success(), "{stderr}");
+    stderr
+}
+
 /// A session made on one server is kept in the database: a server started after it, with a
 /// data folder of its own, lists it and replays its events exactly as they were sent live;
 /// meanwhile a second server on the same data folder is refused.
@@ -46,19 +65,7 @@ async fn a_session_made_on_one_server_is_listed_and_replayed_by_the_next_on_the_
 
     // While A runs, a second server on A's data folder is refused, naming why (servers sharing
     // a database each have their own).
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_aisys"))
-        .args(["serve", "--no-agent-install", "--bind", "127.0.0.1:0"])
-        .arg("--data-dir")
-        .arg(dir.path().join("a"))
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HOME", dir.path())
-        .env("AISYS_CONFIG_DIR", dir.path().join("config"))
-        .env("AISYS_STORE", &url)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "{stderr}");
+    let stderr = refused_serve(dir.path(), &dir.path().join("a"), &url);
     assert!(
         stderr.contains("in use by another aisys server"),
         "{stderr}"
@@ -167,19 +174,11 @@ async fn with_sslmode_require_every_connection_is_encrypted_and_its_certificate_
     let dir = tempfile::tempdir().unwrap();
     let bin = fake_claude_with(dir.path(), r#"{"events": 5}"#);
 
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_aisys"))
-        .args(["serve", "--no-agent-install", "--bind", "127.0.0.1:0"])
-        .arg("--data-dir")
-        .arg(dir.path().join("refused"))
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HOME", dir.path())
-        .env("AISYS_CONFIG_DIR", dir.path().join("config"))
-        .env("AISYS_STORE", format!("{url}?sslmode=require"))
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "{stderr}");
+    let stderr = refused_serve(
+        dir.path(),
+        &dir.path().join("refused"),
+        format!("{url}?sslmode=require").as_ref(),
+    );
     assert!(stderr.contains("certificate"), "{stderr}");
 
     let tls_url = format!("{url}?sslmode=require&sslrootcert={}", ca.display());

@@ -110,17 +110,7 @@ impl Cluster {
             std::process::id(),
             NEXT_DB.fetch_add(1, Ordering::Relaxed)
         );
-        let out = Command::new(self.bin.join("createdb"))
-            .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-U", USER])
-            .arg(&name)
-            .current_dir(&self.dir)
-            .output()
-            .expect("running createdb");
-        assert!(
-            out.status.success(),
-            "createdb {name}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        self.psql(&self.url("postgres"), &format!("CREATE DATABASE {name}"));
         self.url(&name)
     }
 }
