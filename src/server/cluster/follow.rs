@@ -18,9 +18,9 @@ use tokio::sync::Notify;
 use super::Cluster;
 use crate::server::store::EncodedEvent;
 
-/// Most rows one round reads: a round's worth of a busy database's events for every session,
-/// bounded so that one round's memory stays small; a cut round goes on at once.
-const ROUND_ROWS: i64 = 5_000;
+/// Most rows one round reads per session: a few rounds' worth of a fast agent's events, bounded
+/// so that one round's memory stays small; a session cut there is read again at once.
+const SESSION_ROWS: i64 = 500;
 /// Most rows waiting for one proxy: past this the proxy reads from the table itself.
 const MAX_WAITING: usize = 10_000;
 /// How long the reader waits before trying again after a failed round.
@@ -208,7 +208,7 @@ fn again(c: &Cluster, batch: Vec<(String, i64)>) {
 }
 
 /// The rows of `batch`'s sessions after each one's seq (`None` for one that does not decode),
-/// and whether the round was cut at [`ROUND_ROWS`].
+/// and whether any session was cut at [`SESSION_ROWS`].
 async fn read(
     c: &Cluster,
     batch: &[(String, i64)],
@@ -218,25 +218,34 @@ async fn read(
         .map(|(id, after)| (id.as_str(), *after))
         .unzip();
     let client = c.client().await.map_err(|e| e.to_string())?;
+    // A range of the primary key per session (LATERAL): a join of the whole list would let the
+    // planner scan the table, which grows with every event.
     let rows = client
         .query(
-            "SELECT e.session_id, e.seq, e.json
+            "SELECT w.id, e.seq, e.json
              FROM unnest($1::text[], $2::bigint[]) AS w(id, after)
-             JOIN aisys_events e ON e.session_id = w.id AND e.seq > w.after
-             ORDER BY e.session_id, e.seq
-             LIMIT $3",
-            &[&ids, &afters, &ROUND_ROWS],
+             CROSS JOIN LATERAL (
+                SELECT seq, json FROM aisys_events
+                WHERE session_id = w.id AND seq > w.after
+                ORDER BY seq LIMIT $3
+             ) e
+             ORDER BY w.id, e.seq",
+            &[&ids, &afters, &SESSION_ROWS],
         )
         .await
         .map_err(|e| crate::server::store::postgres_text(&e))?;
-    let cut = rows.len() as i64 >= ROUND_ROWS;
-    let out = rows
-        .into_iter()
+    let mut per_session: HashMap<&str, i64> = HashMap::new();
+    let out: Vec<_> = rows
+        .iter()
         .map(|row| {
             let (id, seq, json): (String, i64, String) = (row.get(0), row.get(1), row.get(2));
             (id, seq as u64, EncodedEvent::decode(json).ok())
         })
         .collect();
+    for (id, _, _) in &out {
+        *per_session.entry(id.as_str()).or_default() += 1;
+    }
+    let cut = per_session.values().any(|n| *n >= SESSION_ROWS);
     Ok((out, cut))
 }
 
