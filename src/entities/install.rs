@@ -19,7 +19,7 @@ pub use super::source::parse_source;
 use super::source::{PluginSource, Source};
 use super::store::{self, HomeLock, object_at, update_json};
 use super::{EntityError, file};
-use crate::types::now;
+use crate::types::{now, rfc3339};
 
 /// Name prefix of the staging folders (inside `plugins/cache/` and `plugins/marketplaces/`, so
 /// that the final rename stays on one filesystem).
@@ -248,7 +248,7 @@ impl Manager {
             let m = doc.as_object_mut().expect("checked object");
             m.insert(
                 name.to_string(),
-                json!({"source": source, "installLocation": location, "lastUpdated": now()}),
+                json!({"source": source, "installLocation": location, "lastUpdated": rfc3339(now())}),
             );
             Ok(())
         })
@@ -560,7 +560,7 @@ impl Manager {
         }
         replace_dir(&copy, &dest, stage.path())?;
 
-        let now = now();
+        let now = rfc3339(now());
         let project_path = scope.project_path();
         update_json(&self.home.installed_plugins(), empty_installed(), |doc| {
             check_installed_version(doc, &self.home.installed_plugins())?;

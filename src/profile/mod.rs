@@ -173,7 +173,8 @@ pub struct Settings {
 pub struct Resolved {
     pub name: String,
     /// RFC 3339.
-    pub resolved_at: String,
+    #[serde(with = "crate::types::serde_rfc3339")]
+    pub resolved_at: jiff::Timestamp,
     pub entries: Vec<Entry>,
     #[serde(skip)]
     plugins: Vec<Plugin>,

@@ -353,7 +353,7 @@ impl Connection {
                 self.answer_later(id, async move {
                     let sandbox = manager.workspace_sandbox(&handle).await;
                     let info = handle.info();
-                    let since = info.created_at.parse().ok();
+                    let since = Some(info.created_at);
                     let workspace = std::path::PathBuf::from(&info.workspace);
                     let (files, truncated) =
                         workspace_files::list(sandbox, workspace, since).await?;

@@ -176,7 +176,7 @@ impl SessionManager {
             permission_mode: spec.permission_mode.unwrap_or(PermissionMode::Default),
             agent_session_id: None,
             sandbox_id: None,
-            created_at: ts.clone(),
+            created_at: ts,
             last_activity: ts,
             last_seq: 0,
             limits: spec.limits,

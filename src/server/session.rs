@@ -28,7 +28,7 @@ use crate::runtime::env::{ExecutionEnvironment, Limits, Network, Sandbox};
 use crate::runtime::runner::{Turn, TurnControl, TurnOutcome, run_turn};
 use crate::types::{
     DecidedBy, ErrorCode, PermissionDecision, SessionInfo, SessionState, StateReason, StreamEvent,
-    TurnStatus, now,
+    TurnStatus, now, rfc3339,
 };
 
 /// How long a permission request waits for a client before it is denied.
@@ -331,7 +331,7 @@ impl AgentSession {
                         images: vec![],
                         compact_summary: false,
                         parent_tool_use_id: None,
-                        timestamp: Some(now()),
+                        timestamp: Some(rfc3339(now())),
                     };
                     self.emit(vec![event]).await;
                     match self.record_failure.take() {
@@ -572,7 +572,7 @@ impl AgentSession {
             text: format!(
                 "the agent has no conversation {id} to resume (the server stopped before the agent saved it): this message starts a new conversation"
             ),
-            timestamp: Some(now()),
+            timestamp: Some(rfc3339(now())),
         }])
         .await;
         self.queue.push_front(prompt);
@@ -624,7 +624,7 @@ impl AgentSession {
                     StreamEvent::Error {
                         message: message.clone(),
                         code: Some("agent_start_failed".into()),
-                        timestamp: Some(now()),
+                        timestamp: Some(rfc3339(now())),
                     },
                     turn_result(TurnStatus::Error, Some(message.clone())),
                 ])
@@ -656,7 +656,7 @@ impl AgentSession {
         let mut events = vec![StreamEvent::Error {
             message: message.clone(),
             code: Some(STORE_FAILED.into()),
-            timestamp: Some(now()),
+            timestamp: Some(rfc3339(now())),
         }];
         if let Some(mut t) = turn.take() {
             let _ = t.control.send(TurnControl::Kill).await;
@@ -801,7 +801,7 @@ impl AgentSession {
                     *shared = self.info.clone();
                 } else {
                     shared.last_seq = self.info.last_seq;
-                    shared.last_activity.clone_from(&self.info.last_activity);
+                    shared.last_activity = self.info.last_activity;
                 }
                 drop(shared);
                 for (i, ev) in encoded.into_iter().enumerate() {

@@ -317,7 +317,7 @@ fn draw_sessions(frame: &mut Frame, state: &State, area: Rect) {
                 Line::from(vec![
                     Span::styled(format!("{} ", s.agent), dim),
                     Span::styled(s.state.to_string(), state_style(s.state)),
-                    Span::styled(format!(" {}", short_time(&s.last_activity)), dim),
+                    Span::styled(format!(" {}", short_time(s.last_activity)), dim),
                 ]),
             ];
             // On a line of its own: the list is a narrow column beside the conversation.
@@ -349,8 +349,9 @@ fn draw_sessions(frame: &mut Frame, state: &State, area: Rect) {
     frame.render_stateful_widget(list, area, &mut ls);
 }
 
-fn short_time(rfc3339: &str) -> String {
-    rfc3339.get(11..16).unwrap_or("").to_string()
+/// `HH:MM` in UTC, as the session list shows a time.
+fn short_time(at: jiff::Timestamp) -> String {
+    at.strftime("%H:%M").to_string()
 }
 
 fn state_style(s: SessionState) -> Style {

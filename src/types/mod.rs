@@ -28,4 +28,4 @@ pub use session::{
     AgentKind, PermissionMode, SandboxKind, SessionInfo, SessionLimits, SessionSpec, SessionState,
     SessionUsage, StateReason, TransitionError,
 };
-pub use time::now;
+pub use time::{now, rfc3339, serde_rfc3339};

@@ -5,6 +5,7 @@
 
 use std::fmt;
 
+use jiff::Timestamp;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -333,9 +334,13 @@ pub struct SessionInfo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sandbox_id: Option<String>,
     /// RFC 3339.
-    pub created_at: String,
+    #[serde(with = "super::time::serde_rfc3339")]
+    #[schemars(with = "String")]
+    pub created_at: Timestamp,
     /// RFC 3339.
-    pub last_activity: String,
+    #[serde(with = "super::time::serde_rfc3339")]
+    #[schemars(with = "String")]
+    pub last_activity: Timestamp,
     /// The seq of the newest stored event (0 when there is none).
     pub last_seq: u64,
     /// The limits the client asked for at creation (the server's own apply too, whichever is
@@ -347,8 +352,13 @@ pub struct SessionInfo {
     pub profile: Option<String>,
     /// When the profile was last resolved against the files on the server (RFC 3339): at
     /// creation, then each time a sandbox is made.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub profile_resolved_at: Option<String>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "super::time::serde_rfc3339::option"
+    )]
+    #[schemars(with = "Option<String>")]
+    pub profile_resolved_at: Option<Timestamp>,
     /// Tokens and cost of the session's turns so far; absent for a session recorded before
     /// the server counted them.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -108,7 +108,12 @@ fn show(r: &Resolved, format: TableFormat, color: bool) -> anyhow::Result<Exit> 
         writeln!(out)?;
         return Ok(EXIT_OK);
     }
-    writeln!(out, "profile {} (resolved {})", r.name, r.resolved_at)?;
+    writeln!(
+        out,
+        "profile {} (resolved {})",
+        r.name,
+        crate::types::rfc3339(r.resolved_at)
+    )?;
     if r.entries.is_empty() {
         writeln!(out, "nothing: the agent starts bare")?;
     }

@@ -50,7 +50,7 @@ impl AgentSession {
                 let mut events = vec![StreamEvent::Error {
                     message: message.clone(),
                     code: Some("provisioning_failed".into()),
-                    timestamp: Some(now()),
+                    timestamp: Some(rfc3339(now())),
                 }];
                 if prompt.is_some() {
                     events.push(turn_result(TurnStatus::Error, Some(message.clone())));
@@ -151,7 +151,7 @@ pub(super) struct Made {
     /// What the agent's options take of the profile.
     pub profile: crate::profile::Materialized,
     /// When the profile was resolved.
-    pub resolved_at: String,
+    pub resolved_at: jiff::Timestamp,
 }
 
 /// Makes (or, after a crash of the server, finds again) the sandbox of the session `info`, and

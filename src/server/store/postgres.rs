@@ -336,7 +336,7 @@ impl Store for PostgresStore {
             .iter()
             .map(|r| serde_json::from_str::<SessionInfo>(r.get::<_, &str>(0)))
             .collect::<Result<Vec<_>, _>>()?;
-        out.sort_by(|a, b| b.last_activity.cmp(&a.last_activity));
+        out.sort_by_key(|s| std::cmp::Reverse(s.last_activity));
         Ok(out)
     }
 

@@ -224,7 +224,7 @@ pub async fn install(
         registry: registry.url.clone(),
         tarball: native.tarball.clone(),
         integrity: native.integrity.clone(),
-        installed_at: crate::types::now(),
+        installed_at: crate::types::rfc3339(crate::types::now()),
     };
     let current_bin = root.join(CURRENT_LINK).join(pkg.binary);
     if let Some(old) = installed_record(kind, data_dir)

@@ -146,7 +146,7 @@ impl Store for SqliteStore {
     async fn list_sessions(&self) -> Result<Vec<SessionInfo>, StoreError> {
         self.read(|c| {
             let mut out = db::list_sessions(c)?;
-            out.sort_by(|a, b| b.last_activity.cmp(&a.last_activity));
+            out.sort_by_key(|s| std::cmp::Reverse(s.last_activity));
             Ok(out)
         })
         .await
