@@ -95,7 +95,10 @@ async fn a_full_turn_over_the_websocket() {
     assert_eq!(list[0].title.as_deref(), Some("first"));
     // The HTTP side needs the token too.
     let http = reqwest_get(&server.http, "/api/sessions", Some(&server.token)).await;
-    assert!(http.0 == 200 && http.1.contains(&info.id), "{http:?}");
+    assert!(
+        http.0 == 200 && http.1.contains(info.id.as_str()),
+        "{http:?}"
+    );
     let metrics = reqwest_get(&server.http, "/metrics", Some(&server.token))
         .await
         .1;

@@ -172,8 +172,8 @@ async fn a_client_on_one_server_follows_a_turn_another_runs_live_and_exactly_onc
     assert_eq!(seen_b, seen_a, "B sees what A's own client sees");
     quiet(&mut notes_b, &info.id).await;
     // The turn ran on A: its agent's home is in A's data folder, not B's.
-    assert!(a.data_dir.join("homes").join(&info.id).exists());
-    assert!(!b.data_dir.join("homes").join(&info.id).exists());
+    assert!(a.data_dir.join("homes").join(info.id.as_str()).exists());
+    assert!(!b.data_dir.join("homes").join(info.id.as_str()).exists());
 
     // A message sent to B goes to A, which owns the session now; both clients see the turn.
     let last = seen_b.last().unwrap().0;
@@ -192,7 +192,7 @@ async fn a_client_on_one_server_follows_a_turn_another_runs_live_and_exactly_onc
             .any(|(_, e)| matches!(e, StreamEvent::UserMessage { text, .. } if text == "from b"))
     );
     assert!(
-        !b.data_dir.join("homes").join(&info.id).exists(),
+        !b.data_dir.join("homes").join(info.id.as_str()).exists(),
         "B ran nothing"
     );
     // Both list it idle, with the same last seq.
@@ -303,7 +303,7 @@ async fn a_server_killed_mid_turn_is_taken_over_by_the_next_request_within_its_l
         Some(TurnStatus::Success),
         "the session goes on, on B"
     );
-    assert!(b.data_dir.join("homes").join(&info.id).exists());
+    assert!(b.data_dir.join("homes").join(info.id.as_str()).exists());
     quiet(&mut notes_b, &info.id).await;
 }
 
@@ -372,8 +372,8 @@ async fn a_permission_request_raised_on_one_server_is_answered_from_another() {
     let on_a_side = events_until(&mut notes_a, &info.id, idle).await;
     let b_side: Vec<_> = asked.into_iter().chain(rest).collect();
     assert_eq!(on_a_side, b_side);
-    assert!(a.data_dir.join("homes").join(&info.id).exists());
-    assert!(!b.data_dir.join("homes").join(&info.id).exists());
+    assert!(a.data_dir.join("homes").join(info.id.as_str()).exists());
+    assert!(!b.data_dir.join("homes").join(info.id.as_str()).exists());
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -392,7 +392,7 @@ async fn a_server_that_shuts_down_cleanly_hands_its_sessions_over_at_once() {
     say(&on_a, &info.id, "on a").await;
     let first = events_until(&mut notes_a, &info.id, idle).await;
     events_until(&mut notes_b, &info.id, idle).await;
-    assert!(a.data_dir.join("homes").join(&info.id).exists());
+    assert!(a.data_dir.join("homes").join(info.id.as_str()).exists());
     drop(on_a);
     let status = a.terminate();
     assert!(status.success(), "{status:?}");
@@ -416,7 +416,10 @@ async fn a_server_that_shuts_down_cleanly_hands_its_sessions_over_at_once() {
         )),
         "an idle session handed over has no turn to stop: {next:?}"
     );
-    assert!(b.data_dir.join("homes").join(&info.id).exists(), "B ran it");
+    assert!(
+        b.data_dir.join("homes").join(info.id.as_str()).exists(),
+        "B ran it"
+    );
 }
 
 /// A stop travels like an interrupt, without the agent's grace to end its turn by itself.
@@ -463,7 +466,7 @@ async fn a_stop_sent_to_one_server_ends_the_turn_another_runs() {
     let on_a_side = events_until(&mut notes_a, &info.id, stopped).await;
     assert_eq!(on_a_side.last(), rest.last(), "A ran it and stopped it");
     assert!(
-        !b.data_dir.join("homes").join(&info.id).exists(),
+        !b.data_dir.join("homes").join(info.id.as_str()).exists(),
         "B ran nothing"
     );
 }

@@ -212,7 +212,7 @@ async fn a_slow_sandbox_holds_up_neither_its_session_nor_the_connection() {
     let other = client.create(SessionSpec::default()).await.unwrap();
     client.attach(&slow.id, 0).await.unwrap();
     let say = |id: &str, text: &str| ClientMessage::Message {
-        session_id: id.to_string(),
+        session_id: id.into(),
         text: text.into(),
     };
     client.ack(say(&slow.id, "hello")).await.unwrap();

@@ -341,10 +341,10 @@ async fn without_the_token_the_page_shows_how_to_get_one_and_no_data() {
         head.contains("content-security-policy: default-src 'self'; script-src 'self'"),
         "{head}"
     );
-    assert!(!body.contains(&info.id));
+    assert!(!body.contains(info.id.as_str()));
     let (status, _, body) = http_get(&server, "/api/sessions", &[]);
     assert_eq!(status, 401);
-    assert!(!body.contains(&info.id));
+    assert!(!body.contains(info.id.as_str()));
     let (status, _, _) = http_get(&server, &format!("/api/sessions/{}/blocks", info.id), &[]);
     assert_eq!(status, 401);
     let (status, _, _) = http_get(
@@ -361,7 +361,7 @@ async fn without_the_token_the_page_shows_how_to_get_one_and_no_data() {
     let cookie = format!("aisys_token={}", server.token);
     let (status, _, body) = http_get(&server, "/api/sessions", &[("Cookie", &cookie)]);
     assert_eq!(status, 200, "the cookie the page is given opens the API");
-    assert!(body.contains(&info.id));
+    assert!(body.contains(info.id.as_str()));
     let (status, _, _) = http_get(&server, "/api/sessions", &[("Cookie", "aisys_token=wrong")]);
     assert_eq!(status, 401);
 

@@ -158,7 +158,7 @@ impl Client {
             .insert(session_id.to_string(), after_seq);
         match self
             .request(ClientMessage::Attach {
-                session_id: session_id.to_string(),
+                session_id: session_id.into(),
                 after_seq,
                 view: AttachView::Events,
             })
@@ -176,7 +176,7 @@ impl Client {
     pub async fn detach(&self, session_id: &str) -> Result<(), ClientError> {
         self.attached.lock().await.remove(session_id);
         self.ack(ClientMessage::Detach {
-            session_id: session_id.to_string(),
+            session_id: session_id.into(),
         })
         .await
     }
@@ -314,7 +314,7 @@ async fn connection_loop(
             let frame = ClientFrame {
                 id: Some(format!("reattach-{session_id}")),
                 message: ClientMessage::Attach {
-                    session_id,
+                    session_id: session_id.into(),
                     after_seq,
                     view: AttachView::Events,
                 },
@@ -384,7 +384,7 @@ async fn deliver(
     } = frame.message
     {
         let mut map = attached.lock().await;
-        let Some(last) = map.get_mut(&session_id) else {
+        let Some(last) = map.get_mut(session_id.as_str()) else {
             return;
         };
         if seq <= *last {
@@ -394,7 +394,7 @@ async fn deliver(
         drop(map);
         let _ = notes
             .send(Notification::Event {
-                session_id,
+                session_id: session_id.into_string(),
                 seq,
                 event,
             })

@@ -131,7 +131,7 @@ async fn send_blocks(
             continue;
         };
         let m = ServerMessage::Block {
-            session_id: session_id.to_string(),
+            session_id: session_id.into(),
             seq,
             index: u32::try_from(i).map_err(|_| ())?,
             block: block.clone(),

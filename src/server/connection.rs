@@ -28,7 +28,7 @@ use super::store::EncodedEvent;
 use super::{AppState, workspace_files, workspace_watch};
 use crate::types::{
     AttachView, ClientFrame, ClientMessage, ErrorCode, PROTOCOL_VERSION, ServerFrame,
-    ServerMessage, StateReason, StreamEvent,
+    ServerMessage, SessionId, StateReason, StreamEvent,
 };
 
 /// Most live events a forwarder takes at once: their frames go out with one flush, and the
@@ -131,7 +131,7 @@ struct Connection {
     state: Arc<AppState>,
     out: Outbox,
     hello: bool,
-    forwarders: HashMap<String, (SessionHandle, tokio::task::JoinHandle<()>)>,
+    forwarders: HashMap<SessionId, (SessionHandle, tokio::task::JoinHandle<()>)>,
 }
 
 impl Connection {
@@ -551,7 +551,7 @@ fn event_frames(session_id: &str, seq: u64, event: &EncodedEvent, frames: &mut V
     ));
     if let StreamEvent::StateChanged { to, reason, .. } = &event.event {
         let m = ServerMessage::State {
-            session_id: session_id.to_string(),
+            session_id: session_id.into(),
             state: *to,
             reason: reason.clone(),
         };

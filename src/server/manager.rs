@@ -21,8 +21,8 @@ use crate::runtime::env::{ExecutionEnvironment, Limits, Network, Sandbox};
 use crate::runtime::launch::modal_agent_binary;
 use crate::types::now;
 use crate::types::{
-    AgentKind, ErrorCode, PermissionMode, SandboxKind, SessionInfo, SessionLimits, SessionSpec,
-    SessionState, SessionUsage, StateReason, StreamEvent, TurnStatus,
+    AgentKind, ErrorCode, PermissionMode, SandboxKind, SessionId, SessionInfo, SessionLimits,
+    SessionSpec, SessionState, SessionUsage, StateReason, StreamEvent, TurnStatus,
 };
 
 /// How long shutdown waits for running turns to end after interrupting them.
@@ -66,10 +66,10 @@ pub struct ManagerConfig {
 pub struct SessionManager {
     store: Arc<dyn Store>,
     config: ManagerConfig,
-    loaded: Mutex<HashMap<String, SessionHandle>>,
+    loaded: Mutex<HashMap<SessionId, SessionHandle>>,
     /// Totals summed for sessions recorded before sessions counted them, with the last seq
     /// they are summed to.
-    old_usage: Mutex<HashMap<String, (u64, SessionUsage)>>,
+    old_usage: Mutex<HashMap<SessionId, (u64, SessionUsage)>>,
     pub metrics: Arc<Metrics>,
     /// The servers this one shares its store with (PostgreSQL); `None` for a server alone.
     cluster: Option<Arc<Cluster>>,
@@ -147,7 +147,7 @@ impl SessionManager {
         let id = new_session_id()?;
         let workspace = match &spec.workspace {
             None => {
-                let dir = self.config.data_dir.join("workspaces").join(&id);
+                let dir = self.config.data_dir.join("workspaces").join(id.as_str());
                 std::fs::create_dir_all(&dir).map_err(internal)?;
                 dir
             }
@@ -290,7 +290,7 @@ impl SessionManager {
             Some(cluster) => super::cluster::proxy::spawn(info, ctx, cluster.clone()),
             None => session::spawn(info, ctx),
         };
-        loaded.insert(id.to_string(), handle.clone());
+        loaded.insert(id.into(), handle.clone());
         Ok(handle)
     }
 
@@ -322,7 +322,7 @@ impl SessionManager {
                     .cloned()
                     .unwrap_or_else(|| Err(format!("{} is not available", info.agent)))
             },
-            home: self.config.data_dir.join("homes").join(&info.id),
+            home: self.config.data_dir.join("homes").join(info.id.as_str()),
             idle_timeout: self.config.idle_timeout,
             metrics: self.metrics.clone(),
             limits: session_limits(self.config.limits, info.limits),
@@ -506,7 +506,7 @@ async fn turn_has_result(store: &dyn Store, info: &SessionInfo) -> Result<bool, 
 
 /// A fresh random session id; without the system's random source there is none to give (an id
 /// made of zeros would name every new session the same).
-fn new_session_id() -> Result<String, SessionError> {
+fn new_session_id() -> Result<SessionId, SessionError> {
     let mut b = [0u8; 8];
     fill_random(&mut b).map_err(|e| {
         SessionError::new(
@@ -517,11 +517,12 @@ fn new_session_id() -> Result<String, SessionError> {
     Ok(session_id_from(&b))
 }
 
-fn session_id_from(b: &[u8]) -> String {
+fn session_id_from(b: &[u8]) -> SessionId {
     format!(
         "s_{}",
         b.iter().map(|x| format!("{x:02x}")).collect::<String>()
     )
+    .into()
 }
 
 #[cfg(not(test))]

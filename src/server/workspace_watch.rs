@@ -15,7 +15,7 @@ use tokio::sync::{Notify, broadcast};
 use super::connection::send_frame;
 use super::outbox::Outbox;
 use crate::runtime::env::{Sandbox, WatchReport};
-use crate::types::ServerMessage;
+use crate::types::{ServerMessage, SessionId};
 
 /// Notices a session's broadcast keeps for slow connections: two windows of changes at the cap
 /// of `runtime::env::watch`; a connection further behind is told to list the files again.
@@ -43,7 +43,7 @@ impl Watching {
             }
         };
         let look = watch.looker();
-        let id = session_id.to_string();
+        let id = SessionId::from(session_id);
         let task = tokio::spawn(async move {
             while let Some(report) = watch.next().await {
                 match report {
@@ -85,7 +85,7 @@ impl Drop for Watching {
 /// Sends a session's notices to one connection until the session goes away.
 pub async fn forward(
     mut rx: broadcast::Receiver<Arc<ServerMessage>>,
-    session_id: String,
+    session_id: SessionId,
     out: Outbox,
 ) {
     loop {

@@ -72,7 +72,7 @@ pub async fn run(
     if let Some(id) = open {
         // Through the state, so it keeps the session's events that come before the attach's
         // answer.
-        let actions = state.open_by_id(id);
+        let actions = state.open_by_id(id.into());
         run_actions(&client, &answers, actions);
     }
     let size = terminal.size()?;

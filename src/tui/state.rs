@@ -10,8 +10,8 @@ use super::permission::{Choice, Outcome, PendingPermission};
 use crate::client::Notification;
 use crate::converters::Assembler;
 use crate::types::{
-    BlockKind, ClientMessage, ConversationBlock, PermissionDecision, ServerMessage, SessionInfo,
-    SessionSpec, SessionState, StreamEvent, TokenUsage,
+    BlockKind, ClientMessage, ConversationBlock, PermissionDecision, ServerMessage, SessionId,
+    SessionInfo, SessionSpec, SessionState, StreamEvent, TokenUsage,
 };
 
 /// Lines a PgUp/PgDn moves when the view height is unknown.
@@ -48,7 +48,7 @@ pub enum Scroll {
 pub enum Action {
     Send(ClientMessage),
     /// Attach to a session (detaching from the current one), replaying from the start.
-    Open(String),
+    Open(SessionId),
     /// Create a session, open it, and send it its first message.
     CreateAndSend {
         spec: SessionSpec,
@@ -153,9 +153,9 @@ pub struct State {
     /// Whether the mouse scrolls the conversation (on) or selects text in the terminal (off).
     pub mouse_capture: bool,
     /// The session `d` asked to delete; a second `d` deletes it, any other key keeps it.
-    pub confirm_delete: Option<String>,
+    pub confirm_delete: Option<SessionId>,
     /// A session asked for by id whose attach has not been answered yet.
-    opening: Option<String>,
+    opening: Option<SessionId>,
     /// Its events that came before the answer, shown once it comes. Bounded by the session's own
     /// replay, which the conversation holds anyway.
     early: Vec<StreamEvent>,
@@ -245,7 +245,7 @@ impl State {
 
     /// Opens a session known only by id (from the command line): its events are kept from now
     /// on, even those that arrive before the server's answer to the attach.
-    pub fn open_by_id(&mut self, id: String) -> Vec<Action> {
+    pub fn open_by_id(&mut self, id: SessionId) -> Vec<Action> {
         self.opening = Some(id.clone());
         self.early.clear();
         vec![Action::Open(id)]
@@ -273,7 +273,7 @@ impl State {
         self.open(info);
         let mut actions = vec![];
         for event in early {
-            actions.extend(self.event(id.clone(), event));
+            actions.extend(self.event(id.to_string(), event));
         }
         actions
     }
@@ -314,8 +314,8 @@ impl State {
             Notification::Event {
                 session_id, event, ..
             } => {
-                if self.current.as_ref().map(|c| &c.id) != Some(&session_id) {
-                    if self.opening.as_ref() == Some(&session_id) {
+                if self.current.as_ref().map(|c| c.id.as_str()) != Some(session_id.as_str()) {
+                    if self.opening.as_deref() == Some(session_id.as_str()) {
                         self.early.push(event);
                     }
                     return vec![];
@@ -386,7 +386,7 @@ impl State {
                     .is_some_and(|s| s.contains(tool_name));
                 if always {
                     actions.push(Action::Send(ClientMessage::Permission {
-                        session_id: session_id.clone(),
+                        session_id: session_id.as_str().into(),
                         request_id: request_id.clone(),
                         decision: PermissionDecision::Allow,
                         message: None,
@@ -765,7 +765,7 @@ impl State {
             PermissionDecision::Allow
         };
         Some(vec![Action::Send(ClientMessage::Permission {
-            session_id: p.session_id,
+            session_id: p.session_id.into(),
             request_id: p.request_id,
             decision,
             message: (decision == PermissionDecision::Deny).then(|| "denied in aisys chat".into()),

@@ -301,7 +301,7 @@ fn draw_sessions(frame: &mut Frame, state: &State, area: Rect) {
             } else {
                 Style::default().fg(Color::DarkGray)
             };
-            let title = s.title.clone().unwrap_or_else(|| s.id.clone());
+            let title = s.title.clone().unwrap_or_else(|| s.id.to_string());
             let mut title_line = vec![Span::styled(
                 title,
                 Style::default().add_modifier(Modifier::BOLD),

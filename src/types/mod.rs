@@ -11,6 +11,7 @@
 mod blocks;
 mod events;
 pub mod examples;
+mod id;
 mod protocol;
 mod session;
 mod time;
@@ -20,6 +21,7 @@ pub use events::{
     AgentLoaded, DecidedBy, ImageRef, LoadedMcpServer, LoadedPlugin, PermissionDecision,
     StreamEvent, TokenUsage, ToolResultContent, TurnStatus,
 };
+pub use id::SessionId;
 pub use protocol::{
     AttachView, ClientFrame, ClientMessage, ErrorCode, FileChange, FileChangeKind, FileKind,
     PROTOCOL_VERSION, ServerFrame, ServerMessage, WorkspaceFile,

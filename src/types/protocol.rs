@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::blocks::ConversationBlock;
 use super::events::{PermissionDecision, StreamEvent};
+use super::id::SessionId;
 use super::session::{SessionInfo, SessionSpec, SessionState, StateReason};
 
 /// The protocol version both sides announce in `hello` / `welcome`. Bumped on any change that an
@@ -119,7 +120,7 @@ pub enum ClientMessage {
     /// (`after_seq` is then unused).
     #[serde(rename = "session.attach")]
     Attach {
-        session_id: String,
+        session_id: SessionId,
         #[serde(default)]
         after_seq: u64,
         #[serde(default, skip_serializing_if = "AttachView::is_events")]
@@ -129,24 +130,24 @@ pub enum ClientMessage {
     /// has a sandbox that keeps its own copy of the workspace (Modal), the files are the
     /// sandbox's; otherwise the workspace folder's on the server.
     #[serde(rename = "session.files")]
-    Files { session_id: String },
+    Files { session_id: SessionId },
     /// Read one file of a session's workspace (`path` relative to it); answered by
     /// `session.file`. Links are never followed and the size read is bounded.
     #[serde(rename = "session.read_file")]
-    ReadFile { session_id: String, path: String },
+    ReadFile { session_id: SessionId, path: String },
     /// Stop receiving a session's events.
     #[serde(rename = "session.detach")]
-    Detach { session_id: String },
+    Detach { session_id: SessionId },
     /// Send a user message; it is queued and runs as the session's next turn.
     #[serde(rename = "session.message")]
-    Message { session_id: String, text: String },
+    Message { session_id: SessionId, text: String },
     /// Interrupt the running turn.
     #[serde(rename = "session.interrupt")]
-    Interrupt { session_id: String },
+    Interrupt { session_id: SessionId },
     /// Answer a pending `permission_request` event.
     #[serde(rename = "session.permission")]
     Permission {
-        session_id: String,
+        session_id: SessionId,
         request_id: String,
         decision: PermissionDecision,
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -154,10 +155,10 @@ pub enum ClientMessage {
     },
     /// Stop the session's agent and release its sandbox; the session and its events stay.
     #[serde(rename = "session.stop")]
-    Stop { session_id: String },
+    Stop { session_id: SessionId },
     /// Delete the session and its events.
     #[serde(rename = "session.delete")]
-    Delete { session_id: String },
+    Delete { session_id: SessionId },
 }
 
 /// A frame the server sends: the id of the request it answers (if any) and the message.
@@ -191,7 +192,7 @@ pub enum ServerMessage {
     /// One stored event of a session. `seq` starts at 1 and has no gaps.
     #[serde(rename = "event")]
     Event {
-        session_id: String,
+        session_id: SessionId,
         seq: u64,
         event: StreamEvent,
     },
@@ -200,7 +201,7 @@ pub enum ServerMessage {
     /// block the client had.
     #[serde(rename = "blocks")]
     Blocks {
-        session_id: String,
+        session_id: SessionId,
         seq: u64,
         blocks: Vec<ConversationBlock>,
     },
@@ -208,7 +209,7 @@ pub enum ServerMessage {
     /// `index`, as it stands after event `seq`. A later frame with the same `index` replaces it.
     #[serde(rename = "block")]
     Block {
-        session_id: String,
+        session_id: SessionId,
         seq: u64,
         index: u32,
         block: ConversationBlock,
@@ -216,7 +217,7 @@ pub enum ServerMessage {
     /// The answer to `session.files`: the workspace's entries, folders first, sorted by path.
     #[serde(rename = "session.files")]
     Files {
-        session_id: String,
+        session_id: SessionId,
         files: Vec<WorkspaceFile>,
         /// True when the workspace holds more entries than one answer lists.
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -225,7 +226,7 @@ pub enum ServerMessage {
     /// The answer to `session.read_file`.
     #[serde(rename = "session.file")]
     File {
-        session_id: String,
+        session_id: SessionId,
         path: String,
         /// The file's whole size in bytes.
         size: u64,
@@ -245,7 +246,7 @@ pub enum ServerMessage {
     /// `target`, ...).
     #[serde(rename = "file_changed")]
     FileChanged {
-        session_id: String,
+        session_id: SessionId,
         #[serde(flatten)]
         change: FileChange,
     },
@@ -253,11 +254,11 @@ pub enum ServerMessage {
     /// entries, an install or a build), or the client missed notices: list the files again with
     /// `session.files`.
     #[serde(rename = "files_resync")]
-    FilesResync { session_id: String, changes: u64 },
+    FilesResync { session_id: SessionId, changes: u64 },
     /// A session's state changed.
     #[serde(rename = "session.state")]
     State {
-        session_id: String,
+        session_id: SessionId,
         state: SessionState,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<StateReason>,
@@ -268,7 +269,10 @@ pub enum ServerMessage {
     /// The client read too slowly and fell behind the live stream: the server now replays the
     /// stored events after `after_seq`, then goes on live. Nothing is lost or sent twice.
     #[serde(rename = "resync")]
-    Resync { session_id: String, after_seq: u64 },
+    Resync {
+        session_id: SessionId,
+        after_seq: u64,
+    },
     /// A request failed; `id` names the request.
     #[serde(rename = "error")]
     Error { code: ErrorCode, message: String },

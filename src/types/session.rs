@@ -10,6 +10,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::events::{TokenUsage, TurnStatus};
+use super::id::SessionId;
 
 /// Which agent CLI a session runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
@@ -313,7 +314,7 @@ impl SessionUsage {
 /// A session as the server reports it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct SessionInfo {
-    pub id: String,
+    pub id: SessionId,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
     pub agent: AgentKind,

@@ -257,7 +257,7 @@ impl Drop for Server {
 pub async fn say(client: &Client, session_id: &str, text: &str) {
     client
         .ack(aisys::types::ClientMessage::Message {
-            session_id: session_id.to_string(),
+            session_id: session_id.into(),
             text: text.into(),
         })
         .await

@@ -280,7 +280,7 @@ impl Cluster {
         for info in self.store.list_sessions().await.map_err(internal)? {
             let busy =
                 info.state.is_busy() || info.state == crate::types::SessionState::Provisioning;
-            if !busy && !mine.contains(&info.id) {
+            if !busy && !mine.contains(info.id.as_str()) {
                 continue;
             }
             if let lease::Take::Taken { ended } = self.take(&info.id).await? {

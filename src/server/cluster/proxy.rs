@@ -122,7 +122,7 @@ impl Proxy {
                 Ok(Take::Owned(owner)) => {
                     return Decision::Route(Box::pin(route::send(
                         self.cluster.clone(),
-                        self.info.id.clone(),
+                        self.info.id.to_string(),
                         owner,
                         cmd,
                     )));

@@ -9,7 +9,7 @@ use super::*;
 /// What everything outside the task holds of a session.
 #[derive(Clone)]
 pub struct SessionHandle {
-    pub id: String,
+    pub id: SessionId,
     pub(super) commands: mpsc::Sender<SessionCommand>,
     pub events: broadcast::Sender<SeqEvent>,
     /// Live notices of the session's workspace (`file_changed`), not stored.

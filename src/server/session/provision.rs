@@ -194,7 +194,7 @@ async fn find_or_create(
         env,
         network: ctx.network.clone(),
         binary: Some(&binary),
-        label: (SESSION_TAG, info.id.clone()),
+        label: (SESSION_TAG, info.id.to_string()),
         limits: ctx.limits,
     });
     // After a crash of the server, the sandbox it had may still run: use it again.

@@ -187,7 +187,7 @@ async fn sessions_are_listed_newest_first_and_deleted_with_their_events(s: Arc<d
         .await
         .unwrap()
         .into_iter()
-        .map(|i| i.id)
+        .map(|i| i.id.into_string())
         .collect();
     assert_eq!(ids, ["new", "old"]);
     assert_eq!(s.count_sessions().await.unwrap(), 2);

@@ -304,7 +304,7 @@ impl Store for PostgresStore {
             .await
             .map_err(|e| self.db(e))?;
         client
-            .execute(&stmt, &[&info.id, &json])
+            .execute(&stmt, &[&info.id.as_str(), &json])
             .await
             .map_err(|e| self.db(e))?;
         Ok(())

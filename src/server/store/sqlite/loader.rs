@@ -385,7 +385,7 @@ fn change_of(record: Record) -> Change {
         },
         Record::Put { info } => {
             let id = serde_json::from_str::<SessionInfo>(info.get())
-                .map(|i| i.id)
+                .map(|i| i.id.into_string())
                 .unwrap_or_default();
             Change::Put {
                 id,

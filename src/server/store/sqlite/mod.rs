@@ -134,7 +134,7 @@ impl SqliteStore {
 impl Store for SqliteStore {
     async fn put_session(&self, info: &SessionInfo) -> Result<(), StoreError> {
         let json = serde_json::to_string(info)?;
-        let id = info.id.clone();
+        let id = info.id.to_string();
         self.ask(|reply| Request::Put { id, json, reply }).await
     }
 
@@ -181,7 +181,7 @@ impl Store for SqliteStore {
         info: &SessionInfo,
         events: Vec<Arc<EncodedEvent>>,
     ) -> Result<u64, StoreError> {
-        let session_id = info.id.clone();
+        let session_id = info.id.to_string();
         let info = Some(Box::new(info.clone()));
         self.ask_append(|reply| Request::Append {
             session_id,
