@@ -17,22 +17,26 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use super::assembler::SUBAGENT_TOOLS;
-use super::claude_transcript::{agent_file_id, line_events, trim_line};
-use super::inputs::{BadLine, Format, MAX_LINE_BYTES, ReadError, Sink, detect_value};
+use super::claude_transcript::{agent_file_id, line_events};
+use super::inputs::{Format, ReadError, Sink, detect_value};
+use super::lines::{BadLine, LineBuffer, LineError};
 use super::{ClaudeStreamReader, OpencodeRunReader};
 use crate::types::{AgentKind, StreamEvent};
 
 /// Most bytes read from one file per look, so one huge write cannot stall the output.
-const READ_CHUNK_BYTES: usize = 4 * 1024 * 1024;
+const READ_CHUNK_BYTES: u64 = 4 * 1024 * 1024;
+
+/// Read-buffer size per followed file: a look usually finds a few lines.
+const READ_BUFFER_BYTES: usize = 64 * 1024;
 
 /// One file being followed.
 struct Tailed {
     path: PathBuf,
     name: String,
+    /// Bytes read so far.
     offset: u64,
-    /// The start of a line whose newline has not been written yet.
-    partial: Vec<u8>,
-    line: usize,
+    /// Its lines, holding the start of one whose newline has not been written yet.
+    lines: LineBuffer,
     /// For a subagent file: the call that started it.
     parent: Option<String>,
     claude: ClaudeStreamReader,
@@ -46,8 +50,7 @@ impl Tailed {
             path: path.to_path_buf(),
             name: path.display().to_string(),
             offset: 0,
-            partial: Vec::new(),
-            line: 0,
+            lines: LineBuffer::complete_lines(READ_BUFFER_BYTES),
             parent,
             claude: ClaudeStreamReader::new(),
             skipping: false,
@@ -60,56 +63,38 @@ impl Tailed {
             input: name.to_string(),
             source: e,
         };
+        if self.skipping {
+            return Ok(vec![]);
+        }
         let mut f = File::open(&self.path).map_err(|e| io(e, &self.name))?;
         let len = f.metadata().map_err(|e| io(e, &self.name))?.len();
         if len < self.offset {
             // Truncated or replaced: start again from its beginning.
             self.offset = 0;
-            self.partial.clear();
+            self.lines.reset();
         }
         if len == self.offset {
             return Ok(vec![]);
         }
         f.seek(SeekFrom::Start(self.offset))
             .map_err(|e| io(e, &self.name))?;
-        let mut chunk = Vec::new();
-        f.take(READ_CHUNK_BYTES as u64)
-            .read_to_end(&mut chunk)
-            .map_err(|e| io(e, &self.name))?;
-        self.offset += chunk.len() as u64;
+        let mut chunk = f.take(READ_CHUNK_BYTES);
         let mut out = Vec::new();
-        let mut rest = &chunk[..];
-        while let Some(nl) = rest.iter().position(|&b| b == b'\n') {
-            self.partial.extend_from_slice(&rest[..nl]);
-            rest = &rest[nl + 1..];
-            self.line += 1;
-            let line = std::mem::take(&mut self.partial);
-            if self.skipping {
-                continue;
+        let stop = loop {
+            match self.lines.next_trimmed(&mut chunk) {
+                Ok(Some(line)) => out.push((line.number, line.bytes.to_vec())),
+                Ok(None) => break None,
+                Err(e) => break Some(e),
             }
-            if line.len() > MAX_LINE_BYTES {
+        };
+        self.offset += READ_CHUNK_BYTES - chunk.limit();
+        match stop {
+            None => {}
+            Some(LineError::TooLong { number }) => {
                 self.skipping = true;
-                sink.bad(BadLine::new(
-                    &self.name,
-                    self.line,
-                    format!("line longer than {MAX_LINE_BYTES} bytes: refused; the rest of the file is skipped"),
-                ))?;
-                continue;
+                sink.bad(BadLine::too_long(&self.name, number))?;
             }
-            let body = trim_line(&line);
-            if !body.is_empty() {
-                out.push((self.line, body.to_vec()));
-            }
-        }
-        self.partial.extend_from_slice(rest);
-        if self.partial.len() > MAX_LINE_BYTES && !self.skipping {
-            self.skipping = true;
-            self.partial.clear();
-            sink.bad(BadLine::new(
-                &self.name,
-                self.line + 1,
-                format!("line longer than {MAX_LINE_BYTES} bytes: refused; the rest of the file is skipped"),
-            ))?;
+            Some(LineError::Io(e)) => return Err(io(e, &self.name)),
         }
         Ok(out)
     }

@@ -6,18 +6,16 @@
 //! print: events and bad lines go to the caller's [`Sink`].
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use super::claude_transcript::{SubagentFiles, TranscriptReader, agent_file_id, trim_line};
+use super::claude_transcript::{SubagentFiles, TranscriptReader, agent_file_id};
+use super::lines::{BadLine, LineBuffer, LineError};
 use super::opencode_export::export_events;
 use super::{ClaudeStreamReader, OpencodeRunReader};
 use crate::types::StreamEvent;
-
-/// Longest input line accepted: a line this long is a broken file, not a transcript.
-pub const MAX_LINE_BYTES: usize = 64 * 1024 * 1024;
 
 /// Largest single JSON document read whole (an OpenCode export, `--output-format json`): it is
 /// parsed in memory, so this bounds memory, and real exports are far smaller.
@@ -83,30 +81,6 @@ pub fn detect_value(v: &Value) -> Option<Format> {
 /// The format of a stream whose first non-empty line is `line`.
 pub fn detect(line: &str) -> Option<Format> {
     detect_value(&serde_json::from_str(line).ok()?)
-}
-
-/// A line that could not be read, and why.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BadLine {
-    pub input: String,
-    pub line: usize,
-    pub what: String,
-}
-
-impl BadLine {
-    pub fn new(input: &str, line: usize, what: impl Into<String>) -> BadLine {
-        BadLine {
-            input: input.to_string(),
-            line,
-            what: what.into(),
-        }
-    }
-}
-
-impl std::fmt::Display for BadLine {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}:{}: {}", self.input, self.line, self.what)
-    }
 }
 
 /// Why reading stopped.
@@ -266,29 +240,23 @@ impl InputReader {
             input: input.name.clone(),
             source: e,
         };
-        let mut r: Box<dyn BufRead> = match &input.path {
-            Some(p) => Box::new(BufReader::with_capacity(
-                READ_BUFFER_BYTES,
-                File::open(p).map_err(io)?,
-            )),
-            None => Box::new(BufReader::with_capacity(
-                READ_BUFFER_BYTES,
-                std::io::stdin(),
-            )),
+        let mut r: Box<dyn Read> = match &input.path {
+            Some(p) => Box::new(File::open(p).map_err(io)?),
+            None => Box::new(std::io::stdin()),
         };
-        let mut lines = LineReader::new(&input.name);
+        let mut lines = LineBuffer::new(READ_BUFFER_BYTES);
         // The first non-empty line decides the format.
         let (format, first) = loop {
-            let Some((number, line)) = lines.next(&mut r, sink)? else {
+            let Some((number, line)) = next_line(&mut lines, &mut r, &input.name, sink)? else {
                 return Ok(());
             };
             if let Some(f) = self.options.from {
-                break (f, Some((number, line)));
+                break (f, (number, line.to_vec()));
             }
-            let text = String::from_utf8_lossy(&line);
+            let text = String::from_utf8_lossy(line);
             match serde_json::from_str::<Value>(&text) {
                 Ok(v) => match detect_value(&v) {
-                    Some(f) => break (f, Some((number, line))),
+                    Some(f) => break (f, (number, line.to_vec())),
                     None => sink.bad(BadLine::new(
                         &input.name,
                         number,
@@ -297,8 +265,8 @@ impl InputReader {
                 },
                 // The start of a pretty-printed document: read it whole.
                 Err(_) if text.starts_with('{') || text.starts_with('[') => {
-                    let mut doc = line;
-                    read_rest(&mut r, &mut doc, &input.name)?;
+                    let mut doc = line.to_vec();
+                    read_rest(&lines, &mut r, &mut doc, &input.name)?;
                     return self.read_document(&input.name, number, &doc, sink);
                 }
                 Err(e) => sink.bad(BadLine::new(&input.name, number, format!("not JSON: {e}")))?,
@@ -317,21 +285,19 @@ impl InputReader {
                     }
                     None => {
                         // Ordering needs every line: keep stdin in memory, from its start.
-                        let mut all = Vec::new();
-                        if let Some((number, line)) = first {
-                            // Keep line numbers true by padding the lines already consumed.
-                            all.extend(std::iter::repeat_n(b'\n', number - 1));
-                            all.extend_from_slice(&line);
-                            all.push(b'\n');
-                        }
-                        read_rest(&mut r, &mut all, &input.name)?;
+                        let (number, line) = first;
+                        // Keep line numbers true by padding the lines already consumed.
+                        let mut all = vec![b'\n'; number - 1];
+                        all.extend_from_slice(&line);
+                        all.push(b'\n');
+                        read_rest(&lines, &mut r, &mut all, &input.name)?;
                         transcript.read(&input.name, None, Some(all), sink)
                     }
                 }
             }
             Format::OpencodeExport => {
-                let mut doc = first.map(|(_, l)| l).unwrap_or_default();
-                read_rest(&mut r, &mut doc, &input.name)?;
+                let mut doc = first.1;
+                read_rest(&lines, &mut r, &mut doc, &input.name)?;
                 self.read_document(&input.name, 1, &doc, sink)
             }
             Format::ClaudeStreamJson | Format::OpencodeRun => {
@@ -339,26 +305,9 @@ impl InputReader {
                     Format::OpencodeRun => LineFormat::Opencode(OpencodeRunReader::new()),
                     _ => LineFormat::Claude(ClaudeStreamReader::new()),
                 };
-                let mut next = first;
-                while let Some((number, line)) = next {
-                    match serde_json::from_slice::<Value>(&line) {
-                        Ok(Value::Array(items)) => {
-                            for item in items {
-                                for ev in reader.read_value(item) {
-                                    sink.event(ev)?;
-                                }
-                            }
-                        }
-                        Ok(v) => {
-                            for ev in reader.read_value(v) {
-                                sink.event(ev)?;
-                            }
-                        }
-                        Err(e) => {
-                            sink.bad(BadLine::new(&input.name, number, format!("not JSON: {e}")))?
-                        }
-                    }
-                    next = lines.next(&mut r, sink)?;
+                reader.read_line(&input.name, first.0, &first.1, sink)?;
+                while let Some((number, line)) = next_line(&mut lines, &mut r, &input.name, sink)? {
+                    reader.read_line(&input.name, number, line, sink)?;
                 }
                 Ok(())
             }
@@ -389,18 +338,7 @@ impl InputReader {
                     sink.event(ev)?;
                 }
             }
-            Some(_) => {
-                let mut reader = ClaudeStreamReader::new();
-                let items = match v {
-                    Value::Array(items) => items,
-                    other => vec![other],
-                };
-                for item in items {
-                    for ev in reader.read_value(item) {
-                        sink.event(ev)?;
-                    }
-                }
-            }
+            Some(_) => LineFormat::Claude(ClaudeStreamReader::new()).read_values(v, sink)?,
             None => sink.bad(BadLine::new(
                 name,
                 line,
@@ -423,9 +361,46 @@ impl LineFormat {
             LineFormat::Opencode(r) => r.read_value(v),
         }
     }
+
+    /// The events of line `number` of `name` (an array is several values).
+    fn read_line(
+        &mut self,
+        name: &str,
+        number: usize,
+        line: &[u8],
+        sink: &mut Sink<'_>,
+    ) -> Result<(), ReadError> {
+        match serde_json::from_slice::<Value>(line) {
+            Ok(v) => self.read_values(v, sink),
+            Err(e) => sink.bad(BadLine::new(name, number, format!("not JSON: {e}"))),
+        }
+    }
+
+    /// The events of `v`, or of each of its items when it is an array.
+    fn read_values(&mut self, v: Value, sink: &mut Sink<'_>) -> Result<(), ReadError> {
+        // One value is not put in a vector of its own: this runs for every line.
+        let (items, one) = match v {
+            Value::Array(items) => (items, None),
+            other => (Vec::new(), Some(other)),
+        };
+        for item in items.into_iter().chain(one) {
+            for ev in self.read_value(item) {
+                sink.event(ev)?;
+            }
+        }
+        Ok(())
+    }
 }
 
-fn read_rest(r: &mut dyn BufRead, buf: &mut Vec<u8>, name: &str) -> Result<(), ReadError> {
+/// The rest of an input after the lines already read from `lines`, into `buf`.
+fn read_rest(
+    lines: &LineBuffer,
+    r: &mut dyn Read,
+    buf: &mut Vec<u8>,
+    name: &str,
+) -> Result<(), ReadError> {
+    let held = lines.held();
+    buf.extend_from_slice(held);
     let n = r
         .take(MAX_DOCUMENT_BYTES + 1)
         .read_to_end(buf)
@@ -433,66 +408,30 @@ fn read_rest(r: &mut dyn BufRead, buf: &mut Vec<u8>, name: &str) -> Result<(), R
             input: name.to_string(),
             source: e,
         })?;
-    if n as u64 > MAX_DOCUMENT_BYTES {
+    if (n + held.len()) as u64 > MAX_DOCUMENT_BYTES {
         return Err(ReadError::TooLarge(name.to_string()));
     }
     Ok(())
 }
 
-/// Non-empty lines with their numbers, each at most [`MAX_LINE_BYTES`].
-struct LineReader {
-    name: String,
-    number: usize,
-    buf: Vec<u8>,
-    done: bool,
-}
-
-impl LineReader {
-    fn new(name: &str) -> LineReader {
-        LineReader {
-            name: name.to_string(),
-            number: 0,
-            buf: Vec::new(),
-            done: false,
+/// The next non-empty line of `r` with its number, trimmed; a line over the limit is reported
+/// and ends the input.
+pub(crate) fn next_line<'b>(
+    lines: &'b mut LineBuffer,
+    r: &mut impl Read,
+    name: &str,
+    sink: &mut Sink<'_>,
+) -> Result<Option<(usize, &'b [u8])>, ReadError> {
+    match lines.next_trimmed(r) {
+        Ok(line) => Ok(line.map(|l| (l.number, l.bytes))),
+        Err(LineError::TooLong { number }) => {
+            sink.bad(BadLine::too_long(name, number))?;
+            Ok(None)
         }
-    }
-
-    fn next(
-        &mut self,
-        r: &mut dyn BufRead,
-        sink: &mut Sink<'_>,
-    ) -> Result<Option<(usize, Vec<u8>)>, ReadError> {
-        while !self.done {
-            self.buf.clear();
-            let n = r
-                .take(MAX_LINE_BYTES as u64 + 1)
-                .read_until(b'\n', &mut self.buf)
-                .map_err(|e| ReadError::Io {
-                    input: self.name.clone(),
-                    source: e,
-                })?;
-            if n == 0 {
-                self.done = true;
-                break;
-            }
-            self.number += 1;
-            if self.buf.len() > MAX_LINE_BYTES && self.buf.last() != Some(&b'\n') {
-                self.done = true;
-                sink.bad(BadLine::new(
-                    &self.name,
-                    self.number,
-                    format!(
-                        "line longer than {MAX_LINE_BYTES} bytes: refused (is this a transcript?); the rest of the input was skipped"
-                    ),
-                ))?;
-                break;
-            }
-            let body = trim_line(&self.buf);
-            if !body.is_empty() {
-                return Ok(Some((self.number, body.to_vec())));
-            }
-        }
-        Ok(None)
+        Err(LineError::Io(e)) => Err(ReadError::Io {
+            input: name.to_string(),
+            source: e,
+        }),
     }
 }
 

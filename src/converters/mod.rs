@@ -13,6 +13,7 @@ mod convert;
 mod filter;
 mod follow;
 mod inputs;
+pub mod lines;
 mod opencode_export;
 mod opencode_run;
 mod render;
@@ -35,9 +36,10 @@ pub use convert::{
 pub use filter::{EventFilter, parse_time};
 pub use follow::Follower;
 pub use inputs::{
-    BadLine, Format, Input, InputReader, MAX_DOCUMENT_BYTES, MAX_LINE_BYTES, ReadError,
-    ReadOptions, Sink, detect, detect_value, expand_inputs,
+    Format, Input, InputReader, MAX_DOCUMENT_BYTES, ReadError, ReadOptions, Sink, detect,
+    detect_value, expand_inputs,
 };
+pub use lines::{BadLine, MAX_LINE_BYTES};
 pub use opencode_export::export_events;
 pub use opencode_run::OpencodeRunReader;
 pub use render::{render_json, summarize_input};

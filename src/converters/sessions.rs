@@ -17,7 +17,8 @@ use jiff::Timestamp;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::usage::{BadLine, MAX_LINE_BYTES, each_line, raw_str};
+use super::lines::{BadLine, LineBuffer, LineError};
+use super::usage::{READ_BUFFER_BYTES, raw_str};
 
 /// Longest first prompt kept: enough to recognise a session, short enough for a list.
 pub const MAX_PROMPT_CHARS: usize = 200;
@@ -103,7 +104,7 @@ pub fn list_sessions(projects: &Path) -> Result<SessionList, SessionsError> {
     std::thread::scope(|s| {
         for _ in 0..threads {
             s.spawn(|| {
-                let mut buf = Vec::new();
+                let mut buf = LineBuffer::new(READ_BUFFER_BYTES);
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     if i >= files.len() {
@@ -260,7 +261,7 @@ fn prompt_text_of(text: &str) -> Option<String> {
 /// summary, when one comes before its first prompt, else that prompt. Reads only that far (and
 /// at most [`HEAD_MAX_BYTES`]).
 pub fn session_title(path: &Path) -> Option<String> {
-    let (info, _) = summarize(path, &mut Vec::new(), true).ok()?;
+    let (info, _) = summarize(path, &mut LineBuffer::new(HEAD_FIRST_READ_BYTES), true).ok()?;
     info.title.or(info.first_prompt)
 }
 
@@ -291,7 +292,7 @@ impl<R: std::io::Read> std::io::Read for SmallFirstRead<R> {
 /// Summarizes the session in `path`; with `head_only`, stops at the first prompt.
 fn summarize(
     path: &Path,
-    buf: &mut Vec<u8>,
+    lines: &mut LineBuffer,
     head_only: bool,
 ) -> Result<(SessionInfo, Vec<BadLine>), SessionsError> {
     let read_err = |source| SessionsError::Read {
@@ -330,8 +331,10 @@ fn summarize(
     // sent it to the model; only the latter is a prompt.
     let mut pending_command: Option<String> = None;
     let (mut custom_title, mut summary): (Option<String>, Option<String>) = (None, None);
-    let too_long = each_line(&mut file, buf, |number, line| {
-        let line = line.trim_ascii();
+    lines.reset();
+    let read = lines.for_each(&mut file, |line| {
+        let number = line.number;
+        let line = line.bytes.trim_ascii();
         if line.is_empty() {
             return true;
         }
@@ -415,18 +418,16 @@ fn summarize(
             _ => {}
         }
         !(head_only && info.first_prompt.is_some())
-    })
-    .map_err(read_err)?;
+    });
+    if let Err(LineError::Io(e)) = read {
+        return Err(read_err(e));
+    }
     if info.first_prompt.is_none() {
         info.first_prompt = pending_command;
     }
     info.title = custom_title.or(summary);
-    if let Some(number) = too_long {
-        bad.push(BadLine::new(
-            &path.display().to_string(),
-            number,
-            format!("line longer than {MAX_LINE_BYTES} bytes; skipped the rest of the file"),
-        ));
+    if let Err(LineError::TooLong { number }) = read {
+        bad.push(BadLine::too_long(&path.display().to_string(), number));
     }
     if info.project_dir.is_empty() {
         info.project_dir = project_folder;

@@ -11,16 +11,14 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
 
 use super::agent::{AgentAdapter, AgentOptions};
 use super::env::{EnvError, ExitInfo, LimitHit, Sandbox};
+use crate::converters::lines::{BadLine, LineBuffer, LineError};
 use crate::types::{DecidedBy, PermissionDecision, StreamEvent, TurnStatus};
 
-/// Longest stdout or stderr line accepted from an agent: a tool result can be large, but a line
-/// this long means a broken stream, and holding more would risk the host's memory.
-pub const MAX_LINE_BYTES: usize = 64 * 1024 * 1024;
 /// How long an agent gets to end its turn after an interrupt before it is killed.
 pub const INTERRUPT_GRACE: Duration = Duration::from_secs(5);
 /// How many stderr lines are kept to explain a turn that ended without a result.
@@ -28,6 +26,8 @@ const STDERR_TAIL: usize = 20;
 /// Bytes read from the agent's stdout at a time: lines are split inside this buffer, so a burst
 /// of lines costs one `read`, and a long line a few.
 const STDOUT_CHUNK: usize = 64 * 1024;
+/// Bytes read from the agent's stderr at a time: it says little, a line now and then.
+const STDERR_CHUNK: usize = 8 * 1024;
 
 /// What the caller can tell a running turn.
 #[derive(Debug, Clone)]
@@ -123,10 +123,9 @@ pub async fn run_turn(
         stdin = None;
     }
 
-    let mut stdout = BufReader::with_capacity(STDOUT_CHUNK, process.stdout);
-    let mut stderr = BufReader::new(process.stderr);
-    let mut out_buf = Vec::new();
-    let mut err_buf = Vec::new();
+    let (mut stdout, mut stderr) = (process.stdout, process.stderr);
+    let mut out_lines = LineBuffer::new(STDOUT_CHUNK);
+    let mut err_lines = LineBuffer::new(STDERR_CHUNK);
     let (mut out_open, mut err_open) = (true, true);
     let mut stderr_tail: Vec<String> = Vec::new();
     let mut pending: HashMap<String, serde_json::Value> = HashMap::new();
@@ -140,12 +139,12 @@ pub async fn run_turn(
     while out_open || err_open {
         let timer = next_timer(deadline, kill_at, ended_by.is_some());
         tokio::select! {
-            read = read_line_limited(&mut stdout, &mut out_buf), if out_open => {
+            read = out_lines.next_async(&mut stdout), if out_open => {
                 match read {
-                    Ok(false) => out_open = false,
-                    Ok(true) => {
+                    Ok(None) => out_open = false,
+                    Ok(Some(line)) => {
                         // Borrowed, not copied, when it is UTF-8 (it almost always is).
-                        let line = String::from_utf8_lossy(&out_buf);
+                        let line = String::from_utf8_lossy(line.bytes);
                         for mut ev in adapter.read_line(line.trim_end()) {
                             // A turn ended by an interrupt or the time limit says so, whatever
                             // the agent reports.
@@ -183,8 +182,14 @@ pub async fn run_turn(
                         }
                     }
                     Err(e) => {
+                        let message = match e {
+                            LineError::TooLong { number } => {
+                                BadLine::too_long("agent stdout", number).to_string()
+                            }
+                            LineError::Io(e) => format!("agent stdout: {e}"),
+                        };
                         let _ = events.send(StreamEvent::Error {
-                            message: format!("agent stdout: {e}"),
+                            message,
                             code: Some("line_too_long".into()),
                             timestamp: None,
                         }).await;
@@ -193,10 +198,10 @@ pub async fn run_turn(
                     }
                 }
             }
-            read = read_line_limited(&mut stderr, &mut err_buf), if err_open => {
+            read = err_lines.next_async(&mut stderr), if err_open => {
                 match read {
-                    Ok(true) => {
-                        let line = String::from_utf8_lossy(&err_buf).trim_end().to_string();
+                    Ok(Some(line)) => {
+                        let line = String::from_utf8_lossy(line.bytes).trim_end().to_string();
                         if stderr_tail.len() == STDERR_TAIL {
                             stderr_tail.remove(0);
                         }
@@ -400,63 +405,4 @@ async fn write_line(
     w.write_all(line.as_bytes()).await?;
     w.write_all(b"\n").await?;
     w.flush().await
-}
-
-/// Reads one line (without its newline) into `buf`, refusing lines over [`MAX_LINE_BYTES`].
-/// Returns `Ok(false)` at end of input.
-async fn read_line_limited<R: AsyncBufRead + Unpin>(
-    r: &mut R,
-    buf: &mut Vec<u8>,
-) -> std::io::Result<bool> {
-    buf.clear();
-    loop {
-        let available = r.fill_buf().await?;
-        if available.is_empty() {
-            return Ok(!buf.is_empty());
-        }
-        match memchr_newline(available) {
-            Some(i) => {
-                buf.extend_from_slice(&available[..i]);
-                r.consume(i + 1);
-                return Ok(true);
-            }
-            None => {
-                let n = available.len();
-                buf.extend_from_slice(available);
-                r.consume(n);
-            }
-        }
-        if buf.len() > MAX_LINE_BYTES {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                format!("a line is longer than the limit of {MAX_LINE_BYTES} bytes"),
-            ));
-        }
-    }
-}
-
-fn memchr_newline(b: &[u8]) -> Option<usize> {
-    memchr::memchr(b'\n', b)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn lines_are_split_and_the_limit_is_enforced() {
-        let data = b"one\ntwo\nthree".to_vec();
-        let mut r = BufReader::new(&data[..]);
-        let mut buf = Vec::new();
-        let mut lines = Vec::new();
-        while read_line_limited(&mut r, &mut buf).await.unwrap() {
-            lines.push(String::from_utf8(buf.clone()).unwrap());
-        }
-        assert_eq!(lines, ["one", "two", "three"]);
-
-        let big = vec![b'x'; MAX_LINE_BYTES + 10];
-        let mut r = BufReader::new(&big[..]);
-        let err = read_line_limited(&mut r, &mut buf).await.unwrap_err();
-        assert!(err.to_string().contains("longer than the limit"));
-    }
 }

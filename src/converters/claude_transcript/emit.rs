@@ -145,21 +145,8 @@ impl Emitter<'_> {
             input: name.clone(),
             source: e,
         })?;
+        let index = build_index(&name, &file, sink)?;
         let lines = Lines::File(file);
-        let index = match &lines {
-            Lines::File(f) => build_index(
-                &name,
-                BufReader::with_capacity(
-                    INDEX_BUFFER_BYTES,
-                    f.try_clone().map_err(|e| ReadError::Io {
-                        input: name.clone(),
-                        source: e,
-                    })?,
-                ),
-                sink,
-            )?,
-            Lines::Memory(_) | Lines::Text(_) => unreachable!("subagent files are files"),
-        };
         // A subagent file is all sidechain: order it as one tree.
         let all: Vec<usize> = (0..index.lines.len()).collect();
         let steps = tree_order(&index.lines, &all);

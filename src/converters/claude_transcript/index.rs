@@ -4,32 +4,25 @@
 //! Must not produce events: that is the second pass's job.
 
 use super::*;
+use crate::converters::lines::{Line, LineBuffer, LineError, lines_in};
 
 /// The first pass: one small record per line, and the session facts.
 pub(super) fn build_index(
     name: &str,
-    mut r: impl BufRead,
+    file: &File,
     sink: &mut Sink<'_>,
 ) -> Result<Index, ReadError> {
     let mut ix = Indexer::default();
-    let mut line = Vec::new();
-    let mut offset = 0u64;
+    let mut lines = LineBuffer::new(INDEX_BUFFER_BYTES);
+    let mut r = file;
     loop {
-        line.clear();
-        let n = (&mut r)
-            .take(MAX_LINE_BYTES as u64 + 1)
-            .read_until(b'\n', &mut line)
-            .map_err(|e| ReadError::Io {
-                input: name.to_string(),
-                source: e,
-            })?;
-        if n == 0 {
-            break;
-        }
-        let start = offset;
-        offset += n as u64;
-        if !ix.line(name, start, &line, None, sink)? {
-            break;
+        match lines.next_trimmed(&mut r) {
+            Ok(Some(line)) => ix.line(name, line, None, sink)?,
+            Ok(None) => break,
+            Err(e) => {
+                ix.stop(name, e, sink)?;
+                break;
+            }
         }
     }
     Ok(ix.index)
@@ -44,15 +37,24 @@ pub(super) fn build_index_memory(
     sink: &mut Sink<'_>,
 ) -> Result<Index, ReadError> {
     let mut ix = Indexer::default();
-    let mut start = 0usize;
-    while start < data.len() {
-        let end = memchr::memchr(b'\n', &data[start..]).map_or(data.len(), |i| start + i + 1);
-        // Newlines are ASCII, so line boundaries are character boundaries.
-        let checked = text.map(|t| &t[start..end]);
-        if !ix.line(name, start as u64, &data[start..end], checked, sink)? {
-            break;
+    for line in lines_in(data) {
+        match line {
+            Ok(line) => {
+                let line = line.trimmed();
+                if line.bytes.is_empty() {
+                    continue;
+                }
+                // Newlines and ASCII white space are characters of their own, so the line's
+                // ends are character boundaries.
+                let start = line.offset as usize;
+                let checked = text.map(|t| &t[start..start + line.bytes.len()]);
+                ix.line(name, line, checked, sink)?;
+            }
+            Err(e) => {
+                ix.stop(name, e, sink)?;
+                break;
+            }
         }
-        start = end;
     }
     Ok(ix.index)
 }
@@ -62,47 +64,30 @@ pub(super) fn build_index_memory(
 pub(super) struct Indexer {
     pub(super) index: Index,
     pub(super) seen: HashSet<Box<str>>,
-    pub(super) number: usize,
 }
 
 impl Indexer {
-    /// Indexes the line at `start` (with its newline, if any; `checked` is the same line when it
-    /// is known to be UTF-8); false when the rest of the file must be skipped.
+    /// Indexes a line that is not blank, trimmed (`checked` is the same line when it is known
+    /// to be UTF-8).
     pub(super) fn line(
         &mut self,
         name: &str,
-        start: u64,
-        line: &[u8],
+        line: Line<'_>,
         checked: Option<&str>,
         sink: &mut Sink<'_>,
-    ) -> Result<bool, ReadError> {
-        self.number += 1;
-        let number = self.number;
-        if line.strip_suffix(b"\n").unwrap_or(line).len() > MAX_LINE_BYTES {
-            sink.bad(BadLine::new(
-                name,
-                number,
-                format!(
-                    "line longer than {MAX_LINE_BYTES} bytes: refused (is this a transcript?); the rest of the file was skipped"
-                ),
-            ))?;
-            return Ok(false);
-        }
-        let body = trim_line(line);
-        if body.is_empty() {
-            return Ok(true);
-        }
+    ) -> Result<(), ReadError> {
+        let number = line.number;
         let mut info = LineInfo {
-            offset: start + leading_ws(line) as u64,
-            len: body.len(),
+            offset: line.offset,
+            len: line.bytes.len(),
             number,
             ..LineInfo::default()
         };
         // Parsing from text skips serde's own UTF-8 checks: a line is checked once, or not at
         // all when its whole file was.
         let text = match checked {
-            Some(t) => Ok(t.trim()),
-            None => utf8(body),
+            Some(t) => Ok(t),
+            None => utf8(line.bytes),
         };
         let parsed = text.and_then(|text| {
             serde_json::from_str::<Head>(text).map_err(|e| format!("not JSON: {e}"))
@@ -115,23 +100,24 @@ impl Indexer {
             }
         }
         self.index.lines.push(info);
-        Ok(true)
+        Ok(())
     }
-}
 
-pub(super) fn leading_ws(line: &[u8]) -> usize {
-    line.iter().take_while(|b| b.is_ascii_whitespace()).count()
-}
-
-pub(crate) fn trim_line(line: &[u8]) -> &[u8] {
-    let start = leading_ws(line);
-    let end = line.len()
-        - line
-            .iter()
-            .rev()
-            .take_while(|b| b.is_ascii_whitespace())
-            .count();
-    if start >= end { &[] } else { &line[start..end] }
+    /// Reading stopped at `e`: a line too long is reported (the rest of the file is skipped).
+    pub(super) fn stop(
+        &mut self,
+        name: &str,
+        e: LineError,
+        sink: &mut Sink<'_>,
+    ) -> Result<(), ReadError> {
+        match e {
+            LineError::TooLong { number } => sink.bad(BadLine::too_long(name, number)),
+            LineError::Io(source) => Err(ReadError::Io {
+                input: name.to_string(),
+                source,
+            }),
+        }
+    }
 }
 
 pub(super) fn index_line(

@@ -19,7 +19,7 @@
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
@@ -29,7 +29,8 @@ use serde_json::value::RawValue;
 
 use super::ClaudeStreamReader;
 use super::assembler::SUBAGENT_TOOLS;
-use super::inputs::{BadLine, MAX_LINE_BYTES, ReadError, Sink};
+use super::inputs::{ReadError, Sink};
+use super::lines::{BadLine, LineBuffer};
 use crate::types::{AgentKind, StreamEvent};
 
 mod emit;
@@ -38,7 +39,6 @@ mod order;
 
 pub(crate) use emit::line_events;
 use emit::*;
-pub(crate) use index::trim_line;
 use index::*;
 use order::*;
 
@@ -257,10 +257,16 @@ pub fn agent_file_id(path: &Path) -> Option<String> {
 }
 
 fn first_session_id(path: &Path) -> Option<String> {
-    let f = File::open(path).ok()?;
-    for line in BufReader::new(f).lines().take(5) {
-        let line = line.ok()?;
-        if let Ok(h) = serde_json::from_str::<Head>(&line)
+    /// Lines looked at: the session id is on the first line or close after it.
+    const HEAD_LINES: usize = 5;
+    /// A buffer for the head of a file.
+    const HEAD_BUFFER_BYTES: usize = 8 * 1024;
+    let mut f = File::open(path).ok()?;
+    let mut lines = LineBuffer::new(HEAD_BUFFER_BYTES);
+    for _ in 0..HEAD_LINES {
+        let line = lines.next(&mut f).ok()??;
+        let text = std::str::from_utf8(line.bytes).ok()?;
+        if let Ok(h) = serde_json::from_str::<Head>(text)
             && let Some(s) = h.session_id
         {
             return Some(s.into_owned());
@@ -314,11 +320,7 @@ impl TranscriptReader<'_> {
             (None, None) => return Ok(()),
         };
         let index = match &lines {
-            Lines::File(f) => build_index(
-                name,
-                BufReader::with_capacity(INDEX_BUFFER_BYTES, f.try_clone().map_err(io)?),
-                sink,
-            )?,
+            Lines::File(f) => build_index(name, f, sink)?,
             Lines::Memory(m) => build_index_memory(name, m, None, sink)?,
             Lines::Text(t) => build_index_memory(name, t.as_bytes(), Some(t), sink)?,
         };

@@ -27,7 +27,9 @@ use jiff::tz::TimeZone;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
-pub use super::inputs::{BadLine, MAX_DOCUMENT_BYTES, MAX_LINE_BYTES};
+pub use super::inputs::MAX_DOCUMENT_BYTES;
+pub use super::lines::{BadLine, MAX_LINE_BYTES};
+use super::lines::{LineBuffer, LineError};
 
 mod claude;
 mod opencode;
@@ -40,7 +42,7 @@ pub use prices::{Price, PriceTable, normalize_model};
 
 /// Read buffer per file: large enough that most lines are split in place without a copy, small
 /// enough that one per core keeps peak memory low.
-const READ_BUFFER_BYTES: usize = 1024 * 1024;
+pub(crate) const READ_BUFFER_BYTES: usize = 1024 * 1024;
 
 /// The model name Claude Code gives responses it wrote itself (errors, interruptions): not a
 /// model anyone pays for.
@@ -247,7 +249,7 @@ fn scan_files(files: &[PathBuf], opts: &ScanOptions) -> Result<Vec<FileUsage>, U
     std::thread::scope(|s| {
         for _ in 0..threads {
             s.spawn(|| {
-                let mut buf = Vec::new();
+                let mut buf = LineBuffer::new(READ_BUFFER_BYTES);
                 loop {
                     let k = next.fetch_add(1, Ordering::Relaxed);
                     if k >= order.len() || stop.load(Ordering::Relaxed) {
@@ -317,7 +319,7 @@ fn file_stem(path: &Path) -> String {
 fn scan_file(
     path: &Path,
     opts: &ScanOptions,
-    buf: &mut Vec<u8>,
+    lines: &mut LineBuffer,
     stop: &AtomicBool,
 ) -> Result<FileUsage, UsageError> {
     let read_err = |source| UsageError::Read {
@@ -345,16 +347,17 @@ fn scan_file(
         turn_start: 0,
         bad: Vec::new(),
     };
-    let too_long = each_line(&mut file, buf, |number, line| {
-        scan.line(number, line);
+    lines.reset();
+    let read = lines.for_each(&mut file, |line| {
+        scan.line(line.number, line.bytes);
         !(opts.strict && (!scan.bad.is_empty() || stop.load(Ordering::Relaxed)))
-    })
-    .map_err(read_err)?;
-    if let Some(number) = too_long {
-        scan.bad(
-            number,
-            format!("line longer than {MAX_LINE_BYTES} bytes; skipped the rest of the file"),
-        );
+    });
+    match read {
+        Ok(()) => {}
+        Err(LineError::TooLong { number }) => scan
+            .bad
+            .push(BadLine::too_long(&path.display().to_string(), number)),
+        Err(LineError::Io(e)) => return Err(read_err(e)),
     }
     let session = match scan.session {
         Some(s) => s,
@@ -368,63 +371,6 @@ fn scan_file(
         records: scan.records,
         bad: scan.bad,
     })
-}
-
-/// Calls `f(number, line)` for each line of `file` (1-based numbers, without the newline) until
-/// it returns false. Lines are split inside `buf` (reused across files); only a line cut by the
-/// end of the buffer is moved. Returns the number of a line longer than [`MAX_LINE_BYTES`], where
-/// reading stopped.
-pub(crate) fn each_line(
-    file: &mut impl Read,
-    buf: &mut Vec<u8>,
-    mut f: impl FnMut(usize, &[u8]) -> bool,
-) -> std::io::Result<Option<usize>> {
-    // The buffer's bytes are overwritten before they are read: only size it, once.
-    if buf.len() < READ_BUFFER_BYTES {
-        buf.resize(READ_BUFFER_BYTES, 0);
-    }
-    let (mut start, mut end, mut number) = (0usize, 0usize, 0usize);
-    let mut eof = false;
-    let result = loop {
-        let nl = memchr::memchr(b'\n', &buf[start..end]);
-        let line_end = match (nl, eof) {
-            (Some(i), _) => start + i,
-            (None, true) if start < end => end,
-            (None, true) => break None,
-            (None, false) => {
-                if end - start > MAX_LINE_BYTES {
-                    break Some(number + 1);
-                }
-                // Move the partial line to the front, grow if it fills the buffer, read more.
-                buf.copy_within(start..end, 0);
-                end -= start;
-                start = 0;
-                if end == buf.len() {
-                    // Never more than one byte past the limit: enough to see a line is too long.
-                    buf.resize((buf.len() * 2).min(MAX_LINE_BYTES + 1), 0);
-                }
-                let n = match file.read(&mut buf[end..]) {
-                    Ok(n) => n,
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                    Err(e) => return Err(e),
-                };
-                eof = n == 0;
-                end += n;
-                continue;
-            }
-        };
-        number += 1;
-        let go_on = f(number, &buf[start..line_end]);
-        start = (line_end + 1).min(end);
-        if !go_on {
-            break None;
-        }
-    };
-    // Give back a grown buffer, so one long line does not hold memory for the rest of the run.
-    if buf.len() > READ_BUFFER_BYTES {
-        *buf = Vec::new();
-    }
-    Ok(result)
 }
 
 /// The cost of one response: from the price table, else what the transcript recorded, else
