@@ -240,7 +240,7 @@ fn input_format(from: InputFormat) -> Option<Format> {
 /// A read error as the command reports it, with the exit status it means.
 pub(super) fn read_error(e: ReadError) -> anyhow::Error {
     let code = match &e {
-        ReadError::Missing(_) | ReadError::Io { .. } => EXIT_USAGE,
+        ReadError::Find(_) | ReadError::Io { .. } => EXIT_USAGE,
         ReadError::Output(_) => EXIT_FAILURE,
         ReadError::Stopped | ReadError::TooLarge(_) => EXIT_BAD_INPUT,
     };
@@ -596,7 +596,7 @@ fn session_file(want: &str) -> anyhow::Result<PathBuf> {
     let projects = claude_projects(
         "give the transcript file, or set CLAUDE_CONFIG_DIR to Claude Code's home if it is elsewhere",
     )?;
-    let files = crate::converters::sessions::session_files(&projects)
+    let files = crate::converters::input_files::session_files(&projects)
         .map_err(|e| CommandError::new(EXIT_USAGE, e.to_string()))?;
     let id = |p: &PathBuf| p.file_stem().map(|s| s.to_string_lossy().into_owned());
     if let Some(exact) = files.iter().find(|p| id(p).as_deref() == Some(want)) {

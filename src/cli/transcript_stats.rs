@@ -4,7 +4,7 @@
 //! window, calls [`crate::converters::usage::count`] and prints. Holds no accounting itself.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
@@ -12,6 +12,7 @@ use jiff::tz::TimeZone;
 use super::table::Table;
 use super::transcript::{GroupBy, StatsArgs, StatsFormat};
 use super::{CommandError, Context, EXIT_BAD_INPUT, EXIT_OK, EXIT_USAGE, Exit};
+use crate::converters::input_files::find_inputs;
 use crate::converters::usage::{self, Grouping, PriceTable, Report, ScanOptions};
 
 pub fn run(ctx: &Context, args: StatsArgs) -> anyhow::Result<Exit> {
@@ -134,52 +135,11 @@ pub(crate) fn reader_gone(e: &anyhow::Error) -> bool {
     })
 }
 
-/// Every transcript to read: files as given, and every `*.jsonl` below each folder, sorted so
-/// that output and error order never depend on the file system.
+/// Every transcript to read (see [`crate::converters::input_files`]): `stats` counts
+/// subagents' files too, each with its session.
 pub(super) fn input_files(roots: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
-    let mut files = Vec::new();
-    for root in roots {
-        if root.as_os_str() == usage::STDIN {
-            if files
-                .iter()
-                .any(|f: &PathBuf| f.as_os_str() == usage::STDIN)
-            {
-                return Err(CommandError::new(EXIT_USAGE, "`-` (stdin) can be given once").into());
-            }
-            files.push(root.clone());
-        } else if root.is_dir() {
-            let mut found = Vec::new();
-            walk(root, &mut found)?;
-            found.sort();
-            files.extend(found);
-        } else if root.is_file() {
-            files.push(root.clone());
-        } else {
-            return Err(CommandError::new(
-                EXIT_USAGE,
-                format!("{}: no such file or folder", root.display()),
-            )
-            .into());
-        }
-    }
-    Ok(files)
-}
-
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
-    let entries = std::fs::read_dir(dir)
-        .map_err(|e| CommandError::new(EXIT_USAGE, format!("{}: {e}", dir.display())))?;
-    for entry in entries {
-        let entry =
-            entry.map_err(|e| CommandError::new(EXIT_USAGE, format!("{}: {e}", dir.display())))?;
-        let path = entry.path();
-        let kind = entry.file_type()?;
-        if kind.is_dir() {
-            walk(&path, out)?;
-        } else if path.extension().is_some_and(|e| e == "jsonl") {
-            out.push(path);
-        }
-    }
-    Ok(())
+    let files = find_inputs(roots).map_err(|e| CommandError::new(EXIT_USAGE, e.to_string()))?;
+    Ok(files.into_iter().map(|f| f.path).collect())
 }
 
 /// `--since`/`--until`: an RFC 3339 time, or a date meaning its midnight in the `--tz` zone.

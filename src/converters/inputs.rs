@@ -7,11 +7,12 @@
 
 use std::fs::File;
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde_json::Value;
 
-use super::claude_transcript::{SubagentFiles, TranscriptReader, agent_file_id};
+use super::claude_transcript::{SubagentFiles, TranscriptReader};
+use super::input_files::{FindError, find_inputs};
 use super::lines::{BadLine, LineBuffer, LineError};
 use super::opencode_export::export_events;
 use super::{ClaudeStreamReader, OpencodeRunReader};
@@ -91,8 +92,8 @@ pub enum ReadError {
         input: String,
         source: std::io::Error,
     },
-    #[error("{0}: no such file or folder")]
-    Missing(PathBuf),
+    #[error(transparent)]
+    Find(#[from] FindError),
     #[error("{0}: a whole-document input larger than {MAX_DOCUMENT_BYTES} bytes is refused")]
     TooLarge(String),
     #[error("stopped at the first bad line (strict mode)")]
@@ -168,47 +169,20 @@ impl Input {
     }
 }
 
-/// Files, folders (every `*.jsonl` below, sorted; subagent files are read with their session,
-/// not alone) and `-` into inputs. A path that does not exist is an error naming it.
+/// The inputs `paths` stand for (see [`super::input_files`]); subagent files found in folders
+/// are read with their session, not alone.
 pub fn expand_inputs(paths: &[PathBuf]) -> Result<Vec<Input>, ReadError> {
-    let mut out = Vec::new();
-    for p in paths {
-        if p.as_os_str() == "-" {
-            out.push(Input::stdin());
-        } else if p.is_dir() {
-            let mut files = Vec::new();
-            collect_jsonl(p, &mut files)?;
-            files.sort();
-            out.extend(files.into_iter().map(Input::file));
-        } else if p.is_file() {
-            out.push(Input::file(p.clone()));
-        } else {
-            return Err(ReadError::Missing(p.clone()));
-        }
-    }
-    Ok(out)
-}
-
-fn collect_jsonl(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), ReadError> {
-    let entries = std::fs::read_dir(dir).map_err(|e| ReadError::Io {
-        input: dir.display().to_string(),
-        source: e,
-    })?;
-    for entry in entries.flatten() {
-        let path = entry.path();
-        let Ok(kind) = entry.file_type() else {
-            continue;
-        };
-        if kind.is_dir() {
-            if path.file_name().is_some_and(|n| n == "subagents") {
-                continue;
+    Ok(find_inputs(paths)?
+        .into_iter()
+        .filter(|f| !f.subagent)
+        .map(|f| {
+            if f.is_stdin() {
+                Input::stdin()
+            } else {
+                Input::file(f.path)
             }
-            collect_jsonl(&path, out)?;
-        } else if path.extension().is_some_and(|e| e == "jsonl") && agent_file_id(&path).is_none() {
-            out.push(path);
-        }
-    }
-    Ok(())
+        })
+        .collect())
 }
 
 /// How inputs are read.

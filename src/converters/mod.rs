@@ -12,6 +12,7 @@ mod claude_transcript;
 mod convert;
 mod filter;
 mod follow;
+pub mod input_files;
 mod inputs;
 pub mod lines;
 mod opencode_export;

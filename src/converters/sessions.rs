@@ -17,6 +17,7 @@ use jiff::Timestamp;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use super::input_files::{FindError, session_files};
 use super::lines::{BadLine, LineBuffer, LineError};
 use super::usage::{READ_BUFFER_BYTES, raw_str};
 
@@ -31,6 +32,8 @@ pub enum SessionsError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Find(#[from] FindError),
 }
 
 /// One session's summary.
@@ -60,34 +63,6 @@ pub struct SessionInfo {
 pub struct SessionList {
     pub sessions: Vec<SessionInfo>,
     pub bad_lines: Vec<BadLine>,
-}
-
-/// The session transcripts directly in each project folder of `projects`, sorted.
-pub fn session_files(projects: &Path) -> Result<Vec<PathBuf>, SessionsError> {
-    let err = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| SessionsError::Read { path, source }
-    };
-    let mut files = Vec::new();
-    for project in std::fs::read_dir(projects).map_err(err(projects))? {
-        let project = project.map_err(err(projects))?.path();
-        if !project.is_dir() {
-            continue;
-        }
-        for entry in std::fs::read_dir(&project).map_err(err(&project))? {
-            let path = entry.map_err(err(&project))?.path();
-            let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
-            if path.is_file()
-                && name
-                    .as_deref()
-                    .is_some_and(|n| n.ends_with(".jsonl") && !n.starts_with("agent-"))
-            {
-                files.push(path);
-            }
-        }
-    }
-    files.sort();
-    Ok(files)
 }
 
 /// Lists the sessions under `projects` (Claude Code's `projects` folder), reading files on

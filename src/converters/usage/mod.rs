@@ -208,8 +208,7 @@ pub struct Report {
     pub files: usize,
 }
 
-/// The input name that stands for standard input.
-pub const STDIN: &str = "-";
+pub use super::input_files::STDIN;
 
 /// Counts the usage in `files` (Claude Code `.jsonl` transcripts or streams, OpenCode `run`
 /// lines, OpenCode export `.json` documents), grouped by `grouping`, priced from `prices`. Days and months are in `tz`.
