@@ -166,10 +166,10 @@ markdown\t'Markdown, a heading per turn (also `md`)'
 html\t'One self-contained HTML page'"
 complete -c aisys -n "__fish_aisys_using_subcommand transcript; and __fish_seen_subcommand_from parse" -s o -l output -d 'Write to this file instead of stdout; its extension (.md, .html, .json, .jsonl, .txt) picks the format when --format is not given. The file appears only when all went well. A folder (existing, or a name ending in `/`) gets one HTML page per session and an index.html that lists them, with a search' -r -F
 complete -c aisys -n "__fish_aisys_using_subcommand transcript; and __fish_seen_subcommand_from parse" -l session -d 'Only the session with this id, or the one id that starts with it (as `transcript list` shows it). Without INPUT, the session is looked up in Claude Code\'s projects folder' -r
-complete -c aisys -n "__fish_aisys_using_subcommand transcript; and __fish_seen_subcommand_from parse" -l since -d 'Only what happened at or after this time (RFC 3339 or YYYY-MM-DD)' -r
-complete -c aisys -n "__fish_aisys_using_subcommand transcript; and __fish_seen_subcommand_from parse" -l until -d 'Only what happened before this time (RFC 3339 or YYYY-MM-DD)' -r
+complete -c aisys -n "__fish_aisys_using_subcommand transcript; and __fish_seen_subcommand_from parse" -l since -d 'Only what happened at or after this time: RFC 3339, or a date (YYYY-MM-DD) meaning its midnight in the --tz zone' -r
+complete -c aisys -n "__fish_aisys_using_subcommand transcript; and __fish_seen_subcommand_from parse" -l until -d 'Only what happened before this time: RFC 3339, or a date (YYYY-MM-DD) meaning its midnight in the --tz zone' -r
 complete -c aisys -n "__fish_aisys_using_subcommand transcript; and __fish_seen_subcommand_from parse" -l max-output-lines -d 'Cut tool results longer than this many lines (their start and end are kept)' -r
-complete -c aisys -n "__fish_aisys_using_subcommand transcript; and __fish_seen_subcommand_from parse" -l tz -d 'Time zone of the times shown: an IANA name (Europe/Paris), UTC, or local' -r
+complete -c aisys -n "__fish_aisys_using_subcommand transcript; and __fish_seen_subcommand_from parse" -l tz -d 'Time zone of the times shown (and dates given to --since/--until are read in): an IANA name (Europe/Paris), UTC, or local' -r
 complete -c aisys -n "__fish_aisys_using_subcommand transcript; and __fish_seen_subcommand_from parse" -l color -d 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -193,8 +193,8 @@ json\t''
 csv\t''"
 complete -c aisys -n "__fish_aisys_using_subcommand transcript; and __fish_seen_subcommand_from stats" -l tz -d 'Time zone days, weeks and months are cut in (and dates given to --since/--until are read in): an IANA name (Europe/Paris), UTC, or local. The table\'s header names it' -r
 complete -c aisys -n "__fish_aisys_using_subcommand transcript; and __fish_seen_subcommand_from stats" -l pricing -d 'A TOML or JSON file of per-model prices (USD per million tokens) that replaces the built-in ones' -r -F
-complete -c aisys -n "__fish_aisys_using_subcommand transcript; and __fish_seen_subcommand_from stats" -l since -d 'Only usage at or after this time (RFC 3339 or YYYY-MM-DD)' -r
-complete -c aisys -n "__fish_aisys_using_subcommand transcript; and __fish_seen_subcommand_from stats" -l until -d 'Only usage before this time (RFC 3339 or YYYY-MM-DD)' -r
+complete -c aisys -n "__fish_aisys_using_subcommand transcript; and __fish_seen_subcommand_from stats" -l since -d 'Only usage at or after this time: RFC 3339, or a date (YYYY-MM-DD) meaning its midnight in the --tz zone' -r
+complete -c aisys -n "__fish_aisys_using_subcommand transcript; and __fish_seen_subcommand_from stats" -l until -d 'Only usage before this time: RFC 3339, or a date (YYYY-MM-DD) meaning its midnight in the --tz zone' -r
 complete -c aisys -n "__fish_aisys_using_subcommand transcript; and __fish_seen_subcommand_from stats" -l color -d 'When to use colors: auto (only on a terminal, and not when NO_COLOR is set), always, never' -r -f -a "auto\t''
 always\t''
 never\t''"

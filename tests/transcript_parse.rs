@@ -438,6 +438,33 @@ fn session_and_time_filters() {
 }
 
 #[test]
+fn a_date_given_to_since_is_its_midnight_in_the_tz_zone() {
+    // 23:30 UTC on October 31st is already November 1st in Berlin.
+    let line = |uuid: &str, parent: Option<&str>, time: &str, text: &str| {
+        serde_json::json!({"type": "user", "sessionId": "s", "uuid": uuid, "parentUuid": parent,
+            "timestamp": time, "message": {"role": "user", "content": text}})
+        .to_string()
+    };
+    let stream = [
+        line("u1", None, "2026-10-31T23:30:00Z", "late"),
+        line("u2", Some("u1"), "2026-11-01T08:00:00Z", "morning"),
+    ]
+    .join("\n");
+    let since_nov_1 = |tz: &str| {
+        let args = ["--since", "2026-11-01", "--tz", tz, "--format", "jsonl"];
+        let flow = flow(&blocks(&parse(&args, Some(&stream))));
+        flow.into_iter()
+            .filter(|t| t.starts_with("user: "))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        since_nov_1("Europe/Berlin"),
+        ["user: late", "user: morning"]
+    );
+    assert_eq!(since_nov_1("UTC"), ["user: morning"]);
+}
+
+#[test]
 fn a_session_is_named_by_a_unique_prefix_of_its_id() {
     let dir = fixture("handwritten");
     let run = |extra: &[&str]| {

@@ -393,6 +393,18 @@ fn days_follow_the_local_time_zone() {
 }
 
 #[test]
+fn a_date_given_to_since_is_its_midnight_in_the_tz_zone() {
+    // A2, at 23:30 UTC on October 31st, is already November 1st in Berlin.
+    let h = home();
+    let since_nov_1 = |tz: &str| {
+        let args = ["--since", "2026-11-01", "--tz", tz, "--format", "json"];
+        counts(&json_of(&stats(h.path(), &args))["total"])
+    };
+    assert_eq!(since_nov_1("Europe/Berlin"), add(add(A2, S1), B1));
+    assert_eq!(since_nov_1("UTC"), add(S1, B1));
+}
+
+#[test]
 fn since_and_until_keep_a_window() {
     let h = home();
     let r = json_of(&stats(

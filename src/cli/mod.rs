@@ -29,9 +29,6 @@ pub mod sandboxes;
 pub mod serve;
 pub mod table;
 pub mod transcript;
-pub mod transcript_list;
-pub mod transcript_pages;
-pub mod transcript_stats;
 pub mod values;
 
 pub use output::Output;

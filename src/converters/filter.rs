@@ -5,23 +5,25 @@
 //! keeps whole messages rather than cutting them at untimed pieces.
 
 use jiff::Timestamp;
+use jiff::tz::TimeZone;
 
 use crate::types::StreamEvent;
 
-/// A point in time given on the command line: RFC 3339, or a date (midnight UTC).
-pub fn parse_time(text: &str) -> Result<Timestamp, String> {
+/// A point in time given on the command line: an RFC 3339 time as given, or a date meaning its
+/// midnight in `tz`.
+pub fn parse_time(text: &str, tz: &TimeZone) -> Result<Timestamp, String> {
     if let Ok(t) = text.parse::<Timestamp>() {
         return Ok(t);
     }
-    if let Ok(d) = text.parse::<jiff::civil::Date>() {
-        return d
-            .to_zoned(jiff::tz::TimeZone::UTC)
+    match text.parse::<jiff::civil::Date>() {
+        Ok(d) => d
+            .to_zoned(tz.clone())
             .map(|z| z.timestamp())
-            .map_err(|e| e.to_string());
+            .map_err(|e| format!("{text:?}: {e}")),
+        Err(_) => Err(format!(
+            "{text:?}: not a time\n  fix: give a date like 2026-11-27, or an RFC 3339 time like 2026-11-27T09:00:00Z"
+        )),
     }
-    Err(format!(
-        "`{text}` is not a time: use RFC 3339 (2026-01-31T12:00:00Z) or a date (2026-01-31)"
-    ))
 }
 
 /// The filters of one run; feed it every event in order.
@@ -125,19 +127,33 @@ mod tests {
 
     #[test]
     fn times_parse_as_rfc3339_or_dates() {
+        let utc = TimeZone::UTC;
         assert_eq!(
-            parse_time("2026-01-31").unwrap(),
+            parse_time("2026-01-31", &utc).unwrap(),
             "2026-01-31T00:00:00Z".parse::<Timestamp>().unwrap()
         );
-        assert!(parse_time("2026-01-31T12:00:00+02:00").is_ok());
-        assert!(parse_time("yesterday").unwrap_err().contains("RFC 3339"));
+        // A date is its midnight in the zone given; a time is as given, whatever the zone.
+        let paris = TimeZone::get("Europe/Paris").unwrap();
+        assert_eq!(
+            parse_time("2026-01-31", &paris).unwrap(),
+            "2026-01-30T23:00:00Z".parse::<Timestamp>().unwrap()
+        );
+        assert_eq!(
+            parse_time("2026-01-31T12:00:00+02:00", &paris).unwrap(),
+            "2026-01-31T10:00:00Z".parse::<Timestamp>().unwrap()
+        );
+        assert!(
+            parse_time("yesterday", &utc)
+                .unwrap_err()
+                .contains("RFC 3339")
+        );
     }
 
     #[test]
     fn the_window_keeps_untimed_pieces_with_their_timed_neighbours() {
         let mut f = EventFilter {
-            since: Some(parse_time("2026-01-02").unwrap()),
-            until: Some(parse_time("2026-01-03").unwrap()),
+            since: Some(parse_time("2026-01-02", &TimeZone::UTC).unwrap()),
+            until: Some(parse_time("2026-01-03", &TimeZone::UTC).unwrap()),
             ..EventFilter::default()
         };
         assert!(!f.keep(&mut text(Some("2026-01-01T10:00:00Z"), None)));

@@ -14,10 +14,11 @@ use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use serde_json::json;
 
-use super::table::{Table, cut_to};
-use super::transcript::{ListArgs, TableFormat};
-use super::transcript_stats::reader_gone;
-use super::{CommandError, Context, EXIT_BAD_INPUT, EXIT_OK, EXIT_USAGE, Exit};
+use crate::cli::table::{Table, cut_to};
+use clap::Args;
+
+use super::{TableFormat, claude_projects, to_stdout};
+use crate::cli::{CommandError, Context, EXIT_BAD_INPUT, EXIT_OK, EXIT_USAGE, Exit};
 use crate::converters::sessions::{SessionInfo, list_sessions};
 use crate::converters::short_duration;
 use crate::converters::usage::{self, Grouping, PriceTable, ScanOptions, Totals};
@@ -34,10 +35,31 @@ const SHORT_ID_CHARS: usize = 8;
 /// separate title) so that a row stays on one line.
 const WIDE_TABLE_COLUMNS: usize = 100;
 
+/// List the Claude Code sessions on this machine, newest first.
+///
+/// Each session shows when it started, how long it ran, its tokens and cost (subagents
+/// included), a short id (`transcript parse --session` takes it), its title (`/rename`, else
+/// Claude Code's summary) and the first prompt of its main thread (a slash command as
+/// `/name args`). Below 100 columns the table keeps only what fits on one line.
+///
+/// --format json prints {"sessions": [{"id", "short_id", "project_dir", "title",
+/// "first_prompt", "started", "last_activity", "duration_s", "messages", "input_tokens",
+/// "output_tokens", "cache_creation_tokens", "cache_read_tokens", "total_tokens", "cost_usd",
+/// "path"}]}, times in RFC 3339, the path whole; it is stable.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  aisys transcript list
+  aisys transcript list --format json | jq -r '.sessions[0].path'
+  aisys transcript parse --session 3f2a1b9c -o session.html")]
+pub struct ListArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = TableFormat::Table, value_name = "FORMAT")]
+    pub format: TableFormat,
+}
+
 pub fn run(ctx: &Context, args: ListArgs) -> anyhow::Result<Exit> {
-    let projects = super::transcript::claude_projects(
-        "set CLAUDE_CONFIG_DIR to Claude Code's home if it is elsewhere",
-    )?;
+    let projects =
+        claude_projects("set CLAUDE_CONFIG_DIR to Claude Code's home if it is elsewhere")?;
     let list =
         list_sessions(&projects).map_err(|e| CommandError::new(EXIT_USAGE, e.to_string()))?;
     let usage = session_usage(&projects)?;
@@ -48,9 +70,8 @@ pub fn run(ctx: &Context, args: ListArgs) -> anyhow::Result<Exit> {
         }
     }
     let short = short_ids(&list.sessions);
-    let width = super::output::text_width(ctx.out.stdout_is_tty);
-    let printed = (|| {
-        let mut out = std::io::stdout().lock();
+    let width = crate::cli::output::text_width(ctx.out.stdout_is_tty);
+    to_stdout(|out| {
         match args.format {
             TableFormat::Json => {
                 let sessions: Vec<_> = list
@@ -59,25 +80,15 @@ pub fn run(ctx: &Context, args: ListArgs) -> anyhow::Result<Exit> {
                     .zip(&short)
                     .map(|(s, id)| session_json(s, id, usage.get(&s.id)))
                     .collect();
-                serde_json::to_writer_pretty(&mut out, &json!({ "sessions": sessions }))?;
+                serde_json::to_writer_pretty(&mut *out, &json!({ "sessions": sessions }))?;
                 writeln!(out)?;
             }
-            TableFormat::Table => print_table(
-                &mut out,
-                &list.sessions,
-                &short,
-                &usage,
-                ctx.out.color,
-                width,
-            )?,
+            TableFormat::Table => {
+                print_table(out, &list.sessions, &short, &usage, ctx.out.color, width)?
+            }
         }
-        out.flush()?;
-        anyhow::Ok(())
-    })();
-    match printed {
-        Err(e) if reader_gone(&e) => {}
-        r => r?,
-    }
+        Ok(())
+    })?;
     if !list.bad_lines.is_empty() {
         return Err(CommandError::new(
             EXIT_BAD_INPUT,
@@ -94,7 +105,7 @@ pub fn run(ctx: &Context, args: ListArgs) -> anyhow::Result<Exit> {
 /// Tokens and cost of each session (its subagents' included), counted as `transcript stats
 /// --by session` counts them. Bad lines are left to the listing, which reports them once.
 fn session_usage(projects: &std::path::Path) -> anyhow::Result<HashMap<String, Totals>> {
-    let files = super::transcript_stats::input_files(&[projects.to_path_buf()])?;
+    let files = super::stats::input_files(&[projects.to_path_buf()])?;
     let report = usage::count(
         &files,
         Grouping::Session,

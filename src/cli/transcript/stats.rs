@@ -6,18 +6,91 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
-use super::table::Table;
-use super::transcript::{GroupBy, StatsArgs, StatsFormat};
-use super::{CommandError, Context, EXIT_BAD_INPUT, EXIT_OK, EXIT_USAGE, Exit};
+use super::{claude_projects, time_flag, to_stdout};
+use crate::cli::table::Table;
+use clap::{Args, ValueEnum};
+
+use crate::cli::{CommandError, Context, EXIT_BAD_INPUT, EXIT_OK, EXIT_USAGE, Exit};
 use crate::converters::input_files::find_inputs;
 use crate::converters::usage::{self, Grouping, PriceTable, Report, ScanOptions};
 
+/// Count tokens and cost in transcripts.
+///
+/// Reads Claude Code transcripts and stream-json output, OpenCode `run --format json` lines and
+/// OpenCode exports (`.json`). Each model response is counted once, even where the transcript
+/// repeats its usage on several lines; a stream's turns are counted from their `result` lines.
+/// Prices come from a built-in table, or from --pricing (OpenCode run lines name no model: the
+/// cost OpenCode recorded is counted).
+///
+/// Grouped by session, each row also has the date of the session's first response and its
+/// title (`/rename`'s, else Claude Code's summary, else the first prompt). Below 100 columns
+/// (the terminal's width, or COLUMNS) the table keeps the key, [date,] total tokens, cost
+/// [and title], so that a row stays on one line.
+///
+/// --format json prints {"groups": [{"key", "input_tokens", "output_tokens",
+/// "cache_creation_tokens", "cache_read_tokens", "cost_usd", "models": [...], and by session
+/// "started" (RFC 3339) and "title" when known}], "total": {the same counters}}; --format csv
+/// prints the columns key, input_tokens, output_tokens, cache_creation_tokens,
+/// cache_read_tokens, cost_usd, models (joined with `;`). Both are stable.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  aisys transcript stats
+  aisys transcript stats --by day --format csv
+  aisys transcript stats --by week --tz UTC
+  aisys transcript stats ~/.claude/projects/-home-me-app --by model --format json")]
+pub struct StatsArgs {
+    /// Files, folders (every *.jsonl below) or `-` for stdin, read as Claude Code lines (default: Claude Code's projects folder).
+    #[arg(value_name = "INPUT")]
+    pub inputs: Vec<PathBuf>,
+    /// How to group the counts.
+    #[arg(long, value_enum, default_value_t = GroupBy::Session, value_name = "GROUP")]
+    pub by: GroupBy,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = StatsFormat::Table, value_name = "FORMAT")]
+    pub format: StatsFormat,
+    /// Time zone days, weeks and months are cut in (and dates given to --since/--until are
+    /// read in): an IANA name (Europe/Paris), UTC, or local. The table's header names it.
+    #[arg(long, value_name = "ZONE", default_value = "local")]
+    pub tz: String,
+    /// A TOML or JSON file of per-model prices (USD per million tokens) that replaces the built-in ones.
+    #[arg(long, value_name = "FILE")]
+    pub pricing: Option<PathBuf>,
+    /// Only usage at or after this time: RFC 3339, or a date (YYYY-MM-DD) meaning its midnight
+    /// in the --tz zone.
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+    /// Only usage before this time: RFC 3339, or a date (YYYY-MM-DD) meaning its midnight in the
+    /// --tz zone.
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+    /// Stop at the first bad line instead of reporting it and going on.
+    #[arg(long)]
+    pub strict: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GroupBy {
+    Session,
+    Day,
+    /// ISO weeks, Monday to Sunday (`2026-W09`).
+    Week,
+    Month,
+    Model,
+    Project,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StatsFormat {
+    Table,
+    Json,
+    Csv,
+}
+
 pub fn run(ctx: &Context, args: StatsArgs) -> anyhow::Result<Exit> {
     let roots = if args.inputs.is_empty() {
-        let projects = super::transcript::claude_projects(
+        let projects = claude_projects(
             "give transcript files or folders, or set CLAUDE_CONFIG_DIR to Claude Code's home",
         )?;
         vec![projects]
@@ -30,16 +103,8 @@ pub fn run(ctx: &Context, args: StatsArgs) -> anyhow::Result<Exit> {
     let tz: TimeZone = clock.zone().clone();
     let opts = ScanOptions {
         strict: args.strict,
-        since: args
-            .since
-            .as_deref()
-            .map(|s| parse_time("--since", s, &tz))
-            .transpose()?,
-        until: args
-            .until
-            .as_deref()
-            .map(|s| parse_time("--until", s, &tz))
-            .transpose()?,
+        since: time_flag("--since", args.since.as_deref(), &tz)?,
+        until: time_flag("--until", args.until.as_deref(), &tz)?,
         threads: 0,
     };
     let mut prices = PriceTable::builtin();
@@ -92,27 +157,21 @@ pub fn run(ctx: &Context, args: StatsArgs) -> anyhow::Result<Exit> {
             CommandError::new(EXIT_BAD_INPUT, "stopped at the first bad line (--strict)").into(),
         );
     }
-    let printed = (|| {
-        let mut out = std::io::stdout().lock();
+    to_stdout(|out| {
         match args.format {
-            StatsFormat::Json => print_json(&mut out, &report)?,
-            StatsFormat::Csv => print_csv(&mut out, &report)?,
+            StatsFormat::Json => print_json(out, &report)?,
+            StatsFormat::Csv => print_csv(out, &report)?,
             StatsFormat::Table => print_table(
-                &mut out,
+                out,
                 &report,
                 args.by,
                 &clock,
                 ctx.out.color,
-                super::output::text_width(ctx.out.stdout_is_tty),
+                crate::cli::output::text_width(ctx.out.stdout_is_tty),
             )?,
         }
-        out.flush()?;
-        anyhow::Ok(())
-    })();
-    match printed {
-        Err(e) if reader_gone(&e) => {}
-        r => r?,
-    }
+        Ok(())
+    })?;
     if !report.bad_lines.is_empty() {
         let n = report.bad_lines.len();
         return Err(CommandError::new(
@@ -124,42 +183,11 @@ pub fn run(ctx: &Context, args: StatsArgs) -> anyhow::Result<Exit> {
     Ok(EXIT_OK)
 }
 
-/// Whether writing failed because the reader closed the pipe (`| head`): it has all it
-/// wanted, which is no error.
-pub(crate) fn reader_gone(e: &anyhow::Error) -> bool {
-    e.chain().any(|c| {
-        c.downcast_ref::<std::io::Error>()
-            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
-            || c.downcast_ref::<serde_json::Error>()
-                .is_some_and(|e| e.io_error_kind() == Some(std::io::ErrorKind::BrokenPipe))
-    })
-}
-
 /// Every transcript to read (see [`crate::converters::input_files`]): `stats` counts
 /// subagents' files too, each with its session.
 pub(super) fn input_files(roots: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
     let files = find_inputs(roots).map_err(|e| CommandError::new(EXIT_USAGE, e.to_string()))?;
     Ok(files.into_iter().map(|f| f.path).collect())
-}
-
-/// `--since`/`--until`: an RFC 3339 time, or a date meaning its midnight in the `--tz` zone.
-fn parse_time(flag: &str, text: &str, tz: &TimeZone) -> anyhow::Result<Timestamp> {
-    if let Ok(t) = text.parse::<Timestamp>() {
-        return Ok(t);
-    }
-    match text.parse::<jiff::civil::Date>() {
-        Ok(d) => Ok(d
-            .to_zoned(tz.clone())
-            .map_err(|e| CommandError::new(EXIT_USAGE, format!("{flag} {text}: {e}")))?
-            .timestamp()),
-        Err(_) => Err(CommandError::new(
-            EXIT_USAGE,
-            format!(
-                "{flag} {text:?}: not a time\n  fix: give a date like 2026-11-27, or a time like 2026-11-27T09:00:00Z"
-            ),
-        )
-        .into()),
-    }
 }
 
 /// Costs are printed to the micro-dollar: finer digits are float noise, not money.
@@ -178,35 +206,42 @@ fn print_json(out: &mut impl Write, report: &Report) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A CSV field, quoted when it has to be (RFC 4180).
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
-}
-
+/// The groups as CSV (RFC 4180 quoting, `\n` line ends).
 fn print_csv(out: &mut impl Write, report: &Report) -> anyhow::Result<()> {
-    writeln!(
-        out,
-        "key,input_tokens,output_tokens,cache_creation_tokens,cache_read_tokens,cost_usd,models"
-    )?;
+    let mut csv = csv::Writer::from_writer(out);
+    csv.write_record([
+        "key",
+        "input_tokens",
+        "output_tokens",
+        "cache_creation_tokens",
+        "cache_read_tokens",
+        "cost_usd",
+        "models",
+    ])
+    .map_err(csv_error)?;
     for g in &report.groups {
         let t = &g.totals.tokens;
-        writeln!(
-            out,
-            "{},{},{},{},{},{},{}",
-            csv_field(&g.key),
-            t.input_tokens,
-            t.output_tokens,
-            t.cache_creation_tokens,
-            t.cache_read_tokens,
-            round_cost(g.totals.cost_usd),
-            csv_field(&g.models.join(";"))
-        )?;
+        csv.write_record([
+            g.key.clone(),
+            t.input_tokens.to_string(),
+            t.output_tokens.to_string(),
+            t.cache_creation_tokens.to_string(),
+            t.cache_read_tokens.to_string(),
+            round_cost(g.totals.cost_usd).to_string(),
+            g.models.join(";"),
+        ])
+        .map_err(csv_error)?;
     }
+    csv.flush()?;
     Ok(())
+}
+
+/// A CSV writer's error as the I/O error it is (so a closed pipe stays one).
+fn csv_error(e: csv::Error) -> std::io::Error {
+    match e.into_kind() {
+        csv::ErrorKind::Io(e) => e,
+        other => std::io::Error::other(format!("{other:?}")),
+    }
 }
 
 /// `1234567` as `1,234,567`.
@@ -384,8 +419,26 @@ mod tests {
 
     #[test]
     fn csv_fields_are_quoted_when_needed() {
-        assert_eq!(csv_field("a"), "a");
-        assert_eq!(csv_field("a,b"), "\"a,b\"");
-        assert_eq!(csv_field("a\"b"), "\"a\"\"b\"");
+        let group = |key: &str| usage::Group {
+            key: key.to_string(),
+            totals: usage::Totals::default(),
+            models: vec![],
+            started: None,
+            title: None,
+            file: None,
+        };
+        let report = Report {
+            groups: vec![group("a"), group("a,b"), group("a\"b")],
+            ..Default::default()
+        };
+        let mut out = Vec::new();
+        print_csv(&mut out, &report).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let keys: Vec<&str> = text
+            .lines()
+            .skip(1)
+            .map(|l| l.split_once(",0,").unwrap().0)
+            .collect();
+        assert_eq!(keys, ["a", "\"a,b\"", "\"a\"\"b\""]);
     }
 }

@@ -7,8 +7,9 @@
 
 use std::path::{Path, PathBuf};
 
-use super::transcript::one_session;
-use super::{CommandError, Context, EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, Exit};
+use super::parse::one_session;
+use super::read_error;
+use crate::cli::{CommandError, Context, EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, Exit};
 use crate::converters::{
     ConvertOptions, INDEX_FILE, IndexRow, Input, SEARCH_SCRIPT, SEARCH_SCRIPT_FILE, ViewOptions,
     conversation_title, convert_all, html_folder_page, html_index, html_session,
@@ -102,7 +103,7 @@ pub fn write(
             staged.bad += c.bad_lines.len();
             staged.matched.append(&mut c.sessions);
             if let Some(e) = c.error {
-                failure = Some(super::transcript::read_error(e));
+                failure = Some(read_error(e));
                 return false;
             }
             // An input the filters left empty gets no page.

@@ -1,27 +1,24 @@
-//! `aisys transcript`: read, count and list agent transcripts.
+//! `aisys transcript parse`: agent transcripts and streams as readable conversations (text,
+//! Markdown, HTML, JSON), from files, folders, stdin or a session id, whole or followed as they
+//! grow. `-o DIR` (a folder of pages) is [`super::pages`].
+//!
+//! Holds no reading or rendering: both come from the converters.
 
 use std::path::PathBuf;
 
-use clap::{Args, Subcommand, ValueEnum};
+use clap::{Args, ValueEnum};
 
 use std::io::IsTerminal;
 
-use super::{CommandError, Context, EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, Exit};
+use super::{claude_projects, read_error, time_flag};
+use crate::cli::{CommandError, Context, EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, Exit};
 use crate::converters::{
     Assembler, BadLine, Clock, ConvertOptions, EventFilter, Follower, Format, HTML_PAGE_END, Input,
-    ReadError, ReadOptions, SessionHeader, Sink, TextStyle, ViewOptions, conversation_title,
-    convert_all, expand_inputs, html_page_start, html_session, html_sessions_nav, parse_time,
-    render_json, render_markdown_with, render_text_with,
+    ReadOptions, SessionHeader, Sink, TextStyle, ViewOptions, conversation_title, convert_all,
+    expand_inputs, html_page_start, html_session, html_sessions_nav, render_json,
+    render_markdown_with, render_text_with,
 };
 use crate::types::{ConversationBlock, StreamEvent};
-
-/// Read agent transcripts and streams: convert them, count their cost, list sessions.
-#[derive(Debug, Subcommand)]
-pub enum TranscriptCommand {
-    Parse(ParseArgs),
-    Stats(StatsArgs),
-    List(ListArgs),
-}
 
 /// Turn transcripts and agent output streams into readable conversations.
 ///
@@ -69,10 +66,12 @@ pub struct ParseArgs {
     /// shows it). Without INPUT, the session is looked up in Claude Code's projects folder.
     #[arg(long, value_name = "ID")]
     pub session: Option<String>,
-    /// Only what happened at or after this time (RFC 3339 or YYYY-MM-DD).
+    /// Only what happened at or after this time: RFC 3339, or a date (YYYY-MM-DD) meaning its
+    /// midnight in the --tz zone.
     #[arg(long, value_name = "TIME")]
     pub since: Option<String>,
-    /// Only what happened before this time (RFC 3339 or YYYY-MM-DD).
+    /// Only what happened before this time: RFC 3339, or a date (YYYY-MM-DD) meaning its
+    /// midnight in the --tz zone.
     #[arg(long, value_name = "TIME")]
     pub until: Option<String>,
     /// Leave out subagent conversations.
@@ -84,86 +83,13 @@ pub struct ParseArgs {
     /// Cut tool results longer than this many lines (their start and end are kept).
     #[arg(long, value_name = "N", default_value_t = 40)]
     pub max_output_lines: usize,
-    /// Time zone of the times shown: an IANA name (Europe/Paris), UTC, or local.
+    /// Time zone of the times shown (and dates given to --since/--until are read in): an IANA
+    /// name (Europe/Paris), UTC, or local.
     #[arg(long, value_name = "ZONE", default_value = "UTC")]
     pub tz: String,
     /// Stop at the first bad line instead of reporting it and going on.
     #[arg(long)]
     pub strict: bool,
-}
-
-/// Count tokens and cost in transcripts.
-///
-/// Reads Claude Code transcripts and stream-json output, OpenCode `run --format json` lines and
-/// OpenCode exports (`.json`). Each model response is counted once, even where the transcript
-/// repeats its usage on several lines; a stream's turns are counted from their `result` lines.
-/// Prices come from a built-in table, or from --pricing (OpenCode run lines name no model: the
-/// cost OpenCode recorded is counted).
-///
-/// Grouped by session, each row also has the date of the session's first response and its
-/// title (`/rename`'s, else Claude Code's summary, else the first prompt). Below 100 columns
-/// (the terminal's width, or COLUMNS) the table keeps the key, [date,] total tokens, cost
-/// [and title], so that a row stays on one line.
-///
-/// --format json prints {"groups": [{"key", "input_tokens", "output_tokens",
-/// "cache_creation_tokens", "cache_read_tokens", "cost_usd", "models": [...], and by session
-/// "started" (RFC 3339) and "title" when known}], "total": {the same counters}}; --format csv
-/// prints the columns key, input_tokens, output_tokens, cache_creation_tokens,
-/// cache_read_tokens, cost_usd, models (joined with `;`). Both are stable.
-#[derive(Debug, Args)]
-#[command(after_help = "Examples:
-  aisys transcript stats
-  aisys transcript stats --by day --format csv
-  aisys transcript stats --by week --tz UTC
-  aisys transcript stats ~/.claude/projects/-home-me-app --by model --format json")]
-pub struct StatsArgs {
-    /// Files, folders (every *.jsonl below) or `-` for stdin, read as Claude Code lines (default: Claude Code's projects folder).
-    #[arg(value_name = "INPUT")]
-    pub inputs: Vec<PathBuf>,
-    /// How to group the counts.
-    #[arg(long, value_enum, default_value_t = GroupBy::Session, value_name = "GROUP")]
-    pub by: GroupBy,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = StatsFormat::Table, value_name = "FORMAT")]
-    pub format: StatsFormat,
-    /// Time zone days, weeks and months are cut in (and dates given to --since/--until are
-    /// read in): an IANA name (Europe/Paris), UTC, or local. The table's header names it.
-    #[arg(long, value_name = "ZONE", default_value = "local")]
-    pub tz: String,
-    /// A TOML or JSON file of per-model prices (USD per million tokens) that replaces the built-in ones.
-    #[arg(long, value_name = "FILE")]
-    pub pricing: Option<PathBuf>,
-    /// Only usage at or after this time (RFC 3339 or YYYY-MM-DD).
-    #[arg(long, value_name = "TIME")]
-    pub since: Option<String>,
-    /// Only usage before this time (RFC 3339 or YYYY-MM-DD).
-    #[arg(long, value_name = "TIME")]
-    pub until: Option<String>,
-    /// Stop at the first bad line instead of reporting it and going on.
-    #[arg(long)]
-    pub strict: bool,
-}
-
-/// List the Claude Code sessions on this machine, newest first.
-///
-/// Each session shows when it started, how long it ran, its tokens and cost (subagents
-/// included), a short id (`transcript parse --session` takes it), its title (`/rename`, else
-/// Claude Code's summary) and the first prompt of its main thread (a slash command as
-/// `/name args`). Below 100 columns the table keeps only what fits on one line.
-///
-/// --format json prints {"sessions": [{"id", "short_id", "project_dir", "title",
-/// "first_prompt", "started", "last_activity", "duration_s", "messages", "input_tokens",
-/// "output_tokens", "cache_creation_tokens", "cache_read_tokens", "total_tokens", "cost_usd",
-/// "path"}]}, times in RFC 3339, the path whole; it is stable.
-#[derive(Debug, Args)]
-#[command(after_help = "Examples:
-  aisys transcript list
-  aisys transcript list --format json | jq -r '.sessions[0].path'
-  aisys transcript parse --session 3f2a1b9c -o session.html")]
-pub struct ListArgs {
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = TableFormat::Table, value_name = "FORMAT")]
-    pub format: TableFormat,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -195,38 +121,6 @@ pub enum ParseFormat {
     Html,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum GroupBy {
-    Session,
-    Day,
-    /// ISO weeks, Monday to Sunday (`2026-W09`).
-    Week,
-    Month,
-    Model,
-    Project,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum StatsFormat {
-    Table,
-    Json,
-    Csv,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum TableFormat {
-    Table,
-    Json,
-}
-
-pub fn run(ctx: &Context, cmd: TranscriptCommand) -> anyhow::Result<Exit> {
-    match cmd {
-        TranscriptCommand::Parse(args) => parse(ctx, args),
-        TranscriptCommand::Stats(args) => super::transcript_stats::run(ctx, args),
-        TranscriptCommand::List(args) => super::transcript_list::run(ctx, args),
-    }
-}
-
 fn input_format(from: InputFormat) -> Option<Format> {
     match from {
         InputFormat::Auto => None,
@@ -237,31 +131,14 @@ fn input_format(from: InputFormat) -> Option<Format> {
     }
 }
 
-/// A read error as the command reports it, with the exit status it means.
-pub(super) fn read_error(e: ReadError) -> anyhow::Error {
-    let code = match &e {
-        ReadError::Find(_) | ReadError::Io { .. } => EXIT_USAGE,
-        ReadError::Output(_) => EXIT_FAILURE,
-        ReadError::Stopped | ReadError::TooLarge(_) => EXIT_BAD_INPUT,
-    };
-    CommandError::new(code, e.to_string()).into()
-}
-
-fn time_flag(flag: &str, value: Option<&str>) -> anyhow::Result<Option<jiff::Timestamp>> {
-    value
-        .map(|v| parse_time(v).map_err(|e| CommandError::new(EXIT_USAGE, format!("{flag}: {e}"))))
-        .transpose()
-        .map_err(Into::into)
-}
-
-fn parse(ctx: &Context, args: ParseArgs) -> anyhow::Result<Exit> {
+pub fn run(ctx: &Context, args: ParseArgs) -> anyhow::Result<Exit> {
     use std::cell::RefCell;
     use std::io::Write;
 
     let pages = args
         .output
         .as_deref()
-        .filter(|p| super::transcript_pages::is_folder(p))
+        .filter(|p| super::pages::is_folder(p))
         .map(std::path::Path::to_path_buf);
     let from_extension = match &pages {
         Some(_) => Some(ParseFormat::Html),
@@ -319,20 +196,20 @@ fn parse(ctx: &Context, args: ParseArgs) -> anyhow::Result<Exit> {
     } else {
         None
     };
+    let clock =
+        Clock::named(&args.tz).map_err(|e| CommandError::new(EXIT_USAGE, format!("--tz: {e}")))?;
     let filter_settings = EventFilter {
         session: session_filter,
-        since: time_flag("--since", args.since.as_deref())?,
-        until: time_flag("--until", args.until.as_deref())?,
+        since: time_flag("--since", args.since.as_deref(), clock.zone())?,
+        until: time_flag("--until", args.until.as_deref(), clock.zone())?,
         no_thinking: args.no_thinking,
         no_sidechains: args.no_sidechains,
         ..EventFilter::default()
     };
-    let clock =
-        Clock::named(&args.tz).map_err(|e| CommandError::new(EXIT_USAGE, format!("--tz: {e}")))?;
     let view = ViewOptions {
         max_output_lines: args.max_output_lines,
         clock,
-        width: super::output::text_width(ctx.out.stdout_is_tty),
+        width: crate::cli::output::text_width(ctx.out.stdout_is_tty),
     };
     let threads =
         std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_PARSE_THREADS));
@@ -348,7 +225,7 @@ fn parse(ctx: &Context, args: ParseArgs) -> anyhow::Result<Exit> {
         session_entry: false,
     };
     if let Some(dir) = &pages {
-        return super::transcript_pages::write(ctx, dir, &inputs, options, &view, threads);
+        return super::pages::write(ctx, dir, &inputs, options, &view, threads);
     }
     let mut filter = filter_settings.fresh();
     // With -o, a temporary file beside the target, renamed over it only when all went well.
@@ -793,25 +670,6 @@ impl BlockPrinter {
             }
         }
     }
-}
-
-/// Claude Code's projects folder (`~/.claude/projects`, or under `$CLAUDE_CONFIG_DIR`), the
-/// default input of `stats` and `list`; its absence is an error that ends with `fix`.
-pub(super) fn claude_projects(fix: &str) -> anyhow::Result<PathBuf> {
-    let home = crate::config::claude_home(&crate::config::ProcessEnv)
-        .map_err(|e| CommandError::new(EXIT_USAGE, e.to_string()))?;
-    let projects = home.join("projects");
-    if !projects.is_dir() {
-        return Err(CommandError::new(
-            EXIT_USAGE,
-            format!(
-                "{}: no such folder (Claude Code's projects folder: no session was recorded here)\n  fix: {fix}",
-                projects.display()
-            ),
-        )
-        .into());
-    }
-    Ok(projects)
 }
 
 /// Output buffer: large writes keep the conversion from being bound by system calls.
