@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
 
-use super::session_index::SessionEntry;
+use super::render::session_index::SessionEntry;
 use super::usage::PriceTable;
 use super::{
     Assembler, BadLine, EventFilter, Input, InputReader, ReadError, ReadOptions, SessionHeader,
@@ -189,7 +189,7 @@ pub fn conversation_title(blocks: &[ConversationBlock]) -> Option<String> {
                 _ => None,
             })
         })?;
-    let command = super::tool_view::slash_command(found).map(|(n, a)| format!("{n} {a}"));
+    let command = super::render::tool_view::slash_command(found).map(|(n, a)| format!("{n} {a}"));
     let line = command.as_deref().unwrap_or(found).trim().lines().next()?;
     let mut title: String = line.chars().take(TITLE_CHARS).collect();
     if line.chars().count() > TITLE_CHARS {

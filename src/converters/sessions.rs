@@ -17,7 +17,7 @@ use jiff::Timestamp;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::input_files::{FindError, session_files};
+use super::formats::input_files::{FindError, session_files};
 use super::lines::{BadLine, LineBuffer, LineError};
 use super::usage::{READ_BUFFER_BYTES, raw_str};
 
@@ -193,7 +193,7 @@ fn user_text(content: &RawValue) -> UserText {
         return UserText::LocalOutput;
     }
     if text.starts_with("<command-")
-        && let Some((name, args)) = super::tool_view::slash_command(text)
+        && let Some((name, args)) = super::render::tool_view::slash_command(text)
     {
         return UserText::Command(one_line(&format!("{name} {args}")));
     }

@@ -27,7 +27,7 @@ use jiff::tz::TimeZone;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
-pub use super::inputs::MAX_DOCUMENT_BYTES;
+pub use super::formats::inputs::MAX_DOCUMENT_BYTES;
 pub use super::lines::{BadLine, MAX_LINE_BYTES};
 use super::lines::{LineBuffer, LineError};
 
@@ -208,7 +208,7 @@ pub struct Report {
     pub files: usize,
 }
 
-pub use super::input_files::STDIN;
+pub use super::formats::input_files::STDIN;
 
 /// Counts the usage in `files` (Claude Code `.jsonl` transcripts or streams, OpenCode `run`
 /// lines, OpenCode export `.json` documents), grouped by `grouping`, priced from `prices`. Days and months are in `tz`.

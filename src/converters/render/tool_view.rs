@@ -11,8 +11,8 @@ use std::borrow::Cow;
 use serde_json::Value;
 use similar::{ChangeTag, TextDiff};
 
-use super::assembler::result_text;
-use super::render::{gist_line, summarize_input};
+use super::{gist_line, summarize_input};
+use crate::converters::assembler::result_text;
 use crate::types::{ToolResultContent, ToolStatus};
 
 /// Lines of unchanged text kept around each change in a diff.

@@ -16,11 +16,11 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use super::assembler::SUBAGENT_TOOLS;
 use super::claude_transcript::{agent_file_id, line_events};
 use super::inputs::{Format, ReadError, Sink, detect_value};
-use super::lines::{BadLine, LineBuffer, LineError};
-use super::{ClaudeStreamReader, OpencodeRunReader};
+use crate::converters::assembler::SUBAGENT_TOOLS;
+use crate::converters::lines::{BadLine, LineBuffer, LineError};
+use crate::converters::{ClaudeStreamReader, OpencodeRunReader};
 use crate::types::{AgentKind, StreamEvent};
 
 /// Most bytes read from one file per look, so one huge write cannot stall the output.

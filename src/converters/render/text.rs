@@ -12,9 +12,9 @@ use std::fmt::Write;
 use unicode_width::UnicodeWidthChar;
 
 use super::ansi::{self, Keep};
-use super::render::{permission_line, status_mark, turn_line};
 use super::tool_view::{ItemStatus, LineKind, ToolCallView, ToolOutput, ToolView, slash_command};
 use super::view_options::ViewOptions;
+use super::{permission_line, status_mark, turn_line};
 use crate::types::{BlockKind, ConversationBlock, ToolStatus};
 
 /// How to render.

@@ -27,10 +27,10 @@ use serde::Deserialize;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use super::ClaudeStreamReader;
-use super::assembler::SUBAGENT_TOOLS;
 use super::inputs::{ReadError, Sink};
-use super::lines::{BadLine, LineBuffer};
+use crate::converters::ClaudeStreamReader;
+use crate::converters::assembler::SUBAGENT_TOOLS;
+use crate::converters::lines::{BadLine, LineBuffer};
 use crate::types::{AgentKind, StreamEvent};
 
 mod emit;

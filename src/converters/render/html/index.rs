@@ -13,8 +13,8 @@
 use std::fmt::Write;
 
 use super::{CSP, HTML_PAGE_END, STYLE, escape_html};
-use crate::converters::session_index::SessionEntry;
-use crate::converters::view_options::Clock;
+use crate::converters::render::session_index::SessionEntry;
+use crate::converters::render::view_options::Clock;
 
 /// The name of the search script beside the index.
 pub const SEARCH_SCRIPT_FILE: &str = "search.js";

@@ -8,7 +8,7 @@
 //! [`markdown`] (rendered, then sanitized). The markup is also well-formed XML (void elements
 //! closed), which the tests check with an XML parser.
 //!
-//! Must not decide what a tool call shows: that is [`crate::converters::tool_view`]'s.
+//! Must not decide what a tool call shows: that is [`crate::converters::render::tool_view`]'s.
 
 mod highlight;
 mod index;
@@ -22,11 +22,13 @@ pub use index::{
     html_sessions_nav,
 };
 
-use super::ansi::{self, Keep};
-use super::render::{permission_line, status_mark, turn_line};
-use super::session_header::SessionHeader;
-use super::tool_view::{ToolCallView, ToolOutput, ToolView, reader_result, slash_command};
-use super::view_options::ViewOptions;
+use crate::converters::render::ansi::{self, Keep};
+use crate::converters::render::tool_view::{
+    ToolCallView, ToolOutput, ToolView, reader_result, slash_command,
+};
+use crate::converters::render::view_options::ViewOptions;
+use crate::converters::render::{permission_line, status_mark, turn_line};
+use crate::converters::session_header::SessionHeader;
 use crate::types::{BlockKind, ConversationBlock, ToolStatus};
 
 const STYLE: &str = "\

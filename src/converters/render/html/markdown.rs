@@ -73,7 +73,10 @@ static CLEANER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
 /// typed prompt); without, lines join into paragraphs (the agent's Markdown).
 /// Terminal control sequences in it are dropped first.
 pub(crate) fn markdown_html(text: &str, hard_breaks: bool) -> String {
-    let text = &*crate::converters::ansi::clean(text, crate::converters::ansi::Keep::Nothing);
+    let text = &*crate::converters::render::ansi::clean(
+        text,
+        crate::converters::render::ansi::Keep::Nothing,
+    );
     let opts = Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TASKLISTS;
     // A fenced block in a known language: its text is collected and highlighted whole.
     let mut code: Option<(String, String)> = None;

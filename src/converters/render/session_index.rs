@@ -2,10 +2,10 @@
 //! when it started, the first prompt of its main thread, its tokens and cost, and the text a
 //! search looks through. Built from a session's blocks and header once they are complete.
 //!
-//! Must not render or write: the HTML index is `render_html`'s.
+//! Must not render or write: the HTML index is `render::html`'s.
 
-use super::session_header::SessionHeader;
 use super::tool_view::slash_command;
+use crate::converters::session_header::SessionHeader;
 use crate::types::{BlockKind, ConversationBlock};
 
 /// Most characters of a session's text kept for the search: enough for every prompt and most

@@ -6,8 +6,8 @@
 
 use serde_json::{Value, json};
 
-use super::OpencodeRunReader;
 use super::opencode_run::timestamp as ms_to_rfc3339;
+use crate::converters::OpencodeRunReader;
 use crate::types::{AgentKind, StreamEvent};
 
 const SOURCE: &str = "opencode-export";

@@ -15,10 +15,10 @@ use std::borrow::Cow;
 use std::fmt::Write;
 
 use super::ansi::{self, Keep};
-use super::render::{permission_line, status_mark, turn_line};
-use super::session_header::SessionHeader;
 use super::tool_view::{ItemStatus, ToolCallView, ToolOutput, ToolView, slash_command};
 use super::view_options::ViewOptions;
+use super::{permission_line, status_mark, turn_line};
+use crate::converters::session_header::SessionHeader;
 use crate::types::{BlockKind, ConversationBlock};
 
 /// Lines of a tool result kept in Markdown before it is cut, unless the caller says otherwise.

@@ -13,9 +13,9 @@ use serde_json::Value;
 
 use super::claude_transcript::{SubagentFiles, TranscriptReader};
 use super::input_files::{FindError, find_inputs};
-use super::lines::{BadLine, LineBuffer, LineError};
 use super::opencode_export::export_events;
-use super::{ClaudeStreamReader, OpencodeRunReader};
+use crate::converters::lines::{BadLine, LineBuffer, LineError};
+use crate::converters::{ClaudeStreamReader, OpencodeRunReader};
 use crate::types::StreamEvent;
 
 /// Largest single JSON document read whole (an OpenCode export, `--output-format json`): it is
@@ -169,8 +169,8 @@ impl Input {
     }
 }
 
-/// The inputs `paths` stand for (see [`super::input_files`]); subagent files found in folders
-/// are read with their session, not alone.
+/// The inputs `paths` stand for (see [`super::input_files`]); subagent files found in
+/// folders are read with their session, not alone.
 pub fn expand_inputs(paths: &[PathBuf]) -> Result<Vec<Input>, ReadError> {
     Ok(find_inputs(paths)?
         .into_iter()

@@ -1,5 +1,22 @@
-//! What every renderer shares: JSON for programs, the one-line summary of a tool call's input,
-//! and the one-line forms of permissions, turn ends and tool statuses.
+//! The renderers, the last stage of the converters: conversation blocks as text for a terminal
+//! (`text`), Markdown (`markdown`), one HTML page or a folder's index (`html`), and JSON; what
+//! each tool call shows, as data every renderer and the TUI share (`tool_view`); what of a
+//! terminal control sequence in agent text may be shown (`ansi`); the view settings
+//! (`view_options`) and what an index of sessions shows of each (`session_index`).
+//!
+//! Here: what every renderer shares: JSON for programs, the one-line summary of a tool call's
+//! input, and the one-line forms of permissions, turn ends and tool statuses.
+//!
+//! Must not read agent formats or change blocks: renderers take the assembler's blocks as they
+//! are.
+
+pub mod ansi;
+pub(crate) mod html;
+pub(crate) mod markdown;
+pub mod session_index;
+pub(crate) mod text;
+pub mod tool_view;
+pub(crate) mod view_options;
 
 use serde_json::Value;
 

@@ -8,8 +8,10 @@
 use std::fmt::Write;
 
 use super::escape_html;
-use crate::converters::ansi;
-use crate::converters::tool_view::{ItemStatus, LineKind, ToolCallView, ToolOutput, ToolView};
+use crate::converters::render::ansi;
+use crate::converters::render::tool_view::{
+    ItemStatus, LineKind, ToolCallView, ToolOutput, ToolView,
+};
 
 /// Outputs longer than this many lines are folded: a reader opens them on purpose.
 const FOLD_LINES: usize = 12;
