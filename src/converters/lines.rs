@@ -90,6 +90,7 @@ impl<'a> Line<'a> {
 /// The next line of `bytes`, which hold an input from a line's start: `Some(len)` for a line of
 /// `len` bytes ended by a newline at `len` (or by the input's end, with `at_end`), `None` when
 /// more must be read first.
+#[inline]
 fn split(bytes: &[u8], at_end: bool, number: usize) -> Result<Option<usize>, LineError> {
     let len = match memchr::memchr(b'\n', bytes) {
         Some(len) => len,
@@ -103,7 +104,8 @@ fn split(bytes: &[u8], at_end: bool, number: usize) -> Result<Option<usize>, Lin
     Ok(Some(len))
 }
 
-/// A reader's lines, split inside one buffer that is reused from input to input.
+/// A reader's lines, split inside one buffer that is reused from input to input. Its steps are
+/// `#[inline]`: the per-line path of `transcript stats` runs through them, and they are small.
 #[derive(Debug)]
 pub struct LineBuffer {
     buf: Vec<u8>,
@@ -235,6 +237,7 @@ impl LineBuffer {
         };
     }
 
+    #[inline]
     fn ready(&mut self) -> Result<Ready, LineError> {
         let held = &self.buf[self.start..self.end];
         let at_end = self.eof && !self.complete_only;
@@ -255,6 +258,7 @@ impl LineBuffer {
     }
 
     /// Hands out the next `len` bytes as a line, and steps over its newline.
+    #[inline]
     fn take(&mut self, len: usize) -> Line<'_> {
         let start = self.start;
         let next = (start + len + 1).min(self.end);
@@ -271,6 +275,7 @@ impl LineBuffer {
 
     /// Room to read into: the unfinished line moved to the front, the buffer grown when it is
     /// full (never more than one byte past the limit: enough to see a line is too long).
+    #[inline]
     fn room(&mut self) -> &mut [u8] {
         // The buffer's bytes are overwritten before they are read: only size it.
         if self.buf.len() < self.capacity {
@@ -288,6 +293,7 @@ impl LineBuffer {
         &mut self.buf[self.end..]
     }
 
+    #[inline]
     fn filled(&mut self, n: usize) {
         self.end += n;
         self.eof = n == 0;
