@@ -59,20 +59,17 @@ fn modal_server(d: &std::path::Path, extra: &[(&'static str, &str)]) -> Server {
     Server::start(&d.join("data"), &["--sandbox", "modal"], &env)
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_restarted_server_reattaches_to_the_sandbox_and_delete_terminates_it() {
-    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
-    let d = dir.path();
-    let mut server = modal_server(d, &[]);
-    let (client, mut notes) = server.client().await;
+/// A new session, attached, after one successful turn in the one sandbox the fake under `d`
+/// made for it.
+async fn one_turn(
+    client: &aisys::client::Client,
+    notes: &mut tokio::sync::mpsc::Receiver<aisys::client::Notification>,
+    d: &std::path::Path,
+) -> aisys::types::SessionInfo {
     let info = client.create(SessionSpec::default()).await.unwrap();
     client.attach(&info.id, 0).await.unwrap();
-    let say = |text: &str| ClientMessage::Message {
-        session_id: info.id.clone(),
-        text: text.into(),
-    };
-    client.ack(say("hello")).await.unwrap();
-    let events = until_result(&mut notes, &info.id).await;
+    say(client, &info.id, "hello").await;
+    let events = until_result(notes, &info.id).await;
     assert_eq!(
         result_status(&events),
         Some(TurnStatus::Success),
@@ -80,6 +77,17 @@ async fn a_restarted_server_reattaches_to_the_sandbox_and_delete_terminates_it()
     );
     let boxes = sandboxes(&d.join("state"));
     assert_eq!(boxes.len(), 1, "{boxes:?}");
+    info
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_restarted_server_reattaches_to_the_sandbox_and_delete_terminates_it() {
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let d = dir.path();
+    let mut server = modal_server(d, &[]);
+    let (client, mut notes) = server.client().await;
+    let info = one_turn(&client, &mut notes, d).await;
+    let boxes = sandboxes(&d.join("state"));
     let id = boxes[0]["id"].as_str().unwrap().to_string();
     assert_eq!(boxes[0]["terminated"], false);
     assert_eq!(boxes[0]["tags"]["aisys.session"], info.id.as_str());
@@ -92,7 +100,7 @@ async fn a_restarted_server_reattaches_to_the_sandbox_and_delete_terminates_it()
     server.restart();
     let (client, mut notes) = server.client().await;
     client.attach(&info.id, 0).await.unwrap();
-    client.ack(say("again")).await.unwrap();
+    say(&client, &info.id, "again").await;
     let events = until_result(&mut notes, &info.id).await;
     assert_eq!(result_status(&events), Some(TurnStatus::Success));
     let boxes = sandboxes(&d.join("state"));
@@ -147,21 +155,7 @@ async fn a_server_taking_over_a_session_reattaches_to_its_modal_sandbox() {
     let mut a = Server::start(&d.join("a"), &args, &env);
     let b = Server::start(&d.join("b"), &args, &env);
     let (on_a, mut notes_a) = a.client().await;
-    let info = on_a.create(SessionSpec::default()).await.unwrap();
-    on_a.attach(&info.id, 0).await.unwrap();
-    let say = |text: &str| ClientMessage::Message {
-        session_id: info.id.clone(),
-        text: text.into(),
-    };
-    on_a.ack(say("hello")).await.unwrap();
-    let events = until_result(&mut notes_a, &info.id).await;
-    assert_eq!(
-        result_status(&events),
-        Some(TurnStatus::Success),
-        "{events:?}"
-    );
-    let boxes = sandboxes(&d.join("state"));
-    assert_eq!(boxes.len(), 1, "{boxes:?}");
+    let info = one_turn(&on_a, &mut notes_a, d).await;
     // A client of B reads the workspace in the sandbox that A runs the session in (the host
     // folder has none of this file).
     std::fs::write(d.join("remote/ws/on-a.txt"), "in A's sandbox\n").unwrap();
@@ -177,7 +171,7 @@ async fn a_server_taking_over_a_session_reattaches_to_its_modal_sandbox() {
     drop(on_a);
     let (on_b, mut notes_b) = b.client().await;
     on_b.attach(&info.id, 0).await.unwrap();
-    on_b.ack(say("again")).await.unwrap();
+    say(&on_b, &info.id, "again").await;
     // The replay of the first turn, then the second, run by B.
     until_result(&mut notes_b, &info.id).await;
     let events = until_result(&mut notes_b, &info.id).await;
