@@ -50,35 +50,6 @@ fn two_servers_with_lease(dir: &Path, bin: &Path, url: &str, lease_ms: u64) -> (
     (start("a"), start("b"))
 }
 
-/// Every event of `session_id` until `stop` says so, as (seq, event).
-async fn events_until(
-    notes: &mut tokio::sync::mpsc::Receiver<Notification>,
-    session_id: &str,
-    stop: impl Fn(&StreamEvent) -> bool,
-) -> Vec<(u64, StreamEvent)> {
-    let mut out = Vec::new();
-    let deadline = tokio::time::Instant::now() + TURN_WAIT;
-    loop {
-        let note = tokio::time::timeout_at(deadline, notes.recv())
-            .await
-            .unwrap_or_else(|_| panic!("waited in vain; so far: {out:?}"))
-            .expect("connection task ended");
-        if let Notification::Event {
-            session_id: s,
-            seq,
-            event,
-        } = note
-            && s == session_id
-        {
-            let done = stop(&event);
-            out.push((seq, event));
-            if done {
-                return out;
-            }
-        }
-    }
-}
-
 /// The end of a turn: back to idle from running (not from provisioning, nor on creation).
 fn idle(e: &StreamEvent) -> bool {
     matches!(

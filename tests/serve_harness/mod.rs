@@ -269,23 +269,33 @@ pub async fn until_result(
     notes: &mut mpsc::Receiver<Notification>,
     session_id: &str,
 ) -> Vec<(u64, StreamEvent)> {
+    events_until(notes, session_id, |e| {
+        matches!(e, StreamEvent::Result { .. })
+    })
+    .await
+}
+
+/// Every event of `session_id` until `stop` says so, as (seq, event).
+pub async fn events_until(
+    notes: &mut mpsc::Receiver<Notification>,
+    session_id: &str,
+    stop: impl Fn(&StreamEvent) -> bool,
+) -> Vec<(u64, StreamEvent)> {
     let mut out = Vec::new();
     let deadline = tokio::time::Instant::now() + TURN_WAIT;
     loop {
         let note = tokio::time::timeout_at(deadline, notes.recv())
             .await
-            .expect("no result in time")
+            .unwrap_or_else(|_| panic!("waited in vain; so far: {out:?}"))
             .expect("connection task ended");
         if let Notification::Event {
             session_id: s,
             seq,
             event,
         } = note
+            && s == session_id
         {
-            if s != session_id {
-                continue;
-            }
-            let done = matches!(event, StreamEvent::Result { .. });
+            let done = stop(&event);
             out.push((seq, event));
             if done {
                 return out;
