@@ -314,17 +314,7 @@ async fn kill_9_mid_turn_then_restart_recovers_and_resumes() {
     let (client, mut notes) = server.client().await;
     let info = session_with_turn(&client, "long").await;
     // Wait until the agent's lines are stored, then crash the server.
-    let mut seen = 0;
-    while seen < 3 {
-        match tokio::time::timeout(TURN_WAIT, notes.recv()).await {
-            Ok(Some(aisys::client::Notification::Event {
-                event: StreamEvent::Text { .. },
-                ..
-            })) => seen += 1,
-            Ok(Some(_)) => {}
-            Ok(None) | Err(_) => panic!("the agent's first lines never came ({seen} of 3)"),
-        }
-    }
+    until_texts(&mut notes, 3).await;
     server.kill9();
     drop(client);
     server.restart();

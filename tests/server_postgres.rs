@@ -122,17 +122,7 @@ async fn kill_9_mid_turn_then_restart_on_the_database_recovers() {
     let info = client.create(SessionSpec::default()).await.unwrap();
     client.attach(&info.id, 0).await.unwrap();
     say(&client, &info.id, "long").await;
-    let mut seen = 0;
-    while seen < 3 {
-        match tokio::time::timeout(TURN_WAIT, notes.recv()).await {
-            Ok(Some(Notification::Event {
-                event: StreamEvent::Text { .. },
-                ..
-            })) => seen += 1,
-            Ok(Some(_)) => {}
-            Ok(None) | Err(_) => panic!("the agent's first lines never came ({seen} of 3)"),
-        }
-    }
+    until_texts(&mut notes, 3).await;
     server.kill9();
     drop(client);
     server.restart();

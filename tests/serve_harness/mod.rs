@@ -275,6 +275,21 @@ pub async fn until_result(
     .await
 }
 
+/// Waits until `n` text events (of any session) have come: the agent's lines are stored.
+pub async fn until_texts(notes: &mut mpsc::Receiver<Notification>, n: usize) {
+    let mut seen = 0;
+    while seen < n {
+        match tokio::time::timeout(TURN_WAIT, notes.recv()).await {
+            Ok(Some(Notification::Event {
+                event: StreamEvent::Text { .. },
+                ..
+            })) => seen += 1,
+            Ok(Some(_)) => {}
+            Ok(None) | Err(_) => panic!("the agent's first lines never came ({seen} of {n})"),
+        }
+    }
+}
+
 /// Every event of `session_id` until `stop` says so, as (seq, event).
 pub async fn events_until(
     notes: &mut mpsc::Receiver<Notification>,
