@@ -553,21 +553,7 @@ async fn a_slow_client_gets_resync_and_every_event_once_while_the_session_never_
     let info = fast.create(SessionSpec::default()).await.unwrap();
     fast.attach(&info.id, 0).await.unwrap();
 
-    let mut req = server.url.as_str().into_client_request().unwrap();
-    req.headers_mut().insert(
-        "Authorization",
-        format!("Bearer {}", server.token).parse().unwrap(),
-    );
-    let (mut slow, _) = tokio_tungstenite::connect_async(req).await.unwrap();
-    for frame in [
-        r#"{"type":"hello","protocol_version":1}"#.to_string(),
-        format!(
-            r#"{{"type":"session.attach","session_id":"{}","after_seq":0}}"#,
-            info.id
-        ),
-    ] {
-        slow.send(Message::Text(frame.into())).await.unwrap();
-    }
+    let mut slow = raw_attached(&server, &info.id).await;
     fast.ack(ClientMessage::Message {
         session_id: info.id.clone(),
         text: "flood".into(),

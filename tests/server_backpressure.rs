@@ -7,9 +7,7 @@ mod serve_harness;
 use std::time::{Duration, Instant};
 
 use aisys::types::{ClientMessage, SessionSpec};
-use futures_util::SinkExt;
 use serve_harness::*;
-use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest};
 
 /// Events the server holds for one running turn before the agent must wait: the session's
 /// `TURN_EVENT_QUEUE` (64) plus the one being taken. The gauge adds up every session's.
@@ -80,21 +78,7 @@ async fn a_client_that_stops_reading_holds_up_no_one_and_metrics_show_its_queue(
     let other_info = other.create(SessionSpec::default()).await.unwrap();
     other.attach(&other_info.id, 0).await.unwrap();
 
-    let mut req = server.url.as_str().into_client_request().unwrap();
-    req.headers_mut().insert(
-        "Authorization",
-        format!("Bearer {}", server.token).parse().unwrap(),
-    );
-    let (mut slow, _) = tokio_tungstenite::connect_async(req).await.unwrap();
-    for frame in [
-        r#"{"type":"hello","protocol_version":1}"#.to_string(),
-        format!(
-            r#"{{"type":"session.attach","session_id":"{}","after_seq":0}}"#,
-            info.id
-        ),
-    ] {
-        slow.send(Message::Text(frame.into())).await.unwrap();
-    }
+    let slow = raw_attached(&server, &info.id).await;
     for (client, id) in [(&fast, &info.id), (&other, &other_info.id)] {
         client
             .ack(ClientMessage::Message {

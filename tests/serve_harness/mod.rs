@@ -275,6 +275,29 @@ pub async fn until_result(
     .await
 }
 
+/// A raw WebSocket to `server`, its token given, that has said hello and attached to
+/// `session_id` from the start, and reads nothing until the test says so.
+pub async fn raw_attached(
+    server: &Server,
+    session_id: &str,
+) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
+    use futures_util::SinkExt;
+    use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest};
+    let mut req = server.url.as_str().into_client_request().unwrap();
+    req.headers_mut().insert(
+        "Authorization",
+        format!("Bearer {}", server.token).parse().unwrap(),
+    );
+    let (mut ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+    for frame in [
+        r#"{"type":"hello","protocol_version":1}"#.to_string(),
+        format!(r#"{{"type":"session.attach","session_id":"{session_id}","after_seq":0}}"#),
+    ] {
+        ws.send(Message::Text(frame.into())).await.unwrap();
+    }
+    ws
+}
+
 /// Waits until `n` text events (of any session) have come: the agent's lines are stored.
 pub async fn until_texts(notes: &mut mpsc::Receiver<Notification>, n: usize) {
     let mut seen = 0;
