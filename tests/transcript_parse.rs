@@ -1,6 +1,7 @@
 //! `aisys transcript parse` through the real binary, on the agent output in tests/fixtures
 //! (recorded with the pinned CLIs, and hand-written older shapes; or `AISYS_FIXTURES_DIR`).
 
+mod common;
 mod fixtures;
 
 use fixtures::fixture;
@@ -11,19 +12,12 @@ use std::process::{Command, Output, Stdio};
 use aisys::types::{BlockKind, ConversationBlock, ToolStatus};
 
 fn parse(args: &[&str], stdin: Option<&str>) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_aisys"))
-        .args(["transcript", "parse"])
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    if let Some(s) = stdin {
-        child.stdin.take().unwrap().write_all(s.as_bytes()).unwrap();
-    }
-    drop(child.stdin.take());
-    child.wait_with_output().unwrap()
+    common::run_with_stdin(
+        Command::new(env!("CARGO_BIN_EXE_aisys"))
+            .args(["transcript", "parse"])
+            .args(args),
+        stdin,
+    )
 }
 
 fn blocks(out: &Output) -> Vec<ConversationBlock> {

@@ -4,27 +4,20 @@
 //! a Bash call with terminal colours (and a title escape), a long output, a nested Task. And that
 //! agent Markdown cannot put active content into an HTML page, checked by parsing the page.
 
+mod common;
 mod fixtures;
 
-use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
 use fixtures::fixture;
 
 fn parse(args: &[&str], stdin: Option<&str>) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_aisys"))
-        .args(["transcript", "parse"])
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    if let Some(s) = stdin {
-        child.stdin.take().unwrap().write_all(s.as_bytes()).unwrap();
-    }
-    drop(child.stdin.take());
-    let out = child.wait_with_output().unwrap();
+    let out = common::run_with_stdin(
+        Command::new(env!("CARGO_BIN_EXE_aisys"))
+            .args(["transcript", "parse"])
+            .args(args),
+        stdin,
+    );
     assert!(
         out.status.success(),
         "{}",
