@@ -74,25 +74,12 @@ pub(crate) fn parse(url: &str) -> Result<PgUrl, String> {
     })
 }
 
-/// `%XX` escapes of a URL's query value.
+/// A URL's query value with its `%XX` escapes decoded.
 fn decode(v: &str) -> Result<String, String> {
-    let bytes = v.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = v
-                .get(i + 1..i + 3)
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-                .ok_or_else(|| format!("{v:?}: a `%` not followed by two hex digits"))?;
-            out.push(hex);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).map_err(|_| format!("{v:?} is not UTF-8 once decoded"))
+    percent_encoding::percent_decode_str(v)
+        .decode_utf8()
+        .map(|s| s.into_owned())
+        .map_err(|_| format!("{v:?} is not UTF-8 once decoded"))
 }
 
 /// The connector every connection of the store uses: encrypting and verifying when `url`
