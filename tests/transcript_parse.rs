@@ -20,6 +20,17 @@ fn parse(args: &[&str], stdin: Option<&str>) -> Output {
     )
 }
 
+/// `parse`, which must exit with 0 (its stderr is the failure message).
+fn parse_ok(args: &[&str], stdin: Option<&str>) -> Output {
+    let out = parse(args, stdin);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 fn blocks(out: &Output) -> Vec<ConversationBlock> {
     String::from_utf8_lossy(&out.stdout)
         .lines()
@@ -39,12 +50,7 @@ fn tools(b: &[ConversationBlock]) -> Vec<(String, ToolStatus)> {
 #[test]
 fn claude_stream_json_becomes_paired_tool_calls() {
     let f = fixture("claude-code-2.1.197/stream-json-tool-run.jsonl");
-    let out = parse(&[f.to_str().unwrap(), "--format", "jsonl"], None);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = parse_ok(&[f.to_str().unwrap(), "--format", "jsonl"], None);
     let b = blocks(&out);
     assert_eq!(
         tools(&b),
@@ -61,16 +67,11 @@ fn claude_stream_json_becomes_paired_tool_calls() {
 
 #[test]
 fn opencode_json_and_a_claude_transcript_are_detected() {
-    let out = parse(
+    let out = parse_ok(
         &[fixture("opencode-1.18.33/run-format-json-tool-run.jsonl")
             .to_str()
             .unwrap()],
         None,
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(
         tools(&blocks(&out))
@@ -79,16 +80,11 @@ fn opencode_json_and_a_claude_transcript_are_detected() {
             .collect::<Vec<_>>(),
         ["write", "bash"]
     );
-    let out = parse(
+    let out = parse_ok(
         &[fixture("claude-code-2.1.197/transcript-tool-run.jsonl")
             .to_str()
             .unwrap()],
         None,
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
     );
     let b = blocks(&out);
     assert!(b.iter().any(
@@ -192,12 +188,7 @@ fn flow(b: &[ConversationBlock]) -> Vec<String> {
 #[test]
 fn a_rewind_and_a_compaction_follow_the_parent_chain() {
     let f = fixture("handwritten/rewind-compact.jsonl");
-    let out = parse(&[f.to_str().unwrap(), "--format", "jsonl"], None);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = parse_ok(&[f.to_str().unwrap(), "--format", "jsonl"], None);
     assert_eq!(
         flow(&blocks(&out)),
         [
@@ -282,12 +273,7 @@ fn subagent_runs(b: &[ConversationBlock]) -> Vec<(String, Vec<String>)> {
 fn subagents_nest_under_their_call_in_all_three_layouts() {
     // Today's layout: <session>/subagents/agent-<id>.jsonl with a .meta.json.
     let dir = fixture("handwritten/subagents-2.1");
-    let out = parse(&[dir.to_str().unwrap(), "--format", "jsonl"], None);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = parse_ok(&[dir.to_str().unwrap(), "--format", "jsonl"], None);
     let runs = subagent_runs(&blocks(&out));
     assert_eq!(runs.len(), 2, "{runs:?}");
     assert_eq!(runs[0].0, "toolu_bakery_recipes");
@@ -321,12 +307,7 @@ fn subagents_nest_under_their_call_in_all_three_layouts() {
         )
         .unwrap();
     }
-    let out = parse(&[tmp.path().to_str().unwrap(), "--format", "jsonl"], None);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = parse_ok(&[tmp.path().to_str().unwrap(), "--format", "jsonl"], None);
     let beside = subagent_runs(&blocks(&out));
     assert_eq!(beside, runs, "the 2.0.x layout reads like today's");
 
@@ -365,12 +346,7 @@ fn subagents_nest_under_their_call_in_all_three_layouts() {
 #[test]
 fn opencode_exports_and_json_documents_are_read_whole() {
     let f = fixture("opencode-1.18.33/export-tool-run.json");
-    let out = parse(&[f.to_str().unwrap(), "--format", "jsonl"], None);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = parse_ok(&[f.to_str().unwrap(), "--format", "jsonl"], None);
     let b = blocks(&out);
     assert_eq!(
         tools(&b),
@@ -389,12 +365,7 @@ fn opencode_exports_and_json_documents_are_read_whole() {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     let pretty = serde_json::to_string_pretty(&values).unwrap();
-    let out = parse(&["--format", "jsonl"], Some(&pretty));
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = parse_ok(&["--format", "jsonl"], Some(&pretty));
     assert_eq!(
         tools(&blocks(&out)),
         [
@@ -576,12 +547,7 @@ fn markdown_and_html_snapshots() {
     ] {
         let f = fixture(rel);
         for format in ["markdown", "html"] {
-            let out = parse(&[f.to_str().unwrap(), "--format", format], None);
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+            let out = parse_ok(&[f.to_str().unwrap(), "--format", format], None);
             insta::assert_snapshot!(
                 format!("parse_{name}_{format}"),
                 String::from_utf8(out.stdout).unwrap()
@@ -655,12 +621,7 @@ fn html_escapes_every_text_field_into_one_inert_well_formed_page() {
         ),
     ];
     let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
-    let out = parse(&["--format", "html"], Some(&text));
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = parse_ok(&["--format", "html"], Some(&text));
     let html = String::from_utf8(out.stdout).unwrap();
 
     let mut reader = quick_xml::Reader::from_str(&html);
@@ -827,12 +788,7 @@ fn follow_prints_blocks_as_lines_arrive_and_waits_for_a_tool_result() {
 fn a_recorded_subagent_nests_under_its_agent_call() {
     // Claude Code 2.1.197's own layout: <session>.jsonl beside <session>/subagents/.
     let dir = fixture("claude-code-2.1.197/transcript-subagent");
-    let out = parse(&[dir.to_str().unwrap(), "--format", "jsonl"], None);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = parse_ok(&[dir.to_str().unwrap(), "--format", "jsonl"], None);
     let b = blocks(&out);
     let runs = subagent_runs(&b);
     assert_eq!(runs.len(), 1, "{runs:?}");
@@ -871,14 +827,9 @@ fn a_recorded_subagent_nests_under_its_agent_call() {
 
 #[test]
 fn one_html_page_of_several_sessions_lists_them_to_jump_to() {
-    let out = parse(
+    let out = parse_ok(
         &[fixture("handwritten").to_str().unwrap(), "--format", "html"],
         None,
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
     );
     let html = String::from_utf8(out.stdout).unwrap();
     let nav = &html[html
