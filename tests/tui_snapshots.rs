@@ -19,25 +19,17 @@ fn empty() {
 
 #[test]
 fn streaming() {
-    let mut s = connected();
-    s.open(info());
-    feed(&mut s, turn());
+    let s = after_turn([]);
     insta::assert_snapshot!(render(&s, 80, 20));
 }
 
 #[test]
 fn tool_call_expanded() {
-    let mut s = connected();
-    s.open(info());
-    let mut events = turn();
-    events.push(StreamEvent::ToolResult {
-        tool_use_id: "t1".into(),
-        content: ToolResultContent::Text("File created".into()),
-        is_error: false,
-        parent_tool_use_id: None,
-        timestamp: None,
-    });
-    feed(&mut s, events);
+    let mut s = after_turn([tool_result(
+        "t1",
+        ToolResultContent::Text("File created".into()),
+        false,
+    )]);
     s.update(Input::Key(KeyEvent::new(
         KeyCode::Char('o'),
         KeyModifiers::CONTROL,
@@ -47,32 +39,22 @@ fn tool_call_expanded() {
 
 #[test]
 fn permission_modal() {
-    let mut s = connected();
-    s.open(info());
-    let mut events = turn();
-    events.push(StreamEvent::PermissionRequest {
-        request_id: "r1".into(),
-        tool_name: "Write".into(),
-        input: json!({"file_path": "/w/hello.txt", "content": "hello"}),
-        tool_use_id: Some("t1".into()),
-    });
-    feed(&mut s, events);
+    let s = after_turn([permission_request(
+        "Write",
+        json!({"file_path": "/w/hello.txt", "content": "hello"}),
+        "t1",
+    )]);
     assert!(s.permission.is_some());
     insta::assert_snapshot!(render(&s, 80, 20));
 }
 
 /// A session waiting for permission to run `rm -rf build`.
 fn asking() -> State {
-    let mut s = connected();
-    s.open(info());
-    let mut events = turn();
-    events.push(StreamEvent::PermissionRequest {
-        request_id: "r1".into(),
-        tool_name: "Bash".into(),
-        input: json!({"command": "rm -rf build", "description": "clean"}),
-        tool_use_id: Some("t2".into()),
-    });
-    feed(&mut s, events);
+    let s = after_turn([permission_request(
+        "Bash",
+        json!({"command": "rm -rf build", "description": "clean"}),
+        "t2",
+    )]);
     assert!(s.permission.is_some());
     s
 }
@@ -156,9 +138,7 @@ fn a_permission_prompt_answers_only_to_its_own_keys() {
 
 #[test]
 fn events_that_come_before_the_attach_answer_are_kept() {
-    let mut reference = connected();
-    reference.open(info());
-    feed(&mut reference, turn());
+    let reference = after_turn([]);
     let shown = |s: &State| render(s, 80, 20);
     assert_eq!(reference.conversation.blocks.len(), 5);
 
@@ -202,41 +182,34 @@ fn permission_prompt_focused_120x40() {
 
 #[test]
 fn error() {
-    let mut s = connected();
-    s.open(info());
-    let mut events = turn();
-    events.push(StreamEvent::ToolResult {
-        tool_use_id: "t1".into(),
-        content: ToolResultContent::Text("permission denied: /w".into()),
-        is_error: true,
-        parent_tool_use_id: None,
-        timestamp: None,
-    });
-    events.push(StreamEvent::Error {
-        message: "Overloaded".into(),
-        code: Some("overloaded_error".into()),
-        timestamp: None,
-    });
-    events.push(StreamEvent::Result {
-        status: TurnStatus::Error,
-        duration_ms: Some(1200),
-        num_turns: Some(1),
-        cost_usd: None,
-        usage: None,
-        text: None,
-        error: Some("API Error: 529 Overloaded".into()),
-        agent_session_id: None,
-    });
-    feed(&mut s, events);
+    let s = after_turn([
+        tool_result(
+            "t1",
+            ToolResultContent::Text("permission denied: /w".into()),
+            true,
+        ),
+        StreamEvent::Error {
+            message: "Overloaded".into(),
+            code: Some("overloaded_error".into()),
+            timestamp: None,
+        },
+        StreamEvent::Result {
+            status: TurnStatus::Error,
+            duration_ms: Some(1200),
+            num_turns: Some(1),
+            cost_usd: None,
+            usage: None,
+            text: None,
+            error: Some("API Error: 529 Overloaded".into()),
+            agent_session_id: None,
+        },
+    ]);
     insta::assert_snapshot!(render(&s, 80, 20));
 }
 
 #[test]
 fn a_turn_that_hit_its_limit_says_max_turns() {
-    let mut s = connected();
-    s.open(info());
-    let mut events = turn();
-    events.push(StreamEvent::Result {
+    let s = after_turn([StreamEvent::Result {
         status: TurnStatus::MaxTurns,
         duration_ms: Some(1200),
         num_turns: Some(3),
@@ -245,17 +218,14 @@ fn a_turn_that_hit_its_limit_says_max_turns() {
         text: None,
         error: None,
         agent_session_id: None,
-    });
-    feed(&mut s, events);
+    }]);
     let screen = render(&s, 80, 20);
     assert!(screen.contains("max_turns · 1.2s"), "{screen}");
 }
 
 #[test]
 fn disconnected() {
-    let mut s = connected();
-    s.open(info());
-    feed(&mut s, turn());
+    let mut s = after_turn([]);
     s.update(Input::Note(Notification::Disconnected {
         reason: "connection reset".into(),
     }));
@@ -264,9 +234,7 @@ fn disconnected() {
 
 #[test]
 fn narrow_terminal() {
-    let mut s = connected();
-    s.open(info());
-    feed(&mut s, turn());
+    let s = after_turn([]);
     insta::assert_snapshot!(render(&s, 40, 20));
 }
 
@@ -385,32 +353,30 @@ fn deleting_a_session_asks_first() {
 
 #[test]
 fn the_status_line_keeps_the_state_and_the_cost_at_80_columns() {
-    let mut s = connected();
-    s.open(info());
-    let mut events = turn();
-    events.push(StreamEvent::Usage {
-        usage: TokenUsage {
-            input_tokens: 12_345,
-            output_tokens: 678,
-            cache_creation_tokens: 0,
-            cache_read_tokens: 90_000,
+    let mut s = after_turn([
+        StreamEvent::Usage {
+            usage: TokenUsage {
+                input_tokens: 12_345,
+                output_tokens: 678,
+                cache_creation_tokens: 0,
+                cache_read_tokens: 90_000,
+            },
+            message_id: None,
+            model: None,
+            cost_usd: None,
+            timestamp: None,
         },
-        message_id: None,
-        model: None,
-        cost_usd: None,
-        timestamp: None,
-    });
-    events.push(StreamEvent::Result {
-        status: TurnStatus::Success,
-        duration_ms: Some(4200),
-        num_turns: Some(1),
-        cost_usd: Some(0.0123),
-        usage: None,
-        text: None,
-        error: None,
-        agent_session_id: None,
-    });
-    feed(&mut s, events);
+        StreamEvent::Result {
+            status: TurnStatus::Success,
+            duration_ms: Some(4200),
+            num_turns: Some(1),
+            cost_usd: Some(0.0123),
+            usage: None,
+            text: None,
+            error: None,
+            agent_session_id: None,
+        },
+    ]);
     s.update(Input::Note(Notification::Disconnected {
         reason: "connection reset by peer".into(),
     }));
@@ -423,16 +389,11 @@ fn the_status_line_keeps_the_state_and_the_cost_at_80_columns() {
 
 #[test]
 fn a_message_sent_during_a_turn_is_marked_queued_until_its_turn() {
-    let mut s = connected();
-    s.open(info());
-    feed(
-        &mut s,
-        vec![
-            user("first"),
-            state_change(SessionState::Idle, SessionState::Running),
-            user("second"),
-        ],
-    );
+    let mut s = opened_with(vec![
+        user("first"),
+        state_change(SessionState::Idle, SessionState::Running),
+        user("second"),
+    ]);
     let screen = render(&s, 80, 16);
     assert_eq!(screen.matches("queued").count(), 1, "{screen}");
     let second = screen.lines().position(|l| l.contains("› second")).unwrap();
@@ -505,24 +466,16 @@ fn ctrl_c_with_an_unsent_message_says_it_would_be_lost() {
 
 #[test]
 fn control_sequences_in_agent_output_never_reach_a_cell() {
-    let mut s = connected();
-    s.open(info());
     let nasty = "\u{1b}]52;c;ZXZpbA==\u{7}\u{1b}[2J\u{1b}[Hcleared \u{1b}[31mred\u{1b}[0m\u{9b}6n";
-    let mut events = turn();
-    events.push(StreamEvent::ToolResult {
-        tool_use_id: "t1".into(),
-        content: ToolResultContent::Text(nasty.into()),
-        is_error: false,
-        parent_tool_use_id: None,
-        timestamp: None,
-    });
-    events.push(StreamEvent::Text {
-        message_id: Some("m2".into()),
-        text: format!("Said: {nasty}"),
-        parent_tool_use_id: None,
-        timestamp: None,
-    });
-    feed(&mut s, events);
+    let s = after_turn([
+        tool_result("t1", ToolResultContent::Text(nasty.into()), false),
+        StreamEvent::Text {
+            message_id: Some("m2".into()),
+            text: format!("Said: {nasty}"),
+            parent_tool_use_id: None,
+            timestamp: None,
+        },
+    ]);
     let buf = draw(&s, 100, 40);
     let screen = render(&s, 100, 40);
     assert!(screen.contains("Said: cleared red6n"), "{screen}");
@@ -540,16 +493,11 @@ fn control_sequences_in_agent_output_never_reach_a_cell() {
 
 #[test]
 fn a_permission_prompt_shows_the_edit_it_would_allow() {
-    let mut s = connected();
-    s.open(info());
-    let mut events = turn();
-    events.push(StreamEvent::PermissionRequest {
-        request_id: "r1".into(),
-        tool_name: "Edit".into(),
-        input: json!({"file_path": "/w/src/lib.rs", "old_string": "fn old() {}", "new_string": "fn new() {}\nfn added() {}"}),
-        tool_use_id: Some("t2".into()),
-    });
-    feed(&mut s, events);
+    let s = after_turn([permission_request(
+        "Edit",
+        json!({"file_path": "/w/src/lib.rs", "old_string": "fn old() {}", "new_string": "fn new() {}\nfn added() {}"}),
+        "t2",
+    )]);
     let screen = render(&s, 80, 24);
     for line in ["- fn old() {}", "+ fn new() {}", "+ fn added() {}"] {
         assert!(screen.contains(line), "{line:?} in\n{screen}");
@@ -560,16 +508,11 @@ fn a_permission_prompt_shows_the_edit_it_would_allow() {
 #[test]
 fn a_long_write_in_a_permission_prompt_shows_its_head() {
     let asking_to_write = |content: String| {
-        let mut s = connected();
-        s.open(info());
-        let mut events = turn();
-        events.push(StreamEvent::PermissionRequest {
-            request_id: "r1".into(),
-            tool_name: "Write".into(),
-            input: json!({"file_path": "/w/long.txt", "content": content}),
-            tool_use_id: Some("t2".into()),
-        });
-        feed(&mut s, events);
+        let s = after_turn([permission_request(
+            "Write",
+            json!({"file_path": "/w/long.txt", "content": content}),
+            "t2",
+        )]);
         s
     };
     let s = asking_to_write((1..=30).map(|i| format!("line {i}\n")).collect());
@@ -640,19 +583,17 @@ fn new_session_dialog_on_the_profile_120x40() {
 
 #[test]
 fn the_view_follows_the_block_cursor_and_its_marker_takes_no_text() {
-    let mut s = connected();
-    s.open(info());
-    let mut events = Vec::new();
-    for i in 0..30 {
-        events.push(StreamEvent::Text {
-            message_id: Some(format!("m{i}")),
-            // Exactly as wide as the screen: the marker must not hide its last letter.
-            text: format!("answer {i:02} {}z", "x".repeat(40 - 11)),
-            parent_tool_use_id: None,
-            timestamp: None,
-        });
-    }
-    feed(&mut s, events);
+    let mut s = opened_with(
+        (0..30)
+            .map(|i| StreamEvent::Text {
+                message_id: Some(format!("m{i}")),
+                // Exactly as wide as the screen: the marker must not hide its last letter.
+                text: format!("answer {i:02} {}z", "x".repeat(40 - 11)),
+                parent_tool_use_id: None,
+                timestamp: None,
+            })
+            .collect(),
+    );
     key(&mut s, KeyCode::End);
     for _ in 0..12 {
         s.update(Input::Key(KeyEvent::new(KeyCode::Up, KeyModifiers::ALT)));
@@ -682,46 +623,32 @@ fn the_view_follows_the_block_cursor_and_its_marker_takes_no_text() {
 
 #[test]
 fn tool_calls_show_the_shared_views_a_checklist_a_command_and_a_diff() {
-    let mut s = connected();
-    s.open(info());
-    let call = |id: &str, name: &str, input: serde_json::Value| StreamEvent::ToolCall {
-        id: id.into(),
-        name: name.into(),
-        input,
-        message_id: Some(format!("m{id}")),
-        parent_tool_use_id: None,
-        timestamp: None,
-    };
-    feed(
-        &mut s,
-        vec![
-            call(
-                "t1",
-                "TodoWrite",
-                json!({"todos": [
-                    {"content": "write the parser", "status": "completed", "activeForm": "writing"},
-                    {"content": "test the parser", "status": "pending", "activeForm": "testing"}
-                ]}),
-            ),
-            call(
-                "t2",
-                "Bash",
-                json!({"command": "cargo test", "description": "run the tests"}),
-            ),
-            StreamEvent::ToolResult {
-                tool_use_id: "t2".into(),
-                content: ToolResultContent::Text("\u{1b}[32mok\u{1b}[0m: 3 passed".into()),
-                is_error: false,
-                parent_tool_use_id: None,
-                timestamp: None,
-            },
-            call(
-                "t3",
-                "Edit",
-                json!({"file_path": "/w/a.rs", "old_string": "let x = 1;", "new_string": "let x = 2;"}),
-            ),
-        ],
-    );
+    let call = |id: &str, name: &str, input| tool_call(id, name, input, &format!("m{id}"));
+    let mut s = opened_with(vec![
+        call(
+            "t1",
+            "TodoWrite",
+            json!({"todos": [
+                {"content": "write the parser", "status": "completed", "activeForm": "writing"},
+                {"content": "test the parser", "status": "pending", "activeForm": "testing"}
+            ]}),
+        ),
+        call(
+            "t2",
+            "Bash",
+            json!({"command": "cargo test", "description": "run the tests"}),
+        ),
+        tool_result(
+            "t2",
+            ToolResultContent::Text("\u{1b}[32mok\u{1b}[0m: 3 passed".into()),
+            false,
+        ),
+        call(
+            "t3",
+            "Edit",
+            json!({"file_path": "/w/a.rs", "old_string": "let x = 1;", "new_string": "let x = 2;"}),
+        ),
+    ]);
     // The checklist shows folded; the command and the diff once unfolded.
     let folded = render(&s, 80, 30);
     assert!(folded.contains("☑ write the parser"), "{folded}");
@@ -747,25 +674,15 @@ fn tool_calls_show_the_shared_views_a_checklist_a_command_and_a_diff() {
 
 #[test]
 fn a_subagent_result_shows_no_agent_internal_tags_80x24() {
-    let mut s = connected();
-    s.open(info());
-    let mut events = turn();
-    events.push(StreamEvent::ToolCall {
-        id: "t9".into(),
-        name: "Task".into(),
-        input: json!({"description": "check recipes", "subagent_type": "Explore", "prompt": "Which recipes use the old flour?"}),
-        message_id: Some("m2".into()),
-        parent_tool_use_id: None,
-        timestamp: None,
-    });
-    events.push(StreamEvent::ToolResult {
-        tool_use_id: "t9".into(),
-        content: recorded_task_result(),
-        is_error: false,
-        parent_tool_use_id: None,
-        timestamp: None,
-    });
-    feed(&mut s, events);
+    let mut s = after_turn([
+        tool_call(
+            "t9",
+            "Task",
+            json!({"description": "check recipes", "subagent_type": "Explore", "prompt": "Which recipes use the old flour?"}),
+            "m2",
+        ),
+        tool_result("t9", recorded_task_result(), false),
+    ]);
     s.expanded.insert("t9".into());
     let screen = render(&s, 80, 24);
     assert!(
@@ -784,19 +701,17 @@ fn a_subagent_result_shows_no_agent_internal_tags_80x24() {
 
 #[test]
 fn system_events_with_nothing_to_say_draw_no_line() {
-    let mut s = connected();
-    s.open(info());
-    let mut events = turn();
-    events.push(StreamEvent::Raw {
-        source: Some("claude_code".into()),
-        json: json!({"type": "system", "subtype": "hook_started", "session_id": "a1"}),
-    });
-    events.push(StreamEvent::Notice {
-        kind: "init".into(),
-        text: " ".into(),
-        timestamp: None,
-    });
-    feed(&mut s, events);
+    let mut s = after_turn([
+        StreamEvent::Raw {
+            source: Some("claude_code".into()),
+            json: json!({"type": "system", "subtype": "hook_started", "session_id": "a1"}),
+        },
+        StreamEvent::Notice {
+            kind: "init".into(),
+            text: " ".into(),
+            timestamp: None,
+        },
+    ]);
     let screen = render(&s, 80, 20);
     for line in screen.lines() {
         let l = line.trim();
@@ -820,21 +735,19 @@ fn system_events_with_nothing_to_say_draw_no_line() {
 
 #[test]
 fn a_turn_ended_by_a_server_restart_is_labelled_so_80x24() {
-    let mut s = connected();
-    s.open(info());
-    let mut events = turn();
-    // As the server records a turn its shutdown interrupted.
-    events.push(StreamEvent::Notice {
-        kind: "server_restart".into(),
-        text: "the server shut down during this turn and interrupted it".into(),
-        timestamp: None,
-    });
-    events.push(result(
-        TurnStatus::Interrupted,
-        Some("server_restart: the server stopped before this turn ended"),
-    ));
-    events.push(state_change(SessionState::Running, SessionState::Stopped));
-    feed(&mut s, events);
+    let s = after_turn([
+        // As the server records a turn its shutdown interrupted.
+        StreamEvent::Notice {
+            kind: "server_restart".into(),
+            text: "the server shut down during this turn and interrupted it".into(),
+            timestamp: None,
+        },
+        result(
+            TurnStatus::Interrupted,
+            Some("server_restart: the server stopped before this turn ended"),
+        ),
+        state_change(SessionState::Running, SessionState::Stopped),
+    ]);
     let screen = render(&s, 80, 24);
     assert!(
         screen.contains("⏻ interrupted by a server restart · 4.2s"),
@@ -843,11 +756,7 @@ fn a_turn_ended_by_a_server_restart_is_labelled_so_80x24() {
     assert!(!screen.contains("server_restart:"), "{screen}");
     insta::assert_snapshot!(screen);
     // The user's own interrupt stays plain "interrupted".
-    let mut s = connected();
-    s.open(info());
-    let mut events = turn();
-    events.push(result(TurnStatus::Interrupted, None));
-    feed(&mut s, events);
+    let s = after_turn([result(TurnStatus::Interrupted, None)]);
     let screen = render(&s, 80, 24);
     assert!(
         screen.contains("  interrupted · 4.2s") && !screen.contains("restart"),
@@ -857,28 +766,14 @@ fn a_turn_ended_by_a_server_restart_is_labelled_so_80x24() {
 
 #[test]
 fn a_permission_prompt_shows_a_multiedit_as_the_conversation_does_120x40() {
-    let mut s = connected();
-    s.open(info());
     let input = json!({"file_path": "/w/src/lib.rs", "edits": [
         {"old_string": "fn a() {}", "new_string": "fn a() { b(); }"},
         {"old_string": "const N: u32 = 1;", "new_string": "const N: u32 = 2;"}
     ]});
-    let mut events = turn();
-    events.push(StreamEvent::ToolCall {
-        id: "t2".into(),
-        name: "MultiEdit".into(),
-        input: input.clone(),
-        message_id: Some("m2".into()),
-        parent_tool_use_id: None,
-        timestamp: None,
-    });
-    events.push(StreamEvent::PermissionRequest {
-        request_id: "r1".into(),
-        tool_name: "MultiEdit".into(),
-        input,
-        tool_use_id: Some("t2".into()),
-    });
-    feed(&mut s, events);
+    let mut s = after_turn([
+        tool_call("t2", "MultiEdit", input.clone(), "m2"),
+        permission_request("MultiEdit", input, "t2"),
+    ]);
     let screen = render(&s, 120, 40);
     insta::assert_snapshot!(screen);
     // The prompt's diff is the one the conversation shows for the call: one description.

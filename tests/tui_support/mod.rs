@@ -178,3 +178,55 @@ pub fn result(status: TurnStatus, error: Option<&str>) -> StreamEvent {
         agent_session_id: None,
     }
 }
+
+/// A connected client with the test session open, fed `events` in order.
+pub fn opened_with(events: Vec<StreamEvent>) -> State {
+    let mut s = connected();
+    s.open(info());
+    feed(&mut s, events);
+    s
+}
+
+/// The open session after the events of `turn()` and then `more`, fed as one stream.
+pub fn after_turn(more: impl IntoIterator<Item = StreamEvent>) -> State {
+    let mut events = turn();
+    events.extend(more);
+    opened_with(events)
+}
+
+/// The main agent's call `id` of tool `name`, in message `message_id`.
+pub fn tool_call(id: &str, name: &str, input: serde_json::Value, message_id: &str) -> StreamEvent {
+    StreamEvent::ToolCall {
+        id: id.into(),
+        name: name.into(),
+        input,
+        message_id: Some(message_id.into()),
+        parent_tool_use_id: None,
+        timestamp: None,
+    }
+}
+
+/// The result of the main agent's tool call `id`.
+pub fn tool_result(id: &str, content: ToolResultContent, is_error: bool) -> StreamEvent {
+    StreamEvent::ToolResult {
+        tool_use_id: id.into(),
+        content,
+        is_error,
+        parent_tool_use_id: None,
+        timestamp: None,
+    }
+}
+
+/// Request `r1`: may the call `tool_use_id` run `tool_name` with `input`?
+pub fn permission_request(
+    tool_name: &str,
+    input: serde_json::Value,
+    tool_use_id: &str,
+) -> StreamEvent {
+    StreamEvent::PermissionRequest {
+        request_id: "r1".into(),
+        tool_name: tool_name.into(),
+        input,
+        tool_use_id: Some(tool_use_id.into()),
+    }
+}
