@@ -191,11 +191,7 @@ async fn attaching_after_an_event_that_does_not_exist_is_an_error() {
         ],
     );
     let (client, mut notes) = server.client().await;
-    let info = client
-        .create(aisys::types::SessionSpec::default())
-        .await
-        .unwrap();
-    client.attach(&info.id, 0).await.unwrap();
+    let info = serve_harness::attached(&client, Default::default()).await;
     client
         .ack(aisys::types::ClientMessage::Message {
             session_id: info.id.clone(),

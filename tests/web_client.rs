@@ -20,8 +20,18 @@ use serde_json::json;
 use serve_harness::Server;
 use tmux_support::Pane;
 
-fn start(dir: &Path, mock: &MockAnthropic) -> Server {
-    Server::with_claude(&dir.join("data"), &claude_bin(), &mock.base_url(), &[])
+/// The mock model playing `script`, and a server whose Claude Code talks to it; the server's
+/// data lives in the temporary folder, which is dropped last.
+fn start(script: Script) -> (tempfile::TempDir, MockAnthropic, Server) {
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let mock = script.start();
+    let server = Server::with_claude(
+        &dir.path().join("data"),
+        &claude_bin(),
+        &mock.base_url(),
+        &[],
+    );
+    (dir, mock, server)
 }
 
 /// A plain HTTP/1.1 GET on the server; returns the status, the header block and the body.
@@ -39,6 +49,24 @@ fn http_get(server: &Server, path: &str, headers: &[(&str, &str)]) -> (u16, Stri
     let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
     let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
     (status, head.to_lowercase(), body.to_string())
+}
+
+/// A session whose tools run without asking, `client` attached to it from its first event.
+async fn bypassing_session(client: &aisys::client::Client) -> aisys::types::SessionInfo {
+    let spec = aisys::types::SessionSpec {
+        permission_mode: Some(aisys::types::PermissionMode::BypassPermissions),
+        ..Default::default()
+    };
+    serve_harness::attached(client, spec).await
+}
+
+/// Opens session `id` on `page`, the token traded for the cookie first (the list shows then).
+async fn open_session(page: &Page<'_>, server: &Server, id: &str) {
+    page.goto(&format!("{}/?token={}", server.http, server.token))
+        .await;
+    page.wait_for("document.querySelector('[data-screen=sessions]')")
+        .await;
+    page.goto(&format!("{}/sessions/{}", server.http, id)).await;
 }
 
 fn shots_dir() -> PathBuf {
@@ -74,21 +102,20 @@ async fn block_ids(page: &Page<'_>) -> Vec<String> {
 /// Opens the app with the token, starts a session, asks for a file, approves the Write, sees the
 /// answer, reloads and sees the same conversation.
 async fn conversation_at(width: u32, height: u32, mobile: bool, name: &str) {
-    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
-    let mock = Script::new()
-        .on(
-            When::UserSays("make notes".into()),
-            Reply::tool(
-                "Write",
-                json!({"file_path": "notes.md", "content": "# Notes\n"}),
+    let (_dir, _mock, server) = start(
+        Script::new()
+            .on(
+                When::UserSays("make notes".into()),
+                Reply::tool(
+                    "Write",
+                    json!({"file_path": "notes.md", "content": "# Notes\n"}),
+                ),
+            )
+            .always(
+                When::Always,
+                Reply::text("**Done**: wrote `notes.md`.\n\n```rust\nfn main() {}\n```"),
             ),
-        )
-        .always(
-            When::Always,
-            Reply::text("**Done**: wrote `notes.md`.\n\n```rust\nfn main() {}\n```"),
-        )
-        .start();
-    let server = start(dir.path(), &mock);
+    );
     let browser = Browser::launch().await;
     let page = browser.page(width, height, mobile).await;
     let shots = shots_dir();
@@ -272,12 +299,8 @@ async fn a_conversation_with_a_permission_request_on_a_phone() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn agent_output_that_tries_to_run_script_is_shown_as_text() {
-    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
     let payload = "Look: <img src=x onerror=\"window.__pwned=1\"> and <script>window.__pwned=2</script> and [a link](javascript:window.__pwned=3) end";
-    let mock = Script::new()
-        .always(When::Always, Reply::text(payload))
-        .start();
-    let server = start(dir.path(), &mock);
+    let (_dir, _mock, server) = start(Script::new().always(When::Always, Reply::text(payload)));
     let browser = Browser::launch().await;
     let page = browser.page(1280, 800, false).await;
     page.goto(&format!("{}/?token={}", server.http, server.token))
@@ -326,9 +349,7 @@ async fn agent_output_that_tries_to_run_script_is_shown_as_text() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn without_the_token_the_page_shows_how_to_get_one_and_no_data() {
-    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
-    let mock = Script::new().start();
-    let server = start(dir.path(), &mock);
+    let (_dir, _mock, server) = start(Script::new());
     let (client, _notes) = server.client().await;
     let info = client
         .create(aisys::types::SessionSpec::default())
@@ -394,35 +415,22 @@ fn positions_in_order(text: &str, markers: &[&str]) -> Option<Vec<usize>> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn two_tabs_and_aisys_chat_see_the_same_blocks_in_the_same_order() {
-    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
-    let mock = Script::new()
-        .on(
-            When::UserSays("list".into()),
-            Reply::tool("Bash", json!({"command": "echo one; echo two"})),
-        )
-        .always(When::Always, Reply::text("Listed *both*."))
-        .start();
-    let server = start(dir.path(), &mock);
+    let (dir, _mock, server) = start(
+        Script::new()
+            .on(
+                When::UserSays("list".into()),
+                Reply::tool("Bash", json!({"command": "echo one; echo two"})),
+            )
+            .always(When::Always, Reply::text("Listed *both*.")),
+    );
     let (client, mut notes) = server.client().await;
-    let info = client
-        .create(aisys::types::SessionSpec {
-            permission_mode: Some(aisys::types::PermissionMode::BypassPermissions),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    client.attach(&info.id, 0).await.unwrap();
+    let info = bypassing_session(&client).await;
 
     let browser = Browser::launch().await;
     let one = browser.page(1280, 800, false).await;
     let two = browser.page(390, 844, true).await;
     for page in [&one, &two] {
-        page.goto(&format!("{}/?token={}", server.http, server.token))
-            .await;
-        page.wait_for("document.querySelector('[data-screen=sessions]')")
-            .await;
-        page.goto(&format!("{}/sessions/{}", server.http, info.id))
-            .await;
+        open_session(page, &server, &info.id).await;
         page.wait_for("document.querySelector('[data-screen=conversation] [data-state]')")
             .await;
     }
@@ -483,19 +491,18 @@ async fn two_tabs_and_aisys_chat_see_the_same_blocks_in_the_same_order() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn always_allow_asks_twice_then_answers_that_tools_requests() {
-    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
-    let mock = Script::new()
-        .on(
-            When::UserSays("first".into()),
-            Reply::tool("Write", json!({"file_path": "a.txt", "content": "a\n"})),
-        )
-        .on(
-            When::UserSays("second".into()),
-            Reply::tool("Write", json!({"file_path": "b.txt", "content": "b\n"})),
-        )
-        .always(When::Always, Reply::text("written"))
-        .start();
-    let server = start(dir.path(), &mock);
+    let (_dir, _mock, server) = start(
+        Script::new()
+            .on(
+                When::UserSays("first".into()),
+                Reply::tool("Write", json!({"file_path": "a.txt", "content": "a\n"})),
+            )
+            .on(
+                When::UserSays("second".into()),
+                Reply::tool("Write", json!({"file_path": "b.txt", "content": "b\n"})),
+            )
+            .always(When::Always, Reply::text("written")),
+    );
     let browser = Browser::launch().await;
     let page = browser.page(1280, 800, false).await;
     page.goto(&format!("{}/?token={}", server.http, server.token))
@@ -537,17 +544,9 @@ async fn always_allow_asks_twice_then_answers_that_tools_requests() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_files_panel_follows_the_workspace_without_a_reload_or_a_turn() {
-    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
-    let mock = Script::new()
-        .always(When::Always, Reply::text("ok"))
-        .start();
-    let server = start(dir.path(), &mock);
+    let (_dir, _mock, server) = start(Script::new().always(When::Always, Reply::text("ok")));
     let (client, mut notes) = server.client().await;
-    let info = client
-        .create(aisys::types::SessionSpec::default())
-        .await
-        .unwrap();
-    client.attach(&info.id, 0).await.unwrap();
+    let info = serve_harness::attached(&client, Default::default()).await;
     // One turn, so that the session has its sandbox (whose watch reports changes).
     serve_harness::say(&client, &info.id, "hello").await;
     serve_harness::until_result(&mut notes, &info.id).await;
@@ -555,13 +554,7 @@ async fn the_files_panel_follows_the_workspace_without_a_reload_or_a_turn() {
 
     let browser = Browser::launch().await;
     let page = browser.page(1280, 800, false).await;
-    page.goto(&format!("{}/?token={}", server.http, server.token))
-        .await;
-    // The token is traded for the cookie before the list shows.
-    page.wait_for("document.querySelector('[data-screen=sessions]')")
-        .await;
-    page.goto(&format!("{}/sessions/{}", server.http, info.id))
-        .await;
+    open_session(&page, &server, &info.id).await;
     page.wait_for("document.querySelector('[data-kind=turn_summary]')")
         .await;
     page.click("[data-action=files]").await;
@@ -596,8 +589,7 @@ async fn the_files_panel_follows_the_workspace_without_a_reload_or_a_turn() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_subagents_run_opens_on_a_page_of_its_own() {
-    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
-    let mock = Script::new()
+    let (_dir, _mock, server) = start(Script::new()
         .on(
             When::UserSays("delegate".into()),
             Reply::tool(
@@ -609,30 +601,15 @@ async fn a_subagents_run_opens_on_a_page_of_its_own() {
             When::UserSays("Look around the workspace".into()),
             Reply::tool("Bash", json!({"command": "echo from-the-subagent"})),
         )
-        .always(When::Always, Reply::text("Found **one** thing."))
-        .start();
-    let server = start(dir.path(), &mock);
+        .always(When::Always, Reply::text("Found **one** thing.")));
     let (client, mut notes) = server.client().await;
-    let info = client
-        .create(aisys::types::SessionSpec {
-            permission_mode: Some(aisys::types::PermissionMode::BypassPermissions),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    client.attach(&info.id, 0).await.unwrap();
+    let info = bypassing_session(&client).await;
     serve_harness::say(&client, &info.id, "delegate this").await;
     serve_harness::until_result(&mut notes, &info.id).await;
 
     let browser = Browser::launch().await;
     let page = browser.page(1280, 800, false).await;
-    page.goto(&format!("{}/?token={}", server.http, server.token))
-        .await;
-    // The token is traded for the cookie before the list shows.
-    page.wait_for("document.querySelector('[data-screen=sessions]')")
-        .await;
-    page.goto(&format!("{}/sessions/{}", server.http, info.id))
-        .await;
+    open_session(&page, &server, &info.id).await;
     page.wait_for("document.querySelector('[data-kind=subagent_run] [data-action=open-subagent]')")
         .await;
     page.click("[data-kind=subagent_run] [data-action=open-subagent]")

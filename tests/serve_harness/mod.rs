@@ -253,6 +253,16 @@ impl Drop for Server {
     }
 }
 
+/// Creates a session from `spec` and attaches `client` to it from its first event.
+pub async fn attached(
+    client: &Client,
+    spec: aisys::types::SessionSpec,
+) -> aisys::types::SessionInfo {
+    let info = client.create(spec).await.unwrap();
+    client.attach(&info.id, 0).await.unwrap();
+    info
+}
+
 /// Sends a user message to a session and waits for the server to take it.
 pub async fn say(client: &Client, session_id: &str, text: &str) {
     client
