@@ -508,12 +508,11 @@ fn a_permission_prompt_shows_the_edit_it_would_allow() {
 #[test]
 fn a_long_write_in_a_permission_prompt_shows_its_head() {
     let asking_to_write = |content: String| {
-        let s = after_turn([permission_request(
+        after_turn([permission_request(
             "Write",
             json!({"file_path": "/w/long.txt", "content": content}),
             "t2",
-        )]);
-        s
+        )])
     };
     let s = asking_to_write((1..=30).map(|i| format!("line {i}\n")).collect());
     // As much of the file as the terminal has rows for, keeping some conversation in sight.
