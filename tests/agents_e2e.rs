@@ -6,9 +6,11 @@ mod common;
 mod mock_api;
 
 use common::run_ok;
-use std::process::{Command, Stdio};
+use std::path::PathBuf;
 
-use mock_api::{Block, Reply, Script, When, claude_bin, opencode_bin};
+use mock_api::{
+    Block, Reply, Script, When, claude_command, opencode_command, write_opencode_config,
+};
 use serde_json::{Value, json};
 
 fn lines(out: &[u8]) -> Vec<Value> {
@@ -18,11 +20,17 @@ fn lines(out: &[u8]) -> Vec<Value> {
         .collect()
 }
 
-#[test]
-fn claude_code_writes_a_file_driven_by_the_mock() {
+/// A temporary home with an empty workspace `ws` in it.
+fn home_with_ws() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let ws = dir.path().join("ws");
     std::fs::create_dir_all(&ws).unwrap();
+    (dir, ws)
+}
+
+#[test]
+fn claude_code_writes_a_file_driven_by_the_mock() {
+    let (dir, ws) = home_with_ws();
     let file = ws.join("hello.txt");
     let mock = Script::new()
         .on(
@@ -40,28 +48,15 @@ fn claude_code_writes_a_file_driven_by_the_mock() {
             Reply::text("Done."),
         )
         .start();
-    let out = run_ok(
-        Command::new(claude_bin())
-            .args([
-                "-p",
-                "create hello.txt",
-                "--output-format",
-                "stream-json",
-                "--verbose",
-                "--allowedTools",
-                "Write",
-            ])
-            .current_dir(&ws)
-            .env_clear()
-            .env("PATH", "/usr/bin:/bin")
-            .env("HOME", dir.path())
-            .env("ANTHROPIC_BASE_URL", mock.base_url())
-            .env("ANTHROPIC_API_KEY", "test")
-            .env("DISABLE_TELEMETRY", "1")
-            .env("DISABLE_AUTOUPDATER", "1")
-            .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
-            .stdin(Stdio::null()),
-    );
+    let out = run_ok(claude_command(&mock, dir.path(), &ws).args([
+        "-p",
+        "create hello.txt",
+        "--output-format",
+        "stream-json",
+        "--verbose",
+        "--allowedTools",
+        "Write",
+    ]));
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "hi\n");
     let l = lines(&out.stdout);
     assert_eq!(
@@ -91,9 +86,7 @@ fn claude_code_writes_a_file_driven_by_the_mock() {
 
 #[test]
 fn opencode_writes_a_file_driven_by_the_mock() {
-    let dir = tempfile::tempdir().unwrap();
-    let ws = dir.path().join("ws");
-    std::fs::create_dir_all(&ws).unwrap();
+    let (dir, ws) = home_with_ws();
     let file = ws.join("hello.txt");
     let mock = Script::new()
         .on(
@@ -105,32 +98,15 @@ fn opencode_writes_a_file_driven_by_the_mock() {
             Reply::text("Done."),
         )
         .start();
-    std::fs::write(
-        ws.join("opencode.json"),
-        json!({"provider": {"anthropic": {"options": {"baseURL": format!("{}/v1", mock.base_url()), "apiKey": "test"}}},
-               "model": "anthropic/claude-sonnet-4-5"})
-        .to_string(),
-    )
-    .unwrap();
-    let out = Command::new(opencode_bin())
-        .args(["run", "--format", "json", "--auto", "create hello.txt"])
-        .current_dir(&ws)
-        .env_clear()
-        .env("PATH", "/usr/bin:/bin")
-        .env("HOME", dir.path())
-        .env("XDG_DATA_HOME", dir.path().join("data"))
-        .env("XDG_CONFIG_HOME", dir.path().join("config"))
-        .env("XDG_CACHE_HOME", dir.path().join("cache"))
-        .env("XDG_STATE_HOME", dir.path().join("state"))
-        .env("OPENCODE_DISABLE_AUTOUPDATE", "1")
-        .env("OPENCODE_DISABLE_MODELS_FETCH", "1")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    write_opencode_config(&ws, &mock);
+    let out = run_ok(
+        opencode_command(dir.path(), &ws, ["data", "config", "cache", "state"]).args([
+            "run",
+            "--format",
+            "json",
+            "--auto",
+            "create hello.txt",
+        ]),
     );
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "hi\n");
     let l = lines(&out.stdout);

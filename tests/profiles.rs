@@ -389,21 +389,16 @@ async fn the_server_gives_a_session_the_profile_it_was_created_with() {
 
 /// `aisys entities profile ...` with `home` as the user's home; stdout as JSON.
 fn profile_json(home: &Path, args: &[&str]) -> serde_json::Value {
-    let out = Command::new(env!("CARGO_BIN_EXE_aisys"))
-        .args(["entities", "profile"])
-        .args(args)
-        .args(["--format", "json", "--project"])
-        .arg(home)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap())
-        .env("HOME", home)
-        .env("AISYS_CONFIG_DIR", home.join("cfg"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = run_ok(
+        Command::new(env!("CARGO_BIN_EXE_aisys"))
+            .args(["entities", "profile"])
+            .args(args)
+            .args(["--format", "json", "--project"])
+            .arg(home)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap())
+            .env("HOME", home)
+            .env("AISYS_CONFIG_DIR", home.join("cfg")),
     );
     serde_json::from_slice(&out.stdout).unwrap()
 }

@@ -12,7 +12,10 @@ mod mock_api;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use mock_api::{Block, MockAnthropic, Reply, Script, When, claude_bin, opencode_bin};
+use mock_api::{
+    Block, CLAUDE_STREAM_JSON_IO, MockAnthropic, Reply, Script, When, claude_command,
+    opencode_command, write_opencode_config,
+};
 use serde_json::{Value, json};
 
 /// The stable home that every temporary home is rewritten to in the recordings.
@@ -74,37 +77,28 @@ impl Home {
             .replace(&encoded(home), &encoded(STABLE_HOME))
     }
 
+    /// Fails the test unless `agent` wrote the greeting into the workspace's hello.txt.
+    fn assert_greeting_written(&self, agent: &str) {
+        let written = std::fs::read_to_string(self.ws().join("hello.txt"));
+        assert_eq!(
+            written.ok().as_deref(),
+            Some(GREETING),
+            "{agent} wrote hello.txt"
+        );
+    }
+
     /// `claude ARGS` in the workspace with nothing of this machine's environment but PATH.
     fn claude(&self, mock: &MockAnthropic, args: &[&str]) -> Command {
-        let mut c = Command::new(claude_bin());
-        c.args(args)
-            .current_dir(self.ws())
-            .env_clear()
-            .env("PATH", "/usr/bin:/bin")
-            .env("HOME", self.path())
-            .env("ANTHROPIC_BASE_URL", mock.base_url())
-            .env("ANTHROPIC_API_KEY", "test")
-            .env("DISABLE_TELEMETRY", "1")
-            .env("DISABLE_AUTOUPDATER", "1")
-            .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1");
+        let mut c = claude_command(mock, self.path(), &self.ws());
+        c.args(args);
         c
     }
 
     /// `opencode ARGS` in the workspace, its data, config, cache and state inside this home.
     fn opencode(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(opencode_bin());
-        c.args(args)
-            .current_dir(self.ws())
-            .env_clear()
-            .env("PATH", "/usr/bin:/bin")
-            .env("HOME", self.path())
-            .env("XDG_DATA_HOME", self.path().join(".local/share"))
-            .env("XDG_CONFIG_HOME", self.path().join(".config"))
-            .env("XDG_CACHE_HOME", self.path().join(".cache"))
-            .env("XDG_STATE_HOME", self.path().join(".local/state"))
-            .env("OPENCODE_DISABLE_AUTOUPDATE", "1")
-            .env("OPENCODE_DISABLE_MODELS_FETCH", "1")
-            .stdin(Stdio::null());
+        let xdg = [".local/share", ".config", ".cache", ".local/state"];
+        let mut c = opencode_command(self.path(), &self.ws(), xdg);
+        c.args(args);
         c
     }
 }
@@ -182,12 +176,7 @@ fn record_claude(out: &Path) {
         .output()
         .unwrap(),
     );
-    let written = std::fs::read_to_string(home.ws().join("hello.txt"));
-    assert_eq!(
-        written.ok().as_deref(),
-        Some(GREETING),
-        "Claude Code wrote hello.txt"
-    );
+    home.assert_greeting_written("Claude Code");
     let id = session_id(&stream, "session_id");
     let transcript = std::fs::read_dir(home.path().join(".claude/projects"))
         .unwrap()
@@ -211,19 +200,8 @@ fn record_claude(out: &Path) {
         )
         .start();
     let mut child = home
-        .claude(
-            &mock,
-            &[
-                "-p",
-                "--input-format",
-                "stream-json",
-                "--output-format",
-                "stream-json",
-                "--verbose",
-                "--permission-prompt-tool",
-                "stdio",
-            ],
-        )
+        .claude(&mock, &CLAUDE_STREAM_JSON_IO)
+        .args(["--permission-prompt-tool", "stdio"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -363,25 +341,14 @@ fn subagent_files(dir: &Path) -> Vec<String> {
 fn record_opencode(out: &Path) {
     let home = Home::new();
     let mock = tool_run_script("write", "Wrote", "bash", &home.ws().join("hello.txt")).start();
-    std::fs::write(
-        home.ws().join("opencode.json"),
-        json!({"provider": {"anthropic": {"options": {"baseURL": format!("{}/v1", mock.base_url()), "apiKey": "test"}}},
-               "model": "anthropic/claude-sonnet-4-5"})
-        .to_string(),
-    )
-    .unwrap();
+    write_opencode_config(&home.ws(), &mock);
     let run = ok_stdout(
         "opencode run",
         home.opencode(&["run", "--format", "json", "--auto", PROMPT])
             .output()
             .unwrap(),
     );
-    let written = std::fs::read_to_string(home.ws().join("hello.txt"));
-    assert_eq!(
-        written.ok().as_deref(),
-        Some(GREETING),
-        "OpenCode wrote hello.txt"
-    );
+    home.assert_greeting_written("OpenCode");
     let id = session_id(&run, "sessionID");
     let export = ok_stdout(
         "opencode export",
@@ -479,6 +446,20 @@ fn session_dir_shape(dir: &Path) -> Vec<String> {
     out
 }
 
+/// The committed fixtures, a temporary folder, and the folder this run records into: the
+/// committed one with `AISYS_RECORD_FIXTURES=1`, else the temporary one.
+fn fixture_folders() -> (PathBuf, tempfile::TempDir, PathBuf) {
+    let committed = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let recording = std::env::var("AISYS_RECORD_FIXTURES").is_ok_and(|v| v == "1");
+    let tmp = tempfile::tempdir().unwrap();
+    let out = if recording {
+        committed.clone()
+    } else {
+        tmp.path().to_path_buf()
+    };
+    (committed, tmp, out)
+}
+
 fn assert_same_shape(rel: &str, old: Vec<String>, now: Vec<String>) {
     assert_eq!(
         old, now,
@@ -489,14 +470,8 @@ fn assert_same_shape(rel: &str, old: Vec<String>, now: Vec<String>) {
 
 #[test]
 fn the_committed_subagent_recording_matches_what_claude_code_produces_now() {
-    let committed = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
-    let recording = std::env::var("AISYS_RECORD_FIXTURES").is_ok_and(|v| v == "1");
-    let tmp = tempfile::tempdir().unwrap();
-    let out = if recording {
-        committed.as_path()
-    } else {
-        tmp.path()
-    };
+    let (committed, _tmp, out) = fixture_folders();
+    let out = out.as_path();
     record_claude_subagent(out);
     let rel = CLAUDE_SUBAGENT_STREAM;
     let old = std::fs::read_to_string(committed.join(rel)).unwrap_or_else(|e| {
@@ -513,14 +488,8 @@ fn the_committed_subagent_recording_matches_what_claude_code_produces_now() {
 
 #[test]
 fn the_committed_recordings_match_what_the_pinned_clis_produce_now() {
-    let committed = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
-    let recording = std::env::var("AISYS_RECORD_FIXTURES").is_ok_and(|v| v == "1");
-    let tmp = tempfile::tempdir().unwrap();
-    let out = if recording {
-        committed.as_path()
-    } else {
-        tmp.path()
-    };
+    let (committed, _tmp, out) = fixture_folders();
+    let out = out.as_path();
     std::thread::scope(|s| {
         s.spawn(|| record_claude(out));
         s.spawn(|| record_opencode(out));

@@ -212,16 +212,11 @@ fn a_denied_tool_does_not_run_and_the_decision_is_reported() {
 #[test]
 fn an_overloaded_model_fails_the_turn_with_exit_1() {
     let run = Run::new();
-    let mock = Script::new()
-        .always(
-            When::Always,
-            Reply::Error {
-                status: 529,
-                kind: "overloaded_error".into(),
-                message: "Overloaded".into(),
-            },
-        )
-        .start();
+    let mock = MockAnthropic::always(Reply::Error {
+        status: 529,
+        kind: "overloaded_error".into(),
+        message: "Overloaded".into(),
+    });
     let out = run.run(&mock, &["hello", "--format", "jsonl"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let ev = events(&out);
@@ -243,15 +238,10 @@ fn an_overloaded_model_fails_the_turn_with_exit_1() {
 #[test]
 fn a_timeout_kills_the_agent_and_exits_124() {
     let run = Run::new();
-    let mock = Script::new()
-        .always(
-            When::Always,
-            Reply::Slow(
-                vec![Block::Text("thinking very slowly about it".into())],
-                Duration::from_secs(20),
-            ),
-        )
-        .start();
+    let mock = MockAnthropic::always(Reply::slow_text(
+        "thinking very slowly about it",
+        Duration::from_secs(20),
+    ));
     let started = std::time::Instant::now();
     let out = run.run(&mock, &["hello", "--timeout", "3s", "--format", "jsonl"]);
     assert_eq!(out.status.code(), Some(124), "{}", stderr(&out));
@@ -286,15 +276,10 @@ fn a_timeout_kills_the_agent_and_exits_124() {
 #[test]
 fn ctrl_c_interrupts_the_turn_and_exits_130() {
     let run = Run::new();
-    let mock = Script::new()
-        .always(
-            When::Always,
-            Reply::Slow(
-                vec![Block::Text("a long answer that takes a while".into())],
-                Duration::from_secs(20),
-            ),
-        )
-        .start();
+    let mock = MockAnthropic::always(Reply::slow_text(
+        "a long answer that takes a while",
+        Duration::from_secs(20),
+    ));
     let child = run
         .command(&mock, &["hello", "--format", "jsonl"])
         .stdout(Stdio::piped())
@@ -391,9 +376,7 @@ fn pretty_output_shows_text_tool_lines_and_a_summary() {
 #[test]
 fn markdown_and_json_print_the_whole_conversation_at_the_end() {
     let run = Run::new();
-    let mock = Script::new()
-        .always(When::Always, Reply::text("Plain answer with `code`."))
-        .start();
+    let mock = MockAnthropic::always(Reply::text("Plain answer with `code`."));
     let out = run.run(&mock, &["hi", "--format", "markdown"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(String::from_utf8_lossy(&out.stdout).contains("Plain answer with `code`."));
@@ -437,6 +420,22 @@ fn errors(ev: &[StreamEvent]) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Asserts the run reported a `code` error whose message says each of `words`.
+fn assert_limit_error(out: &Output, ev: &[StreamEvent], code: &str, words: &[&str]) {
+    let errors = errors(ev);
+    assert!(
+        errors
+            .iter()
+            .any(|(c, m)| c == code && words.iter().all(|w| m.contains(w))),
+        "the limit error is shown: {errors:?}\n{}",
+        stderr(out)
+    );
+}
+
+/// 150 processes started at once: more than a limit of 64 lets run.
+const FORK_BOMB: &str =
+    "for i in $(seq 150); do sleep 1 >/dev/null 2>&1 & done 2>/dev/null; echo command-ended";
+
 /// Every cgroup the run made (`-v` names them) is gone once it ended.
 fn assert_no_cgroups_left(out: &Output) {
     let log = stderr(out);
@@ -456,17 +455,12 @@ fn assert_no_cgroups_left(out: &Output) {
 
 #[test]
 fn a_fork_bomb_stops_at_max_pids_and_the_user_is_told() {
-    let (out, ev) = bash_with_limits(
-        "for i in $(seq 150); do sleep 1 >/dev/null 2>&1 & done 2>/dev/null; echo command-ended",
-        &["--max-pids", "64"],
-    );
-    let errors = errors(&ev);
-    assert!(
-        errors.iter().any(|(code, m)| code == "pids_limit"
-            && m.contains("process limit (64 processes and threads)")
-            && m.contains("--max-pids")),
-        "the limit error is shown: {errors:?}\n{}",
-        stderr(&out)
+    let (out, ev) = bash_with_limits(FORK_BOMB, &["--max-pids", "64"]);
+    assert_limit_error(
+        &out,
+        &ev,
+        "pids_limit",
+        &["process limit (64 processes and threads)", "--max-pids"],
     );
     // The agent itself survived the command and finished its turn.
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
@@ -486,13 +480,11 @@ fn an_allocation_past_max_memory_is_killed_and_the_user_is_told() {
         "python was killed: {results:?}\n{ev:?}\n{}",
         stderr(&out)
     );
-    let errors = errors(&ev);
-    assert!(
-        errors.iter().any(|(code, m)| code == "memory_limit"
-            && m.contains("memory limit (1 GiB)")
-            && m.contains("--max-memory")),
-        "the limit error is shown: {errors:?}\n{}",
-        stderr(&out)
+    assert_limit_error(
+        &out,
+        &ev,
+        "memory_limit",
+        &["memory limit (1 GiB)", "--max-memory"],
     );
     // The agent survived its command and finished the turn.
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
@@ -524,9 +516,7 @@ fn a_normal_turn_runs_within_the_default_limits() {
 #[test]
 fn a_bad_limit_is_refused_before_anything_starts() {
     let run = Run::new();
-    let mock = Script::new()
-        .always(When::Always, Reply::text("hi"))
-        .start();
+    let mock = MockAnthropic::always(Reply::text("hi"));
     let out = run.run(&mock, &["hi", "--max-memory", "lots"]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     let err = stderr(&out);
@@ -559,16 +549,8 @@ fn a_command_past_max_cpu_time_is_killed() {
 
 #[test]
 fn the_host_backend_is_held_to_max_pids_too() {
-    let (out, ev) = bash_with_limits(
-        "for i in $(seq 150); do sleep 1 >/dev/null 2>&1 & done 2>/dev/null; echo command-ended",
-        &["--max-pids", "64", "--sandbox", "host"],
-    );
-    let errors = errors(&ev);
-    assert!(
-        errors.iter().any(|(code, _)| code == "pids_limit"),
-        "the limit error is shown: {errors:?}\n{}",
-        stderr(&out)
-    );
+    let (out, ev) = bash_with_limits(FORK_BOMB, &["--max-pids", "64", "--sandbox", "host"]);
+    assert_limit_error(&out, &ev, "pids_limit", &[]);
 }
 
 #[test]

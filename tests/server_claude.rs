@@ -14,7 +14,7 @@ use aisys::types::{
     ClientMessage, DecidedBy, PermissionDecision, PermissionMode, SessionLimits, SessionSpec,
     StateReason, StreamEvent, TurnStatus,
 };
-use mock_api::{Block, MockAnthropic, Reply, Script, When, claude_bin as claude};
+use mock_api::{MockAnthropic, Reply, Script, When, claude_bin as claude};
 use serde_json::json;
 use serve_harness::*;
 
@@ -131,15 +131,10 @@ async fn a_client_answers_permissions_over_the_websocket() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_client_that_loses_its_connection_resumes_without_gaps_or_duplicates() {
     let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
-    let mock = Script::new()
-        .always(
-            When::Always,
-            Reply::Slow(
-                vec![Block::Text("one two three four five six".into())],
-                Duration::from_millis(400),
-            ),
-        )
-        .start();
+    let mock = MockAnthropic::always(Reply::slow_text(
+        "one two three four five six",
+        Duration::from_millis(400),
+    ));
     let mut server = start(dir.path(), &mock);
     let (client, mut notes) = server.client().await;
     let info = client.create(SessionSpec::default()).await.unwrap();
@@ -195,9 +190,7 @@ async fn a_client_that_loses_its_connection_resumes_without_gaps_or_duplicates()
 #[tokio::test(flavor = "multi_thread")]
 async fn a_conversation_the_agent_never_saved_starts_afresh_with_a_notice() {
     let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
-    let mock = Script::new()
-        .always(When::Always, Reply::text("fresh start"))
-        .start();
+    let mock = MockAnthropic::always(Reply::text("fresh start"));
     let mut server = start(dir.path(), &mock);
     let (client, _notes) = server.client().await;
     let info = client.create(SessionSpec::default()).await.unwrap();
@@ -328,9 +321,7 @@ async fn a_session_can_lower_the_sandbox_limits_and_hears_when_one_is_hit() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_session_list_sums_each_sessions_tokens_and_cost_across_a_restart() {
     let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
-    let mock = Script::new()
-        .always(When::Always, Reply::text("ok"))
-        .start();
+    let mock = MockAnthropic::always(Reply::text("ok"));
     let mut server = start(dir.path(), &mock);
     let (client, mut notes) = server.client().await;
     let info = client.create(SessionSpec::default()).await.unwrap();

@@ -12,7 +12,10 @@ use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use aisys::types::{BlockKind, ConversationBlock, ToolStatus};
-use mock_api::{Block, MockAnthropic, Reply, Script, When, claude_bin, opencode_bin};
+use mock_api::{
+    Block, CLAUDE_STREAM_JSON_IO, MockAnthropic, Reply, Script, When, claude_command,
+    opencode_command, write_opencode_config,
+};
 use serde_json::{Value, json};
 
 /// A home for Claude Code and a workspace to run it in.
@@ -36,18 +39,8 @@ impl Home {
     }
 
     fn claude(&self, mock: &MockAnthropic, args: &[&str]) -> Command {
-        let mut c = Command::new(claude_bin());
-        c.args(args)
-            .current_dir(self.ws())
-            .env_clear()
-            .env("PATH", "/usr/bin:/bin")
-            .env("HOME", self.dir.path())
-            .env("ANTHROPIC_BASE_URL", mock.base_url())
-            .env("ANTHROPIC_API_KEY", "test")
-            .env("DISABLE_TELEMETRY", "1")
-            .env("DISABLE_AUTOUPDATER", "1")
-            .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
-            .stdin(Stdio::null());
+        let mut c = claude_command(mock, self.dir.path(), &self.ws());
+        c.args(args);
         c
     }
 
@@ -98,6 +91,17 @@ fn parse(input: &Path, extra: &[&str]) -> (Output, Vec<ConversationBlock>) {
     (out, blocks)
 }
 
+/// `parse` with no options, which must exit with 0 (its stderr is the failure message).
+fn parse_ok(input: &Path) -> Vec<ConversationBlock> {
+    let (out, blocks) = parse(input, &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    blocks
+}
+
 fn prompts(b: &[ConversationBlock]) -> Vec<String> {
     b.iter()
         .filter_map(|b| match &b.kind {
@@ -140,12 +144,7 @@ fn a_resumed_session_reads_as_one_conversation_in_order() {
     let first = home.run(&mock, "remember the word banana", &[]);
     let id = session_id(&first);
     home.run(&mock, "which word was it?", &["--resume", &id]);
-    let (out, b) = parse(&home.projects(), &[]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let b = parse_ok(&home.projects());
     assert_eq!(
         prompts(&b),
         ["remember the word banana", "which word was it?"]
@@ -180,12 +179,7 @@ fn a_task_subagent_nests_under_its_call() {
         "the run ended: {lines:?}"
     );
     let transcript = home.transcripts().pop().expect("a transcript");
-    let (out, b) = parse(&transcript, &[]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let b = parse_ok(&transcript);
     let run = b
         .iter()
         .find_map(|b| match &b.kind {
@@ -224,12 +218,7 @@ fn a_tool_error_and_an_api_error_show_as_such() {
         .start();
     home.run(&mock, "read it", &["--allowedTools", "Read"]);
     let transcript = home.transcripts().pop().expect("a transcript");
-    let (out, b) = parse(&transcript, &[]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let b = parse_ok(&transcript);
     let read = b
         .iter()
         .find_map(|b| match &b.kind {
@@ -265,17 +254,7 @@ fn an_interrupted_turn_is_marked() {
         )
         .start();
     let mut child = home
-        .claude(
-            &mock,
-            &[
-                "-p",
-                "--input-format",
-                "stream-json",
-                "--output-format",
-                "stream-json",
-                "--verbose",
-            ],
-        )
+        .claude(&mock, &CLAUDE_STREAM_JSON_IO)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -313,12 +292,7 @@ fn an_interrupted_turn_is_marked() {
     drop(stdin);
     let _ = child.wait();
     let transcript = home.transcripts().pop().expect("a transcript");
-    let (out, b) = parse(&transcript, &[]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let b = parse_ok(&transcript);
     assert_eq!(prompts(&b)[0], "write a long story");
     assert!(
         b.iter().any(|b| matches!(&b.kind,
@@ -349,27 +323,10 @@ fn opencode_run_output_and_its_export_read_alike() {
             Reply::text("Looked around."),
         )
         .start();
-    std::fs::write(
-        ws.join("opencode.json"),
-        json!({"provider": {"anthropic": {"options": {"baseURL": format!("{}/v1", mock.base_url()), "apiKey": "test"}}},
-               "model": "anthropic/claude-sonnet-4-5"})
-        .to_string(),
-    )
-    .unwrap();
+    write_opencode_config(&ws, &mock);
     let opencode = |args: &[&str]| {
-        Command::new(opencode_bin())
+        opencode_command(dir.path(), &ws, ["data", "config", "cache", "state"])
             .args(args)
-            .current_dir(&ws)
-            .env_clear()
-            .env("PATH", "/usr/bin:/bin")
-            .env("HOME", dir.path())
-            .env("XDG_DATA_HOME", dir.path().join("data"))
-            .env("XDG_CONFIG_HOME", dir.path().join("config"))
-            .env("XDG_CACHE_HOME", dir.path().join("cache"))
-            .env("XDG_STATE_HOME", dir.path().join("state"))
-            .env("OPENCODE_DISABLE_AUTOUPDATE", "1")
-            .env("OPENCODE_DISABLE_MODELS_FETCH", "1")
-            .stdin(Stdio::null())
             .output()
             .unwrap()
     };
@@ -411,18 +368,8 @@ fn opencode_run_output_and_its_export_read_alike() {
             })
             .collect()
     };
-    let (out, from_run) = parse(&run_file, &[]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let (out, from_export) = parse(&export_file, &[]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let from_run = parse_ok(&run_file);
+    let from_export = parse_ok(&export_file);
     let expected = vec![
         ("read".to_string(), ToolStatus::Error),
         ("bash".to_string(), ToolStatus::Ok),

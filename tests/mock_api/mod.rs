@@ -47,6 +47,72 @@ pub fn opencode_bin() -> std::path::PathBuf {
     agent_bin("opencode-linux-x64/bin/opencode", "AISYS_OPENCODE_BIN")
 }
 
+/// The real Claude Code CLI run in `cwd` with `home` as HOME, talking to `mock`: nothing of this
+/// machine's environment but PATH, no telemetry, update checks or other traffic; stdin empty.
+pub fn claude_command(
+    mock: &MockAnthropic,
+    home: &std::path::Path,
+    cwd: &std::path::Path,
+) -> std::process::Command {
+    let mut c = std::process::Command::new(claude_bin());
+    c.current_dir(cwd)
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("HOME", home)
+        .env("ANTHROPIC_BASE_URL", mock.base_url())
+        .env("ANTHROPIC_API_KEY", "test")
+        .env("DISABLE_TELEMETRY", "1")
+        .env("DISABLE_AUTOUPDATER", "1")
+        .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
+        .stdin(std::process::Stdio::null());
+    c
+}
+
+/// `claude -p` reading and writing stream-json lines (stream-json output needs `--verbose`).
+pub const CLAUDE_STREAM_JSON_IO: [&str; 6] = [
+    "-p",
+    "--input-format",
+    "stream-json",
+    "--output-format",
+    "stream-json",
+    "--verbose",
+];
+
+/// The real OpenCode CLI run in `cwd` with `home` as HOME and its data, config, cache and state
+/// folders at `xdg` (in that order) below `home`; no update checks or model list fetches; stdin
+/// empty.
+pub fn opencode_command(
+    home: &std::path::Path,
+    cwd: &std::path::Path,
+    xdg: [&str; 4],
+) -> std::process::Command {
+    let [data, config, cache, state] = xdg;
+    let mut c = std::process::Command::new(opencode_bin());
+    c.current_dir(cwd)
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("HOME", home)
+        .env("XDG_DATA_HOME", home.join(data))
+        .env("XDG_CONFIG_HOME", home.join(config))
+        .env("XDG_CACHE_HOME", home.join(cache))
+        .env("XDG_STATE_HOME", home.join(state))
+        .env("OPENCODE_DISABLE_AUTOUPDATE", "1")
+        .env("OPENCODE_DISABLE_MODELS_FETCH", "1")
+        .stdin(std::process::Stdio::null());
+    c
+}
+
+/// Points OpenCode run in `ws` at `mock`, as its Anthropic provider, by `ws/opencode.json`.
+pub fn write_opencode_config(ws: &std::path::Path, mock: &MockAnthropic) {
+    std::fs::write(
+        ws.join("opencode.json"),
+        json!({"provider": {"anthropic": {"options": {"baseURL": format!("{}/v1", mock.base_url()), "apiKey": "test"}}},
+               "model": "anthropic/claude-sonnet-4-5"})
+        .to_string(),
+    )
+    .unwrap();
+}
+
 /// One content block of a scripted reply.
 #[derive(Debug, Clone)]
 pub enum Block {
@@ -77,6 +143,10 @@ pub enum Reply {
 impl Reply {
     pub fn text(t: &str) -> Reply {
         Reply::Message(vec![Block::Text(t.into())])
+    }
+    /// One text block, streamed with `pause` between its SSE events.
+    pub fn slow_text(t: &str, pause: Duration) -> Reply {
+        Reply::Slow(vec![Block::Text(t.into())], pause)
     }
     pub fn tool(name: &str, input: Value) -> Reply {
         Reply::Message(vec![Block::ToolUse {
@@ -154,6 +224,10 @@ impl Script {
 }
 
 impl MockAnthropic {
+    /// A mock that gives `reply` to every request offering tools.
+    pub fn always(reply: Reply) -> MockAnthropic {
+        Script::new().always(When::Always, reply).start()
+    }
     pub fn start(script: Script) -> MockAnthropic {
         let inner = Arc::new(Mutex::new(Inner {
             rules: script.rules,
