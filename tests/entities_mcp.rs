@@ -9,36 +9,14 @@
 mod entities_support;
 mod mock_api;
 
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 use entities_support::*;
 use mock_api::claude_bin;
 use serde_json::{Value, json};
 
 fn claude(w: &World, args: &[&str]) -> Output {
-    Command::new(claude_bin())
-        .args(args)
-        .current_dir(&w.project)
-        .env_clear()
-        .env("PATH", "/usr/bin:/bin")
-        .env("HOME", &w.home)
-        .env("CLAUDE_CONFIG_DIR", &w.claude)
-        .env("DISABLE_TELEMETRY", "1")
-        .env("DISABLE_AUTOUPDATER", "1")
-        .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
-}
-
-fn ok(out: &Output, what: &str) -> String {
-    assert!(
-        out.status.success(),
-        "{what}: {}\n{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    text(&out.stdout)
+    w.claude_at(&claude_bin(), &w.project, args, &[])
 }
 
 /// The three servers both worlds add: stdio with env (user), http with headers (project), sse

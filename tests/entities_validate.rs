@@ -6,25 +6,14 @@ mod entities_support;
 mod mock_api;
 
 use std::path::Path;
-use std::process::{Command, Stdio};
 
 use entities_support::*;
 use mock_api::claude_bin;
 
 /// Whether Claude Code's own validator passes `path`.
 fn claude_validate_passes(w: &World, path: &Path) -> bool {
-    Command::new(claude_bin())
-        .args(["plugin", "validate"])
-        .arg(path)
-        .env_clear()
-        .env("PATH", "/usr/bin:/bin")
-        .env("HOME", &w.home)
-        .env("CLAUDE_CONFIG_DIR", &w.claude)
-        .env("DISABLE_TELEMETRY", "1")
-        .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
+    let args = ["plugin", "validate", path.to_str().unwrap()];
+    w.claude_at(&claude_bin(), &w.project, &args, &[])
         .status
         .success()
 }

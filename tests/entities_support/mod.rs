@@ -19,7 +19,11 @@ pub struct World {
 
 impl World {
     pub fn new() -> World {
-        let dir = tempfile::tempdir().unwrap();
+        World::in_dir(tempfile::tempdir().unwrap())
+    }
+
+    /// The world in `dir`: its Claude home made, its project a new git repository.
+    pub fn in_dir(dir: tempfile::TempDir) -> World {
         let home = dir.path().join("home");
         let claude = home.join(".claude");
         let project = dir.path().join("project");
