@@ -2,6 +2,10 @@
 //! each sandbox's processes locally: aisys, the real bridge program and the SDK calls it makes
 //! are all exercised; only Modal's cloud is replaced. Also the errors a user meets first.
 
+mod common;
+
+use common::sh;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -68,26 +72,6 @@ impl Fake {
         let text = std::fs::read_to_string(self.path(&format!("state/sandboxes/{id}.json")));
         serde_json::from_str(&text.unwrap()).unwrap()
     }
-}
-
-async fn sh(sb: &dyn Sandbox, script: &str) -> (Option<i32>, String, String) {
-    let mut p = sb
-        .exec(ExecSpec {
-            program: "/bin/sh".into(),
-            args: vec!["-c".into(), script.into()],
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    drop(p.stdin.take());
-    let (mut out, mut err) = (String::new(), String::new());
-    let (a, b) = tokio::join!(
-        p.stdout.read_to_string(&mut out),
-        p.stderr.read_to_string(&mut err)
-    );
-    a.unwrap();
-    b.unwrap();
-    (p.control.wait().await.unwrap().code, out, err)
 }
 
 #[tokio::test]

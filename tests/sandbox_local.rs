@@ -1,6 +1,10 @@
 //! The local bubblewrap sandbox, tested with real `bwrap` and plain shell commands: what the
 //! sandbox can see, write and keep running.
 
+mod common;
+
+use common::sh;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
@@ -9,7 +13,6 @@ use aisys::runtime::env::{
     BwrapEnvironment, Egress, ExecSpec, ExecutionEnvironment, HostEnvironment, Network, Sandbox,
     SandboxSpec,
 };
-use tokio::io::AsyncReadExt;
 
 async fn bwrap() -> BwrapEnvironment {
     let data = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
@@ -36,22 +39,17 @@ fn spec(root: &Path) -> SandboxSpec {
     }
 }
 
-/// Runs `sh -c script` in the sandbox and returns (exit code, stdout, stderr).
-async fn sh(sb: &dyn Sandbox, script: &str) -> (Option<i32>, String, String) {
-    let mut p = sb
-        .exec(ExecSpec {
-            program: "/bin/sh".into(),
-            args: vec!["-c".into(), script.into()],
-            ..Default::default()
-        })
+/// A bubblewrap sandbox below `root` that reaches only `egress`, through the relay inside it
+/// (the aisys binary).
+async fn egress_sandbox(root: &Path, egress: Vec<Egress>) -> Box<dyn Sandbox> {
+    let mut spec = spec(root);
+    spec.network = Network::Egress(egress);
+    bwrap()
         .await
-        .unwrap();
-    drop(p.stdin.take());
-    let (mut out, mut err) = (String::new(), String::new());
-    p.stdout.read_to_string(&mut out).await.unwrap();
-    p.stderr.read_to_string(&mut err).await.unwrap();
-    let exit = p.control.wait().await.unwrap();
-    (exit.code, out, err)
+        .with_aisys_binary(env!("CARGO_BIN_EXE_aisys").into())
+        .create(spec)
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
@@ -318,21 +316,17 @@ impl Listener {
 async fn a_limited_network_reaches_only_the_allowed_destinations() {
     let (direct, proxied, forbidden) = (Listener::start(), Listener::start(), Listener::start());
     let tmp = test_dir();
-    let mut spec = spec(tmp.path());
-    spec.network = Network::Egress(vec![
-        Egress::Loopback(direct.addr),
-        Egress::Remote {
-            host: "127.0.0.1".into(),
-            port: proxied.addr.port(),
-        },
-    ]);
-    // The relay inside the sandbox is the aisys binary.
-    let sb = bwrap()
-        .await
-        .with_aisys_binary(env!("CARGO_BIN_EXE_aisys").into())
-        .create(spec)
-        .await
-        .unwrap();
+    let sb = egress_sandbox(
+        tmp.path(),
+        vec![
+            Egress::Loopback(direct.addr),
+            Egress::Remote {
+                host: "127.0.0.1".into(),
+                port: proxied.addr.port(),
+            },
+        ],
+    )
+    .await;
     let connect = |port: u16| {
         format!("(exec 3<>/dev/tcp/127.0.0.1/{port} && echo connected-{port}) 2>/dev/null; ")
     };
@@ -393,14 +387,7 @@ async fn without_a_network_nothing_of_the_host_is_reachable() {
 async fn a_sandbox_cannot_flood_its_destination_with_connections() {
     let model = Listener::start();
     let tmp = test_dir();
-    let mut spec = spec(tmp.path());
-    spec.network = Network::Egress(vec![Egress::Loopback(model.addr)]);
-    let sb = bwrap()
-        .await
-        .with_aisys_binary(env!("CARGO_BIN_EXE_aisys").into())
-        .create(spec)
-        .await
-        .unwrap();
+    let sb = egress_sandbox(tmp.path(), vec![Egress::Loopback(model.addr)]).await;
     // 600 connections held open at once, well over the relay's limit of 256.
     let script = format!(
         "ulimit -n 2048; for i in $(seq 600); do exec {{fd}}<>/dev/tcp/127.0.0.1/{}; done; sleep 1; echo held",

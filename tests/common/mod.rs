@@ -1,5 +1,5 @@
-//! Helpers every kind of test needs: running a command that must succeed, and reading its
-//! output. (The mock model, the harnesses and the worlds of each area have modules of their own.)
+//! Helpers every kind of test needs: running a command (on the host, or as a shell script in a
+//! sandbox), and reading its output. (The mock model, the harnesses and the worlds of each area have modules of their own.)
 #![allow(dead_code)]
 
 use std::process::{Command, Output};
@@ -38,6 +38,32 @@ pub fn run_with_stdin(cmd: &mut Command, stdin: Option<&str>) -> Output {
     }
     drop(child.stdin.take());
     child.wait_with_output().unwrap()
+}
+
+/// Runs `sh -c script` in the sandbox, its stdin closed; returns (exit code, stdout, stderr).
+pub async fn sh(
+    sb: &dyn aisys::runtime::env::Sandbox,
+    script: &str,
+) -> (Option<i32>, String, String) {
+    use tokio::io::AsyncReadExt;
+    let mut p = sb
+        .exec(aisys::runtime::env::ExecSpec {
+            program: "/bin/sh".into(),
+            args: vec!["-c".into(), script.into()],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    drop(p.stdin.take());
+    let (mut out, mut err) = (String::new(), String::new());
+    // Both at once: a script that fills one pipe while the other is read would never end.
+    let (a, b) = tokio::join!(
+        p.stdout.read_to_string(&mut out),
+        p.stderr.read_to_string(&mut err)
+    );
+    a.unwrap();
+    b.unwrap();
+    (p.control.wait().await.unwrap().code, out, err)
 }
 
 /// Bytes a command wrote, as text (lossy).
