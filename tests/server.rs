@@ -26,15 +26,8 @@ async fn session_with_turn(
     client: &aisys::client::Client,
     text: &str,
 ) -> aisys::types::SessionInfo {
-    let info = client.create(SessionSpec::default()).await.unwrap();
-    client.attach(&info.id, 0).await.unwrap();
-    client
-        .ack(ClientMessage::Message {
-            session_id: info.id.clone(),
-            text: text.into(),
-        })
-        .await
-        .unwrap();
+    let info = attached(client, SessionSpec::default()).await;
+    say(client, &info.id, text).await;
     info
 }
 
@@ -315,21 +308,13 @@ async fn kill_9_mid_turn_then_restart_recovers_and_resumes() {
     let info = session_with_turn(&client, "long").await;
     // Wait until the agent's lines are stored, then crash the server.
     until_texts(&mut notes, 3).await;
-    server.kill9();
-    drop(client);
-    server.restart();
-    let (client, mut notes) = server.client().await;
+    let (client, mut notes) = server.crash_and_reconnect(client).await;
     let list = client.list().await.unwrap();
     assert_eq!(list[0].state, SessionState::Stopped);
     assert_eq!(list[0].reason, Some(StateReason::ServerRestart));
     let before = client.attach(&info.id, 0).await.unwrap();
     // Every committed event is still there, then the recovery's own state change.
-    let mut replayed = Vec::new();
-    while replayed.len() < before.last_seq as usize {
-        if let Some(aisys::client::Notification::Event { seq, event, .. }) = notes.recv().await {
-            replayed.push((seq, event));
-        }
-    }
+    let replayed = next_events(&mut notes, before.last_seq as usize).await;
     assert_eq!(
         replayed
             .iter()
@@ -429,10 +414,7 @@ async fn kill_9_while_events_stream_loses_none_that_a_client_was_sent() {
             Ok(None) | Err(_) => panic!("the agent's lines stopped at {}", got.len()),
         }
     }
-    server.kill9();
-    drop(client);
-    server.restart();
-    let (client, mut notes) = server.client().await;
+    let (client, mut notes) = server.crash_and_reconnect(client).await;
     let after = client.attach(&info.id, 0).await.unwrap();
     assert!(
         after.last_seq >= got.last().unwrap().0,
@@ -440,16 +422,7 @@ async fn kill_9_while_events_stream_loses_none_that_a_client_was_sent() {
         after.last_seq,
         got.last().unwrap().0
     );
-    let mut replayed = Vec::new();
-    while replayed.len() < got.len() {
-        match tokio::time::timeout(TURN_WAIT, notes.recv()).await {
-            Ok(Some(aisys::client::Notification::Event { seq, event, .. })) => {
-                replayed.push((seq, event))
-            }
-            Ok(Some(_)) => {}
-            Ok(None) | Err(_) => panic!("replay stopped at {}", replayed.len()),
-        }
-    }
+    let replayed = next_events(&mut notes, got.len()).await;
     assert_eq!(replayed, got, "what clients saw is what the store kept");
 }
 

@@ -192,13 +192,7 @@ async fn attaching_after_an_event_that_does_not_exist_is_an_error() {
     );
     let (client, mut notes) = server.client().await;
     let info = serve_harness::attached(&client, Default::default()).await;
-    client
-        .ack(aisys::types::ClientMessage::Message {
-            session_id: info.id.clone(),
-            text: "go".into(),
-        })
-        .await
-        .unwrap();
+    say(&client, &info.id, "go").await;
     until_result(&mut notes, &info.id).await;
     // After the result the session goes idle (one more event): then its last event stays put.
     let mut last = 0;

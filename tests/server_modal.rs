@@ -95,10 +95,7 @@ async fn a_restarted_server_reattaches_to_the_sandbox_and_delete_terminates_it()
     assert_eq!(listed[0].sandbox_id.as_deref(), Some(id.as_str()));
 
     // A crash: the sandbox outlives the server, and the next turn runs in it again.
-    server.kill9();
-    drop(client);
-    server.restart();
-    let (client, mut notes) = server.client().await;
+    let (client, mut notes) = server.crash_and_reconnect(client).await;
     client.attach(&info.id, 0).await.unwrap();
     say(&client, &info.id, "again").await;
     let events = until_result(&mut notes, &info.id).await;
@@ -108,10 +105,7 @@ async fn a_restarted_server_reattaches_to_the_sandbox_and_delete_terminates_it()
     assert_eq!(boxes[0]["terminated"], false);
 
     // A crash again, then delete: the sandbox the session held is terminated.
-    server.kill9();
-    drop(client);
-    server.restart();
-    let (client, _notes) = server.client().await;
+    let (client, _notes) = server.crash_and_reconnect(client).await;
     client
         .ack(ClientMessage::Delete {
             session_id: info.id.clone(),

@@ -4,7 +4,6 @@
 mod pg_support;
 mod serve_harness;
 
-use aisys::client::Notification;
 use aisys::types::{SessionSpec, SessionState, StateReason, StreamEvent, TurnStatus};
 use serve_harness::*;
 
@@ -83,14 +82,7 @@ async fn a_session_made_on_one_server_is_listed_and_replayed_by_the_next_on_the_
     // What A stored after the turn's result (its state going back to idle) comes too.
     let attached = client.attach(&info.id, 0).await.unwrap();
     assert!(attached.last_seq >= live.len() as u64, "{attached:?}");
-    let mut replayed = Vec::new();
-    while replayed.len() < attached.last_seq as usize {
-        match tokio::time::timeout(TURN_WAIT, notes.recv()).await {
-            Ok(Some(Notification::Event { seq, event, .. })) => replayed.push((seq, event)),
-            Ok(Some(_)) => {}
-            Ok(None) | Err(_) => panic!("replay stopped after {} events", replayed.len()),
-        }
-    }
+    let replayed = next_events(&mut notes, attached.last_seq as usize).await;
     let seqs: Vec<u64> = replayed.iter().map(|(s, _)| *s).collect();
     assert_eq!(seqs, (1..=attached.last_seq).collect::<Vec<_>>());
     assert_eq!(
@@ -119,26 +111,15 @@ async fn kill_9_mid_turn_then_restart_on_the_database_recovers() {
     let bin = fake_claude_with(dir.path(), r#"{"events": 3, "sleep": 30}"#);
     let mut server = start(&dir.path().join("data"), &bin, &url);
     let (client, mut notes) = server.client().await;
-    let info = client.create(SessionSpec::default()).await.unwrap();
-    client.attach(&info.id, 0).await.unwrap();
+    let info = attached(&client, SessionSpec::default()).await;
     say(&client, &info.id, "long").await;
     until_texts(&mut notes, 3).await;
-    server.kill9();
-    drop(client);
-    server.restart();
-    let (client, mut notes) = server.client().await;
+    let (client, mut notes) = server.crash_and_reconnect(client).await;
     let list = client.list().await.unwrap();
     assert_eq!(list[0].state, SessionState::Stopped);
     assert_eq!(list[0].reason, Some(StateReason::ServerRestart));
     let attached = client.attach(&info.id, 0).await.unwrap();
-    let mut replayed = Vec::new();
-    while replayed.len() < attached.last_seq as usize {
-        match tokio::time::timeout(TURN_WAIT, notes.recv()).await {
-            Ok(Some(Notification::Event { seq, event, .. })) => replayed.push((seq, event)),
-            Ok(Some(_)) => {}
-            Ok(None) | Err(_) => panic!("replay stopped after {} events", replayed.len()),
-        }
-    }
+    let replayed = next_events(&mut notes, attached.last_seq as usize).await;
     let seqs: Vec<u64> = replayed.iter().map(|(s, _)| *s).collect();
     assert_eq!(seqs, (1..=attached.last_seq).collect::<Vec<_>>());
     let texts = replayed

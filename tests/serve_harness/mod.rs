@@ -225,6 +225,18 @@ impl Server {
         self.child.wait().unwrap()
     }
 
+    /// Kills the server with SIGKILL, lets go of `client` (its connection went with the server),
+    /// starts the server again on the same data folder and connects a new client.
+    pub async fn crash_and_reconnect(
+        &mut self,
+        client: Client,
+    ) -> (Client, mpsc::Receiver<Notification>) {
+        self.kill9();
+        drop(client);
+        self.restart();
+        self.client().await
+    }
+
     pub async fn client(&self) -> (Client, mpsc::Receiver<Notification>) {
         Client::connect(ClientConfig {
             url: self.url.clone(),
@@ -321,6 +333,23 @@ pub async fn until_texts(notes: &mut mpsc::Receiver<Notification>, n: usize) {
             Ok(None) | Err(_) => panic!("the agent's first lines never came ({seen} of {n})"),
         }
     }
+}
+
+/// The next `n` events (of any session) as (seq, event), other notifications passed over; fails
+/// the test when they stop coming.
+pub async fn next_events(
+    notes: &mut mpsc::Receiver<Notification>,
+    n: usize,
+) -> Vec<(u64, StreamEvent)> {
+    let mut got = Vec::new();
+    while got.len() < n {
+        match tokio::time::timeout(TURN_WAIT, notes.recv()).await {
+            Ok(Some(Notification::Event { seq, event, .. })) => got.push((seq, event)),
+            Ok(Some(_)) => {}
+            Ok(None) | Err(_) => panic!("replay stopped after {} events", got.len()),
+        }
+    }
+    got
 }
 
 /// Every event of `session_id` until `stop` says so, as (seq, event).
