@@ -71,15 +71,34 @@ impl Machine {
             .unwrap()
     }
 
-    /// The configured server address, in config.toml.
-    fn server_url(&self, addr: &str) {
+    /// `aisys doctor --format json` as [`Machine::doctor`] runs it, which must exit with
+    /// `code` (its stdout is the failure message); its report.
+    fn report(&self, path: &str, env: &[(&str, &str)], code: i32) -> Value {
+        let out = self.doctor(&["--format", "json"], path, env);
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        json(&out)
+    }
+
+    /// Writes aisys's config.toml with `toml` in it.
+    fn config(&self, toml: &str) {
         let dir = self.path().join("config");
         std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(
-            dir.join("config.toml"),
-            format!("[server]\nurl = \"ws://{addr}/ws\"\n"),
-        )
-        .unwrap();
+        std::fs::write(dir.join("config.toml"), toml).unwrap();
+    }
+
+    /// The configured server address, in config.toml.
+    fn server_url(&self, addr: &str) {
+        self.config(&format!("[server]\nurl = \"ws://{addr}/ws\"\n"));
+    }
+
+    /// The configured server token file, in config.toml.
+    fn token_file(&self, token: &Path) {
+        self.config(&format!("[server]\ntoken_file = \"{}\"\n", token.display()));
     }
 }
 
@@ -158,14 +177,7 @@ fn a_ready_machine_is_ok_on_every_line_and_exits_0() {
         ("MODAL_TOKEN_SECRET", SECRET),
     ];
 
-    let out = m.doctor(&["--format", "json"], &path, &env);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    let r = json(&out);
+    let r = m.report(&path, &env, 0);
     assert_eq!(r["ready"], true);
     expect(&r, "bubblewrap", "ok", "user namespaces allowed");
     expect(&r, "agent claude-code", "ok", "2.1.197");
@@ -264,14 +276,7 @@ fn a_bare_machine_says_what_is_missing_and_how_to_fix_it_and_exits_1() {
         ("AISYS_MODAL_PYTHON", "/nonexistent/python3"),
     ];
 
-    let out = m.doctor(&["--format", "json"], &empty_path, &env);
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    let r = json(&out);
+    let r = m.report(&empty_path, &env, 1);
     assert_eq!(r["ready"], false);
     expect(&r, "bubblewrap", "missing", "apt-get install bubblewrap");
     expect(
@@ -353,13 +358,7 @@ fn broken_bwrap_agent_and_token_are_named_with_their_fix() {
     // An empty token file; a data folder not made yet.
     let token = m.path().join("token");
     std::fs::write(&token, "").unwrap();
-    let cfg = m.path().join("config");
-    std::fs::create_dir_all(&cfg).unwrap();
-    std::fs::write(
-        cfg.join("config.toml"),
-        format!("[server]\ntoken_file = \"{}\"\n", token.display()),
-    )
-    .unwrap();
+    m.token_file(&token);
     // OpenCode on PATH; Modal's token in ~/.modal.toml.
     m.script(&m.bin().join("opencode"), "echo 1.18.33");
     std::fs::write(m.home().join(".modal.toml"), "[default]\n").unwrap();
@@ -369,9 +368,7 @@ fn broken_bwrap_agent_and_token_are_named_with_their_fix() {
         ("ANTHROPIC_BASE_URL", "http://127.0.0.1:9"),
     ];
 
-    let out = m.doctor(&["--format", "json"], &path, &env);
-    assert_eq!(out.status.code(), Some(1));
-    let r = json(&out);
+    let r = m.report(&path, &env, 1);
     expect(&r, "bubblewrap", "missing", "uid map: Permission denied");
     expect(&r, "bubblewrap", "missing", "user namespaces");
     expect(&r, "agent claude-code", "missing", "--version failed");
@@ -389,13 +386,7 @@ fn a_token_file_that_cannot_be_read_is_named_with_its_fix() {
     // A folder where the token file should be: reading it fails for any user, root included.
     let token = m.path().join("token");
     std::fs::create_dir_all(&token).unwrap();
-    let cfg = m.path().join("config");
-    std::fs::create_dir_all(&cfg).unwrap();
-    std::fs::write(
-        cfg.join("config.toml"),
-        format!("[server]\ntoken_file = \"{}\"\n", token.display()),
-    )
-    .unwrap();
+    m.token_file(&token);
     let out = m.doctor(&["--format", "json"], &m.bin().display().to_string(), &[]);
     let r = json(&out);
     expect(&r, "server token", "warn", &token.display().to_string());
