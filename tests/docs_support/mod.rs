@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use crate::browser::Page;
-use crate::entities_support::{git, text};
 use crate::mock_api::claude_bin;
 
 /// How long a page may take to show a file's change: the viewer promises a second.
@@ -18,29 +17,23 @@ pub const LIVE_LIMIT: Duration = Duration::from_secs(1);
 /// The token the tests start the viewer with.
 pub const TOKEN: &str = "docs-viewer-test-token";
 
-/// A scratch machine: HOME, a Claude home, a project (git) with a docs folder.
-pub struct World {
-    pub dir: tempfile::TempDir,
-    pub home: PathBuf,
-    pub claude: PathBuf,
-    pub project: PathBuf,
+/// A scratch machine: the entities tests' world (HOME, a Claude home, a git project) below the
+/// build's temporary folder, with a docs folder in its project.
+pub struct World(crate::entities_support::World);
+
+impl std::ops::Deref for World {
+    type Target = crate::entities_support::World;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
 }
 
 impl World {
     pub fn new() -> World {
         let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
-        let home = dir.path().join("home");
-        let claude = home.join(".claude");
-        let project = dir.path().join("project");
-        std::fs::create_dir_all(&claude).unwrap();
-        std::fs::create_dir_all(project.join("docs")).unwrap();
-        git(&project, &["init", "-q"]);
-        World {
-            dir,
-            home,
-            claude,
-            project,
-        }
+        let w = crate::entities_support::World::in_dir(dir);
+        std::fs::create_dir_all(w.project.join("docs")).unwrap();
+        World(w)
     }
 
     pub fn env(&self, c: &mut Command) {
@@ -77,15 +70,7 @@ impl World {
     }
 }
 
-pub fn ok(out: &std::process::Output, what: &str) -> String {
-    assert!(
-        out.status.success(),
-        "{what}: {}\n{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    text(&out.stdout)
-}
+pub use crate::entities_support::ok;
 
 /// A running `aisys docs`; stopped when dropped.
 pub struct Viewer {
