@@ -11,14 +11,7 @@ use std::process::{Command, Output};
 use serde_json::{Value, json};
 
 fn list(home: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_aisys"))
-        .args(["transcript", "list"])
-        .args(args)
-        .env("TZ", "UTC")
-        .env("CLAUDE_CONFIG_DIR", home)
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap()
+    fixtures::transcript_in(home, "list", args)
 }
 
 fn stderr(o: &Output) -> String {

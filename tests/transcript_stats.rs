@@ -13,14 +13,7 @@ use serde_json::{Value, json};
 
 /// Runs `aisys transcript stats ARGS` in UTC, with `CLAUDE_CONFIG_DIR` set to `home`.
 fn stats(home: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_aisys"))
-        .args(["transcript", "stats"])
-        .args(args)
-        .env("TZ", "UTC")
-        .env("CLAUDE_CONFIG_DIR", home)
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap()
+    fixtures::transcript_in(home, "stats", args)
 }
 
 fn stdout(o: &Output) -> String {
@@ -527,18 +520,23 @@ fn pricing_file_overrides_the_table_in_toml_and_json() {
     assert!(stderr(&o).contains("prices.toml"), "{}", stderr(&o));
 }
 
-#[test]
-fn bad_lines_are_reported_by_file_and_line_and_the_rest_counted() {
-    let dir = tempfile::tempdir().unwrap();
-    let f = dir.path().join("s.jsonl");
-    let good = assistant(
+/// One Sonnet answer of `A1`'s tokens saying "hi", as a transcript line.
+fn sonnet_says_hi() -> String {
+    assistant(
         ["s", "msg_1", "req_1"],
         SONNET,
         "2026-11-01T00:00:00Z",
         A1,
         json!({"type": "text", "text": "hi"}),
         false,
-    );
+    )
+}
+
+#[test]
+fn bad_lines_are_reported_by_file_and_line_and_the_rest_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("s.jsonl");
+    let good = sonnet_says_hi();
     let wrong_field = good.replace("\"input_tokens\":10", "\"input_tokens\":\"ten\"");
     assert_ne!(wrong_field, good);
     let lines = [
@@ -673,14 +671,7 @@ fn usage_is_read_only_where_claude_code_puts_it() {
 fn a_line_over_64_mib_is_refused_by_name() {
     let dir = tempfile::tempdir().unwrap();
     let f = dir.path().join("huge.jsonl");
-    let good = assistant(
-        ["s", "msg_1", "req_1"],
-        SONNET,
-        "2026-11-01T00:00:00Z",
-        A1,
-        json!({"type": "text", "text": "hi"}),
-        false,
-    );
+    let good = sonnet_says_hi();
     let mut text = good + "\n";
     text.push_str("{\"type\":\"user\",\"message\":\"");
     text.push_str(&"x".repeat(64 * 1024 * 1024));
