@@ -52,17 +52,11 @@ async fn a_client_answers_permissions_over_the_websocket() {
     let mock = Script::new()
         .on(
             When::UserSays("first".into()),
-            Reply::tool(
-                "Write",
-                json!({"file_path": "allowed.txt", "content": "yes\n"}),
-            ),
+            Reply::write("allowed.txt", "yes\n"),
         )
         .on(
             When::UserSays("second".into()),
-            Reply::tool(
-                "Write",
-                json!({"file_path": "denied.txt", "content": "no\n"}),
-            ),
+            Reply::write("denied.txt", "no\n"),
         )
         .always(When::Always, Reply::text("noted"))
         .start();
@@ -116,12 +110,7 @@ async fn a_client_answers_permissions_over_the_websocket() {
         "a denied write does not happen"
     );
     // The second turn resumed the agent's conversation.
-    let last = mock
-        .requests()
-        .into_iter()
-        .rev()
-        .find(|r| r["tools"].as_array().is_some_and(|t| !t.is_empty()))
-        .unwrap();
+    let last = mock.last_main_request();
     assert!(
         last["messages"].to_string().contains("first"),
         "the second turn sees the first"
@@ -212,13 +201,7 @@ async fn a_conversation_the_agent_never_saved_starts_afresh_with_a_notice() {
     let (client, mut notes) = server.client().await;
     let attached = client.attach(&info.id, 0).await.unwrap();
     for text in ["hello", "and again"] {
-        client
-            .ack(ClientMessage::Message {
-                session_id: info.id.clone(),
-                text: text.into(),
-            })
-            .await
-            .unwrap();
+        say(&client, &info.id, text).await;
         let events = until_result(&mut notes, &info.id).await;
         assert_eq!(
             result_status(&events),

@@ -281,16 +281,12 @@ async fn a_server_killed_mid_turn_is_taken_over_by_the_next_request_within_its_l
 #[tokio::test(flavor = "multi_thread")]
 async fn a_permission_request_raised_on_one_server_is_answered_from_another() {
     use mock_api::{Reply, Script, When};
-    use serde_json::json;
     let url = pg_support::cluster().new_database();
     let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
     let mock = Script::new()
         .on(
             When::UserSays("write".into()),
-            Reply::tool(
-                "Write",
-                json!({"file_path": "allowed.txt", "content": "yes\n"}),
-            ),
+            Reply::write("allowed.txt", "yes\n"),
         )
         .always(When::Always, Reply::text("noted"))
         .start();

@@ -106,10 +106,7 @@ async fn conversation_at(width: u32, height: u32, mobile: bool, name: &str) {
         Script::new()
             .on(
                 When::UserSays("make notes".into()),
-                Reply::tool(
-                    "Write",
-                    json!({"file_path": "notes.md", "content": "# Notes\n"}),
-                ),
+                Reply::write("notes.md", "# Notes\n"),
             )
             .always(
                 When::Always,
@@ -493,13 +490,10 @@ async fn two_tabs_and_aisys_chat_see_the_same_blocks_in_the_same_order() {
 async fn always_allow_asks_twice_then_answers_that_tools_requests() {
     let (_dir, _mock, server) = start(
         Script::new()
-            .on(
-                When::UserSays("first".into()),
-                Reply::tool("Write", json!({"file_path": "a.txt", "content": "a\n"})),
-            )
+            .on(When::UserSays("first".into()), Reply::write("a.txt", "a\n"))
             .on(
                 When::UserSays("second".into()),
-                Reply::tool("Write", json!({"file_path": "b.txt", "content": "b\n"})),
+                Reply::write("b.txt", "b\n"),
             )
             .always(When::Always, Reply::text("written")),
     );

@@ -93,10 +93,7 @@ async fn workspace_changes_reach_an_attached_client_as_they_happen() {
     let mock = Script::new()
         .on(
             When::UserSays("write".into()),
-            Reply::tool(
-                "Write",
-                json!({"file_path": "notes.md", "content": "# Notes\n"}),
-            ),
+            Reply::write("notes.md", "# Notes\n"),
         )
         .on(
             When::UserSays("remove".into()),

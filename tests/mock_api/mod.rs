@@ -148,6 +148,10 @@ impl Reply {
     pub fn slow_text(t: &str, pause: Duration) -> Reply {
         Reply::Slow(vec![Block::Text(t.into())], pause)
     }
+    /// A call of Claude Code's Write tool.
+    pub fn write(file_path: &str, content: &str) -> Reply {
+        Reply::tool("Write", json!({"file_path": file_path, "content": content}))
+    }
     pub fn tool(name: &str, input: Value) -> Reply {
         Reply::Message(vec![Block::ToolUse {
             name: name.into(),
@@ -271,6 +275,15 @@ impl MockAnthropic {
     /// Every request body received so far.
     pub fn requests(&self) -> Vec<Value> {
         self.inner.lock().unwrap().requests.clone()
+    }
+
+    /// The last request that offered tools: the main conversation's, not a side request's.
+    pub fn last_main_request(&self) -> Value {
+        self.requests()
+            .into_iter()
+            .rev()
+            .find(|r| r["tools"].as_array().is_some_and(|t| !t.is_empty()))
+            .expect("a request that offers tools")
     }
 }
 
