@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use aisys::types::StreamEvent;
 use mock_api::{Block, MockAnthropic, Reply, Script, When};
-use run_harness::{Run, events, stderr, tool_results};
+use run_harness::{Run, events, stderr, tool_calls, tool_results};
 use serde_json::json;
 
 /// `written` is what the agent's write tool says on success.
@@ -67,14 +67,7 @@ fn claude_code_writes_and_runs_in_the_sandbox() {
         matches!(ev.first(), Some(StreamEvent::SessionStarted { .. })),
         "{ev:?}"
     );
-    let calls: Vec<&str> = ev
-        .iter()
-        .filter_map(|e| match e {
-            StreamEvent::ToolCall { name, .. } => Some(name.as_str()),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(calls, ["Write", "Bash"]);
+    assert_eq!(tool_calls(&ev), ["Write", "Bash"]);
     assert!(
         tool_results(&ev)
             .iter()
@@ -118,14 +111,7 @@ fn opencode_writes_and_runs_in_the_sandbox() {
         "hello from the agent\n"
     );
     let ev = events(&out);
-    let calls: Vec<&str> = ev
-        .iter()
-        .filter_map(|e| match e {
-            StreamEvent::ToolCall { name, .. } => Some(name.as_str()),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(calls, ["write", "bash"]);
+    assert_eq!(tool_calls(&ev), ["write", "bash"]);
     assert!(matches!(
         ev.last(),
         Some(StreamEvent::Result {
@@ -341,12 +327,7 @@ fn resume_continues_the_agents_own_conversation() {
     );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     // The resumed request carries the earlier exchange: the agent found its own transcript.
-    let last = mock
-        .requests()
-        .into_iter()
-        .rev()
-        .find(|r| r["tools"].as_array().is_some_and(|t| !t.is_empty()))
-        .unwrap();
+    let last = mock.last_main_request();
     let history = last["messages"].to_string();
     assert!(history.contains("remember the word zebra"), "{history}");
     assert!(history.contains("I will remember zebra."), "{history}");

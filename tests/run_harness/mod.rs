@@ -85,6 +85,16 @@ pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
+/// The names of the tools called, in order.
+pub fn tool_calls(ev: &[StreamEvent]) -> Vec<&str> {
+    ev.iter()
+        .filter_map(|e| match e {
+            StreamEvent::ToolCall { name, .. } => Some(name.as_str()),
+            _ => None,
+        })
+        .collect()
+}
+
 pub fn tool_results(ev: &[StreamEvent]) -> Vec<String> {
     ev.iter()
         .filter_map(|e| match e {
