@@ -37,6 +37,20 @@ fn folder_market(w: &World) -> std::path::PathBuf {
     m
 }
 
+/// Asserts the installed plugins' record is still `record` and demo 1.0.0's copy still has its
+/// skill.
+fn assert_still_installed(w: &World, record: &str) {
+    assert_eq!(
+        std::fs::read_to_string(w.claude.join("plugins/installed_plugins.json")).unwrap(),
+        record
+    );
+    assert!(
+        w.claude
+            .join("plugins/cache/local-market/demo/1.0.0/skills/greet/SKILL.md")
+            .is_file()
+    );
+}
+
 #[test]
 fn file_url_git_marketplace_install_update_and_remove() {
     let w = World::new();
@@ -280,15 +294,7 @@ fn escaping_paths_and_symlinks_are_refused_and_nothing_is_written() {
     );
 
     // The previous install is intact.
-    assert_eq!(
-        std::fs::read_to_string(w.claude.join("plugins/installed_plugins.json")).unwrap(),
-        installed
-    );
-    assert!(
-        w.claude
-            .join("plugins/cache/local-market/demo/1.0.0/skills/greet/SKILL.md")
-            .is_file()
-    );
+    assert_still_installed(&w, &installed);
     assert!(
         !w.claude
             .join("plugins/cache/local-market/demo/1.0.0/skills/leak")
@@ -520,15 +526,7 @@ fn an_install_killed_half_way_leaves_the_previous_install() {
     let status = child.wait().unwrap();
     assert!(staging_seen, "the copy was never seen under way");
     assert!(!status.success(), "killed before it finished");
-    assert_eq!(
-        std::fs::read_to_string(w.claude.join("plugins/installed_plugins.json")).unwrap(),
-        before
-    );
-    assert!(
-        w.claude
-            .join("plugins/cache/local-market/demo/1.0.0/skills/greet/SKILL.md")
-            .is_file()
-    );
+    assert_still_installed(&w, &before);
     assert!(
         !w.claude
             .join("plugins/cache/local-market/demo/2.0.0")
