@@ -10,7 +10,7 @@
 mod entities_support;
 mod mock_api;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use entities_support::*;
@@ -98,16 +98,24 @@ fn files(dir: &Path) -> Vec<String> {
     out
 }
 
-#[test]
-fn same_records_as_claude_plugin_for_folder_and_git_marketplaces() {
+/// Two worlds, one for Claude Code to change and one for aisys, and what they share: a temporary
+/// folder, its `repos` folder for git repositories (still empty), and in it the folder
+/// marketplace `local-market` with demo 1.0.0.
+fn twin_worlds() -> (World, World, tempfile::TempDir, PathBuf, PathBuf) {
     let by_claude = World::new();
     let by_aisys = World::new();
     let shared = tempfile::tempdir().unwrap();
     let repos = shared.path().join("repos");
-    // A folder marketplace, and a git marketplace whose plugins are a relative folder, an
-    // unversioned one, and one in its own git repository.
     let folder = shared.path().join("folder-market");
     write_marketplace(&folder, "local-market", &[("demo", Some("1.0.0"))]);
+    (by_claude, by_aisys, shared, repos, folder)
+}
+
+#[test]
+fn same_records_as_claude_plugin_for_folder_and_git_marketplaces() {
+    let (by_claude, by_aisys, _shared, repos, folder) = twin_worlds();
+    // And a git marketplace whose plugins are a relative folder, an unversioned one, and one in
+    // its own git repository.
     let gm = repos.join("market.git");
     write_marketplace(
         &gm,
@@ -248,12 +256,7 @@ fn same_records_as_claude_plugin_for_folder_and_git_marketplaces() {
 /// The `system/init` line of `claude -p --output-format stream-json --verbose`.
 #[test]
 fn marketplaces_declared_for_a_project_agree_with_claude_plugin_and_go_with_remove() {
-    let by_claude = World::new();
-    let by_aisys = World::new();
-    let shared = tempfile::tempdir().unwrap();
-    let repos = shared.path().join("repos");
-    let folder = shared.path().join("folder-market");
-    write_marketplace(&folder, "local-market", &[("demo", Some("1.0.0"))]);
+    let (by_claude, by_aisys, _shared, repos, folder) = twin_worlds();
     let gm = repos.join("market.git");
     write_marketplace(&gm, "git-market", &[("demo", Some("2.0.0"))]);
     commit_all(&gm);
