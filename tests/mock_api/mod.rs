@@ -2,7 +2,8 @@
 //! offline. `POST /v1/messages` answers with SSE when `stream` is true (message_start,
 //! content_block_* for text, thinking and tool_use, message_delta, message_stop) and with one JSON
 //! message otherwise; `count_tokens` answers a count; failures, slow streams and dropped
-//! connections can be scripted. Every request is kept for assertions.
+//! connections can be scripted. Every request is kept for assertions. Also the real Claude Code
+//! and OpenCode commands pointed at it, with nothing of this machine's environment.
 #![allow(dead_code)]
 
 use std::net::SocketAddr;

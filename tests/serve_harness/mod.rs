@@ -1,5 +1,6 @@
 //! Starts the real `aisys serve` binary on a free loopback port with its own data folder, and
-//! connects clients to it. Shared by the server tests.
+//! connects clients to it, and what those clients do again and again (make a session, send a
+//! message, collect events, crash and restart the server). Shared by the server tests.
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
