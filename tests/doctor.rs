@@ -122,6 +122,13 @@ fn check<'a>(report: &'a Value, name: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no check `{name}` in {report:#}"))
 }
 
+/// [`expect`] for each (name, status, says) of `checks`.
+fn expect_all(report: &Value, checks: &[(&str, &str, &str)]) {
+    for (name, status, says) in checks {
+        expect(report, name, status, says);
+    }
+}
+
 /// Asserts a check's status, and that its detail (or fix) says `says`.
 fn expect(report: &Value, name: &str, status: &str, says: &str) {
     let c = check(report, name);
@@ -179,25 +186,28 @@ fn a_ready_machine_is_ok_on_every_line_and_exits_0() {
 
     let r = m.report(&path, &env, 0);
     assert_eq!(r["ready"], true);
-    expect(&r, "bubblewrap", "ok", "user namespaces allowed");
-    expect(&r, "agent claude-code", "ok", "2.1.197");
-    expect(&r, "agent claude-code", "ok", "found by AISYS_CLAUDE_BIN");
-    expect(&r, "agent opencode", "ok", "found by aisys agents install");
-    expect(&r, "model credentials", "ok", "ANTHROPIC_API_KEY set");
-    expect(&r, "data folder", "ok", "is writable");
-    expect(
+    expect_all(
         &r,
-        "server",
-        "ok",
-        &format!("aisys serve answers at http://{addr}/healthz"),
-    );
-    expect(&r, "server token", "ok", "is readable");
-    expect(&r, "modal sdk", "ok", "modal 1.6.0");
-    expect(
-        &r,
-        "modal credentials",
-        "ok",
-        "MODAL_TOKEN_ID and MODAL_TOKEN_SECRET set",
+        &[
+            ("bubblewrap", "ok", "user namespaces allowed"),
+            ("agent claude-code", "ok", "2.1.197"),
+            ("agent claude-code", "ok", "found by AISYS_CLAUDE_BIN"),
+            ("agent opencode", "ok", "found by aisys agents install"),
+            ("model credentials", "ok", "ANTHROPIC_API_KEY set"),
+            ("data folder", "ok", "is writable"),
+            (
+                "server",
+                "ok",
+                format!("aisys serve answers at http://{addr}/healthz").as_str(),
+            ),
+            ("server token", "ok", "is readable"),
+            ("modal sdk", "ok", "modal 1.6.0"),
+            (
+                "modal credentials",
+                "ok",
+                "MODAL_TOKEN_ID and MODAL_TOKEN_SECRET set",
+            ),
+        ],
     );
     for tool in ["tmux", "chromium", "chromedriver"] {
         expect(&r, tool, "ok", &m.bin().join(tool).display().to_string());
@@ -278,38 +288,27 @@ fn a_bare_machine_says_what_is_missing_and_how_to_fix_it_and_exits_1() {
 
     let r = m.report(&empty_path, &env, 1);
     assert_eq!(r["ready"], false);
-    expect(&r, "bubblewrap", "missing", "apt-get install bubblewrap");
-    expect(
+    expect_all(
         &r,
-        "agent claude-code",
-        "missing",
-        "aisys agents install claude-code",
-    );
-    expect(
-        &r,
-        "agent opencode",
-        "missing",
-        "aisys agents install opencode",
-    );
-    expect(
-        &r,
-        "model credentials",
-        "missing",
-        "export ANTHROPIC_API_KEY=",
-    );
-    expect(&r, "data folder", "missing", "is not a folder");
-    expect(&r, "data folder", "missing", "AISYS_DATA_DIR");
-    expect(&r, "server", "info", "aisys serve");
-    expect(&r, "server token", "info", "does not exist yet");
-    expect(&r, "modal sdk", "info", "pip install 'modal>=1.6,<2'");
-    expect(&r, "modal credentials", "info", "modal token new");
-    expect(&r, "tmux", "info", "apt-get install tmux");
-    expect(&r, "chromium", "info", "apt-get install chromium");
-    expect(
-        &r,
-        "chromedriver",
-        "info",
-        "apt-get install chromium-driver",
+        &[
+            ("bubblewrap", "missing", "apt-get install bubblewrap"),
+            (
+                "agent claude-code",
+                "missing",
+                "aisys agents install claude-code",
+            ),
+            ("agent opencode", "missing", "aisys agents install opencode"),
+            ("model credentials", "missing", "export ANTHROPIC_API_KEY="),
+            ("data folder", "missing", "is not a folder"),
+            ("data folder", "missing", "AISYS_DATA_DIR"),
+            ("server", "info", "aisys serve"),
+            ("server token", "info", "does not exist yet"),
+            ("modal sdk", "info", "pip install 'modal>=1.6,<2'"),
+            ("modal credentials", "info", "modal token new"),
+            ("tmux", "info", "apt-get install tmux"),
+            ("chromium", "info", "apt-get install chromium"),
+            ("chromedriver", "info", "apt-get install chromium-driver"),
+        ],
     );
 
     // In a checkout where scripts/install-test-deps put Claude Code, the fix names that copy.
@@ -369,13 +368,18 @@ fn broken_bwrap_agent_and_token_are_named_with_their_fix() {
     ];
 
     let r = m.report(&path, &env, 1);
-    expect(&r, "bubblewrap", "missing", "uid map: Permission denied");
-    expect(&r, "bubblewrap", "missing", "user namespaces");
-    expect(&r, "agent claude-code", "missing", "--version failed");
-    expect(&r, "agent opencode", "ok", "found by PATH");
-    expect(&r, "modal credentials", "ok", ".modal.toml exists");
-    expect(&r, "model credentials", "ok", "ANTHROPIC_BASE_URL set");
-    expect(&r, "data folder", "ok", "not made yet");
+    expect_all(
+        &r,
+        &[
+            ("bubblewrap", "missing", "uid map: Permission denied"),
+            ("bubblewrap", "missing", "user namespaces"),
+            ("agent claude-code", "missing", "--version failed"),
+            ("agent opencode", "ok", "found by PATH"),
+            ("modal credentials", "ok", ".modal.toml exists"),
+            ("model credentials", "ok", "ANTHROPIC_BASE_URL set"),
+            ("data folder", "ok", "not made yet"),
+        ],
+    );
     assert!(!m.data().exists(), "doctor does not make the data folder");
     expect(&r, "server token", "warn", "is empty");
 }
