@@ -74,20 +74,17 @@ fn input_lines(v: &ToolCallView, width: usize, file_lines: usize) -> Vec<Line<'s
     let gray = Style::default().fg(Color::Gray);
     let mut l = Vec::new();
     match &v.view {
-        ToolView::Diff {
-            hunks,
-            added,
-            removed,
-            replace_all,
-            ..
-        } => {
-            let all = if *replace_all {
+        ToolView::Diff(d) => {
+            let all = if d.replace_all {
                 " (every occurrence)"
             } else {
                 ""
             };
-            l.push(Line::styled(format!("  +{added} -{removed}{all}"), dim));
-            for h in hunks {
+            l.push(Line::styled(
+                format!("  +{} -{}{all}", d.added, d.removed),
+                dim,
+            ));
+            for h in &d.hunks {
                 l.push(Line::styled(format!("  {}", h.header), dim));
                 for line in &h.lines {
                     l.push(diff_line(line, width));

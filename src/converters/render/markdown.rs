@@ -15,9 +15,9 @@ use std::borrow::Cow;
 use std::fmt::Write;
 
 use super::ansi::{self, Keep};
-use super::tool_view::{ItemStatus, ToolCallView, ToolOutput, ToolView, slash_command};
+use super::tool_view::{DiffRow, ItemStatus, ToolCallView, ToolOutput, ToolView, slash_command};
 use super::view_options::ViewOptions;
-use super::{permission_line, status_mark, turn_line};
+use super::{diff_counts, permission_line, status_mark, turn_line};
 use crate::converters::session_header::SessionHeader;
 use crate::types::{BlockKind, ConversationBlock};
 
@@ -136,35 +136,20 @@ fn output_md(o: &ToolOutput) -> String {
 pub(crate) fn view_md(v: &ToolCallView, max_lines: usize) -> String {
     let mut parts: Vec<String> = Vec::new();
     match &v.view {
-        ToolView::Diff {
-            hunks,
-            added,
-            removed,
-            replace_all,
-            ..
-        } => {
-            let mut d = String::new();
-            let mut shown = 0;
-            'hunks: for h in hunks {
-                let _ = writeln!(d, "{}", h.header);
-                for l in &h.lines {
-                    if shown == max_lines {
-                        let _ = writeln!(d, "… (diff cut at {max_lines} lines)");
-                        break 'hunks;
-                    }
-                    shown += 1;
-                    let _ = writeln!(d, "{}{}", l.kind.sign(), l.text());
-                }
+        ToolView::Diff(d) => {
+            let mut fence = String::new();
+            for row in d.rows(max_lines) {
+                let _ = match row {
+                    DiffRow::Header(h) => writeln!(fence, "{h}"),
+                    DiffRow::Line(l) => writeln!(fence, "{}{}", l.kind.sign(), l.text()),
+                    DiffRow::Cut => writeln!(fence, "… (diff cut at {max_lines} lines)"),
+                };
             }
-            let all = if *replace_all {
-                ", every occurrence"
-            } else {
-                ""
-            };
-            parts.push(format!("+{added} −{removed}{all}"));
-            parts.push(fenced("diff", d.trim_end_matches('\n')));
+            parts.push(diff_counts(d));
+            parts.push(fenced("diff", fence.trim_end_matches('\n')));
             // A diff fence cannot mark words: the changed lines again, as a word diff.
-            let words: Vec<String> = hunks
+            let words: Vec<String> = d
+                .hunks
                 .iter()
                 .flat_map(|h| h.word_diff())
                 .take(max_lines)

@@ -5,7 +5,7 @@
 //! (`view_options`) and what an index of sessions shows of each (`session_index`).
 //!
 //! Here: what every renderer shares: JSON for programs, the one-line summary of a tool call's
-//! input, and the one-line forms of permissions, turn ends and tool statuses.
+//! input, and the one-line forms of permissions, turn ends, tool statuses and a diff's size.
 //!
 //! Must not read agent formats or change blocks: renderers take the assembler's blocks as they
 //! are.
@@ -19,6 +19,8 @@ pub mod tool_view;
 pub(crate) mod view_options;
 
 use serde_json::Value;
+
+use tool_view::Diff;
 
 use crate::types::{ConversationBlock, PermissionDecision, ToolStatus, TurnStatus};
 
@@ -66,6 +68,16 @@ pub(crate) fn gist_line(text: &str) -> String {
     } else {
         one_line.to_string()
     }
+}
+
+/// A diff's size in one line: `+3 −1`, and `, every occurrence` when each was replaced.
+pub(crate) fn diff_counts(d: &Diff) -> String {
+    let all = if d.replace_all {
+        ", every occurrence"
+    } else {
+        ""
+    };
+    format!("+{} −{}{all}", d.added, d.removed)
 }
 
 /// A permission request and its answer, in one line: `permission for Bash: allow`.

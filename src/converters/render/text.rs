@@ -12,9 +12,11 @@ use std::fmt::Write;
 use unicode_width::UnicodeWidthChar;
 
 use super::ansi::{self, Keep};
-use super::tool_view::{ItemStatus, LineKind, ToolCallView, ToolOutput, ToolView, slash_command};
+use super::tool_view::{
+    DiffRow, ItemStatus, LineKind, ToolCallView, ToolOutput, ToolView, slash_command,
+};
 use super::view_options::ViewOptions;
-use super::{permission_line, status_mark, turn_line};
+use super::{diff_counts, permission_line, status_mark, turn_line};
 use crate::types::{BlockKind, ConversationBlock, ToolStatus};
 
 /// How to render.
@@ -185,46 +187,37 @@ fn output(o: &mut Out, g: &str, out: &ToolOutput) {
 fn view(o: &mut Out, g: &str, v: &ToolCallView) {
     let max = o.opts.max_output_lines;
     match &v.view {
-        ToolView::Diff {
-            hunks,
-            added,
-            removed,
-            replace_all,
-            ..
-        } => {
-            let all = if *replace_all {
-                ", every occurrence"
-            } else {
-                ""
-            };
-            o.line(g, "  ", "2", &format!("+{added} −{removed}{all}"));
-            let mut shown = 0;
-            'hunks: for h in hunks {
-                o.line(g, "  ", "36", &h.header);
-                for l in &h.lines {
-                    if shown == max {
+        ToolView::Diff(d) => {
+            o.line(g, "  ", "2", &diff_counts(d));
+            for row in d.rows(max) {
+                let l = match row {
+                    DiffRow::Header(h) => {
+                        o.line(g, "  ", "36", h);
+                        continue;
+                    }
+                    DiffRow::Cut => {
                         o.line(g, "  ", "2;3", &format!("… (diff cut at {max} lines)"));
-                        break 'hunks;
+                        continue;
                     }
-                    shown += 1;
-                    let code = match l.kind {
-                        LineKind::Context => "2",
-                        LineKind::Removed => "31",
-                        LineKind::Added => "32",
-                    };
-                    // Changed words in reverse video; the line's own colour around them.
-                    let mut s = String::new();
-                    s.push(l.kind.sign());
-                    for (changed, seg) in &l.segments {
-                        let seg = ansi::clean(seg, Keep::Nothing);
-                        if *changed && o.color {
-                            let _ = write!(s, "\x1b[7m{seg}\x1b[27m");
-                        } else {
-                            s.push_str(&seg);
-                        }
+                    DiffRow::Line(l) => l,
+                };
+                let code = match l.kind {
+                    LineKind::Context => "2",
+                    LineKind::Removed => "31",
+                    LineKind::Added => "32",
+                };
+                // Changed words in reverse video; the line's own colour around them.
+                let mut s = String::new();
+                s.push(l.kind.sign());
+                for (changed, seg) in &l.segments {
+                    let seg = ansi::clean(seg, Keep::Nothing);
+                    if *changed && o.color {
+                        let _ = write!(s, "\x1b[7m{seg}\x1b[27m");
+                    } else {
+                        s.push_str(&seg);
                     }
-                    o.line(g, "  ", code, &s);
                 }
+                o.line(g, "  ", code, &s);
             }
         }
         ToolView::File {

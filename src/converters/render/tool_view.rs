@@ -39,14 +39,7 @@ pub struct ToolCallView {
 #[derive(Debug, Clone, PartialEq)]
 pub enum ToolView {
     /// Edit and MultiEdit: the change as a unified diff.
-    Diff {
-        path: String,
-        hunks: Vec<DiffHunk>,
-        added: usize,
-        removed: usize,
-        /// Every occurrence was replaced (`replace_all`).
-        replace_all: bool,
-    },
+    Diff(Diff),
     /// Write: the whole file written.
     File {
         path: String,
@@ -81,6 +74,47 @@ pub enum ToolView {
     },
     /// Any other tool: its input as pretty JSON (nothing for an empty input).
     Json { pretty: String },
+}
+
+/// The edits of one file as a unified diff.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Diff {
+    pub path: String,
+    pub hunks: Vec<DiffHunk>,
+    pub added: usize,
+    pub removed: usize,
+    /// Every occurrence was replaced (`replace_all`).
+    pub replace_all: bool,
+}
+
+/// One row of a diff as drawn, in order: a hunk's header, one of its lines, or the mark that
+/// the rest was cut.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum DiffRow<'a> {
+    Header(&'a str),
+    Line(&'a DiffLine),
+    Cut,
+}
+
+impl Diff {
+    /// The rows to draw: each hunk's header and lines, at most `max_lines` lines in all, then
+    /// [`DiffRow::Cut`] when lines were left.
+    pub fn rows(&self, max_lines: usize) -> Vec<DiffRow<'_>> {
+        let mut rows = Vec::new();
+        let mut shown = 0;
+        for h in &self.hunks {
+            rows.push(DiffRow::Header(&h.header));
+            for l in &h.lines {
+                if shown == max_lines {
+                    rows.push(DiffRow::Cut);
+                    return rows;
+                }
+                shown += 1;
+                rows.push(DiffRow::Line(l));
+            }
+        }
+        rows
+    }
 }
 
 /// One hunk of a diff: `@@ -old_start,old_len +new_start,new_len @@` and its lines.
@@ -294,7 +328,7 @@ impl ToolCallView {
         let result_says_more = failed
             || !matches!(
                 view,
-                ToolView::Diff { .. } | ToolView::File { .. } | ToolView::Checklist { .. }
+                ToolView::Diff(_) | ToolView::File { .. } | ToolView::Checklist { .. }
             );
         let output = result
             .filter(|_| result_says_more)
@@ -520,13 +554,13 @@ fn diff(path: String, edits: &[(&str, &str)], replace_all: bool) -> ToolView {
             });
         }
     }
-    ToolView::Diff {
+    ToolView::Diff(Diff {
         path,
         hunks,
         added,
         removed,
         replace_all,
-    }
+    })
 }
 
 /// A result's text as a reader should see it: for a subagent's call (Task, Agent), without the
@@ -676,7 +710,7 @@ mod tests {
             "Edit",
             &json!({"file_path": "a.py", "old_string": "x = compute(1)\nkeep\ngone\n", "new_string": "x = compute(2, fast)\nkeep\n"}),
         );
-        let ToolView::Diff { hunks, .. } = v else {
+        let ToolView::Diff(Diff { hunks, .. }) = v else {
             panic!("{v:?}")
         };
         assert_eq!(
@@ -691,12 +725,12 @@ mod tests {
             "Edit",
             &json!({"file_path": "src/a.rs", "old_string": "let x = 1;\nkeep\n", "new_string": "let x = 2;\nkeep\n"}),
         );
-        let ToolView::Diff {
+        let ToolView::Diff(Diff {
             hunks,
             added,
             removed,
             ..
-        } = v
+        }) = v
         else {
             panic!("{v:?}")
         };

@@ -10,7 +10,7 @@ use std::fmt::Write;
 use super::escape_html;
 use crate::converters::render::ansi;
 use crate::converters::render::tool_view::{
-    ItemStatus, LineKind, ToolCallView, ToolOutput, ToolView,
+    DiffRow, ItemStatus, LineKind, ToolCallView, ToolOutput, ToolView,
 };
 
 /// Outputs longer than this many lines are folded: a reader opens them on purpose.
@@ -69,7 +69,7 @@ fn output(h: &mut String, o: &ToolOutput, label: &str) {
 pub(super) fn open_by_default(v: &ToolCallView) -> bool {
     matches!(
         v.view,
-        ToolView::Diff { .. } | ToolView::File { .. } | ToolView::Checklist { .. }
+        ToolView::Diff(_) | ToolView::File { .. } | ToolView::Checklist { .. }
     ) || v.output.as_ref().is_some_and(|o| o.failed)
 }
 
@@ -77,49 +77,46 @@ pub(super) fn open_by_default(v: &ToolCallView) -> bool {
 /// `pre` would show as blank lines) (its summary line is the caller's).
 pub(super) fn view_html(h: &mut String, v: &ToolCallView, max_lines: usize) {
     match &v.view {
-        ToolView::Diff {
-            hunks,
-            added,
-            removed,
-            replace_all,
-            ..
-        } => {
-            let all = if *replace_all {
+        ToolView::Diff(d) => {
+            let all = if d.replace_all {
                 " · every occurrence"
             } else {
                 ""
             };
             let _ = write!(
                 h,
-                "<div class=\"meta\"><span class=\"add\">+{added}</span> <span class=\"rm\">−{removed}</span>{all}</div><pre class=\"diff\">"
+                "<div class=\"meta\"><span class=\"add\">+{}</span> <span class=\"rm\">−{}</span>{all}</div><pre class=\"diff\">",
+                d.added, d.removed
             );
-            let mut shown = 0;
-            'hunks: for hunk in hunks {
-                let _ = write!(h, "<span class=\"hh\">{}</span>", escape_html(&hunk.header));
-                for l in &hunk.lines {
-                    if shown == max_lines {
+            for row in d.rows(max_lines) {
+                let l = match row {
+                    DiffRow::Header(header) => {
+                        let _ = write!(h, "<span class=\"hh\">{}</span>", escape_html(header));
+                        continue;
+                    }
+                    DiffRow::Cut => {
                         let _ = write!(
                             h,
                             "<span class=\"cut\">… diff cut at {max_lines} lines</span>"
                         );
-                        break 'hunks;
+                        continue;
                     }
-                    shown += 1;
-                    let class = match l.kind {
-                        LineKind::Context => "ctx",
-                        LineKind::Removed => "del",
-                        LineKind::Added => "ins",
-                    };
-                    let _ = write!(h, "<span class=\"{class}\">{}", l.kind.sign());
-                    for (changed, seg) in &l.segments {
-                        if *changed {
-                            let _ = write!(h, "<mark>{}</mark>", escape_html(seg));
-                        } else {
-                            h.push_str(&escape_html(seg));
-                        }
+                    DiffRow::Line(l) => l,
+                };
+                let class = match l.kind {
+                    LineKind::Context => "ctx",
+                    LineKind::Removed => "del",
+                    LineKind::Added => "ins",
+                };
+                let _ = write!(h, "<span class=\"{class}\">{}", l.kind.sign());
+                for (changed, seg) in &l.segments {
+                    if *changed {
+                        let _ = write!(h, "<mark>{}</mark>", escape_html(seg));
+                    } else {
+                        h.push_str(&escape_html(seg));
                     }
-                    h.push_str("</span>");
                 }
+                h.push_str("</span>");
             }
             h.push_str("</pre>");
         }
