@@ -264,7 +264,13 @@ pub fn read_image(root: &Path, path: &str) -> Result<(Vec<u8>, &'static str), Pa
             why: "only images (png, jpg, gif, webp, avif, svg) are served besides pages",
         });
     };
-    let (bytes, size) = beneath::read_capped(root, &rel, MAX_IMAGE_BYTES).map_err(|e| {
+    Ok((read_file(root, &rel, path, MAX_IMAGE_BYTES)?, kind))
+}
+
+/// The bytes of `rel` (asked for as `path`) below `root`, at most `max` of them: a larger file is
+/// refused, not cut.
+fn read_file(root: &Path, rel: &Path, path: &str, max: u64) -> Result<Vec<u8>, PageError> {
+    let (bytes, size) = beneath::read_capped(root, rel, max).map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
             PageError::NotFound {
                 path: path.to_string(),
@@ -276,36 +282,19 @@ pub fn read_image(root: &Path, path: &str) -> Result<(Vec<u8>, &'static str), Pa
             }
         }
     })?;
-    if size > MAX_IMAGE_BYTES {
+    if size > max {
         return Err(PageError::TooLarge {
             path: path.to_string(),
             size,
         });
     }
-    Ok((bytes, kind))
+    Ok(bytes)
 }
 
 /// Reads one page of `root`, refusing anything that leaves it.
 pub fn read(root: &Path, path: &str) -> Result<PageText, PageError> {
     let rel = check_path(path)?;
-    let (bytes, size) = beneath::read_capped(root, &rel, MAX_PAGE_BYTES).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::NotFound {
-            PageError::NotFound {
-                path: path.to_string(),
-            }
-        } else {
-            PageError::Io {
-                path: path.to_string(),
-                source: e,
-            }
-        }
-    })?;
-    if size > MAX_PAGE_BYTES {
-        return Err(PageError::TooLarge {
-            path: path.to_string(),
-            size,
-        });
-    }
+    let bytes = read_file(root, &rel, path, MAX_PAGE_BYTES)?;
     let text = String::from_utf8_lossy(&bytes).into_owned();
     let name = path.rsplit('/').next().unwrap_or(path);
     Ok(PageText {
