@@ -413,6 +413,14 @@ impl StreamEvent {
         }
     }
 
+    /// The tool a `tool_call` event calls; `None` for other kinds.
+    pub fn tool_name(&self) -> Option<&str> {
+        match self {
+            StreamEvent::ToolCall { name, .. } => Some(name),
+            _ => None,
+        }
+    }
+
     /// The `type` tag this event serializes with.
     pub fn type_name(&self) -> &'static str {
         match self {

@@ -142,15 +142,9 @@ impl ClaudeStreamReader {
         ClaudeStreamReader::default()
     }
 
-    /// The events of one line; a line that is not JSON yields nothing.
+    /// The events of one line; a blank line yields none, other text that is not JSON is stderr.
     pub fn read_line(&mut self, line: &str) -> Vec<StreamEvent> {
-        match serde_json::from_str::<Value>(line) {
-            Ok(v) => self.read_value(v),
-            Err(_) if line.trim().is_empty() => vec![],
-            Err(_) => vec![StreamEvent::Stderr {
-                line: line.to_string(),
-            }],
-        }
+        super::json_line(line, |v| self.read_value(v))
     }
 
     pub fn read_value(&mut self, v: Value) -> Vec<StreamEvent> {
@@ -561,13 +555,7 @@ mod tests {
         let kinds: Vec<&str> = events.iter().map(|e| e.type_name()).collect();
         assert_eq!(kinds.first(), Some(&"session_started"));
         assert_eq!(kinds.last(), Some(&"result"));
-        let calls: Vec<&str> = events
-            .iter()
-            .filter_map(|e| match e {
-                StreamEvent::ToolCall { name, .. } => Some(name.as_str()),
-                _ => None,
-            })
-            .collect();
+        let calls: Vec<&str> = events.iter().filter_map(StreamEvent::tool_name).collect();
         assert_eq!(calls, ["Write", "Bash"]);
         assert_eq!(kinds.iter().filter(|k| **k == "tool_result").count(), 2);
         // Usage once per message id, although each block line repeats it.

@@ -122,13 +122,7 @@ mod tests {
         assert!(
             matches!(&ev[2], StreamEvent::UserMessage { text, .. } if text.contains("hello.txt"))
         );
-        let calls: Vec<&str> = ev
-            .iter()
-            .filter_map(|e| match e {
-                StreamEvent::ToolCall { name, .. } => Some(name.as_str()),
-                _ => None,
-            })
-            .collect();
+        let calls: Vec<&str> = ev.iter().filter_map(StreamEvent::tool_name).collect();
         assert_eq!(calls, ["write", "bash"]);
         assert_eq!(kinds.iter().filter(|k| **k == "tool_result").count(), 2);
         assert_eq!(kinds.iter().filter(|k| **k == "usage").count(), 3);

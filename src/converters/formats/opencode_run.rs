@@ -38,13 +38,7 @@ impl OpencodeRunReader {
     }
 
     pub fn read_line(&mut self, line: &str) -> Vec<StreamEvent> {
-        match serde_json::from_str::<Value>(line) {
-            Ok(v) => self.read_value(v),
-            Err(_) if line.trim().is_empty() => vec![],
-            Err(_) => vec![StreamEvent::Stderr {
-                line: line.to_string(),
-            }],
-        }
+        super::json_line(line, |v| self.read_value(v))
     }
 
     pub fn read_value(&mut self, v: Value) -> Vec<StreamEvent> {
@@ -156,13 +150,7 @@ mod tests {
         let mut r = OpencodeRunReader::new();
         let ev: Vec<StreamEvent> = text.lines().flat_map(|l| r.read_line(l)).collect();
         assert!(matches!(ev[0], StreamEvent::SessionStarted { .. }));
-        let calls: Vec<&str> = ev
-            .iter()
-            .filter_map(|e| match e {
-                StreamEvent::ToolCall { name, .. } => Some(name.as_str()),
-                _ => None,
-            })
-            .collect();
+        let calls: Vec<&str> = ev.iter().filter_map(StreamEvent::tool_name).collect();
         assert_eq!(calls, ["write", "bash"]);
         assert_eq!(
             ev.iter().filter(|e| e.type_name() == "tool_result").count(),
