@@ -21,7 +21,7 @@ mod stats;
 
 pub use list::ListArgs;
 pub use parse::{InputFormat, ParseArgs, ParseFormat};
-pub use stats::{GroupBy, StatsArgs, StatsFormat};
+pub use stats::{StatsArgs, StatsFormat};
 
 /// Read agent transcripts and streams: convert them, count their cost, list sessions.
 #[derive(Debug, Subcommand)]

@@ -14,6 +14,7 @@ use clap::{Args, ValueEnum};
 
 use crate::cli::{CommandError, Context, EXIT_BAD_INPUT, EXIT_OK, EXIT_USAGE, Exit};
 use crate::converters::input_files::find_inputs;
+use crate::converters::render::thousands;
 use crate::converters::usage::{self, Grouping, PriceTable, Report, ScanOptions};
 
 /// Count tokens and cost in transcripts.
@@ -45,8 +46,8 @@ pub struct StatsArgs {
     #[arg(value_name = "INPUT")]
     pub inputs: Vec<PathBuf>,
     /// How to group the counts.
-    #[arg(long, value_enum, default_value_t = GroupBy::Session, value_name = "GROUP")]
-    pub by: GroupBy,
+    #[arg(long, value_enum, default_value_t = Grouping::Session, value_name = "GROUP")]
+    pub by: Grouping,
     /// Output format.
     #[arg(long, value_enum, default_value_t = StatsFormat::Table, value_name = "FORMAT")]
     pub format: StatsFormat,
@@ -68,17 +69,6 @@ pub struct StatsArgs {
     /// Stop at the first bad line instead of reporting it and going on.
     #[arg(long)]
     pub strict: bool,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum GroupBy {
-    Session,
-    Day,
-    /// ISO weeks, Monday to Sunday (`2026-W09`).
-    Week,
-    Month,
-    Model,
-    Project,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -113,15 +103,7 @@ pub fn run(ctx: &Context, args: StatsArgs) -> anyhow::Result<Exit> {
             .with_file(p)
             .map_err(|e| CommandError::new(EXIT_USAGE, e.to_string()))?;
     }
-    let grouping = match args.by {
-        GroupBy::Session => Grouping::Session,
-        GroupBy::Day => Grouping::Day,
-        GroupBy::Week => Grouping::Week,
-        GroupBy::Month => Grouping::Month,
-        GroupBy::Model => Grouping::Model,
-        GroupBy::Project => Grouping::Project,
-    };
-    let report = usage::count(&files, grouping, &prices, &tz, &opts).map_err(|e| {
+    let report = usage::count(&files, args.by, &prices, &tz, &opts).map_err(|e| {
         let code = match e {
             usage::UsageError::Export { .. } => EXIT_BAD_INPUT,
             _ => EXIT_USAGE,
@@ -129,7 +111,7 @@ pub fn run(ctx: &Context, args: StatsArgs) -> anyhow::Result<Exit> {
         CommandError::new(code, e.to_string())
     })?;
     let mut report = report;
-    if args.by == GroupBy::Session && args.format != StatsFormat::Csv {
+    if args.by == Grouping::Session && args.format != StatsFormat::Csv {
         add_titles(&mut report);
     }
     tracing::info!(
@@ -244,19 +226,6 @@ fn csv_error(e: csv::Error) -> std::io::Error {
     }
 }
 
-/// `1234567` as `1,234,567`.
-fn thousands(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::with_capacity(s.len() + s.len() / 3);
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
 /// Below this many columns the table keeps the key, the total tokens and the cost (and, by
 /// session, the date and title), so that each row stays on one line at 80 columns.
 const WIDE_TABLE_COLUMNS: usize = 100;
@@ -277,7 +246,7 @@ fn add_titles(report: &mut Report) {
 fn print_table(
     out: &mut impl Write,
     report: &Report,
-    by: GroupBy,
+    by: Grouping,
     clock: &crate::converters::Clock,
     color: bool,
     width: Option<usize>,
@@ -285,14 +254,14 @@ fn print_table(
     let zone = clock.label();
     // Days, weeks and months are cut in a time zone: the header names it.
     let first = match by {
-        GroupBy::Session => "Session".to_string(),
-        GroupBy::Day => format!("Day ({zone})"),
-        GroupBy::Week => format!("Week ({zone})"),
-        GroupBy::Month => format!("Month ({zone})"),
-        GroupBy::Model => "Model".to_string(),
-        GroupBy::Project => "Project".to_string(),
+        Grouping::Session => "Session".to_string(),
+        Grouping::Day => format!("Day ({zone})"),
+        Grouping::Week => format!("Week ({zone})"),
+        Grouping::Month => format!("Month ({zone})"),
+        Grouping::Model => "Model".to_string(),
+        Grouping::Project => "Project".to_string(),
     };
-    let sessions = by == GroupBy::Session;
+    let sessions = by == Grouping::Session;
     let date = |g: &usage::Group| {
         g.started.map_or_else(String::new, |t| {
             t.to_zoned(clock.zone().clone())
@@ -360,7 +329,7 @@ fn print_table(
         ]);
         right.extend([true; 6]);
         // Grouped by model, the models column would repeat the key.
-        if by != GroupBy::Model {
+        if by != Grouping::Model {
             header.push("Models");
             right.push(false);
         }
@@ -385,7 +354,7 @@ fn print_table(
             if sessions {
                 r.insert(1, date(g));
             }
-            if by != GroupBy::Model {
+            if by != Grouping::Model {
                 r.push(g.models.join(", "));
             }
             if sessions {
@@ -408,14 +377,6 @@ fn print_table(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn numbers_get_thousands_separators() {
-        assert_eq!(thousands(0), "0");
-        assert_eq!(thousands(999), "999");
-        assert_eq!(thousands(1000), "1,000");
-        assert_eq!(thousands(1234567), "1,234,567");
-    }
 
     #[test]
     fn csv_fields_are_quoted_when_needed() {

@@ -5,7 +5,8 @@
 //! (`view_options`) and what an index of sessions shows of each (`session_index`).
 //!
 //! Here: what every renderer shares: JSON for programs, the one-line summary of a tool call's
-//! input, and the one-line forms of permissions, turn ends, tool statuses and a diff's size.
+//! input, and the one-line forms of permissions, turn ends, tool statuses, a diff's size and a
+//! count.
 //!
 //! Must not read agent formats or change blocks: renderers take the assembler's blocks as they
 //! are.
@@ -70,6 +71,19 @@ pub(crate) fn gist_line(text: &str) -> String {
     }
 }
 
+/// A count with its thousands set apart: `1234567` as `1,234,567`.
+pub fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::with_capacity(s.len() + s.len() / 3);
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// A diff's size in one line: `+3 −1`, and `, every occurrence` when each was replaced.
 pub(crate) fn diff_counts(d: &Diff) -> String {
     let all = if d.replace_all {
@@ -112,5 +126,18 @@ pub(crate) fn status_mark(s: ToolStatus) -> &'static str {
         ToolStatus::Error => "✗",
         ToolStatus::Denied => "(denied)",
         ToolStatus::Interrupted => "(interrupted)",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_get_thousands_separators() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(1234567), "1,234,567");
     }
 }

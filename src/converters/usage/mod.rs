@@ -145,12 +145,12 @@ pub struct ScanOptions {
     pub threads: usize,
 }
 
-/// How to group the counts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How to group the counts. (`--by` of `aisys transcript stats` takes these names.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Grouping {
     Session,
     Day,
-    /// ISO weeks (Monday to Sunday), keyed `2026-W09`.
+    /// ISO weeks, Monday to Sunday (`2026-W09`).
     Week,
     Month,
     Model,

@@ -14,6 +14,7 @@ use std::fmt::Write;
 
 use super::{CSP, HTML_PAGE_END, STYLE, escape_html};
 use crate::converters::render::session_index::SessionEntry;
+use crate::converters::render::thousands;
 use crate::converters::render::view_options::Clock;
 
 /// The name of the search script beside the index.
@@ -74,19 +75,6 @@ pub fn html_sessions_nav(titles: &[String]) -> String {
 pub struct IndexRow<'a> {
     pub entry: &'a SessionEntry,
     pub file: &'a str,
-}
-
-/// `12,345`.
-fn thousands(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::with_capacity(s.len() + s.len() / 3);
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 /// The index page of `rows`, newest first as given; times in `clock`'s zone.
