@@ -1,14 +1,28 @@
 //! Names and paths from outside (a command line, a marketplace.json, a plugin.json) checked before
 //! they become paths: a plugin or marketplace name is one plain path segment, a relative path
-//! stays inside its root, and no symlink in a plugin leads out of it.
+//! stays inside its root, and no symlink in a plugin leads out of it. Any other name that becomes
+//! a path segment is made plain here too (`segment_chars`).
 //!
-//! Only checks; must not create or change files.
+//! Only checks and cleans names; must not create or change files.
 
 use std::path::{Component, Path, PathBuf};
 
 /// Longest plugin or marketplace name accepted (it becomes a folder name; 255 bytes is the usual
 /// file-name limit, and names this long are mistakes).
 pub const MAX_NAME_LEN: usize = 128;
+
+/// Whether `c` may stand in a plain segment: an ASCII letter or digit, `-`, `_` or `.`.
+pub fn is_segment_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')
+}
+
+/// `name` with each character a plain segment may not hold replaced by `_`; what an empty
+/// result, or one starting with `.`, becomes is the caller's choice.
+pub fn segment_chars(name: &str) -> String {
+    name.chars()
+        .map(|c| if is_segment_char(c) { c } else { '_' })
+        .collect()
+}
 
 /// Checks a plugin or marketplace name: it becomes a folder under `plugins/cache/` or
 /// `plugins/marketplaces/`, so it must be one plain segment.
@@ -30,10 +44,7 @@ pub fn check_name(what: &str, name: &str) -> Result<(), String> {
     if name == "." || name == ".." || name.starts_with('.') {
         return bad("starts with `.`");
     }
-    if !name
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-    {
+    if !name.chars().all(is_segment_char) {
         return bad("contains characters other than letters, digits, `-`, `_` and `.`");
     }
     Ok(())

@@ -244,12 +244,9 @@ pub fn parse_source(s: &str, cwd: &Path) -> Result<Source, EntityError> {
     }
     if base.contains('/') && !base.contains(':') {
         let ok = base.split('/').count() == 2
-            && base.split('/').all(|part| {
-                !part.is_empty()
-                    && part
-                        .chars()
-                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-            });
+            && base
+                .split('/')
+                .all(|part| !part.is_empty() && part.chars().all(super::names::is_segment_char));
         if !ok {
             return Err(EntityError::Invalid(format!(
                 "`{s}` is not a GitHub owner/repo; for a git repository give its URL ending in .git, \

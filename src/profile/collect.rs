@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use super::ProfileError;
-use crate::entities::file;
+use crate::entities::{file, names};
 use crate::runtime::env::{HomeFile, HomeTree};
 
 /// Most bytes of one file copied into a sandbox: skills and plugins carry scripts and small
@@ -174,16 +174,7 @@ pub fn mcp_files(
 
 /// A name usable as one path component.
 pub fn safe_name(name: &str) -> String {
-    let s: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
+    let s = names::segment_chars(name);
     if s.is_empty() || s.chars().all(|c| c == '.') {
         "_".into()
     } else {

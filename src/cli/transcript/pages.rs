@@ -15,6 +15,7 @@ use crate::converters::{
     conversation_title, convert_all, html_folder_page, html_index, html_session,
     session_index::SessionEntry,
 };
+use crate::entities::names::segment_chars;
 
 /// Whether `-o PATH` names a folder of pages: an existing folder, or a name ending in `/`.
 pub fn is_folder(path: &Path) -> bool {
@@ -28,16 +29,7 @@ fn page_name(input: &Input, taken: &mut std::collections::HashSet<String>) -> St
         .as_deref()
         .and_then(Path::file_stem)
         .map_or_else(|| "stdin".to_string(), |s| s.to_string_lossy().into_owned());
-    let mut base: String = stem
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
+    let mut base = segment_chars(&stem);
     if base.is_empty() || base.starts_with('.') || base == "index" || base == "search" {
         base.insert(0, 's');
     }
