@@ -689,14 +689,18 @@ pub const KEYS: &[(&str, &str)] = &[
     ("?", "this help"),
 ];
 
-/// The help's lines for an inner width: keys in a column, descriptions wrapped beside them.
-fn help_lines(width: usize) -> Vec<Line<'static>> {
-    let key_w = KEYS
-        .iter()
+/// The help's key column: the longest key and two spaces.
+fn help_key_width() -> usize {
+    KEYS.iter()
         .map(|(k, _)| k.chars().count())
         .max()
         .unwrap_or(0)
-        + 2;
+        + 2
+}
+
+/// The help's lines for an inner width: keys in a column, descriptions wrapped beside them.
+fn help_lines(width: usize) -> Vec<Line<'static>> {
+    let key_w = help_key_width();
     let bold = Style::default().add_modifier(Modifier::BOLD);
     let mut lines = Vec::new();
     if width < key_w + HELP_MIN_DESC {
@@ -724,12 +728,7 @@ fn help_lines(width: usize) -> Vec<Line<'static>> {
 fn draw_help(frame: &mut Frame, area: Rect) {
     // As wide as the longest key and description, or the screen; as tall as the lines once
     // wrapped to that width.
-    let key_w = KEYS
-        .iter()
-        .map(|(k, _)| k.chars().count())
-        .max()
-        .unwrap_or(0)
-        + 2;
+    let key_w = help_key_width();
     let desc_w = KEYS
         .iter()
         .map(|(_, v)| v.chars().count())
