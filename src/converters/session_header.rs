@@ -32,15 +32,6 @@ pub struct SessionHeader {
     result_tokens: TokenUsage,
 }
 
-fn add(to: &mut TokenUsage, u: &TokenUsage) {
-    to.input_tokens = to.input_tokens.saturating_add(u.input_tokens);
-    to.output_tokens = to.output_tokens.saturating_add(u.output_tokens);
-    to.cache_creation_tokens = to
-        .cache_creation_tokens
-        .saturating_add(u.cache_creation_tokens);
-    to.cache_read_tokens = to.cache_read_tokens.saturating_add(u.cache_read_tokens);
-}
-
 impl SessionHeader {
     /// Counts one event (call it with every event, before or after filtering alike).
     pub fn observe(&mut self, ev: &StreamEvent, prices: &PriceTable) {
@@ -66,7 +57,7 @@ impl SessionHeader {
                 ..
             } => {
                 self.saw_usage = true;
-                add(&mut self.tokens, usage);
+                self.tokens.add(usage);
                 if self.model.is_none() {
                     self.model = model.clone();
                 }
@@ -83,7 +74,7 @@ impl SessionHeader {
                     *self.reported_cost.get_or_insert(0.0) += c;
                 }
                 if let Some(u) = usage {
-                    add(&mut self.result_tokens, u);
+                    self.result_tokens.add(u);
                 }
             }
             _ => {}

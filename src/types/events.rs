@@ -268,9 +268,22 @@ pub struct TokenUsage {
 }
 
 impl TokenUsage {
-    /// Every token: input, output and cache.
+    /// Every token: input, output and cache (at most `u64::MAX`).
     pub fn total(&self) -> u64 {
-        self.input_tokens + self.output_tokens + self.cache_creation_tokens + self.cache_read_tokens
+        self.input_tokens
+            .saturating_add(self.output_tokens)
+            .saturating_add(self.cache_creation_tokens)
+            .saturating_add(self.cache_read_tokens)
+    }
+
+    /// Adds `o`'s counters to these (each at most `u64::MAX`).
+    pub fn add(&mut self, o: &TokenUsage) {
+        self.input_tokens = self.input_tokens.saturating_add(o.input_tokens);
+        self.output_tokens = self.output_tokens.saturating_add(o.output_tokens);
+        self.cache_creation_tokens = self
+            .cache_creation_tokens
+            .saturating_add(o.cache_creation_tokens);
+        self.cache_read_tokens = self.cache_read_tokens.saturating_add(o.cache_read_tokens);
     }
 }
 

@@ -85,23 +85,12 @@ pub(super) struct ModelTotals {
     pub(super) cache_creation_input_tokens: u64,
 }
 
-/// A progress line of a running subagent (Claude Code 2.0.x), carrying its response.
+/// A progress line of a running subagent (Claude Code 2.0.x), carrying its response: its
+/// `message` is the subagent's own transcript line, read as one.
 #[derive(Deserialize)]
 pub(super) struct ProgressData<'a> {
     #[serde(borrow, default)]
-    pub(super) message: Option<LineFieldsNested<'a>>,
-}
-
-#[derive(Deserialize)]
-pub(super) struct LineFieldsNested<'a> {
-    #[serde(borrow, default)]
-    pub(super) message: MessageSlot<'a>,
-    #[serde(borrow, default)]
-    pub(super) timestamp: Option<&'a RawValue>,
-    #[serde(borrow, default, rename = "requestId")]
-    pub(super) request_id: Option<&'a RawValue>,
-    #[serde(borrow, default, rename = "isSidechain")]
-    pub(super) is_sidechain: Option<&'a RawValue>,
+    pub(super) message: Option<LineFields<'a>>,
 }
 
 /// A line's `message`: read in the same pass as the line when it is an object, skipped when it
@@ -397,7 +386,7 @@ impl ClaudeScan<'_> {
                 key: key_of(&format!(":advisor:{i}")),
                 model: Some(self.model_index(m)),
                 time_ms,
-                tokens: Tokens {
+                tokens: TokenUsage {
                     input_tokens: it.input_tokens,
                     output_tokens: it.output_tokens,
                     cache_creation_tokens: it.cache_creation_input_tokens,
@@ -417,7 +406,7 @@ impl ClaudeScan<'_> {
             key,
             model,
             time_ms,
-            tokens: Tokens {
+            tokens: TokenUsage {
                 input_tokens: usage.input_tokens,
                 output_tokens: usage.output_tokens,
                 cache_creation_tokens: usage.cache_creation_input_tokens,
@@ -492,7 +481,7 @@ impl ClaudeScan<'_> {
                 key: None,
                 model,
                 time_ms,
-                tokens: Tokens {
+                tokens: TokenUsage {
                     input_tokens: t.input_tokens,
                     output_tokens: t.output_tokens,
                     cache_creation_tokens: t.cache_creation_input_tokens,

@@ -40,6 +40,8 @@ use claude::*;
 use opencode::*;
 pub use prices::{Price, PriceTable, normalize_model};
 
+use crate::types::TokenUsage;
+
 /// Read buffer per file: large enough that most lines are split in place without a copy, small
 /// enough that one per core keeps peak memory low.
 pub(crate) const READ_BUFFER_BYTES: usize = 1024 * 1024;
@@ -66,34 +68,6 @@ pub enum UsageError {
     Export { path: PathBuf, what: String },
 }
 
-/// The four token counters of a response, or of a group of them.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct Tokens {
-    pub input_tokens: u64,
-    pub output_tokens: u64,
-    pub cache_creation_tokens: u64,
-    pub cache_read_tokens: u64,
-}
-
-impl Tokens {
-    /// All four counters added up.
-    pub fn total(&self) -> u64 {
-        self.input_tokens
-            .saturating_add(self.output_tokens)
-            .saturating_add(self.cache_creation_tokens)
-            .saturating_add(self.cache_read_tokens)
-    }
-
-    fn add(&mut self, o: &Tokens) {
-        self.input_tokens = self.input_tokens.saturating_add(o.input_tokens);
-        self.output_tokens = self.output_tokens.saturating_add(o.output_tokens);
-        self.cache_creation_tokens = self
-            .cache_creation_tokens
-            .saturating_add(o.cache_creation_tokens);
-        self.cache_read_tokens = self.cache_read_tokens.saturating_add(o.cache_read_tokens);
-    }
-}
-
 /// One counted model response.
 #[derive(Debug, Clone)]
 struct Record {
@@ -103,7 +77,7 @@ struct Record {
     model: Option<u32>,
     /// Milliseconds since the epoch; `None` for lines without a time (stream-json captures).
     time_ms: Option<i64>,
-    tokens: Tokens,
+    tokens: TokenUsage,
     /// Of `tokens.cache_creation_tokens`, those written to the 1-hour cache.
     cache_1h: u64,
     sidechain: bool,
@@ -161,7 +135,7 @@ pub enum Grouping {
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Totals {
     #[serde(flatten)]
-    pub tokens: Tokens,
+    pub tokens: TokenUsage,
     pub cost_usd: f64,
 }
 

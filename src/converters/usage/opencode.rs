@@ -61,9 +61,9 @@ pub(super) struct ExportTokens {
 
 impl ExportTokens {
     /// OpenCode's counters as accounting's: reasoning is billed as output.
-    pub(super) fn tokens(&self) -> Tokens {
+    pub(super) fn tokens(&self) -> TokenUsage {
         let (read, write) = self.cache.as_ref().map_or((0, 0), |c| (c.read, c.write));
-        Tokens {
+        TokenUsage {
             input_tokens: self.input,
             output_tokens: self.output.saturating_add(self.reasoning),
             cache_creation_tokens: write,
