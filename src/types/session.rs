@@ -302,10 +302,7 @@ impl SessionUsage {
     pub fn add_turn(&mut self, usage: Option<&TokenUsage>, cost_usd: Option<f64>) {
         self.turns += 1;
         if let Some(u) = usage {
-            self.tokens.input_tokens += u.input_tokens;
-            self.tokens.output_tokens += u.output_tokens;
-            self.tokens.cache_creation_tokens += u.cache_creation_tokens;
-            self.tokens.cache_read_tokens += u.cache_read_tokens;
+            self.tokens.add(u);
         }
         self.cost_usd += cost_usd.unwrap_or(0.0);
     }

@@ -178,10 +178,7 @@ impl AgentAdapter for OpenCode {
                     usage, cost_usd, ..
                 } => {
                     self.steps += 1;
-                    self.usage.input_tokens += usage.input_tokens;
-                    self.usage.output_tokens += usage.output_tokens;
-                    self.usage.cache_creation_tokens += usage.cache_creation_tokens;
-                    self.usage.cache_read_tokens += usage.cache_read_tokens;
+                    self.usage.add(usage);
                     self.cost += cost_usd.unwrap_or(0.0);
                 }
                 StreamEvent::SessionStarted {
