@@ -253,40 +253,166 @@ async fn bench() {
     if let Ok(t) = std::env::var("GLIBC_TUNABLES") {
         env.push(("GLIBC_TUNABLES", t));
     }
+    // `SERVER_LOAD_WORKERS=N` runs the servers (not this bench) with N tokio worker threads.
+    if let Ok(n) = std::env::var("SERVER_LOAD_WORKERS") {
+        env.push(("TOKIO_WORKER_THREADS", n));
+    }
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let server = Server::start(
-        &dir.path().join("data"),
-        &["--sandbox", "host", "--max-sessions", &max],
-        &env,
-    );
-    let pid = server.child.id();
+    // `SERVER_LOAD_BEFORE=PATH` (an aisys binary built from an earlier commit) is measured
+    // beside this build, load by load in the same minutes, so a change is compared fairly.
+    let mut builds = Vec::new();
+    if let Some(before) = std::env::var_os("SERVER_LOAD_BEFORE") {
+        builds.push(("before", std::path::PathBuf::from(before)));
+    }
+    builds.push((
+        "aisys",
+        std::path::PathBuf::from(env!("CARGO_BIN_EXE_aisys")),
+    ));
+    let mut servers = Vec::new();
+    for (i, (label, bin)) in builds.iter().enumerate() {
+        let server = Server::start_binary(
+            bin,
+            &dir.path().join(format!("data-{i}")),
+            &["--sandbox", "host", "--max-sessions", &max],
+            &env,
+        );
+        println!("{label}: {}", bin.display());
+        let (idle, conns) = memory(&server, &load).await;
+        servers.push(Measured {
+            label,
+            server,
+            idle,
+            conns,
+            loads: Vec::new(),
+        });
+    }
     println!(
         "aisys serve, --sandbox host (the stand-in agent is trusted: this measures the server)"
     );
     println!("open files allowed: {fds}");
 
-    // (a) Idle sessions: created and attached (so they are loaded), with nothing running.
+    // (c) Throughput and latency: active sessions, one client each, at rising rates; after
+    // each, the fair relay with the same agents at the same rate.
+    std::fs::create_dir_all(dir.path().join("relay-work")).unwrap();
+    let relay_proc = fair_relay::RelayProcess::start(&bin, &dir.path().join("relay-work"));
+    let mut loads: Vec<(usize, usize)> = load
+        .rates
+        .iter()
+        .map(|r| (load.active_sessions, *r))
+        .collect();
+    loads.push(load.few);
+    let mut relays = Vec::new();
+    for &(sessions, rate) in &loads {
+        for m in &mut servers {
+            // The stand-in agent reads its settings when it starts: one file for every session.
+            let (settings, due) = agent_settings(rate * load.seconds, rate, load.warmup);
+            std::fs::write(dir.path().join("fake-claude.json"), settings).unwrap();
+            let pid = m.server.child.id();
+            let perf = perf_during(pid, due, &format!("{}.{sessions}x{rate}", m.label));
+            let r = throughput(&m.server, sessions, due).await;
+            if let Some(p) = perf {
+                p.stop();
+            }
+            report(m.label, sessions, rate, load.seconds, &r);
+            m.loads.push(r);
+        }
+        let (settings, due) = agent_settings(rate * load.seconds, rate, load.warmup);
+        std::fs::write(dir.path().join("fake-claude.json"), settings).unwrap();
+        let f = fair_relay::run_load(&relay_proc, sessions, due, latency_ms).await;
+        report("fair relay", sessions, rate, load.seconds, &f);
+        relays.push(f);
+    }
+    drop(relay_proc);
+    let heaviest = load.rates.len() - 1;
+    let (aisys_p99, aisys_rate) = {
+        let r = &servers.last().unwrap().loads[heaviest];
+        (r.p99, r.received as f64 / r.secs)
+    };
+    let servers: Vec<(&str, String, String, Vec<LoadResult>)> = servers
+        .into_iter()
+        .map(|m| (m.label, m.idle, m.conns, m.loads))
+        .collect();
+
+    // (d) The ceiling: a bare relay sending the same frames at the same rate to as many clients.
+    let (relay_p50, relay_p99, relay_rate) = relay(
+        load.active_sessions,
+        *load.rates.last().unwrap(),
+        load.seconds,
+    )
+    .await;
+    println!(
+        "(d) bare tokio-tungstenite relay, same load: {relay_rate:.0} events/s delivered; latency p50 {relay_p50:.2} ms, p99 {relay_p99:.2} ms"
+    );
+    println!(
+        "ratio aisys/relay: delivered events/s {:.2}, p99 latency {:.2}",
+        aisys_rate / relay_rate,
+        aisys_p99 / relay_p99
+    );
+    println!("\nsummary (server CPU in µs per delivered event, user + system):");
+    for (label, idle, conns, _) in &servers {
+        println!("{label}: (a) {idle}; (b) {conns}");
+    }
+    println!(
+        "| load | build | delivered | p50 | p99 | max | CPU/event | fair relay: delivered, p99, CPU/event | CPU ratio |"
+    );
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+    for (i, ((sessions, rate), f)) in loads.iter().zip(&relays).enumerate() {
+        let offered = sessions * rate;
+        let (fu, fs) = f.cpu.per_event(f.received);
+        for (label, _, _, results) in &servers {
+            let r = &results[i];
+            let (u, s) = r.cpu.per_event(r.received);
+            println!(
+                "| {sessions} x {rate} lines/s | {label} | {:.0}/s of {offered} ({:.1}%) | {:.2} ms | {:.2} ms | {:.0} ms | {:.1} µs ({u:.1} + {s:.1}) | {:.0}/s, {:.2} ms, {:.1} µs ({fu:.1} + {fs:.1}) | {:.2} |",
+                r.received as f64 / r.secs,
+                100.0 * r.received as f64 / (offered * load.seconds) as f64,
+                r.p50,
+                r.p99,
+                r.max,
+                u + s,
+                f.received as f64 / f.secs,
+                f.p99,
+                fu + fs,
+                (u + s) / (fu + fs),
+            );
+        }
+    }
+}
+
+/// One build's server and what was measured of it.
+struct Measured {
+    label: &'static str,
+    server: Server,
+    /// (a) and (b), as printed.
+    idle: String,
+    conns: String,
+    /// (c), one per load.
+    loads: Vec<LoadResult>,
+}
+
+/// (a) Idle sessions created and attached (so they are loaded), with nothing running; (b) many
+/// connections, each having said hello. Each returns its line of the summary.
+async fn memory(server: &Server, load: &Load) -> (String, String) {
+    let pid = server.child.id();
     let (client, mut notes) = server.client().await;
     let before = rss_kb(pid);
     let t = Instant::now();
-    let mut idle = Vec::new();
     for _ in 0..load.idle_sessions {
         let info = client.create(SessionSpec::default()).await.unwrap();
         client.attach(&info.id, 0).await.unwrap();
-        idle.push(info.id);
     }
     let after = rss_kb(pid);
-    println!(
-        "(a) {} idle sessions loaded in {:.1?}: server RSS {} -> {} KiB, {:.1} KiB per idle session",
+    let idle = format!(
+        "{} idle sessions loaded in {:.1?}: server RSS {} -> {} KiB, {:.1} KiB per idle session",
         load.idle_sessions,
         t.elapsed(),
         before,
         after,
-        (after.saturating_sub(before)) as f64 / load.idle_sessions as f64
+        (after.saturating_sub(before)) as f64 / load.idle_sessions.max(1) as f64
     );
+    println!("(a) {idle}");
     while notes.try_recv().is_ok() {}
 
-    // (b) Many connections, each having said hello.
     let t = Instant::now();
     let before = rss_kb(pid);
     let mut conns = Vec::new();
@@ -314,89 +440,17 @@ async fn bench() {
             conns.push(b.await.unwrap());
         }
     }
-    println!(
-        "(b) {} WebSocket connections open in {:.1?}: server RSS {} -> {} KiB ({:.1} KiB each)",
+    let after = rss_kb(pid);
+    let opened = format!(
+        "{} WebSocket connections open in {:.1?}: server RSS {} -> {} KiB ({:.1} KiB each)",
         conns.len(),
         t.elapsed(),
         before,
-        rss_kb(pid),
-        rss_kb(pid).saturating_sub(before) as f64 / conns.len() as f64
+        after,
+        after.saturating_sub(before) as f64 / conns.len().max(1) as f64
     );
-    drop(conns);
-
-    // (c) Throughput and latency: active sessions, one client each, at rising rates; after
-    // each, the fair relay with the same agents at the same rate.
-    std::fs::create_dir_all(dir.path().join("relay-work")).unwrap();
-    let relay_proc = fair_relay::RelayProcess::start(&bin, &dir.path().join("relay-work"));
-    let mut loads: Vec<(usize, usize)> = load
-        .rates
-        .iter()
-        .map(|r| (load.active_sessions, *r))
-        .collect();
-    loads.push(load.few);
-    let mut rows = Vec::new();
-    let mut last = (0.0, 0.0);
-    for (i, &(sessions, rate)) in loads.iter().enumerate() {
-        let offered = sessions * rate;
-        // The stand-in agent reads its settings when it starts: one file for every session.
-        let (settings, due) = agent_settings(rate * load.seconds, rate, load.warmup);
-        std::fs::write(dir.path().join("fake-claude.json"), settings).unwrap();
-        let perf = perf_during(pid, due, &format!("{sessions}x{rate}"));
-        let r = throughput(&server, sessions, due).await;
-        if let Some(p) = perf {
-            p.stop();
-        }
-        report("aisys", sessions, rate, load.seconds, &r);
-        let (settings, due) = agent_settings(rate * load.seconds, rate, load.warmup);
-        std::fs::write(dir.path().join("fake-claude.json"), settings).unwrap();
-        let f = fair_relay::run_load(&relay_proc, sessions, due, latency_ms).await;
-        report("fair relay", sessions, rate, load.seconds, &f);
-        if i + 1 == load.rates.len() {
-            last = (r.p99, r.received as f64 / r.secs);
-        }
-        rows.push((sessions, rate, offered, r, f));
-    }
-    drop(relay_proc);
-    let (aisys_p99, aisys_rate) = last;
-    drop(server);
-
-    // (d) The ceiling: a bare relay sending the same frames at the same rate to as many clients.
-    let (relay_p50, relay_p99, relay_rate) = relay(
-        load.active_sessions,
-        *load.rates.last().unwrap(),
-        load.seconds,
-    )
-    .await;
-    println!(
-        "(d) bare tokio-tungstenite relay, same load: {relay_rate:.0} events/s delivered; latency p50 {relay_p50:.2} ms, p99 {relay_p99:.2} ms"
-    );
-    println!(
-        "ratio aisys/relay: delivered events/s {:.2}, p99 latency {:.2}",
-        aisys_rate / relay_rate,
-        aisys_p99 / relay_p99
-    );
-    println!("\nsummary (server CPU in µs per delivered event, user + system):");
-    println!(
-        "| load | delivered | p50 | p99 | max | aisys CPU/event | fair relay: delivered, p99, CPU/event | CPU ratio |"
-    );
-    println!("| --- | --- | --- | --- | --- | --- | --- | --- |");
-    for (sessions, rate, offered, r, f) in rows {
-        let (u, s) = r.cpu.per_event(r.received);
-        let (fu, fs) = f.cpu.per_event(f.received);
-        println!(
-            "| {sessions} x {rate} lines/s | {:.0}/s of {offered} ({:.1}%) | {:.2} ms | {:.2} ms | {:.0} ms | {:.1} µs ({u:.1} + {s:.1}) | {:.0}/s, {:.2} ms, {:.1} µs ({fu:.1} + {fs:.1}) | {:.2} |",
-            r.received as f64 / r.secs,
-            100.0 * r.received as f64 / (offered * load.seconds) as f64,
-            r.p50,
-            r.p99,
-            r.max,
-            u + s,
-            f.received as f64 / f.secs,
-            f.p99,
-            fu + fs,
-            (u + s) / (fu + fs),
-        );
-    }
+    println!("(b) {opened}");
+    (idle, opened)
 }
 
 fn report(who: &str, sessions: usize, rate: usize, seconds: usize, r: &LoadResult) {

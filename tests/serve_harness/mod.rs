@@ -55,7 +55,12 @@ pub fn fake_claude_with(dir: &Path, settings: &str) -> PathBuf {
     bin
 }
 
+/// The aisys binary this build made.
+const AISYS: &str = env!("CARGO_BIN_EXE_aisys");
+
 pub struct Server {
+    /// The aisys binary it runs.
+    pub bin: PathBuf,
     pub child: Child,
     pub url: String,
     pub http: String,
@@ -70,6 +75,16 @@ pub struct Server {
 impl Server {
     /// Starts `aisys serve` with `args` and `env` (on top of a cleared environment).
     pub fn start(data_dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Server {
+        Server::start_binary(Path::new(AISYS), data_dir, args, env)
+    }
+
+    /// Like [`Server::start`], with another build of aisys (a benchmark's "before").
+    pub fn start_binary(
+        bin: &Path,
+        data_dir: &Path,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Server {
         // Tests name their agent binaries; a missing one must fail, not be fetched from npm.
         let args: Vec<String> = std::iter::once("--no-agent-install")
             .chain(args.iter().copied())
@@ -79,7 +94,7 @@ impl Server {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        Self::spawn(data_dir, args, env, "127.0.0.1:0", None)
+        Self::spawn(bin, data_dir, args, env, "127.0.0.1:0", None)
     }
 
     /// Starts `aisys serve` running the real Claude Code (`claude`) against the mock model at
@@ -106,6 +121,7 @@ impl Server {
             .map(|s| s.to_string())
             .collect();
         Self::spawn(
+            Path::new(AISYS),
             data_dir,
             args,
             Vec::new(),
@@ -115,13 +131,14 @@ impl Server {
     }
 
     fn spawn(
+        bin: &Path,
         data_dir: &Path,
         args: Vec<String>,
         env: Vec<(String, String)>,
         bind: &str,
         fd_limit: Option<(u64, u64)>,
     ) -> Server {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_aisys"));
+        let mut cmd = Command::new(bin);
         cmd.arg("serve")
             .arg("--bind")
             .arg(bind)
@@ -176,6 +193,7 @@ impl Server {
             .trim_end_matches("/ws")
             .to_string();
         Server {
+            bin: bin.to_path_buf(),
             child,
             url,
             http,
@@ -193,7 +211,14 @@ impl Server {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        Self::spawn(data_dir, Vec::new(), env, "127.0.0.1:0", None)
+        Self::spawn(
+            Path::new(AISYS),
+            data_dir,
+            Vec::new(),
+            env,
+            "127.0.0.1:0",
+            None,
+        )
     }
 
     /// Starts the server again on the same address and data folder.
@@ -205,6 +230,7 @@ impl Server {
             .trim_end_matches("/ws")
             .to_string();
         let next = Self::spawn(
+            &self.bin,
             &self.data_dir,
             self.args.clone(),
             self.env.clone(),
