@@ -2,7 +2,8 @@
 //! lines/s in a full run) on the SQLite store, one server, and then on two servers sharing a
 //! PostgreSQL store (tests/pg_support's throwaway cluster with `fsync` switched back on), where
 //! each session's turn runs on server A and its client is attached to server B: the latency
-//! from the agent's line to a client on the *other* server, beside SQLite's in the same run.
+//! from the agent's line to a client on the *other* server, beside SQLite's in the same run,
+//! and beside the same store with the client on the server that runs the turn.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -54,6 +55,18 @@ pub async fn run(
     args.extend(["--store", &url, "--token-file", token.to_str().unwrap()]);
     let a = Server::start(&dir.join("pg-a"), &args, &env);
     let b = Server::start(&dir.join("pg-b"), &args, &env);
+    // The same store with the client on the server running the turn: what the store costs,
+    // apart from following another server.
+    let (settings, due) = agent_settings(rate * seconds, rate, warmup);
+    std::fs::write(dir.join("fake-claude.json"), settings).unwrap();
+    let r = throughput(&a, sessions, due).await;
+    report(
+        "PostgreSQL, turns and clients on A",
+        sessions,
+        rate,
+        seconds,
+        &r,
+    );
     let (settings, due) = agent_settings(rate * seconds, rate, warmup);
     std::fs::write(dir.join("fake-claude.json"), settings).unwrap();
     let (r, cpu_a) = across(&a, &b, sessions, due).await;
