@@ -9,6 +9,8 @@ use std::collections::{HashMap, HashSet, VecDeque};
 
 use serde_json::Value;
 
+mod assistant;
+
 use crate::types::{
     AgentKind, AgentLoaded, ImageRef, LoadedMcpServer, LoadedPlugin, StreamEvent, TokenUsage,
     ToolResultContent, TurnStatus,
@@ -144,6 +146,9 @@ impl ClaudeStreamReader {
 
     /// The events of one line; a blank line yields none, other text that is not JSON is stderr.
     pub fn read_line(&mut self, line: &str) -> Vec<StreamEvent> {
+        if let Some(a) = assistant::read(line) {
+            return self.assistant(a);
+        }
         super::json_line(line, |v| self.read_value(v))
     }
 
@@ -218,56 +223,31 @@ impl ClaudeStreamReader {
             }
             Some("assistant") => {
                 let msg = &v["message"];
-                let message_id = s(&msg["id"]);
-                let mut out = Vec::new();
-                for b in msg["content"].as_array().map(Vec::as_slice).unwrap_or(&[]) {
-                    out.push(match b["type"].as_str() {
-                        Some("text") => StreamEvent::Text {
-                            message_id: message_id.clone(),
-                            text: s(&b["text"]).unwrap_or_default(),
-                            parent_tool_use_id: parent.clone(),
-                            timestamp: None,
-                        },
-                        Some("thinking") => StreamEvent::Thinking {
-                            message_id: message_id.clone(),
-                            text: s(&b["thinking"]).unwrap_or_default(),
-                            delta: false,
-                            redacted: false,
-                            parent_tool_use_id: parent.clone(),
-                            timestamp: None,
-                        },
-                        Some("redacted_thinking") => StreamEvent::Thinking {
-                            message_id: message_id.clone(),
-                            text: String::new(),
-                            delta: false,
-                            redacted: true,
-                            parent_tool_use_id: parent.clone(),
-                            timestamp: None,
-                        },
-                        Some("tool_use") | Some("server_tool_use") => StreamEvent::ToolCall {
+                let blocks = msg["content"]
+                    .as_array()
+                    .map(Vec::as_slice)
+                    .unwrap_or(&[])
+                    .iter()
+                    .map(|b| match b["type"].as_str() {
+                        Some("text") => Block::Text(s(&b["text"]).unwrap_or_default()),
+                        Some("thinking") => Block::Thinking(s(&b["thinking"]).unwrap_or_default()),
+                        Some("redacted_thinking") => Block::RedactedThinking,
+                        Some("tool_use") | Some("server_tool_use") => Block::ToolUse {
                             id: s(&b["id"]).unwrap_or_default(),
                             name: s(&b["name"]).unwrap_or_default(),
                             input: b["input"].clone(),
-                            message_id: message_id.clone(),
-                            parent_tool_use_id: parent.clone(),
-                            timestamp: None,
                         },
-                        _ => raw(b.clone()),
-                    });
-                }
-                if let Some(id) = &message_id
-                    && msg.get("usage").is_some_and(|u| u.is_object())
-                    && self.usage_seen.insert(id)
-                {
-                    out.push(StreamEvent::Usage {
-                        message_id: message_id.clone(),
-                        model: s(&msg["model"]),
-                        usage: usage_of(&msg["usage"]),
-                        cost_usd: None,
-                        timestamp: None,
-                    });
-                }
-                out
+                        _ => Block::Other(b.clone()),
+                    })
+                    .collect();
+                let usage = msg.get("usage").filter(|u| u.is_object()).map(usage_of);
+                self.assistant(Assistant {
+                    message_id: s(&msg["id"]),
+                    model: s(&msg["model"]),
+                    parent,
+                    blocks,
+                    usage,
+                })
             }
             Some("user") if interruption(&v["message"]["content"]).is_some() => {
                 vec![StreamEvent::Notice {
@@ -458,6 +438,90 @@ fn loaded(init: &Value) -> AgentLoaded {
                 })
             })
             .collect(),
+    }
+}
+
+/// An `assistant` line's content, however it was read.
+struct Assistant {
+    message_id: Option<String>,
+    model: Option<String>,
+    parent: Option<String>,
+    blocks: Vec<Block>,
+    /// Present when the message has a usage object.
+    usage: Option<TokenUsage>,
+}
+
+enum Block {
+    Text(String),
+    Thinking(String),
+    RedactedThinking,
+    ToolUse {
+        id: String,
+        name: String,
+        input: Value,
+    },
+    /// A block this reader does not know, kept as a `raw` event.
+    Other(Value),
+}
+
+impl ClaudeStreamReader {
+    /// One event per block, then the message's usage the first time its id is seen.
+    fn assistant(&mut self, a: Assistant) -> Vec<StreamEvent> {
+        let Assistant {
+            message_id,
+            model,
+            parent,
+            blocks,
+            usage,
+        } = a;
+        let mut out = Vec::with_capacity(blocks.len() + 1);
+        for b in blocks {
+            out.push(match b {
+                Block::Text(text) => StreamEvent::Text {
+                    message_id: message_id.clone(),
+                    text,
+                    parent_tool_use_id: parent.clone(),
+                    timestamp: None,
+                },
+                Block::Thinking(text) => StreamEvent::Thinking {
+                    message_id: message_id.clone(),
+                    text,
+                    delta: false,
+                    redacted: false,
+                    parent_tool_use_id: parent.clone(),
+                    timestamp: None,
+                },
+                Block::RedactedThinking => StreamEvent::Thinking {
+                    message_id: message_id.clone(),
+                    text: String::new(),
+                    delta: false,
+                    redacted: true,
+                    parent_tool_use_id: parent.clone(),
+                    timestamp: None,
+                },
+                Block::ToolUse { id, name, input } => StreamEvent::ToolCall {
+                    id,
+                    name,
+                    input,
+                    message_id: message_id.clone(),
+                    parent_tool_use_id: parent.clone(),
+                    timestamp: None,
+                },
+                Block::Other(b) => raw(b),
+            });
+        }
+        if let (Some(id), Some(usage)) = (&message_id, usage)
+            && self.usage_seen.insert(id)
+        {
+            out.push(StreamEvent::Usage {
+                message_id,
+                model,
+                usage,
+                cost_usd: None,
+                timestamp: None,
+            });
+        }
+        out
     }
 }
 

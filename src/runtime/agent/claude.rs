@@ -144,12 +144,8 @@ impl AgentAdapter for ClaudeCode {
     }
 
     fn read_line(&mut self, line: &str) -> Vec<StreamEvent> {
-        let value: Value = match serde_json::from_str(line) {
-            Ok(v) => v,
-            Err(_) => return self.reader.read_line(line),
-        };
         // Control requests (permission prompts) and protocol lines are the reader's too.
-        self.reader.read_value(value)
+        self.reader.read_line(line)
     }
 
     fn permission_reply(
