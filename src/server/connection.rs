@@ -445,7 +445,8 @@ async fn forward(
     let Ok(mut live) = subscribe_and_answer(&handle, request_id, &out).await else {
         return;
     };
-    let Ok(mut last) = replay(&handle.id, after_seq, &out, &state).await else {
+    let head = FrameHead::new(&handle.id);
+    let Ok(mut last) = replay(&head, after_seq, &out, &state).await else {
         return;
     };
     let mut waiting: Vec<SeqEvent> = Vec::new();
@@ -480,7 +481,7 @@ async fn forward(
                 if out.send_all(std::mem::take(&mut frames)).await.is_err() {
                     return;
                 }
-                match replay(&handle.id, last, &out, &state).await {
+                match replay(&head, last, &out, &state).await {
                     Ok(l) => last = l,
                     Err(()) => return,
                 }
@@ -488,7 +489,7 @@ async fn forward(
                     continue;
                 }
             }
-            event_frames(&handle.id, seq, &event, &mut frames);
+            event_frames(&head, seq, &event, &mut frames);
             n += 1;
             last = seq;
         }
@@ -505,7 +506,7 @@ async fn forward(
             if send_frame(&out, None, resync).await.is_err() {
                 return;
             }
-            match replay(&handle.id, last, &out, &state).await {
+            match replay(&head, last, &out, &state).await {
                 Ok(l) => last = l,
                 Err(()) => return,
             }
@@ -518,11 +519,12 @@ async fn forward(
 
 /// Sends every stored event after `after`, a page at a time; returns the last seq sent.
 async fn replay(
-    session_id: &str,
+    head: &FrameHead,
     mut after: u64,
     out: &Outbox,
     state: &AppState,
 ) -> Result<u64, ()> {
+    let session_id = head.session_id.as_str();
     loop {
         let page = state
             .manager
@@ -533,7 +535,7 @@ async fn replay(
         let n = page.len();
         let mut frames = Vec::with_capacity(n);
         for (seq, event) in page {
-            event_frames(session_id, seq, &event, &mut frames);
+            event_frames(head, seq, &event, &mut frames);
             after = seq;
         }
         out.send_all(frames).await?;
@@ -545,13 +547,11 @@ async fn replay(
 }
 
 /// The frames of one event: the `event` itself, and a `state` frame after a state change.
-fn event_frames(session_id: &str, seq: u64, event: &EncodedEvent, frames: &mut Vec<Message>) {
-    frames.push(Message::Text(
-        event_frame(session_id, seq, &event.json).into(),
-    ));
+fn event_frames(head: &FrameHead, seq: u64, event: &EncodedEvent, frames: &mut Vec<Message>) {
+    frames.push(Message::Text(head.frame(seq, &event.json).into()));
     if let StreamEvent::StateChanged { to, reason, .. } = &event.event {
         let m = ServerMessage::State {
-            session_id: session_id.into(),
+            session_id: head.session_id.clone(),
             state: *to,
             reason: reason.clone(),
         };
@@ -561,23 +561,34 @@ fn event_frames(session_id: &str, seq: u64, event: &EncodedEvent, frames: &mut V
     }
 }
 
-/// How every `event` frame starts.
-const EVENT_FRAME_START: &str = "{\"type\":\"event\",";
+/// What every `event` frame of one session starts with, made once per forwarder.
+struct FrameHead {
+    session_id: SessionId,
+    /// `{"type":"event","session_id":"<id>","seq":`
+    text: String,
+}
 
-/// The `event` frame of an already encoded event: the same JSON as serializing
-/// `ServerMessage::Event`, built around the event's text instead of encoding it again.
-fn event_frame(session_id: &str, seq: u64, event_json: &str) -> String {
-    let id = serde_json::to_string(session_id).unwrap_or_else(|_| "\"\"".into());
-    let mut f = String::with_capacity(event_json.len() + id.len() + 48);
-    f.push_str(EVENT_FRAME_START);
-    f.push_str("\"session_id\":");
-    f.push_str(&id);
-    f.push_str(",\"seq\":");
-    f.push_str(&seq.to_string());
-    f.push_str(",\"event\":");
-    f.push_str(event_json);
-    f.push('}');
-    f
+impl FrameHead {
+    fn new(session_id: &SessionId) -> FrameHead {
+        let id = serde_json::to_string(session_id.as_str()).unwrap_or_else(|_| "\"\"".into());
+        FrameHead {
+            session_id: session_id.clone(),
+            text: format!("{{\"type\":\"event\",\"session_id\":{id},\"seq\":"),
+        }
+    }
+
+    /// The `event` frame of an already encoded event: the same JSON as serializing
+    /// `ServerMessage::Event`, built around the event's text instead of encoding it again.
+    fn frame(&self, seq: u64, event_json: &str) -> String {
+        use std::fmt::Write;
+        let mut f = String::with_capacity(self.text.len() + event_json.len() + 32);
+        f.push_str(&self.text);
+        let _ = write!(f, "{seq}");
+        f.push_str(",\"event\":");
+        f.push_str(event_json);
+        f.push('}');
+        f
+    }
 }
 
 #[cfg(test)]
@@ -594,7 +605,7 @@ mod tests {
         };
         let encoded = EncodedEvent::new(event.clone()).unwrap();
         let built: serde_json::Value =
-            serde_json::from_str(&event_frame("s\"1", 42, &encoded.json)).unwrap();
+            serde_json::from_str(&FrameHead::new(&"s\"1".into()).frame(42, &encoded.json)).unwrap();
         let serialized = serde_json::to_value(ServerFrame {
             id: None,
             message: ServerMessage::Event {
