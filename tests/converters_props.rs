@@ -72,16 +72,7 @@ fn to_event(e: &Ev, user_seq: &mut u32) -> StreamEvent {
             parent_tool_use_id: None,
             timestamp: None,
         },
-        Ev::End => StreamEvent::Result {
-            status: TurnStatus::Interrupted,
-            duration_ms: None,
-            num_turns: None,
-            cost_usd: None,
-            usage: None,
-            text: None,
-            error: None,
-            agent_session_id: None,
-        },
+        Ev::End => StreamEvent::turn_ended(TurnStatus::Interrupted, None),
     }
 }
 

@@ -676,16 +676,7 @@ mod tests {
                 message: None,
                 decided_by: None,
             },
-            StreamEvent::Result {
-                status: TurnStatus::Interrupted,
-                duration_ms: None,
-                num_turns: None,
-                cost_usd: None,
-                usage: None,
-                text: None,
-                error: None,
-                agent_session_id: None,
-            },
+            StreamEvent::turn_ended(TurnStatus::Interrupted, None),
         ]);
         assert!(matches!(
             &blocks[0].kind,

@@ -454,7 +454,7 @@ pub(crate) async fn stop_cut_short(
     let mut events = Vec::new();
     // Every turn ends with a `result`: the one the stop cut short gets its own.
     if !turn_has_result(store, &info).await? {
-        events.push(session::turn_result(
+        events.push(StreamEvent::turn_ended(
             TurnStatus::Interrupted,
             Some(error.into()),
         ));

@@ -413,7 +413,7 @@ impl AgentSession {
                     let has_result = t.has_result
                         || rest.iter().any(|e| matches!(e, StreamEvent::Result { .. }));
                     if !has_result {
-                        rest.push(turn_result(TurnStatus::Interrupted, None));
+                        rest.push(StreamEvent::turn_ended(TurnStatus::Interrupted, None));
                     }
                     if t.stopped_by_server {
                         rest.iter_mut().for_each(label_server_stop);
@@ -429,7 +429,7 @@ impl AgentSession {
                     .as_ref()
                     .is_some_and(|p| p.prompt.is_some())
                 {
-                    self.emit(vec![turn_result(TurnStatus::Interrupted, None)])
+                    self.emit(vec![StreamEvent::turn_ended(TurnStatus::Interrupted, None)])
                         .await;
                 }
                 self.abandon_provisioning().await;
@@ -480,7 +480,7 @@ impl AgentSession {
                 if let Some(p) = self.provisioning.as_mut() {
                     p.prompt = None;
                 }
-                let mut end = turn_result(TurnStatus::Interrupted, None);
+                let mut end = StreamEvent::turn_ended(TurnStatus::Interrupted, None);
                 if by_server {
                     label_server_stop(&mut end);
                 }
@@ -626,7 +626,7 @@ impl AgentSession {
                         code: Some("agent_start_failed".into()),
                         timestamp: Some(rfc3339(now())),
                     },
-                    turn_result(TurnStatus::Error, Some(message.clone())),
+                    StreamEvent::turn_ended(TurnStatus::Error, Some(message.clone())),
                 ])
                 .await;
                 self.release_sandbox().await;
@@ -635,8 +635,11 @@ impl AgentSession {
             }
             Err(e) => {
                 let message = format!("the turn crashed: {e}");
-                self.emit(vec![turn_result(TurnStatus::Error, Some(message.clone()))])
-                    .await;
+                self.emit(vec![StreamEvent::turn_ended(
+                    TurnStatus::Error,
+                    Some(message.clone()),
+                )])
+                .await;
                 self.set_state(SessionState::Failed, Some(StateReason::Failed(message)))
                     .await;
             }
@@ -672,7 +675,10 @@ impl AgentSession {
                 self.adapter = Some(adapter);
             }
             if !t.has_result {
-                events.push(turn_result(TurnStatus::Error, Some(message.clone())));
+                events.push(StreamEvent::turn_ended(
+                    TurnStatus::Error,
+                    Some(message.clone()),
+                ));
             }
         }
         if self
@@ -680,7 +686,10 @@ impl AgentSession {
             .as_ref()
             .is_some_and(|p| p.prompt.is_some())
         {
-            events.push(turn_result(TurnStatus::Error, Some(message.clone())));
+            events.push(StreamEvent::turn_ended(
+                TurnStatus::Error,
+                Some(message.clone()),
+            ));
         }
         self.abandon_provisioning().await;
         self.queue.clear();
@@ -838,7 +847,6 @@ async fn turn_step(turn: &mut Option<RunningTurn>) -> TurnStep {
     }
 }
 
-/// The `result` aisys gives a turn that ended without the agent's own.
 /// An event of a turn the server's shutdown interrupted, as a client should read it: the agent's
 /// "Request interrupted by user" becomes a notice that the server did it, and the turn's
 /// `result` ends it as a restart's does ([`RESTART_ERROR`]), so a client labels both alike.
@@ -853,19 +861,6 @@ fn label_server_stop(e: &mut StreamEvent) {
             *error = Some(RESTART_ERROR.into());
         }
         _ => {}
-    }
-}
-
-pub(crate) fn turn_result(status: TurnStatus, error: Option<String>) -> StreamEvent {
-    StreamEvent::Result {
-        status,
-        duration_ms: None,
-        num_turns: None,
-        cost_usd: None,
-        usage: None,
-        text: None,
-        error,
-        agent_session_id: None,
     }
 }
 

@@ -391,6 +391,21 @@ macro_rules! with_timestamp {
 }
 
 impl StreamEvent {
+    /// A `result` that says only how the turn ended (and, when it failed, why): the one aisys
+    /// gives a turn that ended without the agent's own.
+    pub fn turn_ended(status: TurnStatus, error: Option<String>) -> StreamEvent {
+        StreamEvent::Result {
+            status,
+            duration_ms: None,
+            num_turns: None,
+            cost_usd: None,
+            usage: None,
+            text: None,
+            error,
+            agent_session_id: None,
+        }
+    }
+
     /// The event's timestamp, for the kinds that have one and when it is set.
     pub fn timestamp(&self) -> Option<&str> {
         with_timestamp!(self, t => t.as_deref()).flatten()

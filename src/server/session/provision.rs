@@ -53,7 +53,10 @@ impl AgentSession {
                     timestamp: Some(rfc3339(now())),
                 }];
                 if prompt.is_some() {
-                    events.push(turn_result(TurnStatus::Error, Some(message.clone())));
+                    events.push(StreamEvent::turn_ended(
+                        TurnStatus::Error,
+                        Some(message.clone()),
+                    ));
                 }
                 self.emit(events).await;
                 self.set_state(SessionState::Failed, Some(StateReason::Failed(message)))

@@ -208,6 +208,25 @@ async fn next_event(
     .expect("the event did not come in time")
 }
 
+/// Waits for the session's next change to state `to`.
+async fn next_state(rx: &mut broadcast::Receiver<SeqEvent>, to: SessionState) {
+    next_event(
+        rx,
+        |e| matches!(e, StreamEvent::StateChanged { to: t, .. } if *t == to),
+    )
+    .await;
+}
+
+/// The next turn's result, checked to end with `status`.
+async fn next_result(rx: &mut broadcast::Receiver<SeqEvent>, status: TurnStatus) -> StreamEvent {
+    let (_, result) = next_event(rx, |e| matches!(e, StreamEvent::Result { .. })).await;
+    assert!(
+        matches!(&result, StreamEvent::Result { status: s, .. } if *s == status),
+        "{result:?}"
+    );
+    result
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_message_the_store_does_not_take_is_refused_not_run() {
     let f = Fixture::new(r#"{"events": 1}"#);
@@ -240,27 +259,8 @@ async fn a_turn_whose_events_the_store_drops_fails_with_an_error_and_a_result() 
             if c == STORE_FAILED && message.contains("no space left")),
         "{error:?}"
     );
-    let (_, result) = next_event(&mut rx, |e| matches!(e, StreamEvent::Result { .. })).await;
-    assert!(
-        matches!(
-            result,
-            StreamEvent::Result {
-                status: TurnStatus::Error,
-                ..
-            }
-        ),
-        "{result:?}"
-    );
-    next_event(&mut rx, |e| {
-        matches!(
-            e,
-            StreamEvent::StateChanged {
-                to: SessionState::Failed,
-                ..
-            }
-        )
-    })
-    .await;
+    next_result(&mut rx, TurnStatus::Error).await;
+    next_state(&mut rx, SessionState::Failed).await;
     assert!(
         started.elapsed() < Duration::from_secs(5),
         "the turn was stopped, not run to its end"
@@ -268,16 +268,7 @@ async fn a_turn_whose_events_the_store_drops_fails_with_an_error_and_a_result() 
     assert_eq!(h.info().state, SessionState::Failed);
     // The store works again: so does the session.
     message(&h, "again").await.unwrap();
-    next_event(&mut rx, |e| {
-        matches!(
-            e,
-            StreamEvent::StateChanged {
-                to: SessionState::Running,
-                ..
-            }
-        )
-    })
-    .await;
+    next_state(&mut rx, SessionState::Running).await;
 }
 
 /// How long the slowed sandbox takes to make: long enough that waiting for it shows.
@@ -293,16 +284,7 @@ async fn provisioning(
     let h = f.session(id, env).await;
     let mut rx = h.events.subscribe();
     message(&h, "hello").await.unwrap();
-    next_event(&mut rx, |e| {
-        matches!(
-            e,
-            StreamEvent::StateChanged {
-                to: SessionState::Provisioning,
-                ..
-            }
-        )
-    })
-    .await;
+    next_state(&mut rx, SessionState::Provisioning).await;
     (h, rx)
 }
 
@@ -322,17 +304,7 @@ async fn stop_is_answered_at_once_while_the_sandbox_is_provisioning() {
         .expect("stop waited for the sandbox")
         .unwrap();
     // The message's turn still ends with a result, and the session is stopped.
-    let (_, result) = next_event(&mut rx, |e| matches!(e, StreamEvent::Result { .. })).await;
-    assert!(
-        matches!(
-            result,
-            StreamEvent::Result {
-                status: TurnStatus::Interrupted,
-                ..
-            }
-        ),
-        "{result:?}"
-    );
+    next_result(&mut rx, TurnStatus::Interrupted).await;
     assert_eq!(h.info().state, SessionState::Stopped);
     tokio::time::sleep(SLOW_PROVISIONING + QUICK).await;
     assert!(
@@ -350,45 +322,13 @@ async fn an_interrupt_while_provisioning_ends_the_waiting_turn_at_once() {
         .await
         .expect("the interrupt waited for the sandbox")
         .unwrap();
-    let (_, result) = tokio::time::timeout(
-        QUICK,
-        next_event(&mut rx, |e| matches!(e, StreamEvent::Result { .. })),
-    )
-    .await
-    .expect("the turn's result waited for the sandbox");
-    assert!(
-        matches!(
-            result,
-            StreamEvent::Result {
-                status: TurnStatus::Interrupted,
-                ..
-            }
-        ),
-        "{result:?}"
-    );
+    tokio::time::timeout(QUICK, next_result(&mut rx, TurnStatus::Interrupted))
+        .await
+        .expect("the turn's result waited for the sandbox");
     // The sandbox is kept for the next message, which runs.
-    next_event(&mut rx, |e| {
-        matches!(
-            e,
-            StreamEvent::StateChanged {
-                to: SessionState::Idle,
-                ..
-            }
-        )
-    })
-    .await;
+    next_state(&mut rx, SessionState::Idle).await;
     message(&h, "again").await.unwrap();
-    let (_, result) = next_event(&mut rx, |e| matches!(e, StreamEvent::Result { .. })).await;
-    assert!(
-        matches!(
-            result,
-            StreamEvent::Result {
-                status: TurnStatus::Success,
-                ..
-            }
-        ),
-        "{result:?}"
-    );
+    next_result(&mut rx, TurnStatus::Success).await;
     let args = std::fs::read_to_string(f.dir.path().join("ws/.fake-claude-args")).unwrap();
     assert_eq!(
         args.lines().count(),
@@ -468,14 +408,14 @@ fn a_turn_the_shutdown_interrupted_is_not_blamed_on_the_user() {
         "{marker:?}"
     );
     // The agent's own end of the interrupted turn (Claude Code says "error_during_execution").
-    let mut end = turn_result(TurnStatus::Error, Some("error_during_execution".into()));
+    let mut end = StreamEvent::turn_ended(TurnStatus::Error, Some("error_during_execution".into()));
     label_server_stop(&mut end);
     assert_eq!(
         end,
-        turn_result(TurnStatus::Interrupted, Some(RESTART_ERROR.into()))
+        StreamEvent::turn_ended(TurnStatus::Interrupted, Some(RESTART_ERROR.into()))
     );
     // A turn that had already succeeded stays so.
-    let mut done = turn_result(TurnStatus::Success, None);
+    let mut done = StreamEvent::turn_ended(TurnStatus::Success, None);
     label_server_stop(&mut done);
-    assert_eq!(done, turn_result(TurnStatus::Success, None));
+    assert_eq!(done, StreamEvent::turn_ended(TurnStatus::Success, None));
 }
