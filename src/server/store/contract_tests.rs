@@ -85,6 +85,7 @@ on_both!(
     sessions_are_listed_newest_first_and_deleted_with_their_events,
     a_deleted_session_numbers_from_one_again_and_reads_see_every_answered_write,
     append_and_save_stores_the_metadata_with_the_new_last_seq,
+    every_event_is_read_once_from_any_seq_across_loads_and_sessions,
 );
 
 async fn seqs_start_at_one_without_gaps(s: Arc<dyn Store>) {
@@ -218,6 +219,42 @@ async fn a_deleted_session_numbers_from_one_again_and_reads_see_every_answered_w
     assert_eq!(s.append("x", batch(vec![ev(0)])).await.unwrap(), 1);
     assert_eq!(s.events_after("x", 0, 100).await.unwrap().len(), 1);
     assert_eq!(s.get_session("x").await.unwrap(), None);
+}
+
+async fn every_event_is_read_once_from_any_seq_across_loads_and_sessions(s: Arc<dyn Store>) {
+    // Two sessions' appends of one to three events, interleaved, with reads now and then (each
+    // makes SQLite load what was written): a session's events lie in many pieces.
+    let mut n = [0usize; 2];
+    for round in 0..40 {
+        for (i, id) in ["p", "q"].into_iter().enumerate() {
+            let size = 1 + (round + i) % 3;
+            let events = (0..size).map(|k| ev(n[i] + k + 1)).collect();
+            s.append(id, batch(events)).await.unwrap();
+            n[i] += size;
+        }
+        if round % 7 == 0 {
+            s.events_after("p", 0, 1).await.unwrap();
+        }
+    }
+    for (i, id) in ["p", "q"].into_iter().enumerate() {
+        let total = n[i] as u64;
+        assert_eq!(s.last_seq(id).await.unwrap(), total, "{id}");
+        for after in 0..=total + 1 {
+            let page = s.events_after(id, after, 4).await.unwrap();
+            let want: Vec<u64> = (after + 1..=total.min(after + 4)).collect();
+            let seqs: Vec<u64> = page.iter().map(|(seq, _)| *seq).collect();
+            assert_eq!(seqs, want, "{id} after {after}");
+            for (seq, e) in &page {
+                assert_eq!(e.event, ev(*seq as usize), "{id} seq {seq}");
+            }
+        }
+    }
+    // Deleting one session leaves every event of the other.
+    s.delete_session("p").await.unwrap();
+    assert_eq!(s.last_seq("p").await.unwrap(), 0);
+    assert!(s.events_after("p", 0, 10).await.unwrap().is_empty());
+    let rest = s.events_after("q", 0, 1000).await.unwrap();
+    assert_eq!(rest.len(), n[1]);
 }
 
 async fn append_and_save_stores_the_metadata_with_the_new_last_seq(s: Arc<dyn Store>) {

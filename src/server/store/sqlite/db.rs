@@ -64,6 +64,18 @@ pub const MIGRATIONS: &[&str] = &[
      INSERT INTO event_index (session_key, seq, log_id)
         SELECT session_key, seq, id FROM event_log;
      DROP TABLE events;",
+    // 3: the index holds runs (a session's events of one load, consecutive in seq and in the
+    // log) instead of a row per event.
+    "CREATE TABLE event_runs (
+        session_key INTEGER NOT NULL,
+        first_seq INTEGER NOT NULL,
+        last_seq INTEGER NOT NULL,
+        first_log_id INTEGER NOT NULL,
+        PRIMARY KEY (session_key, first_seq)
+     ) WITHOUT ROWID;
+     INSERT INTO event_runs (session_key, first_seq, last_seq, first_log_id)
+        SELECT session_key, seq, seq, log_id FROM event_index;
+     DROP TABLE event_index;",
 ];
 
 fn open(path: &Path) -> Result<Connection, StoreError> {
@@ -108,17 +120,22 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// The newest seq SQLite holds for a session (0 when none).
+/// The newest seq SQLite holds for a session (0 when none): the end of its last run.
 pub fn last_seq(conn: &Connection, session_id: &str) -> Result<u64, StoreError> {
-    let s: i64 = conn.query_row(
-        "SELECT COALESCE(MAX(i.seq), 0) FROM session_keys k
-         JOIN event_index i ON i.session_key = k.key WHERE k.id = ?1",
-        params![session_id],
-        |r| r.get(0),
-    )?;
-    Ok(s as u64)
+    let s: Option<i64> = conn
+        .query_row(
+            "SELECT r.last_seq FROM session_keys k
+             JOIN event_runs r ON r.session_key = k.key WHERE k.id = ?1
+             ORDER BY r.first_seq DESC LIMIT 1",
+            params![session_id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(s.unwrap_or(0) as u64)
 }
 
+/// Up to `limit` events after `after_seq`, in order: from the run that holds the first of
+/// them on, each run's log rows by their ids.
 pub fn events_after(
     conn: &Connection,
     session_id: &str,
@@ -126,13 +143,21 @@ pub fn events_after(
     limit: usize,
 ) -> Result<Vec<(u64, EncodedEvent)>, StoreError> {
     let mut stmt = conn.prepare_cached(
-        "SELECT i.seq, l.json FROM session_keys k
-         JOIN event_index i ON i.session_key = k.key
-         JOIN event_log l ON l.id = i.log_id
-         WHERE k.id = ?1 AND i.seq > ?2 ORDER BY i.seq LIMIT ?3",
+        "WITH k AS (SELECT key FROM session_keys WHERE id = ?1),
+         start AS (SELECT COALESCE(MAX(r.first_seq), 0) AS seq FROM k
+                   JOIN event_runs r ON r.session_key = k.key AND r.first_seq <= ?2 + 1)
+         SELECT r.first_seq + (l.id - r.first_log_id), l.json
+         FROM k, start
+         JOIN event_runs r ON r.session_key = k.key AND r.first_seq >= start.seq
+         JOIN event_log l ON l.id BETWEEN r.first_log_id + MAX(0, ?2 + 1 - r.first_seq)
+                                      AND r.first_log_id + (r.last_seq - r.first_seq)
+         ORDER BY r.first_seq, l.id LIMIT ?3",
     )?;
-    // Seqs are stored as i64: a larger `after_seq` is past every event, not a negative number.
-    let after = i64::try_from(after_seq).unwrap_or(i64::MAX);
+    // Seqs are stored as i64: a larger `after_seq` is past every event, not a negative number
+    // (and `?2 + 1` must not overflow).
+    let after = i64::try_from(after_seq)
+        .unwrap_or(i64::MAX)
+        .min(i64::MAX - 1);
     let rows = stmt.query_map(params![session_id, after, limit as i64], |r| {
         Ok((r.get::<_, i64>(0)? as u64, r.get::<_, String>(1)?))
     })?;

@@ -1,14 +1,16 @@
 //! Loading journaled changes into SQLite: in bulk as the loader thread hands them over, and on
 //! opening, what the journal holds past what SQLite had (after a crash).
 //!
-//! Events live in an append-only log (`event_log`, in journal order) with a per-session index
-//! (`event_index`: session, seq -> log row). A load inserts its index rows sorted by session,
-//! so that each session's index page is written once per load however many events it brings;
+//! Events live in an append-only log (`event_log`) with a per-session index of runs
+//! (`event_runs`: session, first and last seq -> the log row of the first). A load inserts each
+//! session's events one after another, so they make one run, and the runs sorted by session:
+//! each session's index page is written once per load, with one row, however many events it
+//! brings;
 //! `journal_state` records, in the same transaction, how far into the journal SQLite holds.
 //!
 //! Must not know about the journal's threads or about clients.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -202,24 +204,18 @@ fn apply(
     offset: u64,
 ) -> Result<(), StoreError> {
     let tx = conn.unchecked_transaction()?;
-    let mut insert_log =
-        tx.prepare_cached("INSERT INTO event_log (session_key, seq, json) VALUES (?1, ?2, ?3)")?;
-    // Index rows wait here to go in sorted by session: one page write per session per load.
-    let mut index: Vec<(i64, i64, i64)> = Vec::new();
-    for change in changes.iter_mut() {
-        match change {
+    // Appends wait here, by session, to go into the log together (see `flush_events`).
+    let mut pending: BTreeMap<i64, Vec<usize>> = BTreeMap::new();
+    for i in 0..changes.len() {
+        if matches!(changes[i], Change::Delete { .. }) {
+            flush_events(&tx, changes, &mut pending)?;
+        }
+        match &mut changes[i] {
             Change::Append {
-                session_id,
-                first_seq,
-                events,
-                info,
+                session_id, info, ..
             } => {
                 let key = key_for(&tx, keys, session_id)?;
-                for i in 0..events.len() {
-                    let seq = (*first_seq + i as u64) as i64;
-                    insert_log.execute(params![key, seq, events.get(i)?])?;
-                    index.push((key, seq, tx.last_insert_rowid()));
-                }
+                pending.entry(key).or_default().push(i);
                 if let Some(info) = info {
                     put_session(&tx, session_id, info)?;
                 }
@@ -227,7 +223,6 @@ fn apply(
             Change::Put { id, json } => put_session(&tx, id, json)?,
             Change::Delete { id, existed, .. } => {
                 let id = id.as_str();
-                flush_index(&tx, &mut index)?;
                 *existed = tx.execute("DELETE FROM sessions WHERE id = ?1", params![id])? > 0;
                 let key: Option<i64> = tx
                     .query_row(
@@ -237,15 +232,7 @@ fn apply(
                     )
                     .optional()?;
                 if let Some(key) = key {
-                    tx.execute(
-                        "DELETE FROM event_log WHERE id IN
-                         (SELECT log_id FROM event_index WHERE session_key = ?1)",
-                        params![key],
-                    )?;
-                    tx.execute(
-                        "DELETE FROM event_index WHERE session_key = ?1",
-                        params![key],
-                    )?;
+                    delete_events(&tx, key)?;
                     tx.execute("DELETE FROM session_keys WHERE key = ?1", params![key])?;
                 }
                 keys.remove(id);
@@ -253,23 +240,98 @@ fn apply(
             Change::Barrier { .. } => {}
         }
     }
-    flush_index(&tx, &mut index)?;
+    flush_events(&tx, changes, &mut pending)?;
     tx.execute(
         "UPDATE journal_state SET generation = ?1, offset = ?2",
         params![generation as i64, offset as i64],
     )?;
-    drop(insert_log);
     tx.commit()?;
     Ok(())
 }
 
-fn flush_index(tx: &Transaction, index: &mut Vec<(i64, i64, i64)>) -> Result<(), StoreError> {
-    index.sort_unstable();
-    let mut insert = tx
-        .prepare_cached("INSERT INTO event_index (session_key, seq, log_id) VALUES (?1, ?2, ?3)")?;
-    for (key, seq, id) in index.drain(..) {
-        insert.execute(params![key, seq, id])?;
+/// Inserts the pending appends' events, session by session: one session's events of a load
+/// are consecutive rows of the log, so the index gets one run for them, written once, however
+/// many events they are.
+fn flush_events(
+    tx: &Transaction,
+    changes: &[Change],
+    pending: &mut BTreeMap<i64, Vec<usize>>,
+) -> Result<(), StoreError> {
+    let mut insert_log =
+        tx.prepare_cached("INSERT INTO event_log (session_key, seq, json) VALUES (?1, ?2, ?3)")?;
+    let mut insert_run = tx.prepare_cached(
+        "INSERT INTO event_runs (session_key, first_seq, last_seq, first_log_id)
+         VALUES (?1, ?2, ?3, ?4)",
+    )?;
+    for (key, appends) in std::mem::take(pending) {
+        let mut run: Option<Run> = None;
+        for i in appends {
+            let Some(Change::Append {
+                first_seq, events, ..
+            }) = changes.get(i)
+            else {
+                continue;
+            };
+            for n in 0..events.len() {
+                let seq = (*first_seq + n as u64) as i64;
+                insert_log.execute(params![key, seq, events.get(n)?])?;
+                let id = tx.last_insert_rowid();
+                match &mut run {
+                    Some(r) if r.last_seq + 1 == seq && r.last_id + 1 == id => {
+                        r.last_seq = seq;
+                        r.last_id = id;
+                    }
+                    _ => {
+                        if let Some(r) = run.take() {
+                            insert_run.execute(params![
+                                key,
+                                r.first_seq,
+                                r.last_seq,
+                                r.first_id
+                            ])?;
+                        }
+                        run = Some(Run {
+                            first_seq: seq,
+                            last_seq: seq,
+                            first_id: id,
+                            last_id: id,
+                        });
+                    }
+                }
+            }
+        }
+        if let Some(r) = run {
+            insert_run.execute(params![key, r.first_seq, r.last_seq, r.first_id])?;
+        }
     }
+    Ok(())
+}
+
+/// Events consecutive both in seq and in log rows.
+struct Run {
+    first_seq: i64,
+    last_seq: i64,
+    first_id: i64,
+    last_id: i64,
+}
+
+/// Removes a session's events: each run's rows of the log, then its runs.
+fn delete_events(tx: &Transaction, key: i64) -> Result<(), StoreError> {
+    let runs: Vec<(i64, i64)> = tx
+        .prepare_cached(
+            "SELECT first_log_id, first_log_id + (last_seq - first_seq) FROM event_runs
+             WHERE session_key = ?1",
+        )?
+        .query_map(params![key], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    let mut delete = tx.prepare_cached("DELETE FROM event_log WHERE id BETWEEN ?1 AND ?2")?;
+    for (first, last) in runs {
+        delete.execute(params![first, last])?;
+    }
+    tx.execute(
+        "DELETE FROM event_runs WHERE session_key = ?1",
+        params![key],
+    )?;
     Ok(())
 }
 
