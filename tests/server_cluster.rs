@@ -2,7 +2,8 @@
 //! one server follows, live and exactly once, a turn another server runs; a server killed
 //! mid-turn is taken over by the next request within its lease; a permission request raised on
 //! one server is answered from a client of another; a server whose listening connection the
-//! database ends follows again once it is back. The stand-in agent runs the turns, except
+//! database ends follows again once it is back; a client of a server that lost a session's lease
+//! while paused follows the server that took it. The stand-in agent runs the turns, except
 //! for permissions, which take the real Claude Code against the mock model.
 
 mod mock_api;
@@ -17,7 +18,9 @@ use aisys::types::{
     ClientMessage, DecidedBy, PermissionDecision, SessionSpec, SessionState, StateReason,
     StreamEvent, TurnStatus,
 };
+use futures_util::{SinkExt, StreamExt};
 use serve_harness::*;
+use tokio_tungstenite::tungstenite::Message;
 
 /// The lease the tests' servers hold (`AISYS_LEASE_EXPIRY_MS`): short, so that a takeover after
 /// a `kill -9` takes a second or two, not the default 15 s.
@@ -276,6 +279,83 @@ async fn a_server_killed_mid_turn_is_taken_over_by_the_next_request_within_its_l
     );
     assert!(b.data_dir.join("homes").join(info.id.as_str()).exists());
     quiet(&mut notes_b, &info.id).await;
+}
+
+/// A server paused for longer than its lease loses the session to the server a message then
+/// reaches; once running again, its client goes on getting the session's events, where it was.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_of_a_server_that_lost_its_lease_follows_the_new_owner() {
+    let url = pg_support::cluster().new_database();
+    let dir = tempfile::tempdir().unwrap();
+    let bin = fake_claude_with(dir.path(), r#"{"events": 3}"#);
+    let (a, b) = two_servers(dir.path(), &bin, &url);
+    let (on_a, mut notes_a) = a.client().await;
+    let (on_b, mut notes_b) = b.client().await;
+    let info = on_a.create(SessionSpec::default()).await.unwrap();
+    on_a.attach(&info.id, 0).await.unwrap();
+    // Another client of A reads the blocks view (its attach replaces the events one).
+    let mut blocks_a = raw_attached(&a, &info.id).await;
+    let attach = format!(
+        r#"{{"type":"session.attach","session_id":"{}","after_seq":0,"view":"blocks"}}"#,
+        info.id
+    );
+    blocks_a.send(Message::Text(attach.into())).await.unwrap();
+    say(&on_a, &info.id, "on a").await;
+    let mut seen = events_until(&mut notes_a, &info.id, idle).await;
+
+    let signal = |sig| {
+        // SAFETY: kill only sends a signal to the test's own child process.
+        assert_eq!(unsafe { libc::kill(a.child.id() as i32, sig) }, 0);
+    };
+    signal(libc::SIGSTOP);
+    tokio::time::sleep(Duration::from_millis(LEASE_MS * 2)).await;
+    on_b.attach(&info.id, 0).await.unwrap();
+    say(&on_b, &info.id, "on b").await;
+    events_until(
+        &mut notes_b,
+        &info.id,
+        |e| matches!(e, StreamEvent::UserMessage { text, .. } if text == "on b"),
+    )
+    .await;
+    events_until(&mut notes_b, &info.id, idle).await;
+    signal(libc::SIGCONT);
+
+    // A learns it lost the lease at its next renewal; its client sees B's turn.
+    seen.extend(events_until(&mut notes_a, &info.id, idle).await);
+    // And its requests go to B.
+    say(&on_a, &info.id, "from a").await;
+    seen.extend(events_until(&mut notes_a, &info.id, idle).await);
+    assert_eq!(
+        seqs(&seen),
+        (1..=seen.len() as u64).collect::<Vec<_>>(),
+        "no gap and no repeat across the loss: {seen:?}"
+    );
+    let at = |text: &str| {
+        seen.iter()
+            .position(|(_, e)| matches!(e, StreamEvent::UserMessage { text: t, .. } if t == text))
+            .unwrap_or_else(|| panic!("{text:?} in {seen:?}"))
+    };
+    let (on_b_at, from_a_at) = (at("on b"), at("from a"));
+    assert_eq!(
+        result_status(&seen[on_b_at..from_a_at]),
+        Some(TurnStatus::Success)
+    );
+    assert_eq!(result_status(&seen[from_a_at..]), Some(TurnStatus::Success));
+    assert!(b.data_dir.join("homes").join(info.id.as_str()).exists());
+    quiet(&mut notes_a, &info.id).await;
+    // The blocks view goes on as well: it shows the message sent after the loss.
+    loop {
+        let frame = tokio::time::timeout(TURN_WAIT, blocks_a.next())
+            .await
+            .expect("the blocks of the turn after the loss never came")
+            .expect("the connection stays open")
+            .unwrap();
+        let Message::Text(text) = frame else { continue };
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        if matches!(v["type"].as_str(), Some("block" | "blocks")) && text.contains("from a") {
+            break;
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

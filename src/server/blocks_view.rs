@@ -15,6 +15,7 @@ use tokio::sync::broadcast;
 
 use super::AppState;
 use super::connection::{send_frame, subscribe_and_answer};
+use super::live::Next;
 use super::outbox::Outbox;
 use super::session::SessionHandle;
 use crate::converters::Assembler;
@@ -23,28 +24,41 @@ use crate::types::{ServerMessage, StreamEvent};
 /// Stored events read per query while a client's assembler catches up.
 const READ_PAGE: usize = 1_000;
 
-/// Sends `attached`, every block of the session, then each block an event adds or changes.
+/// Sends `attached`, every block of the session, then each block an event adds or changes (all
+/// of them again, then on the new owner's, if this server loses the session's lease).
 pub async fn forward(
     handle: SessionHandle,
     request_id: Option<String>,
     out: Outbox,
     state: Arc<AppState>,
 ) {
-    let Ok(mut live) = subscribe_and_answer(&handle, request_id, &out).await else {
+    let Ok(mut live) = subscribe_and_answer(handle, request_id, &out).await else {
         return;
     };
-    let Ok((mut assembler, mut last)) = catch_up(&handle, &out, &state).await else {
+    let Ok((mut assembler, mut last)) = catch_up(&live.handle, &out, &state).await else {
         return;
     };
     loop {
-        match live.recv().await {
+        let got = match live.next(&state).await {
+            Some(Next::Event(got)) => got,
+            Some(Next::Moved) => {
+                match catch_up(&live.handle, &out, &state).await {
+                    Ok((a, l)) => (assembler, last) = (a, l),
+                    Err(()) => return,
+                }
+                continue;
+            }
+            None => return,
+        };
+        let handle = &live.handle;
+        match got {
             Ok((seq, event)) => {
                 if seq <= last {
                     continue;
                 }
                 if seq > last + 1 {
                     // A gap should not happen; the store has what is missing.
-                    match catch_up(&handle, &out, &state).await {
+                    match catch_up(handle, &out, &state).await {
                         Ok((a, l)) => (assembler, last) = (a, l),
                         Err(()) => return,
                     }
@@ -73,7 +87,7 @@ pub async fn forward(
             }
             Err(broadcast::error::RecvError::Lagged(_)) => {
                 state.metrics.resync();
-                match catch_up(&handle, &out, &state).await {
+                match catch_up(handle, &out, &state).await {
                     Ok((a, l)) => (assembler, last) = (a, l),
                     Err(()) => return,
                 }

@@ -22,6 +22,7 @@ use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures_util::StreamExt;
 use tokio::sync::broadcast;
 
+use super::live::{Live, Next};
 use super::outbox::{self, Outbox};
 use super::session::{SeqEvent, SessionCommand, SessionError, SessionHandle};
 use super::store::EncodedEvent;
@@ -418,10 +419,10 @@ fn frame(id: Option<String>, message: ServerMessage) -> Result<Message, ()> {
 /// Subscribes to a session's live events, then answers the attach with `attached`: subscribing
 /// first means nothing falls between what the store holds and what comes live.
 pub(super) async fn subscribe_and_answer(
-    handle: &SessionHandle,
+    handle: SessionHandle,
     request_id: Option<String>,
     out: &Outbox,
-) -> Result<broadcast::Receiver<SeqEvent>, ()> {
+) -> Result<Live, ()> {
     let live = handle.events.subscribe();
     let info = handle.info();
     let last_seq = info.last_seq;
@@ -430,11 +431,12 @@ pub(super) async fn subscribe_and_answer(
         last_seq,
     };
     send_frame(out, request_id, attached).await?;
-    Ok(live)
+    Ok(Live::new(handle, live))
 }
 
 /// Sends one session's events to one client: `attached`, the stored events after `after_seq`,
-/// then the live ones.
+/// then the live ones (on the new owner's, from the last one sent, if this server loses the
+/// session's lease).
 async fn forward(
     handle: SessionHandle,
     after_seq: u64,
@@ -442,10 +444,10 @@ async fn forward(
     out: Outbox,
     state: Arc<AppState>,
 ) {
-    let Ok(mut live) = subscribe_and_answer(&handle, request_id, &out).await else {
+    let Ok(mut live) = subscribe_and_answer(handle, request_id, &out).await else {
         return;
     };
-    let head = FrameHead::new(&handle.id);
+    let head = FrameHead::new(&live.handle.id);
     let Ok(mut last) = replay(&head, after_seq, &out, &state).await else {
         return;
     };
@@ -453,14 +455,21 @@ async fn forward(
     loop {
         // One event, then whatever else is already there: one wakeup and one flush for a burst.
         let mut lagged = false;
-        match live.recv().await {
-            Ok(e) => waiting.push(e),
-            Err(broadcast::error::RecvError::Lagged(_)) => lagged = true,
-            Err(broadcast::error::RecvError::Closed) => return,
+        match live.next(&state).await {
+            Some(Next::Event(Ok(e))) => waiting.push(e),
+            Some(Next::Event(Err(broadcast::error::RecvError::Lagged(_)))) => lagged = true,
+            Some(Next::Event(Err(broadcast::error::RecvError::Closed))) | None => return,
+            Some(Next::Moved) => {
+                match replay(&head, last, &out, &state).await {
+                    Ok(l) => last = l,
+                    Err(()) => return,
+                }
+                continue;
+            }
         }
         let mut closed = false;
         while !lagged && waiting.len() < FORWARD_BATCH {
-            match live.try_recv() {
+            match live.events.try_recv() {
                 Ok(e) => waiting.push(e),
                 Err(broadcast::error::TryRecvError::Empty) => break,
                 Err(broadcast::error::TryRecvError::Lagged(_)) => lagged = true,
@@ -500,7 +509,7 @@ async fn forward(
         if lagged {
             state.metrics.resync();
             let resync = ServerMessage::Resync {
-                session_id: handle.id.clone(),
+                session_id: head.session_id.clone(),
                 after_seq: last,
             };
             if send_frame(&out, None, resync).await.is_err() {

@@ -382,9 +382,12 @@ impl SessionManager {
     }
 
     /// Forgets the session's handle (this server lost its lease: the next request for it
-    /// follows the session's new owner). Its task ends when its last holder lets go of it.
+    /// follows the session's new owner) and marks it so, for the clients following its events
+    /// to take the new one. Its task ends when its last holder lets go of it.
     pub async fn forget(&self, id: &str) {
-        self.loaded.lock().await.remove(id);
+        if let Some(h) = self.loaded.lock().await.remove(id) {
+            h.forget();
+        }
     }
 
     /// Number of sessions in memory.

@@ -26,6 +26,7 @@ pub mod cluster;
 pub mod connection;
 pub mod door;
 pub mod gate;
+pub mod live;
 pub mod manager;
 pub mod metrics;
 pub mod outbox;

@@ -265,7 +265,8 @@ pub(super) async fn keep(cluster: Weak<Cluster>) {
                 for id in lost {
                     // Only after this server missed renewals for a whole lease. The store no
                     // longer takes the session's events from here (the fence), so its turn here
-                    // fails; the next request follows the new owner.
+                    // fails; the next request follows the new owner, and so do the clients
+                    // attached here (their forwarders move to the manager's new handle).
                     tracing::error!(
                         "session {id}: this server's lease was taken by another server (renewals came too late)"
                     );

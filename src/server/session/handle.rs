@@ -17,6 +17,9 @@ pub struct SessionHandle {
     pub(super) info: Arc<std::sync::RwLock<SessionInfo>>,
     /// Connections attached to this session.
     pub attached: Arc<AtomicUsize>,
+    /// Set once this server no longer serves the session through this handle (it lost the
+    /// session's lease): whoever follows its events takes the manager's handle instead.
+    forgotten: tokio::sync::watch::Sender<bool>,
 }
 
 impl SessionHandle {
@@ -26,6 +29,21 @@ impl SessionHandle {
 
     pub fn is_alive(&self) -> bool {
         !self.commands.is_closed()
+    }
+
+    /// Marks the handle as no longer the session's on this server (see [`Self::forgotten`]).
+    pub fn forget(&self) {
+        self.forgotten.send_replace(true);
+    }
+
+    /// Ends once the handle is forgotten: its events stop here, and the manager's handle for
+    /// the session has them from then on.
+    pub fn forgotten(&self) -> impl Future<Output = ()> + Send + 'static {
+        let mut marked = self.forgotten.subscribe();
+        async move {
+            // The handle holds the sender, so this only returns once it is marked.
+            let _ = marked.wait_for(|f| *f).await;
+        }
     }
 
     /// Sends a command and waits for its answer.
@@ -136,6 +154,7 @@ pub fn handle_and_parts(info: &SessionInfo) -> (SessionHandle, HandleParts) {
         notices: notices.clone(),
         info: shared.clone(),
         attached: attached.clone(),
+        forgotten: tokio::sync::watch::Sender::new(false),
     };
     let parts = HandleParts {
         commands: rx,
