@@ -233,6 +233,16 @@ impl Proxy {
             changed = true;
         }
         self.last = seq;
+        // What a client asks after it saw an event already knows of it (`settle` then adds
+        // what else the owner saved with a change of state).
+        {
+            let mut shared = self.parts.shared.write().unwrap_or_else(|e| e.into_inner());
+            shared.last_seq = seq;
+            if changed {
+                shared.state = self.info.state;
+                shared.reason.clone_from(&self.info.reason);
+            }
+        }
         // No subscriber is fine: the store has it.
         let _ = self.parts.events.send((seq, Arc::new(event)));
         changed
