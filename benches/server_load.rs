@@ -7,6 +7,7 @@
 //! fair relay) used per delivered event. `cargo bench --bench server_load`; as a test it runs a
 //! small smoke load. `SERVER_LOAD_STORE=postgres` measures instead the store choice: the
 //! heaviest load on SQLite, then across two servers sharing PostgreSQL (support/cross_server.rs).
+//! `SERVER_LOAD_BEFORE=PATH[,PATH...]` measures earlier builds of aisys beside this one.
 
 #[path = "support/cross_server.rs"]
 mod cross_server;
@@ -258,11 +259,19 @@ async fn bench() {
         env.push(("TOKIO_WORKER_THREADS", n));
     }
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    // `SERVER_LOAD_BEFORE=PATH` (an aisys binary built from an earlier commit) is measured
-    // beside this build, load by load in the same minutes, so a change is compared fairly.
-    let mut builds = Vec::new();
-    if let Some(before) = std::env::var_os("SERVER_LOAD_BEFORE") {
-        builds.push(("before", std::path::PathBuf::from(before)));
+    // `SERVER_LOAD_BEFORE=PATH[,PATH...]` (aisys binaries built from earlier commits, each
+    // named in the tables by its file name) are measured beside this build, load by load in the
+    // same minutes, so a change is compared fairly.
+    let mut builds: Vec<(&'static str, std::path::PathBuf)> = Vec::new();
+    if let Ok(before) = std::env::var("SERVER_LOAD_BEFORE") {
+        for path in before.split(',').filter(|p| !p.is_empty()) {
+            let path = std::path::PathBuf::from(path);
+            let name = path.file_name().map_or_else(
+                || path.display().to_string(),
+                |n| n.to_string_lossy().into_owned(),
+            );
+            builds.push((String::leak(name), path));
+        }
     }
     builds.push((
         "aisys",
