@@ -9,7 +9,8 @@
 //! - [`Tracker`]: the entries known so far, so that a path seen again is told apart as created,
 //!   modified or deleted; shared by the host watcher and backends that compare listings (Modal).
 //! - [`watch_host`]: the watch of a workspace that is a host folder (the `local` and `host`
-//!   backends), with `notify`, one folder at a time so that skipped trees cost no watches.
+//!   backends), with `notify`, one folder at a time so that skipped trees cost no watches; one
+//!   inotify instance for all of them ([`shared`]).
 //!
 //! Must not follow links, read what files hold, or write anything.
 
@@ -19,12 +20,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use notify::EventKind;
 use notify::event::{AccessKind, AccessMode};
-use notify::{EventKind, RecursiveMode, Watcher};
 use tokio::sync::{Notify, mpsc};
 
 use super::EnvError;
 use crate::types::{FileChange, FileChangeKind, FileKind};
+
+mod shared;
 
 /// Folders listed by name but not entered: version control and dependency trees, which are large
 /// and not what a reader of the agent's work looks for.
@@ -303,19 +306,14 @@ pub async fn watch_host_folder(root: PathBuf) -> Result<Option<WorkspaceWatch>, 
 
 /// Watches the host folder `root` (a workspace of the `local` or `host` backend): changes after
 /// it returns are reported. It lists the folder first, so it blocks: call it off the runtime.
-/// Each watch is one inotify instance, of which the kernel allows 128 per user by default
-/// (`fs.inotify.max_user_instances`): past them this fails, saying so, and the caller goes on
-/// without a watch.
+/// Every watch of the process shares one inotify instance ([`shared`]).
 pub fn watch_host(root: PathBuf) -> Result<WorkspaceWatch, EnvError> {
     let (raw_tx, raw_rx) = std::sync::mpsc::channel::<notify::Result<notify::Event>>();
-    let watcher = notify::recommended_watcher(move |ev| {
-        let _ = raw_tx.send(ev);
-    })
-    .map_err(|e| EnvError::Backend(format!("watching the workspace {}: {e}", root.display())))?;
+    let route = shared::Route::new(&root, raw_tx)?;
     let (watch, reporter) = Reporter::new(None);
     let mut host = HostWatch {
         root,
-        watcher,
+        route,
         watched: HashSet::new(),
         tracker: Tracker::default(),
     };
@@ -331,7 +329,7 @@ pub fn watch_host(root: PathBuf) -> Result<WorkspaceWatch, EnvError> {
 
 struct HostWatch {
     root: PathBuf,
-    watcher: notify::RecommendedWatcher,
+    route: shared::Route,
     /// Folders watched, relative to the root (`""` is the root).
     watched: HashSet<String>,
     tracker: Tracker,
@@ -413,6 +411,7 @@ impl HostWatch {
             let prefix = format!("{path}/");
             self.watched
                 .retain(|w| w != path && !w.starts_with(&prefix));
+            self.route.forget_below(&self.root.join(path));
         }
     }
 
@@ -425,11 +424,7 @@ impl HostWatch {
             if self.watched.len() >= MAX_WATCHED_DIRS || self.watched.contains(&d) {
                 continue;
             }
-            if self
-                .watcher
-                .watch(&root.join(&d), RecursiveMode::NonRecursive)
-                .is_ok()
-            {
+            if self.route.watch(&root.join(&d)) {
                 self.watched.insert(d);
             }
         }
@@ -526,6 +521,31 @@ mod tests {
 
     fn kinds(c: &[FileChange]) -> Vec<(&str, FileChangeKind)> {
         c.iter().map(|c| (c.path.as_str(), c.kind)).collect()
+    }
+
+    #[tokio::test]
+    async fn more_workspaces_are_watched_than_the_kernel_gives_inotify_instances() {
+        // 128 instances per user by default; every watch of the process shares one.
+        const WORKSPACES: usize = 200;
+        let dirs: Vec<_> = (0..WORKSPACES)
+            .map(|_| tempfile::tempdir().unwrap())
+            .collect();
+        let mut watches: Vec<_> = dirs
+            .iter()
+            .map(|d| watch_host(d.path().to_path_buf()).expect("a watch past the 128th"))
+            .collect();
+        let last = WORKSPACES - 1;
+        std::fs::write(dirs[0].path().join("first.txt"), "1").unwrap();
+        std::fs::write(dirs[last].path().join("last.txt"), "2").unwrap();
+        // Each hears of its own workspace only.
+        assert_eq!(
+            kinds(&changes(&mut watches[last], 1).await),
+            [("last.txt", FileChangeKind::Created)]
+        );
+        assert_eq!(
+            kinds(&changes(&mut watches[0], 1).await),
+            [("first.txt", FileChangeKind::Created)]
+        );
     }
 
     #[tokio::test]
