@@ -411,7 +411,6 @@ impl HostWatch {
             let prefix = format!("{path}/");
             self.watched
                 .retain(|w| w != path && !w.starts_with(&prefix));
-            self.route.forget_below(&self.root.join(path));
         }
     }
 
@@ -429,6 +428,15 @@ impl HostWatch {
             }
         }
         listing
+    }
+}
+
+impl Drop for HostWatch {
+    /// The watcher is the process's: the folders this watch added leave it with the watch.
+    fn drop(&mut self) {
+        for dir in &self.watched {
+            self.route.unwatch(&self.root.join(dir));
+        }
     }
 }
 

@@ -51,9 +51,6 @@ pub enum StoreError {
     Choice { value: String, why: String },
 }
 
-/// Bytes reserved for an event's JSON before encoding it: an agent's text line with its ids fits.
-const ENCODE_CAPACITY: usize = 512;
-
 /// An event with its JSON, encoded once: stored as it is, and sent to every client without
 /// being encoded again.
 #[derive(Debug, Clone, PartialEq)]
@@ -64,13 +61,7 @@ pub struct EncodedEvent {
 
 impl EncodedEvent {
     pub fn new(event: StreamEvent) -> Result<EncodedEvent, serde_json::Error> {
-        // Most events are a few hundred bytes: one allocation instead of several doublings.
-        let mut buf = Vec::with_capacity(ENCODE_CAPACITY);
-        serde_json::to_writer(&mut buf, &event)?;
-        // serde_json writes only UTF-8.
-        let json = String::from_utf8(buf)
-            .map_err(|e| serde::ser::Error::custom(e.to_string()))?
-            .into_boxed_str();
+        let json = serde_json::to_string(&event)?.into_boxed_str();
         Ok(EncodedEvent { event, json })
     }
 

@@ -75,11 +75,10 @@ fn dispatch(routes: &Routes, ev: RawEvent) {
 }
 
 /// One watch's share of the process's watcher: the events under its root reach `tx` until it
-/// is dropped, which also stops watching the folders it watched.
+/// is dropped. Its owner unwatches the folders it watched.
 pub(super) struct Route {
     id: u64,
     shared: &'static Shared,
-    watched: Vec<PathBuf>,
 }
 
 impl Route {
@@ -89,27 +88,19 @@ impl Route {
         routes.next_id += 1;
         let id = routes.next_id;
         routes.by_id.push((id, root.to_path_buf(), tx));
-        Ok(Route {
-            id,
-            shared,
-            watched: Vec::new(),
-        })
+        Ok(Route { id, shared })
     }
 
     /// Watches one folder (not what is below it); false when the kernel refused.
-    pub(super) fn watch(&mut self, dir: &Path) -> bool {
-        let ok = lock(&self.shared.watcher)
+    pub(super) fn watch(&self, dir: &Path) -> bool {
+        lock(&self.shared.watcher)
             .watch(dir, RecursiveMode::NonRecursive)
-            .is_ok();
-        if ok {
-            self.watched.push(dir.to_path_buf());
-        }
-        ok
+            .is_ok()
     }
 
-    /// Forgets the folders at and below `dir`, which is gone: the kernel dropped their watches.
-    pub(super) fn forget_below(&mut self, dir: &Path) {
-        self.watched.retain(|w| !w.starts_with(dir));
+    /// Stops watching one folder; one deleted since is no longer watched, and that is fine.
+    pub(super) fn unwatch(&self, dir: &Path) {
+        let _ = lock(&self.shared.watcher).unwatch(dir);
     }
 }
 
@@ -118,10 +109,5 @@ impl Drop for Route {
         lock(self.shared.routes)
             .by_id
             .retain(|(id, _, _)| *id != self.id);
-        let mut watcher = lock(&self.shared.watcher);
-        for dir in self.watched.drain(..) {
-            // A folder deleted since is no longer watched: nothing to undo.
-            let _ = watcher.unwatch(&dir);
-        }
     }
 }
