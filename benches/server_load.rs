@@ -9,6 +9,8 @@
 //! heaviest load on SQLite, then across two servers sharing PostgreSQL (support/cross_server.rs).
 //! `SERVER_LOAD_BEFORE=PATH[,PATH...]` measures earlier builds of aisys beside this one.
 
+#[path = "support/cpu.rs"]
+mod cpu;
 #[path = "support/cross_server.rs"]
 mod cross_server;
 #[path = "support/fair_relay.rs"]
@@ -134,64 +136,6 @@ fn latency_ms(text: &str) -> Option<f64> {
 /// bursts shows as the moments they happened, to be set beside what the server was doing.
 static DUMP: std::sync::OnceLock<std::sync::Mutex<std::fs::File>> = std::sync::OnceLock::new();
 
-/// CPU time of a process, from `/proc/<pid>/stat`: user and system, all its threads.
-mod cpu {
-    use std::time::Instant;
-
-    #[derive(Clone, Copy, Debug, Default)]
-    pub struct CpuUse {
-        pub user: f64,
-        pub system: f64,
-    }
-
-    impl CpuUse {
-        /// Microseconds of user and of system time per event.
-        pub fn per_event(&self, events: usize) -> (f64, f64) {
-            let n = events.max(1) as f64;
-            (self.user * 1e6 / n, self.system * 1e6 / n)
-        }
-    }
-
-    /// The process's CPU use so far, in seconds.
-    pub fn read(pid: u32) -> CpuUse {
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        // The command name may hold spaces: the fields start after its closing parenthesis.
-        let fields: Vec<&str> = stat
-            .rsplit_once(')')
-            .map(|(_, rest)| rest.split_whitespace().collect())
-            .unwrap_or_default();
-        // SAFETY: sysconf has no memory effects.
-        let tick = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
-        // utime and stime are fields 14 and 15 of stat(5); `fields` starts at field 3.
-        let get = |i: usize| {
-            fields
-                .get(i - 3)
-                .and_then(|v| v.parse::<f64>().ok())
-                .unwrap_or(0.0)
-        };
-        CpuUse {
-            user: get(14) / tick,
-            system: get(15) / tick,
-        }
-    }
-
-    /// The CPU use at `due` (read then), for a measurement that starts when the lines are due.
-    pub fn at(pid: u32, due: Instant) -> tokio::task::JoinHandle<CpuUse> {
-        tokio::spawn(async move {
-            tokio::time::sleep_until(due.into()).await;
-            read(pid)
-        })
-    }
-
-    /// What the process used since `start`.
-    pub fn since(pid: u32, start: CpuUse) -> CpuUse {
-        let now = read(pid);
-        CpuUse {
-            user: now.user - start.user,
-            system: now.system - start.system,
-        }
-    }
-}
 use fair_relay::LoadResult;
 
 fn main() {
@@ -518,7 +462,7 @@ fn perf_during(pid: u32, due: Instant, name: &str) -> Option<Perf> {
 /// the last one and the server's CPU use from `due` to the end.
 async fn throughput(server: &Server, sessions: usize, due: Instant) -> LoadResult {
     let pid = server.child.id();
-    let cpu_start = cpu::at(pid, due);
+    let cpu_start = cpu::at(cpu::Who::One(pid), due);
     let mut tasks = Vec::new();
     for _ in 0..sessions {
         let (c, mut n) = server.client().await;
@@ -573,7 +517,7 @@ async fn throughput(server: &Server, sessions: usize, due: Instant) -> LoadResul
         ),
         None => println!("    warning: no agent reported its start"),
     }
-    let cpu = cpu::since(pid, cpu_start.await.unwrap());
+    let cpu = cpu::since(cpu::Who::One(pid), cpu_start.await.unwrap());
     let secs = due.elapsed().as_secs_f64();
     let received = lat.len();
     LoadResult {

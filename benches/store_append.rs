@@ -5,6 +5,9 @@
 //! cost what a real one's do. `cargo bench --bench store_append`; as a test it runs a small
 //! smoke load.
 
+#[path = "support/cpu.rs"]
+#[allow(dead_code)]
+mod cpu;
 #[path = "../tests/pg_support/mod.rs"]
 mod pg_support;
 
@@ -114,10 +117,19 @@ async fn main() {
         length.as_secs_f64(),
         sessions * rate
     );
+    let this = cpu::Who::One(std::process::id());
+    let pg = cpu::Who::Tree(pg_support::cluster().pid());
     for (name, store) in [("sqlite", sqlite), ("postgres", postgres)] {
+        let (this_start, pg_start) = (cpu::read(this), cpu::read(pg));
         let (got, p50, p99, max) = load(store, sessions, rate, length).await;
+        let events = (got * length.as_secs_f64()) as usize;
+        let (u, s) = cpu::since(this, this_start).per_event(events);
+        let (pu, ps) = cpu::since(pg, pg_start).per_event(events);
         println!(
-            "{name:>8}: {got:.0} events/s; append p50 {p50:.2} ms, p99 {p99:.2} ms, max {max:.2} ms"
+            "{name:>8}: {got:.0} events/s; append p50 {p50:.2} ms, p99 {p99:.2} ms, max {max:.2} ms; \
+             CPU per event: this process {:.1} µs ({u:.1} user + {s:.1} system), PostgreSQL {:.1} µs",
+            u + s,
+            pu + ps
         );
         assert!(got > 0.0, "{name}: no event was appended");
     }

@@ -57,9 +57,12 @@ pub async fn run(
     let b = Server::start(&dir.join("pg-b"), &args, &env);
     // The same store with the client on the server running the turn: what the store costs,
     // apart from following another server.
+    let pg = cpu::Who::Tree(pg_support::cluster().pid());
     let (settings, due) = agent_settings(rate * seconds, rate, warmup);
     std::fs::write(dir.join("fake-claude.json"), settings).unwrap();
+    let pg_start = cpu::at(pg, due);
     let r = throughput(&a, sessions, due).await;
+    let pg_use = cpu::since(pg, pg_start.await.unwrap());
     report(
         "PostgreSQL, turns and clients on A",
         sessions,
@@ -67,9 +70,12 @@ pub async fn run(
         seconds,
         &r,
     );
+    report_postgres(pg_use, r.received);
     let (settings, due) = agent_settings(rate * seconds, rate, warmup);
     std::fs::write(dir.join("fake-claude.json"), settings).unwrap();
+    let pg_start = cpu::at(pg, due);
     let (r, cpu_a) = across(&a, &b, sessions, due).await;
+    let pg_use = cpu::since(pg, pg_start.await.unwrap());
     report(
         "PostgreSQL, turns on A, clients on B",
         sessions,
@@ -80,6 +86,16 @@ pub async fn run(
     let (u, s) = cpu_a.per_event(r.received);
     println!(
         "    server A (runs the turns) CPU {:.1} µs/event ({u:.1} user + {s:.1} system); the line above is B's (follows them)",
+        u + s
+    );
+    report_postgres(pg_use, r.received);
+}
+
+/// PostgreSQL's own CPU time per line delivered (all its processes: it shares the cores).
+fn report_postgres(used: cpu::CpuUse, lines: usize) {
+    let (u, s) = used.per_event(lines);
+    println!(
+        "    PostgreSQL CPU {:.1} µs/event ({u:.1} user + {s:.1} system)",
         u + s
     );
 }
@@ -120,7 +136,10 @@ async fn across(
     due: Instant,
 ) -> (LoadResult, cpu::CpuUse) {
     let (pid_a, pid_b) = (a.child.id(), b.child.id());
-    let (start_a, start_b) = (cpu::at(pid_a, due), cpu::at(pid_b, due));
+    let (start_a, start_b) = (
+        cpu::at(cpu::Who::One(pid_a), due),
+        cpu::at(cpu::Who::One(pid_b), due),
+    );
     let mut tasks = Vec::new();
     for _ in 0..sessions {
         let (on_a, _notes_a) = a.client().await;
@@ -158,8 +177,8 @@ async fn across(
     for t in tasks {
         lat.extend(t.await.unwrap());
     }
-    let cpu_b = cpu::since(pid_b, start_b.await.unwrap());
-    let cpu_a = cpu::since(pid_a, start_a.await.unwrap());
+    let cpu_b = cpu::since(cpu::Who::One(pid_b), start_b.await.unwrap());
+    let cpu_a = cpu::since(cpu::Who::One(pid_a), start_a.await.unwrap());
     let secs = due.elapsed().as_secs_f64();
     let received = lat.len();
     (

@@ -121,7 +121,7 @@ pub async fn run_load(
     due: Instant,
     latency_ms: fn(&str) -> Option<f64>,
 ) -> LoadResult {
-    let cpu_start = super::cpu::at(relay.pid(), due);
+    let cpu_start = super::cpu::at(super::cpu::Who::One(relay.pid()), due);
     let mut tasks = Vec::new();
     for _ in 0..clients {
         let url = format!("ws://{}/", relay.addr);
@@ -154,7 +154,7 @@ pub async fn run_load(
     for t in tasks {
         lat.extend(t.await.unwrap());
     }
-    let cpu = super::cpu::since(relay.pid(), cpu_start.await.unwrap());
+    let cpu = super::cpu::since(super::cpu::Who::One(relay.pid()), cpu_start.await.unwrap());
     let secs = due.elapsed().as_secs_f64();
     let received = lat.len();
     LoadResult {

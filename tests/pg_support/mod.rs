@@ -40,6 +40,11 @@ pub fn cluster() -> &'static Cluster {
 }
 
 impl Cluster {
+    /// The postmaster's process id (its children are the connections' backends).
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
     /// A connection URL for database `db`.
     pub fn url(&self, db: &str) -> String {
         format!("postgres://{USER}@127.0.0.1:{}/{db}", self.port)

@@ -86,6 +86,7 @@ on_both!(
     a_deleted_session_numbers_from_one_again_and_reads_see_every_answered_write,
     append_and_save_stores_the_metadata_with_the_new_last_seq,
     every_event_is_read_once_from_any_seq_across_loads_and_sessions,
+    large_events_with_line_breaks_are_read_back_whole_from_any_seq,
 );
 
 async fn seqs_start_at_one_without_gaps(s: Arc<dyn Store>) {
@@ -255,6 +256,32 @@ async fn every_event_is_read_once_from_any_seq_across_loads_and_sessions(s: Arc<
     assert!(s.events_after("p", 0, 10).await.unwrap().is_empty());
     let rest = s.events_after("q", 0, 1000).await.unwrap();
     assert_eq!(rest.len(), n[1]);
+}
+
+async fn large_events_with_line_breaks_are_read_back_whole_from_any_seq(s: Arc<dyn Store>) {
+    // 60 events of 6 KB, more than one load keeps together (the SQLite store's chunks hold 64
+    // KiB), each with line breaks of its own and sent in batches of one to five.
+    let big = |n: usize| StreamEvent::Stderr {
+        line: format!("event {n}\n{}\r\nend {n}", "x".repeat(6000)),
+    };
+    let mut n = 0;
+    while n < 60 {
+        let size = (1 + n % 5).min(60 - n);
+        s.append("big", batch((n + 1..=n + size).map(big).collect()))
+            .await
+            .unwrap();
+        n += size;
+    }
+    assert_eq!(s.last_seq("big").await.unwrap(), 60);
+    for after in 0..=61 {
+        let page = s.events_after("big", after, 7).await.unwrap();
+        let seqs: Vec<u64> = page.iter().map(|(seq, _)| *seq).collect();
+        let want: Vec<u64> = (after + 1..=60.min(after + 7)).collect();
+        assert_eq!(seqs, want, "after {after}");
+        for (seq, e) in &page {
+            assert_eq!(e.event, big(*seq as usize), "seq {seq}");
+        }
+    }
 }
 
 async fn append_and_save_stores_the_metadata_with_the_new_last_seq(s: Arc<dyn Store>) {

@@ -76,6 +76,20 @@ pub const MIGRATIONS: &[&str] = &[
      INSERT INTO event_runs (session_key, first_seq, last_seq, first_log_id)
         SELECT session_key, seq, seq, log_id FROM event_index;
      DROP TABLE event_index;",
+    // 4: events in chunks (a session's consecutive events of one load, one JSON text per line)
+    // instead of a row per event: a load inserts a row per session, not per event.
+    "CREATE TABLE event_chunks (
+        id INTEGER PRIMARY KEY,
+        session_key INTEGER NOT NULL,
+        first_seq INTEGER NOT NULL,
+        last_seq INTEGER NOT NULL,
+        body TEXT NOT NULL
+     );
+     CREATE UNIQUE INDEX event_chunks_by_session ON event_chunks (session_key, last_seq);
+     INSERT INTO event_chunks (session_key, first_seq, last_seq, body)
+        SELECT session_key, seq, seq, json FROM event_log ORDER BY id;
+     DROP TABLE event_runs;
+     DROP TABLE event_log;",
 ];
 
 fn open(path: &Path) -> Result<Connection, StoreError> {
@@ -120,22 +134,19 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// The newest seq SQLite holds for a session (0 when none): the end of its last run.
+/// The newest seq SQLite holds for a session (0 when none): the end of its last chunk.
 pub fn last_seq(conn: &Connection, session_id: &str) -> Result<u64, StoreError> {
-    let s: Option<i64> = conn
-        .query_row(
-            "SELECT r.last_seq FROM session_keys k
-             JOIN event_runs r ON r.session_key = k.key WHERE k.id = ?1
-             ORDER BY r.first_seq DESC LIMIT 1",
-            params![session_id],
-            |r| r.get(0),
-        )
-        .optional()?;
+    let s: Option<i64> = conn.query_row(
+        "SELECT MAX(c.last_seq) FROM session_keys k
+         JOIN event_chunks c ON c.session_key = k.key WHERE k.id = ?1",
+        params![session_id],
+        |r| r.get(0),
+    )?;
     Ok(s.unwrap_or(0) as u64)
 }
 
-/// Up to `limit` events after `after_seq`, in order: from the run that holds the first of
-/// them on, each run's log rows by their ids.
+/// Up to `limit` events after `after_seq`, in order: the chunks that end after it, each split
+/// into its lines, and those at or before `after_seq` skipped.
 pub fn events_after(
     conn: &Connection,
     session_id: &str,
@@ -143,28 +154,34 @@ pub fn events_after(
     limit: usize,
 ) -> Result<Vec<(u64, EncodedEvent)>, StoreError> {
     let mut stmt = conn.prepare_cached(
-        "WITH k AS (SELECT key FROM session_keys WHERE id = ?1),
-         start AS (SELECT COALESCE(MAX(r.first_seq), 0) AS seq FROM k
-                   JOIN event_runs r ON r.session_key = k.key AND r.first_seq <= ?2 + 1)
-         SELECT r.first_seq + (l.id - r.first_log_id), l.json
-         FROM k, start
-         JOIN event_runs r ON r.session_key = k.key AND r.first_seq >= start.seq
-         JOIN event_log l ON l.id BETWEEN r.first_log_id + MAX(0, ?2 + 1 - r.first_seq)
-                                      AND r.first_log_id + (r.last_seq - r.first_seq)
-         ORDER BY r.first_seq, l.id LIMIT ?3",
+        "SELECT c.first_seq, c.last_seq, c.body FROM session_keys k
+         JOIN event_chunks c ON c.session_key = k.key
+         WHERE k.id = ?1 AND c.last_seq > ?2 ORDER BY c.last_seq",
     )?;
-    // Seqs are stored as i64: a larger `after_seq` is past every event, not a negative number
-    // (and `?2 + 1` must not overflow).
-    let after = i64::try_from(after_seq)
-        .unwrap_or(i64::MAX)
-        .min(i64::MAX - 1);
-    let rows = stmt.query_map(params![session_id, after, limit as i64], |r| {
-        Ok((r.get::<_, i64>(0)? as u64, r.get::<_, String>(1)?))
-    })?;
+    // Seqs are stored as i64: a larger `after_seq` is past every event, not a negative number.
+    let after = i64::try_from(after_seq).unwrap_or(i64::MAX);
+    let mut rows = stmt.query(params![session_id, after])?;
     let mut out = Vec::new();
-    for row in rows {
-        let (seq, json) = row?;
-        out.push((seq, EncodedEvent::decode(json)?));
+    while out.len() < limit {
+        let Some(row) = rows.next()? else { break };
+        let (first, last): (i64, i64) = (row.get(0)?, row.get(1)?);
+        let body = row
+            .get_ref(2)?
+            .as_str()
+            .map_err(|e| StoreError::Query(e.to_string()))?;
+        let mut lines = 0;
+        for (seq, json) in (first..).zip(body.split('\n')) {
+            lines += 1;
+            if seq > after && out.len() < limit {
+                out.push((seq as u64, EncodedEvent::decode(json.to_string())?));
+            }
+        }
+        if lines != last - first + 1 {
+            return Err(StoreError::Query(format!(
+                "session {session_id}: the chunk of events {first} to {last} holds {lines} \
+                 events; the store is damaged"
+            )));
+        }
     }
     Ok(out)
 }

@@ -1,11 +1,10 @@
 //! Loading journaled changes into SQLite: in bulk as the loader thread hands them over, and on
 //! opening, what the journal holds past what SQLite had (after a crash).
 //!
-//! Events live in an append-only log (`event_log`) with a per-session index of runs
-//! (`event_runs`: session, first and last seq -> the log row of the first). A load inserts each
-//! session's events one after another, so they make one run, and the runs sorted by session:
-//! each session's index page is written once per load, with one row, however many events it
-//! brings;
+//! Events live in chunks (`event_chunks`: a session, the first and last seq, and the events'
+//! JSON texts one per line), indexed by session and last seq. A load puts each session's events
+//! into one chunk (or a few, past [`CHUNK_BYTES`]), sorted by session: a row and an index entry
+//! per session and load, however many events it brings;
 //! `journal_state` records, in the same transaction, how far into the journal SQLite holds.
 //!
 //! Must not know about the journal's threads or about clients.
@@ -25,6 +24,9 @@ use crate::types::SessionInfo;
 
 /// Journal records loaded per transaction while recovering: bounds the memory one takes.
 const RECOVERY_CHUNK: usize = 10_000;
+/// Most bytes of events in one chunk row: a read that starts inside a chunk reads all of it, so
+/// a chunk stays near a replay page's size, while a busy session's load still takes few rows.
+const CHUNK_BYTES: usize = 64 * 1024;
 
 /// Event texts, as the journal thread hands them over or as recovery reads them.
 pub enum Texts {
@@ -249,22 +251,21 @@ fn apply(
     Ok(())
 }
 
-/// Inserts the pending appends' events, session by session: one session's events of a load
-/// are consecutive rows of the log, so the index gets one run for them, written once, however
-/// many events they are.
+/// Inserts the pending appends' events, session by session: one session's consecutive events
+/// of a load go into one chunk row (up to [`CHUNK_BYTES`]), one JSON text per line.
 fn flush_events(
     tx: &Transaction,
     changes: &[Change],
     pending: &mut BTreeMap<i64, Vec<usize>>,
 ) -> Result<(), StoreError> {
-    let mut insert_log =
-        tx.prepare_cached("INSERT INTO event_log (session_key, seq, json) VALUES (?1, ?2, ?3)")?;
-    let mut insert_run = tx.prepare_cached(
-        "INSERT INTO event_runs (session_key, first_seq, last_seq, first_log_id)
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO event_chunks (session_key, first_seq, last_seq, body)
          VALUES (?1, ?2, ?3, ?4)",
     )?;
+    let mut body = String::new();
     for (key, appends) in std::mem::take(pending) {
-        let mut run: Option<Run> = None;
+        // The open chunk's first and last seq; its events are in `body`.
+        let mut chunk: Option<(i64, i64)> = None;
         for i in appends {
             let Some(Change::Append {
                 first_seq, events, ..
@@ -274,62 +275,41 @@ fn flush_events(
             };
             for n in 0..events.len() {
                 let seq = (*first_seq + n as u64) as i64;
-                insert_log.execute(params![key, seq, events.get(n)?])?;
-                let id = tx.last_insert_rowid();
-                match &mut run {
-                    Some(r) if r.last_seq + 1 == seq && r.last_id + 1 == id => {
-                        r.last_seq = seq;
-                        r.last_id = id;
-                    }
-                    _ => {
-                        if let Some(r) = run.take() {
-                            insert_run.execute(params![
-                                key,
-                                r.first_seq,
-                                r.last_seq,
-                                r.first_id
-                            ])?;
-                        }
-                        run = Some(Run {
-                            first_seq: seq,
-                            last_seq: seq,
-                            first_id: id,
-                            last_id: id,
-                        });
-                    }
+                let text = events.get(n)?;
+                if memchr::memchr(b'\n', text.as_bytes()).is_some() {
+                    return Err(StoreError::Commit(format!(
+                        "event {seq} holds a line break: a chunk keeps one event per line"
+                    )));
                 }
+                if let Some((first, last)) = chunk
+                    && (last + 1 != seq || body.len() + 1 + text.len() > CHUNK_BYTES)
+                {
+                    insert.execute(params![key, first, last, body])?;
+                    body.clear();
+                    chunk = None;
+                }
+                match &mut chunk {
+                    Some((_, last)) => {
+                        body.push('\n');
+                        *last = seq;
+                    }
+                    None => chunk = Some((seq, seq)),
+                }
+                body.push_str(text);
             }
         }
-        if let Some(r) = run {
-            insert_run.execute(params![key, r.first_seq, r.last_seq, r.first_id])?;
+        if let Some((first, last)) = chunk {
+            insert.execute(params![key, first, last, body])?;
+            body.clear();
         }
     }
     Ok(())
 }
 
-/// Events consecutive both in seq and in log rows.
-struct Run {
-    first_seq: i64,
-    last_seq: i64,
-    first_id: i64,
-    last_id: i64,
-}
-
-/// Removes a session's events: each run's rows of the log, then its runs.
+/// Removes a session's events.
 fn delete_events(tx: &Transaction, key: i64) -> Result<(), StoreError> {
-    let runs: Vec<(i64, i64)> = tx
-        .prepare_cached(
-            "SELECT first_log_id, first_log_id + (last_seq - first_seq) FROM event_runs
-             WHERE session_key = ?1",
-        )?
-        .query_map(params![key], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<Result<_, _>>()?;
-    let mut delete = tx.prepare_cached("DELETE FROM event_log WHERE id BETWEEN ?1 AND ?2")?;
-    for (first, last) in runs {
-        delete.execute(params![first, last])?;
-    }
     tx.execute(
-        "DELETE FROM event_runs WHERE session_key = ?1",
+        "DELETE FROM event_chunks WHERE session_key = ?1",
         params![key],
     )?;
     Ok(())

@@ -1,0 +1,98 @@
+//! CPU time of processes, from `/proc/<pid>/stat`: user and system, all their threads; for a
+//! process tree (PostgreSQL), its children's too. The benches that report CPU per event share it.
+
+use std::time::Instant;
+
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CpuUse {
+    pub user: f64,
+    pub system: f64,
+}
+
+impl CpuUse {
+    /// Microseconds of user and of system time per event.
+    pub fn per_event(&self, events: usize) -> (f64, f64) {
+        let n = events.max(1) as f64;
+        (self.user * 1e6 / n, self.system * 1e6 / n)
+    }
+}
+
+/// Whose CPU time is measured.
+#[derive(Clone, Copy, Debug)]
+pub enum Who {
+    /// One process, all its threads.
+    One(u32),
+    /// A process and its children, those alive and those it has reaped: PostgreSQL's
+    /// postmaster and the backends that serve each connection.
+    Tree(u32),
+}
+
+/// Fields of `/proc/<pid>/stat` after the command name, which may hold spaces.
+fn stat(pid: u32) -> Vec<String> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    stat.rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().map(str::to_string).collect())
+        .unwrap_or_default()
+}
+
+/// Field `i` (numbered as in proc(5)) of a stat's fields, which start at field 3.
+fn field(fields: &[String], i: usize) -> f64 {
+    fields
+        .get(i - 3)
+        .and_then(|v| v.parse::<f64>().ok())
+        .unwrap_or(0.0)
+}
+
+/// The CPU use so far, in seconds.
+pub fn read(who: Who) -> CpuUse {
+    // SAFETY: sysconf has no memory effects.
+    let tick = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    let (root, tree) = match who {
+        Who::One(pid) => (pid, false),
+        Who::Tree(pid) => (pid, true),
+    };
+    let own = stat(root);
+    // utime and stime are fields 14 and 15; cutime and cstime (reaped children) 16 and 17.
+    let (mut user, mut system) = (field(&own, 14), field(&own, 15));
+    if tree {
+        user += field(&own, 16);
+        system += field(&own, 17);
+        let children = std::fs::read_dir("/proc").into_iter().flatten().flatten();
+        for entry in children {
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            let f = stat(pid);
+            // The parent's pid is field 4.
+            if field(&f, 4) as u32 == root {
+                user += field(&f, 14);
+                system += field(&f, 15);
+            }
+        }
+    }
+    CpuUse {
+        user: user / tick,
+        system: system / tick,
+    }
+}
+
+/// The CPU use at `due` (read then), for a measurement that starts when the lines are due.
+pub fn at(who: Who, due: Instant) -> tokio::task::JoinHandle<CpuUse> {
+    tokio::spawn(async move {
+        tokio::time::sleep_until(due.into()).await;
+        read(who)
+    })
+}
+
+/// What the process used since `start`.
+pub fn since(who: Who, start: CpuUse) -> CpuUse {
+    let now = read(who);
+    CpuUse {
+        user: now.user - start.user,
+        system: now.system - start.system,
+    }
+}
