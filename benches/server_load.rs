@@ -1,5 +1,5 @@
-//! Load on `aisys serve` over loopback, with a fast stand-in agent (benches/support/fake-claude)
-//! so that the server is what is measured: memory per idle session, 10,000 connections, and
+//! Load on `aisys serve` over loopback, with a fast stand-in agent (support/stand_in.rs, the
+//! bench binary itself) so that the server is what is measured: memory per idle session, 10,000 connections, and
 //! events per second with their latency from the agent's stdout line to the client. A bare
 //! tokio-tungstenite relay carrying the same frames to the same clients is measured in the same
 //! run as the ceiling, and so is a fair one: a relay fed by the same stand-in agents through
@@ -17,6 +17,8 @@ mod cross_server;
 mod fair_relay;
 #[path = "../tests/serve_harness/mod.rs"]
 mod serve_harness;
+#[path = "support/stand_in.rs"]
+mod stand_in;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -25,7 +27,7 @@ use std::time::{Duration, Instant};
 use aisys::client::Notification;
 use aisys::types::{ClientMessage, SessionSpec, StreamEvent};
 use futures_util::{SinkExt, StreamExt};
-use serve_harness::{Server, fake_claude_with};
+use serve_harness::Server;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
@@ -143,6 +145,9 @@ fn main() {
     if args.get(1).map(String::as_str) == Some(fair_relay::CHILD_ARG) {
         return fair_relay::child_main(args[2].clone(), args[3].clone());
     }
+    if args.get(1).map(String::as_str) == Some(stand_in::CHILD_ARG) {
+        stand_in::child_main(&args[2..]);
+    }
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -170,7 +175,7 @@ async fn bench() {
     }
     let fds = raise_fd_limit();
     let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
-    let bin = fake_claude_with(dir.path(), r#"{"events": 1}"#);
+    let bin = stand_in::install(dir.path(), r#"{"events": 1}"#);
     match std::env::var("SERVER_LOAD_STORE").as_deref() {
         Err(_) | Ok("sqlite") => {}
         Ok("postgres") => {
@@ -409,7 +414,7 @@ async fn memory(server: &Server, load: &Load) -> (String, String) {
 fn report(who: &str, sessions: usize, rate: usize, seconds: usize, r: &LoadResult) {
     let (u, s) = r.cpu.per_event(r.received);
     println!(
-        "(c) {who}: {sessions} sessions x {rate} lines/s for {seconds} s: offered {} events/s, delivered {} events in {:.1} s ({:.0}/s); latency p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms; CPU {:.1} µs/event ({u:.1} user + {s:.1} system)",
+        "(c) {who}: {sessions} sessions x {rate} lines/s for {seconds} s: offered {} events/s, delivered {} events in {:.1} s ({:.0}/s); latency p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms; CPU {:.1} µs/event ({u:.1} user + {s:.1} system); machine {:.0} % busy",
         sessions * rate,
         r.received,
         r.secs,
@@ -418,6 +423,7 @@ fn report(who: &str, sessions: usize, rate: usize, seconds: usize, r: &LoadResul
         r.p99,
         r.max,
         u + s,
+        r.machine * 100.0,
     );
 }
 
@@ -463,6 +469,7 @@ fn perf_during(pid: u32, due: Instant, name: &str) -> Option<Perf> {
 async fn throughput(server: &Server, sessions: usize, due: Instant) -> LoadResult {
     let pid = server.child.id();
     let cpu_start = cpu::at(cpu::Who::One(pid), due);
+    let machine_start = cpu::machine_at(due);
     let mut tasks = Vec::new();
     for _ in 0..sessions {
         let (c, mut n) = server.client().await;
@@ -527,6 +534,7 @@ async fn throughput(server: &Server, sessions: usize, due: Instant) -> LoadResul
         received,
         secs,
         cpu,
+        machine: cpu::machine_busy_since(machine_start.await.unwrap()),
     }
 }
 

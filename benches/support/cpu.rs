@@ -96,3 +96,47 @@ pub fn since(who: Who, start: CpuUse) -> CpuUse {
         system: now.system - start.system,
     }
 }
+
+/// Jiffies the whole machine spent busy and in all, over every core, from `/proc/stat`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Machine {
+    busy: u64,
+    total: u64,
+}
+
+/// The machine's jiffies so far.
+pub fn machine() -> Machine {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    // "cpu  user nice system idle iowait irq softirq steal ...": idle and iowait are not busy.
+    let v: Vec<u64> = stat
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .skip(1)
+        .take(8)
+        .filter_map(|f| f.parse().ok())
+        .collect();
+    let total = v.iter().sum();
+    let idle = v.get(3).copied().unwrap_or(0) + v.get(4).copied().unwrap_or(0);
+    Machine {
+        busy: total - idle,
+        total,
+    }
+}
+
+/// The machine's jiffies at `due` (read then).
+pub fn machine_at(due: Instant) -> tokio::task::JoinHandle<Machine> {
+    tokio::spawn(async move {
+        tokio::time::sleep_until(due.into()).await;
+        machine()
+    })
+}
+
+/// The share of the machine's cores busy since `start` (everything on it: the server, agents,
+/// clients, a database), from 0 to 1.
+pub fn machine_busy_since(start: Machine) -> f64 {
+    let now = machine();
+    let total = now.total.saturating_sub(start.total).max(1);
+    now.busy.saturating_sub(start.busy) as f64 / total as f64
+}

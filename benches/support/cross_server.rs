@@ -140,6 +140,7 @@ async fn across(
         cpu::at(cpu::Who::One(pid_a), due),
         cpu::at(cpu::Who::One(pid_b), due),
     );
+    let machine_start = cpu::machine_at(due);
     let mut tasks = Vec::new();
     for _ in 0..sessions {
         let (on_a, _notes_a) = a.client().await;
@@ -189,6 +190,7 @@ async fn across(
             received,
             secs,
             cpu: cpu_b,
+            machine: cpu::machine_busy_since(machine_start.await.unwrap()),
         },
         cpu_a,
     )

@@ -112,6 +112,8 @@ pub struct LoadResult {
     pub received: usize,
     pub secs: f64,
     pub cpu: super::cpu::CpuUse,
+    /// The share of the machine's cores busy meanwhile, everything on it counted.
+    pub machine: f64,
 }
 
 /// One load through the relay: `clients` connections, each one agent; lines are due from `due`.
@@ -122,6 +124,7 @@ pub async fn run_load(
     latency_ms: fn(&str) -> Option<f64>,
 ) -> LoadResult {
     let cpu_start = super::cpu::at(super::cpu::Who::One(relay.pid()), due);
+    let machine_start = super::cpu::machine_at(due);
     let mut tasks = Vec::new();
     for _ in 0..clients {
         let url = format!("ws://{}/", relay.addr);
@@ -155,6 +158,7 @@ pub async fn run_load(
         lat.extend(t.await.unwrap());
     }
     let cpu = super::cpu::since(super::cpu::Who::One(relay.pid()), cpu_start.await.unwrap());
+    let machine = super::cpu::machine_busy_since(machine_start.await.unwrap());
     let secs = due.elapsed().as_secs_f64();
     let received = lat.len();
     LoadResult {
@@ -164,5 +168,6 @@ pub async fn run_load(
         received,
         secs,
         cpu,
+        machine,
     }
 }

@@ -220,8 +220,9 @@ async fn read(
     let client = c.client().await.map_err(|e| e.to_string())?;
     // A range of the primary key per session (LATERAL): a join of the whole list would let the
     // planner scan the table, which grows with every event.
-    let rows = client
-        .query(
+    // Prepared once per connection: planning it again every round was PostgreSQL's work too.
+    let stmt = client
+        .prepare_cached(
             "SELECT w.id, e.seq, e.json
              FROM unnest($1::text[], $2::bigint[]) AS w(id, after)
              CROSS JOIN LATERAL (
@@ -230,8 +231,11 @@ async fn read(
                 ORDER BY seq LIMIT $3
              ) e
              ORDER BY w.id, e.seq",
-            &[&ids, &afters, &SESSION_ROWS],
         )
+        .await
+        .map_err(|e| crate::server::store::postgres_text(&e))?;
+    let rows = client
+        .query(&stmt, &[&ids, &afters, &SESSION_ROWS])
         .await
         .map_err(|e| crate::server::store::postgres_text(&e))?;
     let mut per_session: HashMap<&str, i64> = HashMap::new();
