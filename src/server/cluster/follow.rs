@@ -16,11 +16,12 @@ use std::time::Duration;
 use tokio::sync::Notify;
 
 use super::Cluster;
-use crate::server::store::EncodedEvent;
+use crate::server::store::{EncodedEvent, chunk};
 
-/// Most rows one round reads per session: a few rounds' worth of a fast agent's events, bounded
-/// so that one round's memory stays small; a session cut there is read again at once.
-const SESSION_ROWS: i64 = 500;
+/// Most chunks one round reads per session (each one append's events, up to a session's batch):
+/// a few rounds' worth of a fast agent's events, bounded so that one round's memory stays small;
+/// a session cut there is read again at once.
+const SESSION_CHUNKS: i64 = 100;
 /// Most rows waiting for one proxy: past this the proxy reads from the table itself.
 const MAX_WAITING: usize = 10_000;
 /// How long the reader waits before trying again after a failed round.
@@ -207,8 +208,8 @@ fn again(c: &Cluster, batch: Vec<(String, i64)>) {
     c.followers.round.notify_one();
 }
 
-/// The rows of `batch`'s sessions after each one's seq (`None` for one that does not decode),
-/// and whether any session was cut at [`SESSION_ROWS`].
+/// The events of `batch`'s sessions after each one's seq (`None` for one that does not decode),
+/// and whether any session was cut at [`SESSION_CHUNKS`].
 async fn read(
     c: &Cluster,
     batch: &[(String, i64)],
@@ -218,38 +219,42 @@ async fn read(
         .map(|(id, after)| (id.as_str(), *after))
         .unzip();
     let client = c.client().await.map_err(|e| e.to_string())?;
+    // Prepared once per connection: planning it again every round was PostgreSQL's work too.
     // A range of the primary key per session (LATERAL): a join of the whole list would let the
     // planner scan the table, which grows with every event.
-    // Prepared once per connection: planning it again every round was PostgreSQL's work too.
     let stmt = client
         .prepare_cached(
-            "SELECT w.id, e.seq, e.json
+            "SELECT w.id, w.after, e.first_seq, e.last_seq, e.body
              FROM unnest($1::text[], $2::bigint[]) AS w(id, after)
              CROSS JOIN LATERAL (
-                SELECT seq, json FROM aisys_events
-                WHERE session_id = w.id AND seq > w.after
-                ORDER BY seq LIMIT $3
+                SELECT first_seq, last_seq, body FROM aisys_event_chunks
+                WHERE session_id = w.id AND last_seq > w.after
+                ORDER BY last_seq LIMIT $3
              ) e
-             ORDER BY w.id, e.seq",
+             ORDER BY w.id, e.last_seq",
         )
         .await
         .map_err(|e| crate::server::store::postgres_text(&e))?;
     let rows = client
-        .query(&stmt, &[&ids, &afters, &SESSION_ROWS])
+        .query(&stmt, &[&ids, &afters, &SESSION_CHUNKS])
         .await
         .map_err(|e| crate::server::store::postgres_text(&e))?;
     let mut per_session: HashMap<&str, i64> = HashMap::new();
-    let out: Vec<_> = rows
-        .iter()
-        .map(|row| {
-            let (id, seq, json): (String, i64, String) = (row.get(0), row.get(1), row.get(2));
-            (id, seq as u64, EncodedEvent::decode(json).ok())
-        })
-        .collect();
-    for (id, _, _) in &out {
-        *per_session.entry(id.as_str()).or_default() += 1;
+    let mut out = Vec::new();
+    for row in &rows {
+        let (id, after, first, last): (&str, i64, i64, i64) =
+            (row.get(0), row.get(1), row.get(2), row.get(3));
+        *per_session.entry(id).or_default() += 1;
+        let events = chunk::events(id, first, last, row.get(4)).map_err(|e| e.to_string())?;
+        for (seq, json) in events.filter(|(seq, _)| *seq as i64 > after) {
+            out.push((
+                id.to_string(),
+                seq,
+                EncodedEvent::decode(json.to_string()).ok(),
+            ));
+        }
     }
-    let cut = per_session.values().any(|n| *n >= SESSION_ROWS);
+    let cut = per_session.values().any(|n| *n >= SESSION_CHUNKS);
     Ok((out, cut))
 }
 

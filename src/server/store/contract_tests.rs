@@ -386,6 +386,60 @@ async fn postgres_schema_is_versioned_and_a_newer_one_is_refused() {
     assert!(err.to_string().contains("newer aisys"), "{err}");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_events_of_the_second_schema_are_migrated_into_chunks() {
+    let url = postgres_url();
+    let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    // A database as a server of schema 2 left it: a row per event.
+    let migrations = &super::postgres::MIGRATIONS[..2];
+    client
+        .batch_execute(&format!(
+            "CREATE TABLE aisys_schema (version INTEGER NOT NULL);
+             INSERT INTO aisys_schema (version) VALUES (2); {}",
+            migrations.join(";\n")
+        ))
+        .await
+        .unwrap();
+    for seq in 1..=3i64 {
+        let json = serde_json::to_string(&ev(seq as usize)).unwrap();
+        client
+            .execute(
+                "INSERT INTO aisys_events (session_id, seq, json) VALUES ('old', $1, $2)",
+                &[&seq, &json],
+            )
+            .await
+            .unwrap();
+    }
+    client
+        .execute(
+            "INSERT INTO aisys_seqs (session_id, last_seq) VALUES ('old', 3)",
+            &[],
+        )
+        .await
+        .unwrap();
+    let s = PostgresStore::open(&url).await.unwrap();
+    let events: Vec<(u64, StreamEvent)> = s
+        .events_after("old", 0, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(seq, e)| (seq, e.event))
+        .collect();
+    assert_eq!(events, [(1, ev(1)), (2, ev(2)), (3, ev(3))]);
+    assert_eq!(s.append("old", batch(vec![ev(4), ev(5)])).await.unwrap(), 4);
+    let after: Vec<u64> = s
+        .events_after("old", 2, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(seq, _)| seq)
+        .collect();
+    assert_eq!(after, [3, 4, 5]);
+}
+
 #[tokio::test]
 async fn postgres_an_unreachable_database_is_named_without_its_password() {
     let port = std::net::TcpListener::bind("127.0.0.1:0")

@@ -9,6 +9,7 @@
 
 pub mod announce;
 mod choice;
+pub(crate) mod chunk;
 mod contract;
 #[cfg(test)]
 pub(crate) mod contract_tests;

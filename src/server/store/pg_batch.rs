@@ -17,7 +17,7 @@ use std::sync::Arc;
 use deadpool_postgres::Pool;
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
-use super::EncodedEvent;
+use super::{EncodedEvent, chunk};
 
 /// Appends waiting for a round before callers wait too: a database that cannot keep up slows the
 /// sessions instead of filling memory.
@@ -28,23 +28,24 @@ const ROUNDS_IN_FLIGHT: usize = 3;
 /// Most events in one round, so that its arrays stay a few megabytes.
 const MAX_ROUND_EVENTS: usize = 10_000;
 
-/// Numbers and inserts the events of several sessions, one entry per session in `$1..$3`
-/// (session, count, metadata or null) and one per event in `$4..$6` (session, its place among
-/// that session's events from 1, text); saves metadata with `last_seq` set; returns each
-/// session's new last seq. With `$7`, this server's name among servers sharing the store, a
+/// Numbers and inserts the events of several sessions, one entry per session in `$1..$4`
+/// (session, count, metadata or null, the events as a chunk: see `store::chunk`); saves
+/// metadata with `last_seq` set; returns each session's new last seq. With `$5`, this server's
+/// name among servers sharing the store, a
 /// session whose lease another server holds is left out (the fence: a server that lost a lease
 /// while running cannot write into the new owner's record).
 ///
-/// The same statement announces the new last seqs on channel `$9` (see [`super::announce`]), in
-/// payloads of about `$8` bytes: PostgreSQL delivers a notification when its transaction
+/// The same statement announces the new last seqs on channel `$7` (see [`super::announce`]), in
+/// payloads of about `$6` bytes: PostgreSQL delivers a notification when its transaction
 /// commits, so every server hears of the events the moment they become visible, and no
 /// transaction of its own is spent on it. (A `NOTIFY` serializes the commits of the rounds in
 /// flight on PostgreSQL's notification lock: a round's commit is short, and one announcement per
 /// round costs far less than a transaction per announcement did.)
 const APPEND_ROUND: &str = "WITH req AS (
-        SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[]) AS r(session_id, n, info)
-        WHERE $7::text IS NULL OR NOT EXISTS (
-            SELECT 1 FROM aisys_leases l WHERE l.session_id = r.session_id AND l.owner <> $7
+        SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[])
+            AS r(session_id, n, info, body)
+        WHERE $5::text IS NULL OR NOT EXISTS (
+            SELECT 1 FROM aisys_leases l WHERE l.session_id = r.session_id AND l.owner <> $5
         )
      ), counter AS (
         INSERT INTO aisys_seqs (session_id, last_seq)
@@ -52,11 +53,9 @@ const APPEND_ROUND: &str = "WITH req AS (
         ON CONFLICT (session_id) DO UPDATE SET last_seq = aisys_seqs.last_seq + excluded.last_seq
         RETURNING session_id, last_seq
      ), events AS (
-        INSERT INTO aisys_events (session_id, seq, json)
-        SELECT e.session_id, c.last_seq - r.n + e.k, e.json
-        FROM unnest($4::text[], $5::bigint[], $6::text[]) AS e(session_id, k, json)
-        JOIN counter c ON c.session_id = e.session_id
-        JOIN req r ON r.session_id = e.session_id
+        INSERT INTO aisys_event_chunks (session_id, first_seq, last_seq, body)
+        SELECT r.session_id, c.last_seq - r.n + 1, c.last_seq, r.body
+        FROM req r JOIN counter c ON c.session_id = r.session_id
      ), info AS (
         INSERT INTO aisys_sessions (id, info)
         SELECT r.session_id, jsonb_set(r.info::jsonb, '{last_seq}', to_jsonb(c.last_seq))
@@ -65,10 +64,10 @@ const APPEND_ROUND: &str = "WITH req AS (
         ON CONFLICT (id) DO UPDATE SET info = excluded.info
      ), lines AS (
         SELECT session_id || ' ' || last_seq AS line,
-               sum(length(session_id) + 22) OVER (ORDER BY session_id) / $8::bigint AS part
+               sum(length(session_id) + 22) OVER (ORDER BY session_id) / $6::bigint AS part
         FROM counter
      ), announced AS (
-        SELECT count(pg_notify($9::text, payload)) AS n FROM (
+        SELECT count(pg_notify($7::text, payload)) AS n FROM (
             SELECT string_agg(line, E'\n' ORDER BY line) AS payload FROM lines GROUP BY part
         ) p
      )
@@ -165,22 +164,32 @@ async fn gather(
 }
 
 async fn run_round(pool: &Pool, round: Vec<Pending>, fence: Option<String>) {
-    let mut ids = Vec::with_capacity(round.len());
-    let mut counts = Vec::with_capacity(round.len());
-    let mut infos = Vec::with_capacity(round.len());
-    let mut ev_ids = Vec::new();
-    let mut ev_k = Vec::new();
-    let mut ev_texts: Vec<&str> = Vec::new();
-    for p in &round {
-        ids.push(p.session_id.as_str());
-        counts.push(p.events.len() as i64);
-        infos.push(p.info.as_deref());
-        for (k, e) in p.events.iter().enumerate() {
-            ev_ids.push(p.session_id.as_str());
-            ev_k.push(k as i64 + 1);
-            ev_texts.push(&e.json);
+    // Each append's events as one chunk; an append whose events cannot be one is refused
+    // alone (an encoded event never holds a line break: this does not happen).
+    let mut bodies = Vec::with_capacity(round.len());
+    let mut kept = Vec::with_capacity(round.len());
+    for p in round {
+        let mut body = String::with_capacity(p.events.iter().map(|e| e.json.len() + 1).sum());
+        let made = p
+            .events
+            .iter()
+            .enumerate()
+            .try_for_each(|(k, e)| chunk::push(&mut body, k as u64 + 1, &e.json));
+        match made {
+            Ok(()) => {
+                bodies.push(body);
+                kept.push(p);
+            }
+            Err(e) => drop(p.reply.send(Err(e.to_string()))),
         }
     }
+    let round = kept;
+    if round.is_empty() {
+        return;
+    }
+    let ids: Vec<&str> = round.iter().map(|p| p.session_id.as_str()).collect();
+    let counts: Vec<i64> = round.iter().map(|p| p.events.len() as i64).collect();
+    let infos: Vec<Option<&str>> = round.iter().map(|p| p.info.as_deref()).collect();
     let done = async {
         let client = pool.get().await.map_err(|e| match e {
             deadpool_postgres::PoolError::Backend(e) => {
@@ -199,9 +208,7 @@ async fn run_round(pool: &Pool, round: Vec<Pending>, fence: Option<String>) {
                     &ids,
                     &counts,
                     &infos,
-                    &ev_ids,
-                    &ev_k,
-                    &ev_texts,
+                    &bodies,
                     &fence,
                     &(super::announce::PAYLOAD_PART as i64),
                     &super::announce::EVENTS_CHANNEL,

@@ -22,7 +22,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 
-use super::{EncodedEvent, Store, StoreError};
+use super::{EncodedEvent, Store, StoreError, chunk};
 use crate::types::SessionInfo;
 
 /// Connections a server keeps to PostgreSQL: appends of different sessions run side by side,
@@ -75,6 +75,18 @@ pub const MIGRATIONS: &[&str] = &[
         made_at TIMESTAMPTZ NOT NULL DEFAULT now()
      );
      CREATE INDEX aisys_requests_owner ON aisys_requests (owner) WHERE NOT claimed;",
+    // 3: events in chunks (a session's events of one append round, one JSON text per line; see
+    // `store::chunk`) instead of a row per event: a round inserts a row per session.
+    "CREATE TABLE aisys_event_chunks (
+        session_id TEXT NOT NULL,
+        first_seq BIGINT NOT NULL,
+        last_seq BIGINT NOT NULL,
+        body TEXT NOT NULL,
+        PRIMARY KEY (session_id, last_seq)
+     );
+     INSERT INTO aisys_event_chunks (session_id, first_seq, last_seq, body)
+        SELECT session_id, seq, seq, json FROM aisys_events;
+     DROP TABLE aisys_events;",
 ];
 
 /// Sessions and events in a PostgreSQL database.
@@ -364,9 +376,12 @@ impl Store for PostgresStore {
         tx.execute("DELETE FROM aisys_seqs WHERE session_id = $1", &[&id])
             .await
             .map_err(|e| self.db(e))?;
-        tx.execute("DELETE FROM aisys_events WHERE session_id = $1", &[&id])
-            .await
-            .map_err(|e| self.db(e))?;
+        tx.execute(
+            "DELETE FROM aisys_event_chunks WHERE session_id = $1",
+            &[&id],
+        )
+        .await
+        .map_err(|e| self.db(e))?;
         let existed = tx
             .execute("DELETE FROM aisys_sessions WHERE id = $1", &[&id])
             .await
@@ -403,23 +418,31 @@ impl Store for PostgresStore {
     ) -> Result<Vec<(u64, EncodedEvent)>, StoreError> {
         // Seqs are stored as i64: a larger `after_seq` is past every event, not a negative one.
         let after = i64::try_from(after_seq).unwrap_or(i64::MAX);
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let limit_rows = i64::try_from(limit).unwrap_or(i64::MAX);
         let client = self.client().await?;
+        // Each chunk holds one event at least: `limit` chunks hold enough.
         let stmt = client
             .prepare_cached(
-                "SELECT seq, json FROM aisys_events WHERE session_id = $1 AND seq > $2
-                 ORDER BY seq LIMIT $3",
+                "SELECT first_seq, last_seq, body FROM aisys_event_chunks
+                 WHERE session_id = $1 AND last_seq > $2 ORDER BY last_seq LIMIT $3",
             )
             .await
             .map_err(|e| self.db(e))?;
         let rows = client
-            .query(&stmt, &[&session_id, &after, &limit])
+            .query(&stmt, &[&session_id, &after, &limit_rows])
             .await
             .map_err(|e| self.db(e))?;
-        let mut out = Vec::with_capacity(rows.len());
-        for r in rows {
-            let seq: i64 = r.get(0);
-            out.push((seq as u64, EncodedEvent::decode(r.get::<_, String>(1))?));
+        let mut out = Vec::new();
+        for r in &rows {
+            let body: &str = r.get(2);
+            for (seq, json) in chunk::events(session_id, r.get(0), r.get(1), body)? {
+                if out.len() >= limit {
+                    return Ok(out);
+                }
+                if seq > after_seq {
+                    out.push((seq, EncodedEvent::decode(json.to_string())?));
+                }
+            }
         }
         Ok(out)
     }

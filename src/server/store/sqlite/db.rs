@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::super::{EncodedEvent, StoreError};
+use super::super::{EncodedEvent, StoreError, chunk};
 use crate::types::SessionInfo;
 
 /// How long a reader waits on a locked database before failing.
@@ -169,18 +169,13 @@ pub fn events_after(
             .get_ref(2)?
             .as_str()
             .map_err(|e| StoreError::Query(e.to_string()))?;
-        let mut lines = 0;
-        for (seq, json) in (first..).zip(body.split('\n')) {
-            lines += 1;
-            if seq > after && out.len() < limit {
-                out.push((seq as u64, EncodedEvent::decode(json.to_string())?));
+        for (seq, json) in chunk::events(session_id, first, last, body)? {
+            if out.len() >= limit {
+                break;
             }
-        }
-        if lines != last - first + 1 {
-            return Err(StoreError::Query(format!(
-                "session {session_id}: the chunk of events {first} to {last} holds {lines} \
-                 events; the store is damaged"
-            )));
+            if seq > after_seq {
+                out.push((seq, EncodedEvent::decode(json.to_string())?));
+            }
         }
     }
     Ok(out)

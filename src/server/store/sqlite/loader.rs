@@ -18,8 +18,8 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use serde_json::value::RawValue;
 use tokio::sync::oneshot;
 
-use super::super::StoreError;
 use super::super::journal::{self, Record};
+use super::super::{StoreError, chunk};
 use crate::types::SessionInfo;
 
 /// Journal records loaded per transaction while recovering: bounds the memory one takes.
@@ -252,7 +252,7 @@ fn apply(
 }
 
 /// Inserts the pending appends' events, session by session: one session's consecutive events
-/// of a load go into one chunk row (up to [`CHUNK_BYTES`]), one JSON text per line.
+/// of a load go into one chunk row (up to [`CHUNK_BYTES`]; see `store::chunk`).
 fn flush_events(
     tx: &Transaction,
     changes: &[Change],
@@ -276,11 +276,6 @@ fn flush_events(
             for n in 0..events.len() {
                 let seq = (*first_seq + n as u64) as i64;
                 let text = events.get(n)?;
-                if memchr::memchr(b'\n', text.as_bytes()).is_some() {
-                    return Err(StoreError::Commit(format!(
-                        "event {seq} holds a line break: a chunk keeps one event per line"
-                    )));
-                }
                 if let Some((first, last)) = chunk
                     && (last + 1 != seq || body.len() + 1 + text.len() > CHUNK_BYTES)
                 {
@@ -288,14 +283,11 @@ fn flush_events(
                     body.clear();
                     chunk = None;
                 }
+                chunk::push(&mut body, seq as u64, text)?;
                 match &mut chunk {
-                    Some((_, last)) => {
-                        body.push('\n');
-                        *last = seq;
-                    }
+                    Some((_, last)) => *last = seq,
                     None => chunk = Some((seq, seq)),
                 }
-                body.push_str(text);
             }
         }
         if let Some((first, last)) = chunk {
