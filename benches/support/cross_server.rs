@@ -1,5 +1,6 @@
 //! `SERVER_LOAD_STORE=postgres cargo bench --bench server_load`: one load (100 sessions x 200
-//! lines/s in a full run) on the SQLite store, one server, and then on two servers sharing a
+//! lines/s in a full run; each rate of `SERVER_LOAD_RATES` when it is set) on the SQLite store,
+//! one server, and then on two servers sharing a
 //! PostgreSQL store (tests/pg_support's throwaway cluster with `fsync` switched back on), where
 //! each session's turn runs on server A and its client is attached to server B: the latency
 //! from the agent's line to a client on the *other* server, beside SQLite's in the same run,
@@ -22,28 +23,19 @@ pub async fn run(
     bin: &Path,
     dir: &Path,
     sessions: usize,
-    rate: usize,
+    rates: &[usize],
     seconds: usize,
     warmup: Duration,
 ) {
-    let max = (sessions * 2 + 10).to_string();
+    // Each rate makes `sessions` sessions twice on A and once on the SQLite server.
+    let max = (sessions * 2 * rates.len() + 10).to_string();
     let bin_s = bin.to_str().unwrap();
     let env = [
         ("AISYS_CLAUDE_BIN", bin_s),
         ("ANTHROPIC_BASE_URL", "http://127.0.0.1:9"),
     ];
     let host = ["--sandbox", "host", "--max-sessions", &max];
-    println!("aisys serve, --sandbox host; {sessions} sessions x {rate} lines/s for {seconds} s");
-
-    // SQLite: one server, the client on the server that runs the turn.
-    {
-        let server = Server::start(&dir.join("sqlite"), &host, &env);
-        let (settings, due) = agent_settings(rate * seconds, rate, warmup);
-        std::fs::write(dir.join("fake-claude.json"), settings).unwrap();
-        let r = throughput(&server, sessions, due).await;
-        report("SQLite, one server", sessions, rate, seconds, &r);
-    }
-
+    let sqlite = Server::start(&dir.join("sqlite"), &host, &env);
     let url = fsync_on(pg_support::cluster().new_database()).await;
     let token = dir.join("shared-token");
     std::fs::write(&token, "bench-token\n").unwrap();
@@ -55,40 +47,52 @@ pub async fn run(
     args.extend(["--store", &url, "--token-file", token.to_str().unwrap()]);
     let a = Server::start(&dir.join("pg-a"), &args, &env);
     let b = Server::start(&dir.join("pg-b"), &args, &env);
-    // The same store with the client on the server running the turn: what the store costs,
-    // apart from following another server.
     let pg = cpu::Who::Tree(pg_support::cluster().pid());
-    let (settings, due) = agent_settings(rate * seconds, rate, warmup);
-    std::fs::write(dir.join("fake-claude.json"), settings).unwrap();
-    let pg_start = cpu::at(pg, due);
-    let r = throughput(&a, sessions, due).await;
-    let pg_use = cpu::since(pg, pg_start.await.unwrap());
-    report(
-        "PostgreSQL, turns and clients on A",
-        sessions,
-        rate,
-        seconds,
-        &r,
-    );
-    report_postgres(pg_use, r.received);
-    let (settings, due) = agent_settings(rate * seconds, rate, warmup);
-    std::fs::write(dir.join("fake-claude.json"), settings).unwrap();
-    let pg_start = cpu::at(pg, due);
-    let (r, cpu_a) = across(&a, &b, sessions, due).await;
-    let pg_use = cpu::since(pg, pg_start.await.unwrap());
-    report(
-        "PostgreSQL, turns on A, clients on B",
-        sessions,
-        rate,
-        seconds,
-        &r,
-    );
-    let (u, s) = cpu_a.per_event(r.received);
-    println!(
-        "    server A (runs the turns) CPU {:.1} µs/event ({u:.1} user + {s:.1} system); the line above is B's (follows them)",
-        u + s
-    );
-    report_postgres(pg_use, r.received);
+    for &rate in rates {
+        println!(
+            "aisys serve, --sandbox host; {sessions} sessions x {rate} lines/s for {seconds} s"
+        );
+        // SQLite: one server, the client on the server that runs the turn.
+        let (settings, due) = agent_settings(rate * seconds, rate, warmup);
+        std::fs::write(dir.join("fake-claude.json"), settings).unwrap();
+        let r = throughput(&sqlite, sessions, due).await;
+        report("SQLite, one server", sessions, rate, seconds, &r);
+
+        // The same store with the client on the server running the turn: what the store
+        // costs, apart from following another server.
+        let (settings, due) = agent_settings(rate * seconds, rate, warmup);
+        std::fs::write(dir.join("fake-claude.json"), settings).unwrap();
+        let pg_start = cpu::at(pg, due);
+        let r = throughput(&a, sessions, due).await;
+        let pg_use = cpu::since(pg, pg_start.await.unwrap());
+        report(
+            "PostgreSQL, turns and clients on A",
+            sessions,
+            rate,
+            seconds,
+            &r,
+        );
+        report_postgres(pg_use, r.received);
+
+        let (settings, due) = agent_settings(rate * seconds, rate, warmup);
+        std::fs::write(dir.join("fake-claude.json"), settings).unwrap();
+        let pg_start = cpu::at(pg, due);
+        let (r, cpu_a) = across(&a, &b, sessions, due).await;
+        let pg_use = cpu::since(pg, pg_start.await.unwrap());
+        report(
+            "PostgreSQL, turns on A, clients on B",
+            sessions,
+            rate,
+            seconds,
+            &r,
+        );
+        let (u, s) = cpu_a.per_event(r.received);
+        println!(
+            "    server A (runs the turns) CPU {:.1} µs/event ({u:.1} user + {s:.1} system); the line above is B's (follows them)",
+            u + s
+        );
+        report_postgres(pg_use, r.received);
+    }
 }
 
 /// PostgreSQL's own CPU time per line delivered (all its processes: it shares the cores).

@@ -1,8 +1,9 @@
 //! Appends to the PostgreSQL store gathered into rounds: every append waiting when a round
 //! starts goes into one statement, so one round trip and one commit (one WAL flush) serve the
 //! events of many sessions, as the SQLite store's journal writes them with one `write`. A few
-//! rounds run at once ([`ROUNDS_IN_FLIGHT`]); while they commit, the next appends queue up and
-//! become the next round, so rounds grow with the load and an idle store answers at once.
+//! rounds run at once ([`ROUNDS_IN_FLIGHT`]), under load one started per [`ROUND_WINDOW`] at
+//! most; while they commit, the next appends queue up and become the next round, so rounds
+//! grow with the load and an idle store answers at once.
 //!
 //! Each session's counter row is bumped by its round, which numbers the session's events from the
 //! old value: seqs stay gapless per session, whichever round or server they come from, and a
@@ -13,6 +14,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use deadpool_postgres::Pool;
 use tokio::sync::{Semaphore, mpsc, oneshot};
@@ -25,6 +27,12 @@ const APPEND_QUEUE: usize = 4096;
 /// Rounds in flight at once: one commits while the next is written and a third gathers; more
 /// would only split the load into smaller commits.
 const ROUNDS_IN_FLIGHT: usize = 3;
+/// Under load, the least time from one round's start to the next one's: a round's fixed cost
+/// (its statement, commit, WAL flush and announcement, and every follower's read) is paid at
+/// most this often, not once per append, while an idle store answers at once. Measured at
+/// 5,000 lines/s, rounds back to back cost PostgreSQL 140 to 180 µs of CPU per line, and 77 to
+/// 95 µs with this window.
+const ROUND_WINDOW: Duration = Duration::from_millis(2);
 /// Most events in one round, so that its arrays stay a few megabytes.
 const MAX_ROUND_EVENTS: usize = 10_000;
 
@@ -128,6 +136,8 @@ async fn gather(
     // An append of a session already in the round waits for the next one (one counter update
     // per session and statement).
     let mut carried: Option<Pending> = None;
+    // When the last round started, and whether it carried several appends (load).
+    let mut last: Option<(Instant, bool)> = None;
     loop {
         let Ok(slot) = slots.clone().acquire_owned().await else {
             return;
@@ -139,6 +149,10 @@ async fn gather(
                 None => return,
             },
         };
+        if let Some((started, true)) = last {
+            // Under load: let the window fill, so that the next round carries it all.
+            tokio::time::sleep_until((started + ROUND_WINDOW).into()).await;
+        }
         let mut round = vec![first];
         let mut events = round[0].events.len();
         while events < MAX_ROUND_EVENTS {
@@ -154,6 +168,7 @@ async fn gather(
                 Err(_) => break,
             }
         }
+        last = Some((Instant::now(), round.len() > 1));
         let pool = pool.clone();
         let fence = fence.get().cloned();
         tokio::spawn(async move {
