@@ -43,8 +43,13 @@ export class Socket {
     for (const l of this.listeners) l(frame);
   }
 
-  /** Sends a request and resolves with its answer; an `error` answer rejects. */
+  /** Sends a request and resolves with its answer; an `error` answer rejects. A request made
+   * before the socket is open and greeted (a page asking as it loads) waits for that: sending
+   * on a socket still connecting throws. */
   request(message: Message): Promise<Reply> {
+    if (message.type !== "hello" && this.ws.readyState !== WebSocket.OPEN) {
+      return this.ready.then(() => this.request(message));
+    }
     const id = String(this.next++);
     return new Promise((resolve, reject) => {
       const timer = window.setTimeout(() => {

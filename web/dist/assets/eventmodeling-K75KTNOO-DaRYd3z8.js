@@ -1,0 +1,1 @@
+export{O as createEventModelingServices}from"./mermaid-parser.core-TP5bJ_lZ.js";

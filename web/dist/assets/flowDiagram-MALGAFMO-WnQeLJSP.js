@@ -1,1 +1,0 @@
-export{n as diagram}from"./chunk-QB3YPZ4I-BAODGFoC.js";import"./chunk-TU62E6Q5-BO9067zH.js";import"./mermaid.core-BG59dnuL.js";import"./chunk-HFQBQIA3-Dnt9aAWL.js";

@@ -1,0 +1,1 @@
+export{E as createGitGraphServices}from"./mermaid-parser.core-TP5bJ_lZ.js";

@@ -1,0 +1,1 @@
+export{v as createRadarServices}from"./mermaid-parser.core-TP5bJ_lZ.js";

@@ -1,0 +1,1 @@
+export{i as createWardleyServices}from"./mermaid-parser.core-TP5bJ_lZ.js";
