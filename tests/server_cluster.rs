@@ -3,7 +3,7 @@
 //! mid-turn is taken over by the next request within its lease; a permission request raised on
 //! one server is answered from a client of another; a server whose listening connection the
 //! database ends follows again once it is back; a client of a server that lost a session's lease
-//! while paused follows the server that took it. The stand-in agent runs the turns, except
+//! while paused follows the server that took it, and that server ends the turn it was running. The stand-in agent runs the turns, except
 //! for permissions, which take the real Claude Code against the mock model.
 
 mod mock_api;
@@ -356,6 +356,102 @@ async fn a_client_of_a_server_that_lost_its_lease_follows_the_new_owner() {
             break;
         }
     }
+}
+
+/// The processes descended from `pid` whose command line mentions `name`.
+fn descendants_named(pid: u32, name: &str) -> Vec<u32> {
+    let mut parent = std::collections::HashMap::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(p) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{p}/stat")) else {
+            continue;
+        };
+        // The fields after the command's closing parenthesis: state, then the parent's pid.
+        let Some((_, rest)) = stat.rsplit_once(')') else {
+            continue;
+        };
+        if let Some(ppid) = rest.split_whitespace().nth(1).and_then(|x| x.parse().ok()) {
+            parent.insert(p, ppid);
+        }
+    }
+    let under = |mut p: u32| loop {
+        match parent.get(&p) {
+            Some(&q) if q == pid => return true,
+            Some(&q) if q > 1 => p = q,
+            _ => return false,
+        }
+    };
+    parent
+        .keys()
+        .copied()
+        .filter(|&p| under(p))
+        .filter(|p| {
+            std::fs::read(format!("/proc/{p}/cmdline"))
+                .is_ok_and(|c| String::from_utf8_lossy(&c).contains(name))
+        })
+        .collect()
+}
+
+/// A server paused for longer than its lease, whose session another server took over, ends the
+/// turn it was running as soon as it runs again: the agent does not go on working for a
+/// session whose record is another server's.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_that_lost_its_lease_ends_the_turn_it_was_running() {
+    let url = pg_support::cluster().new_database();
+    let dir = tempfile::tempdir().unwrap();
+    let bin = fake_claude_with(dir.path(), r#"{"events": 2, "sleep": 120}"#);
+    let (a, b) = two_servers(dir.path(), &bin, &url);
+    let (on_a, _notes_a) = a.client().await;
+    let (on_b, mut notes_b) = b.client().await;
+    let info = on_a.create(SessionSpec::default()).await.unwrap();
+    // A client of A holds on to the session there throughout.
+    on_a.attach(&info.id, 0).await.unwrap();
+    on_b.attach(&info.id, 0).await.unwrap();
+    say(&on_a, &info.id, "long").await;
+    events_until(&mut notes_b, &info.id, |e| {
+        matches!(e, StreamEvent::Text { .. })
+    })
+    .await;
+    let server = a.child.id();
+    // The agent, and the sandbox's processes that started it.
+    assert!(
+        !descendants_named(server, "fake-claude").is_empty(),
+        "the agent runs under A"
+    );
+
+    let signal = |sig| {
+        // SAFETY: kill only sends a signal to the test's own child process.
+        assert_eq!(unsafe { libc::kill(server as i32, sig) }, 0);
+    };
+    signal(libc::SIGSTOP);
+    // B's keeper takes the expired lease over and records the turn as stopped.
+    events_until(&mut notes_b, &info.id, |e| {
+        matches!(e, StreamEvent::StateChanged { to: SessionState::Stopped, reason: Some(r), .. } if *r == StateReason::ServerLost)
+    })
+    .await;
+    signal(libc::SIGCONT);
+
+    // A learns at its next renewal that it lost the session, and ends the agent it ran.
+    let deadline = Instant::now() + Duration::from_millis(LEASE_MS * 4);
+    loop {
+        let left = descendants_named(server, "fake-claude");
+        if left.is_empty() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "A's agent (pids {left:?}) still runs {LEASE_MS} ms x 4 after A lost the session"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The session goes on from A's client, on the new owner.
+    std::fs::write(dir.path().join("fake-claude.json"), r#"{"events": 2}"#).unwrap();
+    say(&on_a, &info.id, "again").await;
+    let after = events_until(&mut notes_b, &info.id, idle).await;
+    assert_eq!(result_status(&after), Some(TurnStatus::Success));
+    quiet(&mut notes_b, &info.id).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

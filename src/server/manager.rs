@@ -383,11 +383,19 @@ impl SessionManager {
 
     /// Forgets the session's handle (this server lost its lease: the next request for it
     /// follows the session's new owner) and marks it so, for the clients following its events
-    /// to take the new one. Its task ends when its last holder lets go of it.
+    /// to take the new one; its task ends what it ran here and leaves memory.
     pub async fn forget(&self, id: &str) {
-        if let Some(h) = self.loaded.lock().await.remove(id) {
-            h.forget();
-        }
+        let Some(h) = self.loaded.lock().await.remove(id) else {
+            return;
+        };
+        h.forget();
+        // Its turn here, if any, ends now rather than when its agent next writes; without
+        // holding up the caller (the lease keeper) while the agent's process is ended.
+        tokio::spawn(async move {
+            let _ = h
+                .request(|reply| SessionCommand::Relinquish { reply })
+                .await;
+        });
     }
 
     /// Number of sessions in memory.

@@ -106,6 +106,11 @@ pub enum SessionCommand {
     LiveSandbox {
         reply: oneshot::Sender<Option<Arc<dyn Sandbox>>>,
     },
+    /// This server lost the session's lease: another server runs it now (and has recorded a
+    /// turn cut short here as stopped). End what runs here, write nothing, and leave memory.
+    Relinquish {
+        reply: Reply,
+    },
 }
 
 /// Runs the session's own turns behind `parts` until it is unloaded; `first` is a command to
@@ -451,8 +456,40 @@ impl AgentSession {
             SessionCommand::LiveSandbox { reply } => {
                 let _ = reply.send(self.sandbox.clone());
             }
+            SessionCommand::Relinquish { reply } => {
+                self.relinquish(turn).await;
+                let _ = reply.send(Ok(()));
+                return true;
+            }
         }
         false
+    }
+
+    /// Ends what runs here of a session another server now owns: the turn's agent is killed
+    /// and what it still said is dropped (the new owner recorded the turn as stopped, and the
+    /// store takes no more of this server's writes for the session). A sandbox that only lives
+    /// with this server ends; one the new owner may reattach by its id (Modal) is left to it.
+    async fn relinquish(&mut self, turn: &mut Option<RunningTurn>) {
+        if let Some(mut t) = turn.take() {
+            let _ = t.control.send(TurnControl::Kill).await;
+            loop {
+                tokio::select! {
+                    biased;
+                    Some(_) = t.events.recv() => {}
+                    _ = &mut t.done => break,
+                }
+            }
+        }
+        self.abandon_provisioning().await;
+        self.queue.clear();
+        self.watching = None;
+        if let Some(sb) = self.sandbox.take()
+            && !self.ctx.environment.sandboxes_outlive_server()
+        {
+            let _ = sb.terminate().await;
+        }
+        // In memory only: the new owner keeps the record.
+        self.info.sandbox_id = None;
     }
 
     /// Interrupts the running turn, or ends the one waiting for its sandbox; `by_server` when

@@ -184,6 +184,11 @@ pub trait ExecutionEnvironment: Send + Sync {
     async fn attach(&self, _id: &str) -> Result<Option<Box<dyn Sandbox>>, EnvError> {
         Ok(None)
     }
+    /// Whether a sandbox goes on without the process that made it, so that another server may
+    /// [`attach`](Self::attach) it: a server that lost a session then leaves the sandbox alone.
+    fn sandboxes_outlive_server(&self) -> bool {
+        false
+    }
 }
 
 /// One sandbox: a workspace, a home and the processes started in it.

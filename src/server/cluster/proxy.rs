@@ -107,6 +107,11 @@ impl Proxy {
             let _ = reply.send(None);
             return Decision::Done;
         }
+        // Nothing of the session runs here to give up.
+        if let SessionCommand::Relinquish { reply } = cmd {
+            let _ = reply.send(Ok(()));
+            return Decision::Unload;
+        }
         if let SessionCommand::Unload { reply } = cmd {
             let idle = self.parts.attached.load(Ordering::SeqCst) == 0;
             let _ = reply.send(idle);
@@ -270,6 +275,7 @@ fn answer(cmd: SessionCommand, result: Result<(), SessionError>) {
         SessionCommand::Message { reply, .. }
         | SessionCommand::Interrupt { reply }
         | SessionCommand::ServerStopping { reply }
+        | SessionCommand::Relinquish { reply }
         | SessionCommand::Permission { reply, .. }
         | SessionCommand::Stop { reply, .. } => {
             let _ = reply.send(result);

@@ -289,6 +289,10 @@ impl ExecutionEnvironment for ModalEnvironment {
         SandboxKind::Modal
     }
 
+    fn sandboxes_outlive_server(&self) -> bool {
+        true
+    }
+
     async fn create(&self, spec: SandboxSpec) -> Result<Box<dyn Sandbox>, EnvError> {
         Ok(Box::new(self.create_modal(spec).await?))
     }
