@@ -185,6 +185,7 @@ async fn bench() {
                 None => &load.rates[load.rates.len() - 1..],
             };
             return cross_server::run(
+                &builds(),
                 &bin,
                 dir.path(),
                 load.active_sessions,
@@ -212,24 +213,7 @@ async fn bench() {
         env.push(("TOKIO_WORKER_THREADS", n));
     }
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    // `SERVER_LOAD_BEFORE=PATH[,PATH...]` (aisys binaries built from earlier commits, each
-    // named in the tables by its file name) are measured beside this build, load by load in the
-    // same minutes, so a change is compared fairly.
-    let mut builds: Vec<(&'static str, std::path::PathBuf)> = Vec::new();
-    if let Ok(before) = std::env::var("SERVER_LOAD_BEFORE") {
-        for path in before.split(',').filter(|p| !p.is_empty()) {
-            let path = std::path::PathBuf::from(path);
-            let name = path.file_name().map_or_else(
-                || path.display().to_string(),
-                |n| n.to_string_lossy().into_owned(),
-            );
-            builds.push((String::leak(name), path));
-        }
-    }
-    builds.push((
-        "aisys",
-        std::path::PathBuf::from(env!("CARGO_BIN_EXE_aisys")),
-    ));
+    let builds = builds();
     let mut servers = Vec::new();
     for (i, (label, bin)) in builds.iter().enumerate() {
         let server = Server::start_binary(
@@ -413,6 +397,28 @@ async fn memory(server: &Server, load: &Load) -> (String, String) {
     );
     println!("(b) {opened}");
     (idle, opened)
+}
+
+/// The builds to measure: this one, after those `SERVER_LOAD_BEFORE=PATH[,PATH...]` names
+/// (aisys binaries built from earlier commits, each named in the tables by its file name), so
+/// that a change is compared with them load by load in the same minutes.
+fn builds() -> Vec<(&'static str, std::path::PathBuf)> {
+    let mut builds: Vec<(&'static str, std::path::PathBuf)> = Vec::new();
+    if let Ok(before) = std::env::var("SERVER_LOAD_BEFORE") {
+        for path in before.split(',').filter(|p| !p.is_empty()) {
+            let path = std::path::PathBuf::from(path);
+            let name = path.file_name().map_or_else(
+                || path.display().to_string(),
+                |n| n.to_string_lossy().into_owned(),
+            );
+            builds.push((String::leak(name), path));
+        }
+    }
+    builds.push((
+        "aisys",
+        std::path::PathBuf::from(env!("CARGO_BIN_EXE_aisys")),
+    ));
+    builds
 }
 
 fn report(who: &str, sessions: usize, rate: usize, seconds: usize, r: &LoadResult) {

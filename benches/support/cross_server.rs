@@ -4,9 +4,11 @@
 //! PostgreSQL store (tests/pg_support's throwaway cluster with `fsync` switched back on), where
 //! each session's turn runs on server A and its client is attached to server B: the latency
 //! from the agent's line to a client on the *other* server, beside SQLite's in the same run,
-//! and beside the same store with the client on the server that runs the turn.
+//! and beside the same store with the client on the server that runs the turn. Builds named by
+//! `SERVER_LOAD_BEFORE` run the cross-server load too, each on a pair of servers of its own,
+//! in turn with this build's at each rate.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use aisys::client::Notification;
@@ -20,6 +22,7 @@ use super::{agent_settings, cpu, latency_ms, percentile, report, throughput};
 mod pg_support;
 
 pub async fn run(
+    builds: &[(&str, PathBuf)],
     bin: &Path,
     dir: &Path,
     sessions: usize,
@@ -36,17 +39,24 @@ pub async fn run(
     ];
     let host = ["--sandbox", "host", "--max-sessions", &max];
     let sqlite = Server::start(&dir.join("sqlite"), &host, &env);
-    let url = fsync_on(pg_support::cluster().new_database()).await;
     let token = dir.join("shared-token");
     std::fs::write(&token, "bench-token\n").unwrap();
     {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o600)).unwrap();
     }
-    let mut args: Vec<&str> = host.to_vec();
-    args.extend(["--store", &url, "--token-file", token.to_str().unwrap()]);
-    let a = Server::start(&dir.join("pg-a"), &args, &env);
-    let b = Server::start(&dir.join("pg-b"), &args, &env);
+    // A pair of servers per build, each pair on a database of its own.
+    let mut pairs = Vec::new();
+    for (i, (label, build)) in builds.iter().enumerate() {
+        let url = fsync_on(pg_support::cluster().new_database()).await;
+        let mut args: Vec<&str> = host.to_vec();
+        args.extend(["--store", &url, "--token-file", token.to_str().unwrap()]);
+        let a = Server::start_binary(build, &dir.join(format!("pg-a-{i}")), &args, &env);
+        let b = Server::start_binary(build, &dir.join(format!("pg-b-{i}")), &args, &env);
+        println!("{label}: {}", build.display());
+        pairs.push((*label, a, b));
+    }
+    let (_, a, _) = pairs.last().expect("this build");
     let pg = cpu::Who::Tree(pg_support::cluster().pid());
     for &rate in rates {
         println!(
@@ -63,7 +73,7 @@ pub async fn run(
         let (settings, due) = agent_settings(rate * seconds, rate, warmup);
         std::fs::write(dir.join("fake-claude.json"), settings).unwrap();
         let pg_start = cpu::at(pg, due);
-        let r = throughput(&a, sessions, due).await;
+        let r = throughput(a, sessions, due).await;
         let pg_use = cpu::since(pg, pg_start.await.unwrap());
         report(
             "PostgreSQL, turns and clients on A",
@@ -74,24 +84,26 @@ pub async fn run(
         );
         report_postgres(pg_use, r.received);
 
-        let (settings, due) = agent_settings(rate * seconds, rate, warmup);
-        std::fs::write(dir.join("fake-claude.json"), settings).unwrap();
-        let pg_start = cpu::at(pg, due);
-        let (r, cpu_a) = across(&a, &b, sessions, due).await;
-        let pg_use = cpu::since(pg, pg_start.await.unwrap());
-        report(
-            "PostgreSQL, turns on A, clients on B",
-            sessions,
-            rate,
-            seconds,
-            &r,
-        );
-        let (u, s) = cpu_a.per_event(r.received);
-        println!(
-            "    server A (runs the turns) CPU {:.1} µs/event ({u:.1} user + {s:.1} system); the line above is B's (follows them)",
-            u + s
-        );
-        report_postgres(pg_use, r.received);
+        for (label, a, b) in &pairs {
+            let (settings, due) = agent_settings(rate * seconds, rate, warmup);
+            std::fs::write(dir.join("fake-claude.json"), settings).unwrap();
+            let pg_start = cpu::at(pg, due);
+            let (r, cpu_a) = across(a, b, sessions, due).await;
+            let pg_use = cpu::since(pg, pg_start.await.unwrap());
+            report(
+                &format!("{label}: PostgreSQL, turns on A, clients on B"),
+                sessions,
+                rate,
+                seconds,
+                &r,
+            );
+            let (u, s) = cpu_a.per_event(r.received);
+            println!(
+                "    server A (runs the turns) CPU {:.1} µs/event ({u:.1} user + {s:.1} system); the line above is B's (follows them)",
+                u + s
+            );
+            report_postgres(pg_use, r.received);
+        }
     }
 }
 

@@ -32,6 +32,10 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 const NOTIFY_QUEUE: usize = 4096;
 /// Requests buffered for the connection task.
 const REQUEST_QUEUE: usize = 64;
+/// The socket's read buffer. tungstenite zeroes as much of it as one read may fill before every
+/// read, so its default (128 KiB) cost a client a 128 KiB `memset` per frame it received; frames
+/// here are a few hundred bytes, and a replay's burst still fills 16 KiB per read.
+const WS_READ_BUFFER: usize = 16 * 1024;
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum ClientError {
@@ -219,8 +223,10 @@ async fn open(config: &ClientConfig) -> Result<Ws, ClientError> {
             .parse()
             .map_err(|_| err("the token has characters a header cannot carry".into()))?,
     );
+    let socket = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+        .read_buffer_size(WS_READ_BUFFER);
     // Requests and replies are small frames: send them at once (TCP_NODELAY).
-    let (mut ws, _) = tokio_tungstenite::connect_async_with_config(req, None, true)
+    let (mut ws, _) = tokio_tungstenite::connect_async_with_config(req, Some(socket), true)
         .await
         .map_err(|e| match e {
             WsError::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
