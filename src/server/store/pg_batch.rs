@@ -29,11 +29,12 @@ const APPEND_QUEUE: usize = 4096;
 const ROUNDS_IN_FLIGHT: usize = 3;
 /// Under load, the least time from one round's start to the next one's: a round's fixed cost
 /// (its statement, commit, WAL flush and announcement, and every follower's read) is paid at
-/// most this often, not once per append, while an idle store answers at once. Measured side by
-/// side with two servers following each other's sessions: PostgreSQL's CPU per line was 80, 55
-/// and 45 µs at 5,000 lines/s with 2, 5 and 10 ms, and 34, 26 and 22 µs at 20,000 lines/s; the
-/// latency to clients did not grow with 5 ms and did with 10.
-const ROUND_WINDOW: Duration = Duration::from_millis(5);
+/// most this often, not once per append, while an idle store answers at once. At 5,000
+/// lines/s, rounds back to back cost PostgreSQL 140 to 180 µs of CPU per line, and 77 to 95 µs
+/// with this window. Longer windows were measured side by side (docs/benchmarks.md): 5 ms cut
+/// PostgreSQL's CPU per line by another 13 to 32 % without lowering the latency to clients, and
+/// 10 ms raised it.
+const ROUND_WINDOW: Duration = Duration::from_millis(2);
 /// Most events in one round, so that its arrays stay a few megabytes.
 const MAX_ROUND_EVENTS: usize = 10_000;
 
