@@ -26,38 +26,6 @@ fn start(dir: &std::path::Path, bin: &std::path::Path) -> Server {
     )
 }
 
-/// `/metrics`, fetched over a plain socket.
-async fn metrics(server: &Server) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let addr = server.http.trim_start_matches("http://");
-    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let req = format!(
-        "GET /metrics HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {}\r\nConnection: close\r\n\r\n",
-        server.token
-    );
-    s.write_all(req.as_bytes()).await.unwrap();
-    let mut body = String::new();
-    s.read_to_string(&mut body).await.unwrap();
-    body
-}
-
-/// The value of one sample line of the exposition, e.g. `aisys_queue_depth{queue="journal"}`.
-fn sample(text: &str, name: &str) -> i64 {
-    text.lines()
-        .find_map(|l| l.strip_prefix(name).map(str::trim))
-        .unwrap_or_else(|| panic!("no {name} in /metrics:\n{text}"))
-        .parse()
-        .unwrap_or_else(|e| panic!("{name} is not a number ({e}):\n{text}"))
-}
-
-fn depth(text: &str, queue: &str) -> i64 {
-    sample(text, &format!("aisys_queue_depth{{queue=\"{queue}\"}}"))
-}
-
-fn peak(text: &str, queue: &str) -> i64 {
-    sample(text, &format!("aisys_queue_peak{{queue=\"{queue}\"}}"))
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_client_that_stops_reading_holds_up_no_one_and_metrics_show_its_queue() {
     let dir = tempfile::tempdir().unwrap();

@@ -134,6 +134,50 @@ async fn kill_9_mid_turn_then_restart_on_the_database_recovers() {
     assert_eq!(result_status(&next), Some(TurnStatus::Success));
 }
 
+/// `/metrics` on the PostgreSQL store shows its appends waiting for a round and what its rounds
+/// take: an operator sees the database falling behind before clients do.
+#[tokio::test(flavor = "multi_thread")]
+async fn metrics_show_the_postgres_appends_in_flight_and_the_rounds_time() {
+    let url = pg_support::cluster().new_database();
+    let dir = tempfile::tempdir().unwrap();
+    let bin = fake_claude_with(dir.path(), r#"{"events": 40, "rate": 400}"#);
+    let server = start(&dir.path().join("data"), &bin, &url);
+    let before = metrics(&server).await;
+    let rounds_before = sample(&before, "aisys_store_rounds_total");
+    let (client, mut notes) = server.client().await;
+    let info = attached(&client, SessionSpec::default()).await;
+    say(&client, &info.id, "hello").await;
+    let events = until_result(&mut notes, &info.id).await;
+    let text = metrics(&server).await;
+    // Every event went through a round (several per round at most), and each round took time.
+    let rounds = sample(&text, "aisys_store_rounds_total") - rounds_before;
+    assert!(
+        rounds >= 1 && rounds as usize <= events.len(),
+        "{rounds} rounds for {} events:\n{text}",
+        events.len()
+    );
+    let seconds: f64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("aisys_store_round_seconds_total "))
+        .unwrap_or_else(|| panic!("no round time in /metrics:\n{text}"))
+        .parse()
+        .unwrap();
+    assert!(seconds > 0.0, "{text}");
+    assert!(peak(&text, "postgres_appends") >= 1, "{text}");
+    // The turn is over: what it still writes (its end, the session's state) is soon committed,
+    // and then nothing waits.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let text = metrics(&server).await;
+        if depth(&text, "postgres_appends") == 0 {
+            assert_eq!(depth(&text, "journal"), 0, "{text}");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{text}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
 /// `sslmode=require`: a server that cannot verify the database's certificate refuses to start
 /// and says why; given the authority that signed it (`sslrootcert`), it runs, and PostgreSQL
 /// reports every one of its connections encrypted.

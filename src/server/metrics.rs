@@ -44,6 +44,21 @@ pub struct StoreQueues {
     pub journal: Gauge,
     /// Events journaled and not yet in SQLite.
     pub sqlite_load: Gauge,
+    /// Appends waiting for a PostgreSQL round to commit them (queued, or in a round in flight).
+    pub postgres_appends: Gauge,
+    /// PostgreSQL append rounds run, and their time from start to commit, in microseconds:
+    /// what each session's append waits for.
+    pub postgres_rounds: AtomicU64,
+    pub postgres_round_micros: AtomicU64,
+}
+
+impl StoreQueues {
+    /// A PostgreSQL round ran for `took`.
+    pub fn round_ran(&self, took: Duration) {
+        self.postgres_rounds.fetch_add(1, Ordering::Relaxed);
+        self.postgres_round_micros
+            .fetch_add(took.as_micros() as u64, Ordering::Relaxed);
+    }
 }
 
 #[derive(Debug, Default)]
@@ -158,11 +173,15 @@ impl Metrics {
             ("agent_events", &self.agent_events),
             ("journal", store.map_or(&none, |q| &q.journal)),
             ("sqlite_load", store.map_or(&none, |q| &q.sqlite_load)),
+            (
+                "postgres_appends",
+                store.map_or(&none, |q| &q.postgres_appends),
+            ),
             ("outbound_frames", &self.outbound),
         ];
         let _ = writeln!(
             s,
-            "# HELP aisys_queue_depth Items waiting in the server's queues: events read from agents and not yet stored (agent_events), appends waiting for the journal's write (journal), events journaled and not yet in SQLite (sqlite_load), frames waiting to be written to clients (outbound_frames).\n# TYPE aisys_queue_depth gauge"
+            "# HELP aisys_queue_depth Items waiting in the server's queues: events read from agents and not yet stored (agent_events), appends waiting for the journal's write (journal), events journaled and not yet in SQLite (sqlite_load), appends not yet committed by a PostgreSQL round (postgres_appends), frames waiting to be written to clients (outbound_frames).\n# TYPE aisys_queue_depth gauge"
         );
         for (name, g) in queues {
             let _ = writeln!(s, "aisys_queue_depth{{queue=\"{name}\"}} {}", g.get());
@@ -174,6 +193,16 @@ impl Metrics {
         for (name, g) in queues {
             let _ = writeln!(s, "aisys_queue_peak{{queue=\"{name}\"}} {}", g.peak());
         }
+        let rounds = store.map_or(0, |q| get(&q.postgres_rounds));
+        let round_secs = store.map_or(0, |q| get(&q.postgres_round_micros)) as f64 / 1e6;
+        let _ = writeln!(
+            s,
+            "# HELP aisys_store_rounds_total Append rounds the PostgreSQL store committed or failed (each one statement for the appends of many sessions).\n# TYPE aisys_store_rounds_total counter\naisys_store_rounds_total {rounds}"
+        );
+        let _ = writeln!(
+            s,
+            "# HELP aisys_store_round_seconds_total Time the PostgreSQL store's append rounds took, start to commit: divided by the rounds, what an append waits for once its round starts.\n# TYPE aisys_store_round_seconds_total counter\naisys_store_round_seconds_total {round_secs}"
+        );
         let _ = writeln!(
             s,
             "# HELP aisys_turn_duration_seconds Duration of agent turns."

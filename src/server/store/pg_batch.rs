@@ -20,6 +20,7 @@ use deadpool_postgres::Pool;
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use super::{EncodedEvent, chunk};
+use crate::server::metrics::StoreQueues;
 
 /// Appends waiting for a round before callers wait too: a database that cannot keep up slows the
 /// sessions instead of filling memory.
@@ -96,6 +97,8 @@ pub(super) struct Pending {
 /// Where appends queue for their round.
 pub(super) struct Rounds {
     queue: mpsc::Sender<Pending>,
+    /// Appends not yet committed, and the rounds' timings (`/metrics`).
+    queues: Arc<StoreQueues>,
     /// This server's name among servers sharing the store, once it has joined them.
     fence: Arc<std::sync::OnceLock<String>>,
     task: tokio::task::JoinHandle<()>,
@@ -108,12 +111,13 @@ impl Drop for Rounds {
 }
 
 impl Rounds {
-    pub fn start(pool: Pool) -> Rounds {
+    pub fn start(pool: Pool, queues: Arc<StoreQueues>) -> Rounds {
         let (queue, rx) = mpsc::channel(APPEND_QUEUE);
         let fence = Arc::new(std::sync::OnceLock::new());
         Rounds {
             queue,
-            task: tokio::spawn(gather(pool, rx, fence.clone())),
+            task: tokio::spawn(gather(pool, rx, fence.clone(), queues.clone())),
+            queues,
             fence,
         }
     }
@@ -125,7 +129,11 @@ impl Rounds {
 
     /// Queues an append; the answer is the session's new last seq.
     pub async fn append(&self, p: Pending) -> Result<(), Pending> {
-        self.queue.send(p).await.map_err(|e| e.0)
+        self.queues.postgres_appends.add(1);
+        self.queue.send(p).await.map_err(|e| {
+            self.queues.postgres_appends.add(-1);
+            e.0
+        })
     }
 }
 
@@ -133,6 +141,7 @@ async fn gather(
     pool: Pool,
     mut rx: mpsc::Receiver<Pending>,
     fence: Arc<std::sync::OnceLock<String>>,
+    queues: Arc<StoreQueues>,
 ) {
     let slots = Arc::new(Semaphore::new(ROUNDS_IN_FLIGHT));
     // An append of a session already in the round waits for the next one (one counter update
@@ -173,8 +182,12 @@ async fn gather(
         last = Some((Instant::now(), round.len() > 1));
         let pool = pool.clone();
         let fence = fence.get().cloned();
+        let queues = queues.clone();
         tokio::spawn(async move {
+            let (started, appends) = (Instant::now(), round.len());
             run_round(&pool, round, fence).await;
+            queues.round_ran(started.elapsed());
+            queues.postgres_appends.add(-(appends as i64));
             drop(slot);
         });
     }

@@ -23,6 +23,7 @@ use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 
 use super::{EncodedEvent, Store, StoreError, chunk};
+use crate::server::metrics::StoreQueues;
 use crate::types::SessionInfo;
 
 /// Connections a server keeps to PostgreSQL: appends of different sessions run side by side,
@@ -100,6 +101,8 @@ pub struct PostgresStore {
     tls: tokio_postgres_rustls::MakeRustlsConnect,
     /// Appends gathered into rounds of one statement each.
     rounds: super::pg_batch::Rounds,
+    /// The rounds' queue depth and timings, for `/metrics`.
+    queues: Arc<StoreQueues>,
 }
 
 /// `url` with any password replaced by `***`, fit for messages and logs.
@@ -176,8 +179,10 @@ impl PostgresStore {
             .wait_timeout(Some(POOL_WAIT))
             .build()
             .map_err(|e| err(e.to_string()))?;
+        let queues = Arc::new(StoreQueues::default());
         let store = PostgresStore {
-            rounds: super::pg_batch::Rounds::start(pool.clone()),
+            rounds: super::pg_batch::Rounds::start(pool.clone(), queues.clone()),
+            queues,
             pool,
             url: shown.clone(),
             config,
@@ -458,6 +463,10 @@ impl Store for PostgresStore {
             .await
             .map_err(|e| self.db(e))?;
         Ok(row.map(|r| r.get::<_, i64>(0) as u64).unwrap_or(0))
+    }
+
+    fn queues(&self) -> Option<&StoreQueues> {
+        Some(&self.queues)
     }
 }
 
