@@ -73,6 +73,7 @@ pub async fn run(
         let (settings, due) = agent_settings(rate * seconds, rate, warmup);
         std::fs::write(dir.join("fake-claude.json"), settings).unwrap();
         let pg_start = cpu::at(pg, due);
+        let rounds_start = rounds(a).await;
         let r = throughput(a, sessions, due).await;
         let pg_use = cpu::since(pg, pg_start.await.unwrap());
         report(
@@ -83,11 +84,13 @@ pub async fn run(
             &r,
         );
         report_postgres(pg_use, r.received);
+        report_rounds(rounds_start, rounds(a).await, r.secs);
 
         for (label, a, b) in &pairs {
             let (settings, due) = agent_settings(rate * seconds, rate, warmup);
             std::fs::write(dir.join("fake-claude.json"), settings).unwrap();
             let pg_start = cpu::at(pg, due);
+            let rounds_start = rounds(a).await;
             let (r, cpu_a) = across(a, b, sessions, due).await;
             let pg_use = cpu::since(pg, pg_start.await.unwrap());
             report(
@@ -103,7 +106,36 @@ pub async fn run(
                 u + s
             );
             report_postgres(pg_use, r.received);
+            report_rounds(rounds_start, rounds(a).await, r.secs);
         }
+    }
+}
+
+/// Server A's append rounds so far and their time in seconds, from its `/metrics` (zero for
+/// a build from before they were counted).
+async fn rounds(a: &Server) -> (f64, f64) {
+    let text = super::serve_harness::metrics(a).await;
+    let value = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+            .unwrap_or(0.0)
+    };
+    (
+        value("aisys_store_rounds_total"),
+        value("aisys_store_round_seconds_total"),
+    )
+}
+
+/// What A's append rounds took during a load: an append waits for the round in flight and
+/// then its own.
+fn report_rounds(start: (f64, f64), end: (f64, f64), secs: f64) {
+    let n = end.0 - start.0;
+    if n > 0.0 {
+        println!(
+            "    server A's append rounds: {:.0}/s, {:.2} ms each from start to commit",
+            n / secs,
+            (end.1 - start.1) / n * 1000.0
+        );
     }
 }
 
