@@ -93,13 +93,18 @@ struct Pair {
     notes_b: tokio::sync::mpsc::Receiver<Notification>,
     info: aisys::types::SessionInfo,
     url: String,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 async fn pair() -> Pair {
+    pair_with(r#"{"events": 40, "rate": 400}"#).await
+}
+
+/// [`pair`], with the stand-in agent's `settings`.
+async fn pair_with(settings: &str) -> Pair {
     let url = pg_support::cluster().new_database();
     let dir = tempfile::tempdir().unwrap();
-    let bin = fake_claude_with(dir.path(), r#"{"events": 40, "rate": 400}"#);
+    let bin = fake_claude_with(dir.path(), settings);
     let (a, b) = two_servers(dir.path(), &bin, &url);
     let (on_a, notes_a) = a.client().await;
     let (on_b, notes_b) = b.client().await;
@@ -117,7 +122,23 @@ async fn pair() -> Pair {
         notes_b,
         info,
         url,
-        _dir: dir,
+        dir,
+    }
+}
+
+impl Pair {
+    /// Sends `text` on A and waits until B's client sees the turn's first text: A runs it.
+    async fn turn_on_a(&mut self, text: &str) {
+        say(&self.on_a, &self.info.id, text).await;
+        events_until(&mut self.notes_b, &self.info.id, |e| {
+            matches!(e, StreamEvent::Text { .. })
+        })
+        .await;
+    }
+
+    /// The stand-in agent's settings for the turns started from now on.
+    fn agent_settings(&self, settings: &str) {
+        std::fs::write(self.dir.path().join("fake-claude.json"), settings).unwrap();
     }
 }
 
@@ -131,7 +152,7 @@ async fn a_client_on_one_server_follows_a_turn_another_runs_live_and_exactly_onc
         on_b,
         mut notes_b,
         info,
-        _dir,
+        dir: _dir,
         ..
     } = pair().await;
     say(&on_a, &info.id, "hello").await;
@@ -190,7 +211,7 @@ async fn a_server_whose_listening_connection_drops_follows_again_once_it_is_back
         mut notes_b,
         info,
         url,
-        _dir,
+        dir: _dir,
     } = pair().await;
     say(&on_a, &info.id, "one").await;
     events_until(&mut notes_a, &info.id, idle).await;
@@ -399,22 +420,10 @@ fn descendants_named(pid: u32, name: &str) -> Vec<u32> {
 /// session whose record is another server's.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_server_that_lost_its_lease_ends_the_turn_it_was_running() {
-    let url = pg_support::cluster().new_database();
-    let dir = tempfile::tempdir().unwrap();
-    let bin = fake_claude_with(dir.path(), r#"{"events": 2, "sleep": 120}"#);
-    let (a, b) = two_servers(dir.path(), &bin, &url);
-    let (on_a, _notes_a) = a.client().await;
-    let (on_b, mut notes_b) = b.client().await;
-    let info = on_a.create(SessionSpec::default()).await.unwrap();
-    // A client of A holds on to the session there throughout.
-    on_a.attach(&info.id, 0).await.unwrap();
-    on_b.attach(&info.id, 0).await.unwrap();
-    say(&on_a, &info.id, "long").await;
-    events_until(&mut notes_b, &info.id, |e| {
-        matches!(e, StreamEvent::Text { .. })
-    })
-    .await;
-    let server = a.child.id();
+    // A's client holds on to the session there throughout.
+    let mut p = pair_with(r#"{"events": 2, "sleep": 120}"#).await;
+    p.turn_on_a("long").await;
+    let server = p.a.child.id();
     // The agent, and the sandbox's processes that started it.
     assert!(
         !descendants_named(server, "fake-claude").is_empty(),
@@ -427,7 +436,7 @@ async fn a_server_that_lost_its_lease_ends_the_turn_it_was_running() {
     };
     signal(libc::SIGSTOP);
     // B's keeper takes the expired lease over and records the turn as stopped.
-    events_until(&mut notes_b, &info.id, |e| {
+    events_until(&mut p.notes_b, &p.info.id, |e| {
         matches!(e, StreamEvent::StateChanged { to: SessionState::Stopped, reason: Some(r), .. } if *r == StateReason::ServerLost)
     })
     .await;
@@ -447,11 +456,11 @@ async fn a_server_that_lost_its_lease_ends_the_turn_it_was_running() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     // The session goes on from A's client, on the new owner.
-    std::fs::write(dir.path().join("fake-claude.json"), r#"{"events": 2}"#).unwrap();
-    say(&on_a, &info.id, "again").await;
-    let after = events_until(&mut notes_b, &info.id, idle).await;
+    p.agent_settings(r#"{"events": 2}"#);
+    say(&p.on_a, &p.info.id, "again").await;
+    let after = events_until(&mut p.notes_b, &p.info.id, idle).await;
     assert_eq!(result_status(&after), Some(TurnStatus::Success));
-    quiet(&mut notes_b, &info.id).await;
+    quiet(&mut p.notes_b, &p.info.id).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -568,20 +577,21 @@ async fn a_server_that_shuts_down_cleanly_hands_its_sessions_over_at_once() {
 /// A stop travels like an interrupt, without the agent's grace to end its turn by itself.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_stop_sent_to_one_server_ends_the_turn_another_runs() {
-    let url = pg_support::cluster().new_database();
-    let dir = tempfile::tempdir().unwrap();
-    let bin = fake_claude_with(dir.path(), r#"{"events": 2, "sleep": 30}"#);
-    let (a, b) = two_servers(dir.path(), &bin, &url);
-    let (on_a, mut notes_a) = a.client().await;
-    let (on_b, mut notes_b) = b.client().await;
-    let info = on_a.create(SessionSpec::default()).await.unwrap();
-    on_a.attach(&info.id, 0).await.unwrap();
-    on_b.attach(&info.id, 0).await.unwrap();
-    say(&on_a, &info.id, "long").await;
-    events_until(&mut notes_b, &info.id, |e| {
-        matches!(e, StreamEvent::Text { .. })
-    })
-    .await;
+    let Pair {
+        a: _a,
+        b,
+        on_a: _on_a,
+        mut notes_a,
+        on_b,
+        mut notes_b,
+        info,
+        url: _,
+        dir: _dir,
+    } = {
+        let mut p = pair_with(r#"{"events": 2, "sleep": 30}"#).await;
+        p.turn_on_a("long").await;
+        p
+    };
     on_b.ack(ClientMessage::Stop {
         session_id: info.id.clone(),
     })
@@ -617,20 +627,21 @@ async fn a_stop_sent_to_one_server_ends_the_turn_another_runs() {
 /// A server shutting down ends the turns it runs, not those it follows: they run on.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_server_shutting_down_leaves_the_turns_another_runs_alone() {
-    let url = pg_support::cluster().new_database();
-    let dir = tempfile::tempdir().unwrap();
-    let bin = fake_claude_with(dir.path(), r#"{"events": 30, "rate": 15}"#);
-    let (a, mut b) = two_servers(dir.path(), &bin, &url);
-    let (on_a, mut notes_a) = a.client().await;
-    let (on_b, mut notes_b) = b.client().await;
-    let info = on_a.create(SessionSpec::default()).await.unwrap();
-    on_a.attach(&info.id, 0).await.unwrap();
-    on_b.attach(&info.id, 0).await.unwrap();
-    say(&on_a, &info.id, "two seconds").await;
-    events_until(&mut notes_b, &info.id, |e| {
-        matches!(e, StreamEvent::Text { .. })
-    })
-    .await;
+    let Pair {
+        a: _a,
+        mut b,
+        on_a: _on_a,
+        mut notes_a,
+        on_b,
+        notes_b: _notes_b,
+        info,
+        dir: _dir,
+        ..
+    } = {
+        let mut p = pair_with(r#"{"events": 30, "rate": 15}"#).await;
+        p.turn_on_a("two seconds").await;
+        p
+    };
     drop(on_b);
     let asked = Instant::now();
     assert!(b.terminate().success());
