@@ -159,7 +159,9 @@ impl Followers {
                     broken.insert(id);
                 }
             }
-            if !woken.iter().any(|w| Arc::ptr_eq(w, &f.wake)) {
+            // A session's rows come one after another (the query orders them by session), so
+            // comparing with the last one woken is enough; waking a proxy twice is harmless.
+            if !woken.last().is_some_and(|w| Arc::ptr_eq(w, &f.wake)) {
                 woken.push(f.wake.clone());
             }
         }
