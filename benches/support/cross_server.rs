@@ -116,8 +116,8 @@ pub async fn run(
 async fn rounds(a: &Server) -> (f64, f64) {
     let text = super::serve_harness::metrics(a).await;
     let value = |name: &str| {
-        text.lines()
-            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+        super::serve_harness::sample_if_any(&text, name)
+            .and_then(|v| v.parse().ok())
             .unwrap_or(0.0)
     };
     (

@@ -189,6 +189,20 @@ struct RunningTurn {
     queued: QueuedEvents,
 }
 
+impl RunningTurn {
+    /// Kills the agent and waits for the turn to end, dropping whatever it still says.
+    async fn kill(&mut self) -> TurnResult {
+        let _ = self.control.send(TurnControl::Kill).await;
+        loop {
+            tokio::select! {
+                biased;
+                Some(_) = self.events.recv() => {}
+                done = &mut self.done => return done,
+            }
+        }
+    }
+}
+
 /// A turn's share of the `agent_events` queue depth, given back when the turn ends.
 struct QueuedEvents {
     metrics: Arc<Metrics>,
@@ -471,14 +485,7 @@ impl AgentSession {
     /// with this server ends; one the new owner may reattach by its id (Modal) is left to it.
     async fn relinquish(&mut self, turn: &mut Option<RunningTurn>) {
         if let Some(mut t) = turn.take() {
-            let _ = t.control.send(TurnControl::Kill).await;
-            loop {
-                tokio::select! {
-                    biased;
-                    Some(_) = t.events.recv() => {}
-                    _ = &mut t.done => break,
-                }
-            }
+            let _ = t.kill().await;
         }
         self.abandon_provisioning().await;
         self.queue.clear();
@@ -699,16 +706,8 @@ impl AgentSession {
             timestamp: Some(rfc3339(now())),
         }];
         if let Some(mut t) = turn.take() {
-            let _ = t.control.send(TurnControl::Kill).await;
             // The rest of what the agent said cannot be kept in order after the hole.
-            let done = loop {
-                tokio::select! {
-                    biased;
-                    Some(_) = t.events.recv() => {}
-                    d = &mut t.done => break d,
-                }
-            };
-            if let Ok((adapter, _)) = done {
+            if let Ok((adapter, _)) = t.kill().await {
                 self.adapter = Some(adapter);
             }
             if !t.has_result {

@@ -500,11 +500,27 @@ pub async fn metrics(server: &Server) -> String {
 
 /// The value of one sample line of the exposition, e.g. `aisys_queue_depth{queue="journal"}`.
 pub fn sample(text: &str, name: &str) -> i64 {
-    text.lines()
-        .find_map(|l| l.strip_prefix(name).map(str::trim))
-        .unwrap_or_else(|| panic!("no {name} in /metrics:\n{text}"))
+    sample_text(text, name)
+        .parse()
+        .unwrap_or_else(|e| panic!("{name} is not a whole number ({e}):\n{text}"))
+}
+
+/// [`sample`], for a value with a fraction (seconds).
+pub fn sample_f64(text: &str, name: &str) -> f64 {
+    sample_text(text, name)
         .parse()
         .unwrap_or_else(|e| panic!("{name} is not a number ({e}):\n{text}"))
+}
+
+/// The text of a sample's value; the sample must be there.
+fn sample_text<'t>(text: &'t str, name: &str) -> &'t str {
+    sample_if_any(text, name).unwrap_or_else(|| panic!("no {name} in /metrics:\n{text}"))
+}
+
+/// The text of a sample's value, if the exposition has the sample (an older build may not).
+pub fn sample_if_any<'t>(text: &'t str, name: &str) -> Option<&'t str> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ').map(str::trim))
 }
 
 pub fn depth(text: &str, queue: &str) -> i64 {

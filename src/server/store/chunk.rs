@@ -8,7 +8,7 @@
 //!
 //! Must not know about either database: it makes and reads the text.
 
-use super::StoreError;
+use super::{EncodedEvent, StoreError};
 
 /// Adds `json`, the event numbered `seq`, to `body` as its next line.
 pub fn push(body: &mut String, seq: u64, json: &str) -> Result<(), StoreError> {
@@ -40,6 +40,26 @@ pub fn events<'a>(
         )));
     }
     Ok((first as u64..).zip(body.split('\n')))
+}
+
+/// Adds the events of a chunk (as [`events`]) after seq `after` to `out`, decoded, until `out`
+/// holds `limit`: how a store reads a session's events back.
+pub fn read_after(
+    out: &mut Vec<(u64, EncodedEvent)>,
+    session_id: &str,
+    (first, last, body): (i64, i64, &str),
+    after: u64,
+    limit: usize,
+) -> Result<(), StoreError> {
+    for (seq, json) in events(session_id, first, last, body)? {
+        if out.len() >= limit {
+            break;
+        }
+        if seq > after {
+            out.push((seq, EncodedEvent::decode(json.to_string())?));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -439,15 +439,8 @@ impl Store for PostgresStore {
             .map_err(|e| self.db(e))?;
         let mut out = Vec::new();
         for r in &rows {
-            let body: &str = r.get(2);
-            for (seq, json) in chunk::events(session_id, r.get(0), r.get(1), body)? {
-                if out.len() >= limit {
-                    return Ok(out);
-                }
-                if seq > after_seq {
-                    out.push((seq, EncodedEvent::decode(json.to_string())?));
-                }
-            }
+            let chunk_row = (r.get(0), r.get(1), r.get::<_, &str>(2));
+            chunk::read_after(&mut out, session_id, chunk_row, after_seq, limit)?;
         }
         Ok(out)
     }

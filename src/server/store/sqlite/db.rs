@@ -169,14 +169,7 @@ pub fn events_after(
             .get_ref(2)?
             .as_str()
             .map_err(|e| StoreError::Query(e.to_string()))?;
-        for (seq, json) in chunk::events(session_id, first, last, body)? {
-            if out.len() >= limit {
-                break;
-            }
-            if seq > after_seq {
-                out.push((seq, EncodedEvent::decode(json.to_string())?));
-            }
-        }
+        chunk::read_after(&mut out, session_id, (first, last, body), after_seq, limit)?;
     }
     Ok(out)
 }
