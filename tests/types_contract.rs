@@ -36,6 +36,39 @@ fn every_example_round_trips() {
 }
 
 #[test]
+fn the_clients_frame_reader_reads_what_the_derived_one_reads() {
+    // Every example frame, and an event frame (with and without a request id) for every
+    // example event: the fast path for `event` frames must not differ from the derived reader.
+    let mut frames = examples::server_frames();
+    for (i, event) in examples::stream_events().into_iter().enumerate() {
+        frames.push(ServerFrame {
+            id: (i % 2 == 0).then(|| format!("r{i}")),
+            message: aisys::types::ServerMessage::Event {
+                session_id: "s_1".into(),
+                seq: i as u64 + 1,
+                event,
+            },
+        });
+    }
+    for frame in &frames {
+        let json = serde_json::to_string(frame).unwrap();
+        let fast = ServerFrame::from_json(&json).unwrap_or_else(|e| panic!("{json}: {e}"));
+        assert_eq!(&fast, frame, "{json}");
+    }
+    // What the derived reader refuses, this one refuses too.
+    for bad in [
+        r#"{"type":"event","session_id":"s_1","event":{"type":"stderr","line":"x"}}"#,
+        r#"{"type":"event","session_id":"s_1","seq":1,"event":{"type":"no_such_event"}}"#,
+        r#"{"type":"no_such_frame"}"#,
+        r#"["event"]"#,
+        "not json",
+    ] {
+        assert!(serde_json::from_str::<ServerFrame>(bad).is_err(), "{bad}");
+        assert!(ServerFrame::from_json(bad).is_err(), "{bad}");
+    }
+}
+
+#[test]
 fn checked_in_examples_match_the_types() {
     for (name, value) in example_files().unwrap() {
         let path = examples_dir().join(&name);

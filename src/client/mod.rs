@@ -255,7 +255,7 @@ async fn open(config: &ClientConfig) -> Result<Ws, ClientError> {
     .map_err(|e| err(e.to_string()))?;
     loop {
         match tokio::time::timeout(REQUEST_TIMEOUT, ws.next()).await {
-            Ok(Some(Ok(Message::Text(t)))) => match serde_json::from_str::<ServerFrame>(&t) {
+            Ok(Some(Ok(Message::Text(t)))) => match ServerFrame::from_json(&t) {
                 Ok(ServerFrame {
                     message: ServerMessage::Welcome { .. },
                     ..
@@ -348,7 +348,7 @@ async fn connection_loop(
                 msg = socket.next() => {
                     match msg {
                         Some(Ok(Message::Text(t))) => {
-                            let Ok(frame) = serde_json::from_str::<ServerFrame>(&t) else {
+                            let Ok(frame) = ServerFrame::from_json(&t) else {
                                 tracing::warn!("unreadable frame from the server: {t}");
                                 continue;
                             };

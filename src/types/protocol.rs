@@ -170,6 +170,38 @@ pub struct ServerFrame {
     pub message: ServerMessage,
 }
 
+impl ServerFrame {
+    /// Reads a frame from its JSON text: what `serde_json::from_str` reads, faster for the
+    /// `event` frames that are nearly all a following client reads. The derived reader of a
+    /// flattened, tagged enum copies the whole frame into an intermediate tree, then the message
+    /// into another, then the event into a third; an event frame as the server writes it (its
+    /// `type` first) is read here as plain fields, the event through its own tag alone. Any
+    /// other text, an event frame written otherwise included, goes to the derived reader.
+    pub fn from_json(text: &str) -> serde_json::Result<ServerFrame> {
+        /// `ServerMessage::Event` with the frame's id, as plain fields.
+        #[derive(Deserialize)]
+        struct EventFrame {
+            #[serde(default)]
+            id: Option<String>,
+            session_id: SessionId,
+            seq: u64,
+            event: StreamEvent,
+        }
+        if !text.starts_with(r#"{"type":"event","#) {
+            return serde_json::from_str(text);
+        }
+        let f: EventFrame = serde_json::from_str(text)?;
+        Ok(ServerFrame {
+            id: f.id,
+            message: ServerMessage::Event {
+                session_id: f.session_id,
+                seq: f.seq,
+                event: f.event,
+            },
+        })
+    }
+}
+
 /// What the server sends.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "type")]
