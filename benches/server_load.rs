@@ -424,7 +424,7 @@ fn builds() -> Vec<(&'static str, std::path::PathBuf)> {
 fn report(who: &str, sessions: usize, rate: usize, seconds: usize, r: &LoadResult) {
     let (u, s) = r.cpu.per_event(r.received);
     println!(
-        "(c) {who}: {sessions} sessions x {rate} lines/s for {seconds} s: offered {} events/s, delivered {} events in {:.1} s ({:.0}/s); latency p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms; CPU {:.1} µs/event ({u:.1} user + {s:.1} system); machine {:.0} % busy",
+        "(c) {who}: {sessions} sessions x {rate} lines/s for {seconds} s: offered {} events/s, delivered {} events in {:.1} s ({:.0}/s); latency p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms; CPU {:.1} µs/event ({u:.1} user + {s:.1} system); {}",
         sessions * rate,
         r.received,
         r.secs,
@@ -433,7 +433,7 @@ fn report(who: &str, sessions: usize, rate: usize, seconds: usize, r: &LoadResul
         r.p99,
         r.max,
         u + s,
-        r.machine * 100.0,
+        r.machine,
     );
 }
 

@@ -97,17 +97,20 @@ pub fn since(who: Who, start: CpuUse) -> CpuUse {
     }
 }
 
-/// Jiffies the whole machine spent busy and in all, over every core, from `/proc/stat`.
+/// Jiffies the whole machine spent busy, stolen and in all, over every core, from `/proc/stat`.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Machine {
     busy: u64,
+    stolen: u64,
     total: u64,
 }
 
 /// The machine's jiffies so far.
 pub fn machine() -> Machine {
     let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
-    // "cpu  user nice system idle iowait irq softirq steal ...": idle and iowait are not busy.
+    // "cpu  user nice system idle iowait irq softirq steal ...": idle and iowait are not busy;
+    // steal is time the hypervisor gave this machine's cores to others: not busy here either,
+    // and counted apart (in a shared virtual machine it is what makes runs differ).
     let v: Vec<u64> = stat
         .lines()
         .next()
@@ -118,9 +121,11 @@ pub fn machine() -> Machine {
         .filter_map(|f| f.parse().ok())
         .collect();
     let total = v.iter().sum();
-    let idle = v.get(3).copied().unwrap_or(0) + v.get(4).copied().unwrap_or(0);
+    let at = |i: usize| v.get(i).copied().unwrap_or(0);
+    let stolen = at(7);
     Machine {
-        busy: total - idle,
+        busy: total - at(3) - at(4) - stolen,
+        stolen,
         total,
     }
 }
@@ -133,10 +138,31 @@ pub fn machine_at(due: Instant) -> tokio::task::JoinHandle<Machine> {
     })
 }
 
-/// The share of the machine's cores busy since `start` (everything on it: the server, agents,
-/// clients, a database), from 0 to 1.
-pub fn machine_busy_since(start: Machine) -> f64 {
+/// The shares of the machine's cores busy, and stolen by the hypervisor, over a load.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct MachineUse {
+    /// Busy (everything on it: the server, agents, clients, a database), from 0 to 1.
+    pub busy: f64,
+    /// Given to other machines by the hypervisor while this one's threads were ready to run.
+    pub stolen: f64,
+}
+
+impl std::fmt::Display for MachineUse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "machine {:.0} % busy", self.busy * 100.0)?;
+        if self.stolen >= 0.005 {
+            write!(f, ", {:.0} % stolen by the hypervisor", self.stolen * 100.0)?;
+        }
+        Ok(())
+    }
+}
+
+/// The machine's use since `start`.
+pub fn machine_busy_since(start: Machine) -> MachineUse {
     let now = machine();
-    let total = now.total.saturating_sub(start.total).max(1);
-    now.busy.saturating_sub(start.busy) as f64 / total as f64
+    let total = now.total.saturating_sub(start.total).max(1) as f64;
+    MachineUse {
+        busy: now.busy.saturating_sub(start.busy) as f64 / total,
+        stolen: now.stolen.saturating_sub(start.stolen) as f64 / total,
+    }
 }

@@ -112,8 +112,8 @@ pub struct LoadResult {
     pub received: usize,
     pub secs: f64,
     pub cpu: super::cpu::CpuUse,
-    /// The share of the machine's cores busy meanwhile, everything on it counted.
-    pub machine: f64,
+    /// The machine's cores busy meanwhile, everything on it counted, and stolen.
+    pub machine: super::cpu::MachineUse,
 }
 
 /// One load through the relay: `clients` connections, each one agent; lines are due from `due`.
