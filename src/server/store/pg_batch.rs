@@ -45,9 +45,9 @@ const MAX_ROUND_EVENTS: usize = 10_000;
 /// It numbers and inserts the events of several sessions, one entry per session in `$1..$4`
 /// (session, count, metadata or null, the events as a chunk: see `store::chunk`); saves
 /// metadata with `last_seq` set; returns each session's new last seq. With `$5`, this server's
-/// name among servers sharing the store, a
-/// session whose lease another server holds is left out (the fence: a server that lost a lease
-/// while running cannot write into the new owner's record).
+/// name among servers sharing the store, a session whose lease another server holds is left
+/// out (the fence: a server that lost a lease while running cannot write into the new owner's
+/// record).
 ///
 /// The same statement announces the new last seqs on channel `$7` (see [`super::announce`]), in
 /// payloads of about `$6` bytes: PostgreSQL delivers a notification when its transaction
@@ -102,8 +102,8 @@ const APPEND_ROUND: &str = append_round!(
 );
 
 /// A round whose announcement fits one payload (most rounds: [`fits_one_payload`]): the same
-/// work without the sort and the windowed sum that cut it into parts, about a tenth of the
-/// statement's cost in PostgreSQL (docs/benchmarks.md). `$6` is unused but typed, so that
+/// work without the sort and the windowed sum that cut it into parts, which took about a tenth
+/// of the statement's CPU in PostgreSQL (docs/benchmarks.md). `$6` is unused but typed, so that
 /// both statements take the same parameters.
 const APPEND_ROUND_ONE_PAYLOAD: &str = append_round!(
     "announced AS (
