@@ -66,14 +66,14 @@ pub async fn forward(
                         continue;
                     }
                 }
-                let changed = assembler.push(event.event.clone());
+                let changed = assembler.push(event.event().clone());
                 if send_blocks(&handle.id, seq, &assembler, changed, &out)
                     .await
                     .is_err()
                 {
                     return;
                 }
-                if let StreamEvent::StateChanged { to, reason, .. } = &event.event {
+                if let StreamEvent::StateChanged { to, reason, .. } = event.event() {
                     let m = ServerMessage::State {
                         session_id: handle.id.clone(),
                         state: *to,
@@ -115,7 +115,7 @@ async fn catch_up(
             .map_err(|e| tracing::error!("blocks of {}: {e}", handle.id))?;
         let n = page.len();
         for (seq, event) in page {
-            assembler.push(event.event);
+            assembler.push(event.into_event());
             last = seq;
         }
         if n < READ_PAGE {

@@ -29,7 +29,7 @@ use super::store::EncodedEvent;
 use super::{AppState, workspace_files, workspace_watch};
 use crate::types::{
     AttachView, ClientFrame, ClientMessage, ErrorCode, PROTOCOL_VERSION, ServerFrame,
-    ServerMessage, SessionId, StateReason, StreamEvent,
+    ServerMessage, SessionId, StateReason,
 };
 
 /// Most live events a forwarder takes at once: their frames go out with one flush, and the
@@ -558,11 +558,11 @@ async fn replay(
 /// The frames of one event: the `event` itself, and a `state` frame after a state change.
 fn event_frames(head: &FrameHead, seq: u64, event: &EncodedEvent, frames: &mut Vec<Message>) {
     frames.push(Message::Text(head.frame(seq, &event.json).into()));
-    if let StreamEvent::StateChanged { to, reason, .. } = &event.event {
+    if let Some((state, reason)) = event.state_change() {
         let m = ServerMessage::State {
             session_id: head.session_id.clone(),
-            state: *to,
-            reason: reason.clone(),
+            state,
+            reason: reason.cloned(),
         };
         if let Ok(f) = frame(None, m) {
             frames.push(f);
@@ -603,6 +603,7 @@ impl FrameHead {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::types::StreamEvent;
 
     #[test]
     fn an_event_frame_is_what_serializing_the_message_gives() {

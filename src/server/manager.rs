@@ -500,7 +500,7 @@ async fn turn_has_result(store: &dyn Store, info: &SessionInfo) -> Result<bool, 
             .await
             .map_err(internal)?;
         for (_, ev) in page.iter().rev() {
-            match &ev.event {
+            match ev.event() {
                 StreamEvent::Result { .. } => return Ok(true),
                 StreamEvent::StateChanged {
                     to: SessionState::Running,

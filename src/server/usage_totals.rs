@@ -21,7 +21,7 @@ pub async fn from_record(store: &dyn Store, id: &str) -> Result<SessionUsage, St
             after = seq;
             if let StreamEvent::Result {
                 usage, cost_usd, ..
-            } = &e.event
+            } = e.event()
             {
                 totals.add_turn(usage.as_ref(), *cost_usd);
             }

@@ -231,7 +231,7 @@ async fn session_blocks(
                 break 'read;
             }
             last_seq = seq;
-            assembler.push(encoded.event);
+            assembler.push(encoded.into_event());
         }
     }
     axum::Json(SessionBlocks {
@@ -272,7 +272,7 @@ async fn session_events(
                 .into_iter()
                 .map(|(seq, e)| NumberedEvent {
                     seq,
-                    event: e.event,
+                    event: e.into_event(),
                 })
                 .collect::<Vec<_>>(),
         )

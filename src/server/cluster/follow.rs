@@ -131,33 +131,23 @@ impl Followers {
             .collect()
     }
 
-    /// Hands each proxy its rows of a round. A row that does not decode sends its proxy to the
-    /// table, where the error is its to report.
-    fn hand_over(&self, rows: Vec<(String, u64, Option<EncodedEvent>)>) {
+    /// Hands each proxy its rows of a round; a proxy too far behind is sent to the table.
+    fn hand_over(&self, rows: Vec<(String, u64, EncodedEvent)>) {
         let mut inner = self.lock();
         let mut woken: Vec<Arc<Notify>> = Vec::new();
-        let mut broken: HashSet<String> = HashSet::new();
         for (id, seq, event) in rows {
             let Some(f) = inner.followers.get_mut(&id) else {
                 continue;
             };
-            if seq <= f.fetched || broken.contains(&id) {
+            if seq <= f.fetched {
                 continue;
             }
-            match event {
-                Some(event) if f.waiting.rows.len() < MAX_WAITING => {
-                    f.fetched = seq;
-                    f.waiting.rows.push((seq, event));
-                }
-                Some(_) => {
-                    f.fetched = seq;
-                    f.waiting.rows.clear();
-                    f.waiting.lost = true;
-                }
-                None => {
-                    f.waiting.lost = true;
-                    broken.insert(id);
-                }
+            f.fetched = seq;
+            if f.waiting.rows.len() < MAX_WAITING {
+                f.waiting.rows.push((seq, event));
+            } else {
+                f.waiting.rows.clear();
+                f.waiting.lost = true;
             }
             // A session's rows come one after another (the query orders them by session), so
             // comparing with the last one woken is enough; waking a proxy twice is harmless.
@@ -210,12 +200,12 @@ fn again(c: &Cluster, batch: Vec<(String, i64)>) {
     c.followers.round.notify_one();
 }
 
-/// The events of `batch`'s sessions after each one's seq (`None` for one that does not decode),
-/// and whether any session was cut at [`SESSION_CHUNKS`].
+/// The events of `batch`'s sessions after each one's seq, each decoded only when something asks
+/// for it (most are passed on as text), and whether any session was cut at [`SESSION_CHUNKS`].
 async fn read(
     c: &Cluster,
     batch: &[(String, i64)],
-) -> Result<(Vec<(String, u64, Option<EncodedEvent>)>, bool), String> {
+) -> Result<(Vec<(String, u64, EncodedEvent)>, bool), String> {
     let (ids, afters): (Vec<&str>, Vec<i64>) = batch
         .iter()
         .map(|(id, after)| (id.as_str(), *after))
@@ -252,7 +242,7 @@ async fn read(
             out.push((
                 id.to_string(),
                 seq,
-                EncodedEvent::decode(json.to_string()).ok(),
+                EncodedEvent::read_later(json.to_string()),
             ));
         }
     }
@@ -294,10 +284,10 @@ mod tests {
         );
 
         f.hand_over(vec![
-            ("a".into(), 3, Some(event(3))),
-            ("a".into(), 4, Some(event(4))),
-            ("a".into(), 5, Some(event(5))),
-            ("gone".into(), 1, Some(event(1))),
+            ("a".into(), 3, event(3)),
+            ("a".into(), 4, event(4)),
+            ("a".into(), 5, event(5)),
+            ("gone".into(), 1, event(1)),
         ]);
         let taken = f.take("a");
         assert_eq!(
@@ -314,11 +304,7 @@ mod tests {
     fn a_proxy_that_read_the_table_itself_is_not_handed_those_rows() {
         let f = Followers::default();
         f.follow("a", 0);
-        f.hand_over(
-            (1..=4)
-                .map(|s| ("a".to_string(), s, Some(event(s))))
-                .collect(),
-        );
+        f.hand_over((1..=4).map(|s| ("a".to_string(), s, event(s))).collect());
         f.read_to("a", 3);
         assert_eq!(seqs(&f.take("a")), [4]);
         f.read_to("a", 9);
@@ -327,33 +313,15 @@ mod tests {
     }
 
     #[test]
-    fn a_proxy_too_far_behind_or_given_a_bad_row_is_sent_to_the_table() {
+    fn a_proxy_too_far_behind_is_sent_to_the_table() {
         let f = Followers::default();
         f.follow("a", 0);
         f.follow("b", 0);
         let many = MAX_WAITING as u64 + 5;
-        f.hand_over(
-            (1..=many)
-                .map(|s| ("a".to_string(), s, Some(event(s))))
-                .collect(),
-        );
+        f.hand_over((1..=many).map(|s| ("a".to_string(), s, event(s))).collect());
         let taken = f.take("a");
         assert!(taken.lost);
         assert!(taken.rows.len() < MAX_WAITING);
-        f.hand_over(vec![
-            ("b".into(), 1, Some(event(1))),
-            ("b".into(), 2, None),
-            ("b".into(), 3, Some(event(3))),
-        ]);
-        let taken = f.take("b");
-        assert_eq!(seqs(&taken), [1]);
-        assert!(taken.lost);
-        f.announced("b");
-        assert_eq!(
-            f.start_round(),
-            vec![("b".to_string(), 1)],
-            "the bad row is read again"
-        );
     }
 
     #[test]

@@ -101,7 +101,7 @@ async fn taking_over_from_a_vanished_owner_records_its_cut_short_turn_once() {
         .await
         .unwrap()
         .into_iter()
-        .map(|(_, e)| e.event)
+        .map(|(_, e)| e.into_event())
         .collect();
     assert!(
         matches!(&events[..], [

@@ -18,7 +18,7 @@ use super::route;
 use crate::server::session::{
     self, HandleParts, SessionCommand, SessionContext, SessionError, SessionHandle,
 };
-use crate::types::{ErrorCode, SessionInfo, StreamEvent};
+use crate::types::{ErrorCode, SessionInfo};
 
 /// Stored events read per query while following.
 const FOLLOW_PAGE: usize = 500;
@@ -232,9 +232,9 @@ impl Proxy {
     /// Sends one event to this server's clients; returns whether it changed the state.
     fn broadcast(&mut self, seq: u64, event: crate::server::store::EncodedEvent) -> bool {
         let mut changed = false;
-        if let StreamEvent::StateChanged { to, reason, .. } = &event.event {
-            self.info.state = *to;
-            self.info.reason.clone_from(reason);
+        if let Some((to, reason)) = event.state_change() {
+            self.info.state = to;
+            self.info.reason = reason.cloned();
             changed = true;
         }
         self.last = seq;

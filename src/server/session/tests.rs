@@ -199,8 +199,8 @@ async fn next_event(
     tokio::time::timeout(PROMPT, async {
         loop {
             let (seq, ev) = rx.recv().await.expect("the session's events ended");
-            if want(&ev.event) {
-                return (seq, ev.event.clone());
+            if want(ev.event()) {
+                return (seq, ev.event().clone());
             }
         }
     })

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::server::metrics::StoreQueues;
-use crate::types::{SessionInfo, StreamEvent};
+use crate::types::{SessionInfo, SessionState, StateReason, StreamEvent};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -52,26 +52,89 @@ pub enum StoreError {
 }
 
 /// An event with its JSON, encoded once: stored as it is, and sent to every client without
-/// being encoded again.
-#[derive(Debug, Clone, PartialEq)]
+/// being encoded again. Read back from a store, it may be decoded only when something asks for
+/// the event ([`EncodedEvent::read_later`]): a server following another's session passes nearly
+/// every event on as text, and decoding each one was a tenth of its work.
+#[derive(Debug, Clone)]
 pub struct EncodedEvent {
-    pub event: StreamEvent,
     pub json: Box<str>,
+    event: std::sync::OnceLock<StreamEvent>,
+}
+
+/// The start of an encoded event's text: serde writes an internally tagged enum's tag first.
+const TAG_START: &str = r#"{"type":""#;
+/// The start of an encoded state change.
+const STATE_CHANGED_START: &str = r#"{"type":"state_changed""#;
+
+impl PartialEq for EncodedEvent {
+    fn eq(&self, other: &Self) -> bool {
+        self.json == other.json
+    }
 }
 
 impl EncodedEvent {
     pub fn new(event: StreamEvent) -> Result<EncodedEvent, serde_json::Error> {
         let json = serde_json::to_string(&event)?.into_boxed_str();
-        Ok(EncodedEvent { event, json })
+        Ok(EncodedEvent {
+            json,
+            event: event.into(),
+        })
     }
 
     /// An event read back from its stored text, which is kept as it is.
     pub fn decode(json: String) -> Result<EncodedEvent, serde_json::Error> {
-        let event = serde_json::from_str(&json)?;
+        let event: StreamEvent = serde_json::from_str(&json)?;
         Ok(EncodedEvent {
-            event,
             json: json.into_boxed_str(),
+            event: event.into(),
         })
+    }
+
+    /// An event read back from text a server stored, decoded when [`EncodedEvent::event`] is
+    /// first called. Text that does not decode (a newer server's event, say) reads as a
+    /// `notice` that says so; its text still goes to clients as it is.
+    pub fn read_later(json: String) -> EncodedEvent {
+        EncodedEvent {
+            json: json.into_boxed_str(),
+            event: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The event, decoded from its text the first time when it was read with
+    /// [`EncodedEvent::read_later`].
+    pub fn event(&self) -> &StreamEvent {
+        self.event.get_or_init(|| {
+            serde_json::from_str(&self.json).unwrap_or_else(|e| StreamEvent::Notice {
+                kind: "unreadable_event".into(),
+                text: format!(
+                    "this server cannot read a stored event ({e}); it is passed on as it is"
+                ),
+                timestamp: None,
+            })
+        })
+    }
+
+    /// The event, owned.
+    pub fn into_event(self) -> StreamEvent {
+        self.event();
+        self.event.into_inner().expect("decoded just above")
+    }
+
+    /// The state this event moves its session to and why, when it is a state change; no other
+    /// kind of event is decoded to tell.
+    pub fn state_change(&self) -> Option<(SessionState, Option<&StateReason>)> {
+        // Text in a server's own form names a state change first thing; anything else is
+        // decoded to be sure.
+        if self.event.get().is_none()
+            && self.json.starts_with(TAG_START)
+            && !self.json.starts_with(STATE_CHANGED_START)
+        {
+            return None;
+        }
+        match self.event() {
+            StreamEvent::StateChanged { to, reason, .. } => Some((*to, reason.as_ref())),
+            _ => None,
+        }
     }
 
     /// Encodes each event of a batch.
@@ -120,5 +183,63 @@ pub trait Store: Send + Sync {
     /// The depths of the store's own queues, when it has any.
     fn queues(&self) -> Option<&StoreQueues> {
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state_changed() -> StreamEvent {
+        StreamEvent::StateChanged {
+            from: Some(SessionState::Running),
+            to: SessionState::Idle,
+            reason: Some(StateReason::ServerLost),
+        }
+    }
+
+    #[test]
+    fn an_event_read_later_is_decoded_only_when_asked_for() {
+        let text = EncodedEvent::new(StreamEvent::Stderr { line: "x".into() }).unwrap();
+        let later = EncodedEvent::read_later(text.json.to_string());
+        assert_eq!(later.state_change(), None);
+        assert!(
+            later.event.get().is_none(),
+            "telling it is no state change decoded it"
+        );
+        assert_eq!(later.event(), text.event());
+        assert_eq!(later, text);
+    }
+
+    #[test]
+    fn a_state_change_read_later_is_told_as_one() {
+        let stored = EncodedEvent::new(state_changed()).unwrap();
+        let later = EncodedEvent::read_later(stored.json.to_string());
+        assert_eq!(
+            later.state_change(),
+            Some((SessionState::Idle, Some(&StateReason::ServerLost)))
+        );
+        // Text not in a server's own form is decoded to tell.
+        let spaced = EncodedEvent::read_later(format!(" {}", stored.json));
+        assert_eq!(
+            spaced.state_change().map(|(s, _)| s),
+            Some(SessionState::Idle)
+        );
+        assert_eq!(spaced.into_event(), state_changed());
+    }
+
+    #[test]
+    fn text_that_does_not_decode_reads_as_a_notice_and_is_kept_as_it_is() {
+        let odd = r#"{"type":"from_a_newer_server","x":1}"#;
+        let later = EncodedEvent::read_later(odd.into());
+        assert_eq!(later.state_change(), None);
+        match later.event() {
+            StreamEvent::Notice { kind, text, .. } => {
+                assert_eq!(kind, "unreadable_event");
+                assert!(text.contains("from_a_newer_server"), "{text}");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(&*later.json, odd);
     }
 }

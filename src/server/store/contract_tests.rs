@@ -98,7 +98,7 @@ async fn seqs_start_at_one_without_gaps(s: Arc<dyn Store>) {
     let after = s.events_after("a", 1, 10).await.unwrap();
     let seqs: Vec<u64> = after.iter().map(|(s, _)| *s).collect();
     assert_eq!(seqs, [2, 3]);
-    assert_eq!(after[0].1.event, ev(2));
+    assert_eq!(*after[0].1.event(), ev(2));
     assert_eq!(&*after[0].1.json, serde_json::to_string(&ev(2)).unwrap());
     assert_eq!(s.events_after("a", 0, 2).await.unwrap().len(), 2);
     // Past every event, however large: 2^63 and above do not wrap to negative numbers.
@@ -135,7 +135,7 @@ async fn concurrent_appends_are_numbered_in_order_per_session(s: Arc<dyn Store>)
         assert_eq!(all.len(), 51);
         for (i, (seq, e)) in all.iter().enumerate() {
             assert_eq!(*seq, i as u64 + 1);
-            assert_eq!(e.event, ev(i));
+            assert_eq!(*e.event(), ev(i));
         }
     }
 }
@@ -170,7 +170,11 @@ async fn concurrent_appends_to_one_session_leave_no_gap_or_repeat(s: Arc<dyn Sto
     assert_eq!(seqs, (1..=total as u64).collect::<Vec<_>>());
     for (first, events) in batches {
         for (k, e) in events.into_iter().enumerate() {
-            assert_eq!(stored[first as usize - 1 + k].1.event, e, "seq {first}+{k}");
+            assert_eq!(
+                *stored[first as usize - 1 + k].1.event(),
+                e,
+                "seq {first}+{k}"
+            );
         }
     }
     assert_eq!(s.last_seq("one").await.unwrap(), total as u64);
@@ -246,7 +250,7 @@ async fn every_event_is_read_once_from_any_seq_across_loads_and_sessions(s: Arc<
             let seqs: Vec<u64> = page.iter().map(|(seq, _)| *seq).collect();
             assert_eq!(seqs, want, "{id} after {after}");
             for (seq, e) in &page {
-                assert_eq!(e.event, ev(*seq as usize), "{id} seq {seq}");
+                assert_eq!(*e.event(), ev(*seq as usize), "{id} seq {seq}");
             }
         }
     }
@@ -279,7 +283,7 @@ async fn large_events_with_line_breaks_are_read_back_whole_from_any_seq(s: Arc<d
         let want: Vec<u64> = (after + 1..=60.min(after + 7)).collect();
         assert_eq!(seqs, want, "after {after}");
         for (seq, e) in &page {
-            assert_eq!(e.event, big(*seq as usize), "seq {seq}");
+            assert_eq!(*e.event(), big(*seq as usize), "seq {seq}");
         }
     }
 }
@@ -426,7 +430,7 @@ async fn postgres_events_of_the_second_schema_are_migrated_into_chunks() {
         .await
         .unwrap()
         .into_iter()
-        .map(|(seq, e)| (seq, e.event))
+        .map(|(seq, e)| (seq, e.into_event()))
         .collect();
     assert_eq!(events, [(1, ev(1)), (2, ev(2)), (3, ev(3))]);
     assert_eq!(s.append("old", batch(vec![ev(4), ev(5)])).await.unwrap(), 4);

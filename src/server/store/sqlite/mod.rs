@@ -258,7 +258,7 @@ mod tests {
         let after = s.events_after("a", 1, 10).await.unwrap();
         let seqs: Vec<u64> = after.iter().map(|(s, _)| *s).collect();
         assert_eq!(seqs, [2, 3, 4]);
-        assert_eq!(after[0].1.event, ev(2));
+        assert_eq!(*after[0].1.event(), ev(2));
         assert_eq!(s.events_after("a", 0, 2).await.unwrap().len(), 2);
         // Past every event, however large: 2^63 and above do not wrap to negative numbers.
         for far in [5, 1 << 63, u64::MAX] {
@@ -307,7 +307,7 @@ mod tests {
             .await
             .unwrap()
             .into_iter()
-            .map(|(seq, e)| (seq, e.event))
+            .map(|(seq, e)| (seq, e.into_event()))
             .collect();
         assert_eq!(got, [(1, ev(1)), (2, ev(2)), (3, ev(3))]);
         assert_eq!(s.last_seq("crashed").await.unwrap(), 3);
@@ -391,7 +391,7 @@ mod tests {
             .await
             .unwrap()
             .into_iter()
-            .map(|(_, e)| e.event)
+            .map(|(_, e)| e.into_event())
             .collect();
         assert_eq!(events, [ev(1), ev(2), ev(3)]);
         assert_eq!(
