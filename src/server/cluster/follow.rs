@@ -316,7 +316,6 @@ mod tests {
     fn a_proxy_too_far_behind_is_sent_to_the_table() {
         let f = Followers::default();
         f.follow("a", 0);
-        f.follow("b", 0);
         let many = MAX_WAITING as u64 + 5;
         f.hand_over((1..=many).map(|s| ("a".to_string(), s, event(s))).collect());
         let taken = f.take("a");
