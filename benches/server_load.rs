@@ -423,8 +423,9 @@ fn builds() -> Vec<(&'static str, std::path::PathBuf)> {
 
 fn report(who: &str, sessions: usize, rate: usize, seconds: usize, r: &LoadResult) {
     let (u, s) = r.cpu.per_event(r.received);
+    let (c_u, c_s) = r.clients.per_event(r.received);
     println!(
-        "(c) {who}: {sessions} sessions x {rate} lines/s for {seconds} s: offered {} events/s, delivered {} events in {:.1} s ({:.0}/s); latency p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms; CPU {:.1} µs/event ({u:.1} user + {s:.1} system); {}",
+        "(c) {who}: {sessions} sessions x {rate} lines/s for {seconds} s: offered {} events/s, delivered {} events in {:.1} s ({:.0}/s); latency p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms; CPU {:.1} µs/event ({u:.1} user + {s:.1} system); {}; the bench's clients {:.1} µs/event",
         sessions * rate,
         r.received,
         r.secs,
@@ -434,6 +435,7 @@ fn report(who: &str, sessions: usize, rate: usize, seconds: usize, r: &LoadResul
         r.max,
         u + s,
         r.machine,
+        c_u + c_s,
     );
 }
 
@@ -479,6 +481,7 @@ fn perf_during(pid: u32, due: Instant, name: &str) -> Option<Perf> {
 async fn throughput(server: &Server, sessions: usize, due: Instant) -> LoadResult {
     let pid = server.child.id();
     let cpu_start = cpu::at(cpu::Who::One(pid), due);
+    let clients_start = cpu::at(cpu::Who::One(std::process::id()), due);
     let machine_start = cpu::machine_at(due);
     let mut tasks = Vec::new();
     for _ in 0..sessions {
@@ -535,6 +538,7 @@ async fn throughput(server: &Server, sessions: usize, due: Instant) -> LoadResul
         None => println!("    warning: no agent reported its start"),
     }
     let cpu = cpu::since(cpu::Who::One(pid), cpu_start.await.unwrap());
+    let clients = cpu::since(cpu::Who::One(std::process::id()), clients_start.await.unwrap());
     let secs = due.elapsed().as_secs_f64();
     let received = lat.len();
     LoadResult {
@@ -545,6 +549,7 @@ async fn throughput(server: &Server, sessions: usize, due: Instant) -> LoadResul
         secs,
         cpu,
         machine: cpu::machine_busy_since(machine_start.await.unwrap()),
+        clients,
     }
 }
 

@@ -114,6 +114,8 @@ pub struct LoadResult {
     pub cpu: super::cpu::CpuUse,
     /// The machine's cores busy meanwhile, everything on it counted, and stolen.
     pub machine: super::cpu::MachineUse,
+    /// The CPU use of this bench's own process meanwhile: its clients, reading every frame.
+    pub clients: super::cpu::CpuUse,
 }
 
 /// One load through the relay: `clients` connections, each one agent; lines are due from `due`.
@@ -124,6 +126,7 @@ pub async fn run_load(
     latency_ms: fn(&str) -> Option<f64>,
 ) -> LoadResult {
     let cpu_start = super::cpu::at(super::cpu::Who::One(relay.pid()), due);
+    let clients_start = super::cpu::at(super::cpu::Who::One(std::process::id()), due);
     let machine_start = super::cpu::machine_at(due);
     let mut tasks = Vec::new();
     for _ in 0..clients {
@@ -158,6 +161,7 @@ pub async fn run_load(
         lat.extend(t.await.unwrap());
     }
     let cpu = super::cpu::since(super::cpu::Who::One(relay.pid()), cpu_start.await.unwrap());
+    let clients = super::cpu::since(super::cpu::Who::One(std::process::id()), clients_start.await.unwrap());
     let machine = super::cpu::machine_busy_since(machine_start.await.unwrap());
     let secs = due.elapsed().as_secs_f64();
     let received = lat.len();
@@ -169,5 +173,6 @@ pub async fn run_load(
         secs,
         cpu,
         machine,
+        clients,
     }
 }
