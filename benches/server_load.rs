@@ -538,7 +538,10 @@ async fn throughput(server: &Server, sessions: usize, due: Instant) -> LoadResul
         None => println!("    warning: no agent reported its start"),
     }
     let cpu = cpu::since(cpu::Who::One(pid), cpu_start.await.unwrap());
-    let clients = cpu::since(cpu::Who::One(std::process::id()), clients_start.await.unwrap());
+    let clients = cpu::since(
+        cpu::Who::One(std::process::id()),
+        clients_start.await.unwrap(),
+    );
     let secs = due.elapsed().as_secs_f64();
     let received = lat.len();
     LoadResult {

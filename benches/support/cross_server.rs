@@ -229,7 +229,10 @@ async fn across(
     }
     let cpu_b = cpu::since(cpu::Who::One(pid_b), start_b.await.unwrap());
     let cpu_a = cpu::since(cpu::Who::One(pid_a), start_a.await.unwrap());
-    let clients = cpu::since(cpu::Who::One(std::process::id()), clients_start.await.unwrap());
+    let clients = cpu::since(
+        cpu::Who::One(std::process::id()),
+        clients_start.await.unwrap(),
+    );
     let secs = due.elapsed().as_secs_f64();
     let received = lat.len();
     (

@@ -161,7 +161,10 @@ pub async fn run_load(
         lat.extend(t.await.unwrap());
     }
     let cpu = super::cpu::since(super::cpu::Who::One(relay.pid()), cpu_start.await.unwrap());
-    let clients = super::cpu::since(super::cpu::Who::One(std::process::id()), clients_start.await.unwrap());
+    let clients = super::cpu::since(
+        super::cpu::Who::One(std::process::id()),
+        clients_start.await.unwrap(),
+    );
     let machine = super::cpu::machine_busy_since(machine_start.await.unwrap());
     let secs = due.elapsed().as_secs_f64();
     let received = lat.len();
