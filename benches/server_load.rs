@@ -481,7 +481,7 @@ fn perf_during(pid: u32, due: Instant, name: &str) -> Option<Perf> {
 async fn throughput(server: &Server, sessions: usize, due: Instant) -> LoadResult {
     let pid = server.child.id();
     let cpu_start = cpu::at(cpu::Who::One(pid), due);
-    let clients_start = cpu::at(cpu::Who::One(std::process::id()), due);
+    let clients_start = cpu::at(cpu::Who::this_bench(), due);
     let machine_start = cpu::machine_at(due);
     let mut tasks = Vec::new();
     for _ in 0..sessions {
@@ -538,10 +538,7 @@ async fn throughput(server: &Server, sessions: usize, due: Instant) -> LoadResul
         None => println!("    warning: no agent reported its start"),
     }
     let cpu = cpu::since(cpu::Who::One(pid), cpu_start.await.unwrap());
-    let clients = cpu::since(
-        cpu::Who::One(std::process::id()),
-        clients_start.await.unwrap(),
-    );
+    let clients = cpu::since(cpu::Who::this_bench(), clients_start.await.unwrap());
     let secs = due.elapsed().as_secs_f64();
     let received = lat.len();
     LoadResult {

@@ -27,6 +27,13 @@ pub enum Who {
     Tree(u32),
 }
 
+impl Who {
+    /// The process running the bench: its clients.
+    pub fn this_bench() -> Who {
+        Who::One(std::process::id())
+    }
+}
+
 /// Fields of `/proc/<pid>/stat` after the command name, which may hold spaces.
 fn stat(pid: u32) -> Vec<String> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();

@@ -188,7 +188,7 @@ async fn across(
         cpu::at(cpu::Who::One(pid_a), due),
         cpu::at(cpu::Who::One(pid_b), due),
     );
-    let clients_start = cpu::at(cpu::Who::One(std::process::id()), due);
+    let clients_start = cpu::at(cpu::Who::this_bench(), due);
     let machine_start = cpu::machine_at(due);
     let mut tasks = Vec::new();
     for _ in 0..sessions {
@@ -229,10 +229,7 @@ async fn across(
     }
     let cpu_b = cpu::since(cpu::Who::One(pid_b), start_b.await.unwrap());
     let cpu_a = cpu::since(cpu::Who::One(pid_a), start_a.await.unwrap());
-    let clients = cpu::since(
-        cpu::Who::One(std::process::id()),
-        clients_start.await.unwrap(),
-    );
+    let clients = cpu::since(cpu::Who::this_bench(), clients_start.await.unwrap());
     let secs = due.elapsed().as_secs_f64();
     let received = lat.len();
     (

@@ -126,7 +126,7 @@ pub async fn run_load(
     latency_ms: fn(&str) -> Option<f64>,
 ) -> LoadResult {
     let cpu_start = super::cpu::at(super::cpu::Who::One(relay.pid()), due);
-    let clients_start = super::cpu::at(super::cpu::Who::One(std::process::id()), due);
+    let clients_start = super::cpu::at(super::cpu::Who::this_bench(), due);
     let machine_start = super::cpu::machine_at(due);
     let mut tasks = Vec::new();
     for _ in 0..clients {
@@ -161,10 +161,7 @@ pub async fn run_load(
         lat.extend(t.await.unwrap());
     }
     let cpu = super::cpu::since(super::cpu::Who::One(relay.pid()), cpu_start.await.unwrap());
-    let clients = super::cpu::since(
-        super::cpu::Who::One(std::process::id()),
-        clients_start.await.unwrap(),
-    );
+    let clients = super::cpu::since(super::cpu::Who::this_bench(), clients_start.await.unwrap());
     let machine = super::cpu::machine_busy_since(machine_start.await.unwrap());
     let secs = due.elapsed().as_secs_f64();
     let received = lat.len();

@@ -19,7 +19,7 @@ use super::live::Next;
 use super::outbox::Outbox;
 use super::session::SessionHandle;
 use crate::converters::Assembler;
-use crate::types::{ServerMessage, StreamEvent};
+use crate::types::ServerMessage;
 
 /// Stored events read per query while a client's assembler catches up.
 const READ_PAGE: usize = 1_000;
@@ -73,11 +73,11 @@ pub async fn forward(
                 {
                     return;
                 }
-                if let StreamEvent::StateChanged { to, reason, .. } = event.event() {
+                if let Some((state, reason)) = event.state_change() {
                     let m = ServerMessage::State {
                         session_id: handle.id.clone(),
-                        state: *to,
-                        reason: reason.clone(),
+                        state,
+                        reason: reason.cloned(),
                     };
                     if send_frame(&out, None, m).await.is_err() {
                         return;

@@ -582,7 +582,10 @@ impl FrameHead {
         let id = serde_json::to_string(session_id.as_str()).unwrap_or_else(|_| "\"\"".into());
         FrameHead {
             session_id: session_id.clone(),
-            text: format!("{{\"type\":\"event\",\"session_id\":{id},\"seq\":"),
+            text: format!(
+                "{}\"session_id\":{id},\"seq\":",
+                crate::types::EVENT_FRAME_START
+            ),
         }
     }
 

@@ -170,6 +170,10 @@ pub struct ServerFrame {
     pub message: ServerMessage,
 }
 
+/// How an `event` frame's text starts as the server writes it (`type` first, no spaces): a
+/// client reads such frames on a fast path ([`ServerFrame::from_json`]).
+pub const EVENT_FRAME_START: &str = r#"{"type":"event","#;
+
 impl ServerFrame {
     /// Reads a frame from its JSON text: what `serde_json::from_str` reads, faster for the
     /// `event` frames that are nearly all a following client reads. The derived reader of a
@@ -187,7 +191,7 @@ impl ServerFrame {
             seq: u64,
             event: StreamEvent,
         }
-        if !text.starts_with(r#"{"type":"event","#) {
+        if !text.starts_with(EVENT_FRAME_START) {
             return serde_json::from_str(text);
         }
         let f: EventFrame = serde_json::from_str(text)?;
