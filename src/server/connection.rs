@@ -591,14 +591,22 @@ impl FrameHead {
 
     /// The `event` frame of an already encoded event: the same JSON as serializing
     /// `ServerMessage::Event`, built around the event's text instead of encoding it again.
+    ///
+    /// The string is made at its exact size: a WebSocket message takes it over without another
+    /// allocation only when it has no spare room.
     fn frame(&self, seq: u64, event_json: &str) -> String {
         use std::fmt::Write;
-        let mut f = String::with_capacity(self.text.len() + event_json.len() + 32);
+        const EVENT_KEY: &str = ",\"event\":";
+        let digits = seq.checked_ilog10().unwrap_or(0) as usize + 1;
+        let mut f = String::with_capacity(
+            self.text.len() + digits + EVENT_KEY.len() + event_json.len() + 1,
+        );
         f.push_str(&self.text);
         let _ = write!(f, "{seq}");
-        f.push_str(",\"event\":");
+        f.push_str(EVENT_KEY);
         f.push_str(event_json);
         f.push('}');
+        debug_assert_eq!(f.len(), f.capacity(), "the frame's size was reckoned wrong");
         f
     }
 }
@@ -629,5 +637,23 @@ mod tests {
         })
         .unwrap();
         assert_eq!(built, serialized);
+    }
+
+    #[test]
+    fn an_event_frame_is_made_at_its_exact_size_whatever_its_seq() {
+        let encoded = EncodedEvent::new(StreamEvent::Text {
+            message_id: None,
+            text: "x".into(),
+            parent_tool_use_id: None,
+            timestamp: None,
+        })
+        .unwrap();
+        let head = FrameHead::new(&"s1".into());
+        for seq in [0, 1, 9, 10, 99, 100, 12_345, u64::MAX] {
+            let f = head.frame(seq, &encoded.json);
+            assert_eq!(f.len(), f.capacity(), "seq {seq}: {f}");
+            let v: serde_json::Value = serde_json::from_str(&f).unwrap();
+            assert_eq!(v["seq"], seq, "{f}");
+        }
     }
 }

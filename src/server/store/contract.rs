@@ -74,7 +74,7 @@ impl PartialEq for EncodedEvent {
 
 impl EncodedEvent {
     pub fn new(event: StreamEvent) -> Result<EncodedEvent, serde_json::Error> {
-        let json = serde_json::to_string(&event)?.into_boxed_str();
+        let json = encode_exact(&event)?;
         Ok(EncodedEvent {
             json,
             event: event.into(),
@@ -146,6 +146,34 @@ impl EncodedEvent {
     }
 }
 
+/// The most a thread's encoding buffer keeps between events: an event larger than this (a tool's
+/// whole output, say) is encoded in a buffer that goes with it, so that one huge event does not
+/// hold its size in memory on every thread that ever encoded one.
+const ENCODE_BUFFER_KEPT: usize = 64 * 1024;
+
+thread_local! {
+    /// Each thread's buffer for encoding events, reused from one event to the next.
+    static ENCODE_BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// `event` as JSON in an allocation of exactly its size. Encoding into a fresh string grows
+/// it (twice for a usage event) and then shrinks it to size: three allocations where this
+/// makes one, and the server encodes every event of every session.
+fn encode_exact(event: &StreamEvent) -> Result<Box<str>, serde_json::Error> {
+    ENCODE_BUFFER.with_borrow_mut(|buf| {
+        buf.clear();
+        serde_json::to_writer(&mut *buf, event)?;
+        // serde_json writes UTF-8 only; the check is a few nanoseconds against an allocation.
+        let json = std::str::from_utf8(buf)
+            .map(Box::<str>::from)
+            .map_err(<serde_json::Error as serde::ser::Error>::custom);
+        if buf.capacity() > ENCODE_BUFFER_KEPT {
+            *buf = Vec::new();
+        }
+        json
+    })
+}
+
 /// Where sessions and events are kept.
 #[async_trait]
 pub trait Store: Send + Sync {
@@ -196,6 +224,23 @@ mod tests {
             to: SessionState::Idle,
             reason: Some(StateReason::ServerLost),
         }
+    }
+
+    #[test]
+    fn events_of_every_size_encode_as_serde_json_encodes_them() {
+        let huge = "y\"\u{1f600}".repeat(ENCODE_BUFFER_KEPT);
+        for text in ["", "x", huge.as_str(), "after a huge one"] {
+            let event = StreamEvent::Text {
+                message_id: Some("m".into()),
+                text: text.into(),
+                parent_tool_use_id: None,
+                timestamp: None,
+            };
+            let encoded = EncodedEvent::new(event.clone()).unwrap();
+            assert_eq!(*encoded.json, serde_json::to_string(&event).unwrap());
+        }
+        // The huge event's buffer went with it.
+        ENCODE_BUFFER.with_borrow(|b| assert!(b.capacity() <= ENCODE_BUFFER_KEPT));
     }
 
     #[test]

@@ -98,21 +98,26 @@ pub(super) fn read(line: &str) -> Option<Assistant> {
     if l.kind.0 != "assistant" || l.api_error.is_some() || l.error.is_some() {
         return None;
     }
-    let mut blocks = Vec::with_capacity(l.message.content.len());
-    for b in l.message.content {
-        blocks.push(match &*b.kind.0 {
-            "text" => Block::Text(Str::owned(b.text).unwrap_or_default()),
-            "thinking" => Block::Thinking(Str::owned(b.thinking).unwrap_or_default()),
-            "redacted_thinking" => Block::RedactedThinking,
-            "tool_use" | "server_tool_use" => Block::ToolUse {
-                id: Str::owned(b.id).unwrap_or_default(),
-                name: Str::owned(b.name).unwrap_or_default(),
-                input: b.input.unwrap_or(Value::Null),
-            },
-            // Kept whole as a `raw` event: the general reader has the block's JSON.
-            _ => return None,
-        });
-    }
+    // Collected in the content's own allocation (a block is smaller than its content block).
+    let blocks = l
+        .message
+        .content
+        .into_iter()
+        .map(|b| {
+            Some(match &*b.kind.0 {
+                "text" => Block::Text(Str::owned(b.text).unwrap_or_default()),
+                "thinking" => Block::Thinking(Str::owned(b.thinking).unwrap_or_default()),
+                "redacted_thinking" => Block::RedactedThinking,
+                "tool_use" | "server_tool_use" => Block::ToolUse {
+                    id: Str::owned(b.id).unwrap_or_default(),
+                    name: Str::owned(b.name).unwrap_or_default(),
+                    input: b.input.unwrap_or(Value::Null),
+                },
+                // Kept whole as a `raw` event: the general reader has the block's JSON.
+                _ => return None,
+            })
+        })
+        .collect::<Option<Vec<Block>>>()?;
     Some(Assistant {
         message_id: Str::owned(l.message.id),
         model: Str::owned(l.message.model),

@@ -90,6 +90,15 @@ pub enum Change {
 }
 
 impl Change {
+    /// The session an append or a deletion is of.
+    pub fn session_id(&self) -> Option<&str> {
+        match self {
+            Change::Append { session_id, .. } => Some(session_id),
+            Change::Delete { id, .. } => Some(id),
+            Change::Put { .. } | Change::Barrier { .. } => None,
+        }
+    }
+
     /// Whether a caller waits for this change to be loaded.
     pub fn is_waited_on(&self) -> bool {
         matches!(self, Change::Delete { .. } | Change::Barrier { .. })

@@ -147,8 +147,8 @@ impl JournalThread {
             buf.clear();
             let mut owed = Vec::with_capacity(batch.len());
             let mut items = Vec::with_capacity(batch.len());
-            // Seqs as they were, to put back if the write fails.
-            let mut undo: Vec<(String, Option<u64>)> = Vec::with_capacity(batch.len());
+            // Seqs as they were, to put back if the write fails: the session of `items[i]`.
+            let mut undo: Vec<(usize, Option<u64>)> = Vec::with_capacity(batch.len());
             for req in batch.drain(..) {
                 self.take(req, &mut buf, &mut owed, &mut items, &mut undo);
             }
@@ -196,12 +196,7 @@ impl JournalThread {
                 }
                 Err(e) => {
                     tracing::error!("session store: journal {}: {e}", self.dir.display());
-                    for (id, before) in undo.into_iter().rev() {
-                        match before {
-                            Some(s) => self.last.insert(id, s),
-                            None => self.last.remove(&id),
-                        };
-                    }
+                    put_back(&mut self.last, undo, &items);
                     let err = || StoreError::Commit(format!("writing the journal: {e}"));
                     for o in owed {
                         match o {
@@ -243,7 +238,7 @@ impl JournalThread {
         buf: &mut Vec<u8>,
         owed: &mut Vec<Owed>,
         items: &mut Vec<Change>,
-        undo: &mut Vec<(String, Option<u64>)>,
+        undo: &mut Vec<(usize, Option<u64>)>,
     ) {
         match req {
             Request::Append {
@@ -276,8 +271,12 @@ impl JournalThread {
                     events.iter().map(|e| &*e.json),
                     info_json.as_deref(),
                 );
-                undo.push((session_id.clone(), Some(last)));
-                self.last.insert(session_id.clone(), new_last);
+                undo.push((items.len(), Some(last)));
+                // `last_seq` above has the session in `last`; no key is made per append.
+                match self.last.get_mut(&session_id) {
+                    Some(l) => *l = new_last,
+                    None => drop(self.last.insert(session_id.clone(), new_last)),
+                }
                 items.push(Change::Append {
                     session_id,
                     first_seq: first,
@@ -293,7 +292,7 @@ impl JournalThread {
             }
             Request::Delete { id, reply } => {
                 journal::write_delete(buf, &id);
-                undo.push((id.clone(), self.last.get(&id).copied()));
+                undo.push((items.len(), self.last.get(&id).copied()));
                 // A session made again with this id numbers from 1, whatever SQLite still has.
                 self.last.insert(id.clone(), 0);
                 items.push(Change::Delete {
@@ -305,6 +304,21 @@ impl JournalThread {
             Request::Barrier { reply } => items.push(Change::Barrier { reply }),
             Request::LastSeq { id, reply } => drop(reply.send(self.last_seq(&id))),
         }
+    }
+}
+
+/// Puts back the sessions' last seqs as they were before a batch whose write failed: `undo`
+/// holds, for the session of `items[i]`, its last seq before that item (none: unknown), and
+/// is undone newest first, so that a session with several items gets its oldest.
+fn put_back(last: &mut HashMap<String, u64>, undo: Vec<(usize, Option<u64>)>, items: &[Change]) {
+    for (i, before) in undo.into_iter().rev() {
+        let Some(id) = items.get(i).and_then(Change::session_id) else {
+            continue;
+        };
+        match before {
+            Some(s) => last.insert(id.to_string(), s),
+            None => last.remove(id),
+        };
     }
 }
 
@@ -379,4 +393,49 @@ fn load_loop(mut loader: Loader, rx: sync_mpsc::Receiver<LoadBatch>, queues: &St
         }
     }
     loader.close();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::store::sqlite::loader::Texts;
+
+    fn append(id: &str) -> Change {
+        Change::Append {
+            session_id: id.into(),
+            first_seq: 1,
+            events: Texts::Raw(Vec::new()),
+            info: None,
+        }
+    }
+
+    #[test]
+    fn a_failed_write_puts_every_session_back_at_its_seq_before_the_batch() {
+        let (reply, _) = oneshot::channel();
+        let items = vec![
+            append("a"),
+            append("b"),
+            append("a"),
+            Change::Barrier { reply },
+            Change::Delete {
+                id: "c".into(),
+                reply: oneshot::channel().0,
+                existed: false,
+            },
+        ];
+        // As the batch left them: a twice (3 -> 5 -> 6), b new (0 -> 2), c deleted (7 -> 0).
+        let mut last: HashMap<String, u64> = [("a", 6), ("b", 2), ("c", 0), ("d", 9)]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect();
+        let undo = vec![(0, Some(3)), (1, Some(0)), (2, Some(5)), (4, Some(7))];
+        put_back(&mut last, undo, &items);
+        assert_eq!(last["a"], 3, "the oldest seq of a session with two appends");
+        assert_eq!(last["b"], 0);
+        assert_eq!(last["c"], 7, "a deletion that was not written is undone");
+        assert_eq!(last["d"], 9, "a session outside the batch is left alone");
+        // A session whose seq was not known before is forgotten, to be read again.
+        put_back(&mut last, vec![(1, None)], &items);
+        assert!(!last.contains_key("b"));
+    }
 }
