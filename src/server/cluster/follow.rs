@@ -27,6 +27,9 @@ const MAX_WAITING: usize = 10_000;
 /// How long the reader waits before trying again after a failed round.
 const RETRY: Duration = Duration::from_millis(200);
 
+/// One session's rows of a round, in seq order.
+type SessionRows = (String, Vec<(u64, EncodedEvent)>);
+
 /// What a proxy gets for its session.
 #[derive(Default)]
 pub(crate) struct Taken {
@@ -132,26 +135,28 @@ impl Followers {
     }
 
     /// Hands each proxy its rows of a round; a proxy too far behind is sent to the table.
-    fn hand_over(&self, rows: Vec<(String, u64, EncodedEvent)>) {
+    fn hand_over(&self, sessions: Vec<SessionRows>) {
         let mut inner = self.lock();
         let mut woken: Vec<Arc<Notify>> = Vec::new();
-        for (id, seq, event) in rows {
+        for (id, rows) in sessions {
             let Some(f) = inner.followers.get_mut(&id) else {
                 continue;
             };
-            if seq <= f.fetched {
-                continue;
+            let before = f.fetched;
+            for (seq, event) in rows {
+                if seq <= f.fetched {
+                    continue;
+                }
+                f.fetched = seq;
+                if f.waiting.rows.len() < MAX_WAITING {
+                    f.waiting.rows.push((seq, event));
+                } else {
+                    f.waiting.rows.clear();
+                    f.waiting.lost = true;
+                }
             }
-            f.fetched = seq;
-            if f.waiting.rows.len() < MAX_WAITING {
-                f.waiting.rows.push((seq, event));
-            } else {
-                f.waiting.rows.clear();
-                f.waiting.lost = true;
-            }
-            // A session's rows come one after another (the query orders them by session), so
-            // comparing with the last one woken is enough; waking a proxy twice is harmless.
-            if !woken.last().is_some_and(|w| Arc::ptr_eq(w, &f.wake)) {
+            // Waking a proxy twice (a session in two groups) is harmless.
+            if f.fetched > before {
                 woken.push(f.wake.clone());
             }
         }
@@ -200,12 +205,11 @@ fn again(c: &Cluster, batch: Vec<(String, i64)>) {
     c.followers.round.notify_one();
 }
 
-/// The events of `batch`'s sessions after each one's seq, each decoded only when something asks
-/// for it (most are passed on as text), and whether any session was cut at [`SESSION_CHUNKS`].
-async fn read(
-    c: &Cluster,
-    batch: &[(String, i64)],
-) -> Result<(Vec<(String, u64, EncodedEvent)>, bool), String> {
+/// The events of `batch`'s sessions after each one's seq, each session's together (its id is
+/// copied and looked up once a round, not once an event), each event decoded only when
+/// something asks for it (most are passed on as text); and whether any session was cut at
+/// [`SESSION_CHUNKS`].
+async fn read(c: &Cluster, batch: &[(String, i64)]) -> Result<(Vec<SessionRows>, bool), String> {
     let (ids, afters): (Vec<&str>, Vec<i64>) = batch
         .iter()
         .map(|(id, after)| (id.as_str(), *after))
@@ -232,18 +236,19 @@ async fn read(
         .await
         .map_err(|e| crate::server::store::postgres_text(&e))?;
     let mut per_session: HashMap<&str, i64> = HashMap::new();
-    let mut out = Vec::new();
+    let mut out: Vec<SessionRows> = Vec::new();
     for row in &rows {
         let (id, after, first, last): (&str, i64, i64, i64) =
             (row.get(0), row.get(1), row.get(2), row.get(3));
         *per_session.entry(id).or_default() += 1;
         let events = chunk::events(id, first, last, row.get(4)).map_err(|e| e.to_string())?;
+        // The query orders the rows by session.
+        if out.last().is_none_or(|(last_id, _)| last_id != id) {
+            out.push((id.to_string(), Vec::new()));
+        }
+        let (_, session) = out.last_mut().expect("pushed just above");
         for (seq, json) in events.filter(|(seq, _)| *seq as i64 > after) {
-            out.push((
-                id.to_string(),
-                seq,
-                EncodedEvent::read_later(json.to_string()),
-            ));
+            session.push((seq, EncodedEvent::read_later(json.to_string())));
         }
     }
     let cut = per_session.values().any(|n| *n >= SESSION_CHUNKS);
@@ -284,10 +289,9 @@ mod tests {
         );
 
         f.hand_over(vec![
-            ("a".into(), 3, event(3)),
-            ("a".into(), 4, event(4)),
-            ("a".into(), 5, event(5)),
-            ("gone".into(), 1, event(1)),
+            ("a".into(), vec![(3, event(3)), (4, event(4))]),
+            ("gone".into(), vec![(1, event(1))]),
+            ("a".into(), vec![(5, event(5))]),
         ]);
         let taken = f.take("a");
         assert_eq!(
@@ -304,7 +308,7 @@ mod tests {
     fn a_proxy_that_read_the_table_itself_is_not_handed_those_rows() {
         let f = Followers::default();
         f.follow("a", 0);
-        f.hand_over((1..=4).map(|s| ("a".to_string(), s, event(s))).collect());
+        f.hand_over(vec![("a".into(), (1..=4).map(|s| (s, event(s))).collect())]);
         f.read_to("a", 3);
         assert_eq!(seqs(&f.take("a")), [4]);
         f.read_to("a", 9);
@@ -317,7 +321,10 @@ mod tests {
         let f = Followers::default();
         f.follow("a", 0);
         let many = MAX_WAITING as u64 + 5;
-        f.hand_over((1..=many).map(|s| ("a".to_string(), s, event(s))).collect());
+        f.hand_over(vec![(
+            "a".into(),
+            (1..=many).map(|s| (s, event(s))).collect(),
+        )]);
         let taken = f.take("a");
         assert!(taken.lost);
         assert!(taken.rows.len() < MAX_WAITING);
