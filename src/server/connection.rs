@@ -28,8 +28,8 @@ use super::session::{SeqEvent, SessionCommand, SessionError, SessionHandle};
 use super::store::EncodedEvent;
 use super::{AppState, workspace_files, workspace_watch};
 use crate::types::{
-    AttachView, ClientFrame, ClientMessage, ErrorCode, PROTOCOL_VERSION, ServerFrame,
-    ServerMessage, SessionId, StateReason,
+    AttachView, ClientFrame, ClientMessage, EVENT_FRAME_START, ErrorCode, PROTOCOL_VERSION,
+    ServerFrame, ServerMessage, SessionId, StateReason,
 };
 
 /// Most live events a forwarder takes at once: their frames go out with one flush, and the
@@ -582,10 +582,7 @@ impl FrameHead {
         let id = serde_json::to_string(session_id.as_str()).unwrap_or_else(|_| "\"\"".into());
         FrameHead {
             session_id: session_id.clone(),
-            text: format!(
-                "{}\"session_id\":{id},\"seq\":",
-                crate::types::EVENT_FRAME_START
-            ),
+            text: format!("{EVENT_FRAME_START}\"session_id\":{id},\"seq\":"),
         }
     }
 

@@ -235,23 +235,25 @@ async fn read(c: &Cluster, batch: &[(String, i64)]) -> Result<(Vec<SessionRows>,
         .query(&stmt, &[&ids, &afters, &SESSION_CHUNKS])
         .await
         .map_err(|e| crate::server::store::postgres_text(&e))?;
-    let mut per_session: HashMap<&str, i64> = HashMap::new();
     let mut out: Vec<SessionRows> = Vec::new();
+    // Chunks of the session being read, and whether any session reached the limit.
+    let (mut chunks, mut cut) = (0, false);
     for row in &rows {
         let (id, after, first, last): (&str, i64, i64, i64) =
             (row.get(0), row.get(1), row.get(2), row.get(3));
-        *per_session.entry(id).or_default() += 1;
         let events = chunk::events(id, first, last, row.get(4)).map_err(|e| e.to_string())?;
         // The query orders the rows by session.
         if out.last().is_none_or(|(last_id, _)| last_id != id) {
             out.push((id.to_string(), Vec::new()));
+            chunks = 0;
         }
+        chunks += 1;
+        cut |= chunks >= SESSION_CHUNKS;
         let (_, session) = out.last_mut().expect("pushed just above");
         for (seq, json) in events.filter(|(seq, _)| *seq as i64 > after) {
             session.push((seq, EncodedEvent::read_later(json.to_string())));
         }
     }
-    let cut = per_session.values().any(|n| *n >= SESSION_CHUNKS);
     Ok((out, cut))
 }
 
