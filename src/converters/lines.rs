@@ -76,6 +76,17 @@ pub struct Line<'a> {
 }
 
 impl<'a> Line<'a> {
+    /// The line as text: borrowed when it is UTF-8 (agents write UTF-8, so nearly always), with
+    /// U+FFFD for each bad sequence otherwise. The standard library's UTF-8 check skips ASCII a
+    /// word at a time; the lossy conversion's does not, and took 1 % of the server's CPU on the
+    /// agents' lines.
+    pub fn text(&self) -> std::borrow::Cow<'a, str> {
+        match std::str::from_utf8(self.bytes) {
+            Ok(s) => std::borrow::Cow::Borrowed(s),
+            Err(_) => String::from_utf8_lossy(self.bytes),
+        }
+    }
+
     /// The line without ASCII white space at either end, its offset that of its first byte kept.
     pub fn trimmed(self) -> Line<'a> {
         let lead = leading_ws(self.bytes);
@@ -356,6 +367,22 @@ mod tests {
             ));
         }
         out
+    }
+
+    #[test]
+    fn a_line_reads_as_its_text_borrowed_and_bad_bytes_as_replacement_characters() {
+        let line = |bytes: &'static [u8]| Line {
+            number: 1,
+            offset: 0,
+            bytes,
+        };
+        let good = line("{\"text\":\"café ✓\"}".as_bytes());
+        assert!(matches!(
+            good.text(),
+            std::borrow::Cow::Borrowed("{\"text\":\"café ✓\"}")
+        ));
+        assert_eq!(line(b"a\xffb\xc3").text(), "a\u{fffd}b\u{fffd}");
+        assert_eq!(line(b"").text(), "");
     }
 
     #[test]

@@ -144,7 +144,7 @@ pub async fn run_turn(
                     Ok(None) => out_open = false,
                     Ok(Some(line)) => {
                         // Borrowed, not copied, when it is UTF-8 (it almost always is).
-                        let line = String::from_utf8_lossy(line.bytes);
+                        let line = line.text();
                         for mut ev in adapter.read_line(line.trim_end()) {
                             // A turn ended by an interrupt or the time limit says so, whatever
                             // the agent reports.
@@ -201,7 +201,7 @@ pub async fn run_turn(
             read = err_lines.next_async(&mut stderr), if err_open => {
                 match read {
                     Ok(Some(line)) => {
-                        let line = String::from_utf8_lossy(line.bytes).trim_end().to_string();
+                        let line = line.text().trim_end().to_string();
                         if stderr_tail.len() == STDERR_TAIL {
                             stderr_tail.remove(0);
                         }
