@@ -8,7 +8,7 @@
 mod pg_support;
 mod serve_harness;
 
-use aisys::types::{ClientMessage, FileChangeKind, SessionSpec, TurnStatus};
+use aisys::types::{ClientMessage, FileChangeKind, SessionSpec, StreamEvent, TurnStatus};
 use serde_json::Value;
 use serve_harness::*;
 
@@ -361,14 +361,113 @@ async fn the_file_panel_reads_the_modal_sandbox_while_the_session_has_it() {
         other => panic!("{other:?}"),
     }
 
-    // Stopped, the session has no sandbox: its files are the host folder's.
+    // Stopped, the session has no sandbox: what the sandbox made was brought home first, its
+    // links refused, and the clients were told; its files are the host folder's.
     client
         .request(ClientMessage::Stop {
             session_id: info.id.clone(),
         })
         .await
         .unwrap();
+    let notice = home_notice(&mut notes, &info.id).await;
+    // (The stand-in agent leaves a note of its arguments in the workspace too.)
+    assert!(
+        notice.contains("changed files of the sandbox's workspace brought home"),
+        "{notice}"
+    );
+    assert!(notice.contains("src/made.rs"), "{notice}");
+    assert!(
+        notice.contains("leak.txt (symlink pointing outside"),
+        "{notice}"
+    );
+    assert!(notice.contains("up (symlink pointing outside"), "{notice}");
+    assert!(!notice.contains("sandbox secret"), "{notice}");
+    assert_eq!(
+        std::fs::read_to_string(host.join("src/made.rs")).unwrap(),
+        "fn made() {}\n"
+    );
+    assert!(std::fs::symlink_metadata(host.join("leak.txt")).is_err());
+    assert!(std::fs::symlink_metadata(host.join("up")).is_err());
     let (files, _) = list_files(&client, &info.id).await;
-    assert!(files.iter().all(|f| f.path != "src/made.rs"), "{files:?}");
+    assert!(files.iter().any(|f| f.path == "src/made.rs"), "{files:?}");
     assert!(files.iter().any(|f| f.path == "uploaded.txt"), "{files:?}");
+}
+
+/// The text of the next `workspace_home` notice of `session_id`.
+async fn home_notice(
+    notes: &mut tokio::sync::mpsc::Receiver<aisys::client::Notification>,
+    session_id: &str,
+) -> String {
+    let is_home =
+        |e: &StreamEvent| matches!(e, StreamEvent::Notice { kind, .. } if kind == "workspace_home");
+    let events = events_until(notes, session_id, is_home).await;
+    match events.last() {
+        Some((_, StreamEvent::Notice { text, .. })) => text.clone(),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// A sandbox released for being idle brings the agent's changes home first, so the session's
+/// next sandbox starts from them instead of from the folder as it was before the turn.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_idle_sandbox_brings_the_workspace_home_before_it_is_released() {
+    use aisys::client::Notification;
+    use aisys::types::ServerMessage;
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let d = dir.path();
+    let env = modal_env(d, &[]);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let server = Server::start(
+        &d.join("data"),
+        &["--sandbox", "modal", "--idle-timeout", "500ms"],
+        &env,
+    );
+    let (client, mut notes) = server.client().await;
+    let info = client.create(SessionSpec::default()).await.unwrap();
+    client.attach(&info.id, 0).await.unwrap();
+    say(&client, &info.id, "hello").await;
+    until_result(&mut notes, &info.id).await;
+    let remote = d.join("remote/ws");
+    std::fs::write(remote.join("notes.md"), "# made in the sandbox\n").unwrap();
+
+    // The event that says what came home, and the live notice to list the files again, in
+    // either order.
+    let (mut notice, mut resync) = (None, None);
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    while notice.is_none() || resync.is_none() {
+        let note = tokio::time::timeout_at(deadline, notes.recv())
+            .await
+            .unwrap_or_else(|_| panic!("notice {notice:?}, resync {resync:?}"))
+            .unwrap();
+        match note {
+            Notification::Event {
+                event: StreamEvent::Notice { kind, text, .. },
+                ..
+            } if kind == "workspace_home" => notice = Some(text),
+            Notification::Server(ServerMessage::FilesResync {
+                session_id,
+                changes,
+            }) if session_id == info.id => resync = Some(changes),
+            _ => {}
+        }
+    }
+    let notice = notice.unwrap();
+    assert!(notice.contains("notes.md"), "{notice}");
+    assert!(resync.unwrap() >= 1);
+    let host = std::path::Path::new(&info.workspace);
+    assert_eq!(
+        std::fs::read_to_string(host.join("notes.md")).unwrap(),
+        "# made in the sandbox\n"
+    );
+    // The sandbox ends right after its files came home.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let boxes = loop {
+        let boxes = sandboxes(&d.join("state"));
+        if boxes.iter().all(|b| b["terminated"] == true) || std::time::Instant::now() > deadline {
+            break boxes;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert_eq!(boxes.len(), 1, "{boxes:?}");
+    assert_eq!(boxes[0]["terminated"], true, "released after the sync");
 }

@@ -225,23 +225,20 @@ async fn run_async(ctx: &Context, args: RunArgs, prompt: String) -> anyhow::Resu
     }
     modal.image = args.modal_image.clone();
     modal.verbose = ctx.out.verbose > 0;
-    // Modal is kept concrete too: --sync-back needs it after the turn.
-    let (environment, modal_env): (Box<dyn ExecutionEnvironment>, Option<ModalEnvironment>) =
-        if sandbox_kind == SandboxKind::Modal {
-            let m = with_progress(
-                ctx,
-                "starting the Modal bridge",
-                ModalEnvironment::start(modal),
-            )
+    let environment: Box<dyn ExecutionEnvironment> = if sandbox_kind == SandboxKind::Modal {
+        let m = with_progress(
+            ctx,
+            "starting the Modal bridge",
+            ModalEnvironment::start(modal),
+        )
+        .await
+        .map_err(start_error)?;
+        Box::new(m)
+    } else {
+        launch::environment(sandbox_kind, &modal)
             .await
-            .map_err(start_error)?;
-            (Box::new(m.clone()), Some(m))
-        } else {
-            let e = launch::environment(sandbox_kind, &modal)
-                .await
-                .map_err(start_error)?;
-            (e, None)
-        };
+            .map_err(start_error)?
+    };
 
     let mut options = AgentOptions {
         model: args.model.clone(),
@@ -370,10 +367,10 @@ async fn run_async(ctx: &Context, args: RunArgs, prompt: String) -> anyhow::Resu
             return Err(e);
         }
     };
-    if let (true, Some(m)) = (args.sync_back, &modal_env) {
-        match m.sync_back(sandbox.id(), &workspace).await {
+    if args.sync_back {
+        match sandbox.bring_home(&workspace).await {
             Ok(report) => {
-                for (path, why) in &report.refused {
+                for (path, why) in report.iter().flat_map(|r| &r.refused) {
                     eprintln!("sync back: refused {path}: {why}");
                 }
             }

@@ -27,8 +27,8 @@ use crate::runtime::agent::{AgentAdapter, AgentOptions, adapter, resume_not_foun
 use crate::runtime::env::{ExecutionEnvironment, Limits, Network, Sandbox};
 use crate::runtime::runner::{Turn, TurnControl, TurnOutcome, run_turn};
 use crate::types::{
-    DecidedBy, ErrorCode, PermissionDecision, SessionId, SessionInfo, SessionState, StateReason,
-    StreamEvent, TurnStatus, now, rfc3339,
+    DecidedBy, ErrorCode, PermissionDecision, ServerMessage, SessionId, SessionInfo, SessionState,
+    StateReason, StreamEvent, TurnStatus, now, rfc3339,
 };
 
 /// How long a permission request waits for a client before it is denied.
@@ -46,6 +46,9 @@ pub const CONVERSATION_RESTARTED: &str = "conversation_restarted";
 pub const STORE_FAILED: &str = "store_failed";
 /// The `kind` of the notice that says the server's shutdown interrupted a turn.
 pub const SERVER_STOPPED: &str = "server_restart";
+/// The `kind` of the notice that says what of a sandbox's own copy of the workspace (Modal's)
+/// was written into the session's host folder before the sandbox ended.
+pub const WORKSPACE_HOME: &str = "workspace_home";
 /// Events the runner may hand over before it waits for the session to store them. Past
 /// saturation the runner then stops reading, the agent's pipe fills and the agent waits: the
 /// backlog stays with the agent instead of growing into seconds of queue here. 64 events are
@@ -744,13 +747,22 @@ impl AgentSession {
 
     async fn release_sandbox(&mut self) {
         self.watching = None;
-        if let Some(sb) = self.sandbox.take() {
-            let _ = sb.terminate().await;
-        } else if let Some(id) = &self.info.sandbox_id {
+        let held = match (self.sandbox.take(), &self.info.sandbox_id) {
+            (Some(sb), _) => Some(sb),
             // Held before a restart and not reattached since: find it to end it.
-            if let Ok(Some(sb)) = self.ctx.environment.attach(id).await {
-                let _ = sb.terminate().await;
-            }
+            (None, Some(id)) => self
+                .ctx
+                .environment
+                .attach(id)
+                .await
+                .ok()
+                .flatten()
+                .map(Arc::from),
+            (None, None) => None,
+        };
+        if let Some(sb) = held {
+            self.bring_home(&*sb).await;
+            let _ = sb.terminate().await;
         }
         if self.info.sandbox_id.take().is_some() {
             self.save_info().await;
@@ -908,6 +920,7 @@ async fn sleep_until(t: Option<tokio::time::Instant>) {
 }
 
 mod handle;
+mod home;
 mod provision;
 pub use handle::{HandleParts, SessionContext, SessionHandle, handle_and_parts, spawn};
 use provision::provisioned;

@@ -97,6 +97,12 @@ impl Surface {
         self.binds.iter().any(|b| p.starts_with(b))
     }
 
+    /// Whether `p` is, or lies inside, a part of the surface: one that exists, or one that
+    /// must not appear. A copy of a sandbox's files written into the workspace leaves these out.
+    pub(super) fn holds(&self, p: &Path) -> bool {
+        self.covers(p) || self.absent.iter().any(|a| p.starts_with(a))
+    }
+
     /// After the process ended: moves aside what it created where nothing was, and puts back a
     /// `.git` symlink it replaced. Returns one notice per change, for the user.
     pub fn restore(&self) -> Vec<String> {

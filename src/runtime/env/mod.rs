@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -264,6 +264,15 @@ pub trait Sandbox: Send + Sync {
         _rel: &str,
         _max: u64,
     ) -> Result<Option<(Vec<u8>, u64)>, EnvError> {
+        Ok(None)
+    }
+
+    /// Writes what changed in the workspace into `dest`, the host folder it was made from, for
+    /// a backend whose sandbox keeps a copy of its own (Modal): called before the sandbox is
+    /// released, so that the agent's work outlives it. Paths that would escape `dest` (links,
+    /// `..`, special files) are refused and listed, never written. `None` from a backend whose
+    /// workspace is the host folder itself (local, host).
+    async fn bring_home(&self, _dest: &Path) -> Result<Option<SyncReport>, EnvError> {
         Ok(None)
     }
 

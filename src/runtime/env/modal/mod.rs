@@ -6,9 +6,9 @@
 //! mounts a per-session Modal Volume as the agent's home (so `--resume` survives the sandbox) and
 //! uploads the workspace with tar. `exec` streams stdio through the bridge. Its workspace watch
 //! compares listings made inside the sandbox ([`watch`]); a reader of the workspace lists and
-//! reads it there too ([`files`]). After a turn,
-//! [`ModalSandbox::sync_back`] brings changed files home, refusing any path that escapes the
-//! workspace. Sandboxes this process created are terminated when it goes away, even on Ctrl-C,
+//! reads it there too ([`files`]). Before the sandbox goes (and after a turn of `aisys run
+//! --sync-back`), [`ModalSandbox::sync_back`] brings changed files home, refusing any path
+//! that escapes the workspace. Sandboxes this process created are terminated when it goes away, even on Ctrl-C,
 //! unless [`ModalConfig::keep_on_exit`] says a server will reattach to them.
 //!
 //! Must not know about agents, and must not write outside the folder it syncs back to.
@@ -276,11 +276,6 @@ impl ModalEnvironment {
             .await
             .map(|Done {}| ())
     }
-
-    /// Downloads the changed files of sandbox `id`'s workspace into `dest`.
-    pub async fn sync_back(&self, id: &str, dest: &Path) -> Result<SyncReport, EnvError> {
-        self.handle(id).sync_back(dest).await
-    }
 }
 
 #[async_trait]
@@ -481,6 +476,10 @@ impl ModalSandbox {
 impl Sandbox for ModalSandbox {
     fn id(&self) -> &str {
         &self.id
+    }
+
+    async fn bring_home(&self, dest: &Path) -> Result<Option<SyncReport>, EnvError> {
+        self.sync_back(dest).await.map(Some)
     }
 
     fn workdir(&self) -> &str {

@@ -3,13 +3,15 @@
 //!
 //! The tar from the sandbox is untrusted (the agent controls its workspace): nothing is written
 //! outside the destination, whatever the archive says, and no link is followed on this side
-//! (see `env::beneath`). Refused entries are reported, not fatal.
+//! (see `env::beneath`), nor anything into git's control surface, which the host's git would
+//! run (see `env::gitguard`). Refused entries are reported, not fatal.
 
 use std::io::Read;
 use std::path::{Component, Path, PathBuf};
 
 use super::super::EnvError;
 use super::super::beneath::{self, Kind};
+use super::super::gitguard::{self, Surface};
 
 /// What a sync back did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -98,15 +100,26 @@ fn through_symlink(dest: &Path, rel: &Path) -> bool {
     false
 }
 
-/// Unpacks `tar` into `dest`, writing files whose content differs.
+/// Why an entry in git's control surface is not written: the host's git runs hooks and config
+/// commands from there as the host user, so what the sandbox put there would run outside it.
+const GIT_SURFACE: &str =
+    "part of git's control surface (hooks and config the host's git would run)";
+
+/// Unpacks `tar` into `dest`, writing files whose content differs. Nothing is written into git's
+/// control surface: a `.git` at any depth, nor what [`gitguard::survey`] finds in `dest` (the
+/// git folder it names and the effective hooks folder).
 pub async fn unpack_changed(tar: Vec<u8>, dest: PathBuf) -> Result<SyncReport, EnvError> {
-    tokio::task::spawn_blocking(move || unpack_blocking(&tar, &dest))
+    std::fs::create_dir_all(&dest).map_err(|e| sync_err(format!("{}: {e}", dest.display())))?;
+    let dest = dest
+        .canonicalize()
+        .map_err(|e| sync_err(format!("{}: {e}", dest.display())))?;
+    let surface = gitguard::survey(&dest).await;
+    tokio::task::spawn_blocking(move || unpack_blocking(&tar, &dest, &surface))
         .await
         .map_err(sync_err)?
 }
 
-fn unpack_blocking(data: &[u8], dest: &Path) -> Result<SyncReport, EnvError> {
-    std::fs::create_dir_all(dest).map_err(|e| sync_err(format!("{}: {e}", dest.display())))?;
+fn unpack_blocking(data: &[u8], dest: &Path, surface: &Surface) -> Result<SyncReport, EnvError> {
     let mut report = SyncReport::default();
     let mut archive = tar::Archive::new(data);
     let entries = archive.entries().map_err(sync_err)?;
@@ -126,6 +139,10 @@ fn unpack_blocking(data: &[u8], dest: &Path) -> Result<SyncReport, EnvError> {
         };
         if rel.as_os_str().is_empty() {
             continue; // the workspace folder itself
+        }
+        if rel.components().any(|c| c.as_os_str() == ".git") || surface.holds(&dest.join(&rel)) {
+            report.refused.push((shown, GIT_SURFACE.into()));
+            continue;
         }
         if through_symlink(dest, &rel) {
             report
@@ -199,6 +216,68 @@ fn unpack_blocking(data: &[u8], dest: &Path) -> Result<SyncReport, EnvError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A tar of `files` (path, content), as a sandbox's workspace would come home.
+    fn tar_of(files: &[(&str, &str)]) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        for (path, text) in files {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(text.len() as u64);
+            h.set_mode(0o755);
+            h.set_cksum();
+            b.append_data(&mut h, path, text.as_bytes()).unwrap();
+        }
+        b.into_inner().unwrap()
+    }
+
+    #[tokio::test]
+    async fn nothing_comes_home_into_gits_control_surface() {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("ws");
+        std::fs::create_dir_all(&dest).unwrap();
+        let git = |args: &[&str]| {
+            let out = std::process::Command::new("git")
+                .args(args)
+                .current_dir(&dest)
+                .output()
+                .expect("git is needed: apt install git");
+            assert!(out.status.success(), "{out:?}");
+        };
+        git(&["init", "-q"]);
+        // The repository's hooks live in the workspace, as husky sets them up.
+        git(&["config", "core.hooksPath", ".husky"]);
+        let tar = tar_of(&[
+            ("src/lib.rs", "fn made() {}\n"),
+            (".git/hooks/pre-commit", "#!/bin/sh\ntouch /tmp/pwned\n"),
+            (".git/config", "[core]\n\tfsmonitor = touch /tmp/pwned\n"),
+            ("vendor/dep/.git/config", "[core]\n\tfsmonitor = x\n"),
+            (".husky/pre-commit", "#!/bin/sh\ntouch /tmp/pwned\n"),
+            ("notes/.gitkeep", ""),
+        ]);
+        let report = unpack_changed(tar, dest.clone()).await.unwrap();
+        let written: Vec<_> = report
+            .written
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        assert_eq!(written, ["src/lib.rs", "notes/.gitkeep"]);
+        let refused: Vec<_> = report.refused.iter().map(|(p, _)| p.as_str()).collect();
+        assert_eq!(
+            refused,
+            [
+                ".git/hooks/pre-commit",
+                ".git/config",
+                "vendor/dep/.git/config",
+                ".husky/pre-commit"
+            ]
+        );
+        assert!(report.refused.iter().all(|(_, why)| why == GIT_SURFACE));
+        assert!(!dest.join(".git/hooks/pre-commit").exists());
+        assert!(!dest.join(".husky").exists());
+        assert!(!dest.join("vendor").exists());
+        let config = std::fs::read_to_string(dest.join(".git/config")).unwrap();
+        assert!(!config.contains("fsmonitor"), "{config}");
+    }
 
     #[test]
     fn links_may_not_climb_out() {
