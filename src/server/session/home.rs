@@ -39,10 +39,7 @@ impl AgentSession {
             }
             Err(e) => {
                 tracing::warn!("session {}: bringing its workspace home: {e}", self.info.id);
-                format!(
-                    "the workspace's changes in the sandbox could not be brought home before \
-                     it was released: {e}"
-                )
+                format!("the workspace's changes in the sandbox could not be brought home: {e}")
             }
         };
         self.emit(vec![StreamEvent::Notice {

@@ -8,8 +8,9 @@
 //! compares listings made inside the sandbox ([`watch`]); a reader of the workspace lists and
 //! reads it there too ([`files`]). Before the sandbox goes (and after a turn of `aisys run
 //! --sync-back`), [`ModalSandbox::sync_back`] brings changed files home, refusing any path
-//! that escapes the workspace. Sandboxes this process created are terminated when it goes away, even on Ctrl-C,
-//! unless [`ModalConfig::keep_on_exit`] says a server will reattach to them.
+//! that escapes the workspace or reaches git's control surface. Sandboxes this process created
+//! are terminated when it goes away, even on Ctrl-C, unless [`ModalConfig::keep_on_exit`] says a
+//! server will reattach to them.
 //!
 //! Must not know about agents, and must not write outside the folder it syncs back to.
 
