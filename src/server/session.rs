@@ -27,8 +27,8 @@ use crate::runtime::agent::{AgentAdapter, AgentOptions, adapter, resume_not_foun
 use crate::runtime::env::{ExecutionEnvironment, Limits, Network, Sandbox};
 use crate::runtime::runner::{Turn, TurnControl, TurnOutcome, run_turn};
 use crate::types::{
-    DecidedBy, ErrorCode, PermissionDecision, ServerMessage, SessionId, SessionInfo, SessionState,
-    StateReason, StreamEvent, TurnStatus, now, rfc3339,
+    DecidedBy, ErrorCode, PermissionDecision, SessionId, SessionInfo, SessionState, StateReason,
+    StreamEvent, TurnStatus, now, rfc3339,
 };
 
 /// How long a permission request waits for a client before it is denied.

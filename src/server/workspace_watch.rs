@@ -55,12 +55,7 @@ impl Watching {
                             }));
                         }
                     }
-                    WatchReport::Overflow { changes } => {
-                        let _ = notices.send(Arc::new(ServerMessage::FilesResync {
-                            session_id: id.clone(),
-                            changes: changes as u64,
-                        }));
-                    }
+                    WatchReport::Overflow { changes } => resync(&notices, &id, changes as u64),
                 }
             }
         });
@@ -80,6 +75,15 @@ impl Drop for Watching {
     fn drop(&mut self) {
         self.task.abort();
     }
+}
+
+/// Tells the session's connections to list its files again: `changes` happened that no
+/// `file_changed` reports (too many at once, or written while nothing watched).
+pub fn resync(notices: &Notices, session_id: &SessionId, changes: u64) {
+    let _ = notices.send(Arc::new(ServerMessage::FilesResync {
+        session_id: session_id.clone(),
+        changes,
+    }));
 }
 
 /// Sends a session's notices to one connection until the session goes away.

@@ -10,6 +10,7 @@ use std::path::Path;
 
 use super::*;
 use crate::runtime::env::SyncReport;
+use crate::server::workspace_watch;
 
 /// Most paths a `workspace_home` notice names of each list; the rest are counted, so that a
 /// sandbox that made thousands of files does not make an event of megabytes.
@@ -30,10 +31,7 @@ impl AgentSession {
             Ok(Some(r)) => {
                 if !r.written.is_empty() {
                     // Files changed in the folder with no watch to tell: list them again.
-                    let _ = self.notices.send(Arc::new(ServerMessage::FilesResync {
-                        session_id: self.info.id.clone(),
-                        changes: r.written.len() as u64,
-                    }));
+                    workspace_watch::resync(&self.notices, &self.info.id, r.written.len() as u64);
                 }
                 brought_home(&r)
             }
