@@ -361,6 +361,36 @@ async fn postgres_keeps_everything_across_reopening_and_two_stores_number_one_se
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_store_numbering_from_a_stale_seq_numbers_again_from_the_table() {
+    let url = postgres_url();
+    let a = PostgresStore::open(&url).await.unwrap();
+    let b = PostgresStore::open(&url).await.unwrap();
+    let seqs = |events: Vec<(u64, EncodedEvent)>| -> Vec<(u64, StreamEvent)> {
+        events
+            .into_iter()
+            .map(|(s, e)| (s, e.into_event()))
+            .collect()
+    };
+    // `a` remembers seq 2 as the session's last; `b` appends behind its back.
+    assert_eq!(a.append("s", batch(vec![ev(1), ev(2)])).await.unwrap(), 1);
+    assert_eq!(b.append("s", batch(vec![ev(3), ev(4)])).await.unwrap(), 3);
+    // Behind: `a` would number from 3, which `b` took; it numbers again after 4.
+    assert_eq!(a.append("s", batch(vec![ev(5)])).await.unwrap(), 5);
+    assert_eq!(
+        seqs(b.events_after("s", 0, 100).await.unwrap()),
+        (1..=5).map(|i| (i as u64, ev(i))).collect::<Vec<_>>()
+    );
+    // Ahead: `b` deletes the session, so `a`'s next seq (6) would leave a gap from 1.
+    b.delete_session("s").await.unwrap();
+    assert_eq!(b.last_seq("s").await.unwrap(), 0);
+    assert_eq!(a.append("s", batch(vec![ev(6)])).await.unwrap(), 1);
+    assert_eq!(
+        seqs(a.events_after("s", 0, 100).await.unwrap()),
+        [(1, ev(6))]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_schema_is_versioned_and_a_newer_one_is_refused() {
     let url = postgres_url();
     drop(PostgresStore::open(&url).await.unwrap());

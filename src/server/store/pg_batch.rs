@@ -5,10 +5,16 @@
 //! most; while they commit, the next appends queue up and become the next round, so rounds
 //! grow with the load and an idle store answers at once.
 //!
-//! Each session's counter row is bumped by its round, which numbers the session's events from the
-//! old value: seqs stay gapless per session, whichever round or server they come from, and a
-//! failed round takes its numbers back with it. Rows are locked in session order, so two rounds
-//! never wait for each other in a cycle.
+//! The store numbers each session's events itself: it remembers the last seq it committed for
+//! the session and writes the next chunk from the one after it. Two guards in the statement keep
+//! seqs gapless and unrepeated whatever another writer (a second store, a server that took the
+//! session over) did meanwhile: a chunk is written only right after the session's last chunk
+//! (or as its first), and a chunk's first seq is unique per session, so of two writers that
+//! numbered from the same place one commits and the other fails. A writer that lost either way
+//! forgets what it remembered and numbers again from the table, in a new round. A failed round
+//! takes nothing with it: nothing is remembered until it commits. Rows are inserted in session
+//! order, so two rounds never wait for each other in a cycle. (A counter row per session, bumped
+//! by each round, did the same at about twice the statement's cost: docs/benchmarks.md.)
 //!
 //! Must not reorder one caller's appends: each caller waits for its append before the next.
 
@@ -38,19 +44,24 @@ const ROUNDS_IN_FLIGHT: usize = 3;
 const ROUND_WINDOW: Duration = Duration::from_millis(2);
 /// Most events in one round, so that its arrays stay a few megabytes.
 const MAX_ROUND_EVENTS: usize = 10_000;
+/// Times an append is numbered again after another writer took its seqs first, before it
+/// fails: writers only meet on one session while a lease changes hands (or in tests, several
+/// stores on purpose), and each attempt lets at least one of them commit.
+const NUMBERING_ATTEMPTS: usize = 16;
 
 /// The append round's statement, with `$announce` its last part: common table expressions
 /// that send the announcements and end in one named `announced` (one row).
 ///
-/// It numbers and inserts the events of several sessions, one entry per session in `$1..$4`
-/// (session, count, metadata or null, the events as a chunk: see `store::chunk`); saves
-/// metadata with `last_seq` set; returns each session's new last seq. With `$5`, this server's
-/// name among servers sharing the store, a session whose lease another server holds is left
-/// out (the fence: a server that lost a lease while running cannot write into the new owner's
-/// record).
+/// It inserts the events of several sessions, one entry per session in `$1..$5` (session, the
+/// first seq as this store numbered it or null to number from the table, count, metadata or
+/// null, the events as a chunk: see `store::chunk`); saves metadata with `last_seq` set; returns
+/// a row per session it did not leave out, with the new last seq, or null where the chunk would
+/// not follow the session's last one (the numbering was stale). With `$6`, this server's name
+/// among servers sharing the store, a session whose lease another server holds is left out (the
+/// fence: a server that lost a lease while running cannot write into the new owner's record).
 ///
-/// The same statement announces the new last seqs on channel `$7` (see [`super::announce`]), in
-/// payloads of about `$6` bytes: PostgreSQL delivers a notification when its transaction
+/// The same statement announces the new last seqs on channel `$8` (see [`super::announce`]), in
+/// payloads of about `$7` bytes: PostgreSQL delivers a notification when its transaction
 /// commits, so every server hears of the events the moment they become visible, and no
 /// transaction of its own is spent on it. (A `NOTIFY` serializes the commits of the rounds in
 /// flight on PostgreSQL's notification lock: a round's commit is short, and one announcement per
@@ -59,43 +70,51 @@ macro_rules! append_round {
     ($announce:literal) => {
         concat!(
             "WITH req AS (
-        SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[])
-            AS r(session_id, n, info, body)
-        WHERE $5::text IS NULL OR NOT EXISTS (
-            SELECT 1 FROM aisys_leases l WHERE l.session_id = r.session_id AND l.owner <> $5
+        SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::text[])
+            AS r(session_id, first, n, info, body)
+        WHERE $6::text IS NULL OR NOT EXISTS (
+            SELECT 1 FROM aisys_leases l WHERE l.session_id = r.session_id AND l.owner <> $6
         )
-     ), counter AS (
-        INSERT INTO aisys_seqs (session_id, last_seq)
-        SELECT session_id, n FROM req ORDER BY session_id
-        ON CONFLICT (session_id) DO UPDATE SET last_seq = aisys_seqs.last_seq + excluded.last_seq
-        RETURNING session_id, last_seq
+     ), numbered AS (
+        SELECT r.session_id, r.n, r.body, coalesce(r.first, coalesce((
+            SELECT c.last_seq FROM aisys_event_chunks c
+            WHERE c.session_id = r.session_id ORDER BY c.last_seq DESC LIMIT 1
+        ), 0) + 1) AS first
+        FROM req r
      ), events AS (
         INSERT INTO aisys_event_chunks (session_id, first_seq, last_seq, body)
-        SELECT r.session_id, c.last_seq - r.n + 1, c.last_seq, r.body
-        FROM req r JOIN counter c ON c.session_id = r.session_id
+        SELECT r.session_id, r.first, r.first + r.n - 1, r.body FROM numbered r
+        WHERE r.first = 1 OR EXISTS (
+            SELECT 1 FROM aisys_event_chunks c
+            WHERE c.session_id = r.session_id AND c.last_seq = r.first - 1
+        )
+        ORDER BY r.session_id
+        RETURNING session_id, last_seq
      ), info AS (
         INSERT INTO aisys_sessions (id, info)
-        SELECT r.session_id, jsonb_set(r.info::jsonb, '{last_seq}', to_jsonb(c.last_seq))
-        FROM req r JOIN counter c ON c.session_id = r.session_id
+        SELECT r.session_id, jsonb_set(r.info::jsonb, '{last_seq}', to_jsonb(e.last_seq))
+        FROM req r JOIN events e ON e.session_id = r.session_id
         WHERE r.info IS NOT NULL
+        ORDER BY r.session_id
         ON CONFLICT (id) DO UPDATE SET info = excluded.info
      ), ",
             $announce,
             "
-     SELECT c.session_id, c.last_seq FROM counter c CROSS JOIN announced"
+     SELECT r.session_id, e.last_seq
+     FROM req r LEFT JOIN events e ON e.session_id = r.session_id CROSS JOIN announced"
         )
     };
 }
 
 /// A round whose announcement may not fit one payload: its lines are cut into parts of about
-/// `$6` bytes, in session order.
+/// `$7` bytes, in session order.
 const APPEND_ROUND: &str = append_round!(
     "lines AS (
         SELECT session_id || ' ' || last_seq AS line,
-               sum(length(session_id) + 22) OVER (ORDER BY session_id) / $6::bigint AS part
-        FROM counter
+               sum(length(session_id) + 22) OVER (ORDER BY session_id) / $7::bigint AS part
+        FROM events
      ), announced AS (
-        SELECT count(pg_notify($7::text, payload)) AS n FROM (
+        SELECT count(pg_notify($8::text, payload)) AS n FROM (
             SELECT string_agg(line, E'\\n' ORDER BY line) AS payload FROM lines GROUP BY part
         ) p
      )"
@@ -103,13 +122,13 @@ const APPEND_ROUND: &str = append_round!(
 
 /// A round whose announcement fits one payload (most rounds: [`fits_one_payload`]): the same
 /// work without the sort and the windowed sum that cut it into parts, which took about a tenth
-/// of the statement's CPU in PostgreSQL (docs/benchmarks.md). `$6` is unused but typed, so that
+/// of the statement's CPU in PostgreSQL (docs/benchmarks.md). `$7` is unused but typed, so that
 /// both statements take the same parameters.
 const APPEND_ROUND_ONE_PAYLOAD: &str = append_round!(
     "announced AS (
-        SELECT count(pg_notify($7::text, payload)) AS n FROM (
-            SELECT string_agg(session_id || ' ' || last_seq, E'\\n') AS payload FROM counter
-            HAVING count(*) > 0 AND $6::bigint > 0
+        SELECT count(pg_notify($8::text, payload)) AS n FROM (
+            SELECT string_agg(session_id || ' ' || last_seq, E'\\n') AS payload FROM events
+            HAVING count(*) > 0 AND $7::bigint > 0
         ) p
      )"
 );
@@ -139,8 +158,13 @@ pub(super) struct Rounds {
     queues: Arc<StoreQueues>,
     /// This server's name among servers sharing the store, once it has joined them.
     fence: Arc<std::sync::OnceLock<String>>,
+    /// Each session's last seq as this store committed it: its next append is numbered from it.
+    known: Known,
     task: tokio::task::JoinHandle<()>,
 }
+
+/// The last seq this store committed for each session it appended to.
+type Known = Arc<std::sync::Mutex<HashMap<String, u64>>>;
 
 impl Drop for Rounds {
     fn drop(&mut self) {
@@ -152,12 +176,26 @@ impl Rounds {
     pub fn start(pool: Pool, queues: Arc<StoreQueues>) -> Rounds {
         let (queue, rx) = mpsc::channel(APPEND_QUEUE);
         let fence = Arc::new(std::sync::OnceLock::new());
+        let known = Known::default();
         Rounds {
             queue,
-            task: tokio::spawn(gather(pool, rx, fence.clone(), queues.clone())),
+            task: tokio::spawn(gather(
+                pool,
+                rx,
+                fence.clone(),
+                known.clone(),
+                queues.clone(),
+            )),
             queues,
             fence,
+            known,
         }
+    }
+
+    /// Forgets what this store numbered for the session (it was deleted): its next append, if
+    /// any, is numbered from the table.
+    pub fn forget(&self, session_id: &str) {
+        lock(&self.known).remove(session_id);
     }
 
     /// From now on, appends to sessions whose lease another server holds are refused.
@@ -179,11 +217,12 @@ async fn gather(
     pool: Pool,
     mut rx: mpsc::Receiver<Pending>,
     fence: Arc<std::sync::OnceLock<String>>,
+    known: Known,
     queues: Arc<StoreQueues>,
 ) {
     let slots = Arc::new(Semaphore::new(ROUNDS_IN_FLIGHT));
-    // An append of a session already in the round waits for the next one (one counter update
-    // per session and statement).
+    // An append of a session already in the round waits for the next one (one chunk per
+    // session and statement).
     let mut carried: Option<Pending> = None;
     // When the last round started, and whether it carried several appends (load).
     let mut last: Option<(Instant, bool)> = None;
@@ -221,9 +260,10 @@ async fn gather(
         let pool = pool.clone();
         let fence = fence.get().cloned();
         let queues = queues.clone();
+        let known = known.clone();
         tokio::spawn(async move {
             let (started, appends) = (Instant::now(), round.len());
-            run_round(&pool, round, fence).await;
+            run_round(&pool, round, fence, &known).await;
             queues.round_ran(started.elapsed());
             queues.postgres_appends.add(-(appends as i64));
             drop(slot);
@@ -231,11 +271,32 @@ async fn gather(
     }
 }
 
-async fn run_round(pool: &Pool, round: Vec<Pending>, fence: Option<String>) {
+fn lock(known: &Known) -> std::sync::MutexGuard<'_, HashMap<String, u64>> {
+    known.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// One append of a round, with its events as one chunk.
+struct Entry {
+    pending: Pending,
+    body: String,
+    /// Numbered from the table rather than from what this store remembers.
+    from_table: bool,
+}
+
+/// What the round's statement said of one append.
+enum Outcome {
+    /// Committed: the session's new last seq.
+    Committed(u64),
+    /// Another writer appended since this store numbered it: number it again.
+    Stale,
+    /// Left out: another server holds the session's lease.
+    Fenced,
+}
+
+async fn run_round(pool: &Pool, round: Vec<Pending>, fence: Option<String>, known: &Known) {
     // Each append's events as one chunk; an append whose events cannot be one is refused
     // alone (an encoded event never holds a line break: this does not happen).
-    let mut bodies = Vec::with_capacity(round.len());
-    let mut kept = Vec::with_capacity(round.len());
+    let mut entries = Vec::with_capacity(round.len());
     for p in round {
         let mut body = String::with_capacity(p.events.iter().map(|e| e.json.len() + 1).sum());
         let made = p
@@ -244,72 +305,150 @@ async fn run_round(pool: &Pool, round: Vec<Pending>, fence: Option<String>) {
             .enumerate()
             .try_for_each(|(k, e)| chunk::push(&mut body, k as u64 + 1, &e.json));
         match made {
-            Ok(()) => {
-                bodies.push(body);
-                kept.push(p);
-            }
+            Ok(()) => entries.push(Entry {
+                pending: p,
+                body,
+                from_table: false,
+            }),
             Err(e) => drop(p.reply.send(Err(e.to_string()))),
         }
     }
-    let round = kept;
-    if round.is_empty() {
-        return;
+    for _ in 0..NUMBERING_ATTEMPTS {
+        if entries.is_empty() {
+            return;
+        }
+        let outcomes = match write_round(pool, &entries, fence.as_deref(), known).await {
+            Ok(o) => o,
+            Err(RoundError::Taken) => {
+                // The statement failed whole: every append in it is numbered from the table.
+                for e in &mut entries {
+                    lock(known).remove(&e.pending.session_id);
+                    e.from_table = true;
+                }
+                continue;
+            }
+            Err(RoundError::Failed(e)) => {
+                for entry in entries {
+                    let _ = entry.pending.reply.send(Err(e.clone()));
+                }
+                return;
+            }
+        };
+        let mut again = Vec::new();
+        for (mut entry, outcome) in entries.into_iter().zip(outcomes) {
+            let id = &entry.pending.session_id;
+            let answer = match outcome {
+                Outcome::Committed(last) => {
+                    // Remembered before the caller hears: its next append is numbered from it.
+                    lock(known).insert(id.clone(), last);
+                    Ok(last)
+                }
+                Outcome::Stale => {
+                    lock(known).remove(id);
+                    entry.from_table = true;
+                    again.push(entry);
+                    continue;
+                }
+                Outcome::Fenced => Err(format!(
+                    "another server has taken session {id} over (this server's lease on it \
+                     expired): its events are not written here"
+                )),
+            };
+            let _ = entry.pending.reply.send(answer);
+        }
+        entries = again;
     }
-    let ids: Vec<&str> = round.iter().map(|p| p.session_id.as_str()).collect();
-    let counts: Vec<i64> = round.iter().map(|p| p.events.len() as i64).collect();
-    let infos: Vec<Option<&str>> = round.iter().map(|p| p.info.as_deref()).collect();
-    let done = async {
-        let client = pool.get().await.map_err(|e| match e {
+    for entry in entries {
+        let _ = entry.pending.reply.send(Err(format!(
+            "session {}: other writers took its next seqs {NUMBERING_ATTEMPTS} times in a row; \
+             its events are not written",
+            entry.pending.session_id
+        )));
+    }
+}
+
+/// Why a round's statement did not answer.
+enum RoundError {
+    /// Another writer committed a chunk with the same first seq first: nothing was written.
+    Taken,
+    Failed(String),
+}
+
+/// Runs the round's statement once; the outcomes are in `entries`' order.
+async fn write_round(
+    pool: &Pool,
+    entries: &[Entry],
+    fence: Option<&str>,
+    known: &Known,
+) -> Result<Vec<Outcome>, RoundError> {
+    let ids: Vec<&str> = entries
+        .iter()
+        .map(|e| e.pending.session_id.as_str())
+        .collect();
+    let firsts: Vec<Option<i64>> = {
+        let known = lock(known);
+        entries
+            .iter()
+            .map(|e| {
+                let last = known.get(&e.pending.session_id).filter(|_| !e.from_table);
+                last.map(|l| *l as i64 + 1)
+            })
+            .collect()
+    };
+    let counts: Vec<i64> = entries
+        .iter()
+        .map(|e| e.pending.events.len() as i64)
+        .collect();
+    let infos: Vec<Option<&str>> = entries.iter().map(|e| e.pending.info.as_deref()).collect();
+    let bodies: Vec<&str> = entries.iter().map(|e| e.body.as_str()).collect();
+    let failed = |e: tokio_postgres::Error| {
+        if e.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) {
+            RoundError::Taken
+        } else {
+            RoundError::Failed(super::postgres::pg_text(&e))
+        }
+    };
+    let client = pool.get().await.map_err(|e| {
+        RoundError::Failed(match e {
             deadpool_postgres::PoolError::Backend(e) => {
                 format!("cannot connect: {}", super::postgres::pg_text(&e))
             }
             other => format!("no free connection: {other}"),
-        })?;
-        let stmt = client
-            .prepare_cached(if fits_one_payload(&ids) {
-                APPEND_ROUND_ONE_PAYLOAD
-            } else {
-                APPEND_ROUND
-            })
-            .await
-            .map_err(|e| super::postgres::pg_text(&e))?;
-        let rows = client
-            .query(
-                &stmt,
-                &[
-                    &ids,
-                    &counts,
-                    &infos,
-                    &bodies,
-                    &fence,
-                    &(super::announce::PAYLOAD_PART as i64),
-                    &super::announce::EVENTS_CHANNEL,
-                ],
-            )
-            .await
-            .map_err(|e| super::postgres::pg_text(&e))?;
-        Ok::<HashMap<String, i64>, String>(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
-    };
-    match done.await {
-        Ok(last) => {
-            for p in round {
-                let answer = match last.get(&p.session_id) {
-                    Some(l) => Ok(*l as u64),
-                    None => Err(format!(
-                        "another server has taken session {} over (this server's lease on it \
-                         expired): its events are not written here",
-                        p.session_id
-                    )),
-                };
-                let _ = p.reply.send(answer);
-            }
-        }
-        Err(e) => {
-            for p in round {
-                let _ = p.reply.send(Err(e.clone()));
-            }
-        }
-    }
+        })
+    })?;
+    let stmt = client
+        .prepare_cached(if fits_one_payload(&ids) {
+            APPEND_ROUND_ONE_PAYLOAD
+        } else {
+            APPEND_ROUND
+        })
+        .await
+        .map_err(failed)?;
+    let rows = client
+        .query(
+            &stmt,
+            &[
+                &ids,
+                &firsts,
+                &counts,
+                &infos,
+                &bodies,
+                &fence,
+                &(super::announce::PAYLOAD_PART as i64),
+                &super::announce::EVENTS_CHANNEL,
+            ],
+        )
+        .await
+        .map_err(failed)?;
+    let written: HashMap<&str, Option<i64>> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+    Ok(ids
+        .iter()
+        .map(|id| match written.get(id) {
+            Some(Some(last)) => Outcome::Committed(*last as u64),
+            Some(None) => Outcome::Stale,
+            None => Outcome::Fenced,
+        })
+        .collect())
 }
 
 #[cfg(test)]
@@ -369,7 +508,7 @@ mod tests {
             });
             answers.push(answer);
         }
-        run_round(store.pool(), round, None).await;
+        run_round(store.pool(), round, None, &Default::default()).await;
         for a in answers {
             assert_eq!(a.await.unwrap(), Ok(2));
         }

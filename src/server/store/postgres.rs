@@ -2,12 +2,13 @@
 //! a PostgreSQL database, for a record kept off the server's machine.
 //!
 //! Appends are gathered into rounds ([`super::pg_batch`]), each one statement, so one round trip
-//! and one transaction: it bumps each session's counter row in `aisys_seqs` (`INSERT .. ON
-//! CONFLICT DO UPDATE`, which locks that row until the commit), inserts the events numbered from
-//! the counter's old value, and saves the sessions' metadata when asked. Appends to one session
-//! therefore queue on its counter row and are numbered from 1 without gaps, whichever connection
-//! or server they come from; a failed round rolls its numbers back with it. `append` returns
-//! after the commit, so what a caller broadcasts is already durable and visible to every reader.
+//! and one transaction: it inserts each session's events as one row of `aisys_event_chunks`,
+//! numbered by this store from the last seq it committed for the session, and saves the sessions'
+//! metadata when asked. The table itself keeps the numbering whole, whichever connection or
+//! server writes: a chunk goes in only right after the session's last one, and its first seq is
+//! unique per session, so a writer that numbered from a stale seq fails and numbers again from
+//! the table. A failed round writes nothing. `append` returns after the commit, so what a caller
+//! broadcasts is already durable and visible to every reader.
 //!
 //! The schema is versioned in `aisys_schema`; migrations run in order under an advisory lock,
 //! so servers starting together migrate once. Several servers may share a database: each round
@@ -88,6 +89,11 @@ pub const MIGRATIONS: &[&str] = &[
      INSERT INTO aisys_event_chunks (session_id, first_seq, last_seq, body)
         SELECT session_id, seq, seq, json FROM aisys_events;
      DROP TABLE aisys_events;",
+    // 4: each store numbers a session's events itself (see `pg_batch`): a chunk's first seq is
+    // unique per session too, so two writers numbering from the same seq cannot both commit,
+    // and the counter row per session goes.
+    "CREATE UNIQUE INDEX aisys_event_chunks_first ON aisys_event_chunks (session_id, first_seq);
+     DROP TABLE aisys_seqs;",
 ];
 
 /// Sessions and events in a PostgreSQL database.
@@ -375,12 +381,10 @@ impl Store for PostgresStore {
 
     async fn delete_session(&self, id: &str) -> Result<bool, StoreError> {
         let mut client = self.client().await?;
+        // The session's task has stopped (the manager stops it first): no append of this
+        // server's is under way.
+        self.rounds.forget(id);
         let tx = client.transaction().await.map_err(|e| self.db(e))?;
-        // The counter first: it waits for an append under way to commit, so that the next
-        // statements see that append's events and remove them too.
-        tx.execute("DELETE FROM aisys_seqs WHERE session_id = $1", &[&id])
-            .await
-            .map_err(|e| self.db(e))?;
         tx.execute(
             "DELETE FROM aisys_event_chunks WHERE session_id = $1",
             &[&id],
@@ -448,7 +452,10 @@ impl Store for PostgresStore {
     async fn last_seq(&self, session_id: &str) -> Result<u64, StoreError> {
         let client = self.client().await?;
         let stmt = client
-            .prepare_cached("SELECT last_seq FROM aisys_seqs WHERE session_id = $1")
+            .prepare_cached(
+                "SELECT last_seq FROM aisys_event_chunks WHERE session_id = $1
+                 ORDER BY last_seq DESC LIMIT 1",
+            )
             .await
             .map_err(|e| self.db(e))?;
         let row = client
