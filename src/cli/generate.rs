@@ -382,12 +382,17 @@ A session answers its requests while its sandbox is being made (seconds on Modal
 answers requests about one session while another is slow: replies may come in another order than
 the requests, each with its `id`. `session.interrupt` while the sandbox is being made ends the
 turn waiting for it (`result` with `status` `interrupted`); `session.stop` does too, and the
-sandbox is terminated once it exists. A Modal sandbox keeps its own copy of the workspace: before
-the server releases one (idle past `--idle-timeout`, its session stopped, deleted or unloaded,
-or the server shutting down), a `notice` with `kind` `workspace_home` says which changed files
-came home to the session's folder and which entries were refused (links pointing outside, git's
-hooks and config), or why nothing could be brought home; there is none when nothing changed.
-Attached connections also get a `files_resync` when files came home (see below).
+sandbox is terminated once it exists. When the server releases a session's sandbox, a `notice` with
+`kind` `sandbox_released` names it and says why: idle past `--idle-timeout`; idle close to its
+backend's own idle limit (Modal's, 15 minutes: the server releases it a minute before, at most a
+quarter of the limit, so that its files come home); a lifetime ending within 10 minutes, when a
+turn is about to start (the turn runs in a new sandbox); the session stopped, deleted or
+unloaded, or the server shutting down; or the agent or the record failing. A Modal sandbox keeps
+its own copy of the workspace: before the server releases one, a `notice` with `kind`
+`workspace_home` says which changed files came home to the session's folder and which entries
+were refused (links pointing outside, git's hooks and config), or why nothing could be brought
+home; there is none when nothing changed. Attached connections also get a `files_resync` when
+files came home (see below).
 
 ## Workspace notices
 

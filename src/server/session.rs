@@ -49,6 +49,9 @@ pub const SERVER_STOPPED: &str = "server_restart";
 /// The `kind` of the notice that says what of a sandbox's own copy of the workspace (Modal's)
 /// was written into the session's host folder before the sandbox ended.
 pub const WORKSPACE_HOME: &str = "workspace_home";
+/// The `notice` kind that says a session's sandbox was released, and why (idle, its backend's
+/// limits, the session stopping).
+pub const SANDBOX_RELEASED: &str = "sandbox_released";
 /// Events the runner may hand over before it waits for the session to store them. Past
 /// saturation the runner then stops reading, the agent's pipe fills and the agent waits: the
 /// backlog stays with the agent instead of growing into seconds of queue here. 64 events are
@@ -244,7 +247,7 @@ impl AgentSession {
         if let Some(cmd) = first
             && self.command(cmd, &mut turn).await
         {
-            self.release_sandbox().await;
+            self.release_sandbox(Release::Unloaded).await;
             return;
         }
         loop {
@@ -265,10 +268,11 @@ impl AgentSession {
                     .map(|(_, at)| *at + PERMISSION_TIMEOUT)
                     .min()
             });
-            let idle_deadline = match (&turn, &self.sandbox, self.ctx.idle_timeout) {
-                (None, Some(_), Some(t)) => Some(idle_since + t),
+            let idle = match (&turn, &self.sandbox) {
+                (None, Some(sb)) => release::idle_release(self.ctx.idle_timeout, &**sb),
                 _ => None,
             };
+            let idle_deadline = idle.as_ref().map(|(after, _)| idle_since + *after);
             tokio::select! {
                 cmd = commands.recv() => {
                     let Some(cmd) = cmd else { break };
@@ -321,7 +325,9 @@ impl AgentSession {
                     self.expire_permissions(&mut turn).await;
                 }
                 _ = sleep_until(idle_deadline), if idle_deadline.is_some() => {
-                    self.release_sandbox().await;
+                    if let Some((_, why)) = idle {
+                        self.release_sandbox(why).await;
+                    }
                 }
                 made = provisioned(&mut self.provisioning), if self.provisioning.is_some() => {
                     let prompt = self.provisioning.take().and_then(|p| p.prompt);
@@ -332,7 +338,7 @@ impl AgentSession {
             self.act_on_record_failure(&mut turn).await;
         }
         self.abandon_provisioning().await;
-        self.release_sandbox().await;
+        self.release_sandbox(Release::Unloaded).await;
     }
 
     /// Handles one command; returns true when the task should end.
@@ -456,7 +462,7 @@ impl AgentSession {
                 }
                 self.abandon_provisioning().await;
                 self.queue.clear();
-                self.release_sandbox().await;
+                self.release_sandbox(Release::Stopped(reason.clone())).await;
                 if self.info.state != SessionState::Stopped {
                     self.set_state(SessionState::Stopped, Some(reason)).await;
                 }
@@ -676,7 +682,7 @@ impl AgentSession {
                     StreamEvent::turn_ended(TurnStatus::Error, Some(message.clone())),
                 ])
                 .await;
-                self.release_sandbox().await;
+                self.release_sandbox(Release::AgentFailed).await;
                 self.set_state(SessionState::Failed, Some(StateReason::Failed(message)))
                     .await;
             }
@@ -733,7 +739,7 @@ impl AgentSession {
         self.abandon_provisioning().await;
         self.queue.clear();
         self.emit(events).await;
-        self.release_sandbox().await;
+        self.release_sandbox(Release::RecordFailed).await;
         if self.info.state != SessionState::Failed {
             self.set_state(
                 SessionState::Failed,
@@ -743,30 +749,6 @@ impl AgentSession {
         }
         // If these writes failed as well, the session has already done all it can.
         self.record_failure = None;
-    }
-
-    async fn release_sandbox(&mut self) {
-        self.watching = None;
-        let held = match (self.sandbox.take(), &self.info.sandbox_id) {
-            (Some(sb), _) => Some(sb),
-            // Held before a restart and not reattached since: find it to end it.
-            (None, Some(id)) => self
-                .ctx
-                .environment
-                .attach(id)
-                .await
-                .ok()
-                .flatten()
-                .map(Arc::from),
-            (None, None) => None,
-        };
-        if let Some(sb) = held {
-            self.bring_home(&*sb).await;
-            let _ = sb.terminate().await;
-        }
-        if self.info.sandbox_id.take().is_some() {
-            self.save_info().await;
-        }
     }
 
     /// Saves the session's metadata (events save it too; this is for changes without one).
@@ -922,7 +904,9 @@ async fn sleep_until(t: Option<tokio::time::Instant>) {
 mod handle;
 mod home;
 mod provision;
+mod release;
 pub use handle::{HandleParts, SessionContext, SessionHandle, handle_and_parts, spawn};
 use provision::provisioned;
+use release::Release;
 #[cfg(test)]
 mod tests;

@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -274,6 +274,18 @@ pub trait Sandbox: Send + Sync {
     /// workspace is the host folder itself (local, host).
     async fn bring_home(&self, _dest: &Path) -> Result<Option<SyncReport>, EnvError> {
         Ok(None)
+    }
+
+    /// How long the backend itself lets the sandbox sit without a process before it ends it,
+    /// and the sandbox's own copy of the workspace with it (Modal's idle timeout). `None`: it
+    /// does not (local, host).
+    fn idle_limit(&self) -> Option<Duration> {
+        None
+    }
+
+    /// When the backend ends the sandbox whatever runs in it (Modal's lifetime), when known.
+    fn ends_at(&self) -> Option<Instant> {
+        None
     }
 
     /// What the sandbox undid or refused since the last call (e.g. a `.git` the agent created

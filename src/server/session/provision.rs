@@ -19,8 +19,11 @@ impl AgentSession {
             self.set_state(SessionState::Provisioning, Some(StateReason::Resuming))
                 .await;
         }
-        if self.sandbox.is_some() {
-            return self.start_agent(text).await;
+        if let Some(sb) = &self.sandbox {
+            if !super::release::near_its_end(&**sb) {
+                return self.start_agent(text).await;
+            }
+            self.release_sandbox(super::Release::Lifetime).await;
         }
         if self.info.state == SessionState::Idle {
             self.set_state(SessionState::Provisioning, None).await;

@@ -419,3 +419,138 @@ fn a_turn_the_shutdown_interrupted_is_not_blamed_on_the_user() {
     label_server_stop(&mut done);
     assert_eq!(done, StreamEvent::turn_ended(TurnStatus::Success, None));
 }
+
+/// The host backend with limits of its own, as Modal's: its sandboxes end after `idle` without
+/// a process, and each lives the next of `lifetimes` (in the order they are made).
+struct LimitedEnvironment {
+    idle: Option<Duration>,
+    lifetimes: std::sync::Mutex<VecDeque<Duration>>,
+    made: AtomicUsize,
+    ended: Arc<AtomicUsize>,
+}
+
+impl LimitedEnvironment {
+    fn new(idle: Option<Duration>, lifetimes: &[Duration]) -> Arc<LimitedEnvironment> {
+        Arc::new(LimitedEnvironment {
+            idle,
+            lifetimes: std::sync::Mutex::new(lifetimes.iter().copied().collect()),
+            made: AtomicUsize::new(0),
+            ended: Arc::new(AtomicUsize::new(0)),
+        })
+    }
+}
+
+#[async_trait]
+impl ExecutionEnvironment for LimitedEnvironment {
+    fn kind(&self) -> SandboxKind {
+        SandboxKind::Host
+    }
+    async fn create(&self, spec: SandboxSpec) -> Result<Box<dyn Sandbox>, EnvError> {
+        self.made.fetch_add(1, Ordering::SeqCst);
+        let lifetime = self.lifetimes.lock().unwrap().pop_front();
+        Ok(Box::new(Limited {
+            inner: HostEnvironment.create(spec).await?,
+            idle: self.idle,
+            ends_at: lifetime.map(|l| Instant::now() + l),
+            ended: self.ended.clone(),
+        }))
+    }
+}
+
+struct Limited {
+    inner: Box<dyn Sandbox>,
+    idle: Option<Duration>,
+    ends_at: Option<Instant>,
+    ended: Arc<AtomicUsize>,
+}
+
+#[async_trait]
+impl Sandbox for Limited {
+    fn id(&self) -> &str {
+        self.inner.id()
+    }
+    fn workdir(&self) -> &str {
+        self.inner.workdir()
+    }
+    fn home(&self) -> &str {
+        self.inner.home()
+    }
+    async fn exec(
+        &self,
+        spec: crate::runtime::env::ExecSpec,
+    ) -> Result<crate::runtime::env::Process, EnvError> {
+        self.inner.exec(spec).await
+    }
+    async fn write_file(&self, path: &str, data: &[u8]) -> Result<(), EnvError> {
+        self.inner.write_file(path, data).await
+    }
+    async fn read_file(&self, path: &str) -> Result<Vec<u8>, EnvError> {
+        self.inner.read_file(path).await
+    }
+    async fn terminate(&self) -> Result<(), EnvError> {
+        self.ended.fetch_add(1, Ordering::SeqCst);
+        self.inner.terminate().await
+    }
+    fn idle_limit(&self) -> Option<Duration> {
+        self.idle
+    }
+    fn ends_at(&self) -> Option<Instant> {
+        self.ends_at
+    }
+}
+
+/// The next `sandbox_released` notice's text.
+async fn next_release(rx: &mut broadcast::Receiver<SeqEvent>) -> String {
+    let (_, notice) = next_event(
+        rx,
+        |e| matches!(e, StreamEvent::Notice { kind, .. } if kind == SANDBOX_RELEASED),
+    )
+    .await;
+    match notice {
+        StreamEvent::Notice { text, .. } => text,
+        _ => unreachable!(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_idle_sandbox_is_released_before_its_backends_own_idle_limit_ends_it() {
+    let f = Fixture::new(r#"{"events": 1}"#);
+    // No `--idle-timeout` on the server: only the backend's limit of 2 s.
+    let env = LimitedEnvironment::new(Some(Duration::from_secs(2)), &[]);
+    let h = f.session("s_backend_idle", env.clone()).await;
+    let mut rx = h.events.subscribe();
+    message(&h, "hello").await.unwrap();
+    next_result(&mut rx, TurnStatus::Success).await;
+    let idle = Instant::now();
+    let text = next_release(&mut rx).await;
+    // A quarter of the limit before it: 1.5 s after the turn.
+    let after = idle.elapsed();
+    assert!(
+        after >= Duration::from_millis(1200) && after < Duration::from_millis(1990),
+        "released {after:?} after the turn"
+    );
+    assert!(text.contains("its backend would end it"), "{text}");
+    assert_eq!(env.ended.load(Ordering::SeqCst), 1, "the sandbox was ended");
+    assert!(h.info().sandbox_id.is_none());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_turn_does_not_start_in_a_sandbox_whose_lifetime_ends_before_it_could() {
+    let f = Fixture::new(r#"{"events": 1}"#);
+    // The first sandbox lives a minute, less than a turn's headroom; the second an hour.
+    let env = LimitedEnvironment::new(None, &[Duration::from_secs(60), Duration::from_secs(3600)]);
+    let h = f.session("s_lifetime", env.clone()).await;
+    let mut rx = h.events.subscribe();
+    message(&h, "first").await.unwrap();
+    next_result(&mut rx, TurnStatus::Success).await;
+    message(&h, "second").await.unwrap();
+    let text = next_release(&mut rx).await;
+    assert!(text.contains("its lifetime ends within 10m"), "{text}");
+    next_result(&mut rx, TurnStatus::Success).await;
+    assert_eq!(
+        env.made.load(Ordering::SeqCst),
+        2,
+        "a new sandbox for the turn"
+    );
+    assert_eq!(env.ended.load(Ordering::SeqCst), 1);
+}

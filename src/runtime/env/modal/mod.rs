@@ -189,12 +189,15 @@ impl ModalEnvironment {
             volumes.insert(self.config.home.as_str(), home_volume(session));
         }
         let secs = |d: Duration| d.as_secs().max(1);
+        let lifetime = spec.lifetime.unwrap_or(DEFAULT_TIMEOUT);
+        // Asked before the sandbox exists: Modal's count starts later, never earlier.
+        let ends_at = std::time::Instant::now() + lifetime;
         let reply: CreateReply = self
             .bridge
             .request(BridgeRequest::Create {
                 app: &self.config.app,
                 image: self.config.image_spec(),
-                timeout: secs(spec.lifetime.unwrap_or(DEFAULT_TIMEOUT)),
+                timeout: secs(lifetime),
                 idle_timeout: self.config.idle_timeout.map(secs),
                 cpu: self.config.cpu,
                 memory_limit: spec.limits.memory.map(|b| (b / (1024 * 1024)).max(1)),
@@ -207,7 +210,10 @@ impl ModalEnvironment {
                 verbose: self.config.verbose,
             })
             .await?;
-        let sb = self.handle(&reply.sandbox_id);
+        let sb = ModalSandbox {
+            ends_at: Some(ends_at),
+            ..self.handle(&reply.sandbox_id)
+        };
         if let Err(e) = sb.prepare(&spec.workspace).await {
             let _ = sb.terminate().await;
             return Err(e);
@@ -233,6 +239,7 @@ impl ModalEnvironment {
             config: self.config.clone(),
             bridge: self.bridge.clone(),
             terminated: AtomicBool::new(false),
+            ends_at: None,
         }
     }
 
@@ -326,6 +333,8 @@ pub struct ModalSandbox {
     config: Arc<ModalConfig>,
     bridge: Arc<Bridge>,
     terminated: AtomicBool,
+    /// When its lifetime ends, for one this server made (one reattached by id: not known).
+    ends_at: Option<std::time::Instant>,
 }
 
 /// Unique exec ids across bridge processes: they name pid files inside the sandbox.
@@ -483,6 +492,14 @@ impl Sandbox for ModalSandbox {
         self.sync_back(dest).await.map(Some)
     }
 
+    fn idle_limit(&self) -> Option<Duration> {
+        self.config.idle_timeout
+    }
+
+    fn ends_at(&self) -> Option<std::time::Instant> {
+        self.ends_at
+    }
+
     fn workdir(&self) -> &str {
         &self.config.workdir
     }
@@ -572,6 +589,7 @@ impl Sandbox for ModalSandbox {
             config: self.config.clone(),
             bridge: self.bridge.clone(),
             terminated: AtomicBool::new(false),
+            ends_at: self.ends_at,
         };
         Ok(Some(watch::start(handle)))
     }
