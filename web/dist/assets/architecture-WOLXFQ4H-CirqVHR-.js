@@ -1,0 +1,1 @@
+export{M as createArchitectureServices}from"./mermaid-parser.core-il3QLjeB.js";

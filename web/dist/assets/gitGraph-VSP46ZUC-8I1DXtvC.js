@@ -1,0 +1,1 @@
+export{E as createGitGraphServices}from"./mermaid-parser.core-il3QLjeB.js";
