@@ -763,6 +763,12 @@ async fn delete_asks_first_then_the_session_is_gone_on_a_phone() {
     let kept = client.create(titled("Kept session")).await.unwrap();
 
     let browser = Browser::launch().await;
+    // A second tab on the same session, on a desktop, left open while the phone deletes it.
+    let other = browser.page(1280, 800, false).await;
+    open_session(&other, &server, &doomed.id).await;
+    other
+        .wait_for("document.querySelector('[data-state]')")
+        .await;
     let page = browser.page(390, 844, true).await;
     open_session(&page, &server, &doomed.id).await;
     // Deleted while its turn runs: the agent is stopped and the session goes all the same.
@@ -804,6 +810,21 @@ async fn delete_asks_first_then_the_session_is_gone_on_a_phone() {
         "the list no longer shows it"
     );
     assert!(listed(&client, &doomed.id).await.is_none());
+
+    // The other tab learns it from the server's answer, shown where the page shows errors.
+    other.click("[data-action=ask-delete]").await;
+    other.click("[data-action=confirm-delete]").await;
+    other
+        .wait_for("document.querySelector('[data-screen=conversation] > .error')?.innerText.includes('no session')")
+        .await;
+    assert_eq!(
+        other.eval("location.pathname").await,
+        json!(format!("/sessions/{}", doomed.id)),
+        "a failed delete stays on the page"
+    );
+    other
+        .screenshot(&shots_dir().join("delete-error-desktop.png"))
+        .await;
 
     // From the list: the same question, then the row goes.
     let ask = format!("[data-action=\"ask-delete-{}\"]", listed_one.id);
