@@ -128,7 +128,6 @@ export function Conversation({ id }: { id: string }) {
       setActing(false);
     }
   };
-  const interrupt = () => void control("session.interrupt");
   const remove = async () => {
     if (await control("session.delete")) navigate("/");
   };
@@ -190,7 +189,7 @@ export function Conversation({ id }: { id: string }) {
         </a>
         <span className="session-actions">
           {busy(state) ? (
-            <button onClick={interrupt} disabled={acting} data-action="interrupt" title="Interrupt the running turn (Esc)">
+            <button onClick={() => void control("session.interrupt")} disabled={acting} data-action="interrupt" title="Interrupt the running turn (Esc)">
               Interrupt
             </button>
           ) : null}
@@ -269,8 +268,10 @@ export function Conversation({ id }: { id: string }) {
             if (e.key === "Enter" && !e.shiftKey) {
               e.preventDefault();
               void send();
-            } else if (e.key === "Escape" && busy(state)) {
-              interrupt();
+            } else if (e.key === "Escape") {
+              // As before the button: sent in any state (a turn waiting for its sandbox ends too),
+              // and a refusal is not worth an error for a key pressed in passing.
+              socket.current?.request({ type: "session.interrupt", session_id: id }).catch(() => {});
             }
           }}
         />

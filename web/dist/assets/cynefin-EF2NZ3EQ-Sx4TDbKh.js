@@ -1,1 +1,0 @@
-export{A as createCynefinServices}from"./mermaid-parser.core-il3QLjeB.js";

@@ -1,1 +1,0 @@
-export{O as createEventModelingServices}from"./mermaid-parser.core-il3QLjeB.js";

@@ -1,1 +1,0 @@
-export{n as diagram}from"./chunk-QB3YPZ4I-BuWSOXMc.js";import"./chunk-TU62E6Q5-qT1tkOid.js";import"./mermaid.core-wTrKuCy3.js";import"./chunk-HFQBQIA3-DAKiFpwY.js";
