@@ -164,6 +164,43 @@ async fn two_clients_see_the_same_sequence_and_a_late_one_resumes_without_gaps()
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn the_welcome_names_the_profiles_a_session_may_use() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("data/config");
+    std::fs::create_dir_all(&config).unwrap();
+    std::fs::write(
+        config.join("config.toml"),
+        "[profiles.review]\nmodel = \"m\"\n\n[profiles.bare]\n",
+    )
+    .unwrap();
+    let server = start(dir.path(), &fake_claude(), &[]);
+    let mut req = server.url.as_str().into_client_request().unwrap();
+    req.headers_mut().insert(
+        "Authorization",
+        format!("Bearer {}", server.token).parse().unwrap(),
+    );
+    let (mut ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+    ws.send(Message::Text(
+        r#"{"type":"hello","protocol_version":1,"id":"1"}"#.into(),
+    ))
+    .await
+    .unwrap();
+    let welcome: serde_json::Value = loop {
+        match ws.next().await {
+            Some(Ok(Message::Text(t))) => break serde_json::from_str(&t).unwrap(),
+            Some(Ok(_)) => continue,
+            other => panic!("connection ended: {other:?}"),
+        }
+    };
+    assert_eq!(welcome["type"], "welcome");
+    // The built-in ones first (as `aisys chat` offers them), then the config file's by name.
+    assert_eq!(
+        welcome["profiles"],
+        serde_json::json!(["user", "none", "bare", "review"])
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn bad_input_gets_errors_and_the_connection_stays() {
     let dir = tempfile::tempdir().unwrap();
     let server = start(dir.path(), &fake_claude(), &["--max-sessions", "2"]);

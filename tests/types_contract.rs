@@ -9,8 +9,8 @@ use std::path::Path;
 
 use aisys::cli::generate::{example_files, variant_docs};
 use aisys::types::{
-    ClientFrame, ConversationBlock, PermissionDecision, ServerFrame, SessionState, StreamEvent,
-    TurnStatus, examples,
+    ClientFrame, ConversationBlock, PermissionDecision, ServerFrame, ServerMessage, SessionState,
+    StreamEvent, TurnStatus, examples,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -182,6 +182,24 @@ fn protocol_fields_have_their_wire_names() {
     let err = serde_json::from_str::<ClientFrame>(r#"{"type":"session.message","text":"x"}"#)
         .unwrap_err();
     assert!(err.to_string().contains("session_id"), "{err}");
+}
+
+#[test]
+fn a_welcome_without_profiles_is_read_and_written_as_before() {
+    // What a server older than the field sends.
+    let old: ServerFrame = serde_json::from_str(
+        r#"{"type":"welcome","id":"1","protocol_version":1,"server_version":"0.1.0"}"#,
+    )
+    .unwrap();
+    let ServerMessage::Welcome { profiles, .. } = &old.message else {
+        panic!("{old:?}")
+    };
+    assert!(profiles.is_empty());
+    let v = serde_json::to_value(&old).unwrap();
+    assert!(
+        v.get("profiles").is_none(),
+        "an empty list is left out: {v}"
+    );
 }
 
 #[test]

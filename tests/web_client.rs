@@ -656,3 +656,253 @@ async fn a_subagents_run_opens_on_a_page_of_its_own() {
     page.wait_for("document.querySelector('[data-screen=subagent] [data-part=result] .md')")
         .await;
 }
+
+/// Sets a `<select>` to `value` as a user's choice would, through the change event React
+/// listens to.
+async fn choose(page: &Page<'_>, selector: &str, value: &str) {
+    let sel = serde_json::to_string(selector).unwrap();
+    let value = serde_json::to_string(value).unwrap();
+    page.wait_for(&format!("document.querySelector({sel})"))
+        .await;
+    page.eval(&format!(
+        "(() => {{ const s = document.querySelector({sel}); const set = Object.getOwnPropertyDescriptor(HTMLSelectElement.prototype, 'value').set; set.call(s, {value}); s.dispatchEvent(new Event('change', {{bubbles: true}})); }})()"
+    ))
+    .await;
+}
+
+/// A model that answers slowly enough for a person to act while the turn runs.
+fn slow_script() -> Script {
+    Script::new().always(
+        When::Always,
+        Reply::slow_text(
+            "one two three four five six",
+            std::time::Duration::from_secs(3),
+        ),
+    )
+}
+
+/// The session `id` as the server lists it, if it does.
+async fn listed(client: &aisys::client::Client, id: &str) -> Option<aisys::types::SessionInfo> {
+    client
+        .list()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|s| s.id == id)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_header_interrupts_a_turn_and_stops_the_session() {
+    let (_dir, _mock, server) = start(slow_script());
+    let (client, _notes) = server.client().await;
+    let info = serve_harness::attached(&client, Default::default()).await;
+    let browser = Browser::launch().await;
+    let page = browser.page(1280, 800, false).await;
+    open_session(&page, &server, &info.id).await;
+    page.wait_for("document.querySelector('[data-state]')")
+        .await;
+    assert_eq!(
+        page.eval("!!document.querySelector('[data-action=interrupt]')")
+            .await,
+        json!(false),
+        "nothing to interrupt before a turn runs"
+    );
+
+    page.type_text("textarea", "talk slowly", true).await;
+    page.wait_for(
+        "document.querySelector('[data-state=running] ~ .session-actions [data-action=interrupt]')",
+    )
+    .await;
+    page.screenshot(&shots_dir().join("session-controls-desktop.png"))
+        .await;
+    page.click("[data-action=interrupt]").await;
+    page.wait_for("document.querySelector('[data-kind=turn_summary].status-interrupted') && document.querySelector('[data-state=idle]')")
+        .await;
+    assert_eq!(
+        page.eval("!!document.querySelector('[data-action=interrupt]')")
+            .await,
+        json!(false),
+        "the button goes with the turn"
+    );
+    assert_eq!(
+        listed(&client, &info.id).await.unwrap().state,
+        aisys::types::SessionState::Idle,
+        "an interrupt ends the turn, not the session"
+    );
+
+    page.type_text("textarea", "talk again", true).await;
+    page.wait_for("document.querySelector('[data-state=running]')")
+        .await;
+    page.click("[data-action=stop]").await;
+    page.wait_for("document.querySelector('[data-state=stopped]') && document.querySelectorAll('[data-kind=turn_summary].status-interrupted').length === 2")
+        .await;
+    assert_eq!(
+        page.eval("[...document.querySelectorAll('.session-actions button')].map(b => b.dataset.action).join(' ')")
+            .await,
+        json!("ask-delete"),
+        "a stopped session can only be deleted from here (a message starts it again)"
+    );
+    page.screenshot(&shots_dir().join("session-stopped-desktop.png"))
+        .await;
+    let stopped = listed(&client, &info.id)
+        .await
+        .expect("a stopped session stays");
+    assert_eq!(stopped.state, aisys::types::SessionState::Stopped);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn delete_asks_first_then_the_session_is_gone_on_a_phone() {
+    let (_dir, _mock, server) = start(slow_script());
+    let (client, _notes) = server.client().await;
+    let titled = |t: &str| aisys::types::SessionSpec {
+        title: Some(t.into()),
+        ..Default::default()
+    };
+    let doomed = serve_harness::attached(&client, titled("Doomed draft")).await;
+    let listed_one = client.create(titled("Listed draft")).await.unwrap();
+    let kept = client.create(titled("Kept session")).await.unwrap();
+
+    let browser = Browser::launch().await;
+    // A second tab on the same session, on a desktop, left open while the phone deletes it.
+    let other = browser.page(1280, 800, false).await;
+    open_session(&other, &server, &doomed.id).await;
+    other
+        .wait_for("document.querySelector('[data-state]')")
+        .await;
+    let page = browser.page(390, 844, true).await;
+    open_session(&page, &server, &doomed.id).await;
+    // Deleted while its turn runs: the agent is stopped and the session goes all the same.
+    page.type_text("textarea", "talk slowly", true).await;
+    page.wait_for("document.querySelector('[data-action=interrupt]')")
+        .await;
+    page.screenshot(&shots_dir().join("session-controls-phone.png"))
+        .await;
+    assert_eq!(
+        page.eval("document.querySelector('header.bar').scrollWidth <= window.innerWidth")
+            .await,
+        json!(true),
+        "the header fits the phone's width"
+    );
+    page.click("[data-action=ask-delete]").await;
+    page.wait_for("document.querySelector('[data-action=confirm-delete]')")
+        .await;
+    page.screenshot(&shots_dir().join("delete-confirm-phone.png"))
+        .await;
+    assert!(
+        listed(&client, &doomed.id).await.is_some(),
+        "the first click only asks"
+    );
+    // Cancel keeps it; asking again and confirming deletes it.
+    page.click("[data-action=cancel-delete]").await;
+    page.wait_for("!document.querySelector('[data-action=confirm-delete]')")
+        .await;
+    page.click("[data-action=ask-delete]").await;
+    page.click("[data-action=confirm-delete]").await;
+    page.wait_for("location.pathname === '/' && document.querySelector('[data-screen=sessions]') && document.body.innerText.includes('Kept session')")
+        .await;
+    assert!(
+        !page
+            .eval("document.body.innerText")
+            .await
+            .as_str()
+            .unwrap()
+            .contains("Doomed draft"),
+        "the list no longer shows it"
+    );
+    assert!(listed(&client, &doomed.id).await.is_none());
+
+    // The other tab learns it from the server's answer, shown where the page shows errors.
+    other.click("[data-action=ask-delete]").await;
+    other.click("[data-action=confirm-delete]").await;
+    other
+        .wait_for("document.querySelector('[data-screen=conversation] > .error')?.innerText.includes('no session')")
+        .await;
+    assert_eq!(
+        other.eval("location.pathname").await,
+        json!(format!("/sessions/{}", doomed.id)),
+        "a failed delete stays on the page"
+    );
+    other
+        .screenshot(&shots_dir().join("delete-error-desktop.png"))
+        .await;
+
+    // From the list: the same question, then the row goes.
+    let ask = format!("[data-action=\"ask-delete-{}\"]", listed_one.id);
+    let confirm = format!("[data-action=\"confirm-delete-{}\"]", listed_one.id);
+    page.click(&ask).await;
+    page.wait_for(&format!("document.querySelector('{confirm}')"))
+        .await;
+    page.screenshot(&shots_dir().join("sessions-delete-phone.png"))
+        .await;
+    assert!(listed(&client, &listed_one.id).await.is_some());
+    page.click(&confirm).await;
+    page.wait_for("!document.body.innerText.includes('Listed draft') && document.body.innerText.includes('Kept session')")
+        .await;
+    assert!(listed(&client, &listed_one.id).await.is_none());
+    assert!(
+        listed(&client, &kept.id).await.is_some(),
+        "only the one asked for goes"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_new_session_form_offers_the_servers_profiles() {
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let config = dir.path().join("data/config");
+    std::fs::create_dir_all(&config).unwrap();
+    std::fs::write(
+        config.join("config.toml"),
+        "[profiles.review]\nallowed_tools = [\"Read\"]\n\n[profiles.broken]\nplugins = [\"absent@nowhere\"]\n",
+    )
+    .unwrap();
+    let mock = Script::new()
+        .always(When::Always, Reply::text("ok"))
+        .start();
+    let server = Server::with_claude(
+        &dir.path().join("data"),
+        &claude_bin(),
+        &mock.base_url(),
+        &[],
+    );
+    let browser = Browser::launch().await;
+    let options = "[...document.querySelectorAll('select[name=profile] option')].map(o => o.textContent).join('|')";
+    for (width, height, mobile, name) in [(390, 844, true, "phone"), (1280, 800, false, "desktop")]
+    {
+        let page = browser.page(width, height, mobile).await;
+        page.goto(&format!("{}/?token={}", server.http, server.token))
+            .await;
+        page.click("[data-action=new-session]").await;
+        page.wait_for("document.querySelectorAll('select[name=profile] option').length > 1")
+            .await;
+        assert_eq!(
+            page.eval(options).await,
+            json!("server default|user|none|broken|review"),
+            "the server's default first, then the profiles its welcome names"
+        );
+        page.screenshot(&shots_dir().join(format!("new-session-profiles-{name}.png")))
+            .await;
+        if mobile {
+            continue;
+        }
+        // A profile the server cannot resolve: its error, and no session.
+        choose(&page, "select[name=profile]", "broken").await;
+        page.click("[data-action=create]").await;
+        page.wait_for("document.querySelector('[data-form=new-session] [role=alert]')?.innerText.includes('absent@nowhere')")
+            .await;
+        assert_eq!(page.eval("location.pathname").await, json!("/"));
+        choose(&page, "select[name=profile]", "review").await;
+        page.type_text("input[name=title]", "Reviewed", false).await;
+        page.click("[data-action=create]").await;
+        page.wait_for("document.querySelector('[data-screen=conversation]')")
+            .await;
+    }
+    let (client, _notes) = server.client().await;
+    let sessions = client.list().await.unwrap();
+    assert_eq!(sessions.len(), 1, "the broken profile made no session");
+    assert_eq!(sessions[0].title.as_deref(), Some("Reviewed"));
+    assert_eq!(
+        sessions[0].profile.as_deref(),
+        Some("review"),
+        "the session records the profile chosen"
+    );
+}

@@ -348,7 +348,9 @@ a JSON text frame `{\"type\": \"...\", ...}`.
   that `id`. Events and state changes that no request caused carry no `id`.
 - The first frame each side sends is `hello` / `welcome` with the protocol version (now
   `PROTOCOL_VERSION`). A server refuses other versions with error `unsupported_version`, and
-  closes a connection that sends no `hello` within 10 s (close code 1008).
+  closes a connection that sends no `hello` within 10 s (close code 1008). `welcome` also lists
+  the agent `profiles` that `session.create` may name on this server (`user`, `none`, then its
+  config file's `[profiles.<name>]`); a server older than that field leaves it out.
 - A text frame that is not UTF-8 closes the connection with code 1007; a frame over the size limit
   with 1009.
 - Unknown fields are ignored. An unknown `type`, bad JSON or a missing field gets an `error` with code

@@ -230,6 +230,7 @@ impl Connection {
                     ServerMessage::Welcome {
                         protocol_version: PROTOCOL_VERSION,
                         server_version: env!("CARGO_PKG_VERSION").into(),
+                        profiles: manager.profile_names(),
                     },
                 )
                 .await;

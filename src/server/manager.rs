@@ -97,6 +97,11 @@ impl SessionManager {
         self.cluster.as_ref()
     }
 
+    /// The profile names `session.create` accepts, as `welcome` tells clients.
+    pub fn profile_names(&self) -> Vec<String> {
+        crate::profile::names(&self.config.profiles.config)
+    }
+
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
     }

@@ -391,6 +391,7 @@ pub fn server_frames() -> Vec<ServerFrame> {
             ServerMessage::Welcome {
                 protocol_version: PROTOCOL_VERSION,
                 server_version: "0.1.0".into(),
+                profiles: vec!["user".into(), "none".into(), "review".into()],
             },
         ),
         frame(Some("2"), ServerMessage::Created { session: info() }),

@@ -215,6 +215,10 @@ pub enum ServerMessage {
     Welcome {
         protocol_version: u32,
         server_version: String,
+        /// The agent profiles `session.create` may name on this server: the built-in `user`
+        /// and `none`, then its config file's `[profiles.<name>]`. Absent from older servers.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        profiles: Vec<String>,
     },
     /// The answer to `session.create`.
     #[serde(rename = "session.created")]

@@ -1,12 +1,14 @@
 // One session: its conversation as the server's blocks (`session.attach` with the blocks view:
 // the server's assembler builds them, the page only places them), the permission requests
-// waiting for an answer, and the composer.
+// waiting for an answer, the composer, and what the terminal client can do to a session:
+// interrupt its turn, stop it, delete it.
 import { useEffect, useMemo, useRef, useState } from "react";
 import { NoToken, navigate } from "./App";
 import { SessionContext, totalTokens } from "./Block";
 import { BlockList } from "./BlockList";
+import { Confirm } from "./Confirm";
 import { FilesPanel } from "./FilesPanel";
-import type { ConversationBlock, PermissionDecision } from "./protocol";
+import type { ConversationBlock, PermissionDecision, SessionState } from "./protocol";
 import { useSessionBlocks } from "./sessionBlocks";
 
 function alwaysKey(id: string): string {
@@ -47,6 +49,11 @@ function describe(input: unknown): string {
     if (typeof i[k] === "string") return i[k] as string;
   }
   return JSON.stringify(input);
+}
+
+/** Whether a turn runs that an interrupt would end. */
+function busy(state: SessionState | null): boolean {
+  return state === "running" || state === "awaiting_permission";
 }
 
 /** The session's tokens and cost so far, summed over its turns. */
@@ -105,8 +112,24 @@ export function Conversation({ id }: { id: string }) {
       setError(String(e instanceof Error ? e.message : e));
     }
   };
-  const interrupt = () => {
-    socket.current?.request({ type: "session.interrupt", session_id: id }).catch(() => {});
+  // The session's own controls. Each waits for the server's answer (the button is disabled
+  // meanwhile); the state they lead to comes as the session's state frames.
+  const [acting, setActing] = useState(false);
+  const control = async (type: "session.interrupt" | "session.stop" | "session.delete") => {
+    if (!socket.current) return false;
+    setActing(true);
+    try {
+      await socket.current.request({ type, session_id: id });
+      return true;
+    } catch (e) {
+      setError(String(e instanceof Error ? e.message : e));
+      return false;
+    } finally {
+      setActing(false);
+    }
+  };
+  const remove = async () => {
+    if (await control("session.delete")) navigate("/");
   };
   const answer = (p: Pending, decision: PermissionDecision) => {
     socket.current
@@ -164,6 +187,30 @@ export function Conversation({ id }: { id: string }) {
         >
           Events
         </a>
+        <span className="session-actions">
+          {busy(state) ? (
+            <button onClick={() => void control("session.interrupt")} disabled={acting} data-action="interrupt" title="Interrupt the running turn (Esc)">
+              Interrupt
+            </button>
+          ) : null}
+          {state && state !== "stopped" ? (
+            <button
+              onClick={() => void control("session.stop")}
+              disabled={acting}
+              data-action="stop"
+              title="Stop the agent and release its sandbox; the session stays"
+            >
+              Stop
+            </button>
+          ) : null}
+          <Confirm
+            label="Delete"
+            question="Delete this session?"
+            id="delete"
+            disabled={acting}
+            onConfirm={() => void remove()}
+          />
+        </span>
       </header>
       {pending.length > 0 ? (
         <div className="banner" role="alert" data-banner="permission">
@@ -222,7 +269,9 @@ export function Conversation({ id }: { id: string }) {
               e.preventDefault();
               void send();
             } else if (e.key === "Escape") {
-              interrupt();
+              // As before the button: sent in any state (a turn waiting for its sandbox ends too),
+              // and a refusal is not worth an error for a key pressed in passing.
+              socket.current?.request({ type: "session.interrupt", session_id: id }).catch(() => {});
             }
           }}
         />

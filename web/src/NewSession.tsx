@@ -1,7 +1,8 @@
-// The new-session form: agent, sandbox, workspace, model, permission mode and title, each left to
-// the server's default when empty. The server checks every field (a workspace must lie under one
-// of its allowed roots) and its error is shown as it is.
-import { useState } from "react";
+// The new-session form: agent, sandbox, workspace, model, permission mode, agent profile and
+// title, each left to the server's default when empty. The profiles offered are the ones the
+// server names in its `welcome`. The server checks every field (a workspace must lie under one
+// of its allowed roots, a profile must resolve) and its error is shown as it is.
+import { useEffect, useState } from "react";
 import { navigate } from "./App";
 import type { AgentKind, PermissionMode, SandboxKind } from "./protocol";
 import { Socket } from "./socket";
@@ -17,8 +18,21 @@ export function NewSession({ onClose }: { onClose: () => void }) {
   const [workspace, setWorkspace] = useState("");
   const [model, setModel] = useState("");
   const [title, setTitle] = useState("");
+  const [profile, setProfile] = useState("");
+  const [profiles, setProfiles] = useState<string[]>([]);
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+
+  useEffect(() => {
+    // Only the welcome is wanted. A server too old to name its profiles (or one not reached)
+    // leaves the choice at the server's default; creating says what went wrong.
+    const socket = new Socket();
+    socket.ready
+      .then((w) => setProfiles(w.profiles ?? []))
+      .catch(() => {})
+      .finally(() => socket.close());
+    return () => socket.close();
+  }, []);
 
   async function create(e: React.FormEvent) {
     e.preventDefault();
@@ -34,6 +48,7 @@ export function NewSession({ onClose }: { onClose: () => void }) {
         permission_mode: mode || null,
         workspace: workspace.trim() || null,
         model: model.trim() || null,
+        profile: profile || null,
         title: title.trim() || null,
       });
       if (reply.type === "session.created") navigate(`/sessions/${reply.session.id}`);
@@ -75,6 +90,15 @@ export function NewSession({ onClose }: { onClose: () => void }) {
           <option value="">default</option>
           {MODES.map((m) => (
             <option key={m}>{m}</option>
+          ))}
+        </select>
+      </label>
+      <label>
+        Profile
+        <select value={profile} onChange={(e) => setProfile(e.target.value)} name="profile">
+          <option value="">server default</option>
+          {profiles.map((p) => (
+            <option key={p}>{p}</option>
           ))}
         </select>
       </label>

@@ -1,11 +1,13 @@
 // The session list: every session of the server, newest activity first, with what each has
-// used (tokens and cost, summed by the server as turns end), and a new session.
-import { useEffect, useState } from "react";
+// used (tokens and cost, summed by the server as turns end), a new session, and deleting one.
+import { useCallback, useEffect, useState } from "react";
 import { Unauthorized, listSessions } from "./api";
 import { NoToken, navigate } from "./App";
 import { totalTokens } from "./Block";
+import { Confirm } from "./Confirm";
 import type { SessionInfo } from "./protocol";
 import { NewSession } from "./NewSession";
+import { Socket } from "./socket";
 
 /** How often the list is read again while shown: states, activity and totals change as turns run. */
 const LIST_REFRESH_MS = 5_000;
@@ -46,9 +48,11 @@ export function SessionList() {
   const [unauthorized, setUnauthorized] = useState(false);
   const [query, setQuery] = useState("");
   const [creating, setCreating] = useState(false);
+  // Kept apart from `error`, which the next refresh clears: a failed delete stays said.
+  const [deleteError, setDeleteError] = useState<string | null>(null);
 
-  useEffect(() => {
-    const load = () =>
+  const load = useCallback(
+    () =>
       listSessions()
         .then((list) => {
           setSessions(list);
@@ -57,11 +61,30 @@ export function SessionList() {
         .catch((e: unknown) => {
           if (e instanceof Unauthorized) setUnauthorized(true);
           else setError(String(e));
-        });
+        }),
+    [],
+  );
+  useEffect(() => {
     void load();
     const timer = window.setInterval(() => void load(), LIST_REFRESH_MS);
     return () => window.clearInterval(timer);
-  }, []);
+  }, [load]);
+
+  // The list is read over HTTP; deleting is a protocol request, on a socket made for it.
+  const remove = async (id: string) => {
+    setDeleteError(null);
+    const socket = new Socket();
+    try {
+      await socket.ready;
+      await socket.request({ type: "session.delete", session_id: id });
+      setSessions((list) => list && list.filter((s) => s.id !== id));
+      await load();
+    } catch (e) {
+      setDeleteError(`deleting ${id}: ${e instanceof Error ? e.message : String(e)}`);
+    } finally {
+      socket.close();
+    }
+  };
 
   if (unauthorized) return <NoToken why="the server refused this page's token" />;
 
@@ -95,6 +118,11 @@ export function SessionList() {
       </header>
       {creating ? <NewSession onClose={() => setCreating(false)} /> : null}
       {error ? <div className="error">{error}</div> : null}
+      {deleteError ? (
+        <div className="error" role="alert">
+          {deleteError}
+        </div>
+      ) : null}
       {sessions === null ? (
         <p>Loading…</p>
       ) : shown.length === 0 ? (
@@ -118,6 +146,12 @@ export function SessionList() {
                 </span>
                 <Usage s={s} />
               </a>
+              <Confirm
+                label="Delete"
+                question={`Delete “${s.title ?? s.id}”?`}
+                id={`delete-${s.id}`}
+                onConfirm={() => void remove(s.id)}
+              />
             </li>
           ))}
         </ul>

@@ -129,6 +129,11 @@ export type ServerFrame = {
   id?: string | null;
 } & (
   | {
+      /**
+       * The agent profiles `session.create` may name on this server: the built-in `user`
+       * and `none`, then its config file's `[profiles.<name>]`. Absent from older servers.
+       */
+      profiles?: string[];
       protocol_version: number;
       server_version: string;
       type: "welcome";

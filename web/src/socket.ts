@@ -10,13 +10,16 @@ const REQUEST_TIMEOUT_MS = 30_000;
 type Message = ClientFrame extends infer F ? (F extends { id?: unknown } ? Omit<F, "id"> : never) : never;
 type Reply = ServerFrame;
 type Listener = (frame: Reply) => void;
+/** The server's answer to `hello`: its version and the agent profiles it offers. */
+export type Welcome = Extract<ServerFrame, { type: "welcome" }>;
 
 export class Socket {
   private ws: WebSocket;
   private next = 1;
   private pending = new Map<string, (f: Reply) => void>();
   private listeners = new Set<Listener>();
-  readonly ready: Promise<void>;
+  /** Resolves with the server's `welcome` once the socket is open and greeted. */
+  readonly ready: Promise<Welcome>;
 
   constructor() {
     const scheme = window.location.protocol === "https:" ? "wss" : "ws";
@@ -25,7 +28,10 @@ export class Socket {
     this.ready = new Promise((resolve, reject) => {
       this.ws.onopen = () => {
         this.request({ type: "hello", protocol_version: PROTOCOL_VERSION, client: "aisys-web" })
-          .then(() => resolve())
+          .then((f) => {
+            if (f.type === "welcome") resolve(f);
+            else reject(new Error(`hello answered with ${f.type}`));
+          })
           .catch(reject);
       };
       this.ws.onerror = () => reject(new Error("cannot connect to the server's WebSocket"));
@@ -47,6 +53,10 @@ export class Socket {
    * before the socket is open and greeted (a page asking as it loads) waits for that: sending
    * on a socket still connecting throws. */
   request(message: Message): Promise<Reply> {
+    if (this.ws.readyState === WebSocket.CLOSING || this.ws.readyState === WebSocket.CLOSED) {
+      // Waiting on `ready` again would loop without end: it stays resolved after a close.
+      return Promise.reject(new Error(`${message.type}: the connection to the server is closed; reload the page`));
+    }
     if (message.type !== "hello" && this.ws.readyState !== WebSocket.OPEN) {
       return this.ready.then(() => this.request(message));
     }

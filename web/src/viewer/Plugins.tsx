@@ -6,39 +6,13 @@ import { type FormEvent, type ReactNode, useCallback, useEffect, useState } from
 import { type Done, type McpServer, type PluginsOverview, pluginsOverview, postJson } from "./api";
 import { useLive } from "./live";
 import { ViewerShell, useFailure } from "./Shell";
+import { Confirm } from "../Confirm";
 
 type Scope = "user" | "project" | "local";
 
 interface Busy {
   label: string;
   started: number;
-}
-
-/** An inline "are you sure": the destructive button, then the real one beside a way back. */
-function Confirm({ label, question, onConfirm, id }: { label: string; question: string; onConfirm: () => void; id: string }) {
-  const [asking, setAsking] = useState(false);
-  if (!asking)
-    return (
-      <button className="danger" data-action={`ask-${id}`} onClick={() => setAsking(true)}>
-        {label}
-      </button>
-    );
-  return (
-    <span className="confirm" role="alertdialog" aria-label={question}>
-      <span>{question}</span>
-      <button
-        className="danger"
-        data-action={`confirm-${id}`}
-        onClick={() => {
-          setAsking(false);
-          onConfirm();
-        }}
-      >
-        Yes, {label.toLowerCase()}
-      </button>
-      <button onClick={() => setAsking(false)}>Cancel</button>
-    </span>
-  );
 }
 
 function Elapsed({ since }: { since: number }) {

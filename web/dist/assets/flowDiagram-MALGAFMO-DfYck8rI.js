@@ -1,1 +1,0 @@
-export{n as diagram}from"./chunk-QB3YPZ4I-D57pR_9Q.js";import"./chunk-TU62E6Q5-CE0fxdJG.js";import"./mermaid.core-Dnv3RX-U.js";import"./chunk-HFQBQIA3-BWxFGbSb.js";
