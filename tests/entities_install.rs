@@ -194,17 +194,28 @@ fn project_scope_writes_the_projects_settings() {
 fn bad_names_and_unknown_things_are_refused() {
     let w = World::new();
     folder_market(&w);
+    // A malformed argument is a usage error (2), like a missing thing.
     fails(
         &w.aisys(&["entities", "install", "demo"]),
-        3,
+        2,
         "PLUGIN@MARKETPLACE",
     );
     fails(
         &w.aisys(&["entities", "install", "../x@local-market"]),
-        3,
+        2,
         "path separator",
     );
-    fails(&w.aisys(&["entities", "install", "x@.."]), 3, "`..`");
+    fails(&w.aisys(&["entities", "install", "x@.."]), 2, "`..`");
+    fails(
+        &w.aisys(&["entities", "disable", "noat"]),
+        2,
+        "PLUGIN@MARKETPLACE",
+    );
+    fails(
+        &w.aisys(&["entities", "marketplace", "remove", "../m"]),
+        2,
+        "path separator",
+    );
     fails(
         &w.aisys(&["entities", "install", "demo@nowhere"]),
         2,
@@ -218,7 +229,7 @@ fn bad_names_and_unknown_things_are_refused() {
     assert!(err.contains("demo, other"), "lists what there is: {err}");
     fails(
         &w.aisys(&["entities", "marketplace", "add", "not a source"]),
-        3,
+        2,
         "not a marketplace source",
     );
     fails(

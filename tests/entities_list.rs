@@ -317,3 +317,12 @@ fn manifest_paths_add_components_and_escaping_ones_are_warned() {
         "{err}"
     );
 }
+
+#[test]
+fn a_profile_no_one_defined_is_a_usage_error() {
+    let w = World::new();
+    let out = w.aisys(&["entities", "profile", "show", "nope"]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("profile `nope` is not defined"), "{err}");
+}

@@ -184,8 +184,23 @@ fn what_aisys_adds_is_what_claude_writes_lists_and_removes() {
 #[test]
 fn bad_servers_are_refused_with_the_reason_and_nothing_written() {
     let w = World::new();
+    // Each is a mistake on the command line: a usage error (2), as clap's own are.
     let cases: &[(&[&str], &str)] = &[
         (&["mcp", "add", "bad name", "--", "x"], "letters, numbers"),
+        (&["mcp", "add", "../x", "--", "x"], "letters, numbers"),
+        (
+            &[
+                "mcp",
+                "add",
+                "-t",
+                "http",
+                "-H",
+                "nocolon",
+                "h",
+                "https://x",
+            ],
+            "\"Name: value\"",
+        ),
         (
             &["mcp", "add", "-t", "http", "h", "ftp://x"],
             "http:// or https:// URL",
@@ -201,8 +216,8 @@ fn bad_servers_are_refused_with_the_reason_and_nothing_written() {
     ];
     for (args, why) in cases {
         let out = aisys_mcp(&w, args);
-        assert!(!out.status.success(), "{args:?} was accepted");
         let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
         assert!(err.contains(why), "{args:?}: {err}");
     }
     assert!(!w.claude.join(".claude.json").exists());

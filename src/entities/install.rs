@@ -326,7 +326,7 @@ impl Manager {
     /// The project in `cwd` loses the marketplace's declaration too (from `--scope project` or
     /// `local`), as with Claude Code run there.
     pub fn marketplace_remove(&self, name: &str, cwd: &Path) -> Result<(), EntityError> {
-        check_name("marketplace", name).map_err(EntityError::BadName)?;
+        check_name("marketplace", name).map_err(EntityError::Usage)?;
         let _lock = self.lock()?;
         let rec = self.known_one(name)?;
         self.check_writable(&InstallScope::User)?;
@@ -770,15 +770,15 @@ fn sha_version(sha: &str, subdir: Option<&str>) -> String {
     }
 }
 
-/// Splits and checks `plugin@marketplace`.
+/// Splits and checks `plugin@marketplace`, as the user gave it.
 pub fn parse_id(id: &str) -> Result<(&str, &str), EntityError> {
     let (p, m) = layout::split_plugin_id(id).ok_or_else(|| {
-        EntityError::BadName(format!(
+        EntityError::Usage(format!(
             "`{id}`: expected PLUGIN@MARKETPLACE, e.g. demo@local-market"
         ))
     })?;
-    check_name("plugin", p).map_err(EntityError::BadName)?;
-    check_name("marketplace", m).map_err(EntityError::BadName)?;
+    check_name("plugin", p).map_err(EntityError::Usage)?;
+    check_name("marketplace", m).map_err(EntityError::Usage)?;
     Ok((p, m))
 }
 

@@ -121,14 +121,14 @@ pub fn check_name(name: &str) -> Result<(), EntityError> {
     {
         return Ok(());
     }
-    Err(EntityError::BadName(format!(
+    Err(EntityError::Usage(format!(
         "MCP server name {name:?}: names can only contain letters, numbers, hyphens and underscores"
     )))
 }
 
 /// Checks a spec the way `claude mcp add` does, before anything is written.
 pub fn check_spec(spec: &McpSpec) -> Result<(), EntityError> {
-    let bad = |m: String| Err(EntityError::Invalid(m));
+    let bad = |m: String| Err(EntityError::Usage(m));
     match spec.transport {
         Transport::Stdio => {
             if spec.target.trim().is_empty() {
@@ -378,7 +378,7 @@ impl McpFiles {
             ))),
             many => {
                 let scopes: Vec<&str> = many.iter().map(|s| s.as_str()).collect();
-                Err(EntityError::Invalid(format!(
+                Err(EntityError::Usage(format!(
                     "MCP server {name} exists in several scopes ({}); give one with --scope",
                     scopes.join(", ")
                 )))
@@ -571,7 +571,7 @@ mod tests {
         bad.target = "not a url".into();
         assert!(matches!(
             f.edit("db", None, &bad),
-            Err(EntityError::Invalid(_))
+            Err(EntityError::Usage(_))
         ));
         assert_eq!(std::fs::read_to_string(&f.claude_json).unwrap(), after);
     }

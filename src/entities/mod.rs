@@ -199,8 +199,13 @@ pub enum EntityError {
         line: usize,
         message: String,
     },
+    /// A name read from a file that cannot become a path segment.
     #[error("{0}")]
     BadName(String),
+    /// A malformed value given by the user (a command-line argument, a form field): a usage
+    /// error, where the other variants are about files and the outside world.
+    #[error("{0}")]
+    Usage(String),
     #[error("{0}")]
     NotFound(String),
     #[error("{0}")]

@@ -16,16 +16,16 @@ use crate::entities::EntityError;
 use crate::entities::git::Progress;
 use crate::entities::install::{InstallScope, Manager};
 
-/// The exit status for an error of the core: missing things are usage errors (2), bad or unsafe
-/// input is 3, git and I/O failures are 1.
+/// The exit status for an error of the core: a malformed argument or a missing thing is a usage
+/// error (2), bad or unsafe data in a file is 3, git and I/O failures are 1.
 pub(super) fn fail(e: EntityError) -> anyhow::Error {
     let code = match &e {
-        EntityError::NotFound(_) => EXIT_USAGE,
+        EntityError::NotFound(_) | EntityError::Usage(_) => EXIT_USAGE,
         EntityError::BadName(_)
         | EntityError::BadJson { .. }
         | EntityError::Invalid(_)
         | EntityError::Unsafe(_) => EXIT_BAD_INPUT,
-        EntityError::Read { source, .. } if source.is_skipped() => EXIT_BAD_INPUT,
+        EntityError::Read { source, .. } if source.is_bad_content() => EXIT_BAD_INPUT,
         EntityError::Git(_)
         | EntityError::Fetch(_)
         | EntityError::Io { .. }

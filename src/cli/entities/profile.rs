@@ -11,7 +11,7 @@ use serde_json::json;
 use super::ProfileCommand;
 use crate::cli::transcript::TableFormat;
 use crate::cli::{CommandError, Context, EXIT_BAD_INPUT, EXIT_OK, EXIT_USAGE, Exit};
-use crate::profile::{self, Catalog, EntryKind, Resolved};
+use crate::profile::{self, Catalog, EntryKind, ProfileError, Resolved};
 
 pub fn run(ctx: &Context, cmd: ProfileCommand) -> anyhow::Result<Exit> {
     let catalog = Catalog::new(&ctx.config.file, &ctx.config.config_file);
@@ -26,9 +26,15 @@ pub fn run(ctx: &Context, cmd: ProfileCommand) -> anyhow::Result<Exit> {
             format,
         } => {
             let dir = project_dir(project.as_deref())?;
-            let resolved = catalog
-                .resolve(&name, &dir)
-                .map_err(|e| CommandError::new(EXIT_BAD_INPUT, e.to_string()))?;
+            // A name no profile has is a usage error, as a missing entity is for `show`; a
+            // profile that does not resolve is bad data in the config or the files it names.
+            let resolved = catalog.resolve(&name, &dir).map_err(|e| {
+                let code = match e {
+                    ProfileError::Unknown { .. } => EXIT_USAGE,
+                    _ => EXIT_BAD_INPUT,
+                };
+                CommandError::new(code, e.to_string())
+            })?;
             show(&resolved, format, ctx.out.color)
         }
     }
