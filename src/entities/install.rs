@@ -11,14 +11,15 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value, json};
 
+pub use super::admit::read_marketplace;
 use super::git::{self, Progress};
-use super::hosted;
 use super::layout::{self, ClaudeHome, INSTALLED_PLUGINS_VERSION};
 use super::names::{self, check_name};
 pub use super::source::parse_source;
 use super::source::{PluginSource, Source};
 use super::store::{self, HomeLock, object_at, update_json};
 use super::{EntityError, file};
+use super::{admit, hosted};
 use crate::types::{now, rfc3339};
 
 /// Name prefix of the staging folders (inside `plugins/cache/` and `plugins/marketplaces/`, so
@@ -74,35 +75,6 @@ pub struct MarketplaceInfo {
 pub struct Manager {
     pub home: ClaudeHome,
     pub progress: Progress,
-}
-
-/// Reads `<dir>/.claude-plugin/marketplace.json` and checks its name.
-pub fn read_marketplace(dir: &Path) -> Result<(String, Map<String, Value>), EntityError> {
-    let path = dir.join(".claude-plugin/marketplace.json");
-    let doc = match store::read_for_update(&path, Value::Null, file::MAX_ENTITY_FILE)? {
-        Value::Null => {
-            return Err(EntityError::NotFound(format!(
-                "{}: missing; a marketplace needs .claude-plugin/marketplace.json with a name and plugins",
-                path.display()
-            )));
-        }
-        Value::Object(m) => m,
-        _ => {
-            return Err(EntityError::Invalid(format!(
-                "{}: must be a JSON object",
-                path.display()
-            )));
-        }
-    };
-    let name = doc.get("name").and_then(Value::as_str).ok_or_else(|| {
-        EntityError::Invalid(format!(
-            "{}: field `name` is missing; add \"name\": \"my-marketplace\"",
-            path.display()
-        ))
-    })?;
-    check_name("marketplace", name)
-        .map_err(|e| EntityError::BadName(format!("{}: {e}", path.display())))?;
-    Ok((name.to_string(), doc))
 }
 
 impl Manager {
@@ -535,6 +507,7 @@ impl Manager {
                 escaping.join(", ")
             )));
         }
+        admit::check_plugin(id, &src)?;
         let plugin_manifest = match store::read_for_update(
             &src.join(".claude-plugin/plugin.json"),
             Value::Null,
