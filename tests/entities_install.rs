@@ -664,3 +664,61 @@ fn a_bad_marketplace_json_is_refused_at_add_with_what_is_wrong() {
     );
     assert!(!err.contains("has no plugin"), "{err}");
 }
+
+#[test]
+fn wrong_typed_keys_in_claude_codes_files_are_refused_not_overwritten() {
+    let w = World::new();
+    folder_market(&w);
+    ok(&w.aisys(&["entities", "install", "demo@local-market"]));
+    let settings = w.claude.join("settings.json");
+    let installed = w.claude.join("plugins/installed_plugins.json");
+
+    // `enabledPlugins` that is not an object: every change that writes it is refused first.
+    write(&settings, r#"{"theme": "dark", "enabledPlugins": 7}"#);
+    let before = state_files(&w);
+    for args in [
+        ["entities", "disable", "demo@local-market"],
+        ["entities", "enable", "demo@local-market"],
+        ["entities", "install", "other@local-market"],
+        ["entities", "uninstall", "demo@local-market"],
+    ] {
+        let err = fails(
+            &w.aisys(&args),
+            3,
+            &format!("{}: `enabledPlugins` is a number", settings.display()),
+        );
+        assert!(err.contains("fix the file, or remove the key"), "{err}");
+        assert_eq!(state_files(&w), before, "{args:?} wrote nothing");
+    }
+    assert!(!w.claude.join("plugins/cache/local-market/other").exists());
+
+    // `extraKnownMarketplaces`, which `marketplace add` declares the marketplace in.
+    write(&settings, r#"{"extraKnownMarketplaces": ["x"]}"#);
+    let other = w.path().join("other-market");
+    write_marketplace(&other, "other-market", &[("p", None)]);
+    let before = state_files(&w);
+    fails(
+        &w.aisys(&["entities", "marketplace", "add", other.to_str().unwrap()]),
+        3,
+        "`extraKnownMarketplaces` is a list",
+    );
+    assert_eq!(state_files(&w), before);
+
+    // A plugin's install records that are not a list.
+    write(&settings, "{}");
+    let mut doc = read_json(&installed);
+    doc["plugins"]["demo@local-market"] = json!({"scope": "user"});
+    write(&installed, &doc.to_string());
+    let before = state_files(&w);
+    for args in [
+        ["entities", "install", "demo@local-market"],
+        ["entities", "uninstall", "demo@local-market"],
+    ] {
+        fails(
+            &w.aisys(&args),
+            3,
+            "`plugins.\"demo@local-market\"` is a mapping",
+        );
+        assert_eq!(state_files(&w), before, "{args:?} wrote nothing");
+    }
+}

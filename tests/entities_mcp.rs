@@ -381,3 +381,54 @@ fn an_edit_by_aisys_is_what_claude_reads_and_writes_for_the_same_change() {
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
     assert_eq!(text_of(&by_aisys), before);
 }
+
+#[test]
+fn wrong_typed_server_maps_are_refused_not_overwritten() {
+    let w = World::new();
+    let claude_json = w.claude.join(".claude.json");
+    let mcp_json = w.project.join(".mcp.json");
+    let project = w.project.canonicalize().unwrap().display().to_string();
+    let local = json!({"projects": {project.clone(): {"mcpServers": [1]}}, "keep": true});
+    let cases: Vec<(&std::path::Path, String, &str, String)> = vec![
+        (
+            &claude_json,
+            r#"{"mcpServers": 5, "keep": true}"#.into(),
+            "user",
+            "`mcpServers` is a number".into(),
+        ),
+        (
+            &claude_json,
+            local.to_string(),
+            "local",
+            format!("`projects.{project:?}.mcpServers` is a list"),
+        ),
+        (
+            &claude_json,
+            r#"{"projects": 1}"#.into(),
+            "local",
+            "`projects` is a number".into(),
+        ),
+        (
+            &mcp_json,
+            r#"{"mcpServers": "x"}"#.into(),
+            "project",
+            "`mcpServers` is text".into(),
+        ),
+    ];
+    for (file, body, scope, says) in cases {
+        write(file, &body);
+        let out = aisys_mcp(
+            &w,
+            &["mcp", "add", "-s", scope, "files", "--", "npx", "foo"],
+        );
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "{scope}: {err}");
+        assert!(
+            err.contains(&format!("{}: {says}", file.display())),
+            "{scope}: {err}"
+        );
+        assert!(err.contains("fix the file, or remove the key"), "{err}");
+        assert_eq!(std::fs::read_to_string(file).unwrap(), body, "{scope}");
+        std::fs::remove_file(file).unwrap();
+    }
+}
