@@ -9,6 +9,7 @@ use anyhow::Context as _;
 use serde_json::json;
 
 use super::ProfileCommand;
+use crate::cli::output::{plain, plain_line};
 use crate::cli::transcript::TableFormat;
 use crate::cli::{CommandError, Context, EXIT_BAD_INPUT, EXIT_OK, EXIT_USAGE, Exit};
 use crate::profile::{self, Catalog, EntryKind, ProfileError, Resolved};
@@ -33,7 +34,7 @@ pub fn run(ctx: &Context, cmd: ProfileCommand) -> anyhow::Result<Exit> {
                     ProfileError::Unknown { .. } => EXIT_USAGE,
                     _ => EXIT_BAD_INPUT,
                 };
-                CommandError::new(code, e.to_string())
+                CommandError::new(code, plain(&e.to_string()))
             })?;
             show(&resolved, format, ctx.out.color)
         }
@@ -94,7 +95,7 @@ fn list(catalog: &Catalog, dir: &Path, format: TableFormat) -> anyhow::Result<Ex
             name.push_str(" *");
         }
         let contents = match row["error"].as_str() {
-            Some(e) => format!("error: {e}"),
+            Some(e) => format!("error: {}", plain_line(e)),
             None => COUNTED
                 .iter()
                 .map(|(_, label)| format!("{} {label}", row["counts"][label]))
@@ -132,19 +133,20 @@ fn show(r: &Resolved, format: TableFormat, color: bool) -> anyhow::Result<Exit> 
             s
         }
     };
+    // Names, paths and notes come from plugins' and skills' files: made plain.
     for e in entries {
         let mut line = format!(
             "{:<8} {:<28} {:<20} {}",
             e.kind.as_str(),
-            e.name,
-            e.origin.to_string(),
-            e.path.display()
+            plain_line(&e.name),
+            plain_line(&e.origin.to_string()),
+            plain_line(&e.path.display().to_string())
         );
         if let Some(h) = &e.hidden_by {
-            line.push_str(&dim(format!("  (hidden by {h})")));
+            line.push_str(&dim(format!("  (hidden by {})", plain_line(h))));
         }
         if let Some(n) = &e.note {
-            line.push_str(&dim(format!("  ({n})")));
+            line.push_str(&dim(format!("  ({})", plain_line(n))));
         }
         writeln!(out, "{line}")?;
     }
