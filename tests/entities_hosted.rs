@@ -260,7 +260,7 @@ fn a_bad_hosted_marketplace_is_refused_with_the_url_and_the_fix() {
     );
     let base = reg.url();
     for (path, says) in [
-        ("no-owner.json", "field `owner` must be an object"),
+        ("no-owner.json", "owner: is required"),
         ("broken.json", "not JSON"),
         ("missing.json", "answered 404"),
     ] {

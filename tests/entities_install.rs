@@ -194,17 +194,28 @@ fn project_scope_writes_the_projects_settings() {
 fn bad_names_and_unknown_things_are_refused() {
     let w = World::new();
     folder_market(&w);
+    // A malformed argument is a usage error (2), like a missing thing.
     fails(
         &w.aisys(&["entities", "install", "demo"]),
-        3,
+        2,
         "PLUGIN@MARKETPLACE",
     );
     fails(
         &w.aisys(&["entities", "install", "../x@local-market"]),
-        3,
+        2,
         "path separator",
     );
-    fails(&w.aisys(&["entities", "install", "x@.."]), 3, "`..`");
+    fails(&w.aisys(&["entities", "install", "x@.."]), 2, "`..`");
+    fails(
+        &w.aisys(&["entities", "disable", "noat"]),
+        2,
+        "PLUGIN@MARKETPLACE",
+    );
+    fails(
+        &w.aisys(&["entities", "marketplace", "remove", "../m"]),
+        2,
+        "path separator",
+    );
     fails(
         &w.aisys(&["entities", "install", "demo@nowhere"]),
         2,
@@ -218,7 +229,7 @@ fn bad_names_and_unknown_things_are_refused() {
     assert!(err.contains("demo, other"), "lists what there is: {err}");
     fails(
         &w.aisys(&["entities", "marketplace", "add", "not a source"]),
-        3,
+        2,
         "not a marketplace source",
     );
     fails(
@@ -545,4 +556,169 @@ fn an_install_killed_half_way_leaves_the_previous_install() {
         .filter(|e| e.file_name().to_string_lossy().starts_with(".aisys-stage"))
         .count();
     assert_eq!(leftovers, 0);
+}
+
+/// The files an install writes, or `None` where one is absent: what must not change when a
+/// change is refused.
+fn state_files(w: &World) -> Vec<Option<String>> {
+    [
+        "settings.json",
+        "plugins/installed_plugins.json",
+        "plugins/known_marketplaces.json",
+    ]
+    .iter()
+    .map(|f| std::fs::read_to_string(w.claude.join(f)).ok())
+    .collect()
+}
+
+#[test]
+fn a_plugin_that_validate_rejects_is_not_installed() {
+    let w = World::new();
+    let m = w.path().join("market");
+    write_marketplace(&m, "local-market", &[("demo", Some("1.0.0"))]);
+    let bad = m.join("plugins/badtypes");
+    let manifest = write(
+        &bad.join(".claude-plugin/plugin.json"),
+        r#"{"name":5,"version":["x"],"commands":42,"hooks":"nofile.json"}"#,
+    );
+    let mut doc = read_json(&m.join(".claude-plugin/marketplace.json"));
+    doc["plugins"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"name": "badtypes", "source": "./plugins/badtypes"}));
+    write(&m.join(".claude-plugin/marketplace.json"), &doc.to_string());
+    ok(&w.aisys(&["entities", "marketplace", "add", m.to_str().unwrap()]));
+    let before = state_files(&w);
+
+    // `validate` and `install` find the same four errors.
+    let v = w.aisys(&["entities", "validate", bad.to_str().unwrap()]);
+    assert_eq!(v.status.code(), Some(3));
+    let err = fails(
+        &w.aisys(&["entities", "install", "badtypes@local-market"]),
+        3,
+        "has 4 error(s)",
+    );
+    for field in ["name", "version", "commands", "hooks"] {
+        let line = format!("{}: error: {field}: ", manifest.display());
+        assert!(err.contains(&line), "names {field}: {err}");
+    }
+    assert!(
+        err.contains(&format!("aisys entities validate {}", bad.display())),
+        "{err}"
+    );
+    assert!(!err.contains("warning"), "warnings are not listed: {err}");
+    assert_eq!(state_files(&w), before, "nothing recorded or enabled");
+    assert!(
+        !w.claude
+            .join("plugins/cache/local-market/badtypes")
+            .exists()
+    );
+    let list = w.list_json(&[]);
+    assert!(names(&list, "plugin").is_empty(), "{list:#?}");
+
+    // Warnings alone do not stop an install: the demo plugin has no author.
+    ok(&w.aisys(&["entities", "install", "demo@local-market"]));
+}
+
+#[test]
+fn a_bad_marketplace_json_is_refused_at_add_with_what_is_wrong() {
+    let w = World::new();
+    let m = w.path().join("m");
+    let file = m.join(".claude-plugin/marketplace.json");
+    let cases: &[(&[u8], &str)] = &[
+        (b"", "empty; write a JSON object"),
+        (b"  \n", "empty; write a JSON object"),
+        (b"[1]", "must be a JSON object, found a list"),
+        (b"{\"name\":5}", "error: name: must be text, found a number"),
+        (
+            b"{\"name\":\"m4\",\"owner\":{\"name\":\"o\"},\"plugins\":5}",
+            "error: plugins: must be a list of {\"name\", \"source\"}, found a number",
+        ),
+        (
+            b"{\"name\":\"m4\",\"owner\":{\"name\":\"o\"},\"plugins\":[{\"name\":\"a\"}]}",
+            "error: plugins[0]: `source` is required",
+        ),
+        (b"\xff\xfe{}", "not UTF-8 text"),
+    ];
+    for (body, says) in cases {
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(&file, body).unwrap();
+        let err = fails(
+            &w.aisys(&["entities", "marketplace", "add", m.to_str().unwrap()]),
+            3,
+            says,
+        );
+        assert!(err.contains(&file.display().to_string()), "{err}");
+    }
+    assert_eq!(state_files(&w), vec![None, None, None], "nothing recorded");
+
+    // A folder marketplace is read again at install: one broken since is refused as such, not
+    // reported as having no such plugin.
+    write_marketplace(&m, "m4", &[("a", Some("1.0.0"))]);
+    ok(&w.aisys(&["entities", "marketplace", "add", m.to_str().unwrap()]));
+    std::fs::write(&file, r#"{"name":"m4","owner":{"name":"o"},"plugins":5}"#).unwrap();
+    let err = fails(
+        &w.aisys(&["entities", "install", "a@m4"]),
+        3,
+        "plugins: must be a list",
+    );
+    assert!(!err.contains("has no plugin"), "{err}");
+}
+
+#[test]
+fn wrong_typed_keys_in_claude_codes_files_are_refused_not_overwritten() {
+    let w = World::new();
+    folder_market(&w);
+    ok(&w.aisys(&["entities", "install", "demo@local-market"]));
+    let settings = w.claude.join("settings.json");
+    let installed = w.claude.join("plugins/installed_plugins.json");
+
+    // `enabledPlugins` that is not an object: every change that writes it is refused first.
+    write(&settings, r#"{"theme": "dark", "enabledPlugins": 7}"#);
+    let before = state_files(&w);
+    for args in [
+        ["entities", "disable", "demo@local-market"],
+        ["entities", "enable", "demo@local-market"],
+        ["entities", "install", "other@local-market"],
+        ["entities", "uninstall", "demo@local-market"],
+    ] {
+        let err = fails(
+            &w.aisys(&args),
+            3,
+            &format!("{}: `enabledPlugins` is a number", settings.display()),
+        );
+        assert!(err.contains("fix the file, or remove the key"), "{err}");
+        assert_eq!(state_files(&w), before, "{args:?} wrote nothing");
+    }
+    assert!(!w.claude.join("plugins/cache/local-market/other").exists());
+
+    // `extraKnownMarketplaces`, which `marketplace add` declares the marketplace in.
+    write(&settings, r#"{"extraKnownMarketplaces": ["x"]}"#);
+    let other = w.path().join("other-market");
+    write_marketplace(&other, "other-market", &[("p", None)]);
+    let before = state_files(&w);
+    fails(
+        &w.aisys(&["entities", "marketplace", "add", other.to_str().unwrap()]),
+        3,
+        "`extraKnownMarketplaces` is a list",
+    );
+    assert_eq!(state_files(&w), before);
+
+    // A plugin's install records that are not a list.
+    write(&settings, "{}");
+    let mut doc = read_json(&installed);
+    doc["plugins"]["demo@local-market"] = json!({"scope": "user"});
+    write(&installed, &doc.to_string());
+    let before = state_files(&w);
+    for args in [
+        ["entities", "install", "demo@local-market"],
+        ["entities", "uninstall", "demo@local-market"],
+    ] {
+        fails(
+            &w.aisys(&args),
+            3,
+            "`plugins.\"demo@local-market\"` is a mapping",
+        );
+        assert_eq!(state_files(&w), before, "{args:?} wrote nothing");
+    }
 }

@@ -1,5 +1,6 @@
 //! `aisys entities list` and `show` through the real binary: every kind in every scope,
-//! Claude Code's precedence with hidden-by, plugin namespacing, and bad files as warnings.
+//! Claude Code's precedence with hidden-by, plugin namespacing, bad files as warnings, and no
+//! file's escape sequence reaching a terminal.
 
 mod entities_support;
 
@@ -316,4 +317,94 @@ fn manifest_paths_add_components_and_escaping_ones_are_warned() {
         err.contains("plugin.json") && err.contains("`agents`") && err.contains(".."),
         "{err}"
     );
+}
+
+#[test]
+fn a_profile_no_one_defined_is_a_usage_error() {
+    let w = World::new();
+    let out = w.aisys(&["entities", "profile", "show", "nope"]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("profile `nope` is not defined"), "{err}");
+}
+
+/// Escape sequences a hostile file could hold: a colour, clearing the screen, setting the window
+/// title, and writing the clipboard (OSC 52).
+const ESCAPES: &str = "\x1b[31m\x1b[2J\x1b]0;pwned\x07\x1b]52;c;aGk=\x1b\\";
+
+#[test]
+fn escape_sequences_in_files_never_reach_human_output() {
+    let w = World::new();
+    // A user skill with escapes in its folder name, description and body.
+    write(
+        &w.claude.join(format!("skills/evil{ESCAPES}/SKILL.md")),
+        "---\ndescription: \"red \\e[31mtext\\e]0;title\\a\"\n---\nBody\n",
+    );
+    write(
+        &w.claude.join("skills/greet/SKILL.md"),
+        &format!("---\ndescription: Greets\n---\nSay hi {ESCAPES} now.\n"),
+    );
+    // An installed plugin whose manifest describes it with escapes.
+    install_by_hand(&w, "demo", "local-market", true);
+    let manifest = w
+        .claude
+        .join("plugins/cache/local-market/demo/1.0.0/.claude-plugin/plugin.json");
+    write(
+        &manifest,
+        &json!({"name": "demo", "version": "1.0.0", "description": format!("Demo {ESCAPES}")})
+            .to_string(),
+    );
+    // An MCP server whose name and command carry escapes, and a marketplace record.
+    let server = format!("files{ESCAPES}");
+    let command = format!("npx{ESCAPES}");
+    write(
+        &w.claude.join(".claude.json"),
+        &json!({"mcpServers": {server.clone(): {"type": "stdio", "command": command, "args": [ESCAPES]}}})
+            .to_string(),
+    );
+    write(
+        &w.claude.join("plugins/known_marketplaces.json"),
+        &json!({"local-market": {"source": {"source": "directory", "path": format!("/m{ESCAPES}")},
+            "installLocation": "/m"}})
+        .to_string(),
+    );
+    let plugin_dir = w.claude.join("plugins/cache/local-market/demo/1.0.0");
+    let human: &[&[&str]] = &[
+        &["entities", "list"],
+        &["entities", "show", "skill/greet"],
+        &["entities", "show", "plugin/demo@local-market"],
+        &["entities", "mcp", "list"],
+        &["entities", "profile", "show", "user"],
+        &["entities", "profile", "list"],
+        &["entities", "marketplace", "list"],
+        &["entities", "validate", plugin_dir.to_str().unwrap()],
+    ];
+    for args in human {
+        let out = w.aisys(args);
+        for (stream, bytes) in [("stdout", &out.stdout), ("stderr", &out.stderr)] {
+            assert!(
+                !bytes.iter().any(|&b| b == 0x1b || b == 0x07),
+                "{args:?} wrote a control character to {stream}:\n{}",
+                text(bytes).escape_debug()
+            );
+        }
+        assert!(!out.stdout.is_empty(), "{args:?} printed something");
+    }
+    // What the escapes surrounded is still shown.
+    let shown = text(&w.aisys(&["entities", "show", "skill/greet"]).stdout);
+    assert!(shown.contains("Say hi "), "{shown}");
+    assert!(shown.contains(" now."), "{shown}");
+    let listed = text(&w.aisys(&["entities", "mcp", "list"]).stdout);
+    assert!(listed.contains("npx"), "{listed}");
+
+    // Machine output keeps the exact text.
+    let list = w.list_json(&[]);
+    assert_eq!(
+        one(&list, "plugin", "demo@local-market")["description"],
+        format!("Demo {ESCAPES}")
+    );
+    let out = w.aisys(&["entities", "mcp", "list", "--format", "json"]);
+    let servers: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(servers[0]["name"], server);
+    assert_eq!(servers[0]["config"]["command"], command);
 }

@@ -184,8 +184,23 @@ fn what_aisys_adds_is_what_claude_writes_lists_and_removes() {
 #[test]
 fn bad_servers_are_refused_with_the_reason_and_nothing_written() {
     let w = World::new();
+    // Each is a mistake on the command line: a usage error (2), as clap's own are.
     let cases: &[(&[&str], &str)] = &[
         (&["mcp", "add", "bad name", "--", "x"], "letters, numbers"),
+        (&["mcp", "add", "../x", "--", "x"], "letters, numbers"),
+        (
+            &[
+                "mcp",
+                "add",
+                "-t",
+                "http",
+                "-H",
+                "nocolon",
+                "h",
+                "https://x",
+            ],
+            "\"Name: value\"",
+        ),
         (
             &["mcp", "add", "-t", "http", "h", "ftp://x"],
             "http:// or https:// URL",
@@ -201,8 +216,8 @@ fn bad_servers_are_refused_with_the_reason_and_nothing_written() {
     ];
     for (args, why) in cases {
         let out = aisys_mcp(&w, args);
-        assert!(!out.status.success(), "{args:?} was accepted");
         let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
         assert!(err.contains(why), "{args:?}: {err}");
     }
     assert!(!w.claude.join(".claude.json").exists());
@@ -365,4 +380,55 @@ fn an_edit_by_aisys_is_what_claude_reads_and_writes_for_the_same_change() {
     );
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
     assert_eq!(text_of(&by_aisys), before);
+}
+
+#[test]
+fn wrong_typed_server_maps_are_refused_not_overwritten() {
+    let w = World::new();
+    let claude_json = w.claude.join(".claude.json");
+    let mcp_json = w.project.join(".mcp.json");
+    let project = w.project.canonicalize().unwrap().display().to_string();
+    let local = json!({"projects": {project.clone(): {"mcpServers": [1]}}, "keep": true});
+    let cases: Vec<(&std::path::Path, String, &str, String)> = vec![
+        (
+            &claude_json,
+            r#"{"mcpServers": 5, "keep": true}"#.into(),
+            "user",
+            "`mcpServers` is a number".into(),
+        ),
+        (
+            &claude_json,
+            local.to_string(),
+            "local",
+            format!("`projects.{project:?}.mcpServers` is a list"),
+        ),
+        (
+            &claude_json,
+            r#"{"projects": 1}"#.into(),
+            "local",
+            "`projects` is a number".into(),
+        ),
+        (
+            &mcp_json,
+            r#"{"mcpServers": "x"}"#.into(),
+            "project",
+            "`mcpServers` is text".into(),
+        ),
+    ];
+    for (file, body, scope, says) in cases {
+        write(file, &body);
+        let out = aisys_mcp(
+            &w,
+            &["mcp", "add", "-s", scope, "files", "--", "npx", "foo"],
+        );
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "{scope}: {err}");
+        assert!(
+            err.contains(&format!("{}: {says}", file.display())),
+            "{scope}: {err}"
+        );
+        assert!(err.contains("fix the file, or remove the key"), "{err}");
+        assert_eq!(std::fs::read_to_string(file).unwrap(), body, "{scope}");
+        std::fs::remove_file(file).unwrap();
+    }
 }

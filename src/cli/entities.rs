@@ -26,6 +26,9 @@ pub enum EntitiesCommand {
     List(ListArgs),
     Show(ShowArgs),
     /// Install a plugin from a known marketplace, and enable it.
+    ///
+    /// The plugin is checked first as `entities validate` checks it: an error refuses it (exit 3)
+    /// before anything is written; warnings do not.
     #[command(after_help = "Examples:
   aisys entities install demo@local-market
   aisys entities install demo@local-market --scope project")]
@@ -166,6 +169,9 @@ pub struct ValidateArgs {
 pub enum MarketplaceCommand {
     /// Add a marketplace from a git URL, a GitHub owner/repo, a hosted marketplace.json URL, or a
     /// local folder.
+    ///
+    /// Its marketplace.json must have a name, an owner and a list of plugins, each with a name and
+    /// a source: one that does not is refused (exit 3), naming the field.
     ///
     /// A hosted marketplace.json is fetched over HTTP (HTTPS_PROXY and NO_PROXY are honoured),
     /// checked, and kept as Claude Code keeps it; `marketplace update` asks for it again with the

@@ -3,9 +3,11 @@
 //! Colors are on only when asked for, or when stdout is a terminal and `NO_COLOR` is unset
 //! (<https://no-color.org>). Machine formats (`--format json|jsonl`) never use this.
 
+use std::borrow::Cow;
 use std::io::IsTerminal;
 
 use super::{ColorChoice, GlobalArgs};
+use crate::converters::render::ansi::{self, Keep};
 
 /// Output settings for human-readable printing.
 #[derive(Debug, Clone, Copy)]
@@ -33,6 +35,18 @@ impl Output {
             verbose: global.verbose,
         }
     }
+}
+
+/// Text aisys did not write (a plugin's name, a skill's body, a server's command) as human output
+/// may show it: control sequences dropped, newlines and tabs kept, so that a file cannot drive
+/// the terminal. Machine formats print the exact text instead.
+pub fn plain(text: &str) -> Cow<'_, str> {
+    ansi::clean(text, Keep::Nothing)
+}
+
+/// [`plain`] text on one line, for a table cell or a one-line message.
+pub fn plain_line(text: &str) -> String {
+    plain(text).replace(['\n', '\t'], " ")
 }
 
 /// `--color` against the terminal and `NO_COLOR`: an explicit choice wins.

@@ -57,9 +57,10 @@ fn mcp_files(v: &Viewer) -> Result<McpFiles, EntityError> {
 fn entity_failure(e: EntityError) -> Response {
     let status = match &e {
         EntityError::NotFound(_) => StatusCode::NOT_FOUND,
-        EntityError::BadName(_) | EntityError::Invalid(_) | EntityError::Unsafe(_) => {
-            StatusCode::BAD_REQUEST
-        }
+        EntityError::BadName(_)
+        | EntityError::Usage(_)
+        | EntityError::Invalid(_)
+        | EntityError::Unsafe(_) => StatusCode::BAD_REQUEST,
         EntityError::BadJson { .. } | EntityError::Read { .. } => StatusCode::UNPROCESSABLE_ENTITY,
         EntityError::Git(_) | EntityError::Fetch(_) => StatusCode::BAD_GATEWAY,
         EntityError::Io { .. } => StatusCode::INTERNAL_SERVER_ERROR,

@@ -30,6 +30,9 @@ pub enum ReadError {
     NotRegular(&'static str),
     #[error("{size} bytes, over the limit of {limit} bytes for this file; shorten it or remove it")]
     TooLarge { size: u64, limit: u64 },
+    /// Read whole, but its bytes are not text.
+    #[error("not UTF-8 text ({0}); save it as UTF-8")]
+    NotUtf8(std::string::FromUtf8Error),
     #[error("{0}")]
     Io(#[from] std::io::Error),
 }
@@ -46,6 +49,12 @@ impl ReadError {
     /// Left unread for what the file is (its type or size), not for a failure to read it.
     pub fn is_skipped(&self) -> bool {
         matches!(self, ReadError::NotRegular(_) | ReadError::TooLarge { .. })
+    }
+
+    /// The file is there but is not what it should be (skipped, or not text): bad input, where
+    /// the other errors are failures to read.
+    pub fn is_bad_content(&self) -> bool {
+        self.is_skipped() || matches!(self, ReadError::NotUtf8(_))
     }
 }
 
@@ -87,12 +96,7 @@ pub fn open_regular(path: &Path) -> Result<(File, Metadata), ReadError> {
 
 /// Reads a regular text file of at most `limit` bytes (see [`read_bytes`]).
 pub fn read_text(path: &Path, limit: u64) -> Result<String, ReadError> {
-    String::from_utf8(read_bytes(path, limit)?).map_err(|e| {
-        ReadError::Io(std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            format!("not UTF-8 text ({e})"),
-        ))
-    })
+    String::from_utf8(read_bytes(path, limit)?).map_err(ReadError::NotUtf8)
 }
 
 /// Reads a regular file of at most `limit` bytes, in as few system calls as possible: a short

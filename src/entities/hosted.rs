@@ -16,8 +16,8 @@ use std::path::Path;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
+use super::admit;
 use super::layout::ClaudeHome;
-use super::names::check_name;
 use super::store::{self, update_json};
 use super::{EntityError, file};
 use crate::http::{Http, HttpError};
@@ -100,37 +100,22 @@ fn fetch_error(e: HttpError) -> EntityError {
     EntityError::Fetch(format!("{e}\n  fix: {fix}"))
 }
 
-/// The checks Claude Code makes before it keeps a hosted marketplace: an object with a valid
-/// `name`, an `owner` object and a `plugins` array whose entries have a `name` and a `source`.
+/// The checks Claude Code makes before it keeps a hosted marketplace (an object with a valid
+/// `name`, an `owner` and a `plugins` list whose entries have a `name` and a `source`), made by
+/// `entities validate`'s marketplace checks; returns its name.
 pub fn validate(url: &str, doc: &Value) -> Result<String, EntityError> {
-    let bad = |what: String| {
+    let obj = doc.as_object().ok_or_else(|| {
         EntityError::Invalid(format!(
-            "{url}: {what}; Claude Code refuses such a marketplace too"
+            "{url}: the marketplace must be a JSON object; Claude Code refuses such a marketplace too"
         ))
-    };
-    let obj = doc
-        .as_object()
-        .ok_or_else(|| bad("the marketplace must be a JSON object".into()))?;
-    let name = obj
-        .get("name")
-        .and_then(Value::as_str)
-        .ok_or_else(|| bad("field `name` is missing; add \"name\": \"my-marketplace\"".into()))?;
-    check_name("marketplace", name).map_err(|e| bad(e.to_string()))?;
-    if !obj.get("owner").is_some_and(Value::is_object) {
-        return Err(bad(
-            "field `owner` must be an object, as in \"owner\": {\"name\": \"You\"}".into(),
-        ));
-    }
-    let plugins = obj
-        .get("plugins")
-        .and_then(Value::as_array)
-        .ok_or_else(|| bad("field `plugins` must be an array".into()))?;
-    for (i, p) in plugins.iter().enumerate() {
-        if p.get("name").and_then(Value::as_str).is_none() || p.get("source").is_none() {
-            return Err(bad(format!("plugins[{i}] needs a `name` and a `source`")));
-        }
-    }
-    Ok(name.to_string())
+    })?;
+    admit::check_marketplace(
+        Path::new(url),
+        obj,
+        url,
+        "ask the marketplace's author to correct the fields named above; Claude Code refuses \
+         such a marketplace too",
+    )
 }
 
 /// Caches a fetched document at `dest` and keeps its validators.
@@ -280,12 +265,18 @@ mod tests {
         assert_eq!(validate("u", &ok).unwrap(), "m");
         for (doc, says) in [
             (json!([]), "JSON object"),
-            (json!({"owner": {}, "plugins": []}), "`name`"),
-            (json!({"name": "m", "plugins": []}), "`owner`"),
-            (json!({"name": "m", "owner": {}}), "`plugins`"),
             (
-                json!({"name": "m", "owner": {}, "plugins": [{"name": "p"}]}),
-                "plugins[0]",
+                json!({"owner": {"name": "o"}, "plugins": []}),
+                "name: is required",
+            ),
+            (json!({"name": "m", "plugins": []}), "owner: is required"),
+            (
+                json!({"name": "m", "owner": {"name": "o"}}),
+                "plugins: is required",
+            ),
+            (
+                json!({"name": "m", "owner": {"name": "o"}, "plugins": [{"name": "p"}]}),
+                "plugins[0]: `source` is required",
             ),
         ] {
             let e = validate("http://x/m.json", &doc).unwrap_err().to_string();

@@ -11,14 +11,15 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value, json};
 
+pub use super::admit::read_marketplace;
 use super::git::{self, Progress};
-use super::hosted;
 use super::layout::{self, ClaudeHome, INSTALLED_PLUGINS_VERSION};
 use super::names::{self, check_name};
 pub use super::source::parse_source;
 use super::source::{PluginSource, Source};
-use super::store::{self, HomeLock, object_at, update_json};
+use super::store::{self, HomeLock, check_object_at, object_at, update_json};
 use super::{EntityError, file};
+use super::{admit, hosted};
 use crate::types::{now, rfc3339};
 
 /// Name prefix of the staging folders (inside `plugins/cache/` and `plugins/marketplaces/`, so
@@ -74,35 +75,6 @@ pub struct MarketplaceInfo {
 pub struct Manager {
     pub home: ClaudeHome,
     pub progress: Progress,
-}
-
-/// Reads `<dir>/.claude-plugin/marketplace.json` and checks its name.
-pub fn read_marketplace(dir: &Path) -> Result<(String, Map<String, Value>), EntityError> {
-    let path = dir.join(".claude-plugin/marketplace.json");
-    let doc = match store::read_for_update(&path, Value::Null, file::MAX_ENTITY_FILE)? {
-        Value::Null => {
-            return Err(EntityError::NotFound(format!(
-                "{}: missing; a marketplace needs .claude-plugin/marketplace.json with a name and plugins",
-                path.display()
-            )));
-        }
-        Value::Object(m) => m,
-        _ => {
-            return Err(EntityError::Invalid(format!(
-                "{}: must be a JSON object",
-                path.display()
-            )));
-        }
-    };
-    let name = doc.get("name").and_then(Value::as_str).ok_or_else(|| {
-        EntityError::Invalid(format!(
-            "{}: field `name` is missing; add \"name\": \"my-marketplace\"",
-            path.display()
-        ))
-    })?;
-    check_name("marketplace", name)
-        .map_err(|e| EntityError::BadName(format!("{}: {e}", path.display())))?;
-    Ok((name.to_string(), doc))
 }
 
 impl Manager {
@@ -170,7 +142,7 @@ impl Manager {
     ) -> Result<String, EntityError> {
         let source = parse_source(source, cwd)?;
         let _lock = self.lock()?;
-        self.check_writable(scope)?;
+        self.check_writable(scope, None)?;
         let dir = self.home.marketplaces();
         std::fs::create_dir_all(&dir).map_err(|e| EntityError::io(&dir, e))?;
         let (name, location) = match (&source, source.clone_url()) {
@@ -216,8 +188,9 @@ impl Manager {
             }
         };
         self.record_marketplace(&name, &source, &location)?;
-        update_json(&self.settings_of(scope), json!({}), |doc| {
-            object_at(doc, "extraKnownMarketplaces")
+        let settings = self.settings_of(scope);
+        update_json(&settings, json!({}), |doc| {
+            object_at(doc, "extraKnownMarketplaces", &settings)?
                 .insert(name.clone(), json!({"source": source}));
             Ok(())
         })?;
@@ -326,10 +299,10 @@ impl Manager {
     /// The project in `cwd` loses the marketplace's declaration too (from `--scope project` or
     /// `local`), as with Claude Code run there.
     pub fn marketplace_remove(&self, name: &str, cwd: &Path) -> Result<(), EntityError> {
-        check_name("marketplace", name).map_err(EntityError::BadName)?;
+        check_name("marketplace", name).map_err(EntityError::Usage)?;
         let _lock = self.lock()?;
         let rec = self.known_one(name)?;
-        self.check_writable(&InstallScope::User)?;
+        self.check_writable(&InstallScope::User, None)?;
         let suffix = format!("@{name}");
         // The projects its plugins were installed for: their settings lose the plugins too.
         let installed = store::read_for_update(
@@ -407,7 +380,7 @@ impl Manager {
         let (plugin, market) = parse_id(id)?;
         let _lock = self.lock()?;
         // Refuse unwritable records before copying anything.
-        self.check_writable(scope)?;
+        self.check_writable(scope, Some(id))?;
         let rec = self.known_one(market)?;
         let location = PathBuf::from(
             rec.get("installLocation")
@@ -535,6 +508,7 @@ impl Manager {
                 escaping.join(", ")
             )));
         }
+        admit::check_plugin(id, &src)?;
         let plugin_manifest = match store::read_for_update(
             &src.join(".claude-plugin/plugin.json"),
             Value::Null,
@@ -562,15 +536,17 @@ impl Manager {
 
         let now = rfc3339(now());
         let project_path = scope.project_path();
-        update_json(&self.home.installed_plugins(), empty_installed(), |doc| {
-            check_installed_version(doc, &self.home.installed_plugins())?;
+        let installed = self.home.installed_plugins();
+        update_json(&installed, empty_installed(), |doc| {
+            check_installed_version(doc, &installed)?;
+            check_records(doc, id, &installed)?;
             doc["version"] = INSTALLED_PLUGINS_VERSION.into();
-            let plugins = object_at(doc, "plugins");
-            let records = plugins.entry(id.to_string()).or_insert_with(|| json!([]));
-            if !records.is_array() {
+            let plugins = object_at(doc, "plugins", &installed)?;
+            let records = plugins.entry(id.to_string()).or_insert(Value::Null);
+            if records.is_null() {
                 *records = json!([]);
             }
-            let list = records.as_array_mut().expect("just made an array");
+            let list = records.as_array_mut().expect("checked, or just made");
             let same = |r: &Value| {
                 r.get("scope").and_then(Value::as_str) == Some(scope.as_str())
                     && r.get("projectPath")
@@ -618,12 +594,12 @@ impl Manager {
     pub fn uninstall(&self, id: &str, scope: &InstallScope) -> Result<(), EntityError> {
         parse_id(id)?;
         let _lock = self.lock()?;
-        self.check_writable(scope)?;
+        self.check_writable(scope, Some(id))?;
         let project_path = scope.project_path();
         let path = self.home.installed_plugins();
         update_json(&path, empty_installed(), |doc| {
             check_installed_version(doc, &path)?;
-            let plugins = object_at(doc, "plugins");
+            let plugins = object_at(doc, "plugins", &path)?;
             let Some(list) = plugins.get_mut(id).and_then(Value::as_array_mut) else {
                 return Err(EntityError::NotFound(format!(
                     "plugin `{id}` is not installed; `aisys entities list --kind plugin` shows what is"
@@ -680,21 +656,31 @@ impl Manager {
         }
     }
 
-    /// Reads every file a change will rewrite, so that a bad one stops the change before the
-    /// first write, not half-way.
-    fn check_writable(&self, scope: &InstallScope) -> Result<(), EntityError> {
+    /// Reads every file a change will rewrite, and the keys it writes into (with `id`, the
+    /// plugin's records), so that a bad one stops the change before the first write, not
+    /// half-way.
+    fn check_writable(&self, scope: &InstallScope, id: Option<&str>) -> Result<(), EntityError> {
+        let read = |path: &Path, default: Value| {
+            let doc = store::read_for_update(path, default, file::MAX_STATE_FILE)?;
+            match doc.is_object() {
+                true => Ok(doc),
+                false => Err(store::top_not_object(path)),
+            }
+        };
         let installed = self.home.installed_plugins();
-        check_installed_version(
-            &store::read_for_update(&installed, empty_installed(), file::MAX_STATE_FILE)?,
-            &installed,
-        )?;
-        store::read_for_update(
-            &self.home.known_marketplaces(),
-            json!({}),
-            file::MAX_STATE_FILE,
-        )?;
-        store::read_for_update(&self.home.settings(), json!({}), file::MAX_STATE_FILE)?;
-        store::read_for_update(&self.settings_of(scope), json!({}), file::MAX_STATE_FILE)?;
+        let doc = read(&installed, empty_installed())?;
+        check_installed_version(&doc, &installed)?;
+        check_object_at(&doc, "plugins", &installed)?;
+        if let Some(id) = id {
+            check_records(&doc, id, &installed)?;
+        }
+        read(&self.home.known_marketplaces(), json!({}))?;
+        read(&self.home.settings(), json!({}))?;
+        let settings = self.settings_of(scope);
+        let doc = read(&settings, json!({}))?;
+        for key in ["enabledPlugins", "extraKnownMarketplaces"] {
+            check_object_at(&doc, key, &settings)?;
+        }
         Ok(())
     }
 
@@ -705,8 +691,9 @@ impl Manager {
         scope: &InstallScope,
         on: Option<bool>,
     ) -> Result<(), EntityError> {
-        update_json(&self.settings_of(scope), json!({}), |doc| {
-            let m = object_at(doc, "enabledPlugins");
+        let settings = self.settings_of(scope);
+        update_json(&settings, json!({}), |doc| {
+            let m = object_at(doc, "enabledPlugins", &settings)?;
             match on {
                 Some(v) => {
                     m.insert(id.to_string(), v.into());
@@ -731,6 +718,20 @@ fn check_installed_version(doc: &Value, path: &Path) -> Result<(), EntityError> 
             path.display(),
             v.map(|v| v.to_string()).unwrap_or_else(|| "missing".into())
         ))),
+    }
+}
+
+/// The records of `id` in `installed_plugins.json` must be a list (or absent): anything else is
+/// refused rather than replaced.
+fn check_records(doc: &Value, id: &str, path: &Path) -> Result<(), EntityError> {
+    match doc.get("plugins").and_then(|p| p.get(id)) {
+        Some(v) if !v.is_array() && !v.is_null() => Err(store::wrong_type(
+            path,
+            &format!("`plugins.{id:?}`"),
+            v,
+            "a list of install records",
+        )),
+        _ => Ok(()),
     }
 }
 
@@ -770,15 +771,15 @@ fn sha_version(sha: &str, subdir: Option<&str>) -> String {
     }
 }
 
-/// Splits and checks `plugin@marketplace`.
+/// Splits and checks `plugin@marketplace`, as the user gave it.
 pub fn parse_id(id: &str) -> Result<(&str, &str), EntityError> {
     let (p, m) = layout::split_plugin_id(id).ok_or_else(|| {
-        EntityError::BadName(format!(
+        EntityError::Usage(format!(
             "`{id}`: expected PLUGIN@MARKETPLACE, e.g. demo@local-market"
         ))
     })?;
-    check_name("plugin", p).map_err(EntityError::BadName)?;
-    check_name("marketplace", m).map_err(EntityError::BadName)?;
+    check_name("plugin", p).map_err(EntityError::Usage)?;
+    check_name("marketplace", m).map_err(EntityError::Usage)?;
     Ok((p, m))
 }
 

@@ -121,14 +121,14 @@ pub fn check_name(name: &str) -> Result<(), EntityError> {
     {
         return Ok(());
     }
-    Err(EntityError::BadName(format!(
+    Err(EntityError::Usage(format!(
         "MCP server name {name:?}: names can only contain letters, numbers, hyphens and underscores"
     )))
 }
 
 /// Checks a spec the way `claude mcp add` does, before anything is written.
 pub fn check_spec(spec: &McpSpec) -> Result<(), EntityError> {
-    let bad = |m: String| Err(EntityError::Invalid(m));
+    let bad = |m: String| Err(EntityError::Usage(m));
     match spec.transport {
         Transport::Stdio => {
             if spec.target.trim().is_empty() {
@@ -238,14 +238,30 @@ impl McpFiles {
         HomeLock::acquire(&ClaudeHome::new(&self.claude_home).lock_file())
     }
 
-    /// The `mcpServers` object of `scope` inside `doc`, created when missing.
-    fn servers_mut<'a>(&self, doc: &'a mut Object, scope: McpScope) -> &'a mut Object {
+    /// The `mcpServers` object of `scope` inside `doc`, created when missing; a key on the way
+    /// that holds something else than an object is refused, naming the file and the key.
+    fn servers_mut<'a>(
+        &self,
+        doc: &'a mut Object,
+        scope: McpScope,
+    ) -> Result<&'a mut Object, EntityError> {
+        let file = self.file_of(scope);
+        let at = |o: &'a mut Object, key: &str, shown: String| {
+            o.object_at(key)
+                .map_err(|found| store::not_an_object(&file, &shown, &found))
+        };
         match scope {
-            McpScope::Project | McpScope::User => doc.object_at("mcpServers"),
-            McpScope::Local => doc
-                .object_at("projects")
-                .object_at(&self.local_key())
-                .object_at("mcpServers"),
+            McpScope::Project | McpScope::User => at(doc, "mcpServers", "`mcpServers`".into()),
+            McpScope::Local => {
+                let key = self.local_key();
+                let projects = at(doc, "projects", "`projects`".into())?;
+                let project = at(projects, &key, format!("`projects.{key:?}`"))?;
+                at(
+                    project,
+                    "mcpServers",
+                    format!("`projects.{key:?}.mcpServers`"),
+                )
+            }
         }
     }
 
@@ -303,7 +319,7 @@ impl McpFiles {
         let _lock = self.lock()?;
         let file = self.file_of(scope);
         store::update_ordered(&file, |doc| {
-            let servers = self.servers_mut(doc, scope);
+            let servers = self.servers_mut(doc, scope)?;
             if servers.contains_key(name) {
                 return Err(EntityError::Invalid(format!(
                     "MCP server {name} already exists in {} config ({}); remove it first",
@@ -332,7 +348,7 @@ impl McpFiles {
         let scope = self.scope_of(name, scope)?;
         let file = self.file_of(scope);
         store::update_ordered(&file, |doc| {
-            let servers = self.servers_mut(doc, scope);
+            let servers = self.servers_mut(doc, scope)?;
             let mut changed = match servers.get(name) {
                 Some(Json::Object(old)) => old.clone(),
                 _ => Object::default(),
@@ -378,7 +394,7 @@ impl McpFiles {
             ))),
             many => {
                 let scopes: Vec<&str> = many.iter().map(|s| s.as_str()).collect();
-                Err(EntityError::Invalid(format!(
+                Err(EntityError::Usage(format!(
                     "MCP server {name} exists in several scopes ({}); give one with --scope",
                     scopes.join(", ")
                 )))
@@ -393,7 +409,7 @@ impl McpFiles {
         let _lock = self.lock()?;
         let scope = self.scope_of(name, scope)?;
         store::update_ordered(&self.file_of(scope), |doc| {
-            self.servers_mut(doc, scope).remove(name);
+            self.servers_mut(doc, scope)?.remove(name);
             Ok(())
         })?;
         Ok(scope)
@@ -571,7 +587,7 @@ mod tests {
         bad.target = "not a url".into();
         assert!(matches!(
             f.edit("db", None, &bad),
-            Err(EntityError::Invalid(_))
+            Err(EntityError::Usage(_))
         ));
         assert_eq!(std::fs::read_to_string(&f.claude_json).unwrap(), after);
     }

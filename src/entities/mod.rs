@@ -6,7 +6,8 @@
 //! YAML header of skill, command and agent files; `layout` knows Claude Code's plugin records;
 //! `store` rewrites JSON files atomically under a lock (`ordered_json` keeps a hand-edited file's key
 //! order); `install` adds marketplaces and installs
-//! plugins the way `claude plugin` does; `mcp` adds, changes and removes MCP servers the way `claude mcp`
+//! plugins the way `claude plugin` does, taking in only what `admit` passes (the checks of
+//! `validate`); `mcp` adds, changes and removes MCP servers the way `claude mcp`
 //! does; `validate` checks what an author wrote; `file` is the one
 //! reader of their files (regular files only, within a size limit).
 //!
@@ -19,6 +20,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
+pub mod admit;
 pub mod discover;
 pub mod file;
 pub mod frontmatter;
@@ -199,8 +201,13 @@ pub enum EntityError {
         line: usize,
         message: String,
     },
+    /// A name read from a file that cannot become a path segment.
     #[error("{0}")]
     BadName(String),
+    /// A malformed value given by the user (a command-line argument, a form field): a usage
+    /// error, where the other variants are about files and the outside world.
+    #[error("{0}")]
+    Usage(String),
     #[error("{0}")]
     NotFound(String),
     #[error("{0}")]

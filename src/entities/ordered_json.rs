@@ -49,23 +49,24 @@ impl Object {
         Some(self.0.remove(i).1)
     }
 
-    /// The object at `key`, created empty (last) when missing, replaced when not an object.
-    pub fn object_at(&mut self, key: &str) -> &mut Object {
+    /// The object at `key`, created empty (last) when missing or `null`. Any other value is left
+    /// as it is and returned as the error (the caller says where it is): replacing it would lose
+    /// what someone wrote.
+    pub fn object_at(&mut self, key: &str) -> Result<&mut Object, Value> {
         let i = match self.0.iter().position(|(k, _)| k == key) {
             Some(i) => i,
             None => {
-                self.0
-                    .push((key.to_string(), Json::Object(Object::default())));
+                self.0.push((key.to_string(), Json::Null));
                 self.0.len() - 1
             }
         };
         let slot = &mut self.0[i].1;
-        if !matches!(slot, Json::Object(_)) {
+        if matches!(slot, Json::Null) {
             *slot = Json::Object(Object::default());
         }
         match slot {
-            Json::Object(o) => o,
-            _ => unreachable!("just made an object"),
+            Json::Object(o) => Ok(o),
+            other => Err(Value::from(&*other)),
         }
     }
 
@@ -198,7 +199,10 @@ mod tests {
         let text = r#"{"zeta": 1, "alpha": {"b": [true, null, 2.5], "a": "x"}, "mid": -3}"#;
         let mut doc: Json = serde_json::from_str(text).unwrap();
         let Json::Object(o) = &mut doc else { panic!() };
-        o.object_at("alpha").insert("b", Json::String("new".into()));
+        o.object_at("alpha")
+            .unwrap()
+            .insert("b", Json::String("new".into()));
+        assert_eq!(o.object_at("zeta").unwrap_err(), Value::from(1));
         o.insert("added", Json::Bool(false));
         o.remove("mid");
         assert_eq!(

@@ -177,7 +177,8 @@ impl fmt::Display for Source {
 /// Reads a source as `claude plugin marketplace add` does: `user@host:path`, an `https://` URL
 /// ending in `.git` (or a GitHub URL), any other `http(s)://` URL as a hosted `marketplace.json`
 /// (`{"source": "url"}`), a `file://` URL (aisys also takes these, for local git
-/// repositories), a local path (`./`, `../`, `/`, `~`), or GitHub's `owner/repo[#ref]`.
+/// repositories), a local path (`./`, `../`, `/`, `~`), or GitHub's `owner/repo[#ref]`. A source
+/// that is none of these is the user's mistake ([`EntityError::Usage`]).
 pub fn parse_source(s: &str, cwd: &Path) -> Result<Source, EntityError> {
     let t = s.trim();
     let (base, reference) = match t.split_once('#') {
@@ -232,7 +233,7 @@ pub fn parse_source(s: &str, cwd: &Path) -> Result<Source, EntityError> {
             .canonicalize()
             .map_err(|e| EntityError::NotFound(format!("marketplace path {}: {e}", p.display())))?;
         if !p.is_dir() {
-            return Err(EntityError::Invalid(format!(
+            return Err(EntityError::Usage(format!(
                 "{}: a local marketplace must be a folder holding .claude-plugin/marketplace.json",
                 p.display()
             )));
@@ -248,7 +249,7 @@ pub fn parse_source(s: &str, cwd: &Path) -> Result<Source, EntityError> {
                 .split('/')
                 .all(|part| !part.is_empty() && part.chars().all(super::names::is_segment_char));
         if !ok {
-            return Err(EntityError::Invalid(format!(
+            return Err(EntityError::Usage(format!(
                 "`{s}` is not a GitHub owner/repo; for a git repository give its URL ending in .git, \
                  for a local folder start the path with ./ or /"
             )));
@@ -262,7 +263,7 @@ pub fn parse_source(s: &str, cwd: &Path) -> Result<Source, EntityError> {
             extra: Map::new(),
         });
     }
-    Err(EntityError::Invalid(format!(
+    Err(EntityError::Usage(format!(
         "`{s}` is not a marketplace source; give owner/repo, a git URL (https://...git), or a \
          folder (./path)"
     )))

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use super::frontmatter::json_type;
 use super::ordered_json::{Json, Object};
 use super::{EntityError, file};
 
@@ -108,10 +109,7 @@ pub fn update_json<T>(
 ) -> Result<T, EntityError> {
     let mut doc = read_for_update(path, default, file::MAX_STATE_FILE)?;
     if !doc.is_object() {
-        return Err(EntityError::Invalid(format!(
-            "{}: expected a JSON object at the top; fix or remove the file",
-            path.display()
-        )));
+        return Err(top_not_object(path));
     }
     let out = change(&mut doc)?;
     write_json(path, &doc)?;
@@ -126,14 +124,19 @@ pub fn update_ordered<T>(
 ) -> Result<T, EntityError> {
     let mut doc = read_ordered(path)?;
     let Json::Object(top) = &mut doc else {
-        return Err(EntityError::Invalid(format!(
-            "{}: expected a JSON object at the top; fix or remove the file",
-            path.display()
-        )));
+        return Err(top_not_object(path));
     };
     let out = change(top)?;
     write_json(path, &doc)?;
     Ok(out)
+}
+
+/// The error for a state file whose top is not an object.
+pub fn top_not_object(path: &Path) -> EntityError {
+    EntityError::Invalid(format!(
+        "{}: expected a JSON object at the top; fix or remove the file",
+        path.display()
+    ))
 }
 
 /// A state file read with its key order (missing or empty: an empty object); invalid JSON, or
@@ -190,18 +193,51 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> Result<(), EntityError> {
     Ok(())
 }
 
-/// The object at `key` in `doc`, created empty when missing (or replaced when not an object).
-pub fn object_at<'a>(doc: &'a mut Value, key: &str) -> &'a mut serde_json::Map<String, Value> {
+/// The object at `key` in `doc` (read from `path`), created empty when missing or `null`. A value
+/// of another type is refused, not replaced: it is what someone wrote, and replacing it would
+/// lose it silently.
+pub fn object_at<'a>(
+    doc: &'a mut Value,
+    key: &str,
+    path: &Path,
+) -> Result<&'a mut serde_json::Map<String, Value>, EntityError> {
+    check_object_at(doc, key, path)?;
     let map = doc
         .as_object_mut()
         .expect("callers check the top is an object");
-    let slot = map
-        .entry(key.to_string())
-        .or_insert_with(|| Value::Object(Default::default()));
-    if !slot.is_object() {
+    let slot = map.entry(key.to_string()).or_insert(Value::Null);
+    if slot.is_null() {
         *slot = Value::Object(Default::default());
     }
-    slot.as_object_mut().expect("just made an object")
+    Ok(slot.as_object_mut().expect("checked, or just made"))
+}
+
+/// Checks that `key` in `doc` (read from `path`) is an object, absent or `null`, before a change
+/// that writes into it: see [`object_at`].
+pub fn check_object_at(doc: &Value, key: &str, path: &Path) -> Result<(), EntityError> {
+    match doc.get(key) {
+        Some(v) if !v.is_object() && !v.is_null() => {
+            Err(not_an_object(path, &format!("`{key}`"), v))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The error for a key of `path` (`key` as it should be shown) holding `found`, where an object
+/// belongs.
+pub fn not_an_object(path: &Path, key: &str, found: &Value) -> EntityError {
+    wrong_type(path, key, found, "an object (e.g. {})")
+}
+
+/// The error for a key of `path` holding `found` where Claude Code keeps `wanted`: aisys leaves
+/// the file as it is, and says so.
+pub fn wrong_type(path: &Path, key: &str, found: &Value, wanted: &str) -> EntityError {
+    EntityError::Invalid(format!(
+        "{}: {key} is {}, but Claude Code keeps {wanted} there; fix the file, or remove the \
+         key, then try again (aisys does not overwrite it)",
+        path.display(),
+        json_type(found)
+    ))
 }
 
 #[cfg(test)]
@@ -215,13 +251,28 @@ mod tests {
         let f = d.path().join("settings.json");
         std::fs::write(&f, r#"{"theme": "dark", "enabledPlugins": {"a@b": true}}"#).unwrap();
         update_json(&f, json!({}), |doc| {
-            object_at(doc, "enabledPlugins").insert("c@d".into(), true.into());
+            object_at(doc, "enabledPlugins", &f)?.insert("c@d".into(), true.into());
             Ok(())
         })
         .unwrap();
         let v: Value = serde_json::from_str(&std::fs::read_to_string(&f).unwrap()).unwrap();
         assert_eq!(v["theme"], "dark");
         assert_eq!(v["enabledPlugins"], json!({"a@b": true, "c@d": true}));
+
+        std::fs::write(&f, r#"{"enabledPlugins": 7}"#).unwrap();
+        let e = update_json(&f, json!({}), |doc| {
+            object_at(doc, "enabledPlugins", &f)?.insert("c@d".into(), true.into());
+            Ok(())
+        })
+        .unwrap_err();
+        assert!(
+            e.to_string().contains("`enabledPlugins` is a number"),
+            "{e}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(&f).unwrap(),
+            r#"{"enabledPlugins": 7}"#
+        );
 
         std::fs::write(&f, "{\n oops").unwrap();
         let e = update_json(&f, json!({}), |_| Ok(())).unwrap_err();

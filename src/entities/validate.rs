@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value};
 
 use super::frontmatter::{self, Document, json_type};
-use super::{EntityKind, file, layout, names};
+use super::{EntityError, EntityKind, file, layout, names};
 
 /// Longest skill name the Agent Skills format allows.
 pub const MAX_SKILL_NAME: usize = 64;
@@ -68,6 +68,25 @@ impl Report {
             .iter()
             .filter(|f| f.severity == Severity::Error)
             .count()
+    }
+
+    /// Refuses `what` when the report holds an error, listing every error (warnings do not
+    /// refuse); `fix` says what to do.
+    pub fn refuse(&self, what: &str, fix: &str) -> Result<(), EntityError> {
+        let errors: Vec<String> = self
+            .findings
+            .iter()
+            .filter(|f| f.severity == Severity::Error)
+            .map(|f| format!("\n  {f}"))
+            .collect();
+        if errors.is_empty() {
+            return Ok(());
+        }
+        Err(EntityError::Invalid(format!(
+            "{what} has {} error(s):{}\n  fix: {fix}",
+            errors.len(),
+            errors.concat()
+        )))
     }
 
     fn add(
@@ -171,6 +190,14 @@ fn is_kebab(s: &str) -> bool {
         && !s.ends_with('-')
         && s.chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
+/// The checks of a plugin folder and every component file in it: what `install` refuses a plugin
+/// for.
+pub fn plugin(dir: &Path) -> Report {
+    let mut r = Report::default();
+    check_plugin(dir, &mut r);
+    r
 }
 
 fn check_plugin(dir: &Path, r: &mut Report) {
@@ -378,15 +405,61 @@ fn check_marketplace(dir: &Path, r: &mut Report) {
     let Some(m) = read_object(&path, r) else {
         return;
     };
-    match m.get("name").and_then(Value::as_str) {
-        Some(n) => {
+    marketplace_fields(&path, &m, r);
+    // The plugins it holds, where they are folders of it.
+    let entries = m.get("plugins").and_then(Value::as_array).into_iter();
+    for (i, p) in entries.flatten().enumerate() {
+        let Some(rel) = p.get("source").and_then(Value::as_str) else {
+            continue;
+        };
+        let field = format!("plugins[{i}]");
+        match names::inside(dir, rel) {
+            Ok(full) if full.is_dir() => {
+                if full != dir {
+                    check_plugin(&full, r);
+                }
+            }
+            Ok(full) => r.add(
+                Severity::Error,
+                &path,
+                None,
+                Some(&field),
+                format!("source `{rel}` does not exist ({})", full.display()),
+            ),
+            Err(e) => r.add(
+                Severity::Error,
+                &path,
+                None,
+                Some(&field),
+                format!("source {e}"),
+            ),
+        }
+    }
+}
+
+/// The checks of a marketplace document's own fields (`name`, `owner`, `plugins` and each entry's
+/// `name` and kind of `source`), without the plugins it lists: what `marketplace add` and
+/// `install` refuse a marketplace for. `path` names the document (a file, or a URL).
+pub fn marketplace_fields(path: &Path, m: &Map<String, Value>, r: &mut Report) {
+    match m.get("name") {
+        Some(Value::String(n)) => {
             if let Err(e) = names::check_name("marketplace", n) {
-                r.add(Severity::Error, &path, None, Some("name"), e);
+                r.add(Severity::Error, path, None, Some("name"), e);
             }
         }
+        Some(other) => r.add(
+            Severity::Error,
+            path,
+            None,
+            Some("name"),
+            format!(
+                "must be text, found {}; write e.g. \"name\": \"my-marketplace\"",
+                json_type(other)
+            ),
+        ),
         None => r.add(
             Severity::Error,
-            &path,
+            path,
             None,
             Some("name"),
             "is required (text); add \"name\": \"my-marketplace\"".into(),
@@ -398,7 +471,7 @@ fn check_marketplace(dir: &Path, r: &mut Report) {
     {
         r.add(
             Severity::Error,
-            &path,
+            path,
             None,
             Some("owner"),
             "is required: {\"name\": \"...\"}".into(),
@@ -411,52 +484,62 @@ fn check_marketplace(dir: &Path, r: &mut Report) {
     if !described {
         r.add(
             Severity::Warning,
-            &path,
+            path,
             None,
             Some("description"),
             "no description; it tells users what the marketplace offers".into(),
         );
     }
-    let Some(plugins) = m.get("plugins").and_then(Value::as_array) else {
-        r.add(
-            Severity::Error,
-            &path,
-            None,
-            Some("plugins"),
-            "is required: a list of {\"name\", \"source\"}".into(),
-        );
-        return;
+    let plugins = match m.get("plugins") {
+        Some(Value::Array(a)) => a,
+        other => {
+            let message = match other {
+                Some(v) => format!(
+                    "must be a list of {{\"name\", \"source\"}}, found {}",
+                    json_type(v)
+                ),
+                None => "is required: a list of {\"name\", \"source\"}".into(),
+            };
+            r.add(Severity::Error, path, None, Some("plugins"), message);
+            return;
+        }
     };
     for (i, p) in plugins.iter().enumerate() {
         let field = format!("plugins[{i}]");
-        let name = p.get("name").and_then(Value::as_str);
-        match name {
+        match p.get("name").and_then(Value::as_str) {
             Some(n) => {
                 if let Err(e) = names::check_name("plugin", n) {
-                    r.add(Severity::Error, &path, None, Some(&field), e);
+                    r.add(Severity::Error, path, None, Some(&field), e);
                 }
             }
             None => r.add(
                 Severity::Error,
-                &path,
+                path,
                 None,
                 Some(&field),
                 "`name` is required".into(),
             ),
         }
         match p.get("source") {
-            Some(Value::String(rel)) => match names::inside(dir, rel) {
-                Ok(full) if full.is_dir() => {
-                    if full != dir {
-                        check_plugin(&full, r);
-                    }
-                }
-                Ok(full) => r.add(Severity::Error, &path, None, Some(&field), format!("source `{rel}` does not exist ({})", full.display())),
-                Err(e) => r.add(Severity::Error, &path, None, Some(&field), format!("source {e}")),
-            },
+            Some(Value::String(_)) => {}
             Some(Value::Object(o)) if o.get("source").is_some_and(Value::is_string) => {}
-            Some(other) => r.add(Severity::Error, &path, None, Some(&field), format!("`source` must be a relative path or {{\"source\": \"github\"|\"url\", ...}}, found {}", json_type(other))),
-            None => r.add(Severity::Error, &path, None, Some(&field), "`source` is required".into()),
+            Some(other) => r.add(
+                Severity::Error,
+                path,
+                None,
+                Some(&field),
+                format!(
+                    "`source` must be a relative path or {{\"source\": \"github\"|\"url\", ...}}, found {}",
+                    json_type(other)
+                ),
+            ),
+            None => r.add(
+                Severity::Error,
+                path,
+                None,
+                Some(&field),
+                "`source` is required".into(),
+            ),
         }
     }
 }

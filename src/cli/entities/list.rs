@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 
 use super::{ListArgs, ShowArgs, ValidateArgs};
+use crate::cli::output::{plain, plain_line};
 use crate::cli::transcript::TableFormat;
 use crate::cli::{CommandError, Context, EXIT_BAD_INPUT, EXIT_OK, EXIT_USAGE, Exit, Output};
 use crate::config::{ENV_CLAUDE_CONFIG_DIR, Env, ProcessEnv, claude_home};
@@ -53,11 +54,12 @@ pub fn roots(project: Option<&Path>) -> anyhow::Result<Roots> {
     })
 }
 
-/// Prints warnings on stderr; with `strict`, any warning is a failure (exit 3).
+/// Prints warnings on stderr (plain: they quote files); with `strict`, any warning is a failure
+/// (exit 3).
 pub fn report_warnings(out: &Output, warnings: &[Warning], strict: bool) -> anyhow::Result<()> {
     for w in warnings {
         if !out.quiet || strict {
-            eprintln!("warning: {w}");
+            eprintln!("warning: {}", plain(&w.to_string()));
         }
     }
     if strict && !warnings.is_empty() {
@@ -110,17 +112,20 @@ fn write_table(w: &mut impl Write, out: &Output, shown: &[&Entity]) -> std::io::
                 // The reason is in the warning below the table and in the JSON.
                 _ if e.skipped.is_some() => "skipped".into(),
                 // The table names the winner; the path is in the JSON and in `show`.
-                (Some(by), _) => format!("hidden by {}", by.split(" (").next().unwrap_or(by)),
+                (Some(by), _) => format!(
+                    "hidden by {}",
+                    plain_line(by.split(" (").next().unwrap_or(by))
+                ),
                 (None, true) => "active".into(),
                 (None, false) => "disabled".into(),
             };
             // A skipped entry has no description: its reason takes the place.
-            let mut desc: String = e
-                .skipped
-                .clone()
-                .or_else(|| e.description.clone())
-                .unwrap_or_default()
-                .replace('\n', " ");
+            let mut desc = plain_line(
+                e.skipped
+                    .as_deref()
+                    .or(e.description.as_deref())
+                    .unwrap_or_default(),
+            );
             if desc.chars().count() > TABLE_DESCRIPTION_CHARS {
                 desc = desc
                     .chars()
@@ -128,12 +133,13 @@ fn write_table(w: &mut impl Write, out: &Output, shown: &[&Entity]) -> std::io::
                     .collect::<String>()
                     + "…";
             }
+            // Names and sources come from files too: a folder's name can hold an escape.
             [
                 e.kind.to_string(),
-                e.name.clone(),
+                plain_line(&e.name),
                 e.scope.to_string(),
                 state,
-                e.source.clone(),
+                plain_line(&e.source),
                 desc,
             ]
         })
@@ -215,20 +221,25 @@ pub fn show(ctx: &Context, args: ShowArgs) -> anyhow::Result<Exit> {
         )
         .into());
     };
+    // Everything shown but the JSON fields is text from files: made plain.
     let mut stdout = std::io::stdout().lock();
-    writeln!(stdout, "{} {}", e.kind, e.name)?;
-    writeln!(stdout, "path: {}", e.path.display())?;
+    writeln!(stdout, "{} {}", e.kind, plain(&e.name))?;
+    writeln!(stdout, "path: {}", plain(&e.path.display().to_string()))?;
     writeln!(stdout, "scope: {}", e.scope)?;
-    writeln!(stdout, "source: {}", e.source)?;
+    writeln!(stdout, "source: {}", plain(&e.source))?;
     let state = match (&e.hidden_by, e.enabled) {
         _ if e.skipped.is_some() => format!("skipped: {}", e.skipped.as_deref().unwrap_or("")),
         (Some(by), _) => format!("hidden by {by}"),
         (None, true) => "active".into(),
         (None, false) => "disabled".into(),
     };
-    writeln!(stdout, "state: {state}")?;
+    writeln!(stdout, "state: {}", plain(&state))?;
     for other in found.iter().skip(1) {
-        writeln!(stdout, "also: {} (hidden)", other.path.display())?;
+        writeln!(
+            stdout,
+            "also: {} (hidden)",
+            plain(&other.path.display().to_string())
+        )?;
     }
     let is_markdown = matches!(
         kind,
@@ -240,15 +251,20 @@ pub fn show(ctx: &Context, args: ShowArgs) -> anyhow::Result<Exit> {
         let doc = frontmatter::parse(&text).map_err(|err| {
             CommandError::new(
                 EXIT_BAD_INPUT,
-                format!("{}:{}: {}", e.path.display(), err.line, err.message),
+                plain(&format!(
+                    "{}:{}: {}",
+                    e.path.display(),
+                    err.line,
+                    err.message
+                )),
             )
         })?;
         writeln!(stdout, "\n--- frontmatter")?;
         if doc.has_frontmatter {
-            write!(stdout, "{}", doc.yaml)?;
+            write!(stdout, "{}", plain(doc.yaml))?;
         }
         writeln!(stdout, "---\n")?;
-        write!(stdout, "{}", doc.body)?;
+        write!(stdout, "{}", plain(doc.body))?;
     } else if !e.fields.is_empty() {
         writeln!(stdout)?;
         serde_json::to_writer_pretty(&mut stdout, &e.fields)?;
@@ -285,14 +301,14 @@ pub fn validate(ctx: &Context, args: ValidateArgs) -> anyhow::Result<Exit> {
         writeln!(stdout)?;
     } else {
         for f in &report.findings {
-            writeln!(stdout, "{f}")?;
+            writeln!(stdout, "{}", plain(&f.to_string()))?;
         }
     }
     if args.format == TableFormat::Table && (!ctx.out.quiet || errors > 0) {
         let what: Vec<String> = report
             .checked
             .iter()
-            .map(|(k, p)| format!("{k} {}", p.display()))
+            .map(|(k, p)| format!("{k} {}", plain(&p.display().to_string())))
             .collect();
         writeln!(
             stdout,

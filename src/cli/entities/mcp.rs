@@ -8,7 +8,9 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 use clap::{Args, Subcommand, ValueEnum};
+use unicode_width::UnicodeWidthStr;
 
+use crate::cli::output::{plain, plain_line};
 use crate::cli::transcript::TableFormat;
 use crate::cli::{CommandError, Context, EXIT_OK, EXIT_USAGE, Exit};
 use crate::config::{Env, ProcessEnv, claude_home};
@@ -235,16 +237,18 @@ pub fn run(ctx: &Context, cmd: McpCommand) -> anyhow::Result<Exit> {
                     }
                 }
                 TableFormat::Table => {
-                    let w = servers
+                    // Names, types and commands are the files' text: made plain for the table.
+                    let names: Vec<String> = servers.iter().map(|s| plain_line(&s.name)).collect();
+                    let w = names
                         .iter()
-                        .map(|s| s.name.len())
+                        .map(|n| UnicodeWidthStr::width(n.as_str()))
                         .max()
                         .unwrap_or(4)
                         .max(4);
                     writeln!(out, "{:w$}  {:7}  {:5}  TARGET", "NAME", "SCOPE", "TYPE")?;
-                    for s in &servers {
+                    for (s, name) in servers.iter().zip(&names) {
                         let c = &s.config;
-                        let kind = c["type"].as_str().unwrap_or("stdio");
+                        let kind = plain_line(c["type"].as_str().unwrap_or("stdio"));
                         let target = match c["url"].as_str() {
                             Some(u) => u.to_string(),
                             None => std::iter::once(c["command"].as_str().unwrap_or(""))
@@ -258,11 +262,12 @@ pub fn run(ctx: &Context, cmd: McpCommand) -> anyhow::Result<Exit> {
                                 .collect::<Vec<_>>()
                                 .join(" "),
                         };
+                        let pad = " ".repeat(w - UnicodeWidthStr::width(name.as_str()));
                         writeln!(
                             out,
-                            "{:w$}  {:7}  {kind:5}  {target}",
-                            s.name,
-                            s.scope.as_str()
+                            "{name}{pad}  {:7}  {kind:5}  {}",
+                            s.scope.as_str(),
+                            plain_line(&target)
                         )?;
                     }
                 }
@@ -304,7 +309,7 @@ pub fn run(ctx: &Context, cmd: McpCommand) -> anyhow::Result<Exit> {
                     scope.as_str(),
                     file.display(),
                     spec.transport.as_str(),
-                    spec.target
+                    plain(&spec.target)
                 );
             }
         }

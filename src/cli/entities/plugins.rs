@@ -7,8 +7,10 @@ use std::io::Write;
 use std::path::Path;
 
 use anyhow::Context as _;
+use unicode_width::UnicodeWidthStr;
 
 use super::{InstallScope as ScopeArg, MarketplaceCommand, PluginArgs};
+use crate::cli::output::{plain, plain_line};
 use crate::cli::transcript::TableFormat;
 use crate::cli::{CommandError, Context, EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, Exit};
 use crate::config::{ProcessEnv, claude_home};
@@ -16,22 +18,23 @@ use crate::entities::EntityError;
 use crate::entities::git::Progress;
 use crate::entities::install::{InstallScope, Manager};
 
-/// The exit status for an error of the core: missing things are usage errors (2), bad or unsafe
-/// input is 3, git and I/O failures are 1.
+/// The exit status for an error of the core: a malformed argument or a missing thing is a usage
+/// error (2), bad or unsafe data in a file is 3, git and I/O failures are 1. The message may
+/// quote a plugin's or a file's text, so it is made plain.
 pub(super) fn fail(e: EntityError) -> anyhow::Error {
     let code = match &e {
-        EntityError::NotFound(_) => EXIT_USAGE,
+        EntityError::NotFound(_) | EntityError::Usage(_) => EXIT_USAGE,
         EntityError::BadName(_)
         | EntityError::BadJson { .. }
         | EntityError::Invalid(_)
         | EntityError::Unsafe(_) => EXIT_BAD_INPUT,
-        EntityError::Read { source, .. } if source.is_skipped() => EXIT_BAD_INPUT,
+        EntityError::Read { source, .. } if source.is_bad_content() => EXIT_BAD_INPUT,
         EntityError::Git(_)
         | EntityError::Fetch(_)
         | EntityError::Io { .. }
         | EntityError::Read { .. } => EXIT_FAILURE,
     };
-    CommandError::new(code, e.to_string()).into()
+    CommandError::new(code, plain(&e.to_string())).into()
 }
 
 fn manager(ctx: &Context) -> anyhow::Result<Manager> {
@@ -69,9 +72,10 @@ fn scope(s: ScopeArg, project: Option<&Path>) -> anyhow::Result<InstallScope> {
     })
 }
 
+/// Prints a result line, plain: it can quote a plugin's version or a marketplace's name.
 fn say(ctx: &Context, line: String) {
     if !ctx.out.quiet {
-        println!("{line}");
+        println!("{}", plain(&line));
     }
 }
 
@@ -149,10 +153,16 @@ pub fn marketplace(ctx: &Context, cmd: MarketplaceCommand) -> anyhow::Result<Exi
                     }
                 }
                 TableFormat::Table => {
-                    let w = list.iter().map(|m| m.name.len()).max().unwrap_or(4).max(4);
+                    // The records are files anyone could have written: made plain.
+                    let rows: Vec<(String, String)> = list
+                        .iter()
+                        .map(|mk| (plain_line(&mk.name), plain_line(&mk.source.to_string())))
+                        .collect();
+                    let w = rows.iter().map(|r| r.0.width()).max().unwrap_or(4).max(4);
                     writeln!(stdout, "{:w$}  SOURCE", "NAME")?;
-                    for mk in &list {
-                        writeln!(stdout, "{:w$}  {}", mk.name, mk.source)?;
+                    for (name, source) in &rows {
+                        let pad = " ".repeat(w - name.width());
+                        writeln!(stdout, "{name}{pad}  {source}")?;
                     }
                 }
             }

@@ -9,9 +9,10 @@ use anyhow::Context as _;
 use serde_json::json;
 
 use super::ProfileCommand;
+use crate::cli::output::{plain, plain_line};
 use crate::cli::transcript::TableFormat;
 use crate::cli::{CommandError, Context, EXIT_BAD_INPUT, EXIT_OK, EXIT_USAGE, Exit};
-use crate::profile::{self, Catalog, EntryKind, Resolved};
+use crate::profile::{self, Catalog, EntryKind, ProfileError, Resolved};
 
 pub fn run(ctx: &Context, cmd: ProfileCommand) -> anyhow::Result<Exit> {
     let catalog = Catalog::new(&ctx.config.file, &ctx.config.config_file);
@@ -26,9 +27,15 @@ pub fn run(ctx: &Context, cmd: ProfileCommand) -> anyhow::Result<Exit> {
             format,
         } => {
             let dir = project_dir(project.as_deref())?;
-            let resolved = catalog
-                .resolve(&name, &dir)
-                .map_err(|e| CommandError::new(EXIT_BAD_INPUT, e.to_string()))?;
+            // A name no profile has is a usage error, as a missing entity is for `show`; a
+            // profile that does not resolve is bad data in the config or the files it names.
+            let resolved = catalog.resolve(&name, &dir).map_err(|e| {
+                let code = match e {
+                    ProfileError::Unknown { .. } => EXIT_USAGE,
+                    _ => EXIT_BAD_INPUT,
+                };
+                CommandError::new(code, plain(&e.to_string()))
+            })?;
             show(&resolved, format, ctx.out.color)
         }
     }
@@ -88,7 +95,7 @@ fn list(catalog: &Catalog, dir: &Path, format: TableFormat) -> anyhow::Result<Ex
             name.push_str(" *");
         }
         let contents = match row["error"].as_str() {
-            Some(e) => format!("error: {e}"),
+            Some(e) => format!("error: {}", plain_line(e)),
             None => COUNTED
                 .iter()
                 .map(|(_, label)| format!("{} {label}", row["counts"][label]))
@@ -126,19 +133,20 @@ fn show(r: &Resolved, format: TableFormat, color: bool) -> anyhow::Result<Exit> 
             s
         }
     };
+    // Names, paths and notes come from plugins' and skills' files: made plain.
     for e in entries {
         let mut line = format!(
             "{:<8} {:<28} {:<20} {}",
             e.kind.as_str(),
-            e.name,
-            e.origin.to_string(),
-            e.path.display()
+            plain_line(&e.name),
+            plain_line(&e.origin.to_string()),
+            plain_line(&e.path.display().to_string())
         );
         if let Some(h) = &e.hidden_by {
-            line.push_str(&dim(format!("  (hidden by {h})")));
+            line.push_str(&dim(format!("  (hidden by {})", plain_line(h))));
         }
         if let Some(n) = &e.note {
-            line.push_str(&dim(format!("  ({n})")));
+            line.push_str(&dim(format!("  ({})", plain_line(n))));
         }
         writeln!(out, "{line}")?;
     }
