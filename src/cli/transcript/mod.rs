@@ -1,5 +1,6 @@
 //! `aisys transcript`: read, count and list agent transcripts. One file per subcommand, each
-//! owning its arguments: `parse` (with `pages` for `-o DIR`), `stats` and `list`.
+//! owning its arguments: `parse` (with `output_file` for `-o FILE` and `pages` for `-o DIR`),
+//! `stats` and `list`.
 //!
 //! Here: the subcommands, and what they share: where Claude Code keeps its sessions, the one
 //! reading of `--since`/`--until`, how a read error ends a command. Holds no reading logic: that
@@ -15,6 +16,7 @@ use super::{CommandError, Context, EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_USAGE, Exi
 use crate::converters::ReadError;
 
 mod list;
+mod output_file;
 mod pages;
 mod parse;
 mod stats;

@@ -10,8 +10,9 @@ use clap::{Args, ValueEnum};
 
 use std::io::IsTerminal;
 
+use super::output_file::OutputFile;
 use super::{claude_projects, read_error, time_flag};
-use crate::cli::{CommandError, Context, EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, Exit};
+use crate::cli::{CommandError, Context, EXIT_BAD_INPUT, EXIT_OK, EXIT_USAGE, Exit};
 use crate::converters::{
     Assembler, BadLine, Clock, ConvertOptions, EventFilter, Follower, Format, HTML_PAGE_END, Input,
     ReadOptions, SessionHeader, Sink, TextStyle, ViewOptions, conversation_title, convert_all,
@@ -228,15 +229,12 @@ pub fn run(ctx: &Context, args: ParseArgs) -> anyhow::Result<Exit> {
         return super::pages::write(ctx, dir, &inputs, options, &view, threads);
     }
     let mut filter = filter_settings.fresh();
-    // With -o, a temporary file beside the target, renamed over it only when all went well.
     let file = match &args.output {
-        Some(path) => Some(output_file(path)?),
+        Some(path) => Some(OutputFile::create(path, &inputs)?),
         None => None,
     };
     let sink: Box<dyn Write> = match &file {
-        Some(f) => Box::new(f.reopen().map_err(|e| {
-            CommandError::new(EXIT_FAILURE, format!("{}: {e}", f.path().display()))
-        })?),
+        Some(f) => Box::new(f.writer()?),
         None => Box::new(std::io::stdout().lock()),
     };
     let stdout = RefCell::new(std::io::BufWriter::with_capacity(OUTPUT_BUFFER_BYTES, sink));
@@ -311,14 +309,12 @@ pub fn run(ctx: &Context, args: ParseArgs) -> anyhow::Result<Exit> {
     if let Some(e) = done.failure {
         return Err(e);
     }
-    if let (Some(f), Some(path)) = (file, &args.output) {
+    if let Some(f) = file {
         stdout
             .into_inner()
             .into_inner()
             .map_err(|e| e.into_error())?;
-        f.persist(path).map_err(|e| {
-            CommandError::new(EXIT_FAILURE, format!("{}: {}", path.display(), e.error))
-        })?;
+        f.persist()?;
     }
     if done.bad > 0 {
         let bad = done.bad;
@@ -552,28 +548,6 @@ fn format_of_path(path: &std::path::Path) -> anyhow::Result<ParseFormat> {
             .into());
         }
     })
-}
-
-/// A temporary file in the folder of `path`, to be renamed over it when the output is complete.
-fn output_file(path: &std::path::Path) -> anyhow::Result<tempfile::NamedTempFile> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => std::path::Path::new("."),
-    };
-    tempfile::Builder::new()
-        .prefix(".aisys-transcript-")
-        .tempfile_in(dir)
-        .map_err(|e| {
-            CommandError::new(
-                EXIT_USAGE,
-                format!(
-                    "-o {}: cannot write in {}: {e}",
-                    path.display(),
-                    dir.display()
-                ),
-            )
-            .into()
-        })
 }
 
 /// Writes blocks in the chosen output format.
