@@ -61,3 +61,89 @@ fn an_output_that_is_also_an_input_is_refused_and_the_input_kept() {
     let o = parse_in(dir.path(), &["session.jsonl", "-o", "other.jsonl"]);
     assert!(o.status.success(), "{}", stderr(&o));
 }
+
+/// `aisys transcript parse ARGS` in `dir` under `umask`.
+fn parse_with_umask(dir: &Path, umask: &str, args: &[&str]) -> Output {
+    std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "umask {umask} && exec \"$0\" transcript parse \"$@\""
+        ))
+        .arg(env!("CARGO_BIN_EXE_aisys"))
+        .args(args)
+        .current_dir(dir)
+        .env("CLAUDE_CONFIG_DIR", "/nonexistent")
+        .output()
+        .unwrap()
+}
+
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o7777
+}
+
+#[test]
+fn the_output_gets_the_mode_a_redirection_would_and_a_link_keeps_pointing_at_it() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = folder_with_transcript();
+    let d = dir.path();
+    let parse = |umask: &str, out: &str| {
+        let o = parse_with_umask(d, umask, &["session.jsonl", "-o", out]);
+        assert!(o.status.success(), "-o {out}: {}", stderr(&o));
+    };
+    // A new file: 0666 less the umask, as `> FILE` makes it.
+    parse("022", "new.md");
+    assert_eq!(mode(&d.join("new.md")), 0o644);
+    parse("027", "narrow.md");
+    assert_eq!(mode(&d.join("narrow.md")), 0o640);
+    // An existing file keeps its mode, whatever the umask.
+    std::fs::write(d.join("kept.md"), "old").unwrap();
+    std::fs::set_permissions(d.join("kept.md"), std::fs::Permissions::from_mode(0o604)).unwrap();
+    parse("077", "kept.md");
+    assert_eq!(mode(&d.join("kept.md")), 0o604);
+    assert!(
+        std::fs::read_to_string(d.join("kept.md"))
+            .unwrap()
+            .starts_with("- **Agent:**")
+    );
+    // A link: the file it points to gets the output, and the link stays a link.
+    std::fs::create_dir(d.join("real")).unwrap();
+    std::fs::write(d.join("real/target.md"), "old").unwrap();
+    std::os::unix::fs::symlink("real/target.md", d.join("link.md")).unwrap();
+    parse("022", "link.md");
+    assert!(
+        std::fs::symlink_metadata(d.join("link.md"))
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert!(
+        std::fs::read_to_string(d.join("real/target.md"))
+            .unwrap()
+            .starts_with("- **Agent:**")
+    );
+    // A link to a file not there yet makes that file, as `>` does.
+    std::os::unix::fs::symlink("real/later.md", d.join("dangling.md")).unwrap();
+    parse("022", "dangling.md");
+    assert!(
+        std::fs::symlink_metadata(d.join("dangling.md"))
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert_eq!(mode(&d.join("real/later.md")), 0o644);
+    // Nothing is left behind in either folder.
+    for folder in [d.to_path_buf(), d.join("real")] {
+        let left: Vec<_> = std::fs::read_dir(&folder)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with(".aisys"))
+            .collect();
+        assert!(left.is_empty(), "{left:?}");
+    }
+    // A folder of pages is made as `mkdir` would make it.
+    let o = parse_with_umask(d, "022", &["session.jsonl", "-o", "pages/"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(mode(&d.join("pages")), 0o755);
+    assert_eq!(mode(&d.join("pages/index.html")), 0o644);
+}

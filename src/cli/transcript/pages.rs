@@ -59,8 +59,10 @@ pub fn write(
     };
     let fail = |what: String| CommandError::new(EXIT_FAILURE, what);
     let convert = |options: &ConvertOptions| -> anyhow::Result<Staged> {
+        // Made as `mkdir` would make DIR (0777 less the umask), which it becomes when new.
         let staging = tempfile::Builder::new()
             .prefix(".aisys-pages-")
+            .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o777))
             .tempdir_in(&parent)
             .map_err(|e| {
                 CommandError::new(
