@@ -147,3 +147,75 @@ fn the_output_gets_the_mode_a_redirection_would_and_a_link_keeps_pointing_at_it(
     assert_eq!(mode(&d.join("pages")), 0o755);
     assert_eq!(mode(&d.join("pages/index.html")), 0o644);
 }
+
+#[test]
+fn events_go_only_to_json_lines_and_other_formats_are_refused() {
+    let dir = folder_with_transcript();
+    let d = dir.path();
+    for (args, by) in [
+        (&["--events", "-o", "ev.html"][..], "-o ev.html"),
+        (&["--events", "--format", "html"][..], "--format html"),
+        (
+            &["--events", "--format", "md", "-o", "ev.jsonl"][..],
+            "--format markdown",
+        ),
+    ] {
+        let o = parse_in(d, &[&["session.jsonl"][..], args].concat());
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        let e = stderr(&o);
+        assert!(
+            e.contains(&format!(
+                "--events prints StreamEvents as JSON lines, but {by}"
+            )),
+            "{e}"
+        );
+        assert!(
+            e.contains("fix: leave --format out or give --format jsonl"),
+            "{e}"
+        );
+        assert!(o.stdout.is_empty());
+    }
+    assert!(!d.join("ev.html").exists() && !d.join("ev.jsonl").exists());
+    let o = parse_in(d, &["session.jsonl", "--events", "-o", "ev.jsonl"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let first = std::fs::read_to_string(d.join("ev.jsonl")).unwrap();
+    let first: serde_json::Value = serde_json::from_str(first.lines().next().unwrap()).unwrap();
+    assert!(first["type"].is_string(), "{first}");
+}
+
+#[test]
+fn bad_lines_leave_the_rest_written_but_strict_leaves_the_file_as_it_was() {
+    let dir = folder_with_transcript();
+    let d = dir.path();
+    let mut text = std::fs::read_to_string(d.join("session.jsonl")).unwrap();
+    text.push_str("{not json\n");
+    std::fs::write(d.join("bad.jsonl"), text).unwrap();
+    let line = std::fs::read_to_string(d.join("bad.jsonl"))
+        .unwrap()
+        .lines()
+        .count();
+    // As documented for -o: bad lines are reported, the rest written, and the status is 3.
+    let o = parse_in(d, &["bad.jsonl", "-o", "out.md"]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(&format!("bad.jsonl:{line}:")),
+        "{}",
+        stderr(&o)
+    );
+    let written = std::fs::read_to_string(d.join("out.md")).unwrap();
+    assert!(
+        written.contains("create hello.txt with a greeting"),
+        "{written}"
+    );
+    // With --strict, nothing: an existing file is left as it was.
+    std::fs::write(d.join("strict.md"), "before").unwrap();
+    let o = parse_in(d, &["bad.jsonl", "--strict", "-o", "strict.md"]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert_eq!(
+        std::fs::read_to_string(d.join("strict.md")).unwrap(),
+        "before"
+    );
+    let o = parse_in(d, &["bad.jsonl", "--strict", "-o", "never.md"]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(!d.join("never.md").exists());
+}

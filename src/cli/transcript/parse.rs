@@ -52,12 +52,15 @@ pub struct ParseArgs {
     #[arg(long, value_enum, value_name = "FORMAT")]
     pub format: Option<ParseFormat>,
     /// Write to this file instead of stdout; its extension (.md, .html, .json, .jsonl, .txt)
-    /// picks the format when --format is not given. The file appears only when all went well.
-    /// A folder (existing, or a name ending in `/`) gets one HTML page per session and an
-    /// index.html that lists them, with a search.
+    /// picks the format when --format is not given. The file is written whole at the end: an
+    /// error, or a bad line with --strict, leaves it as it was; without --strict bad lines are
+    /// reported, the rest is written and the exit status is 3. A folder (existing, or a name
+    /// ending in `/`) gets one HTML page per session and an index.html that lists them, with a
+    /// search.
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
-    /// Print StreamEvents instead of conversation blocks (with --format jsonl).
+    /// Print StreamEvents instead of conversation blocks, as JSON lines (--format jsonl; other
+    /// formats are refused).
     #[arg(long)]
     pub events: bool,
     /// Keep reading as the transcript grows, printing blocks as lines arrive.
@@ -149,6 +152,25 @@ pub fn run(ctx: &Context, args: ParseArgs) -> anyhow::Result<Exit> {
         return Err(CommandError::new(
             EXIT_USAGE,
             "-o DIR writes a folder of HTML pages; leave --format and --events out (or end the name in .md, .json, ... for one file)",
+        )
+        .into());
+    }
+    // The format asked for, and by which flag.
+    let asked = match (args.format, &args.output) {
+        (Some(f), _) => Some((f, format!("--format {}", format_name(f)))),
+        (None, Some(o)) => from_extension.map(|f| (f, format!("-o {}", o.display()))),
+        (None, None) => None,
+    };
+    if args.events
+        && let Some((f, by)) = asked
+        && f != ParseFormat::Jsonl
+    {
+        return Err(CommandError::new(
+            EXIT_USAGE,
+            format!(
+                "--events prints StreamEvents as JSON lines, but {by} asks for {}\n  fix: leave --format out or give --format jsonl, and end an -o name in .jsonl",
+                format_name(f)
+            ),
         )
         .into());
     }
@@ -524,6 +546,13 @@ fn follow_target(inputs: &[Input], format: ParseFormat, events: bool) -> anyhow:
         )
         .into()),
     }
+}
+
+/// A format as `--format` names it.
+fn format_name(format: ParseFormat) -> String {
+    format
+        .to_possible_value()
+        .map_or_else(String::new, |v| v.get_name().to_string())
 }
 
 /// The output format an -o file's extension names.
