@@ -17,7 +17,7 @@ fn main() -> ExitCode {
                 .downcast_ref::<CommandError>()
                 .map(|e| e.code)
                 .unwrap_or(EXIT_FAILURE);
-            eprintln!("{}", render_error(&err));
+            cli::output::to_stderr(render_error(&err));
             ExitCode::from(code)
         }
     }

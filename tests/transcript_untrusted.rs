@@ -84,3 +84,113 @@ fn token_counts_too_large_to_add_are_shown_at_the_most_never_a_panic() {
         stdout(&md)
     );
 }
+
+/// Terminal control sequences anyone may write into a transcript: a clipboard write (OSC 52),
+/// a window title, a screen erase, a colour.
+const CLIPBOARD: &str = "\x1b]52;c;QQ==\x07";
+const TITLE: &str = "\x1b]0;pwned\x07";
+const ERASE: &str = "\x1b[2J";
+const RED: &str = "\x1b[31m";
+
+/// Whether `bytes` hold anything a terminal would act on: ESC, BEL or a C1 CSI.
+fn has_controls(bytes: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(bytes);
+    text.contains(['\x1b', '\x07', '\u{9b}'])
+}
+
+#[test]
+fn escape_sequences_in_titles_prompts_and_models_never_reach_a_table() {
+    use serde_json::json;
+    let home = tempfile::tempdir().unwrap();
+    let project = home.path().join("projects/-home-u-lab");
+    std::fs::create_dir_all(&project).unwrap();
+    write_lines(
+        &project.join("s1.jsonl"),
+        &[
+            json!({"type": "user", "uuid": "u1", "parentUuid": null, "sessionId": "s1",
+                   "cwd": "/home/u/lab", "timestamp": "2026-12-02T04:08:21Z",
+                   "message": {"role": "user", "content": format!("hi {CLIPBOARD}there{ERASE}")}}),
+            json!({"type": "assistant", "uuid": "a1", "parentUuid": "u1", "sessionId": "s1",
+                   "timestamp": "2026-12-02T04:08:22Z",
+                   "message": {"id": "m1", "role": "assistant", "model": format!("claude{RED}-x"),
+                               "content": [{"type": "text", "text": "hello"}],
+                               "usage": {"input_tokens": 1, "output_tokens": 2}}}),
+            json!({"type": "custom-title", "customTitle": format!("Plan {TITLE}B"), "sessionId": "s1"}),
+        ],
+    );
+    let h = home.path();
+    for (subcommand, args) in [
+        ("list", &[][..]),
+        ("stats", &[][..]),
+        ("stats", &["--by", "model"][..]),
+        ("stats", &["--by", "project"][..]),
+    ] {
+        let o = fixtures::transcript_in(h, subcommand, args);
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{subcommand} {args:?}: {}",
+            stderr(&o)
+        );
+        assert!(
+            !has_controls(&o.stdout),
+            "{subcommand} {args:?}: {:?}",
+            stdout(&o)
+        );
+        assert!(
+            !has_controls(&o.stderr),
+            "{subcommand} {args:?}: {:?}",
+            stderr(&o)
+        );
+    }
+    // The text is there without its sequences.
+    let o = fixtures::transcript_in(h, "stats", &["--by", "model"]);
+    assert!(stdout(&o).contains("claude-x"), "{}", stdout(&o));
+    let o = fixtures::transcript_in(h, "list", &[]);
+    assert!(stdout(&o).contains("hi there"), "{}", stdout(&o));
+    // Machine formats keep the text as written, as their docs say.
+    let o = fixtures::transcript_in(h, "list", &["--format", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        v["sessions"][0]["first_prompt"],
+        format!("hi {CLIPBOARD}there{ERASE}")
+    );
+    let o = fixtures::transcript_in(h, "stats", &["--by", "model", "--format", "csv"]);
+    assert!(
+        stdout(&o).contains(&format!("claude{RED}-x")),
+        "{:?}",
+        stdout(&o)
+    );
+}
+
+#[test]
+fn escape_sequences_in_file_names_never_reach_an_error_or_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    // A file that is not there: the error names it without its sequences.
+    let missing = dir.path().join(format!("nope{CLIPBOARD}.jsonl"));
+    let o = transcript("parse", &[missing.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(!has_controls(&o.stderr), "{:?}", stderr(&o));
+    assert!(stderr(&o).contains("nope.jsonl"), "{}", stderr(&o));
+    // A bad line of a file so named, in every command that reports bad lines.
+    let bad = dir.path().join(format!("bad{TITLE}.jsonl"));
+    std::fs::write(&bad, format!("{{not json {ERASE}\n")).unwrap();
+    let b = bad.to_str().unwrap();
+    for (subcommand, args) in [
+        ("parse", vec![b, "--format", "text"]),
+        (
+            "parse",
+            vec![b, "-o", dir.path().join("pages/").to_str().unwrap()],
+        ),
+        ("stats", vec![b]),
+    ] {
+        let o = transcript(subcommand, &args);
+        assert_eq!(o.status.code(), Some(3), "{subcommand}: {}", stderr(&o));
+        assert!(!has_controls(&o.stderr), "{subcommand}: {:?}", stderr(&o));
+        assert!(
+            stderr(&o).contains("bad.jsonl:1:"),
+            "{subcommand}: {}",
+            stderr(&o)
+        );
+    }
+}

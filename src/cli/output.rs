@@ -5,6 +5,8 @@
 
 use std::io::IsTerminal;
 
+use crate::converters::ansi;
+
 use super::{ColorChoice, GlobalArgs};
 
 /// Output settings for human-readable printing.
@@ -33,6 +35,13 @@ impl Output {
             verbose: global.verbose,
         }
     }
+}
+
+/// Prints `line` on stderr for a person. Errors, warnings and bad-line reports quote file names
+/// and transcript text, which anyone may have written: their control sequences are dropped, so
+/// that none reaches the terminal.
+pub fn to_stderr(line: impl std::fmt::Display) {
+    eprintln!("{}", ansi::clean(&line.to_string(), ansi::Keep::Nothing));
 }
 
 /// `--color` against the terminal and `NO_COLOR`: an explicit choice wins.

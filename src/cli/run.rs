@@ -371,7 +371,8 @@ async fn run_async(ctx: &Context, args: RunArgs, prompt: String) -> anyhow::Resu
         match sandbox.bring_home(&workspace).await {
             Ok(report) => {
                 for (path, why) in report.iter().flat_map(|r| &r.refused) {
-                    eprintln!("sync back: refused {path}: {why}");
+                    // The path is the agent's to choose.
+                    crate::cli::output::to_stderr(format!("sync back: refused {path}: {why}"));
                 }
             }
             Err(e) => eprintln!("sync back failed: {e}"),

@@ -57,7 +57,7 @@ pub fn roots(project: Option<&Path>) -> anyhow::Result<Roots> {
 pub fn report_warnings(out: &Output, warnings: &[Warning], strict: bool) -> anyhow::Result<()> {
     for w in warnings {
         if !out.quiet || strict {
-            eprintln!("warning: {w}");
+            crate::cli::output::to_stderr(format!("warning: {w}"));
         }
     }
     if strict && !warnings.is_empty() {

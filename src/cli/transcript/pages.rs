@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use super::parse::one_session;
 use super::read_error;
+use crate::cli::output::to_stderr;
 use crate::cli::{CommandError, Context, EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, Exit};
 use crate::converters::{
     ConvertOptions, INDEX_FILE, IndexRow, Input, SEARCH_SCRIPT, SEARCH_SCRIPT_FILE, ViewOptions,
@@ -92,7 +93,7 @@ pub fn write(
         };
         convert_all(inputs, options, threads, &render, |input, mut c| {
             for b in &c.bad_lines {
-                eprintln!("{b}");
+                to_stderr(b);
             }
             staged.bad += c.bad_lines.len();
             staged.matched.append(&mut c.sessions);
@@ -143,10 +144,10 @@ pub fn write(
     let pages = staged.pages.len();
     move_into(staged.dir, dir)?;
     if !ctx.out.quiet {
-        eprintln!(
+        to_stderr(format!(
             "wrote {pages} session page(s) and {}",
             dir.join(INDEX_FILE).display()
-        );
+        ));
     }
     if staged.bad > 0 {
         return Err(CommandError::new(

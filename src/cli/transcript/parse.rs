@@ -12,6 +12,7 @@ use std::io::IsTerminal;
 
 use super::output_file::OutputFile;
 use super::{claude_projects, read_error, time_flag};
+use crate::cli::output::to_stderr;
 use crate::cli::{CommandError, Context, EXIT_BAD_INPUT, EXIT_OK, EXIT_USAGE, Exit};
 use crate::converters::{
     Assembler, BadLine, Clock, ConvertOptions, EventFilter, Follower, Format, HTML_PAGE_END, Input,
@@ -275,7 +276,7 @@ pub fn run(ctx: &Context, args: ParseArgs) -> anyhow::Result<Exit> {
         }
         Ok(())
     };
-    let mut on_bad = |b: &BadLine| eprintln!("{b}");
+    let mut on_bad = |b: &BadLine| to_stderr(b);
     let mut sink = Sink::new(args.strict, &mut on_event, &mut on_bad);
     let printer = BlockPrinter {
         format,
@@ -384,7 +385,7 @@ fn convert_into(
     let mut sessions: Vec<String> = Vec::new();
     convert_all(inputs, options, threads, &render, |_input, mut c| {
         for b in &c.bad_lines {
-            eprintln!("{b}");
+            to_stderr(b);
         }
         done.bad += c.bad_lines.len();
         done.matched.append(&mut c.sessions);
