@@ -82,7 +82,7 @@ pub fn list(ctx: &Context, args: ListArgs) -> anyhow::Result<Exit> {
         .filter(|e| args.scope.is_none_or(|s| s == e.scope))
         .collect();
     // Buffered: stdout is line-buffered, and thousands of JSON lines would be as many writes.
-    let mut stdout = std::io::BufWriter::with_capacity(OUTPUT_BUFFER, std::io::stdout().lock());
+    let mut stdout = std::io::BufWriter::with_capacity(OUTPUT_BUFFER, crate::cli::output::stdout());
     match args.format {
         TableFormat::Json => {
             serde_json::to_writer_pretty(&mut stdout, &shown)?;
@@ -215,7 +215,7 @@ pub fn show(ctx: &Context, args: ShowArgs) -> anyhow::Result<Exit> {
         )
         .into());
     };
-    let mut stdout = std::io::stdout().lock();
+    let mut stdout = crate::cli::output::stdout();
     writeln!(stdout, "{} {}", e.kind, e.name)?;
     writeln!(stdout, "path: {}", e.path.display())?;
     writeln!(stdout, "scope: {}", e.scope)?;
@@ -266,7 +266,7 @@ pub fn validate(ctx: &Context, args: ValidateArgs) -> anyhow::Result<Exit> {
     };
     let report =
         entities::validate::validate(&path).map_err(|e| CommandError::new(EXIT_USAGE, e))?;
-    let mut stdout = std::io::stdout().lock();
+    let mut stdout = crate::cli::output::stdout();
     let errors = report.errors();
     let warnings = report.findings.len() - errors;
     if args.format == TableFormat::Json {

@@ -258,7 +258,7 @@ pub fn run(ctx: &Context, args: ParseArgs) -> anyhow::Result<Exit> {
     };
     let sink: Box<dyn Write> = match &file {
         Some(f) => Box::new(f.writer()?),
-        None => Box::new(std::io::stdout().lock()),
+        None => Box::new(crate::cli::output::stdout()),
     };
     let stdout = RefCell::new(std::io::BufWriter::with_capacity(OUTPUT_BUFFER_BYTES, sink));
     let assembler = RefCell::new(Assembler::new());
