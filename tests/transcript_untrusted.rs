@@ -194,3 +194,59 @@ fn escape_sequences_in_file_names_never_reach_an_error_or_a_warning() {
         );
     }
 }
+
+#[test]
+fn a_path_that_is_not_a_file_is_named_as_such_and_passed_over_in_a_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("stream.jsonl");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success(), "mkfifo");
+    for (path, kind) in [
+        (fifo.to_str().unwrap(), "a FIFO"),
+        ("/dev/null", "a character device"),
+    ] {
+        for subcommand in ["parse", "stats"] {
+            let o = transcript(subcommand, &[path]);
+            assert_eq!(
+                o.status.code(),
+                Some(2),
+                "{subcommand} {path}: {}",
+                stderr(&o)
+            );
+            let e = stderr(&o);
+            assert!(
+                e.contains(&format!("{path}: not a regular file ({kind})")),
+                "{e}"
+            );
+            assert!(
+                e.contains("fix: give a transcript file or folder; to read a stream, give `-`"),
+                "{e}"
+            );
+            assert!(!e.contains("no such file"), "{e}");
+        }
+    }
+    // In a folder, the FIFO is not opened (it would block forever): the transcript beside it is read.
+    claude_transcript(&dir.path().join("real.jsonl"), 5);
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_aisys"))
+        .args(["transcript", "parse", "--format", "jsonl"])
+        .arg(dir.path())
+        .env("CLAUDE_CONFIG_DIR", "/nonexistent")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > std::time::Duration::from_secs(30) {
+            let _ = child.kill();
+            panic!("a FIFO in a folder was opened and blocked the reader");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).contains("hello"), "{}", stdout(&o));
+}
