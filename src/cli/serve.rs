@@ -123,6 +123,8 @@ async fn run_async(ctx: &Context, args: ServeArgs) -> anyhow::Result<Exit> {
             format!("--bind {bind}: not an address:port such as 127.0.0.1:7777"),
         )
     })?;
+    // Before the agent is installed into it.
+    startup::check_data_dir(&data_dir).map_err(|e| CommandError::new(EXIT_USAGE, e.to_string()))?;
     let default_agent = ctx.config.agent(args.agent.map(Into::into));
     if !args.no_agent_install {
         install_missing_agent(ctx, default_agent, &data_dir).await?;
@@ -156,7 +158,7 @@ async fn run_async(ctx: &Context, args: ServeArgs) -> anyhow::Result<Exit> {
     };
     let ready = startup::prepare(opts, &ProcessEnv).await.map_err(|e| {
         let code = match e {
-            StartError::WorkspaceRoot { .. } => EXIT_USAGE,
+            StartError::WorkspaceRoot { .. } | StartError::DataDirNotFolder { .. } => EXIT_USAGE,
             _ => EXIT_BAD_INPUT,
         };
         CommandError::new(code, e.to_string())

@@ -69,6 +69,10 @@ pub struct Prepared {
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
+    #[error(
+        "data folder {path}: {why}\n  fix: name a folder with --data-dir DIR (or AISYS_DATA_DIR), or move the file away"
+    )]
+    DataDirNotFolder { path: PathBuf, why: String },
     #[error("data folder {path}: {source}")]
     DataDir {
         path: PathBuf,
@@ -101,10 +105,22 @@ pub enum StartError {
 /// Mode of the data folder: the store holds every conversation, so only the user may read it.
 const DATA_DIR_MODE: u32 = 0o700;
 
+/// Checks that the data folder can be one (a file in its place is said so, with the fix).
+pub fn check_data_dir(dir: &std::path::Path) -> Result<(), StartError> {
+    match launch::not_a_folder(dir) {
+        Some(why) => Err(StartError::DataDirNotFolder {
+            path: dir.to_path_buf(),
+            why,
+        }),
+        None => Ok(()),
+    }
+}
+
 /// Creates the data folder readable by the user alone, and tightens an existing one that others
 /// can read; returns what was tightened, for the operator.
 fn private_data_dir(dir: &std::path::Path) -> Result<Option<String>, StartError> {
     use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    check_data_dir(dir)?;
     let err = |source| StartError::DataDir {
         path: dir.to_path_buf(),
         source,
