@@ -57,3 +57,34 @@ fn a_file_given_as_the_data_folder_is_said_to_be_one() {
     );
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "x");
 }
+
+#[test]
+fn a_store_file_that_is_no_database_is_named_with_the_fix_before_anything_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    std::fs::set_permissions(&data, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    let store = data.join("aisys.db");
+    std::fs::write(&store, "these are notes, not a database\n").unwrap();
+    let d = data.to_str().unwrap();
+    let o = serve(dir.path(), &["--data-dir", d, "--bind", "127.0.0.1:0"]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    let e = stderr(&o);
+    let s = store.display().to_string();
+    assert!(
+        e.contains(&format!("session store {s}: not an SQLite database")),
+        "{e}"
+    );
+    assert!(e.contains("fix: restore it from a backup"), "{e}");
+    assert!(e.contains(&format!("{s}.journal")), "{e}");
+    // Nothing was made beside it: no token, no journal, no sandbox folder.
+    let left: Vec<String> = std::fs::read_dir(&data)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(left, ["aisys.db"]);
+    assert_eq!(
+        std::fs::read_to_string(&store).unwrap(),
+        "these are notes, not a database\n"
+    );
+}

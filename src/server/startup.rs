@@ -147,6 +147,21 @@ pub async fn prepare(opts: ServeOptions, env: &dyn Env) -> Result<Prepared, Star
     if let Some(note) = private_data_dir(&opts.data_dir)? {
         warnings.push(note);
     }
+    // The store first: a store that cannot be opened (a damaged file, one in use) fails the
+    // start before the token and the sandboxes' folders are made.
+    // On PostgreSQL the server shares its sessions with the other servers on the database.
+    let (store, cluster) = match &opts.store {
+        StoreChoice::Postgres(url) => {
+            let pg = Arc::new(PostgresStore::open(url).await?);
+            let timings = Timings::from_env(env.var(cluster::ENV_LEASE_EXPIRY_MS).as_deref())?;
+            let cluster = Cluster::new(pg.clone(), &opts.data_dir, timings)?;
+            (pg as Arc<dyn Store>, Some(cluster))
+        }
+        StoreChoice::Sqlite => (
+            opts.store.open(&opts.data_dir.join(STORE_FILE)).await?,
+            None,
+        ),
+    };
     let (token, token_source) = match &opts.token {
         Some(t) => (Token::new(t.clone()), format!("${}", auth::ENV_TOKEN)),
         None => (
@@ -207,19 +222,6 @@ pub async fn prepare(opts: ServeOptions, env: &dyn Env) -> Result<Prepared, Star
                 })?,
         );
     }
-    // On PostgreSQL the server shares its sessions with the other servers on the database.
-    let (store, cluster) = match &opts.store {
-        StoreChoice::Postgres(url) => {
-            let pg = Arc::new(PostgresStore::open(url).await?);
-            let timings = Timings::from_env(env.var(cluster::ENV_LEASE_EXPIRY_MS).as_deref())?;
-            let cluster = Cluster::new(pg.clone(), &opts.data_dir, timings)?;
-            (pg as Arc<dyn Store>, Some(cluster))
-        }
-        StoreChoice::Sqlite => (
-            opts.store.open(&opts.data_dir.join(STORE_FILE)).await?,
-            None,
-        ),
-    };
     let metrics = Arc::new(Metrics::default());
     let manager = SessionManager::new(
         store,
