@@ -88,3 +88,44 @@ fn a_store_file_that_is_no_database_is_named_with_the_fix_before_anything_is_wri
         "these are notes, not a database\n"
     );
 }
+
+#[test]
+fn a_port_in_use_is_a_usage_error_with_the_fix_as_for_docs() {
+    let dir = tempfile::tempdir().unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let data = dir.path().join("data");
+    let o = serve(
+        dir.path(),
+        &[
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--bind",
+            &format!("127.0.0.1:{port}"),
+        ],
+    );
+    let e = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{e}");
+    assert!(
+        e.contains(&format!("cannot listen on 127.0.0.1:{port}")),
+        "{e}"
+    );
+    assert!(
+        e.contains("fix: give another address with --bind ADDR:PORT"),
+        "{e}"
+    );
+    // `aisys docs` says it the same way, with the same status.
+    let o = Command::new(env!("CARGO_BIN_EXE_aisys"))
+        .args(["docs", "--no-open", "--port", &port.to_string()])
+        .current_dir(dir.path())
+        .env("HOME", dir.path())
+        .env("AISYS_CONFIG_DIR", dir.path().join("config"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("fix: give another port"),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -158,10 +158,21 @@ async fn run_async(ctx: &Context, args: ServeArgs) -> anyhow::Result<Exit> {
     };
     let ready = startup::prepare(opts, &ProcessEnv).await.map_err(|e| {
         let code = match e {
-            StartError::WorkspaceRoot { .. } | StartError::DataDirNotFolder { .. } => EXIT_USAGE,
+            StartError::WorkspaceRoot { .. }
+            | StartError::DataDirNotFolder { .. }
+            | StartError::Listen { .. } => EXIT_USAGE,
             _ => EXIT_BAD_INPUT,
         };
-        CommandError::new(code, e.to_string())
+        // As `aisys docs` says it: the port is the user's to change.
+        let fix = match &e {
+            StartError::Listen { source, .. }
+                if source.kind() == std::io::ErrorKind::AddrInUse =>
+            {
+                "\n  fix: give another address with --bind ADDR:PORT (port 0 picks a free one), or stop what listens there"
+            }
+            _ => "",
+        };
+        CommandError::new(code, format!("{e}{fix}"))
     })?;
     for w in &ready.warnings {
         eprintln!("warning: {w}");
