@@ -164,7 +164,7 @@ jsonl\t'One JSON object per line'
 json\t'One JSON document'
 markdown\t'Markdown, a heading per turn (also `md`)'
 html\t'One self-contained HTML page'"
-complete -c aisys -n "__fish_aisys_using_subcommand transcript; and __fish_seen_subcommand_from parse" -s o -l output -d 'Write to this file instead of stdout; its extension (.md, .html, .json, .jsonl, .txt) picks the format when --format is not given. The file appears only when all went well. A folder (existing, or a name ending in `/`) gets one HTML page per session and an index.html that lists them, with a search' -r -F
+complete -c aisys -n "__fish_aisys_using_subcommand transcript; and __fish_seen_subcommand_from parse" -s o -l output -d 'Write to this file instead of stdout; its extension (.md, .html, .json, .jsonl, .txt) picks the format when --format is not given. The file is written whole at the end: an error, or a bad line with --strict, leaves it as it was; without --strict bad lines are reported, the rest is written and the exit status is 3. A folder (existing, or a name ending in `/`) gets one HTML page per session and an index.html that lists them, with a search' -r -F
 complete -c aisys -n "__fish_aisys_using_subcommand transcript; and __fish_seen_subcommand_from parse" -l session -d 'Only the session with this id, or the one id that starts with it (as `transcript list` shows it). Without INPUT, the session is looked up in Claude Code\'s projects folder' -r
 complete -c aisys -n "__fish_aisys_using_subcommand transcript; and __fish_seen_subcommand_from parse" -l since -d 'Only what happened at or after this time: RFC 3339, or a date (YYYY-MM-DD) meaning its midnight in the --tz zone' -r
 complete -c aisys -n "__fish_aisys_using_subcommand transcript; and __fish_seen_subcommand_from parse" -l until -d 'Only what happened before this time: RFC 3339, or a date (YYYY-MM-DD) meaning its midnight in the --tz zone' -r
@@ -174,7 +174,7 @@ complete -c aisys -n "__fish_aisys_using_subcommand transcript; and __fish_seen_
 always\t''
 never\t''"
 complete -c aisys -n "__fish_aisys_using_subcommand transcript; and __fish_seen_subcommand_from parse" -l config -d 'Read settings from this file instead of ~/.config/aisys/config.toml' -r -F
-complete -c aisys -n "__fish_aisys_using_subcommand transcript; and __fish_seen_subcommand_from parse" -l events -d 'Print StreamEvents instead of conversation blocks (with --format jsonl)'
+complete -c aisys -n "__fish_aisys_using_subcommand transcript; and __fish_seen_subcommand_from parse" -l events -d 'Print StreamEvents instead of conversation blocks, as JSON lines (--format jsonl; other formats are refused)'
 complete -c aisys -n "__fish_aisys_using_subcommand transcript; and __fish_seen_subcommand_from parse" -l follow -d 'Keep reading as the transcript grows, printing blocks as lines arrive'
 complete -c aisys -n "__fish_aisys_using_subcommand transcript; and __fish_seen_subcommand_from parse" -l no-sidechains -d 'Leave out subagent conversations'
 complete -c aisys -n "__fish_aisys_using_subcommand transcript; and __fish_seen_subcommand_from parse" -l no-thinking -d 'Leave out thinking blocks'

@@ -5,19 +5,21 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use aisys::cli::{self, Cli, CommandError, EXIT_FAILURE};
+use aisys::cli::{self, Cli, CommandError, EXIT_FAILURE, EXIT_OK};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(&cli.global);
     match cli::dispatch(cli) {
         Ok(code) => ExitCode::from(code),
+        // `| head`: the reader has all it wanted, which is no failure.
+        Err(err) if cli::output::reader_gone(&err) => ExitCode::from(EXIT_OK),
         Err(err) => {
             let code = err
                 .downcast_ref::<CommandError>()
                 .map(|e| e.code)
                 .unwrap_or(EXIT_FAILURE);
-            eprintln!("{}", render_error(&err));
+            cli::output::to_stderr(render_error(&err));
             ExitCode::from(code)
         }
     }

@@ -124,3 +124,33 @@ fn completions_are_printed_for_every_shell() {
 fn command_tree_is_consistent() {
     aisys::cli::command().debug_assert();
 }
+
+#[test]
+fn a_malformed_server_url_is_said_to_be_one_with_the_expected_form() {
+    let dir = tempfile::tempdir().unwrap();
+    for (url, why) in [
+        ("notaurl", "it does not start with ws:// or wss://"),
+        ("http://127.0.0.1:7777/ws", "its scheme is http"),
+    ] {
+        let out = aisys(&["chat", "--server", url], dir.path());
+        assert_eq!(out.status.code(), Some(2), "{url}");
+        let err = text(&out.stderr);
+        assert!(
+            err.contains(&format!("--server {url}: not a WebSocket URL ({why}")),
+            "{err}"
+        );
+        assert!(err.contains("fix: give it as ws://HOST:PORT/ws"), "{err}");
+        assert!(!err.contains("aisys serve"), "{err}");
+    }
+    // The config file's, named by its file.
+    let cfg = dir.path().join("config.toml");
+    std::fs::write(&cfg, "[server]\nurl = \"localhost:7777\"\n").unwrap();
+    let err = text(&aisys(&["chat"], dir.path()).stderr);
+    assert!(
+        err.contains(&format!(
+            "in {}: localhost:7777: not a WebSocket URL",
+            cfg.display()
+        )),
+        "{err}"
+    );
+}

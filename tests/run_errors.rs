@@ -109,3 +109,32 @@ fn an_unknown_env_key_is_named() {
         stderr(&o)
     );
 }
+
+#[test]
+fn a_file_given_as_the_workspace_is_said_to_be_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("notes.txt");
+    std::fs::write(&file, "x").unwrap();
+    let f = file.to_str().unwrap();
+    let below = format!("{f}/sub");
+    for (workspace, what) in [
+        (f, "it is a file".to_string()),
+        (below.as_str(), format!("{f} is a file")),
+    ] {
+        let o = aisys(
+            &["hi", "--workspace", workspace, "--agent-bin", "/bin/true"],
+            &[("ANTHROPIC_API_KEY", "k")],
+        );
+        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+        let e = stderr(&o);
+        assert!(
+            e.contains(&format!(
+                "--workspace {workspace}: {what}, and a folder is needed"
+            )),
+            "{e}"
+        );
+        assert!(e.contains("fix: give a folder"), "{e}");
+        assert!(!e.contains("os error"), "{e}");
+    }
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "x");
+}

@@ -3,6 +3,7 @@
 //! Installs come from the npm registry over HTTP (`runtime::agent::install`), with no npm or
 //! Node.js on the machine; this file only parses arguments and shows progress.
 
+use std::io::Write;
 use std::path::Path;
 use std::time::Duration;
 
@@ -142,30 +143,38 @@ fn list(ctx: &Context, args: AgentsListArgs) -> anyhow::Result<Exit> {
             },
         )
         .collect();
+    let mut out = super::output::stdout();
     match args.format {
-        TableFormat::Json => println!("{}", serde_json::to_string_pretty(&rows)?),
+        TableFormat::Json => writeln!(out, "{}", serde_json::to_string_pretty(&rows)?)?,
         TableFormat::Table => {
-            println!("{:<12} {:<10} {:<22} PATH", "AGENT", "VERSION", "FOUND BY");
+            writeln!(
+                out,
+                "{:<12} {:<10} {:<22} PATH",
+                "AGENT", "VERSION", "FOUND BY"
+            )?;
             for r in &rows {
-                println!(
+                writeln!(
+                    out,
                     "{:<12} {:<10} {:<22} {}",
                     r.agent.as_str(),
                     r.version.as_deref().unwrap_or("-"),
                     r.found_by.as_deref().unwrap_or("-"),
                     r.path.as_deref().unwrap_or("-")
-                );
+                )?;
                 if let Some(rec) = &r.installed_from {
-                    println!(
+                    writeln!(
+                        out,
                         "  from {} {} ({}), installed {}",
                         rec.native_package, rec.version, rec.registry, rec.installed_at
-                    );
+                    )?;
                 }
                 if let Some(p) = &r.problem {
-                    println!("  {}", p.replace('\n', "\n  "));
+                    writeln!(out, "  {}", p.replace('\n', "\n  "))?;
                 }
             }
         }
     }
+    out.flush()?;
     Ok(EXIT_OK)
 }
 
@@ -186,19 +195,23 @@ fn install(ctx: &Context, args: AgentsInstallArgs) -> anyhow::Result<Exit> {
         .enable_all()
         .build()?;
     let done = runtime.block_on(install_agent(ctx, agent, version, &data_dir))?;
+    let mut out = super::output::stdout();
     if done.unchanged {
-        println!(
+        writeln!(
+            out,
             "{agent} {} is installed already: {}",
             done.reported_version,
             done.binary.display()
-        );
+        )?;
     } else {
-        println!(
+        writeln!(
+            out,
             "{agent} {} installed: {}",
             done.reported_version,
             done.binary.display()
-        );
+        )?;
     }
+    out.flush()?;
     Ok(EXIT_OK)
 }
 

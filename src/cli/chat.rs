@@ -56,22 +56,50 @@ pub struct ChatArgs {
 }
 
 pub fn run(ctx: &Context, args: ChatArgs) -> anyhow::Result<Exit> {
+    let url = server_url(ctx, &args)?;
     if !std::io::stdout().is_terminal() {
         return Err(CommandError::new(EXIT_USAGE, "aisys chat needs a terminal").into());
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(run_async(ctx, args))
+    runtime.block_on(run_async(ctx, args, url))
 }
 
-async fn run_async(ctx: &Context, args: ChatArgs) -> anyhow::Result<Exit> {
+/// The server's WebSocket URL: --server, else the config file's, else the default address's.
+/// A malformed one is a usage error that shows the form, not a server to start.
+fn server_url(ctx: &Context, args: &ChatArgs) -> anyhow::Result<String> {
+    let (url, from) = match (&args.server, &ctx.config.file.server.url) {
+        (Some(u), _) => (u.clone(), "--server".to_string()),
+        (None, Some(u)) => (
+            u.clone(),
+            format!("`url` of [server] in {}:", ctx.config.config_file.display()),
+        ),
+        (None, None) => return Ok(format!("ws://{DEFAULT_BIND}/ws")),
+    };
+    let why = if !url.contains("://") {
+        "it does not start with ws:// or wss://".to_string()
+    } else {
+        match reqwest::Url::parse(&url) {
+            Err(e) => e.to_string(),
+            Ok(u) if !matches!(u.scheme(), "ws" | "wss") => {
+                format!("its scheme is {}, where ws or wss is needed", u.scheme())
+            }
+            Ok(u) if u.host_str().is_none_or(str::is_empty) => "it names no host".to_string(),
+            Ok(_) => return Ok(url),
+        }
+    };
+    Err(CommandError::new(
+        EXIT_USAGE,
+        format!(
+            "{from} {url}: not a WebSocket URL ({why})\n  fix: give it as ws://HOST:PORT/ws, e.g. ws://{DEFAULT_BIND}/ws"
+        ),
+    )
+    .into())
+}
+
+async fn run_async(ctx: &Context, args: ChatArgs, url: String) -> anyhow::Result<Exit> {
     let data_dir = ctx.config.data_dir(None);
-    let url = args
-        .server
-        .clone()
-        .or_else(|| ctx.config.file.server.url.clone())
-        .unwrap_or_else(|| format!("ws://{DEFAULT_BIND}/ws"));
     let token_file = ctx
         .config
         .file

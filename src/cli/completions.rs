@@ -1,5 +1,7 @@
 //! `aisys completions`: shell completion scripts.
 
+use std::io::Write;
+
 use clap::Args;
 use clap_complete::Shell;
 
@@ -19,6 +21,11 @@ pub struct CompletionsArgs {
 
 pub fn run(args: CompletionsArgs) -> anyhow::Result<Exit> {
     let mut cmd = super::command();
-    clap_complete::generate(args.shell, &mut cmd, "aisys", &mut std::io::stdout());
+    // Into memory first: clap_complete panics on a failed write, as to a closed pipe.
+    let mut script = Vec::new();
+    clap_complete::generate(args.shell, &mut cmd, "aisys", &mut script);
+    let mut out = super::output::stdout();
+    out.write_all(&script)?;
+    out.flush()?;
     Ok(EXIT_OK)
 }

@@ -2,6 +2,7 @@
 //!
 //! Resolves the folders and the token, then serves [`crate::docs::app`]. Holds no viewer logic.
 
+use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -108,13 +109,16 @@ async fn run_async(ctx: &Context, args: DocsArgs) -> anyhow::Result<Exit> {
         );
     }
     let url = format!("http://{local}/docs/?token={}", token.as_str());
-    println!(
+    // A reader that closed stdout (`| true`) ends the viewer here, quietly, before it serves.
+    let mut out = super::output::stdout();
+    writeln!(
+        out,
         "aisys docs: {} on http://{local}/docs/",
         viewer.docs_root.display()
-    );
-    println!("open: {url}");
-    use std::io::Write;
-    let _ = std::io::stdout().flush();
+    )?;
+    writeln!(out, "open: {url}")?;
+    out.flush()?;
+    drop(out);
     let open = !args.no_open && (args.open || std::io::IsTerminal::is_terminal(&std::io::stdout()));
     if open {
         open_browser(&url, ctx.out.quiet);

@@ -170,7 +170,7 @@ pub fn run(ctx: &Context, args: DoctorArgs) -> anyhow::Result<Exit> {
 
     let ready = checks.iter().all(|c| !c.required || c.status == Status::Ok);
     let report = Report { ready, checks };
-    let mut stdout = std::io::stdout().lock();
+    let mut stdout = crate::cli::output::stdout();
     match args.format {
         TableFormat::Json => {
             serde_json::to_writer_pretty(&mut stdout, &report)?;

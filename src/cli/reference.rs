@@ -20,7 +20,10 @@ use crate::types::AgentKind;
 
 /// Every exit status, with what it means.
 pub const EXIT_STATUSES: &[(Exit, &str)] = &[
-    (EXIT_OK, "success"),
+    (
+        EXIT_OK,
+        "success (also when the reader of the output, such as `head`, stops early)",
+    ),
     (
         EXIT_FAILURE,
         "failure (for `run`: the agent's turn failed; for `doctor`: not ready)",

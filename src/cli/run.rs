@@ -173,6 +173,18 @@ async fn run_async(ctx: &Context, args: RunArgs, prompt: String) -> anyhow::Resu
     });
 
     // Everything that can be checked before a sandbox starts, is.
+    if let Some(ws) = &args.workspace
+        && let Some(why) = launch::not_a_folder(ws)
+    {
+        return Err(CommandError::new(
+            EXIT_USAGE,
+            format!(
+                "--workspace {}: {why}\n  fix: give a folder (one that does not exist yet is made)",
+                ws.display()
+            ),
+        )
+        .into());
+    }
     let env = launch::sandbox_env(&ProcessEnv, &args.env).map_err(start_error)?;
     launch::check_credentials(&env).map_err(start_error)?;
     let host_network = ctx.config.host_network(args.network.map(Into::into));
@@ -371,7 +383,8 @@ async fn run_async(ctx: &Context, args: RunArgs, prompt: String) -> anyhow::Resu
         match sandbox.bring_home(&workspace).await {
             Ok(report) => {
                 for (path, why) in report.iter().flat_map(|r| &r.refused) {
-                    eprintln!("sync back: refused {path}: {why}");
+                    // The path is the agent's to choose.
+                    crate::cli::output::to_stderr(format!("sync back: refused {path}: {why}"));
                 }
             }
             Err(e) => eprintln!("sync back failed: {e}"),

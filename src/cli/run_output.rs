@@ -51,7 +51,7 @@ impl Printer {
     pub fn event(&mut self, ev: &StreamEvent) -> std::io::Result<()> {
         match self.format {
             RunFormat::Jsonl => {
-                let mut stdout = std::io::stdout().lock();
+                let mut stdout = crate::cli::output::stdout();
                 serde_json::to_writer(&mut stdout, ev)?;
                 stdout.write_all(b"\n")?;
                 stdout.flush()
@@ -84,7 +84,7 @@ impl Printer {
         if let Some(s) = self.spinner.take() {
             s.finish_and_clear();
         }
-        let mut stdout = std::io::stdout().lock();
+        let mut stdout = crate::cli::output::stdout();
         match self.format {
             RunFormat::Json => {
                 let blocks = std::mem::take(&mut self.assembler).finish();
@@ -120,7 +120,7 @@ impl Printer {
 
     fn line(&mut self, text: &str) -> std::io::Result<()> {
         let text = self.safe(text).into_owned();
-        let mut stdout = std::io::stdout().lock();
+        let mut stdout = crate::cli::output::stdout();
         if self.mid_line {
             writeln!(stdout)?;
             self.mid_line = false;
@@ -144,7 +144,7 @@ impl Printer {
                 ..
             } => {
                 let shown = self.safe(text).into_owned();
-                let mut stdout = std::io::stdout().lock();
+                let mut stdout = crate::cli::output::stdout();
                 write!(stdout, "{shown}")?;
                 stdout.flush()?;
                 self.mid_line = !text.ends_with('\n');

@@ -3,6 +3,7 @@
 //! Must not touch sandboxes aisys did not create: everything goes through the `aisys.managed` tag.
 
 use std::collections::BTreeMap;
+use std::io::Write;
 
 use clap::{Args, Subcommand};
 
@@ -52,18 +53,21 @@ pub fn run(ctx: &Context, cmd: SandboxesCommand) -> anyhow::Result<Exit> {
                 .prune(&tags)
                 .await
                 .map_err(|e| CommandError::new(EXIT_BAD_INPUT, e.to_string()))?;
+            let mut out = super::output::stdout();
             for id in &ids {
-                println!("terminated {id}");
+                writeln!(out, "terminated {id}")?;
             }
+            drop(out);
             eprintln!("{} sandbox(es) terminated", ids.len());
         } else {
             let list = env
                 .list(&tags)
                 .await
                 .map_err(|e| CommandError::new(EXIT_BAD_INPUT, e.to_string()))?;
+            let mut out = super::output::stdout();
             for e in &list {
                 let session = e.tags.get(SESSION_TAG).map(String::as_str).unwrap_or("-");
-                println!("{}\t{session}", e.id);
+                writeln!(out, "{}\t{session}", e.id)?;
             }
         }
         Ok::<_, anyhow::Error>(EXIT_OK)

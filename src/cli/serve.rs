@@ -123,6 +123,8 @@ async fn run_async(ctx: &Context, args: ServeArgs) -> anyhow::Result<Exit> {
             format!("--bind {bind}: not an address:port such as 127.0.0.1:7777"),
         )
     })?;
+    // Before the agent is installed into it.
+    startup::check_data_dir(&data_dir).map_err(|e| CommandError::new(EXIT_USAGE, e.to_string()))?;
     let default_agent = ctx.config.agent(args.agent.map(Into::into));
     if !args.no_agent_install {
         install_missing_agent(ctx, default_agent, &data_dir).await?;
@@ -156,38 +158,58 @@ async fn run_async(ctx: &Context, args: ServeArgs) -> anyhow::Result<Exit> {
     };
     let ready = startup::prepare(opts, &ProcessEnv).await.map_err(|e| {
         let code = match e {
-            StartError::WorkspaceRoot { .. } => EXIT_USAGE,
+            StartError::WorkspaceRoot { .. }
+            | StartError::DataDirNotFolder { .. }
+            | StartError::Listen { .. } => EXIT_USAGE,
             _ => EXIT_BAD_INPUT,
         };
-        CommandError::new(code, e.to_string())
+        // As `aisys docs` says it: the port is the user's to change.
+        let fix = match &e {
+            StartError::Listen { source, .. }
+                if source.kind() == std::io::ErrorKind::AddrInUse =>
+            {
+                "\n  fix: give another address with --bind ADDR:PORT (port 0 picks a free one), or stop what listens there"
+            }
+            _ => "",
+        };
+        CommandError::new(code, format!("{e}{fix}"))
     })?;
     for w in &ready.warnings {
         eprintln!("warning: {w}");
     }
-    println!("aisys serve: listening on ws://{}/ws", ready.local_addr);
-    println!("token: {}", ready.token_source);
+    use std::fmt::Write as _;
+    let mut banner = format!(
+        "aisys serve: listening on ws://{}/ws\ntoken: {}\n",
+        ready.local_addr, ready.token_source
+    );
     // As Jupyter does: on a terminal, the address to open carries the token, which the page
     // trades for a cookie and removes from the address bar. Piped output (logs) never holds it.
     if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
-        println!(
+        let _ = writeln!(
+            banner,
             "browser: http://{}/?token={}",
             ready.local_addr,
             ready.token.as_str()
         );
     } else {
-        println!(
+        let _ = writeln!(
+            banner,
             "browser: http://{}/ (add ?token=<token> the first time)",
             ready.local_addr
         );
     }
     if ready.recovered > 0 {
-        println!(
+        let _ = writeln!(
+            banner,
             "{} session(s) were running when the server stopped; they are stopped now and resume on their next message",
             ready.recovered
         );
     }
-    use std::io::Write;
-    let _ = std::io::stdout().flush();
+    // A reader that closed stdout (`| true`) ends the server here, quietly, before it serves.
+    let mut out = super::output::stdout();
+    std::io::Write::write_all(&mut out, banner.as_bytes())?;
+    std::io::Write::flush(&mut out)?;
+    drop(out);
     crate::server::serve(ready.listener, ready.state, shutdown_signal())
         .await
         .map_err(|e| CommandError::new(EXIT_BAD_INPUT, e.to_string()))?;

@@ -8,6 +8,8 @@ use std::io::Write;
 
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
+use crate::converters::ansi;
+
 /// Space between columns.
 const GAP: &str = "  ";
 
@@ -35,7 +37,17 @@ impl Table {
         }
     }
 
+    /// Adds a row. Cells often hold transcript text (a title, a prompt, a model's name), which
+    /// anyone may have written: their control sequences are dropped, so that none reaches the
+    /// terminal or skews the columns.
     pub fn row(&mut self, cells: Vec<String>) {
+        let cells = cells
+            .into_iter()
+            .map(|c| match ansi::clean(&c, ansi::Keep::Nothing) {
+                std::borrow::Cow::Borrowed(_) => c,
+                std::borrow::Cow::Owned(clean) => clean,
+            })
+            .collect();
         self.rows.push(cells);
     }
 

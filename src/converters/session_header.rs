@@ -131,7 +131,7 @@ impl SessionHeader {
             f.push(("Duration", short_duration(d)));
         }
         let t = &self.tokens;
-        if t.input_tokens + t.output_tokens + t.cache_creation_tokens + t.cache_read_tokens > 0 {
+        if t.total() > 0 {
             f.push((
                 "Tokens",
                 format!(

@@ -184,6 +184,22 @@ pub fn check_credentials(env: &BTreeMap<String, String>) -> Result<(), LaunchErr
     }
 }
 
+/// Why `path` cannot be a folder: it, or the first of its parents that exists, is a file (or
+/// anything else but a folder). Checked before the folder is made, where making it would say
+/// only "File exists".
+pub fn not_a_folder(path: &Path) -> Option<String> {
+    let (found, _) = path
+        .ancestors()
+        .filter(|p| !p.as_os_str().is_empty())
+        .find_map(|p| std::fs::metadata(p).ok().map(|m| (p, m)))
+        .filter(|(_, m)| !m.is_dir())?;
+    Some(if found == path {
+        "it is a file, and a folder is needed".to_string()
+    } else {
+        format!("{} is a file, and a folder is needed", found.display())
+    })
+}
+
 /// A new, empty workspace under the data folder, named by time and process so runs never share.
 pub fn new_workspace(data_dir: &Path) -> PathBuf {
     let now = std::time::SystemTime::now()

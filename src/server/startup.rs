@@ -69,6 +69,10 @@ pub struct Prepared {
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
+    #[error(
+        "data folder {path}: {why}\n  fix: name a folder with --data-dir DIR (or AISYS_DATA_DIR), or move the file away"
+    )]
+    DataDirNotFolder { path: PathBuf, why: String },
     #[error("data folder {path}: {source}")]
     DataDir {
         path: PathBuf,
@@ -101,10 +105,22 @@ pub enum StartError {
 /// Mode of the data folder: the store holds every conversation, so only the user may read it.
 const DATA_DIR_MODE: u32 = 0o700;
 
+/// Checks that the data folder can be one (a file in its place is said so, with the fix).
+pub fn check_data_dir(dir: &std::path::Path) -> Result<(), StartError> {
+    match launch::not_a_folder(dir) {
+        Some(why) => Err(StartError::DataDirNotFolder {
+            path: dir.to_path_buf(),
+            why,
+        }),
+        None => Ok(()),
+    }
+}
+
 /// Creates the data folder readable by the user alone, and tightens an existing one that others
 /// can read; returns what was tightened, for the operator.
 fn private_data_dir(dir: &std::path::Path) -> Result<Option<String>, StartError> {
     use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    check_data_dir(dir)?;
     let err = |source| StartError::DataDir {
         path: dir.to_path_buf(),
         source,
@@ -131,6 +147,21 @@ pub async fn prepare(opts: ServeOptions, env: &dyn Env) -> Result<Prepared, Star
     if let Some(note) = private_data_dir(&opts.data_dir)? {
         warnings.push(note);
     }
+    // The store first: a store that cannot be opened (a damaged file, one in use) fails the
+    // start before the token and the sandboxes' folders are made.
+    // On PostgreSQL the server shares its sessions with the other servers on the database.
+    let (store, cluster) = match &opts.store {
+        StoreChoice::Postgres(url) => {
+            let pg = Arc::new(PostgresStore::open(url).await?);
+            let timings = Timings::from_env(env.var(cluster::ENV_LEASE_EXPIRY_MS).as_deref())?;
+            let cluster = Cluster::new(pg.clone(), &opts.data_dir, timings)?;
+            (pg as Arc<dyn Store>, Some(cluster))
+        }
+        StoreChoice::Sqlite => (
+            opts.store.open(&opts.data_dir.join(STORE_FILE)).await?,
+            None,
+        ),
+    };
     let (token, token_source) = match &opts.token {
         Some(t) => (Token::new(t.clone()), format!("${}", auth::ENV_TOKEN)),
         None => (
@@ -191,19 +222,6 @@ pub async fn prepare(opts: ServeOptions, env: &dyn Env) -> Result<Prepared, Star
                 })?,
         );
     }
-    // On PostgreSQL the server shares its sessions with the other servers on the database.
-    let (store, cluster) = match &opts.store {
-        StoreChoice::Postgres(url) => {
-            let pg = Arc::new(PostgresStore::open(url).await?);
-            let timings = Timings::from_env(env.var(cluster::ENV_LEASE_EXPIRY_MS).as_deref())?;
-            let cluster = Cluster::new(pg.clone(), &opts.data_dir, timings)?;
-            (pg as Arc<dyn Store>, Some(cluster))
-        }
-        StoreChoice::Sqlite => (
-            opts.store.open(&opts.data_dir.join(STORE_FILE)).await?,
-            None,
-        ),
-    };
     let metrics = Arc::new(Metrics::default());
     let manager = SessionManager::new(
         store,

@@ -359,10 +359,7 @@ impl State {
                 }
             }
             StreamEvent::Usage { usage, .. } => {
-                self.usage.input_tokens += usage.input_tokens;
-                self.usage.output_tokens += usage.output_tokens;
-                self.usage.cache_creation_tokens += usage.cache_creation_tokens;
-                self.usage.cache_read_tokens += usage.cache_read_tokens;
+                self.usage.add(usage);
             }
             StreamEvent::Result {
                 cost_usd,

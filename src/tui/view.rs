@@ -429,13 +429,17 @@ fn draw_status(frame: &mut Frame, state: &State, area: Rect) {
         add(4, 7, Span::raw(m.clone()));
     }
     let u = &state.usage;
-    if u.input_tokens + u.output_tokens > 0 {
+    if u.input_tokens.saturating_add(u.output_tokens) > 0 {
         add(
             5,
             6,
             Span::raw(format!(
                 "{} in · {} out",
-                human(u.input_tokens + u.cache_read_tokens + u.cache_creation_tokens),
+                human(
+                    u.input_tokens
+                        .saturating_add(u.cache_read_tokens)
+                        .saturating_add(u.cache_creation_tokens)
+                ),
                 human(u.output_tokens)
             )),
         );

@@ -59,7 +59,7 @@ pub fn roots(project: Option<&Path>) -> anyhow::Result<Roots> {
 pub fn report_warnings(out: &Output, warnings: &[Warning], strict: bool) -> anyhow::Result<()> {
     for w in warnings {
         if !out.quiet || strict {
-            eprintln!("warning: {}", plain(&w.to_string()));
+            crate::cli::output::to_stderr(format!("warning: {w}"));
         }
     }
     if strict && !warnings.is_empty() {
@@ -84,7 +84,7 @@ pub fn list(ctx: &Context, args: ListArgs) -> anyhow::Result<Exit> {
         .filter(|e| args.scope.is_none_or(|s| s == e.scope))
         .collect();
     // Buffered: stdout is line-buffered, and thousands of JSON lines would be as many writes.
-    let mut stdout = std::io::BufWriter::with_capacity(OUTPUT_BUFFER, std::io::stdout().lock());
+    let mut stdout = std::io::BufWriter::with_capacity(OUTPUT_BUFFER, crate::cli::output::stdout());
     match args.format {
         TableFormat::Json => {
             serde_json::to_writer_pretty(&mut stdout, &shown)?;
@@ -222,7 +222,7 @@ pub fn show(ctx: &Context, args: ShowArgs) -> anyhow::Result<Exit> {
         .into());
     };
     // Everything shown but the JSON fields is text from files: made plain.
-    let mut stdout = std::io::stdout().lock();
+    let mut stdout = crate::cli::output::stdout();
     writeln!(stdout, "{} {}", e.kind, plain(&e.name))?;
     writeln!(stdout, "path: {}", plain(&e.path.display().to_string()))?;
     writeln!(stdout, "scope: {}", e.scope)?;
@@ -282,7 +282,7 @@ pub fn validate(ctx: &Context, args: ValidateArgs) -> anyhow::Result<Exit> {
     };
     let report =
         entities::validate::validate(&path).map_err(|e| CommandError::new(EXIT_USAGE, e))?;
-    let mut stdout = std::io::stdout().lock();
+    let mut stdout = crate::cli::output::stdout();
     let errors = report.errors();
     let warnings = report.findings.len() - errors;
     if args.format == TableFormat::Json {

@@ -222,7 +222,7 @@ pub fn run(ctx: &Context, cmd: McpCommand) -> anyhow::Result<Exit> {
     match cmd {
         McpCommand::List { project, format } => {
             let servers = files(project)?.list().map_err(super::plugins::fail)?;
-            let mut out = std::io::stdout().lock();
+            let mut out = crate::cli::output::stdout();
             match format {
                 TableFormat::Json => {
                     serde_json::to_writer_pretty(&mut out, &servers)?;
@@ -285,12 +285,13 @@ pub fn run(ctx: &Context, cmd: McpCommand) -> anyhow::Result<Exit> {
                 .add(&name, scope, &spec)
                 .map_err(super::plugins::fail)?;
             if !ctx.out.quiet {
-                println!(
+                writeln!(
+                    crate::cli::output::stdout(),
                     "Added {} MCP server {name} to {} config ({})",
                     spec.transport.as_str(),
                     scope.as_str(),
                     file.display()
-                );
+                )?;
             }
         }
         McpCommand::Edit {
@@ -304,13 +305,14 @@ pub fn run(ctx: &Context, cmd: McpCommand) -> anyhow::Result<Exit> {
                 .edit(&name, scope.map(Into::into), &spec)
                 .map_err(super::plugins::fail)?;
             if !ctx.out.quiet {
-                println!(
+                writeln!(
+                    crate::cli::output::stdout(),
                     "Changed MCP server {name} in {} config ({}): now {} {}",
                     scope.as_str(),
                     file.display(),
                     spec.transport.as_str(),
                     plain(&spec.target)
-                );
+                )?;
             }
         }
         McpCommand::Remove {
@@ -322,7 +324,11 @@ pub fn run(ctx: &Context, cmd: McpCommand) -> anyhow::Result<Exit> {
                 .remove(&name, scope.map(Into::into))
                 .map_err(super::plugins::fail)?;
             if !ctx.out.quiet {
-                println!("Removed MCP server {name} from {} config", removed.as_str());
+                writeln!(
+                    crate::cli::output::stdout(),
+                    "Removed MCP server {name} from {} config",
+                    removed.as_str()
+                )?;
             }
         }
     }

@@ -73,10 +73,11 @@ fn scope(s: ScopeArg, project: Option<&Path>) -> anyhow::Result<InstallScope> {
 }
 
 /// Prints a result line, plain: it can quote a plugin's version or a marketplace's name.
-fn say(ctx: &Context, line: String) {
+fn say(ctx: &Context, line: String) -> std::io::Result<()> {
     if !ctx.out.quiet {
-        println!("{}", plain(&line));
+        writeln!(crate::cli::output::stdout(), "{}", plain(&line))?;
     }
+    Ok(())
 }
 
 pub fn install(ctx: &Context, args: PluginArgs) -> anyhow::Result<Exit> {
@@ -90,7 +91,7 @@ pub fn install(ctx: &Context, args: PluginArgs) -> anyhow::Result<Exit> {
             scope_name(&scope),
             path.display()
         ),
-    );
+    )?;
     Ok(EXIT_OK)
 }
 
@@ -106,7 +107,7 @@ pub fn uninstall(ctx: &Context, args: PluginArgs) -> anyhow::Result<Exit> {
     say(
         ctx,
         format!("Uninstalled {} ({} scope)", args.plugin, scope_name(&scope)),
-    );
+    )?;
     Ok(EXIT_OK)
 }
 
@@ -119,7 +120,7 @@ pub fn set_enabled(ctx: &Context, args: PluginArgs, on: bool) -> anyhow::Result<
     say(
         ctx,
         format!("{what} {} ({} scope)", args.plugin, scope_name(&scope)),
-    );
+    )?;
     Ok(EXIT_OK)
 }
 
@@ -134,11 +135,11 @@ pub fn marketplace(ctx: &Context, cmd: MarketplaceCommand) -> anyhow::Result<Exi
             let cwd = std::env::current_dir().context("cannot read the current folder")?;
             let scope = scope(s, project.as_deref())?;
             let name = m.marketplace_add(&source, &cwd, &scope).map_err(fail)?;
-            say(ctx, format!("Added marketplace {name}"));
+            say(ctx, format!("Added marketplace {name}"))?;
         }
         MarketplaceCommand::List { format } => {
             let list = m.marketplace_list().map_err(fail)?;
-            let mut stdout = std::io::stdout().lock();
+            let mut stdout = crate::cli::output::stdout();
             match format {
                 TableFormat::Json => {
                     serde_json::to_writer_pretty(&mut stdout, &list)?;
@@ -170,16 +171,16 @@ pub fn marketplace(ctx: &Context, cmd: MarketplaceCommand) -> anyhow::Result<Exi
         MarketplaceCommand::Update { name } => {
             let names = m.marketplace_update(name.as_deref()).map_err(fail)?;
             if names.is_empty() {
-                say(ctx, "No marketplaces to update.".into());
+                say(ctx, "No marketplaces to update.".into())?;
             }
             for n in names {
-                say(ctx, format!("Updated marketplace {n}"));
+                say(ctx, format!("Updated marketplace {n}"))?;
             }
         }
         MarketplaceCommand::Remove { name } => {
             let cwd = std::env::current_dir().context("cannot read the current folder")?;
             m.marketplace_remove(&name, &cwd).map_err(fail)?;
-            say(ctx, format!("Removed marketplace {name}"));
+            say(ctx, format!("Removed marketplace {name}"))?;
         }
     }
     Ok(EXIT_OK)

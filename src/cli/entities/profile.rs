@@ -82,7 +82,7 @@ fn list(catalog: &Catalog, dir: &Path, format: TableFormat) -> anyhow::Result<Ex
         };
         rows.push(row);
     }
-    let mut out = std::io::stdout().lock();
+    let mut out = crate::cli::output::stdout();
     if format == TableFormat::Json {
         serde_json::to_writer_pretty(&mut out, &rows)?;
         writeln!(out)?;
@@ -109,7 +109,7 @@ fn list(catalog: &Catalog, dir: &Path, format: TableFormat) -> anyhow::Result<Ex
 }
 
 fn show(r: &Resolved, format: TableFormat, color: bool) -> anyhow::Result<Exit> {
-    let mut out = std::io::stdout().lock();
+    let mut out = crate::cli::output::stdout();
     if format == TableFormat::Json {
         serde_json::to_writer_pretty(&mut out, r)?;
         writeln!(out)?;

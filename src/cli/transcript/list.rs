@@ -14,6 +14,7 @@ use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use serde_json::json;
 
+use crate::cli::output::to_stderr;
 use crate::cli::table::{Table, cut_to};
 use clap::Args;
 
@@ -45,7 +46,8 @@ const WIDE_TABLE_COLUMNS: usize = 100;
 /// --format json prints {"sessions": [{"id", "short_id", "project_dir", "title",
 /// "first_prompt", "started", "last_activity", "duration_s", "messages", "input_tokens",
 /// "output_tokens", "cache_creation_tokens", "cache_read_tokens", "total_tokens", "cost_usd",
-/// "path"}]}, times in RFC 3339, the path whole; it is stable.
+/// "path"}]}, times in RFC 3339, the path whole, the text as written; it is stable. The table
+/// drops terminal control sequences from what it shows (a title, a prompt).
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:
   aisys transcript list
@@ -63,11 +65,8 @@ pub fn run(ctx: &Context, args: ListArgs) -> anyhow::Result<Exit> {
     let list =
         list_sessions(&projects).map_err(|e| CommandError::new(EXIT_USAGE, e.to_string()))?;
     let usage = session_usage(&projects)?;
-    {
-        let mut err = std::io::stderr().lock();
-        for b in &list.bad_lines {
-            writeln!(err, "{b}")?;
-        }
+    for b in &list.bad_lines {
+        to_stderr(b);
     }
     let short = short_ids(&list.sessions);
     let width = crate::cli::output::text_width(ctx.out.stdout_is_tty);

@@ -1,5 +1,6 @@
 //! `aisys transcript`: read, count and list agent transcripts. One file per subcommand, each
-//! owning its arguments: `parse` (with `pages` for `-o DIR`), `stats` and `list`.
+//! owning its arguments: `parse` (with `output_file` for `-o FILE` and `pages` for `-o DIR`),
+//! `stats` and `list`.
 //!
 //! Here: the subcommands, and what they share: where Claude Code keeps its sessions, the one
 //! reading of `--since`/`--until`, how a read error ends a command. Holds no reading logic: that
@@ -15,6 +16,7 @@ use super::{CommandError, Context, EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_USAGE, Exi
 use crate::converters::ReadError;
 
 mod list;
+mod output_file;
 mod pages;
 mod parse;
 mod stats;
@@ -47,6 +49,10 @@ pub fn run(ctx: &Context, cmd: TranscriptCommand) -> anyhow::Result<Exit> {
 
 /// A read error as the command reports it, with the exit status it means.
 fn read_error(e: ReadError) -> anyhow::Error {
+    // Kept as it is, so that a reader that closed stdout ends the command quietly.
+    if let ReadError::Output(io) = e {
+        return io.into();
+    }
     let code = match &e {
         ReadError::Find(_) | ReadError::Io { .. } => EXIT_USAGE,
         ReadError::Output(_) => EXIT_FAILURE,
@@ -68,31 +74,20 @@ fn time_flag(flag: &str, value: Option<&str>, tz: &TimeZone) -> anyhow::Result<O
 }
 
 /// Runs `print` on stdout, flushed at the end; a reader that closed the pipe (`| head`) has all
-/// it wanted, which is no error.
+/// it wanted, so the command goes on to its end (and its exit status, which bad lines make 3).
 fn to_stdout(
-    print: impl FnOnce(&mut std::io::StdoutLock) -> anyhow::Result<()>,
+    print: impl FnOnce(&mut crate::cli::output::Stdout) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
     let printed = (|| {
-        let mut out = std::io::stdout().lock();
+        let mut out = crate::cli::output::stdout();
         print(&mut out)?;
         std::io::Write::flush(&mut out)?;
         anyhow::Ok(())
     })();
     match printed {
-        Err(e) if reader_gone(&e) => Ok(()),
+        Err(e) if crate::cli::output::reader_gone(&e) => Ok(()),
         r => r,
     }
-}
-
-/// Whether writing failed because the reader closed the pipe (`| head`): it has all it
-/// wanted, which is no error.
-fn reader_gone(e: &anyhow::Error) -> bool {
-    e.chain().any(|c| {
-        c.downcast_ref::<std::io::Error>()
-            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
-            || c.downcast_ref::<serde_json::Error>()
-                .is_some_and(|e| e.io_error_kind() == Some(std::io::ErrorKind::BrokenPipe))
-    })
 }
 
 /// Claude Code's projects folder (`~/.claude/projects`, or under `$CLAUDE_CONFIG_DIR`), the

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use super::parse::one_session;
 use super::read_error;
+use crate::cli::output::to_stderr;
 use crate::cli::{CommandError, Context, EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, Exit};
 use crate::converters::{
     ConvertOptions, INDEX_FILE, IndexRow, Input, SEARCH_SCRIPT, SEARCH_SCRIPT_FILE, ViewOptions,
@@ -59,8 +60,10 @@ pub fn write(
     };
     let fail = |what: String| CommandError::new(EXIT_FAILURE, what);
     let convert = |options: &ConvertOptions| -> anyhow::Result<Staged> {
+        // Made as `mkdir` would make DIR (0777 less the umask), which it becomes when new.
         let staging = tempfile::Builder::new()
             .prefix(".aisys-pages-")
+            .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o777))
             .tempdir_in(&parent)
             .map_err(|e| {
                 CommandError::new(
@@ -90,7 +93,7 @@ pub fn write(
         };
         convert_all(inputs, options, threads, &render, |input, mut c| {
             for b in &c.bad_lines {
-                eprintln!("{b}");
+                to_stderr(b);
             }
             staged.bad += c.bad_lines.len();
             staged.matched.append(&mut c.sessions);
@@ -141,10 +144,10 @@ pub fn write(
     let pages = staged.pages.len();
     move_into(staged.dir, dir)?;
     if !ctx.out.quiet {
-        eprintln!(
+        to_stderr(format!(
             "wrote {pages} session page(s) and {}",
             dir.join(INDEX_FILE).display()
-        );
+        ));
     }
     if staged.bad > 0 {
         return Err(CommandError::new(

@@ -10,8 +10,10 @@ use clap::{Args, ValueEnum};
 
 use std::io::IsTerminal;
 
+use super::output_file::OutputFile;
 use super::{claude_projects, read_error, time_flag};
-use crate::cli::{CommandError, Context, EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, Exit};
+use crate::cli::output::to_stderr;
+use crate::cli::{CommandError, Context, EXIT_BAD_INPUT, EXIT_OK, EXIT_USAGE, Exit};
 use crate::converters::{
     Assembler, BadLine, Clock, ConvertOptions, EventFilter, Follower, Format, HTML_PAGE_END, Input,
     ReadOptions, SessionHeader, Sink, TextStyle, ViewOptions, conversation_title, convert_all,
@@ -51,12 +53,15 @@ pub struct ParseArgs {
     #[arg(long, value_enum, value_name = "FORMAT")]
     pub format: Option<ParseFormat>,
     /// Write to this file instead of stdout; its extension (.md, .html, .json, .jsonl, .txt)
-    /// picks the format when --format is not given. The file appears only when all went well.
-    /// A folder (existing, or a name ending in `/`) gets one HTML page per session and an
-    /// index.html that lists them, with a search.
+    /// picks the format when --format is not given. The file is written whole at the end: an
+    /// error, or a bad line with --strict, leaves it as it was; without --strict bad lines are
+    /// reported, the rest is written and the exit status is 3. A folder (existing, or a name
+    /// ending in `/`) gets one HTML page per session and an index.html that lists them, with a
+    /// search.
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
-    /// Print StreamEvents instead of conversation blocks (with --format jsonl).
+    /// Print StreamEvents instead of conversation blocks, as JSON lines (--format jsonl; other
+    /// formats are refused).
     #[arg(long)]
     pub events: bool,
     /// Keep reading as the transcript grows, printing blocks as lines arrive.
@@ -151,6 +156,25 @@ pub fn run(ctx: &Context, args: ParseArgs) -> anyhow::Result<Exit> {
         )
         .into());
     }
+    // The format asked for, and by which flag.
+    let asked = match (args.format, &args.output) {
+        (Some(f), _) => Some((f, format!("--format {}", format_name(f)))),
+        (None, Some(o)) => from_extension.map(|f| (f, format!("-o {}", o.display()))),
+        (None, None) => None,
+    };
+    if args.events
+        && let Some((f, by)) = asked
+        && f != ParseFormat::Jsonl
+    {
+        return Err(CommandError::new(
+            EXIT_USAGE,
+            format!(
+                "--events prints StreamEvents as JSON lines, but {by} asks for {}\n  fix: leave --format out or give --format jsonl, and end an -o name in .jsonl",
+                format_name(f)
+            ),
+        )
+        .into());
+    }
     let format = args.format.or(from_extension).unwrap_or(
         if ctx.out.stdout_is_tty && args.output.is_none() {
             ParseFormat::Text
@@ -228,16 +252,13 @@ pub fn run(ctx: &Context, args: ParseArgs) -> anyhow::Result<Exit> {
         return super::pages::write(ctx, dir, &inputs, options, &view, threads);
     }
     let mut filter = filter_settings.fresh();
-    // With -o, a temporary file beside the target, renamed over it only when all went well.
     let file = match &args.output {
-        Some(path) => Some(output_file(path)?),
+        Some(path) => Some(OutputFile::create(path, &inputs)?),
         None => None,
     };
     let sink: Box<dyn Write> = match &file {
-        Some(f) => Box::new(f.reopen().map_err(|e| {
-            CommandError::new(EXIT_FAILURE, format!("{}: {e}", f.path().display()))
-        })?),
-        None => Box::new(std::io::stdout().lock()),
+        Some(f) => Box::new(f.writer()?),
+        None => Box::new(crate::cli::output::stdout()),
     };
     let stdout = RefCell::new(std::io::BufWriter::with_capacity(OUTPUT_BUFFER_BYTES, sink));
     let assembler = RefCell::new(Assembler::new());
@@ -255,7 +276,7 @@ pub fn run(ctx: &Context, args: ParseArgs) -> anyhow::Result<Exit> {
         }
         Ok(())
     };
-    let mut on_bad = |b: &BadLine| eprintln!("{b}");
+    let mut on_bad = |b: &BadLine| to_stderr(b);
     let mut sink = Sink::new(args.strict, &mut on_event, &mut on_bad);
     let printer = BlockPrinter {
         format,
@@ -311,14 +332,12 @@ pub fn run(ctx: &Context, args: ParseArgs) -> anyhow::Result<Exit> {
     if let Some(e) = done.failure {
         return Err(e);
     }
-    if let (Some(f), Some(path)) = (file, &args.output) {
+    if let Some(f) = file {
         stdout
             .into_inner()
             .into_inner()
             .map_err(|e| e.into_error())?;
-        f.persist(path).map_err(|e| {
-            CommandError::new(EXIT_FAILURE, format!("{}: {}", path.display(), e.error))
-        })?;
+        f.persist()?;
     }
     if done.bad > 0 {
         let bad = done.bad;
@@ -366,7 +385,7 @@ fn convert_into(
     let mut sessions: Vec<String> = Vec::new();
     convert_all(inputs, options, threads, &render, |_input, mut c| {
         for b in &c.bad_lines {
-            eprintln!("{b}");
+            to_stderr(b);
         }
         done.bad += c.bad_lines.len();
         done.matched.append(&mut c.sessions);
@@ -530,6 +549,13 @@ fn follow_target(inputs: &[Input], format: ParseFormat, events: bool) -> anyhow:
     }
 }
 
+/// A format as `--format` names it.
+fn format_name(format: ParseFormat) -> String {
+    format
+        .to_possible_value()
+        .map_or_else(String::new, |v| v.get_name().to_string())
+}
+
 /// The output format an -o file's extension names.
 fn format_of_path(path: &std::path::Path) -> anyhow::Result<ParseFormat> {
     let ext = path
@@ -552,28 +578,6 @@ fn format_of_path(path: &std::path::Path) -> anyhow::Result<ParseFormat> {
             .into());
         }
     })
-}
-
-/// A temporary file in the folder of `path`, to be renamed over it when the output is complete.
-fn output_file(path: &std::path::Path) -> anyhow::Result<tempfile::NamedTempFile> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => std::path::Path::new("."),
-    };
-    tempfile::Builder::new()
-        .prefix(".aisys-transcript-")
-        .tempfile_in(dir)
-        .map_err(|e| {
-            CommandError::new(
-                EXIT_USAGE,
-                format!(
-                    "-o {}: cannot write in {}: {e}",
-                    path.display(),
-                    dir.display()
-                ),
-            )
-            .into()
-        })
 }
 
 /// Writes blocks in the chosen output format.

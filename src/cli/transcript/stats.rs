@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use jiff::tz::TimeZone;
 
 use super::{claude_projects, time_flag, to_stdout};
+use crate::cli::output::to_stderr;
 use crate::cli::table::Table;
 use clap::{Args, ValueEnum};
 
@@ -34,7 +35,8 @@ use crate::converters::usage::{self, Grouping, PriceTable, Report, ScanOptions};
 /// "cache_creation_tokens", "cache_read_tokens", "cost_usd", "models": [...], and by session
 /// "started" (RFC 3339) and "title" when known}], "total": {the same counters}}; --format csv
 /// prints the columns key, input_tokens, output_tokens, cache_creation_tokens,
-/// cache_read_tokens, cost_usd, models (joined with `;`). Both are stable.
+/// cache_read_tokens, cost_usd, models (joined with `;`). Both are stable, and keep the text as
+/// written; the table drops terminal control sequences from it (a title, a model).
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:
   aisys transcript stats
@@ -119,18 +121,14 @@ pub fn run(ctx: &Context, args: StatsArgs) -> anyhow::Result<Exit> {
         groups = report.groups.len(),
         "transcript stats counted"
     );
-    {
-        let mut err = std::io::stderr().lock();
-        for b in &report.bad_lines {
-            writeln!(err, "{b}")?;
-        }
-        if !ctx.out.quiet {
-            for (model, tokens) in &report.unpriced {
-                writeln!(
-                    err,
-                    "warning: no price for model {model:?} ({tokens} tokens counted at no cost)\n  fix: add it with --pricing FILE"
-                )?;
-            }
+    for b in &report.bad_lines {
+        to_stderr(b);
+    }
+    if !ctx.out.quiet {
+        for (model, tokens) in &report.unpriced {
+            to_stderr(format!(
+                "warning: no price for model {model:?} ({tokens} tokens counted at no cost)\n  fix: add it with --pricing FILE"
+            ));
         }
     }
     if args.strict && !report.bad_lines.is_empty() {

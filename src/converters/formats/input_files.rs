@@ -9,7 +9,9 @@
 //! - A subagent's transcript found in a folder (`agent-<id>.jsonl`, or any file below a
 //!   `subagents` folder) is marked as one: `parse` and `list` read it with its session, never
 //!   alone; `stats` counts its tokens, with its session.
-//! - A path that does not exist, or a folder that cannot be read, is an error naming it.
+//! - A path that does not exist, or a folder that cannot be read, is an error naming it; so is
+//!   a path given that is neither a file nor a folder (a FIFO, a device), which could not be
+//!   read as a transcript (or would never end). Below a folder, such entries are passed over.
 //!
 //! Must not open the files: what they hold is their readers' business.
 
@@ -40,6 +42,10 @@ impl InputFile {
 pub enum FindError {
     #[error("{0}: no such file or folder")]
     Missing(PathBuf),
+    #[error(
+        "{path}: not a regular file (a {kind}), and transcripts are read from files\n  fix: give a transcript file or folder; to read a stream, give `-` and redirect it to stdin (`- < {path}`)"
+    )]
+    NotAFile { path: PathBuf, kind: &'static str },
     #[error("{path}: {source}")]
     Unreadable {
         path: PathBuf,
@@ -72,10 +78,36 @@ pub fn find_inputs(paths: &[PathBuf]) -> Result<Vec<InputFile>, FindError> {
                 subagent: false,
             });
         } else {
-            return Err(FindError::Missing(p.clone()));
+            return Err(match std::fs::metadata(p) {
+                Ok(m) => FindError::NotAFile {
+                    path: p.clone(),
+                    kind: kind_of(&m.file_type()),
+                },
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => FindError::Missing(p.clone()),
+                Err(source) => FindError::Unreadable {
+                    path: p.clone(),
+                    source,
+                },
+            });
         }
     }
     Ok(out)
+}
+
+/// What a path that is neither a file nor a folder is, as a person would call it.
+fn kind_of(t: &std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if t.is_fifo() {
+        "FIFO"
+    } else if t.is_char_device() {
+        "character device"
+    } else if t.is_block_device() {
+        "block device"
+    } else if t.is_socket() {
+        "socket"
+    } else {
+        "special file"
+    }
 }
 
 /// The sessions' transcripts below `projects` (Claude Code's projects folder), sorted: its
@@ -101,7 +133,10 @@ fn walk(dir: &Path, in_subagents: bool, out: &mut Vec<InputFile>) -> Result<(), 
         if kind.is_dir() {
             let subagents = in_subagents || entry.file_name() == "subagents";
             walk(&path, subagents, out)?;
-        } else if path.extension().is_some_and(|e| e == "jsonl") {
+        } else if path.extension().is_some_and(|e| e == "jsonl")
+            // A file, or a link to one: a FIFO would block the reader forever.
+            && (kind.is_file() || (kind.is_symlink() && path.is_file()))
+        {
             let subagent = in_subagents || agent_file_id(&path).is_some();
             out.push(InputFile { path, subagent });
         }

@@ -110,7 +110,8 @@ impl OpencodeRunReader {
                     model: None,
                     usage: TokenUsage {
                         input_tokens: n(&t["input"]),
-                        output_tokens: n(&t["output"]) + n(&t["reasoning"]),
+                        // Saturating, as every token sum is: a count near u64::MAX is shown, never a panic.
+                        output_tokens: n(&t["output"]).saturating_add(n(&t["reasoning"])),
                         cache_creation_tokens: n(&t["cache"]["write"]),
                         cache_read_tokens: n(&t["cache"]["read"]),
                     },

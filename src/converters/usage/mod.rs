@@ -456,10 +456,11 @@ fn aggregate(
             Some(c) => c,
             None => {
                 if r.tokens.total() > 0 {
-                    *report
+                    let n = report
                         .unpriced
                         .entry(model.unwrap_or("(no model)").to_string())
-                        .or_default() += r.tokens.total();
+                        .or_default();
+                    *n = n.saturating_add(r.tokens.total());
                 }
                 0.0
             }

@@ -32,6 +32,15 @@ pub enum StoreError {
         found: i64,
         known: usize,
     },
+    /// The store's file is no database: another file in its place, or a damaged one.
+    #[error(
+        "session store {path}: not an SQLite database ({why})\n  fix: restore it from a backup; or, to start with an empty store, move it (and {journal}, if there) out of the way"
+    )]
+    NotADatabase {
+        path: PathBuf,
+        journal: PathBuf,
+        why: String,
+    },
     #[error("session store: journal {path}: {source}")]
     Journal {
         path: PathBuf,

@@ -102,9 +102,7 @@ pub fn html_index(rows: &[IndexRow<'_>], clock: &Clock) -> String {
             .and_then(|t| clock.date_time(&t.to_string()))
             .map(|t| t.chars().take(16).collect::<String>())
             .unwrap_or_default();
-        let t = &e.header.tokens;
-        let tokens =
-            t.input_tokens + t.output_tokens + t.cache_creation_tokens + t.cache_read_tokens;
+        let tokens = e.header.tokens.total();
         let cost = e
             .header
             .cost_usd

@@ -92,6 +92,52 @@ pub const MIGRATIONS: &[&str] = &[
      DROP TABLE event_log;",
 ];
 
+/// What an SQLite database file starts with.
+const SQLITE_HEADER: &[u8] = b"SQLite format 3\0";
+
+/// Refuses a file at `path` that is not an SQLite database, before anything is made beside it
+/// (the journal, the lock). No file, or an empty one, is a new database to SQLite.
+pub fn check_file(path: &Path) -> Result<(), StoreError> {
+    use std::io::Read;
+    let unreadable = |e: std::io::Error| StoreError::Backend {
+        store: path.display().to_string(),
+        message: e.to_string(),
+    };
+    let mut head = Vec::with_capacity(SQLITE_HEADER.len());
+    match std::fs::File::open(path) {
+        Ok(f) => {
+            f.take(SQLITE_HEADER.len() as u64)
+                .read_to_end(&mut head)
+                .map_err(unreadable)?;
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(unreadable(e)),
+    }
+    if head.is_empty() || head == SQLITE_HEADER {
+        Ok(())
+    } else {
+        Err(not_a_database(path, "it does not start as one"))
+    }
+}
+
+fn not_a_database(path: &Path, why: impl Into<String>) -> StoreError {
+    StoreError::NotADatabase {
+        path: path.to_path_buf(),
+        journal: super::super::journal::dir_for(path),
+        why: why.into(),
+    }
+}
+
+/// SQLite's error, naming the file when it says the file is no database (or a damaged one).
+fn at_file(path: &Path) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
+    move |e| match e.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt) => {
+            not_a_database(path, e.to_string())
+        }
+        _ => e.into(),
+    }
+}
+
 fn open(path: &Path) -> Result<Connection, StoreError> {
     let conn = Connection::open(path).map_err(|e| StoreError::Backend {
         store: path.display().to_string(),
@@ -104,10 +150,12 @@ fn open(path: &Path) -> Result<Connection, StoreError> {
 /// The loader's connection, with the schema brought up to date.
 pub fn open_writer(path: &Path) -> Result<Connection, StoreError> {
     let mut conn = open(path)?;
-    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "journal_mode", "WAL")
+        .map_err(at_file(path))?;
     // NORMAL: a commit does not wait for an fsync. Durability against a crash of the process
     // comes from the journal, which SQLite only ever catches up with.
-    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")
+        .map_err(at_file(path))?;
     migrate(&mut conn, path)?;
     Ok(conn)
 }

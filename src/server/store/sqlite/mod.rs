@@ -55,6 +55,7 @@ impl SqliteStore {
     /// Opens (creating and migrating as needed) the store at `path`, and loads into it what its
     /// journal holds beyond it.
     pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        db::check_file(path)?;
         if let Some(dir) = path.parent() {
             let _ = std::fs::create_dir_all(dir);
         }
