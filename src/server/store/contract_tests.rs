@@ -331,7 +331,7 @@ async fn postgres_keeps_everything_across_reopening_and_two_stores_number_one_se
             .unwrap();
         assert_eq!(s.append("a", batch(vec![ev(1), ev(2)])).await.unwrap(), 1);
     }
-    // Two stores on one database, as two servers would be: one counter per session.
+    // Two stores on one database, as two servers would be: they number one session together.
     let a = Arc::new(PostgresStore::open(&url).await.unwrap());
     let b = Arc::new(PostgresStore::open(&url).await.unwrap());
     assert_eq!(b.last_seq("a").await.unwrap(), 2);
