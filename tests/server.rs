@@ -198,6 +198,9 @@ async fn the_welcome_names_the_profiles_a_session_may_use() {
         welcome["profiles"],
         serde_json::json!(["user", "none", "bare", "review"])
     );
+    // The client library hands them on (`aisys chat` offers them in its new-session dialog).
+    let (client, _notes) = server.client().await;
+    assert_eq!(client.server_profiles(), ["user", "none", "bare", "review"]);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -218,9 +218,15 @@ async fn run_async(ctx: &Context, args: ChatArgs, url: String) -> anyhow::Result
     if _embedded.is_some() {
         state.new_session.workspace = here.clone();
     }
+    // The server decides which profiles exist; an older server does not say, and this
+    // machine's config file is the best guess then.
+    let profiles = match client.server_profiles() {
+        [] => crate::profile::names(&ctx.config.file),
+        named => named.to_vec(),
+    };
     state.form_defaults = crate::tui::new_session::FormDefaults {
         workspace: here,
-        profiles: crate::profile::names(&ctx.config.file),
+        profiles,
     };
     let open = if args.new { None } else { args.session.clone() };
     crate::tui::app::run(client, notes, state, open).await?;

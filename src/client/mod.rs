@@ -93,6 +93,8 @@ struct Outgoing {
 pub struct Client {
     requests: mpsc::Sender<Outgoing>,
     attached: Arc<Mutex<HashMap<String, u64>>>,
+    /// The agent profiles the server's first `welcome` named (none from an older server).
+    profiles: Vec<String>,
 }
 
 impl Client {
@@ -101,7 +103,7 @@ impl Client {
     pub async fn connect(
         config: ClientConfig,
     ) -> Result<(Client, mpsc::Receiver<Notification>), ClientError> {
-        let ws = open(&config).await?;
+        let (ws, profiles) = open(&config).await?;
         let (req_tx, req_rx) = mpsc::channel(REQUEST_QUEUE);
         let (note_tx, note_rx) = mpsc::channel(NOTIFY_QUEUE);
         let attached = Arc::new(Mutex::new(HashMap::new()));
@@ -116,9 +118,16 @@ impl Client {
             Client {
                 requests: req_tx,
                 attached,
+                profiles,
             },
             note_rx,
         ))
+    }
+
+    /// The agent profiles `session.create` may name on this server, as its `welcome` said
+    /// when the client connected; empty from a server too old to say.
+    pub fn server_profiles(&self) -> &[String] {
+        &self.profiles
     }
 
     /// Sends a request and waits for its reply; a server `error` becomes `ClientError::Server`.
@@ -206,8 +215,8 @@ fn unexpected(m: ServerMessage) -> ClientError {
 type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-/// Opens the socket and does the hello / welcome exchange.
-async fn open(config: &ClientConfig) -> Result<Ws, ClientError> {
+/// Opens the socket and does the hello / welcome exchange; with the profiles the welcome names.
+async fn open(config: &ClientConfig) -> Result<(Ws, Vec<String>), ClientError> {
     let err = |m: String| ClientError::Connect {
         url: config.url.clone(),
         message: m,
@@ -257,9 +266,9 @@ async fn open(config: &ClientConfig) -> Result<Ws, ClientError> {
         match tokio::time::timeout(REQUEST_TIMEOUT, ws.next()).await {
             Ok(Some(Ok(Message::Text(t)))) => match ServerFrame::from_json(&t) {
                 Ok(ServerFrame {
-                    message: ServerMessage::Welcome { .. },
+                    message: ServerMessage::Welcome { profiles, .. },
                     ..
-                }) => return Ok(ws),
+                }) => return Ok((ws, profiles)),
                 Ok(ServerFrame {
                     message: ServerMessage::Error { message, .. },
                     ..
@@ -288,7 +297,7 @@ async fn connection_loop(
         let mut socket = match ws.take() {
             Some(s) => s,
             None => match open(&config).await {
-                Ok(s) => {
+                Ok((s, _)) => {
                     backoff = RECONNECT_MIN;
                     s
                 }
