@@ -135,7 +135,7 @@ impl Printer {
                 loaded: Some(loaded),
                 ..
             } => {
-                let line = self.paint("2", &loaded_summary(loaded));
+                let line = self.paint("2", &crate::converters::loaded_summary(loaded));
                 self.line(&line)?;
             }
             StreamEvent::TextDelta {
@@ -260,27 +260,4 @@ impl Printer {
         }
         Ok(())
     }
-}
-
-/// One line of what the agent loaded: counts of skills, commands and subagents (its built-in
-/// ones included), then each plugin and MCP server by name.
-pub fn loaded_summary(l: &crate::types::AgentLoaded) -> String {
-    let mut parts = vec![
-        format!("{} skills", l.skills.len()),
-        format!("{} commands", l.slash_commands.len()),
-        format!("{} subagents", l.agents.len()),
-    ];
-    if !l.plugins.is_empty() {
-        let names: Vec<&str> = l.plugins.iter().map(|p| p.name.as_str()).collect();
-        parts.push(format!("plugins: {}", names.join(", ")));
-    }
-    if !l.mcp_servers.is_empty() {
-        let names: Vec<String> = l
-            .mcp_servers
-            .iter()
-            .map(|m| format!("{} ({})", m.name, m.status))
-            .collect();
-        parts.push(format!("MCP: {}", names.join(", ")));
-    }
-    format!("loaded {}", parts.join(", "))
 }

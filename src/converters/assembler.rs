@@ -94,6 +94,7 @@ impl Assembler {
                 model,
                 agent_version,
                 timestamp,
+                loaded,
                 ..
             } => {
                 let mut text = agent.to_string();
@@ -102,6 +103,12 @@ impl Assembler {
                 }
                 if let Some(m) = model {
                     text.push_str(&format!(", model {m}"));
+                }
+                // What the agent loaded shows wherever the conversation does: a plugin or an
+                // MCP server that failed is seen in the browser and the terminal alike.
+                if let Some(l) = loaded {
+                    text.push_str("; ");
+                    text.push_str(&loaded_summary(&l));
                 }
                 let id = self.gen_id();
                 self.add(
@@ -561,10 +568,33 @@ pub fn result_text(r: &ToolResultContent) -> String {
     }
 }
 
+/// One line of what the agent loaded: counts of skills, commands and subagents (its built-in
+/// ones included), then each plugin and MCP server by name.
+pub fn loaded_summary(l: &crate::types::AgentLoaded) -> String {
+    let mut parts = vec![
+        format!("{} skills", l.skills.len()),
+        format!("{} commands", l.slash_commands.len()),
+        format!("{} subagents", l.agents.len()),
+    ];
+    if !l.plugins.is_empty() {
+        let names: Vec<&str> = l.plugins.iter().map(|p| p.name.as_str()).collect();
+        parts.push(format!("plugins: {}", names.join(", ")));
+    }
+    if !l.mcp_servers.is_empty() {
+        let names: Vec<String> = l
+            .mcp_servers
+            .iter()
+            .map(|m| format!("{} ({})", m.name, m.status))
+            .collect();
+        parts.push(format!("MCP: {}", names.join(", ")));
+    }
+    format!("loaded {}", parts.join(", "))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::types::PermissionDecision;
+    use crate::types::{AgentLoaded, PermissionDecision};
     use serde_json::json;
 
     fn call(id: &str, name: &str, parent: Option<&str>) -> StreamEvent {
@@ -595,6 +625,41 @@ mod tests {
             parent_tool_use_id: parent.map(Into::into),
             timestamp: None,
         }
+    }
+
+    #[test]
+    fn the_session_started_notice_says_what_the_agent_loaded_and_which_server_failed() {
+        let started = |loaded: Option<AgentLoaded>| StreamEvent::SessionStarted {
+            agent: crate::types::AgentKind::ClaudeCode,
+            agent_session_id: None,
+            model: Some("m".into()),
+            tools: vec![],
+            cwd: None,
+            agent_version: Some("2.1.0".into()),
+            loaded: loaded.map(Box::new),
+            timestamp: None,
+        };
+        let text = |b: &[ConversationBlock]| match &b[0].kind {
+            BlockKind::SystemNotice { text, .. } => text.clone(),
+            other => panic!("{other:?}"),
+        };
+        let loaded = AgentLoaded {
+            skills: vec!["greet".into()],
+            mcp_servers: vec![crate::types::LoadedMcpServer {
+                name: "files".into(),
+                status: "failed".into(),
+            }],
+            ..Default::default()
+        };
+        assert_eq!(
+            text(&Assembler::assemble([started(Some(loaded))])),
+            "claude-code 2.1.0, model m; loaded 1 skills, 0 commands, 0 subagents, \
+             MCP: files (failed)"
+        );
+        assert_eq!(
+            text(&Assembler::assemble([started(None)])),
+            "claude-code 2.1.0, model m"
+        );
     }
 
     #[test]

@@ -27,7 +27,7 @@ mod session_header;
 pub mod sessions;
 pub mod usage;
 
-pub use assembler::{Assembler, result_text};
+pub use assembler::{Assembler, loaded_summary, result_text};
 pub use convert::{
     ConvertOptions, Converted, Render, conversation_title, convert_all, convert_one,
 };
