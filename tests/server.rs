@@ -599,3 +599,160 @@ async fn a_slow_client_gets_resync_and_every_event_once_while_the_session_never_
         "every event exactly once, in order"
     );
 }
+
+/// A raw WebSocket that said hello with protocol `version` and attached to `session_id` with the
+/// blocks view.
+async fn blocks_client(
+    server: &Server,
+    version: u32,
+    session_id: &str,
+) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
+    let mut req = server.url.as_str().into_client_request().unwrap();
+    req.headers_mut().insert(
+        "Authorization",
+        format!("Bearer {}", server.token).parse().unwrap(),
+    );
+    let (mut ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+    let mut ask = async |text: String, id: &str| {
+        ws.send(Message::Text(text.into())).await.unwrap();
+        loop {
+            if let Some(Ok(Message::Text(t))) = ws.next().await {
+                let v: serde_json::Value = serde_json::from_str(&t).unwrap();
+                if v["id"] == id {
+                    return v;
+                }
+            }
+        }
+    };
+    let hello = format!(r#"{{"type":"hello","protocol_version":{version},"id":"h"}}"#);
+    let r = ask(hello, "h").await;
+    assert_eq!(r["type"], "welcome");
+    assert_eq!(
+        r["protocol_version"], version,
+        "the connection speaks the client's version"
+    );
+    let attach = format!(
+        r#"{{"type":"session.attach","id":"a","session_id":"{session_id}","view":"blocks"}}"#
+    );
+    let r = ask(attach, "a").await;
+    assert_eq!(r["type"], "session.attached");
+    ws
+}
+
+/// The block frames (`block`, `block.append`) a blocks-view client gets until the turn's summary,
+/// as sent.
+async fn block_frames_of_a_turn(
+    ws: &mut tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+) -> Vec<String> {
+    let mut frames = vec![];
+    loop {
+        let text = match tokio::time::timeout(Duration::from_secs(60), ws.next())
+            .await
+            .expect("the turn's blocks never came")
+        {
+            Some(Ok(Message::Text(t))) => t.to_string(),
+            Some(Ok(_)) => continue,
+            other => panic!("connection ended: {other:?}"),
+        };
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        if matches!(v["type"].as_str(), Some("block" | "block.append")) {
+            let done = v["block"]["type"] == "turn_summary";
+            frames.push(text);
+            if done {
+                return frames;
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_streamed_answer_reaches_the_blocks_view_as_one_block_then_appends() {
+    let dir = tempfile::tempdir().unwrap();
+    // One answer of 200 deltas of 100 bytes: 20,000 bytes.
+    let bin = fake_claude_with(
+        dir.path(),
+        &format!(
+            r#"{{"events": 0, "deltas": 200, "delta": "{}"}}"#,
+            "d".repeat(96)
+        ),
+    );
+    let answer: String = (0..200)
+        .map(|i| format!("{i:04}{}", "d".repeat(96)))
+        .collect();
+    let server = start(dir.path(), &bin, &[]);
+    let (client, _notes) = server.client().await;
+    let info = client.create(SessionSpec::default()).await.unwrap();
+    let mut new = blocks_client(&server, 2, &info.id).await;
+    let mut old = blocks_client(&server, 1, &info.id).await;
+    say(&client, &info.id, "write a long answer").await;
+    let (new_frames, old_frames) = tokio::join!(
+        block_frames_of_a_turn(&mut new),
+        block_frames_of_a_turn(&mut old)
+    );
+
+    // The answer's block and the bytes spent on it.
+    let of_answer = |frames: &[String]| {
+        let parsed: Vec<serde_json::Value> = frames
+            .iter()
+            .map(|f| serde_json::from_str(f).unwrap())
+            .collect();
+        let index = parsed
+            .iter()
+            .find(|v| v["block"]["type"] == "assistant_text")
+            .expect("no answer block")["index"]
+            .clone();
+        let mut kinds = vec![];
+        let mut text = String::new();
+        let mut bytes = 0;
+        for (f, v) in frames.iter().zip(&parsed) {
+            if v["index"] != index {
+                continue;
+            }
+            bytes += f.len();
+            let kind = v["type"].as_str().unwrap().to_string();
+            if kind == "block" {
+                text = v["block"]["text"].as_str().unwrap().to_string();
+            } else {
+                text.push_str(v["append"].as_str().unwrap());
+            }
+            kinds.push(kind);
+        }
+        (kinds, text, bytes)
+    };
+
+    let (kinds, text, bytes) = of_answer(&new_frames);
+    assert_eq!(
+        text, answer,
+        "the block and its appends make the answer exactly"
+    );
+    assert_eq!(kinds[0], "block");
+    assert!(
+        kinds[1..].iter().all(|k| k == "block.append"),
+        "after the first, only appends: {kinds:?}"
+    );
+    assert_eq!(
+        kinds.len(),
+        200,
+        "one frame per delta, none for the complete message"
+    );
+    assert!(
+        bytes < 3 * answer.len(),
+        "{bytes} bytes for an answer of {}",
+        answer.len()
+    );
+
+    // A protocol 1 client still gets whole blocks, and the same text.
+    let (kinds, text, old_bytes) = of_answer(&old_frames);
+    assert_eq!(text, answer);
+    assert!(kinds.iter().all(|k| k == "block"), "{kinds:?}");
+    assert!(
+        old_bytes > 30 * bytes,
+        "whole blocks: {old_bytes}, appends: {bytes}"
+    );
+    eprintln!(
+        "a {}-byte answer in 200 deltas: {old_bytes} bytes as whole blocks, {bytes} as appends",
+        answer.len()
+    );
+}

@@ -347,8 +347,10 @@ a JSON text frame `{\"type\": \"...\", ...}`.
 - A client request may carry an `id` (any string). The reply to it, and any `error` about it, repeat
   that `id`. Events and state changes that no request caused carry no `id`.
 - The first frame each side sends is `hello` / `welcome` with the protocol version (now
-  `PROTOCOL_VERSION`). A server refuses other versions with error `unsupported_version`, and
-  closes a connection that sends no `hello` within 10 s (close code 1008). `welcome` also lists
+  `PROTOCOL_VERSION`). A server speaks every version from `MIN_PROTOCOL_VERSION` up to its own:
+  `welcome` repeats the client's, and the connection is served as that version. It refuses other
+  versions with error `unsupported_version`, and closes a connection that sends no `hello` within
+  10 s (close code 1008). `welcome` also lists
   the agent `profiles` that `session.create` may name on this server (`user`, `none`, then its
   config file's `[profiles.<name>]`); a server older than that field leaves it out.
 - A text frame that is not UTF-8 closes the connection with code 1007; a frame over the size limit
@@ -409,6 +411,20 @@ enter (`.git`, `node_modules`, `target`, `.venv`, `__pycache__`). Local and host
 watched as changes happen; a Modal sandbox's workspace is listed and compared after each tool
 result and at the end of each turn.
 
+## The blocks view
+
+`session.attach` with `view: \"blocks\"` sends the session's conversation as blocks instead of
+events: one `blocks` frame with all of them (again after the client fell behind, or the session
+moved to another server: it replaces everything), then a `block` frame each time an event adds or
+changes the top-level block at `index`. Since protocol 2, when the only change to an
+`assistant_text` or `thinking` block since the frame this client last got for that `index` is text
+added at the end (an answer or thinking streamed as deltas), the server sends `block.append` with
+just that text: the client adds `append` to the block's `text`. A streamed answer then costs about
+its own length instead of its length once per delta. A client that says protocol 2 in `hello` must
+handle `block.append`; one that gets it for a block it does not have, or for a block without
+`text`, has lost track and attaches again (a new attach replaces the old one and starts with a
+`blocks` frame). A client that says protocol 1 only ever gets whole `block` frames.
+
 ## Session states
 
 `provisioning -> idle <-> running (-> awaiting_permission -> running) -> idle`, with `interrupting`
@@ -419,7 +435,12 @@ between a turn and idle, and `stopped` / `failed` as ends a new message leaves t
 
 /// The whole `docs/protocol.md`.
 pub fn protocol_md() -> serde_json::Result<String> {
-    let mut md = PROTOCOL_INTRO.replace("PROTOCOL_VERSION", &types::PROTOCOL_VERSION.to_string());
+    let mut md = PROTOCOL_INTRO
+        .replace(
+            "MIN_PROTOCOL_VERSION",
+            &types::MIN_PROTOCOL_VERSION.to_string(),
+        )
+        .replace("PROTOCOL_VERSION", &types::PROTOCOL_VERSION.to_string());
     let section =
         |md: &mut String, title: &str, items: Vec<(String, String, serde_json::Value)>| {
             let _ = writeln!(md, "\n## {title}\n");

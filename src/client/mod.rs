@@ -18,7 +18,7 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message, http};
 
 use crate::types::{
-    AttachView, ClientFrame, ClientMessage, ErrorCode, PROTOCOL_VERSION, ServerFrame,
+    AttachView, ClientFrame, ClientMessage, ErrorCode, MIN_PROTOCOL_VERSION, ServerFrame,
     ServerMessage, SessionInfo, SessionSpec, StreamEvent,
 };
 
@@ -253,7 +253,9 @@ async fn open(config: &ClientConfig) -> Result<(Ws, Vec<String>), ClientError> {
     let hello = ClientFrame {
         id: Some("hello".into()),
         message: ClientMessage::Hello {
-            protocol_version: PROTOCOL_VERSION,
+            // Only the events view is used here, which every version has: the oldest one keeps
+            // this client working with servers older than the newest version.
+            protocol_version: MIN_PROTOCOL_VERSION,
             client: Some(config.client_name.clone()),
         },
     };

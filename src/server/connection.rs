@@ -28,8 +28,8 @@ use super::session::{SeqEvent, SessionCommand, SessionError, SessionHandle};
 use super::store::EncodedEvent;
 use super::{AppState, workspace_files, workspace_watch};
 use crate::types::{
-    AttachView, ClientFrame, ClientMessage, EVENT_FRAME_START, ErrorCode, PROTOCOL_VERSION,
-    ServerFrame, ServerMessage, SessionId, StateReason,
+    AttachView, ClientFrame, ClientMessage, EVENT_FRAME_START, ErrorCode, MIN_PROTOCOL_VERSION,
+    PROTOCOL_VERSION, ServerFrame, ServerMessage, SessionId, StateReason,
 };
 
 /// Most live events a forwarder takes at once: their frames go out with one flush, and the
@@ -56,6 +56,7 @@ pub async fn handle(socket: WebSocket, state: Arc<AppState>) {
         state: state.clone(),
         out: out.clone(),
         hello: false,
+        protocol: PROTOCOL_VERSION,
         forwarders: HashMap::new(),
     };
     let hello_deadline = tokio::time::Instant::now() + HELLO_TIMEOUT;
@@ -132,6 +133,8 @@ struct Connection {
     state: Arc<AppState>,
     out: Outbox,
     hello: bool,
+    /// The version this connection speaks: the client's, from its `hello`.
+    protocol: u32,
     forwarders: HashMap<SessionId, (SessionHandle, tokio::task::JoinHandle<()>)>,
 }
 
@@ -216,19 +219,20 @@ impl Connection {
             ClientMessage::Hello {
                 protocol_version, ..
             } => {
-                if protocol_version != PROTOCOL_VERSION {
+                if !(MIN_PROTOCOL_VERSION..=PROTOCOL_VERSION).contains(&protocol_version) {
                     return Err(SessionError::new(
                         ErrorCode::UnsupportedVersion,
                         format!(
-                            "this server speaks protocol {PROTOCOL_VERSION}, not {protocol_version}"
+                            "this server speaks protocol {MIN_PROTOCOL_VERSION} to {PROTOCOL_VERSION}, not {protocol_version}"
                         ),
                     ));
                 }
                 self.hello = true;
+                self.protocol = protocol_version;
                 self.send(
                     id,
                     ServerMessage::Welcome {
-                        protocol_version: PROTOCOL_VERSION,
+                        protocol_version,
                         server_version: env!("CARGO_PKG_VERSION").into(),
                         profiles: manager.profile_names(),
                     },
@@ -284,7 +288,13 @@ impl Connection {
                         notices,
                     )),
                     AttachView::Blocks => tokio::spawn(with_notices(
-                        super::blocks_view::forward(handle.clone(), id, out, state),
+                        super::blocks_view::forward(
+                            handle.clone(),
+                            id,
+                            out,
+                            state,
+                            self.protocol >= 2,
+                        ),
                         notices,
                     )),
                 };

@@ -453,6 +453,15 @@ pub fn server_frames() -> Vec<ServerFrame> {
         ),
         frame(
             None,
+            ServerMessage::BlockAppend {
+                session_id: "s_01J9Z8".into(),
+                seq: 42,
+                index: 2,
+                append: " It says hello.".into(),
+            },
+        ),
+        frame(
+            None,
             ServerMessage::State {
                 session_id: "s_01J9Z8".into(),
                 state: SessionState::Running,

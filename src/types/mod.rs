@@ -24,7 +24,8 @@ pub use events::{
 pub use id::SessionId;
 pub use protocol::{
     AttachView, ClientFrame, ClientMessage, EVENT_FRAME_START, ErrorCode, FileChange,
-    FileChangeKind, FileKind, PROTOCOL_VERSION, ServerFrame, ServerMessage, WorkspaceFile,
+    FileChangeKind, FileKind, MIN_PROTOCOL_VERSION, PROTOCOL_VERSION, ServerFrame, ServerMessage,
+    WorkspaceFile,
 };
 pub use session::{
     AgentKind, PermissionMode, SandboxKind, SessionInfo, SessionLimits, SessionSpec, SessionState,

@@ -13,8 +13,12 @@ use super::id::SessionId;
 use super::session::{SessionInfo, SessionSpec, SessionState, StateReason};
 
 /// The protocol version both sides announce in `hello` / `welcome`. Bumped on any change that an
-/// older peer would misread.
-pub const PROTOCOL_VERSION: u32 = 1;
+/// older peer would misread. 2 added `block.append`.
+pub const PROTOCOL_VERSION: u32 = 2;
+
+/// The oldest version a server still speaks: a client that says `hello` with it is served as
+/// that version (a version 1 connection gets no `block.append`, only whole `block` frames).
+pub const MIN_PROTOCOL_VERSION: u32 = 1;
 
 /// A frame a client sends: an optional request id and the message.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -253,6 +257,18 @@ pub enum ServerMessage {
         seq: u64,
         index: u32,
         block: ConversationBlock,
+    },
+    /// Text added at the end of one block of a session's conversation (`view: "blocks"`,
+    /// protocol 2): the block at top-level position `index` (an `assistant_text` or a `thinking`
+    /// block) is the one the client has, with `append` added to its `text`, as it stands after
+    /// event `seq`. Sent instead of a `block` frame when that is the block's only change; a
+    /// client without that block, or with one that has no text, attaches again.
+    #[serde(rename = "block.append")]
+    BlockAppend {
+        session_id: SessionId,
+        seq: u64,
+        index: u32,
+        append: String,
     },
     /// The answer to `session.files`: the workspace's entries, folders first, sorted by path.
     #[serde(rename = "session.files")]

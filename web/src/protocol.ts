@@ -171,6 +171,13 @@ export type ServerFrame = {
       type: "block";
     }
   | {
+      append: string;
+      index: number;
+      seq: number;
+      session_id: string;
+      type: "block.append";
+    }
+  | {
       files: WorkspaceFile[];
       session_id: string;
       /**

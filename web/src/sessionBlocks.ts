@@ -1,6 +1,6 @@
 // A session's conversation as the server's blocks, kept live: one socket, `session.attach` with
-// the blocks view, `blocks` frames replacing everything and `block` frames upserting one
-// top-level block, applied in batches. Shared by the conversation and the subagent viewer.
+// the blocks view, `blocks` frames replacing everything, `block` frames upserting one
+// top-level block and `block.append` frames adding text to one, applied in batches. Shared by the conversation and the subagent viewer.
 import { useEffect, useRef, useState } from "react";
 import { Unauthorized, checkSession } from "./api";
 import type { ConversationBlock, SessionState } from "./protocol";
@@ -33,29 +33,55 @@ export function useSessionBlocks(id: string): SessionBlocks {
     // Block frames come one per message; apply them together a moment later, so that a long
     // session's first load is one render, not one per block. (A timer, not an animation frame:
     // a hidden tab gets no animation frames, and it must still see permission requests.)
-    let queued = new Map<number, ConversationBlock>();
+    // In the order they came: an append adds to what the frames before it made.
+    let queued: Update[] = [];
     let frame = 0;
+    // Set when an append does not fit the blocks the page has: everything until the next
+    // `blocks` frame is dropped, and the session attached again.
+    let lost = false;
+    const attach = async () => {
+      const reply = await s.request({ type: "session.attach", session_id: id, view: "blocks" });
+      if (reply.type === "session.attached") {
+        setState(reply.session.state);
+        setBlocks((prev) => prev ?? []);
+      }
+    };
+    const reattach = () => {
+      if (lost || closed) return;
+      lost = true;
+      queued = [];
+      attach().catch((e: unknown) => setError(String(e instanceof Error ? e.message : e)));
+    };
     const flush = () => {
       frame = 0;
       const updates = queued;
-      queued = new Map();
+      queued = [];
       setBlocks((prev) => {
         const next = prev ? prev.slice() : [];
-        for (const [i, b] of updates) next[i] = b;
+        const applied = applyUpdates(next, updates);
+        if (!applied) {
+          // A state updater must stay pure: attach again outside it.
+          window.setTimeout(reattach, 0);
+          return prev;
+        }
         return next;
       });
+    };
+    const queue = (u: Update) => {
+      if (lost) return;
+      queued.push(u);
+      if (!frame) frame = window.setTimeout(flush, BLOCK_BATCH_MS);
     };
     s.listen((f) => {
       if (f.type === "blocks" && f.session_id === id) {
         // The whole conversation: it replaces what the page had, and block frames queued before
         // it are older than it.
-        queued = new Map();
+        queued = [];
+        lost = false;
         setBlocks(f.blocks);
       }
-      if (f.type === "block" && f.session_id === id) {
-        queued.set(f.index, f.block);
-        if (!frame) frame = window.setTimeout(flush, BLOCK_BATCH_MS);
-      }
+      if (f.type === "block" && f.session_id === id) queue({ index: f.index, block: f.block });
+      if (f.type === "block.append" && f.session_id === id) queue({ index: f.index, append: f.append });
       if (f.type === "session.state" && f.session_id === id) setState(f.state);
     });
     (async () => {
@@ -63,11 +89,7 @@ export function useSessionBlocks(id: string): SessionBlocks {
       await checkSession(id);
       await s.ready;
       if (closed) return;
-      const reply = await s.request({ type: "session.attach", session_id: id, view: "blocks" });
-      if (reply.type === "session.attached") {
-        setState(reply.session.state);
-        setBlocks((prev) => prev ?? []);
-      }
+      await attach();
     })().catch((e: unknown) => {
       if (e instanceof Unauthorized) setUnauthorized(true);
       else setError(String(e instanceof Error ? e.message : e));
@@ -80,4 +102,22 @@ export function useSessionBlocks(id: string): SessionBlocks {
   }, [id]);
 
   return { blocks, state, error, setError, unauthorized, socket };
+}
+
+/** One queued frame: a whole block, or text added to one. */
+type Update = { index: number; block: ConversationBlock } | { index: number; append: string };
+
+/** Applies `updates` in order to `blocks`, in place. False when an append names a block the
+ * list does not have or one without text: the page has lost track and must ask again. */
+export function applyUpdates(blocks: ConversationBlock[], updates: Update[]): boolean {
+  for (const u of updates) {
+    if ("block" in u) {
+      blocks[u.index] = u.block;
+      continue;
+    }
+    const b = blocks[u.index];
+    if (!b || (b.type !== "assistant_text" && b.type !== "thinking")) return false;
+    blocks[u.index] = { ...b, text: b.text + u.append };
+  }
+  return true;
 }

@@ -3,7 +3,7 @@
 import type { ClientFrame, ServerFrame } from "./protocol";
 
 /** The protocol version this client speaks. */
-const PROTOCOL_VERSION = 1;
+const PROTOCOL_VERSION = 2;
 /** How long a request waits for its answer before it fails. */
 const REQUEST_TIMEOUT_MS = 30_000;
 

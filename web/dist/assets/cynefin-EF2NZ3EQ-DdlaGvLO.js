@@ -1,0 +1,1 @@
+export{A as createCynefinServices}from"./mermaid-parser.core--B4RH-zl.js";

@@ -1,1 +1,0 @@
-export{n as diagram}from"./chunk-QB3YPZ4I-BTsiG71a.js";import"./chunk-TU62E6Q5-w6t0rDSj.js";import"./mermaid.core-C1A9AbzN.js";import"./chunk-HFQBQIA3-C1BxjIaZ.js";

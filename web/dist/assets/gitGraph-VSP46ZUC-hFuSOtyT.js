@@ -1,0 +1,1 @@
+export{E as createGitGraphServices}from"./mermaid-parser.core--B4RH-zl.js";

@@ -1,0 +1,1 @@
+export{u as createRailroadPegServices}from"./mermaid-parser.core--B4RH-zl.js";

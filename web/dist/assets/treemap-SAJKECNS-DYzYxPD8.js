@@ -1,0 +1,1 @@
+export{o as createTreemapServices}from"./mermaid-parser.core--B4RH-zl.js";
