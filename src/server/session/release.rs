@@ -107,18 +107,22 @@ impl AgentSession {
                 .map(Arc::from),
             (None, None) => None,
         };
-        if let Some(sb) = held {
-            self.bring_home(&*sb).await;
+        if let Some(sb) = held.as_deref() {
+            self.bring_home(sb).await;
             let _ = sb.terminate().await;
+        }
+        // The record forgets the sandbox before the notice goes out, so a
+        // client reading the session after the notice never sees it held.
+        if self.info.sandbox_id.take().is_some() {
+            self.save_info().await;
+        }
+        if let Some(sb) = held {
             self.emit(vec![StreamEvent::Notice {
                 kind: SANDBOX_RELEASED.into(),
                 text: format!("sandbox {} released: {}", sb.id(), why.text()),
                 timestamp: Some(rfc3339(now())),
             }])
             .await;
-        }
-        if self.info.sandbox_id.take().is_some() {
-            self.save_info().await;
         }
     }
 }

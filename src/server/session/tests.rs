@@ -531,6 +531,10 @@ async fn an_idle_sandbox_is_released_before_its_backends_own_idle_limit_ends_it(
     );
     assert!(text.contains("its backend would end it"), "{text}");
     assert_eq!(env.ended.load(Ordering::SeqCst), 1, "the sandbox was ended");
+    assert!(
+        h.info().sandbox_id.is_none(),
+        "the record forgot the sandbox before the notice"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
