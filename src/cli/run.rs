@@ -30,8 +30,6 @@ use crate::types::{
 /// Events buffered between the runner and the printer; the runner waits when it is full, so a
 /// slow terminal slows the reading of the agent's output, never loses it.
 const EVENT_QUEUE: usize = 256;
-/// Control messages (interrupts, permission decisions) waiting for the runner.
-const CONTROL_QUEUE: usize = 16;
 
 /// Run one query with a coding agent in a sandbox, and stream what it does.
 ///
@@ -313,7 +311,7 @@ async fn run_async(ctx: &Context, args: RunArgs, prompt: String) -> anyhow::Resu
         PermissionPolicy::for_run(args.allow_tool.clone(), args.deny_tool.clone(), args.ask);
 
     let (event_tx, mut event_rx) = mpsc::channel(EVENT_QUEUE);
-    let (control_tx, control_rx) = mpsc::channel(CONTROL_QUEUE);
+    let (control_tx, control_rx) = mpsc::unbounded_channel();
     let turn = Turn {
         prompt,
         options,
@@ -350,7 +348,7 @@ async fn run_async(ctx: &Context, args: RunArgs, prompt: String) -> anyhow::Resu
                         message: (decision == PermissionDecision::Deny)
                             .then(|| format!("{tool_name} is not allowed in this run")),
                         decided_by: by,
-                    }).await;
+                    });
                     continue;
                 }
                 printer.event(&ev)?;
@@ -365,7 +363,7 @@ async fn run_async(ctx: &Context, args: RunArgs, prompt: String) -> anyhow::Resu
                         "killing the agent"
                     });
                 }
-                let _ = control_tx.send(msg).await;
+                let _ = control_tx.send(msg);
             }
         }
     }

@@ -30,6 +30,10 @@ const STDOUT_CHUNK: usize = 64 * 1024;
 const STDERR_CHUNK: usize = 8 * 1024;
 
 /// What the caller can tell a running turn.
+///
+/// Its queue is unbounded on purpose: callers poll the turn in their own task, so a full
+/// bounded queue would wait for the very task that is waiting. It holds at most one message per
+/// thing a user did (an answer, an interrupt), which the turn takes the next time it is polled.
 #[derive(Debug, Clone)]
 pub enum TurnControl {
     /// End the turn cleanly (the agent's own interrupt), killing it after [`INTERRUPT_GRACE`].
@@ -97,7 +101,7 @@ pub async fn run_turn(
     adapter: &mut dyn AgentAdapter,
     turn: Turn,
     events: mpsc::Sender<StreamEvent>,
-    mut control: mpsc::Receiver<TurnControl>,
+    mut control: mpsc::UnboundedReceiver<TurnControl>,
 ) -> Result<TurnOutcome, RunnerError> {
     let started = Instant::now();
     let home = sandbox.home().to_string();

@@ -176,8 +176,12 @@ struct Provisioning {
 /// A turn in flight.
 struct RunningTurn {
     events: mpsc::Receiver<StreamEvent>,
-    control: mpsc::Sender<TurnControl>,
-    done: tokio::task::JoinHandle<(Box<dyn AgentAdapter>, Result<TurnOutcome, String>)>,
+    control: mpsc::UnboundedSender<TurnControl>,
+    /// The runner, polled by the session task itself rather than spawned: an agent's output
+    /// wakes this one task, which reads it and stores it, instead of a runner task that then
+    /// wakes the session. While the session awaits its store, the agent's lines gather in the
+    /// pipe and the next read takes them together.
+    done: TurnFuture,
     started: Instant,
     /// Permission requests waiting for a client, with when they were asked.
     pending: Vec<(String, tokio::time::Instant)>,
@@ -198,7 +202,7 @@ struct RunningTurn {
 impl RunningTurn {
     /// Kills the agent and waits for the turn to end, dropping whatever it still says.
     async fn kill(&mut self) -> TurnResult {
-        let _ = self.control.send(TurnControl::Kill).await;
+        let _ = self.control.send(TurnControl::Kill);
         loop {
             tokio::select! {
                 biased;
@@ -396,15 +400,12 @@ impl AgentSession {
                 let res = match turn.as_mut() {
                     Some(t) if t.pending.iter().any(|(id, _)| *id == request_id) => {
                         t.pending.retain(|(id, _)| *id != request_id);
-                        let _ = t
-                            .control
-                            .send(TurnControl::Permission {
-                                request_id,
-                                decision,
-                                message,
-                                decided_by: DecidedBy::Client,
-                            })
-                            .await;
+                        let _ = t.control.send(TurnControl::Permission {
+                            request_id,
+                            decision,
+                            message,
+                            decided_by: DecidedBy::Client,
+                        });
                         if t.pending.is_empty()
                             && self.info.state == SessionState::AwaitingPermission
                         {
@@ -424,7 +425,7 @@ impl AgentSession {
             }
             SessionCommand::Stop { reason, reply } => {
                 if let Some(mut t) = turn.take() {
-                    let _ = t.control.send(TurnControl::Kill).await;
+                    let _ = t.control.send(TurnControl::Kill);
                     // What the agent said last, its `result` included, is part of the record;
                     // reading it meanwhile keeps a full queue from holding the runner up.
                     let mut rest = Vec::new();
@@ -521,7 +522,7 @@ impl AgentSession {
                 if self.info.state != SessionState::Interrupting {
                     self.set_state(SessionState::Interrupting, None).await;
                 }
-                let _ = t.control.send(TurnControl::Interrupt).await;
+                let _ = t.control.send(TurnControl::Interrupt);
                 Ok(())
             }
             // The turn has not started: it never will, and ends here.
@@ -639,15 +640,12 @@ impl AgentSession {
             .partition(|(_, at)| *at + PERMISSION_TIMEOUT <= now);
         t.pending = kept;
         for (request_id, _) in expired {
-            let _ = t
-                .control
-                .send(TurnControl::Permission {
-                    request_id,
-                    decision: PermissionDecision::Deny,
-                    message: Some("no client answered in time".into()),
-                    decided_by: DecidedBy::Timeout,
-                })
-                .await;
+            let _ = t.control.send(TurnControl::Permission {
+                request_id,
+                decision: PermissionDecision::Deny,
+                message: Some("no client answered in time".into()),
+                decided_by: DecidedBy::Timeout,
+            });
         }
         if t.pending.is_empty() && self.info.state == SessionState::AwaitingPermission {
             self.set_state(SessionState::Running, None).await;
@@ -857,8 +855,10 @@ impl AgentSession {
     }
 }
 
-type TurnResult =
-    Result<(Box<dyn AgentAdapter>, Result<TurnOutcome, String>), tokio::task::JoinError>;
+/// How a turn ended: its adapter back and the runner's outcome, or the panic that ended it.
+type TurnResult = Result<(Box<dyn AgentAdapter>, Result<TurnOutcome, String>), String>;
+/// A running turn's runner, polled by the session task.
+type TurnFuture = std::pin::Pin<Box<dyn std::future::Future<Output = TurnResult> + Send>>;
 
 enum TurnStep {
     Event(StreamEvent),
@@ -870,10 +870,13 @@ async fn turn_step(turn: &mut Option<RunningTurn>) -> TurnStep {
     let Some(t) = turn else {
         return std::future::pending().await;
     };
+    // The runner first: it reads what the agent wrote and hands it over in this same poll, so
+    // the events it made are taken without waking the task again. Events it left behind when
+    // it returned are drained by the `Done` step.
     tokio::select! {
         biased;
-        Some(e) = t.events.recv() => TurnStep::Event(e),
         done = &mut t.done => TurnStep::Done(done),
+        Some(e) = t.events.recv() => TurnStep::Event(e),
     }
 }
 

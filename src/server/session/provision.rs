@@ -4,6 +4,8 @@
 //!
 //! Must not wait for the sandbox inside a session's command handling.
 
+use futures_util::FutureExt;
+
 use super::*;
 use crate::runtime::env::SESSION_TAG;
 use crate::runtime::launch;
@@ -113,18 +115,24 @@ impl AgentSession {
         };
         self.profile.apply(&mut options, self.info.agent);
         let (ev_tx, ev_rx) = mpsc::channel(TURN_EVENT_QUEUE);
-        let (ctl_tx, ctl_rx) = mpsc::channel(16);
+        let (ctl_tx, ctl_rx) = mpsc::unbounded_channel();
         let turn = Turn {
             prompt: text.clone(),
             options,
             timeout: None,
         };
-        let done = tokio::spawn(async move {
+        let run = async move {
             let res = run_turn(&*sandbox, &mut *adapter, turn, ev_tx, ctl_rx)
                 .await
                 .map_err(|e| e.to_string());
             (adapter, res)
-        });
+        };
+        // A panic in the runner ends the turn, not the session.
+        let done = Box::pin(
+            std::panic::AssertUnwindSafe(run)
+                .catch_unwind()
+                .map(|r| r.map_err(|panic| panic_text(&*panic))),
+        );
         Some(RunningTurn {
             events: ev_rx,
             control: ctl_tx,
@@ -221,5 +229,14 @@ async fn find_or_create(
             .create(spec)
             .await
             .map_err(|e| e.to_string()),
+    }
+}
+
+/// What a panic said, as the `the turn crashed: ...` message shows it.
+fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
+    match (panic.downcast_ref::<&str>(), panic.downcast_ref::<String>()) {
+        (Some(s), _) => format!("the runner panicked: {s}"),
+        (_, Some(s)) => format!("the runner panicked: {s}"),
+        _ => "the runner panicked".into(),
     }
 }

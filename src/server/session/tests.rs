@@ -427,6 +427,8 @@ struct LimitedEnvironment {
     lifetimes: std::sync::Mutex<VecDeque<Duration>>,
     made: AtomicUsize,
     ended: Arc<AtomicUsize>,
+    /// Its sandboxes panic when asked to run a process, as a defect in a backend would.
+    panic_on_exec: bool,
 }
 
 impl LimitedEnvironment {
@@ -436,6 +438,7 @@ impl LimitedEnvironment {
             lifetimes: std::sync::Mutex::new(lifetimes.iter().copied().collect()),
             made: AtomicUsize::new(0),
             ended: Arc::new(AtomicUsize::new(0)),
+            panic_on_exec: false,
         })
     }
 }
@@ -453,6 +456,7 @@ impl ExecutionEnvironment for LimitedEnvironment {
             idle: self.idle,
             ends_at: lifetime.map(|l| Instant::now() + l),
             ended: self.ended.clone(),
+            panic_on_exec: self.panic_on_exec,
         }))
     }
 }
@@ -462,6 +466,7 @@ struct Limited {
     idle: Option<Duration>,
     ends_at: Option<Instant>,
     ended: Arc<AtomicUsize>,
+    panic_on_exec: bool,
 }
 
 #[async_trait]
@@ -479,6 +484,7 @@ impl Sandbox for Limited {
         &self,
         spec: crate::runtime::env::ExecSpec,
     ) -> Result<crate::runtime::env::Process, EnvError> {
+        assert!(!self.panic_on_exec, "a backend's defect");
         self.inner.exec(spec).await
     }
     async fn write_file(&self, path: &str, data: &[u8]) -> Result<(), EnvError> {
@@ -556,4 +562,34 @@ async fn a_turn_does_not_start_in_a_sandbox_whose_lifetime_ends_before_it_could(
         "a new sandbox for the turn"
     );
     assert_eq!(env.ended.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_runner_that_panics_fails_its_turn_and_the_session_lives_on() {
+    let f = Fixture::new(r#"{"events": 1}"#);
+    let mut env = LimitedEnvironment::new(None, &[]);
+    Arc::get_mut(&mut env).unwrap().panic_on_exec = true;
+    let h = f.session("s_panic", env).await;
+    let mut rx = h.events.subscribe();
+    message(&h, "hello").await.unwrap();
+    let result = next_result(&mut rx, TurnStatus::Error).await;
+    let StreamEvent::Result { error, .. } = result else {
+        unreachable!()
+    };
+    let error = error.unwrap_or_default();
+    assert!(
+        error.contains("the turn crashed") && error.contains("a backend's defect"),
+        "{error}"
+    );
+    next_state(&mut rx, SessionState::Failed).await;
+    // The session's task is still there to answer.
+    assert!(h.is_alive());
+    let answer = h
+        .send(|reply| SessionCommand::Stop {
+            reason: StateReason::StoppedByClient,
+            reply,
+        })
+        .await
+        .unwrap();
+    answer.await.unwrap();
 }
