@@ -471,3 +471,47 @@ async fn an_idle_sandbox_brings_the_workspace_home_before_it_is_released() {
     assert_eq!(boxes.len(), 1, "{boxes:?}");
     assert_eq!(boxes[0]["terminated"], true, "released after the sync");
 }
+
+/// Modal ended the session's sandbox on its own (its idle timeout or lifetime, an outage):
+/// the next message is not lost to it. The server says the sandbox ended, makes a new one and
+/// runs the message there.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_message_to_a_sandbox_modal_ended_runs_in_a_new_one() {
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let d = dir.path();
+    let mut server = modal_server(d, &[]);
+    let (client, mut notes) = server.client().await;
+    let info = one_turn(&client, &mut notes, d).await;
+    let first = sandboxes(&d.join("state"))[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // What Modal does when it ends a sandbox: its processes die and it answers as terminated.
+    let record = d.join(format!("state/sandboxes/{first}.json"));
+    let mut rec: Value = serde_json::from_slice(&std::fs::read(&record).unwrap()).unwrap();
+    rec["terminated"] = true.into();
+    // Replaced whole, as the fake itself writes it: it may be reading the record meanwhile.
+    let tmp = record.with_extension("json.tmp");
+    std::fs::write(&tmp, rec.to_string()).unwrap();
+    std::fs::rename(&tmp, &record).unwrap();
+
+    say(&client, &info.id, "again").await;
+    let events = until_result(&mut notes, &info.id).await;
+    assert_eq!(
+        result_status(&events),
+        Some(TurnStatus::Success),
+        "{events:?}"
+    );
+    let ended = events.iter().find_map(|(_, e)| match e {
+        StreamEvent::Notice { kind, text, .. } if kind == "sandbox_released" => Some(text.clone()),
+        _ => None,
+    });
+    let ended = ended.expect("a notice says the sandbox ended");
+    assert!(ended.contains(&first) && ended.contains("ended"), "{ended}");
+    let boxes = sandboxes(&d.join("state"));
+    assert_eq!(boxes.len(), 2, "a second sandbox: {boxes:?}");
+    let listed = client.list().await.unwrap();
+    let now = listed[0].sandbox_id.clone().unwrap();
+    assert_ne!(now, first, "the session holds the new sandbox");
+    server.terminate();
+}

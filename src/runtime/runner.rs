@@ -76,6 +76,13 @@ pub enum RunnerError {
     Stdin(std::io::Error),
 }
 
+impl RunnerError {
+    /// The turn could not start because its sandbox no longer exists.
+    pub fn sandbox_gone(&self) -> bool {
+        matches!(self, RunnerError::Env(e) if e.sandbox_gone())
+    }
+}
+
 /// Sets top-level `keys` in the JSON file at `path` (inside the sandbox), keeping its other keys;
 /// a missing file, or one that is not a JSON object, starts from an empty object.
 async fn merge_json_keys(

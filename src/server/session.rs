@@ -25,7 +25,7 @@ use super::store::{EncodedEvent, Store};
 use super::workspace_watch::{NOTICE_CAPACITY, Notices, Watching};
 use crate::runtime::agent::{AgentAdapter, AgentOptions, adapter, resume_not_found};
 use crate::runtime::env::{ExecutionEnvironment, Limits, Network, Sandbox};
-use crate::runtime::runner::{Turn, TurnControl, TurnOutcome, run_turn};
+use crate::runtime::runner::{RunnerError, Turn, TurnControl, TurnOutcome, run_turn};
 use crate::types::{
     DecidedBy, ErrorCode, PermissionDecision, SessionId, SessionInfo, SessionState, StateReason,
     StreamEvent, TurnStatus, now, rfc3339,
@@ -142,6 +142,7 @@ pub async fn run(
         record_failure: None,
         provisioning: None,
         profile: Default::default(),
+        reran_in_new_sandbox: false,
     };
     session.run(parts.commands, first).await
 }
@@ -164,6 +165,9 @@ struct AgentSession {
     provisioning: Option<Provisioning>,
     /// What the agent's options take of the profile placed in the sandbox.
     profile: crate::profile::Materialized,
+    /// The message now running was moved to a new sandbox because its first had ended: it is
+    /// not moved again.
+    reran_in_new_sandbox: bool,
 }
 
 /// A sandbox being made for a turn.
@@ -318,7 +322,11 @@ impl AgentSession {
                             Some(t) if t.resume_not_found => {
                                 self.restart_conversation(done, t.prompt, t.resumed).await;
                             }
+                            Some(t) if !self.reran_in_new_sandbox && sandbox_gone(&done) => {
+                                self.rerun_in_new_sandbox(done, t.prompt).await;
+                            }
                             t => {
+                                self.reran_in_new_sandbox = false;
                                 self.finish_turn(done, t.map(|t| t.started)).await;
                                 idle_since = tokio::time::Instant::now();
                             }
@@ -606,6 +614,22 @@ impl AgentSession {
         }
     }
 
+    /// The turn could not start because its sandbox had ended on its own (Modal's idle timeout
+    /// or lifetime, an outage): the sandbox is released with a notice that says so, and the same
+    /// message runs in a new one. Once: a new sandbox that is gone at once fails the turn.
+    async fn rerun_in_new_sandbox(&mut self, done: TurnResult, prompt: String) {
+        let Ok((adapter, Err(e))) = done else {
+            return self.finish_turn(done, None).await;
+        };
+        self.adapter = Some(adapter);
+        self.reran_in_new_sandbox = true;
+        // Still running: the message goes on as soon as the new sandbox is there.
+        // The error's first line; the rest is a hint for a person starting a sandbox by hand.
+        let why = e.to_string().lines().next().unwrap_or_default().to_string();
+        self.release_sandbox(Release::Ended(why)).await;
+        self.queue.push_front(prompt);
+    }
+
     /// The agent has no conversation `resumed` (the server stopped before the agent saved it):
     /// forget it, say so, and run the same message again on a new conversation.
     async fn restart_conversation(
@@ -669,7 +693,8 @@ impl AgentSession {
                     .then_some(StateReason::Turn(outcome.status));
                 self.set_state(SessionState::Idle, reason).await;
             }
-            Ok((adapter, Err(message))) => {
+            Ok((adapter, Err(e))) => {
+                let message = e.to_string();
                 self.adapter = Some(adapter);
                 self.emit(vec![
                     StreamEvent::Error {
@@ -856,7 +881,12 @@ impl AgentSession {
 }
 
 /// How a turn ended: its adapter back and the runner's outcome, or the panic that ended it.
-type TurnResult = Result<(Box<dyn AgentAdapter>, Result<TurnOutcome, String>), String>;
+type TurnResult = Result<(Box<dyn AgentAdapter>, Result<TurnOutcome, RunnerError>), String>;
+/// The turn did not start because its sandbox no longer exists.
+fn sandbox_gone(done: &TurnResult) -> bool {
+    matches!(done, Ok((_, Err(e))) if e.sandbox_gone())
+}
+
 /// A running turn's runner, polled by the session task.
 type TurnFuture = std::pin::Pin<Box<dyn std::future::Future<Output = TurnResult> + Send>>;
 

@@ -172,6 +172,21 @@ pub enum EnvError {
     Modal { class: String, message: String },
 }
 
+impl EnvError {
+    /// The sandbox no longer exists (it was terminated, or its backend ended it: Modal's idle
+    /// timeout, its lifetime, an outage): nothing more runs in it, and a new sandbox is the way
+    /// on.
+    pub fn sandbox_gone(&self) -> bool {
+        match self {
+            EnvError::Terminated => true,
+            EnvError::Modal { class, .. } => {
+                class == "SandboxTerminatedError" || class == "NotFoundError"
+            }
+            _ => false,
+        }
+    }
+}
+
 /// A sandbox backend: creates sandboxes.
 #[async_trait]
 pub trait ExecutionEnvironment: Send + Sync {

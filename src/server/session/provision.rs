@@ -122,9 +122,7 @@ impl AgentSession {
             timeout: None,
         };
         let run = async move {
-            let res = run_turn(&*sandbox, &mut *adapter, turn, ev_tx, ctl_rx)
-                .await
-                .map_err(|e| e.to_string());
+            let res = run_turn(&*sandbox, &mut *adapter, turn, ev_tx, ctl_rx).await;
             (adapter, res)
         };
         // A panic in the runner ends the turn, not the session.

@@ -28,6 +28,8 @@ pub(super) enum Release {
     Stopped(StateReason),
     /// The agent could not start in it.
     AgentFailed,
+    /// It ended on its own (its backend's error says how); the turn runs in a new one.
+    Ended(String),
     /// The session's record cannot be written.
     RecordFailed,
     /// The session leaves the server's memory.
@@ -48,6 +50,9 @@ impl Release {
             ),
             Release::Stopped(reason) => format!("the session stopped ({reason})"),
             Release::AgentFailed => "the agent could not start in it".into(),
+            Release::Ended(why) => {
+                format!("it had ended on its own ({why}); the message runs in a new sandbox")
+            }
             Release::RecordFailed => "the session's record cannot be written".into(),
             Release::Unloaded => "the session left the server's memory".into(),
         }

@@ -429,6 +429,8 @@ struct LimitedEnvironment {
     ended: Arc<AtomicUsize>,
     /// Its sandboxes panic when asked to run a process, as a defect in a backend would.
     panic_on_exec: bool,
+    /// Its sandboxes answer that they have ended when asked to run a process.
+    gone_on_exec: bool,
 }
 
 impl LimitedEnvironment {
@@ -439,6 +441,7 @@ impl LimitedEnvironment {
             made: AtomicUsize::new(0),
             ended: Arc::new(AtomicUsize::new(0)),
             panic_on_exec: false,
+            gone_on_exec: false,
         })
     }
 }
@@ -457,6 +460,7 @@ impl ExecutionEnvironment for LimitedEnvironment {
             ends_at: lifetime.map(|l| Instant::now() + l),
             ended: self.ended.clone(),
             panic_on_exec: self.panic_on_exec,
+            gone_on_exec: self.gone_on_exec,
         }))
     }
 }
@@ -467,6 +471,7 @@ struct Limited {
     ends_at: Option<Instant>,
     ended: Arc<AtomicUsize>,
     panic_on_exec: bool,
+    gone_on_exec: bool,
 }
 
 #[async_trait]
@@ -485,6 +490,9 @@ impl Sandbox for Limited {
         spec: crate::runtime::env::ExecSpec,
     ) -> Result<crate::runtime::env::Process, EnvError> {
         assert!(!self.panic_on_exec, "a backend's defect");
+        if self.gone_on_exec {
+            return Err(EnvError::Terminated);
+        }
         self.inner.exec(spec).await
     }
     async fn write_file(&self, path: &str, data: &[u8]) -> Result<(), EnvError> {
@@ -592,4 +600,21 @@ async fn a_runner_that_panics_fails_its_turn_and_the_session_lives_on() {
         .await
         .unwrap();
     answer.await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_message_moves_to_a_new_sandbox_once_when_its_sandbox_has_ended() {
+    let f = Fixture::new(r#"{"events": 1}"#);
+    let mut env = LimitedEnvironment::new(None, &[]);
+    Arc::get_mut(&mut env).unwrap().gone_on_exec = true;
+    let h = f.session("s_gone", env.clone()).await;
+    let mut rx = h.events.subscribe();
+    message(&h, "hello").await.unwrap();
+    // The first sandbox has ended: the message moves to a second, which has ended too.
+    let moved = next_release(&mut rx).await;
+    assert!(moved.contains("ended on its own"), "{moved}");
+    let result = next_result(&mut rx, TurnStatus::Error).await;
+    assert!(format!("{result:?}").contains("terminated"), "{result:?}");
+    assert_eq!(env.made.load(Ordering::SeqCst), 2, "moved once, not again");
+    next_state(&mut rx, SessionState::Failed).await;
 }
