@@ -297,6 +297,7 @@ fn a_profile_that_names_something_missing_fails_before_any_sandbox_starts() {
     let out = run.run(&mock, &["go", "--profile", "nope"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("profile `nope` is not defined"), "{err}");
+    assert_eq!(out.status.code(), Some(2), "a usage error: {err}");
     assert!(mock.requests().is_empty());
 }
 

@@ -228,7 +228,13 @@ async fn run_async(ctx: &Context, args: RunArgs, prompt: String) -> anyhow::Resu
     let profiles = profile::Catalog::new(&ctx.config.file, &ctx.config.config_file);
     let resolved = profiles
         .resolve(&profiles.choose(args.profile.as_deref()), &workspace)
-        .map_err(start_error)?;
+        .map_err(|e| match e {
+            // A name that is no profile is the command line's mistake, as in `entities`.
+            profile::ProfileError::Unknown { .. } => {
+                CommandError::new(super::EXIT_USAGE, e.to_string()).into()
+            }
+            e => start_error(e),
+        })?;
     let mut modal = crate::runtime::launch::modal_config(&data_dir);
     if let Some(app) = &args.modal_app {
         modal.app = app.clone();
