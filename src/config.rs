@@ -134,6 +134,14 @@ pub struct ProfileConfig {
     pub mcp_servers: std::collections::BTreeMap<String, toml::Table>,
     /// The rules file the agent reads (Claude Code's `CLAUDE.md`, OpenCode's `AGENTS.md`).
     pub claude_md: Option<PathBuf>,
+    /// More rules: `.md` files, or folders of them (Claude Code's `~/.claude/rules/`; OpenCode
+    /// reads them as `instructions`).
+    #[serde(default)]
+    pub rules: Vec<PathBuf>,
+    /// Claude Code hooks, in the shape of its settings' `hooks`: each event (`PreToolUse`,
+    /// `UserPromptSubmit`, ...) a list of matchers, each with its `hooks` (`type = "command"`,
+    /// `command`). Added to the user's hooks when `user = true`. OpenCode has no such hooks.
+    pub hooks: Option<toml::Table>,
     /// The model the agent uses.
     pub model: Option<String>,
     /// Claude Code's permission mode (`default`, `acceptEdits`, `plan`, `bypassPermissions`).

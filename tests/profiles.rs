@@ -462,3 +462,111 @@ fn entities_profile_shows_what_each_profile_resolves_to_and_where_it_comes_from(
         "{list:#}"
     );
 }
+
+/// In a profile's rules file: the agent reads it.
+const RULE_MARKER: &str = "rule-marker-8e41";
+/// What the profile's hook prints: Claude Code adds a `UserPromptSubmit` hook's output to the
+/// prompt, so it reaches the model only when the hook ran.
+const HOOK_MARKER: &str = "hook-marker-2b7c";
+
+/// A `[profiles.guide]` with a folder of rules files (one in a sub-folder) and a hook.
+fn guide_profile(home: &Path) {
+    write(
+        &home.join("cfg/rules/style.md"),
+        &format!("Always write {RULE_MARKER}-style.\n"),
+    );
+    write(
+        &home.join("cfg/rules/lang/rust.md"),
+        &format!("In Rust, {RULE_MARKER}-rust.\n"),
+    );
+    write(
+        &home.join("cfg/config.toml"),
+        &format!(
+            r#"
+[profiles.guide]
+rules = ["rules"]
+
+[[profiles.guide.hooks.UserPromptSubmit]]
+hooks = [{{ type = "command", command = "echo {} | tr A-Z a-z" }}]
+"#,
+            // The command's own text does not hold the marker: only its output does.
+            HOOK_MARKER.to_uppercase()
+        ),
+    );
+}
+
+#[test]
+fn a_profiles_rules_and_hooks_reach_claude_code() {
+    let run = Run::new();
+    guide_profile(run.dir.path());
+    let mock = Script::new()
+        .always(When::Always, Reply::text("hi"))
+        .start();
+    let out = run.run(&mock, &["go", "--format", "jsonl", "--profile", "guide"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let sent = mock.last_main_request().to_string();
+    for rule in ["style", "rust"] {
+        assert!(
+            sent.contains(&format!("{RULE_MARKER}-{rule}")),
+            "the rules file {rule}.md reached the model: {sent}"
+        );
+    }
+    assert!(sent.contains(HOOK_MARKER), "the hook ran: {sent}");
+}
+
+#[test]
+fn opencode_reads_a_profiles_rules_as_instructions() {
+    let run = Run::new();
+    guide_profile(run.dir.path());
+    let mock = Script::new()
+        .always(When::Always, Reply::text("hi"))
+        .start();
+    let out = run.run(
+        &mock,
+        &[
+            "go",
+            "--agent",
+            "opencode",
+            "--format",
+            "jsonl",
+            "--profile",
+            "guide",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let sent = mock.last_main_request().to_string();
+    for rule in ["style", "rust"] {
+        assert!(
+            sent.contains(&format!("{RULE_MARKER}-{rule}")),
+            "the rules file {rule}.md reached the model: {sent}"
+        );
+    }
+}
+
+#[test]
+fn a_hooks_table_with_a_mistake_is_refused_before_any_sandbox() {
+    let run = Run::new();
+    let home = run.dir.path();
+    write(
+        &home.join("cfg/config.toml"),
+        "[[profiles.bad.hooks.PreToolUse]]\nmatcher = \"Bash\"\nhooks = [{ type = \"command\" }]\n",
+    );
+    let mock = Script::new().start();
+    let out = run.run(&mock, &["go", "--profile", "bad"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "bad input: {err}");
+    assert!(
+        err.contains("profile `bad`: hooks: `PreToolUse` matcher 1, hook 1")
+            && err.contains("[profiles.bad.hooks]"),
+        "{err}"
+    );
+    assert!(mock.requests().is_empty());
+}

@@ -279,6 +279,7 @@ async fn run_async(ctx: &Context, args: RunArgs, prompt: String) -> anyhow::Resu
         // complete blocks.
         partial_messages: format == RunFormat::Pretty && ctx.out.stdout_is_tty,
         mcp_servers: Default::default(),
+        instructions: Vec::new(),
     };
     let spec = launch::sandbox_spec(launch::SpecParts {
         workspace: workspace.clone(),

@@ -27,6 +27,7 @@ pub fn trees(
     let mut skills = Vec::new();
     let mut commands = Vec::new();
     let mut agents = Vec::new();
+    let mut claude_md = None;
     let mut rules = Vec::new();
     for e in profile
         .entries
@@ -51,17 +52,24 @@ pub fn trees(
                 let file = safe_name(&e.path.file_name().unwrap_or_default().to_string_lossy());
                 agents.push(file_at(&e.path, format!(".claude/agents/{file}"), budget)?);
             }
+            // The user's rules folder, a rules file of the profile (`rules/NAME.md`), or the
+            // CLAUDE.md.
             EntryKind::Rules if e.path.is_dir() => {
-                rules.push(HomeTree {
-                    root: ".claude/rules".into(),
-                    files: folder_at(&e.path, ".claude/rules", budget)?,
-                });
+                rules.extend(folder_at(&e.path, ".claude/rules", budget)?);
             }
-            EntryKind::Rules => {
-                rules.push(HomeTree {
+            EntryKind::Rules if e.name == "CLAUDE.md" => {
+                claude_md = Some(HomeTree {
                     root: ".claude/CLAUDE.md".into(),
                     files: vec![file_at(&e.path, ".claude/CLAUDE.md".into(), budget)?],
                 });
+            }
+            EntryKind::Rules => {
+                let rel: Vec<String> = e.name.split('/').map(safe_name).collect();
+                rules.push(file_at(
+                    &e.path,
+                    format!(".claude/{}", rel.join("/")),
+                    budget,
+                )?);
             }
             EntryKind::Plugin | EntryKind::Mcp | EntryKind::Hooks => {}
         }
@@ -79,7 +87,13 @@ pub fn trees(
             });
         }
     }
-    out.extend(rules);
+    if !rules.is_empty() {
+        out.push(HomeTree {
+            root: ".claude/rules".into(),
+            files: last_of_each_path(rules),
+        });
+    }
+    out.extend(claude_md);
     let (plugins, enabled) = plugin_tree(profile, home, budget)?;
     if let Some(t) = plugins {
         out.push(t);
@@ -213,4 +227,14 @@ fn json_file(path: String, doc: &Value) -> HomeFile {
         data: serde_json::to_vec_pretty(doc).unwrap_or_default(),
         executable: false,
     }
+}
+
+/// `files` with one file per path: the last given wins (a profile's own rules file over the
+/// user's of the same name, as the profile lists it after).
+pub(super) fn last_of_each_path(files: Vec<HomeFile>) -> Vec<HomeFile> {
+    let mut by_path: BTreeMap<String, HomeFile> = BTreeMap::new();
+    for f in files {
+        by_path.insert(f.path.clone(), f);
+    }
+    by_path.into_values().collect()
 }

@@ -26,6 +26,7 @@ use crate::types::{AgentKind, PermissionMode};
 
 mod claude;
 mod collect;
+mod hooks;
 mod opencode;
 
 pub use collect::{MAX_PROFILE_BYTES, MAX_PROFILE_FILE};
@@ -59,6 +60,8 @@ pub enum ProfileError {
         path: PathBuf,
         why: String,
     },
+    #[error("profile `{profile}`: hooks: {why}; fix [profiles.{profile}.hooks] in the config file")]
+    BadHooks { profile: String, why: String },
     #[error("profile `{profile}`: MCP server `{server}`: {why}")]
     BadMcp {
         profile: String,
@@ -521,6 +524,32 @@ fn add_named(
         out.entries
             .push(named_entry(EntryKind::Rules, &p, "CLAUDE.md".into()));
     }
+    for p in &table.rules {
+        let p = path(p)?;
+        for (file, name) in
+            collect::markdown_files(&p).map_err(|why| bad_path(&profile, "rules", &p, &why))?
+        {
+            let name = format!("rules/{}.md", name.replace(':', "/"));
+            out.entries.push(named_entry(EntryKind::Rules, &file, name));
+        }
+    }
+    if let Some(table) = &table.hooks {
+        let hooks = hooks::from_table(table).map_err(|why| ProfileError::BadHooks {
+            profile: profile.clone(),
+            why,
+        })?;
+        let events: Vec<&str> = hooks.keys().map(String::as_str).collect();
+        let note = format!("{}; Claude Code only", events.join(", "));
+        hooks::add(&mut out.hooks, hooks);
+        out.entries.push(Entry {
+            kind: EntryKind::Hooks,
+            name: "hooks".into(),
+            origin: Origin::Profile,
+            path: sources.config_dir.join(crate::config::CONFIG_FILE_NAME),
+            hidden_by: None,
+            note: Some(note),
+        });
+    }
     for name in &table.mcp {
         let server = inv
             .entities
@@ -601,6 +630,8 @@ fn bad_path(profile: &str, kind: &'static str, path: &Path, why: &str) -> Profil
 pub struct Materialized {
     pub trees: Vec<HomeTree>,
     pub mcp_servers: BTreeMap<String, Value>,
+    /// Rules files the agent's config names (OpenCode's `instructions`), inside the sandbox.
+    pub instructions: Vec<String>,
     pub settings: Settings,
 }
 
@@ -612,9 +643,9 @@ pub fn materialize(
 ) -> Result<Materialized, ProfileError> {
     let mut budget = collect::Budget::new(MAX_PROFILE_BYTES);
     let (mcp_servers, mcp_tree) = collect::mcp_files(&profile.mcp_servers, home, &mut budget)?;
-    let mut trees = match agent {
-        AgentKind::ClaudeCode => claude::trees(profile, home, &mut budget)?,
-        AgentKind::Opencode => opencode::trees(profile, &mut budget)?,
+    let (mut trees, instructions) = match agent {
+        AgentKind::ClaudeCode => (claude::trees(profile, home, &mut budget)?, Vec::new()),
+        AgentKind::Opencode => opencode::trees(profile, home, &mut budget)?,
     };
     if let Some(t) = mcp_tree {
         trees.push(t);
@@ -622,6 +653,7 @@ pub fn materialize(
     Ok(Materialized {
         trees,
         mcp_servers,
+        instructions,
         settings: profile.settings.clone(),
     })
 }
@@ -631,6 +663,7 @@ impl Materialized {
     /// (a flag wins over the profile).
     pub fn apply(&self, options: &mut AgentOptions, agent: AgentKind) {
         options.mcp_servers = self.mcp_servers.clone();
+        options.instructions = self.instructions.clone();
         if options.model.is_none() {
             options.model = self.settings.model.clone();
         }

@@ -1,12 +1,13 @@
 //! A profile in OpenCode's layout, under `.config/opencode/` of the sandbox's home (as OpenCode
 //! 1.18 reads it: `skills/<name>/SKILL.md`, `commands/<name>.md`, `agents/<name>.md` with `mode:
-//! subagent`, and `AGENTS.md` for the rules). OpenCode has no plugins of Claude Code's kind: a
+//! subagent`, `AGENTS.md` for the CLAUDE.md, and the other rules files under `rules/`, each named
+//! in its config's `instructions`). OpenCode has no plugins of Claude Code's kind: a
 //! plugin's skills, commands and agents are placed as the user's own, named `plugin-name`. Hooks
 //! have no OpenCode form and are left out; MCP servers go into its config (the adapter).
 //!
 //! Must not write anything but the files of the profile's entries.
 
-use super::collect::{Budget, file_at, folder_at};
+use super::collect::{Budget, file_at, folder_at, safe_name};
 use super::{EntryKind, ProfileError, Resolved};
 use crate::entities::frontmatter;
 use crate::runtime::env::{HomeFile, HomeTree};
@@ -14,12 +15,18 @@ use crate::runtime::env::{HomeFile, HomeTree};
 /// OpenCode's config folder, relative to the home.
 const DIR: &str = ".config/opencode";
 
-/// The trees of `profile` for OpenCode.
-pub fn trees(profile: &Resolved, budget: &mut Budget) -> Result<Vec<HomeTree>, ProfileError> {
+/// The trees of `profile` for OpenCode, whose home inside the sandbox is `home`, and the rules
+/// files for its config's `instructions` (absolute paths inside the sandbox).
+pub fn trees(
+    profile: &Resolved,
+    home: &str,
+    budget: &mut Budget,
+) -> Result<(Vec<HomeTree>, Vec<String>), ProfileError> {
     let mut skills = Vec::new();
     let mut commands = Vec::new();
     let mut agents = Vec::new();
-    let mut rules = None;
+    let mut agents_md = None;
+    let mut rules = Vec::new();
     for e in &profile.entries {
         let name = opencode_name(&e.name);
         match e.kind {
@@ -53,7 +60,18 @@ pub fn trees(profile: &Resolved, budget: &mut Budget) -> Result<Vec<HomeTree>, P
                 });
             }
             EntryKind::Rules if e.path.is_file() && e.name == "CLAUDE.md" => {
-                rules = Some(file_at(&e.path, format!("{DIR}/AGENTS.md"), budget)?);
+                agents_md = Some(file_at(&e.path, format!("{DIR}/AGENTS.md"), budget)?);
+            }
+            EntryKind::Rules if e.path.is_dir() => {
+                rules.extend(folder_at(&e.path, &format!("{DIR}/rules"), budget)?);
+            }
+            EntryKind::Rules => {
+                let rel: Vec<String> = e.name.split('/').map(safe_name).collect();
+                rules.push(file_at(
+                    &e.path,
+                    format!("{DIR}/{}", rel.join("/")),
+                    budget,
+                )?);
             }
             _ => {}
         }
@@ -71,13 +89,26 @@ pub fn trees(profile: &Resolved, budget: &mut Budget) -> Result<Vec<HomeTree>, P
             });
         }
     }
-    if let Some(f) = rules {
+    if let Some(f) = agents_md {
         out.push(HomeTree {
             root: f.path.clone(),
             files: vec![f],
         });
     }
-    Ok(out)
+    // Each file by its own path: OpenCode globs only the last part of an absolute one.
+    let rules = super::claude::last_of_each_path(rules);
+    let instructions = rules
+        .iter()
+        .filter(|f| f.path.ends_with(".md"))
+        .map(|f| format!("{home}/{}", f.path))
+        .collect();
+    if !rules.is_empty() {
+        out.push(HomeTree {
+            root: format!("{DIR}/rules"),
+            files: rules,
+        });
+    }
+    Ok((out, instructions))
 }
 
 /// A name OpenCode accepts for a skill, command or agent: lowercase letters, digits and `-`

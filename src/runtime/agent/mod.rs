@@ -68,6 +68,9 @@ pub struct AgentOptions {
     /// `.mcp.json`): `{"type": "stdio", "command", "args", "env"}` or `{"type": "http" | "sse",
     /// "url", "headers"}`. Each adapter writes them where its agent reads them.
     pub mcp_servers: BTreeMap<String, serde_json::Value>,
+    /// Rules files for the agent to read beside its own, as paths inside the sandbox (OpenCode's
+    /// `instructions`; Claude Code finds its rules in its home).
+    pub instructions: Vec<String>,
 }
 
 /// One agent CLI: how to start it for a turn and how to talk to it.

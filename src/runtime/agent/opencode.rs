@@ -109,6 +109,9 @@ impl AgentAdapter for OpenCode {
                 .collect();
             config["permission"] = Value::Object(rules);
         }
+        if !opts.instructions.is_empty() {
+            config["instructions"] = json!(opts.instructions);
+        }
         if !opts.mcp_servers.is_empty() {
             let servers: serde_json::Map<String, Value> = opts
                 .mcp_servers
