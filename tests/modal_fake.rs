@@ -272,6 +272,25 @@ async fn sandboxes_end_with_the_process_that_created_them() {
 }
 
 #[tokio::test]
+async fn a_sandbox_says_whether_it_still_runs() {
+    let fake = Fake::new();
+    let env = fake.env("h").await;
+    let sb = env.create_modal(fake.spec("h1")).await.unwrap();
+    assert_eq!(sb.health_check(), Some(Duration::from_secs(30)));
+    assert!(sb.alive().await.unwrap(), "a new sandbox runs");
+    // Modal ends it on its own (its record says so; its processes are gone).
+    let path = fake.path(&format!("state/sandboxes/{}.json", sb.id()));
+    let mut rec = fake.record(sb.id());
+    rec["terminated"] = true.into();
+    std::fs::write(path.with_extension("tmp"), rec.to_string()).unwrap();
+    std::fs::rename(path.with_extension("tmp"), &path).unwrap();
+    assert!(!sb.alive().await.unwrap(), "an ended sandbox does not");
+    // Gone from Modal's records altogether: not running either, not an error.
+    std::fs::remove_file(&path).unwrap();
+    assert!(!sb.alive().await.unwrap());
+}
+
+#[tokio::test]
 async fn the_home_volume_outlives_the_sandbox() {
     let fake = Fake::new();
     let env = fake.env("h").await;

@@ -392,8 +392,9 @@ backend's own idle limit (Modal's, 15 minutes: the server releases it a minute b
 quarter of the limit, so that its files come home); a lifetime ending within 10 minutes, when a
 turn is about to start (the turn runs in a new sandbox); the session stopped, deleted or
 unloaded, or the server shutting down; the agent or the record failing; or the sandbox having
-ended on its own when a turn was to start in it (its backend's idle limit or lifetime, an
-outage: the message runs in a new sandbox, once). A Modal sandbox keeps
+ended on its own (its backend's idle limit or lifetime, an outage), found when a turn was to
+start in it (the message runs in a new sandbox, once) or, for Modal, by asking every 30 seconds
+between turns (the next message gets a new one). A Modal sandbox keeps
 its own copy of the workspace: before the server releases one, a `notice` with `kind`
 `workspace_home` says which changed files came home to the session's folder and which entries
 were refused (links pointing outside, git's hooks and config), or why nothing could be brought

@@ -143,6 +143,7 @@ pub async fn run(
         provisioning: None,
         profile: Default::default(),
         reran_in_new_sandbox: false,
+        health: None,
     };
     session.run(parts.commands, first).await
 }
@@ -168,6 +169,8 @@ struct AgentSession {
     /// The message now running was moved to a new sandbox because its first had ended: it is
     /// not moved again.
     reran_in_new_sandbox: bool,
+    /// The question whether the sandbox held between turns still runs, while it is asked.
+    health: Option<health::HealthCheck>,
 }
 
 /// A sandbox being made for a turn.
@@ -252,6 +255,7 @@ impl AgentSession {
     ) {
         let mut turn: Option<RunningTurn> = None;
         let mut idle_since = tokio::time::Instant::now();
+        let mut checked_at = idle_since;
         if let Some(cmd) = first
             && self.command(cmd, &mut turn).await
         {
@@ -281,6 +285,7 @@ impl AgentSession {
                 _ => None,
             };
             let idle_deadline = idle.as_ref().map(|(after, _)| idle_since + *after);
+            let health_due = self.health_due(turn.is_some(), idle_since, checked_at);
             tokio::select! {
                 cmd = commands.recv() => {
                     let Some(cmd) = cmd else { break };
@@ -340,6 +345,13 @@ impl AgentSession {
                     if let Some((_, why)) = idle {
                         self.release_sandbox(why).await;
                     }
+                }
+                _ = sleep_until(health_due), if health_due.is_some() => {
+                    self.start_health_check();
+                }
+                (sandbox, answer) = health::answered(&mut self.health), if self.health.is_some() => {
+                    checked_at = tokio::time::Instant::now();
+                    self.health_answered(sandbox, answer, turn.is_some()).await;
                 }
                 made = provisioned(&mut self.provisioning), if self.provisioning.is_some() => {
                     let prompt = self.provisioning.take().and_then(|p| p.prompt);
@@ -623,10 +635,11 @@ impl AgentSession {
         };
         self.adapter = Some(adapter);
         self.reran_in_new_sandbox = true;
-        // Still running: the message goes on as soon as the new sandbox is there.
         // The error's first line; the rest is a hint for a person starting a sandbox by hand.
         let why = e.to_string().lines().next().unwrap_or_default().to_string();
-        self.release_sandbox(Release::Ended(why)).await;
+        self.release_sandbox(Release::Ended { why, moves: true })
+            .await;
+        // The state stays `running`: the message goes on as soon as the new sandbox is there.
         self.queue.push_front(prompt);
     }
 
@@ -935,6 +948,7 @@ async fn sleep_until(t: Option<tokio::time::Instant>) {
 }
 
 mod handle;
+mod health;
 mod home;
 mod provision;
 mod release;

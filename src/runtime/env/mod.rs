@@ -303,6 +303,18 @@ pub trait Sandbox: Send + Sync {
         None
     }
 
+    /// How often a session holding the sandbox between turns asks [`Sandbox::alive`]: `None`
+    /// for a backend whose sandboxes end only when told to (local, host).
+    fn health_check(&self) -> Option<Duration> {
+        None
+    }
+
+    /// Whether the sandbox still runs (its backend may have ended it: Modal's limits, an
+    /// outage). An error is a failure to ask, not an answer.
+    async fn alive(&self) -> Result<bool, EnvError> {
+        Ok(true)
+    }
+
     /// What the sandbox undid or refused since the last call (e.g. a `.git` the agent created
     /// in the workspace, moved aside), for the user to see once a process has ended.
     fn take_notices(&self) -> Vec<String> {

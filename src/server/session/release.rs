@@ -28,8 +28,9 @@ pub(super) enum Release {
     Stopped(StateReason),
     /// The agent could not start in it.
     AgentFailed,
-    /// It ended on its own (its backend's error says how); the turn runs in a new one.
-    Ended(String),
+    /// It ended on its own (`why`, as its backend says); `moves` when the turn that found out
+    /// runs in a new one.
+    Ended { why: String, moves: bool },
     /// The session's record cannot be written.
     RecordFailed,
     /// The session leaves the server's memory.
@@ -50,8 +51,11 @@ impl Release {
             ),
             Release::Stopped(reason) => format!("the session stopped ({reason})"),
             Release::AgentFailed => "the agent could not start in it".into(),
-            Release::Ended(why) => {
+            Release::Ended { why, moves: true } => {
                 format!("it had ended on its own ({why}); the message runs in a new sandbox")
+            }
+            Release::Ended { why, moves: false } => {
+                format!("it had ended on its own ({why}); the next message runs in a new sandbox")
             }
             Release::RecordFailed => "the session's record cannot be written".into(),
             Release::Unloaded => "the session left the server's memory".into(),

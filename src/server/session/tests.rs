@@ -431,6 +431,9 @@ struct LimitedEnvironment {
     panic_on_exec: bool,
     /// Its sandboxes answer that they have ended when asked to run a process.
     gone_on_exec: bool,
+    /// How often its sandboxes want to be asked whether they run, and the answer.
+    health_check: Option<Duration>,
+    alive: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl LimitedEnvironment {
@@ -442,6 +445,8 @@ impl LimitedEnvironment {
             ended: Arc::new(AtomicUsize::new(0)),
             panic_on_exec: false,
             gone_on_exec: false,
+            health_check: None,
+            alive: Arc::new(std::sync::atomic::AtomicBool::new(true)),
         })
     }
 }
@@ -461,6 +466,8 @@ impl ExecutionEnvironment for LimitedEnvironment {
             ended: self.ended.clone(),
             panic_on_exec: self.panic_on_exec,
             gone_on_exec: self.gone_on_exec,
+            health_check: self.health_check,
+            alive: self.alive.clone(),
         }))
     }
 }
@@ -472,6 +479,8 @@ struct Limited {
     ended: Arc<AtomicUsize>,
     panic_on_exec: bool,
     gone_on_exec: bool,
+    health_check: Option<Duration>,
+    alive: Arc<std::sync::atomic::AtomicBool>,
 }
 
 #[async_trait]
@@ -510,6 +519,12 @@ impl Sandbox for Limited {
     }
     fn ends_at(&self) -> Option<Instant> {
         self.ends_at
+    }
+    fn health_check(&self) -> Option<Duration> {
+        self.health_check
+    }
+    async fn alive(&self) -> Result<bool, EnvError> {
+        Ok(self.alive.load(Ordering::SeqCst))
     }
 }
 
@@ -617,4 +632,37 @@ async fn a_message_moves_to_a_new_sandbox_once_when_its_sandbox_has_ended() {
     assert!(format!("{result:?}").contains("terminated"), "{result:?}");
     assert_eq!(env.made.load(Ordering::SeqCst), 2, "moved once, not again");
     next_state(&mut rx, SessionState::Failed).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sandbox_that_ended_between_turns_is_let_go_with_a_notice() {
+    let f = Fixture::new(r#"{"events": 1}"#);
+    let mut env = LimitedEnvironment::new(None, &[]);
+    Arc::get_mut(&mut env).unwrap().health_check = Some(Duration::from_millis(200));
+    let h = f.session("s_health", env.clone()).await;
+    let mut rx = h.events.subscribe();
+    message(&h, "hello").await.unwrap();
+    next_result(&mut rx, TurnStatus::Success).await;
+    // Asked every 200 ms and running: kept.
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert!(h.info().sandbox_id.is_some(), "a running sandbox is kept");
+    // Its backend ends it.
+    env.alive.store(false, Ordering::SeqCst);
+    let ended = Instant::now();
+    let text = next_release(&mut rx).await;
+    assert!(
+        text.contains("no longer running") && text.contains("the next message"),
+        "{text}"
+    );
+    assert!(
+        ended.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        ended.elapsed()
+    );
+    assert!(h.info().sandbox_id.is_none());
+    // The next message gets a new one.
+    env.alive.store(true, Ordering::SeqCst);
+    message(&h, "again").await.unwrap();
+    next_result(&mut rx, TurnStatus::Success).await;
+    assert_eq!(env.made.load(Ordering::SeqCst), 2);
 }

@@ -63,6 +63,10 @@ pub const ENV_HOME: &str = "AISYS_MODAL_HOME";
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60 * 60);
 /// A forgotten sandbox stops costing money after this long without any exec.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(15 * 60);
+/// How often a session asks whether the Modal sandbox it holds between turns still runs: a
+/// sandbox Modal ended (an outage, a limit) is said and let go within half a minute, for one
+/// bridge request per session and half minute.
+pub const HEALTH_CHECK: Duration = Duration::from_secs(30);
 /// The largest workspace uploaded; beyond it, the user should pick a smaller folder or an image.
 pub const MAX_UPLOAD_BYTES: u64 = 1024 * 1024 * 1024;
 /// The largest workspace synced back in one go (it is held in memory as a tar).
@@ -498,6 +502,25 @@ impl Sandbox for ModalSandbox {
 
     fn ends_at(&self) -> Option<std::time::Instant> {
         self.ends_at
+    }
+
+    fn health_check(&self) -> Option<Duration> {
+        Some(HEALTH_CHECK)
+    }
+
+    async fn alive(&self) -> Result<bool, EnvError> {
+        // The bridge's `attach` looks the sandbox up and polls it.
+        let reply: Result<AttachReply, _> = self
+            .bridge
+            .request(BridgeRequest::Attach {
+                sandbox_id: &self.id,
+            })
+            .await;
+        match reply {
+            Ok(r) => Ok(r.running),
+            Err(EnvError::Modal { class, .. }) if class == "NotFoundError" => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 
     fn workdir(&self) -> &str {
