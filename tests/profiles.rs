@@ -570,3 +570,38 @@ fn a_hooks_table_with_a_mistake_is_refused_before_any_sandbox() {
     );
     assert!(mock.requests().is_empty());
 }
+
+#[test]
+fn a_skill_the_agent_loads_is_shown_as_loaded_not_as_the_users_words() {
+    let run = Run::new();
+    user_setup(run.dir.path());
+    let mock = Script::new()
+        .on(
+            When::UserSays("go".into()),
+            Reply::tool("Skill", json!({"skill": "hello"})),
+        )
+        .always(When::Always, Reply::text("done"))
+        .start();
+    let out = run.run(&mock, &["go", "--format", "jsonl"]);
+    let evs = events(&out);
+    let users: Vec<&str> = evs
+        .iter()
+        .filter_map(|e| match e {
+            StreamEvent::UserMessage { text, .. } => Some(text.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        users.iter().all(|t| !t.contains("Say hello.")),
+        "the skill's instructions are not the user's message: {users:?}"
+    );
+    let loaded = evs.iter().find_map(|e| match e {
+        StreamEvent::Notice { kind, text, .. } if kind == "skill_load" => Some(text.clone()),
+        _ => None,
+    });
+    let loaded = loaded.unwrap_or_else(|| panic!("a skill_load notice in {evs:#?}"));
+    assert!(
+        loaded.starts_with("loaded skill hello from ") && loaded.ends_with(".claude/skills/hello"),
+        "{loaded}"
+    );
+}

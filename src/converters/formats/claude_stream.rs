@@ -29,6 +29,9 @@ pub struct ClaudeStreamReader {
     /// main conversation): its deltas carry its id, so the complete block that follows replaces
     /// them instead of being shown a second time. Entries leave at `message_stop`.
     streaming: HashMap<Option<String>, String>,
+    /// The skill whose `Skill` tool call just returned: Claude Code puts its instructions into
+    /// the conversation next, as a synthetic user message.
+    loading_skill: Option<String>,
 }
 
 /// The last [`USAGE_IDS_KEPT`] ids inserted, kept as 64-bit hashes: nothing is allocated per
@@ -63,6 +66,51 @@ impl RecentIds {
 }
 
 const SOURCE: &str = "claude-stream-json";
+/// How Claude Code begins the instructions of a skill it loads.
+const SKILL_BASE_DIR: &str = "Base directory for this skill:";
+
+/// Text Claude Code put in the conversation for the model rather than the user typing it (a
+/// skill's instructions once it loads the skill, reminders, command caveats), as a notice: a
+/// `skill_load` naming the skill (`skill`, when the reader knows it, else its folder's name)
+/// and its folder, or `meta` with the text.
+pub(crate) fn injected_text(
+    text: String,
+    skill: Option<String>,
+    timestamp: Option<String>,
+) -> StreamEvent {
+    if let Some(rest) = text.strip_prefix(SKILL_BASE_DIR) {
+        let dir = rest.lines().next().unwrap_or_default().trim();
+        let name = skill
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| dir.rsplit('/').next().unwrap_or(dir).to_string());
+        return StreamEvent::Notice {
+            kind: SKILL_LOAD.into(),
+            text: format!("loaded skill {name} from {dir}"),
+            timestamp,
+        };
+    }
+    StreamEvent::Notice {
+        kind: "meta".into(),
+        text,
+        timestamp,
+    }
+}
+
+/// The `kind` of the notice that says the agent loaded a skill.
+pub const SKILL_LOAD: &str = "skill_load";
+
+/// The text of a message's content: a string, or its text blocks, one per line.
+pub(crate) fn text_of(content: &Value) -> String {
+    match content {
+        Value::String(t) => t.clone(),
+        Value::Array(items) => items
+            .iter()
+            .filter_map(|b| b["text"].as_str())
+            .collect::<Vec<_>>()
+            .join("\n"),
+        _ => String::new(),
+    }
+}
 
 fn s(v: &Value) -> Option<String> {
     v.as_str().map(str::to_string)
@@ -142,6 +190,12 @@ fn interruption(content: &Value) -> Option<&str> {
 impl ClaudeStreamReader {
     pub fn new() -> ClaudeStreamReader {
         ClaudeStreamReader::default()
+    }
+
+    /// Text Claude Code put in the conversation for the model (see [`injected_text`]), named
+    /// after the skill whose `Skill` call returned last, if any.
+    pub(crate) fn injected(&mut self, text: String, timestamp: Option<String>) -> StreamEvent {
+        injected_text(text, self.loading_skill.take(), timestamp)
     }
 
     /// The events of one line; a blank line yields none, other text that is not JSON is stderr.
@@ -259,8 +313,23 @@ impl ClaudeStreamReader {
                     timestamp: s(&v["timestamp"]),
                 }]
             }
+            // Text Claude Code put in the conversation for the model, not the user's words.
+            Some("user")
+                if v["isSynthetic"].as_bool() == Some(true)
+                    || v["isMeta"].as_bool() == Some(true) =>
+            {
+                vec![self.injected(text_of(&v["message"]["content"]), s(&v["timestamp"]))]
+            }
             Some("user") => {
                 let msg = &v["message"];
+                // The `Skill` tool's result names the skill (stream-json and transcripts spell
+                // the key differently).
+                if let Some(name) = ["tool_use_result", "toolUseResult"]
+                    .iter()
+                    .find_map(|k| v[*k]["commandName"].as_str())
+                {
+                    self.loading_skill = Some(name.to_string());
+                }
                 match &msg["content"] {
                     Value::String(t) => vec![StreamEvent::UserMessage {
                         id: s(&v["uuid"]),
@@ -537,6 +606,35 @@ mod tests {
         assert_eq!(r.read_value(serde_json::from_str(line).unwrap()), vec![]);
         let line = r#"{"type":"system","subtype":"thinking_tokens","estimated_tokens":15,"estimated_tokens_delta":15,"session_id":"s"}"#;
         assert_eq!(r.read_value(serde_json::from_str(line).unwrap()), vec![]);
+    }
+
+    #[test]
+    fn a_skills_instructions_are_a_skill_load_not_the_users_words() {
+        // As Claude Code 2.1.197 writes a `Skill` call's result and the skill's instructions.
+        let lines = [
+            r#"{"type":"user","message":{"role":"user","content":[{"type":"tool_result","tool_use_id":"toolu_1","content":"Launching skill: hello"}]},"parent_tool_use_id":null,"session_id":"s","uuid":"u1","timestamp":"2026-12-03T22:07:37.232Z","tool_use_result":{"success":true,"commandName":"hello"}}"#,
+            r#"{"type":"user","message":{"role":"user","content":[{"type":"text","text":"Base directory for this skill: /home/agent/.claude/skills/hello\n\nSay hello loudly.\n"}]},"parent_tool_use_id":null,"session_id":"s","uuid":"u2","timestamp":"2026-12-03T22:07:37.229Z","isSynthetic":true}"#,
+            r#"{"type":"user","message":{"role":"user","content":"Caveat: the messages below were generated by the user"},"isMeta":true}"#,
+        ];
+        let mut r = ClaudeStreamReader::new();
+        let events: Vec<StreamEvent> = lines.iter().flat_map(|l| r.read_line(l)).collect();
+        assert!(
+            matches!(&events[0], StreamEvent::ToolResult { .. }),
+            "{events:?}"
+        );
+        assert_eq!(
+            events[1],
+            StreamEvent::Notice {
+                kind: SKILL_LOAD.into(),
+                text: "loaded skill hello from /home/agent/.claude/skills/hello".into(),
+                timestamp: Some("2026-12-03T22:07:37.229Z".into()),
+            }
+        );
+        assert!(
+            matches!(&events[2], StreamEvent::Notice { kind, text, .. } if kind == "meta" && text.starts_with("Caveat")),
+            "{events:?}"
+        );
+        assert_eq!(events.len(), 3, "no user message: {events:?}");
     }
 
     #[test]

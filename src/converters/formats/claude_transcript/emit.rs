@@ -232,29 +232,18 @@ pub(crate) fn line_events(reader: &mut ClaudeStreamReader, v: Value) -> Vec<Stre
     if BOOKKEEPING_TYPES.contains(&kind) {
         return vec![];
     }
-    let text_of = |c: &Value| -> String {
-        match c {
-            Value::String(s) => s.clone(),
-            Value::Array(items) => items
-                .iter()
-                .filter_map(|b| b["text"].as_str())
-                .collect::<Vec<_>>()
-                .join("\n"),
-            _ => String::new(),
-        }
-    };
+    use crate::converters::formats::claude_stream::text_of;
     match kind {
         "summary" => vec![StreamEvent::Notice {
             kind: "summary".into(),
             text: v["summary"].as_str().unwrap_or("").to_string(),
             timestamp: None,
         }],
-        // Text the app put in the conversation for the model (command caveats, reminders).
-        "user" if v["isMeta"].as_bool() == Some(true) => vec![StreamEvent::Notice {
-            kind: "meta".into(),
-            text: text_of(&v["message"]["content"]),
-            timestamp: None,
-        }],
+        // Text the app put in the conversation for the model (a skill's instructions, command
+        // caveats, reminders).
+        "user" if v["isMeta"].as_bool() == Some(true) => {
+            vec![reader.injected(text_of(&v["message"]["content"]), None)]
+        }
         "system" => match v["subtype"].as_str() {
             Some("compact_boundary") => {
                 let m = &v["compactMetadata"];
