@@ -488,6 +488,9 @@ rules = ["rules"]
 
 [[profiles.guide.hooks.UserPromptSubmit]]
 hooks = [{{ type = "command", command = "echo {} | tr A-Z a-z" }}]
+
+[[profiles.guide.hooks.SessionStart]]
+hooks = [{{ type = "command", command = "echo session-hook-ran" }}]
 "#,
             // The command's own text does not hold the marker: only its output does.
             HOOK_MARKER.to_uppercase()
@@ -516,6 +519,21 @@ fn a_profiles_rules_and_hooks_reach_claude_code() {
         );
     }
     assert!(sent.contains(HOOK_MARKER), "the hook ran: {sent}");
+    // Claude Code reports a session's start hooks: a notice, not raw JSON.
+    let evs = events(&out);
+    let said = evs.iter().find_map(|e| match e {
+        StreamEvent::Notice { kind, text, .. } if kind == "hook" => Some(text.clone()),
+        _ => None,
+    });
+    assert_eq!(
+        said.as_deref(),
+        Some("SessionStart:startup hook: success: session-hook-ran"),
+        "{evs:#?}"
+    );
+    assert!(
+        !evs.iter().any(|e| matches!(e, StreamEvent::Raw { .. })),
+        "{evs:#?}"
+    );
 }
 
 #[test]

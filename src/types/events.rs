@@ -210,8 +210,9 @@ pub enum StreamEvent {
         timestamp: Option<String>,
     },
     /// A system notice worth showing (compaction boundary, API retry, hook output, ...). The
-    /// agent's own include `skill_load` (it loaded a skill: its name and folder) and `meta`
-    /// (text the agent put in the conversation for the model, not typed by the user).
+    /// agent's own include `skill_load` (it loaded a skill: its name and folder), `hook` (what
+    /// one of its hooks did) and `meta` (text the agent put in the conversation for the model,
+    /// not typed by the user).
     Notice {
         kind: String,
         text: String,

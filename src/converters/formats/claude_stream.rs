@@ -98,6 +98,35 @@ pub(crate) fn injected_text(
 
 /// The `kind` of the notice that says the agent loaded a skill.
 pub const SKILL_LOAD: &str = "skill_load";
+/// The `kind` of the notice that says what one of the agent's hooks did.
+pub const HOOK: &str = "hook";
+
+/// A hook's response line (Claude Code writes them for `SessionStart` hooks) as a notice: the
+/// hook, how it ended, and what it printed (its stderr when it failed).
+fn hook_response(v: &Value) -> StreamEvent {
+    let name = v["hook_name"]
+        .as_str()
+        .or(v["hook_event"].as_str())
+        .unwrap_or("a");
+    let outcome = v["outcome"].as_str().unwrap_or("done");
+    let mut text = format!("{name} hook: {outcome}");
+    if let Some(code) = v["exit_code"].as_i64().filter(|c| *c != 0) {
+        text.push_str(&format!(" (exit status {code})"));
+    }
+    let said = match (outcome, v["stderr"].as_str()) {
+        ("success", _) | (_, None | Some("")) => v["output"].as_str().or(v["stdout"].as_str()),
+        (_, stderr) => stderr,
+    };
+    if let Some(said) = said.map(str::trim).filter(|s| !s.is_empty()) {
+        text.push_str(": ");
+        text.push_str(said);
+    }
+    StreamEvent::Notice {
+        kind: HOOK.into(),
+        text,
+        timestamp: None,
+    }
+}
 
 /// The text of a message's content: a string, or its text blocks, one per line.
 pub(crate) fn text_of(content: &Value) -> String {
@@ -240,6 +269,9 @@ impl ClaudeStreamReader {
                 // messages: the clients show their own activity, and the record needs none.
                 // And how many tokens its thinking is estimated at so far: the same.
                 Some("status" | "thinking_tokens") => vec![],
+                // A hook starting says nothing its response will not say.
+                Some("hook_started") => vec![],
+                Some("hook_response") => vec![hook_response(&v)],
                 // A subagent's life as a background task (started, progress, done): its call and
                 // its result are already in the conversation as the Agent/Task tool's, and its
                 // steps as lines with their `parent_tool_use_id`.
@@ -635,6 +667,28 @@ mod tests {
             "{events:?}"
         );
         assert_eq!(events.len(), 3, "no user message: {events:?}");
+    }
+
+    #[test]
+    fn a_hooks_response_is_a_notice_of_what_it_did() {
+        // As Claude Code 2.1.197 writes a `SessionStart` hook.
+        let started = r#"{"type":"system","subtype":"hook_started","hook_id":"h1","hook_name":"SessionStart:startup","hook_event":"SessionStart","uuid":"u1","session_id":"s"}"#;
+        let ok = r#"{"type":"system","subtype":"hook_response","hook_id":"h1","hook_name":"SessionStart:startup","hook_event":"SessionStart","output":"started-hook\n","stdout":"started-hook\n","stderr":"","exit_code":0,"outcome":"success","uuid":"u2","session_id":"s"}"#;
+        let failed = r#"{"type":"system","subtype":"hook_response","hook_name":"SessionStart:startup","output":"","stdout":"","stderr":"no such file\n","exit_code":2,"outcome":"error"}"#;
+        let mut r = ClaudeStreamReader::new();
+        assert_eq!(r.read_line(started), vec![]);
+        let text = |l: &str, r: &mut ClaudeStreamReader| match r.read_line(l).as_slice() {
+            [StreamEvent::Notice { kind, text, .. }] if kind == HOOK => text.clone(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            text(ok, &mut r),
+            "SessionStart:startup hook: success: started-hook"
+        );
+        assert_eq!(
+            text(failed, &mut r),
+            "SessionStart:startup hook: error (exit status 2): no such file"
+        );
     }
 
     #[test]
