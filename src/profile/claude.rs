@@ -11,7 +11,7 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 
-use super::collect::{Budget, file_at, folder_at, safe_name};
+use super::collect::{Budget, file_at, folder_at, last_of_each_path, safe_name};
 use super::{EntryKind, Origin, ProfileError, Resolved};
 use crate::runtime::env::{HomeFile, HomeTree};
 
@@ -227,14 +227,4 @@ fn json_file(path: String, doc: &Value) -> HomeFile {
         data: serde_json::to_vec_pretty(doc).unwrap_or_default(),
         executable: false,
     }
-}
-
-/// `files` with one file per path: the last given wins (a profile's own rules file over the
-/// user's of the same name, as the profile lists it after).
-pub(super) fn last_of_each_path(files: Vec<HomeFile>) -> Vec<HomeFile> {
-    let mut by_path: BTreeMap<String, HomeFile> = BTreeMap::new();
-    for f in files {
-        by_path.insert(f.path.clone(), f);
-    }
-    by_path.into_values().collect()
 }

@@ -181,3 +181,43 @@ pub fn safe_name(name: &str) -> String {
         s
     }
 }
+
+/// `files` with one file per path: the last given wins (a profile's own rules file over the
+/// user's of the same name, as the profile lists it after).
+pub fn last_of_each_path(files: Vec<HomeFile>) -> Vec<HomeFile> {
+    let mut by_path: BTreeMap<String, HomeFile> = BTreeMap::new();
+    for f in files {
+        by_path.insert(f.path.clone(), f);
+    }
+    by_path.into_values().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn of_two_files_for_one_path_the_later_is_kept() {
+        let f = |path: &str, data: &str| HomeFile {
+            path: path.into(),
+            data: data.into(),
+            executable: false,
+        };
+        let kept = last_of_each_path(vec![
+            f(".claude/rules/style.md", "the user's"),
+            f(".claude/rules/go.md", "go"),
+            f(".claude/rules/style.md", "the profile's"),
+        ]);
+        let kept: Vec<(&str, &[u8])> = kept
+            .iter()
+            .map(|f| (f.path.as_str(), f.data.as_slice()))
+            .collect();
+        assert_eq!(
+            kept,
+            vec![
+                (".claude/rules/go.md", &b"go"[..]),
+                (".claude/rules/style.md", &b"the profile's"[..]),
+            ]
+        );
+    }
+}

@@ -7,7 +7,7 @@
 //!
 //! Must not write anything but the files of the profile's entries.
 
-use super::collect::{Budget, file_at, folder_at, safe_name};
+use super::collect::{Budget, file_at, folder_at, last_of_each_path, safe_name};
 use super::{EntryKind, ProfileError, Resolved};
 use crate::entities::frontmatter;
 use crate::runtime::env::{HomeFile, HomeTree};
@@ -96,7 +96,7 @@ pub fn trees(
         });
     }
     // Each file by its own path: OpenCode globs only the last part of an absolute one.
-    let rules = super::claude::last_of_each_path(rules);
+    let rules = last_of_each_path(rules);
     let instructions = rules
         .iter()
         .filter(|f| f.path.ends_with(".md"))
