@@ -46,6 +46,8 @@ const MAX_CONNECTIONS: usize = 256;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long an accept error (out of file descriptors) pauses the accept loop.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+/// How every relay folder's name begins, before the owning process's id and a random part.
+const DIR_PREFIX: &str = "aisys-net-";
 
 /// The aisys binary to run inside the sandbox: this program when it is aisys, else `$AISYS_BIN`.
 pub fn aisys_binary() -> Result<PathBuf, EnvError> {
@@ -89,9 +91,12 @@ impl HostRelay {
     pub async fn start(egress: &[Egress]) -> Result<HostRelay, EnvError> {
         let err =
             |e: std::io::Error| EnvError::Network(format!("the sandbox's network relay: {e}"));
-        // tempfile makes the folder 0700: only this user can reach the sockets.
+        static SWEPT: std::sync::Once = std::sync::Once::new();
+        SWEPT.call_once(|| sweep_stale(&std::env::temp_dir()));
+        // tempfile makes the folder 0700: only this user can reach the sockets. Its name holds
+        // this process's id, so that a later process can tell a folder left by a killed one.
         let dir = tempfile::Builder::new()
-            .prefix("aisys-net-")
+            .prefix(&format!("{DIR_PREFIX}{}-", std::process::id()))
             .tempdir()
             .map_err(err)?;
         let limit = Arc::new(Semaphore::new(MAX_CONNECTIONS));
@@ -183,6 +188,41 @@ impl Drop for HostRelay {
     }
 }
 
+/// Removes the relay folders in `parent` that processes which no longer run left behind (a
+/// server or `aisys run` killed with SIGKILL cannot remove its own). A folder is removed only
+/// when its name says which process made it and that process is gone; others are left alone.
+pub fn sweep_stale(parent: &Path) {
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(DIR_PREFIX))
+            .and_then(|rest| rest.split_once('-'))
+            .and_then(|(pid, _)| pid.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        // SAFETY: geteuid(2) only reads this process's user id.
+        let me = unsafe { libc::geteuid() };
+        let mine = entry
+            .metadata()
+            .is_ok_and(|m| std::os::unix::fs::MetadataExt::uid(&m) == me);
+        if mine && pid > 0 && !process_runs(pid) {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+/// Whether a process with this id runs (one that runs as another user counts).
+fn process_runs(pid: i32) -> bool {
+    // SAFETY: kill(2) with signal 0 sends nothing; it only checks the process exists.
+    let r = unsafe { libc::kill(pid, 0) };
+    r == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
+}
+
 async fn serve(listener: UnixListener, limit: Arc<Semaphore>, dest: Arc<Dest>) {
     loop {
         let conn = match listener.accept().await {
@@ -254,4 +294,39 @@ pub fn split_host_port(s: &str) -> Option<(String, Option<u16>)> {
         None => None,
     };
     Some((host.to_string(), port))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_folders_of_processes_that_are_gone_are_swept() {
+        let parent = tempfile::tempdir().unwrap();
+        let at = |name: &str| parent.path().join(name);
+        // Above any pid Linux hands out (its limit is 2^22).
+        let gone = format!("{DIR_PREFIX}{}-abc", 1 << 23);
+        let mine = format!("{DIR_PREFIX}{}-def", std::process::id());
+        let other = format!("{DIR_PREFIX}1-ghi");
+        for name in [
+            &gone,
+            &mine,
+            &other,
+            &"aisys-net-old".to_string(),
+            &"elsewhere-5-x".into(),
+        ] {
+            std::fs::create_dir(at(name)).unwrap();
+            std::fs::write(at(name).join("tcp-0.sock"), "").unwrap();
+        }
+        sweep_stale(parent.path());
+        assert!(!at(&gone).exists(), "a killed process's folder is swept");
+        for kept in [
+            &mine,
+            &other,
+            &"aisys-net-old".to_string(),
+            &"elsewhere-5-x".into(),
+        ] {
+            assert!(at(kept).exists(), "{kept} is kept");
+        }
+    }
 }
