@@ -247,6 +247,15 @@ async fn bench() {
         .map(|r| (load.active_sessions, *r))
         .collect();
     loads.push(load.few);
+    // `SERVER_LOAD_REPEAT=N` runs the whole round of loads N times, each build and the relay in
+    // turn every time, and adds the medians: on a shared machine one run's CPU figure moves by
+    // ±10 %, more than most changes it is meant to show.
+    let repeat: usize = std::env::var("SERVER_LOAD_REPEAT")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(1);
+    let loads = loads.repeat(repeat);
     let mut relays = Vec::new();
     for &(sessions, rate) in &loads {
         for m in &mut servers {
@@ -269,7 +278,8 @@ async fn bench() {
         relays.push(f);
     }
     drop(relay_proc);
-    let heaviest = load.rates.len() - 1;
+    // The last round's heaviest load.
+    let heaviest = loads.len() - 2;
     let (aisys_p99, aisys_rate) = {
         let r = &servers.last().unwrap().loads[heaviest];
         (r.p99, r.received as f64 / r.secs)
@@ -320,6 +330,49 @@ async fn bench() {
                 f.p99,
                 fu + fs,
                 (u + s) / (fu + fs),
+            );
+        }
+    }
+    if repeat > 1 {
+        medians(&loads[..loads.len() / repeat], &servers, &relays);
+    }
+}
+
+/// The results of the load at `i` of every round of `n` loads.
+fn same(results: &[LoadResult], i: usize, n: usize) -> Vec<&LoadResult> {
+    results.iter().skip(i).step_by(n).collect()
+}
+
+/// The median over the repeated rounds of each load's p99 and CPU per event, per build and
+/// for the fair relay.
+fn medians(
+    round: &[(usize, usize)],
+    servers: &[(&str, String, String, Vec<LoadResult>)],
+    relays: &[LoadResult],
+) {
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let cpu = |r: &LoadResult| {
+        let (u, s) = r.cpu.per_event(r.received);
+        u + s
+    };
+    println!("\nmedians of {} rounds:", relays.len() / round.len());
+    println!("| load | build | p99 | CPU/event | fair relay: p99, CPU/event |");
+    println!("| --- | --- | --- | --- | --- |");
+    for (i, (sessions, rate)) in round.iter().enumerate() {
+        let f = same(relays, i, round.len());
+        let (fp99, fcpu) = (
+            median(f.iter().map(|r| r.p99).collect()),
+            median(f.iter().map(|r| cpu(r)).collect()),
+        );
+        for (label, _, _, results) in servers {
+            let r = same(results, i, round.len());
+            println!(
+                "| {sessions} x {rate} lines/s | {label} | {:.2} ms | {:.1} µs | {fp99:.2} ms, {fcpu:.1} µs |",
+                median(r.iter().map(|r| r.p99).collect()),
+                median(r.iter().map(|r| cpu(r)).collect()),
             );
         }
     }
