@@ -7,8 +7,17 @@
 
 use serde_json::{Map, Value};
 
-/// The hook types Claude Code runs, and the key each must have.
-const HOOK_TYPES: [(&str, &str); 2] = [("command", "command"), ("prompt", "prompt")];
+/// The hook types Claude Code runs and the text each must have, as its settings' schema says
+/// (Claude Code 2.1.197).
+const HOOK_TYPES: [(&str, &str); 5] = [
+    ("command", "command"),
+    ("prompt", "prompt"),
+    ("agent", "prompt"),
+    ("http", "url"),
+    ("mcp_tool", "server"),
+];
+/// How an unknown `type` is answered.
+const TYPES: &str = "\"command\", \"prompt\", \"agent\", \"http\" or \"mcp_tool\"";
 
 /// The table as Claude Code's `hooks` settings, or why it is not that.
 pub fn from_table(table: &toml::Table) -> Result<Map<String, Value>, String> {
@@ -47,16 +56,18 @@ fn check_hook(h: &Value) -> Result<(), String> {
     let kind = h
         .get("type")
         .and_then(Value::as_str)
-        .ok_or("needs a `type` (\"command\" or \"prompt\")")?;
+        .ok_or_else(|| format!("needs a `type` ({TYPES})"))?;
     let (_, key) = HOOK_TYPES
         .iter()
         .find(|(t, _)| *t == kind)
-        .ok_or_else(|| format!("unknown type `{kind}` (\"command\" or \"prompt\")"))?;
+        .ok_or_else(|| format!("unknown type `{kind}` ({TYPES})"))?;
     if !h.get(*key).is_some_and(Value::is_string) {
         return Err(format!("a `{kind}` hook needs `{key}`, as text"));
     }
-    if h.get("timeout").is_some_and(|t| !t.is_u64()) {
-        return Err("`timeout` must be a whole number of seconds".into());
+    if h.get("timeout")
+        .is_some_and(|t| !t.as_f64().is_some_and(|t| t > 0.0))
+    {
+        return Err("`timeout` must be a number of seconds above 0".into());
     }
     Ok(())
 }
@@ -127,6 +138,14 @@ hooks = [{ type = "command", command = "./check.sh", timeout = 30 }]
             (
                 "[[Stop]]\nmatcher = 3\nhooks = []",
                 "`matcher` must be text",
+            ),
+            (
+                "[[Stop]]\nhooks = [{ type = \"http\", command = \"x\" }]",
+                "a `http` hook needs `url`",
+            ),
+            (
+                "[[Stop]]\nhooks = [{ type = \"command\", command = \"x\", timeout = 0 }]",
+                "`timeout` must be a number of seconds above 0",
             ),
         ] {
             let err = from_table(&table(text)).unwrap_err();
