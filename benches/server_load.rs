@@ -197,8 +197,18 @@ async fn bench() {
         }
         Ok(other) => panic!("SERVER_LOAD_STORE={other}: expected sqlite or postgres"),
     }
-    let max = (load.idle_sessions + load.active_sessions * load.rates.len() + load.few.0 + 10)
-        .to_string();
+    // `SERVER_LOAD_REPEAT=N` runs the whole round of loads N times, each build and the relay in
+    // turn every time, and adds the medians: on a shared machine one run's CPU figure moves by
+    // ±10 %, more than most changes it is meant to show.
+    let repeat: usize = std::env::var("SERVER_LOAD_REPEAT")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(1);
+    // Every load's sessions stay: the server must hold all of them.
+    let max =
+        (load.idle_sessions + (load.active_sessions * load.rates.len() + load.few.0) * repeat + 10)
+            .to_string();
     let mut env = vec![
         ("AISYS_CLAUDE_BIN", bin.to_str().unwrap().to_string()),
         ("ANTHROPIC_BASE_URL", "http://127.0.0.1:9".to_string()),
@@ -247,14 +257,6 @@ async fn bench() {
         .map(|r| (load.active_sessions, *r))
         .collect();
     loads.push(load.few);
-    // `SERVER_LOAD_REPEAT=N` runs the whole round of loads N times, each build and the relay in
-    // turn every time, and adds the medians: on a shared machine one run's CPU figure moves by
-    // ±10 %, more than most changes it is meant to show.
-    let repeat: usize = std::env::var("SERVER_LOAD_REPEAT")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .filter(|n| *n > 0)
-        .unwrap_or(1);
     let loads = loads.repeat(repeat);
     let mut relays = Vec::new();
     for &(sessions, rate) in &loads {
