@@ -278,12 +278,13 @@ args = ["{}"]
 }
 
 #[test]
-fn a_profile_that_names_something_missing_fails_before_any_sandbox_starts() {
+fn a_profile_that_names_something_missing_or_wrong_fails_before_any_sandbox_starts() {
     let run = Run::new();
     let home = run.dir.path();
     write(
         &home.join("cfg/config.toml"),
-        "[profiles.broken]\nplugins = [\"absent@nowhere\"]\n",
+        "[profiles.broken]\nplugins = [\"absent@nowhere\"]\n\n\
+         [[profiles.bad.hooks.PreToolUse]]\nmatcher = \"Bash\"\nhooks = [{ type = \"command\" }]\n",
     );
     // No mock model: nothing may start.
     let mock = Script::new().start();
@@ -292,6 +293,14 @@ fn a_profile_that_names_something_missing_fails_before_any_sandbox_starts() {
     assert_eq!(out.status.code(), Some(3), "bad input: {err}");
     assert!(
         err.contains("absent@nowhere") && err.contains("aisys entities install absent@nowhere"),
+        "{err}"
+    );
+    let out = run.run(&mock, &["go", "--profile", "bad"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "bad input: {err}");
+    assert!(
+        err.contains("profile `bad`: hooks: `PreToolUse` matcher 1, hook 1")
+            && err.contains("[profiles.bad.hooks]"),
         "{err}"
     );
     let out = run.run(&mock, &["go", "--profile", "nope"]);
@@ -567,26 +576,6 @@ fn opencode_reads_a_profiles_rules_as_instructions() {
             "the rules file {rule}.md reached the model: {sent}"
         );
     }
-}
-
-#[test]
-fn a_hooks_table_with_a_mistake_is_refused_before_any_sandbox() {
-    let run = Run::new();
-    let home = run.dir.path();
-    write(
-        &home.join("cfg/config.toml"),
-        "[[profiles.bad.hooks.PreToolUse]]\nmatcher = \"Bash\"\nhooks = [{ type = \"command\" }]\n",
-    );
-    let mock = Script::new().start();
-    let out = run.run(&mock, &["go", "--profile", "bad"]);
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(3), "bad input: {err}");
-    assert!(
-        err.contains("profile `bad`: hooks: `PreToolUse` matcher 1, hook 1")
-            && err.contains("[profiles.bad.hooks]"),
-        "{err}"
-    );
-    assert!(mock.requests().is_empty());
 }
 
 #[test]
