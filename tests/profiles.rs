@@ -3,7 +3,8 @@
 //! server) reaches the sandboxed agent, which reports it in `session_started`; `--profile none`
 //! gives a bare agent; a named profile gives exactly its list; credentials never enter the
 //! sandbox; OpenCode gets the same profile in its own layout; and `aisys serve` does the same for
-//! `session.create {profile}`.
+//! `session.create {profile}`. A named profile's rules files and hooks reach the model's request
+//! (OpenCode's rules through its `instructions`), and a skill the agent loads shows as loaded.
 
 mod common;
 mod mock_api;
