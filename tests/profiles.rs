@@ -583,14 +583,17 @@ fn opencode_reads_a_profiles_rules_as_instructions() {
 fn a_skill_the_agent_loads_is_shown_as_loaded_not_as_the_users_words() {
     let run = Run::new();
     user_setup(run.dir.path());
-    let mock = Script::new()
-        .on(
-            When::UserSays("go".into()),
-            Reply::tool("Skill", json!({"skill": "hello"})),
-        )
-        .always(When::Always, Reply::text("done"))
-        .start();
-    let out = run.run(&mock, &["go", "--format", "jsonl"]);
+    // A model that has the agent load the user's skill (once per model).
+    let loads_the_skill = || {
+        Script::new()
+            .on(
+                When::UserSays("go".into()),
+                Reply::tool("Skill", json!({"skill": "hello"})),
+            )
+            .always(When::Always, Reply::text("done"))
+            .start()
+    };
+    let out = run.run(&loads_the_skill(), &["go", "--format", "jsonl"]);
     let evs = events(&out);
     let users: Vec<&str> = evs
         .iter()
@@ -612,4 +615,13 @@ fn a_skill_the_agent_loads_is_shown_as_loaded_not_as_the_users_words() {
         loaded.starts_with("loaded skill hello from ") && loaded.ends_with(".claude/skills/hello"),
         "{loaded}"
     );
+    // The pretty output says so too, in its own line.
+    let out = run.run(&loads_the_skill(), &["go", "--format", "pretty"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("loaded skill hello from ")),
+        "{text}"
+    );
+    assert!(!text.contains("Say hello."), "{text}");
 }

@@ -253,6 +253,12 @@ impl Printer {
             StreamEvent::Notice { kind, text, .. } if kind == "sandbox" => {
                 self.line(&self.paint("33", &format!("sandbox: {text}")))?;
             }
+            // What the agent loaded and what its hooks did, as it happens.
+            StreamEvent::Notice { kind, text, .. }
+                if kind == crate::converters::SKILL_LOAD || kind == crate::converters::HOOK =>
+            {
+                self.line(&self.paint("2", text))?;
+            }
             StreamEvent::Stderr { line } if self.out.verbose > 0 => {
                 self.line(&self.paint("2", &format!("stderr: {line}")))?;
             }

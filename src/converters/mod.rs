@@ -32,7 +32,7 @@ pub use convert::{
     ConvertOptions, Converted, Render, conversation_title, convert_all, convert_one,
 };
 pub use filter::{EventFilter, parse_time};
-pub use formats::claude_stream::ClaudeStreamReader;
+pub use formats::claude_stream::{ClaudeStreamReader, HOOK, SKILL_LOAD};
 pub use formats::claude_transcript::{SubagentFiles, TranscriptReader, agent_file_id};
 pub use formats::follow::Follower;
 pub use formats::input_files;
