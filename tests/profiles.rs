@@ -508,6 +508,16 @@ hooks = [{{ type = "command", command = "echo session-hook-ran" }}]
     );
 }
 
+/// Both of the guide profile's rules files are in `sent`, the model's request.
+fn rules_reached(sent: &str) {
+    for rule in ["style", "rust"] {
+        assert!(
+            sent.contains(&format!("{RULE_MARKER}-{rule}")),
+            "the rules file {rule}.md reached the model: {sent}"
+        );
+    }
+}
+
 #[test]
 fn a_profiles_rules_and_hooks_reach_claude_code() {
     let run = Run::new();
@@ -522,12 +532,7 @@ fn a_profiles_rules_and_hooks_reach_claude_code() {
         String::from_utf8_lossy(&out.stderr)
     );
     let sent = mock.last_main_request().to_string();
-    for rule in ["style", "rust"] {
-        assert!(
-            sent.contains(&format!("{RULE_MARKER}-{rule}")),
-            "the rules file {rule}.md reached the model: {sent}"
-        );
-    }
+    rules_reached(&sent);
     assert!(sent.contains(HOOK_MARKER), "the hook ran: {sent}");
     // Claude Code reports a session's start hooks: a notice, not raw JSON.
     let evs = events(&out);
@@ -571,12 +576,7 @@ fn opencode_reads_a_profiles_rules_as_instructions() {
         String::from_utf8_lossy(&out.stderr)
     );
     let sent = mock.last_main_request().to_string();
-    for rule in ["style", "rust"] {
-        assert!(
-            sent.contains(&format!("{RULE_MARKER}-{rule}")),
-            "the rules file {rule}.md reached the model: {sent}"
-        );
-    }
+    rules_reached(&sent);
 }
 
 #[test]

@@ -11,7 +11,7 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 
-use super::collect::{Budget, file_at, folder_at, last_of_each_path, safe_name};
+use super::collect::{Budget, file_at, folder_at, last_of_each_path, safe_name, safe_path};
 use super::{EntryKind, Origin, ProfileError, Resolved};
 use crate::runtime::env::{HomeFile, HomeTree};
 
@@ -41,10 +41,10 @@ pub fn trees(
                 skills.extend(folder_at(dir, &format!(".claude/skills/{name}"), budget)?);
             }
             EntryKind::Command => {
-                let rel: Vec<String> = e.name.split(':').map(safe_name).collect();
+                let rel = safe_path(&e.name, ':');
                 commands.push(file_at(
                     &e.path,
-                    format!(".claude/commands/{}.md", rel.join("/")),
+                    format!(".claude/commands/{rel}.md"),
                     budget,
                 )?);
             }
@@ -64,12 +64,8 @@ pub fn trees(
                 });
             }
             EntryKind::Rules => {
-                let rel: Vec<String> = e.name.split('/').map(safe_name).collect();
-                rules.push(file_at(
-                    &e.path,
-                    format!(".claude/{}", rel.join("/")),
-                    budget,
-                )?);
+                let rel = safe_path(&e.name, '/');
+                rules.push(file_at(&e.path, format!(".claude/{rel}"), budget)?);
             }
             EntryKind::Plugin | EntryKind::Mcp | EntryKind::Hooks => {}
         }

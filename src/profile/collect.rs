@@ -172,6 +172,12 @@ pub fn mcp_files(
     Ok((out, tree))
 }
 
+/// An entry's name (`demo:greet`, `rules/lang/rust.md`), its parts split at `sep`, as a
+/// relative path of safe names.
+pub fn safe_path(name: &str, sep: char) -> String {
+    name.split(sep).map(safe_name).collect::<Vec<_>>().join("/")
+}
+
 /// A name usable as one path component.
 pub fn safe_name(name: &str) -> String {
     let s = names::segment_chars(name);

@@ -7,7 +7,7 @@
 //!
 //! Must not write anything but the files of the profile's entries.
 
-use super::collect::{Budget, file_at, folder_at, last_of_each_path, safe_name};
+use super::collect::{Budget, file_at, folder_at, last_of_each_path, safe_path};
 use super::{EntryKind, ProfileError, Resolved};
 use crate::entities::frontmatter;
 use crate::runtime::env::{HomeFile, HomeTree};
@@ -66,12 +66,8 @@ pub fn trees(
                 rules.extend(folder_at(&e.path, &format!("{DIR}/rules"), budget)?);
             }
             EntryKind::Rules => {
-                let rel: Vec<String> = e.name.split('/').map(safe_name).collect();
-                rules.push(file_at(
-                    &e.path,
-                    format!("{DIR}/{}", rel.join("/")),
-                    budget,
-                )?);
+                let rel = safe_path(&e.name, '/');
+                rules.push(file_at(&e.path, format!("{DIR}/{rel}"), budget)?);
             }
             _ => {}
         }
