@@ -110,3 +110,41 @@ async fn a_client_that_stops_reading_holds_up_no_one_and_metrics_show_its_queue(
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_fast_agents_lines_are_stored_and_sent_in_batches() {
+    let dir = tempfile::tempdir().unwrap();
+    // 200 lines, one every millisecond: taken one by one, that is a store append each.
+    const LINES: usize = 200;
+    let bin = fake_claude_with(
+        dir.path(),
+        &format!(r#"{{"events": {LINES}, "rate": 1000}}"#),
+    );
+    let server = start(dir.path(), &bin);
+    let (client, mut notes) = server.client().await;
+    let info = client.create(SessionSpec::default()).await.unwrap();
+    client.attach(&info.id, 0).await.unwrap();
+    let before = metrics(&server).await;
+    client
+        .ack(ClientMessage::Message {
+            session_id: info.id.clone(),
+            text: "go".into(),
+        })
+        .await
+        .unwrap();
+    let events = until_result(&mut notes, &info.id).await;
+    let seqs: Vec<u64> = events.iter().map(|e| e.0).collect();
+    let first = seqs[0];
+    assert_eq!(seqs, (first..first + seqs.len() as u64).collect::<Vec<_>>());
+    assert!(events.len() > LINES, "every line arrives: {}", events.len());
+
+    let after = metrics(&server).await;
+    let stored =
+        sample(&after, "aisys_events_stored_total") - sample(&before, "aisys_events_stored_total");
+    let appends =
+        sample(&after, "aisys_store_appends_total") - sample(&before, "aisys_store_appends_total");
+    assert!(
+        appends > 0 && stored >= 4 * appends,
+        "lines that come close together share an append: {stored} events in {appends} appends"
+    );
+}

@@ -70,6 +70,7 @@ pub struct Metrics {
     connections: AtomicU64,
     connections_total: AtomicU64,
     events_stored: AtomicU64,
+    appends: AtomicU64,
     events_sent: AtomicU64,
     resyncs: AtomicU64,
     turn_buckets: [AtomicU64; TURN_BUCKETS.len()],
@@ -87,8 +88,10 @@ impl Metrics {
         self.connections.fetch_sub(1, Ordering::Relaxed);
     }
 
+    /// One append of `n` events, a batch of one session's, committed.
     pub fn events_stored(&self, n: u64) {
         self.events_stored.fetch_add(n, Ordering::Relaxed);
+        self.appends.fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn events_sent(&self, n: u64) {
@@ -151,6 +154,12 @@ impl Metrics {
                 "counter",
                 "Events committed to the store.",
                 get(&self.events_stored),
+            ),
+            (
+                "aisys_store_appends_total",
+                "counter",
+                "Appends sessions committed to the store, each a batch of one session's events: aisys_events_stored_total over it is the events per batch.",
+                get(&self.appends),
             ),
             (
                 "aisys_events_sent_total",

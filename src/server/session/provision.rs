@@ -143,6 +143,7 @@ impl AgentSession {
             has_result: false,
             stopped_by_server: false,
             queued: QueuedEvents::new(self.ctx.metrics.clone()),
+            next_batch_at: None,
         })
     }
 }
