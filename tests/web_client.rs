@@ -852,7 +852,7 @@ async fn the_new_session_form_offers_the_servers_profiles() {
     std::fs::create_dir_all(&config).unwrap();
     std::fs::write(
         config.join("config.toml"),
-        "[profiles.review]\nallowed_tools = [\"Read\"]\n\n[profiles.broken]\nplugins = [\"absent@nowhere\"]\n",
+        "[profiles.review]\nallowed_tools = [\"Read\"]\n\n[[profiles.review.hooks.SessionStart]]\nhooks = [{ type = \"command\", command = \"echo review-hook-ran\" }]\n\n[profiles.broken]\nplugins = [\"absent@nowhere\"]\n",
     )
     .unwrap();
     let mock = Script::new()
@@ -895,6 +895,18 @@ async fn the_new_session_form_offers_the_servers_profiles() {
         page.click("[data-action=create]").await;
         page.wait_for("document.querySelector('[data-screen=conversation]')")
             .await;
+        // The profile's start hook runs in the sandbox; its notice names itself once.
+        page.type_text("textarea", "hello", true).await;
+        page.wait_for("[...document.querySelectorAll('[data-kind=system_notice]')].some(n => n.innerText.includes('review-hook-ran'))")
+            .await;
+        let notice = page
+            .eval("[...document.querySelectorAll('[data-kind=system_notice]')].map(n => n.innerText.trim()).find(t => t.includes('review-hook-ran'))")
+            .await;
+        assert_eq!(
+            notice,
+            json!("SessionStart:startup hook: success: review-hook-ran"),
+            "the hook's notice, without a second \"hook\" before it"
+        );
     }
     let (client, _notes) = server.client().await;
     let sessions = client.list().await.unwrap();

@@ -15,6 +15,14 @@ export function totalTokens(u: TokenUsage | null | undefined): number {
   return (u.input_tokens ?? 0) + (u.output_tokens ?? 0) + (u.cache_read_tokens ?? 0) + (u.cache_creation_tokens ?? 0);
 }
 
+/** Notices whose text already says what they are ("… hook: success", "loaded skill …"). */
+const SELF_NAMED_NOTICES = new Set(["hook", "skill_load"]);
+
+/** The label shown before a notice's text: its kind in words, or none when the text names it. */
+function noticeLabel(kind: string): string | null {
+  return SELF_NAMED_NOTICES.has(kind) ? null : kind.replace(/_/g, " ");
+}
+
 /** The session whose blocks are shown, when they are a session's (the subagent links need it). */
 export const SessionContext = createContext<string | null>(null);
 
@@ -162,7 +170,7 @@ function BlockBody({ block, light }: { block: ConversationBlock; light?: boolean
     case "system_notice":
       return (
         <div className="block notice" data-kind="system_notice">
-          <span className="kind">{block.kind}</span> {block.text}
+          {noticeLabel(block.kind) ? <span className="kind">{noticeLabel(block.kind)}</span> : null} {block.text}
         </div>
       );
     case "compaction_summary":

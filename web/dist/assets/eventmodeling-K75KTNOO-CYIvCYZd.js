@@ -1,1 +1,0 @@
-export{O as createEventModelingServices}from"./mermaid-parser.core--B4RH-zl.js";

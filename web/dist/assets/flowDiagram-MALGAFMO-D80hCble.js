@@ -1,1 +1,0 @@
-export{n as diagram}from"./chunk-QB3YPZ4I-BMBZiEPy.js";import"./chunk-TU62E6Q5-AzHuLo9Q.js";import"./mermaid.core-BiLdvOsh.js";import"./chunk-HFQBQIA3-CyH9a1dx.js";
