@@ -122,6 +122,7 @@ pub async fn run_turn(
     }
     let mut spec = adapter.command(&turn.prompt, &turn.options, &home);
     spec.env.extend(adapter.env(&turn.options, &home));
+    spec.gathered_stdout = true;
     let mut process = sandbox.exec(spec).await?;
 
     let mut stdin = process.stdin.take();

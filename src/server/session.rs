@@ -57,13 +57,6 @@ pub const SANDBOX_RELEASED: &str = "sandbox_released";
 /// backlog stays with the agent instead of growing into seconds of queue here. 64 events are
 /// a few dozen lines, tens of milliseconds of a fast agent.
 const TURN_EVENT_QUEUE: usize = 64;
-/// After a batch of a turn's events that was not full, how long the session waits before it
-/// takes the next. A fast agent's lines then share one pipe read, one store append, one
-/// broadcast and one write to each client, instead of paying for each of those per line: at
-/// 100 agents x 200 lines/s that is a third less of the server's CPU per event. A line after a
-/// quiet spell goes out at once; a line of a busy turn waits at most this long, well under what
-/// a person notices (`docs/benchmarks.md`, "Gathering a turn's events").
-const GATHER_WINDOW: Duration = Duration::from_millis(10);
 
 /// A stored event as subscribers get it.
 pub type SeqEvent = (u64, Arc<EncodedEvent>);
@@ -211,8 +204,6 @@ struct RunningTurn {
     stopped_by_server: bool,
     /// How many of its events wait to be stored, as the `agent_events` queue counts them.
     queued: QueuedEvents,
-    /// The next batch of its events is not taken before this ([`GATHER_WINDOW`]).
-    next_batch_at: Option<tokio::time::Instant>,
 }
 
 impl RunningTurn {
@@ -316,13 +307,9 @@ impl AgentSession {
                                 }
                             }
                         }
-                        let full = batch.len() >= TURN_EVENT_QUEUE;
                         self.turn_events(batch, &mut turn).await;
                         if let Some(t) = turn.as_mut() {
                             t.queued.set(t.events.len());
-                            // A full batch means more wait: the next is taken at once.
-                            t.next_batch_at =
-                                (!full).then(|| tokio::time::Instant::now() + GATHER_WINDOW);
                         }
                     }
                     TurnStep::Done(done) => {
@@ -921,20 +908,13 @@ enum TurnStep {
     Done(TurnResult),
 }
 
-/// The next thing a running turn has: an event (first, while any are waiting) or its end. Within
-/// [`GATHER_WINDOW`] of the last batch it waits, and the runner reads nothing meanwhile.
+/// The next thing a running turn has: an event (first, while any are waiting) or its end. A
+/// busy agent's events come in batches, as the runner reads its output
+/// ([`crate::runtime::env::GATHER_WINDOW`]).
 async fn turn_step(turn: &mut Option<RunningTurn>) -> TurnStep {
     let Some(t) = turn else {
         return std::future::pending().await;
     };
-    // Cleared only once slept: when a command wins the session's select meanwhile, the next
-    // call waits for the rest of the window.
-    if let Some(at) = t.next_batch_at {
-        if at > tokio::time::Instant::now() {
-            tokio::time::sleep_until(at).await;
-        }
-        t.next_batch_at = None;
-    }
     // The runner first: it reads what the agent wrote and hands it over in this same poll, so
     // the events it made are taken without waking the task again. Events it left behind when
     // it returned are drained by the `Done` step.

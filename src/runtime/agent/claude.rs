@@ -124,6 +124,7 @@ impl AgentAdapter for ClaudeCode {
             args,
             env: BTreeMap::new(),
             cwd: None,
+            ..ExecSpec::default()
         }
     }
 

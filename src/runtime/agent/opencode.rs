@@ -162,6 +162,7 @@ impl AgentAdapter for OpenCode {
             args,
             env: BTreeMap::new(),
             cwd: None,
+            ..ExecSpec::default()
         }
     }
 

@@ -111,7 +111,7 @@ impl Sandbox for HostSandbox {
         cmd.envs(&env);
         cmd.current_dir(spec.cwd.as_deref().unwrap_or(&self.workdir));
         self.limits.prepare(&mut cmd, &spec.program)?;
-        spawn(cmd, &spec.program, &self.groups)
+        spawn(cmd, &spec.program, &self.groups, spec.gathered_stdout)
     }
 
     async fn write_file(&self, path: &str, data: &[u8]) -> Result<(), EnvError> {

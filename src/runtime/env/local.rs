@@ -465,7 +465,7 @@ impl Sandbox for BwrapSandbox {
         // bwrap itself gets an empty environment: nothing of the host's leaks through it.
         cmd.env_clear();
         self.limits.prepare(&mut cmd, &spec.program)?;
-        let mut process = spawn(cmd, &spec.program, &self.groups)?;
+        let mut process = spawn(cmd, &spec.program, &self.groups, spec.gathered_stdout)?;
         process.control = Box::new(Guarded {
             inner: Some(process.control),
             surface: Some(surface),

@@ -19,6 +19,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use crate::types::SandboxKind;
 
 pub mod beneath;
+mod gather;
 mod gitguard;
 mod host;
 mod limits;
@@ -28,6 +29,7 @@ pub mod netrelay;
 mod process;
 pub mod watch;
 
+pub use gather::GATHER_WINDOW;
 pub use host::HostEnvironment;
 pub use limits::{
     DEFAULT_MAX_CPU_TIME, DEFAULT_MAX_MEMORY, DEFAULT_MAX_PIDS, Enforcement, LimitHit, Limits,
@@ -127,6 +129,9 @@ pub struct ExecSpec {
     pub env: BTreeMap<String, String>,
     /// Working directory inside the sandbox (default: the workspace).
     pub cwd: Option<String>,
+    /// Read stdout in batches at most one per [`GATHER_WINDOW`] while it has data (an agent's
+    /// stream of lines; see `gather.rs`).
+    pub gathered_stdout: bool,
 }
 
 /// Errors of sandbox backends; each message says what to do about it.

@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use tokio::process::{Child, Command};
 
 use super::beneath;
+use super::gather::{GATHER_WINDOW, GatheredPipe};
 use super::{EnvError, KILL_GRACE, Process, ProcessControl};
 
 /// How a process ended.
@@ -63,7 +64,13 @@ fn signal_group(pgid: u32, sig: i32) {
 }
 
 /// Spawns `cmd` with piped stdio in its own process group, tracked in `groups`.
-pub fn spawn(mut cmd: Command, program: &str, groups: &ProcessGroups) -> Result<Process, EnvError> {
+/// With `gathered`, stdout is a [`GatheredPipe`].
+pub fn spawn(
+    mut cmd: Command,
+    program: &str,
+    groups: &ProcessGroups,
+    gathered: bool,
+) -> Result<Process, EnvError> {
     cmd.stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -76,7 +83,19 @@ pub fn spawn(mut cmd: Command, program: &str, groups: &ProcessGroups) -> Result<
     let pid = child.id().unwrap_or(0);
     groups.add(pid);
     let stdin = child.stdin.take().map(|s| Box::new(s) as _);
-    let stdout = Box::new(child.stdout.take().expect("stdout is piped"));
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let stdout: Box<dyn tokio::io::AsyncRead + Send + Unpin> = if gathered {
+        let pipe = stdout
+            .into_owned_fd()
+            .and_then(|fd| GatheredPipe::new(fd, GATHER_WINDOW))
+            .map_err(|source| EnvError::Spawn {
+                program: program.to_string(),
+                source,
+            })?;
+        Box::new(pipe)
+    } else {
+        Box::new(stdout)
+    };
     let stderr = Box::new(child.stderr.take().expect("stderr is piped"));
     Ok(Process {
         stdin,

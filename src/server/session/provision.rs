@@ -143,7 +143,6 @@ impl AgentSession {
             has_result: false,
             stopped_by_server: false,
             queued: QueuedEvents::new(self.ctx.metrics.clone()),
-            next_batch_at: None,
         })
     }
 }

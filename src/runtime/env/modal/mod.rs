@@ -19,13 +19,14 @@ use std::path::{Component, Path, PathBuf};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, ReadBuf};
 use tokio::sync::{mpsc, oneshot};
 
+use super::gather::{GATHER_WINDOW, Pause};
 use super::{
     EnvError, ExecSpec, ExecutionEnvironment, ExitInfo, KILL_GRACE, Process, ProcessControl,
     Sandbox, SandboxSpec,
@@ -554,8 +555,8 @@ impl Sandbox for ModalSandbox {
         tokio::spawn(pump_stdin(self.bridge.clone(), exec_id.clone(), stdin_r));
         Ok(Process {
             stdin: Some(Box::new(stdin_w)),
-            stdout: Box::new(ChunkReader::new(out_rx)),
-            stderr: Box::new(ChunkReader::new(err_rx)),
+            stdout: Box::new(ChunkReader::new(out_rx, spec.gathered_stdout)),
+            stderr: Box::new(ChunkReader::new(err_rx, false)),
             control: Box::new(ModalControl {
                 bridge: self.bridge.clone(),
                 exec_id,
@@ -672,43 +673,70 @@ async fn pump_stdin(bridge: Arc<Bridge>, exec_id: String, mut r: tokio::io::Dupl
         .await;
 }
 
-/// stdout or stderr of a remote process, as the chunks the bridge delivered.
+/// stdout or stderr of a remote process, as the chunks the bridge delivered; with a [`Pause`],
+/// a read takes every chunk that came and the next waits out the window.
 struct ChunkReader {
     rx: mpsc::UnboundedReceiver<Vec<u8>>,
     buf: Vec<u8>,
     pos: usize,
+    pause: Option<Pause>,
 }
 
 impl ChunkReader {
-    fn new(rx: mpsc::UnboundedReceiver<Vec<u8>>) -> ChunkReader {
+    fn new(rx: mpsc::UnboundedReceiver<Vec<u8>>, gathered: bool) -> ChunkReader {
         ChunkReader {
             rx,
             buf: Vec::new(),
             pos: 0,
+            pause: gathered.then(|| Pause::new(GATHER_WINDOW)),
         }
+    }
+
+    /// Copies what the current chunk has left into `out`; `true` when it is used up.
+    fn drain_into(&mut self, out: &mut ReadBuf<'_>) -> bool {
+        let n = (self.buf.len() - self.pos).min(out.remaining());
+        out.put_slice(&self.buf[self.pos..self.pos + n]);
+        self.pos += n;
+        self.pos >= self.buf.len()
     }
 }
 
 impl AsyncRead for ChunkReader {
     fn poll_read(
-        mut self: Pin<&mut Self>,
+        self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         out: &mut ReadBuf<'_>,
     ) -> Poll<std::io::Result<()>> {
-        while self.pos >= self.buf.len() {
-            match self.rx.poll_recv(cx) {
+        let this = self.get_mut();
+        if let Some(pause) = this.pause.as_mut() {
+            ready!(pause.poll_end(cx));
+        }
+        while this.pos >= this.buf.len() {
+            match this.rx.poll_recv(cx) {
                 Poll::Ready(Some(chunk)) => {
-                    self.buf = chunk;
-                    self.pos = 0;
+                    this.buf = chunk;
+                    this.pos = 0;
                 }
                 Poll::Ready(None) => return Poll::Ready(Ok(())),
                 Poll::Pending => return Poll::Pending,
             }
         }
-        let n = (self.buf.len() - self.pos).min(out.remaining());
-        let pos = self.pos;
-        out.put_slice(&self.buf[pos..pos + n]);
-        self.pos += n;
+        let room = out.remaining();
+        let before = out.filled().len();
+        // Gathering: every chunk already here goes in this read.
+        while this.drain_into(out) && this.pause.is_some() && out.remaining() > 0 {
+            match this.rx.try_recv() {
+                Ok(chunk) => {
+                    this.buf = chunk;
+                    this.pos = 0;
+                }
+                Err(_) => break,
+            }
+        }
+        let n = out.filled().len() - before;
+        if let Some(pause) = this.pause.as_mut() {
+            pause.after_read(n, room);
+        }
         Poll::Ready(Ok(()))
     }
 }
@@ -752,5 +780,56 @@ impl ProcessControl for ModalControl {
                 signal: KillSignal::Kill,
             });
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_gathered_read_takes_every_chunk_that_came_and_a_busy_writer_waits_the_window() {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let mut out = ChunkReader::new(rx, true);
+        let mut buf = [0u8; 64];
+        tx.send(b"one\n".to_vec()).unwrap();
+        tx.send(b"two\n".to_vec()).unwrap();
+        let n = out.read(&mut buf).await.unwrap();
+        assert_eq!(&buf[..n], b"one\ntwo\n", "both chunks in one read");
+        // A second read right after: the writer is busy, and the read after it waits.
+        tx.send(b"six\n".to_vec()).unwrap();
+        let n = out.read(&mut buf).await.unwrap();
+        assert_eq!(&buf[..n], b"six\n");
+        let sent = std::time::Instant::now();
+        tx.send(b"ten\n".to_vec()).unwrap();
+        let n = out.read(&mut buf).await.unwrap();
+        assert_eq!(&buf[..n], b"ten\n");
+        assert!(
+            sent.elapsed() >= GATHER_WINDOW - Duration::from_millis(2),
+            "read {:?} after it came, inside the window",
+            sent.elapsed()
+        );
+        drop(tx);
+        assert_eq!(
+            out.read(&mut buf).await.unwrap(),
+            0,
+            "the end of the output"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_ungathered_read_takes_one_chunk_and_the_next_at_once() {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let mut out = ChunkReader::new(rx, false);
+        let mut buf = [0u8; 64];
+        tx.send(b"one\n".to_vec()).unwrap();
+        tx.send(b"two\n".to_vec()).unwrap();
+        let n = out.read(&mut buf).await.unwrap();
+        assert_eq!(&buf[..n], b"one\n");
+        let n = tokio::time::timeout(Duration::from_secs(1), out.read(&mut buf))
+            .await
+            .expect("no wait without gathering")
+            .unwrap();
+        assert_eq!(&buf[..n], b"two\n");
     }
 }
