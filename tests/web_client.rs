@@ -537,6 +537,48 @@ async fn always_allow_asks_twice_then_answers_that_tools_requests() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn the_page_says_the_connection_is_lost_and_reconnects_when_the_server_is_back() {
+    let (_dir, _mock, mut server) = start(
+        Script::new()
+            .on(
+                When::UserSays("before".into()),
+                Reply::text("answer from before"),
+            )
+            .always(When::Always, Reply::text("answer from after")),
+    );
+    let browser = Browser::launch().await;
+    let page = browser.page(1280, 800, false).await;
+    page.goto(&format!("{}/?token={}", server.http, server.token))
+        .await;
+    page.click("[data-action=new-session]").await;
+    page.click("[data-action=create]").await;
+    page.wait_for("document.querySelector('[data-screen=conversation]')")
+        .await;
+    page.type_text("textarea", "before", true).await;
+    page.wait_for("document.body.innerText.includes('answer from before')")
+        .await;
+
+    server.kill9();
+    page.wait_for("document.querySelector('[data-connection=lost]')")
+        .await;
+    page.screenshot(&shots_dir().join("connection-lost-desktop.png"))
+        .await;
+    server.restart();
+    page.wait_for("!document.querySelector('[data-connection=lost]')")
+        .await;
+    assert_eq!(
+        page.eval("document.body.innerText.split('answer from before').length - 1")
+            .await,
+        json!(1),
+        "the conversation came back once, not twice"
+    );
+    // The new connection carries the next message and its answer.
+    page.type_text("textarea", "after", true).await;
+    page.wait_for("document.body.innerText.includes('answer from after')")
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn the_files_panel_follows_the_workspace_without_a_reload_or_a_turn() {
     let (_dir, _mock, server) = start(Script::new().always(When::Always, Reply::text("ok")));
     let (client, mut notes) = server.client().await;

@@ -76,7 +76,7 @@ function Usage({ blocks }: { blocks: ConversationBlock[] }) {
 }
 
 export function Conversation({ id }: { id: string }) {
-  const { blocks, state, error, setError, unauthorized, socket } = useSessionBlocks(id);
+  const { blocks, state, error, setError, unauthorized, reconnecting, socket } = useSessionBlocks(id);
   const [answered, setAnswered] = useState<Set<string>>(new Set());
   const [draft, setDraft] = useState("");
   const [showFiles, setShowFiles] = useState(false);
@@ -243,6 +243,11 @@ export function Conversation({ id }: { id: string }) {
               )}
             </div>
           ))}
+        </div>
+      ) : null}
+      {reconnecting ? (
+        <div className="error" role="status" data-connection="lost">
+          The connection to the server was lost; connecting again…
         </div>
       ) : null}
       {error ? <div className="error">{error}</div> : null}

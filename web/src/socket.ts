@@ -18,6 +18,8 @@ export class Socket {
   private next = 1;
   private pending = new Map<string, (f: Reply) => void>();
   private listeners = new Set<Listener>();
+  /** Set by `close`: a close the page asked for is not a lost connection. */
+  private closing = false;
   /** Resolves with the server's `welcome` once the socket is open and greeted. */
   readonly ready: Promise<Welcome>;
 
@@ -80,7 +82,16 @@ export class Socket {
     return () => this.listeners.delete(l);
   }
 
+  /** Calls `lost` once when the connection ends without the page closing it (the server went
+   * away, the network dropped, or it never opened). */
+  onLost(lost: () => void) {
+    this.ws.onclose = () => {
+      if (!this.closing) lost();
+    };
+  }
+
   close() {
+    this.closing = true;
     this.ws.close();
   }
 }

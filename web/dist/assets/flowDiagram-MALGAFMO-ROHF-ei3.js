@@ -1,1 +1,0 @@
-export{n as diagram}from"./chunk-QB3YPZ4I-B4GhRmIq.js";import"./chunk-TU62E6Q5-DX3kgZUO.js";import"./mermaid.core-CS4JRkym.js";import"./chunk-HFQBQIA3-C2cPZDlW.js";
