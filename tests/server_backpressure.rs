@@ -9,9 +9,10 @@ use std::time::{Duration, Instant};
 use aisys::types::{ClientMessage, SessionSpec};
 use serve_harness::*;
 
-/// Events the server holds for one running turn before the agent must wait: the session's
-/// `TURN_EVENT_QUEUE` (64) plus the one being taken. The gauge adds up every session's.
-const AGENT_EVENTS_BOUND: i64 = 65;
+/// Events the server holds for one running turn before the agent must wait: a batch of at most
+/// `EVENT_BATCH` (64) being stored, one waiting in the session's queue (`TURN_EVENT_QUEUE`) and
+/// one the runner holds while it waits for room. The gauge adds up every session's.
+const AGENT_EVENTS_BOUND: i64 = 3 * 64;
 /// The turns running at once here.
 const SESSIONS: i64 = 2;
 

@@ -23,13 +23,15 @@ use crate::runtime::env::{ExecutionEnvironment, ModalEnvironment, Network, SESSI
 use crate::runtime::launch;
 use crate::runtime::policy::PermissionPolicy;
 use crate::runtime::runner::{Turn, TurnControl, run_turn};
+use crate::runtime::turn_events;
 use crate::types::{
     AgentKind, DecidedBy, PermissionDecision, SandboxKind, StreamEvent, TurnStatus,
 };
 
-/// Events buffered between the runner and the printer; the runner waits when it is full, so a
-/// slow terminal slows the reading of the agent's output, never loses it.
-const EVENT_QUEUE: usize = 256;
+/// Batches of events (each the events of one read of the agent's output, at most
+/// [`turn_events::EVENT_BATCH`]) buffered between the runner and the printer; the runner waits
+/// when it is full, so a slow terminal slows the reading of the agent's output, never loses it.
+const EVENT_QUEUE: usize = 4;
 
 /// Run one query with a coding agent in a sandbox, and stream what it does.
 ///
@@ -317,7 +319,7 @@ async fn run_async(ctx: &Context, args: RunArgs, prompt: String) -> anyhow::Resu
     let policy =
         PermissionPolicy::for_run(args.allow_tool.clone(), args.deny_tool.clone(), args.ask);
 
-    let (event_tx, mut event_rx) = mpsc::channel(EVENT_QUEUE);
+    let (event_tx, mut event_rx) = turn_events::channel(EVENT_QUEUE);
     let (control_tx, control_rx) = mpsc::unbounded_channel();
     let turn = Turn {
         prompt,
@@ -340,25 +342,27 @@ async fn run_async(ctx: &Context, args: RunArgs, prompt: String) -> anyhow::Resu
             res = &mut turn_fut, if outcome.is_none() => {
                 outcome = Some(res.map_err(start_error)?);
             }
-            ev = event_rx.recv(), if events_open => {
-                let Some(ev) = ev else { events_open = false; continue };
-                if let StreamEvent::PermissionRequest { request_id, tool_name, input, .. } = &ev {
+            batch = event_rx.recv(), if events_open => {
+                let Some(batch) = batch else { events_open = false; continue };
+                for ev in batch {
+                    if let StreamEvent::PermissionRequest { request_id, tool_name, input, .. } = &ev {
+                        printer.event(&ev)?;
+                        let (decision, by) = match policy.decide(tool_name, input) {
+                            Some(d) => (d, DecidedBy::Policy),
+                            // The agent waits for this answer anyway, so asking may block here.
+                            None => (printer.suspend(|| ask_user(tool_name, input)), DecidedBy::User),
+                        };
+                        let _ = control_tx.send(TurnControl::Permission {
+                            request_id: request_id.clone(),
+                            decision,
+                            message: (decision == PermissionDecision::Deny)
+                                .then(|| format!("{tool_name} is not allowed in this run")),
+                            decided_by: by,
+                        });
+                        continue;
+                    }
                     printer.event(&ev)?;
-                    let (decision, by) = match policy.decide(tool_name, input) {
-                        Some(d) => (d, DecidedBy::Policy),
-                        // The agent waits for this answer anyway, so asking may block here.
-                        None => (printer.suspend(|| ask_user(tool_name, input)), DecidedBy::User),
-                    };
-                    let _ = control_tx.send(TurnControl::Permission {
-                        request_id: request_id.clone(),
-                        decision,
-                        message: (decision == PermissionDecision::Deny)
-                            .then(|| format!("{tool_name} is not allowed in this run")),
-                        decided_by: by,
-                    });
-                    continue;
                 }
-                printer.event(&ev)?;
             }
             _ = tokio::signal::ctrl_c() => {
                 interrupts += 1;

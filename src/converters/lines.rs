@@ -228,6 +228,16 @@ impl LineBuffer {
         Ok(())
     }
 
+    /// Whether the next call returns without reading: a whole line (or the input's last one)
+    /// is held. A caller handing lines on in batches ends a batch when this is false.
+    pub fn line_ready(&self) -> bool {
+        let held = &self.buf[self.start..self.end];
+        !held.is_empty()
+            && ((self.eof && !self.complete_only)
+                || held.len() > MAX_LINE_BYTES
+                || memchr::memchr(b'\n', held).is_some())
+    }
+
     /// Bytes read but not yet handed out as lines: the start of the rest of the input.
     pub fn held(&self) -> &[u8] {
         &self.buf[self.start..self.end]
@@ -466,5 +476,29 @@ mod tests {
         let mut r = &big[..];
         let err = LineBuffer::new(1024).next_async(&mut r).await.unwrap_err();
         assert!(err.to_string().contains("longer than"));
+    }
+
+    #[test]
+    fn a_buffer_says_whether_its_next_line_needs_a_read() {
+        let mut buffer = LineBuffer::new(64);
+        assert!(!buffer.line_ready(), "an empty buffer must read");
+        let mut r: &[u8] = b"one\ntwo\nthr";
+        buffer.next(&mut r).unwrap();
+        assert!(buffer.line_ready(), "\"two\" is held whole");
+        buffer.next(&mut r).unwrap();
+        assert!(
+            !buffer.line_ready(),
+            "\"thr\" waits for the rest of its line"
+        );
+        // At the input's end, its last line needs no newline.
+        assert_eq!(buffer.next(&mut r).unwrap().unwrap().bytes, b"thr");
+        assert!(!buffer.line_ready());
+        let mut growing = LineBuffer::complete_lines(64);
+        let mut r: &[u8] = b"one\ntw";
+        growing.next(&mut r).unwrap();
+        assert!(
+            !growing.line_ready(),
+            "a file being written: \"tw\" is not a line yet"
+        );
     }
 }

@@ -14,6 +14,8 @@ use std::time::{Duration, Instant};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
 
+use super::turn_events::EventSender;
+
 use super::agent::{AgentAdapter, AgentOptions};
 use super::env::{EnvError, ExitInfo, LimitHit, Sandbox};
 use crate::converters::lines::{BadLine, LineBuffer, LineError};
@@ -102,12 +104,13 @@ async fn merge_json_keys(
     sandbox.write_file(path, &text).await
 }
 
-/// Runs one turn, sending every event to `events`. Returns when the agent's process is gone.
+/// Runs one turn, sending every event to `events`: the events of the lines one read of the
+/// agent's output brought go over together. Returns when the agent's process is gone.
 pub async fn run_turn(
     sandbox: &dyn Sandbox,
     adapter: &mut dyn AgentAdapter,
     turn: Turn,
-    events: mpsc::Sender<StreamEvent>,
+    mut events: EventSender,
     mut control: mpsc::UnboundedReceiver<TurnControl>,
 ) -> Result<TurnOutcome, RunnerError> {
     let started = Instant::now();
@@ -186,11 +189,15 @@ pub async fn run_turn(
                                 _ => {}
                             }
                             let tool_done = matches!(ev, StreamEvent::ToolResult { .. });
-                            let _ = events.send(ev).await;
+                            events.push(ev).await;
                             // A tool's command is what runs into a limit: say so beside its result.
                             if tool_done {
-                                report_limits(sandbox, None, &events).await;
+                                report_limits(sandbox, None, &mut events).await;
                             }
+                        }
+                        // The lines this read brought are done: their events go over together.
+                        if !out_lines.line_ready() {
+                            events.flush().await;
                         }
                     }
                     Err(e) => {
@@ -200,7 +207,7 @@ pub async fn run_turn(
                             }
                             LineError::Io(e) => format!("agent stdout: {e}"),
                         };
-                        let _ = events.send(StreamEvent::Error {
+                        events.send(StreamEvent::Error {
                             message,
                             code: Some("line_too_long".into()),
                             timestamp: None,
@@ -218,7 +225,7 @@ pub async fn run_turn(
                             stderr_tail.remove(0);
                         }
                         stderr_tail.push(line.clone());
-                        let _ = events.send(StreamEvent::Stderr { line }).await;
+                        events.send(StreamEvent::Stderr { line }).await;
                     }
                     _ => err_open = false,
                 }
@@ -236,7 +243,7 @@ pub async fn run_turn(
                     }
                     Some(TurnControl::Permission { request_id, decision, message, decided_by }) => {
                         let Some(input) = pending.remove(&request_id) else { continue };
-                        let _ = events.send(StreamEvent::PermissionDecision {
+                        events.send(StreamEvent::PermissionDecision {
                             request_id: request_id.clone(),
                             decision,
                             message: message.clone(),
@@ -262,10 +269,11 @@ pub async fn run_turn(
             }
         }
     }
+    events.flush().await;
     drop(stdin);
     let exit = process.control.wait().await.ok();
     for text in sandbox.take_notices() {
-        let _ = events
+        events
             .send(StreamEvent::Notice {
                 kind: "sandbox".into(),
                 text,
@@ -273,7 +281,7 @@ pub async fn run_turn(
             })
             .await;
     }
-    report_limits(sandbox, exit.as_ref(), &events).await;
+    report_limits(sandbox, exit.as_ref(), &mut events).await;
     if result.is_none()
         && ended_by.is_none()
         && let Some(ev) =
@@ -290,7 +298,7 @@ pub async fn run_turn(
                 agent_session_id = id.clone();
             }
         }
-        let _ = events.send(ev).await;
+        events.send(ev).await;
     }
 
     let status = match (ended_by, result) {
@@ -304,7 +312,7 @@ pub async fn run_turn(
             TurnStatus::Interrupted => None,
             _ => Some(describe_exit(exit, &stderr_tail)),
         };
-        let _ = events
+        events
             .send(StreamEvent::Result {
                 status,
                 duration_ms: Some(started.elapsed().as_millis() as u64),
@@ -325,13 +333,9 @@ pub async fn run_turn(
 }
 
 /// Sends an error event for each resource limit the sandbox hit since the last check.
-async fn report_limits(
-    sandbox: &dyn Sandbox,
-    exit: Option<&ExitInfo>,
-    events: &mpsc::Sender<StreamEvent>,
-) {
+async fn report_limits(sandbox: &dyn Sandbox, exit: Option<&ExitInfo>, events: &mut EventSender) {
     for hit in sandbox.limits_hit(exit).await {
-        let _ = events
+        events
             .send(StreamEvent::Error {
                 message: limit_message(hit),
                 code: Some(hit.code().to_string()),

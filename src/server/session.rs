@@ -26,6 +26,7 @@ use super::workspace_watch::{NOTICE_CAPACITY, Notices, Watching};
 use crate::runtime::agent::{AgentAdapter, AgentOptions, adapter, resume_not_found};
 use crate::runtime::env::{ExecutionEnvironment, Limits, Network, Sandbox};
 use crate::runtime::runner::{RunnerError, Turn, TurnControl, TurnOutcome, run_turn};
+use crate::runtime::turn_events::{self, EventReceiver};
 use crate::types::{
     DecidedBy, ErrorCode, PermissionDecision, SessionId, SessionInfo, SessionState, StateReason,
     StreamEvent, TurnStatus, now, rfc3339,
@@ -52,11 +53,12 @@ pub const WORKSPACE_HOME: &str = "workspace_home";
 /// The `notice` kind that says a session's sandbox was released, and why (idle, its backend's
 /// limits, the session stopping).
 pub const SANDBOX_RELEASED: &str = "sandbox_released";
-/// Events the runner may hand over before it waits for the session to store them. Past
-/// saturation the runner then stops reading, the agent's pipe fills and the agent waits: the
-/// backlog stays with the agent instead of growing into seconds of queue here. 64 events are
-/// a few dozen lines, tens of milliseconds of a fast agent.
-const TURN_EVENT_QUEUE: usize = 64;
+/// Batches of events (each at most [`turn_events::EVENT_BATCH`]) the runner may hand over before it waits
+/// for the session to store them. Past saturation the runner then stops reading, the agent's
+/// pipe fills and the agent waits: the backlog stays with the agent instead of growing into
+/// seconds of queue here. One batch waiting while the session stores the one before keeps the
+/// agent's reads going, and holds at most 64 events, a few dozen lines of a fast agent.
+const TURN_EVENT_QUEUE: usize = 1;
 
 /// A stored event as subscribers get it.
 pub type SeqEvent = (u64, Arc<EncodedEvent>);
@@ -182,7 +184,7 @@ struct Provisioning {
 
 /// A turn in flight.
 struct RunningTurn {
-    events: mpsc::Receiver<StreamEvent>,
+    events: EventReceiver,
     control: mpsc::UnboundedSender<TurnControl>,
     /// The runner, polled by the session task itself rather than spawned: an agent's output
     /// wakes this one task, which reads it and stores it, instead of a runner task that then
@@ -294,30 +296,21 @@ impl AgentSession {
                     }
                 }
                 step = turn_step(&mut turn) => match step {
-                    TurnStep::Event(first) => {
-                        let waiting = turn.as_ref().map_or(0, |t| t.events.len());
-                        let mut batch = Vec::with_capacity(1 + waiting);
-                        batch.push(first);
+                    TurnStep::Events(batch) => {
                         if let Some(t) = turn.as_mut() {
-                            t.queued.set(1 + waiting);
-                            while batch.len() < TURN_EVENT_QUEUE {
-                                match t.events.try_recv() {
-                                    Ok(e) => batch.push(e),
-                                    Err(_) => break,
-                                }
-                            }
+                            t.queued.set(batch.len() + t.events.waiting());
                         }
                         self.turn_events(batch, &mut turn).await;
                         if let Some(t) = turn.as_mut() {
-                            t.queued.set(t.events.len());
+                            t.queued.set(t.events.waiting());
                         }
                     }
                     TurnStep::Done(done) => {
                         // The runner has returned, so every event it sent is in the channel.
                         let mut rest = Vec::new();
                         if let Some(t) = turn.as_mut() {
-                            while let Ok(e) = t.events.try_recv() {
-                                rest.push(e);
+                            while let Some(batch) = t.events.try_recv() {
+                                rest.extend(batch);
                             }
                         }
                         if !rest.is_empty() {
@@ -452,12 +445,12 @@ impl AgentSession {
                     let done = loop {
                         tokio::select! {
                             biased;
-                            Some(e) = t.events.recv() => rest.push(e),
+                            Some(batch) = t.events.recv() => rest.extend(batch),
                             d = &mut t.done => break d,
                         }
                     };
-                    while let Ok(e) = t.events.try_recv() {
-                        rest.push(e);
+                    while let Some(batch) = t.events.try_recv() {
+                        rest.extend(batch);
                     }
                     let has_result = t.has_result
                         || rest.iter().any(|e| matches!(e, StreamEvent::Result { .. }));
@@ -904,12 +897,12 @@ fn sandbox_gone(done: &TurnResult) -> bool {
 type TurnFuture = std::pin::Pin<Box<dyn std::future::Future<Output = TurnResult> + Send>>;
 
 enum TurnStep {
-    Event(StreamEvent),
+    Events(Vec<StreamEvent>),
     Done(TurnResult),
 }
 
-/// The next thing a running turn has: an event (first, while any are waiting) or its end. A
-/// busy agent's events come in batches, as the runner reads its output
+/// The next thing a running turn has: a batch of events (first, while any are waiting) or its
+/// end. A busy agent's events come in batches, one per read of its output
 /// ([`crate::runtime::env::GATHER_WINDOW`]).
 async fn turn_step(turn: &mut Option<RunningTurn>) -> TurnStep {
     let Some(t) = turn else {
@@ -921,7 +914,7 @@ async fn turn_step(turn: &mut Option<RunningTurn>) -> TurnStep {
     tokio::select! {
         biased;
         done = &mut t.done => TurnStep::Done(done),
-        Some(e) = t.events.recv() => TurnStep::Event(e),
+        Some(batch) = t.events.recv() => TurnStep::Events(batch),
     }
 }
 

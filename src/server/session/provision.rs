@@ -114,7 +114,7 @@ impl AgentSession {
             ..Default::default()
         };
         self.profile.apply(&mut options, self.info.agent);
-        let (ev_tx, ev_rx) = mpsc::channel(TURN_EVENT_QUEUE);
+        let (ev_tx, ev_rx) = turn_events::channel(TURN_EVENT_QUEUE);
         let (ctl_tx, ctl_rx) = mpsc::unbounded_channel();
         let turn = Turn {
             prompt: text.clone(),
