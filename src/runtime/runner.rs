@@ -14,10 +14,9 @@ use std::time::{Duration, Instant};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
 
-use super::turn_events::EventSender;
-
 use super::agent::{AgentAdapter, AgentOptions};
 use super::env::{EnvError, ExitInfo, LimitHit, Sandbox};
+use super::turn_events::EventSender;
 use crate::converters::lines::{BadLine, LineBuffer, LineError};
 use crate::types::{DecidedBy, PermissionDecision, StreamEvent, TurnStatus};
 
