@@ -949,6 +949,8 @@ async fn the_new_session_form_offers_the_servers_profiles() {
             json!("SessionStart:startup hook: success: review-hook-ran"),
             "the hook's notice, without a second \"hook\" before it"
         );
+        page.screenshot(&shots_dir().join("hook-notice-desktop.png"))
+            .await;
     }
     let (client, _notes) = server.client().await;
     let sessions = client.list().await.unwrap();

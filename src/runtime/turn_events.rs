@@ -92,6 +92,15 @@ impl EventReceiver {
         Some(batch)
     }
 
+    /// Every event already handed over, in order (all of them once the runner is gone).
+    pub fn take_waiting(&mut self) -> Vec<StreamEvent> {
+        let mut events = Vec::new();
+        while let Some(batch) = self.try_recv() {
+            events.extend(batch);
+        }
+        events
+    }
+
     /// Events handed over and not taken yet.
     pub fn waiting(&self) -> usize {
         self.queued.load(Ordering::Relaxed)

@@ -53,11 +53,12 @@ pub const WORKSPACE_HOME: &str = "workspace_home";
 /// The `notice` kind that says a session's sandbox was released, and why (idle, its backend's
 /// limits, the session stopping).
 pub const SANDBOX_RELEASED: &str = "sandbox_released";
-/// Batches of events (each at most [`turn_events::EVENT_BATCH`]) the runner may hand over before it waits
-/// for the session to store them. Past saturation the runner then stops reading, the agent's
-/// pipe fills and the agent waits: the backlog stays with the agent instead of growing into
-/// seconds of queue here. One batch waiting while the session stores the one before keeps the
-/// agent's reads going, and holds at most 64 events, a few dozen lines of a fast agent.
+/// Batches of events (each at most [`turn_events::EVENT_BATCH`]) the runner may hand over
+/// before it waits for the session to store them. Past saturation the runner then stops
+/// reading, the agent's pipe fills and the agent waits: the backlog stays with the agent
+/// instead of growing into seconds of queue here. One batch waiting while the session stores
+/// the one before keeps the agent's reads going, and holds at most 64 events, a few dozen lines
+/// of a fast agent.
 const TURN_EVENT_QUEUE: usize = 1;
 
 /// A stored event as subscribers get it.
@@ -307,12 +308,7 @@ impl AgentSession {
                     }
                     TurnStep::Done(done) => {
                         // The runner has returned, so every event it sent is in the channel.
-                        let mut rest = Vec::new();
-                        if let Some(t) = turn.as_mut() {
-                            while let Some(batch) = t.events.try_recv() {
-                                rest.extend(batch);
-                            }
-                        }
+                        let rest = turn.as_mut().map(|t| t.events.take_waiting()).unwrap_or_default();
                         if !rest.is_empty() {
                             self.turn_events(rest, &mut turn).await;
                         }
@@ -449,9 +445,7 @@ impl AgentSession {
                             d = &mut t.done => break d,
                         }
                     };
-                    while let Some(batch) = t.events.try_recv() {
-                        rest.extend(batch);
-                    }
+                    rest.extend(t.events.take_waiting());
                     let has_result = t.has_result
                         || rest.iter().any(|e| matches!(e, StreamEvent::Result { .. }));
                     if !has_result {

@@ -167,12 +167,14 @@ function BlockBody({ block, light }: { block: ConversationBlock; light?: boolean
           {block.message ? <span> ({block.message})</span> : null}
         </div>
       );
-    case "system_notice":
+    case "system_notice": {
+      const label = noticeLabel(block.kind);
       return (
         <div className="block notice" data-kind="system_notice">
-          {noticeLabel(block.kind) ? <span className="kind">{noticeLabel(block.kind)}</span> : null} {block.text}
+          {label ? <span className="kind">{label}</span> : null} {block.text}
         </div>
       );
+    }
     case "compaction_summary":
       return (
         <details className="block notice" data-kind="compaction_summary">

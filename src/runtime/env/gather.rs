@@ -1,7 +1,8 @@
 //! A busy agent's output, read in gathered batches: once its reads bring bytes less than one
 //! and a half windows apart, a read that did not fill the caller's buffer makes the next wait
-//! [`GATHER_WINDOW`], so that the lines the agent writes meanwhile are taken together. Every backend's agent stdout reads this way
-//! ([`Pause`]); the session's batches, store appends and client writes follow from its reads.
+//! [`GATHER_WINDOW`], so that the lines the agent writes meanwhile are taken together. Every
+//! backend's agent stdout reads this way ([`Pause`]); the session's batches, store appends and
+//! client writes follow from its reads.
 //!
 //! A local pipe ([`GatheredPipe`]) also leaves tokio's poller while its agent is busy: Linux
 //! wakes an edge-triggered waiter on a pipe at every write, so a registered pipe woke a thread

@@ -88,9 +88,13 @@ pub fn spawn(
         let pipe = stdout
             .into_owned_fd()
             .and_then(|fd| GatheredPipe::new(fd, GATHER_WINDOW))
-            .map_err(|source| EnvError::Spawn {
-                program: program.to_string(),
-                source,
+            .map_err(|source| {
+                // The caller gets no handle to it: it must not run on unseen.
+                let _ = child.start_kill();
+                EnvError::Spawn {
+                    program: program.to_string(),
+                    source,
+                }
             })?;
         Box::new(pipe)
     } else {

@@ -1,0 +1,1 @@
+import{xn as e}from"./mermaid.core-Ci-uuhJS.js";var t=class{constructor(e){this.init=e,this.records=this.init()}static{e(this,`ImperativeState`)}reset(){this.records=this.init()}};export{t};

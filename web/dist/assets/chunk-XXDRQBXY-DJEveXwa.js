@@ -1,1 +1,0 @@
-import{Lt as e,xn as t}from"./mermaid.core-J8ZukKuX.js";var n=t((t,n)=>{let r;return n===`sandbox`&&(r=e(`#i`+t)),e(n===`sandbox`?r.nodes()[0].contentDocument.body:`body`).select(`[id="${t}"]`)},`getDiagramElement`);export{n as t};

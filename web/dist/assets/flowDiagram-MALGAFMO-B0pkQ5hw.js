@@ -1,1 +1,0 @@
-export{n as diagram}from"./chunk-QB3YPZ4I-DGN9uJ01.js";import"./chunk-TU62E6Q5-DsNirWlX.js";import"./mermaid.core-J8ZukKuX.js";import"./chunk-HFQBQIA3-OqqZ6SGg.js";

@@ -1,0 +1,1 @@
+export{n as diagram}from"./chunk-QB3YPZ4I-BfX6WgkZ.js";import"./chunk-TU62E6Q5-Dw84tI0m.js";import"./mermaid.core-Ci-uuhJS.js";import"./chunk-HFQBQIA3-CguGuwM3.js";
